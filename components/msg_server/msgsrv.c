@@ -1,0 +1,886 @@
+/*
+ * msgsrv.c - a message server's directory (msgsrv.h).
+ *
+ * Tables are small arrays searched linearly: a system has tens of apps and
+ * protocols and at most a few thousand channels, and every table is bounded.
+ * An app found misbehaving is only marked (`doomed`); the poll loop's next
+ * step reaps it, so no handler ever frees the app it is working for.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "channel_int.h"
+#include "msg_wire_int.h"
+#include "msgsrv.h"
+
+#define MAX_APPS 1024u           /* connected apps */
+#define MAX_CHANNELS 65536u      /* channels in all */
+#define MAX_WAITS_PER_APP 64u    /* requests and redeems one app may leave waiting */
+#define MAX_COOKIES_PER_APP 256u /* transfers one app may have prepared */
+#define MAX_QUEUE 1024u          /* messages waiting for one app to read */
+#define COOKIE_LIFE_MS 10000     /* a prepared transfer expires after this */
+#define REDEEM_WAIT_MS 50        /* a redeem may overtake its PREPARE by this much */
+
+struct outmsg {
+    struct kos__mw m;
+    int fds[KOS__MW_MAX_FDS];
+};
+
+struct app {
+    uint32_t app_id;
+    char name[KOS__NAME_MAX];
+    int sock;
+    bool doomed; /* to be disconnected by the poll loop */
+    struct kos__client_grants *grants;
+    struct outmsg *q; /* messages not yet accepted by the socket, in order */
+    size_t q_head, q_len, q_cap;
+    unsigned n_waits, n_cookies;
+};
+
+struct endpoint {
+    uint32_t id;
+    uint32_t app_id; /* the publisher */
+    char protocol[KOS__NAME_MAX];
+};
+
+struct chan {
+    uint32_t id;
+    uint32_t endpoint;
+    uint32_t server_app;
+    uint32_t client_app;
+    struct kos__chan_shm *shm;
+};
+
+/* A request for a protocol nobody publishes yet, or a redeem of a cookie not
+ * announced yet. */
+struct wait {
+    uint32_t app_id;
+    uint32_t req_id;
+    bool redeem;
+    char protocol[KOS__NAME_MAX]; /* request */
+    uint64_t cookie;              /* redeem */
+    uint64_t deadline;            /* UINT64_MAX: none */
+};
+
+struct cookie {
+    uint64_t value;
+    uint32_t endpoint;
+    uint32_t from_chan;
+    uint32_t from_app;
+    uint64_t expires;
+};
+
+struct msgsrv {
+    char name[KOS__NAME_MAX];
+    uint32_t next_endpoint, next_chan;
+    struct app **apps;
+    size_t n_apps, cap_apps;
+    struct endpoint *eps;
+    size_t n_eps, cap_eps;
+    struct chan *chans;
+    size_t n_chans, cap_chans;
+    struct wait *waits;
+    size_t n_waits, cap_waits;
+    struct cookie *cookies;
+    size_t n_cookies, cap_cookies;
+};
+
+/* Makes room for one more element in a growable array. */
+static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return true;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *a = realloc(*arr, ncap * elem);
+    if (!a)
+        return false;
+    *arr = a;
+    *cap = ncap;
+    return true;
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stdout, fmt, ap);
+    va_end(ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
+/* ==== apps ==== */
+
+static struct app *app_find(const struct msgsrv *srv, uint32_t app_id)
+{
+    for (size_t i = 0; i < srv->n_apps; i++)
+        if (srv->apps[i]->app_id == app_id)
+            return srv->apps[i];
+    return NULL;
+}
+
+static bool granted(const char *const *list, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(list[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Ends an app's connection at the next step of the poll loop. */
+static void doom(struct app *a, const char *why)
+{
+    if (!a->doomed && why)
+        say("closing the connection of app '%s': %s", a->name, why);
+    a->doomed = true;
+}
+
+static void outmsg_close(struct outmsg *o)
+{
+    for (size_t i = 0; i < KOS__MW_MAX_FDS; i++)
+        if (o->fds[i] >= 0)
+            close(o->fds[i]);
+}
+
+/* Sends what the socket will take of the app's queue. */
+static void app_flush(struct app *a)
+{
+    while (a->q_len && !a->doomed) {
+        struct outmsg *o = &a->q[a->q_head];
+        kos_status_t st = kos__mw_send(a->sock, &o->m, o->fds, MSG_DONTWAIT);
+        if (st == KOS_STATUS_BUSY)
+            return;
+        if (st) {
+            doom(a, NULL); /* gone: reaped like an end of stream */
+            return;
+        }
+        outmsg_close(o);
+        a->q_head = (a->q_head + 1) % a->q_cap;
+        a->q_len--;
+    }
+}
+
+/* Sends one message to an app, or queues it (with its own copies of the
+ * descriptors) if the socket is full. `fds` stay the caller's. */
+static void app_send(struct app *a, const struct kos__mw *m, const int *fds)
+{
+    size_t nfds = kos__mw_nfds(m->type, m->status);
+    struct outmsg *o;
+
+    if (a->doomed)
+        return;
+    if (a->q_len == 0) {
+        kos_status_t st = kos__mw_send(a->sock, m, fds, MSG_DONTWAIT);
+        if (st == KOS_STATUS_OK)
+            return;
+        if (st != KOS_STATUS_BUSY) {
+            doom(a, st == KOS_STATUS_CLOSED ? NULL : "cannot send to it");
+            return;
+        }
+    }
+    if (a->q_len == MAX_QUEUE) {
+        doom(a, "it does not read its messages");
+        return;
+    }
+    if (a->q_len == a->q_cap) {
+        size_t ncap = a->q_cap ? a->q_cap * 2 : 16;
+        struct outmsg *q = malloc(ncap * sizeof(*q));
+        if (!q) {
+            doom(a, "out of memory");
+            return;
+        }
+        for (size_t i = 0; i < a->q_len; i++)
+            q[i] = a->q[(a->q_head + i) % a->q_cap];
+        free(a->q);
+        a->q = q;
+        a->q_head = 0;
+        a->q_cap = ncap;
+    }
+    o = &a->q[(a->q_head + a->q_len) % a->q_cap];
+    o->m = *m;
+    for (size_t i = 0; i < KOS__MW_MAX_FDS; i++)
+        o->fds[i] = -1;
+    for (size_t i = 0; i < nfds; i++) {
+        o->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+        if (o->fds[i] < 0) {
+            outmsg_close(o);
+            doom(a, "out of descriptors");
+            return;
+        }
+    }
+    a->q_len++;
+}
+
+static void reply_status(struct app *a, uint32_t type, uint32_t id, kos_status_t st)
+{
+    struct kos__mw m = {.type = type, .id = id, .status = st};
+    app_send(a, &m, NULL);
+}
+
+/* ==== endpoints, channels, cookies ==== */
+
+static struct endpoint *ep_by_id(const struct msgsrv *srv, uint32_t id)
+{
+    for (size_t i = 0; i < srv->n_eps; i++)
+        if (srv->eps[i].id == id)
+            return &srv->eps[i];
+    return NULL;
+}
+
+static struct endpoint *ep_by_name(const struct msgsrv *srv, const char *protocol)
+{
+    for (size_t i = 0; i < srv->n_eps; i++)
+        if (strcmp(srv->eps[i].protocol, protocol) == 0)
+            return &srv->eps[i];
+    return NULL;
+}
+
+static struct chan *chan_by_id(const struct msgsrv *srv, uint32_t id)
+{
+    for (size_t i = 0; i < srv->n_chans; i++)
+        if (srv->chans[i].id == id)
+            return &srv->chans[i];
+    return NULL;
+}
+
+/* Forgets a channel (by pointer into srv->chans). */
+static void chan_forget(struct msgsrv *srv, struct chan *c)
+{
+    kos__chan_unmap(c->shm);
+    *c = srv->chans[--srv->n_chans];
+}
+
+/* Marks a channel down for its client: calls fail with `why` from now on,
+ * a caller waiting for a reply wakes, and its library is told. */
+static void chan_down(struct msgsrv *srv, struct chan *c, kos_status_t why)
+{
+    struct app *client = app_find(srv, c->client_app);
+    struct kos__mw m = {.type = KOS__MW_TOKEN_DOWN, .status = why, .channel = c->id};
+
+    atomic_store_explicit(&c->shm->down, why, memory_order_seq_cst);
+    kos__futex_wake(&c->shm->rep.seq);
+    if (client)
+        app_send(client, &m, NULL);
+}
+
+/* Tells a channel's server that its client left. */
+static void chan_client_gone(struct msgsrv *srv, struct chan *c)
+{
+    struct app *server = app_find(srv, c->server_app);
+    struct kos__mw m = {.type = KOS__MW_CLIENT_GONE, .endpoint = c->endpoint, .channel = c->id};
+
+    if (server)
+        app_send(server, &m, NULL);
+}
+
+static void cookie_forget(struct msgsrv *srv, size_t i)
+{
+    struct app *from = app_find(srv, srv->cookies[i].from_app);
+    if (from && from->n_cookies)
+        from->n_cookies--;
+    srv->cookies[i] = srv->cookies[--srv->n_cookies];
+}
+
+/* Drops the cookies matching an endpoint or a source channel (0: any). */
+static void cookies_drop(struct msgsrv *srv, uint32_t endpoint, uint32_t from_chan)
+{
+    for (size_t i = 0; i < srv->n_cookies;) {
+        if ((endpoint && srv->cookies[i].endpoint == endpoint) ||
+            (from_chan && srv->cookies[i].from_chan == from_chan))
+            cookie_forget(srv, i);
+        else
+            i++;
+    }
+}
+
+/* Withdraws an endpoint: its clients' tokens go down as UNAVAILABLE. */
+static void ep_withdraw(struct msgsrv *srv, struct endpoint *ep)
+{
+    uint32_t id = ep->id;
+
+    for (size_t i = 0; i < srv->n_chans;) {
+        struct chan *c = &srv->chans[i];
+        if (c->endpoint == id) {
+            chan_down(srv, c, KOS_STATUS_UNAVAILABLE);
+            chan_forget(srv, c);
+        } else {
+            i++;
+        }
+    }
+    cookies_drop(srv, id, 0);
+    *ep = srv->eps[--srv->n_eps];
+}
+
+/*
+ * Creates a channel between `client` and the endpoint `ep`: tells the
+ * publisher (NEW_CLIENT) and then answers the client with `reply_type`
+ * (REQUEST_REPLY or REDEEM_REPLY, request id `req_id`). On failure the
+ * client gets the error status instead.
+ */
+static void grant(struct msgsrv *srv, struct app *client, const struct endpoint *ep,
+                  uint32_t reply_type, uint32_t req_id)
+{
+    struct app *server = app_find(srv, ep->app_id);
+    struct kos__chan_shm *shm;
+    int memfd, doorbell[2], notebell[2];
+    kos_status_t st;
+
+    if (!server || server->doomed) {
+        reply_status(client, reply_type, req_id, KOS_STATUS_UNAVAILABLE);
+        return;
+    }
+    if (srv->n_chans >= MAX_CHANNELS || !grow((void **)&srv->chans, &srv->cap_chans, srv->n_chans,
+                                              sizeof(*srv->chans))) {
+        reply_status(client, reply_type, req_id, KOS_STATUS_NO_MEMORY);
+        return;
+    }
+    do
+        srv->next_chan++;
+    while (srv->next_chan == 0 || chan_by_id(srv, srv->next_chan));
+    st = kos__chan_create(srv->next_chan, &memfd, &shm);
+    if (st)
+        goto out_refuse;
+    st = kos__bell_create(doorbell);
+    if (st)
+        goto out_close_memfd;
+    st = kos__bell_create(notebell);
+    if (st)
+        goto out_close_doorbell;
+
+    /* The publisher first, so the client's first call finds a server that
+     * knows the channel (its doorbell rings meanwhile are kept anyway). */
+    struct kos__mw to_server = {
+        .type = KOS__MW_NEW_CLIENT,
+        .endpoint = ep->id,
+        .channel = srv->next_chan,
+        .app_id = client->app_id,
+    };
+    memcpy(to_server.name, client->name, sizeof(to_server.name));
+    int server_fds[KOS__MW_MAX_FDS] = {memfd, doorbell[0], notebell[1], notebell[0]};
+    app_send(server, &to_server, server_fds);
+
+    struct kos__mw to_client = {
+        .type = reply_type,
+        .id = req_id,
+        .channel = srv->next_chan,
+    };
+    memcpy(to_client.name, ep->protocol, sizeof(to_client.name));
+    int client_fds[KOS__MW_MAX_FDS] = {memfd, notebell[0], doorbell[1], doorbell[0]};
+    app_send(client, &to_client, client_fds);
+
+    /* Both parties have their own copies now (or they are queued). */
+    close(notebell[0]);
+    close(notebell[1]);
+    close(doorbell[0]);
+    close(doorbell[1]);
+    close(memfd);
+    srv->chans[srv->n_chans++] = (struct chan){
+        .id = srv->next_chan,
+        .endpoint = ep->id,
+        .server_app = server->app_id,
+        .client_app = client->app_id,
+        .shm = shm,
+    };
+    return;
+
+out_close_doorbell:
+    close(doorbell[0]);
+    close(doorbell[1]);
+out_close_memfd:
+    close(memfd);
+    kos__chan_unmap(shm);
+out_refuse:
+    say("cannot create a channel for app '%s' to '%s': %s", client->name, ep->protocol,
+        kos_status_str(st));
+    reply_status(client, reply_type, req_id, st);
+}
+
+/* ==== waits ==== */
+
+static uint64_t now_ms(void)
+{
+    return kos__now_ns() / 1000000u;
+}
+
+static void wait_forget(struct msgsrv *srv, size_t i)
+{
+    struct app *a = app_find(srv, srv->waits[i].app_id);
+    if (a && a->n_waits)
+        a->n_waits--;
+    srv->waits[i] = srv->waits[--srv->n_waits];
+}
+
+static bool wait_add(struct msgsrv *srv, struct app *a, const struct wait *w)
+{
+    if (a->n_waits >= MAX_WAITS_PER_APP ||
+        !grow((void **)&srv->waits, &srv->cap_waits, srv->n_waits, sizeof(*srv->waits)))
+        return false;
+    srv->waits[srv->n_waits++] = *w;
+    a->n_waits++;
+    return true;
+}
+
+/* Grants the waiting requests for a protocol just published, oldest first. */
+static void waits_publish(struct msgsrv *srv, const struct endpoint *ep)
+{
+    for (;;) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < srv->n_waits; i++) {
+            const struct wait *w = &srv->waits[i];
+            if (!w->redeem && strcmp(w->protocol, ep->protocol) == 0 &&
+                (best == SIZE_MAX || w->req_id < srv->waits[best].req_id))
+                best = i;
+        }
+        if (best == SIZE_MAX)
+            return;
+        struct wait w = srv->waits[best];
+        wait_forget(srv, best);
+        struct app *a = app_find(srv, w.app_id);
+        if (a)
+            grant(srv, a, ep, KOS__MW_REQUEST_REPLY, w.req_id);
+    }
+}
+
+/* Takes a live cookie, or returns false. */
+static bool cookie_take(struct msgsrv *srv, uint64_t value, struct cookie *out)
+{
+    uint64_t now = now_ms();
+
+    for (size_t i = 0; i < srv->n_cookies; i++) {
+        if (srv->cookies[i].value != value)
+            continue;
+        bool live = srv->cookies[i].expires > now;
+        *out = srv->cookies[i];
+        cookie_forget(srv, i); /* single use, and expired ones go too */
+        return live;
+    }
+    return false;
+}
+
+/* Redeems a cookie for app `a`: a new channel to the cookie's endpoint. */
+static void redeem(struct msgsrv *srv, struct app *a, uint32_t req_id, const struct cookie *c)
+{
+    struct endpoint *ep = ep_by_id(srv, c->endpoint);
+
+    if (!ep) {
+        reply_status(a, KOS__MW_REDEEM_REPLY, req_id, KOS_STATUS_UNAVAILABLE);
+        return;
+    }
+    grant(srv, a, ep, KOS__MW_REDEEM_REPLY, req_id);
+}
+
+int msgsrv_expire(struct msgsrv *srv)
+{
+    uint64_t now = now_ms(), next = UINT64_MAX;
+
+    for (size_t i = 0; i < srv->n_waits;) {
+        struct wait w = srv->waits[i];
+        if (w.deadline > now) {
+            if (w.deadline < next)
+                next = w.deadline;
+            i++;
+            continue;
+        }
+        wait_forget(srv, i);
+        struct app *a = app_find(srv, w.app_id);
+        if (!a)
+            continue;
+        if (w.redeem)
+            reply_status(a, KOS__MW_REDEEM_REPLY, w.req_id, KOS_STATUS_INVALID_TOKEN);
+        else
+            reply_status(a, KOS__MW_REQUEST_REPLY, w.req_id, KOS_STATUS_TIMEOUT);
+    }
+    for (size_t i = 0; i < srv->n_cookies;) {
+        if (srv->cookies[i].expires <= now)
+            cookie_forget(srv, i);
+        else
+            i++;
+    }
+    if (next == UINT64_MAX)
+        return -1;
+    return (int)(next - now);
+}
+
+/* ==== requests from apps ==== */
+
+static void on_publish(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
+{
+    struct endpoint *ep;
+
+    if (!granted(a->grants->publish, a->grants->n_publish, m->name)) {
+        say("denied: app '%s' tried to publish '%s' (not granted by the manifest)", a->name,
+            m->name);
+        reply_status(a, KOS__MW_PUBLISH_REPLY, m->id, KOS_STATUS_UNAUTHORIZED);
+        return;
+    }
+    if (ep_by_name(srv, m->name)) {
+        reply_status(a, KOS__MW_PUBLISH_REPLY, m->id, KOS_STATUS_ALREADY_EXISTS);
+        return;
+    }
+    if (!grow((void **)&srv->eps, &srv->cap_eps, srv->n_eps, sizeof(*srv->eps))) {
+        reply_status(a, KOS__MW_PUBLISH_REPLY, m->id, KOS_STATUS_NO_MEMORY);
+        return;
+    }
+    do
+        srv->next_endpoint++;
+    while (srv->next_endpoint == 0 || ep_by_id(srv, srv->next_endpoint));
+    ep = &srv->eps[srv->n_eps++];
+    *ep = (struct endpoint){.id = srv->next_endpoint, .app_id = a->app_id};
+    memcpy(ep->protocol, m->name, sizeof(ep->protocol));
+
+    struct kos__mw r = {.type = KOS__MW_PUBLISH_REPLY, .id = m->id, .endpoint = ep->id};
+    app_send(a, &r, NULL);
+    say("app '%s' publishes '%s'", a->name, ep->protocol);
+    waits_publish(srv, ep);
+}
+
+static void on_request(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
+{
+    struct endpoint *ep;
+
+    if (!granted(a->grants->request, a->grants->n_request, m->name)) {
+        say("denied: app '%s' requested '%s' (not granted by the manifest)", a->name, m->name);
+        reply_status(a, KOS__MW_REQUEST_REPLY, m->id, KOS_STATUS_UNAUTHORIZED);
+        return;
+    }
+    ep = ep_by_name(srv, m->name);
+    if (ep) {
+        grant(srv, a, ep, KOS__MW_REQUEST_REPLY, m->id);
+        return;
+    }
+    if (m->timeout_ms == 0) {
+        reply_status(a, KOS__MW_REQUEST_REPLY, m->id, KOS_STATUS_UNAVAILABLE);
+        return;
+    }
+    struct wait w = {
+        .app_id = a->app_id,
+        .req_id = m->id,
+        .deadline = m->timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)m->timeout_ms,
+    };
+    memcpy(w.protocol, m->name, sizeof(w.protocol));
+    if (!wait_add(srv, a, &w))
+        reply_status(a, KOS__MW_REQUEST_REPLY, m->id, KOS_STATUS_BUSY);
+}
+
+static void on_unpublish(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
+{
+    struct endpoint *ep = ep_by_id(srv, m->endpoint);
+
+    if (ep && ep->app_id == a->app_id)
+        ep_withdraw(srv, ep);
+}
+
+static void on_token_close(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
+{
+    struct chan *c = chan_by_id(srv, m->channel);
+
+    if (c && c->client_app == a->app_id) {
+        chan_client_gone(srv, c);
+        chan_forget(srv, c);
+    }
+}
+
+static void on_revoke(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
+{
+    struct chan *c = chan_by_id(srv, m->channel);
+
+    if (!c || c->endpoint != m->endpoint || c->server_app != a->app_id)
+        return; /* gone meanwhile, or not this app's to revoke */
+    cookies_drop(srv, 0, c->id);
+    chan_down(srv, c, KOS_STATUS_INVALID_TOKEN);
+    chan_forget(srv, c);
+}
+
+static void on_prepare(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
+{
+    struct chan *c = chan_by_id(srv, m->channel);
+
+    if (!c || c->client_app != a->app_id)
+        return; /* not a token this app holds: the redeem will fail */
+    if (a->n_cookies >= MAX_COOKIES_PER_APP ||
+        !grow((void **)&srv->cookies, &srv->cap_cookies, srv->n_cookies, sizeof(*srv->cookies))) {
+        say("app '%s' has too many token transfers pending; refusing another", a->name);
+        return;
+    }
+    for (size_t i = 0; i < srv->n_cookies; i++)
+        if (srv->cookies[i].value == m->cookie)
+            return; /* a collision (or a replay): keep the first */
+
+    /* A redeem that overtook this announcement gets its token now. */
+    for (size_t i = 0; i < srv->n_waits; i++) {
+        struct wait w = srv->waits[i];
+        if (w.redeem && w.cookie == m->cookie) {
+            wait_forget(srv, i);
+            struct app *to = app_find(srv, w.app_id);
+            struct endpoint *ep = ep_by_id(srv, c->endpoint);
+            if (to && ep)
+                grant(srv, to, ep, KOS__MW_REDEEM_REPLY, w.req_id);
+            else if (to)
+                reply_status(to, KOS__MW_REDEEM_REPLY, w.req_id, KOS_STATUS_UNAVAILABLE);
+            return;
+        }
+    }
+    srv->cookies[srv->n_cookies++] = (struct cookie){
+        .value = m->cookie,
+        .endpoint = c->endpoint,
+        .from_chan = c->id,
+        .from_app = a->app_id,
+        .expires = now_ms() + COOKIE_LIFE_MS,
+    };
+    a->n_cookies++;
+}
+
+static void on_redeem(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
+{
+    struct cookie c;
+
+    if (cookie_take(srv, m->cookie, &c)) {
+        redeem(srv, a, m->id, &c);
+        return;
+    }
+    /* Its PREPARE may still sit in the sender's socket: wait a little. */
+    struct wait w = {
+        .app_id = a->app_id,
+        .req_id = m->id,
+        .redeem = true,
+        .cookie = m->cookie,
+        .deadline = now_ms() + REDEEM_WAIT_MS,
+    };
+    if (!wait_add(srv, a, &w))
+        reply_status(a, KOS__MW_REDEEM_REPLY, m->id, KOS_STATUS_BUSY);
+}
+
+static void on_message(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
+{
+    switch (m->type) {
+    case KOS__MW_PUBLISH:
+        on_publish(srv, a, m);
+        break;
+    case KOS__MW_REQUEST:
+        on_request(srv, a, m);
+        break;
+    case KOS__MW_PING: {
+        struct kos__mw r = {.type = KOS__MW_PING_REPLY, .id = m->id};
+        app_send(a, &r, NULL);
+        break;
+    }
+    case KOS__MW_UNPUBLISH:
+        on_unpublish(srv, a, m);
+        break;
+    case KOS__MW_TOKEN_CLOSE:
+        on_token_close(srv, a, m);
+        break;
+    case KOS__MW_REVOKE:
+        on_revoke(srv, a, m);
+        break;
+    case KOS__MW_PREPARE:
+        on_prepare(srv, a, m);
+        break;
+    case KOS__MW_REDEEM:
+        on_redeem(srv, a, m);
+        break;
+    default: {
+        char why[96];
+        snprintf(why, sizeof(why), "it sent %s, which only a message server sends",
+                 kos__mw_type_name(m->type));
+        doom(a, why);
+        break;
+    }
+    }
+}
+
+/* ==== connections ==== */
+
+struct msgsrv *msgsrv_create(const char *name)
+{
+    struct msgsrv *srv = calloc(1, sizeof(*srv));
+
+    if (srv)
+        snprintf(srv->name, sizeof(srv->name), "%s", name);
+    return srv;
+}
+
+/* Frees an app that is no longer in the table. */
+static void app_free(struct app *a)
+{
+    while (a->q_len) {
+        outmsg_close(&a->q[a->q_head]);
+        a->q_head = (a->q_head + 1) % a->q_cap;
+        a->q_len--;
+    }
+    free(a->q);
+    close(a->sock);
+    free(a->grants);
+    free(a);
+}
+
+void msgsrv_app_down(struct msgsrv *srv, uint32_t app_id)
+{
+    struct app *a = NULL;
+
+    for (size_t i = 0; i < srv->n_apps; i++) {
+        if (srv->apps[i]->app_id == app_id) {
+            a = srv->apps[i];
+            srv->apps[i] = srv->apps[--srv->n_apps];
+            break;
+        }
+    }
+    if (!a)
+        return;
+    /* From here the app is out of the table: nothing below sends to it. */
+    for (size_t i = 0; i < srv->n_eps;) {
+        if (srv->eps[i].app_id == app_id)
+            ep_withdraw(srv, &srv->eps[i]);
+        else
+            i++;
+    }
+    for (size_t i = 0; i < srv->n_chans;) {
+        struct chan *c = &srv->chans[i];
+        if (c->client_app == app_id) {
+            chan_client_gone(srv, c);
+            chan_forget(srv, c);
+        } else {
+            i++;
+        }
+    }
+    for (size_t i = 0; i < srv->n_waits;) {
+        if (srv->waits[i].app_id == app_id)
+            srv->waits[i] = srv->waits[--srv->n_waits];
+        else
+            i++;
+    }
+    for (size_t i = 0; i < srv->n_cookies; i++)
+        if (srv->cookies[i].from_app == app_id)
+            srv->cookies[i].from_app = 0; /* counts no longer matter */
+    app_free(a);
+}
+
+void msgsrv_destroy(struct msgsrv *srv)
+{
+    if (!srv)
+        return;
+    while (srv->n_apps)
+        msgsrv_app_down(srv, srv->apps[srv->n_apps - 1]->app_id);
+    for (size_t i = 0; i < srv->n_chans; i++)
+        kos__chan_unmap(srv->chans[i].shm);
+    free(srv->apps);
+    free(srv->eps);
+    free(srv->chans);
+    free(srv->waits);
+    free(srv->cookies);
+    free(srv);
+}
+
+kos_status_t msgsrv_add_client(struct msgsrv *srv, int sock, const struct kos__client_grants *g)
+{
+    struct app *a;
+    int type, fl;
+    socklen_t tlen = sizeof(type);
+    kos_status_t st = KOS_STATUS_NO_MEMORY;
+
+    if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_SEQPACKET) {
+        st = KOS_STATUS_INVALID_ARGUMENT;
+        goto out_close_sock;
+    }
+    fl = fcntl(sock, F_GETFL);
+    if (fl < 0 || fcntl(sock, F_SETFL, fl | O_NONBLOCK) < 0) {
+        st = KOS_STATUS_IO;
+        goto out_close_sock;
+    }
+    msgsrv_app_down(srv, g->app_id); /* a restart: the old connection is over */
+    if (srv->n_apps >= MAX_APPS ||
+        !grow((void **)&srv->apps, &srv->cap_apps, srv->n_apps, sizeof(*srv->apps)))
+        goto out_close_sock;
+    a = calloc(1, sizeof(*a));
+    if (!a)
+        goto out_close_sock;
+    a->grants = malloc(sizeof(*a->grants));
+    if (!a->grants)
+        goto out_free_app;
+    /* The grant pointers point into the record's own names: rebase them. */
+    memcpy(a->grants, g, sizeof(*g));
+    for (uint32_t i = 0; i < g->n_publish; i++)
+        a->grants->publish[i] = a->grants->names + (g->publish[i] - g->names);
+    for (uint32_t i = 0; i < g->n_request; i++)
+        a->grants->request[i] = a->grants->names + (g->request[i] - g->names);
+    a->app_id = g->app_id;
+    memcpy(a->name, g->app, sizeof(a->name));
+    a->sock = sock;
+    srv->apps[srv->n_apps++] = a;
+    return KOS_STATUS_OK;
+
+out_free_app:
+    free(a);
+out_close_sock:
+    close(sock);
+    return st;
+}
+
+size_t msgsrv_n_apps(const struct msgsrv *srv)
+{
+    return srv->n_apps;
+}
+
+size_t msgsrv_pollfds(const struct msgsrv *srv, struct pollfd *pfds, size_t cap)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < srv->n_apps && n < cap; i++) {
+        pfds[n].fd = srv->apps[i]->sock;
+        pfds[n].events = (short)(POLLIN | (srv->apps[i]->q_len ? POLLOUT : 0));
+        pfds[n].revents = 0;
+        n++;
+    }
+    return n;
+}
+
+/* The most messages read from one app per turn, so a chatty app cannot
+ * starve the others. */
+#define READ_BATCH 32
+
+void msgsrv_handle(struct msgsrv *srv, const struct pollfd *pfd)
+{
+    struct app *a = NULL;
+
+    for (size_t i = 0; i < srv->n_apps; i++)
+        if (srv->apps[i]->sock == pfd->fd)
+            a = srv->apps[i];
+    if (!a)
+        return; /* disconnected earlier in this turn */
+    if (pfd->revents & POLLOUT)
+        app_flush(a);
+    if (pfd->revents & (POLLIN | POLLHUP | POLLERR)) {
+        for (int k = 0; k < READ_BATCH && !a->doomed; k++) {
+            struct kos__mw m;
+            int fds[KOS__MW_MAX_FDS];
+            kos_status_t st = kos__mw_recv(a->sock, &m, fds, MSG_DONTWAIT);
+            if (st == KOS_STATUS_WOULD_BLOCK)
+                break;
+            if (st == KOS_STATUS_PROTOCOL) {
+                doom(a, "it sent a malformed message");
+                break;
+            }
+            if (st) {
+                doom(a, NULL); /* end of stream: the app is gone */
+                break;
+            }
+            /* Decoding already refused any descriptor from an app: no
+             * app-to-server type carries one. */
+            on_message(srv, a, &m);
+        }
+    }
+    /* Reap every app found gone during this turn. */
+    for (size_t i = 0; i < srv->n_apps;) {
+        if (srv->apps[i]->doomed)
+            msgsrv_app_down(srv, srv->apps[i]->app_id);
+        else
+            i++;
+    }
+}

@@ -1,0 +1,71 @@
+/*
+ * msgsrv.h - a message server's directory: the apps connected to it, the
+ * protocols they publish, the call channels it has granted, and the requests
+ * and token transfers still waiting.
+ *
+ * The directory is driven by one thread (main.c's poll loop) and never
+ * blocks: every socket is non-blocking, a message an app cannot take yet is
+ * queued (up to a bound, after which the app is disconnected), and anything
+ * that waits (a request for a protocol nobody publishes yet, a redeemed
+ * transfer whose announcement is still in flight) is kept with a deadline
+ * that msgsrv_expire() enforces.
+ *
+ * What stays true:
+ *   - an app gets a token only for a protocol its grants (from Core's
+ *     ADD_CLIENT record) let it request, or by redeeming a transfer another
+ *     holder of a token to that protocol prepared; each refusal is logged
+ *     with the app's name;
+ *   - every channel descriptor is created here (never taken from an app) and
+ *     handed to exactly the two parties; the directory keeps only a mapping
+ *     of the channel's memory, to mark it down when a party leaves;
+ *   - a message from an app that is malformed or does not fit the app's
+ *     role ends that app's connection, not the server.
+ */
+#ifndef KOS_MSGSRV_H
+#define KOS_MSGSRV_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kos/status.h>
+
+#include "boot_int.h"
+
+struct msgsrv;
+
+/* Makes an empty directory for the message server named `name`. Returns NULL
+ * when out of memory. */
+struct msgsrv *msgsrv_create(const char *name);
+
+/* Disconnects every app and frees the directory. msgsrv_destroy(NULL) does
+ * nothing. */
+void msgsrv_destroy(struct msgsrv *srv);
+
+/* Adds an app's connection: `sock` (taken in every case) is the server end of
+ * its SOCK_SEQPACKET socket, `grants` what the manifest lets it publish and
+ * request here. An app that was already connected under the same id (it
+ * restarted) is first treated as gone. */
+kos_status_t msgsrv_add_client(struct msgsrv *srv, int sock, const struct kos__client_grants *grants)
+    __attribute__((warn_unused_result));
+
+/* Treats an app as gone: its protocols are withdrawn, the tokens to them
+ * fail with KOS_STATUS_UNAVAILABLE, the servers it called see it leave. */
+void msgsrv_app_down(struct msgsrv *srv, uint32_t app_id);
+
+/* Fills up to `cap` pollfds, one per connected app (POLLIN, plus POLLOUT
+ * while messages wait to be sent to it), and returns how many. */
+size_t msgsrv_pollfds(const struct msgsrv *srv, struct pollfd *pfds, size_t cap);
+
+/* The number of connected apps. */
+size_t msgsrv_n_apps(const struct msgsrv *srv);
+
+/* Handles what poll() reported for one app's descriptor. */
+void msgsrv_handle(struct msgsrv *srv, const struct pollfd *pfd);
+
+/* Answers the waits whose deadline has passed, and returns how many
+ * milliseconds poll() may sleep until the next one (-1: none). */
+int msgsrv_expire(struct msgsrv *srv);
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * console.c - whole lines, timestamped and named, from every process.
+ *
+ * Lines are written with one write() each so that the stream stays parseable
+ * line by line; see console_int.h for what stays true of it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "console_int.h"
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* the console is gone; the system goes on */
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Emits one line: timestamp, name, and text with control bytes escaped. */
+static void emit(struct kos__console *con, const char *name, const char *text, size_t len)
+{
+    char line[64 + 64 + 4 * KOS__CONSOLE_LINE_MAX + 2];
+    struct timespec ts;
+    struct tm tm;
+    size_t n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = strftime(line, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ".%06ldZ %.63s: ", ts.tv_nsec / 1000, name);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 && c != '\t') {
+            n += (size_t)snprintf(line + n, sizeof(line) - n, "\\x%02x", c);
+        } else if (c == 0x7f) {
+            memcpy(line + n, "\\x7f", 4);
+            n += 4;
+        } else {
+            line[n++] = (char)c;
+        }
+    }
+    line[n++] = '\n';
+    if (con->fd >= 0)
+        write_all(con->fd, line, n);
+    if (con->file_fd >= 0)
+        write_all(con->file_fd, line, n);
+}
+
+void kos__console_feed(struct kos__console *con, const char *name, struct kos__console_buf *buf,
+                       const char *data, size_t len)
+{
+    while (len > 0) {
+        const char *nl = memchr(data, '\n', len);
+        size_t take = nl ? (size_t)(nl - data) : len;
+        size_t room = KOS__CONSOLE_LINE_MAX - buf->len;
+
+        if (take > room || (take == room && !nl)) {
+            /* The line does not fit: emit a full buffer as one line. */
+            memcpy(buf->data + buf->len, data, room);
+            emit(con, name, buf->data, KOS__CONSOLE_LINE_MAX);
+            buf->len = 0;
+            data += room;
+            len -= room;
+            continue;
+        }
+        memcpy(buf->data + buf->len, data, take);
+        buf->len += take;
+        data += take;
+        len -= take;
+        if (nl) {
+            emit(con, name, buf->data, buf->len);
+            buf->len = 0;
+            data++;
+            len--;
+        }
+    }
+}
+
+void kos__console_flush(struct kos__console *con, const char *name, struct kos__console_buf *buf)
+{
+    if (buf->len > 0)
+        emit(con, name, buf->data, buf->len);
+    buf->len = 0;
+}
+
+void kos__console_printf(struct kos__console *con, const char *name, const char *fmt, ...)
+{
+    char text[KOS__CONSOLE_LINE_MAX];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    emit(con, name, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+}

@@ -1,0 +1,37 @@
+/*
+ * core.h - KOS Core on the sim platform: boot an image and supervise it.
+ *
+ * kos_core_run() verifies a system image, starts its message servers and
+ * apps as separate processes wired exactly as the manifest grants, supervises
+ * them by their restart policies, prints the console, and returns when the
+ * system has ended. It blocks for the life of the system.
+ */
+#ifndef KOS_CORE_H
+#define KOS_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit statuses of kos_core_run(), and so of `kos-tool run`. */
+enum kos_core_exit {
+    KOS_CORE_EXIT_OK = 0,       /* shut down on request, or every app ended normally */
+    KOS_CORE_EXIT_FAILED = 1,   /* an app failed, or a message server died */
+    KOS_CORE_EXIT_USAGE = 2,    /* bad options */
+    KOS_CORE_EXIT_REFUSED = 3,  /* the image did not verify */
+    KOS_CORE_EXIT_HOST = 4,     /* the host refused a resource Core needs */
+};
+
+struct kos_core_opts {
+    const char *image_path;
+    const char *const *trusted_keys; /* release public keys (PEM paths) */
+    size_t n_trusted_keys;
+    bool allow_unsigned;             /* accept unsigned images whatever their manifest says */
+    const char *console_path;        /* also append the console to this file; may be NULL */
+    int console_fd;                  /* where console lines go (normally 1) */
+    unsigned grace_ms;               /* SIGTERM-to-SIGKILL grace at shutdown; 0 = 3000 */
+};
+
+/* Runs the system to its end and returns an enum kos_core_exit value. */
+int kos_core_run(const struct kos_core_opts *opts);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * app.h - an app's view of the system it runs in.
+ *
+ * KOS Core starts each app with exactly the file descriptors its manifest
+ * grants: fd 0 is /dev/null, fds 1 and 2 are its console, fd 3 is its control
+ * channel to Core, and each message server it may use follows. Core writes a
+ * boot record on the control channel before the app runs; kos_app_open() reads
+ * it. The app object owns every descriptor it was handed.
+ *
+ * A kos_app_t is not thread-safe: use it from one thread, or lock around it.
+ */
+#ifndef KOS_APP_H
+#define KOS_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kos_app kos_app_t;
+typedef struct kos_dir kos_dir_t;
+
+/* Reads the boot record Core left on the control channel and returns the app
+ * handle in *out. On error *out is untouched and nothing is held. Blocks only
+ * for the boot record, which Core writes before the app starts. */
+KOS_API KOS_MUST kos_status_t kos_app_open(kos_app_t **out);
+
+/* Closes every channel the app holds and frees it. kos_app_close(NULL) does
+ * nothing. */
+KOS_API void kos_app_close(kos_app_t *app);
+
+/* The app's name as the manifest spells it. Valid until kos_app_close(). */
+KOS_API const char *kos_app_name(const kos_app_t *app);
+
+/* Tells Core this app has finished starting. Core reports "system ready" when
+ * every app has done so (or has ended normally). Calling it twice is harmless. */
+KOS_API KOS_MUST kos_status_t kos_app_ready(kos_app_t *app);
+
+/* Looks up the app's connection to the message server named `server`
+ * ("msg0"). The directory belongs to the app: do not free it. Returns
+ * KOS_STATUS_NOT_FOUND if the manifest gives the app no protocol on it. */
+KOS_API KOS_MUST kos_status_t kos_app_dir(kos_app_t *app, const char *server, kos_dir_t **out);
+
+/* The control channel's descriptor, readable when Core has a message (for
+ * example a shutdown request) for the app. */
+KOS_API int kos_app_fd(const kos_app_t *app);
+
+/* True once Core has asked the app to stop (it also sends SIGTERM). */
+KOS_API bool kos_app_stopping(kos_app_t *app);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,164 @@
+/*
+ * msg.h - protocols, tokens and calls.
+ *
+ * A protocol is a name in a message server's directory. A server app
+ * publishes it and receives an endpoint; a client requests it and, if the
+ * manifest allows, receives a token on which it can call. Once a token is
+ * granted, calls go straight between the two apps over a shared-memory call
+ * channel that only those two hold; the message server takes part only in
+ * the directory and in token transfer.
+ *
+ * A message is a label, a parameter, up to KOS_MSG_MAX_PAYLOAD bytes of
+ * payload and optionally one token. Calls are request/reply; a server may also
+ * notify a client at any time.
+ *
+ * Every object here exposes a file descriptor that becomes readable when it
+ * has something to deliver, so an app can wait on it in its own poll loop.
+ * None of these objects is thread-safe; use each from one thread at a time.
+ *
+ * Timeouts are in milliseconds: -1 waits forever, 0 does not wait.
+ */
+#ifndef KOS_MSG_H
+#define KOS_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KOS_MSG_MAX_PAYLOAD 4096u
+#define KOS_PROTOCOL_NAME_MAX 63u
+
+/* Labels at and above this value are reserved for KOS itself. */
+#define KOS_MSG_LABEL_RESERVED 0xffff0000u
+
+typedef struct kos_token kos_token_t;
+typedef struct kos_endpoint kos_endpoint_t;
+
+/*
+ * A message. On send, `payload` points to `len` bytes owned by the caller and
+ * `token`, if not NULL, is a token of the sender's to pass on: the receiver
+ * gets its own token to the same protocol, and the sender keeps its own.
+ * On receive, `payload` points into storage owned by the receiving object,
+ * valid until the next call on that object, and `token`, if not NULL, is a new
+ * token that belongs to the receiver (free it with kos_token_close()).
+ */
+struct kos_msg {
+    uint32_t label;
+    uint64_t param;
+    const void *payload;
+    uint32_t len;
+    kos_token_t *token;
+};
+
+/* Who sent a request, as the message server vouches for it. */
+struct kos_caller {
+    uint32_t app_id;    /* the sending app's index in the system */
+    const char *app;    /* its name; valid while the client is connected */
+    uint32_t client;    /* this endpoint's handle on that client's channel */
+    uint32_t call;      /* the call to answer with kos_endpoint_reply() */
+};
+
+/* ---- directory ---- */
+
+/* Publishes `protocol` on this message server and returns the endpoint on
+ * which its calls arrive. KOS_STATUS_UNAUTHORIZED if the manifest does not
+ * let this app publish it (the message server logs the attempt);
+ * KOS_STATUS_ALREADY_EXISTS if another app already publishes it. On success
+ * the endpoint belongs to the caller. Blocks for one round trip. */
+KOS_API KOS_MUST kos_status_t kos_dir_publish(kos_dir_t *dir, const char *protocol,
+                                              kos_endpoint_t **out);
+
+/* Requests a token for `protocol`. If nobody publishes it yet, waits up to
+ * `timeout_ms` for a publisher (KOS_STATUS_UNAVAILABLE when 0 and nobody
+ * publishes, KOS_STATUS_TIMEOUT when the wait ran out).
+ * KOS_STATUS_UNAUTHORIZED if the manifest does not let this app request it
+ * (the message server logs the attempt). On success the token belongs to
+ * the caller. */
+KOS_API KOS_MUST kos_status_t kos_dir_request(kos_dir_t *dir, const char *protocol,
+                                              int timeout_ms, kos_token_t **out);
+
+/* Round trip to the message server itself. */
+KOS_API KOS_MUST kos_status_t kos_dir_ping(kos_dir_t *dir, int timeout_ms);
+
+/* Readable when the directory connection has something to process; call
+ * kos_dir_process() then. */
+KOS_API int kos_dir_fd(const kos_dir_t *dir);
+
+/* Handles whatever the message server has sent (new clients for endpoints,
+ * revocations). Never blocks. Endpoint receive calls do this themselves. */
+KOS_API KOS_MUST kos_status_t kos_dir_process(kos_dir_t *dir);
+
+/* ---- client side ---- */
+
+/* Calls the token's server with `request` and waits up to `timeout_ms` for
+ * its reply. On return of KOS_STATUS_OK the server's answer is in *reply
+ * (payload valid until the next call on this token) and the function returns
+ * the status the server replied with. Transport errors:
+ * KOS_STATUS_TOO_LARGE (payload over KOS_MSG_MAX_PAYLOAD, nothing sent),
+ * KOS_STATUS_INVALID_TOKEN (revoked), KOS_STATUS_UNAVAILABLE (server gone),
+ * KOS_STATUS_TIMEOUT. One call at a time per token. `reply` may be NULL. */
+KOS_API KOS_MUST kos_status_t kos_msg_call(kos_token_t *token, const struct kos_msg *request,
+                                           struct kos_msg *reply, int timeout_ms);
+
+/* Round trip to the token's server, answered by its KOS library without
+ * reaching the app's code. */
+KOS_API KOS_MUST kos_status_t kos_token_ping(kos_token_t *token, int timeout_ms);
+
+/* Takes the next notification the server sent on this token, if any:
+ * KOS_STATUS_WOULD_BLOCK when there is none. Never blocks when timeout_ms
+ * is 0. Payload valid until the next call on this token. */
+KOS_API KOS_MUST kos_status_t kos_token_receive(kos_token_t *token, struct kos_msg *note,
+                                                int timeout_ms);
+
+/* Readable when a notification is waiting or the token was revoked. */
+KOS_API int kos_token_fd(const kos_token_t *token);
+
+/* The protocol this token calls. */
+KOS_API const char *kos_token_protocol(const kos_token_t *token);
+
+/* Gives the token up; its server sees the client leave.
+ * kos_token_close(NULL) does nothing. */
+KOS_API void kos_token_close(kos_token_t *token);
+
+/* ---- server side ---- */
+
+/* Waits up to `timeout_ms` for the next request from any client and returns
+ * it in *msg with the sender in *from. Pings are answered internally and not
+ * returned. The payload stays valid until the next receive on this
+ * endpoint. Each request must be answered with kos_endpoint_reply(), in any
+ * order. */
+KOS_API KOS_MUST kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg,
+                                                   struct kos_caller *from, int timeout_ms);
+
+/* Answers the request identified by `to` with `status` and `reply` (may be
+ * NULL). KOS_STATUS_INVALID_TOKEN if that client has gone. Never blocks. */
+KOS_API KOS_MUST kos_status_t kos_endpoint_reply(kos_endpoint_t *ep, const struct kos_caller *to,
+                                                 kos_status_t status,
+                                                 const struct kos_msg *reply);
+
+/* Sends a notification to one client. KOS_STATUS_BUSY when that client's
+ * notification queue is full (the client has not read it). Never blocks. */
+KOS_API KOS_MUST kos_status_t kos_endpoint_notify(kos_endpoint_t *ep, uint32_t client,
+                                                  const struct kos_msg *note);
+
+/* Revokes one client's token: its pending and later calls fail with
+ * KOS_STATUS_INVALID_TOKEN. */
+KOS_API KOS_MUST kos_status_t kos_endpoint_revoke(kos_endpoint_t *ep, uint32_t client);
+
+/* Readable when a request may be waiting. */
+KOS_API int kos_endpoint_fd(const kos_endpoint_t *ep);
+
+/* Withdraws the protocol and frees the endpoint; clients see
+ * KOS_STATUS_UNAVAILABLE. kos_endpoint_close(NULL) does nothing. */
+KOS_API void kos_endpoint_close(kos_endpoint_t *ep);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

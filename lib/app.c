@@ -1,0 +1,157 @@
+/*
+ * app.c - an app's handle on the system: its name, its control channel to
+ * KOS Core and its connections to message servers.
+ *
+ * The handle is built from the boot record Core leaves on the control channel
+ * before the app runs. It owns the control socket and every directory it
+ * hands out; kos_app_close() releases them all.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <kos/app.h>
+
+#include "boot_int.h"
+#include "msg_int.h"
+
+struct kos_app {
+    int ctl;
+    uint32_t app_id;
+    uint32_t role;
+    bool ready_sent;
+    bool stopping;
+    char name[KOS__NAME_MAX];
+    uint32_t n_dirs;
+    struct {
+        char name[KOS__NAME_MAX];
+        kos_dir_t *dir;
+    } dirs[KOS__BOOT_MAX_DIRS];
+};
+
+kos_status_t kos_app_open(kos_app_t **out)
+{
+    uint8_t *buf;
+    struct kos__boot boot;
+    struct kos_app *app;
+    uint32_t type;
+    size_t len;
+    int fd;
+    kos_status_t st;
+
+    buf = malloc(KOS__CTL_MAX);
+    if (!buf)
+        return KOS_STATUS_NO_MEMORY;
+    st = kos__ctl_recv(KOS__CTL_FD, buf, KOS__CTL_MAX, &type, &len, &fd, 0);
+    if (st)
+        goto out_free_buf;
+    if (fd >= 0)
+        close(fd);
+    if (type != KOS__CTL_BOOT) {
+        st = KOS_STATUS_PROTOCOL;
+        goto out_free_buf;
+    }
+    st = kos__boot_decode(buf, len, &boot);
+    if (st)
+        goto out_free_buf;
+
+    app = calloc(1, sizeof(*app));
+    if (!app) {
+        st = KOS_STATUS_NO_MEMORY;
+        goto out_free_buf;
+    }
+    app->ctl = KOS__CTL_FD;
+    app->app_id = boot.app_id;
+    app->role = boot.role;
+    memcpy(app->name, boot.name, sizeof(app->name));
+    for (uint32_t i = 0; i < boot.n_dirs; i++) {
+        st = kos__dir_create(boot.dirs[i].fd, boot.dirs[i].name, boot.app_id,
+                             &app->dirs[i].dir);
+        if (st) {
+            /* The remaining descriptors were never taken over: close them. */
+            for (uint32_t j = i; j < boot.n_dirs; j++)
+                close(boot.dirs[j].fd);
+            goto out_close_app;
+        }
+        memcpy(app->dirs[i].name, boot.dirs[i].name, KOS__NAME_MAX);
+        app->n_dirs = i + 1;
+    }
+    free(buf);
+    *out = app;
+    return KOS_STATUS_OK;
+
+out_close_app:
+    app->ctl = -1; /* fd 3 stays open for a retry */
+    kos_app_close(app);
+out_free_buf:
+    free(buf);
+    return st;
+}
+
+void kos_app_close(kos_app_t *app)
+{
+    if (!app)
+        return;
+    for (uint32_t i = 0; i < app->n_dirs; i++)
+        kos__dir_destroy(app->dirs[i].dir);
+    if (app->ctl >= 0)
+        close(app->ctl);
+    free(app);
+}
+
+const char *kos_app_name(const kos_app_t *app)
+{
+    return app->name;
+}
+
+kos_status_t kos_app_ready(kos_app_t *app)
+{
+    kos_status_t st;
+
+    if (app->ready_sent)
+        return KOS_STATUS_OK;
+    st = kos__ctl_send(app->ctl, KOS__CTL_READY, NULL, 0, -1);
+    if (st == KOS_STATUS_OK)
+        app->ready_sent = true;
+    return st;
+}
+
+kos_status_t kos_app_dir(kos_app_t *app, const char *server, kos_dir_t **out)
+{
+    for (uint32_t i = 0; i < app->n_dirs; i++) {
+        if (strcmp(app->dirs[i].name, server) == 0) {
+            *out = app->dirs[i].dir;
+            return KOS_STATUS_OK;
+        }
+    }
+    return KOS_STATUS_NOT_FOUND;
+}
+
+int kos_app_fd(const kos_app_t *app)
+{
+    return app->ctl;
+}
+
+bool kos_app_stopping(kos_app_t *app)
+{
+    uint8_t buf[256];
+    uint32_t type;
+    size_t len;
+    int fd;
+
+    while (!app->stopping) {
+        kos_status_t st = kos__ctl_recv(app->ctl, buf, sizeof(buf), &type, &len, &fd, MSG_DONTWAIT);
+        if (st == KOS_STATUS_WOULD_BLOCK)
+            break;
+        if (fd >= 0)
+            close(fd);
+        /* Core's only message to a running app is STOP; anything else, or a
+         * closed channel, means Core is gone or confused: stop too. */
+        app->stopping = true;
+        (void)type;
+    }
+    return app->stopping;
+}

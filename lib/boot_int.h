@@ -1,0 +1,104 @@
+/*
+ * boot_int.h - the control channel between KOS Core and each process it starts.
+ *
+ * Every app and every message server gets a SOCK_SEQPACKET control socket at
+ * KOS__CTL_FD. Each datagram is one control message: a struct kos__ctl_hdr
+ * followed by a type-specific body, at most KOS__CTL_MAX bytes in all, with
+ * at most one file descriptor attached (SCM_RIGHTS). Decoders check every
+ * size and count before reading and reject what does not fit; an unknown type
+ * is a protocol error that ends the conversation.
+ *
+ * Core writes KOS__CTL_BOOT before the process runs, so the first read on the
+ * control socket always finds it.
+ */
+#ifndef KOS_BOOT_INT_H
+#define KOS_BOOT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kos/status.h>
+
+#define KOS__CTL_FD 3           /* control socket to Core */
+#define KOS__CTL_MAX 65536u     /* largest control datagram */
+#define KOS__NAME_MAX 64u       /* app, server and protocol names, with the NUL */
+#define KOS__BOOT_MAX_DIRS 16u  /* message servers one app may use */
+
+enum kos__ctl_type {
+    KOS__CTL_BOOT = 1,       /* Core -> process: who you are, which fds you hold */
+    KOS__CTL_READY = 2,      /* process -> Core: started (no body) */
+    KOS__CTL_STOP = 3,       /* Core -> process: please stop (no body) */
+    KOS__CTL_ADD_CLIENT = 4, /* Core -> message server: an app's channel (1 fd) and its grants */
+    KOS__CTL_APP_DOWN = 5,   /* Core -> message server: an app has exited */
+};
+
+enum kos__role {
+    KOS__ROLE_APP = 1,
+    KOS__ROLE_MSG_SERVER = 2,
+};
+
+struct kos__ctl_hdr {
+    uint32_t type;
+    uint32_t len; /* bytes of body after this header */
+};
+
+/* The decoded boot record. Names are NUL-terminated. */
+struct kos__boot {
+    uint32_t app_id;
+    uint32_t role;
+    char name[KOS__NAME_MAX];
+    uint32_t n_dirs;
+    struct {
+        char name[KOS__NAME_MAX]; /* message server's name, e.g. "msg0" */
+        int32_t fd;               /* this process's descriptor to it */
+    } dirs[KOS__BOOT_MAX_DIRS];
+};
+
+/*
+ * The decoded ADD_CLIENT record: which app owns the attached socket and which
+ * protocols it may publish and request on this message server. `names` holds
+ * n_publish then n_request NUL-terminated names back to back; the pointers in
+ * publish[] / request[] point into it.
+ */
+#define KOS__GRANTS_MAX 256u
+struct kos__client_grants {
+    uint32_t app_id;
+    char app[KOS__NAME_MAX];
+    uint32_t n_publish;
+    uint32_t n_request;
+    const char *publish[KOS__GRANTS_MAX];
+    const char *request[KOS__GRANTS_MAX];
+    char names[KOS__GRANTS_MAX * 2 * KOS__NAME_MAX];
+};
+
+/* Sends one control message with an optional fd (-1 for none). Blocks until
+ * the socket accepts it. */
+kos_status_t kos__ctl_send(int sock, uint32_t type, const void *body, size_t len, int fd)
+    __attribute__((warn_unused_result));
+
+/* Receives one control message into buf (cap bytes, at least KOS__CTL_MAX).
+ * On success *type, *len and *fd (-1 if none came) are set and the received
+ * fd belongs to the caller. KOS_STATUS_CLOSED at end of stream;
+ * KOS_STATUS_PROTOCOL for a truncated or oversized datagram (any fd that came
+ * with it is closed). `flags` is passed to recvmsg (e.g. MSG_DONTWAIT). */
+kos_status_t kos__ctl_recv(int sock, void *buf, size_t cap, uint32_t *type, size_t *len, int *fd,
+                           int flags) __attribute__((warn_unused_result));
+
+/* Encoders write into buf (cap bytes) and set *len; they fail with
+ * KOS_STATUS_TOO_LARGE if it does not fit. Decoders validate everything and
+ * return KOS_STATUS_PROTOCOL on malformed input, leaving *out unspecified. */
+kos_status_t kos__boot_encode(const struct kos__boot *boot, void *buf, size_t cap, size_t *len)
+    __attribute__((warn_unused_result));
+kos_status_t kos__boot_decode(const void *body, size_t len, struct kos__boot *out)
+    __attribute__((warn_unused_result));
+kos_status_t kos__grants_encode(const struct kos__client_grants *g, void *buf, size_t cap,
+                                size_t *len) __attribute__((warn_unused_result));
+kos_status_t kos__grants_decode(const void *body, size_t len, struct kos__client_grants *out)
+    __attribute__((warn_unused_result));
+
+/* True if `s` is a valid KOS name: 1..63 bytes of [A-Za-z0-9_.-], starting
+ * with a letter or digit. */
+bool kos__name_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * compile.c - a validated manifest to the compiled form of compiled.h.
+ *
+ * The compiler lays the buffer out as header, process table (message servers
+ * in m->servers order, then apps in m->apps order), grant table,
+ * string-reference table and string pool, in that order with no gaps. Equal
+ * strings are stored once. What stays true: the buffer it returns is
+ * accepted by kos_cm_open() (it checks its own output before handing it
+ * over), so a manifest that does not hold kos_manifest_load()'s guarantees
+ * is refused here rather than producing a buffer Core would refuse later.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiled.h"
+#include "mf_int.h"
+
+/* The string pool under construction, with a hash set for deduplication. */
+struct pool {
+    char *buf;
+    size_t len, cap;
+    uint32_t *slot; /* offset + 1; 0 = empty */
+    size_t nslot;   /* a power of two */
+    size_t count;
+};
+
+static uint64_t hash_str(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static bool pool_grow_slots(struct pool *p)
+{
+    size_t nslot = p->nslot ? p->nslot * 2 : 256;
+    uint32_t *slot = calloc(nslot, sizeof(uint32_t));
+    if (slot == NULL)
+        return false;
+    for (size_t i = 0; i < p->nslot; i++) {
+        if (p->slot[i] == 0)
+            continue;
+        const char *s = p->buf + p->slot[i] - 1;
+        size_t j = (size_t)hash_str(s, strlen(s)) & (nslot - 1);
+        while (slot[j] != 0)
+            j = (j + 1) & (nslot - 1);
+        slot[j] = p->slot[i];
+    }
+    free(p->slot);
+    p->slot = slot;
+    p->nslot = nslot;
+    return true;
+}
+
+/* Stores `s` once and sets *off to its offset in the pool. Fails with
+ * KOS_STATUS_NO_MEMORY, or KOS_STATUS_TOO_LARGE when the pool would pass
+ * the compiled form's size limit. */
+static kos_status_t pool_add(struct pool *p, const char *s, uint32_t *off)
+{
+    size_t n = strlen(s);
+    if ((p->count + 1) * 2 > p->nslot && !pool_grow_slots(p))
+        return KOS_STATUS_NO_MEMORY;
+    size_t j = (size_t)hash_str(s, n) & (p->nslot - 1);
+    while (p->slot[j] != 0) {
+        if (strcmp(p->buf + p->slot[j] - 1, s) == 0) {
+            *off = p->slot[j] - 1;
+            return KOS_STATUS_OK;
+        }
+        j = (j + 1) & (p->nslot - 1);
+    }
+    if (n >= KOS_CM_MAX_SIZE || p->len + n + 1 > KOS_CM_MAX_SIZE)
+        return KOS_STATUS_TOO_LARGE;
+    if (p->len + n + 1 > p->cap) {
+        size_t cap = p->cap ? p->cap : 4096;
+        while (cap < p->len + n + 1)
+            cap *= 2;
+        char *nb = realloc(p->buf, cap);
+        if (nb == NULL)
+            return KOS_STATUS_NO_MEMORY;
+        p->buf = nb;
+        p->cap = cap;
+    }
+    memcpy(p->buf + p->len, s, n + 1);
+    *off = (uint32_t)p->len;
+    p->slot[j] = (uint32_t)p->len + 1;
+    p->len += n + 1;
+    p->count++;
+    return KOS_STATUS_OK;
+}
+
+/* The tables under construction. */
+struct tables {
+    struct pool pool;
+    struct kos_cm_proc *procs;
+    struct kos_cm_grant *grants;
+    uint32_t *strrefs;
+    uint32_t n_procs, n_grants, n_strrefs;
+};
+
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        kos_status_t try_st_ = (expr);                                                             \
+        if (try_st_)                                                                               \
+            return try_st_;                                                                        \
+    } while (0)
+
+/* Counts the grant and string-reference entries `m` needs; fails with
+ * KOS_STATUS_TOO_LARGE if the tables alone would pass the size limit. */
+static kos_status_t count_entries(const struct kos_manifest *m, uint64_t *n_grants,
+                                  uint64_t *n_strrefs)
+{
+    uint64_t g = 0, r = 0;
+    for (size_t a = 0; a < m->n_apps; a++) {
+        const struct kos_mf_app *app = &m->apps[a];
+        if (app->n_args > KOS__MF_MAX_ARGS || app->n_env > KOS__MF_MAX_ENV ||
+            app->n_grants > KOS_CM_MAX_PROCS)
+            return KOS_STATUS_INVALID_ARGUMENT;
+        r += app->n_args + app->n_env;
+        for (size_t i = 0; i < app->n_grants; i++) {
+            const struct kos_mf_grant *gr = &app->grants[i];
+            if (gr->n_publish > KOS_CM_MAX_SIZE || gr->n_request > KOS_CM_MAX_SIZE)
+                return KOS_STATUS_TOO_LARGE;
+            g += gr->n_publish + gr->n_request;
+        }
+        if (g * sizeof(struct kos_cm_grant) + r * sizeof(uint32_t) > KOS_CM_MAX_SIZE)
+            return KOS_STATUS_TOO_LARGE;
+    }
+    *n_grants = g;
+    *n_strrefs = r;
+    return KOS_STATUS_OK;
+}
+
+static kos_status_t add_grants(struct tables *t, const struct kos_manifest *m,
+                               const struct kos_mf_grant *gr, uint32_t kind,
+                               const char *const *names, size_t n)
+{
+    uint32_t server = UINT32_MAX;
+    for (size_t s = 0; s < m->n_servers; s++)
+        if (gr->server != NULL && strcmp(m->servers[s].name, gr->server) == 0)
+            server = (uint32_t)s;
+    if (server == UINT32_MAX)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    for (size_t i = 0; i < n; i++) {
+        struct kos_cm_grant *g = &t->grants[t->n_grants++];
+        g->server = server;
+        g->kind = kind;
+        TRY(pool_add(&t->pool, names[i], &g->protocol));
+    }
+    return KOS_STATUS_OK;
+}
+
+static kos_status_t add_server(struct tables *t, const struct kos_mf_server *srv,
+                               const uint8_t *sha)
+{
+    struct kos_cm_proc *p = &t->procs[t->n_procs++];
+    TRY(pool_add(&t->pool, srv->name, &p->name));
+    TRY(pool_add(&t->pool, srv->binary, &p->binary));
+    p->role = KOS_CM_ROLE_MSG_SERVER;
+    p->restart = KOS_CM_RESTART_PERMANENT;
+    p->restart_max = KOS__MF_DEFAULT_RESTART_MAX;
+    p->restart_period_ms = KOS__MF_DEFAULT_RESTART_PERIOD_MS;
+    if (sha != NULL)
+        memcpy(p->sha256, sha, 32);
+    p->args_first = p->env_first = t->n_strrefs;
+    p->grants_first = t->n_grants;
+    return KOS_STATUS_OK;
+}
+
+static kos_status_t add_app(struct tables *t, const struct kos_manifest *m,
+                            const struct kos_mf_app *app, const uint8_t *sha)
+{
+    struct kos_cm_proc *p = &t->procs[t->n_procs++];
+    TRY(pool_add(&t->pool, app->name, &p->name));
+    TRY(pool_add(&t->pool, app->binary, &p->binary));
+    p->role = KOS_CM_ROLE_APP;
+    p->restart = (uint32_t)app->restart;
+    p->memory = app->memory;
+    p->flags = app->ends_system ? KOS_CM_PROC_ENDS_SYSTEM : 0;
+    p->restart_max = app->restart_max;
+    p->restart_period_ms = app->restart_period_ms;
+    if (sha != NULL)
+        memcpy(p->sha256, sha, 32);
+
+    p->args_first = t->n_strrefs;
+    for (size_t i = 0; i < app->n_args; i++)
+        TRY(pool_add(&t->pool, app->args[i], &t->strrefs[t->n_strrefs++]));
+    p->n_args = (uint32_t)app->n_args;
+    p->env_first = t->n_strrefs;
+    for (size_t i = 0; i < app->n_env; i++)
+        TRY(pool_add(&t->pool, app->env[i], &t->strrefs[t->n_strrefs++]));
+    p->n_env = (uint32_t)app->n_env;
+
+    p->grants_first = t->n_grants;
+    for (size_t i = 0; i < app->n_grants; i++) {
+        const struct kos_mf_grant *gr = &app->grants[i];
+        TRY(add_grants(t, m, gr, KOS_CM_GRANT_PUBLISH, gr->publish, gr->n_publish));
+        TRY(add_grants(t, m, gr, KOS_CM_GRANT_REQUEST, gr->request, gr->n_request));
+    }
+    p->n_grants = t->n_grants - p->grants_first;
+    return KOS_STATUS_OK;
+}
+
+static kos_status_t fill_tables(struct tables *t, const struct kos_manifest *m,
+                                const uint8_t (*sha256)[32])
+{
+    uint32_t sys;
+    TRY(pool_add(&t->pool, m->system, &sys));
+    for (size_t s = 0; s < m->n_servers; s++)
+        TRY(add_server(t, &m->servers[s], sha256 ? sha256[s] : NULL));
+    for (size_t a = 0; a < m->n_apps; a++)
+        TRY(add_app(t, m, &m->apps[a], sha256 ? sha256[m->n_servers + a] : NULL));
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos_manifest_compile(const struct kos_manifest *m, const uint8_t (*sha256)[32],
+                                  void **out, size_t *len)
+{
+    struct tables t = {0};
+    uint64_t n_grants, n_strrefs;
+    kos_status_t st;
+
+    if (m == NULL || out == NULL || len == NULL || m->system == NULL ||
+        (m->n_servers > 0 && m->servers == NULL) || (m->n_apps > 0 && m->apps == NULL) ||
+        m->n_servers + m->n_apps == 0 || m->n_servers + m->n_apps > KOS_CM_MAX_PROCS)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    st = count_entries(m, &n_grants, &n_strrefs);
+    if (st)
+        return st;
+
+    size_t n_procs = m->n_servers + m->n_apps;
+    t.procs = calloc(n_procs, sizeof(struct kos_cm_proc));
+    t.grants = calloc(n_grants ? n_grants : 1, sizeof(struct kos_cm_grant));
+    t.strrefs = calloc(n_strrefs ? n_strrefs : 1, sizeof(uint32_t));
+    if (t.procs == NULL || t.grants == NULL || t.strrefs == NULL) {
+        st = KOS_STATUS_NO_MEMORY;
+        goto out_free_tables;
+    }
+    st = fill_tables(&t, m, sha256);
+    if (st)
+        goto out_free_tables;
+
+    uint64_t procs_off = sizeof(struct kos_cm_header);
+    uint64_t grants_off = procs_off + (uint64_t)n_procs * sizeof(struct kos_cm_proc);
+    uint64_t strrefs_off = grants_off + n_grants * sizeof(struct kos_cm_grant);
+    uint64_t strings_off = strrefs_off + n_strrefs * sizeof(uint32_t);
+    uint64_t size = strings_off + t.pool.len;
+    if (size > KOS_CM_MAX_SIZE) {
+        st = KOS_STATUS_TOO_LARGE;
+        goto out_free_tables;
+    }
+
+    uint8_t *buf = NULL;
+    if (posix_memalign((void **)&buf, 8, (size_t)size) != 0) {
+        st = KOS_STATUS_NO_MEMORY;
+        goto out_free_tables;
+    }
+    memset(buf, 0, (size_t)size);
+    struct kos_cm_header *h = (struct kos_cm_header *)buf;
+    memcpy(h->magic, KOS_CM_MAGIC, 4);
+    h->version = KOS_CM_VERSION;
+    h->size = (uint32_t)size;
+    h->flags = m->signing ? 0 : KOS_CM_SIGNING_DISABLED;
+    h->system_name = 0; /* the first string added */
+    h->n_procs = (uint32_t)n_procs;
+    h->procs_off = (uint32_t)procs_off;
+    h->n_grants = (uint32_t)n_grants;
+    h->grants_off = (uint32_t)grants_off;
+    h->n_strrefs = (uint32_t)n_strrefs;
+    h->strrefs_off = (uint32_t)strrefs_off;
+    h->strings_off = (uint32_t)strings_off;
+    h->strings_len = (uint32_t)t.pool.len;
+    memcpy(buf + procs_off, t.procs, n_procs * sizeof(struct kos_cm_proc));
+    if (n_grants > 0)
+        memcpy(buf + grants_off, t.grants, n_grants * sizeof(struct kos_cm_grant));
+    if (n_strrefs > 0)
+        memcpy(buf + strrefs_off, t.strrefs, n_strrefs * sizeof(uint32_t));
+    memcpy(buf + strings_off, t.pool.buf, t.pool.len);
+
+    /* The model did not hold what kos_manifest_load() guarantees (an
+     * invalid name, a duplicate, a bad value): refuse it. */
+    struct kos_cm cm;
+    if (kos_cm_open(&cm, buf, (size_t)size, NULL, 0) != KOS_STATUS_OK) {
+        free(buf);
+        st = KOS_STATUS_INVALID_ARGUMENT;
+        goto out_free_tables;
+    }
+    *out = buf;
+    *len = (size_t)size;
+
+out_free_tables:
+    free(t.pool.buf);
+    free(t.pool.slot);
+    free(t.strrefs);
+    free(t.grants);
+    free(t.procs);
+    return st;
+}

@@ -1,0 +1,121 @@
+/*
+ * compiled.h - the compiled manifest: the binary form KOS Core boots from.
+ *
+ * `kos-tool manifest.build` turns a validated manifest into one flat,
+ * little-endian buffer that Core, running on a device, reads in place without
+ * allocating. kos_cm_open() checks the whole buffer once (every offset, count,
+ * index and string) so that the accessors afterwards cannot read out of
+ * bounds; a buffer it rejects is never used.
+ *
+ * Layout: a header, then the process table (message servers first, then apps;
+ * a process's index is its app_id), the grant table, the string-reference
+ * table (args and environment lists) and the string pool. Every string is a
+ * byte offset into the pool and ends with a NUL inside the pool.
+ */
+#ifndef KOS_MANIFEST_COMPILED_H
+#define KOS_MANIFEST_COMPILED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kos/status.h>
+
+#define KOS_CM_MAGIC "KOSM"
+#define KOS_CM_VERSION 1u
+#define KOS_CM_MAX_PROCS 1024u
+#define KOS_CM_MAX_SIZE (16u << 20)
+
+enum kos_cm_flags {
+    KOS_CM_SIGNING_DISABLED = 1u << 0,
+};
+
+enum kos_cm_role {
+    KOS_CM_ROLE_APP = 1,
+    KOS_CM_ROLE_MSG_SERVER = 2,
+};
+
+enum kos_cm_restart {
+    KOS_CM_RESTART_PERMANENT = 1, /* always restarted */
+    KOS_CM_RESTART_TRANSIENT = 2, /* restarted only after an abnormal exit */
+    KOS_CM_RESTART_TEMPORARY = 3, /* never restarted */
+};
+
+enum kos_cm_proc_flags {
+    KOS_CM_PROC_ENDS_SYSTEM = 1u << 0, /* when it ends for good, the system shuts down */
+};
+
+enum kos_cm_grant_kind {
+    KOS_CM_GRANT_PUBLISH = 1,
+    KOS_CM_GRANT_REQUEST = 2,
+};
+
+struct kos_cm_header {
+    char magic[4];          /* "KOSM" */
+    uint32_t version;       /* KOS_CM_VERSION */
+    uint32_t size;          /* total bytes, equal to the buffer's length */
+    uint32_t flags;         /* enum kos_cm_flags */
+    uint32_t system_name;   /* string */
+    uint32_t n_procs;
+    uint32_t procs_off;     /* struct kos_cm_proc[n_procs], 8-aligned */
+    uint32_t n_grants;
+    uint32_t grants_off;    /* struct kos_cm_grant[n_grants], 4-aligned */
+    uint32_t n_strrefs;
+    uint32_t strrefs_off;   /* uint32_t[n_strrefs], 4-aligned: string offsets */
+    uint32_t strings_off;   /* string pool */
+    uint32_t strings_len;
+    uint32_t reserved;      /* zero */
+};
+
+struct kos_cm_proc {
+    uint32_t name;          /* string: the app's or message server's name */
+    uint32_t role;          /* enum kos_cm_role */
+    uint32_t binary;        /* string: the binary's name in the manifest */
+    uint32_t restart;       /* enum kos_cm_restart */
+    uint8_t sha256[32];     /* of the binary; the image stores it under this hash */
+    uint64_t memory;        /* bytes; 0 = no limit declared */
+    uint32_t flags;         /* enum kos_cm_proc_flags */
+    uint32_t restart_max;   /* restarts allowed within restart_period_ms ... */
+    uint32_t restart_period_ms; /* ... before the app is marked failed */
+    uint32_t args_first;    /* index into the strref table */
+    uint32_t n_args;        /* arguments after argv[0] (argv[0] is the name) */
+    uint32_t env_first;     /* index into the strref table: "KEY=VALUE" */
+    uint32_t n_env;
+    uint32_t grants_first;  /* index into the grant table */
+    uint32_t n_grants;
+    uint32_t reserved;      /* zero */
+};
+
+struct kos_cm_grant {
+    uint32_t server;        /* index of a KOS_CM_ROLE_MSG_SERVER process */
+    uint32_t kind;          /* enum kos_cm_grant_kind */
+    uint32_t protocol;      /* string */
+};
+
+/* A validated view of a compiled manifest. Holds no memory of its own: it
+ * points into the caller's buffer, which must stay alive and unchanged. */
+struct kos_cm {
+    const uint8_t *base;
+    size_t len;
+    const struct kos_cm_header *hdr;
+};
+
+/* Validates `len` bytes at `buf` (8-byte aligned) and fills *cm. On failure
+ * returns KOS_STATUS_PROTOCOL (or INVALID_ARGUMENT for a NULL/unaligned
+ * buffer) and writes a sentence saying what is wrong and at which offset into
+ * err (errlen bytes, may be 0). Never allocates. */
+kos_status_t kos_cm_open(struct kos_cm *cm, const void *buf, size_t len, char *err,
+                         size_t errlen) __attribute__((warn_unused_result));
+
+/* Accessors on a view that kos_cm_open() accepted. Indexes must be in range
+ * (they are checked with assertions only). */
+const char *kos_cm_str(const struct kos_cm *cm, uint32_t off);
+uint32_t kos_cm_nprocs(const struct kos_cm *cm);
+const struct kos_cm_proc *kos_cm_proc(const struct kos_cm *cm, uint32_t i);
+const struct kos_cm_grant *kos_cm_grant(const struct kos_cm *cm, uint32_t i);
+const char *kos_cm_strref(const struct kos_cm *cm, uint32_t i);
+bool kos_cm_signing_disabled(const struct kos_cm *cm);
+/* Index of the process named `name`, or -1. */
+int kos_cm_find(const struct kos_cm *cm, const char *name);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * image_int.h - internals of system images shared by image.c, keys.c, kos-tool
+ * and the tests.
+ *
+ * The limits here bound what kos_image_open() will read from an untrusted
+ * image; the image.sig parser and formatter are exposed so that tests can
+ * exercise them directly. docs/images.md describes the same format in words.
+ */
+#ifndef KOS_IMAGE_INT_H
+#define KOS_IMAGE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kos/status.h>
+
+#include "image.h"
+
+#define KOS__IMAGE_SIG_NAME    "image.sig"
+#define KOS__IMAGE_BLOB_PREFIX "blobs/"
+#define KOS__IMAGE_SIG_MAX     1024u           /* bytes of image.sig */
+#define KOS__IMAGE_BLOB_MAX    (256ull << 20)  /* bytes of one blob, uncompressed */
+#define KOS__IMAGE_TOTAL_MAX   (1024ull << 20) /* bytes of all entries, uncompressed */
+#define KOS__IMAGE_MAX_ENTRIES (KOS_CM_MAX_PROCS + 2u)
+#define KOS__KEY_ID_LEN        8u /* bytes; printed as 16 hex digits */
+#define KOS__ED25519_SIG_LEN   64u
+/* The signed message is this prefix followed by the manifest's raw 32-byte
+ * SHA-256, so a release key's signature over an image can never be mistaken
+ * for its signature over anything else. */
+#define KOS__IMAGE_SIGN_DOMAIN  "KOS image v1\n"
+#define KOS__IMAGE_SIGN_MSG_LEN (sizeof(KOS__IMAGE_SIGN_DOMAIN) - 1 + 32)
+
+/* The parsed contents of image.sig. */
+struct kos__image_sig {
+    uint8_t manifest[32];
+    bool is_signed;
+    uint8_t key_id[KOS__KEY_ID_LEN];
+    uint8_t sig[KOS__ED25519_SIG_LEN];
+};
+
+/* Parses image.sig strictly: exactly the lines of docs/images.md, lower-case
+ * hex of the exact lengths, each line ended by "\n", nothing before, between
+ * or after. On failure writes a sentence naming the bad line into err and
+ * returns KOS_STATUS_PROTOCOL; *out is then unspecified. Does not allocate. */
+kos_status_t kos__image_sig_parse(const char *text, size_t len, struct kos__image_sig *out,
+                                  char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Writes image.sig's text for `sig` into buf (NUL-terminated) and returns its
+ * length, or 0 if buflen is too small. */
+size_t kos__image_sig_format(const struct kos__image_sig *sig, char *buf, size_t buflen);
+
+/* Fills msg with the message a release key signs for a manifest digest. */
+void kos__image_sign_message(const uint8_t manifest[32], uint8_t msg[KOS__IMAGE_SIGN_MSG_LEN]);
+
+/* Writes n bytes as 2n lower-case hex digits and a NUL into out. */
+void kos__image_hex(const uint8_t *in, size_t n, char *out);
+
+/* Reads the release public key at pub_path and writes its id as 16 hex
+ * digits and a NUL into hex (keys.c). */
+kos_status_t kos__key_id_of_public_file(const char *pub_path, char hex[2 * KOS__KEY_ID_LEN + 1],
+                                        char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* What kos__image_build() made, for kos-tool's summary line. */
+struct kos__image_build_info {
+    size_t n_blobs; /* distinct blobs: the compiled manifest and the binaries */
+    bool is_signed;
+    char key_id[2 * KOS__KEY_ID_LEN + 1]; /* hex, "" when unsigned */
+};
+
+/* kos_image_build(), also reporting what it wrote into *info (may be NULL). */
+kos_status_t kos__image_build(const struct kos_image_build_opts *opts,
+                              struct kos__image_build_info *info, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+#endif

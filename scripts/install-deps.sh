@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package KOS needs to build, test and benchmark.
+# Idempotent: packages already present are left alone, and apt is only
+# consulted when something is missing.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config git
+  # libraries (ARCHITECTURE.md section 10)
+  libyaml-dev libssl-dev libzip-dev libseccomp-dev libcap-ng-dev
+  # tests
+  libcmocka-dev zip unzip python3
+  # fuzzing (the fuzz preset) and the cross-aarch64 preset
+  clang gcc-aarch64-linux-gnu
+  # benchmark peers
+  libzmq3-dev
+)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: the dev build's tests, then the same suite under
+# AddressSanitizer and UndefinedBehaviorSanitizer (the asan preset).
+# Each stage prints CTest's summary; the script fails if any stage fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=$(nproc)
+
+echo "== dev build: configure, build, test"
+cmake --preset dev >/dev/null
+cmake --build --preset dev -j "$jobs"
+ctest --preset dev -j "$jobs"
+
+echo "== asan build: configure, build, test"
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j "$jobs"
+ctest --preset asan -j "$jobs"

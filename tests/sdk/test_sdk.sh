@@ -1,0 +1,30 @@
+# Installs the SDK from the build tree into a temporary prefix, builds the
+# hello and ping_pong examples as out-of-tree projects with find_package(KOS),
+# and boots them with the installed kos-tool.
+set -euo pipefail
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+cmake --install "$KOS_BUILD_DIR" --prefix "$WORK/sdk" >"$WORK/install.log" ||
+  { cat "$WORK/install.log"; fail "cmake --install"; }
+for f in bin/kos-tool include/kos/msg.h include/kos/app.h lib/libkos.a \
+         lib/cmake/KOS/KOSConfig.cmake lib/kos/components/msg_server share/kos/layers/minimal.yaml; do
+  [ -e "$WORK/sdk/$f" ] || fail "the SDK lacks $f"
+done
+
+for ex in hello ping_pong; do
+  cp -r "$KOS_SOURCE_DIR/examples/$ex" "$WORK/$ex"
+  cmake -S "$WORK/$ex" -B "$WORK/$ex/build" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/sdk" \
+    >"$WORK/$ex.log" 2>&1 || { cat "$WORK/$ex.log"; fail "configuring $ex"; }
+  cmake --build "$WORK/$ex/build" >>"$WORK/$ex.log" 2>&1 || { cat "$WORK/$ex.log"; fail "building $ex"; }
+done
+
+out=$("$WORK/sdk/bin/kos-tool" run --trust "$WORK/hello/build/kos-keys/release.pub" \
+  "$WORK/hello/build/hello_system.zip" 2>&1) || { echo "$out"; fail "booting hello"; }
+grep -qE "hello: info: Hello from KOS" <<<"$out" || { echo "$out"; fail "hello's line"; }
+
+out=$("$WORK/sdk/bin/kos-tool" run --trust "$WORK/ping_pong/build/kos-keys/release.pub" \
+  "$WORK/ping_pong/build/ping_pong.zip" 2>&1) || { echo "$out"; fail "booting ping_pong"; }
+grep -qE "ping: info: done: 5 rounds, scoreboard total 5" <<<"$out" || { echo "$out"; fail "ping_pong"; }
+echo "PASS"

@@ -1,0 +1,69 @@
+# lib.sh - helpers for system tests: boot an image with kos-tool run and
+# check its console. Sourced by test_*.sh; needs KOS_TOOL, KOS_TRUST,
+# KOS_IMAGES and KOS_EXAMPLES in the environment (set by CTest).
+set -euo pipefail
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+OUT=$WORK/console.txt
+
+fail() {
+  echo "FAIL: $*" >&2
+  if [ -s "$OUT" ]; then
+    echo "--- console:" >&2
+    cat "$OUT" >&2
+  fi
+  exit 1
+}
+
+# expect REGEX: some console line matches.
+expect() { grep -qE -- "$1" "$OUT" || fail "expected a console line matching: $1"; }
+# expect_not REGEX: no console line matches.
+expect_not() { ! grep -qE -- "$1" "$OUT" || fail "unexpected console line matching: $1"; }
+# expect_count N REGEX: exactly N console lines match.
+expect_count() {
+  local n
+  n=$(grep -cE -- "$2" "$OUT" || true)
+  [ "$n" -eq "$1" ] || fail "expected $1 lines matching '$2', found $n"
+}
+
+# run_image IMAGE [kos-tool run options...]: boots it to the end; sets RC.
+run_image() {
+  set +e
+  timeout 60 "$KOS_TOOL" run --trust "$KOS_TRUST" "$@" >"$OUT" 2>&1
+  RC=$?
+  set -e
+  [ "$RC" -ne 124 ] || fail "kos-tool run did not finish within 60 s"
+}
+
+# start_image IMAGE [options...]: boots it in the background; sets PID.
+start_image() {
+  "$KOS_TOOL" run --trust "$KOS_TRUST" "$@" >"$OUT" 2>&1 &
+  PID=$!
+}
+
+# wait_for REGEX: waits up to 30 s for a console line matching REGEX.
+wait_for() {
+  for _ in $(seq 300); do
+    grep -qE -- "$1" "$OUT" && return 0
+    kill -0 "$PID" 2>/dev/null || fail "kos-tool run ended while waiting for: $1"
+    sleep 0.1
+  done
+  fail "no console line matching '$1' within 30 s"
+}
+
+# stop_image [SIGNAL]: stops the background system; sets RC.
+stop_image() {
+  kill -"${1:-TERM}" "$PID"
+  set +e
+  wait "$PID"
+  RC=$?
+  set -e
+}
+
+# Every console line has the documented shape.
+expect_well_formed() {
+  local bad
+  bad=$(grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z [A-Za-z0-9][A-Za-z0-9_.-]*: ' "$OUT" || true)
+  [ -z "$bad" ] || fail "malformed console lines: $bad"
+}

@@ -1,0 +1,163 @@
+/*
+ * t_app.c - one test app with many behaviours, chosen by argv[1], so system
+ * tests can describe whole systems in manifests:
+ *
+ *   serve PROTO      publish PROTO on msg0 and answer calls until stopped
+ *   crash            log, then die of SIGSEGV
+ *   exit N           log, then exit with status N
+ *   ask PROTO...     request each PROTO on msg0, log the outcome, ping it
+ *   inspect          log every open fd and environment variable, then exit 0
+ *   sleep            report ready and wait until Core asks it to stop
+ *   spew N           write N bytes without a newline, then exit 0
+ */
+#include <dirent.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <kos/log.h>
+#include <kos/msg.h>
+
+extern char **environ;
+
+static int wait_for_stop(kos_app_t *app)
+{
+    while (!kos_app_stopping(app)) {
+        struct pollfd p = {.fd = kos_app_fd(app), .events = POLLIN};
+        poll(&p, 1, -1);
+    }
+    kos_log_info("stopping on request");
+    return 0;
+}
+
+static int serve(kos_app_t *app, const char *proto)
+{
+    kos_dir_t *dir;
+    kos_endpoint_t *ep;
+    kos_status_t st;
+
+    if (kos_app_dir(app, "msg0", &dir) || (st = kos_dir_publish(dir, proto, &ep))) {
+        kos_log_error("cannot publish %s", proto);
+        return 1;
+    }
+    if (kos_app_ready(app))
+        return 1;
+    kos_log_info("serving %s", proto);
+    for (;;) {
+        struct pollfd p[2] = {{.fd = kos_endpoint_fd(ep), .events = POLLIN},
+                              {.fd = kos_app_fd(app), .events = POLLIN}};
+        struct kos_msg m;
+        struct kos_caller from;
+        st = kos_endpoint_receive(ep, &m, &from, 0);
+        if (st == KOS_STATUS_OK) {
+            if (m.token)
+                kos_token_close(m.token);
+            if (kos_endpoint_reply(ep, &from, KOS_STATUS_OK, &m))
+                kos_log_warn("reply to %s failed", from.app);
+            continue;
+        }
+        if (st != KOS_STATUS_WOULD_BLOCK && st != KOS_STATUS_TIMEOUT) {
+            kos_log_error("receive: %s", kos_status_str(st));
+            return 1;
+        }
+        poll(p, 2, -1);
+        if (p[1].revents && kos_app_stopping(app))
+            break;
+    }
+    kos_endpoint_close(ep);
+    return 0;
+}
+
+static int ask(kos_app_t *app, int n, char **protos)
+{
+    kos_dir_t *dir;
+
+    if (kos_app_dir(app, "msg0", &dir)) {
+        kos_log_error("no msg0");
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        kos_token_t *tok;
+        kos_status_t st = kos_dir_request(dir, protos[i], 2000, &tok);
+        kos_log_info("request '%s': %s", protos[i], kos_status_str(st));
+        if (st)
+            continue;
+        struct kos_msg req = {.label = 7, .param = 42, .payload = "hi", .len = 2}, reply;
+        st = kos_msg_call(tok, &req, &reply, 2000);
+        kos_log_info("call '%s': %s, echo param %llu", protos[i], kos_status_str(st),
+                     st ? 0ULL : (unsigned long long)reply.param);
+        kos_token_close(tok);
+    }
+    if (kos_app_ready(app))
+        return 1;
+    return 0;
+}
+
+static int inspect(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int self = d ? dirfd(d) : -1;
+
+    while (d && (e = readdir(d))) {
+        char path[64], target[PATH_MAX];
+        ssize_t n;
+        if (e->d_name[0] == '.' || atoi(e->d_name) == self)
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+        n = readlink(path, target, sizeof(target) - 1);
+        target[n < 0 ? 0 : n] = '\0';
+        kos_log_info("fd %s -> %s", e->d_name, target);
+    }
+    if (d)
+        closedir(d);
+    for (char **v = environ; *v; v++)
+        kos_log_info("env %s", *v);
+    kos_log_info("inspect done");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    kos_app_t *app;
+    kos_status_t st;
+
+    if (!strcmp(mode, "inspect"))
+        return inspect(); /* before kos_app_open takes over any fd */
+    st = kos_app_open(&app);
+    if (st) {
+        fprintf(stderr, "t_app: kos_app_open: %s\n", kos_status_str(st));
+        return 1;
+    }
+    if (!strcmp(mode, "serve") && argc > 2)
+        return serve(app, argv[2]);
+    if (!strcmp(mode, "crash")) {
+        kos_log_info("about to crash");
+        raise(SIGSEGV);
+    }
+    if (!strcmp(mode, "exit") && argc > 2) {
+        kos_log_info("exiting with status %s", argv[2]);
+        return atoi(argv[2]);
+    }
+    if (!strcmp(mode, "ask"))
+        return ask(app, argc - 2, argv + 2);
+    if (!strcmp(mode, "sleep")) {
+        if (kos_app_ready(app))
+            return 1;
+        return wait_for_stop(app);
+    }
+    if (!strcmp(mode, "spew") && argc > 2) {
+        long n = atol(argv[2]);
+        for (long i = 0; i < n; i++)
+            putchar('a' + (int)(i % 26));
+        fflush(stdout);
+        return 0;
+    }
+    kos_log_error("unknown mode '%s'", mode);
+    return 2;
+}

@@ -1,0 +1,112 @@
+#!/bin/sh
+# kos-tool keys.generate, manifest.build and manifest.check, run as a user
+# runs them: exit statuses, the lines they print, and refusals.
+# Usage: test_tool_image.sh KOS_TOOL
+set -eu
+KOS_TOOL=$1
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kos-test-tool-image.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# run EXPECTED_STATUS CMD... : runs kos-tool, keeping stdout and stderr.
+run() {
+  want=$1; shift
+  set +e
+  "$KOS_TOOL" "$@" >"$WORK/out" 2>"$WORK/err"
+  rc=$?
+  set -e
+  if [ "$rc" -ne "$want" ]; then
+    cat "$WORK/out" "$WORK/err" >&2
+    fail "kos-tool $*: exit status $rc, expected $want"
+  fi
+}
+# expect FILE PATTERN: FILE (out or err) has a line matching PATTERN (grep -E).
+expect() {
+  grep -Eq -- "$2" "$WORK/$1" || { cat "$WORK/$1" >&2; fail "no line matching '$2' in $1"; }
+}
+
+# keys.generate
+run 0 keys.generate --release --out "$WORK/keys/sub"
+expect out "^wrote $WORK/keys/sub/release.key .* key id [0-9a-f]{16}$"
+[ "$(stat -c %a "$WORK/keys/sub/release.key")" = 600 ] || fail "release.key mode"
+[ "$(stat -c %a "$WORK/keys/sub/release.pub")" = 644 ] || fail "release.pub mode"
+[ "$(stat -c %a "$WORK/keys/sub")" = 700 ] || fail "key folder mode"
+id=$(sed -n 's/.*key id \([0-9a-f]*\)$/\1/p' "$WORK/out")
+run 1 keys.generate --release --out "$WORK/keys/sub"
+expect err "^kos-tool keys.generate: release key .*release.key already exists; refusing to overwrite it$"
+run 2 keys.generate --out "$WORK/k2"
+expect err "^kos-tool keys.generate: give --release"
+run 2 keys.generate --release --bogus
+expect err "^kos-tool keys.generate: unknown argument '--bogus'"
+run 0 keys.generate --help
+expect out "^usage: kos-tool keys.generate --release --out DIR"
+
+# A tiny system: one message server and two apps, binaries from /bin.
+mkdir "$WORK/bins"
+cp /bin/true "$WORK/bins/hello"
+cat >"$WORK/system.yaml" <<'YAML'
+system: tooltest
+message_servers:
+  msg0:
+    binary: msg_server
+apps:
+  hello: {}
+  bye:
+    binary: false
+YAML
+
+run 0 manifest.check "$WORK/system.yaml"
+expect out "^ok$"
+
+run 0 manifest.build "$WORK/system.yaml" -o "$WORK/img.zip" --key "$WORK/keys/sub/release.key" \
+  --bin msg_server=/bin/true --bin-dir "$WORK/bins" --bin-dir /bin
+expect out "^wrote $WORK/img.zip \\(3 blobs, signed by key $id\\)$"
+[ -f "$WORK/img.zip" ] || fail "no image written"
+# Same inputs, same bytes.
+run 0 manifest.build "$WORK/system.yaml" -o "$WORK/img2.zip" --key="$WORK/keys/sub/release.key" \
+  --bin=msg_server=/bin/true --bin-dir "$WORK/bins" --bin-dir=/bin
+cmp -s "$WORK/img.zip" "$WORK/img2.zip" || fail "two builds differ"
+
+# Failures: no key, a missing binary, a bad manifest, a readable key.
+run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --bin-dir /bin
+expect err "^kos-tool manifest.build: manifest requires signing; give --key$"
+run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/keys/sub/release.key" \
+  --bin-dir "$WORK/bins"
+expect err "^kos-tool manifest.build: binary 'msg_server' of message server 'msg0' not found: no --bin msg_server=PATH, and not at $WORK/bins/msg_server"
+printf 'system: bad\nappz: {}\n' >"$WORK/bad.yaml"
+run 1 manifest.build "$WORK/bad.yaml" -o "$WORK/x.zip" --key "$WORK/keys/sub/release.key"
+expect err "^kos-tool manifest.build: $WORK/bad.yaml:2:1: "
+run 1 manifest.check "$WORK/bad.yaml"
+expect err "^kos-tool manifest.check: $WORK/bad.yaml:2:1: "
+cp "$WORK/keys/sub/release.key" "$WORK/open.key"
+chmod 644 "$WORK/open.key"
+run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/open.key" --bin-dir /bin
+expect err "^kos-tool manifest.build: release key $WORK/open.key may be read or written by group or others \\(mode 0644\\)"
+[ ! -e "$WORK/x.zip" ] || fail "a failed build left $WORK/x.zip"
+ls "$WORK" | grep -q tmp && fail "a failed build left a temporary file"
+
+# Signing disabled: --key is ignored with a warning.
+printf 'system: nosig\nsigning: disabled\nmessage_servers:\n  msg0:\n    binary: true\napps:\n  hello: {}\n' \
+  >"$WORK/nosig.yaml"
+run 0 manifest.build "$WORK/nosig.yaml" -o "$WORK/nosig.zip" --key "$WORK/keys/sub/release.key" \
+  --bin-dir "$WORK/bins" --bin-dir /bin
+expect err "^kos-tool manifest.build: warning: .*nosig.yaml says signing: disabled, so --key .* is ignored"
+expect out "^wrote $WORK/nosig.zip \\(2 blobs, unsigned"
+
+# Usage errors exit 2 and name the bad argument.
+run 2 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --frobnicate
+expect err "^kos-tool manifest.build: unknown option '--frobnicate'"
+run 2 manifest.build "$WORK/system.yaml"
+expect err "^kos-tool manifest.build: no output given: add -o OUT.zip$"
+run 2 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --bin nonsense
+expect err "^kos-tool manifest.build: --bin 'nonsense' is not NAME=PATH$"
+run 2 manifest.build "$WORK/system.yaml" -o
+expect err "^kos-tool manifest.build: option '-o' needs a value"
+run 2 manifest.check
+expect err "^kos-tool manifest.check: no MANIFEST given"
+run 0 manifest.build --help
+expect out "^usage: kos-tool manifest.build MANIFEST -o OUT.zip"
+run 0 manifest.check --help
+expect out "later release"
+echo PASS

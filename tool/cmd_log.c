@@ -1,0 +1,158 @@
+/*
+ * cmd_log.c - `kos-tool log.view`: filter a saved console stream offline.
+ *
+ * A console line is "<timestamp> <app>: <text>" with a fixed-width UTC
+ * timestamp (2026-11-26T16:01:02.345678Z), so time filters compare strings.
+ * Lines that are not console lines are reported on stderr with their line
+ * number and make the exit status 1; every valid line is still considered.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tool_int.h"
+
+#define TS_LEN 27 /* strlen("2026-11-26T16:01:02.345678Z") */
+#define MAX_APPS 32
+
+static const char ts_shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+
+/* True if s[0..n) matches the start of the timestamp shape. */
+static bool ts_prefix_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > TS_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (ts_shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != ts_shape[i])
+            return false;
+    }
+    return true;
+}
+
+/* Parses a --since/--until value into a timestamp prefix in out: either a
+ * prefix of an ISO-8601 UTC timestamp or a duration ago (30s, 10m, 2h, 1d). */
+static bool parse_time(const char *v, char *out)
+{
+    size_t n = strlen(v);
+    char *end;
+
+    if (ts_prefix_ok(v, n)) {
+        memcpy(out, v, n + 1);
+        return true;
+    }
+    errno = 0;
+    unsigned long q = strtoul(v, &end, 10);
+    if (errno || end == v || strlen(end) != 1)
+        return false;
+    unsigned long mul = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600
+                        : *end == 'd' ? 86400 : 0;
+    if (!mul || q > 10UL * 365 * 86400 / mul)
+        return false;
+    time_t t = time(NULL) - (time_t)(q * mul);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, TS_LEN + 1, "%Y-%m-%dT%H:%M:%S.000000Z", &tm);
+    return true;
+}
+
+static void log_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kos-tool log.view [FILE|-] [--app NAME]... [--since T] [--until T]\n"
+            "\n"
+            "Prints the lines of a saved console stream (kos-tool run --console FILE)\n"
+            "that match every filter. T is a UTC timestamp or its prefix\n"
+            "(2026-11-26T16:01) or a duration before now (30s, 10m, 2h, 1d).\n"
+            "--since keeps lines at or after T; --until keeps lines before T.\n");
+}
+
+int kos__tool_log_view(int argc, char **argv)
+{
+    const char *apps[MAX_APPS];
+    size_t n_apps = 0;
+    const char *path = NULL;
+    char since[TS_LEN + 1] = "", until[TS_LEN + 1] = "";
+    FILE *in;
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned long lineno = 0, bad = 0;
+    ssize_t len;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            log_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--app") && has_val) {
+            if (n_apps == MAX_APPS) {
+                fprintf(stderr, "kos-tool log.view: at most %d --app filters\n", MAX_APPS);
+                return 2;
+            }
+            apps[n_apps++] = argv[++i];
+        } else if ((!strcmp(a, "--since") || !strcmp(a, "--until")) && has_val) {
+            if (!parse_time(argv[i + 1], a[2] == 's' ? since : until)) {
+                fprintf(stderr,
+                        "kos-tool log.view: %s takes a UTC timestamp such as "
+                        "2026-11-26T16:01:02 (or a prefix of one) or a duration such as 10m, "
+                        "not '%s'\n",
+                        a, argv[i + 1]);
+                return 2;
+            }
+            i++;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "kos-tool log.view: unknown option or missing value: '%s'\n", a);
+            log_usage(stderr);
+            return 2;
+        } else if (!path) {
+            path = a;
+        } else {
+            fprintf(stderr, "kos-tool log.view: more than one file given\n");
+            return 2;
+        }
+    }
+    if (!path || !strcmp(path, "-")) {
+        in = stdin;
+        path = "(stdin)";
+    } else if (!(in = fopen(path, "r"))) {
+        fprintf(stderr, "kos-tool log.view: cannot open %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    while ((len = getline(&line, &cap, in)) >= 0) {
+        lineno++;
+        const char *app = line + TS_LEN + 1;
+        const char *colon = len > TS_LEN + 1 ? strstr(app, ": ") : NULL;
+        if (len < TS_LEN + 4 || !ts_prefix_ok(line, TS_LEN) || line[TS_LEN] != ' ' || !colon ||
+            colon == app || memchr(app, ' ', (size_t)(colon - app))) {
+            fprintf(stderr, "kos-tool log.view: %s:%lu: not a console line "
+                            "(expected '<timestamp> <app>: <text>')\n",
+                    path, lineno);
+            bad++;
+            continue;
+        }
+        if (since[0] && strncmp(line, since, strlen(since)) < 0)
+            continue;
+        if (until[0] && strncmp(line, until, strlen(until)) >= 0)
+            continue;
+        if (n_apps) {
+            bool match = false;
+            for (size_t i = 0; i < n_apps && !match; i++)
+                match = strlen(apps[i]) == (size_t)(colon - app) &&
+                        !memcmp(apps[i], app, (size_t)(colon - app));
+            if (!match)
+                continue;
+        }
+        fwrite(line, 1, (size_t)len, stdout);
+    }
+    if (ferror(in)) {
+        fprintf(stderr, "kos-tool log.view: error reading %s: %s\n", path, strerror(errno));
+        bad++;
+    }
+    free(line);
+    if (in != stdin)
+        fclose(in);
+    return bad ? 1 : 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * main.c - kos-tool: dispatch to a sub-command.
+ *
+ * Sub-commands are named family.verb (manifest.build, keys.generate) or a
+ * single verb (run); each lives in the cmd_<family>.c file of its family.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool_int.h"
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"manifest.build", kos__tool_manifest_build, "compile a manifest into a signed system image"},
+    {"manifest.check", kos__tool_manifest_check, "validate a manifest"},
+    {"keys.generate", kos__tool_keys_generate, "make a release key pair"},
+    {"run", kos__tool_run, "boot a system image on the sim platform"},
+    {"log.view", kos__tool_log_view, "filter a saved console stream"},
+};
+
+const char *kos__tool_self_dir(void)
+{
+    static char dir[PATH_MAX];
+    ssize_t n;
+
+    if (dir[0])
+        return dir;
+    n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+    if (n <= 0) {
+        strcpy(dir, ".");
+        return dir;
+    }
+    dir[n] = '\0';
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir)
+        *slash = '\0';
+    return dir;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: kos-tool COMMAND [ARGS...]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'kos-tool COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("kos-tool %s\n", KOS_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "kos-tool: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

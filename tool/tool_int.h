@@ -1,0 +1,22 @@
+/*
+ * tool_int.h - the sub-commands of kos-tool.
+ *
+ * Each sub-command is a function taking the arguments after its name
+ * (argv[0] is the sub-command's name) and returning the process exit status:
+ * 0 on success, 1 when the work failed, 2 for a usage error. Each prints its
+ * own errors to stderr, prefixed with "kos-tool <command>: ".
+ */
+#ifndef KOS_TOOL_INT_H
+#define KOS_TOOL_INT_H
+
+int kos__tool_manifest_build(int argc, char **argv);
+int kos__tool_manifest_check(int argc, char **argv);
+int kos__tool_keys_generate(int argc, char **argv);
+int kos__tool_run(int argc, char **argv);
+int kos__tool_log_view(int argc, char **argv);
+
+/* The folder holding the running kos-tool binary, for locating the SDK's
+ * components and layers relative to it. Returns a static string. */
+const char *kos__tool_self_dir(void);
+
+#endif
