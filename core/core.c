@@ -413,6 +413,8 @@ static void print_summary(struct core *c)
 
 /* ---- exits and restarts ---- */
 
+static void on_console(struct core *c, struct proc *p);
+
 /* Decides what to do after process p exited with `status`. */
 static void on_exit_status(struct core *c, struct proc *p, int status)
 {
@@ -422,6 +424,17 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
     uint32_t restart = p->cm->restart;
     bool want;
 
+    /* The process is gone, so its pipe holds all it wrote: take every last
+     * line now, before a restart replaces the pipe. Output that orphaned
+     * grandchildren write later is not captured. */
+    if (p->con >= 0) {
+        on_console(c, p);
+        if (p->con >= 0) {
+            kos__console_flush(&c->con, p->name, &p->conbuf);
+            close(p->con);
+            p->con = -1;
+        }
+    }
     p->pid = 0;
     p->last_status = status;
     p->ended_ok = normal;

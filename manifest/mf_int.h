@@ -126,6 +126,9 @@ kos_status_t kos__mf_check_keys(struct kos__mf_ctx *c, const struct kos__mf_node
 const char *kos__mf_list_keys(const struct kos__mf_node *map, char *buf, size_t size);
 
 /* The rule for names, for error messages. */
+/* Core prints its own console lines under this name. */
+#define KOS__MF_RESERVED_NAME "core"
+
 #define KOS__MF_NAME_RULE                                                                          \
     "a name is 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit"
 

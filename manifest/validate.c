@@ -454,6 +454,10 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     kos_status_t st = take_name(c, k, "app name", "", "apps: {pong: {binary: pong}}", &app->name);
     if (st)
         return st;
+    if (strcmp(app->name, KOS__MF_RESERVED_NAME) == 0)
+        return kos__mf_fail(c, &k->pos,
+                            "app name '" KOS__MF_RESERVED_NAME "' is reserved for KOS Core's own "
+                            "console lines; choose another name");
     for (size_t s = 0; s < m->n_servers; s++) {
         const struct kos_mf_server *srv = &m->servers[s];
         if (strcmp(srv->name, app->name) == 0)
@@ -534,6 +538,10 @@ static kos_status_t build_server(struct kos__mf_ctx *c, const struct kos__mf_pai
                                 "message_servers: {msg0: {binary: msg_server}}", &srv->name);
     if (st)
         return st;
+    if (strcmp(srv->name, KOS__MF_RESERVED_NAME) == 0)
+        return kos__mf_fail(c, &k->pos,
+                            "message server name '" KOS__MF_RESERVED_NAME "' is reserved for KOS "
+                            "Core's own console lines; choose another name");
     srv->pos = k->pos;
     srv->binary = "msg_server";
     if (v->kind == KOS__MF_SCALAR && v->null)

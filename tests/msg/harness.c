@@ -53,15 +53,18 @@ int kh_server_start(struct kh_server *s, const char *binary, const char *name,
     if (s->pid < 0)
         FAIL("fork: %s", strerror(errno));
     if (s->pid == 0) {
+        /* Out of the way first, so nothing below lands on fd 3 for good. */
+        int ctl = fcntl(sv[1], F_DUPFD, 16);
         int out = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int null = open("/dev/null", O_RDONLY);
-        if (out < 0 || null < 0)
+        int keep = KOS__CTL_FD;
+        if (ctl < 0 || out < 0 || null < 0)
             _exit(127);
         dup2(null, 0);
         dup2(out, 1);
         dup2(out, 2);
-        dup2(sv[1], KOS__CTL_FD);
-        close_all_but(NULL, 0);
+        dup2(ctl, KOS__CTL_FD);
+        close_all_but(&keep, 1);
         execl(binary, "msg_server", (char *)NULL);
         _exit(127);
     }
@@ -153,7 +156,8 @@ int kh_server_stop(struct kh_server *s)
 
     if (s->pid <= 0)
         return -1;
-    (void)kos__ctl_send(s->ctl, KOS__CTL_STOP, NULL, 0, -1);
+    if (kos__ctl_send(s->ctl, KOS__CTL_STOP, NULL, 0, -1))
+        fprintf(stderr, "harness: cannot send STOP to %s\n", s->name);
     int r = reap_pid(s->pid, 5000, &status);
     close(s->ctl);
     s->pid = 0;

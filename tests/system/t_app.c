@@ -7,7 +7,7 @@
  *   exit N           log, then exit with status N
  *   ask PROTO...     request each PROTO on msg0, log the outcome, ping it
  *   inspect          log every open fd and environment variable, then exit 0
- *   sleep            report ready and wait until Core asks it to stop
+ *   sleep            report ready, ignore SIGTERM and wait for Core's stop message
  *   spew N           write N bytes without a newline, then exit 0
  */
 #include <dirent.h>
@@ -104,7 +104,7 @@ static int inspect(void)
     int self = d ? dirfd(d) : -1;
 
     while (d && (e = readdir(d))) {
-        char path[64], target[PATH_MAX];
+        char path[300], target[PATH_MAX];
         ssize_t n;
         if (e->d_name[0] == '.' || atoi(e->d_name) == self)
             continue;
@@ -147,6 +147,8 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "ask"))
         return ask(app, argc - 2, argv + 2);
     if (!strcmp(mode, "sleep")) {
+        /* Stop only when Core's stop message arrives on the control channel. */
+        signal(SIGTERM, SIG_IGN);
         if (kos_app_ready(app))
             return 1;
         return wait_for_stop(app);

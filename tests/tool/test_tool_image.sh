@@ -73,7 +73,8 @@ run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --bin-dir /bin
 expect err "^kos-tool manifest.build: manifest requires signing; give --key$"
 run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/keys/sub/release.key" \
   --bin-dir "$WORK/bins"
-expect err "^kos-tool manifest.build: binary 'msg_server' of message server 'msg0' not found: no --bin msg_server=PATH, and not at $WORK/bins/msg_server"
+# (msg_server itself is found among the built components; the app's binary is not.)
+expect err "^kos-tool manifest.build: binary 'false' of app 'bye' not found: no --bin false=PATH, and not at $WORK/bins/false, "
 printf 'system: bad\nappz: {}\n' >"$WORK/bad.yaml"
 run 1 manifest.build "$WORK/bad.yaml" -o "$WORK/x.zip" --key "$WORK/keys/sub/release.key"
 expect err "^kos-tool manifest.build: $WORK/bad.yaml:2:1: "
