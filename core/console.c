@@ -61,18 +61,24 @@ void kos__console_feed(struct kos__console *con, const char *name, struct kos__c
                        const char *data, size_t len)
 {
     while (len > 0) {
+        if (buf->len == KOS__CONSOLE_LINE_MAX) {
+            /* A full buffer: it ends here if a newline follows, else it is
+             * emitted as one piece of a longer line. */
+            emit(con, name, buf->data, buf->len);
+            buf->len = 0;
+            if (*data == '\n') {
+                data++;
+                len--;
+            }
+            continue;
+        }
         const char *nl = memchr(data, '\n', len);
         size_t take = nl ? (size_t)(nl - data) : len;
         size_t room = KOS__CONSOLE_LINE_MAX - buf->len;
 
-        if (take > room || (take == room && !nl)) {
-            /* The line does not fit: emit a full buffer as one line. */
-            memcpy(buf->data + buf->len, data, room);
-            emit(con, name, buf->data, KOS__CONSOLE_LINE_MAX);
-            buf->len = 0;
-            data += room;
-            len -= room;
-            continue;
+        if (take > room) {
+            take = room;
+            nl = NULL;
         }
         memcpy(buf->data + buf->len, data, take);
         buf->len += take;

@@ -19,9 +19,11 @@
  *     cannot crash, hang or starve the other side (channels are scanned
  *     round robin, and every descriptor is used without blocking);
  *   - an endpoint's fd is readable whenever a request may be waiting: either
- *     a client rang its doorbell, or the endpoint is "awake" (it told its
- *     clients it is spinning, so they do not ring) and its private eventfd is
- *     armed until a full scan with the doorbells re-enabled finds nothing;
+ *     a client's doorbell holds a ring, or the endpoint's private eventfd is
+ *     armed. It is armed while the endpoint spins (its clients were told not
+ *     to ring) and while a channel whose ring was emptied has not been looked
+ *     at yet, and disarmed only after a full scan with the doorbells enabled
+ *     finds nothing;
  *   - a token's fd is readable while a notification is waiting, and for good
  *     once the token is revoked or its server is gone.
  */
@@ -66,7 +68,7 @@ struct srv_chan {
     uint32_t last_seq;    /* seq of the last request taken */
     uint32_t pending_seq; /* the call awaiting a reply, if `pending` */
     bool pending;
-    bool rung; /* its doorbell was reported readable and not yet emptied */
+    bool rung; /* its doorbell rang (and was emptied) since the channel was last looked at */
     bool hup;  /* its doorbell has no writer: the client is gone */
     uint32_t note_head;
 };
@@ -77,9 +79,10 @@ struct kos_endpoint {
     uint32_t id;
     char protocol[KOS__NAME_MAX];
     int epfd;
-    int self_fd;         /* private eventfd: armed while awake */
-    bool awake;          /* self_fd armed */
+    int self_fd;         /* private eventfd, keeps epfd readable while armed */
+    bool armed;          /* self_fd holds a count */
     bool flags_sleeping; /* srv_sleeping is 1 in every channel */
+    bool any_rung;       /* some channel may have `rung` set */
     struct srv_chan **chans;
     size_t n_chans, cap_chans;
     size_t rr; /* index of the channel served last */
@@ -860,17 +863,47 @@ static void ep_set_sleeping(kos_endpoint_t *ep, bool sleeping)
     ep->flags_sleeping = sleeping;
 }
 
+/* Keeps the endpoint's fd readable until ep_disarm(). */
+static void ep_arm(kos_endpoint_t *ep)
+{
+    if (!ep->armed) {
+        uint64_t one = 1;
+        (void)!write(ep->self_fd, &one, sizeof(one));
+        ep->armed = true;
+    }
+}
+
+static void ep_disarm(kos_endpoint_t *ep)
+{
+    if (ep->armed) {
+        uint64_t v;
+        (void)!read(ep->self_fd, &v, sizeof(v));
+        ep->armed = false;
+    }
+}
+
 /* Before spinning: tell clients not to ring, and keep the endpoint's fd
  * readable meanwhile (requests may now arrive without a ring). */
 static void ep_wake_up(kos_endpoint_t *ep)
 {
-    if (!ep->awake) {
-        uint64_t one = 1;
-        (void)!write(ep->self_fd, &one, sizeof(one));
-        ep->awake = true;
-    }
+    ep_arm(ep);
     if (ep->flags_sleeping)
         ep_set_sleeping(ep, false);
+}
+
+/* After a request was taken: if other channels rang and have not been
+ * looked at, their rings are gone, so keep the fd readable for them. */
+static void ep_after_take(kos_endpoint_t *ep)
+{
+    if (!ep->any_rung)
+        return;
+    for (size_t i = 0; i < ep->n_chans; i++) {
+        if (ep->chans[i]->rung) {
+            ep_arm(ep);
+            return;
+        }
+    }
+    ep->any_rung = false;
 }
 
 /* Copies the next request out of the channels, round robin from the one
@@ -886,19 +919,15 @@ static kos_status_t ep_scan(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_
         struct kos__chan_msg m;
         uint32_t seq = atomic_load_explicit(&ch->shm->req.seq, memory_order_acquire);
 
-        if (seq == ch->last_seq)
+        if (seq == ch->last_seq) {
+            ch->rung = false; /* looked at: nothing there */
             continue;
-        if (ch->rung) {
-            /* Empty the doorbell before taking the request, so a ring for a
-             * later request cannot be swallowed. */
-            ch->rung = false;
-            kos__bell_drain(ch->wait_fd);
-            seq = atomic_load_explicit(&ch->shm->req.seq, memory_order_acquire);
         }
         kos_status_t st = kos__chan_take(&ch->shm->req, seq, &m, ep->payload);
         if (st == KOS_STATUS_BUSY)
             continue; /* being rewritten: look again next time */
         ch->last_seq = seq;
+        ch->rung = false;
         ch->pending = false; /* a new call supersedes one the client gave up on */
         ep->rr = i;
         ep->peer_cpu = atomic_load_explicit(&ch->shm->cli_cpu, memory_order_relaxed);
@@ -934,7 +963,9 @@ static kos_status_t ep_scan(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_
 }
 
 /* Handles what epoll reported: doorbells rang (or lost their client), the
- * directory has messages. */
+ * directory has messages. Each doorbell that rang is emptied now and its
+ * channel marked, so the scan that follows looks at it; a ring that comes
+ * later stays in the doorbell. */
 static void ep_events(kos_endpoint_t *ep, const struct epoll_event *evs, int n)
 {
     bool dir_ready = false;
@@ -950,14 +981,15 @@ static void ep_events(kos_endpoint_t *ep, const struct epoll_event *evs, int n)
         if (!ch)
             continue;
         ch->rung = true;
-        if (evs[k].events & (EPOLLHUP | EPOLLERR))
+        ep->any_rung = true;
+        if (!kos__bell_drain(ch->wait_fd))
             ch->hup = true;
     }
     /* A client whose doorbell lost its writer is gone: its process died or
      * closed the token. Whatever it left in the request slot has nobody to
      * answer to. */
     for (size_t i = 0; i < ep->n_chans;) {
-        if (ep->chans[i]->hup && !kos__bell_drain(ep->chans[i]->wait_fd))
+        if (ep->chans[i]->hup)
             ep_drop_chan(ep, i);
         else
             i++;
@@ -984,7 +1016,7 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
     for (;;) {
         st = ep_scan(ep, msg, from);
         if (st != KOS_STATUS_WOULD_BLOCK)
-            return st;
+            goto out_taken;
 
         /* Spin (bounded) unless the last client ran on this CPU. */
         if (!spun && timeout_ms != 0 && ep->n_chans &&
@@ -996,7 +1028,7 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
                 st = ep_scan(ep, msg, from);
                 if (st != KOS_STATUS_WOULD_BLOCK) {
                     kos__spin_result(&ep->spin, true);
-                    return st;
+                    goto out_taken;
                 }
                 kos__cpu_relax();
                 if ((i & 15) == 0 && kos__now_ns() > limit)
@@ -1011,12 +1043,8 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
             ep_set_sleeping(ep, true);
         st = ep_scan(ep, msg, from);
         if (st != KOS_STATUS_WOULD_BLOCK)
-            return st;
-        if (ep->awake) {
-            uint64_t v;
-            (void)!read(ep->self_fd, &v, sizeof(v));
-            ep->awake = false;
-        }
+            goto out_taken;
+        ep_disarm(ep);
         int wait = kos__remaining_ms(deadline);
         int n = epoll_wait(ep->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), wait);
         if (n < 0 && errno != EINTR)
@@ -1031,10 +1059,14 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
             /* One last look: a request may have come with the deadline. */
             st = ep_scan(ep, msg, from);
             if (st != KOS_STATUS_WOULD_BLOCK)
-                return st;
+                goto out_taken;
             return timeout_ms == 0 ? KOS_STATUS_WOULD_BLOCK : KOS_STATUS_TIMEOUT;
         }
     }
+
+out_taken:
+    ep_after_take(ep);
+    return st;
 }
 
 kos_status_t kos_endpoint_reply(kos_endpoint_t *ep, const struct kos_caller *to,

@@ -1,0 +1,3 @@
+# Unit tests of Core's pieces and of the Core<->process control records.
+kos_test(boot SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_boot.c LIBS kos_internal LABELS unit)
+kos_test(console SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_console.c LIBS kos_core LABELS unit)

@@ -1,0 +1,160 @@
+/*
+ * test_console.c - the console emits whole, well-formed lines: long lines
+ * split at the bound, nothing lost, partial lines flushed, control bytes
+ * escaped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "console_int.h"
+
+#define TS_LEN 27
+
+struct capture {
+    int rd;
+    struct kos__console con;
+    char out[65536];
+    size_t len;
+};
+
+static void cap_init(struct capture *c)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    c->rd = p[0];
+    c->con.fd = p[1];
+    c->con.file_fd = -1;
+    c->len = 0;
+}
+
+/* Closes the write end and collects everything emitted. */
+static void cap_collect(struct capture *c)
+{
+    ssize_t n;
+    close(c->con.fd);
+    while ((n = read(c->rd, c->out + c->len, sizeof(c->out) - 1 - c->len)) > 0)
+        c->len += (size_t)n;
+    c->out[c->len] = '\0';
+    close(c->rd);
+}
+
+/* Returns the text of line `i` (0-based) after "<ts> <name>: ", checking the
+ * prefix; NULL if there is no such line. The result is malloc()ed. */
+static char *line_text(const char *out, int i, const char *name)
+{
+    const char *p = out;
+    for (int k = 0; k < i; k++) {
+        p = strchr(p, '\n');
+        if (!p)
+            return NULL;
+        p++;
+    }
+    if (!*p)
+        return NULL;
+    const char *end = strchr(p, '\n');
+    assert_non_null(end);
+    assert_true(end - p > TS_LEN);
+    assert_int_equal(p[4], '-');
+    assert_int_equal(p[10], 'T');
+    assert_int_equal(p[TS_LEN - 1], 'Z');
+    assert_int_equal(p[TS_LEN], ' ');
+    p += TS_LEN + 1;
+    assert_memory_equal(p, name, strlen(name));
+    p += strlen(name);
+    assert_memory_equal(p, ": ", 2);
+    p += 2;
+    return strndup(p, (size_t)(end - p));
+}
+
+static void test_whole_lines_across_writes(void **state)
+{
+    (void)state;
+    static struct capture c;
+    struct kos__console_buf buf = {0};
+
+    cap_init(&c);
+    kos__console_feed(&c.con, "pong", &buf, "hel", 3);
+    kos__console_feed(&c.con, "pong", &buf, "lo\nwor", 6);
+    kos__console_feed(&c.con, "pong", &buf, "ld\n\n", 4);
+    kos__console_feed(&c.con, "pong", &buf, "tail", 4);
+    kos__console_flush(&c.con, "pong", &buf);
+    kos__console_flush(&c.con, "pong", &buf); /* nothing left: no line */
+    cap_collect(&c);
+
+    const char *want[] = {"hello", "world", "", "tail"};
+    for (int i = 0; i < 4; i++) {
+        char *t = line_text(c.out, i, "pong");
+        assert_non_null(t);
+        assert_string_equal(t, want[i]);
+        free(t);
+    }
+    assert_null(line_text(c.out, 4, "pong"));
+}
+
+static void test_long_line_split_not_lost(void **state)
+{
+    (void)state;
+    static struct capture c;
+    static char big[KOS__CONSOLE_LINE_MAX * 2 + 100];
+    struct kos__console_buf buf = {0};
+
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 26);
+    cap_init(&c);
+    kos__console_feed(&c.con, "spew", &buf, big, sizeof(big));
+    kos__console_feed(&c.con, "spew", &buf, "\n", 1);
+    /* A line of exactly the bound followed by its newline is one line. */
+    kos__console_feed(&c.con, "spew", &buf, big, KOS__CONSOLE_LINE_MAX);
+    kos__console_feed(&c.con, "spew", &buf, "\n", 1);
+    cap_collect(&c);
+
+    size_t lens[] = {KOS__CONSOLE_LINE_MAX, KOS__CONSOLE_LINE_MAX, 100, KOS__CONSOLE_LINE_MAX};
+    size_t off = 0;
+    for (int i = 0; i < 4; i++) {
+        char *t = line_text(c.out, i, "spew");
+        assert_non_null(t);
+        assert_int_equal(strlen(t), lens[i]);
+        assert_memory_equal(t, big + (i < 3 ? off : 0), lens[i]);
+        off += lens[i];
+        free(t);
+    }
+    assert_null(line_text(c.out, 4, "spew"));
+}
+
+static void test_control_bytes_escaped(void **state)
+{
+    (void)state;
+    static struct capture c;
+    struct kos__console_buf buf = {0};
+    const char evil[] = "ok\r2026-01-01T00:00:00.000000Z core: forged\x1b[2J\x7f\tend\n";
+
+    cap_init(&c);
+    kos__console_feed(&c.con, "evil", &buf, evil, sizeof(evil) - 1);
+    kos__console_printf(&c.con, "core", "value %d", 42);
+    cap_collect(&c);
+
+    char *t = line_text(c.out, 0, "evil");
+    assert_string_equal(t, "ok\\x0d2026-01-01T00:00:00.000000Z core: forged\\x1b[2J\\x7f\tend");
+    free(t);
+    t = line_text(c.out, 1, "core");
+    assert_string_equal(t, "value 42");
+    free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_whole_lines_across_writes),
+        cmocka_unit_test(test_long_line_split_not_lost),
+        cmocka_unit_test(test_control_bytes_escaped),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
