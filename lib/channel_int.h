@@ -221,8 +221,10 @@ kos_status_t kos__bell_create(int fds[2]) __attribute__((warn_unused_result));
  * readable, so that is not an error. */
 void kos__bell_ring(int fd);
 
-/* Empties a bell through its read end. Never blocks. Returns false once the
- * bell has no writer left (the peer is gone), true otherwise. */
+/* Empties a bell through its read end. Never blocks. Returns false when the
+ * bell reads as end of file: it is empty and has no writer left (the peer is
+ * gone). A bell that still held rings returns true even if its writer is
+ * gone; the next drain returns false (poll() reports POLLHUP meanwhile). */
 bool kos__bell_drain(int fd);
 
 #endif

@@ -982,7 +982,8 @@ static void ep_events(kos_endpoint_t *ep, const struct epoll_event *evs, int n)
             continue;
         ch->rung = true;
         ep->any_rung = true;
-        if (!kos__bell_drain(ch->wait_fd))
+        if (!kos__bell_drain(ch->wait_fd) ||
+            ((evs[k].events & EPOLLHUP) && !kos__bell_drain(ch->wait_fd)))
             ch->hup = true;
     }
     /* A client whose doorbell lost its writer is gone: its process died or

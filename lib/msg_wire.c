@@ -134,8 +134,8 @@ static uint64_t get_u64(struct cursor *c)
     return lo | (uint64_t)get_u32(c) << 32;
 }
 
-/* Reads a length-prefixed name into dst (KOS__NAME_MAX bytes, NUL added).
- * An empty name is accepted only when `may_be_empty`. */
+/* Reads a length-prefixed valid name into dst (KOS__NAME_MAX bytes, NUL
+ * added). */
 static void get_name(struct cursor *c, char *dst, bool may_be_empty)
 {
     uint32_t n = get_u32(c);
@@ -258,7 +258,10 @@ kos_status_t kos__mw_decode(const void *buf, size_t len, size_t nfds, struct kos
             get_name(&c, out->name, false);
             break;
         case F_NAME_OPT:
-            get_name(&c, out->name, out->status != KOS_STATUS_OK);
+            if (out->status == KOS_STATUS_OK)
+                get_name(&c, out->name, false);
+            else if (get_u32(&c) != 0)
+                c.bad = true; /* no name with a failure */
             break;
         }
     }

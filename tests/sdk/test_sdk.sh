@@ -15,7 +15,10 @@ done
 
 for ex in hello ping_pong; do
   cp -r "$KOS_SOURCE_DIR/examples/$ex" "$WORK/$ex"
+  # The same compiler flags as the SDK's build (a sanitizer build's libkos
+  # needs the sanitizer runtime in the app too).
   cmake -S "$WORK/$ex" -B "$WORK/$ex/build" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/sdk" \
+    -DCMAKE_C_FLAGS="${KOS_C_FLAGS:-}" -DCMAKE_EXE_LINKER_FLAGS="${KOS_LINK_FLAGS:-}" \
     >"$WORK/$ex.log" 2>&1 || { cat "$WORK/$ex.log"; fail "configuring $ex"; }
   cmake --build "$WORK/$ex/build" >>"$WORK/$ex.log" 2>&1 || { cat "$WORK/$ex.log"; fail "building $ex"; }
 done

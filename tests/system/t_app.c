@@ -134,32 +134,33 @@ int main(int argc, char **argv)
         fprintf(stderr, "t_app: kos_app_open: %s\n", kos_status_str(st));
         return 1;
     }
-    if (!strcmp(mode, "serve") && argc > 2)
-        return serve(app, argv[2]);
-    if (!strcmp(mode, "crash")) {
+    int rc = 2;
+    if (!strcmp(mode, "serve") && argc > 2) {
+        rc = serve(app, argv[2]);
+    } else if (!strcmp(mode, "crash")) {
         kos_log_info("about to crash");
+        /* Die of SIGSEGV even where a sanitizer has its own handler. */
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        sigaction(SIGSEGV, &dfl, NULL);
         raise(SIGSEGV);
-    }
-    if (!strcmp(mode, "exit") && argc > 2) {
+    } else if (!strcmp(mode, "exit") && argc > 2) {
         kos_log_info("exiting with status %s", argv[2]);
-        return atoi(argv[2]);
-    }
-    if (!strcmp(mode, "ask"))
-        return ask(app, argc - 2, argv + 2);
-    if (!strcmp(mode, "sleep")) {
+        rc = atoi(argv[2]);
+    } else if (!strcmp(mode, "ask")) {
+        rc = ask(app, argc - 2, argv + 2);
+    } else if (!strcmp(mode, "sleep")) {
         /* Stop only when Core's stop message arrives on the control channel. */
         signal(SIGTERM, SIG_IGN);
-        if (kos_app_ready(app))
-            return 1;
-        return wait_for_stop(app);
-    }
-    if (!strcmp(mode, "spew") && argc > 2) {
+        rc = kos_app_ready(app) ? 1 : wait_for_stop(app);
+    } else if (!strcmp(mode, "spew") && argc > 2) {
         long n = atol(argv[2]);
         for (long i = 0; i < n; i++)
             putchar('a' + (int)(i % 26));
         fflush(stdout);
-        return 0;
+        rc = 0;
+    } else {
+        kos_log_error("unknown mode '%s'", mode);
     }
-    kos_log_error("unknown mode '%s'", mode);
-    return 2;
+    kos_app_close(app);
+    return rc;
 }

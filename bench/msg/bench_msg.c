@@ -1,0 +1,734 @@
+/*
+ * bench_msg.c - round-trip latency of a KOS token call against its peers, in
+ * one run on one machine.
+ *
+ * Paths, each a two-process ping-pong:
+ *   kos-64, kos-4096  KOS token call through the real msg_server and libkos
+ *                     (kos_msg_call / kos_endpoint_receive / _reply);
+ *   socketpair        a bare AF_UNIX SOCK_SEQPACKET pair, blocking send/recv;
+ *   floor             bare shared memory + futex, spinning briefly before
+ *                     sleeping (the lower bound the KOS design aims at);
+ *   zeromq            ZeroMQ REQ/REP over ipc:// (when built with libzmq).
+ * Placements: unpinned; "split", client and server pinned to two different
+ * CPUs; "same", both pinned to one CPU.
+ *
+ * For each it prints the median and 99th percentile round trip and calls per
+ * second, then the ratios against the targets, then the CPU time the KOS
+ * processes (msg_server, client, server) use while left idle.
+ * Exit status 0 whatever the figures: this is a measurement, not a test.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef KOS_BENCH_ZMQ
+#include <zmq.h>
+#endif
+
+#include <kos/msg.h>
+
+#include "channel_int.h"
+#include "harness.h"
+#include "msg_int.h"
+
+#ifndef KOS_MSG_SERVER
+#define KOS_MSG_SERVER "msg_server"
+#endif
+
+#define L_CALL 1
+#define L_QUIT 2
+
+enum placement { UNPINNED, SPLIT, SAME, N_PLACEMENTS };
+static const char *const placement_names[] = {"unpinned", "split", "same"};
+
+enum path { P_KOS64, P_KOS4096, P_SOCKETPAIR, P_FLOOR, P_ZMQ, N_PATHS };
+static const char *const path_names[] = {"kos-64", "kos-4096", "socketpair", "floor", "zeromq"};
+
+struct result {
+    bool done;
+    double median_us, p99_us, calls_per_s;
+};
+
+/* What a measurement shares with its client process. */
+struct shared {
+    uint64_t total_ns;
+    int ok;
+    uint32_t lat_ns[]; /* one per round trip */
+};
+
+struct options {
+    size_t iterations;
+    size_t warmup;
+    int idle_seconds;
+    const char *msg_server;
+    int runs;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void pin(int cpu)
+{
+    cpu_set_t set;
+    if (cpu < 0)
+        return;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) < 0)
+        perror("sched_setaffinity");
+}
+
+/* The CPUs the client and server run on in a placement (-1: anywhere). */
+static void cpus_of(enum placement p, int *client, int *server)
+{
+    *client = *server = -1;
+    if (p == SPLIT) {
+        *client = 0;
+        *server = 1;
+    } else if (p == SAME) {
+        *client = *server = 0;
+    }
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void summarise(struct shared *sh, size_t n, struct result *r)
+{
+    qsort(sh->lat_ns, n, sizeof(uint32_t), cmp_u32);
+    r->median_us = sh->lat_ns[n / 2] / 1000.0;
+    r->p99_us = sh->lat_ns[(n * 99) / 100] / 1000.0;
+    r->calls_per_s = (double)n * 1e9 / (double)sh->total_ns;
+    r->done = true;
+}
+
+/* Times n round trips of `rt`, after `warmup` untimed ones. */
+#define TIME_LOOP(sh, n, warmup, rt)                                                               \
+    do {                                                                                           \
+        for (size_t w_ = 0; w_ < (warmup); w_++)                                                   \
+            if (!(rt))                                                                             \
+                return 1;                                                                          \
+        uint64_t start_ = now_ns(), prev_ = start_;                                                \
+        for (size_t i_ = 0; i_ < (n); i_++) {                                                      \
+            if (!(rt))                                                                             \
+                return 1;                                                                          \
+            uint64_t t_ = now_ns();                                                                \
+            (sh)->lat_ns[i_] = (uint32_t)(t_ - prev_ > UINT32_MAX ? UINT32_MAX : t_ - prev_);     \
+            prev_ = t_;                                                                            \
+        }                                                                                          \
+        (sh)->total_ns = prev_ - start_;                                                           \
+        (sh)->ok = 1;                                                                              \
+    } while (0)
+
+/* ==== KOS ==== */
+
+struct kos_arg {
+    int sock;
+    uint32_t app_id;
+    int cpu;
+    size_t n, warmup, len;
+    struct shared *sh;
+    bool idle; /* after measuring, wait for the parent's go before quitting */
+};
+
+static int kos_server(void *p, const struct kh_sync *sync)
+{
+    struct kos_arg *a = p;
+    kos_dir_t *dir = kh_dir(a->sock, "msg0", a->app_id);
+    kos_endpoint_t *ep;
+
+    pin(a->cpu);
+    if (kos_dir_publish(dir, "bench", &ep))
+        return 2;
+    kh_signal(sync);
+    for (;;) {
+        struct kos_msg m, r = {0};
+        struct kos_caller from;
+        if (kos_endpoint_receive(ep, &m, &from, -1))
+            return 3;
+        r.payload = m.payload;
+        r.len = m.len;
+        if (kos_endpoint_reply(ep, &from, KOS_STATUS_OK, &r))
+            return 4;
+        if (m.label == L_QUIT)
+            break;
+    }
+    kos_endpoint_close(ep);
+    kos__dir_destroy(dir);
+    return 0;
+}
+
+static int kos_client(void *p, const struct kh_sync *sync)
+{
+    struct kos_arg *a = p;
+    kos_dir_t *dir = kh_dir(a->sock, "msg0", a->app_id);
+    kos_token_t *t;
+    static uint8_t buf[KOS_MSG_MAX_PAYLOAD];
+    struct kos_msg q = {.label = L_CALL, .payload = buf, .len = (uint32_t)a->len}, r;
+
+    pin(a->cpu);
+    memset(buf, 0xab, sizeof(buf));
+    if (kos_dir_request(dir, "bench", 5000, &t))
+        return 2;
+    TIME_LOOP(a->sh, a->n, a->warmup, kos_msg_call(t, &q, &r, 5000) == KOS_STATUS_OK);
+    if (a->idle) {
+        kh_signal(sync);
+        kh_wait_go(sync, -1);
+    }
+    q.label = L_QUIT;
+    if (kos_msg_call(t, &q, &r, 5000))
+        return 5;
+    kos_token_close(t);
+    kos__dir_destroy(dir);
+    return 0;
+}
+
+/* CPU time a process has used so far, in nanoseconds. */
+static uint64_t cpu_ns(pid_t pid)
+{
+    char path[64];
+    unsigned long long run = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+    f = fopen(path, "r");
+    if (f) {
+        int got = fscanf(f, "%llu", &run);
+        fclose(f);
+        if (got == 1)
+            return run;
+    }
+    /* Fall back to utime + stime in clock ticks. */
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *s = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (s && sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+        return (uint64_t)(ut + st) * (1000000000u / (uint64_t)sysconf(_SC_CLK_TCK));
+    return 0;
+}
+
+struct idle_result {
+    bool done;
+    double seconds;
+    double cpu_pct[3]; /* msg_server, server, client */
+    double total_pct;
+};
+
+static int run_kos(struct kh_server *ms, uint32_t *next_id, enum placement pl, size_t len,
+                   const struct options *o, struct shared *sh, struct result *r,
+                   struct idle_result *idle)
+{
+    const char *const pub[] = {"bench", NULL};
+    struct kos_arg sa = {0}, ca = {0};
+    struct kh_child s, c;
+    int ccpu, scpu;
+    int rc = -1;
+
+    cpus_of(pl, &ccpu, &scpu);
+    sa.app_id = (*next_id)++;
+    ca.app_id = (*next_id)++;
+    if (kh_server_add_app(ms, sa.app_id, "bench_server", pub, NULL, &sa.sock) ||
+        kh_server_add_app(ms, ca.app_id, "bench_client", NULL, pub, &ca.sock))
+        return -1;
+    sa.cpu = scpu;
+    ca.cpu = ccpu;
+    ca.n = o->iterations;
+    ca.warmup = o->warmup;
+    ca.len = len;
+    ca.sh = sh;
+    ca.idle = idle != NULL;
+    sh->ok = 0;
+    if (kh_spawn(&s, kos_server, &sa, &sa.sock, 1))
+        return -1;
+    close(sa.sock);
+    if (kh_wait_ready(&s, 5000) < 0)
+        fprintf(stderr, "bench: the KOS server did not publish\n");
+    if (kh_spawn(&c, kos_client, &ca, &ca.sock, 1))
+        return -1;
+    close(ca.sock);
+    if (idle) {
+        pid_t pids[3] = {ms->pid, s.pid, c.pid};
+        uint64_t before[3], after[3];
+        if (kh_wait_ready(&c, 600000) == 0) {
+            uint64_t t0 = now_ns();
+            for (int i = 0; i < 3; i++)
+                before[i] = cpu_ns(pids[i]);
+            sleep((unsigned)o->idle_seconds);
+            for (int i = 0; i < 3; i++)
+                after[i] = cpu_ns(pids[i]);
+            double secs = (double)(now_ns() - t0) / 1e9;
+            idle->seconds = secs;
+            idle->total_pct = 0;
+            for (int i = 0; i < 3; i++) {
+                idle->cpu_pct[i] = (double)(after[i] - before[i]) / 1e9 / secs * 100.0;
+                idle->total_pct += idle->cpu_pct[i];
+            }
+            idle->done = true;
+        }
+        kh_go(&c);
+    }
+    int cr = kh_reap(&c, 600000);
+    int sr = kh_reap(&s, 10000);
+    if (cr == 0 && sr == 0 && sh->ok) {
+        summarise(sh, o->iterations, r);
+        rc = 0;
+    } else {
+        fprintf(stderr, "bench: KOS run failed (client %d, server %d)\n", cr, sr);
+    }
+    return rc;
+}
+
+/* ==== socketpair ==== */
+
+struct pair_arg {
+    int fd;
+    int cpu;
+    size_t n, warmup;
+    struct shared *sh;
+};
+
+static bool sock_rt(int fd, uint8_t *buf)
+{
+    return send(fd, buf, 64, 0) == 64 && recv(fd, buf, 4096, 0) == 64;
+}
+
+static int sock_client(void *p, const struct kh_sync *sync)
+{
+    struct pair_arg *a = p;
+    uint8_t buf[4096] = {0};
+
+    (void)sync;
+    pin(a->cpu);
+    TIME_LOOP(a->sh, a->n, a->warmup, sock_rt(a->fd, buf));
+    close(a->fd);
+    return 0;
+}
+
+static int sock_server(void *p, const struct kh_sync *sync)
+{
+    struct pair_arg *a = p;
+    uint8_t buf[4096];
+    ssize_t n;
+
+    (void)sync;
+    pin(a->cpu);
+    while ((n = recv(a->fd, buf, sizeof(buf), 0)) > 0)
+        if (send(a->fd, buf, (size_t)n, 0) != n)
+            return 1;
+    return 0;
+}
+
+/* ==== shared memory + futex: the floor ==== */
+
+#define FLOOR_SPIN_NS 50000u
+
+struct floor_shm {
+    _Alignas(64) _Atomic uint32_t req_seq;
+    uint8_t req[64];
+    _Alignas(64) _Atomic uint32_t rep_seq;
+    uint8_t rep[64];
+    _Alignas(64) _Atomic uint32_t srv_sleeping;
+    _Atomic int32_t srv_cpu;
+    _Alignas(64) _Atomic uint32_t cli_sleeping;
+    _Atomic int32_t cli_cpu;
+};
+
+struct floor_arg {
+    struct floor_shm *f;
+    int cpu;
+    size_t n, warmup;
+    struct shared *sh;
+};
+
+/* Waits for *word to become `want`: spins up to FLOOR_SPIN_NS unless the peer
+ * last ran on this CPU, then sleeps on the futex. */
+static void floor_wait(_Atomic uint32_t *word, uint32_t want, _Atomic uint32_t *sleeping,
+                       _Atomic int32_t *peer_cpu, _Atomic int32_t *my_cpu)
+{
+    int me = sched_getcpu();
+    atomic_store_explicit(my_cpu, me, memory_order_relaxed);
+    if (atomic_load_explicit(peer_cpu, memory_order_relaxed) != me) {
+        uint64_t limit = now_ns() + FLOOR_SPIN_NS;
+        for (unsigned i = 1;; i++) {
+            if (atomic_load_explicit(word, memory_order_acquire) == want)
+                return;
+            kos__cpu_relax();
+            if ((i & 31) == 0 && now_ns() > limit)
+                break;
+        }
+    }
+    for (;;) {
+        atomic_store(sleeping, 1);
+        uint32_t cur = atomic_load(word);
+        if (cur == want)
+            break;
+        syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, cur, NULL, NULL, 0);
+    }
+    atomic_store_explicit(sleeping, 0, memory_order_relaxed);
+}
+
+static void floor_post(_Atomic uint32_t *word, uint32_t v, _Atomic uint32_t *peer_sleeping)
+{
+    atomic_store(word, v);
+    if (atomic_load(peer_sleeping))
+        syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static bool floor_rt(struct floor_shm *f, uint32_t seq, uint8_t *buf)
+{
+    memcpy(f->req, buf, 64);
+    floor_post(&f->req_seq, seq, &f->srv_sleeping);
+    floor_wait(&f->rep_seq, seq, &f->cli_sleeping, &f->srv_cpu, &f->cli_cpu);
+    memcpy(buf, f->rep, 64);
+    return true;
+}
+
+static int floor_client(void *p, const struct kh_sync *sync)
+{
+    struct floor_arg *a = p;
+    uint8_t buf[64] = {0};
+    uint32_t seq = 0;
+
+    (void)sync;
+    pin(a->cpu);
+    TIME_LOOP(a->sh, a->n, a->warmup, floor_rt(a->f, ++seq, buf));
+    floor_post(&a->f->req_seq, 0, &a->f->srv_sleeping); /* seq 0: stop */
+    return 0;
+}
+
+static int floor_server(void *p, const struct kh_sync *sync)
+{
+    struct floor_arg *a = p;
+    struct floor_shm *f = a->f;
+    uint8_t buf[64];
+    uint32_t seq = 0;
+
+    (void)sync;
+    pin(a->cpu);
+    for (;;) {
+        floor_wait(&f->req_seq, seq + 1, &f->srv_sleeping, &f->cli_cpu, &f->srv_cpu);
+        seq++;
+        memcpy(buf, f->req, 64);
+        memcpy(f->rep, buf, 64);
+        floor_post(&f->rep_seq, seq, &f->cli_sleeping);
+        if (seq == a->n + a->warmup)
+            return 0;
+    }
+}
+
+/* ==== ZeroMQ ==== */
+
+#ifdef KOS_BENCH_ZMQ
+struct zmq_arg {
+    char endpoint[128];
+    int cpu;
+    size_t n, warmup;
+    struct shared *sh;
+};
+
+static bool zmq_rt(void *sock, uint8_t *buf)
+{
+    return zmq_send(sock, buf, 64, 0) == 64 && zmq_recv(sock, buf, 4096, 0) == 64;
+}
+
+static int zmq_client(void *p, const struct kh_sync *sync)
+{
+    struct zmq_arg *a = p;
+    uint8_t buf[4096] = {0};
+
+    pin(a->cpu); /* before the context: its I/O thread inherits the CPU set */
+    kh_wait_go(sync, 10000);
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_REQ);
+    if (zmq_connect(s, a->endpoint) != 0)
+        return 2;
+    TIME_LOOP(a->sh, a->n, a->warmup, zmq_rt(s, buf));
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+
+static int zmq_server(void *p, const struct kh_sync *sync)
+{
+    struct zmq_arg *a = p;
+    uint8_t buf[4096];
+
+    pin(a->cpu);
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_REP);
+    if (zmq_bind(s, a->endpoint) != 0)
+        return 2;
+    kh_signal(sync);
+    for (size_t i = 0; i < a->n + a->warmup; i++) {
+        int n = zmq_recv(s, buf, sizeof(buf), 0);
+        if (n < 0 || zmq_send(s, buf, (size_t)n, 0) != n)
+            return 3;
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+#endif
+
+/* Runs one bare (non-KOS) path. */
+static int run_bare(enum path path, enum placement pl, const struct options *o, struct shared *sh,
+                    struct result *r)
+{
+    struct kh_child s, c;
+    int ccpu, scpu;
+    int cr = -1, sr = -1;
+
+    cpus_of(pl, &ccpu, &scpu);
+    sh->ok = 0;
+    if (path == P_SOCKETPAIR) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
+            return -1;
+        struct pair_arg sa = {.fd = sv[1], .cpu = scpu}, ca = {.fd = sv[0], .cpu = ccpu,
+                                                               .n = o->iterations,
+                                                               .warmup = o->warmup, .sh = sh};
+        kh_spawn(&s, sock_server, &sa, &sv[1], 1);
+        kh_spawn(&c, sock_client, &ca, &sv[0], 1);
+        close(sv[0]);
+        close(sv[1]);
+        cr = kh_reap(&c, 600000);
+        sr = kh_reap(&s, 10000);
+    } else if (path == P_FLOOR) {
+        struct floor_shm *f = mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE,
+                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (f == MAP_FAILED)
+            return -1;
+        atomic_store(&f->srv_cpu, -1);
+        atomic_store(&f->cli_cpu, -1);
+        struct floor_arg sa = {.f = f, .cpu = scpu, .n = o->iterations, .warmup = o->warmup};
+        struct floor_arg ca = sa;
+        ca.cpu = ccpu;
+        ca.sh = sh;
+        kh_spawn(&s, floor_server, &sa, NULL, 0);
+        kh_spawn(&c, floor_client, &ca, NULL, 0);
+        cr = kh_reap(&c, 600000);
+        sr = kh_reap(&s, 10000);
+        munmap(f, sizeof(*f));
+    } else if (path == P_ZMQ) {
+#ifdef KOS_BENCH_ZMQ
+        struct zmq_arg sa = {.cpu = scpu, .n = o->iterations, .warmup = o->warmup};
+        snprintf(sa.endpoint, sizeof(sa.endpoint), "ipc:///tmp/kos-bench-msg-%d.ipc",
+                 (int)getpid());
+        struct zmq_arg ca = sa;
+        ca.cpu = ccpu;
+        ca.sh = sh;
+        kh_spawn(&s, zmq_server, &sa, NULL, 0);
+        kh_wait_ready(&s, 10000);
+        kh_spawn(&c, zmq_client, &ca, NULL, 0);
+        kh_go(&c);
+        cr = kh_reap(&c, 600000);
+        sr = kh_reap(&s, 10000);
+        unlink(sa.endpoint + strlen("ipc://"));
+#else
+        return -1;
+#endif
+    }
+    if (cr == 0 && sr == 0 && sh->ok) {
+        summarise(sh, o->iterations, r);
+        return 0;
+    }
+    fprintf(stderr, "bench: %s/%s failed (client %d, server %d)\n", path_names[path],
+            placement_names[pl], cr, sr);
+    return -1;
+}
+
+/* ==== report ==== */
+
+static const char *verdict(bool ok)
+{
+    return ok ? "met" : "MISSED";
+}
+
+static void report(struct result res[N_PLACEMENTS][N_PATHS], const struct idle_result *idle)
+{
+    printf("\n%-10s %-10s %12s %12s %12s\n", "path", "placement", "median us", "p99 us",
+           "calls/s");
+    for (int pl = 0; pl < N_PLACEMENTS; pl++)
+        for (int p = 0; p < N_PATHS; p++)
+            if (res[pl][p].done)
+                printf("%-10s %-10s %12.2f %12.2f %12.0f\n", path_names[p], placement_names[pl],
+                       res[pl][p].median_us, res[pl][p].p99_us, res[pl][p].calls_per_s);
+
+    printf("\nratios of medians (64-byte payloads)\n");
+    for (int pl = 0; pl < N_PLACEMENTS; pl++) {
+        struct result *k = &res[pl][P_KOS64];
+        if (!k->done)
+            continue;
+        printf("  %-9s", placement_names[pl]);
+        if (res[pl][P_FLOOR].done)
+            printf("  KOS/floor %6.2f", k->median_us / res[pl][P_FLOOR].median_us);
+        if (res[pl][P_ZMQ].done)
+            printf("  ZeroMQ/KOS %7.1f", res[pl][P_ZMQ].median_us / k->median_us);
+        if (res[pl][P_SOCKETPAIR].done)
+            printf("  KOS/socketpair %5.2f", k->median_us / res[pl][P_SOCKETPAIR].median_us);
+        printf("\n");
+    }
+
+    printf("\ntargets\n");
+    struct result *k = &res[SPLIT][P_KOS64];
+    if (k->done && res[SPLIT][P_FLOOR].done) {
+        double x = k->median_us / res[SPLIT][P_FLOOR].median_us;
+        printf("  KOS within 2x of the floor, other core:        %5.2fx  %s\n", x,
+               verdict(x <= 2.0));
+    }
+    if (k->done && res[SPLIT][P_ZMQ].done) {
+        double x = res[SPLIT][P_ZMQ].median_us / k->median_us;
+        printf("  KOS >= 20x faster than ZeroMQ, other core:     %5.1fx  %s\n", x,
+               verdict(x >= 20.0));
+    }
+    for (int pl = 0; pl < N_PLACEMENTS; pl++) {
+        if (!res[pl][P_KOS64].done || !res[pl][P_SOCKETPAIR].done)
+            continue;
+        double x = res[pl][P_KOS64].median_us / res[pl][P_SOCKETPAIR].median_us;
+        printf("  KOS <= 1.5x socketpair, %-9s:             %5.2fx  %s\n", placement_names[pl], x,
+               verdict(x <= 1.5));
+    }
+    if (idle && idle->done)
+        printf("  idle CPU < 1%% (msg_server %.3f%% + server %.3f%% + client %.3f%%, %.0f s): "
+               "%.3f%%  %s\n",
+               idle->cpu_pct[0], idle->cpu_pct[1], idle->cpu_pct[2], idle->seconds,
+               idle->total_pct, verdict(idle->total_pct < 1.0));
+}
+
+static void usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [--iterations N] [--warmup N] [--idle-seconds S] [--runs R]\n"
+            "          [--msg-server PATH]\n"
+            "  --iterations N    timed round trips per path and placement (default 20000)\n"
+            "  --warmup N        untimed round trips first (default 2000)\n"
+            "  --idle-seconds S  idle time measured after the KOS calls (default 10; 0: skip)\n"
+            "  --runs R          repeat the whole measurement R times (default 1)\n"
+            "  --msg-server PATH the msg_server binary (default: the one built with this)\n",
+            argv0);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {.iterations = 20000, .warmup = 2000, .idle_seconds = 10,
+                        .msg_server = KOS_MSG_SERVER, .runs = 1};
+    static const struct option longopts[] = {
+        {"iterations", required_argument, NULL, 'n'}, {"warmup", required_argument, NULL, 'w'},
+        {"idle-seconds", required_argument, NULL, 'i'}, {"runs", required_argument, NULL, 'r'},
+        {"msg-server", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "n:w:i:r:m:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'n':
+            o.iterations = strtoul(optarg, NULL, 10);
+            break;
+        case 'w':
+            o.warmup = strtoul(optarg, NULL, 10);
+            break;
+        case 'i':
+            o.idle_seconds = atoi(optarg);
+            break;
+        case 'r':
+            o.runs = atoi(optarg);
+            break;
+        case 'm':
+            o.msg_server = optarg;
+            break;
+        default:
+            usage(argv[0]);
+            return ch == 'h' ? 0 : 2;
+        }
+    }
+    if (o.iterations < 100 || o.runs < 1 || o.idle_seconds < 0) {
+        usage(argv[0]);
+        return 2;
+    }
+
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("bench_msg: %zu round trips per measurement (+%zu warm-up), %ld CPUs\n", o.iterations,
+           o.warmup, ncpu);
+#ifndef KOS_BENCH_ZMQ
+    printf("bench_msg: built without libzmq: no ZeroMQ figures\n");
+#endif
+
+    struct shared *sh = mmap(NULL, sizeof(*sh) + o.iterations * sizeof(uint32_t),
+                             PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    char tmp[64], log[128];
+    struct kh_server ms;
+    uint32_t next_id = 1;
+
+    if (sh == MAP_FAILED || kh_tmpdir(tmp, sizeof(tmp)))
+        return 1;
+    snprintf(log, sizeof(log), "%s/msg0.log", tmp);
+    if (kh_server_start(&ms, o.msg_server, "msg0", log))
+        return 1;
+
+    for (int run = 0; run < o.runs; run++) {
+        static struct result res[N_PLACEMENTS][N_PATHS];
+        struct idle_result idle = {0};
+        memset(res, 0, sizeof(res));
+        if (o.runs > 1)
+            printf("\n==== run %d of %d ====\n", run + 1, o.runs);
+        for (int pl = 0; pl < N_PLACEMENTS; pl++) {
+            if (pl != UNPINNED && ncpu < 2 && pl == SPLIT)
+                continue;
+            for (int p = 0; p < N_PATHS; p++) {
+                int rc;
+                printf("  measuring %-10s %-9s ...", path_names[p], placement_names[pl]);
+                fflush(stdout);
+                if (p == P_KOS64 || p == P_KOS4096) {
+                    bool want_idle = p == P_KOS64 && pl == UNPINNED && o.idle_seconds > 0;
+                    rc = run_kos(&ms, &next_id, (enum placement)pl, p == P_KOS64 ? 64 : 4096, &o,
+                                 sh, &res[pl][p], want_idle ? &idle : NULL);
+                } else {
+#ifndef KOS_BENCH_ZMQ
+                    if (p == P_ZMQ) {
+                        printf(" skipped\n");
+                        continue;
+                    }
+#endif
+                    rc = run_bare((enum path)p, (enum placement)pl, &o, sh, &res[pl][p]);
+                }
+                if (rc == 0)
+                    printf(" median %8.2f us\n", res[pl][p].median_us);
+                else
+                    printf(" failed\n");
+            }
+        }
+        report(res, &idle);
+    }
+    kh_server_stop(&ms);
+    unlink(log);
+    rmdir(tmp);
+    return 0;
+}
