@@ -10,6 +10,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +32,16 @@ struct kos_app {
         char name[KOS__NAME_MAX];
         kos_dir_t *dir;
     } dirs[KOS__BOOT_MAX_DIRS];
+    uint32_t n_res;
+    struct {
+        char name[KOS__NAME_MAX];
+        uint32_t kind;
+        uint32_t access;
+        int fd;
+        uint64_t size;
+    } res[KOS__BOOT_MAX_RES];
+    uint32_t n_config;
+    char **config; /* "key=value" */
 };
 
 kos_status_t kos_app_open(kos_app_t **out)
@@ -65,6 +77,14 @@ kos_status_t kos_app_open(kos_app_t **out)
     }
     app->ctl = KOS__CTL_FD;
     app->app_id = boot.app_id;
+    for (uint32_t i = 0; i < boot.n_res; i++) {
+        memcpy(app->res[i].name, boot.res[i].name, KOS__NAME_MAX);
+        app->res[i].kind = boot.res[i].kind;
+        app->res[i].access = boot.res[i].access;
+        app->res[i].fd = boot.res[i].fd;
+        app->res[i].size = boot.res[i].size;
+    }
+    app->n_res = boot.n_res;
     app->role = boot.role;
     memcpy(app->name, boot.name, sizeof(app->name));
     for (uint32_t i = 0; i < boot.n_dirs; i++) {
@@ -78,6 +98,19 @@ kos_status_t kos_app_open(kos_app_t **out)
         }
         memcpy(app->dirs[i].name, boot.dirs[i].name, KOS__NAME_MAX);
         app->n_dirs = i + 1;
+    }
+    app->config = calloc(boot.n_config ? boot.n_config : 1, sizeof(char *));
+    if (!app->config) {
+        st = KOS_STATUS_NO_MEMORY;
+        goto out_close_app;
+    }
+    for (uint32_t i = 0; i < boot.n_config; i++) {
+        app->config[i] = strdup(boot.config[i]);
+        if (!app->config[i]) {
+            st = KOS_STATUS_NO_MEMORY;
+            goto out_close_app;
+        }
+        app->n_config = i + 1;
     }
     free(buf);
     *out = app;
@@ -97,6 +130,11 @@ void kos_app_close(kos_app_t *app)
         return;
     for (uint32_t i = 0; i < app->n_dirs; i++)
         kos__dir_destroy(app->dirs[i].dir);
+    for (uint32_t i = 0; i < app->n_res; i++)
+        close(app->res[i].fd);
+    for (uint32_t i = 0; i < app->n_config; i++)
+        free(app->config[i]);
+    free(app->config);
     if (app->ctl >= 0)
         close(app->ctl);
     free(app);
@@ -128,6 +166,46 @@ kos_status_t kos_app_dir(kos_app_t *app, const char *server, kos_dir_t **out)
         }
     }
     return KOS_STATUS_NOT_FOUND;
+}
+
+kos_status_t kos_app_resource(kos_app_t *app, const char *name, int *fd, uint64_t *size)
+{
+    for (uint32_t i = 0; i < app->n_res; i++) {
+        if (strcmp(app->res[i].name, name) == 0) {
+            *fd = app->res[i].fd;
+            if (size)
+                *size = app->res[i].size;
+            return KOS_STATUS_OK;
+        }
+    }
+    return KOS_STATUS_NOT_FOUND;
+}
+
+kos_status_t kos_app_map_region(kos_app_t *app, const char *name, void **addr, size_t *size)
+{
+    for (uint32_t i = 0; i < app->n_res; i++) {
+        if (strcmp(app->res[i].name, name) != 0 || app->res[i].kind != 2)
+            continue;
+        int prot = PROT_READ | (app->res[i].access & 2 ? PROT_WRITE : 0);
+        if (app->res[i].size == 0 || app->res[i].size > SIZE_MAX)
+            return KOS_STATUS_INVALID_ARGUMENT;
+        void *p = mmap(NULL, (size_t)app->res[i].size, prot, MAP_SHARED, app->res[i].fd, 0);
+        if (p == MAP_FAILED)
+            return errno == ENOMEM ? KOS_STATUS_NO_MEMORY : KOS_STATUS_IO;
+        *addr = p;
+        *size = (size_t)app->res[i].size;
+        return KOS_STATUS_OK;
+    }
+    return KOS_STATUS_NOT_FOUND;
+}
+
+const char *kos_app_config(const kos_app_t *app, const char *key)
+{
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < app->n_config; i++)
+        if (strncmp(app->config[i], key, n) == 0 && app->config[i][n] == '=')
+            return app->config[i] + n + 1;
+    return NULL;
 }
 
 int kos_app_fd(const kos_app_t *app)

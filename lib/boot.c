@@ -158,6 +158,35 @@ static void put_name(struct cursor *c, const char *s)
     c->pos += n + 1;
 }
 
+/* Writes a NUL-terminated string of at most max bytes with its NUL. */
+static void put_string(struct cursor *c, const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    if (c->bad || n >= max || c->cap - c->pos < n + 1) {
+        c->bad = true;
+        return;
+    }
+    memcpy(c->w + c->pos, s, n + 1);
+    c->pos += n + 1;
+}
+
+/* Returns a pointer to a NUL-terminated string of at most max bytes (with
+ * its NUL) inside the body, or NULL. */
+static const char *get_string(struct cursor *c, size_t max)
+{
+    if (c->bad)
+        return NULL;
+    size_t avail = c->cap - c->pos;
+    const uint8_t *nul = memchr(c->r + c->pos, 0, avail < max ? avail : max);
+    if (!nul) {
+        c->bad = true;
+        return NULL;
+    }
+    const char *s = (const char *)c->r + c->pos;
+    c->pos = (size_t)(nul - c->r) + 1;
+    return s;
+}
+
 static uint32_t get_u32(struct cursor *c)
 {
     uint32_t v = 0;
@@ -204,6 +233,22 @@ kos_status_t kos__boot_encode(const struct kos__boot *boot, void *buf, size_t ca
         put_name(&c, boot->dirs[i].name);
         put_u32(&c, (uint32_t)boot->dirs[i].fd);
     }
+    if (boot->n_res > KOS__BOOT_MAX_RES)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    put_u32(&c, boot->n_res);
+    for (uint32_t i = 0; i < boot->n_res; i++) {
+        put_name(&c, boot->res[i].name);
+        put_u32(&c, boot->res[i].kind);
+        put_u32(&c, boot->res[i].access);
+        put_u32(&c, (uint32_t)boot->res[i].fd);
+        put_u32(&c, (uint32_t)boot->res[i].size);
+        put_u32(&c, (uint32_t)(boot->res[i].size >> 32));
+    }
+    if (boot->n_config > KOS__BOOT_MAX_CONFIG)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    put_u32(&c, boot->n_config);
+    for (uint32_t i = 0; i < boot->n_config; i++)
+        put_string(&c, boot->config[i], KOS__CONFIG_MAX);
     if (c.bad)
         return KOS_STATUS_TOO_LARGE;
     *len = c.pos;
@@ -228,6 +273,30 @@ kos_status_t kos__boot_decode(const void *body, size_t len, struct kos__boot *ou
         if (fd <= KOS__CTL_FD || fd > 1024)
             c.bad = true;
         out->dirs[i].fd = (int32_t)fd;
+    }
+    out->n_res = get_u32(&c);
+    if (c.bad || out->n_res > KOS__BOOT_MAX_RES)
+        return KOS_STATUS_PROTOCOL;
+    for (uint32_t i = 0; i < out->n_res; i++) {
+        get_name(&c, out->res[i].name);
+        out->res[i].kind = get_u32(&c);
+        out->res[i].access = get_u32(&c);
+        uint32_t fd = get_u32(&c);
+        uint64_t lo = get_u32(&c), hi = get_u32(&c);
+        out->res[i].fd = (int32_t)fd;
+        out->res[i].size = lo | hi << 32;
+        if (fd <= KOS__CTL_FD || fd > 1024 || out->res[i].kind < 1 || out->res[i].kind > 2 ||
+            out->res[i].access < 1 || out->res[i].access > 3)
+            c.bad = true;
+    }
+    out->n_config = get_u32(&c);
+    if (c.bad || out->n_config > KOS__BOOT_MAX_CONFIG)
+        return KOS_STATUS_PROTOCOL;
+    for (uint32_t i = 0; i < out->n_config && !c.bad; i++) {
+        out->config[i] = get_string(&c, KOS__CONFIG_MAX);
+        const char *eq = out->config[i] ? strchr(out->config[i], '=') : NULL;
+        if (!eq || !kos__name_valid(out->config[i], (size_t)(eq - out->config[i])))
+            c.bad = true;
     }
     if (c.bad || c.pos != len)
         return KOS_STATUS_PROTOCOL;

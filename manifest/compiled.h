@@ -22,12 +22,15 @@
 #include <kos/status.h>
 
 #define KOS_CM_MAGIC "KOSM"
-#define KOS_CM_VERSION 1u
+#define KOS_CM_VERSION 2u
 #define KOS_CM_MAX_PROCS 1024u
 #define KOS_CM_MAX_SIZE (16u << 20)
 
 enum kos_cm_flags {
     KOS_CM_SIGNING_DISABLED = 1u << 0,
+    KOS_CM_ISOLATION_BEST_EFFORT = 1u << 1, /* isolation: best_effort: boot even where the
+                                               host lacks a sandbox layer (Core says which) */
+    KOS_CM_PROFILE_DEVELOPMENT = 1u << 2,   /* profile: development (default release) */
 };
 
 enum kos_cm_role {
@@ -43,6 +46,18 @@ enum kos_cm_restart {
 
 enum kos_cm_proc_flags {
     KOS_CM_PROC_ENDS_SYSTEM = 1u << 0, /* when it ends for good, the system shuts down */
+    KOS_CM_PROC_DATA_DIR = 1u << 1,    /* gets a private writable data directory at /data */
+    KOS_CM_PROC_DEBUG = 1u << 2,       /* debug-only app (debug: true) */
+};
+
+enum kos_cm_res_kind {
+    KOS_CM_RES_DEVICE = 1, /* a device node, opened by Core and handed over as an fd */
+    KOS_CM_RES_REGION = 2, /* a named shared memory region (a memfd), shared between apps */
+};
+
+enum kos_cm_access {
+    KOS_CM_ACCESS_READ = 1u << 0,
+    KOS_CM_ACCESS_WRITE = 1u << 1,
 };
 
 enum kos_cm_grant_kind {
@@ -64,7 +79,11 @@ struct kos_cm_header {
     uint32_t strrefs_off;   /* uint32_t[n_strrefs], 4-aligned: string offsets */
     uint32_t strings_off;   /* string pool */
     uint32_t strings_len;
-    uint32_t reserved;      /* zero */
+    uint32_t n_res;
+    uint32_t res_off;       /* struct kos_cm_res[n_res], 4-aligned */
+    uint32_t n_regions;
+    uint32_t regions_off;   /* struct kos_cm_region[n_regions], 8-aligned */
+    uint32_t reserved;      /* zero; keeps the header a multiple of 8 bytes */
 };
 
 struct kos_cm_proc {
@@ -83,7 +102,30 @@ struct kos_cm_proc {
     uint32_t n_env;
     uint32_t grants_first;  /* index into the grant table */
     uint32_t n_grants;
+    uint32_t max_procs;     /* process-count limit (RLIMIT_NPROC / pids.max); 0 = default */
+    uint32_t max_files;     /* open-file limit (RLIMIT_NOFILE); 0 = default */
+    uint32_t res_first;     /* index into the resource table */
+    uint32_t n_res;         /* devices and regions granted, in manifest order */
+    uint32_t config_first;  /* index into the strref table: "key=value" settings (config:) */
+    uint32_t n_config;
     uint32_t reserved;      /* zero */
+};
+
+/* A device or shared memory region granted to one process. It arrives as an
+ * fd; the boot record names it by `name`. */
+struct kos_cm_res {
+    uint32_t kind;          /* enum kos_cm_res_kind */
+    uint32_t name;          /* string: the name the app looks it up by */
+    uint32_t target;        /* DEVICE: string, the device node's path;
+                               REGION: index into the region table */
+    uint32_t access;        /* enum kos_cm_access bits */
+};
+
+/* A shared memory region declared by the system (memory_regions:). */
+struct kos_cm_region {
+    uint32_t name;          /* string */
+    uint32_t reserved;      /* zero */
+    uint64_t size;          /* bytes, > 0, a multiple of the page size */
 };
 
 struct kos_cm_grant {
@@ -114,6 +156,9 @@ uint32_t kos_cm_nprocs(const struct kos_cm *cm);
 const struct kos_cm_proc *kos_cm_proc(const struct kos_cm *cm, uint32_t i);
 const struct kos_cm_grant *kos_cm_grant(const struct kos_cm *cm, uint32_t i);
 const char *kos_cm_strref(const struct kos_cm *cm, uint32_t i);
+const struct kos_cm_res *kos_cm_res(const struct kos_cm *cm, uint32_t i);
+uint32_t kos_cm_nregions(const struct kos_cm *cm);
+const struct kos_cm_region *kos_cm_region(const struct kos_cm *cm, uint32_t i);
 bool kos_cm_signing_disabled(const struct kos_cm *cm);
 /* Index of the process named `name`, or -1. */
 int kos_cm_find(const struct kos_cm *cm, const char *name);

@@ -45,6 +45,26 @@ KOS_API KOS_MUST kos_status_t kos_app_ready(kos_app_t *app);
  * KOS_STATUS_NOT_FOUND if the manifest gives the app no protocol on it. */
 KOS_API KOS_MUST kos_status_t kos_app_dir(kos_app_t *app, const char *server, kos_dir_t **out);
 
+/* Looks up a device or shared memory region the manifest grants this app
+ * (apps.NAME.devices / apps.NAME.memory_regions), by the name the manifest
+ * gives it. *fd is the app's descriptor for it: it belongs to the app handle,
+ * do not close it. *size is a region's size in bytes, 0 for a device; may be
+ * NULL. KOS_STATUS_NOT_FOUND if the manifest grants no such resource. */
+KOS_API KOS_MUST kos_status_t kos_app_resource(kos_app_t *app, const char *name, int *fd,
+                                               uint64_t *size);
+
+/* Maps the shared memory region `name` into the app's address space with the
+ * access the manifest grants (read-only or read-write). On success *addr and
+ * *size describe the mapping, which lasts until the app unmaps it.
+ * KOS_STATUS_NOT_FOUND if no such region is granted. */
+KOS_API KOS_MUST kos_status_t kos_app_map_region(kos_app_t *app, const char *name, void **addr,
+                                                 size_t *size);
+
+/* The value of setting `key` from the app's manifest entry (config:), or
+ * NULL if the manifest gives none. Valid until kos_app_close(). A
+ * component's whole configuration comes from here. */
+KOS_API const char *kos_app_config(const kos_app_t *app, const char *key);
+
 /* The control channel's descriptor, readable when Core has a message (for
  * example a shutdown request) for the app. */
 KOS_API int kos_app_fd(const kos_app_t *app);

@@ -95,6 +95,48 @@ static void test_boot_rejects_bad_fields(void **state)
     assert_int_equal(kos__boot_decode(buf, 200, &d), KOS_STATUS_PROTOCOL);
 }
 
+static void test_boot_resources_and_config(void **state)
+{
+    (void)state;
+    struct kos__boot b = sample_boot(), d;
+    uint8_t buf[4096];
+    size_t len;
+
+    b.n_res = 1;
+    strcpy(b.res[0].name, "frame");
+    b.res[0].kind = 2;
+    b.res[0].access = 3;
+    b.res[0].fd = 6;
+    b.res[0].size = (uint64_t)5 << 32 | 4096;
+    b.n_config = 2;
+    b.config[0] = "ring_size=1024";
+    b.config[1] = "remote_shell=disabled";
+    assert_int_equal(kos__boot_encode(&b, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    assert_int_equal(kos__boot_decode(buf, len, &d), KOS_STATUS_OK);
+    assert_int_equal(d.n_res, 1);
+    assert_string_equal(d.res[0].name, "frame");
+    assert_int_equal(d.res[0].kind, 2);
+    assert_int_equal(d.res[0].access, 3);
+    assert_int_equal(d.res[0].fd, 6);
+    assert_true(d.res[0].size == ((uint64_t)5 << 32 | 4096));
+    assert_int_equal(d.n_config, 2);
+    assert_string_equal(d.config[1], "remote_shell=disabled");
+    for (size_t n = 0; n < len; n++)
+        assert_int_equal(kos__boot_decode(buf, n, &d), KOS_STATUS_PROTOCOL);
+
+    /* A setting without '=' or with an invalid key; a bad resource kind. */
+    b.config[1] = "no_equals_sign";
+    assert_int_equal(kos__boot_encode(&b, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    assert_int_equal(kos__boot_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
+    b.config[1] = "bad key=1";
+    assert_int_equal(kos__boot_encode(&b, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    assert_int_equal(kos__boot_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
+    b.config[1] = "ok=1";
+    b.res[0].kind = 7;
+    assert_int_equal(kos__boot_encode(&b, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    assert_int_equal(kos__boot_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
+}
+
 static void test_grants_round_trip(void **state)
 {
     (void)state;
@@ -205,6 +247,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_boot_round_trip),   cmocka_unit_test(test_boot_rejects_bad_fields),
+        cmocka_unit_test(test_boot_resources_and_config),
         cmocka_unit_test(test_grants_round_trip), cmocka_unit_test(test_ctl_send_recv),
         cmocka_unit_test(test_names),             cmocka_unit_test(test_status_names),
     };
