@@ -16,6 +16,20 @@
 #       <top build dir>/kos-keys/ (release.key, release.pub); boot such images
 #       with `kos-tool run --trust <top build dir>/kos-keys/release.pub`.
 #       The image's path is in the target property KOS_IMAGE.
+#
+#   kos_protobuf_generate(<target> PROTOS <file.proto>... [IMPORT_DIRS <dir>...])
+#       Compiles protobuf schemas with protoc-c (`protoc-c --c_out`) into C
+#       sources that are added to <target>, with the generated headers on its
+#       include path (`#include "<file>.pb-c.h"`) and the target linked with
+#       libprotobuf-c. Each target gets its own generated copy in
+#       <build dir>/<target>_pb/, so several apps may use one schema. Import
+#       paths are each schema's folder, then IMPORT_DIRS. Needs the Debian
+#       packages protobuf-c-compiler and libprotobuf-c-dev
+#       (scripts/install-deps.sh). libprotobuf-c is linked statically when
+#       its static library is installed (Debian ships libprotobuf-c.a), as
+#       libkos is, so the app's binary is all its image needs; otherwise the
+#       shared library is linked, which is fine on `sim` only (see
+#       docs/packages/protobuf.md).
 
 function(kos_add_app name)
   add_executable(${name} ${ARGN})
@@ -55,7 +69,8 @@ function(kos_add_system name)
   endif()
 
   set(args manifest.build ${manifest} -o ${S_OUTPUT} --key ${S_KEY})
-  set(deps ${manifest} ${key_deps} ${KOS_COMPONENT_TARGETS})
+  get_property(components GLOBAL PROPERTY KOS_COMPONENT_TARGETS)
+  set(deps ${manifest} ${key_deps} ${components})
   foreach(app ${S_APPS})
     list(APPEND args --bin $<TARGET_FILE_NAME:${app}>=$<TARGET_FILE:${app}>)
     list(APPEND deps ${app})
@@ -74,4 +89,55 @@ function(kos_add_system name)
     VERBATIM)
   add_custom_target(${name} ALL DEPENDS ${S_OUTPUT})
   set_target_properties(${name} PROPERTIES KOS_IMAGE ${S_OUTPUT})
+endfunction()
+
+function(kos_protobuf_generate target)
+  cmake_parse_arguments(P "" "" "PROTOS;IMPORT_DIRS" ${ARGN})
+  if(NOT P_PROTOS)
+    message(FATAL_ERROR "kos_protobuf_generate(${target}): PROTOS is required")
+  endif()
+  if(NOT TARGET ${target})
+    message(FATAL_ERROR "kos_protobuf_generate(${target}): no such target")
+  endif()
+  find_program(KOS_PROTOC_C protoc-c)
+  if(NOT KOS_PROTOC_C)
+    message(FATAL_ERROR "kos_protobuf_generate: protoc-c not found; install the Debian package "
+                        "protobuf-c-compiler (scripts/install-deps.sh)")
+  endif()
+  if(NOT TARGET PkgConfig::KOS_PROTOBUF_C)
+    find_package(PkgConfig REQUIRED)
+    pkg_check_modules(KOS_PROTOBUF_C REQUIRED IMPORTED_TARGET GLOBAL libprotobuf-c)
+    find_library(KOS_PROTOBUF_C_STATIC NAMES libprotobuf-c.a HINTS ${KOS_PROTOBUF_C_LIBRARY_DIRS})
+  endif()
+
+  set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/${target}_pb)
+  file(MAKE_DIRECTORY ${out_dir})
+  set(sources)
+  foreach(proto ${P_PROTOS})
+    get_filename_component(abs ${proto} ABSOLUTE)
+    get_filename_component(dir ${abs} DIRECTORY)
+    get_filename_component(stem ${abs} NAME_WLE)
+    set(includes -I${dir})
+    foreach(d ${P_IMPORT_DIRS})
+      get_filename_component(d ${d} ABSOLUTE)
+      list(APPEND includes -I${d})
+    endforeach()
+    set(c ${out_dir}/${stem}.pb-c.c)
+    set(h ${out_dir}/${stem}.pb-c.h)
+    add_custom_command(
+      OUTPUT ${c} ${h}
+      COMMAND ${KOS_PROTOC_C} --c_out=${out_dir} ${includes} ${abs}
+      DEPENDS ${abs}
+      COMMENT "Generating protobuf-c sources for ${proto} (${target})"
+      VERBATIM)
+    list(APPEND sources ${c} ${h})
+  endforeach()
+  target_sources(${target} PRIVATE ${sources})
+  target_include_directories(${target} PRIVATE ${out_dir})
+  if(KOS_PROTOBUF_C_STATIC)
+    target_include_directories(${target} PRIVATE ${KOS_PROTOBUF_C_INCLUDE_DIRS})
+    target_link_libraries(${target} PRIVATE ${KOS_PROTOBUF_C_STATIC})
+  else()
+    target_link_libraries(${target} PRIVATE PkgConfig::KOS_PROTOBUF_C)
+  endif()
 endfunction()

@@ -12,15 +12,20 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -32,6 +37,36 @@
 #include "core.h"
 #include "image.h"
 #include "proc_int.h"
+#include "sandbox.h"
+
+/* Whether this Core is a sanitizer build, which may then sandbox binaries
+ * that carry a sanitizer runtime (see docs/sandbox.md). */
+#if defined(__SANITIZE_ADDRESS__)
+#define CORE_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORE_SANITIZER 1
+#endif
+#endif
+#ifndef CORE_SANITIZER
+#define CORE_SANITIZER 0
+#endif
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008u /* Linux 6.3 */
+#endif
+
+/* Defaults when the manifest declares no limit. */
+#define DEFAULT_APP_FILES 1024u
+#define DEFAULT_SERVER_FILES 8192u
+#define DEFAULT_APP_PROCS 64u
+#define DEFAULT_SERVER_PROCS 16u
+
+/* Host uids of apps when Core is privileged: a base chosen per Core, so that
+ * two systems on one host do not share RLIMIT_NPROC counts, plus the app's
+ * index. */
+#define UID_BASE 1000000u
+#define UID_SPAN 1024u
 
 #define CORE_NAME "core"
 
@@ -67,6 +102,12 @@ struct proc {
     const char **argv;
     const char **envp;
     struct kos__console_buf conbuf;
+    int status_fd;      /* the sandbox init's report of the app's wait status, or -1 */
+    char **ro_files;    /* what its root holds (loader and libraries) */
+    size_t n_ro_files;
+    bool sanitizer;     /* its binary carries a sanitizer runtime */
+    char *data_dir;     /* host path of its /data, or NULL */
+    char root_err[256]; /* why its root could not be worked out, or "" */
 };
 
 struct core {
@@ -83,6 +124,15 @@ struct core {
     bool failed;        /* the exit status will be KOS_CORE_EXIT_FAILED */
     uint64_t t0_us;
     uint8_t *ctlbuf;
+    enum kos_sandbox_mode mode;
+    struct kos_sandbox_host host;
+    uint32_t layers;    /* what every sandbox gets */
+    uid_t uid_base;
+    char *state_dir;
+    bool state_fresh;   /* Core made state_dir and removes it at the end */
+    char *mnt_dir;
+    int *region_fds;    /* one sealed memfd per system memory region */
+    uint32_t n_regions;
 };
 
 static uint64_t now_us(void)
@@ -211,20 +261,132 @@ static void close_fds(int *fds, size_t n)
  * one socketpair per message server it uses. On failure logs why, leaves no
  * descriptor behind and returns the status.
  */
+/*
+ * Opens process p's devices and memory regions, in manifest order, for its
+ * boot record (fds numbered from `first`). fds[i] is what the process gets;
+ * owned[i] says whether Core must close it after the start. Returns the
+ * count, or -1 after saying why.
+ */
+static int open_resources(struct core *c, struct proc *p, struct kos__boot *boot, int first,
+                          int *fds, bool *owned, uint64_t *shared)
+{
+    uint32_t n = p->cm->n_res;
+
+    *shared = 0;
+    if (n > KOS__BOOT_MAX_RES) {
+        say(c, "cannot start %s '%s': %u devices and regions, at most %u", kind(p), p->name, n,
+            KOS__BOOT_MAX_RES);
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const struct kos_cm_res *r = kos_cm_res(c->cm, p->cm->res_first + i);
+        const char *name = kos_cm_str(c->cm, r->name);
+        bool w = r->access & KOS_CM_ACCESS_WRITE, rd = r->access & KOS_CM_ACCESS_READ;
+        int fd = -1;
+
+        owned[i] = true;
+        if (r->kind == KOS_CM_RES_DEVICE) {
+            const char *path = kos_cm_str(c->cm, r->target);
+            int mode = w && rd ? O_RDWR : w ? O_WRONLY : O_RDONLY;
+            fd = open(path, mode | O_CLOEXEC | O_NOCTTY);
+            if (fd < 0) {
+                say(c, "cannot start %s '%s': device '%s' (%s): %s", kind(p), p->name, name,
+                    path, strerror(errno));
+                goto out_close;
+            }
+            boot->res[i].size = 0;
+        } else {
+            const struct kos_cm_region *reg = kos_cm_region(c->cm, r->target);
+            int rfd = c->region_fds[r->target];
+            if (w) {
+                fd = rfd;
+                owned[i] = false;
+            } else {
+                /* A new open file description that is read-only: mmap
+                 * PROT_WRITE and write() are refused on it, while the
+                 * writers keep theirs. */
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", rfd);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                    say(c, "cannot start %s '%s': read-only view of region '%s': %s", kind(p),
+                        p->name, kos_cm_str(c->cm, reg->name), strerror(errno));
+                    goto out_close;
+                }
+            }
+            boot->res[i].size = reg->size;
+            *shared += reg->size;
+        }
+        fds[i] = fd;
+        snprintf(boot->res[i].name, sizeof(boot->res[i].name), "%s", name);
+        boot->res[i].kind = r->kind;
+        boot->res[i].access = r->access & 3u;
+        boot->res[i].fd = first + (int32_t)i;
+        continue;
+    out_close:
+        for (uint32_t j = 0; j < i; j++)
+            if (owned[j])
+                close(fds[j]);
+        return -1;
+    }
+    boot->n_res = n;
+    return (int)n;
+}
+
+/* Fills the sandbox of process p. */
+static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb,
+                         uint64_t shared)
+{
+    bool srv = is_server(p);
+
+    *sb = (struct kos_sandbox){
+        .name = p->name,
+        .layers = c->layers,
+        .landlock_abi = c->host.landlock_abi,
+        .host_uid = c->host.privileged ? c->uid_base + p->idx : c->host.uid,
+        .host_gid = c->host.privileged ? (gid_t)(c->uid_base + p->idx) : c->host.gid,
+        .privileged = c->host.privileged,
+        .mnt_dir = c->mnt_dir,
+        .ro_files = (const char *const *)p->ro_files,
+        .n_ro_files = p->n_ro_files,
+        .data_dir = p->data_dir,
+        .proc = p->sanitizer,
+        .sanitizer = p->sanitizer,
+        .memory = p->cm->memory,
+        .shared_bytes = shared,
+        .max_procs = p->cm->max_procs ? p->cm->max_procs
+                                      : srv ? DEFAULT_SERVER_PROCS : DEFAULT_APP_PROCS,
+        .max_files = p->cm->max_files ? p->cm->max_files
+                                      : srv ? DEFAULT_SERVER_FILES : DEFAULT_APP_FILES,
+    };
+}
+
 static kos_status_t start_proc(struct core *c, struct proc *p)
 {
     uint32_t srv[KOS__BOOT_MAX_DIRS];
     uint32_t n_srv = is_server(p) ? 0 : servers_of(c, p, srv);
     int app_ends[KOS__BOOT_MAX_DIRS], srv_ends[KOS__BOOT_MAX_DIRS];
+    int res_fds[KOS__BOOT_MAX_RES];
+    bool res_owned[KOS__BOOT_MAX_RES];
+    int n_res = 0;
+    uint64_t shared = 0;
     int con[2] = {-1, -1}, ctl[2] = {-1, -1};
     struct kos__boot boot;
     struct kos__spawn sp;
+    struct kos__spawn_err why = {0, 0};
+    struct kos_sandbox sb;
+    int status_fd = -1;
     size_t len;
     int err = 0;
     kos_status_t st;
 
     for (uint32_t i = 0; i < KOS__BOOT_MAX_DIRS; i++)
         app_ends[i] = srv_ends[i] = -1;
+    if (c->mode != KOS_SANDBOX_NONE && p->root_err[0]) {
+        say(c, "cannot start %s '%s': its root cannot be built: %s", kind(p), p->name,
+            p->root_err);
+        return KOS_STATUS_NOT_FOUND;
+    }
     memset(&boot, 0, sizeof(boot));
     boot.app_id = p->idx;
     boot.role = is_server(p) ? KOS__ROLE_MSG_SERVER : KOS__ROLE_APP;
@@ -248,12 +410,25 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
         snprintf(boot.dirs[i].name, sizeof(boot.dirs[i].name), "%s", c->procs[srv[i]].name);
         boot.dirs[i].fd = (int32_t)(KOS__CTL_FD + 1 + i);
     }
+    n_res = open_resources(c, p, &boot, (int)(KOS__CTL_FD + 1 + n_srv), res_fds, res_owned,
+                           &shared);
+    if (n_res < 0) {
+        n_res = 0;
+        st = KOS_STATUS_NOT_FOUND;
+        goto out_quiet;
+    }
+    /* The app's settings (config:), as the manifest gives them. */
+    boot.n_config = p->cm->n_config < KOS__BOOT_MAX_CONFIG ? p->cm->n_config : KOS__BOOT_MAX_CONFIG;
+    for (uint32_t i = 0; i < boot.n_config; i++)
+        boot.config[i] = kos_cm_strref(c->cm, p->cm->config_first + i);
     st = kos__boot_encode(&boot, c->ctlbuf, KOS__CTL_MAX, &len);
     if (st == KOS_STATUS_OK)
         st = kos__ctl_send(ctl[0], KOS__CTL_BOOT, c->ctlbuf, len, -1);
     if (st)
         goto out_close;
 
+    if (c->mode != KOS_SANDBOX_NONE)
+        fill_sandbox(c, p, &sb, shared);
     sp = (struct kos__spawn){
         .exe_fd = kos_image_binary_fd(c->img, p->idx),
         .argv = p->argv,
@@ -262,10 +437,25 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
         .ctl_fd = ctl[1],
         .dir_fds = app_ends,
         .n_dir_fds = n_srv,
+        .res_fds = res_fds,
+        .n_res_fds = (size_t)n_res,
+        .sb = c->mode != KOS_SANDBOX_NONE ? &sb : NULL,
     };
-    st = kos__proc_spawn(&sp, &p->pid, &err);
-    if (st)
+    st = kos__proc_spawn(&sp, &p->pid, &status_fd, &why);
+    if (st) {
+        if (why.step && why.step != KOS_SB_STEP_EXEC)
+            say(c, "cannot start %s '%s': sandbox: %s: %s", kind(p), p->name,
+                kos_sandbox_step_name(why.step), strerror(why.err));
+        else
+            err = why.err;
+        if (why.step && why.step != KOS_SB_STEP_EXEC)
+            goto out_quiet;
         goto out_close;
+    }
+    p->status_fd = status_fd;
+    for (int i = 0; i < n_res; i++)
+        if (res_owned[i])
+            close(res_fds[i]);
 
     /* The process runs: hand each of its message servers the other end. */
     for (uint32_t i = 0; i < n_srv; i++) {
@@ -289,6 +479,10 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
 out_close:
     say(c, "cannot start %s '%s': %s%s%s", kind(p), p->name, kos_status_str(st),
         err ? ": " : "", err ? strerror(err) : "");
+out_quiet:
+    for (int i = 0; i < n_res; i++)
+        if (res_owned[i])
+            close(res_fds[i]);
     close_fds(app_ends, n_srv);
     close_fds(srv_ends, n_srv);
     close_fds(con, 2);
@@ -514,6 +708,17 @@ static void reap(struct core *c)
         for (uint32_t i = 0; i < c->n; i++) {
             struct proc *p = &c->procs[i];
             if (p->state == P_RUNNING && p->pid == pid) {
+                /* The sandbox's init reports the app's own wait status;
+                 * without a report (the init was killed) its own status is
+                 * the answer. */
+                if (p->status_fd >= 0) {
+                    int app_status;
+                    if (read(p->status_fd, &app_status, sizeof(app_status)) ==
+                        (ssize_t)sizeof(app_status))
+                        status = app_status;
+                    close(p->status_fd);
+                    p->status_fd = -1;
+                }
                 on_exit_status(c, p, status);
                 break;
             }
@@ -673,6 +878,181 @@ static int run_loop(struct core *c)
 
 /* ---- setup ---- */
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Makes the state directory: a fresh one unless the user named one. */
+static int make_state_dir(struct core *c)
+{
+    char buf[PATH_MAX];
+
+    if (c->opts->state_dir) {
+        if (mkdir(c->opts->state_dir, 0711) < 0 && errno != EEXIST)
+            return -1;
+        c->state_dir = realpath(c->opts->state_dir, NULL);
+        if (!c->state_dir)
+            return -1;
+    } else {
+        const char *base = getenv("XDG_RUNTIME_DIR");
+        struct stat st;
+        if (!base || !base[0] || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
+            base = "/tmp";
+        snprintf(buf, sizeof(buf), "%s/kos-state-XXXXXX", base);
+        if (!mkdtemp(buf))
+            return -1;
+        c->state_dir = strdup(buf);
+        if (!c->state_dir)
+            return -1;
+        c->state_fresh = true;
+    }
+    /* Sandboxed processes run as other uids: they must be able to pass
+     * through (not list) the directories leading to their mounts. */
+    if (chmod(c->state_dir, 0711) < 0)
+        return -1;
+    snprintf(buf, sizeof(buf), "%s/root", c->state_dir);
+    if ((mkdir(buf, 0755) < 0 && errno != EEXIST) || !(c->mnt_dir = strdup(buf)))
+        return -1;
+    snprintf(buf, sizeof(buf), "%s/data", c->state_dir);
+    if ((mkdir(buf, 0711) < 0 && errno != EEXIST) || chmod(buf, 0711) < 0)
+        return -1;
+    return 0;
+}
+
+/* Creates process p's data directory, owned by its host uid. */
+static int make_data_dir(struct core *c, struct proc *p)
+{
+    char buf[PATH_MAX];
+    uid_t uid = c->host.privileged ? c->uid_base + p->idx : c->host.uid;
+    gid_t gid = c->host.privileged ? (gid_t)(c->uid_base + p->idx) : c->host.gid;
+
+    snprintf(buf, sizeof(buf), "%s/data/%s", c->state_dir, p->name);
+    if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+        return -1;
+    if (c->mode != KOS_SANDBOX_NONE && (c->layers & KOS_SB_NS_USER) && chown(buf, uid, gid) < 0)
+        return -1;
+    p->data_dir = strdup(buf);
+    return p->data_dir ? 0 : -1;
+}
+
+/* Creates every system memory region once: a sealed memfd of its size that
+ * can never be executed, grown, shrunk or sealed further (so no holder can
+ * take write access away from the others). */
+static int make_regions(struct core *c)
+{
+    c->n_regions = kos_cm_nregions(c->cm);
+    if (!c->n_regions)
+        return 0;
+    c->region_fds = calloc(c->n_regions, sizeof(int));
+    if (!c->region_fds)
+        return -1;
+    for (uint32_t i = 0; i < c->n_regions; i++)
+        c->region_fds[i] = -1;
+    for (uint32_t i = 0; i < c->n_regions; i++) {
+        const struct kos_cm_region *r = kos_cm_region(c->cm, i);
+        const char *name = kos_cm_str(c->cm, r->name);
+        int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+        if (fd < 0 && errno == EINVAL) /* kernels before 6.3 */
+            fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0 || ftruncate(fd, (off_t)r->size) < 0 ||
+            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+            say(c, "cannot create memory region '%s' (%" PRIu64 " bytes): %s", name, r->size,
+                strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        c->region_fds[i] = fd;
+    }
+    return 0;
+}
+
+/*
+ * Decides the isolation, probes the host, says what is in force and prepares
+ * what sandboxes need (state directory, each binary's root, data
+ * directories). Returns 0, or an exit status after saying why.
+ */
+static int setup_sandbox(struct core *c)
+{
+    const uint32_t required = KOS_SB_ALL & ~KOS_SB_LANDLOCK; /* Landlock: where the kernel has it */
+    char desc[256];
+    uint32_t n_san = 0;
+
+    if (c->opts->isolation >= 0)
+        c->mode = (enum kos_sandbox_mode)c->opts->isolation;
+    else
+        c->mode = c->cm->hdr->flags & KOS_CM_ISOLATION_BEST_EFFORT ? KOS_SANDBOX_BEST_EFFORT
+                                                                   : KOS_SANDBOX_STRICT;
+    if (make_regions(c) < 0)
+        return KOS_CORE_EXIT_HOST;
+    if (make_state_dir(c) < 0) {
+        say(c, "cannot make the state directory %s: %s",
+            c->opts->state_dir ? c->opts->state_dir : "", strerror(errno));
+        return KOS_CORE_EXIT_HOST;
+    }
+    if (c->mode == KOS_SANDBOX_NONE) {
+        say(c, "WARNING: sandbox: NONE (--isolation none): apps run unconfined, with every "
+               "file, socket and process of this user within reach; development only");
+    } else {
+        kos_sandbox_probe(&c->host);
+        uint32_t missing = required & ~c->host.layers;
+        c->layers = c->host.layers;
+        if (missing && c->mode == KOS_SANDBOX_STRICT) {
+            say(c, "sandbox: the host forbids: %s", c->host.why);
+            say(c, "refusing to boot: strict isolation needs every layer (accept weaker "
+                   "isolation with 'isolation: best_effort' in the manifest or kos-tool run "
+                   "--isolation best-effort)");
+            return KOS_CORE_EXIT_HOST;
+        }
+        kos_sandbox_describe(c->layers, c->host.landlock_abi, desc, sizeof(desc));
+        say(c, "sandbox: %s; limits: rlimits (no delegated cgroup)", desc);
+        if (missing || !(c->layers & KOS_SB_LANDLOCK))
+            say(c, "WARNING: sandbox: %s isolation: missing: %s",
+                missing ? "best-effort" : "strict", c->host.why);
+        c->uid_base = UID_BASE + ((uint32_t)getpid() % 100000u) * UID_SPAN;
+        if (!(c->layers & KOS_SB_NS_USER))
+            say(c, "WARNING: sandbox: no user namespace: apps keep Core's uid %u",
+                (unsigned)c->host.uid);
+        else if (c->host.privileged)
+            say(c, "sandbox: each process runs as uid %u in its own user namespace, mapped to "
+                   "host uid %u + its index",
+                KOS_SANDBOX_APP_UID, (unsigned)c->uid_base);
+        else
+            say(c, "sandbox: Core is unprivileged: every process's uid %u maps to Core's uid "
+                   "%u, so process limits count all of this user's processes",
+                KOS_SANDBOX_APP_UID, (unsigned)c->host.uid);
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct proc *p = &c->procs[i];
+        if (c->mode != KOS_SANDBOX_NONE &&
+            kos_sandbox_root_files(kos_image_binary_fd(c->img, p->idx), &p->ro_files,
+                                   &p->n_ro_files, &p->sanitizer, p->root_err,
+                                   sizeof(p->root_err)) != KOS_STATUS_OK &&
+            !p->root_err[0])
+            snprintf(p->root_err, sizeof(p->root_err), "cannot read its binary");
+        if (p->sanitizer && !CORE_SANITIZER && !p->root_err[0])
+            snprintf(p->root_err, sizeof(p->root_err),
+                     "its binary carries a sanitizer runtime, which only a sanitizer build "
+                     "of Core sandboxes");
+        n_san += p->sanitizer;
+        if ((p->cm->flags & KOS_CM_PROC_DATA_DIR) && make_data_dir(c, p) < 0) {
+            say(c, "cannot make the data directory of '%s': %s", p->name, strerror(errno));
+            return KOS_CORE_EXIT_HOST;
+        }
+    }
+    if (n_san)
+        say(c, "sandbox: %u binaries carry a sanitizer runtime (sanitizer build): they get a "
+               "private /proc, may ptrace their own threads, and have no memory limits",
+            n_san);
+    if (c->state_dir)
+        say(c, "state directory: %s", c->state_dir);
+    return 0;
+}
+
 static int setup_signals(struct core *c, sigset_t *old)
 {
     sigset_t set;
@@ -704,10 +1084,22 @@ static void destroy(struct core *c)
             close(p->ctl);
         if (p->con >= 0)
             close(p->con);
+        if (p->status_fd >= 0)
+            close(p->status_fd);
         free(p->argv);
         free(p->envp);
         free(p->restart_ts);
+        kos_sandbox_files_free(p->ro_files);
+        free(p->data_dir);
     }
+    for (uint32_t i = 0; c->region_fds && i < c->n_regions; i++)
+        if (c->region_fds[i] >= 0)
+            close(c->region_fds[i]);
+    free(c->region_fds);
+    if (c->state_fresh)
+        nftw(c->state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(c->state_dir);
+    free(c->mnt_dir);
     free(c->procs);
     free(c->ctlbuf);
     kos_image_close(c->img);
@@ -766,6 +1158,7 @@ int kos_core_run(const struct kos_core_opts *opts)
         p->cm = kos_cm_proc(c.cm, i);
         p->name = kos_cm_str(c.cm, p->cm->name);
         p->ctl = p->con = -1;
+        p->status_fd = -1;
         p->last_status = -1;
         if (build_vectors(&c, p))
             goto out_nomem;
@@ -776,6 +1169,19 @@ int kos_core_run(const struct kos_core_opts *opts)
     }
     /* Orphaned grandchildren of apps are reparented to Core and reaped. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    /* Sandboxed binaries sit at fd max_files, which must be below our own
+     * limit; take the whole hard limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rc = setup_sandbox(&c);
+    if (rc) {
+        sigprocmask(SIG_SETMASK, &oldmask, NULL);
+        goto out;
+    }
+    rc = KOS_CORE_EXIT_HOST;
 
     say(&c, "booting system '%s': %u message servers and apps", kos_cm_str(c.cm,
         c.cm->hdr->system_name), c.n);

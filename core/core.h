@@ -29,6 +29,12 @@ struct kos_core_opts {
     const char *console_path;        /* also append the console to this file; may be NULL */
     int console_fd;                  /* where console lines go (normally 1) */
     unsigned grace_ms;               /* SIGTERM-to-SIGKILL grace at shutdown; 0 = 3000 */
+    int isolation;                   /* -1: as the manifest says (strict unless it says
+                                        isolation: best_effort); else an
+                                        enum kos_sandbox_mode (sandbox.h) */
+    const char *state_dir;           /* where per-app data directories live; NULL: a fresh
+                                        directory under $XDG_RUNTIME_DIR or /tmp, removed
+                                        at the end */
 };
 
 /* Runs the system to its end and returns an enum kos_core_exit value. */

@@ -1,16 +1,24 @@
 /*
  * proc.c - starting one process with exactly its granted descriptors.
  *
- * The child moves every granted descriptor to its fixed number, closes all
- * others, resets its signal state, leaves Core's session, asks to be killed
- * if Core dies, and executes the verified binary from its memfd. An exec
- * failure is reported back through a close-on-exec pipe.
+ * Without a sandbox the child moves every granted descriptor to its fixed
+ * number, closes all others, resets its signal state, leaves Core's session,
+ * asks to be killed if Core dies, and executes the verified binary from its
+ * memfd.
+ *
+ * With a sandbox (sandbox.h) Core clones the sandbox's init in new
+ * namespaces, writes its id maps, and lets it go; the init builds the root,
+ * arranges the descriptors, forks the app and becomes its init. The app
+ * enters the sandbox and executes the binary from fd `max_files`. Any
+ * failure on the way is reported back as (step, errno) through a
+ * close-on-exec pipe that only reaches end of file once the binary runs.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,106 +27,269 @@
 #include "boot_int.h"
 #include "proc_int.h"
 
-#define MAX_FDS (4 + KOS__BOOT_MAX_DIRS + 2)
+#define MAX_FDS (4 + KOS__BOOT_MAX_DIRS + KOS__BOOT_MAX_RES + 3)
 
-static void child_fail(int errpipe, int err)
+__attribute__((noreturn)) static void child_fail(int errpipe, int step, int err)
 {
-    ssize_t w = write(errpipe, &err, sizeof(err));
+    struct kos__spawn_err e = {.step = step, .err = err};
+    ssize_t w = write(errpipe, &e, sizeof(e));
     (void)w;
     _exit(127);
 }
 
-/* Runs in the child; never returns. */
-static void child(const struct kos__spawn *s, int errpipe, pid_t core_pid)
+static void reset_signals(void)
 {
-    int src[MAX_FDS];
-    size_t n = 0;
-    int devnull, hi = 0;
     sigset_t none;
 
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != core_pid)
-        child_fail(errpipe, errno ? errno : ESRCH);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
     for (int sig = 1; sig < NSIG; sig++)
         signal(sig, SIG_DFL);
-    setsid();
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        child_fail(errpipe, errno);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
 
-    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull < 0)
-        child_fail(errpipe, errno);
+/*
+ * Moves the granted descriptors to 0..k-1 (inheritable) and `extra` (the
+ * binary, the error pipe, maybe the status pipe) to k, k+1, ... (close-on-
+ * exec), and closes every other descriptor. Returns k, or -1 with errno.
+ * extra[] is updated with the new numbers.
+ */
+static int arrange_fds(const struct kos__spawn *s, int devnull, int *extra, size_t n_extra)
+{
+    int src[MAX_FDS];
+    size_t n = 0, k;
+    int hi = 0;
+
     src[n++] = devnull;
     src[n++] = s->console_fd;
     src[n++] = s->console_fd;
     src[n++] = s->ctl_fd;
     for (size_t i = 0; i < s->n_dir_fds; i++)
         src[n++] = s->dir_fds[i];
-    src[n++] = s->exe_fd;
-    src[n++] = errpipe;
+    for (size_t i = 0; i < s->n_res_fds; i++)
+        src[n++] = s->res_fds[i];
+    k = n;
+    for (size_t i = 0; i < n_extra; i++)
+        src[n++] = extra[i];
     for (size_t i = 0; i < n; i++)
         if (src[i] > hi)
             hi = src[i];
-    /* Lift every source above the target range first, so no dup2 below
+    /* Lift every source above the target range first, so no dup below
      * overwrites a source that has yet to move. */
     for (size_t i = 0; i < n; i++) {
         int fd = fcntl(src[i], F_DUPFD_CLOEXEC, hi + 1 > (int)n ? hi + 1 : (int)n);
         if (fd < 0)
-            child_fail(errpipe, errno);
+            return -1;
         src[i] = fd;
     }
-    errpipe = src[n - 1];
-    for (size_t i = 0; i < n; i++) {
-        /* The binary and the error pipe stay close-on-exec. */
-        int flags = i >= n - 2 ? O_CLOEXEC : 0;
-        if (dup3(src[i], (int)i, flags) < 0)
-            child_fail(errpipe, errno);
-    }
-    errpipe = (int)n - 1;
+    for (size_t i = 0; i < n; i++)
+        if (dup3(src[i], (int)i, i >= k ? O_CLOEXEC : 0) < 0)
+            return -1;
+    for (size_t i = 0; i < n_extra; i++)
+        extra[i] = (int)(k + i);
     if (syscall(SYS_close_range, (unsigned)n, ~0u, 0) < 0)
-        child_fail(errpipe, errno);
-    syscall(SYS_execveat, (int)n - 2, "", s->argv, s->envp, AT_EMPTY_PATH);
-    child_fail(errpipe, errno);
+        return -1;
+    return (int)k;
 }
 
-kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *err_no)
+/* Runs in the child when there is no sandbox; never returns. */
+__attribute__((noreturn)) static void child_plain(const struct kos__spawn *s, int errpipe,
+                                                  pid_t core_pid)
 {
-    int pipefd[2];
-    pid_t core_pid = getpid();
-    pid_t child_pid;
-    int err = 0;
-    ssize_t r;
+    int extra[2] = {s->exe_fd, errpipe};
+    int devnull;
 
-    *err_no = 0;
-    if (s->n_dir_fds > KOS__BOOT_MAX_DIRS)
-        return KOS_STATUS_INVALID_ARGUMENT;
-    if (pipe2(pipefd, O_CLOEXEC) < 0) {
-        *err_no = errno;
-        return KOS_STATUS_IO;
-    }
-    child_pid = fork();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != core_pid)
+        child_fail(errpipe, KOS_SB_STEP_SYNC, errno ? errno : ESRCH);
+    reset_signals();
+    setsid();
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        child_fail(errpipe, KOS_SB_STEP_NNP, errno);
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0)
+        child_fail(errpipe, KOS_SB_STEP_FDS, errno);
+    if (arrange_fds(s, devnull, extra, 2) < 0)
+        child_fail(errpipe, KOS_SB_STEP_FDS, errno);
+    errpipe = extra[1];
+    syscall(SYS_execveat, extra[0], "", s->argv, s->envp, AT_EMPTY_PATH);
+    child_fail(errpipe, KOS_SB_STEP_EXEC, errno);
+}
+
+/* The app, forked by the sandbox's init; never returns. */
+__attribute__((noreturn)) static void app_sandboxed(const struct kos__spawn *s, int exe,
+                                                    int errpipe, int status_fd, int k)
+{
+    const struct kos_sandbox *sb = s->sb;
+    int L = (int)sb->max_files, step, err;
+
+    reset_signals();
+    close(status_fd);
+    /* Without a PID namespace, the app must still die with its init. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        child_fail(errpipe, KOS_SB_STEP_FDS, errno);
+    /* The binary goes to fd L, the RLIMIT_NOFILE value: the one number no
+     * descriptor the app obtains later can take. */
+    if (dup3(exe, L, O_CLOEXEC) < 0)
+        child_fail(errpipe, KOS_SB_STEP_FDS, errno);
+    if (dup3(errpipe, k, O_CLOEXEC) < 0)
+        child_fail(errpipe, KOS_SB_STEP_FDS, errno);
+    errpipe = k;
+    if (syscall(SYS_close_range, (unsigned)k + 1, (unsigned)L - 1, 0) < 0 ||
+        syscall(SYS_close_range, (unsigned)L + 1, ~0u, 0) < 0)
+        child_fail(errpipe, KOS_SB_STEP_FDS, errno);
+    step = kos_sandbox_enter(sb, &err);
+    if (step)
+        child_fail(errpipe, step, err);
+    syscall(SYS_execveat, L, "", s->argv, s->envp, AT_EMPTY_PATH);
+    child_fail(errpipe, KOS_SB_STEP_EXEC, errno);
+}
+
+/* The sandbox's init, right after clone(); never returns. */
+__attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int errpipe,
+                                                 int syncfd, int status_fd)
+{
+    int extra[3] = {s->exe_fd, errpipe, status_fd};
+    int step, err, devnull, k;
+    sigset_t all;
+    char go;
+    pid_t app;
+
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        child_fail(errpipe, KOS_SB_STEP_SYNC, errno);
+    /* Core writes our id maps, then one byte; end of file means Core died
+     * or gave up. */
+    if (read(syncfd, &go, 1) != 1)
+        _exit(127);
+    close(syncfd);
+    reset_signals();
+    setsid();
+    /* /dev/null must be opened before the host's /dev is out of reach. */
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0)
+        child_fail(errpipe, KOS_SB_STEP_FDS, errno);
+    step = kos_sandbox_build_root(s->sb, &err);
+    if (step)
+        child_fail(errpipe, step, err);
+    k = arrange_fds(s, devnull, extra, 3);
+    if (k < 0)
+        child_fail(errpipe, KOS_SB_STEP_FDS, errno);
+    if ((int)s->sb->max_files <= k + 3)
+        child_fail(errpipe, KOS_SB_STEP_FDS, EMFILE);
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    app = fork();
+    if (app < 0)
+        child_fail(extra[1], KOS_SB_STEP_FORK, errno);
+    if (app == 0)
+        app_sandboxed(s, extra[0], extra[1], extra[2], k);
+    /* The init keeps nothing but its status pipe. */
+    status_fd = extra[2];
+    if (dup2(status_fd, 0) < 0)
+        _exit(127);
+    syscall(SYS_close_range, 1u, ~0u, 0);
+    kos_sandbox_init(app, 0);
+}
+
+static kos_status_t spawn_plain(const struct kos__spawn *s, pid_t *pid,
+                                struct kos__spawn_err *why, int errpipe[2])
+{
+    pid_t core_pid = getpid();
+    pid_t child_pid = fork();
+
     if (child_pid < 0) {
-        *err_no = errno;
-        close(pipefd[0]);
-        close(pipefd[1]);
+        why->err = errno;
         return KOS_STATUS_IO;
     }
     if (child_pid == 0) {
-        close(pipefd[0]);
-        child(s, pipefd[1], core_pid);
+        close(errpipe[0]);
+        child_plain(s, errpipe[1], core_pid);
     }
-    close(pipefd[1]);
+    *pid = child_pid;
+    return KOS_STATUS_OK;
+}
+
+static void close2(int fds[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *status_fd,
+                             struct kos__spawn_err *why)
+{
+    int errpipe[2] = {-1, -1}, syncp[2] = {-1, -1}, statp[2] = {-1, -1};
+    pid_t child_pid = -1;
+    struct kos__spawn_err e;
+    kos_status_t st = KOS_STATUS_IO;
+    ssize_t r;
+
+    *why = (struct kos__spawn_err){0, 0};
+    *status_fd = -1;
+    if (s->n_dir_fds > KOS__BOOT_MAX_DIRS || s->n_res_fds > KOS__BOOT_MAX_RES)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    if (pipe2(errpipe, O_CLOEXEC) < 0 ||
+        (s->sb && (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(statp, O_CLOEXEC) < 0))) {
+        why->err = errno;
+        goto out_close;
+    }
+    if (!s->sb) {
+        st = spawn_plain(s, &child_pid, why, errpipe);
+        if (st)
+            goto out_close;
+    } else {
+        child_pid = kos_sandbox_clone(s->sb);
+        if (child_pid < 0) {
+            why->step = KOS_SB_STEP_SYNC;
+            why->err = errno;
+            goto out_close;
+        }
+        if (child_pid == 0) {
+            close(errpipe[0]);
+            close(syncp[1]);
+            close(statp[0]);
+            child_init(s, errpipe[1], syncp[0], statp[1]);
+        }
+        close(syncp[0]);
+        syncp[0] = -1;
+        int err = kos_sandbox_map_ids(s->sb, child_pid);
+        if (err) {
+            why->step = KOS_SB_STEP_SYNC;
+            why->err = err;
+            kill(child_pid, SIGKILL);
+        } else if (write(syncp[1], "g", 1) != 1) {
+            why->step = KOS_SB_STEP_SYNC;
+            why->err = errno;
+            kill(child_pid, SIGKILL);
+        }
+        close(syncp[1]);
+        syncp[1] = -1;
+        close(statp[1]);
+        statp[1] = -1;
+    }
+    close(errpipe[1]);
+    errpipe[1] = -1;
     do
-        r = read(pipefd[0], &err, sizeof(err));
+        r = read(errpipe[0], &e, sizeof(e));
     while (r < 0 && errno == EINTR);
-    close(pipefd[0]);
-    if (r == 0) {
+    if (r == 0 && !why->err) {
         *pid = child_pid;
-        return KOS_STATUS_OK;
+        *status_fd = statp[0];
+        statp[0] = -1;
+        st = KOS_STATUS_OK;
+        goto out_close;
     }
-    *err_no = r == (ssize_t)sizeof(err) ? err : EIO;
+    if (!why->err) {
+        if (r == (ssize_t)sizeof(e))
+            *why = e;
+        else
+            why->err = EIO;
+    }
     while (waitpid(child_pid, NULL, 0) < 0 && errno == EINTR)
         ;
-    return KOS_STATUS_IO;
+    st = KOS_STATUS_IO;
+out_close:
+    close2(errpipe);
+    close2(syncp);
+    close2(statp);
+    return st;
 }

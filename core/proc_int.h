@@ -3,10 +3,14 @@
  *
  * A process starts with exactly the descriptors it is granted, at fixed
  * numbers: 0 /dev/null, 1 and 2 its console, 3 its control channel to Core,
- * then one socket per message server it may use. Nothing else is inherited:
- * not Core's other descriptors, not its environment, not its signal mask.
- * The binary is executed from the image's sealed memfd, so what runs is what
- * was verified.
+ * then one socket per message server it may use, then its devices and
+ * memory regions. Nothing else is inherited: not Core's other descriptors,
+ * not its environment, not its signal mask. The binary is executed from the
+ * image's sealed memfd, so what runs is what was verified.
+ *
+ * With a sandbox, the process Core starts is the sandbox's init (PID 1 of the
+ * app's PID namespace); it forks the app, forwards Core's signals to it and
+ * reports the app's exact wait status on a pipe (status_fd) before it exits.
  */
 #ifndef KOS_PROC_INT_H
 #define KOS_PROC_INT_H
@@ -16,6 +20,8 @@
 
 #include <kos/status.h>
 
+#include "sandbox.h"
+
 struct kos__spawn {
     int exe_fd;                /* sealed memfd of the verified binary */
     const char *const *argv;   /* argv[0] is the process's name; NULL-terminated */
@@ -24,13 +30,24 @@ struct kos__spawn {
     int ctl_fd;                /* process end of the control socket */
     const int *dir_fds;        /* process ends of message-server sockets, in order */
     size_t n_dir_fds;
+    const int *res_fds;        /* devices and regions, in boot-record order */
+    size_t n_res_fds;
+    const struct kos_sandbox *sb; /* NULL: no sandbox (--isolation none) */
 };
 
-/* Starts the process and returns its pid once it has executed the binary.
- * If it could not, returns KOS_STATUS_IO with the child's errno in *err_no and
- * the (already reaped) child leaves nothing behind. The caller keeps its
- * descriptors. */
-kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *err_no)
-    __attribute__((warn_unused_result));
+/* Why a start failed: the sandbox step (enum kos_sandbox_step) and errno. */
+struct kos__spawn_err {
+    int step;
+    int err;
+};
+
+/* Starts the process and returns its pid once it has executed the binary;
+ * with a sandbox, *status_fd is the read end of the init's status pipe
+ * (close-on-exec, the caller's), else -1. If it could not start, returns
+ * KOS_STATUS_IO with the step and errno in *why, and the (already reaped)
+ * child leaves nothing behind. The caller keeps its descriptors. Blocks until
+ * the binary runs or fails. */
+kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *status_fd,
+                             struct kos__spawn_err *why) __attribute__((warn_unused_result));
 
 #endif

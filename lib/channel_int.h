@@ -19,22 +19,32 @@
  * the page can only hand over garbage, which validation rejects.
  *
  * Waking a sleeping peer:
- *   - the server's doorbell is a bell (below) the client rings after it
- *     publishes a request; the server waits for all its clients' doorbells
- *     at once in an epoll set;
+ *   - the server's doorbell is an eventfd the client rings after it publishes
+ *     a request; the server waits for all its clients' doorbells at once in
+ *     an epoll set, edge-triggered, and never reads them, so a client that
+ *     clears O_NONBLOCK on its doorbell, drains or saturates it can neither
+ *     block the server nor delay another client (each channel has its own
+ *     doorbell). An eventfd wakes the server without the "sync" hint a pipe
+ *     or socket write gives the scheduler, which would otherwise pull both
+ *     parties onto one CPU;
  *   - a client waiting for its reply sleeps on a futex on the reply slot's
  *     `seq`, which the server (and, when the server dies, the message server)
  *     wakes; that wait lives inside kos_msg_call(), which blocks anyway;
  *   - the client's note bell is rung for each notification and for
  *     revocation; it is what kos_token_fd() returns.
+ * A client rings the doorbell with a plain write, which could block only if
+ * its server both filled the eventfd's counter and cleared O_NONBLOCK on it:
+ * a hostile server could then hold its own client in kos_msg_call(). The app
+ * sandbox should deny fcntl(F_SETFL) and ioctl(FIONBIO) to apps, which closes
+ * that too.
  * Both directions use the Dekker pattern: a waiter stores its `*_sleeping`
  * flag (seq_cst) and re-checks the slot (seq_cst) before it sleeps; a writer
  * publishes `seq` (seq_cst), then loads the peer's flag (seq_cst) and wakes
  * the peer only if it is set. One of the two always sees the other, so no
  * wake-up is lost and a spinning peer costs no system call.
  *
- * A bell is a pipe. Its owner polls the read end and empties it; the peer
- * rings it by writing a byte. Reads and writes use RWF_NOWAIT, so neither side
+ * The note bell is a pipe. Its owner polls the read end and empties it; the
+ * server rings it by writing a byte. Reads and writes use RWF_NOWAIT, so neither side
  * can make the other block by clearing O_NONBLOCK on a shared file description
  * or by filling the pipe (a full bell is readable anyway). The ringer also
  * holds the read end, never reads it, so that ringing a dead peer cannot raise
@@ -56,10 +66,15 @@
 
 #include <kos/msg.h>
 
-#define KOS__CHAN_MAGIC 0x4e48434bu /* "KCHN" */
+#define KOS__CHAN_MAGIC   0x4e48434bu /* "KCHN" */
 #define KOS__CHAN_VERSION 1u
-#define KOS__CHAN_NOTES 4u /* notifications a client may leave unread */
-#define KOS__CACHE_LINE 64
+#define KOS__CHAN_NOTES   4u /* notifications a client may leave unread */
+#define KOS__CACHE_LINE   64
+/* x86 prefetchers fetch lines in aligned pairs: a slot's header and the
+ * first line of its payload share a pair (so they travel together), and the
+ * two parties' flag lines do not (so one side's writes do not drag the other
+ * side's line along). */
+#define KOS__LINE_PAIR 128
 
 /* Labels KOS itself uses on a channel (>= KOS_MSG_LABEL_RESERVED). */
 #define KOS__LABEL_PING (KOS_MSG_LABEL_RESERVED + 0u)
@@ -69,7 +84,7 @@
 
 /* One message. Written by one side, read by the other. */
 struct kos__chan_slot {
-    alignas(KOS__CACHE_LINE) _Atomic uint32_t seq; /* stored last: publishes the slot */
+    alignas(KOS__LINE_PAIR) _Atomic uint32_t seq; /* stored last: publishes the slot */
     _Atomic uint32_t label;
     _Atomic uint32_t len;
     _Atomic uint32_t status; /* replies: what the server answered */
@@ -90,12 +105,12 @@ struct kos__chan_shm {
     alignas(KOS__CACHE_LINE) _Atomic uint32_t down;
 
     /* Written by the client only. */
-    alignas(KOS__CACHE_LINE) _Atomic uint32_t cli_sleeping; /* in futex wait on rep.seq */
-    _Atomic int32_t cli_cpu;                                /* CPU it last ran on, -1 unknown */
-    _Atomic uint32_t note_tail;                             /* notifications consumed */
+    alignas(KOS__LINE_PAIR) _Atomic uint32_t cli_sleeping; /* in futex wait on rep.seq */
+    _Atomic int32_t cli_cpu;                               /* CPU it last ran on, -1 unknown */
+    _Atomic uint32_t note_tail;                            /* notifications consumed */
 
     /* Written by the server endpoint only. */
-    alignas(KOS__CACHE_LINE) _Atomic uint32_t srv_sleeping; /* not spinning: ring the doorbell */
+    alignas(KOS__LINE_PAIR) _Atomic uint32_t srv_sleeping; /* not spinning: ring the doorbell */
     _Atomic int32_t srv_cpu;
     _Atomic uint32_t note_head; /* notifications produced */
 
@@ -157,8 +172,8 @@ kos_status_t kos__chan_take(const struct kos__chan_slot *slot, uint32_t seq,
  * found what it waited for and halves (down to KOS__SPIN_MIN_NS) each time it
  * did not. Spinning is skipped when the peer last ran on this CPU, where it
  * could not make progress while we spin. */
-#define KOS__SPIN_MIN_NS 1000u
-#define KOS__SPIN_MAX_NS 64000u
+#define KOS__SPIN_MIN_NS   1000u
+#define KOS__SPIN_MAX_NS   64000u
 #define KOS__SPIN_START_NS 16000u
 
 struct kos__spin {
@@ -216,6 +231,15 @@ bool kos__futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadlin
 /* Creates one bell: fds[0] the read end, fds[1] the write end (non-blocking,
  * close-on-exec, one page of buffer). Used by the message server only. */
 kos_status_t kos__bell_create(int fds[2]) __attribute__((warn_unused_result));
+
+/* Creates a doorbell (a non-blocking, close-on-exec eventfd). Used by the
+ * message server only. */
+kos_status_t kos__doorbell_create(int *fd) __attribute__((warn_unused_result));
+
+/* Rings a doorbell. Does not block while its O_NONBLOCK flag stands. The
+ * server never reads it: it watches it edge-triggered, so each ring is one
+ * event and the counter needs no emptying. */
+void kos__doorbell_ring(int fd);
 
 /* Rings a bell through its write end. Never blocks; a full bell is already
  * readable, so that is not an error. */

@@ -17,13 +17,14 @@
  *   - nothing read from a channel is used before it is copied to private
  *     memory and validated; a hostile peer can make its own calls fail but
  *     cannot crash, hang or starve the other side (channels are scanned
- *     round robin, and every descriptor is used without blocking);
+ *     round robin, and descriptors are used without blocking; channel_int.h
+ *     names the one case the sandbox has to close);
  *   - an endpoint's fd is readable whenever a request may be waiting: either
- *     a client's doorbell holds a ring, or the endpoint's private eventfd is
- *     armed. It is armed while the endpoint spins (its clients were told not
- *     to ring) and while a channel whose ring was emptied has not been looked
- *     at yet, and disarmed only after a full scan with the doorbells enabled
- *     finds nothing;
+ *     a client's doorbell ring is queued in the epoll set, or the endpoint's
+ *     private eventfd is armed. It is armed while the endpoint spins (its
+ *     clients were told not to ring) and while a channel whose ring was
+ *     consumed has not been looked at yet, and disarmed only after a full scan
+ *     with the doorbells enabled finds nothing;
  *   - a token's fd is readable while a notification is waiting, and for good
  *     once the token is revoked or its server is gone.
  */
@@ -46,30 +47,38 @@
  * caller-given timeout of its own (redeeming a transferred token), and the
  * grace added to a request's own timeout for the answer to travel back. */
 #define REDEEM_TIMEOUT_MS 2000
-#define REQUEST_GRACE_MS 1000
+#define REQUEST_GRACE_MS  1000
 
 /* epoll data of an endpoint's own descriptors; channel ids are 32-bit. */
-#define EV_DIR (UINT64_C(1) << 32)
+#define EV_DIR  (UINT64_C(1) << 32)
 #define EV_SELF (UINT64_C(2) << 32)
 
 /* How many receives may pass before an endpoint that keeps finding work
  * looks at its directory connection anyway (new clients, departures). */
 #define DIR_CHECK_EVERY 64u
 
+/* The name of an app that called an endpoint. Kept until the endpoint
+ * closes, so the name handed out in struct kos_caller outlives the client's
+ * connection (a system has few apps; restarts reuse their entry). */
+struct app_name {
+    struct app_name *next;
+    uint32_t app_id;
+    char name[KOS__NAME_MAX];
+};
+
 /* One client's channel, as its server endpoint holds it. */
 struct srv_chan {
     uint32_t id;
     uint32_t app_id;
-    char app[KOS__NAME_MAX];
+    const char *app; /* in the endpoint's `names` */
     struct kos__chan_shm *shm;
-    int wait_fd;      /* doorbell read end, in the endpoint's epoll set */
-    int ring_fd;      /* client's note bell, write end */
-    int ring_read_fd; /* client's note bell, read end: held against SIGPIPE */
+    int wait_fd;          /* its doorbell (eventfd), edge-triggered in the endpoint's epoll set */
+    int ring_fd;          /* client's note bell, write end */
+    int ring_read_fd;     /* client's note bell, read end: held against SIGPIPE */
     uint32_t last_seq;    /* seq of the last request taken */
     uint32_t pending_seq; /* the call awaiting a reply, if `pending` */
     bool pending;
-    bool rung; /* its doorbell rang (and was emptied) since the channel was last looked at */
-    bool hup;  /* its doorbell has no writer: the client is gone */
+    bool rung; /* its doorbell rang since the channel was last looked at */
     uint32_t note_head;
 };
 
@@ -88,8 +97,9 @@ struct kos_endpoint {
     size_t rr; /* index of the channel served last */
     struct kos__spin spin;
     int32_t peer_cpu; /* CPU of the client served last */
+    int32_t my_cpu;   /* CPU this endpoint's thread last ran on */
     uint32_t tick;
-    char caller_app[KOS__NAME_MAX]; /* the name handed out in struct kos_caller */
+    struct app_name *names;
     uint8_t payload[KOS_MSG_MAX_PAYLOAD];
 };
 
@@ -99,9 +109,8 @@ struct kos_token {
     uint32_t channel;
     char protocol[KOS__NAME_MAX];
     struct kos__chan_shm *shm;
-    int wait_fd;      /* note bell read end: kos_token_fd() */
-    int ring_fd;      /* server's doorbell, write end */
-    int ring_read_fd; /* server's doorbell, read end: held against SIGPIPE */
+    int wait_fd;        /* note bell read end: kos_token_fd() */
+    int ring_fd;        /* the server's doorbell */
     uint32_t seq;       /* seq of the last request sent */
     uint32_t note_tail; /* notifications consumed */
     kos_status_t down;  /* once not OK, what every call returns */
@@ -310,8 +319,8 @@ kos_status_t kos_dir_ping(kos_dir_t *dir, int timeout_ms)
 
 /* ==== tokens ==== */
 
-/* Makes a token from a channel grant. Takes the four descriptors in every
- * case; on error tells the message server the channel is not wanted. */
+/* Makes a token from a channel grant. Takes its descriptors in every case;
+ * on error tells the message server the channel is not wanted. */
 static kos_status_t token_create(kos_dir_t *dir, uint32_t channel, const char *protocol,
                                  int fds[KOS__MW_MAX_FDS], kos_token_t **out)
 {
@@ -332,7 +341,6 @@ static kos_status_t token_create(kos_dir_t *dir, uint32_t channel, const char *p
     snprintf(t->protocol, sizeof(t->protocol), "%s", protocol);
     t->wait_fd = fds[KOS__MW_FD_WAIT];
     t->ring_fd = fds[KOS__MW_FD_RING];
-    t->ring_read_fd = fds[KOS__MW_FD_RING_READ];
     kos__spin_init(&t->spin);
     t->next = dir->tokens;
     dir->tokens = t;
@@ -342,7 +350,7 @@ static kos_status_t token_create(kos_dir_t *dir, uint32_t channel, const char *p
 out_free_token:
     free(t);
 out_refuse:
-    close_fds(fds, KOS__MW_MAX_FDS);
+    close_fds(fds, KOS__MW_CLIENT_FDS);
     struct kos__mw m = {.type = KOS__MW_TOKEN_CLOSE, .channel = channel};
     (void)dir_send(dir, &m, MSG_DONTWAIT);
     return st;
@@ -415,9 +423,9 @@ kos_status_t kos_dir_request(kos_dir_t *dir, const char *protocol, int timeout_m
     strcpy(req.name, protocol);
     /* The message server answers by the deadline; allow for the trip back.
      * A reply that comes later still is dropped as stale. */
-    wait = timeout_ms < 0 ? -1
+    wait = timeout_ms < 0                              ? -1
            : timeout_ms > INT32_MAX - REQUEST_GRACE_MS ? INT32_MAX
-                                                        : timeout_ms + REQUEST_GRACE_MS;
+                                                       : timeout_ms + REQUEST_GRACE_MS;
     st = dir_call(dir, &req, KOS__MW_REQUEST_REPLY, wait, &rep, fds);
     if (st)
         return st;
@@ -434,10 +442,11 @@ static kos_status_t token_wait(kos_token_t *t, uint32_t seq, uint64_t deadline, 
     struct kos__chan_shm *shm = t->shm;
     kos_status_t st;
 
-    if (deadline != 0 && kos__spin_worth(&t->spin,
-                                         atomic_load_explicit(&shm->srv_cpu, memory_order_relaxed),
-                                         cpu)) {
-        uint64_t limit = kos__now_ns() + t->spin.budget_ns;
+    if (deadline != 0 &&
+        kos__spin_worth(&t->spin, atomic_load_explicit(&shm->srv_cpu, memory_order_relaxed), cpu)) {
+        /* The clock is first read after a few rounds: a quick reply costs
+         * no clock read at all. */
+        uint64_t limit = 0;
         for (unsigned i = 1;; i++) {
             if (atomic_load_explicit(&shm->rep.seq, memory_order_acquire) == seq) {
                 kos__spin_result(&t->spin, true);
@@ -445,9 +454,12 @@ static kos_status_t token_wait(kos_token_t *t, uint32_t seq, uint64_t deadline, 
             }
             kos__cpu_relax();
             if ((i & 31) == 0) {
+                uint64_t now = kos__now_ns();
                 if (atomic_load_explicit(&shm->down, memory_order_relaxed))
                     break;
-                if (kos__now_ns() > limit) {
+                if (!limit) {
+                    limit = now + t->spin.budget_ns;
+                } else if (now > limit) {
                     kos__spin_result(&t->spin, false);
                     break;
                 }
@@ -477,8 +489,8 @@ static kos_status_t token_wait(kos_token_t *t, uint32_t seq, uint64_t deadline, 
 /* One call on a token's channel: publish, wake the server if it sleeps, wait,
  * copy the reply out. Returns the server's status, or a transport error. */
 static kos_status_t token_call(kos_token_t *t, uint32_t label, uint64_t param, const void *payload,
-                               uint32_t len, uint32_t flags, uint64_t cookie,
-                               struct kos_msg *reply, int timeout_ms)
+                               uint32_t len, uint32_t flags, uint64_t cookie, struct kos_msg *reply,
+                               int timeout_ms)
 {
     struct kos__chan_shm *shm = t->shm;
     struct kos__chan_msg m;
@@ -492,7 +504,7 @@ static kos_status_t token_call(kos_token_t *t, uint32_t label, uint64_t param, c
     kos__note_cpu(&shm->cli_cpu, cpu);
     kos__chan_put(&shm->req, seq, label, param, payload, len, 0, flags, cookie);
     if (atomic_load_explicit(&shm->srv_sleeping, memory_order_seq_cst))
-        kos__bell_ring(t->ring_fd);
+        kos__doorbell_ring(t->ring_fd);
 
     st = token_wait(t, seq, timeout_ms == 0 ? 0 : kos__deadline(timeout_ms), cpu);
     if (st)
@@ -632,7 +644,6 @@ void kos_token_close(kos_token_t *token)
     kos__chan_unmap(token->shm);
     close(token->wait_fd);
     close(token->ring_fd);
-    close(token->ring_read_fd);
     free(token);
 }
 
@@ -656,11 +667,34 @@ static struct srv_chan *ep_find(const kos_endpoint_t *ep, uint32_t id, size_t *i
     return NULL;
 }
 
+/* The endpoint's stored copy of an app's name, added if new; NULL when out
+ * of memory. */
+static const char *ep_name(kos_endpoint_t *ep, uint32_t app_id, const char *name)
+{
+    struct app_name *n;
+
+    for (n = ep->names; n; n = n->next)
+        if (n->app_id == app_id && strcmp(n->name, name) == 0)
+            return n->name;
+    n = malloc(sizeof(*n));
+    if (!n)
+        return NULL;
+    n->app_id = app_id;
+    memcpy(n->name, name, sizeof(n->name));
+    n->next = ep->names;
+    ep->names = n;
+    return n->name;
+}
+
 /* Attaches a new client's channel (NEW_CLIENT). Takes the descriptors. */
 static void ep_add_client(kos_endpoint_t *ep, const struct kos__mw *m, int fds[KOS__MW_MAX_FDS])
 {
     struct srv_chan *ch;
-    struct epoll_event ev = {.events = EPOLLIN};
+    /* Edge-triggered: each ring queues one event, which epoll_wait() takes,
+     * so the doorbell never needs emptying (one system call less per wake).
+     * Its counter only grows; a client that saturates it mutes its own
+     * doorbell, nobody else's. */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
 
     if (ep->n_chans == ep->cap_chans) {
         size_t cap = ep->cap_chans ? ep->cap_chans * 2 : 8;
@@ -673,6 +707,9 @@ static void ep_add_client(kos_endpoint_t *ep, const struct kos__mw *m, int fds[K
     ch = calloc(1, sizeof(*ch));
     if (!ch)
         goto out_close_fds;
+    ch->app = ep_name(ep, m->app_id, m->name);
+    if (!ch->app)
+        goto out_free_chan;
     if (kos__chan_map(fds[KOS__MW_FD_SHM], m->channel, &ch->shm))
         goto out_free_chan;
     ev.data.u64 = m->channel;
@@ -681,7 +718,6 @@ static void ep_add_client(kos_endpoint_t *ep, const struct kos__mw *m, int fds[K
     close(fds[KOS__MW_FD_SHM]);
     ch->id = m->channel;
     ch->app_id = m->app_id;
-    memcpy(ch->app, m->name, sizeof(ch->app));
     ch->wait_fd = fds[KOS__MW_FD_WAIT];
     ch->ring_fd = fds[KOS__MW_FD_RING];
     ch->ring_read_fd = fds[KOS__MW_FD_RING_READ];
@@ -767,7 +803,7 @@ static kos_status_t dir_handle(kos_dir_t *dir, const struct kos__mw *m, int *fds
          * back. */
         if (m->status == KOS_STATUS_OK) {
             struct kos__mw back = {.type = KOS__MW_TOKEN_CLOSE, .channel = m->channel};
-            close_fds(fds, KOS__MW_MAX_FDS);
+            close_fds(fds, KOS__MW_CLIENT_FDS);
             (void)dir_send(dir, &back, MSG_DONTWAIT);
         }
         return KOS_STATUS_OK;
@@ -828,6 +864,7 @@ kos_status_t kos_dir_publish(kos_dir_t *dir, const char *protocol, kos_endpoint_
     strcpy(ep->protocol, protocol);
     ep->flags_sleeping = true;
     ep->peer_cpu = -1;
+    ep->my_cpu = kos__cpu();
     kos__spin_init(&ep->spin);
     ep->next = dir->endpoints;
     dir->endpoints = ep;
@@ -855,12 +892,16 @@ static void chan_reply(struct srv_chan *ch, uint32_t seq, kos_status_t status, u
         kos__futex_wake(&shm->rep.seq);
 }
 
-/* Stores the doorbell-enable flag in every channel. */
+/* Stores the doorbell-enable flag in every channel. Going to sleep, the
+ * fence orders these stores before the scan that follows (the Dekker pairing
+ * with the clients' seq_cst store of a request and load of the flag). */
 static void ep_set_sleeping(kos_endpoint_t *ep, bool sleeping)
 {
     for (size_t i = 0; i < ep->n_chans; i++)
         atomic_store_explicit(&ep->chans[i]->shm->srv_sleeping, sleeping, memory_order_seq_cst);
     ep->flags_sleeping = sleeping;
+    if (sleeping)
+        atomic_thread_fence(memory_order_seq_cst);
 }
 
 /* Keeps the endpoint's fd readable until ep_disarm(). */
@@ -892,7 +933,7 @@ static void ep_wake_up(kos_endpoint_t *ep)
 }
 
 /* After a request was taken: if other channels rang and have not been
- * looked at, their rings are gone, so keep the fd readable for them. */
+ * looked at, their events are consumed, so keep the fd readable for them. */
 static void ep_after_take(kos_endpoint_t *ep)
 {
     if (!ep->any_rung)
@@ -912,9 +953,11 @@ static void ep_after_take(kos_endpoint_t *ep)
 static kos_status_t ep_scan(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_caller *from)
 {
     size_t n = ep->n_chans;
+    size_t i = ep->rr;
 
     for (size_t k = 0; k < n; k++) {
-        size_t i = (ep->rr + 1 + k) % n;
+        if (++i >= n)
+            i = 0;
         struct srv_chan *ch = ep->chans[i];
         struct kos__chan_msg m;
         uint32_t seq = atomic_load_explicit(&ch->shm->req.seq, memory_order_acquire);
@@ -945,9 +988,8 @@ static kos_status_t ep_scan(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_
         }
         ch->pending = true;
         ch->pending_seq = seq;
-        memcpy(ep->caller_app, ch->app, sizeof(ep->caller_app));
         from->app_id = ch->app_id;
-        from->app = ep->caller_app;
+        from->app = ch->app;
         from->client = ch->id;
         from->call = seq;
         msg->label = m.label;
@@ -962,10 +1004,10 @@ static kos_status_t ep_scan(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_
     return KOS_STATUS_WOULD_BLOCK;
 }
 
-/* Handles what epoll reported: doorbells rang (or lost their client), the
- * directory has messages. Each doorbell that rang is emptied now and its
- * channel marked, so the scan that follows looks at it; a ring that comes
- * later stays in the doorbell. */
+/* Handles what epoll reported: doorbells rang, the directory has messages.
+ * Each channel whose doorbell rang is marked, so the scan that follows looks
+ * at it; epoll_wait() has consumed the ring, and a later ring is a new
+ * event. */
 static void ep_events(kos_endpoint_t *ep, const struct epoll_event *evs, int n)
 {
     bool dir_ready = false;
@@ -982,19 +1024,9 @@ static void ep_events(kos_endpoint_t *ep, const struct epoll_event *evs, int n)
             continue;
         ch->rung = true;
         ep->any_rung = true;
-        if (!kos__bell_drain(ch->wait_fd) ||
-            ((evs[k].events & EPOLLHUP) && !kos__bell_drain(ch->wait_fd)))
-            ch->hup = true;
     }
-    /* A client whose doorbell lost its writer is gone: its process died or
-     * closed the token. Whatever it left in the request slot has nobody to
-     * answer to. */
-    for (size_t i = 0; i < ep->n_chans;) {
-        if (ep->chans[i]->hup)
-            ep_drop_chan(ep, i);
-        else
-            i++;
-    }
+    /* Clients that leave (or die) are reported by the message server
+     * (CLIENT_GONE), handled here. */
     if (dir_ready && ep->dir)
         (void)dir_process(ep->dir);
 }
@@ -1012,6 +1044,7 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
     if (!ep->dir)
         return KOS_STATUS_CLOSED;
     deadline = kos__deadline(timeout_ms);
+    ep->my_cpu = kos__cpu(); /* with glibc's rseq, a memory load */
     if (++ep->tick % DIR_CHECK_EVERY == 0)
         (void)dir_process(ep->dir);
     for (;;) {
@@ -1021,8 +1054,8 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
 
         /* Spin (bounded) unless the last client ran on this CPU. */
         if (!spun && timeout_ms != 0 && ep->n_chans &&
-            kos__spin_worth(&ep->spin, ep->peer_cpu, kos__cpu())) {
-            uint64_t limit = kos__now_ns() + ep->spin.budget_ns;
+            kos__spin_worth(&ep->spin, ep->peer_cpu, ep->my_cpu)) {
+            uint64_t limit = 0; /* read lazily, as in token_wait() */
             spun = true;
             ep_wake_up(ep);
             for (unsigned i = 1;; i++) {
@@ -1032,8 +1065,13 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
                     goto out_taken;
                 }
                 kos__cpu_relax();
-                if ((i & 15) == 0 && kos__now_ns() > limit)
-                    break;
+                if ((i & 15) == 0) {
+                    uint64_t now = kos__now_ns();
+                    if (!limit)
+                        limit = now + ep->spin.budget_ns;
+                    else if (now > limit)
+                        break;
+                }
             }
             kos__spin_result(&ep->spin, false);
         }
@@ -1095,7 +1133,7 @@ kos_status_t kos_endpoint_reply(kos_endpoint_t *ep, const struct kos_caller *to,
             return st;
     }
     ch->pending = false;
-    kos__note_cpu(&ch->shm->srv_cpu, kos__cpu());
+    kos__note_cpu(&ch->shm->srv_cpu, ep->my_cpu);
     if (reply)
         chan_reply(ch, to->call, status, reply->label, reply->param, reply->payload, reply->len,
                    cookie ? KOS__SLOT_TOKEN : 0, cookie);
@@ -1184,6 +1222,11 @@ void kos_endpoint_close(kos_endpoint_t *ep)
         ep_drop_chan(ep, ep->n_chans - 1);
     }
     free(ep->chans);
+    while (ep->names) {
+        struct app_name *n = ep->names;
+        ep->names = n->next;
+        free(n);
+    }
     close(ep->self_fd);
     close(ep->epfd);
     free(ep);

@@ -29,8 +29,8 @@ enum field {
 struct layout {
     uint32_t type;
     const char *name;
-    bool reply;    /* has an id and a status */
-    bool has_id;   /* carries a request id */
+    bool reply;  /* has an id and a status */
+    bool has_id; /* carries a request id */
     uint8_t fields[5];
 };
 
@@ -71,7 +71,7 @@ size_t kos__mw_nfds(uint32_t type, uint32_t status)
     switch (type) {
     case KOS__MW_REQUEST_REPLY:
     case KOS__MW_REDEEM_REPLY:
-        return status == KOS_STATUS_OK ? KOS__MW_MAX_FDS : 0;
+        return status == KOS_STATUS_OK ? KOS__MW_CLIENT_FDS : 0;
     case KOS__MW_NEW_CLIENT:
         return KOS__MW_MAX_FDS;
     default:
@@ -324,8 +324,10 @@ kos_status_t kos__mw_recv(int sock, struct kos__mw *out, int fds[KOS__MW_MAX_FDS
         char buf[CMSG_SPACE(8 * sizeof(int))];
     } ctl;
     struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.buf,
+                        .msg_controllen = sizeof(ctl.buf)};
     int got[8];
     size_t nfds = 0;
     bool bad = false;

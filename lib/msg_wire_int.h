@@ -13,9 +13,10 @@
  * status out of range, an unexpected descriptor or an unknown type is
  * KOS_STATUS_PROTOCOL, and the receiver ends the conversation (OpenBSD imsg).
  *
- * Apps never send descriptors to the message server; the server sends four
- * with each new channel, in the order of the KOS__MW_FD_* positions below
- * (see channel_int.h for what they are).
+ * Apps never send descriptors to the message server; the server sends three
+ * (to the client) or four (to the server) with each new channel, in the
+ * order of the KOS__MW_FD_* positions below (channel_int.h says what they
+ * are).
  */
 #ifndef KOS_MSG_WIRE_INT_H
 #define KOS_MSG_WIRE_INT_H
@@ -28,18 +29,18 @@
 #include "boot_int.h"
 
 #define KOS__MW_HDR_LEN 16u
-#define KOS__MW_MAX 256u  /* largest datagram, header included */
-#define KOS__MW_MAX_FDS 4u /* descriptors one message may carry */
+#define KOS__MW_MAX     256u /* largest datagram, header included */
+#define KOS__MW_MAX_FDS 4u   /* descriptors one message may carry */
 
-/* Descriptor positions in a channel grant (REQUEST_REPLY and REDEEM_REPLY to
- * the client, NEW_CLIENT to the server). "Own" and "peer" are from the
- * receiver's point of view. */
+/* Descriptor positions in a channel grant: REQUEST_REPLY and REDEEM_REPLY
+ * carry the client's three, NEW_CLIENT the server's four. */
 enum {
-    KOS__MW_FD_SHM = 0,       /* the sealed memfd holding the call channel */
-    KOS__MW_FD_WAIT = 1,      /* read end of the receiver's own bell */
-    KOS__MW_FD_RING = 2,      /* write end of the peer's bell */
-    KOS__MW_FD_RING_READ = 3, /* read end of the peer's bell (held, never read) */
+    KOS__MW_FD_SHM = 0,       /* both: the sealed memfd holding the call channel */
+    KOS__MW_FD_WAIT = 1,      /* client: note bell read end; server: its doorbell */
+    KOS__MW_FD_RING = 2,      /* client: the server's doorbell; server: note bell write end */
+    KOS__MW_FD_RING_READ = 3, /* server: note bell read end, held against SIGPIPE */
 };
+#define KOS__MW_CLIENT_FDS 3u
 
 enum kos__mw_type {
     /* app -> message server */
@@ -54,9 +55,9 @@ enum kos__mw_type {
 
     /* message server -> app */
     KOS__MW_PUBLISH_REPLY = 64, /* id, status, endpoint */
-    KOS__MW_REQUEST_REPLY = 65, /* id, status, channel; 4 fds when status is OK */
+    KOS__MW_REQUEST_REPLY = 65, /* id, status, channel; 3 fds when status is OK */
     KOS__MW_PING_REPLY = 66,    /* id */
-    KOS__MW_REDEEM_REPLY = 67,  /* id, status, channel, name = protocol; 4 fds when OK */
+    KOS__MW_REDEEM_REPLY = 67,  /* id, status, channel, name = protocol; 3 fds when OK */
     KOS__MW_NEW_CLIENT = 68,    /* endpoint, channel, app_id, name = app; 4 fds */
     KOS__MW_CLIENT_GONE = 69,   /* endpoint, channel: that client left */
     KOS__MW_TOKEN_DOWN = 70,    /* channel, status: why calls on it now fail */

@@ -7,10 +7,13 @@
  * with 64-bit arithmetic so that no sum can wrap. What stays true of a view
  * it accepts: every accessor below reads inside the buffer, every string
  * offset found in it names a NUL-terminated string inside the pool, names
- * are valid KOS names and unique, and every grant points at a message
- * server. It never allocates, and its work is linear in the buffer's size
- * (names are scanned at most 64 bytes, and the pool's last byte is a NUL, so
- * no other string needs scanning to be known terminated).
+ * are valid KOS names and unique, every grant points at a message server,
+ * every resource is a device with an absolute path or a declared memory
+ * region (page-sized, at least one page), with access bits inside
+ * read|write, and every config entry is "name=value". It never allocates,
+ * and its work is linear in the buffer's size (names are scanned at most 64
+ * bytes, device paths at most KOS__MF_MAX_PATH + 1, and the pool's last byte
+ * is a NUL, so no other string needs scanning to be known terminated).
  */
 #include <assert.h>
 #include <stdarg.h>
@@ -22,9 +25,15 @@
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the compiled manifest is little-endian and read in place");
-_Static_assert(sizeof(struct kos_cm_header) == 56, "header layout");
-_Static_assert(sizeof(struct kos_cm_proc) == 96, "process layout");
+_Static_assert(sizeof(struct kos_cm_header) == 72, "header layout");
+_Static_assert(sizeof(struct kos_cm_proc) == 120, "process layout");
 _Static_assert(sizeof(struct kos_cm_grant) == 12, "grant layout");
+_Static_assert(sizeof(struct kos_cm_res) == 16, "resource layout");
+_Static_assert(sizeof(struct kos_cm_region) == 16, "region layout");
+
+#define CM_FLAGS (KOS_CM_SIGNING_DISABLED | KOS_CM_ISOLATION_BEST_EFFORT | KOS_CM_PROFILE_DEVELOPMENT)
+#define CM_PROC_FLAGS (KOS_CM_PROC_ENDS_SYSTEM | KOS_CM_PROC_DATA_DIR | KOS_CM_PROC_DEBUG)
+#define CM_ACCESS (KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE)
 
 /* ---- names ---------------------------------------------------------- */
 
@@ -55,6 +64,23 @@ bool kos__mf_env_key_valid(const char *s, size_t len)
         unsigned char ch = (unsigned char)s[i];
         if (!is_alnum(ch) && ch != '_')
             return false;
+    }
+    return true;
+}
+
+bool kos__mf_device_path_valid(const char *s, size_t len)
+{
+    if (s == NULL || len < 2 || len > KOS__MF_MAX_PATH || s[0] != '/' ||
+        memchr(s, '\0', len) != NULL)
+        return false;
+    /* Look at every component: the text between two '/' (or the end). */
+    for (size_t i = 0; i < len;) {
+        size_t j = i + 1;
+        while (j < len && s[j] != '/')
+            j++;
+        if (j - i == 3 && s[i + 1] == '.' && s[i + 2] == '.')
+            return false;
+        i = j;
     }
     return true;
 }
@@ -129,7 +155,7 @@ static kos_status_t check_table(const struct cm_check *k, uint64_t f_off, const 
     if (off < sizeof(struct kos_cm_header))
         return CHECK_FAIL(k, f_off, "%s offset %llu overlaps the %zu-byte header", what,
                           (unsigned long long)off, sizeof(struct kos_cm_header));
-    uint64_t bytes = n * size; /* n < 2^32 and size <= 96: no overflow */
+    uint64_t bytes = n * size; /* n < 2^32 and size <= 120: no overflow */
     if ((off > k->len || bytes > k->len - off) && size == 1)
         return CHECK_FAIL(k, f_off,
                           "%s (%llu bytes at offset %llu) runs past the end of the %zu-byte buffer",
@@ -172,9 +198,9 @@ static kos_status_t check_header(struct cm_check *k)
     if (h->size != k->len)
         return CHECK_FAIL(k, HDR_FIELD(size), "size field says %u bytes but the buffer holds %zu",
                           h->size, k->len);
-    if ((h->flags & ~(uint32_t)KOS_CM_SIGNING_DISABLED) != 0)
-        return CHECK_FAIL(k, HDR_FIELD(flags), "unknown flags 0x%x; the only flag is 0x%x",
-                          h->flags, (unsigned)KOS_CM_SIGNING_DISABLED);
+    if ((h->flags & ~(uint32_t)CM_FLAGS) != 0)
+        return CHECK_FAIL(k, HDR_FIELD(flags), "unknown flags 0x%x; the valid flags are 0x%x",
+                          h->flags & ~(uint32_t)CM_FLAGS, (unsigned)CM_FLAGS);
     if (h->reserved != 0)
         return CHECK_FAIL(k, HDR_FIELD(reserved), "reserved field is %u; it must be 0",
                           h->reserved);
@@ -193,6 +219,17 @@ static kos_status_t check_header(struct cm_check *k)
                      h->n_strrefs, sizeof(uint32_t), 4);
     if (st)
         return st;
+    st = check_table(k, HDR_FIELD(res_off), "resource table", h->res_off, h->n_res,
+                     sizeof(struct kos_cm_res), 4);
+    if (st)
+        return st;
+    if (h->n_regions > KOS__MF_MAX_REGIONS)
+        return CHECK_FAIL(k, HDR_FIELD(n_regions), "%u memory regions; a system has at most %u",
+                          h->n_regions, KOS__MF_MAX_REGIONS);
+    st = check_table(k, HDR_FIELD(regions_off), "region table", h->regions_off, h->n_regions,
+                     sizeof(struct kos_cm_region), 8);
+    if (st)
+        return st;
     st =
         check_table(k, HDR_FIELD(strings_off), "string pool", h->strings_off, h->strings_len, 1, 1);
     if (st)
@@ -205,20 +242,119 @@ static kos_status_t check_header(struct cm_check *k)
     const struct {
         const char *name;
         uint64_t off, len;
-    } r[4] = {
+    } r[6] = {
         {"process table", h->procs_off, (uint64_t)h->n_procs * sizeof(struct kos_cm_proc)},
         {"grant table", h->grants_off, (uint64_t)h->n_grants * sizeof(struct kos_cm_grant)},
         {"string-reference table", h->strrefs_off, (uint64_t)h->n_strrefs * sizeof(uint32_t)},
         {"string pool", h->strings_off, h->strings_len},
+        {"resource table", h->res_off, (uint64_t)h->n_res * sizeof(struct kos_cm_res)},
+        {"region table", h->regions_off, (uint64_t)h->n_regions * sizeof(struct kos_cm_region)},
     };
-    for (int i = 0; i < 4; i++)
-        for (int j = i + 1; j < 4; j++) {
+    for (int i = 0; i < 6; i++)
+        for (int j = i + 1; j < 6; j++) {
             st = check_apart(k, r[i].name, r[i].off, r[i].len, r[j].name, r[j].off, r[j].len);
             if (st)
                 return st;
         }
     k->pool = k->base + h->strings_off;
     return check_name(k, HDR_FIELD(system_name), h->system_name, "system name");
+}
+
+/* Checks a config entry "key=value": a valid name, then '='. */
+static bool config_ok(const struct cm_check *k, uint32_t s)
+{
+    const char *p = (const char *)k->pool + s;
+    size_t max = k->hdr->strings_len - s;
+    if (max > 64)
+        max = 64;
+    const char *eq = memchr(p, '=', max);
+    if (eq == NULL || memchr(p, '\0', (size_t)(eq - p)) != NULL)
+        return false;
+    return kos__mf_name_valid(p, (size_t)(eq - p));
+}
+
+/* Checks the region table: valid, unique names; sizes > 0, page multiples
+ * and within the limit; reserved fields zero. */
+static kos_status_t check_regions(const struct cm_check *k)
+{
+    const struct kos_cm_header *h = k->hdr;
+    const struct kos_cm_region *r = (const struct kos_cm_region *)(k->base + h->regions_off);
+    for (uint32_t i = 0; i < h->n_regions; i++) {
+        uint64_t at = (uint64_t)h->regions_off + (uint64_t)i * sizeof(*r);
+#define RAT(f) (at + offsetof(struct kos_cm_region, f))
+        kos_status_t st = check_name(k, RAT(name), r[i].name, "region name");
+        if (st)
+            return st;
+        if (r[i].reserved != 0)
+            return CHECK_FAIL(k, RAT(reserved), "region %u's reserved field is %u; it must be 0",
+                              i, r[i].reserved);
+        if (r[i].size == 0 || r[i].size % KOS__MF_REGION_ALIGN != 0 ||
+            r[i].size > KOS__MF_MAX_REGION_SIZE)
+            return CHECK_FAIL(k, RAT(size),
+                              "region %u has size %llu; a region is more than 0 bytes, a "
+                              "multiple of %u and at most %llu",
+                              i, (unsigned long long)r[i].size, KOS__MF_REGION_ALIGN,
+                              (unsigned long long)KOS__MF_MAX_REGION_SIZE);
+        const char *name = (const char *)k->pool + r[i].name;
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp((const char *)k->pool + r[j].name, name) == 0)
+                return CHECK_FAIL(k, RAT(name), "region %u has the same name '%s' as region %u",
+                                  i, name, j);
+#undef RAT
+    }
+    return KOS_STATUS_OK;
+}
+
+/* Checks the resource table: kinds, names, access bits and targets. Which
+ * process holds an entry is checked in check_procs(). */
+static kos_status_t check_res(const struct cm_check *k)
+{
+    const struct kos_cm_header *h = k->hdr;
+    const struct kos_cm_res *r = (const struct kos_cm_res *)(k->base + h->res_off);
+    for (uint32_t i = 0; i < h->n_res; i++) {
+        uint64_t at = (uint64_t)h->res_off + (uint64_t)i * sizeof(*r);
+#define RAT(f) (at + offsetof(struct kos_cm_res, f))
+        if (r[i].kind != KOS_CM_RES_DEVICE && r[i].kind != KOS_CM_RES_REGION)
+            return CHECK_FAIL(k, RAT(kind),
+                              "resource %u has kind %u; valid kinds are 1 (device) and 2 "
+                              "(memory region)",
+                              i, r[i].kind);
+        kos_status_t st = check_name(k, RAT(name), r[i].name, "resource name");
+        if (st)
+            return st;
+        if (r[i].access == 0 || (r[i].access & ~(uint32_t)CM_ACCESS) != 0)
+            return CHECK_FAIL(k, RAT(access),
+                              "resource %u has access 0x%x; valid access is 1 (read), 2 (write) "
+                              "or 3 (both)",
+                              i, r[i].access);
+        if (r[i].kind == KOS_CM_RES_REGION) {
+            if (r[i].target >= h->n_regions)
+                return CHECK_FAIL(k, RAT(target),
+                                  "resource %u names region %u; the system has %u regions", i,
+                                  r[i].target, h->n_regions);
+            if ((r[i].access & KOS_CM_ACCESS_READ) == 0)
+                return CHECK_FAIL(k, RAT(access),
+                                  "resource %u maps a region write-only; a region is mapped "
+                                  "read (1) or read-write (3)",
+                                  i);
+            continue;
+        }
+        if (!str_in_pool(k, r[i].target))
+            return CHECK_FAIL(k, RAT(target),
+                              "resource %u's device path offset %u is outside the %u-byte string "
+                              "pool",
+                              i, r[i].target, h->strings_len);
+        const char *p = (const char *)k->pool + r[i].target;
+        size_t max = h->strings_len - r[i].target;
+        const char *nul = memchr(p, '\0', max < KOS__MF_MAX_PATH + 1 ? max : KOS__MF_MAX_PATH + 1);
+        if (nul == NULL || !kos__mf_device_path_valid(p, (size_t)(nul - p)))
+            return CHECK_FAIL(k, RAT(target),
+                              "resource %u's device path at string offset %u is not an absolute "
+                              "path of at most %u bytes without '..'",
+                              i, r[i].target, KOS__MF_MAX_PATH);
+#undef RAT
+    }
+    return KOS_STATUS_OK;
 }
 
 /* Checks an environment entry "KEY=VALUE": a valid variable name, then '='. */
@@ -314,10 +450,22 @@ static kos_status_t check_procs(const struct cm_check *k)
                               "process %u has restart policy %u; valid policies are 1 "
                               "(permanent), 2 (transient) and 3 (temporary)",
                               i, p->restart);
-        if ((p->flags & ~(uint32_t)KOS_CM_PROC_ENDS_SYSTEM) != 0)
+        if ((p->flags & ~(uint32_t)CM_PROC_FLAGS) != 0)
             return CHECK_FAIL(k, AT(flags),
-                              "process %u has unknown flags 0x%x; the only flag is 0x%x", i,
-                              p->flags, (unsigned)KOS_CM_PROC_ENDS_SYSTEM);
+                              "process %u has unknown flags 0x%x; the valid flags are 0x%x", i,
+                              p->flags & ~(uint32_t)CM_PROC_FLAGS, (unsigned)CM_PROC_FLAGS);
+        if (p->max_procs != 0 &&
+            (p->max_procs < KOS__MF_MIN_PROCS || p->max_procs > KOS__MF_MAX_PROCS_LIMIT))
+            return CHECK_FAIL(k, AT(max_procs),
+                              "process %u has a process limit of %u; valid limits are 0 (the "
+                              "default) or %u to %u",
+                              i, p->max_procs, KOS__MF_MIN_PROCS, KOS__MF_MAX_PROCS_LIMIT);
+        if (p->max_files != 0 &&
+            (p->max_files < KOS__MF_MIN_FILES || p->max_files > KOS__MF_MAX_FILES))
+            return CHECK_FAIL(k, AT(max_files),
+                              "process %u has an open-file limit of %u; valid limits are 0 (the "
+                              "default) or %u to %u",
+                              i, p->max_files, KOS__MF_MIN_FILES, KOS__MF_MAX_FILES);
         if (p->restart_max > KOS__MF_MAX_RESTARTS)
             return CHECK_FAIL(k, AT(restart_max), "process %u allows %u restarts; at most %u", i,
                               p->restart_max, KOS__MF_MAX_RESTARTS);
@@ -357,6 +505,43 @@ static kos_status_t check_procs(const struct cm_check *k)
                          h->n_grants);
         if (st)
             return st;
+        if (p->role == KOS_CM_ROLE_MSG_SERVER && (p->n_res != 0 || p->n_config != 0))
+            return CHECK_FAIL(k, p->n_res != 0 ? AT(n_res) : AT(n_config),
+                              "process %u is a message server with %u resources and %u config "
+                              "entries; only apps have them",
+                              i, p->n_res, p->n_config);
+        if (p->n_res > KOS__MF_MAX_RES)
+            return CHECK_FAIL(k, AT(n_res), "process %u has %u resources; at most %u", i,
+                              p->n_res, KOS__MF_MAX_RES);
+        st = check_range(k, AT(res_first), i, "resources", p->res_first, p->n_res, h->n_res);
+        if (st)
+            return st;
+        const struct kos_cm_res *res = (const struct kos_cm_res *)(k->base + h->res_off);
+        for (uint32_t a = 0; a < p->n_res; a++)
+            for (uint32_t b = 0; b < a; b++)
+                if (res[p->res_first + a].name == res[p->res_first + b].name ||
+                    strcmp((const char *)k->pool + res[p->res_first + a].name,
+                           (const char *)k->pool + res[p->res_first + b].name) == 0)
+                    return CHECK_FAIL(k,
+                                      (uint64_t)h->res_off + (uint64_t)(p->res_first + a) *
+                                                                 sizeof(struct kos_cm_res),
+                                      "process %u's resources %u and %u have the same name '%s'",
+                                      i, b, a, (const char *)k->pool + res[p->res_first + a].name);
+        if (p->n_config > KOS__MF_MAX_CONFIG)
+            return CHECK_FAIL(k, AT(n_config), "process %u has %u config entries; at most %u", i,
+                              p->n_config, KOS__MF_MAX_CONFIG);
+        st = check_range(k, AT(config_first), i, "config entries", p->config_first, p->n_config,
+                         h->n_strrefs);
+        if (st)
+            return st;
+        for (uint32_t e = 0; e < p->n_config; e++) {
+            uint32_t r = p->config_first + e;
+            if (!config_ok(k, refs[r]))
+                return CHECK_FAIL(k, (uint64_t)h->strrefs_off + 4ull * r,
+                                  "process %u's config entry %u is not key=value with a valid "
+                                  "name as key",
+                                  i, e);
+        }
         /* Names are unique; Core finds processes by name. */
         const char *name = (const char *)k->pool + p->name;
         for (uint32_t j = 0; j < i; j++)
@@ -393,6 +578,12 @@ kos_status_t kos_cm_open(struct kos_cm *cm, const void *buf, size_t len, char *e
     if (st)
         return st;
     st = check_grants(&k);
+    if (st)
+        return st;
+    st = check_regions(&k);
+    if (st)
+        return st;
+    st = check_res(&k);
     if (st)
         return st;
     st = check_procs(&k);
@@ -432,6 +623,23 @@ const char *kos_cm_strref(const struct kos_cm *cm, uint32_t i)
     assert(i < cm->hdr->n_strrefs);
     const uint32_t *refs = (const uint32_t *)(cm->base + cm->hdr->strrefs_off);
     return kos_cm_str(cm, refs[i]);
+}
+
+const struct kos_cm_res *kos_cm_res(const struct kos_cm *cm, uint32_t i)
+{
+    assert(i < cm->hdr->n_res);
+    return (const struct kos_cm_res *)(cm->base + cm->hdr->res_off) + i;
+}
+
+uint32_t kos_cm_nregions(const struct kos_cm *cm)
+{
+    return cm->hdr->n_regions;
+}
+
+const struct kos_cm_region *kos_cm_region(const struct kos_cm *cm, uint32_t i)
+{
+    assert(i < cm->hdr->n_regions);
+    return (const struct kos_cm_region *)(cm->base + cm->hdr->regions_off) + i;
 }
 
 bool kos_cm_signing_disabled(const struct kos_cm *cm)

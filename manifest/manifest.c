@@ -3,8 +3,8 @@
  *
  * A manifest file and the layer it names are each parsed into a tree
  * (tree.c); their top levels are checked here, then the manifest's
- * `message_servers` and `apps` are merged over the layer's: entries with a new
- * name are added after the layer's, entries with a layer's name are merged
+ * `memory_regions`, `message_servers` and `apps` are merged over the layer's:
+ * entries with a new name are added after the layer's, entries with a layer's name are merged
  * into it key by key (mappings recursively; scalars and sequences replace),
  * and an entry whose value is null removes the layer's entry of that name.
  * Every node keeps the position of the file it came from, so errors found
@@ -31,9 +31,11 @@ struct mf_owner {
     struct kos__mf_arena keep;
 };
 
-static const char *const system_keys[] = {"system",          "base", "signing",
+static const char *const system_keys[] = {"system",    "base",           "signing",
+                                          "profile",   "isolation",      "memory_regions",
                                           "message_servers", "apps", NULL};
-static const char *const layer_keys[] = {"layer", "message_servers", "apps", NULL};
+static const char *const layer_keys[] = {"layer", "memory_regions", "message_servers", "apps",
+                                         NULL};
 
 /* Reads at most KOS__MF_MAX_FILE bytes from fd into a malloc()ed buffer.
  * Returns 0, an errno value, or EFBIG when the file is larger. */
@@ -132,6 +134,46 @@ static kos_status_t check_section(struct kos__mf_ctx *c, const struct kos__mf_no
     return KOS_STATUS_OK;
 }
 
+static const char *const profiles[] = {"release", "development", NULL};
+static const char *const isolations[] = {"strict", "best_effort", NULL};
+
+/* Checks that `n` is a scalar holding one of `valid` (NULL-ended). */
+static kos_status_t check_enum(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                               const char *what, const char *example, const char *const *valid)
+{
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, what, example);
+    if (st)
+        return st;
+    char list[128] = "";
+    size_t o = 0;
+    for (size_t i = 0; valid[i] != NULL; i++) {
+        if (strcmp(n->str, valid[i]) == 0)
+            return KOS_STATUS_OK;
+        int w = snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", valid[i]);
+        if (w > 0 && (size_t)w < sizeof(list) - o)
+            o += (size_t)w;
+    }
+    char q[KOS__MF_QUOTE_SIZE];
+    return kos__mf_fail(c, &n->pos, "invalid value %s for %s; valid values: %s",
+                        kos__mf_quote(n->str, n->len, q), what, list);
+}
+
+/* Checks a `memory_regions:` section of one file: a mapping of at most
+ * KOS__MF_MAX_REGIONS entries. */
+static kos_status_t check_regions(struct kos__mf_ctx *c, const struct kos__mf_node *n)
+{
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_MAP, "memory_regions",
+                                     "memory_regions: {frame: {size: 64KiB}}");
+    if (st)
+        return st;
+    if (n->n > KOS__MF_MAX_REGIONS)
+        return kos__mf_fail(c, &n->pos,
+                            "memory_regions has %zu entries; a system has at most %u memory "
+                            "regions",
+                            n->n, KOS__MF_MAX_REGIONS);
+    return KOS_STATUS_OK;
+}
+
 /* Checks the top level of the system manifest and fills *top (all but the
  * merged sections). */
 static kos_status_t check_system_top(struct kos__mf_ctx *c, const struct kos__mf_node *root,
@@ -174,6 +216,24 @@ static kos_status_t check_system_top(struct kos__mf_ctx *c, const struct kos__mf
                                 kos__mf_quote(s->str, s->len, q));
         }
     }
+    top->profile = kos__mf_get(root, "profile", NULL);
+    if (top->profile != NULL) {
+        st = check_enum(c, top->profile, "profile", "profile: release", profiles);
+        if (st)
+            return st;
+    }
+    top->isolation = kos__mf_get(root, "isolation", NULL);
+    if (top->isolation != NULL) {
+        st = check_enum(c, top->isolation, "isolation", "isolation: strict", isolations);
+        if (st)
+            return st;
+    }
+    top->regions = kos__mf_get(root, "memory_regions", NULL);
+    if (top->regions != NULL) {
+        st = check_regions(c, top->regions);
+        if (st)
+            return st;
+    }
     top->servers = kos__mf_get(root, "message_servers", NULL);
     if (top->servers != NULL) {
         st = check_section(c, top->servers, "message_servers",
@@ -192,7 +252,8 @@ static kos_status_t check_system_top(struct kos__mf_ctx *c, const struct kos__mf
 
 /* Checks the top level of a layer file loaded as base layer `name`. */
 static kos_status_t check_layer_top(struct kos__mf_ctx *c, const struct kos__mf_node *root,
-                                    const char *name, const struct kos__mf_node **servers,
+                                    const char *name, const struct kos__mf_node **regions,
+                                    const struct kos__mf_node **servers,
                                     const struct kos__mf_node **apps)
 {
     kos_status_t st;
@@ -217,6 +278,12 @@ static kos_status_t check_layer_top(struct kos__mf_ctx *c, const struct kos__mf_
                             "this file declares layer '%s' but was loaded as base layer '%s'; "
                             "the name after 'layer:' must match the file's name",
                             layer->str, name);
+    *regions = kos__mf_get(root, "memory_regions", NULL);
+    if (*regions != NULL) {
+        st = check_regions(c, *regions);
+        if (st)
+            return st;
+    }
     *servers = kos__mf_get(root, "message_servers", NULL);
     if (*servers != NULL) {
         st = check_section(c, *servers, "message_servers",
@@ -370,6 +437,22 @@ static kos_status_t merge_section(struct kos__mf_ctx *c, const struct kos__mf_no
                                   const struct kos__mf_node *u, const char *what, const char *whats,
                                   const struct kos__mf_node *base, const struct kos__mf_node **out)
 {
+    if (u == NULL && l != NULL) {
+        /* The layer's section as is: every entry is the layer's. */
+        struct kos__mf_node *m = kos__mf_alloc(&c->work, sizeof(*m));
+        if (m == NULL)
+            return kos__mf_oom(c);
+        *m = *l;
+        m->pairs = kos__mf_alloc(&c->work, (l->n ? l->n : 1) * sizeof(struct kos__mf_pair));
+        if (m->pairs == NULL)
+            return kos__mf_oom(c);
+        for (size_t i = 0; i < l->n; i++) {
+            m->pairs[i] = l->pairs[i];
+            m->pairs[i].from_layer = true;
+        }
+        *out = m;
+        return KOS_STATUS_OK;
+    }
     if (u == NULL) {
         *out = l;
         return KOS_STATUS_OK;
@@ -384,12 +467,21 @@ static kos_status_t merge_section(struct kos__mf_ctx *c, const struct kos__mf_no
         return kos__mf_oom(c);
     if (ln > 0)
         memcpy(m->pairs, l->pairs, ln * sizeof(struct kos__mf_pair));
+    for (size_t i = 0; i < ln; i++)
+        m->pairs[i].from_layer = true;
     m->n = ln;
     for (size_t i = 0; i < u->n; i++) {
         const struct kos__mf_pair *up = &u->pairs[i];
         size_t j = find_pair(m->pairs, ln, up->key);
         char q[KOS__MF_QUOTE_SIZE];
         if (up->val->kind == KOS__MF_SCALAR && up->val->null) {
+            if (base == NULL && strcmp(what, "memory region") == 0)
+                return kos__mf_fail(c, &up->key->pos,
+                                    "%s %s is set to null, which removes the base layer's %s of "
+                                    "that name, but this manifest has no base layer; write "
+                                    "'%.*s: {size: 64KiB}' to declare a memory region",
+                                    what, kos__mf_quote(up->key->str, up->key->len, q), what,
+                                    (int)(up->key->len > 63 ? 63 : up->key->len), up->key->str);
             if (base == NULL)
                 return kos__mf_fail(c, &up->key->pos,
                                     "%s %s is set to null, which removes the base layer's %s of "
@@ -436,7 +528,7 @@ static kos_status_t read_manifest(struct kos__mf_ctx *c, const char *name, const
     kos_status_t st;
     struct kos__mf_top top = {0};
     struct kos__mf_node *root = NULL;
-    const struct kos__mf_node *lservers = NULL, *lapps = NULL;
+    const struct kos__mf_node *lregions = NULL, *lservers = NULL, *lapps = NULL;
     char *ltext = NULL;
 
     const char *file = kos__mf_strndup(&c->keep, name, strlen(name));
@@ -474,11 +566,15 @@ static kos_status_t read_manifest(struct kos__mf_ctx *c, const char *name, const
                               "the layer file is empty; a layer file starts with 'layer: NAME'");
             goto out_free_layer_text;
         }
-        st = check_layer_top(c, lroot, top.base->str, &lservers, &lapps);
+        st = check_layer_top(c, lroot, top.base->str, &lregions, &lservers, &lapps);
         if (st)
             goto out_free_layer_text;
     }
 
+    st = merge_section(c, lregions, top.regions, "memory region", "memory regions", top.base,
+                       &top.regions);
+    if (st)
+        goto out_free_layer_text;
     st = merge_section(c, lservers, top.servers, "message server", "message servers", top.base,
                        &top.servers);
     if (st)

@@ -32,6 +32,19 @@
 #define KOS__MF_MAX_RESTARTS              1000u /* restart_limit.max */
 #define KOS__MF_DEFAULT_RESTART_MAX       5u
 #define KOS__MF_DEFAULT_RESTART_PERIOD_MS 10000u
+#define KOS__MF_MAX_RES                   32u    /* devices + memory regions of one app */
+#define KOS__MF_MAX_REGIONS               256u   /* system memory regions */
+#define KOS__MF_REGION_ALIGN              4096u  /* a region's size is a multiple of this */
+#define KOS__MF_MAX_REGION_SIZE           (1ull << 40) /* bytes in one region */
+#define KOS__MF_MAX_PATH                  255u   /* bytes in a device path */
+#define KOS__MF_MAX_CONFIG                256u   /* config settings of one app */
+#define KOS__MF_MIN_PROCS                 1u     /* limits.processes */
+#define KOS__MF_MAX_PROCS_LIMIT           4096u
+#define KOS__MF_MIN_FILES                 8u     /* limits.files */
+#define KOS__MF_MAX_FILES                 20000u
+#define KOS__MF_MAX_CONFIG_BYTES          32768u /* "key=value" bytes of one app's config */
+#define KOS__MF_MIN_WAIVER                20u    /* characters in a waiver's justification */
+#define KOS__MF_MAX_WAIVERS               64u    /* waivers of one app */
 
 /* A bump allocator: many allocations, one free. */
 struct kos__mf_block;
@@ -71,6 +84,7 @@ struct kos__mf_node {
 struct kos__mf_pair {
     struct kos__mf_node *key; /* always a scalar */
     struct kos__mf_node *val;
+    bool from_layer; /* a section entry the base layer declared (manifest.c) */
 };
 
 /* The state of one kos_manifest_load()/parse() call. */
@@ -142,6 +156,9 @@ struct kos__mf_top {
     const struct kos__mf_node *system;   /* a valid name */
     const struct kos__mf_node *base;     /* a valid name, or NULL */
     const struct kos__mf_node *signing;  /* "enabled" or "disabled", or NULL */
+    const struct kos__mf_node *profile;  /* "release" or "development", or NULL */
+    const struct kos__mf_node *isolation; /* "strict" or "best_effort", or NULL */
+    const struct kos__mf_node *regions;  /* merged memory_regions mapping, or NULL */
     const struct kos__mf_node *servers;  /* merged mapping, or NULL */
     const struct kos__mf_node *apps;     /* merged mapping, or NULL */
     const struct kos__mf_node *apps_key; /* where 'apps:' was written, or NULL */
@@ -159,5 +176,8 @@ bool kos__mf_name_valid(const char *s, size_t len);
 /* True if s[0..len) is an environment variable name: [A-Za-z_][A-Za-z0-9_]*
  * of at most KOS__MF_MAX_ENV_KEY bytes. */
 bool kos__mf_env_key_valid(const char *s, size_t len);
+/* True if s[0..len) is a device path Core may open: absolute, not "/" alone,
+ * at most KOS__MF_MAX_PATH bytes, no NUL and no ".." component. */
+bool kos__mf_device_path_valid(const char *s, size_t len);
 
 #endif

@@ -399,7 +399,7 @@ static kos_status_t parse_map(struct tree_parse *t, struct kos__mf_node *node, i
             yaml_event_delete(&ev);
             break;
         }
-        struct kos__mf_pair pair = {NULL, NULL};
+        struct kos__mf_pair pair = {.key = NULL, .val = NULL};
         st = parse_node(t, &ev, depth + 1, &pair.key); /* deletes ev */
         if (st)
             goto out_free_vec;

@@ -8,8 +8,10 @@
  * of a model this file returns: every name is valid, app and message server
  * names are unique and distinct from each other, there is at least one app
  * and at most KOS_CM_MAX_PROCS processes, every grant names a declared
- * message server, no protocol is listed twice in one list, and every value
- * is within the limits of mf_int.h and of the boot records in boot_int.h.
+ * message server, no protocol is listed twice in one list, every memory
+ * region an app maps is declared, an app's device and region names are
+ * unique among themselves, and every value is within the limits of mf_int.h
+ * and of the boot records in boot_int.h.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,12 +19,25 @@
 #include "boot_int.h"
 #include "mf_int.h"
 
+_Static_assert(KOS__MF_MAX_RES <= KOS__BOOT_MAX_RES, "resources fit the boot record");
+_Static_assert(KOS__MF_MAX_CONFIG <= KOS__BOOT_MAX_CONFIG, "config fits the boot record");
+_Static_assert(63 + 1 + KOS__MF_MAX_STR + 1 <= KOS__CONFIG_MAX, "a setting fits the boot record");
+_Static_assert(KOS__MF_MAX_CONFIG_BYTES + KOS__MF_MAX_CONFIG * 8 + KOS__MF_MAX_RES * 96 +
+                       KOS__BOOT_MAX_DIRS * 80 + 256 <=
+                   KOS__CTL_MAX,
+               "a whole boot record fits one control message");
+
 static const char *const server_keys[] = {"binary", NULL};
-static const char *const app_keys[] = {"binary",        "memory",      "restart",
-                                       "restart_limit", "ends_system", "args",
-                                       "env",           "protocols",   NULL};
+static const char *const app_keys[] = {
+    "binary", "memory",  "restart", "restart_limit",  "ends_system", "args",  "env",
+    "protocols", "data_dir", "limits", "devices", "memory_regions", "debug", "config",
+    "waive",  NULL};
 static const char *const limit_keys[] = {"max", "period", NULL};
 static const char *const grant_keys[] = {"publish", "request", NULL};
+static const char *const rlimit_keys[] = {"processes", "files", NULL};
+static const char *const device_keys[] = {"path", "access", NULL};
+static const char *const use_keys[] = {"region", "access", NULL};
+static const char *const region_keys[] = {"size", NULL};
 
 /* Copies the scalar `n` into the keep arena. */
 static kos_status_t keep_str(struct kos__mf_ctx *c, const struct kos__mf_node *n, const char **out)
@@ -71,8 +86,11 @@ static bool text_is(const char *s, size_t len, const char *lit)
     return strlen(lit) == len && memcmp(s, lit, len) == 0;
 }
 
-static kos_status_t parse_memory(struct kos__mf_ctx *c, const struct kos__mf_node *n,
-                                 const char *app, uint64_t *out)
+enum size_result { SIZE_OK, SIZE_INVALID, SIZE_TOO_LARGE };
+
+/* Parses a size: a whole number of bytes with an optional unit (see
+ * docs/manifest.md, Sizes). */
+static enum size_result parse_size(const char *s, size_t len, uint64_t *out)
 {
     static const struct {
         const char *unit;
@@ -89,36 +107,52 @@ static kos_status_t parse_memory(struct kos__mf_ctx *c, const struct kos__mf_nod
         {"GB", 1000000000ull},
         {"TB", 1000000000000ull},
     };
+    uint64_t v;
+    size_t i = parse_digits(s, len, &v);
+    if (i == SIZE_MAX)
+        return SIZE_TOO_LARGE;
+    if (i == 0)
+        return SIZE_INVALID;
+    size_t u = i;
+    while (u < len && s[u] == ' ')
+        u++;
+    for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
+        if (!text_is(s + u, len - u, units[k].unit))
+            continue;
+        if (units[k].unit[0] == '\0' && u != i)
+            return SIZE_INVALID; /* trailing spaces and no unit */
+        if (v > UINT64_MAX / units[k].mult)
+            return SIZE_TOO_LARGE;
+        *out = v * units[k].mult;
+        return SIZE_OK;
+    }
+    return SIZE_INVALID;
+}
+
+static kos_status_t parse_memory(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                 const char *app, uint64_t *out)
+{
     char what[128], q[KOS__MF_QUOTE_SIZE];
     snprintf(what, sizeof(what), "memory of app '%s'", app);
     kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, what, "memory: 64MiB");
     if (st)
         return st;
-    uint64_t v;
-    size_t i = parse_digits(n->str, n->len, &v);
-    if (i == SIZE_MAX)
+    uint64_t v = 0;
+    switch (parse_size(n->str, n->len, &v)) {
+    case SIZE_OK:
+        break;
+    case SIZE_TOO_LARGE:
         goto out_too_large;
-    if (i == 0)
+    case SIZE_INVALID:
         goto out_invalid;
-    size_t u = i;
-    while (u < n->len && n->str[u] == ' ')
-        u++;
-    for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
-        if (!text_is(n->str + u, n->len - u, units[k].unit))
-            continue;
-        if (units[k].unit[0] == '\0' && u != i)
-            goto out_invalid; /* trailing spaces and no unit */
-        if (v > UINT64_MAX / units[k].mult)
-            goto out_too_large;
-        v *= units[k].mult;
-        if (v == 0)
-            return kos__mf_fail(c, &n->pos,
-                                "memory of app '%s' is 0; write a size of more than 0 bytes, "
-                                "e.g. 64MiB, or leave memory out for no limit",
-                                app);
-        *out = v;
-        return KOS_STATUS_OK;
     }
+    if (v == 0)
+        return kos__mf_fail(c, &n->pos,
+                            "memory of app '%s' is 0; write a size of more than 0 bytes, "
+                            "e.g. 64MiB, or leave memory out for no limit",
+                            app);
+    *out = v;
+    return KOS_STATUS_OK;
 out_invalid:
     return kos__mf_fail(c, &n->pos,
                         "invalid memory size %s for app '%s'; write a whole number of bytes with "
@@ -308,7 +342,9 @@ static kos_status_t parse_env(struct kos__mf_ctx *c, const struct kos__mf_node *
                             "app '%s' has %zu environment variables; at most %u are allowed",
                             app->name, n->n, KOS__MF_MAX_ENV);
     const char **env = kos__mf_alloc(&c->keep, (n->n ? n->n : 1) * sizeof(char *));
-    if (env == NULL)
+    struct kos_mf_pos *env_pos =
+        kos__mf_alloc(&c->keep, (n->n ? n->n : 1) * sizeof(struct kos_mf_pos));
+    if (env == NULL || env_pos == NULL)
         return kos__mf_oom(c);
     for (size_t i = 0; i < n->n; i++) {
         const struct kos__mf_node *k = n->pairs[i].key, *v = n->pairs[i].val;
@@ -339,8 +375,10 @@ static kos_status_t parse_env(struct kos__mf_ctx *c, const struct kos__mf_node *
         kv[k->len] = '=';
         memcpy(kv + k->len + 1, v->str, v->len);
         env[i] = kv;
+        env_pos[i] = k->pos;
     }
     app->env = env;
+    app->env_pos = env_pos;
     app->n_env = n->n;
     return KOS_STATUS_OK;
 }
@@ -348,7 +386,8 @@ static kos_status_t parse_env(struct kos__mf_ctx *c, const struct kos__mf_node *
 /* Reads one `publish:` or `request:` list of protocol names. */
 static kos_status_t parse_protocols(struct kos__mf_ctx *c, const struct kos__mf_node *n,
                                     const char *app, const char *server, const char *kind,
-                                    const char *const **out, size_t *n_out)
+                                    const char *const **out, const struct kos_mf_pos **pos_out,
+                                    size_t *n_out)
 {
     char what[192], q[KOS__MF_QUOTE_SIZE];
     snprintf(what, sizeof(what), "protocols.%s.%s of app '%s'", server, kind, app);
@@ -359,10 +398,12 @@ static kos_status_t parse_protocols(struct kos__mf_ctx *c, const struct kos__mf_
         return kos__mf_fail(c, &n->pos, "%s lists %zu protocols; at most %u are allowed", what,
                             n->n, KOS__GRANTS_MAX);
     const char **names = kos__mf_alloc(&c->keep, (n->n ? n->n : 1) * sizeof(char *));
-    if (names == NULL)
+    struct kos_mf_pos *pos = kos__mf_alloc(&c->keep, (n->n ? n->n : 1) * sizeof(*pos));
+    if (names == NULL || pos == NULL)
         return kos__mf_oom(c);
     for (size_t i = 0; i < n->n; i++) {
         const struct kos__mf_node *p = n->items[i];
+        pos[i] = p->pos;
         char where[256];
         snprintf(where, sizeof(where), " in %s", what);
         st = take_name(c, p, "protocol name", where, "[my_protocol, kos_log_protocol]", &names[i]);
@@ -379,6 +420,7 @@ static kos_status_t parse_protocols(struct kos__mf_ctx *c, const struct kos__mf_
         }
     }
     *out = names;
+    *pos_out = pos;
     *n_out = n->n;
     return KOS_STATUS_OK;
 }
@@ -428,14 +470,14 @@ static kos_status_t parse_grants(struct kos__mf_ctx *c, const struct kos__mf_nod
         const struct kos__mf_node *pub = kos__mf_get(v, "publish", NULL);
         if (pub != NULL) {
             st = parse_protocols(c, pub, app->name, g->server, "publish", &g->publish,
-                                 &g->n_publish);
+                                 &g->publish_pos, &g->n_publish);
             if (st)
                 return st;
         }
         const struct kos__mf_node *req = kos__mf_get(v, "request", NULL);
         if (req != NULL) {
             st = parse_protocols(c, req, app->name, g->server, "request", &g->request,
-                                 &g->n_request);
+                                 &g->request_pos, &g->n_request);
             if (st)
                 return st;
         }
@@ -445,10 +487,488 @@ static kos_status_t parse_grants(struct kos__mf_ctx *c, const struct kos__mf_nod
     return KOS_STATUS_OK;
 }
 
+/* Reads a whole number written as digits only into *out; false if it is not
+ * one or passes UINT32_MAX. */
+static bool parse_u32(const struct kos__mf_node *n, uint32_t *out)
+{
+    uint64_t v;
+    size_t i = parse_digits(n->str, n->len, &v);
+    if (i == 0 || i == SIZE_MAX || i != n->len || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* Reads one limit of `limits:` (processes or files) into *out. */
+static kos_status_t parse_one_limit(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                    const char *key, const char *app, uint32_t lo, uint32_t hi,
+                                    uint32_t *out)
+{
+    char what[128], q[KOS__MF_QUOTE_SIZE];
+    snprintf(what, sizeof(what), "limits.%s of app '%s'", key, app);
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, what, "limits: {processes: 4, files: 64}");
+    if (st)
+        return st;
+    uint32_t v;
+    if (!parse_u32(n, &v) || v < lo || v > hi)
+        return kos__mf_fail(c, &n->pos,
+                            "invalid limits.%s %s for app '%s'; write a whole number from %u to %u",
+                            key, kos__mf_quote(n->str, n->len, q), app, lo, hi);
+    *out = v;
+    return KOS_STATUS_OK;
+}
+
+static kos_status_t parse_limits(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                 struct kos_mf_app *app)
+{
+    char what[128];
+    snprintf(what, sizeof(what), "limits of app '%s'", app->name);
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_MAP, what, "limits: {processes: 4, files: 64}");
+    if (st)
+        return st;
+    st = kos__mf_check_keys(c, n, rlimit_keys, what);
+    if (st)
+        return st;
+    const struct kos__mf_node *f;
+    if ((f = kos__mf_get(n, "processes", NULL)) != NULL) {
+        st = parse_one_limit(c, f, "processes", app->name, KOS__MF_MIN_PROCS,
+                             KOS__MF_MAX_PROCS_LIMIT, &app->max_procs);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(n, "files", NULL)) != NULL) {
+        st = parse_one_limit(c, f, "files", app->name, KOS__MF_MIN_FILES, KOS__MF_MAX_FILES,
+                             &app->max_files);
+        if (st)
+            return st;
+    }
+    return KOS_STATUS_OK;
+}
+
+/* Reads an access mode: r, w or rw for a device; r or rw for a memory
+ * region. `what` names the entry ("device 'bus' of app 'cam'"). */
+static kos_status_t parse_access(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                 const char *what, bool region, uint32_t *out)
+{
+    char w[192], q[KOS__MF_QUOTE_SIZE];
+    snprintf(w, sizeof(w), "access of %s", what);
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, w, region ? "access: r" : "access: rw");
+    if (st)
+        return st;
+    if (text_is(n->str, n->len, "r")) {
+        *out = KOS_CM_ACCESS_READ;
+    } else if (text_is(n->str, n->len, "rw")) {
+        *out = KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE;
+    } else if (!region && text_is(n->str, n->len, "w")) {
+        *out = KOS_CM_ACCESS_WRITE;
+    } else if (region) {
+        return kos__mf_fail(c, &n->pos,
+                            "invalid access %s for %s; valid values: r (read-only), rw "
+                            "(read-write)",
+                            kos__mf_quote(n->str, n->len, q), what);
+    } else {
+        return kos__mf_fail(c, &n->pos,
+                            "invalid access %s for %s; valid values: r (read), w (write), rw "
+                            "(both)",
+                            kos__mf_quote(n->str, n->len, q), what);
+    }
+    return KOS_STATUS_OK;
+}
+
+/* Checks the local name `k` of one of an app's devices or memory regions
+ * (`kind`: "device" or "memory region") and that no device or region of
+ * the app already has it. */
+static kos_status_t take_local_name(struct kos__mf_ctx *c, const struct kos__mf_node *k,
+                                    const char *kind, const struct kos_mf_app *app,
+                                    const char **out)
+{
+    char noun[64], where[128];
+    snprintf(noun, sizeof(noun), "%s name", kind);
+    snprintf(where, sizeof(where), " in app '%s'", app->name);
+    kos_status_t st =
+        take_name(c, k, noun, where, "devices: {bus: {path: /dev/i2c-1, access: rw}}", out);
+    if (st)
+        return st;
+    for (size_t i = 0; i < app->n_devices; i++)
+        if (strcmp(app->devices[i].name, *out) == 0)
+            return kos__mf_fail(c, &k->pos,
+                                "%s '%s' of app '%s' has the same name as its device at line %d, "
+                                "column %d; an app's devices and memory regions need distinct "
+                                "names",
+                                kind, *out, app->name, app->devices[i].pos.line,
+                                app->devices[i].pos.col);
+    return KOS_STATUS_OK;
+}
+
+/* Checks a device path: absolute, not "/", no ".." component. */
+static kos_status_t check_device_path(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                      const char *what)
+{
+    char q[KOS__MF_QUOTE_SIZE];
+    if (n->len > KOS__MF_MAX_PATH)
+        return kos__mf_fail(c, &n->pos,
+                            "the path of %s is %zu bytes long; at most %u bytes are allowed", what,
+                            n->len, KOS__MF_MAX_PATH);
+    if (n->len == 0 || n->str[0] != '/')
+        return kos__mf_fail(c, &n->pos,
+                            "the path %s of %s is not absolute; write the device node's full "
+                            "path, e.g. /dev/i2c-1",
+                            kos__mf_quote(n->str, n->len, q), what);
+    if (n->len == 1)
+        return kos__mf_fail(c, &n->pos,
+                            "the path '/' of %s is the root folder, not a device; write the "
+                            "device node's path, e.g. /dev/i2c-1",
+                            what);
+    if (!kos__mf_device_path_valid(n->str, n->len))
+        return kos__mf_fail(c, &n->pos,
+                            "the path %s of %s has a '..' component; write the device node's own "
+                            "path, without '..', e.g. /dev/i2c-1",
+                            kos__mf_quote(n->str, n->len, q), what);
+    return KOS_STATUS_OK;
+}
+
+static kos_status_t parse_devices(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                  struct kos_mf_app *app)
+{
+    static const char example[] = "bus: {path: /dev/i2c-1, access: rw}";
+    char what[192];
+    snprintf(what, sizeof(what), "devices of app '%s'", app->name);
+    kos_status_t st =
+        kos__mf_expect(c, n, KOS__MF_MAP, what, "devices: {bus: {path: /dev/i2c-1, access: rw}}");
+    if (st)
+        return st;
+    if (n->n > KOS__MF_MAX_RES)
+        return kos__mf_fail(c, &n->pos, "app '%s' has %zu devices; at most %u are allowed",
+                            app->name, n->n, KOS__MF_MAX_RES);
+    struct kos_mf_device *devs =
+        kos__mf_alloc(&c->keep, (n->n ? n->n : 1) * sizeof(struct kos_mf_device));
+    if (devs == NULL)
+        return kos__mf_oom(c);
+    app->devices = devs;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct kos__mf_node *k = n->pairs[i].key, *v = n->pairs[i].val, *f;
+        struct kos_mf_device *d = &devs[i];
+        st = take_local_name(c, k, "device", app, &d->name);
+        if (st)
+            return st;
+        d->pos = k->pos;
+        snprintf(what, sizeof(what), "device '%s' of app '%s'", d->name, app->name);
+        st = kos__mf_expect(c, v, KOS__MF_MAP, what, example);
+        if (st)
+            return st;
+        st = kos__mf_check_keys(c, v, device_keys, what);
+        if (st)
+            return st;
+        if ((f = kos__mf_get(v, "path", NULL)) == NULL)
+            return kos__mf_fail(c, &v->pos, "%s has no path; write e.g. %s: {path: /dev/i2c-1, "
+                                            "access: rw}",
+                                what, d->name);
+        char pwhat[224];
+        snprintf(pwhat, sizeof(pwhat), "path of %s", what);
+        st = kos__mf_expect(c, f, KOS__MF_SCALAR, pwhat, "path: /dev/i2c-1");
+        if (st)
+            return st;
+        st = check_device_path(c, f, what);
+        if (st)
+            return st;
+        st = keep_str(c, f, &d->path);
+        if (st)
+            return st;
+        if ((f = kos__mf_get(v, "access", NULL)) == NULL)
+            return kos__mf_fail(c, &v->pos,
+                                "%s has no access; write access: r (read), w (write) or rw (both), "
+                                "e.g. %s: {path: /dev/i2c-1, access: rw}",
+                                what, d->name);
+        st = parse_access(c, f, what, false, &d->access);
+        if (st)
+            return st;
+        app->n_devices = i + 1;
+    }
+    return KOS_STATUS_OK;
+}
+
+static kos_status_t parse_region_uses(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                      const struct kos_manifest *m,
+                                      const struct kos__mf_node *regions, struct kos_mf_app *app)
+{
+    char what[192], q[KOS__MF_QUOTE_SIZE];
+    snprintf(what, sizeof(what), "memory_regions of app '%s'", app->name);
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_MAP, what,
+                                     "memory_regions: {frame: {region: frame, access: rw}}");
+    if (st)
+        return st;
+    if (app->n_devices + n->n > KOS__MF_MAX_RES)
+        return kos__mf_fail(c, &n->pos,
+                            "app '%s' has %zu devices and %zu memory regions; at most %u in all "
+                            "are allowed",
+                            app->name, app->n_devices, n->n, KOS__MF_MAX_RES);
+    struct kos_mf_region_use *uses =
+        kos__mf_alloc(&c->keep, (n->n ? n->n : 1) * sizeof(struct kos_mf_region_use));
+    if (uses == NULL)
+        return kos__mf_oom(c);
+    app->regions = uses;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct kos__mf_node *k = n->pairs[i].key, *v = n->pairs[i].val, *f;
+        struct kos_mf_region_use *u = &uses[i];
+        st = take_local_name(c, k, "memory region", app, &u->name);
+        if (st)
+            return st;
+        u->pos = k->pos;
+        snprintf(what, sizeof(what), "memory region '%s' of app '%s'", u->name, app->name);
+        st = kos__mf_expect(c, v, KOS__MF_MAP, what, "frame: {region: frame, access: rw}");
+        if (st)
+            return st;
+        st = kos__mf_check_keys(c, v, use_keys, what);
+        if (st)
+            return st;
+        if ((f = kos__mf_get(v, "region", NULL)) == NULL)
+            return kos__mf_fail(c, &v->pos,
+                                "%s names no region; write the system memory region it maps, "
+                                "e.g. %s: {region: %s, access: r}",
+                                what, u->name, u->name);
+        char rwhat[224];
+        snprintf(rwhat, sizeof(rwhat), "region of %s", what);
+        st = kos__mf_expect(c, f, KOS__MF_SCALAR, rwhat, "region: frame");
+        if (st)
+            return st;
+        for (size_t r = 0; r < m->n_regions && u->region == NULL; r++)
+            if (text_is(f->str, f->len, m->regions[r].name))
+                u->region = m->regions[r].name;
+        if (u->region == NULL) {
+            char list[256];
+            return kos__mf_fail(c, &f->pos,
+                                "%s maps region %s, which is not declared; declared memory "
+                                "regions: %s (declare regions under the top-level "
+                                "memory_regions:)",
+                                what, kos__mf_quote(f->str, f->len, q),
+                                kos__mf_list_keys(regions, list, sizeof(list)));
+        }
+        if ((f = kos__mf_get(v, "access", NULL)) == NULL)
+            return kos__mf_fail(c, &v->pos,
+                                "%s has no access; write access: r (read-only) or rw "
+                                "(read-write), e.g. %s: {region: %s, access: r}",
+                                what, u->name, u->region);
+        st = parse_access(c, f, what, true, &u->access);
+        if (st)
+            return st;
+        app->n_regions = i + 1;
+    }
+    return KOS_STATUS_OK;
+}
+
+static kos_status_t parse_config(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                 struct kos_mf_app *app)
+{
+    char what[192], q[KOS__MF_QUOTE_SIZE];
+    snprintf(what, sizeof(what), "config of app '%s'", app->name);
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_MAP, what, "config: {ring_size: 1024}");
+    if (st)
+        return st;
+    if (n->n > KOS__MF_MAX_CONFIG)
+        return kos__mf_fail(c, &n->pos, "app '%s' has %zu config settings; at most %u are allowed",
+                            app->name, n->n, KOS__MF_MAX_CONFIG);
+    struct kos_mf_config *cfg =
+        kos__mf_alloc(&c->keep, (n->n ? n->n : 1) * sizeof(struct kos_mf_config));
+    if (cfg == NULL)
+        return kos__mf_oom(c);
+    size_t total = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct kos__mf_node *k = n->pairs[i].key, *v = n->pairs[i].val;
+        if (!kos__mf_name_valid(k->str, k->len))
+            return kos__mf_fail(c, &k->pos,
+                                "invalid config key %s in app '%s'; " KOS__MF_NAME_RULE,
+                                kos__mf_quote(k->str, k->len, q), app->name);
+        if (v->kind == KOS__MF_SCALAR && v->null)
+            return kos__mf_fail(c, &v->pos,
+                                "config setting %s of app '%s' is null; write a value, or \"\" "
+                                "for an empty one",
+                                k->str, app->name);
+        if (v->kind != KOS__MF_SCALAR)
+            return kos__mf_fail(c, &v->pos,
+                                "config setting %s of app '%s' is %s; a setting's value is a "
+                                "scalar (text, number or true/false), e.g. %s: 1024",
+                                k->str, app->name, kos__mf_kind_name(v), k->str);
+        if (v->len > KOS__MF_MAX_STR)
+            return kos__mf_fail(c, &v->pos,
+                                "the value of config setting %s of app '%s' is %zu bytes long; at "
+                                "most %u bytes are allowed",
+                                k->str, app->name, v->len, KOS__MF_MAX_STR);
+        total += k->len + 1 + v->len + 1;
+        if (total > KOS__MF_MAX_CONFIG_BYTES)
+            return kos__mf_fail(c, &k->pos,
+                                "the config of app '%s' is larger than %u bytes in all (keys and "
+                                "values); move bulk data into a file of the app",
+                                app->name, KOS__MF_MAX_CONFIG_BYTES);
+        cfg[i].pos = k->pos;
+        st = keep_str(c, k, &cfg[i].key);
+        if (st)
+            return st;
+        st = keep_str(c, v, &cfg[i].value);
+        if (st)
+            return st;
+    }
+    app->config = cfg;
+    app->n_config = n->n;
+    return KOS_STATUS_OK;
+}
+
+/* Counts the characters (UTF-8 code points) of s[0..len) after trimming
+ * spaces, tabs and newlines at both ends. */
+static size_t count_chars(const char *s, size_t len)
+{
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
+                       s[len - 1] == '\r'))
+        len--;
+    size_t i = 0, n = 0;
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    for (; i < len; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
+static kos_status_t parse_waivers(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                  struct kos_mf_app *app)
+{
+    static const char example[] = "waive: {KOS-A006: \"why this rule does not apply here\"}";
+    char what[192], q[KOS__MF_QUOTE_SIZE];
+    snprintf(what, sizeof(what), "waive of app '%s'", app->name);
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_MAP, what, example);
+    if (st)
+        return st;
+    if (n->n > KOS__MF_MAX_WAIVERS)
+        return kos__mf_fail(c, &n->pos, "app '%s' has %zu waivers; at most %u are allowed",
+                            app->name, n->n, KOS__MF_MAX_WAIVERS);
+    struct kos_mf_waiver *w =
+        kos__mf_alloc(&c->keep, (n->n ? n->n : 1) * sizeof(struct kos_mf_waiver));
+    if (w == NULL)
+        return kos__mf_oom(c);
+    for (size_t i = 0; i < n->n; i++) {
+        const struct kos__mf_node *k = n->pairs[i].key, *v = n->pairs[i].val;
+        if (!kos__mf_name_valid(k->str, k->len))
+            return kos__mf_fail(c, &k->pos,
+                                "invalid rule id %s in waive of app '%s'; write the id of an "
+                                "assurance rule, e.g. KOS-A006 (docs/assurance.md lists them)",
+                                kos__mf_quote(k->str, k->len, q), app->name);
+        if (v->kind == KOS__MF_SCALAR && v->null)
+            return kos__mf_fail(c, &v->pos,
+                                "the waiver of %s for app '%s' has no justification; write why "
+                                "the rule does not apply here, in at least %u characters",
+                                k->str, app->name, KOS__MF_MIN_WAIVER);
+        snprintf(what, sizeof(what), "the justification for waiving %s in app '%s'", k->str,
+                 app->name);
+        st = kos__mf_expect(c, v, KOS__MF_SCALAR, what, example);
+        if (st)
+            return st;
+        size_t chars = count_chars(v->str, v->len);
+        if (chars < KOS__MF_MIN_WAIVER)
+            return kos__mf_fail(c, &v->pos,
+                                "the justification for waiving %s in app '%s' is %zu characters "
+                                "long; write at least %u saying why the rule does not apply here",
+                                k->str, app->name, chars, KOS__MF_MIN_WAIVER);
+        if (v->len > KOS__MF_MAX_STR)
+            return kos__mf_fail(c, &v->pos,
+                                "the justification for waiving %s in app '%s' is %zu bytes long; "
+                                "at most %u bytes are allowed",
+                                k->str, app->name, v->len, KOS__MF_MAX_STR);
+        w[i].pos = k->pos;
+        st = keep_str(c, k, &w[i].rule);
+        if (st)
+            return st;
+        st = keep_str(c, v, &w[i].reason);
+        if (st)
+            return st;
+    }
+    app->waivers = w;
+    app->n_waivers = n->n;
+    return KOS_STATUS_OK;
+}
+
+/* Reads the system's memory_regions (merged with the layer's). */
+static kos_status_t build_regions(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                  struct kos_manifest *m)
+{
+    static const char example[] = "frame: {size: 64KiB}";
+    char what[128], q[KOS__MF_QUOTE_SIZE];
+    if (n->n > KOS__MF_MAX_REGIONS)
+        return kos__mf_fail(c, &n->pairs[KOS__MF_MAX_REGIONS].key->pos,
+                            "too many memory regions; a system has at most %u, the base layer's "
+                            "and the manifest's together",
+                            KOS__MF_MAX_REGIONS);
+    struct kos_mf_region *r =
+        kos__mf_alloc(&c->keep, (n->n ? n->n : 1) * sizeof(struct kos_mf_region));
+    if (r == NULL)
+        return kos__mf_oom(c);
+    m->regions = r;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct kos__mf_node *k = n->pairs[i].key, *v = n->pairs[i].val, *f;
+        kos_status_t st = take_name(c, k, "memory region name", "",
+                                    "memory_regions: {frame: {size: 64KiB}}", &r[i].name);
+        if (st)
+            return st;
+        r[i].pos = k->pos;
+        snprintf(what, sizeof(what), "memory region '%s'", r[i].name);
+        st = kos__mf_expect(c, v, KOS__MF_MAP, what, example);
+        if (st)
+            return st;
+        st = kos__mf_check_keys(c, v, region_keys, what);
+        if (st)
+            return st;
+        if ((f = kos__mf_get(v, "size", NULL)) == NULL)
+            return kos__mf_fail(c, &v->pos,
+                                "memory region '%s' has no size; write its size, a multiple of "
+                                "%u bytes, e.g. %s: {size: 64KiB}",
+                                r[i].name, KOS__MF_REGION_ALIGN, r[i].name);
+        snprintf(what, sizeof(what), "size of memory region '%s'", r[i].name);
+        st = kos__mf_expect(c, f, KOS__MF_SCALAR, what, "size: 64KiB");
+        if (st)
+            return st;
+        uint64_t size = 0;
+        enum size_result sr = parse_size(f->str, f->len, &size);
+        if (sr == SIZE_INVALID)
+            return kos__mf_fail(c, &f->pos,
+                                "invalid size %s for memory region '%s'; write a whole number of "
+                                "bytes with an optional unit: B, KiB, MiB, GiB, TiB (1024-based) "
+                                "or kB, MB, GB, TB (1000-based), e.g. 64KiB",
+                                kos__mf_quote(f->str, f->len, q), r[i].name);
+        if (sr == SIZE_TOO_LARGE || size > KOS__MF_MAX_REGION_SIZE)
+            return kos__mf_fail(c, &f->pos,
+                                "size %s of memory region '%s' is more than 1TiB, the most a "
+                                "region may have",
+                                kos__mf_quote(f->str, f->len, q), r[i].name);
+        if (size == 0)
+            return kos__mf_fail(c, &f->pos,
+                                "size of memory region '%s' is 0; write a size of more than 0 "
+                                "bytes, a multiple of %u, e.g. 64KiB",
+                                r[i].name, KOS__MF_REGION_ALIGN);
+        if (size % KOS__MF_REGION_ALIGN != 0) {
+            uint64_t down = size / KOS__MF_REGION_ALIGN * KOS__MF_REGION_ALIGN;
+            uint64_t up = down + KOS__MF_REGION_ALIGN;
+            if (down == 0)
+                return kos__mf_fail(c, &f->pos,
+                                    "size %s of memory region '%s' is %llu bytes, not a "
+                                    "multiple of %u (the page size); write e.g. 4KiB",
+                                    kos__mf_quote(f->str, f->len, q), r[i].name,
+                                    (unsigned long long)size, KOS__MF_REGION_ALIGN);
+            return kos__mf_fail(c, &f->pos,
+                                "size %s of memory region '%s' is %llu bytes, not a multiple of "
+                                "%u (the page size); write e.g. %llu or %llu",
+                                kos__mf_quote(f->str, f->len, q), r[i].name,
+                                (unsigned long long)size, KOS__MF_REGION_ALIGN,
+                                (unsigned long long)down, (unsigned long long)up);
+        }
+        r[i].size = size;
+        m->n_regions = i + 1;
+    }
+    return KOS_STATUS_OK;
+}
+
 static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *pair,
-                              const struct kos_manifest *m, const struct kos__mf_node *servers,
+                              const struct kos_manifest *m, const struct kos__mf_top *top,
                               struct kos_mf_app *app)
 {
+    const struct kos__mf_node *servers = top->servers;
     const struct kos__mf_node *k = pair->key, *v = pair->val, *f;
     char what[128];
     kos_status_t st = take_name(c, k, "app name", "", "apps: {pong: {binary: pong}}", &app->name);
@@ -467,6 +987,8 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
                                 app->name, srv->pos.file, srv->pos.line, srv->pos.col);
     }
     app->pos = k->pos;
+    app->memory_pos = app->data_dir_pos = app->debug_pos = app->limits_pos = k->pos;
+    app->from_layer = pair->from_layer;
     app->binary = app->name;
     app->restart = KOS_CM_RESTART_PERMANENT;
     app->restart_max = KOS__MF_DEFAULT_RESTART_MAX;
@@ -492,6 +1014,7 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
             return st;
     }
     if ((f = kos__mf_get(v, "memory", NULL)) != NULL) {
+        app->memory_pos = f->pos;
         st = parse_memory(c, f, app->name, &app->memory);
         if (st)
             return st;
@@ -523,6 +1046,44 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     }
     if ((f = kos__mf_get(v, "protocols", NULL)) != NULL) {
         st = parse_grants(c, f, m, servers, app);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(v, "data_dir", NULL)) != NULL) {
+        app->data_dir_pos = f->pos;
+        st = parse_bool(c, f, "data_dir", app->name, &app->data_dir);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(v, "limits", NULL)) != NULL) {
+        app->limits_pos = f->pos;
+        st = parse_limits(c, f, app);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(v, "devices", NULL)) != NULL) {
+        st = parse_devices(c, f, app);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(v, "memory_regions", NULL)) != NULL) {
+        st = parse_region_uses(c, f, m, top->regions, app);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(v, "debug", NULL)) != NULL) {
+        app->debug_pos = f->pos;
+        st = parse_bool(c, f, "debug", app->name, &app->debug);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(v, "config", NULL)) != NULL) {
+        st = parse_config(c, f, app);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(v, "waive", NULL)) != NULL) {
+        st = parse_waivers(c, f, app);
         if (st)
             return st;
     }
@@ -583,6 +1144,20 @@ kos_status_t kos__mf_build(struct kos__mf_ctx *c, const struct kos__mf_top *top,
     }
     m->signing = top->signing == NULL || strcmp(top->signing->str, "enabled") == 0;
     m->signing_pos = top->signing != NULL ? top->signing->pos : top->root->pos;
+    m->file = top->root->pos.file;
+    m->profile = top->profile != NULL && strcmp(top->profile->str, "development") == 0
+                     ? KOS_MF_PROFILE_DEVELOPMENT
+                     : KOS_MF_PROFILE_RELEASE;
+    m->profile_pos = top->profile != NULL ? top->profile->pos : top->root->pos;
+    m->isolation = top->isolation != NULL && strcmp(top->isolation->str, "best_effort") == 0
+                       ? KOS_MF_ISOLATION_BEST_EFFORT
+                       : KOS_MF_ISOLATION_STRICT;
+    m->isolation_pos = top->isolation != NULL ? top->isolation->pos : top->root->pos;
+    if (top->regions != NULL) {
+        st = build_regions(c, top->regions, m);
+        if (st)
+            return st;
+    }
 
     struct kos_mf_server *srv =
         kos__mf_alloc(&c->keep, (n_servers ? n_servers : 1) * sizeof(struct kos_mf_server));
@@ -612,7 +1187,7 @@ kos_status_t kos__mf_build(struct kos__mf_ctx *c, const struct kos__mf_top *top,
                                 "too many processes; a system has at most %u message servers and "
                                 "apps in all",
                                 KOS_CM_MAX_PROCS);
-        st = build_app(c, pair, m, servers, &app[i]);
+        st = build_app(c, pair, m, top, &app[i]);
         if (st)
             return st;
         m->n_apps = i + 1;

@@ -9,10 +9,13 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   # libraries (ARCHITECTURE.md section 10)
   libyaml-dev libssl-dev libzip-dev libseccomp-dev libcap-ng-dev
+  # protobuf payloads: protoc-c for kos_protobuf_generate(), libprotobuf-c
+  protobuf-c-compiler libprotobuf-c-dev
   # tests
   libcmocka-dev zip unzip python3
-  # fuzzing (the fuzz preset) and the cross-aarch64 preset
-  clang gcc-aarch64-linux-gnu
+  # fuzzing (the fuzz preset; libclang-rt-14-dev holds libFuzzer, only
+  # recommended by clang) and the cross-aarch64 preset
+  clang libclang-rt-14-dev gcc-aarch64-linux-gnu
   # benchmark peers
   libzmq3-dev
 )

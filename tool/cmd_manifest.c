@@ -3,7 +3,9 @@
  *
  * manifest.build reads a manifest, finds every binary it names, and writes a
  * signed system image (manifest/image.h). manifest.check reads and validates
- * a manifest; the catalogue of assurance checks comes in a later issue.
+ * a manifest, then runs the assurance checks (manifest/check.h) and prints
+ * their findings for people or as JSON; its exit status says whether any
+ * finding, not waived, reached the --fail-on severity.
  *
  * Layers and component binaries are found the same way in an installed SDK
  * and in a build tree: folders given on the command line first, then the
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "check.h"
 #include "image.h"
 #include "image_int.h"
 #include "manifest.h"
@@ -273,26 +276,203 @@ out_free_lists:
 
 static void check_usage(FILE *f)
 {
-    fprintf(f, "usage: kos-tool manifest.check MANIFEST [--layer-dir DIR]...\n"
+    fprintf(f, "usage: kos-tool manifest.check MANIFEST [--json] [--fail-on LEVEL]\n"
+               "           [--layer-dir DIR]...\n"
                "\n"
-               "Reads MANIFEST (system.yaml), applies its base layer and validates it, then\n"
-               "prints \"ok\" or the first error as file:line:column: message.\n"
+               "Reads MANIFEST (system.yaml), applies its base layer and validates it, then runs\n"
+               "the assurance checks (docs/assurance.md): every finding is printed as\n"
+               "FILE:LINE:COL: SEVERITY: [RULE] message, with the rule's reason and fix;\n"
+               "findings an app waives are shown as waived, with the justification.\n"
                "\n"
-               "Not yet: the catalogue of assurance checks (rule ids, severities, reasons,\n"
-               "fixes, JSON output for CI) comes in a later release; today this command only\n"
-               "checks that the manifest is valid.\n"
-               "\n"
+               "  --json              print one JSON document instead (for CI)\n"
+               "  --fail-on LEVEL     error (default), warning, info or never: exit 1 if a\n"
+               "                      finding that is not waived has this severity or more\n"
                "  --layer-dir DIR     search DIR for base layers (<base>.yaml), then the SDK's\n"
-               "  -h, --help          show this help\n");
+               "  -h, --help          show this help\n"
+               "\n"
+               "Exit status: 0 when the checks pass, 1 when they fail or the manifest is\n"
+               "invalid (FILE:LINE:COL: message on stderr), 2 for a usage error.\n");
+}
+
+/* Writes `s` as a JSON string: quoted, with '"', '\\' and control
+ * characters escaped, and any byte that is not part of valid UTF-8 written
+ * as U+FFFD, so the document is valid whatever the input. NULL is null. */
+static void json_str(FILE *f, const char *s)
+{
+    if (s == NULL) {
+        fputs("null", f);
+        return;
+    }
+    const unsigned char *p = (const unsigned char *)s;
+    fputc('"', f);
+    while (*p) {
+        unsigned char ch = *p;
+        if (ch == '"' || ch == '\\') {
+            fputc('\\', f);
+            fputc(ch, f);
+            p++;
+        } else if (ch == '\n') {
+            fputs("\\n", f);
+            p++;
+        } else if (ch == '\t') {
+            fputs("\\t", f);
+            p++;
+        } else if (ch == '\r') {
+            fputs("\\r", f);
+            p++;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            fprintf(f, "\\u%04x", ch);
+            p++;
+        } else if (ch < 0x80) {
+            fputc(ch, f);
+            p++;
+        } else {
+            /* A UTF-8 sequence: its length from the lead byte, then
+             * continuation bytes, no overlong forms, no surrogates, at most
+             * U+10FFFF. */
+            size_t n = ch >= 0xf0 ? 4 : ch >= 0xe0 ? 3 : ch >= 0xc0 ? 2 : 0;
+            unsigned cp = n == 4 ? ch & 0x07u : n == 3 ? ch & 0x0fu : ch & 0x1fu;
+            bool ok = n >= 2 && ch <= 0xf4;
+            for (size_t i = 1; ok && i < n; i++) {
+                ok = (p[i] & 0xc0) == 0x80;
+                cp = (cp << 6) | (p[i] & 0x3fu);
+            }
+            ok = ok && !(n == 2 && cp < 0x80) && !(n == 3 && cp < 0x800) &&
+                 !(n == 4 && cp < 0x10000) && !(cp >= 0xd800 && cp <= 0xdfff) && cp <= 0x10ffff;
+            if (ok) {
+                fwrite(p, 1, n, f);
+                p += n;
+            } else {
+                fputs("\\ufffd", f);
+                p++;
+            }
+        }
+    }
+    fputc('"', f);
+}
+
+static const char *const fail_on_names[] = {"never", "info", "warning", "error"};
+
+static void print_json_report(FILE *f, const char *path, const struct kos_manifest *m,
+                              const struct kos_check_report *rep, int fail_on, bool failed)
+{
+    fputs("{\n  \"manifest\": ", f);
+    json_str(f, path);
+    fputs(",\n  \"system\": ", f);
+    json_str(f, m->system);
+    fprintf(f, ",\n  \"profile\": \"%s\",\n  \"fail_on\": \"%s\",\n  \"result\": \"%s\",\n",
+            m->profile == KOS_MF_PROFILE_DEVELOPMENT ? "development" : "release",
+            fail_on_names[fail_on], failed ? "fail" : "pass");
+    fprintf(f,
+            "  \"summary\": {\"error\": %zu, \"warning\": %zu, \"info\": %zu, \"waived\": %zu},\n",
+            rep->count[KOS_CHECK_ERROR], rep->count[KOS_CHECK_WARNING], rep->count[KOS_CHECK_INFO],
+            rep->n_waived);
+    fputs("  \"findings\": [", f);
+    for (size_t i = 0; i < rep->n_findings; i++) {
+        const struct kos_check_finding *x = &rep->findings[i];
+        fputs(i ? ",\n    {" : "\n    {", f);
+        fputs("\"rule\": ", f);
+        json_str(f, x->rule->id);
+        fputs(", \"slug\": ", f);
+        json_str(f, x->rule->slug);
+        fprintf(f, ", \"severity\": \"%s\", \"app\": ", kos_check_severity_str(x->rule->severity));
+        json_str(f, x->app);
+        fputs(", \"file\": ", f);
+        json_str(f, x->pos.file);
+        fprintf(f, ", \"line\": %d, \"column\": %d, \"message\": ", x->pos.line, x->pos.col);
+        json_str(f, x->message);
+        fputs(", \"title\": ", f);
+        json_str(f, x->rule->title);
+        fputs(", \"reason\": ", f);
+        json_str(f, x->rule->reason);
+        fputs(", \"fix\": ", f);
+        json_str(f, x->rule->fix);
+        fprintf(f, ", \"waived\": %s, \"justification\": ", x->waived ? "true" : "false");
+        json_str(f, x->waived ? x->justification : NULL);
+        fputs(", \"waiver\": ", f);
+        if (x->waived) {
+            fputs("{\"file\": ", f);
+            json_str(f, x->waiver_pos.file);
+            fprintf(f, ", \"line\": %d, \"column\": %d}", x->waiver_pos.line, x->waiver_pos.col);
+        } else {
+            fputs("null", f);
+        }
+        fputc('}', f);
+    }
+    fputs(rep->n_findings ? "\n  ]\n}\n" : "]\n}\n", f);
+}
+
+static void print_json_error(FILE *f, const char *path, const struct kos_mf_error *e)
+{
+    fputs("{\n  \"manifest\": ", f);
+    json_str(f, path);
+    fputs(",\n  \"result\": \"error\",\n  \"error\": {\"file\": ", f);
+    json_str(f, e->file[0] ? e->file : path);
+    fprintf(f, ", \"line\": %d, \"column\": %d, \"message\": ", e->line, e->col);
+    json_str(f, e->msg);
+    fputs("}\n}\n", f);
+}
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+/* Writes `s` with control characters escaped (\n, \t, \xNN), so that no
+ * text from a manifest can start a line of its own in the report. */
+static void put_clean(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)(s ? s : "(null)"); *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+}
+
+static void print_text_report(FILE *f, const struct kos_check_report *rep, int fail_on,
+                              bool failed)
+{
+    for (size_t i = 0; i < rep->n_findings; i++) {
+        const struct kos_check_finding *x = &rep->findings[i];
+        const char *sev = kos_check_severity_str(x->rule->severity);
+        put_clean(f, x->pos.file);
+        if (x->waived)
+            fprintf(f, ":%d:%d: waived (%s): [%s] ", x->pos.line, x->pos.col, sev, x->rule->id);
+        else
+            fprintf(f, ":%d:%d: %s: [%s] ", x->pos.line, x->pos.col, sev, x->rule->id);
+        put_clean(f, x->message);
+        fputc('\n', f);
+        if (x->waived) {
+            fputs("    waived at ", f);
+            put_clean(f, x->waiver_pos.file);
+            fprintf(f, ":%d:%d: \"", x->waiver_pos.line, x->waiver_pos.col);
+            put_clean(f, x->justification);
+            fputs("\"\n", f);
+        }
+        fprintf(f, "    reason: %s\n    fix: %s\n", x->rule->reason, x->rule->fix);
+    }
+    size_t e = rep->count[KOS_CHECK_ERROR], w = rep->count[KOS_CHECK_WARNING],
+           n = rep->count[KOS_CHECK_INFO];
+    fprintf(f, "summary: %zu %s, %zu %s, %zu info, %zu waived; %s (--fail-on %s)\n", e,
+            plural(e, "error", "errors"), w, plural(w, "warning", "warnings"), n, rep->n_waived,
+            failed ? "FAIL" : "pass", fail_on_names[fail_on]);
 }
 
 int kos__tool_manifest_check(int argc, char **argv)
 {
     const char *manifest_path = NULL, *v;
+    struct kos_check_report *rep = NULL;
     struct kos_manifest *m = NULL;
     struct kos_mf_options mopts;
     struct kos_mf_error merr;
     struct strlist layer_dirs;
+    bool json = false;
+    int fail_on = KOS_CHECK_ERROR; /* an index into fail_on_names: 0 never, else a severity */
     char err[1024];
     int rc = 2, r;
 
@@ -308,7 +488,23 @@ int kos__tool_manifest_check(int argc, char **argv)
             rc = 0;
             goto out_free_list;
         }
-        if ((r = option(CHECK_CMD, argc, argv, &i, "--layer-dir", NULL, &v)) != 0) {
+        if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if ((r = option(CHECK_CMD, argc, argv, &i, "--fail-on", NULL, &v)) != 0) {
+            if (r < 0)
+                goto out_free_list;
+            fail_on = -1;
+            for (int k = 0; k < 4; k++)
+                if (strcmp(v, fail_on_names[k]) == 0)
+                    fail_on = k;
+            if (fail_on < 0) {
+                fprintf(stderr,
+                        "kos-tool %s: invalid --fail-on '%s'; valid values: error, warning, "
+                        "info, never\n",
+                        CHECK_CMD, v);
+                goto out_free_list;
+            }
+        } else if ((r = option(CHECK_CMD, argc, argv, &i, "--layer-dir", NULL, &v)) != 0) {
             if (r < 0)
                 goto out_free_list;
             strlist_push(&layer_dirs, v, false);
@@ -338,12 +534,29 @@ int kos__tool_manifest_check(int argc, char **argv)
     if (kos_manifest_load(manifest_path, &mopts, &m, &merr) != KOS_STATUS_OK) {
         kos_mf_error_format(&merr, err, sizeof(err));
         fprintf(stderr, "kos-tool %s: %s\n", CHECK_CMD, err);
+        if (json)
+            print_json_error(stdout, manifest_path, &merr);
         goto out_free_list;
     }
-    kos_manifest_destroy(m);
-    printf("ok\n");
-    rc = 0;
+    if (kos_check_run(m, &rep) != KOS_STATUS_OK) {
+        fprintf(stderr, "kos-tool %s: out of memory\n", CHECK_CMD);
+        goto out_destroy_manifest;
+    }
+    bool failed = fail_on != 0 && kos_check_fails(rep, (enum kos_check_severity)fail_on);
+    if (json)
+        print_json_report(stdout, manifest_path, m, rep, fail_on, failed);
+    else
+        print_text_report(stdout, rep, fail_on, failed);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "kos-tool %s: cannot write the report\n", CHECK_CMD);
+        goto out_destroy_report;
+    }
+    rc = failed ? 1 : 0;
 
+out_destroy_report:
+    kos_check_report_destroy(rep);
+out_destroy_manifest:
+    kos_manifest_destroy(m);
 out_free_list:
     strlist_fini(&layer_dirs);
     return rc;

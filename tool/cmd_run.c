@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "sandbox.h"
 #include "tool_int.h"
 
 #define MAX_TRUST 16
@@ -16,7 +17,8 @@ static void run_usage(FILE *f)
 {
     fprintf(f,
             "usage: kos-tool run IMAGE [--trust PUBKEY]... [--console FILE] [--grace MS]\n"
-            "                          [--allow-unsigned]\n"
+            "                          [--allow-unsigned] [--state-dir DIR]\n"
+            "                          [--isolation strict|best-effort|none]\n"
             "\n"
             "Boots a system image (manifest.zip) on the sim platform: verifies it, starts\n"
             "its message servers and apps, prints the console and supervises the apps until\n"
@@ -28,6 +30,12 @@ static void run_usage(FILE *f)
             "  --grace MS         how long apps get to stop before SIGKILL (default 3000)\n"
             "  --allow-unsigned   accept an unsigned image even if its manifest requires\n"
             "                     signing (development only)\n"
+            "  --state-dir DIR    where apps' data directories live (default: a fresh\n"
+            "                     directory under $XDG_RUNTIME_DIR or /tmp, removed at the end)\n"
+            "  --isolation MODE   strict: every sandbox layer or no boot (default unless the\n"
+            "                     manifest says isolation: best_effort); best-effort: boot\n"
+            "                     with what the host allows and say what is missing; none:\n"
+            "                     no sandbox at all (development and benchmarks only)\n"
             "\n"
             "Exit status: 0 clean end, 1 an app failed or a message server died,\n"
             "2 usage error, 3 image refused, 4 host error.\n");
@@ -36,7 +44,8 @@ static void run_usage(FILE *f)
 int kos__tool_run(int argc, char **argv)
 {
     const char *trust[MAX_TRUST];
-    struct kos_core_opts o = {.console_fd = STDOUT_FILENO, .trusted_keys = trust};
+    struct kos_core_opts o = {
+        .console_fd = STDOUT_FILENO, .trusted_keys = trust, .isolation = -1};
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -63,6 +72,22 @@ int kos__tool_run(int argc, char **argv)
                 return 2;
             }
             o.grace_ms = (unsigned)ms;
+        } else if (!strcmp(a, "--state-dir") && has_val) {
+            o.state_dir = argv[++i];
+        } else if (!strcmp(a, "--isolation") && has_val) {
+            const char *m = argv[++i];
+            if (!strcmp(m, "strict"))
+                o.isolation = KOS_SANDBOX_STRICT;
+            else if (!strcmp(m, "best-effort") || !strcmp(m, "best_effort"))
+                o.isolation = KOS_SANDBOX_BEST_EFFORT;
+            else if (!strcmp(m, "none"))
+                o.isolation = KOS_SANDBOX_NONE;
+            else {
+                fprintf(stderr,
+                        "kos-tool run: --isolation takes strict, best-effort or none, not '%s'\n",
+                        m);
+                return 2;
+            }
         } else if (!strcmp(a, "--allow-unsigned")) {
             o.allow_unsigned = true;
         } else if (a[0] == '-') {

@@ -15,6 +15,13 @@
  * For each it prints the median and 99th percentile round trip and calls per
  * second, then the ratios against the targets, then the CPU time the KOS
  * processes (msg_server, client, server) use while left idle.
+ *
+ * The host may move this machine's virtual CPUs around while it runs (two
+ * vCPUs can be SMT siblings one second and separate cores the next), which
+ * moves every figure. So each placement is measured in rounds: every round
+ * runs every path once with a share of the iterations, and the figures and
+ * ratios come from all rounds together; the spread of the per-round ratios
+ * is printed too.
  * Exit status 0 whatever the figures: this is a measurement, not a test.
  */
 #include <errno.h>
@@ -60,6 +67,12 @@ static const char *const path_names[] = {"kos-64", "kos-4096", "socketpair", "fl
 struct result {
     bool done;
     double median_us, p99_us, calls_per_s;
+    /* accumulated over rounds */
+    uint32_t *samples;
+    size_t n_samples;
+    uint64_t total_ns;
+    double round_median_us[64];
+    int rounds;
 };
 
 /* What a measurement shares with its client process. */
@@ -70,12 +83,36 @@ struct shared {
 };
 
 struct options {
-    size_t iterations;
+    size_t iterations; /* per path and placement, over all rounds */
+    size_t per_round;  /* iterations / rounds */
     size_t warmup;
     int idle_seconds;
     const char *msg_server;
     int runs;
+    int rounds;
+    unsigned placements; /* bit per enum placement */
+    unsigned paths;      /* bit per enum path */
 };
+
+/* Parses a comma-separated list of names into a bit set; 0 if one is unknown. */
+static unsigned parse_set(const char *arg, const char *const *names, int n)
+{
+    unsigned set = 0;
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", arg);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int i;
+        for (i = 0; i < n && strcmp(tok, names[i]) != 0; i++)
+            ;
+        if (i == n) {
+            fprintf(stderr, "bench_msg: unknown name '%s'\n", tok);
+            return 0;
+        }
+        set |= 1u << i;
+    }
+    return set;
+}
 
 static uint64_t now_ns(void)
 {
@@ -113,13 +150,46 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Adds one round's samples to a result. */
 static void summarise(struct shared *sh, size_t n, struct result *r)
 {
+    if (!r->samples)
+        r->samples = malloc(sizeof(uint32_t) * n * 64);
+    if (!r->samples || r->rounds == 64)
+        return;
+    memcpy(r->samples + r->n_samples, sh->lat_ns, n * sizeof(uint32_t));
+    r->n_samples += n;
+    r->total_ns += sh->total_ns;
     qsort(sh->lat_ns, n, sizeof(uint32_t), cmp_u32);
-    r->median_us = sh->lat_ns[n / 2] / 1000.0;
-    r->p99_us = sh->lat_ns[(n * 99) / 100] / 1000.0;
-    r->calls_per_s = (double)n * 1e9 / (double)sh->total_ns;
+    r->round_median_us[r->rounds++] = sh->lat_ns[n / 2] / 1000.0;
+}
+
+/* Computes the figures from all rounds. */
+static void finish(struct result *r)
+{
+    size_t n = r->n_samples;
+    if (!n)
+        return;
+    qsort(r->samples, n, sizeof(uint32_t), cmp_u32);
+    r->median_us = r->samples[n / 2] / 1000.0;
+    r->p99_us = r->samples[(n * 99) / 100] / 1000.0;
+    r->calls_per_s = (double)n * 1e9 / (double)r->total_ns;
     r->done = true;
+}
+
+/* The smallest and largest per-round ratio a/b. */
+static void round_ratios(const struct result *a, const struct result *b, double *lo, double *hi)
+{
+    int n = a->rounds < b->rounds ? a->rounds : b->rounds;
+    *lo = 1e30;
+    *hi = 0;
+    for (int i = 0; i < n; i++) {
+        double x = a->round_median_us[i] / b->round_median_us[i];
+        if (x < *lo)
+            *lo = x;
+        if (x > *hi)
+            *hi = x;
+    }
 }
 
 /* Times n round trips of `rt`, after `warmup` untimed ones. */
@@ -133,7 +203,7 @@ static void summarise(struct shared *sh, size_t n, struct result *r)
             if (!(rt))                                                                             \
                 return 1;                                                                          \
             uint64_t t_ = now_ns();                                                                \
-            (sh)->lat_ns[i_] = (uint32_t)(t_ - prev_ > UINT32_MAX ? UINT32_MAX : t_ - prev_);     \
+            (sh)->lat_ns[i_] = (uint32_t)(t_ - prev_ > UINT32_MAX ? UINT32_MAX : t_ - prev_);      \
             prev_ = t_;                                                                            \
         }                                                                                          \
         (sh)->total_ns = prev_ - start_;                                                           \
@@ -259,7 +329,7 @@ static int run_kos(struct kh_server *ms, uint32_t *next_id, enum placement pl, s
         return -1;
     sa.cpu = scpu;
     ca.cpu = ccpu;
-    ca.n = o->iterations;
+    ca.n = o->per_round;
     ca.warmup = o->warmup;
     ca.len = len;
     ca.sh = sh;
@@ -297,7 +367,7 @@ static int run_kos(struct kh_server *ms, uint32_t *next_id, enum placement pl, s
     int cr = kh_reap(&c, 600000);
     int sr = kh_reap(&s, 10000);
     if (cr == 0 && sr == 0 && sh->ok) {
-        summarise(sh, o->iterations, r);
+        summarise(sh, o->per_round, r);
         rc = 0;
     } else {
         fprintf(stderr, "bench: KOS run failed (client %d, server %d)\n", cr, sr);
@@ -350,9 +420,9 @@ static int sock_server(void *p, const struct kh_sync *sync)
 #define FLOOR_SPIN_NS 50000u
 
 struct floor_shm {
-    _Alignas(64) _Atomic uint32_t req_seq;
+    _Alignas(128) _Atomic uint32_t req_seq;
     uint8_t req[64];
-    _Alignas(64) _Atomic uint32_t rep_seq;
+    _Alignas(128) _Atomic uint32_t rep_seq;
     uint8_t rep[64];
     _Alignas(64) _Atomic uint32_t srv_sleeping;
     _Atomic int32_t srv_cpu;
@@ -511,9 +581,11 @@ static int run_bare(enum path path, enum placement pl, const struct options *o, 
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
             return -1;
-        struct pair_arg sa = {.fd = sv[1], .cpu = scpu}, ca = {.fd = sv[0], .cpu = ccpu,
-                                                               .n = o->iterations,
-                                                               .warmup = o->warmup, .sh = sh};
+        struct pair_arg sa = {.fd = sv[1], .cpu = scpu}, ca = {.fd = sv[0],
+                                                               .cpu = ccpu,
+                                                               .n = o->per_round,
+                                                               .warmup = o->warmup,
+                                                               .sh = sh};
         kh_spawn(&s, sock_server, &sa, &sv[1], 1);
         kh_spawn(&c, sock_client, &ca, &sv[0], 1);
         close(sv[0]);
@@ -521,13 +593,13 @@ static int run_bare(enum path path, enum placement pl, const struct options *o, 
         cr = kh_reap(&c, 600000);
         sr = kh_reap(&s, 10000);
     } else if (path == P_FLOOR) {
-        struct floor_shm *f = mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE,
-                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        struct floor_shm *f =
+            mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (f == MAP_FAILED)
             return -1;
         atomic_store(&f->srv_cpu, -1);
         atomic_store(&f->cli_cpu, -1);
-        struct floor_arg sa = {.f = f, .cpu = scpu, .n = o->iterations, .warmup = o->warmup};
+        struct floor_arg sa = {.f = f, .cpu = scpu, .n = o->per_round, .warmup = o->warmup};
         struct floor_arg ca = sa;
         ca.cpu = ccpu;
         ca.sh = sh;
@@ -538,7 +610,7 @@ static int run_bare(enum path path, enum placement pl, const struct options *o, 
         munmap(f, sizeof(*f));
     } else if (path == P_ZMQ) {
 #ifdef KOS_BENCH_ZMQ
-        struct zmq_arg sa = {.cpu = scpu, .n = o->iterations, .warmup = o->warmup};
+        struct zmq_arg sa = {.cpu = scpu, .n = o->per_round, .warmup = o->warmup};
         snprintf(sa.endpoint, sizeof(sa.endpoint), "ipc:///tmp/kos-bench-msg-%d.ipc",
                  (int)getpid());
         struct zmq_arg ca = sa;
@@ -556,7 +628,7 @@ static int run_bare(enum path path, enum placement pl, const struct options *o, 
 #endif
     }
     if (cr == 0 && sr == 0 && sh->ok) {
-        summarise(sh, o->iterations, r);
+        summarise(sh, o->per_round, r);
         return 0;
     }
     fprintf(stderr, "bench: %s/%s failed (client %d, server %d)\n", path_names[path],
@@ -573,26 +645,35 @@ static const char *verdict(bool ok)
 
 static void report(struct result res[N_PLACEMENTS][N_PATHS], const struct idle_result *idle)
 {
-    printf("\n%-10s %-10s %12s %12s %12s\n", "path", "placement", "median us", "p99 us",
-           "calls/s");
+    printf("\n%-10s %-10s %12s %12s %12s\n", "path", "placement", "median us", "p99 us", "calls/s");
     for (int pl = 0; pl < N_PLACEMENTS; pl++)
         for (int p = 0; p < N_PATHS; p++)
             if (res[pl][p].done)
                 printf("%-10s %-10s %12.2f %12.2f %12.0f\n", path_names[p], placement_names[pl],
                        res[pl][p].median_us, res[pl][p].p99_us, res[pl][p].calls_per_s);
 
-    printf("\nratios of medians (64-byte payloads)\n");
+    printf("\nratios of medians, 64-byte payloads (in brackets: lowest-highest of the rounds)\n");
     for (int pl = 0; pl < N_PLACEMENTS; pl++) {
         struct result *k = &res[pl][P_KOS64];
+        double lo, hi;
         if (!k->done)
             continue;
         printf("  %-9s", placement_names[pl]);
-        if (res[pl][P_FLOOR].done)
-            printf("  KOS/floor %6.2f", k->median_us / res[pl][P_FLOOR].median_us);
-        if (res[pl][P_ZMQ].done)
-            printf("  ZeroMQ/KOS %7.1f", res[pl][P_ZMQ].median_us / k->median_us);
-        if (res[pl][P_SOCKETPAIR].done)
-            printf("  KOS/socketpair %5.2f", k->median_us / res[pl][P_SOCKETPAIR].median_us);
+        if (res[pl][P_FLOOR].done) {
+            round_ratios(k, &res[pl][P_FLOOR], &lo, &hi);
+            printf("  KOS/floor %5.2f [%.2f-%.2f]", k->median_us / res[pl][P_FLOOR].median_us, lo,
+                   hi);
+        }
+        if (res[pl][P_ZMQ].done) {
+            round_ratios(&res[pl][P_ZMQ], k, &lo, &hi);
+            printf("  ZeroMQ/KOS %6.1f [%.0f-%.0f]", res[pl][P_ZMQ].median_us / k->median_us, lo,
+                   hi);
+        }
+        if (res[pl][P_SOCKETPAIR].done) {
+            round_ratios(k, &res[pl][P_SOCKETPAIR], &lo, &hi);
+            printf("  KOS/socketpair %5.2f [%.2f-%.2f]",
+                   k->median_us / res[pl][P_SOCKETPAIR].median_us, lo, hi);
+        }
         printf("\n");
     }
 
@@ -618,36 +699,51 @@ static void report(struct result res[N_PLACEMENTS][N_PATHS], const struct idle_r
     if (idle && idle->done)
         printf("  idle CPU < 1%% (msg_server %.3f%% + server %.3f%% + client %.3f%%, %.0f s): "
                "%.3f%%  %s\n",
-               idle->cpu_pct[0], idle->cpu_pct[1], idle->cpu_pct[2], idle->seconds,
-               idle->total_pct, verdict(idle->total_pct < 1.0));
+               idle->cpu_pct[0], idle->cpu_pct[1], idle->cpu_pct[2], idle->seconds, idle->total_pct,
+               verdict(idle->total_pct < 1.0));
 }
 
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s [--iterations N] [--warmup N] [--idle-seconds S] [--runs R]\n"
-            "          [--msg-server PATH]\n"
-            "  --iterations N    timed round trips per path and placement (default 20000)\n"
-            "  --warmup N        untimed round trips first (default 2000)\n"
+            "usage: %s [--iterations N] [--rounds R] [--warmup N] [--idle-seconds S]\n"
+            "          [--runs R] [--placements LIST] [--paths LIST] [--msg-server PATH]\n"
+            "  --iterations N    timed round trips per path and placement (default 50000)\n"
+            "  --rounds R        split them into R interleaved rounds (default 5, max 64)\n"
+            "  --warmup N        untimed round trips before each round (default 1000)\n"
             "  --idle-seconds S  idle time measured after the KOS calls (default 10; 0: skip)\n"
             "  --runs R          repeat the whole measurement R times (default 1)\n"
+            "  --placements LIST some of unpinned,split,same (default: all)\n"
+            "  --paths LIST      some of kos-64,kos-4096,socketpair,floor,zeromq (default: all)\n"
             "  --msg-server PATH the msg_server binary (default: the one built with this)\n",
             argv0);
 }
 
 int main(int argc, char **argv)
 {
-    struct options o = {.iterations = 20000, .warmup = 2000, .idle_seconds = 10,
-                        .msg_server = KOS_MSG_SERVER, .runs = 1};
+    struct options o = {.iterations = 50000,
+                        .warmup = 1000,
+                        .idle_seconds = 10,
+                        .msg_server = KOS_MSG_SERVER,
+                        .runs = 1,
+                        .rounds = 5,
+                        .placements = (1u << N_PLACEMENTS) - 1,
+                        .paths = (1u << N_PATHS) - 1};
     static const struct option longopts[] = {
-        {"iterations", required_argument, NULL, 'n'}, {"warmup", required_argument, NULL, 'w'},
-        {"idle-seconds", required_argument, NULL, 'i'}, {"runs", required_argument, NULL, 'r'},
-        {"msg-server", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {"iterations", required_argument, NULL, 'n'},
+        {"warmup", required_argument, NULL, 'w'},
+        {"idle-seconds", required_argument, NULL, 'i'},
+        {"runs", required_argument, NULL, 'r'},
+        {"msg-server", required_argument, NULL, 'm'},
+        {"rounds", required_argument, NULL, 'R'},
+        {"placements", required_argument, NULL, 'P'},
+        {"paths", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "n:w:i:r:m:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "n:w:i:r:m:R:P:p:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'n':
             o.iterations = strtoul(optarg, NULL, 10);
@@ -664,24 +760,40 @@ int main(int argc, char **argv)
         case 'm':
             o.msg_server = optarg;
             break;
+        case 'R':
+            o.rounds = atoi(optarg);
+            break;
+        case 'P':
+            o.placements = parse_set(optarg, placement_names, N_PLACEMENTS);
+            if (!o.placements)
+                return 2;
+            break;
+        case 'p':
+            o.paths = parse_set(optarg, path_names, N_PATHS);
+            if (!o.paths)
+                return 2;
+            break;
         default:
             usage(argv[0]);
             return ch == 'h' ? 0 : 2;
         }
     }
-    if (o.iterations < 100 || o.runs < 1 || o.idle_seconds < 0) {
+    if (o.runs < 1 || o.rounds < 1 || o.rounds > 64 || o.idle_seconds < 0 ||
+        o.iterations / (size_t)o.rounds < 100) {
         usage(argv[0]);
         return 2;
     }
+    o.per_round = o.iterations / (size_t)o.rounds;
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("bench_msg: %zu round trips per measurement (+%zu warm-up), %ld CPUs\n", o.iterations,
-           o.warmup, ncpu);
+    printf("bench_msg: %zu round trips per path and placement in %d rounds (+%zu warm-up each), "
+           "%ld CPUs\n",
+           o.per_round * (size_t)o.rounds, o.rounds, o.warmup, ncpu);
 #ifndef KOS_BENCH_ZMQ
     printf("bench_msg: built without libzmq: no ZeroMQ figures\n");
 #endif
 
-    struct shared *sh = mmap(NULL, sizeof(*sh) + o.iterations * sizeof(uint32_t),
+    struct shared *sh = mmap(NULL, sizeof(*sh) + o.per_round * sizeof(uint32_t),
                              PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     char tmp[64], log[128];
     struct kh_server ms;
@@ -696,34 +808,42 @@ int main(int argc, char **argv)
     for (int run = 0; run < o.runs; run++) {
         static struct result res[N_PLACEMENTS][N_PATHS];
         struct idle_result idle = {0};
+        for (int pl = 0; pl < N_PLACEMENTS; pl++)
+            for (int p = 0; p < N_PATHS; p++)
+                free(res[pl][p].samples);
         memset(res, 0, sizeof(res));
         if (o.runs > 1)
             printf("\n==== run %d of %d ====\n", run + 1, o.runs);
         for (int pl = 0; pl < N_PLACEMENTS; pl++) {
-            if (pl != UNPINNED && ncpu < 2 && pl == SPLIT)
+            if ((pl != UNPINNED && ncpu < 2) || !(o.placements & (1u << pl)))
                 continue;
-            for (int p = 0; p < N_PATHS; p++) {
-                int rc;
-                printf("  measuring %-10s %-9s ...", path_names[p], placement_names[pl]);
+            printf("  %-9s round", placement_names[pl]);
+            for (int round = 0; round < o.rounds; round++) {
+                printf(" %d", round + 1);
                 fflush(stdout);
-                if (p == P_KOS64 || p == P_KOS4096) {
-                    bool want_idle = p == P_KOS64 && pl == UNPINNED && o.idle_seconds > 0;
-                    rc = run_kos(&ms, &next_id, (enum placement)pl, p == P_KOS64 ? 64 : 4096, &o,
-                                 sh, &res[pl][p], want_idle ? &idle : NULL);
-                } else {
-#ifndef KOS_BENCH_ZMQ
-                    if (p == P_ZMQ) {
-                        printf(" skipped\n");
+                for (int p = 0; p < N_PATHS; p++) {
+                    int rc;
+                    if (!(o.paths & (1u << p)))
                         continue;
-                    }
+                    if (p == P_KOS64 || p == P_KOS4096) {
+                        bool want_idle =
+                            p == P_KOS64 && pl == UNPINNED && round == 0 && o.idle_seconds > 0;
+                        rc = run_kos(&ms, &next_id, (enum placement)pl, p == P_KOS64 ? 64 : 4096,
+                                     &o, sh, &res[pl][p], want_idle ? &idle : NULL);
+                    } else {
+#ifndef KOS_BENCH_ZMQ
+                        if (p == P_ZMQ)
+                            continue;
 #endif
-                    rc = run_bare((enum path)p, (enum placement)pl, &o, sh, &res[pl][p]);
+                        rc = run_bare((enum path)p, (enum placement)pl, &o, sh, &res[pl][p]);
+                    }
+                    if (rc)
+                        printf("(%s failed)", path_names[p]);
                 }
-                if (rc == 0)
-                    printf(" median %8.2f us\n", res[pl][p].median_us);
-                else
-                    printf(" failed\n");
             }
+            printf("\n");
+            for (int p = 0; p < N_PATHS; p++)
+                finish(&res[pl][p]);
         }
         report(res, &idle);
     }

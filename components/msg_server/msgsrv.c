@@ -19,13 +19,14 @@
 #include "msg_wire_int.h"
 #include "msgsrv.h"
 
-#define MAX_APPS 1024u           /* connected apps */
-#define MAX_CHANNELS 65536u      /* channels in all */
-#define MAX_WAITS_PER_APP 64u    /* requests and redeems one app may leave waiting */
-#define MAX_COOKIES_PER_APP 256u /* transfers one app may have prepared */
-#define MAX_QUEUE 1024u          /* messages waiting for one app to read */
-#define COOKIE_LIFE_MS 10000     /* a prepared transfer expires after this */
-#define REDEEM_WAIT_MS 50        /* a redeem may overtake its PREPARE by this much */
+#define MAX_APPS            1024u      /* connected apps */
+#define MAX_CHANNELS        65536u     /* channels in all */
+#define MAX_WAITS_PER_APP   64u        /* requests and redeems one app may leave waiting */
+#define MAX_COOKIES_PER_APP 256u       /* transfers one app may have prepared */
+#define MAX_QUEUE           1024u      /* messages waiting for one app to read */
+#define COOKIE_LIFE_MS      10000      /* a prepared transfer expires after this */
+#define REDEEM_WAIT_MS      50         /* a redeem may overtake its PREPARE by this much */
+#define NO_APP              UINT32_MAX /* nobody: app ids are indexes, 0 included */
 
 struct outmsg {
     struct kos__mw m;
@@ -329,15 +330,15 @@ static void grant(struct msgsrv *srv, struct app *client, const struct endpoint 
 {
     struct app *server = app_find(srv, ep->app_id);
     struct kos__chan_shm *shm;
-    int memfd, doorbell[2], notebell[2];
+    int memfd, doorbell, notebell[2];
     kos_status_t st;
 
     if (!server || server->doomed) {
         reply_status(client, reply_type, req_id, KOS_STATUS_UNAVAILABLE);
         return;
     }
-    if (srv->n_chans >= MAX_CHANNELS || !grow((void **)&srv->chans, &srv->cap_chans, srv->n_chans,
-                                              sizeof(*srv->chans))) {
+    if (srv->n_chans >= MAX_CHANNELS ||
+        !grow((void **)&srv->chans, &srv->cap_chans, srv->n_chans, sizeof(*srv->chans))) {
         reply_status(client, reply_type, req_id, KOS_STATUS_NO_MEMORY);
         return;
     }
@@ -347,7 +348,7 @@ static void grant(struct msgsrv *srv, struct app *client, const struct endpoint 
     st = kos__chan_create(srv->next_chan, &memfd, &shm);
     if (st)
         goto out_refuse;
-    st = kos__bell_create(doorbell);
+    st = kos__doorbell_create(&doorbell);
     if (st)
         goto out_close_memfd;
     st = kos__bell_create(notebell);
@@ -363,7 +364,7 @@ static void grant(struct msgsrv *srv, struct app *client, const struct endpoint 
         .app_id = client->app_id,
     };
     memcpy(to_server.name, client->name, sizeof(to_server.name));
-    int server_fds[KOS__MW_MAX_FDS] = {memfd, doorbell[0], notebell[1], notebell[0]};
+    int server_fds[KOS__MW_MAX_FDS] = {memfd, doorbell, notebell[1], notebell[0]};
     app_send(server, &to_server, server_fds);
 
     struct kos__mw to_client = {
@@ -372,14 +373,13 @@ static void grant(struct msgsrv *srv, struct app *client, const struct endpoint 
         .channel = srv->next_chan,
     };
     memcpy(to_client.name, ep->protocol, sizeof(to_client.name));
-    int client_fds[KOS__MW_MAX_FDS] = {memfd, notebell[0], doorbell[1], doorbell[0]};
+    int client_fds[KOS__MW_CLIENT_FDS] = {memfd, notebell[0], doorbell};
     app_send(client, &to_client, client_fds);
 
     /* Both parties have their own copies now (or they are queued). */
     close(notebell[0]);
     close(notebell[1]);
-    close(doorbell[0]);
-    close(doorbell[1]);
+    close(doorbell);
     close(memfd);
     srv->chans[srv->n_chans++] = (struct chan){
         .id = srv->next_chan,
@@ -391,8 +391,7 @@ static void grant(struct msgsrv *srv, struct app *client, const struct endpoint 
     return;
 
 out_close_doorbell:
-    close(doorbell[0]);
-    close(doorbell[1]);
+    close(doorbell);
 out_close_memfd:
     close(memfd);
     kos__chan_unmap(shm);
@@ -756,9 +755,10 @@ void msgsrv_app_down(struct msgsrv *srv, uint32_t app_id)
         else
             i++;
     }
+    /* Its transfers in flight stay redeemable; nobody's count holds them. */
     for (size_t i = 0; i < srv->n_cookies; i++)
         if (srv->cookies[i].from_app == app_id)
-            srv->cookies[i].from_app = 0; /* counts no longer matter */
+            srv->cookies[i].from_app = NO_APP;
     app_free(a);
 }
 

@@ -47,7 +47,8 @@ void msgsrv_destroy(struct msgsrv *srv);
  * its SOCK_SEQPACKET socket, `grants` what the manifest lets it publish and
  * request here. An app that was already connected under the same id (it
  * restarted) is first treated as gone. */
-kos_status_t msgsrv_add_client(struct msgsrv *srv, int sock, const struct kos__client_grants *grants)
+kos_status_t msgsrv_add_client(struct msgsrv *srv, int sock,
+                               const struct kos__client_grants *grants)
     __attribute__((warn_unused_result));
 
 /* Treats an app as gone: its protocols are withdrawn, the tokens to them

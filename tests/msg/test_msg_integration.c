@@ -47,7 +47,7 @@
     do {                                                                                           \
         kos_status_t st_ = (expr);                                                                 \
         if (st_ != (want)) {                                                                       \
-            fprintf(stderr, "%s:%d: %s gave '%s', expected '%s'\n", __FILE__, __LINE__, #expr,    \
+            fprintf(stderr, "%s:%d: %s gave '%s', expected '%s'\n", __FILE__, __LINE__, #expr,     \
                     kos_status_str(st_), kos_status_str(want));                                    \
             _exit(1);                                                                              \
         }                                                                                          \
@@ -63,16 +63,16 @@ static uint64_t ms_now(void)
 /* ---- the test's own server app ---- */
 
 enum {
-    L_ECHO = 1,       /* reply: param + 1, payload with every byte ^ 0x5a */
-    L_WHOAMI,         /* reply: param = caller's app id, payload = its name */
-    L_COUNT,          /* reply: param = requests this server's code has seen */
-    L_NOTIFY,         /* notify the caller `param` times; reply: label = OKs, param = last status */
-    L_DIE,            /* exit at once, without replying */
-    L_REVOKE_ME,      /* reply, then revoke the caller */
-    L_HOLD_REVOKE,    /* revoke the caller without replying */
-    L_QUIT,           /* reply, then close the endpoint; exit once `quits` have come */
-    L_TAKE,           /* request carries a token: call WHOAMI on it, reply its answer */
-    L_GIVE,           /* reply with the token taken by L_TAKE */
+    L_ECHO = 1,    /* reply: param + 1, payload with every byte ^ 0x5a */
+    L_WHOAMI,      /* reply: param = caller's app id, payload = its name */
+    L_COUNT,       /* reply: param = requests this server's code has seen */
+    L_NOTIFY,      /* notify the caller `param` times; reply: label = OKs, param = last status */
+    L_DIE,         /* exit at once, without replying */
+    L_REVOKE_ME,   /* reply, then revoke the caller */
+    L_HOLD_REVOKE, /* revoke the caller without replying */
+    L_QUIT,        /* reply, then close the endpoint; exit once `quits` have come */
+    L_TAKE,        /* request carries a token: call WHOAMI on it, reply its answer */
+    L_GIVE,        /* reply with the token taken by L_TAKE */
 };
 
 struct srv_arg {
@@ -80,9 +80,9 @@ struct srv_arg {
     const char *server;
     uint32_t app_id;
     const char *protocol;
-    bool poll_loop;    /* wait with poll() on kos_endpoint_fd, receive with timeout 0 */
-    int delay_ms;      /* sleep before publishing */
-    int quits;         /* QUITs to wait for (default 1) */
+    bool poll_loop; /* wait with poll() on kos_endpoint_fd, receive with timeout 0 */
+    int delay_ms;   /* sleep before publishing */
+    int quits;      /* QUITs to wait for (default 1) */
 };
 
 /* Receives the way an app with its own event loop would. */
@@ -361,13 +361,14 @@ static void test_publish_denied(void **state)
     (void)state;
 
     world_start(&w, 1);
-    int ss = add_app(&w, 0, 1, "greedy", ECHO, NULL);
-    struct srv_arg sa = {.sock = ss, .app_id = 1};
+    int ss = add_app(&w, 0, 0, "greedy", ECHO, NULL); /* app ids start at 0 */
+    struct srv_arg sa = {.sock = ss, .app_id = 0};
     spawn(&s, greedy_server, &sa, ss);
     assert_int_equal(kh_reap(&s, 20000), 0);
     world_stop(&w);
     assert_true(kh_log_contains(
-        &w.srv[0], "denied: app 'greedy' tried to publish 'not_mine' (not granted by the manifest)"));
+        &w.srv[0],
+        "denied: app 'greedy' tried to publish 'not_mine' (not granted by the manifest)"));
 }
 
 /* ==== a request waits for a late publisher ==== */
@@ -400,8 +401,8 @@ static void test_request_waits_for_publisher(void **state)
     world_start(&w, 1);
     int ss = add_app(&w, 0, 1, "server", ECHO, NULL);
     int cs = add_app(&w, 0, 2, "client", NULL, ECHO);
-    struct srv_arg sa = {.sock = ss, .server = "msg0", .app_id = 1, .protocol = "echo",
-                         .delay_ms = 400};
+    struct srv_arg sa = {
+        .sock = ss, .server = "msg0", .app_id = 1, .protocol = "echo", .delay_ms = 400};
     struct cli_arg ca = {.sock = cs, .app_id = 2};
     spawn(&c, waiting_client, &ca, cs);
     spawn(&s, echo_server, &sa, ss);
@@ -492,8 +493,8 @@ static void test_calls_poll_loop(void **state)
     world_start(&w, 1);
     int ss = add_app(&w, 0, 1, "server", ECHO, NULL);
     int cs = add_app(&w, 0, 7, "client", NULL, ECHO);
-    struct srv_arg sa = {.sock = ss, .server = "msg0", .app_id = 1, .protocol = "echo",
-                         .poll_loop = true};
+    struct srv_arg sa = {
+        .sock = ss, .server = "msg0", .app_id = 1, .protocol = "echo", .poll_loop = true};
     struct cli_arg ca = {.sock = cs, .app_id = 7};
     spawn(&s, echo_server, &sa, ss);
     spawn(&c, calling_client, &ca, cs);
@@ -523,6 +524,9 @@ static int deferring_server(void *p, const struct kh_sync *sync)
     }
     CK(from[0].client != from[1].client);
     CK(from[0].app_id != from[1].app_id);
+    /* Each caller keeps its own name after later receives. */
+    for (int i = 0; i < 2; i++)
+        CK(strcmp(from[i].app, from[i].app_id == 2 ? "alice" : "bob") == 0);
     /* The endpoint's fd shows nothing more waiting. */
     struct kos_msg x;
     struct kos_caller xf;
@@ -639,8 +643,8 @@ static void test_notifications(void **state)
     world_start(&w, 1);
     int ss = add_app(&w, 0, 1, "server", ECHO, NULL);
     int cs = add_app(&w, 0, 2, "client", NULL, ECHO);
-    struct srv_arg sa = {.sock = ss, .server = "msg0", .app_id = 1, .protocol = "echo",
-                         .poll_loop = true};
+    struct srv_arg sa = {
+        .sock = ss, .server = "msg0", .app_id = 1, .protocol = "echo", .poll_loop = true};
     struct cli_arg ca = {.sock = cs, .app_id = 2};
     spawn(&s, echo_server, &sa, ss);
     spawn(&c, notified_client, &ca, cs);

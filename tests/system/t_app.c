@@ -11,6 +11,9 @@
  *   spew N           write N bytes without a newline, then exit 0
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -97,11 +100,35 @@ static int ask(kos_app_t *app, int n, char **protos)
     return 0;
 }
 
+/* Without /proc (a sandboxed app has none), finds open fds with fcntl and
+ * names them from fstat the way /proc/self/fd would. */
+static void inspect_fds_without_proc(void)
+{
+    for (int fd = 0; fd < 65536; fd++) {
+        struct stat sb;
+        char target[64];
+        if (fcntl(fd, F_GETFD) < 0 || fstat(fd, &sb) < 0)
+            continue;
+        if (S_ISCHR(sb.st_mode) && major(sb.st_rdev) == 1 && minor(sb.st_rdev) == 3)
+            snprintf(target, sizeof(target), "/dev/null");
+        else if (S_ISSOCK(sb.st_mode))
+            snprintf(target, sizeof(target), "socket:[%lu]", (unsigned long)sb.st_ino);
+        else if (S_ISFIFO(sb.st_mode))
+            snprintf(target, sizeof(target), "pipe:[%lu]", (unsigned long)sb.st_ino);
+        else
+            snprintf(target, sizeof(target), "mode 0%o", (unsigned)sb.st_mode);
+        kos_log_info("fd %d -> %s", fd, target);
+    }
+}
+
 static int inspect(void)
 {
     DIR *d = opendir("/proc/self/fd");
     struct dirent *e;
     int self = d ? dirfd(d) : -1;
+
+    if (!d)
+        inspect_fds_without_proc();
 
     while (d && (e = readdir(d))) {
         char path[300], target[PATH_MAX];

@@ -4,8 +4,9 @@
  * A manifest compiled and opened again reads back field for field. Then a
  * valid buffer is corrupted every way the format can be wrong - truncated
  * at every length, every byte flipped, each header, process and grant field
- * set to a bad value - and kos_cm_open() must refuse each corruption with a
- * sentence naming the offset, or, where the change is harmless (a digest, a
+ * set to a bad value, and likewise every resource, region and config entry -
+ * and kos_cm_open() must refuse each corruption with a sentence naming the
+ * offset, or, where the change is harmless (a digest, a
  * memory limit), accept it in a state every accessor can read in bounds.
  */
 #include <setjmp.h>
@@ -18,6 +19,7 @@
 #include <cmocka.h>
 
 #include "manifest.h"
+#include "mf_int.h"
 
 static const char *const layer_dirs[] = {KOS_LAYERS_DIR};
 static const struct kos_mf_options opts = {layer_dirs, 1};
@@ -25,6 +27,9 @@ static const struct kos_mf_options opts = {layer_dirs, 1};
 static const char text[] = "system: ping_pong\n"
                            "base: minimal\n"
                            "signing: disabled\n"
+                           "memory_regions:\n"
+                           "  frame: {size: 64KiB}\n"
+                           "  stats: {size: 4KiB}\n"
                            "message_servers:\n"
                            "  msg1: {binary: other_server}\n"
                            "apps:\n"
@@ -40,8 +45,17 @@ static const char text[] = "system: ping_pong\n"
                            "        publish: [ping_protocol]\n"
                            "        request: [kos_log_protocol]\n"
                            "      msg1: {request: [ping_protocol]}\n"
+                           "    data_dir: true\n"
+                           "    limits: {processes: 4, files: 64}\n"
+                           "    devices: {bus: {path: /dev/i2c-1, access: rw}}\n"
+                           "    memory_regions: {out: {region: frame, access: rw}}\n"
+                           "    config: {ring: \"16\", remote_shell: disabled}\n"
                            "  ping:\n"
-                           "    protocols: {msg0: {request: [ping_protocol]}}\n";
+                           "    protocols: {msg0: {request: [ping_protocol]}}\n"
+                           "    debug: true\n"
+                           "    memory_regions:\n"
+                           "      in: {region: frame, access: r}\n"
+                           "      st: {region: stats, access: rw}\n";
 
 /* The valid compiled buffer every test starts from. */
 struct fixture {
@@ -118,8 +132,25 @@ static void walk(const struct kos_cm *cm)
             assert_int_equal(kos_cm_proc(cm, gr->server)->role, KOS_CM_ROLE_MSG_SERVER);
             sum += strlen(kos_cm_str(cm, gr->protocol));
         }
+        for (uint32_t c = 0; c < p->n_config; c++)
+            assert_non_null(strchr(kos_cm_strref(cm, p->config_first + c), '='));
+        for (uint32_t r = 0; r < p->n_res; r++) {
+            const struct kos_cm_res *res = kos_cm_res(cm, p->res_first + r);
+            sum += strlen(kos_cm_str(cm, res->name));
+            assert_true(res->access >= 1 && res->access <= 3);
+            if (res->kind == KOS_CM_RES_DEVICE) {
+                assert_int_equal(kos_cm_str(cm, res->target)[0], '/');
+            } else {
+                assert_int_equal(res->kind, KOS_CM_RES_REGION);
+                const struct kos_cm_region *g = kos_cm_region(cm, res->target);
+                assert_true(g->size > 0 && g->size % 4096 == 0);
+                sum += strlen(kos_cm_str(cm, g->name));
+            }
+        }
         assert_int_equal(kos_cm_find(cm, kos_cm_str(cm, p->name)), (int)i);
     }
+    for (uint32_t i = 0; i < kos_cm_nregions(cm); i++)
+        sum += strlen(kos_cm_str(cm, kos_cm_region(cm, i)->name));
     assert_true(sum > 0);
 }
 
@@ -162,7 +193,29 @@ static void test_round_trip(void **state)
     assert_int_equal(pong->restart, KOS_CM_RESTART_TRANSIENT);
     assert_int_equal(pong->restart_max, 3);
     assert_int_equal(pong->restart_period_ms, 2000);
-    assert_int_equal(pong->flags, KOS_CM_PROC_ENDS_SYSTEM);
+    assert_int_equal(pong->flags, KOS_CM_PROC_ENDS_SYSTEM | KOS_CM_PROC_DATA_DIR);
+    assert_int_equal(pong->max_procs, 4);
+    assert_int_equal(pong->max_files, 64);
+    assert_int_equal(pong->n_config, 2);
+    assert_string_equal(kos_cm_strref(&cm, pong->config_first), "ring=16");
+    assert_string_equal(kos_cm_strref(&cm, pong->config_first + 1), "remote_shell=disabled");
+    assert_int_equal(pong->n_res, 2);
+    const struct kos_cm_res *bus = kos_cm_res(&cm, pong->res_first);
+    assert_int_equal(bus->kind, KOS_CM_RES_DEVICE);
+    assert_string_equal(kos_cm_str(&cm, bus->name), "bus");
+    assert_string_equal(kos_cm_str(&cm, bus->target), "/dev/i2c-1");
+    assert_int_equal(bus->access, KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE);
+    const struct kos_cm_res *out = kos_cm_res(&cm, pong->res_first + 1);
+    assert_int_equal(out->kind, KOS_CM_RES_REGION);
+    assert_string_equal(kos_cm_str(&cm, out->name), "out");
+    assert_int_equal(out->target, 0);
+    assert_int_equal(kos_cm_nregions(&cm), 2);
+    assert_string_equal(kos_cm_str(&cm, kos_cm_region(&cm, 0)->name), "frame");
+    assert_int_equal(kos_cm_region(&cm, 0)->size, 64u << 10);
+    assert_string_equal(kos_cm_str(&cm, kos_cm_region(&cm, 1)->name), "stats");
+    assert_int_equal(kos_cm_region(&cm, 1)->reserved, 0);
+    assert_int_equal(cm.hdr->reserved, 0);
+    assert_int_equal(cm.hdr->flags, KOS_CM_SIGNING_DISABLED);
     assert_int_equal(pong->n_args, 2);
     assert_string_equal(kos_cm_strref(&cm, pong->args_first), "--count");
     assert_string_equal(kos_cm_strref(&cm, pong->args_first + 1), "5");
@@ -188,7 +241,13 @@ static void test_round_trip(void **state)
     assert_int_equal(ping->restart, KOS_CM_RESTART_PERMANENT);
     assert_int_equal(ping->restart_max, 5);
     assert_int_equal(ping->restart_period_ms, 10000);
-    assert_int_equal(ping->flags, 0);
+    assert_int_equal(ping->flags, KOS_CM_PROC_DEBUG);
+    assert_int_equal(ping->n_config, 0);
+    assert_int_equal(ping->n_res, 2);
+    assert_int_equal(kos_cm_res(&cm, ping->res_first)->access, KOS_CM_ACCESS_READ);
+    assert_int_equal(kos_cm_res(&cm, ping->res_first + 1)->target, 1);
+    assert_int_equal(srv->n_res, 0);
+    assert_int_equal(srv->n_config, 0);
     assert_int_equal(ping->n_grants, 1);
     assert_int_equal(kos_cm_grant(&cm, ping->grants_first)->server, 0);
     walk(&cm);
@@ -212,6 +271,8 @@ static void test_signing_enabled_and_no_digests(void **state)
     assert_memory_equal(kos_cm_proc(&cm, 0)->sha256, zero, 32);
     assert_int_equal(cm.hdr->n_grants, 0);
     assert_int_equal(cm.hdr->n_strrefs, 0);
+    assert_int_equal(cm.hdr->n_res, 0);
+    assert_int_equal(kos_cm_nregions(&cm), 0);
     walk(&cm);
     free(buf);
     kos_manifest_destroy(m);
@@ -342,9 +403,14 @@ static void test_every_byte(void **state)
                 refused++;
             }
             /* Every header byte matters, but for the system name's offset,
-             * which may land on another valid name, and the signing flag. */
+             * which may land on another valid name, the signing and
+             * isolation flags, and the offset of an empty table. */
             bool harmless = (i >= HDR(system_name) && i < HDR(system_name) + 4) ||
-                            (i == HDR(flags) && flips[k] == KOS_CM_SIGNING_DISABLED);
+                            (h->n_res == 0 && i >= HDR(res_off) && i < HDR(res_off) + 4) ||
+                            (h->n_regions == 0 && i >= HDR(regions_off) &&
+                             i < HDR(regions_off) + 4) ||
+                            (i == HDR(flags) && (flips[k] == KOS_CM_SIGNING_DISABLED ||
+                                                 flips[k] == KOS_CM_ISOLATION_BEST_EFFORT));
             if (i < sizeof(struct kos_cm_header) && !harmless && st == KOS_STATUS_OK)
                 fail_msg("header byte %zu ^ 0x%02x was accepted", i, flips[k]);
             free(c);
@@ -357,7 +423,6 @@ static void test_every_byte(void **state)
     assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_PROTOCOL);
     assert_non_null(strstr(err, "does not end with a NUL"));
     free(c);
-    (void)h;
 }
 
 /* One corruption: write `val` (of `width` bytes) at `off` and expect
@@ -388,22 +453,22 @@ static void test_header_fields(void **state)
     struct fixture *f = *state;
     const struct kos_cm_header *h = (const struct kos_cm_header *)f->buf;
     corrupt(f, "magic", HDR(magic), 0x4d534f4c, 4, "offset 0: bad magic");
-    corrupt(f, "version", HDR(version), 2, 4, "offset 4: unsupported version 2");
+    corrupt(f, "version", HDR(version), 1, 4, "offset 4: unsupported version 1");
     corrupt(f, "size", HDR(size), f->len + 8, 4, "offset 8: size field says");
-    corrupt(f, "flags", HDR(flags), 3, 4, "offset 12: unknown flags 0x3");
-    corrupt(f, "reserved", HDR(reserved), 1, 4, "offset 52: reserved field is 1");
+    corrupt(f, "flags", HDR(flags), 9, 4, "offset 12: unknown flags 0x8");
+    corrupt(f, "reserved", HDR(reserved), 1, 4, "offset 68: reserved field is 1");
     corrupt(f, "no procs", HDR(n_procs), 0, 4, "offset 20: 0 processes");
     corrupt(f, "too many procs", HDR(n_procs), KOS_CM_MAX_PROCS + 1, 4, "1025 processes");
     corrupt(f, "procs past end", HDR(n_procs), 1000, 4, "process table (1000 entries");
     corrupt(f, "procs unaligned", HDR(procs_off), h->procs_off + 4, 4, "not 8-byte aligned");
-    corrupt(f, "procs over header", HDR(procs_off), 0, 4, "overlaps the 56-byte header");
+    corrupt(f, "procs over header", HDR(procs_off), 0, 4, "overlaps the 72-byte header");
     corrupt(f, "procs far", HDR(procs_off), 0xfffffff8u, 4, "runs past the end");
     corrupt(f, "grants unaligned", HDR(grants_off), h->grants_off + 1, 4, "not 4-byte aligned");
     corrupt(f, "grants past end", HDR(n_grants), 0xffffffffu, 4, "grant table (4294967295");
-    corrupt(f, "grants over header", HDR(grants_off), 8, 4, "overlaps the 56-byte header");
+    corrupt(f, "grants over header", HDR(grants_off), 8, 4, "overlaps the 72-byte header");
     corrupt(f, "grants over procs", HDR(grants_off), h->procs_off, 4,
-            "offset 56: the process table (offset 56, 384 bytes) overlaps the grant table "
-            "(offset 56, 48 bytes)");
+            "offset 72: the process table (offset 72, 480 bytes) overlaps the grant table "
+            "(offset 72, 48 bytes)");
     corrupt(f, "strrefs far", HDR(strrefs_off), 0xfffffffcu, 4, "string-reference table");
     corrupt(f, "strrefs over pool", HDR(strrefs_off), h->strings_off - 4, 4,
             "overlaps the string pool");
@@ -464,7 +529,7 @@ static void test_proc_fields(void **state)
             "process 3 is a message server listed after an app");
     corrupt(f, "restart 0", proc_at(f, 2, PROC(restart)), 0, 4, "restart policy 0");
     corrupt(f, "restart 4", proc_at(f, 2, PROC(restart)), 4, 4, "restart policy 4");
-    corrupt(f, "flags", proc_at(f, 2, PROC(flags)), 2, 4, "unknown flags 0x2");
+    corrupt(f, "flags", proc_at(f, 2, PROC(flags)), 9, 4, "unknown flags 0x8");
     corrupt(f, "restart_max", proc_at(f, 2, PROC(restart_max)), 1001, 4, "allows 1001 restarts");
     corrupt(f, "period 0", proc_at(f, 2, PROC(restart_period_ms)), 0, 4, "restart period of 0");
     corrupt(f, "reserved", proc_at(f, 2, PROC(reserved)), 7, 4, "reserved field is 7");
@@ -506,6 +571,124 @@ static void test_grant_fields(void **state)
     char want[64];
     snprintf(want, sizeof(want), "offset %zu: grant 0 has kind 0", grant_at(f, 0, GRANT(kind)));
     corrupt(f, "offset in message", grant_at(f, 0, GRANT(kind)), 0, 4, want);
+}
+
+static size_t res_at(const struct fixture *f, uint32_t i, size_t field)
+{
+    const struct kos_cm_header *h = (const struct kos_cm_header *)f->buf;
+    return h->res_off + i * sizeof(struct kos_cm_res) + field;
+}
+
+static size_t region_at(const struct fixture *f, uint32_t i, size_t field)
+{
+    const struct kos_cm_header *h = (const struct kos_cm_header *)f->buf;
+    return h->regions_off + i * sizeof(struct kos_cm_region) + field;
+}
+
+#define RES(field)    offsetof(struct kos_cm_res, field)
+#define REGION(field) offsetof(struct kos_cm_region, field)
+
+/* The tables added in version 2: regions, resources, and the new process
+ * fields (limits, resources, config). */
+static void test_v2_fields(void **state)
+{
+    struct fixture *f = *state;
+    const struct kos_cm_header *h = (const struct kos_cm_header *)f->buf;
+    const struct kos_cm_proc *pong = (const struct kos_cm_proc *)(f->buf + h->procs_off) + 2;
+    const uint32_t *refs = (const uint32_t *)(f->buf + h->strrefs_off);
+    const struct kos_cm_res *res = (const struct kos_cm_res *)(f->buf + h->res_off);
+    char want[128];
+    assert_int_equal(h->n_res, 4);   /* pong: bus, out; ping: in, st */
+    assert_int_equal(h->n_regions, 2);
+
+    /* Header. */
+    corrupt(f, "regions unaligned", HDR(regions_off), h->regions_off + 4, 4, "not 8-byte aligned");
+    corrupt(f, "too many regions", HDR(n_regions), 257, 4, "257 memory regions; a system has at most 256");
+    corrupt(f, "regions past end", HDR(n_regions), 200, 4, "region table (200 entries");
+    corrupt(f, "regions over procs", HDR(regions_off), h->procs_off, 4, "overlaps the region table");
+    corrupt(f, "res unaligned", HDR(res_off), h->res_off + 1, 4, "not 4-byte aligned");
+    corrupt(f, "res far", HDR(res_off), 0xfffffffcu, 4, "resource table");
+    corrupt(f, "res over grants", HDR(res_off), h->grants_off, 4, "overlaps the resource table");
+    corrupt(f, "res past end", HDR(n_res), 0x10000000u, 4, "resource table (268435456 entries");
+
+    /* Regions. */
+    snprintf(want, sizeof(want), "offset %zu: region name string offset",
+             region_at(f, 1, REGION(name)));
+    corrupt(f, "region name outside", region_at(f, 1, REGION(name)), h->strings_len, 4, want);
+    corrupt(f, "region name invalid", region_at(f, 1, REGION(name)), refs[pong->args_first], 4,
+            "region name at string offset");
+    corrupt(f, "region name dup", region_at(f, 1, REGION(name)),
+            ((const struct kos_cm_region *)(f->buf + h->regions_off))->name, 4,
+            "region 1 has the same name 'frame' as region 0");
+    corrupt(f, "region reserved", region_at(f, 0, REGION(reserved)), 1, 4,
+            "region 0's reserved field is 1");
+    corrupt(f, "region size 0", region_at(f, 0, REGION(size)), 0, 8, "region 0 has size 0");
+    corrupt(f, "region size odd", region_at(f, 1, REGION(size)), 4097, 8, "region 1 has size 4097");
+    corrupt(f, "region size huge", region_at(f, 1, REGION(size)), (1ull << 40) + 4096, 8,
+            "a multiple of 4096 and at most 1099511627776");
+
+    /* Resources. */
+    corrupt(f, "res kind 0", res_at(f, 0, RES(kind)), 0, 4, "resource 0 has kind 0");
+    corrupt(f, "res kind 3", res_at(f, 1, RES(kind)), 3, 4, "resource 1 has kind 3");
+    corrupt(f, "res name outside", res_at(f, 0, RES(name)), h->strings_len + 7, 4,
+            "resource name string offset");
+    corrupt(f, "res name invalid", res_at(f, 0, RES(name)), res[0].target, 4,
+            "resource name at string offset"); /* "/dev/i2c-1" is no name */
+    corrupt(f, "res name dup", res_at(f, 1, RES(name)), res[0].name, 4,
+            "process 2's resources 0 and 1 have the same name 'bus'");
+    corrupt(f, "access 0", res_at(f, 0, RES(access)), 0, 4, "resource 0 has access 0x0");
+    corrupt(f, "access 4", res_at(f, 0, RES(access)), 4, 4, "resource 0 has access 0x4");
+    corrupt(f, "region write-only", res_at(f, 1, RES(access)), KOS_CM_ACCESS_WRITE, 4,
+            "resource 1 maps a region write-only");
+    corrupt(f, "region index", res_at(f, 1, RES(target)), 2, 4,
+            "resource 1 names region 2; the system has 2 regions");
+    corrupt(f, "device path outside", res_at(f, 0, RES(target)), h->strings_len, 4,
+            "resource 0's device path offset");
+    corrupt(f, "device path relative", res_at(f, 0, RES(target)), pong->name, 4,
+            "resource 0's device path at string offset");
+    corrupt(f, "region as device", res_at(f, 1, RES(kind)), KOS_CM_RES_DEVICE, 4,
+            "resource 1's device path at string offset"); /* target 0: the system name */
+
+    /* Process fields. */
+    corrupt(f, "max_procs", proc_at(f, 2, PROC(max_procs)), 4097, 4,
+            "process 2 has a process limit of 4097");
+    corrupt(f, "max_files", proc_at(f, 2, PROC(max_files)), 7, 4,
+            "process 2 has an open-file limit of 7");
+    corrupt(f, "max_files big", proc_at(f, 2, PROC(max_files)), 20001, 4, "open-file limit of 20001");
+    corrupt(f, "too many res", proc_at(f, 2, PROC(n_res)), 33, 4, "process 2 has 33 resources");
+    corrupt(f, "res past table", proc_at(f, 3, PROC(res_first)), 3, 4, "process 3's resources");
+    corrupt(f, "res wrap", proc_at(f, 3, PROC(res_first)), 0xffffffffu, 4, "process 3's resources");
+    corrupt(f, "server with res", proc_at(f, 0, PROC(n_res)), 1, 4,
+            "process 0 is a message server with 1 resources");
+    corrupt(f, "server with config", proc_at(f, 1, PROC(n_config)), 1, 4,
+            "process 1 is a message server with 0 resources and 1 config entries");
+    corrupt(f, "too many config", proc_at(f, 2, PROC(n_config)), 257, 4, "257 config entries");
+    corrupt(f, "config past table", proc_at(f, 2, PROC(config_first)), h->n_strrefs - 1, 4,
+            "process 2's config entries");
+    corrupt(f, "config not key=value", proc_at(f, 2, PROC(config_first)), pong->args_first, 4,
+            "process 2's config entry 0 is not key=value");
+    corrupt(f, "proc flags", proc_at(f, 3, PROC(flags)), 8, 4, "unknown flags 0x8");
+}
+
+/* The device-path rule shared by the reader and the compiled-form checker. */
+static void test_device_path_rule(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"/dev/i2c-1", "/dev/null", "/x", "/dev/./a", "/a..b/c",
+                                       "/dev/...", "/dev//x"};
+    static const char *const bad[] = {"", "/", "dev/x", "/dev/../etc/shadow", "/..", "/dev/..",
+                                      "x/../y", "../dev/x"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_true(kos__mf_device_path_valid(good[i], strlen(good[i])));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(kos__mf_device_path_valid(bad[i], strlen(bad[i])));
+    char longp[300];
+    memset(longp, 'a', sizeof(longp));
+    longp[0] = '/';
+    assert_true(kos__mf_device_path_valid(longp, 255));
+    assert_false(kos__mf_device_path_valid(longp, 256));
+    assert_false(kos__mf_device_path_valid("/dev/a\0b", 8));
+    assert_false(kos__mf_device_path_valid(NULL, 0));
 }
 
 static void test_max_size_model(void **state)
@@ -570,6 +753,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_header_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grant_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v2_fields, setup, teardown),
+        cmocka_unit_test(test_device_path_rule),
         cmocka_unit_test(test_max_size_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -291,6 +291,179 @@ static void test_durations(void **state)
     kos_manifest_destroy(m);
 }
 
+static void test_extensions(void **state)
+{
+    (void)state;
+    struct kos_manifest *m = load_ok("system: cam_sys\n"                                /* 1 */
+                                     "base: minimal\n"                                  /* 2 */
+                                     "profile: development\n"                           /* 3 */
+                                     "isolation: best_effort\n"                         /* 4 */
+                                     "memory_regions:\n"                                /* 5 */
+                                     "  frame: {size: 64KiB}\n"                         /* 6 */
+                                     "  stats: {size: 8192}\n"                          /* 7 */
+                                     "apps:\n"                                          /* 8 */
+                                     "  cam:\n"                                         /* 9 */
+                                     "    data_dir: true\n"                             /* 10 */
+                                     "    limits: {processes: 4, files: 64}\n"          /* 11 */
+                                     "    devices:\n"                                   /* 12 */
+                                     "      bus: {path: /dev/i2c-1, access: rw}\n"      /* 13 */
+                                     "      led: {path: /dev/leds/0, access: w}\n"      /* 14 */
+                                     "    memory_regions:\n"                            /* 15 */
+                                     "      out: {region: frame, access: rw}\n"         /* 16 */
+                                     "      st: {region: stats, access: r}\n"           /* 17 */
+                                     "    debug: true\n"                                /* 18 */
+                                     "    config: {ring_size: 1024, label: \"a b\", e: \"\"}\n"
+                                     "    env: {TOKEN_FILE: /data/t}\n"                 /* 20 */
+                                     "    waive:\n"                                     /* 21 */
+                                     "      KOS-A011: \"  a lab camera with a debug console  \"\n"
+                                     "    protocols: {msg0: {publish: [p1, p2], request: [q]}}\n"
+                                     "  plain: {}\n");                                  /* 24 */
+    assert_int_equal(m->profile, KOS_MF_PROFILE_DEVELOPMENT);
+    assert_int_equal(m->profile_pos.line, 3);
+    assert_int_equal(m->profile_pos.col, 10);
+    assert_int_equal(m->isolation, KOS_MF_ISOLATION_BEST_EFFORT);
+    assert_int_equal(m->isolation_pos.line, 4);
+    assert_string_equal(m->file, "system.yaml");
+    assert_int_equal(m->n_regions, 2);
+    assert_string_equal(m->regions[0].name, "frame");
+    assert_int_equal(m->regions[0].size, 64u << 10);
+    assert_int_equal(m->regions[0].pos.line, 6);
+    assert_int_equal(m->regions[0].pos.col, 3);
+    assert_string_equal(m->regions[1].name, "stats");
+    assert_int_equal(m->regions[1].size, 8192);
+
+    const struct kos_mf_app *a = find_app(m, "cam");
+    assert_false(a->from_layer);
+    assert_true(a->data_dir);
+    assert_int_equal(a->data_dir_pos.line, 10);
+    assert_int_equal(a->max_procs, 4);
+    assert_int_equal(a->max_files, 64);
+    assert_int_equal(a->limits_pos.line, 11);
+    assert_int_equal(a->n_devices, 2);
+    assert_string_equal(a->devices[0].name, "bus");
+    assert_string_equal(a->devices[0].path, "/dev/i2c-1");
+    assert_int_equal(a->devices[0].access, KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE);
+    assert_int_equal(a->devices[0].pos.line, 13);
+    assert_int_equal(a->devices[0].pos.col, 7);
+    assert_int_equal(a->devices[1].access, KOS_CM_ACCESS_WRITE);
+    assert_int_equal(a->n_regions, 2);
+    assert_string_equal(a->regions[0].name, "out");
+    assert_string_equal(a->regions[0].region, "frame");
+    assert_ptr_equal(a->regions[0].region, m->regions[0].name); /* resolved */
+    assert_int_equal(a->regions[0].access, KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE);
+    assert_int_equal(a->regions[1].access, KOS_CM_ACCESS_READ);
+    assert_int_equal(a->regions[1].pos.line, 17);
+    assert_true(a->debug);
+    assert_int_equal(a->debug_pos.line, 18);
+    assert_int_equal(a->debug_pos.col, 12);
+    assert_int_equal(a->n_config, 3);
+    assert_string_equal(a->config[0].key, "ring_size");
+    assert_string_equal(a->config[0].value, "1024");
+    assert_string_equal(a->config[1].value, "a b");
+    assert_string_equal(a->config[2].value, "");
+    assert_int_equal(a->config[0].pos.line, 19);
+    assert_int_equal(a->config[0].pos.col, 14);
+    assert_int_equal(a->env_pos[0].line, 20);
+    assert_int_equal(a->env_pos[0].col, 11);
+    assert_int_equal(a->n_waivers, 1);
+    assert_string_equal(a->waivers[0].rule, "KOS-A011");
+    assert_string_equal(a->waivers[0].reason, "  a lab camera with a debug console  ");
+    assert_int_equal(a->waivers[0].pos.line, 22);
+    assert_int_equal(a->waivers[0].pos.col, 7);
+    assert_int_equal(a->grants[0].publish_pos[1].line, 23);
+    assert_int_equal(a->grants[0].publish_pos[1].col, 38);
+    assert_int_equal(a->grants[0].request_pos[0].col, 53);
+
+    /* Defaults. */
+    const struct kos_mf_app *p = find_app(m, "plain");
+    assert_false(p->data_dir);
+    assert_false(p->debug);
+    assert_int_equal(p->max_procs, 0);
+    assert_int_equal(p->max_files, 0);
+    assert_int_equal(p->n_devices + p->n_regions + p->n_config + p->n_waivers, 0);
+    assert_int_equal(p->memory_pos.line, 24); /* not written: the app's position */
+    assert_int_equal(p->debug_pos.line, 24);
+
+    /* Compiled: flags, limits, resources in order (devices, then regions)
+     * and config as key=value. */
+    void *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(kos_manifest_compile(m, NULL, &buf, &len), KOS_STATUS_OK);
+    struct kos_cm cm;
+    char err[256];
+    assert_int_equal(kos_cm_open(&cm, buf, len, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(cm.hdr->flags, KOS_CM_ISOLATION_BEST_EFFORT | KOS_CM_PROFILE_DEVELOPMENT);
+    assert_int_equal(kos_cm_nregions(&cm), 2);
+    assert_string_equal(kos_cm_str(&cm, kos_cm_region(&cm, 1)->name), "stats");
+    assert_int_equal(kos_cm_region(&cm, 1)->size, 8192);
+    const struct kos_cm_proc *cp = kos_cm_proc(&cm, (uint32_t)kos_cm_find(&cm, "cam"));
+    assert_int_equal(cp->flags, KOS_CM_PROC_DATA_DIR | KOS_CM_PROC_DEBUG);
+    assert_int_equal(cp->max_procs, 4);
+    assert_int_equal(cp->max_files, 64);
+    assert_int_equal(cp->n_res, 4);
+    static const char *const rnames[] = {"bus", "led", "out", "st"};
+    for (uint32_t i = 0; i < 4; i++) {
+        const struct kos_cm_res *r = kos_cm_res(&cm, cp->res_first + i);
+        assert_string_equal(kos_cm_str(&cm, r->name), rnames[i]);
+        assert_int_equal(r->kind, i < 2 ? KOS_CM_RES_DEVICE : KOS_CM_RES_REGION);
+    }
+    assert_string_equal(kos_cm_str(&cm, kos_cm_res(&cm, cp->res_first)->target), "/dev/i2c-1");
+    assert_int_equal(kos_cm_res(&cm, cp->res_first + 3)->target, 1);
+    assert_int_equal(kos_cm_res(&cm, cp->res_first + 3)->access, KOS_CM_ACCESS_READ);
+    assert_int_equal(cp->n_config, 3);
+    assert_string_equal(kos_cm_strref(&cm, cp->config_first), "ring_size=1024");
+    assert_string_equal(kos_cm_strref(&cm, cp->config_first + 1), "label=a b");
+    assert_string_equal(kos_cm_strref(&cm, cp->config_first + 2), "e=");
+    free(buf);
+    kos_manifest_destroy(m);
+
+    m = load_ok("system: s\napps: {a: {}}\n");
+    assert_int_equal(m->profile, KOS_MF_PROFILE_RELEASE);
+    assert_int_equal(m->isolation, KOS_MF_ISOLATION_STRICT);
+    assert_int_equal(m->n_regions, 0);
+    kos_manifest_destroy(m);
+}
+
+static void test_layer_extensions(void **state)
+{
+    (void)state;
+    /* Regions merge by name; an app of the layer keeps its regions and gets
+     * the manifest's merged in; entries remember whether the layer declared
+     * them. */
+    struct kos_manifest *m = load_ok("system: s\n"                                 /* 1 */
+                                     "base: shared_mem\n"                          /* 2 */
+                                     "memory_regions:\n"                           /* 3 */
+                                     "  frame: {size: 128KiB}\n"                   /* 4 */
+                                     "  scratch: ~\n"                              /* 5 */
+                                     "  stats: {size: 4KiB}\n"                     /* 6 */
+                                     "apps:\n"                                     /* 7 */
+                                     "  producer:\n"                               /* 8 */
+                                     "    memory_regions:\n"                       /* 9 */
+                                     "      counters: {region: stats, access: rw}\n"
+                                     "  consumer: {memory: 4MiB}\n");
+    assert_int_equal(m->n_regions, 2);
+    assert_string_equal(m->regions[0].name, "frame");
+    assert_int_equal(m->regions[0].size, 128u << 10);
+    assert_string_equal(m->regions[1].name, "stats");
+    const struct kos_mf_app *p = find_app(m, "producer");
+    assert_true(p->from_layer);
+    assert_int_equal(p->memory, 4u << 20);
+    assert_int_equal(p->n_regions, 2);
+    assert_string_equal(p->regions[0].name, "out");
+    assert_non_null(strstr(p->regions[0].pos.file, "shared_mem.yaml"));
+    assert_string_equal(p->regions[1].name, "counters");
+    assert_string_equal(p->regions[1].pos.file, "system.yaml");
+    assert_false(find_app(m, "consumer")->from_layer);
+    kos_manifest_destroy(m);
+
+    /* A layer's app not mentioned by the manifest is the layer's too. */
+    m = load_ok("system: s\nbase: services\napps:\n  main: {}\n");
+    assert_true(find_app(m, "logger")->from_layer);
+    assert_true(find_app(m, "rng")->from_layer);
+    assert_false(find_app(m, "main")->from_layer);
+    kos_manifest_destroy(m);
+}
+
 static void test_base_minimal(void **state)
 {
     (void)state;
@@ -635,7 +808,17 @@ static const char full[] = "system: ping_pong\n"
                            "      msg0:\n"
                            "        publish: [ping_protocol]\n"
                            "        request: [kos_log_protocol]\n"
-                           "      msg1: {request: [x]}\n";
+                           "      msg1: {request: [x]}\n"
+                           "    data_dir: true\n"
+                           "    limits: {processes: 4, files: 64}\n"
+                           "    devices: {bus: {path: /dev/i2c-1, access: rw}}\n"
+                           "    memory_regions: {f: {region: frame, access: r}}\n"
+                           "    debug: false\n"
+                           "    config: {ring: 16}\n"
+                           "    waive: {KOS-A008: \"twenty characters or more\"}\n"
+                           "memory_regions: {frame: {size: 4KiB}}\n"
+                           "profile: release\n"
+                           "isolation: strict\n";
 
 /* Parses text; whatever happens, the result is consistent. */
 static void parse_any(const char *text, size_t len)
@@ -733,6 +916,8 @@ int main(void)
         cmocka_unit_test(test_full_app),
         cmocka_unit_test(test_memory_units),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_extensions),
+        cmocka_unit_test(test_layer_extensions),
         cmocka_unit_test(test_base_minimal),
         cmocka_unit_test(test_layer_override),
         cmocka_unit_test(test_layer_removal),

@@ -135,7 +135,11 @@ static void test_layout(void **state)
     assert_int_equal(offsetof(struct kos__chan_shm, srv_sleeping) % KOS__CACHE_LINE, 0);
     assert_true(offsetof(struct kos__chan_shm, srv_sleeping) !=
                 offsetof(struct kos__chan_shm, cli_sleeping));
-    assert_int_equal(offsetof(struct kos__chan_shm, req) % KOS__CACHE_LINE, 0);
+    assert_int_equal(offsetof(struct kos__chan_shm, req) % KOS__LINE_PAIR, 0);
+    assert_int_equal(offsetof(struct kos__chan_shm, rep) % KOS__LINE_PAIR, 0);
+    assert_int_equal(offsetof(struct kos__chan_shm, notes[1]) % KOS__LINE_PAIR, 0);
+    assert_true(offsetof(struct kos__chan_shm, srv_sleeping) / KOS__LINE_PAIR !=
+                offsetof(struct kos__chan_shm, cli_sleeping) / KOS__LINE_PAIR);
     assert_int_equal(offsetof(struct kos__chan_slot, payload), KOS__CACHE_LINE);
     assert_int_equal(KOS__CHAN_SIZE % 4096, 0);
     assert_true(KOS__CHAN_SIZE >= sizeof(struct kos__chan_shm));
@@ -198,6 +202,28 @@ static void test_bells(void **state)
     close(b[0]);
 }
 
+static void test_doorbell(void **state)
+{
+    int fd;
+    (void)state;
+
+    assert_int_equal(kos__doorbell_create(&fd), KOS_STATUS_OK);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 0), 0);
+    kos__doorbell_ring(fd);
+    kos__doorbell_ring(fd);
+    assert_int_equal(poll(&p, 1, 0), 1);
+    /* Saturated (by a hostile client): ringing still returns at once. */
+    uint64_t max = 0xfffffffffffffffeull;
+    assert_int_equal(write(fd, &max, sizeof(max)), -1); /* would overflow */
+    uint64_t v;
+    assert_int_equal(read(fd, &v, sizeof(v)), (ssize_t)sizeof(v));
+    assert_int_equal(write(fd, &max, sizeof(max)), (ssize_t)sizeof(max));
+    kos__doorbell_ring(fd);
+    assert_int_equal(poll(&p, 1, 0), 1);
+    close(fd);
+}
+
 static void test_futex_and_deadlines(void **state)
 {
     _Atomic uint32_t word = 5;
@@ -221,10 +247,10 @@ static void test_futex_and_deadlines(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_and_map),   cmocka_unit_test(test_map_refuses),
-        cmocka_unit_test(test_put_take),         cmocka_unit_test(test_layout),
-        cmocka_unit_test(test_spin_policy),      cmocka_unit_test(test_bells),
-        cmocka_unit_test(test_futex_and_deadlines),
+        cmocka_unit_test(test_create_and_map), cmocka_unit_test(test_map_refuses),
+        cmocka_unit_test(test_put_take),       cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_spin_policy),    cmocka_unit_test(test_bells),
+        cmocka_unit_test(test_doorbell),       cmocka_unit_test(test_futex_and_deadlines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

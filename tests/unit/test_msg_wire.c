@@ -75,9 +75,9 @@ static void test_fd_counts(void **state)
 {
     (void)state;
     assert_int_equal(kos__mw_nfds(KOS__MW_NEW_CLIENT, 0), 4);
-    assert_int_equal(kos__mw_nfds(KOS__MW_REQUEST_REPLY, KOS_STATUS_OK), 4);
+    assert_int_equal(kos__mw_nfds(KOS__MW_REQUEST_REPLY, KOS_STATUS_OK), 3);
     assert_int_equal(kos__mw_nfds(KOS__MW_REQUEST_REPLY, KOS_STATUS_TIMEOUT), 0);
-    assert_int_equal(kos__mw_nfds(KOS__MW_REDEEM_REPLY, KOS_STATUS_OK), 4);
+    assert_int_equal(kos__mw_nfds(KOS__MW_REDEEM_REPLY, KOS_STATUS_OK), 3);
     assert_int_equal(kos__mw_nfds(KOS__MW_PUBLISH, 0), 0);
     /* The wrong number of descriptors is a malformed message. */
     for (size_t i = 0; i < N_SAMPLES; i++) {
@@ -211,15 +211,18 @@ static void test_names(void **state)
     assert_int_equal(kos__mw_decode(buf, len, 0, &out), KOS_STATUS_PROTOCOL);
 
     /* REDEEM_REPLY: a name exactly when the status is OK. */
-    struct kos__mw rr = {.type = KOS__MW_REDEEM_REPLY, .id = 1, .status = KOS_STATUS_OK,
-                         .channel = 3, .name = "echo"};
+    struct kos__mw rr = {.type = KOS__MW_REDEEM_REPLY,
+                         .id = 1,
+                         .status = KOS_STATUS_OK,
+                         .channel = 3,
+                         .name = "echo"};
     len = encode(&rr, buf);
     put32(buf + 12, KOS_STATUS_UNAVAILABLE);
     assert_int_equal(kos__mw_decode(buf, len, 0, &out), KOS_STATUS_PROTOCOL);
     rr.status = KOS_STATUS_UNAVAILABLE;
     len = encode(&rr, buf);
     put32(buf + 12, KOS_STATUS_OK);
-    assert_int_equal(kos__mw_decode(buf, len, KOS__MW_MAX_FDS, &out), KOS_STATUS_PROTOCOL);
+    assert_int_equal(kos__mw_decode(buf, len, KOS__MW_CLIENT_FDS, &out), KOS_STATUS_PROTOCOL);
 }
 
 static void test_field_ranges(void **state)
@@ -288,7 +291,10 @@ static bool writer_gone(int r)
 static void test_socket_round_trip(void **state)
 {
     int sv[2], pipes[4][2], fds[KOS__MW_MAX_FDS], sent[KOS__MW_MAX_FDS];
-    struct kos__mw m = {.type = KOS__MW_NEW_CLIENT, .endpoint = 1, .channel = 2, .app_id = 3,
+    struct kos__mw m = {.type = KOS__MW_NEW_CLIENT,
+                        .endpoint = 1,
+                        .channel = 2,
+                        .app_id = 3,
                         .name = "ping"},
                    out;
     (void)state;
@@ -333,8 +339,8 @@ static void test_socket_unexpected_fd(void **state)
         char c[CMSG_SPACE(sizeof(int))];
     } ctl;
     memset(&ctl, 0, sizeof(ctl));
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.c,
-                        .msg_controllen = sizeof(ctl.c)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.c, .msg_controllen = sizeof(ctl.c)};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;

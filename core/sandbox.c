@@ -1,0 +1,985 @@
+/*
+ * sandbox.c - building the sandbox of one app or message server (sandbox.h).
+ *
+ * Layers, in the order they are put in place:
+ *   1. namespaces (user, mount, PID, IPC, UTS, network), created at clone();
+ *      Core writes the user namespace's maps: the app's uid 1000 inside is
+ *      its own host uid when Core is privileged, Core's uid otherwise;
+ *   2. the root: a tmpfs holding only the ELF interpreter and the shared
+ *      libraries the binary needs, each bind-mounted read-only, nosuid and
+ *      nodev; /data bound read-write when granted; /proc only for sanitizer
+ *      runtimes; then pivot_root and the tmpfs remounted read-only;
+ *   3. in the app: rlimits, Landlock, securebits and no capabilities,
+ *      no_new_privs, then the seccomp allow-list, then execveat().
+ *
+ * The seccomp filter's default action is EPERM (see docs/sandbox.md): a
+ * denied call fails like any other refused call, so hostile attempts are
+ * observable and glibc's fallbacks stay sane; clone3 answers ENOSYS so that
+ * glibc falls back to clone(), whose namespace flags the filter can see.
+ * execveat() is allowed only on fd `max_files` with AT_EMPTY_PATH: that fd
+ * number is the RLIMIT_NOFILE value, which no later open, dup or received fd
+ * can ever take, so once the binary's close-on-exec memfd is gone nothing
+ * can be executed again.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/landlock.h>
+#include <linux/securebits.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <unistd.h>
+
+#include <cap-ng.h>
+
+#include "sandbox.h"
+
+#define NS_FLAGS                                                                                   \
+    (CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |     \
+     CLONE_NEWCGROUP)
+
+static const struct {
+    uint32_t layer;
+    int flag;
+    const char *name;
+} ns_table[] = {
+    {KOS_SB_NS_MNT, CLONE_NEWNS, "mnt"},  {KOS_SB_NS_PID, CLONE_NEWPID, "pid"},
+    {KOS_SB_NS_IPC, CLONE_NEWIPC, "ipc"}, {KOS_SB_NS_UTS, CLONE_NEWUTS, "uts"},
+    {KOS_SB_NS_NET, CLONE_NEWNET, "net"}, {KOS_SB_NS_USER, CLONE_NEWUSER, "user"},
+};
+
+const char *kos_sandbox_step_name(int step)
+{
+    static const char *const names[] = {
+        [KOS_SB_STEP_NONE] = "none",
+        [KOS_SB_STEP_SYNC] = "user and group ids",
+        [KOS_SB_STEP_HOSTNAME] = "hostname",
+        [KOS_SB_STEP_MOUNT] = "building the root",
+        [KOS_SB_STEP_PIVOT] = "pivot_root",
+        [KOS_SB_STEP_RLIMIT] = "resource limits",
+        [KOS_SB_STEP_LANDLOCK] = "landlock",
+        [KOS_SB_STEP_CAPS] = "dropping capabilities",
+        [KOS_SB_STEP_NNP] = "no_new_privs",
+        [KOS_SB_STEP_SECCOMP] = "seccomp",
+        [KOS_SB_STEP_FDS] = "descriptors",
+        [KOS_SB_STEP_FORK] = "forking the app",
+        [KOS_SB_STEP_EXEC] = "exec",
+    };
+    if (step < 0 || (size_t)step >= sizeof(names) / sizeof(names[0]) || !names[step])
+        return "unknown step";
+    return names[step];
+}
+
+/* ---- Landlock system calls (no libc wrappers) ---- */
+
+/* The build host's <linux/landlock.h> may predate ABI 3-6; these are the
+ * kernel's stable values. */
+#define LL_ACCESS_FS_TRUNCATE (1ULL << 14)
+#define LL_ACCESS_FS_IOCTL_DEV (1ULL << 15)
+#define LL_ACCESS_NET_BIND_TCP (1ULL << 0)
+#define LL_ACCESS_NET_CONNECT_TCP (1ULL << 1)
+#define LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#define LL_SCOPE_SIGNAL (1ULL << 1)
+
+/* struct landlock_ruleset_attr as of ABI 6; older kernels take a prefix. */
+struct ll_ruleset_attr {
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net; /* ABI 4 */
+    uint64_t scoped;             /* ABI 6 */
+};
+
+static int ll_create_ruleset(const struct ll_ruleset_attr *attr, size_t size,
+                             uint32_t flags)
+{
+    return (int)syscall(SYS_landlock_create_ruleset, attr, size, flags);
+}
+
+static int ll_add_rule(int fd, enum landlock_rule_type type, const void *attr)
+{
+    return (int)syscall(SYS_landlock_add_rule, fd, type, attr, 0);
+}
+
+static int ll_restrict_self(int fd)
+{
+    return (int)syscall(SYS_landlock_restrict_self, fd, 0);
+}
+
+/* ---- probing the host ---- */
+
+static void why_add(struct kos_sandbox_host *h, const char *what, int err)
+{
+    size_t used = strlen(h->why);
+    snprintf(h->why + used, sizeof(h->why) - used, "%s%s (%s)", used ? "; " : "", what,
+             strerror(err));
+}
+
+/* Tries unshare(flags) in a child; returns 0 or the errno. As an unprivileged
+ * user, the other namespaces need a user namespace first. */
+static int try_unshare(int flags, bool with_user)
+{
+    int p[2], err = 0;
+    pid_t pid;
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return errno;
+    pid = fork();
+    if (pid < 0) {
+        err = errno;
+        close(p[0]);
+        close(p[1]);
+        return err;
+    }
+    if (pid == 0) {
+        int e = 0;
+        if (with_user && unshare(CLONE_NEWUSER) < 0)
+            e = errno;
+        if (!e && unshare(flags) < 0)
+            e = errno;
+        if (!e && (flags & CLONE_NEWNS)) {
+            /* A mount namespace is only useful if we may mount in it. */
+            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                mount("kos", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k") < 0)
+                e = errno;
+        }
+        if (write(p[1], &e, sizeof(e)) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    close(p[1]);
+    if (read(p[0], &err, sizeof(err)) != (ssize_t)sizeof(err))
+        err = EIO;
+    close(p[0]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return err;
+}
+
+void kos_sandbox_probe(struct kos_sandbox_host *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->uid = getuid();
+    h->gid = getgid();
+    h->limits = KOS_SANDBOX_LIMITS_RLIMITS;
+    capng_get_caps_process();
+    h->privileged = geteuid() == 0 && capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) &&
+                    capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID);
+
+    int err = try_unshare(CLONE_NEWUSER, false);
+    if (err == 0)
+        h->layers |= KOS_SB_NS_USER;
+    else
+        why_add(h, "no user namespace", err);
+    bool with_user = !h->privileged && (h->layers & KOS_SB_NS_USER);
+    for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++) {
+        char what[64];
+        if (ns_table[i].flag == CLONE_NEWUSER)
+            continue;
+        err = try_unshare(ns_table[i].flag, with_user);
+        if (err == 0) {
+            h->layers |= ns_table[i].layer;
+        } else {
+            snprintf(what, sizeof(what), "no %s namespace", ns_table[i].name);
+            why_add(h, what, err);
+        }
+    }
+    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 && seccomp_api_get() >= 1)
+        h->layers |= KOS_SB_SECCOMP;
+    else
+        why_add(h, "no seccomp filters", errno ? errno : ENOSYS);
+    int abi = ll_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi > 0) {
+        h->layers |= KOS_SB_LANDLOCK;
+        h->landlock_abi = abi;
+    } else {
+        why_add(h, "no landlock", errno);
+    }
+}
+
+void kos_sandbox_describe(uint32_t layers, int landlock_abi, char *buf, size_t len)
+{
+    size_t used = 0;
+    bool first = true;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++) {
+        if (!(layers & ns_table[i].layer))
+            continue;
+        used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                                 first ? "namespaces " : ",", ns_table[i].name);
+        first = false;
+        if (used >= len)
+            return;
+    }
+    if (first)
+        used += (size_t)snprintf(buf + used, len - used, "no namespaces");
+    if (used < len)
+        used += (size_t)snprintf(buf + used, len - used, "; %s",
+                                 layers & KOS_SB_SECCOMP ? "seccomp" : "no seccomp");
+    if (used < len) {
+        if (layers & KOS_SB_LANDLOCK)
+            snprintf(buf + used, len - used, "; landlock ABI %d", landlock_abi);
+        else
+            snprintf(buf + used, len - used, "; no landlock");
+    }
+}
+
+/* ---- what a binary needs in its root ---- */
+
+#define ELF_MAX_NEEDED 64
+#define ELF_MAX_FILES 128
+
+struct elf_deps {
+    char interp[PATH_MAX];
+    char *needed[ELF_MAX_NEEDED];
+    size_t n_needed;
+    char runpath[PATH_MAX];
+};
+
+static bool pread_all(int fd, void *buf, size_t len, off_t off)
+{
+    ssize_t r = pread(fd, buf, len, off);
+    return r == (ssize_t)len;
+}
+
+/* Reads a NUL-terminated string at file offset off. */
+static bool pread_str(int fd, off_t off, char *out, size_t cap)
+{
+    ssize_t r = pread(fd, out, cap - 1, off);
+    if (r <= 0)
+        return false;
+    out[r] = '\0';
+    return strlen(out) < (size_t)r || (size_t)r < cap - 1;
+}
+
+/* Reads the interpreter, DT_NEEDED and DT_RUNPATH of an ELF64 file. A file
+ * without PT_DYNAMIC (static) gives no dependencies. */
+static kos_status_t elf_read(int fd, struct elf_deps *d, char *err, size_t errlen)
+{
+    Elf64_Ehdr eh;
+    Elf64_Phdr ph[64];
+    Elf64_Off dyn_off = 0;
+    Elf64_Xword dyn_size = 0;
+    uint64_t strtab = 0, runpath = UINT64_MAX, needed[ELF_MAX_NEEDED];
+    size_t n_needed = 0;
+
+    memset(d, 0, sizeof(*d));
+    if (!pread_all(fd, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
+        eh.e_phnum > 64 || !pread_all(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), (off_t)eh.e_phoff)) {
+        snprintf(err, errlen, "not a 64-bit ELF file");
+        return KOS_STATUS_PROTOCOL;
+    }
+    for (int i = 0; i < eh.e_phnum; i++) {
+        if (ph[i].p_type == PT_INTERP) {
+            if (ph[i].p_filesz == 0 || ph[i].p_filesz >= sizeof(d->interp) ||
+                !pread_all(fd, d->interp, ph[i].p_filesz, (off_t)ph[i].p_offset) ||
+                d->interp[ph[i].p_filesz - 1] != '\0' || d->interp[0] != '/') {
+                snprintf(err, errlen, "bad PT_INTERP");
+                return KOS_STATUS_PROTOCOL;
+            }
+        } else if (ph[i].p_type == PT_DYNAMIC) {
+            dyn_off = ph[i].p_offset;
+            dyn_size = ph[i].p_filesz;
+        }
+    }
+    if (!dyn_size)
+        return KOS_STATUS_OK;
+    for (Elf64_Xword o = 0; o + sizeof(Elf64_Dyn) <= dyn_size && o < (1u << 20);
+         o += sizeof(Elf64_Dyn)) {
+        Elf64_Dyn dy;
+        if (!pread_all(fd, &dy, sizeof(dy), (off_t)(dyn_off + o)))
+            break;
+        if (dy.d_tag == DT_NULL)
+            break;
+        if (dy.d_tag == DT_NEEDED && n_needed < ELF_MAX_NEEDED)
+            needed[n_needed++] = dy.d_un.d_val;
+        else if (dy.d_tag == DT_STRTAB)
+            strtab = dy.d_un.d_ptr;
+        else if (dy.d_tag == DT_RUNPATH || (dy.d_tag == DT_RPATH && runpath == UINT64_MAX))
+            runpath = dy.d_un.d_val;
+    }
+    /* DT_STRTAB is an address: find the file offset through PT_LOAD. */
+    off_t stroff = -1;
+    for (int i = 0; i < eh.e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && strtab >= ph[i].p_vaddr &&
+            strtab < ph[i].p_vaddr + ph[i].p_filesz)
+            stroff = (off_t)(strtab - ph[i].p_vaddr + ph[i].p_offset);
+    if (n_needed && stroff < 0) {
+        snprintf(err, errlen, "no string table for DT_NEEDED");
+        return KOS_STATUS_PROTOCOL;
+    }
+    for (size_t i = 0; i < n_needed; i++) {
+        char name[NAME_MAX + 1];
+        if (!pread_str(fd, stroff + (off_t)needed[i], name, sizeof(name)) || !name[0]) {
+            snprintf(err, errlen, "bad DT_NEEDED entry");
+            goto out_free;
+        }
+        d->needed[d->n_needed] = strdup(name);
+        if (!d->needed[d->n_needed]) {
+            snprintf(err, errlen, "out of memory");
+            goto out_free;
+        }
+        d->n_needed++;
+    }
+    if (runpath != UINT64_MAX && !pread_str(fd, stroff + (off_t)runpath, d->runpath,
+                                            sizeof(d->runpath)))
+        d->runpath[0] = '\0';
+    return KOS_STATUS_OK;
+
+out_free:
+    for (size_t i = 0; i < d->n_needed; i++)
+        free(d->needed[i]);
+    d->n_needed = 0;
+    return KOS_STATUS_PROTOCOL;
+}
+
+static void elf_free(struct elf_deps *d)
+{
+    for (size_t i = 0; i < d->n_needed; i++)
+        free(d->needed[i]);
+    d->n_needed = 0;
+}
+
+#if defined(__x86_64__)
+#define MULTIARCH "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define MULTIARCH "aarch64-linux-gnu"
+#else
+#define MULTIARCH "unknown-linux-gnu"
+#endif
+
+/* The loader's default directories when it has no cache (Debian's glibc). */
+static const char *const default_dirs[] = {
+    "/lib/" MULTIARCH, "/usr/lib/" MULTIARCH, "/lib", "/usr/lib", "/lib64", "/usr/lib64",
+};
+
+struct file_list {
+    char **v;
+    size_t n;
+};
+
+static bool list_has(const struct file_list *l, const char *path)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->v[i], path))
+            return true;
+    return false;
+}
+
+/* Finds library `name` as the loader would: DT_RUNPATH (absolute entries),
+ * then the default directories; the first existing file wins. */
+static bool find_lib(const char *name, const char *runpath, char *out, size_t cap)
+{
+    char rp[PATH_MAX];
+    char *save = NULL;
+
+    if (strchr(name, '/')) {
+        snprintf(out, cap, "%s", name);
+        return name[0] == '/' && access(out, R_OK) == 0;
+    }
+    snprintf(rp, sizeof(rp), "%s", runpath);
+    for (char *dir = strtok_r(rp, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        if (dir[0] != '/')
+            continue; /* $ORIGIN and relative entries cannot be resolved for a memfd */
+        if ((size_t)snprintf(out, cap, "%s/%s", dir, name) < cap && access(out, R_OK) == 0)
+            return true;
+    }
+    for (size_t i = 0; i < sizeof(default_dirs) / sizeof(default_dirs[0]); i++)
+        if ((size_t)snprintf(out, cap, "%s/%s", default_dirs[i], name) < cap &&
+            access(out, R_OK) == 0)
+            return true;
+    return false;
+}
+
+static kos_status_t add_deps(int fd, struct file_list *l, bool *sanitizer, int depth, char *err,
+                             size_t errlen)
+{
+    struct elf_deps d;
+    kos_status_t st = elf_read(fd, &d, err, errlen);
+
+    if (st)
+        return st;
+    if (depth > 16) {
+        elf_free(&d);
+        return KOS_STATUS_OK;
+    }
+    if (d.interp[0] && !list_has(l, d.interp)) {
+        if (l->n >= ELF_MAX_FILES || access(d.interp, R_OK) < 0) {
+            snprintf(err, errlen, "interpreter %s: %s", d.interp,
+                     l->n >= ELF_MAX_FILES ? "too many files" : strerror(errno));
+            st = KOS_STATUS_NOT_FOUND;
+            goto out;
+        }
+        l->v[l->n++] = strdup(d.interp);
+    }
+    for (size_t i = 0; i < d.n_needed; i++) {
+        char path[PATH_MAX];
+        if (!find_lib(d.needed[i], d.runpath, path, sizeof(path))) {
+            snprintf(err, errlen, "library %s not found", d.needed[i]);
+            st = KOS_STATUS_NOT_FOUND;
+            goto out;
+        }
+        if (!strncmp(d.needed[i], "libasan.", 8) || !strncmp(d.needed[i], "libubsan.", 9) ||
+            !strncmp(d.needed[i], "libtsan.", 8) || !strncmp(d.needed[i], "liblsan.", 8))
+            *sanitizer = true;
+        if (list_has(l, path))
+            continue;
+        if (l->n >= ELF_MAX_FILES) {
+            snprintf(err, errlen, "more than %d libraries", ELF_MAX_FILES);
+            st = KOS_STATUS_TOO_LARGE;
+            goto out;
+        }
+        l->v[l->n] = strdup(path);
+        if (!l->v[l->n]) {
+            st = KOS_STATUS_NO_MEMORY;
+            goto out;
+        }
+        l->n++;
+        int lfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (lfd < 0) {
+            snprintf(err, errlen, "library %s: %s", path, strerror(errno));
+            st = KOS_STATUS_IO;
+            goto out;
+        }
+        st = add_deps(lfd, l, sanitizer, depth + 1, err, errlen);
+        close(lfd);
+        if (st)
+            goto out;
+    }
+out:
+    elf_free(&d);
+    return st;
+}
+
+kos_status_t kos_sandbox_root_files(int fd, char ***files, size_t *n, bool *sanitizer,
+                                    char *err, size_t errlen)
+{
+    struct file_list l = {.v = calloc(ELF_MAX_FILES + 1, sizeof(char *))};
+    kos_status_t st;
+
+    if (!l.v)
+        return KOS_STATUS_NO_MEMORY;
+    *sanitizer = false;
+    st = add_deps(fd, &l, sanitizer, 0, err, errlen);
+    if (st) {
+        kos_sandbox_files_free(l.v);
+        return st;
+    }
+    *files = l.v;
+    *n = l.n;
+    return KOS_STATUS_OK;
+}
+
+void kos_sandbox_files_free(char **files)
+{
+    for (size_t i = 0; files && files[i]; i++)
+        free(files[i]);
+    free(files);
+}
+
+/* ---- namespaces and ids ---- */
+
+pid_t kos_sandbox_clone(const struct kos_sandbox *sb)
+{
+    int flags = 0;
+    for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++)
+        if (sb->layers & ns_table[i].layer)
+            flags |= ns_table[i].flag;
+    /* Like fork(): a NULL stack means the child continues on a copy of ours.
+     * Core is single-threaded, so no lock can be held in the child. */
+    return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int err = 0;
+
+    if (fd < 0)
+        return errno;
+    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        err = errno ? errno : EIO;
+    close(fd);
+    return err;
+}
+
+int kos_sandbox_map_ids(const struct kos_sandbox *sb, pid_t pid)
+{
+    char path[64], map[64];
+    int err;
+
+    if (!(sb->layers & KOS_SB_NS_USER))
+        return 0;
+    /* An unprivileged writer must deny setgroups() first; a privileged one
+     * leaves it to the child, which drops every supplementary group. */
+    snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+    if (!sb->privileged && (err = write_file(path, "deny")) != 0)
+        return err;
+    snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+    snprintf(map, sizeof(map), "%u %u 1\n", KOS_SANDBOX_APP_UID, (unsigned)sb->host_uid);
+    if ((err = write_file(path, map)) != 0)
+        return err;
+    snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+    snprintf(map, sizeof(map), "%u %u 1\n", KOS_SANDBOX_APP_UID, (unsigned)sb->host_gid);
+    return write_file(path, map);
+}
+
+/* ---- the root ---- */
+
+/* Creates every directory of `path` (absolute), relative to the current
+ * directory, which is the new root. */
+static int mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+
+    if ((size_t)snprintf(buf, sizeof(buf), ".%s", path) >= sizeof(buf))
+        return ENAMETOOLONG;
+    for (char *s = buf + 2; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return errno;
+        *s = '/';
+    }
+    return 0;
+}
+
+/* Binds what `src` (an O_PATH fd) names at `dst` (relative to the new root),
+ * then remounts it with `flags`. Going through the fd means no host
+ * directory on the way has to be searchable by the app's uid. */
+static int bind_fd(int src, const char *dst, unsigned long flags)
+{
+    char from[64];
+
+    snprintf(from, sizeof(from), "/proc/self/fd/%d", src);
+    if (mount(from, dst, NULL, MS_BIND, NULL) < 0)
+        return errno;
+    if (mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+        return errno;
+    return 0;
+}
+
+static void close_all(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+static int become_app(const struct kos_sandbox *sb)
+{
+    /* Become the app's uid inside; keep the namespace's capabilities until
+     * kos_sandbox_enter() drops them. */
+    if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0 ||
+        (sb->privileged && setgroups(0, NULL) < 0) ||
+        setresgid(KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID) < 0 ||
+        setresuid(KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID) < 0)
+        return errno;
+    return 0;
+}
+
+int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
+{
+    int src[ELF_MAX_FILES + 1];
+    int data = -1, step = 0;
+    size_t n = 0;
+
+    *err = 0;
+    if (sb->layers & KOS_SB_NS_UTS) {
+        if (sethostname(sb->name, strlen(sb->name)) < 0) {
+            *err = errno;
+            return KOS_SB_STEP_HOSTNAME;
+        }
+    }
+    if (!(sb->layers & KOS_SB_NS_MNT)) {
+        if ((sb->layers & KOS_SB_NS_USER) && (*err = become_app(sb)) != 0)
+            return KOS_SB_STEP_SYNC;
+        return 0;
+    }
+    if (sb->n_ro_files > ELF_MAX_FILES) {
+        *err = E2BIG;
+        return KOS_SB_STEP_MOUNT;
+    }
+    /* With Core's uid still: a private tmpfs on the mount point, and every
+     * source opened by path. Nothing we mount may propagate to the host. */
+    step = KOS_SB_STEP_MOUNT;
+    char opts[96];
+    if (sb->layers & KOS_SB_NS_USER)
+        snprintf(opts, sizeof(opts), "mode=0755,size=64k,uid=%u,gid=%u", KOS_SANDBOX_APP_UID,
+                 KOS_SANDBOX_APP_UID);
+    else
+        snprintf(opts, sizeof(opts), "mode=0755,size=64k");
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("kos-root", sb->mnt_dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0 ||
+        chdir(sb->mnt_dir) < 0)
+        goto out_errno;
+    for (n = 0; n < sb->n_ro_files; n++) {
+        src[n] = open(sb->ro_files[n], O_PATH | O_CLOEXEC);
+        if (src[n] < 0)
+            goto out_errno;
+    }
+    if (sb->data_dir && (data = open(sb->data_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        goto out_errno;
+    step = KOS_SB_STEP_SYNC;
+    if ((sb->layers & KOS_SB_NS_USER) && (*err = become_app(sb)) != 0)
+        goto out_close;
+    step = KOS_SB_STEP_MOUNT;
+    for (size_t i = 0; i < n; i++) {
+        char dst[PATH_MAX];
+        int fd;
+        if ((*err = mkdirs(sb->ro_files[i])) != 0)
+            goto out_close;
+        snprintf(dst, sizeof(dst), ".%s", sb->ro_files[i]);
+        fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+        if (fd < 0)
+            goto out_errno;
+        close(fd);
+        if ((*err = bind_fd(src[i], dst, MS_RDONLY | MS_NOSUID | MS_NODEV)) != 0)
+            goto out_close;
+    }
+    if (data >= 0 && (mkdir("data", 0755) < 0 ||
+                      (*err = bind_fd(data, "data", MS_NOSUID | MS_NODEV | MS_NOEXEC)) != 0)) {
+        if (!*err)
+            *err = errno;
+        goto out_close;
+    }
+    if (sb->proc &&
+        (mkdir("proc", 0555) < 0 || mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                          NULL) < 0))
+        goto out_errno;
+    step = KOS_SB_STEP_PIVOT;
+    if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+        goto out_errno;
+    if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              NULL) < 0)
+        goto out_errno;
+    close_all(src, n);
+    if (data >= 0)
+        close(data);
+    return 0;
+
+out_errno:
+    *err = errno;
+out_close:
+    close_all(src, n);
+    if (data >= 0)
+        close(data);
+    return step;
+}
+
+/* ---- entering the sandbox ---- */
+
+static int set_limit(int res, rlim_t v)
+{
+    struct rlimit rl = {.rlim_cur = v, .rlim_max = v};
+    return setrlimit(res, &rl) < 0 ? errno : 0;
+}
+
+static int apply_limits(const struct kos_sandbox *sb)
+{
+    int err;
+
+    if ((err = set_limit(RLIMIT_NOFILE, sb->max_files)) != 0)
+        return err;
+    if (sb->max_procs && (err = set_limit(RLIMIT_NPROC, (rlim_t)sb->max_procs + 1)) != 0)
+        return err;
+    /* ASan's shadow memory is terabytes of address space: no memory limit
+     * can coexist with it (Core says so at boot). */
+    if (sb->memory && !sb->sanitizer) {
+        if ((err = set_limit(RLIMIT_DATA, sb->memory)) != 0)
+            return err;
+        if ((err = set_limit(RLIMIT_AS, sb->memory + sb->shared_bytes +
+                                            KOS_SANDBOX_AS_ALLOWANCE)) != 0)
+            return err;
+    }
+    return set_limit(RLIMIT_CORE, 0);
+}
+
+static int landlock_path(int ruleset, const char *path, uint64_t access)
+{
+    struct landlock_path_beneath_attr pb = {.allowed_access = access};
+    int err = 0;
+
+    pb.parent_fd = open(path, O_PATH | O_CLOEXEC);
+    if (pb.parent_fd < 0)
+        return errno;
+    if (ll_add_rule(ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb) < 0)
+        err = errno;
+    close(pb.parent_fd);
+    return err;
+}
+
+/* The filesystem rights each Landlock ABI knows. */
+static uint64_t ll_fs_rights(int abi)
+{
+    uint64_t r = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1; /* ABI 1 */
+    if (abi >= 2)
+        r |= LANDLOCK_ACCESS_FS_REFER;
+    if (abi >= 3)
+        r |= LL_ACCESS_FS_TRUNCATE;
+    if (abi >= 5)
+        r |= LL_ACCESS_FS_IOCTL_DEV;
+    return r;
+}
+
+static int apply_landlock(const struct kos_sandbox *sb)
+{
+    int abi = sb->landlock_abi;
+    uint64_t fs = ll_fs_rights(abi);
+    struct ll_ruleset_attr attr = {.handled_access_fs = fs};
+    size_t attr_size = offsetof(struct ll_ruleset_attr, handled_access_net);
+    int rs, err = 0;
+
+    if (abi >= 4) {
+        attr.handled_access_net = LL_ACCESS_NET_BIND_TCP | LL_ACCESS_NET_CONNECT_TCP;
+        attr_size = offsetof(struct ll_ruleset_attr, scoped);
+    }
+    if (abi >= 6) {
+        attr.scoped = LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL;
+        attr_size = sizeof(attr);
+    }
+    rs = ll_create_ruleset(&attr, attr_size, 0);
+    if (rs < 0)
+        return errno;
+    /* The binary's own files: read and (for the loader) execute. */
+    for (size_t i = 0; i < sb->n_ro_files && !err; i++)
+        err = landlock_path(rs, sb->ro_files[i],
+                            LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_EXECUTE);
+    if (!err && sb->data_dir)
+        err = landlock_path(rs, "/data", fs & ~(LANDLOCK_ACCESS_FS_EXECUTE |
+                                                LANDLOCK_ACCESS_FS_MAKE_CHAR |
+                                                LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+                                                LANDLOCK_ACCESS_FS_MAKE_SOCK |
+                                                LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                                                (abi >= 5 ? LL_ACCESS_FS_IOCTL_DEV : 0)));
+    if (!err && sb->proc)
+        err = landlock_path(rs, "/proc", LANDLOCK_ACCESS_FS_READ_FILE |
+                                             LANDLOCK_ACCESS_FS_READ_DIR);
+    if (!err && ll_restrict_self(rs) < 0)
+        err = errno;
+    close(rs);
+    return err;
+}
+
+static int drop_caps(void)
+{
+    /* Lock root's special treatment away before the capabilities go. */
+    int bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+               SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+               SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+
+    if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
+        return errno;
+    capng_clear(CAPNG_SELECT_ALL);
+    if (capng_apply(CAPNG_SELECT_ALL) != 0)
+        return EPERM;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+        return errno;
+    return 0;
+}
+
+/* The system calls every app may make, beyond those with argument rules. */
+static const int allowed_calls[] = {
+    SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64),
+    SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(preadv2),
+    SCMP_SYS(pwritev2), SCMP_SYS(close), SCMP_SYS(close_range), SCMP_SYS(fstat),
+    SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek), SCMP_SYS(access),
+    SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat),
+    SCMP_SYS(getdents64), SCMP_SYS(getcwd), SCMP_SYS(chdir), SCMP_SYS(fchdir),
+    SCMP_SYS(statfs), SCMP_SYS(fstatfs), SCMP_SYS(fadvise64), SCMP_SYS(mmap),
+    SCMP_SYS(mprotect), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
+    SCMP_SYS(mincore), SCMP_SYS(msync), SCMP_SYS(brk), SCMP_SYS(membarrier),
+    SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(rt_sigpending), SCMP_SYS(rt_sigtimedwait), SCMP_SYS(rt_sigsuspend),
+    SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall), SCMP_SYS(kill), SCMP_SYS(tgkill),
+    SCMP_SYS(tkill), SCMP_SYS(pause), SCMP_SYS(ioctl), SCMP_SYS(pipe), SCMP_SYS(pipe2),
+    SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(poll), SCMP_SYS(ppoll),
+    SCMP_SYS(epoll_create), SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait),
+    SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_pwait2), SCMP_SYS(eventfd2), SCMP_SYS(signalfd4),
+    SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime),
+    SCMP_SYS(dup), SCMP_SYS(dup2), SCMP_SYS(dup3), SCMP_SYS(fcntl), SCMP_SYS(flock),
+    SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(ftruncate), SCMP_SYS(fallocate),
+    SCMP_SYS(memfd_create), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(sendmmsg),
+    SCMP_SYS(recvmmsg), SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(shutdown),
+    SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+    SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_setaffinity),
+    SCMP_SYS(sched_getparam), SCMP_SYS(sched_getscheduler), SCMP_SYS(sched_get_priority_max),
+    SCMP_SYS(sched_get_priority_min), SCMP_SYS(getcpu), SCMP_SYS(getpriority),
+    SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(clock_gettime),
+    SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday), SCMP_SYS(time), SCMP_SYS(getitimer),
+    SCMP_SYS(setitimer), SCMP_SYS(alarm), SCMP_SYS(timer_create), SCMP_SYS(timer_settime),
+    SCMP_SYS(timer_gettime), SCMP_SYS(timer_getoverrun), SCMP_SYS(timer_delete),
+    SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getppid), SCMP_SYS(getuid), SCMP_SYS(geteuid),
+    SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(getgroups), SCMP_SYS(getresuid),
+    SCMP_SYS(getresgid), SCMP_SYS(getpgrp), SCMP_SYS(getpgid), SCMP_SYS(getsid),
+    SCMP_SYS(setsid), SCMP_SYS(setpgid), SCMP_SYS(uname), SCMP_SYS(getrlimit),
+    SCMP_SYS(setrlimit), SCMP_SYS(getrusage), SCMP_SYS(sysinfo), SCMP_SYS(umask),
+    SCMP_SYS(prctl), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address),
+    SCMP_SYS(set_robust_list), SCMP_SYS(get_robust_list), SCMP_SYS(rseq), SCMP_SYS(futex),
+    SCMP_SYS(futex_waitv), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(wait4),
+    SCMP_SYS(waitid), SCMP_SYS(fork), SCMP_SYS(vfork), SCMP_SYS(getrandom),
+    SCMP_SYS(sendfile), SCMP_SYS(splice), SCMP_SYS(tee), SCMP_SYS(copy_file_range),
+};
+
+/* Extra calls for an app with a data directory (Landlock and the mount
+ * namespace confine them to /data). */
+static const int data_calls[] = {
+    SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rmdir),
+    SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(truncate),
+    SCMP_SYS(fchmod), SCMP_SYS(fchmodat), SCMP_SYS(utimensat), SCMP_SYS(creat),
+};
+
+/* 020000000 is __O_TMPFILE without the O_DIRECTORY bit glibc adds to it. */
+#define OPEN_WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | 020000000)
+
+static int apply_seccomp(const struct kos_sandbox *sb)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+    int rc = 0;
+
+    if (!ctx)
+        return ENOMEM;
+    for (size_t i = 0; i < sizeof(allowed_calls) / sizeof(allowed_calls[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_calls[i], 0);
+    if (sb->data_dir) {
+        for (size_t i = 0; i < sizeof(data_calls) / sizeof(data_calls[0]) && !rc; i++)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, data_calls[i], 0);
+        if (!rc)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 0);
+        if (!rc)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 0);
+    } else {
+        /* Opening is for reading what the root holds (the loader needs it
+         * after exec); nothing can be created or written. */
+        if (!rc)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+                                  SCMP_A2(SCMP_CMP_MASKED_EQ, OPEN_WRITE_FLAGS, 0));
+        if (!rc)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, OPEN_WRITE_FLAGS, 0));
+    }
+    /* New processes and threads, but never in new namespaces. clone3 hides
+     * its flags in memory, so it reports ENOSYS and glibc uses clone. */
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, NS_FLAGS, 0));
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    /* Asking for the personality is harmless; changing it is not allowed. */
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(personality), 1,
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu));
+    /* Limits of itself only. */
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
+                              SCMP_A0(SCMP_CMP_EQ, 0));
+    /* LeakSanitizer stops the app's own threads with ptrace at exit. The PID
+     * namespace holds only the app and its init (not dumpable, no
+     * capabilities), so that reaches nothing else. */
+    if (!rc && sb->sanitizer)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ptrace), 0);
+    /* The one exec: the verified binary at fd max_files, which no fd the app
+     * can later open, duplicate or receive can ever be numbered. */
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(execveat), 2,
+                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sb->max_files),
+                              SCMP_A4(SCMP_CMP_EQ, AT_EMPTY_PATH));
+    if (!rc)
+        rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    return rc < 0 ? -rc : rc;
+}
+
+int kos_sandbox_enter(const struct kos_sandbox *sb, int *err)
+{
+    *err = 0;
+    if ((*err = apply_limits(sb)) != 0)
+        return KOS_SB_STEP_RLIMIT;
+    if ((sb->layers & KOS_SB_LANDLOCK) && (*err = apply_landlock(sb)) != 0)
+        return KOS_SB_STEP_LANDLOCK;
+    if ((*err = drop_caps()) != 0 && (sb->layers & KOS_SB_NS_USER || geteuid() == 0))
+        return KOS_SB_STEP_CAPS;
+    *err = 0;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        *err = errno;
+        return KOS_SB_STEP_NNP;
+    }
+    if ((sb->layers & KOS_SB_SECCOMP) && (*err = apply_seccomp(sb)) != 0)
+        return KOS_SB_STEP_SECCOMP;
+    return 0;
+}
+
+/* ---- the sandbox's init ---- */
+
+/* init's own filter: it only waits, forwards signals and reports. */
+static void init_seccomp(void)
+{
+    static const int calls[] = {
+        SCMP_SYS(rt_sigtimedwait), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(wait4), SCMP_SYS(kill), SCMP_SYS(write), SCMP_SYS(exit),
+        SCMP_SYS(exit_group), SCMP_SYS(close), SCMP_SYS(getppid),
+    };
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    int rc = ctx ? 0 : -ENOMEM;
+
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+    if (!rc)
+        rc = seccomp_load(ctx);
+    if (ctx)
+        seccomp_release(ctx);
+    (void)rc; /* best-effort hardening of trusted code; the app's filter is what matters */
+}
+
+void kos_sandbox_init(pid_t app, int status_fd)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    /* Nothing here may be ptraced or inspected by the app. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    capng_clear(CAPNG_SELECT_ALL);
+    if (capng_apply(CAPNG_SELECT_ALL) != 0) {
+        /* Without a user namespace there may be nothing to drop. */
+    }
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    init_seccomp();
+    /* Core: 0 when it is outside our PID namespace, its pid otherwise. */
+    pid_t core = getppid();
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&all, &si);
+        if (sig < 0)
+            continue;
+        if (sig == SIGCHLD) {
+            int status;
+            pid_t pid;
+            while ((pid = (pid_t)syscall(SYS_wait4, -1, &status, WNOHANG, NULL)) > 0) {
+                if (pid == app) {
+                    ssize_t w = write(status_fd, &status, sizeof(status));
+                    (void)w;
+                    _exit(0);
+                }
+            }
+            continue;
+        }
+        /* Forward what comes from outside the namespace (Core: si_pid 0 in
+         * a new PID namespace); ignore what the app's processes send. */
+        if (si.si_pid == 0 || si.si_pid == core)
+            kill(app, sig);
+    }
+}

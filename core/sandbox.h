@@ -1,0 +1,173 @@
+/*
+ * sandbox.h - the isolation KOS Core builds around every app and message
+ * server: namespaces, a minimal read-only root, seccomp, Landlock, no
+ * capabilities and resource limits.
+ *
+ * The module is platform-neutral so that the sim platform (Core as an
+ * ordinary process) and the device platform (Core as PID 1) share it. Its
+ * pieces run in three places:
+ *
+ *   Core, once at boot      kos_sandbox_probe() learns what the host allows;
+ *                           kos_sandbox_root_files() lists what a binary needs
+ *                           in its root (PT_INTERP and DT_NEEDED, resolved).
+ *   Core, per start         kos_sandbox_clone() creates the process in its new
+ *                           namespaces; kos_sandbox_map_ids() writes its user
+ *                           namespace's uid/gid maps.
+ *   the sandbox's init      kos_sandbox_build_root() assembles and pivots into
+ *   (PID 1 of the new       the new root; it then forks the app and runs
+ *   PID namespace)          kos_sandbox_init(): forwards Core's signals and
+ *                           reports the app's exact wait status.
+ *   the app, before exec    kos_sandbox_enter(): limits, Landlock, capabilities,
+ *                           no_new_privs and the seccomp filter, the last step
+ *                           before execveat() of the verified binary.
+ *
+ * What stays true: in strict mode every layer the sandbox describes is in
+ * force when the app's first instruction runs, or the app does not run; a
+ * failing step is reported as (step, errno) and is never skipped.
+ */
+#ifndef KOS_CORE_SANDBOX_H
+#define KOS_CORE_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <kos/status.h>
+
+/* How much isolation Core insists on. */
+enum kos_sandbox_mode {
+    KOS_SANDBOX_STRICT = 0,      /* every layer, or the system does not boot */
+    KOS_SANDBOX_BEST_EFFORT = 1, /* every layer the host allows; Core says which are missing */
+    KOS_SANDBOX_NONE = 2,        /* development only: no sandbox at all (benchmarks) */
+};
+
+/* Where resource limits come from. Only rlimits exist on sim; a device where
+ * Core is PID 1 owns the cgroup v2 hierarchy and can use it instead. */
+enum kos_sandbox_limits {
+    KOS_SANDBOX_LIMITS_RLIMITS = 1,
+    KOS_SANDBOX_LIMITS_CGROUP2 = 2, /* not implemented yet */
+};
+
+/* The layers, as bits, for reporting what is in force or missing. */
+enum kos_sandbox_layer {
+    KOS_SB_NS_USER = 1u << 0,
+    KOS_SB_NS_MNT = 1u << 1,
+    KOS_SB_NS_PID = 1u << 2,
+    KOS_SB_NS_IPC = 1u << 3,
+    KOS_SB_NS_UTS = 1u << 4,
+    KOS_SB_NS_NET = 1u << 5,
+    KOS_SB_SECCOMP = 1u << 6,
+    KOS_SB_LANDLOCK = 1u << 7,
+    KOS_SB_ALL = (1u << 8) - 1,
+};
+
+/* What the host allows, learnt once at boot by kos_sandbox_probe(). */
+struct kos_sandbox_host {
+    uint32_t layers;        /* enum kos_sandbox_layer bits that work here */
+    int landlock_abi;       /* 0 if Landlock is unavailable */
+    bool privileged;        /* Core may map each app to its own host uid */
+    uid_t uid;              /* Core's own ids, mapped when not privileged */
+    gid_t gid;
+    enum kos_sandbox_limits limits;
+    char why[512];          /* for each missing layer, what the host said */
+};
+
+/* The sandbox of one process. Core fills it; the pointers must stay valid
+ * until the process has executed its binary. */
+struct kos_sandbox {
+    const char *name;            /* hostname inside, and for messages */
+    uint32_t layers;             /* layers to apply (a subset of the host's) */
+    int landlock_abi;
+    uid_t host_uid;              /* the app's uid/gid outside its user namespace */
+    gid_t host_gid;
+    bool privileged;             /* Core is privileged: the ids are the app's alone and
+                                    its supplementary groups are dropped */
+    const char *mnt_dir;         /* an empty host directory to build the root on */
+    const char *const *ro_files; /* host files bound read-only at the same path */
+    size_t n_ro_files;
+    const char *data_dir;        /* host directory bound read-write at /data, or NULL */
+    bool proc;                   /* a private procfs at /proc (sanitizer runtimes) */
+    bool sanitizer;              /* the binary carries a sanitizer runtime: allow
+                                    LeakSanitizer's ptrace of its own threads, no
+                                    address-space limit */
+    uint64_t memory;             /* RLIMIT_DATA; 0 = none */
+    uint64_t shared_bytes;       /* granted region bytes, added to the RLIMIT_AS allowance */
+    uint32_t max_procs;          /* RLIMIT_NPROC for the app (its init is added); 0 = none */
+    uint32_t max_files;          /* RLIMIT_NOFILE; also the fd number of the binary */
+};
+
+/* The uid and gid an app has inside its user namespace. */
+#define KOS_SANDBOX_APP_UID 1000u
+
+/* RLIMIT_AS allowance above `memory` for code, libraries, stacks and the
+ * message channels. */
+#define KOS_SANDBOX_AS_ALLOWANCE (64ull << 20)
+
+/* The setup steps, for error reports: a failure is (step, errno). */
+enum kos_sandbox_step {
+    KOS_SB_STEP_NONE = 0,
+    KOS_SB_STEP_SYNC,
+    KOS_SB_STEP_HOSTNAME,
+    KOS_SB_STEP_MOUNT,
+    KOS_SB_STEP_PIVOT,
+    KOS_SB_STEP_RLIMIT,
+    KOS_SB_STEP_LANDLOCK,
+    KOS_SB_STEP_CAPS,
+    KOS_SB_STEP_NNP,
+    KOS_SB_STEP_SECCOMP,
+    KOS_SB_STEP_FDS,
+    KOS_SB_STEP_FORK,
+    KOS_SB_STEP_EXEC,
+};
+
+/* A step's name, e.g. "seccomp". */
+const char *kos_sandbox_step_name(int step);
+
+/* Learns which layers the host allows, by trying each in a short-lived child.
+ * Never fails; what does not work is left out of h->layers and explained in
+ * h->why. Blocks for a few milliseconds. */
+void kos_sandbox_probe(struct kos_sandbox_host *h);
+
+/* Writes "namespaces mnt,pid,...; seccomp; landlock ABI 7" for `layers`. */
+void kos_sandbox_describe(uint32_t layers, int landlock_abi, char *buf, size_t len);
+
+/*
+ * Lists the host files binary `fd` needs to run: its ELF interpreter and the
+ * shared libraries it needs, transitively, resolved the way the dynamic
+ * loader resolves them without a cache. On success *files is a
+ * NULL-terminated array of paths (free with kos_sandbox_files_free) and
+ * *sanitizer tells whether a sanitizer runtime is among them. A statically
+ * linked binary gives an empty list. On failure writes why into err.
+ */
+kos_status_t kos_sandbox_root_files(int fd, char ***files, size_t *n, bool *sanitizer,
+                                    char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void kos_sandbox_files_free(char **files);
+
+/* Creates a child in the sandbox's new namespaces (like fork(), with SIGCHLD
+ * on exit). Returns the pid in the parent, 0 in the child, -1 with errno. */
+pid_t kos_sandbox_clone(const struct kos_sandbox *sb);
+
+/* Writes the child's uid and gid maps (the app's uid inside maps to
+ * sb->host_uid/host_gid). Only with KOS_SB_NS_USER. Returns 0 or an errno. */
+int kos_sandbox_map_ids(const struct kos_sandbox *sb, pid_t pid);
+
+/* In the new child, once its ids are mapped: sets the hostname and builds and
+ * enters the new root. Returns 0, or the failing step with *err set. */
+int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err);
+
+/* In the app's process, right before execveat(sb->max_files, "", ...,
+ * AT_EMPTY_PATH): the binary must already sit at fd sb->max_files. Applies
+ * limits, Landlock, drops every capability, sets no_new_privs and loads the
+ * seccomp filter. Returns 0, or the failing step with *err set. */
+int kos_sandbox_enter(const struct kos_sandbox *sb, int *err);
+
+/* The sandbox's init, PID 1 of the new PID namespace, after it forked the
+ * app: holds no descriptor but `status_fd`, forwards every signal Core sends
+ * it to the app, reaps orphans, and when the app ends writes its wait status
+ * (an int) to status_fd and exits, which ends every process left in the
+ * namespace. Never returns. */
+__attribute__((noreturn)) void kos_sandbox_init(pid_t app, int status_fd);
+
+#endif

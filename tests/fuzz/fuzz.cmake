@@ -1,0 +1,58 @@
+# Fuzz harnesses (docs/fuzzing.md). In every build that has the test suite,
+# each harness is linked with replay.c into fuzz_replay_<target>, and CTest
+# replays its corpus, tests/fuzz/corpus/<target>/, as test fuzz_replay_<target>
+# (label fuzz). With KOS_BUILD_FUZZERS (the `fuzz` preset, clang), each is
+# also linked with libFuzzer into fuzz_<target>.
+#
+# This file is included from tests/CMakeLists.txt (it includes every
+# tests/*/*.cmake) and from tests/fuzz/CMakeLists.txt (the fuzz preset, which
+# builds no other tests); the guard makes the second inclusion a no-op.
+include_guard(GLOBAL)
+
+if(NOT TARGET kos_image)
+  message(FATAL_ERROR "tests/fuzz needs the host libraries: set KOS_BUILD_HOST_TOOLS=ON")
+endif()
+if(KOS_BUILD_FUZZERS AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+  message(FATAL_ERROR "KOS_BUILD_FUZZERS needs clang (libFuzzer); use the fuzz preset")
+endif()
+
+set(KOS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
+get_filename_component(KOS_FUZZ_MF_TESTS_DIR ${KOS_FUZZ_DIR}/../manifest ABSOLUTE)
+
+# kos_fuzz_target(NAME LIBS lib...): fuzz_<NAME>.c against the listed libraries.
+function(kos_fuzz_target name)
+  cmake_parse_arguments(F "" "" "LIBS;SOURCES" ${ARGN})
+  set(srcs ${KOS_FUZZ_DIR}/fuzz_${name}.c ${F_SOURCES})
+  set(defs
+    KOS_FUZZ_TEST_LAYERS_DIR="${KOS_FUZZ_MF_TESTS_DIR}/layers"
+    KOS_FUZZ_LAYERS_DIR="${KOS_LAYERS_SOURCE_DIR}"
+    KOS_FUZZ_IMAGE_SEED_KEY="${KOS_FUZZ_DIR}/image_seed_key.pub")
+
+  add_executable(fuzz_replay_${name} ${KOS_FUZZ_DIR}/replay.c ${srcs})
+  target_include_directories(fuzz_replay_${name} PRIVATE ${KOS_FUZZ_DIR})
+  target_compile_definitions(fuzz_replay_${name} PRIVATE ${defs})
+  target_link_libraries(fuzz_replay_${name} PRIVATE ${F_LIBS})
+  add_test(NAME fuzz_replay_${name}
+    COMMAND fuzz_replay_${name} ${KOS_FUZZ_DIR}/corpus/${name})
+  set_tests_properties(fuzz_replay_${name} PROPERTIES LABELS fuzz)
+
+  if(KOS_BUILD_FUZZERS)
+    add_executable(fuzz_${name} ${srcs})
+    target_include_directories(fuzz_${name} PRIVATE ${KOS_FUZZ_DIR})
+    target_compile_definitions(fuzz_${name} PRIVATE ${defs})
+    target_link_libraries(fuzz_${name} PRIVATE ${F_LIBS})
+    target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
+  endif()
+endfunction()
+
+kos_fuzz_target(manifest SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
+kos_fuzz_target(compiled SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
+kos_fuzz_target(image SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_image kos_manifest OpenSSL::Crypto)
+kos_fuzz_target(msgwire LIBS kos_internal)
+
+# Writes the seed inputs from the real encoders (see fuzz_seeds.c); not a test.
+add_executable(fuzz_seeds ${KOS_FUZZ_DIR}/fuzz_seeds.c)
+target_compile_definitions(fuzz_seeds PRIVATE
+  KOS_FUZZ_MANIFEST_TESTS_DIR="${KOS_FUZZ_MF_TESTS_DIR}"
+  KOS_FUZZ_LAYERS_DIR="${KOS_LAYERS_SOURCE_DIR}")
+target_link_libraries(fuzz_seeds PRIVATE kos_image kos_manifest kos_internal)

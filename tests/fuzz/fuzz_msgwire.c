@@ -1,0 +1,203 @@
+/*
+ * fuzz_msgwire.c - libFuzzer harness for the message decoders in lib/: the
+ * control records between Core and each process (boot_int.h) and the
+ * directory conversation between an app and a message server
+ * (msg_wire_int.h).
+ *
+ * The first input byte picks the decoder and a parameter; the rest is the
+ * datagram:
+ *   sel % 5 == 0  kos__boot_decode(rest)          a BOOT body
+ *              1  kos__grants_decode(rest)        an ADD_CLIENT body
+ *              2  kos__mw_decode(rest, nfds)      nfds = sel / 5 (0..51): the
+ *                                                 descriptors said to come with it
+ *              3  rest sent as one SOCK_SEQPACKET datagram and read back with
+ *                 kos__ctl_recv(), then decoded by its type as Core or the
+ *                 process would
+ *              4  rest sent as one datagram and read with kos__mw_recv()
+ * Every message type either table defines is reachable through 2 and 4 (the
+ * seeds hold one of each, see fuzz_seeds.c). A decoder's verdict is checked
+ * against its encoder: what decodes must encode back to exactly the same
+ * bytes, since both sides share one fixed layout per type.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "boot_int.h"
+#include "fuzz.h"
+#include "msg_wire_int.h"
+
+enum { SEL_BOOT, SEL_GRANTS, SEL_MW, SEL_CTL_SOCKET, SEL_MW_SOCKET, SEL_COUNT };
+
+/* What the first call sets up; lives until the process exits. */
+static struct {
+    bool ready;
+    int sock[2]; /* a connected SOCK_SEQPACKET pair: [0] sends, [1] receives */
+    uint8_t ctl[KOS__CTL_MAX];
+    uint8_t enc[KOS__CTL_MAX];
+    struct kos__client_grants grants;
+} fz;
+
+static void setup(void)
+{
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fz.sock) != 0)
+        kos_fuzz_fail("socketpair: %s", strerror(errno));
+    fz.ready = true;
+}
+
+/* Fails unless buf[0..len) equals the encoding of what was decoded from it. */
+static void same_bytes(const char *what, const void *buf, size_t len, size_t elen)
+{
+    if (elen != len || memcmp(fz.enc, buf, len) != 0)
+        kos_fuzz_fail("%s: %zu bytes decode, but encode back to %zu different bytes", what, len,
+                      elen);
+}
+
+static void check_boot(const uint8_t *body, size_t len)
+{
+    struct kos__boot boot;
+    size_t elen = 0;
+
+    if (kos__boot_decode(body, len, &boot) != KOS_STATUS_OK)
+        return;
+    if (boot.n_dirs > KOS__BOOT_MAX_DIRS || boot.n_res > KOS__BOOT_MAX_RES ||
+        !kos__name_valid(boot.name, strnlen(boot.name, KOS__NAME_MAX)))
+        kos_fuzz_fail("kos__boot_decode accepted a record with %u dirs, %u resources, name ok %d",
+                      boot.n_dirs, boot.n_res,
+                      kos__name_valid(boot.name, strnlen(boot.name, KOS__NAME_MAX)));
+    if (kos__boot_encode(&boot, fz.enc, sizeof(fz.enc), &elen) != KOS_STATUS_OK)
+        kos_fuzz_fail("kos__boot_encode refuses what kos__boot_decode accepted");
+    same_bytes("BOOT", body, len, elen);
+}
+
+static void check_grants(const uint8_t *body, size_t len)
+{
+    struct kos__client_grants *g = &fz.grants;
+    size_t elen = 0;
+
+    if (kos__grants_decode(body, len, g) != KOS_STATUS_OK)
+        return;
+    if (g->n_publish > KOS__GRANTS_MAX || g->n_request > KOS__GRANTS_MAX)
+        kos_fuzz_fail("kos__grants_decode accepted %u + %u names", g->n_publish, g->n_request);
+    for (uint32_t i = 0; i < g->n_publish + g->n_request; i++) {
+        const char *s = i < g->n_publish ? g->publish[i] : g->request[i - g->n_publish];
+        if (s < g->names || s >= g->names + sizeof(g->names) ||
+            !kos__name_valid(s, strnlen(s, KOS__NAME_MAX)))
+            kos_fuzz_fail("kos__grants_decode name %u is not a valid name in its buffer", i);
+    }
+    if (kos__grants_encode(g, fz.enc, sizeof(fz.enc), &elen) != KOS_STATUS_OK)
+        kos_fuzz_fail("kos__grants_encode refuses what kos__grants_decode accepted");
+    same_bytes("ADD_CLIENT", body, len, elen);
+}
+
+/* Checks a decoded directory message against its encoder. */
+static void check_mw(const struct kos__mw *m, const uint8_t *buf, size_t len)
+{
+    size_t elen = 0;
+
+    if (strcmp(kos__mw_type_name(m->type), "unknown") == 0)
+        kos_fuzz_fail("kos__mw_decode accepted unknown type %u", m->type);
+    if (m->status >= KOS_STATUS__COUNT)
+        kos_fuzz_fail("kos__mw_decode accepted status %u", m->status);
+    if (m->name[0] != '\0' && !kos__name_valid(m->name, strnlen(m->name, KOS__NAME_MAX)))
+        kos_fuzz_fail("kos__mw_decode accepted an invalid name");
+    if (kos__mw_encode(m, fz.enc, KOS__MW_MAX, &elen) != KOS_STATUS_OK)
+        kos_fuzz_fail("kos__mw_encode refuses a %s that kos__mw_decode accepted",
+                      kos__mw_type_name(m->type));
+    same_bytes(kos__mw_type_name(m->type), buf, len, elen);
+}
+
+static void run_mw(const uint8_t *buf, size_t len, size_t nfds)
+{
+    struct kos__mw m;
+
+    if (kos__mw_decode(buf, len, nfds, &m) != KOS_STATUS_OK)
+        return;
+    if (nfds != kos__mw_nfds(m.type, m.status))
+        kos_fuzz_fail("kos__mw_decode accepted a %s with %zu descriptors; it carries %zu",
+                      kos__mw_type_name(m.type), nfds, kos__mw_nfds(m.type, m.status));
+    check_mw(&m, buf, len);
+}
+
+/* Sends buf as one datagram; false if the socket will not take it whole. */
+static bool send_datagram(const uint8_t *buf, size_t len)
+{
+    ssize_t n = send(fz.sock[0], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return n >= 0 && (size_t)n == len;
+}
+
+static void run_ctl_socket(const uint8_t *buf, size_t len)
+{
+    uint32_t type = 0;
+    size_t blen = 0;
+    int fd = -1;
+
+    if (len == 0 || !send_datagram(buf, len))
+        return;
+    if (kos__ctl_recv(fz.sock[1], fz.ctl, sizeof(fz.ctl), &type, &blen, &fd, MSG_DONTWAIT) !=
+        KOS_STATUS_OK)
+        return;
+    if (fd >= 0)
+        kos_fuzz_fail("kos__ctl_recv produced descriptor %d; none was sent", fd);
+    if (blen + sizeof(struct kos__ctl_hdr) != len ||
+        memcmp(fz.ctl, buf + sizeof(struct kos__ctl_hdr), blen) != 0)
+        kos_fuzz_fail("kos__ctl_recv returned a %zu-byte body from a %zu-byte datagram", blen, len);
+    switch (type) {
+    case KOS__CTL_BOOT:
+        check_boot(fz.ctl, blen);
+        break;
+    case KOS__CTL_ADD_CLIENT:
+        check_grants(fz.ctl, blen);
+        break;
+    default:
+        break; /* READY, STOP, APP_DOWN and unknown types have no decoder in lib/ */
+    }
+}
+
+static void run_mw_socket(const uint8_t *buf, size_t len)
+{
+    int fds[KOS__MW_MAX_FDS];
+    struct kos__mw m;
+
+    if (len == 0 || !send_datagram(buf, len))
+        return;
+    if (kos__mw_recv(fz.sock[1], &m, fds, MSG_DONTWAIT) != KOS_STATUS_OK)
+        return;
+    if (kos__mw_nfds(m.type, m.status) != 0)
+        kos_fuzz_fail("kos__mw_recv accepted a %s without its descriptors",
+                      kos__mw_type_name(m.type));
+    check_mw(&m, buf, len);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!fz.ready)
+        setup();
+    if (size == 0)
+        return 0;
+    unsigned sel = data[0];
+    const uint8_t *rest = data + 1;
+    size_t len = size - 1;
+
+    switch (sel % SEL_COUNT) {
+    case SEL_BOOT:
+        check_boot(rest, len);
+        break;
+    case SEL_GRANTS:
+        check_grants(rest, len);
+        break;
+    case SEL_MW:
+        run_mw(rest, len, sel / SEL_COUNT);
+        break;
+    case SEL_CTL_SOCKET:
+        run_ctl_socket(rest, len);
+        break;
+    case SEL_MW_SOCKET:
+        run_mw_socket(rest, len);
+        break;
+    }
+    return 0;
+}

@@ -1,0 +1,682 @@
+/*
+ * hostile.c - a test app that attacks the system it runs in, and the
+ * well-behaved apps it runs beside, chosen by argv[1]:
+ *
+ *   serve [PROTO]    publish PROTO ("echo") on msg0; answer every call (label 99:
+ *                    reply with its own pid as the param)
+ *   ping             request "echo" and call it every 5 ms until stopped;
+ *                    log every failure and, at the end, a summary
+ *   attack           try every escape in the list below, log one line per
+ *                    attempt: "attack NAME: contained: ..." or
+ *                    "attack NAME: ESCAPED: ...", then a total
+ *   region_write V   write V into region "buf", log it, wait for stop
+ *   region_read      wait for region "buf" to hold non-zero, log it, try to
+ *                    write it (mmap PROT_WRITE, write(), mprotect), wait
+ *   resources        log every resource and fd it holds, wait for stop
+ *
+ * It uses libkos's internal headers (the channel layout and the message
+ * server's wire format) to forge what a real hostile app could forge.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+
+#include <kos/log.h>
+#include <kos/msg.h>
+
+#include "boot_int.h"
+#include "channel_int.h"
+#include "msg_wire_int.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+static int n_contained, n_escaped;
+
+/* Records the outcome of one attempt. */
+static void outcome(const char *name, int contained, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void outcome(const char *name, int contained, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (contained)
+        n_contained++;
+    else
+        n_escaped++;
+    kos_log_info("attack %s: %s: %s", name, contained ? "contained" : "ESCAPED", buf);
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int wait_for_stop(kos_app_t *app)
+{
+    while (!kos_app_stopping(app)) {
+        struct pollfd p = {.fd = kos_app_fd(app), .events = POLLIN};
+        poll(&p, 1, -1);
+    }
+    kos_log_info("stopping on request");
+    return 0;
+}
+
+/* ---- the well-behaved pair ---- */
+
+static int serve(kos_app_t *app, const char *proto)
+{
+    kos_dir_t *dir;
+    kos_endpoint_t *ep;
+    kos_status_t st;
+    unsigned long bad = 0;
+
+    if (kos_app_dir(app, "msg0", &dir) || kos_dir_publish(dir, proto, &ep)) {
+        kos_log_error("cannot publish %s", proto);
+        return 1;
+    }
+    if (kos_app_ready(app))
+        return 1;
+    kos_log_info("serving %s", proto);
+    for (;;) {
+        struct pollfd p[2] = {{.fd = kos_endpoint_fd(ep), .events = POLLIN},
+                              {.fd = kos_app_fd(app), .events = POLLIN}};
+        struct kos_msg m;
+        struct kos_caller from;
+        st = kos_endpoint_receive(ep, &m, &from, 0);
+        if (st == KOS_STATUS_OK) {
+            if (m.token)
+                kos_token_close(m.token);
+            if (m.label == 99)
+                m.param = (uint64_t)getpid();
+            if (kos_endpoint_reply(ep, &from, KOS_STATUS_OK, &m))
+                bad++;
+            continue;
+        }
+        if (st != KOS_STATUS_WOULD_BLOCK && st != KOS_STATUS_TIMEOUT) {
+            /* A hostile client's garbage is its own problem; keep serving. */
+            if (++bad < 10)
+                kos_log_warn("receive: %s", kos_status_str(st));
+            continue;
+        }
+        poll(p, 2, -1);
+        if (p[1].revents && kos_app_stopping(app))
+            break;
+    }
+    kos_log_info("served; %lu bad requests or replies", bad);
+    kos_endpoint_close(ep);
+    return 0;
+}
+
+static int ping(kos_app_t *app)
+{
+    kos_dir_t *dir;
+    kos_token_t *tok;
+    unsigned long calls = 0, failures = 0;
+    uint64_t max_us = 0;
+    kos_status_t st;
+
+    if (kos_app_dir(app, "msg0", &dir)) {
+        kos_log_error("no msg0");
+        return 1;
+    }
+    for (int i = 0; (st = kos_dir_request(dir, "echo", 2000, &tok)) != KOS_STATUS_OK; i++) {
+        if (i == 50) {
+            kos_log_error("cannot get echo: %s", kos_status_str(st));
+            return 1;
+        }
+        usleep(20000);
+    }
+    if (kos_app_ready(app))
+        return 1;
+    while (!kos_app_stopping(app)) {
+        struct kos_msg req = {.label = 7, .param = calls, .payload = "ping", .len = 4}, rep;
+        uint64_t t0 = now_us();
+        st = kos_msg_call(tok, &req, &rep, 1000);
+        uint64_t dt = now_us() - t0;
+        calls++;
+        if (dt > max_us)
+            max_us = dt;
+        if (st || rep.param != req.param) {
+            failures++;
+            kos_log_warn("call %lu failed: %s", calls, kos_status_str(st));
+        }
+        struct pollfd p = {.fd = kos_app_fd(app), .events = POLLIN};
+        poll(&p, 1, 5);
+    }
+    kos_log_info("pinger done: %lu calls, %lu failures, slowest %llu us", calls, failures,
+                 (unsigned long long)max_us);
+    kos_token_close(tok);
+    return 0;
+}
+
+/* ---- attacks ---- */
+
+static void try_open(const char *name, const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[64];
+        ssize_t n = read(fd, buf, sizeof(buf));
+        close(fd);
+        outcome(name, 0, "opened %s and read %zd bytes", path, n);
+    } else {
+        outcome(name, 1, "open(%s): %s", path, strerror(errno));
+    }
+}
+
+static void attack_files(void)
+{
+    try_open("read_passwd", "/etc/passwd", O_RDONLY);
+    try_open("host_proc_environ", "/proc/1/environ", O_RDONLY);
+    try_open("proc_parent", "/proc/self/../1/cmdline", O_RDONLY);
+    try_open("dev_shm", "/dev/shm", O_RDONLY | O_DIRECTORY);
+    try_open("run_dir", "/run", O_RDONLY | O_DIRECTORY);
+    try_open("write_own_binary", "/proc/self/exe", O_RDWR);
+    try_open("create_file", "/kos-was-here", O_WRONLY | O_CREAT);
+    try_open("write_library", "/lib64/ld-linux-x86-64.so.2", O_RDWR);
+}
+
+static void attack_sockets(void)
+{
+    struct {
+        const char *name;
+        int domain, type;
+    } s[] = {{"tcp_socket", AF_INET, SOCK_STREAM},
+             {"udp_socket", AF_INET6, SOCK_DGRAM},
+             {"unix_socket", AF_UNIX, SOCK_STREAM},
+             {"netlink_socket", AF_NETLINK, SOCK_RAW}};
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+        int fd = socket(s[i].domain, s[i].type | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+            close(fd);
+            outcome(s[i].name, 0, "socket() succeeded");
+        } else {
+            outcome(s[i].name, 1, "socket(): %s", strerror(errno));
+        }
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0) {
+        close(sv[0]);
+        close(sv[1]);
+        outcome("socketpair", 0, "socketpair() succeeded");
+    } else {
+        outcome("socketpair", 1, "socketpair(): %s", strerror(errno));
+    }
+    /* Another app's channel by an abstract name or a path: needs a new
+     * socket in the first place. Try connect() on a socket we do hold. */
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    memcpy(un.sun_path, "\0kos-msg0", 9);
+    int r = connect(KOS__CTL_FD + 1, (struct sockaddr *)&un, sizeof(sa_family_t) + 9);
+    outcome("connect_abstract", r < 0, "connect(held socket, @kos-msg0): %s",
+            r < 0 ? strerror(errno) : "succeeded");
+}
+
+static void attack_processes(kos_app_t *app)
+{
+    /* Every pid we can reach with kill(pid, 0) besides ourselves. */
+    int reachable = 0, first = 0;
+    pid_t self = getpid();
+    for (pid_t pid = 1; pid < 70000; pid++) {
+        if (pid == self)
+            continue;
+        if (kill(pid, 0) == 0) {
+            if (!reachable++)
+                first = pid;
+        }
+    }
+    outcome("signal_scan", reachable == 0, "kill(pid, 0) for pids 1..69999 reached %d other "
+            "processes%s%d (I am pid %d)",
+            reachable, reachable ? ", first " : "", first, (int)self);
+    int r = kill(1, SIGKILL);
+    outcome("kill_init", r < 0, "kill(1, SIGKILL): %s", r < 0 ? strerror(errno) : "delivered");
+    long pr = ptrace(PTRACE_ATTACH, 1, NULL, NULL);
+    outcome("ptrace_init", pr < 0, "ptrace(ATTACH, 1): %s", pr < 0 ? strerror(errno) : "attached");
+    pr = ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+    outcome("ptrace_traceme", pr < 0 || SANITIZED, "ptrace(TRACEME): %s%s",
+            pr < 0 ? strerror(errno) : "allowed",
+            pr < 0 ? "" : " (sanitizer build: LeakSanitizer may ptrace its own threads)");
+
+    /* A sibling's pid, learnt through a message: it is a pid in the
+     * sibling's namespace, which means nothing (or us) in ours. */
+    kos_dir_t *dir;
+    kos_token_t *tok;
+    if (kos_app_dir(app, "msg0", &dir) == KOS_STATUS_OK &&
+        kos_dir_request(dir, "echo", 2000, &tok) == KOS_STATUS_OK) {
+        struct kos_msg req = {.label = 99}, rep;
+        if (kos_msg_call(tok, &req, &rep, 2000) == KOS_STATUS_OK) {
+            pid_t sib = (pid_t)rep.param;
+            int k = sib == self ? -1 : kill(sib, SIGKILL);
+            outcome("kill_sibling", sib == self || k < 0,
+                    "'echo' server says its pid is %d; %s", (int)sib,
+                    sib == self ? "in my PID namespace that pid is me"
+                                : k < 0 ? strerror(errno) : "SIGKILL delivered");
+        } else {
+            outcome("kill_sibling", 1, "could not ask the sibling its pid");
+        }
+        kos_token_close(tok);
+    }
+}
+
+static void attack_exec(void)
+{
+    char *argv[] = {"sh", "-c", "echo escaped", NULL};
+    char *envp[] = {NULL};
+    int r = execve("/bin/sh", argv, envp);
+    outcome("execve_sh", 1, "execve(/bin/sh): %s", strerror(errno));
+    (void)r;
+    r = (int)syscall(SYS_execveat, AT_FDCWD, "/lib64/ld-linux-x86-64.so.2", argv, envp, 0);
+    outcome("execveat_loader", r < 0, "execveat(loader): %s", strerror(errno));
+    /* Re-executing through a descriptor: every number, with AT_EMPTY_PATH. */
+    int ok = 0;
+    for (int fd = 0; fd < 2048; fd++) {
+        if (fcntl(fd, F_GETFD) < 0)
+            continue;
+        if (syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH) == 0)
+            ok++;
+    }
+    outcome("reexec_fd", ok == 0, "execveat(fd, \"\", AT_EMPTY_PATH) on every open fd: %s",
+            strerror(errno));
+    /* A fresh executable memfd. */
+    int mfd = memfd_create("x", MFD_CLOEXEC);
+    if (mfd >= 0) {
+        r = (int)syscall(SYS_execveat, mfd, "", argv, envp, AT_EMPTY_PATH);
+        outcome("exec_new_memfd", r < 0, "execveat(new memfd): %s", strerror(errno));
+        close(mfd);
+    }
+    r = unshare(CLONE_NEWUSER);
+    outcome("unshare_user", r < 0, "unshare(CLONE_NEWUSER): %s", strerror(errno));
+    r = mount("none", "/", "tmpfs", 0, NULL);
+    outcome("mount", r < 0, "mount(tmpfs, /): %s", strerror(errno));
+    r = (int)syscall(SYS_bpf, 0, NULL, 0);
+    outcome("bpf", r < 0, "bpf(): %s", strerror(errno));
+    r = (int)syscall(SYS_keyctl, 0, 0, 0, 0, 0);
+    outcome("keyctl", r < 0, "keyctl(): %s", strerror(errno));
+    r = (int)syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0);
+    outcome("perf_event_open", r < 0, "perf_event_open(): %s", strerror(errno));
+    r = (int)syscall(SYS_io_uring_setup, 1, NULL);
+    outcome("io_uring", r < 0, "io_uring_setup(): %s", strerror(errno));
+    r = (int)syscall(SYS_setns, 0, 0);
+    outcome("setns", r < 0, "setns(): %s", strerror(errno));
+    r = (int)syscall(SYS_pivot_root, "/", "/");
+    outcome("pivot_root", r < 0, "pivot_root(): %s", strerror(errno));
+}
+
+static void attack_fork_bomb(void)
+{
+    pid_t kids[4096];
+    int n = 0, err = 0;
+
+    while (n < 4096) {
+        pid_t p = fork();
+        if (p < 0) {
+            err = errno;
+            break;
+        }
+        if (p == 0) {
+            pause();
+            _exit(0);
+        }
+        kids[n++] = p;
+    }
+    for (int i = 0; i < n; i++)
+        kill(kids[i], SIGKILL);
+    for (int i = 0; i < n; i++)
+        waitpid(kids[i], NULL, 0);
+    outcome("fork_bomb", n < 4096, "%d forks, then %s", n, err ? strerror(err) : "stopped");
+}
+
+static void attack_memory(void)
+{
+    if (SANITIZED) {
+        outcome("memory", 1, "skipped: a sanitizer build has no memory limit (ASan's shadow)");
+        return;
+    }
+    size_t mib = 0;
+    void **chunks = calloc(4096, sizeof(void *));
+    while (chunks && mib < 4096) {
+        void *p = malloc(1u << 20);
+        if (!p)
+            break;
+        memset(p, 0xa5, 1u << 20);
+        chunks[mib++] = p;
+    }
+    for (size_t i = 0; i < mib; i++)
+        free(chunks[i]);
+    free(chunks);
+    outcome("memory_malloc", mib < 4096, "malloc gave %zu MiB before failing", mib);
+
+    int mfd = memfd_create("big", MFD_CLOEXEC);
+    if (mfd >= 0) {
+        size_t big = (size_t)1 << 30;
+        void *p = MAP_FAILED;
+        if (ftruncate(mfd, (off_t)big) == 0)
+            p = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+        outcome("memory_shared_memfd", p == MAP_FAILED, "1 GiB shared memfd mapping: %s",
+                p == MAP_FAILED ? strerror(errno) : "mapped");
+        if (p != MAP_FAILED)
+            munmap(p, big);
+        close(mfd);
+    }
+}
+
+/* Fds we hold that are channel memfds: each must be one we were given. */
+static void attack_guess_fds(void)
+{
+    int channels = 0, held = 0;
+    for (int fd = 0; fd < 65536; fd++) {
+        struct stat sb;
+        if (fcntl(fd, F_GETFD) < 0 || fstat(fd, &sb) < 0)
+            continue;
+        held++;
+        if (S_ISREG(sb.st_mode) && (size_t)sb.st_size == KOS__CHAN_SIZE)
+            channels++;
+    }
+    outcome("guess_fds", channels == 0, "probed fds 0..65535: %d open, %d channel memfds among "
+            "them (a client keeps none: it maps and closes its own)",
+            held, channels);
+    try_open("shm_path", "/dev/shm/kos-channel", O_RDWR);
+}
+
+/* Raw wire access to msg0: forged tokens, the scribbled channel, flooding. */
+struct scribble {
+    struct kos__chan_shm *shm;
+    int ring;
+    _Atomic int stop;
+    unsigned long writes;
+};
+
+static void *scribbler(void *arg)
+{
+    struct scribble *s = arg;
+    uint32_t x = 12345;
+    while (!atomic_load(&s->stop)) {
+        x = x * 1103515245u + 12345u;
+        atomic_store(&s->shm->req.len, x);
+        atomic_store(&s->shm->req.label, x >> 3);
+        atomic_store(&s->shm->req.flags, x >> 7);
+        atomic_store(&s->shm->req.cookie, x);
+        atomic_store(&s->shm->req.seq, x >> 11);
+        atomic_store(&s->shm->srv_sleeping, x & 1);
+        atomic_store(&s->shm->note_head, x);
+        atomic_store(&s->shm->down, x & 3 ? 0 : x);
+        memset(s->shm->req.payload, (int)x, 64);
+        kos__bell_ring(s->ring);
+        s->writes++;
+    }
+    return NULL;
+}
+
+static kos_status_t raw_call(int sock, struct kos__mw *m, struct kos__mw *rep, int fds[4])
+{
+    kos_status_t st = kos__mw_send(sock, m, NULL, 0);
+    if (st)
+        return st;
+    for (int i = 0; i < 200; i++) {
+        st = kos__mw_recv(sock, rep, fds, 0);
+        if (st)
+            return st;
+        if (rep->id == m->id)
+            return KOS_STATUS_OK;
+        for (size_t f = 0; f < kos__mw_nfds(rep->type, rep->status); f++)
+            close(fds[f]);
+    }
+    return KOS_STATUS_PROTOCOL;
+}
+
+static void attack_messaging(kos_app_t *app)
+{
+    kos_dir_t *dir;
+    kos_token_t *tok;
+    kos_status_t st;
+
+    if (kos_app_dir(app, "msg0", &dir)) {
+        outcome("messaging", 0, "no msg0");
+        return;
+    }
+    st = kos_dir_request(dir, "secret", 2000, &tok);
+    outcome("undeclared_protocol", st != KOS_STATUS_OK, "request 'secret': %s",
+            kos_status_str(st));
+    if (!st)
+        kos_token_close(tok);
+
+    int sock = kos_dir_fd(dir);
+    struct kos__mw m = {0}, rep;
+    int fds[4];
+
+    /* Redeem a made-up transfer cookie. */
+    m = (struct kos__mw){.type = KOS__MW_REDEEM, .id = 90001, .cookie = 0x5eedf00dULL};
+    st = raw_call(sock, &m, &rep, fds);
+    outcome("forge_token_cookie", st || rep.status != KOS_STATUS_OK,
+            "REDEEM of a made-up cookie: %s", st ? kos_status_str(st)
+                                                 : kos_status_str((kos_status_t)rep.status));
+    if (!st && rep.status == KOS_STATUS_OK)
+        for (size_t f = 0; f < kos__mw_nfds(rep.type, rep.status); f++)
+            close(fds[f]);
+    /* Close or revoke channels and endpoints that are not ours. */
+    for (uint32_t ch = 0; ch < 64; ch++) {
+        struct kos__mw c = {.type = KOS__MW_TOKEN_CLOSE, .channel = ch};
+        (void)!kos__mw_send(sock, &c, NULL, MSG_DONTWAIT);
+        c = (struct kos__mw){.type = KOS__MW_REVOKE, .endpoint = ch, .channel = ch};
+        (void)!kos__mw_send(sock, &c, NULL, MSG_DONTWAIT);
+    }
+    outcome("forge_close_revoke", 1, "sent TOKEN_CLOSE and REVOKE for channels and endpoints "
+            "0..63 (the pinger's calls show whether any took effect)");
+
+    /* Our own channel to 'echo', obtained at the wire level so we hold its
+     * memfd and doorbell: scribble on it while the server reads it. */
+    m = (struct kos__mw){.type = KOS__MW_REQUEST, .id = 90002, .timeout_ms = 2000};
+    snprintf(m.name, sizeof(m.name), "echo");
+    st = raw_call(sock, &m, &rep, fds);
+    if (st || rep.type != KOS__MW_REQUEST_REPLY || rep.status != KOS_STATUS_OK) {
+        outcome("scribble_channel", 0, "could not get a raw channel: %s",
+                kos_status_str(st ? st : (kos_status_t)rep.status));
+    } else {
+        struct scribble s = {.ring = fds[KOS__MW_FD_RING]};
+        if (kos__chan_map(fds[KOS__MW_FD_SHM], rep.channel, &s.shm) == KOS_STATUS_OK) {
+            pthread_t t;
+            if (pthread_create(&t, NULL, scribbler, &s) == 0) {
+                usleep(300000);
+                atomic_store(&s.stop, 1);
+                pthread_join(t, NULL);
+                outcome("scribble_channel", 1, "%lu scribbles over 300 ms on my own channel "
+                        "while the server read it (the pinger shows whether it kept serving)",
+                        s.writes);
+            } else {
+                outcome("scribble_channel", 0, "pthread_create failed");
+            }
+            kos__chan_unmap(s.shm);
+        }
+        for (int f = 0; f < 3; f++)
+            close(fds[f]);
+    }
+
+    /* Flood the message server: many requests, replies never read. */
+    unsigned long sent = 0, busy = 0;
+    uint64_t t0 = now_us();
+    while (now_us() - t0 < 1000000) {
+        struct kos__mw f = {.type = KOS__MW_REQUEST, .id = 100000 + (uint32_t)sent,
+                            .timeout_ms = 0};
+        snprintf(f.name, sizeof(f.name), sent % 2 ? "echo" : "secret");
+        st = kos__mw_send(sock, &f, NULL, MSG_DONTWAIT);
+        if (st == KOS_STATUS_BUSY) {
+            busy++;
+            usleep(100);
+            continue;
+        }
+        if (st)
+            break;
+        sent++;
+    }
+    outcome("flood_msg_server", 1, "%lu requests in 1 s without reading a reply (%lu times the "
+            "socket was full), last status %s",
+            sent, busy, kos_status_str(st));
+    /* Then garbage frames. */
+    uint8_t junk[256];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)(i * 37u);
+    for (int i = 0; i < 100; i++)
+        (void)!send(sock, junk, (size_t)(i % 200) + 1, MSG_DONTWAIT);
+    outcome("malformed_frames", 1, "sent 100 malformed frames to msg0");
+}
+
+static int attack(kos_app_t *app)
+{
+    if (kos_app_ready(app))
+        return 1;
+    kos_log_info("attacks starting (pid %d, uid %d)", (int)getpid(), (int)getuid());
+    attack_files();
+    attack_sockets();
+    attack_processes(app);
+    attack_exec();
+    attack_fork_bomb();
+    attack_memory();
+    attack_guess_fds();
+    attack_messaging(app);
+    kos_log_info("attacks done: %d contained, %d escaped", n_contained, n_escaped);
+    return wait_for_stop(app);
+}
+
+/* ---- devices and regions ---- */
+
+static int region_write(kos_app_t *app, const char *value)
+{
+    void *addr;
+    size_t size;
+    kos_status_t st = kos_app_map_region(app, "buf", &addr, &size);
+    if (st) {
+        kos_log_error("map buf: %s", kos_status_str(st));
+        return 1;
+    }
+    snprintf(addr, size, "%s", value);
+    kos_log_info("wrote '%s' into region buf (%zu bytes)", value, size);
+    if (kos_app_ready(app))
+        return 1;
+    return wait_for_stop(app);
+}
+
+static int region_read(kos_app_t *app)
+{
+    void *addr;
+    size_t size;
+    int fd;
+    uint64_t sz;
+    kos_status_t st = kos_app_map_region(app, "buf", &addr, &size);
+    if (st || kos_app_resource(app, "buf", &fd, &sz)) {
+        kos_log_error("map buf: %s", kos_status_str(st));
+        return 1;
+    }
+    for (int i = 0; i < 500 && !((volatile char *)addr)[0]; i++)
+        usleep(10000);
+    kos_log_info("read '%.64s' from region buf", (const char *)addr);
+    void *w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    kos_log_info("mmap PROT_WRITE: %s", w == MAP_FAILED ? strerror(errno) : "mapped");
+    ssize_t n = pwrite(fd, "x", 1, 0);
+    kos_log_info("write(): %s", n < 0 ? strerror(errno) : "wrote");
+    int r = mprotect(addr, size, PROT_READ | PROT_WRITE);
+    kos_log_info("mprotect PROT_WRITE: %s", r < 0 ? strerror(errno) : "allowed");
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    int rw = open(path, O_RDWR);
+    kos_log_info("reopen read-write: %s", rw < 0 ? strerror(errno) : "opened");
+    if (kos_app_ready(app))
+        return 1;
+    return wait_for_stop(app);
+}
+
+static int resources(kos_app_t *app)
+{
+    static const char *const names[] = {"buf", "zero", "sink"};
+    for (size_t i = 0; i < 3; i++) {
+        int fd;
+        uint64_t size;
+        kos_status_t st = kos_app_resource(app, names[i], &fd, &size);
+        if (st) {
+            kos_log_info("resource %s: %s", names[i], kos_status_str(st));
+            continue;
+        }
+        struct stat sb;
+        fstat(fd, &sb);
+        int fl = fcntl(fd, F_GETFL);
+        kos_log_info("resource %s: fd %d, %s, %s, size %llu", names[i], fd,
+                     S_ISCHR(sb.st_mode) ? "character device" : "memory",
+                     (fl & O_ACCMODE) == O_RDONLY ? "read-only"
+                     : (fl & O_ACCMODE) == O_WRONLY ? "write-only" : "read-write",
+                     (unsigned long long)size);
+        if (!strcmp(names[i], "zero")) {
+            char b[4] = {1, 1, 1, 1};
+            ssize_t n = read(fd, b, sizeof(b));
+            kos_log_info("read %zd bytes from zero: %d%d%d%d", n, b[0], b[1], b[2], b[3]);
+        }
+    }
+    int n = 0;
+    for (int fd = 0; fd < 65536; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            n++;
+    kos_log_info("holds %d fds", n);
+    if (kos_app_ready(app))
+        return 1;
+    return wait_for_stop(app);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    kos_app_t *app;
+    int rc = 2;
+
+    if (kos_app_open(&app)) {
+        fprintf(stderr, "hostile: kos_app_open failed\n");
+        return 1;
+    }
+    if (!strcmp(mode, "serve"))
+        rc = serve(app, argc > 2 ? argv[2] : "echo");
+    else if (!strcmp(mode, "ping"))
+        rc = ping(app);
+    else if (!strcmp(mode, "attack"))
+        rc = attack(app);
+    else if (!strcmp(mode, "region_write") && argc > 2)
+        rc = region_write(app, argv[2]);
+    else if (!strcmp(mode, "region_read"))
+        rc = region_read(app);
+    else if (!strcmp(mode, "resources"))
+        rc = resources(app);
+    else
+        kos_log_error("unknown mode '%s'", mode);
+    kos_app_close(app);
+    return rc;
+}

@@ -1,0 +1,17 @@
+# Hostile-app tests: a real system on sim in which one app attacks the
+# sandbox, the message server and its neighbours; and devices and memory
+# regions handed over as capabilities.
+find_package(Threads REQUIRED)
+kos_add_app(hostile ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
+target_link_libraries(hostile PRIVATE kos_internal Threads::Threads)
+foreach(sys hostile resources)
+  kos_add_system(t_sys_${sys} MANIFEST ${CMAKE_CURRENT_LIST_DIR}/${sys}.yaml APPS hostile
+                 OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/images/${sys}.zip)
+endforeach()
+
+foreach(t hostile resources sandbox)
+  add_test(NAME hostile_${t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_${t}.sh)
+  set_tests_properties(hostile_${t} PROPERTIES
+    ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/images;KOS_SYSTEM_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/system"
+    LABELS "system;hostile" TIMEOUT 180)
+endforeach()

@@ -1,0 +1,40 @@
+# A hostile app attacks the sandbox, the message server and its neighbours
+# while a well-behaved pair keeps calling. Every attempt must be contained,
+# and the pair must never see a failed call.
+source "$(dirname "$0")/../system/lib.sh"
+
+start_image "$KOS_IMAGES/hostile.zip"
+wait_for "core: system 'hostile' ready"
+wait_for "attacker: info: attacks done: [0-9]+ contained, [0-9]+ escaped$"
+# Let the pair run on after the flood for a while.
+sleep 1
+kill -0 "$PID" || fail "Core died"
+stop_image TERM
+
+echo "--- what the attacker tried:"
+grep -E "attacker: info: attack " "$OUT" | sed 's/^[^ ]* //' || true
+grep -E "pinger: info: pinger done" "$OUT" | sed 's/^[^ ]* //' || true
+
+expect "attacker: info: attacks done: [0-9]+ contained, 0 escaped$"
+expect_not "ESCAPED"
+for a in read_passwd host_proc_environ tcp_socket unix_socket socketpair connect_abstract \
+         signal_scan kill_init ptrace_init kill_sibling execve_sh execveat_loader reexec_fd \
+         exec_new_memfd unshare_user mount bpf keyctl fork_bomb write_own_binary create_file \
+         guess_fds shm_path undeclared_protocol forge_token_cookie forge_close_revoke \
+         scribble_channel flood_msg_server malformed_frames; do
+  expect "attacker: info: attack $a: contained: "
+done
+expect "attacker: info: attack fork_bomb: contained: 1[0-9] forks, then Resource temporarily unavailable$"
+expect "attacker: info: attack execve_sh: contained: execve\(/bin/sh\): Operation not permitted$"
+# The well-behaved pair kept working throughout, and nothing died.
+expect "pinger: info: pinger done: [0-9]+ calls, 0 failures"
+calls=$(grep -oE "pinger done: [0-9]+ calls" "$OUT" | grep -oE "[0-9]+")
+[ "$calls" -ge 100 ] || fail "the pinger made only $calls calls"
+expect_not "pinger: warn: "
+expect_not "message server 'msg0' (killed|exited).*cannot run without it"
+expect "core: app 'pong' exited with status 0$"
+expect "core: message server 'msg0' exited with status 0$"
+expect_not "core: app '(pong|pinger|keeper)' .*restarting"
+[ "$RC" -eq 0 ] || fail "exit status $RC, expected 0"
+expect_well_formed
+echo "PASS"
