@@ -162,13 +162,14 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
     close(syncfd);
     reset_signals();
     setsid();
-    /* /dev/null must be opened before the host's /dev is out of reach. */
-    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull < 0)
-        child_fail(errpipe, KOS_SB_STEP_FDS, errno);
     step = kos_sandbox_build_root(s->sb, &err);
     if (step)
         child_fail(errpipe, step, err);
+    /* The new root has its own /dev/null (or, without a mount namespace,
+     * this is the host's). */
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0)
+        child_fail(errpipe, KOS_SB_STEP_FDS, errno);
     k = arrange_fds(s, devnull, extra, 3);
     if (k < 0)
         child_fail(errpipe, KOS_SB_STEP_FDS, errno);

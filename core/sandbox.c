@@ -572,6 +572,15 @@ static int bind_fd(int src, const char *dst, unsigned long flags)
     return 0;
 }
 
+/* Closes fd if it is one; returns 0, or errno if fd is -1. */
+static int fd_close_errno(int fd)
+{
+    if (fd < 0)
+        return errno;
+    close(fd);
+    return 0;
+}
+
 static void close_all(int *fds, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -656,6 +665,20 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
             *err = errno;
         goto out_close;
     }
+    /* /dev/null, so that fd 0 reads as what it is; the app cannot open it
+     * again (Landlock grants no access to it, seccomp no write opens). */
+    int null_src = open("/dev/null", O_PATH | O_CLOEXEC);
+    if (null_src < 0)
+        goto out_errno;
+    if ((*err = mkdirs("/dev/null")) != 0 ||
+        ((fd_close_errno(open("dev/null", O_WRONLY | O_CREAT | O_CLOEXEC, 0444))) != 0) ||
+        (*err = bind_fd(null_src, "dev/null", MS_RDONLY | MS_NOSUID | MS_NOEXEC)) != 0) {
+        if (!*err)
+            *err = errno;
+        close(null_src);
+        goto out_close;
+    }
+    close(null_src);
     if (sb->proc &&
         (mkdir("proc", 0555) < 0 || mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                                           NULL) < 0))
@@ -798,7 +821,7 @@ static const int allowed_calls[] = {
     SCMP_SYS(pwritev2), SCMP_SYS(close), SCMP_SYS(close_range), SCMP_SYS(fstat),
     SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek), SCMP_SYS(access),
     SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat),
-    SCMP_SYS(getdents64), SCMP_SYS(getcwd), SCMP_SYS(chdir), SCMP_SYS(fchdir),
+    SCMP_SYS(getdents), SCMP_SYS(getdents64), SCMP_SYS(getcwd), SCMP_SYS(chdir), SCMP_SYS(fchdir),
     SCMP_SYS(statfs), SCMP_SYS(fstatfs), SCMP_SYS(fadvise64), SCMP_SYS(mmap),
     SCMP_SYS(mprotect), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
     SCMP_SYS(mincore), SCMP_SYS(msync), SCMP_SYS(brk), SCMP_SYS(membarrier),

@@ -27,8 +27,8 @@ static const char *const net_protocols[] = {"kos_ethernet_protocol", "kos_tunnel
 static const char keystore_protocol[] = "kos_keystore_protocol";
 static const char remote_shell_key[] = "remote_shell";
 static const char *const remote_shell_on[] = {"enabled", "true", "yes", "on", "1"};
-static const char *const secret_words[] = {"KEY",        "SECRET",  "TOKEN", "PASSWORD",
-                                           "PASSWD",     "CREDENTIAL", "PRIVATE"};
+static const char *const secret_words[] = {"KEY",    "SECRET",     "TOKEN",  "PASSWORD",
+                                           "PASSWD", "CREDENTIAL", "PRIVATE"};
 
 enum {
     R_SIGNING,
@@ -219,8 +219,7 @@ static void add(struct run *r, int rule, const char *app, const struct kos_mf_po
     r->n++;
 }
 
-static bool requests(const struct kos_mf_app *app, const char *proto,
-                     const struct kos_mf_pos **pos)
+static bool requests(const struct kos_mf_app *app, const char *proto, const struct kos_mf_pos **pos)
 {
     for (size_t g = 0; g < app->n_grants; g++) {
         const struct kos_mf_grant *gr = &app->grants[g];
@@ -261,37 +260,49 @@ static void check_system(struct run *r)
             "system '%s' is built with profile: development", m->system);
 }
 
-/* KOS-A010 and KOS-A013: who maps each region, and how. */
+/* The first of `app`'s entries that maps region `name` writable, or NULL;
+ * *maps is set when the app maps it at all. */
+static const struct kos_mf_region_use *writes_region(const struct kos_mf_app *app, const char *name,
+                                                     bool *maps)
+{
+    const struct kos_mf_region_use *w = NULL;
+    for (size_t u = 0; u < app->n_regions; u++) {
+        const struct kos_mf_region_use *use = &app->regions[u];
+        if (strcmp(use->region, name) != 0)
+            continue;
+        *maps = true;
+        if (w == NULL && (use->access & KOS_CM_ACCESS_WRITE))
+            w = use;
+    }
+    return w;
+}
+
+/* KOS-A010 and KOS-A013: which apps map each region, and which write it. An
+ * app that maps one region twice counts once. */
 static void check_regions(struct run *r)
 {
     const struct kos_manifest *m = r->m;
     for (size_t g = 0; g < m->n_regions; g++) {
         const struct kos_mf_region *reg = &m->regions[g];
-        size_t users = 0, writers = 0;
+        bool used = false;
+        size_t writers = 0;
         for (size_t a = 0; a < m->n_apps; a++)
-            for (size_t u = 0; u < m->apps[a].n_regions; u++) {
-                const struct kos_mf_region_use *use = &m->apps[a].regions[u];
-                if (strcmp(use->region, reg->name) != 0)
-                    continue;
-                users++;
-                writers += (use->access & KOS_CM_ACCESS_WRITE) != 0;
-            }
-        if (users == 0)
+            writers += writes_region(&m->apps[a], reg->name, &used) != NULL;
+        if (!used)
             add(r, R_UNUSED_REGION, NULL, &reg->pos,
                 "memory region '%s' is declared but no app maps it", reg->name);
         if (writers < 2)
             continue;
-        for (size_t a = 0; a < m->n_apps; a++)
-            for (size_t u = 0; u < m->apps[a].n_regions; u++) {
-                const struct kos_mf_region_use *use = &m->apps[a].regions[u];
-                if (strcmp(use->region, reg->name) != 0 || !(use->access & KOS_CM_ACCESS_WRITE))
-                    continue;
-                add(r, R_REGION_WRITERS, m->apps[a].name, &use->pos,
-                    "app '%s' maps memory region '%s' writable (as '%s'), and %zu other "
-                    "app%s write%s it too",
-                    m->apps[a].name, reg->name, use->name, writers - 1, writers == 2 ? "" : "s",
-                    writers == 2 ? "s" : "");
-            }
+        for (size_t a = 0; a < m->n_apps; a++) {
+            const struct kos_mf_region_use *use = writes_region(&m->apps[a], reg->name, &used);
+            if (use == NULL)
+                continue;
+            add(r, R_REGION_WRITERS, m->apps[a].name, &use->pos,
+                "app '%s' maps memory region '%s' writable (as '%s'), and %zu other app%s "
+                "write%s it too",
+                m->apps[a].name, reg->name, use->name, writers - 1, writers == 2 ? "" : "s",
+                writers == 2 ? "s" : "");
+        }
     }
 }
 
@@ -346,7 +357,8 @@ static void check_protocols(struct run *r)
     qsort(e, n, sizeof(*e), cmp_gent);
     for (size_t i = 0; i < n;) {
         size_t j = i, pubs = 0, reqs = 0;
-        while (j < n && strcmp(e[j].server, e[i].server) == 0 && strcmp(e[j].proto, e[i].proto) == 0) {
+        while (j < n && strcmp(e[j].server, e[i].server) == 0 &&
+               strcmp(e[j].proto, e[i].proto) == 0) {
             if (e[j].kind == 0)
                 pubs++;
             else
@@ -357,8 +369,8 @@ static void check_protocols(struct run *r)
             const struct kos_mf_app *app = &m->apps[e[x].app];
             if (e[x].kind == 1 && pubs == 0)
                 add(r, R_UNPUBLISHED, app->name, e[x].pos,
-                    "app '%s' requests protocol '%s' on %s, where no app publishes it",
-                    app->name, e[x].proto, e[x].server);
+                    "app '%s' requests protocol '%s' on %s, where no app publishes it", app->name,
+                    e[x].proto, e[x].server);
             /* The base layer's services publish for whoever wants them:
              * that nobody does is not a finding. */
             if (e[x].kind == 0 && reqs == 0 && !app->from_layer)
@@ -370,8 +382,8 @@ static void check_protocols(struct run *r)
                 add(r, R_TWO_PUBLISHERS, app->name, e[x].pos,
                     "app '%s' publishes protocol '%s' on %s, which app '%s' publishes too "
                     "(%s:%d:%d)",
-                    app->name, e[x].proto, e[x].server, first->name, e[i].pos->file,
-                    e[i].pos->line, e[i].pos->col);
+                    app->name, e[x].proto, e[x].server, first->name, e[i].pos->file, e[i].pos->line,
+                    e[i].pos->col);
             }
         }
         i = j;
@@ -462,8 +474,8 @@ static void check_env(struct run *r, const struct kos_mf_app *app)
         int keylen = (int)(eq - kv);
         const char *why = secret_value(eq + 1);
         if (why != NULL) {
-            add(r, R_SECRET_ENV, app->name, pos,
-                "environment variable %.*s of app '%s' holds %s", keylen, kv, app->name, why);
+            add(r, R_SECRET_ENV, app->name, pos, "environment variable %.*s of app '%s' holds %s",
+                keylen, kv, app->name, why);
             continue;
         }
         if (eq[1] == '\0')
@@ -502,8 +514,7 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
     }
     if (net != NULL && keystore)
         add(r, R_NET_KEYSTORE, app->name, ks_pos,
-            "app '%s' requests %s (key store) and %s (network)", app->name, keystore_protocol,
-            net);
+            "app '%s' requests %s (key store) and %s (network)", app->name, keystore_protocol, net);
     if (net != NULL && app->n_devices > 0)
         add(r, R_DEVICE_NET, app->name, &app->devices[0].pos,
             "app '%s' has device '%s' (%s)%s and requests %s (network)", app->name,
@@ -520,8 +531,7 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
         const struct kos_mf_device *d = &app->devices[i];
         if (strncmp(d->path, "/dev/", 5) != 0)
             add(r, R_DEVICE_PATH, app->name, &d->pos,
-                "device '%s' of app '%s' has path '%s', outside /dev", d->name, app->name,
-                d->path);
+                "device '%s' of app '%s' has path '%s', outside /dev", d->name, app->name, d->path);
     }
 }
 
@@ -566,8 +576,8 @@ static void apply_waivers(struct run *r)
                     app->name, rule->id, rule->slug);
             else
                 add(r, R_STALE_WAIVER, app->name, &wv->pos,
-                    "app '%s' waives %s (%s), which found nothing in this app", app->name,
-                    rule->id, rule->slug);
+                    "app '%s' waives %s (%s), which found nothing in this app", app->name, rule->id,
+                    rule->slug);
         }
     }
 }
@@ -621,8 +631,10 @@ kos_status_t kos_check_run(const struct kos_manifest *m, struct kos_check_report
             r.f[i] = t;
         }
     }
-    qsort(r.f, own, sizeof(*r.f), cmp_finding);
-    qsort(r.f + own, r.n - own, sizeof(*r.f), cmp_finding);
+    if (own > 1)
+        qsort(r.f, own, sizeof(*r.f), cmp_finding);
+    if (r.n - own > 1)
+        qsort(r.f + own, r.n - own, sizeof(*r.f), cmp_finding);
     rep->findings = r.f;
     rep->n_findings = r.n;
     for (size_t i = 0; i < r.n; i++) {

@@ -33,11 +33,11 @@ enum kos_check_severity {
 
 /* One rule of the catalogue. All strings are static. */
 struct kos_check_rule {
-    const char *id;    /* "KOS-A001": stable, never reused */
-    const char *slug;  /* "signing-disabled": a readable name for the id */
+    const char *id;   /* "KOS-A001": stable, never reused */
+    const char *slug; /* "signing-disabled": a readable name for the id */
     enum kos_check_severity severity;
-    bool per_app;      /* findings name an app, which may waive the rule */
-    const char *title; /* what the rule looks for, a short phrase */
+    bool per_app;       /* findings name an app, which may waive the rule */
+    const char *title;  /* what the rule looks for, a short phrase */
     const char *reason; /* one line: why it matters */
     const char *fix;    /* one line: what to do */
 };
@@ -46,11 +46,11 @@ struct kos_check_rule {
  * manifest the checks ran on, which must outlive the report. */
 struct kos_check_finding {
     const struct kos_check_rule *rule;
-    const char *app;           /* the app concerned, or NULL for the system */
-    struct kos_mf_pos pos;     /* the offending entry */
-    char *message;             /* a sentence naming what was found (owned by the report) */
+    const char *app;       /* the app concerned, or NULL for the system */
+    struct kos_mf_pos pos; /* the offending entry */
+    char *message;         /* a sentence naming what was found (owned by the report) */
     bool waived;
-    const char *justification; /* the waiver's text when waived, else NULL */
+    const char *justification;    /* the waiver's text when waived, else NULL */
     struct kos_mf_pos waiver_pos; /* where the waiver was written, when waived */
 };
 

@@ -114,8 +114,8 @@ struct tables {
 
 /* Counts the grant, resource and string-reference entries `m` needs; fails
  * with KOS_STATUS_TOO_LARGE if the tables alone would pass the size limit. */
-static kos_status_t count_entries(const struct kos_manifest *m, uint64_t *n_grants,
-                                  uint64_t *n_res, uint64_t *n_strrefs)
+static kos_status_t count_entries(const struct kos_manifest *m, uint64_t *n_grants, uint64_t *n_res,
+                                  uint64_t *n_strrefs)
 {
     uint64_t g = 0, r = 0, res = 0;
     for (size_t a = 0; a < m->n_apps; a++) {

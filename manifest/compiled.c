@@ -31,9 +31,10 @@ _Static_assert(sizeof(struct kos_cm_grant) == 12, "grant layout");
 _Static_assert(sizeof(struct kos_cm_res) == 16, "resource layout");
 _Static_assert(sizeof(struct kos_cm_region) == 16, "region layout");
 
-#define CM_FLAGS (KOS_CM_SIGNING_DISABLED | KOS_CM_ISOLATION_BEST_EFFORT | KOS_CM_PROFILE_DEVELOPMENT)
+#define CM_FLAGS                                                                                   \
+    (KOS_CM_SIGNING_DISABLED | KOS_CM_ISOLATION_BEST_EFFORT | KOS_CM_PROFILE_DEVELOPMENT)
 #define CM_PROC_FLAGS (KOS_CM_PROC_ENDS_SYSTEM | KOS_CM_PROC_DATA_DIR | KOS_CM_PROC_DEBUG)
-#define CM_ACCESS (KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE)
+#define CM_ACCESS     (KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE)
 
 /* ---- names ---------------------------------------------------------- */
 
@@ -286,8 +287,8 @@ static kos_status_t check_regions(const struct cm_check *k)
         if (st)
             return st;
         if (r[i].reserved != 0)
-            return CHECK_FAIL(k, RAT(reserved), "region %u's reserved field is %u; it must be 0",
-                              i, r[i].reserved);
+            return CHECK_FAIL(k, RAT(reserved), "region %u's reserved field is %u; it must be 0", i,
+                              r[i].reserved);
         if (r[i].size == 0 || r[i].size % KOS__MF_REGION_ALIGN != 0 ||
             r[i].size > KOS__MF_MAX_REGION_SIZE)
             return CHECK_FAIL(k, RAT(size),
@@ -298,8 +299,8 @@ static kos_status_t check_regions(const struct cm_check *k)
         const char *name = (const char *)k->pool + r[i].name;
         for (uint32_t j = 0; j < i; j++)
             if (strcmp((const char *)k->pool + r[j].name, name) == 0)
-                return CHECK_FAIL(k, RAT(name), "region %u has the same name '%s' as region %u",
-                                  i, name, j);
+                return CHECK_FAIL(k, RAT(name), "region %u has the same name '%s' as region %u", i,
+                                  name, j);
 #undef RAT
     }
     return KOS_STATUS_OK;
@@ -511,8 +512,8 @@ static kos_status_t check_procs(const struct cm_check *k)
                               "entries; only apps have them",
                               i, p->n_res, p->n_config);
         if (p->n_res > KOS__MF_MAX_RES)
-            return CHECK_FAIL(k, AT(n_res), "process %u has %u resources; at most %u", i,
-                              p->n_res, KOS__MF_MAX_RES);
+            return CHECK_FAIL(k, AT(n_res), "process %u has %u resources; at most %u", i, p->n_res,
+                              KOS__MF_MAX_RES);
         st = check_range(k, AT(res_first), i, "resources", p->res_first, p->n_res, h->n_res);
         if (st)
             return st;
@@ -523,10 +524,10 @@ static kos_status_t check_procs(const struct cm_check *k)
                     strcmp((const char *)k->pool + res[p->res_first + a].name,
                            (const char *)k->pool + res[p->res_first + b].name) == 0)
                     return CHECK_FAIL(k,
-                                      (uint64_t)h->res_off + (uint64_t)(p->res_first + a) *
-                                                                 sizeof(struct kos_cm_res),
-                                      "process %u's resources %u and %u have the same name '%s'",
-                                      i, b, a, (const char *)k->pool + res[p->res_first + a].name);
+                                      (uint64_t)h->res_off +
+                                          (uint64_t)(p->res_first + a) * sizeof(struct kos_cm_res),
+                                      "process %u's resources %u and %u have the same name '%s'", i,
+                                      b, a, (const char *)k->pool + res[p->res_first + a].name);
         if (p->n_config > KOS__MF_MAX_CONFIG)
             return CHECK_FAIL(k, AT(n_config), "process %u has %u config entries; at most %u", i,
                               p->n_config, KOS__MF_MAX_CONFIG);

@@ -8,9 +8,11 @@
  * bounds; a buffer it rejects is never used.
  *
  * Layout: a header, then the process table (message servers first, then apps;
- * a process's index is its app_id), the grant table, the string-reference
- * table (args and environment lists) and the string pool. Every string is a
- * byte offset into the pool and ends with a NUL inside the pool.
+ * a process's index is its app_id), the region table, the grant table, the
+ * resource table, the string-reference table (args, environment and config
+ * lists) and the string pool (kos_manifest_compile() writes them in that
+ * order; a reader checks only bounds, alignment and overlap). Every string
+ * is a byte offset into the pool and ends with a NUL inside the pool.
  */
 #ifndef KOS_MANIFEST_COMPILED_H
 #define KOS_MANIFEST_COMPILED_H

@@ -31,9 +31,9 @@ struct mf_owner {
     struct kos__mf_arena keep;
 };
 
-static const char *const system_keys[] = {"system",    "base",           "signing",
-                                          "profile",   "isolation",      "memory_regions",
-                                          "message_servers", "apps", NULL};
+static const char *const system_keys[] = {"system",          "base",      "signing",
+                                          "profile",         "isolation", "memory_regions",
+                                          "message_servers", "apps",      NULL};
 static const char *const layer_keys[] = {"layer", "memory_regions", "message_servers", "apps",
                                          NULL};
 

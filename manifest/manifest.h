@@ -50,33 +50,33 @@ struct kos_mf_grant {
 
 /* A device node granted to an app (devices:). */
 struct kos_mf_device {
-    const char *name;           /* the app's local name for it */
-    const char *path;           /* absolute, e.g. "/dev/i2c-1" */
-    uint32_t access;            /* enum kos_cm_access bits: r, w or rw */
-    struct kos_mf_pos pos;      /* of the name */
+    const char *name;      /* the app's local name for it */
+    const char *path;      /* absolute, e.g. "/dev/i2c-1" */
+    uint32_t access;       /* enum kos_cm_access bits: r, w or rw */
+    struct kos_mf_pos pos; /* of the name */
 };
 
 /* A system memory region mapped by an app (an app's memory_regions:). */
 struct kos_mf_region_use {
-    const char *name;           /* the app's local name for it */
-    const char *region;         /* a system region's name (struct kos_mf_region) */
-    uint32_t access;            /* KOS_CM_ACCESS_READ, or READ | WRITE */
-    struct kos_mf_pos pos;      /* of the name */
+    const char *name;      /* the app's local name for it */
+    const char *region;    /* a system region's name (struct kos_mf_region) */
+    uint32_t access;       /* KOS_CM_ACCESS_READ, or READ | WRITE */
+    struct kos_mf_pos pos; /* of the name */
 };
 
 /* One component setting (config:), compiled as "key=value". */
 struct kos_mf_config {
-    const char *key;            /* a name */
-    const char *value;          /* the scalar's text */
-    struct kos_mf_pos pos;      /* of the key */
+    const char *key;       /* a name */
+    const char *value;     /* the scalar's text */
+    struct kos_mf_pos pos; /* of the key */
 };
 
 /* A waived assurance rule (waive:): the check still runs, and its finding is
  * shown as waived with this justification. */
 struct kos_mf_waiver {
-    const char *rule;           /* a rule id, e.g. "KOS-A006" (checked by check.c) */
-    const char *reason;         /* at least 20 characters */
-    struct kos_mf_pos pos;      /* of the rule id */
+    const char *rule;      /* a rule id, e.g. "KOS-A006" (checked by check.c) */
+    const char *reason;    /* at least 20 characters */
+    struct kos_mf_pos pos; /* of the rule id */
 };
 
 struct kos_mf_app {
@@ -95,11 +95,11 @@ struct kos_mf_app {
     size_t n_grants;
     struct kos_mf_pos pos;
     const struct kos_mf_pos *env_pos; /* of each env key (parallel to env), or NULL */
-    bool from_layer;            /* declared by the base layer (the manifest may change it) */
-    bool data_dir;              /* a private writable /data (default false) */
-    bool debug;                 /* a debug-only app (default false) */
-    uint32_t max_procs;         /* limits.processes; 0 = default */
-    uint32_t max_files;         /* limits.files; 0 = default */
+    bool from_layer;                  /* declared by the base layer (the manifest may change it) */
+    bool data_dir;                    /* a private writable /data (default false) */
+    bool debug;                       /* a debug-only app (default false) */
+    uint32_t max_procs;               /* limits.processes; 0 = default */
+    uint32_t max_files;               /* limits.files; 0 = default */
     const struct kos_mf_device *devices;
     size_t n_devices;
     const struct kos_mf_region_use *regions;
@@ -132,8 +132,8 @@ enum kos_mf_isolation {
 /* A shared memory region declared by the system (memory_regions:). */
 struct kos_mf_region {
     const char *name;
-    uint64_t size;              /* bytes: > 0, a multiple of 4096 */
-    struct kos_mf_pos pos;      /* of the name */
+    uint64_t size;         /* bytes: > 0, a multiple of 4096 */
+    struct kos_mf_pos pos; /* of the name */
 };
 
 struct kos_manifest {
@@ -151,7 +151,7 @@ struct kos_manifest {
     size_t n_regions;
     /* Where each was written (the top of the manifest when it was not). */
     struct kos_mf_pos profile_pos, isolation_pos;
-    const char *file;           /* the manifest's own file name (positions compare with it) */
+    const char *file; /* the manifest's own file name (positions compare with it) */
 };
 
 struct kos_mf_options {

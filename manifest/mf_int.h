@@ -32,15 +32,15 @@
 #define KOS__MF_MAX_RESTARTS              1000u /* restart_limit.max */
 #define KOS__MF_DEFAULT_RESTART_MAX       5u
 #define KOS__MF_DEFAULT_RESTART_PERIOD_MS 10000u
-#define KOS__MF_MAX_RES                   32u    /* devices + memory regions of one app */
-#define KOS__MF_MAX_REGIONS               256u   /* system memory regions */
-#define KOS__MF_REGION_ALIGN              4096u  /* a region's size is a multiple of this */
+#define KOS__MF_MAX_RES                   32u          /* devices + memory regions of one app */
+#define KOS__MF_MAX_REGIONS               256u         /* system memory regions */
+#define KOS__MF_REGION_ALIGN              4096u        /* a region's size is a multiple of this */
 #define KOS__MF_MAX_REGION_SIZE           (1ull << 40) /* bytes in one region */
-#define KOS__MF_MAX_PATH                  255u   /* bytes in a device path */
-#define KOS__MF_MAX_CONFIG                256u   /* config settings of one app */
-#define KOS__MF_MIN_PROCS                 1u     /* limits.processes */
+#define KOS__MF_MAX_PATH                  255u         /* bytes in a device path */
+#define KOS__MF_MAX_CONFIG                256u         /* config settings of one app */
+#define KOS__MF_MIN_PROCS                 1u           /* limits.processes */
 #define KOS__MF_MAX_PROCS_LIMIT           4096u
-#define KOS__MF_MIN_FILES                 8u     /* limits.files */
+#define KOS__MF_MIN_FILES                 8u /* limits.files */
 #define KOS__MF_MAX_FILES                 20000u
 #define KOS__MF_MAX_CONFIG_BYTES          32768u /* "key=value" bytes of one app's config */
 #define KOS__MF_MIN_WAIVER                20u    /* characters in a waiver's justification */
@@ -158,7 +158,7 @@ struct kos__mf_top {
     const struct kos__mf_node *signing;  /* "enabled" or "disabled", or NULL */
     const struct kos__mf_node *profile;  /* "release" or "development", or NULL */
     const struct kos__mf_node *isolation; /* "strict" or "best_effort", or NULL */
-    const struct kos__mf_node *regions;  /* merged memory_regions mapping, or NULL */
+    const struct kos__mf_node *regions;   /* merged memory_regions mapping, or NULL */
     const struct kos__mf_node *servers;  /* merged mapping, or NULL */
     const struct kos__mf_node *apps;     /* merged mapping, or NULL */
     const struct kos__mf_node *apps_key; /* where 'apps:' was written, or NULL */

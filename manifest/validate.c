@@ -28,10 +28,10 @@ _Static_assert(KOS__MF_MAX_CONFIG_BYTES + KOS__MF_MAX_CONFIG * 8 + KOS__MF_MAX_R
                "a whole boot record fits one control message");
 
 static const char *const server_keys[] = {"binary", NULL};
-static const char *const app_keys[] = {
-    "binary", "memory",  "restart", "restart_limit",  "ends_system", "args",  "env",
-    "protocols", "data_dir", "limits", "devices", "memory_regions", "debug", "config",
-    "waive",  NULL};
+static const char *const app_keys[] = {"binary",      "memory", "restart", "restart_limit",
+                                       "ends_system", "args",   "env",     "protocols",
+                                       "data_dir",    "limits", "devices", "memory_regions",
+                                       "debug",       "config", "waive",   NULL};
 static const char *const limit_keys[] = {"max", "period", NULL};
 static const char *const grant_keys[] = {"publish", "request", NULL};
 static const char *const rlimit_keys[] = {"processes", "files", NULL};
@@ -506,7 +506,8 @@ static kos_status_t parse_one_limit(struct kos__mf_ctx *c, const struct kos__mf_
 {
     char what[128], q[KOS__MF_QUOTE_SIZE];
     snprintf(what, sizeof(what), "limits.%s of app '%s'", key, app);
-    kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, what, "limits: {processes: 4, files: 64}");
+    kos_status_t st =
+        kos__mf_expect(c, n, KOS__MF_SCALAR, what, "limits: {processes: 4, files: 64}");
     if (st)
         return st;
     uint32_t v;
@@ -660,8 +661,9 @@ static kos_status_t parse_devices(struct kos__mf_ctx *c, const struct kos__mf_no
         if (st)
             return st;
         if ((f = kos__mf_get(v, "path", NULL)) == NULL)
-            return kos__mf_fail(c, &v->pos, "%s has no path; write e.g. %s: {path: /dev/i2c-1, "
-                                            "access: rw}",
+            return kos__mf_fail(c, &v->pos,
+                                "%s has no path; write e.g. %s: {path: /dev/i2c-1, "
+                                "access: rw}",
                                 what, d->name);
         char pwhat[224];
         snprintf(pwhat, sizeof(pwhat), "path of %s", what);
@@ -775,8 +777,7 @@ static kos_status_t parse_config(struct kos__mf_ctx *c, const struct kos__mf_nod
     for (size_t i = 0; i < n->n; i++) {
         const struct kos__mf_node *k = n->pairs[i].key, *v = n->pairs[i].val;
         if (!kos__mf_name_valid(k->str, k->len))
-            return kos__mf_fail(c, &k->pos,
-                                "invalid config key %s in app '%s'; " KOS__MF_NAME_RULE,
+            return kos__mf_fail(c, &k->pos, "invalid config key %s in app '%s'; " KOS__MF_NAME_RULE,
                                 kos__mf_quote(k->str, k->len, q), app->name);
         if (v->kind == KOS__MF_SCALAR && v->null)
             return kos__mf_fail(c, &v->pos,
@@ -816,8 +817,8 @@ static kos_status_t parse_config(struct kos__mf_ctx *c, const struct kos__mf_nod
  * spaces, tabs and newlines at both ends. */
 static size_t count_chars(const char *s, size_t len)
 {
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
-                       s[len - 1] == '\r'))
+    while (len > 0 &&
+           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
         len--;
     size_t i = 0, n = 0;
     while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))

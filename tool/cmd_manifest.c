@@ -434,8 +434,7 @@ static void put_clean(FILE *f, const char *s)
     }
 }
 
-static void print_text_report(FILE *f, const struct kos_check_report *rep, int fail_on,
-                              bool failed)
+static void print_text_report(FILE *f, const struct kos_check_report *rep, int fail_on, bool failed)
 {
     for (size_t i = 0; i < rep->n_findings; i++) {
         const struct kos_check_finding *x = &rep->findings[i];

@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,6 +470,14 @@ static bool open_store(struct log_server *s, const char *path, uint64_t max_byte
     return true;
 }
 
+/* Core asks an app to stop with a control message and SIGTERM. The signal
+ * only wakes the poll() below, so the server stops through its own loop
+ * (answering and syncing what it holds) rather than dying mid-request. */
+static void on_sigterm(int sig)
+{
+    (void)sig;
+}
+
 int main(int argc, char **argv)
 {
     static struct log_server s; /* static: the batch buffers are large */
@@ -481,6 +490,9 @@ int main(int argc, char **argv)
 
     s.store.fd = s.store.dir_fd = -1;
     s.next_seq = 1;
+    struct sigaction sa = {.sa_handler = on_sigterm};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
     if (kos_app_open(&s.app))
         return 1;
     if (!configure(&s, argc, argv, &ring_size, &max_bytes, &sync, &data_path))

@@ -13,6 +13,7 @@
  * KOS_STATUS_UNSUPPORTED. A bad request changes nothing.
  */
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -93,6 +94,14 @@ static kos_status_t handle(struct rng_server *s, const struct kos_msg *m,
     return rst;
 }
 
+/* Core asks an app to stop with a control message and SIGTERM. The signal
+ * only wakes the poll() below, so the server stops through its own loop
+ * (answering and syncing what it holds) rather than dying mid-request. */
+static void on_sigterm(int sig)
+{
+    (void)sig;
+}
+
 int main(int argc, char **argv)
 {
     static struct rng_server s; /* static: keeps the 4 KiB buffer off the stack */
@@ -102,6 +111,9 @@ int main(int argc, char **argv)
     kos_status_t st;
     int rc = 1;
 
+    struct sigaction sa = {.sa_handler = on_sigterm};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
     if (kos_app_open(&s.app))
         return 1;
     if ((v = cfg_get(s.app, argc, argv, "reseed_interval")) &&

@@ -105,8 +105,7 @@ static int read_expect(const char *path, struct expect *e)
 
 /* "ID at LINE:COL[ waived]", with the file's base name before LINE when
  * the finding is in another file than `path` (a layer). */
-static void finding_line(const struct kos_check_finding *x, const char *path, char *buf,
-                         size_t len)
+static void finding_line(const struct kos_check_finding *x, const char *path, char *buf, size_t len)
 {
     char file[256] = "";
     if (x->pos.file != NULL && strcmp(x->pos.file, path) != 0) {
@@ -163,8 +162,7 @@ static int check_file(const char *dir, const char *name, const struct kos_mf_opt
             if (!used[j] && strcmp(e.line[j], got) == 0)
                 k = j;
         if (k < 0) {
-            printf("FAIL %s: unexpected finding: %s (%s)\n", path, got,
-                   rep->findings[i].message);
+            printf("FAIL %s: unexpected finding: %s (%s)\n", path, got, rep->findings[i].message);
             bad = 1;
         } else {
             used[k] = true;

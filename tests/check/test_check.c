@@ -72,13 +72,13 @@ static void test_api_edges(void **state)
 static void test_counts_and_order(void **state)
 {
     (void)state;
-    struct kos_manifest *m = load("system: s\n"                                  /* 1 */
-                                  "base: minimal\n"                              /* 2 */
-                                  "profile: development\n"                       /* 3 */
-                                  "signing: disabled\n"                          /* 4 */
-                                  "apps:\n"                                      /* 5 */
-                                  "  b: {}\n"                                    /* 6 */
-                                  "  a:\n"                                       /* 7 */
+    struct kos_manifest *m = load("system: s\n"            /* 1 */
+                                  "base: minimal\n"        /* 2 */
+                                  "profile: development\n" /* 3 */
+                                  "signing: disabled\n"    /* 4 */
+                                  "apps:\n"                /* 5 */
+                                  "  b: {}\n"              /* 6 */
+                                  "  a:\n"                 /* 7 */
                                   "    waive: {KOS-A008: \"bounded by fixed pools at start\"}\n");
     struct kos_check_report *rep = NULL;
     assert_int_equal(kos_check_run(m, &rep), KOS_STATUS_OK);
@@ -133,12 +133,8 @@ static void test_hand_built_model(void **state)
                              .n_devices = 1,
                              .pos = {"hand", 1, 1}};
     struct kos_mf_server srv = {.name = "msg0", .binary = "msg_server"};
-    struct kos_manifest m = {.system = "s",
-                             .signing = true,
-                             .servers = &srv,
-                             .n_servers = 1,
-                             .apps = &app,
-                             .n_apps = 1};
+    struct kos_manifest m = {
+        .system = "s", .signing = true, .servers = &srv, .n_servers = 1, .apps = &app, .n_apps = 1};
     struct kos_check_report *rep = NULL;
     assert_int_equal(kos_check_run(&m, &rep), KOS_STATUS_OK);
     /* A003 x3 (nobody publishes tunnel, keystore, q), A004 (p), A006, A007,
@@ -188,10 +184,8 @@ static void test_secret_not_echoed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_catalogue),
-        cmocka_unit_test(test_api_edges),
-        cmocka_unit_test(test_counts_and_order),
-        cmocka_unit_test(test_hand_built_model),
+        cmocka_unit_test(test_catalogue),         cmocka_unit_test(test_api_edges),
+        cmocka_unit_test(test_counts_and_order),  cmocka_unit_test(test_hand_built_model),
         cmocka_unit_test(test_secret_not_echoed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

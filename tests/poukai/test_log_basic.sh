@@ -63,7 +63,9 @@ expect "abuser: info: abuse: server still answers: ok$"
 expect "stranger: info: request kos_log_protocol: unauthorized$"
 expect "msg0: .*denied.*'stranger'.*'kos_log_protocol'"
 
-expect_not "core: app 'log_server' (killed|exited)"
+expect_not "core: app 'log_server' .*restarting"
+expect "log_server: info: stopping on request$"
+expect "core: app 'log_server' exited with status 0$"
 expect_not "log_server: error"
 expect_well_formed
 echo "PASS"

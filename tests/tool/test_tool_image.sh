@@ -57,7 +57,7 @@ apps:
 YAML
 
 run 0 manifest.check "$WORK/system.yaml"
-expect out "^ok$"
+expect out "^summary: 0 errors, 2 warnings, 0 info, 0 waived; pass \\(--fail-on error\\)$"
 
 run 0 manifest.build "$WORK/system.yaml" -o "$WORK/img.zip" --key "$WORK/keys/sub/release.key" \
   --bin msg_server=/bin/true --bin-dir "$WORK/bins" --bin-dir /bin
@@ -109,5 +109,5 @@ expect err "^kos-tool manifest.check: no MANIFEST given"
 run 0 manifest.build --help
 expect out "^usage: kos-tool manifest.build MANIFEST -o OUT.zip"
 run 0 manifest.check --help
-expect out "later release"
+expect out "^usage: kos-tool manifest.check MANIFEST \\[--json\\]"
 echo PASS

@@ -316,6 +316,41 @@ static void test_compile_refuses_bad_models(void **state)
     m.n_servers = 1;
     app.n_grants = 0;
     assert_int_equal(kos_manifest_compile(&m, NULL, &buf, &len), KOS_STATUS_INVALID_ARGUMENT);
+    m.n_servers = 0;
+    /* Resources and config the reader would have refused. */
+    struct kos_mf_device dev = {.name = "d", .path = "dev/x", .access = KOS_CM_ACCESS_READ};
+    app.devices = &dev;
+    app.n_devices = 1;
+    assert_int_equal(kos_manifest_compile(&m, NULL, &buf, &len), KOS_STATUS_INVALID_ARGUMENT);
+    dev.path = "/dev/x";
+    dev.access = 4;
+    assert_int_equal(kos_manifest_compile(&m, NULL, &buf, &len), KOS_STATUS_INVALID_ARGUMENT);
+    dev.access = KOS_CM_ACCESS_READ;
+    assert_int_equal(kos_manifest_compile(&m, NULL, &buf, &len), KOS_STATUS_OK);
+    free(buf);
+    buf = NULL;
+    struct kos_mf_region_use use = {.name = "r", .region = "nowhere", .access = 1};
+    app.regions = &use;
+    app.n_regions = 1;
+    assert_int_equal(kos_manifest_compile(&m, NULL, &buf, &len), KOS_STATUS_INVALID_ARGUMENT);
+    struct kos_mf_region reg = {.name = "nowhere", .size = 100};
+    m.regions = &reg;
+    m.n_regions = 1;
+    assert_int_equal(kos_manifest_compile(&m, NULL, &buf, &len), KOS_STATUS_INVALID_ARGUMENT);
+    reg.size = 4096;
+    use.name = "d"; /* the device's name */
+    assert_int_equal(kos_manifest_compile(&m, NULL, &buf, &len), KOS_STATUS_INVALID_ARGUMENT);
+    use.name = "r";
+    struct kos_mf_config cfg = {.key = "bad key", .value = "v"};
+    app.config = &cfg;
+    app.n_config = 1;
+    assert_int_equal(kos_manifest_compile(&m, NULL, &buf, &len), KOS_STATUS_INVALID_ARGUMENT);
+    cfg.key = "good_key";
+    assert_int_equal(kos_manifest_compile(&m, NULL, &buf, &len), KOS_STATUS_OK);
+    free(buf);
+    buf = NULL;
+    app.max_files = 3;
+    assert_int_equal(kos_manifest_compile(&m, NULL, &buf, &len), KOS_STATUS_INVALID_ARGUMENT);
     /* No processes. */
     m.n_servers = 0;
     m.n_apps = 0;
@@ -405,12 +440,12 @@ static void test_every_byte(void **state)
             /* Every header byte matters, but for the system name's offset,
              * which may land on another valid name, the signing and
              * isolation flags, and the offset of an empty table. */
-            bool harmless = (i >= HDR(system_name) && i < HDR(system_name) + 4) ||
-                            (h->n_res == 0 && i >= HDR(res_off) && i < HDR(res_off) + 4) ||
-                            (h->n_regions == 0 && i >= HDR(regions_off) &&
-                             i < HDR(regions_off) + 4) ||
-                            (i == HDR(flags) && (flips[k] == KOS_CM_SIGNING_DISABLED ||
-                                                 flips[k] == KOS_CM_ISOLATION_BEST_EFFORT));
+            bool harmless =
+                (i >= HDR(system_name) && i < HDR(system_name) + 4) ||
+                (h->n_res == 0 && i >= HDR(res_off) && i < HDR(res_off) + 4) ||
+                (h->n_regions == 0 && i >= HDR(regions_off) && i < HDR(regions_off) + 4) ||
+                (i == HDR(flags) &&
+                 (flips[k] == KOS_CM_SIGNING_DISABLED || flips[k] == KOS_CM_ISOLATION_BEST_EFFORT));
             if (i < sizeof(struct kos_cm_header) && !harmless && st == KOS_STATUS_OK)
                 fail_msg("header byte %zu ^ 0x%02x was accepted", i, flips[k]);
             free(c);
@@ -598,14 +633,16 @@ static void test_v2_fields(void **state)
     const uint32_t *refs = (const uint32_t *)(f->buf + h->strrefs_off);
     const struct kos_cm_res *res = (const struct kos_cm_res *)(f->buf + h->res_off);
     char want[128];
-    assert_int_equal(h->n_res, 4);   /* pong: bus, out; ping: in, st */
+    assert_int_equal(h->n_res, 4); /* pong: bus, out; ping: in, st */
     assert_int_equal(h->n_regions, 2);
 
     /* Header. */
     corrupt(f, "regions unaligned", HDR(regions_off), h->regions_off + 4, 4, "not 8-byte aligned");
-    corrupt(f, "too many regions", HDR(n_regions), 257, 4, "257 memory regions; a system has at most 256");
+    corrupt(f, "too many regions", HDR(n_regions), 257, 4,
+            "257 memory regions; a system has at most 256");
     corrupt(f, "regions past end", HDR(n_regions), 200, 4, "region table (200 entries");
-    corrupt(f, "regions over procs", HDR(regions_off), h->procs_off, 4, "overlaps the region table");
+    corrupt(f, "regions over procs", HDR(regions_off), h->procs_off, 4,
+            "overlaps the region table");
     corrupt(f, "res unaligned", HDR(res_off), h->res_off + 1, 4, "not 4-byte aligned");
     corrupt(f, "res far", HDR(res_off), 0xfffffffcu, 4, "resource table");
     corrupt(f, "res over grants", HDR(res_off), h->grants_off, 4, "overlaps the resource table");
@@ -654,7 +691,8 @@ static void test_v2_fields(void **state)
             "process 2 has a process limit of 4097");
     corrupt(f, "max_files", proc_at(f, 2, PROC(max_files)), 7, 4,
             "process 2 has an open-file limit of 7");
-    corrupt(f, "max_files big", proc_at(f, 2, PROC(max_files)), 20001, 4, "open-file limit of 20001");
+    corrupt(f, "max_files big", proc_at(f, 2, PROC(max_files)), 20001, 4,
+            "open-file limit of 20001");
     corrupt(f, "too many res", proc_at(f, 2, PROC(n_res)), 33, 4, "process 2 has 33 resources");
     corrupt(f, "res past table", proc_at(f, 3, PROC(res_first)), 3, 4, "process 3's resources");
     corrupt(f, "res wrap", proc_at(f, 3, PROC(res_first)), 0xffffffffu, 4, "process 3's resources");
@@ -674,10 +712,10 @@ static void test_v2_fields(void **state)
 static void test_device_path_rule(void **state)
 {
     (void)state;
-    static const char *const good[] = {"/dev/i2c-1", "/dev/null", "/x", "/dev/./a", "/a..b/c",
-                                       "/dev/...", "/dev//x"};
-    static const char *const bad[] = {"", "/", "dev/x", "/dev/../etc/shadow", "/..", "/dev/..",
-                                      "x/../y", "../dev/x"};
+    static const char *const good[] = {"/dev/i2c-1", "/dev/null", "/x",     "/dev/./a",
+                                       "/a..b/c",    "/dev/...",  "/dev//x"};
+    static const char *const bad[] = {"",    "/",       "dev/x",  "/dev/../etc/shadow",
+                                      "/..", "/dev/..", "x/../y", "../dev/x"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_true(kos__mf_device_path_valid(good[i], strlen(good[i])));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -294,30 +294,30 @@ static void test_durations(void **state)
 static void test_extensions(void **state)
 {
     (void)state;
-    struct kos_manifest *m = load_ok("system: cam_sys\n"                                /* 1 */
-                                     "base: minimal\n"                                  /* 2 */
-                                     "profile: development\n"                           /* 3 */
-                                     "isolation: best_effort\n"                         /* 4 */
-                                     "memory_regions:\n"                                /* 5 */
-                                     "  frame: {size: 64KiB}\n"                         /* 6 */
-                                     "  stats: {size: 8192}\n"                          /* 7 */
-                                     "apps:\n"                                          /* 8 */
-                                     "  cam:\n"                                         /* 9 */
-                                     "    data_dir: true\n"                             /* 10 */
-                                     "    limits: {processes: 4, files: 64}\n"          /* 11 */
-                                     "    devices:\n"                                   /* 12 */
-                                     "      bus: {path: /dev/i2c-1, access: rw}\n"      /* 13 */
-                                     "      led: {path: /dev/leds/0, access: w}\n"      /* 14 */
-                                     "    memory_regions:\n"                            /* 15 */
-                                     "      out: {region: frame, access: rw}\n"         /* 16 */
-                                     "      st: {region: stats, access: r}\n"           /* 17 */
-                                     "    debug: true\n"                                /* 18 */
+    struct kos_manifest *m = load_ok("system: cam_sys\n"                           /* 1 */
+                                     "base: minimal\n"                             /* 2 */
+                                     "profile: development\n"                      /* 3 */
+                                     "isolation: best_effort\n"                    /* 4 */
+                                     "memory_regions:\n"                           /* 5 */
+                                     "  frame: {size: 64KiB}\n"                    /* 6 */
+                                     "  stats: {size: 8192}\n"                     /* 7 */
+                                     "apps:\n"                                     /* 8 */
+                                     "  cam:\n"                                    /* 9 */
+                                     "    data_dir: true\n"                        /* 10 */
+                                     "    limits: {processes: 4, files: 64}\n"     /* 11 */
+                                     "    devices:\n"                              /* 12 */
+                                     "      bus: {path: /dev/i2c-1, access: rw}\n" /* 13 */
+                                     "      led: {path: /dev/leds/0, access: w}\n" /* 14 */
+                                     "    memory_regions:\n"                       /* 15 */
+                                     "      out: {region: frame, access: rw}\n"    /* 16 */
+                                     "      st: {region: stats, access: r}\n"      /* 17 */
+                                     "    debug: true\n"                           /* 18 */
                                      "    config: {ring_size: 1024, label: \"a b\", e: \"\"}\n"
-                                     "    env: {TOKEN_FILE: /data/t}\n"                 /* 20 */
-                                     "    waive:\n"                                     /* 21 */
+                                     "    env: {TOKEN_FILE: /data/t}\n" /* 20 */
+                                     "    waive:\n"                     /* 21 */
                                      "      KOS-A011: \"  a lab camera with a debug console  \"\n"
                                      "    protocols: {msg0: {publish: [p1, p2], request: [q]}}\n"
-                                     "  plain: {}\n");                                  /* 24 */
+                                     "  plain: {}\n"); /* 24 */
     assert_int_equal(m->profile, KOS_MF_PROFILE_DEVELOPMENT);
     assert_int_equal(m->profile_pos.line, 3);
     assert_int_equal(m->profile_pos.col, 10);
@@ -430,15 +430,15 @@ static void test_layer_extensions(void **state)
     /* Regions merge by name; an app of the layer keeps its regions and gets
      * the manifest's merged in; entries remember whether the layer declared
      * them. */
-    struct kos_manifest *m = load_ok("system: s\n"                                 /* 1 */
-                                     "base: shared_mem\n"                          /* 2 */
-                                     "memory_regions:\n"                           /* 3 */
-                                     "  frame: {size: 128KiB}\n"                   /* 4 */
-                                     "  scratch: ~\n"                              /* 5 */
-                                     "  stats: {size: 4KiB}\n"                     /* 6 */
-                                     "apps:\n"                                     /* 7 */
-                                     "  producer:\n"                               /* 8 */
-                                     "    memory_regions:\n"                       /* 9 */
+    struct kos_manifest *m = load_ok("system: s\n"               /* 1 */
+                                     "base: shared_mem\n"        /* 2 */
+                                     "memory_regions:\n"         /* 3 */
+                                     "  frame: {size: 128KiB}\n" /* 4 */
+                                     "  scratch: ~\n"            /* 5 */
+                                     "  stats: {size: 4KiB}\n"   /* 6 */
+                                     "apps:\n"                   /* 7 */
+                                     "  producer:\n"             /* 8 */
+                                     "    memory_regions:\n"     /* 9 */
                                      "      counters: {region: stats, access: rw}\n"
                                      "  consumer: {memory: 4MiB}\n");
     assert_int_equal(m->n_regions, 2);

@@ -1,0 +1,154 @@
+/*
+ * bench_poukai.c - rng_server and log_server against their peers, measured
+ * in one run inside a real KOS system on sim (the bench app is sandboxed
+ * like any app; see run.sh):
+ *
+ *   rng   bytes per second from rng_server (kos_rng_read, 4096-byte and
+ *         32-byte reads) against getrandom() in the same process;
+ *   log   records per second through log_server (kos_logsrv_write, one
+ *         synchronous call per record) against fprintf() of the same lines
+ *         to a file in the app's /data: buffered (the everyday peer) and
+ *         with fflush + fdatasync per line (the peer with log_server's
+ *         durability when it persists with fsync).
+ *
+ * Arguments: rng MB | log N. Prints figures and ratios; exit status 0
+ * whatever they are: this is a measurement, not a test.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kos/log.h>
+#include <kos/logsrv.h>
+#include <kos/msg.h>
+#include <kos/rng.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double rng_kos(kos_rng_t *rng, uint8_t *buf, size_t chunk, size_t total)
+{
+    double t0 = now_s();
+    for (size_t done = 0; done < total; done += chunk)
+        if (kos_rng_read(rng, buf, chunk))
+            return 0;
+    return (double)total / (now_s() - t0);
+}
+
+static double rng_getrandom(uint8_t *buf, size_t chunk, size_t total)
+{
+    double t0 = now_s();
+    for (size_t done = 0; done < total; done += chunk)
+        if (getrandom(buf, chunk, 0) != (ssize_t)chunk)
+            return 0;
+    return (double)total / (now_s() - t0);
+}
+
+static int bench_rng(kos_dir_t *dir, unsigned mb)
+{
+    static uint8_t buf[4096];
+    size_t total = (size_t)mb << 20, small = total / 16;
+    kos_rng_t *rng;
+    kos_status_t st = kos_rng_open(dir, 5000, &rng);
+
+    if (st) {
+        kos_log_error("bench: rng open: %s", kos_status_str(st));
+        return 1;
+    }
+    /* warm up both paths */
+    (void)rng_kos(rng, buf, 4096, 1 << 20);
+    (void)rng_getrandom(buf, 4096, 1 << 20);
+    double k4 = rng_kos(rng, buf, 4096, total), g4 = rng_getrandom(buf, 4096, total);
+    double k32 = rng_kos(rng, buf, 32, small), g32 = rng_getrandom(buf, 32, small);
+    kos_log_info("bench rng 4096-byte reads: rng_server %.1f MB/s, getrandom %.1f MB/s, "
+                 "ratio %.2f",
+                 k4 / 1e6, g4 / 1e6, k4 / g4);
+    kos_log_info("bench rng 32-byte reads: rng_server %.0f reads/s (%.1f MB/s), getrandom %.0f "
+                 "reads/s (%.1f MB/s), ratio %.2f",
+                 k32 / 32, k32 / 1e6, g32 / 32, g32 / 1e6, k32 / g32);
+    kos_rng_close(rng);
+    return 0;
+}
+
+static int bench_log(kos_dir_t *dir, unsigned n)
+{
+    kos_logsrv_t *ls;
+    kos_status_t st = kos_logsrv_open(dir, 10000, &ls);
+    char line[128];
+    FILE *f;
+    double t0, kos, buffered, synced;
+    unsigned busy = 0;
+
+    if (st) {
+        kos_log_error("bench: log open: %s", kos_status_str(st));
+        return 1;
+    }
+    t0 = now_s();
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(line, sizeof(line), "bench record %u: sensor 7 temperature 21.5 C humidity 40%%",
+                 i);
+        st = kos_logsrv_write(ls, KOS_LOG_INFO, line, NULL);
+        busy += st == KOS_STATUS_BUSY;
+        if (st && st != KOS_STATUS_BUSY) {
+            kos_log_error("bench: log write: %s", kos_status_str(st));
+            return 1;
+        }
+    }
+    kos = n / (now_s() - t0);
+
+    f = fopen("/data/bench_fprintf.log", "w");
+    if (!f) {
+        kos_log_error("bench: cannot open /data/bench_fprintf.log (grant data_dir)");
+        return 1;
+    }
+    t0 = now_s();
+    for (unsigned i = 0; i < n; i++)
+        fprintf(f, "2026-11-26T16:01:02.345678Z bench: info: bench record %u: sensor 7 "
+                   "temperature 21.5 C humidity 40%%\n",
+                i);
+    fflush(f);
+    buffered = n / (now_s() - t0);
+    rewind(f);
+    t0 = now_s();
+    for (unsigned i = 0; i < n; i++) {
+        fprintf(f, "2026-11-26T16:01:02.345678Z bench: info: bench record %u: sensor 7 "
+                   "temperature 21.5 C humidity 40%%\n",
+                i);
+        fflush(f);
+        fdatasync(fileno(f));
+    }
+    synced = n / (now_s() - t0);
+    fclose(f);
+    unlink("/data/bench_fprintf.log");
+    kos_log_info("bench log %u records: log_server %.0f records/s (%u dropped), fprintf "
+                 "buffered %.0f records/s, fprintf+fdatasync %.0f records/s; ratios %.3f "
+                 "(buffered) %.2f (synced)",
+                 n, kos, busy, buffered, synced, kos / buffered, kos / synced);
+    kos_logsrv_close(ls);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    kos_app_t *app;
+    kos_dir_t *dir;
+    int rc = 2;
+
+    if (kos_app_open(&app) || kos_app_dir(app, "msg0", &dir) || kos_app_ready(app))
+        return 1;
+    if (argc > 2 && !strcmp(argv[1], "rng"))
+        rc = bench_rng(dir, (unsigned)strtoul(argv[2], NULL, 10));
+    else if (argc > 2 && !strcmp(argv[1], "log"))
+        rc = bench_log(dir, (unsigned)strtoul(argv[2], NULL, 10));
+    else
+        kos_log_error("usage: bench_poukai rng MB | log N");
+    kos_app_close(app);
+    return rc;
+}
