@@ -57,9 +57,9 @@
 #endif
 
 /* Defaults when the manifest declares no limit. */
-#define DEFAULT_APP_FILES 1024u
+#define DEFAULT_APP_FILES    1024u
 #define DEFAULT_SERVER_FILES 8192u
-#define DEFAULT_APP_PROCS 64u
+#define DEFAULT_APP_PROCS    64u
 #define DEFAULT_SERVER_PROCS 16u
 
 /* Host uids of apps when Core is privileged: a base chosen per Core, so that
@@ -71,10 +71,10 @@
 #define CORE_NAME "core"
 
 enum proc_state {
-    P_IDLE,     /* not started yet */
-    P_RUNNING,  /* has a pid */
-    P_DONE,     /* ended and will not be restarted */
-    P_FAILED,   /* exceeded its restart intensity, or could not start */
+    P_IDLE,    /* not started yet */
+    P_RUNNING, /* has a pid */
+    P_DONE,    /* ended and will not be restarted */
+    P_FAILED,  /* exceeded its restart intensity, or could not start */
 };
 
 enum phase {
@@ -90,11 +90,11 @@ struct proc {
     const char *name;
     enum proc_state state;
     pid_t pid;
-    int ctl;            /* Core's end of the control socket, or -1 */
-    int con;            /* read end of the console pipe, or -1 */
+    int ctl; /* Core's end of the control socket, or -1 */
+    int con; /* read end of the console pipe, or -1 */
     bool ready;
-    bool ended_ok;      /* its last exit was normal (status 0) */
-    int last_status;    /* as from waitpid(), or -1 */
+    bool ended_ok;   /* its last exit was normal (status 0) */
+    int last_status; /* as from waitpid(), or -1 */
     uint32_t starts;
     uint32_t restarts;
     uint64_t *restart_ts; /* ring of the last restart_max restart times (ms) */
@@ -102,8 +102,8 @@ struct proc {
     const char **argv;
     const char **envp;
     struct kos__console_buf conbuf;
-    int status_fd;      /* the sandbox init's report of the app's wait status, or -1 */
-    char **ro_files;    /* what its root holds (loader and libraries) */
+    int status_fd;   /* the sandbox init's report of the app's wait status, or -1 */
+    char **ro_files; /* what its root holds (loader and libraries) */
     size_t n_ro_files;
     bool sanitizer;     /* its binary carries a sanitizer runtime */
     char *data_dir;     /* host path of its /data, or NULL */
@@ -121,17 +121,17 @@ struct core {
     int timerfd;
     enum phase phase;
     bool system_ready;
-    bool failed;        /* the exit status will be KOS_CORE_EXIT_FAILED */
+    bool failed; /* the exit status will be KOS_CORE_EXIT_FAILED */
     uint64_t t0_us;
     uint8_t *ctlbuf;
     enum kos_sandbox_mode mode;
     struct kos_sandbox_host host;
-    uint32_t layers;    /* what every sandbox gets */
+    uint32_t layers; /* what every sandbox gets */
     uid_t uid_base;
     char *state_dir;
-    bool state_fresh;   /* Core made state_dir and removes it at the end */
+    bool state_fresh; /* Core made state_dir and removes it at the end */
     char *mnt_dir;
-    int *region_fds;    /* one sealed memfd per system memory region */
+    int *region_fds; /* one sealed memfd per system memory region */
     uint32_t n_regions;
 };
 
@@ -290,8 +290,8 @@ static int open_resources(struct core *c, struct proc *p, struct kos__boot *boot
             int mode = w && rd ? O_RDWR : w ? O_WRONLY : O_RDONLY;
             fd = open(path, mode | O_CLOEXEC | O_NOCTTY);
             if (fd < 0) {
-                say(c, "cannot start %s '%s': device '%s' (%s): %s", kind(p), p->name, name,
-                    path, strerror(errno));
+                say(c, "cannot start %s '%s': device '%s' (%s): %s", kind(p), p->name, name, path,
+                    strerror(errno));
                 goto out_close;
             }
             boot->res[i].size = 0;
@@ -334,8 +334,7 @@ static int open_resources(struct core *c, struct proc *p, struct kos__boot *boot
 }
 
 /* Fills the sandbox of process p. */
-static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb,
-                         uint64_t shared)
+static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb, uint64_t shared)
 {
     bool srv = is_server(p);
 
@@ -355,9 +354,11 @@ static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb,
         .memory = p->cm->memory,
         .shared_bytes = shared,
         .max_procs = p->cm->max_procs ? p->cm->max_procs
-                                      : srv ? DEFAULT_SERVER_PROCS : DEFAULT_APP_PROCS,
+                     : srv            ? DEFAULT_SERVER_PROCS
+                                      : DEFAULT_APP_PROCS,
         .max_files = p->cm->max_files ? p->cm->max_files
-                                      : srv ? DEFAULT_SERVER_FILES : DEFAULT_APP_FILES,
+                     : srv            ? DEFAULT_SERVER_FILES
+                                      : DEFAULT_APP_FILES,
     };
 }
 
@@ -383,8 +384,7 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
     for (uint32_t i = 0; i < KOS__BOOT_MAX_DIRS; i++)
         app_ends[i] = srv_ends[i] = -1;
     if (c->mode != KOS_SANDBOX_NONE && p->root_err[0]) {
-        say(c, "cannot start %s '%s': its root cannot be built: %s", kind(p), p->name,
-            p->root_err);
+        say(c, "cannot start %s '%s': its root cannot be built: %s", kind(p), p->name, p->root_err);
         return KOS_STATUS_NOT_FOUND;
     }
     memset(&boot, 0, sizeof(boot));
@@ -410,8 +410,8 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
         snprintf(boot.dirs[i].name, sizeof(boot.dirs[i].name), "%s", c->procs[srv[i]].name);
         boot.dirs[i].fd = (int32_t)(KOS__CTL_FD + 1 + i);
     }
-    n_res = open_resources(c, p, &boot, (int)(KOS__CTL_FD + 1 + n_srv), res_fds, res_owned,
-                           &shared);
+    n_res =
+        open_resources(c, p, &boot, (int)(KOS__CTL_FD + 1 + n_srv), res_fds, res_owned, &shared);
     if (n_res < 0) {
         n_res = 0;
         st = KOS_STATUS_NOT_FOUND;
@@ -477,8 +477,8 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
     return KOS_STATUS_OK;
 
 out_close:
-    say(c, "cannot start %s '%s': %s%s%s", kind(p), p->name, kos_status_str(st),
-        err ? ": " : "", err ? strerror(err) : "");
+    say(c, "cannot start %s '%s': %s%s%s", kind(p), p->name, kos_status_str(st), err ? ": " : "",
+        err ? strerror(err) : "");
 out_quiet:
     for (int i = 0; i < n_res; i++)
         if (res_owned[i])
@@ -653,8 +653,7 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
         begin_shutdown(c, "a message server died");
         return;
     }
-    want = restart == KOS_CM_RESTART_PERMANENT ||
-           (restart == KOS_CM_RESTART_TRANSIENT && !normal);
+    want = restart == KOS_CM_RESTART_PERMANENT || (restart == KOS_CM_RESTART_TRANSIENT && !normal);
     if (!want) {
         p->state = P_DONE;
         say(c, "app '%s' %s (%s: not restarted)", p->name, how, restart_name(restart));
@@ -671,8 +670,9 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
     if (recent >= p->cm->restart_max) {
         p->state = P_FAILED;
         c->failed = true;
-        say(c, "app '%s' %s; it failed: %u restarts within %u ms reached its limit of %u; "
-               "not restarting it",
+        say(c,
+            "app '%s' %s; it failed: %u restarts within %u ms reached its limit of %u; "
+            "not restarting it",
             p->name, how, recent, p->cm->restart_period_ms, p->cm->restart_max);
         goto out_ended;
     }
@@ -782,8 +782,8 @@ static void on_control(struct core *c, struct proc *p)
     uint32_t type;
     size_t len;
     int fd;
-    kos_status_t st = kos__ctl_recv(p->ctl, c->ctlbuf, KOS__CTL_MAX, &type, &len, &fd,
-                                    MSG_DONTWAIT);
+    kos_status_t st =
+        kos__ctl_recv(p->ctl, c->ctlbuf, KOS__CTL_MAX, &type, &len, &fd, MSG_DONTWAIT);
 
     if (st == KOS_STATUS_WOULD_BLOCK)
         return;
@@ -795,8 +795,9 @@ static void on_control(struct core *c, struct proc *p)
         return;
     }
     if (st == KOS_STATUS_OK)
-        say(c, "%s '%s' sent an unknown control message (type %u, %zu bytes); closing its "
-               "control channel",
+        say(c,
+            "%s '%s' sent an unknown control message (type %u, %zu bytes); closing its "
+            "control channel",
             kind(p), p->name, type, len);
     else if (st != KOS_STATUS_CLOSED)
         say(c, "%s '%s' sent a malformed control message (%s); closing its control channel",
@@ -1018,12 +1019,14 @@ static int setup_sandbox(struct core *c)
             say(c, "WARNING: sandbox: no user namespace: apps keep Core's uid %u",
                 (unsigned)c->host.uid);
         else if (c->host.privileged)
-            say(c, "sandbox: each process runs as uid %u in its own user namespace, mapped to "
-                   "host uid %u + its index",
+            say(c,
+                "sandbox: each process runs as uid %u in its own user namespace, mapped to "
+                "host uid %u + its index",
                 KOS_SANDBOX_APP_UID, (unsigned)c->uid_base);
         else
-            say(c, "sandbox: Core is unprivileged: every process's uid %u maps to Core's uid "
-                   "%u, so process limits count all of this user's processes",
+            say(c,
+                "sandbox: Core is unprivileged: every process's uid %u maps to Core's uid "
+                "%u, so process limits count all of this user's processes",
                 KOS_SANDBOX_APP_UID, (unsigned)c->host.uid);
     }
     for (uint32_t i = 0; i < c->n; i++) {
@@ -1045,8 +1048,9 @@ static int setup_sandbox(struct core *c)
         }
     }
     if (n_san)
-        say(c, "sandbox: %u binaries carry a sanitizer runtime (sanitizer build): they get a "
-               "private /proc, may ptrace their own threads, and have no memory limits",
+        say(c,
+            "sandbox: %u binaries carry a sanitizer runtime (sanitizer build): they get a "
+            "private /proc, may ptrace their own threads, and have no memory limits",
             n_san);
     if (c->state_dir)
         say(c, "state directory: %s", c->state_dir);
@@ -1129,8 +1133,8 @@ int kos_core_run(const struct kos_core_opts *opts)
     if (opts->console_path) {
         c.con.file_fd = open(opts->console_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (c.con.file_fd < 0) {
-            fprintf(stderr, "kos-tool run: cannot open console file %s: %s\n",
-                    opts->console_path, strerror(errno));
+            fprintf(stderr, "kos-tool run: cannot open console file %s: %s\n", opts->console_path,
+                    strerror(errno));
             return KOS_CORE_EXIT_USAGE;
         }
     }
@@ -1183,8 +1187,8 @@ int kos_core_run(const struct kos_core_opts *opts)
     }
     rc = KOS_CORE_EXIT_HOST;
 
-    say(&c, "booting system '%s': %u message servers and apps", kos_cm_str(c.cm,
-        c.cm->hdr->system_name), c.n);
+    say(&c, "booting system '%s': %u message servers and apps",
+        kos_cm_str(c.cm, c.cm->hdr->system_name), c.n);
     /* Message servers first (they come first in the table), so that each
      * app's channels can be handed to a running server. */
     for (uint32_t i = 0; i < c.n; i++) {

@@ -162,6 +162,7 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
     close(syncfd);
     reset_signals();
     setsid();
+    kos_sandbox_hide_cmdline();
     step = kos_sandbox_build_root(s->sb, &err);
     if (step)
         child_fail(errpipe, step, err);
@@ -190,8 +191,8 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
     kos_sandbox_init(app, 0);
 }
 
-static kos_status_t spawn_plain(const struct kos__spawn *s, pid_t *pid,
-                                struct kos__spawn_err *why, int errpipe[2])
+static kos_status_t spawn_plain(const struct kos__spawn *s, pid_t *pid, struct kos__spawn_err *why,
+                                int errpipe[2])
 {
     pid_t core_pid = getpid();
     pid_t child_pid = fork();

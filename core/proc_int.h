@@ -23,14 +23,14 @@
 #include "sandbox.h"
 
 struct kos__spawn {
-    int exe_fd;                /* sealed memfd of the verified binary */
-    const char *const *argv;   /* argv[0] is the process's name; NULL-terminated */
-    const char *const *envp;   /* exactly the manifest's environment; NULL-terminated */
-    int console_fd;            /* write end of the console pipe */
-    int ctl_fd;                /* process end of the control socket */
-    const int *dir_fds;        /* process ends of message-server sockets, in order */
+    int exe_fd;              /* sealed memfd of the verified binary */
+    const char *const *argv; /* argv[0] is the process's name; NULL-terminated */
+    const char *const *envp; /* exactly the manifest's environment; NULL-terminated */
+    int console_fd;          /* write end of the console pipe */
+    int ctl_fd;              /* process end of the control socket */
+    const int *dir_fds;      /* process ends of message-server sockets, in order */
     size_t n_dir_fds;
-    const int *res_fds;        /* devices and regions, in boot-record order */
+    const int *res_fds; /* devices and regions, in boot-record order */
     size_t n_res_fds;
     const struct kos_sandbox *sb; /* NULL: no sandbox (--isolation none) */
 };

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -63,18 +64,12 @@ static const struct {
 const char *kos_sandbox_step_name(int step)
 {
     static const char *const names[] = {
-        [KOS_SB_STEP_NONE] = "none",
-        [KOS_SB_STEP_SYNC] = "user and group ids",
-        [KOS_SB_STEP_HOSTNAME] = "hostname",
-        [KOS_SB_STEP_MOUNT] = "building the root",
-        [KOS_SB_STEP_PIVOT] = "pivot_root",
-        [KOS_SB_STEP_RLIMIT] = "resource limits",
-        [KOS_SB_STEP_LANDLOCK] = "landlock",
-        [KOS_SB_STEP_CAPS] = "dropping capabilities",
-        [KOS_SB_STEP_NNP] = "no_new_privs",
-        [KOS_SB_STEP_SECCOMP] = "seccomp",
-        [KOS_SB_STEP_FDS] = "descriptors",
-        [KOS_SB_STEP_FORK] = "forking the app",
+        [KOS_SB_STEP_NONE] = "none",         [KOS_SB_STEP_SYNC] = "user and group ids",
+        [KOS_SB_STEP_HOSTNAME] = "hostname", [KOS_SB_STEP_MOUNT] = "building the root",
+        [KOS_SB_STEP_PIVOT] = "pivot_root",  [KOS_SB_STEP_RLIMIT] = "resource limits",
+        [KOS_SB_STEP_LANDLOCK] = "landlock", [KOS_SB_STEP_CAPS] = "dropping capabilities",
+        [KOS_SB_STEP_NNP] = "no_new_privs",  [KOS_SB_STEP_SECCOMP] = "seccomp",
+        [KOS_SB_STEP_FDS] = "descriptors",   [KOS_SB_STEP_FORK] = "forking the app",
         [KOS_SB_STEP_EXEC] = "exec",
     };
     if (step < 0 || (size_t)step >= sizeof(names) / sizeof(names[0]) || !names[step])
@@ -86,12 +81,12 @@ const char *kos_sandbox_step_name(int step)
 
 /* The build host's <linux/landlock.h> may predate ABI 3-6; these are the
  * kernel's stable values. */
-#define LL_ACCESS_FS_TRUNCATE (1ULL << 14)
-#define LL_ACCESS_FS_IOCTL_DEV (1ULL << 15)
-#define LL_ACCESS_NET_BIND_TCP (1ULL << 0)
-#define LL_ACCESS_NET_CONNECT_TCP (1ULL << 1)
+#define LL_ACCESS_FS_TRUNCATE         (1ULL << 14)
+#define LL_ACCESS_FS_IOCTL_DEV        (1ULL << 15)
+#define LL_ACCESS_NET_BIND_TCP        (1ULL << 0)
+#define LL_ACCESS_NET_CONNECT_TCP     (1ULL << 1)
 #define LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
-#define LL_SCOPE_SIGNAL (1ULL << 1)
+#define LL_SCOPE_SIGNAL               (1ULL << 1)
 
 /* struct landlock_ruleset_attr as of ABI 6; older kernels take a prefix. */
 struct ll_ruleset_attr {
@@ -100,8 +95,7 @@ struct ll_ruleset_attr {
     uint64_t scoped;             /* ABI 6 */
 };
 
-static int ll_create_ruleset(const struct ll_ruleset_attr *attr, size_t size,
-                             uint32_t flags)
+static int ll_create_ruleset(const struct ll_ruleset_attr *attr, size_t size, uint32_t flags)
 {
     return (int)syscall(SYS_landlock_create_ruleset, attr, size, flags);
 }
@@ -216,8 +210,8 @@ void kos_sandbox_describe(uint32_t layers, int landlock_abi, char *buf, size_t l
     for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++) {
         if (!(layers & ns_table[i].layer))
             continue;
-        used += (size_t)snprintf(buf + used, len - used, "%s%s",
-                                 first ? "namespaces " : ",", ns_table[i].name);
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", first ? "namespaces " : ",",
+                                 ns_table[i].name);
         first = false;
         if (used >= len)
             return;
@@ -238,7 +232,7 @@ void kos_sandbox_describe(uint32_t layers, int landlock_abi, char *buf, size_t l
 /* ---- what a binary needs in its root ---- */
 
 #define ELF_MAX_NEEDED 64
-#define ELF_MAX_FILES 128
+#define ELF_MAX_FILES  128
 
 struct elf_deps {
     char interp[PATH_MAX];
@@ -333,8 +327,8 @@ static kos_status_t elf_read(int fd, struct elf_deps *d, char *err, size_t errle
         }
         d->n_needed++;
     }
-    if (runpath != UINT64_MAX && !pread_str(fd, stroff + (off_t)runpath, d->runpath,
-                                            sizeof(d->runpath)))
+    if (runpath != UINT64_MAX &&
+        !pread_str(fd, stroff + (off_t)runpath, d->runpath, sizeof(d->runpath)))
         d->runpath[0] = '\0';
     return KOS_STATUS_OK;
 
@@ -463,8 +457,8 @@ out:
     return st;
 }
 
-kos_status_t kos_sandbox_root_files(int fd, char ***files, size_t *n, bool *sanitizer,
-                                    char *err, size_t errlen)
+kos_status_t kos_sandbox_root_files(int fd, char ***files, size_t *n, bool *sanitizer, char *err,
+                                    size_t errlen)
 {
     struct file_list l = {.v = calloc(ELF_MAX_FILES + 1, sizeof(char *))};
     kos_status_t st;
@@ -679,9 +673,8 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
         goto out_close;
     }
     close(null_src);
-    if (sb->proc &&
-        (mkdir("proc", 0555) < 0 || mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                                          NULL) < 0))
+    if (sb->proc && (mkdir("proc", 0555) < 0 ||
+                     mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0))
         goto out_errno;
     step = KOS_SB_STEP_PIVOT;
     if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
@@ -724,8 +717,8 @@ static int apply_limits(const struct kos_sandbox *sb)
     if (sb->memory && !sb->sanitizer) {
         if ((err = set_limit(RLIMIT_DATA, sb->memory)) != 0)
             return err;
-        if ((err = set_limit(RLIMIT_AS, sb->memory + sb->shared_bytes +
-                                            KOS_SANDBOX_AS_ALLOWANCE)) != 0)
+        if ((err = set_limit(RLIMIT_AS,
+                             sb->memory + sb->shared_bytes + KOS_SANDBOX_AS_ALLOWANCE)) != 0)
             return err;
     }
     return set_limit(RLIMIT_CORE, 0);
@@ -782,15 +775,14 @@ static int apply_landlock(const struct kos_sandbox *sb)
         err = landlock_path(rs, sb->ro_files[i],
                             LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_EXECUTE);
     if (!err && sb->data_dir)
-        err = landlock_path(rs, "/data", fs & ~(LANDLOCK_ACCESS_FS_EXECUTE |
-                                                LANDLOCK_ACCESS_FS_MAKE_CHAR |
-                                                LANDLOCK_ACCESS_FS_MAKE_BLOCK |
-                                                LANDLOCK_ACCESS_FS_MAKE_SOCK |
-                                                LANDLOCK_ACCESS_FS_MAKE_FIFO |
-                                                (abi >= 5 ? LL_ACCESS_FS_IOCTL_DEV : 0)));
+        err = landlock_path(rs, "/data",
+                            fs & ~(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+                                   LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SOCK |
+                                   LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                                   (abi >= 5 ? LL_ACCESS_FS_IOCTL_DEV : 0)));
     if (!err && sb->proc)
-        err = landlock_path(rs, "/proc", LANDLOCK_ACCESS_FS_READ_FILE |
-                                             LANDLOCK_ACCESS_FS_READ_DIR);
+        err =
+            landlock_path(rs, "/proc", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR);
     if (!err && ll_restrict_self(rs) < 0)
         err = errno;
     close(rs);
@@ -816,53 +808,167 @@ static int drop_caps(void)
 
 /* The system calls every app may make, beyond those with argument rules. */
 static const int allowed_calls[] = {
-    SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64),
-    SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(preadv2),
-    SCMP_SYS(pwritev2), SCMP_SYS(close), SCMP_SYS(close_range), SCMP_SYS(fstat),
-    SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek), SCMP_SYS(access),
-    SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat),
-    SCMP_SYS(getdents), SCMP_SYS(getdents64), SCMP_SYS(getcwd), SCMP_SYS(chdir), SCMP_SYS(fchdir),
-    SCMP_SYS(statfs), SCMP_SYS(fstatfs), SCMP_SYS(fadvise64), SCMP_SYS(mmap),
-    SCMP_SYS(mprotect), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
-    SCMP_SYS(mincore), SCMP_SYS(msync), SCMP_SYS(brk), SCMP_SYS(membarrier),
-    SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
-    SCMP_SYS(rt_sigpending), SCMP_SYS(rt_sigtimedwait), SCMP_SYS(rt_sigsuspend),
-    SCMP_SYS(sigaltstack), SCMP_SYS(restart_syscall), SCMP_SYS(kill), SCMP_SYS(tgkill),
-    SCMP_SYS(tkill), SCMP_SYS(pause), SCMP_SYS(ioctl), SCMP_SYS(pipe), SCMP_SYS(pipe2),
-    SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(poll), SCMP_SYS(ppoll),
-    SCMP_SYS(epoll_create), SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait),
-    SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_pwait2), SCMP_SYS(eventfd2), SCMP_SYS(signalfd4),
-    SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime),
-    SCMP_SYS(dup), SCMP_SYS(dup2), SCMP_SYS(dup3), SCMP_SYS(fcntl), SCMP_SYS(flock),
-    SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(ftruncate), SCMP_SYS(fallocate),
-    SCMP_SYS(memfd_create), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(sendmmsg),
-    SCMP_SYS(recvmmsg), SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(shutdown),
-    SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
-    SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_setaffinity),
-    SCMP_SYS(sched_getparam), SCMP_SYS(sched_getscheduler), SCMP_SYS(sched_get_priority_max),
-    SCMP_SYS(sched_get_priority_min), SCMP_SYS(getcpu), SCMP_SYS(getpriority),
-    SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(clock_gettime),
-    SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday), SCMP_SYS(time), SCMP_SYS(getitimer),
-    SCMP_SYS(setitimer), SCMP_SYS(alarm), SCMP_SYS(timer_create), SCMP_SYS(timer_settime),
-    SCMP_SYS(timer_gettime), SCMP_SYS(timer_getoverrun), SCMP_SYS(timer_delete),
-    SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getppid), SCMP_SYS(getuid), SCMP_SYS(geteuid),
-    SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(getgroups), SCMP_SYS(getresuid),
-    SCMP_SYS(getresgid), SCMP_SYS(getpgrp), SCMP_SYS(getpgid), SCMP_SYS(getsid),
-    SCMP_SYS(setsid), SCMP_SYS(setpgid), SCMP_SYS(uname), SCMP_SYS(getrlimit),
-    SCMP_SYS(setrlimit), SCMP_SYS(getrusage), SCMP_SYS(sysinfo), SCMP_SYS(umask),
-    SCMP_SYS(prctl), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address),
-    SCMP_SYS(set_robust_list), SCMP_SYS(get_robust_list), SCMP_SYS(rseq), SCMP_SYS(futex),
-    SCMP_SYS(futex_waitv), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(wait4),
-    SCMP_SYS(waitid), SCMP_SYS(fork), SCMP_SYS(vfork), SCMP_SYS(getrandom),
-    SCMP_SYS(sendfile), SCMP_SYS(splice), SCMP_SYS(tee), SCMP_SYS(copy_file_range),
+    SCMP_SYS(read),
+    SCMP_SYS(write),
+    SCMP_SYS(readv),
+    SCMP_SYS(writev),
+    SCMP_SYS(pread64),
+    SCMP_SYS(pwrite64),
+    SCMP_SYS(preadv),
+    SCMP_SYS(pwritev),
+    SCMP_SYS(preadv2),
+    SCMP_SYS(pwritev2),
+    SCMP_SYS(close),
+    SCMP_SYS(close_range),
+    SCMP_SYS(fstat),
+    SCMP_SYS(newfstatat),
+    SCMP_SYS(statx),
+    SCMP_SYS(lseek),
+    SCMP_SYS(access),
+    SCMP_SYS(faccessat),
+    SCMP_SYS(faccessat2),
+    SCMP_SYS(readlink),
+    SCMP_SYS(readlinkat),
+    SCMP_SYS(getdents),
+    SCMP_SYS(getdents64),
+    SCMP_SYS(getcwd),
+    SCMP_SYS(chdir),
+    SCMP_SYS(fchdir),
+    SCMP_SYS(statfs),
+    SCMP_SYS(fstatfs),
+    SCMP_SYS(fadvise64),
+    SCMP_SYS(mmap),
+    SCMP_SYS(mprotect),
+    SCMP_SYS(munmap),
+    SCMP_SYS(mremap),
+    SCMP_SYS(madvise),
+    SCMP_SYS(mincore),
+    SCMP_SYS(msync),
+    SCMP_SYS(brk),
+    SCMP_SYS(membarrier),
+    SCMP_SYS(rt_sigaction),
+    SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(rt_sigpending),
+    SCMP_SYS(rt_sigtimedwait),
+    SCMP_SYS(rt_sigsuspend),
+    SCMP_SYS(sigaltstack),
+    SCMP_SYS(restart_syscall),
+    SCMP_SYS(kill),
+    SCMP_SYS(tgkill),
+    SCMP_SYS(tkill),
+    SCMP_SYS(pause),
+    SCMP_SYS(ioctl),
+    SCMP_SYS(pipe),
+    SCMP_SYS(pipe2),
+    SCMP_SYS(select),
+    SCMP_SYS(pselect6),
+    SCMP_SYS(poll),
+    SCMP_SYS(ppoll),
+    SCMP_SYS(epoll_create),
+    SCMP_SYS(epoll_create1),
+    SCMP_SYS(epoll_ctl),
+    SCMP_SYS(epoll_wait),
+    SCMP_SYS(epoll_pwait),
+    SCMP_SYS(epoll_pwait2),
+    SCMP_SYS(eventfd2),
+    SCMP_SYS(signalfd4),
+    SCMP_SYS(timerfd_create),
+    SCMP_SYS(timerfd_settime),
+    SCMP_SYS(timerfd_gettime),
+    SCMP_SYS(dup),
+    SCMP_SYS(dup2),
+    SCMP_SYS(dup3),
+    SCMP_SYS(fcntl),
+    SCMP_SYS(flock),
+    SCMP_SYS(fsync),
+    SCMP_SYS(fdatasync),
+    SCMP_SYS(ftruncate),
+    SCMP_SYS(fallocate),
+    SCMP_SYS(memfd_create),
+    SCMP_SYS(sendmsg),
+    SCMP_SYS(recvmsg),
+    SCMP_SYS(sendmmsg),
+    SCMP_SYS(recvmmsg),
+    SCMP_SYS(sendto),
+    SCMP_SYS(recvfrom),
+    SCMP_SYS(shutdown),
+    SCMP_SYS(getsockopt),
+    SCMP_SYS(setsockopt),
+    SCMP_SYS(getsockname),
+    SCMP_SYS(getpeername),
+    SCMP_SYS(sched_yield),
+    SCMP_SYS(sched_getaffinity),
+    SCMP_SYS(sched_setaffinity),
+    SCMP_SYS(sched_getparam),
+    SCMP_SYS(sched_getscheduler),
+    SCMP_SYS(sched_get_priority_max),
+    SCMP_SYS(sched_get_priority_min),
+    SCMP_SYS(getcpu),
+    SCMP_SYS(getpriority),
+    SCMP_SYS(nanosleep),
+    SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(clock_getres),
+    SCMP_SYS(gettimeofday),
+    SCMP_SYS(time),
+    SCMP_SYS(getitimer),
+    SCMP_SYS(setitimer),
+    SCMP_SYS(alarm),
+    SCMP_SYS(timer_create),
+    SCMP_SYS(timer_settime),
+    SCMP_SYS(timer_gettime),
+    SCMP_SYS(timer_getoverrun),
+    SCMP_SYS(timer_delete),
+    SCMP_SYS(getpid),
+    SCMP_SYS(gettid),
+    SCMP_SYS(getppid),
+    SCMP_SYS(getuid),
+    SCMP_SYS(geteuid),
+    SCMP_SYS(getgid),
+    SCMP_SYS(getegid),
+    SCMP_SYS(getgroups),
+    SCMP_SYS(getresuid),
+    SCMP_SYS(getresgid),
+    SCMP_SYS(getpgrp),
+    SCMP_SYS(getpgid),
+    SCMP_SYS(getsid),
+    SCMP_SYS(setsid),
+    SCMP_SYS(setpgid),
+    SCMP_SYS(uname),
+    SCMP_SYS(getrlimit),
+    SCMP_SYS(setrlimit),
+    SCMP_SYS(getrusage),
+    SCMP_SYS(sysinfo),
+    SCMP_SYS(umask),
+    SCMP_SYS(prctl),
+    SCMP_SYS(arch_prctl),
+    SCMP_SYS(set_tid_address),
+    SCMP_SYS(set_robust_list),
+    SCMP_SYS(get_robust_list),
+    SCMP_SYS(rseq),
+    SCMP_SYS(futex),
+    SCMP_SYS(futex_waitv),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+    SCMP_SYS(wait4),
+    SCMP_SYS(waitid),
+    SCMP_SYS(fork),
+    SCMP_SYS(vfork),
+    SCMP_SYS(getrandom),
+    SCMP_SYS(sendfile),
+    SCMP_SYS(splice),
+    SCMP_SYS(tee),
+    SCMP_SYS(copy_file_range),
 };
 
 /* Extra calls for an app with a data directory (Landlock and the mount
  * namespace confine them to /data). */
 static const int data_calls[] = {
-    SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rmdir),
-    SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(truncate),
-    SCMP_SYS(fchmod), SCMP_SYS(fchmodat), SCMP_SYS(utimensat), SCMP_SYS(creat),
+    SCMP_SYS(mkdir),    SCMP_SYS(mkdirat), SCMP_SYS(unlink),   SCMP_SYS(unlinkat),
+    SCMP_SYS(rmdir),    SCMP_SYS(rename),  SCMP_SYS(renameat), SCMP_SYS(renameat2),
+    SCMP_SYS(truncate), SCMP_SYS(fchmod),  SCMP_SYS(fchmodat), SCMP_SYS(utimensat),
+    SCMP_SYS(creat),
 };
 
 /* 020000000 is __O_TMPFILE without the O_DIRECTORY bit glibc adds to it. */
@@ -907,13 +1013,13 @@ static int apply_seccomp(const struct kos_sandbox *sb)
                               SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu));
     /* Limits of itself only. */
     if (!rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
-                              SCMP_A0(SCMP_CMP_EQ, 0));
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A0(SCMP_CMP_EQ, 0));
     /* LeakSanitizer stops the app's own threads with ptrace at exit. The PID
      * namespace holds only the app and its init (not dumpable, no
      * capabilities), so that reaches nothing else. */
     if (!rc && sb->sanitizer)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ptrace), 0);
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ptrace), 1,
+                              SCMP_A0(SCMP_CMP_NE, PTRACE_TRACEME)); /* init never traces */
     /* The one exec: the verified binary at fd max_files, which no fd the app
      * can later open, duplicate or receive can ever be numbered. */
     if (!rc)
@@ -951,9 +1057,16 @@ int kos_sandbox_enter(const struct kos_sandbox *sb, int *err)
 static void init_seccomp(void)
 {
     static const int calls[] = {
-        SCMP_SYS(rt_sigtimedwait), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
-        SCMP_SYS(wait4), SCMP_SYS(kill), SCMP_SYS(write), SCMP_SYS(exit),
-        SCMP_SYS(exit_group), SCMP_SYS(close), SCMP_SYS(getppid),
+        SCMP_SYS(rt_sigtimedwait),
+        SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(wait4),
+        SCMP_SYS(kill),
+        SCMP_SYS(write),
+        SCMP_SYS(exit),
+        SCMP_SYS(exit_group),
+        SCMP_SYS(close),
+        SCMP_SYS(getppid),
     };
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     int rc = ctx ? 0 : -ENOMEM;
@@ -965,6 +1078,32 @@ static void init_seccomp(void)
     if (ctx)
         seccomp_release(ctx);
     (void)rc; /* best-effort hardening of trusted code; the app's filter is what matters */
+}
+
+void kos_sandbox_hide_cmdline(void)
+{
+    char buf[4096];
+    unsigned long a_start = 0, a_end = 0, e_start = 0, e_end = 0;
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    /* Fields 48-51 (arg_start, arg_end, env_start, env_end) follow the
+     * command name, which ends at the last ')'. */
+    char *p = strrchr(buf, ')');
+    for (int field = 2; p && *p && field < 48; p++)
+        if (*p == ' ')
+            field++;
+    if (!p || sscanf(p, "%lu %lu %lu %lu", &a_start, &a_end, &e_start, &e_end) != 4)
+        return;
+    if (a_start && a_end > a_start && a_end - a_start < (1ul << 20))
+        memset((void *)a_start, 0, a_end - a_start);
+    if (e_start && e_end > e_start && e_end - e_start < (1ul << 20))
+        memset((void *)e_start, 0, e_end - e_start);
 }
 
 void kos_sandbox_init(pid_t app, int status_fd)
@@ -992,7 +1131,7 @@ void kos_sandbox_init(pid_t app, int status_fd)
             int status;
             pid_t pid;
             while ((pid = (pid_t)syscall(SYS_wait4, -1, &status, WNOHANG, NULL)) > 0) {
-                if (pid == app) {
+                if (pid == app && (WIFEXITED(status) || WIFSIGNALED(status))) {
                     ssize_t w = write(status_fd, &status, sizeof(status));
                     (void)w;
                     _exit(0);

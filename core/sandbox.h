@@ -64,37 +64,37 @@ enum kos_sandbox_layer {
 
 /* What the host allows, learnt once at boot by kos_sandbox_probe(). */
 struct kos_sandbox_host {
-    uint32_t layers;        /* enum kos_sandbox_layer bits that work here */
-    int landlock_abi;       /* 0 if Landlock is unavailable */
-    bool privileged;        /* Core may map each app to its own host uid */
-    uid_t uid;              /* Core's own ids, mapped when not privileged */
+    uint32_t layers;  /* enum kos_sandbox_layer bits that work here */
+    int landlock_abi; /* 0 if Landlock is unavailable */
+    bool privileged;  /* Core may map each app to its own host uid */
+    uid_t uid;        /* Core's own ids, mapped when not privileged */
     gid_t gid;
     enum kos_sandbox_limits limits;
-    char why[512];          /* for each missing layer, what the host said */
+    char why[512]; /* for each missing layer, what the host said */
 };
 
 /* The sandbox of one process. Core fills it; the pointers must stay valid
  * until the process has executed its binary. */
 struct kos_sandbox {
-    const char *name;            /* hostname inside, and for messages */
-    uint32_t layers;             /* layers to apply (a subset of the host's) */
+    const char *name; /* hostname inside, and for messages */
+    uint32_t layers;  /* layers to apply (a subset of the host's) */
     int landlock_abi;
-    uid_t host_uid;              /* the app's uid/gid outside its user namespace */
+    uid_t host_uid; /* the app's uid/gid outside its user namespace */
     gid_t host_gid;
     bool privileged;             /* Core is privileged: the ids are the app's alone and
                                     its supplementary groups are dropped */
     const char *mnt_dir;         /* an empty host directory to build the root on */
     const char *const *ro_files; /* host files bound read-only at the same path */
     size_t n_ro_files;
-    const char *data_dir;        /* host directory bound read-write at /data, or NULL */
-    bool proc;                   /* a private procfs at /proc (sanitizer runtimes) */
-    bool sanitizer;              /* the binary carries a sanitizer runtime: allow
-                                    LeakSanitizer's ptrace of its own threads, no
-                                    address-space limit */
-    uint64_t memory;             /* RLIMIT_DATA; 0 = none */
-    uint64_t shared_bytes;       /* granted region bytes, added to the RLIMIT_AS allowance */
-    uint32_t max_procs;          /* RLIMIT_NPROC for the app (its init is added); 0 = none */
-    uint32_t max_files;          /* RLIMIT_NOFILE; also the fd number of the binary */
+    const char *data_dir;  /* host directory bound read-write at /data, or NULL */
+    bool proc;             /* a private procfs at /proc (sanitizer runtimes) */
+    bool sanitizer;        /* the binary carries a sanitizer runtime: allow
+                              LeakSanitizer's ptrace of its own threads, no
+                              address-space limit */
+    uint64_t memory;       /* RLIMIT_DATA; 0 = none */
+    uint64_t shared_bytes; /* granted region bytes, added to the RLIMIT_AS allowance */
+    uint32_t max_procs;    /* RLIMIT_NPROC for the app (its init is added); 0 = none */
+    uint32_t max_files;    /* RLIMIT_NOFILE; also the fd number of the binary */
 };
 
 /* The uid and gid an app has inside its user namespace. */
@@ -140,9 +140,8 @@ void kos_sandbox_describe(uint32_t layers, int landlock_abi, char *buf, size_t l
  * *sanitizer tells whether a sanitizer runtime is among them. A statically
  * linked binary gives an empty list. On failure writes why into err.
  */
-kos_status_t kos_sandbox_root_files(int fd, char ***files, size_t *n, bool *sanitizer,
-                                    char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+kos_status_t kos_sandbox_root_files(int fd, char ***files, size_t *n, bool *sanitizer, char *err,
+                                    size_t errlen) __attribute__((warn_unused_result));
 void kos_sandbox_files_free(char **files);
 
 /* Creates a child in the sandbox's new namespaces (like fork(), with SIGCHLD
@@ -162,6 +161,11 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err);
  * limits, Landlock, drops every capability, sets no_new_privs and loads the
  * seccomp filter. Returns 0, or the failing step with *err set. */
 int kos_sandbox_enter(const struct kos_sandbox *sb, int *err);
+
+/* In the sandbox's init, while the host's /proc is still in reach: blanks
+ * the command line and environment it inherited from Core, so that a
+ * private /proc shows nothing of Core's. Best effort. */
+void kos_sandbox_hide_cmdline(void);
 
 /* The sandbox's init, PID 1 of the new PID namespace, after it forked the
  * app: holds no descriptor but `status_fd`, forwards every signal Core sends

@@ -50,7 +50,8 @@ static kos_status_t check_body(uint32_t label, uint64_t param, size_t rest)
         if (rest < KOS_KEYSTORE_SIGNATURE_LEN)
             return KOS_STATUS_PROTOCOL;
         rest -= KOS_KEYSTORE_SIGNATURE_LEN;
-        /* fall through: the rest is checked as a signing request's */
+        /* the rest is checked as a signing request's */
+        __attribute__((fallthrough));
     case KOS_KEYSTORE_LABEL_SIGN:
         if (param == KOS_KEYSTORE_MODE_PURE)
             return rest > KOS_KEYSTORE_DATA_MAX ? KOS_STATUS_TOO_LARGE : KOS_STATUS_OK;

@@ -30,8 +30,8 @@ static bool name_ok(const char *s, size_t n)
 
 bool kos__logrec_valid(const struct kos__logrec *r)
 {
-    return r->level <= KOS_LOG_ERROR && (r->flags & ~KOS_LOGSRV_NOTICE) == 0 &&
-           r->app && name_ok(r->app, r->app_len) && r->text_len <= KOS_LOGSRV_TEXT_MAX &&
+    return r->level <= KOS_LOG_ERROR && (r->flags & ~KOS_LOGSRV_NOTICE) == 0 && r->app &&
+           name_ok(r->app, r->app_len) && r->text_len <= KOS_LOGSRV_TEXT_MAX &&
            (r->text_len == 0 || (r->text && !memchr(r->text, 0, r->text_len)));
 }
 
@@ -60,8 +60,7 @@ size_t kos__logrec_encode(const struct kos__logrec *r, uint8_t *out, size_t cap)
     return n;
 }
 
-kos_status_t kos__logrec_decode(const uint8_t *p, size_t len, struct kos__logrec *r,
-                                size_t *used)
+kos_status_t kos__logrec_decode(const uint8_t *p, size_t len, struct kos__logrec *r, size_t *used)
 {
     struct kos__logrec d;
 
@@ -195,7 +194,8 @@ kos_status_t kos__logstore_scan(const uint8_t *buf, size_t len, kos__logstore_fn
         rep->header_ok = true;
         return KOS_STATUS_OK;
     }
-    rep->header_ok = len >= KOS__LOGSTORE_HDR && !memcmp(buf, KOS__LOGSTORE_MAGIC, KOS__LOGSTORE_HDR);
+    rep->header_ok =
+        len >= KOS__LOGSTORE_HDR && !memcmp(buf, KOS__LOGSTORE_MAGIC, KOS__LOGSTORE_HDR);
     if (!rep->header_ok) {
         /* Not our file, or its head is damaged: look for frames anyway. */
         off = 0;
@@ -270,8 +270,8 @@ kos_status_t kos_logsrv_open(kos_dir_t *dir, int timeout_ms, kos_logsrv_t **out)
 static kos_status_t write_n(kos_logsrv_t *ls, enum kos_log_level level, const char *text,
                             size_t len, uint64_t *seq)
 {
-    struct kos_msg req = {.label = KOS_LOGSRV_WRITE, .param = (uint64_t)level,
-                          .payload = text, .len = (uint32_t)len};
+    struct kos_msg req = {
+        .label = KOS_LOGSRV_WRITE, .param = (uint64_t)level, .payload = text, .len = (uint32_t)len};
     struct kos_msg reply;
     kos_status_t st;
 
@@ -329,8 +329,8 @@ kos_status_t kos_logsrv_query(kos_logsrv_t *ls, struct kos_logsrv_query *q,
     kos__put_le16(req_buf + 22, 0);
     if (app_len)
         memcpy(req_buf + KOS__LOGQ_HDR, q->app, app_len);
-    req = (struct kos_msg){.label = KOS_LOGSRV_QUERY, .payload = req_buf,
-                           .len = (uint32_t)(KOS__LOGQ_HDR + app_len)};
+    req = (struct kos_msg){
+        .label = KOS_LOGSRV_QUERY, .payload = req_buf, .len = (uint32_t)(KOS__LOGQ_HDR + app_len)};
     st = kos_msg_call(ls->token, &req, &reply, ls->timeout_ms);
     if (st)
         return st;
@@ -380,8 +380,7 @@ kos_status_t kos_logsrv_app_stats(kos_logsrv_t *ls, const char *app,
 
     if (!ls || !app || !out || !name_ok(app, strlen(app)))
         return KOS_STATUS_INVALID_ARGUMENT;
-    req = (struct kos_msg){.label = KOS_LOGSRV_STATS, .payload = app,
-                           .len = (uint32_t)strlen(app)};
+    req = (struct kos_msg){.label = KOS_LOGSRV_STATS, .payload = app, .len = (uint32_t)strlen(app)};
     st = kos_msg_call(ls->token, &req, &reply, ls->timeout_ms);
     if (st)
         return st;

@@ -22,16 +22,16 @@
 
 #include <kos/logsrv.h>
 
-#define KOS__LOGREC_HDR          24u
-#define KOS__LOGREC_APP_MAX      63u
-#define KOS__LOGREC_MAX          (KOS__LOGREC_HDR + KOS__LOGREC_APP_MAX + KOS_LOGSRV_TEXT_MAX)
-#define KOS__LOGQ_HDR            24u /* query request header */
-#define KOS__LOGQ_REPLY_HDR      16u /* query reply header */
-#define KOS__LOGSTORE_MAGIC      "KOSLOG1\n"
-#define KOS__LOGSTORE_HDR        8u
+#define KOS__LOGREC_HDR           24u
+#define KOS__LOGREC_APP_MAX       63u
+#define KOS__LOGREC_MAX           (KOS__LOGREC_HDR + KOS__LOGREC_APP_MAX + KOS_LOGSRV_TEXT_MAX)
+#define KOS__LOGQ_HDR             24u /* query request header */
+#define KOS__LOGQ_REPLY_HDR       16u /* query reply header */
+#define KOS__LOGSTORE_MAGIC       "KOSLOG1\n"
+#define KOS__LOGSTORE_HDR         8u
 #define KOS__LOGSTORE_FRAME_MAGIC 0x3152474cu /* "LGR1" */
-#define KOS__LOGSTORE_FRAME_HDR  12u
-#define KOS__LOGSTORE_FRAME_MAX  (KOS__LOGSTORE_FRAME_HDR + KOS__LOGREC_MAX)
+#define KOS__LOGSTORE_FRAME_HDR   12u
+#define KOS__LOGSTORE_FRAME_MAX   (KOS__LOGSTORE_FRAME_HDR + KOS__LOGREC_MAX)
 
 /* A record; app and text point at app_len and text_len bytes (not
  * NUL-terminated) owned by whoever filled it in. */
@@ -60,8 +60,7 @@ bool kos__logrec_valid(const struct kos__logrec *r);
 
 /* Decodes one record from p[0..len); on success *used is its size and r
  * points into p. KOS_STATUS_PROTOCOL if it is truncated or invalid. */
-kos_status_t kos__logrec_decode(const uint8_t *p, size_t len, struct kos__logrec *r,
-                                size_t *used);
+kos_status_t kos__logrec_decode(const uint8_t *p, size_t len, struct kos__logrec *r, size_t *used);
 
 /* Writes r as one console-style line: "<UTC time> <app>: <level>: <text>\n"
  * with control characters and backslashes in the text escaped (\n, \t,
@@ -81,12 +80,12 @@ size_t kos__logstore_frame(const struct kos__logrec *r, uint8_t *out, size_t cap
 
 /* What a scan of a store file found. */
 struct kos__logstore_report {
-    uint64_t records;       /* valid records */
-    uint64_t bad_regions;   /* runs of bytes that were not valid frames */
-    uint64_t bad_bytes;     /* bytes in those runs */
-    uint64_t first_bad;     /* offset of the first such run */
-    bool header_ok;         /* the file starts with KOS__LOGSTORE_MAGIC */
-    bool truncated;         /* the file ends inside a frame */
+    uint64_t records;     /* valid records */
+    uint64_t bad_regions; /* runs of bytes that were not valid frames */
+    uint64_t bad_bytes;   /* bytes in those runs */
+    uint64_t first_bad;   /* offset of the first such run */
+    bool header_ok;       /* the file starts with KOS__LOGSTORE_MAGIC */
+    bool truncated;       /* the file ends inside a frame */
 };
 
 typedef void kos__logstore_fn(const struct kos__logrec *r, uint64_t offset, void *arg);

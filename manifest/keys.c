@@ -1,13 +1,17 @@
 /*
- * keys.c - release keys: generating, loading and naming Ed25519 key pairs.
+ * keys.c - release keys and device key bundles: generating, loading and
+ * naming Ed25519 and X25519 key pairs.
  *
  * A release key pair is two PEM files: the private key (unencrypted PKCS#8,
  * mode 0600) that signs system images, and the public key
  * (SubjectPublicKeyInfo, mode 0644) that devices and `kos-tool run` trust.
+ * A device bundle is a folder holding the device's own key pairs and copies
+ * of the release public keys it trusts, with an index (docs/keys.md).
  * What stays true: a private key file is never overwritten, never written
  * readable by others, and never loaded if others can read it; every buffer
  * that held private key bytes is wiped before it is freed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -194,7 +198,8 @@ kos_status_t kos__key_id(EVP_PKEY *pkey, uint8_t id[KOS__KEY_ID_LEN])
     unsigned char raw[32], md[32];
     size_t rawlen = sizeof(raw);
 
-    if (!EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1 ||
+    if (!(EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "X25519")) ||
+        EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1 ||
         rawlen != sizeof(raw)) {
         ERR_clear_error();
         return KOS_STATUS_INVALID_ARGUMENT;
@@ -343,4 +348,365 @@ kos_status_t kos_key_generate_release(const char *priv_path, const char *pub_pat
 out_free_pkey:
     EVP_PKEY_free(pkey);
     return st;
+}
+
+/* ---- device key bundles ---- */
+
+/* What a bundle being written has created so far, to undo on failure. */
+struct undo {
+    char *paths[8 + KOS__BUNDLE_MAX_TRUSTED];
+    size_t n;
+    char *dirs[2];
+    size_t n_dirs;
+};
+
+static void undo_all(struct undo *u)
+{
+    while (u->n)
+        unlink(u->paths[--u->n]);
+    while (u->n_dirs)
+        rmdir(u->dirs[--u->n_dirs]);
+}
+
+static void undo_free(struct undo *u)
+{
+    for (size_t i = 0; i < sizeof(u->paths) / sizeof(u->paths[0]); i++)
+        free(u->paths[i]);
+    for (size_t i = 0; i < 2; i++)
+        free(u->dirs[i]);
+    memset(u, 0, sizeof(*u));
+}
+
+/* Joins dir and name into a new string recorded in u, or NULL. */
+static char *path_in(struct undo *u, const char *dir, const char *name)
+{
+    char *p;
+
+    if (u->n == sizeof(u->paths) / sizeof(u->paths[0]) || asprintf(&p, "%s/%s", dir, name) < 0)
+        return NULL;
+    return p;
+}
+
+/* Makes `dir` (mode 0700) or accepts an existing empty folder. */
+static kos_status_t make_empty_dir(struct undo *u, const char *dir, char *err, size_t errlen)
+{
+    struct stat sb;
+    DIR *d;
+
+    if (mkdir(dir, 0700) == 0) {
+        u->dirs[u->n_dirs++] = strdup(dir);
+        return KOS_STATUS_OK;
+    }
+    if (errno != EEXIST) {
+        snprintf(err, errlen, "cannot create folder %s: %s", dir, strerror(errno));
+        return KOS_STATUS_IO;
+    }
+    if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s exists and is not a folder", dir);
+        return KOS_STATUS_ALREADY_EXISTS;
+    }
+    d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "cannot read folder %s: %s", dir, strerror(errno));
+        return KOS_STATUS_IO;
+    }
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(err, errlen,
+                     "%s is not empty (it holds %s); refusing to overwrite a key bundle: "
+                     "give a new folder",
+                     dir, e->d_name);
+            closedir(d);
+            return KOS_STATUS_ALREADY_EXISTS;
+        }
+    }
+    closedir(d);
+    if (chmod(dir, 0700) != 0) {
+        snprintf(err, errlen, "cannot chmod 700 %s: %s", dir, strerror(errno));
+        return KOS_STATUS_IO;
+    }
+    return KOS_STATUS_OK;
+}
+
+/* Generates a key pair of `type` and writes NAME.key and NAME.pub into dir;
+ * appends its index line to idx. */
+static kos_status_t write_pair(struct undo *u, const char *dir, const char *name,
+                               const char *type, char *idx, size_t idxcap, char *err,
+                               size_t errlen)
+{
+    char file[64], hex[2 * KOS__KEY_ID_LEN + 1];
+    uint8_t id[KOS__KEY_ID_LEN];
+    kos_status_t st = KOS_STATUS_NO_MEMORY;
+    EVP_PKEY *pkey;
+    char *priv, *pub;
+    size_t used = strlen(idx);
+
+    pkey = EVP_PKEY_Q_keygen(NULL, NULL, strcmp(type, "ed25519") ? "X25519" : "ED25519");
+    if (!pkey) {
+        ERR_clear_error();
+        snprintf(err, errlen, "cannot generate an %s key", type);
+        return KOS_STATUS_INTERNAL;
+    }
+    snprintf(file, sizeof(file), "%s.key", name);
+    if (!(priv = path_in(u, dir, file)))
+        goto out_free;
+    u->paths[u->n++] = priv;
+    st = write_pem("private key", priv, 0600, pkey, true, err, errlen);
+    if (st) {
+        u->n--; /* not created */
+        goto out_free;
+    }
+    snprintf(file, sizeof(file), "%s.pub", name);
+    st = KOS_STATUS_NO_MEMORY;
+    if (!(pub = path_in(u, dir, file)))
+        goto out_free;
+    u->paths[u->n++] = pub;
+    st = write_pem("public key", pub, 0644, pkey, false, err, errlen);
+    if (st) {
+        u->n--;
+        goto out_free;
+    }
+    st = kos__key_id(pkey, id);
+    if (st) {
+        snprintf(err, errlen, "cannot compute the id of %s", pub);
+        goto out_free;
+    }
+    kos__image_hex(id, sizeof(id), hex);
+    snprintf(idx + used, idxcap - used, "%s %s %s.key %s.pub %s\n", name, type, name, name, hex);
+out_free:
+    EVP_PKEY_free(pkey); /* clears the private key */
+    return st;
+}
+
+kos_status_t kos__key_generate_device(const char *dir, const char *const *trust, size_t n_trust,
+                                      char *index_out, size_t index_cap, char *err, size_t errlen)
+{
+    char idx[2048], file[64], *tdir = NULL, *path;
+    char ids[KOS__BUNDLE_MAX_TRUSTED][2 * KOS__KEY_ID_LEN + 1];
+    struct undo u = {0};
+    kos_status_t st;
+
+    if (!dir || !*dir || (n_trust && !trust)) {
+        snprintf(err, errlen, "no folder given for the device key bundle");
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    if (n_trust > KOS__BUNDLE_MAX_TRUSTED) {
+        snprintf(err, errlen, "at most %u trusted release keys", KOS__BUNDLE_MAX_TRUSTED);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    /* Check every trusted key before writing anything. */
+    for (size_t i = 0; i < n_trust; i++) {
+        st = kos__key_id_of_public_file(trust[i], ids[i], err, errlen);
+        if (st)
+            return st;
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(ids[i], ids[j])) {
+                snprintf(err, errlen, "trusted key %s is given twice (key id %s)", trust[i],
+                         ids[i]);
+                return KOS_STATUS_INVALID_ARGUMENT;
+            }
+        }
+    }
+    st = make_empty_dir(&u, dir, err, errlen);
+    if (st)
+        goto out;
+    snprintf(idx, sizeof(idx),
+             "# KOS device key bundle (docs/keys.md): NAME TYPE PRIVATE PUBLIC KEY-ID\n"
+             "format %d\n",
+             KOS__BUNDLE_FORMAT);
+    if ((st = write_pair(&u, dir, "identity", "ed25519", idx, sizeof(idx), err, errlen)) ||
+        (st = write_pair(&u, dir, "tunnel", "x25519", idx, sizeof(idx), err, errlen)))
+        goto out_undo;
+    st = KOS_STATUS_NO_MEMORY;
+    if (asprintf(&tdir, "%s/trusted", dir) < 0) {
+        tdir = NULL;
+        goto out_undo;
+    }
+    if (mkdir(tdir, 0700) != 0) {
+        snprintf(err, errlen, "cannot create folder %s: %s", tdir, strerror(errno));
+        st = KOS_STATUS_IO;
+        goto out_undo;
+    }
+    u.dirs[u.n_dirs++] = strdup(tdir);
+    for (size_t i = 0; i < n_trust; i++) {
+        EVP_PKEY *pkey;
+        size_t used = strlen(idx);
+
+        st = kos__key_load_public(trust[i], &pkey, err, errlen);
+        if (st)
+            goto out_undo;
+        snprintf(file, sizeof(file), "%s.pub", ids[i]);
+        st = KOS_STATUS_NO_MEMORY;
+        if (!(path = path_in(&u, tdir, file))) {
+            EVP_PKEY_free(pkey);
+            goto out_undo;
+        }
+        u.paths[u.n++] = path;
+        st = write_pem("trusted key", path, 0644, pkey, false, err, errlen);
+        EVP_PKEY_free(pkey);
+        if (st) {
+            u.n--;
+            goto out_undo;
+        }
+        snprintf(idx + used, sizeof(idx) - used, "trusted_%zu ed25519 - trusted/%s.pub %s\n", i,
+                 ids[i], ids[i]);
+    }
+    /* The index last: a bundle with an index is complete. */
+    st = KOS_STATUS_NO_MEMORY;
+    if (!(path = path_in(&u, dir, KOS__BUNDLE_INDEX)))
+        goto out_undo;
+    u.paths[u.n++] = path;
+    st = write_new_file("bundle index", path, 0644, idx, strlen(idx), err, errlen);
+    if (st) {
+        u.n--;
+        goto out_undo;
+    }
+    if (index_out && index_cap)
+        snprintf(index_out, index_cap, "%s", idx);
+    goto out;
+
+out_undo:
+    undo_all(&u);
+out:
+    free(tdir);
+    undo_free(&u);
+    return st;
+}
+
+/* Checks one file of a bundle: a regular file, not a symbolic link, and for
+ * a private key not open to group or others. */
+static kos_status_t check_bundle_file(const char *path, bool private_key, char *err,
+                                      size_t errlen)
+{
+    struct stat sb;
+
+    if (lstat(path, &sb) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? KOS_STATUS_NOT_FOUND : KOS_STATUS_IO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file", path);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    if (private_key && (sb.st_mode & 077)) {
+        snprintf(err, errlen,
+                 "private key %s may be read or written by group or others (mode %04o): run "
+                 "chmod 600 %s",
+                 path, (unsigned)(sb.st_mode & 07777), path);
+        return KOS_STATUS_UNAUTHORIZED;
+    }
+    return KOS_STATUS_OK;
+}
+
+/* A bundle-relative file name: no "..", no leading '/', only [A-Za-z0-9_./-]. */
+static bool bundle_name_ok(const char *s)
+{
+    if (!*s || *s == '/' || strstr(s, ".."))
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '.' || *s == '/' || *s == '-'))
+            return false;
+    return true;
+}
+
+kos_status_t kos__key_bundle_read(const char *dir, struct kos__bundle *out, char *err,
+                                  size_t errlen)
+{
+    char *path = NULL, *text = NULL, *save = NULL, absdir[4096];
+    size_t len, lineno = 0;
+    bool have_format = false;
+    kos_status_t st;
+
+    memset(out, 0, sizeof(*out));
+    if (!realpath(dir, absdir)) {
+        snprintf(err, errlen, "key bundle %s: %s", dir, strerror(errno));
+        return KOS_STATUS_NOT_FOUND;
+    }
+    if (asprintf(&path, "%s/%s", absdir, KOS__BUNDLE_INDEX) < 0)
+        return KOS_STATUS_NO_MEMORY;
+    st = read_key_file("bundle index", path, false, &text, &len, err, errlen);
+    if (st)
+        goto out;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char name[32], type[8], priv[256], pub[256], id[17], rest[2];
+        struct kos__bundle_entry *e;
+        int n;
+
+        lineno++;
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        if (!have_format) {
+            if (sscanf(line, "format %d%1s", &n, rest) != 1 || n != KOS__BUNDLE_FORMAT) {
+                snprintf(err, errlen, "%s:%zu: expected 'format %d'", path, lineno,
+                         KOS__BUNDLE_FORMAT);
+                st = KOS_STATUS_PROTOCOL;
+                goto out;
+            }
+            have_format = true;
+            continue;
+        }
+        if (sscanf(line, "%31s %7s %255s %255s %16s%1s", name, type, priv, pub, id, rest) != 5 ||
+            (strcmp(type, "ed25519") && strcmp(type, "x25519")) || strlen(id) != 16 ||
+            (strcmp(priv, "-") && !bundle_name_ok(priv)) || !bundle_name_ok(pub)) {
+            snprintf(err, errlen,
+                     "%s:%zu: expected NAME ed25519|x25519 PRIVATE-FILE|- PUBLIC-FILE KEY-ID",
+                     path, lineno);
+            st = KOS_STATUS_PROTOCOL;
+            goto out;
+        }
+        if (out->n == KOS__BUNDLE_MAX_ENTRIES) {
+            snprintf(err, errlen, "%s:%zu: more than %u keys", path, lineno,
+                     KOS__BUNDLE_MAX_ENTRIES);
+            st = KOS_STATUS_TOO_LARGE;
+            goto out;
+        }
+        e = &out->e[out->n];
+        snprintf(e->name, sizeof(e->name), "%s", name);
+        snprintf(e->type, sizeof(e->type), "%s", type);
+        snprintf(e->id, sizeof(e->id), "%s", id);
+        e->private_key = strcmp(priv, "-") != 0;
+        if ((size_t)snprintf(e->path, sizeof(e->path), "%s/%s", absdir,
+                             e->private_key ? priv : pub) >= sizeof(e->path)) {
+            snprintf(err, errlen, "%s:%zu: path too long", path, lineno);
+            st = KOS_STATUS_TOO_LARGE;
+            goto out;
+        }
+        st = check_bundle_file(e->path, e->private_key, err, errlen);
+        if (st)
+            goto out;
+        out->n++;
+    }
+    if (!have_format) {
+        snprintf(err, errlen, "%s: no 'format %d' line", path, KOS__BUNDLE_FORMAT);
+        st = KOS_STATUS_PROTOCOL;
+    }
+out:
+    if (text)
+        OPENSSL_clear_free(text, len + 1);
+    free(path);
+    if (st)
+        memset(out, 0, sizeof(*out));
+    return st;
+}
+
+bool kos__key_blob_is_private(const void *data, size_t len)
+{
+    static const uint8_t pkcs8[11] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30,
+                                      0x05, 0x06, 0x03, 0x2b, 0x65};
+    static const char tail[] = "PRIVATE KEY-----";
+    const uint8_t *p = data;
+
+    if (!p)
+        return false;
+    if (len >= 48 && memcmp(p, pkcs8, sizeof(pkcs8)) == 0 && (p[11] == 0x70 || p[11] == 0x6e))
+        return true;
+    for (size_t i = 0; i + 11 <= len; i++) {
+        if (p[i] != '-' || memcmp(p + i, "-----BEGIN ", 11) != 0)
+            continue;
+        for (size_t j = i + 11; j < len && j < i + 11 + 64 && p[j] != '\n'; j++)
+            if (len - j >= sizeof(tail) - 1 && memcmp(p + j, tail, sizeof(tail) - 1) == 0)
+                return true;
+    }
+    return false;
 }

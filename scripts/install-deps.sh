@@ -13,6 +13,7 @@ packages=(
   protobuf-c-compiler libprotobuf-c-dev
   # tests
   libcmocka-dev zip unzip python3
+  rng-tools5 xxd   # rngtest (FIPS 140-2 battery) and hex decoding for the rng_server test
   # fuzzing (the fuzz preset; libclang-rt-14-dev holds libFuzzer, only
   # recommended by clang) and the cross-aarch64 preset
   clang libclang-rt-14-dev gcc-aarch64-linux-gnu

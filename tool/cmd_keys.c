@@ -1,10 +1,12 @@
 /*
  * cmd_keys.c - kos-tool keys.generate.
  *
- * Today it makes release key pairs only: DIR/release.key (private, 0600)
- * signs system images and DIR/release.pub (public) is what devices and
- * `kos-tool run --trust` accept. Existing keys are never overwritten. Device
- * keys come with provisioning in a later issue.
+ * --release makes a release key pair: DIR/release.key (private, 0600) signs
+ * system images and DIR/release.pub (public) is what devices and `kos-tool
+ * run --trust` accept. --device makes a device's key bundle (docs/keys.md):
+ * an Ed25519 identity key, an X25519 tunnel key and copies of the release
+ * public keys the device trusts, for `kos-tool run --keys DIR`. Existing
+ * keys are never overwritten.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -15,6 +17,7 @@
 
 #include "image.h"
 #include "image_int.h"
+#include "keys_int.h"
 #include "tool_int.h"
 
 #define KEYS_CMD "keys.generate"
@@ -22,18 +25,27 @@
 static void keys_usage(FILE *f)
 {
     fprintf(f, "usage: kos-tool keys.generate --release --out DIR\n"
+               "       kos-tool keys.generate --device --out DIR [--trust RELEASE.pub]...\n"
                "\n"
-               "Makes a new Ed25519 release key pair for signing system images:\n"
+               "--release makes a new Ed25519 release key pair for signing system images:\n"
                "  DIR/release.key   private key (PKCS#8 PEM, mode 0600): keep it secret;\n"
                "                    give it to kos-tool manifest.build --key\n"
                "  DIR/release.pub   public key (PEM): give it to devices and kos-tool run --trust\n"
                "DIR is created (mode 0700) if missing. Existing keys are never overwritten.\n"
                "\n"
-               "Not yet: device keys (generated at provisioning) come in a later release;\n"
-               "today --release is required.\n"
+               "--device makes a device's key bundle in DIR (a new or empty folder, mode 0700),\n"
+               "held on the device by key_store (kos-tool run --keys DIR):\n"
+               "  DIR/identity.key, .pub   Ed25519: the device's identity for its server link\n"
+               "  DIR/tunnel.key, .pub     X25519: key agreement for the tunnel\n"
+               "  DIR/trusted/ID.pub       a copy of each --trust release public key\n"
+               "  DIR/bundle.txt           the index: one line per key\n"
+               "Private keys are mode 0600, public keys 0644. See docs/keys.md.\n"
                "\n"
                "  --release           make a release key pair\n"
-               "  --out DIR           folder for the two files\n"
+               "  --device            make a device key bundle\n"
+               "  --trust PUBKEY      (--device) a release public key the device trusts;\n"
+               "                      repeat for several (at most 16)\n"
+               "  --out DIR           the folder to write\n"
                "  -h, --help          show this help\n");
 }
 
@@ -59,11 +71,50 @@ static int make_dirs(const char *dir)
     return rc;
 }
 
+/* Makes parent folders of `dir` as make_dirs() does, but not dir itself. */
+static int make_parents(const char *dir)
+{
+    char *p = strdup(dir), *slash;
+    int rc = 0;
+
+    if (!p)
+        return -1;
+    slash = strrchr(p, '/');
+    if (slash && slash != p) {
+        *slash = '\0';
+        rc = make_dirs(p);
+    }
+    free(p);
+    return rc;
+}
+
+static int generate_device(const char *out, const char *const *trust, size_t n_trust)
+{
+    char err[1024], index[2048];
+
+    if (make_parents(out) != 0) {
+        fprintf(stderr, "kos-tool %s: cannot create the parent folders of %s: %s\n", KEYS_CMD,
+                out, strerror(errno));
+        return 1;
+    }
+    if (kos__key_generate_device(out, trust, n_trust, index, sizeof(index), err, sizeof(err))) {
+        fprintf(stderr, "kos-tool %s: %s\n", KEYS_CMD, err);
+        return 1;
+    }
+    printf("wrote device key bundle %s (private keys: keep them secret):\n%s", out, index);
+    if (n_trust == 0)
+        printf("note: no --trust key given: this device trusts no release key yet\n");
+    return 0;
+}
+
+#define MAX_TRUST 16
+
 int kos__tool_keys_generate(int argc, char **argv)
 {
     char *priv = NULL, *pub = NULL, err[1024], id[2 * KOS__KEY_ID_LEN + 1];
-    const char *out = NULL;
-    bool release = false;
+    const char *out = NULL, *trust[MAX_TRUST];
+    size_t n_trust = 0;
+    bool release = false, device = false;
     struct stat st;
     int rc = 2;
 
@@ -84,21 +135,29 @@ int kos__tool_keys_generate(int argc, char **argv)
             }
             out = argv[++i];
         } else if (strcmp(a, "--device") == 0) {
-            fprintf(stderr,
-                    "kos-tool %s: device keys are not supported yet (they come with device "
-                    "provisioning in a later release); only --release works today\n",
-                    KEYS_CMD);
-            return 2;
+            device = true;
+        } else if (strcmp(a, "--trust") == 0 || strncmp(a, "--trust=", 8) == 0) {
+            const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v || !*v) {
+                fprintf(stderr, "kos-tool %s: option '--trust' needs a value; see kos-tool %s "
+                                "--help\n",
+                        KEYS_CMD, KEYS_CMD);
+                return 2;
+            }
+            if (n_trust == MAX_TRUST) {
+                fprintf(stderr, "kos-tool %s: at most %d --trust keys\n", KEYS_CMD, MAX_TRUST);
+                return 2;
+            }
+            trust[n_trust++] = v;
         } else {
             fprintf(stderr, "kos-tool %s: unknown argument '%s'; see kos-tool %s --help\n",
                     KEYS_CMD, a, KEYS_CMD);
             return 2;
         }
     }
-    if (!release) {
-        fprintf(stderr,
-                "kos-tool %s: give --release: only release keys can be generated today "
-                "(device keys come with device provisioning in a later release)\n",
+    if (release == device) {
+        fprintf(stderr, "kos-tool %s: give one of --release (a release key pair) or --device (a "
+                        "device key bundle)\n",
                 KEYS_CMD);
         return 2;
     }
@@ -106,6 +165,12 @@ int kos__tool_keys_generate(int argc, char **argv)
         fprintf(stderr, "kos-tool %s: no output folder given: add --out DIR\n", KEYS_CMD);
         return 2;
     }
+    if (n_trust && !device) {
+        fprintf(stderr, "kos-tool %s: --trust goes with --device\n", KEYS_CMD);
+        return 2;
+    }
+    if (device)
+        return generate_device(out, trust, n_trust);
 
     rc = 1;
     if (make_dirs(out) != 0 || stat(out, &st) != 0) {

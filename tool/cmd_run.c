@@ -44,8 +44,7 @@ static void run_usage(FILE *f)
 int kos__tool_run(int argc, char **argv)
 {
     const char *trust[MAX_TRUST];
-    struct kos_core_opts o = {
-        .console_fd = STDOUT_FILENO, .trusted_keys = trust, .isolation = -1};
+    struct kos_core_opts o = {.console_fd = STDOUT_FILENO, .trusted_keys = trust, .isolation = -1};
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

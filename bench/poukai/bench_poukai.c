@@ -110,16 +110,18 @@ static int bench_log(kos_dir_t *dir, unsigned n)
     }
     t0 = now_s();
     for (unsigned i = 0; i < n; i++)
-        fprintf(f, "2026-11-26T16:01:02.345678Z bench: info: bench record %u: sensor 7 "
-                   "temperature 21.5 C humidity 40%%\n",
+        fprintf(f,
+                "2026-11-26T16:01:02.345678Z bench: info: bench record %u: sensor 7 "
+                "temperature 21.5 C humidity 40%%\n",
                 i);
     fflush(f);
     buffered = n / (now_s() - t0);
     rewind(f);
     t0 = now_s();
     for (unsigned i = 0; i < n; i++) {
-        fprintf(f, "2026-11-26T16:01:02.345678Z bench: info: bench record %u: sensor 7 "
-                   "temperature 21.5 C humidity 40%%\n",
+        fprintf(f,
+                "2026-11-26T16:01:02.345678Z bench: info: bench record %u: sensor 7 "
+                "temperature 21.5 C humidity 40%%\n",
                 i);
         fflush(f);
         fdatasync(fileno(f));

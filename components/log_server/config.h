@@ -1,10 +1,8 @@
 /*
  * config.h - reading this component's settings.
  *
- * A setting comes from the manifest entry's `config:` (kos_app_config()).
- * Until Core delivers config: to every app, an argument "key=value" in the
- * same manifest entry's `args:` is taken as the same setting; config: wins
- * when both are given. Nothing is read from the environment.
+ * A setting comes from the manifest entry's `config:` (kos_app_config());
+ * nothing is read from the environment or the command line.
  *
  * The parsers accept the manifest's own forms: sizes as in docs/manifest.md
  * (4096, 64KiB, 1MiB, 1MB) and durations (500ms, 60s, 2m, 1h).
@@ -20,15 +18,9 @@
 
 #include <kos/app.h>
 
-static inline const char *cfg_get(const kos_app_t *app, int argc, char **argv, const char *key)
+static inline const char *cfg_get(const kos_app_t *app, const char *key)
 {
-    const char *v = kos_app_config(app, key);
-    size_t n = strlen(key);
-
-    for (int i = 1; !v && i < argc; i++)
-        if (!strncmp(argv[i], key, n) && argv[i][n] == '=')
-            v = argv[i] + n + 1;
-    return v;
+    return kos_app_config(app, key);
 }
 
 /* Parses a whole number followed by one of units[] (NULL-terminated, with
@@ -58,7 +50,7 @@ static inline bool cfg_parse_unit(const char *v, const char *const *units, const
 static inline bool cfg_parse_size(const char *v, uint64_t *out)
 {
     static const char *const u[] = {"", "B", "KiB", "MiB", "GiB", "kB", "MB", "GB", NULL};
-    static const uint64_t m[] = {1, 1, 1024, 1024 * 1024, 1024 * 1024 * 1024,
+    static const uint64_t m[] = {1,    1,       1024,      1024 * 1024, 1024 * 1024 * 1024,
                                  1000, 1000000, 1000000000};
     return cfg_parse_unit(v, u, m, out);
 }

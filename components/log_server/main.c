@@ -40,7 +40,7 @@
 #include "ring.h"
 #include "store.h"
 
-#define BATCH_MAX      32u            /* writes answered per sync */
+#define BATCH_MAX       32u           /* writes answered per sync */
 #define NOTICE_QUIET_NS 1000000000ull /* report drops after this much quiet */
 
 struct app_state {
@@ -90,8 +90,7 @@ static int64_t real_ns(void)
 
 /* The state of app `name`, created (with a full bucket) on first use; NULL
  * if out of memory. */
-static struct app_state *app_get(struct log_server *s, const char *name, size_t len,
-                                 bool create)
+static struct app_state *app_get(struct log_server *s, const char *name, size_t len, bool create)
 {
     for (size_t i = 0; i < s->n_apps; i++)
         if (strlen(s->apps[i].name) == len && !memcmp(s->apps[i].name, name, len))
@@ -140,8 +139,8 @@ static kos_status_t emit(struct log_server *s, const char *app, uint8_t level, u
         return st;
     s->next_seq++;
     if (s->persist) {
-        size_t n = kos__logstore_frame(&r, s->batch + s->batch_len,
-                                       sizeof(s->batch) - s->batch_len);
+        size_t n =
+            kos__logstore_frame(&r, s->batch + s->batch_len, sizeof(s->batch) - s->batch_len);
         if (!n)
             return KOS_STATUS_INTERNAL;
         s->batch_len += n;
@@ -276,8 +275,8 @@ static kos_status_t do_query(struct log_server *s, const struct kos_msg *m,
     min_level = p[20];
     app_len = p[21];
     app = (const char *)p + KOS__LOGQ_HDR;
-    if (kos__get_le16(p + 22) != 0 || min_level > KOS_LOG_ERROR ||
-        app_len > KOS__LOGREC_APP_MAX || m->len != KOS__LOGQ_HDR + app_len)
+    if (kos__get_le16(p + 22) != 0 || min_level > KOS_LOG_ERROR || app_len > KOS__LOGREC_APP_MAX ||
+        m->len != KOS__LOGQ_HDR + app_len)
         return KOS_STATUS_INVALID_ARGUMENT;
     if (!may_read(s, from, app, app_len))
         return KOS_STATUS_UNAUTHORIZED;
@@ -386,8 +385,8 @@ static void load_record(const struct kos__logrec *r, uint64_t offset, void *arg)
 }
 
 /* Reads the settings; false (with the error logged) if one is invalid. */
-static bool configure(struct log_server *s, int argc, char **argv, uint64_t *ring_size,
-                      uint64_t *max_bytes, bool *sync, const char **data_path)
+static bool configure(struct log_server *s, uint64_t *ring_size, uint64_t *max_bytes, bool *sync,
+                      const char **data_path)
 {
     uint64_t rate = 100, burst = 200;
     const char *v;
@@ -395,36 +394,35 @@ static bool configure(struct log_server *s, int argc, char **argv, uint64_t *rin
     *ring_size = 1024;
     *max_bytes = 1024 * 1024;
     *sync = true;
-    if ((v = cfg_get(s->app, argc, argv, "ring_size")) &&
+    if ((v = cfg_get(s->app, "ring_size")) &&
         (!cfg_parse_size(v, ring_size) || *ring_size < 64 || *ring_size > 1000000)) {
         kos_log_error("config ring_size: '%s' is not a record count from 64 to 1000000", v);
         return false;
     }
-    if ((v = cfg_get(s->app, argc, argv, "rate")) &&
-        (!cfg_parse_size(v, &rate) || rate > BUCKET_MAX)) {
+    if ((v = cfg_get(s->app, "rate")) && (!cfg_parse_size(v, &rate) || rate > BUCKET_MAX)) {
         kos_log_error("config rate: '%s' is not records per second from 0 (no limit) to %u", v,
                       BUCKET_MAX);
         return false;
     }
-    if ((v = cfg_get(s->app, argc, argv, "burst")) &&
+    if ((v = cfg_get(s->app, "burst")) &&
         (!cfg_parse_size(v, &burst) || burst < 1 || burst > BUCKET_MAX)) {
         kos_log_error("config burst: '%s' is not a record count from 1 to %u", v, BUCKET_MAX);
         return false;
     }
-    if ((v = cfg_get(s->app, argc, argv, "max_bytes")) &&
+    if ((v = cfg_get(s->app, "max_bytes")) &&
         (!cfg_parse_size(v, max_bytes) || *max_bytes < KOS_STORE_MIN_SIZE)) {
         kos_log_error("config max_bytes: '%s' is not a size of at least %u (128KiB)", v,
                       KOS_STORE_MIN_SIZE);
         return false;
     }
-    if ((v = cfg_get(s->app, argc, argv, "fsync")) && !cfg_parse_bool(v, sync)) {
+    if ((v = cfg_get(s->app, "fsync")) && !cfg_parse_bool(v, sync)) {
         kos_log_error("config fsync: '%s' is not true or false", v);
         return false;
     }
-    s->readers = cfg_get(s->app, argc, argv, "readers");
+    s->readers = cfg_get(s->app, "readers");
     s->rate = (uint32_t)rate;
     s->burst = (uint32_t)burst;
-    *data_path = cfg_get(s->app, argc, argv, "data_path");
+    *data_path = cfg_get(s->app, "data_path");
     if (!*data_path) {
         struct stat st;
         if (stat("/data", &st) == 0 && S_ISDIR(st.st_mode))
@@ -478,7 +476,7 @@ static void on_sigterm(int sig)
     (void)sig;
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
     static struct log_server s; /* static: the batch buffers are large */
     uint64_t ring_size, max_bytes;
@@ -495,7 +493,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     if (kos_app_open(&s.app))
         return 1;
-    if (!configure(&s, argc, argv, &ring_size, &max_bytes, &sync, &data_path))
+    if (!configure(&s, &ring_size, &max_bytes, &sync, &data_path))
         goto out_close_app;
     s.ring = ring_create((uint32_t)ring_size);
     if (!s.ring) {

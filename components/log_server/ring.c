@@ -14,7 +14,7 @@ struct slot {
 struct ring {
     struct slot **slots;
     uint32_t cap;
-    uint32_t head;  /* index of the oldest record */
+    uint32_t head; /* index of the oldest record */
     uint32_t count;
 };
 

@@ -41,7 +41,8 @@ static void generate_erase(struct drbg *d, uint8_t *out, size_t len)
         memset(out + first, 0, len - first);
         chacha20_xor(d->key, 1, zero_nonce, out + first, len - first);
     }
-    memcpy(out, head + 32, first);
+    if (first)
+        memcpy(out, head + 32, first);
     memcpy(d->key, head, 32);
     explicit_bzero(head, sizeof(head));
 }

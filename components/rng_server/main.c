@@ -102,7 +102,7 @@ static void on_sigterm(int sig)
     (void)sig;
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
     static struct rng_server s; /* static: keeps the 4 KiB buffer off the stack */
     uint64_t interval_ns = 60000000000ull, bytes = 1024 * 1024;
@@ -116,12 +116,11 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     if (kos_app_open(&s.app))
         return 1;
-    if ((v = cfg_get(s.app, argc, argv, "reseed_interval")) &&
-        !cfg_parse_duration(v, &interval_ns)) {
+    if ((v = cfg_get(s.app, "reseed_interval")) && !cfg_parse_duration(v, &interval_ns)) {
         kos_log_error("config reseed_interval: '%s' is not a duration such as 500ms, 60s, 2m", v);
         goto out_close_app;
     }
-    if ((v = cfg_get(s.app, argc, argv, "reseed_bytes")) && !cfg_parse_size(v, &bytes)) {
+    if ((v = cfg_get(s.app, "reseed_bytes")) && !cfg_parse_size(v, &bytes)) {
         kos_log_error("config reseed_bytes: '%s' is not a size such as 65536, 64KiB, 1MiB", v);
         goto out_close_app;
     }

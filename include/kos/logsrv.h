@@ -71,10 +71,10 @@ enum {
 
 /* A record as a query returns it. Strings are NUL-terminated copies. */
 struct kos_logsrv_record {
-    uint64_t seq;     /* increases by one per record the server stores */
-    int64_t time_ns;  /* server's CLOCK_REALTIME when it arrived, ns since 1970 */
+    uint64_t seq;    /* increases by one per record the server stores */
+    int64_t time_ns; /* server's CLOCK_REALTIME when it arrived, ns since 1970 */
     enum kos_log_level level;
-    uint32_t flags;   /* KOS_LOGSRV_NOTICE */
+    uint32_t flags; /* KOS_LOGSRV_NOTICE */
     char app[64];
     size_t text_len;
     char text[KOS_LOGSRV_TEXT_MAX + 1];
@@ -105,8 +105,7 @@ typedef void kos_logsrv_record_fn(const struct kos_logsrv_record *r, void *arg);
  * KOS_STATUS_UNAUTHORIZED if the manifest does not grant the protocol. On
  * success the handle belongs to the caller; on error *out is untouched.
  * Blocks. */
-KOS_API KOS_MUST kos_status_t kos_logsrv_open(kos_dir_t *dir, int timeout_ms,
-                                              kos_logsrv_t **out);
+KOS_API KOS_MUST kos_status_t kos_logsrv_open(kos_dir_t *dir, int timeout_ms, kos_logsrv_t **out);
 
 /* Sends one record. `text` is at most KOS_LOGSRV_TEXT_MAX bytes
  * (KOS_STATUS_TOO_LARGE otherwise, nothing sent). Returns OK once the server

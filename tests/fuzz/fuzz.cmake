@@ -55,4 +55,4 @@ add_executable(fuzz_seeds ${KOS_FUZZ_DIR}/fuzz_seeds.c)
 target_compile_definitions(fuzz_seeds PRIVATE
   KOS_FUZZ_MANIFEST_TESTS_DIR="${KOS_FUZZ_MF_TESTS_DIR}"
   KOS_FUZZ_LAYERS_DIR="${KOS_LAYERS_SOURCE_DIR}")
-target_link_libraries(fuzz_seeds PRIVATE kos_image kos_manifest kos_internal)
+target_link_libraries(fuzz_seeds PRIVATE kos_image kos_manifest kos_internal PkgConfig::LIBZIP OpenSSL::Crypto)

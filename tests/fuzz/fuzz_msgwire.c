@@ -4,16 +4,20 @@
  * directory conversation between an app and a message server
  * (msg_wire_int.h).
  *
- * The first input byte picks the decoder and a parameter; the rest is the
- * datagram:
- *   sel % 5 == 0  kos__boot_decode(rest)          a BOOT body
+ * The first input byte picks the decoder (its low 3 bits) and a parameter
+ * (the high 5); the rest is the datagram:
+ *   sel & 7 == 0  kos__boot_decode(rest)          a BOOT body
  *              1  kos__grants_decode(rest)        an ADD_CLIENT body
- *              2  kos__mw_decode(rest, nfds)      nfds = sel / 5 (0..51): the
+ *              2  kos__mw_decode(rest, nfds)      nfds = sel >> 3 (0..31): the
  *                                                 descriptors said to come with it
  *              3  rest sent as one SOCK_SEQPACKET datagram and read back with
  *                 kos__ctl_recv(), then decoded by its type as Core or the
  *                 process would
  *              4  rest sent as one datagram and read with kos__mw_recv()
+ *              5  the other direction: rest fills a struct kos__mw, and what
+ *                 kos__mw_encode() accepts must decode (msg_wire_int.h: the
+ *                 encoder refuses "not a valid message")
+ *              6, 7  nothing (kept free for more decoders)
  * Every message type either table defines is reachable through 2 and 4 (the
  * seeds hold one of each, see fuzz_seeds.c). A decoder's verdict is checked
  * against its encoder: what decodes must encode back to exactly the same
@@ -30,7 +34,7 @@
 #include "fuzz.h"
 #include "msg_wire_int.h"
 
-enum { SEL_BOOT, SEL_GRANTS, SEL_MW, SEL_CTL_SOCKET, SEL_MW_SOCKET, SEL_COUNT };
+enum { SEL_BOOT, SEL_GRANTS, SEL_MW, SEL_CTL_SOCKET, SEL_MW_SOCKET, SEL_MW_ENCODE };
 
 /* What the first call sets up; lives until the process exits. */
 static struct {
@@ -172,6 +176,48 @@ static void run_mw_socket(const uint8_t *buf, size_t len)
     check_mw(&m, buf, len);
 }
 
+/* Takes the next n (<= 8) bytes as a little-endian number; 0 past the end. */
+static uint64_t take(const uint8_t **p, size_t *len, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i<n && * len> 0; i++, (*p)++, (*len)--)
+        v |= (uint64_t) * *p << (8 * i);
+    return v;
+}
+
+/* Encoder first: a message built from the input that kos__mw_encode() takes
+ * must be one kos__mw_decode() takes, with the descriptors it says. */
+static void run_mw_encode(const uint8_t *p, size_t len)
+{
+    struct kos__mw m, back;
+    size_t elen = 0;
+    uint8_t buf[KOS__MW_MAX];
+
+    memset(&m, 0, sizeof(m));
+    /* Small numbers are the interesting ones: bias the type and status. */
+    m.type = (uint32_t)take(&p, &len, 1);
+    m.status = (uint32_t)take(&p, &len, 1) % (KOS_STATUS__COUNT + 1u);
+    m.id = (uint32_t)take(&p, &len, 4);
+    m.endpoint = (uint32_t)take(&p, &len, 4);
+    m.channel = (uint32_t)take(&p, &len, 4);
+    m.app_id = (uint32_t)take(&p, &len, 4);
+    m.timeout_ms = (int32_t)(uint32_t)take(&p, &len, 4);
+    m.cookie = take(&p, &len, 8);
+    memcpy(m.name, p, len < KOS__NAME_MAX - 1 ? len : KOS__NAME_MAX - 1);
+    if (kos__mw_encode(&m, buf, sizeof(buf), &elen) != KOS_STATUS_OK)
+        return;
+    if (elen < KOS__MW_HDR_LEN || elen > KOS__MW_MAX)
+        kos_fuzz_fail("kos__mw_encode wrote %zu bytes", elen);
+    if (kos__mw_decode(buf, elen, kos__mw_nfds(m.type, m.status), &back) != KOS_STATUS_OK)
+        kos_fuzz_fail("kos__mw_encode accepted a %s with status %u that kos__mw_decode refuses",
+                      kos__mw_type_name(m.type), m.status);
+    if (back.type != m.type || back.status != m.status)
+        kos_fuzz_fail("a %s decodes as type %u, status %u", kos__mw_type_name(m.type), back.type,
+                      back.status);
+    check_mw(&back, buf, elen);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!fz.ready)
@@ -182,7 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *rest = data + 1;
     size_t len = size - 1;
 
-    switch (sel % SEL_COUNT) {
+    switch (sel & 7) {
     case SEL_BOOT:
         check_boot(rest, len);
         break;
@@ -190,13 +236,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_grants(rest, len);
         break;
     case SEL_MW:
-        run_mw(rest, len, sel / SEL_COUNT);
+        run_mw(rest, len, sel >> 3);
         break;
     case SEL_CTL_SOCKET:
         run_ctl_socket(rest, len);
         break;
     case SEL_MW_SOCKET:
         run_mw_socket(rest, len);
+        break;
+    case SEL_MW_ENCODE:
+        run_mw_encode(rest, len);
+        break;
+    default:
         break;
     }
     return 0;

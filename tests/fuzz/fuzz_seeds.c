@@ -10,10 +10,14 @@
  *   compiled/  each good manifest compiled by kos_manifest_compile()
  *   image/     each good manifest built into an image by kos_image_build()
  *              with small stand-in binaries: signed when the manifest wants
- *              signing, unsigned when it says signing: disabled
+ *              signing, unsigned when it says signing: disabled; and, from
+ *              two of them, variants each broken in one way kos_image_open()
+ *              must refuse (re-signed where the break is behind the
+ *              signature)
  *   msgwire/   a selector byte (see fuzz_msgwire.c) and one encoded message
  *              of every BOOT / ADD_CLIENT / directory message type, direct
- *              and as a socket datagram
+ *              and as a socket datagram, and each directory message's
+ *              fields for the encoder mode
  *   image_seed_key.pub
  *              the public half of the release key that signed the images;
  *              the private half is deleted. Copy it over
@@ -29,8 +33,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <zip.h>
+
 #include "boot_int.h"
 #include "image.h"
+#include "image_int.h"
+#include "keys_int.h"
 #include "manifest.h"
 #include "msg_wire_int.h"
 
@@ -144,6 +153,274 @@ static void stand_in(struct ctx *c, const char *name)
         die("cannot write %s", path);
 }
 
+/* ---- image variants ---- */
+
+/* One entry of an image being rewritten. */
+struct entry {
+    char name[80];
+    uint8_t *data;
+    size_t len;
+};
+
+struct image {
+    struct entry e[16];
+    size_t n;
+};
+
+static void sha256(const void *data, size_t len, uint8_t out[32])
+{
+    unsigned int n = 0;
+
+    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32)
+        die("cannot compute SHA-256");
+}
+
+static void image_free(struct image *img)
+{
+    for (size_t i = 0; i < img->n; i++)
+        free(img->e[i].data);
+    img->n = 0;
+}
+
+/* Reads every entry of the zip at `path`. */
+static void image_read(const char *path, struct image *img)
+{
+    zip_t *za = zip_open(path, ZIP_RDONLY, NULL);
+    zip_int64_t n = za ? zip_get_num_entries(za, 0) : -1;
+
+    if (n < 0 || (size_t)n > sizeof(img->e) / sizeof(img->e[0]))
+        die("cannot read image %s", path);
+    img->n = 0;
+    for (zip_int64_t i = 0; i < n; i++) {
+        struct entry *e = &img->e[img->n++];
+        zip_stat_t st;
+        zip_file_t *zf;
+
+        if (zip_stat_index(za, (zip_uint64_t)i, 0, &st) != 0 ||
+            (zf = zip_fopen_index(za, (zip_uint64_t)i, 0)) == NULL)
+            die("cannot read entry %lld of %s", (long long)i, path);
+        snprintf(e->name, sizeof(e->name), "%s", st.name);
+        e->len = (size_t)st.size;
+        e->data = malloc(e->len ? e->len : 1);
+        if (e->data == NULL || zip_fread(zf, e->data, st.size) != (zip_int64_t)st.size)
+            die("cannot read entry %s of %s", e->name, path);
+        zip_fclose(zf);
+    }
+    zip_discard(za);
+}
+
+/* Writes `img` as a zip at `path`, every entry stored (or deflated). */
+static void image_write(const char *path, const struct image *img, bool deflate)
+{
+    int zerr = 0;
+    zip_t *za;
+
+    unlink(path);
+    za = zip_open(path, ZIP_CREATE | ZIP_EXCL, &zerr);
+    if (za == NULL)
+        die("cannot create %s", path);
+    for (size_t i = 0; i < img->n; i++) {
+        zip_source_t *src = zip_source_buffer(za, img->e[i].data, img->e[i].len, 0);
+        zip_int64_t idx = src ? zip_file_add(za, img->e[i].name, src, ZIP_FL_ENC_UTF_8) : -1;
+        if (idx < 0)
+            die("cannot add %s to %s: %s", img->e[i].name, path, zip_strerror(za));
+        zip_set_file_compression(za, (zip_uint64_t)idx, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0);
+        zip_file_set_mtime(za, (zip_uint64_t)idx, 315532800, 0); /* 1980-01-01 */
+    }
+    if (zip_close(za) != 0)
+        die("cannot write %s", path);
+}
+
+static struct entry *image_find(struct image *img, const char *name)
+{
+    for (size_t i = 0; i < img->n; i++)
+        if (strcmp(img->e[i].name, name) == 0)
+            return &img->e[i];
+    return NULL;
+}
+
+static void image_remove(struct image *img, struct entry *e)
+{
+    free(e->data);
+    *e = img->e[--img->n];
+}
+
+static void image_add(struct image *img, const char *name, const void *data, size_t len)
+{
+    struct entry *e = &img->e[img->n++];
+
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    e->len = len;
+    e->data = malloc(len ? len : 1);
+    if (e->data == NULL)
+        die("out of memory");
+    memcpy(e->data, data, len);
+}
+
+static void blob_name(const uint8_t sha[32], char out[80])
+{
+    char hex[65];
+
+    kos__image_hex(sha, 32, hex);
+    snprintf(out, 80, "%s%s", KOS__IMAGE_BLOB_PREFIX, hex);
+}
+
+/* Rewrites image.sig for the manifest blob `cm` (stored under its digest):
+ * signed with the seed key when `sign`, else "unsigned". */
+static void image_set_manifest(struct ctx *c, struct image *img, const uint8_t *cm, size_t len,
+                               bool sign)
+{
+    struct kos__image_sig sig;
+    uint8_t msg[KOS__IMAGE_SIGN_MSG_LEN];
+    char name[80], text[KOS__IMAGE_SIG_MAX], err[256];
+    struct entry *e = image_find(img, KOS__IMAGE_SIG_NAME);
+
+    memset(&sig, 0, sizeof(sig));
+    sha256(cm, len, sig.manifest);
+    blob_name(sig.manifest, name);
+    if (image_find(img, name) == NULL)
+        image_add(img, name, cm, len);
+    if (sign) {
+        EVP_PKEY *pkey = NULL;
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        size_t slen = sizeof(sig.sig);
+
+        kos__image_sign_message(sig.manifest, msg);
+        if (kos__key_load_private(c->key, &pkey, err, sizeof(err)) != KOS_STATUS_OK ||
+            kos__key_id(pkey, sig.key_id) != KOS_STATUS_OK || md == NULL ||
+            EVP_DigestSignInit(md, NULL, NULL, NULL, pkey) != 1 ||
+            EVP_DigestSign(md, sig.sig, &slen, msg, sizeof(msg)) != 1)
+            die("cannot sign a variant image");
+        EVP_MD_CTX_free(md);
+        EVP_PKEY_free(pkey);
+        sig.is_signed = true;
+    }
+    size_t tlen = kos__image_sig_format(&sig, text, sizeof(text));
+    if (e != NULL)
+        image_remove(img, e);
+    image_add(img, KOS__IMAGE_SIG_NAME, text, tlen);
+}
+
+/* The compiled manifest image.sig names, or NULL. */
+static struct entry *image_manifest(struct image *img)
+{
+    struct entry *e = image_find(img, KOS__IMAGE_SIG_NAME);
+    struct kos__image_sig sig;
+    char err[256], name[80];
+
+    if (e == NULL ||
+        kos__image_sig_parse((const char *)e->data, e->len, &sig, err, sizeof(err)) != 0)
+        return NULL;
+    blob_name(sig.manifest, name);
+    return image_find(img, name);
+}
+
+/* Writes variant `what` of the image at `path` after `edit` changed it. */
+static void put_variant(struct ctx *c, const char *label, const char *what, struct image *img,
+                        bool deflate)
+{
+    char path[256], name[300];
+    size_t len;
+
+    snprintf(path, sizeof(path), "%s/variant.zip", c->tmp);
+    image_write(path, img, deflate);
+    char *zip = read_file(path, &len);
+    snprintf(name, sizeof(name), "%s-%s.zip", label, what);
+    put("image", name, zip, len);
+    free(zip);
+    unlink(path);
+}
+
+/* Variants of the image at `path`, each broken in one way. */
+static void seed_image_variants(struct ctx *c, const char *label, const char *path, bool sign)
+{
+    struct image img;
+    struct entry *cm, *bin;
+    char name[80];
+    uint8_t sha[32];
+
+#define FRESH()                                                                                    \
+    do {                                                                                           \
+        image_free(&img);                                                                          \
+        image_read(path, &img);                                                                    \
+        cm = image_manifest(&img);                                                                 \
+        bin = NULL;                                                                                \
+        for (size_t i_ = 0; i_ < img.n; i_++)                                                      \
+            if (&img.e[i_] != cm && strcmp(img.e[i_].name, KOS__IMAGE_SIG_NAME) != 0)              \
+                bin = &img.e[i_];                                                                  \
+        if (cm == NULL || bin == NULL)                                                             \
+            die("%s has no manifest or no binary", path);                                          \
+    } while (0)
+
+    img.n = 0;
+    FRESH();
+    put_variant(c, label, "deflated", &img, true);
+
+    FRESH(); /* a binary's bytes changed under its old name */
+    bin->data[0] ^= 1;
+    put_variant(c, label, "tampered-binary", &img, false);
+
+    FRESH(); /* a blob nobody references */
+    sha256("unreferenced", 12, sha);
+    blob_name(sha, name);
+    image_add(&img, name, "unreferenced", 12);
+    put_variant(c, label, "unreferenced-blob", &img, false);
+
+    FRESH(); /* a binary missing */
+    image_remove(&img, bin);
+    put_variant(c, label, "missing-binary", &img, false);
+
+    FRESH(); /* an entry that is neither image.sig nor a blob */
+    image_add(&img, "README", "hello\n", 6);
+    put_variant(c, label, "extra-entry", &img, false);
+
+    FRESH();
+    image_remove(&img, image_find(&img, KOS__IMAGE_SIG_NAME));
+    put_variant(c, label, "no-sig", &img, false);
+
+    FRESH(); /* the manifest blob stored under a wrong name */
+    sha256("wrong", 5, sha);
+    blob_name(sha, cm->name);
+    put_variant(c, label, "manifest-misnamed", &img, false);
+
+    FRESH(); /* signed the other way round */
+    image_set_manifest(c, &img, cm->data, cm->len, !sign);
+    put_variant(c, label, sign ? "unsigned-sig" : "signed-sig", &img, false);
+
+    FRESH(); /* the manifest changed (a process's restart policy made invalid),
+              * stored and signed properly: only kos_cm_open() can refuse it */
+    {
+        const struct kos_cm_header *h = (const struct kos_cm_header *)cm->data;
+        uint8_t *copy = malloc(cm->len);
+        size_t clen = cm->len;
+        if (copy == NULL)
+            die("out of memory");
+        memcpy(copy, cm->data, clen);
+        memset(copy + h->procs_off + offsetof(struct kos_cm_proc, restart), 9, 1);
+        image_remove(&img, cm);
+        image_set_manifest(c, &img, copy, clen, sign);
+        put_variant(c, label, "bad-manifest", &img, false);
+        free(copy);
+    }
+
+    FRESH(); /* a process's digest names a blob that is not there, signed */
+    {
+        const struct kos_cm_header *h = (const struct kos_cm_header *)cm->data;
+        uint8_t *copy = malloc(cm->len);
+        size_t clen = cm->len;
+        if (copy == NULL)
+            die("out of memory");
+        memcpy(copy, cm->data, clen);
+        copy[h->procs_off + offsetof(struct kos_cm_proc, sha256)] ^= 0xff;
+        image_remove(&img, cm);
+        image_set_manifest(c, &img, copy, clen, sign);
+        put_variant(c, label, "digest-without-blob", &img, false);
+        free(copy);
+    }
+    image_free(&img);
+#undef FRESH
+}
+
 /* Compiles and packs one manifest that loads. */
 static void seed_from_manifest(struct ctx *c, const char *label, const struct kos_manifest *m)
 {
@@ -185,6 +462,9 @@ static void seed_from_manifest(struct ctx *c, const char *label, const struct ko
     snprintf(name, sizeof(name), "%s-%s.zip", label, m->signing ? "signed" : "unsigned");
     put("image", name, zip, zlen);
     free(zip);
+    /* Broken variants of one signed and one unsigned system. */
+    if (strcmp(label, "good-ping_pong") == 0 || strcmp(label, "extra-01") == 0)
+        seed_image_variants(c, label, path, m->signing);
     unlink(path);
 }
 
@@ -351,6 +631,26 @@ static void seed_grants(void)
     }
 }
 
+/* Writes `m` the way fuzz_msgwire's encoder mode (5) reads it: type and
+ * status as one byte each, then id, endpoint, channel, app_id, timeout_ms
+ * (4 bytes each) and cookie (8), little-endian, then the name. */
+static void put_mw_fields(const struct kos__mw *m, const char *what)
+{
+    uint8_t buf[2 + 5 * 4 + 8 + KOS__NAME_MAX], *p = buf;
+    const uint32_t u32[] = {m->id, m->endpoint, m->channel, m->app_id, (uint32_t)m->timeout_ms};
+    size_t n = strnlen(m->name, KOS__NAME_MAX);
+
+    *p++ = (uint8_t)m->type;
+    *p++ = (uint8_t)m->status;
+    for (size_t i = 0; i < sizeof(u32) / sizeof(u32[0]); i++)
+        for (int b = 0; b < 4; b++)
+            *p++ = (uint8_t)(u32[i] >> (8 * b));
+    for (int b = 0; b < 8; b++)
+        *p++ = (uint8_t)(m->cookie >> (8 * b));
+    memcpy(p, m->name, n);
+    put_wire(5, what, buf, (size_t)(p - buf) + n);
+}
+
 /* One directory message of every type, with and without a failure status
  * where the type has one. */
 static void seed_mw(void)
@@ -393,9 +693,10 @@ static void seed_mw(void)
                 continue;
             }
             snprintf(what, sizeof(what), "mw-%s", kos__mw_type_name(m.type));
-            put_wire((unsigned)(2 + 5 * nfds), what, buf, len);
+            put_wire((unsigned)(2 | nfds << 3), what, buf, len);
             if (nfds == 0)
                 put_wire(4, what, buf, len);
+            put_mw_fields(&m, what);
             n_ok++;
         }
     }

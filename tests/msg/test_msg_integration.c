@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "channel_int.h"
 #include "harness.h"
 #include "msg_int.h"
+#include "msg_wire_int.h"
 
 #ifndef KOS_MSG_SERVER
 #error "KOS_MSG_SERVER must name the msg_server binary"
@@ -1056,6 +1058,109 @@ static void test_hostile_client(void **state)
     world_stop(&w);
 }
 
+/* ==== the directory wire, spoken directly ==== */
+
+/* Sends a message and waits for the reply of `type`; returns its status. */
+static uint32_t raw_call(int sock, const struct kos__mw *m, uint32_t type, struct kos__mw *rep,
+                         int fds[KOS__MW_MAX_FDS])
+{
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+
+    CKS(kos__mw_send(sock, m, NULL, 0), KOS_STATUS_OK);
+    CK(poll(&p, 1, 5000) == 1);
+    CKS(kos__mw_recv(sock, rep, fds, 0), KOS_STATUS_OK);
+    CK(rep->type == type && rep->id == m->id);
+    return rep->status;
+}
+
+static int raw_client(void *p, const struct kh_sync *sync)
+{
+    struct cli_arg *a = p;
+    struct kos__mw m = {0}, r;
+    int fds[KOS__MW_MAX_FDS];
+    (void)sync;
+
+    /* A token, the way libkos gets one. */
+    m = (struct kos__mw){.type = KOS__MW_REQUEST, .id = 1, .timeout_ms = 5000, .name = "echo"};
+    CK(raw_call(a->sock, &m, KOS__MW_REQUEST_REPLY, &r, fds) == KOS_STATUS_OK);
+    uint32_t chan = r.channel;
+    for (unsigned i = 0; i < KOS__MW_CLIENT_FDS; i++)
+        close(fds[i]);
+
+    /* A transfer is redeemed once. */
+    m = (struct kos__mw){.type = KOS__MW_PREPARE, .channel = chan, .cookie = 0x1234};
+    CKS(kos__mw_send(a->sock, &m, NULL, 0), KOS_STATUS_OK);
+    m = (struct kos__mw){.type = KOS__MW_REDEEM, .id = 2, .cookie = 0x1234};
+    CK(raw_call(a->sock, &m, KOS__MW_REDEEM_REPLY, &r, fds) == KOS_STATUS_OK);
+    CK(strcmp(r.name, "echo") == 0 && r.channel != chan);
+    for (unsigned i = 0; i < KOS__MW_CLIENT_FDS; i++)
+        close(fds[i]);
+    m.id = 3;
+    CK(raw_call(a->sock, &m, KOS__MW_REDEEM_REPLY, &r, fds) == KOS_STATUS_INVALID_TOKEN);
+    /* A cookie nobody prepared, and one prepared on a channel that is not
+     * this app's, give nothing. */
+    m = (struct kos__mw){.type = KOS__MW_REDEEM, .id = 4, .cookie = 0x5678};
+    CK(raw_call(a->sock, &m, KOS__MW_REDEEM_REPLY, &r, fds) == KOS_STATUS_INVALID_TOKEN);
+    m = (struct kos__mw){.type = KOS__MW_PREPARE, .channel = chan + 1000, .cookie = 0x9abc};
+    CKS(kos__mw_send(a->sock, &m, NULL, 0), KOS_STATUS_OK);
+    m = (struct kos__mw){.type = KOS__MW_REDEEM, .id = 5, .cookie = 0x9abc};
+    CK(raw_call(a->sock, &m, KOS__MW_REDEEM_REPLY, &r, fds) == KOS_STATUS_INVALID_TOKEN);
+
+    /* Only a message server sends CLIENT_GONE: the conversation ends. */
+    m = (struct kos__mw){.type = KOS__MW_CLIENT_GONE, .endpoint = 1, .channel = chan};
+    CKS(kos__mw_send(a->sock, &m, NULL, 0), KOS_STATUS_OK);
+    struct pollfd pf = {.fd = a->sock, .events = POLLIN};
+    CK(poll(&pf, 1, 5000) == 1);
+    CKS(kos__mw_recv(a->sock, &r, fds, 0), KOS_STATUS_CLOSED);
+    return 0;
+}
+
+static int garbage_client(void *p, const struct kh_sync *sync)
+{
+    struct cli_arg *a = p;
+    uint8_t junk[40] = {0xff, 0xff, 0, 0, 24};
+    struct kos__mw r;
+    int fds[KOS__MW_MAX_FDS];
+    (void)sync;
+
+    CK(send(a->sock, junk, sizeof(junk), 0) == (ssize_t)sizeof(junk));
+    struct pollfd pf = {.fd = a->sock, .events = POLLIN};
+    CK(poll(&pf, 1, 5000) == 1);
+    CKS(kos__mw_recv(a->sock, &r, fds, 0), KOS_STATUS_CLOSED);
+    return 0;
+}
+
+static void test_raw_wire(void **state)
+{
+    struct world w;
+    struct kh_child s, r, g, c;
+    (void)state;
+
+    world_start(&w, 1);
+    int ss = add_app(&w, 0, 1, "server", ECHO, NULL);
+    int rs = add_app(&w, 0, 2, "raw", NULL, ECHO);
+    int gs = add_app(&w, 0, 3, "garbage", NULL, ECHO);
+    int cs = add_app(&w, 0, 4, "client", NULL, ECHO);
+    struct srv_arg sa = {.sock = ss, .server = "msg0", .app_id = 1, .protocol = "echo"};
+    struct cli_arg ra = {.sock = rs, .app_id = 2}, ga = {.sock = gs, .app_id = 3};
+    struct cli_arg ca = {.sock = cs, .app_id = 4};
+    spawn(&s, echo_server, &sa, ss);
+    assert_int_equal(kh_wait_ready(&s, 10000), 0);
+    spawn(&r, raw_client, &ra, rs);
+    spawn(&g, garbage_client, &ga, gs);
+    assert_int_equal(kh_reap(&r, 20000), 0);
+    assert_int_equal(kh_reap(&g, 20000), 0);
+    /* The message server goes on serving everyone else. */
+    spawn(&c, calling_client, &ca, cs);
+    assert_int_equal(kh_reap(&c, 30000), 0);
+    assert_int_equal(kh_reap(&s, 20000), 0);
+    world_stop(&w);
+    assert_true(kh_log_contains(&w.srv[0], "closing the connection of app 'raw': it sent "
+                                           "CLIENT_GONE, which only a message server sends"));
+    assert_true(kh_log_contains(
+        &w.srv[0], "closing the connection of app 'garbage': it sent a malformed message"));
+}
+
 /* ==== an app restarts ==== */
 
 static int restarted_client(void *p, const struct kh_sync *sync)
@@ -1121,6 +1226,7 @@ int main(void)
         cmocka_unit_test(test_two_message_servers),
         cmocka_unit_test(test_hostile_client),
         cmocka_unit_test(test_app_restart),
+        cmocka_unit_test(test_raw_wire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,7 @@ id=$(sed -n 's/.*key id \([0-9a-f]*\)$/\1/p' "$WORK/out")
 run 1 keys.generate --release --out "$WORK/keys/sub"
 expect err "^kos-tool keys.generate: release key .*release.key already exists; refusing to overwrite it$"
 run 2 keys.generate --out "$WORK/k2"
-expect err "^kos-tool keys.generate: give --release"
+expect err "^kos-tool keys.generate: give one of --release"
 run 2 keys.generate --release --bogus
 expect err "^kos-tool keys.generate: unknown argument '--bogus'"
 run 0 keys.generate --help

@@ -23,9 +23,12 @@
 
 static struct kos__logrec rec(uint64_t seq, const char *app, const char *text)
 {
-    return (struct kos__logrec){.seq = seq, .time_ns = 1700000000123456789 + (int64_t)seq,
-                                .level = KOS_LOG_INFO, .app = app,
-                                .app_len = (uint8_t)strlen(app), .text = text,
+    return (struct kos__logrec){.seq = seq,
+                                .time_ns = 1700000000123456789 + (int64_t)seq,
+                                .level = KOS_LOG_INFO,
+                                .app = app,
+                                .app_len = (uint8_t)strlen(app),
+                                .text = text,
                                 .text_len = (uint16_t)strlen(text)};
 }
 
@@ -286,7 +289,7 @@ static void test_bucket(void **state)
     bucket_init(&b, 5, t);
     for (int i = 0; i < 10; i++)
         ok += bucket_take(&b, 2, 5, t);
-    assert_int_equal(ok, 5); /* the burst */
+    assert_int_equal(ok, 5);                            /* the burst */
     assert_false(bucket_take(&b, 2, 5, t + 499999999)); /* 0.999 token */
     assert_true(bucket_take(&b, 2, 5, t + 500000000));  /* 2/s: one per 0.5 s */
     assert_false(bucket_take(&b, 2, 5, t + 500000000));
@@ -359,9 +362,9 @@ static void test_store_file(void **state)
     struct stat stt;
     (void)state;
 
-    assert_int_equal(store_open(&s, tmpdir, KOS_STORE_MIN_SIZE, true, load, &l, &rep, err,
-                                sizeof(err)),
-                     KOS_STATUS_OK);
+    assert_int_equal(
+        store_open(&s, tmpdir, KOS_STORE_MIN_SIZE, true, load, &l, &rep, err, sizeof(err)),
+        KOS_STATUS_OK);
     assert_int_equal(l.n, 0);
     memset(text, 'x', sizeof(text) - 1);
     text[sizeof(text) - 1] = 0;
@@ -383,9 +386,9 @@ static void test_store_file(void **state)
     ring_destroy(l.ring);
     l.ring = ring_create(1000);
     l.n = 0;
-    assert_int_equal(store_open(&s, tmpdir, KOS_STORE_MIN_SIZE, true, load, &l, &rep, err,
-                                sizeof(err)),
-                     KOS_STATUS_OK);
+    assert_int_equal(
+        store_open(&s, tmpdir, KOS_STORE_MIN_SIZE, true, load, &l, &rep, err, sizeof(err)),
+        KOS_STATUS_OK);
     assert_true(l.n > 50);
     assert_int_equal(rep.bad_regions, 0);
     assert_int_equal(ring_at(l.ring, ring_count(l.ring) - 1)->seq, 400);
@@ -400,9 +403,9 @@ static void test_store_file(void **state)
     ring_destroy(l.ring);
     l.ring = ring_create(1000);
     l.n = 0;
-    assert_int_equal(store_open(&s, tmpdir, KOS_STORE_MIN_SIZE, true, load, &l, &rep, err,
-                                sizeof(err)),
-                     KOS_STATUS_OK);
+    assert_int_equal(
+        store_open(&s, tmpdir, KOS_STORE_MIN_SIZE, true, load, &l, &rep, err, sizeof(err)),
+        KOS_STATUS_OK);
     assert_int_equal(l.n, before);
     assert_true(rep.truncated);
     assert_int_equal(rep.bad_bytes, 6);
@@ -412,17 +415,17 @@ static void test_store_file(void **state)
     ring_destroy(l.ring);
     l.ring = ring_create(1000);
     l.n = 0;
-    assert_int_equal(store_open(&s, tmpdir, KOS_STORE_MIN_SIZE, true, load, &l, &rep, err,
-                                sizeof(err)),
-                     KOS_STATUS_OK);
+    assert_int_equal(
+        store_open(&s, tmpdir, KOS_STORE_MIN_SIZE, true, load, &l, &rep, err, sizeof(err)),
+        KOS_STATUS_OK);
     assert_int_equal(rep.bad_regions, 0);
     assert_int_equal(l.n, before);
     store_close(&s);
     ring_destroy(l.ring);
 
     /* a missing directory is an error with a sentence */
-    assert_int_equal(store_open(&s, "/nonexistent/kos", KOS_STORE_MIN_SIZE, true, NULL, NULL,
-                                &rep, err, sizeof(err)),
+    assert_int_equal(store_open(&s, "/nonexistent/kos", KOS_STORE_MIN_SIZE, true, NULL, NULL, &rep,
+                                err, sizeof(err)),
                      KOS_STATUS_IO);
     assert_non_null(strstr(err, "/nonexistent/kos"));
 }

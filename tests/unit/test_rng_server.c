@@ -176,8 +176,7 @@ static void test_drbg_schedule(void **state)
     assert_int_equal(a.reseeds, 2);
     assert_int_equal(drbg_generate(&a, x, 64, 2000), KOS_STATUS_OK); /* by volume */
     assert_int_equal(a.reseeds, 3);
-    assert_int_equal(drbg_generate(&a, x, DRBG_MAX_REQUEST + 1, 2000),
-                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(drbg_generate(&a, x, DRBG_MAX_REQUEST + 1, 2000), KOS_STATUS_INVALID_ARGUMENT);
     assert_int_equal(b.reseeds, 1);
     drbg_fini(&a);
     drbg_fini(&b);
@@ -186,9 +185,9 @@ static void test_drbg_schedule(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_block_2_3_2),     cmocka_unit_test(test_encrypt_2_4_2),
-        cmocka_unit_test(test_keystream_a1),    cmocka_unit_test(test_against_openssl),
-        cmocka_unit_test(test_drbg_erasure),    cmocka_unit_test(test_drbg_schedule),
+        cmocka_unit_test(test_block_2_3_2),  cmocka_unit_test(test_encrypt_2_4_2),
+        cmocka_unit_test(test_keystream_a1), cmocka_unit_test(test_against_openssl),
+        cmocka_unit_test(test_drbg_erasure), cmocka_unit_test(test_drbg_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,230 @@
+/*
+ * main.c - the key_store component: holds the device's keys, granted to it
+ * as read-only resources, and publishes kos_keystore_protocol (or the
+ * protocol its `protocol` setting names), letting each app do only the
+ * operations its `allow` setting lists.
+ *
+ * Settings (the manifest entry's config:, see docs/packages/key_store.md):
+ *   allow     "APP=KEY:OP,...;APP=..." with OP public|sign|verify|agree
+ *             (default: nobody may do anything)
+ *   keys      "NAME,NAME,..." the resources to load as keys; each must be
+ *             granted (default: identity, tunnel and trusted_0..trusted_29,
+ *             each if granted)
+ *   protocol  the protocol to publish (default kos_keystore_protocol)
+ *   server    the message server (default msg0)
+ */
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include <kos/log.h>
+#include <kos/msg.h>
+
+#include "ks.h"
+
+#define DEFAULT_TRUSTED 30
+#define SECURE_HEAP     (64u << 10)
+
+struct ctx {
+    kos_app_t *app;
+    struct kstore ks;
+};
+
+static const char *setting(const struct ctx *c, const char *key, const char *def)
+{
+    const char *v = kos_app_config(c->app, key);
+
+    return v ? v : def;
+}
+
+/* Loads resource `name` as a key. `required`: a missing resource is an
+ * error, else it is skipped. Returns 0, or 1 after logging why. */
+static int load_one(struct ctx *c, const char *name, bool required)
+{
+    char err[256];
+    kos_status_t st;
+    int fd;
+
+    st = kos_app_resource(c->app, name, &fd, NULL);
+    if (st == KOS_STATUS_NOT_FOUND && !required)
+        return 0;
+    if (st) {
+        kos_log_error("keys: '%s' is not granted to key_store (devices: {%s: {path: FILE, "
+                      "access: r}}): %s",
+                      name, name, kos_status_str(st));
+        return 1;
+    }
+    if (kstore_add_fd(&c->ks, name, fd, err, sizeof(err))) {
+        kos_log_error("%s", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int load_keys(struct ctx *c)
+{
+    const char *list = setting(c, "keys", NULL);
+    char name[64];
+
+    if (!list) {
+        if (load_one(c, "identity", false) || load_one(c, "tunnel", false))
+            return 1;
+        for (int i = 0; i < DEFAULT_TRUSTED; i++) {
+            snprintf(name, sizeof(name), "trusted_%d", i);
+            if (load_one(c, name, false))
+                return 1;
+        }
+        return 0;
+    }
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        size_t a = 0, b = n;
+
+        while (a < b && p[a] == ' ')
+            a++;
+        while (b > a && p[b - 1] == ' ')
+            b--;
+        if (b - a == 0 || b - a > KOS_KEYSTORE_KEY_NAME_MAX ||
+            !kos__ks_name_valid(p + a, b - a)) {
+            kos_log_error("keys: expected NAME,NAME,... (names of 1-31 characters from "
+                          "[a-z0-9_]) at offset %zu ('%.24s')",
+                          (size_t)(p - list), p);
+            return 1;
+        }
+        memcpy(name, p + a, b - a);
+        name[b - a] = '\0';
+        if (load_one(c, name, true))
+            return 1;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+static void log_keys(const struct ctx *c)
+{
+    for (size_t i = 0; i < c->ks.n_keys; i++) {
+        const struct ks_key *k = &c->ks.keys[i];
+        kos_log_info("key '%s': %s %s, public %02x%02x%02x%02x...", k->name,
+                     k->type == KOS_KEYSTORE_ED25519 ? "Ed25519" : "X25519",
+                     k->private_key ? "private" : "public", k->pub[0], k->pub[1], k->pub[2],
+                     k->pub[3]);
+    }
+}
+
+static int serve(struct ctx *c, kos_endpoint_t *ep)
+{
+    for (;;) {
+        struct pollfd p[2] = {
+            {.fd = kos_endpoint_fd(ep), .events = POLLIN},
+            {.fd = kos_app_fd(c->app), .events = POLLIN},
+        };
+        struct kos_msg m, reply;
+        struct kos_caller from;
+        kos_status_t st = kos_endpoint_receive(ep, &m, &from, 0);
+
+        if (st == KOS_STATUS_OK) {
+            if (m.token) { /* this protocol takes no tokens */
+                kos_token_close(m.token);
+                reply = (struct kos_msg){0};
+                st = KOS_STATUS_PROTOCOL;
+            } else {
+                st = kstore_handle(&c->ks, from.app, &m, &reply);
+            }
+            if (kos_endpoint_reply(ep, &from, st, &reply))
+                kos_log_warn("reply to '%s' failed", from.app);
+            kstore_after_reply(&c->ks);
+            continue;
+        }
+        if (st != KOS_STATUS_WOULD_BLOCK && st != KOS_STATUS_TIMEOUT) {
+            kos_log_error("receive failed: %s", kos_status_str(st));
+            return 1;
+        }
+        if (poll(p, 2, -1) < 0)
+            continue;
+        if (p[1].revents && kos_app_stopping(c->app))
+            return 0;
+    }
+}
+
+int main(void)
+{
+    struct ctx *c;
+    struct ks_acl *acl;
+    const char *allow, *protocol, *server;
+    kos_endpoint_t *ep;
+    kos_dir_t *dir;
+    char err[256], warn[512];
+    kos_status_t st;
+    int heap, rc = 1;
+
+    /* Read no OpenSSL configuration: a component's whole configuration comes
+     * from its manifest entry (and the sandbox has no files to read). */
+    if (!OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL))
+        return 1;
+    /* Private keys go to OpenSSL's secure heap: guarded, excluded from core
+     * dumps, and locked in memory when the sandbox allows mlock. */
+    heap = CRYPTO_secure_malloc_init(SECURE_HEAP, 32);
+    c = calloc(1, sizeof(*c));
+    acl = calloc(1, sizeof(*acl));
+    if (!c || !acl)
+        goto out_free;
+    signal(SIGTERM, SIG_IGN); /* stop on Core's control message, between requests */
+    if (kos_app_open(&c->app))
+        goto out_free;
+    if (heap == 0)
+        kos_log_warn("no secure heap: private keys are in ordinary memory (still wiped)");
+    else if (heap == 2)
+        kos_log_info("secure heap not locked in memory (mlock refused); keys are still "
+                     "guarded, excluded from core dumps and wiped");
+    if ((st = kstore_init(&c->ks))) {
+        kos_log_error("cannot set up OpenSSL: %s", kos_status_str(st));
+        goto out_close_app;
+    }
+    if (load_keys(c))
+        goto out_fini;
+    if (c->ks.n_keys == 0)
+        kos_log_warn("no keys granted: every operation will fail (provision the device with "
+                     "kos-tool run --keys DIR)");
+    allow = setting(c, "allow", NULL);
+    if (ks_acl_parse(acl, allow, err, sizeof(err)) ||
+        kstore_set_acl(&c->ks, acl, err, sizeof(err), warn, sizeof(warn))) {
+        kos_log_error("%s", err);
+        goto out_fini;
+    }
+    if (warn[0])
+        kos_log_warn("allow: %s", warn);
+    if (!allow || !*allow)
+        kos_log_warn("no 'allow' setting: every operation will be refused");
+    protocol = setting(c, "protocol", KOS_KEYSTORE_PROTOCOL);
+    server = setting(c, "server", "msg0");
+    if ((st = kos_app_dir(c->app, server, &dir)) || (st = kos_dir_publish(dir, protocol, &ep))) {
+        kos_log_error("cannot publish %s on %s: %s", protocol, server, kos_status_str(st));
+        goto out_fini;
+    }
+    log_keys(c);
+    if (kos_app_ready(c->app))
+        goto out_close_ep;
+    kos_log_info("serving %s", protocol);
+    rc = serve(c, ep);
+    kos_log_info("stopping: %llu operations, %llu denied, %llu failed",
+                 (unsigned long long)c->ks.n_ok, (unsigned long long)c->ks.n_denied,
+                 (unsigned long long)c->ks.n_failed);
+out_close_ep:
+    kos_endpoint_close(ep);
+out_fini:
+    kstore_fini(&c->ks);
+out_close_app:
+    kos_app_close(c->app);
+out_free:
+    free(acl);
+    free(c);
+    if (heap)
+        CRYPTO_secure_malloc_done();
+    return rc;
+}
