@@ -185,7 +185,8 @@ struct count {
     unsigned n;
     uint64_t last_seq;
     bool in_order;
-    char notice[256];
+    char notice[256];           /* the last drop notice seen */
+    unsigned long long noticed; /* the drops all notices report, summed */
 };
 
 static void count_rec(const struct kos_logsrv_record *r, void *arg)
@@ -193,6 +194,7 @@ static void count_rec(const struct kos_logsrv_record *r, void *arg)
     struct count *c = arg;
     if (r->flags & KOS_LOGSRV_NOTICE) {
         snprintf(c->notice, sizeof(c->notice), "%.200s", r->text);
+        c->noticed += strtoull(r->text, NULL, 10);
         return;
     }
     if (c->app && strcmp(r->app, c->app))
@@ -293,21 +295,26 @@ static int do_log_quiet(unsigned n)
         sleep_ms(20);
     }
     kos_log_info("quiet: %u of %u accepted", ok, n);
-    /* noisy's drops must show up as a notice */
+    /* noisy's drops must all show up in notices: a notice is emitted per
+     * reporting period, so one burst may be reported in several. Wait until
+     * the notices add up to the count the server keeps and none is pending. */
+    memset(&stats, 0, sizeof(stats));
     for (int tries = 0; tries < 100; tries++) {
         struct kos_logsrv_query q = {.app = "noisy"};
         memset(&c, 0, sizeof(c));
         c.app = "noisy";
         c.in_order = true;
-        if (query_all(ls, &q, &c, &pages) == KOS_STATUS_OK && c.notice[0])
+        if (query_all(ls, &q, &c, &pages) == KOS_STATUS_OK && c.notice[0] &&
+            kos_logsrv_app_stats(ls, "noisy", &stats) == KOS_STATUS_OK && stats.pending == 0 &&
+            c.noticed == stats.dropped)
             break;
         sleep_ms(100);
     }
     kos_log_info("quiet: notice: '%s'", c.notice);
-    if (kos_logsrv_app_stats(ls, "noisy", &stats) == KOS_STATUS_OK)
-        kos_log_info("quiet: stats noisy: accepted %llu dropped %llu pending %llu",
-                     (unsigned long long)stats.accepted, (unsigned long long)stats.dropped,
-                     (unsigned long long)stats.pending);
+    kos_log_info("quiet: notices report %llu dropped records from app noisy", c.noticed);
+    kos_log_info("quiet: stats noisy: accepted %llu dropped %llu pending %llu",
+                 (unsigned long long)stats.accepted, (unsigned long long)stats.dropped,
+                 (unsigned long long)stats.pending);
     struct kos_logsrv_query q = {.app = kos_app_name(app)};
     memset(&c, 0, sizeof(c));
     c.prefix = "quiet ";
