@@ -16,7 +16,7 @@ packages=(
   rng-tools5 xxd   # rngtest (FIPS 140-2 battery) and hex decoding for the rng_server test
   # fuzzing (the fuzz preset; libclang-rt-14-dev holds libFuzzer, only
   # recommended by clang) and the cross-aarch64 preset
-  clang libclang-rt-14-dev gcc-aarch64-linux-gnu
+  clang libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   # benchmark peers
   libzmq3-dev
 )
