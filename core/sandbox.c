@@ -1013,19 +1013,20 @@ static int apply_seccomp(const struct kos_sandbox *sb)
                               SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu));
     /* Limits of itself only. */
     if (!rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A0(SCMP_CMP_EQ, 0));
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
+                              SCMP_A0(SCMP_CMP_EQ, 0, 0));
     /* LeakSanitizer stops the app's own threads with ptrace at exit. The PID
      * namespace holds only the app and its init (not dumpable, no
      * capabilities), so that reaches nothing else. */
     if (!rc && sb->sanitizer)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ptrace), 1,
-                              SCMP_A0(SCMP_CMP_NE, PTRACE_TRACEME)); /* init never traces */
+                              SCMP_A0(SCMP_CMP_NE, PTRACE_TRACEME, 0)); /* init never traces */
     /* The one exec: the verified binary at fd max_files, which no fd the app
      * can later open, duplicate or receive can ever be numbered. */
     if (!rc)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(execveat), 2,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sb->max_files),
-                              SCMP_A4(SCMP_CMP_EQ, AT_EMPTY_PATH));
+                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sb->max_files, 0),
+                              SCMP_A4(SCMP_CMP_EQ, AT_EMPTY_PATH, 0));
     if (!rc)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);

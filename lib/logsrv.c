@@ -83,6 +83,45 @@ kos_status_t kos__logrec_decode(const uint8_t *p, size_t len, struct kos__logrec
     return KOS_STATUS_OK;
 }
 
+/* ---- query requests ---- */
+
+size_t kos__logq_encode(const struct kos__logq *q, uint8_t *out, size_t cap)
+{
+    size_t n = KOS__LOGQ_HDR + q->app_len;
+
+    if (q->min_level > KOS_LOG_ERROR || q->app_len > KOS__LOGREC_APP_MAX ||
+        (q->app_len && !q->app) || n > cap)
+        return 0;
+    kos__put_le64(out, q->cursor);
+    kos__put_le64(out + 8, (uint64_t)q->since_ns);
+    kos__put_le32(out + 16, q->max_count);
+    out[20] = q->min_level;
+    out[21] = q->app_len;
+    kos__put_le16(out + 22, 0);
+    if (q->app_len)
+        memcpy(out + KOS__LOGQ_HDR, q->app, q->app_len);
+    return n;
+}
+
+kos_status_t kos__logq_decode(const uint8_t *p, size_t len, struct kos__logq *q)
+{
+    struct kos__logq d;
+
+    if (!p || len < KOS__LOGQ_HDR)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    d.cursor = kos__get_le64(p);
+    d.since_ns = (int64_t)kos__get_le64(p + 8);
+    d.max_count = kos__get_le32(p + 16);
+    d.min_level = p[20];
+    d.app_len = p[21];
+    d.app = (const char *)p + KOS__LOGQ_HDR;
+    if (kos__get_le16(p + 22) != 0 || d.min_level > KOS_LOG_ERROR ||
+        d.app_len > KOS__LOGREC_APP_MAX || len != KOS__LOGQ_HDR + (size_t)d.app_len)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    *q = d;
+    return KOS_STATUS_OK;
+}
+
 const char *kos__log_level_name(unsigned level)
 {
     static const char *const names[] = {"debug", "info", "warn", "error"};
@@ -312,7 +351,7 @@ kos_status_t kos_logsrv_query(kos_logsrv_t *ls, struct kos_logsrv_query *q,
 {
     uint8_t req_buf[KOS__LOGQ_HDR + KOS__LOGREC_APP_MAX];
     struct kos_logsrv_record *out;
-    size_t app_len = q && q->app ? strlen(q->app) : 0;
+    size_t app_len = q && q->app ? strlen(q->app) : 0, req_len;
     struct kos_msg req, reply;
     const uint8_t *p;
     uint32_t count, flags;
@@ -321,16 +360,16 @@ kos_status_t kos_logsrv_query(kos_logsrv_t *ls, struct kos_logsrv_query *q,
 
     if (!ls || !q || app_len > KOS__LOGREC_APP_MAX || (unsigned)q->min_level > KOS_LOG_ERROR)
         return KOS_STATUS_INVALID_ARGUMENT;
-    kos__put_le64(req_buf, q->cursor);
-    kos__put_le64(req_buf + 8, (uint64_t)q->since_ns);
-    kos__put_le32(req_buf + 16, q->max_count);
-    req_buf[20] = (uint8_t)q->min_level;
-    req_buf[21] = (uint8_t)app_len;
-    kos__put_le16(req_buf + 22, 0);
-    if (app_len)
-        memcpy(req_buf + KOS__LOGQ_HDR, q->app, app_len);
-    req = (struct kos_msg){
-        .label = KOS_LOGSRV_QUERY, .payload = req_buf, .len = (uint32_t)(KOS__LOGQ_HDR + app_len)};
+    req_len = kos__logq_encode(&(struct kos__logq){.cursor = q->cursor,
+                                                   .since_ns = q->since_ns,
+                                                   .max_count = q->max_count,
+                                                   .min_level = (uint8_t)q->min_level,
+                                                   .app_len = (uint8_t)app_len,
+                                                   .app = q->app},
+                               req_buf, sizeof(req_buf));
+    if (!req_len)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    req = (struct kos_msg){.label = KOS_LOGSRV_QUERY, .payload = req_buf, .len = (uint32_t)req_len};
     st = kos_msg_call(ls->token, &req, &reply, ls->timeout_ms);
     if (st)
         return st;

@@ -68,6 +68,30 @@ kos_status_t kos__logrec_decode(const uint8_t *p, size_t len, struct kos__logrec
  * (cut to cap-1, always NUL-terminated when cap > 0). */
 size_t kos__logrec_format(const struct kos__logrec *r, char *out, size_t cap);
 
+/* A query request (KOS_LOGSRV_QUERY's payload): u64 cursor, i64 since_ns,
+ * u32 max_count, u8 min_level, u8 app_len, u16 0, then app_len bytes of app
+ * name (none: every app the caller may read). `app` points at app_len bytes
+ * (not NUL-terminated) owned by whoever filled it in. */
+struct kos__logq {
+    uint64_t cursor;
+    int64_t since_ns;
+    uint32_t max_count;
+    uint8_t min_level;
+    uint8_t app_len;
+    const char *app;
+};
+
+/* Encodes q into out[0..cap); returns the bytes written, or 0 if it does not
+ * fit or q is not valid (min_level above KOS_LOG_ERROR, app_len over
+ * KOS__LOGREC_APP_MAX, or app NULL with app_len set). */
+size_t kos__logq_encode(const struct kos__logq *q, uint8_t *out, size_t cap);
+
+/* Decodes an untrusted query request from p[0..len) into *q, which then
+ * points into p. KOS_STATUS_INVALID_ARGUMENT if it is short, long, has a
+ * nonzero reserved field, a level above KOS_LOG_ERROR or an app name longer
+ * than KOS__LOGREC_APP_MAX. */
+kos_status_t kos__logq_decode(const uint8_t *p, size_t len, struct kos__logq *q);
+
 /* The name of a level: "debug", "info", "warn", "error". */
 const char *kos__log_level_name(unsigned level);
 

@@ -259,7 +259,7 @@ static bool may_read(const struct log_server *s, const struct kos_caller *from, 
 static kos_status_t do_query(struct log_server *s, const struct kos_msg *m,
                              const struct kos_caller *from, struct kos_msg *reply)
 {
-    const uint8_t *p = m->payload;
+    struct kos__logq q;
     uint64_t cursor;
     int64_t since;
     uint32_t max_count, count = 0, flags = 0, i, n = ring_count(s->ring);
@@ -267,17 +267,14 @@ static kos_status_t do_query(struct log_server *s, const struct kos_msg *m,
     const char *app;
     size_t off = KOS__LOGQ_REPLY_HDR;
 
-    if (m->token || m->len < KOS__LOGQ_HDR || !p)
+    if (m->token || kos__logq_decode(m->payload, m->len, &q))
         return KOS_STATUS_INVALID_ARGUMENT;
-    cursor = kos__get_le64(p);
-    since = (int64_t)kos__get_le64(p + 8);
-    max_count = kos__get_le32(p + 16);
-    min_level = p[20];
-    app_len = p[21];
-    app = (const char *)p + KOS__LOGQ_HDR;
-    if (kos__get_le16(p + 22) != 0 || min_level > KOS_LOG_ERROR || app_len > KOS__LOGREC_APP_MAX ||
-        m->len != KOS__LOGQ_HDR + app_len)
-        return KOS_STATUS_INVALID_ARGUMENT;
+    cursor = q.cursor;
+    since = q.since_ns;
+    max_count = q.max_count;
+    min_level = q.min_level;
+    app_len = q.app_len;
+    app = q.app;
     if (!may_read(s, from, app, app_len))
         return KOS_STATUS_UNAUTHORIZED;
     if (n && cursor < ring_at(s->ring, 0)->seq && ring_at(s->ring, 0)->seq > 1)
