@@ -21,7 +21,7 @@ get_filename_component(KOS_FUZZ_MF_TESTS_DIR ${KOS_FUZZ_DIR}/../manifest ABSOLUT
 
 # kos_fuzz_target(NAME LIBS lib...): fuzz_<NAME>.c against the listed libraries.
 function(kos_fuzz_target name)
-  cmake_parse_arguments(F "" "" "LIBS;SOURCES" ${ARGN})
+  cmake_parse_arguments(F "" "" "LIBS;SOURCES;INCLUDES" ${ARGN})
   set(srcs ${KOS_FUZZ_DIR}/fuzz_${name}.c ${F_SOURCES})
   set(defs
     KOS_FUZZ_TEST_LAYERS_DIR="${KOS_FUZZ_MF_TESTS_DIR}/layers"
@@ -29,7 +29,7 @@ function(kos_fuzz_target name)
     KOS_FUZZ_IMAGE_SEED_KEY="${KOS_FUZZ_DIR}/image_seed_key.pub")
 
   add_executable(fuzz_replay_${name} ${KOS_FUZZ_DIR}/replay.c ${srcs})
-  target_include_directories(fuzz_replay_${name} PRIVATE ${KOS_FUZZ_DIR})
+  target_include_directories(fuzz_replay_${name} PRIVATE ${KOS_FUZZ_DIR} ${F_INCLUDES})
   target_compile_definitions(fuzz_replay_${name} PRIVATE ${defs})
   target_link_libraries(fuzz_replay_${name} PRIVATE ${F_LIBS})
   add_test(NAME fuzz_replay_${name}
@@ -38,7 +38,7 @@ function(kos_fuzz_target name)
 
   if(KOS_BUILD_FUZZERS)
     add_executable(fuzz_${name} ${srcs})
-    target_include_directories(fuzz_${name} PRIVATE ${KOS_FUZZ_DIR})
+    target_include_directories(fuzz_${name} PRIVATE ${KOS_FUZZ_DIR} ${F_INCLUDES})
     target_compile_definitions(fuzz_${name} PRIVATE ${defs})
     target_link_libraries(fuzz_${name} PRIVATE ${F_LIBS})
     target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
@@ -49,6 +49,15 @@ kos_fuzz_target(manifest SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
 kos_fuzz_target(compiled SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
 kos_fuzz_target(image SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_image kos_manifest OpenSSL::Crypto)
 kos_fuzz_target(msgwire LIBS kos_internal)
+# The Poukai services' wires and settings, and the key files (docs/fuzzing.md).
+set(KOS_FUZZ_LOGSRV_DIR ${PROJECT_SOURCE_DIR}/components/log_server)
+kos_fuzz_target(logsrv LIBS kos_internal INCLUDES ${KOS_FUZZ_LOGSRV_DIR}
+  SOURCES ${KOS_FUZZ_LOGSRV_DIR}/ring.c ${KOS_FUZZ_LOGSRV_DIR}/store.c)
+kos_fuzz_target(i2c LIBS i2c_server_core)
+if(TARGET key_store_core)
+  kos_fuzz_target(keystore LIBS key_store_core)
+  kos_fuzz_target(keys LIBS kos_image key_store_core OpenSSL::Crypto)
+endif()
 
 # Writes the seed inputs from the real encoders (see fuzz_seeds.c); not a test.
 add_executable(fuzz_seeds ${KOS_FUZZ_DIR}/fuzz_seeds.c)

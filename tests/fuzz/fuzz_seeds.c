@@ -18,6 +18,18 @@
  *              of every BOOT / ADD_CLIENT / directory message type, direct
  *              and as a socket datagram, and each directory message's
  *              fields for the encoder mode
+ *   keystore/  key_store requests of every label from kos__ks_encode(),
+ *              allow lists, key files from kos__key_generate_device(), and
+ *              base64 (see fuzz_keystore.c for the selector byte)
+ *   logsrv/    records from kos__logrec_encode(), store files framed by
+ *              kos__logstore_frame() (clean, truncated, damaged, headless)
+ *              and queries from kos__logq_encode() (fuzz_logsrv.c)
+ *   i2c/       transfers from kos__i2c_encode(), alone and as i2c_server
+ *              conversations, allow lists, device lists and temperatures
+ *              (fuzz_i2c.c)
+ *   keys/      bundle.txt from kos__key_generate_device() and for the
+ *              harness's scratch bundle, the release key pair, and blobs
+ *              for the private-key detectors (fuzz_keys.c)
  *   image_seed_key.pub
  *              the public half of the release key that signed the images;
  *              the private half is deleted. Copy it over
@@ -37,9 +49,12 @@
 #include <zip.h>
 
 #include "boot_int.h"
+#include "i2c_int.h"
 #include "image.h"
 #include "image_int.h"
 #include "keys_int.h"
+#include "keystore_int.h"
+#include "logsrv_int.h"
 #include "manifest.h"
 #include "msg_wire_int.h"
 
@@ -704,6 +719,316 @@ static void seed_mw(void)
         die("only %zu directory messages encode", n_ok);
 }
 
+/* ---- the Poukai services' wires, their settings, and key files ---- */
+
+/* Writes sel then data[0..len) as seed OUTDIR/<target>/NNN-<what>. */
+static void put_sel(const char *target, unsigned sel, const char *what, const void *data,
+                    size_t len)
+{
+    uint8_t *buf = malloc(len + 1);
+    char name[128];
+
+    if (!buf)
+        die("out of memory");
+    buf[0] = (uint8_t)sel;
+    if (len)
+        memcpy(buf + 1, data, len);
+    snprintf(name, sizeof(name), "%03u-%s", seq++, what);
+    put(target, name, buf, len + 1);
+    free(buf);
+}
+
+static void put_text(const char *target, unsigned sel, const char *what, const char *text)
+{
+    put_sel(target, sel, what, text, strlen(text));
+}
+
+/* A key_store request as fuzz_keystore.c reads it: label, param, caller,
+ * then the payload kos__ks_encode() writes. */
+static void put_ks_request(const char *what, const struct kos__ks_req *r, unsigned app)
+{
+    uint8_t buf[3 + KOS_MSG_MAX_PAYLOAD];
+    uint32_t len = 0;
+
+    if (kos__ks_encode(r, buf + 3, sizeof(buf) - 3, &len) != KOS_STATUS_OK)
+        die("kos__ks_encode refuses the %s seed", what);
+    buf[0] = (uint8_t)r->label;
+    buf[1] = (uint8_t)r->param;
+    buf[2] = (uint8_t)app;
+    put_sel("keystore", 0, what, buf, 3 + len);
+}
+
+static void seed_keystore(const char *priv_ed, const char *pub_ed, const char *priv_x)
+{
+    static const uint8_t zeros[64], peer[32] = {9};
+    struct kos__ks_req r;
+
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_PUBLIC_KEY, .key = "identity"};
+    put_ks_request("public-identity", &r, 0);
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_PUBLIC_KEY, .key = "peer"};
+    put_ks_request("public-peer-other", &r, 1);
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN,
+                             .key = "identity",
+                             .data = (const uint8_t *)"hello",
+                             .len = 5};
+    put_ks_request("sign-pure", &r, 0);
+    r.param = KOS_KEYSTORE_MODE_DIGEST;
+    r.data = zeros;
+    r.len = KOS_KEYSTORE_DIGEST_LEN;
+    put_ks_request("sign-digest", &r, 0);
+    put_ks_request("sign-digest-denied", &r, 1);
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_VERIFY,
+                             .key = "peer",
+                             .sig = zeros,
+                             .data = (const uint8_t *)"hello",
+                             .len = 5};
+    put_ks_request("verify-pure", &r, 0);
+    r.param = KOS_KEYSTORE_MODE_DIGEST;
+    r.data = zeros;
+    r.len = KOS_KEYSTORE_DIGEST_LEN;
+    put_ks_request("verify-digest", &r, 1);
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_AGREE,
+                             .key = "tunnel",
+                             .param = 32,
+                             .peer = peer,
+                             .data = (const uint8_t *)"session",
+                             .len = 7};
+    put_ks_request("agree", &r, 0);
+    r = (struct kos__ks_req){
+        .label = KOS_KEYSTORE_LABEL_SIGN, .key = "ghost", .data = (const uint8_t *)"x", .len = 1};
+    put_ks_request("sign-ghost", &r, 2);
+
+    put_text("keystore", 1, "acl-harness",
+             "app=identity:public,identity:sign,identity:verify,tunnel:agree,"
+             "tunnel:public,peer:verify,peer:public;other=identity:verify,peer:public");
+    put_text("keystore", 1, "acl-doc", "tunnel=tunnel:agree;admin=identity:sign,identity:public");
+    put_text("keystore", 1, "acl-spaces", " a.b-c = k_1 : sign , k_1:verify ; ;b=k:agree;");
+    put_text("keystore", 1, "acl-bad-op", "app=identity:encrypt");
+    put_text("keystore", 1, "acl-sign-public", "app=peer:sign");
+
+    put_text("keystore", 2 | 4, "key-ed-private", priv_ed);
+    put_text("keystore", 2, "key-ed-private-open", priv_ed);
+    put_text("keystore", 2, "key-ed-public", pub_ed);
+    put_text("keystore", 2 | 4, "key-x-private", priv_x);
+    put_text(
+        "keystore", 2 | 4, "key-encrypted",
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMC4CAQAw\n-----END ENCRYPTED PRIVATE KEY-----\n");
+    put_text("keystore", 3, "base64",
+             "MCowBQYDK2VwAyEA\n GZ9ECWmEzf6FQbrB\tZ9w7lshQhqowtrbLDFw4rXAxZuE=\n");
+    put_text("keystore", 3, "base64-pad2", "QQ==");
+}
+
+/* A store file of the given records, optionally damaged. */
+static size_t store_file(uint8_t *out, size_t cap, const struct kos__logrec *r, size_t n)
+{
+    size_t len = KOS__LOGSTORE_HDR;
+
+    memcpy(out, KOS__LOGSTORE_MAGIC, KOS__LOGSTORE_HDR);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = kos__logstore_frame(&r[i], out + len, cap - len);
+        if (!k)
+            die("kos__logstore_frame refuses a seed record");
+        len += k;
+    }
+    return len;
+}
+
+static void seed_logsrv(void)
+{
+    static const char ctl[] = "tab\there\nnew line \\ bell\a del\x7f end";
+    const struct kos__logrec recs[] = {
+        {.seq = 1,
+         .time_ns = 1700000000123456789,
+         .level = KOS_LOG_INFO,
+         .app_len = 5,
+         .text_len = 5,
+         .app = "hello",
+         .text = "world"},
+        {.seq = 2,
+         .time_ns = 1700000001000000000,
+         .level = KOS_LOG_WARN,
+         .flags = KOS_LOGSRV_NOTICE,
+         .app_len = 6,
+         .text_len = 45,
+         .app = "sensor",
+         .text = "3 records from app sensor dropped by the rate"},
+        {.seq = 7,
+         .time_ns = -5,
+         .level = KOS_LOG_ERROR,
+         .app_len = 9,
+         .text_len = sizeof(ctl) - 1,
+         .app = "a.b-c_123",
+         .text = ctl},
+        {.seq = 8, .time_ns = 0, .level = KOS_LOG_DEBUG, .app_len = 1, .text_len = 0, .app = "x"},
+    };
+    const size_t nrec = sizeof(recs) / sizeof(recs[0]);
+    static uint8_t buf[16384];
+    size_t len;
+
+    for (size_t i = 0; i < nrec; i++) {
+        len = kos__logrec_encode(&recs[i], buf, sizeof(buf));
+        if (!len)
+            die("kos__logrec_encode refuses a seed record");
+        put_sel("logsrv", 0, "record", buf, len);
+        put_sel("logsrv", 0 + 4 * 5, "record-cut", buf, len);
+    }
+    len = store_file(buf, sizeof(buf), recs, nrec);
+    put_sel("logsrv", 1, "scan-clean", buf, len);
+    put_sel("logsrv", 2, "store-clean", buf, len);
+    put_sel("logsrv", 1, "scan-truncated", buf, len - 3);
+    put_sel("logsrv", 2, "store-truncated", buf, len - 3);
+    buf[KOS__LOGSTORE_HDR + 20] ^= 0x40; /* the first record's body: its CRC fails */
+    put_sel("logsrv", 1, "scan-damaged", buf, len);
+    put_sel("logsrv", 2, "store-damaged", buf, len);
+    put_sel("logsrv", 1, "scan-no-header", buf + 3, len - 3);
+    put_sel("logsrv", 2, "store-empty", buf, 0);
+
+    const struct kos__logq qs[] = {
+        {.cursor = 0, .max_count = 0},
+        {.cursor = 5,
+         .since_ns = 1700000000000000000,
+         .max_count = 10,
+         .min_level = KOS_LOG_WARN,
+         .app_len = 6,
+         .app = "sensor"},
+    };
+    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+        len = kos__logq_encode(&qs[i], buf, sizeof(buf));
+        if (!len)
+            die("kos__logq_encode refuses a seed query");
+        put_sel("logsrv", 3, "query", buf, len);
+    }
+}
+
+/* One i2c_server request in fuzz_i2c.c's conversation form. */
+static size_t i2c_request(uint8_t *out, unsigned label, unsigned app, const struct kos_i2c_msg *m,
+                          size_t n)
+{
+    uint32_t len = 0, rlen = 0;
+
+    out[0] = (uint8_t)label;
+    out[1] = 0;
+    out[2] = (uint8_t)app;
+    if (n && kos__i2c_encode(m, n, out + 5, KOS_MSG_MAX_PAYLOAD, &len, &rlen) != KOS_STATUS_OK)
+        die("kos__i2c_encode refuses a seed transfer");
+    out[3] = (uint8_t)len;
+    out[4] = (uint8_t)(len >> 8);
+    return 5 + len;
+}
+
+static void seed_i2c(void)
+{
+    static uint8_t buf[4 * (5 + KOS_MSG_MAX_PAYLOAD)];
+    uint8_t ptr0[1] = {0}, cfg[3] = {1, 0x61, 0xa0}, page[5] = {0x10, 1, 2, 3, 4}, word[1] = {0x10},
+            rd[8];
+    const struct kos_i2c_msg temp[] = {{.addr = 0x48, .len = 1, .buf = ptr0},
+                                       {.addr = 0x48, .flags = KOS_I2C_M_RD, .len = 2, .buf = rd}};
+    const struct kos_i2c_msg config[] = {{.addr = 0x49, .len = 3, .buf = cfg}};
+    const struct kos_i2c_msg eeprom_w[] = {{.addr = 0x50, .len = 5, .buf = page}};
+    const struct kos_i2c_msg eeprom_r[] = {
+        {.addr = 0x50, .len = 1, .buf = word},
+        {.addr = 0x50, .flags = KOS_I2C_M_RD, .len = 8, .buf = rd}};
+    const struct kos_i2c_msg ten[] = {
+        {.addr = 0x123, .flags = KOS_I2C_M_TEN, .len = 1, .buf = ptr0}};
+    const struct kos_i2c_msg absent[] = {
+        {.addr = 0x20, .flags = KOS_I2C_M_RD, .len = 1, .buf = rd}};
+    size_t len;
+
+    len = i2c_request(buf, KOS_I2C_LABEL_TRANSFER, 0, temp, 2);
+    put_sel("i2c", 0, "xfer-temp", buf + 5, len - 5);
+    put_sel("i2c", 1, "srv-temp", buf, len);
+    len = i2c_request(buf, KOS_I2C_LABEL_TRANSFER, 1, eeprom_w, 1);
+    put_sel("i2c", 0, "xfer-eeprom-write", buf + 5, len - 5);
+    len += i2c_request(buf + len, KOS_I2C_LABEL_TRANSFER, 1, eeprom_r, 2);
+    put_sel("i2c", 1, "srv-eeprom", buf, len);
+    len = i2c_request(buf, KOS_I2C_LABEL_TRANSFER, 2, config, 1);
+    len += i2c_request(buf + len, KOS_I2C_LABEL_TRANSFER, 2, temp, 2);
+    len += i2c_request(buf + len, KOS_I2C_LABEL_FUNCS, 2, NULL, 0);
+    len += i2c_request(buf + len, KOS_I2C_LABEL_TRANSFER, 2, absent, 1);
+    len += i2c_request(buf + len, KOS_I2C_LABEL_TRANSFER, 3, temp, 2);
+    put_sel("i2c", 1, "srv-mixed", buf, len);
+    len = i2c_request(buf, KOS_I2C_LABEL_TRANSFER, 2, ten, 1);
+    put_sel("i2c", 0, "xfer-ten", buf + 5, len - 5);
+    put_sel("i2c", 1, "srv-ten", buf, len);
+
+    put_text("i2c", 2, "acl", "sensor=0x48,0x49;eeprom=0x50-0x57;admin=*");
+    put_text("i2c", 2, "acl-spaces", " a = 72 , 0x50 - 0x57 ; b=0x3ff;a=8");
+    put_text("i2c", 2, "acl-bad", "a=0x57-0x50");
+    put_text("i2c", 3, "devices", "tmp102@0x48,tmp102@0x49,24c02@0x50,24c02@0x57");
+    put_text("i2c", 3, "devices-spaces", " tmp102@72 24c02@0x50 ,tmp102@0x77");
+    put_text("i2c", 3, "devices-bad", "tmp102@0x78");
+    put_text("i2c", 4, "temp", "23.5");
+    put_text("i2c", 4, "temp-neg", "-10.25");
+    put_text("i2c", 4, "temp-exp", "1e2");
+}
+
+static void seed_keys(const char *dev, const char *release_key, const char *release_pub)
+{
+    char path[4600];
+    size_t len;
+    char *text;
+
+    snprintf(path, sizeof(path), "%s/%s", dev, KOS__BUNDLE_INDEX);
+    text = read_file(path, &len);
+    put_sel("keys", 0, "bundle-generated", text, len);
+    free(text);
+    /* The scratch bundle fuzz_keys.c lays out. */
+    put_text("keys", 0, "bundle-scratch",
+             "# device key bundle\nformat 1\n"
+             "identity ed25519 identity.key identity.pub 0011223344556677\n"
+             "tunnel x25519 tunnel.key tunnel.pub 8899aabbccddeeff\n"
+             "trusted_0 ed25519 - trusted/0011223344556677.pub 0011223344556677\n");
+    put_text("keys", 0, "bundle-loose",
+             "format 1\nloose ed25519 loose.key identity.pub 0011223344556677\n");
+    put_text("keys", 0, "bundle-link", "format 1\ntrusted_0 ed25519 - link.pub 0011223344556677\n");
+    put_text("keys", 0, "bundle-format-2", "format 2\n");
+
+    text = read_file(release_pub, &len);
+    put_sel("keys", 1, "release-pub", text, len);
+    put_sel("keys", 2, "blob-pub", text, len);
+    free(text);
+    text = read_file(release_key, &len);
+    put_sel("keys", 1 | 4, "release-key", text, len);
+    put_sel("keys", 2, "blob-key", text, len);
+    free(text);
+    put_text("keys", 2, "blob-rsa",
+             "junk\n-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n");
+}
+
+/* Device and release keys from the real generators, for the key seeds. */
+static void seed_key_files(struct ctx *c)
+{
+    char dev[160], path[4600], err[512];
+    char *priv_ed, *pub_ed, *priv_x;
+    size_t len;
+
+    snprintf(dev, sizeof(dev), "%s/device", c->tmp);
+    if (kos__key_generate_device(dev, NULL, 0, NULL, 0, err, sizeof(err)) != KOS_STATUS_OK)
+        die("cannot generate a device bundle: %s", err);
+    snprintf(path, sizeof(path), "%s/identity.key", dev);
+    priv_ed = read_file(path, &len);
+    snprintf(path, sizeof(path), "%s/identity.pub", dev);
+    pub_ed = read_file(path, &len);
+    snprintf(path, sizeof(path), "%s/tunnel.key", dev);
+    priv_x = read_file(path, &len);
+    seed_keystore(priv_ed, pub_ed, priv_x);
+    seed_keys(dev, c->key, c->pub);
+    free(priv_ed);
+    free(pub_ed);
+    free(priv_x);
+    /* Remove the bundle, private keys first. */
+    static const char *const names[] = {"identity.key", "tunnel.key", "identity.pub", "tunnel.pub",
+                                        KOS__BUNDLE_INDEX};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dev, names[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/trusted", dev);
+    rmdir(path);
+    if (rmdir(dev) != 0)
+        die("cannot remove %s: %s", dev, strerror(errno));
+}
+
 /* ---- main ---- */
 
 int main(int argc, char **argv)
@@ -722,6 +1047,10 @@ int main(int argc, char **argv)
     make_dir("%s/%s", "compiled");
     make_dir("%s/%s", "image");
     make_dir("%s/%s", "msgwire");
+    make_dir("%s/%s", "keystore");
+    make_dir("%s/%s", "logsrv");
+    make_dir("%s/%s", "i2c");
+    make_dir("%s/%s", "keys");
 
     snprintf(c.tmp, sizeof(c.tmp), "/tmp/kos-fuzz-seeds.XXXXXX");
     if (mkdtemp(c.tmp) == NULL)
@@ -740,6 +1069,9 @@ int main(int argc, char **argv)
     seed_boot();
     seed_grants();
     seed_mw();
+    seed_key_files(&c);
+    seed_logsrv();
+    seed_i2c();
 
     size_t plen;
     char *pub = read_file(c.pub, &plen);
