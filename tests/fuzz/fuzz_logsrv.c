@@ -3,16 +3,19 @@
  * (lib/logsrv.c) and the log_server's store file as it is read back after a
  * restart (components/log_server/store.c and ring.c).
  *
- * The first input byte picks what the rest is (sel % 4):
+ * The first input byte picks what the rest is (sel % 5):
  *   0  one encoded record, through kos__logrec_decode(), then printed with
- *      kos__logrec_format() into a buffer of (sel >> 2) * 8 + 1 bytes and
+ *      kos__logrec_format() into a buffer of (sel / 5) * 8 + 1 bytes and
  *      into one large enough for any record;
  *   1  a whole store file held in memory, through kos__logstore_scan();
  *   2  a store file on disk: written as kos_log.store into a scratch data
  *      directory, opened with store_open() loading each record into a ring
  *      as log_server does, repaired with store_rewrite() when the scan found
  *      damage, then opened again;
- *   3  a query request, through kos__logq_decode().
+ *   3  a query request, through kos__logq_decode();
+ *   4  a setting's value (text to the first NUL), through the size,
+ *      duration and boolean readers of config.h, which log_server and
+ *      rng_server share.
  *
  * The promises checked (logsrv_int.h, store.h): a decoded record is valid
  * and encodes back to the bytes it came from; a printed record is one line,
@@ -21,7 +24,9 @@
  * skipped regions), delivers frames that frame back to the bytes at their
  * offsets in increasing order, and calls the file valid exactly when nothing
  * was skipped; a store that was repaired reads back clean with exactly the
- * records the ring kept; a decoded query encodes back to the same bytes.
+ * records the ring kept; a decoded query encodes back to the same bytes; a
+ * setting read as a number is its digits times its unit's multiplier,
+ * without overflow.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,12 +37,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "fuzz.h"
 #include "logsrv_int.h"
 #include "ring.h"
 #include "store.h"
 
-enum { SEL_RECORD, SEL_SCAN, SEL_STORE, SEL_QUERY };
+enum { SEL_RECORD, SEL_SCAN, SEL_STORE, SEL_QUERY, SEL_CONFIG };
 
 #define MAX_BYTES KOS_STORE_MIN_SIZE /* the smallest store log_server allows */
 #define RING_CAP  64u                /* the smallest ring it allows */
@@ -165,7 +171,11 @@ static void run_scan(const uint8_t *p, size_t len)
 static void load_record(const struct kos__logrec *r, uint64_t offset, void *arg)
 {
     (void)offset;
-    (void)ring_push(arg, r);
+    uint32_t n = ring_count(arg);
+
+    if (ring_push(arg, r) != KOS_STATUS_OK && kos__logrec_valid(r) &&
+        (n == 0 || r->seq > ring_at(arg, n - 1)->seq))
+        kos_fuzz_fail("ring_push refuses a valid record in sequence");
 }
 
 static void write_store(const uint8_t *p, size_t len)
@@ -253,15 +263,62 @@ static void run_query(const uint8_t *p, size_t len)
         kos_fuzz_fail("a decoded query encodes back to %zu other bytes", n);
 }
 
+/* Checks what a config.h reader made of text: its leading digits times the
+ * multiplier of the unit that follows them. */
+static void check_number(const char *text, uint64_t v, const char *const *units,
+                         const uint64_t *mul)
+{
+    unsigned __int128 q = 0;
+    size_t i = 0;
+
+    while (text[i] >= '0' && text[i] <= '9') {
+        q = q * 10 + (unsigned)(text[i++] - '0');
+        if (q > UINT64_MAX)
+            kos_fuzz_fail("config reader accepted '%.40s', which overflows", text);
+    }
+    if (i == 0)
+        kos_fuzz_fail("config reader accepted '%.40s' without digits", text);
+    for (size_t u = 0; units[u]; u++)
+        if (!strcmp(text + i, units[u])) {
+            if (q * mul[u] != v)
+                kos_fuzz_fail("config reader read '%.40s' as %llu", text, (unsigned long long)v);
+            return;
+        }
+    kos_fuzz_fail("config reader accepted '%.40s' with an unknown unit", text);
+}
+
+static void run_config(const uint8_t *p, size_t len)
+{
+    static const char *const sizes[] = {"", "B", "KiB", "MiB", "GiB", "kB", "MB", "GB", NULL};
+    static const uint64_t size_mul[] = {1, 1, 1024, 1048576, 1u << 30, 1000, 1000000, 1000000000};
+    static const char *const durations[] = {"ms", "s", "m", "h", NULL};
+    static const uint64_t duration_mul[] = {1000000ull, 1000000000ull, 60000000000ull,
+                                            3600000000000ull};
+    char text[256];
+    uint64_t v = 0;
+    bool b = false;
+
+    if (len >= sizeof(text))
+        len = sizeof(text) - 1;
+    memcpy(text, p, len);
+    text[len] = '\0';
+    if (cfg_parse_size(text, &v))
+        check_number(text, v, sizes, size_mul);
+    if (cfg_parse_duration(text, &v))
+        check_number(text, v, durations, duration_mul);
+    if (cfg_parse_bool(text, &b) && strcmp(text, b ? "true" : "false") != 0)
+        kos_fuzz_fail("cfg_parse_bool read '%.40s' as %d", text, b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!fz.ready)
         setup();
     if (size == 0)
         return 0;
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case SEL_RECORD:
-        run_record(data + 1, size - 1, data[0] >> 2);
+        run_record(data + 1, size - 1, data[0] / 5);
         break;
     case SEL_SCAN:
         run_scan(data + 1, size - 1);
@@ -269,8 +326,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case SEL_STORE:
         run_store(data + 1, size - 1);
         break;
-    default:
+    case SEL_QUERY:
         run_query(data + 1, size - 1);
+        break;
+    default:
+        run_config(data + 1, size - 1);
         break;
     }
     return 0;

@@ -870,7 +870,7 @@ static void seed_logsrv(void)
         if (!len)
             die("kos__logrec_encode refuses a seed record");
         put_sel("logsrv", 0, "record", buf, len);
-        put_sel("logsrv", 0 + 4 * 5, "record-cut", buf, len);
+        put_sel("logsrv", 5 * 5, "record-cut", buf, len); /* a 41-byte line buffer */
     }
     len = store_file(buf, sizeof(buf), recs, nrec);
     put_sel("logsrv", 1, "scan-clean", buf, len);
@@ -898,6 +898,11 @@ static void seed_logsrv(void)
             die("kos__logq_encode refuses a seed query");
         put_sel("logsrv", 3, "query", buf, len);
     }
+    put_text("logsrv", 4, "config-size", "64KiB");
+    put_text("logsrv", 4, "config-count", "1024");
+    put_text("logsrv", 4, "config-duration", "500ms");
+    put_text("logsrv", 4, "config-bool", "true");
+    put_text("logsrv", 4, "config-big", "18446744073709551615");
 }
 
 /* One i2c_server request in fuzz_i2c.c's conversation form. */
