@@ -613,8 +613,8 @@ static bool bundle_name_ok(const char *s)
 kos_status_t kos__key_bundle_read(const char *dir, struct kos__bundle *out, char *err,
                                   size_t errlen)
 {
-    char *path = NULL, *text = NULL, *save = NULL, absdir[4096];
-    size_t len, lineno = 0;
+    char *path = NULL, *text = NULL, *save = NULL, absdir[4096], real[4096];
+    size_t len, lineno = 0, dl;
     bool have_format = false;
     kos_status_t st;
 
@@ -623,6 +623,9 @@ kos_status_t kos__key_bundle_read(const char *dir, struct kos__bundle *out, char
         snprintf(err, errlen, "key bundle %s: %s", dir, strerror(errno));
         return KOS_STATUS_NOT_FOUND;
     }
+    dl = strlen(absdir);
+    if (dl == 1)
+        dl = 0; /* the bundle is "/": every file is inside it */
     if (asprintf(&path, "%s/%s", absdir, KOS__BUNDLE_INDEX) < 0)
         return KOS_STATUS_NO_MEMORY;
     st = read_key_file("bundle index", path, false, &text, &len, err, errlen);
@@ -675,6 +678,15 @@ kos_status_t kos__key_bundle_read(const char *dir, struct kos__bundle *out, char
         st = check_bundle_file(e->path, e->private_key, err, errlen);
         if (st)
             goto out;
+        /* lstat() sees only the last component: a folder in the path may
+         * be a symbolic link out of the bundle. */
+        real[0] = '\0';
+        if (!realpath(e->path, real) || strncmp(real, absdir, dl) != 0 || real[dl] != '/') {
+            snprintf(err, errlen, "%s:%zu: %s leads out of the bundle (to %s)", path, lineno,
+                     e->private_key ? priv : pub, real[0] ? real : "?");
+            st = KOS_STATUS_INVALID_ARGUMENT;
+            goto out;
+        }
         out->n++;
     }
     if (!have_format) {

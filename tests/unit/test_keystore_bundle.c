@@ -199,6 +199,26 @@ static void test_read_refuses(void **state)
     write_index(dev, "format 1\nidentity ed25519 identity.key identity.pub 0123456789abcdef x\n");
     assert_int_equal(kos__key_bundle_read(dev, &b, err, sizeof(err)), KOS_STATUS_PROTOCOL);
     assert_int_equal(b.n, 0);
+
+    /* a folder of the bundle that is a symbolic link out of it (found by
+     * fuzz_keys: lstat() checks only the last component) */
+    char link[200], outside[200];
+    snprintf(outside, sizeof(outside), "%s/a", tmp); /* another bundle */
+    assert_int_equal(kos__key_generate_device(outside, NULL, 0, NULL, 0, err, sizeof(err)),
+                     KOS_STATUS_OK);
+    snprintf(link, sizeof(link), "%s/out", dev);
+    assert_int_equal(symlink("../a", link), 0);
+    write_index(dev, "format 1\nidentity ed25519 out/identity.key identity.pub 0123456789abcdef\n");
+    assert_int_equal(kos__key_bundle_read(dev, &b, err, sizeof(err)), KOS_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "out/identity.key leads out of the bundle"));
+    assert_int_equal(b.n, 0);
+    write_index(dev, "format 1\ntrusted_0 ed25519 - out/identity.pub 0123456789abcdef\n");
+    assert_int_equal(kos__key_bundle_read(dev, &b, err, sizeof(err)), KOS_STATUS_INVALID_ARGUMENT);
+    /* a folder inside the bundle is fine */
+    write_index(dev, "format 1\ntrusted_0 ed25519 - ./identity.pub 0123456789abcdef\n");
+    assert_int_equal(kos__key_bundle_read(dev, &b, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(unlink(link), 0);
 }
 
 static void test_blob_is_private(void **state)
