@@ -115,8 +115,12 @@ static void tmp102_convert(struct tmp102 *t)
     unsigned need = tmp102_faults[(t->config & TMP102_CFG_F) >> 11];
 
     t->temp = tmp102_from_mc(t->temp_mc, tmp102_em(t));
-    if (t->step_mc)
-        t->temp_mc += t->step_mc;
+    if (t->step_mc) {
+        /* Stays within the temperatures the settings accept (absolute
+         * zero to 1000 degC), so a long run never overflows. */
+        int64_t next = (int64_t)t->temp_mc + t->step_mc;
+        t->temp_mc = (int32_t)(next < -273150 ? -273150 : next > 1000000 ? 1000000 : next);
+    }
     if (t->temp >= t->thigh) {
         t->hi_count++;
         t->lo_count = 0;

@@ -195,6 +195,24 @@ static void test_tmp102_step(void **state)
     assert_int_equal(tmp_reg(TMP102_REG_TEMP), 0x1480);
 }
 
+/* The largest step the settings allow, for longer than an int32_t of
+ * millidegrees would last (it overflowed after about 2150 conversions): the
+ * temperature stops at the sensor's limit. */
+static void test_tmp102_step_saturates(void **state)
+{
+    (void)state;
+    tmp102_init(tmp(), 1000000, 1000000);
+    for (int i = 0; i < 5000; i++)
+        (void)tmp_reg(TMP102_REG_TEMP);
+    assert_int_equal(tmp()->temp_mc, 1000000);
+    assert_int_equal(tmp_reg(TMP102_REG_TEMP), 0x7ff0); /* +127.9375 degC, the register's top */
+    tmp102_init(tmp(), -273150, -1000000);
+    for (int i = 0; i < 5000; i++)
+        (void)tmp_reg(TMP102_REG_TEMP);
+    assert_int_equal(tmp()->temp_mc, -273150);
+    assert_int_equal(tmp_reg(TMP102_REG_TEMP), 0x8000); /* -128 degC */
+}
+
 static void ee_read(uint8_t at, uint8_t *out, uint16_t n)
 {
     assert_int_equal(wrrd(EE, &at, 1, out, n), KOS_STATUS_OK);
@@ -329,6 +347,7 @@ int main(void)
         cmocka_unit_test_setup(test_tmp102_shutdown_one_shot, setup),
         cmocka_unit_test_setup(test_tmp102_alert, setup),
         cmocka_unit_test_setup(test_tmp102_step, setup),
+        cmocka_unit_test_setup(test_tmp102_step_saturates, setup),
         cmocka_unit_test_setup(test_at24_erased_and_byte_write, setup),
         cmocka_unit_test_setup(test_at24_page_wrap, setup),
         cmocka_unit_test_setup(test_at24_sequential_wrap, setup),
