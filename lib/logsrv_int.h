@@ -90,7 +90,8 @@ size_t kos__logq_encode(const struct kos__logq *q, uint8_t *out, size_t cap);
  * points into p. KOS_STATUS_INVALID_ARGUMENT if it is short, long, has a
  * nonzero reserved field, a level above KOS_LOG_ERROR or an app name longer
  * than KOS__LOGREC_APP_MAX. */
-kos_status_t kos__logq_decode(const uint8_t *p, size_t len, struct kos__logq *q);
+kos_status_t kos__logq_decode(const uint8_t *p, size_t len, struct kos__logq *q)
+    __attribute__((warn_unused_result));
 
 /* The name of a level: "debug", "info", "warn", "error". */
 const char *kos__log_level_name(unsigned level);
