@@ -10,7 +10,9 @@
  *      a param (1 byte), the caller (1 byte, an index into apps[]), a
  *      payload length (2 bytes, little-endian) and the payload, answered by
  *      i2csrv_handle() on a fresh simulated bus (TMP102s at 0x48 and 0x49,
- *      24C02s at 0x50 and 0x57) with an allow list;
+ *      24C02s at 0x50 and 0x57) with an allow list; (sel / 5) % 4 picks the
+ *      TMP102s' step per conversion: 0.125, 0, +1000 or -1000 degC (the
+ *      largest the settings allow, which saturates at once);
  *   2  an `allow` setting (text to the first NUL), through acl_parse();
  *   3  a `devices` setting, through sim_init();
  *   4  a temperature, through i2csrv_parse_temp().
@@ -20,7 +22,8 @@
  * only addresses its caller is allowed, and its reply carries exactly the
  * bytes its reads asked for; a refused one names why without a reply; a
  * parsed bus has valid, distinct addresses that sim_find() finds; a parsed
- * temperature is within its range; every refusal says what was wrong.
+ * temperature is within its range, and so is every simulated one however
+ * long it steps; every refusal says what was wrong.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -83,13 +86,14 @@ static void run_decode(const uint8_t *p, size_t len)
                       elen, rlen, x->rlen);
 }
 
-static void run_server(const uint8_t *p, size_t len)
+static void run_server(const uint8_t *p, size_t len, unsigned param)
 {
+    static const int32_t steps[] = {125, 0, 1000000, -1000000};
     struct i2csrv *srv = &fz.srv;
     char err[256];
 
     memset(srv, 0, sizeof(*srv));
-    if (sim_init(&fz.bus, devices, 23500, 125, err, sizeof(err)) != KOS_STATUS_OK ||
+    if (sim_init(&fz.bus, devices, 23500, steps[param % 4], err, sizeof(err)) != KOS_STATUS_OK ||
         acl_parse(&srv->acl, allow, err, sizeof(err)) != KOS_STATUS_OK)
         kos_fuzz_fail("the harness's bus or allow list is refused: %s", err);
     sim_backend(&fz.bus, &srv->be);
@@ -161,6 +165,10 @@ static void run_server(const uint8_t *p, size_t len)
             kos_fuzz_fail("the bus answers %s", kos_status_str(st));
         }
     }
+    for (uint32_t i = 0; i < fz.bus.n; i++)
+        if (fz.bus.dev[i].model == SIM_TMP102 &&
+            (fz.bus.dev[i].u.tmp102.temp_mc < -273150 || fz.bus.dev[i].u.tmp102.temp_mc > 1000000))
+            kos_fuzz_fail("a simulated TMP102 reached %d mdegC", fz.bus.dev[i].u.tmp102.temp_mc);
 }
 
 static void run_acl(const uint8_t *p, size_t len)
@@ -228,7 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run_decode(data + 1, size - 1);
         break;
     case SEL_SERVER:
-        run_server(data + 1, size - 1);
+        run_server(data + 1, size - 1, data[0] / 5);
         break;
     case SEL_ACL:
         run_acl(data + 1, size - 1);
