@@ -349,6 +349,7 @@ static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb,
         .ro_files = (const char *const *)p->ro_files,
         .n_ro_files = p->n_ro_files,
         .data_dir = p->data_dir,
+        .net_host = !srv && (p->cm->flags & KOS_CM_PROC_NET_HOST),
         .proc = p->sanitizer,
         .sanitizer = p->sanitizer,
         .memory = p->cm->memory,
@@ -1042,6 +1043,10 @@ static int setup_sandbox(struct core *c)
                      "its binary carries a sanitizer runtime, which only a sanitizer build "
                      "of Core sandboxes");
         n_san += p->sanitizer;
+        if (c->mode != KOS_SANDBOX_NONE && !is_server(p) && (p->cm->flags & KOS_CM_PROC_NET_HOST))
+            say(c, "sandbox: app '%s' shares the host's network (network: host): it may open "
+                   "Internet sockets",
+                p->name);
         if ((p->cm->flags & KOS_CM_PROC_DATA_DIR) && make_data_dir(c, p) < 0) {
             say(c, "cannot make the data directory of '%s': %s", p->name, strerror(errno));
             return KOS_CORE_EXIT_HOST;

@@ -37,6 +37,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -491,6 +492,8 @@ pid_t kos_sandbox_clone(const struct kos_sandbox *sb)
     for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++)
         if (sb->layers & ns_table[i].layer)
             flags |= ns_table[i].flag;
+    if (sb->net_host)
+        flags &= ~CLONE_NEWNET; /* network: host keeps the host's network */
     /* Like fork(): a NULL stack means the child continues on a copy of ours.
      * Core is single-threaded, so no lock can be held in the child. */
     return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
@@ -760,7 +763,9 @@ static int apply_landlock(const struct kos_sandbox *sb)
     int rs, err = 0;
 
     if (abi >= 4) {
-        attr.handled_access_net = LL_ACCESS_NET_BIND_TCP | LL_ACCESS_NET_CONNECT_TCP;
+        /* network: host is for opening connections: TCP is left alone. */
+        if (!sb->net_host)
+            attr.handled_access_net = LL_ACCESS_NET_BIND_TCP | LL_ACCESS_NET_CONNECT_TCP;
         attr_size = offsetof(struct ll_ruleset_attr, scoped);
     }
     if (abi >= 6) {
@@ -886,11 +891,8 @@ static const int allowed_calls[] = {
     SCMP_SYS(ftruncate),
     SCMP_SYS(fallocate),
     SCMP_SYS(memfd_create),
-    SCMP_SYS(sendmsg),
     SCMP_SYS(recvmsg),
-    SCMP_SYS(sendmmsg),
     SCMP_SYS(recvmmsg),
-    SCMP_SYS(sendto),
     SCMP_SYS(recvfrom),
     SCMP_SYS(shutdown),
     SCMP_SYS(getsockopt),
@@ -971,6 +973,25 @@ static const int data_calls[] = {
     SCMP_SYS(creat),
 };
 
+/* The sockets an app with network: host may create: TCP and UDP over IPv4
+ * and IPv6 (SOCK_NONBLOCK and SOCK_CLOEXEC allowed). */
+static const struct {
+    int domain, type;
+} net_sockets[] = {
+    {AF_INET, SOCK_STREAM},
+    {AF_INET, SOCK_DGRAM},
+    {AF_INET6, SOCK_STREAM},
+    {AF_INET6, SOCK_DGRAM},
+};
+
+/* What else network: host allows: connecting, and listening and accepting. */
+static const int net_calls[] = {
+    SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept), SCMP_SYS(accept4),
+};
+
+/* The socket type bits, without SOCK_NONBLOCK and SOCK_CLOEXEC. */
+#define SOCK_TYPE_BITS 0xfu
+
 /* 020000000 is __O_TMPFILE without the O_DIRECTORY bit glibc adds to it. */
 #define OPEN_WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | 020000000)
 
@@ -1000,6 +1021,28 @@ static int apply_seccomp(const struct kos_sandbox *sb)
             rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
                                   SCMP_A1(SCMP_CMP_MASKED_EQ, OPEN_WRITE_FLAGS, 0));
     }
+    /* Sending on what the app holds, but never with MSG_FASTOPEN, which
+     * would connect a TCP socket that is not yet connected: a socket an app
+     * is handed (messages.md) is connected already, and stays so. */
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 1,
+                              SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
+                              SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
+    /* network: host: Internet sockets, and connecting, binding, listening
+     * and accepting on them. Every other app gets none of this. */
+    for (size_t i = 0; sb->net_host && i < sizeof(net_sockets) / sizeof(net_sockets[0]) && !rc;
+         i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)net_sockets[i].domain),
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, SOCK_TYPE_BITS,
+                                      (scmp_datum_t)net_sockets[i].type));
+    for (size_t i = 0; sb->net_host && i < sizeof(net_calls) / sizeof(net_calls[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, net_calls[i], 0);
     /* New processes and threads, but never in new namespaces. clone3 hides
      * its flags in memory, so it reports ENOSYS and glibc uses clone. */
     if (!rc)

@@ -25,6 +25,7 @@
 /* What the rules count as network, key-store and remote-shell access. */
 static const char *const net_protocols[] = {"kos_ethernet_protocol", "kos_tunnel_protocol"};
 static const char keystore_protocol[] = "kos_keystore_protocol";
+static const char host_network[] = "network: host";
 static const char remote_shell_key[] = "remote_shell";
 static const char *const remote_shell_on[] = {"enabled", "true", "yes", "on", "1"};
 static const char *const secret_words[] = {"KEY",    "SECRET",     "TOKEN",  "PASSWORD",
@@ -47,6 +48,7 @@ enum {
     R_STALE_WAIVER,
     R_DEVICE_PATH,
     R_DEVELOPMENT,
+    R_HOST_NETWORK,
     R_COUNT
 };
 
@@ -144,6 +146,15 @@ static const struct kos_check_rule rules[R_COUNT] = {
                        "development builds admit debug-only apps and are meant for lab "
                        "devices, not the field",
                        "use profile: release (the default) for images that ship"},
+    [R_HOST_NETWORK] = {"KOS-A017", "host-network", KOS_CHECK_WARNING, true,
+                        "an app shares the host's network (network: host)",
+                        "it can open connections to any address the device reaches, outside "
+                        "every allow list: a compromise of that app reaches the whole network "
+                        "the device is on",
+                        "keep network: host to the ethernet component, which opens connections "
+                        "only to the destinations its allow setting lists, and have other apps "
+                        "request kos_ethernet_protocol; the layer that brings ethernet waives "
+                        "this rule for it, saying why"},
 };
 
 const struct kos_check_rule *kos_check_rules(size_t *n)
@@ -233,13 +244,37 @@ static bool requests(const struct kos_mf_app *app, const char *proto, const stru
     return false;
 }
 
-/* The first network protocol `app` requests, or NULL. */
+/* How `app` reaches the network: the first network protocol it requests,
+ * else "network: host" when it shares the host's network; NULL when it has
+ * no network access. */
 static const char *network_access(const struct kos_mf_app *app, const struct kos_mf_pos **pos)
 {
     for (size_t i = 0; i < sizeof(net_protocols) / sizeof(net_protocols[0]); i++)
         if (requests(app, net_protocols[i], pos))
             return net_protocols[i];
+    if (app->network_host) {
+        if (pos != NULL)
+            *pos = &app->network_pos;
+        return host_network;
+    }
     return NULL;
+}
+
+/* How a finding names the network access: "requests P (network)" or "has
+ * the host's network (network: host)". */
+static const char *net_verb(const char *net)
+{
+    return net == host_network ? "has" : "requests";
+}
+
+static const char *net_what(const char *net)
+{
+    return net == host_network ? "the host's network (network: host)" : net;
+}
+
+static const char *net_note(const char *net)
+{
+    return net == host_network ? "" : " (network)";
 }
 
 /* ---- rules over the whole system -------------------------------------- */
@@ -513,13 +548,18 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
             }
     }
     if (net != NULL && keystore)
-        add(r, R_NET_KEYSTORE, app->name, ks_pos,
-            "app '%s' requests %s (key store) and %s (network)", app->name, keystore_protocol, net);
+        add(r, R_NET_KEYSTORE, app->name, ks_pos, "app '%s' requests %s (key store) and %s %s%s",
+            app->name, keystore_protocol, net_verb(net), net_what(net), net_note(net));
     if (net != NULL && app->n_devices > 0)
         add(r, R_DEVICE_NET, app->name, &app->devices[0].pos,
-            "app '%s' has device '%s' (%s)%s and requests %s (network)", app->name,
-            app->devices[0].name, app->devices[0].path,
-            app->n_devices > 1 ? " and more devices" : "", net);
+            "app '%s' has device '%s' (%s)%s and %s %s%s", app->name, app->devices[0].name,
+            app->devices[0].path, app->n_devices > 1 ? " and more devices" : "", net_verb(net),
+            net_what(net), net_note(net));
+    if (app->network_host)
+        add(r, R_HOST_NETWORK, app->name, &app->network_pos,
+            "app '%s' shares the host's network (network: host): it can connect anywhere the "
+            "device can",
+            app->name);
     if (app->memory == 0)
         add(r, R_NO_MEMORY, app->name, &app->pos, "app '%s' has no memory limit", app->name);
     check_env(r, app);

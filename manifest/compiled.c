@@ -33,7 +33,8 @@ _Static_assert(sizeof(struct kos_cm_region) == 16, "region layout");
 
 #define CM_FLAGS                                                                                   \
     (KOS_CM_SIGNING_DISABLED | KOS_CM_ISOLATION_BEST_EFFORT | KOS_CM_PROFILE_DEVELOPMENT)
-#define CM_PROC_FLAGS (KOS_CM_PROC_ENDS_SYSTEM | KOS_CM_PROC_DATA_DIR | KOS_CM_PROC_DEBUG)
+#define CM_PROC_FLAGS                                                                              \
+    (KOS_CM_PROC_ENDS_SYSTEM | KOS_CM_PROC_DATA_DIR | KOS_CM_PROC_DEBUG | KOS_CM_PROC_NET_HOST)
 #define CM_ACCESS     (KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE)
 
 /* ---- names ---------------------------------------------------------- */
@@ -455,6 +456,11 @@ static kos_status_t check_procs(const struct cm_check *k)
             return CHECK_FAIL(k, AT(flags),
                               "process %u has unknown flags 0x%x; the valid flags are 0x%x", i,
                               p->flags & ~(uint32_t)CM_PROC_FLAGS, (unsigned)CM_PROC_FLAGS);
+        if (p->role == KOS_CM_ROLE_MSG_SERVER && (p->flags & KOS_CM_PROC_NET_HOST))
+            return CHECK_FAIL(k, AT(flags),
+                              "process %u is a message server with the host's network; only "
+                              "apps may have it",
+                              i);
         if (p->max_procs != 0 &&
             (p->max_procs < KOS__MF_MIN_PROCS || p->max_procs > KOS__MF_MAX_PROCS_LIMIT))
             return CHECK_FAIL(k, AT(max_procs),

@@ -50,6 +50,7 @@ enum kos_cm_proc_flags {
     KOS_CM_PROC_ENDS_SYSTEM = 1u << 0, /* when it ends for good, the system shuts down */
     KOS_CM_PROC_DATA_DIR = 1u << 1,    /* gets a private writable data directory at /data */
     KOS_CM_PROC_DEBUG = 1u << 2,       /* debug-only app (debug: true) */
+    KOS_CM_PROC_NET_HOST = 1u << 3,    /* keeps the host's network (network: host); apps only */
 };
 
 enum kos_cm_res_kind {

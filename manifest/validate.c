@@ -31,7 +31,8 @@ static const char *const server_keys[] = {"binary", NULL};
 static const char *const app_keys[] = {"binary",      "memory", "restart", "restart_limit",
                                        "ends_system", "args",   "env",     "protocols",
                                        "data_dir",    "limits", "devices", "memory_regions",
-                                       "debug",       "config", "waive",   NULL};
+                                       "debug",       "config", "waive",   "network",
+                                       NULL};
 static const char *const limit_keys[] = {"max", "period", NULL};
 static const char *const grant_keys[] = {"publish", "request", NULL};
 static const char *const rlimit_keys[] = {"processes", "files", NULL};
@@ -287,6 +288,40 @@ static kos_status_t parse_bool(struct kos__mf_ctx *c, const struct kos__mf_node 
                             "false",
                             kos__mf_quote(n->str, n->len, q), key, app);
     }
+    return KOS_STATUS_OK;
+}
+
+/* network: none (the default: an empty network namespace) or host (the
+ * host's network namespace, and the system calls to open connections in
+ * it). Only a base layer may write `host`: it is for the component that
+ * opens connections on the other apps' behalf (ethernet), which a platform
+ * layer brings; a manifest may take it away (network: none) but not give
+ * it. */
+static kos_status_t parse_network(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                  const struct kos_manifest *m, struct kos_mf_app *app)
+{
+    char what[128], q[KOS__MF_QUOTE_SIZE];
+    snprintf(what, sizeof(what), "network of app '%s'", app->name);
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, what, "network: none");
+    if (st)
+        return st;
+    app->network_pos = n->pos;
+    if (strcmp(n->str, "none") == 0) {
+        app->network_host = false;
+        return KOS_STATUS_OK;
+    }
+    if (strcmp(n->str, "host") != 0)
+        return kos__mf_fail(c, &n->pos,
+                            "invalid network %s for app '%s'; valid values: none, host",
+                            kos__mf_quote(n->str, n->len, q), app->name);
+    if (n->pos.file != NULL && m->file != NULL && strcmp(n->pos.file, m->file) == 0)
+        return kos__mf_fail(c, &n->pos,
+                            "network: host for app '%s' may only be declared by a base layer: "
+                            "it gives the app the host's network, which only the ethernet "
+                            "component holds; request kos_ethernet_protocol instead and list "
+                            "the destinations in ethernet's allow setting",
+                            app->name);
+    app->network_host = true;
     return KOS_STATUS_OK;
 }
 
@@ -989,6 +1024,7 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     }
     app->pos = k->pos;
     app->memory_pos = app->data_dir_pos = app->debug_pos = app->limits_pos = k->pos;
+    app->network_pos = k->pos;
     app->from_layer = pair->from_layer;
     app->binary = app->name;
     app->restart = KOS_CM_RESTART_PERMANENT;
@@ -1085,6 +1121,11 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     }
     if ((f = kos__mf_get(v, "waive", NULL)) != NULL) {
         st = parse_waivers(c, f, app);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(v, "network", NULL)) != NULL) {
+        st = parse_network(c, f, m, app);
         if (st)
             return st;
     }

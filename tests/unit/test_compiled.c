@@ -564,7 +564,9 @@ static void test_proc_fields(void **state)
             "process 3 is a message server listed after an app");
     corrupt(f, "restart 0", proc_at(f, 2, PROC(restart)), 0, 4, "restart policy 0");
     corrupt(f, "restart 4", proc_at(f, 2, PROC(restart)), 4, 4, "restart policy 4");
-    corrupt(f, "flags", proc_at(f, 2, PROC(flags)), 9, 4, "unknown flags 0x8");
+    corrupt(f, "flags", proc_at(f, 2, PROC(flags)), 17, 4, "unknown flags 0x10");
+    corrupt(f, "server with host network", proc_at(f, 0, PROC(flags)), KOS_CM_PROC_NET_HOST, 4,
+            "process 0 is a message server with the host's network");
     corrupt(f, "restart_max", proc_at(f, 2, PROC(restart_max)), 1001, 4, "allows 1001 restarts");
     corrupt(f, "period 0", proc_at(f, 2, PROC(restart_period_ms)), 0, 4, "restart period of 0");
     corrupt(f, "reserved", proc_at(f, 2, PROC(reserved)), 7, 4, "reserved field is 7");
@@ -705,7 +707,7 @@ static void test_v2_fields(void **state)
             "process 2's config entries");
     corrupt(f, "config not key=value", proc_at(f, 2, PROC(config_first)), pong->args_first, 4,
             "process 2's config entry 0 is not key=value");
-    corrupt(f, "proc flags", proc_at(f, 3, PROC(flags)), 8, 4, "unknown flags 0x8");
+    corrupt(f, "proc flags", proc_at(f, 3, PROC(flags)), 16, 4, "unknown flags 0x10");
 }
 
 /* The device-path rule shared by the reader and the compiled-form checker. */

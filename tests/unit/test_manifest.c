@@ -464,6 +464,38 @@ static void test_layer_extensions(void **state)
     kos_manifest_destroy(m);
 }
 
+static void test_network_host(void **state)
+{
+    (void)state;
+    /* The layer's ethernet keeps the host's network; nobody else has it. */
+    struct kos_manifest *m = load_ok("system: s\nbase: network\napps:\n  client: {}\n");
+    const struct kos_mf_app *e = find_app(m, "ethernet");
+    assert_true(e->network_host);
+    assert_non_null(strstr(e->network_pos.file, "network.yaml"));
+    assert_int_equal(e->network_pos.line, 9);
+    assert_false(find_app(m, "client")->network_host);
+    /* It is compiled as a flag of that app alone. */
+    void *buf = NULL;
+    size_t len = 0;
+    struct kos_cm cm;
+    assert_int_equal(kos_manifest_compile(m, NULL, &buf, &len), KOS_STATUS_OK);
+    assert_int_equal(kos_cm_open(&cm, buf, len, NULL, 0), KOS_STATUS_OK);
+    for (uint32_t i = 0; i < kos_cm_nprocs(&cm); i++) {
+        const struct kos_cm_proc *p = kos_cm_proc(&cm, i);
+        bool eth = strcmp(kos_cm_str(&cm, p->name), "ethernet") == 0;
+        assert_int_equal((p->flags & KOS_CM_PROC_NET_HOST) != 0, eth);
+    }
+    free(buf);
+    kos_manifest_destroy(m);
+
+    /* The manifest may take it away. */
+    m = load_ok("system: s\nbase: network\napps:\n  ethernet: {network: none}\n");
+    e = find_app(m, "ethernet");
+    assert_false(e->network_host);
+    assert_string_equal(e->network_pos.file, "system.yaml");
+    kos_manifest_destroy(m);
+}
+
 static void test_base_minimal(void **state)
 {
     (void)state;
@@ -924,6 +956,7 @@ int main(void)
         cmocka_unit_test(test_minimal_remove_msg0),
         cmocka_unit_test(test_errors_positions),
         cmocka_unit_test(test_io_errors),
+        cmocka_unit_test(test_network_host),
         cmocka_unit_test(test_error_format),
         cmocka_unit_test(test_api_edges),
         cmocka_unit_test(test_limits),
