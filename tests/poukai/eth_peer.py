@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""eth_peer.py - the network peers of the ethernet system test, on loopback.
+
+Writes "ECHO STUCK CLOSED" (three port numbers) to the file named by its
+argument, then serves until it is terminated:
+  ECHO    a TCP echo server: each connection gets back what it sends, and is
+          closed once the client has shut its sending side
+  STUCK   a listener whose accept queue is full and never drained: a new
+          connection's handshake gets no answer, so connecting times out
+  CLOSED  a port bound but not listening: connecting is refused
+"""
+import os
+import signal
+import socket
+import sys
+import threading
+
+
+def echo(conn):
+    with conn:
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            conn.sendall(data)
+
+
+def serve(listener):
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=echo, args=(conn,), daemon=True).start()
+
+
+def main():
+    lo = "127.0.0.1"
+    echo_l = socket.socket()
+    echo_l.bind((lo, 0))
+    echo_l.listen(16)
+
+    stuck = socket.socket()
+    stuck.bind((lo, 0))
+    stuck.listen(0)
+    filler = socket.create_connection(stuck.getsockname())  # fills the queue
+
+    closed = socket.socket()
+    closed.bind((lo, 0))
+
+    tmp = sys.argv[1] + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d %d %d\n" % (echo_l.getsockname()[1], stuck.getsockname()[1],
+                                closed.getsockname()[1]))
+    os.rename(tmp, sys.argv[1])
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    threading.Thread(target=serve, args=(echo_l,), daemon=True).start()
+    signal.pause()
+    del filler
+
+
+if __name__ == "__main__":
+    main()
