@@ -1044,8 +1044,9 @@ static int setup_sandbox(struct core *c)
                      "of Core sandboxes");
         n_san += p->sanitizer;
         if (c->mode != KOS_SANDBOX_NONE && !is_server(p) && (p->cm->flags & KOS_CM_PROC_NET_HOST))
-            say(c, "sandbox: app '%s' shares the host's network (network: host): it may open "
-                   "Internet sockets",
+            say(c,
+                "sandbox: app '%s' shares the host's network (network: host): it may open "
+                "Internet sockets",
                 p->name);
         if ((p->cm->flags & KOS_CM_PROC_DATA_DIR) && make_data_dir(c, p) < 0) {
             say(c, "cannot make the data directory of '%s': %s", p->name, strerror(errno));

@@ -81,8 +81,9 @@
 
 /* Slot flags. */
 #define KOS__SLOT_TOKEN 1u /* `cookie` names a token transfer to redeem */
-#define KOS__SLOT_FD    2u /* `cookie` names a descriptor transfer (FD_PASS); replies and
-                              notifications only, never with KOS__SLOT_TOKEN */
+/* `cookie` names a descriptor transfer (FD_PASS): in replies and
+ * notifications only, never with KOS__SLOT_TOKEN. */
+#define KOS__SLOT_FD 2u
 
 /* One message. Written by one side, read by the other. */
 struct kos__chan_slot {

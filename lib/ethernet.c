@@ -100,9 +100,13 @@ enum kos__eth_host_kind kos__eth_host_parse(const char *host, size_t len,
             return KOS__ETH_HOST_INVALID;
         host++;
         len -= 2;
-    } else if (len < sizeof(buf) && memchr(host, ':', len) == NULL) {
-        memcpy(buf, host, len);
-        buf[len] = '\0';
+    } else if (memchr(host, ':', len) == NULL) {
+        if (len < sizeof(buf)) {
+            memcpy(buf, host, len);
+            buf[len] = '\0';
+        } else {
+            buf[0] = '\0'; /* too long for an address */
+        }
         if (inet_pton(AF_INET, buf, a) == 1) {
             if (addr) {
                 addr->family = KOS_ETHERNET_IPV4;
@@ -282,9 +286,9 @@ kos_status_t kos_ethernet_connect(kos_ethernet_t *eth, const char *host, uint16_
         return st;
     q.payload = eth->req;
     q.len = len;
-    call_ms = timeout_ms < 0                           ? -1
+    call_ms = timeout_ms < 0                         ? -1
               : timeout_ms > INT_MAX - CALL_GRACE_MS ? INT_MAX
-                                                       : timeout_ms + CALL_GRACE_MS;
+                                                     : timeout_ms + CALL_GRACE_MS;
     st = kos_msg_call_fd(eth->token, &q, &rep, call_ms, &got);
     if (st) {
         if (got >= 0)

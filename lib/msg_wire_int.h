@@ -64,13 +64,13 @@ enum kos__mw_type {
     KOS__MW_FD_DROP = 11,    /* cookie: the client does not want the socket */
 
     /* message server -> app */
-    KOS__MW_PUBLISH_REPLY = 64, /* id, status, endpoint */
-    KOS__MW_REQUEST_REPLY = 65, /* id, status, channel; 3 fds when status is OK */
-    KOS__MW_PING_REPLY = 66,    /* id */
-    KOS__MW_REDEEM_REPLY = 67,  /* id, status, channel, name = protocol; 3 fds when OK */
-    KOS__MW_NEW_CLIENT = 68,    /* endpoint, channel, app_id, name = app; 4 fds */
-    KOS__MW_CLIENT_GONE = 69,   /* endpoint, channel: that client left */
-    KOS__MW_TOKEN_DOWN = 70,    /* channel, status: why calls on it now fail */
+    KOS__MW_PUBLISH_REPLY = 64,   /* id, status, endpoint */
+    KOS__MW_REQUEST_REPLY = 65,   /* id, status, channel; 3 fds when status is OK */
+    KOS__MW_PING_REPLY = 66,      /* id */
+    KOS__MW_REDEEM_REPLY = 67,    /* id, status, channel, name = protocol; 3 fds when OK */
+    KOS__MW_NEW_CLIENT = 68,      /* endpoint, channel, app_id, name = app; 4 fds */
+    KOS__MW_CLIENT_GONE = 69,     /* endpoint, channel: that client left */
+    KOS__MW_TOKEN_DOWN = 70,      /* channel, status: why calls on it now fail */
     KOS__MW_FD_REDEEM_REPLY = 71, /* id, status; 1 fd when status is OK */
 };
 

@@ -311,8 +311,7 @@ static kos_status_t parse_network(struct kos__mf_ctx *c, const struct kos__mf_no
         return KOS_STATUS_OK;
     }
     if (strcmp(n->str, "host") != 0)
-        return kos__mf_fail(c, &n->pos,
-                            "invalid network %s for app '%s'; valid values: none, host",
+        return kos__mf_fail(c, &n->pos, "invalid network %s for app '%s'; valid values: none, host",
                             kos__mf_quote(n->str, n->len, q), app->name);
     if (n->pos.file != NULL && m->file != NULL && strcmp(n->pos.file, m->file) == 0)
         return kos__mf_fail(c, &n->pos,

@@ -29,22 +29,22 @@ static void skip_spaces(struct cursor *c)
 
 static bool app_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
 }
 
 /* Characters of a host outside brackets: names and IPv4 (with a prefix). */
 static bool host_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '/' || c == '*';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '/' || c == '*';
 }
 
 /* Characters inside brackets: IPv6 and a prefix. */
 static bool ip6_char(char c)
 {
-    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') ||
-           c == ':' || c == '.' || c == '/';
+    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == ':' ||
+           c == '.' || c == '/';
 }
 
 /* Reads a run of characters accepted by ok() into out (cap bytes with the
@@ -101,7 +101,7 @@ static const char *parse_host(struct cursor *c, struct eth_rule *r)
     if (c->s[c->at] == '[') {
         c->at++;
         n = word(c, ip6_char, text, sizeof(text));
-        if (n == 0 || n == sizeof(text) || c->s[c->at] != ']')
+        if (n == 0 || n == sizeof(text) || c->s[c->at] != ']' || !strchr(text, ':'))
             return "an IPv6 address or network in brackets, e.g. [fd00::1] or [fd00::/8]";
         c->at++;
     } else {
@@ -132,7 +132,8 @@ static const char *parse_host(struct cursor *c, struct eth_rule *r)
     prefix = max;
     if (slash) {
         struct cursor pc = {.s = slash + 1, .at = 0};
-        bool mapped6 = text[0] != '\0' && memchr(text, ':', len) && r->net.family == KOS_ETHERNET_IPV4;
+        bool mapped6 =
+            text[0] != '\0' && memchr(text, ':', len) && r->net.family == KOS_ETHERNET_IPV4;
         uint32_t pmax = mapped6 ? 128 : max;
         if (!number(&pc, pmax, &prefix) || slash[1 + pc.at] != '\0')
             return max == 32 ? "a network prefix of 0 to 32 bits after '/'"
@@ -276,9 +277,8 @@ static bool in_net(const struct eth_rule *r, const struct kos_ethernet_addr *a)
     return true;
 }
 
-const struct eth_rule *eth_acl_find(const struct eth_acl *acl, const char *app,
-                                    uint8_t transport, const char *host, size_t len,
-                                    enum kos__eth_host_kind kind,
+const struct eth_rule *eth_acl_find(const struct eth_acl *acl, const char *app, uint8_t transport,
+                                    const char *host, size_t len, enum kos__eth_host_kind kind,
                                     const struct kos_ethernet_addr *addr, uint16_t port)
 {
     if (!app || kind == KOS__ETH_HOST_INVALID)
@@ -337,14 +337,14 @@ void eth_rule_format(const struct eth_rule *r, char *buf, size_t len)
 
 static bool addr_char(char c)
 {
-    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') ||
-           c == ':' || c == '.' || c == '[' || c == ']';
+    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == ':' ||
+           c == '.' || c == '[' || c == ']';
 }
 
 static bool name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
 }
 
 kos_status_t eth_hosts_parse(struct eth_hosts *hosts, const char *text, char *err, size_t errlen)
@@ -367,7 +367,8 @@ kos_status_t eth_hosts_parse(struct eth_hosts *hosts, const char *text, char *er
         }
         start = c.at;
         n = word(&c, name_char, name, sizeof(name));
-        if (n == 0 || n == sizeof(name) || kos__eth_host_parse(name, n, NULL) != KOS__ETH_HOST_NAME) {
+        if (n == 0 || n == sizeof(name) ||
+            kos__eth_host_parse(name, n, NULL) != KOS__ETH_HOST_NAME) {
             what = "NAME=ADDRESS,... with a DNS name of at most 253 characters";
             goto bad;
         }

@@ -72,9 +72,8 @@ kos_status_t eth_acl_parse(struct eth_acl *acl, const char *allow, char *err, si
  * it (or '*'); a numeric address only a network containing it (or '*'):
  * what a name resolves to is not checked against networks.
  */
-const struct eth_rule *eth_acl_find(const struct eth_acl *acl, const char *app,
-                                    uint8_t transport, const char *host, size_t len,
-                                    enum kos__eth_host_kind kind,
+const struct eth_rule *eth_acl_find(const struct eth_acl *acl, const char *app, uint8_t transport,
+                                    const char *host, size_t len, enum kos__eth_host_kind kind,
                                     const struct kos_ethernet_addr *addr, uint16_t port);
 
 /* Writes a rule as the allow list would ("tcp:10.0.0.0/8:1883"). */

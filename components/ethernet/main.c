@@ -71,12 +71,12 @@ static int configure(struct ctx *c)
     c->srv.max_pending = DEFAULT_MAX_PENDING;
     if ((v = setting(c, "max_pending", NULL)) &&
         !eth_count_parse(v, 1, MAX_MAX_PENDING, &c->srv.max_pending)) {
-        kos_log_error("max_pending: expected a number from 1 to %u, found '%.32s'",
-                      MAX_MAX_PENDING, v);
+        kos_log_error("max_pending: expected a number from 1 to %u, found '%.32s'", MAX_MAX_PENDING,
+                      v);
         return 1;
     }
-    c->srv.max_per_app = DEFAULT_PER_APP < c->srv.max_pending ? DEFAULT_PER_APP
-                                                              : c->srv.max_pending;
+    c->srv.max_per_app =
+        DEFAULT_PER_APP < c->srv.max_pending ? DEFAULT_PER_APP : c->srv.max_pending;
     if ((v = setting(c, "max_pending_per_app", NULL)) &&
         !eth_count_parse(v, 1, c->srv.max_pending, &c->srv.max_per_app)) {
         kos_log_error("max_pending_per_app: expected a number from 1 to max_pending (%u), "

@@ -28,7 +28,7 @@
 
 struct eth_pending {
     bool used;
-    bool polled;     /* in the last eth_server_pollfds(), at pfd_index */
+    bool polled; /* in the last eth_server_pollfds(), at pfd_index */
     size_t pfd_index;
     short revents;
     struct kos_caller to; /* whom to answer */
@@ -211,8 +211,8 @@ static void finish_fail(struct eth_server *srv, struct eth_pending *p, int err)
     kos_status_t st = status_of(err);
 
     srv->n_failed++;
-    kos_log_warn("'%s' could not connect to tcp %s:%u: %s (%s)", p->app, p->host,
-                 (unsigned)p->port, kos_status_str(st), strerror(err));
+    kos_log_warn("'%s' could not connect to tcp %s:%u: %s (%s)", p->app, p->host, (unsigned)p->port,
+                 kos_status_str(st), strerror(err));
     answer(srv, &p->to, st, err);
     slot_free(p);
 }
@@ -257,8 +257,7 @@ static void cancel_superseded(struct eth_server *srv, const struct kos_caller *f
     for (uint32_t i = 0; i < srv->max_pending; i++) {
         struct eth_pending *p = &srv->p[i];
         if (p->used && p->to.client == from->client && p->to.app_id == from->app_id) {
-            kos_log_info("'%s' gave up waiting for tcp %s:%u", p->app, p->host,
-                         (unsigned)p->port);
+            kos_log_info("'%s' gave up waiting for tcp %s:%u", p->app, p->host, (unsigned)p->port);
             slot_free(p);
         }
     }
@@ -305,8 +304,8 @@ void eth_server_request(struct eth_server *srv, const struct kos_msg *m,
     enum kos__eth_host_kind kind = kos__eth_host_parse(req.host, len, &addr);
     if (!eth_acl_find(srv->acl, from->app, req.transport, req.host, len, kind, &addr, req.port)) {
         srv->n_denied++;
-        kos_log_warn("denied: '%s' may not connect to tcp %s:%u (not in its allow list)",
-                     from->app, req.host, (unsigned)req.port);
+        kos_log_warn("denied: '%s' may not connect to tcp %s:%u (not in its allow list)", from->app,
+                     req.host, (unsigned)req.port);
         answer(srv, from, KOS_STATUS_UNAUTHORIZED, 0);
         return;
     }
@@ -343,8 +342,8 @@ void eth_server_request(struct eth_server *srv, const struct kos_msg *m,
     snprintf(p->app, sizeof(p->app), "%s", from->app);
     memcpy(p->host, req.host, len + 1);
     p->port = req.port;
-    uint32_t t = req.timeout_ms && req.timeout_ms < srv->timeout_ms ? req.timeout_ms
-                                                                     : srv->timeout_ms;
+    uint32_t t =
+        req.timeout_ms && req.timeout_ms < srv->timeout_ms ? req.timeout_ms : srv->timeout_ms;
     p->deadline_ms = now_ms() + t;
     attempt(srv, p);
 }

@@ -173,8 +173,7 @@ KOS_API KOS_MUST kos_status_t kos_endpoint_reply(kos_endpoint_t *ep, const struc
  * not a connected TCP socket (nothing is sent); KOS_STATUS_BUSY if the
  * message server's connection is full (nothing is sent: reply again, or
  * without the descriptor). `fd` -1 is kos_endpoint_reply(). Never blocks. */
-KOS_API KOS_MUST kos_status_t kos_endpoint_reply_fd(kos_endpoint_t *ep,
-                                                    const struct kos_caller *to,
+KOS_API KOS_MUST kos_status_t kos_endpoint_reply_fd(kos_endpoint_t *ep, const struct kos_caller *to,
                                                     kos_status_t status,
                                                     const struct kos_msg *reply, int fd);
 

@@ -87,8 +87,8 @@ static void echo(kos_ethernet_t *eth, const char *host, uint16_t port, const cha
     if (write(fd, text, n) != (ssize_t)n || !read_all(fd, back, n) || memcmp(back, text, n))
         goto fail;
     /* send/recv */
-    if (send(fd, text, n, MSG_NOSIGNAL) != (ssize_t)n || recv(fd, back, n, MSG_WAITALL) != (ssize_t)n ||
-        memcmp(back, text, n))
+    if (send(fd, text, n, MSG_NOSIGNAL) != (ssize_t)n ||
+        recv(fd, back, n, MSG_WAITALL) != (ssize_t)n || memcmp(back, text, n))
         goto fail;
     /* sendmsg/recvmsg */
     struct iovec iov = {.iov_base = (void *)text, .iov_len = n};
