@@ -546,6 +546,25 @@ static void attack_messaging(kos_app_t *app)
             close(fds[f]);
     }
 
+    /* Hoard tokens: each one costs the server descriptors, so the message
+     * server caps how many one app may hold on one endpoint (16). */
+    {
+        kos_token_t *hoard[64];
+        unsigned got = 0;
+        kos_status_t hst = KOS_STATUS_OK;
+        while (got < 64) {
+            hst = kos_dir_request(dir, "echo", 2000, &hoard[got]);
+            if (hst)
+                break;
+            got++;
+        }
+        /* The raw channel above still counts: it was never closed. */
+        outcome("hoard_tokens", hst == KOS_STATUS_NO_MEMORY && got <= 16,
+                "got %u more 'echo' tokens, then %s", got, kos_status_str(hst));
+        while (got)
+            kos_token_close(hoard[--got]);
+    }
+
     /* Flood the message server: many requests, replies never read. */
     unsigned long sent = 0, busy = 0;
     uint64_t t0 = now_us();
