@@ -160,6 +160,49 @@ static int try_unshare(int flags, bool with_user)
     return err;
 }
 
+/* Tries to load a seccomp filter in a child, as every start will; returns 0
+ * or the errno. A host (a container runtime, say) may refuse filters even
+ * where the kernel has them. */
+static int try_seccomp(void)
+{
+    int p[2], err = 0;
+    pid_t pid;
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return errno;
+    pid = fork();
+    if (pid < 0) {
+        err = errno;
+        close(p[0]);
+        close(p[1]);
+        return err;
+    }
+    if (pid == 0) {
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+        int e = ctx ? 0 : ENOMEM;
+        if (!e && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+            e = errno;
+        if (!e && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 0) < 0)
+            e = EINVAL;
+        if (!e) {
+            int rc = seccomp_load(ctx);
+            /* libseccomp reports the kernel's refusal as -ECANCELED. */
+            if (rc < 0)
+                e = rc == -ECANCELED ? EPERM : -rc;
+        }
+        if (write(p[1], &e, sizeof(e)) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    close(p[1]);
+    if (read(p[0], &err, sizeof(err)) != (ssize_t)sizeof(err))
+        err = EIO;
+    close(p[0]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return err;
+}
+
 void kos_sandbox_probe(struct kos_sandbox_host *h)
 {
     memset(h, 0, sizeof(*h));
@@ -188,10 +231,12 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
             why_add(h, what, err);
         }
     }
-    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 && seccomp_api_get() >= 1)
-        h->layers |= KOS_SB_SECCOMP;
-    else
+    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 || seccomp_api_get() < 1)
         why_add(h, "no seccomp filters", errno ? errno : ENOSYS);
+    else if ((err = try_seccomp()) != 0)
+        why_add(h, "no seccomp filters", err);
+    else
+        h->layers |= KOS_SB_SECCOMP;
     int abi = ll_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi > 0) {
         h->layers |= KOS_SB_LANDLOCK;
@@ -582,14 +627,25 @@ static void close_all(int *fds, size_t n)
             close(fds[i]);
 }
 
+/* True if the process must change its ids: inside its own user namespace,
+ * or, without one, when a privileged Core can give it a host uid of its own
+ * (an app must never run as Core's root). */
+static bool must_become_app(const struct kos_sandbox *sb)
+{
+    return (sb->layers & KOS_SB_NS_USER) || sb->privileged;
+}
+
 static int become_app(const struct kos_sandbox *sb)
 {
-    /* Become the app's uid inside; keep the namespace's capabilities until
-     * kos_sandbox_enter() drops them. */
+    bool ns = sb->layers & KOS_SB_NS_USER;
+    uid_t uid = ns ? KOS_SANDBOX_APP_UID : sb->host_uid;
+    gid_t gid = ns ? KOS_SANDBOX_APP_UID : sb->host_gid;
+
+    /* Become the app's uid; keep the capabilities (the namespace's, or
+     * Core's without one) until kos_sandbox_enter() drops them. */
     if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0 ||
-        (sb->privileged && setgroups(0, NULL) < 0) ||
-        setresgid(KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID) < 0 ||
-        setresuid(KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID) < 0)
+        (sb->privileged && setgroups(0, NULL) < 0) || setresgid(gid, gid, gid) < 0 ||
+        setresuid(uid, uid, uid) < 0)
         return errno;
     return 0;
 }
@@ -608,7 +664,7 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
         }
     }
     if (!(sb->layers & KOS_SB_NS_MNT)) {
-        if ((sb->layers & KOS_SB_NS_USER) && (*err = become_app(sb)) != 0)
+        if (must_become_app(sb) && (*err = become_app(sb)) != 0)
             return KOS_SB_STEP_SYNC;
         return 0;
     }
@@ -623,6 +679,9 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
     if (sb->layers & KOS_SB_NS_USER)
         snprintf(opts, sizeof(opts), "mode=0755,size=64k,uid=%u,gid=%u", KOS_SANDBOX_APP_UID,
                  KOS_SANDBOX_APP_UID);
+    else if (sb->privileged)
+        snprintf(opts, sizeof(opts), "mode=0755,size=64k,uid=%u,gid=%u", (unsigned)sb->host_uid,
+                 (unsigned)sb->host_gid);
     else
         snprintf(opts, sizeof(opts), "mode=0755,size=64k");
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
@@ -637,7 +696,7 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
     if (sb->data_dir && (data = open(sb->data_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
         goto out_errno;
     step = KOS_SB_STEP_SYNC;
-    if ((sb->layers & KOS_SB_NS_USER) && (*err = become_app(sb)) != 0)
+    if (must_become_app(sb) && (*err = become_app(sb)) != 0)
         goto out_close;
     step = KOS_SB_STEP_MOUNT;
     for (size_t i = 0; i < n; i++) {
