@@ -119,9 +119,9 @@ static void why_add(struct kos_sandbox_host *h, const char *what, int err)
              strerror(err));
 }
 
-/* Tries unshare(flags) in a child; returns 0 or the errno. As an unprivileged
- * user, the other namespaces need a user namespace first. */
-static int try_unshare(int flags, bool with_user)
+/* Runs try(arg) in a short-lived child, so nothing it changes touches Core;
+ * returns the errno it returned (0: it worked). */
+static int in_child(int (*try)(const void *arg), const void *arg)
 {
     int p[2], err = 0;
     pid_t pid;
@@ -136,17 +136,7 @@ static int try_unshare(int flags, bool with_user)
         return err;
     }
     if (pid == 0) {
-        int e = 0;
-        if (with_user && unshare(CLONE_NEWUSER) < 0)
-            e = errno;
-        if (!e && unshare(flags) < 0)
-            e = errno;
-        if (!e && (flags & CLONE_NEWNS)) {
-            /* A mount namespace is only useful if we may mount in it. */
-            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-                mount("kos", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k") < 0)
-                e = errno;
-        }
+        int e = try(arg);
         if (write(p[1], &e, sizeof(e)) < 0)
             _exit(1);
         _exit(0);
@@ -160,47 +150,48 @@ static int try_unshare(int flags, bool with_user)
     return err;
 }
 
-/* Tries to load a seccomp filter in a child, as every start will; returns 0
- * or the errno. A host (a container runtime, say) may refuse filters even
- * where the kernel has them. */
-static int try_seccomp(void)
-{
-    int p[2], err = 0;
-    pid_t pid;
+struct unshare_try {
+    int flags;
+    bool with_user;
+};
 
-    if (pipe2(p, O_CLOEXEC) < 0)
+/* unshare(flags); as an unprivileged user, the other namespaces need a user
+ * namespace first. */
+static int try_unshare(const void *arg)
+{
+    const struct unshare_try *t = arg;
+
+    if (t->with_user && unshare(CLONE_NEWUSER) < 0)
         return errno;
-    pid = fork();
-    if (pid < 0) {
-        err = errno;
-        close(p[0]);
-        close(p[1]);
-        return err;
-    }
-    if (pid == 0) {
-        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-        int e = ctx ? 0 : ENOMEM;
-        if (!e && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-            e = errno;
-        if (!e && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 0) < 0)
-            e = EINVAL;
-        if (!e) {
-            int rc = seccomp_load(ctx);
-            /* libseccomp reports the kernel's refusal as -ECANCELED. */
-            if (rc < 0)
-                e = rc == -ECANCELED ? EPERM : -rc;
-        }
-        if (write(p[1], &e, sizeof(e)) < 0)
-            _exit(1);
-        _exit(0);
-    }
-    close(p[1]);
-    if (read(p[0], &err, sizeof(err)) != (ssize_t)sizeof(err))
-        err = EIO;
-    close(p[0]);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    return err;
+    if (unshare(t->flags) < 0)
+        return errno;
+    /* A mount namespace is only useful if we may mount in it. */
+    if ((t->flags & CLONE_NEWNS) &&
+        (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+         mount("kos", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k") < 0))
+        return errno;
+    return 0;
+}
+
+/* Loads a seccomp filter, as every start will. A host (a container runtime,
+ * say) may refuse filters even where the kernel has them. */
+static int try_seccomp(const void *arg)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    int rc;
+    (void)arg;
+
+    if (!ctx)
+        return ENOMEM;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return errno;
+    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 0) < 0)
+        return EINVAL;
+    rc = seccomp_load(ctx);
+    /* libseccomp reports the kernel's refusal as -ECANCELED. */
+    if (rc < 0)
+        return rc == -ECANCELED ? EPERM : -rc;
+    return 0;
 }
 
 void kos_sandbox_probe(struct kos_sandbox_host *h)
@@ -213,7 +204,7 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
     h->privileged = geteuid() == 0 && capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) &&
                     capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID);
 
-    int err = try_unshare(CLONE_NEWUSER, false);
+    int err = in_child(try_unshare, &(struct unshare_try){.flags = CLONE_NEWUSER});
     if (err == 0)
         h->layers |= KOS_SB_NS_USER;
     else
@@ -223,7 +214,8 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
         char what[64];
         if (ns_table[i].flag == CLONE_NEWUSER)
             continue;
-        err = try_unshare(ns_table[i].flag, with_user);
+        err = in_child(try_unshare,
+                       &(struct unshare_try){.flags = ns_table[i].flag, .with_user = with_user});
         if (err == 0) {
             h->layers |= ns_table[i].layer;
         } else {
@@ -233,7 +225,7 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
     }
     if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 || seccomp_api_get() < 1)
         why_add(h, "no seccomp filters", errno ? errno : ENOSYS);
-    else if ((err = try_seccomp()) != 0)
+    else if ((err = in_child(try_seccomp, NULL)) != 0)
         why_add(h, "no seccomp filters", err);
     else
         h->layers |= KOS_SB_SECCOMP;
