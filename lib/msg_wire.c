@@ -173,6 +173,10 @@ kos_status_t kos__mw_encode(const struct kos__mw *m, void *buf, size_t cap, size
 
     if (!l || m->status >= KOS_STATUS__COUNT || (!l->reply && m->status != 0))
         return KOS_STATUS_INVALID_ARGUMENT;
+    /* As the decoder insists: a token goes down revoked or unavailable. */
+    if (m->type == KOS__MW_TOKEN_DOWN && m->status != KOS_STATUS_INVALID_TOKEN &&
+        m->status != KOS_STATUS_UNAVAILABLE)
+        return KOS_STATUS_INVALID_ARGUMENT;
     put_u32(&c, m->type);
     put_u32(&c, 0); /* body length, patched below */
     put_u32(&c, l->has_id ? m->id : 0);
