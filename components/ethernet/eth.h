@@ -114,6 +114,30 @@ bool eth_duration_parse(const char *text, uint32_t min_ms, uint32_t max_ms, uint
 /* Parses a whole decimal number within [min, max]. */
 bool eth_count_parse(const char *text, uint32_t min, uint32_t max, uint32_t *out);
 
+/* ---- log budget (acl.c) ---- */
+
+/* Lines about one app's requests are logged at most ETH_LOG_BURST at once,
+ * then one per ETH_LOG_EVERY_MS, so that an app cannot flood the console
+ * through ethernet; the next line logged says how many were left out. */
+#define ETH_LOG_BURST    20u
+#define ETH_LOG_EVERY_MS 500u
+#define ETH_LOG_APPS     64u /* apps tracked; the longest unheard is reused */
+
+struct eth_log_budget {
+    struct {
+        uint32_t app_id;
+        bool used;
+        unsigned credit;
+        uint64_t refill_ms;  /* when the next credit comes */
+        unsigned long quiet; /* lines left out since the last one logged */
+    } a[ETH_LOG_APPS];
+};
+
+/* Takes one line of app `app_id`'s budget at time now_ms: true if it may
+ * be logged, with *quiet set to how many lines of it were left out before
+ * (and now reset); false (the line is counted) otherwise. */
+bool eth_log_take(struct eth_log_budget *b, uint32_t app_id, uint64_t now_ms, unsigned long *quiet);
+
 /* ---- the server (server.c) ---- */
 
 struct eth_pending; /* a connection being opened */
@@ -128,6 +152,7 @@ struct eth_server {
     bool log_connections;  /* an info line per connection handed over */
     struct eth_pending *p; /* max_pending slots */
     uint64_t n_connected, n_denied, n_failed;
+    struct eth_log_budget log;
 };
 
 /* Sets up a server on `ep` (which stays the caller's) with the settings

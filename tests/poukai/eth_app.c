@@ -14,6 +14,8 @@
  *                           (connect, sendto with MSG_FASTOPEN)
  *   socket                  try to make sockets of its own
  *   garbage                 send malformed requests
+ *   flood N HOST PORT       ask N times for a destination it may not reach
+ *                           and log how many were refused
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -227,6 +229,13 @@ int main(int argc, char **argv)
         } else if (!strcmp(s, "misuse") && i + 2 < argc && eth) {
             misuse(eth, argv[i + 1], (uint16_t)atoi(argv[i + 2]));
             i += 2;
+        } else if (!strcmp(s, "flood") && i + 3 < argc && eth) {
+            int n = atoi(argv[i + 1]), refused = 0, fd;
+            for (int k = 0; k < n; k++)
+                refused += kos_ethernet_connect(eth, argv[i + 2], (uint16_t)atoi(argv[i + 3]), 5000,
+                                                &fd, NULL) == KOS_STATUS_UNAUTHORIZED;
+            kos_log_info("flood: %d of %d refused", refused, n);
+            i += 3;
         } else if (!strcmp(s, "socket")) {
             socket_step();
         } else if (!strcmp(s, "garbage")) {

@@ -69,6 +69,11 @@ run_image "$WORK/eth_denied.zip"
 expect "^\S+ limited: info: open: ok$"
 expect "^\S+ limited: info: echo 127\.0\.0\.1:$ECHO: unauthorized$"
 expect "^\S+ ethernet: warn: denied: 'limited' may not connect to tcp 127\.0\.0\.1:$ECHO \(not in its allow list\)$"
+# Every request is refused, but ethernet logs only its budget of them
+# (a burst of 20, then one per 500 ms): far fewer than 201 lines.
+expect "^\S+ limited: info: flood: 200 of 200 refused$"
+n=$(grep -c "ethernet: warn: denied: 'limited'" "$OUT" || true)
+[ "$n" -ge 20 ] && [ "$n" -le 40 ] || fail "expected 20 to 40 logged denials of 'limited', found $n"
 
 # Not granted the protocol: the message server refuses; no socket either.
 build eth_noproto

@@ -3,7 +3,7 @@
  * the allow list grants exactly the apps, hosts, networks and ports it
  * names, and nothing when it does not parse; the hosts table, durations and
  * counts; every malformed setting is refused with a message naming what was
- * expected and where.
+ * expected and where; the per-app log budget.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -282,13 +282,40 @@ static void test_numbers(void **state)
     assert_int_equal(v, 64); /* untouched on error */
 }
 
+static void test_log_budget(void **state)
+{
+    static struct eth_log_budget b;
+    unsigned long quiet = 99;
+    (void)state;
+
+    /* A burst, then nothing until time passes; what was left out is counted. */
+    for (unsigned i = 0; i < ETH_LOG_BURST; i++) {
+        assert_true(eth_log_take(&b, 7, 1000, &quiet));
+        assert_int_equal(quiet, 0);
+    }
+    for (int i = 0; i < 5; i++)
+        assert_false(eth_log_take(&b, 7, 1000 + ETH_LOG_EVERY_MS - 1, &quiet));
+    /* Another app has its own budget. */
+    assert_true(eth_log_take(&b, 8, 1000, &quiet));
+    /* One line per period comes back, with the count of what was left out. */
+    assert_true(eth_log_take(&b, 7, 1000 + ETH_LOG_EVERY_MS, &quiet));
+    assert_int_equal(quiet, 5);
+    assert_false(eth_log_take(&b, 7, 1000 + ETH_LOG_EVERY_MS, &quiet));
+    /* A long silence refills the whole burst, no more. */
+    for (unsigned i = 0; i < ETH_LOG_BURST; i++)
+        assert_true(eth_log_take(&b, 7, 1000000, &quiet));
+    assert_false(eth_log_take(&b, 7, 1000000, &quiet));
+    /* More apps than the table holds: each still gets a budget. */
+    for (uint32_t app = 100; app < 100 + 2 * ETH_LOG_APPS; app++)
+        assert_true(eth_log_take(&b, app, 2000000, &quiet));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_allow),
-        cmocka_unit_test(test_allow_bad),
-        cmocka_unit_test(test_hosts_table),
-        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_allow),       cmocka_unit_test(test_allow_bad),
+        cmocka_unit_test(test_hosts_table), cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_log_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
