@@ -28,7 +28,8 @@
 #define MAX_TOKENS_PER_APP  256u       /* tokens one app may hold in all */
 #define COOKIE_LIFE_MS      10000      /* a prepared transfer expires after this */
 #define REDEEM_WAIT_MS      50         /* a redeem may overtake its PREPARE by this much */
-#define MAX_FDS_PER_APP     64u        /* descriptors one app may have passed, not yet taken */
+#define MAX_FDS_PER_APP     16u        /* descriptors waiting for one app to take them */
+#define MAX_FDS             4096u      /* descriptors waiting in all (well below RLIMIT_NOFILE) */
 #define FD_LIFE_MS          10000      /* a passed descriptor not taken is closed after this */
 #define NO_APP              UINT32_MAX /* nobody: app ids are indexes, 0 included */
 
@@ -45,7 +46,8 @@ struct app {
     struct kos__client_grants *grants;
     struct outmsg *q; /* messages not yet accepted by the socket, in order */
     size_t q_head, q_len, q_cap;
-    unsigned n_waits, n_cookies, n_fds;
+    unsigned n_waits, n_cookies;
+    unsigned n_fds; /* descriptors passed to it and not taken yet */
     unsigned long refused_tokens; /* requests refused by the token limits */
     /* Denials are logged at most DENY_LOG_BURST at once and then one per
      * DENY_LOG_EVERY_MS, so a hostile app cannot flood the console through
@@ -319,9 +321,9 @@ static struct chan *chan_by_id(const struct msgsrv *srv, uint32_t id)
 /* Closes and forgets passed descriptor i. */
 static void fdpass_forget(struct msgsrv *srv, size_t i)
 {
-    struct app *from = app_find(srv, srv->fdps[i].from_app);
-    if (from && from->n_fds)
-        from->n_fds--;
+    struct app *to = app_find(srv, srv->fdps[i].to_app);
+    if (to && to->n_fds)
+        to->n_fds--;
     close(srv->fdps[i].fd);
     srv->fdps[i] = srv->fdps[--srv->n_fdps];
 }
@@ -808,9 +810,13 @@ static void on_fd_pass(struct msgsrv *srv, struct app *a, const struct kos__mw *
             return;
         }
     }
-    if (a->n_fds >= MAX_FDS_PER_APP ||
+    /* Counted against the receiver: a client that never takes what it is
+     * given blocks only itself, not its server's other clients. */
+    struct app *to = app_find(srv, c->client_app);
+    if (!to || to->n_fds >= MAX_FDS_PER_APP || srv->n_fdps >= MAX_FDS ||
         !grow((void **)&srv->fdps, &srv->cap_fdps, srv->n_fdps, sizeof(*srv->fdps))) {
-        say("app '%s' has too many descriptors passed and not taken; refusing another", a->name);
+        say("app '%s' passed a descriptor to app '%s', which has too many not taken; closed it",
+            a->name, to ? to->name : "?");
         close(fd);
         return;
     }
@@ -822,15 +828,13 @@ static void on_fd_pass(struct msgsrv *srv, struct app *a, const struct kos__mw *
         .fd = fd,
         .expires = now_ms() + FD_LIFE_MS,
     };
-    a->n_fds++;
+    to->n_fds++;
     /* A redeem that overtook this pass gets its descriptor now. */
     for (size_t i = 0; i < srv->n_waits; i++) {
         struct wait w = srv->waits[i];
         if (w.kind == WAIT_FD && w.cookie == m->cookie && w.app_id == c->client_app) {
-            struct app *to = app_find(srv, w.app_id);
             wait_forget(srv, i);
-            if (to)
-                fdpass_give(srv, srv->n_fdps - 1, to, w.req_id);
+            fdpass_give(srv, srv->n_fdps - 1, to, w.req_id);
             return;
         }
     }

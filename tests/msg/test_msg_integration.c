@@ -1223,6 +1223,7 @@ enum {
     L_FD_BAD,           /* try to pass a pipe and an unconnected socket (refused locally) */
     L_FD_RAW_PIPE,      /* a raw FD_PASS of a pipe for the caller (the message server refuses) */
     L_FD_PLANT,         /* a raw FD_PASS of a socket for the caller, with cookie FD_COOKIE */
+    L_FD_HOARD,         /* `param` raw FD_PASSes of sockets for the caller, never announced */
 };
 
 #define FD_COOKIE 0x5eed5eed5eedull
@@ -1334,6 +1335,18 @@ static int fd_server(void *p, const struct kh_sync *sync)
             CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_OK, NULL), KOS_STATUS_OK);
             break;
         }
+        case L_FD_HOARD:
+            for (uint64_t k = 0; k < m.param; k++) {
+                struct kos__mw pass = {
+                    .type = KOS__MW_FD_PASS, .channel = from.client, .cookie = 0x4000 + k};
+                int fd, other;
+                tcp_pair(&fd, &other);
+                CKS(kos__mw_send(kos_dir_fd(dir), &pass, &fd, 0), KOS_STATUS_OK);
+                close(fd);
+                close(other);
+            }
+            CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_OK, NULL), KOS_STATUS_OK);
+            break;
         case L_QUIT:
             CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_OK, NULL), KOS_STATUS_OK);
             if (peer >= 0)
@@ -1420,6 +1433,24 @@ static int fd_client(void *p, const struct kh_sync *sync)
     return 0;
 }
 
+/* Is given 20 sockets and takes none: the message server keeps 16 for it
+ * and closes the rest; its server's other clients are not affected. */
+static int fd_hoarder(void *p, const struct kh_sync *sync)
+{
+    struct cli_arg *a = p;
+    kos_dir_t *dir = kh_dir(a->sock, "msg0", a->app_id);
+    kos_token_t *t;
+
+    CKS(kos_dir_request(dir, "net", 5000, &t), KOS_STATUS_OK);
+    CKS(call_label(t, L_FD_HOARD, 20, NULL, 10000), KOS_STATUS_OK);
+    CKS(kos_dir_ping(dir, 5000), KOS_STATUS_OK);
+    kh_signal(sync);
+    CK(kh_wait_go(sync, 30000) == 0);
+    kos_token_close(t);
+    kos__dir_destroy(dir);
+    return 0;
+}
+
 /* Redeems FD_COOKIE, which was passed for another app, on its raw
  * connection. */
 static int fd_thief(void *p, const struct kh_sync *sync)
@@ -1439,7 +1470,7 @@ static int fd_thief(void *p, const struct kh_sync *sync)
 static void test_fd_transfer(void **state)
 {
     struct world w;
-    struct kh_child s, c, x;
+    struct kh_child s, c, x, h;
     (void)state;
 
     world_start(&w, 1);
@@ -1447,9 +1478,14 @@ static void test_fd_transfer(void **state)
     int ss = add_app(&w, 0, 1, "netsrv", net, NULL);
     int cs = add_app(&w, 0, 2, "client", NULL, net);
     int xs = add_app(&w, 0, 3, "thief", NULL, net);
+    int hs = add_app(&w, 0, 4, "hoarder", NULL, net);
     struct srv_arg sa = {.sock = ss, .server = "msg0", .app_id = 1, .protocol = "net"};
     struct cli_arg ca = {.sock = cs, .app_id = 2}, xa = {.sock = xs, .app_id = 3};
+    struct cli_arg ha = {.sock = hs, .app_id = 4};
     spawn(&s, fd_server, &sa, ss);
+    /* The hoarder first: the client must be served while it hoards. */
+    spawn(&h, fd_hoarder, &ha, hs);
+    assert_int_equal(kh_wait_ready(&h, 30000), 0);
     spawn(&c, fd_client, &ca, cs);
     spawn(&x, fd_thief, &xa, xs);
     assert_int_equal(kh_wait_ready(&c, 30000), 0);
@@ -1457,8 +1493,13 @@ static void test_fd_transfer(void **state)
     assert_int_equal(kh_reap(&x, 20000), 0);
     assert_int_equal(kh_go(&c), 0);
     assert_int_equal(kh_reap(&c, 30000), 0);
+    assert_int_equal(kh_go(&h), 0);
+    assert_int_equal(kh_reap(&h, 20000), 0);
     assert_int_equal(kh_reap(&s, 20000), 0);
     world_stop(&w);
+    assert_int_equal(kh_log_count(&w.srv[0], "passed a descriptor to app 'hoarder', which has too "
+                                             "many not taken; closed it"),
+                     4);
     assert_true(kh_log_contains(&w.srv[0], "denied: app 'netsrv' tried to pass not a socket to "
                                            "app 'client' (only connected TCP sockets travel)"));
     assert_true(kh_log_contains(&w.srv[0], "denied: app 'client' tried to pass a descriptor on "
