@@ -11,11 +11,11 @@ PEER=$!
 trap 'kill $PEER 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do [ -s "$WORK/ports" ] && break; sleep 0.1; done
 [ -s "$WORK/ports" ] || fail "the loopback peers did not start"
-read -r ECHO STUCK CLOSED <"$WORK/ports"
+read -r ECHO STUCK CLOSED ECHO6 <"$WORK/ports"
 
 # build NAME: the image of $KOS_ETH_DIR/NAME.yaml.in with the ports filled in.
 build() {
-  sed -e "s/@ECHO@/$ECHO/g" -e "s/@STUCK@/$STUCK/g" -e "s/@CLOSED@/$CLOSED/g" \
+  sed -e "s/@ECHO@/$ECHO/g" -e "s/@STUCK@/$STUCK/g" -e "s/@CLOSED@/$CLOSED/g" -e "s/@ECHO6@/$ECHO6/g" \
     "$KOS_ETH_DIR/$1.yaml.in" >"$WORK/$1.yaml"
   "$KOS_TOOL" manifest.build "$WORK/$1.yaml" -o "$WORK/$1.zip" --key "$KOS_KEY" \
     --bin "eth_t_app=$KOS_ETH_APP" --layer-dir "$KOS_ETH_DIR/layers" >"$WORK/build.txt" 2>&1 ||
@@ -61,6 +61,19 @@ expect "^\S+ ethernet: warn: bad request from 'client': unknown label 99$"
 expect "^\S+ client: info: steps done$"
 expect "^\S+ ethernet: info: stopping: 4 connections handed over, 2 denied, 4 failed$"
 expect_well_formed
+
+# IPv6, and a name whose first address refuses: the next one is tried.
+if [ "$ECHO6" -ne 0 ]; then
+  build eth_ipv6
+  run_image "$WORK/eth_ipv6.zip"
+  [ "$RC" -eq 0 ] || fail "eth_ipv6: exit status $RC, expected 0"
+  expect "^\S+ client: info: echo ::1:$ECHO6: ok, 'six' came back 3 times via \[::1\]:$ECHO6$"
+  expect "^\S+ client: info: echo \[::1\]:$ECHO6: ok, 'brackets' came back 3 times via \[::1\]:$ECHO6$"
+  expect "^\S+ client: info: echo localhost:$ECHO6: ok, 'fallback' came back 3 times via \[::1\]:$ECHO6$"
+  expect "^\S+ ethernet: info: 'client' connected to tcp localhost:$ECHO6 \(\[::1\]:$ECHO6\)$"
+else
+  echo "note: no IPv6 loopback on this host; the IPv6 system is skipped"
+fi
 
 # Allowed the protocol, but not that destination.
 build eth_denied
