@@ -1330,8 +1330,14 @@ static int fd_server(void *p, const struct kh_sync *sync)
             }
             CKS(kos__mw_send(kos_dir_fd(dir), &pass, &fd, 0), KOS_STATUS_OK);
             close(fd);
-            if (m.label == L_FD_RAW_PIPE)
+            if (m.label == L_FD_RAW_PIPE) {
                 close(pipefd[1]);
+                /* Its own connection to the message server, the key to
+                 * acting as this app: refused too. */
+                int own = kos_dir_fd(dir);
+                pass.cookie = 0x78;
+                CKS(kos__mw_send(kos_dir_fd(dir), &pass, &own, 0), KOS_STATUS_OK);
+            }
             CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_OK, NULL), KOS_STATUS_OK);
             break;
         }
@@ -1501,6 +1507,8 @@ static void test_fd_transfer(void **state)
                                              "many not taken; closed it"),
                      4);
     assert_true(kh_log_contains(&w.srv[0], "denied: app 'netsrv' tried to pass not a socket to "
+                                           "app 'client' (only connected TCP sockets travel)"));
+    assert_true(kh_log_contains(&w.srv[0], "denied: app 'netsrv' tried to pass a Unix socket to "
                                            "app 'client' (only connected TCP sockets travel)"));
     assert_true(kh_log_contains(&w.srv[0], "denied: app 'client' tried to pass a descriptor on "
                                            "channel"));
