@@ -98,6 +98,10 @@ struct kos_mf_app {
     bool from_layer;                  /* declared by the base layer (the manifest may change it) */
     bool data_dir;                    /* a private writable /data (default false) */
     bool debug;                       /* a debug-only app (default false) */
+    bool device_keys;                 /* Core hands it the device key bundle (default false;
+                                         at most one app) */
+    bool reports_self_test;           /* Core takes its self-test report (default false; at
+                                         most one app) */
     uint32_t max_procs;               /* limits.processes; 0 = default */
     uint32_t max_files;               /* limits.files; 0 = default */
     const struct kos_mf_device *devices;
@@ -110,7 +114,8 @@ struct kos_mf_app {
     size_t n_waivers;
     /* Where each setting was written (the app's own position when it was
      * not written). */
-    struct kos_mf_pos memory_pos, data_dir_pos, debug_pos, limits_pos;
+    struct kos_mf_pos memory_pos, data_dir_pos, debug_pos, limits_pos, device_keys_pos,
+        reports_self_test_pos;
 };
 
 struct kos_mf_server {
