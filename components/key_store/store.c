@@ -190,7 +190,7 @@ kos_status_t kstore_set_acl(struct kstore *ks, const struct ks_acl *acl, char *e
             continue;
         }
         if (k->type != KOS_KEYSTORE_ED25519 || !k->private_key)
-            bad |= e->ops & KS_OP_SIGN;
+            bad |= e->ops & (KS_OP_SIGN | KS_OP_SIGN_DIGEST);
         if (k->type != KOS_KEYSTORE_X25519 || !k->private_key)
             bad |= e->ops & KS_OP_AGREE;
         if (k->type != KOS_KEYSTORE_ED25519)
@@ -314,13 +314,15 @@ out:
     return st;
 }
 
-static unsigned op_of(uint32_t label)
+/* The operations of which any one allows request r: a digest-mode
+ * signature is allowed by sign or sign_digest, a pure one by sign only. */
+static unsigned ops_allowing(const struct kos__ks_req *r)
 {
-    switch (label) {
+    switch (r->label) {
     case KOS_KEYSTORE_LABEL_PUBLIC_KEY:
         return KS_OP_PUBLIC;
     case KOS_KEYSTORE_LABEL_SIGN:
-        return KS_OP_SIGN;
+        return r->param == KOS_KEYSTORE_MODE_DIGEST ? KS_OP_SIGN | KS_OP_SIGN_DIGEST : KS_OP_SIGN;
     case KOS_KEYSTORE_LABEL_VERIFY:
         return KS_OP_VERIFY;
     default:
@@ -387,12 +389,15 @@ kos_status_t kstore_handle(struct kstore *ks, const char *app, const struct kos_
         ks->n_failed++;
         return st;
     }
-    op = op_of(r.label);
+    op = ops_allowing(&r);
     if (!(ks_acl_ops(&ks->acl, app, r.key) & op)) {
         ks->n_denied++;
         if (ks->log_denials)
             kos_log_warn("denied: '%s' may not %s with key '%s'", app ? app : "?",
-                         ks_op_name(op), r.key);
+                         op == KS_OP_SIGN && r.label == KOS_KEYSTORE_LABEL_SIGN
+                             ? "sign (pure mode)"
+                             : ks_op_name(op & -op),
+                         r.key);
         return KOS_STATUS_UNAUTHORIZED;
     }
     k = kstore_find(ks, r.key);
