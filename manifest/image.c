@@ -718,6 +718,7 @@ struct kos_image {
     size_t n_fds;
     bool is_signed; /* verified with a trusted key */
     char signer[2 * KOS__KEY_ID_LEN + 1];
+    char manifest_hex[65]; /* the compiled manifest's SHA-256 */
 };
 
 struct opening {
@@ -1032,6 +1033,7 @@ static kos_status_t open_manifest(struct opening *o, struct kos_image *img)
         return KOS_STATUS_PROTOCOL;
     }
     be->referenced = true;
+    memcpy(img->manifest_hex, want, sizeof(img->manifest_hex));
 
     /* Check a signature before parsing what it covers, when we can. */
     if (sig.is_signed && o->n_keys > 0) {
@@ -1251,6 +1253,11 @@ int kos_image_binary_fd(const struct kos_image *img, uint32_t proc)
 const char *kos_image_signer(const struct kos_image *img)
 {
     return img && img->is_signed ? img->signer : NULL;
+}
+
+const char *kos_image_manifest_digest(const struct kos_image *img)
+{
+    return img->manifest_hex;
 }
 
 void kos_image_close(struct kos_image *img)
