@@ -418,6 +418,18 @@ static kos_status_t gather_binaries(struct build *b, uint8_t (*digests)[32])
         if (st)
             return st;
         st = read_binary(b, name, who, path, &blob.data, &blob.len);
+        if (st == KOS_STATUS_OK && kos__key_blob_is_private(blob.data, blob.len)) {
+            /* No key is ever inside an image: devices get theirs at
+             * provisioning (kos-tool run --keys, docs/keys.md). */
+            snprintf(b->err, b->errlen,
+                     "binary '%s' of %s: %s holds a private key (a PEM PRIVATE KEY block or a "
+                     "PKCS#8 key); refusing to pack a key into an image: provision device keys "
+                     "with kos-tool keys.generate --device and kos-tool run --keys",
+                     name, who, path);
+            OPENSSL_cleanse(blob.data, blob.len);
+            free(blob.data);
+            st = KOS_STATUS_UNAUTHORIZED;
+        }
         free(path);
         if (st)
             return st;

@@ -16,3 +16,8 @@ kos_test(keystore_bundle
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_keystore_bundle.c
   LIBS kos_image OpenSSL::Crypto
   LABELS unit keystore)
+if(TARGET key_store)
+  target_compile_definitions(test_keystore_bundle PRIVATE
+    KOS_KEY_STORE_BINARY="$<TARGET_FILE:key_store>")
+  add_dependencies(test_keystore_bundle key_store)
+endif()
