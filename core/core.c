@@ -10,6 +10,7 @@
  * deadlines. What stays true: every running process has exactly one struct
  * proc in state RUNNING holding its pid, and Core never blocks on an app.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1063,7 +1064,36 @@ static int make_state_dir(struct core *c)
     return 0;
 }
 
-/* Creates process p's data directory, owned by its host uid. */
+/* Gives everything under the directory open at dfd (which it closes) to
+ * uid:gid, without following symbolic links. A data directory kept from an
+ * earlier run (--state-dir) holds files of that run's uids, which differ
+ * per Core when it is privileged. Returns 0 or -1. */
+static int chown_tree(int dfd, uid_t uid, gid_t gid, int depth)
+{
+    DIR *d = fdopendir(dfd);
+    struct dirent *e;
+    int rc = 0;
+
+    if (!d) {
+        close(dfd);
+        return -1;
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (fchownat(dirfd(d), e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = -1;
+        } else if (e->d_type == DT_DIR) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            rc = sub < 0 || depth > 64 ? -1 : chown_tree(sub, uid, gid, depth + 1);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Creates process p's data directory, owned by its host uid, or takes over
+ * the one an earlier run left. */
 static int make_data_dir(struct core *c, struct proc *p)
 {
     char buf[PATH_MAX];
@@ -1073,7 +1103,9 @@ static int make_data_dir(struct core *c, struct proc *p)
     snprintf(buf, sizeof(buf), "%s/data/%s", c->state_dir, p->name);
     if (mkdir(buf, 0700) < 0 && errno != EEXIST)
         return -1;
-    if (c->mode != KOS_SANDBOX_NONE && (c->layers & KOS_SB_NS_USER) && chown(buf, uid, gid) < 0)
+    if (c->mode != KOS_SANDBOX_NONE && (c->layers & KOS_SB_NS_USER) &&
+        (chown(buf, uid, gid) < 0 ||
+         chown_tree(open(buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), uid, gid, 0) < 0))
         return -1;
     p->data_dir = strdup(buf);
     return p->data_dir ? 0 : -1;

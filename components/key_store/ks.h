@@ -27,6 +27,7 @@
 #define KS_ACL_MAX      64u
 #define KS_APP_NAME_MAX 63u
 #define KS_KEY_FILE_MAX 8192u /* a PEM key is a few hundred bytes */
+#define KS_DENIAL_LOG_MAX 32u   /* denials logged one by one; later ones are only counted */
 
 /* ---- key files (keyfile.c) ---- */
 
@@ -121,6 +122,7 @@ struct kstore {
     EVP_KDF *hkdf;
     uint64_t n_ok, n_denied, n_failed;
     bool log_denials;
+    uint32_t denials_logged; /* at most KS_DENIAL_LOG_MAX, so no app can flood the log */
     /* Scratch buffers. `secret` holds an X25519 shared secret and `out` a
      * reply (a derived key or a signature): both are wiped before
      * kstore_handle() returns (secret) or by kstore_after_reply() (out). */

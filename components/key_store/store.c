@@ -375,6 +375,21 @@ static kos_status_t run(struct kstore *ks, const struct ks_key *k, const struct 
     }
 }
 
+/* What a refused request asked for, for the log line. */
+static const char *denied_what(const struct kos__ks_req *r)
+{
+    switch (r->label) {
+    case KOS_KEYSTORE_LABEL_PUBLIC_KEY:
+        return "read the public half of";
+    case KOS_KEYSTORE_LABEL_SIGN:
+        return r->param == KOS_KEYSTORE_MODE_DIGEST ? "sign a digest with" : "sign with";
+    case KOS_KEYSTORE_LABEL_VERIFY:
+        return "verify with";
+    default:
+        return "agree with";
+    }
+}
+
 kos_status_t kstore_handle(struct kstore *ks, const char *app, const struct kos_msg *req,
                            struct kos_msg *reply)
 {
@@ -392,12 +407,12 @@ kos_status_t kstore_handle(struct kstore *ks, const char *app, const struct kos_
     op = ops_allowing(&r);
     if (!(ks_acl_ops(&ks->acl, app, r.key) & op)) {
         ks->n_denied++;
-        if (ks->log_denials)
-            kos_log_warn("denied: '%s' may not %s with key '%s'", app ? app : "?",
-                         op == KS_OP_SIGN && r.label == KOS_KEYSTORE_LABEL_SIGN
-                             ? "sign (pure mode)"
-                             : ks_op_name(op & -op),
-                         r.key);
+        if (ks->log_denials && ks->denials_logged < KS_DENIAL_LOG_MAX)
+            kos_log_warn("denied: '%s' may not %s key '%s'%s", app ? app : "?", denied_what(&r),
+                         r.key,
+                         ++ks->denials_logged == KS_DENIAL_LOG_MAX
+                             ? " (later denials are counted, not logged)"
+                             : "");
         return KOS_STATUS_UNAUTHORIZED;
     }
     k = kstore_find(ks, r.key);

@@ -1,0 +1,23 @@
+# The Poukai layer with services left out by name (key_store, and the
+# optional tunnel and admin) and the self test told to skip the key store:
+# the rest boots, every check that remains passes, and `ping` pings an
+# extra protocol.
+source "$(dirname "$0")/../system/lib.sh"
+source "$(dirname "$0")/logrng_lib.sh"
+
+start_image "$KOS_IMAGES/poukai_lean.zip" --state-dir "$WORK/state"
+wait_for "core: self test recorded in "
+wait_for "sensor: info: services: done$"
+stop_image TERM
+[ "$RC" -eq 0 ] || fail "exit status $RC, expected 0"
+expect "core: booting system 'poukai_lean': 5 message servers and apps$"
+expect_not "key_store"
+expect_not "(tunnel|admin)"
+expect "core: self test passed: msg0 ok \(ping\); rng ok \(reads differ, monobit [0-9]+/20000\); log ok \(record [0-9]+ read back\); ping kos_rng_protocol ok \(4 checks\)$"
+expect "sensor: info: rng: reads differ: yes"
+expect "sensor: info: log: read back: ok found$"
+expect "sensor: info: request kos_keystore_protocol: unauthorized$"
+grep -qx "result passed" "$WORK/state/self_test" || fail "record: result"
+grep -qx "checks 4" "$WORK/state/self_test" || fail "record: checks"
+expect_well_formed
+echo "PASS"
