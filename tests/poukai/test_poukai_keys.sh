@@ -48,6 +48,8 @@ for line in maps:
     if "r" not in f[1] or (len(f) > 5 and f[5] in ("[vvar]", "[vsyscall]")):
         continue
     lo, hi = (int(x, 16) for x in f[0].split("-"))
+    if hi - lo > 256 << 20:
+        continue  # a sanitizer's shadow or reserve, not where buffers live
     try:
         mem.seek(lo)
         data = mem.read(hi - lo)
