@@ -50,9 +50,10 @@ enum kos_cm_proc_flags {
     KOS_CM_PROC_ENDS_SYSTEM = 1u << 0, /* when it ends for good, the system shuts down */
     KOS_CM_PROC_DATA_DIR = 1u << 1,    /* gets a private writable data directory at /data */
     KOS_CM_PROC_DEBUG = 1u << 2,       /* debug-only app (debug: true) */
-    KOS_CM_PROC_DEVICE_KEYS = 1u << 3, /* gets the device key bundle (device_keys: true);
+    /* (1u << 3 is kept for the ethernet branch's network: host) */
+    KOS_CM_PROC_DEVICE_KEYS = 1u << 4, /* gets the device key bundle (device_keys: true);
                                           at most one app */
-    KOS_CM_PROC_SELF_TEST = 1u << 4,   /* its self-test report counts (reports_self_test:
+    KOS_CM_PROC_SELF_TEST = 1u << 5,   /* its self-test report counts (reports_self_test:
                                           true); at most one app */
 };
 

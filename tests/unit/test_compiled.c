@@ -564,11 +564,11 @@ static void test_proc_fields(void **state)
             "process 3 is a message server listed after an app");
     corrupt(f, "restart 0", proc_at(f, 2, PROC(restart)), 0, 4, "restart policy 0");
     corrupt(f, "restart 4", proc_at(f, 2, PROC(restart)), 4, 4, "restart policy 4");
-    corrupt(f, "flags", proc_at(f, 2, PROC(flags)), 0x21, 4, "unknown flags 0x20");
+    corrupt(f, "flags", proc_at(f, 2, PROC(flags)), 0x81, 4, "unknown flags 0x80");
     corrupt(f, "device keys on a server", proc_at(f, 1, PROC(flags)), KOS_CM_PROC_DEVICE_KEYS, 4,
-            "process 1 is a message server with flags 0x8, which only an app may have");
+            "process 1 is a message server with flags 0x10, which only an app may have");
     corrupt(f, "self test on a server", proc_at(f, 0, PROC(flags)), KOS_CM_PROC_SELF_TEST, 4,
-            "process 0 is a message server with flags 0x10");
+            "process 0 is a message server with flags 0x20");
     /* Each of those two flags belongs to one app at most. */
     for (uint32_t flag = KOS_CM_PROC_DEVICE_KEYS; flag <= KOS_CM_PROC_SELF_TEST; flag <<= 1) {
         uint8_t *c = copy(f->buf, f->len);
