@@ -1,7 +1,8 @@
 #!/bin/bash
 # kos-tool manifest.check and the Poukai layer (layers/poukai.yaml): every
 # example whose manifest says `base: poukai` checks clean at --fail-on info
-# (not one finding, waived or not), as does a system of the layer alone;
+# (no error, warning or info; a finding the layer waives with its reason is
+# shown as waived), as does a system of the layer alone;
 # the optional tunnel and admin can be left out (`~`) or named, and naming
 # them today fails at build time with the missing binary, not silently.
 # Usage: test_poukai_layer.sh KOS_TOOL   (KOS_SOURCE_DIR set)
@@ -21,7 +22,7 @@ run() { # run EXPECTED_STATUS ARGS...
   [ "$rc" -eq "$want" ] || { cat "$WORK/out" "$WORK/err" >&2; fail "kos-tool $*: exit $rc, expected $want"; }
 }
 expect() { grep -Eq -- "$2" "$WORK/$1" || { cat "$WORK/$1" >&2; fail "no line matching '$2' in $1"; }; }
-clean='^summary: 0 errors, 0 warnings, 0 info, 0 waived; pass \(--fail-on info\)$'
+clean='^summary: 0 errors, 0 warnings, 0 info, [0-9]+ waived; pass \(--fail-on info\)$'
 
 n=0
 for ex in "$SRC"/examples/*/system.yaml; do
