@@ -70,10 +70,22 @@ clean*) echo "key_store's memory scanned (${scan#clean } bytes): no key file tex
 skip*) echo "note: cannot read key_store's memory here (${scan#skip }); the unit tests check the wiping" ;;
 *) fail "key material left in key_store's memory: $scan" ;;
 esac
+
+# A restarted key_store gets the same keys again (Core keeps the bundle open).
+kill -KILL "$ks_pid"
+for _ in $(seq 300); do
+  [ "$(grep -c "key_store: info: key 'identity': Ed25519 private" "$OUT")" -ge 2 ] && break
+  sleep 0.1
+done
+[ "$(grep -c "key_store: info: key 'trusted_0': Ed25519 public" "$OUT")" -eq 2 ] ||
+  fail "key_store did not load its keys again after a restart"
+expect "core: app 'key_store' killed by signal 9 \(Killed\); restarting it"
 stop_image TERM
 [ "$RC" -eq 0 ] || fail "exit status $RC, expected 0"
 
 # Core: the bundle goes to key_store, read-only, and is named.
+expect_count 1 "core: device keys from "
+
 ids=$(awk '$1 != "#" && $1 != "format" {print $5}' "$KEYS/bundle.txt")
 expect "core: device keys from $KEYS for app 'key_store', read-only: identity \(ed25519 private [0-9a-f]{16}\), tunnel \(x25519 private [0-9a-f]{16}\), trusted_0 \(ed25519 public [0-9a-f]{16}\)$"
 for id in $ids; do expect "core: device keys from .*$id"; done
@@ -146,8 +158,6 @@ expect "msg0: denied: app 'stranger' requested 'kos_keystore_protocol'"
 expect "key_store: warn: denied: '(client|nokeys|abuser)' may not "
 expect_count 1 "key_store: warn: denied: .*\(later denials are counted, not logged\)$"
 expect "key_store: info: stopping: [0-9]+ operations, [0-9]+ denied, [0-9]+ failed$"
-denied=$(sed -nE 's/.*key_store: info: stopping: [0-9]+ operations, ([0-9]+) denied.*/\1/p' "$OUT")
-[ "$denied" -gt 32 ] || fail "key_store counted $denied denials"
 
 # Abuse: every malformed request refused, the server still answers.
 expect "abuser: info: abuse: empty name: protocol error$"
@@ -160,7 +170,6 @@ expect "abuser: info: abuse: label 0 key identity param 0 len 9: unsupported$"
 expect "abuser: info: abuse: label 5 key identity param 0 len 9: unsupported$"
 expect "abuser: info: abuse reply: label 4 key tunnel param 32 len 64: param 0 payload [0-9a-f]{64}$"
 expect "abuser: info: abuse: server still answers: ok$"
-expect_not "core: app 'key_store' .*(killed|restarting)"
 expect_not "key_store: error"
 
 # No reply and no console line holds 8 bytes in a row of a private key.
