@@ -1103,7 +1103,7 @@ static int make_data_dir(struct core *c, struct proc *p)
     snprintf(buf, sizeof(buf), "%s/data/%s", c->state_dir, p->name);
     if (mkdir(buf, 0700) < 0 && errno != EEXIST)
         return -1;
-    if (c->mode != KOS_SANDBOX_NONE && (c->layers & KOS_SB_NS_USER) &&
+    if (c->mode != KOS_SANDBOX_NONE && (c->layers & KOS_SB_NS_USER || c->host.privileged) &&
         (chown(buf, uid, gid) < 0 ||
          chown_tree(open(buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), uid, gid, 0) < 0))
         return -1;
@@ -1186,7 +1186,12 @@ static int setup_sandbox(struct core *c)
             say(c, "WARNING: sandbox: %s isolation: missing: %s",
                 missing ? "best-effort" : "strict", c->host.why);
         c->uid_base = UID_BASE + ((uint32_t)getpid() % 100000u) * UID_SPAN;
-        if (!(c->layers & KOS_SB_NS_USER))
+        if (!(c->layers & KOS_SB_NS_USER) && c->host.privileged)
+            say(c,
+                "WARNING: sandbox: no user namespace: each process runs as host uid %u + its "
+                "index, with no capabilities",
+                (unsigned)c->uid_base);
+        else if (!(c->layers & KOS_SB_NS_USER))
             say(c, "WARNING: sandbox: no user namespace: apps keep Core's uid %u",
                 (unsigned)c->host.uid);
         else if (c->host.privileged)

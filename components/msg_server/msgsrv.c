@@ -24,6 +24,8 @@
 #define MAX_WAITS_PER_APP   64u        /* requests and redeems one app may leave waiting */
 #define MAX_COOKIES_PER_APP 256u       /* transfers one app may have prepared */
 #define MAX_QUEUE           1024u      /* messages waiting for one app to read */
+#define MAX_TOKENS_PER_EP   16u        /* tokens one app may hold on one endpoint */
+#define MAX_TOKENS_PER_APP  256u       /* tokens one app may hold in all */
 #define COOKIE_LIFE_MS      10000      /* a prepared transfer expires after this */
 #define REDEEM_WAIT_MS      50         /* a redeem may overtake its PREPARE by this much */
 #define NO_APP              UINT32_MAX /* nobody: app ids are indexes, 0 included */
@@ -42,6 +44,13 @@ struct app {
     struct outmsg *q; /* messages not yet accepted by the socket, in order */
     size_t q_head, q_len, q_cap;
     unsigned n_waits, n_cookies;
+    unsigned long refused_tokens; /* requests refused by the token limits */
+    /* Denials are logged at most DENY_LOG_BURST at once and then one per
+     * DENY_LOG_EVERY_MS, so a hostile app cannot flood the console through
+     * us; the next line logged counts what was left out. */
+    unsigned deny_credit;
+    uint64_t deny_refill;
+    unsigned long deny_quiet;
 };
 
 struct endpoint {
@@ -118,6 +127,40 @@ static void say(const char *fmt, ...)
 }
 
 /* ==== apps ==== */
+
+#define DENY_LOG_BURST    10u
+#define DENY_LOG_EVERY_MS 1000u
+
+static uint64_t now_ms(void);
+
+/* Logs a denial of app a's (format, ...), within a's logging budget. */
+static void say_denied(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say_denied(struct app *a, const char *fmt, ...)
+{
+    uint64_t now = now_ms();
+    va_list ap;
+
+    if (now >= a->deny_refill) {
+        unsigned add = (unsigned)((now - a->deny_refill) / DENY_LOG_EVERY_MS) + 1;
+        a->deny_credit =
+            a->deny_credit + add > DENY_LOG_BURST ? DENY_LOG_BURST : a->deny_credit + add;
+        a->deny_refill = now + DENY_LOG_EVERY_MS;
+    }
+    if (!a->deny_credit) {
+        a->deny_quiet++;
+        return;
+    }
+    a->deny_credit--;
+    fputs("denied: ", stdout);
+    va_start(ap, fmt);
+    vfprintf(stdout, fmt, ap);
+    va_end(ap);
+    if (a->deny_quiet)
+        fprintf(stdout, " (and %lu more denials of app '%s' not logged)", a->deny_quiet, a->name);
+    a->deny_quiet = 0;
+    fputc('\n', stdout);
+    fflush(stdout);
+}
 
 static struct app *app_find(const struct msgsrv *srv, uint32_t app_id)
 {
@@ -337,6 +380,25 @@ static void grant(struct msgsrv *srv, struct app *client, const struct endpoint 
         reply_status(client, reply_type, req_id, KOS_STATUS_UNAVAILABLE);
         return;
     }
+    /* Each token costs its server descriptors and a slot in its round robin:
+     * bound what one client can take, so hoarding tokens cannot starve the
+     * server's other clients (docs/messages.md, "Under attack"). */
+    unsigned on_ep = 0, in_all = 0;
+    for (size_t i = 0; i < srv->n_chans; i++) {
+        if (srv->chans[i].client_app != client->app_id)
+            continue;
+        in_all++;
+        on_ep += srv->chans[i].endpoint == ep->id;
+    }
+    if (on_ep >= MAX_TOKENS_PER_EP || in_all >= MAX_TOKENS_PER_APP) {
+        if (client->refused_tokens++ % 1000 == 0)
+            say("app '%s' holds %u tokens for '%s' and %u in all (at most %u and %u); refusing "
+                "another (%lu refused so far)",
+                client->name, on_ep, ep->protocol, in_all, MAX_TOKENS_PER_EP, MAX_TOKENS_PER_APP,
+                client->refused_tokens);
+        reply_status(client, reply_type, req_id, KOS_STATUS_NO_MEMORY);
+        return;
+    }
     if (srv->n_chans >= MAX_CHANNELS ||
         !grow((void **)&srv->chans, &srv->cap_chans, srv->n_chans, sizeof(*srv->chans))) {
         reply_status(client, reply_type, req_id, KOS_STATUS_NO_MEMORY);
@@ -514,8 +576,8 @@ static void on_publish(struct msgsrv *srv, struct app *a, const struct kos__mw *
     struct endpoint *ep;
 
     if (!granted(a->grants->publish, a->grants->n_publish, m->name)) {
-        say("denied: app '%s' tried to publish '%s' (not granted by the manifest)", a->name,
-            m->name);
+        say_denied(a, "app '%s' tried to publish '%s' (not granted by the manifest)", a->name,
+                   m->name);
         reply_status(a, KOS__MW_PUBLISH_REPLY, m->id, KOS_STATUS_UNAUTHORIZED);
         return;
     }
@@ -545,7 +607,7 @@ static void on_request(struct msgsrv *srv, struct app *a, const struct kos__mw *
     struct endpoint *ep;
 
     if (!granted(a->grants->request, a->grants->n_request, m->name)) {
-        say("denied: app '%s' requested '%s' (not granted by the manifest)", a->name, m->name);
+        say_denied(a, "app '%s' requested '%s' (not granted by the manifest)", a->name, m->name);
         reply_status(a, KOS__MW_REQUEST_REPLY, m->id, KOS_STATUS_UNAUTHORIZED);
         return;
     }
