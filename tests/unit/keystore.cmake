@@ -1,7 +1,7 @@
 # key_store unit tests: the kos_keystore_protocol wire codec, the component's
 # allow list, key file parser and request handling (with secret-buffer and
 # private-byte checks), and device key bundles. (System tests are in
-# tests/poukai/keystore.cmake.)
+# tests/poukai/poukai.cmake.)
 if(TARGET key_store_core)
   kos_test(keystore_wire
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_keystore_wire.c
