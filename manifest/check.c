@@ -577,6 +577,11 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
 
 /* ---- waivers ------------------------------------------------------------ */
 
+static bool same_file(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
 /* Marks each finding its app waives, then reports the waivers that matched
  * nothing (KOS-A014, which cannot itself be waived). */
 static void apply_waivers(struct run *r)
@@ -599,6 +604,13 @@ static void apply_waivers(struct run *r)
                 used = true;
             }
             if (used)
+                continue;
+            /* A layer's waiver for its own entry, which this manifest changed
+             * so that the finding went away: nothing the manifest's author
+             * could remove, and nothing hidden. (Checked against the layer
+             * alone, a stale layer waiver is still reported.) */
+            if (rule != NULL && rule->per_app && rule != &rules[R_STALE_WAIVER] &&
+                !same_file(wv->pos.file, m->file) && same_file(app->pos.file, m->file))
                 continue;
             if (rule == NULL)
                 add(r, R_STALE_WAIVER, app->name, &wv->pos,
