@@ -49,6 +49,7 @@ enum {
     R_DEVICE_PATH,
     R_DEVELOPMENT,
     R_HOST_NETWORK,
+    R_DEVICE_KEYS,
     R_COUNT
 };
 
@@ -155,6 +156,12 @@ static const struct kos_check_rule rules[R_COUNT] = {
                         "only to the destinations its allow setting lists, and have other apps "
                         "request kos_ethernet_protocol; the layer that brings ethernet waives "
                         "this rule for it, saying why"},
+    [R_DEVICE_KEYS] = {"KOS-A018", "device-keys-outside-key-store", KOS_CHECK_ERROR, true,
+                       "the device key bundle goes to an app that is not the key store",
+                       "that app then holds the device's private keys itself, outside the one "
+                       "component built to use them without ever giving them out",
+                       "give device_keys: true only to key_store (the Poukai layer does), and "
+                       "have other apps request kos_keystore_protocol"},
 };
 
 const struct kos_check_rule *kos_check_rules(size_t *n)
@@ -241,6 +248,16 @@ static bool requests(const struct kos_mf_app *app, const char *proto, const stru
                 return true;
             }
     }
+    return false;
+}
+
+/* True if `app` publishes `proto` on any message server. */
+static bool publishes_anywhere(const struct kos_mf_app *app, const char *proto)
+{
+    for (size_t g = 0; g < app->n_grants; g++)
+        for (size_t i = 0; i < app->grants[g].n_publish; i++)
+            if (strcmp(app->grants[g].publish[i], proto) == 0)
+                return true;
     return false;
 }
 
@@ -534,6 +551,12 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
     const struct kos_mf_pos *net_pos = NULL, *ks_pos = NULL;
     const char *net = network_access(app, &net_pos);
     bool keystore = requests(app, keystore_protocol, &ks_pos);
+    const char *ks_how = "requests kos_keystore_protocol (key store)";
+    if (!keystore && app->device_keys) {
+        keystore = true; /* it holds the keys themselves */
+        ks_pos = &app->device_keys_pos;
+        ks_how = "holds the device keys (device_keys: true)";
+    }
 
     for (size_t i = 0; i < app->n_config; i++) {
         const struct kos_mf_config *cf = &app->config[i];
@@ -548,8 +571,14 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
             }
     }
     if (net != NULL && keystore)
-        add(r, R_NET_KEYSTORE, app->name, ks_pos, "app '%s' requests %s (key store) and %s %s%s",
-            app->name, keystore_protocol, net_verb(net), net_what(net), net_note(net));
+        add(r, R_NET_KEYSTORE, app->name, ks_pos, "app '%s' %s and %s %s%s", app->name, ks_how,
+            net_verb(net), net_what(net), net_note(net));
+    if (app->device_keys && !publishes_anywhere(app, keystore_protocol) &&
+        strcmp(app->binary, "key_store") != 0)
+        add(r, R_DEVICE_KEYS, app->name, &app->device_keys_pos,
+            "app '%s' gets the device key bundle (device_keys: true) but is not the key store "
+            "(its binary is '%s' and it publishes no %s)",
+            app->name, app->binary, keystore_protocol);
     if (net != NULL && app->n_devices > 0)
         add(r, R_DEVICE_NET, app->name, &app->devices[0].pos,
             "app '%s' has device '%s' (%s)%s and %s %s%s", app->name, app->devices[0].name,
