@@ -37,6 +37,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -119,9 +120,9 @@ static void why_add(struct kos_sandbox_host *h, const char *what, int err)
              strerror(err));
 }
 
-/* Tries unshare(flags) in a child; returns 0 or the errno. As an unprivileged
- * user, the other namespaces need a user namespace first. */
-static int try_unshare(int flags, bool with_user)
+/* Runs try(arg) in a short-lived child, so nothing it changes touches Core;
+ * returns the errno it returned (0: it worked). */
+static int in_child(int (*try)(const void *arg), const void *arg)
 {
     int p[2], err = 0;
     pid_t pid;
@@ -136,17 +137,7 @@ static int try_unshare(int flags, bool with_user)
         return err;
     }
     if (pid == 0) {
-        int e = 0;
-        if (with_user && unshare(CLONE_NEWUSER) < 0)
-            e = errno;
-        if (!e && unshare(flags) < 0)
-            e = errno;
-        if (!e && (flags & CLONE_NEWNS)) {
-            /* A mount namespace is only useful if we may mount in it. */
-            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-                mount("kos", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k") < 0)
-                e = errno;
-        }
+        int e = try(arg);
         if (write(p[1], &e, sizeof(e)) < 0)
             _exit(1);
         _exit(0);
@@ -160,6 +151,50 @@ static int try_unshare(int flags, bool with_user)
     return err;
 }
 
+struct unshare_try {
+    int flags;
+    bool with_user;
+};
+
+/* unshare(flags); as an unprivileged user, the other namespaces need a user
+ * namespace first. */
+static int try_unshare(const void *arg)
+{
+    const struct unshare_try *t = arg;
+
+    if (t->with_user && unshare(CLONE_NEWUSER) < 0)
+        return errno;
+    if (unshare(t->flags) < 0)
+        return errno;
+    /* A mount namespace is only useful if we may mount in it. */
+    if ((t->flags & CLONE_NEWNS) &&
+        (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+         mount("kos", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k") < 0))
+        return errno;
+    return 0;
+}
+
+/* Loads a seccomp filter, as every start will. A host (a container runtime,
+ * say) may refuse filters even where the kernel has them. */
+static int try_seccomp(const void *arg)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    int rc;
+    (void)arg;
+
+    if (!ctx)
+        return ENOMEM;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return errno;
+    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 0) < 0)
+        return EINVAL;
+    rc = seccomp_load(ctx);
+    /* libseccomp reports the kernel's refusal as -ECANCELED. */
+    if (rc < 0)
+        return rc == -ECANCELED ? EPERM : -rc;
+    return 0;
+}
+
 void kos_sandbox_probe(struct kos_sandbox_host *h)
 {
     memset(h, 0, sizeof(*h));
@@ -170,7 +205,7 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
     h->privileged = geteuid() == 0 && capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) &&
                     capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID);
 
-    int err = try_unshare(CLONE_NEWUSER, false);
+    int err = in_child(try_unshare, &(struct unshare_try){.flags = CLONE_NEWUSER});
     if (err == 0)
         h->layers |= KOS_SB_NS_USER;
     else
@@ -180,7 +215,8 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
         char what[64];
         if (ns_table[i].flag == CLONE_NEWUSER)
             continue;
-        err = try_unshare(ns_table[i].flag, with_user);
+        err = in_child(try_unshare,
+                       &(struct unshare_try){.flags = ns_table[i].flag, .with_user = with_user});
         if (err == 0) {
             h->layers |= ns_table[i].layer;
         } else {
@@ -188,10 +224,12 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
             why_add(h, what, err);
         }
     }
-    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 && seccomp_api_get() >= 1)
-        h->layers |= KOS_SB_SECCOMP;
-    else
+    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 || seccomp_api_get() < 1)
         why_add(h, "no seccomp filters", errno ? errno : ENOSYS);
+    else if ((err = in_child(try_seccomp, NULL)) != 0)
+        why_add(h, "no seccomp filters", err);
+    else
+        h->layers |= KOS_SB_SECCOMP;
     int abi = ll_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi > 0) {
         h->layers |= KOS_SB_LANDLOCK;
@@ -491,6 +529,8 @@ pid_t kos_sandbox_clone(const struct kos_sandbox *sb)
     for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++)
         if (sb->layers & ns_table[i].layer)
             flags |= ns_table[i].flag;
+    if (sb->net_host)
+        flags &= ~CLONE_NEWNET; /* network: host keeps the host's network */
     /* Like fork(): a NULL stack means the child continues on a copy of ours.
      * Core is single-threaded, so no lock can be held in the child. */
     return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
@@ -582,14 +622,25 @@ static void close_all(int *fds, size_t n)
             close(fds[i]);
 }
 
+/* True if the process must change its ids: inside its own user namespace,
+ * or, without one, when a privileged Core can give it a host uid of its own
+ * (an app must never run as Core's root). */
+static bool must_become_app(const struct kos_sandbox *sb)
+{
+    return (sb->layers & KOS_SB_NS_USER) || sb->privileged;
+}
+
 static int become_app(const struct kos_sandbox *sb)
 {
-    /* Become the app's uid inside; keep the namespace's capabilities until
-     * kos_sandbox_enter() drops them. */
+    bool ns = sb->layers & KOS_SB_NS_USER;
+    uid_t uid = ns ? KOS_SANDBOX_APP_UID : sb->host_uid;
+    gid_t gid = ns ? KOS_SANDBOX_APP_UID : sb->host_gid;
+
+    /* Become the app's uid; keep the capabilities (the namespace's, or
+     * Core's without one) until kos_sandbox_enter() drops them. */
     if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0 ||
-        (sb->privileged && setgroups(0, NULL) < 0) ||
-        setresgid(KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID) < 0 ||
-        setresuid(KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID) < 0)
+        (sb->privileged && setgroups(0, NULL) < 0) || setresgid(gid, gid, gid) < 0 ||
+        setresuid(uid, uid, uid) < 0)
         return errno;
     return 0;
 }
@@ -608,7 +659,7 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
         }
     }
     if (!(sb->layers & KOS_SB_NS_MNT)) {
-        if ((sb->layers & KOS_SB_NS_USER) && (*err = become_app(sb)) != 0)
+        if (must_become_app(sb) && (*err = become_app(sb)) != 0)
             return KOS_SB_STEP_SYNC;
         return 0;
     }
@@ -623,6 +674,9 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
     if (sb->layers & KOS_SB_NS_USER)
         snprintf(opts, sizeof(opts), "mode=0755,size=64k,uid=%u,gid=%u", KOS_SANDBOX_APP_UID,
                  KOS_SANDBOX_APP_UID);
+    else if (sb->privileged)
+        snprintf(opts, sizeof(opts), "mode=0755,size=64k,uid=%u,gid=%u", (unsigned)sb->host_uid,
+                 (unsigned)sb->host_gid);
     else
         snprintf(opts, sizeof(opts), "mode=0755,size=64k");
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
@@ -637,7 +691,7 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
     if (sb->data_dir && (data = open(sb->data_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
         goto out_errno;
     step = KOS_SB_STEP_SYNC;
-    if ((sb->layers & KOS_SB_NS_USER) && (*err = become_app(sb)) != 0)
+    if (must_become_app(sb) && (*err = become_app(sb)) != 0)
         goto out_close;
     step = KOS_SB_STEP_MOUNT;
     for (size_t i = 0; i < n; i++) {
@@ -760,7 +814,9 @@ static int apply_landlock(const struct kos_sandbox *sb)
     int rs, err = 0;
 
     if (abi >= 4) {
-        attr.handled_access_net = LL_ACCESS_NET_BIND_TCP | LL_ACCESS_NET_CONNECT_TCP;
+        /* network: host is for opening connections: TCP is left alone. */
+        if (!sb->net_host)
+            attr.handled_access_net = LL_ACCESS_NET_BIND_TCP | LL_ACCESS_NET_CONNECT_TCP;
         attr_size = offsetof(struct ll_ruleset_attr, scoped);
     }
     if (abi >= 6) {
@@ -886,11 +942,8 @@ static const int allowed_calls[] = {
     SCMP_SYS(ftruncate),
     SCMP_SYS(fallocate),
     SCMP_SYS(memfd_create),
-    SCMP_SYS(sendmsg),
     SCMP_SYS(recvmsg),
-    SCMP_SYS(sendmmsg),
     SCMP_SYS(recvmmsg),
-    SCMP_SYS(sendto),
     SCMP_SYS(recvfrom),
     SCMP_SYS(shutdown),
     SCMP_SYS(getsockopt),
@@ -971,6 +1024,25 @@ static const int data_calls[] = {
     SCMP_SYS(creat),
 };
 
+/* The sockets an app with network: host may create: TCP and UDP over IPv4
+ * and IPv6 (SOCK_NONBLOCK and SOCK_CLOEXEC allowed). */
+static const struct {
+    int domain, type;
+} net_sockets[] = {
+    {AF_INET, SOCK_STREAM},
+    {AF_INET, SOCK_DGRAM},
+    {AF_INET6, SOCK_STREAM},
+    {AF_INET6, SOCK_DGRAM},
+};
+
+/* What else network: host allows: connecting, and listening and accepting. */
+static const int net_calls[] = {
+    SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept), SCMP_SYS(accept4),
+};
+
+/* The socket type bits, without SOCK_NONBLOCK and SOCK_CLOEXEC. */
+#define SOCK_TYPE_BITS 0xfu
+
 /* 020000000 is __O_TMPFILE without the O_DIRECTORY bit glibc adds to it. */
 #define OPEN_WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | 020000000)
 
@@ -1000,6 +1072,27 @@ static int apply_seccomp(const struct kos_sandbox *sb)
             rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
                                   SCMP_A1(SCMP_CMP_MASKED_EQ, OPEN_WRITE_FLAGS, 0));
     }
+    /* Sending on what the app holds, but never with MSG_FASTOPEN, which
+     * would connect a TCP socket that is not yet connected: a socket an app
+     * is handed (messages.md) is connected already, and stays so. */
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 1,
+                              SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
+                              SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
+    /* network: host: Internet sockets, and connecting, binding, listening
+     * and accepting on them. Every other app gets none of this. */
+    for (size_t i = 0; sb->net_host && i < sizeof(net_sockets) / sizeof(net_sockets[0]) && !rc; i++)
+        rc = seccomp_rule_add(
+            ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)net_sockets[i].domain),
+            SCMP_A1(SCMP_CMP_MASKED_EQ, SOCK_TYPE_BITS, (scmp_datum_t)net_sockets[i].type));
+    for (size_t i = 0; sb->net_host && i < sizeof(net_calls) / sizeof(net_calls[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, net_calls[i], 0);
     /* New processes and threads, but never in new namespaces. clone3 hides
      * its flags in memory, so it reports ENOSYS and glibc uses clone. */
     if (!rc)

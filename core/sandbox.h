@@ -87,6 +87,8 @@ struct kos_sandbox {
     const char *const *ro_files; /* host files bound read-only at the same path */
     size_t n_ro_files;
     const char *data_dir;  /* host directory bound read-write at /data, or NULL */
+    bool net_host;         /* network: host: keeps the host's network namespace and may
+                              open, connect, bind and accept Internet sockets */
     bool proc;             /* a private procfs at /proc (sanitizer runtimes) */
     bool sanitizer;        /* the binary carries a sanitizer runtime: allow
                               LeakSanitizer's ptrace of its own threads, no

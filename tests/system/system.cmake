@@ -1,6 +1,6 @@
 # System tests: real systems built from manifests and booted with kos-tool run.
 kos_add_app(t_app ${CMAKE_CURRENT_LIST_DIR}/t_app.c)
-foreach(sys supervise denied inspect console unsigned)
+foreach(sys supervise denied inspect console unsigned restart)
   kos_add_system(t_sys_${sys} MANIFEST ${CMAKE_CURRENT_LIST_DIR}/${sys}.yaml APPS t_app
                  OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/system/${sys}.zip)
 endforeach()
@@ -11,7 +11,7 @@ set(KOS_SYSTEM_TEST_ENV
   KOS_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/system
   KOS_EXAMPLES=${CMAKE_BINARY_DIR}/examples)
 
-foreach(t boot_examples supervise denied fds console tamper log_view)
+foreach(t boot_examples supervise denied fds console tamper log_view restart)
   add_test(NAME system_${t}
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_${t}.sh)
   set_tests_properties(system_${t} PROPERTIES
