@@ -111,7 +111,9 @@ bad:
 
 /* Finds the body of the PEM block labelled `label` in text[0..len): sets
  * *body and *body_len to the text between the BEGIN and END lines. Only
- * whitespace may surround the block. */
+ * whitespace may surround the block, and the BEGIN line must end there (as
+ * RFC 7468 has it, and as manifest.build's private-key check expects: a key
+ * it would not see must not load here). */
 static bool pem_body(const char *text, size_t len, const char *label, const char **body,
                      size_t *body_len)
 {
@@ -125,6 +127,8 @@ static bool pem_body(const char *text, size_t len, const char *label, const char
     if (len - i < bl || memcmp(text + i, begin, bl) != 0)
         return false;
     i += bl;
+    if (i == len || (text[i] != '\n' && text[i] != '\r'))
+        return false;
     for (j = i; j + el <= len; j++)
         if (text[j] == '-' && memcmp(text + j, end, el) == 0)
             break;

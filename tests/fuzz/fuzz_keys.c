@@ -20,9 +20,9 @@
  * most KOS__BUNDLE_MAX_ENTRIES keys, each of a known type with a 16-digit
  * id, each file a regular file inside the bundle (not reached through a
  * symbolic link), no private key open to group or others; a refused bundle
- * lists nothing and says why; a loaded key is Ed25519 and has an id; the
- * two private-key detectors agree, and both flag every private key
- * key_store would load.
+ * lists nothing and says why; a loaded key is Ed25519 and has an id; what
+ * manifest.build's private-key check flags key_store's flags too, and both
+ * flag every private key key_store would load.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -206,11 +206,16 @@ static void run_blob(const uint8_t *p, size_t len)
     struct ks_raw_key k;
     char err[256];
 
-    if (a != b)
-        kos_fuzz_fail("kos__key_blob_is_private says %d, ks_blob_is_private_key %d", a, b);
+    /* manifest.build's check wants a whole PEM header line (so that a
+     * binary holding the words passes); key_store's, for its own files,
+     * takes any mention: what the first sees, the second must too. */
+    if (a && !b)
+        kos_fuzz_fail("kos__key_blob_is_private sees a private key ks_blob_is_private_key misses");
     if (ks_key_parse((const char *)p, len, &k, err, sizeof(err)) == KOS_STATUS_OK) {
-        if (k.private_key && !a)
-            kos_fuzz_fail("a private key key_store loads is not seen as a private key");
+        if (k.private_key && !(a && b))
+            kos_fuzz_fail("a private key key_store loads is not seen as one (image check %d, "
+                          "key_store's %d)",
+                          a, b);
         kstore_wipe(&k, sizeof(k));
     }
 }

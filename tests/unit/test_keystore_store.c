@@ -214,6 +214,19 @@ static void test_key_parse(void **state)
         assert_int_equal(EVP_PKEY_get_raw_public_key(k, expect, &n), 1);
         assert_memory_equal(raw.raw, expect, 32);
 
+        /* the BEGIN line must end at its dashes: manifest.build's private
+         * key check (kos__key_blob_is_private) only sees such blocks, and
+         * fuzz_keys found this parser loading keys it would not see */
+        to_pem(k, true, &pem);
+        char *nl = strchr(pem.text, '\n');
+        *nl = '\t';
+        assert_int_equal(ks_key_parse(pem.text, pem.len, &raw, err, sizeof(err)),
+                         KOS_STATUS_INVALID_ARGUMENT);
+        memmove(nl, nl + 1, strlen(nl + 1) + 1);
+        assert_int_equal(ks_key_parse(pem.text, pem.len - 1, &raw, err, sizeof(err)),
+                         KOS_STATUS_INVALID_ARGUMENT);
+        to_pem(k, false, &pem);
+
         /* truncated, and garbage after the block */
         assert_int_not_equal(ks_key_parse(pem.text, pem.len - 30, &raw, err, sizeof(err)),
                              KOS_STATUS_OK);
