@@ -1089,7 +1089,7 @@ static int apply_seccomp(const struct kos_sandbox *sb)
     for (size_t i = 0; sb->net_host && i < sizeof(net_sockets) / sizeof(net_sockets[0]) && !rc; i++)
         rc = seccomp_rule_add(
             ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)net_sockets[i].domain),
+            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)net_sockets[i].domain, 0),
             SCMP_A1(SCMP_CMP_MASKED_EQ, SOCK_TYPE_BITS, (scmp_datum_t)net_sockets[i].type));
     for (size_t i = 0; sb->net_host && i < sizeof(net_calls) / sizeof(net_calls[0]) && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, net_calls[i], 0);
