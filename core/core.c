@@ -105,9 +105,26 @@ struct proc {
     int status_fd;   /* the sandbox init's report of the app's wait status, or -1 */
     char **ro_files; /* what its root holds (loader and libraries) */
     size_t n_ro_files;
-    bool sanitizer;     /* its binary carries a sanitizer runtime */
-    char *data_dir;     /* host path of its /data, or NULL */
-    char root_err[256]; /* why its root could not be worked out, or "" */
+    bool sanitizer;                      /* its binary carries a sanitizer runtime */
+    char *data_dir;                      /* host path of its /data, or NULL */
+    char root_err[256];                  /* why its root could not be worked out, or "" */
+    const struct kos_sandbox_prog *prog; /* its compiled seccomp filter */
+    /* Between launch and exec (see launch_proc): */
+    bool launching;
+    struct kos__launch launch;
+    /* Its message servers and the server ends of its sockets to them, which
+     * go to each server (with its grants) once both it and the server run;
+     * -1 once handed over. */
+    uint32_t n_srv;
+    uint32_t srv[KOS__BOOT_MAX_DIRS];
+    int srv_end[KOS__BOOT_MAX_DIRS];
+};
+
+/* One compiled app filter, shared by every process whose sandbox
+ * kos_sandbox_same_prog() says gets it. */
+struct filter {
+    struct kos_sandbox sb; /* the sandbox it was compiled for */
+    struct kos_sandbox_prog prog;
 };
 
 struct core {
@@ -126,13 +143,19 @@ struct core {
     uint8_t *ctlbuf;
     enum kos_sandbox_mode mode;
     struct kos_sandbox_host host;
-    uint32_t layers; /* what every sandbox gets */
+    struct kos_sandbox_probe probe; /* started at the very beginning */
+    bool probing;                   /* probe still to be finished */
+    uint32_t layers;                /* what every sandbox gets */
     uid_t uid_base;
     char *state_dir;
     bool state_fresh; /* Core made state_dir and removes it at the end */
     char *mnt_dir;
     int *region_fds; /* one sealed memfd per system memory region */
     uint32_t n_regions;
+    struct filter *filters; /* the distinct app filters, compiled at setup */
+    uint32_t n_filters;
+    struct kos_sandbox_prog init_prog; /* the sandbox init's own filter */
+    bool have_init_prog;
 };
 
 static uint64_t now_us(void)
@@ -359,14 +382,57 @@ static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb,
         .max_files = p->cm->max_files ? p->cm->max_files
                      : srv            ? DEFAULT_SERVER_FILES
                                       : DEFAULT_APP_FILES,
+        .app_prog = p->prog,
+        .init_prog = c->have_init_prog ? &c->init_prog : NULL,
     };
 }
 
-static kos_status_t start_proc(struct core *c, struct proc *p)
+/* Hands each message server of process p, once both run, the server end of
+ * p's socket to it with p's grants; an end whose server will not run is
+ * closed. Nothing happens for an end whose server is still starting. */
+static void connect_proc(struct core *c, struct proc *p)
 {
-    uint32_t srv[KOS__BOOT_MAX_DIRS];
-    uint32_t n_srv = is_server(p) ? 0 : servers_of(c, p, srv);
-    int app_ends[KOS__BOOT_MAX_DIRS], srv_ends[KOS__BOOT_MAX_DIRS];
+    if (p->state != P_RUNNING)
+        return;
+    for (uint32_t i = 0; i < p->n_srv; i++) {
+        struct proc *srv = &c->procs[p->srv[i]];
+        if (p->srv_end[i] < 0 || srv->launching)
+            continue;
+        kos_status_t gst = send_grants(c, p, p->srv[i], p->srv_end[i]);
+        if (gst)
+            say(c, "cannot connect app '%s' to message server '%s': %s", p->name, srv->name,
+                kos_status_str(gst));
+        close(p->srv_end[i]);
+        p->srv_end[i] = -1;
+    }
+}
+
+/* Closes what a start that did not happen left of process p. */
+static void drop_start(struct proc *p)
+{
+    close_fds(p->srv_end, p->n_srv);
+    for (uint32_t i = 0; i < p->n_srv; i++)
+        p->srv_end[i] = -1;
+    p->n_srv = 0;
+    if (p->con >= 0)
+        close(p->con);
+    if (p->ctl >= 0)
+        close(p->ctl);
+    p->con = p->ctl = -1;
+}
+
+/*
+ * Launches process p: console pipe, control socket with its boot record, and
+ * one socketpair per message server it uses; then the child is created and
+ * let go, and Core keeps only its own ends (p->con, p->ctl, p->srv_end). The
+ * child's first instruction may not have run yet: finish_proc() learns
+ * whether it did. On failure logs why, leaves no descriptor behind and
+ * returns the status.
+ */
+static kos_status_t launch_proc(struct core *c, struct proc *p)
+{
+    uint32_t n_srv = is_server(p) ? 0 : servers_of(c, p, p->srv);
+    int app_ends[KOS__BOOT_MAX_DIRS];
     int res_fds[KOS__BOOT_MAX_RES];
     bool res_owned[KOS__BOOT_MAX_RES];
     int n_res = 0;
@@ -376,13 +442,13 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
     struct kos__spawn sp;
     struct kos__spawn_err why = {0, 0};
     struct kos_sandbox sb;
-    int status_fd = -1;
     size_t len;
     int err = 0;
     kos_status_t st;
 
     for (uint32_t i = 0; i < KOS__BOOT_MAX_DIRS; i++)
-        app_ends[i] = srv_ends[i] = -1;
+        app_ends[i] = p->srv_end[i] = -1;
+    p->n_srv = n_srv;
     if (c->mode != KOS_SANDBOX_NONE && p->root_err[0]) {
         say(c, "cannot start %s '%s': its root cannot be built: %s", kind(p), p->name, p->root_err);
         return KOS_STATUS_NOT_FOUND;
@@ -406,8 +472,8 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
             goto out_close;
         }
         app_ends[i] = sv[0];
-        srv_ends[i] = sv[1];
-        snprintf(boot.dirs[i].name, sizeof(boot.dirs[i].name), "%s", c->procs[srv[i]].name);
+        p->srv_end[i] = sv[1];
+        snprintf(boot.dirs[i].name, sizeof(boot.dirs[i].name), "%s", c->procs[p->srv[i]].name);
         boot.dirs[i].fd = (int32_t)(KOS__CTL_FD + 1 + i);
     }
     n_res =
@@ -441,39 +507,26 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
         .n_res_fds = (size_t)n_res,
         .sb = c->mode != KOS_SANDBOX_NONE ? &sb : NULL,
     };
-    st = kos__proc_spawn(&sp, &p->pid, &status_fd, &why);
+    st = kos__proc_launch(&sp, &p->launch, &why);
     if (st) {
-        if (why.step && why.step != KOS_SB_STEP_EXEC)
+        if (why.step && why.step != KOS_SB_STEP_EXEC) {
             say(c, "cannot start %s '%s': sandbox: %s: %s", kind(p), p->name,
                 kos_sandbox_step_name(why.step), strerror(why.err));
-        else
-            err = why.err;
-        if (why.step && why.step != KOS_SB_STEP_EXEC)
             goto out_quiet;
+        }
+        err = why.err;
         goto out_close;
     }
-    p->status_fd = status_fd;
+    /* The child holds its own copies of everything it was given. */
     for (int i = 0; i < n_res; i++)
         if (res_owned[i])
             close(res_fds[i]);
-
-    /* The process runs: hand each of its message servers the other end. */
-    for (uint32_t i = 0; i < n_srv; i++) {
-        kos_status_t gst = send_grants(c, p, srv[i], srv_ends[i]);
-        if (gst)
-            say(c, "cannot connect app '%s' to message server '%s': %s", p->name,
-                c->procs[srv[i]].name, kos_status_str(gst));
-    }
     close_fds(app_ends, n_srv);
-    close_fds(srv_ends, n_srv);
     close(con[1]);
     close(ctl[1]);
-    fcntl(con[0], F_SETFL, O_NONBLOCK);
     p->con = con[0];
     p->ctl = ctl[0];
-    p->state = P_RUNNING;
-    p->ready = false;
-    p->starts++;
+    p->launching = true;
     return KOS_STATUS_OK;
 
 out_close:
@@ -484,9 +537,52 @@ out_quiet:
         if (res_owned[i])
             close(res_fds[i]);
     close_fds(app_ends, n_srv);
-    close_fds(srv_ends, n_srv);
     close_fds(con, 2);
     close_fds(ctl, 2);
+    p->con = p->ctl = -1;
+    drop_start(p);
+    return st;
+}
+
+/* Learns whether launched process p runs its binary (blocking until it
+ * does or fails, unless its errpipe is known to be ready). On success p is
+ * RUNNING; otherwise its start is undone, why is logged and the status
+ * returned. Connecting it to its message servers is connect_proc()'s. */
+static kos_status_t finish_proc(struct core *c, struct proc *p)
+{
+    struct kos__spawn_err why;
+    int status_fd = -1;
+    kos_status_t st;
+
+    p->launching = false;
+    st = kos__proc_finish(&p->launch, &p->pid, &status_fd, &why);
+    if (st) {
+        if (why.step && why.step != KOS_SB_STEP_EXEC)
+            say(c, "cannot start %s '%s': sandbox: %s: %s", kind(p), p->name,
+                kos_sandbox_step_name(why.step), strerror(why.err));
+        else
+            say(c, "cannot start %s '%s': %s%s%s", kind(p), p->name, kos_status_str(st),
+                why.err ? ": " : "", why.err ? strerror(why.err) : "");
+        drop_start(p);
+        return st;
+    }
+    p->status_fd = status_fd;
+    fcntl(p->con, F_SETFL, O_NONBLOCK);
+    p->state = P_RUNNING;
+    p->ready = false;
+    p->starts++;
+    return KOS_STATUS_OK;
+}
+
+/* Starts process p and waits until it runs (restarts). */
+static kos_status_t start_proc(struct core *c, struct proc *p)
+{
+    kos_status_t st = launch_proc(c, p);
+
+    if (st == KOS_STATUS_OK)
+        st = finish_proc(c, p);
+    if (st == KOS_STATUS_OK)
+        connect_proc(c, p);
     return st;
 }
 
@@ -806,6 +902,90 @@ static void on_control(struct core *c, struct proc *p)
     p->ctl = -1;
 }
 
+/* ---- booting ---- */
+
+/* How many processes may be between launch and exec at once. */
+#define MAX_LAUNCHING 32u
+
+/* Process p ran its binary or failed to: records which and connects what
+ * can now be connected. Returns false if p is a message server that failed. */
+static bool on_started(struct core *c, struct proc *p)
+{
+    if (finish_proc(c, p) != KOS_STATUS_OK) {
+        p->state = P_FAILED;
+        c->failed = true;
+        return !is_server(p);
+    }
+    if (!is_server(p)) {
+        connect_proc(c, p);
+        return true;
+    }
+    for (uint32_t i = 0; i < c->n; i++)
+        if (!is_server(&c->procs[i]))
+            connect_proc(c, &c->procs[i]);
+    return true;
+}
+
+/*
+ * Starts every process of the system at once: each is launched (cloned, its
+ * ids mapped, let go) in table order, message servers first, without waiting
+ * for the one before to build its sandbox; then Core waits for them all
+ * together. An app's channels go to its message servers as soon as both run
+ * (connect_proc), so no start waits for another. If a message server cannot
+ * start, no further process is launched and the system shuts down.
+ */
+static void boot_all(struct core *c)
+{
+    struct pollfd pfd[MAX_LAUNCHING];
+    struct proc *who[MAX_LAUNCHING];
+    uint32_t next = 0;
+    bool server_failed = false;
+
+    for (;;) {
+        size_t n = 0;
+
+        /* Launch while there is room. */
+        for (uint32_t i = 0; i < c->n; i++)
+            n += c->procs[i].launching;
+        while (!server_failed && next < c->n && n < MAX_LAUNCHING) {
+            struct proc *p = &c->procs[next++];
+            if (launch_proc(c, p) == KOS_STATUS_OK) {
+                n++;
+                continue;
+            }
+            p->state = P_FAILED;
+            c->failed = true;
+            server_failed |= is_server(p);
+        }
+        n = 0;
+        for (uint32_t i = 0; i < c->n; i++) {
+            if (!c->procs[i].launching)
+                continue;
+            who[n] = &c->procs[i];
+            pfd[n++] = (struct pollfd){.fd = c->procs[i].launch.errpipe, .events = POLLIN};
+        }
+        if (n == 0)
+            break;
+        int r = poll(pfd, n, -1);
+        if (r < 0 && errno != EINTR) {
+            /* Cannot wait for several: take them one by one. */
+            for (size_t i = 0; i < n; i++)
+                server_failed |= !on_started(c, who[i]);
+            continue;
+        }
+        for (size_t i = 0; r > 0 && i < n; i++)
+            if (pfd[i].revents)
+                server_failed |= !on_started(c, who[i]);
+    }
+    /* Ends whose server never ran are closed, saying so. */
+    for (uint32_t i = 0; i < c->n; i++)
+        connect_proc(c, &c->procs[i]);
+    if (server_failed)
+        begin_shutdown(c, "a message server could not start");
+    else if (!any_running(c, KOS_CM_ROLE_APP))
+        begin_shutdown(c, "no app could start");
+}
+
 /* ---- the loop ---- */
 
 static int run_loop(struct core *c)
@@ -972,6 +1152,42 @@ static int make_regions(struct core *c)
     return 0;
 }
 
+/* Compiles each distinct app seccomp filter once, and the init's, so that
+ * no process compiles one between its clone and its exec. Returns 0, or -1
+ * after saying why. */
+static int compile_filters(struct core *c)
+{
+    c->filters = calloc(c->n ? c->n : 1, sizeof(*c->filters));
+    if (!c->filters) {
+        say(c, "out of memory");
+        return -1;
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct proc *p = &c->procs[i];
+        struct kos_sandbox sb;
+        uint32_t f;
+
+        fill_sandbox(c, p, &sb, 0);
+        for (f = 0; f < c->n_filters; f++)
+            if (kos_sandbox_same_prog(&c->filters[f].sb, &sb))
+                break;
+        if (f == c->n_filters) {
+            int err = kos_sandbox_app_prog(&sb, &c->filters[f].prog);
+            if (err) {
+                say(c, "cannot compile the seccomp filter of %s '%s': %s", kind(p), p->name,
+                    strerror(err));
+                return -1;
+            }
+            c->filters[f].sb = sb;
+            c->n_filters++;
+        }
+        p->prog = &c->filters[f].prog;
+    }
+    /* The init's own filter is best-effort hardening of trusted code. */
+    c->have_init_prog = kos_sandbox_init_prog(&c->init_prog) == 0;
+    return 0;
+}
+
 /*
  * Decides the isolation, probes the host, says what is in force and prepares
  * what sandboxes need (state directory, each binary's root, data
@@ -999,7 +1215,10 @@ static int setup_sandbox(struct core *c)
         say(c, "WARNING: sandbox: NONE (--isolation none): apps run unconfined, with every "
                "file, socket and process of this user within reach; development only");
     } else {
-        kos_sandbox_probe(&c->host);
+        if (!c->probing)
+            kos_sandbox_probe_start(&c->probe);
+        c->probing = false;
+        kos_sandbox_probe_finish(&c->probe, &c->host);
         uint32_t missing = required & ~c->host.layers;
         c->layers = c->host.layers;
         if (missing && c->mode == KOS_SANDBOX_STRICT) {
@@ -1047,6 +1266,8 @@ static int setup_sandbox(struct core *c)
             return KOS_CORE_EXIT_HOST;
         }
     }
+    if (c->mode != KOS_SANDBOX_NONE && (c->layers & KOS_SB_SECCOMP) && compile_filters(c) < 0)
+        return KOS_CORE_EXIT_HOST;
     if (n_san)
         say(c,
             "sandbox: %u binaries carry a sanitizer runtime (sanitizer build): they get a "
@@ -1099,6 +1320,10 @@ static void destroy(struct core *c)
     for (uint32_t i = 0; c->region_fds && i < c->n_regions; i++)
         if (c->region_fds[i] >= 0)
             close(c->region_fds[i]);
+    for (uint32_t i = 0; c->filters && i < c->n_filters; i++)
+        kos_sandbox_prog_fini(&c->filters[i].prog);
+    free(c->filters);
+    kos_sandbox_prog_fini(&c->init_prog);
     free(c->region_fds);
     if (c->state_fresh)
         nftw(c->state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -1107,6 +1332,8 @@ static void destroy(struct core *c)
     free(c->procs);
     free(c->ctlbuf);
     kos_image_close(c->img);
+    if (c->probing)
+        kos_sandbox_probe_cancel(&c->probe);
     if (c->sigfd >= 0)
         close(c->sigfd);
     if (c->timerfd >= 0)
@@ -1137,6 +1364,12 @@ int kos_core_run(const struct kos_core_opts *opts)
                     strerror(errno));
             return KOS_CORE_EXIT_USAGE;
         }
+    }
+    /* The host's namespaces are tried in a child while the image is
+     * verified (the child runs nothing of the image). */
+    if (opts->isolation != KOS_SANDBOX_NONE) {
+        kos_sandbox_probe_start(&c.probe);
+        c.probing = true;
     }
     if (kos_image_open(opts->image_path, &io, &c.img, err, sizeof(err))) {
         say(&c, "refusing image %s: %s", opts->image_path, err);
@@ -1189,21 +1422,7 @@ int kos_core_run(const struct kos_core_opts *opts)
 
     say(&c, "booting system '%s': %u message servers and apps",
         kos_cm_str(c.cm, c.cm->hdr->system_name), c.n);
-    /* Message servers first (they come first in the table), so that each
-     * app's channels can be handed to a running server. */
-    for (uint32_t i = 0; i < c.n; i++) {
-        struct proc *p = &c.procs[i];
-        if (start_proc(&c, p) == KOS_STATUS_OK)
-            continue;
-        p->state = P_FAILED;
-        c.failed = true;
-        if (is_server(p)) {
-            begin_shutdown(&c, "a message server could not start");
-            break;
-        }
-    }
-    if (c.phase == PH_RUNNING && !any_running(&c, KOS_CM_ROLE_APP))
-        begin_shutdown(&c, "no app could start");
+    boot_all(&c);
     rc = run_loop(&c);
     print_summary(&c);
     say(&c, "system stopped (exit status %d)", rc);

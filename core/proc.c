@@ -8,10 +8,12 @@
  *
  * With a sandbox (sandbox.h) Core clones the sandbox's init in new
  * namespaces, writes its id maps, and lets it go; the init builds the root,
- * arranges the descriptors, forks the app and becomes its init. The app
- * enters the sandbox and executes the binary from fd `max_files`. Any
- * failure on the way is reported back as (step, errno) through a
- * close-on-exec pipe that only reaches end of file once the binary runs.
+ * arranges the descriptors, starts the app with vfork() and becomes its
+ * init. The app enters the sandbox and executes the binary from fd
+ * `max_files`. Any failure on the way is reported back as (step, errno)
+ * through a close-on-exec pipe that only reaches end of file once the binary
+ * runs. Starting is split in two (kos__proc_launch, kos__proc_finish) so that
+ * Core can have many processes building their sandboxes at once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -114,7 +116,11 @@ __attribute__((noreturn)) static void child_plain(const struct kos__spawn *s, in
     child_fail(errpipe, KOS_SB_STEP_EXEC, errno);
 }
 
-/* The app, forked by the sandbox's init; never returns. */
+/* The app, started by the sandbox's init with vfork(): until it executes
+ * its binary it shares the init's memory (the init waits meanwhile), so it
+ * only makes system calls on what vfork() does not share - its descriptors,
+ * signal handlers and mask, credentials, limits and filter - and never
+ * returns. */
 __attribute__((noreturn)) static void app_sandboxed(const struct kos__spawn *s, int exe,
                                                     int errpipe, int status_fd, int k)
 {
@@ -155,14 +161,15 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         child_fail(errpipe, KOS_SB_STEP_SYNC, errno);
+    /* What needs no ids first, while Core writes them. */
+    reset_signals();
+    setsid();
+    kos_sandbox_hide_cmdline();
     /* Core writes our id maps, then one byte; end of file means Core died
      * or gave up. */
     if (read(syncfd, &go, 1) != 1)
         _exit(127);
     close(syncfd);
-    reset_signals();
-    setsid();
-    kos_sandbox_hide_cmdline();
     step = kos_sandbox_build_root(s->sb, &err);
     if (step)
         child_fail(errpipe, step, err);
@@ -178,7 +185,9 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
         child_fail(errpipe, KOS_SB_STEP_FDS, EMFILE);
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
-    app = fork();
+    /* No copy of the address space to make for the app and tear down again
+     * at its exec: it borrows the init's until then. */
+    app = vfork();
     if (app < 0)
         child_fail(extra[1], KOS_SB_STEP_FORK, errno);
     if (app == 0)
@@ -188,7 +197,7 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
     if (dup2(status_fd, 0) < 0)
         _exit(127);
     syscall(SYS_close_range, 1u, ~0u, 0);
-    kos_sandbox_init(app, 0);
+    kos_sandbox_init(app, 0, s->sb->init_prog);
 }
 
 static kos_status_t spawn_plain(const struct kos__spawn *s, pid_t *pid, struct kos__spawn_err *why,
@@ -216,17 +225,15 @@ static void close2(int fds[2])
             close(fds[i]);
 }
 
-kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *status_fd,
-                             struct kos__spawn_err *why)
+kos_status_t kos__proc_launch(const struct kos__spawn *s, struct kos__launch *l,
+                              struct kos__spawn_err *why)
 {
     int errpipe[2] = {-1, -1}, syncp[2] = {-1, -1}, statp[2] = {-1, -1};
     pid_t child_pid = -1;
-    struct kos__spawn_err e;
     kos_status_t st = KOS_STATUS_IO;
-    ssize_t r;
 
     *why = (struct kos__spawn_err){0, 0};
-    *status_fd = -1;
+    *l = (struct kos__launch){.pid = -1, .errpipe = -1, .status_fd = -1};
     if (s->n_dir_fds > KOS__BOOT_MAX_DIRS || s->n_res_fds > KOS__BOOT_MAX_RES)
         return KOS_STATUS_INVALID_ARGUMENT;
     if (pipe2(errpipe, O_CLOEXEC) < 0 ||
@@ -253,6 +260,8 @@ kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *status
         }
         close(syncp[0]);
         syncp[0] = -1;
+        /* The child waits for its maps; they are written before anything
+         * else is started, so no other child inherits the sync pipe. */
         int err = kos_sandbox_map_ids(s->sb, child_pid);
         if (err) {
             why->step = KOS_SB_STEP_SYNC;
@@ -270,13 +279,35 @@ kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *status
     }
     close(errpipe[1]);
     errpipe[1] = -1;
+    l->pid = child_pid;
+    l->errpipe = errpipe[0];
+    l->status_fd = statp[0];
+    l->failed = *why;
+    return KOS_STATUS_OK;
+
+out_close:
+    close2(errpipe);
+    close2(syncp);
+    close2(statp);
+    return st;
+}
+
+kos_status_t kos__proc_finish(struct kos__launch *l, pid_t *pid, int *status_fd,
+                              struct kos__spawn_err *why)
+{
+    struct kos__spawn_err e;
+    kos_status_t st = KOS_STATUS_IO;
+    ssize_t r;
+
+    *why = l->failed;
+    *status_fd = -1;
     do
-        r = read(errpipe[0], &e, sizeof(e));
+        r = read(l->errpipe, &e, sizeof(e));
     while (r < 0 && errno == EINTR);
     if (r == 0 && !why->err) {
-        *pid = child_pid;
-        *status_fd = statp[0];
-        statp[0] = -1;
+        *pid = l->pid;
+        *status_fd = l->status_fd;
+        l->status_fd = -1;
         st = KOS_STATUS_OK;
         goto out_close;
     }
@@ -286,12 +317,14 @@ kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *status
         else
             why->err = EIO;
     }
-    while (waitpid(child_pid, NULL, 0) < 0 && errno == EINTR)
+    while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
         ;
-    st = KOS_STATUS_IO;
 out_close:
-    close2(errpipe);
-    close2(syncp);
-    close2(statp);
+    close(l->errpipe);
+    l->errpipe = -1;
+    if (l->status_fd >= 0)
+        close(l->status_fd);
+    l->status_fd = -1;
+    l->pid = -1;
     return st;
 }

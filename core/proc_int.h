@@ -41,13 +41,33 @@ struct kos__spawn_err {
     int err;
 };
 
-/* Starts the process and returns its pid once it has executed the binary;
- * with a sandbox, *status_fd is the read end of the init's status pipe
- * (close-on-exec, the caller's), else -1. If it could not start, returns
- * KOS_STATUS_IO with the step and errno in *why, and the (already reaped)
- * child leaves nothing behind. The caller keeps its descriptors. Blocks until
- * the binary runs or fails. */
-kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *status_fd,
-                             struct kos__spawn_err *why) __attribute__((warn_unused_result));
+/* A process Core has started and whose first instruction may not have run
+ * yet: the child holds the write end of `errpipe`, which reaches end of file
+ * once the binary runs and otherwise carries why it could not. */
+struct kos__launch {
+    pid_t pid;
+    int errpipe;                  /* read end, close-on-exec */
+    int status_fd;                /* with a sandbox, the init's status pipe (read end), else -1 */
+    struct kos__spawn_err failed; /* a failure already known at launch */
+};
+
+/* Starts the process without waiting for it to run: creates the child (in
+ * its sandbox, whose ids it maps) and lets it go. The child owns copies of
+ * the caller's descriptors in s, so the caller may close its own right away.
+ * Returns KOS_STATUS_OK with *l filled, to be passed to kos__proc_finish();
+ * otherwise nothing was started and *why may say why. Blocks only for the
+ * clone and the id maps, not for the child's work. */
+kos_status_t kos__proc_launch(const struct kos__spawn *s, struct kos__launch *l,
+                              struct kos__spawn_err *why) __attribute__((warn_unused_result));
+
+/* Waits until a launched process has executed its binary (l->errpipe reads
+ * end of file; poll it first to never block) or failed, and releases *l.
+ * Once the binary runs, returns KOS_STATUS_OK with its pid and, with a
+ * sandbox, *status_fd the read end of the init's status pipe (close-on-exec,
+ * the caller's), else -1. If it could not start, returns KOS_STATUS_IO with
+ * the step and errno in *why, and the (already reaped) child leaves nothing
+ * behind. */
+kos_status_t kos__proc_finish(struct kos__launch *l, pid_t *pid, int *status_fd,
+                              struct kos__spawn_err *why) __attribute__((warn_unused_result));
 
 #endif

@@ -10,7 +10,9 @@
  *      nodev; /data bound read-write when granted; /proc only for sanitizer
  *      runtimes; then pivot_root and the tmpfs remounted read-only;
  *   3. in the app: rlimits, Landlock, securebits and no capabilities,
- *      no_new_privs, then the seccomp allow-list, then execveat().
+ *      no_new_privs, then the seccomp allow-list, then execveat(). Core
+ *      compiles each distinct allow-list once at boot (kos_sandbox_app_prog);
+ *      the app only loads it.
  *
  * The seccomp filter's default action is EPERM (see docs/sandbox.md): a
  * denied call fails like any other refused call, so hostile attempts are
@@ -25,7 +27,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/filter.h>
 #include <linux/landlock.h>
+#include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -33,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -119,23 +124,28 @@ static void why_add(struct kos_sandbox_host *h, const char *what, int err)
              strerror(err));
 }
 
-/* Tries unshare(flags) in a child; returns 0 or the errno. As an unprivileged
- * user, the other namespaces need a user namespace first. */
-static int try_unshare(int flags, bool with_user)
+/* Starts a child that tries unshare(flags) (and, for a mount namespace,
+ * mounting in it) and reports the errno on a pipe. As an unprivileged user,
+ * the other namespaces need a user namespace first. */
+static void unshare_start(struct kos_sandbox_probe *pr, int flags, bool with_user)
 {
-    int p[2], err = 0;
-    pid_t pid;
+    int p[2];
 
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return errno;
-    pid = fork();
-    if (pid < 0) {
-        err = errno;
+    pr->pid = -1;
+    pr->fd = -1;
+    pr->err = 0;
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        pr->err = errno;
+        return;
+    }
+    pr->pid = fork();
+    if (pr->pid < 0) {
+        pr->err = errno;
         close(p[0]);
         close(p[1]);
-        return err;
+        return;
     }
-    if (pid == 0) {
+    if (pr->pid == 0) {
         int e = 0;
         if (with_user && unshare(CLONE_NEWUSER) < 0)
             e = errno;
@@ -152,24 +162,53 @@ static int try_unshare(int flags, bool with_user)
         _exit(0);
     }
     close(p[1]);
-    if (read(p[0], &err, sizeof(err)) != (ssize_t)sizeof(err))
-        err = EIO;
-    close(p[0]);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    pr->fd = p[0];
+}
+
+/* Waits for the child unshare_start() started; returns 0 or its errno. */
+static int unshare_finish(struct kos_sandbox_probe *pr)
+{
+    int err = pr->err;
+
+    if (pr->fd >= 0) {
+        ssize_t r;
+        do
+            r = read(pr->fd, &err, sizeof(err));
+        while (r < 0 && errno == EINTR);
+        if (r != (ssize_t)sizeof(err))
+            err = EIO;
+        close(pr->fd);
+    }
+    if (pr->pid > 0)
+        while (waitpid(pr->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    pr->pid = -1;
+    pr->fd = -1;
     return err;
 }
 
-void kos_sandbox_probe(struct kos_sandbox_host *h)
+/* Tries unshare(flags) in a child; returns 0 or the errno. */
+static int try_unshare(int flags, bool with_user)
 {
-    memset(h, 0, sizeof(*h));
-    h->uid = getuid();
-    h->gid = getgid();
-    h->limits = KOS_SANDBOX_LIMITS_RLIMITS;
-    capng_get_caps_process();
-    h->privileged = geteuid() == 0 && capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) &&
-                    capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID);
+    struct kos_sandbox_probe pr;
 
+    unshare_start(&pr, flags, with_user);
+    return unshare_finish(&pr);
+}
+
+/* Every namespace the sandbox uses, as kos_sandbox_clone() asks for them. */
+static int all_ns_flags(void)
+{
+    int flags = 0;
+    for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++)
+        flags |= ns_table[i].flag;
+    return flags;
+}
+
+/* Learns, one namespace at a time, which the host refuses and why. Only run
+ * when the combined probe failed: it costs a short-lived child per kind. */
+static void probe_each_namespace(struct kos_sandbox_host *h)
+{
     int err = try_unshare(CLONE_NEWUSER, false);
     if (err == 0)
         h->layers |= KOS_SB_NS_USER;
@@ -187,6 +226,47 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
             snprintf(what, sizeof(what), "no %s namespace", ns_table[i].name);
             why_add(h, what, err);
         }
+    }
+}
+
+void kos_sandbox_probe_start(struct kos_sandbox_probe *pr)
+{
+    /* The common case: one child takes every namespace at once, the way
+     * each sandbox will, and mounts in its new mount namespace. */
+    unshare_start(pr, all_ns_flags(), false);
+}
+
+void kos_sandbox_probe_cancel(struct kos_sandbox_probe *pr)
+{
+    if (pr->pid > 0 || pr->fd >= 0)
+        (void)unshare_finish(pr);
+}
+
+void kos_sandbox_probe(struct kos_sandbox_host *h)
+{
+    struct kos_sandbox_probe pr;
+
+    kos_sandbox_probe_start(&pr);
+    kos_sandbox_probe_finish(&pr, h);
+}
+
+void kos_sandbox_probe_finish(struct kos_sandbox_probe *pr, struct kos_sandbox_host *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->uid = getuid();
+    h->gid = getgid();
+    h->limits = KOS_SANDBOX_LIMITS_RLIMITS;
+    capng_get_caps_process();
+    h->privileged = geteuid() == 0 && capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) &&
+                    capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID);
+
+    /* Only if the combined try failed is each kind tried alone, to say which
+     * the host refuses. */
+    if (unshare_finish(pr) == 0) {
+        for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++)
+            h->layers |= ns_table[i].layer;
+    } else {
+        probe_each_namespace(h);
     }
     if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 && seccomp_api_get() >= 1)
         h->layers |= KOS_SB_SECCOMP;
@@ -290,19 +370,28 @@ static kos_status_t elf_read(int fd, struct elf_deps *d, char *err, size_t errle
     }
     if (!dyn_size)
         return KOS_STATUS_OK;
-    for (Elf64_Xword o = 0; o + sizeof(Elf64_Dyn) <= dyn_size && o < (1u << 20);
-         o += sizeof(Elf64_Dyn)) {
-        Elf64_Dyn dy;
-        if (!pread_all(fd, &dy, sizeof(dy), (off_t)(dyn_off + o)))
+    /* The dynamic section, a batch of entries per read, up to DT_NULL. */
+    Elf64_Dyn dyn[64];
+    bool end = false;
+    for (Elf64_Xword o = 0; !end && o + sizeof(Elf64_Dyn) <= dyn_size && o < (1u << 20);) {
+        Elf64_Xword left = (dyn_size - o) / sizeof(Elf64_Dyn);
+        size_t want = left < 64 ? (size_t)left : 64;
+        ssize_t got = pread(fd, dyn, want * sizeof(Elf64_Dyn), (off_t)(dyn_off + o));
+        size_t k = got > 0 ? (size_t)got / sizeof(Elf64_Dyn) : 0;
+        if (k == 0)
             break;
-        if (dy.d_tag == DT_NULL)
-            break;
-        if (dy.d_tag == DT_NEEDED && n_needed < ELF_MAX_NEEDED)
-            needed[n_needed++] = dy.d_un.d_val;
-        else if (dy.d_tag == DT_STRTAB)
-            strtab = dy.d_un.d_ptr;
-        else if (dy.d_tag == DT_RUNPATH || (dy.d_tag == DT_RPATH && runpath == UINT64_MAX))
-            runpath = dy.d_un.d_val;
+        for (size_t j = 0; j < k && !end; j++) {
+            const Elf64_Dyn *dy = &dyn[j];
+            if (dy->d_tag == DT_NULL)
+                end = true;
+            else if (dy->d_tag == DT_NEEDED && n_needed < ELF_MAX_NEEDED)
+                needed[n_needed++] = dy->d_un.d_val;
+            else if (dy->d_tag == DT_STRTAB)
+                strtab = dy->d_un.d_ptr;
+            else if (dy->d_tag == DT_RUNPATH || (dy->d_tag == DT_RPATH && runpath == UINT64_MAX))
+                runpath = dy->d_un.d_val;
+        }
+        o += k * sizeof(Elf64_Dyn);
     }
     /* DT_STRTAB is an address: find the file offset through PT_LOAD. */
     off_t stroff = -1;
@@ -798,6 +887,9 @@ static int drop_caps(void)
 
     if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
         return errno;
+    /* libcap-ng remembers the pid it first saw, and neither a raw clone()
+     * nor vfork() tells it about the new process: name ourselves. */
+    capng_setpid((int)getpid());
     capng_clear(CAPNG_SELECT_ALL);
     if (capng_apply(CAPNG_SELECT_ALL) != 0)
         return EPERM;
@@ -974,13 +1066,11 @@ static const int data_calls[] = {
 /* 020000000 is __O_TMPFILE without the O_DIRECTORY bit glibc adds to it. */
 #define OPEN_WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | 020000000)
 
-static int apply_seccomp(const struct kos_sandbox *sb)
+/* Fills ctx with the app's allow-list for sandbox sb. Returns 0 or -errno. */
+static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     int rc = 0;
 
-    if (!ctx)
-        return ENOMEM;
     for (size_t i = 0; i < sizeof(allowed_calls) / sizeof(allowed_calls[0]) && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_calls[i], 0);
     if (sb->data_dir) {
@@ -1026,10 +1116,124 @@ static int apply_seccomp(const struct kos_sandbox *sb)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(execveat), 2,
                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sb->max_files),
                               SCMP_A4(SCMP_CMP_EQ, AT_EMPTY_PATH));
-    if (!rc)
-        rc = seccomp_load(ctx);
+    return rc;
+}
+
+/* init's own filter: it only waits, forwards signals and reports. */
+static int init_rules(scmp_filter_ctx ctx, const struct kos_sandbox *unused)
+{
+    static const int calls[] = {
+        SCMP_SYS(rt_sigtimedwait),
+        SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(wait4),
+        SCMP_SYS(kill),
+        SCMP_SYS(write),
+        SCMP_SYS(exit),
+        SCMP_SYS(exit_group),
+        SCMP_SYS(close),
+        SCMP_SYS(getppid),
+    };
+    int rc = 0;
+
+    (void)unused;
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+    return rc;
+}
+
+/* Compiles the rules `add` puts in a filter whose default is `def` into a
+ * BPF program: libseccomp writes it to a memfd, from which it is read back
+ * whole. Returns 0 or an errno. */
+static int compile(uint32_t def, int (*add)(scmp_filter_ctx, const struct kos_sandbox *),
+                   const struct kos_sandbox *sb, struct kos_sandbox_prog *out)
+{
+    scmp_filter_ctx ctx = seccomp_init(def);
+    struct sock_filter *insns = NULL;
+    int fd = -1, rc;
+    off_t size;
+
+    memset(out, 0, sizeof(*out));
+    if (!ctx)
+        return ENOMEM;
+    rc = add(ctx, sb);
+    if (rc)
+        goto out;
+    fd = memfd_create("kos-seccomp", MFD_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    rc = seccomp_export_bpf(ctx, fd);
+    if (rc)
+        goto out;
+    size = lseek(fd, 0, SEEK_END);
+    if (size <= 0 || size % (off_t)sizeof(*insns) != 0 ||
+        size / (off_t)sizeof(*insns) > BPF_MAXINSNS) {
+        rc = -E2BIG;
+        goto out;
+    }
+    insns = malloc((size_t)size);
+    if (!insns) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (!pread_all(fd, insns, (size_t)size, 0)) {
+        rc = -EIO;
+        goto out;
+    }
+    out->insns = insns;
+    out->len = (size_t)size / sizeof(*insns);
+    insns = NULL;
+out:
+    free(insns);
+    if (fd >= 0)
+        close(fd);
     seccomp_release(ctx);
     return rc < 0 ? -rc : rc;
+}
+
+int kos_sandbox_app_prog(const struct kos_sandbox *sb, struct kos_sandbox_prog *out)
+{
+    return compile(SCMP_ACT_ERRNO(EPERM), app_rules, sb, out);
+}
+
+int kos_sandbox_init_prog(struct kos_sandbox_prog *out)
+{
+    return compile(SCMP_ACT_KILL_PROCESS, init_rules, NULL, out);
+}
+
+bool kos_sandbox_same_prog(const struct kos_sandbox *a, const struct kos_sandbox *b)
+{
+    return !a->data_dir == !b->data_dir && a->sanitizer == b->sanitizer &&
+           a->max_files == b->max_files;
+}
+
+void kos_sandbox_prog_fini(struct kos_sandbox_prog *prog)
+{
+    if (!prog)
+        return;
+    free(prog->insns);
+    prog->insns = NULL;
+    prog->len = 0;
+}
+
+/* Loads a compiled filter on the calling thread, as seccomp_load() would
+ * with libseccomp's default attributes (no_new_privs is already set).
+ * Returns 0 or an errno. */
+static int load_prog(const struct kos_sandbox_prog *prog)
+{
+    struct sock_fprog fp;
+
+    if (!prog || !prog->insns || prog->len == 0 || prog->len > BPF_MAXINSNS)
+        return EINVAL;
+    fp.len = (unsigned short)prog->len;
+    fp.filter = prog->insns;
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) == 0)
+        return 0;
+    if (errno == ENOSYS && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) == 0)
+        return 0;
+    return errno;
 }
 
 int kos_sandbox_enter(const struct kos_sandbox *sb, int *err)
@@ -1046,39 +1250,12 @@ int kos_sandbox_enter(const struct kos_sandbox *sb, int *err)
         *err = errno;
         return KOS_SB_STEP_NNP;
     }
-    if ((sb->layers & KOS_SB_SECCOMP) && (*err = apply_seccomp(sb)) != 0)
+    if ((sb->layers & KOS_SB_SECCOMP) && (*err = load_prog(sb->app_prog)) != 0)
         return KOS_SB_STEP_SECCOMP;
     return 0;
 }
 
 /* ---- the sandbox's init ---- */
-
-/* init's own filter: it only waits, forwards signals and reports. */
-static void init_seccomp(void)
-{
-    static const int calls[] = {
-        SCMP_SYS(rt_sigtimedwait),
-        SCMP_SYS(rt_sigprocmask),
-        SCMP_SYS(rt_sigreturn),
-        SCMP_SYS(wait4),
-        SCMP_SYS(kill),
-        SCMP_SYS(write),
-        SCMP_SYS(exit),
-        SCMP_SYS(exit_group),
-        SCMP_SYS(close),
-        SCMP_SYS(getppid),
-    };
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-    int rc = ctx ? 0 : -ENOMEM;
-
-    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]) && !rc; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
-    if (!rc)
-        rc = seccomp_load(ctx);
-    if (ctx)
-        seccomp_release(ctx);
-    (void)rc; /* best-effort hardening of trusted code; the app's filter is what matters */
-}
 
 void kos_sandbox_hide_cmdline(void)
 {
@@ -1106,7 +1283,7 @@ void kos_sandbox_hide_cmdline(void)
         memset((void *)e_start, 0, e_end - e_start);
 }
 
-void kos_sandbox_init(pid_t app, int status_fd)
+void kos_sandbox_init(pid_t app, int status_fd, const struct kos_sandbox_prog *prog)
 {
     sigset_t all;
 
@@ -1114,12 +1291,17 @@ void kos_sandbox_init(pid_t app, int status_fd)
     sigprocmask(SIG_BLOCK, &all, NULL);
     /* Nothing here may be ptraced or inspected by the app. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    capng_setpid((int)getpid()); /* see drop_caps() */
     capng_clear(CAPNG_SELECT_ALL);
     if (capng_apply(CAPNG_SELECT_ALL) != 0) {
         /* Without a user namespace there may be nothing to drop. */
     }
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    init_seccomp();
+    /* Best-effort hardening of trusted code; the app's filter is what
+     * matters. */
+    if (prog && load_prog(prog) != 0) {
+        /* The init still holds nothing but its status pipe. */
+    }
     /* Core: 0 when it is outside our PID namespace, its pid otherwise. */
     pid_t core = getppid();
     for (;;) {

@@ -9,9 +9,14 @@ foreach(sys hostile resources)
                  OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/images/${sys}.zip)
 endforeach()
 
-foreach(t hostile resources sandbox)
+# A host-side wrapper that makes the host refuse one kind of namespace.
+pkg_check_modules(T_SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
+add_executable(t_deny_ns ${CMAKE_CURRENT_LIST_DIR}/deny_ns.c)
+target_link_libraries(t_deny_ns PRIVATE PkgConfig::T_SECCOMP)
+
+foreach(t hostile resources sandbox probe caps)
   add_test(NAME hostile_${t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_${t}.sh)
   set_tests_properties(hostile_${t} PROPERTIES
-    ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/images;KOS_SYSTEM_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/system"
+    ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/images;KOS_SYSTEM_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/system;KOS_DENY_NS=$<TARGET_FILE:t_deny_ns>"
     LABELS "system;hostile" TIMEOUT 180)
 endforeach()
