@@ -181,8 +181,9 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
     k = arrange_fds(s, devnull, extra, 3);
     if (k < 0)
         child_fail(errpipe, KOS_SB_STEP_FDS, errno);
+    /* arrange_fds() moved the error pipe to extra[1] and closed the rest. */
     if ((int)s->sb->max_files <= k + 3)
-        child_fail(errpipe, KOS_SB_STEP_FDS, EMFILE);
+        child_fail(extra[1], KOS_SB_STEP_FDS, EMFILE);
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
     /* No copy of the address space to make for the app and tear down again

@@ -1,9 +1,14 @@
 # System tests: real systems built from manifests and booted with kos-tool run.
 kos_add_app(t_app ${CMAKE_CURRENT_LIST_DIR}/t_app.c)
-foreach(sys supervise denied inspect console unsigned)
+foreach(sys supervise denied inspect console unsigned appfail)
   kos_add_system(t_sys_${sys} MANIFEST ${CMAKE_CURRENT_LIST_DIR}/${sys}.yaml APPS t_app
                  OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/system/${sys}.zip)
 endforeach()
+# A message server whose "binary" is not an ELF file.
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/not_elf/not_elf "#!/bin/sh\necho not an ELF file\n")
+kos_add_system(t_sys_srvfail MANIFEST ${CMAKE_CURRENT_LIST_DIR}/srvfail.yaml APPS t_app
+               BIN_DIRS ${CMAKE_CURRENT_BINARY_DIR}/not_elf
+               OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/system/srvfail.zip)
 
 set(KOS_SYSTEM_TEST_ENV
   KOS_TOOL=$<TARGET_FILE:kos-tool>
@@ -11,7 +16,7 @@ set(KOS_SYSTEM_TEST_ENV
   KOS_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/system
   KOS_EXAMPLES=${CMAKE_BINARY_DIR}/examples)
 
-foreach(t boot_examples supervise denied fds console tamper log_view)
+foreach(t boot_examples supervise denied fds console tamper log_view start_fail)
   add_test(NAME system_${t}
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_${t}.sh)
   set_tests_properties(system_${t} PROPERTIES
