@@ -126,8 +126,12 @@ __attribute__((noreturn)) static void app_sandboxed(const struct kos__spawn *s, 
 {
     const struct kos_sandbox *sb = s->sb;
     int L = (int)sb->max_files, step, err;
+    sigset_t none;
 
-    reset_signals();
+    /* The init reset every disposition already and installed none; only its
+     * mask (everything blocked) must not pass on. */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     close(status_fd);
     /* Without a PID namespace, the app must still die with its init. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
@@ -161,10 +165,14 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         child_fail(errpipe, KOS_SB_STEP_SYNC, errno);
+    if ((err = kos_sandbox_unshare(s->sb)) != 0)
+        child_fail(errpipe, KOS_SB_STEP_NAMESPACES, err);
     /* What needs no ids first, while Core writes them. */
     reset_signals();
     setsid();
-    kos_sandbox_hide_cmdline();
+    /* Only a private /proc could show the app what the init inherited. */
+    if (s->sb->proc)
+        kos_sandbox_hide_cmdline();
     /* Core writes our id maps, then one byte; end of file means Core died
      * or gave up. */
     if (read(syncfd, &go, 1) != 1)

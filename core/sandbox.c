@@ -2,9 +2,12 @@
  * sandbox.c - building the sandbox of one app or message server (sandbox.h).
  *
  * Layers, in the order they are put in place:
- *   1. namespaces (user, mount, PID, IPC, UTS, network), created at clone();
- *      Core writes the user namespace's maps: the app's uid 1000 inside is
- *      its own host uid when Core is privileged, Core's uid otherwise;
+ *   1. namespaces: user and PID created at clone(), then mount, network,
+ *      IPC and UTS by the new process itself, first thing (unshare(), in the
+ *      new user namespace, which owns them as it would had they been made at
+ *      clone()); Core writes the user namespace's maps: the app's uid 1000
+ *      inside is its own host uid when Core is privileged, Core's uid
+ *      otherwise;
  *   2. the root: a tmpfs holding only the ELF interpreter and the shared
  *      libraries the binary needs, each bind-mounted read-only, nosuid and
  *      nodev; /data bound read-write when granted; /proc only for sanitizer
@@ -75,7 +78,7 @@ const char *kos_sandbox_step_name(int step)
         [KOS_SB_STEP_LANDLOCK] = "landlock", [KOS_SB_STEP_CAPS] = "dropping capabilities",
         [KOS_SB_STEP_NNP] = "no_new_privs",  [KOS_SB_STEP_SECCOMP] = "seccomp",
         [KOS_SB_STEP_FDS] = "descriptors",   [KOS_SB_STEP_FORK] = "forking the app",
-        [KOS_SB_STEP_EXEC] = "exec",
+        [KOS_SB_STEP_EXEC] = "exec",         [KOS_SB_STEP_NAMESPACES] = "namespaces",
     };
     if (step < 0 || (size_t)step >= sizeof(names) / sizeof(names[0]) || !names[step])
         return "unknown step";
@@ -574,15 +577,37 @@ void kos_sandbox_files_free(char **files)
 
 /* ---- namespaces and ids ---- */
 
-pid_t kos_sandbox_clone(const struct kos_sandbox *sb)
+/* The namespaces created at clone(): the user namespace (Core writes its
+ * maps) and the PID namespace (the child must be its PID 1). The others are
+ * the child's to create, with kos_sandbox_unshare(). */
+#define CLONE_NS (CLONE_NEWUSER | CLONE_NEWPID)
+
+/* The namespace flags of sb's layers. */
+static int ns_flags(const struct kos_sandbox *sb)
 {
     int flags = 0;
     for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++)
         if (sb->layers & ns_table[i].layer)
             flags |= ns_table[i].flag;
+    return flags;
+}
+
+pid_t kos_sandbox_clone(const struct kos_sandbox *sb)
+{
+    int flags = ns_flags(sb) & CLONE_NS;
     /* Like fork(): a NULL stack means the child continues on a copy of ours.
      * Core is single-threaded, so no lock can be held in the child. */
     return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
+int kos_sandbox_unshare(const struct kos_sandbox *sb)
+{
+    int flags = ns_flags(sb) & ~CLONE_NS;
+    /* In the new user namespace when there is one, which then owns these as
+     * it would had they been made at clone(). */
+    if (flags && unshare(flags) < 0)
+        return errno;
+    return 0;
 }
 
 static int write_file(const char *path, const char *text)

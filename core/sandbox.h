@@ -14,11 +14,12 @@
  *                           compile the seccomp filters, once per distinct
  *                           filter, so that no process compiles one.
  *   Core, per start         kos_sandbox_clone() creates the process in its new
- *                           namespaces; kos_sandbox_map_ids() writes its user
- *                           namespace's uid/gid maps.
- *   the sandbox's init      kos_sandbox_build_root() assembles and pivots into
- *   (PID 1 of the new       the new root; it then forks the app and runs
- *   PID namespace)          kos_sandbox_init(): forwards Core's signals and
+ *                           user and PID namespaces; kos_sandbox_map_ids()
+ *                           writes its user namespace's uid/gid maps.
+ *   the sandbox's init      kos_sandbox_unshare() creates its other namespaces;
+ *   (PID 1 of the new       kos_sandbox_build_root() assembles and pivots into
+ *   PID namespace)          the new root; it then starts the app and runs
+ *                           kos_sandbox_init(): forwards Core's signals and
  *                           reports the app's exact wait status.
  *   the app, before exec    kos_sandbox_enter(): limits, Landlock, capabilities,
  *                           no_new_privs and the (compiled) seccomp filter, the
@@ -135,6 +136,7 @@ enum kos_sandbox_step {
     KOS_SB_STEP_FDS,
     KOS_SB_STEP_FORK,
     KOS_SB_STEP_EXEC,
+    KOS_SB_STEP_NAMESPACES,
 };
 
 /* A step's name, e.g. "seccomp". */
@@ -191,9 +193,15 @@ void kos_sandbox_prog_fini(struct kos_sandbox_prog *prog);
  * whether there is a data directory, the sanitizer flag and max_files). */
 bool kos_sandbox_same_prog(const struct kos_sandbox *a, const struct kos_sandbox *b);
 
-/* Creates a child in the sandbox's new namespaces (like fork(), with SIGCHLD
- * on exit). Returns the pid in the parent, 0 in the child, -1 with errno. */
+/* Creates a child in the sandbox's new user and PID namespaces (like fork(),
+ * with SIGCHLD on exit). Returns the pid in the parent, 0 in the child, -1
+ * with errno. The child then calls kos_sandbox_unshare() first thing. */
 pid_t kos_sandbox_clone(const struct kos_sandbox *sb);
+
+/* In the new child, before anything else: creates its other namespaces
+ * (mount, network, IPC, UTS), so that their cost is the child's, in
+ * parallel with other starts, not Core's. Returns 0 or an errno. */
+int kos_sandbox_unshare(const struct kos_sandbox *sb);
 
 /* Writes the child's uid and gid maps (the app's uid inside maps to
  * sb->host_uid/host_gid). Only with KOS_SB_NS_USER. Returns 0 or an errno. */
