@@ -5,8 +5,13 @@ source "$(dirname "$0")/lib.sh"
 
 start_image "$KOS_IMAGES/appfail.zip"
 wait_for "core: cannot start app 'cramped': sandbox: descriptors: Too many open files$"
-kill -USR1 "$PID"
-wait_for "core:   steady +app +running +ready "
+# The summary (SIGUSR1) shows steady running and ready beside it, once it is.
+for _ in $(seq 150); do
+  kill -USR1 "$PID"
+  sleep 0.2
+  grep -qE "core:   steady +app +running +ready " "$OUT" && break
+done
+expect "core:   steady +app +running +ready "
 expect "core:   cramped +app +failed "
 stop_image TERM
 [ "$RC" -eq 1 ] || fail "exit status $RC, expected 1 (an app failed)"
