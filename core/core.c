@@ -156,6 +156,8 @@ struct core {
     uint32_t n_filters;
     struct kos_sandbox_prog init_prog; /* the sandbox init's own filter */
     bool have_init_prog;
+    uint32_t next_launch; /* the next process of the table to launch at boot */
+    bool booted;          /* every process was launched or failed to */
 };
 
 static uint64_t now_us(void)
@@ -407,13 +409,19 @@ static void connect_proc(struct core *c, struct proc *p)
     }
 }
 
-/* Closes what a start that did not happen left of process p. */
-static void drop_start(struct proc *p)
+/* Closes the server ends of process p's sockets not handed over yet. */
+static void drop_ends(struct proc *p)
 {
     close_fds(p->srv_end, p->n_srv);
     for (uint32_t i = 0; i < p->n_srv; i++)
         p->srv_end[i] = -1;
     p->n_srv = 0;
+}
+
+/* Closes what a start that did not happen left of process p. */
+static void drop_start(struct proc *p)
+{
+    drop_ends(p);
     if (p->con >= 0)
         close(p->con);
     if (p->ctl >= 0)
@@ -524,8 +532,11 @@ static kos_status_t launch_proc(struct core *c, struct proc *p)
     close_fds(app_ends, n_srv);
     close(con[1]);
     close(ctl[1]);
+    /* Core reads both while the process starts, and never blocks on them. */
+    fcntl(con[0], F_SETFL, O_NONBLOCK);
     p->con = con[0];
     p->ctl = ctl[0];
+    p->ready = false;
     p->launching = true;
     return KOS_STATUS_OK;
 
@@ -567,9 +578,7 @@ static kos_status_t finish_proc(struct core *c, struct proc *p)
         return st;
     }
     p->status_fd = status_fd;
-    fcntl(p->con, F_SETFL, O_NONBLOCK);
-    p->state = P_RUNNING;
-    p->ready = false;
+    p->state = P_RUNNING; /* it may have reported ready already */
     p->starts++;
     return KOS_STATUS_OK;
 }
@@ -610,10 +619,12 @@ static void stop_role(struct core *c, uint32_t role)
     arm_timer(c, c->opts->grace_ms ? c->opts->grace_ms : 3000);
 }
 
+/* Whether a process of the role runs, or is starting and may soon. */
 static bool any_running(const struct core *c, uint32_t role)
 {
     for (uint32_t i = 0; i < c->n; i++)
-        if (c->procs[i].state == P_RUNNING && c->procs[i].cm->role == role)
+        if ((c->procs[i].state == P_RUNNING || c->procs[i].launching) &&
+            c->procs[i].cm->role == role)
             return true;
     return false;
 }
@@ -803,6 +814,18 @@ static void reap(struct core *c)
             return;
         for (uint32_t i = 0; i < c->n; i++) {
             struct proc *p = &c->procs[i];
+            if (p->launching && p->launch.pid == pid) {
+                /* It ran and ended before its start was seen: its error
+                 * pipe says now which it did. */
+                if (finish_proc(c, p) != KOS_STATUS_OK) {
+                    p->state = P_FAILED;
+                    c->failed = true;
+                    if (is_server(p))
+                        begin_shutdown(c, "a message server could not start");
+                    break;
+                }
+                drop_ends(p); /* nothing to connect any more */
+            }
             if (p->state == P_RUNNING && p->pid == pid) {
                 /* The sandbox's init reports the app's own wait status;
                  * without a report (the init was killed) its own status is
@@ -907,82 +930,92 @@ static void on_control(struct core *c, struct proc *p)
 /* How many processes may be between launch and exec at once. */
 #define MAX_LAUNCHING 32u
 
-/* Process p ran its binary or failed to: records which and connects what
- * can now be connected. Returns false if p is a message server that failed. */
-static bool on_started(struct core *c, struct proc *p)
+/* Asks process p, which has just started during a shutdown, to stop at once
+ * (stop_role() could not reach it while it was starting). */
+static void stop_late(struct proc *p)
+{
+    drop_ends(p);
+    if (p->ctl >= 0 && kos__ctl_send(p->ctl, KOS__CTL_STOP, NULL, 0, -1) != KOS_STATUS_OK) {
+        /* A full or closed control channel does not stop the shutdown. */
+    }
+    kill(p->pid, SIGTERM);
+}
+
+/* Launched process p ran its binary or failed to (its error pipe is
+ * readable): records which, and connects what can now be connected. */
+static void on_started(struct core *c, struct proc *p)
 {
     if (finish_proc(c, p) != KOS_STATUS_OK) {
         p->state = P_FAILED;
         c->failed = true;
-        return !is_server(p);
+        if (is_server(p))
+            begin_shutdown(c, "a message server could not start");
+        return;
+    }
+    if (c->phase != PH_RUNNING) {
+        stop_late(p);
+        return;
     }
     if (!is_server(p)) {
         connect_proc(c, p);
-        return true;
+        return;
     }
     for (uint32_t i = 0; i < c->n; i++)
         if (!is_server(&c->procs[i]))
             connect_proc(c, &c->procs[i]);
+}
+
+/* Whether every message server runs and has reported ready (or can no
+ * longer: its control channel is gone). */
+static bool servers_ready(const struct core *c)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct proc *p = &c->procs[i];
+        if (is_server(p) && (p->state != P_RUNNING || (!p->ready && p->ctl >= 0)))
+            return false;
+    }
     return true;
 }
 
 /*
- * Starts every process of the system at once: each is launched (cloned, its
- * ids mapped, let go) in table order, message servers first, without waiting
- * for the one before to build its sandbox; then Core waits for them all
- * together. An app's channels go to its message servers as soon as both run
- * (connect_proc), so no start waits for another. If a message server cannot
- * start, no further process is launched and the system shuts down.
+ * Launches what the boot may launch now, without waiting for any process to
+ * build its sandbox: every message server at once, then, once they all run
+ * and have reported ready, every app at once (so no app can run, let alone
+ * end, before its servers serve). Each is launched in table order (cloned,
+ * its ids mapped, let go), at most MAX_LAUNCHING at a time; run_loop() learns
+ * from each error pipe when it runs (on_started). If a message server cannot
+ * start, no app is launched and the system shuts down; if no app could start,
+ * too.
  */
-static void boot_all(struct core *c)
+static void launch_more(struct core *c)
 {
-    struct pollfd pfd[MAX_LAUNCHING];
-    struct proc *who[MAX_LAUNCHING];
-    uint32_t next = 0;
-    bool server_failed = false;
+    uint32_t n = 0;
 
-    for (;;) {
-        size_t n = 0;
-
-        /* Launch while there is room. */
-        for (uint32_t i = 0; i < c->n; i++)
-            n += c->procs[i].launching;
-        while (!server_failed && next < c->n && n < MAX_LAUNCHING) {
-            struct proc *p = &c->procs[next++];
-            if (launch_proc(c, p) == KOS_STATUS_OK) {
-                n++;
-                continue;
-            }
-            p->state = P_FAILED;
-            c->failed = true;
-            server_failed |= is_server(p);
-        }
-        n = 0;
-        for (uint32_t i = 0; i < c->n; i++) {
-            if (!c->procs[i].launching)
-                continue;
-            who[n] = &c->procs[i];
-            pfd[n++] = (struct pollfd){.fd = c->procs[i].launch.errpipe, .events = POLLIN};
-        }
-        if (n == 0)
+    if (c->booted)
+        return;
+    for (uint32_t i = 0; i < c->n; i++)
+        n += c->procs[i].launching;
+    while (c->phase == PH_RUNNING && c->next_launch < c->n && n < MAX_LAUNCHING) {
+        struct proc *p = &c->procs[c->next_launch];
+        if (!is_server(p) && !servers_ready(c))
             break;
-        int r = poll(pfd, n, -1);
-        if (r < 0 && errno != EINTR) {
-            /* Cannot wait for several: take them one by one. */
-            for (size_t i = 0; i < n; i++)
-                server_failed |= !on_started(c, who[i]);
+        c->next_launch++;
+        if (launch_proc(c, p) == KOS_STATUS_OK) {
+            n++;
             continue;
         }
-        for (size_t i = 0; r > 0 && i < n; i++)
-            if (pfd[i].revents)
-                server_failed |= !on_started(c, who[i]);
+        p->state = P_FAILED;
+        c->failed = true;
+        if (is_server(p))
+            begin_shutdown(c, "a message server could not start");
     }
+    if (n > 0 || (c->phase == PH_RUNNING && c->next_launch < c->n))
+        return;
+    c->booted = true;
     /* Ends whose server never ran are closed, saying so. */
     for (uint32_t i = 0; i < c->n; i++)
         connect_proc(c, &c->procs[i]);
-    if (server_failed)
-        begin_shutdown(c, "a message server could not start");
-    else if (!any_running(c, KOS_CM_ROLE_APP))
+    if (c->phase == PH_RUNNING && !any_running(c, KOS_CM_ROLE_APP))
         begin_shutdown(c, "no app could start");
 }
 
@@ -990,11 +1023,12 @@ static void boot_all(struct core *c)
 
 static int run_loop(struct core *c)
 {
-    size_t cap = 2 + 2 * (size_t)c->n;
+    enum { W_CONSOLE, W_CONTROL, W_START };
+    size_t cap = 2 + 3 * (size_t)c->n;
     struct pollfd *pfd = calloc(cap, sizeof(*pfd));
     struct {
         struct proc *p;
-        bool console;
+        int what;
     } *who = calloc(cap, sizeof(*who));
 
     if (!pfd || !who) {
@@ -1007,20 +1041,26 @@ static int run_loop(struct core *c)
         bool consoles_open = false;
         size_t n = 0;
 
+        launch_more(c);
         pfd[n++] = (struct pollfd){.fd = c->sigfd, .events = POLLIN};
         pfd[n++] = (struct pollfd){.fd = c->timerfd, .events = POLLIN};
         for (uint32_t i = 0; i < c->n; i++) {
             struct proc *p = &c->procs[i];
             if (p->con >= 0) {
                 who[n].p = p;
-                who[n].console = true;
+                who[n].what = W_CONSOLE;
                 pfd[n++] = (struct pollfd){.fd = p->con, .events = POLLIN};
                 consoles_open = true;
             }
             if (p->ctl >= 0) {
                 who[n].p = p;
-                who[n].console = false;
+                who[n].what = W_CONTROL;
                 pfd[n++] = (struct pollfd){.fd = p->ctl, .events = POLLIN};
+            }
+            if (p->launching) {
+                who[n].p = p;
+                who[n].what = W_START;
+                pfd[n++] = (struct pollfd){.fd = p->launch.errpipe, .events = POLLIN};
             }
         }
         if (c->phase == PH_DONE && !consoles_open)
@@ -1037,13 +1077,18 @@ static int run_loop(struct core *c)
         }
         if (r == 0)
             break;
-        /* Consoles first, so a process's last lines precede its exit report. */
+        /* Consoles first, so a process's last lines precede its exit report;
+         * starts before signals, so a process that ran and already ended is
+         * known to run when its exit is reaped. */
         for (size_t i = 2; i < n; i++)
-            if (who[i].console && pfd[i].revents)
+            if (who[i].what == W_CONSOLE && pfd[i].revents)
                 on_console(c, who[i].p);
         for (size_t i = 2; i < n; i++)
-            if (!who[i].console && pfd[i].revents && who[i].p->ctl == pfd[i].fd)
+            if (who[i].what == W_CONTROL && pfd[i].revents && who[i].p->ctl == pfd[i].fd)
                 on_control(c, who[i].p);
+        for (size_t i = 2; i < n; i++)
+            if (who[i].what == W_START && pfd[i].revents && who[i].p->launching)
+                on_started(c, who[i].p);
         if (pfd[0].revents)
             on_signal(c);
         if (pfd[1].revents)
@@ -1422,7 +1467,6 @@ int kos_core_run(const struct kos_core_opts *opts)
 
     say(&c, "booting system '%s': %u message servers and apps",
         kos_cm_str(c.cm, c.cm->hdr->system_name), c.n);
-    boot_all(&c);
     rc = run_loop(&c);
     print_summary(&c);
     say(&c, "system stopped (exit status %d)", rc);
