@@ -111,6 +111,8 @@ struct proc {
     const struct kos_sandbox_prog *prog; /* its compiled seccomp filter */
     /* Between launch and exec (see launch_proc): */
     bool launching;
+    bool held;      /* its app waits for Core to release it (launch_more) */
+    bool cancelled; /* Core killed the start before its app ran */
     struct kos__launch launch;
     /* Its message servers and the server ends of its sockets to them, which
      * go to each server (with its grants) once both it and the server run;
@@ -429,6 +431,15 @@ static void drop_start(struct proc *p)
     p->con = p->ctl = -1;
 }
 
+/* Forgets a start Core killed before its app ran (reaped already or not):
+ * the process stays "not started". */
+static void abandon_start(struct proc *p, bool reaped)
+{
+    kos__proc_abandon(&p->launch, reaped);
+    drop_start(p);
+    p->launching = p->held = p->cancelled = false;
+}
+
 /*
  * Launches process p: console pipe, control socket with its boot record, and
  * one socketpair per message server it uses; then the child is created and
@@ -437,7 +448,7 @@ static void drop_start(struct proc *p)
  * whether it did. On failure logs why, leaves no descriptor behind and
  * returns the status.
  */
-static kos_status_t launch_proc(struct core *c, struct proc *p)
+static kos_status_t launch_proc(struct core *c, struct proc *p, bool hold)
 {
     uint32_t n_srv = is_server(p) ? 0 : servers_of(c, p, p->srv);
     int app_ends[KOS__BOOT_MAX_DIRS];
@@ -514,6 +525,7 @@ static kos_status_t launch_proc(struct core *c, struct proc *p)
         .res_fds = res_fds,
         .n_res_fds = (size_t)n_res,
         .sb = c->mode != KOS_SANDBOX_NONE ? &sb : NULL,
+        .hold = hold && c->mode != KOS_SANDBOX_NONE,
     };
     st = kos__proc_launch(&sp, &p->launch, &why);
     if (st) {
@@ -538,6 +550,8 @@ static kos_status_t launch_proc(struct core *c, struct proc *p)
     p->ctl = ctl[0];
     p->ready = false;
     p->launching = true;
+    p->held = sp.hold;
+    p->cancelled = false;
     return KOS_STATUS_OK;
 
 out_close:
@@ -566,6 +580,7 @@ static kos_status_t finish_proc(struct core *c, struct proc *p)
     kos_status_t st;
 
     p->launching = false;
+    p->held = false;
     st = kos__proc_finish(&p->launch, &p->pid, &status_fd, &why);
     if (st) {
         if (why.step && why.step != KOS_SB_STEP_EXEC)
@@ -586,7 +601,7 @@ static kos_status_t finish_proc(struct core *c, struct proc *p)
 /* Starts process p and waits until it runs (restarts). */
 static kos_status_t start_proc(struct core *c, struct proc *p)
 {
-    kos_status_t st = launch_proc(c, p);
+    kos_status_t st = launch_proc(c, p, false);
 
     if (st == KOS_STATUS_OK)
         st = finish_proc(c, p);
@@ -814,6 +829,11 @@ static void reap(struct core *c)
             return;
         for (uint32_t i = 0; i < c->n; i++) {
             struct proc *p = &c->procs[i];
+            if (p->launching && p->cancelled && p->launch.pid == pid) {
+                abandon_start(p, true);
+                advance_shutdown(c);
+                break;
+            }
             if (p->launching && p->launch.pid == pid) {
                 /* It ran and ended before its start was seen: its error
                  * pipe says now which it did. */
@@ -945,11 +965,17 @@ static void stop_late(struct proc *p)
  * readable): records which, and connects what can now be connected. */
 static void on_started(struct core *c, struct proc *p)
 {
+    if (p->cancelled) {
+        abandon_start(p, false);
+        advance_shutdown(c); /* a shutdown may have waited for it */
+        return;
+    }
     if (finish_proc(c, p) != KOS_STATUS_OK) {
         p->state = P_FAILED;
         c->failed = true;
         if (is_server(p))
             begin_shutdown(c, "a message server could not start");
+        advance_shutdown(c);
         return;
     }
     if (c->phase != PH_RUNNING) {
@@ -979,28 +1005,41 @@ static bool servers_ready(const struct core *c)
 
 /*
  * Launches what the boot may launch now, without waiting for any process to
- * build its sandbox: every message server at once, then, once they all run
- * and have reported ready, every app at once (so no app can run, let alone
- * end, before its servers serve). Each is launched in table order (cloned,
- * its ids mapped, let go), at most MAX_LAUNCHING at a time; run_loop() learns
- * from each error pipe when it runs (on_started). If a message server cannot
- * start, no app is launched and the system shuts down; if no app could start,
- * too.
+ * build its sandbox: every message server at once, then every app at once.
+ * No app runs before every message server runs and has reported ready: its
+ * sandbox is built meanwhile (the start is held, kos__proc_release()) or,
+ * without a sandbox, it is only launched then. Each is launched in table
+ * order (cloned, its ids mapped, let go), at most MAX_LAUNCHING at a time;
+ * run_loop() learns from each error pipe when it runs (on_started). If the
+ * system shuts down meanwhile (a message server could not start, a signal),
+ * held starts are killed and stay "not started"; if no app could start, the
+ * system shuts down.
  */
 static void launch_more(struct core *c)
 {
+    bool ready = servers_ready(c);
     uint32_t n = 0;
 
     if (c->booted)
         return;
-    for (uint32_t i = 0; i < c->n; i++)
-        n += c->procs[i].launching;
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct proc *p = &c->procs[i];
+        if (p->held && c->phase != PH_RUNNING) {
+            kill(p->launch.pid, SIGKILL);
+            p->held = false;
+            p->cancelled = true;
+        } else if (p->held && ready) {
+            p->held = false;
+            (void)kos__proc_release(&p->launch); /* a dead init is reaped as any */
+        }
+        n += p->launching;
+    }
     while (c->phase == PH_RUNNING && c->next_launch < c->n && n < MAX_LAUNCHING) {
         struct proc *p = &c->procs[c->next_launch];
-        if (!is_server(p) && !servers_ready(c))
+        if (!is_server(p) && !ready && c->mode == KOS_SANDBOX_NONE)
             break;
         c->next_launch++;
-        if (launch_proc(c, p) == KOS_STATUS_OK) {
+        if (launch_proc(c, p, !is_server(p) && !ready) == KOS_STATUS_OK) {
             n++;
             continue;
         }

@@ -29,7 +29,7 @@
 #include "boot_int.h"
 #include "proc_int.h"
 
-#define MAX_FDS (4 + KOS__BOOT_MAX_DIRS + KOS__BOOT_MAX_RES + 3)
+#define MAX_FDS (4 + KOS__BOOT_MAX_DIRS + KOS__BOOT_MAX_RES + 4)
 
 __attribute__((noreturn)) static void child_fail(int errpipe, int step, int err)
 {
@@ -157,7 +157,7 @@ __attribute__((noreturn)) static void app_sandboxed(const struct kos__spawn *s, 
 __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int errpipe,
                                                  int syncfd, int status_fd)
 {
-    int extra[3] = {s->exe_fd, errpipe, status_fd};
+    int extra[4] = {s->exe_fd, errpipe, status_fd, syncfd};
     int step, err, devnull, k;
     sigset_t all;
     char go;
@@ -177,7 +177,6 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
      * or gave up. */
     if (read(syncfd, &go, 1) != 1)
         _exit(127);
-    close(syncfd);
     step = kos_sandbox_build_root(s->sb, &err);
     if (step)
         child_fail(errpipe, step, err);
@@ -186,7 +185,7 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
     devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull < 0)
         child_fail(errpipe, KOS_SB_STEP_FDS, errno);
-    k = arrange_fds(s, devnull, extra, 3);
+    k = arrange_fds(s, devnull, extra, 4);
     if (k < 0)
         child_fail(errpipe, KOS_SB_STEP_FDS, errno);
     /* arrange_fds() moved the error pipe to extra[1] and closed the rest. */
@@ -194,6 +193,12 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
         child_fail(extra[1], KOS_SB_STEP_FDS, EMFILE);
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
+    /* Everything is ready; the app starts on Core's second byte (at once,
+     * unless Core holds it until its message servers are ready). End of
+     * file means Core gave up: nothing of the image has run. */
+    if (read(extra[3], &go, 1) != 1)
+        _exit(127);
+    close(extra[3]);
     /* No copy of the address space to make for the app and tear down again
      * at its exec: it borrows the init's until then. */
     app = vfork();
@@ -242,7 +247,7 @@ kos_status_t kos__proc_launch(const struct kos__spawn *s, struct kos__launch *l,
     kos_status_t st = KOS_STATUS_IO;
 
     *why = (struct kos__spawn_err){0, 0};
-    *l = (struct kos__launch){.pid = -1, .errpipe = -1, .status_fd = -1};
+    *l = (struct kos__launch){.pid = -1, .errpipe = -1, .status_fd = -1, .release_fd = -1};
     if (s->n_dir_fds > KOS__BOOT_MAX_DIRS || s->n_res_fds > KOS__BOOT_MAX_RES)
         return KOS_STATUS_INVALID_ARGUMENT;
     if (pipe2(errpipe, O_CLOEXEC) < 0 ||
@@ -270,19 +275,25 @@ kos_status_t kos__proc_launch(const struct kos__spawn *s, struct kos__launch *l,
         close(syncp[0]);
         syncp[0] = -1;
         /* The child waits for its maps; they are written before anything
-         * else is started, so no other child inherits the sync pipe. */
+         * else is started. A held start keeps the pipe's write end: children
+         * started meanwhile inherit it, and close it with every other
+         * inherited descriptor before anything of theirs runs. */
         int err = kos_sandbox_map_ids(s->sb, child_pid);
+        /* One byte for the maps, and the second (start the app) unless the
+         * caller holds it back for kos__proc_release(). */
         if (err) {
             why->step = KOS_SB_STEP_SYNC;
             why->err = err;
             kill(child_pid, SIGKILL);
-        } else if (write(syncp[1], "g", 1) != 1) {
+        } else if (write(syncp[1], "gr", s->hold ? 1 : 2) != (s->hold ? 1 : 2)) {
             why->step = KOS_SB_STEP_SYNC;
             why->err = errno;
             kill(child_pid, SIGKILL);
+        } else if (s->hold) {
+            l->release_fd = syncp[1];
+            syncp[1] = -1;
         }
-        close(syncp[1]);
-        syncp[1] = -1;
+        close2(syncp);
         close(statp[1]);
         statp[1] = -1;
     }
@@ -299,6 +310,33 @@ out_close:
     close2(syncp);
     close2(statp);
     return st;
+}
+
+int kos__proc_release(struct kos__launch *l)
+{
+    int err = 0;
+
+    if (l->release_fd < 0)
+        return 0;
+    if (write(l->release_fd, "r", 1) != 1)
+        err = errno ? errno : EIO;
+    close(l->release_fd);
+    l->release_fd = -1;
+    return err;
+}
+
+void kos__proc_abandon(struct kos__launch *l, bool reaped)
+{
+    if (!reaped && l->pid > 0)
+        while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    if (l->errpipe >= 0)
+        close(l->errpipe);
+    if (l->status_fd >= 0)
+        close(l->status_fd);
+    if (l->release_fd >= 0)
+        close(l->release_fd);
+    *l = (struct kos__launch){.pid = -1, .errpipe = -1, .status_fd = -1, .release_fd = -1};
 }
 
 kos_status_t kos__proc_finish(struct kos__launch *l, pid_t *pid, int *status_fd,
@@ -334,6 +372,9 @@ out_close:
     if (l->status_fd >= 0)
         close(l->status_fd);
     l->status_fd = -1;
+    if (l->release_fd >= 0)
+        close(l->release_fd);
+    l->release_fd = -1;
     l->pid = -1;
     return st;
 }

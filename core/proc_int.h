@@ -15,6 +15,7 @@
 #ifndef KOS_PROC_INT_H
 #define KOS_PROC_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -33,6 +34,8 @@ struct kos__spawn {
     const int *res_fds; /* devices and regions, in boot-record order */
     size_t n_res_fds;
     const struct kos_sandbox *sb; /* NULL: no sandbox (--isolation none) */
+    bool hold;                    /* with a sandbox: the init prepares everything, then
+                                     waits for kos__proc_release() to start the app */
 };
 
 /* Why a start failed: the sandbox step (enum kos_sandbox_step) and errno. */
@@ -48,6 +51,7 @@ struct kos__launch {
     pid_t pid;
     int errpipe;                  /* read end, close-on-exec */
     int status_fd;                /* with a sandbox, the init's status pipe (read end), else -1 */
+    int release_fd;               /* a held start: what kos__proc_release() writes to, else -1 */
     struct kos__spawn_err failed; /* a failure already known at launch */
 };
 
@@ -59,6 +63,15 @@ struct kos__launch {
  * clone and the id maps, not for the child's work. */
 kos_status_t kos__proc_launch(const struct kos__spawn *s, struct kos__launch *l,
                               struct kos__spawn_err *why) __attribute__((warn_unused_result));
+
+/* Lets a start launched with s->hold go on to start the app; does nothing
+ * for another. Returns 0 or an errno (the init is gone, and its exit is
+ * reported like any other). */
+int kos__proc_release(struct kos__launch *l);
+
+/* Gives up a launched start the caller has killed (SIGKILL) before its app
+ * ran: reaps the child unless `reaped`, and releases *l. */
+void kos__proc_abandon(struct kos__launch *l, bool reaped);
 
 /* Waits until a launched process has executed its binary (l->errpipe reads
  * end of file; poll it first to never block) or failed, and releases *l.

@@ -14,7 +14,9 @@ set(KOS_SYSTEM_TEST_ENV
   KOS_TOOL=$<TARGET_FILE:kos-tool>
   KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub
   KOS_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/system
-  KOS_EXAMPLES=${CMAKE_BINARY_DIR}/examples)
+  KOS_EXAMPLES=${CMAKE_BINARY_DIR}/examples
+  KOS_KEY=${CMAKE_BINARY_DIR}/kos-keys/release.key
+  KOS_T_APP=$<TARGET_FILE:t_app>)
 
 foreach(t boot_examples supervise denied fds console tamper log_view start_fail)
   add_test(NAME system_${t}

@@ -1,6 +1,6 @@
-# Failed starts while every process starts at once: an app whose sandbox
-# refuses it is reported with the step and errno and the others start beside
-# it; a message server that cannot start stops the boot before any app.
+# Failed starts while processes start at once: an app whose sandbox refuses
+# it is reported with the step and errno and the others start beside it; a
+# message server that cannot start stops the boot before any app runs.
 source "$(dirname "$0")/lib.sh"
 
 start_image "$KOS_IMAGES/appfail.zip"
@@ -28,5 +28,33 @@ expect "core: shutting down: a message server could not start$"
 expect "core:   waiter +app +not started "
 expect_not "waiter: "
 expect_not "core: system 'srvfail' ready"
+expect_well_formed
+
+# A message server that fails only in its sandbox (its binary is an ELF file
+# for another machine, so exec says ENOEXEC) while the app's sandbox is being
+# built beside it: the app is stopped before it runs and is not started.
+printf '\177ELF\002\001\001\000\000\000\000\000\000\000\000\000\002\000\267\000\001\000\000\000\000\000\100\000\000\000\000\000\100\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\100\000\070\000\000\000\000\000\000\000\000\000' \
+  >"$WORK/wrong_machine"
+cat >"$WORK/system.yaml" <<'YAML'
+system: wrongmachine
+base: minimal
+message_servers:
+  msg0:
+    binary: wrong_machine
+apps:
+  waiter:
+    binary: t_app
+    args: [sleep]
+YAML
+"$KOS_TOOL" manifest.build "$WORK/system.yaml" -o "$WORK/wm.zip" --key "$KOS_KEY" \
+  --bin t_app="$KOS_T_APP" --bin wrong_machine="$WORK/wrong_machine" >/dev/null ||
+  fail "cannot build the wrong-machine image"
+run_image "$WORK/wm.zip"
+[ "$RC" -eq 1 ] || fail "exit status $RC, expected 1 (a message server could not start)"
+expect "core: cannot start message server 'msg0': i/o error: Exec format error$"
+expect "core: shutting down: a message server could not start$"
+expect "core:   waiter +app +not started "
+expect_not "waiter: "
+expect "core: system stopped \(exit status 1\)$"
 expect_well_formed
 echo "PASS"
