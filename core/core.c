@@ -10,6 +10,7 @@
  * deadlines. What stays true: every running process has exactly one struct
  * proc in state RUNNING holding its pid, and Core never blocks on an app.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -35,9 +36,11 @@
 #include "boot_int.h"
 #include "console_int.h"
 #include "core.h"
+#include "devkeys_int.h"
 #include "image.h"
 #include "proc_int.h"
 #include "sandbox.h"
+#include "selftest_int.h"
 
 /* Whether this Core is a sanitizer build, which may then sandbox binaries
  * that carry a sanitizer runtime (see docs/sandbox.md). */
@@ -158,8 +161,10 @@ struct core {
     uint32_t n_filters;
     struct kos_sandbox_prog init_prog; /* the sandbox init's own filter */
     bool have_init_prog;
-    uint32_t next_launch; /* the next process of the table to launch at boot */
-    bool booted;          /* every process was launched or failed to */
+    uint32_t next_launch;     /* the next process of the table to launch at boot */
+    bool booted;              /* every process was launched or failed to */
+    struct kos__devkeys keys; /* the device key bundle (--keys), or empty */
+    enum kos__self_test_result self_test;
 };
 
 static uint64_t now_us(void)
@@ -284,6 +289,46 @@ static void close_fds(int *fds, size_t n)
 }
 
 /*
+ * Appends the device key bundle to the boot record of p, the app with
+ * device_keys: true, after its n manifest resources: each key is a read-only
+ * device-kind resource named as in the bundle's index. Core keeps the
+ * descriptors (owned[] false), so a restarted key_store gets them again.
+ * Returns 0, or -1 after saying why.
+ */
+static int add_device_keys(struct core *c, struct proc *p, struct kos__boot *boot, int first,
+                           int *fds, bool *owned, uint32_t n)
+{
+    if (n + c->keys.n > KOS__BOOT_MAX_RES) {
+        say(c, "cannot start %s '%s': %u devices and regions and %zu device keys, at most %u",
+            kind(p), p->name, n, c->keys.n, KOS__BOOT_MAX_RES);
+        return -1;
+    }
+    for (size_t k = 0; k < c->keys.n; k++) {
+        const struct kos__devkey *key = &c->keys.e[k];
+        uint32_t i = n + (uint32_t)k;
+
+        for (uint32_t j = 0; j < n; j++) {
+            if (!strcmp(boot->res[j].name, key->name)) {
+                say(c,
+                    "cannot start %s '%s': device key '%s' has the name of a device or region "
+                    "its manifest entry grants",
+                    kind(p), p->name, key->name);
+                return -1;
+            }
+        }
+        fds[i] = key->fd;
+        owned[i] = false;
+        snprintf(boot->res[i].name, sizeof(boot->res[i].name), "%s", key->name);
+        boot->res[i].kind = KOS_CM_RES_DEVICE;
+        boot->res[i].access = KOS_CM_ACCESS_READ;
+        boot->res[i].fd = first + (int32_t)i;
+        boot->res[i].size = 0;
+    }
+    boot->n_res = n + (uint32_t)c->keys.n;
+    return 0;
+}
+
+/*
  * Starts process p: console pipe, control socket with its boot record, and
  * one socketpair per message server it uses. On failure logs why, leaves no
  * descriptor behind and returns the status.
@@ -357,7 +402,14 @@ static int open_resources(struct core *c, struct proc *p, struct kos__boot *boot
         return -1;
     }
     boot->n_res = n;
-    return (int)n;
+    if ((p->cm->flags & KOS_CM_PROC_DEVICE_KEYS) &&
+        add_device_keys(c, p, boot, first, fds, owned, n) < 0) {
+        for (uint32_t j = 0; j < n; j++)
+            if (owned[j])
+                close(fds[j]);
+        return -1;
+    }
+    return (int)boot->n_res;
 }
 
 /* Fills the sandbox of process p. */
@@ -376,6 +428,7 @@ static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb,
         .ro_files = (const char *const *)p->ro_files,
         .n_ro_files = p->n_ro_files,
         .data_dir = p->data_dir,
+        .net_host = !srv && (p->cm->flags & KOS_CM_PROC_NET_HOST),
         .proc = p->sanitizer,
         .sanitizer = p->sanitizer,
         .memory = p->cm->memory,
@@ -727,9 +780,77 @@ static void print_summary(struct core *c)
     }
 }
 
+/* ---- the self test ---- */
+
+/* Settles this boot's self test: says the verdict and records it in the
+ * state directory. Only the first verdict of a boot counts. */
+static void self_test_settle(struct core *c, const struct proc *p,
+                             enum kos__self_test_result result, uint32_t checks, uint32_t failed,
+                             const char *summary)
+{
+    struct kos__self_test_record rec = {
+        .system = kos_cm_str(c->cm, c->cm->hdr->system_name),
+        .manifest = kos_image_manifest_digest(c->img),
+        .signer = kos_image_signer(c->img),
+        .app = p->name,
+        .result = result,
+        .checks = checks,
+        .failed = failed,
+        .summary = summary,
+    };
+    char err[512];
+
+    if (c->self_test != KOS__SELF_TEST_NONE)
+        return;
+    c->self_test = result;
+    if (result == KOS__SELF_TEST_RESULT_PASSED)
+        say(c, "self test passed: %s (%u checks)", summary, checks);
+    else if (result == KOS__SELF_TEST_RESULT_FAILED && checks)
+        say(c, "self test failed: %s (%u of %u checks failed)", summary, failed, checks);
+    else
+        say(c, "self test %s: %s", kos__self_test_result_name(result), summary);
+    if (kos__self_test_write(c->state_dir, &rec, err, sizeof(err)))
+        say(c, "cannot record the self test: %s", err);
+    else
+        say(c, "self test recorded in %s/%s", c->state_dir, KOS__SELF_TEST_FILE);
+}
+
+/* A SELF_TEST record from process p, already received into c->ctlbuf.
+ * Returns false when p may not report (its channel is then closed). */
+static bool on_self_test(struct core *c, struct proc *p, size_t len)
+{
+    struct kos__self_test r;
+
+    if (!(p->cm->flags & KOS_CM_PROC_SELF_TEST)) {
+        say(c,
+            "%s '%s' sent a self-test report, but its manifest entry does not say "
+            "reports_self_test: true; ignoring it and closing its control channel",
+            kind(p), p->name);
+        return false;
+    }
+    if (kos__self_test_decode(c->ctlbuf, len, &r)) {
+        say(c, "app '%s' sent a malformed self-test report; closing its control channel", p->name);
+        if (c->self_test == KOS__SELF_TEST_NONE)
+            self_test_settle(c, p, KOS__SELF_TEST_RESULT_FAILED, 0, 0,
+                             "the self-test report was malformed");
+        return false;
+    }
+    if (c->self_test != KOS__SELF_TEST_NONE) {
+        say(c, "app '%s' reported the self test again; this boot's verdict stands (%s)", p->name,
+            kos__self_test_result_name(c->self_test));
+        return true;
+    }
+    self_test_settle(c, p,
+                     r.verdict == KOS__SELF_TEST_PASSED ? KOS__SELF_TEST_RESULT_PASSED
+                                                        : KOS__SELF_TEST_RESULT_FAILED,
+                     r.checks, r.failed, r.summary);
+    return true;
+}
+
 /* ---- exits and restarts ---- */
 
 static void on_console(struct core *c, struct proc *p);
+static bool on_control(struct core *c, struct proc *p);
 
 /* Decides what to do after process p exited with `status`. */
 static void on_exit_status(struct core *c, struct proc *p, int status)
@@ -751,6 +872,10 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
             p->con = -1;
         }
     }
+    /* Likewise its last control messages, such as a self-test report sent
+     * just before it ended. */
+    while (p->ctl >= 0 && on_control(c, p))
+        ;
     p->pid = 0;
     p->last_status = status;
     p->ended_ok = normal;
@@ -760,6 +885,13 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
         p->ctl = -1;
     }
     describe_status(status, how, sizeof(how));
+    if ((p->cm->flags & KOS_CM_PROC_SELF_TEST) && c->self_test == KOS__SELF_TEST_NONE) {
+        char why[192];
+        snprintf(why, sizeof(why), "app '%s' %s before it reported", p->name, how);
+        self_test_settle(
+            c, p, c->phase == PH_RUNNING ? KOS__SELF_TEST_RESULT_FAILED : KOS__SELF_TEST_INCOMPLETE,
+            0, 0, why);
+    }
 
     if (c->phase != PH_RUNNING) {
         p->state = P_DONE;
@@ -915,8 +1047,9 @@ static void on_console(struct core *c, struct proc *p)
     }
 }
 
-/* Handles one message on process p's control channel. */
-static void on_control(struct core *c, struct proc *p)
+/* Handles one message on process p's control channel. Returns true when it
+ * took one and the channel stays open. */
+static bool on_control(struct core *c, struct proc *p)
 {
     uint32_t type;
     size_t len;
@@ -925,13 +1058,20 @@ static void on_control(struct core *c, struct proc *p)
         kos__ctl_recv(p->ctl, c->ctlbuf, KOS__CTL_MAX, &type, &len, &fd, MSG_DONTWAIT);
 
     if (st == KOS_STATUS_WOULD_BLOCK)
-        return;
+        return false;
     if (fd >= 0)
         close(fd);
     if (st == KOS_STATUS_OK && type == KOS__CTL_READY && len == 0) {
         p->ready = true;
         check_ready(c);
-        return;
+        return true;
+    }
+    if (st == KOS_STATUS_OK && type == KOS__CTL_SELF_TEST) {
+        if (on_self_test(c, p, len))
+            return true;
+        close(p->ctl);
+        p->ctl = -1;
+        return false;
     }
     if (st == KOS_STATUS_OK)
         say(c,
@@ -943,6 +1083,7 @@ static void on_control(struct core *c, struct proc *p)
             kind(p), p->name, kos_status_str(st));
     close(p->ctl);
     p->ctl = -1;
+    return false;
 }
 
 /* ---- booting ---- */
@@ -1188,7 +1329,36 @@ static int make_state_dir(struct core *c)
     return 0;
 }
 
-/* Creates process p's data directory, owned by its host uid. */
+/* Gives everything under the directory open at dfd (which it closes) to
+ * uid:gid, without following symbolic links. A data directory kept from an
+ * earlier run (--state-dir) holds files of that run's uids, which differ
+ * per Core when it is privileged. Returns 0 or -1. */
+static int chown_tree(int dfd, uid_t uid, gid_t gid, int depth)
+{
+    DIR *d = fdopendir(dfd);
+    struct dirent *e;
+    int rc = 0;
+
+    if (!d) {
+        close(dfd);
+        return -1;
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (fchownat(dirfd(d), e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = -1;
+        } else if (e->d_type == DT_DIR) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            rc = sub < 0 || depth > 64 ? -1 : chown_tree(sub, uid, gid, depth + 1);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Creates process p's data directory, owned by its host uid, or takes over
+ * the one an earlier run left. */
 static int make_data_dir(struct core *c, struct proc *p)
 {
     char buf[PATH_MAX];
@@ -1198,7 +1368,9 @@ static int make_data_dir(struct core *c, struct proc *p)
     snprintf(buf, sizeof(buf), "%s/data/%s", c->state_dir, p->name);
     if (mkdir(buf, 0700) < 0 && errno != EEXIST)
         return -1;
-    if (c->mode != KOS_SANDBOX_NONE && (c->layers & KOS_SB_NS_USER) && chown(buf, uid, gid) < 0)
+    if (c->mode != KOS_SANDBOX_NONE && (c->layers & KOS_SB_NS_USER || c->host.privileged) &&
+        (chown(buf, uid, gid) < 0 ||
+         chown_tree(open(buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), uid, gid, 0) < 0))
         return -1;
     p->data_dir = strdup(buf);
     return p->data_dir ? 0 : -1;
@@ -1318,7 +1490,12 @@ static int setup_sandbox(struct core *c)
             say(c, "WARNING: sandbox: %s isolation: missing: %s",
                 missing ? "best-effort" : "strict", c->host.why);
         c->uid_base = UID_BASE + ((uint32_t)getpid() % 100000u) * UID_SPAN;
-        if (!(c->layers & KOS_SB_NS_USER))
+        if (!(c->layers & KOS_SB_NS_USER) && c->host.privileged)
+            say(c,
+                "WARNING: sandbox: no user namespace: each process runs as host uid %u + its "
+                "index, with no capabilities",
+                (unsigned)c->uid_base);
+        else if (!(c->layers & KOS_SB_NS_USER))
             say(c, "WARNING: sandbox: no user namespace: apps keep Core's uid %u",
                 (unsigned)c->host.uid);
         else if (c->host.privileged)
@@ -1345,6 +1522,11 @@ static int setup_sandbox(struct core *c)
                      "its binary carries a sanitizer runtime, which only a sanitizer build "
                      "of Core sandboxes");
         n_san += p->sanitizer;
+        if (c->mode != KOS_SANDBOX_NONE && !is_server(p) && (p->cm->flags & KOS_CM_PROC_NET_HOST))
+            say(c,
+                "sandbox: app '%s' shares the host's network (network: host): it may open "
+                "Internet sockets",
+                p->name);
         if ((p->cm->flags & KOS_CM_PROC_DATA_DIR) && make_data_dir(c, p) < 0) {
             say(c, "cannot make the data directory of '%s': %s", p->name, strerror(errno));
             return KOS_CORE_EXIT_HOST;
@@ -1359,6 +1541,39 @@ static int setup_sandbox(struct core *c)
             n_san);
     if (c->state_dir)
         say(c, "state directory: %s", c->state_dir);
+    return 0;
+}
+
+/* Opens the device key bundle (--keys) for the app with device_keys: true,
+ * and says which keys go to which app. Returns 0, or -1 after saying why. */
+static int open_device_keys(struct core *c, const char *dir)
+{
+    const struct kos_cm *cm = c->cm;
+    const char *to = NULL;
+    char err[1024], list[512];
+    size_t o = 0;
+
+    if (kos__devkeys_open(dir, &c->keys, err, sizeof(err))) {
+        say(c, "refusing the device key bundle %s: %s", dir, err);
+        return -1;
+    }
+    for (uint32_t i = 0; i < kos_cm_nprocs(cm); i++)
+        if (kos_cm_proc(cm, i)->flags & KOS_CM_PROC_DEVICE_KEYS)
+            to = kos_cm_str(cm, kos_cm_proc(cm, i)->name);
+    list[0] = '\0';
+    for (size_t i = 0; i < c->keys.n && o < sizeof(list); i++)
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s (%s %s %s)", i ? ", " : "",
+                              c->keys.e[i].name, c->keys.e[i].type,
+                              c->keys.e[i].private_key ? "private" : "public", c->keys.e[i].id);
+    if (!to) {
+        say(c,
+            "WARNING: --keys %s given, but no app of this system takes the device keys "
+            "(device_keys: true); nobody gets them",
+            dir);
+        kos__devkeys_close(&c->keys);
+        return 0;
+    }
+    say(c, "device keys from %s for app '%s', read-only: %s", dir, to, c->keys.n ? list : "none");
     return 0;
 }
 
@@ -1401,6 +1616,7 @@ static void destroy(struct core *c)
         kos_sandbox_files_free(p->ro_files);
         free(p->data_dir);
     }
+    kos__devkeys_close(&c->keys);
     for (uint32_t i = 0; c->region_fds && i < c->n_regions; i++)
         if (c->region_fds[i] >= 0)
             close(c->region_fds[i]);
@@ -1468,6 +1684,11 @@ int kos_core_run(const struct kos_core_opts *opts)
         say(&c, "WARNING: image %s is not signed (its manifest says signing: disabled)",
             opts->image_path);
 
+    if (opts->keys_dir && open_device_keys(&c, opts->keys_dir)) {
+        rc = KOS_CORE_EXIT_USAGE;
+        goto out;
+    }
+
     c.n = kos_cm_nprocs(c.cm);
     c.procs = calloc(c.n, sizeof(*c.procs));
     c.ctlbuf = malloc(KOS__CTL_MAX);
@@ -1507,6 +1728,14 @@ int kos_core_run(const struct kos_core_opts *opts)
     say(&c, "booting system '%s': %u message servers and apps",
         kos_cm_str(c.cm, c.cm->hdr->system_name), c.n);
     rc = run_loop(&c);
+    for (uint32_t i = 0; i < c.n && c.self_test == KOS__SELF_TEST_NONE; i++)
+        if (c.procs[i].cm->flags & KOS_CM_PROC_SELF_TEST)
+            self_test_settle(&c, &c.procs[i],
+                             c.procs[i].state == P_FAILED ? KOS__SELF_TEST_RESULT_FAILED
+                                                          : KOS__SELF_TEST_INCOMPLETE,
+                             0, 0, "the system stopped before it reported");
+    if (rc == KOS_CORE_EXIT_OK && c.self_test == KOS__SELF_TEST_RESULT_FAILED)
+        rc = KOS_CORE_EXIT_SELF_TEST;
     print_summary(&c);
     say(&c, "system stopped (exit status %d)", rc);
     sigprocmask(SIG_SETMASK, &oldmask, NULL);

@@ -14,11 +14,12 @@
 
 /* Exit statuses of kos_core_run(), and so of `kos-tool run`. */
 enum kos_core_exit {
-    KOS_CORE_EXIT_OK = 0,       /* shut down on request, or every app ended normally */
-    KOS_CORE_EXIT_FAILED = 1,   /* an app failed, or a message server died */
-    KOS_CORE_EXIT_USAGE = 2,    /* bad options */
-    KOS_CORE_EXIT_REFUSED = 3,  /* the image did not verify */
-    KOS_CORE_EXIT_HOST = 4,     /* the host refused a resource Core needs */
+    KOS_CORE_EXIT_OK = 0,        /* shut down on request, or every app ended normally */
+    KOS_CORE_EXIT_FAILED = 1,    /* an app failed, or a message server died */
+    KOS_CORE_EXIT_USAGE = 2,     /* bad options */
+    KOS_CORE_EXIT_REFUSED = 3,   /* the image did not verify */
+    KOS_CORE_EXIT_HOST = 4,      /* the host refused a resource Core needs */
+    KOS_CORE_EXIT_SELF_TEST = 5, /* the system ran, but its self test failed */
 };
 
 struct kos_core_opts {
@@ -35,6 +36,8 @@ struct kos_core_opts {
     const char *state_dir;           /* where per-app data directories live; NULL: a fresh
                                         directory under $XDG_RUNTIME_DIR or /tmp, removed
                                         at the end */
+    const char *keys_dir;            /* the device key bundle for the app with
+                                        device_keys: true (docs/keys.md); may be NULL */
 };
 
 /* Runs the system to its end and returns an enum kos_core_exit value. */

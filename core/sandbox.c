@@ -46,6 +46,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -128,10 +129,17 @@ static void why_add(struct kos_sandbox_host *h, const char *what, int err)
              strerror(err));
 }
 
-/* Starts a child that tries unshare(flags) (and, for a mount namespace,
- * mounting in it) and reports the errno on a pipe. As an unprivileged user,
- * the other namespaces need a user namespace first. */
-static void unshare_start(struct kos_sandbox_probe *pr, int flags, bool with_user)
+/* What a probe child found: an errno for each thing it tried, 0 when it
+ * worked. */
+struct probe_result {
+    int ns;
+    int seccomp;
+};
+
+/* Starts a short-lived child running try(arg, &result), so nothing it
+ * changes touches Core; it reports the result on a pipe. */
+static void child_start(struct kos_sandbox_probe *pr,
+                        void (*try)(const void *arg, struct probe_result *r), const void *arg)
 {
     int p[2];
 
@@ -150,18 +158,9 @@ static void unshare_start(struct kos_sandbox_probe *pr, int flags, bool with_use
         return;
     }
     if (pr->pid == 0) {
-        int e = 0;
-        if (with_user && unshare(CLONE_NEWUSER) < 0)
-            e = errno;
-        if (!e && unshare(flags) < 0)
-            e = errno;
-        if (!e && (flags & CLONE_NEWNS)) {
-            /* A mount namespace is only useful if we may mount in it. */
-            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-                mount("kos", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k") < 0)
-                e = errno;
-        }
-        if (write(p[1], &e, sizeof(e)) < 0)
+        struct probe_result r = {0, 0};
+        try(arg, &r);
+        if (write(p[1], &r, sizeof(r)) < 0)
             _exit(1);
         _exit(0);
     }
@@ -169,18 +168,19 @@ static void unshare_start(struct kos_sandbox_probe *pr, int flags, bool with_use
     pr->fd = p[0];
 }
 
-/* Waits for the child unshare_start() started; returns 0 or its errno. */
-static int unshare_finish(struct kos_sandbox_probe *pr)
+/* Waits for the child child_start() started and returns what it found
+ * (both fields the reason when it could not run or report). */
+static struct probe_result child_finish(struct kos_sandbox_probe *pr)
 {
-    int err = pr->err;
+    struct probe_result r = {pr->err, pr->err};
 
     if (pr->fd >= 0) {
-        ssize_t r;
+        ssize_t n;
         do
-            r = read(pr->fd, &err, sizeof(err));
-        while (r < 0 && errno == EINTR);
-        if (r != (ssize_t)sizeof(err))
-            err = EIO;
+            n = read(pr->fd, &r, sizeof(r));
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)sizeof(r))
+            r.ns = r.seccomp = EIO;
         close(pr->fd);
     }
     if (pr->pid > 0)
@@ -188,19 +188,67 @@ static int unshare_finish(struct kos_sandbox_probe *pr)
             ;
     pr->pid = -1;
     pr->fd = -1;
-    return err;
+    return r;
 }
 
-/* Tries unshare(flags) in a child; returns 0 or the errno. */
-static int try_unshare(int flags, bool with_user)
+static struct probe_result in_child(void (*try)(const void *arg, struct probe_result *r),
+                                    const void *arg)
 {
     struct kos_sandbox_probe pr;
 
-    unshare_start(&pr, flags, with_user);
-    return unshare_finish(&pr);
+    child_start(&pr, try, arg);
+    return child_finish(&pr);
 }
 
-/* Every namespace the sandbox uses, as kos_sandbox_clone() asks for them. */
+struct unshare_try {
+    int flags;
+    bool with_user;
+};
+
+/* unshare(flags); as an unprivileged user, the other namespaces need a user
+ * namespace first. */
+static void try_unshare(const void *arg, struct probe_result *r)
+{
+    const struct unshare_try *t = arg;
+
+    if (t->with_user && unshare(CLONE_NEWUSER) < 0)
+        r->ns = errno;
+    else if (unshare(t->flags) < 0)
+        r->ns = errno;
+    /* A mount namespace is only useful if we may mount in it. */
+    else if ((t->flags & CLONE_NEWNS) &&
+             (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+              mount("kos", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k") < 0))
+        r->ns = errno;
+}
+
+/* Loads a seccomp filter, as every start will. A host (a container runtime,
+ * say) may refuse filters even where the kernel has them. */
+static void try_seccomp(const void *arg, struct probe_result *r)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    int rc;
+    (void)arg;
+
+    if (!ctx) {
+        r->seccomp = ENOMEM;
+        return;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        r->seccomp = errno;
+        return;
+    }
+    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 0) < 0) {
+        r->seccomp = EINVAL;
+        return;
+    }
+    rc = seccomp_load(ctx);
+    /* libseccomp reports the kernel's refusal as -ECANCELED. */
+    if (rc < 0)
+        r->seccomp = rc == -ECANCELED ? EPERM : -rc;
+}
+
+/* Every namespace the sandbox uses, as a start asks for them. */
 static int all_ns_flags(void)
 {
     int flags = 0;
@@ -209,11 +257,23 @@ static int all_ns_flags(void)
     return flags;
 }
 
+/* The common case, in one child: every namespace at once, the way each
+ * sandbox takes them, mounting in the new mount namespace, then a seccomp
+ * filter. */
+static void try_all(const void *arg, struct probe_result *r)
+{
+    struct unshare_try all = {.flags = all_ns_flags()};
+    (void)arg;
+
+    try_unshare(&all, r);
+    try_seccomp(NULL, r);
+}
+
 /* Learns, one namespace at a time, which the host refuses and why. Only run
  * when the combined probe failed: it costs a short-lived child per kind. */
 static void probe_each_namespace(struct kos_sandbox_host *h)
 {
-    int err = try_unshare(CLONE_NEWUSER, false);
+    int err = in_child(try_unshare, &(struct unshare_try){.flags = CLONE_NEWUSER}).ns;
     if (err == 0)
         h->layers |= KOS_SB_NS_USER;
     else
@@ -223,7 +283,9 @@ static void probe_each_namespace(struct kos_sandbox_host *h)
         char what[64];
         if (ns_table[i].flag == CLONE_NEWUSER)
             continue;
-        err = try_unshare(ns_table[i].flag, with_user);
+        err = in_child(try_unshare,
+                       &(struct unshare_try){.flags = ns_table[i].flag, .with_user = with_user})
+                  .ns;
         if (err == 0) {
             h->layers |= ns_table[i].layer;
         } else {
@@ -235,15 +297,13 @@ static void probe_each_namespace(struct kos_sandbox_host *h)
 
 void kos_sandbox_probe_start(struct kos_sandbox_probe *pr)
 {
-    /* The common case: one child takes every namespace at once, the way
-     * each sandbox will, and mounts in its new mount namespace. */
-    unshare_start(pr, all_ns_flags(), false);
+    child_start(pr, try_all, NULL);
 }
 
 void kos_sandbox_probe_cancel(struct kos_sandbox_probe *pr)
 {
     if (pr->pid > 0 || pr->fd >= 0)
-        (void)unshare_finish(pr);
+        (void)child_finish(pr);
 }
 
 void kos_sandbox_probe(struct kos_sandbox_host *h)
@@ -256,6 +316,9 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
 
 void kos_sandbox_probe_finish(struct kos_sandbox_probe *pr, struct kos_sandbox_host *h)
 {
+    struct probe_result all = child_finish(pr);
+    int err;
+
     memset(h, 0, sizeof(*h));
     h->uid = getuid();
     h->gid = getgid();
@@ -265,17 +328,19 @@ void kos_sandbox_probe_finish(struct kos_sandbox_probe *pr, struct kos_sandbox_h
                     capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID);
 
     /* Only if the combined try failed is each kind tried alone, to say which
-     * the host refuses. */
-    if (unshare_finish(pr) == 0) {
+     * the host refuses (and the filter in a child of its own). */
+    if (all.ns == 0) {
         for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++)
             h->layers |= ns_table[i].layer;
     } else {
         probe_each_namespace(h);
     }
-    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 && seccomp_api_get() >= 1)
-        h->layers |= KOS_SB_SECCOMP;
-    else
+    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 || seccomp_api_get() < 1)
         why_add(h, "no seccomp filters", errno ? errno : ENOSYS);
+    else if ((err = all.ns == 0 ? all.seccomp : in_child(try_seccomp, NULL).seccomp) != 0)
+        why_add(h, "no seccomp filters", err);
+    else
+        h->layers |= KOS_SB_SECCOMP;
     int abi = ll_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi > 0) {
         h->layers |= KOS_SB_LANDLOCK;
@@ -590,6 +655,8 @@ static int ns_flags(const struct kos_sandbox *sb)
     for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++)
         if (sb->layers & ns_table[i].layer)
             flags |= ns_table[i].flag;
+    if (sb->net_host)
+        flags &= ~CLONE_NEWNET; /* network: host keeps the host's network */
     return flags;
 }
 
@@ -697,14 +764,25 @@ static void close_all(int *fds, size_t n)
             close(fds[i]);
 }
 
+/* True if the process must change its ids: inside its own user namespace,
+ * or, without one, when a privileged Core can give it a host uid of its own
+ * (an app must never run as Core's root). */
+static bool must_become_app(const struct kos_sandbox *sb)
+{
+    return (sb->layers & KOS_SB_NS_USER) || sb->privileged;
+}
+
 static int become_app(const struct kos_sandbox *sb)
 {
-    /* Become the app's uid inside; keep the namespace's capabilities until
-     * kos_sandbox_enter() drops them. */
+    bool ns = sb->layers & KOS_SB_NS_USER;
+    uid_t uid = ns ? KOS_SANDBOX_APP_UID : sb->host_uid;
+    gid_t gid = ns ? KOS_SANDBOX_APP_UID : sb->host_gid;
+
+    /* Become the app's uid; keep the capabilities (the namespace's, or
+     * Core's without one) until kos_sandbox_enter() drops them. */
     if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0 ||
-        (sb->privileged && setgroups(0, NULL) < 0) ||
-        setresgid(KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID) < 0 ||
-        setresuid(KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID, KOS_SANDBOX_APP_UID) < 0)
+        (sb->privileged && setgroups(0, NULL) < 0) || setresgid(gid, gid, gid) < 0 ||
+        setresuid(uid, uid, uid) < 0)
         return errno;
     return 0;
 }
@@ -723,7 +801,7 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
         }
     }
     if (!(sb->layers & KOS_SB_NS_MNT)) {
-        if ((sb->layers & KOS_SB_NS_USER) && (*err = become_app(sb)) != 0)
+        if (must_become_app(sb) && (*err = become_app(sb)) != 0)
             return KOS_SB_STEP_SYNC;
         return 0;
     }
@@ -738,6 +816,9 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
     if (sb->layers & KOS_SB_NS_USER)
         snprintf(opts, sizeof(opts), "mode=0755,size=64k,uid=%u,gid=%u", KOS_SANDBOX_APP_UID,
                  KOS_SANDBOX_APP_UID);
+    else if (sb->privileged)
+        snprintf(opts, sizeof(opts), "mode=0755,size=64k,uid=%u,gid=%u", (unsigned)sb->host_uid,
+                 (unsigned)sb->host_gid);
     else
         snprintf(opts, sizeof(opts), "mode=0755,size=64k");
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
@@ -752,7 +833,7 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
     if (sb->data_dir && (data = open(sb->data_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
         goto out_errno;
     step = KOS_SB_STEP_SYNC;
-    if ((sb->layers & KOS_SB_NS_USER) && (*err = become_app(sb)) != 0)
+    if (must_become_app(sb) && (*err = become_app(sb)) != 0)
         goto out_close;
     step = KOS_SB_STEP_MOUNT;
     for (size_t i = 0; i < n; i++) {
@@ -875,7 +956,9 @@ static int apply_landlock(const struct kos_sandbox *sb)
     int rs, err = 0;
 
     if (abi >= 4) {
-        attr.handled_access_net = LL_ACCESS_NET_BIND_TCP | LL_ACCESS_NET_CONNECT_TCP;
+        /* network: host is for opening connections: TCP is left alone. */
+        if (!sb->net_host)
+            attr.handled_access_net = LL_ACCESS_NET_BIND_TCP | LL_ACCESS_NET_CONNECT_TCP;
         attr_size = offsetof(struct ll_ruleset_attr, scoped);
     }
     if (abi >= 6) {
@@ -1027,11 +1110,8 @@ static const int allowed_calls[] = {
     SCMP_SYS(ftruncate),
     SCMP_SYS(fallocate),
     SCMP_SYS(memfd_create),
-    SCMP_SYS(sendmsg),
     SCMP_SYS(recvmsg),
-    SCMP_SYS(sendmmsg),
     SCMP_SYS(recvmmsg),
-    SCMP_SYS(sendto),
     SCMP_SYS(recvfrom),
     SCMP_SYS(shutdown),
     SCMP_SYS(getsockopt),
@@ -1112,6 +1192,25 @@ static const int data_calls[] = {
     SCMP_SYS(creat),
 };
 
+/* The sockets an app with network: host may create: TCP and UDP over IPv4
+ * and IPv6 (SOCK_NONBLOCK and SOCK_CLOEXEC allowed). */
+static const struct {
+    int domain, type;
+} net_sockets[] = {
+    {AF_INET, SOCK_STREAM},
+    {AF_INET, SOCK_DGRAM},
+    {AF_INET6, SOCK_STREAM},
+    {AF_INET6, SOCK_DGRAM},
+};
+
+/* What else network: host allows: connecting, and listening and accepting. */
+static const int net_calls[] = {
+    SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept), SCMP_SYS(accept4),
+};
+
+/* The socket type bits, without SOCK_NONBLOCK and SOCK_CLOEXEC. */
+#define SOCK_TYPE_BITS 0xfu
+
 /* 020000000 is __O_TMPFILE without the O_DIRECTORY bit glibc adds to it. */
 #define OPEN_WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | 020000000)
 
@@ -1139,6 +1238,27 @@ static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
             rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
                                   SCMP_A1(SCMP_CMP_MASKED_EQ, OPEN_WRITE_FLAGS, 0));
     }
+    /* Sending on what the app holds, but never with MSG_FASTOPEN, which
+     * would connect a TCP socket that is not yet connected: a socket an app
+     * is handed (messages.md) is connected already, and stays so. */
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 1,
+                              SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
+                              SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
+    /* network: host: Internet sockets, and connecting, binding, listening
+     * and accepting on them. Every other app gets none of this. */
+    for (size_t i = 0; sb->net_host && i < sizeof(net_sockets) / sizeof(net_sockets[0]) && !rc; i++)
+        rc = seccomp_rule_add(
+            ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+            SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)net_sockets[i].domain),
+            SCMP_A1(SCMP_CMP_MASKED_EQ, SOCK_TYPE_BITS, (scmp_datum_t)net_sockets[i].type));
+    for (size_t i = 0; sb->net_host && i < sizeof(net_calls) / sizeof(net_calls[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, net_calls[i], 0);
     /* New processes and threads, but never in new namespaces. clone3 hides
      * its flags in memory, so it reports ENOSYS and glibc uses clone. */
     if (!rc)
@@ -1254,8 +1374,8 @@ int kos_sandbox_init_prog(struct kos_sandbox_prog *out)
 
 bool kos_sandbox_same_prog(const struct kos_sandbox *a, const struct kos_sandbox *b)
 {
-    return !a->data_dir == !b->data_dir && a->sanitizer == b->sanitizer &&
-           a->max_files == b->max_files;
+    return !a->data_dir == !b->data_dir && a->net_host == b->net_host &&
+           a->sanitizer == b->sanitizer && a->max_files == b->max_files;
 }
 
 void kos_sandbox_prog_fini(struct kos_sandbox_prog *prog)

@@ -99,6 +99,8 @@ struct kos_sandbox {
     const char *const *ro_files; /* host files bound read-only at the same path */
     size_t n_ro_files;
     const char *data_dir;  /* host directory bound read-write at /data, or NULL */
+    bool net_host;         /* network: host: keeps the host's network namespace and may
+                              open, connect, bind and accept Internet sockets */
     bool proc;             /* a private procfs at /proc (sanitizer runtimes) */
     bool sanitizer;        /* the binary carries a sanitizer runtime: allow
                               LeakSanitizer's ptrace of its own threads, no
@@ -190,7 +192,8 @@ int kos_sandbox_init_prog(struct kos_sandbox_prog *prog) __attribute__((warn_unu
 void kos_sandbox_prog_fini(struct kos_sandbox_prog *prog);
 
 /* Whether sandboxes a and b get the same app filter (it depends only on
- * whether there is a data directory, the sanitizer flag and max_files). */
+ * whether there is a data directory, network: host, the sanitizer flag and
+ * max_files). */
 bool kos_sandbox_same_prog(const struct kos_sandbox *a, const struct kos_sandbox *b);
 
 /* Creates a child in the sandbox's new user and PID namespaces (like fork(),

@@ -208,6 +208,40 @@ const char *kos_app_config(const kos_app_t *app, const char *key)
     return NULL;
 }
 
+bool kos_app_config_at(const kos_app_t *app, size_t i, const char **key, size_t *key_len,
+                       const char **value)
+{
+    const char *eq;
+
+    if (i >= app->n_config)
+        return false;
+    eq = strchr(app->config[i], '='); /* the boot record's decoder checked there is one */
+    if (!eq)
+        return false;
+    *key = app->config[i];
+    *key_len = (size_t)(eq - app->config[i]);
+    *value = eq + 1;
+    return true;
+}
+
+kos_status_t kos_app_report_self_test(kos_app_t *app, bool passed, uint32_t checks, uint32_t failed,
+                                      const char *summary)
+{
+    struct kos__self_test r = {
+        .verdict = passed ? KOS__SELF_TEST_PASSED : KOS__SELF_TEST_FAILED,
+        .checks = checks,
+        .failed = failed,
+        .summary = summary,
+    };
+    uint8_t buf[16 + KOS__SELF_TEST_TEXT_MAX];
+    size_t len;
+    kos_status_t st = kos__self_test_encode(&r, buf, sizeof(buf), &len);
+
+    if (st)
+        return st == KOS_STATUS_TOO_LARGE ? KOS_STATUS_INVALID_ARGUMENT : st;
+    return kos__ctl_send(app->ctl, KOS__CTL_SELF_TEST, buf, len, -1);
+}
+
 int kos_app_fd(const kos_app_t *app)
 {
     return app->ctl;

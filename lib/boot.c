@@ -347,3 +347,56 @@ kos_status_t kos__grants_decode(const void *body, size_t len, struct kos__client
         return KOS_STATUS_PROTOCOL;
     return KOS_STATUS_OK;
 }
+
+/* True if s is a self-test summary: printable, at most max bytes with its
+ * NUL. */
+static bool summary_ok(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    if (n >= max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static bool verdict_ok(const struct kos__self_test *r)
+{
+    if (r->verdict != KOS__SELF_TEST_PASSED && r->verdict != KOS__SELF_TEST_FAILED)
+        return false;
+    if (r->failed > r->checks)
+        return false;
+    return r->verdict == KOS__SELF_TEST_FAILED || r->failed == 0;
+}
+
+kos_status_t kos__self_test_encode(const struct kos__self_test *r, void *buf, size_t cap,
+                                   size_t *len)
+{
+    struct cursor c = {.w = buf, .cap = cap};
+
+    if (!verdict_ok(r) || !r->summary || !summary_ok(r->summary, KOS__SELF_TEST_TEXT_MAX))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    put_u32(&c, r->verdict);
+    put_u32(&c, r->checks);
+    put_u32(&c, r->failed);
+    put_string(&c, r->summary, KOS__SELF_TEST_TEXT_MAX);
+    if (c.bad)
+        return KOS_STATUS_TOO_LARGE;
+    *len = c.pos;
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__self_test_decode(const void *body, size_t len, struct kos__self_test *out)
+{
+    struct cursor c = {.r = body, .cap = len};
+
+    out->verdict = get_u32(&c);
+    out->checks = get_u32(&c);
+    out->failed = get_u32(&c);
+    out->summary = get_string(&c, KOS__SELF_TEST_TEXT_MAX);
+    if (c.bad || c.pos != len || !verdict_ok(out) ||
+        !summary_ok(out->summary, KOS__SELF_TEST_TEXT_MAX))
+        return KOS_STATUS_PROTOCOL;
+    return KOS_STATUS_OK;
+}

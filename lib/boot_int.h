@@ -34,6 +34,9 @@ enum kos__ctl_type {
     KOS__CTL_STOP = 3,       /* Core -> process: please stop (no body) */
     KOS__CTL_ADD_CLIENT = 4, /* Core -> message server: an app's channel (1 fd) and its grants */
     KOS__CTL_APP_DOWN = 5,   /* Core -> message server: an app has exited */
+    KOS__CTL_SELF_TEST = 6,  /* process -> Core: the self test's verdict
+                                (struct kos__self_test); only the app the manifest
+                                marks reports_self_test counts */
 };
 
 enum kos__role {
@@ -88,6 +91,23 @@ struct kos__client_grants {
     char names[KOS__GRANTS_MAX * 2 * KOS__NAME_MAX];
 };
 
+/*
+ * The decoded SELF_TEST record: u32 verdict (1 passed, 2 failed), u32
+ * checks run, u32 checks failed, then the summary as a NUL-terminated
+ * string of at most KOS__SELF_TEST_TEXT_MAX bytes with its NUL, printable
+ * (no byte below 0x20, no 0x7f). A passed verdict has no failed check and
+ * failed checks are at most the checks run. `summary` points into the
+ * decoded body, which must outlive it.
+ */
+#define KOS__SELF_TEST_TEXT_MAX 1024u
+enum { KOS__SELF_TEST_PASSED = 1, KOS__SELF_TEST_FAILED = 2 };
+struct kos__self_test {
+    uint32_t verdict;
+    uint32_t checks;
+    uint32_t failed;
+    const char *summary;
+};
+
 /* Sends one control message with an optional fd (-1 for none). Blocks until
  * the socket accepts it. */
 kos_status_t kos__ctl_send(int sock, uint32_t type, const void *body, size_t len, int fd)
@@ -111,6 +131,11 @@ kos_status_t kos__boot_decode(const void *body, size_t len, struct kos__boot *ou
 kos_status_t kos__grants_encode(const struct kos__client_grants *g, void *buf, size_t cap,
                                 size_t *len) __attribute__((warn_unused_result));
 kos_status_t kos__grants_decode(const void *body, size_t len, struct kos__client_grants *out)
+    __attribute__((warn_unused_result));
+
+kos_status_t kos__self_test_encode(const struct kos__self_test *r, void *buf, size_t cap,
+                                   size_t *len) __attribute__((warn_unused_result));
+kos_status_t kos__self_test_decode(const void *body, size_t len, struct kos__self_test *out)
     __attribute__((warn_unused_result));
 
 /* True if `s` is a valid KOS name: 1..63 bytes of [A-Za-z0-9_.-], starting

@@ -141,7 +141,8 @@ kos_status_t kos__chan_take(const struct kos__chan_slot *slot, uint32_t seq,
     if (atomic_load_explicit(&slot->seq, memory_order_relaxed) != seq)
         return KOS_STATUS_BUSY;
     if (m.len > KOS_MSG_MAX_PAYLOAD || m.status >= KOS_STATUS__COUNT ||
-        (m.flags & ~KOS__SLOT_TOKEN) || ((m.flags & KOS__SLOT_TOKEN) && m.cookie == 0))
+        (m.flags & ~(KOS__SLOT_TOKEN | KOS__SLOT_FD)) ||
+        (m.flags == (KOS__SLOT_TOKEN | KOS__SLOT_FD)) || (m.flags && m.cookie == 0))
         return KOS_STATUS_PROTOCOL;
     *out = m;
     return KOS_STATUS_OK;

@@ -81,6 +81,9 @@
 
 /* Slot flags. */
 #define KOS__SLOT_TOKEN 1u /* `cookie` names a token transfer to redeem */
+/* `cookie` names a descriptor transfer (FD_PASS): in replies and
+ * notifications only, never with KOS__SLOT_TOKEN. */
+#define KOS__SLOT_FD 2u
 
 /* One message. Written by one side, read by the other. */
 struct kos__chan_slot {
@@ -90,7 +93,7 @@ struct kos__chan_slot {
     _Atomic uint32_t status; /* replies: what the server answered */
     _Atomic uint32_t flags;  /* KOS__SLOT_* */
     _Atomic uint64_t param;
-    _Atomic uint64_t cookie; /* with KOS__SLOT_TOKEN */
+    _Atomic uint64_t cookie; /* with KOS__SLOT_TOKEN or KOS__SLOT_FD */
     alignas(KOS__CACHE_LINE) uint8_t payload[KOS_MSG_MAX_PAYLOAD];
 };
 

@@ -185,6 +185,11 @@ kos_status_t kos_keystore_open(kos_dir_t *dir, int timeout_ms, kos_keystore_t **
     return KOS_STATUS_OK;
 }
 
+kos_token_t *kos_keystore_token(kos_keystore_t *ks)
+{
+    return ks->token;
+}
+
 void kos_keystore_close(kos_keystore_t *ks)
 {
     if (!ks)

@@ -373,6 +373,58 @@ static kos_token_t *token_redeem(kos_dir_t *dir, uint64_t cookie)
     return t;
 }
 
+/* Takes the descriptor a server passed with a reply or notification
+ * (KOS__SLOT_FD). On success *fd belongs to the caller; on failure *fd is
+ * -1 and the status says why (KOS_STATUS_INVALID_TOKEN: the message server
+ * holds no such descriptor for this app, e.g. it refused to carry it). */
+static kos_status_t fd_redeem(kos_dir_t *dir, uint64_t cookie, int *fd)
+{
+    struct kos__mw req = {.type = KOS__MW_FD_REDEEM, .cookie = cookie}, rep;
+    int fds[KOS__MW_MAX_FDS];
+    kos_status_t st;
+
+    *fd = -1;
+    if (!dir)
+        return KOS_STATUS_CLOSED;
+    st = dir_call(dir, &req, KOS__MW_FD_REDEEM_REPLY, REDEEM_TIMEOUT_MS, &rep, fds);
+    if (st)
+        return st;
+    if (rep.status)
+        return rep.status;
+    *fd = fds[0];
+    return KOS_STATUS_OK;
+}
+
+/* Gives up a descriptor transfer the app does not take: the message server
+ * closes its copy at once instead of when the transfer expires. */
+static void fd_drop(kos_dir_t *dir, uint64_t cookie)
+{
+    struct kos__mw m = {.type = KOS__MW_FD_DROP, .cookie = cookie};
+
+    if (dir)
+        (void)dir_send(dir, &m, MSG_DONTWAIT);
+}
+
+/* Delivers the descriptor announced by a received slot: into *fd when the
+ * caller takes descriptors (fd not NULL), else dropped. Returns `status`,
+ * or the redeem's failure when the descriptor cannot be had. */
+static kos_status_t fd_deliver(kos_dir_t *dir, const struct kos__chan_msg *m, int *fd,
+                               kos_status_t status)
+{
+    kos_status_t st;
+
+    if (fd)
+        *fd = -1;
+    if (!(m->flags & KOS__SLOT_FD))
+        return status;
+    if (!fd) {
+        fd_drop(dir, m->cookie);
+        return status;
+    }
+    st = fd_redeem(dir, m->cookie, fd);
+    return st ? st : status;
+}
+
 /* What calls on the token return now: OK while it works. */
 static kos_status_t token_down(kos_token_t *t)
 {
@@ -407,6 +459,30 @@ static kos_status_t token_prepare(kos_dir_t *via, kos_token_t *t, int flags, uin
     m.channel = t->channel;
     m.cookie = *cookie;
     return dir_send(via, &m, flags);
+}
+
+/* Passes a duplicate of `fd` to the message server for the client of
+ * channel `channel` (served by this app): whoever redeems *cookie there, if
+ * it is that client, gets it. `fd` stays the caller's. */
+static kos_status_t fd_prepare(kos_dir_t *via, uint32_t channel, int fd, int flags,
+                               uint64_t *cookie)
+{
+    struct kos__mw m = {.type = KOS__MW_FD_PASS, .channel = channel};
+    kos_status_t st;
+
+    if (!kos__mw_fd_passable(fd, NULL))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    if (via->broken)
+        return via->broken;
+    do {
+        if (getrandom(cookie, sizeof(*cookie), 0) != (ssize_t)sizeof(*cookie))
+            return KOS_STATUS_IO;
+    } while (*cookie == 0);
+    m.cookie = *cookie;
+    st = kos__mw_send(via->sock, &m, &fd, flags);
+    if (st == KOS_STATUS_CLOSED || st == KOS_STATUS_IO)
+        return dir_break(via, KOS_STATUS_UNAVAILABLE);
+    return st;
 }
 
 kos_status_t kos_dir_request(kos_dir_t *dir, const char *protocol, int timeout_ms,
@@ -490,7 +566,7 @@ static kos_status_t token_wait(kos_token_t *t, uint32_t seq, uint64_t deadline, 
  * copy the reply out. Returns the server's status, or a transport error. */
 static kos_status_t token_call(kos_token_t *t, uint32_t label, uint64_t param, const void *payload,
                                uint32_t len, uint32_t flags, uint64_t cookie, struct kos_msg *reply,
-                               int timeout_ms)
+                               int timeout_ms, int *fd)
 {
     struct kos__chan_shm *shm = t->shm;
     struct kos__chan_msg m;
@@ -506,6 +582,8 @@ static kos_status_t token_call(kos_token_t *t, uint32_t label, uint64_t param, c
     if (atomic_load_explicit(&shm->srv_sleeping, memory_order_seq_cst))
         kos__doorbell_ring(t->ring_fd);
 
+    if (fd)
+        *fd = -1;
     st = token_wait(t, seq, timeout_ms == 0 ? 0 : kos__deadline(timeout_ms), cpu);
     if (st)
         return st;
@@ -519,15 +597,23 @@ static kos_status_t token_call(kos_token_t *t, uint32_t label, uint64_t param, c
         reply->len = m.len;
         reply->token = (m.flags & KOS__SLOT_TOKEN) ? token_redeem(t->dir, m.cookie) : NULL;
     }
-    return (kos_status_t)m.status;
+    return fd_deliver(t->dir, &m, fd, (kos_status_t)m.status);
 }
 
 kos_status_t kos_msg_call(kos_token_t *token, const struct kos_msg *request, struct kos_msg *reply,
                           int timeout_ms)
 {
+    return kos_msg_call_fd(token, request, reply, timeout_ms, NULL);
+}
+
+kos_status_t kos_msg_call_fd(kos_token_t *token, const struct kos_msg *request,
+                             struct kos_msg *reply, int timeout_ms, int *fd)
+{
     uint64_t cookie = 0;
     kos_status_t st;
 
+    if (fd)
+        *fd = -1;
     if (!request || timeout_ms < -1)
         return KOS_STATUS_INVALID_ARGUMENT;
     st = msg_check(request);
@@ -542,7 +628,7 @@ kos_status_t kos_msg_call(kos_token_t *token, const struct kos_msg *request, str
             return st;
     }
     return token_call(token, request->label, request->param, request->payload, request->len,
-                      cookie ? KOS__SLOT_TOKEN : 0, cookie, reply, timeout_ms);
+                      cookie ? KOS__SLOT_TOKEN : 0, cookie, reply, timeout_ms, fd);
 }
 
 kos_status_t kos_token_ping(kos_token_t *token, int timeout_ms)
@@ -554,16 +640,23 @@ kos_status_t kos_token_ping(kos_token_t *token, int timeout_ms)
     st = token_down(token);
     if (st)
         return st;
-    return token_call(token, KOS__LABEL_PING, 0, NULL, 0, 0, 0, NULL, timeout_ms);
+    return token_call(token, KOS__LABEL_PING, 0, NULL, 0, 0, 0, NULL, timeout_ms, NULL);
 }
 
 kos_status_t kos_token_receive(kos_token_t *token, struct kos_msg *note, int timeout_ms)
+{
+    return kos_token_receive_fd(token, note, timeout_ms, NULL);
+}
+
+kos_status_t kos_token_receive_fd(kos_token_t *token, struct kos_msg *note, int timeout_ms, int *fd)
 {
     struct kos__chan_shm *shm = token->shm;
     uint64_t deadline;
     bool emptied = false;
     kos_status_t st;
 
+    if (fd)
+        *fd = -1;
     if (!note || timeout_ms < -1)
         return KOS_STATUS_INVALID_ARGUMENT;
     if (!token->dir)
@@ -591,7 +684,7 @@ kos_status_t kos_token_receive(kos_token_t *token, struct kos_msg *note, int tim
             note->payload = token->payload;
             note->len = m.len;
             note->token = (m.flags & KOS__SLOT_TOKEN) ? token_redeem(token->dir, m.cookie) : NULL;
-            return KOS_STATUS_OK;
+            return fd_deliver(token->dir, &m, fd, KOS_STATUS_OK);
         }
         /* Once down, the bell is left readable for good. */
         st = token_down(token);
@@ -813,10 +906,16 @@ static kos_status_t dir_handle(kos_dir_t *dir, const struct kos__mw *m, int *fds
             (void)dir_send(dir, &back, MSG_DONTWAIT);
         }
         return KOS_STATUS_OK;
+    case KOS__MW_FD_REDEEM_REPLY:
+        /* A descriptor redeem that gave up waiting: nobody wants it now. */
+        if (m->status == KOS_STATUS_OK)
+            close_fds(fds, 1);
+        return KOS_STATUS_OK;
     case KOS__MW_PING_REPLY:
         return KOS_STATUS_OK;
     default:
         /* A request type: the message server never sends those. */
+        close_fds(fds, kos__mw_nfds(m->type, m->status));
         return dir_break(dir, KOS_STATUS_PROTOCOL);
     }
 }
@@ -986,6 +1085,11 @@ static kos_status_t ep_scan(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_
             chan_reply(ch, seq, KOS_STATUS_UNSUPPORTED, 0, 0, NULL, 0, 0, 0);
             continue;
         }
+        if (m.flags & KOS__SLOT_FD) {
+            /* Descriptors travel from servers to clients only. */
+            chan_reply(ch, seq, KOS_STATUS_PROTOCOL, 0, 0, NULL, 0, 0, 0);
+            continue;
+        }
         ch->pending = true;
         ch->pending_seq = seq;
         from->app_id = ch->app_id;
@@ -1111,11 +1215,19 @@ out_taken:
 kos_status_t kos_endpoint_reply(kos_endpoint_t *ep, const struct kos_caller *to,
                                 kos_status_t status, const struct kos_msg *reply)
 {
+    return kos_endpoint_reply_fd(ep, to, status, reply, -1);
+}
+
+kos_status_t kos_endpoint_reply_fd(kos_endpoint_t *ep, const struct kos_caller *to,
+                                   kos_status_t status, const struct kos_msg *reply, int fd)
+{
     struct srv_chan *ch;
     uint64_t cookie = 0;
+    uint32_t flags = 0;
     kos_status_t st;
 
-    if (!to || (unsigned)status >= KOS_STATUS__COUNT)
+    if (!to || (unsigned)status >= KOS_STATUS__COUNT || fd < -1 ||
+        (fd >= 0 && reply && reply->token))
         return KOS_STATUS_INVALID_ARGUMENT;
     st = msg_check(reply);
     if (st)
@@ -1131,25 +1243,38 @@ kos_status_t kos_endpoint_reply(kos_endpoint_t *ep, const struct kos_caller *to,
         st = token_prepare(ep->dir, reply->token, MSG_DONTWAIT, &cookie);
         if (st)
             return st;
+        flags = KOS__SLOT_TOKEN;
+    } else if (fd >= 0) {
+        st = fd_prepare(ep->dir, ch->id, fd, MSG_DONTWAIT, &cookie);
+        if (st)
+            return st;
+        flags = KOS__SLOT_FD;
     }
     ch->pending = false;
     kos__note_cpu(&ch->shm->srv_cpu, ep->my_cpu);
     if (reply)
         chan_reply(ch, to->call, status, reply->label, reply->param, reply->payload, reply->len,
-                   cookie ? KOS__SLOT_TOKEN : 0, cookie);
+                   flags, cookie);
     else
-        chan_reply(ch, to->call, status, 0, 0, NULL, 0, 0, 0);
+        chan_reply(ch, to->call, status, 0, 0, NULL, 0, flags, cookie);
     return KOS_STATUS_OK;
 }
 
 kos_status_t kos_endpoint_notify(kos_endpoint_t *ep, uint32_t client, const struct kos_msg *note)
 {
+    return kos_endpoint_notify_fd(ep, client, note, -1);
+}
+
+kos_status_t kos_endpoint_notify_fd(kos_endpoint_t *ep, uint32_t client, const struct kos_msg *note,
+                                    int fd)
+{
     struct srv_chan *ch;
     uint64_t cookie = 0;
+    uint32_t flags = 0;
     uint32_t tail;
     kos_status_t st;
 
-    if (!note)
+    if (!note || fd < -1 || (fd >= 0 && note->token))
         return KOS_STATUS_INVALID_ARGUMENT;
     st = msg_check(note);
     if (st)
@@ -1168,9 +1293,15 @@ kos_status_t kos_endpoint_notify(kos_endpoint_t *ep, uint32_t client, const stru
         st = token_prepare(ep->dir, note->token, MSG_DONTWAIT, &cookie);
         if (st)
             return st;
+        flags = KOS__SLOT_TOKEN;
+    } else if (fd >= 0) {
+        st = fd_prepare(ep->dir, ch->id, fd, MSG_DONTWAIT, &cookie);
+        if (st)
+            return st;
+        flags = KOS__SLOT_FD;
     }
     kos__chan_put(&ch->shm->notes[ch->note_head % KOS__CHAN_NOTES], ch->note_head + 1, note->label,
-                  note->param, note->payload, note->len, 0, cookie ? KOS__SLOT_TOKEN : 0, cookie);
+                  note->param, note->payload, note->len, 0, flags, cookie);
     ch->note_head++;
     atomic_store_explicit(&ch->shm->note_head, ch->note_head, memory_order_release);
     kos__bell_ring(ch->ring_fd);

@@ -8,7 +8,9 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -43,6 +45,9 @@ static const struct layout layouts[] = {
     {KOS__MW_REVOKE, "REVOKE", false, false, {F_ENDPOINT, F_CHANNEL}},
     {KOS__MW_PREPARE, "PREPARE", false, false, {F_CHANNEL, F_COOKIE}},
     {KOS__MW_REDEEM, "REDEEM", false, true, {F_COOKIE}},
+    {KOS__MW_FD_PASS, "FD_PASS", false, false, {F_CHANNEL, F_COOKIE}},
+    {KOS__MW_FD_REDEEM, "FD_REDEEM", false, true, {F_COOKIE}},
+    {KOS__MW_FD_DROP, "FD_DROP", false, false, {F_COOKIE}},
     {KOS__MW_PUBLISH_REPLY, "PUBLISH_REPLY", true, true, {F_ENDPOINT}},
     {KOS__MW_REQUEST_REPLY, "REQUEST_REPLY", true, true, {F_CHANNEL}},
     {KOS__MW_PING_REPLY, "PING_REPLY", true, true, {F_END}},
@@ -50,6 +55,7 @@ static const struct layout layouts[] = {
     {KOS__MW_NEW_CLIENT, "NEW_CLIENT", false, false, {F_ENDPOINT, F_CHANNEL, F_APP_ID, F_NAME}},
     {KOS__MW_CLIENT_GONE, "CLIENT_GONE", false, false, {F_ENDPOINT, F_CHANNEL}},
     {KOS__MW_TOKEN_DOWN, "TOKEN_DOWN", true, false, {F_CHANNEL}},
+    {KOS__MW_FD_REDEEM_REPLY, "FD_REDEEM_REPLY", true, true, {F_END}},
 };
 
 static const struct layout *layout_of(uint32_t type)
@@ -74,6 +80,10 @@ size_t kos__mw_nfds(uint32_t type, uint32_t status)
         return status == KOS_STATUS_OK ? KOS__MW_CLIENT_FDS : 0;
     case KOS__MW_NEW_CLIENT:
         return KOS__MW_MAX_FDS;
+    case KOS__MW_FD_PASS:
+        return 1;
+    case KOS__MW_FD_REDEEM_REPLY:
+        return status == KOS_STATUS_OK ? 1 : 0;
     default:
         return 0;
     }
@@ -162,6 +172,10 @@ kos_status_t kos__mw_encode(const struct kos__mw *m, void *buf, size_t cap, size
     struct cursor c = {.w = buf, .cap = cap};
 
     if (!l || m->status >= KOS_STATUS__COUNT || (!l->reply && m->status != 0))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    /* As the decoder insists: a token goes down revoked or unavailable. */
+    if (m->type == KOS__MW_TOKEN_DOWN && m->status != KOS_STATUS_INVALID_TOKEN &&
+        m->status != KOS_STATUS_UNAVAILABLE)
         return KOS_STATUS_INVALID_ARGUMENT;
     put_u32(&c, m->type);
     put_u32(&c, 0); /* body length, patched below */
@@ -268,6 +282,60 @@ kos_status_t kos__mw_decode(const void *buf, size_t len, size_t nfds, struct kos
     if (c.bad || c.pos != len || nfds != kos__mw_nfds(out->type, out->status))
         return KOS_STATUS_PROTOCOL;
     return KOS_STATUS_OK;
+}
+
+/* ---- passable descriptors ---- */
+
+bool kos__mw_fd_passable(int fd, const char **why)
+{
+    const char *dummy;
+    struct stat st;
+    int domain = 0, type = 0, proto = 0, listening = 0;
+    socklen_t len;
+
+    if (!why)
+        why = &dummy;
+    if (fstat(fd, &st) < 0) {
+        *why = "not an open descriptor";
+        return false;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        *why = "not a socket";
+        return false;
+    }
+    len = sizeof(domain);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) {
+        *why = "a socket of unknown family";
+        return false;
+    }
+    if (domain != AF_INET && domain != AF_INET6) {
+        *why = domain == AF_UNIX ? "a Unix socket" : "a socket that is not IPv4 or IPv6";
+        return false;
+    }
+    len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM) {
+        *why = "an Internet socket that is not a stream (TCP) socket";
+        return false;
+    }
+    len = sizeof(proto);
+    if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0 || proto != IPPROTO_TCP) {
+        *why = "a stream socket that is not TCP";
+        return false;
+    }
+    len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || listening) {
+        *why = "a listening TCP socket";
+        return false;
+    }
+    /* Only a connected socket: an unconnected one could still be connected
+     * anywhere (sendto with MSG_FASTOPEN). */
+    struct sockaddr_storage peer;
+    len = sizeof(peer);
+    if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0) {
+        *why = "a TCP socket that is not connected";
+        return false;
+    }
+    return true;
 }
 
 /* ---- socket I/O ---- */

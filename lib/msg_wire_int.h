@@ -13,14 +13,21 @@
  * status out of range, an unexpected descriptor or an unknown type is
  * KOS_STATUS_PROTOCOL, and the receiver ends the conversation (OpenBSD imsg).
  *
- * Apps never send descriptors to the message server; the server sends three
- * (to the client) or four (to the server) with each new channel, in the
- * order of the KOS__MW_FD_* positions below (channel_int.h says what they
- * are).
+ * The server sends three descriptors (to the client) or four (to the
+ * server) with each new channel, in the order of the KOS__MW_FD_* positions
+ * below (channel_int.h says what they are). The one descriptor an app ever
+ * sends it is a connected TCP socket in FD_PASS, which the publisher of a
+ * protocol hands to one of its clients with a reply or a notification: the
+ * message server keeps it under the transfer's cookie for exactly that
+ * client, which takes it with FD_REDEEM (or gives it up with FD_DROP). What
+ * may travel is checked on both sides (kos__mw_fd_passable): an app can
+ * pass only a connected TCP socket it holds, never a file, memfd, pipe, Unix socket
+ * or anything else that would reach past what the manifest grants.
  */
 #ifndef KOS_MSG_WIRE_INT_H
 #define KOS_MSG_WIRE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,15 +59,19 @@ enum kos__mw_type {
     KOS__MW_REVOKE = 6,      /* endpoint, channel: the publisher revokes a client */
     KOS__MW_PREPARE = 7,     /* channel, cookie: a transfer of this token is coming */
     KOS__MW_REDEEM = 8,      /* id, cookie                    -> REDEEM_REPLY */
+    KOS__MW_FD_PASS = 9,     /* channel, cookie; 1 fd: the publisher passes a socket */
+    KOS__MW_FD_REDEEM = 10,  /* id, cookie                    -> FD_REDEEM_REPLY */
+    KOS__MW_FD_DROP = 11,    /* cookie: the client does not want the socket */
 
     /* message server -> app */
-    KOS__MW_PUBLISH_REPLY = 64, /* id, status, endpoint */
-    KOS__MW_REQUEST_REPLY = 65, /* id, status, channel; 3 fds when status is OK */
-    KOS__MW_PING_REPLY = 66,    /* id */
-    KOS__MW_REDEEM_REPLY = 67,  /* id, status, channel, name = protocol; 3 fds when OK */
-    KOS__MW_NEW_CLIENT = 68,    /* endpoint, channel, app_id, name = app; 4 fds */
-    KOS__MW_CLIENT_GONE = 69,   /* endpoint, channel: that client left */
-    KOS__MW_TOKEN_DOWN = 70,    /* channel, status: why calls on it now fail */
+    KOS__MW_PUBLISH_REPLY = 64,   /* id, status, endpoint */
+    KOS__MW_REQUEST_REPLY = 65,   /* id, status, channel; 3 fds when status is OK */
+    KOS__MW_PING_REPLY = 66,      /* id */
+    KOS__MW_REDEEM_REPLY = 67,    /* id, status, channel, name = protocol; 3 fds when OK */
+    KOS__MW_NEW_CLIENT = 68,      /* endpoint, channel, app_id, name = app; 4 fds */
+    KOS__MW_CLIENT_GONE = 69,     /* endpoint, channel: that client left */
+    KOS__MW_TOKEN_DOWN = 70,      /* channel, status: why calls on it now fail */
+    KOS__MW_FD_REDEEM_REPLY = 71, /* id, status; 1 fd when status is OK */
 };
 
 /* One decoded message. Fields a type does not use are zero. */
@@ -104,6 +115,11 @@ kos_status_t kos__mw_send(int sock, const struct kos__mw *m, const int *fds, int
  * stream; KOS_STATUS_PROTOCOL for a malformed message. */
 kos_status_t kos__mw_recv(int sock, struct kos__mw *out, int fds[KOS__MW_MAX_FDS], int flags)
     __attribute__((warn_unused_result));
+
+/* True if `fd` is a descriptor that may travel between apps: a connected
+ * TCP socket (IPv4 or IPv6). Otherwise *why (if not NULL) says
+ * what it is instead ("a Unix socket", "not a socket", ...). Never blocks. */
+bool kos__mw_fd_passable(int fd, const char **why);
 
 /* A name of the type's table, for log lines ("PUBLISH", "unknown"). */
 const char *kos__mw_type_name(uint32_t type);

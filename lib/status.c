@@ -24,6 +24,8 @@ static const char *const names[] = {
     [KOS_STATUS_BUSY] = "busy",
     [KOS_STATUS_CLOSED] = "closed",
     [KOS_STATUS_INTERNAL] = "internal error",
+    [KOS_STATUS_REFUSED] = "connection refused",
+    [KOS_STATUS_UNREACHABLE] = "unreachable",
 };
 
 _Static_assert(sizeof(names) / sizeof(names[0]) == KOS_STATUS__COUNT,

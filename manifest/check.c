@@ -25,6 +25,7 @@
 /* What the rules count as network, key-store and remote-shell access. */
 static const char *const net_protocols[] = {"kos_ethernet_protocol", "kos_tunnel_protocol"};
 static const char keystore_protocol[] = "kos_keystore_protocol";
+static const char host_network[] = "network: host";
 static const char remote_shell_key[] = "remote_shell";
 static const char *const remote_shell_on[] = {"enabled", "true", "yes", "on", "1"};
 static const char *const secret_words[] = {"KEY",    "SECRET",     "TOKEN",  "PASSWORD",
@@ -47,6 +48,8 @@ enum {
     R_STALE_WAIVER,
     R_DEVICE_PATH,
     R_DEVELOPMENT,
+    R_HOST_NETWORK,
+    R_DEVICE_KEYS,
     R_COUNT
 };
 
@@ -144,6 +147,21 @@ static const struct kos_check_rule rules[R_COUNT] = {
                        "development builds admit debug-only apps and are meant for lab "
                        "devices, not the field",
                        "use profile: release (the default) for images that ship"},
+    [R_HOST_NETWORK] = {"KOS-A017", "host-network", KOS_CHECK_WARNING, true,
+                        "an app shares the host's network (network: host)",
+                        "it can open connections to any address the device reaches, outside "
+                        "every allow list: a compromise of that app reaches the whole network "
+                        "the device is on",
+                        "keep network: host to the ethernet component, which opens connections "
+                        "only to the destinations its allow setting lists, and have other apps "
+                        "request kos_ethernet_protocol; the layer that brings ethernet waives "
+                        "this rule for it, saying why"},
+    [R_DEVICE_KEYS] = {"KOS-A018", "device-keys-outside-key-store", KOS_CHECK_ERROR, true,
+                       "the device key bundle goes to an app that is not the key store",
+                       "that app then holds the device's private keys itself, outside the one "
+                       "component built to use them without ever giving them out",
+                       "give device_keys: true only to key_store (the Poukai layer does), and "
+                       "have other apps request kos_keystore_protocol"},
 };
 
 const struct kos_check_rule *kos_check_rules(size_t *n)
@@ -233,13 +251,47 @@ static bool requests(const struct kos_mf_app *app, const char *proto, const stru
     return false;
 }
 
-/* The first network protocol `app` requests, or NULL. */
+/* True if `app` publishes `proto` on any message server. */
+static bool publishes_anywhere(const struct kos_mf_app *app, const char *proto)
+{
+    for (size_t g = 0; g < app->n_grants; g++)
+        for (size_t i = 0; i < app->grants[g].n_publish; i++)
+            if (strcmp(app->grants[g].publish[i], proto) == 0)
+                return true;
+    return false;
+}
+
+/* How `app` reaches the network: the first network protocol it requests,
+ * else "network: host" when it shares the host's network; NULL when it has
+ * no network access. */
 static const char *network_access(const struct kos_mf_app *app, const struct kos_mf_pos **pos)
 {
     for (size_t i = 0; i < sizeof(net_protocols) / sizeof(net_protocols[0]); i++)
         if (requests(app, net_protocols[i], pos))
             return net_protocols[i];
+    if (app->network_host) {
+        if (pos != NULL)
+            *pos = &app->network_pos;
+        return host_network;
+    }
     return NULL;
+}
+
+/* How a finding names the network access: "requests P (network)" or "has
+ * the host's network (network: host)". */
+static const char *net_verb(const char *net)
+{
+    return net == host_network ? "has" : "requests";
+}
+
+static const char *net_what(const char *net)
+{
+    return net == host_network ? "the host's network (network: host)" : net;
+}
+
+static const char *net_note(const char *net)
+{
+    return net == host_network ? "" : " (network)";
 }
 
 /* ---- rules over the whole system -------------------------------------- */
@@ -499,6 +551,12 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
     const struct kos_mf_pos *net_pos = NULL, *ks_pos = NULL;
     const char *net = network_access(app, &net_pos);
     bool keystore = requests(app, keystore_protocol, &ks_pos);
+    const char *ks_how = "requests kos_keystore_protocol (key store)";
+    if (!keystore && app->device_keys) {
+        keystore = true; /* it holds the keys themselves */
+        ks_pos = &app->device_keys_pos;
+        ks_how = "holds the device keys (device_keys: true)";
+    }
 
     for (size_t i = 0; i < app->n_config; i++) {
         const struct kos_mf_config *cf = &app->config[i];
@@ -513,13 +571,24 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
             }
     }
     if (net != NULL && keystore)
-        add(r, R_NET_KEYSTORE, app->name, ks_pos,
-            "app '%s' requests %s (key store) and %s (network)", app->name, keystore_protocol, net);
+        add(r, R_NET_KEYSTORE, app->name, ks_pos, "app '%s' %s and %s %s%s", app->name, ks_how,
+            net_verb(net), net_what(net), net_note(net));
+    if (app->device_keys && !publishes_anywhere(app, keystore_protocol) &&
+        strcmp(app->binary, "key_store") != 0)
+        add(r, R_DEVICE_KEYS, app->name, &app->device_keys_pos,
+            "app '%s' gets the device key bundle (device_keys: true) but is not the key store "
+            "(its binary is '%s' and it publishes no %s)",
+            app->name, app->binary, keystore_protocol);
     if (net != NULL && app->n_devices > 0)
         add(r, R_DEVICE_NET, app->name, &app->devices[0].pos,
-            "app '%s' has device '%s' (%s)%s and requests %s (network)", app->name,
-            app->devices[0].name, app->devices[0].path,
-            app->n_devices > 1 ? " and more devices" : "", net);
+            "app '%s' has device '%s' (%s)%s and %s %s%s", app->name, app->devices[0].name,
+            app->devices[0].path, app->n_devices > 1 ? " and more devices" : "", net_verb(net),
+            net_what(net), net_note(net));
+    if (app->network_host)
+        add(r, R_HOST_NETWORK, app->name, &app->network_pos,
+            "app '%s' shares the host's network (network: host): it can connect anywhere the "
+            "device can",
+            app->name);
     if (app->memory == 0)
         add(r, R_NO_MEMORY, app->name, &app->pos, "app '%s' has no memory limit", app->name);
     check_env(r, app);
@@ -536,6 +605,11 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
 }
 
 /* ---- waivers ------------------------------------------------------------ */
+
+static bool same_file(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
 
 /* Marks each finding its app waives, then reports the waivers that matched
  * nothing (KOS-A014, which cannot itself be waived). */
@@ -559,6 +633,13 @@ static void apply_waivers(struct run *r)
                 used = true;
             }
             if (used)
+                continue;
+            /* A layer's waiver for its own entry, which this manifest changed
+             * so that the finding went away: nothing the manifest's author
+             * could remove, and nothing hidden. (Checked against the layer
+             * alone, a stale layer waiver is still reported.) */
+            if (rule != NULL && rule->per_app && rule != &rules[R_STALE_WAIVER] &&
+                !same_file(wv->pos.file, m->file) && same_file(app->pos.file, m->file))
                 continue;
             if (rule == NULL)
                 add(r, R_STALE_WAIVER, app->name, &wv->pos,

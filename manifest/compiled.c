@@ -33,8 +33,12 @@ _Static_assert(sizeof(struct kos_cm_region) == 16, "region layout");
 
 #define CM_FLAGS                                                                                   \
     (KOS_CM_SIGNING_DISABLED | KOS_CM_ISOLATION_BEST_EFFORT | KOS_CM_PROFILE_DEVELOPMENT)
-#define CM_PROC_FLAGS (KOS_CM_PROC_ENDS_SYSTEM | KOS_CM_PROC_DATA_DIR | KOS_CM_PROC_DEBUG)
-#define CM_ACCESS     (KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE)
+#define CM_PROC_FLAGS                                                                              \
+    (KOS_CM_PROC_ENDS_SYSTEM | KOS_CM_PROC_DATA_DIR | KOS_CM_PROC_DEBUG | KOS_CM_PROC_NET_HOST |   \
+     KOS_CM_PROC_DEVICE_KEYS | KOS_CM_PROC_SELF_TEST)
+/* Flags that at most one process, an app, may carry. */
+#define CM_PROC_SINGLE_FLAGS (KOS_CM_PROC_DEVICE_KEYS | KOS_CM_PROC_SELF_TEST)
+#define CM_ACCESS            (KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE)
 
 /* ---- names ---------------------------------------------------------- */
 
@@ -423,6 +427,7 @@ static kos_status_t check_procs(const struct cm_check *k)
     const struct kos_cm_proc *procs = (const struct kos_cm_proc *)(k->base + h->procs_off);
     const uint32_t *refs = (const uint32_t *)(k->base + h->strrefs_off);
     bool seen_app = false;
+    uint32_t single_seen = 0;
     kos_status_t st;
 
     for (uint32_t i = 0; i < h->n_procs; i++) {
@@ -455,6 +460,22 @@ static kos_status_t check_procs(const struct cm_check *k)
             return CHECK_FAIL(k, AT(flags),
                               "process %u has unknown flags 0x%x; the valid flags are 0x%x", i,
                               p->flags & ~(uint32_t)CM_PROC_FLAGS, (unsigned)CM_PROC_FLAGS);
+        if (p->role == KOS_CM_ROLE_MSG_SERVER && (p->flags & KOS_CM_PROC_NET_HOST))
+            return CHECK_FAIL(k, AT(flags),
+                              "process %u is a message server with the host's network; only "
+                              "apps may have it",
+                              i);
+        if ((p->flags & CM_PROC_SINGLE_FLAGS) && p->role != KOS_CM_ROLE_APP)
+            return CHECK_FAIL(k, AT(flags),
+                              "process %u is a message server with flags 0x%x, which only an app "
+                              "may have",
+                              i, p->flags & (uint32_t)CM_PROC_SINGLE_FLAGS);
+        if (p->flags & single_seen & CM_PROC_SINGLE_FLAGS)
+            return CHECK_FAIL(k, AT(flags),
+                              "process %u has flags 0x%x, which an earlier process has; at most "
+                              "one app may have each",
+                              i, p->flags & single_seen & (uint32_t)CM_PROC_SINGLE_FLAGS);
+        single_seen |= p->flags & CM_PROC_SINGLE_FLAGS;
         if (p->max_procs != 0 &&
             (p->max_procs < KOS__MF_MIN_PROCS || p->max_procs > KOS__MF_MAX_PROCS_LIMIT))
             return CHECK_FAIL(k, AT(max_procs),

@@ -23,10 +23,10 @@
 
 #include <kos/status.h>
 
-#define KOS_CM_MAGIC "KOSM"
-#define KOS_CM_VERSION 2u
+#define KOS_CM_MAGIC     "KOSM"
+#define KOS_CM_VERSION   2u
 #define KOS_CM_MAX_PROCS 1024u
-#define KOS_CM_MAX_SIZE (16u << 20)
+#define KOS_CM_MAX_SIZE  (16u << 20)
 
 enum kos_cm_flags {
     KOS_CM_SIGNING_DISABLED = 1u << 0,
@@ -50,6 +50,11 @@ enum kos_cm_proc_flags {
     KOS_CM_PROC_ENDS_SYSTEM = 1u << 0, /* when it ends for good, the system shuts down */
     KOS_CM_PROC_DATA_DIR = 1u << 1,    /* gets a private writable data directory at /data */
     KOS_CM_PROC_DEBUG = 1u << 2,       /* debug-only app (debug: true) */
+    KOS_CM_PROC_NET_HOST = 1u << 3,    /* keeps the host's network (network: host); apps only */
+    KOS_CM_PROC_DEVICE_KEYS = 1u << 4, /* gets the device key bundle (device_keys: true);
+                                          at most one app */
+    KOS_CM_PROC_SELF_TEST = 1u << 5,   /* its self-test report counts (reports_self_test:
+                                          true); at most one app */
 };
 
 enum kos_cm_res_kind {
@@ -68,72 +73,72 @@ enum kos_cm_grant_kind {
 };
 
 struct kos_cm_header {
-    char magic[4];          /* "KOSM" */
-    uint32_t version;       /* KOS_CM_VERSION */
-    uint32_t size;          /* total bytes, equal to the buffer's length */
-    uint32_t flags;         /* enum kos_cm_flags */
-    uint32_t system_name;   /* string */
+    char magic[4];        /* "KOSM" */
+    uint32_t version;     /* KOS_CM_VERSION */
+    uint32_t size;        /* total bytes, equal to the buffer's length */
+    uint32_t flags;       /* enum kos_cm_flags */
+    uint32_t system_name; /* string */
     uint32_t n_procs;
-    uint32_t procs_off;     /* struct kos_cm_proc[n_procs], 8-aligned */
+    uint32_t procs_off; /* struct kos_cm_proc[n_procs], 8-aligned */
     uint32_t n_grants;
-    uint32_t grants_off;    /* struct kos_cm_grant[n_grants], 4-aligned */
+    uint32_t grants_off; /* struct kos_cm_grant[n_grants], 4-aligned */
     uint32_t n_strrefs;
-    uint32_t strrefs_off;   /* uint32_t[n_strrefs], 4-aligned: string offsets */
-    uint32_t strings_off;   /* string pool */
+    uint32_t strrefs_off; /* uint32_t[n_strrefs], 4-aligned: string offsets */
+    uint32_t strings_off; /* string pool */
     uint32_t strings_len;
     uint32_t n_res;
-    uint32_t res_off;       /* struct kos_cm_res[n_res], 4-aligned */
+    uint32_t res_off; /* struct kos_cm_res[n_res], 4-aligned */
     uint32_t n_regions;
-    uint32_t regions_off;   /* struct kos_cm_region[n_regions], 8-aligned */
-    uint32_t reserved;      /* zero; keeps the header a multiple of 8 bytes */
+    uint32_t regions_off; /* struct kos_cm_region[n_regions], 8-aligned */
+    uint32_t reserved;    /* zero; keeps the header a multiple of 8 bytes */
 };
 
 struct kos_cm_proc {
-    uint32_t name;          /* string: the app's or message server's name */
-    uint32_t role;          /* enum kos_cm_role */
-    uint32_t binary;        /* string: the binary's name in the manifest */
-    uint32_t restart;       /* enum kos_cm_restart */
-    uint8_t sha256[32];     /* of the binary; the image stores it under this hash */
-    uint64_t memory;        /* bytes; 0 = no limit declared */
-    uint32_t flags;         /* enum kos_cm_proc_flags */
-    uint32_t restart_max;   /* restarts allowed within restart_period_ms ... */
+    uint32_t name;              /* string: the app's or message server's name */
+    uint32_t role;              /* enum kos_cm_role */
+    uint32_t binary;            /* string: the binary's name in the manifest */
+    uint32_t restart;           /* enum kos_cm_restart */
+    uint8_t sha256[32];         /* of the binary; the image stores it under this hash */
+    uint64_t memory;            /* bytes; 0 = no limit declared */
+    uint32_t flags;             /* enum kos_cm_proc_flags */
+    uint32_t restart_max;       /* restarts allowed within restart_period_ms ... */
     uint32_t restart_period_ms; /* ... before the app is marked failed */
-    uint32_t args_first;    /* index into the strref table */
-    uint32_t n_args;        /* arguments after argv[0] (argv[0] is the name) */
-    uint32_t env_first;     /* index into the strref table: "KEY=VALUE" */
+    uint32_t args_first;        /* index into the strref table */
+    uint32_t n_args;            /* arguments after argv[0] (argv[0] is the name) */
+    uint32_t env_first;         /* index into the strref table: "KEY=VALUE" */
     uint32_t n_env;
-    uint32_t grants_first;  /* index into the grant table */
+    uint32_t grants_first; /* index into the grant table */
     uint32_t n_grants;
-    uint32_t max_procs;     /* process-count limit (RLIMIT_NPROC / pids.max); 0 = default */
-    uint32_t max_files;     /* open-file limit (RLIMIT_NOFILE); 0 = default */
-    uint32_t res_first;     /* index into the resource table */
-    uint32_t n_res;         /* devices and regions granted, in manifest order */
-    uint32_t config_first;  /* index into the strref table: "key=value" settings (config:) */
+    uint32_t max_procs;    /* process-count limit (RLIMIT_NPROC / pids.max); 0 = default */
+    uint32_t max_files;    /* open-file limit (RLIMIT_NOFILE); 0 = default */
+    uint32_t res_first;    /* index into the resource table */
+    uint32_t n_res;        /* devices and regions granted, in manifest order */
+    uint32_t config_first; /* index into the strref table: "key=value" settings (config:) */
     uint32_t n_config;
-    uint32_t reserved;      /* zero */
+    uint32_t reserved; /* zero */
 };
 
 /* A device or shared memory region granted to one process. It arrives as an
  * fd; the boot record names it by `name`. */
 struct kos_cm_res {
-    uint32_t kind;          /* enum kos_cm_res_kind */
-    uint32_t name;          /* string: the name the app looks it up by */
-    uint32_t target;        /* DEVICE: string, the device node's path;
-                               REGION: index into the region table */
-    uint32_t access;        /* enum kos_cm_access bits */
+    uint32_t kind;   /* enum kos_cm_res_kind */
+    uint32_t name;   /* string: the name the app looks it up by */
+    uint32_t target; /* DEVICE: string, the device node's path;
+                        REGION: index into the region table */
+    uint32_t access; /* enum kos_cm_access bits */
 };
 
 /* A shared memory region declared by the system (memory_regions:). */
 struct kos_cm_region {
-    uint32_t name;          /* string */
-    uint32_t reserved;      /* zero */
-    uint64_t size;          /* bytes, > 0, a multiple of the page size */
+    uint32_t name;     /* string */
+    uint32_t reserved; /* zero */
+    uint64_t size;     /* bytes, > 0, a multiple of the page size */
 };
 
 struct kos_cm_grant {
-    uint32_t server;        /* index of a KOS_CM_ROLE_MSG_SERVER process */
-    uint32_t kind;          /* enum kos_cm_grant_kind */
-    uint32_t protocol;      /* string */
+    uint32_t server;   /* index of a KOS_CM_ROLE_MSG_SERVER process */
+    uint32_t kind;     /* enum kos_cm_grant_kind */
+    uint32_t protocol; /* string */
 };
 
 /* A validated view of a compiled manifest. Holds no memory of its own: it
@@ -148,8 +153,8 @@ struct kos_cm {
  * returns KOS_STATUS_PROTOCOL (or INVALID_ARGUMENT for a NULL/unaligned
  * buffer) and writes a sentence saying what is wrong and at which offset into
  * err (errlen bytes, may be 0). Never allocates. */
-kos_status_t kos_cm_open(struct kos_cm *cm, const void *buf, size_t len, char *err,
-                         size_t errlen) __attribute__((warn_unused_result));
+kos_status_t kos_cm_open(struct kos_cm *cm, const void *buf, size_t len, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Accessors on a view that kos_cm_open() accepted. Indexes must be in range
  * (they are checked with assertions only). */

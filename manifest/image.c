@@ -418,6 +418,18 @@ static kos_status_t gather_binaries(struct build *b, uint8_t (*digests)[32])
         if (st)
             return st;
         st = read_binary(b, name, who, path, &blob.data, &blob.len);
+        if (st == KOS_STATUS_OK && kos__key_blob_is_private(blob.data, blob.len)) {
+            /* No key is ever inside an image: devices get theirs at
+             * provisioning (kos-tool run --keys, docs/keys.md). */
+            snprintf(b->err, b->errlen,
+                     "binary '%s' of %s: %s holds a private key (a PEM PRIVATE KEY block or a "
+                     "PKCS#8 key); refusing to pack a key into an image: provision device keys "
+                     "with kos-tool keys.generate --device and kos-tool run --keys",
+                     name, who, path);
+            OPENSSL_cleanse(blob.data, blob.len);
+            free(blob.data);
+            st = KOS_STATUS_UNAUTHORIZED;
+        }
         free(path);
         if (st)
             return st;
@@ -718,6 +730,7 @@ struct kos_image {
     size_t n_fds;
     bool is_signed; /* verified with a trusted key */
     char signer[2 * KOS__KEY_ID_LEN + 1];
+    char manifest_hex[65]; /* the compiled manifest's SHA-256 */
 };
 
 struct opening {
@@ -1032,6 +1045,7 @@ static kos_status_t open_manifest(struct opening *o, struct kos_image *img)
         return KOS_STATUS_PROTOCOL;
     }
     be->referenced = true;
+    memcpy(img->manifest_hex, want, sizeof(img->manifest_hex));
 
     /* Check a signature before parsing what it covers, when we can. */
     if (sig.is_signed && o->n_keys > 0) {
@@ -1251,6 +1265,11 @@ int kos_image_binary_fd(const struct kos_image *img, uint32_t proc)
 const char *kos_image_signer(const struct kos_image *img)
 {
     return img && img->is_signed ? img->signer : NULL;
+}
+
+const char *kos_image_manifest_digest(const struct kos_image *img)
+{
+    return img->manifest_hex;
 }
 
 void kos_image_close(struct kos_image *img)

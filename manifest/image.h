@@ -70,6 +70,11 @@ int kos_image_binary_fd(const struct kos_image *img, uint32_t proc);
 /* Whether the image was signed, and by which key (hex key id), or NULL. */
 const char *kos_image_signer(const struct kos_image *img);
 
+/* The SHA-256 of the image's compiled manifest, as 64 hex digits: it names
+ * the system generation (the self-test record keeps it). Valid until
+ * kos_image_close(). */
+const char *kos_image_manifest_digest(const struct kos_image *img);
+
 /* kos_image_close(NULL) does nothing. */
 void kos_image_close(struct kos_image *img);
 

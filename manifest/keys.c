@@ -690,11 +690,30 @@ out:
     return st;
 }
 
+/* True if p[0..len) starts a PEM private key block: "-----BEGIN ", a label
+ * of capitals, digits and spaces ending in "PRIVATE KEY", "-----" and a
+ * line end. A binary that merely holds the words (as key_store's does, to
+ * parse keys) is not one. */
+static bool pem_private_at(const uint8_t *p, size_t len)
+{
+    static const char begin[] = "-----BEGIN ", tail[] = "PRIVATE KEY";
+    const size_t bl = sizeof(begin) - 1, tl = sizeof(tail) - 1;
+    size_t k = bl;
+
+    if (len < bl || memcmp(p, begin, bl) != 0)
+        return false;
+    while (k < len && k - bl < 64 &&
+           ((p[k] >= 'A' && p[k] <= 'Z') || (p[k] >= '0' && p[k] <= '9') || p[k] == ' '))
+        k++;
+    if (k - bl < tl || memcmp(p + k - tl, tail, tl) != 0)
+        return false;
+    return len - k >= 6 && memcmp(p + k, "-----", 5) == 0 && (p[k + 5] == '\n' || p[k + 5] == '\r');
+}
+
 bool kos__key_blob_is_private(const void *data, size_t len)
 {
     static const uint8_t pkcs8[11] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30,
                                       0x05, 0x06, 0x03, 0x2b, 0x65};
-    static const char tail[] = "PRIVATE KEY-----";
     const uint8_t *p = data;
 
     if (!p)
@@ -702,11 +721,12 @@ bool kos__key_blob_is_private(const void *data, size_t len)
     if (len >= 48 && memcmp(p, pkcs8, sizeof(pkcs8)) == 0 && (p[11] == 0x70 || p[11] == 0x6e))
         return true;
     for (size_t i = 0; i + 11 <= len; i++) {
-        if (p[i] != '-' || memcmp(p + i, "-----BEGIN ", 11) != 0)
-            continue;
-        for (size_t j = i + 11; j < len && j < i + 11 + 64 && p[j] != '\n'; j++)
-            if (len - j >= sizeof(tail) - 1 && memcmp(p + j, tail, sizeof(tail) - 1) == 0)
-                return true;
+        const uint8_t *hit = memchr(p + i, '-', len - i);
+        if (!hit)
+            break;
+        i = (size_t)(hit - p);
+        if (pem_private_at(hit, len - i))
+            return true;
     }
     return false;
 }

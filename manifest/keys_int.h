@@ -79,10 +79,12 @@ struct kos__bundle {
 kos_status_t kos__key_bundle_read(const char *dir, struct kos__bundle *out, char *err,
                                   size_t errlen) __attribute__((warn_unused_result));
 
-/* True if data[0..len) looks like a private key: a PEM block whose label
- * ends in "PRIVATE KEY" (PKCS#8, encrypted PKCS#8, RSA, EC, OpenSSH), or a
- * DER PKCS#8 Ed25519/X25519 key. manifest.build should refuse to pack such
- * a file into an image. */
+/* True if data[0..len) holds a private key: anywhere in it, a PEM block
+ * header whose label ends in "PRIVATE KEY" (PKCS#8, encrypted PKCS#8, RSA,
+ * EC, OpenSSH) followed by a line end; or, as the whole file, a DER PKCS#8
+ * Ed25519/X25519 key. manifest.build refuses to pack such a file into an
+ * image. Raw key bytes compiled into a program cannot be told from other
+ * data and are not found. */
 bool kos__key_blob_is_private(const void *data, size_t len);
 
 #endif

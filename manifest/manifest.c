@@ -7,7 +7,8 @@
  * entries with a new name are added after the layer's, entries with a layer's name are merged
  * into it key by key (mappings recursively; scalars and sequences replace),
  * and an entry whose value is null removes the layer's entry of that name.
- * Every node keeps the position of the file it came from, so errors found
+ * A layer app marked `optional: true` is kept only when the manifest names
+ * it. Every node keeps the position of the file it came from, so errors found
  * after the merge (validate.c) still point at the right file and line.
  *
  * What stays true: a kos_manifest handed to the caller owns all its memory
@@ -429,10 +430,55 @@ static struct kos__mf_node *merge_nodes(struct kos__mf_ctx *c, const struct kos_
     return m;
 }
 
+/*
+ * Takes the `optional:` key out of each of a layer's apps (`lapps`, a
+ * checked mapping) and marks the entry instead, so that validate.c sees a
+ * plain app. An optional app is part of a system only when the manifest
+ * names it (docs/manifest.md, "Optional entries"). Only a layer's apps may
+ * be optional; the value is true or false.
+ */
+static kos_status_t take_optional(struct kos__mf_ctx *c, struct kos__mf_node *lapps)
+{
+    for (size_t i = 0; i < lapps->n; i++) {
+        struct kos__mf_pair *p = &lapps->pairs[i];
+        const struct kos__mf_node *k = NULL, *v;
+        struct kos__mf_node *copy;
+        char q[KOS__MF_QUOTE_SIZE];
+
+        if (p->val->kind != KOS__MF_MAP || (v = kos__mf_get(p->val, "optional", &k)) == NULL)
+            continue;
+        if (v->kind != KOS__MF_SCALAR || v->null ||
+            (strcmp(v->str, "true") && strcmp(v->str, "false")))
+            return kos__mf_fail(c, &v->pos,
+                                "invalid value %s for optional of app '%s'; valid values: true "
+                                "(the app is part of a system only when its manifest names it), "
+                                "false",
+                                v->kind == KOS__MF_SCALAR && !v->null
+                                    ? kos__mf_quote(v->str, v->len, q)
+                                    : kos__mf_kind_name(v),
+                                p->key->str);
+        p->optional = strcmp(v->str, "true") == 0;
+        copy = kos__mf_alloc(&c->work, sizeof(*copy));
+        if (copy == NULL)
+            return kos__mf_oom(c);
+        *copy = *p->val;
+        copy->pairs = kos__mf_alloc(&c->work, (p->val->n ? p->val->n : 1) * sizeof(*copy->pairs));
+        if (copy->pairs == NULL)
+            return kos__mf_oom(c);
+        copy->n = 0;
+        for (size_t j = 0; j < p->val->n; j++)
+            if (p->val->pairs[j].key != k)
+                copy->pairs[copy->n++] = p->val->pairs[j];
+        p->val = copy;
+    }
+    return KOS_STATUS_OK;
+}
+
 /* Merges the manifest's section `u` (apps or message servers) over the
- * layer's `l`, removing the layer's entries that `u` sets to null. `what`
- * names one entry ("app"); `whats` the section ("apps"). `base` is the
- * manifest's base node, or NULL when it has none. */
+ * layer's `l`, removing the layer's entries that `u` sets to null and the
+ * optional ones (apps only) that `u` does not name. `what` names one entry
+ * ("app"); `whats` the section ("apps"). `base` is the manifest's base
+ * node, or NULL when it has none. */
 static kos_status_t merge_section(struct kos__mf_ctx *c, const struct kos__mf_node *l,
                                   const struct kos__mf_node *u, const char *what, const char *whats,
                                   const struct kos__mf_node *base, const struct kos__mf_node **out)
@@ -446,9 +492,12 @@ static kos_status_t merge_section(struct kos__mf_ctx *c, const struct kos__mf_no
         m->pairs = kos__mf_alloc(&c->work, (l->n ? l->n : 1) * sizeof(struct kos__mf_pair));
         if (m->pairs == NULL)
             return kos__mf_oom(c);
+        m->n = 0;
         for (size_t i = 0; i < l->n; i++) {
-            m->pairs[i] = l->pairs[i];
-            m->pairs[i].from_layer = true;
+            if (l->pairs[i].optional)
+                continue; /* not named, so not part of the system */
+            m->pairs[m->n] = l->pairs[i];
+            m->pairs[m->n++].from_layer = true;
         }
         *out = m;
         return KOS_STATUS_OK;
@@ -510,10 +559,12 @@ static kos_status_t merge_section(struct kos__mf_ctx *c, const struct kos__mf_no
             return kos__mf_oom(c);
         m->pairs[j].key = up->key;
         m->pairs[j].val = v;
+        m->pairs[j].named = true;
     }
+    /* Drop what was removed, and the optional layer apps nobody named. */
     size_t k = 0;
     for (size_t i = 0; i < m->n; i++)
-        if (m->pairs[i].val != NULL)
+        if (m->pairs[i].val != NULL && !(m->pairs[i].optional && !m->pairs[i].named))
             m->pairs[k++] = m->pairs[i];
     m->n = k;
     *out = m;
@@ -569,6 +620,11 @@ static kos_status_t read_manifest(struct kos__mf_ctx *c, const char *name, const
         st = check_layer_top(c, lroot, top.base->str, &lregions, &lservers, &lapps);
         if (st)
             goto out_free_layer_text;
+        if (lapps != NULL) {
+            st = take_optional(c, (struct kos__mf_node *)lapps);
+            if (st)
+                goto out_free_layer_text;
+        }
     }
 
     st = merge_section(c, lregions, top.regions, "memory region", "memory regions", top.base,

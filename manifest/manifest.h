@@ -81,15 +81,15 @@ struct kos_mf_waiver {
 
 struct kos_mf_app {
     const char *name;
-    const char *binary;         /* defaults to the app's name */
-    uint64_t memory;            /* bytes; 0 when not declared */
-    enum kos_cm_restart restart;/* default permanent */
-    uint32_t restart_max;       /* default 5 ... */
-    uint32_t restart_period_ms; /* ... within 10 s */
-    bool ends_system;           /* default false */
+    const char *binary;          /* defaults to the app's name */
+    uint64_t memory;             /* bytes; 0 when not declared */
+    enum kos_cm_restart restart; /* default permanent */
+    uint32_t restart_max;        /* default 5 ... */
+    uint32_t restart_period_ms;  /* ... within 10 s */
+    bool ends_system;            /* default false */
     const char *const *args;
     size_t n_args;
-    const char *const *env;     /* "KEY=VALUE" */
+    const char *const *env; /* "KEY=VALUE" */
     size_t n_env;
     const struct kos_mf_grant *grants;
     size_t n_grants;
@@ -98,6 +98,12 @@ struct kos_mf_app {
     bool from_layer;                  /* declared by the base layer (the manifest may change it) */
     bool data_dir;                    /* a private writable /data (default false) */
     bool debug;                       /* a debug-only app (default false) */
+    bool network_host;                /* network: host, declared by the base layer (default
+                                         false: an empty network namespace) */
+    bool device_keys;                 /* Core hands it the device key bundle (default false;
+                                         at most one app) */
+    bool reports_self_test;           /* Core takes its self-test report (default false; at
+                                         most one app) */
     uint32_t max_procs;               /* limits.processes; 0 = default */
     uint32_t max_files;               /* limits.files; 0 = default */
     const struct kos_mf_device *devices;
@@ -110,12 +116,13 @@ struct kos_mf_app {
     size_t n_waivers;
     /* Where each setting was written (the app's own position when it was
      * not written). */
-    struct kos_mf_pos memory_pos, data_dir_pos, debug_pos, limits_pos;
+    struct kos_mf_pos memory_pos, data_dir_pos, debug_pos, limits_pos, network_pos, device_keys_pos,
+        reports_self_test_pos;
 };
 
 struct kos_mf_server {
     const char *name;
-    const char *binary;         /* default "msg_server" */
+    const char *binary; /* default "msg_server" */
     struct kos_mf_pos pos;
 };
 
@@ -138,8 +145,8 @@ struct kos_mf_region {
 
 struct kos_manifest {
     const char *system;
-    const char *base;           /* layer name, or NULL */
-    bool signing;               /* false when the manifest says signing: disabled */
+    const char *base; /* layer name, or NULL */
+    bool signing;     /* false when the manifest says signing: disabled */
     const struct kos_mf_server *servers;
     size_t n_servers;
     const struct kos_mf_app *apps;

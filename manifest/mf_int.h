@@ -85,6 +85,9 @@ struct kos__mf_pair {
     struct kos__mf_node *key; /* always a scalar */
     struct kos__mf_node *val;
     bool from_layer; /* a section entry the base layer declared (manifest.c) */
+    bool optional;   /* a layer app marked optional: true (manifest.c): part of the
+                        system only when the manifest names it */
+    bool named;      /* the manifest wrote an entry of this name (manifest.c) */
 };
 
 /* The state of one kos_manifest_load()/parse() call. */

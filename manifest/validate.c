@@ -28,14 +28,15 @@ _Static_assert(KOS__MF_MAX_CONFIG_BYTES + KOS__MF_MAX_CONFIG * 8 + KOS__MF_MAX_R
                "a whole boot record fits one control message");
 
 static const char *const server_keys[] = {"binary", NULL};
-static const char *const app_keys[] = {"binary",      "memory", "restart", "restart_limit",
-                                       "ends_system", "args",   "env",     "protocols",
-                                       "data_dir",    "limits", "devices", "memory_regions",
-                                       "debug",       "config", "waive",   NULL};
+static const char *const app_keys[] = {
+    "binary", "memory",    "restart",  "restart_limit", "ends_system", "args",
+    "env",    "protocols", "data_dir", "limits",        "devices",     "memory_regions",
+    "debug",  "config",    "waive",    "network",       "device_keys", "reports_self_test",
+    NULL};
 static const char *const limit_keys[] = {"max", "period", NULL};
 static const char *const grant_keys[] = {"publish", "request", NULL};
 static const char *const rlimit_keys[] = {"processes", "files", NULL};
-static const char *const device_keys[] = {"path", "access", NULL};
+static const char *const device_entry_keys[] = {"path", "access", NULL};
 static const char *const use_keys[] = {"region", "access", NULL};
 static const char *const region_keys[] = {"size", NULL};
 
@@ -287,6 +288,39 @@ static kos_status_t parse_bool(struct kos__mf_ctx *c, const struct kos__mf_node 
                             "false",
                             kos__mf_quote(n->str, n->len, q), key, app);
     }
+    return KOS_STATUS_OK;
+}
+
+/* network: none (the default: an empty network namespace) or host (the
+ * host's network namespace, and the system calls to open connections in
+ * it). Only a base layer may write `host`: it is for the component that
+ * opens connections on the other apps' behalf (ethernet), which a platform
+ * layer brings; a manifest may take it away (network: none) but not give
+ * it. */
+static kos_status_t parse_network(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                  const struct kos_manifest *m, struct kos_mf_app *app)
+{
+    char what[128], q[KOS__MF_QUOTE_SIZE];
+    snprintf(what, sizeof(what), "network of app '%s'", app->name);
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, what, "network: none");
+    if (st)
+        return st;
+    app->network_pos = n->pos;
+    if (strcmp(n->str, "none") == 0) {
+        app->network_host = false;
+        return KOS_STATUS_OK;
+    }
+    if (strcmp(n->str, "host") != 0)
+        return kos__mf_fail(c, &n->pos, "invalid network %s for app '%s'; valid values: none, host",
+                            kos__mf_quote(n->str, n->len, q), app->name);
+    if (n->pos.file != NULL && m->file != NULL && strcmp(n->pos.file, m->file) == 0)
+        return kos__mf_fail(c, &n->pos,
+                            "network: host for app '%s' may only be declared by a base layer: "
+                            "it gives the app the host's network, which only the ethernet "
+                            "component holds; request kos_ethernet_protocol instead and list "
+                            "the destinations in ethernet's allow setting",
+                            app->name);
+    app->network_host = true;
     return KOS_STATUS_OK;
 }
 
@@ -657,7 +691,7 @@ static kos_status_t parse_devices(struct kos__mf_ctx *c, const struct kos__mf_no
         st = kos__mf_expect(c, v, KOS__MF_MAP, what, example);
         if (st)
             return st;
-        st = kos__mf_check_keys(c, v, device_keys, what);
+        st = kos__mf_check_keys(c, v, device_entry_keys, what);
         if (st)
             return st;
         if ((f = kos__mf_get(v, "path", NULL)) == NULL)
@@ -970,7 +1004,7 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
                               struct kos_mf_app *app)
 {
     const struct kos__mf_node *servers = top->servers;
-    const struct kos__mf_node *k = pair->key, *v = pair->val, *f;
+    const struct kos__mf_node *k = pair->key, *v = pair->val, *f, *kn;
     char what[128];
     kos_status_t st = take_name(c, k, "app name", "", "apps: {pong: {binary: pong}}", &app->name);
     if (st)
@@ -989,6 +1023,7 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     }
     app->pos = k->pos;
     app->memory_pos = app->data_dir_pos = app->debug_pos = app->limits_pos = k->pos;
+    app->network_pos = app->device_keys_pos = app->reports_self_test_pos = k->pos;
     app->from_layer = pair->from_layer;
     app->binary = app->name;
     app->restart = KOS_CM_RESTART_PERMANENT;
@@ -1004,6 +1039,12 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     st = kos__mf_expect(c, v, KOS__MF_MAP, what, "pong: {binary: pong, memory: 8MiB}");
     if (st)
         return st;
+    if ((f = kos__mf_get(v, "optional", &kn)) != NULL)
+        return kos__mf_fail(c, &kn->pos,
+                            "'optional' is for a base layer's apps (an optional layer app is "
+                            "part of a system only when its manifest names it); in a manifest, "
+                            "leave app '%s' out, or remove the layer's with '%s: ~'",
+                            app->name, app->name);
     st = kos__mf_check_keys(c, v, app_keys, what);
     if (st)
         return st;
@@ -1078,6 +1119,18 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
         if (st)
             return st;
     }
+    if ((f = kos__mf_get(v, "device_keys", NULL)) != NULL) {
+        app->device_keys_pos = f->pos;
+        st = parse_bool(c, f, "device_keys", app->name, &app->device_keys);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(v, "reports_self_test", NULL)) != NULL) {
+        app->reports_self_test_pos = f->pos;
+        st = parse_bool(c, f, "reports_self_test", app->name, &app->reports_self_test);
+        if (st)
+            return st;
+    }
     if ((f = kos__mf_get(v, "config", NULL)) != NULL) {
         st = parse_config(c, f, app);
         if (st)
@@ -1085,6 +1138,11 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     }
     if ((f = kos__mf_get(v, "waive", NULL)) != NULL) {
         st = parse_waivers(c, f, app);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(v, "network", NULL)) != NULL) {
+        st = parse_network(c, f, m, app);
         if (st)
             return st;
     }
@@ -1124,6 +1182,34 @@ static kos_status_t build_server(struct kos__mf_ctx *c, const struct kos__mf_pai
         st = take_name(c, b, "binary name", what, "binary: msg_server", &srv->binary);
         if (st)
             return st;
+    }
+    return KOS_STATUS_OK;
+}
+
+/* At most one app may get the device keys, and at most one may report the
+ * self test: each is a privilege Core gives to one process. */
+static kos_status_t check_single(struct kos__mf_ctx *c, const struct kos_manifest *m)
+{
+    const struct kos_mf_app *keys = NULL, *test = NULL;
+
+    for (size_t i = 0; i < m->n_apps; i++) {
+        const struct kos_mf_app *a = &m->apps[i];
+        if (a->device_keys && keys)
+            return kos__mf_fail(c, &a->device_keys_pos,
+                                "apps '%s' and '%s' both have device_keys: true; Core hands the "
+                                "device key bundle to one app only (key_store), set at %s:%d:%d",
+                                keys->name, a->name, keys->device_keys_pos.file,
+                                keys->device_keys_pos.line, keys->device_keys_pos.col);
+        if (a->reports_self_test && test)
+            return kos__mf_fail(c, &a->reports_self_test_pos,
+                                "apps '%s' and '%s' both have reports_self_test: true; one app "
+                                "reports the self test (self_test), set at %s:%d:%d",
+                                test->name, a->name, test->reports_self_test_pos.file,
+                                test->reports_self_test_pos.line, test->reports_self_test_pos.col);
+        if (a->device_keys)
+            keys = a;
+        if (a->reports_self_test)
+            test = a;
     }
     return KOS_STATUS_OK;
 }
@@ -1193,6 +1279,9 @@ kos_status_t kos__mf_build(struct kos__mf_ctx *c, const struct kos__mf_top *top,
             return st;
         m->n_apps = i + 1;
     }
+    st = check_single(c, m);
+    if (st)
+        return st;
     if (n_apps == 0) {
         const struct kos_mf_pos *pos = top->apps_key ? &top->apps_key->pos : &top->root->pos;
         return kos__mf_fail(c, pos,

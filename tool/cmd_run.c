@@ -16,8 +16,8 @@
 static void run_usage(FILE *f)
 {
     fprintf(f,
-            "usage: kos-tool run IMAGE [--trust PUBKEY]... [--console FILE] [--grace MS]\n"
-            "                          [--allow-unsigned] [--state-dir DIR]\n"
+            "usage: kos-tool run IMAGE [--trust PUBKEY]... [--keys DIR] [--console FILE]\n"
+            "                          [--grace MS] [--allow-unsigned] [--state-dir DIR]\n"
             "                          [--isolation strict|best-effort|none]\n"
             "\n"
             "Boots a system image (manifest.zip) on the sim platform: verifies it, starts\n"
@@ -26,6 +26,9 @@ static void run_usage(FILE *f)
             "summary).\n"
             "\n"
             "  --trust PUBKEY     a release public key the image may be signed with\n"
+            "  --keys DIR         the device's key bundle (kos-tool keys.generate --device):\n"
+            "                     handed read-only to the app with device_keys: true\n"
+            "                     (key_store), never to any other and never into the image\n"
             "  --console FILE     also append the console to FILE (for log.view)\n"
             "  --grace MS         how long apps get to stop before SIGKILL (default 3000)\n"
             "  --allow-unsigned   accept an unsigned image even if its manifest requires\n"
@@ -38,7 +41,8 @@ static void run_usage(FILE *f)
             "                     no sandbox at all (development and benchmarks only)\n"
             "\n"
             "Exit status: 0 clean end, 1 an app failed or a message server died,\n"
-            "2 usage error, 3 image refused, 4 host error.\n");
+            "2 usage error (or a key bundle refused), 3 image refused, 4 host error,\n"
+            "5 the system ran but its self test failed.\n");
 }
 
 int kos__tool_run(int argc, char **argv)
@@ -58,6 +62,13 @@ int kos__tool_run(int argc, char **argv)
                 return 2;
             }
             trust[o.n_trusted_keys++] = argv[++i];
+        } else if (!strcmp(a, "--keys") && has_val) {
+            if (o.keys_dir) {
+                fprintf(stderr, "kos-tool run: --keys given twice ('%s' and '%s')\n", o.keys_dir,
+                        argv[i + 1]);
+                return 2;
+            }
+            o.keys_dir = argv[++i];
         } else if (!strcmp(a, "--console") && has_val) {
             o.console_path = argv[++i];
         } else if (!strcmp(a, "--grace") && has_val) {

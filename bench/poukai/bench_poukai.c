@@ -11,8 +11,13 @@
  *         with fflush + fdatasync per line (the peer with log_server's
  *         durability when it persists with fsync).
  *
- * Arguments: rng MB | log N. Prints figures and ratios; exit status 0
- * whatever they are: this is a measurement, not a test.
+ *   sign  Ed25519 signatures per second through key_store
+ *         (kos_keystore_sign, 64-byte messages, one call each) against
+ *         OpenSSL's EVP_DigestSign on a key of the app's own, in the same
+ *         process, set up per signature as key_store does.
+ *
+ * Arguments: rng MB | log N | sign N. Prints figures and ratios; exit
+ * status 0 whatever they are: this is a measurement, not a test.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <kos/keystore.h>
 #include <kos/log.h>
 #include <kos/logsrv.h>
 #include <kos/msg.h>
@@ -137,6 +146,73 @@ static int bench_log(kos_dir_t *dir, unsigned n)
     return 0;
 }
 
+/* n signatures of 64-byte messages with an in-process Ed25519 key. */
+static double sign_openssl(EVP_PKEY *key, EVP_MD_CTX *md, unsigned n)
+{
+    uint8_t msg[64] = {1}, sig[64];
+    size_t len;
+    double t0 = now_s();
+
+    for (unsigned i = 0; i < n; i++) {
+        msg[0] = (uint8_t)i;
+        len = sizeof(sig);
+        if (EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1 ||
+            EVP_DigestSign(md, sig, &len, msg, sizeof(msg)) != 1)
+            return 0;
+        EVP_MD_CTX_reset(md);
+    }
+    return n / (now_s() - t0);
+}
+
+static double sign_keystore(kos_keystore_t *ks, unsigned n)
+{
+    uint8_t msg[64] = {1}, sig[64];
+    double t0 = now_s();
+
+    for (unsigned i = 0; i < n; i++) {
+        msg[0] = (uint8_t)i;
+        if (kos_keystore_sign(ks, "identity", msg, sizeof(msg), sig))
+            return 0;
+    }
+    return n / (now_s() - t0);
+}
+
+static int bench_sign(kos_dir_t *dir, unsigned n)
+{
+    kos_keystore_t *ks;
+    kos_status_t st = kos_keystore_open(dir, 10000, &ks);
+    EVP_PKEY *key;
+    EVP_MD_CTX *md;
+    double k, o;
+
+    if (st) {
+        kos_log_error("bench: key_store open: %s", kos_status_str(st));
+        return 1;
+    }
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+    key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    md = EVP_MD_CTX_new();
+    if (!key || !md) {
+        kos_log_error("bench: OpenSSL cannot make an Ed25519 key");
+        return 1;
+    }
+    /* warm up both paths; then alternate, so both see the same machine */
+    if (sign_keystore(ks, n / 10 + 1) == 0) {
+        kos_log_error("bench: key_store refused to sign (run with --keys; see run.sh)");
+        return 1;
+    }
+    (void)sign_openssl(key, md, n / 10 + 1);
+    k = sign_keystore(ks, n / 2) + sign_keystore(ks, n / 2);
+    o = sign_openssl(key, md, n / 2) + sign_openssl(key, md, n / 2);
+    kos_log_info("bench sign %u Ed25519 signatures of 64 bytes: key_store %.0f/s, OpenSSL in "
+                 "process %.0f/s, ratio %.2f",
+                 n, k / 2, o / 2, k / o);
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(key);
+    kos_keystore_close(ks);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     kos_app_t *app;
@@ -149,8 +225,10 @@ int main(int argc, char **argv)
         rc = bench_rng(dir, (unsigned)strtoul(argv[2], NULL, 10));
     else if (argc > 2 && !strcmp(argv[1], "log"))
         rc = bench_log(dir, (unsigned)strtoul(argv[2], NULL, 10));
+    else if (argc > 2 && !strcmp(argv[1], "sign"))
+        rc = bench_sign(dir, (unsigned)strtoul(argv[2], NULL, 10));
     else
-        kos_log_error("usage: bench_poukai rng MB | log N");
+        kos_log_error("usage: bench_poukai rng MB | log N | sign N");
     kos_app_close(app);
     return rc;
 }

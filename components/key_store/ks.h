@@ -27,6 +27,7 @@
 #define KS_ACL_MAX      64u
 #define KS_APP_NAME_MAX 63u
 #define KS_KEY_FILE_MAX 8192u /* a PEM key is a few hundred bytes */
+#define KS_DENIAL_LOG_MAX 32u   /* denials logged one by one; later ones are only counted */
 
 /* ---- key files (keyfile.c) ---- */
 
@@ -61,9 +62,12 @@ bool ks_blob_is_private_key(const void *data, size_t len);
 
 enum {
     KS_OP_PUBLIC = 1u << 0,
-    KS_OP_SIGN = 1u << 1,
+    KS_OP_SIGN = 1u << 1, /* sign, in either mode */
     KS_OP_VERIFY = 1u << 2,
     KS_OP_AGREE = 1u << 3,
+    KS_OP_SIGN_DIGEST = 1u << 4, /* sign in digest mode only (KOS_KEYSTORE_MODE_DIGEST),
+                                    whose signatures cover a KOS prefix and so cannot
+                                    stand for any other protocol's signature */
 };
 
 struct ks_acl_entry {
@@ -79,11 +83,20 @@ struct ks_acl {
 };
 
 /* Parses `allow`: "APP=KEY:OP,KEY:OP;APP=..." where OP is public, sign,
- * verify or agree; spaces around the separators are ignored; an app or a
- * key named twice has its operations merged. NULL or "" grants nothing. On
- * error err names the problem and its offset, and *acl is empty. */
+ * sign_digest, verify or agree; spaces around the separators are ignored;
+ * an app or a key named twice has its operations merged. NULL or "" grants
+ * nothing. On error err names the problem and its offset, and *acl is
+ * empty. */
 kos_status_t ks_acl_parse(struct ks_acl *acl, const char *allow, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* Adds to *acl: with app NULL, a list in the form of ks_acl_parse(); with an
+ * app name, "KEY:OP,KEY:OP" for that app (an allow.APP setting; "" adds
+ * nothing). Operations merge with what the app already has. On error err
+ * names the problem (and the app) and *acl is emptied: a bad setting grants
+ * nothing at all. */
+kos_status_t ks_acl_add(struct ks_acl *acl, const char *app, const char *list, char *err,
+                        size_t errlen) __attribute__((warn_unused_result));
 
 /* The operations (KS_OP_*) `app` may do with `key`; 0 when none. */
 unsigned ks_acl_ops(const struct ks_acl *acl, const char *app, const char *key);
@@ -109,6 +122,7 @@ struct kstore {
     EVP_KDF *hkdf;
     uint64_t n_ok, n_denied, n_failed;
     bool log_denials;
+    uint32_t denials_logged; /* at most KS_DENIAL_LOG_MAX, so no app can flood the log */
     /* Scratch buffers. `secret` holds an X25519 shared secret and `out` a
      * reply (a derived key or a signature): both are wiped before
      * kstore_handle() returns (secret) or by kstore_after_reply() (out). */

@@ -5,8 +5,11 @@
  * operations its `allow` setting lists.
  *
  * Settings (the manifest entry's config:, see docs/packages/key_store.md):
- *   allow     "APP=KEY:OP,...;APP=..." with OP public|sign|verify|agree
- *             (default: nobody may do anything)
+ *   allow     "APP=KEY:OP,...;APP=..." with OP public|sign|sign_digest|
+ *             verify|agree (default: nobody may do anything)
+ *   allow.APP "KEY:OP,KEY:OP": what app APP may do, added to `allow`; one
+ *             setting per app, so a manifest can change one app's rights by
+ *             name over a base layer's
  *   keys      "NAME,NAME,..." the resources to load as keys; each must be
  *             granted (default: identity, tunnel and trusted_0..trusted_29,
  *             each if granted)
@@ -14,6 +17,7 @@
  *   server    the message server (default msg0)
  */
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +29,17 @@
 #include <kos/msg.h>
 
 #include "ks.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define KS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KS_SANITIZER 1
+#endif
+#endif
+#ifndef KS_SANITIZER
+#define KS_SANITIZER 0
+#endif
 
 #define DEFAULT_TRUSTED 30
 #define SECURE_HEAP     (64u << 10)
@@ -117,6 +132,37 @@ static void log_keys(const struct ctx *c)
     }
 }
 
+/* Builds the allow list from `allow` and every allow.APP setting. Returns 0,
+ * or 1 after logging why (a bad setting grants nothing). Sets *any when some
+ * setting grants something. */
+static int load_acl(struct ctx *c, struct ks_acl *acl, bool *any)
+{
+    const char *key, *value;
+    char err[256], app[KS_APP_NAME_MAX + 2];
+    size_t klen;
+
+    if (ks_acl_parse(acl, setting(c, "allow", NULL), err, sizeof(err))) {
+        kos_log_error("%s", err);
+        return 1;
+    }
+    for (size_t i = 0; kos_app_config_at(c->app, i, &key, &klen, &value); i++) {
+        if (klen < 6 || memcmp(key, "allow.", 6) != 0)
+            continue;
+        if (klen - 6 >= sizeof(app)) {
+            kos_log_error("allow.%.*s...: not an app name (at most 63 characters)", 20, key + 6);
+            return 1;
+        }
+        memcpy(app, key + 6, klen - 6);
+        app[klen - 6] = '\0';
+        if (ks_acl_add(acl, app, value, err, sizeof(err))) {
+            kos_log_error("%s", err);
+            return 1;
+        }
+    }
+    *any = acl->n > 0;
+    return 0;
+}
+
 static int serve(struct ctx *c, kos_endpoint_t *ep)
 {
     for (;;) {
@@ -156,7 +202,8 @@ int main(void)
 {
     struct ctx *c;
     struct ks_acl *acl;
-    const char *allow, *protocol, *server;
+    const char *protocol, *server;
+    bool any = false;
     kos_endpoint_t *ep;
     kos_dir_t *dir;
     char err[256], warn[512];
@@ -175,6 +222,12 @@ int main(void)
     if (!c || !acl)
         goto out_free;
     signal(SIGTERM, SIG_IGN); /* stop on Core's control message, between requests */
+#if !KS_SANITIZER
+    /* No core dumps and no ptrace by other processes of the same user: the
+     * private keys are in this address space. (LeakSanitizer needs to
+     * ptrace its own process, so sanitizer builds keep the default.) */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
     if (kos_app_open(&c->app))
         goto out_free;
     if (heap == 0)
@@ -191,16 +244,17 @@ int main(void)
     if (c->ks.n_keys == 0)
         kos_log_warn("no keys granted: every operation will fail (provision the device with "
                      "kos-tool run --keys DIR)");
-    allow = setting(c, "allow", NULL);
-    if (ks_acl_parse(acl, allow, err, sizeof(err)) ||
-        kstore_set_acl(&c->ks, acl, err, sizeof(err), warn, sizeof(warn))) {
+    if (load_acl(c, acl, &any))
+        goto out_fini;
+    if (kstore_set_acl(&c->ks, acl, err, sizeof(err), warn, sizeof(warn))) {
         kos_log_error("%s", err);
         goto out_fini;
     }
     if (warn[0])
         kos_log_warn("allow: %s", warn);
-    if (!allow || !*allow)
-        kos_log_warn("no 'allow' setting: every operation will be refused");
+    if (!any)
+        kos_log_warn("no 'allow' or 'allow.APP' setting grants anything: every operation will "
+                     "be refused");
     protocol = setting(c, "protocol", KOS_KEYSTORE_PROTOCOL);
     server = setting(c, "server", "msg0");
     if ((st = kos_app_dir(c->app, server, &dir)) || (st = kos_dir_publish(dir, protocol, &ep))) {

@@ -190,7 +190,7 @@ kos_status_t kstore_set_acl(struct kstore *ks, const struct ks_acl *acl, char *e
             continue;
         }
         if (k->type != KOS_KEYSTORE_ED25519 || !k->private_key)
-            bad |= e->ops & KS_OP_SIGN;
+            bad |= e->ops & (KS_OP_SIGN | KS_OP_SIGN_DIGEST);
         if (k->type != KOS_KEYSTORE_X25519 || !k->private_key)
             bad |= e->ops & KS_OP_AGREE;
         if (k->type != KOS_KEYSTORE_ED25519)
@@ -314,13 +314,15 @@ out:
     return st;
 }
 
-static unsigned op_of(uint32_t label)
+/* The operations of which any one allows request r: a digest-mode
+ * signature is allowed by sign or sign_digest, a pure one by sign only. */
+static unsigned ops_allowing(const struct kos__ks_req *r)
 {
-    switch (label) {
+    switch (r->label) {
     case KOS_KEYSTORE_LABEL_PUBLIC_KEY:
         return KS_OP_PUBLIC;
     case KOS_KEYSTORE_LABEL_SIGN:
-        return KS_OP_SIGN;
+        return r->param == KOS_KEYSTORE_MODE_DIGEST ? KS_OP_SIGN | KS_OP_SIGN_DIGEST : KS_OP_SIGN;
     case KOS_KEYSTORE_LABEL_VERIFY:
         return KS_OP_VERIFY;
     default:
@@ -373,6 +375,21 @@ static kos_status_t run(struct kstore *ks, const struct ks_key *k, const struct 
     }
 }
 
+/* What a refused request asked for, for the log line. */
+static const char *denied_what(const struct kos__ks_req *r)
+{
+    switch (r->label) {
+    case KOS_KEYSTORE_LABEL_PUBLIC_KEY:
+        return "read the public half of";
+    case KOS_KEYSTORE_LABEL_SIGN:
+        return r->param == KOS_KEYSTORE_MODE_DIGEST ? "sign a digest with" : "sign with";
+    case KOS_KEYSTORE_LABEL_VERIFY:
+        return "verify with";
+    default:
+        return "agree with";
+    }
+}
+
 kos_status_t kstore_handle(struct kstore *ks, const char *app, const struct kos_msg *req,
                            struct kos_msg *reply)
 {
@@ -387,12 +404,15 @@ kos_status_t kstore_handle(struct kstore *ks, const char *app, const struct kos_
         ks->n_failed++;
         return st;
     }
-    op = op_of(r.label);
+    op = ops_allowing(&r);
     if (!(ks_acl_ops(&ks->acl, app, r.key) & op)) {
         ks->n_denied++;
-        if (ks->log_denials)
-            kos_log_warn("denied: '%s' may not %s with key '%s'", app ? app : "?",
-                         ks_op_name(op), r.key);
+        if (ks->log_denials && ks->denials_logged < KS_DENIAL_LOG_MAX)
+            kos_log_warn("denied: '%s' may not %s key '%s'%s", app ? app : "?", denied_what(&r),
+                         r.key,
+                         ++ks->denials_logged == KS_DENIAL_LOG_MAX
+                             ? " (later denials are counted, not logged)"
+                             : "");
         return KOS_STATUS_UNAUTHORIZED;
     }
     k = kstore_find(ks, r.key);

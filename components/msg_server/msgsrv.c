@@ -24,8 +24,13 @@
 #define MAX_WAITS_PER_APP   64u        /* requests and redeems one app may leave waiting */
 #define MAX_COOKIES_PER_APP 256u       /* transfers one app may have prepared */
 #define MAX_QUEUE           1024u      /* messages waiting for one app to read */
+#define MAX_TOKENS_PER_EP   16u        /* tokens one app may hold on one endpoint */
+#define MAX_TOKENS_PER_APP  256u       /* tokens one app may hold in all */
 #define COOKIE_LIFE_MS      10000      /* a prepared transfer expires after this */
 #define REDEEM_WAIT_MS      50         /* a redeem may overtake its PREPARE by this much */
+#define MAX_FDS_PER_APP     16u        /* descriptors waiting for one app to take them */
+#define MAX_FDS             4096u      /* descriptors waiting in all (well below RLIMIT_NOFILE) */
+#define FD_LIFE_MS          10000      /* a passed descriptor not taken is closed after this */
 #define NO_APP              UINT32_MAX /* nobody: app ids are indexes, 0 included */
 
 struct outmsg {
@@ -42,6 +47,14 @@ struct app {
     struct outmsg *q; /* messages not yet accepted by the socket, in order */
     size_t q_head, q_len, q_cap;
     unsigned n_waits, n_cookies;
+    unsigned n_fds; /* descriptors passed to it and not taken yet */
+    unsigned long refused_tokens; /* requests refused by the token limits */
+    /* Denials are logged at most DENY_LOG_BURST at once and then one per
+     * DENY_LOG_EVERY_MS, so a hostile app cannot flood the console through
+     * us; the next line logged counts what was left out. */
+    unsigned deny_credit;
+    uint64_t deny_refill;
+    unsigned long deny_quiet;
 };
 
 struct endpoint {
@@ -60,13 +73,31 @@ struct chan {
 
 /* A request for a protocol nobody publishes yet, or a redeem of a cookie not
  * announced yet. */
+enum wait_kind {
+    WAIT_REQUEST = 0, /* REQUEST: answered with REQUEST_REPLY */
+    WAIT_REDEEM,      /* REDEEM of a token transfer: REDEEM_REPLY */
+    WAIT_FD,          /* FD_REDEEM of a descriptor: FD_REDEEM_REPLY */
+};
+
 struct wait {
     uint32_t app_id;
     uint32_t req_id;
-    bool redeem;
+    enum wait_kind kind;
     char protocol[KOS__NAME_MAX]; /* request */
-    uint64_t cookie;              /* redeem */
+    uint64_t cookie;              /* redeems */
     uint64_t deadline;            /* UINT64_MAX: none */
+};
+
+/* A descriptor a publisher passed (FD_PASS) for the client of one of its
+ * channels, held until that client takes it, drops it, leaves, or the
+ * transfer expires. Only the channel's client may take it. */
+struct fdpass {
+    uint64_t cookie;
+    uint32_t chan;
+    uint32_t from_app; /* NO_APP once the publisher is gone */
+    uint32_t to_app;
+    int fd;
+    uint64_t expires;
 };
 
 struct cookie {
@@ -90,6 +121,8 @@ struct msgsrv {
     size_t n_waits, cap_waits;
     struct cookie *cookies;
     size_t n_cookies, cap_cookies;
+    struct fdpass *fdps;
+    size_t n_fdps, cap_fdps;
 };
 
 /* Makes room for one more element in a growable array. */
@@ -118,6 +151,40 @@ static void say(const char *fmt, ...)
 }
 
 /* ==== apps ==== */
+
+#define DENY_LOG_BURST    10u
+#define DENY_LOG_EVERY_MS 1000u
+
+static uint64_t now_ms(void);
+
+/* Logs a denial of app a's (format, ...), within a's logging budget. */
+static void say_denied(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say_denied(struct app *a, const char *fmt, ...)
+{
+    uint64_t now = now_ms();
+    va_list ap;
+
+    if (now >= a->deny_refill) {
+        unsigned add = (unsigned)((now - a->deny_refill) / DENY_LOG_EVERY_MS) + 1;
+        a->deny_credit =
+            a->deny_credit + add > DENY_LOG_BURST ? DENY_LOG_BURST : a->deny_credit + add;
+        a->deny_refill = now + DENY_LOG_EVERY_MS;
+    }
+    if (!a->deny_credit) {
+        a->deny_quiet++;
+        return;
+    }
+    a->deny_credit--;
+    fputs("denied: ", stdout);
+    va_start(ap, fmt);
+    vfprintf(stdout, fmt, ap);
+    va_end(ap);
+    if (a->deny_quiet)
+        fprintf(stdout, " (and %lu more denials of app '%s' not logged)", a->deny_quiet, a->name);
+    a->deny_quiet = 0;
+    fputc('\n', stdout);
+    fflush(stdout);
+}
 
 static struct app *app_find(const struct msgsrv *srv, uint32_t app_id)
 {
@@ -251,9 +318,26 @@ static struct chan *chan_by_id(const struct msgsrv *srv, uint32_t id)
     return NULL;
 }
 
-/* Forgets a channel (by pointer into srv->chans). */
+/* Closes and forgets passed descriptor i. */
+static void fdpass_forget(struct msgsrv *srv, size_t i)
+{
+    struct app *to = app_find(srv, srv->fdps[i].to_app);
+    if (to && to->n_fds)
+        to->n_fds--;
+    close(srv->fdps[i].fd);
+    srv->fdps[i] = srv->fdps[--srv->n_fdps];
+}
+
+/* Forgets a channel (by pointer into srv->chans), with the descriptors
+ * passed on it that its client has not taken. */
 static void chan_forget(struct msgsrv *srv, struct chan *c)
 {
+    for (size_t i = 0; i < srv->n_fdps;) {
+        if (srv->fdps[i].chan == c->id)
+            fdpass_forget(srv, i);
+        else
+            i++;
+    }
     kos__chan_unmap(c->shm);
     *c = srv->chans[--srv->n_chans];
 }
@@ -335,6 +419,25 @@ static void grant(struct msgsrv *srv, struct app *client, const struct endpoint 
 
     if (!server || server->doomed) {
         reply_status(client, reply_type, req_id, KOS_STATUS_UNAVAILABLE);
+        return;
+    }
+    /* Each token costs its server descriptors and a slot in its round robin:
+     * bound what one client can take, so hoarding tokens cannot starve the
+     * server's other clients (docs/messages.md, "Under attack"). */
+    unsigned on_ep = 0, in_all = 0;
+    for (size_t i = 0; i < srv->n_chans; i++) {
+        if (srv->chans[i].client_app != client->app_id)
+            continue;
+        in_all++;
+        on_ep += srv->chans[i].endpoint == ep->id;
+    }
+    if (on_ep >= MAX_TOKENS_PER_EP || in_all >= MAX_TOKENS_PER_APP) {
+        if (client->refused_tokens++ % 1000 == 0)
+            say("app '%s' holds %u tokens for '%s' and %u in all (at most %u and %u); refusing "
+                "another (%lu refused so far)",
+                client->name, on_ep, ep->protocol, in_all, MAX_TOKENS_PER_EP, MAX_TOKENS_PER_APP,
+                client->refused_tokens);
+        reply_status(client, reply_type, req_id, KOS_STATUS_NO_MEMORY);
         return;
     }
     if (srv->n_chans >= MAX_CHANNELS ||
@@ -433,7 +536,7 @@ static void waits_publish(struct msgsrv *srv, const struct endpoint *ep)
         size_t best = SIZE_MAX;
         for (size_t i = 0; i < srv->n_waits; i++) {
             const struct wait *w = &srv->waits[i];
-            if (!w->redeem && strcmp(w->protocol, ep->protocol) == 0 &&
+            if (w->kind == WAIT_REQUEST && strcmp(w->protocol, ep->protocol) == 0 &&
                 (best == SIZE_MAX || w->req_id < srv->waits[best].req_id))
                 best = i;
         }
@@ -491,8 +594,10 @@ int msgsrv_expire(struct msgsrv *srv)
         struct app *a = app_find(srv, w.app_id);
         if (!a)
             continue;
-        if (w.redeem)
+        if (w.kind == WAIT_REDEEM)
             reply_status(a, KOS__MW_REDEEM_REPLY, w.req_id, KOS_STATUS_INVALID_TOKEN);
+        else if (w.kind == WAIT_FD)
+            reply_status(a, KOS__MW_FD_REDEEM_REPLY, w.req_id, KOS_STATUS_INVALID_TOKEN);
         else
             reply_status(a, KOS__MW_REQUEST_REPLY, w.req_id, KOS_STATUS_TIMEOUT);
     }
@@ -501,6 +606,15 @@ int msgsrv_expire(struct msgsrv *srv)
             cookie_forget(srv, i);
         else
             i++;
+    }
+    for (size_t i = 0; i < srv->n_fdps;) {
+        if (srv->fdps[i].expires <= now) {
+            fdpass_forget(srv, i);
+            continue;
+        }
+        if (srv->fdps[i].expires < next)
+            next = srv->fdps[i].expires;
+        i++;
     }
     if (next == UINT64_MAX)
         return -1;
@@ -514,8 +628,8 @@ static void on_publish(struct msgsrv *srv, struct app *a, const struct kos__mw *
     struct endpoint *ep;
 
     if (!granted(a->grants->publish, a->grants->n_publish, m->name)) {
-        say("denied: app '%s' tried to publish '%s' (not granted by the manifest)", a->name,
-            m->name);
+        say_denied(a, "app '%s' tried to publish '%s' (not granted by the manifest)", a->name,
+                   m->name);
         reply_status(a, KOS__MW_PUBLISH_REPLY, m->id, KOS_STATUS_UNAUTHORIZED);
         return;
     }
@@ -545,7 +659,7 @@ static void on_request(struct msgsrv *srv, struct app *a, const struct kos__mw *
     struct endpoint *ep;
 
     if (!granted(a->grants->request, a->grants->n_request, m->name)) {
-        say("denied: app '%s' requested '%s' (not granted by the manifest)", a->name, m->name);
+        say_denied(a, "app '%s' requested '%s' (not granted by the manifest)", a->name, m->name);
         reply_status(a, KOS__MW_REQUEST_REPLY, m->id, KOS_STATUS_UNAUTHORIZED);
         return;
     }
@@ -615,7 +729,7 @@ static void on_prepare(struct msgsrv *srv, struct app *a, const struct kos__mw *
     /* A redeem that overtook this announcement gets its token now. */
     for (size_t i = 0; i < srv->n_waits; i++) {
         struct wait w = srv->waits[i];
-        if (w.redeem && w.cookie == m->cookie) {
+        if (w.kind == WAIT_REDEEM && w.cookie == m->cookie) {
             wait_forget(srv, i);
             struct app *to = app_find(srv, w.app_id);
             struct endpoint *ep = ep_by_id(srv, c->endpoint);
@@ -648,7 +762,7 @@ static void on_redeem(struct msgsrv *srv, struct app *a, const struct kos__mw *m
     struct wait w = {
         .app_id = a->app_id,
         .req_id = m->id,
-        .redeem = true,
+        .kind = WAIT_REDEEM,
         .cookie = m->cookie,
         .deadline = now_ms() + REDEEM_WAIT_MS,
     };
@@ -656,9 +770,127 @@ static void on_redeem(struct msgsrv *srv, struct app *a, const struct kos__mw *m
         reply_status(a, KOS__MW_REDEEM_REPLY, m->id, KOS_STATUS_BUSY);
 }
 
-static void on_message(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
+/* Hands passed descriptor i to app `to`, which asked for it with request
+ * `req_id`, and forgets it. */
+static void fdpass_give(struct msgsrv *srv, size_t i, struct app *to, uint32_t req_id)
+{
+    struct kos__mw r = {.type = KOS__MW_FD_REDEEM_REPLY, .id = req_id};
+
+    app_send(to, &r, &srv->fdps[i].fd); /* sent, or queued with its own duplicate */
+    fdpass_forget(srv, i);
+}
+
+/* A publisher passes a descriptor for the client of one of its channels.
+ * Takes `fd` in every case. */
+static void on_fd_pass(struct msgsrv *srv, struct app *a, const struct kos__mw *m, int fd)
+{
+    struct chan *c = chan_by_id(srv, m->channel);
+    const char *why;
+
+    if (!c) {
+        close(fd); /* the client left meanwhile: its redeem cannot come */
+        return;
+    }
+    if (c->server_app != a->app_id) {
+        say_denied(a, "app '%s' tried to pass a descriptor on channel %u, which it does not serve",
+                   a->name, (unsigned)m->channel);
+        close(fd);
+        return;
+    }
+    if (!kos__mw_fd_passable(fd, &why)) {
+        struct app *to = app_find(srv, c->client_app);
+        say_denied(a, "app '%s' tried to pass %s to app '%s' (only connected TCP sockets travel)",
+                   a->name, why, to ? to->name : "?");
+        close(fd);
+        return;
+    }
+    for (size_t i = 0; i < srv->n_fdps; i++) {
+        if (srv->fdps[i].cookie == m->cookie) {
+            close(fd); /* a collision (or a replay): keep the first */
+            return;
+        }
+    }
+    /* Counted against the receiver: a client that never takes what it is
+     * given blocks only itself, not its server's other clients. */
+    struct app *to = app_find(srv, c->client_app);
+    if (!to || to->n_fds >= MAX_FDS_PER_APP || srv->n_fdps >= MAX_FDS ||
+        !grow((void **)&srv->fdps, &srv->cap_fdps, srv->n_fdps, sizeof(*srv->fdps))) {
+        say("app '%s' passed a descriptor to app '%s', which has too many not taken; closed it",
+            a->name, to ? to->name : "?");
+        close(fd);
+        return;
+    }
+    srv->fdps[srv->n_fdps++] = (struct fdpass){
+        .cookie = m->cookie,
+        .chan = c->id,
+        .from_app = a->app_id,
+        .to_app = c->client_app,
+        .fd = fd,
+        .expires = now_ms() + FD_LIFE_MS,
+    };
+    to->n_fds++;
+    /* A redeem that overtook this pass gets its descriptor now. */
+    for (size_t i = 0; i < srv->n_waits; i++) {
+        struct wait w = srv->waits[i];
+        if (w.kind == WAIT_FD && w.cookie == m->cookie && w.app_id == c->client_app) {
+            wait_forget(srv, i);
+            fdpass_give(srv, srv->n_fdps - 1, to, w.req_id);
+            return;
+        }
+    }
+}
+
+static void on_fd_redeem(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
+{
+    for (size_t i = 0; i < srv->n_fdps; i++) {
+        if (srv->fdps[i].cookie != m->cookie)
+            continue;
+        if (srv->fdps[i].to_app != a->app_id) {
+            struct app *to = app_find(srv, srv->fdps[i].to_app);
+            say_denied(a, "app '%s' tried to take a descriptor passed to app '%s'", a->name,
+                       to ? to->name : "?");
+            reply_status(a, KOS__MW_FD_REDEEM_REPLY, m->id, KOS_STATUS_INVALID_TOKEN);
+            return;
+        }
+        fdpass_give(srv, i, a, m->id);
+        return;
+    }
+    /* Its FD_PASS may still sit in the publisher's socket: wait a little. */
+    struct wait w = {
+        .app_id = a->app_id,
+        .req_id = m->id,
+        .kind = WAIT_FD,
+        .cookie = m->cookie,
+        .deadline = now_ms() + REDEEM_WAIT_MS,
+    };
+    if (!wait_add(srv, a, &w))
+        reply_status(a, KOS__MW_FD_REDEEM_REPLY, m->id, KOS_STATUS_BUSY);
+}
+
+static void on_fd_drop(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
+{
+    for (size_t i = 0; i < srv->n_fdps; i++) {
+        if (srv->fdps[i].cookie == m->cookie && srv->fdps[i].to_app == a->app_id) {
+            fdpass_forget(srv, i);
+            return;
+        }
+    }
+}
+
+/* Handles one message from an app. `fds` holds what it carried
+ * (kos__mw_nfds of its type), which this takes. */
+static void on_message(struct msgsrv *srv, struct app *a, const struct kos__mw *m, int *fds)
 {
     switch (m->type) {
+    case KOS__MW_FD_PASS:
+        on_fd_pass(srv, a, m, fds[0]);
+        break;
+    case KOS__MW_FD_REDEEM:
+        on_fd_redeem(srv, a, m);
+        break;
+    case KOS__MW_FD_DROP:
+        on_fd_drop(srv, a, m);
+        break;
     case KOS__MW_PUBLISH:
         on_publish(srv, a, m);
         break;
@@ -687,6 +919,8 @@ static void on_message(struct msgsrv *srv, struct app *a, const struct kos__mw *
         break;
     default: {
         char why[96];
+        for (size_t i = 0; i < kos__mw_nfds(m->type, m->status); i++)
+            close(fds[i]);
         snprintf(why, sizeof(why), "it sent %s, which only a message server sends",
                  kos__mw_type_name(m->type));
         doom(a, why);
@@ -759,6 +993,9 @@ void msgsrv_app_down(struct msgsrv *srv, uint32_t app_id)
     for (size_t i = 0; i < srv->n_cookies; i++)
         if (srv->cookies[i].from_app == app_id)
             srv->cookies[i].from_app = NO_APP;
+    for (size_t i = 0; i < srv->n_fdps; i++)
+        if (srv->fdps[i].from_app == app_id)
+            srv->fdps[i].from_app = NO_APP;
     app_free(a);
 }
 
@@ -770,6 +1007,9 @@ void msgsrv_destroy(struct msgsrv *srv)
         msgsrv_app_down(srv, srv->apps[srv->n_apps - 1]->app_id);
     for (size_t i = 0; i < srv->n_chans; i++)
         kos__chan_unmap(srv->chans[i].shm);
+    for (size_t i = 0; i < srv->n_fdps; i++)
+        close(srv->fdps[i].fd);
+    free(srv->fdps);
     free(srv->apps);
     free(srv->eps);
     free(srv->chans);
@@ -871,9 +1111,9 @@ void msgsrv_handle(struct msgsrv *srv, const struct pollfd *pfd)
                 doom(a, NULL); /* end of stream: the app is gone */
                 break;
             }
-            /* Decoding already refused any descriptor from an app: no
-             * app-to-server type carries one. */
-            on_message(srv, a, &m);
+            /* Decoding already refused any descriptor a message's type
+             * does not carry; FD_PASS carries one, which on_message takes. */
+            on_message(srv, a, &m, fds);
         }
     }
     /* Reap every app found gone during this turn. */

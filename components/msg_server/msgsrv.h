@@ -18,6 +18,11 @@
  *   - every channel descriptor is created here (never taken from an app) and
  *     handed to exactly the two parties; the directory keeps only a mapping
  *     of the channel's memory, to mark it down when a party leaves;
+ *   - the only descriptors taken from apps are connected TCP sockets that a
+ *     publisher passes (FD_PASS) for the client of one of its own channels;
+ *     each is handed to that client alone, once, and closed here when it is
+ *     taken, dropped, its channel goes, or it expires; anything else an app
+ *     tries to pass is closed and logged;
  *   - a message from an app that is malformed or does not fit the app's
  *     role ends that app's connection, not the server.
  */

@@ -1,6 +1,7 @@
 /*
- * sensor.c - reads a TMP102 temperature sensor over I2C every period and
- * logs the temperature; ends after --count readings.
+ * sensor.c - reads a TMP102 temperature sensor over I2C every period,
+ * prints the temperature and keeps it in the device's log (log_server, a
+ * structured record per reading); ends after --count readings.
  *
  * The TMP102 (TI SBOS397) has a pointer register: write 0x00 to point at the
  * temperature register, then read two bytes, MSB first. The temperature is a
@@ -14,6 +15,7 @@
 
 #include <kos/i2c.h>
 #include <kos/log.h>
+#include <kos/logsrv.h>
 
 #define TMP102_ADDR   0x48
 #define TMP102_TEMP   0x00
@@ -33,6 +35,7 @@ int main(int argc, char **argv)
     kos_app_t *app;
     kos_dir_t *dir;
     kos_i2c_t *bus;
+    kos_logsrv_t *log;
     uint8_t ptr, r[2];
     kos_status_t st;
 
@@ -47,6 +50,11 @@ int main(int argc, char **argv)
     st = kos_i2c_open(dir, NULL, 5000, &bus);
     if (st) {
         kos_log_error("cannot open the I2C bus: %s", kos_status_str(st));
+        return 1;
+    }
+    st = kos_logsrv_open(dir, 5000, &log);
+    if (st) {
+        kos_log_error("cannot open the log: %s", kos_status_str(st));
         return 1;
     }
     if (kos_app_ready(app))
@@ -69,12 +77,17 @@ int main(int argc, char **argv)
         }
         int32_t c = centi_celsius(r);
         kos_log_info("temperature %s%d.%02d C", c < 0 ? "-" : "", abs(c) / 100, abs(c) % 100);
+        st = kos_logsrv_printf(log, KOS_LOG_INFO, "temperature %s%d.%02d C", c < 0 ? "-" : "",
+                               abs(c) / 100, abs(c) % 100);
+        if (st)
+            kos_log_warn("the log did not keep reading %u: %s", n, kos_status_str(st));
         if (n < count)
             nanosleep(&(struct timespec){.tv_sec = period_ms / 1000,
                                          .tv_nsec = (long)(period_ms % 1000) * 1000000},
                       NULL);
     }
     kos_log_info("done: %u readings", count);
+    kos_logsrv_close(log);
     kos_i2c_close(bus);
     kos_app_close(app);
     return 0;

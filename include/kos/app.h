@@ -13,6 +13,7 @@
 #define KOS_APP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "status.h"
@@ -64,6 +65,26 @@ KOS_API KOS_MUST kos_status_t kos_app_map_region(kos_app_t *app, const char *nam
  * NULL if the manifest gives none. Valid until kos_app_close(). A
  * component's whole configuration comes from here. */
 KOS_API const char *kos_app_config(const kos_app_t *app, const char *key);
+
+/* Setting number i (0-based, in manifest order) of the app's config:, for
+ * components whose settings are a family of keys (key_store's allow.APP).
+ * On success *key points at its key, which is *key_len bytes long and is
+ * not NUL-terminated, and *value at its NUL-terminated value; both are valid
+ * until kos_app_close(). Returns false when i is past the last setting. */
+KOS_API bool kos_app_config_at(const kos_app_t *app, size_t i, const char **key, size_t *key_len,
+                               const char **value);
+
+/* Reports the system's self test to Core: whether it passed, how many
+ * checks ran and how many failed, and a one-line summary (at most 1023
+ * bytes, no control characters), which Core prints and records (see
+ * docs/packages/self_test.md). Only the app whose manifest entry says
+ * reports_self_test: true may report; Core ignores anyone else's report and
+ * closes their control channel, and it takes only the first report of a
+ * boot. KOS_STATUS_INVALID_ARGUMENT for a passed verdict with failed checks,
+ * more failed checks than checks, or a bad summary. Blocks only until the
+ * control channel takes the message. */
+KOS_API KOS_MUST kos_status_t kos_app_report_self_test(kos_app_t *app, bool passed, uint32_t checks,
+                                                       uint32_t failed, const char *summary);
 
 /* The control channel's descriptor, readable when Core has a message (for
  * example a shutdown request) for the app. */

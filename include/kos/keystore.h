@@ -118,6 +118,10 @@ typedef struct kos_keystore kos_keystore_t;
 KOS_API KOS_MUST kos_status_t kos_keystore_open(kos_dir_t *dir, int timeout_ms,
                                                 kos_keystore_t **out);
 
+/* The token the handle calls on (for kos_token_ping()). Owned by the
+ * handle. */
+KOS_API kos_token_t *kos_keystore_token(kos_keystore_t *ks);
+
 /* Gives up the handle. kos_keystore_close(NULL) does nothing. */
 KOS_API void kos_keystore_close(kos_keystore_t *ks);
 

@@ -10,7 +10,18 @@
  *
  * A message is a label, a parameter, up to KOS_MSG_MAX_PAYLOAD bytes of
  * payload and optionally one token. Calls are request/reply; a server may also
- * notify a client at any time.
+ * notify a client at any time. A server's reply or notification may instead
+ * carry one descriptor, a connected TCP socket (the *_fd calls): that is how
+ * the ethernet component hands over the connections it opens.
+ *
+ * Descriptors travel through the message server and nowhere else, only from
+ * a protocol's publisher to one of its clients, and only connected TCP
+ * sockets (IPv4 or IPv6): the publisher's library and the message server
+ * each check that, so no app can pass a file, memory, pipe, Unix socket or
+ * any other descriptor, nor push one to an app that did not call it. The
+ * client gets its own duplicate of the socket (the publisher keeps its own
+ * until it closes it); a client that does not take a descriptor with the
+ * *_fd calls has it closed for it.
  *
  * Every object here exposes a file descriptor that becomes readable when it
  * has something to deliver, so an app can wait on it in its own poll loop.
@@ -106,6 +117,15 @@ KOS_API KOS_MUST kos_status_t kos_dir_process(kos_dir_t *dir);
 KOS_API KOS_MUST kos_status_t kos_msg_call(kos_token_t *token, const struct kos_msg *request,
                                            struct kos_msg *reply, int timeout_ms);
 
+/* Like kos_msg_call(), and takes the descriptor the server's reply may
+ * carry (kos_endpoint_reply_fd): *fd is it, which then belongs to the
+ * caller, or -1 when the reply carries none. If the reply carries one that
+ * cannot be had (the message server refused to carry it, or it expired),
+ * returns KOS_STATUS_INVALID_TOKEN with *fd -1. Blocks like kos_msg_call(),
+ * plus one round trip to the message server when a descriptor comes. */
+KOS_API KOS_MUST kos_status_t kos_msg_call_fd(kos_token_t *token, const struct kos_msg *request,
+                                              struct kos_msg *reply, int timeout_ms, int *fd);
+
 /* Round trip to the token's server, answered by its KOS library without
  * reaching the app's code. */
 KOS_API KOS_MUST kos_status_t kos_token_ping(kos_token_t *token, int timeout_ms);
@@ -115,6 +135,11 @@ KOS_API KOS_MUST kos_status_t kos_token_ping(kos_token_t *token, int timeout_ms)
  * is 0. Payload valid until the next call on this token. */
 KOS_API KOS_MUST kos_status_t kos_token_receive(kos_token_t *token, struct kos_msg *note,
                                                 int timeout_ms);
+
+/* Like kos_token_receive(), and takes the descriptor the notification may
+ * carry (kos_endpoint_notify_fd), as kos_msg_call_fd() does. */
+KOS_API KOS_MUST kos_status_t kos_token_receive_fd(kos_token_t *token, struct kos_msg *note,
+                                                   int timeout_ms, int *fd);
 
 /* Readable when a notification is waiting or the token was revoked. */
 KOS_API int kos_token_fd(const kos_token_t *token);
@@ -142,10 +167,25 @@ KOS_API KOS_MUST kos_status_t kos_endpoint_reply(kos_endpoint_t *ep, const struc
                                                  kos_status_t status,
                                                  const struct kos_msg *reply);
 
+/* Like kos_endpoint_reply(), and hands the client a duplicate of `fd`, a
+ * connected TCP socket, which stays the caller's (close it when done). The
+ * reply may not also carry a token. KOS_STATUS_INVALID_ARGUMENT if `fd` is
+ * not a connected TCP socket (nothing is sent); KOS_STATUS_BUSY if the
+ * message server's connection is full (nothing is sent: reply again, or
+ * without the descriptor). `fd` -1 is kos_endpoint_reply(). Never blocks. */
+KOS_API KOS_MUST kos_status_t kos_endpoint_reply_fd(kos_endpoint_t *ep, const struct kos_caller *to,
+                                                    kos_status_t status,
+                                                    const struct kos_msg *reply, int fd);
+
 /* Sends a notification to one client. KOS_STATUS_BUSY when that client's
  * notification queue is full (the client has not read it). Never blocks. */
 KOS_API KOS_MUST kos_status_t kos_endpoint_notify(kos_endpoint_t *ep, uint32_t client,
                                                   const struct kos_msg *note);
+
+/* Like kos_endpoint_notify(), and hands the client a duplicate of `fd` as
+ * kos_endpoint_reply_fd() does. Never blocks. */
+KOS_API KOS_MUST kos_status_t kos_endpoint_notify_fd(kos_endpoint_t *ep, uint32_t client,
+                                                     const struct kos_msg *note, int fd);
 
 /* Revokes one client's token: its pending and later calls fail with
  * KOS_STATUS_INVALID_TOKEN. */

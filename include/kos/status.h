@@ -32,6 +32,8 @@ typedef enum kos_status {
     KOS_STATUS_BUSY,             /* the peer's queue is full; try again */
     KOS_STATUS_CLOSED,           /* the connection has been closed */
     KOS_STATUS_INTERNAL,         /* a bug: an invariant did not hold */
+    KOS_STATUS_REFUSED,          /* the remote end refused the connection (nobody listens) */
+    KOS_STATUS_UNREACHABLE,      /* no route to the remote host or network */
     KOS_STATUS__COUNT
 } kos_status_t;
 

@@ -49,6 +49,7 @@ kos_fuzz_target(manifest SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
 kos_fuzz_target(compiled SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
 kos_fuzz_target(image SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_image kos_manifest OpenSSL::Crypto)
 kos_fuzz_target(msgwire LIBS kos_internal)
+kos_fuzz_target(ethernet LIBS ethernet_core)
 
 # Writes the seed inputs from the real encoders (see fuzz_seeds.c); not a test.
 add_executable(fuzz_seeds ${KOS_FUZZ_DIR}/fuzz_seeds.c)

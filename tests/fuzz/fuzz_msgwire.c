@@ -17,7 +17,9 @@
  *              5  the other direction: rest fills a struct kos__mw, and what
  *                 kos__mw_encode() accepts must decode (msg_wire_int.h: the
  *                 encoder refuses "not a valid message")
- *              6, 7  nothing (kept free for more decoders)
+ *              6  kos__self_test_decode(rest)     a SELF_TEST body (an app's
+ *                                                 self-test report to Core)
+ *              7  nothing (kept free for more decoders)
  * Every message type either table defines is reachable through 2 and 4 (the
  * seeds hold one of each, see fuzz_seeds.c). A decoder's verdict is checked
  * against its encoder: what decodes must encode back to exactly the same
@@ -34,7 +36,7 @@
 #include "fuzz.h"
 #include "msg_wire_int.h"
 
-enum { SEL_BOOT, SEL_GRANTS, SEL_MW, SEL_CTL_SOCKET, SEL_MW_SOCKET, SEL_MW_ENCODE };
+enum { SEL_BOOT, SEL_GRANTS, SEL_MW, SEL_CTL_SOCKET, SEL_MW_SOCKET, SEL_MW_ENCODE, SEL_SELF_TEST };
 
 /* What the first call sets up; lives until the process exits. */
 static struct {
@@ -97,6 +99,30 @@ static void check_grants(const uint8_t *body, size_t len)
     same_bytes("ADD_CLIENT", body, len, elen);
 }
 
+static void check_self_test(const uint8_t *body, size_t len)
+{
+    struct kos__self_test r;
+    size_t elen = 0, n;
+
+    if (kos__self_test_decode(body, len, &r) != KOS_STATUS_OK)
+        return;
+    if ((r.verdict != KOS__SELF_TEST_PASSED && r.verdict != KOS__SELF_TEST_FAILED) ||
+        r.failed > r.checks || (r.verdict == KOS__SELF_TEST_PASSED && r.failed))
+        kos_fuzz_fail("kos__self_test_decode accepted verdict %u with %u of %u failed", r.verdict,
+                      r.failed, r.checks);
+    n = strnlen(r.summary, KOS__SELF_TEST_TEXT_MAX);
+    if (n >= KOS__SELF_TEST_TEXT_MAX || (const uint8_t *)r.summary < body ||
+        (const uint8_t *)r.summary + n >= body + len)
+        kos_fuzz_fail("kos__self_test_decode's summary is not a string inside the body");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)r.summary[i] < 0x20 || r.summary[i] == 0x7f)
+            kos_fuzz_fail("kos__self_test_decode accepted control character 0x%02x",
+                          (unsigned char)r.summary[i]);
+    if (kos__self_test_encode(&r, fz.enc, sizeof(fz.enc), &elen) != KOS_STATUS_OK)
+        kos_fuzz_fail("kos__self_test_encode refuses what kos__self_test_decode accepted");
+    same_bytes("SELF_TEST", body, len, elen);
+}
+
 /* Checks a decoded directory message against its encoder. */
 static void check_mw(const struct kos__mw *m, const uint8_t *buf, size_t len)
 {
@@ -155,6 +181,9 @@ static void run_ctl_socket(const uint8_t *buf, size_t len)
         break;
     case KOS__CTL_ADD_CLIENT:
         check_grants(fz.ctl, blen);
+        break;
+    case KOS__CTL_SELF_TEST:
+        check_self_test(fz.ctl, blen);
         break;
     default:
         break; /* READY, STOP, APP_DOWN and unknown types have no decoder in lib/ */
@@ -246,6 +275,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case SEL_MW_ENCODE:
         run_mw_encode(rest, len);
+        break;
+    case SEL_SELF_TEST:
+        check_self_test(rest, len);
         break;
     default:
         break;

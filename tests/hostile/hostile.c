@@ -546,6 +546,25 @@ static void attack_messaging(kos_app_t *app)
             close(fds[f]);
     }
 
+    /* Hoard tokens: each one costs the server descriptors, so the message
+     * server caps how many one app may hold on one endpoint (16). */
+    {
+        kos_token_t *hoard[64];
+        unsigned got = 0;
+        kos_status_t hst = KOS_STATUS_OK;
+        while (got < 64) {
+            hst = kos_dir_request(dir, "echo", 2000, &hoard[got]);
+            if (hst)
+                break;
+            got++;
+        }
+        /* The raw channel above still counts: it was never closed. */
+        outcome("hoard_tokens", hst == KOS_STATUS_NO_MEMORY && got <= 16,
+                "got %u more 'echo' tokens, then %s", got, kos_status_str(hst));
+        while (got)
+            kos_token_close(hoard[--got]);
+    }
+
     /* Flood the message server: many requests, replies never read. */
     unsigned long sent = 0, busy = 0;
     uint64_t t0 = now_us();
@@ -676,6 +695,27 @@ static int resources(kos_app_t *app)
     return wait_for_stop(app);
 }
 
+/* ---- what confinement is left on a host that forbids some layers ---- */
+
+static int confined(kos_app_t *app)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int e = errno;
+    int fd = open("/etc/passwd", O_RDONLY);
+    int e2 = errno;
+
+    if (s >= 0)
+        close(s);
+    if (fd >= 0)
+        close(fd);
+    kos_log_info("confined: pid %d uid %d socket %s open /etc/passwd %s", (int)getpid(),
+                 (int)getuid(), s >= 0 ? "ALLOWED" : strerror(e),
+                 fd >= 0 ? "ALLOWED" : strerror(e2));
+    if (kos_app_ready(app))
+        return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -698,6 +738,8 @@ int main(int argc, char **argv)
         rc = region_read(app);
     else if (!strcmp(mode, "resources"))
         rc = resources(app);
+    else if (!strcmp(mode, "confined"))
+        rc = confined(app);
     else
         kos_log_error("unknown mode '%s'", mode);
     kos_app_close(app);

@@ -21,11 +21,17 @@ for a in read_passwd host_proc_environ tcp_socket unix_socket socketpair connect
          signal_scan kill_init ptrace_init kill_sibling execve_sh execveat_loader reexec_fd \
          exec_new_memfd unshare_user mount bpf keyctl fork_bomb write_own_binary create_file \
          guess_fds shm_path undeclared_protocol forge_token_cookie forge_close_revoke \
-         scribble_channel flood_msg_server malformed_frames; do
+         scribble_channel hoard_tokens flood_msg_server malformed_frames; do
   expect "attacker: info: attack $a: contained: "
 done
 expect "attacker: info: attack fork_bomb: contained: 1[0-9] forks, then Resource temporarily unavailable$"
 expect "attacker: info: attack execve_sh: contained: execve\(/bin/sh\): Operation not permitted$"
+expect "attacker: info: attack hoard_tokens: contained: got 15 more 'echo' tokens, then no memory$"
+expect "msg0: app 'attacker' holds 16 tokens for 'echo' and [0-9]+ in all \(at most 16 and 256\); refusing another"
+# Denials are logged within a budget: the flood's thousands of denied
+# requests leave at most a burst of lines, and the rest are counted.
+n=$(grep -c "msg0: denied: app 'attacker'" "$OUT")
+[ "$n" -le 20 ] || fail "msg0 logged $n denials of the attacker; the budget is 10 and 1 a second"
 # The well-behaved pair kept working throughout, and nothing died.
 expect "pinger: info: pinger done: [0-9]+ calls, 0 failures"
 calls=$(grep -oE "pinger done: [0-9]+ calls" "$OUT" | grep -oE "[0-9]+")

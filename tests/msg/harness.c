@@ -177,6 +177,23 @@ bool kh_log_contains(const struct kh_server *s, const char *needle)
     return strstr(buf, needle) != NULL;
 }
 
+int kh_log_count(const struct kh_server *s, const char *needle)
+{
+    static char buf[1 << 20];
+    FILE *f = fopen(s->log_path, "r");
+    size_t n;
+    int count = 0;
+
+    if (!f)
+        return -1;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    for (const char *p = strstr(buf, needle); p; p = strstr(p + 1, needle))
+        count++;
+    return count;
+}
+
 int kh_spawn(struct kh_child *c, kh_fn fn, void *arg, const int *keep, int n_keep)
 {
     int down[2], up[2];

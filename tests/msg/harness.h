@@ -48,6 +48,9 @@ int kh_server_stop(struct kh_server *s);
 /* True if the server's log holds `needle`. */
 bool kh_log_contains(const struct kh_server *s, const char *needle);
 
+/* How many times the server's log holds `needle` (-1 if it cannot be read). */
+int kh_log_count(const struct kh_server *s, const char *needle);
+
 /* A forked app. The child runs fn(arg, sync) with only fds 0-2, the
  * descriptors in `keep` and its sync pipes open, then exits with fn's
  * return value. */

@@ -8,6 +8,9 @@
  * failed check), and the test asserts every exit code.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1210,6 +1213,309 @@ static void test_app_restart(void **state)
     world_stop(&w);
 }
 
+/* ==== descriptors: a server hands its client connected TCP sockets ==== */
+
+enum {
+    L_FD_CONNECT = 100, /* reply carries a new loopback connection; the server keeps its peer */
+    L_FD_NOTIFY,        /* like L_FD_CONNECT, but as a notification; then an empty reply */
+    L_FD_PEER_IO,       /* read `param` bytes from the peer, write "pong", reply with them */
+    L_FD_PEER_EOF,      /* reply OK once the peer reads end of file, TIMEOUT after 5 s */
+    L_FD_BAD,           /* try to pass a pipe and an unconnected socket (refused locally) */
+    L_FD_RAW_PIPE,      /* a raw FD_PASS of a pipe for the caller (the message server refuses) */
+    L_FD_PLANT,         /* a raw FD_PASS of a socket for the caller, with cookie FD_COOKIE */
+    L_FD_HOARD,         /* `param` raw FD_PASSes of sockets for the caller, never announced */
+};
+
+#define FD_COOKIE 0x5eed5eed5eedull
+
+/* A connected loopback pair: *a and *b are the two ends. */
+static void tcp_pair(int *a, int *b)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    CK(l >= 0);
+    CK(bind(l, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+    CK(listen(l, 1) == 0);
+    CK(getsockname(l, (struct sockaddr *)&sin, &len) == 0);
+    *a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CK(*a >= 0);
+    CK(connect(*a, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+    *b = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    CK(*b >= 0);
+    close(l);
+}
+
+static int fd_server(void *p, const struct kh_sync *sync)
+{
+    struct srv_arg *a = p;
+    kos_dir_t *dir = kh_dir(a->sock, a->server, a->app_id);
+    kos_endpoint_t *ep;
+    int peer = -1;
+
+    CKS(kos_dir_publish(dir, a->protocol, &ep), KOS_STATUS_OK);
+    kh_signal(sync);
+    for (;;) {
+        struct kos_msg m, r = {0};
+        struct kos_caller from;
+        uint8_t buf[256];
+        int conn, pipefd[2];
+
+        CKS(kos_endpoint_receive(ep, &m, &from, 20000), KOS_STATUS_OK);
+        switch (m.label) {
+        case L_FD_CONNECT:
+        case L_FD_NOTIFY:
+            if (peer >= 0)
+                close(peer);
+            tcp_pair(&conn, &peer);
+            if (m.label == L_FD_CONNECT) {
+                r.param = 42;
+                CKS(kos_endpoint_reply_fd(ep, &from, KOS_STATUS_OK, &r, conn), KOS_STATUS_OK);
+            } else {
+                struct kos_msg note = {.label = 9, .param = 43};
+                CKS(kos_endpoint_notify_fd(ep, from.client, &note, conn), KOS_STATUS_OK);
+                CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_OK, NULL), KOS_STATUS_OK);
+            }
+            close(conn); /* the client has its own now */
+            break;
+        case L_FD_PEER_IO: {
+            size_t got = 0;
+            while (got < m.param && got < sizeof(buf)) {
+                CK(fd_readable(peer, 5000));
+                ssize_t n = read(peer, buf + got, sizeof(buf) - got);
+                CK(n > 0);
+                got += (size_t)n;
+            }
+            CK(write(peer, "pong", 4) == 4);
+            r.payload = buf;
+            r.len = (uint32_t)got;
+            CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_OK, &r), KOS_STATUS_OK);
+            break;
+        }
+        case L_FD_PEER_EOF: {
+            kos_status_t st = KOS_STATUS_TIMEOUT;
+            if (fd_readable(peer, 5000) && read(peer, buf, sizeof(buf)) == 0)
+                st = KOS_STATUS_OK;
+            CKS(kos_endpoint_reply(ep, &from, st, NULL), KOS_STATUS_OK);
+            break;
+        }
+        case L_FD_BAD: {
+            CK(pipe2(pipefd, O_CLOEXEC) == 0);
+            CKS(kos_endpoint_reply_fd(ep, &from, KOS_STATUS_OK, NULL, pipefd[0]),
+                KOS_STATUS_INVALID_ARGUMENT);
+            int unconnected = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            CK(unconnected >= 0);
+            CKS(kos_endpoint_reply_fd(ep, &from, KOS_STATUS_OK, NULL, unconnected),
+                KOS_STATUS_INVALID_ARGUMENT);
+            close(unconnected);
+            close(pipefd[0]);
+            close(pipefd[1]);
+            CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_OK, NULL), KOS_STATUS_OK);
+            break;
+        }
+        case L_FD_RAW_PIPE:
+        case L_FD_PLANT: {
+            struct kos__mw pass = {.type = KOS__MW_FD_PASS, .channel = from.client};
+            int fd;
+            if (m.label == L_FD_RAW_PIPE) {
+                CK(pipe2(pipefd, O_CLOEXEC) == 0);
+                fd = pipefd[0];
+                pass.cookie = 0x77;
+            } else {
+                if (peer >= 0)
+                    close(peer);
+                tcp_pair(&fd, &peer);
+                pass.cookie = FD_COOKIE;
+            }
+            CKS(kos__mw_send(kos_dir_fd(dir), &pass, &fd, 0), KOS_STATUS_OK);
+            close(fd);
+            if (m.label == L_FD_RAW_PIPE) {
+                close(pipefd[1]);
+                /* Its own connection to the message server, the key to
+                 * acting as this app: refused too. */
+                int own = kos_dir_fd(dir);
+                pass.cookie = 0x78;
+                CKS(kos__mw_send(kos_dir_fd(dir), &pass, &own, 0), KOS_STATUS_OK);
+            }
+            CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_OK, NULL), KOS_STATUS_OK);
+            break;
+        }
+        case L_FD_HOARD:
+            for (uint64_t k = 0; k < m.param; k++) {
+                struct kos__mw pass = {
+                    .type = KOS__MW_FD_PASS, .channel = from.client, .cookie = 0x4000 + k};
+                int fd, other;
+                tcp_pair(&fd, &other);
+                CKS(kos__mw_send(kos_dir_fd(dir), &pass, &fd, 0), KOS_STATUS_OK);
+                close(fd);
+                close(other);
+            }
+            CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_OK, NULL), KOS_STATUS_OK);
+            break;
+        case L_QUIT:
+            CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_OK, NULL), KOS_STATUS_OK);
+            if (peer >= 0)
+                close(peer);
+            kos_endpoint_close(ep);
+            kos__dir_destroy(dir);
+            return 0;
+        default:
+            CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_UNSUPPORTED, NULL), KOS_STATUS_OK);
+        }
+    }
+}
+
+/* Writes `text` to the received socket, has the server read it and answer
+ * "pong" through the socket. */
+static void fd_roundtrip(kos_token_t *t, int fd, const char *text)
+{
+    struct kos_msg q = {.label = L_FD_PEER_IO, .param = strlen(text)}, r;
+    char back[8];
+    int type = 0;
+    socklen_t len = sizeof(type);
+
+    CK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM);
+    CK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    CKS(kos_msg_call(t, &q, &r, 10000), KOS_STATUS_OK);
+    CK(r.len == strlen(text) && memcmp(r.payload, text, r.len) == 0);
+    CK(fd_readable(fd, 5000));
+    CK(read(fd, back, sizeof(back)) == 4 && memcmp(back, "pong", 4) == 0);
+}
+
+static int fd_client(void *p, const struct kh_sync *sync)
+{
+    struct cli_arg *a = p;
+    kos_dir_t *dir = kh_dir(a->sock, "msg0", a->app_id);
+    struct kos_msg q = {.label = L_FD_CONNECT}, r, n;
+    kos_token_t *t;
+    int fd;
+
+    CKS(kos_dir_request(dir, "net", 5000, &t), KOS_STATUS_OK);
+    /* A reply with a socket: it works both ways, and closing it is seen. */
+    CKS(kos_msg_call_fd(t, &q, &r, 5000, &fd), KOS_STATUS_OK);
+    CK(fd >= 0 && r.param == 42);
+    CK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    fd_roundtrip(t, fd, "hello through the socket");
+    close(fd);
+    CKS(call_label(t, L_FD_PEER_EOF, 0, NULL, 10000), KOS_STATUS_OK);
+
+    /* Not taken: the message server closes its copy at once. */
+    CKS(kos_msg_call(t, &q, &r, 5000), KOS_STATUS_OK);
+    CKS(call_label(t, L_FD_PEER_EOF, 0, NULL, 10000), KOS_STATUS_OK);
+
+    /* A notification with a socket. */
+    q.label = L_FD_NOTIFY;
+    CKS(kos_msg_call_fd(t, &q, &r, 5000, &fd), KOS_STATUS_OK);
+    CK(fd == -1); /* the reply itself carries none */
+    CKS(kos_token_receive_fd(t, &n, 5000, &fd), KOS_STATUS_OK);
+    CK(fd >= 0 && n.label == 9 && n.param == 43);
+    fd_roundtrip(t, fd, "notified");
+    close(fd);
+
+    /* A pipe and an unconnected socket do not leave the server. */
+    CKS(call_label(t, L_FD_BAD, 0, NULL, 5000), KOS_STATUS_OK);
+    /* A pipe passed behind the library's back is refused by the message
+     * server, and logged. */
+    CKS(call_label(t, L_FD_RAW_PIPE, 0, NULL, 5000), KOS_STATUS_OK);
+
+    /* A client cannot pass a descriptor on its own token's channel: only
+     * the channel's server may. */
+    q.label = L_FD_CONNECT;
+    CKS(kos_msg_call_fd(t, &q, &r, 5000, &fd), KOS_STATUS_OK);
+    struct kos__mw pass = {.type = KOS__MW_FD_PASS, .channel = kos__token_channel(t), .cookie = 9};
+    CKS(kos__mw_send(kos_dir_fd(dir), &pass, &fd, 0), KOS_STATUS_OK);
+    close(fd);
+    CKS(kos_dir_ping(dir, 5000), KOS_STATUS_OK); /* the message server has seen it */
+
+    /* A socket passed for this client cannot be taken by another app. */
+    CKS(call_label(t, L_FD_PLANT, 0, NULL, 5000), KOS_STATUS_OK);
+    kh_signal(sync);
+    CK(kh_wait_go(sync, 20000) == 0);
+
+    CKS(call_label(t, L_QUIT, 0, NULL, 5000), KOS_STATUS_OK);
+    kos_token_close(t);
+    kos__dir_destroy(dir);
+    return 0;
+}
+
+/* Is given 20 sockets and takes none: the message server keeps 16 for it
+ * and closes the rest; its server's other clients are not affected. */
+static int fd_hoarder(void *p, const struct kh_sync *sync)
+{
+    struct cli_arg *a = p;
+    kos_dir_t *dir = kh_dir(a->sock, "msg0", a->app_id);
+    kos_token_t *t;
+
+    CKS(kos_dir_request(dir, "net", 5000, &t), KOS_STATUS_OK);
+    CKS(call_label(t, L_FD_HOARD, 20, NULL, 10000), KOS_STATUS_OK);
+    CKS(kos_dir_ping(dir, 5000), KOS_STATUS_OK);
+    kh_signal(sync);
+    CK(kh_wait_go(sync, 30000) == 0);
+    kos_token_close(t);
+    kos__dir_destroy(dir);
+    return 0;
+}
+
+/* Redeems FD_COOKIE, which was passed for another app, on its raw
+ * connection. */
+static int fd_thief(void *p, const struct kh_sync *sync)
+{
+    struct cli_arg *a = p;
+    struct kos__mw m = {.type = KOS__MW_FD_REDEEM, .id = 1, .cookie = FD_COOKIE}, rep;
+    int fds[KOS__MW_MAX_FDS];
+
+    CK(kh_wait_go(sync, 20000) == 0);
+    CKS(kos__mw_send(a->sock, &m, NULL, 0), KOS_STATUS_OK);
+    CKS(kos__mw_recv(a->sock, &rep, fds, 0), KOS_STATUS_OK);
+    CK(rep.type == KOS__MW_FD_REDEEM_REPLY && rep.id == 1);
+    CK(rep.status == KOS_STATUS_INVALID_TOKEN);
+    return 0;
+}
+
+static void test_fd_transfer(void **state)
+{
+    struct world w;
+    struct kh_child s, c, x, h;
+    (void)state;
+
+    world_start(&w, 1);
+    const char *const net[] = {"net", NULL};
+    int ss = add_app(&w, 0, 1, "netsrv", net, NULL);
+    int cs = add_app(&w, 0, 2, "client", NULL, net);
+    int xs = add_app(&w, 0, 3, "thief", NULL, net);
+    int hs = add_app(&w, 0, 4, "hoarder", NULL, net);
+    struct srv_arg sa = {.sock = ss, .server = "msg0", .app_id = 1, .protocol = "net"};
+    struct cli_arg ca = {.sock = cs, .app_id = 2}, xa = {.sock = xs, .app_id = 3};
+    struct cli_arg ha = {.sock = hs, .app_id = 4};
+    spawn(&s, fd_server, &sa, ss);
+    /* The hoarder first: the client must be served while it hoards. */
+    spawn(&h, fd_hoarder, &ha, hs);
+    assert_int_equal(kh_wait_ready(&h, 30000), 0);
+    spawn(&c, fd_client, &ca, cs);
+    spawn(&x, fd_thief, &xa, xs);
+    assert_int_equal(kh_wait_ready(&c, 30000), 0);
+    assert_int_equal(kh_go(&x), 0);
+    assert_int_equal(kh_reap(&x, 20000), 0);
+    assert_int_equal(kh_go(&c), 0);
+    assert_int_equal(kh_reap(&c, 30000), 0);
+    assert_int_equal(kh_go(&h), 0);
+    assert_int_equal(kh_reap(&h, 20000), 0);
+    assert_int_equal(kh_reap(&s, 20000), 0);
+    world_stop(&w);
+    assert_int_equal(kh_log_count(&w.srv[0], "passed a descriptor to app 'hoarder', which has too "
+                                             "many not taken; closed it"),
+                     4);
+    assert_true(kh_log_contains(&w.srv[0], "denied: app 'netsrv' tried to pass not a socket to "
+                                           "app 'client' (only connected TCP sockets travel)"));
+    assert_true(kh_log_contains(&w.srv[0], "denied: app 'netsrv' tried to pass a Unix socket to "
+                                           "app 'client' (only connected TCP sockets travel)"));
+    assert_true(kh_log_contains(&w.srv[0], "denied: app 'client' tried to pass a descriptor on "
+                                           "channel"));
+    assert_true(kh_log_contains(&w.srv[0], "denied: app 'thief' tried to take a descriptor "
+                                           "passed to app 'client'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1227,6 +1533,7 @@ int main(void)
         cmocka_unit_test(test_hostile_client),
         cmocka_unit_test(test_app_restart),
         cmocka_unit_test(test_raw_wire),
+        cmocka_unit_test(test_fd_transfer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

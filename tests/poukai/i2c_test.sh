@@ -3,11 +3,16 @@
 # the protocol, malformed requests, and a bad allow list.
 source "$(dirname "$0")/../system/lib.sh"
 
-# The example: five readings of a simulated 23.5 degC rising 0.25 per reading.
-run_image "$KOS_EXAMPLES/i2c_sensor/i2c_sensor.zip"
+# The example (on the Poukai layer, with a device key bundle): five readings
+# of a simulated 23.5 degC rising 0.25 per reading, each kept in the log.
+"$KOS_TOOL" keys.generate --device --out "$WORK/device" --trust "$KOS_TRUST" >/dev/null ||
+  fail "keys.generate --device failed"
+run_image "$KOS_EXAMPLES/i2c_sensor/i2c_sensor.zip" --keys "$WORK/device"
 [ "$RC" -eq 0 ] || fail "i2c_sensor: exit status $RC, expected 0"
 expect "^\S+ i2c_server: info: serving kos_i2c_protocol$"
 expect "^\S+ sensor: info: TMP102 at 0x48, configuration 0x60a0$"
+expect "^\S+ core: self test passed: msg0 ok \(ping\); rng ok .*; log ok .*; key_store ok .*; ping kos_ethernet_protocol ok \(5 checks\)$"
+expect_not "sensor: warn: the log did not keep"
 
 for t in 23.50 23.75 24.00 24.25 24.50; do
   expect "^\S+ sensor: info: temperature $t C$"

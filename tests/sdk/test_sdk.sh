@@ -9,9 +9,15 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cmake --install "$KOS_BUILD_DIR" --prefix "$WORK/sdk" >"$WORK/install.log" ||
   { cat "$WORK/install.log"; fail "cmake --install"; }
 for f in bin/kos-tool include/kos/msg.h include/kos/app.h lib/libkos.a \
-         lib/cmake/KOS/KOSConfig.cmake lib/kos/components/msg_server share/kos/layers/minimal.yaml; do
+         lib/cmake/KOS/KOSConfig.cmake lib/kos/components/msg_server share/kos/layers/minimal.yaml \
+         share/kos/layers/poukai.yaml include/kos/keystore.h lib/kos/components/key_store \
+         lib/kos/components/self_test lib/kos/components/log_server lib/kos/components/rng_server; do
   [ -e "$WORK/sdk/$f" ] || fail "the SDK lacks $f"
 done
+# The installed kos-tool finds the installed Poukai layer.
+"$WORK/sdk/bin/kos-tool" manifest.check --fail-on info "$KOS_SOURCE_DIR/examples/i2c_sensor/system.yaml" \
+  >"$WORK/check.log" 2>&1 || { cat "$WORK/check.log"; fail "manifest.check with the SDK's layer"; }
+grep -q "^summary: 0 errors, 0 warnings, 0 info" "$WORK/check.log" || { cat "$WORK/check.log"; fail "check"; }
 
 for ex in hello ping_pong; do
   cp -r "$KOS_SOURCE_DIR/examples/$ex" "$WORK/$ex"

@@ -9,6 +9,12 @@
  *   inspect          log every open fd and environment variable, then exit 0
  *   sleep            report ready, ignore SIGTERM and wait for Core's stop message
  *   spew N           write N bytes without a newline, then exit 0
+ *   serve_crash PROTO N
+ *                    serve PROTO, but die of SIGSEGV after answering N calls
+ *   call_through PROTO N
+ *                    make N calls on PROTO; when the token goes down, wait for
+ *                    the server to be back (a new request with a timeout) and
+ *                    go on; log each outage, then exit 0
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -37,8 +43,18 @@ static int wait_for_stop(kos_app_t *app)
     return 0;
 }
 
-static int serve(kos_app_t *app, const char *proto)
+static void crash(void)
 {
+    /* Die of SIGSEGV even where a sanitizer has its own handler. */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigaction(SIGSEGV, &dfl, NULL);
+    raise(SIGSEGV);
+}
+
+/* Serves proto; with crash_after > 0, dies after answering that many calls. */
+static int serve(kos_app_t *app, const char *proto, long crash_after)
+{
+    long answered = 0;
     kos_dir_t *dir;
     kos_endpoint_t *ep;
     kos_status_t st;
@@ -61,6 +77,10 @@ static int serve(kos_app_t *app, const char *proto)
                 kos_token_close(m.token);
             if (kos_endpoint_reply(ep, &from, KOS_STATUS_OK, &m))
                 kos_log_warn("reply to %s failed", from.app);
+            if (crash_after > 0 && ++answered == crash_after) {
+                kos_log_info("answered %ld calls; crashing", answered);
+                crash();
+            }
             continue;
         }
         if (st != KOS_STATUS_WOULD_BLOCK && st != KOS_STATUS_TIMEOUT) {
@@ -72,6 +92,48 @@ static int serve(kos_app_t *app, const char *proto)
             break;
     }
     kos_endpoint_close(ep);
+    return 0;
+}
+
+static int call_through(kos_app_t *app, const char *proto, long n)
+{
+    kos_dir_t *dir;
+    kos_token_t *tok = NULL;
+    long done = 0, outages = 0;
+    kos_status_t st;
+
+    if (kos_app_dir(app, "msg0", &dir) || kos_app_ready(app))
+        return 1;
+    while (done < n) {
+        if (!tok) {
+            /* Waits up to 10 s for a publisher: the server may be restarting. */
+            st = kos_dir_request(dir, proto, 10000, &tok);
+            if (st) {
+                kos_log_error("request '%s': %s", proto, kos_status_str(st));
+                return 1;
+            }
+        }
+        struct kos_msg req = {.label = 7, .param = (uint64_t)done, .payload = "hi", .len = 2},
+                       reply;
+        st = kos_msg_call(tok, &req, &reply, 5000);
+        if (st == KOS_STATUS_OK && reply.param == (uint64_t)done) {
+            done++;
+            continue;
+        }
+        if (st != KOS_STATUS_UNAVAILABLE) {
+            kos_log_error("call %ld: %s", done, kos_status_str(st));
+            return 1;
+        }
+        /* The server went away: this token stays down; wait for it back. */
+        outages++;
+        kos_log_info("call %ld: server unavailable; waiting for it to be back", done);
+        st = kos_msg_call(tok, &req, &reply, 0);
+        kos_log_info("the old token still says: %s", kos_status_str(st));
+        kos_token_close(tok);
+        tok = NULL;
+    }
+    kos_token_close(tok);
+    kos_log_info("%ld calls answered through %ld outages", done, outages);
     return 0;
 }
 
@@ -163,13 +225,14 @@ int main(int argc, char **argv)
     }
     int rc = 2;
     if (!strcmp(mode, "serve") && argc > 2) {
-        rc = serve(app, argv[2]);
+        rc = serve(app, argv[2], 0);
+    } else if (!strcmp(mode, "serve_crash") && argc > 3) {
+        rc = serve(app, argv[2], atol(argv[3]));
+    } else if (!strcmp(mode, "call_through") && argc > 3) {
+        rc = call_through(app, argv[2], atol(argv[3]));
     } else if (!strcmp(mode, "crash")) {
         kos_log_info("about to crash");
-        /* Die of SIGSEGV even where a sanitizer has its own handler. */
-        struct sigaction dfl = {.sa_handler = SIG_DFL};
-        sigaction(SIGSEGV, &dfl, NULL);
-        raise(SIGSEGV);
+        crash();
     } else if (!strcmp(mode, "exit") && argc > 2) {
         kos_log_info("exiting with status %s", argv[2]);
         rc = atoi(argv[2]);

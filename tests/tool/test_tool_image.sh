@@ -87,6 +87,23 @@ expect err "^kos-tool manifest.build: release key $WORK/open.key may be read or 
 [ ! -e "$WORK/x.zip" ] || fail "a failed build left $WORK/x.zip"
 ls "$WORK" | grep -q tmp && fail "a failed build left a temporary file"
 
+# No key is ever packed into an image: a binary that is a private key, or
+# holds one, is refused and nothing is written.
+cp "$WORK/keys/sub/release.key" "$WORK/keyfile"
+run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/keys/sub/release.key" \
+  --bin hello="$WORK/keyfile" --bin-dir /bin
+expect err "^kos-tool manifest.build: binary 'hello' of app 'hello': $WORK/keyfile holds a private key .*refusing to pack a key into an image"
+cat /bin/true "$WORK/keys/sub/release.key" /bin/true >"$WORK/withkey"
+run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/keys/sub/release.key" \
+  --bin hello="$WORK/withkey" --bin-dir /bin
+expect err "holds a private key"
+[ ! -e "$WORK/x.zip" ] || fail "a refused build left $WORK/x.zip"
+# A public key is not a secret.
+cat /bin/true "$WORK/keys/sub/release.pub" >"$WORK/withpub"
+run 0 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/keys/sub/release.key" \
+  --bin hello="$WORK/withpub" --bin-dir /bin
+rm -f "$WORK/x.zip"
+
 # Signing disabled: --key is ignored with a warning.
 printf 'system: nosig\nsigning: disabled\nmessage_servers:\n  msg0:\n    binary: true\napps:\n  hello: {}\n' \
   >"$WORK/nosig.yaml"

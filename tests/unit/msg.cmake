@@ -8,3 +8,10 @@ kos_test(msg_channel
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_msg_channel.c
   LIBS kos_internal
   LABELS unit msg)
+# The message server's directory under load: fairness per turn, the unread
+# queue bound, the token limits (counted, not timed).
+kos_test(msgsrv
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_msgsrv.c ${PROJECT_SOURCE_DIR}/components/msg_server/msgsrv.c
+  LIBS kos_internal
+  LABELS unit msg)
+target_include_directories(test_msgsrv PRIVATE ${PROJECT_SOURCE_DIR}/components/msg_server)

@@ -217,6 +217,64 @@ static void test_ctl_send_recv(void **state)
     close(devnull);
 }
 
+/* The self-test report: round trip, every truncation, inconsistent
+ * verdicts and summaries with control characters or too long refused. */
+static void test_self_test_record(void **state)
+{
+    (void)state;
+    struct kos__self_test r = {KOS__SELF_TEST_FAILED, 4, 1, "rng ok; log: timeout"}, d;
+    uint8_t buf[2 * KOS__SELF_TEST_TEXT_MAX];
+    char big[KOS__SELF_TEST_TEXT_MAX + 1];
+    size_t len;
+
+    assert_int_equal(kos__self_test_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    assert_int_equal(len, 12 + strlen(r.summary) + 1);
+    assert_int_equal(kos__self_test_decode(buf, len, &d), KOS_STATUS_OK);
+    assert_int_equal(d.verdict, KOS__SELF_TEST_FAILED);
+    assert_int_equal(d.checks, 4);
+    assert_int_equal(d.failed, 1);
+    assert_string_equal(d.summary, "rng ok; log: timeout");
+    for (size_t n = 0; n < len; n++)
+        assert_int_equal(kos__self_test_decode(buf, n, &d), KOS_STATUS_PROTOCOL);
+    buf[len] = 0;
+    assert_int_equal(kos__self_test_decode(buf, len + 1, &d), KOS_STATUS_PROTOCOL);
+    assert_int_equal(kos__self_test_encode(&r, buf, len - 1, &len), KOS_STATUS_TOO_LARGE);
+
+    /* A verdict that contradicts its counts, in either direction. */
+    struct kos__self_test bad[] = {
+        {KOS__SELF_TEST_PASSED, 4, 1, "x"}, /* passed with a failed check */
+        {KOS__SELF_TEST_FAILED, 1, 2, "x"}, /* more failed than run */
+        {0, 1, 0, "x"},
+        {3, 1, 0, "x"},
+        {KOS__SELF_TEST_PASSED, 1, 0, "line\nbreak"},
+        {KOS__SELF_TEST_PASSED, 1, 0, "del\x7f"},
+        {KOS__SELF_TEST_PASSED, 1, 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(kos__self_test_encode(&bad[i], buf, sizeof(buf), &len),
+                         KOS_STATUS_INVALID_ARGUMENT);
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    r = (struct kos__self_test){KOS__SELF_TEST_PASSED, 1, 0, big};
+    assert_int_equal(kos__self_test_encode(&r, buf, sizeof(buf), &len),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    big[KOS__SELF_TEST_TEXT_MAX - 1] = '\0'; /* 1023 bytes: the most */
+    assert_int_equal(kos__self_test_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    assert_int_equal(kos__self_test_decode(buf, len, &d), KOS_STATUS_OK);
+
+    /* The decoder refuses the same things when they come from outside. */
+    r = (struct kos__self_test){KOS__SELF_TEST_PASSED, 2, 0, "ok"};
+    assert_int_equal(kos__self_test_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    buf[8] = 1; /* failed = 1 with a passed verdict */
+    assert_int_equal(kos__self_test_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
+    buf[8] = 0;
+    buf[12] = '\t';
+    assert_int_equal(kos__self_test_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
+    buf[12] = 'o';
+    buf[len - 1] = 'x'; /* no NUL */
+    assert_int_equal(kos__self_test_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -246,10 +304,14 @@ static void test_status_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_boot_round_trip),   cmocka_unit_test(test_boot_rejects_bad_fields),
+        cmocka_unit_test(test_boot_round_trip),
+        cmocka_unit_test(test_boot_rejects_bad_fields),
         cmocka_unit_test(test_boot_resources_and_config),
-        cmocka_unit_test(test_grants_round_trip), cmocka_unit_test(test_ctl_send_recv),
-        cmocka_unit_test(test_names),             cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_grants_round_trip),
+        cmocka_unit_test(test_ctl_send_recv),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_self_test_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -564,7 +564,25 @@ static void test_proc_fields(void **state)
             "process 3 is a message server listed after an app");
     corrupt(f, "restart 0", proc_at(f, 2, PROC(restart)), 0, 4, "restart policy 0");
     corrupt(f, "restart 4", proc_at(f, 2, PROC(restart)), 4, 4, "restart policy 4");
-    corrupt(f, "flags", proc_at(f, 2, PROC(flags)), 9, 4, "unknown flags 0x8");
+    corrupt(f, "server with host network", proc_at(f, 0, PROC(flags)), KOS_CM_PROC_NET_HOST, 4,
+            "process 0 is a message server with the host's network");
+    corrupt(f, "flags", proc_at(f, 2, PROC(flags)), 0x81, 4, "unknown flags 0x80");
+    corrupt(f, "device keys on a server", proc_at(f, 1, PROC(flags)), KOS_CM_PROC_DEVICE_KEYS, 4,
+            "process 1 is a message server with flags 0x10, which only an app may have");
+    corrupt(f, "self test on a server", proc_at(f, 0, PROC(flags)), KOS_CM_PROC_SELF_TEST, 4,
+            "process 0 is a message server with flags 0x20");
+    /* Each of those two flags belongs to one app at most. */
+    for (uint32_t flag = KOS_CM_PROC_DEVICE_KEYS; flag <= KOS_CM_PROC_SELF_TEST; flag <<= 1) {
+        uint8_t *c = copy(f->buf, f->len);
+        struct kos_cm cm;
+        char err[256];
+        memcpy(c + proc_at(f, 2, PROC(flags)), &flag, 4);
+        assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_OK);
+        memcpy(c + proc_at(f, 3, PROC(flags)), &flag, 4);
+        assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_PROTOCOL);
+        assert_non_null(strstr(err, "which an earlier process has; at most one app may have each"));
+        free(c);
+    }
     corrupt(f, "restart_max", proc_at(f, 2, PROC(restart_max)), 1001, 4, "allows 1001 restarts");
     corrupt(f, "period 0", proc_at(f, 2, PROC(restart_period_ms)), 0, 4, "restart period of 0");
     corrupt(f, "reserved", proc_at(f, 2, PROC(reserved)), 7, 4, "reserved field is 7");
@@ -705,7 +723,7 @@ static void test_v2_fields(void **state)
             "process 2's config entries");
     corrupt(f, "config not key=value", proc_at(f, 2, PROC(config_first)), pong->args_first, 4,
             "process 2's config entry 0 is not key=value");
-    corrupt(f, "proc flags", proc_at(f, 3, PROC(flags)), 8, 4, "unknown flags 0x8");
+    corrupt(f, "proc flags", proc_at(f, 3, PROC(flags)), 0x40, 4, "unknown flags 0x40");
 }
 
 /* The device-path rule shared by the reader and the compiled-form checker. */

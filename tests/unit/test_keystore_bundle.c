@@ -222,8 +222,41 @@ static void test_blob_is_private(void **state)
     n = fread(buf, 1, sizeof(buf), f);
     fclose(f);
     assert_false(kos__key_blob_is_private(buf, n));
-    assert_true(kos__key_blob_is_private("xx-----BEGIN EC PRIVATE KEY-----", 32));
+    assert_true(kos__key_blob_is_private("xx-----BEGIN EC PRIVATE KEY-----\nMHcC", 37));
+    assert_true(kos__key_blob_is_private("-----BEGIN OPENSSH PRIVATE KEY-----\r\n", 37));
+    assert_true(kos__key_blob_is_private("-----BEGIN ENCRYPTED PRIVATE KEY-----\n", 38));
     assert_false(kos__key_blob_is_private("\x7f" "ELF", 4));
+    /* The words alone, as a key parser's binary holds them, are not a key. */
+    assert_false(kos__key_blob_is_private("xx-----BEGIN EC PRIVATE KEY-----", 32));
+    assert_false(kos__key_blob_is_private("-----BEGIN \0PRIVATE KEY-----\n", 30));
+    assert_false(kos__key_blob_is_private("-----BEGIN %s-----\0PRIVATE KEY-----\n", 37));
+    assert_false(kos__key_blob_is_private("-----BEGIN PUBLIC KEY-----\n", 27));
+    assert_false(kos__key_blob_is_private("-----BEGIN private key-----\n", 28));
+
+    /* A key file inside a larger binary is found wherever it sits. */
+    {
+        static uint8_t blob[64 << 10];
+        memset(blob, 0x2d, sizeof(blob)); /* '-' everywhere: the slow path */
+        assert_false(kos__key_blob_is_private(blob, sizeof(blob)));
+        snprintf(p, sizeof(p), "%s/tunnel.key", dev);
+        f = fopen(p, "r");
+        n = fread(buf, 1, sizeof(buf), f);
+        fclose(f);
+        memcpy(blob + 40001, buf, n);
+        assert_true(kos__key_blob_is_private(blob, sizeof(blob)));
+    }
+#ifdef KOS_KEY_STORE_BINARY
+    /* key_store's own binary names the PEM labels it parses: not a key. */
+    {
+        static uint8_t bin[16 << 20];
+        f = fopen(KOS_KEY_STORE_BINARY, "rb");
+        assert_non_null(f);
+        n = fread(bin, 1, sizeof(bin), f);
+        fclose(f);
+        assert_true(n > 0 && n < sizeof(bin));
+        assert_false(kos__key_blob_is_private(bin, n));
+    }
+#endif
 }
 
 int main(void)

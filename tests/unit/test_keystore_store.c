@@ -62,6 +62,46 @@ static void test_acl_good(void **state)
     assert_int_equal(ks_acl_ops(&acl, "my-app.2", "trusted_0"), KS_OP_VERIFY);
 }
 
+/* allow.APP settings: one app's rights, added to what `allow` gives. */
+static void test_acl_per_app(void **state)
+{
+    struct ks_acl acl;
+    (void)state;
+
+    assert_int_equal(ks_acl_parse(&acl, "admin=identity:public", err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(
+        ks_acl_add(&acl, "admin", " identity:sign , trusted_0:verify", err, sizeof(err)),
+        KOS_STATUS_OK);
+    assert_int_equal(
+        ks_acl_add(&acl, "self_test", "identity:sign_digest,identity:verify", err, sizeof(err)),
+        KOS_STATUS_OK);
+    assert_int_equal(ks_acl_add(&acl, "quiet", "", err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(ks_acl_add(&acl, "quiet", "  ", err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(ks_acl_ops(&acl, "admin", "identity"), KS_OP_PUBLIC | KS_OP_SIGN);
+    assert_int_equal(ks_acl_ops(&acl, "admin", "trusted_0"), KS_OP_VERIFY);
+    assert_int_equal(ks_acl_ops(&acl, "self_test", "identity"), KS_OP_SIGN_DIGEST | KS_OP_VERIFY);
+    assert_int_equal(ks_acl_ops(&acl, "quiet", "identity"), 0);
+    assert_int_equal(acl.n, 3);
+
+    /* A bad setting grants nothing, not even what came before it. */
+    assert_int_equal(ks_acl_add(&acl, "admin", "identity:sign;b=k:sign", err, sizeof(err)),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "allow.admin: expected ',' (one app per allow.APP setting) at "
+                                "offset 13"));
+    assert_int_equal(acl.n, 0);
+    assert_int_equal(ks_acl_add(&acl, "a", "identity:delete", err, sizeof(err)),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "allow.a: expected an operation"));
+    assert_int_equal(ks_acl_add(&acl, "a", "identity", err, sizeof(err)),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(ks_acl_add(&acl, "a b", "identity:sign", err, sizeof(err)),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "allow.a b: not an app name"));
+    assert_int_equal(ks_acl_add(&acl, "", "identity:sign", err, sizeof(err)),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(ks_acl_add(&acl, "a", NULL, err, sizeof(err)), KOS_STATUS_OK);
+}
+
 static void expect_bad(const char *allow, const char *fragment)
 {
     struct ks_acl acl;
@@ -280,6 +320,9 @@ static int setup(void **state)
                                   "other=identity:public",
                                   err, sizeof(err)),
                      KOS_STATUS_OK);
+    assert_int_equal(
+        ks_acl_add(&acl, "checker", "identity:sign_digest, identity:verify", err, sizeof(err)),
+        KOS_STATUS_OK);
     if (kstore_set_acl(&fx->ks, &acl, err, sizeof(err), warn, sizeof(warn)))
         fail_msg("set_acl: %s", err);
     assert_non_null(strstr(warn, "no key 'ghost'"));
@@ -437,6 +480,23 @@ static void test_sign_verify(void **state)
     assert_int_equal(request("other", &r, sig, &len), KOS_STATUS_UNAUTHORIZED);
     snprintf(r.key, sizeof(r.key), "trusted_0");
     assert_int_equal(request("admin", &r, sig, &len), KOS_STATUS_UNAUTHORIZED);
+
+    /* sign_digest: digest-mode signatures only, never a pure one, which
+     * could stand for another protocol's signature. */
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN,
+                             .key = "identity",
+                             .data = (const uint8_t *)msg,
+                             .len = sizeof(msg) - 1};
+    assert_int_equal(request("checker", &r, sig, &len), KOS_STATUS_UNAUTHORIZED);
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN,
+                             .key = "identity",
+                             .param = KOS_KEYSTORE_MODE_DIGEST,
+                             .data = digest,
+                             .len = 64};
+    assert_int_equal(request("checker", &r, sig, &len), KOS_STATUS_OK);
+    openssl_verify(fx->ed, sig, dmsg, sizeof(dmsg), 1);
+    snprintf(r.key, sizeof(r.key), "trusted_0");
+    assert_int_equal(request("checker", &r, sig, &len), KOS_STATUS_UNAUTHORIZED);
 }
 
 static void test_verify_trusted(void **state)
@@ -607,8 +667,9 @@ static void test_set_acl_refuses(void **state)
 {
     struct ks_acl acl;
     char warn[256];
-    static const char *bad[] = {"a=tunnel:sign", "a=identity:agree", "a=trusted_0:sign",
-                                "a=tunnel:verify"};
+    static const char *bad[] = {"a=tunnel:sign",           "a=identity:agree",
+                                "a=trusted_0:sign",        "a=tunnel:verify",
+                                "a=trusted_0:sign_digest", "a=tunnel:sign_digest"};
     (void)state;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -626,6 +687,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_acl_good),
         cmocka_unit_test(test_acl_bad),
+        cmocka_unit_test(test_acl_per_app),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_key_parse),
         cmocka_unit_test(test_blob_is_private),

@@ -464,6 +464,38 @@ static void test_layer_extensions(void **state)
     kos_manifest_destroy(m);
 }
 
+static void test_network_host(void **state)
+{
+    (void)state;
+    /* The layer's ethernet keeps the host's network; nobody else has it. */
+    struct kos_manifest *m = load_ok("system: s\nbase: network\napps:\n  client: {}\n");
+    const struct kos_mf_app *e = find_app(m, "ethernet");
+    assert_true(e->network_host);
+    assert_non_null(strstr(e->network_pos.file, "network.yaml"));
+    assert_int_equal(e->network_pos.line, 9);
+    assert_false(find_app(m, "client")->network_host);
+    /* It is compiled as a flag of that app alone. */
+    void *buf = NULL;
+    size_t len = 0;
+    struct kos_cm cm;
+    assert_int_equal(kos_manifest_compile(m, NULL, &buf, &len), KOS_STATUS_OK);
+    assert_int_equal(kos_cm_open(&cm, buf, len, NULL, 0), KOS_STATUS_OK);
+    for (uint32_t i = 0; i < kos_cm_nprocs(&cm); i++) {
+        const struct kos_cm_proc *p = kos_cm_proc(&cm, i);
+        bool eth = strcmp(kos_cm_str(&cm, p->name), "ethernet") == 0;
+        assert_int_equal((p->flags & KOS_CM_PROC_NET_HOST) != 0, eth);
+    }
+    free(buf);
+    kos_manifest_destroy(m);
+
+    /* The manifest may take it away. */
+    m = load_ok("system: s\nbase: network\napps:\n  ethernet: {network: none}\n");
+    e = find_app(m, "ethernet");
+    assert_false(e->network_host);
+    assert_string_equal(e->network_pos.file, "system.yaml");
+    kos_manifest_destroy(m);
+}
+
 static void test_base_minimal(void **state)
 {
     (void)state;
@@ -583,6 +615,137 @@ static void test_layer_removal(void **state)
     assert_non_null(strstr(err.file, "services.yaml"));
     assert_string_equal(err.msg, "app 'logger' uses message server 'msg_sys', which is not "
                                  "declared; declared message servers: msg0");
+}
+
+/* A layer's optional apps are part of a system only when its manifest names
+ * them; `~` leaves one out whether the layer makes it optional or not. */
+static void test_layer_optional(void **state)
+{
+    (void)state;
+    struct kos_manifest *m = load_ok("system: s\n"
+                                     "base: optional\n"
+                                     "apps:\n"
+                                     "  sensor: {}\n");
+    assert_int_equal(m->n_apps, 3); /* keys, admin (optional: false), sensor */
+    assert_string_equal(m->apps[0].name, "keys");
+    assert_true(m->apps[0].device_keys);
+    assert_false(m->apps[0].reports_self_test);
+    assert_string_equal(m->apps[1].name, "admin");
+    assert_true(m->apps[1].reports_self_test);
+    assert_string_equal(m->apps[2].name, "sensor");
+    assert_false(m->apps[2].device_keys);
+    kos_manifest_destroy(m);
+
+    /* Named: the layer's entry, merged, in the layer's order. */
+    m = load_ok("system: s\n"
+                "base: optional\n"
+                "apps:\n"
+                "  sensor: {}\n"
+                "  tunnel: {memory: 16MiB}\n");
+    assert_int_equal(m->n_apps, 4);
+    assert_string_equal(m->apps[1].name, "tunnel");
+    assert_int_equal(m->apps[1].memory, 16u << 20);
+    assert_true(m->apps[1].from_layer);
+    assert_int_equal(m->apps[1].n_grants, 1);
+    assert_int_equal(m->apps[1].grants[0].n_publish, 1);
+    kos_manifest_destroy(m);
+
+    m = load_ok("system: s\n"
+                "base: optional\n"
+                "apps:\n"
+                "  tunnel: {}\n"
+                "  sensor: {}\n");
+    assert_int_equal(m->n_apps, 4);
+    assert_int_equal(find_app(m, "tunnel")->memory, 8u << 20);
+    kos_manifest_destroy(m);
+
+    /* Left out explicitly: valid for an optional app and for a plain one. */
+    m = load_ok("system: s\n"
+                "base: optional\n"
+                "apps:\n"
+                "  tunnel: ~\n"
+                "  admin: ~\n"
+                "  sensor: {}\n");
+    assert_int_equal(m->n_apps, 2);
+    assert_string_equal(m->apps[0].name, "keys");
+    assert_string_equal(m->apps[1].name, "sensor");
+    kos_manifest_destroy(m);
+
+    /* A manifest without an apps: section gets the layer's plain apps. */
+    m = load_ok("system: s\n"
+                "base: optional\n");
+    assert_int_equal(m->n_apps, 2);
+    kos_manifest_destroy(m);
+
+    load_bad("system: s\n"
+             "apps:\n"
+             "  a: {optional: true}\n",
+             3, 7, "'optional' is for a base layer's apps");
+    load_bad("system: s\n"
+             "base: optional\n"
+             "apps:\n"
+             "  tunnel: {optional: false}\n",
+             4, 12, "'optional' is for a base layer's apps");
+    load_bad("system: s\n"
+             "base: optional\n"
+             "apps:\n"
+             "  vpn: ~\n",
+             4, 3,
+             "cannot remove app 'vpn': base layer 'optional' has no app of that name; "
+             "its apps: keys, tunnel, admin");
+
+    struct kos_manifest *bad = NULL;
+    struct kos_mf_error err;
+    const char *text = "system: s\nbase: optional_bad\napps: {a: {}}\n";
+    assert_int_equal(kos_manifest_parse("system.yaml", text, strlen(text), &opts, &bad, &err),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.file, "optional_bad.yaml"));
+    assert_int_equal(err.line, 4);
+    assert_int_equal(err.col, 15);
+    assert_non_null(strstr(err.msg, "invalid value 'yes' for optional of app 'tunnel'"));
+}
+
+/* device_keys and reports_self_test: booleans, one app each, compiled into
+ * the process flags. */
+static void test_core_privileges(void **state)
+{
+    (void)state;
+    struct kos_manifest *m = load_ok("system: s\n"
+                                     "apps:\n"
+                                     "  ks: {device_keys: true}\n"
+                                     "  st: {reports_self_test: True}\n"
+                                     "  other: {device_keys: false, reports_self_test: false}\n");
+    void *buf;
+    size_t len;
+    uint8_t sha[4][32] = {{0}};
+    struct kos_cm cm;
+    char err[256];
+
+    assert_true(find_app(m, "ks")->device_keys);
+    assert_true(find_app(m, "st")->reports_self_test);
+    assert_false(find_app(m, "other")->device_keys);
+    assert_int_equal(kos_manifest_compile(m, sha, &buf, &len), KOS_STATUS_OK);
+    assert_int_equal(kos_cm_open(&cm, buf, len, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(kos_cm_proc(&cm, 0)->flags, KOS_CM_PROC_DEVICE_KEYS);
+    assert_int_equal(kos_cm_proc(&cm, 1)->flags, KOS_CM_PROC_SELF_TEST);
+    assert_int_equal(kos_cm_proc(&cm, 2)->flags, 0);
+    free(buf);
+    kos_manifest_destroy(m);
+
+    load_bad("system: s\n"
+             "apps:\n"
+             "  a: {device_keys: true}\n"
+             "  b: {device_keys: true}\n",
+             4, 20, "apps 'a' and 'b' both have device_keys: true");
+    load_bad("system: s\n"
+             "apps:\n"
+             "  a: {reports_self_test: true}\n"
+             "  b: {reports_self_test: true}\n",
+             4, 26, "apps 'a' and 'b' both have reports_self_test: true");
+    load_bad("system: s\n"
+             "apps:\n"
+             "  a: {device_keys: yes}\n",
+             3, 20, "invalid value 'yes' for device_keys of app 'a'");
 }
 
 static void test_minimal_remove_msg0(void **state)
@@ -921,9 +1084,12 @@ int main(void)
         cmocka_unit_test(test_base_minimal),
         cmocka_unit_test(test_layer_override),
         cmocka_unit_test(test_layer_removal),
+        cmocka_unit_test(test_layer_optional),
+        cmocka_unit_test(test_core_privileges),
         cmocka_unit_test(test_minimal_remove_msg0),
         cmocka_unit_test(test_errors_positions),
         cmocka_unit_test(test_io_errors),
+        cmocka_unit_test(test_network_host),
         cmocka_unit_test(test_error_format),
         cmocka_unit_test(test_api_edges),
         cmocka_unit_test(test_limits),

@@ -1,9 +1,12 @@
 /*
  * test_msg_wire.c - the directory wire format (lib/msg_wire.c): every type
- * round-trips, and every malformed datagram is refused with
- * KOS_STATUS_PROTOCOL, its descriptors closed.
+ * round-trips, every malformed datagram is refused with
+ * KOS_STATUS_PROTOCOL, its descriptors closed, and only connected TCP
+ * sockets pass as descriptors apps may hand each other.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +31,9 @@ static const struct kos__mw samples[] = {
     {.type = KOS__MW_REVOKE, .endpoint = 9, .channel = 77},
     {.type = KOS__MW_PREPARE, .channel = 77, .cookie = 0x0123456789abcdefull},
     {.type = KOS__MW_REDEEM, .id = 5, .cookie = 0xfedcba9876543210ull},
+    {.type = KOS__MW_FD_PASS, .channel = 77, .cookie = 0x1122334455667788ull},
+    {.type = KOS__MW_FD_REDEEM, .id = 6, .cookie = 0x1122334455667788ull},
+    {.type = KOS__MW_FD_DROP, .cookie = 0x1122334455667788ull},
     {.type = KOS__MW_PUBLISH_REPLY, .id = 1, .status = KOS_STATUS_OK, .endpoint = 9},
     {.type = KOS__MW_PUBLISH_REPLY, .id = 1, .status = KOS_STATUS_UNAUTHORIZED},
     {.type = KOS__MW_REQUEST_REPLY, .id = 2, .status = KOS_STATUS_OK, .channel = 77},
@@ -39,6 +45,8 @@ static const struct kos__mw samples[] = {
     {.type = KOS__MW_CLIENT_GONE, .endpoint = 9, .channel = 77},
     {.type = KOS__MW_TOKEN_DOWN, .status = KOS_STATUS_INVALID_TOKEN, .channel = 77},
     {.type = KOS__MW_TOKEN_DOWN, .status = KOS_STATUS_UNAVAILABLE, .channel = 78},
+    {.type = KOS__MW_FD_REDEEM_REPLY, .id = 6, .status = KOS_STATUS_OK},
+    {.type = KOS__MW_FD_REDEEM_REPLY, .id = 6, .status = KOS_STATUS_INVALID_TOKEN},
 };
 #define N_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -79,6 +87,10 @@ static void test_fd_counts(void **state)
     assert_int_equal(kos__mw_nfds(KOS__MW_REQUEST_REPLY, KOS_STATUS_TIMEOUT), 0);
     assert_int_equal(kos__mw_nfds(KOS__MW_REDEEM_REPLY, KOS_STATUS_OK), 3);
     assert_int_equal(kos__mw_nfds(KOS__MW_PUBLISH, 0), 0);
+    assert_int_equal(kos__mw_nfds(KOS__MW_FD_PASS, 0), 1);
+    assert_int_equal(kos__mw_nfds(KOS__MW_FD_REDEEM, 0), 0);
+    assert_int_equal(kos__mw_nfds(KOS__MW_FD_REDEEM_REPLY, KOS_STATUS_OK), 1);
+    assert_int_equal(kos__mw_nfds(KOS__MW_FD_REDEEM_REPLY, KOS_STATUS_INVALID_TOKEN), 0);
     /* The wrong number of descriptors is a malformed message. */
     for (size_t i = 0; i < N_SAMPLES; i++) {
         uint8_t buf[KOS__MW_MAX];
@@ -125,7 +137,7 @@ static void test_header_checks(void **state)
     (void)state;
 
     /* Unknown types, including the gaps between known ones. */
-    const uint32_t unknown[] = {0, 9, 10, 63, 71, 1000, 0xffffffffu};
+    const uint32_t unknown[] = {0, 12, 13, 63, 72, 1000, 0xffffffffu};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         len = encode(&ping, buf);
         put32(buf, unknown[i]);
@@ -375,6 +387,53 @@ static void test_socket_unexpected_fd(void **state)
     close(sv[0]);
 }
 
+/* Only connected TCP sockets may travel between apps. */
+static void test_fd_passable(void **state)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    const char *why = NULL;
+    int p[2], sv[2];
+    (void)state;
+
+    assert_int_equal(pipe(p), 0);
+    assert_false(kos__mw_fd_passable(p[0], &why));
+    assert_string_equal(why, "not a socket");
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_false(kos__mw_fd_passable(sv[0], &why));
+    assert_string_equal(why, "a Unix socket");
+    int udp = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(udp >= 0);
+    assert_false(kos__mw_fd_passable(udp, &why));
+    assert_string_equal(why, "an Internet socket that is not a stream (TCP) socket");
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(l >= 0);
+    assert_false(kos__mw_fd_passable(l, &why));
+    assert_string_equal(why, "a TCP socket that is not connected");
+    assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(l, 1), 0);
+    assert_false(kos__mw_fd_passable(l, &why));
+    assert_string_equal(why, "a listening TCP socket");
+    assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c >= 0);
+    assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    int a = accept(l, NULL, NULL);
+    assert_true(a >= 0);
+    assert_true(kos__mw_fd_passable(c, NULL));
+    assert_true(kos__mw_fd_passable(a, &why));
+    close(a);
+    close(c);
+    close(l);
+    close(udp);
+    close(sv[0]);
+    close(sv[1]);
+    close(p[1]);
+    assert_false(kos__mw_fd_passable(p[1], &why)); /* closed */
+    assert_string_equal(why, "not an open descriptor");
+    close(p[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_encode_refuses),
         cmocka_unit_test(test_socket_round_trip),
         cmocka_unit_test(test_socket_unexpected_fd),
+        cmocka_unit_test(test_fd_passable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
