@@ -578,7 +578,7 @@ static kos_status_t launch_proc(struct core *c, struct proc *p, bool hold)
         .res_fds = res_fds,
         .n_res_fds = (size_t)n_res,
         .sb = c->mode != KOS_SANDBOX_NONE ? &sb : NULL,
-        .hold = hold && c->mode != KOS_SANDBOX_NONE,
+        .hold = hold,
     };
     st = kos__proc_launch(&sp, &p->launch, &why);
     if (st) {
@@ -1148,8 +1148,8 @@ static bool servers_ready(const struct core *c)
  * Launches what the boot may launch now, without waiting for any process to
  * build its sandbox: every message server at once, then every app at once.
  * No app runs before every message server runs and has reported ready: its
- * sandbox is built meanwhile (the start is held, kos__proc_release()) or,
- * without a sandbox, it is only launched then. Each is launched in table
+ * start is held meanwhile (its sandbox is built, its descriptors arranged)
+ * and released by kos__proc_release(). Each is launched in table
  * order (cloned, its ids mapped, let go), at most MAX_LAUNCHING at a time;
  * run_loop() learns from each error pipe when it runs (on_started). If the
  * system shuts down meanwhile (a message server could not start, a signal),
@@ -1177,8 +1177,6 @@ static void launch_more(struct core *c)
     }
     while (c->phase == PH_RUNNING && c->next_launch < c->n && n < MAX_LAUNCHING) {
         struct proc *p = &c->procs[c->next_launch];
-        if (!is_server(p) && !ready && c->mode == KOS_SANDBOX_NONE)
-            break;
         c->next_launch++;
         if (launch_proc(c, p, !is_server(p) && !ready) == KOS_STATUS_OK) {
             n++;

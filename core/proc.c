@@ -95,10 +95,11 @@ static int arrange_fds(const struct kos__spawn *s, int devnull, int *extra, size
 
 /* Runs in the child when there is no sandbox; never returns. */
 __attribute__((noreturn)) static void child_plain(const struct kos__spawn *s, int errpipe,
-                                                  pid_t core_pid)
+                                                  pid_t core_pid, int syncfd)
 {
-    int extra[2] = {s->exe_fd, errpipe};
+    int extra[3] = {s->exe_fd, errpipe, syncfd};
     int devnull;
+    char go;
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != core_pid)
         child_fail(errpipe, KOS_SB_STEP_SYNC, errno ? errno : ESRCH);
@@ -109,9 +110,13 @@ __attribute__((noreturn)) static void child_plain(const struct kos__spawn *s, in
     devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull < 0)
         child_fail(errpipe, KOS_SB_STEP_FDS, errno);
-    if (arrange_fds(s, devnull, extra, 2) < 0)
+    if (arrange_fds(s, devnull, extra, syncfd >= 0 ? 3 : 2) < 0)
         child_fail(errpipe, KOS_SB_STEP_FDS, errno);
     errpipe = extra[1];
+    /* A held start waits for kos__proc_release(); end of file means Core
+     * gave up before anything of the image ran. */
+    if (syncfd >= 0 && read(extra[2], &go, 1) != 1)
+        _exit(127);
     syscall(SYS_execveat, extra[0], "", s->argv, s->envp, AT_EMPTY_PATH);
     child_fail(errpipe, KOS_SB_STEP_EXEC, errno);
 }
@@ -215,7 +220,7 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
 }
 
 static kos_status_t spawn_plain(const struct kos__spawn *s, pid_t *pid, struct kos__spawn_err *why,
-                                int errpipe[2])
+                                int errpipe[2], int syncp[2])
 {
     pid_t core_pid = getpid();
     pid_t child_pid = fork();
@@ -226,7 +231,9 @@ static kos_status_t spawn_plain(const struct kos__spawn *s, pid_t *pid, struct k
     }
     if (child_pid == 0) {
         close(errpipe[0]);
-        child_plain(s, errpipe[1], core_pid);
+        if (syncp[1] >= 0)
+            close(syncp[1]);
+        child_plain(s, errpipe[1], core_pid, syncp[0]);
     }
     *pid = child_pid;
     return KOS_STATUS_OK;
@@ -250,15 +257,19 @@ kos_status_t kos__proc_launch(const struct kos__spawn *s, struct kos__launch *l,
     *l = (struct kos__launch){.pid = -1, .errpipe = -1, .status_fd = -1, .release_fd = -1};
     if (s->n_dir_fds > KOS__BOOT_MAX_DIRS || s->n_res_fds > KOS__BOOT_MAX_RES)
         return KOS_STATUS_INVALID_ARGUMENT;
-    if (pipe2(errpipe, O_CLOEXEC) < 0 ||
-        (s->sb && (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(statp, O_CLOEXEC) < 0))) {
+    if (pipe2(errpipe, O_CLOEXEC) < 0 || ((s->sb || s->hold) && pipe2(syncp, O_CLOEXEC) < 0) ||
+        (s->sb && pipe2(statp, O_CLOEXEC) < 0)) {
         why->err = errno;
         goto out_close;
     }
     if (!s->sb) {
-        st = spawn_plain(s, &child_pid, why, errpipe);
+        st = spawn_plain(s, &child_pid, why, errpipe, syncp);
         if (st)
             goto out_close;
+        close(syncp[0]);
+        syncp[0] = -1;
+        l->release_fd = syncp[1]; /* -1 unless held */
+        syncp[1] = -1;
     } else {
         child_pid = kos_sandbox_clone(s->sb);
         if (child_pid < 0) {

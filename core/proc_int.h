@@ -34,8 +34,9 @@ struct kos__spawn {
     const int *res_fds; /* devices and regions, in boot-record order */
     size_t n_res_fds;
     const struct kos_sandbox *sb; /* NULL: no sandbox (--isolation none) */
-    bool hold;                    /* with a sandbox: the init prepares everything, then
-                                     waits for kos__proc_release() to start the app */
+    bool hold;                    /* the child prepares everything (with a sandbox, the
+                                     init), then waits for kos__proc_release() before the
+                                     app starts */
 };
 
 /* Why a start failed: the sandbox step (enum kos_sandbox_step) and errno. */

@@ -49,12 +49,15 @@ YAML
 "$KOS_TOOL" manifest.build "$WORK/system.yaml" -o "$WORK/wm.zip" --key "$KOS_KEY" \
   --bin t_app="$KOS_T_APP" --bin wrong_machine="$WORK/wrong_machine" >/dev/null ||
   fail "cannot build the wrong-machine image"
-run_image "$WORK/wm.zip"
-[ "$RC" -eq 1 ] || fail "exit status $RC, expected 1 (a message server could not start)"
-expect "core: cannot start message server 'msg0': i/o error: Exec format error$"
-expect "core: shutting down: a message server could not start$"
-expect "core:   waiter +app +not started "
-expect_not "waiter: "
-expect "core: system stopped \(exit status 1\)$"
-expect_well_formed
+# The same without a sandbox, where the app's start is held just before exec.
+for mode in strict none; do
+  run_image "$WORK/wm.zip" --isolation "$mode"
+  [ "$RC" -eq 1 ] || fail "$mode: exit status $RC, expected 1 (a message server could not start)"
+  expect "core: cannot start message server 'msg0': i/o error: Exec format error$"
+  expect "core: shutting down: a message server could not start$"
+  expect "core:   waiter +app +not started "
+  expect_not "waiter: "
+  expect "core: system stopped \(exit status 1\)$"
+  expect_well_formed
+done
 echo "PASS"
