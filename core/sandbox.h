@@ -145,18 +145,19 @@ enum kos_sandbox_step {
 const char *kos_sandbox_step_name(int step);
 
 /* A probe of the host under way: a short-lived child trying every namespace
- * at once. */
+ * at once, and a seccomp filter. */
 struct kos_sandbox_probe {
     pid_t pid; /* the child, or -1 */
     int fd;    /* where it reports, or -1 */
     int err;   /* why it could not be started, or 0 */
 };
 
-/* Learns which layers the host allows: every namespace at once in one
- * short-lived child and, only if that fails, each kind in a child of its own
- * to say which the host refuses. Never fails; what does not work is left out
- * of h->layers and explained in h->why. Blocks for a millisecond or so (a few
- * when a namespace is refused). */
+/* Learns which layers the host allows: every namespace at once and a
+ * seccomp filter in one short-lived child and, only if the namespaces fail
+ * together, each kind (and the filter) in a child of its own to say which
+ * the host refuses. Never fails; what does not work is left out of h->layers
+ * and explained in h->why. Blocks for a millisecond or so (a few when a
+ * namespace is refused). */
 void kos_sandbox_probe(struct kos_sandbox_host *h);
 
 /* kos_sandbox_probe() in two halves, so that the child tries the namespaces
