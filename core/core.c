@@ -108,9 +108,28 @@ struct proc {
     int status_fd;   /* the sandbox init's report of the app's wait status, or -1 */
     char **ro_files; /* what its root holds (loader and libraries) */
     size_t n_ro_files;
-    bool sanitizer;     /* its binary carries a sanitizer runtime */
-    char *data_dir;     /* host path of its /data, or NULL */
-    char root_err[256]; /* why its root could not be worked out, or "" */
+    bool sanitizer;                      /* its binary carries a sanitizer runtime */
+    char *data_dir;                      /* host path of its /data, or NULL */
+    char root_err[256];                  /* why its root could not be worked out, or "" */
+    const struct kos_sandbox_prog *prog; /* its compiled seccomp filter */
+    /* Between launch and exec (see launch_proc): */
+    bool launching;
+    bool held;      /* its app waits for Core to release it (launch_more) */
+    bool cancelled; /* Core killed the start before its app ran */
+    struct kos__launch launch;
+    /* Its message servers and the server ends of its sockets to them, which
+     * go to each server (with its grants) once both it and the server run;
+     * -1 once handed over. */
+    uint32_t n_srv;
+    uint32_t srv[KOS__BOOT_MAX_DIRS];
+    int srv_end[KOS__BOOT_MAX_DIRS];
+};
+
+/* One compiled app filter, shared by every process whose sandbox
+ * kos_sandbox_same_prog() says gets it. */
+struct filter {
+    struct kos_sandbox sb; /* the sandbox it was compiled for */
+    struct kos_sandbox_prog prog;
 };
 
 struct core {
@@ -129,13 +148,21 @@ struct core {
     uint8_t *ctlbuf;
     enum kos_sandbox_mode mode;
     struct kos_sandbox_host host;
-    uint32_t layers; /* what every sandbox gets */
+    struct kos_sandbox_probe probe; /* started at the very beginning */
+    bool probing;                   /* probe still to be finished */
+    uint32_t layers;                /* what every sandbox gets */
     uid_t uid_base;
     char *state_dir;
     bool state_fresh; /* Core made state_dir and removes it at the end */
     char *mnt_dir;
     int *region_fds; /* one sealed memfd per system memory region */
     uint32_t n_regions;
+    struct filter *filters; /* the distinct app filters, compiled at setup */
+    uint32_t n_filters;
+    struct kos_sandbox_prog init_prog; /* the sandbox init's own filter */
+    bool have_init_prog;
+    uint32_t next_launch;     /* the next process of the table to launch at boot */
+    bool booted;              /* every process was launched or failed to */
     struct kos__devkeys keys; /* the device key bundle (--keys), or empty */
     enum kos__self_test_result self_test;
 };
@@ -412,14 +439,72 @@ static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb,
         .max_files = p->cm->max_files ? p->cm->max_files
                      : srv            ? DEFAULT_SERVER_FILES
                                       : DEFAULT_APP_FILES,
+        .app_prog = p->prog,
+        .init_prog = c->have_init_prog ? &c->init_prog : NULL,
     };
 }
 
-static kos_status_t start_proc(struct core *c, struct proc *p)
+/* Hands each message server of process p, once both run, the server end of
+ * p's socket to it with p's grants; an end whose server will not run is
+ * closed. Nothing happens for an end whose server is still starting. */
+static void connect_proc(struct core *c, struct proc *p)
 {
-    uint32_t srv[KOS__BOOT_MAX_DIRS];
-    uint32_t n_srv = is_server(p) ? 0 : servers_of(c, p, srv);
-    int app_ends[KOS__BOOT_MAX_DIRS], srv_ends[KOS__BOOT_MAX_DIRS];
+    if (p->state != P_RUNNING)
+        return;
+    for (uint32_t i = 0; i < p->n_srv; i++) {
+        struct proc *srv = &c->procs[p->srv[i]];
+        if (p->srv_end[i] < 0 || srv->launching)
+            continue;
+        kos_status_t gst = send_grants(c, p, p->srv[i], p->srv_end[i]);
+        if (gst)
+            say(c, "cannot connect app '%s' to message server '%s': %s", p->name, srv->name,
+                kos_status_str(gst));
+        close(p->srv_end[i]);
+        p->srv_end[i] = -1;
+    }
+}
+
+/* Closes the server ends of process p's sockets not handed over yet. */
+static void drop_ends(struct proc *p)
+{
+    close_fds(p->srv_end, p->n_srv);
+    for (uint32_t i = 0; i < p->n_srv; i++)
+        p->srv_end[i] = -1;
+    p->n_srv = 0;
+}
+
+/* Closes what a start that did not happen left of process p. */
+static void drop_start(struct proc *p)
+{
+    drop_ends(p);
+    if (p->con >= 0)
+        close(p->con);
+    if (p->ctl >= 0)
+        close(p->ctl);
+    p->con = p->ctl = -1;
+}
+
+/* Forgets a start Core killed before its app ran (reaped already or not):
+ * the process stays "not started". */
+static void abandon_start(struct proc *p, bool reaped)
+{
+    kos__proc_abandon(&p->launch, reaped);
+    drop_start(p);
+    p->launching = p->held = p->cancelled = false;
+}
+
+/*
+ * Launches process p: console pipe, control socket with its boot record, and
+ * one socketpair per message server it uses; then the child is created and
+ * let go, and Core keeps only its own ends (p->con, p->ctl, p->srv_end). The
+ * child's first instruction may not have run yet: finish_proc() learns
+ * whether it did. On failure logs why, leaves no descriptor behind and
+ * returns the status.
+ */
+static kos_status_t launch_proc(struct core *c, struct proc *p, bool hold)
+{
+    uint32_t n_srv = is_server(p) ? 0 : servers_of(c, p, p->srv);
+    int app_ends[KOS__BOOT_MAX_DIRS];
     int res_fds[KOS__BOOT_MAX_RES];
     bool res_owned[KOS__BOOT_MAX_RES];
     int n_res = 0;
@@ -429,13 +514,13 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
     struct kos__spawn sp;
     struct kos__spawn_err why = {0, 0};
     struct kos_sandbox sb;
-    int status_fd = -1;
     size_t len;
     int err = 0;
     kos_status_t st;
 
     for (uint32_t i = 0; i < KOS__BOOT_MAX_DIRS; i++)
-        app_ends[i] = srv_ends[i] = -1;
+        app_ends[i] = p->srv_end[i] = -1;
+    p->n_srv = n_srv;
     if (c->mode != KOS_SANDBOX_NONE && p->root_err[0]) {
         say(c, "cannot start %s '%s': its root cannot be built: %s", kind(p), p->name, p->root_err);
         return KOS_STATUS_NOT_FOUND;
@@ -459,8 +544,8 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
             goto out_close;
         }
         app_ends[i] = sv[0];
-        srv_ends[i] = sv[1];
-        snprintf(boot.dirs[i].name, sizeof(boot.dirs[i].name), "%s", c->procs[srv[i]].name);
+        p->srv_end[i] = sv[1];
+        snprintf(boot.dirs[i].name, sizeof(boot.dirs[i].name), "%s", c->procs[p->srv[i]].name);
         boot.dirs[i].fd = (int32_t)(KOS__CTL_FD + 1 + i);
     }
     n_res =
@@ -493,40 +578,33 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
         .res_fds = res_fds,
         .n_res_fds = (size_t)n_res,
         .sb = c->mode != KOS_SANDBOX_NONE ? &sb : NULL,
+        .hold = hold,
     };
-    st = kos__proc_spawn(&sp, &p->pid, &status_fd, &why);
+    st = kos__proc_launch(&sp, &p->launch, &why);
     if (st) {
-        if (why.step && why.step != KOS_SB_STEP_EXEC)
+        if (why.step && why.step != KOS_SB_STEP_EXEC) {
             say(c, "cannot start %s '%s': sandbox: %s: %s", kind(p), p->name,
                 kos_sandbox_step_name(why.step), strerror(why.err));
-        else
-            err = why.err;
-        if (why.step && why.step != KOS_SB_STEP_EXEC)
             goto out_quiet;
+        }
+        err = why.err;
         goto out_close;
     }
-    p->status_fd = status_fd;
+    /* The child holds its own copies of everything it was given. */
     for (int i = 0; i < n_res; i++)
         if (res_owned[i])
             close(res_fds[i]);
-
-    /* The process runs: hand each of its message servers the other end. */
-    for (uint32_t i = 0; i < n_srv; i++) {
-        kos_status_t gst = send_grants(c, p, srv[i], srv_ends[i]);
-        if (gst)
-            say(c, "cannot connect app '%s' to message server '%s': %s", p->name,
-                c->procs[srv[i]].name, kos_status_str(gst));
-    }
     close_fds(app_ends, n_srv);
-    close_fds(srv_ends, n_srv);
     close(con[1]);
     close(ctl[1]);
+    /* Core reads both while the process starts, and never blocks on them. */
     fcntl(con[0], F_SETFL, O_NONBLOCK);
     p->con = con[0];
     p->ctl = ctl[0];
-    p->state = P_RUNNING;
     p->ready = false;
-    p->starts++;
+    p->launching = true;
+    p->held = sp.hold;
+    p->cancelled = false;
     return KOS_STATUS_OK;
 
 out_close:
@@ -537,9 +615,51 @@ out_quiet:
         if (res_owned[i])
             close(res_fds[i]);
     close_fds(app_ends, n_srv);
-    close_fds(srv_ends, n_srv);
     close_fds(con, 2);
     close_fds(ctl, 2);
+    p->con = p->ctl = -1;
+    drop_start(p);
+    return st;
+}
+
+/* Learns whether launched process p runs its binary (blocking until it
+ * does or fails, unless its errpipe is known to be ready). On success p is
+ * RUNNING; otherwise its start is undone, why is logged and the status
+ * returned. Connecting it to its message servers is connect_proc()'s. */
+static kos_status_t finish_proc(struct core *c, struct proc *p)
+{
+    struct kos__spawn_err why;
+    int status_fd = -1;
+    kos_status_t st;
+
+    p->launching = false;
+    p->held = false;
+    st = kos__proc_finish(&p->launch, &p->pid, &status_fd, &why);
+    if (st) {
+        if (why.step && why.step != KOS_SB_STEP_EXEC)
+            say(c, "cannot start %s '%s': sandbox: %s: %s", kind(p), p->name,
+                kos_sandbox_step_name(why.step), strerror(why.err));
+        else
+            say(c, "cannot start %s '%s': %s%s%s", kind(p), p->name, kos_status_str(st),
+                why.err ? ": " : "", why.err ? strerror(why.err) : "");
+        drop_start(p);
+        return st;
+    }
+    p->status_fd = status_fd;
+    p->state = P_RUNNING; /* it may have reported ready already */
+    p->starts++;
+    return KOS_STATUS_OK;
+}
+
+/* Starts process p and waits until it runs (restarts). */
+static kos_status_t start_proc(struct core *c, struct proc *p)
+{
+    kos_status_t st = launch_proc(c, p, false);
+
+    if (st == KOS_STATUS_OK)
+        st = finish_proc(c, p);
+    if (st == KOS_STATUS_OK)
+        connect_proc(c, p);
     return st;
 }
 
@@ -567,10 +687,12 @@ static void stop_role(struct core *c, uint32_t role)
     arm_timer(c, c->opts->grace_ms ? c->opts->grace_ms : 3000);
 }
 
+/* Whether a process of the role runs, or is starting and may soon. */
 static bool any_running(const struct core *c, uint32_t role)
 {
     for (uint32_t i = 0; i < c->n; i++)
-        if (c->procs[i].state == P_RUNNING && c->procs[i].cm->role == role)
+        if ((c->procs[i].state == P_RUNNING || c->procs[i].launching) &&
+            c->procs[i].cm->role == role)
             return true;
     return false;
 }
@@ -839,6 +961,23 @@ static void reap(struct core *c)
             return;
         for (uint32_t i = 0; i < c->n; i++) {
             struct proc *p = &c->procs[i];
+            if (p->launching && p->cancelled && p->launch.pid == pid) {
+                abandon_start(p, true);
+                advance_shutdown(c);
+                break;
+            }
+            if (p->launching && p->launch.pid == pid) {
+                /* It ran and ended before its start was seen: its error
+                 * pipe says now which it did. */
+                if (finish_proc(c, p) != KOS_STATUS_OK) {
+                    p->state = P_FAILED;
+                    c->failed = true;
+                    if (is_server(p))
+                        begin_shutdown(c, "a message server could not start");
+                    break;
+                }
+                drop_ends(p); /* nothing to connect any more */
+            }
             if (p->state == P_RUNNING && p->pid == pid) {
                 /* The sandbox's init reports the app's own wait status;
                  * without a report (the init was killed) its own status is
@@ -947,15 +1086,127 @@ static bool on_control(struct core *c, struct proc *p)
     return false;
 }
 
+/* ---- booting ---- */
+
+/* How many processes may be between launch and exec at once. */
+#define MAX_LAUNCHING 32u
+
+/* Asks process p, which has just started during a shutdown, to stop at once
+ * (stop_role() could not reach it while it was starting). */
+static void stop_late(struct proc *p)
+{
+    drop_ends(p);
+    if (p->ctl >= 0 && kos__ctl_send(p->ctl, KOS__CTL_STOP, NULL, 0, -1) != KOS_STATUS_OK) {
+        /* A full or closed control channel does not stop the shutdown. */
+    }
+    kill(p->pid, SIGTERM);
+}
+
+/* Launched process p ran its binary or failed to (its error pipe is
+ * readable): records which, and connects what can now be connected. */
+static void on_started(struct core *c, struct proc *p)
+{
+    if (p->cancelled) {
+        abandon_start(p, false);
+        advance_shutdown(c); /* a shutdown may have waited for it */
+        return;
+    }
+    if (finish_proc(c, p) != KOS_STATUS_OK) {
+        p->state = P_FAILED;
+        c->failed = true;
+        if (is_server(p))
+            begin_shutdown(c, "a message server could not start");
+        advance_shutdown(c);
+        return;
+    }
+    if (c->phase != PH_RUNNING) {
+        stop_late(p);
+        return;
+    }
+    if (!is_server(p)) {
+        connect_proc(c, p);
+        return;
+    }
+    for (uint32_t i = 0; i < c->n; i++)
+        if (!is_server(&c->procs[i]))
+            connect_proc(c, &c->procs[i]);
+}
+
+/* Whether every message server runs and has reported ready (or can no
+ * longer: its control channel is gone). */
+static bool servers_ready(const struct core *c)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct proc *p = &c->procs[i];
+        if (is_server(p) && (p->state != P_RUNNING || (!p->ready && p->ctl >= 0)))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Launches what the boot may launch now, without waiting for any process to
+ * build its sandbox: every message server at once, then every app at once.
+ * No app runs before every message server runs and has reported ready: its
+ * start is held meanwhile (its sandbox is built, its descriptors arranged)
+ * and released by kos__proc_release(). Each is launched in table
+ * order (cloned, its ids mapped, let go), at most MAX_LAUNCHING at a time;
+ * run_loop() learns from each error pipe when it runs (on_started). If the
+ * system shuts down meanwhile (a message server could not start, a signal),
+ * held starts are killed and stay "not started"; if no app could start, the
+ * system shuts down.
+ */
+static void launch_more(struct core *c)
+{
+    bool ready = servers_ready(c);
+    uint32_t n = 0;
+
+    if (c->booted)
+        return;
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct proc *p = &c->procs[i];
+        if (p->held && c->phase != PH_RUNNING) {
+            kill(p->launch.pid, SIGKILL);
+            p->held = false;
+            p->cancelled = true;
+        } else if (p->held && ready) {
+            p->held = false;
+            (void)kos__proc_release(&p->launch); /* a dead init is reaped as any */
+        }
+        n += p->launching;
+    }
+    while (c->phase == PH_RUNNING && c->next_launch < c->n && n < MAX_LAUNCHING) {
+        struct proc *p = &c->procs[c->next_launch];
+        c->next_launch++;
+        if (launch_proc(c, p, !is_server(p) && !ready) == KOS_STATUS_OK) {
+            n++;
+            continue;
+        }
+        p->state = P_FAILED;
+        c->failed = true;
+        if (is_server(p))
+            begin_shutdown(c, "a message server could not start");
+    }
+    if (n > 0 || (c->phase == PH_RUNNING && c->next_launch < c->n))
+        return;
+    c->booted = true;
+    /* Ends whose server never ran are closed, saying so. */
+    for (uint32_t i = 0; i < c->n; i++)
+        connect_proc(c, &c->procs[i]);
+    if (c->phase == PH_RUNNING && !any_running(c, KOS_CM_ROLE_APP))
+        begin_shutdown(c, "no app could start");
+}
+
 /* ---- the loop ---- */
 
 static int run_loop(struct core *c)
 {
-    size_t cap = 2 + 2 * (size_t)c->n;
+    enum { W_CONSOLE, W_CONTROL, W_START };
+    size_t cap = 2 + 3 * (size_t)c->n;
     struct pollfd *pfd = calloc(cap, sizeof(*pfd));
     struct {
         struct proc *p;
-        bool console;
+        int what;
     } *who = calloc(cap, sizeof(*who));
 
     if (!pfd || !who) {
@@ -968,20 +1219,26 @@ static int run_loop(struct core *c)
         bool consoles_open = false;
         size_t n = 0;
 
+        launch_more(c);
         pfd[n++] = (struct pollfd){.fd = c->sigfd, .events = POLLIN};
         pfd[n++] = (struct pollfd){.fd = c->timerfd, .events = POLLIN};
         for (uint32_t i = 0; i < c->n; i++) {
             struct proc *p = &c->procs[i];
             if (p->con >= 0) {
                 who[n].p = p;
-                who[n].console = true;
+                who[n].what = W_CONSOLE;
                 pfd[n++] = (struct pollfd){.fd = p->con, .events = POLLIN};
                 consoles_open = true;
             }
             if (p->ctl >= 0) {
                 who[n].p = p;
-                who[n].console = false;
+                who[n].what = W_CONTROL;
                 pfd[n++] = (struct pollfd){.fd = p->ctl, .events = POLLIN};
+            }
+            if (p->launching) {
+                who[n].p = p;
+                who[n].what = W_START;
+                pfd[n++] = (struct pollfd){.fd = p->launch.errpipe, .events = POLLIN};
             }
         }
         if (c->phase == PH_DONE && !consoles_open)
@@ -998,13 +1255,18 @@ static int run_loop(struct core *c)
         }
         if (r == 0)
             break;
-        /* Consoles first, so a process's last lines precede its exit report. */
+        /* Consoles first, so a process's last lines precede its exit report;
+         * starts before signals, so a process that ran and already ended is
+         * known to run when its exit is reaped. */
         for (size_t i = 2; i < n; i++)
-            if (who[i].console && pfd[i].revents)
+            if (who[i].what == W_CONSOLE && pfd[i].revents)
                 on_console(c, who[i].p);
         for (size_t i = 2; i < n; i++)
-            if (!who[i].console && pfd[i].revents && who[i].p->ctl == pfd[i].fd)
+            if (who[i].what == W_CONTROL && pfd[i].revents && who[i].p->ctl == pfd[i].fd)
                 on_control(c, who[i].p);
+        for (size_t i = 2; i < n; i++)
+            if (who[i].what == W_START && pfd[i].revents && who[i].p->launching)
+                on_started(c, who[i].p);
         if (pfd[0].revents)
             on_signal(c);
         if (pfd[1].revents)
@@ -1144,6 +1406,42 @@ static int make_regions(struct core *c)
     return 0;
 }
 
+/* Compiles each distinct app seccomp filter once, and the init's, so that
+ * no process compiles one between its clone and its exec. Returns 0, or -1
+ * after saying why. */
+static int compile_filters(struct core *c)
+{
+    c->filters = calloc(c->n ? c->n : 1, sizeof(*c->filters));
+    if (!c->filters) {
+        say(c, "out of memory");
+        return -1;
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct proc *p = &c->procs[i];
+        struct kos_sandbox sb;
+        uint32_t f;
+
+        fill_sandbox(c, p, &sb, 0);
+        for (f = 0; f < c->n_filters; f++)
+            if (kos_sandbox_same_prog(&c->filters[f].sb, &sb))
+                break;
+        if (f == c->n_filters) {
+            int err = kos_sandbox_app_prog(&sb, &c->filters[f].prog);
+            if (err) {
+                say(c, "cannot compile the seccomp filter of %s '%s': %s", kind(p), p->name,
+                    strerror(err));
+                return -1;
+            }
+            c->filters[f].sb = sb;
+            c->n_filters++;
+        }
+        p->prog = &c->filters[f].prog;
+    }
+    /* The init's own filter is best-effort hardening of trusted code. */
+    c->have_init_prog = kos_sandbox_init_prog(&c->init_prog) == 0;
+    return 0;
+}
+
 /*
  * Decides the isolation, probes the host, says what is in force and prepares
  * what sandboxes need (state directory, each binary's root, data
@@ -1171,7 +1469,10 @@ static int setup_sandbox(struct core *c)
         say(c, "WARNING: sandbox: NONE (--isolation none): apps run unconfined, with every "
                "file, socket and process of this user within reach; development only");
     } else {
-        kos_sandbox_probe(&c->host);
+        if (!c->probing)
+            kos_sandbox_probe_start(&c->probe);
+        c->probing = false;
+        kos_sandbox_probe_finish(&c->probe, &c->host);
         uint32_t missing = required & ~c->host.layers;
         c->layers = c->host.layers;
         if (missing && c->mode == KOS_SANDBOX_STRICT) {
@@ -1229,6 +1530,8 @@ static int setup_sandbox(struct core *c)
             return KOS_CORE_EXIT_HOST;
         }
     }
+    if (c->mode != KOS_SANDBOX_NONE && (c->layers & KOS_SB_SECCOMP) && compile_filters(c) < 0)
+        return KOS_CORE_EXIT_HOST;
     if (n_san)
         say(c,
             "sandbox: %u binaries carry a sanitizer runtime (sanitizer build): they get a "
@@ -1315,6 +1618,10 @@ static void destroy(struct core *c)
     for (uint32_t i = 0; c->region_fds && i < c->n_regions; i++)
         if (c->region_fds[i] >= 0)
             close(c->region_fds[i]);
+    for (uint32_t i = 0; c->filters && i < c->n_filters; i++)
+        kos_sandbox_prog_fini(&c->filters[i].prog);
+    free(c->filters);
+    kos_sandbox_prog_fini(&c->init_prog);
     free(c->region_fds);
     if (c->state_fresh)
         nftw(c->state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -1323,6 +1630,8 @@ static void destroy(struct core *c)
     free(c->procs);
     free(c->ctlbuf);
     kos_image_close(c->img);
+    if (c->probing)
+        kos_sandbox_probe_cancel(&c->probe);
     if (c->sigfd >= 0)
         close(c->sigfd);
     if (c->timerfd >= 0)
@@ -1353,6 +1662,12 @@ int kos_core_run(const struct kos_core_opts *opts)
                     strerror(errno));
             return KOS_CORE_EXIT_USAGE;
         }
+    }
+    /* The host's namespaces are tried in a child while the image is
+     * verified (the child runs nothing of the image). */
+    if (opts->isolation != KOS_SANDBOX_NONE) {
+        kos_sandbox_probe_start(&c.probe);
+        c.probing = true;
     }
     if (kos_image_open(opts->image_path, &io, &c.img, err, sizeof(err))) {
         say(&c, "refusing image %s: %s", opts->image_path, err);
@@ -1410,21 +1725,6 @@ int kos_core_run(const struct kos_core_opts *opts)
 
     say(&c, "booting system '%s': %u message servers and apps",
         kos_cm_str(c.cm, c.cm->hdr->system_name), c.n);
-    /* Message servers first (they come first in the table), so that each
-     * app's channels can be handed to a running server. */
-    for (uint32_t i = 0; i < c.n; i++) {
-        struct proc *p = &c.procs[i];
-        if (start_proc(&c, p) == KOS_STATUS_OK)
-            continue;
-        p->state = P_FAILED;
-        c.failed = true;
-        if (is_server(p)) {
-            begin_shutdown(&c, "a message server could not start");
-            break;
-        }
-    }
-    if (c.phase == PH_RUNNING && !any_running(&c, KOS_CM_ROLE_APP))
-        begin_shutdown(&c, "no app could start");
     rc = run_loop(&c);
     for (uint32_t i = 0; i < c.n && c.self_test == KOS__SELF_TEST_NONE; i++)
         if (c.procs[i].cm->flags & KOS_CM_PROC_SELF_TEST)

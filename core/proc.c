@@ -8,10 +8,12 @@
  *
  * With a sandbox (sandbox.h) Core clones the sandbox's init in new
  * namespaces, writes its id maps, and lets it go; the init builds the root,
- * arranges the descriptors, forks the app and becomes its init. The app
- * enters the sandbox and executes the binary from fd `max_files`. Any
- * failure on the way is reported back as (step, errno) through a
- * close-on-exec pipe that only reaches end of file once the binary runs.
+ * arranges the descriptors, starts the app with vfork() and becomes its
+ * init. The app enters the sandbox and executes the binary from fd
+ * `max_files`. Any failure on the way is reported back as (step, errno)
+ * through a close-on-exec pipe that only reaches end of file once the binary
+ * runs. Starting is split in two (kos__proc_launch, kos__proc_finish) so that
+ * Core can have many processes building their sandboxes at once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +29,7 @@
 #include "boot_int.h"
 #include "proc_int.h"
 
-#define MAX_FDS (4 + KOS__BOOT_MAX_DIRS + KOS__BOOT_MAX_RES + 3)
+#define MAX_FDS (4 + KOS__BOOT_MAX_DIRS + KOS__BOOT_MAX_RES + 4)
 
 __attribute__((noreturn)) static void child_fail(int errpipe, int step, int err)
 {
@@ -93,10 +95,11 @@ static int arrange_fds(const struct kos__spawn *s, int devnull, int *extra, size
 
 /* Runs in the child when there is no sandbox; never returns. */
 __attribute__((noreturn)) static void child_plain(const struct kos__spawn *s, int errpipe,
-                                                  pid_t core_pid)
+                                                  pid_t core_pid, int syncfd)
 {
-    int extra[2] = {s->exe_fd, errpipe};
+    int extra[3] = {s->exe_fd, errpipe, syncfd};
     int devnull;
+    char go;
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != core_pid)
         child_fail(errpipe, KOS_SB_STEP_SYNC, errno ? errno : ESRCH);
@@ -107,21 +110,33 @@ __attribute__((noreturn)) static void child_plain(const struct kos__spawn *s, in
     devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull < 0)
         child_fail(errpipe, KOS_SB_STEP_FDS, errno);
-    if (arrange_fds(s, devnull, extra, 2) < 0)
+    if (arrange_fds(s, devnull, extra, syncfd >= 0 ? 3 : 2) < 0)
         child_fail(errpipe, KOS_SB_STEP_FDS, errno);
     errpipe = extra[1];
+    /* A held start waits for kos__proc_release(); end of file means Core
+     * gave up before anything of the image ran. */
+    if (syncfd >= 0 && read(extra[2], &go, 1) != 1)
+        _exit(127);
     syscall(SYS_execveat, extra[0], "", s->argv, s->envp, AT_EMPTY_PATH);
     child_fail(errpipe, KOS_SB_STEP_EXEC, errno);
 }
 
-/* The app, forked by the sandbox's init; never returns. */
+/* The app, started by the sandbox's init with vfork(): until it executes
+ * its binary it shares the init's memory (the init waits meanwhile), so it
+ * only makes system calls on what vfork() does not share - its descriptors,
+ * signal handlers and mask, credentials, limits and filter - and never
+ * returns. */
 __attribute__((noreturn)) static void app_sandboxed(const struct kos__spawn *s, int exe,
                                                     int errpipe, int status_fd, int k)
 {
     const struct kos_sandbox *sb = s->sb;
     int L = (int)sb->max_files, step, err;
+    sigset_t none;
 
-    reset_signals();
+    /* The init reset every disposition already and installed none; only its
+     * mask (everything blocked) must not pass on. */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     close(status_fd);
     /* Without a PID namespace, the app must still die with its init. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
@@ -147,7 +162,7 @@ __attribute__((noreturn)) static void app_sandboxed(const struct kos__spawn *s, 
 __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int errpipe,
                                                  int syncfd, int status_fd)
 {
-    int extra[3] = {s->exe_fd, errpipe, status_fd};
+    int extra[4] = {s->exe_fd, errpipe, status_fd, syncfd};
     int step, err, devnull, k;
     sigset_t all;
     char go;
@@ -155,14 +170,18 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         child_fail(errpipe, KOS_SB_STEP_SYNC, errno);
+    if ((err = kos_sandbox_unshare(s->sb)) != 0)
+        child_fail(errpipe, KOS_SB_STEP_NAMESPACES, err);
+    /* What needs no ids first, while Core writes them. */
+    reset_signals();
+    setsid();
+    /* Only a private /proc could show the app what the init inherited. */
+    if (s->sb->proc)
+        kos_sandbox_hide_cmdline();
     /* Core writes our id maps, then one byte; end of file means Core died
      * or gave up. */
     if (read(syncfd, &go, 1) != 1)
         _exit(127);
-    close(syncfd);
-    reset_signals();
-    setsid();
-    kos_sandbox_hide_cmdline();
     step = kos_sandbox_build_root(s->sb, &err);
     if (step)
         child_fail(errpipe, step, err);
@@ -171,14 +190,23 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
     devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull < 0)
         child_fail(errpipe, KOS_SB_STEP_FDS, errno);
-    k = arrange_fds(s, devnull, extra, 3);
+    k = arrange_fds(s, devnull, extra, 4);
     if (k < 0)
         child_fail(errpipe, KOS_SB_STEP_FDS, errno);
+    /* arrange_fds() moved the error pipe to extra[1] and closed the rest. */
     if ((int)s->sb->max_files <= k + 3)
-        child_fail(errpipe, KOS_SB_STEP_FDS, EMFILE);
+        child_fail(extra[1], KOS_SB_STEP_FDS, EMFILE);
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
-    app = fork();
+    /* Everything is ready; the app starts on Core's second byte (at once,
+     * unless Core holds it until its message servers are ready). End of
+     * file means Core gave up: nothing of the image has run. */
+    if (read(extra[3], &go, 1) != 1)
+        _exit(127);
+    close(extra[3]);
+    /* No copy of the address space to make for the app and tear down again
+     * at its exec: it borrows the init's until then. */
+    app = vfork();
     if (app < 0)
         child_fail(extra[1], KOS_SB_STEP_FORK, errno);
     if (app == 0)
@@ -188,11 +216,11 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
     if (dup2(status_fd, 0) < 0)
         _exit(127);
     syscall(SYS_close_range, 1u, ~0u, 0);
-    kos_sandbox_init(app, 0);
+    kos_sandbox_init(app, 0, s->sb->init_prog);
 }
 
 static kos_status_t spawn_plain(const struct kos__spawn *s, pid_t *pid, struct kos__spawn_err *why,
-                                int errpipe[2])
+                                int errpipe[2], int syncp[2])
 {
     pid_t core_pid = getpid();
     pid_t child_pid = fork();
@@ -203,7 +231,9 @@ static kos_status_t spawn_plain(const struct kos__spawn *s, pid_t *pid, struct k
     }
     if (child_pid == 0) {
         close(errpipe[0]);
-        child_plain(s, errpipe[1], core_pid);
+        if (syncp[1] >= 0)
+            close(syncp[1]);
+        child_plain(s, errpipe[1], core_pid, syncp[0]);
     }
     *pid = child_pid;
     return KOS_STATUS_OK;
@@ -216,28 +246,30 @@ static void close2(int fds[2])
             close(fds[i]);
 }
 
-kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *status_fd,
-                             struct kos__spawn_err *why)
+kos_status_t kos__proc_launch(const struct kos__spawn *s, struct kos__launch *l,
+                              struct kos__spawn_err *why)
 {
     int errpipe[2] = {-1, -1}, syncp[2] = {-1, -1}, statp[2] = {-1, -1};
     pid_t child_pid = -1;
-    struct kos__spawn_err e;
     kos_status_t st = KOS_STATUS_IO;
-    ssize_t r;
 
     *why = (struct kos__spawn_err){0, 0};
-    *status_fd = -1;
+    *l = (struct kos__launch){.pid = -1, .errpipe = -1, .status_fd = -1, .release_fd = -1};
     if (s->n_dir_fds > KOS__BOOT_MAX_DIRS || s->n_res_fds > KOS__BOOT_MAX_RES)
         return KOS_STATUS_INVALID_ARGUMENT;
-    if (pipe2(errpipe, O_CLOEXEC) < 0 ||
-        (s->sb && (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(statp, O_CLOEXEC) < 0))) {
+    if (pipe2(errpipe, O_CLOEXEC) < 0 || ((s->sb || s->hold) && pipe2(syncp, O_CLOEXEC) < 0) ||
+        (s->sb && pipe2(statp, O_CLOEXEC) < 0)) {
         why->err = errno;
         goto out_close;
     }
     if (!s->sb) {
-        st = spawn_plain(s, &child_pid, why, errpipe);
+        st = spawn_plain(s, &child_pid, why, errpipe, syncp);
         if (st)
             goto out_close;
+        close(syncp[0]);
+        syncp[0] = -1;
+        l->release_fd = syncp[1]; /* -1 unless held */
+        syncp[1] = -1;
     } else {
         child_pid = kos_sandbox_clone(s->sb);
         if (child_pid < 0) {
@@ -253,30 +285,87 @@ kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *status
         }
         close(syncp[0]);
         syncp[0] = -1;
+        /* The child waits for its maps; they are written before anything
+         * else is started. A held start keeps the pipe's write end: children
+         * started meanwhile inherit it, and close it with every other
+         * inherited descriptor before anything of theirs runs. */
         int err = kos_sandbox_map_ids(s->sb, child_pid);
+        /* One byte for the maps, and the second (start the app) unless the
+         * caller holds it back for kos__proc_release(). */
         if (err) {
             why->step = KOS_SB_STEP_SYNC;
             why->err = err;
             kill(child_pid, SIGKILL);
-        } else if (write(syncp[1], "g", 1) != 1) {
+        } else if (write(syncp[1], "gr", s->hold ? 1 : 2) != (s->hold ? 1 : 2)) {
             why->step = KOS_SB_STEP_SYNC;
             why->err = errno;
             kill(child_pid, SIGKILL);
+        } else if (s->hold) {
+            l->release_fd = syncp[1];
+            syncp[1] = -1;
         }
-        close(syncp[1]);
-        syncp[1] = -1;
+        close2(syncp);
         close(statp[1]);
         statp[1] = -1;
     }
     close(errpipe[1]);
     errpipe[1] = -1;
+    l->pid = child_pid;
+    l->errpipe = errpipe[0];
+    l->status_fd = statp[0];
+    l->failed = *why;
+    return KOS_STATUS_OK;
+
+out_close:
+    close2(errpipe);
+    close2(syncp);
+    close2(statp);
+    return st;
+}
+
+int kos__proc_release(struct kos__launch *l)
+{
+    int err = 0;
+
+    if (l->release_fd < 0)
+        return 0;
+    if (write(l->release_fd, "r", 1) != 1)
+        err = errno ? errno : EIO;
+    close(l->release_fd);
+    l->release_fd = -1;
+    return err;
+}
+
+void kos__proc_abandon(struct kos__launch *l, bool reaped)
+{
+    if (!reaped && l->pid > 0)
+        while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    if (l->errpipe >= 0)
+        close(l->errpipe);
+    if (l->status_fd >= 0)
+        close(l->status_fd);
+    if (l->release_fd >= 0)
+        close(l->release_fd);
+    *l = (struct kos__launch){.pid = -1, .errpipe = -1, .status_fd = -1, .release_fd = -1};
+}
+
+kos_status_t kos__proc_finish(struct kos__launch *l, pid_t *pid, int *status_fd,
+                              struct kos__spawn_err *why)
+{
+    struct kos__spawn_err e;
+    kos_status_t st = KOS_STATUS_IO;
+    ssize_t r;
+
+    *why = l->failed;
+    *status_fd = -1;
     do
-        r = read(errpipe[0], &e, sizeof(e));
+        r = read(l->errpipe, &e, sizeof(e));
     while (r < 0 && errno == EINTR);
     if (r == 0 && !why->err) {
-        *pid = child_pid;
-        *status_fd = statp[0];
-        statp[0] = -1;
+        *pid = l->pid;
+        *status_fd = l->status_fd;
+        l->status_fd = -1;
         st = KOS_STATUS_OK;
         goto out_close;
     }
@@ -286,12 +375,17 @@ kos_status_t kos__proc_spawn(const struct kos__spawn *s, pid_t *pid, int *status
         else
             why->err = EIO;
     }
-    while (waitpid(child_pid, NULL, 0) < 0 && errno == EINTR)
+    while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
         ;
-    st = KOS_STATUS_IO;
 out_close:
-    close2(errpipe);
-    close2(syncp);
-    close2(statp);
+    close(l->errpipe);
+    l->errpipe = -1;
+    if (l->status_fd >= 0)
+        close(l->status_fd);
+    l->status_fd = -1;
+    if (l->release_fd >= 0)
+        close(l->release_fd);
+    l->release_fd = -1;
+    l->pid = -1;
     return st;
 }

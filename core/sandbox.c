@@ -2,15 +2,20 @@
  * sandbox.c - building the sandbox of one app or message server (sandbox.h).
  *
  * Layers, in the order they are put in place:
- *   1. namespaces (user, mount, PID, IPC, UTS, network), created at clone();
- *      Core writes the user namespace's maps: the app's uid 1000 inside is
- *      its own host uid when Core is privileged, Core's uid otherwise;
+ *   1. namespaces: user and PID created at clone(), then mount, network,
+ *      IPC and UTS by the new process itself, first thing (unshare(), in the
+ *      new user namespace, which owns them as it would had they been made at
+ *      clone()); Core writes the user namespace's maps: the app's uid 1000
+ *      inside is its own host uid when Core is privileged, Core's uid
+ *      otherwise;
  *   2. the root: a tmpfs holding only the ELF interpreter and the shared
  *      libraries the binary needs, each bind-mounted read-only, nosuid and
  *      nodev; /data bound read-write when granted; /proc only for sanitizer
  *      runtimes; then pivot_root and the tmpfs remounted read-only;
  *   3. in the app: rlimits, Landlock, securebits and no capabilities,
- *      no_new_privs, then the seccomp allow-list, then execveat().
+ *      no_new_privs, then the seccomp allow-list, then execveat(). Core
+ *      compiles each distinct allow-list once at boot (kos_sandbox_app_prog);
+ *      the app only loads it.
  *
  * The seccomp filter's default action is EPERM (see docs/sandbox.md): a
  * denied call fails like any other refused call, so hostile attempts are
@@ -25,7 +30,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/landlock.h>
+#include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -33,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -71,7 +80,7 @@ const char *kos_sandbox_step_name(int step)
         [KOS_SB_STEP_LANDLOCK] = "landlock", [KOS_SB_STEP_CAPS] = "dropping capabilities",
         [KOS_SB_STEP_NNP] = "no_new_privs",  [KOS_SB_STEP_SECCOMP] = "seccomp",
         [KOS_SB_STEP_FDS] = "descriptors",   [KOS_SB_STEP_FORK] = "forking the app",
-        [KOS_SB_STEP_EXEC] = "exec",
+        [KOS_SB_STEP_EXEC] = "exec",         [KOS_SB_STEP_NAMESPACES] = "namespaces",
     };
     if (step < 0 || (size_t)step >= sizeof(names) / sizeof(names[0]) || !names[step])
         return "unknown step";
@@ -120,35 +129,75 @@ static void why_add(struct kos_sandbox_host *h, const char *what, int err)
              strerror(err));
 }
 
-/* Runs try(arg) in a short-lived child, so nothing it changes touches Core;
- * returns the errno it returned (0: it worked). */
-static int in_child(int (*try)(const void *arg), const void *arg)
-{
-    int p[2], err = 0;
-    pid_t pid;
+/* What a probe child found: an errno for each thing it tried, 0 when it
+ * worked. */
+struct probe_result {
+    int ns;
+    int seccomp;
+};
 
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return errno;
-    pid = fork();
-    if (pid < 0) {
-        err = errno;
+/* Starts a short-lived child running try(arg, &result), so nothing it
+ * changes touches Core; it reports the result on a pipe. */
+static void child_start(struct kos_sandbox_probe *pr,
+                        void (*try)(const void *arg, struct probe_result *r), const void *arg)
+{
+    int p[2];
+
+    pr->pid = -1;
+    pr->fd = -1;
+    pr->err = 0;
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        pr->err = errno;
+        return;
+    }
+    pr->pid = fork();
+    if (pr->pid < 0) {
+        pr->err = errno;
         close(p[0]);
         close(p[1]);
-        return err;
+        return;
     }
-    if (pid == 0) {
-        int e = try(arg);
-        if (write(p[1], &e, sizeof(e)) < 0)
+    if (pr->pid == 0) {
+        struct probe_result r = {0, 0};
+        try(arg, &r);
+        if (write(p[1], &r, sizeof(r)) < 0)
             _exit(1);
         _exit(0);
     }
     close(p[1]);
-    if (read(p[0], &err, sizeof(err)) != (ssize_t)sizeof(err))
-        err = EIO;
-    close(p[0]);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    return err;
+    pr->fd = p[0];
+}
+
+/* Waits for the child child_start() started and returns what it found
+ * (both fields the reason when it could not run or report). */
+static struct probe_result child_finish(struct kos_sandbox_probe *pr)
+{
+    struct probe_result r = {pr->err, pr->err};
+
+    if (pr->fd >= 0) {
+        ssize_t n;
+        do
+            n = read(pr->fd, &r, sizeof(r));
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)sizeof(r))
+            r.ns = r.seccomp = EIO;
+        close(pr->fd);
+    }
+    if (pr->pid > 0)
+        while (waitpid(pr->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    pr->pid = -1;
+    pr->fd = -1;
+    return r;
+}
+
+static struct probe_result in_child(void (*try)(const void *arg, struct probe_result *r),
+                                    const void *arg)
+{
+    struct kos_sandbox_probe pr;
+
+    child_start(&pr, try, arg);
+    return child_finish(&pr);
 }
 
 struct unshare_try {
@@ -158,54 +207,73 @@ struct unshare_try {
 
 /* unshare(flags); as an unprivileged user, the other namespaces need a user
  * namespace first. */
-static int try_unshare(const void *arg)
+static void try_unshare(const void *arg, struct probe_result *r)
 {
     const struct unshare_try *t = arg;
 
     if (t->with_user && unshare(CLONE_NEWUSER) < 0)
-        return errno;
-    if (unshare(t->flags) < 0)
-        return errno;
+        r->ns = errno;
+    else if (unshare(t->flags) < 0)
+        r->ns = errno;
     /* A mount namespace is only useful if we may mount in it. */
-    if ((t->flags & CLONE_NEWNS) &&
-        (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-         mount("kos", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k") < 0))
-        return errno;
-    return 0;
+    else if ((t->flags & CLONE_NEWNS) &&
+             (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+              mount("kos", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k") < 0))
+        r->ns = errno;
 }
 
 /* Loads a seccomp filter, as every start will. A host (a container runtime,
  * say) may refuse filters even where the kernel has them. */
-static int try_seccomp(const void *arg)
+static void try_seccomp(const void *arg, struct probe_result *r)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     int rc;
     (void)arg;
 
-    if (!ctx)
-        return ENOMEM;
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        return errno;
-    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 0) < 0)
-        return EINVAL;
+    if (!ctx) {
+        r->seccomp = ENOMEM;
+        return;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        r->seccomp = errno;
+        return;
+    }
+    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 0) < 0) {
+        r->seccomp = EINVAL;
+        return;
+    }
     rc = seccomp_load(ctx);
     /* libseccomp reports the kernel's refusal as -ECANCELED. */
     if (rc < 0)
-        return rc == -ECANCELED ? EPERM : -rc;
-    return 0;
+        r->seccomp = rc == -ECANCELED ? EPERM : -rc;
 }
 
-void kos_sandbox_probe(struct kos_sandbox_host *h)
+/* Every namespace the sandbox uses, as a start asks for them. */
+static int all_ns_flags(void)
 {
-    memset(h, 0, sizeof(*h));
-    h->uid = getuid();
-    h->gid = getgid();
-    h->limits = KOS_SANDBOX_LIMITS_RLIMITS;
-    capng_get_caps_process();
-    h->privileged = geteuid() == 0 && capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) &&
-                    capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID);
+    int flags = 0;
+    for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++)
+        flags |= ns_table[i].flag;
+    return flags;
+}
 
-    int err = in_child(try_unshare, &(struct unshare_try){.flags = CLONE_NEWUSER});
+/* The common case, in one child: every namespace at once, the way each
+ * sandbox takes them, mounting in the new mount namespace, then a seccomp
+ * filter. */
+static void try_all(const void *arg, struct probe_result *r)
+{
+    struct unshare_try all = {.flags = all_ns_flags()};
+    (void)arg;
+
+    try_unshare(&all, r);
+    try_seccomp(NULL, r);
+}
+
+/* Learns, one namespace at a time, which the host refuses and why. Only run
+ * when the combined probe failed: it costs a short-lived child per kind. */
+static void probe_each_namespace(struct kos_sandbox_host *h)
+{
+    int err = in_child(try_unshare, &(struct unshare_try){.flags = CLONE_NEWUSER}).ns;
     if (err == 0)
         h->layers |= KOS_SB_NS_USER;
     else
@@ -216,7 +284,8 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
         if (ns_table[i].flag == CLONE_NEWUSER)
             continue;
         err = in_child(try_unshare,
-                       &(struct unshare_try){.flags = ns_table[i].flag, .with_user = with_user});
+                       &(struct unshare_try){.flags = ns_table[i].flag, .with_user = with_user})
+                  .ns;
         if (err == 0) {
             h->layers |= ns_table[i].layer;
         } else {
@@ -224,9 +293,51 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
             why_add(h, what, err);
         }
     }
+}
+
+void kos_sandbox_probe_start(struct kos_sandbox_probe *pr)
+{
+    child_start(pr, try_all, NULL);
+}
+
+void kos_sandbox_probe_cancel(struct kos_sandbox_probe *pr)
+{
+    if (pr->pid > 0 || pr->fd >= 0)
+        (void)child_finish(pr);
+}
+
+void kos_sandbox_probe(struct kos_sandbox_host *h)
+{
+    struct kos_sandbox_probe pr;
+
+    kos_sandbox_probe_start(&pr);
+    kos_sandbox_probe_finish(&pr, h);
+}
+
+void kos_sandbox_probe_finish(struct kos_sandbox_probe *pr, struct kos_sandbox_host *h)
+{
+    struct probe_result all = child_finish(pr);
+    int err;
+
+    memset(h, 0, sizeof(*h));
+    h->uid = getuid();
+    h->gid = getgid();
+    h->limits = KOS_SANDBOX_LIMITS_RLIMITS;
+    capng_get_caps_process();
+    h->privileged = geteuid() == 0 && capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) &&
+                    capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID);
+
+    /* Only if the combined try failed is each kind tried alone, to say which
+     * the host refuses (and the filter in a child of its own). */
+    if (all.ns == 0) {
+        for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++)
+            h->layers |= ns_table[i].layer;
+    } else {
+        probe_each_namespace(h);
+    }
     if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 || seccomp_api_get() < 1)
         why_add(h, "no seccomp filters", errno ? errno : ENOSYS);
-    else if ((err = in_child(try_seccomp, NULL)) != 0)
+    else if ((err = all.ns == 0 ? all.seccomp : in_child(try_seccomp, NULL).seccomp) != 0)
         why_add(h, "no seccomp filters", err);
     else
         h->layers |= KOS_SB_SECCOMP;
@@ -328,19 +439,28 @@ static kos_status_t elf_read(int fd, struct elf_deps *d, char *err, size_t errle
     }
     if (!dyn_size)
         return KOS_STATUS_OK;
-    for (Elf64_Xword o = 0; o + sizeof(Elf64_Dyn) <= dyn_size && o < (1u << 20);
-         o += sizeof(Elf64_Dyn)) {
-        Elf64_Dyn dy;
-        if (!pread_all(fd, &dy, sizeof(dy), (off_t)(dyn_off + o)))
+    /* The dynamic section, a batch of entries per read, up to DT_NULL. */
+    Elf64_Dyn dyn[64];
+    bool end = false;
+    for (Elf64_Xword o = 0; !end && o + sizeof(Elf64_Dyn) <= dyn_size && o < (1u << 20);) {
+        Elf64_Xword left = (dyn_size - o) / sizeof(Elf64_Dyn);
+        size_t want = left < 64 ? (size_t)left : 64;
+        ssize_t got = pread(fd, dyn, want * sizeof(Elf64_Dyn), (off_t)(dyn_off + o));
+        size_t k = got > 0 ? (size_t)got / sizeof(Elf64_Dyn) : 0;
+        if (k == 0)
             break;
-        if (dy.d_tag == DT_NULL)
-            break;
-        if (dy.d_tag == DT_NEEDED && n_needed < ELF_MAX_NEEDED)
-            needed[n_needed++] = dy.d_un.d_val;
-        else if (dy.d_tag == DT_STRTAB)
-            strtab = dy.d_un.d_ptr;
-        else if (dy.d_tag == DT_RUNPATH || (dy.d_tag == DT_RPATH && runpath == UINT64_MAX))
-            runpath = dy.d_un.d_val;
+        for (size_t j = 0; j < k && !end; j++) {
+            const Elf64_Dyn *dy = &dyn[j];
+            if (dy->d_tag == DT_NULL)
+                end = true;
+            else if (dy->d_tag == DT_NEEDED && n_needed < ELF_MAX_NEEDED)
+                needed[n_needed++] = dy->d_un.d_val;
+            else if (dy->d_tag == DT_STRTAB)
+                strtab = dy->d_un.d_ptr;
+            else if (dy->d_tag == DT_RUNPATH || (dy->d_tag == DT_RPATH && runpath == UINT64_MAX))
+                runpath = dy->d_un.d_val;
+        }
+        o += k * sizeof(Elf64_Dyn);
     }
     /* DT_STRTAB is an address: find the file offset through PT_LOAD. */
     off_t stroff = -1;
@@ -523,7 +643,13 @@ void kos_sandbox_files_free(char **files)
 
 /* ---- namespaces and ids ---- */
 
-pid_t kos_sandbox_clone(const struct kos_sandbox *sb)
+/* The namespaces created at clone(): the user namespace (Core writes its
+ * maps) and the PID namespace (the child must be its PID 1). The others are
+ * the child's to create, with kos_sandbox_unshare(). */
+#define CLONE_NS (CLONE_NEWUSER | CLONE_NEWPID)
+
+/* The namespace flags of sb's layers. */
+static int ns_flags(const struct kos_sandbox *sb)
 {
     int flags = 0;
     for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++)
@@ -531,9 +657,25 @@ pid_t kos_sandbox_clone(const struct kos_sandbox *sb)
             flags |= ns_table[i].flag;
     if (sb->net_host)
         flags &= ~CLONE_NEWNET; /* network: host keeps the host's network */
+    return flags;
+}
+
+pid_t kos_sandbox_clone(const struct kos_sandbox *sb)
+{
+    int flags = ns_flags(sb) & CLONE_NS;
     /* Like fork(): a NULL stack means the child continues on a copy of ours.
      * Core is single-threaded, so no lock can be held in the child. */
     return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
+int kos_sandbox_unshare(const struct kos_sandbox *sb)
+{
+    int flags = ns_flags(sb) & ~CLONE_NS;
+    /* In the new user namespace when there is one, which then owns these as
+     * it would had they been made at clone(). */
+    if (flags && unshare(flags) < 0)
+        return errno;
+    return 0;
 }
 
 static int write_file(const char *path, const char *text)
@@ -845,6 +987,37 @@ static int apply_landlock(const struct kos_sandbox *sb)
     return err;
 }
 
+/*
+ * Empties the calling thread's bounding and ambient sets, then its effective,
+ * permitted and inheritable sets, by system call: libcap-ng keeps
+ * process-wide state (the pid it first saw) that a raw clone() or vfork()
+ * child inherits stale, and its capng_apply() spends some 130 calls where 45
+ * do. Every step is tried; returns 0 or the first errno.
+ */
+static int clear_caps(void)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+    int err = 0;
+
+    /* The bounding set first, while CAP_SETPCAP is still ours; EINVAL marks
+     * the end of the capabilities this kernel knows. */
+    for (int cap = 0; cap < 64; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+            continue;
+        if (errno != EINVAL && !err)
+            err = errno;
+        if (errno == EINVAL)
+            break;
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && !err)
+        err = errno;
+    memset(none, 0, sizeof(none));
+    if (syscall(SYS_capset, &hdr, none) < 0 && !err)
+        err = errno;
+    return err;
+}
+
 static int drop_caps(void)
 {
     /* Lock root's special treatment away before the capabilities go. */
@@ -854,12 +1027,7 @@ static int drop_caps(void)
 
     if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
         return errno;
-    capng_clear(CAPNG_SELECT_ALL);
-    if (capng_apply(CAPNG_SELECT_ALL) != 0)
-        return EPERM;
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-        return errno;
-    return 0;
+    return clear_caps();
 }
 
 /* The system calls every app may make, beyond those with argument rules. */
@@ -1046,13 +1214,11 @@ static const int net_calls[] = {
 /* 020000000 is __O_TMPFILE without the O_DIRECTORY bit glibc adds to it. */
 #define OPEN_WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | 020000000)
 
-static int apply_seccomp(const struct kos_sandbox *sb)
+/* Fills ctx with the app's allow-list for sandbox sb. Returns 0 or -errno. */
+static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     int rc = 0;
 
-    if (!ctx)
-        return ENOMEM;
     for (size_t i = 0; i < sizeof(allowed_calls) / sizeof(allowed_calls[0]) && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_calls[i], 0);
     if (sb->data_dir) {
@@ -1120,10 +1286,124 @@ static int apply_seccomp(const struct kos_sandbox *sb)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(execveat), 2,
                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sb->max_files, 0),
                               SCMP_A4(SCMP_CMP_EQ, AT_EMPTY_PATH, 0));
-    if (!rc)
-        rc = seccomp_load(ctx);
+    return rc;
+}
+
+/* init's own filter: it only waits, forwards signals and reports. */
+static int init_rules(scmp_filter_ctx ctx, const struct kos_sandbox *unused)
+{
+    static const int calls[] = {
+        SCMP_SYS(rt_sigtimedwait),
+        SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(wait4),
+        SCMP_SYS(kill),
+        SCMP_SYS(write),
+        SCMP_SYS(exit),
+        SCMP_SYS(exit_group),
+        SCMP_SYS(close),
+        SCMP_SYS(getppid),
+    };
+    int rc = 0;
+
+    (void)unused;
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+    return rc;
+}
+
+/* Compiles the rules `add` puts in a filter whose default is `def` into a
+ * BPF program: libseccomp writes it to a memfd, from which it is read back
+ * whole. Returns 0 or an errno. */
+static int compile(uint32_t def, int (*add)(scmp_filter_ctx, const struct kos_sandbox *),
+                   const struct kos_sandbox *sb, struct kos_sandbox_prog *out)
+{
+    scmp_filter_ctx ctx = seccomp_init(def);
+    struct sock_filter *insns = NULL;
+    int fd = -1, rc;
+    off_t size;
+
+    memset(out, 0, sizeof(*out));
+    if (!ctx)
+        return ENOMEM;
+    rc = add(ctx, sb);
+    if (rc)
+        goto out;
+    fd = memfd_create("kos-seccomp", MFD_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    rc = seccomp_export_bpf(ctx, fd);
+    if (rc)
+        goto out;
+    size = lseek(fd, 0, SEEK_END);
+    if (size <= 0 || size % (off_t)sizeof(*insns) != 0 ||
+        size / (off_t)sizeof(*insns) > BPF_MAXINSNS) {
+        rc = -E2BIG;
+        goto out;
+    }
+    insns = malloc((size_t)size);
+    if (!insns) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (!pread_all(fd, insns, (size_t)size, 0)) {
+        rc = -EIO;
+        goto out;
+    }
+    out->insns = insns;
+    out->len = (size_t)size / sizeof(*insns);
+    insns = NULL;
+out:
+    free(insns);
+    if (fd >= 0)
+        close(fd);
     seccomp_release(ctx);
     return rc < 0 ? -rc : rc;
+}
+
+int kos_sandbox_app_prog(const struct kos_sandbox *sb, struct kos_sandbox_prog *out)
+{
+    return compile(SCMP_ACT_ERRNO(EPERM), app_rules, sb, out);
+}
+
+int kos_sandbox_init_prog(struct kos_sandbox_prog *out)
+{
+    return compile(SCMP_ACT_KILL_PROCESS, init_rules, NULL, out);
+}
+
+bool kos_sandbox_same_prog(const struct kos_sandbox *a, const struct kos_sandbox *b)
+{
+    return !a->data_dir == !b->data_dir && a->net_host == b->net_host &&
+           a->sanitizer == b->sanitizer && a->max_files == b->max_files;
+}
+
+void kos_sandbox_prog_fini(struct kos_sandbox_prog *prog)
+{
+    if (!prog)
+        return;
+    free(prog->insns);
+    prog->insns = NULL;
+    prog->len = 0;
+}
+
+/* Loads a compiled filter on the calling thread, as seccomp_load() would
+ * with libseccomp's default attributes (no_new_privs is already set).
+ * Returns 0 or an errno. */
+static int load_prog(const struct kos_sandbox_prog *prog)
+{
+    struct sock_fprog fp;
+
+    if (!prog || !prog->insns || prog->len == 0 || prog->len > BPF_MAXINSNS)
+        return EINVAL;
+    fp.len = (unsigned short)prog->len;
+    fp.filter = prog->insns;
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) == 0)
+        return 0;
+    if (errno == ENOSYS && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) == 0)
+        return 0;
+    return errno;
 }
 
 int kos_sandbox_enter(const struct kos_sandbox *sb, int *err)
@@ -1140,39 +1420,12 @@ int kos_sandbox_enter(const struct kos_sandbox *sb, int *err)
         *err = errno;
         return KOS_SB_STEP_NNP;
     }
-    if ((sb->layers & KOS_SB_SECCOMP) && (*err = apply_seccomp(sb)) != 0)
+    if ((sb->layers & KOS_SB_SECCOMP) && (*err = load_prog(sb->app_prog)) != 0)
         return KOS_SB_STEP_SECCOMP;
     return 0;
 }
 
 /* ---- the sandbox's init ---- */
-
-/* init's own filter: it only waits, forwards signals and reports. */
-static void init_seccomp(void)
-{
-    static const int calls[] = {
-        SCMP_SYS(rt_sigtimedwait),
-        SCMP_SYS(rt_sigprocmask),
-        SCMP_SYS(rt_sigreturn),
-        SCMP_SYS(wait4),
-        SCMP_SYS(kill),
-        SCMP_SYS(write),
-        SCMP_SYS(exit),
-        SCMP_SYS(exit_group),
-        SCMP_SYS(close),
-        SCMP_SYS(getppid),
-    };
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-    int rc = ctx ? 0 : -ENOMEM;
-
-    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]) && !rc; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
-    if (!rc)
-        rc = seccomp_load(ctx);
-    if (ctx)
-        seccomp_release(ctx);
-    (void)rc; /* best-effort hardening of trusted code; the app's filter is what matters */
-}
 
 void kos_sandbox_hide_cmdline(void)
 {
@@ -1200,7 +1453,7 @@ void kos_sandbox_hide_cmdline(void)
         memset((void *)e_start, 0, e_end - e_start);
 }
 
-void kos_sandbox_init(pid_t app, int status_fd)
+void kos_sandbox_init(pid_t app, int status_fd, const struct kos_sandbox_prog *prog)
 {
     sigset_t all;
 
@@ -1208,12 +1461,15 @@ void kos_sandbox_init(pid_t app, int status_fd)
     sigprocmask(SIG_BLOCK, &all, NULL);
     /* Nothing here may be ptraced or inspected by the app. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    capng_clear(CAPNG_SELECT_ALL);
-    if (capng_apply(CAPNG_SELECT_ALL) != 0) {
+    if (clear_caps() != 0) {
         /* Without a user namespace there may be nothing to drop. */
     }
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    init_seccomp();
+    /* Best-effort hardening of trusted code; the app's filter is what
+     * matters. */
+    if (prog && load_prog(prog) != 0) {
+        /* The init still holds nothing but its status pipe. */
+    }
     /* Core: 0 when it is outside our PID namespace, its pid otherwise. */
     pid_t core = getppid();
     for (;;) {

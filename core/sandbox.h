@@ -9,17 +9,21 @@
  *
  *   Core, once at boot      kos_sandbox_probe() learns what the host allows;
  *                           kos_sandbox_root_files() lists what a binary needs
- *                           in its root (PT_INTERP and DT_NEEDED, resolved).
+ *                           in its root (PT_INTERP and DT_NEEDED, resolved);
+ *                           kos_sandbox_app_prog() and kos_sandbox_init_prog()
+ *                           compile the seccomp filters, once per distinct
+ *                           filter, so that no process compiles one.
  *   Core, per start         kos_sandbox_clone() creates the process in its new
- *                           namespaces; kos_sandbox_map_ids() writes its user
- *                           namespace's uid/gid maps.
- *   the sandbox's init      kos_sandbox_build_root() assembles and pivots into
- *   (PID 1 of the new       the new root; it then forks the app and runs
- *   PID namespace)          kos_sandbox_init(): forwards Core's signals and
+ *                           user and PID namespaces; kos_sandbox_map_ids()
+ *                           writes its user namespace's uid/gid maps.
+ *   the sandbox's init      kos_sandbox_unshare() creates its other namespaces;
+ *   (PID 1 of the new       kos_sandbox_build_root() assembles and pivots into
+ *   PID namespace)          the new root; it then starts the app and runs
+ *                           kos_sandbox_init(): forwards Core's signals and
  *                           reports the app's exact wait status.
  *   the app, before exec    kos_sandbox_enter(): limits, Landlock, capabilities,
- *                           no_new_privs and the seccomp filter, the last step
- *                           before execveat() of the verified binary.
+ *                           no_new_privs and the (compiled) seccomp filter, the
+ *                           last step before execveat() of the verified binary.
  *
  * What stays true: in strict mode every layer the sandbox describes is in
  * force when the app's first instruction runs, or the app does not run; a
@@ -32,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include <linux/filter.h>
 
 #include <kos/status.h>
 
@@ -73,6 +79,12 @@ struct kos_sandbox_host {
     char why[512]; /* for each missing layer, what the host said */
 };
 
+/* A compiled seccomp filter: BPF instructions as the kernel takes them. */
+struct kos_sandbox_prog {
+    struct sock_filter *insns;
+    size_t len; /* instructions */
+};
+
 /* The sandbox of one process. Core fills it; the pointers must stay valid
  * until the process has executed its binary. */
 struct kos_sandbox {
@@ -97,6 +109,11 @@ struct kos_sandbox {
     uint64_t shared_bytes; /* granted region bytes, added to the RLIMIT_AS allowance */
     uint32_t max_procs;    /* RLIMIT_NPROC for the app (its init is added); 0 = none */
     uint32_t max_files;    /* RLIMIT_NOFILE; also the fd number of the binary */
+    const struct kos_sandbox_prog *app_prog;  /* the app's filter, compiled by
+                                                 kos_sandbox_app_prog() for a sandbox
+                                                 kos_sandbox_same_prog() as this one;
+                                                 required with KOS_SB_SECCOMP */
+    const struct kos_sandbox_prog *init_prog; /* the init's filter, or NULL: none */
 };
 
 /* The uid and gid an app has inside its user namespace. */
@@ -121,15 +138,36 @@ enum kos_sandbox_step {
     KOS_SB_STEP_FDS,
     KOS_SB_STEP_FORK,
     KOS_SB_STEP_EXEC,
+    KOS_SB_STEP_NAMESPACES,
 };
 
 /* A step's name, e.g. "seccomp". */
 const char *kos_sandbox_step_name(int step);
 
-/* Learns which layers the host allows, by trying each in a short-lived child.
- * Never fails; what does not work is left out of h->layers and explained in
- * h->why. Blocks for a few milliseconds. */
+/* A probe of the host under way: a short-lived child trying every namespace
+ * at once, and a seccomp filter. */
+struct kos_sandbox_probe {
+    pid_t pid; /* the child, or -1 */
+    int fd;    /* where it reports, or -1 */
+    int err;   /* why it could not be started, or 0 */
+};
+
+/* Learns which layers the host allows: every namespace at once and a
+ * seccomp filter in one short-lived child and, only if the namespaces fail
+ * together, each kind (and the filter) in a child of its own to say which
+ * the host refuses. Never fails; what does not work is left out of h->layers
+ * and explained in h->why. Blocks for a millisecond or so (a few when a
+ * namespace is refused). */
 void kos_sandbox_probe(struct kos_sandbox_host *h);
+
+/* kos_sandbox_probe() in two halves, so that the child tries the namespaces
+ * while Core does other work (it runs none of the image): _start() forks it
+ * and returns at once; _finish() waits for it and fills *h as
+ * kos_sandbox_probe() does; _cancel() only reaps it. Each started probe is
+ * finished or cancelled exactly once. */
+void kos_sandbox_probe_start(struct kos_sandbox_probe *pr);
+void kos_sandbox_probe_finish(struct kos_sandbox_probe *pr, struct kos_sandbox_host *h);
+void kos_sandbox_probe_cancel(struct kos_sandbox_probe *pr);
 
 /* Writes "namespaces mnt,pid,...; seccomp; landlock ABI 7" for `layers`. */
 void kos_sandbox_describe(uint32_t layers, int landlock_abi, char *buf, size_t len);
@@ -146,9 +184,28 @@ kos_status_t kos_sandbox_root_files(int fd, char ***files, size_t *n, bool *sani
                                     size_t errlen) __attribute__((warn_unused_result));
 void kos_sandbox_files_free(char **files);
 
-/* Creates a child in the sandbox's new namespaces (like fork(), with SIGCHLD
- * on exit). Returns the pid in the parent, 0 in the child, -1 with errno. */
+/* Compiles the seccomp allow-list of an app with sandbox sb (see
+ * docs/sandbox.md), or the sandbox init's own filter. Returns 0 or an errno;
+ * on success *prog is the caller's, to release with kos_sandbox_prog_fini(). */
+int kos_sandbox_app_prog(const struct kos_sandbox *sb, struct kos_sandbox_prog *prog)
+    __attribute__((warn_unused_result));
+int kos_sandbox_init_prog(struct kos_sandbox_prog *prog) __attribute__((warn_unused_result));
+void kos_sandbox_prog_fini(struct kos_sandbox_prog *prog);
+
+/* Whether sandboxes a and b get the same app filter (it depends only on
+ * whether there is a data directory, network: host, the sanitizer flag and
+ * max_files). */
+bool kos_sandbox_same_prog(const struct kos_sandbox *a, const struct kos_sandbox *b);
+
+/* Creates a child in the sandbox's new user and PID namespaces (like fork(),
+ * with SIGCHLD on exit). Returns the pid in the parent, 0 in the child, -1
+ * with errno. The child then calls kos_sandbox_unshare() first thing. */
 pid_t kos_sandbox_clone(const struct kos_sandbox *sb);
+
+/* In the new child, before anything else: creates its other namespaces
+ * (mount, network, IPC, UTS), so that their cost is the child's, in
+ * parallel with other starts, not Core's. Returns 0 or an errno. */
+int kos_sandbox_unshare(const struct kos_sandbox *sb);
 
 /* Writes the child's uid and gid maps (the app's uid inside maps to
  * sb->host_uid/host_gid). Only with KOS_SB_NS_USER. Returns 0 or an errno. */
@@ -170,10 +227,12 @@ int kos_sandbox_enter(const struct kos_sandbox *sb, int *err);
 void kos_sandbox_hide_cmdline(void);
 
 /* The sandbox's init, PID 1 of the new PID namespace, after it forked the
- * app: holds no descriptor but `status_fd`, forwards every signal Core sends
- * it to the app, reaps orphans, and when the app ends writes its wait status
+ * app: drops its capabilities, loads its own filter `prog` (if not NULL),
+ * holds no descriptor but `status_fd`, forwards every signal Core sends it
+ * to the app, reaps orphans, and when the app ends writes its wait status
  * (an int) to status_fd and exits, which ends every process left in the
  * namespace. Never returns. */
-__attribute__((noreturn)) void kos_sandbox_init(pid_t app, int status_fd);
+__attribute__((noreturn)) void kos_sandbox_init(pid_t app, int status_fd,
+                                                const struct kos_sandbox_prog *prog);
 
 #endif

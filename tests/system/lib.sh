@@ -4,7 +4,18 @@
 set -euo pipefail
 
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+PID=
+# On the way out (a failed test included), a system still running is
+# stopped: asked first, then killed (its processes die with Core).
+cleanup() {
+  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+    kill -TERM "$PID" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 OUT=$WORK/console.txt
 
 fail() {
