@@ -1143,10 +1143,14 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
     bool spun = false;
     kos_status_t st;
 
-    if (!msg || !from || timeout_ms < -1)
+    bool spin_only = timeout_ms == KOS_TIMEOUT_SPIN;
+
+    if (!msg || !from || (timeout_ms < -1 && !spin_only))
         return KOS_STATUS_INVALID_ARGUMENT;
     if (!ep->dir)
         return KOS_STATUS_CLOSED;
+    if (spin_only)
+        timeout_ms = 0;
     deadline = kos__deadline(timeout_ms);
     ep->my_cpu = kos__cpu(); /* with glibc's rseq, a memory load */
     if (++ep->tick % DIR_CHECK_EVERY == 0)
@@ -1157,7 +1161,7 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
             goto out_taken;
 
         /* Spin (bounded) unless the last client ran on this CPU. */
-        if (!spun && timeout_ms != 0 && ep->n_chans &&
+        if (!spun && (timeout_ms != 0 || spin_only) && ep->n_chans &&
             kos__spin_worth(&ep->spin, ep->peer_cpu, ep->my_cpu)) {
             uint64_t limit = 0; /* read lazily, as in token_wait() */
             spun = true;

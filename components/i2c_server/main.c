@@ -92,15 +92,19 @@ static int setup_backend(struct ctx *c)
 
 static int serve(struct ctx *c, kos_endpoint_t *ep)
 {
-    for (;;) {
+    for (bool busy = false;;) {
         struct pollfd p[2] = {
             {.fd = kos_endpoint_fd(ep), .events = POLLIN},
             {.fd = kos_app_fd(c->app), .events = POLLIN},
         };
         struct kos_msg m, reply;
         struct kos_caller from;
-        kos_status_t st = kos_endpoint_receive(ep, &m, &from, 0);
+        /* Right after answering a request, spin briefly for the next one
+         * (KOS_TIMEOUT_SPIN never sleeps), so a client calling again at once
+         * is served without a wake-up; otherwise look and sleep in poll. */
+        kos_status_t st = kos_endpoint_receive(ep, &m, &from, busy ? KOS_TIMEOUT_SPIN : 0);
 
+        busy = st == KOS_STATUS_OK;
         if (st == KOS_STATUS_OK) {
             if (m.token) { /* this protocol takes no tokens */
                 kos_token_close(m.token);

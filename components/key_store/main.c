@@ -103,8 +103,7 @@ static int load_keys(struct ctx *c)
             a++;
         while (b > a && p[b - 1] == ' ')
             b--;
-        if (b - a == 0 || b - a > KOS_KEYSTORE_KEY_NAME_MAX ||
-            !kos__ks_name_valid(p + a, b - a)) {
+        if (b - a == 0 || b - a > KOS_KEYSTORE_KEY_NAME_MAX || !kos__ks_name_valid(p + a, b - a)) {
             kos_log_error("keys: expected NAME,NAME,... (names of 1-31 characters from "
                           "[a-z0-9_]) at offset %zu ('%.24s')",
                           (size_t)(p - list), p);
@@ -165,15 +164,19 @@ static int load_acl(struct ctx *c, struct ks_acl *acl, bool *any)
 
 static int serve(struct ctx *c, kos_endpoint_t *ep)
 {
-    for (;;) {
+    for (bool busy = false;;) {
         struct pollfd p[2] = {
             {.fd = kos_endpoint_fd(ep), .events = POLLIN},
             {.fd = kos_app_fd(c->app), .events = POLLIN},
         };
         struct kos_msg m, reply;
         struct kos_caller from;
-        kos_status_t st = kos_endpoint_receive(ep, &m, &from, 0);
+        /* Right after answering a request, spin briefly for the next one
+         * (KOS_TIMEOUT_SPIN never sleeps), so a client calling again at once
+         * is served without a wake-up; otherwise look and sleep in poll. */
+        kos_status_t st = kos_endpoint_receive(ep, &m, &from, busy ? KOS_TIMEOUT_SPIN : 0);
 
+        busy = st == KOS_STATUS_OK;
         if (st == KOS_STATUS_OK) {
             if (m.token) { /* this protocol takes no tokens */
                 kos_token_close(m.token);

@@ -515,12 +515,13 @@ int main(void)
         goto out_close_ep;
 
     bool notices_waiting = false;
-    for (;;) {
+    for (bool busy = false;;) {
         struct kos_msg m;
         struct kos_caller from;
 
         st = kos_endpoint_receive(s.ep, &m, &from, 0);
         if (st == KOS_STATUS_OK) {
+            busy = true;
             handle(&s, &m, &from);
             if (s.n_replies == BATCH_MAX)
                 flush(&s);
@@ -533,6 +534,22 @@ int main(void)
         /* Nothing more waiting: report quiet drops, then sync and answer. */
         notices_waiting = report_quiet_drops(&s);
         flush(&s);
+        /* The answers are out: spin briefly for the next request (never
+         * sleeping), so a client writing again at once is served without a
+         * wake-up; otherwise sleep in poll. */
+        if (busy) {
+            busy = false;
+            st = kos_endpoint_receive(s.ep, &m, &from, KOS_TIMEOUT_SPIN);
+            if (st == KOS_STATUS_OK) {
+                busy = true;
+                handle(&s, &m, &from);
+                continue;
+            }
+            if (st != KOS_STATUS_WOULD_BLOCK) {
+                kos_log_error("receive failed: %s", kos_status_str(st));
+                break;
+            }
+        }
         struct pollfd p[2] = {
             {.fd = kos_endpoint_fd(s.ep), .events = POLLIN},
             {.fd = kos_app_fd(s.app), .events = POLLIN},

@@ -139,11 +139,15 @@ int main(void)
     if (kos_app_ready(s.app))
         goto out_close_ep;
 
-    for (;;) {
+    for (bool busy = false;;) {
         struct kos_msg m;
         struct kos_caller from;
 
-        st = kos_endpoint_receive(s.ep, &m, &from, 0);
+        /* Right after answering a request, spin briefly for the next one
+         * (KOS_TIMEOUT_SPIN never sleeps), so a client calling again at once
+         * is served without a wake-up; otherwise look and sleep in poll. */
+        st = kos_endpoint_receive(s.ep, &m, &from, busy ? KOS_TIMEOUT_SPIN : 0);
+        busy = st == KOS_STATUS_OK;
         if (st == KOS_STATUS_OK) {
             st = handle(&s, &m, &from);
             if (st && st != KOS_STATUS_INVALID_TOKEN)

@@ -59,7 +59,7 @@ int main(void)
     if (kos_app_ready(app))
         return 1;
 
-    for (;;) {
+    for (bool busy = false;;) {
         struct pollfd p[2] = {
             {.fd = kos_endpoint_fd(ep), .events = POLLIN},
             {.fd = kos_app_fd(app), .events = POLLIN},
@@ -67,7 +67,10 @@ int main(void)
         struct kos_msg m, reply = {0};
         struct kos_caller from;
 
-        st = kos_endpoint_receive(ep, &m, &from, 0);
+        /* Right after an answer, spin briefly for the next request (never
+         * sleeping); otherwise only look, and sleep in poll(). */
+        st = kos_endpoint_receive(ep, &m, &from, busy ? KOS_TIMEOUT_SPIN : 0);
+        busy = st == KOS_STATUS_OK;
         if (st == KOS_STATUS_OK) {
             if (m.token)
                 kos_token_close(m.token);

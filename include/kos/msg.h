@@ -28,6 +28,11 @@
  * None of these objects is thread-safe; use each from one thread at a time.
  *
  * Timeouts are in milliseconds: -1 waits forever, 0 does not wait.
+ * kos_endpoint_receive() also takes KOS_TIMEOUT_SPIN: do not sleep, but
+ * first spin briefly (bounded and adaptive, as every wait does before it
+ * sleeps) while a client is active. A server that runs its own poll loop
+ * uses it right after it answered a request, so a client calling again at
+ * once is served without a wake-up (see docs/messages.md).
  */
 #ifndef KOS_MSG_H
 #define KOS_MSG_H
@@ -42,7 +47,7 @@
 extern "C" {
 #endif
 
-#define KOS_MSG_MAX_PAYLOAD 4096u
+#define KOS_MSG_MAX_PAYLOAD   4096u
 #define KOS_PROTOCOL_NAME_MAX 63u
 
 /* Labels at and above this value are reserved for KOS itself. */
@@ -69,10 +74,10 @@ struct kos_msg {
 
 /* Who sent a request, as the message server vouches for it. */
 struct kos_caller {
-    uint32_t app_id;    /* the sending app's index in the system */
-    const char *app;    /* its name; valid while the client is connected */
-    uint32_t client;    /* this endpoint's handle on that client's channel */
-    uint32_t call;      /* the call to answer with kos_endpoint_reply() */
+    uint32_t app_id; /* the sending app's index in the system */
+    const char *app; /* its name; valid while the client is connected */
+    uint32_t client; /* this endpoint's handle on that client's channel */
+    uint32_t call;   /* the call to answer with kos_endpoint_reply() */
 };
 
 /* ---- directory ---- */
@@ -91,8 +96,8 @@ KOS_API KOS_MUST kos_status_t kos_dir_publish(kos_dir_t *dir, const char *protoc
  * KOS_STATUS_UNAUTHORIZED if the manifest does not let this app request it
  * (the message server logs the attempt). On success the token belongs to
  * the caller. */
-KOS_API KOS_MUST kos_status_t kos_dir_request(kos_dir_t *dir, const char *protocol,
-                                              int timeout_ms, kos_token_t **out);
+KOS_API KOS_MUST kos_status_t kos_dir_request(kos_dir_t *dir, const char *protocol, int timeout_ms,
+                                              kos_token_t **out);
 
 /* Round trip to the message server itself. */
 KOS_API KOS_MUST kos_status_t kos_dir_ping(kos_dir_t *dir, int timeout_ms);
@@ -153,6 +158,9 @@ KOS_API void kos_token_close(kos_token_t *token);
 
 /* ---- server side ---- */
 
+/* kos_endpoint_receive()'s timeout for "spin, never sleep": see above. */
+#define KOS_TIMEOUT_SPIN (-2)
+
 /* Waits up to `timeout_ms` for the next request from any client and returns
  * it in *msg with the sender in *from. Pings are answered internally and not
  * returned. The payload stays valid until the next receive on this
@@ -164,8 +172,7 @@ KOS_API KOS_MUST kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct ko
 /* Answers the request identified by `to` with `status` and `reply` (may be
  * NULL). KOS_STATUS_INVALID_TOKEN if that client has gone. Never blocks. */
 KOS_API KOS_MUST kos_status_t kos_endpoint_reply(kos_endpoint_t *ep, const struct kos_caller *to,
-                                                 kos_status_t status,
-                                                 const struct kos_msg *reply);
+                                                 kos_status_t status, const struct kos_msg *reply);
 
 /* Like kos_endpoint_reply(), and hands the client a duplicate of `fd`, a
  * connected TCP socket, which stays the caller's (close it when done). The

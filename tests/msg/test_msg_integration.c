@@ -91,10 +91,15 @@ struct srv_arg {
 };
 
 /* Receives the way an app with its own event loop would. */
+/* The loop of a server with its own poll(): after a request, spin for the
+ * next (KOS_TIMEOUT_SPIN, which never sleeps and answers WOULD_BLOCK, never
+ * TIMEOUT), else look and sleep in poll(). */
 static kos_status_t receive_polling(kos_endpoint_t *ep, struct kos_msg *m, struct kos_caller *from)
 {
+    static bool busy;
     for (;;) {
-        kos_status_t st = kos_endpoint_receive(ep, m, from, 0);
+        kos_status_t st = kos_endpoint_receive(ep, m, from, busy ? KOS_TIMEOUT_SPIN : 0);
+        busy = st == KOS_STATUS_OK;
         if (st != KOS_STATUS_WOULD_BLOCK)
             return st;
         struct pollfd p = {.fd = kos_endpoint_fd(ep), .events = POLLIN};
@@ -193,6 +198,14 @@ static int echo_server(void *p, const struct kh_sync *sync)
     if (a->delay_ms)
         usleep((useconds_t)a->delay_ms * 1000);
     CKS(kos_dir_publish(dir, a->protocol, &ep), KOS_STATUS_OK);
+    {
+        /* Nothing waiting: a spin-only receive looks and does not sleep; a
+         * timeout below -2 is refused. */
+        struct kos_msg m;
+        struct kos_caller from;
+        CKS(kos_endpoint_receive(ep, &m, &from, KOS_TIMEOUT_SPIN), KOS_STATUS_WOULD_BLOCK);
+        CKS(kos_endpoint_receive(ep, &m, &from, -3), KOS_STATUS_INVALID_ARGUMENT);
+    }
     kh_signal(sync);
     while (quits > 0) {
         struct kos_msg m;
