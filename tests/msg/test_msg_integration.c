@@ -199,11 +199,9 @@ static int echo_server(void *p, const struct kh_sync *sync)
         usleep((useconds_t)a->delay_ms * 1000);
     CKS(kos_dir_publish(dir, a->protocol, &ep), KOS_STATUS_OK);
     {
-        /* Nothing waiting: a spin-only receive looks and does not sleep; a
-         * timeout below -2 is refused. */
+        /* A timeout below KOS_TIMEOUT_SPIN is refused (and takes nothing). */
         struct kos_msg m;
         struct kos_caller from;
-        CKS(kos_endpoint_receive(ep, &m, &from, KOS_TIMEOUT_SPIN), KOS_STATUS_WOULD_BLOCK);
         CKS(kos_endpoint_receive(ep, &m, &from, -3), KOS_STATUS_INVALID_ARGUMENT);
     }
     kh_signal(sync);
