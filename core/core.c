@@ -145,6 +145,7 @@ struct core {
     bool system_ready;
     bool failed; /* the exit status will be KOS_CORE_EXIT_FAILED */
     uint64_t t0_us;
+    uint64_t self_test_deadline_us; /* when an unreported self test fails; 0: none */
     uint8_t *ctlbuf;
     enum kos_sandbox_mode mode;
     struct kos_sandbox_host host;
@@ -784,6 +785,11 @@ static void print_summary(struct core *c)
 
 /* Settles this boot's self test: says the verdict and records it in the
  * state directory. Only the first verdict of a boot counts. */
+static unsigned self_test_timeout_ms(const struct core *c)
+{
+    return c->opts->self_test_timeout_ms ? c->opts->self_test_timeout_ms : 60000;
+}
+
 static void self_test_settle(struct core *c, const struct proc *p,
                              enum kos__self_test_result result, uint32_t checks, uint32_t failed,
                              const char *summary)
@@ -813,6 +819,24 @@ static void self_test_settle(struct core *c, const struct proc *p,
         say(c, "cannot record the self test: %s", err);
     else
         say(c, "self test recorded in %s/%s", c->state_dir, KOS__SELF_TEST_FILE);
+}
+
+/* The self test's deadline passed without a report: it failed. The app goes
+ * on running; a report it sends later is ignored, as a second one is. */
+static void self_test_deadline(struct core *c)
+{
+    char why[160];
+
+    c->self_test_deadline_us = 0;
+    if (c->self_test != KOS__SELF_TEST_NONE || c->phase != PH_RUNNING)
+        return;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->procs[i].cm->flags & KOS_CM_PROC_SELF_TEST) {
+            snprintf(why, sizeof(why), "app '%s' did not report within %u ms of boot",
+                     c->procs[i].name, self_test_timeout_ms(c));
+            self_test_settle(c, &c->procs[i], KOS__SELF_TEST_RESULT_FAILED, 0, 0, why);
+            return;
+        }
 }
 
 /* A SELF_TEST record from process p, already received into c->ctlbuf.
@@ -1244,8 +1268,18 @@ static int run_loop(struct core *c)
         if (c->phase == PH_DONE && !consoles_open)
             break;
         /* Once everything has exited, wait only briefly for the last output
-         * of grandchildren that may still hold a console pipe. */
+         * of grandchildren that may still hold a console pipe. Until the
+         * self test reports, wake up for its deadline. */
         int timeout = c->phase == PH_DONE ? 200 : -1;
+        if (c->self_test_deadline_us && c->phase == PH_RUNNING) {
+            uint64_t now = now_us();
+            if (now >= c->self_test_deadline_us) {
+                self_test_deadline(c);
+            } else {
+                uint64_t ms = (c->self_test_deadline_us - now + 999) / 1000;
+                timeout = ms > INT32_MAX ? INT32_MAX : (int)ms;
+            }
+        }
         int r = poll(pfd, n, timeout);
         if (r < 0 && errno == EINTR)
             continue;
@@ -1253,8 +1287,10 @@ static int run_loop(struct core *c)
             say(c, "poll failed: %s", strerror(errno));
             break;
         }
-        if (r == 0)
+        if (r == 0 && c->phase == PH_DONE)
             break;
+        if (r == 0)
+            continue; /* the self test's deadline: handled at the top */
         /* Consoles first, so a process's last lines precede its exit report;
          * starts before signals, so a process that ran and already ended is
          * known to run when its exit is reaped. */
@@ -1725,6 +1761,9 @@ int kos_core_run(const struct kos_core_opts *opts)
 
     say(&c, "booting system '%s': %u message servers and apps",
         kos_cm_str(c.cm, c.cm->hdr->system_name), c.n);
+    for (uint32_t i = 0; i < c.n; i++)
+        if (c.procs[i].cm->flags & KOS_CM_PROC_SELF_TEST)
+            c.self_test_deadline_us = c.t0_us + (uint64_t)self_test_timeout_ms(&c) * 1000;
     rc = run_loop(&c);
     for (uint32_t i = 0; i < c.n && c.self_test == KOS__SELF_TEST_NONE; i++)
         if (c.procs[i].cm->flags & KOS_CM_PROC_SELF_TEST)

@@ -26,18 +26,21 @@ struct kos_core_opts {
     const char *image_path;
     const char *const *trusted_keys; /* release public keys (PEM paths) */
     size_t n_trusted_keys;
-    bool allow_unsigned;             /* accept unsigned images whatever their manifest says */
-    const char *console_path;        /* also append the console to this file; may be NULL */
-    int console_fd;                  /* where console lines go (normally 1) */
-    unsigned grace_ms;               /* SIGTERM-to-SIGKILL grace at shutdown; 0 = 3000 */
-    int isolation;                   /* -1: as the manifest says (strict unless it says
-                                        isolation: best_effort); else an
-                                        enum kos_sandbox_mode (sandbox.h) */
-    const char *state_dir;           /* where per-app data directories live; NULL: a fresh
-                                        directory under $XDG_RUNTIME_DIR or /tmp, removed
-                                        at the end */
-    const char *keys_dir;            /* the device key bundle for the app with
-                                        device_keys: true (docs/keys.md); may be NULL */
+    bool allow_unsigned;           /* accept unsigned images whatever their manifest says */
+    const char *console_path;      /* also append the console to this file; may be NULL */
+    int console_fd;                /* where console lines go (normally 1) */
+    unsigned grace_ms;             /* SIGTERM-to-SIGKILL grace at shutdown; 0 = 3000 */
+    int isolation;                 /* -1: as the manifest says (strict unless it says
+                                      isolation: best_effort); else an
+                                      enum kos_sandbox_mode (sandbox.h) */
+    const char *state_dir;         /* where per-app data directories live; NULL: a fresh
+                                      directory under $XDG_RUNTIME_DIR or /tmp, removed
+                                      at the end */
+    const char *keys_dir;          /* the device key bundle for the app with
+                                      device_keys: true (docs/keys.md); may be NULL */
+    unsigned self_test_timeout_ms; /* how long after boot the app with
+                                      reports_self_test: true has to report before the
+                                      self test counts as failed; 0 = 60000 */
 };
 
 /* Runs the system to its end and returns an enum kos_core_exit value. */

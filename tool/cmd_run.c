@@ -19,6 +19,7 @@ static void run_usage(FILE *f)
             "usage: kos-tool run IMAGE [--trust PUBKEY]... [--keys DIR] [--console FILE]\n"
             "                          [--grace MS] [--allow-unsigned] [--state-dir DIR]\n"
             "                          [--isolation strict|best-effort|none]\n"
+            "                          [--self-test-timeout MS]\n"
             "\n"
             "Boots a system image (manifest.zip) on the sim platform: verifies it, starts\n"
             "its message servers and apps, prints the console and supervises the apps until\n"
@@ -39,6 +40,10 @@ static void run_usage(FILE *f)
             "                     manifest says isolation: best_effort); best-effort: boot\n"
             "                     with what the host allows and say what is missing; none:\n"
             "                     no sandbox at all (development and benchmarks only)\n"
+            "  --self-test-timeout MS\n"
+            "                     how long after boot the self test (the app with\n"
+            "                     reports_self_test: true) has to report before it counts\n"
+            "                     as failed (default 60000)\n"
             "\n"
             "Exit status: 0 clean end, 1 an app failed or a message server died,\n"
             "2 usage error (or a key bundle refused), 3 image refused, 4 host error,\n"
@@ -82,6 +87,18 @@ int kos__tool_run(int argc, char **argv)
                 return 2;
             }
             o.grace_ms = (unsigned)ms;
+        } else if (!strcmp(a, "--self-test-timeout") && has_val) {
+            char *end;
+            errno = 0;
+            unsigned long ms = strtoul(argv[++i], &end, 10);
+            if (errno || *end || end == argv[i] || ms == 0 || ms > 3600000) {
+                fprintf(stderr,
+                        "kos-tool run: --self-test-timeout takes milliseconds from 1 to "
+                        "3600000, not '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+            o.self_test_timeout_ms = (unsigned)ms;
         } else if (!strcmp(a, "--state-dir") && has_val) {
             o.state_dir = argv[++i];
         } else if (!strcmp(a, "--isolation") && has_val) {

@@ -6,7 +6,7 @@
 kos_add_app(t_poukai ${CMAKE_CURRENT_LIST_DIR}/poukai_app.c)
 
 set(_pkl_dir ${CMAKE_CURRENT_BINARY_DIR}/poukai_layer)
-foreach(sys poukai_full poukai_lean poukai_noreport poukai_incomplete)
+foreach(sys poukai_full poukai_lean poukai_noreport poukai_incomplete poukai_hang)
   kos_add_system(t_pkl_${sys} MANIFEST ${CMAKE_CURRENT_LIST_DIR}/${sys}.yaml
                  APPS t_poukai OUTPUT ${_pkl_dir}/${sys}.zip)
 endforeach()

@@ -2,7 +2,8 @@
 # optional tunnel and admin) and the self test told to skip the key store:
 # the rest boots, every check that remains passes, and `ping` pings an
 # extra protocol. Then the self-test app ending without a report (failed),
-# and the system ending before it reports (incomplete, not a failure).
+# and the system ending before it reports (incomplete, not a failure); a
+# self test that hangs, failed at its deadline.
 source "$(dirname "$0")/../system/lib.sh"
 source "$(dirname "$0")/logrng_lib.sh"
 
@@ -36,4 +37,22 @@ expect "core: shutting down: an app that ends the system has ended$"
 expect "core: self test incomplete: app 'self_test' (killed by signal 15 \\(Terminated\\)|exited with status [0-9]+) before it reported$"
 grep -qx "result incomplete" "$WORK/incomplete/self_test" || fail "incomplete record: result"
 expect_well_formed
+
+# A self test that hangs fails at its deadline; the system runs on, and
+# kos-tool run ends with status 5.
+start_image "$KOS_IMAGES/poukai_hang.zip" --state-dir "$WORK/hang" --self-test-timeout 1500
+wait_for "core: self test recorded in "
+wait_for "sensor: info: services: done$"
+kill -0 "$PID" || fail "hang: Core died"
+stop_image TERM
+[ "$RC" -eq 5 ] || fail "hang: exit status $RC, expected 5"
+expect "core: self test failed: app 'self_test' did not report within 1500 ms of boot$"
+expect_count 1 "core: self test (passed|failed|incomplete)"
+grep -qx "result failed" "$WORK/hang/self_test" || fail "hang record: result"
+expect_well_formed
+
+# A bad value is a usage error.
+run_image "$KOS_IMAGES/poukai_hang.zip" --self-test-timeout 0
+[ "$RC" -eq 2 ] || fail "--self-test-timeout 0: exit status $RC, expected 2"
+expect "kos-tool run: --self-test-timeout takes milliseconds from 1 to 3600000, not '0'$"
 echo "PASS"
