@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: the dev build's tests, then the same suite under
-# AddressSanitizer and UndefinedBehaviorSanitizer (the asan preset).
-# Each stage prints CTest's summary; the script fails if any stage fails.
+# Runs the whole test suite: first a build of the cross-aarch64 preset (the
+# device runtime must keep compiling for the reference device), then the dev
+# build's tests, then the same suite under AddressSanitizer and
+# UndefinedBehaviorSanitizer (the asan preset). Each test stage prints
+# CTest's summary; the script fails if any stage fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=$(nproc)
+
+echo "== cross-aarch64: configure and build the device runtime (libkos, components)"
+cmake --preset cross-aarch64 >/dev/null
+cmake --build --preset cross-aarch64 -j "$jobs"
 
 echo "== dev build: configure, build, test"
 cmake --preset dev >/dev/null
