@@ -16,7 +16,6 @@
  *   protocol  the protocol to publish (default kos_keystore_protocol)
  *   server    the message server (default msg0)
  */
-#include <poll.h>
 #include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -162,43 +161,33 @@ static int load_acl(struct ctx *c, struct ks_acl *acl, bool *any)
     return 0;
 }
 
+/* One request: checked against the allow list and carried out; what the
+ * reply held is wiped once it is sent. */
+static void on_request(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
+                       const struct kos_caller *from)
+{
+    struct ctx *c = arg;
+    struct kos_msg reply = {0};
+    kos_status_t st;
+
+    if (m->token) { /* this protocol takes no tokens */
+        kos_token_close(m->token);
+        st = KOS_STATUS_PROTOCOL;
+    } else {
+        st = kstore_handle(&c->ks, from->app, m, &reply);
+    }
+    if (kos_endpoint_reply(ep, from, st, &reply))
+        kos_log_warn("reply to '%s' failed", from->app);
+    kstore_after_reply(&c->ks);
+}
+
 static int serve(struct ctx *c, kos_endpoint_t *ep)
 {
-    for (bool busy = false;;) {
-        struct pollfd p[2] = {
-            {.fd = kos_endpoint_fd(ep), .events = POLLIN},
-            {.fd = kos_app_fd(c->app), .events = POLLIN},
-        };
-        struct kos_msg m, reply;
-        struct kos_caller from;
-        /* Right after answering a request, spin briefly for the next one
-         * (KOS_TIMEOUT_SPIN never sleeps), so a client calling again at once
-         * is served without a wake-up; otherwise look and sleep in poll. */
-        kos_status_t st = kos_endpoint_receive(ep, &m, &from, busy ? KOS_TIMEOUT_SPIN : 0);
+    kos_status_t st = kos_endpoint_serve(c->app, ep, on_request, c);
 
-        busy = st == KOS_STATUS_OK;
-        if (st == KOS_STATUS_OK) {
-            if (m.token) { /* this protocol takes no tokens */
-                kos_token_close(m.token);
-                reply = (struct kos_msg){0};
-                st = KOS_STATUS_PROTOCOL;
-            } else {
-                st = kstore_handle(&c->ks, from.app, &m, &reply);
-            }
-            if (kos_endpoint_reply(ep, &from, st, &reply))
-                kos_log_warn("reply to '%s' failed", from.app);
-            kstore_after_reply(&c->ks);
-            continue;
-        }
-        if (st != KOS_STATUS_WOULD_BLOCK && st != KOS_STATUS_TIMEOUT) {
-            kos_log_error("receive failed: %s", kos_status_str(st));
-            return 1;
-        }
-        if (poll(p, 2, -1) < 0)
-            continue;
-        if (p[1].revents && kos_app_stopping(c->app))
-            return 0;
-    }
+    if (st)
+        kos_log_error("receive failed: %s", kos_status_str(st));
+    return st ? 1 : 0;
 }
 
 int main(void)

@@ -97,6 +97,17 @@ static kos_status_t handle(struct rng_server *s, const struct kos_msg *m,
 /* Core asks an app to stop with a control message and SIGTERM. The signal
  * only wakes the poll() below, so the server stops through its own loop
  * (answering and syncing what it holds) rather than dying mid-request. */
+static void on_request(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
+                       const struct kos_caller *from)
+{
+    struct rng_server *s = arg;
+    kos_status_t st = handle(s, m, from);
+    (void)ep;
+
+    if (st && st != KOS_STATUS_INVALID_TOKEN)
+        kos_log_warn("reply to '%s' failed: %s", from->app, kos_status_str(st));
+}
+
 static void on_sigterm(int sig)
 {
     (void)sig;
@@ -139,36 +150,12 @@ int main(void)
     if (kos_app_ready(s.app))
         goto out_close_ep;
 
-    for (bool busy = false;;) {
-        struct kos_msg m;
-        struct kos_caller from;
-
-        /* Right after answering a request, spin briefly for the next one
-         * (KOS_TIMEOUT_SPIN never sleeps), so a client calling again at once
-         * is served without a wake-up; otherwise look and sleep in poll. */
-        st = kos_endpoint_receive(s.ep, &m, &from, busy ? KOS_TIMEOUT_SPIN : 0);
-        busy = st == KOS_STATUS_OK;
-        if (st == KOS_STATUS_OK) {
-            st = handle(&s, &m, &from);
-            if (st && st != KOS_STATUS_INVALID_TOKEN)
-                kos_log_warn("reply to '%s' failed: %s", from.app, kos_status_str(st));
-            continue;
-        }
-        if (st != KOS_STATUS_WOULD_BLOCK && st != KOS_STATUS_TIMEOUT) {
-            kos_log_error("receive failed: %s", kos_status_str(st));
-            break;
-        }
-        struct pollfd p[2] = {
-            {.fd = kos_endpoint_fd(s.ep), .events = POLLIN},
-            {.fd = kos_app_fd(s.app), .events = POLLIN},
-        };
-        if (poll(p, 2, -1) < 0)
-            continue;
-        if (p[1].revents && kos_app_stopping(s.app)) {
-            kos_log_info("stopping on request");
-            rc = 0;
-            break;
-        }
+    st = kos_endpoint_serve(s.app, s.ep, on_request, &s);
+    if (st) {
+        kos_log_error("receive failed: %s", kos_status_str(st));
+    } else {
+        kos_log_info("stopping on request");
+        rc = 0;
     }
 out_close_ep:
     kos_endpoint_close(s.ep);

@@ -205,6 +205,22 @@ KOS_API int kos_endpoint_fd(const kos_endpoint_t *ep);
  * KOS_STATUS_UNAVAILABLE. kos_endpoint_close(NULL) does nothing. */
 KOS_API void kos_endpoint_close(kos_endpoint_t *ep);
 
+/* A request handler for kos_endpoint_serve(): answers `req` from `from`
+ * with kos_endpoint_reply() (now, or later with a copy of *from). The
+ * request's payload is valid only during the call; a token it carries
+ * belongs to the handler. */
+typedef void (*kos_serve_fn)(void *arg, kos_endpoint_t *ep, const struct kos_msg *req,
+                             const struct kos_caller *from);
+
+/* The loop of a server that has nothing else to wait for: passes each
+ * request on `ep` to fn(arg, ...) until Core asks the app to stop, waiting
+ * on the endpoint and on the app's control channel together, spinning
+ * briefly after each request (KOS_TIMEOUT_SPIN) and sleeping otherwise.
+ * Returns KOS_STATUS_OK once the app was asked to stop (kos_app_stopping()),
+ * or the error that ended receiving. Blocks. */
+KOS_API KOS_MUST kos_status_t kos_endpoint_serve(kos_app_t *app, kos_endpoint_t *ep,
+                                                 kos_serve_fn fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif
