@@ -203,6 +203,7 @@ static int echo_server(void *p, const struct kh_sync *sync)
         struct kos_msg m;
         struct kos_caller from;
         CKS(kos_endpoint_receive(ep, &m, &from, -3), KOS_STATUS_INVALID_ARGUMENT);
+        CKS(kos_endpoint_serve(NULL, ep, NULL, NULL), KOS_STATUS_INVALID_ARGUMENT);
     }
     kh_signal(sync);
     while (quits > 0) {

@@ -32,5 +32,7 @@ r3=$(grep -oE 'rng after restart: [0-9a-f]{64}$' "$OUT" | cut -d' ' -f4)
 expect_not "rng_server: error"
 
 stop_image TERM
+expect "rng_server: info: stopping on request$"
+expect "core: app 'rng_server' exited with status 0$"
 expect_well_formed
 echo "PASS"
