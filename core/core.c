@@ -968,6 +968,9 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
     c->failed = true;
 
 out_ended:
+    /* An app that ended normally counts as ready: it may have been the last
+     * the system waited for. */
+    check_ready(c);
     if (p->cm->flags & KOS_CM_PROC_ENDS_SYSTEM) {
         begin_shutdown(c, "an app that ends the system has ended");
         return;

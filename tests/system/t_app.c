@@ -4,7 +4,7 @@
  *
  *   serve PROTO      publish PROTO on msg0 and answer calls until stopped
  *   crash            log, then die of SIGSEGV
- *   exit N           log, then exit with status N
+ *   exit N [MS]      log, then exit with status N (after MS milliseconds)
  *   ask PROTO...     request each PROTO on msg0, log the outcome, ping it
  *   inspect          log every open fd and environment variable, then exit 0
  *   sleep            report ready, ignore SIGTERM and wait for Core's stop message
@@ -234,6 +234,8 @@ int main(int argc, char **argv)
         kos_log_info("about to crash");
         crash();
     } else if (!strcmp(mode, "exit") && argc > 2) {
+        if (argc > 3) /* exit N MS: after MS milliseconds, never having been ready */
+            usleep((useconds_t)atoi(argv[3]) * 1000);
         kos_log_info("exiting with status %s", argv[2]);
         rc = atoi(argv[2]);
     } else if (!strcmp(mode, "ask")) {
