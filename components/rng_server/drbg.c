@@ -3,8 +3,11 @@
  * drbg.h for what stays true about the state).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "chacha20.h"
 #include "drbg.h"
@@ -55,6 +58,33 @@ void drbg_reseed_with(struct drbg *d, const uint8_t seed[32], uint64_t now_ns)
     d->last_reseed_ns = now_ns;
     d->bytes_since_reseed = 0;
     d->reseeds++;
+    if (d->fork_guard)
+        *d->fork_guard = 1;
+    d->pid = (int)getpid();
+}
+
+/* A page that a fork hands the child zeroed (MADV_WIPEONFORK, Linux 4.14);
+ * NULL where the kernel cannot, and the process id is compared instead. */
+static volatile uint64_t *fork_guard_map(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return NULL;
+    if (madvise(p, (size_t)page, MADV_WIPEONFORK) != 0) {
+        munmap(p, (size_t)page);
+        return NULL;
+    }
+    return p;
+}
+
+/* True if this process was forked since the drbg was last seeded. */
+static bool forked(const struct drbg *d)
+{
+    if (d->fork_guard)
+        return *d->fork_guard == 0;
+    return (int)getpid() != d->pid;
 }
 
 kos_status_t drbg_reseed(struct drbg *d, uint64_t now_ns)
@@ -74,6 +104,7 @@ kos_status_t drbg_init(struct drbg *d, uint64_t reseed_interval_ns, uint64_t res
     memset(d, 0, sizeof(*d));
     d->reseed_interval_ns = reseed_interval_ns;
     d->reseed_bytes = reseed_bytes;
+    d->fork_guard = fork_guard_map();
     return drbg_reseed(d, now_ns);
 }
 
@@ -82,7 +113,7 @@ kos_status_t drbg_generate(struct drbg *d, uint8_t *out, size_t len, uint64_t no
     if (len > DRBG_MAX_REQUEST)
         return KOS_STATUS_INVALID_ARGUMENT;
     if ((d->reseed_interval_ns && now_ns - d->last_reseed_ns >= d->reseed_interval_ns) ||
-        (d->reseed_bytes && d->bytes_since_reseed >= d->reseed_bytes)) {
+        (d->reseed_bytes && d->bytes_since_reseed >= d->reseed_bytes) || forked(d)) {
         kos_status_t st = drbg_reseed(d, now_ns);
         if (st)
             return st;
@@ -94,5 +125,7 @@ kos_status_t drbg_generate(struct drbg *d, uint8_t *out, size_t len, uint64_t no
 
 void drbg_fini(struct drbg *d)
 {
+    if (d->fork_guard)
+        munmap((void *)d->fork_guard, (size_t)sysconf(_SC_PAGESIZE));
     explicit_bzero(d, sizeof(*d));
 }

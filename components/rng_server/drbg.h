@@ -10,8 +10,11 @@
  * with explicit_bzero() in drbg_fini().
  *
  * Invariant: a drbg in use has been seeded from the kernel at least once
- * since drbg_init(); there is no way to seed it from the caller's bytes
- * except drbg_reseed_with() (for tests).
+ * since drbg_init(), and once more in every process forked since (a child
+ * never continues its parent's stream: a page marked MADV_WIPEONFORK, or
+ * where the kernel lacks that, the process id, tells it was forked); there
+ * is no way to seed it from the caller's bytes except drbg_reseed_with()
+ * (for tests).
  */
 #ifndef RNG_DRBG_H
 #define RNG_DRBG_H
@@ -30,6 +33,8 @@ struct drbg {
     uint64_t last_reseed_ns;     /* CLOCK_MONOTONIC */
     uint64_t bytes_since_reseed;
     uint64_t reseeds;
+    volatile uint64_t *fork_guard; /* non-zero until a fork wipes its page; NULL: none */
+    int pid;                       /* the process that last seeded it (fallback) */
 };
 
 /* Seeds the generator from getrandom(). KOS_STATUS_IO if the kernel gives no
@@ -45,11 +50,12 @@ kos_status_t drbg_reseed(struct drbg *d, uint64_t now_ns) __attribute__((warn_un
 void drbg_reseed_with(struct drbg *d, const uint8_t seed[32], uint64_t now_ns);
 
 /* Writes len (at most DRBG_MAX_REQUEST) random bytes to out, reseeding
- * first when the schedule says so, and erases the key forward. */
+ * first when the schedule says so or the process was forked since the last
+ * seeding, and erases the key forward. */
 kos_status_t drbg_generate(struct drbg *d, uint8_t *out, size_t len, uint64_t now_ns)
     __attribute__((warn_unused_result));
 
-/* Wipes the state. */
+/* Wipes the state and unmaps the fork guard. */
 void drbg_fini(struct drbg *d);
 
 #endif

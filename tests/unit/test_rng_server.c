@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -182,12 +184,49 @@ static void test_drbg_schedule(void **state)
     drbg_fini(&b);
 }
 
+/* A forked child never continues its parent's stream: its first output is
+ * reseeded from the kernel, so parent and child give different bytes. */
+static void test_drbg_fork(void **state)
+{
+    struct drbg d;
+    uint8_t mine[32], theirs[32], reseeds = 0;
+    int p[2];
+    pid_t pid;
+    (void)state;
+
+    assert_int_equal(drbg_init(&d, 0, 0, 0), KOS_STATUS_OK);
+    assert_non_null(d.fork_guard); /* this kernel has MADV_WIPEONFORK */
+    assert_int_equal(pipe(p), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint8_t out[33];
+        if (drbg_generate(&d, out, 32, 0) != KOS_STATUS_OK)
+            _exit(1);
+        out[32] = (uint8_t)d.reseeds;
+        _exit(write(p[1], out, sizeof(out)) == (ssize_t)sizeof(out) ? 0 : 1);
+    }
+    assert_int_equal(drbg_generate(&d, mine, 32, 0), KOS_STATUS_OK);
+    assert_int_equal(d.reseeds, 1); /* the parent was not reseeded */
+    assert_int_equal(read(p[0], theirs, 32), 32);
+    assert_int_equal(read(p[0], &reseeds, 1), 1);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(reseeds, 2); /* the child was */
+    assert_memory_not_equal(mine, theirs, 32);
+    close(p[0]);
+    close(p[1]);
+    drbg_fini(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_block_2_3_2),  cmocka_unit_test(test_encrypt_2_4_2),
         cmocka_unit_test(test_keystream_a1), cmocka_unit_test(test_against_openssl),
         cmocka_unit_test(test_drbg_erasure), cmocka_unit_test(test_drbg_schedule),
+        cmocka_unit_test(test_drbg_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
