@@ -12,7 +12,7 @@ packages=(
   # protobuf payloads: protoc-c for kos_protobuf_generate(), libprotobuf-c
   protobuf-c-compiler libprotobuf-c-dev
   # tests
-  libcmocka-dev zip unzip python3
+  libcmocka-dev zip unzip python3 openssl   # openssl: the key_store test checks signatures with the CLI
   rng-tools5 xxd   # rngtest (FIPS 140-2 battery) and hex decoding for the rng_server test
   # fuzzing (the fuzz preset; libclang-rt-14-dev holds libFuzzer, only
   # recommended by clang) and the cross-aarch64 preset
