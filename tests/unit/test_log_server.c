@@ -116,6 +116,16 @@ static void test_crc32(void **state)
     (void)state;
     assert_int_equal(kos__crc32("123456789", 9), 0xcbf43926u); /* the check value */
     assert_int_equal(kos__crc32("", 0), 0);
+    /* Every byte value, against the bit-at-a-time definition. */
+    uint8_t all[256];
+    uint32_t crc = 0xffffffffu;
+    for (int i = 0; i < 256; i++) {
+        all[i] = (uint8_t)(255 - i);
+        crc ^= all[i];
+        for (int b = 0; b < 8; b++)
+            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+    }
+    assert_int_equal(kos__crc32(all, sizeof(all)), ~crc);
 }
 
 /* ---- store format ---- */
