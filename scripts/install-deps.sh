@@ -19,11 +19,20 @@ packages=(
   clang libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   # benchmark peers
   libzmq3-dev
+  # the cross-aarch64 preset's libraries, from Debian's arm64 packages
+  # (multiarch; only libraries and headers, nothing that replaces a host tool)
+  libssl-dev:arm64
 )
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
+fi
+
+# The arm64 packages need dpkg to know the architecture.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  echo "install-deps: adding the arm64 architecture to dpkg (for the cross-aarch64 preset)"
+  $sudo dpkg --add-architecture arm64
 fi
 
 missing=()
