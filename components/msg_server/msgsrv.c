@@ -47,14 +47,17 @@ struct app {
     struct outmsg *q; /* messages not yet accepted by the socket, in order */
     size_t q_head, q_len, q_cap;
     unsigned n_waits, n_cookies;
-    unsigned n_fds; /* descriptors passed to it and not taken yet */
+    unsigned n_fds;               /* descriptors passed to it and not taken yet */
     unsigned long refused_tokens; /* requests refused by the token limits */
-    /* Denials are logged at most DENY_LOG_BURST at once and then one per
-     * DENY_LOG_EVERY_MS, so a hostile app cannot flood the console through
-     * us; the next line logged counts what was left out. */
+    /* Lines about it are logged at most DENY_LOG_BURST at once and then one
+     * per DENY_LOG_EVERY_MS, so a hostile app cannot flood the console
+     * through us; the next line logged counts what was left out. */
     unsigned deny_credit;
     uint64_t deny_refill;
     unsigned long deny_quiet;
+    /* Which of grants->publish it has published before: the first time is
+     * logged in any case, later ones within the budget above. */
+    uint8_t announced[KOS__GRANTS_MAX / 8];
 };
 
 struct endpoint {
@@ -123,6 +126,8 @@ struct msgsrv {
     size_t n_cookies, cap_cookies;
     struct fdpass *fdps;
     size_t n_fdps, cap_fdps;
+    uint64_t (*clock)(void *arg); /* NULL: CLOCK_MONOTONIC (msgsrv_set_clock) */
+    void *clock_arg;
 };
 
 /* Makes room for one more element in a growable array. */
@@ -155,19 +160,21 @@ static void say(const char *fmt, ...)
 #define DENY_LOG_BURST    10u
 #define DENY_LOG_EVERY_MS 1000u
 
-static uint64_t now_ms(void);
+static uint64_t now_ms(const struct msgsrv *srv);
 
-/* Logs a denial of app a's (format, ...), within a's logging budget. */
-static void say_denied(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say_denied(struct app *a, const char *fmt, ...)
+/* Logs a line about what app a did, within a's budget; `prefix` ("denied: "
+ * or "") starts it. Every line an app's messages can cause goes through
+ * here (but the first publish of each protocol it is granted, and the one
+ * line when its connection is closed), so no app can flood the console
+ * through the message server. */
+static void vsay_app(const struct msgsrv *srv, struct app *a, const char *prefix, const char *fmt,
+                     va_list ap)
 {
-    uint64_t now = now_ms();
-    va_list ap;
+    uint64_t now = now_ms(srv);
 
     if (now >= a->deny_refill) {
-        unsigned add = (unsigned)((now - a->deny_refill) / DENY_LOG_EVERY_MS) + 1;
-        a->deny_credit =
-            a->deny_credit + add > DENY_LOG_BURST ? DENY_LOG_BURST : a->deny_credit + add;
+        uint64_t credit = a->deny_credit + (now - a->deny_refill) / DENY_LOG_EVERY_MS + 1;
+        a->deny_credit = credit > DENY_LOG_BURST ? DENY_LOG_BURST : (unsigned)credit;
         a->deny_refill = now + DENY_LOG_EVERY_MS;
     }
     if (!a->deny_credit) {
@@ -175,15 +182,37 @@ static void say_denied(struct app *a, const char *fmt, ...)
         return;
     }
     a->deny_credit--;
-    fputs("denied: ", stdout);
-    va_start(ap, fmt);
+    fputs(prefix, stdout);
     vfprintf(stdout, fmt, ap);
-    va_end(ap);
     if (a->deny_quiet)
-        fprintf(stdout, " (and %lu more denials of app '%s' not logged)", a->deny_quiet, a->name);
+        fprintf(stdout, " (and %lu more lines about app '%s' not logged)", a->deny_quiet, a->name);
     a->deny_quiet = 0;
     fputc('\n', stdout);
     fflush(stdout);
+}
+
+/* Logs a denial of app a's, within its budget. */
+static void say_denied(const struct msgsrv *srv, struct app *a, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say_denied(const struct msgsrv *srv, struct app *a, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsay_app(srv, a, "denied: ", fmt, ap);
+    va_end(ap);
+}
+
+/* Logs another line about app a, within its budget. */
+static void say_app(const struct msgsrv *srv, struct app *a, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say_app(const struct msgsrv *srv, struct app *a, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsay_app(srv, a, "", fmt, ap);
+    va_end(ap);
 }
 
 static struct app *app_find(const struct msgsrv *srv, uint32_t app_id)
@@ -194,12 +223,13 @@ static struct app *app_find(const struct msgsrv *srv, uint32_t app_id)
     return NULL;
 }
 
-static bool granted(const char *const *list, uint32_t n, const char *name)
+/* The index of `name` in a grant list, or -1. */
+static int granted(const char *const *list, uint32_t n, const char *name)
 {
     for (uint32_t i = 0; i < n; i++)
         if (strcmp(list[i], name) == 0)
-            return true;
-    return false;
+            return (int)i;
+    return -1;
 }
 
 /* Ends an app's connection at the next step of the poll loop. */
@@ -499,15 +529,17 @@ out_close_memfd:
     close(memfd);
     kos__chan_unmap(shm);
 out_refuse:
-    say("cannot create a channel for app '%s' to '%s': %s", client->name, ep->protocol,
-        kos_status_str(st));
+    say_app(srv, client, "cannot create a channel for app '%s' to '%s': %s", client->name,
+            ep->protocol, kos_status_str(st));
     reply_status(client, reply_type, req_id, st);
 }
 
 /* ==== waits ==== */
 
-static uint64_t now_ms(void)
+static uint64_t now_ms(const struct msgsrv *srv)
 {
+    if (srv->clock)
+        return srv->clock(srv->clock_arg);
     return kos__now_ns() / 1000000u;
 }
 
@@ -553,7 +585,7 @@ static void waits_publish(struct msgsrv *srv, const struct endpoint *ep)
 /* Takes a live cookie, or returns false. */
 static bool cookie_take(struct msgsrv *srv, uint64_t value, struct cookie *out)
 {
-    uint64_t now = now_ms();
+    uint64_t now = now_ms(srv);
 
     for (size_t i = 0; i < srv->n_cookies; i++) {
         if (srv->cookies[i].value != value)
@@ -580,7 +612,7 @@ static void redeem(struct msgsrv *srv, struct app *a, uint32_t req_id, const str
 
 int msgsrv_expire(struct msgsrv *srv)
 {
-    uint64_t now = now_ms(), next = UINT64_MAX;
+    uint64_t now = now_ms(srv), next = UINT64_MAX;
 
     for (size_t i = 0; i < srv->n_waits;) {
         struct wait w = srv->waits[i];
@@ -625,10 +657,11 @@ int msgsrv_expire(struct msgsrv *srv)
 
 static void on_publish(struct msgsrv *srv, struct app *a, const struct kos__mw *m)
 {
+    int g = granted(a->grants->publish, a->grants->n_publish, m->name);
     struct endpoint *ep;
 
-    if (!granted(a->grants->publish, a->grants->n_publish, m->name)) {
-        say_denied(a, "app '%s' tried to publish '%s' (not granted by the manifest)", a->name,
+    if (g < 0) {
+        say_denied(srv, a, "app '%s' tried to publish '%s' (not granted by the manifest)", a->name,
                    m->name);
         reply_status(a, KOS__MW_PUBLISH_REPLY, m->id, KOS_STATUS_UNAUTHORIZED);
         return;
@@ -650,7 +683,12 @@ static void on_publish(struct msgsrv *srv, struct app *a, const struct kos__mw *
 
     struct kos__mw r = {.type = KOS__MW_PUBLISH_REPLY, .id = m->id, .endpoint = ep->id};
     app_send(a, &r, NULL);
-    say("app '%s' publishes '%s'", a->name, ep->protocol);
+    if (a->announced[g / 8] >> (g % 8) & 1) {
+        say_app(srv, a, "app '%s' publishes '%s'", a->name, ep->protocol);
+    } else {
+        a->announced[g / 8] |= (uint8_t)(1u << (g % 8));
+        say("app '%s' publishes '%s'", a->name, ep->protocol);
+    }
     waits_publish(srv, ep);
 }
 
@@ -658,8 +696,9 @@ static void on_request(struct msgsrv *srv, struct app *a, const struct kos__mw *
 {
     struct endpoint *ep;
 
-    if (!granted(a->grants->request, a->grants->n_request, m->name)) {
-        say_denied(a, "app '%s' requested '%s' (not granted by the manifest)", a->name, m->name);
+    if (granted(a->grants->request, a->grants->n_request, m->name) < 0) {
+        say_denied(srv, a, "app '%s' requested '%s' (not granted by the manifest)", a->name,
+                   m->name);
         reply_status(a, KOS__MW_REQUEST_REPLY, m->id, KOS_STATUS_UNAUTHORIZED);
         return;
     }
@@ -675,7 +714,7 @@ static void on_request(struct msgsrv *srv, struct app *a, const struct kos__mw *
     struct wait w = {
         .app_id = a->app_id,
         .req_id = m->id,
-        .deadline = m->timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)m->timeout_ms,
+        .deadline = m->timeout_ms < 0 ? UINT64_MAX : now_ms(srv) + (uint64_t)m->timeout_ms,
     };
     memcpy(w.protocol, m->name, sizeof(w.protocol));
     if (!wait_add(srv, a, &w))
@@ -719,7 +758,7 @@ static void on_prepare(struct msgsrv *srv, struct app *a, const struct kos__mw *
         return; /* not a token this app holds: the redeem will fail */
     if (a->n_cookies >= MAX_COOKIES_PER_APP ||
         !grow((void **)&srv->cookies, &srv->cap_cookies, srv->n_cookies, sizeof(*srv->cookies))) {
-        say("app '%s' has too many token transfers pending; refusing another", a->name);
+        say_app(srv, a, "app '%s' has too many token transfers pending; refusing another", a->name);
         return;
     }
     for (size_t i = 0; i < srv->n_cookies; i++)
@@ -745,7 +784,7 @@ static void on_prepare(struct msgsrv *srv, struct app *a, const struct kos__mw *
         .endpoint = c->endpoint,
         .from_chan = c->id,
         .from_app = a->app_id,
-        .expires = now_ms() + COOKIE_LIFE_MS,
+        .expires = now_ms(srv) + COOKIE_LIFE_MS,
     };
     a->n_cookies++;
 }
@@ -764,7 +803,7 @@ static void on_redeem(struct msgsrv *srv, struct app *a, const struct kos__mw *m
         .req_id = m->id,
         .kind = WAIT_REDEEM,
         .cookie = m->cookie,
-        .deadline = now_ms() + REDEEM_WAIT_MS,
+        .deadline = now_ms(srv) + REDEEM_WAIT_MS,
     };
     if (!wait_add(srv, a, &w))
         reply_status(a, KOS__MW_REDEEM_REPLY, m->id, KOS_STATUS_BUSY);
@@ -792,14 +831,16 @@ static void on_fd_pass(struct msgsrv *srv, struct app *a, const struct kos__mw *
         return;
     }
     if (c->server_app != a->app_id) {
-        say_denied(a, "app '%s' tried to pass a descriptor on channel %u, which it does not serve",
+        say_denied(srv, a,
+                   "app '%s' tried to pass a descriptor on channel %u, which it does not serve",
                    a->name, (unsigned)m->channel);
         close(fd);
         return;
     }
     if (!kos__mw_fd_passable(fd, &why)) {
         struct app *to = app_find(srv, c->client_app);
-        say_denied(a, "app '%s' tried to pass %s to app '%s' (only connected TCP sockets travel)",
+        say_denied(srv, a,
+                   "app '%s' tried to pass %s to app '%s' (only connected TCP sockets travel)",
                    a->name, why, to ? to->name : "?");
         close(fd);
         return;
@@ -815,8 +856,9 @@ static void on_fd_pass(struct msgsrv *srv, struct app *a, const struct kos__mw *
     struct app *to = app_find(srv, c->client_app);
     if (!to || to->n_fds >= MAX_FDS_PER_APP || srv->n_fdps >= MAX_FDS ||
         !grow((void **)&srv->fdps, &srv->cap_fdps, srv->n_fdps, sizeof(*srv->fdps))) {
-        say("app '%s' passed a descriptor to app '%s', which has too many not taken; closed it",
-            a->name, to ? to->name : "?");
+        say_app(srv, a,
+                "app '%s' passed a descriptor to app '%s', which has too many not taken; closed it",
+                a->name, to ? to->name : "?");
         close(fd);
         return;
     }
@@ -826,7 +868,7 @@ static void on_fd_pass(struct msgsrv *srv, struct app *a, const struct kos__mw *
         .from_app = a->app_id,
         .to_app = c->client_app,
         .fd = fd,
-        .expires = now_ms() + FD_LIFE_MS,
+        .expires = now_ms(srv) + FD_LIFE_MS,
     };
     to->n_fds++;
     /* A redeem that overtook this pass gets its descriptor now. */
@@ -847,7 +889,7 @@ static void on_fd_redeem(struct msgsrv *srv, struct app *a, const struct kos__mw
             continue;
         if (srv->fdps[i].to_app != a->app_id) {
             struct app *to = app_find(srv, srv->fdps[i].to_app);
-            say_denied(a, "app '%s' tried to take a descriptor passed to app '%s'", a->name,
+            say_denied(srv, a, "app '%s' tried to take a descriptor passed to app '%s'", a->name,
                        to ? to->name : "?");
             reply_status(a, KOS__MW_FD_REDEEM_REPLY, m->id, KOS_STATUS_INVALID_TOKEN);
             return;
@@ -861,7 +903,7 @@ static void on_fd_redeem(struct msgsrv *srv, struct app *a, const struct kos__mw
         .req_id = m->id,
         .kind = WAIT_FD,
         .cookie = m->cookie,
-        .deadline = now_ms() + REDEEM_WAIT_MS,
+        .deadline = now_ms(srv) + REDEEM_WAIT_MS,
     };
     if (!wait_add(srv, a, &w))
         reply_status(a, KOS__MW_FD_REDEEM_REPLY, m->id, KOS_STATUS_BUSY);
@@ -1123,4 +1165,156 @@ void msgsrv_handle(struct msgsrv *srv, const struct pollfd *pfd)
         else
             i++;
     }
+}
+
+/* ==== for tests ==== */
+
+void msgsrv_set_clock(struct msgsrv *srv, uint64_t (*now)(void *arg), void *arg)
+{
+    srv->clock = now;
+    srv->clock_arg = now ? arg : NULL;
+}
+
+static size_t queued_fds(const struct app *a)
+{
+    size_t n = 0;
+
+    for (size_t k = 0; k < a->q_len; k++) {
+        const struct outmsg *o = &a->q[(a->q_head + k) % a->q_cap];
+        n += kos__mw_nfds(o->m.type, o->m.status);
+    }
+    return n;
+}
+
+void msgsrv_stats(const struct msgsrv *srv, struct msgsrv_stats *out)
+{
+    *out = (struct msgsrv_stats){
+        .apps = srv->n_apps,
+        .endpoints = srv->n_eps,
+        .channels = srv->n_chans,
+        .waits = srv->n_waits,
+        .cookies = srv->n_cookies,
+        .fds = srv->n_fdps,
+        .descriptors = srv->n_apps + srv->n_fdps,
+    };
+    for (size_t i = 0; i < srv->n_apps; i++)
+        out->descriptors += queued_fds(srv->apps[i]);
+}
+
+bool msgsrv_app_stats(const struct msgsrv *srv, uint32_t app_id, struct msgsrv_app_stats *out)
+{
+    const struct app *a = app_find(srv, app_id);
+
+    if (!a)
+        return false;
+    *out = (struct msgsrv_app_stats){
+        .doomed = a->doomed,
+        .queued = a->q_len,
+        .queued_fds = queued_fds(a),
+    };
+    for (size_t i = 0; i < srv->n_eps; i++) {
+        if (srv->eps[i].app_id != app_id)
+            continue;
+        out->endpoints++;
+    }
+    for (size_t i = 0; i < srv->n_chans; i++) {
+        const struct chan *c = &srv->chans[i];
+        if (c->client_app != app_id)
+            continue;
+        out->tokens++;
+        size_t on_ep = 0;
+        for (size_t j = 0; j < srv->n_chans; j++)
+            on_ep += srv->chans[j].client_app == app_id && srv->chans[j].endpoint == c->endpoint;
+        if (on_ep > out->tokens_max_ep)
+            out->tokens_max_ep = on_ep;
+    }
+    for (size_t i = 0; i < srv->n_waits; i++)
+        out->waits += srv->waits[i].app_id == app_id;
+    for (size_t i = 0; i < srv->n_cookies; i++)
+        out->cookies += srv->cookies[i].from_app == app_id;
+    for (size_t i = 0; i < srv->n_fdps; i++)
+        out->fds += srv->fdps[i].to_app == app_id;
+    return true;
+}
+
+static bool check_fail(char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool check_fail(char *why, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (cap)
+        vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool msgsrv_check(const struct msgsrv *srv, char *why, size_t cap)
+{
+    for (size_t i = 0; i < srv->n_apps; i++) {
+        const struct app *a = srv->apps[i];
+        struct msgsrv_app_stats st;
+        for (size_t j = 0; j < i; j++)
+            if (srv->apps[j]->app_id == a->app_id || srv->apps[j]->sock == a->sock)
+                return check_fail(why, cap, "apps %u and %u share an id or a socket",
+                                  (unsigned)srv->apps[j]->app_id, (unsigned)a->app_id);
+        (void)msgsrv_app_stats(srv, a->app_id, &st);
+        if (st.waits != a->n_waits || st.cookies != a->n_cookies || st.fds != a->n_fds)
+            return check_fail(why, cap,
+                              "app %u counts %u waits, %u cookies, %u descriptors; its tables "
+                              "hold %zu, %zu, %zu",
+                              (unsigned)a->app_id, a->n_waits, a->n_cookies, a->n_fds, st.waits,
+                              st.cookies, st.fds);
+        if (a->q_len > a->q_cap || (a->q_cap && a->q_head >= a->q_cap))
+            return check_fail(why, cap, "app %u's queue is out of shape", (unsigned)a->app_id);
+    }
+    for (size_t i = 0; i < srv->n_eps; i++) {
+        const struct endpoint *ep = &srv->eps[i];
+        if (ep->id == 0 || !app_find(srv, ep->app_id))
+            return check_fail(why, cap, "endpoint %u of '%s' has no publisher", (unsigned)ep->id,
+                              ep->protocol);
+        for (size_t j = 0; j < i; j++)
+            if (srv->eps[j].id == ep->id || strcmp(srv->eps[j].protocol, ep->protocol) == 0)
+                return check_fail(why, cap, "endpoints %u and %u share an id or a protocol",
+                                  (unsigned)srv->eps[j].id, (unsigned)ep->id);
+    }
+    for (size_t i = 0; i < srv->n_chans; i++) {
+        const struct chan *c = &srv->chans[i];
+        const struct endpoint *ep = ep_by_id(srv, c->endpoint);
+        if (c->id == 0 || !ep || ep->app_id != c->server_app)
+            return check_fail(why, cap, "channel %u is not served by its endpoint's publisher",
+                              (unsigned)c->id);
+        if (!app_find(srv, c->client_app) || c->shm->channel != c->id)
+            return check_fail(why, cap, "channel %u has no client, or its memory names another",
+                              (unsigned)c->id);
+        for (size_t j = 0; j < i; j++)
+            if (srv->chans[j].id == c->id)
+                return check_fail(why, cap, "two channels are numbered %u", (unsigned)c->id);
+    }
+    for (size_t i = 0; i < srv->n_waits; i++)
+        if (!app_find(srv, srv->waits[i].app_id))
+            return check_fail(why, cap, "a wait of app %u, which is gone",
+                              (unsigned)srv->waits[i].app_id);
+    for (size_t i = 0; i < srv->n_cookies; i++) {
+        const struct cookie *k = &srv->cookies[i];
+        if (k->value == 0 || (k->from_app != NO_APP && !app_find(srv, k->from_app)))
+            return check_fail(why, cap, "cookie %zu is zero or its preparer is gone", i);
+        for (size_t j = 0; j < i; j++)
+            if (srv->cookies[j].value == k->value)
+                return check_fail(why, cap, "two transfers share a cookie");
+    }
+    for (size_t i = 0; i < srv->n_fdps; i++) {
+        const struct fdpass *f = &srv->fdps[i];
+        const struct chan *c = chan_by_id(srv, f->chan);
+        if (!c || c->client_app != f->to_app || f->fd < 0)
+            return check_fail(why, cap,
+                              "a passed descriptor does not wait for its channel's client");
+        for (size_t j = 0; j < i; j++)
+            if (srv->fdps[j].cookie == f->cookie || srv->fdps[j].fd == f->fd)
+                return check_fail(why, cap, "two passed descriptors share a cookie or a number");
+    }
+    if (why && cap)
+        why[0] = '\0';
+    return true;
 }

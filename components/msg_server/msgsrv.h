@@ -74,4 +74,50 @@ void msgsrv_handle(struct msgsrv *srv, const struct pollfd *pfd);
  * milliseconds poll() may sleep until the next one (-1: none). */
 int msgsrv_expire(struct msgsrv *srv);
 
+/*
+ * For tests and the fuzz harness, which turn the loop themselves.
+ */
+
+/* Replaces the clock the directory reads every deadline from (milliseconds
+ * on CLOCK_MONOTONIC by default) with now(arg), so that a test makes time
+ * pass by counting and what expires does not depend on the machine's speed.
+ * now() must never go back. NULL restores the default. */
+void msgsrv_set_clock(struct msgsrv *srv, uint64_t (*now)(void *arg), void *arg);
+
+/* What the directory holds, counted from its tables. */
+struct msgsrv_stats {
+    size_t apps, endpoints, channels;
+    size_t waits;       /* requests and redeems waiting */
+    size_t cookies;     /* token transfers prepared and not redeemed yet */
+    size_t fds;         /* passed descriptors not taken yet */
+    size_t descriptors; /* open descriptors the directory holds: sockets, queued, passed */
+};
+void msgsrv_stats(const struct msgsrv *srv, struct msgsrv_stats *out);
+
+/* What the directory holds for one connected app, counted from its tables. */
+struct msgsrv_app_stats {
+    bool doomed;          /* to be disconnected at the end of the next msgsrv_handle() */
+    size_t endpoints;     /* protocols it publishes */
+    size_t tokens;        /* channels it holds as a client */
+    size_t tokens_max_ep; /* the most of those on one endpoint */
+    size_t waits;         /* its requests and redeems waiting */
+    size_t cookies;       /* transfers it prepared, not redeemed yet (expired ones included
+                           * until msgsrv_expire() drops them) */
+    size_t fds;           /* descriptors passed to it, not taken yet */
+    size_t queued;        /* messages waiting for its socket to take them */
+    size_t queued_fds;    /* descriptors in those messages */
+};
+
+/* Fills *out for app `app_id`; false (and *out untouched) if it is not
+ * connected. */
+bool msgsrv_app_stats(const struct msgsrv *srv, uint32_t app_id, struct msgsrv_app_stats *out);
+
+/* Checks the directory's own bookkeeping: each app's counters match its
+ * tables, ids are unique, every endpoint belongs to a connected app, every
+ * channel's parties are connected and its server publishes its endpoint,
+ * every wait's app is connected, every passed descriptor waits for its
+ * channel's client. True when all holds; otherwise false with what does not
+ * in why (cap bytes). Quadratic in the tables' sizes. */
+bool msgsrv_check(const struct msgsrv *srv, char *why, size_t cap);
+
 #endif

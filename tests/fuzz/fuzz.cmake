@@ -49,6 +49,10 @@ kos_fuzz_target(manifest SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
 kos_fuzz_target(compiled SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
 kos_fuzz_target(image SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_image kos_manifest OpenSSL::Crypto)
 kos_fuzz_target(msgwire LIBS kos_internal)
+# The message server's directory, driven as a whole (fuzz_msgsrv.c).
+set(KOS_FUZZ_MSGSRV_DIR ${PROJECT_SOURCE_DIR}/components/msg_server)
+kos_fuzz_target(msgsrv LIBS kos_internal INCLUDES ${KOS_FUZZ_MSGSRV_DIR}
+  SOURCES ${KOS_FUZZ_MSGSRV_DIR}/msgsrv.c)
 kos_fuzz_target(ethernet LIBS ethernet_core)
 # The Poukai services' wires and settings, and the key files (docs/fuzzing.md).
 set(KOS_FUZZ_LOGSRV_DIR ${PROJECT_SOURCE_DIR}/components/log_server)

@@ -30,6 +30,11 @@
  *   keys/      bundle.txt from kos__key_generate_device() and for the
  *              harness's scratch bundle, the release key pair, and blobs
  *              for the private-key detectors (fuzz_keys.c)
+ *   msgsrv/    scripts for the message server's directory (fuzz_msgsrv.c):
+ *              every directory message, requests that wait, token
+ *              transfers, descriptor passing, revocation, apps going down
+ *              and restarting, each documented bound, and garbage built
+ *              from kos__mw_encode()
  *   image_seed_key.pub
  *              the public half of the release key that signed the images;
  *              the private half is deleted. Copy it over
@@ -1035,6 +1040,394 @@ static void seed_key_files(struct ctx *c)
         die("cannot remove %s: %s", dev, strerror(errno));
 }
 
+/* ---- the message server's directory (fuzz_msgsrv.c's scripts) ---- */
+
+/* Step kinds: 1-11 are the directory message types themselves. */
+enum { MS_RAW = 0, MS_READ = 12, MS_TURN = 13, MS_TIME = 14, MS_CORE = 15 };
+enum { MS_ADD = 0, MS_DOWN = 1, MS_CRASH = 2, MS_DOWN_ID = 3 }; /* MS_CORE's rep */
+enum { MS_DILIGENT = 1, MS_SMALL_BUF = 2, MS_LATE = 4 };        /* an app's flags */
+enum { MS_X1, MS_X2, MS_X8, MS_X64 };                           /* rep */
+/* names[] of the harness, by index */
+enum { N_ECHO, N_ALPHA, N_LOG, N_X, N_GAMMA, N_BETA, N_LONG, N_DELTA };
+/* timeouts[]: 0, -1, 1, 49, 50, 51, 10000, INT32_MAX ms */
+enum { T_NOW, T_EVER, T_1, T_49, T_50, T_51, T_10S, T_MAX };
+/* advances[]: 1, 9, 49, 50, 51, 100, 999, 1000, 1001, 5000, 9999, 10000, 10001, ... */
+enum {
+    A_1,
+    A_9,
+    A_49,
+    A_50,
+    A_51,
+    A_100,
+    A_999,
+    A_1000,
+    A_1001,
+    A_5000,
+    A_9999,
+    A_10000,
+    A_10001,
+    A_NEXT = 0xf1
+};
+/* Selectors: a channel the app holds, one it serves, any known, a number;
+ * an endpoint of its own, someone else's; a fresh or recent cookie. */
+#define OWN(k)    (k)
+#define SERVED(k) (0x40 | (k))
+#define OTHER(k)  (0x40 | (k))
+#define ANY(k)    (0x80 | (k))
+#define NUM(n)    (0xc0 | (n))
+#define FRESH     0x80
+#define RECENT(k) (0x80 | (k))
+/* The harness's descriptor pool. */
+enum { P_TCP_A, P_TCP_B, P_LISTEN, P_LOOSE, P_UDP, P_PIPE, P_UNIX, P_MEMFD, P_NULL, P_OWN };
+
+struct ms_script {
+    uint8_t b[4096];
+    size_t n;
+};
+
+static void ms_bytes(struct ms_script *s, const void *p, size_t n)
+{
+    if (s->n + n > sizeof(s->b))
+        die("a msgsrv seed script is too long");
+    memcpy(s->b + s->n, p, n);
+    s->n += n;
+}
+
+static void ms_begin(struct ms_script *s, unsigned n_apps)
+{
+    s->n = 0;
+    ms_bytes(s, &(uint8_t){(uint8_t)(n_apps - 2)}, 1);
+}
+
+static void ms_app(struct ms_script *s, unsigned id, unsigned publish, unsigned request,
+                   unsigned flags)
+{
+    const uint8_t b[] = {(uint8_t)id,      (uint8_t)publish,        (uint8_t)(publish >> 8),
+                         (uint8_t)request, (uint8_t)(request >> 8), (uint8_t)flags};
+    ms_bytes(s, b, sizeof(b));
+}
+
+static void ms_op(struct ms_script *s, unsigned kind, unsigned app, unsigned rep,
+                  const uint8_t *args, size_t n)
+{
+    ms_bytes(s, &(uint8_t){(uint8_t)(kind | app << 4 | rep << 6)}, 1);
+    ms_bytes(s, args, n);
+}
+#define MS(s, kind, app, rep, ...)                                                                 \
+    do {                                                                                           \
+        const uint8_t a_[] = {0, __VA_ARGS__};                                                     \
+        ms_op(s, kind, app, rep, a_ + 1, sizeof(a_) - 1);                                          \
+    } while (0)
+
+/* A raw step: `m` encoded, sent with nfds descriptors from `fd` on. */
+static void ms_raw_mw(struct ms_script *s, unsigned app, const struct kos__mw *m, unsigned nfds,
+                      unsigned fd)
+{
+    uint8_t buf[KOS__MW_MAX];
+    size_t len;
+
+    if (kos__mw_encode(m, buf, sizeof(buf), &len) != KOS_STATUS_OK)
+        die("kos__mw_encode refuses a msgsrv seed's %s", kos__mw_type_name(m->type));
+    MS(s, MS_RAW, app, 0, (uint8_t)(1 | nfds << 2), (uint8_t)fd, (uint8_t)len);
+    ms_bytes(s, buf, len);
+}
+
+static void ms_put(const struct ms_script *s, const char *what)
+{
+    char name[128];
+
+    snprintf(name, sizeof(name), "%03u-%s", seq++, what);
+    put("msgsrv", name, s->b, s->n);
+}
+
+static void seed_msgsrv(void)
+{
+    struct ms_script sc, *s = &sc;
+    const unsigned ALL = 0xffff;
+
+    /* Publish, request (granted or not, waiting or not), ping, close, withdraw. */
+    ms_begin(s, 3);
+    ms_app(s, 1, 1u << N_ECHO | 1u << N_ALPHA, 0, MS_DILIGENT);
+    ms_app(s, 2, 0, 1u << N_ECHO | 1u << N_ALPHA, MS_DILIGENT);
+    ms_app(s, 3, 1u << N_LOG, 1u << N_ECHO, MS_DILIGENT);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ECHO);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ALPHA);
+    MS(s, KOS__MW_PUBLISH, 2, MS_X1, N_LOG);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_X);    /* not granted */
+    MS(s, KOS__MW_PUBLISH, 2, MS_X1, N_ECHO); /* not granted */
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ECHO); /* already published */
+    MS(s, KOS__MW_REQUEST, 1, MS_X1, N_ECHO, T_EVER);
+    MS(s, KOS__MW_REQUEST, 1, MS_X1, N_LOG, T_NOW); /* not granted */
+    MS(s, KOS__MW_REQUEST, 2, MS_X2, N_ECHO, T_NOW);
+    MS(s, KOS__MW_PING, 1, MS_X1);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_TOKEN_CLOSE, 1, MS_X1, OWN(0));
+    MS(s, KOS__MW_TOKEN_CLOSE, 1, MS_X1, ANY(2)); /* not its own: ignored */
+    MS(s, KOS__MW_UNPUBLISH, 2, MS_X1, OTHER(0)); /* not its own: ignored */
+    MS(s, KOS__MW_UNPUBLISH, 0, MS_X1, OWN(0));
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_REQUEST, 2, MS_X1, N_ECHO, T_NOW); /* withdrawn: unavailable */
+    MS(s, MS_TURN, 0, MS_X2);
+    ms_put(s, "directory");
+
+    /* Requests that wait: time out, or are granted when the protocol comes. */
+    ms_begin(s, 2);
+    ms_app(s, 1, 1u << N_ECHO | 1u << N_ALPHA, 0, 0);
+    ms_app(s, 2, 0, 1u << N_ECHO | 1u << N_ALPHA, 0);
+    MS(s, KOS__MW_REQUEST, 1, MS_X1, N_ALPHA, T_50);
+    MS(s, KOS__MW_REQUEST, 1, MS_X1, N_ECHO, T_EVER);
+    MS(s, KOS__MW_REQUEST, 1, MS_X1, N_ECHO, T_10S);
+    MS(s, KOS__MW_REQUEST, 1, MS_X1, N_ECHO, 0x80 | 3); /* 300 ms */
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_TIME, 0, MS_X1, A_49);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_TIME, 0, MS_X1, A_1);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_READ, 1, MS_X64);
+    MS(s, MS_TIME, 0, MS_X1, A_NEXT);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ECHO);
+    MS(s, MS_TURN, 0, MS_X2);
+    MS(s, MS_READ, 0, MS_X64);
+    MS(s, MS_READ, 1, MS_X64);
+    ms_put(s, "waits");
+
+    /* Token transfers: a holder prepares, another app redeems (it is not
+     * granted the protocol); a redeem that overtakes its PREPARE; one that
+     * never comes; an expired one; a second redeem of the same cookie. */
+    ms_begin(s, 3);
+    ms_app(s, 1, 1u << N_ECHO, 0, MS_DILIGENT);
+    ms_app(s, 2, 0, 1u << N_ECHO, MS_DILIGENT);
+    ms_app(s, 3, 0, 0, MS_DILIGENT);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ECHO);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_REQUEST, 1, MS_X1, N_ECHO, T_NOW);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_PREPARE, 1, MS_X1, OWN(0), FRESH);
+    MS(s, KOS__MW_REDEEM, 2, MS_X1, RECENT(0));
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_REDEEM, 2, MS_X1, RECENT(0)); /* again: waits, then refused */
+    MS(s, KOS__MW_REDEEM, 2, MS_X1, 6);         /* before its PREPARE */
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_PREPARE, 1, MS_X1, OWN(0), 6);
+    MS(s, KOS__MW_PREPARE, 2, MS_X1, OWN(0), 5);    /* from the token it redeemed */
+    MS(s, KOS__MW_PREPARE, 0, MS_X1, SERVED(0), 4); /* the server holds no token: ignored */
+    MS(s, KOS__MW_PREPARE, 1, MS_X1, OWN(0), 7);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_REDEEM, 0, MS_X1, 5);
+    MS(s, KOS__MW_REDEEM, 2, MS_X1, 4);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_TIME, 0, MS_X1, A_51);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_TIME, 0, MS_X1, A_10001);
+    MS(s, KOS__MW_REDEEM, 2, MS_X1, 7); /* expired */
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_TIME, 0, MS_X1, A_51);
+    MS(s, MS_TURN, 0, MS_X1);
+    ms_put(s, "transfer");
+
+    /* Descriptor passing: a connected TCP socket to the channel's client;
+     * another app trying to take it; a drop; every kind of descriptor that
+     * may not travel; a pass on a channel the app does not serve; a redeem
+     * that overtakes its pass; one never taken. */
+    ms_begin(s, 3);
+    ms_app(s, 1, 1u << N_ECHO, 0, MS_DILIGENT);
+    ms_app(s, 2, 0, 1u << N_ECHO, MS_DILIGENT);
+    ms_app(s, 3, 0, 1u << N_ECHO, MS_DILIGENT);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ECHO);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_REQUEST, 1, MS_X1, N_ECHO, T_NOW);
+    MS(s, KOS__MW_REQUEST, 2, MS_X1, N_ECHO, T_NOW);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_FD_PASS, 0, MS_X1, SERVED(0), FRESH, P_TCP_A);
+    MS(s, KOS__MW_FD_REDEEM, 1, MS_X1, RECENT(0));
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_FD_PASS, 0, MS_X1, SERVED(0), FRESH, P_TCP_B);
+    MS(s, KOS__MW_FD_REDEEM, 2, MS_X1, RECENT(0)); /* not its own */
+    MS(s, KOS__MW_FD_DROP, 2, MS_X1, RECENT(0));   /* not its own: ignored */
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_FD_DROP, 1, MS_X1, RECENT(0));
+    MS(s, MS_TURN, 0, MS_X1);
+    for (unsigned fd = P_LISTEN; fd <= P_OWN; fd++)
+        MS(s, KOS__MW_FD_PASS, 0, MS_X1, SERVED(1), FRESH, (uint8_t)fd);
+    MS(s, KOS__MW_FD_PASS, 1, MS_X1, OWN(0), FRESH, P_TCP_A);  /* it does not serve it */
+    MS(s, KOS__MW_FD_PASS, 0, MS_X1, NUM(63), FRESH, P_TCP_A); /* no such channel */
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_FD_REDEEM, 2, MS_X1, 3); /* before its pass */
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_FD_PASS, 0, MS_X1, SERVED(1), 3, P_TCP_B);
+    MS(s, KOS__MW_FD_PASS, 0, MS_X1, SERVED(1), 3, P_TCP_A); /* the same cookie */
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_FD_PASS, 0, MS_X1, SERVED(0), FRESH, P_TCP_A);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_TIME, 0, MS_X1, A_10001);
+    MS(s, MS_TURN, 0, MS_X1); /* not taken in time */
+    MS(s, KOS__MW_FD_REDEEM, 1, MS_X1, RECENT(0));
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_TIME, 0, MS_X1, A_51);
+    MS(s, MS_TURN, 0, MS_X1);
+    ms_put(s, "fd-pass");
+
+    /* Revocation, apps going down, restarting and crashing. */
+    ms_begin(s, 3);
+    ms_app(s, 1, 1u << N_ECHO, 0, MS_DILIGENT);
+    ms_app(s, 2, 0, 1u << N_ECHO, MS_DILIGENT);
+    ms_app(s, 3, 0, 1u << N_ECHO, MS_DILIGENT);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ECHO);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_REQUEST, 1, MS_X2, N_ECHO, T_NOW);
+    MS(s, KOS__MW_REQUEST, 2, MS_X1, N_ECHO, T_NOW);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_REVOKE, 0, MS_X1, SERVED(0), 0);       /* with its endpoint */
+    MS(s, KOS__MW_REVOKE, 0, MS_X1, SERVED(1), NUM(63)); /* the wrong endpoint */
+    MS(s, KOS__MW_REVOKE, 1, MS_X1, OWN(0), ANY(0));     /* not its to revoke */
+    MS(s, KOS__MW_PREPARE, 1, MS_X1, OWN(1), 1);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_CORE, 2, MS_DOWN);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_CORE, 2, MS_ADD);
+    MS(s, KOS__MW_REQUEST, 2, MS_X1, N_ECHO, T_EVER);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_CORE, 1, MS_ADD);          /* a restart while it holds tokens */
+    MS(s, KOS__MW_REDEEM, 1, MS_X1, 1); /* what its last life prepared */
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_CORE, 0, MS_CRASH);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_CORE, 0, MS_DOWN);
+    MS(s, MS_CORE, 0, MS_DOWN_ID, 200);
+    MS(s, MS_CORE, 0, MS_ADD);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ECHO);
+    MS(s, MS_TURN, 0, MS_X2);
+    ms_put(s, "down-restart");
+
+    /* The token bounds: 16 on one endpoint, 256 in all (16 endpoints). */
+    ms_begin(s, 2);
+    ms_app(s, 1, ALL, 0, MS_DILIGENT);
+    ms_app(s, 2, 0, ALL, MS_DILIGENT);
+    for (unsigned i = 0; i < 16; i++)
+        MS(s, KOS__MW_PUBLISH, 0, MS_X1, (uint8_t)i);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_REQUEST, 1, MS_X8, N_ECHO, T_NOW);
+    MS(s, KOS__MW_REQUEST, 1, MS_X8, N_ECHO, T_NOW);
+    MS(s, KOS__MW_REQUEST, 1, MS_X2, N_ECHO, T_NOW);
+    MS(s, MS_TURN, 0, MS_X2);
+    for (unsigned i = 1; i < 16; i++) {
+        MS(s, KOS__MW_REQUEST, 1, MS_X8, (uint8_t)i, T_NOW);
+        MS(s, KOS__MW_REQUEST, 1, MS_X8, (uint8_t)i, T_NOW);
+        MS(s, MS_TURN, 0, MS_X1);
+    }
+    MS(s, KOS__MW_REQUEST, 1, MS_X1, N_ALPHA, T_NOW);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_TOKEN_CLOSE, 1, MS_X1, OWN(3));
+    MS(s, KOS__MW_REQUEST, 1, MS_X2, N_ALPHA, T_NOW);
+    MS(s, MS_TURN, 0, MS_X1);
+    ms_put(s, "token-limits");
+
+    /* Waits (64), prepared transfers (256), passed descriptors (16 for one
+     * app), each filled past its bound. */
+    ms_begin(s, 2);
+    ms_app(s, 1, 1u << N_ECHO, 0, MS_DILIGENT);
+    ms_app(s, 2, 0, 1u << N_ECHO | 1u << N_BETA, MS_DILIGENT);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ECHO);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_REQUEST, 1, MS_X1, N_ECHO, T_NOW);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_REQUEST, 1, MS_X64, N_BETA, T_EVER);
+    MS(s, MS_TURN, 0, MS_X2);
+    MS(s, KOS__MW_REQUEST, 1, MS_X8, N_BETA, T_10S);
+    MS(s, KOS__MW_REDEEM, 1, MS_X1, 2);
+    MS(s, MS_TURN, 0, MS_X1);
+    for (unsigned i = 0; i < 5; i++) {
+        MS(s, KOS__MW_PREPARE, 1, MS_X64, OWN(0), FRESH);
+        MS(s, MS_TURN, 0, MS_X2);
+    }
+    MS(s, KOS__MW_FD_PASS, 0, MS_X8, SERVED(0), FRESH, P_TCP_A);
+    MS(s, KOS__MW_FD_PASS, 0, MS_X8, SERVED(0), FRESH, P_TCP_B);
+    MS(s, KOS__MW_FD_PASS, 0, MS_X2, SERVED(0), FRESH, P_TCP_A);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_TIME, 0, MS_X1, A_10000);
+    MS(s, MS_TURN, 0, MS_X1);
+    ms_put(s, "bounds");
+
+    /* An app that never reads: its replies queue until 1024 wait and it is
+     * disconnected, while the other is served. */
+    ms_begin(s, 2);
+    ms_app(s, 1, 0, 0, MS_SMALL_BUF);
+    ms_app(s, 2, 0, 0, MS_DILIGENT);
+    for (unsigned i = 0; i < 24; i++) {
+        MS(s, KOS__MW_PING, 0, MS_X64);
+        MS(s, KOS__MW_PING, 1, MS_X1);
+        MS(s, MS_TURN, 0, MS_X2);
+    }
+    MS(s, MS_TURN, 0, MS_X8);
+    ms_put(s, "never-reads");
+
+    /* Denials past the console's budget, and time for it to refill. */
+    ms_begin(s, 2);
+    ms_app(s, 1, 1u << N_ECHO | 1u << N_ALPHA, 0, MS_DILIGENT);
+    ms_app(s, 2, 0, 1u << N_ALPHA, MS_DILIGENT);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ECHO);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ALPHA);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_REQUEST, 1, MS_X1, N_ALPHA, T_NOW);
+    MS(s, KOS__MW_REQUEST, 1, MS_X64, N_ECHO, T_NOW); /* not granted */
+    MS(s, MS_TURN, 0, MS_X2);
+    MS(s, MS_TIME, 0, MS_X1, A_1000);
+    MS(s, KOS__MW_PUBLISH, 1, MS_X8, N_X);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_TIME, 0, MS_X1, A_5000);
+    MS(s, KOS__MW_FD_PASS, 1, MS_X8, OWN(0), FRESH, P_TCP_A); /* it does not serve it */
+    MS(s, KOS__MW_FD_PASS, 0, MS_X8, SERVED(0), FRESH, P_PIPE);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, KOS__MW_UNPUBLISH, 0, MS_X1, OWN(0));
+    MS(s, KOS__MW_UNPUBLISH, 0, MS_X1, OWN(1));
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ECHO); /* published again: within the budget */
+    MS(s, MS_TURN, 0, MS_X1);
+    ms_put(s, "denials");
+
+    /* Garbage, one app at a time, each restarted after: bytes that are no
+     * message, a directory message from an app, a message with a
+     * descriptor it may not carry, a flipped byte, an empty datagram, an
+     * oversized one. */
+    ms_begin(s, 3);
+    ms_app(s, 1, 1u << N_ECHO, 0, 0);
+    ms_app(s, 2, 0, 1u << N_ECHO, 0);
+    ms_app(s, 3, 0, 0, MS_DILIGENT);
+    MS(s, KOS__MW_PUBLISH, 0, MS_X1, N_ECHO);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_RAW, 1, 0, 1, P_TCP_A, 5, 'h', 'e', 'l', 'l', 'o');
+    MS(s, KOS__MW_PING, 2, MS_X1);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_CORE, 1, MS_ADD);
+    ms_raw_mw(s, 1,
+              &(struct kos__mw){
+                  .type = KOS__MW_TOKEN_DOWN, .status = KOS_STATUS_UNAVAILABLE, .channel = 1},
+              0, 0);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_CORE, 1, MS_ADD);
+    ms_raw_mw(s, 1, &(struct kos__mw){.type = KOS__MW_PING, .id = 9}, 1, P_TCP_A);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_CORE, 1, MS_ADD);
+    /* A REQUEST_REPLY with its three descriptors, then a NEW_CLIENT
+     * without its four, both encoded, one byte of the second flipped. */
+    MS(s, MS_RAW, 1, 0, 0 | 3 << 2, P_MEMFD, KOS__MW_REQUEST_REPLY, 1, 7, 0, 0);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_CORE, 1, MS_ADD);
+    MS(s, MS_RAW, 1, 0, 2, 0, KOS__MW_NEW_CLIENT, 1, 7, 0, 0, 0x40, 5);
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_CORE, 1, MS_ADD);
+    MS(s, MS_RAW, 1, 0, 1, 0, 0); /* empty */
+    MS(s, MS_TURN, 0, MS_X1);
+    MS(s, MS_CORE, 1, MS_ADD);
+    MS(s, MS_RAW, 0, 0, 3, 0, 150); /* 300 bytes */
+    for (unsigned i = 0; i < 300; i++)
+        ms_bytes(s, &(uint8_t){(uint8_t)i}, 1);
+    MS(s, KOS__MW_PING, 2, MS_X1);
+    MS(s, MS_TURN, 0, MS_X2);
+    ms_put(s, "garbage");
+}
+
 /* ---- main ---- */
 
 int main(int argc, char **argv)
@@ -1057,6 +1450,7 @@ int main(int argc, char **argv)
     make_dir("%s/%s", "logsrv");
     make_dir("%s/%s", "i2c");
     make_dir("%s/%s", "keys");
+    make_dir("%s/%s", "msgsrv");
 
     snprintf(c.tmp, sizeof(c.tmp), "/tmp/kos-fuzz-seeds.XXXXXX");
     if (mkdtemp(c.tmp) == NULL)
@@ -1078,6 +1472,7 @@ int main(int argc, char **argv)
     seed_key_files(&c);
     seed_logsrv();
     seed_i2c();
+    seed_msgsrv();
 
     size_t plen;
     char *pub = read_file(c.pub, &plen);
