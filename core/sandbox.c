@@ -32,9 +32,12 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/i2c-dev.h>
 #include <linux/landlock.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -42,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -1082,7 +1086,6 @@ static const int allowed_calls[] = {
     SCMP_SYS(tgkill),
     SCMP_SYS(tkill),
     SCMP_SYS(pause),
-    SCMP_SYS(ioctl),
     SCMP_SYS(pipe),
     SCMP_SYS(pipe2),
     SCMP_SYS(select),
@@ -1103,7 +1106,6 @@ static const int allowed_calls[] = {
     SCMP_SYS(dup),
     SCMP_SYS(dup2),
     SCMP_SYS(dup3),
-    SCMP_SYS(fcntl),
     SCMP_SYS(flock),
     SCMP_SYS(fsync),
     SCMP_SYS(fdatasync),
@@ -1115,7 +1117,6 @@ static const int allowed_calls[] = {
     SCMP_SYS(recvfrom),
     SCMP_SYS(shutdown),
     SCMP_SYS(getsockopt),
-    SCMP_SYS(setsockopt),
     SCMP_SYS(getsockname),
     SCMP_SYS(getpeername),
     SCMP_SYS(sched_yield),
@@ -1208,6 +1209,81 @@ static const int net_calls[] = {
     SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept), SCMP_SYS(accept4),
 };
 
+/* The ioctls any app may make: asking how much a socket or pipe holds,
+ * close-on-exec, whether stdio is a terminal, and I2C transfers on an
+ * adapter the app was given. Nothing that reads or changes the host's
+ * network (SIOCGIF*, SIOCETHTOOL, wireless), and not FIONBIO, which would
+ * clear O_NONBLOCK behind the fcntl rule below. The command is an unsigned
+ * int to the kernel, so only its low 32 bits are compared. */
+static const unsigned long ioctl_cmds[] = {
+    FIONREAD, TIOCOUTQ, SIOCATMARK, FIOCLEX, FIONCLEX, TCGETS, TIOCGWINSZ, I2C_RDWR, I2C_FUNCS,
+};
+
+/* The fcntl commands any app may use. F_SETFL is allowed only with
+ * O_NONBLOCK set (below): an app shares the open files of its channels'
+ * doorbells with its peers, and a peer that made one blocking and filled
+ * it would hang the other party's next call (tests/hostile/test_fdpass.sh,
+ * jam_doorbells). An app with network: host may clear it: ethernet hands
+ * out blocking sockets. */
+static const unsigned fcntl_cmds[] = {
+    F_DUPFD,      F_DUPFD_CLOEXEC, F_GETFD,      F_SETFD,     F_GETFL,
+    F_GETLK,      F_SETLK,         F_SETLKW,     F_OFD_GETLK, F_OFD_SETLK,
+    F_OFD_SETLKW, F_GETPIPE_SZ,    F_SETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS,
+};
+
+/* The socket options an app without network: host may set on the sockets
+ * it holds (those ethernet handed it): buffering, keep-alive, timeouts and
+ * the type of service. Nothing that binds to a device, source-routes,
+ * attaches a filter or an upper-layer protocol (TCP_ULP), or changes the
+ * congestion control. The level and name are ints: compared whole, so
+ * stray upper bits only refuse. */
+static const struct {
+    int level, name;
+} sockopts[] = {
+    {SOL_SOCKET, SO_KEEPALIVE},    {SOL_SOCKET, SO_LINGER},
+    {SOL_SOCKET, SO_RCVBUF},       {SOL_SOCKET, SO_SNDBUF},
+    {SOL_SOCKET, SO_RCVLOWAT},     {SOL_SOCKET, SO_OOBINLINE},
+    {SOL_SOCKET, SO_RCVTIMEO_OLD}, {SOL_SOCKET, SO_SNDTIMEO_OLD},
+    {SOL_SOCKET, SO_RCVTIMEO_NEW}, {SOL_SOCKET, SO_SNDTIMEO_NEW},
+    {IPPROTO_TCP, TCP_NODELAY},    {IPPROTO_TCP, TCP_CORK},
+    {IPPROTO_TCP, TCP_KEEPIDLE},   {IPPROTO_TCP, TCP_KEEPINTVL},
+    {IPPROTO_TCP, TCP_KEEPCNT},    {IPPROTO_TCP, TCP_USER_TIMEOUT},
+    {IPPROTO_TCP, TCP_QUICKACK},   {IPPROTO_TCP, TCP_NOTSENT_LOWAT},
+    {IPPROTO_IP, IP_TOS},          {IPPROTO_IPV6, IPV6_TCLASS},
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Adds the ioctl, fcntl and setsockopt rules above. Returns 0 or -errno. */
+static int fd_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < ARRAY_LEN(ioctl_cmds) && !rc; i++)
+        rc =
+            seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)ioctl_cmds[i]));
+    if (sb->net_host) {
+        if (!rc)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 0);
+        if (!rc)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 0);
+        return rc;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(fcntl_cmds) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, fcntl_cmds[i]));
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETFL),
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, O_NONBLOCK, O_NONBLOCK));
+    for (size_t i = 0; i < ARRAY_LEN(sockopts) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
+                              SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)sockopts[i].level, 0),
+                              SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)sockopts[i].name, 0));
+    return rc;
+}
+
 /* The socket type bits, without SOCK_NONBLOCK and SOCK_CLOEXEC. */
 #define SOCK_TYPE_BITS 0xfu
 
@@ -1259,6 +1335,8 @@ static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
             SCMP_A1(SCMP_CMP_MASKED_EQ, SOCK_TYPE_BITS, (scmp_datum_t)net_sockets[i].type));
     for (size_t i = 0; sb->net_host && i < sizeof(net_calls) / sizeof(net_calls[0]) && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, net_calls[i], 0);
+    if (!rc)
+        rc = fd_rules(ctx, sb);
     /* New processes and threads, but never in new namespaces. clone3 hides
      * its flags in memory, so it reports ENOSYS and glibc uses clone. */
     if (!rc)

@@ -93,8 +93,8 @@ enum kos__eth_host_kind kos__eth_host_parse(const char *host, size_t len,
     char buf[64];
     uint8_t a[16];
 
-    if (!host || len == 0 || len > KOS_ETHERNET_HOST_MAX)
-        return KOS__ETH_HOST_INVALID;
+    if (!host || len == 0 || len > KOS_ETHERNET_HOST_MAX || memchr(host, '\0', len))
+        return KOS__ETH_HOST_INVALID; /* a NUL inside would end what inet_pton reads */
     if (host[0] == '[') {
         if (len < 3 || host[len - 1] != ']')
             return KOS__ETH_HOST_INVALID;
@@ -186,7 +186,7 @@ kos_status_t kos__eth_connect_decode(uint64_t param, const void *payload, size_t
     memcpy(r->host, p + KOS__ETH_CONNECT_HDR, n);
     r->host[n] = '\0';
     if (kos__eth_host_parse(r->host, n, NULL) == KOS__ETH_HOST_INVALID)
-        return KOS_STATUS_INVALID_ARGUMENT; /* a NUL inside is invalid too */
+        return KOS_STATUS_INVALID_ARGUMENT; /* a NUL inside too */
     return KOS_STATUS_OK;
 }
 

@@ -28,7 +28,8 @@
 #define MAX_TOKENS_PER_APP  256u       /* tokens one app may hold in all */
 #define COOKIE_LIFE_MS      10000      /* a prepared transfer expires after this */
 #define REDEEM_WAIT_MS      50         /* a redeem may overtake its PREPARE by this much */
-#define MAX_FDS_PER_APP     16u        /* descriptors waiting for one app to take them */
+#define MAX_FDS_PER_APP     64u        /* descriptors waiting for one app to take them */
+#define MAX_FDS_PER_PAIR    8u         /* ... of those, from one publisher */
 #define MAX_FDS             4096u      /* descriptors waiting in all (well below RLIMIT_NOFILE) */
 #define FD_LIFE_MS          10000      /* a passed descriptor not taken is closed after this */
 #define NO_APP              UINT32_MAX /* nobody: app ids are indexes, 0 included */
@@ -810,11 +811,25 @@ static void on_redeem(struct msgsrv *srv, struct app *a, const struct kos__mw *m
 }
 
 /* Hands passed descriptor i to app `to`, which asked for it with request
- * `req_id`, and forgets it. */
+ * `req_id`, and forgets it. The publisher still holds the same socket, so
+ * it is checked again: one it changed meanwhile (disconnected it, say) is
+ * closed and the client gets KOS_STATUS_INVALID_TOKEN. */
 static void fdpass_give(struct msgsrv *srv, size_t i, struct app *to, uint32_t req_id)
 {
     struct kos__mw r = {.type = KOS__MW_FD_REDEEM_REPLY, .id = req_id};
+    const char *why;
 
+    if (!kos__mw_fd_passable(srv->fdps[i].fd, &why)) {
+        struct app *from = app_find(srv, srv->fdps[i].from_app);
+        if (from)
+            say_denied(srv, from,
+                       "app '%s' passed app '%s' a socket that is no longer a connected TCP "
+                       "socket (now %s); closed it",
+                       from->name, to->name, why);
+        reply_status(to, KOS__MW_FD_REDEEM_REPLY, req_id, KOS_STATUS_INVALID_TOKEN);
+        fdpass_forget(srv, i);
+        return;
+    }
     app_send(to, &r, &srv->fdps[i].fd); /* sent, or queued with its own duplicate */
     fdpass_forget(srv, i);
 }
@@ -845,16 +860,22 @@ static void on_fd_pass(struct msgsrv *srv, struct app *a, const struct kos__mw *
         close(fd);
         return;
     }
+    unsigned from_pair = 0;
     for (size_t i = 0; i < srv->n_fdps; i++) {
         if (srv->fdps[i].cookie == m->cookie) {
             close(fd); /* a collision (or a replay): keep the first */
             return;
         }
+        from_pair += srv->fdps[i].from_app == a->app_id && srv->fdps[i].to_app == c->client_app;
     }
-    /* Counted against the receiver: a client that never takes what it is
-     * given blocks only itself, not its server's other clients. */
+    /* Counted against the receiver, so that a client that never takes what
+     * it is given blocks only itself, not its server's other clients; and
+     * per publisher, so that one publisher passing descriptors its client
+     * never asked for cannot use up the slots the client's other servers
+     * (ethernet) need. */
     struct app *to = app_find(srv, c->client_app);
-    if (!to || to->n_fds >= MAX_FDS_PER_APP || srv->n_fdps >= MAX_FDS ||
+    if (!to || to->n_fds >= MAX_FDS_PER_APP || from_pair >= MAX_FDS_PER_PAIR ||
+        srv->n_fdps >= MAX_FDS ||
         !grow((void **)&srv->fdps, &srv->cap_fdps, srv->n_fdps, sizeof(*srv->fdps))) {
         say_app(srv, a,
                 "app '%s' passed a descriptor to app '%s', which has too many not taken; closed it",

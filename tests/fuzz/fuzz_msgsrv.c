@@ -85,8 +85,8 @@
  *     each pass is delivered at most once;
  *   - the bounds of docs/messages.md, "Under attack", from msgsrv_stats()
  *     and msgsrv_app_stats(): 16 tokens per app and endpoint, 256 per app,
- *     1024 messages queued, 64 waits, 256 prepared transfers, 16 passed
- *     descriptors per app and 4096 in all; msgsrv_check() finds the
+ *     1024 messages queued, 64 waits, 256 prepared transfers, 64 passed
+ *     descriptors per app (8 from one publisher) and 4096 in all; msgsrv_check() finds the
  *     directory's bookkeeping consistent;
  *   - the process's open descriptors are exactly the harness's, the pool's
  *     and those msgsrv_stats() says the directory holds (its sockets, the
@@ -130,7 +130,7 @@
 #define LIM_QUEUE      1024u
 #define LIM_WAITS      64u
 #define LIM_COOKIES    256u
-#define LIM_FDS_APP    16u
+#define LIM_FDS_APP    64u
 #define LIM_FDS        4096u
 #define REDEEM_WAIT_MS 50u
 #define LOG_BURST      10u

@@ -20,3 +20,12 @@ foreach(t hostile resources sandbox host_deny caps)
     ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/images;KOS_SYSTEM_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/system;KOS_HOST_DENY=$<TARGET_FILE:host_deny>"
     LABELS "system;hostile" TIMEOUT 180)
 endforeach()
+
+# Descriptor passing under attack: the system is built by the test once it
+# knows the loopback peers' ports.
+kos_add_app(fdpass ${CMAKE_CURRENT_LIST_DIR}/fdpass.c)
+target_link_libraries(fdpass PRIVATE kos_internal Threads::Threads)
+add_test(NAME hostile_fdpass COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_fdpass.sh)
+set_tests_properties(hostile_fdpass PROPERTIES
+  ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_KEY=${CMAKE_BINARY_DIR}/kos-keys/release.key;KOS_FDPASS=$<TARGET_FILE:fdpass>;KOS_HOSTILE_DIR=${CMAKE_CURRENT_LIST_DIR};KOS_ETH_DIR=${CMAKE_CURRENT_LIST_DIR}/../poukai"
+  LABELS "system;hostile" TIMEOUT 180)

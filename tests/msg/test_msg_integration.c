@@ -1451,8 +1451,9 @@ static int fd_client(void *p, const struct kh_sync *sync)
     return 0;
 }
 
-/* Is given 20 sockets and takes none: the message server keeps 16 for it
- * and closes the rest; its server's other clients are not affected. */
+/* Is given 12 sockets by one server and takes none: the message server
+ * keeps 8 from one publisher for it and closes the rest; its server's other
+ * clients are not affected. */
 static int fd_hoarder(void *p, const struct kh_sync *sync)
 {
     struct cli_arg *a = p;
@@ -1460,7 +1461,7 @@ static int fd_hoarder(void *p, const struct kh_sync *sync)
     kos_token_t *t;
 
     CKS(kos_dir_request(dir, "net", 5000, &t), KOS_STATUS_OK);
-    CKS(call_label(t, L_FD_HOARD, 20, NULL, 10000), KOS_STATUS_OK);
+    CKS(call_label(t, L_FD_HOARD, 12, NULL, 10000), KOS_STATUS_OK);
     CKS(kos_dir_ping(dir, 5000), KOS_STATUS_OK);
     kh_signal(sync);
     CK(kh_wait_go(sync, 30000) == 0);

@@ -227,6 +227,10 @@ static void test_hosts(void **state)
     assert_int_equal(kind(big, NULL), KOS__ETH_HOST_INVALID);
     big[253] = '\0';
     assert_int_equal(kind(big, NULL), KOS__ETH_HOST_NAME);
+    /* A NUL inside: inet_pton() and name checks would stop at it. */
+    assert_int_equal(kos__eth_host_parse("127.0.0.1\0.evil", 15, NULL), KOS__ETH_HOST_INVALID);
+    assert_int_equal(kos__eth_host_parse("a.example\0", 10, NULL), KOS__ETH_HOST_INVALID);
+    assert_int_equal(kos__eth_host_parse("[::1\0]", 6, NULL), KOS__ETH_HOST_INVALID);
 }
 
 static void test_conn(void **state)
