@@ -63,6 +63,7 @@
 #include "ethernet_int.h"
 #include "msg_int.h"
 #include "msg_wire_int.h"
+#include "outcome.h"
 
 enum {
     L_HELLO = 1, /* remember the caller */
@@ -75,25 +76,6 @@ enum {
 };
 
 #define FLOOD_PASSES 40
-
-static int n_contained, n_escaped;
-
-static void outcome(const char *name, int contained, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void outcome(const char *name, int contained, const char *fmt, ...)
-{
-    char buf[768];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (contained)
-        n_contained++;
-    else
-        n_escaped++;
-    kos_log_info("attack %s: %s: %s", name, contained ? "contained" : "ESCAPED", buf);
-}
 
 static const char *err_or(int r, const char *ok)
 {
@@ -718,7 +700,7 @@ static int attacker(kos_app_t *app, const char *host, uint16_t port)
                     "%u replies raced a pipe into the descriptor being passed; the library "
                     "caught %u (the victim says what it got)",
                     races, refused_locally);
-            kos_log_info("attacks done: %d contained, %d escaped", n_contained, n_escaped);
+            outcome_done();
             break;
         case L_DONE:
             thief_done = true;
@@ -984,7 +966,7 @@ static int thief(kos_app_t *app)
             close(p[1]);
         }
     }
-    kos_log_info("attacks done: %d contained, %d escaped", n_contained, n_escaped);
+    outcome_done();
     return wait_for_stop(app);
 }
 

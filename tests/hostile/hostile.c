@@ -47,6 +47,7 @@
 #include "boot_int.h"
 #include "channel_int.h"
 #include "msg_wire_int.h"
+#include "outcome.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -58,26 +59,6 @@
 #ifndef SANITIZED
 #define SANITIZED 0
 #endif
-
-static int n_contained, n_escaped;
-
-/* Records the outcome of one attempt. */
-static void outcome(const char *name, int contained, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void outcome(const char *name, int contained, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (contained)
-        n_contained++;
-    else
-        n_escaped++;
-    kos_log_info("attack %s: %s: %s", name, contained ? "contained" : "ESCAPED", buf);
-}
 
 static uint64_t now_us(void)
 {
@@ -608,7 +589,7 @@ static int attack(kos_app_t *app)
     attack_memory();
     attack_guess_fds();
     attack_messaging(app);
-    kos_log_info("attacks done: %d contained, %d escaped", n_contained, n_escaped);
+    outcome_done();
     return wait_for_stop(app);
 }
 

@@ -2,7 +2,7 @@
 # sandbox, the message server and its neighbours; and devices and memory
 # regions handed over as capabilities.
 find_package(Threads REQUIRED)
-kos_add_app(hostile ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
+kos_add_app(hostile ${CMAKE_CURRENT_LIST_DIR}/hostile.c ${CMAKE_CURRENT_LIST_DIR}/outcome.c)
 target_link_libraries(hostile PRIVATE kos_internal Threads::Threads)
 foreach(sys hostile resources best_effort)
   kos_add_system(t_sys_${sys} MANIFEST ${CMAKE_CURRENT_LIST_DIR}/${sys}.yaml APPS hostile
@@ -23,7 +23,7 @@ endforeach()
 
 # Descriptor passing under attack: the system is built by the test once it
 # knows the loopback peers' ports.
-kos_add_app(fdpass ${CMAKE_CURRENT_LIST_DIR}/fdpass.c)
+kos_add_app(fdpass ${CMAKE_CURRENT_LIST_DIR}/fdpass.c ${CMAKE_CURRENT_LIST_DIR}/outcome.c)
 target_link_libraries(fdpass PRIVATE kos_internal Threads::Threads)
 add_test(NAME hostile_fdpass COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_fdpass.sh)
 set_tests_properties(hostile_fdpass PROPERTIES

@@ -1,0 +1,16 @@
+/*
+ * outcome.h - how the hostile apps report their attacks: one console line
+ * per attempt, "attack NAME: contained: ..." or "attack NAME: ESCAPED:
+ * ...", and a closing count; the test scripts check the lines.
+ */
+#ifndef KOS_TESTS_HOSTILE_OUTCOME_H
+#define KOS_TESTS_HOSTILE_OUTCOME_H
+
+/* Records the outcome of one attempt. */
+void outcome(const char *name, int contained, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Logs "attacks done: N contained, M escaped". */
+void outcome_done(void);
+
+#endif
