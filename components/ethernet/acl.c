@@ -492,29 +492,18 @@ bool eth_log_take(struct eth_log_budget *b, uint32_t app_id, uint64_t now_ms, un
     for (i = 0; i < ETH_LOG_APPS; i++) {
         if (b->a[i].used && b->a[i].app_id == app_id)
             break;
-        if (!b->a[i].used || (b->a[oldest].used && b->a[i].refill_ms < b->a[oldest].refill_ms))
+        if (!b->a[i].used ||
+            (b->a[oldest].used && b->a[i].budget.refill_ms < b->a[oldest].budget.refill_ms))
             oldest = i;
     }
     if (i == ETH_LOG_APPS) { /* new here: a full budget */
         i = oldest;
         b->a[i].used = true;
         b->a[i].app_id = app_id;
-        b->a[i].credit = ETH_LOG_BURST;
-        b->a[i].refill_ms = now_ms + ETH_LOG_EVERY_MS;
-        b->a[i].quiet = 0;
+        b->a[i].budget = (struct kos__budget){
+            .credit = ETH_LOG_BURST,
+            .refill_ms = now_ms + ETH_LOG_EVERY_MS,
+        };
     }
-    if (now_ms >= b->a[i].refill_ms) {
-        uint64_t add = (now_ms - b->a[i].refill_ms) / ETH_LOG_EVERY_MS + 1;
-        b->a[i].credit =
-            b->a[i].credit + add > ETH_LOG_BURST ? ETH_LOG_BURST : b->a[i].credit + (unsigned)add;
-        b->a[i].refill_ms = now_ms + ETH_LOG_EVERY_MS;
-    }
-    if (b->a[i].credit == 0) {
-        b->a[i].quiet++;
-        return false;
-    }
-    b->a[i].credit--;
-    *quiet = b->a[i].quiet;
-    b->a[i].quiet = 0;
-    return true;
+    return kos__budget_take(&b->a[i].budget, ETH_LOG_BURST, ETH_LOG_EVERY_MS, now_ms, quiet);
 }

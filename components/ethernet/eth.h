@@ -22,6 +22,7 @@
 #include <kos/ethernet.h>
 #include <kos/msg.h>
 
+#include "budget_int.h"
 #include "ethernet_int.h"
 
 #define ETH_ACL_MAX      128u /* rules in the allow list */
@@ -127,9 +128,7 @@ struct eth_log_budget {
     struct {
         uint32_t app_id;
         bool used;
-        unsigned credit;
-        uint64_t refill_ms;  /* when the next credit comes */
-        unsigned long quiet; /* lines left out since the last one logged */
+        struct kos__budget budget;
     } a[ETH_LOG_APPS];
 };
 

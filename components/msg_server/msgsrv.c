@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "budget_int.h"
 #include "channel_int.h"
 #include "msg_wire_int.h"
 #include "msgsrv.h"
@@ -53,9 +54,7 @@ struct app {
     /* Lines about it are logged at most DENY_LOG_BURST at once and then one
      * per DENY_LOG_EVERY_MS, so a hostile app cannot flood the console
      * through us; the next line logged counts what was left out. */
-    unsigned deny_credit;
-    uint64_t deny_refill;
-    unsigned long deny_quiet;
+    struct kos__budget log;
     /* Which of grants->publish it has published before: the first time is
      * logged in any case, later ones within the budget above. */
     uint8_t announced[KOS__GRANTS_MAX / 8];
@@ -171,23 +170,14 @@ static uint64_t now_ms(const struct msgsrv *srv);
 static void vsay_app(const struct msgsrv *srv, struct app *a, const char *prefix, const char *fmt,
                      va_list ap)
 {
-    uint64_t now = now_ms(srv);
+    unsigned long quiet;
 
-    if (now >= a->deny_refill) {
-        uint64_t credit = a->deny_credit + (now - a->deny_refill) / DENY_LOG_EVERY_MS + 1;
-        a->deny_credit = credit > DENY_LOG_BURST ? DENY_LOG_BURST : (unsigned)credit;
-        a->deny_refill = now + DENY_LOG_EVERY_MS;
-    }
-    if (!a->deny_credit) {
-        a->deny_quiet++;
+    if (!kos__budget_take(&a->log, DENY_LOG_BURST, DENY_LOG_EVERY_MS, now_ms(srv), &quiet))
         return;
-    }
-    a->deny_credit--;
     fputs(prefix, stdout);
     vfprintf(stdout, fmt, ap);
-    if (a->deny_quiet)
-        fprintf(stdout, " (and %lu more lines about app '%s' not logged)", a->deny_quiet, a->name);
-    a->deny_quiet = 0;
+    if (quiet)
+        fprintf(stdout, " (and %lu more lines about app '%s' not logged)", quiet, a->name);
     fputc('\n', stdout);
     fflush(stdout);
 }
