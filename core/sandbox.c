@@ -1252,14 +1252,12 @@ static const struct {
     {IPPROTO_IP, IP_TOS},          {IPPROTO_IPV6, IPV6_TCLASS},
 };
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 /* Adds the ioctl, fcntl and setsockopt rules above. Returns 0 or -errno. */
 static int fd_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
 {
     int rc = 0;
 
-    for (size_t i = 0; i < ARRAY_LEN(ioctl_cmds) && !rc; i++)
+    for (size_t i = 0; i < sizeof(ioctl_cmds) / sizeof(ioctl_cmds[0]) && !rc; i++)
         rc =
             seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)ioctl_cmds[i]));
@@ -1270,14 +1268,14 @@ static int fd_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
             rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 0);
         return rc;
     }
-    for (size_t i = 0; i < ARRAY_LEN(fcntl_cmds) && !rc; i++)
+    for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]) && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
                               SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, fcntl_cmds[i]));
     if (!rc)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
                               SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETFL),
                               SCMP_A2(SCMP_CMP_MASKED_EQ, O_NONBLOCK, O_NONBLOCK));
-    for (size_t i = 0; i < ARRAY_LEN(sockopts) && !rc; i++)
+    for (size_t i = 0; i < sizeof(sockopts) / sizeof(sockopts[0]) && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
                               SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)sockopts[i].level, 0),
                               SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)sockopts[i].name, 0));
