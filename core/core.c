@@ -105,8 +105,10 @@ struct proc {
     const char **argv;
     const char **envp;
     struct kos__console_buf conbuf;
-    int status_fd;   /* the sandbox init's report of the app's wait status, or -1 */
-    char **ro_files; /* what its root holds (loader and libraries) */
+    int status_fd;       /* the sandbox init's report of the app's wait status, or -1 */
+    uint64_t stop_by_us; /* asked to stop: when the grace period ends; UINT64_MAX once
+                            killed for outliving it; 0 while not asked */
+    char **ro_files;     /* what its root holds (loader and libraries) */
     size_t n_ro_files;
     bool sanitizer;                      /* its binary carries a sanitizer runtime */
     char *data_dir;                      /* host path of its /data, or NULL */
@@ -165,6 +167,11 @@ struct core {
     uint32_t next_launch;     /* the next process of the table to launch at boot */
     bool booted;              /* every process was launched or failed to */
     struct kos__devkeys keys; /* the device key bundle (--keys), or empty */
+    /* For the order of shutdown: row a (reach_words words) has bit b set when
+     * app a uses app b, directly (it requests a protocol b publishes on the
+     * same message server) or through other apps. Filled in at shutdown. */
+    uint64_t *reach;
+    uint32_t reach_words;
     enum kos__self_test_result self_test;
 };
 
@@ -666,44 +673,130 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
 
 /* ---- shutdown ---- */
 
-static void arm_timer(struct core *c, unsigned ms)
+static uint64_t grace_us(const struct core *c)
 {
-    struct itimerspec its = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}};
+    return (uint64_t)(c->opts->grace_ms ? c->opts->grace_ms : 3000) * 1000u;
+}
+
+/* Arms the timer for the earliest end of a grace period still running, or
+ * disarms it. */
+static void arm_timer(struct core *c)
+{
+    uint64_t next = UINT64_MAX, now = now_us();
+    struct itimerspec its = {0};
+
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->procs[i].state == P_RUNNING && c->procs[i].stop_by_us &&
+            c->procs[i].stop_by_us < next)
+            next = c->procs[i].stop_by_us;
+    if (next != UINT64_MAX) {
+        uint64_t us = next > now ? next - now : 1; /* a zero value would disarm it */
+        its.it_value.tv_sec = (time_t)(us / 1000000u);
+        its.it_value.tv_nsec = (long)(us % 1000000u) * 1000L;
+    }
     timerfd_settime(c->timerfd, 0, &its, NULL);
 }
 
-/* Asks every running process of the given role to stop: a STOP record on its
- * control channel and SIGTERM. */
-static void stop_role(struct core *c, uint32_t role)
+/* Asks running process p to stop: a STOP record on its control channel and
+ * SIGTERM; its grace period starts now. */
+static void ask_stop(struct core *c, struct proc *p)
 {
-    for (uint32_t i = 0; i < c->n; i++) {
-        struct proc *p = &c->procs[i];
-        if (p->state != P_RUNNING || p->cm->role != role)
-            continue;
-        if (p->ctl >= 0 && kos__ctl_send(p->ctl, KOS__CTL_STOP, NULL, 0, -1) != KOS_STATUS_OK) {
-            /* A full or closed control channel does not stop the shutdown. */
-        }
-        kill(p->pid, SIGTERM);
+    if (p->ctl >= 0 && kos__ctl_send(p->ctl, KOS__CTL_STOP, NULL, 0, -1) != KOS_STATUS_OK) {
+        /* A full or closed control channel does not stop the shutdown. */
     }
-    arm_timer(c, c->opts->grace_ms ? c->opts->grace_ms : 3000);
+    kill(p->pid, SIGTERM);
+    p->stop_by_us = now_us() + grace_us(c);
+}
+
+static bool is_alive(const struct proc *p)
+{
+    return p->state == P_RUNNING || p->launching;
 }
 
 /* Whether a process of the role runs, or is starting and may soon. */
 static bool any_running(const struct core *c, uint32_t role)
 {
     for (uint32_t i = 0; i < c->n; i++)
-        if ((c->procs[i].state == P_RUNNING || c->procs[i].launching) &&
-            c->procs[i].cm->role == role)
+        if (is_alive(&c->procs[i]) && c->procs[i].cm->role == role)
             return true;
     return false;
 }
 
-/* Moves the shutdown on as far as it can go now. */
+/* Whether the manifest lets process a request a protocol that process b
+ * publishes on the same message server. */
+static bool uses(const struct kos_cm *cm, const struct kos_cm_proc *a, const struct kos_cm_proc *b)
+{
+    for (uint32_t i = 0; i < a->n_grants; i++) {
+        const struct kos_cm_grant *want = kos_cm_grant(cm, a->grants_first + i);
+        if (want->kind != KOS_CM_GRANT_REQUEST)
+            continue;
+        const char *proto = kos_cm_str(cm, want->protocol);
+        for (uint32_t j = 0; j < b->n_grants; j++) {
+            const struct kos_cm_grant *g = kos_cm_grant(cm, b->grants_first + j);
+            if (g->kind == KOS_CM_GRANT_PUBLISH && g->server == want->server &&
+                !strcmp(kos_cm_str(cm, g->protocol), proto))
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool reaches(const struct core *c, uint32_t a, uint32_t b)
+{
+    return (c->reach[(size_t)a * c->reach_words + b / 64] >> (b % 64)) & 1u;
+}
+
+/* Fills c->reach: who uses whom, then (Warshall) who uses whom through
+ * others. */
+static void find_reach(struct core *c)
+{
+    uint32_t w = c->reach_words;
+
+    for (uint32_t a = 0; a < c->n; a++)
+        for (uint32_t b = 0; b < c->n; b++)
+            if (a != b && c->procs[a].cm->role == KOS_CM_ROLE_APP &&
+                c->procs[b].cm->role == KOS_CM_ROLE_APP &&
+                uses(c->cm, c->procs[a].cm, c->procs[b].cm))
+                c->reach[(size_t)a * w + b / 64] |= UINT64_C(1) << (b % 64);
+    for (uint32_t k = 0; k < c->n; k++)
+        for (uint32_t i = 0; i < c->n; i++)
+            if (reaches(c, i, k))
+                for (uint32_t j = 0; j < w; j++)
+                    c->reach[(size_t)i * w + j] |= c->reach[(size_t)k * w + j];
+}
+
+/* Whether app p may be asked to stop yet: no app still alive uses it,
+ * directly or through others, unless p uses that app too (a cycle, whose
+ * apps are asked together). */
+static bool may_stop(const struct core *c, const struct proc *p)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct proc *q = &c->procs[i];
+        if (q != p && is_alive(q) && reaches(c, q->idx, p->idx) && !reaches(c, p->idx, q->idx))
+            return false;
+    }
+    return true;
+}
+
+/* Moves the shutdown on as far as it can go now: apps are asked to stop
+ * once the apps that use them have ended, message servers once every app
+ * has. */
 static void advance_shutdown(struct core *c)
 {
-    if (c->phase == PH_STOP_APPS && !any_running(c, KOS_CM_ROLE_APP)) {
-        c->phase = PH_STOP_SERVERS;
-        stop_role(c, KOS_CM_ROLE_MSG_SERVER);
+    if (c->phase == PH_STOP_APPS) {
+        for (uint32_t i = 0; i < c->n; i++) {
+            struct proc *p = &c->procs[i];
+            if (p->state == P_RUNNING && !p->stop_by_us && p->cm->role == KOS_CM_ROLE_APP &&
+                may_stop(c, p))
+                ask_stop(c, p);
+        }
+        if (!any_running(c, KOS_CM_ROLE_APP)) {
+            c->phase = PH_STOP_SERVERS;
+            for (uint32_t i = 0; i < c->n; i++)
+                if (c->procs[i].state == P_RUNNING && !c->procs[i].stop_by_us)
+                    ask_stop(c, &c->procs[i]);
+        }
+        arm_timer(c);
     }
     if (c->phase == PH_STOP_SERVERS && !any_running(c, KOS_CM_ROLE_MSG_SERVER))
         c->phase = PH_DONE;
@@ -715,27 +808,26 @@ static void begin_shutdown(struct core *c, const char *why)
         return;
     say(c, "shutting down: %s", why);
     c->phase = PH_STOP_APPS;
-    stop_role(c, KOS_CM_ROLE_APP);
+    find_reach(c);
     advance_shutdown(c);
 }
 
-/* The grace period ran out: kill whatever of the current phase still runs. */
+/* A grace period ran out: kill what was asked to stop and still runs. */
 static void on_timer(struct core *c)
 {
-    uint64_t exp;
-    uint32_t role = c->phase == PH_STOP_APPS ? KOS_CM_ROLE_APP : KOS_CM_ROLE_MSG_SERVER;
+    uint64_t exp, now = now_us();
 
     if (read(c->timerfd, &exp, sizeof(exp)) < 0)
         return;
-    if (c->phase != PH_STOP_APPS && c->phase != PH_STOP_SERVERS)
-        return;
     for (uint32_t i = 0; i < c->n; i++) {
         struct proc *p = &c->procs[i];
-        if (p->state == P_RUNNING && p->cm->role == role) {
+        if (p->state == P_RUNNING && p->stop_by_us && p->stop_by_us <= now) {
             say(c, "%s '%s' did not stop within the grace period; killing it", kind(p), p->name);
             kill(p->pid, SIGKILL);
+            p->stop_by_us = UINT64_MAX;
         }
     }
+    arm_timer(c);
 }
 
 /* ---- readiness and the state summary ---- */
@@ -901,6 +993,7 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
     while (p->ctl >= 0 && on_control(c, p))
         ;
     p->pid = 0;
+    p->stop_by_us = 0;
     p->last_status = status;
     p->ended_ok = normal;
     p->ready = false;
@@ -1119,14 +1212,13 @@ static bool on_control(struct core *c, struct proc *p)
 #define MAX_LAUNCHING 32u
 
 /* Asks process p, which has just started during a shutdown, to stop at once
- * (stop_role() could not reach it while it was starting). */
-static void stop_late(struct proc *p)
+ * (the shutdown could not reach it while it was starting, and it was never
+ * connected, so nothing uses it). */
+static void stop_late(struct core *c, struct proc *p)
 {
     drop_ends(p);
-    if (p->ctl >= 0 && kos__ctl_send(p->ctl, KOS__CTL_STOP, NULL, 0, -1) != KOS_STATUS_OK) {
-        /* A full or closed control channel does not stop the shutdown. */
-    }
-    kill(p->pid, SIGTERM);
+    ask_stop(c, p);
+    arm_timer(c);
 }
 
 /* Launched process p ran its binary or failed to (its error pipe is
@@ -1147,7 +1239,7 @@ static void on_started(struct core *c, struct proc *p)
         return;
     }
     if (c->phase != PH_RUNNING) {
-        stop_late(p);
+        stop_late(c, p);
         return;
     }
     if (!is_server(p)) {
@@ -1667,6 +1759,7 @@ static void destroy(struct core *c)
     free(c->state_dir);
     free(c->mnt_dir);
     free(c->procs);
+    free(c->reach);
     free(c->ctlbuf);
     kos_image_close(c->img);
     if (c->probing)
@@ -1729,7 +1822,9 @@ int kos_core_run(const struct kos_core_opts *opts)
     c.n = kos_cm_nprocs(c.cm);
     c.procs = calloc(c.n, sizeof(*c.procs));
     c.ctlbuf = malloc(KOS__CTL_MAX);
-    if (!c.procs || !c.ctlbuf)
+    c.reach_words = (c.n + 63) / 64;
+    c.reach = calloc((size_t)c.n * c.reach_words + 1, sizeof(uint64_t));
+    if (!c.procs || !c.ctlbuf || !c.reach)
         goto out_nomem;
     for (uint32_t i = 0; i < c.n; i++) {
         struct proc *p = &c.procs[i];

@@ -29,7 +29,7 @@ struct kos_core_opts {
     bool allow_unsigned;           /* accept unsigned images whatever their manifest says */
     const char *console_path;      /* also append the console to this file; may be NULL */
     int console_fd;                /* where console lines go (normally 1) */
-    unsigned grace_ms;             /* SIGTERM-to-SIGKILL grace at shutdown; 0 = 3000 */
+    unsigned grace_ms;             /* each process's grace at shutdown; 0 = 3000 */
     int isolation;                 /* -1: as the manifest says (strict unless it says
                                       isolation: best_effort); else an
                                       enum kos_sandbox_mode (sandbox.h) */

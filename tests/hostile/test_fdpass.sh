@@ -74,15 +74,15 @@ expect "msg0: denied: app 'rogue' tried to pass an Internet socket that is not a
 expect "msg0: denied: app 'rogue' tried to pass a listening TCP socket to app 'thief'"
 expect "msg0: denied: app 'rogue' tried to pass a TCP socket that is not connected to app 'thief'"
 expect_count 2 "msg0: denied: app 'rogue' passed app 'thief' a socket that is no longer a connected TCP socket \(now (a listening TCP socket|a TCP socket that is not connected)\); closed it$"
-# The second try may find the socket gone already: the victim's library
-# takes or drops what it is passed as soon as it reads the message.
-expect "msg0: denied: app 'thief' tried to take a descriptor passed to app 'victim'$"
+# The thief's claims on the victim's socket (claim_victims_socket above)
+# may find it gone already: the victim's library drops a descriptor it did
+# not ask for as soon as it reads the message, so whether msg0 logs the
+# denial depends on who is first. tests/msg/test_msg_integration.c checks
+# that log line where the order is fixed.
 expect "msg0: closing the connection of app 'thief': it sent a malformed message"
 # Floods are logged within a budget.
-n=$(grep -c "msg0: .*app 'thief' has too many token transfers pending" "$OUT" || true)
-[ "$n" -le 12 ] || fail "msg0 logged $n refused token transfers of the thief; the budget is 10 and 1 a second"
-n=$(grep -c "msg0: .*app 'attacker' passed a descriptor to app 'victim', which has too many" "$OUT" || true)
-[ "$n" -le 12 ] || fail "msg0 logged $n refused passes of the attacker; the budget is 10 and 1 a second"
+expect_within_budget "msg0: .*app 'thief' has too many token transfers pending" 10
+expect_within_budget "msg0: .*app 'attacker' passed a descriptor to app 'victim', which has too many" 10
 
 # The victim: every echo worked, the flood of unasked descriptors did not
 # starve it, the jammed doorbell did not hang it, and it never received

@@ -72,6 +72,21 @@ stop_image() {
   set -e
 }
 
+# expect_within_budget REGEX BURST [EVERY_MS]: the lines matching REGEX come
+# from a log budget of BURST lines at once and then one per EVERY_MS (default
+# 1000), so between the first of them and the last there can be at most
+# BURST + (that time / EVERY_MS) + 1; the console's timestamps say the time.
+expect_within_budget() {
+  local n allowed
+  n=$(grep -cE -- "$1" "$OUT" || true)
+  allowed=$(grep -E -- "$1" "$OUT" | awk -v burst="$2" -v every="${3:-1000}" '
+    { split(substr($1, 12, 15), t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3]
+      if (NR == 1) first = s; last = s }
+    END { print burst + int((last - first) * 1000 / every) + 1 }')
+  [ "$n" -le "$allowed" ] ||
+    fail "$n lines matching '$1'; a budget of $2, then one per ${3:-1000} ms, allows $allowed in their span"
+}
+
 # Every console line has the documented shape.
 expect_well_formed() {
   local bad

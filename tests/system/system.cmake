@@ -1,6 +1,7 @@
 # System tests: real systems built from manifests and booted with kos-tool run.
 kos_add_app(t_app ${CMAKE_CURRENT_LIST_DIR}/t_app.c)
-foreach(sys supervise denied inspect console unsigned restart appfail ready_after_exit)
+foreach(sys supervise denied inspect console unsigned restart appfail ready_after_exit
+            stop_order)
   kos_add_system(t_sys_${sys} MANIFEST ${CMAKE_CURRENT_LIST_DIR}/${sys}.yaml APPS t_app
                  OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/system/${sys}.zip)
 endforeach()
@@ -18,7 +19,8 @@ set(KOS_SYSTEM_TEST_ENV
   KOS_KEY=${CMAKE_BINARY_DIR}/kos-keys/release.key
   KOS_T_APP=$<TARGET_FILE:t_app>)
 
-foreach(t boot_examples supervise denied fds console tamper log_view restart start_fail ready)
+foreach(t boot_examples supervise denied fds console tamper log_view restart start_fail ready
+          stop_order)
   add_test(NAME system_${t}
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_${t}.sh)
   set_tests_properties(system_${t} PROPERTIES

@@ -2,12 +2,19 @@
  * t_app.c - one test app with many behaviours, chosen by argv[1], so system
  * tests can describe whole systems in manifests:
  *
- *   serve PROTO      publish PROTO on msg0 and answer calls until stopped
+ *   serve PROTO [LAST]
+ *                    publish PROTO on msg0 and answer calls until stopped;
+ *                    with LAST, request LAST first and call it once on the
+ *                    way out (as last_call)
+ *   last_call LAST   request LAST on msg0, wait for Core's stop message, then
+ *                    call LAST once and log the outcome (a service that must
+ *                    still answer while its clients stop)
  *   crash            log, then die of SIGSEGV
  *   exit N [MS]      log, then exit with status N (after MS milliseconds)
  *   ask PROTO...     request each PROTO on msg0, log the outcome, ping it
  *   inspect          log every open fd and environment variable, then exit 0
  *   sleep            report ready, ignore SIGTERM and wait for Core's stop message
+ *   stubborn         report ready, then ignore SIGTERM and Core's stop message
  *   spew N           write N bytes without a newline, then exit 0
  *   serve_crash PROTO N
  *                    serve PROTO, but die of SIGSEGV after answering N calls
@@ -51,18 +58,48 @@ static void crash(void)
     raise(SIGSEGV);
 }
 
-/* Serves proto; with crash_after > 0, dies after answering that many calls. */
-static int serve(kos_app_t *app, const char *proto, long crash_after)
+/* Requests `last` (NULL: nothing) for last_call(). */
+static kos_status_t request_last(kos_dir_t *dir, const char *last, kos_token_t **tok)
+{
+    kos_status_t st = KOS_STATUS_OK;
+
+    *tok = NULL;
+    if (last) /* stop at Core's stop message, not at its SIGTERM, to make the call */
+        signal(SIGTERM, SIG_IGN);
+    if (last && (st = kos_dir_request(dir, last, 5000, tok)))
+        kos_log_error("request '%s': %s", last, kos_status_str(st));
+    return st;
+}
+
+/* The call on the way out, after Core asked the app to stop. */
+static void last_call(kos_token_t *tok, const char *last)
+{
+    if (!tok)
+        return;
+    struct kos_msg req = {.label = 9, .param = 42}, reply;
+    kos_status_t st = kos_msg_call(tok, &req, &reply, 2000);
+    if (st == KOS_STATUS_OK && reply.param != 42)
+        st = KOS_STATUS_PROTOCOL;
+    kos_log_info("last call on %s: %s", last, kos_status_str(st));
+    kos_token_close(tok);
+}
+
+/* Serves proto; with crash_after > 0, dies after answering that many calls;
+ * with last, calls it once when stopping. */
+static int serve(kos_app_t *app, const char *proto, long crash_after, const char *last)
 {
     long answered = 0;
     kos_dir_t *dir;
     kos_endpoint_t *ep;
+    kos_token_t *tok;
     kos_status_t st;
 
     if (kos_app_dir(app, "msg0", &dir) || (st = kos_dir_publish(dir, proto, &ep))) {
         kos_log_error("cannot publish %s", proto);
         return 1;
     }
+    if (request_last(dir, last, &tok))
+        return 1;
     if (kos_app_ready(app))
         return 1;
     kos_log_info("serving %s", proto);
@@ -91,6 +128,7 @@ static int serve(kos_app_t *app, const char *proto, long crash_after)
         if (p[1].revents && kos_app_stopping(app))
             break;
     }
+    last_call(tok, last);
     kos_endpoint_close(ep);
     return 0;
 }
@@ -225,9 +263,18 @@ int main(int argc, char **argv)
     }
     int rc = 2;
     if (!strcmp(mode, "serve") && argc > 2) {
-        rc = serve(app, argv[2], 0);
+        rc = serve(app, argv[2], 0, argc > 3 ? argv[3] : NULL);
+    } else if (!strcmp(mode, "last_call") && argc > 2) {
+        kos_dir_t *dir;
+        kos_token_t *tok;
+        rc = 1;
+        if (!kos_app_dir(app, "msg0", &dir) && !request_last(dir, argv[2], &tok) &&
+            !kos_app_ready(app)) {
+            rc = wait_for_stop(app);
+            last_call(tok, argv[2]);
+        }
     } else if (!strcmp(mode, "serve_crash") && argc > 3) {
-        rc = serve(app, argv[2], atol(argv[3]));
+        rc = serve(app, argv[2], atol(argv[3]), NULL);
     } else if (!strcmp(mode, "call_through") && argc > 3) {
         rc = call_through(app, argv[2], atol(argv[3]));
     } else if (!strcmp(mode, "crash")) {
@@ -244,6 +291,12 @@ int main(int argc, char **argv)
         /* Stop only when Core's stop message arrives on the control channel. */
         signal(SIGTERM, SIG_IGN);
         rc = kos_app_ready(app) ? 1 : wait_for_stop(app);
+    } else if (!strcmp(mode, "stubborn")) {
+        signal(SIGTERM, SIG_IGN);
+        if (kos_app_ready(app) == KOS_STATUS_OK)
+            for (;;)
+                pause();
+        rc = 1;
     } else if (!strcmp(mode, "spew") && argc > 2) {
         long n = atol(argv[2]);
         for (long i = 0; i < n; i++)
