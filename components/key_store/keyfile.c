@@ -80,6 +80,10 @@ bool ks_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size
 
             if (k > cap - n)
                 goto bad;
+            /* The bits the padding leaves out must be zero: one text, one
+             * key (RFC 4648 §3.5, canonical encoding). */
+            if (pad && (acc & (pad == 1 ? 0xffu : 0xffffu)))
+                goto bad;
             out[n] = (uint8_t)(acc >> 16);
             if (k > 1)
                 out[n + 1] = (uint8_t)(acc >> 8);

@@ -50,7 +50,8 @@ kos_status_t ks_key_parse(const char *text, size_t len, struct ks_raw_key *out, 
 
 /* Decodes standard base64 (RFC 4648, '=' padding, whitespace between
  * groups ignored) from in[0..len) into out[0..cap); sets *out_len. Returns
- * false on any other character, bad padding or overflow. */
+ * false on any other character, bad or non-canonical padding (bits the
+ * padding leaves out that are not zero) or overflow. */
 bool ks_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *out_len);
 
 /* True if the bytes look like a private key in any form we know (a PEM

@@ -242,7 +242,7 @@ int main(void)
         kos_log_error("%s", err);
         goto out_fini;
     }
-    if (warn[0])
+    if (warn[0] && c->ks.n_keys > 0) /* with no key at all, the warning above said it */
         kos_log_warn("allow: %s", warn);
     if (!any)
         kos_log_warn("no 'allow' or 'allow.APP' setting grants anything: every operation will "

@@ -186,6 +186,11 @@ static void test_base64(void **state)
     assert_false(ks_base64_decode("a===", 4, out, sizeof(out), &n));
     assert_false(ks_base64_decode("=aaa", 4, out, sizeof(out), &n));
     assert_false(ks_base64_decode("aG!s", 4, out, sizeof(out), &n));
+    /* Non-canonical: the bits the padding leaves out are not zero. */
+    assert_true(ks_base64_decode("QQ==", 4, out, sizeof(out), &n));
+    assert_false(ks_base64_decode("QR==", 4, out, sizeof(out), &n));
+    assert_true(ks_base64_decode("QUE=", 4, out, sizeof(out), &n));
+    assert_false(ks_base64_decode("QUF=", 4, out, sizeof(out), &n));
     assert_false(ks_base64_decode("aGVsbG8haGVsbG8haGVsbG8h", 24, out, sizeof(out), &n)); /* 18 > 16 */
 }
 
