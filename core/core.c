@@ -447,6 +447,8 @@ static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb,
         .max_files = p->cm->max_files ? p->cm->max_files
                      : srv            ? DEFAULT_SERVER_FILES
                                       : DEFAULT_APP_FILES,
+        .lock_bytes =
+            !srv && (p->cm->flags & KOS_CM_PROC_DEVICE_KEYS) ? KOS_SANDBOX_KEYS_LOCK_BYTES : 0,
         .app_prog = p->prog,
         .init_prog = c->have_init_prog ? &c->init_prog : NULL,
     };

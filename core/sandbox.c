@@ -921,6 +921,15 @@ static int apply_limits(const struct kos_sandbox *sb)
                              sb->memory + sb->shared_bytes + KOS_SANDBOX_AS_ALLOWANCE)) != 0)
             return err;
     }
+    /* Locked memory: none (so no mmap(MAP_LOCKED) either), but for the app
+     * that holds the device keys, which gets what the host allows up to
+     * lock_bytes. */
+    struct rlimit host;
+    rlim_t lock = sb->lock_bytes;
+    if (lock && getrlimit(RLIMIT_MEMLOCK, &host) == 0 && host.rlim_max < lock)
+        lock = host.rlim_max;
+    if ((err = set_limit(RLIMIT_MEMLOCK, lock)) != 0)
+        return err;
     return set_limit(RLIMIT_CORE, 0);
 }
 
@@ -1333,6 +1342,13 @@ static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
             SCMP_A1(SCMP_CMP_MASKED_EQ, SOCK_TYPE_BITS, (scmp_datum_t)net_sockets[i].type));
     for (size_t i = 0; sb->net_host && i < sizeof(net_calls) / sizeof(net_calls[0]) && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, net_calls[i], 0);
+    /* Locking its own memory: only the app that holds the device keys. */
+    if (sb->lock_bytes && !rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mlock), 0);
+    if (sb->lock_bytes && !rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mlock2), 0);
+    if (sb->lock_bytes && !rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(munlock), 0);
     if (!rc)
         rc = fd_rules(ctx, sb);
     /* New processes and threads, but never in new namespaces. clone3 hides
@@ -1452,7 +1468,8 @@ int kos_sandbox_init_prog(struct kos_sandbox_prog *out)
 bool kos_sandbox_same_prog(const struct kos_sandbox *a, const struct kos_sandbox *b)
 {
     return !a->data_dir == !b->data_dir && a->net_host == b->net_host &&
-           a->sanitizer == b->sanitizer && a->max_files == b->max_files;
+           a->sanitizer == b->sanitizer && a->max_files == b->max_files &&
+           !a->lock_bytes == !b->lock_bytes;
 }
 
 void kos_sandbox_prog_fini(struct kos_sandbox_prog *prog)

@@ -109,6 +109,10 @@ struct kos_sandbox {
     uint64_t shared_bytes; /* granted region bytes, added to the RLIMIT_AS allowance */
     uint32_t max_procs;    /* RLIMIT_NPROC for the app (its init is added); 0 = none */
     uint32_t max_files;    /* RLIMIT_NOFILE; also the fd number of the binary */
+    uint64_t lock_bytes;   /* RLIMIT_MEMLOCK (at most the host's), and mlock, mlock2 and
+                              munlock allowed, when > 0: the app holding the device
+                              keys, whose secure heap must never be swapped out;
+                              0: nothing may be locked */
     const struct kos_sandbox_prog *app_prog;  /* the app's filter, compiled by
                                                  kos_sandbox_app_prog() for a sandbox
                                                  kos_sandbox_same_prog() as this one;
@@ -122,6 +126,10 @@ struct kos_sandbox {
 /* RLIMIT_AS allowance above `memory` for code, libraries, stacks and the
  * message channels. */
 #define KOS_SANDBOX_AS_ALLOWANCE (64ull << 20)
+
+/* lock_bytes of the app that holds the device keys: its secure heap (64 KiB)
+ * with room to spare. */
+#define KOS_SANDBOX_KEYS_LOCK_BYTES (256u << 10)
 
 /* The setup steps, for error reports: a failure is (step, errno). */
 enum kos_sandbox_step {

@@ -224,6 +224,8 @@ int main(void)
         goto out_free;
     if (heap == 0)
         kos_log_warn("no secure heap: private keys are in ordinary memory (still wiped)");
+    else if (heap == 1)
+        kos_log_info("secure heap of %u KiB locked in memory", SECURE_HEAP >> 10);
     else if (heap == 2)
         kos_log_info("secure heap not locked in memory (mlock refused); keys are still "
                      "guarded, excluded from core dumps and wiped");

@@ -19,7 +19,7 @@ expect "attacker: info: attacks done: [0-9]+ contained, 0 escaped$"
 expect_not "ESCAPED"
 for a in read_passwd host_proc_environ tcp_socket unix_socket socketpair connect_abstract \
          signal_scan kill_init ptrace_init kill_sibling execve_sh execveat_loader reexec_fd \
-         exec_new_memfd unshare_user mount bpf keyctl fork_bomb write_own_binary create_file \
+         exec_new_memfd unshare_user mount bpf keyctl mlock mmap_locked fork_bomb write_own_binary create_file \
          guess_fds shm_path undeclared_protocol forge_token_cookie forge_close_revoke \
          scribble_channel hoard_tokens flood_msg_server malformed_frames; do
   expect "attacker: info: attack $a: contained: "

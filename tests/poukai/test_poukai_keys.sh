@@ -93,6 +93,9 @@ expect "key_store: info: key 'identity': Ed25519 private, public "
 expect "key_store: info: key 'tunnel': X25519 private, public "
 expect "key_store: info: key 'trusted_0': Ed25519 public, public "
 expect_not "key_store: (warn|error): .*no keys granted"
+# Its secure heap is locked in memory (only it may lock memory: see
+# hostile_hostile's mlock and mmap_locked).
+expect "key_store: info: secure heap of 64 KiB locked in memory$"
 
 # The layer's settings, changed by name.
 expect "log_server: info: serving kos_log_protocol: ring 4096 records, rate 100/s, burst 200$"
