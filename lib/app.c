@@ -88,8 +88,7 @@ kos_status_t kos_app_open(kos_app_t **out)
     app->role = boot.role;
     memcpy(app->name, boot.name, sizeof(app->name));
     for (uint32_t i = 0; i < boot.n_dirs; i++) {
-        st = kos__dir_create(boot.dirs[i].fd, boot.dirs[i].name, boot.app_id,
-                             &app->dirs[i].dir);
+        st = kos__dir_create(boot.dirs[i].fd, boot.dirs[i].name, boot.app_id, &app->dirs[i].dir);
         if (st) {
             /* The remaining descriptors were never taken over: close them. */
             for (uint32_t j = i; j < boot.n_dirs; j++)

@@ -100,7 +100,7 @@ kos_status_t kos__ctl_recv(int sock, void *buf, size_t cap, uint32_t *type, size
         n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
     while (n < 0 && errno == EINTR);
     if (n < 0)
-        return errno == EAGAIN ? KOS_STATUS_WOULD_BLOCK
+        return errno == EAGAIN       ? KOS_STATUS_WOULD_BLOCK
                : errno == ECONNRESET ? KOS_STATUS_CLOSED
                                      : KOS_STATUS_IO;
     if (n == 0)
@@ -131,8 +131,8 @@ out_reject:
 /* ---- fixed-layout helpers ---- */
 
 struct cursor {
-    uint8_t *w;        /* writer: destination */
-    const uint8_t *r;  /* reader: source */
+    uint8_t *w;       /* writer: destination */
+    const uint8_t *r; /* reader: source */
     size_t pos, cap;
     bool bad;
 };

@@ -20,13 +20,13 @@
 
 #include <kos/status.h>
 
-#define KOS__CTL_FD 3           /* control socket to Core */
-#define KOS__CTL_MAX 65536u     /* largest control datagram */
-#define KOS__NAME_MAX 64u       /* app, server and protocol names, with the NUL */
-#define KOS__BOOT_MAX_DIRS 16u  /* message servers one app may use */
-#define KOS__BOOT_MAX_RES 32u   /* devices and memory regions one app may hold */
-#define KOS__BOOT_MAX_CONFIG 256u /* settings one app may have */
-#define KOS__CONFIG_MAX 4352u   /* one "key=value" setting, with its NUL */
+#define KOS__CTL_FD          3      /* control socket to Core */
+#define KOS__CTL_MAX         65536u /* largest control datagram */
+#define KOS__NAME_MAX        64u    /* app, server and protocol names, with the NUL */
+#define KOS__BOOT_MAX_DIRS   16u    /* message servers one app may use */
+#define KOS__BOOT_MAX_RES    32u    /* devices and memory regions one app may hold */
+#define KOS__BOOT_MAX_CONFIG 256u   /* settings one app may have */
+#define KOS__CONFIG_MAX      4352u  /* one "key=value" setting, with its NUL */
 
 enum kos__ctl_type {
     KOS__CTL_BOOT = 1,       /* Core -> process: who you are, which fds you hold */
@@ -65,7 +65,7 @@ struct kos__boot {
         uint32_t kind;            /* enum kos_cm_res_kind: 1 device, 2 region */
         uint32_t access;          /* 1 read, 2 write, 3 both */
         int32_t fd;
-        uint64_t size;            /* a region's size; 0 for a device */
+        uint64_t size; /* a region's size; 0 for a device */
     } res[KOS__BOOT_MAX_RES];
     /* The app's settings (config: in the manifest) as "key=value" strings.
      * Encoding reads config[0..n_config); decoding points config[] into the

@@ -262,8 +262,8 @@ kos_status_t kos_keystore_public_key(kos_keystore_t *ks, const char *key,
 static kos_status_t sign(kos_keystore_t *ks, const char *key, uint64_t mode, const void *data,
                          size_t len, uint8_t sig[KOS_KEYSTORE_SIGNATURE_LEN])
 {
-    struct kos__ks_req r = {.label = KOS_KEYSTORE_LABEL_SIGN, .param = mode, .data = data,
-                            .len = len};
+    struct kos__ks_req r = {
+        .label = KOS_KEYSTORE_LABEL_SIGN, .param = mode, .data = data, .len = len};
     struct kos_msg reply;
     kos_status_t st;
 
@@ -295,8 +295,8 @@ kos_status_t kos_keystore_sign_digest(kos_keystore_t *ks, const char *key,
 static kos_status_t verify(kos_keystore_t *ks, const char *key, uint64_t mode, const void *data,
                            size_t len, const uint8_t sig[KOS_KEYSTORE_SIGNATURE_LEN], bool *valid)
 {
-    struct kos__ks_req r = {.label = KOS_KEYSTORE_LABEL_VERIFY, .param = mode, .sig = sig,
-                            .data = data, .len = len};
+    struct kos__ks_req r = {
+        .label = KOS_KEYSTORE_LABEL_VERIFY, .param = mode, .sig = sig, .data = data, .len = len};
     struct kos_msg reply;
     kos_status_t st;
 
@@ -313,17 +313,15 @@ static kos_status_t verify(kos_keystore_t *ks, const char *key, uint64_t mode, c
     return KOS_STATUS_OK;
 }
 
-kos_status_t kos_keystore_verify(kos_keystore_t *ks, const char *key, const void *data,
-                                 size_t len, const uint8_t sig[KOS_KEYSTORE_SIGNATURE_LEN],
-                                 bool *valid)
+kos_status_t kos_keystore_verify(kos_keystore_t *ks, const char *key, const void *data, size_t len,
+                                 const uint8_t sig[KOS_KEYSTORE_SIGNATURE_LEN], bool *valid)
 {
     return verify(ks, key, KOS_KEYSTORE_MODE_PURE, data, len, sig, valid);
 }
 
 kos_status_t kos_keystore_verify_digest(kos_keystore_t *ks, const char *key,
                                         const uint8_t digest[KOS_KEYSTORE_DIGEST_LEN],
-                                        const uint8_t sig[KOS_KEYSTORE_SIGNATURE_LEN],
-                                        bool *valid)
+                                        const uint8_t sig[KOS_KEYSTORE_SIGNATURE_LEN], bool *valid)
 {
     if (!digest) {
         if (valid)
@@ -337,8 +335,11 @@ kos_status_t kos_keystore_agree(kos_keystore_t *ks, const char *key,
                                 const uint8_t peer[KOS_KEYSTORE_PUBLIC_KEY_LEN], const void *label,
                                 size_t label_len, void *out, size_t out_len)
 {
-    struct kos__ks_req r = {.label = KOS_KEYSTORE_LABEL_AGREE, .param = out_len, .peer = peer,
-                            .data = label, .len = label_len};
+    struct kos__ks_req r = {.label = KOS_KEYSTORE_LABEL_AGREE,
+                            .param = out_len,
+                            .peer = peer,
+                            .data = label,
+                            .len = label_len};
     struct kos_msg reply;
     kos_status_t st;
 

@@ -41,7 +41,6 @@ kos_status_t kos__ks_decode(uint32_t label, uint64_t param, const void *payload,
 
 /* Checks *r as kos__ks_decode() would and encodes its payload into
  * out[0..cap), setting *len. Same statuses. Never blocks. */
-kos_status_t kos__ks_encode(const struct kos__ks_req *r, uint8_t *out, size_t cap,
-                            uint32_t *len);
+kos_status_t kos__ks_encode(const struct kos__ks_req *r, uint8_t *out, size_t cap, uint32_t *len);
 
 #endif

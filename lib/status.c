@@ -28,8 +28,7 @@ static const char *const names[] = {
     [KOS_STATUS_UNREACHABLE] = "unreachable",
 };
 
-_Static_assert(sizeof(names) / sizeof(names[0]) == KOS_STATUS__COUNT,
-               "every status needs a name");
+_Static_assert(sizeof(names) / sizeof(names[0]) == KOS_STATUS__COUNT, "every status needs a name");
 
 const char *kos_status_str(kos_status_t status)
 {

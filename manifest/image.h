@@ -25,7 +25,7 @@
 #include "manifest.h"
 
 struct kos_image_build_opts {
-    const char *manifest_path;    /* for messages */
+    const char *manifest_path; /* for messages */
     const struct kos_manifest *manifest;
     /* Binaries by name: "name=path" pairs take precedence, then the folders
      * are searched in order for a file named like the binary. */
@@ -33,8 +33,8 @@ struct kos_image_build_opts {
     size_t n_bin_map;
     const char *const *bin_dirs;
     size_t n_bin_dirs;
-    const char *key_path;         /* release private key; NULL when signing is disabled */
-    const char *out_path;         /* manifest.zip to write (atomically: temp file + rename) */
+    const char *key_path; /* release private key; NULL when signing is disabled */
+    const char *out_path; /* manifest.zip to write (atomically: temp file + rename) */
 };
 
 /* Builds an image. On failure writes a sentence naming what failed (which
@@ -48,7 +48,8 @@ struct kos_image;
 struct kos_image_open_opts {
     const char *const *trusted_keys; /* paths of release public keys (PEM) */
     size_t n_trusted_keys;
-    int allow_unsigned;              /* accept an unsigned image even if its manifest does not say signing: disabled (never set by default) */
+    int allow_unsigned; /* accept an unsigned image even if its manifest does not say signing:
+                           disabled (never set by default) */
 };
 
 /* Opens and fully verifies the image at `path`. On success *out belongs to

@@ -199,8 +199,7 @@ kos_status_t kos__key_id(EVP_PKEY *pkey, uint8_t id[KOS__KEY_ID_LEN])
     size_t rawlen = sizeof(raw);
 
     if (!(EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "X25519")) ||
-        EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1 ||
-        rawlen != sizeof(raw)) {
+        EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1 || rawlen != sizeof(raw)) {
         ERR_clear_error();
         return KOS_STATUS_INVALID_ARGUMENT;
     }
@@ -430,9 +429,8 @@ static kos_status_t make_empty_dir(struct undo *u, const char *dir, char *err, s
 
 /* Generates a key pair of `type` and writes NAME.key and NAME.pub into dir;
  * appends its index line to idx. */
-static kos_status_t write_pair(struct undo *u, const char *dir, const char *name,
-                               const char *type, char *idx, size_t idxcap, char *err,
-                               size_t errlen)
+static kos_status_t write_pair(struct undo *u, const char *dir, const char *name, const char *type,
+                               char *idx, size_t idxcap, char *err, size_t errlen)
 {
     char file[64], hex[2 * KOS__KEY_ID_LEN + 1];
     uint8_t id[KOS__KEY_ID_LEN];
@@ -575,8 +573,7 @@ out:
 
 /* Checks one file of a bundle: a regular file, not a symbolic link, and for
  * a private key not open to group or others. */
-static kos_status_t check_bundle_file(const char *path, bool private_key, char *err,
-                                      size_t errlen)
+static kos_status_t check_bundle_file(const char *path, bool private_key, char *err, size_t errlen)
 {
     struct stat sb;
 
@@ -653,8 +650,8 @@ kos_status_t kos__key_bundle_read(const char *dir, struct kos__bundle *out, char
             (strcmp(type, "ed25519") && strcmp(type, "x25519")) || strlen(id) != 16 ||
             (strcmp(priv, "-") && !bundle_name_ok(priv)) || !bundle_name_ok(pub)) {
             snprintf(err, errlen,
-                     "%s:%zu: expected NAME ed25519|x25519 PRIVATE-FILE|- PUBLIC-FILE KEY-ID",
-                     path, lineno);
+                     "%s:%zu: expected NAME ed25519|x25519 PRIVATE-FILE|- PUBLIC-FILE KEY-ID", path,
+                     lineno);
             st = KOS_STATUS_PROTOCOL;
             goto out;
         }

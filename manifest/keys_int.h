@@ -54,13 +54,13 @@ kos_status_t kos__key_id(EVP_PKEY *pkey, uint8_t id[KOS__KEY_ID_LEN])
  * is not NULL it receives the index's text (NUL-terminated, at most
  * index_cap bytes) for printing. */
 kos_status_t kos__key_generate_device(const char *dir, const char *const *trust, size_t n_trust,
-                                      char *index_out, size_t index_cap, char *err,
-                                      size_t errlen) __attribute__((warn_unused_result));
+                                      char *index_out, size_t index_cap, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* One key of a bundle as its index lists it. */
 struct kos__bundle_entry {
-    char name[32];  /* the resource name: identity, tunnel, trusted_<n> */
-    char type[8];   /* ed25519 | x25519 */
+    char name[32];   /* the resource name: identity, tunnel, trusted_<n> */
+    char type[8];    /* ed25519 | x25519 */
     char path[4096]; /* absolute: the private key file, or the public one for trusted keys */
     char id[2 * KOS__KEY_ID_LEN + 1];
     bool private_key;

@@ -156,15 +156,15 @@ const char *kos__mf_kind_name(const struct kos__mf_node *n);
 /* The top-level nodes of a system manifest, once checked. */
 struct kos__mf_top {
     const struct kos__mf_node *root;
-    const struct kos__mf_node *system;   /* a valid name */
-    const struct kos__mf_node *base;     /* a valid name, or NULL */
-    const struct kos__mf_node *signing;  /* "enabled" or "disabled", or NULL */
-    const struct kos__mf_node *profile;  /* "release" or "development", or NULL */
+    const struct kos__mf_node *system;    /* a valid name */
+    const struct kos__mf_node *base;      /* a valid name, or NULL */
+    const struct kos__mf_node *signing;   /* "enabled" or "disabled", or NULL */
+    const struct kos__mf_node *profile;   /* "release" or "development", or NULL */
     const struct kos__mf_node *isolation; /* "strict" or "best_effort", or NULL */
     const struct kos__mf_node *regions;   /* merged memory_regions mapping, or NULL */
-    const struct kos__mf_node *servers;  /* merged mapping, or NULL */
-    const struct kos__mf_node *apps;     /* merged mapping, or NULL */
-    const struct kos__mf_node *apps_key; /* where 'apps:' was written, or NULL */
+    const struct kos__mf_node *servers;   /* merged mapping, or NULL */
+    const struct kos__mf_node *apps;      /* merged mapping, or NULL */
+    const struct kos__mf_node *apps_key;  /* where 'apps:' was written, or NULL */
 };
 
 /* Validates the merged tree and fills *m, allocating from c->keep. */

@@ -93,8 +93,8 @@ static int generate_device(const char *out, const char *const *trust, size_t n_t
     char err[1024], index[2048];
 
     if (make_parents(out) != 0) {
-        fprintf(stderr, "kos-tool %s: cannot create the parent folders of %s: %s\n", KEYS_CMD,
-                out, strerror(errno));
+        fprintf(stderr, "kos-tool %s: cannot create the parent folders of %s: %s\n", KEYS_CMD, out,
+                strerror(errno));
         return 1;
     }
     if (kos__key_generate_device(out, trust, n_trust, index, sizeof(index), err, sizeof(err))) {
@@ -139,8 +139,9 @@ int kos__tool_keys_generate(int argc, char **argv)
         } else if (strcmp(a, "--trust") == 0 || strncmp(a, "--trust=", 8) == 0) {
             const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v || !*v) {
-                fprintf(stderr, "kos-tool %s: option '--trust' needs a value; see kos-tool %s "
-                                "--help\n",
+                fprintf(stderr,
+                        "kos-tool %s: option '--trust' needs a value; see kos-tool %s "
+                        "--help\n",
                         KEYS_CMD, KEYS_CMD);
                 return 2;
             }
@@ -156,8 +157,9 @@ int kos__tool_keys_generate(int argc, char **argv)
         }
     }
     if (release == device) {
-        fprintf(stderr, "kos-tool %s: give one of --release (a release key pair) or --device (a "
-                        "device key bundle)\n",
+        fprintf(stderr,
+                "kos-tool %s: give one of --release (a release key pair) or --device (a "
+                "device key bundle)\n",
                 KEYS_CMD);
         return 2;
     }

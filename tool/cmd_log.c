@@ -15,7 +15,7 @@
 
 #include "tool_int.h"
 
-#define TS_LEN 27 /* strlen("2026-11-26T16:01:02.345678Z") */
+#define TS_LEN   27 /* strlen("2026-11-26T16:01:02.345678Z") */
 #define MAX_APPS 32
 
 static const char ts_shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
@@ -47,8 +47,11 @@ static bool parse_time(const char *v, char *out)
     unsigned long q = strtoul(v, &end, 10);
     if (errno || end == v || strlen(end) != 1)
         return false;
-    unsigned long mul = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600
-                        : *end == 'd' ? 86400 : 0;
+    unsigned long mul = *end == 's'   ? 1
+                        : *end == 'm' ? 60
+                        : *end == 'h' ? 3600
+                        : *end == 'd' ? 86400
+                                      : 0;
     if (!mul || q > 10UL * 365 * 86400 / mul)
         return false;
     time_t t = time(NULL) - (time_t)(q * mul);
@@ -60,13 +63,12 @@ static bool parse_time(const char *v, char *out)
 
 static void log_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: kos-tool log.view [FILE|-] [--app NAME]... [--since T] [--until T]\n"
-            "\n"
-            "Prints the lines of a saved console stream (kos-tool run --console FILE)\n"
-            "that match every filter. T is a UTC timestamp or its prefix\n"
-            "(2026-11-26T16:01) or a duration before now (30s, 10m, 2h, 1d).\n"
-            "--since keeps lines at or after T; --until keeps lines before T.\n");
+    fprintf(f, "usage: kos-tool log.view [FILE|-] [--app NAME]... [--since T] [--until T]\n"
+               "\n"
+               "Prints the lines of a saved console stream (kos-tool run --console FILE)\n"
+               "that match every filter. T is a UTC timestamp or its prefix\n"
+               "(2026-11-26T16:01) or a duration before now (30s, 10m, 2h, 1d).\n"
+               "--since keeps lines at or after T; --until keeps lines before T.\n");
 }
 
 int kos__tool_log_view(int argc, char **argv)
@@ -127,8 +129,9 @@ int kos__tool_log_view(int argc, char **argv)
         const char *colon = len > TS_LEN + 1 ? strstr(app, ": ") : NULL;
         if (len < TS_LEN + 4 || !ts_prefix_ok(line, TS_LEN) || line[TS_LEN] != ' ' || !colon ||
             colon == app || memchr(app, ' ', (size_t)(colon - app))) {
-            fprintf(stderr, "kos-tool log.view: %s:%lu: not a console line "
-                            "(expected '<timestamp> <app>: <text>')\n",
+            fprintf(stderr,
+                    "kos-tool log.view: %s:%lu: not a console line "
+                    "(expected '<timestamp> <app>: <text>')\n",
                     path, lineno);
             bad++;
             continue;

@@ -19,7 +19,8 @@ struct command {
 
 static const struct command commands[] = {
     {"manifest.build", kos__tool_manifest_build, "compile a manifest into a signed system image"},
-    {"manifest.check", kos__tool_manifest_check, "validate a manifest and run the assurance checks"},
+    {"manifest.check", kos__tool_manifest_check,
+     "validate a manifest and run the assurance checks"},
     {"keys.generate", kos__tool_keys_generate, "make a release key pair"},
     {"run", kos__tool_run, "boot a system image on the sim platform"},
     {"log.view", kos__tool_log_view, "filter a saved console stream"},

@@ -113,13 +113,13 @@ static unsigned long long tree_ticks(pid_t root)
         fclose(f);
         buf[n] = '\0';
         char *rp = strrchr(buf, ')');
-        if (!rp || sscanf(rp + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid,
-                          &ut, &st) != 3)
+        if (!rp || sscanf(rp + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid, &ut,
+                          &st) != 3)
             continue;
         if (pid == root)
             total += ut + st;
         else if (ppid == root)
-            total += tree_ticks(pid) ;
+            total += tree_ticks(pid);
     }
     if (d)
         closedir(d);

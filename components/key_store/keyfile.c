@@ -166,21 +166,22 @@ kos_status_t ks_key_parse(const char *text, size_t len, struct ks_raw_key *out, 
         return st;
     }
     if (pem_body(text, len, "PRIVATE KEY", &body, &body_len)) {
-        if (!ks_base64_decode(body, body_len, der, sizeof(der), &der_len) ||
-            der_len != PKCS8_LEN || memcmp(der, pkcs8_prefix, PKCS8_OID_AT) != 0 ||
+        if (!ks_base64_decode(body, body_len, der, sizeof(der), &der_len) || der_len != PKCS8_LEN ||
+            memcmp(der, pkcs8_prefix, PKCS8_OID_AT) != 0 ||
             memcmp(der + PKCS8_OID_AT + 1, pkcs8_prefix + PKCS8_OID_AT + 1,
                    sizeof(pkcs8_prefix) - PKCS8_OID_AT - 1) != 0 ||
             !type_of_oid(der[PKCS8_OID_AT])) {
-            snprintf(err, errlen, "not an Ed25519 or X25519 PKCS#8 private key "
-                                  "(make keys with kos-tool keys.generate --device)");
+            snprintf(err, errlen,
+                     "not an Ed25519 or X25519 PKCS#8 private key "
+                     "(make keys with kos-tool keys.generate --device)");
             goto out_wipe;
         }
         out->type = type_of_oid(der[PKCS8_OID_AT]);
         out->private_key = true;
         memcpy(out->raw, der + sizeof(pkcs8_prefix), 32);
     } else if (pem_body(text, len, "PUBLIC KEY", &body, &body_len)) {
-        if (!ks_base64_decode(body, body_len, der, sizeof(der), &der_len) ||
-            der_len != SPKI_LEN || memcmp(der, spki_prefix, SPKI_OID_AT) != 0 ||
+        if (!ks_base64_decode(body, body_len, der, sizeof(der), &der_len) || der_len != SPKI_LEN ||
+            memcmp(der, spki_prefix, SPKI_OID_AT) != 0 ||
             memcmp(der + SPKI_OID_AT + 1, spki_prefix + SPKI_OID_AT + 1,
                    sizeof(spki_prefix) - SPKI_OID_AT - 1) != 0 ||
             !type_of_oid(der[SPKI_OID_AT])) {
@@ -190,12 +191,14 @@ kos_status_t ks_key_parse(const char *text, size_t len, struct ks_raw_key *out, 
         out->type = type_of_oid(der[SPKI_OID_AT]);
         memcpy(out->raw, der + sizeof(spki_prefix), 32);
     } else if (pem_body(text, len, "ENCRYPTED PRIVATE KEY", &body, &body_len)) {
-        snprintf(err, errlen, "an encrypted private key: key_store takes unencrypted keys, "
-                              "protected by file permissions");
+        snprintf(err, errlen,
+                 "an encrypted private key: key_store takes unencrypted keys, "
+                 "protected by file permissions");
         goto out_wipe;
     } else {
-        snprintf(err, errlen, "not a PEM key (expected one BEGIN PRIVATE KEY or BEGIN PUBLIC "
-                              "KEY block)");
+        snprintf(err, errlen,
+                 "not a PEM key (expected one BEGIN PRIVATE KEY or BEGIN PUBLIC "
+                 "KEY block)");
         goto out_wipe;
     }
     st = KOS_STATUS_OK;

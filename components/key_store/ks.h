@@ -23,10 +23,10 @@
 
 #include "keystore_int.h"
 
-#define KS_MAX_KEYS     32u
-#define KS_ACL_MAX      64u
-#define KS_APP_NAME_MAX 63u
-#define KS_KEY_FILE_MAX 8192u /* a PEM key is a few hundred bytes */
+#define KS_MAX_KEYS       32u
+#define KS_ACL_MAX        64u
+#define KS_APP_NAME_MAX   63u
+#define KS_KEY_FILE_MAX   8192u /* a PEM key is a few hundred bytes */
 #define KS_DENIAL_LOG_MAX 32u   /* denials logged one by one; later ones are only counted */
 
 /* ---- key files (keyfile.c) ---- */

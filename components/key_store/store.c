@@ -255,8 +255,7 @@ static const uint8_t *digest_message(struct kstore *ks, const uint8_t *digest, s
 
 /* X25519 with k and the peer's key into ks->secret, then HKDF into ks->out.
  * ks->secret is wiped whatever happens. */
-static kos_status_t do_agree(struct kstore *ks, const struct ks_key *k,
-                             const struct kos__ks_req *r)
+static kos_status_t do_agree(struct kstore *ks, const struct ks_key *k, const struct kos__ks_req *r)
 {
     static const uint8_t zero[32];
     kos_status_t st = KOS_STATUS_INTERNAL;

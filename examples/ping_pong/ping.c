@@ -56,8 +56,7 @@ int main(int argc, char **argv)
         kos_log_error("scoreboard total failed: %s", kos_status_str(st));
         return 1;
     }
-    kos_log_info("done: %u rounds, scoreboard total %llu", rounds,
-                 (unsigned long long)reply.param);
+    kos_log_info("done: %u rounds, scoreboard total %llu", rounds, (unsigned long long)reply.param);
     kos_token_close(pong);
     kos_token_close(scoreboard);
     kos_app_close(app);

@@ -48,20 +48,18 @@ int main(void)
             }
             kos_token_close(scoreboard);
             scoreboard = m.token;
-            kos_log_info("'%s' gave me a token for %s", from.app,
-                         kos_token_protocol(scoreboard));
+            kos_log_info("'%s' gave me a token for %s", from.app, kos_token_protocol(scoreboard));
             st = kos_endpoint_reply(ep, &from, KOS_STATUS_OK, NULL);
             break;
         case PING_PING:
-            reply.len = (uint32_t)snprintf(text, sizeof(text), "pong %llu",
-                                           (unsigned long long)m.param);
+            reply.len =
+                (uint32_t)snprintf(text, sizeof(text), "pong %llu", (unsigned long long)m.param);
             reply.payload = text;
             kos_log_info("ping %llu from '%s'", (unsigned long long)m.param, from.app);
             if (scoreboard) {
                 struct kos_msg add = {.label = SCORE_ADD, .param = 1}, total;
                 if (kos_msg_call(scoreboard, &add, &total, 1000) == KOS_STATUS_OK)
-                    kos_log_info("scoreboard total is now %llu",
-                                 (unsigned long long)total.param);
+                    kos_log_info("scoreboard total is now %llu", (unsigned long long)total.param);
             }
             st = kos_endpoint_reply(ep, &from, KOS_STATUS_OK, &reply);
             break;

@@ -44,11 +44,10 @@ int main(void)
                          (unsigned long long)total);
         }
         reply.param = total;
-        st = kos_endpoint_reply(ep, &from,
-                                m.label == SCORE_ADD || m.label == SCORE_TOTAL
-                                    ? KOS_STATUS_OK
-                                    : KOS_STATUS_UNSUPPORTED,
-                                &reply);
+        st = kos_endpoint_reply(
+            ep, &from,
+            m.label == SCORE_ADD || m.label == SCORE_TOTAL ? KOS_STATUS_OK : KOS_STATUS_UNSUPPORTED,
+            &reply);
         if (st)
             kos_log_warn("reply to '%s' failed: %s", from.app, kos_status_str(st));
     }

@@ -53,10 +53,10 @@ extern "C" {
 #define KOS_KEYSTORE_DIGEST_LEN     64u /* SHA-512 */
 /* The most data one sign or verify call takes; sign larger data by its
  * SHA-512 digest (kos_keystore_sign_digest()). */
-#define KOS_KEYSTORE_DATA_MAX       4000u
-#define KOS_KEYSTORE_LABEL_MAX      255u /* agreement label, bytes */
-#define KOS_KEYSTORE_AGREE_MIN      16u  /* derived key length, bytes */
-#define KOS_KEYSTORE_AGREE_MAX      64u
+#define KOS_KEYSTORE_DATA_MAX  4000u
+#define KOS_KEYSTORE_LABEL_MAX 255u /* agreement label, bytes */
+#define KOS_KEYSTORE_AGREE_MIN 16u  /* derived key length, bytes */
+#define KOS_KEYSTORE_AGREE_MAX 64u
 
 /* What kos_keystore_sign_digest() signs, before the 64-byte digest: Ed25519
  * over PREFIX || SHA-512(data). 21 bytes, no terminating NUL. */

@@ -11,8 +11,8 @@
 extern "C" {
 #endif
 
-#define KOS_API   __attribute__((visibility("default")))
-#define KOS_MUST  __attribute__((warn_unused_result))
+#define KOS_API  __attribute__((visibility("default")))
+#define KOS_MUST __attribute__((warn_unused_result))
 
 typedef enum kos_status {
     KOS_STATUS_OK = 0,

@@ -676,11 +676,13 @@ static void put_mw_fields(const struct kos__mw *m, const char *what)
 static void seed_mw(void)
 {
     static const uint32_t types[] = {
-        KOS__MW_PUBLISH,       KOS__MW_REQUEST,       KOS__MW_PING,       KOS__MW_UNPUBLISH,
-        KOS__MW_TOKEN_CLOSE,   KOS__MW_REVOKE,        KOS__MW_PREPARE,    KOS__MW_REDEEM,
-        KOS__MW_PUBLISH_REPLY, KOS__MW_REQUEST_REPLY, KOS__MW_PING_REPLY, KOS__MW_REDEEM_REPLY,
-        KOS__MW_NEW_CLIENT,    KOS__MW_CLIENT_GONE,   KOS__MW_TOKEN_DOWN, KOS__MW_FD_PASS,
-        KOS__MW_FD_REDEEM,     KOS__MW_FD_DROP,       KOS__MW_FD_REDEEM_REPLY,
+        KOS__MW_PUBLISH,         KOS__MW_REQUEST,     KOS__MW_PING,
+        KOS__MW_UNPUBLISH,       KOS__MW_TOKEN_CLOSE, KOS__MW_REVOKE,
+        KOS__MW_PREPARE,         KOS__MW_REDEEM,      KOS__MW_PUBLISH_REPLY,
+        KOS__MW_REQUEST_REPLY,   KOS__MW_PING_REPLY,  KOS__MW_REDEEM_REPLY,
+        KOS__MW_NEW_CLIENT,      KOS__MW_CLIENT_GONE, KOS__MW_TOKEN_DOWN,
+        KOS__MW_FD_PASS,         KOS__MW_FD_REDEEM,   KOS__MW_FD_DROP,
+        KOS__MW_FD_REDEEM_REPLY,
     };
     static const uint32_t statuses[] = {KOS_STATUS_OK, KOS_STATUS_UNAVAILABLE,
                                         KOS_STATUS_INVALID_TOKEN};

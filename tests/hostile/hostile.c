@@ -338,8 +338,8 @@ static void attack_exec(void)
     static char page[4096] __attribute__((aligned(4096)));
     r = (int)syscall(SYS_mlock, page, sizeof(page)); /* ASan's mlock() does nothing */
     outcome("mlock", r < 0, "mlock(): %s", r < 0 ? strerror(errno) : "locked");
-    void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED,
-                   -1, 0);
+    void *m =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
     outcome("mmap_locked", m == MAP_FAILED, "mmap(MAP_LOCKED): %s",
             m == MAP_FAILED ? strerror(errno) : "mapped");
 }

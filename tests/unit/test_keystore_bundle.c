@@ -59,7 +59,8 @@ static EVP_PKEY *load(const char *dir, const char *name, bool private_key)
     snprintf(p, sizeof(p), "%s/%s", dir, name);
     f = fopen(p, "r");
     assert_non_null(f);
-    k = private_key ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    k = private_key ? PEM_read_PrivateKey(f, NULL, NULL, NULL)
+                    : PEM_read_PUBKEY(f, NULL, NULL, NULL);
     fclose(f);
     assert_non_null(k);
     return k;
@@ -88,9 +89,9 @@ static void test_generate(void **state)
     trust[1] = rp2;
 
     snprintf(dev, sizeof(dev), "%s/dev", tmp);
-    assert_int_equal(kos__key_generate_device(dev, trust, 2, index, sizeof(index), err,
-                                              sizeof(err)),
-                     KOS_STATUS_OK);
+    assert_int_equal(
+        kos__key_generate_device(dev, trust, 2, index, sizeof(index), err, sizeof(err)),
+        KOS_STATUS_OK);
     assert_int_equal(mode_of(tmp, "dev"), 0700);
     assert_int_equal(mode_of(dev, "identity.key"), 0600);
     assert_int_equal(mode_of(dev, "tunnel.key"), 0600);
@@ -245,7 +246,9 @@ static void test_blob_is_private(void **state)
     assert_true(kos__key_blob_is_private("xx-----BEGIN EC PRIVATE KEY-----\nMHcC", 37));
     assert_true(kos__key_blob_is_private("-----BEGIN OPENSSH PRIVATE KEY-----\r\n", 37));
     assert_true(kos__key_blob_is_private("-----BEGIN ENCRYPTED PRIVATE KEY-----\n", 38));
-    assert_false(kos__key_blob_is_private("\x7f" "ELF", 4));
+    assert_false(kos__key_blob_is_private("\x7f"
+                                          "ELF",
+                                          4));
     /* The words alone, as a key parser's binary holds them, are not a key. */
     assert_false(kos__key_blob_is_private("xx-----BEGIN EC PRIVATE KEY-----", 32));
     assert_false(kos__key_blob_is_private("-----BEGIN \0PRIVATE KEY-----\n", 30));

@@ -48,9 +48,9 @@ static void test_acl_good(void **state)
     assert_int_equal(ks_acl_ops(&acl, NULL, "tunnel"), 0);
 
     /* spaces, a trailing ';', merging an app named twice */
-    assert_int_equal(ks_acl_parse(&acl, " a = k:sign , k:verify ; b=k:public; a=k:public;", err,
-                                  sizeof(err)),
-                     KOS_STATUS_OK);
+    assert_int_equal(
+        ks_acl_parse(&acl, " a = k:sign , k:verify ; b=k:public; a=k:public;", err, sizeof(err)),
+        KOS_STATUS_OK);
     assert_int_equal(ks_acl_ops(&acl, "a", "k"), KS_OP_SIGN | KS_OP_VERIFY | KS_OP_PUBLIC);
     assert_int_equal(ks_acl_ops(&acl, "b", "k"), KS_OP_PUBLIC);
     assert_int_equal(ks_acl_parse(&acl, "", err, sizeof(err)), KOS_STATUS_OK);
@@ -181,7 +181,7 @@ static void test_base64(void **state)
     assert_int_equal(n, 1);
     assert_true(ks_base64_decode("", 0, out, sizeof(out), &n));
     assert_int_equal(n, 0);
-    assert_false(ks_base64_decode("aGVsbG8", 7, out, sizeof(out), &n));     /* short group */
+    assert_false(ks_base64_decode("aGVsbG8", 7, out, sizeof(out), &n));       /* short group */
     assert_false(ks_base64_decode("aGVsbG8=aGVs", 12, out, sizeof(out), &n)); /* data after pad */
     assert_false(ks_base64_decode("a===", 4, out, sizeof(out), &n));
     assert_false(ks_base64_decode("=aaa", 4, out, sizeof(out), &n));
@@ -191,7 +191,8 @@ static void test_base64(void **state)
     assert_false(ks_base64_decode("QR==", 4, out, sizeof(out), &n));
     assert_true(ks_base64_decode("QUE=", 4, out, sizeof(out), &n));
     assert_false(ks_base64_decode("QUF=", 4, out, sizeof(out), &n));
-    assert_false(ks_base64_decode("aGVsbG8haGVsbG8haGVsbG8h", 24, out, sizeof(out), &n)); /* 18 > 16 */
+    assert_false(
+        ks_base64_decode("aGVsbG8haGVsbG8haGVsbG8h", 24, out, sizeof(out), &n)); /* 18 > 16 */
 }
 
 static void test_key_parse(void **state)
@@ -281,7 +282,8 @@ static void test_blob_is_private(void **state)
     assert_false(ks_blob_is_private_key(pem.text, pem.len));
     assert_int_equal(i2d_PrivateKey(k, &p), 48);
     assert_true(ks_blob_is_private_key(der, 48));
-    const char *rsa = "\x7f" "ELF....-----BEGIN RSA PRIVATE KEY-----\nMII...";
+    const char *rsa = "\x7f"
+                      "ELF....-----BEGIN RSA PRIVATE KEY-----\nMII...";
     assert_true(ks_blob_is_private_key(rsa, strlen(rsa)));
     const char *ssh = "-----BEGIN OPENSSH PRIVATE KEY-----\n";
     assert_true(ks_blob_is_private_key(ssh, strlen(ssh)));
@@ -429,8 +431,7 @@ static void test_public_key(void **state)
     assert_int_equal(request("tunnel", &r, pub, &len), KOS_STATUS_NOT_FOUND);
 }
 
-static void openssl_verify(EVP_PKEY *k, const uint8_t *sig, const void *msg, size_t len,
-                           int expect)
+static void openssl_verify(EVP_PKEY *k, const uint8_t *sig, const void *msg, size_t len, int expect)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     assert_int_equal(EVP_DigestVerifyInit(md, NULL, NULL, NULL, k), 1);
@@ -441,9 +442,12 @@ static void openssl_verify(EVP_PKEY *k, const uint8_t *sig, const void *msg, siz
 static void test_sign_verify(void **state)
 {
     static const char msg[] = "firmware 1.2.3";
-    uint8_t sig[64], digest[64], dmsg[KOS_KEYSTORE_DIGEST_PREFIX_LEN + 64], big[KOS_KEYSTORE_DATA_MAX];
-    struct kos__ks_req r = {.label = KOS_KEYSTORE_LABEL_SIGN, .key = "identity",
-                            .data = (const uint8_t *)msg, .len = sizeof(msg) - 1};
+    uint8_t sig[64], digest[64], dmsg[KOS_KEYSTORE_DIGEST_PREFIX_LEN + 64],
+        big[KOS_KEYSTORE_DATA_MAX];
+    struct kos__ks_req r = {.label = KOS_KEYSTORE_LABEL_SIGN,
+                            .key = "identity",
+                            .data = (const uint8_t *)msg,
+                            .len = sizeof(msg) - 1};
     size_t len;
     (void)state;
 
@@ -453,8 +457,11 @@ static void test_sign_verify(void **state)
     openssl_verify(fx->ed, sig, "firmware 1.2.4", sizeof(msg) - 1, 0);
 
     /* key_store's own verify: good, tampered message, tampered signature */
-    struct kos__ks_req v = {.label = KOS_KEYSTORE_LABEL_VERIFY, .key = "identity", .sig = sig,
-                            .data = (const uint8_t *)msg, .len = sizeof(msg) - 1};
+    struct kos__ks_req v = {.label = KOS_KEYSTORE_LABEL_VERIFY,
+                            .key = "identity",
+                            .sig = sig,
+                            .data = (const uint8_t *)msg,
+                            .len = sizeof(msg) - 1};
     struct kos_msg m, reply;
     uint8_t payload[KOS_MSG_MAX_PAYLOAD];
     assert_int_equal(kos__ks_encode(&v, payload, sizeof(payload), &m.len), KOS_STATUS_OK);
@@ -483,8 +490,11 @@ static void test_sign_verify(void **state)
 
     /* digest mode: Ed25519 over PREFIX || digest */
     assert_int_equal(EVP_Digest(big, sizeof(big), digest, NULL, EVP_sha512(), NULL), 1);
-    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN, .key = "identity",
-                             .param = KOS_KEYSTORE_MODE_DIGEST, .data = digest, .len = 64};
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN,
+                             .key = "identity",
+                             .param = KOS_KEYSTORE_MODE_DIGEST,
+                             .data = digest,
+                             .len = 64};
     assert_int_equal(request("admin", &r, sig, &len), KOS_STATUS_OK);
     memcpy(dmsg, KOS_KEYSTORE_DIGEST_PREFIX, KOS_KEYSTORE_DIGEST_PREFIX_LEN);
     memcpy(dmsg + KOS_KEYSTORE_DIGEST_PREFIX_LEN, digest, 64);
@@ -492,8 +502,10 @@ static void test_sign_verify(void **state)
     openssl_verify(fx->ed, sig, digest, 64, 0);
 
     /* the wrong operation for a key, and refusals */
-    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN, .key = "identity",
-                             .data = (const uint8_t *)msg, .len = 3};
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN,
+                             .key = "identity",
+                             .data = (const uint8_t *)msg,
+                             .len = 3};
     assert_int_equal(request("tunnel", &r, sig, &len), KOS_STATUS_UNAUTHORIZED);
     assert_int_equal(request("other", &r, sig, &len), KOS_STATUS_UNAUTHORIZED);
     snprintf(r.key, sizeof(r.key), "trusted_0");
@@ -530,8 +542,11 @@ static void test_verify_trusted(void **state)
     assert_int_equal(EVP_DigestSignInit(md, NULL, NULL, NULL, fx->rel), 1);
     assert_int_equal(EVP_DigestSign(md, sig, &siglen, (const uint8_t *)msg, 7), 1);
     EVP_MD_CTX_free(md);
-    struct kos__ks_req v = {.label = KOS_KEYSTORE_LABEL_VERIFY, .key = "trusted_0", .sig = sig,
-                            .data = (const uint8_t *)msg, .len = 7};
+    struct kos__ks_req v = {.label = KOS_KEYSTORE_LABEL_VERIFY,
+                            .key = "trusted_0",
+                            .sig = sig,
+                            .data = (const uint8_t *)msg,
+                            .len = 7};
     assert_int_equal(kos__ks_encode(&v, payload, sizeof(payload), &m.len), KOS_STATUS_OK);
     m = (struct kos_msg){.label = v.label, .payload = payload, .len = m.len};
     assert_int_equal(kstore_handle(&fx->ks, "admin", &m, &reply), KOS_STATUS_OK);
@@ -542,16 +557,24 @@ static void test_agree(void **state)
 {
     uint8_t p1[32], p2[32], k1[64], k2[64], k3[64], secret[32];
     size_t n = 32, len;
-    struct kos__ks_req r = {.label = KOS_KEYSTORE_LABEL_AGREE, .key = "tunnel", .param = 32,
-                            .peer = p2, .data = (const uint8_t *)"link", .len = 4};
+    struct kos__ks_req r = {.label = KOS_KEYSTORE_LABEL_AGREE,
+                            .key = "tunnel",
+                            .param = 32,
+                            .peer = p2,
+                            .data = (const uint8_t *)"link",
+                            .len = 4};
     (void)state;
 
     assert_int_equal(EVP_PKEY_get_raw_public_key(fx->x1, p1, &n), 1);
     assert_int_equal(EVP_PKEY_get_raw_public_key(fx->x2, p2, &n), 1);
     assert_int_equal(request("tunnel", &r, k1, &len), KOS_STATUS_OK);
     assert_int_equal(len, 32);
-    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_AGREE, .key = "peer", .param = 32,
-                             .peer = p1, .data = (const uint8_t *)"link", .len = 4};
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_AGREE,
+                             .key = "peer",
+                             .param = 32,
+                             .peer = p1,
+                             .data = (const uint8_t *)"link",
+                             .len = 4};
     assert_int_equal(request("tunnel", &r, k2, &len), KOS_STATUS_OK);
     assert_memory_equal(k1, k2, 32);
     /* not the raw secret */
@@ -611,7 +634,9 @@ static void test_no_private_bytes(void **state)
                             seed = seed * 1103515245u + 12345u;
                             payload[i] = (uint8_t)(seed >> 16);
                         }
-                        m = (struct kos_msg){.label = label, .param = param, .payload = payload,
+                        m = (struct kos_msg){.label = label,
+                                             .param = param,
+                                             .payload = payload,
                                              .len = (uint32_t)(1 + klen + n)};
                         (void)kstore_handle(&fx->ks, apps[a], &m, &reply);
                         assert_false(leaks(reply.payload, reply.len));
@@ -659,8 +684,7 @@ static void test_add_fd(void **state)
                      KOS_STATUS_ALREADY_EXISTS);
     /* readable by others: refused */
     assert_int_equal(fchmod(fd, 0644), 0);
-    assert_int_equal(kstore_add_fd(&fx->ks, "open", fd, err, sizeof(err)),
-                     KOS_STATUS_UNAUTHORIZED);
+    assert_int_equal(kstore_add_fd(&fx->ks, "open", fd, err, sizeof(err)), KOS_STATUS_UNAUTHORIZED);
     assert_non_null(strstr(err, "chmod 600"));
     assert_null(kstore_find(&fx->ks, "open"));
     assert_true(all_zero(fx->ks.file, sizeof(fx->ks.file)));

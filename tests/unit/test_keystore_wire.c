@@ -39,7 +39,9 @@ static void test_round_trip(void **state)
     assert_string_equal(out.key, "identity");
     assert_int_equal(out.len, 0);
 
-    in = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN, .key = "identity", .data = data,
+    in = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN,
+                              .key = "identity",
+                              .data = data,
                               .len = KOS_KEYSTORE_DATA_MAX};
     assert_int_equal(kos__ks_encode(&in, buf, sizeof(buf), &len), KOS_STATUS_OK);
     assert_int_equal(kos__ks_decode(in.label, 0, buf, len, &out), KOS_STATUS_OK);
@@ -51,8 +53,11 @@ static void test_round_trip(void **state)
     assert_int_equal(kos__ks_decode(in.label, 0, buf, len, &out), KOS_STATUS_OK);
     assert_int_equal(out.len, 0); /* signing nothing is allowed */
 
-    in = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_VERIFY, .key = "trusted_0",
-                              .param = KOS_KEYSTORE_MODE_DIGEST, .sig = sig, .data = data,
+    in = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_VERIFY,
+                              .key = "trusted_0",
+                              .param = KOS_KEYSTORE_MODE_DIGEST,
+                              .sig = sig,
+                              .data = data,
                               .len = 64};
     assert_int_equal(kos__ks_encode(&in, buf, sizeof(buf), &len), KOS_STATUS_OK);
     assert_int_equal(len, 1 + 9 + 64 + 64);
@@ -60,8 +65,12 @@ static void test_round_trip(void **state)
     assert_memory_equal(out.sig, sig, 64);
     assert_memory_equal(out.data, data, 64);
 
-    in = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_AGREE, .key = "tunnel", .param = 32,
-                              .peer = peer, .data = (const uint8_t *)"link", .len = 4};
+    in = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_AGREE,
+                              .key = "tunnel",
+                              .param = 32,
+                              .peer = peer,
+                              .data = (const uint8_t *)"link",
+                              .len = 4};
     assert_int_equal(kos__ks_encode(&in, buf, sizeof(buf), &len), KOS_STATUS_OK);
     assert_int_equal(kos__ks_decode(in.label, 32, buf, len, &out), KOS_STATUS_OK);
     assert_memory_equal(out.peer, peer, 32);
@@ -137,11 +146,9 @@ static void test_decode_refuses(void **state)
     assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_SIGN, 1, buf, n, &r), KOS_STATUS_PROTOCOL);
     /* VERIFY: shorter than a signature */
     n = raw(3, "abc", 63);
-    assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_VERIFY, 0, buf, n, &r),
-                     KOS_STATUS_PROTOCOL);
+    assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_VERIFY, 0, buf, n, &r), KOS_STATUS_PROTOCOL);
     n = raw(3, "abc", 64 + 63);
-    assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_VERIFY, 1, buf, n, &r),
-                     KOS_STATUS_PROTOCOL);
+    assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_VERIFY, 1, buf, n, &r), KOS_STATUS_PROTOCOL);
     n = raw(3, "abc", 64);
     assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_VERIFY, 0, buf, n, &r), KOS_STATUS_OK);
     /* AGREE: output length out of range, no label, label too long */
@@ -153,11 +160,9 @@ static void test_decode_refuses(void **state)
     assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_AGREE, UINT64_MAX, buf, n, &r),
                      KOS_STATUS_INVALID_ARGUMENT);
     n = raw(3, "abc", 32);
-    assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_AGREE, 32, buf, n, &r),
-                     KOS_STATUS_PROTOCOL);
+    assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_AGREE, 32, buf, n, &r), KOS_STATUS_PROTOCOL);
     n = raw(3, "abc", 31);
-    assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_AGREE, 32, buf, n, &r),
-                     KOS_STATUS_PROTOCOL);
+    assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_AGREE, 32, buf, n, &r), KOS_STATUS_PROTOCOL);
     n = raw(3, "abc", 32 + 256);
     assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_AGREE, 32, buf, n, &r),
                      KOS_STATUS_TOO_LARGE);
@@ -183,30 +188,44 @@ static void test_encode_refuses(void **state)
     assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_UNSUPPORTED);
     r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN, .key = "k", .len = 3};
     assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_INVALID_ARGUMENT);
-    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN, .key = "k", .data = data,
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN,
+                             .key = "k",
+                             .data = data,
                              .len = KOS_KEYSTORE_DATA_MAX + 1};
     assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_TOO_LARGE);
-    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN, .key = "k", .data = data,
-                             .len = (size_t)1 << 40};
+    r = (struct kos__ks_req){
+        .label = KOS_KEYSTORE_LABEL_SIGN, .key = "k", .data = data, .len = (size_t)1 << 40};
     assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_TOO_LARGE);
-    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_VERIFY, .key = "k", .data = data,
+    r = (struct kos__ks_req){
+        .label = KOS_KEYSTORE_LABEL_VERIFY, .key = "k", .data = data, .len = 1};
+    assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_INVALID_ARGUMENT);
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_VERIFY,
+                             .key = "k",
+                             .sig = sig,
+                             .param = 1,
+                             .data = data,
+                             .len = 10};
+    assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_INVALID_ARGUMENT);
+    r = (struct kos__ks_req){
+        .label = KOS_KEYSTORE_LABEL_AGREE, .key = "k", .param = 32, .data = data, .len = 1};
+    assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_INVALID_ARGUMENT);
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_AGREE,
+                             .key = "k",
+                             .param = 8,
+                             .peer = peer,
+                             .data = data,
                              .len = 1};
     assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_INVALID_ARGUMENT);
-    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_VERIFY, .key = "k", .sig = sig,
-                             .param = 1, .data = data, .len = 10};
-    assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_INVALID_ARGUMENT);
-    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_AGREE, .key = "k", .param = 32,
-                             .data = data, .len = 1};
-    assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_INVALID_ARGUMENT);
-    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_AGREE, .key = "k", .param = 8,
-                             .peer = peer, .data = data, .len = 1};
-    assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_INVALID_ARGUMENT);
-    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_AGREE, .key = "k", .param = 32,
-                             .peer = peer, .data = data, .len = 0};
+    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_AGREE,
+                             .key = "k",
+                             .param = 32,
+                             .peer = peer,
+                             .data = data,
+                             .len = 0};
     assert_int_equal(kos__ks_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_INVALID_ARGUMENT);
     /* too small a buffer */
-    r = (struct kos__ks_req){.label = KOS_KEYSTORE_LABEL_SIGN, .key = "k", .data = data,
-                             .len = 100};
+    r = (struct kos__ks_req){
+        .label = KOS_KEYSTORE_LABEL_SIGN, .key = "k", .data = data, .len = 100};
     assert_int_equal(kos__ks_encode(&r, buf, 50, &len), KOS_STATUS_TOO_LARGE);
 }
 
@@ -260,7 +279,7 @@ static void test_garbage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_decode_refuses),
+        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_decode_refuses),
         cmocka_unit_test(test_encode_refuses), cmocka_unit_test(test_name_valid),
         cmocka_unit_test(test_garbage),
     };

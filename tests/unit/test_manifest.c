@@ -1075,26 +1075,16 @@ static void test_name_rule_matches_libkos(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_full_app),
-        cmocka_unit_test(test_memory_units),
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_extensions),
-        cmocka_unit_test(test_layer_extensions),
-        cmocka_unit_test(test_base_minimal),
-        cmocka_unit_test(test_layer_override),
-        cmocka_unit_test(test_layer_removal),
-        cmocka_unit_test(test_layer_optional),
-        cmocka_unit_test(test_core_privileges),
-        cmocka_unit_test(test_minimal_remove_msg0),
-        cmocka_unit_test(test_errors_positions),
-        cmocka_unit_test(test_io_errors),
-        cmocka_unit_test(test_network_host),
-        cmocka_unit_test(test_error_format),
-        cmocka_unit_test(test_api_edges),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_no_crash),
-        cmocka_unit_test(test_name_rule_matches_libkos),
+        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full_app),
+        cmocka_unit_test(test_memory_units),     cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_extensions),       cmocka_unit_test(test_layer_extensions),
+        cmocka_unit_test(test_base_minimal),     cmocka_unit_test(test_layer_override),
+        cmocka_unit_test(test_layer_removal),    cmocka_unit_test(test_layer_optional),
+        cmocka_unit_test(test_core_privileges),  cmocka_unit_test(test_minimal_remove_msg0),
+        cmocka_unit_test(test_errors_positions), cmocka_unit_test(test_io_errors),
+        cmocka_unit_test(test_network_host),     cmocka_unit_test(test_error_format),
+        cmocka_unit_test(test_api_edges),        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_no_crash),         cmocka_unit_test(test_name_rule_matches_libkos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
