@@ -26,7 +26,9 @@ function(kos_fuzz_target name)
   set(defs
     KOS_FUZZ_TEST_LAYERS_DIR="${KOS_FUZZ_MF_TESTS_DIR}/layers"
     KOS_FUZZ_LAYERS_DIR="${KOS_LAYERS_SOURCE_DIR}"
-    KOS_FUZZ_IMAGE_SEED_KEY="${KOS_FUZZ_DIR}/image_seed_key.pub")
+    KOS_FUZZ_IMAGE_SEED_KEY="${KOS_FUZZ_DIR}/image_seed_key.pub"
+    KOS_FUZZ_IMAGE_FUZZ_KEY="${KOS_FUZZ_DIR}/image_fuzz_key.pub"
+    KOS_FUZZ_IMAGE_FUZZ_PRIV="${KOS_FUZZ_DIR}/image_fuzz_key.pem")
 
   add_executable(fuzz_replay_${name} ${KOS_FUZZ_DIR}/replay.c ${srcs})
   target_include_directories(fuzz_replay_${name} PRIVATE ${KOS_FUZZ_DIR} ${F_INCLUDES})
@@ -47,7 +49,10 @@ endfunction()
 
 kos_fuzz_target(manifest SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
 kos_fuzz_target(compiled SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
-kos_fuzz_target(image SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_image kos_manifest OpenSSL::Crypto)
+# The image harness's mutator reads and writes zips (libzip) and re-signs
+# with the fuzzing test key (tests/fuzz/image_fuzz_key.pem, docs/fuzzing.md).
+kos_fuzz_target(image SOURCES ${KOS_FUZZ_DIR}/cm_walk.c
+  LIBS kos_image kos_manifest OpenSSL::Crypto PkgConfig::LIBZIP)
 kos_fuzz_target(msgwire LIBS kos_internal)
 # The message server's directory, driven as a whole (fuzz_msgsrv.c).
 set(KOS_FUZZ_MSGSRV_DIR ${PROJECT_SOURCE_DIR}/components/msg_server)
