@@ -978,17 +978,36 @@ static bool app_send(int i, const struct kos__mw *m, int fd)
     return st == KOS_STATUS_OK;
 }
 
-static uint32_t pick_chan(int conn, uint8_t b)
+/* Whether channel or endpoint `id` fits pick mode `mode` for connection
+ * `conn` (modes 0 to 2; see pick()). */
+typedef bool pick_fits(uint32_t id, int conn, unsigned mode);
+
+static bool chan_fits(uint32_t id, int conn, unsigned mode)
+{
+    const struct chan *c = &fz.chans[id];
+
+    return mode == 0   ? c->has_client && c->client_conn == conn
+           : mode == 1 ? c->has_server && c->server_conn == conn
+                       : c->has_client || c->has_server;
+}
+
+static bool ep_fits(uint32_t id, int conn, unsigned mode)
+{
+    const struct ep *e = &fz.eps[id];
+
+    return e->known && (mode == 0 ? e->conn == conn : mode == 1 ? e->conn != conn : true);
+}
+
+/* An id from 1..max chosen by byte b: its top two bits a mode (3: the low
+ * six bits as they are), the low six which of the ids that fit the mode;
+ * the low six bits as they are when none fits. */
+static uint32_t pick(uint32_t max, pick_fits *fits, int conn, uint8_t b)
 {
     unsigned mode = b >> 6, n = 0, k = b & 63;
 
     for (int pass = 0; pass < 2 && mode < 3; pass++) {
-        for (uint32_t id = 1; id <= fz.max_chan; id++) {
-            const struct chan *c = &fz.chans[id];
-            bool ok = mode == 0   ? c->has_client && c->client_conn == conn
-                      : mode == 1 ? c->has_server && c->server_conn == conn
-                                  : c->has_client || c->has_server;
-            if (!ok)
+        for (uint32_t id = 1; id <= max; id++) {
+            if (!fits(id, conn, mode))
                 continue;
             if (pass == 1 && k-- == 0)
                 return id;
@@ -1001,27 +1020,14 @@ static uint32_t pick_chan(int conn, uint8_t b)
     return b & 63;
 }
 
+static uint32_t pick_chan(int conn, uint8_t b)
+{
+    return pick(fz.max_chan, chan_fits, conn, b);
+}
+
 static uint32_t pick_ep(int conn, uint8_t b)
 {
-    unsigned mode = b >> 6, n = 0, k = b & 63;
-
-    for (int pass = 0; pass < 2 && mode < 3; pass++) {
-        for (uint32_t id = 1; id <= fz.max_ep; id++) {
-            const struct ep *e = &fz.eps[id];
-            bool ok = e->known && (mode == 0   ? e->conn == conn
-                                   : mode == 1 ? e->conn != conn
-                                               : true);
-            if (!ok)
-                continue;
-            if (pass == 1 && k-- == 0)
-                return id;
-            n++;
-        }
-        if (n == 0)
-            break;
-        k %= n;
-    }
-    return b & 63;
+    return pick(fz.max_ep, ep_fits, conn, b);
 }
 
 /* A cookie for a PREPARE or FD_PASS (fresh) or for taking one (`type`:
