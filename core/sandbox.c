@@ -1218,6 +1218,14 @@ static const int net_calls[] = {
     SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept), SCMP_SYS(accept4),
 };
 
+/* Locking its own memory: only the app that holds the device keys
+ * (lock_bytes > 0), for its secure heap. Never mlockall. */
+static const int lock_calls[] = {
+    SCMP_SYS(mlock),
+    SCMP_SYS(mlock2),
+    SCMP_SYS(munlock),
+};
+
 /* The ioctls any app may make: asking how much a socket or pipe holds,
  * close-on-exec, whether stdio is a terminal, and I2C transfers on an
  * adapter the app was given. Nothing that reads or changes the host's
@@ -1342,13 +1350,8 @@ static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
             SCMP_A1(SCMP_CMP_MASKED_EQ, SOCK_TYPE_BITS, (scmp_datum_t)net_sockets[i].type));
     for (size_t i = 0; sb->net_host && i < sizeof(net_calls) / sizeof(net_calls[0]) && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, net_calls[i], 0);
-    /* Locking its own memory: only the app that holds the device keys. */
-    if (sb->lock_bytes && !rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mlock), 0);
-    if (sb->lock_bytes && !rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mlock2), 0);
-    if (sb->lock_bytes && !rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(munlock), 0);
+    for (size_t i = 0; sb->lock_bytes && i < sizeof(lock_calls) / sizeof(lock_calls[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, lock_calls[i], 0);
     if (!rc)
         rc = fd_rules(ctx, sb);
     /* New processes and threads, but never in new namespaces. clone3 hides
