@@ -133,6 +133,23 @@ void kos__image_sign_message(const uint8_t manifest[32], uint8_t msg[KOS__IMAGE_
     memcpy(msg + dlen, manifest, 32);
 }
 
+kos_status_t kos__image_sign(EVP_PKEY *pkey, const uint8_t manifest[32],
+                             uint8_t sig[KOS__ED25519_SIG_LEN])
+{
+    uint8_t msg[KOS__IMAGE_SIGN_MSG_LEN];
+    size_t siglen = KOS__ED25519_SIG_LEN;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    kos_status_t st = KOS_STATUS_OK;
+
+    kos__image_sign_message(manifest, msg);
+    if (!ctx || EVP_DigestSignInit(ctx, NULL, NULL, NULL, pkey) != 1 ||
+        EVP_DigestSign(ctx, sig, &siglen, msg, sizeof(msg)) != 1 || siglen != KOS__ED25519_SIG_LEN)
+        st = KOS_STATUS_INTERNAL;
+    EVP_MD_CTX_free(ctx);
+    ERR_clear_error();
+    return st;
+}
+
 /* ---------------------------------------------------------------- image.sig */
 
 /* Takes the next "\n"-terminated line (without its newline). */
@@ -455,25 +472,15 @@ static kos_status_t gather_binaries(struct build *b, uint8_t (*digests)[32])
 /* Signs the manifest digest with the release key. */
 static kos_status_t sign_manifest(struct build *b, EVP_PKEY *pkey, struct kos__image_sig *sig)
 {
-    uint8_t msg[KOS__IMAGE_SIGN_MSG_LEN];
-    size_t siglen = sizeof(sig->sig);
-    kos_status_t st = KOS_STATUS_OK;
-    EVP_MD_CTX *ctx;
+    kos_status_t st;
 
     if (kos__key_id(pkey, sig->key_id) != KOS_STATUS_OK) {
         snprintf(b->err, b->errlen, "release key %s: cannot compute its id", b->opts->key_path);
         return KOS_STATUS_INTERNAL;
     }
-    kos__image_sign_message(sig->manifest, msg);
-    ctx = EVP_MD_CTX_new();
-    if (!ctx || EVP_DigestSignInit(ctx, NULL, NULL, NULL, pkey) != 1 ||
-        EVP_DigestSign(ctx, sig->sig, &siglen, msg, sizeof(msg)) != 1 ||
-        siglen != sizeof(sig->sig)) {
+    st = kos__image_sign(pkey, sig->manifest, sig->sig);
+    if (st != KOS_STATUS_OK)
         snprintf(b->err, b->errlen, "cannot sign with release key %s", b->opts->key_path);
-        st = KOS_STATUS_INTERNAL;
-    }
-    EVP_MD_CTX_free(ctx);
-    ERR_clear_error();
     sig->is_signed = st == KOS_STATUS_OK;
     return st;
 }

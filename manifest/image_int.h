@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include <kos/status.h>
 
 #include "image.h"
@@ -52,6 +54,11 @@ size_t kos__image_sig_format(const struct kos__image_sig *sig, char *buf, size_t
 
 /* Fills msg with the message a release key signs for a manifest digest. */
 void kos__image_sign_message(const uint8_t manifest[32], uint8_t msg[KOS__IMAGE_SIGN_MSG_LEN]);
+
+/* Signs that message for `manifest` with the Ed25519 key pkey into sig.
+ * KOS_STATUS_INTERNAL if OpenSSL refuses (its error queue is cleared). */
+kos_status_t kos__image_sign(EVP_PKEY *pkey, const uint8_t manifest[32],
+                             uint8_t sig[KOS__ED25519_SIG_LEN]);
 
 /* Writes n bytes as 2n lower-case hex digits and a NUL into out. */
 void kos__image_hex(const uint8_t *in, size_t n, char *out);

@@ -495,16 +495,8 @@ static void mz_mutate_bytes(struct mz_entry *e, size_t max_len)
 /* Signs the image message for `manifest` with the fuzz key. */
 static void mz_sign(const uint8_t manifest[32], uint8_t sig[KOS__ED25519_SIG_LEN])
 {
-    uint8_t msg[KOS__IMAGE_SIGN_MSG_LEN];
-    size_t slen = KOS__ED25519_SIG_LEN;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-
-    kos__image_sign_message(manifest, msg);
-    if (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, fz.fuzz_key) != 1 ||
-        EVP_DigestSign(md, sig, &slen, msg, sizeof(msg)) != 1 || slen != KOS__ED25519_SIG_LEN)
+    if (kos__image_sign(fz.fuzz_key, manifest, sig) != KOS_STATUS_OK)
         kos_fuzz_fail("cannot sign with the fuzz key");
-    EVP_MD_CTX_free(md);
-    ERR_clear_error();
 }
 
 /* Rewrites image.sig for a manifest with digest `sha` the way `how` says;

@@ -291,7 +291,6 @@ static void image_set_manifest(struct ctx *c, struct image *img, const uint8_t *
                                bool sign)
 {
     struct kos__image_sig sig;
-    uint8_t msg[KOS__IMAGE_SIGN_MSG_LEN];
     char name[80], text[KOS__IMAGE_SIG_MAX], err[256];
     struct entry *e = image_find(img, KOS__IMAGE_SIG_NAME);
 
@@ -302,16 +301,11 @@ static void image_set_manifest(struct ctx *c, struct image *img, const uint8_t *
         image_add(img, name, cm, len);
     if (sign) {
         EVP_PKEY *pkey = NULL;
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        size_t slen = sizeof(sig.sig);
 
-        kos__image_sign_message(sig.manifest, msg);
         if (kos__key_load_private(c->key, &pkey, err, sizeof(err)) != KOS_STATUS_OK ||
-            kos__key_id(pkey, sig.key_id) != KOS_STATUS_OK || md == NULL ||
-            EVP_DigestSignInit(md, NULL, NULL, NULL, pkey) != 1 ||
-            EVP_DigestSign(md, sig.sig, &slen, msg, sizeof(msg)) != 1)
+            kos__key_id(pkey, sig.key_id) != KOS_STATUS_OK ||
+            kos__image_sign(pkey, sig.manifest, sig.sig) != KOS_STATUS_OK)
             die("cannot sign a variant image");
-        EVP_MD_CTX_free(md);
         EVP_PKEY_free(pkey);
         sig.is_signed = true;
     }
