@@ -5,12 +5,7 @@
 # the victim must see no failed echo and nothing but connected TCP sockets.
 source "$(dirname "$0")/../system/lib.sh"
 
-python3 "$KOS_ETH_DIR/eth_peer.py" "$WORK/ports" &
-PEER=$!
-trap 'kill $PEER 2>/dev/null; cleanup' EXIT
-for _ in $(seq 100); do [ -s "$WORK/ports" ] && break; sleep 0.1; done
-[ -s "$WORK/ports" ] || fail "the loopback peers did not start"
-read -r ECHO _ _ _ <"$WORK/ports"
+start_eth_peers
 
 sed -e "s/@ECHO@/$ECHO/g" "$KOS_HOSTILE_DIR/fdpass.yaml.in" >"$WORK/fdpass.yaml"
 "$KOS_TOOL" manifest.build "$WORK/fdpass.yaml" -o "$WORK/fdpass.zip" --key "$KOS_KEY" \

@@ -6,12 +6,7 @@
 source "$(dirname "$0")/../system/lib.sh"
 
 # The peers: an echo server, a listener that never answers, a closed port.
-python3 "$KOS_ETH_DIR/eth_peer.py" "$WORK/ports" &
-PEER=$!
-trap 'kill $PEER 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do [ -s "$WORK/ports" ] && break; sleep 0.1; done
-[ -s "$WORK/ports" ] || fail "the loopback peers did not start"
-read -r ECHO STUCK CLOSED ECHO6 <"$WORK/ports"
+start_eth_peers
 
 # build NAME: the image of $KOS_ETH_DIR/NAME.yaml.in with the ports filled in.
 build() {

@@ -87,6 +87,18 @@ expect_within_budget() {
     fail "$n lines matching '$1'; a budget of $2, then one per ${3:-1000} ms, allows $allowed in their span"
 }
 
+# start_eth_peers: starts tests/poukai/eth_peer.py (a loopback echo server,
+# a listener that never answers, a closed port, an IPv6 echo server) for
+# the rest of the test, and sets ECHO STUCK CLOSED ECHO6 to their ports.
+start_eth_peers() {
+  python3 "$KOS_ETH_DIR/eth_peer.py" "$WORK/ports" &
+  PEER=$!
+  trap 'kill $PEER 2>/dev/null; cleanup' EXIT
+  for _ in $(seq 100); do [ -s "$WORK/ports" ] && break; sleep 0.1; done
+  [ -s "$WORK/ports" ] || fail "the loopback peers did not start"
+  read -r ECHO STUCK CLOSED ECHO6 <"$WORK/ports"
+}
+
 # Every console line has the documented shape.
 expect_well_formed() {
   local bad
