@@ -242,6 +242,7 @@ static kos_status_t add_app(struct tables *t, const struct kos_manifest *m,
                (app->reports_self_test ? KOS_CM_PROC_SELF_TEST : 0);
     p->max_procs = app->max_procs;
     p->max_files = app->max_files;
+    p->storage = app->storage;
     p->restart_max = app->restart_max;
     p->restart_period_ms = app->restart_period_ms;
     if (sha != NULL)

@@ -17,6 +17,7 @@
  */
 #include <assert.h>
 #include <stdarg.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,7 +27,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the compiled manifest is little-endian and read in place");
 _Static_assert(sizeof(struct kos_cm_header) == 72, "header layout");
-_Static_assert(sizeof(struct kos_cm_proc) == 120, "process layout");
+_Static_assert(sizeof(struct kos_cm_proc) == 128, "process layout");
 _Static_assert(sizeof(struct kos_cm_grant) == 12, "grant layout");
 _Static_assert(sizeof(struct kos_cm_res) == 16, "resource layout");
 _Static_assert(sizeof(struct kos_cm_region) == 16, "region layout");
@@ -497,6 +498,18 @@ static kos_status_t check_procs(const struct cm_check *k)
         if (p->reserved != 0)
             return CHECK_FAIL(k, AT(reserved), "process %u's reserved field is %u; it must be 0", i,
                               p->reserved);
+        if (p->storage != 0 && !(p->flags & KOS_CM_PROC_DATA_DIR))
+            return CHECK_FAIL(k, AT(storage),
+                              "process %u has a storage bound but no data directory; storage "
+                              "bounds /data",
+                              i);
+        if (p->storage != 0 &&
+            (p->storage < KOS__MF_MIN_STORAGE || p->storage > KOS__MF_MAX_STORAGE))
+            return CHECK_FAIL(k, AT(storage),
+                              "process %u has a storage bound of %" PRIu64
+                              " bytes; valid bounds are 0 (the default) or %llu to %llu",
+                              i, p->storage, (unsigned long long)KOS__MF_MIN_STORAGE,
+                              (unsigned long long)KOS__MF_MAX_STORAGE);
         if (p->n_args > KOS__MF_MAX_ARGS)
             return CHECK_FAIL(k, AT(n_args), "process %u has %u arguments; at most %u", i,
                               p->n_args, KOS__MF_MAX_ARGS);

@@ -24,7 +24,7 @@
 #include <kos/status.h>
 
 #define KOS_CM_MAGIC     "KOSM"
-#define KOS_CM_VERSION   2u
+#define KOS_CM_VERSION   3u
 #define KOS_CM_MAX_PROCS 1024u
 #define KOS_CM_MAX_SIZE  (16u << 20)
 
@@ -109,13 +109,16 @@ struct kos_cm_proc {
     uint32_t n_env;
     uint32_t grants_first; /* index into the grant table */
     uint32_t n_grants;
-    uint32_t max_procs;    /* process-count limit (RLIMIT_NPROC / pids.max); 0 = default */
+    uint32_t max_procs;    /* tasks (processes and threads) limit (RLIMIT_NPROC / pids.max);
+                              0 = default (1) */
     uint32_t max_files;    /* open-file limit (RLIMIT_NOFILE); 0 = default */
     uint32_t res_first;    /* index into the resource table */
     uint32_t n_res;        /* devices and regions granted, in manifest order */
     uint32_t config_first; /* index into the strref table: "key=value" settings (config:) */
     uint32_t n_config;
     uint32_t reserved; /* zero */
+    uint64_t storage;  /* bytes /data may hold (storage:); 0 = default; only with
+                          KOS_CM_PROC_DATA_DIR */
 };
 
 /* A device or shared memory region granted to one process. It arrives as an

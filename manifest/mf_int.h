@@ -42,6 +42,8 @@
 #define KOS__MF_MAX_PROCS_LIMIT           4096u
 #define KOS__MF_MIN_FILES                 8u /* limits.files */
 #define KOS__MF_MAX_FILES                 20000u
+#define KOS__MF_MIN_STORAGE               (1ull << 20) /* storage: a filesystem needs room */
+#define KOS__MF_MAX_STORAGE               (1ull << 40)
 #define KOS__MF_MAX_CONFIG_BYTES          32768u /* "key=value" bytes of one app's config */
 #define KOS__MF_MIN_WAIVER                20u    /* characters in a waiver's justification */
 #define KOS__MF_MAX_WAIVERS               64u    /* waivers of one app */

@@ -29,10 +29,10 @@ _Static_assert(KOS__MF_MAX_CONFIG_BYTES + KOS__MF_MAX_CONFIG * 8 + KOS__MF_MAX_R
 
 static const char *const server_keys[] = {"binary", NULL};
 static const char *const app_keys[] = {
-    "binary", "memory",    "restart",  "restart_limit", "ends_system", "args",
-    "env",    "protocols", "data_dir", "limits",        "devices",     "memory_regions",
-    "debug",  "config",    "waive",    "network",       "device_keys", "reports_self_test",
-    NULL};
+    "binary",  "memory",    "restart",  "restart_limit", "ends_system", "args",
+    "env",     "protocols", "data_dir", "limits",        "devices",     "memory_regions",
+    "debug",   "config",    "waive",    "network",       "device_keys", "reports_self_test",
+    "storage", NULL};
 static const char *const limit_keys[] = {"max", "period", NULL};
 static const char *const grant_keys[] = {"publish", "request", NULL};
 static const char *const rlimit_keys[] = {"processes", "files", NULL};
@@ -130,12 +130,17 @@ static enum size_result parse_size(const char *s, size_t len, uint64_t *out)
     return SIZE_INVALID;
 }
 
-static kos_status_t parse_memory(struct kos__mf_ctx *c, const struct kos__mf_node *n,
-                                 const char *app, uint64_t *out)
+/* Reads a size setting of app `app` (memory:, storage:): a whole number of
+ * bytes with an optional unit, at least `min` bytes. `example` shows a good
+ * one ("64MiB") and `none` says what leaving the key out means. */
+static kos_status_t parse_size_key(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                   const char *key, const char *app, const char *example,
+                                   uint64_t min, const char *none, uint64_t *out)
 {
-    char what[128], q[KOS__MF_QUOTE_SIZE];
-    snprintf(what, sizeof(what), "memory of app '%s'", app);
-    kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, what, "memory: 64MiB");
+    char what[128], ex[64], q[KOS__MF_QUOTE_SIZE];
+    snprintf(what, sizeof(what), "%s of app '%s'", key, app);
+    snprintf(ex, sizeof(ex), "%s: %s", key, example);
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, what, ex);
     if (st)
         return st;
     uint64_t v = 0;
@@ -149,22 +154,28 @@ static kos_status_t parse_memory(struct kos__mf_ctx *c, const struct kos__mf_nod
     }
     if (v == 0)
         return kos__mf_fail(c, &n->pos,
-                            "memory of app '%s' is 0; write a size of more than 0 bytes, "
-                            "e.g. 64MiB, or leave memory out for no limit",
-                            app);
+                            "%s of app '%s' is 0; write a size of more than 0 bytes, e.g. %s, or "
+                            "leave %s out for %s",
+                            key, app, example, key, none);
+    if (v < min)
+        return kos__mf_fail(c, &n->pos,
+                            "%s of app '%s' is %s, less than the least it may be, %llu bytes "
+                            "(%lluKiB); write at least that, e.g. %s",
+                            key, app, kos__mf_quote(n->str, n->len, q), (unsigned long long)min,
+                            (unsigned long long)(min >> 10), example);
     *out = v;
     return KOS_STATUS_OK;
 out_invalid:
     return kos__mf_fail(c, &n->pos,
-                        "invalid memory size %s for app '%s'; write a whole number of bytes with "
+                        "invalid %s size %s for app '%s'; write a whole number of bytes with "
                         "an optional unit: B, KiB, MiB, GiB, TiB (1024-based) or kB, MB, GB, TB "
-                        "(1000-based), e.g. 64MiB",
-                        kos__mf_quote(n->str, n->len, q), app);
+                        "(1000-based), e.g. %s",
+                        key, kos__mf_quote(n->str, n->len, q), app, example);
 out_too_large:
     return kos__mf_fail(c, &n->pos,
-                        "memory size %s for app '%s' is too large to count in bytes; write a "
-                        "smaller size, e.g. 64MiB",
-                        kos__mf_quote(n->str, n->len, q), app);
+                        "%s size %s for app '%s' is too large to count in bytes; write a "
+                        "smaller size, e.g. %s",
+                        key, kos__mf_quote(n->str, n->len, q), app, example);
 }
 
 static kos_status_t parse_period(struct kos__mf_ctx *c, const struct kos__mf_node *n,
@@ -1023,6 +1034,7 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     }
     app->pos = k->pos;
     app->memory_pos = app->data_dir_pos = app->debug_pos = app->limits_pos = k->pos;
+    app->storage_pos = k->pos;
     app->network_pos = app->device_keys_pos = app->reports_self_test_pos = k->pos;
     app->from_layer = pair->from_layer;
     app->binary = app->name;
@@ -1057,7 +1069,7 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     }
     if ((f = kos__mf_get(v, "memory", NULL)) != NULL) {
         app->memory_pos = f->pos;
-        st = parse_memory(c, f, app->name, &app->memory);
+        st = parse_size_key(c, f, "memory", app->name, "64MiB", 1, "no limit", &app->memory);
         if (st)
             return st;
     }
@@ -1096,6 +1108,18 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
         st = parse_bool(c, f, "data_dir", app->name, &app->data_dir);
         if (st)
             return st;
+    }
+    if ((f = kos__mf_get(v, "storage", &kn)) != NULL) {
+        app->storage_pos = f->pos;
+        st = parse_size_key(c, f, "storage", app->name, "16MiB", KOS__MF_MIN_STORAGE,
+                            "the default, 16MiB", &app->storage);
+        if (st)
+            return st;
+        if (!app->data_dir)
+            return kos__mf_fail(c, &kn->pos,
+                                "app '%s' has storage: but no data directory; storage bounds "
+                                "what /data holds: add data_dir: true, or remove storage:",
+                                app->name);
     }
     if ((f = kos__mf_get(v, "limits", NULL)) != NULL) {
         app->limits_pos = f->pos;

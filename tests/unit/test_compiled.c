@@ -46,6 +46,7 @@ static const char text[] = "system: ping_pong\n"
                            "        request: [kos_log_protocol]\n"
                            "      msg1: {request: [ping_protocol]}\n"
                            "    data_dir: true\n"
+                           "    storage: 2MiB\n"
                            "    limits: {processes: 4, files: 64}\n"
                            "    devices: {bus: {path: /dev/i2c-1, access: rw}}\n"
                            "    memory_regions: {out: {region: frame, access: rw}}\n"
@@ -196,6 +197,7 @@ static void test_round_trip(void **state)
     assert_int_equal(pong->flags, KOS_CM_PROC_ENDS_SYSTEM | KOS_CM_PROC_DATA_DIR);
     assert_int_equal(pong->max_procs, 4);
     assert_int_equal(pong->max_files, 64);
+    assert_int_equal(pong->storage, 2u << 20);
     assert_int_equal(pong->n_config, 2);
     assert_string_equal(kos_cm_strref(&cm, pong->config_first), "ring=16");
     assert_string_equal(kos_cm_strref(&cm, pong->config_first + 1), "remote_shell=disabled");
@@ -502,7 +504,7 @@ static void test_header_fields(void **state)
     corrupt(f, "grants past end", HDR(n_grants), 0xffffffffu, 4, "grant table (4294967295");
     corrupt(f, "grants over header", HDR(grants_off), 8, 4, "overlaps the 72-byte header");
     corrupt(f, "grants over procs", HDR(grants_off), h->procs_off, 4,
-            "offset 72: the process table (offset 72, 480 bytes) overlaps the grant table "
+            "offset 72: the process table (offset 72, 512 bytes) overlaps the grant table "
             "(offset 72, 48 bytes)");
     corrupt(f, "strrefs far", HDR(strrefs_off), 0xfffffffcu, 4, "string-reference table");
     corrupt(f, "strrefs over pool", HDR(strrefs_off), h->strings_off - 4, 4,
@@ -576,7 +578,8 @@ static void test_proc_fields(void **state)
         uint8_t *c = copy(f->buf, f->len);
         struct kos_cm cm;
         char err[256];
-        memcpy(c + proc_at(f, 2, PROC(flags)), &flag, 4);
+        uint32_t pong_flags = flag | KOS_CM_PROC_DATA_DIR; /* pong keeps its storage: */
+        memcpy(c + proc_at(f, 2, PROC(flags)), &pong_flags, 4);
         assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_OK);
         memcpy(c + proc_at(f, 3, PROC(flags)), &flag, 4);
         assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_PROTOCOL);
@@ -711,6 +714,10 @@ static void test_v2_fields(void **state)
             "process 2 has an open-file limit of 7");
     corrupt(f, "max_files big", proc_at(f, 2, PROC(max_files)), 20001, 4,
             "open-file limit of 20001");
+    corrupt(f, "storage without data_dir", proc_at(f, 3, PROC(storage)), 16u << 20, 8,
+            "process 3 has a storage bound but no data directory");
+    corrupt(f, "storage too small", proc_at(f, 2, PROC(storage)), 4096, 8,
+            "process 2 has a storage bound of 4096 bytes");
     corrupt(f, "too many res", proc_at(f, 2, PROC(n_res)), 33, 4, "process 2 has 33 resources");
     corrupt(f, "res past table", proc_at(f, 3, PROC(res_first)), 3, 4, "process 3's resources");
     corrupt(f, "res wrap", proc_at(f, 3, PROC(res_first)), 0xffffffffu, 4, "process 3's resources");
