@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "boot_int.h"
+#include "channel_int.h"
 #include "console_int.h"
 #include "core.h"
 #include "devkeys_int.h"
@@ -62,8 +63,11 @@
 /* Defaults when the manifest declares no limit. */
 #define DEFAULT_APP_FILES    1024u
 #define DEFAULT_SERVER_FILES 8192u
-#define DEFAULT_APP_PROCS    64u
-#define DEFAULT_SERVER_PROCS 16u
+/* One process (no threads, no fork): what memory: bounds on sim is then the
+ * whole app, as a device's cgroup bounds it (docs/sandbox.md). */
+#define DEFAULT_PROCS 1u
+/* storage: of an app with data_dir: true that does not say. */
+#define DEFAULT_STORAGE (16ull << 20)
 
 /* Host uids of apps when Core is privileged: a base chosen per Core, so that
  * two systems on one host do not share RLIMIT_NPROC counts, plus the app's
@@ -420,6 +424,21 @@ static int open_resources(struct core *c, struct proc *p, struct kos__boot *boot
     return (int)boot->n_res;
 }
 
+/* The largest file process p may write (RLIMIT_FSIZE): its storage when it
+ * has a data directory, and at least its call channels (memfds it makes)
+ * and its regions (`shared` bytes, which it may write with write()). */
+static uint64_t max_file_bytes(const struct proc *p, uint64_t shared)
+{
+    uint64_t n = KOS__CHAN_SIZE > shared ? KOS__CHAN_SIZE : shared;
+
+    if (p->cm->flags & KOS_CM_PROC_DATA_DIR) {
+        uint64_t storage = p->cm->storage ? p->cm->storage : DEFAULT_STORAGE;
+        if (storage > n)
+            n = storage;
+    }
+    return n;
+}
+
 /* Fills the sandbox of process p. */
 static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb, uint64_t shared)
 {
@@ -441,9 +460,8 @@ static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb,
         .sanitizer = p->sanitizer,
         .memory = p->cm->memory,
         .shared_bytes = shared,
-        .max_procs = p->cm->max_procs ? p->cm->max_procs
-                     : srv            ? DEFAULT_SERVER_PROCS
-                                      : DEFAULT_APP_PROCS,
+        .max_procs = p->cm->max_procs ? p->cm->max_procs : DEFAULT_PROCS,
+        .max_file_bytes = max_file_bytes(p, shared),
         .max_files = p->cm->max_files ? p->cm->max_files
                      : srv            ? DEFAULT_SERVER_FILES
                                       : DEFAULT_APP_FILES,

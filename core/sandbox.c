@@ -910,7 +910,14 @@ static int apply_limits(const struct kos_sandbox *sb)
 
     if ((err = set_limit(RLIMIT_NOFILE, sb->max_files)) != 0)
         return err;
-    if (sb->max_procs && (err = set_limit(RLIMIT_NPROC, (rlim_t)sb->max_procs + 1)) != 0)
+    /* Its init counts too, and LeakSanitizer's tracer in a sanitizer build. */
+    if (sb->max_procs &&
+        (err = set_limit(RLIMIT_NPROC, (rlim_t)sb->max_procs + 1 + sb->sanitizer)) != 0)
+        return err;
+    /* The largest file the app may write: its storage in /data, or, for
+     * every app, its call channels' memfds and its granted regions. A
+     * memfd's pages count against no memory limit until they are mapped. */
+    if (sb->max_file_bytes && (err = set_limit(RLIMIT_FSIZE, sb->max_file_bytes)) != 0)
         return err;
     /* ASan's shadow memory is terabytes of address space: no memory limit
      * can coexist with it (Core says so at boot). */
@@ -1071,8 +1078,6 @@ static const int allowed_calls[] = {
     SCMP_SYS(getcwd),
     SCMP_SYS(chdir),
     SCMP_SYS(fchdir),
-    SCMP_SYS(statfs),
-    SCMP_SYS(fstatfs),
     SCMP_SYS(fadvise64),
     SCMP_SYS(mmap),
     SCMP_SYS(mprotect),
@@ -1170,7 +1175,6 @@ static const int allowed_calls[] = {
     SCMP_SYS(getrlimit),
     SCMP_SYS(setrlimit),
     SCMP_SYS(getrusage),
-    SCMP_SYS(sysinfo),
     SCMP_SYS(umask),
     SCMP_SYS(prctl),
     SCMP_SYS(arch_prctl),
@@ -1184,8 +1188,6 @@ static const int allowed_calls[] = {
     SCMP_SYS(exit_group),
     SCMP_SYS(wait4),
     SCMP_SYS(waitid),
-    SCMP_SYS(fork),
-    SCMP_SYS(vfork),
     SCMP_SYS(getrandom),
     SCMP_SYS(sendfile),
     SCMP_SYS(splice),
@@ -1193,13 +1195,37 @@ static const int allowed_calls[] = {
     SCMP_SYS(copy_file_range),
 };
 
+/* Creating processes: only for an app that may have more than one
+ * (limits: {processes: N}, N > 1); clone is in app_rules. */
+static const int fork_calls[] = {
+    SCMP_SYS(fork),
+    SCMP_SYS(vfork),
+};
+
 /* Extra calls for an app with a data directory (Landlock and the mount
  * namespace confine them to /data). */
 static const int data_calls[] = {
-    SCMP_SYS(mkdir),    SCMP_SYS(mkdirat), SCMP_SYS(unlink),   SCMP_SYS(unlinkat),
-    SCMP_SYS(rmdir),    SCMP_SYS(rename),  SCMP_SYS(renameat), SCMP_SYS(renameat2),
-    SCMP_SYS(truncate), SCMP_SYS(fchmod),  SCMP_SYS(fchmodat), SCMP_SYS(utimensat),
-    SCMP_SYS(creat),
+    SCMP_SYS(unlink),   SCMP_SYS(unlinkat),  SCMP_SYS(rmdir),    SCMP_SYS(rename),
+    SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(truncate), SCMP_SYS(utimensat),
+};
+
+/* The mode bits no file an app creates or changes may have: setuid, setgid
+ * and writable by others. The host directory behind /data is Core's alone
+ * (0700), but what an app leaves there must still be nothing a host user
+ * could run with the app's ids or change. */
+#define FORBIDDEN_MODE (S_ISUID | S_ISGID | S_IWOTH)
+
+/* The calls that create files or change modes in /data, and which argument
+ * holds the mode: allowed only when it has none of FORBIDDEN_MODE. The
+ * kernel reads a mode as a 16-bit umode_t, so only those bits matter, and
+ * the mask lies within them. Creating opens (open, openat with O_CREAT or
+ * O_TMPFILE) are in app_rules. */
+static const struct {
+    int call;
+    unsigned arg;
+} mode_calls[] = {
+    {SCMP_SYS(mkdir), 1}, {SCMP_SYS(mkdirat), 2}, {SCMP_SYS(creat), 1},
+    {SCMP_SYS(chmod), 1}, {SCMP_SYS(fchmod), 1},  {SCMP_SYS(fchmodat), 2},
 };
 
 /* The sockets an app with network: host may create: TCP and UDP over IPv4
@@ -1243,9 +1269,8 @@ static const unsigned long ioctl_cmds[] = {
  * jam_doorbells). An app with network: host may clear it: ethernet hands
  * out blocking sockets. */
 static const unsigned fcntl_cmds[] = {
-    F_DUPFD,      F_DUPFD_CLOEXEC, F_GETFD,      F_SETFD,     F_GETFL,
-    F_GETLK,      F_SETLK,         F_SETLKW,     F_OFD_GETLK, F_OFD_SETLK,
-    F_OFD_SETLKW, F_GETPIPE_SZ,    F_SETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS,
+    F_DUPFD,  F_DUPFD_CLOEXEC, F_GETFD,     F_SETFD,      F_GETFL,      F_GETLK,     F_SETLK,
+    F_SETLKW, F_OFD_GETLK,     F_OFD_SETLK, F_OFD_SETLKW, F_GETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS,
 };
 
 /* The socket options an app without network: host may set on the sockets
@@ -1278,16 +1303,25 @@ static int fd_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
         rc =
             seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)ioctl_cmds[i]));
+    for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, fcntl_cmds[i]));
+    /* A pipe may shrink, or grow back to its default size, never beyond:
+     * its buffer is kernel memory that no memory limit counts on sim. The
+     * whole 64-bit argument is compared, so a value that passes has no
+     * stray upper bits for the kernel's 32-bit read to drop. */
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETPIPE_SZ),
+                              SCMP_A2(SCMP_CMP_LE, KOS_SANDBOX_PIPE_MAX, 0));
     if (sb->net_host) {
         if (!rc)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 0);
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETFL));
         if (!rc)
             rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 0);
         return rc;
     }
-    for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]) && !rc; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, fcntl_cmds[i]));
     if (!rc)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
                               SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETFL),
@@ -1303,7 +1337,8 @@ static int fd_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
 #define SOCK_TYPE_BITS 0xfu
 
 /* 020000000 is __O_TMPFILE without the O_DIRECTORY bit glibc adds to it. */
-#define OPEN_WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | 020000000)
+#define OPEN_WRITE_FLAGS  (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | 020000000)
+#define OPEN_CREATE_FLAGS (O_CREAT | 020000000)
 
 /* Fills ctx with the app's allow-list for sandbox sb. Returns 0 or -errno. */
 static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
@@ -1315,10 +1350,24 @@ static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
     if (sb->data_dir) {
         for (size_t i = 0; i < sizeof(data_calls) / sizeof(data_calls[0]) && !rc; i++)
             rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, data_calls[i], 0);
+        for (size_t i = 0; i < sizeof(mode_calls) / sizeof(mode_calls[0]) && !rc; i++)
+            rc = seccomp_rule_add(
+                ctx, SCMP_ACT_ALLOW, mode_calls[i].call, 1,
+                (struct scmp_arg_cmp){mode_calls[i].arg, SCMP_CMP_MASKED_EQ, FORBIDDEN_MODE, 0});
+        /* Opening for writing, and creating with a mode that has none of
+         * FORBIDDEN_MODE (the mode is read only with O_CREAT or O_TMPFILE). */
         if (!rc)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 0);
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+                                  SCMP_A2(SCMP_CMP_MASKED_EQ, OPEN_CREATE_FLAGS, 0));
         if (!rc)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 0);
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+                                  SCMP_A3(SCMP_CMP_MASKED_EQ, FORBIDDEN_MODE, 0));
+        if (!rc)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, OPEN_CREATE_FLAGS, 0));
+        if (!rc)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+                                  SCMP_A2(SCMP_CMP_MASKED_EQ, FORBIDDEN_MODE, 0));
     } else {
         /* Opening is for reading what the root holds (the loader needs it
          * after exec); nothing can be created or written. */
@@ -1354,9 +1403,15 @@ static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, lock_calls[i], 0);
     if (!rc)
         rc = fd_rules(ctx, sb);
-    /* New processes and threads, but never in new namespaces. clone3 hides
-     * its flags in memory, so it reports ENOSYS and glibc uses clone. */
-    if (!rc)
+    /* New processes and threads, but never in new namespaces, and none at
+     * all for an app of one process (limits: {processes: 1}, the default):
+     * then fork, vfork and clone are refused (EPERM) whatever the host's
+     * process counts say. clone3 hides its flags in memory, so it reports
+     * ENOSYS and glibc uses clone. */
+    bool may_fork = sb->max_procs != 1 || sb->sanitizer; /* LeakSanitizer clones a tracer */
+    for (size_t i = 0; may_fork && i < sizeof(fork_calls) / sizeof(fork_calls[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, fork_calls[i], 0);
+    if (!rc && may_fork)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                               SCMP_A0(SCMP_CMP_MASKED_EQ, NS_FLAGS, 0));
     if (!rc)
@@ -1472,7 +1527,7 @@ bool kos_sandbox_same_prog(const struct kos_sandbox *a, const struct kos_sandbox
 {
     return !a->data_dir == !b->data_dir && a->net_host == b->net_host &&
            a->sanitizer == b->sanitizer && a->max_files == b->max_files &&
-           !a->lock_bytes == !b->lock_bytes;
+           !a->lock_bytes == !b->lock_bytes && (a->max_procs == 1) == (b->max_procs == 1);
 }
 
 void kos_sandbox_prog_fini(struct kos_sandbox_prog *prog)

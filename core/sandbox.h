@@ -98,21 +98,25 @@ struct kos_sandbox {
     const char *mnt_dir;         /* an empty host directory to build the root on */
     const char *const *ro_files; /* host files bound read-only at the same path */
     size_t n_ro_files;
-    const char *data_dir;  /* host directory bound read-write at /data, or NULL */
-    bool net_host;         /* network: host: keeps the host's network namespace and may
-                              open, connect, bind and accept Internet sockets */
-    bool proc;             /* a private procfs at /proc (sanitizer runtimes) */
-    bool sanitizer;        /* the binary carries a sanitizer runtime: allow
-                              LeakSanitizer's ptrace of its own threads, no
-                              address-space limit */
-    uint64_t memory;       /* RLIMIT_DATA; 0 = none */
-    uint64_t shared_bytes; /* granted region bytes, added to the RLIMIT_AS allowance */
-    uint32_t max_procs;    /* RLIMIT_NPROC for the app (its init is added); 0 = none */
-    uint32_t max_files;    /* RLIMIT_NOFILE; also the fd number of the binary */
-    uint64_t lock_bytes;   /* RLIMIT_MEMLOCK (at most the host's), and mlock, mlock2 and
-                              munlock allowed, when > 0: the app holding the device
-                              keys, whose secure heap must never be swapped out;
-                              0: nothing may be locked */
+    const char *data_dir;    /* host directory bound read-write at /data, or NULL */
+    bool net_host;           /* network: host: keeps the host's network namespace and may
+                                open, connect, bind and accept Internet sockets */
+    bool proc;               /* a private procfs at /proc (sanitizer runtimes) */
+    bool sanitizer;          /* the binary carries a sanitizer runtime: allow
+                                LeakSanitizer's ptrace of its own threads, no
+                                address-space limit */
+    uint64_t memory;         /* RLIMIT_DATA; 0 = none */
+    uint64_t shared_bytes;   /* granted region bytes, added to the RLIMIT_AS allowance */
+    uint32_t max_procs;      /* tasks (processes and threads): RLIMIT_NPROC for the app (its
+                                init is added); 1: the filter refuses fork, vfork and clone
+                                as well; 0 = none */
+    uint64_t max_file_bytes; /* RLIMIT_FSIZE: the largest file the app may write (memfds and
+                                /data alike); 0 = none */
+    uint32_t max_files;      /* RLIMIT_NOFILE; also the fd number of the binary */
+    uint64_t lock_bytes;     /* RLIMIT_MEMLOCK (at most the host's), and mlock, mlock2 and
+                                munlock allowed, when > 0: the app holding the device
+                                keys, whose secure heap must never be swapped out;
+                                0: nothing may be locked */
     const struct kos_sandbox_prog *app_prog;  /* the app's filter, compiled by
                                                  kos_sandbox_app_prog() for a sandbox
                                                  kos_sandbox_same_prog() as this one;
@@ -122,6 +126,11 @@ struct kos_sandbox {
 
 /* The uid and gid an app has inside its user namespace. */
 #define KOS_SANDBOX_APP_UID 1000u
+
+/* The most a pipe's buffer may be set to (F_SETPIPE_SZ): Linux's default,
+ * so a pipe may shrink and grow back, but holds no more kernel memory than
+ * a pipe the app did not touch. */
+#define KOS_SANDBOX_PIPE_MAX 65536u
 
 /* RLIMIT_AS allowance above `memory` for code, libraries, stacks and the
  * message channels. */
@@ -201,8 +210,8 @@ int kos_sandbox_init_prog(struct kos_sandbox_prog *prog) __attribute__((warn_unu
 void kos_sandbox_prog_fini(struct kos_sandbox_prog *prog);
 
 /* Whether sandboxes a and b get the same app filter (it depends only on
- * whether there is a data directory, network: host, the sanitizer flag and
- * max_files). */
+ * whether there is a data directory, network: host, the sanitizer flag,
+ * max_files, whether it may lock memory and whether it is one process). */
 bool kos_sandbox_same_prog(const struct kos_sandbox *a, const struct kos_sandbox *b);
 
 /* Creates a child in the sandbox's new user and PID namespaces (like fork(),

@@ -29,3 +29,14 @@ add_test(NAME hostile_fdpass COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_fdpass.
 set_tests_properties(hostile_fdpass PROPERTIES
   ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_KEY=${CMAKE_BINARY_DIR}/kos-keys/release.key;KOS_FDPASS=$<TARGET_FILE:fdpass>;KOS_HOSTILE_DIR=${CMAKE_CURRENT_LIST_DIR};KOS_ETH_DIR=${CMAKE_CURRENT_LIST_DIR}/../poukai"
   LABELS "system;hostile" TIMEOUT 180)
+
+# Holding more of the host than the manifest grants: processes, kernel
+# memory, host-wide counters, file modes in /data.
+kos_add_app(hog ${CMAKE_CURRENT_LIST_DIR}/hog.c ${CMAKE_CURRENT_LIST_DIR}/outcome.c)
+target_link_libraries(hog PRIVATE Threads::Threads)
+kos_add_system(t_sys_limits MANIFEST ${CMAKE_CURRENT_LIST_DIR}/limits.yaml APPS hog
+               OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/images/limits.zip)
+add_test(NAME hostile_limits COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_limits.sh)
+set_tests_properties(hostile_limits PROPERTIES
+  ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/images"
+  LABELS "system;hostile" TIMEOUT 180)
