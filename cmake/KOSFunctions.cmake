@@ -76,6 +76,10 @@ function(kos_add_system name)
   if(NOT S_OUTPUT)
     set(S_OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/${name}.zip)
   endif()
+  # A relative OUTPUT is in the build directory, as CMake reads OUTPUT, and
+  # its folder is made, whichever generator runs the command.
+  get_filename_component(S_OUTPUT ${S_OUTPUT} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_BINARY_DIR})
+  get_filename_component(out_dir ${S_OUTPUT} DIRECTORY)
   set(key_deps)
   if(NOT S_KEY AND KOS_RELEASE_KEY)
     set(S_KEY ${KOS_RELEASE_KEY})
@@ -100,6 +104,7 @@ function(kos_add_system name)
   endforeach()
   add_custom_command(
     OUTPUT ${S_OUTPUT}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
     COMMAND $<TARGET_FILE:kos::kos-tool> ${args}
     DEPENDS ${deps} kos::kos-tool
     COMMENT "Building system image ${S_OUTPUT}"

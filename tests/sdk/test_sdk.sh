@@ -29,6 +29,18 @@ for ex in hello ping_pong; do
   cmake --build "$WORK/$ex/build" >>"$WORK/$ex.log" 2>&1 || { cat "$WORK/$ex.log"; fail "building $ex"; }
 done
 
+# CMake's default generator (Makefiles), and an image in a folder of the build
+# directory that does not exist yet: kos_add_system() makes it.
+cp -r "$KOS_SOURCE_DIR/examples/hello" "$WORK/hello_make"
+sed -i 's|^kos_add_system(\(.*\))$|kos_add_system(\1 OUTPUT images/sub/hello.zip)|' "$WORK/hello_make/CMakeLists.txt"
+grep -q "OUTPUT images/sub/hello.zip" "$WORK/hello_make/CMakeLists.txt" || fail "could not set OUTPUT"
+cmake -S "$WORK/hello_make" -B "$WORK/hello_make/build" -G "Unix Makefiles" -DCMAKE_PREFIX_PATH="$WORK/sdk" \
+  -DCMAKE_C_FLAGS="${KOS_C_FLAGS:-}" -DCMAKE_EXE_LINKER_FLAGS="${KOS_LINK_FLAGS:-}" \
+  >"$WORK/hello_make.log" 2>&1 || { cat "$WORK/hello_make.log"; fail "configuring hello with Makefiles"; }
+cmake --build "$WORK/hello_make/build" >>"$WORK/hello_make.log" 2>&1 ||
+  { cat "$WORK/hello_make.log"; fail "building hello with Makefiles and OUTPUT images/sub/hello.zip"; }
+[ -s "$WORK/hello_make/build/images/sub/hello.zip" ] || fail "no image at OUTPUT images/sub/hello.zip"
+
 out=$("$WORK/sdk/bin/kos-tool" run --trust "$WORK/hello/build/kos-keys/release.pub" \
   "$WORK/hello/build/hello_system.zip" 2>&1) || { echo "$out"; fail "booting hello"; }
 grep -qE "hello: info: Hello from KOS" <<<"$out" || { echo "$out"; fail "hello's line"; }
