@@ -80,8 +80,17 @@
 enum proc_state {
     P_IDLE,    /* not started yet */
     P_RUNNING, /* has a pid */
+    P_WAITING, /* ended; restarted when restart_at_us comes (restart_delay) */
     P_DONE,    /* ended and will not be restarted */
-    P_FAILED,  /* exceeded its restart intensity, or could not start */
+    P_FAILED,  /* exceeded its restart limit, or could not start */
+};
+
+/* How far Core has gone in stopping a running process. */
+enum stop_stage {
+    S_NONE,  /* not asked */
+    S_ASKED, /* a STOP record on its control channel; SIGTERM when stop_at_us comes */
+    S_TERM,  /* SIGTERM; SIGKILL when stop_at_us comes */
+    S_KILL,  /* SIGKILL */
 };
 
 enum phase {
@@ -104,15 +113,17 @@ struct proc {
     int last_status; /* as from waitpid(), or -1 */
     uint32_t starts;
     uint32_t restarts;
-    uint64_t *restart_ts; /* ring of the last restart_max restart times (ms) */
-    uint32_t n_restart_ts;
     const char **argv;
     const char **envp;
     struct kos__console_buf conbuf;
-    int status_fd;       /* the sandbox init's report of the app's wait status, or -1 */
-    uint64_t stop_by_us; /* asked to stop: when the grace period ends; UINT64_MAX once
-                            killed for outliving it; 0 while not asked */
-    char **ro_files;     /* what its root holds (loader and libraries) */
+    int status_fd;          /* the sandbox init's report of the app's wait status, or -1 */
+    enum stop_stage stop;   /* how far stopping it has gone */
+    uint64_t stop_at_us;    /* when it goes further (S_ASKED, S_TERM) */
+    bool stopped;           /* its last run ended because Core asked it to stop */
+    uint64_t started_us;    /* when its current or last run started */
+    uint64_t restart_at_us; /* P_WAITING: when it is restarted */
+    uint32_t quick;         /* restarts in a row after runs shorter than restart_period_ms */
+    char **ro_files;        /* what its root holds (loader and libraries) */
     size_t n_ro_files;
     bool sanitizer;                      /* its binary carries a sanitizer runtime */
     char *data_dir;                      /* host path of its /data, or NULL */
@@ -151,6 +162,9 @@ struct core {
     bool system_ready;
     bool failed; /* the exit status will be KOS_CORE_EXIT_FAILED */
     uint64_t t0_us;
+    uint64_t shutdown_us;           /* when the shutdown began */
+    bool wait_noted;                /* said whom the shutdown waits for */
+    bool ready_noted;               /* said what the boot waits for */
     uint64_t self_test_deadline_us; /* when an unreported self test fails; 0: none */
     uint8_t *ctlbuf;
     enum kos_sandbox_mode mode;
@@ -232,8 +246,7 @@ static kos_status_t build_vectors(struct core *c, struct proc *p)
 
     p->argv = calloc((size_t)cm->n_args + 2, sizeof(char *));
     p->envp = calloc((size_t)cm->n_env + 1, sizeof(char *));
-    p->restart_ts = calloc(cm->restart_max ? cm->restart_max : 1, sizeof(uint64_t));
-    if (!p->argv || !p->envp || !p->restart_ts)
+    if (!p->argv || !p->envp)
         return KOS_STATUS_NO_MEMORY;
     p->argv[0] = p->name;
     for (uint32_t i = 0; i < cm->n_args; i++)
@@ -676,6 +689,8 @@ static kos_status_t finish_proc(struct core *c, struct proc *p)
     p->status_fd = status_fd;
     p->state = P_RUNNING; /* it may have reported ready already */
     p->starts++;
+    p->started_us = now_us();
+    p->stop = S_NONE;
     return KOS_STATUS_OK;
 }
 
@@ -693,22 +708,43 @@ static kos_status_t start_proc(struct core *c, struct proc *p)
 
 /* ---- shutdown ---- */
 
+/* How long into a shutdown Core says whom it still waits for, and how long
+ * after boot it says what keeps the system from being ready. */
+#define WAIT_NOTE_US  1000000u
+#define READY_NOTE_US 5000000u
+
 static uint64_t grace_us(const struct core *c)
 {
     return (uint64_t)(c->opts->grace_ms ? c->opts->grace_ms : 3000) * 1000u;
 }
 
-/* Arms the timer for the earliest end of a grace period still running, or
- * disarms it. */
+static bool is_alive(const struct proc *p)
+{
+    return p->state == P_RUNNING || p->state == P_WAITING || p->launching;
+}
+
+/* Arms the timer for the earliest thing Core must do at a time: the next
+ * step in stopping a process, a restart after its delay, a note on whom a
+ * shutdown or the boot still waits for. Disarms it when there is none. */
 static void arm_timer(struct core *c)
 {
     uint64_t next = UINT64_MAX, now = now_us();
     struct itimerspec its = {0};
 
-    for (uint32_t i = 0; i < c->n; i++)
-        if (c->procs[i].state == P_RUNNING && c->procs[i].stop_by_us &&
-            c->procs[i].stop_by_us < next)
-            next = c->procs[i].stop_by_us;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct proc *p = &c->procs[i];
+        if (p->state == P_RUNNING && (p->stop == S_ASKED || p->stop == S_TERM) &&
+            p->stop_at_us < next)
+            next = p->stop_at_us;
+        if (p->state == P_WAITING && p->restart_at_us < next)
+            next = p->restart_at_us;
+    }
+    if (c->phase != PH_RUNNING && c->phase != PH_DONE && !c->wait_noted &&
+        c->shutdown_us + WAIT_NOTE_US < next)
+        next = c->shutdown_us + WAIT_NOTE_US;
+    if (c->phase == PH_RUNNING && !c->system_ready && !c->ready_noted &&
+        c->t0_us + READY_NOTE_US < next)
+        next = c->t0_us + READY_NOTE_US;
     if (next != UINT64_MAX) {
         uint64_t us = next > now ? next - now : 1; /* a zero value would disarm it */
         its.it_value.tv_sec = (time_t)(us / 1000000u);
@@ -717,20 +753,23 @@ static void arm_timer(struct core *c)
     timerfd_settime(c->timerfd, 0, &its, NULL);
 }
 
-/* Asks running process p to stop: a STOP record on its control channel and
- * SIGTERM; its grace period starts now. */
+/* Asks running process p to stop: a STOP record on its control channel,
+ * which libkos turns into a clean return (kos_endpoint_serve(),
+ * kos_app_stopping()). SIGTERM follows only if it has not stopped halfway
+ * through its grace period, SIGKILL at its end. A process that closed its
+ * control channel gets SIGTERM at once: that is then the only way to ask. */
 static void ask_stop(struct core *c, struct proc *p)
 {
-    if (p->ctl >= 0 && kos__ctl_send(p->ctl, KOS__CTL_STOP, NULL, 0, -1) != KOS_STATUS_OK) {
-        /* A full or closed control channel does not stop the shutdown. */
+    uint64_t now = now_us();
+
+    if (p->ctl >= 0 && kos__ctl_send(p->ctl, KOS__CTL_STOP, NULL, 0, -1) == KOS_STATUS_OK) {
+        p->stop = S_ASKED;
+        p->stop_at_us = now + grace_us(c) / 2;
+        return;
     }
     kill(p->pid, SIGTERM);
-    p->stop_by_us = now_us() + grace_us(c);
-}
-
-static bool is_alive(const struct proc *p)
-{
-    return p->state == P_RUNNING || p->launching;
+    p->stop = S_TERM;
+    p->stop_at_us = now + grace_us(c);
 }
 
 /* Whether a process of the role runs, or is starting and may soon. */
@@ -806,14 +845,14 @@ static void advance_shutdown(struct core *c)
     if (c->phase == PH_STOP_APPS) {
         for (uint32_t i = 0; i < c->n; i++) {
             struct proc *p = &c->procs[i];
-            if (p->state == P_RUNNING && !p->stop_by_us && p->cm->role == KOS_CM_ROLE_APP &&
+            if (p->state == P_RUNNING && p->stop == S_NONE && p->cm->role == KOS_CM_ROLE_APP &&
                 may_stop(c, p))
                 ask_stop(c, p);
         }
         if (!any_running(c, KOS_CM_ROLE_APP)) {
             c->phase = PH_STOP_SERVERS;
             for (uint32_t i = 0; i < c->n; i++)
-                if (c->procs[i].state == P_RUNNING && !c->procs[i].stop_by_us)
+                if (c->procs[i].state == P_RUNNING && c->procs[i].stop == S_NONE)
                     ask_stop(c, &c->procs[i]);
         }
         arm_timer(c);
@@ -822,60 +861,174 @@ static void advance_shutdown(struct core *c)
         c->phase = PH_DONE;
 }
 
+static uint32_t list_awaited(const struct core *c, bool (*pending)(const struct proc *), char *buf,
+                             size_t len);
+static bool pending_ready(const struct proc *p);
+
 static void begin_shutdown(struct core *c, const char *why)
 {
     if (c->phase != PH_RUNNING)
         return;
+    char list[1024];
+
     say(c, "shutting down: %s", why);
+    if (!c->system_ready && list_awaited(c, pending_ready, list, sizeof(list)))
+        say(c, "system '%s' was never ready: it was waiting for %s",
+            kos_cm_str(c->cm, c->cm->hdr->system_name), list);
     c->phase = PH_STOP_APPS;
+    c->shutdown_us = now_us();
+    /* An app waiting out its restart delay stays down. */
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct proc *p = &c->procs[i];
+        if (p->state == P_WAITING) {
+            p->state = P_DONE;
+            say(c, "app '%s' is not restarted: the system is stopping", p->name);
+        }
+    }
     find_reach(c);
     advance_shutdown(c);
 }
 
-/* A grace period ran out: kill what was asked to stop and still runs. */
+/* Writes "app 'a' (running, not ready), message server 'm' (stopping)" for
+ * the processes that `pending` says are still awaited. Returns how many. */
+static uint32_t list_awaited(const struct core *c, bool (*pending)(const struct proc *), char *buf,
+                             size_t len)
+{
+    uint32_t n = 0;
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct proc *p = &c->procs[i];
+        if (!pending(p))
+            continue;
+        const char *what = "not started";
+        if (p->launching)
+            what = "starting";
+        else if (p->state == P_WAITING)
+            what = "waiting to restart";
+        else if (p->state == P_RUNNING && p->stop != S_NONE)
+            what = "stopping";
+        else if (p->state == P_RUNNING && c->phase != PH_RUNNING)
+            what = "to be asked once the apps that use it have stopped";
+        else if (p->state == P_RUNNING)
+            what = p->ready ? "running" : "running, not ready";
+        if (o < len)
+            o += (size_t)snprintf(buf + o, len - o, "%s%s '%s' (%s)", n ? ", " : "", kind(p),
+                                  p->name, what);
+        n++;
+    }
+    if (o >= len && len > 4)
+        memcpy(buf + len - 4, "...", 4);
+    return n;
+}
+
+static bool pending_stop(const struct proc *p)
+{
+    return p->state == P_RUNNING || p->launching;
+}
+
+static bool pending_ready(const struct proc *p)
+{
+    return !p->ready && p->state != P_DONE && p->state != P_FAILED;
+}
+
+static void restart_now(struct core *c, struct proc *p);
+
+/* The timer: the next step in stopping each process whose time has come,
+ * restarts whose delay is over, and the notes on whom Core waits for. */
 static void on_timer(struct core *c)
 {
     uint64_t exp, now = now_us();
+    char list[1024];
 
     if (read(c->timerfd, &exp, sizeof(exp)) < 0)
         return;
     for (uint32_t i = 0; i < c->n; i++) {
         struct proc *p = &c->procs[i];
-        if (p->state == P_RUNNING && p->stop_by_us && p->stop_by_us <= now) {
-            say(c, "%s '%s' did not stop within the grace period; killing it", kind(p), p->name);
+        if (p->state == P_RUNNING && p->stop == S_ASKED && p->stop_at_us <= now) {
+            say(c, "%s '%s' has not stopped %" PRIu64 " ms after it was asked; sending SIGTERM",
+                kind(p), p->name, grace_us(c) / 2000);
+            kill(p->pid, SIGTERM);
+            p->stop = S_TERM;
+            p->stop_at_us = now + grace_us(c) - grace_us(c) / 2;
+        } else if (p->state == P_RUNNING && p->stop == S_TERM && p->stop_at_us <= now) {
+            say(c, "%s '%s' did not stop within the grace period (%" PRIu64 " ms); killing it",
+                kind(p), p->name, grace_us(c) / 1000);
             kill(p->pid, SIGKILL);
-            p->stop_by_us = UINT64_MAX;
+            p->stop = S_KILL;
+        } else if (p->state == P_WAITING && p->restart_at_us <= now) {
+            restart_now(c, p);
         }
+    }
+    if (c->phase != PH_RUNNING && c->phase != PH_DONE && !c->wait_noted &&
+        now >= c->shutdown_us + WAIT_NOTE_US) {
+        c->wait_noted = true;
+        if (list_awaited(c, pending_stop, list, sizeof(list)))
+            say(c,
+                "stopping: waiting for %s; each has %" PRIu64 " ms from when it was asked; "
+                "press Ctrl-C again to kill everything now",
+                list, grace_us(c) / 1000);
+    }
+    if (c->phase == PH_RUNNING && !c->system_ready && !c->ready_noted &&
+        now >= c->t0_us + READY_NOTE_US) {
+        c->ready_noted = true;
+        if (list_awaited(c, pending_ready, list, sizeof(list)))
+            say(c, "not ready after %u s: waiting for %s", READY_NOTE_US / 1000000u, list);
     }
     arm_timer(c);
 }
 
 /* ---- readiness and the state summary ---- */
 
+/* The system is ready when every process is ready or has ended normally,
+ * or has failed for good (failed to start, reached its restart limit, or
+ * ended abnormally and is not restarted): the line then names those. */
 static void check_ready(struct core *c)
 {
+    char failed[512];
+    size_t o = 0;
+    uint32_t n_failed = 0;
+
     if (c->system_ready || c->phase != PH_RUNNING)
         return;
+    failed[0] = '\0';
     for (uint32_t i = 0; i < c->n; i++) {
         const struct proc *p = &c->procs[i];
-        if (!(p->ready || (p->state == P_DONE && p->ended_ok)))
+        if (p->ready || (p->state == P_DONE && p->ended_ok))
+            continue;
+        if (p->state != P_FAILED && p->state != P_DONE)
             return;
+        if (o < sizeof(failed))
+            o += (size_t)snprintf(failed + o, sizeof(failed) - o, "%s'%s'", n_failed ? ", " : "",
+                                  p->name);
+        n_failed++;
     }
     c->system_ready = true;
     uint64_t us = now_us() - c->t0_us;
-    say(c, "system '%s' ready: %u processes in %" PRIu64 ".%03" PRIu64 " ms",
-        kos_cm_str(c->cm, c->cm->hdr->system_name), c->n, us / 1000, us % 1000);
+    if (!n_failed)
+        say(c, "system '%s' ready: %u processes in %" PRIu64 ".%03" PRIu64 " ms",
+            kos_cm_str(c->cm, c->cm->hdr->system_name), c->n, us / 1000, us % 1000);
+    else
+        say(c,
+            "system '%s' ready without %u failed app%s (%s): %u of %u processes in %" PRIu64
+            ".%03" PRIu64 " ms",
+            kos_cm_str(c->cm, c->cm->hdr->system_name), n_failed, n_failed == 1 ? "" : "s", failed,
+            c->n - n_failed, c->n, us / 1000, us % 1000);
 }
 
-static const char *state_name(enum proc_state s)
+/* The state column of the summary. */
+static const char *state_name(const struct proc *p)
 {
-    switch (s) {
+    switch (p->state) {
     case P_IDLE:
         return "not started";
     case P_RUNNING:
-        return "running";
+        return p->ready ? "running, ready" : "running, not ready";
+    case P_WAITING:
+        return "waiting to restart";
     case P_DONE:
-        return "ended";
+        return p->stopped ? "stopped" : "ended";
     default:
         return "failed";
     }
@@ -888,8 +1041,8 @@ static void print_summary(struct core *c)
         const struct proc *p = &c->procs[i];
         char how[128];
         describe_status(p->last_status, how, sizeof(how));
-        say(c, "  %-16s %-14s %-11s %-9s restarts %u, last exit: %s", p->name, kind(p),
-            state_name(p->state), p->ready ? "ready" : "not ready", p->restarts, how);
+        say(c, "  %-16s %-14s %-18s restarts %u, last exit: %s", p->name, kind(p), state_name(p),
+            p->restarts, how);
     }
 }
 
@@ -989,11 +1142,69 @@ static void on_console(struct core *c, struct proc *p);
 static bool on_control(struct core *c, struct proc *p);
 
 /* Decides what to do after process p exited with `status`. */
+/* App p has ended for good (not restarted, or failed): the system may now
+ * be ready without it, or end with it. */
+static void ended_for_good(struct core *c, struct proc *p)
+{
+    /* An app that ended normally counts as ready, and one that failed is
+     * no longer waited for: it may have been the last the system waited
+     * for. */
+    check_ready(c);
+    if (p->cm->flags & KOS_CM_PROC_ENDS_SYSTEM) {
+        begin_shutdown(c, "an app that ends the system has ended");
+        return;
+    }
+    if (!any_running(c, KOS_CM_ROLE_APP))
+        begin_shutdown(c, "no app is running any more");
+}
+
+/* Says how process p ended during a shutdown: "stopped" when it ended
+ * because Core asked it to, in whatever way that took. */
+static void say_stopped(struct core *c, const struct proc *p, int status, const char *how)
+{
+    if (p->stop == S_NONE)
+        say(c, "%s '%s' ended: %s", kind(p), p->name, how);
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        say(c, "%s '%s' stopped", kind(p), p->name);
+    else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM && p->stop >= S_TERM)
+        say(c, "%s '%s' stopped by SIGTERM", kind(p), p->name);
+    else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && p->stop == S_KILL)
+        say(c, "%s '%s' killed (SIGKILL)", kind(p), p->name);
+    else
+        say(c, "%s '%s' stopped: %s", kind(p), p->name, how);
+}
+
+/* The delay before app p's next restart: restart_delay.first, doubled for
+ * each restart in a row after a short run, at most restart_delay.max. */
+static uint64_t restart_delay_us(const struct proc *p)
+{
+    uint64_t ms = p->cm->restart_delay_ms;
+
+    for (uint32_t i = 0; i < p->quick && ms < p->cm->restart_delay_max_ms; i++)
+        ms *= 2;
+    if (ms > p->cm->restart_delay_max_ms)
+        ms = p->cm->restart_delay_max_ms;
+    return ms * 1000u;
+}
+
+/* Restarts app p, whose delay is over. */
+static void restart_now(struct core *c, struct proc *p)
+{
+    p->state = P_IDLE;
+    p->restart_at_us = 0;
+    if (start_proc(c, p) == KOS_STATUS_OK)
+        return;
+    p->state = P_FAILED;
+    c->failed = true;
+    ended_for_good(c, p);
+}
+
+/* Decides what to do after process p exited with `status`. */
 static void on_exit_status(struct core *c, struct proc *p, int status)
 {
     char how[128];
     bool normal = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    uint64_t now = now_us() / 1000;
+    uint64_t now = now_us();
     uint32_t restart = p->cm->restart;
     bool want;
 
@@ -1013,10 +1224,10 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
     while (p->ctl >= 0 && on_control(c, p))
         ;
     p->pid = 0;
-    p->stop_by_us = 0;
     p->last_status = status;
     p->ended_ok = normal;
     p->ready = false;
+    p->stopped = c->phase != PH_RUNNING && p->stop != S_NONE;
     if (p->ctl >= 0) {
         close(p->ctl);
         p->ctl = -1;
@@ -1032,10 +1243,12 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
 
     if (c->phase != PH_RUNNING) {
         p->state = P_DONE;
-        say(c, "%s '%s' %s", kind(p), p->name, how);
+        say_stopped(c, p, status, how);
+        p->stop = S_NONE;
         advance_shutdown(c);
         return;
     }
+    p->stop = S_NONE;
     if (is_server(p)) {
         /* Every app's tokens on this server are gone with it. */
         p->state = P_FAILED;
@@ -1050,46 +1263,42 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
         say(c, "app '%s' %s (%s: not restarted)", p->name, how, restart_name(restart));
         if (!normal)
             c->failed = true;
-        goto out_ended;
+        ended_for_good(c, p);
+        return;
     }
 
-    /* Restart intensity: at most restart_max restarts within the period. */
-    uint32_t recent = 0;
-    for (uint32_t i = 0; i < p->n_restart_ts; i++)
-        if (now - p->restart_ts[i] < p->cm->restart_period_ms)
-            recent++;
-    if (recent >= p->cm->restart_max) {
+    /* A run as long as restart_period_ms shows the app works: the count of
+     * restarts in a row, and the delay, start again. A crash loop, fast or
+     * slow, reaches restart_max. */
+    uint64_t ran_ms = (now - p->started_us) / 1000u;
+    if (ran_ms >= p->cm->restart_period_ms)
+        p->quick = 0;
+    if (p->quick >= p->cm->restart_max) {
         p->state = P_FAILED;
         c->failed = true;
         say(c,
-            "app '%s' %s; it failed: %u restarts within %u ms reached its limit of %u; "
+            "app '%s' %s after %" PRIu64 " ms; it failed: %u restarts in a row, each after a run "
+            "shorter than %u ms, reached its limit (restart_limit: {max: %u, period: %u ms}); "
             "not restarting it",
-            p->name, how, recent, p->cm->restart_period_ms, p->cm->restart_max);
-        goto out_ended;
+            p->name, how, ran_ms, p->quick, p->cm->restart_period_ms, p->cm->restart_max,
+            p->cm->restart_period_ms);
+        ended_for_good(c, p);
+        return;
     }
-    if (p->cm->restart_max) {
-        p->restart_ts[p->restarts % p->cm->restart_max] = now;
-        if (p->n_restart_ts < p->cm->restart_max)
-            p->n_restart_ts++;
-    }
+    uint64_t delay = restart_delay_us(p);
+    p->quick++;
     p->restarts++;
-    say(c, "app '%s' %s; restarting it (%s, restart %u of %u within %u ms)", p->name, how,
-        restart_name(restart), recent + 1, p->cm->restart_max, p->cm->restart_period_ms);
-    if (start_proc(c, p) == KOS_STATUS_OK)
-        return;
-    p->state = P_FAILED;
-    c->failed = true;
-
-out_ended:
-    /* An app that ended normally counts as ready: it may have been the last
-     * the system waited for. */
-    check_ready(c);
-    if (p->cm->flags & KOS_CM_PROC_ENDS_SYSTEM) {
-        begin_shutdown(c, "an app that ends the system has ended");
+    say(c,
+        "app '%s' %s after %" PRIu64 " ms; restarting it in %" PRIu64
+        " ms (%s, restart %u of %u in a row)",
+        p->name, how, ran_ms, delay / 1000u, restart_name(restart), p->quick, p->cm->restart_max);
+    if (delay == 0) {
+        restart_now(c, p);
         return;
     }
-    if (!any_running(c, KOS_CM_ROLE_APP))
-        begin_shutdown(c, "no app is running any more");
+    p->state = P_WAITING;
+    p->restart_at_us = now + delay;
+    arm_timer(c);
 }
 
 static void reap(struct core *c)
@@ -1157,8 +1366,10 @@ static void on_signal(struct core *c)
             } else {
                 say(c, "second stop request: killing everything now");
                 for (uint32_t i = 0; i < c->n; i++)
-                    if (c->procs[i].state == P_RUNNING)
+                    if (c->procs[i].state == P_RUNNING) {
                         kill(c->procs[i].pid, SIGKILL);
+                        c->procs[i].stop = S_KILL;
+                    }
             }
         }
     }
@@ -1354,11 +1565,13 @@ static int run_loop(struct core *c)
         say(c, "out of memory");
         return KOS_CORE_EXIT_HOST;
     }
+    arm_timer(c); /* for the note on what the boot waits for */
     for (;;) {
         bool consoles_open = false;
         size_t n = 0;
 
         launch_more(c);
+        check_ready(c); /* a process that failed to start may be the last one waited for */
         pfd[n++] = (struct pollfd){.fd = c->sigfd, .events = POLLIN};
         pfd[n++] = (struct pollfd){.fd = c->timerfd, .events = POLLIN};
         for (uint32_t i = 0; i < c->n; i++) {
@@ -1761,7 +1974,6 @@ static void destroy(struct core *c)
             close(p->status_fd);
         free(p->argv);
         free(p->envp);
-        free(p->restart_ts);
         kos_sandbox_files_free(p->ro_files);
         free(p->data_dir);
     }

@@ -245,6 +245,8 @@ static kos_status_t add_app(struct tables *t, const struct kos_manifest *m,
     p->storage = app->storage;
     p->restart_max = app->restart_max;
     p->restart_period_ms = app->restart_period_ms;
+    p->restart_delay_ms = app->restart_delay_ms;
+    p->restart_delay_max_ms = app->restart_delay_max_ms;
     if (sha != NULL)
         memcpy(p->sha256, sha, 32);
 

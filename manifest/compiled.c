@@ -27,7 +27,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the compiled manifest is little-endian and read in place");
 _Static_assert(sizeof(struct kos_cm_header) == 72, "header layout");
-_Static_assert(sizeof(struct kos_cm_proc) == 128, "process layout");
+_Static_assert(sizeof(struct kos_cm_proc) == 136, "process layout");
 _Static_assert(sizeof(struct kos_cm_grant) == 12, "grant layout");
 _Static_assert(sizeof(struct kos_cm_res) == 16, "resource layout");
 _Static_assert(sizeof(struct kos_cm_region) == 16, "region layout");
@@ -492,6 +492,11 @@ static kos_status_t check_procs(const struct cm_check *k)
         if (p->restart_max > KOS__MF_MAX_RESTARTS)
             return CHECK_FAIL(k, AT(restart_max), "process %u allows %u restarts; at most %u", i,
                               p->restart_max, KOS__MF_MAX_RESTARTS);
+        if (p->restart_delay_max_ms < p->restart_delay_ms)
+            return CHECK_FAIL(k, AT(restart_delay_max_ms),
+                              "process %u's restart delay rises to %u ms, less than its first "
+                              "delay of %u ms",
+                              i, p->restart_delay_max_ms, p->restart_delay_ms);
         if (p->restart_period_ms == 0)
             return CHECK_FAIL(k, AT(restart_period_ms),
                               "process %u has a restart period of 0 ms; it must be more than 0", i);

@@ -101,7 +101,8 @@ struct kos_cm_proc {
     uint8_t sha256[32];         /* of the binary; the image stores it under this hash */
     uint64_t memory;            /* bytes; 0 = no limit declared */
     uint32_t flags;             /* enum kos_cm_proc_flags */
-    uint32_t restart_max;       /* restarts allowed within restart_period_ms ... */
+    uint32_t restart_max;       /* restarts allowed in a row of runs each shorter than
+                                   restart_period_ms ... */
     uint32_t restart_period_ms; /* ... before the app is marked failed */
     uint32_t args_first;        /* index into the strref table */
     uint32_t n_args;            /* arguments after argv[0] (argv[0] is the name) */
@@ -116,9 +117,11 @@ struct kos_cm_proc {
     uint32_t n_res;        /* devices and regions granted, in manifest order */
     uint32_t config_first; /* index into the strref table: "key=value" settings (config:) */
     uint32_t n_config;
-    uint32_t reserved; /* zero */
-    uint64_t storage;  /* bytes /data may hold (storage:); 0 = default; only with
-                          KOS_CM_PROC_DATA_DIR */
+    uint32_t restart_delay_ms;     /* delay before the first restart in a row; doubles ... */
+    uint64_t storage;              /* bytes /data may hold (storage:); 0 = default; only with
+                                      KOS_CM_PROC_DATA_DIR */
+    uint32_t restart_delay_max_ms; /* ... up to this; >= restart_delay_ms */
+    uint32_t reserved;             /* zero */
 };
 
 /* A device or shared memory region granted to one process. It arrives as an

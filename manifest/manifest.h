@@ -81,12 +81,14 @@ struct kos_mf_waiver {
 
 struct kos_mf_app {
     const char *name;
-    const char *binary;          /* defaults to the app's name */
-    uint64_t memory;             /* bytes; 0 when not declared */
-    enum kos_cm_restart restart; /* default permanent */
-    uint32_t restart_max;        /* default 5 ... */
-    uint32_t restart_period_ms;  /* ... within 10 s */
-    bool ends_system;            /* default false */
+    const char *binary;            /* defaults to the app's name */
+    uint64_t memory;               /* bytes; 0 when not declared */
+    enum kos_cm_restart restart;   /* default permanent */
+    uint32_t restart_max;          /* default 5 ... */
+    uint32_t restart_period_ms;    /* ... of runs shorter than 10 s each */
+    uint32_t restart_delay_ms;     /* the first restart's delay, default 100 ms, doubling ... */
+    uint32_t restart_delay_max_ms; /* ... up to 10 s */
+    bool ends_system;              /* default false */
     const char *const *args;
     size_t n_args;
     const char *const *env; /* "KEY=VALUE" */

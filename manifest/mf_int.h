@@ -23,30 +23,32 @@
 #include "manifest.h"
 
 /* Limits of the manifest format (documented in docs/manifest.md). */
-#define KOS__MF_MAX_FILE                  (1u << 20) /* bytes in one manifest or layer file */
-#define KOS__MF_MAX_DEPTH                 32         /* nesting of mappings and sequences */
-#define KOS__MF_MAX_ARGS                  256u       /* arguments of one app */
-#define KOS__MF_MAX_ENV                   256u       /* environment variables of one app */
-#define KOS__MF_MAX_STR                   4096u /* bytes in one argument or environment value */
-#define KOS__MF_MAX_ENV_KEY               255u  /* bytes in one environment variable name */
-#define KOS__MF_MAX_RESTARTS              1000u /* restart_limit.max */
-#define KOS__MF_DEFAULT_RESTART_MAX       5u
-#define KOS__MF_DEFAULT_RESTART_PERIOD_MS 10000u
-#define KOS__MF_MAX_RES                   32u          /* devices + memory regions of one app */
-#define KOS__MF_MAX_REGIONS               256u         /* system memory regions */
-#define KOS__MF_REGION_ALIGN              4096u        /* a region's size is a multiple of this */
-#define KOS__MF_MAX_REGION_SIZE           (1ull << 40) /* bytes in one region */
-#define KOS__MF_MAX_PATH                  255u         /* bytes in a device path */
-#define KOS__MF_MAX_CONFIG                256u         /* config settings of one app */
-#define KOS__MF_MIN_PROCS                 1u           /* limits.processes */
-#define KOS__MF_MAX_PROCS_LIMIT           4096u
-#define KOS__MF_MIN_FILES                 8u /* limits.files */
-#define KOS__MF_MAX_FILES                 20000u
-#define KOS__MF_MIN_STORAGE               (1ull << 20) /* storage: a filesystem needs room */
-#define KOS__MF_MAX_STORAGE               (1ull << 40)
-#define KOS__MF_MAX_CONFIG_BYTES          32768u /* "key=value" bytes of one app's config */
-#define KOS__MF_MIN_WAIVER                20u    /* characters in a waiver's justification */
-#define KOS__MF_MAX_WAIVERS               64u    /* waivers of one app */
+#define KOS__MF_MAX_FILE                     (1u << 20) /* bytes in one manifest or layer file */
+#define KOS__MF_MAX_DEPTH                    32         /* nesting of mappings and sequences */
+#define KOS__MF_MAX_ARGS                     256u       /* arguments of one app */
+#define KOS__MF_MAX_ENV                      256u       /* environment variables of one app */
+#define KOS__MF_MAX_STR                      4096u /* bytes in one argument or environment value */
+#define KOS__MF_MAX_ENV_KEY                  255u  /* bytes in one environment variable name */
+#define KOS__MF_MAX_RESTARTS                 1000u /* restart_limit.max */
+#define KOS__MF_DEFAULT_RESTART_MAX          5u
+#define KOS__MF_DEFAULT_RESTART_PERIOD_MS    10000u
+#define KOS__MF_DEFAULT_RESTART_DELAY_MS     100u   /* restart_delay.first */
+#define KOS__MF_DEFAULT_RESTART_DELAY_MAX_MS 10000u /* restart_delay.max */
+#define KOS__MF_MAX_RES                      32u    /* devices + memory regions of one app */
+#define KOS__MF_MAX_REGIONS                  256u   /* system memory regions */
+#define KOS__MF_REGION_ALIGN                 4096u  /* a region's size is a multiple of this */
+#define KOS__MF_MAX_REGION_SIZE              (1ull << 40) /* bytes in one region */
+#define KOS__MF_MAX_PATH                     255u         /* bytes in a device path */
+#define KOS__MF_MAX_CONFIG                   256u         /* config settings of one app */
+#define KOS__MF_MIN_PROCS                    1u           /* limits.processes */
+#define KOS__MF_MAX_PROCS_LIMIT              4096u
+#define KOS__MF_MIN_FILES                    8u /* limits.files */
+#define KOS__MF_MAX_FILES                    20000u
+#define KOS__MF_MIN_STORAGE                  (1ull << 20) /* storage: a filesystem needs room */
+#define KOS__MF_MAX_STORAGE                  (1ull << 40)
+#define KOS__MF_MAX_CONFIG_BYTES             32768u /* "key=value" bytes of one app's config */
+#define KOS__MF_MIN_WAIVER                   20u    /* characters in a waiver's justification */
+#define KOS__MF_MAX_WAIVERS                  64u    /* waivers of one app */
 
 /* A bump allocator: many allocations, one free. */
 struct kos__mf_block;

@@ -29,11 +29,12 @@ _Static_assert(KOS__MF_MAX_CONFIG_BYTES + KOS__MF_MAX_CONFIG * 8 + KOS__MF_MAX_R
 
 static const char *const server_keys[] = {"binary", NULL};
 static const char *const app_keys[] = {
-    "binary",  "memory",    "restart",  "restart_limit", "ends_system", "args",
-    "env",     "protocols", "data_dir", "limits",        "devices",     "memory_regions",
-    "debug",   "config",    "waive",    "network",       "device_keys", "reports_self_test",
-    "storage", NULL};
+    "binary",  "memory",        "restart",  "restart_limit", "ends_system", "args",
+    "env",     "protocols",     "data_dir", "limits",        "devices",     "memory_regions",
+    "debug",   "config",        "waive",    "network",       "device_keys", "reports_self_test",
+    "storage", "restart_delay", NULL};
 static const char *const limit_keys[] = {"max", "period", NULL};
+static const char *const delay_keys[] = {"first", "max", NULL};
 static const char *const grant_keys[] = {"publish", "request", NULL};
 static const char *const rlimit_keys[] = {"processes", "files", NULL};
 static const char *const device_entry_keys[] = {"path", "access", NULL};
@@ -178,16 +179,20 @@ out_too_large:
                         key, kos__mf_quote(n->str, n->len, q), app, example);
 }
 
-static kos_status_t parse_period(struct kos__mf_ctx *c, const struct kos__mf_node *n,
-                                 const char *app, uint32_t *out)
+/* Reads a duration setting `key` ("restart_limit.period") of app `app`: a
+ * whole number with a unit (ms, s, m, h), in milliseconds; 0 only when
+ * `zero_ok`. */
+static kos_status_t parse_duration(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                   const char *key, const char *app, bool zero_ok, uint32_t *out)
 {
     static const struct {
         const char *unit;
         uint64_t ms;
     } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-    char what[128], q[KOS__MF_QUOTE_SIZE];
-    snprintf(what, sizeof(what), "restart_limit.period of app '%s'", app);
-    kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, what, "period: 10s");
+    char what[128], ex[64], q[KOS__MF_QUOTE_SIZE];
+    snprintf(what, sizeof(what), "%s of app '%s'", key, app);
+    snprintf(ex, sizeof(ex), "%s: 10s", strchr(key, '.') ? strchr(key, '.') + 1 : key);
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, what, ex);
     if (st)
         return st;
     uint64_t v;
@@ -201,24 +206,52 @@ static kos_status_t parse_period(struct kos__mf_ctx *c, const struct kos__mf_nod
             continue;
         if (v > UINT32_MAX / units[k].ms)
             goto out_too_long;
-        if (v == 0)
+        if (v == 0 && !zero_ok)
             return kos__mf_fail(c, &n->pos,
-                                "restart_limit.period of app '%s' is 0; write a period of more "
-                                "than 0, e.g. 10s",
-                                app);
+                                "%s of app '%s' is 0; write a duration of more than 0, e.g. 10s",
+                                key, app);
         *out = (uint32_t)(v * units[k].ms);
         return KOS_STATUS_OK;
     }
 out_invalid:
     return kos__mf_fail(c, &n->pos,
-                        "invalid duration %s for restart_limit.period of app '%s'; write a whole "
-                        "number with a unit: ms, s, m or h, e.g. 500ms, 10s or 2m",
-                        kos__mf_quote(n->str, n->len, q), app);
+                        "invalid duration %s for %s of app '%s'; write a whole number with a "
+                        "unit: ms, s, m or h, e.g. 500ms, 10s or 2m",
+                        kos__mf_quote(n->str, n->len, q), key, app);
 out_too_long:
     return kos__mf_fail(c, &n->pos,
-                        "restart_limit.period %s of app '%s' is too long; the most is "
-                        "4294967295ms (about 49 days)",
-                        kos__mf_quote(n->str, n->len, q), app);
+                        "%s %s of app '%s' is too long; the most is 4294967295ms (about 49 days)",
+                        key, kos__mf_quote(n->str, n->len, q), app);
+}
+
+/* restart_delay: {first: 100ms, max: 10s}: how long Core waits before each
+ * restart, doubling from `first` up to `max`. */
+static kos_status_t parse_restart_delay(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                        struct kos_mf_app *app)
+{
+    char what[128];
+    snprintf(what, sizeof(what), "restart_delay of app '%s'", app->name);
+    kos_status_t st =
+        kos__mf_expect(c, n, KOS__MF_MAP, what, "restart_delay: {first: 100ms, max: 10s}");
+    if (st)
+        return st;
+    st = kos__mf_check_keys(c, n, delay_keys, what);
+    if (st)
+        return st;
+    const struct kos__mf_node *f = kos__mf_get(n, "first", NULL);
+    if (f != NULL &&
+        (st = parse_duration(c, f, "restart_delay.first", app->name, true, &app->restart_delay_ms)))
+        return st;
+    const struct kos__mf_node *m = kos__mf_get(n, "max", NULL);
+    if (m != NULL && (st = parse_duration(c, m, "restart_delay.max", app->name, true,
+                                          &app->restart_delay_max_ms)))
+        return st;
+    if (app->restart_delay_max_ms < app->restart_delay_ms)
+        return kos__mf_fail(c, m ? &m->pos : &f->pos,
+                            "restart_delay.max of app '%s' (%u ms) is less than its first "
+                            "delay (%u ms); the delay doubles from first up to max",
+                            app->name, app->restart_delay_max_ms, app->restart_delay_ms);
+    return KOS_STATUS_OK;
 }
 
 static kos_status_t parse_restart_limit(struct kos__mf_ctx *c, const struct kos__mf_node *n,
@@ -251,7 +284,8 @@ static kos_status_t parse_restart_limit(struct kos__mf_ctx *c, const struct kos_
     }
     const struct kos__mf_node *period = kos__mf_get(n, "period", NULL);
     if (period != NULL) {
-        st = parse_period(c, period, app->name, &app->restart_period_ms);
+        st = parse_duration(c, period, "restart_limit.period", app->name, false,
+                            &app->restart_period_ms);
         if (st)
             return st;
     }
@@ -1041,6 +1075,8 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     app->restart = KOS_CM_RESTART_PERMANENT;
     app->restart_max = KOS__MF_DEFAULT_RESTART_MAX;
     app->restart_period_ms = KOS__MF_DEFAULT_RESTART_PERIOD_MS;
+    app->restart_delay_ms = KOS__MF_DEFAULT_RESTART_DELAY_MS;
+    app->restart_delay_max_ms = KOS__MF_DEFAULT_RESTART_DELAY_MAX_MS;
 
     snprintf(what, sizeof(what), "app '%s'", app->name);
     if (v->kind == KOS__MF_SCALAR && v->null)
@@ -1080,6 +1116,11 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     }
     if ((f = kos__mf_get(v, "restart_limit", NULL)) != NULL) {
         st = parse_restart_limit(c, f, app);
+        if (st)
+            return st;
+    }
+    if ((f = kos__mf_get(v, "restart_delay", NULL)) != NULL) {
+        st = parse_restart_delay(c, f, app);
         if (st)
             return st;
     }

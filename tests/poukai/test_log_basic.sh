@@ -66,7 +66,7 @@ expect "msg0: .*denied.*'stranger'.*'kos_log_protocol'"
 
 expect_not "core: app 'log_server' .*restarting"
 expect "log_server: info: stopping on request$"
-expect "core: app 'log_server' exited with status 0$"
+expect "core: app 'log_server' stopped$"
 expect_not "log_server: error"
 expect_well_formed
 echo "PASS"

@@ -33,6 +33,6 @@ expect_not "rng_server: error"
 
 stop_image TERM
 expect "rng_server: info: stopping on request$"
-expect "core: app 'rng_server' exited with status 0$"
+expect "core: app 'rng_server' stopped$"
 expect_well_formed
 echo "PASS"

@@ -1,7 +1,7 @@
 # System tests: real systems built from manifests and booted with kos-tool run.
 kos_add_app(t_app ${CMAKE_CURRENT_LIST_DIR}/t_app.c)
 foreach(sys supervise denied inspect console unsigned restart appfail ready_after_exit
-            stop_order)
+            stop_order never_ready)
   kos_add_system(t_sys_${sys} MANIFEST ${CMAKE_CURRENT_LIST_DIR}/${sys}.yaml APPS t_app
                  OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/system/${sys}.zip)
 endforeach()

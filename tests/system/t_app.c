@@ -15,6 +15,7 @@
  *   inspect          log every open fd and environment variable, then exit 0
  *   sleep            report ready, ignore SIGTERM and wait for Core's stop message
  *   stubborn         report ready, then ignore SIGTERM and Core's stop message
+ *   unready          never report ready; wait for Core's stop message
  *   spew N           write N bytes without a newline, then exit 0
  *   serve_crash PROTO N
  *                    serve PROTO, but die of SIGSEGV after answering N calls
@@ -291,6 +292,8 @@ int main(int argc, char **argv)
         /* Stop only when Core's stop message arrives on the control channel. */
         signal(SIGTERM, SIG_IGN);
         rc = kos_app_ready(app) ? 1 : wait_for_stop(app);
+    } else if (!strcmp(mode, "unready")) {
+        rc = wait_for_stop(app);
     } else if (!strcmp(mode, "stubborn")) {
         signal(SIGTERM, SIG_IGN);
         if (kos_app_ready(app) == KOS_STATUS_OK)

@@ -22,4 +22,19 @@ expect "^\S+ scoreboard: info: 'pong' scored 1; total 5$"
 expect "^\S+ ping: info: done: 5 rounds, scoreboard total 5$"
 expect "^\S+ core: system stopped \(exit status 0\)$"
 expect_well_formed
+
+# Stopping is clean, every time: Core asks through the control channel and
+# every process stops when asked (a signal would be a fallback after half
+# the grace period, and would say so). The summary says stopped or ended.
+for run in 1 2 3 4 5; do
+  run_image "$KOS_EXAMPLES/ping_pong/ping_pong.zip"
+  [ "$RC" -eq 0 ] || fail "ping_pong run $run: exit status $RC, expected 0"
+  for p in pong scoreboard; do
+    expect "^\S+ core: app '$p' stopped$"
+    expect "^\S+ core:   $p +app +stopped +restarts 0, last exit: exited with status 0$"
+  done
+  expect "^\S+ core: message server 'msg0' stopped$"
+  expect "^\S+ core:   ping +app +ended +restarts 0, last exit: exited with status 0$"
+  expect_not "killed|SIGTERM|not ready"
+done
 echo "PASS"

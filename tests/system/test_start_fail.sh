@@ -9,10 +9,12 @@ wait_for "core: cannot start app 'cramped': sandbox: descriptors: Too many open 
 for _ in $(seq 150); do
   kill -USR1 "$PID"
   sleep 0.2
-  grep -qE "core:   steady +app +running +ready " "$OUT" && break
+  grep -qE "core:   steady +app +running, ready " "$OUT" && break
 done
-expect "core:   steady +app +running +ready "
+expect "core:   steady +app +running, ready "
 expect "core:   cramped +app +failed "
+# The system is ready without the app that failed, and says so.
+expect "core: system 'appfail' ready without 1 failed app \('cramped'\): 2 of 3 processes in "
 stop_image TERM
 [ "$RC" -eq 1 ] || fail "exit status $RC, expected 1 (an app failed)"
 expect_count 1 "core: cannot start app 'cramped'"
@@ -28,6 +30,8 @@ expect "core: shutting down: a message server could not start$"
 expect "core:   waiter +app +not started "
 expect_not "waiter: "
 expect_not "core: system 'srvfail' ready"
+# It says what it was waiting for when it gave up.
+expect "core: system 'srvfail' was never ready: it was waiting for "
 expect_well_formed
 
 # A message server that fails only in its sandbox (its binary is an ELF file

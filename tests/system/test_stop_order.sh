@@ -17,7 +17,7 @@ expect "front2: info: last call on store_p: ok$"
 
 # Who ended before whom.
 line() {
-  { grep -nE "core: $1 '$2' (exited with status 0|killed by signal (9|15) \([A-Za-z]+\))$" "$OUT" ||
+  { grep -nE "core: $1 '$2' (stopped|killed \(SIGKILL\))$" "$OUT" ||
       true; } | head -1 | cut -d: -f1
 }
 before() {
@@ -34,11 +34,19 @@ before stubborn store
 for app in store cache front front2 stubborn ring_a ring_b; do
   before "$app" msg0 "message server"
 done
-# Only the stubborn app outlived its grace period; store, which waited for
-# it, still got its own.
-expect "core: app 'stubborn' did not stop within the grace period; killing it$"
+# Only the stubborn app outlived its grace period: asked, then SIGTERM
+# halfway through (which it ignores), then SIGKILL at the end; store, which
+# waited for it, still got its own. Every other process stopped when asked.
+expect "core: app 'stubborn' has not stopped 500 ms after it was asked; sending SIGTERM$"
+expect "core: app 'stubborn' did not stop within the grace period \(1000 ms\); killing it$"
 expect_count 1 "did not stop within the grace period"
-expect "core: app 'stubborn' killed by signal 9 \(Killed\)$"
+expect_count 1 "sending SIGTERM"
+expect "core: app 'stubborn' killed \(SIGKILL\)$"
+for app in store cache front front2 ring_a ring_b; do
+  expect "core: app '$app' stopped$"
+done
+expect "core: message server 'msg0' stopped$"
+expect_not "killed by signal 15"
 expect "core: system stopped \(exit status 0\)$"
 expect_well_formed
 echo "PASS"

@@ -37,6 +37,7 @@ static const char text[] = "system: ping_pong\n"
                            "    memory: 8MiB\n"
                            "    restart: transient\n"
                            "    restart_limit: {max: 3, period: 2s}\n"
+                           "    restart_delay: {first: 50ms, max: 2s}\n"
                            "    ends_system: true\n"
                            "    args: [--count, \"5\"]\n"
                            "    env: {GREETING: hello, EMPTY: \"\"}\n"
@@ -194,6 +195,8 @@ static void test_round_trip(void **state)
     assert_int_equal(pong->restart, KOS_CM_RESTART_TRANSIENT);
     assert_int_equal(pong->restart_max, 3);
     assert_int_equal(pong->restart_period_ms, 2000);
+    assert_int_equal(pong->restart_delay_ms, 50);
+    assert_int_equal(pong->restart_delay_max_ms, 2000);
     assert_int_equal(pong->flags, KOS_CM_PROC_ENDS_SYSTEM | KOS_CM_PROC_DATA_DIR);
     assert_int_equal(pong->max_procs, 4);
     assert_int_equal(pong->max_files, 64);
@@ -504,7 +507,7 @@ static void test_header_fields(void **state)
     corrupt(f, "grants past end", HDR(n_grants), 0xffffffffu, 4, "grant table (4294967295");
     corrupt(f, "grants over header", HDR(grants_off), 8, 4, "overlaps the 72-byte header");
     corrupt(f, "grants over procs", HDR(grants_off), h->procs_off, 4,
-            "offset 72: the process table (offset 72, 512 bytes) overlaps the grant table "
+            "offset 72: the process table (offset 72, 544 bytes) overlaps the grant table "
             "(offset 72, 48 bytes)");
     corrupt(f, "strrefs far", HDR(strrefs_off), 0xfffffffcu, 4, "string-reference table");
     corrupt(f, "strrefs over pool", HDR(strrefs_off), h->strings_off - 4, 4,
@@ -588,6 +591,8 @@ static void test_proc_fields(void **state)
     }
     corrupt(f, "restart_max", proc_at(f, 2, PROC(restart_max)), 1001, 4, "allows 1001 restarts");
     corrupt(f, "period 0", proc_at(f, 2, PROC(restart_period_ms)), 0, 4, "restart period of 0");
+    corrupt(f, "delay max below first", proc_at(f, 2, PROC(restart_delay_max_ms)), 10, 4,
+            "process 2's restart delay rises to 10 ms, less than its first delay of 50 ms");
     corrupt(f, "reserved", proc_at(f, 2, PROC(reserved)), 7, 4, "reserved field is 7");
     corrupt(f, "args past table", proc_at(f, 2, PROC(n_args)), h->n_strrefs + 1, 4,
             "process 2's arguments");
