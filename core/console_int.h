@@ -3,17 +3,22 @@
  *
  * The console collects each process's output in a per-process line buffer
  * and emits only whole lines, "<timestamp> <name>: <text>", to the console
- * fd and optionally a file. A line longer than KOS__CONSOLE_LINE_MAX is split
- * into several lines, never dropped; control characters are escaped so no
- * app can forge another's line or drive the terminal. Partial lines are
- * flushed when the process's output ends.
+ * fd and optionally a file. What stays true:
+ *  - a line longer than KOS__CONSOLE_LINE_MAX is split into several lines,
+ *    never cut short, and the split never falls inside a UTF-8 character;
+ *    partial lines are flushed when the process's output ends;
+ *  - the text is escaped by kos__text_escape() (lib/text_int.h): no C0 or C1
+ *    control, invalid UTF-8, line separator or bidirectional control
+ *    reaches the terminal, so no app can forge another's line (or Core's) or
+ *    drive the terminal.
  */
 #ifndef KOS_CONSOLE_INT_H
 #define KOS_CONSOLE_INT_H
 
 #include <stddef.h>
 
-#define KOS__CONSOLE_LINE_MAX 2048
+/* The console's limits, with their reasons. */
+#define KOS__CONSOLE_LINE_MAX 2048u /* bytes of text in one line: longer ones are split */
 
 struct kos__console {
     int fd;      /* terminal or pipe; -1 for none */

@@ -1,7 +1,8 @@
 /*
  * test_console.c - the console emits whole, well-formed lines: long lines
- * split at the bound, nothing lost, partial lines flushed, control bytes
- * escaped.
+ * split at the bound (never inside a character), nothing lost, partial lines
+ * flushed, controls escaped (C0, C1 in both encodings, invalid UTF-8,
+ * separators, bidi controls).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,12 +150,102 @@ static void test_control_bytes_escaped(void **state)
     free(t);
 }
 
+/* C1 controls in both encodings, invalid UTF-8, separators and bidi
+ * controls: none reaches the output, and a forged Core line stays text of
+ * the app's own line. */
+static void test_c1_and_unicode_escaped(void **state)
+{
+    (void)state;
+    static struct capture c;
+    struct kos__console_buf buf = {0};
+    const char evil[] = "x\x9b"
+                        "2K\xc2\x9b"
+                        "1A\xc2\x9d"
+                        "0;pwned\x07\xc2\x85"
+                        "core: self test passed\xe2\x80\xa8\xe2\x80\xae\xff\xc0\xaf ok\n";
+
+    cap_init(&c);
+    kos__console_feed(&c.con, "evil", &buf, evil, sizeof(evil) - 1);
+    cap_collect(&c);
+
+    char *t = line_text(c.out, 0, "evil");
+    assert_string_equal(t, "x\\x9b2K\\u009b1A\\u009d0;pwned\\x07\\u0085core: self test "
+                           "passed\\u2028\\u202e\\xff\\xc0\\xaf ok");
+    free(t);
+    assert_null(line_text(c.out, 1, "evil"));
+}
+
+/* A line split at the bound is never split inside a character: the piece
+ * ends before it and the next piece begins with it. A line that ends at the
+ * bound with a character cut short is shown escaped. Either way the result
+ * does not depend on how the bytes arrived. */
+static void test_split_keeps_characters_whole(void **state)
+{
+    (void)state;
+    static struct capture c, d;
+    static char in[3 * KOS__CONSOLE_LINE_MAX + 16];
+    struct kos__console_buf buf = {0};
+    size_t n = 0;
+
+    /* Three lines of 2047 bytes, each followed by a character across the
+     * bound: a euro sign, a UTF-8 CSI, and a lead byte that a newline cuts
+     * short in a line of exactly the bound. */
+    static const char *const ends[] = {"\xe2\x82\xac"
+                                       "b\n",
+                                       "\xc2\x9b"
+                                       "2J\n",
+                                       "\xc2\n"};
+    for (int k = 0; k < 3; k++) {
+        memset(in + n, 'a', KOS__CONSOLE_LINE_MAX - 1);
+        n += KOS__CONSOLE_LINE_MAX - 1;
+        memcpy(in + n, ends[k], strlen(ends[k]));
+        n += strlen(ends[k]);
+    }
+
+    /* All at once, and one byte at a time. */
+    cap_init(&c);
+    kos__console_feed(&c.con, "utf", &buf, in, n);
+    kos__console_flush(&c.con, "utf", &buf);
+    cap_collect(&c);
+    cap_init(&d);
+    for (size_t i = 0; i < n; i++)
+        kos__console_feed(&d.con, "utf", &buf, in + i, 1);
+    kos__console_flush(&d.con, "utf", &buf);
+    cap_collect(&d);
+
+    const char *tails[] = {NULL,
+                           "\xe2\x82\xac"
+                           "b",
+                           NULL, "\\u009b2J", NULL};
+    for (int i = 0; i < 5; i++) {
+        char *t = line_text(c.out, i, "utf");
+        char *u = line_text(d.out, i, "utf");
+        assert_non_null(t);
+        assert_string_equal(t, u);
+        if (tails[i]) {
+            assert_string_equal(t, tails[i]);
+        } else {
+            size_t len = strlen(t);
+            assert_int_equal(len, KOS__CONSOLE_LINE_MAX - 1 + (i == 4 ? 4 : 0));
+            assert_int_equal(strspn(t, "a"), KOS__CONSOLE_LINE_MAX - 1);
+            if (i == 4)
+                assert_string_equal(t + KOS__CONSOLE_LINE_MAX - 1, "\\xc2");
+        }
+        free(t);
+        free(u);
+    }
+    assert_null(line_text(c.out, 5, "utf"));
+    assert_null(line_text(d.out, 5, "utf"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_lines_across_writes),
         cmocka_unit_test(test_long_line_split_not_lost),
         cmocka_unit_test(test_control_bytes_escaped),
+        cmocka_unit_test(test_c1_and_unicode_escaped),
+        cmocka_unit_test(test_split_keeps_characters_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
