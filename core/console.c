@@ -2,8 +2,9 @@
  * console.c - whole lines, timestamped and named, from every process.
  *
  * Lines are written with one write() each so that the stream stays parseable
- * line by line; their text is escaped by kos__text_escape(). See
- * console_int.h for what stays true of it.
+ * line by line; their text is escaped by kos__text_escape(); each process's
+ * lines are taken from its budget (lib/budget_int.h) before they are
+ * written. See console_int.h for what stays true of it.
  */
 #include <assert.h>
 #include <errno.h>
@@ -51,8 +52,33 @@ static void emit(struct kos__console *con, const char *name, const char *text, s
         write_all(con->file_fd, line, n);
 }
 
+/* Emits the first len bytes of buf as one line of process `name` if its
+ * budget allows at now_ms; otherwise counts the line as dropped. */
+static void put_line(struct kos__console *con, const char *name, struct kos__console_buf *buf,
+                     size_t len, uint64_t now_ms)
+{
+    unsigned long quiet; /* the budget's own count; buf->dropped is reported instead */
+
+    if (kos__budget_take(&buf->budget, KOS__CONSOLE_BURST, KOS__CONSOLE_EVERY_MS, now_ms, &quiet))
+        emit(con, name, buf->data, len);
+    else
+        buf->dropped++;
+}
+
+void kos__console_buf_init(struct kos__console_buf *buf, uint64_t now_ms)
+{
+    buf->len = 0;
+    buf->budget = (struct kos__budget){
+        .credit = KOS__CONSOLE_BURST,
+        .refill_ms = now_ms + KOS__CONSOLE_EVERY_MS,
+    };
+    buf->dropped = 0;
+    buf->reported = false;
+    buf->reported_ms = 0;
+}
+
 void kos__console_feed(struct kos__console *con, const char *name, struct kos__console_buf *buf,
-                       const char *data, size_t len)
+                       const char *data, size_t len, uint64_t now_ms)
 {
     while (len > 0) {
         if (buf->len == KOS__CONSOLE_LINE_MAX) {
@@ -60,13 +86,13 @@ void kos__console_feed(struct kos__console *con, const char *name, struct kos__c
              * emitted as one piece of a longer line, cut where no character
              * is split, and what is cut off begins the next piece. */
             if (*data == '\n') {
-                emit(con, name, buf->data, buf->len);
+                put_line(con, name, buf, buf->len, now_ms);
                 buf->len = 0;
                 data++;
                 len--;
             } else {
                 size_t cut = kos__text_boundary(buf->data, buf->len);
-                emit(con, name, buf->data, cut);
+                put_line(con, name, buf, cut, now_ms);
                 memmove(buf->data, buf->data + cut, buf->len - cut);
                 buf->len -= cut;
             }
@@ -85,7 +111,7 @@ void kos__console_feed(struct kos__console *con, const char *name, struct kos__c
         data += take;
         len -= take;
         if (nl) {
-            emit(con, name, buf->data, buf->len);
+            put_line(con, name, buf, buf->len, now_ms);
             buf->len = 0;
             data++;
             len--;
@@ -93,11 +119,24 @@ void kos__console_feed(struct kos__console *con, const char *name, struct kos__c
     }
 }
 
-void kos__console_flush(struct kos__console *con, const char *name, struct kos__console_buf *buf)
+void kos__console_flush(struct kos__console *con, const char *name, struct kos__console_buf *buf,
+                        uint64_t now_ms)
 {
     if (buf->len > 0)
-        emit(con, name, buf->data, buf->len);
+        put_line(con, name, buf, buf->len, now_ms);
     buf->len = 0;
+}
+
+unsigned long kos__console_drops(struct kos__console_buf *buf, uint64_t now_ms, bool final)
+{
+    unsigned long n = buf->dropped;
+
+    if (n == 0 || (!final && buf->reported && now_ms - buf->reported_ms < KOS__CONSOLE_REPORT_MS))
+        return 0;
+    buf->dropped = 0;
+    buf->reported = true;
+    buf->reported_ms = now_ms;
+    return n;
 }
 
 void kos__console_printf(struct kos__console *con, const char *name, const char *fmt, ...)

@@ -20,6 +20,12 @@
  *                    paragraph separators, bidi controls, invalid UTF-8, a
  *                    C1 across the console's line bound), then "forge done:
  *                    N lines", wait for stop
+ *   console_flood HOW
+ *                    write the console as fast as it can, forever: HOW is
+ *                    "lines" (short lines), "newlines" (nothing else),
+ *                    "stubborn" (newlines, ignoring SIGTERM and Core's stop
+ *                    message) or "orphan" (a child floods newlines, holding
+ *                    the console, while this process exits)
  *
  * It uses libkos's internal headers (the channel layout and the message
  * server's wire format) to forge what a real hostile app could forge.
@@ -789,6 +795,56 @@ static int console_forge(kos_app_t *app)
     return wait_for_stop(app);
 }
 
+static int console_flood(kos_app_t *app, const char *how)
+{
+    static char buf[65536];
+    size_t len = sizeof(buf);
+
+    if (!strcmp(how, "stubborn"))
+        signal(SIGTERM, SIG_IGN);
+    if (!strcmp(how, "lines")) {
+        static const char line[] = "flood\n";
+        len = sizeof(buf) / (sizeof(line) - 1) * (sizeof(line) - 1);
+        for (size_t i = 0; i < len; i += sizeof(line) - 1)
+            memcpy(buf + i, line, sizeof(line) - 1);
+    } else {
+        memset(buf, '\n', sizeof(buf));
+    }
+    if (kos_app_ready(app))
+        return 1;
+    kos_log_info("flooding (%s)", how);
+    if (!strcmp(how, "orphan")) {
+        /* The parent ends only once the child's flood has begun, so the
+         * pipe is full when Core takes the parent's last lines. (Run with
+         * --isolation none: pipe() and fork() are not sandboxed away.) */
+        int sync[2];
+        char c = 0;
+        if (pipe(sync) < 0) {
+            kos_log_error("pipe: %s", strerror(errno));
+            return 1;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            kos_log_error("fork: %s", strerror(errno));
+            return 1;
+        }
+        if (pid > 0) {
+            close(sync[1]);
+            if (read(sync[0], &c, 1) != 1)
+                kos_log_error("the child did not start flooding");
+            kos_log_info("left child %d flooding", (int)pid);
+            return 0;
+        }
+        close(sync[0]);
+        write_all(1, buf, len);
+        if (write(sync[1], &c, 1) != 1)
+            _exit(1);
+        close(sync[1]);
+    }
+    for (;;)
+        write_all(1, buf, len);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -817,6 +873,8 @@ int main(int argc, char **argv)
         rc = ticker(app, argv[2]);
     else if (!strcmp(mode, "console_forge"))
         rc = console_forge(app);
+    else if (!strcmp(mode, "console_flood") && argc > 2)
+        rc = console_flood(app, argv[2]);
     else
         kos_log_error("unknown mode '%s'", mode);
     kos_app_close(app);
