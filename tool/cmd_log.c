@@ -72,7 +72,9 @@ static void log_usage(FILE *f)
                "Prints the lines of a saved console stream (kos-tool run --console FILE)\n"
                "that match every filter. T is a UTC timestamp or its prefix\n"
                "(2026-11-26T16:01) or a duration before now (30s, 10m, 2h, 1d).\n"
-               "--since keeps lines at or after T; --until keeps lines before T.\n");
+               "--since keeps lines at or after T; --until keeps lines before T.\n"
+               "Lines are printed escaped as Core's console escapes app text (\\xHH,\n"
+               "\\uHHHH; docs/running.md), so no line can drive the terminal.\n");
 }
 
 int kos__tool_log_view(int argc, char **argv)
