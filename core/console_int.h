@@ -5,8 +5,8 @@
  * and emits only whole lines, "<timestamp> <name>: <text>", to the console
  * fd and optionally a file. What stays true:
  *  - a line longer than KOS__CONSOLE_LINE_MAX is split into several lines,
- *    never cut short, and the split never falls inside a UTF-8 character;
- *    partial lines are flushed when the process's output ends;
+ *    never cut short, and the split never falls inside a valid UTF-8
+ *    character; partial lines are flushed when the process's output ends;
  *  - the text is escaped by kos__text_escape() (lib/text_int.h): no C0 or C1
  *    control, invalid UTF-8, line separator or bidirectional control
  *    reaches the terminal, so no app can forge another's line (or Core's) or
