@@ -1136,10 +1136,40 @@ static bool on_self_test(struct core *c, struct proc *p, size_t len)
     return true;
 }
 
+/* ---- consoles ---- */
+
+/* Reports the lines of process p's that its console budget dropped, if a
+ * report is due (see kos__console_drops); `final` when p has ended. */
+static void report_drops(struct core *c, struct proc *p, bool final)
+{
+    unsigned long n = kos__console_drops(&p->conbuf, now_us() / 1000, final);
+
+    if (n)
+        say(c,
+            "%s '%s' writes its console too fast: %lu line%s dropped (its budget: %u lines at "
+            "once, then one per %u ms)",
+            kind(p), p->name, n, n == 1 ? "" : "s", KOS__CONSOLE_BURST, KOS__CONSOLE_EVERY_MS);
+}
+
+/* Closes process p's console after its last partial line, and reports
+ * what its budget dropped. */
+static void close_console(struct core *c, struct proc *p)
+{
+    kos__console_flush(&c->con, p->name, &p->conbuf, now_us() / 1000);
+    close(p->con);
+    p->con = -1;
+    report_drops(c, p, true);
+}
+
 /* ---- exits and restarts ---- */
 
-static void on_console(struct core *c, struct proc *p);
+static void on_console(struct core *c, struct proc *p, size_t max);
 static bool on_control(struct core *c, struct proc *p);
+
+/* How many control messages an ended process's channel is read for: more
+ * than it could have queued (the socket's buffer holds fewer), and a bound
+ * on a grandchild that holds the channel and keeps writing. */
+#define CTL_DRAIN_MAX 1024u
 
 /* Decides what to do after process p exited with `status`. */
 /* App p has ended for good (not restarted, or failed): the system may now
@@ -1209,19 +1239,19 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
     bool want;
 
     /* The process is gone, so its pipe holds all it wrote: take every last
-     * line now, before a restart replaces the pipe. Output that orphaned
-     * grandchildren write later is not captured. */
+     * line now, before a restart replaces the pipe. That is at most what
+     * the pipe can hold; more would come from a grandchild that holds the
+     * pipe and writes on, which must not keep Core here. Output that
+     * orphaned grandchildren write later is not captured. */
     if (p->con >= 0) {
-        on_console(c, p);
-        if (p->con >= 0) {
-            kos__console_flush(&c->con, p->name, &p->conbuf);
-            close(p->con);
-            p->con = -1;
-        }
+        int size = fcntl(p->con, F_GETPIPE_SZ);
+        on_console(c, p, size > 0 ? (size_t)size : 65536u);
+        if (p->con >= 0)
+            close_console(c, p);
     }
     /* Likewise its last control messages, such as a self-test report sent
      * just before it ended. */
-    while (p->ctl >= 0 && on_control(c, p))
+    for (unsigned i = 0; i < CTL_DRAIN_MAX && p->ctl >= 0 && on_control(c, p); i++)
         ;
     p->pid = 0;
     p->last_status = status;
@@ -1375,15 +1405,18 @@ static void on_signal(struct core *c)
     }
 }
 
-/* Reads whatever process p has written to its console. */
-static void on_console(struct core *c, struct proc *p)
+/* Reads at most `max` bytes of what process p has written to its console,
+ * so that no process keeps Core here; at the end of its output (every
+ * holder of the pipe has gone) flushes its last line and closes the pipe. */
+static void on_console(struct core *c, struct proc *p, size_t max)
 {
     char buf[4096];
 
-    for (;;) {
-        ssize_t n = read(p->con, buf, sizeof(buf));
+    while (max > 0) {
+        ssize_t n = read(p->con, buf, max < sizeof(buf) ? max : sizeof(buf));
         if (n > 0) {
-            kos__console_feed(&c->con, p->name, &p->conbuf, buf, (size_t)n);
+            kos__console_feed(&c->con, p->name, &p->conbuf, buf, (size_t)n, now_us() / 1000);
+            max -= (size_t)n;
             continue;
         }
         if (n < 0 && (errno == EINTR))
@@ -1391,9 +1424,7 @@ static void on_console(struct core *c, struct proc *p)
         if (n < 0 && errno == EAGAIN)
             return;
         /* End of output: every holder of the pipe has gone. */
-        kos__console_flush(&c->con, p->name, &p->conbuf);
-        close(p->con);
-        p->con = -1;
+        close_console(c, p);
         return;
     }
 }
@@ -1549,6 +1580,10 @@ static void launch_more(struct core *c)
 
 /* ---- the loop ---- */
 
+/* Once every process has ended, how long Core waits for the last output of
+ * grandchildren that still hold a console pipe. */
+#define DONE_WAIT_MS 200u
+
 static int run_loop(struct core *c)
 {
     enum { W_CONSOLE, W_CONTROL, W_START };
@@ -1565,9 +1600,11 @@ static int run_loop(struct core *c)
         say(c, "out of memory");
         return KOS_CORE_EXIT_HOST;
     }
+    uint64_t done_by_us = 0; /* once the system is done: when to stop waiting for output */
+
     arm_timer(c); /* for the note on what the boot waits for */
     for (;;) {
-        bool consoles_open = false;
+        bool consoles_open = false, drops_pending = false;
         size_t n = 0;
 
         launch_more(c);
@@ -1582,6 +1619,8 @@ static int run_loop(struct core *c)
                 pfd[n++] = (struct pollfd){.fd = p->con, .events = POLLIN};
                 consoles_open = true;
             }
+            report_drops(c, p, false);
+            drops_pending |= p->conbuf.dropped > 0;
             if (p->ctl >= 0) {
                 who[n].p = p;
                 who[n].what = W_CONTROL;
@@ -1596,16 +1635,26 @@ static int run_loop(struct core *c)
         if (c->phase == PH_DONE && !consoles_open)
             break;
         /* Once everything has exited, wait only briefly for the last output
-         * of grandchildren that may still hold a console pipe. Until the
-         * self test reports, wake up for its deadline. */
-        int timeout = c->phase == PH_DONE ? 200 : -1;
+         * of grandchildren that may still hold a console pipe, however much
+         * they write. Until the self test reports, wake up for its deadline;
+         * while dropped lines wait to be reported, for their report. */
+        int timeout = drops_pending ? (int)KOS__CONSOLE_REPORT_MS : -1;
+        if (c->phase == PH_DONE) {
+            uint64_t now = now_us();
+            if (!done_by_us)
+                done_by_us = now + DONE_WAIT_MS * 1000u;
+            if (now >= done_by_us)
+                break;
+            timeout = (int)((done_by_us - now + 999) / 1000);
+        }
         if (c->self_test_deadline_us && c->phase == PH_RUNNING) {
             uint64_t now = now_us();
             if (now >= c->self_test_deadline_us) {
                 self_test_deadline(c);
             } else {
                 uint64_t ms = (c->self_test_deadline_us - now + 999) / 1000;
-                timeout = ms > INT32_MAX ? INT32_MAX : (int)ms;
+                if (timeout < 0 || ms < (uint64_t)timeout)
+                    timeout = ms > INT32_MAX ? INT32_MAX : (int)ms;
             }
         }
         int r = poll(pfd, n, timeout);
@@ -1618,13 +1667,14 @@ static int run_loop(struct core *c)
         if (r == 0 && c->phase == PH_DONE)
             break;
         if (r == 0)
-            continue; /* the self test's deadline: handled at the top */
+            continue; /* a deadline or a report: handled at the top */
         /* Consoles first, so a process's last lines precede its exit report;
          * starts before signals, so a process that ran and already ended is
-         * known to run when its exit is reaped. */
+         * known to run when its exit is reaped. Each console gets a bounded
+         * turn, so every turn comes back to the signals and the timer. */
         for (size_t i = 2; i < n; i++)
-            if (who[i].what == W_CONSOLE && pfd[i].revents)
-                on_console(c, who[i].p);
+            if (who[i].what == W_CONSOLE && pfd[i].revents && who[i].p->con == pfd[i].fd)
+                on_console(c, who[i].p, KOS__CONSOLE_TURN_MAX);
         for (size_t i = 2; i < n; i++)
             if (who[i].what == W_CONTROL && pfd[i].revents && who[i].p->ctl == pfd[i].fd)
                 on_control(c, who[i].p);
@@ -1638,7 +1688,7 @@ static int run_loop(struct core *c)
     }
     for (uint32_t i = 0; i < c->n; i++)
         if (c->procs[i].con >= 0)
-            kos__console_flush(&c->con, c->procs[i].name, &c->procs[i].conbuf);
+            close_console(c, &c->procs[i]);
     free(pfd);
     free(who);
     return c->failed ? KOS_CORE_EXIT_FAILED : KOS_CORE_EXIT_OK;
@@ -2066,6 +2116,7 @@ int kos_core_run(const struct kos_core_opts *opts)
         p->ctl = p->con = -1;
         p->status_fd = -1;
         p->last_status = -1;
+        kos__console_buf_init(&p->conbuf, c.t0_us / 1000);
         if (build_vectors(&c, p))
             goto out_nomem;
     }

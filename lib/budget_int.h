@@ -2,7 +2,8 @@
  * budget_int.h - a log budget: the lines a component logs about one app are
  * allowed `burst` at once and then one per `every_ms`, and the lines left
  * out are counted, so that no app can flood the console through a service
- * that logs what it does. msg_server and ethernet keep one per app.
+ * that logs what it does. msg_server, ethernet and log_server keep one per
+ * app; Core's console keeps one per process for the lines it writes.
  */
 #ifndef KOS_BUDGET_INT_H
 #define KOS_BUDGET_INT_H

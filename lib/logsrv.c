@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "logsrv_int.h"
+#include "text_int.h"
 
 /* ---- records ---- */
 
@@ -146,16 +147,28 @@ size_t kos__logrec_format(const struct kos__logrec *r, char *out, size_t cap)
     if (k < 0)
         return (out[0] = 0);
     n = (size_t)k < cap ? (size_t)k : cap - 1;
-    for (size_t i = 0; i < r->text_len && n + 5 < cap; i++) {
-        unsigned char c = (unsigned char)r->text[i];
-        if (c == '\n' || c == '\t' || c == '\\') {
-            out[n++] = '\\';
-            out[n++] = c == '\n' ? 'n' : c == '\t' ? 't' : '\\';
-        } else if (c < 0x20 || c == 0x7f) {
-            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", c);
-        } else {
-            out[n++] = (char)c;
+    /* The text ends by cap - 2, leaving room for the newline and the NUL.
+     * Newline, tab and backslash are written as \n, \t and \\, so a record
+     * reads back unambiguously; the runs between them are escaped as Core
+     * escapes console text (they are ASCII, so no character spans them). */
+    size_t end = cap >= 2 ? cap - 2 : 0, i = 0;
+    while (i < r->text_len && n < end) {
+        const char *t = r->text + i;
+        size_t run = 0, used;
+        while (i + run < r->text_len && t[run] != '\n' && t[run] != '\t' && t[run] != '\\')
+            run++;
+        if (run) {
+            n += kos__text_escape(out + n, end - n, t, run, &used);
+            i += used;
+            if (used < run)
+                break; /* out of room */
+            continue;
         }
+        if (end - n < 2)
+            break;
+        out[n++] = '\\';
+        out[n++] = *t == '\n' ? 'n' : *t == '\t' ? 't' : '\\';
+        i++;
     }
     if (n + 1 < cap)
         out[n++] = '\n';

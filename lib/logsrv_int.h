@@ -63,9 +63,11 @@ bool kos__logrec_valid(const struct kos__logrec *r);
 kos_status_t kos__logrec_decode(const uint8_t *p, size_t len, struct kos__logrec *r, size_t *used);
 
 /* Writes r as one console-style line: "<UTC time> <app>: <level>: <text>\n"
- * with control characters and backslashes in the text escaped (\n, \t,
- * \\, \xNN), so each record is exactly one line. Returns the length written
- * (cut to cap-1, always NUL-terminated when cap > 0). */
+ * with newline, tab and backslash in the text written \n, \t and \\, and
+ * the rest escaped as on the console (kos__text_escape, text_int.h: \xNN,
+ * \uNNNN), so each record is exactly one line that cannot drive a terminal.
+ * Returns the length written (cut to cap-1 before a whole character or
+ * escape, always NUL-terminated when cap > 0). */
 size_t kos__logrec_format(const struct kos__logrec *r, char *out, size_t cap);
 
 /* A query request (KOS_LOGSRV_QUERY's payload): u64 cursor, i64 since_ns,

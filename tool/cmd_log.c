@@ -5,6 +5,9 @@
  * timestamp (2026-11-26T16:01:02.345678Z), so time filters compare strings.
  * Lines that are not console lines are reported on stderr with their line
  * number and make the exit status 1; every valid line is still considered.
+ * A line is printed escaped by kos__text_escape(), as Core escapes it, so a
+ * console file written by something else cannot drive the terminal either;
+ * Core's own lines come out unchanged.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "text_int.h"
 #include "tool_int.h"
 
 #define TS_LEN   27 /* strlen("2026-11-26T16:01:02.345678Z") */
@@ -68,7 +72,9 @@ static void log_usage(FILE *f)
                "Prints the lines of a saved console stream (kos-tool run --console FILE)\n"
                "that match every filter. T is a UTC timestamp or its prefix\n"
                "(2026-11-26T16:01) or a duration before now (30s, 10m, 2h, 1d).\n"
-               "--since keeps lines at or after T; --until keeps lines before T.\n");
+               "--since keeps lines at or after T; --until keeps lines before T.\n"
+               "Lines are printed escaped as Core's console escapes app text (\\xHH,\n"
+               "\\uHHHH; docs/running.md), so no line can drive the terminal.\n");
 }
 
 int kos__tool_log_view(int argc, char **argv)
@@ -78,8 +84,8 @@ int kos__tool_log_view(int argc, char **argv)
     const char *path = NULL;
     char since[TS_LEN + 1] = "", until[TS_LEN + 1] = "";
     FILE *in;
-    char *line = NULL;
-    size_t cap = 0;
+    char *line = NULL, *out = NULL;
+    size_t cap = 0, out_cap = 0;
     unsigned long lineno = 0, bad = 0;
     ssize_t len;
 
@@ -148,13 +154,27 @@ int kos__tool_log_view(int argc, char **argv)
             if (!match)
                 continue;
         }
-        fwrite(line, 1, (size_t)len, stdout);
+        size_t text = (size_t)len - (line[len - 1] == '\n');
+        if (out_cap < KOS__TEXT_ESCAPED_MAX(text) + 1) {
+            char *bigger = realloc(out, KOS__TEXT_ESCAPED_MAX(text) + 1);
+            if (!bigger) {
+                fprintf(stderr, "kos-tool log.view: %s:%lu: out of memory\n", path, lineno);
+                bad++;
+                break;
+            }
+            out = bigger;
+            out_cap = KOS__TEXT_ESCAPED_MAX(text) + 1;
+        }
+        size_t n = kos__text_escape(out, out_cap - 1, line, text, NULL);
+        out[n++] = '\n';
+        fwrite(out, 1, n, stdout);
     }
     if (ferror(in)) {
         fprintf(stderr, "kos-tool log.view: error reading %s: %s\n", path, strerror(errno));
         bad++;
     }
     free(line);
+    free(out);
     if (in != stdin)
         fclose(in);
     return bad ? 1 : 0;

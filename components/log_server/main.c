@@ -14,6 +14,10 @@
  *    counted, and a notice record "N records from app X dropped ..." is
  *    stored when the app next writes or after a second of quiet: drops are
  *    never silent;
+ *  - the console lines about an app's drops come from a log budget per app
+ *    (NOTICE_LOG_BURST, then one per NOTICE_LOG_EVERY_MS, lib/budget_int.h),
+ *    the next line logged counting those left out, so no app can flood the
+ *    console through us; the notice records are all stored;
  *  - a malformed request gets an error and changes nothing.
  *
  *  - an app reads only its own records, unless the readers setting lists it;
@@ -24,6 +28,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +40,7 @@
 #include <kos/msg.h>
 
 #include "bucket.h"
+#include "budget_int.h"
 #include "config.h"
 #include "logsrv_int.h"
 #include "ring.h"
@@ -42,12 +48,17 @@
 
 #define BATCH_MAX       32u           /* writes answered per sync */
 #define NOTICE_QUIET_NS 1000000000ull /* report drops after this much quiet */
+/* Console lines about one app's drops: at most a burst of these, then one a
+ * second (as msg_server's about an app), whatever the app writes. */
+#define NOTICE_LOG_BURST    10u
+#define NOTICE_LOG_EVERY_MS 1000u
 
 struct app_state {
     char name[KOS__LOGREC_APP_MAX + 1];
     struct bucket bucket;
     uint64_t accepted, dropped, pending;
     uint64_t last_drop_ns;
+    struct kos__budget log; /* the console lines about it */
 };
 
 struct pending_reply {
@@ -109,7 +120,33 @@ static struct app_state *app_get(struct log_server *s, const char *name, size_t 
     memset(a, 0, sizeof(*a));
     memcpy(a->name, name, len);
     bucket_init(&a->bucket, s->burst, mono_ns());
+    a->log = (struct kos__budget){
+        .credit = NOTICE_LOG_BURST,
+        .refill_ms = mono_ns() / 1000000u + NOTICE_LOG_EVERY_MS,
+    };
     return a;
+}
+
+/* Logs a warning about app a's drops within a's budget; the next line
+ * logged says how many were left out. */
+static void warn_app(struct app_state *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void warn_app(struct app_state *a, const char *fmt, ...)
+{
+    unsigned long quiet;
+    char text[256];
+    va_list ap;
+
+    if (!kos__budget_take(&a->log, NOTICE_LOG_BURST, NOTICE_LOG_EVERY_MS, mono_ns() / 1000000u,
+                          &quiet))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (quiet)
+        kos_log_warn("%s (and %lu more lines about app %s not logged)", text, quiet, a->name);
+    else
+        kos_log_warn("%s", text);
 }
 
 static void flush(struct log_server *s);
@@ -160,7 +197,7 @@ static kos_status_t emit_notice(struct log_server *s, struct app_state *a)
     kos_status_t st = emit(s, a->name, KOS_LOG_WARN, KOS_LOGSRV_NOTICE, text, (size_t)n, NULL);
 
     if (st == KOS_STATUS_OK) {
-        kos_log_warn("%s", text);
+        warn_app(a, "%s", text);
         a->pending = 0;
     }
     return st;
@@ -216,7 +253,7 @@ static kos_status_t do_write(struct log_server *s, const struct kos_msg *m,
         return KOS_STATUS_NO_MEMORY;
     if (!bucket_take(&a->bucket, s->rate, s->burst, now)) {
         if (a->pending == 0)
-            kos_log_warn("rate limit: dropping records from app %s", a->name);
+            warn_app(a, "rate limit: dropping records from app %s", a->name);
         a->dropped++;
         a->pending++;
         a->last_drop_ns = now;

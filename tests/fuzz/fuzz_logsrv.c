@@ -20,13 +20,14 @@
  * The promises checked (logsrv_int.h, store.h): a decoded record is valid
  * and encodes back to the bytes it came from; a printed record is one line,
  * NUL-terminated within its buffer, with no control character left
- * unescaped; a scan accounts for every byte (header, delivered frames,
- * skipped regions), delivers frames that frame back to the bytes at their
- * offsets in increasing order, and calls the file valid exactly when nothing
- * was skipped; a store that was repaired reads back clean with exactly the
- * records the ring kept; a decoded query encodes back to the same bytes; a
- * setting read as a number is its digits times its unit's multiplier,
- * without overflow.
+ * unescaped, nor invalid UTF-8, a C1 control, a separator or a bidi
+ * control (escaping it again changes nothing); a scan accounts for every
+ * byte (header, delivered frames, skipped regions), delivers frames that
+ * frame back to the bytes at their offsets in increasing order, and calls
+ * the file valid exactly when nothing was skipped; a store that was repaired
+ * reads back clean with exactly the records the ring kept; a decoded query
+ * encodes back to the same bytes; a setting read as a number is its digits
+ * times its unit's multiplier, without overflow.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,7 @@
 #include "logsrv_int.h"
 #include "ring.h"
 #include "store.h"
+#include "text_int.h"
 
 enum { SEL_RECORD, SEL_SCAN, SEL_STORE, SEL_QUERY, SEL_CONFIG };
 
@@ -76,9 +78,14 @@ static void setup(void)
     fz.ready = true;
 }
 
-/* Checks a printed record: n bytes, NUL-terminated, one line at most. */
+/* Checks a printed record: n bytes, NUL-terminated, one line at most, and
+ * safe for a terminal: escaping it again changes nothing, so it holds no
+ * control, no invalid UTF-8, no separator or bidi control. */
 static void check_line(const char *out, size_t n, size_t cap)
 {
+    static char again[KOS__TEXT_ESCAPED_MAX(sizeof(fz.line))];
+    size_t len, used, m;
+
     if (n >= cap || out[n] != '\0' || strlen(out) != n)
         kos_fuzz_fail("kos__logrec_format returned %zu for a %zu-byte buffer", n, cap);
     for (size_t i = 0; i < n; i++) {
@@ -86,6 +93,10 @@ static void check_line(const char *out, size_t n, size_t cap)
         if ((c < 0x20 || c == 0x7f) && !(c == '\n' && i == n - 1))
             kos_fuzz_fail("kos__logrec_format left byte %#x unescaped at %zu", c, i);
     }
+    len = n && out[n - 1] == '\n' ? n - 1 : n;
+    m = kos__text_escape(again, sizeof(again), out, len, &used);
+    if (used != len || m != len || memcmp(again, out, len) != 0)
+        kos_fuzz_fail("kos__logrec_format left text a terminal would act on");
 }
 
 static void run_record(const uint8_t *p, size_t len, unsigned param)

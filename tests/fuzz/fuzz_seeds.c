@@ -21,7 +21,8 @@
  *   keystore/  key_store requests of every label from kos__ks_encode(),
  *              allow lists, key files from kos__key_generate_device(), and
  *              base64 (see fuzz_keystore.c for the selector byte)
- *   logsrv/    records from kos__logrec_encode(), store files framed by
+ *   logsrv/    records from kos__logrec_encode() (one with text that would
+ *              drive a terminal), store files framed by
  *              kos__logstore_frame() (clean, truncated, damaged, headless)
  *              and queries from kos__logq_encode() (fuzz_logsrv.c)
  *   i2c/       transfers from kos__i2c_encode(), alone and as i2c_server
@@ -874,6 +875,25 @@ static void seed_logsrv(void)
         put_sel("logsrv", 0, "record", buf, len);
         put_sel("logsrv", 5 * 5, "record-cut", buf, len); /* a 41-byte line buffer */
     }
+    /* Text that would drive a terminal: C1 in both encodings, a separator,
+     * a bidi override, invalid UTF-8, and a character the cut splits. */
+    static const char term[] =
+        "x\x9b"
+        "2K\xc2\x9b"
+        "1A\xc2\x9d"
+        "0;t\xc2\x9c\xe2\x80\xa8\xe2\x80\xae\xed\xa0\x80\xc0\xaf\xe2\x82\xac";
+    const struct kos__logrec tr = {.seq = 9,
+                                   .time_ns = 1700000002000000000,
+                                   .level = KOS_LOG_INFO,
+                                   .app_len = 4,
+                                   .text_len = sizeof(term) - 1,
+                                   .app = "evil",
+                                   .text = term};
+    len = kos__logrec_encode(&tr, buf, sizeof(buf));
+    if (!len)
+        die("kos__logrec_encode refuses a seed record");
+    put_sel("logsrv", 0, "record-terminal", buf, len);
+    put_sel("logsrv", 8 * 5, "record-terminal-cut", buf, len); /* a 65-byte line buffer */
     len = store_file(buf, sizeof(buf), recs, nrec);
     put_sel("logsrv", 1, "scan-clean", buf, len);
     put_sel("logsrv", 2, "store-clean", buf, len);

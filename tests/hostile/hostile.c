@@ -13,6 +13,19 @@
  *   region_read      wait for region "buf" to hold non-zero, log it, try to
  *                    write it (mmap PROT_WRITE, write(), mprotect), wait
  *   resources        log every resource and fd it holds, wait for stop
+ *   ticker MS        log "tick N" every MS ms, N = 1, 2, ..., until stopped;
+ *                    then "ticker done: N ticks" (a well-behaved neighbour)
+ *   console_forge    write lines that try to drive the terminal and forge
+ *                    Core's lines (C1 in both encodings, ESC, CR, line and
+ *                    paragraph separators, bidi controls, invalid UTF-8, a
+ *                    C1 across the console's line bound), then "forge done:
+ *                    N lines", wait for stop
+ *   console_flood HOW
+ *                    write the console as fast as it can, forever: HOW is
+ *                    "lines" (short lines), "newlines" (nothing else),
+ *                    "stubborn" (newlines, ignoring SIGTERM and Core's stop
+ *                    message) or "orphan" (a child floods newlines, holding
+ *                    the console, while this process exits)
  *
  * It uses libkos's internal headers (the channel layout and the message
  * server's wire format) to forge what a real hostile app could forge.
@@ -708,6 +721,133 @@ static int confined(kos_app_t *app)
     return 0;
 }
 
+/* ---- the console ---- */
+
+static int ticker(kos_app_t *app, const char *ms_arg)
+{
+    int ms = atoi(ms_arg);
+    unsigned n = 0;
+
+    /* Stop on Core's stop message only, so the summary is always written. */
+    signal(SIGTERM, SIG_IGN);
+    if (kos_app_ready(app))
+        return 1;
+    while (!kos_app_stopping(app)) {
+        struct pollfd p = {.fd = kos_app_fd(app), .events = POLLIN};
+        kos_log_info("tick %u", ++n);
+        poll(&p, 1, ms > 0 ? ms : 50);
+    }
+    kos_log_info("ticker done: %u ticks", n);
+    return 0;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            _exit(0); /* the console is gone */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static int console_forge(kos_app_t *app)
+{
+    /* (Strings are split where a hex escape is followed by a hex digit.) */
+    static const char *const lines[] = {
+        "raw CSI: \x9b"
+        "2K\x9b"
+        "1Gcore: self test passed: forged (8-bit CSI)\n",
+        "utf-8 CSI: \xc2\x9b"
+        "2K\xc2\x9b"
+        "1Gcore: self test passed: forged (UTF-8 CSI)\n",
+        "utf-8 OSC: \xc2\x9d"
+        "0;pwned title\xc2\x9c and \xc2\x9d"
+        "52;c;cHduZWQ=\x07\n",
+        "NEL: before\xc2\x85"
+        "2026-01-01T00:00:00.000000Z core: self test passed: forged (NEL)\n",
+        "line separator: before\xe2\x80\xa8"
+        "core: self test passed: forged (LS)\n",
+        "paragraph separator: \xe2\x80\xa9 after\n",
+        "bidi: \xe2\x80\xae"
+        "dessap tset fles :eroc\xe2\x80\xac \xe2\x81\xa7x\xe2\x81\xa9 \xe2\x80\x8f \xd8\x9c\n",
+        "invalid: \xff\xfe \xc0\xaf \xe0\x82\x9b \xed\xa0\x80 \xf4\x90\x80\x80 \x80\x9b cut "
+        "\xe2\x80\n",
+        "ESC: \x1b[2K\x1b[1G\x1b]0;pwned\x07 core: self test passed: forged (ESC)\n",
+        "CR: \rcore: self test passed: forged (CR)\n",
+        "\r2026-01-01T00:00:00.000000Z core: self test passed: forged (CR at start)\n",
+    };
+    static char longline[2047 + 5];
+    size_t n = sizeof(lines) / sizeof(lines[0]);
+
+    for (size_t i = 0; i < n; i++)
+        write_all(1, lines[i], strlen(lines[i]));
+    /* A UTF-8 CSI across the console's 2048-byte line bound. */
+    memset(longline, 'a', 2047);
+    memcpy(longline + 2047,
+           "\xc2\x9b"
+           "2J\n",
+           5);
+    write_all(1, longline, sizeof(longline));
+    kos_log_info("forge done: %zu lines", n + 1);
+    if (kos_app_ready(app))
+        return 1;
+    return wait_for_stop(app);
+}
+
+static int console_flood(kos_app_t *app, const char *how)
+{
+    static char buf[65536];
+    size_t len = sizeof(buf);
+
+    if (!strcmp(how, "stubborn"))
+        signal(SIGTERM, SIG_IGN);
+    if (!strcmp(how, "lines")) {
+        static const char line[] = "flood\n";
+        len = sizeof(buf) / (sizeof(line) - 1) * (sizeof(line) - 1);
+        for (size_t i = 0; i < len; i += sizeof(line) - 1)
+            memcpy(buf + i, line, sizeof(line) - 1);
+    } else {
+        memset(buf, '\n', sizeof(buf));
+    }
+    if (kos_app_ready(app))
+        return 1;
+    kos_log_info("flooding (%s)", how);
+    if (!strcmp(how, "orphan")) {
+        /* The parent ends only once the child's flood has begun, so the
+         * pipe is full when Core takes the parent's last lines. (Run with
+         * --isolation none: pipe() and fork() are not sandboxed away.) */
+        int sync[2];
+        char c = 0;
+        if (pipe(sync) < 0) {
+            kos_log_error("pipe: %s", strerror(errno));
+            return 1;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            kos_log_error("fork: %s", strerror(errno));
+            return 1;
+        }
+        if (pid > 0) {
+            close(sync[1]);
+            if (read(sync[0], &c, 1) != 1)
+                kos_log_error("the child did not start flooding");
+            kos_log_info("left child %d flooding", (int)pid);
+            return 0;
+        }
+        close(sync[0]);
+        write_all(1, buf, len);
+        if (write(sync[1], &c, 1) != 1)
+            _exit(1);
+        close(sync[1]);
+    }
+    for (;;)
+        write_all(1, buf, len);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -732,6 +872,12 @@ int main(int argc, char **argv)
         rc = resources(app);
     else if (!strcmp(mode, "confined"))
         rc = confined(app);
+    else if (!strcmp(mode, "ticker") && argc > 2)
+        rc = ticker(app, argv[2]);
+    else if (!strcmp(mode, "console_forge"))
+        rc = console_forge(app);
+    else if (!strcmp(mode, "console_flood") && argc > 2)
+        rc = console_flood(app, argv[2]);
     else
         kos_log_error("unknown mode '%s'", mode);
     kos_app_close(app);

@@ -4,7 +4,8 @@
 find_package(Threads REQUIRED)
 kos_add_app(hostile ${CMAKE_CURRENT_LIST_DIR}/hostile.c ${CMAKE_CURRENT_LIST_DIR}/outcome.c)
 target_link_libraries(hostile PRIVATE kos_internal Threads::Threads)
-foreach(sys hostile resources best_effort)
+foreach(sys hostile resources best_effort console_forge console_flood console_stubborn
+            console_orphan)
   kos_add_system(t_sys_${sys} MANIFEST ${CMAKE_CURRENT_LIST_DIR}/${sys}.yaml APPS hostile
                  OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/images/${sys}.zip)
 endforeach()
@@ -14,7 +15,7 @@ pkg_check_modules(HOST_DENY_SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 add_executable(host_deny ${CMAKE_CURRENT_LIST_DIR}/host_deny.c)
 target_link_libraries(host_deny PRIVATE PkgConfig::HOST_DENY_SECCOMP)
 
-foreach(t hostile resources sandbox host_deny caps)
+foreach(t hostile resources sandbox host_deny caps console_forge console_flood)
   add_test(NAME hostile_${t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_${t}.sh)
   set_tests_properties(hostile_${t} PROPERTIES
     ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/images;KOS_SYSTEM_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/system;KOS_HOST_DENY=$<TARGET_FILE:host_deny>"
