@@ -8,6 +8,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,18 +18,21 @@
 #include "console_int.h"
 #include "text_int.h"
 
-static void write_all(int fd, const char *p, size_t n)
+/* Writes all n bytes to fd. Returns false when fd is gone for good (a
+ * closed pipe, EPIPE, or any other error but EINTR). */
+static bool write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return; /* the console is gone; the system goes on */
+            return false;
         }
         p += w;
         n -= (size_t)w;
     }
+    return true;
 }
 
 /* Emits one line: timestamp, name, and the text escaped. */
@@ -46,10 +50,25 @@ static void emit(struct kos__console *con, const char *name, const char *text, s
     n += (size_t)snprintf(line + n, sizeof(line) - n, ".%06ldZ %.63s: ", ts.tv_nsec / 1000, name);
     n += kos__text_escape(line + n, sizeof(line) - n - 1, text, len, NULL);
     line[n++] = '\n';
-    if (con->fd >= 0)
-        write_all(con->fd, line, n);
+    /* A console that is gone (`kos-tool run | head`, a closed terminal)
+     * stops being written to; the system goes on, and the console file, if
+     * any, keeps every line and says when that happened. */
+    if (con->fd >= 0 && !write_all(con->fd, line, n)) {
+        int err = errno;
+        con->fd = -1;
+        if (con->file_fd >= 0) {
+            char note[160];
+            int k = snprintf(note, sizeof(note),
+                             "%.27s core: the console output is gone (%s); lines go to this "
+                             "file only\n",
+                             line, strerror(err));
+            if (k > 0)
+                (void)write_all(con->file_fd, note,
+                                (size_t)k < sizeof(note) ? (size_t)k : sizeof(note) - 1);
+        }
+    }
     if (con->file_fd >= 0)
-        write_all(con->file_fd, line, n);
+        (void)write_all(con->file_fd, line, n);
 }
 
 /* Emits the first len bytes of buf as one line of process `name` if its

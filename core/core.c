@@ -2067,6 +2067,12 @@ int kos_core_run(const struct kos_core_opts *opts)
     int rc = KOS_CORE_EXIT_HOST;
 
     c.t0_us = now_us();
+    /* A console that is a closed pipe must never end Core: from its first
+     * line on, a write to it fails with EPIPE instead (console.c). */
+    sigset_t pipe_set, mask_before;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &pipe_set, &mask_before);
     c.con.fd = opts->console_fd;
     c.con.file_fd = -1;
     if (opts->console_path) {
@@ -2163,5 +2169,10 @@ out_nomem:
     say(&c, "out of memory");
 out:
     destroy(&c);
+    /* A SIGPIPE from a closed console is pending, not delivered: take it
+     * before the caller's mask comes back. */
+    while (sigtimedwait(&pipe_set, NULL, &(struct timespec){0, 0}) == SIGPIPE)
+        ;
+    sigprocmask(SIG_SETMASK, &mask_before, NULL);
     return rc;
 }
