@@ -1986,6 +1986,28 @@ static int open_device_keys(struct core *c, const char *dir)
         return 0;
     }
     say(c, "device keys from %s for app '%s', read-only: %s", dir, to, c->keys.n ? list : "none");
+    /* The bundle's trusted release keys are what the device will accept
+     * releases from; an image signed by another key boots (it is trusted
+     * through --trust) but says so. */
+    const char *signer = kos_image_signer(c->img);
+    bool trusts_any = false, trusts_signer = false;
+    for (size_t i = 0; i < c->keys.n; i++) {
+        if (strncmp(c->keys.e[i].name, "trusted_", 8) != 0)
+            continue;
+        trusts_any = true;
+        trusts_signer |= signer && !strcmp(c->keys.e[i].id, signer);
+    }
+    if (signer && trusts_any && !trusts_signer)
+        say(c,
+            "WARNING: the device key bundle %s does not trust release key %s, which signed this "
+            "image (it is trusted here through --trust); the device would refuse releases "
+            "signed by it: make the bundle with keys.generate --device --trust naming that key",
+            dir, signer);
+    else if (signer && !trusts_any)
+        say(c,
+            "WARNING: the device key bundle %s trusts no release key; the device would refuse "
+            "every release",
+            dir);
     return 0;
 }
 

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include <kos/log.h>
 #include <kos/msg.h>
@@ -119,14 +120,21 @@ static int load_keys(struct ctx *c)
     return 0;
 }
 
+/* Logs each key by its id: the first 8 bytes of the SHA-256 of its raw
+ * public key, as kos-tool and Core name keys (docs/keys.md), so one key has
+ * one spelling everywhere. */
 static void log_keys(const struct ctx *c)
 {
     for (size_t i = 0; i < c->ks.n_keys; i++) {
         const struct ks_key *k = &c->ks.keys[i];
-        kos_log_info("key '%s': %s %s, public %02x%02x%02x%02x...", k->name,
-                     k->type == KOS_KEYSTORE_ED25519 ? "Ed25519" : "X25519",
-                     k->private_key ? "private" : "public", k->pub[0], k->pub[1], k->pub[2],
-                     k->pub[3]);
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        char id[17];
+        SHA256(k->pub, sizeof(k->pub), md);
+        for (int j = 0; j < 8; j++)
+            snprintf(id + 2 * j, 3, "%02x", md[j]);
+        kos_log_info("key '%s': %s %s %s", k->name,
+                     k->type == KOS_KEYSTORE_ED25519 ? "ed25519" : "x25519",
+                     k->private_key ? "private" : "public", id);
     }
 }
 

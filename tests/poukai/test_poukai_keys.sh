@@ -74,10 +74,10 @@ esac
 # A restarted key_store gets the same keys again (Core keeps the bundle open).
 kill -KILL "$ks_pid"
 for _ in $(seq 300); do
-  [ "$(grep -c "key_store: info: key 'identity': Ed25519 private" "$OUT")" -ge 2 ] && break
+  [ "$(grep -c "key_store: info: key 'identity': ed25519 private" "$OUT")" -ge 2 ] && break
   sleep 0.1
 done
-[ "$(grep -c "key_store: info: key 'trusted_0': Ed25519 public" "$OUT")" -eq 2 ] ||
+[ "$(grep -c "key_store: info: key 'trusted_0': ed25519 public" "$OUT")" -eq 2 ] ||
   fail "key_store did not load its keys again after a restart"
 expect "core: app 'key_store' killed by signal 9 \(Killed\) after [0-9]+ ms; restarting it"
 stop_image TERM
@@ -89,9 +89,13 @@ expect_count 1 "core: device keys from "
 ids=$(awk '$1 != "#" && $1 != "format" {print $5}' "$KEYS/bundle.txt")
 expect "core: device keys from $KEYS for app 'key_store', read-only: identity \(ed25519 private [0-9a-f]{16}\), tunnel \(x25519 private [0-9a-f]{16}\), trusted_0 \(ed25519 public [0-9a-f]{16}\)$"
 for id in $ids; do expect "core: device keys from .*$id"; done
-expect "key_store: info: key 'identity': Ed25519 private, public "
-expect "key_store: info: key 'tunnel': X25519 private, public "
-expect "key_store: info: key 'trusted_0': Ed25519 public, public "
+# key_store names each key by the same id as Core and the bundle's index.
+while read -r name type _ _ id; do
+  case $name in "#"*|format) continue ;; esac
+  kind=private; [ "$name" = "${name#trusted_}" ] || kind=public
+  expect "key_store: info: key '$name': $type $kind $id$"
+done <"$KEYS/bundle.txt"
+expect "key_store: info: key 'tunnel': x25519 private [0-9a-f]{16}$"
 expect_not "key_store: (warn|error): .*no keys granted"
 # Its secure heap is locked in memory (only it may lock memory: see
 # hostile_hostile's mlock and mmap_locked).
@@ -215,4 +219,17 @@ grep -qx "signer $(sed -nE 's/.*signed by release key ([0-9a-f]{16})$/\1/p' "$OU
   fail "record: signer"
 expect "core: system stopped \(exit status 0\)$"
 expect_well_formed
+expect_not "does not trust release key"
+
+# A bundle made for another release key boots an image signed by this one
+# (trusted through --trust), and Core warns that the device would refuse
+# releases signed by it.
+"$KOS_TOOL" keys.generate --release --out "$WORK/other" >/dev/null || fail "keys.generate --release"
+"$KOS_TOOL" keys.generate --device --out "$WORK/device2" --trust "$WORK/other/release.pub" \
+  >/dev/null || fail "keys.generate --device --trust other"
+signer=$(sed -nE 's/.*signed by release key ([0-9a-f]{16})$/\1/p' "$OUT" | head -1)
+start_image "$KOS_IMAGES/poukai_full.zip" --keys "$WORK/device2"
+wait_for "core: system 'poukai_full' ready"
+stop_image TERM
+expect "core: WARNING: the device key bundle $WORK/device2 does not trust release key $signer, which signed this image"
 echo "PASS"
