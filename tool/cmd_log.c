@@ -1,5 +1,6 @@
 /*
- * cmd_log.c - `kos-tool log.view`: filter a saved console stream offline.
+ * cmd_log.c - `kos-tool log.view`: filter a console stream, live or saved, or
+ * log_server's store file, offline.
  *
  * A console line is "<timestamp> <app>: <text>" with a fixed-width UTC
  * timestamp (2026-11-26T16:01:02.345678Z), so time filters compare strings.
@@ -7,7 +8,9 @@
  * number and make the exit status 1; every valid line is still considered.
  * A line is printed escaped by kos__text_escape(), as Core escapes it, so a
  * console file written by something else cannot drive the terminal either;
- * Core's own lines come out unchanged.
+ * Core's own lines come out unchanged. Each line is written as soon as it is
+ * read, so `kos-tool run ... | kos-tool log.view -` streams. --app NAME also
+ * keeps Core's lines about NAME ('NAME' quoted in a line of core's).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "logstore.h"
 #include "text_int.h"
 #include "tool_int.h"
 
@@ -67,21 +71,59 @@ static bool parse_time(const char *v, char *out)
 
 static void log_usage(FILE *f)
 {
-    fprintf(f, "usage: kos-tool log.view [FILE|-] [--app NAME]... [--since T] [--until T]\n"
+    fprintf(f, "usage: kos-tool log.view [FILE|-] [--store STORE] [--app NAME]... [--level L]\n"
+               "                         [--since T] [--until T]\n"
                "\n"
-               "Prints the lines of a saved console stream (kos-tool run --console FILE)\n"
-               "that match every filter. T is a UTC timestamp or its prefix\n"
-               "(2026-11-26T16:01) or a duration before now (30s, 10m, 2h, 1d).\n"
-               "--since keeps lines at or after T; --until keeps lines before T.\n"
+               "Prints the lines of a console stream (kos-tool run --console FILE, or - for\n"
+               "standard input, streamed as it comes) that match every filter; with --store,\n"
+               "the records of log_server's store file (kos_log.store in its data directory)\n"
+               "as console lines.\n"
+               "--app NAME keeps NAME's lines and Core's lines about NAME (started,\n"
+               "restarted, stopped); a NAME that never appears is said on stderr.\n"
+               "--level L keeps lines at level L or above: debug, info, warn, error (a line\n"
+               "without a level, such as Core's, counts as info).\n"
+               "T is a UTC timestamp or its prefix (2026-11-26T16:01) or a duration before\n"
+               "now (30s, 10m, 2h, 1d). --since keeps lines at or after T; --until keeps\n"
+               "lines before T.\n"
                "Lines are printed escaped as Core's console escapes app text (\\xHH,\n"
                "\\uHHHH; docs/running.md), so no line can drive the terminal.\n");
+}
+
+static const char *const levels[] = {"debug", "info", "warn", "error"};
+
+/* The level of a line's text ("warn: disk full" is warn); -1 for none. */
+static int line_level(const char *text, size_t len)
+{
+    for (int l = 0; l < 4; l++) {
+        size_t n = strlen(levels[l]);
+        if (len > n + 1 && !memcmp(text, levels[l], n) && text[n] == ':' && text[n + 1] == ' ')
+            return l;
+    }
+    return -1;
+}
+
+/* Whether `text` (len bytes) holds 'name', quoted. */
+static bool mentions(const char *text, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; (size_t)(p - text) + n + 2 <= len; p++) {
+        p = memchr(p, '\'', len - (size_t)(p - text));
+        if (!p || (size_t)(p - text) + n + 2 > len)
+            return false;
+        if (!memcmp(p + 1, name, n) && p[n + 1] == '\'')
+            return true;
+    }
+    return false;
 }
 
 int kos__tool_log_view(int argc, char **argv)
 {
     const char *apps[MAX_APPS];
+    unsigned long app_lines[MAX_APPS] = {0};
     size_t n_apps = 0;
-    const char *path = NULL;
+    const char *path = NULL, *store = NULL;
+    int min_level = -1;
+    bool damaged = false;
     char since[TS_LEN + 1] = "", until[TS_LEN + 1] = "";
     FILE *in;
     char *line = NULL, *out = NULL;
@@ -101,6 +143,19 @@ int kos__tool_log_view(int argc, char **argv)
                 return 2;
             }
             apps[n_apps++] = argv[++i];
+        } else if (!strcmp(a, "--store") && has_val) {
+            store = argv[++i];
+        } else if (!strcmp(a, "--level") && has_val) {
+            const char *v = argv[++i];
+            for (int l = 0; l < 4; l++)
+                if (!strcmp(v, levels[l]))
+                    min_level = l;
+            if (min_level < 0) {
+                fprintf(stderr,
+                        "kos-tool log.view: --level takes debug, info, warn or error, not '%s'\n",
+                        v);
+                return 2;
+            }
         } else if ((!strcmp(a, "--since") || !strcmp(a, "--until")) && has_val) {
             if (!parse_time(argv[i + 1], a[2] == 's' ? since : until)) {
                 fprintf(stderr,
@@ -122,7 +177,16 @@ int kos__tool_log_view(int argc, char **argv)
             return 2;
         }
     }
-    if (!path || !strcmp(path, "-")) {
+    if (store && path) {
+        fprintf(stderr, "kos-tool log.view: give a console FILE or --store STORE, not both\n");
+        return 2;
+    }
+    if (store) {
+        in = kos__tool_logstore_open(store, stderr, &damaged);
+        if (!in)
+            return 1;
+        path = store;
+    } else if (!path || !strcmp(path, "-")) {
         in = stdin;
         path = "(stdin)";
     } else if (!(in = fopen(path, "r"))) {
@@ -146,11 +210,23 @@ int kos__tool_log_view(int argc, char **argv)
             continue;
         if (until[0] && strncmp(line, until, strlen(until)) >= 0)
             continue;
+        const char *text_at = colon + 2;
+        size_t text_len = (size_t)(line + len - text_at) - (line[len - 1] == '\n');
+        if (min_level >= 0) {
+            int l = line_level(text_at, text_len);
+            if ((l < 0 ? 1 : l) < min_level)
+                continue;
+        }
         if (n_apps) {
+            bool core = colon - app == 4 && !memcmp(app, "core", 4);
             bool match = false;
-            for (size_t i = 0; i < n_apps && !match; i++)
-                match = strlen(apps[i]) == (size_t)(colon - app) &&
-                        !memcmp(apps[i], app, (size_t)(colon - app));
+            for (size_t i = 0; i < n_apps; i++) {
+                bool hit = (strlen(apps[i]) == (size_t)(colon - app) &&
+                            !memcmp(apps[i], app, (size_t)(colon - app))) ||
+                           (core && mentions(text_at, text_len, apps[i]));
+                app_lines[i] += hit;
+                match |= hit;
+            }
             if (!match)
                 continue;
         }
@@ -167,8 +243,16 @@ int kos__tool_log_view(int argc, char **argv)
         }
         size_t n = kos__text_escape(out, out_cap - 1, line, text, NULL);
         out[n++] = '\n';
-        fwrite(out, 1, n, stdout);
+        /* One line at a time, so a pipe streams as a terminal does. */
+        if (fwrite(out, 1, n, stdout) != n || fflush(stdout) != 0) {
+            bad++;
+            break; /* the reader is gone */
+        }
     }
+    for (size_t i = 0; i < n_apps; i++)
+        if (!app_lines[i])
+            fprintf(stderr, "kos-tool log.view: no line from or about app '%s' in %s\n", apps[i],
+                    path);
     if (ferror(in)) {
         fprintf(stderr, "kos-tool log.view: error reading %s: %s\n", path, strerror(errno));
         bad++;
@@ -177,5 +261,5 @@ int kos__tool_log_view(int argc, char **argv)
     free(out);
     if (in != stdin)
         fclose(in);
-    return bad ? 1 : 0;
+    return bad || damaged ? 1 : 0;
 }

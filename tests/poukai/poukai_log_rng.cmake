@@ -9,15 +9,9 @@ foreach(sys rng_basic rng_fips log_basic log_persist log_flood)
                  APPS t_logrng rng_server log_server OUTPUT ${_pk_dir}/${sys}.zip)
 endforeach()
 
-# Dumps a store file as console-style lines.
-add_executable(t_logstore ${CMAKE_CURRENT_LIST_DIR}/logstore_dump.c
-                          ${PROJECT_SOURCE_DIR}/tool/logstore.c)
-target_include_directories(t_logstore PRIVATE ${PROJECT_SOURCE_DIR}/tool)
-target_link_libraries(t_logstore PRIVATE kos_internal)
-
 foreach(t rng_basic rng_fips log_basic log_persist log_flood)
   add_test(NAME poukai_${t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_${t}.sh)
   set_tests_properties(poukai_${t} PROPERTIES
-    ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_IMAGES=${_pk_dir};KOS_EXAMPLES=${CMAKE_BINARY_DIR}/examples;KOS_LOGSTORE=$<TARGET_FILE:t_logstore>"
+    ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_IMAGES=${_pk_dir};KOS_EXAMPLES=${CMAKE_BINARY_DIR}/examples"
     LABELS "system;poukai" TIMEOUT 180)
 endforeach()

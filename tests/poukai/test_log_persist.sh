@@ -23,7 +23,7 @@ wait_for "watcher: info: watch: restart 1: found 200 records of writer in order 
 
 # Offline: the store file as console lines.
 [ -f "$STORE" ] || fail "no store file at $STORE"
-"$KOS_LOGSTORE" "$STORE" >"$WORK/dump.txt" || fail "the store is damaged after a clean run"
+"$KOS_TOOL" log.view --store "$STORE" >"$WORK/dump.txt" || fail "the store is damaged after a clean run"
 [ "$(grep -cE '^[0-9T:.-]+Z writer: info: persist [0-9]+$' "$WORK/dump.txt")" -eq 200 ] ||
   fail "the offline reader did not find 200 records"
 
@@ -31,7 +31,7 @@ wait_for "watcher: info: watch: restart 1: found 200 records of writer in order 
 size=$(stat -c %s "$STORE")
 truncate -s $((size - 7)) "$STORE"
 set +e
-"$KOS_LOGSTORE" "$STORE" >"$WORK/dump.txt" 2>"$WORK/err.txt"
+"$KOS_TOOL" log.view --store "$STORE" >"$WORK/dump.txt" 2>"$WORK/err.txt"
 rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "offline reader: exit $rc for a truncated store, expected 1"
@@ -47,7 +47,7 @@ wait_for "watcher: info: watch: restart 2: found [0-9]+ records"
 expect "log_server: warn: store /data/kos_log.store is damaged: [0-9]+ bytes in 2 region\(s\) from offset [0-9]+ skipped, truncated; [0-9]+ valid records kept$"
 found=$(grep -oE 'watch: restart 2: found [0-9]+' "$OUT" | grep -oE '[0-9]+$')
 [ "$found" -ge 195 ] && [ "$found" -lt 200 ] || fail "after damage found $found records, expected 195..199"
-"$KOS_LOGSTORE" "$STORE" >"$WORK/dump.txt" || fail "the server did not repair the damaged store"
+"$KOS_TOOL" log.view --store "$STORE" >"$WORK/dump.txt" || fail "the server did not repair the damaged store"
 [ "$(grep -c 'writer: info: persist ' "$WORK/dump.txt")" -eq "$found" ] || fail "repaired store differs"
 stop_image TERM
 expect_not "log_server: error"

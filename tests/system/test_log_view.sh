@@ -8,12 +8,43 @@ cmp -s "$OUT" "$WORK/saved.log" || fail "the saved console differs from the prin
 
 "$KOS_TOOL" log.view "$WORK/saved.log" --app pong >"$WORK/pong.log"
 [ -s "$WORK/pong.log" ] || fail "no pong lines"
-! grep -vqE '^\S+ pong: ' "$WORK/pong.log" || fail "log.view --app pong printed other apps' lines"
-[ "$(wc -l <"$WORK/pong.log")" -eq "$(grep -cE '^\S+ pong: ' "$WORK/saved.log")" ] ||
+# pong's own lines, and Core's about pong (its exit, its place in the summary).
+! grep -vqE "^\S+ (pong: |core: .*'pong')" "$WORK/pong.log" ||
+  fail "log.view --app pong printed other lines: $(grep -vE "^\S+ (pong: |core: .*'pong')" "$WORK/pong.log")"
+[ "$(wc -l <"$WORK/pong.log")" -eq "$(grep -cE "^\S+ (pong: |core: .*'pong')" "$WORK/saved.log")" ] ||
   fail "log.view --app pong lost lines"
+grep -qE "^\S+ core: app 'pong' stopped$" "$WORK/pong.log" || fail "--app pong: no line of Core's about pong"
+
+# A name that never appears is said on stderr.
+"$KOS_TOOL" log.view "$WORK/saved.log" --app pnog >"$WORK/none.log" 2>"$WORK/err"
+[ ! -s "$WORK/none.log" ] || fail "--app pnog printed lines"
+grep -q "no line from or about app 'pnog' in .*saved.log" "$WORK/err" || fail "--app pnog: $(cat "$WORK/err")"
+
+# --level: at or above the level; lines without one (Core's) count as info.
+"$KOS_TOOL" log.view "$WORK/saved.log" --level info >"$WORK/info.log"
+cmp -s "$WORK/info.log" "$WORK/saved.log" || fail "--level info dropped lines"
+printf '%s\n' "2026-11-26T16:01:02.345678Z a: debug: d" "2026-11-26T16:01:02.345679Z a: warn: w" \
+  "2026-11-26T16:01:02.345680Z a: error: e" "2026-11-26T16:01:02.345681Z core: c" >"$WORK/levels.log"
+[ "$("$KOS_TOOL" log.view "$WORK/levels.log" --level warn | cut -d' ' -f2- | tr '\n' '|')" = "a: warn: w|a: error: e|" ] ||
+  fail "--level warn"
+[ "$("$KOS_TOOL" log.view "$WORK/levels.log" --level debug | wc -l)" -eq 4 ] || fail "--level debug"
+set +e
+"$KOS_TOOL" log.view "$WORK/levels.log" --level loud 2>"$WORK/err"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q "level takes debug, info, warn or error, not 'loud'" "$WORK/err" || fail "--level loud"
+
+# Through a pipe, each line comes out as it is read, not at the end: the
+# first line reaches the reader while the writer still holds the pipe open.
+exec 3> >("$KOS_TOOL" log.view - --app pong >"$WORK/stream.log")
+head -3 "$WORK/saved.log" >&3
+grep "pong: " "$WORK/saved.log" | head -1 >&3
+for _ in $(seq 100); do [ -s "$WORK/stream.log" ] && break; sleep 0.1; done
+[ -s "$WORK/stream.log" ] || fail "log.view - did not print a line before its input ended"
+exec 3>&-
 
 "$KOS_TOOL" log.view "$WORK/saved.log" --app pong --app ping >"$WORK/two.log"
-[ "$(wc -l <"$WORK/two.log")" -eq "$(grep -cE '^\S+ (pong|ping): ' "$WORK/saved.log")" ] ||
+[ "$(wc -l <"$WORK/two.log")" -eq "$(grep -cE "^\S+ ((pong|ping): |core: .*'(pong|ping)')" "$WORK/saved.log")" ] ||
   fail "two --app filters"
 
 first=$(head -1 "$WORK/saved.log" | cut -c1-19)
