@@ -1573,8 +1573,9 @@ static void make_data_dir(struct core *c, struct proc *p)
     int rc;
 
     snprintf(img, sizeof(img), "%s.img", p->name);
-    have_img = fstatat(c->sd.data_fd, img, &st, AT_SYMLINK_NOFOLLOW) == 0;
-    have_dir = fstatat(c->sd.data_fd, p->name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    have_img = fstatat(c->sd.data_fd, img, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    have_dir =
+        fstatat(c->sd.data_fd, p->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
     /* An empty directory of an earlier run without images is no data. */
     if (have_dir && !have_img && c->mode != KOS_SANDBOX_NONE && use_images(c) &&
         unlinkat(c->sd.data_fd, p->name, AT_REMOVEDIR) == 0)

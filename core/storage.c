@@ -250,10 +250,8 @@ static int mount_dev(const char *dev, char *err, size_t errlen)
     e = errno;
     if (mnt < 0) {
         kernel_says(fs, why, sizeof(why));
-        snprintf(err, errlen, "the kernel does not mount it: %s%s%s", strerror(e),
-                 why[0] ? " (" : "", why[0] ? why : "");
-        if (why[0])
-            snprintf(err + strlen(err), errlen - strlen(err), ")");
+        snprintf(err, errlen, "the kernel does not mount it: %s (%s)", strerror(e),
+                 why[0] ? why : "the kernel's log says why");
     }
     close(fs);
     errno = e;
