@@ -3,3 +3,4 @@ kos_test(boot SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_boot.c LIBS kos_internal LA
 kos_test(console SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_console.c LIBS kos_core LABELS unit)
 find_package(Threads REQUIRED)
 kos_test(tree SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_tree.c LIBS kos_core Threads::Threads LABELS unit)
+kos_test(uids SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_uids.c LIBS kos_core LABELS unit)
