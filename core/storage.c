@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/loop.h>
 #include <signal.h>
 #include <stdio.h>
@@ -262,6 +263,7 @@ int kos__storage_open(struct kos__storage *s, int dfd, const char *file, uint64_
                       gid_t gid, enum kos__storage_how *how, uint64_t *was, char *err,
                       size_t errlen)
 {
+    char tmp[NAME_MAX + 1];
     struct stat st;
     int img, loop, e = 0;
     const char *step = "cannot open it";
@@ -269,18 +271,27 @@ int kos__storage_open(struct kos__storage *s, int dfd, const char *file, uint64_
     *s = (struct kos__storage){.mnt = -1};
     err[0] = '\0';
     *how = KOS__STORAGE_OPENED;
+    *was = 0;
     img = openat(dfd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (img < 0 && errno == ENOENT) {
+        /* Made under a name of its own and renamed once whole, so that a
+         * crash meanwhile leaves no image that is not a file system (what
+         * it leaves under the temporary name never held data). */
         step = "cannot make it";
-        img = openat(dfd, file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.new", file) >= sizeof(tmp)) {
+            errno = ENAMETOOLONG;
+            goto out_errno;
+        }
+        unlinkat(dfd, tmp, 0);
+        img = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (img < 0)
             goto out_errno;
-        if (ftruncate(img, (off_t)bytes) < 0) {
-            e = errno;
+        if (ftruncate(img, (off_t)bytes) < 0 || (e = make_fs(img, uid, gid, err, errlen)) != 0 ||
+            fsync(img) < 0 || renameat(dfd, tmp, dfd, file) < 0) {
+            e = e ? e : errno;
             goto out_unmake;
         }
-        if ((e = make_fs(img, uid, gid, err, errlen)) != 0)
-            goto out_unmake;
+        fsync(dfd);
         *how = KOS__STORAGE_MADE;
     }
     if (img < 0 || fstat(img, &st) < 0)
@@ -310,7 +321,7 @@ int kos__storage_open(struct kos__storage *s, int dfd, const char *file, uint64_
 
 out_unmake:
     /* Core made it a moment ago: it holds nothing. */
-    unlinkat(dfd, file, 0);
+    unlinkat(dfd, tmp, 0);
     if (!err[0])
         snprintf(err, errlen, "%s: %s", step, strerror(e));
     close(img);

@@ -4,11 +4,11 @@
  *
  * The file system is ext4 in a sparse image file, STATE/data/APP.img, of
  * `storage` bytes, made with mke2fs the first time (its root owned by the
- * app's host uid), attached to a loop device (autoclear) and mounted with
- * the new mount API, nosuid, nodev and noexec, as a detached mount: Core
- * holds it as a descriptor for its whole life and never attaches it
- * anywhere on the host. Each start of the app gets a clone of it, which the
- * sandbox attaches at /data inside the app's own mount namespace.
+ * app's host uid; made under a temporary name and renamed once whole, so
+ * no crash leaves an image that is not a file system), attached to a loop device (autoclear) and
+ * mounted with the new mount API, nosuid, nodev and noexec, as a detached mount: Core holds it as a
+ * descriptor for its whole life and never attaches it anywhere on the host. Each start of the app
+ * gets a clone of it, which the sandbox attaches at /data inside the app's own mount namespace.
  *
  * What stays true: nothing in an app's file system is reachable through any
  * path on the host, and when Core ends (even killed) the kernel unmounts it
