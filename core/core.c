@@ -1537,15 +1537,19 @@ static int make_data_image(struct core *c, struct proc *p, const char *img, uint
  * why. */
 static int make_data_plain(struct core *c, struct proc *p)
 {
+    bool made = mkdirat(c->sd.data_fd, p->name, 0700) == 0;
+    bool give = c->mode != KOS_SANDBOX_NONE && c->host.privileged;
     int fd, e = 0;
 
-    if (mkdirat(c->sd.data_fd, p->name, 0700) < 0 && errno != EEXIST)
+    if (!made && errno != EEXIST)
         e = errno;
     else if ((fd = openat(c->sd.data_fd, p->name,
                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         e = errno;
     else {
-        if (c->mode != KOS_SANDBOX_NONE && c->host.privileged)
+        if (give && made && fchown(fd, host_uid(c, p), host_gid(c, p)) < 0)
+            e = errno;
+        else if (give && !made)
             e = give_data(c, p, fd);
         close(fd);
     }
