@@ -1881,6 +1881,10 @@ static void destroy(struct core *c)
     kos_sandbox_prog_fini(&c->init_prog);
     free(c->region_fds);
     /* Every sandbox is gone: so are the apps' file systems, with this. */
+    int err = kos__statedir_remove(&c->sd);
+    if (err)
+        say(c, "WARNING: cannot remove all of the state directory %s: %s", c->sd.path,
+            strerror(err));
     kos__statedir_close(&c->sd);
     kos__uids_release(&c->uids);
     free(c->procs);

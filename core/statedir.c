@@ -110,15 +110,27 @@ out_close:
     return KOS_STATUS_IO;
 }
 
+int kos__statedir_remove(struct kos__statedir *sd)
+{
+    int err;
+
+    if (!sd->fresh || sd->fd < 0)
+        return 0;
+    err = kos__tree_clear(sd->fd);
+    if (!err && rmdir(sd->path) < 0)
+        err = errno;
+    if (!err)
+        sd->fresh = false; /* gone */
+    return err;
+}
+
 void kos__statedir_close(struct kos__statedir *sd)
 {
+    int err = kos__statedir_remove(sd);
+
+    (void)err; /* said by whoever asked for the removal itself */
     if (sd->data_fd >= 0)
         close(sd->data_fd);
-    if (sd->fresh && sd->fd >= 0) {
-        int err = kos__tree_clear(sd->fd);
-        if (err == 0)
-            rmdir(sd->path);
-    }
     if (sd->fd >= 0)
         close(sd->fd);
     free(sd->path);

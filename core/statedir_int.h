@@ -43,9 +43,14 @@ struct kos__statedir {
 kos_status_t kos__statedir_open(struct kos__statedir *sd, const char *path, char *err,
                                 size_t errlen) __attribute__((warn_unused_result));
 
-/* Releases the directory; a fresh one is emptied (kos__tree_clear, never
- * following what an app left) and removed first. Mounts of its images must
- * be gone by then. Safe on a zeroed or failed *sd. */
+/* Removes a fresh directory (made by this Core) with everything in it,
+ * without following anything an app left (kos__tree_clear); mounts of its
+ * images must be gone by then. Does nothing to a directory the user named.
+ * Returns 0, or the errno that kept it (whatever could go is gone). */
+int kos__statedir_remove(struct kos__statedir *sd) __attribute__((warn_unused_result));
+
+/* Releases the directory and its lock; a fresh one that is still there is
+ * removed first (kos__statedir_remove). Safe on a zeroed or failed *sd. */
 void kos__statedir_close(struct kos__statedir *sd);
 
 /* Opens directory `name` in dfd, making it with `mode` if it is not there.
