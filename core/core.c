@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -42,6 +41,10 @@
 #include "proc_int.h"
 #include "sandbox.h"
 #include "selftest_int.h"
+#include "statedir_int.h"
+#include "storage_int.h"
+#include "tree_int.h"
+#include "uids_int.h"
 
 /* Whether this Core is a sanitizer build, which may then sandbox binaries
  * that carry a sanitizer runtime (see docs/sandbox.md). */
@@ -66,14 +69,9 @@
 /* One process (no threads, no fork): what memory: bounds on sim is then the
  * whole app, as a device's cgroup bounds it (docs/sandbox.md). */
 #define DEFAULT_PROCS 1u
-/* storage: of an app with data_dir: true that does not say. */
-#define DEFAULT_STORAGE (16ull << 20)
-
-/* Host uids of apps when Core is privileged: a base chosen per Core, so that
- * two systems on one host do not share RLIMIT_NPROC counts, plus the app's
- * index. */
-#define UID_BASE 1000000u
-#define UID_SPAN 1024u
+/* storage: of an app with data_dir: true that does not say: the size of its
+ * /data where Core can bound it, and its RLIMIT_FSIZE everywhere. */
+#define DEFAULT_APP_STORAGE (16ull << 20)
 
 #define CORE_NAME "core"
 
@@ -126,7 +124,10 @@ struct proc {
     char **ro_files;        /* what its root holds (loader and libraries) */
     size_t n_ro_files;
     bool sanitizer;                      /* its binary carries a sanitizer runtime */
-    char *data_dir;                      /* host path of its /data, or NULL */
+    char *data_dir;                      /* host path of its /data (a directory or an
+                                            image), or NULL */
+    struct kos__storage store;           /* its own file system at /data, or mnt -1 */
+    char data_err[512];                  /* why its /data cannot be given to it, or "" */
     char root_err[256];                  /* why its root could not be worked out, or "" */
     const struct kos_sandbox_prog *prog; /* its compiled seccomp filter */
     /* Between launch and exec (see launch_proc): */
@@ -173,10 +174,11 @@ struct core {
     bool probing;                   /* probe still to be finished */
     uint32_t layers;                /* what every sandbox gets */
     uid_t uid_base;
-    char *state_dir;
-    bool state_fresh; /* Core made state_dir and removes it at the end */
-    char *mnt_dir;
-    int *region_fds; /* one sealed memfd per system memory region */
+    struct kos__uids uids;   /* the host uid range held, when privileged */
+    struct kos__statedir sd; /* the state directory */
+    int images;              /* whether apps' /data are images: -1 not asked yet, 0, 1 */
+    char no_images[256];     /* if not, why not */
+    int *region_fds;         /* one sealed memfd per system memory region */
     uint32_t n_regions;
     struct filter *filters; /* the distinct app filters, compiled at setup */
     uint32_t n_filters;
@@ -445,11 +447,22 @@ static uint64_t max_file_bytes(const struct proc *p, uint64_t shared)
     uint64_t n = KOS__CHAN_SIZE > shared ? KOS__CHAN_SIZE : shared;
 
     if (p->cm->flags & KOS_CM_PROC_DATA_DIR) {
-        uint64_t storage = p->cm->storage ? p->cm->storage : DEFAULT_STORAGE;
+        uint64_t storage = p->cm->storage ? p->cm->storage : DEFAULT_APP_STORAGE;
         if (storage > n)
             n = storage;
     }
     return n;
+}
+
+/* The host uid and gid of process p (Core's own when it is unprivileged). */
+static uid_t host_uid(const struct core *c, const struct proc *p)
+{
+    return c->host.privileged ? c->uid_base + p->idx : c->host.uid;
+}
+
+static gid_t host_gid(const struct core *c, const struct proc *p)
+{
+    return c->host.privileged ? (gid_t)(c->uid_base + p->idx) : c->host.gid;
 }
 
 /* Fills the sandbox of process p. */
@@ -461,13 +474,14 @@ static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb,
         .name = p->name,
         .layers = c->layers,
         .landlock_abi = c->host.landlock_abi,
-        .host_uid = c->host.privileged ? c->uid_base + p->idx : c->host.uid,
-        .host_gid = c->host.privileged ? (gid_t)(c->uid_base + p->idx) : c->host.gid,
+        .host_uid = host_uid(c, p),
+        .host_gid = host_gid(c, p),
         .privileged = c->host.privileged,
-        .mnt_dir = c->mnt_dir,
+        .mnt_dir = c->sd.root,
         .ro_files = (const char *const *)p->ro_files,
         .n_ro_files = p->n_ro_files,
         .data_dir = p->data_dir,
+        .data_mnt = -1,
         .net_host = !srv && (p->cm->flags & KOS_CM_PROC_NET_HOST),
         .proc = p->sanitizer,
         .sanitizer = p->sanitizer,
@@ -566,6 +580,10 @@ static kos_status_t launch_proc(struct core *c, struct proc *p, bool hold)
         say(c, "cannot start %s '%s': its root cannot be built: %s", kind(p), p->name, p->root_err);
         return KOS_STATUS_NOT_FOUND;
     }
+    if (p->data_err[0]) {
+        say(c, "cannot start %s '%s': %s", kind(p), p->name, p->data_err);
+        return KOS_STATUS_NOT_FOUND;
+    }
     memset(&boot, 0, sizeof(boot));
     boot.app_id = p->idx;
     boot.role = is_server(p) ? KOS__ROLE_MSG_SERVER : KOS__ROLE_APP;
@@ -606,8 +624,17 @@ static kos_status_t launch_proc(struct core *c, struct proc *p, bool hold)
     if (st)
         goto out_close;
 
-    if (c->mode != KOS_SANDBOX_NONE)
+    if (c->mode != KOS_SANDBOX_NONE) {
         fill_sandbox(c, p, &sb, shared);
+        /* Its file system, cloned for this start: the sandbox moves the
+         * clone to /data, and Core keeps the original. */
+        if (p->store.mnt >= 0 && (sb.data_mnt = kos__storage_clone(&p->store)) < 0) {
+            say(c, "cannot start %s '%s': its /data (%s): %s", kind(p), p->name, p->data_dir,
+                strerror(errno));
+            st = KOS_STATUS_IO;
+            goto out_quiet;
+        }
+    }
     sp = (struct kos__spawn){
         .exe_fd = kos_image_binary_fd(c->img, p->idx),
         .argv = p->argv,
@@ -622,6 +649,8 @@ static kos_status_t launch_proc(struct core *c, struct proc *p, bool hold)
         .hold = hold,
     };
     st = kos__proc_launch(&sp, &p->launch, &why);
+    if (c->mode != KOS_SANDBOX_NONE && sb.data_mnt >= 0)
+        close(sb.data_mnt); /* the child has its own */
     if (st) {
         if (why.step && why.step != KOS_SB_STEP_EXEC) {
             say(c, "cannot start %s '%s': sandbox: %s: %s", kind(p), p->name,
@@ -1080,10 +1109,10 @@ static void self_test_settle(struct core *c, const struct proc *p,
         say(c, "self test failed: %s (%u of %u checks failed)", summary, failed, checks);
     else
         say(c, "self test %s: %s", kos__self_test_result_name(result), summary);
-    if (kos__self_test_write(c->state_dir, &rec, err, sizeof(err)))
+    if (kos__self_test_write(c->sd.fd, &rec, err, sizeof(err)))
         say(c, "cannot record the self test: %s", err);
     else
-        say(c, "self test recorded in %s/%s", c->state_dir, KOS__SELF_TEST_FILE);
+        say(c, "self test recorded in %s/%s", c->sd.path, KOS__SELF_TEST_FILE);
 }
 
 /* The self test's deadline passed without a report: it failed. The app goes
@@ -1696,96 +1725,191 @@ static int run_loop(struct core *c)
 
 /* ---- setup ---- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+/* Whether apps' /data are file systems of their own here; if not, why not
+ * is in c->no_images. Asked once. */
+static bool use_images(struct core *c)
 {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+    if (c->images < 0) {
+        c->images = 0;
+        if (!c->host.privileged)
+            snprintf(c->no_images, sizeof(c->no_images), "Core is unprivileged: it cannot mount");
+        else if (!(c->layers & KOS_SB_NS_MNT))
+            snprintf(c->no_images, sizeof(c->no_images), "no mount namespace to mount it in");
+        else
+            c->images = kos__storage_usable(c->no_images, sizeof(c->no_images)) == 0;
+    }
+    return c->images;
 }
 
-/* Makes the state directory: a fresh one unless the user named one. */
-static int make_state_dir(struct core *c)
+/* Gives the tree open at fd (p's data, which an earlier run may have left
+ * to other host uids) to p's host uid, unless its top is p's already: the
+ * walk gives the top last, so a top of p's means the walk was finished.
+ * Returns 0 or an errno. */
+static int give_data(struct core *c, struct proc *p, int fd)
 {
-    char buf[PATH_MAX];
+    uid_t uid = host_uid(c, p);
+    gid_t gid = host_gid(c, p);
+    struct stat st;
+    int err;
 
-    if (c->opts->state_dir) {
-        if (mkdir(c->opts->state_dir, 0711) < 0 && errno != EEXIST)
-            return -1;
-        c->state_dir = realpath(c->opts->state_dir, NULL);
-        if (!c->state_dir)
-            return -1;
-    } else {
-        const char *base = getenv("XDG_RUNTIME_DIR");
-        struct stat st;
-        if (!base || !base[0] || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
-            base = "/tmp";
-        snprintf(buf, sizeof(buf), "%s/kos-state-XXXXXX", base);
-        if (!mkdtemp(buf))
-            return -1;
-        c->state_dir = strdup(buf);
-        if (!c->state_dir)
-            return -1;
-        c->state_fresh = true;
+    if (fstat(fd, &st) < 0)
+        return errno;
+    if (st.st_uid == uid && st.st_gid == gid)
+        return 0;
+    err = kos__tree_chown(fd, uid, gid);
+    if (!err)
+        say(c, "storage: /data of '%s' given to host uid %u (it belonged to uid %u)", p->name,
+            (unsigned)uid, (unsigned)st.st_uid);
+    return err;
+}
+
+/* Process p's data as its own file system: STATE/data/NAME.img, made,
+ * grown or kept as storage: says, mounted detached into p->store. Returns
+ * 0, or -1 with p->data_err saying why. */
+static int make_data_image(struct core *c, struct proc *p, const char *img, uint64_t bytes)
+{
+    char err[256], size[32], was[32];
+    enum kos__storage_how how;
+    uint64_t was_bytes;
+    int root, e;
+
+    e = kos__storage_open(&p->store, c->sd.data_fd, img, bytes, host_uid(c, p), host_gid(c, p),
+                          &how, &was_bytes, err, sizeof(err));
+    if (e) {
+        snprintf(p->data_err, sizeof(p->data_err),
+                 "its data, data/%s in the state directory: %s; the image is left as it is "
+                 "(docs/sandbox.md, \"Data directories\", says how to look inside)",
+                 img, err);
+        return -1;
     }
-    /* Sandboxed processes run as other uids: they must be able to pass
-     * through (not list) the directories leading to their mounts. */
-    if (chmod(c->state_dir, 0711) < 0)
+    kos__storage_size_name(p->store.bytes, size, sizeof(size));
+    kos__storage_size_name(was_bytes, was, sizeof(was));
+    say(c, "storage: /data of '%s' is its own file system of %s (data/%s%s%s)", p->name, size, img,
+        how == KOS__STORAGE_MADE    ? ", made now"
+        : how == KOS__STORAGE_GROWN ? ", grown from "
+                                    : "",
+        how == KOS__STORAGE_GROWN ? was : "");
+    if (how == KOS__STORAGE_LARGER || how == KOS__STORAGE_NOT_GROWN) {
+        kos__storage_size_name(bytes, size, sizeof(size));
+        say(c,
+            "WARNING: storage: /data of '%s' stays %s: storage: says %s, and Core %s%s (see "
+            "docs/sandbox.md)",
+            p->name, was, size,
+            how == KOS__STORAGE_LARGER ? "never shrinks a file system holding an app's data"
+                                       : "could not grow it: ",
+            how == KOS__STORAGE_LARGER ? "" : err);
+    }
+    root = openat(p->store.mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    e = root < 0 ? errno : give_data(c, p, root);
+    if (root >= 0)
+        close(root);
+    if (e) {
+        snprintf(p->data_err, sizeof(p->data_err),
+                 "its data, data/%s in the state directory, cannot be given to host uid %u: %s",
+                 img, (unsigned)host_uid(c, p), strerror(e));
+        kos__storage_close(&p->store);
         return -1;
-    snprintf(buf, sizeof(buf), "%s/root", c->state_dir);
-    if ((mkdir(buf, 0755) < 0 && errno != EEXIST) || !(c->mnt_dir = strdup(buf)))
-        return -1;
-    snprintf(buf, sizeof(buf), "%s/data", c->state_dir);
-    if ((mkdir(buf, 0711) < 0 && errno != EEXIST) || chmod(buf, 0711) < 0)
-        return -1;
+    }
     return 0;
 }
 
-/* Gives everything under the directory open at dfd (which it closes) to
- * uid:gid, without following symbolic links. A data directory kept from an
- * earlier run (--state-dir) holds files of that run's uids, which differ
- * per Core when it is privileged. Returns 0 or -1. */
-static int chown_tree(int dfd, uid_t uid, gid_t gid, int depth)
+/* Process p's data as a plain directory, STATE/data/NAME, given to its host
+ * uid when Core is privileged. Returns 0, or -1 with p->data_err saying
+ * why. */
+static int make_data_plain(struct core *c, struct proc *p)
 {
-    DIR *d = fdopendir(dfd);
-    struct dirent *e;
-    int rc = 0;
+    bool made = mkdirat(c->sd.data_fd, p->name, 0700) == 0;
+    bool give = c->mode != KOS_SANDBOX_NONE && c->host.privileged;
+    int fd, e = 0;
 
-    if (!d) {
-        close(dfd);
-        return -1;
+    if (!made && errno != EEXIST)
+        e = errno;
+    else if ((fd = openat(c->sd.data_fd, p->name,
+                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        e = errno;
+    else {
+        if (give && made && fchown(fd, host_uid(c, p), host_gid(c, p)) < 0)
+            e = errno;
+        else if (give && !made)
+            e = give_data(c, p, fd);
+        close(fd);
     }
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        if (fchownat(dirfd(d), e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
-            rc = -1;
-        } else if (e->d_type == DT_DIR) {
-            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            rc = sub < 0 || depth > 64 ? -1 : chown_tree(sub, uid, gid, depth + 1);
-        }
-    }
-    closedir(d);
-    return rc;
+    if (e)
+        snprintf(p->data_err, sizeof(p->data_err),
+                 "its data directory, data/%s in the state directory: %s", p->name, strerror(e));
+    return e ? -1 : 0;
 }
 
-/* Creates process p's data directory, owned by its host uid, or takes over
- * the one an earlier run left. */
-static int make_data_dir(struct core *c, struct proc *p)
+/*
+ * Gives process p (data_dir: true) its data: its own file system of
+ * storage: bytes where Core can mount, else a plain directory (saying that
+ * storage: is not enforced then); what an earlier run left is taken over
+ * and given to this run's host uid. A directory kept from a run without
+ * images stays one (Core never converts or deletes data); an image Core
+ * cannot mount here keeps the app from starting. Problems are p's alone:
+ * they are said now, and p->data_err keeps it from starting.
+ */
+static void make_data_dir(struct core *c, struct proc *p)
 {
-    char buf[PATH_MAX];
-    uid_t uid = c->host.privileged ? c->uid_base + p->idx : c->host.uid;
-    gid_t gid = c->host.privileged ? (gid_t)(c->uid_base + p->idx) : c->host.gid;
+    uint64_t bytes = p->cm->storage ? p->cm->storage : DEFAULT_APP_STORAGE;
+    char img[KOS__NAME_MAX + 4], size[32], path[PATH_MAX];
+    bool have_img, have_dir;
+    struct stat st;
+    int rc;
 
-    snprintf(buf, sizeof(buf), "%s/data/%s", c->state_dir, p->name);
-    if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+    snprintf(img, sizeof(img), "%s.img", p->name);
+    have_img = fstatat(c->sd.data_fd, img, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    have_dir =
+        fstatat(c->sd.data_fd, p->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    /* An empty directory of an earlier run without images is no data. */
+    if (have_dir && !have_img && c->mode != KOS_SANDBOX_NONE && use_images(c) &&
+        unlinkat(c->sd.data_fd, p->name, AT_REMOVEDIR) == 0)
+        have_dir = false;
+    kos__storage_size_name(bytes, size, sizeof(size));
+    if (have_img && (c->mode == KOS_SANDBOX_NONE || !use_images(c))) {
+        snprintf(p->data_err, sizeof(p->data_err),
+                 "its data is in the image data/%s in the state directory, which Core cannot "
+                 "mount here (%s)",
+                 img, c->mode == KOS_SANDBOX_NONE ? "--isolation none" : c->no_images);
+        rc = -1;
+    } else if (c->mode != KOS_SANDBOX_NONE && use_images(c) && !have_dir) {
+        rc = make_data_image(c, p, img, bytes);
+        snprintf(path, sizeof(path), "%s/data/%s", c->sd.path, img);
+    } else {
+        rc = make_data_plain(c, p);
+        snprintf(path, sizeof(path), "%s/data/%s", c->sd.path, p->name);
+        if (rc == 0 && c->mode != KOS_SANDBOX_NONE)
+            say(c,
+                "WARNING: storage: /data of '%s' is a plain directory: storage: (%s) is not "
+                "enforced (%s)",
+                p->name, size,
+                use_images(c) ? "it holds data from a run without images; docs/sandbox.md says "
+                                "how to move it into one"
+                              : c->no_images);
+    }
+    if (rc == 0 && !(p->data_dir = strdup(path)))
+        snprintf(p->data_err, sizeof(p->data_err), "out of memory");
+    if (p->data_err[0])
+        say(c, "storage: /data of '%s': %s; Core will not start it", p->name, p->data_err);
+}
+
+/* Takes a range of host uids no other Core holds, the one the state
+ * directory recorded if it is free, and records it. Returns 0, or -1 after
+ * saying why. */
+static int take_uids(struct core *c)
+{
+    char err[256];
+    int e;
+
+    if (kos__uids_claim(&c->uids, kos__uids_recorded(c->sd.fd), err, sizeof(err))) {
+        say(c, "cannot take a range of host uids: %s", err);
         return -1;
-    if (c->mode != KOS_SANDBOX_NONE && (c->layers & KOS_SB_NS_USER || c->host.privileged) &&
-        (chown(buf, uid, gid) < 0 ||
-         chown_tree(open(buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), uid, gid, 0) < 0))
-        return -1;
-    p->data_dir = strdup(buf);
-    return p->data_dir ? 0 : -1;
+    }
+    c->uid_base = c->uids.first;
+    if ((e = kos__uids_record(c->sd.fd, &c->uids)) != 0)
+        say(c, "WARNING: cannot record the uid range in %s/%s: %s", c->sd.path, KOS__UID_RECORD,
+            strerror(e));
+    return 0;
 }
 
 /* Creates every system memory region once: a sealed memfd of its size that
@@ -1864,7 +1988,7 @@ static int compile_filters(struct core *c)
 static int setup_sandbox(struct core *c)
 {
     const uint32_t required = KOS_SB_ALL & ~KOS_SB_LANDLOCK; /* Landlock: where the kernel has it */
-    char desc[256];
+    char desc[256], err[PATH_MAX + 256], range[96];
     uint32_t n_san = 0;
 
     if (c->opts->isolation >= 0)
@@ -1874,9 +1998,8 @@ static int setup_sandbox(struct core *c)
                                                                    : KOS_SANDBOX_STRICT;
     if (make_regions(c) < 0)
         return KOS_CORE_EXIT_HOST;
-    if (make_state_dir(c) < 0) {
-        say(c, "cannot make the state directory %s: %s",
-            c->opts->state_dir ? c->opts->state_dir : "", strerror(errno));
+    if (kos__statedir_open(&c->sd, c->opts->state_dir, err, sizeof(err))) {
+        say(c, "%s", err);
         return KOS_CORE_EXIT_HOST;
     }
     if (c->mode == KOS_SANDBOX_NONE) {
@@ -1901,20 +2024,23 @@ static int setup_sandbox(struct core *c)
         if (missing || !(c->layers & KOS_SB_LANDLOCK))
             say(c, "WARNING: sandbox: %s isolation: missing: %s",
                 missing ? "best-effort" : "strict", c->host.why);
-        c->uid_base = UID_BASE + ((uint32_t)getpid() % 100000u) * UID_SPAN;
+        if (c->host.privileged && take_uids(c) < 0)
+            return KOS_CORE_EXIT_HOST;
+        snprintf(range, sizeof(range), "range %u, held in %s/%u.lock", (unsigned)c->uids.range,
+                 KOS__UID_LOCK_DIR, (unsigned)c->uids.range);
         if (!(c->layers & KOS_SB_NS_USER) && c->host.privileged)
             say(c,
                 "WARNING: sandbox: no user namespace: each process runs as host uid %u + its "
-                "index, with no capabilities",
-                (unsigned)c->uid_base);
+                "index (%s), with no capabilities",
+                (unsigned)c->uid_base, range);
         else if (!(c->layers & KOS_SB_NS_USER))
             say(c, "WARNING: sandbox: no user namespace: apps keep Core's uid %u",
                 (unsigned)c->host.uid);
         else if (c->host.privileged)
             say(c,
                 "sandbox: each process runs as uid %u in its own user namespace, mapped to "
-                "host uid %u + its index",
-                KOS_SANDBOX_APP_UID, (unsigned)c->uid_base);
+                "host uid %u + its index (%s)",
+                KOS_SANDBOX_APP_UID, (unsigned)c->uid_base, range);
         else
             say(c,
                 "sandbox: Core is unprivileged: every process's uid %u maps to Core's uid "
@@ -1939,10 +2065,8 @@ static int setup_sandbox(struct core *c)
                 "sandbox: app '%s' shares the host's network (network: host): it may open "
                 "Internet sockets",
                 p->name);
-        if ((p->cm->flags & KOS_CM_PROC_DATA_DIR) && make_data_dir(c, p) < 0) {
-            say(c, "cannot make the data directory of '%s': %s", p->name, strerror(errno));
-            return KOS_CORE_EXIT_HOST;
-        }
+        if (p->cm->flags & KOS_CM_PROC_DATA_DIR)
+            make_data_dir(c, p);
     }
     if (c->mode != KOS_SANDBOX_NONE && (c->layers & KOS_SB_SECCOMP) && compile_filters(c) < 0)
         return KOS_CORE_EXIT_HOST;
@@ -1951,8 +2075,7 @@ static int setup_sandbox(struct core *c)
             "sandbox: %u binaries carry a sanitizer runtime (sanitizer build): they get a "
             "private /proc, may ptrace their own threads, and have no memory limits",
             n_san);
-    if (c->state_dir)
-        say(c, "state directory: %s", c->state_dir);
+    say(c, "state directory: %s", c->sd.path);
     return 0;
 }
 
@@ -2048,6 +2171,7 @@ static void destroy(struct core *c)
         free(p->envp);
         kos_sandbox_files_free(p->ro_files);
         free(p->data_dir);
+        kos__storage_close(&p->store);
     }
     kos__devkeys_close(&c->keys);
     for (uint32_t i = 0; c->region_fds && i < c->n_regions; i++)
@@ -2058,10 +2182,13 @@ static void destroy(struct core *c)
     free(c->filters);
     kos_sandbox_prog_fini(&c->init_prog);
     free(c->region_fds);
-    if (c->state_fresh)
-        nftw(c->state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(c->state_dir);
-    free(c->mnt_dir);
+    /* Every sandbox is gone: so are the apps' file systems, with this. */
+    int err = kos__statedir_remove(&c->sd);
+    if (err)
+        say(c, "WARNING: cannot remove all of the state directory %s: %s", c->sd.path,
+            strerror(err));
+    kos__statedir_close(&c->sd);
+    kos__uids_release(&c->uids);
     free(c->procs);
     free(c->reach);
     free(c->ctlbuf);
@@ -2078,7 +2205,12 @@ static void destroy(struct core *c)
 
 int kos_core_run(const struct kos_core_opts *opts)
 {
-    struct core c = {.opts = opts, .sigfd = -1, .timerfd = -1};
+    struct core c = {.opts = opts,
+                     .sigfd = -1,
+                     .timerfd = -1,
+                     .images = -1,
+                     .uids = {.range = KOS__UID_NONE, .lock_fd = -1},
+                     .sd = {.fd = -1, .data_fd = -1}};
     struct kos_image_open_opts io = {
         .trusted_keys = opts->trusted_keys,
         .n_trusted_keys = opts->n_trusted_keys,
@@ -2145,6 +2277,7 @@ int kos_core_run(const struct kos_core_opts *opts)
         p->status_fd = -1;
         p->last_status = -1;
         kos__console_buf_init(&p->conbuf, c.t0_us / 1000);
+        p->store.mnt = -1;
         if (build_vectors(&c, p))
             goto out_nomem;
     }

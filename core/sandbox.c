@@ -752,6 +752,23 @@ static int bind_fd(int src, const char *dst, unsigned long flags)
     return 0;
 }
 
+/* Mounts the app's data at "data" (relative to the new root), nosuid,
+ * nodev and noexec: its own file system, a detached mount Core cloned for
+ * this start, is moved there; or the host directory open at `dir` (an
+ * O_PATH fd) is bound there. */
+static int attach_data(const struct kos_sandbox *sb, int dir)
+{
+    const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+    if (sb->data_mnt < 0)
+        return bind_fd(dir, "data", flags);
+    if (move_mount(sb->data_mnt, "", AT_FDCWD, "data", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return errno;
+    if (mount(NULL, "data", NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+        return errno;
+    return 0;
+}
+
 /* Closes fd if it is one; returns 0, or errno if fd is -1. */
 static int fd_close_errno(int fd)
 {
@@ -834,7 +851,8 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
         if (src[n] < 0)
             goto out_errno;
     }
-    if (sb->data_dir && (data = open(sb->data_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    if (sb->data_dir && sb->data_mnt < 0 &&
+        (data = open(sb->data_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
         goto out_errno;
     step = KOS_SB_STEP_SYNC;
     if (must_become_app(sb) && (*err = become_app(sb)) != 0)
@@ -853,8 +871,7 @@ int kos_sandbox_build_root(const struct kos_sandbox *sb, int *err)
         if ((*err = bind_fd(src[i], dst, MS_RDONLY | MS_NOSUID | MS_NODEV)) != 0)
             goto out_close;
     }
-    if (data >= 0 && (mkdir("data", 0755) < 0 ||
-                      (*err = bind_fd(data, "data", MS_NOSUID | MS_NODEV | MS_NOEXEC)) != 0)) {
+    if (sb->data_dir && (mkdir("data", 0755) < 0 || (*err = attach_data(sb, data)) != 0)) {
         if (!*err)
             *err = errno;
         goto out_close;

@@ -98,7 +98,12 @@ struct kos_sandbox {
     const char *mnt_dir;         /* an empty host directory to build the root on */
     const char *const *ro_files; /* host files bound read-only at the same path */
     size_t n_ro_files;
-    const char *data_dir;    /* host directory bound read-write at /data, or NULL */
+    const char *data_dir;    /* host directory bound read-write at /data, or, with
+                                data_mnt, the image holding the app's file system;
+                                NULL: no /data */
+    int data_mnt;            /* with data_dir: a detached mount of the app's own file
+                                system, cloned for this start, moved to /data instead of
+                                binding data_dir; or -1 */
     bool net_host;           /* network: host: keeps the host's network namespace and may
                                 open, connect, bind and accept Internet sockets */
     bool proc;               /* a private procfs at /proc (sanitizer runtimes) */

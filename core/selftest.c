@@ -15,14 +15,12 @@
  *   failed 0
  *   summary msg0 ok (ping); rng ok (...); ...
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "selftest_int.h"
+#include "statedir_int.h"
 
 const char *kos__self_test_result_name(enum kos__self_test_result r)
 {
@@ -38,27 +36,13 @@ const char *kos__self_test_result_name(enum kos__self_test_result r)
     }
 }
 
-static int write_all(int fd, const char *p, size_t n)
+kos_status_t kos__self_test_write(int state_fd, const struct kos__self_test_record *rec, char *err,
+                                  size_t errlen)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-kos_status_t kos__self_test_write(const char *state_dir, const struct kos__self_test_record *rec,
-                                  char *err, size_t errlen)
-{
-    char path[4096], tmp[4096], when[32], text[2048];
+    char when[32], text[2048];
     struct timespec ts;
     struct tm tm;
-    int fd, dfd, n;
+    int n, e;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
@@ -83,34 +67,10 @@ kos_status_t kos__self_test_write(const char *state_dir, const struct kos__self_
         snprintf(err, errlen, "the self-test record is too long");
         return KOS_STATUS_TOO_LARGE;
     }
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", state_dir, KOS__SELF_TEST_FILE) >=
-            sizeof(path) ||
-        (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", state_dir, KOS__SELF_TEST_FILE) >=
-            sizeof(tmp)) {
-        snprintf(err, errlen, "state directory path too long");
-        return KOS_STATUS_TOO_LARGE;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+    e = kos__statedir_replace(state_fd, KOS__SELF_TEST_FILE, text, (size_t)n);
+    if (e) {
+        snprintf(err, errlen, "cannot replace %s: %s", KOS__SELF_TEST_FILE, strerror(e));
         return KOS_STATUS_IO;
-    }
-    if (write_all(fd, text, (size_t)n) != 0 || fsync(fd) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return KOS_STATUS_IO;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        return KOS_STATUS_IO;
-    }
-    dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
     }
     return KOS_STATUS_OK;
 }

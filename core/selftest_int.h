@@ -37,10 +37,11 @@ struct kos__self_test_record {
 /* The word for a result: "passed", "failed", "incomplete" or "none". */
 const char *kos__self_test_result_name(enum kos__self_test_result r);
 
-/* Writes *rec as STATE_DIR/self_test, replacing any earlier record. On
- * failure err says why and the earlier record, if any, is left as it was.
- * Blocks on the file system (fsync). */
-kos_status_t kos__self_test_write(const char *state_dir, const struct kos__self_test_record *rec,
-                                  char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Writes *rec as self_test in the state directory open at state_fd,
+ * replacing any earlier record (kos__statedir_replace). On failure err says
+ * why and the earlier record, if any, is left as it was. Blocks on the file
+ * system (fsync). */
+kos_status_t kos__self_test_write(int state_fd, const struct kos__self_test_record *rec, char *err,
+                                  size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -34,7 +34,7 @@ deny userns run --trust "$KOS_TRUST" "$KOS_IMAGES/best_effort.zip"
 [ "$RC" -eq 0 ] || fail "exit status $RC for best_effort without user namespaces, expected 0"
 expect "core: sandbox: namespaces mnt,pid,ipc,uts,net; seccomp; landlock ABI [0-9]+; "
 expect "core: WARNING: sandbox: best-effort isolation: missing: no user namespace \(Operation not permitted\)$"
-expect "core: WARNING: sandbox: no user namespace: each process runs as host uid [0-9]+ \+ its index, with no capabilities$"
+expect "core: WARNING: sandbox: no user namespace: each process runs as host uid [0-9]+ \+ its index \(range [0-9]+, held in /run/kos/uids/[0-9]+\.lock\), with no capabilities$"
 expect "inspector: info: confined: pid 2 uid [1-9][0-9]* socket Operation not permitted open /etc/passwd No such file or directory$"
 expect_not "inspector: info: confined: .* uid 0 "
 
