@@ -8,7 +8,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* Reads the log_server store file at `path` and returns a stream, positioned
+/* Reads the log_server store file at `path` (or /kos_log.store in the
+ * file system image at `path`, log_server's /data) and returns a stream, positioned
  * at its start, holding each valid record as one console-style line
  * "<UTC time> <app>: <level>: <text>" in file order, so the console filters
  * of log.view apply unchanged. Damage (a bad header, a corrupt or truncated

@@ -56,6 +56,13 @@ store_get
 "$KOS_TOOL" log.view --store "$STORE" >"$WORK/dump.txt" || fail "the store is damaged after a clean run"
 [ "$(grep -cE '^[0-9T:.-]+Z writer: info: persist [0-9]+$' "$WORK/dump.txt")" -eq 200 ] ||
   fail "the offline reader did not find 200 records"
+# kos-tool reads the store out of log_server's image itself.
+if [ -f "$IMG" ]; then
+  "$KOS_TOOL" log.view --store "$IMG" --app writer >"$WORK/img.txt" ||
+    fail "log.view --store IMAGE: exit status $?"
+  cmp -s <(grep ' writer: ' "$WORK/dump.txt") "$WORK/img.txt" ||
+    fail "log.view --store IMAGE differs from the store copied out"
+fi
 
 # A torn last write: reported, the valid part kept.
 size=$(stat -c %s "$STORE")
