@@ -512,20 +512,31 @@ static int exec_open(const char *name, const char *path, int flags)
     return fd;
 }
 
-/* A new memfd holding a copy of the loader; -1 after saying why not. */
-static int exec_copy_loader(const char *name)
+/* A new memfd holding a copy of the loader, or as much of it as the file
+ * size limit lets through (the kernel refuses before it reads a byte, so a
+ * partial copy tries the same); -1 after saying why not. *copied and *size
+ * say how much. */
+static int exec_copy_loader(const char *name, off_t *copied, off_t *size)
 {
     int src = exec_open(name, LOADER, O_RDONLY), mfd;
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
     char buf[65536];
-    ssize_t n = 0;
+    struct stat st;
+    ssize_t n = 0, w = 0;
 
+    *copied = *size = 0;
     if (src < 0)
         return -1;
+    if (fstat(src, &st) == 0)
+        *size = st.st_size;
     mfd = memfd_create("copy", MFD_CLOEXEC);
-    while (mfd >= 0 && (n = read(src, buf, sizeof(buf))) > 0)
-        if (write(mfd, buf, (size_t)n) != n)
-            n = -1;
-    if (mfd < 0 || n < 0) {
+    while (mfd >= 0 && w == n && (n = read(src, buf, sizeof(buf))) > 0) {
+        w = write(mfd, buf, (size_t)n);
+        if (w > 0)
+            *copied += w;
+    }
+    signal(SIGXFSZ, was);
+    if (mfd < 0 || n < 0 || *copied == 0) {
         outcome(name, 1, "copying the loader into a memfd: %s: nothing to execute",
                 strerror(errno));
         if (mfd >= 0)
@@ -624,16 +635,19 @@ static void attack_exec(void)
     /* A copy of a program in a new memfd: through the memfd, and by its
      * /proc path with the allowed number (only a sanitizer build has a
      * /proc to resolve it). */
-    int copy = exec_copy_loader("exec_memfd_copy");
+    off_t copied, size;
+    int copy = exec_copy_loader("exec_memfd_copy", &copied, &size);
     if (copy >= 0) {
+        char copy_what[96], proc_path[64];
+        snprintf(copy_what, sizeof(copy_what), "memfd copy of the loader, %lld of %lld bytes",
+                 (long long)copied, (long long)size);
         struct exec_at m = {copy, "", AT_EMPTY_PATH};
-        exec_attempt("exec_memfd_copy", "execveat(memfd copy of the loader, \"\", AT_EMPTY_PATH)",
-                     try_execveat, &m, 0);
-        char proc_path[64];
+        snprintf(what, sizeof(what), "execveat(%s, \"\", AT_EMPTY_PATH)", copy_what);
+        exec_attempt("exec_memfd_copy", what, try_execveat, &m, 0);
         snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", copy);
         struct exec_at mp = {L, proc_path, AT_EMPTY_PATH};
-        snprintf(what, sizeof(what), "execveat(%d, %s, AT_EMPTY_PATH) (the memfd copy)", L,
-                 proc_path);
+        snprintf(what, sizeof(what), "execveat(%d, %s, AT_EMPTY_PATH) (the %s)", L, proc_path,
+                 copy_what);
         exec_attempt("exec_memfd_proc_path", what, try_execveat, &mp, 0);
         close(copy);
     }
