@@ -184,6 +184,8 @@ struct core {
     uint32_t n_filters;
     struct kos_sandbox_prog init_prog; /* the sandbox init's own filter */
     bool have_init_prog;
+    struct kos_sandbox_prog gate_prog; /* the exec gate's filter (KOS_SB_EXEC_GATE) */
+    bool have_gate_prog;
     uint32_t next_launch;     /* the next process of the table to launch at boot */
     bool booted;              /* every process was launched or failed to */
     struct kos__devkeys keys; /* the device key bundle (--keys), or empty */
@@ -496,6 +498,7 @@ static void fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *sb,
             !srv && (p->cm->flags & KOS_CM_PROC_DEVICE_KEYS) ? KOS_SANDBOX_KEYS_LOCK_BYTES : 0,
         .app_prog = p->prog,
         .init_prog = c->have_init_prog ? &c->init_prog : NULL,
+        .gate_prog = c->have_gate_prog ? &c->gate_prog : NULL,
     };
 }
 
@@ -1977,6 +1980,15 @@ static int compile_filters(struct core *c)
     }
     /* The init's own filter is best-effort hardening of trusted code. */
     c->have_init_prog = kos_sandbox_init_prog(&c->init_prog) == 0;
+    /* The exec gate is not: the probe found the host has it. */
+    if (c->layers & KOS_SB_EXEC_GATE) {
+        int err = kos_sandbox_gate_prog(&c->gate_prog);
+        if (err) {
+            say(c, "cannot compile the exec gate's seccomp filter: %s", strerror(err));
+            return -1;
+        }
+        c->have_gate_prog = true;
+    }
     return 0;
 }
 
@@ -2024,6 +2036,9 @@ static int setup_sandbox(struct core *c)
         if (missing || !(c->layers & KOS_SB_LANDLOCK))
             say(c, "WARNING: sandbox: %s isolation: missing: %s",
                 missing ? "best-effort" : "strict", c->host.why);
+        if ((c->layers & KOS_SB_SECCOMP) && !(c->layers & KOS_SB_EXEC_GATE))
+            say(c, "WARNING: sandbox: no exec gate: an app can execute again after it started, "
+                   "any program its root holds (its loader, its libraries)");
         if (c->host.privileged && take_uids(c) < 0)
             return KOS_CORE_EXIT_HOST;
         snprintf(range, sizeof(range), "range %u, held in %s/%u.lock", (unsigned)c->uids.range,
@@ -2181,6 +2196,7 @@ static void destroy(struct core *c)
         kos_sandbox_prog_fini(&c->filters[i].prog);
     free(c->filters);
     kos_sandbox_prog_fini(&c->init_prog);
+    kos_sandbox_prog_fini(&c->gate_prog);
     free(c->region_fds);
     /* Every sandbox is gone: so are the apps' file systems, with this. */
     int err = kos__statedir_remove(&c->sd);

@@ -8,12 +8,14 @@
  *
  * With a sandbox (sandbox.h) Core clones the sandbox's init in new
  * namespaces, writes its id maps, and lets it go; the init builds the root,
- * arranges the descriptors, starts the app with vfork() and becomes its
- * init. The app enters the sandbox and executes the binary from fd
- * `max_files`. Any failure on the way is reported back as (step, errno)
- * through a close-on-exec pipe that only reaches end of file once the binary
- * runs. Starting is split in two (kos__proc_launch, kos__proc_finish) so that
- * Core can have many processes building their sandboxes at once.
+ * arranges the descriptors, opens the exec gate, starts the app with fork()
+ * and becomes its init. The app enters the sandbox and executes the binary
+ * from fd `max_files`; that exec waits for the init's answer at the gate,
+ * which is why the init must not be suspended meanwhile (as vfork() would).
+ * Any failure on the way is reported back as (step, errno) through a
+ * close-on-exec pipe that only reaches end of file once the binary runs.
+ * Starting is split in two (kos__proc_launch, kos__proc_finish) so that Core
+ * can have many processes building their sandboxes at once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -117,17 +119,16 @@ __attribute__((noreturn)) static void child_plain(const struct kos__spawn *s, in
      * gave up before anything of the image ran. */
     if (syncfd >= 0 && read(extra[2], &go, 1) != 1)
         _exit(127);
-    syscall(SYS_execveat, extra[0], "", s->argv, s->envp, AT_EMPTY_PATH);
+    syscall(SYS_execveat, (long)extra[0], "", s->argv, s->envp, (long)AT_EMPTY_PATH);
     child_fail(errpipe, KOS_SB_STEP_EXEC, errno);
 }
 
-/* The app, started by the sandbox's init with vfork(): until it executes
- * its binary it shares the init's memory (the init waits meanwhile), so it
- * only makes system calls on what vfork() does not share - its descriptors,
- * signal handlers and mask, credentials, limits and filter - and never
- * returns. */
+/* The app, forked by the sandbox's init: closes every descriptor it must
+ * not keep (the init's status pipe, signalfd and exec gate among them),
+ * enters the sandbox and executes its binary - the one exec the gate lets
+ * through; never returns. */
 __attribute__((noreturn)) static void app_sandboxed(const struct kos__spawn *s, int exe,
-                                                    int errpipe, int status_fd, int k)
+                                                    int errpipe, pid_t init, int k)
 {
     const struct kos_sandbox *sb = s->sb;
     int L = (int)sb->max_files, step, err;
@@ -137,10 +138,11 @@ __attribute__((noreturn)) static void app_sandboxed(const struct kos__spawn *s, 
      * mask (everything blocked) must not pass on. */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    close(status_fd);
     /* Without a PID namespace, the app must still die with its init. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         child_fail(errpipe, KOS_SB_STEP_FDS, errno);
+    if (getppid() != init)
+        child_fail(errpipe, KOS_SB_STEP_SYNC, ESRCH);
     /* The binary goes to fd L, the RLIMIT_NOFILE value: the one number no
      * descriptor the app obtains later can take. */
     if (dup3(exe, L, O_CLOEXEC) < 0)
@@ -154,7 +156,7 @@ __attribute__((noreturn)) static void app_sandboxed(const struct kos__spawn *s, 
     step = kos_sandbox_enter(sb, &err);
     if (step)
         child_fail(errpipe, step, err);
-    syscall(SYS_execveat, L, "", s->argv, s->envp, AT_EMPTY_PATH);
+    syscall(SYS_execveat, (long)L, "", s->argv, s->envp, (long)AT_EMPTY_PATH);
     child_fail(errpipe, KOS_SB_STEP_EXEC, errno);
 }
 
@@ -163,10 +165,10 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
                                                  int syncfd, int status_fd)
 {
     int extra[4] = {s->exe_fd, errpipe, status_fd, syncfd};
+    struct kos_sandbox_waits w;
     int step, err, devnull, k;
-    sigset_t all;
     char go;
-    pid_t app;
+    pid_t init, app;
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         child_fail(errpipe, KOS_SB_STEP_SYNC, errno);
@@ -196,27 +198,32 @@ __attribute__((noreturn)) static void child_init(const struct kos__spawn *s, int
     /* arrange_fds() moved the error pipe to extra[1] and closed the rest. */
     if ((int)s->sb->max_files <= k + 3)
         child_fail(extra[1], KOS_SB_STEP_FDS, EMFILE);
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, NULL);
+    /* Every signal blocked, and what the init will wait on: a signalfd and
+     * the exec gate, which the app will inherit. */
+    step = kos_sandbox_init_prepare(s->sb, &w, &err);
+    if (step)
+        child_fail(extra[1], step, err);
     /* Everything is ready; the app starts on Core's second byte (at once,
      * unless Core holds it until its message servers are ready). End of
      * file means Core gave up: nothing of the image has run. */
     if (read(extra[3], &go, 1) != 1)
         _exit(127);
     close(extra[3]);
-    /* No copy of the address space to make for the app and tear down again
-     * at its exec: it borrows the init's until then. */
-    app = vfork();
+    /* fork(), not vfork(): the app's exec waits for this init's answer. */
+    init = getpid();
+    app = fork();
     if (app < 0)
         child_fail(extra[1], KOS_SB_STEP_FORK, errno);
     if (app == 0)
-        app_sandboxed(s, extra[0], extra[1], extra[2], k);
-    /* The init keeps nothing but its status pipe. */
-    status_fd = extra[2];
-    if (dup2(status_fd, 0) < 0)
+        app_sandboxed(s, extra[0], extra[1], init, k);
+    /* The init keeps nothing but its status pipe (0), its signalfd (1) and
+     * its gate (2). */
+    if (dup2(extra[2], 0) < 0 || dup2(w.signal_fd, 1) < 0 ||
+        (w.gate_fd >= 0 && dup2(w.gate_fd, 2) < 0))
         _exit(127);
-    syscall(SYS_close_range, 1u, ~0u, 0);
-    kos_sandbox_init(app, 0, s->sb->init_prog);
+    syscall(SYS_close_range, w.gate_fd >= 0 ? 3u : 2u, ~0u, 0);
+    w = (struct kos_sandbox_waits){.signal_fd = 1, .gate_fd = w.gate_fd >= 0 ? 2 : -1};
+    kos_sandbox_init(s->sb, app, 0, &w);
 }
 
 static kos_status_t spawn_plain(const struct kos__spawn *s, pid_t *pid, struct kos__spawn_err *why,

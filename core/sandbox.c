@@ -12,19 +12,35 @@
  *      libraries the binary needs, each bind-mounted read-only, nosuid and
  *      nodev; /data bound read-write when granted; /proc only for sanitizer
  *      runtimes; then pivot_root and the tmpfs remounted read-only;
- *   3. in the app: rlimits, Landlock, securebits and no capabilities,
+ *   3. in the init, before the app exists: the exec gate, a filter that
+ *      sends execve and execveat to a listener the init holds;
+ *   4. in the app: rlimits, Landlock, securebits and no capabilities,
  *      no_new_privs, then the seccomp allow-list, then execveat(). Core
- *      compiles each distinct allow-list once at boot (kos_sandbox_app_prog);
- *      the app only loads it.
+ *      compiles each distinct allow-list once at boot (kos_sandbox_app_prog),
+ *      and the gate's; the app and the init only load them.
  *
  * The seccomp filter's default action is EPERM (see docs/sandbox.md): a
  * denied call fails like any other refused call, so hostile attempts are
  * observable and glibc's fallbacks stay sane; clone3 answers ENOSYS so that
  * glibc falls back to clone(), whose namespace flags the filter can see.
- * execveat() is allowed only on fd `max_files` with AT_EMPTY_PATH: that fd
- * number is the RLIMIT_NOFILE value, which no later open, dup or received fd
- * can ever take, so once the binary's close-on-exec memfd is gone nothing
- * can be executed again.
+ *
+ * The one exec. A BPF filter sees a path only as a pointer into memory the
+ * app controls, and cannot tell Core's execveat before the image runs from
+ * the app's later ones, so the allow-list alone cannot hold "only the
+ * verified binary": it lets execveat() through only on fd `max_files` with
+ * AT_EMPTY_PATH (the RLIMIT_NOFILE value, a number no later open, dup or
+ * received fd can take), but with an absolute path the kernel ignores the
+ * descriptor. The exec gate decides instead: the kernel applies the most
+ * restrictive action of all filters (the allow-list's EPERM wins over the
+ * gate's notification, its ALLOW does not), so every exec the allow-list
+ * lets through waits for the init's answer. The init lets through the first
+ * one from the app, which is Core's own execveat (nothing else of the app
+ * runs before it), and answers every later one EPERM for the app's whole
+ * life. Its listener is the only one the kernel allows in the chain, so the
+ * app cannot add a filter that answers in its place; if the init is gone
+ * the kernel fails the call (ENOSYS). Other system call ABIs (x32 numbers,
+ * i386 through int 0x80) meet libseccomp's bad-architecture action in both
+ * filters: the calling thread is killed.
  */
 #include <elf.h>
 #include <errno.h>
@@ -53,8 +69,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <linux/audit.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cap-ng.h>
@@ -85,6 +104,7 @@ const char *kos_sandbox_step_name(int step)
         [KOS_SB_STEP_NNP] = "no_new_privs",  [KOS_SB_STEP_SECCOMP] = "seccomp",
         [KOS_SB_STEP_FDS] = "descriptors",   [KOS_SB_STEP_FORK] = "forking the app",
         [KOS_SB_STEP_EXEC] = "exec",         [KOS_SB_STEP_NAMESPACES] = "namespaces",
+        [KOS_SB_STEP_GATE] = "exec gate",
     };
     if (step < 0 || (size_t)step >= sizeof(names) / sizeof(names[0]) || !names[step])
         return "unknown step";
@@ -138,6 +158,7 @@ static void why_add(struct kos_sandbox_host *h, const char *what, int err)
 struct probe_result {
     int ns;
     int seccomp;
+    int gate;
 };
 
 /* Starts a short-lived child running try(arg, &result), so nothing it
@@ -162,7 +183,7 @@ static void child_start(struct kos_sandbox_probe *pr,
         return;
     }
     if (pr->pid == 0) {
-        struct probe_result r = {0, 0};
+        struct probe_result r = {0, 0, 0};
         try(arg, &r);
         if (write(p[1], &r, sizeof(r)) < 0)
             _exit(1);
@@ -176,7 +197,7 @@ static void child_start(struct kos_sandbox_probe *pr,
  * (both fields the reason when it could not run or report). */
 static struct probe_result child_finish(struct kos_sandbox_probe *pr)
 {
-    struct probe_result r = {pr->err, pr->err};
+    struct probe_result r = {pr->err, pr->err, pr->err};
 
     if (pr->fd >= 0) {
         ssize_t n;
@@ -184,7 +205,7 @@ static struct probe_result child_finish(struct kos_sandbox_probe *pr)
             n = read(pr->fd, &r, sizeof(r));
         while (n < 0 && errno == EINTR);
         if (n != (ssize_t)sizeof(r))
-            r.ns = r.seccomp = EIO;
+            r.ns = r.seccomp = r.gate = EIO;
         close(pr->fd);
     }
     if (pr->pid > 0)
@@ -226,14 +247,85 @@ static void try_unshare(const void *arg, struct probe_result *r)
         r->ns = errno;
 }
 
-/* Loads a seccomp filter, as every start will. A host (a container runtime,
- * say) may refuse filters even where the kernel has them. */
+static int load_filter(const struct kos_sandbox_prog *prog, unsigned flags, int *listener);
+static int gate_answer(int gate, pid_t app, uint32_t max_files, bool *open);
+
+/* Sets up the exec gate as each init will, and lets one exec through as the
+ * init does: a child's execveat() on a descriptor that is not open (INT_MAX,
+ * standing for max_files) waits for the listener, which answers CONTINUE
+ * (Linux >= 5.5), and the kernel then runs it: EBADF. A host may refuse the
+ * listener (a container runtime that already holds one in the chain makes
+ * the kernel answer EBUSY). The child reports its errno on a pipe whose end
+ * of file also says that it died before its call. Returns 0 or an errno. */
+static int try_gate(void)
+{
+    struct kos_sandbox_prog prog;
+    int gate = -1, p[2] = {-1, -1}, got = 0, err;
+    bool open = true;
+    pid_t pid;
+
+    err = kos_sandbox_gate_prog(&prog);
+    if (err)
+        return err;
+    err = load_filter(&prog, SECCOMP_FILTER_FLAG_NEW_LISTENER, &gate);
+    kos_sandbox_prog_fini(&prog);
+    if (err)
+        return err;
+    if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+        err = errno;
+        goto out_close;
+    }
+    if (pid == 0) {
+        close(gate);
+        syscall(SYS_execveat, (long)INT_MAX, "", NULL, NULL, (long)AT_EMPTY_PATH);
+        got = errno;
+        _exit(write(p[1], &got, sizeof(got)) == (ssize_t)sizeof(got) ? 0 : 1);
+    }
+    close(p[1]);
+    p[1] = -1;
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = gate, .events = POLLIN}, {.fd = p[0], .events = POLLIN}};
+        if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+            err = errno;
+            break;
+        }
+        if (fds[0].revents & POLLIN) {
+            err = gate_answer(gate, pid, INT_MAX, &open);
+            break;
+        }
+        if (fds[1].revents) {
+            err = EIO; /* it ended before its call came */
+            break;
+        }
+    }
+    /* Without a listener, a call still waiting fails (ENOSYS). */
+    close(gate);
+    gate = -1;
+    if (read(p[0], &got, sizeof(got)) != (ssize_t)sizeof(got))
+        got = EIO;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (!err && got != EBADF)
+        err = got ? got : EIO;
+out_close:
+    if (gate >= 0)
+        close(gate);
+    for (int i = 0; i < 2; i++)
+        if (p[i] >= 0)
+            close(p[i]);
+    return err;
+}
+
+/* Loads a seccomp filter, as every start will, and the exec gate. A host (a
+ * container runtime, say) may refuse filters even where the kernel has
+ * them. */
 static void try_seccomp(const void *arg, struct probe_result *r)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     int rc;
     (void)arg;
 
+    r->gate = ENOSYS;
     if (!ctx) {
         r->seccomp = ENOMEM;
         return;
@@ -250,6 +342,8 @@ static void try_seccomp(const void *arg, struct probe_result *r)
     /* libseccomp reports the kernel's refusal as -ECANCELED. */
     if (rc < 0)
         r->seccomp = rc == -ECANCELED ? EPERM : -rc;
+    else
+        r->gate = try_gate();
 }
 
 /* Every namespace the sandbox uses, as a start asks for them. */
@@ -261,16 +355,18 @@ static int all_ns_flags(void)
     return flags;
 }
 
-/* The common case, in one child: every namespace at once, the way each
- * sandbox takes them, mounting in the new mount namespace, then a seccomp
- * filter. */
+/* The common case, in one child: a seccomp filter and the exec gate, then
+ * every namespace at once, the way each sandbox takes them, mounting in the
+ * new mount namespace. The filters come first so that the gate's child is
+ * an ordinary one, not the init of a new PID namespace, which costs more to
+ * make and to tear down. */
 static void try_all(const void *arg, struct probe_result *r)
 {
     struct unshare_try all = {.flags = all_ns_flags()};
     (void)arg;
 
-    try_unshare(&all, r);
     try_seccomp(NULL, r);
+    try_unshare(&all, r);
 }
 
 /* Learns, one namespace at a time, which the host refuses and why. Only run
@@ -321,7 +417,6 @@ void kos_sandbox_probe(struct kos_sandbox_host *h)
 void kos_sandbox_probe_finish(struct kos_sandbox_probe *pr, struct kos_sandbox_host *h)
 {
     struct probe_result all = child_finish(pr);
-    int err;
 
     memset(h, 0, sizeof(*h));
     h->uid = getuid();
@@ -339,12 +434,20 @@ void kos_sandbox_probe_finish(struct kos_sandbox_probe *pr, struct kos_sandbox_h
     } else {
         probe_each_namespace(h);
     }
-    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 || seccomp_api_get() < 1)
+    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 || seccomp_api_get() < 1) {
         why_add(h, "no seccomp filters", errno ? errno : ENOSYS);
-    else if ((err = all.ns == 0 ? all.seccomp : in_child(try_seccomp, NULL).seccomp) != 0)
-        why_add(h, "no seccomp filters", err);
-    else
-        h->layers |= KOS_SB_SECCOMP;
+    } else {
+        struct probe_result sc = all.ns == 0 ? all : in_child(try_seccomp, NULL);
+        /* The exec gate is part of seccomp: named only where filters work. */
+        if (sc.seccomp)
+            why_add(h, "no seccomp filters", sc.seccomp);
+        else
+            h->layers |= KOS_SB_SECCOMP;
+        if (!sc.seccomp && !sc.gate)
+            h->layers |= KOS_SB_EXEC_GATE;
+        else if (!sc.seccomp)
+            why_add(h, "no seccomp user notification for the exec gate", sc.gate);
+    }
     int abi = ll_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi > 0) {
         h->layers |= KOS_SB_LANDLOCK;
@@ -373,7 +476,9 @@ void kos_sandbox_describe(uint32_t layers, int landlock_abi, char *buf, size_t l
         used += (size_t)snprintf(buf + used, len - used, "no namespaces");
     if (used < len)
         used += (size_t)snprintf(buf + used, len - used, "; %s",
-                                 layers & KOS_SB_SECCOMP ? "seccomp" : "no seccomp");
+                                 !(layers & KOS_SB_SECCOMP)  ? "no seccomp"
+                                 : layers & KOS_SB_EXEC_GATE ? "seccomp"
+                                                             : "seccomp without exec gate");
     if (used < len) {
         if (layers & KOS_SB_LANDLOCK)
             snprintf(buf + used, len - used, "; landlock ABI %d", landlock_abi);
@@ -1448,7 +1553,9 @@ static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ptrace), 1,
                               SCMP_A0(SCMP_CMP_NE, PTRACE_TRACEME, 0)); /* init never traces */
     /* The one exec: the verified binary at fd max_files, which no fd the app
-     * can later open, duplicate or receive can ever be numbered. */
+     * can later open, duplicate or receive can ever be numbered. An absolute
+     * path would still get past this rule (the kernel then ignores the fd):
+     * the exec gate lets only the first such call run. */
     if (!rc)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(execveat), 2,
                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sb->max_files, 0),
@@ -1456,26 +1563,43 @@ static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
     return rc;
 }
 
-/* init's own filter: it only waits, forwards signals and reports. */
+/* The exec gate's filter: execve and execveat wait for the listener's
+ * answer; everything else is left to the app's own filter. */
+static int gate_rules(scmp_filter_ctx ctx, const struct kos_sandbox *unused)
+{
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(execve), 0);
+
+    (void)unused;
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(execveat), 0);
+    return rc;
+}
+
+/* The commands the init gives its gate's listener. */
+static const unsigned long gate_ioctls[] = {
+    SECCOMP_IOCTL_NOTIF_RECV,
+    SECCOMP_IOCTL_NOTIF_SEND,
+};
+
+/* init's own filter: it only waits (on its signalfd and its gate), answers
+ * the gate, forwards signals and reports. A sanitizer runtime's _exit()
+ * takes its alternate signal stack down first. */
 static int init_rules(scmp_filter_ctx ctx, const struct kos_sandbox *unused)
 {
     static const int calls[] = {
-        SCMP_SYS(rt_sigtimedwait),
-        SCMP_SYS(rt_sigprocmask),
-        SCMP_SYS(rt_sigreturn),
-        SCMP_SYS(wait4),
-        SCMP_SYS(kill),
-        SCMP_SYS(write),
-        SCMP_SYS(exit),
-        SCMP_SYS(exit_group),
-        SCMP_SYS(close),
-        SCMP_SYS(getppid),
+        SCMP_SYS(poll),         SCMP_SYS(ppoll),      SCMP_SYS(read),  SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(rt_sigreturn), SCMP_SYS(wait4),      SCMP_SYS(kill),  SCMP_SYS(write),
+        SCMP_SYS(exit),         SCMP_SYS(exit_group), SCMP_SYS(close), SCMP_SYS(getppid),
+        SCMP_SYS(sigaltstack),
     };
     int rc = 0;
 
     (void)unused;
     for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]) && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+    for (size_t i = 0; i < sizeof(gate_ioctls) / sizeof(gate_ioctls[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, gate_ioctls[i]));
     return rc;
 }
 
@@ -1540,6 +1664,11 @@ int kos_sandbox_init_prog(struct kos_sandbox_prog *out)
     return compile(SCMP_ACT_KILL_PROCESS, init_rules, NULL, out);
 }
 
+int kos_sandbox_gate_prog(struct kos_sandbox_prog *out)
+{
+    return compile(SCMP_ACT_ALLOW, gate_rules, NULL, out);
+}
+
 bool kos_sandbox_same_prog(const struct kos_sandbox *a, const struct kos_sandbox *b)
 {
     return !a->data_dir == !b->data_dir && a->net_host == b->net_host &&
@@ -1557,21 +1686,32 @@ void kos_sandbox_prog_fini(struct kos_sandbox_prog *prog)
 }
 
 /* Loads a compiled filter on the calling thread, as seccomp_load() would
- * with libseccomp's default attributes (no_new_privs is already set).
- * Returns 0 or an errno. */
-static int load_prog(const struct kos_sandbox_prog *prog)
+ * with libseccomp's default attributes (no_new_privs is already set), with
+ * the SECCOMP_FILTER_FLAG_* `flags`; with SECCOMP_FILTER_FLAG_NEW_LISTENER,
+ * *listener is the new listener (close-on-exec). Returns 0 or an errno. */
+static int load_filter(const struct kos_sandbox_prog *prog, unsigned flags, int *listener)
 {
     struct sock_fprog fp;
+    long rc;
 
     if (!prog || !prog->insns || prog->len == 0 || prog->len > BPF_MAXINSNS)
         return EINVAL;
     fp.len = (unsigned short)prog->len;
     fp.filter = prog->insns;
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) == 0)
+    rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fp);
+    if (rc >= 0) {
+        if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+            *listener = (int)rc;
         return 0;
-    if (errno == ENOSYS && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) == 0)
+    }
+    if (errno == ENOSYS && !flags && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) == 0)
         return 0;
     return errno;
+}
+
+static int load_prog(const struct kos_sandbox_prog *prog)
+{
+    return load_filter(prog, 0, NULL);
 }
 
 int kos_sandbox_enter(const struct kos_sandbox *sb, int *err)
@@ -1621,12 +1761,84 @@ void kos_sandbox_hide_cmdline(void)
         memset((void *)e_start, 0, e_end - e_start);
 }
 
-void kos_sandbox_init(pid_t app, int status_fd, const struct kos_sandbox_prog *prog)
+int kos_sandbox_init_prepare(const struct kos_sandbox *sb, struct kos_sandbox_waits *w, int *err)
 {
     sigset_t all;
 
+    *err = 0;
+    w->gate_fd = -1;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
+    w->signal_fd = signalfd(-1, &all, SFD_CLOEXEC);
+    if (w->signal_fd < 0) {
+        *err = errno;
+        return KOS_SB_STEP_FDS;
+    }
+    if (!sb->gate_prog)
+        return 0;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        *err = errno;
+    else
+        *err = load_filter(sb->gate_prog, SECCOMP_FILTER_FLAG_NEW_LISTENER, &w->gate_fd);
+    if (*err) {
+        close(w->signal_fd);
+        w->signal_fd = -1;
+        return KOS_SB_STEP_GATE;
+    }
+    return 0;
+}
+
+/* The architecture of the system calls the gate hears (its filter kills
+ * every other). */
+#if defined(__x86_64__)
+#define GATE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define GATE_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "sandbox.c: the audit architecture of this platform"
+#endif
+
+/*
+ * Answers the one exec call waiting at the gate: while *open, the first
+ * call from `app` is let through if it is Core's execveat(max_files, "",
+ * AT_EMPTY_PATH), and the gate closes whatever it was; every other call is
+ * answered EPERM. Only the caller's pid and the call's registers are looked
+ * at, never the memory they point to, which the caller could change. A call
+ * interrupted before its answer (a signal) is gone (ENOENT); the restarted
+ * call comes again and, the gate closed, is refused: nothing of the app ran
+ * in between, and it fails to start. Returns 0 once an answer is given, or
+ * an errno.
+ */
+static int gate_answer(int gate, pid_t app, uint32_t max_files, bool *open)
+{
+    struct seccomp_notif n;
+    struct seccomp_notif_resp resp;
+
+    memset(&n, 0, sizeof(n));
+    if (ioctl(gate, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0)
+        return errno;
+    memset(&resp, 0, sizeof(resp));
+    resp.id = n.id;
+    resp.error = -EPERM;
+    if (*open && n.pid == (uint32_t)app) {
+        *open = false;
+        if (n.data.arch == GATE_ARCH && n.data.nr == __NR_execveat && n.data.args[0] == max_files &&
+            n.data.args[4] == AT_EMPTY_PATH) {
+            resp.error = 0;
+            resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        }
+    }
+    if (ioctl(gate, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0)
+        return errno;
+    return 0;
+}
+
+void kos_sandbox_init(const struct kos_sandbox *sb, pid_t app, int status_fd,
+                      const struct kos_sandbox_waits *w)
+{
+    int gate = w->gate_fd;
+    bool open = gate >= 0;
+
     /* Nothing here may be ptraced or inspected by the app. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (clear_caps() != 0) {
@@ -1635,23 +1847,37 @@ void kos_sandbox_init(pid_t app, int status_fd, const struct kos_sandbox_prog *p
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     /* Best-effort hardening of trusted code; the app's filter is what
      * matters. */
-    if (prog && load_prog(prog) != 0) {
-        /* The init still holds nothing but its status pipe. */
+    if (sb->init_prog && load_prog(sb->init_prog) != 0) {
+        /* The init still holds nothing but its status pipe, its signals
+         * and its gate. */
     }
     /* Core: 0 when it is outside our PID namespace, its pid otherwise. */
     pid_t core = getppid();
     for (;;) {
-        siginfo_t si;
-        int sig = sigwaitinfo(&all, &si);
-        if (sig < 0)
+        struct pollfd p[2] = {{.fd = w->signal_fd, .events = POLLIN},
+                              {.fd = gate, .events = POLLIN}};
+        struct signalfd_siginfo si;
+
+        if (poll(p, gate >= 0 ? 2 : 1, -1) < 0)
             continue;
+        if (p[1].revents & POLLIN) {
+            (void)gate_answer(gate, app, sb->max_files, &open);
+        } else if (p[1].revents) {
+            /* Never expected (the init itself keeps the filter in use);
+             * without its listener every exec fails (ENOSYS). */
+            close(gate);
+            gate = -1;
+        }
+        if (!(p[0].revents & POLLIN) || read(w->signal_fd, &si, sizeof(si)) != sizeof(si))
+            continue;
+        int sig = (int)si.ssi_signo;
         if (sig == SIGCHLD) {
             int status;
             pid_t pid;
             while ((pid = (pid_t)syscall(SYS_wait4, -1, &status, WNOHANG, NULL)) > 0) {
                 if (pid == app && (WIFEXITED(status) || WIFSIGNALED(status))) {
-                    ssize_t w = write(status_fd, &status, sizeof(status));
-                    (void)w;
+                    ssize_t wr = write(status_fd, &status, sizeof(status));
+                    (void)wr;
                     _exit(0);
                 }
             }
@@ -1659,7 +1885,7 @@ void kos_sandbox_init(pid_t app, int status_fd, const struct kos_sandbox_prog *p
         }
         /* Forward what comes from outside the namespace (Core: si_pid 0 in
          * a new PID namespace); ignore what the app's processes send. */
-        if (si.si_pid == 0 || si.si_pid == core)
+        if (si.ssi_pid == 0 || si.ssi_pid == (uint32_t)core)
             kill(app, sig);
     }
 }

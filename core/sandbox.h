@@ -18,16 +18,28 @@
  *                           writes its user namespace's uid/gid maps.
  *   the sandbox's init      kos_sandbox_unshare() creates its other namespaces;
  *   (PID 1 of the new       kos_sandbox_build_root() assembles and pivots into
- *   PID namespace)          the new root; it then starts the app and runs
- *                           kos_sandbox_init(): forwards Core's signals and
+ *   PID namespace)          the new root; kos_sandbox_init_prepare() opens the
+ *                           exec gate (below) and what the init waits on; it
+ *                           then forks the app and runs kos_sandbox_init():
+ *                           answers the gate, forwards Core's signals and
  *                           reports the app's exact wait status.
  *   the app, before exec    kos_sandbox_enter(): limits, Landlock, capabilities,
  *                           no_new_privs and the (compiled) seccomp filter, the
  *                           last step before execveat() of the verified binary.
  *
+ * The exec gate: a seccomp filter the init loads on itself before the app
+ * exists, so the app and everything it starts inherit it, sends every
+ * execve and execveat that the app's own filter lets through to a listener
+ * only the init holds. The init lets the first one through, Core's execveat
+ * of the verified binary, and refuses every later one with EPERM; the
+ * listener is the chain's only one, so no other filter can answer for it.
+ *
  * What stays true: in strict mode every layer the sandbox describes is in
  * force when the app's first instruction runs, or the app does not run; a
- * failing step is reported as (step, errno) and is never skipped.
+ * failing step is reported as (step, errno) and is never skipped. With the
+ * exec gate, exactly one exec is let through per sandbox, the one Core's
+ * code makes before anything of the image runs; when the init is gone the
+ * kernel fails every exec (ENOSYS).
  */
 #ifndef KOS_CORE_SANDBOX_H
 #define KOS_CORE_SANDBOX_H
@@ -65,7 +77,8 @@ enum kos_sandbox_layer {
     KOS_SB_NS_NET = 1u << 5,
     KOS_SB_SECCOMP = 1u << 6,
     KOS_SB_LANDLOCK = 1u << 7,
-    KOS_SB_ALL = (1u << 8) - 1,
+    KOS_SB_EXEC_GATE = 1u << 8, /* seccomp user notification with CONTINUE (Linux >= 5.5) */
+    KOS_SB_ALL = (1u << 9) - 1,
 };
 
 /* What the host allows, learnt once at boot by kos_sandbox_probe(). */
@@ -127,6 +140,10 @@ struct kos_sandbox {
                                                  kos_sandbox_same_prog() as this one;
                                                  required with KOS_SB_SECCOMP */
     const struct kos_sandbox_prog *init_prog; /* the init's filter, or NULL: none */
+    const struct kos_sandbox_prog *gate_prog; /* the exec gate's filter, compiled by
+                                                 kos_sandbox_gate_prog(), or NULL: no
+                                                 gate (the host has no
+                                                 KOS_SB_EXEC_GATE, or no seccomp) */
 };
 
 /* The uid and gid an app has inside its user namespace. */
@@ -161,6 +178,7 @@ enum kos_sandbox_step {
     KOS_SB_STEP_FORK,
     KOS_SB_STEP_EXEC,
     KOS_SB_STEP_NAMESPACES,
+    KOS_SB_STEP_GATE,
 };
 
 /* A step's name, e.g. "seccomp". */
@@ -174,9 +192,10 @@ struct kos_sandbox_probe {
     int err;   /* why it could not be started, or 0 */
 };
 
-/* Learns which layers the host allows: every namespace at once and a
- * seccomp filter in one short-lived child and, only if the namespaces fail
- * together, each kind (and the filter) in a child of its own to say which
+/* Learns which layers the host allows: every namespace at once, a seccomp
+ * filter and the exec gate (a listener answering one execveat with
+ * CONTINUE) in one short-lived child and, only if the namespaces fail
+ * together, each kind (and the filters) in a child of its own to say which
  * the host refuses. Never fails; what does not work is left out of h->layers
  * and explained in h->why. Blocks for a millisecond or so (a few when a
  * namespace is refused). */
@@ -191,7 +210,8 @@ void kos_sandbox_probe_start(struct kos_sandbox_probe *pr);
 void kos_sandbox_probe_finish(struct kos_sandbox_probe *pr, struct kos_sandbox_host *h);
 void kos_sandbox_probe_cancel(struct kos_sandbox_probe *pr);
 
-/* Writes "namespaces mnt,pid,...; seccomp; landlock ABI 7" for `layers`. */
+/* Writes "namespaces mnt,pid,...; seccomp; landlock ABI 7" for `layers`
+ * ("seccomp without exec gate" when the host has filters but no gate). */
 void kos_sandbox_describe(uint32_t layers, int landlock_abi, char *buf, size_t len);
 
 /*
@@ -207,11 +227,13 @@ kos_status_t kos_sandbox_root_files(int fd, char ***files, size_t *n, bool *sani
 void kos_sandbox_files_free(char **files);
 
 /* Compiles the seccomp allow-list of an app with sandbox sb (see
- * docs/sandbox.md), or the sandbox init's own filter. Returns 0 or an errno;
- * on success *prog is the caller's, to release with kos_sandbox_prog_fini(). */
+ * docs/sandbox.md), the sandbox init's own filter, or the exec gate's (the
+ * same for every sandbox). Returns 0 or an errno; on success *prog is the
+ * caller's, to release with kos_sandbox_prog_fini(). */
 int kos_sandbox_app_prog(const struct kos_sandbox *sb, struct kos_sandbox_prog *prog)
     __attribute__((warn_unused_result));
 int kos_sandbox_init_prog(struct kos_sandbox_prog *prog) __attribute__((warn_unused_result));
+int kos_sandbox_gate_prog(struct kos_sandbox_prog *prog) __attribute__((warn_unused_result));
 void kos_sandbox_prog_fini(struct kos_sandbox_prog *prog);
 
 /* Whether sandboxes a and b get the same app filter (it depends only on
@@ -248,13 +270,32 @@ int kos_sandbox_enter(const struct kos_sandbox *sb, int *err);
  * private /proc shows nothing of Core's. Best effort. */
 void kos_sandbox_hide_cmdline(void);
 
+/* What the sandbox's init waits on. */
+struct kos_sandbox_waits {
+    int signal_fd; /* a signalfd for every signal (all blocked) */
+    int gate_fd;   /* the exec gate's listener, or -1: no gate */
+};
+
+/* In the sandbox's init, before it creates the app: blocks every signal and
+ * opens a signalfd for them and, with sb->gate_prog, loads the exec gate's
+ * filter on the calling process (setting no_new_privs), which the app it
+ * then creates inherits. On success *w holds both descriptors (close-on-
+ * exec; the app must not keep the gate's) and 0 is returned; otherwise the
+ * failing step, with *err set, and whatever was opened is closed. The app
+ * must then be started with fork(), never vfork(): its exec waits for the
+ * init's answer. */
+int kos_sandbox_init_prepare(const struct kos_sandbox *sb, struct kos_sandbox_waits *w, int *err);
+
 /* The sandbox's init, PID 1 of the new PID namespace, after it forked the
- * app: drops its capabilities, loads its own filter `prog` (if not NULL),
- * holds no descriptor but `status_fd`, forwards every signal Core sends it
- * to the app, reaps orphans, and when the app ends writes its wait status
- * (an int) to status_fd and exits, which ends every process left in the
- * namespace. Never returns. */
-__attribute__((noreturn)) void kos_sandbox_init(pid_t app, int status_fd,
-                                                const struct kos_sandbox_prog *prog);
+ * app: drops its capabilities, loads its own filter sb->init_prog (if not
+ * NULL), holds no descriptor but `status_fd` and those of *w, answers the
+ * exec gate (the first exec the app makes, execveat of fd sb->max_files
+ * with AT_EMPTY_PATH, runs; every other exec of any process in the sandbox
+ * fails with EPERM), forwards every signal Core sends it to the app, reaps
+ * orphans, and when the app ends writes its wait status (an int) to
+ * status_fd and exits, which ends every process left in the namespace.
+ * Never returns. */
+__attribute__((noreturn)) void kos_sandbox_init(const struct kos_sandbox *sb, pid_t app,
+                                                int status_fd, const struct kos_sandbox_waits *w);
 
 #endif

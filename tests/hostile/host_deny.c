@@ -7,11 +7,14 @@
  *   host_deny LAYER[,LAYER...] -- COMMAND [ARG...]
  *
  * LAYER: userns (user namespaces), netns (network namespaces), seccomp (no
- * further seccomp filters). clone3 answers ENOSYS so that glibc falls back
- * to clone, whose flags a filter can inspect.
+ * further seccomp filters), notify (no seccomp listener: the kernel answers
+ * EBUSY where a filter in the chain already has one, as under a container
+ * runtime that intercepts system calls). clone3 answers ENOSYS so that
+ * glibc falls back to clone, whose flags a filter can inspect.
  */
 #include <errno.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,8 +59,13 @@ int main(int argc, char **argv)
             if (!rc)
                 rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(prctl), 1,
                                       SCMP_A0(SCMP_CMP_EQ, PR_SET_SECCOMP));
+        } else if (!strcmp(l, "notify")) {
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EBUSY), SCMP_SYS(seccomp), 2,
+                                  SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER),
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                                          SECCOMP_FILTER_FLAG_NEW_LISTENER));
         } else {
-            fprintf(stderr, "host_deny: unknown layer '%s' (userns, netns, seccomp)\n", l);
+            fprintf(stderr, "host_deny: unknown layer '%s' (userns, netns, seccomp, notify)\n", l);
             seccomp_release(ctx);
             return 2;
         }

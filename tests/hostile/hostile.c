@@ -30,8 +30,10 @@
  * It uses libkos's internal headers (the channel layout and the message
  * server's wire format) to forge what a real hostile app could forge.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnu/libc-version.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -41,9 +43,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -52,6 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 
 #include <kos/log.h>
@@ -305,14 +311,272 @@ static void attack_processes(kos_app_t *app)
     }
 }
 
+/* ---- executing anything after start ---- */
+
+/* The loader: the one program besides our own binary that the root holds
+ * and that would run if executed (libc runs too, and prints its banner);
+ * libc's directory, should dladdr() not say where it is. */
+#if defined(__x86_64__)
+#define LOADER_DIR  "/lib64"
+#define LOADER_NAME "ld-linux-x86-64.so.2"
+#define LIBC_DIR    "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define LOADER_DIR  "/lib"
+#define LOADER_NAME "ld-linux-aarch64.so.1"
+#define LIBC_DIR    "aarch64-linux-gnu"
+#else
+#error "hostile.c: the loader's path for this architecture"
+#endif
+#define LOADER LOADER_DIR "/" LOADER_NAME
+
+/* What an exec that worked runs shows on the console: the loader prints
+ * "ESCAPED-exec: missing program name", libc its banner. */
+static char *const exec_argv[] = {"ESCAPED-exec", NULL};
+static char *const exec_envp[] = {NULL};
+
+/* One execveat() attempt. */
+struct exec_at {
+    int fd;
+    const char *path;
+    int flags;
+};
+
+/* Each attempt returns only if its exec failed, with the errno it got. */
+static int try_execve(const void *path)
+{
+    execve(path, exec_argv, exec_envp);
+    return errno;
+}
+
+static int try_execveat(const void *arg)
+{
+    const struct exec_at *a = arg;
+    syscall(SYS_execveat, (long)a->fd, a->path, exec_argv, exec_envp, (long)a->flags);
+    return errno;
+}
+
+static int try_fexecve(const void *fd)
+{
+    fexecve(*(const int *)fd, exec_argv, exec_envp);
+    return errno;
+}
+
+struct exec_thread {
+    const struct exec_at *at;
+    int err;
+};
+
+static void *exec_thread_main(void *arg)
+{
+    struct exec_thread *t = arg;
+    t->err = try_execveat(t->at);
+    return NULL;
+}
+
+/* The same execveat() from a second thread: a successful exec would end
+ * the first one too. */
+static int try_execveat_thread(const void *arg)
+{
+    struct exec_thread t = {.at = arg};
+    pthread_t th;
+    int err = pthread_create(&th, NULL, exec_thread_main, &t);
+    if (err)
+        return err;
+    pthread_join(th, NULL);
+    return t.err;
+}
+
+/* A filter of our own whose listener we hold, to answer our own exec with
+ * CONTINUE in the exec gate's place (the kernel asks the newest filter's
+ * listener first): a second thread makes the call, we answer it. */
+static int try_own_listener(const void *arg)
+{
+    struct sock_filter insns[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof(insns) / sizeof(insns[0]), .filter = insns};
+    struct exec_thread t = {.at = arg};
+    struct seccomp_notif n;
+    pthread_t th;
+    int fd =
+        (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+
+    if (fd < 0)
+        return errno;
+    if (pthread_create(&th, NULL, exec_thread_main, &t) != 0)
+        return EAGAIN;
+    memset(&n, 0, sizeof(n));
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &n) == 0) {
+        struct seccomp_notif_resp r = {.id = n.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+        ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &r);
+    }
+    pthread_join(th, NULL);
+    return t.err;
+}
+
+#if defined(__x86_64__)
+/* The other system call entries of an x86-64 CPU: x32 numbers (the native
+ * ABI's numbers with bit 30 set) and the i386 ABI through int 0x80. Both
+ * take 32-bit pointers, so the strings and arrays live in the low 4 GiB. */
+#define X32_SYSCALL_BIT 0x40000000L
+#define X32_EXECVE      520L
+#define X32_EXECVEAT    545L
+#define I386_EXECVE     11L
+
+struct low_args {
+    char path[64];
+    char arg0[16];
+    uint32_t argv[2];
+    uint32_t envp[1];
+};
+
+static int try_x32_execve(const void *arg)
+{
+    const struct low_args *l = arg;
+    syscall(X32_SYSCALL_BIT | X32_EXECVE, l->path, l->argv, l->envp);
+    return errno;
+}
+
+static int try_x32_execveat(const void *arg)
+{
+    const struct low_args *l = arg;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    syscall(X32_SYSCALL_BIT | X32_EXECVEAT, (long)rl.rlim_cur, l->path, l->argv, l->envp,
+            (long)AT_EMPTY_PATH);
+    return errno;
+}
+
+static int try_int80_execve(const void *arg)
+{
+    const struct low_args *l = arg;
+    long ret;
+    __asm__ volatile("int $0x80"
+                     : "=a"(ret)
+                     : "a"(I386_EXECVE), "b"(l->path), "c"(l->argv), "d"(l->envp)
+                     : "memory", "cc", "r8", "r9", "r10", "r11");
+    return ret < 0 ? (int)-ret : EINVAL;
+}
+#endif
+
+/*
+ * Runs one exec attempt in a child of its own, so that an exec that works
+ * replaces only that child: the program it ran prints on the console and
+ * the attack says ESCAPED, and the attacks go on. The child reports the
+ * errno its attempt got on a close-on-exec pipe; no report means its exec
+ * ran something, unless the child was killed by SIGSYS (a seccomp filter's
+ * answer to a foreign system call ABI) or, for `refusal` when it is not 0,
+ * by that signal (int 0x80 where the kernel offers no 32-bit entry).
+ */
+static void exec_attempt(const char *name, const char *what, int (*try)(const void *),
+                         const void *arg, int refusal)
+{
+    int p[2], err = 0, status = 0;
+    ssize_t n;
+    pid_t pid;
+
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        outcome(name, 0, "%s: no pipe to report on: %s", what, strerror(errno));
+        return;
+    }
+    pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        err = try(arg);
+        n = write(p[1], &err, sizeof(err));
+        _exit(n == (ssize_t)sizeof(err) ? 0 : 1);
+    }
+    close(p[1]);
+    if (pid < 0) {
+        outcome(name, 0, "%s: cannot fork to try: %s", what, strerror(errno));
+        close(p[0]);
+        return;
+    }
+    do
+        n = read(p[0], &err, sizeof(err));
+    while (n < 0 && errno == EINTR);
+    close(p[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (n == (ssize_t)sizeof(err))
+        outcome(name, 1, "%s: %s", what, strerror(err));
+    else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+        outcome(name, 1, "%s: killed by SIGSYS (a foreign system call ABI)", what);
+    else if (refusal && WIFSIGNALED(status) && WTERMSIG(status) == refusal)
+        outcome(name, 1, "%s: killed by %s (no such entry on this host)", what, strsignal(refusal));
+    else if (WIFSIGNALED(status))
+        outcome(name, 0, "%s: no errno; killed by %s after its exec ran", what,
+                strsignal(WTERMSIG(status)));
+    else
+        outcome(name, 0, "%s: no errno; exited with status %d after its exec ran", what,
+                WEXITSTATUS(status));
+}
+
+/* Opens path for an attempt; an open that fails leaves nothing to execute,
+ * which is said as the attempt's outcome. Returns the fd or -1. */
+static int exec_open(const char *name, const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0)
+        outcome(name, 1, "open(%s): %s: nothing to execute", path, strerror(errno));
+    return fd;
+}
+
+/* A new memfd holding a copy of the loader, or as much of it as the file
+ * size limit lets through (the kernel refuses before it reads a byte, so a
+ * partial copy tries the same); -1 after saying why not. *copied and *size
+ * say how much. */
+static int exec_copy_loader(const char *name, off_t *copied, off_t *size)
+{
+    int src = exec_open(name, LOADER, O_RDONLY), mfd;
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+    char buf[65536];
+    struct stat st;
+    ssize_t n = 0, w = 0;
+
+    *copied = *size = 0;
+    if (src < 0)
+        return -1;
+    if (fstat(src, &st) == 0)
+        *size = st.st_size;
+    mfd = memfd_create("copy", MFD_CLOEXEC);
+    while (mfd >= 0 && w == n && (n = read(src, buf, sizeof(buf))) > 0) {
+        w = write(mfd, buf, (size_t)n);
+        if (w > 0)
+            *copied += w;
+    }
+    signal(SIGXFSZ, was);
+    if (mfd < 0 || n < 0 || *copied == 0) {
+        outcome(name, 1, "copying the loader into a memfd: %s: nothing to execute",
+                strerror(errno));
+        if (mfd >= 0)
+            close(mfd);
+        mfd = -1;
+    }
+    close(src);
+    return mfd;
+}
+
+/*
+ * After start, nothing can be executed: not by path, not through any
+ * descriptor (the number of the one the app was started from included,
+ * which it can learn: it is its RLIMIT_NOFILE), not a copy in a new memfd,
+ * not from another thread, not through another system call ABI.
+ */
 static void attack_exec(void)
 {
     char *argv[] = {"sh", "-c", "echo escaped", NULL};
     char *envp[] = {NULL};
+    char what[512], libc[256] = "/lib/" LIBC_DIR "/libc.so.6";
+    struct rlimit rl;
+    Dl_info dli;
     int r = execve("/bin/sh", argv, envp);
     outcome("execve_sh", 1, "execve(/bin/sh): %s", strerror(errno));
     (void)r;
-    r = (int)syscall(SYS_execveat, AT_FDCWD, "/lib64/ld-linux-x86-64.so.2", argv, envp, 0);
+    r = (int)syscall(SYS_execveat, AT_FDCWD, LOADER, argv, envp, 0);
     outcome("execveat_loader", r < 0, "execveat(loader): %s", strerror(errno));
     /* Re-executing through a descriptor: every number, with AT_EMPTY_PATH. */
     int ok = 0;
@@ -331,6 +595,101 @@ static void attack_exec(void)
         outcome("exec_new_memfd", r < 0, "execveat(new memfd): %s", strerror(errno));
         close(mfd);
     }
+
+    /* The rest, each in a child of its own. The number of the descriptor
+     * the app was started from is our RLIMIT_NOFILE. */
+    getrlimit(RLIMIT_NOFILE, &rl);
+    int L = (int)rl.rlim_cur;
+    if (dladdr((void *)gnu_get_libc_version, &dli) && dli.dli_fname && dli.dli_fname[0] == '/')
+        snprintf(libc, sizeof(libc), "%s", dli.dli_fname);
+    exec_attempt("execve_loader", "execve(" LOADER ")", try_execve, LOADER, 0);
+    /* The audit's attack: the allowed descriptor number and flag, with an
+     * absolute path, for which the kernel ignores the descriptor. */
+    struct exec_at at = {L, LOADER, AT_EMPTY_PATH};
+    snprintf(what, sizeof(what), "execveat(%d, %s, AT_EMPTY_PATH)", L, LOADER);
+    exec_attempt("execveat_max_files_abs", what, try_execveat, &at, 0);
+    struct exec_at at_libc = {L, libc, AT_EMPTY_PATH};
+    snprintf(what, sizeof(what), "execveat(%d, %s, AT_EMPTY_PATH)", L, libc);
+    exec_attempt("execveat_max_files_libc", what, try_execveat, &at_libc, 0);
+    struct exec_at at_empty = {L, "", AT_EMPTY_PATH};
+    snprintf(what, sizeof(what), "execveat(%d, \"\", AT_EMPTY_PATH)", L);
+    exec_attempt("execveat_max_files_empty", what, try_execveat, &at_empty, 0);
+    snprintf(what, sizeof(what), "execveat(%d, %s, AT_EMPTY_PATH) from a second thread", L, LOADER);
+    exec_attempt("exec_thread", what, try_execveat_thread, &at, 0);
+    exec_attempt("exec_own_listener",
+                 "seccomp(NEW_LISTENER) of my own, to answer my own execveat with CONTINUE",
+                 try_own_listener, &at, 0);
+    /* Relative to a directory, and through descriptors of programs. */
+    int dfd = exec_open("execveat_opath_dir", LOADER_DIR, O_PATH | O_DIRECTORY);
+    if (dfd >= 0) {
+        struct exec_at rel = {dfd, LOADER_NAME, 0};
+        exec_attempt("execveat_opath_dir", "execveat(O_PATH " LOADER_DIR ", " LOADER_NAME ")",
+                     try_execveat, &rel, 0);
+        close(dfd);
+    }
+    int pfd = exec_open("execveat_opath_file", LOADER, O_PATH);
+    if (pfd >= 0) {
+        struct exec_at opath = {pfd, "", AT_EMPTY_PATH};
+        exec_attempt("execveat_opath_file", "execveat(O_PATH " LOADER ", \"\", AT_EMPTY_PATH)",
+                     try_execveat, &opath, 0);
+        close(pfd);
+    }
+    int lfd = exec_open("fexecve_loader", LOADER, O_RDONLY);
+    if (lfd >= 0) {
+        exec_attempt("fexecve_loader", "fexecve(" LOADER ")", try_fexecve, &lfd, 0);
+        close(lfd);
+    }
+    int cfd = exec_open("fexecve_libc", libc, O_RDONLY);
+    if (cfd >= 0) {
+        snprintf(what, sizeof(what), "fexecve(%s)", libc);
+        exec_attempt("fexecve_libc", what, try_fexecve, &cfd, 0);
+        close(cfd);
+    }
+    /* A copy of a program in a new memfd: through the memfd, and by its
+     * /proc path with the allowed number (only a sanitizer build has a
+     * /proc to resolve it). */
+    off_t copied, size;
+    int copy = exec_copy_loader("exec_memfd_copy", &copied, &size);
+    if (copy >= 0) {
+        char copy_what[96], proc_path[64];
+        snprintf(copy_what, sizeof(copy_what), "memfd copy of the loader, %lld of %lld bytes",
+                 (long long)copied, (long long)size);
+        struct exec_at m = {copy, "", AT_EMPTY_PATH};
+        snprintf(what, sizeof(what), "execveat(%s, \"\", AT_EMPTY_PATH)", copy_what);
+        exec_attempt("exec_memfd_copy", what, try_execveat, &m, 0);
+        snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", copy);
+        struct exec_at mp = {L, proc_path, AT_EMPTY_PATH};
+        snprintf(what, sizeof(what), "execveat(%d, %s, AT_EMPTY_PATH) (the %s)", L, proc_path,
+                 copy_what);
+        exec_attempt("exec_memfd_proc_path", what, try_execveat, &mp, 0);
+        close(copy);
+    }
+#if defined(__x86_64__)
+    struct low_args *low = mmap(NULL, sizeof(*low), PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (low == MAP_FAILED) {
+        outcome("exec_x32", 0, "no memory below 4 GiB to try from: %s", strerror(errno));
+    } else {
+        snprintf(low->path, sizeof(low->path), "%s", LOADER);
+        snprintf(low->arg0, sizeof(low->arg0), "%s", exec_argv[0]);
+        low->argv[0] = (uint32_t)(uintptr_t)low->arg0;
+        low->argv[1] = 0;
+        low->envp[0] = 0;
+        exec_attempt("exec_x32", "x32 execve(" LOADER ")", try_x32_execve, low, 0);
+        snprintf(what, sizeof(what), "x32 execveat(%d, %s, AT_EMPTY_PATH)", L, LOADER);
+        exec_attempt("exec_x32_execveat", what, try_x32_execveat, low, 0);
+        exec_attempt("exec_int80", "int 0x80 (i386) execve(" LOADER ")", try_int80_execve, low,
+                     SIGSEGV);
+        munmap(low, sizeof(*low));
+    }
+#endif
+}
+
+/* Kernel interfaces a sandboxed app has no business with. */
+static void attack_kernel(void)
+{
+    int r;
+
     r = unshare(CLONE_NEWUSER);
     outcome("unshare_user", r < 0, "unshare(CLONE_NEWUSER): %s", strerror(errno));
     r = mount("none", "/", "tmpfs", 0, NULL);
@@ -609,6 +968,7 @@ static int attack(kos_app_t *app)
     attack_sockets();
     attack_processes(app);
     attack_exec();
+    attack_kernel();
     attack_fork_bomb();
     attack_memory();
     attack_guess_fds();

@@ -44,6 +44,21 @@ deny userns,netns run --trust "$KOS_TRUST" --isolation best-effort "$KOS_SYSTEM_
 expect "core: sandbox: namespaces mnt,pid,ipc,uts; seccomp; "
 expect "core: WARNING: sandbox: best-effort isolation: missing: no user namespace \(Operation not permitted\); no net namespace \(Operation not permitted\)$"
 
+# A host that refuses a seccomp listener (the kernel answers EBUSY where a
+# container runtime holds one already): strict names what the exec gate
+# needs; best effort boots without the gate and says what that leaves open.
+deny notify run --trust "$KOS_TRUST" "$KOS_SYSTEM_IMAGES/inspect.zip"
+[ "$RC" -eq 4 ] || fail "exit status $RC without seccomp user notification, expected 4"
+expect "core: sandbox: the host forbids: no seccomp user notification for the exec gate \(Device or resource busy\)$"
+expect_not "core: booting system"
+
+deny notify run --trust "$KOS_TRUST" "$KOS_IMAGES/best_effort.zip"
+[ "$RC" -eq 0 ] || fail "exit status $RC for best_effort without seccomp user notification, expected 0"
+expect "core: sandbox: namespaces mnt,pid,ipc,uts,net,user; seccomp without exec gate; landlock ABI [0-9]+; "
+expect "core: WARNING: sandbox: best-effort isolation: missing: no seccomp user notification for the exec gate \(Device or resource busy\)$"
+expect "core: WARNING: sandbox: no exec gate: an app can execute again after it started"
+expect "inspector: info: confined: pid 2 uid 1000 "
+
 # Without seccomp, best effort says so and boots.
 deny seccomp run --trust "$KOS_TRUST" "$KOS_IMAGES/best_effort.zip"
 [ "$RC" -eq 0 ] || fail "exit status $RC for best_effort without seccomp, expected 0"

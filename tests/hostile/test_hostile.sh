@@ -19,13 +19,32 @@ expect "attacker: info: attacks done: [0-9]+ contained, 0 escaped$"
 expect_not "ESCAPED"
 for a in read_passwd host_proc_environ tcp_socket unix_socket socketpair connect_abstract \
          signal_scan kill_init ptrace_init kill_sibling execve_sh execveat_loader reexec_fd \
-         exec_new_memfd unshare_user mount bpf keyctl mlock mmap_locked fork_bomb write_own_binary create_file \
+         exec_new_memfd execve_loader execveat_max_files_abs execveat_max_files_libc \
+         execveat_max_files_empty exec_thread exec_own_listener execveat_opath_dir \
+         execveat_opath_file fexecve_loader fexecve_libc exec_memfd_copy exec_memfd_proc_path \
+         unshare_user mount bpf keyctl mlock mmap_locked fork_bomb write_own_binary create_file \
          guess_fds shm_path undeclared_protocol forge_token_cookie forge_close_revoke \
          scribble_channel hoard_tokens flood_msg_server malformed_frames; do
   expect "attacker: info: attack $a: contained: "
 done
 expect "attacker: info: attack fork_bomb: contained: 1[0-9] forks, then Resource temporarily unavailable$"
 expect "attacker: info: attack execve_sh: contained: execve\(/bin/sh\): Operation not permitted$"
+# Nothing runs after start: the exec gate refuses every exec that passes the
+# allow-list (the audit's absolute path with the allowed descriptor number
+# among them), so each gets EPERM; other ABIs are killed. What an exec that
+# worked would run prints on the console: the loader its argv[0]
+# ("ESCAPED-exec"), libc its banner.
+for a in execveat_max_files_abs execveat_max_files_libc execveat_max_files_empty exec_thread \
+         exec_own_listener exec_memfd_proc_path; do
+  expect "attacker: info: attack $a: contained: .*: Operation not permitted$"
+done
+if [ "$(uname -m)" = x86_64 ]; then
+  for a in exec_x32 exec_x32_execveat; do
+    expect "attacker: info: attack $a: contained: .*: killed by SIGSYS"
+  done
+  expect "attacker: info: attack exec_int80: contained: "
+fi
+expect_not "GNU C Library"
 expect "attacker: info: attack hoard_tokens: contained: got 15 more 'echo' tokens, then no memory$"
 expect "msg0: app 'attacker' holds 16 tokens for 'echo' and [0-9]+ in all \(at most 16 and 256\); refusing another"
 # Denials are logged within a budget: the flood's thousands of denied
