@@ -14,6 +14,9 @@ packages=(
   # tests
   libcmocka-dev zip unzip python3 openssl   # openssl: the key_store test checks signatures with the CLI
   rng-tools5 xxd   # rngtest (FIPS 140-2 battery) and hex decoding for the rng_server test
+  # Core makes, checks and grows an app's /data file system (mke2fs, e2fsck,
+  # resize2fs); kos-tool log.view reads a store out of one (debugfs)
+  e2fsprogs
   # fuzzing (the fuzz preset; libclang-rt-14-dev holds libFuzzer, only
   # recommended by clang) and the cross-aarch64 preset
   clang libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
