@@ -86,6 +86,19 @@ run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/open.key"
 expect err "^kos-tool manifest.build: release key $WORK/open.key may be read or written by group or others \\(mode 0644\\)"
 [ ! -e "$WORK/x.zip" ] || fail "a failed build left $WORK/x.zip"
 ls "$WORK" | grep -q tmp && fail "a failed build left a temporary file"
+# The public half given by mistake: said at once, naming the private half,
+# with no advice about its mode (0644 is right for a public key).
+run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/keys/sub/release.pub" --bin-dir /bin
+expect err "^kos-tool manifest.build: release key $WORK/keys/sub/release.pub is a public key \\(-----BEGIN PUBLIC KEY-----\\), not a private one: sign with its private half, $WORK/keys/sub/release.key$"
+grep -q chmod "$WORK/err" && fail "a public key given as --key gets chmod advice"
+cp "$WORK/keys/sub/release.pub" "$WORK/pubcopy"
+chmod 600 "$WORK/pubcopy"
+run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/pubcopy" --bin-dir /bin
+expect err "^kos-tool manifest.build: release key $WORK/pubcopy is a public key .*: sign with the private half of the pair"
+# And the private half given to --trust.
+run 3 run "$WORK/img.zip" --trust "$WORK/keys/sub/release.key"
+expect out "trusted key $WORK/keys/sub/release.key is a private key, not a public one: trust its public half, $WORK/keys/sub/release.pub"
+
 
 # No key is ever packed into an image: a binary that is a private key, or
 # holds one, is refused and nothing is written.
