@@ -1,10 +1,15 @@
 /*
  * cmd_run.c - `kos-tool run`: boot a system image on the sim platform.
+ *
+ * What stays true: nothing starts before every argument was read and the
+ * image argument is at least a file that could be an image; a folder or a
+ * manifest given instead is refused with a line saying what to give.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -55,6 +60,45 @@ static void run_usage(FILE *f)
             "2 usage error (or a key bundle refused), 3 image refused, 4 host error,\n"
             "5 the system ran but its self test failed. See %s.\n",
             kos__tool_doc("running.md"));
+}
+
+/* Says what IMAGE is when it cannot be an image at all (a folder, a
+ * manifest) and returns false; kos_image_open() judges everything else. */
+static bool image_arg_ok(const char *path)
+{
+    struct stat st;
+    char head[512];
+    size_t n = 0;
+    FILE *f;
+
+    if (stat(path, &st) != 0)
+        return true; /* said by Core, as every other refusal */
+    if (S_ISDIR(st.st_mode)) {
+        fprintf(stderr,
+                "kos-tool run: %s is a folder, not a system image: give the .zip that kos-tool "
+                "manifest.build -o wrote (kos_add_system() writes <build dir>/<name>.zip)\n",
+                path);
+        return false;
+    }
+    if (!S_ISREG(st.st_mode) || !(f = fopen(path, "rb")))
+        return true;
+    n = fread(head, 1, sizeof(head) - 1, f);
+    fclose(f);
+    head[n] = '\0';
+    if (n >= 4 && memcmp(head, "PK", 2) == 0)
+        return true;
+    size_t len = strlen(path);
+    bool yaml_name = (len > 5 && strcmp(path + len - 5, ".yaml") == 0) ||
+                     (len > 4 && strcmp(path + len - 4, ".yml") == 0);
+    if (yaml_name || strncmp(head, "system:", 7) == 0 || strstr(head, "\nsystem:")) {
+        fprintf(stderr,
+                "kos-tool run: %s is a manifest, not a system image: build the image first, "
+                "with kos-tool manifest.build %s -o manifest.zip --key RELEASE.key (or "
+                "kos_add_system() in CMake), then run manifest.zip\n",
+                path, path);
+        return false;
+    }
+    return true;
 }
 
 enum {
@@ -150,6 +194,8 @@ int kos__tool_run(int argc, char **argv)
     }
     if (!o.image_path)
         return kos__opts_usage_error(&p, "no image given: kos-tool run IMAGE.zip --trust PUBKEY");
+    if (!image_arg_ok(o.image_path))
+        return 3;
     /* Console lines must reach a pipe reader promptly. */
     setvbuf(stdout, NULL, _IONBF, 0);
     return kos_core_run(&o);

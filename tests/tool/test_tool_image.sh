@@ -146,6 +146,15 @@ expect err "^kos-tool manifest.build: release key $WORK/pubcopy is a public key 
 run 3 run "$WORK/img.zip" --trust "$WORK/keys/sub/release.key"
 expect out "trusted key $WORK/keys/sub/release.key is a private key, not a public one: trust its public half, $WORK/keys/sub/release.pub"
 
+# kos-tool run given something that cannot be an image says what to give.
+run 3 run "$WORK/keys" --trust "$WORK/keys/sub/release.pub"
+expect err "^kos-tool run: $WORK/keys is a folder, not a system image: give the .zip that kos-tool manifest.build -o wrote"
+run 3 run "$WORK/system.yaml" --trust "$WORK/keys/sub/release.pub"
+expect err "^kos-tool run: $WORK/system.yaml is a manifest, not a system image: build the image first, with kos-tool manifest.build $WORK/system.yaml -o manifest.zip"
+cp "$WORK/system.yaml" "$WORK/system.txt"
+run 3 run "$WORK/system.txt" --trust "$WORK/keys/sub/release.pub"
+expect err "is a manifest, not a system image"
+
 # No key is ever packed into an image: a binary that is a private key, or
 # holds one, is refused and nothing is written.
 cp "$WORK/keys/sub/release.key" "$WORK/keyfile"
