@@ -158,6 +158,18 @@ static const struct kos__opt check_opts[] = {
 
 static void print_finding(FILE *f, const struct kos_check_finding *x);
 
+/* Takes `v` as the one MANIFEST argument of manifest.build or .check;
+ * false (after saying so) when there is one already. */
+static bool take_manifest(const struct kos__opts *p, const char **manifest_path, const char *v)
+{
+    if (*manifest_path) {
+        kos__opts_usage_error(p, "unexpected argument '%s': only one MANIFEST", v);
+        return false;
+    }
+    *manifest_path = v;
+    return true;
+}
+
 /* Prints the findings of `rep` that a build reports (errors and warnings
  * not waived) on stderr, with a summary line; nothing when there are none. */
 static void print_build_findings(const char *manifest_path, const struct kos_check_report *rep)
@@ -234,11 +246,8 @@ int kos__tool_manifest_build(int argc, char **argv)
             strict = true;
             break;
         case KOS__OPTS_ARG:
-            if (manifest_path) {
-                kos__opts_usage_error(&p, "unexpected argument '%s': only one MANIFEST", v);
+            if (!take_manifest(&p, &manifest_path, v))
                 goto out_free_lists;
-            }
-            manifest_path = v;
             break;
         }
     }
@@ -565,11 +574,8 @@ int kos__tool_manifest_check(int argc, char **argv)
             strlist_push(&layer_dirs, v, false);
             break;
         case KOS__OPTS_ARG:
-            if (manifest_path) {
-                kos__opts_usage_error(&p, "unexpected argument '%s': only one MANIFEST", v);
+            if (!take_manifest(&p, &manifest_path, v))
                 goto out_free_list;
-            }
-            manifest_path = v;
             break;
         }
     }
