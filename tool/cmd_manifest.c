@@ -231,7 +231,7 @@ int kos__tool_manifest_build(int argc, char **argv)
         case OPT_BIN:
             eq = strchr(v, '=');
             if (!eq || eq == v || eq[1] == '\0') {
-                kos__opts_usage_error(&p, "--bin '%s' is not NAME=PATH", v);
+                fprintf(stderr, "kos-tool %s: --bin '%s' is not NAME=PATH\n", BUILD_CMD, v);
                 goto out_free_lists;
             }
             strlist_push(&bins, v, false);

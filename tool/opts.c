@@ -247,8 +247,8 @@ bool kos__opts_number(const struct kos__opts *p, const char *opt, const char *va
     errno = 0;
     v = strtoul(value, &end, 10);
     if (errno || end == value || *end || value[0] == '-' || value[0] == '+' || v < min || v > max) {
-        kos__opts_usage_error(p, "--%s takes %s from %lu to %lu, not '%s'", opt, unit, min, max,
-                              value);
+        fprintf(stderr, "kos-tool %s: --%s takes %s from %lu to %lu, not '%s'\n", p->cmd, opt, unit,
+                min, max, value);
         return false;
     }
     *out = v;
@@ -264,6 +264,6 @@ int kos__opts_choice(const struct kos__opts *p, const char *opt, const char *val
     fprintf(stderr, "kos-tool %s: --%s takes ", p->cmd, opt);
     for (size_t i = 0; i < n; i++)
         fprintf(stderr, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", choices[i]);
-    fprintf(stderr, ", not '%s'; see kos-tool %s --help\n", value, p->cmd);
+    fprintf(stderr, ", not '%s'\n", value);
     return -1;
 }

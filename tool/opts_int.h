@@ -12,8 +12,9 @@
  *
  * Every usage error is printed once, on stderr, as
  * "kos-tool CMD: what was wrong; see kos-tool CMD --help", naming the
- * argument as it was written and what would be valid, and the caller then
- * exits with status 2.
+ * argument as it was written, and the caller then exits with status 2; a
+ * bad value says instead what would be valid ("kos-tool run: --grace takes
+ * milliseconds from 1 to 600000, not 'soon'").
  */
 #ifndef KOS_TOOL_OPTS_INT_H
 #define KOS_TOOL_OPTS_INT_H

@@ -186,7 +186,7 @@ expect err "^kos-tool manifest.build: unknown option '--frobnicate'"
 run 2 manifest.build "$WORK/system.yaml"
 expect err "^kos-tool manifest.build: no output given: add -o OUT.zip; see kos-tool manifest.build --help$"
 run 2 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --bin nonsense
-expect err "^kos-tool manifest.build: --bin 'nonsense' is not NAME=PATH; see kos-tool manifest.build --help$"
+expect err "^kos-tool manifest.build: --bin 'nonsense' is not NAME=PATH$"
 run 2 manifest.build "$WORK/system.yaml" -o
 expect err "^kos-tool manifest.build: option '-o' needs a value"
 run 2 manifest.check

@@ -78,7 +78,7 @@ expect err "^kos-tool run: option '--trust' needs a value \\(--trust PUBKEY\\), 
 run 2 run "$KOS_IMAGE" --allow-unsigned=yes
 expect err "^kos-tool run: option '--allow-unsigned' takes no value, not 'yes'"
 run 2 run "$KOS_IMAGE" --isolation=tight
-expect err "^kos-tool run: --isolation takes strict, best-effort or none, not 'tight'; see kos-tool run --help$"
+expect err "^kos-tool run: --isolation takes strict, best-effort or none, not 'tight'$"
 run 2 run "$KOS_IMAGE" --grace=soon
 expect err "^kos-tool run: --grace takes milliseconds from 1 to 600000, not 'soon'"
 run 2 run "$KOS_IMAGE" --self-test-timeout 0
@@ -140,7 +140,7 @@ expect out "; FAIL \\(--fail-on warning\\)$"
 run 1 manifest.check --json "$WORK/warn.yaml" --fail-on=warning
 expect out '"fail_on": "warning"'
 run 2 manifest.check "$WORK/warn.yaml" --fail-on=sometimes
-expect err "^kos-tool manifest.check: --fail-on takes error, warning, info or never, not 'sometimes'; see kos-tool manifest.check --help$"
+expect err "^kos-tool manifest.check: --fail-on takes error, warning, info or never, not 'sometimes'$"
 run 2 manifest.check "$WORK/warn.yaml" --strict --fail-on info
 expect err "^kos-tool manifest.check: give one --fail-on LEVEL or --strict"
 run 2 manifest.check "$WORK/warn.yaml" --layer-dir
