@@ -238,7 +238,14 @@ def command_lines(block):
             cur[1] += " " + t.strip()
         else:
             cur = None
-    return [(f"{block.doc}:{n}", s) for n, s in out]
+    return [(f"{block.doc}:{n}", c) for n, s in out for c in split_pipeline(s)]
+
+
+def split_pipeline(s):
+    """The kos-tool commands of a shell line: `a | kos-tool b && kos-tool c`
+    gives each command that starts with kos-tool."""
+    parts = re.split(r"\s*(?:\|\||&&|\||;)\s*", s)
+    return [p for p in parts if p.startswith("kos-tool ")]
 
 
 def main():
@@ -252,7 +259,7 @@ def main():
     for path in docs:
         rel = os.path.relpath(path, root)
         blocks, spans = read_doc(path, rel)
-        commands += spans
+        commands += [(w, c) for w, s in spans for c in split_pipeline(s)]
         for b in blocks:
             n += 1
             kind = b.marker[0] if b.marker else None

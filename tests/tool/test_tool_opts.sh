@@ -159,6 +159,18 @@ cmp -s "$WORK/lv-sp" "$WORK/out" || fail "log.view: the = forms filter different
 [ "$(wc -l <"$WORK/out")" -eq 1 ] && grep -q "ping: info: one" "$WORK/out" || fail "log.view filters"
 run 0 log.view --app pong - <"$WORK/console.log"
 expect out "pong: info: two"
+printf '2026-11-26T16:20:04.000000Z ping: warn: three\n' >>"$WORK/console.log"
+run 0 log.view "$WORK/console.log" --level warn
+cp "$WORK/out" "$WORK/lv-sp"
+run 0 log.view "$WORK/console.log" --level=warn
+cmp -s "$WORK/lv-sp" "$WORK/out" && grep -q "ping: warn: three" "$WORK/out" && [ "$(wc -l <"$WORK/out")" -eq 1 ] ||
+  fail "log.view --level=warn"
+run 1 log.view --store "$WORK/no-store"
+expect err "^kos-tool log.view: cannot open $WORK/no-store"
+run 1 log.view --store="$WORK/no-store"
+expect err "^kos-tool log.view: cannot open $WORK/no-store"
+run 2 log.view "$WORK/console.log" --level=loud
+expect err "^kos-tool log.view: --level takes debug, info, warn or error, not 'loud'$"
 run 2 log.view "$WORK/console.log" --ap ping
 expect err "^kos-tool log.view: unknown option '--ap' \\(did you mean --app\\?\\); see kos-tool log.view --help$"
 run 2 log.view "$WORK/console.log" --since
