@@ -24,7 +24,7 @@ static const struct command commands[] = {
      "validate a manifest and run the assurance checks"},
     {"keys.generate", kos__tool_keys_generate, "make a release key pair, or a device's key bundle"},
     {"run", kos__tool_run, "boot a system image on the sim platform"},
-    {"log.view", kos__tool_log_view, "filter a saved console stream"},
+    {"log.view", kos__tool_log_view, "filter a console stream, live or saved, or a log store"},
 };
 
 const char *kos__tool_self_dir(void)
