@@ -8,15 +8,27 @@
 #
 #   kos_add_system(<name> MANIFEST <system.yaml> [APPS <target>...]
 #                  [KEY <release.key>] [OUTPUT <file.zip>] [BIN_DIRS <dir>...]
-#                  [LAYER_DIRS <dir>...])
+#                  [LAYER_DIRS <dir>...] [STRICT] [TRUST <release.pub>]
+#                  [RUN_ARGS <arg>...])
 #       Compiles the manifest and packs it with the apps' binaries and the
 #       KOS components it names into a signed system image (default
-#       <build dir>/<name>.zip), rebuilt whenever any of them changes.
+#       <build dir>/<name>.zip), rebuilt whenever any of them, or the key
+#       file, changes. The assurance checks' errors and warnings are printed
+#       in the build's output; with STRICT they fail the build
+#       (manifest.build --strict).
 #       Without KEY, the image is signed with KOS_RELEASE_KEY if that is set,
 #       else with a development key made once per build tree in
-#       <top build dir>/kos-keys/ (release.key, release.pub); boot such images
-#       with `kos-tool run --trust <top build dir>/kos-keys/release.pub`.
-#       The image's path is in the target property KOS_IMAGE.
+#       <top build dir>/kos-keys/ (release.key, release.pub). A relative KEY
+#       or KOS_RELEASE_KEY is taken from the folder of the calling
+#       CMakeLists.txt, as MANIFEST is.
+#       Adds the target run_<name>, which builds the image and boots it with
+#       the SDK's `kos-tool run <image> --trust <public key> <RUN_ARGS>`
+#       (`cmake --build build -t run_<name>`); the first system of a project
+#       also gets the target `run` (unless the project has one). The public
+#       key is TRUST, else the key's .pub beside its .key (release.pub beside
+#       release.key, as kos-tool keys.generate writes them).
+#       The image's path is in the target property KOS_IMAGE, the public key
+#       in KOS_TRUST.
 #
 #   kos_protobuf_generate(<target> PROTOS <file.proto>... [IMPORT_DIRS <dir>...])
 #       Compiles protobuf schemas with protoc-c (`protoc-c --c_out`) into C
@@ -68,9 +80,15 @@ function(_kos_dev_key out_key)
 endfunction()
 
 function(kos_add_system name)
-  cmake_parse_arguments(S "" "MANIFEST;KEY;OUTPUT" "APPS;BIN_DIRS;LAYER_DIRS" ${ARGN})
+  cmake_parse_arguments(S "STRICT" "MANIFEST;KEY;OUTPUT;TRUST" "APPS;BIN_DIRS;LAYER_DIRS;RUN_ARGS"
+                        ${ARGN})
   if(NOT S_MANIFEST)
     message(FATAL_ERROR "kos_add_system(${name}): MANIFEST is required")
+  endif()
+  if(S_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "kos_add_system(${name}): unknown arguments ${S_UNPARSED_ARGUMENTS}; "
+                        "it takes MANIFEST, APPS, KEY, OUTPUT, BIN_DIRS, LAYER_DIRS, STRICT, "
+                        "TRUST and RUN_ARGS")
   endif()
   get_filename_component(manifest ${S_MANIFEST} ABSOLUTE)
   if(NOT S_OUTPUT)
@@ -80,16 +98,34 @@ function(kos_add_system name)
   # its folder is made, whichever generator runs the command.
   get_filename_component(S_OUTPUT ${S_OUTPUT} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_BINARY_DIR})
   get_filename_component(out_dir ${S_OUTPUT} DIRECTORY)
-  set(key_deps)
   if(NOT S_KEY AND KOS_RELEASE_KEY)
     set(S_KEY ${KOS_RELEASE_KEY})
   endif()
-  if(NOT S_KEY)
+  if(S_KEY)
+    # The key file is a dependency of the image: replacing it in place
+    # re-signs the image with the new key.
+    get_filename_component(S_KEY ${S_KEY} ABSOLUTE)
+    get_source_file_property(generated ${S_KEY} GENERATED)
+    if(NOT EXISTS ${S_KEY} AND NOT generated)
+      message(FATAL_ERROR "kos_add_system(${name}): release key ${S_KEY} does not exist; make a "
+                          "key pair with kos-tool keys.generate --release --out DIR")
+    endif()
+    set(key_deps ${S_KEY})
+    string(REGEX REPLACE "\\.key$" "" trust ${S_KEY})
+    set(trust ${trust}.pub)
+  else()
     _kos_dev_key(S_KEY)
     set(key_deps kos_dev_release_key ${S_KEY})
+    set(trust ${CMAKE_BINARY_DIR}/kos-keys/release.pub)
+  endif()
+  if(S_TRUST)
+    get_filename_component(trust ${S_TRUST} ABSOLUTE)
   endif()
 
   set(args manifest.build ${manifest} -o ${S_OUTPUT} --key ${S_KEY})
+  if(S_STRICT)
+    list(APPEND args --strict)
+  endif()
   get_property(components GLOBAL PROPERTY KOS_COMPONENT_TARGETS)
   set(deps ${manifest} ${key_deps} ${components})
   foreach(app ${S_APPS})
@@ -110,7 +146,22 @@ function(kos_add_system name)
     COMMENT "Building system image ${S_OUTPUT}"
     VERBATIM)
   add_custom_target(${name} ALL DEPENDS ${S_OUTPUT})
-  set_target_properties(${name} PROPERTIES KOS_IMAGE ${S_OUTPUT})
+  set_target_properties(${name} PROPERTIES KOS_IMAGE ${S_OUTPUT} KOS_TRUST ${trust})
+
+  # Booting it: `cmake --build build -t run_<name>` (and `-t run` for the
+  # first system of the project), in the terminal, until the system ends
+  # or Ctrl-C stops it.
+  add_custom_target(run_${name}
+    COMMAND $<TARGET_FILE:kos::kos-tool> run ${S_OUTPUT} --trust ${trust} ${S_RUN_ARGS}
+    WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
+    USES_TERMINAL
+    COMMENT "Booting system ${name} with kos-tool run (Ctrl-C stops it)"
+    VERBATIM)
+  add_dependencies(run_${name} ${name})
+  if(NOT TARGET run)
+    add_custom_target(run)
+    add_dependencies(run run_${name})
+  endif()
 endfunction()
 
 function(kos_protobuf_generate target)

@@ -43,6 +43,54 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+#define PEM_PUBLIC  "-----BEGIN PUBLIC KEY-----"
+#define PEM_PRIVATE "PRIVATE KEY-----"
+
+/* `path` with its ending `from` replaced by `to` in out, or "" when it does
+ * not end so. */
+static void sibling(const char *path, const char *from, const char *to, char *out, size_t outlen)
+{
+    size_t n = strlen(path), nf = strlen(from);
+
+    out[0] = '\0';
+    if (n > nf && strcmp(path + n - nf, from) == 0)
+        snprintf(out, outlen, "%.*s%s", (int)(n - nf), path, to);
+}
+
+/* Says that `path`, given as a release private key, holds a public key,
+ * and names the private half that keys.generate writes beside it. */
+static void say_public_key(const char *what, const char *path, char *err, size_t errlen)
+{
+    char priv[4096];
+
+    sibling(path, ".pub", ".key", priv, sizeof(priv));
+    if (priv[0] && access(priv, F_OK) == 0)
+        snprintf(err, errlen,
+                 "%s %s is a public key (" PEM_PUBLIC "), not a private one: sign with its "
+                 "private half, %s",
+                 what, path, priv);
+    else if (priv[0])
+        snprintf(err, errlen,
+                 "%s %s is a public key (" PEM_PUBLIC "), not a private one: sign with its "
+                 "private half, which kos-tool keys.generate --release wrote as %s (not there now)",
+                 what, path, priv);
+    else
+        snprintf(err, errlen,
+                 "%s %s is a public key (" PEM_PUBLIC "), not a private one: sign with the "
+                 "private half of the pair (release.key from kos-tool keys.generate --release)",
+                 what, path);
+}
+
+/* True if the file at `fd` starts as a PEM public key. Reads only its first
+ * line, which holds nothing secret whatever the file is. */
+static bool starts_public(int fd)
+{
+    char head[sizeof(PEM_PUBLIC)];
+    ssize_t n = pread(fd, head, sizeof(head) - 1, 0);
+
+    return n == (ssize_t)sizeof(head) - 1 && memcmp(head, PEM_PUBLIC, sizeof(head) - 1) == 0;
+}
+
 /* Reads a whole key file into a fresh buffer (wipe and free it with
  * OPENSSL_clear_free). `what` names the file's role in messages. When
  * `private_key` is set, a file that group or others may access is refused. */
@@ -67,6 +115,12 @@ static kos_status_t read_key_file(const char *what, const char *path, bool priva
     }
     if (!S_ISREG(sb.st_mode)) {
         snprintf(err, errlen, "%s %s is not a regular file", what, path);
+        goto out_close_fd;
+    }
+    if (private_key && starts_public(fd)) {
+        /* A public key given for a private one: say so before anything
+         * about its mode, which is right for a public key. */
+        say_public_key(what, path, err, errlen);
         goto out_close_fd;
     }
     if (private_key && (sb.st_mode & 077) != 0) {
@@ -146,8 +200,13 @@ kos_status_t kos__key_load_private(const char *path, EVP_PKEY **out, char *err, 
         pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
         BIO_free(bio);
     }
+    bool is_public = !pkey && strstr(buf, PEM_PUBLIC) && !strstr(buf, PEM_PRIVATE);
     OPENSSL_clear_free(buf, len + 1); /* len + 1 <= the allocated size */
     ERR_clear_error();
+    if (is_public) {
+        say_public_key(what, path, err, errlen);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
     if (!pkey) {
         snprintf(err, errlen,
                  "%s %s is not an unencrypted PEM private key "
@@ -179,11 +238,20 @@ kos_status_t kos__key_load_public(const char *path, EVP_PKEY **out, char *err, s
         pkey = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
         BIO_free(bio);
     }
+    bool is_private = !pkey && strstr(buf, PEM_PRIVATE) != NULL;
     OPENSSL_clear_free(buf, len + 1); /* len + 1 <= the allocated size */
     ERR_clear_error();
     if (!pkey) {
-        snprintf(err, errlen, "%s %s is not a PEM public key (expected a release.pub file)", what,
-                 path);
+        char pub[4096];
+        sibling(path, ".key", ".pub", pub, sizeof(pub));
+        if (is_private)
+            snprintf(err, errlen,
+                     "%s %s is a private key, not a public one: trust its public half%s%s "
+                     "(a private key never leaves whoever signs releases)",
+                     what, path, pub[0] ? ", " : "", pub);
+        else
+            snprintf(err, errlen, "%s %s is not a PEM public key (expected a release.pub file)",
+                     what, path);
         return KOS_STATUS_INVALID_ARGUMENT;
     }
     st = require_ed25519(what, path, pkey, err, errlen);

@@ -18,35 +18,40 @@
 #include "image.h"
 #include "image_int.h"
 #include "keys_int.h"
+#include "opts_int.h"
 #include "tool_int.h"
 
 #define KEYS_CMD "keys.generate"
 
 static void keys_usage(FILE *f)
 {
-    fprintf(f, "usage: kos-tool keys.generate --release --out DIR\n"
-               "       kos-tool keys.generate --device --out DIR [--trust RELEASE.pub]...\n"
-               "\n"
-               "--release makes a new Ed25519 release key pair for signing system images:\n"
-               "  DIR/release.key   private key (PKCS#8 PEM, mode 0600): keep it secret;\n"
-               "                    give it to kos-tool manifest.build --key\n"
-               "  DIR/release.pub   public key (PEM): give it to devices and kos-tool run --trust\n"
-               "DIR is created (mode 0700) if missing. Existing keys are never overwritten.\n"
-               "\n"
-               "--device makes a device's key bundle in DIR (a new or empty folder, mode 0700),\n"
-               "held on the device by key_store (kos-tool run --keys DIR):\n"
-               "  DIR/identity.key, .pub   Ed25519: the device's identity for its server link\n"
-               "  DIR/tunnel.key, .pub     X25519: key agreement for the tunnel\n"
-               "  DIR/trusted/ID.pub       a copy of each --trust release public key\n"
-               "  DIR/bundle.txt           the index: one line per key\n"
-               "Private keys are mode 0600, public keys 0644. See docs/keys.md.\n"
-               "\n"
-               "  --release           make a release key pair\n"
-               "  --device            make a device key bundle\n"
-               "  --trust PUBKEY      (--device) a release public key the device trusts;\n"
-               "                      repeat for several (at most 16)\n"
-               "  --out DIR           the folder to write\n"
-               "  -h, --help          show this help\n");
+    fprintf(f,
+            "usage: kos-tool keys.generate --release --out DIR\n"
+            "       kos-tool keys.generate --device --out DIR [--trust RELEASE.pub]...\n"
+            "\n"
+            "--release makes a new Ed25519 release key pair for signing system images:\n"
+            "  DIR/release.key   private key (PKCS#8 PEM, mode 0600): keep it secret;\n"
+            "                    give it to kos-tool manifest.build --key\n"
+            "  DIR/release.pub   public key (PEM): give it to devices and kos-tool run --trust\n"
+            "DIR is created (mode 0700) if missing. Existing keys are never overwritten.\n"
+            "\n"
+            "--device makes a device's key bundle in DIR (a new or empty folder, mode 0700),\n"
+            "held on the device by key_store (kos-tool run --keys DIR):\n"
+            "  DIR/identity.key, .pub   Ed25519: the device's identity for its server link\n"
+            "  DIR/tunnel.key, .pub     X25519: key agreement for the tunnel\n"
+            "  DIR/trusted/ID.pub       a copy of each --trust release public key\n"
+            "  DIR/bundle.txt           the index: one line per key\n"
+            "Private keys are mode 0600, public keys 0644.\n"
+            "\n"
+            "  --release           make a release key pair\n"
+            "  --device            make a device key bundle\n"
+            "  --trust PUBKEY      (--device) a release public key the device trusts;\n"
+            "                      repeat for several (at most 16)\n"
+            "  -o, --out DIR       the folder to write\n"
+            "  -h, --help          show this help\n"
+            "\n"
+            "Options take the forms --name VALUE and --name=VALUE. See %s.\n",
+            kos__tool_doc("keys.md"));
 }
 
 /* Creates dir and any missing parents, each with mode 0700. */
@@ -109,68 +114,59 @@ static int generate_device(const char *out, const char *const *trust, size_t n_t
 
 #define MAX_TRUST 16
 
+enum { OPT_RELEASE, OPT_DEVICE, OPT_OUT, OPT_TRUST };
+
+static const struct kos__opt keys_opts[] = {
+    {"release", 0, NULL, OPT_RELEASE},
+    {"device", 0, NULL, OPT_DEVICE},
+    {"out", 'o', "DIR", OPT_OUT},
+    {"trust", 0, "PUBKEY", OPT_TRUST},
+};
+
 int kos__tool_keys_generate(int argc, char **argv)
 {
     char *priv = NULL, *pub = NULL, err[1024], id[2 * KOS__KEY_ID_LEN + 1];
-    const char *out = NULL, *trust[MAX_TRUST];
+    const char *out = NULL, *trust[MAX_TRUST], *v;
     size_t n_trust = 0;
     bool release = false, device = false;
+    struct kos__opts p;
     struct stat st;
-    int rc = 2;
+    int rc = 2, opt;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    kos__opts_init(&p, KEYS_CMD, argc, argv, keys_opts, sizeof(keys_opts) / sizeof(keys_opts[0]));
+    while ((opt = kos__opts_next(&p, &v)) != KOS__OPTS_END) {
+        switch (opt) {
+        case KOS__OPTS_HELP:
             keys_usage(stdout);
             return 0;
-        } else if (strcmp(a, "--release") == 0) {
-            release = true;
-        } else if (strncmp(a, "--out=", 6) == 0) {
-            out = a + 6;
-        } else if (strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "kos-tool %s: option '%s' needs a value; see kos-tool %s --help\n",
-                        KEYS_CMD, a, KEYS_CMD);
-                return 2;
-            }
-            out = argv[++i];
-        } else if (strcmp(a, "--device") == 0) {
-            device = true;
-        } else if (strcmp(a, "--trust") == 0 || strncmp(a, "--trust=", 8) == 0) {
-            const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!v || !*v) {
-                fprintf(stderr,
-                        "kos-tool %s: option '--trust' needs a value; see kos-tool %s "
-                        "--help\n",
-                        KEYS_CMD, KEYS_CMD);
-                return 2;
-            }
-            if (n_trust == MAX_TRUST) {
-                fprintf(stderr, "kos-tool %s: at most %d --trust keys\n", KEYS_CMD, MAX_TRUST);
-                return 2;
-            }
-            trust[n_trust++] = v;
-        } else {
-            fprintf(stderr, "kos-tool %s: unknown argument '%s'; see kos-tool %s --help\n",
-                    KEYS_CMD, a, KEYS_CMD);
+        case KOS__OPTS_ERROR:
             return 2;
+        case OPT_RELEASE:
+            release = true;
+            break;
+        case OPT_DEVICE:
+            device = true;
+            break;
+        case OPT_OUT:
+            out = v;
+            break;
+        case OPT_TRUST:
+            if (n_trust == MAX_TRUST)
+                return kos__opts_usage_error(&p, "at most %d --trust keys", MAX_TRUST);
+            trust[n_trust++] = v;
+            break;
+        case KOS__OPTS_ARG:
+            return kos__opts_usage_error(&p, "unexpected argument '%s': the folder goes with --out",
+                                         v);
         }
     }
-    if (release == device) {
-        fprintf(stderr,
-                "kos-tool %s: give one of --release (a release key pair) or --device (a "
-                "device key bundle)\n",
-                KEYS_CMD);
-        return 2;
-    }
-    if (!out || !*out) {
-        fprintf(stderr, "kos-tool %s: no output folder given: add --out DIR\n", KEYS_CMD);
-        return 2;
-    }
-    if (n_trust && !device) {
-        fprintf(stderr, "kos-tool %s: --trust goes with --device\n", KEYS_CMD);
-        return 2;
-    }
+    if (release == device)
+        return kos__opts_usage_error(&p, "give one of --release (a release key pair) or --device "
+                                         "(a device key bundle)");
+    if (!out)
+        return kos__opts_usage_error(&p, "no output folder given: add --out DIR");
+    if (n_trust && !device)
+        return kos__opts_usage_error(&p, "--trust goes with --device");
     if (device)
         return generate_device(out, trust, n_trust);
 

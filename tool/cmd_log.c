@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "logstore.h"
+#include "opts_int.h"
 #include "text_int.h"
 #include "tool_int.h"
 
@@ -71,22 +72,25 @@ static bool parse_time(const char *v, char *out)
 
 static void log_usage(FILE *f)
 {
-    fprintf(f, "usage: kos-tool log.view [FILE|-] [--store STORE] [--app NAME]... [--level L]\n"
-               "                         [--since T] [--until T]\n"
-               "\n"
-               "Prints the lines of a console stream (kos-tool run --console FILE, or - for\n"
-               "standard input, streamed as it comes) that match every filter; with --store,\n"
-               "the records of log_server's store file (kos_log.store in its data directory)\n"
-               "as console lines.\n"
-               "--app NAME keeps NAME's lines and Core's lines about NAME (started,\n"
-               "restarted, stopped); a NAME that never appears is said on stderr.\n"
-               "--level L keeps lines at level L or above: debug, info, warn, error (a line\n"
-               "without a level, such as Core's, counts as info).\n"
-               "T is a UTC timestamp or its prefix (2026-11-26T16:01) or a duration before\n"
-               "now (30s, 10m, 2h, 1d). --since keeps lines at or after T; --until keeps\n"
-               "lines before T.\n"
-               "Lines are printed escaped as Core's console escapes app text (\\xHH,\n"
-               "\\uHHHH; docs/running.md), so no line can drive the terminal.\n");
+    fprintf(f,
+            "usage: kos-tool log.view [FILE|-] [--store STORE] [--app NAME]... [--level L]\n"
+            "                         [--since T] [--until T]\n"
+            "\n"
+            "Prints the lines of a console stream (kos-tool run --console FILE, or - for\n"
+            "standard input, streamed as it comes) that match every filter; with --store,\n"
+            "the records of log_server's store file (kos_log.store in its data directory)\n"
+            "as console lines.\n"
+            "--app NAME keeps NAME's lines and Core's lines about NAME (started,\n"
+            "restarted, stopped); a NAME that never appears is said on stderr.\n"
+            "--level L keeps lines at level L or above: debug, info, warn, error (a line\n"
+            "without a level, such as Core's, counts as info).\n"
+            "T is a UTC timestamp or its prefix (2026-11-26T16:01) or a duration before\n"
+            "now (30s, 10m, 2h, 1d). --since keeps lines at or after T; --until keeps\n"
+            "lines before T.\n"
+            "Lines are printed escaped as Core's console escapes app text (\\xHH,\n"
+            "\\uHHHH; see %s), so no line can drive the terminal.\n"
+            "Options take the forms --name VALUE and --name=VALUE.\n",
+            kos__tool_doc("running.md"));
 }
 
 static const char *const levels[] = {"debug", "info", "warn", "error"};
@@ -116,6 +120,13 @@ static bool mentions(const char *text, size_t len, const char *name)
     return false;
 }
 
+enum { OPT_APP, OPT_STORE, OPT_LEVEL, OPT_SINCE, OPT_UNTIL };
+
+static const struct kos__opt log_opts[] = {
+    {"app", 0, "NAME", OPT_APP},  {"store", 0, "STORE", OPT_STORE}, {"level", 0, "L", OPT_LEVEL},
+    {"since", 0, "T", OPT_SINCE}, {"until", 0, "T", OPT_UNTIL},
+};
+
 int kos__tool_log_view(int argc, char **argv)
 {
     const char *apps[MAX_APPS];
@@ -130,51 +141,48 @@ int kos__tool_log_view(int argc, char **argv)
     size_t cap = 0, out_cap = 0;
     unsigned long lineno = 0, bad = 0;
     ssize_t len;
+    struct kos__opts p;
+    const char *v;
+    int opt;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    kos__opts_init(&p, "log.view", argc, argv, log_opts, sizeof(log_opts) / sizeof(log_opts[0]));
+    while ((opt = kos__opts_next(&p, &v)) != KOS__OPTS_END) {
+        switch (opt) {
+        case KOS__OPTS_HELP:
             log_usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--app") && has_val) {
-            if (n_apps == MAX_APPS) {
-                fprintf(stderr, "kos-tool log.view: at most %d --app filters\n", MAX_APPS);
+        case KOS__OPTS_ERROR:
+            return 2;
+        case OPT_APP:
+            if (n_apps == MAX_APPS)
+                return kos__opts_usage_error(&p, "at most %d --app filters", MAX_APPS);
+            apps[n_apps++] = v;
+            break;
+        case OPT_STORE:
+            store = v;
+            break;
+        case OPT_LEVEL:
+            min_level = kos__opts_choice(&p, "level", v, levels, 4);
+            if (min_level < 0)
                 return 2;
-            }
-            apps[n_apps++] = argv[++i];
-        } else if (!strcmp(a, "--store") && has_val) {
-            store = argv[++i];
-        } else if (!strcmp(a, "--level") && has_val) {
-            const char *v = argv[++i];
-            for (int l = 0; l < 4; l++)
-                if (!strcmp(v, levels[l]))
-                    min_level = l;
-            if (min_level < 0) {
+            break;
+        case OPT_SINCE:
+        case OPT_UNTIL:
+            if (!parse_time(v, opt == OPT_SINCE ? since : until)) {
                 fprintf(stderr,
-                        "kos-tool log.view: --level takes debug, info, warn or error, not '%s'\n",
-                        v);
-                return 2;
-            }
-        } else if ((!strcmp(a, "--since") || !strcmp(a, "--until")) && has_val) {
-            if (!parse_time(argv[i + 1], a[2] == 's' ? since : until)) {
-                fprintf(stderr,
-                        "kos-tool log.view: %s takes a UTC timestamp such as "
+                        "kos-tool log.view: --%s takes a UTC timestamp such as "
                         "2026-11-26T16:01:02 (or a prefix of one) or a duration such as 10m, "
                         "not '%s'\n",
-                        a, argv[i + 1]);
+                        opt == OPT_SINCE ? "since" : "until", v);
                 return 2;
             }
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "kos-tool log.view: unknown option or missing value: '%s'\n", a);
-            log_usage(stderr);
-            return 2;
-        } else if (!path) {
-            path = a;
-        } else {
-            fprintf(stderr, "kos-tool log.view: more than one file given\n");
-            return 2;
+            break;
+        case KOS__OPTS_ARG:
+            if (path)
+                return kos__opts_usage_error(&p, "more than one file given ('%s' and '%s')", path,
+                                             v);
+            path = v;
+            break;
         }
     }
     if (store && path) {

@@ -23,6 +23,7 @@
 #include "image.h"
 #include "image_int.h"
 #include "manifest.h"
+#include "opts_int.h"
 #include "tool_int.h"
 
 #ifndef KOS_INSTALL_LAYERS_REL
@@ -110,62 +111,99 @@ static const char *default_components_dir(void)
 #endif
 }
 
-/* Matches option `name` at argv[*i], as "--name VALUE" or "--name=VALUE"
- * (and `short_name VALUE` when short_name is not NULL). Returns 1 and sets
- * *value on a match, 0 if argv[*i] is another option, -1 (after printing)
- * when the value is missing. */
-static int option(const char *cmd, int argc, char **argv, int *i, const char *name,
-                  const char *short_name, const char **value)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-
-    if (strncmp(a, name, n) == 0 && a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (strcmp(a, name) != 0 && !(short_name && strcmp(a, short_name) == 0))
-        return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "kos-tool %s: option '%s' needs a value; see kos-tool %s --help\n", cmd, a,
-                cmd);
-        return -1;
-    }
-    *value = argv[++*i];
-    return 1;
-}
-
 static void build_usage(FILE *f)
 {
-    fprintf(f, "usage: kos-tool manifest.build MANIFEST -o OUT.zip [--key PRIVKEY]\n"
-               "           [--bin NAME=PATH]... [--bin-dir DIR]... [--layer-dir DIR]...\n"
-               "\n"
-               "Compiles MANIFEST (system.yaml) and packs it with every app's and message\n"
-               "server's binary into a system image, each file stored under its SHA-256,\n"
-               "signed with a release key (see docs/images.md).\n"
-               "\n"
-               "  -o, --out OUT.zip   the image to write; replaced only once complete\n"
-               "  --key PRIVKEY       release private key, from kos-tool keys.generate --release;\n"
-               "                      required unless the manifest says signing: disabled (then\n"
-               "                      it is ignored with a warning)\n"
-               "  --bin NAME=PATH     take binary NAME from PATH; comes before any folder\n"
-               "  --bin-dir DIR       search DIR for binaries by name; folders are searched in\n"
-               "                      the order given, then the SDK's components folder\n"
-               "  --layer-dir DIR     search DIR for base layers (<base>.yaml), then the SDK's\n"
-               "  -h, --help          show this help\n");
+    fprintf(f,
+            "usage: kos-tool manifest.build MANIFEST -o OUT.zip [--key PRIVKEY] [--strict]\n"
+            "           [--bin NAME=PATH]... [--bin-dir DIR]... [--layer-dir DIR]...\n"
+            "\n"
+            "Compiles MANIFEST (system.yaml) and packs it with every app's and message\n"
+            "server's binary into a system image, each file stored under its SHA-256,\n"
+            "signed with a release key. It runs the assurance checks first and prints\n"
+            "their errors and warnings on stderr, as kos-tool manifest.check does; they\n"
+            "do not stop the build unless --strict is given.\n"
+            "\n"
+            "  -o, --out OUT.zip   the image to write; replaced only once complete\n"
+            "  --key PRIVKEY       release private key, from kos-tool keys.generate --release;\n"
+            "                      required unless the manifest says signing: disabled (then\n"
+            "                      it is ignored with a warning)\n"
+            "  --bin NAME=PATH     take binary NAME from PATH; comes before any folder\n"
+            "  --bin-dir DIR       search DIR for binaries by name; folders are searched in\n"
+            "                      the order given, then the SDK's components folder\n"
+            "  --layer-dir DIR     search DIR for base layers (<base>.yaml), then the SDK's\n"
+            "  --strict            fail, and write nothing, if the assurance checks find an\n"
+            "                      error or a warning that is not waived\n"
+            "  -h, --help          show this help\n"
+            "\n"
+            "Options take the forms --name VALUE and --name=VALUE. Exit status: 0 image\n"
+            "written, 1 build failed (or --strict and findings), 2 usage error.\n"
+            "See %s and %s.\n",
+            kos__tool_doc("images.md"), kos__tool_doc("assurance.md"));
+}
+
+enum { OPT_OUT, OPT_KEY, OPT_BIN, OPT_BIN_DIR, OPT_LAYER_DIR, OPT_STRICT, OPT_JSON, OPT_FAIL_ON };
+
+static const struct kos__opt build_opts[] = {
+    {"out", 'o', "OUT.zip", OPT_OUT},       {"key", 0, "PRIVKEY", OPT_KEY},
+    {"bin", 0, "NAME=PATH", OPT_BIN},       {"bin-dir", 0, "DIR", OPT_BIN_DIR},
+    {"layer-dir", 0, "DIR", OPT_LAYER_DIR}, {"strict", 0, NULL, OPT_STRICT},
+};
+
+static const struct kos__opt check_opts[] = {
+    {"json", 0, NULL, OPT_JSON},
+    {"fail-on", 0, "LEVEL", OPT_FAIL_ON},
+    {"strict", 0, NULL, OPT_STRICT},
+    {"layer-dir", 0, "DIR", OPT_LAYER_DIR},
+};
+
+static void print_finding(FILE *f, const struct kos_check_finding *x);
+
+/* Takes `v` as the one MANIFEST argument of manifest.build or .check;
+ * false (after saying so) when there is one already. */
+static bool take_manifest(const struct kos__opts *p, const char **manifest_path, const char *v)
+{
+    if (*manifest_path) {
+        kos__opts_usage_error(p, "unexpected argument '%s': only one MANIFEST", v);
+        return false;
+    }
+    *manifest_path = v;
+    return true;
+}
+
+/* Prints the findings of `rep` that a build reports (errors and warnings
+ * not waived) on stderr, with a summary line; nothing when there are none. */
+static void print_build_findings(const char *manifest_path, const struct kos_check_report *rep)
+{
+    size_t e = rep->count[KOS_CHECK_ERROR], w = rep->count[KOS_CHECK_WARNING];
+
+    if (e + w == 0)
+        return;
+    for (size_t i = 0; i < rep->n_findings; i++) {
+        const struct kos_check_finding *x = &rep->findings[i];
+        if (!x->waived && x->rule->severity >= KOS_CHECK_WARNING)
+            print_finding(stderr, x);
+    }
+    fprintf(stderr,
+            "kos-tool %s: the assurance checks found %zu %s and %zu %s (and %zu info, %zu waived: "
+            "kos-tool manifest.check %s shows them all)\n",
+            BUILD_CMD, e, e == 1 ? "error" : "errors", w, w == 1 ? "warning" : "warnings",
+            rep->count[KOS_CHECK_INFO], rep->n_waived, manifest_path);
 }
 
 int kos__tool_manifest_build(int argc, char **argv)
 {
     const char *manifest_path = NULL, *out = NULL, *key = NULL, *v;
+    struct kos_check_report *rep = NULL;
     struct strlist bins, bin_dirs, layer_dirs;
+    struct kos__opts p;
+    bool strict = false;
     struct kos__image_build_info info;
     struct kos_image_build_opts o;
     struct kos_manifest *m = NULL;
     struct kos_mf_options mopts;
     struct kos_mf_error merr;
     char err[1024];
-    int rc = 2, r;
+    int rc = 2, opt;
 
     if (!strlist_init(&bins, (size_t)argc) || !strlist_init(&bin_dirs, (size_t)argc + 1) ||
         !strlist_init(&layer_dirs, (size_t)argc + 1)) {
@@ -173,57 +211,52 @@ int kos__tool_manifest_build(int argc, char **argv)
         rc = 1;
         goto out_free_lists;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    kos__opts_init(&p, BUILD_CMD, argc, argv, build_opts,
+                   sizeof(build_opts) / sizeof(build_opts[0]));
+    while ((opt = kos__opts_next(&p, &v)) != KOS__OPTS_END) {
+        const char *eq;
+        switch (opt) {
+        case KOS__OPTS_HELP:
             build_usage(stdout);
             rc = 0;
             goto out_free_lists;
-        }
-        if ((r = option(BUILD_CMD, argc, argv, &i, "--out", "-o", &v)) != 0) {
-            if (r < 0)
-                goto out_free_lists;
+        case KOS__OPTS_ERROR:
+            goto out_free_lists;
+        case OPT_OUT:
             out = v;
-        } else if ((r = option(BUILD_CMD, argc, argv, &i, "--key", NULL, &v)) != 0) {
-            if (r < 0)
-                goto out_free_lists;
+            break;
+        case OPT_KEY:
             key = v;
-        } else if ((r = option(BUILD_CMD, argc, argv, &i, "--bin", NULL, &v)) != 0) {
-            const char *eq = r > 0 ? strchr(v, '=') : NULL;
-            if (r < 0)
-                goto out_free_lists;
+            break;
+        case OPT_BIN:
+            eq = strchr(v, '=');
             if (!eq || eq == v || eq[1] == '\0') {
                 fprintf(stderr, "kos-tool %s: --bin '%s' is not NAME=PATH\n", BUILD_CMD, v);
                 goto out_free_lists;
             }
             strlist_push(&bins, v, false);
-        } else if ((r = option(BUILD_CMD, argc, argv, &i, "--bin-dir", NULL, &v)) != 0) {
-            if (r < 0)
-                goto out_free_lists;
+            break;
+        case OPT_BIN_DIR:
             strlist_push(&bin_dirs, v, false);
-        } else if ((r = option(BUILD_CMD, argc, argv, &i, "--layer-dir", NULL, &v)) != 0) {
-            if (r < 0)
-                goto out_free_lists;
+            break;
+        case OPT_LAYER_DIR:
             strlist_push(&layer_dirs, v, false);
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "kos-tool %s: unknown option '%s'; see kos-tool %s --help\n", BUILD_CMD,
-                    a, BUILD_CMD);
-            goto out_free_lists;
-        } else if (!manifest_path) {
-            manifest_path = a;
-        } else {
-            fprintf(stderr, "kos-tool %s: unexpected argument '%s': only one MANIFEST\n", BUILD_CMD,
-                    a);
-            goto out_free_lists;
+            break;
+        case OPT_STRICT:
+            strict = true;
+            break;
+        case KOS__OPTS_ARG:
+            if (!take_manifest(&p, &manifest_path, v))
+                goto out_free_lists;
+            break;
         }
     }
     if (!manifest_path) {
-        fprintf(stderr, "kos-tool %s: no MANIFEST given; see kos-tool %s --help\n", BUILD_CMD,
-                BUILD_CMD);
+        kos__opts_usage_error(&p, "no MANIFEST given");
         goto out_free_lists;
     }
     if (!out) {
-        fprintf(stderr, "kos-tool %s: no output given: add -o OUT.zip\n", BUILD_CMD);
+        kos__opts_usage_error(&p, "no output given: add -o OUT.zip");
         goto out_free_lists;
     }
     push_default_dir(&layer_dirs, KOS_INSTALL_LAYERS_REL, default_layers_dir());
@@ -237,6 +270,19 @@ int kos__tool_manifest_build(int argc, char **argv)
         kos_mf_error_format(&merr, err, sizeof(err));
         fprintf(stderr, "kos-tool %s: %s\n", BUILD_CMD, err);
         goto out_free_lists;
+    }
+    if (kos_check_run(m, &rep) != KOS_STATUS_OK) {
+        fprintf(stderr, "kos-tool %s: out of memory\n", BUILD_CMD);
+        goto out_destroy_manifest;
+    }
+    print_build_findings(manifest_path, rep);
+    if (strict && kos_check_fails(rep, KOS_CHECK_WARNING)) {
+        fprintf(stderr,
+                "kos-tool %s: --strict: no image written, as the assurance checks found errors "
+                "or warnings; fix them, or waive a rule for an app with a written reason (see "
+                "%s)\n",
+                BUILD_CMD, kos__tool_doc("assurance.md"));
+        goto out_destroy_report;
     }
     if (!m->signing && key) {
         fprintf(stderr,
@@ -256,7 +302,7 @@ int kos__tool_manifest_build(int argc, char **argv)
     o.out_path = out;
     if (kos__image_build(&o, &info, err, sizeof(err)) != KOS_STATUS_OK) {
         fprintf(stderr, "kos-tool %s: %s\n", BUILD_CMD, err);
-        goto out_destroy_manifest;
+        goto out_destroy_report;
     }
     if (info.is_signed)
         printf("wrote %s (%zu blobs, signed by key %s)\n", out, info.n_blobs, info.key_id);
@@ -265,6 +311,8 @@ int kos__tool_manifest_build(int argc, char **argv)
                info.n_blobs);
     rc = 0;
 
+out_destroy_report:
+    kos_check_report_destroy(rep);
 out_destroy_manifest:
     kos_manifest_destroy(m);
 out_free_lists:
@@ -276,22 +324,27 @@ out_free_lists:
 
 static void check_usage(FILE *f)
 {
-    fprintf(f, "usage: kos-tool manifest.check MANIFEST [--json] [--fail-on LEVEL]\n"
-               "           [--layer-dir DIR]...\n"
-               "\n"
-               "Reads MANIFEST (system.yaml), applies its base layer and validates it, then runs\n"
-               "the assurance checks (docs/assurance.md): every finding is printed as\n"
-               "FILE:LINE:COL: SEVERITY: [RULE] message, with the rule's reason and fix;\n"
-               "findings an app waives are shown as waived, with the justification.\n"
-               "\n"
-               "  --json              print one JSON document instead (for CI)\n"
-               "  --fail-on LEVEL     error (default), warning, info or never: exit 1 if a\n"
-               "                      finding that is not waived has this severity or more\n"
-               "  --layer-dir DIR     search DIR for base layers (<base>.yaml), then the SDK's\n"
-               "  -h, --help          show this help\n"
-               "\n"
-               "Exit status: 0 when the checks pass, 1 when they fail or the manifest is\n"
-               "invalid (FILE:LINE:COL: message on stderr), 2 for a usage error.\n");
+    fprintf(f,
+            "usage: kos-tool manifest.check MANIFEST [--json] [--fail-on LEVEL | --strict]\n"
+            "           [--layer-dir DIR]...\n"
+            "\n"
+            "Reads MANIFEST (system.yaml), applies its base layer and validates it, then runs\n"
+            "the assurance checks (docs/assurance.md): every finding is printed as\n"
+            "FILE:LINE:COL: SEVERITY: [RULE] message, with the rule's reason and fix;\n"
+            "findings an app waives are shown as waived, with the justification.\n"
+            "\n"
+            "  --json              print one JSON document instead (for CI)\n"
+            "  --fail-on LEVEL     error (default), warning, info or never: exit 1 if a\n"
+            "                      finding that is not waived has this severity or more\n"
+            "  --strict            the same as --fail-on warning (and manifest.build --strict)\n"
+            "  --layer-dir DIR     search DIR for base layers (<base>.yaml), then the SDK's\n"
+            "  -h, --help          show this help\n"
+            "\n"
+            "Options take the forms --name VALUE and --name=VALUE.\n"
+            "Exit status: 0 when the checks pass (warnings alone pass unless --strict or\n"
+            "--fail-on warning), 1 when they fail or the manifest is invalid\n"
+            "(FILE:LINE:COL: message on stderr), 2 for a usage error. See %s.\n",
+            kos__tool_doc("assurance.md"));
 }
 
 /* Writes `s` as a JSON string: quoted, with '"', '\\' and control
@@ -352,6 +405,8 @@ static void json_str(FILE *f, const char *s)
 }
 
 static const char *const fail_on_names[] = {"never", "info", "warning", "error"};
+/* --fail-on's values as its help lists them, most severe first. */
+static const char *const fail_on_choices[] = {"error", "warning", "info", "never"};
 
 static void print_json_report(FILE *f, const char *path, const struct kos_manifest *m,
                               const struct kos_check_report *rep, int fail_on, bool failed)
@@ -434,27 +489,33 @@ static void put_clean(FILE *f, const char *s)
     }
 }
 
+/* One finding for people: FILE:LINE:COL: SEVERITY: [RULE] message, then
+ * the waiver if any, the reason and the fix, indented. */
+static void print_finding(FILE *f, const struct kos_check_finding *x)
+{
+    const char *sev = kos_check_severity_str(x->rule->severity);
+
+    put_clean(f, x->pos.file);
+    if (x->waived)
+        fprintf(f, ":%d:%d: waived (%s): [%s] ", x->pos.line, x->pos.col, sev, x->rule->id);
+    else
+        fprintf(f, ":%d:%d: %s: [%s] ", x->pos.line, x->pos.col, sev, x->rule->id);
+    put_clean(f, x->message);
+    fputc('\n', f);
+    if (x->waived) {
+        fputs("    waived at ", f);
+        put_clean(f, x->waiver_pos.file);
+        fprintf(f, ":%d:%d: \"", x->waiver_pos.line, x->waiver_pos.col);
+        put_clean(f, x->justification);
+        fputs("\"\n", f);
+    }
+    fprintf(f, "    reason: %s\n    fix: %s\n", x->rule->reason, x->rule->fix);
+}
+
 static void print_text_report(FILE *f, const struct kos_check_report *rep, int fail_on, bool failed)
 {
-    for (size_t i = 0; i < rep->n_findings; i++) {
-        const struct kos_check_finding *x = &rep->findings[i];
-        const char *sev = kos_check_severity_str(x->rule->severity);
-        put_clean(f, x->pos.file);
-        if (x->waived)
-            fprintf(f, ":%d:%d: waived (%s): [%s] ", x->pos.line, x->pos.col, sev, x->rule->id);
-        else
-            fprintf(f, ":%d:%d: %s: [%s] ", x->pos.line, x->pos.col, sev, x->rule->id);
-        put_clean(f, x->message);
-        fputc('\n', f);
-        if (x->waived) {
-            fputs("    waived at ", f);
-            put_clean(f, x->waiver_pos.file);
-            fprintf(f, ":%d:%d: \"", x->waiver_pos.line, x->waiver_pos.col);
-            put_clean(f, x->justification);
-            fputs("\"\n", f);
-        }
-        fprintf(f, "    reason: %s\n    fix: %s\n", x->rule->reason, x->rule->fix);
-    }
+    for (size_t i = 0; i < rep->n_findings; i++)
+        print_finding(f, &rep->findings[i]);
     size_t e = rep->count[KOS_CHECK_ERROR], w = rep->count[KOS_CHECK_WARNING],
            n = rep->count[KOS_CHECK_INFO];
     fprintf(f, "summary: %zu %s, %zu %s, %zu info, %zu waived; %s (--fail-on %s)\n", e,
@@ -470,58 +531,56 @@ int kos__tool_manifest_check(int argc, char **argv)
     struct kos_mf_options mopts;
     struct kos_mf_error merr;
     struct strlist layer_dirs;
-    bool json = false;
+    struct kos__opts p;
+    bool json = false, fail_on_given = false;
     int fail_on = KOS_CHECK_ERROR; /* an index into fail_on_names: 0 never, else a severity */
     char err[1024];
-    int rc = 2, r;
+    int rc = 2, opt;
 
     if (!strlist_init(&layer_dirs, (size_t)argc + 1)) {
         fprintf(stderr, "kos-tool %s: out of memory\n", CHECK_CMD);
         rc = 1;
         goto out_free_list;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    kos__opts_init(&p, CHECK_CMD, argc, argv, check_opts,
+                   sizeof(check_opts) / sizeof(check_opts[0]));
+    while ((opt = kos__opts_next(&p, &v)) != KOS__OPTS_END) {
+        switch (opt) {
+        case KOS__OPTS_HELP:
             check_usage(stdout);
             rc = 0;
             goto out_free_list;
-        }
-        if (strcmp(a, "--json") == 0) {
+        case KOS__OPTS_ERROR:
+            goto out_free_list;
+        case OPT_JSON:
             json = true;
-        } else if ((r = option(CHECK_CMD, argc, argv, &i, "--fail-on", NULL, &v)) != 0) {
-            if (r < 0)
-                goto out_free_list;
-            fail_on = -1;
-            for (int k = 0; k < 4; k++)
-                if (strcmp(v, fail_on_names[k]) == 0)
-                    fail_on = k;
-            if (fail_on < 0) {
-                fprintf(stderr,
-                        "kos-tool %s: invalid --fail-on '%s'; valid values: error, warning, "
-                        "info, never\n",
-                        CHECK_CMD, v);
+            break;
+        case OPT_FAIL_ON:
+        case OPT_STRICT:
+            if (fail_on_given) {
+                kos__opts_usage_error(&p, "give one --fail-on LEVEL or --strict (the same as "
+                                          "--fail-on warning), not several");
                 goto out_free_list;
             }
-        } else if ((r = option(CHECK_CMD, argc, argv, &i, "--layer-dir", NULL, &v)) != 0) {
-            if (r < 0)
+            fail_on_given = true;
+            fail_on = opt == OPT_STRICT ? KOS_CHECK_WARNING
+                                        : kos__opts_choice(&p, "fail-on", v, fail_on_choices, 4);
+            if (fail_on < 0)
                 goto out_free_list;
+            if (opt == OPT_FAIL_ON)
+                fail_on = fail_on == 3 ? 0 : KOS_CHECK_ERROR - fail_on; /* by severity */
+            break;
+        case OPT_LAYER_DIR:
             strlist_push(&layer_dirs, v, false);
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "kos-tool %s: unknown option '%s'; see kos-tool %s --help\n", CHECK_CMD,
-                    a, CHECK_CMD);
-            goto out_free_list;
-        } else if (!manifest_path) {
-            manifest_path = a;
-        } else {
-            fprintf(stderr, "kos-tool %s: unexpected argument '%s': only one MANIFEST\n", CHECK_CMD,
-                    a);
-            goto out_free_list;
+            break;
+        case KOS__OPTS_ARG:
+            if (!take_manifest(&p, &manifest_path, v))
+                goto out_free_list;
+            break;
         }
     }
     if (!manifest_path) {
-        fprintf(stderr, "kos-tool %s: no MANIFEST given; see kos-tool %s --help\n", CHECK_CMD,
-                CHECK_CMD);
+        kos__opts_usage_error(&p, "no MANIFEST given");
         goto out_free_list;
     }
     push_default_dir(&layer_dirs, KOS_INSTALL_LAYERS_REL, default_layers_dir());

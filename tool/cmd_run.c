@@ -1,14 +1,20 @@
 /*
  * cmd_run.c - `kos-tool run`: boot a system image on the sim platform.
+ *
+ * What stays true: nothing starts before every argument was read and the
+ * image argument is at least a file that could be an image; a folder or a
+ * manifest given instead is refused with a line saying what to give.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core.h"
 #include "sandbox.h"
+#include "opts_int.h"
 #include "tool_int.h"
 
 #define MAX_TRUST 16
@@ -21,12 +27,13 @@ static void run_usage(FILE *f)
             "                          [--isolation strict|best-effort|none]\n"
             "                          [--self-test-timeout MS]\n"
             "\n"
-            "Boots a system image (manifest.zip) on the sim platform: verifies it, starts\n"
-            "its message servers and apps, prints the console and supervises the apps until\n"
-            "the system ends or is interrupted (SIGINT or SIGTERM; SIGUSR1 prints a state\n"
-            "summary).\n"
+            "Boots a system image (the manifest.zip that kos-tool manifest.build or\n"
+            "kos_add_system() wrote) on the sim platform: verifies it, starts its message\n"
+            "servers and apps, prints the console and supervises the apps until the system\n"
+            "ends or is interrupted (SIGINT or SIGTERM; SIGUSR1 prints a state summary).\n"
             "\n"
             "  --trust PUBKEY     a release public key the image may be signed with\n"
+            "                     (repeatable)\n"
             "  --keys DIR         the device's key bundle (kos-tool keys.generate --device):\n"
             "                     handed read-only to the app with device_keys: true\n"
             "                     (key_store), never to any other and never into the image\n"
@@ -46,96 +53,149 @@ static void run_usage(FILE *f)
             "                     how long after boot the self test (the app with\n"
             "                     reports_self_test: true) has to report before it counts\n"
             "                     as failed (default 60000)\n"
+            "  -h, --help         show this help\n"
             "\n"
+            "Options take the forms --name VALUE and --name=VALUE.\n"
             "Exit status: 0 clean end, 1 an app failed or a message server died,\n"
             "2 usage error (or a key bundle refused), 3 image refused, 4 host error,\n"
-            "5 the system ran but its self test failed.\n");
+            "5 the system ran but its self test failed. See %s.\n",
+            kos__tool_doc("running.md"));
 }
+
+/* Says what IMAGE is when it cannot be an image at all (a folder, a
+ * manifest) and returns false; kos_image_open() judges everything else. */
+static bool image_arg_ok(const char *path)
+{
+    struct stat st;
+    char head[512];
+    size_t n = 0;
+    FILE *f;
+
+    if (stat(path, &st) != 0)
+        return true; /* said by Core, as every other refusal */
+    if (S_ISDIR(st.st_mode)) {
+        fprintf(stderr,
+                "kos-tool run: %s is a folder, not a system image: give the .zip that kos-tool "
+                "manifest.build -o wrote (kos_add_system() writes <build dir>/<name>.zip)\n",
+                path);
+        return false;
+    }
+    if (!S_ISREG(st.st_mode) || !(f = fopen(path, "rb")))
+        return true;
+    n = fread(head, 1, sizeof(head) - 1, f);
+    fclose(f);
+    head[n] = '\0';
+    if (n >= 4 && memcmp(head, "PK", 2) == 0)
+        return true;
+    size_t len = strlen(path);
+    bool yaml_name = (len > 5 && strcmp(path + len - 5, ".yaml") == 0) ||
+                     (len > 4 && strcmp(path + len - 4, ".yml") == 0);
+    if (yaml_name || strncmp(head, "system:", 7) == 0 || strstr(head, "\nsystem:")) {
+        fprintf(stderr,
+                "kos-tool run: %s is a manifest, not a system image: build the image first, "
+                "with kos-tool manifest.build %s -o manifest.zip --key RELEASE.key (or "
+                "kos_add_system() in CMake), then run manifest.zip\n",
+                path, path);
+        return false;
+    }
+    return true;
+}
+
+enum {
+    OPT_TRUST,
+    OPT_KEYS,
+    OPT_CONSOLE,
+    OPT_GRACE,
+    OPT_SELF_TEST_TIMEOUT,
+    OPT_STATE_DIR,
+    OPT_ISOLATION,
+    OPT_ALLOW_UNSIGNED
+};
+
+static const struct kos__opt run_opts[] = {
+    {"trust", 0, "PUBKEY", OPT_TRUST},
+    {"keys", 0, "DIR", OPT_KEYS},
+    {"console", 0, "FILE", OPT_CONSOLE},
+    {"grace", 0, "MS", OPT_GRACE},
+    {"self-test-timeout", 0, "MS", OPT_SELF_TEST_TIMEOUT},
+    {"state-dir", 0, "DIR", OPT_STATE_DIR},
+    {"isolation", 0, "MODE", OPT_ISOLATION},
+    {"allow-unsigned", 0, NULL, OPT_ALLOW_UNSIGNED},
+};
+
+/* --isolation's values, in the order of enum kos_sandbox_isolation. */
+static const char *const isolation_names[] = {"strict", "best-effort", "none"};
+_Static_assert(KOS_SANDBOX_STRICT == 0 && KOS_SANDBOX_BEST_EFFORT == 1 && KOS_SANDBOX_NONE == 2,
+               "isolation_names follows enum kos_sandbox_isolation");
 
 int kos__tool_run(int argc, char **argv)
 {
-    const char *trust[MAX_TRUST];
+    const char *trust[MAX_TRUST], *v;
     struct kos_core_opts o = {.console_fd = STDOUT_FILENO, .trusted_keys = trust, .isolation = -1};
+    struct kos__opts p;
+    unsigned long ms;
+    int id, k;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    kos__opts_init(&p, "run", argc, argv, run_opts, sizeof(run_opts) / sizeof(run_opts[0]));
+    while ((id = kos__opts_next(&p, &v)) != KOS__OPTS_END) {
+        switch (id) {
+        case KOS__OPTS_HELP:
             run_usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--trust") && has_val) {
-            if (o.n_trusted_keys == MAX_TRUST) {
-                fprintf(stderr, "kos-tool run: at most %d --trust keys\n", MAX_TRUST);
+        case KOS__OPTS_ERROR:
+            return 2;
+        case OPT_TRUST:
+            if (o.n_trusted_keys == MAX_TRUST)
+                return kos__opts_usage_error(&p, "at most %d --trust keys", MAX_TRUST);
+            trust[o.n_trusted_keys++] = v;
+            break;
+        case OPT_KEYS:
+            if (o.keys_dir)
+                return kos__opts_usage_error(&p, "--keys given twice ('%s' and '%s')", o.keys_dir,
+                                             v);
+            o.keys_dir = v;
+            break;
+        case OPT_CONSOLE:
+            o.console_path = v;
+            break;
+        case OPT_GRACE:
+            if (!kos__opts_number(&p, "grace", v, 1, 600000, "milliseconds", &ms))
                 return 2;
-            }
-            trust[o.n_trusted_keys++] = argv[++i];
-        } else if (!strcmp(a, "--keys") && has_val) {
-            if (o.keys_dir) {
-                fprintf(stderr, "kos-tool run: --keys given twice ('%s' and '%s')\n", o.keys_dir,
-                        argv[i + 1]);
-                return 2;
-            }
-            o.keys_dir = argv[++i];
-        } else if (!strcmp(a, "--console") && has_val) {
-            o.console_path = argv[++i];
-        } else if (!strcmp(a, "--grace") && has_val) {
-            char *end;
-            errno = 0;
-            unsigned long ms = strtoul(argv[++i], &end, 10);
-            if (errno || *end || end == argv[i] || ms == 0 || ms > 600000) {
-                fprintf(stderr,
-                        "kos-tool run: --grace takes milliseconds from 1 to 600000, not '%s'\n",
-                        argv[i]);
-                return 2;
-            }
             o.grace_ms = (unsigned)ms;
-        } else if (!strcmp(a, "--self-test-timeout") && has_val) {
-            char *end;
-            errno = 0;
-            unsigned long ms = strtoul(argv[++i], &end, 10);
-            if (errno || *end || end == argv[i] || ms == 0 || ms > 3600000) {
-                fprintf(stderr,
-                        "kos-tool run: --self-test-timeout takes milliseconds from 1 to "
-                        "3600000, not '%s'\n",
-                        argv[i]);
+            break;
+        case OPT_SELF_TEST_TIMEOUT:
+            if (!kos__opts_number(&p, "self-test-timeout", v, 1, 3600000, "milliseconds", &ms))
                 return 2;
-            }
             o.self_test_timeout_ms = (unsigned)ms;
-        } else if (!strcmp(a, "--state-dir") && has_val) {
-            o.state_dir = argv[++i];
-        } else if (!strcmp(a, "--isolation") && has_val) {
-            const char *m = argv[++i];
-            if (!strcmp(m, "strict"))
-                o.isolation = KOS_SANDBOX_STRICT;
-            else if (!strcmp(m, "best-effort") || !strcmp(m, "best_effort"))
-                o.isolation = KOS_SANDBOX_BEST_EFFORT;
-            else if (!strcmp(m, "none"))
-                o.isolation = KOS_SANDBOX_NONE;
-            else {
-                fprintf(stderr,
-                        "kos-tool run: --isolation takes strict, best-effort or none, not '%s'\n",
-                        m);
+            break;
+        case OPT_STATE_DIR:
+            o.state_dir = v;
+            break;
+        case OPT_ISOLATION:
+            /* best_effort, as a manifest writes it, is accepted too. */
+            k = strcmp(v, "best_effort") == 0
+                    ? KOS_SANDBOX_BEST_EFFORT
+                    : kos__opts_choice(&p, "isolation", v, isolation_names,
+                                       sizeof(isolation_names) / sizeof(isolation_names[0]));
+            if (k < 0)
                 return 2;
-            }
-        } else if (!strcmp(a, "--allow-unsigned")) {
+            o.isolation = k;
+            break;
+        case OPT_ALLOW_UNSIGNED:
             o.allow_unsigned = true;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "kos-tool run: unknown option or missing value: '%s'\n", a);
-            run_usage(stderr);
-            return 2;
-        } else if (!o.image_path) {
-            o.image_path = a;
-        } else {
-            fprintf(stderr, "kos-tool run: more than one image given ('%s' and '%s')\n",
-                    o.image_path, a);
-            return 2;
+            break;
+        case KOS__OPTS_ARG:
+            if (o.image_path)
+                return kos__opts_usage_error(&p, "more than one image given ('%s' and '%s')",
+                                             o.image_path, v);
+            o.image_path = v;
+            break;
         }
     }
-    if (!o.image_path) {
-        fprintf(stderr, "kos-tool run: no image given\n");
-        run_usage(stderr);
-        return 2;
-    }
+    if (!o.image_path)
+        return kos__opts_usage_error(&p, "no image given: kos-tool run IMAGE.zip --trust PUBKEY");
+    if (!image_arg_ok(o.image_path))
+        return 3;
     /* Console lines must reach a pipe reader promptly. */
     setvbuf(stdout, NULL, _IONBF, 0);
     return kos_core_run(&o);

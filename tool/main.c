@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tool_int.h"
@@ -21,9 +22,9 @@ static const struct command commands[] = {
     {"manifest.build", kos__tool_manifest_build, "compile a manifest into a signed system image"},
     {"manifest.check", kos__tool_manifest_check,
      "validate a manifest and run the assurance checks"},
-    {"keys.generate", kos__tool_keys_generate, "make a release key pair"},
+    {"keys.generate", kos__tool_keys_generate, "make a release key pair, or a device's key bundle"},
     {"run", kos__tool_run, "boot a system image on the sim platform"},
-    {"log.view", kos__tool_log_view, "filter a saved console stream"},
+    {"log.view", kos__tool_log_view, "filter a console stream, live or saved, or a log store"},
 };
 
 const char *kos__tool_self_dir(void)
@@ -45,12 +46,39 @@ const char *kos__tool_self_dir(void)
     return dir;
 }
 
+#ifndef KOS_INSTALL_DOCS_REL
+#define KOS_INSTALL_DOCS_REL "../share/doc/kos"
+#endif
+
+const char *kos__tool_doc(const char *page)
+{
+    static char paths[4][PATH_MAX];
+    static unsigned next;
+    char *out = paths[next++ % 4];
+    struct stat st;
+
+    const char *sep = page[0] ? "/" : "";
+
+    snprintf(out, PATH_MAX, "%s/%s%s%s", kos__tool_self_dir(), KOS_INSTALL_DOCS_REL, sep, page);
+    if (stat(out, &st) == 0)
+        return out;
+#ifdef KOS_SOURCE_DOCS_DIR
+    snprintf(out, PATH_MAX, "%s%s%s", KOS_SOURCE_DOCS_DIR, sep, page);
+#else
+    snprintf(out, PATH_MAX, "docs%s%s", sep, page);
+#endif
+    return out;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: kos-tool COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'kos-tool COMMAND --help' describes each command.\n");
+    fprintf(f,
+            "\n'kos-tool COMMAND --help' describes each command; options take the forms\n"
+            "--name VALUE and --name=VALUE. The guides are in %s.\n",
+            kos__tool_doc(""));
 }
 
 int main(int argc, char **argv)

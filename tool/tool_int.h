@@ -19,4 +19,10 @@ int kos__tool_log_view(int argc, char **argv);
  * components and layers relative to it. Returns a static string. */
 const char *kos__tool_self_dir(void);
 
+/* Where the docs page `page` ("images.md") is, for help texts: in an
+ * installed SDK <prefix>/share/doc/kos/<page> (found next to kos-tool), else
+ * the source tree's docs/<page>. Returns a static string, one of four used
+ * in turn, so a help text may name up to four pages. */
+const char *kos__tool_doc(const char *page);
+
 #endif

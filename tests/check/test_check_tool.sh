@@ -185,7 +185,7 @@ expect err "^kos-tool manifest.check: $WORK/missing.yaml: cannot read manifest"
 run 2
 expect err '^kos-tool manifest.check: no MANIFEST given'
 run 2 --fail-on severe "$WORK/mixed.yaml"
-expect err "^kos-tool manifest.check: invalid --fail-on 'severe'; valid values: error, warning, info, never$"
+expect err "^kos-tool manifest.check: --fail-on takes error, warning, info or never, not 'severe'$"
 run 2 "$WORK/mixed.yaml" --fail-on
 expect err "^kos-tool manifest.check: option '--fail-on' needs a value"
 run 2 --jsn "$WORK/mixed.yaml"
@@ -193,5 +193,5 @@ expect err "^kos-tool manifest.check: unknown option '--jsn'"
 run 2 "$WORK/mixed.yaml" "$WORK/warn.yaml"
 expect err '^kos-tool manifest.check: unexpected argument'
 run 0 --help
-expect out '^usage: kos-tool manifest.check MANIFEST \[--json\] \[--fail-on LEVEL\]'
+expect out '^usage: kos-tool manifest.check MANIFEST \[--json\] \[--fail-on LEVEL \| --strict\]'
 echo PASS

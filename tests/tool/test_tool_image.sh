@@ -38,7 +38,7 @@ expect err "^kos-tool keys.generate: release key .*release.key already exists; r
 run 2 keys.generate --out "$WORK/k2"
 expect err "^kos-tool keys.generate: give one of --release"
 run 2 keys.generate --release --bogus
-expect err "^kos-tool keys.generate: unknown argument '--bogus'"
+expect err "^kos-tool keys.generate: unknown option '--bogus'; see kos-tool keys.generate --help$"
 run 0 keys.generate --help
 expect out "^usage: kos-tool keys.generate --release --out DIR"
 
@@ -63,6 +63,53 @@ run 0 manifest.build "$WORK/system.yaml" -o "$WORK/img.zip" --key "$WORK/keys/su
   --bin msg_server=/bin/true --bin-dir "$WORK/bins" --bin-dir /bin
 expect out "^wrote $WORK/img.zip \\(3 blobs, signed by key $id\\)$"
 [ -f "$WORK/img.zip" ] || fail "no image written"
+# The build runs the assurance checks and prints their findings on stderr,
+# as manifest.check does; they do not stop the build.
+expect err "^$WORK/system.yaml:[0-9]+:[0-9]+: warning: \\[KOS-A008\\] app 'hello' has no memory limit$"
+expect err "^    fix: "
+expect err "^kos-tool manifest.build: the assurance checks found 0 errors and 2 warnings \\(and 0 info, 0 waived: kos-tool manifest.check $WORK/system.yaml shows them all\\)$"
+
+# A protocol name with a typo builds, with the warning that says so; with
+# --strict it fails and writes nothing.
+cat >"$WORK/typo.yaml" <<'YAML'
+system: typo
+message_servers:
+  msg0:
+    binary: msg_server
+apps:
+  hello:
+    memory: 4MiB
+    protocols:
+      msg0:
+        publish: [weather_protocol]
+  bye:
+    binary: false
+    memory: 4MiB
+    protocols:
+      msg0:
+        request: [waether_protocol]
+YAML
+run 0 manifest.build "$WORK/typo.yaml" -o "$WORK/typo.zip" --key "$WORK/keys/sub/release.key" \
+  --bin msg_server=/bin/true --bin-dir "$WORK/bins" --bin-dir /bin
+expect err "^$WORK/typo.yaml:16:19: warning: \\[KOS-A003\\] app 'bye' requests protocol 'waether_protocol' on msg0, where no app publishes it$"
+expect err "^$WORK/typo.yaml:10:19: warning: \\[KOS-A004\\] app 'hello' publishes protocol 'weather_protocol'"
+expect out "^wrote $WORK/typo.zip "
+rm "$WORK/typo.zip"
+run 1 manifest.build "$WORK/typo.yaml" -o "$WORK/typo.zip" --key "$WORK/keys/sub/release.key" \
+  --bin msg_server=/bin/true --bin-dir "$WORK/bins" --bin-dir /bin --strict
+expect err "\\[KOS-A003\\] app 'bye' requests protocol 'waether_protocol'"
+expect err "^kos-tool manifest.build: --strict: no image written, as the assurance checks found errors or warnings"
+[ ! -e "$WORK/typo.zip" ] || fail "--strict with findings wrote an image"
+# manifest.check reports them too; warnings fail it only with --strict (or --fail-on warning).
+run 0 manifest.check "$WORK/typo.yaml"
+expect out "^summary: 0 errors, 2 warnings, 0 info, 0 waived; pass \\(--fail-on error\\)$"
+run 1 manifest.check --strict "$WORK/typo.yaml"
+expect out "^summary: 0 errors, 2 warnings, 0 info, 0 waived; FAIL \\(--fail-on warning\\)$"
+# A clean manifest builds with --strict and prints no findings.
+sed -i 's/waether_protocol/weather_protocol/' "$WORK/typo.yaml"
+run 0 manifest.build "$WORK/typo.yaml" -o "$WORK/typo.zip" --key "$WORK/keys/sub/release.key" \
+  --bin msg_server=/bin/true --bin-dir "$WORK/bins" --bin-dir /bin --strict
+[ ! -s "$WORK/err" ] || { cat "$WORK/err" >&2; fail "a clean build printed something on stderr"; }
 # Same inputs, same bytes.
 run 0 manifest.build "$WORK/system.yaml" -o "$WORK/img2.zip" --key="$WORK/keys/sub/release.key" \
   --bin=msg_server=/bin/true --bin-dir "$WORK/bins" --bin-dir=/bin
@@ -86,6 +133,27 @@ run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/open.key"
 expect err "^kos-tool manifest.build: release key $WORK/open.key may be read or written by group or others \\(mode 0644\\)"
 [ ! -e "$WORK/x.zip" ] || fail "a failed build left $WORK/x.zip"
 ls "$WORK" | grep -q tmp && fail "a failed build left a temporary file"
+# The public half given by mistake: said at once, naming the private half,
+# with no advice about its mode (0644 is right for a public key).
+run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/keys/sub/release.pub" --bin-dir /bin
+expect err "^kos-tool manifest.build: release key $WORK/keys/sub/release.pub is a public key \\(-----BEGIN PUBLIC KEY-----\\), not a private one: sign with its private half, $WORK/keys/sub/release.key$"
+grep -q chmod "$WORK/err" && fail "a public key given as --key gets chmod advice"
+cp "$WORK/keys/sub/release.pub" "$WORK/pubcopy"
+chmod 600 "$WORK/pubcopy"
+run 1 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --key "$WORK/pubcopy" --bin-dir /bin
+expect err "^kos-tool manifest.build: release key $WORK/pubcopy is a public key .*: sign with the private half of the pair"
+# And the private half given to --trust.
+run 3 run "$WORK/img.zip" --trust "$WORK/keys/sub/release.key"
+expect out "trusted key $WORK/keys/sub/release.key is a private key, not a public one: trust its public half, $WORK/keys/sub/release.pub"
+
+# kos-tool run given something that cannot be an image says what to give.
+run 3 run "$WORK/keys" --trust "$WORK/keys/sub/release.pub"
+expect err "^kos-tool run: $WORK/keys is a folder, not a system image: give the .zip that kos-tool manifest.build -o wrote"
+run 3 run "$WORK/system.yaml" --trust "$WORK/keys/sub/release.pub"
+expect err "^kos-tool run: $WORK/system.yaml is a manifest, not a system image: build the image first, with kos-tool manifest.build $WORK/system.yaml -o manifest.zip"
+cp "$WORK/system.yaml" "$WORK/system.txt"
+run 3 run "$WORK/system.txt" --trust "$WORK/keys/sub/release.pub"
+expect err "is a manifest, not a system image"
 
 # No key is ever packed into an image: a binary that is a private key, or
 # holds one, is refused and nothing is written.
@@ -116,7 +184,7 @@ expect out "^wrote $WORK/nosig.zip \\(2 blobs, unsigned"
 run 2 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --frobnicate
 expect err "^kos-tool manifest.build: unknown option '--frobnicate'"
 run 2 manifest.build "$WORK/system.yaml"
-expect err "^kos-tool manifest.build: no output given: add -o OUT.zip$"
+expect err "^kos-tool manifest.build: no output given: add -o OUT.zip; see kos-tool manifest.build --help$"
 run 2 manifest.build "$WORK/system.yaml" -o "$WORK/x.zip" --bin nonsense
 expect err "^kos-tool manifest.build: --bin 'nonsense' is not NAME=PATH$"
 run 2 manifest.build "$WORK/system.yaml" -o
