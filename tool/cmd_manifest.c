@@ -24,6 +24,7 @@
 #include "image_int.h"
 #include "manifest.h"
 #include "opts_int.h"
+#include "text_int.h"
 #include "tool_int.h"
 
 #ifndef KOS_INSTALL_LAYERS_REL
@@ -473,19 +474,30 @@ static const char *plural(size_t n, const char *one, const char *many)
     return n == 1 ? one : many;
 }
 
-/* Writes `s` with control characters escaped (\n, \t, \xNN), so that no
- * text from a manifest can start a line of its own in the report. */
+/* Writes `s` as Core's console writes app text (kos__text_escape: C0 and
+ * C1 controls, invalid UTF-8, line separators and bidirectional controls
+ * escaped), with newline and tab as \n and \t, so that no text from a
+ * manifest can start a line of its own in the report or drive the
+ * terminal. */
 static void put_clean(FILE *f, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)(s ? s : "(null)"); *p; p++) {
-        if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(f, "\\x%02x", *p);
-        else
-            fputc(*p, f);
+    char out[KOS__TEXT_ESCAPED_MAX(256)];
+
+    if (!s)
+        s = "(null)";
+    while (*s) {
+        size_t run = strcspn(s, "\n\t"), used;
+        while (run > 0) {
+            size_t take = run < 256 ? run : 256;
+            size_t n = kos__text_escape(out, sizeof(out), s, take, &used);
+            fwrite(out, 1, n, f);
+            s += used;
+            run -= used;
+        }
+        if (*s == '\n' || *s == '\t') {
+            fputs(*s == '\n' ? "\\n" : "\\t", f);
+            s++;
+        }
     }
 }
 

@@ -105,12 +105,15 @@ apps:
     memory: 8MiB
     config: {remote_shell: enabled}
     waive:
-      KOS-A002: "lab bench: \"quoted\" \\ back\tslash, café ☃ 😀 — the operator needs a shell"
+      KOS-A002: "lab bench: \"quoted\" \\ back\tslash, café ☃ 😀 — the operator needs a shell \u202e\u2028"
       KOS-A099: "a waiver for a rule that is not in the catalogue"
 YAML
 run 0 "$WORK/waived.yaml"
 expect out "^$WORK/waived.yaml:7:14: waived \\(error\\): \\[KOS-A002\\] app 'admin' enables a remote shell"
 expect out "^    waived at $WORK/waived.yaml:9:7: \"lab bench: "
+# The people's report prints manifest text as the console prints app text:
+# valid UTF-8 as it is, the bidi override and the line separator escaped.
+expect out "café ☃ 😀 — the operator needs a shell \\\\u202e\\\\u2028\"$"
 expect out "^$WORK/waived.yaml:10:7: warning: \\[KOS-A014\\] app 'admin' waives rule 'KOS-A099', which does not exist"
 expect out '^summary: 0 errors, 1 warning, 1 info, 1 waived; pass \(--fail-on error\)$'
 run 1 --fail-on warning "$WORK/waived.yaml"
@@ -136,7 +139,7 @@ w = byrule['KOS-A002']
 assert w['waived'] is True and w['severity'] == 'error' and w['app'] == 'admin'
 assert w['slug'] == 'remote-shell-enabled'
 assert (w['line'], w['column']) == (7, 14)
-assert w['justification'] == 'lab bench: \"quoted\" \\\\ back\tslash, café ☃ 😀 — the operator needs a shell', repr(w['justification'])
+assert w['justification'] == 'lab bench: \"quoted\" \\\\ back\tslash, café ☃ 😀 — the operator needs a shell \u202e\u2028', repr(w['justification'])
 assert w['waiver'] == {'file': '$WORK/waived.yaml', 'line': 9, 'column': 7}
 s = byrule['KOS-A014']
 assert s['waived'] is False and s['app'] == 'admin' and s['justification'] is None
