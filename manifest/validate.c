@@ -179,6 +179,15 @@ out_too_large:
                         key, kos__mf_quote(n->str, n->len, q), app, example);
 }
 
+/* Checks that `n` is a mapping whose keys are all in `keys`; `what` names it
+ * ("limits of app 'cam'") and `example` shows a good one. */
+static kos_status_t expect_map_of(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                  const char *what, const char *example, const char *const *keys)
+{
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_MAP, what, example);
+    return st ? st : kos__mf_check_keys(c, n, keys, what);
+}
+
 /* Reads a duration setting `key` ("restart_limit.period") of app `app`: a
  * whole number with a unit (ms, s, m, h), in milliseconds; 0 only when
  * `zero_ok`. */
@@ -232,10 +241,7 @@ static kos_status_t parse_restart_delay(struct kos__mf_ctx *c, const struct kos_
     char what[128];
     snprintf(what, sizeof(what), "restart_delay of app '%s'", app->name);
     kos_status_t st =
-        kos__mf_expect(c, n, KOS__MF_MAP, what, "restart_delay: {first: 100ms, max: 10s}");
-    if (st)
-        return st;
-    st = kos__mf_check_keys(c, n, delay_keys, what);
+        expect_map_of(c, n, what, "restart_delay: {first: 100ms, max: 10s}", delay_keys);
     if (st)
         return st;
     const struct kos__mf_node *f = kos__mf_get(n, "first", NULL);
@@ -259,11 +265,7 @@ static kos_status_t parse_restart_limit(struct kos__mf_ctx *c, const struct kos_
 {
     char what[128], q[KOS__MF_QUOTE_SIZE];
     snprintf(what, sizeof(what), "restart_limit of app '%s'", app->name);
-    kos_status_t st =
-        kos__mf_expect(c, n, KOS__MF_MAP, what, "restart_limit: {max: 5, period: 10s}");
-    if (st)
-        return st;
-    st = kos__mf_check_keys(c, n, limit_keys, what);
+    kos_status_t st = expect_map_of(c, n, what, "restart_limit: {max: 5, period: 10s}", limit_keys);
     if (st)
         return st;
     const struct kos__mf_node *max = kos__mf_get(n, "max", NULL);
@@ -603,10 +605,7 @@ static kos_status_t parse_limits(struct kos__mf_ctx *c, const struct kos__mf_nod
 {
     char what[128];
     snprintf(what, sizeof(what), "limits of app '%s'", app->name);
-    kos_status_t st = kos__mf_expect(c, n, KOS__MF_MAP, what, "limits: {processes: 4, files: 64}");
-    if (st)
-        return st;
-    st = kos__mf_check_keys(c, n, rlimit_keys, what);
+    kos_status_t st = expect_map_of(c, n, what, "limits: {processes: 4, files: 64}", rlimit_keys);
     if (st)
         return st;
     const struct kos__mf_node *f;

@@ -68,17 +68,6 @@
 #include "msg_wire_int.h"
 #include "outcome.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
 static uint64_t now_us(void)
 {
     struct timespec ts;

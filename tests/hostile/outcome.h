@@ -6,6 +6,19 @@
 #ifndef KOS_TESTS_HOSTILE_OUTCOME_H
 #define KOS_TESTS_HOSTILE_OUTCOME_H
 
+/* 1 in a sanitizer build, whose apps may fork (LeakSanitizer's tracer), have
+ * no memory limit and a private /proc: some attacks then mean less. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
 /* Records the outcome of one attempt. */
 void outcome(const char *name, int contained, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
