@@ -1257,7 +1257,6 @@ static const int allowed_calls[] = {
     SCMP_SYS(getpeername),
     SCMP_SYS(sched_yield),
     SCMP_SYS(sched_getaffinity),
-    SCMP_SYS(sched_setaffinity),
     SCMP_SYS(sched_getparam),
     SCMP_SYS(sched_getscheduler),
     SCMP_SYS(sched_get_priority_max),

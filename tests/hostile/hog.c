@@ -10,7 +10,8 @@
  *                     must stay below N
  *   kernel_memory     pipes grown with F_SETPIPE_SZ, a memfd grown past
  *                     RLIMIT_FSIZE, many memfds: each refused or bounded
- *   host_counters     sysinfo(), statfs(), fstatfs(): refused
+ *   host_counters     sysinfo(), statfs(), fstatfs(), sched_setaffinity():
+ *                     refused
  *   modes             in /data: setuid, setgid and world-writable modes by
  *                     every call that sets a mode, refused; ordinary modes
  *                     allowed; links refused
@@ -22,6 +23,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +232,14 @@ static void host_counters(void)
     outcome("statfs", r < 0, "statfs(/): %s", r < 0 ? strerror(errno) : "answered");
     r = fstatfs(0, &sf);
     outcome("fstatfs", r < 0, "fstatfs(0): %s", r < 0 ? strerror(errno) : "answered");
+    /* Placing itself on a CPU of its choice (beside another app) is what
+     * makes CPU contention a channel (bench/sidechan). */
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    r = sched_setaffinity(0, sizeof(one), &one);
+    outcome("sched_setaffinity", r < 0, "sched_setaffinity(CPU 0): %s",
+            r < 0 ? strerror(errno) : "pinned");
 }
 
 /* One attempt at a mode: `bad` says whether it must be refused. */

@@ -37,7 +37,7 @@ expect "kernel: info: attack memfd_big: contained: ftruncate\(512 MiB\): File to
 expect "kernel: info: attack pipe_memory: contained: [0-9]+ pipes hold"
 expect "kernel: info: attack memfd_memory: contained: [0-9]+ memfds hold"
 # Host-wide counters.
-for a in sysinfo statfs fstatfs; do
+for a in sysinfo statfs fstatfs sched_setaffinity; do
   expect "counters: info: attack $a: contained: .*Operation not permitted$"
 done
 # Modes in /data.
