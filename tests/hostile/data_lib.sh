@@ -26,7 +26,8 @@ start_image_as() {
   local user=$1 gid
   gid=$(id -g "$1")
   shift
+  : >"$OUT" # emptied before the job starts, as start_image does
   setpriv --reuid="$user" --regid="$gid" --clear-groups -- env -u XDG_RUNTIME_DIR \
-    "$KOS_TOOL" run --trust "$KOS_TRUST" "$@" >"$OUT" 2>&1 &
+    "$KOS_TOOL" run --trust "$KOS_TRUST" "$@" >>"$OUT" 2>&1 &
   PID=$!
 }

@@ -47,9 +47,12 @@ run_image() {
   [ "$RC" -ne 124 ] || fail "kos-tool run did not finish within 60 s"
 }
 
-# start_image IMAGE [options...]: boots it in the background; sets PID.
+# start_image IMAGE [options...]: boots it in the background; sets PID. The
+# console file is emptied here, before the background job starts, so that a
+# wait_for right after never sees an earlier run's lines.
 start_image() {
-  "$KOS_TOOL" run --trust "$KOS_TRUST" "$@" >"$OUT" 2>&1 &
+  : >"$OUT"
+  "$KOS_TOOL" run --trust "$KOS_TRUST" "$@" >>"$OUT" 2>&1 &
   PID=$!
 }
 
