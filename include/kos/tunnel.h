@@ -1,0 +1,117 @@
+/*
+ * tunnel.h - the device's link to its server, for the apps that use it
+ * (kos_tunnel_protocol, published by the tunnel component).
+ *
+ * The tunnel holds the device's one TLS 1.3 connection to its server and
+ * the WebSocket on it (docs/link.md). It multiplexes fixed channels: 1
+ * admin, 2 logs, 3 traces, 4 shell, 5 debug. An app may use the channels
+ * its manifest entry's grant and the tunnel's `allow` setting give it
+ * (`allow: "admin=admin,logs"`); each channel has at most one app.
+ *
+ * Sending is bounded by the server's credit for the channel (docs/link.md,
+ * "Flow control"): kos_tunnel_send() never blocks the tunnel on one
+ * channel; it answers KOS_STATUS_BUSY when the channel's buffer is full, and
+ * the tunnel notifies the app (kos_tunnel_fd() becomes readable) when it has
+ * room again. Receiving is pulled: the tunnel notifies the app when data
+ * has arrived on one of its channels, and kos_tunnel_receive() takes it;
+ * what the app has not taken is not credited back to the server, so a slow
+ * app slows only its own channel.
+ *
+ * Statuses, besides the transport errors of kos_msg_call():
+ *   KOS_STATUS_OK             done
+ *   KOS_STATUS_UNAVAILABLE    the link is down (connecting, or refused); the
+ *                             tunnel notifies when it is up again
+ *   KOS_STATUS_BUSY           the channel's send buffer is full; wait for
+ *                             kos_tunnel_fd() and try again
+ *   KOS_STATUS_WOULD_BLOCK    nothing to receive on the channel
+ *   KOS_STATUS_UNAUTHORIZED   the channel is not this app's
+ *   KOS_STATUS_TOO_LARGE      more than KOS_TUNNEL_DATA_MAX bytes
+ *
+ * A kos_tunnel_t is not thread-safe; use it from one thread at a time.
+ */
+#ifndef KOS_TUNNEL_H
+#define KOS_TUNNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The protocol the tunnel publishes. */
+#define KOS_TUNNEL_PROTOCOL "kos_tunnel_protocol"
+
+/* The fixed channels (proto/link.proto). */
+#define KOS_TUNNEL_ADMIN  1u
+#define KOS_TUNNEL_LOGS   2u
+#define KOS_TUNNEL_TRACES 3u
+#define KOS_TUNNEL_SHELL  4u
+#define KOS_TUNNEL_DEBUG  5u
+
+/* The most data one send or receive carries: one KOS message's payload, less
+ * the tunnel's own header. A link message may be longer; the tunnel never
+ * hands an app more than this at once. */
+#define KOS_TUNNEL_DATA_MAX 4000u
+
+/* The state of the link, as kos_tunnel_status() reports it. */
+enum kos_tunnel_state {
+    KOS_TUNNEL_DOWN = 0,       /* not connected; waiting to try again */
+    KOS_TUNNEL_CONNECTING = 1, /* TCP, TLS or the WebSocket upgrade under way */
+    KOS_TUNNEL_UP = 2,         /* Hello exchanged: channels carry data */
+    KOS_TUNNEL_REFUSED = 3,    /* the server refused this device; retried slowly */
+};
+
+struct kos_tunnel_status {
+    enum kos_tunnel_state state;
+    char device_id[65];   /* hex SHA-256 of the identity key, once the server said it */
+    char server[256];     /* HOST:PORT */
+    uint32_t reconnects;  /* links that ended since the tunnel started */
+    uint64_t retry_in_ms; /* when down: how long until the next try */
+};
+
+typedef struct kos_tunnel kos_tunnel_t;
+
+/* Requests kos_tunnel_protocol on `dir` (waiting up to timeout_ms for the
+ * tunnel to publish it) and claims `channels` (a bit mask, 1u << channel)
+ * for this app. On success *out is the caller's (kos_tunnel_close()).
+ * KOS_STATUS_UNAUTHORIZED if the tunnel's allow setting does not give this
+ * app one of them. */
+KOS_API KOS_MUST kos_status_t kos_tunnel_open(kos_dir_t *dir, uint32_t channels, int timeout_ms,
+                                              kos_tunnel_t **out);
+
+/* Gives the channels up and closes the token. kos_tunnel_close(NULL) does
+ * nothing. */
+KOS_API void kos_tunnel_close(kos_tunnel_t *t);
+
+/* Queues len bytes (at most KOS_TUNNEL_DATA_MAX) as one data envelope on
+ * `channel`. Does not wait for the link or the server's credit: see the
+ * statuses above. Blocks only for the call to the tunnel. */
+KOS_API KOS_MUST kos_status_t kos_tunnel_send(kos_tunnel_t *t, uint32_t channel, const void *data,
+                                              size_t len);
+
+/* Takes the next data received on `channel` into buf (cap bytes, at least
+ * KOS_TUNNEL_DATA_MAX), its length in *len. KOS_STATUS_WOULD_BLOCK when
+ * there is none. */
+KOS_API KOS_MUST kos_status_t kos_tunnel_receive(kos_tunnel_t *t, uint32_t channel, void *buf,
+                                                 size_t cap, size_t *len);
+
+/* The link's state. */
+KOS_API KOS_MUST kos_status_t kos_tunnel_status(kos_tunnel_t *t, struct kos_tunnel_status *st);
+
+/* A descriptor that becomes readable when the tunnel has news for this app
+ * (data received, room to send, the link up or down); drain it with
+ * kos_tunnel_news() before polling again. */
+KOS_API int kos_tunnel_fd(const kos_tunnel_t *t);
+
+/* Takes the tunnel's notifications; returns the channels (bit mask) with
+ * data or room since the last call, and sets *link_changed when the link
+ * went up or down. Never blocks. */
+KOS_API uint32_t kos_tunnel_news(kos_tunnel_t *t, int *link_changed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
