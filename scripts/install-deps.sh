@@ -20,6 +20,11 @@ packages=(
   # fuzzing (the fuzz preset; libclang-rt-14-dev holds libFuzzer, only
   # recommended by clang) and the cross-aarch64 preset
   clang libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  # the device link and the servers (docs/link.md): libevent with its OpenSSL
+  # bufferevents, WebSocket framing, storage, JSON
+  libevent-dev libwslay-dev libsqlite3-dev libjansson-dev
+  # tests of the link and the servers: an independent WebSocket client
+  python3-websockets
   # benchmark peers
   libzmq3-dev
   # the cross-aarch64 preset's libraries, from Debian's arm64 packages
