@@ -1,0 +1,66 @@
+/*
+ * devport.h - the server's device port: where devices' links arrive
+ * (docs/link.md). TLS 1.3 with client certificates, the WebSocket upgrade,
+ * and a link session per device, on the server's libevent loop.
+ *
+ * The port knows nothing of storage: it asks the server, through the hooks,
+ * whether a device may connect, and hands it each whole message that
+ * arrives on a channel. What stays true: a device is online (between its
+ * online() and offline() hooks) at most once at a time on one port; a second
+ * link from the same device replaces the first, which is ended.
+ */
+#ifndef KOS_SERVER_DEVPORT_H
+#define KOS_SERVER_DEVPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include <kos/status.h>
+
+/* The hex device id: the SHA-256 of the raw identity public key. */
+#define KOS__DEVICE_ID_LEN 64u
+
+struct kos__devport;
+
+struct kos__devport_hooks {
+    void *arg;
+    /* Whether device `id` may connect: KOS_STATUS_OK, or KOS_STATUS_UNAUTHORIZED
+     * (unknown or revoked: the handshake is refused with access_denied). */
+    kos_status_t (*admit)(void *arg, const char *id);
+    /* The device's link is up (Hello exchanged). */
+    void (*online)(void *arg, const char *id);
+    /* Its link has ended; `why` says how, for the server's log. */
+    void (*offline)(void *arg, const char *id, const char *why);
+    /* A whole message arrived on channel `ch` (1 admin: an AdminUp; 2 logs:
+     * a LogBatch). The bytes are the hook's to read only during the call. */
+    void (*data)(void *arg, const char *id, uint32_t ch, const uint8_t *p, size_t n);
+};
+
+/* Listens on `addr` ("127.0.0.1:7443", port 0 for any free one) with `ctx`
+ * (the server's certificate and key, and the device CA to verify clients
+ * against: the caller's, kept alive until kos__devport_destroy()). Returns
+ * NULL with err set if it cannot listen. */
+struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, const char *addr,
+                                         const struct kos__devport_hooks *hooks, char *err,
+                                         size_t errlen);
+
+/* The port it listens on (useful with port 0). */
+unsigned kos__devport_port(const struct kos__devport *dp);
+
+/* Queues one message on channel `ch` to device `id` (an AdminDown on
+ * channel 1). KOS_STATUS_UNAVAILABLE if it is not online; KOS_STATUS_BUSY
+ * if its channel has no room (its credit and the port's bound). */
+kos_status_t kos__devport_send(struct kos__devport *dp, const char *id, uint32_t ch, const void *p,
+                               size_t n);
+
+/* Ends device id's link now, if it has one (it was revoked). */
+void kos__devport_kick(struct kos__devport *dp, const char *id);
+
+/* Ends every link and stops listening. kos__devport_destroy(NULL) does
+ * nothing. */
+void kos__devport_destroy(struct kos__devport *dp);
+
+#endif
