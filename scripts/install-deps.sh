@@ -23,8 +23,10 @@ packages=(
   # the device link and the servers (docs/link.md): libevent with its OpenSSL
   # bufferevents, WebSocket framing, storage, JSON
   libevent-dev libwslay-dev libsqlite3-dev libjansson-dev
-  # tests of the link and the servers: an independent WebSocket client
-  python3-websockets
+  # tests of the link and the servers: an independent WebSocket client, and
+  # the web UI in a real browser (Debian's chromium, driven by playwright-core
+  # from npm, pinned by tests/browser/package-lock.json; nodejs bundles npm)
+  python3-websockets chromium nodejs
   # benchmark peers
   libzmq3-dev
   # the cross-aarch64 preset's libraries, from Debian's arm64 packages
@@ -52,10 +54,19 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages are installed"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# npm packages for the browser tests, exactly as the lock file pins them
+# (never a browser download: playwright-core drives Debian's chromium).
+browser=$(dirname "$0")/../tests/browser
+want=$(sed -n 's/.*"playwright-core": "\(.*\)".*/\1/p' "$browser/package.json")
+have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$browser/node_modules/playwright-core/package.json" 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+  echo "install-deps: npm packages for the browser tests (tests/browser/package-lock.json)"
+  (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "install-deps: done"
