@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"keys.generate", kos__tool_keys_generate, "make a release key pair, or a device's key bundle"},
     {"run", kos__tool_run, "boot a system image on the sim platform"},
     {"log.view", kos__tool_log_view, "filter a console stream, live or saved, or a log store"},
+    {"new", kos__tool_new,
+     "make a new project from a template (hello, ping_pong, sensor, protobuf)"},
 };
 
 const char *kos__tool_self_dir(void)

@@ -118,4 +118,29 @@ grep -qE "hello: info: Hello from KOS" <<<"$out" || { echo "$out"; fail "hello's
 out=$("$WORK/sdk/bin/kos-tool" run --trust "$WORK/ping_pong/build/kos-keys/release.pub" \
   "$WORK/ping_pong/build/ping_pong.zip" 2>&1) || { echo "$out"; fail "booting ping_pong"; }
 grep -qE "ping: info: done: 5 rounds, scoreboard total 5" <<<"$out" || { echo "$out"; fail "ping_pong"; }
+# kos-tool new: a project from each template, with the SDK's kos-tool; it
+# builds against the SDK as it comes, and the hello one boots.
+for t in hello ping_pong sensor protobuf; do
+  "$WORK/sdk/bin/kos-tool" new "$t" "$WORK/new_$t" >"$WORK/new_$t.log" 2>&1 ||
+    { cat "$WORK/new_$t.log"; fail "kos-tool new $t"; }
+  grep -q "^project(new_$t " "$WORK/new_$t/CMakeLists.txt" || fail "new $t: the project is not named new_$t"
+  grep -q "^system: new_$t" "$WORK/new_$t/system.yaml" || fail "new $t: the system is not named new_$t"
+  cmake -S "$WORK/new_$t" -B "$WORK/new_$t/build" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/sdk" \
+    -DCMAKE_C_FLAGS="${KOS_C_FLAGS:-}" -DCMAKE_EXE_LINKER_FLAGS="${KOS_LINK_FLAGS:-}" \
+    >>"$WORK/new_$t.log" 2>&1 && cmake --build "$WORK/new_$t/build" >>"$WORK/new_$t.log" 2>&1 ||
+    { cat "$WORK/new_$t.log"; fail "a project from the template $t does not build against the SDK"; }
+done
+out=$(cmake --build "$WORK/new_hello/build" -t run 2>&1) || { echo "$out"; fail "new hello: -t run"; }
+grep -qE "core: system 'new_hello' ready" <<<"$out" || { echo "$out"; fail "new hello: not booted as new_hello"; }
+# Bad input: an unknown template, a folder that is not empty, a bad name.
+set +e
+"$WORK/sdk/bin/kos-tool" new weather "$WORK/w" 2>"$WORK/err"; rc1=$?
+"$WORK/sdk/bin/kos-tool" new hello "$WORK/new_hello" 2>>"$WORK/err"; rc2=$?
+"$WORK/sdk/bin/kos-tool" new hello "$WORK/9lives" 2>>"$WORK/err"; rc3=$?
+set -e
+[ "$rc1" -eq 2 ] && grep -q "no template 'weather'; the templates are: hello ping_pong sensor protobuf" "$WORK/err" ||
+  fail "new: unknown template: $(cat "$WORK/err")"
+[ "$rc2" -eq 1 ] && grep -q "new_hello exists and is not empty" "$WORK/err" || fail "new: existing folder"
+[ "$rc3" -eq 2 ] && grep -q "'9lives' cannot name a project" "$WORK/err" || fail "new: bad name"
+[ ! -e "$WORK/w" ] && [ ! -e "$WORK/9lives" ] || fail "new: a refused project left a folder behind"
 echo "PASS"
