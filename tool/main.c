@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"log.view", kos__tool_log_view, "filter a console stream, live or saved, or a log store"},
     {"new", kos__tool_new,
      "make a new project from a template (hello, ping_pong, sensor, protobuf)"},
+    {"watch", kos__tool_watch, "rebuild a project on every change and boot its system again"},
 };
 
 const char *kos__tool_self_dir(void)

@@ -132,6 +132,25 @@ for t in hello ping_pong sensor protobuf; do
 done
 out=$(cmake --build "$WORK/new_hello/build" -t run 2>&1) || { echo "$out"; fail "new hello: -t run"; }
 grep -qE "core: system 'new_hello' ready" <<<"$out" || { echo "$out"; fail "new hello: not booted as new_hello"; }
+# kos-tool watch: boots the project, rebuilds on a change and boots the new
+# system; a build that fails leaves things as they are; Ctrl-C ends it all.
+"$WORK/sdk/bin/kos-tool" watch "$WORK/new_hello/build" >"$WORK/watch.log" 2>&1 &
+watch_pid=$!
+wait_log() { # wait_log REGEX: up to 60 s for a line of watch's output
+  for _ in $(seq 600); do grep -qE -- "$1" "$WORK/watch.log" && return 0; sleep 0.1; done
+  cat "$WORK/watch.log"; kill -INT "$watch_pid" 2>/dev/null; fail "watch: no line matching '$1'"
+}
+wait_log "hello: info: Hello from KOS"
+wait_log "kos-tool watch: the system has ended; waiting for changes"
+sed -i 's/Hello from KOS/Hello again from KOS/' "$WORK/new_hello/system.yaml"
+wait_log "hello: info: Hello again from KOS"
+echo "this is not C" >>"$WORK/new_hello/hello.c"
+wait_log "kos-tool watch: the build failed; the running system stays as it is"
+kill -INT "$watch_pid"
+wait "$watch_pid" || fail "watch: exit status $? after Ctrl-C"
+[ "$(grep -c "core: booting system 'new_hello'" "$WORK/watch.log")" -eq 2 ] ||
+  { cat "$WORK/watch.log"; fail "watch: expected two boots (the failed build boots nothing)"; }
+
 # Bad input: an unknown template, a folder that is not empty, a bad name.
 set +e
 "$WORK/sdk/bin/kos-tool" new weather "$WORK/w" 2>"$WORK/err"; rc1=$?
