@@ -57,37 +57,34 @@ kos_status_t kos__serve(kos_app_t *app, kos_endpoint_t *ep, const struct kos__se
     if (!app || !ep || !ops || !ops->request)
         return KOS_STATUS_INVALID_ARGUMENT;
     fds.p = fds.fixed;
-    for (bool busy = false;;) {
+    /* After a request is answered the server spins for the next one: at
+     * once without a flush; with one, once the requests waiting are taken
+     * and the deferred answers are out. A flush also comes before each
+     * sleep. */
+    for (bool spin = false, answered = false;;) {
         struct kos_msg m;
         struct kos_caller from;
         int timeout_ms;
         size_t n;
 
-        /* Without a flush, the spin for the next request comes at once;
-         * with one, the deferred answers go out first. */
-        st = kos_endpoint_receive(ep, &m, &from, busy && !ops->flush ? KOS_TIMEOUT_SPIN : 0);
+        st = kos_endpoint_receive(ep, &m, &from, spin ? KOS_TIMEOUT_SPIN : 0);
         if (st == KOS_STATUS_OK) {
-            busy = true;
             ops->request(ctx, ep, &m, &from);
+            answered = true;
+            spin = !ops->flush;
             continue;
         }
         if (st != KOS_STATUS_WOULD_BLOCK)
             break;
-        if (ops->flush) {
+        if (ops->flush && !spin) {
             ops->flush(ctx);
-            if (busy) {
-                busy = false;
-                st = kos_endpoint_receive(ep, &m, &from, KOS_TIMEOUT_SPIN);
-                if (st == KOS_STATUS_OK) {
-                    busy = true;
-                    ops->request(ctx, ep, &m, &from);
-                    continue;
-                }
-                if (st != KOS_STATUS_WOULD_BLOCK)
-                    break;
+            if (answered) {
+                answered = false;
+                spin = true;
+                continue;
             }
         }
-        busy = false;
+        spin = answered = false;
         n = serve_pollfds(app, ep, ops, ctx, &fds, &timeout_ms);
         if (!n) {
             st = KOS_STATUS_NO_MEMORY;
@@ -108,6 +105,15 @@ kos_status_t kos__serve(kos_app_t *app, kos_endpoint_t *ep, const struct kos__se
         ops->flush(ctx);
     free(fds.heap);
     return st;
+}
+
+void kos__component_reply(kos_endpoint_t *ep, const struct kos_caller *to, kos_status_t status,
+                          const struct kos_msg *reply)
+{
+    kos_status_t st = kos_endpoint_reply(ep, to, status, reply);
+
+    if (st && st != KOS_STATUS_INVALID_TOKEN) /* a client that left does not matter */
+        kos_log_warn("reply to '%s' failed: %s", to->app, kos_status_str(st));
 }
 
 kos_status_t kos_endpoint_serve(kos_app_t *app, kos_endpoint_t *ep, kos_serve_fn fn, void *arg)

@@ -92,6 +92,12 @@ struct kos__component {
     void (*fini)(void *ctx);
 };
 
+/* Answers the request `to` with kos_endpoint_reply(); logs a warning if
+ * that fails for another reason than the client having gone. Never
+ * blocks but for the log line. */
+void kos__component_reply(kos_endpoint_t *ep, const struct kos_caller *to, kos_status_t status,
+                          const struct kos_msg *reply);
+
 /* Runs component c on ctx (which the caller owns; the hooks get it) through
  * the whole sequence above and returns the exit status for main(). Blocks
  * until the component stops. */

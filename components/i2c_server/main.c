@@ -100,8 +100,7 @@ static void on_request(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
     } else {
         st = i2csrv_handle(&c->srv, from->app, m, &reply);
     }
-    if (kos_endpoint_reply(ep, from, st, &reply))
-        kos_log_warn("reply to '%s' failed", from->app);
+    kos__component_reply(ep, from, st, &reply);
 }
 
 /* Reads the settings: the back end and the allow list. */

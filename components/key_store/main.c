@@ -180,8 +180,7 @@ static void on_request(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
     } else {
         st = kstore_handle(&c->ks, from->app, m, &reply);
     }
-    if (kos_endpoint_reply(ep, from, st, &reply))
-        kos_log_warn("reply to '%s' failed", from->app);
+    kos__component_reply(ep, from, st, &reply);
     kstore_after_reply(&c->ks);
 }
 

@@ -202,11 +202,7 @@ static void flush(struct log_server *s)
     s->batch_len = 0;
     for (size_t i = 0; i < s->n_replies; i++) {
         struct kos_msg reply = {.param = s->replies[i].seq};
-        kos_status_t rst = kos_endpoint_reply(s->ep, &s->replies[i].to,
-                                              st ? KOS_STATUS_IO : KOS_STATUS_OK, &reply);
-        /* A client that left meanwhile does not matter. */
-        if (rst && rst != KOS_STATUS_INVALID_TOKEN)
-            kos_log_warn("reply to '%s' failed: %s", s->replies[i].to.app, kos_status_str(rst));
+        kos__component_reply(s->ep, &s->replies[i].to, st ? KOS_STATUS_IO : KOS_STATUS_OK, &reply);
     }
     s->n_replies = 0;
 }
@@ -363,11 +359,8 @@ static void handle(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
     }
     if (m->token)
         kos_token_close(m->token);
-    if (!deferred) {
-        kos_status_t rst = kos_endpoint_reply(ep, from, st, st ? NULL : &reply);
-        if (rst && rst != KOS_STATUS_INVALID_TOKEN)
-            kos_log_warn("reply to '%s' failed: %s", from->app, kos_status_str(rst));
-    }
+    if (!deferred)
+        kos__component_reply(ep, from, st, st ? NULL : &reply);
     if (s->n_replies == BATCH_MAX)
         flush(s);
 }

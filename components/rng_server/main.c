@@ -45,9 +45,10 @@ static void put_le64(uint8_t *p, uint64_t v)
 }
 
 /* Answers one request. */
-static kos_status_t handle(struct rng_server *s, kos_endpoint_t *ep, const struct kos_msg *m,
-                           const struct kos_caller *from)
+static void on_request(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
+                       const struct kos_caller *from)
 {
+    struct rng_server *s = arg;
     struct kos_msg reply = {0};
     kos_status_t st = KOS_STATUS_OK;
     uint8_t stats[24];
@@ -86,20 +87,9 @@ static kos_status_t handle(struct rng_server *s, kos_endpoint_t *ep, const struc
     }
     if (m->token)
         kos_token_close(m->token);
-    kos_status_t rst = kos_endpoint_reply(ep, from, st, st ? NULL : &reply);
+    kos__component_reply(ep, from, st, st ? NULL : &reply);
     /* The bytes handed out (or not) are never kept. */
     explicit_bzero(s->buf, reply.len);
-    return rst;
-}
-
-static void on_request(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
-                       const struct kos_caller *from)
-{
-    struct rng_server *s = arg;
-    kos_status_t st = handle(s, ep, m, from);
-
-    if (st && st != KOS_STATUS_INVALID_TOKEN)
-        kos_log_warn("reply to '%s' failed: %s", from->app, kos_status_str(st));
 }
 
 /* Reads the settings and seeds the generator. */
