@@ -44,9 +44,7 @@ static const struct unit duration_units[] = {
 #define N_SIZE_UNITS     (sizeof(size_units) / sizeof(size_units[0]))
 #define N_DURATION_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
 
-/* Parses the leading decimal digits of s[0..len) into *v. Returns how many
- * bytes were digits (0 if none), or SIZE_MAX if the value overflows. */
-static size_t parse_digits(const char *s, size_t len, uint64_t *v)
+size_t kos__parse_digits(const char *s, size_t len, uint64_t *v)
 {
     size_t i = 0;
 
@@ -69,7 +67,7 @@ static bool text_is(const char *s, size_t len, const char *lit)
 kos_status_t kos__parse_size(const char *s, size_t len, uint64_t *bytes)
 {
     uint64_t v;
-    size_t i = parse_digits(s, len, &v), u;
+    size_t i = kos__parse_digits(s, len, &v), u;
 
     if (i == SIZE_MAX)
         return KOS_STATUS_TOO_LARGE;
@@ -93,7 +91,7 @@ kos_status_t kos__parse_size(const char *s, size_t len, uint64_t *bytes)
 kos_status_t kos__parse_duration_ms(const char *s, size_t len, uint64_t *ms)
 {
     uint64_t v;
-    size_t i = parse_digits(s, len, &v);
+    size_t i = kos__parse_digits(s, len, &v);
 
     if (i == SIZE_MAX)
         return KOS_STATUS_TOO_LARGE;
@@ -218,7 +216,7 @@ static kos_status_t parse_as(const struct kind *k, const char *key, const char *
 /* A whole number: decimal digits only. */
 static kos_status_t parse_uint(const char *s, size_t len, uint64_t *out)
 {
-    size_t i = parse_digits(s, len, out);
+    size_t i = kos__parse_digits(s, len, out);
 
     if (i == SIZE_MAX)
         return KOS_STATUS_TOO_LARGE;

@@ -36,6 +36,11 @@
 /* Big enough for every sentence these functions write. */
 #define KOS__CFG_ERR_MAX 512
 
+/* Parses the leading decimal digits of s[0..len) into *v. Returns how many
+ * bytes were digits (0 if none), or SIZE_MAX if the value overflows 64
+ * bits. */
+size_t kos__parse_digits(const char *s, size_t len, uint64_t *v);
+
 /* Parses the size s[0..len): KOS_STATUS_OK with *bytes set,
  * KOS_STATUS_TOO_LARGE if it does not fit in 64 bits, or
  * KOS_STATUS_INVALID_ARGUMENT if it is not a size. */

@@ -68,22 +68,6 @@ static kos_status_t take_name(struct kos__mf_ctx *c, const struct kos__mf_node *
     return keep_str(c, n, out);
 }
 
-/* Parses the leading decimal digits of s[0..len) into *v. Returns how many
- * bytes were digits (0 if none), or SIZE_MAX if the value overflows. */
-static size_t parse_digits(const char *s, size_t len, uint64_t *v)
-{
-    size_t i = 0;
-    *v = 0;
-    while (i < len && s[i] >= '0' && s[i] <= '9') {
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (*v > (UINT64_MAX - d) / 10)
-            return SIZE_MAX;
-        *v = *v * 10 + d;
-        i++;
-    }
-    return i;
-}
-
 static bool text_is(const char *s, size_t len, const char *lit)
 {
     return strlen(lit) == len && memcmp(s, lit, len) == 0;
@@ -222,7 +206,7 @@ static kos_status_t parse_restart_limit(struct kos__mf_ctx *c, const struct kos_
         if (st)
             return st;
         uint64_t v;
-        size_t i = parse_digits(max->str, max->len, &v);
+        size_t i = kos__parse_digits(max->str, max->len, &v);
         if (i == 0 || i != max->len || v > KOS__MF_MAX_RESTARTS)
             return kos__mf_fail(c, &max->pos,
                                 "invalid restart_limit.max %s for app '%s'; write a whole number "
@@ -520,7 +504,7 @@ static kos_status_t parse_grants(struct kos__mf_ctx *c, const struct kos__mf_nod
 static bool parse_u32(const struct kos__mf_node *n, uint32_t *out)
 {
     uint64_t v;
-    size_t i = parse_digits(n->str, n->len, &v);
+    size_t i = kos__parse_digits(n->str, n->len, &v);
     if (i == 0 || i == SIZE_MAX || i != n->len || v > UINT32_MAX)
         return false;
     *out = (uint32_t)v;
