@@ -36,7 +36,6 @@
 #define DEFAULT_PER_APP     8u
 
 struct ctx {
-    kos_app_t *app;
     struct eth_acl acl;
     struct eth_hosts hosts;
     struct eth_server srv;
@@ -50,8 +49,7 @@ static kos_status_t start(void *arg, kos_app_t *app)
     char err[256];
     kos_status_t st;
 
-    signal(SIGPIPE, SIG_IGN);
-    c->app = app;
+    signal(SIGPIPE, SIG_IGN); /* a socket its peer closed fails with EPIPE, kills nothing */
     if (eth_acl_parse(&c->acl, kos__cfg_str(app, "allow", NULL), err, sizeof(err)) ||
         eth_hosts_parse(&c->hosts, kos__cfg_str(app, "hosts", NULL), err, sizeof(err))) {
         kos_log_error("%s", err);
