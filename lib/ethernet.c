@@ -18,13 +18,14 @@
 
 #include <kos/ethernet.h>
 
+#include "client_int.h"
 #include "ethernet_int.h"
 
 /* Added to the caller's connect timeout for the reply to travel back. */
 #define CALL_GRACE_MS 2000
 
 struct kos_ethernet {
-    kos_token_t *token;
+    struct kos__client c; /* first: see client_int.h; connect has its own deadline */
     int last_error;
     uint8_t req[KOS__ETH_CONNECT_HDR + KOS_ETHERNET_HOST_MAX];
 };
@@ -235,29 +236,13 @@ kos_status_t kos__eth_conn_decode(const void *payload, size_t len, struct kos_et
 kos_status_t kos_ethernet_open(kos_dir_t *dir, const char *protocol, int timeout_ms,
                                kos_ethernet_t **out)
 {
-    kos_ethernet_t *eth;
-    kos_status_t st;
-
-    if (!dir || !out)
-        return KOS_STATUS_INVALID_ARGUMENT;
-    eth = calloc(1, sizeof(*eth));
-    if (!eth)
-        return KOS_STATUS_NO_MEMORY;
-    st = kos_dir_request(dir, protocol ? protocol : KOS_ETHERNET_PROTOCOL, timeout_ms, &eth->token);
-    if (st) {
-        free(eth);
-        return st;
-    }
-    *out = eth;
-    return KOS_STATUS_OK;
+    return kos__client_open(dir, protocol ? protocol : KOS_ETHERNET_PROTOCOL, timeout_ms,
+                            sizeof(struct kos_ethernet), out);
 }
 
 void kos_ethernet_close(kos_ethernet_t *eth)
 {
-    if (!eth)
-        return;
-    kos_token_close(eth->token);
-    free(eth);
+    kos__client_close(eth, sizeof(*eth));
 }
 
 kos_status_t kos_ethernet_connect(kos_ethernet_t *eth, const char *host, uint16_t port,
@@ -289,7 +274,7 @@ kos_status_t kos_ethernet_connect(kos_ethernet_t *eth, const char *host, uint16_
     call_ms = timeout_ms < 0                         ? -1
               : timeout_ms > INT_MAX - CALL_GRACE_MS ? INT_MAX
                                                      : timeout_ms + CALL_GRACE_MS;
-    st = kos_msg_call_fd(eth->token, &q, &rep, call_ms, &got);
+    st = kos_msg_call_fd(eth->c.token, &q, &rep, call_ms, &got);
     if (st) {
         if (got >= 0)
             close(got);

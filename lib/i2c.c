@@ -12,13 +12,11 @@
 
 #include <kos/i2c.h>
 
+#include "client_int.h"
 #include "i2c_int.h"
 
-#define DEFAULT_TIMEOUT_MS 1000
-
 struct kos_i2c {
-    kos_token_t *token;
-    int timeout_ms;
+    struct kos__client c; /* first: see client_int.h */
     struct kos_i2c_fault fault;
     uint8_t req[KOS_MSG_MAX_PAYLOAD];
 };
@@ -132,35 +130,18 @@ kos_status_t kos__i2c_decode(const void *payload, size_t len, struct kos__i2c_xf
 
 kos_status_t kos_i2c_open(kos_dir_t *dir, const char *protocol, int timeout_ms, kos_i2c_t **out)
 {
-    struct kos_i2c *bus;
-    kos_status_t st;
-
-    if (!dir || !out)
-        return KOS_STATUS_INVALID_ARGUMENT;
-    bus = calloc(1, sizeof(*bus));
-    if (!bus)
-        return KOS_STATUS_NO_MEMORY;
-    st = kos_dir_request(dir, protocol ? protocol : KOS_I2C_PROTOCOL, timeout_ms, &bus->token);
-    if (st) {
-        free(bus);
-        return st;
-    }
-    bus->timeout_ms = DEFAULT_TIMEOUT_MS;
-    *out = bus;
-    return KOS_STATUS_OK;
+    return kos__client_open(dir, protocol ? protocol : KOS_I2C_PROTOCOL, timeout_ms,
+                            sizeof(struct kos_i2c), out);
 }
 
 void kos_i2c_close(kos_i2c_t *bus)
 {
-    if (!bus)
-        return;
-    kos_token_close(bus->token);
-    free(bus);
+    kos__client_close(bus, sizeof(*bus));
 }
 
 void kos_i2c_set_timeout(kos_i2c_t *bus, int timeout_ms)
 {
-    bus->timeout_ms = timeout_ms < -1 ? -1 : timeout_ms;
+    kos__client_set_timeout(&bus->c, timeout_ms);
 }
 
 kos_status_t kos_i2c_transfer(kos_i2c_t *bus, struct kos_i2c_msg *msgs, size_t n)
@@ -176,7 +157,7 @@ kos_status_t kos_i2c_transfer(kos_i2c_t *bus, struct kos_i2c_msg *msgs, size_t n
         return st;
     req.payload = bus->req;
     req.len = len;
-    st = kos_msg_call(bus->token, &req, &reply, bus->timeout_ms);
+    st = kos__client_call(&bus->c, &req, &reply);
     if (st == KOS_STATUS_NOT_FOUND || st == KOS_STATUS_IO) {
         bus->fault.error = (int)(uint32_t)reply.param;
         bus->fault.index = (unsigned)(reply.param >> 32);
@@ -234,7 +215,7 @@ kos_status_t kos_i2c_funcs(kos_i2c_t *bus, uint32_t *funcs)
     kos_status_t st;
 
     bus->fault = (struct kos_i2c_fault){0};
-    st = kos_msg_call(bus->token, &req, &reply, bus->timeout_ms);
+    st = kos__client_call(&bus->c, &req, &reply);
     if (st)
         return st;
     if (reply.param > UINT32_MAX)

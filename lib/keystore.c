@@ -15,13 +15,11 @@
 
 #include <kos/keystore.h>
 
+#include "client_int.h"
 #include "keystore_int.h"
 
-#define DEFAULT_TIMEOUT_MS 1000
-
 struct kos_keystore {
-    kos_token_t *token;
-    int timeout_ms;
+    struct kos__client c; /* first: see client_int.h */
     uint8_t req[KOS_MSG_MAX_PAYLOAD];
 };
 
@@ -167,42 +165,24 @@ kos_status_t kos__ks_encode(const struct kos__ks_req *r, uint8_t *out, size_t ca
 
 kos_status_t kos_keystore_open(kos_dir_t *dir, int timeout_ms, kos_keystore_t **out)
 {
-    struct kos_keystore *ks;
-    kos_status_t st;
-
-    if (!dir || !out)
-        return KOS_STATUS_INVALID_ARGUMENT;
-    ks = calloc(1, sizeof(*ks));
-    if (!ks)
-        return KOS_STATUS_NO_MEMORY;
-    st = kos_dir_request(dir, KOS_KEYSTORE_PROTOCOL, timeout_ms, &ks->token);
-    if (st) {
-        free(ks);
-        return st;
-    }
-    ks->timeout_ms = DEFAULT_TIMEOUT_MS;
-    *out = ks;
-    return KOS_STATUS_OK;
+    return kos__client_open(dir, KOS_KEYSTORE_PROTOCOL, timeout_ms, sizeof(struct kos_keystore),
+                            out);
 }
 
 kos_token_t *kos_keystore_token(kos_keystore_t *ks)
 {
-    return ks->token;
+    return ks->c.token;
 }
 
 void kos_keystore_close(kos_keystore_t *ks)
 {
-    if (!ks)
-        return;
-    kos_token_close(ks->token);
-    explicit_bzero(ks, sizeof(*ks));
-    free(ks);
+    kos__client_close(ks, sizeof(*ks));
 }
 
 void kos_keystore_set_timeout(kos_keystore_t *ks, int timeout_ms)
 {
     if (ks)
-        ks->timeout_ms = timeout_ms;
+        kos__client_set_timeout(&ks->c, timeout_ms);
 }
 
 /* Encodes *r, calls key_store, and wipes the request buffer. On
@@ -215,7 +195,7 @@ static kos_status_t call(kos_keystore_t *ks, struct kos__ks_req *r, struct kos_m
     st = kos__ks_encode(r, ks->req, sizeof(ks->req), &m.len);
     if (st)
         return st;
-    st = kos_msg_call(ks->token, &m, reply, ks->timeout_ms);
+    st = kos__client_call(&ks->c, &m, reply);
     explicit_bzero(ks->req, m.len);
     if (st == KOS_STATUS_OK && reply->token) { /* this protocol passes no tokens */
         kos_token_close(reply->token);

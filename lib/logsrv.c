@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "client_int.h"
 #include "logsrv_int.h"
 #include "text_int.h"
 
@@ -337,28 +338,12 @@ kos_status_t kos__logstore_scan(const uint8_t *buf, size_t len, kos__logstore_fn
 /* ---- client ---- */
 
 struct kos_logsrv {
-    kos_token_t *token;
-    int timeout_ms;
+    struct kos__client c; /* first: see client_int.h */
 };
 
 kos_status_t kos_logsrv_open(kos_dir_t *dir, int timeout_ms, kos_logsrv_t **out)
 {
-    struct kos_logsrv *ls;
-    kos_status_t st;
-
-    if (!dir || !out)
-        return KOS_STATUS_INVALID_ARGUMENT;
-    ls = calloc(1, sizeof(*ls));
-    if (!ls)
-        return KOS_STATUS_NO_MEMORY;
-    st = kos_dir_request(dir, KOS_LOG_PROTOCOL, timeout_ms, &ls->token);
-    if (st) {
-        free(ls);
-        return st;
-    }
-    ls->timeout_ms = timeout_ms;
-    *out = ls;
-    return KOS_STATUS_OK;
+    return kos__client_open(dir, KOS_LOG_PROTOCOL, timeout_ms, sizeof(struct kos_logsrv), out);
 }
 
 static kos_status_t write_n(kos_logsrv_t *ls, enum kos_log_level level, const char *text,
@@ -371,7 +356,7 @@ static kos_status_t write_n(kos_logsrv_t *ls, enum kos_log_level level, const ch
 
     if (len > KOS_LOGSRV_TEXT_MAX)
         return KOS_STATUS_TOO_LARGE;
-    st = kos_msg_call(ls->token, &req, &reply, ls->timeout_ms);
+    st = kos__client_call(&ls->c, &req, &reply);
     if (st == KOS_STATUS_OK && seq)
         *seq = reply.param;
     return st;
@@ -425,7 +410,7 @@ kos_status_t kos_logsrv_query(kos_logsrv_t *ls, struct kos_logsrv_query *q,
     if (!req_len)
         return KOS_STATUS_INVALID_ARGUMENT;
     req = (struct kos_msg){.label = KOS_LOGSRV_QUERY, .payload = req_buf, .len = (uint32_t)req_len};
-    st = kos_msg_call(ls->token, &req, &reply, ls->timeout_ms);
+    st = kos__client_call(&ls->c, &req, &reply);
     if (st)
         return st;
     p = reply.payload;
@@ -475,7 +460,7 @@ kos_status_t kos_logsrv_app_stats(kos_logsrv_t *ls, const char *app,
     if (!ls || !app || !out || !name_ok(app, strlen(app)))
         return KOS_STATUS_INVALID_ARGUMENT;
     req = (struct kos_msg){.label = KOS_LOGSRV_STATS, .payload = app, .len = (uint32_t)strlen(app)};
-    st = kos_msg_call(ls->token, &req, &reply, ls->timeout_ms);
+    st = kos__client_call(&ls->c, &req, &reply);
     if (st)
         return st;
     if (reply.len != 24 || !reply.payload)
@@ -489,13 +474,10 @@ kos_status_t kos_logsrv_app_stats(kos_logsrv_t *ls, const char *app,
 
 kos_token_t *kos_logsrv_token(kos_logsrv_t *ls)
 {
-    return ls->token;
+    return ls->c.token;
 }
 
 void kos_logsrv_close(kos_logsrv_t *ls)
 {
-    if (!ls)
-        return;
-    kos_token_close(ls->token);
-    free(ls);
+    kos__client_close(ls, sizeof(*ls));
 }

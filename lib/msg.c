@@ -1388,30 +1388,3 @@ uint32_t kos__endpoint_spin_ns(const kos_endpoint_t *ep)
 {
     return ep->spin.budget_ns;
 }
-
-kos_status_t kos_endpoint_serve(kos_app_t *app, kos_endpoint_t *ep, kos_serve_fn fn, void *arg)
-{
-    if (!app || !ep || !fn)
-        return KOS_STATUS_INVALID_ARGUMENT;
-    for (bool busy = false;;) {
-        struct kos_msg m;
-        struct kos_caller from;
-        kos_status_t st = kos_endpoint_receive(ep, &m, &from, busy ? KOS_TIMEOUT_SPIN : 0);
-
-        busy = st == KOS_STATUS_OK;
-        if (st == KOS_STATUS_OK) {
-            fn(arg, ep, &m, &from);
-            continue;
-        }
-        if (st != KOS_STATUS_WOULD_BLOCK)
-            return st;
-        struct pollfd p[2] = {
-            {.fd = kos_endpoint_fd(ep), .events = POLLIN},
-            {.fd = kos_app_fd(app), .events = POLLIN},
-        };
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            return KOS_STATUS_IO;
-        if (p[1].revents && kos_app_stopping(app))
-            return KOS_STATUS_OK;
-    }
-}

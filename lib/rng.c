@@ -7,29 +7,15 @@
 
 #include <kos/rng.h>
 
+#include "client_int.h"
+
 struct kos_rng {
-    kos_token_t *token;
-    int timeout_ms;
+    struct kos__client c; /* first: see client_int.h */
 };
 
 kos_status_t kos_rng_open(kos_dir_t *dir, int timeout_ms, kos_rng_t **out)
 {
-    struct kos_rng *rng;
-    kos_status_t st;
-
-    if (!dir || !out)
-        return KOS_STATUS_INVALID_ARGUMENT;
-    rng = calloc(1, sizeof(*rng));
-    if (!rng)
-        return KOS_STATUS_NO_MEMORY;
-    st = kos_dir_request(dir, KOS_RNG_PROTOCOL, timeout_ms, &rng->token);
-    if (st) {
-        free(rng);
-        return st;
-    }
-    rng->timeout_ms = timeout_ms;
-    *out = rng;
-    return KOS_STATUS_OK;
+    return kos__client_open(dir, KOS_RNG_PROTOCOL, timeout_ms, sizeof(struct kos_rng), out);
 }
 
 kos_status_t kos_rng_read(kos_rng_t *rng, void *buf, size_t len)
@@ -41,7 +27,7 @@ kos_status_t kos_rng_read(kos_rng_t *rng, void *buf, size_t len)
     while (len) {
         size_t n = len < KOS_RNG_MAX_READ ? len : KOS_RNG_MAX_READ;
         struct kos_msg req = {.label = KOS_RNG_READ, .param = n}, reply;
-        kos_status_t st = kos_msg_call(rng->token, &req, &reply, rng->timeout_ms);
+        kos_status_t st = kos__client_call(&rng->c, &req, &reply);
         if (st)
             return st;
         /* The server must answer with exactly what was asked for. */
@@ -69,7 +55,7 @@ kos_status_t kos_rng_stats(kos_rng_t *rng, struct kos_rng_stats *out)
 
     if (!rng || !out)
         return KOS_STATUS_INVALID_ARGUMENT;
-    st = kos_msg_call(rng->token, &req, &reply, rng->timeout_ms);
+    st = kos__client_call(&rng->c, &req, &reply);
     if (st)
         return st;
     if (reply.len != 24 || !reply.payload)
@@ -82,13 +68,10 @@ kos_status_t kos_rng_stats(kos_rng_t *rng, struct kos_rng_stats *out)
 
 kos_token_t *kos_rng_token(kos_rng_t *rng)
 {
-    return rng->token;
+    return rng->c.token;
 }
 
 void kos_rng_close(kos_rng_t *rng)
 {
-    if (!rng)
-        return;
-    kos_token_close(rng->token);
-    free(rng);
+    kos__client_close(rng, sizeof(*rng));
 }

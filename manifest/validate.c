@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "boot_int.h"
+#include "config_int.h"
 #include "mf_int.h"
 
 _Static_assert(KOS__MF_MAX_RES <= KOS__BOOT_MAX_RES, "resources fit the boot record");
@@ -67,68 +68,9 @@ static kos_status_t take_name(struct kos__mf_ctx *c, const struct kos__mf_node *
     return keep_str(c, n, out);
 }
 
-/* Parses the leading decimal digits of s[0..len) into *v. Returns how many
- * bytes were digits (0 if none), or SIZE_MAX if the value overflows. */
-static size_t parse_digits(const char *s, size_t len, uint64_t *v)
-{
-    size_t i = 0;
-    *v = 0;
-    while (i < len && s[i] >= '0' && s[i] <= '9') {
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (*v > (UINT64_MAX - d) / 10)
-            return SIZE_MAX;
-        *v = *v * 10 + d;
-        i++;
-    }
-    return i;
-}
-
 static bool text_is(const char *s, size_t len, const char *lit)
 {
     return strlen(lit) == len && memcmp(s, lit, len) == 0;
-}
-
-enum size_result { SIZE_OK, SIZE_INVALID, SIZE_TOO_LARGE };
-
-/* Parses a size: a whole number of bytes with an optional unit (see
- * docs/manifest.md, Sizes). */
-static enum size_result parse_size(const char *s, size_t len, uint64_t *out)
-{
-    static const struct {
-        const char *unit;
-        uint64_t mult;
-    } units[] = {
-        {"", 1},
-        {"B", 1},
-        {"KiB", 1ull << 10},
-        {"MiB", 1ull << 20},
-        {"GiB", 1ull << 30},
-        {"TiB", 1ull << 40},
-        {"kB", 1000ull},
-        {"MB", 1000000ull},
-        {"GB", 1000000000ull},
-        {"TB", 1000000000000ull},
-    };
-    uint64_t v;
-    size_t i = parse_digits(s, len, &v);
-    if (i == SIZE_MAX)
-        return SIZE_TOO_LARGE;
-    if (i == 0)
-        return SIZE_INVALID;
-    size_t u = i;
-    while (u < len && s[u] == ' ')
-        u++;
-    for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
-        if (!text_is(s + u, len - u, units[k].unit))
-            continue;
-        if (units[k].unit[0] == '\0' && u != i)
-            return SIZE_INVALID; /* trailing spaces and no unit */
-        if (v > UINT64_MAX / units[k].mult)
-            return SIZE_TOO_LARGE;
-        *out = v * units[k].mult;
-        return SIZE_OK;
-    }
-    return SIZE_INVALID;
 }
 
 /* Reads a size setting of app `app` (memory:, storage:): a whole number of
@@ -145,12 +87,12 @@ static kos_status_t parse_size_key(struct kos__mf_ctx *c, const struct kos__mf_n
     if (st)
         return st;
     uint64_t v = 0;
-    switch (parse_size(n->str, n->len, &v)) {
-    case SIZE_OK:
+    switch (kos__parse_size(n->str, n->len, &v)) { /* docs/manifest.md, Sizes */
+    case KOS_STATUS_OK:
         break;
-    case SIZE_TOO_LARGE:
+    case KOS_STATUS_TOO_LARGE:
         goto out_too_large;
-    case SIZE_INVALID:
+    default:
         goto out_invalid;
     }
     if (v == 0)
@@ -194,10 +136,6 @@ static kos_status_t expect_map_of(struct kos__mf_ctx *c, const struct kos__mf_no
 static kos_status_t parse_duration(struct kos__mf_ctx *c, const struct kos__mf_node *n,
                                    const char *key, const char *app, bool zero_ok, uint32_t *out)
 {
-    static const struct {
-        const char *unit;
-        uint64_t ms;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
     char what[128], ex[64], q[KOS__MF_QUOTE_SIZE];
     snprintf(what, sizeof(what), "%s of app '%s'", key, app);
     snprintf(ex, sizeof(ex), "%s: 10s", strchr(key, '.') ? strchr(key, '.') + 1 : key);
@@ -205,23 +143,16 @@ static kos_status_t parse_duration(struct kos__mf_ctx *c, const struct kos__mf_n
     if (st)
         return st;
     uint64_t v;
-    size_t i = parse_digits(n->str, n->len, &v);
-    if (i == SIZE_MAX)
+    st = kos__parse_duration_ms(n->str, n->len, &v); /* docs/manifest.md, Durations */
+    if (st == KOS_STATUS_TOO_LARGE)
         goto out_too_long;
-    if (i == 0)
+    if (st)
         goto out_invalid;
-    for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
-        if (!text_is(n->str + i, n->len - i, units[k].unit))
-            continue;
-        if (v > UINT32_MAX / units[k].ms)
-            goto out_too_long;
-        if (v == 0 && !zero_ok)
-            return kos__mf_fail(c, &n->pos,
-                                "%s of app '%s' is 0; write a duration of more than 0, e.g. 10s",
-                                key, app);
-        *out = (uint32_t)(v * units[k].ms);
-        return KOS_STATUS_OK;
-    }
+    if (v == 0 && !zero_ok)
+        return kos__mf_fail(
+            c, &n->pos, "%s of app '%s' is 0; write a duration of more than 0, e.g. 10s", key, app);
+    *out = (uint32_t)v;
+    return KOS_STATUS_OK;
 out_invalid:
     return kos__mf_fail(c, &n->pos,
                         "invalid duration %s for %s of app '%s'; write a whole number with a "
@@ -275,7 +206,7 @@ static kos_status_t parse_restart_limit(struct kos__mf_ctx *c, const struct kos_
         if (st)
             return st;
         uint64_t v;
-        size_t i = parse_digits(max->str, max->len, &v);
+        size_t i = kos__parse_digits(max->str, max->len, &v);
         if (i == 0 || i != max->len || v > KOS__MF_MAX_RESTARTS)
             return kos__mf_fail(c, &max->pos,
                                 "invalid restart_limit.max %s for app '%s'; write a whole number "
@@ -573,7 +504,7 @@ static kos_status_t parse_grants(struct kos__mf_ctx *c, const struct kos__mf_nod
 static bool parse_u32(const struct kos__mf_node *n, uint32_t *out)
 {
     uint64_t v;
-    size_t i = parse_digits(n->str, n->len, &v);
+    size_t i = kos__parse_digits(n->str, n->len, &v);
     if (i == 0 || i == SIZE_MAX || i != n->len || v > UINT32_MAX)
         return false;
     *out = (uint32_t)v;
@@ -1004,14 +935,14 @@ static kos_status_t build_regions(struct kos__mf_ctx *c, const struct kos__mf_no
         if (st)
             return st;
         uint64_t size = 0;
-        enum size_result sr = parse_size(f->str, f->len, &size);
-        if (sr == SIZE_INVALID)
+        kos_status_t sr = kos__parse_size(f->str, f->len, &size);
+        if (sr == KOS_STATUS_INVALID_ARGUMENT)
             return kos__mf_fail(c, &f->pos,
                                 "invalid size %s for memory region '%s'; write a whole number of "
                                 "bytes with an optional unit: B, KiB, MiB, GiB, TiB (1024-based) "
                                 "or kB, MB, GB, TB (1000-based), e.g. 64KiB",
                                 kos__mf_quote(f->str, f->len, q), r[i].name);
-        if (sr == SIZE_TOO_LARGE || size > KOS__MF_MAX_REGION_SIZE)
+        if (sr == KOS_STATUS_TOO_LARGE || size > KOS__MF_MAX_REGION_SIZE)
             return kos__mf_fail(c, &f->pos,
                                 "size %s of memory region '%s' is more than 1TiB, the most a "
                                 "region may have",

@@ -106,36 +106,14 @@ kos_status_t eth_hosts_parse(struct eth_hosts *hosts, const char *text, char *er
 bool eth_hosts_lookup(const struct eth_hosts *hosts, const char *name,
                       struct kos_ethernet_addr *out, size_t *n);
 
-/* ---- numbers (acl.c) ---- */
-
-/* Parses a duration: a whole number with a unit, ms, s or m ("500ms",
- * "10s"), into milliseconds within [min_ms, max_ms]. */
-bool eth_duration_parse(const char *text, uint32_t min_ms, uint32_t max_ms, uint32_t *out);
-
-/* Parses a whole decimal number within [min, max]. */
-bool eth_count_parse(const char *text, uint32_t min, uint32_t max, uint32_t *out);
-
-/* ---- log budget (acl.c) ---- */
+/* ---- log budget ---- */
 
 /* Lines about one app's requests are logged at most ETH_LOG_BURST at once,
- * then one per ETH_LOG_EVERY_MS, so that an app cannot flood the console
- * through ethernet; the next line logged says how many were left out. */
+ * then one per ETH_LOG_EVERY_MS (lib/budget_int.h), so that an app cannot
+ * flood the console through ethernet; the next line logged says how many
+ * were left out. */
 #define ETH_LOG_BURST    20u
 #define ETH_LOG_EVERY_MS 500u
-#define ETH_LOG_APPS     64u /* apps tracked; the longest unheard is reused */
-
-struct eth_log_budget {
-    struct {
-        uint32_t app_id;
-        bool used;
-        struct kos__budget budget;
-    } a[ETH_LOG_APPS];
-};
-
-/* Takes one line of app `app_id`'s budget at time now_ms: true if it may
- * be logged, with *quiet set to how many lines of it were left out before
- * (and now reset); false (the line is counted) otherwise. */
-bool eth_log_take(struct eth_log_budget *b, uint32_t app_id, uint64_t now_ms, unsigned long *quiet);
 
 /* ---- the server (server.c) ---- */
 
@@ -151,7 +129,7 @@ struct eth_server {
     bool log_connections;  /* an info line per connection handed over */
     struct eth_pending *p; /* max_pending slots */
     uint64_t n_connected, n_denied, n_failed;
-    struct eth_log_budget log;
+    struct kos__app_budgets log; /* set up by eth_server_init() */
 };
 
 /* Sets up a server on `ep` (which stays the caller's) with the settings

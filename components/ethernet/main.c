@@ -16,8 +16,6 @@
  *   protocol             the protocol to publish (kos_ethernet_protocol)
  *   server               the message server (msg0)
  */
-#include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +24,8 @@
 #include <kos/log.h>
 #include <kos/msg.h>
 
+#include "component_int.h"
+#include "config_int.h"
 #include "eth.h"
 
 #define DEFAULT_TIMEOUT_MS  10000u
@@ -36,61 +36,44 @@
 #define DEFAULT_PER_APP     8u
 
 struct ctx {
-    kos_app_t *app;
     struct eth_acl acl;
     struct eth_hosts hosts;
     struct eth_server srv;
 };
 
-static const char *setting(const struct ctx *c, const char *key, const char *def)
+/* Reads every setting into c; an error after logging what is wrong. */
+static kos_status_t start(void *arg, kos_app_t *app)
 {
-    const char *v = kos_app_config(c->app, key);
-
-    return v ? v : def;
-}
-
-/* Reads every setting into c; 1 after logging what is wrong. */
-static int configure(struct ctx *c)
-{
+    struct ctx *c = arg;
+    uint64_t timeout, pending, per_app;
     char err[256];
-    const char *v;
+    kos_status_t st;
 
-    if (eth_acl_parse(&c->acl, setting(c, "allow", NULL), err, sizeof(err)) ||
-        eth_hosts_parse(&c->hosts, setting(c, "hosts", NULL), err, sizeof(err))) {
+    signal(SIGPIPE, SIG_IGN); /* a socket its peer closed fails with EPIPE, kills nothing */
+    if (eth_acl_parse(&c->acl, kos__cfg_str(app, "allow", NULL), err, sizeof(err)) ||
+        eth_hosts_parse(&c->hosts, kos__cfg_str(app, "hosts", NULL), err, sizeof(err))) {
         kos_log_error("%s", err);
-        return 1;
+        return KOS_STATUS_INVALID_ARGUMENT;
     }
-    c->srv.timeout_ms = DEFAULT_TIMEOUT_MS;
-    if ((v = setting(c, "connect_timeout", NULL)) &&
-        !eth_duration_parse(v, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS, &c->srv.timeout_ms)) {
-        kos_log_error("connect_timeout: expected a duration from 100ms to 5m (e.g. 10s, "
-                      "500ms), found '%.32s'",
-                      v);
-        return 1;
+    if ((st = kos__cfg_duration_ms(app, "connect_timeout", DEFAULT_TIMEOUT_MS, MIN_TIMEOUT_MS,
+                                   MAX_TIMEOUT_MS, &timeout)) ||
+        (st = kos__cfg_uint(app, "max_pending", DEFAULT_MAX_PENDING, 1, MAX_MAX_PENDING,
+                            &pending)) ||
+        (st = kos__cfg_uint(app, "max_pending_per_app",
+                            DEFAULT_PER_APP < pending ? DEFAULT_PER_APP : pending, 1, pending,
+                            &per_app)) ||
+        (st = kos__cfg_bool(app, "log_connections", true, &c->srv.log_connections)))
+        return st;
+    c->srv.timeout_ms = (uint32_t)timeout;
+    c->srv.max_pending = (uint32_t)pending;
+    c->srv.max_per_app = (uint32_t)per_app;
+    c->srv.acl = &c->acl;
+    c->srv.hosts = &c->hosts;
+    if (eth_server_init(&c->srv)) {
+        kos_log_error("out of memory");
+        return KOS_STATUS_NO_MEMORY;
     }
-    c->srv.max_pending = DEFAULT_MAX_PENDING;
-    if ((v = setting(c, "max_pending", NULL)) &&
-        !eth_count_parse(v, 1, MAX_MAX_PENDING, &c->srv.max_pending)) {
-        kos_log_error("max_pending: expected a number from 1 to %u, found '%.32s'", MAX_MAX_PENDING,
-                      v);
-        return 1;
-    }
-    c->srv.max_per_app =
-        DEFAULT_PER_APP < c->srv.max_pending ? DEFAULT_PER_APP : c->srv.max_pending;
-    if ((v = setting(c, "max_pending_per_app", NULL)) &&
-        !eth_count_parse(v, 1, c->srv.max_pending, &c->srv.max_per_app)) {
-        kos_log_error("max_pending_per_app: expected a number from 1 to max_pending (%u), "
-                      "found '%.32s'",
-                      (unsigned)c->srv.max_pending, v);
-        return 1;
-    }
-    v = setting(c, "log_connections", "true");
-    if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
-        kos_log_error("log_connections: expected true or false, found '%.32s'", v);
-        return 1;
-    }
-    c->srv.log_connections = strcmp(v, "true") == 0;
-    return 0;
+    return KOS_STATUS_OK;
 }
 
 /* Says what the allow list grants, and which allowed names have no
@@ -114,86 +97,81 @@ static void log_rules(const struct ctx *c)
     }
 }
 
-static int serve(struct ctx *c, struct pollfd *pfds)
+/* The endpoint the server answers on; says what the allow list grants. */
+static void published(void *arg, kos_endpoint_t *ep)
 {
-    kos_status_t st;
+    struct ctx *c = arg;
 
-    for (;;) {
-        size_t n = eth_server_pollfds(&c->srv, pfds + 2);
-        pfds[0] = (struct pollfd){.fd = kos_endpoint_fd(c->srv.ep), .events = POLLIN};
-        pfds[1] = (struct pollfd){.fd = kos_app_fd(c->app), .events = POLLIN};
-        if (poll(pfds, n + 2, eth_server_timeout(&c->srv)) < 0 && errno != EINTR) {
-            kos_log_error("poll failed: %s", strerror(errno));
-            return 1;
-        }
-        if (pfds[1].revents && kos_app_stopping(c->app))
-            return 0;
-        eth_server_step(&c->srv, pfds + 2, n);
-        for (;;) {
-            struct kos_msg m;
-            struct kos_caller from;
-            st = kos_endpoint_receive(c->srv.ep, &m, &from, 0);
-            if (st != KOS_STATUS_OK)
-                break;
-            eth_server_request(&c->srv, &m, &from);
-        }
-        if (st != KOS_STATUS_WOULD_BLOCK) {
-            kos_log_error("receive failed: %s", kos_status_str(st));
-            return 1;
-        }
-    }
+    c->srv.ep = ep;
+    log_rules(c);
+}
+
+static void describe(void *arg, char *buf, size_t len)
+{
+    struct ctx *c = arg;
+
+    snprintf(buf, len, "%zu destinations allowed, %zu host names; connect timeout %u ms", c->acl.n,
+             c->hosts.n, (unsigned)c->srv.timeout_ms);
+}
+
+static void on_request(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
+                       const struct kos_caller *from)
+{
+    struct ctx *c = arg;
+
+    (void)ep; /* c->srv.ep */
+    eth_server_request(&c->srv, m, from);
+}
+
+/* Besides requests, the server waits on the connections being opened, at
+ * most until the next one's deadline. */
+static size_t wait(void *arg, struct pollfd *pfds, size_t room, int *timeout_ms)
+{
+    struct ctx *c = arg;
+
+    if (room < c->srv.max_pending)
+        return c->srv.max_pending;
+    *timeout_ms = eth_server_timeout(&c->srv);
+    return eth_server_pollfds(&c->srv, pfds);
+}
+
+static void woken(void *arg, const struct pollfd *pfds, size_t n)
+{
+    struct ctx *c = arg;
+
+    eth_server_step(&c->srv, pfds, n);
+}
+
+static void stopped(void *arg, char *buf, size_t len)
+{
+    struct ctx *c = arg;
+
+    snprintf(buf, len, "%llu connections handed over, %llu denied, %llu failed",
+             (unsigned long long)c->srv.n_connected, (unsigned long long)c->srv.n_denied,
+             (unsigned long long)c->srv.n_failed);
+}
+
+/* Gives up the connections still being opened; their callers are told. */
+static void fini(void *arg)
+{
+    struct ctx *c = arg;
+
+    eth_server_fini(&c->srv);
 }
 
 int main(void)
 {
-    struct ctx *c = calloc(1, sizeof(*c));
-    struct pollfd *pfds = NULL;
-    const char *protocol, *server;
-    kos_dir_t *dir;
-    kos_status_t st;
-    int rc = 1;
+    static const struct kos__component ethernet = {
+        .protocol = KOS_ETHERNET_PROTOCOL,
+        .renamable = true,
+        .start = start,
+        .published = published,
+        .describe = describe,
+        .serve = {.request = on_request, .wait = wait, .woken = woken},
+        .stopped = stopped,
+        .fini = fini,
+    };
+    static struct ctx c; /* static: the allow list and hosts table are large */
 
-    if (!c)
-        return 1;
-    signal(SIGTERM, SIG_IGN); /* stop on Core's control message, between requests */
-    signal(SIGPIPE, SIG_IGN);
-    if (kos_app_open(&c->app))
-        goto out_free;
-    if (configure(c))
-        goto out_close_app;
-    pfds = calloc(c->srv.max_pending + 2u, sizeof(*pfds));
-    c->srv.acl = &c->acl;
-    c->srv.hosts = &c->hosts;
-    if (!pfds || eth_server_init(&c->srv)) {
-        kos_log_error("out of memory");
-        goto out_close_app;
-    }
-    protocol = setting(c, "protocol", KOS_ETHERNET_PROTOCOL);
-    server = setting(c, "server", "msg0");
-    if ((st = kos_app_dir(c->app, server, &dir)) ||
-        (st = kos_dir_publish(dir, protocol, &c->srv.ep))) {
-        kos_log_error("cannot publish %s on %s: %s", protocol, server, kos_status_str(st));
-        goto out_fini;
-    }
-    log_rules(c);
-    if (kos_app_ready(c->app))
-        goto out_close_ep;
-    kos_log_info("serving %s: %zu destinations allowed, %zu host names; connect timeout %u ms",
-                 protocol, c->acl.n, c->hosts.n, (unsigned)c->srv.timeout_ms);
-    rc = serve(c, pfds);
-    kos_log_info("stopping: %llu connections handed over, %llu denied, %llu failed",
-                 (unsigned long long)c->srv.n_connected, (unsigned long long)c->srv.n_denied,
-                 (unsigned long long)c->srv.n_failed);
-out_close_ep:
-    eth_server_fini(&c->srv);
-    kos_endpoint_close(c->srv.ep);
-    c->srv.ep = NULL;
-out_fini:
-    eth_server_fini(&c->srv);
-out_close_app:
-    kos_app_close(c->app);
-out_free:
-    free(pfds);
-    free(c);
-    return rc;
+    return kos__component_main(&ethernet, &c);
 }

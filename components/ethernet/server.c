@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,30 +57,8 @@ kos_status_t eth_server_init(struct eth_server *srv)
     for (uint32_t i = 0; i < srv->max_pending; i++)
         srv->p[i].fd = -1;
     srv->n_connected = srv->n_denied = srv->n_failed = 0;
+    kos__app_budgets_init(&srv->log, ETH_LOG_BURST, ETH_LOG_EVERY_MS);
     return KOS_STATUS_OK;
-}
-
-/* Logs a line about a request of app `app_id` (`app`), within that app's
- * log budget. */
-static void app_log(struct eth_server *srv, uint32_t app_id, const char *app,
-                    enum kos_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void app_log(struct eth_server *srv, uint32_t app_id, const char *app,
-                    enum kos_log_level level, const char *fmt, ...)
-{
-    char line[KOS_ETHERNET_HOST_MAX + 256];
-    unsigned long quiet;
-    va_list ap;
-
-    if (!eth_log_take(&srv->log, app_id, now_ms(), &quiet))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (quiet)
-        kos_log(level, "%s (and %lu more lines about '%s' not logged)", line, quiet, app);
-    else
-        kos_log(level, "%s", line);
 }
 
 /* What a connect() errno means to the caller. */
@@ -201,10 +178,10 @@ static void finish_ok(struct eth_server *srv, struct eth_pending *p)
 
     if (err) {
         srv->n_failed++;
-        app_log(srv, p->to.app_id, p->app, KOS_LOG_WARN,
-                "'%s' could not connect to tcp %s:%u: the new connection failed at once "
-                "(%s)",
-                p->app, p->host, (unsigned)p->port, strerror(err));
+        kos__app_log(&srv->log, p->app, KOS_LOG_WARN,
+                     "'%s' could not connect to tcp %s:%u: the new connection failed at once "
+                     "(%s)",
+                     p->app, p->host, (unsigned)p->port, strerror(err));
         answer(srv, &p->to, status_of(err), err);
         slot_free(p);
         return;
@@ -219,14 +196,14 @@ static void finish_ok(struct eth_server *srv, struct eth_pending *p)
     }
     if (st) {
         srv->n_failed++;
-        app_log(srv, p->to.app_id, p->app, KOS_LOG_WARN,
-                "connected '%s' to tcp %s:%u (%s) but could not hand the socket over: %s", p->app,
-                p->host, (unsigned)p->port, remote, kos_status_str(st));
+        kos__app_log(&srv->log, p->app, KOS_LOG_WARN,
+                     "connected '%s' to tcp %s:%u (%s) but could not hand the socket over: %s",
+                     p->app, p->host, (unsigned)p->port, remote, kos_status_str(st));
     } else {
         srv->n_connected++;
         if (srv->log_connections)
-            app_log(srv, p->to.app_id, p->app, KOS_LOG_INFO, "'%s' connected to tcp %s:%u (%s)",
-                    p->app, p->host, (unsigned)p->port, remote);
+            kos__app_log(&srv->log, p->app, KOS_LOG_INFO, "'%s' connected to tcp %s:%u (%s)",
+                         p->app, p->host, (unsigned)p->port, remote);
     }
     slot_free(p); /* the app holds its own duplicate now */
 }
@@ -237,8 +214,8 @@ static void finish_fail(struct eth_server *srv, struct eth_pending *p, int err)
     kos_status_t st = status_of(err);
 
     srv->n_failed++;
-    app_log(srv, p->to.app_id, p->app, KOS_LOG_WARN, "'%s' could not connect to tcp %s:%u: %s (%s)",
-            p->app, p->host, (unsigned)p->port, kos_status_str(st), strerror(err));
+    kos__app_log(&srv->log, p->app, KOS_LOG_WARN, "'%s' could not connect to tcp %s:%u: %s (%s)",
+                 p->app, p->host, (unsigned)p->port, kos_status_str(st), strerror(err));
     answer(srv, &p->to, st, err);
     slot_free(p);
 }
@@ -283,8 +260,8 @@ static void cancel_superseded(struct eth_server *srv, const struct kos_caller *f
     for (uint32_t i = 0; i < srv->max_pending; i++) {
         struct eth_pending *p = &srv->p[i];
         if (p->used && p->to.client == from->client && p->to.app_id == from->app_id) {
-            app_log(srv, p->to.app_id, p->app, KOS_LOG_INFO, "'%s' gave up waiting for tcp %s:%u",
-                    p->app, p->host, (unsigned)p->port);
+            kos__app_log(&srv->log, p->app, KOS_LOG_INFO, "'%s' gave up waiting for tcp %s:%u",
+                         p->app, p->host, (unsigned)p->port);
             slot_free(p);
         }
     }
@@ -293,8 +270,7 @@ static void cancel_superseded(struct eth_server *srv, const struct kos_caller *f
 static void bad_request(struct eth_server *srv, const struct kos_caller *from, kos_status_t st,
                         const char *why)
 {
-    app_log(srv, from->app_id, from->app, KOS_LOG_WARN, "bad request from '%s': %s", from->app,
-            why);
+    kos__app_log(&srv->log, from->app, KOS_LOG_WARN, "bad request from '%s': %s", from->app, why);
     answer(srv, from, st, 0);
 }
 
@@ -314,8 +290,8 @@ void eth_server_request(struct eth_server *srv, const struct kos_msg *m,
         return;
     }
     if (m->label != KOS_ETHERNET_LABEL_CONNECT) {
-        app_log(srv, from->app_id, from->app, KOS_LOG_WARN,
-                "bad request from '%s': unknown label %u", from->app, (unsigned)m->label);
+        kos__app_log(&srv->log, from->app, KOS_LOG_WARN, "bad request from '%s': unknown label %u",
+                     from->app, (unsigned)m->label);
         answer(srv, from, KOS_STATUS_UNSUPPORTED, 0);
         return;
     }
@@ -333,9 +309,9 @@ void eth_server_request(struct eth_server *srv, const struct kos_msg *m,
     enum kos__eth_host_kind kind = kos__eth_host_parse(req.host, len, &addr);
     if (!eth_acl_find(srv->acl, from->app, req.transport, req.host, len, kind, &addr, req.port)) {
         srv->n_denied++;
-        app_log(srv, from->app_id, from->app, KOS_LOG_WARN,
-                "denied: '%s' may not connect to tcp %s:%u (not in its allow list)", from->app,
-                req.host, (unsigned)req.port);
+        kos__app_log(&srv->log, from->app, KOS_LOG_WARN,
+                     "denied: '%s' may not connect to tcp %s:%u (not in its allow list)", from->app,
+                     req.host, (unsigned)req.port);
         answer(srv, from, KOS_STATUS_UNAUTHORIZED, 0);
         return;
     }
@@ -349,10 +325,10 @@ void eth_server_request(struct eth_server *srv, const struct kos_msg *m,
         mine += srv->p[i].to.app_id == from->app_id;
     }
     if (!p || mine >= srv->max_per_app) {
-        app_log(srv, from->app_id, from->app, KOS_LOG_WARN,
-                "'%s' may not open more connections at once (%u of its own, %u in all "
-                "being opened); refused tcp %s:%u",
-                from->app, (unsigned)mine, (unsigned)used, req.host, (unsigned)req.port);
+        kos__app_log(&srv->log, from->app, KOS_LOG_WARN,
+                     "'%s' may not open more connections at once (%u of its own, %u in all "
+                     "being opened); refused tcp %s:%u",
+                     from->app, (unsigned)mine, (unsigned)used, req.host, (unsigned)req.port);
         answer(srv, from, KOS_STATUS_BUSY, 0);
         return;
     }
@@ -363,9 +339,9 @@ void eth_server_request(struct eth_server *srv, const struct kos_msg *m,
         p->n_addrs = 1;
     } else if (!eth_hosts_lookup(srv->hosts, req.host, p->addrs, &p->n_addrs)) {
         srv->n_failed++;
-        app_log(srv, from->app_id, from->app, KOS_LOG_WARN,
-                "'%s' may connect to %s, but the hosts setting has no address for it", from->app,
-                req.host);
+        kos__app_log(&srv->log, from->app, KOS_LOG_WARN,
+                     "'%s' may connect to %s, but the hosts setting has no address for it",
+                     from->app, req.host);
         answer(srv, from, KOS_STATUS_NOT_FOUND, 0);
         return;
     }

@@ -13,6 +13,7 @@
 
 #include <kos/i2c.h>
 
+#include "budget_int.h"
 #include "i2c_int.h"
 
 /* ---- back ends ---- */
@@ -148,16 +149,28 @@ bool acl_allows(const struct acl *acl, const char *app, uint16_t addr);
 
 /* ---- the request handler ---- */
 
+/* The lines about one app's requests are logged at most I2CSRV_LOG_BURST
+ * at once, then one per I2CSRV_LOG_EVERY_MS (as the message server's), the
+ * next line logged counting those left out. */
+#define I2CSRV_LOG_BURST    10u
+#define I2CSRV_LOG_EVERY_MS 1000u
+
 struct i2csrv {
     struct i2c_backend be;
     struct acl acl;
     struct kos__i2c_xfer x;
     uint64_t n_transfers, n_denied, n_faults;
+    struct kos__app_budgets log; /* the lines about each app's requests */
 };
+
+/* Empties *srv (no back end, an allow list that allows nothing) and gives
+ * every app a full log budget. */
+void i2csrv_init(struct i2csrv *srv);
 
 /* Handles one request from `app` (the caller the message server vouches
  * for). Returns the status to reply with and fills *reply (its payload points
- * into srv, valid until the next call). Logs denials. */
+ * into srv, valid until the next call). Logs denials, within the app's
+ * budget in srv->log. */
 kos_status_t i2csrv_handle(struct i2csrv *srv, const char *app, const struct kos_msg *req,
                            struct kos_msg *reply);
 

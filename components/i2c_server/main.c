@@ -11,15 +11,20 @@
  *   temperature_step  sim: added after each conversion (default 0)
  *   allow        "APP=ADDR,...;APP=..." (default: nobody may reach anything)
  *   protocol     the protocol to publish (default kos_i2c_protocol)
+ *   server       the message server (default msg0)
+ *
+ * The lines about one app's requests (its denials) come from a log budget
+ * per app (I2CSRV_LOG_BURST, then one per I2CSRV_LOG_EVERY_MS), so that no
+ * app can flood the console through the server.
  */
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <kos/log.h>
 #include <kos/msg.h>
 
+#include "component_int.h"
+#include "config_int.h"
 #include "i2csrv.h"
 
 #define DEFAULT_DEVICES "tmp102@0x48,24c02@0x50"
@@ -31,23 +36,15 @@ struct ctx {
     struct sim_bus sim;
 };
 
-/* A setting of the component's manifest entry (config:), or `def`. */
-static const char *setting(const struct ctx *c, const char *key, const char *def)
-{
-    const char *v = kos_app_config(c->app, key);
-
-    return v ? v : def;
-}
-
 static int setup_backend(struct ctx *c)
 {
-    const char *backend = setting(c, "backend", "sim");
+    const char *backend = kos__cfg_str(c->app, "backend", "sim");
     char err[160];
 
     if (!strcmp(backend, "sim")) {
-        const char *devices = setting(c, "devices", DEFAULT_DEVICES);
-        const char *t = setting(c, "temperature", NULL);
-        const char *s = setting(c, "temperature_step", NULL);
+        const char *devices = kos__cfg_str(c->app, "devices", DEFAULT_DEVICES);
+        const char *t = kos__cfg_str(c->app, "temperature", NULL);
+        const char *s = kos__cfg_str(c->app, "temperature_step", NULL);
         int32_t temp = DEFAULT_TEMP_MC, step = 0;
 
         if (t && i2csrv_parse_temp(t, &temp)) {
@@ -67,7 +64,7 @@ static int setup_backend(struct ctx *c)
         return 0;
     }
     if (!strcmp(backend, "i2c-dev")) {
-        const char *name = setting(c, "device", "bus");
+        const char *name = kos__cfg_str(c->app, "device", "bus");
         int fd;
         kos_status_t st = kos_app_resource(c->app, name, &fd, NULL);
 
@@ -103,63 +100,49 @@ static void on_request(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
     } else {
         st = i2csrv_handle(&c->srv, from->app, m, &reply);
     }
-    if (kos_endpoint_reply(ep, from, st, &reply))
-        kos_log_warn("reply to '%s' failed", from->app);
+    kos__component_reply(ep, from, st, &reply);
 }
 
-static int serve(struct ctx *c, kos_endpoint_t *ep)
+/* Reads the settings: the back end and the allow list. */
+static kos_status_t start(void *arg, kos_app_t *app)
 {
-    kos_status_t st = kos_endpoint_serve(c->app, ep, on_request, c);
+    struct ctx *c = arg;
+    const char *allow;
+    char err[160];
 
-    if (st)
-        kos_log_error("receive failed: %s", kos_status_str(st));
-    return st ? 1 : 0;
+    c->app = app;
+    i2csrv_init(&c->srv);
+    if (setup_backend(c))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    allow = kos__cfg_str(c->app, "allow", NULL);
+    if (acl_parse(&c->srv.acl, allow, err, sizeof(err))) {
+        kos_log_error("%s", err);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    if (!allow || !*allow)
+        kos_log_warn("no 'allow' setting: every transfer will be refused");
+    return KOS_STATUS_OK;
+}
+
+static void stopped(void *arg, char *buf, size_t len)
+{
+    struct ctx *c = arg;
+
+    snprintf(buf, len, "%llu transfers, %llu bus faults, %llu denied",
+             (unsigned long long)c->srv.n_transfers, (unsigned long long)c->srv.n_faults,
+             (unsigned long long)c->srv.n_denied);
 }
 
 int main(void)
 {
-    struct ctx *c = calloc(1, sizeof(*c));
-    const char *allow, *protocol, *server;
-    kos_endpoint_t *ep;
-    kos_dir_t *dir;
-    char err[160];
-    kos_status_t st;
-    int rc = 1;
+    static const struct kos__component i2c_server = {
+        .protocol = KOS_I2C_PROTOCOL,
+        .renamable = true,
+        .start = start,
+        .serve = {.request = on_request},
+        .stopped = stopped,
+    };
+    static struct ctx c; /* static: the access list is large */
 
-    if (!c)
-        return 1;
-    /* Core asks an app to stop with a control message and SIGTERM: stop on
-     * the message, between requests, so no reply is cut off. */
-    signal(SIGTERM, SIG_IGN);
-    if (kos_app_open(&c->app))
-        goto out_free;
-    if (setup_backend(c))
-        goto out_close_app;
-    allow = setting(c, "allow", NULL);
-    if (acl_parse(&c->srv.acl, allow, err, sizeof(err))) {
-        kos_log_error("%s", err);
-        goto out_close_app;
-    }
-    if (!allow || !*allow)
-        kos_log_warn("no 'allow' setting: every transfer will be refused");
-    protocol = setting(c, "protocol", KOS_I2C_PROTOCOL);
-    server = setting(c, "server", "msg0");
-    if ((st = kos_app_dir(c->app, server, &dir)) || (st = kos_dir_publish(dir, protocol, &ep))) {
-        kos_log_error("cannot publish %s on %s: %s", protocol, server, kos_status_str(st));
-        goto out_close_app;
-    }
-    if (kos_app_ready(c->app))
-        goto out_close_ep;
-    kos_log_info("serving %s", protocol);
-    rc = serve(c, ep);
-    kos_log_info("stopping: %llu transfers, %llu bus faults, %llu denied",
-                 (unsigned long long)c->srv.n_transfers, (unsigned long long)c->srv.n_faults,
-                 (unsigned long long)c->srv.n_denied);
-out_close_ep:
-    kos_endpoint_close(ep);
-out_close_app:
-    kos_app_close(c->app);
-out_free:
-    free(c);
-    return rc;
+    return kos__component_main(&i2c_server, &c);
 }

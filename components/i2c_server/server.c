@@ -28,7 +28,8 @@ static kos_status_t handle_transfer(struct i2csrv *srv, const char *app, const s
     for (uint32_t i = 0; i < x->n; i++) {
         if (!acl_allows(&srv->acl, app, x->msgs[i].addr)) {
             srv->n_denied++;
-            kos_log_warn("denied: '%s' may not reach address 0x%02x (message %u of %u); "
+            kos__app_log(&srv->log, app, KOS_LOG_WARN,
+                         "denied: '%s' may not reach address 0x%02x (message %u of %u); "
                          "nothing sent",
                          app, x->msgs[i].addr, i + 1, x->n);
             return KOS_STATUS_UNAUTHORIZED;
@@ -50,6 +51,12 @@ static kos_status_t handle_transfer(struct i2csrv *srv, const char *app, const s
     reply->payload = x->rdata;
     reply->len = x->rlen;
     return KOS_STATUS_OK;
+}
+
+void i2csrv_init(struct i2csrv *srv)
+{
+    memset(srv, 0, sizeof(*srv));
+    kos__app_budgets_init(&srv->log, I2CSRV_LOG_BURST, I2CSRV_LOG_EVERY_MS);
 }
 
 kos_status_t i2csrv_handle(struct i2csrv *srv, const char *app, const struct kos_msg *req,

@@ -21,13 +21,18 @@
 #include <kos/keystore.h>
 #include <kos/msg.h>
 
+#include "budget_int.h"
 #include "keystore_int.h"
 
-#define KS_MAX_KEYS       32u
-#define KS_ACL_MAX        64u
-#define KS_APP_NAME_MAX   63u
-#define KS_KEY_FILE_MAX   8192u /* a PEM key is a few hundred bytes */
-#define KS_DENIAL_LOG_MAX 32u   /* denials logged one by one; later ones are only counted */
+#define KS_MAX_KEYS     32u
+#define KS_ACL_MAX      64u
+#define KS_APP_NAME_MAX 63u
+#define KS_KEY_FILE_MAX 8192u /* a PEM key is a few hundred bytes */
+/* The lines about one app's denials: at most a burst of these, then one a
+ * second (as the message server's), so no app can flood the log; the next
+ * line logged counts those left out. */
+#define KS_LOG_BURST    10u
+#define KS_LOG_EVERY_MS 1000u
 
 /* ---- key files (keyfile.c) ---- */
 
@@ -123,7 +128,7 @@ struct kstore {
     EVP_KDF *hkdf;
     uint64_t n_ok, n_denied, n_failed;
     bool log_denials;
-    uint32_t denials_logged; /* at most KS_DENIAL_LOG_MAX, so no app can flood the log */
+    struct kos__app_budgets log; /* the denial lines' budget per app */
     /* Scratch buffers. `secret` holds an X25519 shared secret and `out` a
      * reply (a derived key or a signature): both are wiped before
      * kstore_handle() returns (secret) or by kstore_after_reply() (out). */

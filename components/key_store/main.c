@@ -17,7 +17,6 @@
  *   server    the message server (default msg0)
  */
 #include <sys/prctl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,8 @@
 #include <kos/log.h>
 #include <kos/msg.h>
 
+#include "component_int.h"
+#include "config_int.h"
 #include "ks.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -46,15 +47,10 @@
 
 struct ctx {
     kos_app_t *app;
+    int heap; /* what CRYPTO_secure_malloc_init() said */
     struct kstore ks;
+    struct ks_acl acl; /* the allow list being built */
 };
-
-static const char *setting(const struct ctx *c, const char *key, const char *def)
-{
-    const char *v = kos_app_config(c->app, key);
-
-    return v ? v : def;
-}
 
 /* Loads resource `name` as a key. `required`: a missing resource is an
  * error, else it is skipped. Returns 0, or 1 after logging why. */
@@ -82,7 +78,7 @@ static int load_one(struct ctx *c, const char *name, bool required)
 
 static int load_keys(struct ctx *c)
 {
-    const char *list = setting(c, "keys", NULL);
+    const char *list = kos__cfg_str(c->app, "keys", NULL);
     char name[64];
 
     if (!list) {
@@ -147,7 +143,7 @@ static int load_acl(struct ctx *c, struct ks_acl *acl, bool *any)
     char err[256], app[KS_APP_NAME_MAX + 2];
     size_t klen;
 
-    if (ks_acl_parse(acl, setting(c, "allow", NULL), err, sizeof(err))) {
+    if (ks_acl_parse(acl, kos__cfg_str(c->app, "allow", NULL), err, sizeof(err))) {
         kos_log_error("%s", err);
         return 1;
     }
@@ -184,30 +180,76 @@ static void on_request(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
     } else {
         st = kstore_handle(&c->ks, from->app, m, &reply);
     }
-    if (kos_endpoint_reply(ep, from, st, &reply))
-        kos_log_warn("reply to '%s' failed", from->app);
+    kos__component_reply(ep, from, st, &reply);
     kstore_after_reply(&c->ks);
 }
 
-static int serve(struct ctx *c, kos_endpoint_t *ep)
+/* Reads the settings: loads the keys and builds the allow list. */
+static kos_status_t start(void *arg, kos_app_t *app)
 {
-    kos_status_t st = kos_endpoint_serve(c->app, ep, on_request, c);
+    struct ctx *c = arg;
+    char err[256], warn[512];
+    bool any = false;
+    kos_status_t st;
 
-    if (st)
-        kos_log_error("receive failed: %s", kos_status_str(st));
-    return st ? 1 : 0;
+    c->app = app;
+    if (c->heap == 0)
+        kos_log_warn("no secure heap: private keys are in ordinary memory (still wiped)");
+    else if (c->heap == 1)
+        kos_log_info("secure heap of %u KiB locked in memory", SECURE_HEAP >> 10);
+    else if (c->heap == 2)
+        kos_log_info("secure heap not locked in memory (mlock refused); keys are still "
+                     "guarded, excluded from core dumps and wiped");
+    if ((st = kstore_init(&c->ks))) {
+        kos_log_error("cannot set up OpenSSL: %s", kos_status_str(st));
+        return st;
+    }
+    if (load_keys(c))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    if (c->ks.n_keys == 0)
+        kos_log_warn("no keys granted: every operation will fail (provision the device with "
+                     "kos-tool run --keys DIR)");
+    if (load_acl(c, &c->acl, &any))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    if (kstore_set_acl(&c->ks, &c->acl, err, sizeof(err), warn, sizeof(warn))) {
+        kos_log_error("%s", err);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    if (warn[0] && c->ks.n_keys > 0) /* with no key at all, the warning above said it */
+        kos_log_warn("allow: %s", warn);
+    if (!any)
+        kos_log_warn("no 'allow' or 'allow.APP' setting grants anything: every operation will "
+                     "be refused");
+    log_keys(c);
+    return KOS_STATUS_OK;
+}
+
+static void stopped(void *arg, char *buf, size_t len)
+{
+    struct ctx *c = arg;
+
+    snprintf(buf, len, "%llu operations, %llu denied, %llu failed", (unsigned long long)c->ks.n_ok,
+             (unsigned long long)c->ks.n_denied, (unsigned long long)c->ks.n_failed);
+}
+
+static void fini(void *arg)
+{
+    struct ctx *c = arg;
+
+    kstore_fini(&c->ks);
 }
 
 int main(void)
 {
+    static const struct kos__component key_store = {
+        .protocol = KOS_KEYSTORE_PROTOCOL,
+        .renamable = true,
+        .start = start,
+        .serve = {.request = on_request},
+        .stopped = stopped,
+        .fini = fini,
+    };
     struct ctx *c;
-    struct ks_acl *acl;
-    const char *protocol, *server;
-    bool any = false;
-    kos_endpoint_t *ep;
-    kos_dir_t *dir;
-    char err[256], warn[512];
-    kos_status_t st;
     int heap, rc = 1;
 
     /* Read no OpenSSL configuration: a component's whole configuration comes
@@ -218,68 +260,17 @@ int main(void)
      * dumps, and locked in memory when the sandbox allows mlock. */
     heap = CRYPTO_secure_malloc_init(SECURE_HEAP, 32);
     c = calloc(1, sizeof(*c));
-    acl = calloc(1, sizeof(*acl));
-    if (!c || !acl)
-        goto out_free;
-    signal(SIGTERM, SIG_IGN); /* stop on Core's control message, between requests */
+    if (c) {
 #if !KS_SANITIZER
-    /* No core dumps and no ptrace by other processes of the same user: the
-     * private keys are in this address space. (LeakSanitizer needs to
-     * ptrace its own process, so sanitizer builds keep the default.) */
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* No core dumps and no ptrace by other processes of the same user:
+         * the private keys are in this address space. (LeakSanitizer needs
+         * to ptrace its own process, so sanitizer builds keep the default.) */
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 #endif
-    if (kos_app_open(&c->app))
-        goto out_free;
-    if (heap == 0)
-        kos_log_warn("no secure heap: private keys are in ordinary memory (still wiped)");
-    else if (heap == 1)
-        kos_log_info("secure heap of %u KiB locked in memory", SECURE_HEAP >> 10);
-    else if (heap == 2)
-        kos_log_info("secure heap not locked in memory (mlock refused); keys are still "
-                     "guarded, excluded from core dumps and wiped");
-    if ((st = kstore_init(&c->ks))) {
-        kos_log_error("cannot set up OpenSSL: %s", kos_status_str(st));
-        goto out_close_app;
+        c->heap = heap;
+        rc = kos__component_main(&key_store, c);
+        free(c);
     }
-    if (load_keys(c))
-        goto out_fini;
-    if (c->ks.n_keys == 0)
-        kos_log_warn("no keys granted: every operation will fail (provision the device with "
-                     "kos-tool run --keys DIR)");
-    if (load_acl(c, acl, &any))
-        goto out_fini;
-    if (kstore_set_acl(&c->ks, acl, err, sizeof(err), warn, sizeof(warn))) {
-        kos_log_error("%s", err);
-        goto out_fini;
-    }
-    if (warn[0] && c->ks.n_keys > 0) /* with no key at all, the warning above said it */
-        kos_log_warn("allow: %s", warn);
-    if (!any)
-        kos_log_warn("no 'allow' or 'allow.APP' setting grants anything: every operation will "
-                     "be refused");
-    protocol = setting(c, "protocol", KOS_KEYSTORE_PROTOCOL);
-    server = setting(c, "server", "msg0");
-    if ((st = kos_app_dir(c->app, server, &dir)) || (st = kos_dir_publish(dir, protocol, &ep))) {
-        kos_log_error("cannot publish %s on %s: %s", protocol, server, kos_status_str(st));
-        goto out_fini;
-    }
-    log_keys(c);
-    if (kos_app_ready(c->app))
-        goto out_close_ep;
-    kos_log_info("serving %s", protocol);
-    rc = serve(c, ep);
-    kos_log_info("stopping: %llu operations, %llu denied, %llu failed",
-                 (unsigned long long)c->ks.n_ok, (unsigned long long)c->ks.n_denied,
-                 (unsigned long long)c->ks.n_failed);
-out_close_ep:
-    kos_endpoint_close(ep);
-out_fini:
-    kstore_fini(&c->ks);
-out_close_app:
-    kos_app_close(c->app);
-out_free:
-    free(acl);
-    free(c);
     if (heap)
         CRYPTO_secure_malloc_done();
     return rc;

@@ -35,6 +35,7 @@ kos_status_t kstore_init(struct kstore *ks)
 {
     memset(ks, 0, sizeof(*ks));
     ks->log_denials = true;
+    kos__app_budgets_init(&ks->log, KS_LOG_BURST, KS_LOG_EVERY_MS);
     ks->md = EVP_MD_CTX_new();
     if (!ks->md)
         return KOS_STATUS_NO_MEMORY;
@@ -406,12 +407,9 @@ kos_status_t kstore_handle(struct kstore *ks, const char *app, const struct kos_
     op = ops_allowing(&r);
     if (!(ks_acl_ops(&ks->acl, app, r.key) & op)) {
         ks->n_denied++;
-        if (ks->log_denials && ks->denials_logged < KS_DENIAL_LOG_MAX)
-            kos_log_warn("denied: '%s' may not %s key '%s'%s", app ? app : "?", denied_what(&r),
-                         r.key,
-                         ++ks->denials_logged == KS_DENIAL_LOG_MAX
-                             ? " (later denials are counted, not logged)"
-                             : "");
+        if (ks->log_denials)
+            kos__app_log(&ks->log, app, KOS_LOG_WARN, "denied: '%s' may not %s key '%s'",
+                         app ? app : "?", denied_what(&r), r.key);
         return KOS_STATUS_UNAUTHORIZED;
     }
     k = kstore_find(ks, r.key);

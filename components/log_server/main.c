@@ -26,9 +26,6 @@
  * rate, burst, max_bytes, data_path, fsync, readers.
  */
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +38,8 @@
 
 #include "bucket.h"
 #include "budget_int.h"
-#include "config.h"
+#include "component_int.h"
+#include "config_int.h"
 #include "logsrv_int.h"
 #include "ring.h"
 #include "store.h"
@@ -67,7 +65,6 @@ struct pending_reply {
 };
 
 struct log_server {
-    kos_app_t *app;
     kos_endpoint_t *ep;
     struct ring *ring;
     struct store store;
@@ -79,7 +76,9 @@ struct log_server {
     size_t batch_len;
     size_t n_replies;
     bool store_error_logged;
-    const char *readers; /* comma-separated apps that may read every app's records */
+    bool notices_waiting; /* some app's drops are still to be reported */
+    uint64_t ring_size;   /* records */
+    const char *readers;  /* comma-separated apps that may read every app's records */
     struct pending_reply replies[BATCH_MAX];
     uint8_t batch[2 * BATCH_MAX * KOS__LOGSTORE_FRAME_MAX];
     uint8_t out[KOS_MSG_MAX_PAYLOAD];
@@ -120,34 +119,15 @@ static struct app_state *app_get(struct log_server *s, const char *name, size_t 
     memset(a, 0, sizeof(*a));
     memcpy(a->name, name, len);
     bucket_init(&a->bucket, s->burst, mono_ns());
-    a->log = (struct kos__budget){
-        .credit = NOTICE_LOG_BURST,
-        .refill_ms = mono_ns() / 1000000u + NOTICE_LOG_EVERY_MS,
-    };
+    a->log = kos__budget_full(NOTICE_LOG_BURST, NOTICE_LOG_EVERY_MS, mono_ns() / 1000000u);
     return a;
 }
 
 /* Logs a warning about app a's drops within a's budget; the next line
  * logged says how many were left out. */
-static void warn_app(struct app_state *a, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void warn_app(struct app_state *a, const char *fmt, ...)
-{
-    unsigned long quiet;
-    char text[256];
-    va_list ap;
-
-    if (!kos__budget_take(&a->log, NOTICE_LOG_BURST, NOTICE_LOG_EVERY_MS, mono_ns() / 1000000u,
-                          &quiet))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    if (quiet)
-        kos_log_warn("%s (and %lu more lines about app %s not logged)", text, quiet, a->name);
-    else
-        kos_log_warn("%s", text);
-}
+#define warn_app(a, ...)                                                                           \
+    kos__budget_log(&(a)->log, NOTICE_LOG_BURST, NOTICE_LOG_EVERY_MS, (a)->name, KOS_LOG_WARN,     \
+                    __VA_ARGS__)
 
 static void flush(struct log_server *s);
 
@@ -222,11 +202,7 @@ static void flush(struct log_server *s)
     s->batch_len = 0;
     for (size_t i = 0; i < s->n_replies; i++) {
         struct kos_msg reply = {.param = s->replies[i].seq};
-        kos_status_t rst = kos_endpoint_reply(s->ep, &s->replies[i].to,
-                                              st ? KOS_STATUS_IO : KOS_STATUS_OK, &reply);
-        /* A client that left meanwhile does not matter. */
-        if (rst && rst != KOS_STATUS_INVALID_TOKEN)
-            kos_log_warn("reply to '%s' failed: %s", s->replies[i].to.app, kos_status_str(rst));
+        kos__component_reply(s->ep, &s->replies[i].to, st ? KOS_STATUS_IO : KOS_STATUS_OK, &reply);
     }
     s->n_replies = 0;
 }
@@ -360,8 +336,10 @@ static kos_status_t do_stats(struct log_server *s, const struct kos_msg *m,
     return KOS_STATUS_OK;
 }
 
-static void handle(struct log_server *s, const struct kos_msg *m, const struct kos_caller *from)
+static void handle(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
+                   const struct kos_caller *from)
 {
+    struct log_server *s = arg;
     struct kos_msg reply = {0};
     bool deferred = false;
     kos_status_t st;
@@ -381,11 +359,10 @@ static void handle(struct log_server *s, const struct kos_msg *m, const struct k
     }
     if (m->token)
         kos_token_close(m->token);
-    if (!deferred) {
-        kos_status_t rst = kos_endpoint_reply(s->ep, from, st, st ? NULL : &reply);
-        if (rst && rst != KOS_STATUS_INVALID_TOKEN)
-            kos_log_warn("reply to '%s' failed: %s", from->app, kos_status_str(rst));
-    }
+    if (!deferred)
+        kos__component_reply(ep, from, st, st ? NULL : &reply);
+    if (s->n_replies == BATCH_MAX)
+        flush(s);
 }
 
 /* Reports the drops of apps that have gone quiet. Returns true if some app
@@ -419,44 +396,21 @@ static void load_record(const struct kos__logrec *r, uint64_t offset, void *arg)
 }
 
 /* Reads the settings; false (with the error logged) if one is invalid. */
-static bool configure(struct log_server *s, uint64_t *ring_size, uint64_t *max_bytes, bool *sync,
+static bool configure(struct log_server *s, kos_app_t *app, uint64_t *max_bytes, bool *sync,
                       const char **data_path)
 {
-    uint64_t rate = 100, burst = 200;
-    const char *v;
+    uint64_t rate, burst;
 
-    *ring_size = 1024;
-    *max_bytes = 1024 * 1024;
-    *sync = true;
-    if ((v = cfg_get(s->app, "ring_size")) &&
-        (!cfg_parse_size(v, ring_size) || *ring_size < 64 || *ring_size > 1000000)) {
-        kos_log_error("config ring_size: '%s' is not a record count from 64 to 1000000", v);
+    if (kos__cfg_uint(app, "ring_size", 1024, 64, 1000000, &s->ring_size) ||
+        kos__cfg_uint(app, "rate", 100, 0, BUCKET_MAX, &rate) ||
+        kos__cfg_uint(app, "burst", 200, 1, BUCKET_MAX, &burst) ||
+        kos__cfg_size(app, "max_bytes", 1024 * 1024, KOS_STORE_MIN_SIZE, UINT64_MAX, max_bytes) ||
+        kos__cfg_bool(app, "fsync", true, sync))
         return false;
-    }
-    if ((v = cfg_get(s->app, "rate")) && (!cfg_parse_size(v, &rate) || rate > BUCKET_MAX)) {
-        kos_log_error("config rate: '%s' is not records per second from 0 (no limit) to %u", v,
-                      BUCKET_MAX);
-        return false;
-    }
-    if ((v = cfg_get(s->app, "burst")) &&
-        (!cfg_parse_size(v, &burst) || burst < 1 || burst > BUCKET_MAX)) {
-        kos_log_error("config burst: '%s' is not a record count from 1 to %u", v, BUCKET_MAX);
-        return false;
-    }
-    if ((v = cfg_get(s->app, "max_bytes")) &&
-        (!cfg_parse_size(v, max_bytes) || *max_bytes < KOS_STORE_MIN_SIZE)) {
-        kos_log_error("config max_bytes: '%s' is not a size of at least %u (128KiB)", v,
-                      KOS_STORE_MIN_SIZE);
-        return false;
-    }
-    if ((v = cfg_get(s->app, "fsync")) && !cfg_parse_bool(v, sync)) {
-        kos_log_error("config fsync: '%s' is not true or false", v);
-        return false;
-    }
-    s->readers = cfg_get(s->app, "readers");
+    s->readers = kos__cfg_str(app, "readers", NULL);
     s->rate = (uint32_t)rate;
     s->burst = (uint32_t)burst;
-    *data_path = cfg_get(s->app, "data_path");
+    *data_path = kos__cfg_str(app, "data_path", NULL);
     if (!*data_path) {
         struct stat st;
         if (stat("/data", &st) == 0 && S_ISDIR(st.st_mode))
@@ -502,113 +456,88 @@ static bool open_store(struct log_server *s, const char *path, uint64_t max_byte
     return true;
 }
 
-/* Core asks an app to stop with a control message and SIGTERM. The signal
- * only wakes the poll() below, so the server stops through its own loop
- * (answering and syncing what it holds) rather than dying mid-request. */
-static void on_sigterm(int sig)
+/* Reads the settings, makes the ring and loads the store. */
+static kos_status_t start(void *arg, kos_app_t *app)
 {
-    (void)sig;
+    struct log_server *s = arg;
+    uint64_t max_bytes;
+    const char *data_path;
+    bool sync;
+
+    s->store.fd = s->store.dir_fd = -1;
+    s->next_seq = 1;
+    if (!configure(s, app, &max_bytes, &sync, &data_path))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    s->ring = ring_create((uint32_t)s->ring_size);
+    if (!s->ring) {
+        kos_log_error("no memory for a ring of %llu records", (unsigned long long)s->ring_size);
+        return KOS_STATUS_NO_MEMORY;
+    }
+    if (!data_path) {
+        kos_log_warn("no data directory (no /data and no data_path setting): keeping records "
+                     "in memory only; they will not survive a restart");
+    } else if (!open_store(s, data_path, max_bytes, sync)) {
+        return KOS_STATUS_IO;
+    }
+    return KOS_STATUS_OK;
+}
+
+static void published(void *arg, kos_endpoint_t *ep)
+{
+    struct log_server *s = arg;
+
+    s->ep = ep;
+}
+
+static void describe(void *arg, char *buf, size_t len)
+{
+    struct log_server *s = arg;
+
+    snprintf(buf, len, "ring %llu records, rate %u/s, burst %u", (unsigned long long)s->ring_size,
+             s->rate, s->burst);
+}
+
+/* Nothing more waiting: report quiet drops, then sync and answer. */
+static void flush_all(void *arg)
+{
+    struct log_server *s = arg;
+
+    s->notices_waiting = report_quiet_drops(s);
+    flush(s);
+}
+
+/* While drops wait to be reported, the server wakes up to report them. */
+static size_t wait(void *arg, struct pollfd *pfds, size_t room, int *timeout_ms)
+{
+    struct log_server *s = arg;
+
+    (void)pfds;
+    (void)room;
+    if (s->notices_waiting)
+        *timeout_ms = 250;
+    return 0;
+}
+
+static void fini(void *arg)
+{
+    struct log_server *s = arg;
+
+    store_close(&s->store);
+    ring_destroy(s->ring);
+    free(s->apps);
 }
 
 int main(void)
 {
+    static const struct kos__component log_server = {
+        .protocol = KOS_LOG_PROTOCOL,
+        .start = start,
+        .published = published,
+        .describe = describe,
+        .serve = {.request = handle, .flush = flush_all, .wait = wait},
+        .fini = fini,
+    };
     static struct log_server s; /* static: the batch buffers are large */
-    uint64_t ring_size, max_bytes;
-    const char *data_path;
-    bool sync;
-    kos_dir_t *dir;
-    kos_status_t st;
-    int rc = 1;
 
-    s.store.fd = s.store.dir_fd = -1;
-    s.next_seq = 1;
-    struct sigaction sa = {.sa_handler = on_sigterm};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    if (kos_app_open(&s.app))
-        return 1;
-    if (!configure(&s, &ring_size, &max_bytes, &sync, &data_path))
-        goto out_close_app;
-    s.ring = ring_create((uint32_t)ring_size);
-    if (!s.ring) {
-        kos_log_error("no memory for a ring of %llu records", (unsigned long long)ring_size);
-        goto out_close_app;
-    }
-    if (data_path) {
-        if (!open_store(&s, data_path, max_bytes, sync))
-            goto out_destroy;
-    } else {
-        kos_log_warn("no data directory (no /data and no data_path setting): keeping records "
-                     "in memory only; they will not survive a restart");
-    }
-    if ((st = kos_app_dir(s.app, "msg0", &dir)) ||
-        (st = kos_dir_publish(dir, KOS_LOG_PROTOCOL, &s.ep))) {
-        kos_log_error("cannot publish %s: %s", KOS_LOG_PROTOCOL, kos_status_str(st));
-        goto out_close_store;
-    }
-    kos_log_info("serving %s: ring %llu records, rate %u/s, burst %u", KOS_LOG_PROTOCOL,
-                 (unsigned long long)ring_size, s.rate, s.burst);
-    if (kos_app_ready(s.app))
-        goto out_close_ep;
-
-    bool notices_waiting = false;
-    for (bool busy = false;;) {
-        struct kos_msg m;
-        struct kos_caller from;
-
-        st = kos_endpoint_receive(s.ep, &m, &from, 0);
-        if (st == KOS_STATUS_OK) {
-            busy = true;
-            handle(&s, &m, &from);
-            if (s.n_replies == BATCH_MAX)
-                flush(&s);
-            continue;
-        }
-        if (st != KOS_STATUS_WOULD_BLOCK && st != KOS_STATUS_TIMEOUT) {
-            kos_log_error("receive failed: %s", kos_status_str(st));
-            break;
-        }
-        /* Nothing more waiting: report quiet drops, then sync and answer. */
-        notices_waiting = report_quiet_drops(&s);
-        flush(&s);
-        /* The answers are out: spin briefly for the next request (never
-         * sleeping), so a client writing again at once is served without a
-         * wake-up; otherwise sleep in poll. */
-        if (busy) {
-            busy = false;
-            st = kos_endpoint_receive(s.ep, &m, &from, KOS_TIMEOUT_SPIN);
-            if (st == KOS_STATUS_OK) {
-                busy = true;
-                handle(&s, &m, &from);
-                continue;
-            }
-            if (st != KOS_STATUS_WOULD_BLOCK) {
-                kos_log_error("receive failed: %s", kos_status_str(st));
-                break;
-            }
-        }
-        struct pollfd p[2] = {
-            {.fd = kos_endpoint_fd(s.ep), .events = POLLIN},
-            {.fd = kos_app_fd(s.app), .events = POLLIN},
-        };
-        if (poll(p, 2, notices_waiting ? 250 : -1) < 0 && errno != EINTR)
-            break;
-        if (p[1].revents && kos_app_stopping(s.app)) {
-            kos_log_info("stopping on request");
-            rc = 0;
-            break;
-        }
-    }
-    report_quiet_drops(&s);
-    flush(&s);
-out_close_ep:
-    kos_endpoint_close(s.ep);
-out_close_store:
-    store_close(&s.store);
-out_destroy:
-    ring_destroy(s.ring);
-    free(s.apps);
-out_close_app:
-    kos_app_close(s.app);
-    return rc;
+    return kos__component_main(&log_server, &s);
 }

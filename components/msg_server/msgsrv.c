@@ -170,14 +170,15 @@ static uint64_t now_ms(const struct msgsrv *srv);
 static void vsay_app(const struct msgsrv *srv, struct app *a, const char *prefix, const char *fmt,
                      va_list ap)
 {
+    char note[KOS__NAME_MAX + 64];
     unsigned long quiet;
 
     if (!kos__budget_take(&a->log, DENY_LOG_BURST, DENY_LOG_EVERY_MS, now_ms(srv), &quiet))
         return;
+    kos__budget_note(note, sizeof(note), quiet, a->name);
     fputs(prefix, stdout);
     vfprintf(stdout, fmt, ap);
-    if (quiet)
-        fprintf(stdout, " (and %lu more lines about app '%s' not logged)", quiet, a->name);
+    fputs(note, stdout);
     fputc('\n', stdout);
     fflush(stdout);
 }

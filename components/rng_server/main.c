@@ -5,15 +5,14 @@
  *
  * Settings (manifest config:):
  *   reseed_interval  duration, default 60s: reseed from the kernel when this
- *                    much time has passed since the last reseed
+ *                    much time has passed since the last reseed (0: never)
  *   reseed_bytes     size, default 1MiB: ... or this many bytes were served
+ *                    (0: never)
  *
  * Every request is untrusted: its size is checked before anything is read,
  * a token it carries is closed, an unknown label gets
  * KOS_STATUS_UNSUPPORTED. A bad request changes nothing.
  */
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -22,12 +21,11 @@
 #include <kos/msg.h>
 #include <kos/rng.h>
 
-#include "config.h"
+#include "component_int.h"
+#include "config_int.h"
 #include "drbg.h"
 
 struct rng_server {
-    kos_app_t *app;
-    kos_endpoint_t *ep;
     struct drbg drbg;
     struct kos_rng_stats stats;
     uint8_t buf[KOS_RNG_MAX_READ];
@@ -47,9 +45,10 @@ static void put_le64(uint8_t *p, uint64_t v)
 }
 
 /* Answers one request. */
-static kos_status_t handle(struct rng_server *s, const struct kos_msg *m,
-                           const struct kos_caller *from)
+static void on_request(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
+                       const struct kos_caller *from)
 {
+    struct rng_server *s = arg;
     struct kos_msg reply = {0};
     kos_status_t st = KOS_STATUS_OK;
     uint8_t stats[24];
@@ -88,80 +87,48 @@ static kos_status_t handle(struct rng_server *s, const struct kos_msg *m,
     }
     if (m->token)
         kos_token_close(m->token);
-    kos_status_t rst = kos_endpoint_reply(s->ep, from, st, st ? NULL : &reply);
+    kos__component_reply(ep, from, st, st ? NULL : &reply);
     /* The bytes handed out (or not) are never kept. */
     explicit_bzero(s->buf, reply.len);
-    return rst;
 }
 
-/* Core asks an app to stop with a control message and SIGTERM. The signal
- * only wakes the poll() below, so the server stops through its own loop
- * (answering and syncing what it holds) rather than dying mid-request. */
-static void on_request(void *arg, kos_endpoint_t *ep, const struct kos_msg *m,
-                       const struct kos_caller *from)
+/* Reads the settings and seeds the generator. */
+static kos_status_t start(void *arg, kos_app_t *app)
 {
     struct rng_server *s = arg;
-    kos_status_t st = handle(s, m, from);
-    (void)ep;
+    uint64_t interval_ms, bytes;
+    kos_status_t st;
 
-    if (st && st != KOS_STATUS_INVALID_TOKEN)
-        kos_log_warn("reply to '%s' failed: %s", from->app, kos_status_str(st));
+    if ((st = kos__cfg_duration_ms(app, "reseed_interval", 60000, 0, KOS__DURATION_MAX_MS,
+                                   &interval_ms)) ||
+        (st = kos__cfg_size(app, "reseed_bytes", 1024 * 1024, 0, UINT64_MAX, &bytes)))
+        return st;
+    st = drbg_init(&s->drbg, interval_ms * 1000000u, bytes, now_ns());
+    if (st) {
+        kos_log_error("cannot seed from the kernel (getrandom): %s", kos_status_str(st));
+        return st;
+    }
+    kos_log_info("seeded from the kernel; reseeding every %llu ms or %llu bytes",
+                 (unsigned long long)interval_ms, (unsigned long long)bytes);
+    return KOS_STATUS_OK;
 }
 
-static void on_sigterm(int sig)
+static void fini(void *arg)
 {
-    (void)sig;
+    struct rng_server *s = arg;
+
+    drbg_fini(&s->drbg);
 }
 
 int main(void)
 {
+    static const struct kos__component rng_server = {
+        .protocol = KOS_RNG_PROTOCOL,
+        .start = start,
+        .serve = {.request = on_request},
+        .fini = fini,
+    };
     static struct rng_server s; /* static: keeps the 4 KiB buffer off the stack */
-    uint64_t interval_ns = 60000000000ull, bytes = 1024 * 1024;
-    const char *v;
-    kos_dir_t *dir;
-    kos_status_t st;
-    int rc = 1;
 
-    struct sigaction sa = {.sa_handler = on_sigterm};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    if (kos_app_open(&s.app))
-        return 1;
-    if ((v = cfg_get(s.app, "reseed_interval")) && !cfg_parse_duration(v, &interval_ns)) {
-        kos_log_error("config reseed_interval: '%s' is not a duration such as 500ms, 60s, 2m", v);
-        goto out_close_app;
-    }
-    if ((v = cfg_get(s.app, "reseed_bytes")) && !cfg_parse_size(v, &bytes)) {
-        kos_log_error("config reseed_bytes: '%s' is not a size such as 65536, 64KiB, 1MiB", v);
-        goto out_close_app;
-    }
-    st = drbg_init(&s.drbg, interval_ns, bytes, now_ns());
-    if (st) {
-        kos_log_error("cannot seed from the kernel (getrandom): %s", kos_status_str(st));
-        goto out_close_app;
-    }
-    if ((st = kos_app_dir(s.app, "msg0", &dir)) ||
-        (st = kos_dir_publish(dir, KOS_RNG_PROTOCOL, &s.ep))) {
-        kos_log_error("cannot publish %s: %s", KOS_RNG_PROTOCOL, kos_status_str(st));
-        goto out_fini;
-    }
-    kos_log_info("seeded from the kernel; reseeding every %llu ms or %llu bytes",
-                 (unsigned long long)(interval_ns / 1000000), (unsigned long long)bytes);
-    if (kos_app_ready(s.app))
-        goto out_close_ep;
-
-    st = kos_endpoint_serve(s.app, s.ep, on_request, &s);
-    if (st) {
-        kos_log_error("receive failed: %s", kos_status_str(st));
-    } else {
-        kos_log_info("stopping on request");
-        rc = 0;
-    }
-out_close_ep:
-    kos_endpoint_close(s.ep);
-out_fini:
-    drbg_fini(&s.drbg);
-out_close_app:
-    kos_app_close(s.app);
-    return rc;
+    return kos__component_main(&rng_server, &s);
 }

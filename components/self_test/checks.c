@@ -93,29 +93,6 @@ bool st_random_ok(const uint8_t *a, const uint8_t *b, size_t n, const uint8_t *b
     return true;
 }
 
-bool st_parse_timeout(const char *v, int *ms)
-{
-    static const struct {
-        const char *unit;
-        unsigned long mul;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}};
-    char *end;
-    unsigned long q;
-
-    if (!v || *v < '0' || *v > '9' || strlen(v) > 12)
-        return false;
-    q = strtoul(v, &end, 10);
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].unit) != 0)
-            continue;
-        if (q == 0 || q > 600000ul / units[i].mul)
-            return false;
-        *ms = (int)(q * units[i].mul);
-        return true;
-    }
-    return false;
-}
-
 bool st_check_wanted(const char *v, bool *ok)
 {
     *ok = true;

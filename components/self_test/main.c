@@ -33,9 +33,11 @@
 #include <kos/msg.h>
 #include <kos/rng.h>
 
+#include "config_int.h"
 #include "st.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
+#define MAX_TIMEOUT_MS     600000 /* 10m */
 #define RNG_READ           32u
 
 struct ctx {
@@ -287,21 +289,20 @@ static bool settings(struct ctx *c, bool *rng, bool *log, bool *keys)
 {
     static const char *const names[] = {"rng", "log", "key_store"};
     bool *want[] = {rng, log, keys};
+    char why[KOS__CFG_ERR_MAX];
     const char *v;
-    char why[160];
+    uint64_t ms;
     bool ok;
 
     c->server = kos_app_config(c->app, "server");
     if (!c->server)
         c->server = "msg0";
-    c->timeout_ms = DEFAULT_TIMEOUT_MS;
     v = kos_app_config(c->app, "timeout");
-    if (v && !st_parse_timeout(v, &c->timeout_ms)) {
-        snprintf(why, sizeof(why), "setting timeout='%.40s': expected a duration from 1ms to 10m",
-                 v);
+    if (v && kos__cfg_parse_duration_ms("timeout", v, 1, MAX_TIMEOUT_MS, &ms, why, sizeof(why))) {
         result(c, "settings", false, why);
         return false;
     }
+    c->timeout_ms = v ? (int)ms : DEFAULT_TIMEOUT_MS;
     for (size_t i = 0; i < 3; i++) {
         v = kos_app_config(c->app, names[i]);
         *want[i] = st_check_wanted(v, &ok);

@@ -50,10 +50,6 @@ bool st_report_passed(const struct st_report *r);
 bool st_random_ok(const uint8_t *a, const uint8_t *b, size_t n, const uint8_t *bulk,
                   size_t bulk_len, unsigned *ones, char *why, size_t whylen);
 
-/* Parses a duration as the manifest writes one ("500ms", "10s", "2m") into
- * milliseconds, 1..600000. */
-bool st_parse_timeout(const char *v, int *ms);
-
 /* Whether a check setting says to run the check: NULL or "check" runs it,
  * "skip" does not; anything else is an error (*ok false). */
 bool st_check_wanted(const char *v, bool *ok);

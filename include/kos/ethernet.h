@@ -95,7 +95,8 @@ struct kos_ethernet_conn {
 typedef struct kos_ethernet kos_ethernet_t;
 
 /* Requests `protocol` (NULL means KOS_ETHERNET_PROTOCOL) on `dir`, waiting up
- * to `timeout_ms` for ethernet to publish it, and returns a handle in *out,
+ * to `timeout_ms` for ethernet to publish it (msg.h, "Client libraries"; a
+ * connect has its own deadline), and returns a handle in *out,
  * which belongs to the caller (free it with kos_ethernet_close()). Statuses
  * are those of kos_dir_request(): KOS_STATUS_UNAUTHORIZED if the manifest
  * does not grant this app the protocol. On error nothing is held. */

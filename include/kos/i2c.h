@@ -26,7 +26,8 @@
  *
  * A kos_i2c_t is not thread-safe; use it from one thread at a time. Every
  * call here blocks for one round trip to the server, at most the handle's
- * timeout (1000 ms unless kos_i2c_set_timeout() says otherwise).
+ * timeout: the one kos_i2c_open() was given, unless kos_i2c_set_timeout()
+ * says otherwise (the rule is in msg.h, "Client libraries").
  */
 #ifndef KOS_I2C_H
 #define KOS_I2C_H
@@ -109,7 +110,8 @@ struct kos_i2c_fault {
 typedef struct kos_i2c kos_i2c_t;
 
 /* Requests `protocol` (NULL means KOS_I2C_PROTOCOL) on `dir`, waiting up to
- * `timeout_ms` for the server to publish it, and returns a bus handle in
+ * `timeout_ms` for the server to publish it (`timeout_ms` is also the
+ * deadline of every later call, see msg.h), and returns a bus handle in
  * *out, which belongs to the caller (free it with kos_i2c_close()). Statuses
  * are those of kos_dir_request(): KOS_STATUS_UNAUTHORIZED if the manifest
  * does not grant this app the protocol. On error nothing is held. */
@@ -119,7 +121,8 @@ KOS_API KOS_MUST kos_status_t kos_i2c_open(kos_dir_t *dir, const char *protocol,
 /* Gives up the bus. kos_i2c_close(NULL) does nothing. */
 KOS_API void kos_i2c_close(kos_i2c_t *bus);
 
-/* Sets how long each call waits for the server (milliseconds, -1 forever). */
+/* Sets how long each call waits for the server (milliseconds, -1 forever, 0
+ * KOS_CLIENT_TIMEOUT_MS). */
 KOS_API void kos_i2c_set_timeout(kos_i2c_t *bus, int timeout_ms);
 
 /* Runs `n` messages as one transfer: a start, each message (joined by

@@ -29,8 +29,9 @@
  *
  * A kos_keystore_t is not thread-safe; use it from one thread at a time.
  * Every call here blocks for one round trip to key_store, at most the
- * handle's timeout (1000 ms unless kos_keystore_set_timeout() says
- * otherwise).
+ * handle's timeout: the one kos_keystore_open() was given, unless
+ * kos_keystore_set_timeout() says otherwise (the rule is in msg.h, "Client
+ * libraries").
  */
 #ifndef KOS_KEYSTORE_H
 #define KOS_KEYSTORE_H
@@ -111,7 +112,8 @@ enum {
 typedef struct kos_keystore kos_keystore_t;
 
 /* Requests KOS_KEYSTORE_PROTOCOL on `dir`, waiting up to `timeout_ms` for
- * key_store to publish it, and returns a handle in *out, which belongs to
+ * key_store to publish it (`timeout_ms` is also the deadline of every later
+ * call, see msg.h), and returns a handle in *out, which belongs to
  * the caller (free it with kos_keystore_close()). Statuses are those of
  * kos_dir_request(): KOS_STATUS_UNAUTHORIZED if the manifest does not grant
  * this app the protocol. On error nothing is held. */
@@ -125,7 +127,8 @@ KOS_API kos_token_t *kos_keystore_token(kos_keystore_t *ks);
 /* Gives up the handle. kos_keystore_close(NULL) does nothing. */
 KOS_API void kos_keystore_close(kos_keystore_t *ks);
 
-/* Sets the timeout of each later call, in milliseconds (-1: wait forever). */
+/* Sets the timeout of each later call, in milliseconds (-1: wait forever; 0:
+ * KOS_CLIENT_TIMEOUT_MS). */
 KOS_API void kos_keystore_set_timeout(kos_keystore_t *ks, int timeout_ms);
 
 /* Copies key `key`'s 32-byte raw public key into pub and, if type is not

@@ -101,7 +101,8 @@ typedef struct kos_logsrv kos_logsrv_t;
 typedef void kos_logsrv_record_fn(const struct kos_logsrv_record *r, void *arg);
 
 /* Requests kos_log_protocol on `dir`, waiting up to `timeout_ms` for the
- * log server; `timeout_ms` is also the deadline of every later call.
+ * log server; `timeout_ms` is also the deadline of every later call (the
+ * rule, and what 0 means for calls, is in msg.h, "Client libraries").
  * KOS_STATUS_UNAUTHORIZED if the manifest does not grant the protocol. On
  * success the handle belongs to the caller; on error *out is untouched.
  * Blocks. */

@@ -33,6 +33,18 @@
  * sleeps) while a client is active. A server that runs its own poll loop
  * uses it right after it answered a request, so a client calling again at
  * once is served without a wake-up (see docs/messages.md).
+ *
+ * Client libraries (kos_rng_open(), kos_logsrv_open(), kos_keystore_open(),
+ * kos_i2c_open(), kos_ethernet_open()) follow one timeout rule. The
+ * open's `timeout_ms` is how long it waits for the protocol's server to
+ * publish the protocol: -1 forever, 0 not at all (KOS_STATUS_UNAVAILABLE if
+ * nobody publishes it yet), N up to N ms (then KOS_STATUS_TIMEOUT); below -1
+ * is KOS_STATUS_INVALID_ARGUMENT and nothing is requested. The same value
+ * is then the deadline of each call on the handle, which returns
+ * KOS_STATUS_TIMEOUT when the server has not answered by then; 0, with
+ * which no call could wait for its answer, gives KOS_CLIENT_TIMEOUT_MS. A
+ * library's *_set_timeout() changes the call deadline by the same rule.
+ * (kos_ethernet_connect() takes a deadline of its own.)
  */
 #ifndef KOS_MSG_H
 #define KOS_MSG_H
@@ -49,6 +61,9 @@ extern "C" {
 
 #define KOS_MSG_MAX_PAYLOAD   4096u
 #define KOS_PROTOCOL_NAME_MAX 63u
+
+/* A client handle's call deadline when its open was given 0 (see above). */
+#define KOS_CLIENT_TIMEOUT_MS 1000u
 
 /* Labels at and above this value are reserved for KOS itself. */
 #define KOS_MSG_LABEL_RESERVED 0xffff0000u

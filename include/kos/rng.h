@@ -50,7 +50,8 @@ typedef struct kos_rng kos_rng_t;
 
 /* Requests kos_rng_protocol on `dir`, waiting up to `timeout_ms` for
  * rng_server to publish it, and returns the handle in *out. `timeout_ms` is
- * also the deadline of each call kos_rng_read() makes. KOS_STATUS_UNAUTHORIZED
+ * also the deadline of each call kos_rng_read() makes (the rule, and what 0
+ * means for calls, is in msg.h, "Client libraries"). KOS_STATUS_UNAUTHORIZED
  * if the manifest does not grant the protocol. On success the handle belongs
  * to the caller; on error *out is untouched. Blocks. */
 KOS_API KOS_MUST kos_status_t kos_rng_open(kos_dir_t *dir, int timeout_ms, kos_rng_t **out);

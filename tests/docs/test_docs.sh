@@ -25,7 +25,9 @@ python3 "$SRC/tests/docs/extract.py" "$WORK" "${docs[@]}" || { echo "FAIL: the d
 # ---- C blocks: compiled with the warnings an app's build should heed.
 # Fragments stand for part of a function whose other uses are left out, so
 # unused variables are not warned about there; an unused result is, always.
-flags=(-std=gnu11 -O2 -D_FORTIFY_SOURCE=2 -Wall -Wextra -Werror -Wunused-result -I"$SRC/include" -iquote "$BUILD")
+# lib/'s internal headers are reached only with quotes ("component_int.h"),
+# as components include them; an app's <kos/...> includes never reach them.
+flags=(-std=gnu11 -O2 -D_FORTIFY_SOURCE=2 -Wall -Wextra -Werror -Wunused-result -I"$SRC/include" -iquote "$BUILD" -iquote "$SRC/lib")
 frag_flags=(-Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-parameter -Wno-unused-function)
 n_c=0
 while read -r file kind where; do

@@ -92,7 +92,7 @@ static void run_server(const uint8_t *p, size_t len, unsigned param)
     struct i2csrv *srv = &fz.srv;
     char err[256];
 
-    memset(srv, 0, sizeof(*srv));
+    i2csrv_init(srv);
     if (sim_init(&fz.bus, devices, 23500, steps[param % 4], err, sizeof(err)) != KOS_STATUS_OK ||
         acl_parse(&srv->acl, allow, err, sizeof(err)) != KOS_STATUS_OK)
         kos_fuzz_fail("the harness's bus or allow list is refused: %s", err);

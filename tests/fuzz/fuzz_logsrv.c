@@ -14,8 +14,8 @@
  *      damage, then opened again;
  *   3  a query request, through kos__logq_decode();
  *   4  a setting's value (text to the first NUL), through the size,
- *      duration and boolean readers of config.h, which log_server and
- *      rng_server share.
+ *      duration, number and boolean parsers of lib/config.c, which every
+ *      component and the manifest reader share.
  *
  * The promises checked (logsrv_int.h, store.h): a decoded record is valid
  * and encodes back to the bytes it came from; a printed record is one line,
@@ -27,7 +27,8 @@
  * the file valid exactly when nothing was skipped; a store that was repaired
  * reads back clean with exactly the records the ring kept; a decoded query
  * encodes back to the same bytes; a setting read as a number is its digits
- * times its unit's multiplier, without overflow.
+ * times its unit's multiplier, without overflow, and a value refused gets
+ * one sentence naming the setting.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_int.h"
 #include "fuzz.h"
 #include "logsrv_int.h"
 #include "ring.h"
@@ -274,38 +275,52 @@ static void run_query(const uint8_t *p, size_t len)
         kos_fuzz_fail("a decoded query encodes back to %zu other bytes", n);
 }
 
-/* Checks what a config.h reader made of text: its leading digits times the
- * multiplier of the unit that follows them. */
+/* Checks what a config_int.h parser made of text: its leading digits times
+ * the multiplier of the unit that follows them (after spaces, when
+ * `spaced` and there is a unit). */
 static void check_number(const char *text, uint64_t v, const char *const *units,
-                         const uint64_t *mul)
+                         const uint64_t *mul, bool spaced)
 {
     unsigned __int128 q = 0;
-    size_t i = 0;
+    size_t i = 0, j;
 
     while (text[i] >= '0' && text[i] <= '9') {
         q = q * 10 + (unsigned)(text[i++] - '0');
         if (q > UINT64_MAX)
-            kos_fuzz_fail("config reader accepted '%.40s', which overflows", text);
+            kos_fuzz_fail("config parser accepted '%.40s', which overflows", text);
     }
     if (i == 0)
-        kos_fuzz_fail("config reader accepted '%.40s' without digits", text);
+        kos_fuzz_fail("config parser accepted '%.40s' without digits", text);
+    for (j = i; spaced && text[j] == ' ';)
+        j++;
     for (size_t u = 0; units[u]; u++)
-        if (!strcmp(text + i, units[u])) {
+        if (!strcmp(text + (units[u][0] ? j : i), units[u])) {
             if (q * mul[u] != v)
-                kos_fuzz_fail("config reader read '%.40s' as %llu", text, (unsigned long long)v);
+                kos_fuzz_fail("config parser read '%.40s' as %llu", text, (unsigned long long)v);
             return;
         }
-    kos_fuzz_fail("config reader accepted '%.40s' with an unknown unit", text);
+    kos_fuzz_fail("config parser accepted '%.40s' with an unknown unit", text);
+}
+
+/* A refused value's sentence: one line, naming the setting. */
+static void check_refusal(kos_status_t st, const char *err)
+{
+    if (st == KOS_STATUS_OK)
+        return;
+    if (st != KOS_STATUS_INVALID_ARGUMENT || strncmp(err, "config k: '", 11) != 0 ||
+        strchr(err, '\n'))
+        kos_fuzz_fail("a refused setting got %s, '%.60s'", kos_status_str(st), err);
 }
 
 static void run_config(const uint8_t *p, size_t len)
 {
-    static const char *const sizes[] = {"", "B", "KiB", "MiB", "GiB", "kB", "MB", "GB", NULL};
-    static const uint64_t size_mul[] = {1, 1, 1024, 1048576, 1u << 30, 1000, 1000000, 1000000000};
+    static const char *const sizes[] = {"",   "B",  "KiB", "MiB", "GiB", "TiB",
+                                        "kB", "MB", "GB",  "TB",  NULL};
+    static const uint64_t size_mul[] = {1,          1,    1ull << 10, 1ull << 20, 1ull << 30,
+                                        1ull << 40, 1000, 1000000,    1000000000, 1000000000000};
     static const char *const durations[] = {"ms", "s", "m", "h", NULL};
-    static const uint64_t duration_mul[] = {1000000ull, 1000000000ull, 60000000000ull,
-                                            3600000000000ull};
-    char text[256];
+    static const uint64_t duration_mul[] = {1, 1000, 60000, 3600000};
+    char text[256], err[KOS__CFG_ERR_MAX];
     uint64_t v = 0;
     bool b = false;
 
@@ -313,12 +328,20 @@ static void run_config(const uint8_t *p, size_t len)
         len = sizeof(text) - 1;
     memcpy(text, p, len);
     text[len] = '\0';
-    if (cfg_parse_size(text, &v))
-        check_number(text, v, sizes, size_mul);
-    if (cfg_parse_duration(text, &v))
-        check_number(text, v, durations, duration_mul);
-    if (cfg_parse_bool(text, &b) && strcmp(text, b ? "true" : "false") != 0)
-        kos_fuzz_fail("cfg_parse_bool read '%.40s' as %d", text, b);
+    len = strlen(text);
+    if (kos__parse_size(text, len, &v) == KOS_STATUS_OK)
+        check_number(text, v, sizes, size_mul, true);
+    if (kos__parse_duration_ms(text, len, &v) == KOS_STATUS_OK) {
+        check_number(text, v, durations, duration_mul, false);
+        if (v > KOS__DURATION_MAX_MS)
+            kos_fuzz_fail("duration '%.40s' read as %llu ms", text, (unsigned long long)v);
+    }
+    if (kos__cfg_parse_bool("k", text, &b, err, sizeof(err)) == KOS_STATUS_OK &&
+        strcmp(text, b ? "true" : "false") != 0)
+        kos_fuzz_fail("kos__cfg_parse_bool read '%.40s' as %d", text, b);
+    check_refusal(kos__cfg_parse_size("k", text, 1024, 1ull << 40, &v, err, sizeof(err)), err);
+    check_refusal(kos__cfg_parse_duration_ms("k", text, 1, 600000, &v, err, sizeof(err)), err);
+    check_refusal(kos__cfg_parse_uint("k", text, 0, UINT64_MAX, &v, err, sizeof(err)), err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

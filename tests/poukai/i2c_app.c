@@ -12,6 +12,8 @@
  *   probe ADDR     a zero-length write to ADDR (SMBus quick): ok, not found...
  *   read ADDR      read one byte from ADDR
  *   garbage        send malformed requests and an unknown label
+ *   flood N ADDR   N one-byte reads from ADDR, as fast as they are answered;
+ *                  logs how many were refused
  */
 #include <errno.h>
 #include <stdio.h>
@@ -145,6 +147,14 @@ int main(int argc, char **argv)
         } else if (!strcmp(step, "read")) {
             log_result("read", addr, bus, kos_i2c_read(bus, (uint16_t)addr, b, 1));
             i++;
+        } else if (!strcmp(step, "flood")) {
+            unsigned n = (unsigned)addr, refused = 0;
+            addr = i + 2 < argc ? (unsigned)strtoul(argv[i + 2], NULL, 0) : 0;
+            for (unsigned k = 0; k < n; k++)
+                if (kos_i2c_read(bus, (uint16_t)addr, b, 1) == KOS_STATUS_UNAUTHORIZED)
+                    refused++;
+            kos_log_info("flood: %u of %u refused", refused, n);
+            i += 2;
         } else if (!strcmp(step, "garbage")) {
             if ((st = kos_dir_request(dir, KOS_I2C_PROTOCOL, 5000, &raw)) == KOS_STATUS_OK)
                 garbage(bus, raw);

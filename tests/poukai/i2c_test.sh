@@ -50,6 +50,13 @@ expect "^\S+ limited: info: read 0x48: unauthorized$"
 expect "^\S+ limited: info: probe 0x33: unauthorized$"
 expect "^\S+ i2c_server: warn: denied: 'limited' may not reach address 0x48 "
 expect "^\S+ i2c_server: warn: denied: 'limited' may not reach address 0x33 "
+# Every read of the flood is refused, but i2c_server logs only limited's
+# budget of them (10 at once, then one a second): far fewer than 500 lines.
+expect "^\S+ limited: info: flood: 500 of 500 refused$"
+n=$(grep -c "i2c_server: warn: denied: 'limited'" "$OUT" || true)
+[ "$n" -ge 10 ] || fail "expected at least the burst of 10 logged denials of 'limited', found $n"
+expect_within_budget "i2c_server: warn: denied: 'limited'" 10 1000
+expect "^\S+ i2c_server: info: stopping: [0-9]+ transfers, [0-9]+ bus faults, 502 denied$"
 
 # Without kos_i2c_protocol granted, the message server refuses the request.
 run_image "$KOS_IMAGES/i2c_noproto.zip"

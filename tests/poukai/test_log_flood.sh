@@ -17,7 +17,7 @@ expect "flooder: info: flood: notices report $dropped dropped records; stats: dr
 # ... but the console hears of them within the budget, and says so.
 expect "log_server: warn: rate limit: dropping records from app flooder$"
 expect_within_budget "log_server: warn: .*app flooder" 10 1000
-expect "log_server: warn: .* \(and [0-9]+ more lines about app flooder not logged\)$"
+expect "log_server: warn: .* \(and [0-9]+ more lines about app 'flooder' not logged\)$"
 expect_not "log_server: error"
 expect_well_formed
 echo "PASS"

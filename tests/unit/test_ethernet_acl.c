@@ -1,9 +1,10 @@
 /*
  * test_ethernet_acl.c - ethernet's settings (components/ethernet/acl.c):
  * the allow list grants exactly the apps, hosts, networks and ports it
- * names, and nothing when it does not parse; the hosts table, durations and
- * counts; every malformed setting is refused with a message naming what was
- * expected and where; the per-app log budget.
+ * names, and nothing when it does not parse; the hosts table; every
+ * malformed setting is refused with a message naming what was expected and
+ * where. (Its durations, counts and log budget are lib's: test_config.c,
+ * test_budget.c.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -257,65 +258,12 @@ static void test_hosts_table(void **state)
     assert_non_null(strstr(err, "at most 64 names"));
 }
 
-static void test_numbers(void **state)
-{
-    uint32_t v = 7;
-    (void)state;
-
-    assert_true(eth_duration_parse("10s", 100, 300000, &v));
-    assert_int_equal(v, 10000);
-    assert_true(eth_duration_parse("250ms", 100, 300000, &v));
-    assert_int_equal(v, 250);
-    assert_true(eth_duration_parse("5m", 100, 300000, &v));
-    assert_int_equal(v, 300000);
-    static const char *const bad_d[] = {"",     "10", "s",     "10 s", "-1s",       "1.5s",
-                                        "99ms", "6m", "10sec", "10S",  "71582789m", "0x10s"};
-    for (size_t i = 0; i < sizeof(bad_d) / sizeof(bad_d[0]); i++)
-        assert_false(eth_duration_parse(bad_d[i], 100, 300000, &v));
-    assert_false(eth_duration_parse(NULL, 100, 300000, &v));
-
-    assert_true(eth_count_parse("64", 1, 1024, &v));
-    assert_int_equal(v, 64);
-    static const char *const bad_c[] = {"", "0", "1025", "-1", "1 ", " 1", "1e3", "99999999999"};
-    for (size_t i = 0; i < sizeof(bad_c) / sizeof(bad_c[0]); i++)
-        assert_false(eth_count_parse(bad_c[i], 1, 1024, &v));
-    assert_int_equal(v, 64); /* untouched on error */
-}
-
-static void test_log_budget(void **state)
-{
-    static struct eth_log_budget b;
-    unsigned long quiet = 99;
-    (void)state;
-
-    /* A burst, then nothing until time passes; what was left out is counted. */
-    for (unsigned i = 0; i < ETH_LOG_BURST; i++) {
-        assert_true(eth_log_take(&b, 7, 1000, &quiet));
-        assert_int_equal(quiet, 0);
-    }
-    for (int i = 0; i < 5; i++)
-        assert_false(eth_log_take(&b, 7, 1000 + ETH_LOG_EVERY_MS - 1, &quiet));
-    /* Another app has its own budget. */
-    assert_true(eth_log_take(&b, 8, 1000, &quiet));
-    /* One line per period comes back, with the count of what was left out. */
-    assert_true(eth_log_take(&b, 7, 1000 + ETH_LOG_EVERY_MS, &quiet));
-    assert_int_equal(quiet, 5);
-    assert_false(eth_log_take(&b, 7, 1000 + ETH_LOG_EVERY_MS, &quiet));
-    /* A long silence refills the whole burst, no more. */
-    for (unsigned i = 0; i < ETH_LOG_BURST; i++)
-        assert_true(eth_log_take(&b, 7, 1000000, &quiet));
-    assert_false(eth_log_take(&b, 7, 1000000, &quiet));
-    /* More apps than the table holds: each still gets a budget. */
-    for (uint32_t app = 100; app < 100 + 2 * ETH_LOG_APPS; app++)
-        assert_true(eth_log_take(&b, app, 2000000, &quiet));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_allow),       cmocka_unit_test(test_allow_bad),
-        cmocka_unit_test(test_hosts_table), cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_log_budget),
+        cmocka_unit_test(test_allow),
+        cmocka_unit_test(test_allow_bad),
+        cmocka_unit_test(test_hosts_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,8 +172,9 @@ static int srv_setup(void **state)
 {
     char err[160];
     (void)state;
-    srv = calloc(1, sizeof(*srv));
+    srv = malloc(sizeof(*srv));
     assert_non_null(srv);
+    i2csrv_init(srv);
     assert_int_equal(sim_init(&bus, "tmp102@0x48,24c02@0x50", 23500, 0, err, sizeof(err)),
                      KOS_STATUS_OK);
     sim_backend(&bus, &srv->be);

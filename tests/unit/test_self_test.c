@@ -112,23 +112,8 @@ static void test_random(void **state)
 
 static void test_settings(void **state)
 {
-    int ms = 0;
     bool ok;
     (void)state;
-
-    assert_true(st_parse_timeout("10s", &ms));
-    assert_int_equal(ms, 10000);
-    assert_true(st_parse_timeout("250ms", &ms));
-    assert_int_equal(ms, 250);
-    assert_true(st_parse_timeout("10m", &ms));
-    assert_int_equal(ms, 600000);
-    assert_false(st_parse_timeout("11m", &ms));
-    assert_false(st_parse_timeout("0s", &ms));
-    assert_false(st_parse_timeout("10", &ms));
-    assert_false(st_parse_timeout("-1s", &ms));
-    assert_false(st_parse_timeout("1h", &ms));
-    assert_false(st_parse_timeout("99999999999999999999s", &ms));
-    assert_false(st_parse_timeout(NULL, &ms));
 
     assert_true(st_check_wanted(NULL, &ok));
     assert_true(ok);
