@@ -109,20 +109,12 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-kos_status_t tun_signer_sign(struct tun_signer *s, const uint8_t pub[32], const uint8_t *tbs,
-                             size_t len, uint8_t sig[64])
+/* The signer: key_store's identity key. */
+static kos_status_t ks_sign(void *arg, const uint8_t *tbs, size_t len, uint8_t sig[64])
 {
-    kos_status_t st;
+    struct tun *t = arg;
 
-    (void)pub;
-    st = kos_keystore_sign(s->ks, s->key, tbs, len, sig);
-    if (st) {
-        s->n_failed++;
-        s->last = st;
-        return st;
-    }
-    s->n_signed++;
-    return KOS_STATUS_OK;
+    return kos_keystore_sign(t->ks, "identity", tbs, len, sig);
 }
 
 /* ---- news for apps ---- */
@@ -725,7 +717,9 @@ static int setup_tls(struct tun *t)
     }
     SSL_CTX_set_min_proto_version(t->tls.ctx, TLS1_3_VERSION);
     SSL_CTX_set_num_tickets(t->tls.ctx, 0);
-    SSL_CTX_set_options(t->tls.ctx, SSL_OP_NO_TICKET);
+    /* A connection that ends without TLS's close_notify is an ended
+     * connection, not an error: the link frames its own messages. */
+    SSL_CTX_set_options(t->tls.ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(t->tls.ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_verify(t->tls.ctx, SSL_VERIFY_PEER, NULL);
     if ((st = item(t, "identity_cert", pem, sizeof(pem), &len))) {
@@ -860,7 +854,8 @@ int main(void)
         kos_log_warn("cannot reach key_store (%s): the link is off", kos_status_str(st));
         t->link_off = true;
     } else {
-        t->signer.ks = t->ks;
+        t->signer.sign = ks_sign;
+        t->signer.arg = t;
         t->signer.key = "identity";
         t->link_off = find_server(t) || setup_tls(t);
     }

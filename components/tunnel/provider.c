@@ -110,7 +110,13 @@ static int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbar
     struct key *k = keydata;
     OSSL_PARAM params[2];
 
-    if (!k->has_pub || !(selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY))
+    /* Never as a whole key pair: the private half is key_store's, and a
+     * copy of the public half in another provider must not pass for the
+     * key that signs (OpenSSL would then sign with that provider's
+     * Ed25519, which has no private key). Exporting only the public half
+     * is how libssl matches this key with its certificate. */
+    if (!k->has_pub || !(selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) ||
+        (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY))
         return 0;
     params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, k->pub, 32);
     params[1] = OSSL_PARAM_construct_end();
@@ -241,6 +247,22 @@ static const OSSL_DISPATCH sig_functions[] = {
     {OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))sig_sign},
     {0, NULL},
 };
+
+kos_status_t tun_signer_sign(struct tun_signer *s, const uint8_t pub[32], const uint8_t *tbs,
+                             size_t len, uint8_t sig[64])
+{
+    kos_status_t st;
+
+    (void)pub;
+    st = s->sign(s->arg, tbs, len, sig);
+    if (st) {
+        s->n_failed++;
+        s->last = st;
+        return st;
+    }
+    s->n_signed++;
+    return KOS_STATUS_OK;
+}
 
 /* ---- the provider ---- */
 

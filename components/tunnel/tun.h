@@ -59,15 +59,18 @@ kos_status_t tun_server_parse(const char *text, size_t len, char host[TUN_HOST_M
 /* ---- signing through key_store (main.c) ---- */
 
 struct tun_signer {
-    kos_keystore_t *ks;
-    const char *key; /* "identity" */
+    /* Makes the signature (key_store's kos_keystore_sign() in the
+     * component; a test key in the unit tests). */
+    kos_status_t (*sign)(void *arg, const uint8_t *tbs, size_t len, uint8_t sig[64]);
+    void *arg;
+    const char *key; /* "identity": the key_store key, for messages */
     uint64_t n_signed, n_failed;
     kos_status_t last; /* the last refusal's status */
 };
 
-/* Signs tbs[0..len) with the key whose public half is pub (key_store's
- * `key`); the 64-byte signature goes into sig. Blocks for one call to
- * key_store. */
+/* Signs tbs[0..len) with the signer's key, whose public half is pub; the
+ * 64-byte signature goes into sig, and the counts are kept. Blocks for the
+ * signer (one call to key_store). */
 kos_status_t tun_signer_sign(struct tun_signer *s, const uint8_t pub[32], const uint8_t *tbs,
                              size_t len, uint8_t sig[64]);
 

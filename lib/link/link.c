@@ -62,7 +62,8 @@ struct kos__link {
     char ws_key[25], accept[29];
     wslay_event_context_ptr ws;
     struct kos__link_frames frames;
-    uint16_t violation; /* set by recv_cb: the frame checker's close code */
+    uint16_t violation;  /* set by recv_cb: the frame checker's close code */
+    uint16_t close_code; /* the close frame to send once the queue is out */
     char vwhy[160];
     bool in_recv, hello_got;
     struct event *upgrade_timer, *ping_timer, *close_timer, *done_ev, *credit_ev, *kick_ev;
@@ -91,6 +92,14 @@ static void ws_flush(struct kos__link *l)
         return;
     if (l->ws && wslay_event_send(l->ws) != 0 && l->state < KOS__LINK_CLOSING)
         end_link(l, KOS__LINK_END_IO, 0, "cannot write to the connection");
+    /* The close frame goes after everything queued before it (wslay sends
+     * control frames first, so it is queued only now). */
+    if (l->ws && l->close_code && !wslay_event_get_close_sent(l->ws)) {
+        (void)wslay_event_queue_close(l->ws, l->close_code, (const uint8_t *)l->end.why,
+                                      strnlen(l->end.why, REASON_MAX));
+        l->close_code = 0;
+        (void)wslay_event_send(l->ws);
+    }
     if (l->state == KOS__LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(l->bev)) == 0 &&
         (!l->ws || !wslay_event_want_write(l->ws)))
         event_active(l->done_ev, EV_TIMEOUT, 0);
@@ -118,9 +127,7 @@ static void end_link(struct kos__link *l, enum kos__link_end_kind kind, uint16_t
         return;
     }
     if (l->ws) {
-        if (code && !wslay_event_get_close_sent(l->ws))
-            (void)wslay_event_queue_close(l->ws, code, (const uint8_t *)l->end.why,
-                                          strnlen(l->end.why, REASON_MAX));
+        l->close_code = code; /* queued by ws_flush, after what is queued now */
         wslay_event_shutdown_read(l->ws);
     }
     struct timeval tv = {l->close_ms / 1000, (l->close_ms % 1000) * 1000};
