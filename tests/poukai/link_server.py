@@ -15,7 +15,7 @@ MODE:
   huge      a frame header claiming 2^40 bytes            (device: 1009)
   masked    a masked frame                                (device: 1002)
   garbage   a binary frame that is no envelope            (device: 1002)
-  nocredit  data on admin beyond the device's window      (device: 1008)
+  nocredit  data on traces beyond the device's window     (device: 1008)
   silent    the Hello, then nothing, never a pong needed  (no check)
 """
 import asyncio
@@ -65,8 +65,9 @@ async def handler(ws, mode):
     elif mode == "garbage":
         await ws.send(b"\xff\xff\xff\xff")
     elif mode == "nocredit":
+        # on traces, which no app of the test takes: nothing is credited back
         for _ in range(window // 1000 + 2):
-            await ws.send(lp.data(1, b"n" * 1000))
+            await ws.send(lp.data(3, b"n" * 1000))
     try:
         async for msg in ws:
             if isinstance(msg, str):

@@ -160,9 +160,12 @@ n=$(grep -c "^refused$" "$WORK/server.out")
 for c in "text 1003" "huge 1009" "masked 1002" "garbage 1002" "nocredit 1008"; do
   set -- $c
   cleanup_srv
+  re="tunnel: warn: link to 127\.0\.0\.1:$PORT ended: the server broke the protocol \(.*; closed with $2\)"
+  n=$(count "$re")
+  ns=$(grep -c "^closed $2 " "$WORK/server.out" || true)
   start_server "$1" "$PORT"
-  wait_for "tunnel: warn: link to 127\.0\.0\.1:$PORT ended: the server broke the protocol \(.*; closed with $2\)"
-  srv_wait 1 "^closed $2 "
+  wait_count $((n + 1)) "$re"
+  srv_wait $((ns + 1)) "^closed $2 "
 done
 cleanup_srv
 expect_not "core: app 'tunnel' (exited|killed)"
