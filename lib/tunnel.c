@@ -21,6 +21,20 @@ struct kos_tunnel {
     uint32_t channels;
 };
 
+/* One round trip on the tunnel's token; a reply carrying a token (this
+ * protocol passes none) is a protocol error. */
+static kos_status_t call(kos_token_t *token, const struct kos_msg *req, struct kos_msg *reply)
+{
+    kos_status_t st = kos_msg_call(token, req, reply, CALL_TIMEOUT_MS);
+
+    if (st == KOS_STATUS_OK && reply->token) {
+        kos_token_close(reply->token);
+        reply->token = NULL;
+        return KOS_STATUS_PROTOCOL;
+    }
+    return st;
+}
+
 static bool channel_ok(uint32_t ch)
 {
     return ch >= 1 && ch <= 5;
@@ -40,11 +54,7 @@ kos_status_t kos_tunnel_open(kos_dir_t *dir, uint32_t channels, int timeout_ms, 
     st = kos_dir_request(dir, KOS_TUNNEL_PROTOCOL, timeout_ms, &t->token);
     if (st)
         goto out_free;
-    st = kos_msg_call(t->token, &req, &reply, CALL_TIMEOUT_MS);
-    if (st == KOS_STATUS_OK && reply.token) {
-        kos_token_close(reply.token);
-        st = KOS_STATUS_PROTOCOL;
-    }
+    st = call(t->token, &req, &reply);
     if (st) {
         kos_token_close(t->token);
         goto out_free;
@@ -63,8 +73,7 @@ void kos_tunnel_close(kos_tunnel_t *t)
 
     if (!t)
         return;
-    if (kos_msg_call(t->token, &req, &reply, CALL_TIMEOUT_MS) == KOS_STATUS_OK && reply.token)
-        kos_token_close(reply.token);
+    (void)!call(t->token, &req, &reply); /* best effort: the token goes anyway */
     kos_token_close(t->token);
     free(t);
 }
@@ -74,7 +83,6 @@ kos_status_t kos_tunnel_send(kos_tunnel_t *t, uint32_t channel, const void *data
     struct kos_msg req = {
         .label = KOS_TUNNEL_LABEL_SEND, .param = channel, .payload = data, .len = (uint32_t)len};
     struct kos_msg reply;
-    kos_status_t st;
 
     if (!t || !channel_ok(channel) || (len && !data) || len == 0)
         return KOS_STATUS_INVALID_ARGUMENT;
@@ -82,12 +90,7 @@ kos_status_t kos_tunnel_send(kos_tunnel_t *t, uint32_t channel, const void *data
         return KOS_STATUS_TOO_LARGE;
     if (!(t->channels & (1u << channel)))
         return KOS_STATUS_UNAUTHORIZED;
-    st = kos_msg_call(t->token, &req, &reply, CALL_TIMEOUT_MS);
-    if (st == KOS_STATUS_OK && reply.token) {
-        kos_token_close(reply.token);
-        return KOS_STATUS_PROTOCOL;
-    }
-    return st;
+    return call(t->token, &req, &reply);
 }
 
 kos_status_t kos_tunnel_receive(kos_tunnel_t *t, uint32_t channel, void *buf, size_t cap,
@@ -100,12 +103,7 @@ kos_status_t kos_tunnel_receive(kos_tunnel_t *t, uint32_t channel, void *buf, si
         return KOS_STATUS_INVALID_ARGUMENT;
     if (!(t->channels & (1u << channel)))
         return KOS_STATUS_UNAUTHORIZED;
-    st = kos_msg_call(t->token, &req, &reply, CALL_TIMEOUT_MS);
-    if (st == KOS_STATUS_OK && reply.token) {
-        kos_token_close(reply.token);
-        return KOS_STATUS_PROTOCOL;
-    }
-    if (st)
+    if ((st = call(t->token, &req, &reply)))
         return st;
     if (reply.len == 0 || reply.len > KOS_TUNNEL_DATA_MAX)
         return KOS_STATUS_PROTOCOL;
@@ -170,12 +168,7 @@ kos_status_t kos_tunnel_status(kos_tunnel_t *t, struct kos_tunnel_status *out)
 
     if (!t || !out)
         return KOS_STATUS_INVALID_ARGUMENT;
-    st = kos_msg_call(t->token, &req, &reply, CALL_TIMEOUT_MS);
-    if (st == KOS_STATUS_OK && reply.token) {
-        kos_token_close(reply.token);
-        return KOS_STATUS_PROTOCOL;
-    }
-    if (st)
+    if ((st = call(t->token, &req, &reply)))
         return st;
     return kos__tunnel_status_decode(reply.payload, reply.len, out);
 }

@@ -3,10 +3,12 @@
 (fuzz_link.c): good exchanges of each end of the device link and the
 protocol violations the unit tests make, each as the selector byte and the
 bytes the peer sends. The envelopes are encoded by hand (protobuf's wire
-format), as tests/poukai/link_server.py does."""
+format) by tests/server/linkproto.py, which the test servers use too."""
 import os
 import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 REQ = ("GET /kos/link/1 HTTP/1.1\r\nHost: 127.0.0.1:7443\r\nUpgrade: websocket\r\n"
@@ -17,57 +19,15 @@ RESP = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: 
 ID = "0123456789abcdef" * 4
 
 
-def varint(v):
-    out = b""
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        out += bytes([b | (0x80 if v else 0)])
-        if not v:
-            return out
-
-
-def field(num, wt, val):
-    key = varint(num << 3 | wt)
-    if wt == 0:
-        return key + varint(val)
-    return key + varint(len(val)) + val
-
-
-def hello(version=1, window=4096, device_id=None):
-    h = field(1, 0, version) + field(2, 2, b"seed") + field(3, 0, window)
-    if device_id:
-        h += field(4, 2, device_id.encode())
-    return field(1, 0, 0) + field(2, 2, h)
-
-
-def data(ch, payload):
-    return field(1, 0, ch) + field(4, 2, payload)
-
-
-def credit(ch, n):
-    return field(1, 0, ch) + field(3, 2, field(1, 0, n))
+from linkproto import close as _close, credit, data, field, frame as _frame, hello  # noqa: E402
 
 
 def close(code=0, reason=b"bye"):
-    return field(1, 0, 0) + field(6, 2, field(1, 0, code) + field(2, 2, reason))
+    return _close(code, reason.decode())
 
 
 def frame(payload, masked, op=2, fin=True):
-    b0 = (0x80 if fin else 0) | op
-    n = len(payload)
-    m = 0x80 if masked else 0
-    if n < 126:
-        h = bytes([b0, m | n])
-    elif n < 65536:
-        h = bytes([b0, m | 126]) + struct.pack(">H", n)
-    else:
-        h = bytes([b0, m | 127]) + struct.pack(">Q", n)
-    if masked:
-        mask = b"\x01\x02\x03\x04"
-        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
-        h += mask
-    return h + payload
+    return _frame(payload, masked, op=op, fin=fin)
 
 
 def main(out):

@@ -96,39 +96,7 @@ tpid=$(app_pid tunnel) || fail "the tunnel is not running"
 needles="hex:$(openssl pkey -pubin -in "$KEYS/identity.pub" -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \n')"
 needles+=" hex:$(openssl pkey -in "$KEYS/identity.key" -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \n')"
 needles+=" txt:$(sed -n 2p "$KEYS/identity.key")"
-scan=$(python3 - "$tpid" $needles <<'PY'
-import sys
-pid, needles = sys.argv[1], sys.argv[2:]
-pats = [bytes.fromhex(n[4:]) if n.startswith("hex:") else n[4:].encode() for n in needles]
-try:
-    maps = open(f"/proc/{pid}/maps").read().splitlines()
-    mem = open(f"/proc/{pid}/mem", "rb", buffering=0)
-except (PermissionError, OSError) as e:
-    print(f"skip {e.__class__.__name__}")
-    sys.exit(0)
-found, scanned = set(), 0
-for line in maps:
-    f = line.split()
-    if "r" not in f[1] or (len(f) > 5 and f[5] in ("[vvar]", "[vsyscall]")):
-        continue
-    lo, hi = (int(x, 16) for x in f[0].split("-"))
-    if hi - lo > 256 << 20:
-        continue
-    try:
-        mem.seek(lo)
-        data = mem.read(hi - lo)
-    except OSError:
-        continue
-    scanned += len(data)
-    found |= {i for i, p in enumerate(pats) if p in data}
-if 0 not in found:
-    print(f"broken: the control was not found in {scanned} bytes")
-elif found - {0}:
-    print(f"found needles {sorted(found - {0})} in {scanned} bytes")
-else:
-    print(f"clean {scanned}")
-PY
-)
+scan=$(python3 "$(dirname "$0")/memscan.py" $tpid $needles)
 case "$scan" in
 clean*) echo "tunnel's memory scanned (${scan#clean } bytes): no private key" ;;
 skip*) echo "note: cannot read the tunnel's memory here (${scan#skip })" ;;
