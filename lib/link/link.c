@@ -33,6 +33,10 @@
 #define ENVELOPE_OVERHEAD 16u
 #define DATA_MAX          (KOS__LINK_MSG_MAX - ENVELOPE_OVERHEAD)
 #define REASON_MAX        120u /* a close frame holds 123 bytes of reason */
+/* Output waiting for a peer that does not read: past this the link stops
+ * reading (so pings cannot make it queue pongs without end) until half of
+ * it has gone; a peer that takes none of it for idle_ms ends the link. */
+#define OUTPUT_HIGH (2u * KOS__LINK_MSG_MAX)
 
 struct qmsg {
     struct qmsg *next;
@@ -65,7 +69,7 @@ struct kos__link {
     uint16_t violation;  /* set by recv_cb: the frame checker's close code */
     uint16_t close_code; /* the close frame to send once the queue is out */
     char vwhy[160];
-    bool in_recv, hello_got;
+    bool in_recv, hello_got, throttled;
     struct event *upgrade_timer, *ping_timer, *close_timer, *done_ev, *credit_ev, *kick_ev;
     struct chan ch[KOS__LINK_CHANNELS];
     uint32_t peer_window;
@@ -351,8 +355,8 @@ static void on_envelope(struct kos__link *l, const uint8_t *p, size_t n)
         pump(l, c);
         break;
     case KOS__LINK__ENVELOPE__BODY_DATA: {
-        struct chan *ch = &l->ch[c];
         size_t len = env->data.len;
+        struct chan *ch;
         kos_status_t st;
 
         if (c == 0 || c >= KOS__LINK_CHANNELS) {
@@ -362,6 +366,7 @@ static void on_envelope(struct kos__link *l, const uint8_t *p, size_t n)
                      (unsigned)c);
             break;
         }
+        ch = &l->ch[c];
         if (len > l->window - ch->unacked) {
             end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_POLICY,
                      "%zu bytes of data on channel %u beyond the credit given (%llu left)", len,
@@ -509,7 +514,7 @@ static void open_ws(struct kos__link *l)
     }
     wslay_event_config_set_max_recv_msg_length(l->ws, KOS__LINK_MSG_MAX);
     event_del(l->upgrade_timer);
-    bufferevent_set_timeouts(l->bev, &idle, NULL);
+    bufferevent_set_timeouts(l->bev, &idle, &idle);
     l->state = KOS__LINK_HELLO;
     if (l->role == KOS__LINK_CLIENT) {
         struct timeval ping = {l->ping_ms / 1000, (l->ping_ms % 1000) * 1000};
@@ -590,11 +595,15 @@ static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct kos__link *l = arg;
 
-    (void)bev;
     if (l->state == KOS__LINK_UPGRADING)
         upgrade(l);
     if (l->state == KOS__LINK_HELLO || l->state == KOS__LINK_UP)
         ws_read(l);
+    if (l->state < KOS__LINK_CLOSING &&
+        evbuffer_get_length(bufferevent_get_output(bev)) > OUTPUT_HIGH) {
+        l->throttled = true;
+        bufferevent_disable(bev, EV_READ);
+    }
 }
 
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
@@ -611,6 +620,13 @@ static void write_cb(struct bufferevent *bev, void *arg)
 {
     struct kos__link *l = arg;
 
+    if (l->throttled && l->state < KOS__LINK_CLOSING &&
+        evbuffer_get_length(bufferevent_get_output(bev)) <= OUTPUT_HIGH / 2) {
+        l->throttled = false;
+        bufferevent_enable(bev, EV_READ);
+        if (evbuffer_get_length(bufferevent_get_input(bev)))
+            event_active(l->kick_ev, EV_TIMEOUT, 0);
+    }
     if (l->state == KOS__LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
         (!l->ws || !wslay_event_want_write(l->ws)))
         event_active(l->done_ev, EV_TIMEOUT, 0);
@@ -628,7 +644,9 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
     l->end.ssl_err = e;
     if (what & BEV_EVENT_TIMEOUT)
-        end_link(l, KOS__LINK_END_TIMEOUT, 0, "nothing received for %u s",
+        end_link(l, KOS__LINK_END_TIMEOUT, 0,
+                 (what & BEV_EVENT_WRITING) ? "the peer took nothing for %u s"
+                                            : "nothing received for %u s",
                  (unsigned)(l->idle_ms / 1000));
     else if (e) {
         char buf[128];
@@ -729,7 +747,7 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     tv = (struct timeval){l->upgrade_ms / 1000, (l->upgrade_ms % 1000) * 1000};
     event_add(l->upgrade_timer, &tv);
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, l);
-    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+    bufferevent_setwatermark(bev, EV_WRITE, OUTPUT_HIGH / 2, 0);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     if (l->role == KOS__LINK_CLIENT)
         send_request(l, cfg->ws_key);

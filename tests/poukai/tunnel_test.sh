@@ -16,7 +16,7 @@ export LC_ALL=C
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 SRV=
-cleanup_srv() { [ -z "$SRV" ] || { kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null || true; }; SRV=; }
+cleanup_srv() { [ -z "$SRV" ] || { kill "$SRV" 2>/dev/null || true; wait "$SRV" 2>/dev/null || true; }; SRV=; }
 trap 'cleanup_srv; cleanup' EXIT
 
 # The bundle, and what provisioning adds to it (docs/link.md).
