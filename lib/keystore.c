@@ -41,6 +41,7 @@ static kos_status_t check_body(uint32_t label, uint64_t param, size_t rest)
 {
     switch (label) {
     case KOS_KEYSTORE_LABEL_PUBLIC_KEY:
+    case KOS_KEYSTORE_LABEL_PUBLIC_ITEM:
         if (param != 0 || rest != 0)
             return KOS_STATUS_PROTOCOL;
         return KOS_STATUS_OK;
@@ -71,7 +72,7 @@ static kos_status_t check_body(uint32_t label, uint64_t param, size_t rest)
 
 static bool label_known(uint32_t label)
 {
-    return label >= KOS_KEYSTORE_LABEL_PUBLIC_KEY && label <= KOS_KEYSTORE_LABEL_AGREE;
+    return label >= KOS_KEYSTORE_LABEL_PUBLIC_KEY && label <= KOS_KEYSTORE_LABEL_PUBLIC_ITEM;
 }
 
 kos_status_t kos__ks_decode(uint32_t label, uint64_t param, const void *payload, size_t len,
@@ -234,6 +235,29 @@ kos_status_t kos_keystore_public_key(kos_keystore_t *ks, const char *key,
         (reply.param != KOS_KEYSTORE_ED25519 && reply.param != KOS_KEYSTORE_X25519))
         return KOS_STATUS_PROTOCOL;
     memcpy(pub, reply.payload, KOS_KEYSTORE_PUBLIC_KEY_LEN);
+    if (type)
+        *type = (int)reply.param;
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos_keystore_public_item(kos_keystore_t *ks, const char *item, void *buf, size_t cap,
+                                      size_t *len, int *type)
+{
+    struct kos__ks_req r = {.label = KOS_KEYSTORE_LABEL_PUBLIC_ITEM};
+    struct kos_msg reply;
+    kos_status_t st;
+
+    if (!ks || !buf || !len)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    if ((st = set_key(&r, item)) || (st = call(ks, &r, &reply)))
+        return st;
+    if (reply.len == 0 || reply.len > KOS_KEYSTORE_ITEM_MAX ||
+        (reply.param != KOS_KEYSTORE_ITEM_X509 && reply.param != KOS_KEYSTORE_ITEM_TEXT))
+        return KOS_STATUS_PROTOCOL;
+    if (reply.len > cap)
+        return KOS_STATUS_TOO_LARGE;
+    memcpy(buf, reply.payload, reply.len);
+    *len = reply.len;
     if (type)
         *type = (int)reply.param;
     return KOS_STATUS_OK;

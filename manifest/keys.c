@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "image.h"
 #include "keys_int.h"
@@ -715,11 +716,23 @@ kos_status_t kos__key_bundle_read(const char *dir, struct kos__bundle *out, char
             continue;
         }
         if (sscanf(line, "%31s %7s %255s %255s %16s%1s", name, type, priv, pub, id, rest) != 5 ||
-            (strcmp(type, "ed25519") && strcmp(type, "x25519")) || strlen(id) != 16 ||
-            (strcmp(priv, "-") && !bundle_name_ok(priv)) || !bundle_name_ok(pub)) {
+            !bundle_name_ok(pub)) {
             snprintf(err, errlen,
-                     "%s:%zu: expected NAME ed25519|x25519 PRIVATE-FILE|- PUBLIC-FILE KEY-ID", path,
-                     lineno);
+                     "%s:%zu: expected NAME ed25519|x25519|x509|text PRIVATE-FILE|- PUBLIC-FILE "
+                     "KEY-ID|-",
+                     path, lineno);
+            st = KOS_STATUS_PROTOCOL;
+            goto out;
+        }
+        bool item = !strcmp(type, "x509") || !strcmp(type, "text");
+        if (item ? strcmp(priv, "-") != 0 || (strcmp(id, "-") && strlen(id) != 16)
+                 : (strcmp(type, "ed25519") && strcmp(type, "x25519")) || strlen(id) != 16 ||
+                       (strcmp(priv, "-") && !bundle_name_ok(priv))) {
+            snprintf(err, errlen,
+                     item ? "%s:%zu: expected NAME x509|text - FILE KEY-ID|- (a public item)"
+                          : "%s:%zu: expected NAME ed25519|x25519 PRIVATE-FILE|- PUBLIC-FILE "
+                            "KEY-ID",
+                     path, lineno);
             st = KOS_STATUS_PROTOCOL;
             goto out;
         }
@@ -734,6 +747,7 @@ kos_status_t kos__key_bundle_read(const char *dir, struct kos__bundle *out, char
         snprintf(e->type, sizeof(e->type), "%s", type);
         snprintf(e->id, sizeof(e->id), "%s", id);
         e->private_key = strcmp(priv, "-") != 0;
+        e->item = item;
         if ((size_t)snprintf(e->path, sizeof(e->path), "%s/%s", absdir,
                              e->private_key ? priv : pub) >= sizeof(e->path)) {
             snprintf(err, errlen, "%s:%zu: path too long", path, lineno);
@@ -764,6 +778,148 @@ out:
     free(path);
     if (st)
         memset(out, 0, sizeof(*out));
+    return st;
+}
+
+/* The key id of the first certificate in pem[0..len), "-" when its key is
+ * not Ed25519 or X25519; false if pem holds no certificate. */
+static bool cert_key_id(const void *pem, size_t len, char hex[2 * KOS__KEY_ID_LEN + 1])
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, no_passphrase, NULL) : NULL;
+    EVP_PKEY *pk = x ? X509_get0_pubkey(x) : NULL;
+    uint8_t id[KOS__KEY_ID_LEN];
+
+    BIO_free(bio);
+    if (!x) {
+        ERR_clear_error();
+        return false;
+    }
+    snprintf(hex, 2 * KOS__KEY_ID_LEN + 1, "-");
+    if (pk &&
+        (EVP_PKEY_get_base_id(pk) == EVP_PKEY_ED25519 ||
+         EVP_PKEY_get_base_id(pk) == EVP_PKEY_X25519) &&
+        kos__key_id(pk, id) == KOS_STATUS_OK)
+        kos__image_hex(id, sizeof(id), hex);
+    X509_free(x);
+    ERR_clear_error();
+    return true;
+}
+
+kos_status_t kos__key_bundle_add_item(const char *dir, const char *name, const char *type,
+                                      const char *file, const void *bytes, size_t len, char *err,
+                                      size_t errlen)
+{
+    struct kos__bundle *b = NULL;
+    char id[2 * KOS__KEY_ID_LEN + 1] = "-", *index = NULL, *text = NULL, *tmp = NULL, *item = NULL,
+                                  *line = NULL;
+    size_t tlen = 0, nl = name ? strlen(name) : 0;
+    kos_status_t st = KOS_STATUS_INVALID_ARGUMENT;
+    const uint8_t *p = bytes;
+
+    if (!dir || !name || !type || !file || !bytes) {
+        snprintf(err, errlen, "a bundle item needs a folder, a name, a type, a file and bytes");
+        return st;
+    }
+    for (size_t i = 0; i < nl; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '_'))
+            nl = 0;
+    if (nl == 0 || nl > 31) {
+        snprintf(err, errlen, "'%s' is not an item name (1-31 characters from [a-z0-9_])", name);
+        return st;
+    }
+    if (!bundle_name_ok(file) || strlen(file) > 255) {
+        snprintf(err, errlen, "'%s' is not a file name inside the bundle", file);
+        return st;
+    }
+    if (len == 0 || len > KOS__BUNDLE_ITEM_MAX) {
+        snprintf(err, errlen, "item '%s': %zu bytes (1 to %u)", name, len, KOS__BUNDLE_ITEM_MAX);
+        return KOS_STATUS_TOO_LARGE;
+    }
+    if (!strcmp(type, "x509")) {
+        if (!cert_key_id(bytes, len, id)) {
+            snprintf(err, errlen, "item '%s' is not a PEM certificate", name);
+            return st;
+        }
+    } else if (!strcmp(type, "text")) {
+        for (size_t i = 0; i < len; i++)
+            if (!(p[i] == '\n' || p[i] == '\t' || (p[i] >= 0x20 && p[i] < 0x7f))) {
+                snprintf(err, errlen, "item '%s' is not printable text (byte %zu)", name, i);
+                return st;
+            }
+    } else {
+        snprintf(err, errlen, "item type '%s' is not x509 or text", type);
+        return st;
+    }
+    b = calloc(1, sizeof(*b));
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return KOS_STATUS_NO_MEMORY;
+    }
+    st = kos__key_bundle_read(dir, b, err, errlen);
+    if (st)
+        goto out;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!strcmp(b->e[i].name, name)) {
+            snprintf(err, errlen, "the bundle %s already has '%s'", dir, name);
+            st = KOS_STATUS_ALREADY_EXISTS;
+            goto out;
+        }
+    }
+    st = KOS_STATUS_NO_MEMORY;
+    if (asprintf(&index, "%s/%s", dir, KOS__BUNDLE_INDEX) < 0 && (index = NULL, true))
+        goto out;
+    if (asprintf(&tmp, "%s/%s.new", dir, KOS__BUNDLE_INDEX) < 0 && (tmp = NULL, true))
+        goto out;
+    if (asprintf(&item, "%s/%s", dir, file) < 0 && (item = NULL, true))
+        goto out;
+    if (asprintf(&line, "%s %s - %s %s\n", name, type, file, id) < 0 && (line = NULL, true))
+        goto out;
+    st = read_key_file("bundle index", index, false, &text, &tlen, err, errlen);
+    if (st)
+        goto out;
+    st = write_new_file("bundle item", item, 0644, bytes, len, err, errlen);
+    if (st)
+        goto out;
+    /* The index anew: the old text, a line end if it lacked one, the item. */
+    char *idx = malloc(tlen + strlen(line) + 2);
+    if (!idx) {
+        st = KOS_STATUS_NO_MEMORY;
+        unlink(item);
+        goto out;
+    }
+    memcpy(idx, text, tlen);
+    size_t il = tlen;
+    if (il && idx[il - 1] != '\n')
+        idx[il++] = '\n';
+    memcpy(idx + il, line, strlen(line));
+    il += strlen(line);
+    unlink(tmp); /* a leftover of an interrupted add */
+    st = write_new_file("bundle index", tmp, 0644, idx, il, err, errlen);
+    free(idx);
+    if (st == KOS_STATUS_OK && rename(tmp, index) != 0) {
+        snprintf(err, errlen, "cannot replace %s: %s", index, strerror(errno));
+        unlink(tmp);
+        st = KOS_STATUS_IO;
+    }
+    if (st) {
+        unlink(item);
+        goto out;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+out:
+    if (text)
+        OPENSSL_clear_free(text, tlen + 1);
+    free(index);
+    free(tmp);
+    free(item);
+    free(line);
+    free(b);
     return st;
 }
 

@@ -43,7 +43,9 @@ kos_status_t kos__key_id(EVP_PKEY *pkey, uint8_t id[KOS__KEY_ID_LEN])
 #define KOS__BUNDLE_INDEX       "bundle.txt"
 #define KOS__BUNDLE_FORMAT      1
 #define KOS__BUNDLE_MAX_TRUSTED 16u
-#define KOS__BUNDLE_MAX_ENTRIES (2u + KOS__BUNDLE_MAX_TRUSTED)
+#define KOS__BUNDLE_MAX_ITEMS   4u /* public items: identity_cert, server_ca, server, ... */
+#define KOS__BUNDLE_MAX_ENTRIES (2u + KOS__BUNDLE_MAX_TRUSTED + KOS__BUNDLE_MAX_ITEMS)
+#define KOS__BUNDLE_ITEM_MAX    4096u /* an item's bytes: what key_store serves in one reply */
 
 /* Writes a new device key bundle into folder `dir`, which must not exist or
  * be empty: identity.key/.pub (Ed25519), tunnel.key/.pub (X25519),
@@ -57,13 +59,15 @@ kos_status_t kos__key_generate_device(const char *dir, const char *const *trust,
                                       char *index_out, size_t index_cap, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* One key of a bundle as its index lists it. */
+/* One key or public item of a bundle as its index lists it. */
 struct kos__bundle_entry {
-    char name[32];   /* the resource name: identity, tunnel, trusted_<n> */
-    char type[8];    /* ed25519 | x25519 */
-    char path[4096]; /* absolute: the private key file, or the public one for trusted keys */
-    char id[2 * KOS__KEY_ID_LEN + 1];
+    char name[32];   /* the resource name: identity, tunnel, trusted_<n>, server_ca, ... */
+    char type[8];    /* ed25519 | x25519 for keys; x509 | text for public items */
+    char path[4096]; /* absolute: the private key file, or the public one (keys without
+                        a private half, and items) */
+    char id[2 * KOS__KEY_ID_LEN + 1]; /* "-" for an item that certifies no key */
     bool private_key;
+    bool item; /* a public item (certificate or text), not a key */
 };
 
 struct kos__bundle {
@@ -78,6 +82,19 @@ struct kos__bundle {
  * file and line. Does not read the keys themselves. */
 kos_status_t kos__key_bundle_read(const char *dir, struct kos__bundle *out, char *err,
                                   size_t errlen) __attribute__((warn_unused_result));
+
+/* Adds public item `name` (1..31 characters of [a-z0-9_], not in the
+ * bundle yet) of `type` ("x509": PEM certificates, the first one's key
+ * naming the item's id; "text": printable text) to bundle `dir`, whose
+ * index must read: writes bytes[0..len) (1..KOS__BUNDLE_ITEM_MAX) to
+ * `file` in the bundle (a new file, mode 0644, synced) and then adds its
+ * line to the index (written anew beside it and renamed over it, so the
+ * index is always whole). This is how provisioning adds identity_cert,
+ * server_ca and server (docs/link.md). On failure err says why and the
+ * bundle is as it was. May block on the file system. */
+kos_status_t kos__key_bundle_add_item(const char *dir, const char *name, const char *type,
+                                      const char *file, const void *bytes, size_t len, char *err,
+                                      size_t errlen) __attribute__((warn_unused_result));
 
 /* True if data[0..len) holds a private key: anywhere in it, a PEM block
  * header whose label ends in "PRIVATE KEY" (PKCS#8, encrypted PKCS#8, RSA,

@@ -32,6 +32,12 @@ packages=(
   # the cross-aarch64 preset's libraries, from Debian's arm64 packages
   # (multiarch; only libraries and headers, nothing that replaces a host tool)
   libssl-dev:arm64
+  # ... and the tunnel's: libevent (with its OpenSSL bufferevents), wslay,
+  # protobuf-c. libevent-dev and libwslay-dev cannot be installed for two
+  # architectures at once, so for arm64 only their libraries: the headers
+  # are the host's (the same on both 64-bit architectures), and the
+  # toolchain finds the arm64 libraries by their versioned names.
+  libevent-core-2.1-7:arm64 libevent-openssl-2.1-7:arm64 libwslay1:arm64 libprotobuf-c-dev:arm64
 )
 
 sudo=""

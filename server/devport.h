@@ -41,18 +41,32 @@ struct kos__devport_hooks {
 
 /* Listens on `addr` ("127.0.0.1:7443", port 0 for any free one) with `ctx`
  * (the server's certificate and key, and the device CA to verify clients
- * against: the caller's, kept alive until kos__devport_destroy()). Returns
- * NULL with err set if it cannot listen. */
+ * against: the caller's, kept alive until kos__devport_destroy()). The port
+ * sets on ctx what docs/link.md requires: TLS 1.3 only, a client
+ * certificate required and checked by the port's verify callback (the
+ * chain to the CA, then the device id from the key, the CN against it and
+ * admit()), no session tickets, idle buffers released. Returns NULL with
+ * err set if it cannot listen. */
 struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, const char *addr,
                                          const struct kos__devport_hooks *hooks, char *err,
                                          size_t errlen);
+
+/* Changes the port's bounds (0: the default of lib/link/link.h): how long a
+ * TLS handshake may take (10 s), the upgrade request after it (10 s), the
+ * silence that ends a link (90 s), and the window each link gives a device
+ * (64 KiB). For tests and for a server's configuration; affects later
+ * connections. Never blocks. */
+void kos__devport_set_limits(struct kos__devport *dp, uint32_t handshake_ms, uint32_t upgrade_ms,
+                             uint32_t idle_ms, uint32_t window);
 
 /* The port it listens on (useful with port 0). */
 unsigned kos__devport_port(const struct kos__devport *dp);
 
 /* Queues one message on channel `ch` to device `id` (an AdminDown on
  * channel 1). KOS_STATUS_UNAVAILABLE if it is not online; KOS_STATUS_BUSY
- * if its channel has no room (its credit and the port's bound). */
+ * if its channel has no room (its credit and the port's bound: try again
+ * later); KOS_STATUS_TOO_LARGE if n is over the device's window. Never
+ * blocks. */
 kos_status_t kos__devport_send(struct kos__devport *dp, const char *id, uint32_t ch, const void *p,
                                size_t n);
 

@@ -25,6 +25,7 @@
 #include "keystore_int.h"
 
 #define KS_MAX_KEYS     32u
+#define KS_MAX_ITEMS    8u /* public items: identity_cert, server_ca, server, ... */
 #define KS_ACL_MAX      64u
 #define KS_APP_NAME_MAX 63u
 #define KS_KEY_FILE_MAX 8192u /* a PEM key is a few hundred bytes */
@@ -120,9 +121,19 @@ struct ks_key {
     EVP_PKEY *pkey; /* owns the private key, in OpenSSL's secure heap */
 };
 
+/* A public item of the bundle: a certificate or a text, served whole. */
+struct ks_item {
+    char name[KOS_KEYSTORE_KEY_NAME_MAX + 1];
+    int type; /* enum kos_keystore_item_type */
+    size_t len;
+    uint8_t *data;
+};
+
 struct kstore {
     struct ks_key keys[KS_MAX_KEYS];
     size_t n_keys;
+    struct ks_item items[KS_MAX_ITEMS];
+    size_t n_items;
     struct ks_acl acl;
     EVP_MD_CTX *md;
     EVP_KDF *hkdf;
@@ -161,6 +172,19 @@ kos_status_t kstore_add_pem(struct kstore *ks, const char *name, const char *tex
  * (KOS_STATUS_UNAUTHORIZED). The bytes read are wiped. */
 kos_status_t kstore_add_fd(struct kstore *ks, const char *name, int fd, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* True if the file open on fd holds a public item rather than a key: a
+ * PEM certificate, or anything that is not a PEM block at all. */
+bool kstore_fd_is_item(int fd);
+
+/* Reads public item `name` from the open descriptor fd (a regular file of
+ * 1..KOS_KEYSTORE_ITEM_MAX bytes: a PEM certificate, or printable text) and
+ * adds it. Errors as kstore_add_pem(), with err naming the item. */
+kos_status_t kstore_add_item_fd(struct kstore *ks, const char *name, int fd, char *err,
+                                size_t errlen) __attribute__((warn_unused_result));
+
+/* The item called `name`, or NULL. */
+const struct ks_item *kstore_find_item(const struct kstore *ks, const char *name);
 
 /* The key called `name`, or NULL. */
 const struct ks_key *kstore_find(const struct kstore *ks, const char *name);

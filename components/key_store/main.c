@@ -10,8 +10,9 @@
  *   allow.APP "KEY:OP,KEY:OP": what app APP may do, added to `allow`; one
  *             setting per app, so a manifest can change one app's rights by
  *             name over a base layer's
- *   keys      "NAME,NAME,..." the resources to load as keys; each must be
- *             granted (default: identity, tunnel and trusted_0..trusted_29,
+ *   keys      "NAME,NAME,..." the resources to load as keys or public items;
+ *             each must be granted (default: identity, tunnel,
+ *             identity_cert, server_ca, server and trusted_0..trusted_29,
  *             each if granted)
  *   protocol  the protocol to publish (default kos_keystore_protocol)
  *   server    the message server (default msg0)
@@ -69,7 +70,8 @@ static int load_one(struct ctx *c, const char *name, bool required)
                       name, name, kos_status_str(st));
         return 1;
     }
-    if (kstore_add_fd(&c->ks, name, fd, err, sizeof(err))) {
+    if (kstore_fd_is_item(fd) ? kstore_add_item_fd(&c->ks, name, fd, err, sizeof(err))
+                              : kstore_add_fd(&c->ks, name, fd, err, sizeof(err))) {
         kos_log_error("%s", err);
         return 1;
     }
@@ -82,7 +84,9 @@ static int load_keys(struct ctx *c)
     char name[64];
 
     if (!list) {
-        if (load_one(c, "identity", false) || load_one(c, "tunnel", false))
+        if (load_one(c, "identity", false) || load_one(c, "tunnel", false) ||
+            load_one(c, "identity_cert", false) || load_one(c, "server_ca", false) ||
+            load_one(c, "server", false))
             return 1;
         for (int i = 0; i < DEFAULT_TRUSTED; i++) {
             snprintf(name, sizeof(name), "trusted_%d", i);
@@ -132,6 +136,10 @@ static void log_keys(const struct ctx *c)
                      k->type == KOS_KEYSTORE_ED25519 ? "ed25519" : "x25519",
                      k->private_key ? "private" : "public", id);
     }
+    for (size_t i = 0; i < c->ks.n_items; i++)
+        kos_log_info("item '%s': %s, %zu bytes", c->ks.items[i].name,
+                     c->ks.items[i].type == KOS_KEYSTORE_ITEM_X509 ? "x509" : "text",
+                     c->ks.items[i].len);
 }
 
 /* Builds the allow list from `allow` and every allow.APP setting. Returns 0,
@@ -206,7 +214,7 @@ static kos_status_t start(void *arg, kos_app_t *app)
     }
     if (load_keys(c))
         return KOS_STATUS_INVALID_ARGUMENT;
-    if (c->ks.n_keys == 0)
+    if (c->ks.n_keys == 0 && c->ks.n_items == 0)
         kos_log_warn("no keys granted: every operation will fail (provision the device with "
                      "kos-tool run --keys DIR)");
     if (load_acl(c, &c->acl, &any))

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,6 +52,8 @@ kos_status_t kstore_init(struct kstore *ks)
 
 void kstore_fini(struct kstore *ks)
 {
+    for (size_t i = 0; i < ks->n_items; i++)
+        free(ks->items[i].data);
     for (size_t i = 0; i < ks->n_keys; i++)
         EVP_PKEY_free(ks->keys[i].pkey); /* ecx keys clear their private half */
     EVP_MD_CTX_free(ks->md);
@@ -172,6 +175,100 @@ out_wipe:
     return st;
 }
 
+const struct ks_item *kstore_find_item(const struct kstore *ks, const char *name)
+{
+    for (size_t i = 0; i < ks->n_items; i++)
+        if (!strcmp(ks->items[i].name, name))
+            return &ks->items[i];
+    return NULL;
+}
+
+bool kstore_fd_is_item(int fd)
+{
+    static const char cert[] = "-----BEGIN CERTIFICATE-----";
+    char head[64];
+    ssize_t n = pread(fd, head, sizeof(head) - 1, 0);
+    size_t i = 0;
+
+    if (n <= 0)
+        return false;
+    head[n] = '\0';
+    while (i < (size_t)n &&
+           (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t'))
+        i++;
+    return strncmp(head + i, cert, sizeof(cert) - 1) == 0 || strncmp(head + i, "-----", 5) != 0;
+}
+
+kos_status_t kstore_add_item_fd(struct kstore *ks, const char *name, int fd, char *err,
+                                size_t errlen)
+{
+    struct ks_item *it;
+    struct stat sb;
+    size_t len = 0;
+
+    if (!kos__ks_name_valid(name, strnlen(name, KOS_KEYSTORE_KEY_NAME_MAX + 1))) {
+        snprintf(err, errlen, "'%s' is not an item name (1-31 characters from [a-z0-9_])", name);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    if (kstore_find(ks, name) || kstore_find_item(ks, name)) {
+        snprintf(err, errlen, "item '%s' is given twice", name);
+        return KOS_STATUS_ALREADY_EXISTS;
+    }
+    if (ks->n_items == KS_MAX_ITEMS) {
+        snprintf(err, errlen, "item '%s': at most %u public items", name, KS_MAX_ITEMS);
+        return KOS_STATUS_NO_MEMORY;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "item '%s' is not a regular file", name);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    if (sb.st_size <= 0 || (unsigned long long)sb.st_size > KOS_KEYSTORE_ITEM_MAX) {
+        snprintf(err, errlen, "item '%s' has %lld bytes (1 to %u)", name, (long long)sb.st_size,
+                 KOS_KEYSTORE_ITEM_MAX);
+        return KOS_STATUS_TOO_LARGE;
+    }
+    it = &ks->items[ks->n_items];
+    it->data = malloc((size_t)sb.st_size);
+    if (!it->data) {
+        snprintf(err, errlen, "item '%s': out of memory", name);
+        return KOS_STATUS_NO_MEMORY;
+    }
+    while (len < (size_t)sb.st_size) {
+        ssize_t n = pread(fd, it->data + len, (size_t)sb.st_size - len, (off_t)len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len != (size_t)sb.st_size) {
+        snprintf(err, errlen, "item '%s': cannot read it whole", name);
+        goto out_free;
+    }
+    it->type = len >= 27 && memcmp(it->data, "-----BEGIN CERTIFICATE-----", 27) == 0
+                   ? KOS_KEYSTORE_ITEM_X509
+                   : KOS_KEYSTORE_ITEM_TEXT;
+    if (it->type == KOS_KEYSTORE_ITEM_TEXT) {
+        for (size_t i = 0; i < len; i++) {
+            uint8_t c = it->data[i];
+            if (!(c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f))) {
+                snprintf(err, errlen,
+                         "item '%s' is neither a PEM certificate nor printable text (byte %zu)",
+                         name, i);
+                goto out_free;
+            }
+        }
+    }
+    snprintf(it->name, sizeof(it->name), "%s", name);
+    it->len = len;
+    ks->n_items++;
+    return KOS_STATUS_OK;
+out_free:
+    free(it->data);
+    memset(it, 0, sizeof(*it));
+    return KOS_STATUS_INVALID_ARGUMENT;
+}
+
 kos_status_t kstore_set_acl(struct kstore *ks, const struct ks_acl *acl, char *err, size_t errlen,
                             char *warn, size_t warnlen)
 {
@@ -184,6 +281,22 @@ kos_status_t kstore_set_acl(struct kstore *ks, const struct ks_acl *acl, char *e
         const struct ks_key *k = kstore_find(ks, e->key);
         unsigned bad = 0;
 
+        if (!k && kstore_find_item(ks, e->key)) {
+            if (e->ops & ~KS_OP_PUBLIC) {
+                unsigned op = (e->ops & ~KS_OP_PUBLIC) & -(e->ops & ~KS_OP_PUBLIC);
+                snprintf(err, errlen,
+                         "allow: '%s' may %s with '%s', but '%s' is a public item (only "
+                         "public)",
+                         e->app, ks_op_name(op), e->key, e->key);
+                return KOS_STATUS_INVALID_ARGUMENT;
+            }
+            continue;
+        }
+        /* A bundle without a server has none of its public items: that
+         * is how a device that links to no server is provisioned. */
+        if (!k && (!strcmp(e->key, "identity_cert") || !strcmp(e->key, "server_ca") ||
+                   !strcmp(e->key, "server")))
+            continue;
         if (!k) {
             if (wl < warnlen)
                 wl += (size_t)snprintf(warn + wl, warnlen - wl, "%sno key '%s' (allowed to '%s')",
@@ -320,6 +433,7 @@ static unsigned ops_allowing(const struct kos__ks_req *r)
 {
     switch (r->label) {
     case KOS_KEYSTORE_LABEL_PUBLIC_KEY:
+    case KOS_KEYSTORE_LABEL_PUBLIC_ITEM:
         return KS_OP_PUBLIC;
     case KOS_KEYSTORE_LABEL_SIGN:
         return r->param == KOS_KEYSTORE_MODE_DIGEST ? KS_OP_SIGN | KS_OP_SIGN_DIGEST : KS_OP_SIGN;
@@ -381,6 +495,8 @@ static const char *denied_what(const struct kos__ks_req *r)
     switch (r->label) {
     case KOS_KEYSTORE_LABEL_PUBLIC_KEY:
         return "read the public half of";
+    case KOS_KEYSTORE_LABEL_PUBLIC_ITEM:
+        return "read public item";
     case KOS_KEYSTORE_LABEL_SIGN:
         return r->param == KOS_KEYSTORE_MODE_DIGEST ? "sign a digest with" : "sign with";
     case KOS_KEYSTORE_LABEL_VERIFY:
@@ -412,8 +528,18 @@ kos_status_t kstore_handle(struct kstore *ks, const char *app, const struct kos_
                          app ? app : "?", denied_what(&r), r.key);
         return KOS_STATUS_UNAUTHORIZED;
     }
-    k = kstore_find(ks, r.key);
-    st = k ? run(ks, k, &r, reply) : KOS_STATUS_NOT_FOUND;
+    if (r.label == KOS_KEYSTORE_LABEL_PUBLIC_ITEM) {
+        const struct ks_item *it = kstore_find_item(ks, r.key);
+        if (it) {
+            reply->param = (uint64_t)it->type;
+            reply->payload = it->data;
+            reply->len = (uint32_t)it->len;
+        }
+        st = it ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;
+    } else {
+        k = kstore_find(ks, r.key);
+        st = k ? run(ks, k, &r, reply) : KOS_STATUS_NOT_FOUND;
+    }
     kstore_wipe(ks->scratch, sizeof(ks->scratch));
     if (st) {
         *reply = (struct kos_msg){.param = 0};

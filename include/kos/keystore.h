@@ -58,6 +58,9 @@ extern "C" {
 #define KOS_KEYSTORE_LABEL_MAX 255u /* agreement label, bytes */
 #define KOS_KEYSTORE_AGREE_MIN 16u  /* derived key length, bytes */
 #define KOS_KEYSTORE_AGREE_MAX 64u
+/* The largest public item (a certificate, the server's address): one
+ * message's payload. */
+#define KOS_KEYSTORE_ITEM_MAX 4096u
 
 /* What kos_keystore_sign_digest() signs, before the 64-byte digest: Ed25519
  * over PREFIX || SHA-512(data). 21 bytes, no terminating NUL. */
@@ -72,6 +75,12 @@ extern "C" {
 enum kos_keystore_key_type {
     KOS_KEYSTORE_ED25519 = 1,
     KOS_KEYSTORE_X25519 = 2,
+};
+
+/* The types of a bundle's public items (docs/keys.md). */
+enum kos_keystore_item_type {
+    KOS_KEYSTORE_ITEM_X509 = 1, /* a PEM certificate (or several) */
+    KOS_KEYSTORE_ITEM_TEXT = 2, /* text, such as server.txt */
 };
 
 /*
@@ -94,6 +103,9 @@ enum kos_keystore_key_type {
  *   peer's 32-byte X25519 public key, then the label
  *   (1..KOS_KEYSTORE_LABEL_MAX bytes).
  *   Reply: the derived key (param bytes).
+ * KOS_KEYSTORE_LABEL_PUBLIC_ITEM: param 0; payload: the item's name.
+ *   Reply: param the item's type (enum kos_keystore_item_type), payload its
+ *   bytes (1..KOS_KEYSTORE_ITEM_MAX). Allowed by the `public` operation.
  * Any other label is answered with KOS_STATUS_UNSUPPORTED; a malformed
  * payload with KOS_STATUS_PROTOCOL.
  */
@@ -102,6 +114,7 @@ enum {
     KOS_KEYSTORE_LABEL_SIGN = 2,
     KOS_KEYSTORE_LABEL_VERIFY = 3,
     KOS_KEYSTORE_LABEL_AGREE = 4,
+    KOS_KEYSTORE_LABEL_PUBLIC_ITEM = 5,
 };
 
 enum {
@@ -136,6 +149,16 @@ KOS_API void kos_keystore_set_timeout(kos_keystore_t *ks, int timeout_ms);
 KOS_API KOS_MUST kos_status_t kos_keystore_public_key(kos_keystore_t *ks, const char *key,
                                                       uint8_t pub[KOS_KEYSTORE_PUBLIC_KEY_LEN],
                                                       int *type);
+
+/* Copies public item `item` of the device's bundle (a certificate such as
+ * "identity_cert" or "server_ca", or a text such as "server") into buf
+ * (cap bytes; KOS_KEYSTORE_ITEM_MAX always suffices), its length into *len
+ * and, if type is not NULL, its type (enum kos_keystore_item_type) into
+ * *type. KOS_STATUS_TOO_LARGE when it does not fit in cap (nothing is
+ * copied); KOS_STATUS_NOT_FOUND when the bundle has no such item. */
+KOS_API KOS_MUST kos_status_t kos_keystore_public_item(kos_keystore_t *ks, const char *item,
+                                                       void *buf, size_t cap, size_t *len,
+                                                       int *type);
 
 /* Signs `len` bytes of data (at most KOS_KEYSTORE_DATA_MAX) with Ed25519
  * key `key`; the signature goes into sig. The signature is plain Ed25519

@@ -72,6 +72,40 @@ struct kos_tunnel_status {
     uint64_t retry_in_ms; /* when down: how long until the next try */
 };
 
+/*
+ * The protocol's labels (the library below speaks it; see
+ * docs/packages/tunnel.md). Every integer on the wire is little-endian.
+ *
+ * KOS_TUNNEL_LABEL_OPEN: param the channels to claim (1u << channel, 1..5).
+ *   Reply: OK, or UNAUTHORIZED when the allow setting does not give this
+ *   app one of them. An app that opens again (say, restarted) takes its
+ *   channels over from its earlier client.
+ * KOS_TUNNEL_LABEL_SEND: param the channel; payload the data
+ *   (1..KOS_TUNNEL_DATA_MAX). Reply: OK, BUSY, UNAVAILABLE, UNAUTHORIZED.
+ * KOS_TUNNEL_LABEL_RECEIVE: param the channel. Reply: OK with the data,
+ *   or WOULD_BLOCK.
+ * KOS_TUNNEL_LABEL_STATUS: no param. Reply payload: u32 state, u32
+ *   reconnects, u64 retry_in_ms, u8 device id length (0..64), the id, u8
+ *   server length (0..255), the server.
+ * KOS_TUNNEL_LABEL_CLOSE: gives the channels up. Reply OK.
+ * Notification KOS_TUNNEL_NOTE_NEWS: param the channels with data or room
+ *   (1u << channel), and KOS_TUNNEL_NEWS_LINK when the link went up or
+ *   down.
+ * Any other label is answered with KOS_STATUS_UNSUPPORTED; a malformed
+ * request with KOS_STATUS_PROTOCOL.
+ */
+enum {
+    KOS_TUNNEL_LABEL_OPEN = 1,
+    KOS_TUNNEL_LABEL_SEND = 2,
+    KOS_TUNNEL_LABEL_RECEIVE = 3,
+    KOS_TUNNEL_LABEL_STATUS = 4,
+    KOS_TUNNEL_LABEL_CLOSE = 5,
+    KOS_TUNNEL_NOTE_NEWS = 16,
+};
+#define KOS_TUNNEL_NEWS_LINK   (1u << 31)
+#define KOS_TUNNEL_CHANNELS    0x3eu /* the fixed channels 1..5 as a mask */
+#define KOS_TUNNEL_STATUS_SIZE (4u + 4u + 8u + 1u + 64u + 1u + 255u)
+
 typedef struct kos_tunnel kos_tunnel_t;
 
 /* Requests kos_tunnel_protocol on `dir` (waiting up to timeout_ms for the

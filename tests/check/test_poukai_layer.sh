@@ -3,8 +3,8 @@
 # example whose manifest says `base: poukai` checks clean at --fail-on info
 # (no error, warning or info; a finding the layer waives with its reason is
 # shown as waived), as does a system of the layer alone;
-# the optional tunnel and admin can be left out (`~`) or named, and naming
-# them today fails at build time with the missing binary, not silently.
+# tunnel and the optional admin can be left out (`~`) or named, and naming
+# admin today fails at build time with the missing binary, not silently.
 # Usage: test_poukai_layer.sh KOS_TOOL   (KOS_SOURCE_DIR set)
 set -eu
 KOS_TOOL=$1
@@ -57,8 +57,8 @@ printf 'system: s\nbase: poukai\napps:\n  key_store: ~\n' >"$WORK/half.yaml"
 run 0 manifest.check "$WORK/half.yaml"
 expect out "poukai.yaml:[0-9]+:[0-9]+: warning: \[KOS-A003\] app 'self_test' requests protocol 'kos_keystore_protocol'"
 
-# Named: the layer's entries with their waivers; their components are not
-# shipped yet, so a build says which binary is missing.
+# Named: the layer's entries with their waivers; admin's component is not
+# shipped yet, so a build says which binary is missing (tunnel's is).
 printf 'system: full\nbase: poukai\napps:\n  tunnel: {}\n  admin: {}\n' >"$WORK/full.yaml"
 run 0 manifest.check "$WORK/full.yaml"
 expect out "poukai.yaml:[0-9]+:[0-9]+: waived \(warning\): \[KOS-A006\] app 'tunnel' "
@@ -68,7 +68,7 @@ run 1 manifest.build "$WORK/full.yaml" -o "$WORK/full.zip" --key /nonexistent
 mkdir -m 700 "$WORK/k"
 "$KOS_TOOL" keys.generate --release --out "$WORK/k" >/dev/null
 run 1 manifest.build "$WORK/full.yaml" -o "$WORK/full.zip" --key "$WORK/k/release.key"
-expect err "binary 'tunnel' of app 'tunnel' not found"
+expect err "binary 'admin' of app 'admin' not found"
 
 # A manifest may not make an app optional itself.
 printf 'system: s\nbase: poukai\napps:\n  mine: {optional: true}\n' >"$WORK/opt.yaml"

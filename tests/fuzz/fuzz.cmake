@@ -75,3 +75,8 @@ target_compile_definitions(fuzz_seeds PRIVATE
   KOS_FUZZ_MANIFEST_TESTS_DIR="${KOS_FUZZ_MF_TESTS_DIR}"
   KOS_FUZZ_LAYERS_DIR="${KOS_LAYERS_SOURCE_DIR}")
 target_link_libraries(fuzz_seeds PRIVATE kos_image kos_manifest kos_internal PkgConfig::LIBZIP OpenSSL::Crypto)
+# The device link (lib/link): what a server reads from a device and a
+# device from a server, over a bufferevent pair.
+if(TARGET kos_link)
+  kos_fuzz_target(link LIBS kos_link)
+endif()

@@ -210,10 +210,10 @@ static int keys_abuse(void)
         return 1;
     }
     tok = kos_keystore_token(ks);
-    /* Every label 0..6, every key, with payloads of many lengths and a few
+    /* Every label 0..7, every key, with payloads of many lengths and a few
      * params: the good-looking ones reach the operations, the others must
      * be refused without a crash or a leak. */
-    for (uint32_t label = 0; label <= 6; label++) {
+    for (uint32_t label = 0; label <= 7; label++) {
         for (size_t k = 0; k < 3; k++) {
             static const uint64_t params[] = {0, 1, 16, 32, 64, 65, 1ull << 40};
             static const uint32_t lens[] = {0, 1, 33, 64, 97, 160, 4000, 4096};

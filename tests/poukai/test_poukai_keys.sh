@@ -21,7 +21,7 @@ wait_for "abuser: info: keys-abuse: done$"
 wait_for "services: info: services: done$"
 wait_for "forger: info: forge: done$"
 wait_for "core: self test recorded in "
-wait_for "core: system 'poukai_full' ready: 12 processes in "
+wait_for "core: system 'poukai_full' ready: 13 processes in "
 
 # Key material is wiped once used: key_store's memory (read while it runs,
 # where this host lets us: it is not dumpable) holds neither the key files'
@@ -32,39 +32,7 @@ needles="hex:$(openssl pkey -pubin -in "$KEYS/identity.pub" -outform DER | tail 
 for k in identity tunnel; do
   needles+=" txt:$(sed -n 2p "$KEYS/$k.key") hex:$(openssl pkey -in "$KEYS/$k.key" -outform DER | od -An -tx1 | tr -d ' \n')"
 done
-scan=$(python3 - "$ks_pid" $needles <<'PY'
-import sys
-pid, needles = sys.argv[1], sys.argv[2:]
-pats = [bytes.fromhex(n[4:]) if n.startswith("hex:") else n[4:].encode() for n in needles]
-try:
-    maps = open(f"/proc/{pid}/maps").read().splitlines()
-    mem = open(f"/proc/{pid}/mem", "rb", buffering=0)
-except (PermissionError, OSError) as e:
-    print(f"skip {e.__class__.__name__}")
-    sys.exit(0)
-found, scanned = [], 0
-for line in maps:
-    f = line.split()
-    if "r" not in f[1] or (len(f) > 5 and f[5] in ("[vvar]", "[vsyscall]")):
-        continue
-    lo, hi = (int(x, 16) for x in f[0].split("-"))
-    if hi - lo > 256 << 20:
-        continue  # a sanitizer's shadow or reserve, not where buffers live
-    try:
-        mem.seek(lo)
-        data = mem.read(hi - lo)
-    except OSError:
-        continue
-    scanned += len(data)
-    found += [i for i, p in enumerate(pats) if p in data]
-if 0 not in found:
-    print(f"broken: the control was not found in {scanned} bytes")
-elif len(set(found)) > 1:
-    print(f"found needles {sorted(set(found) - {0})} in {scanned} bytes")
-else:
-    print(f"clean {scanned}")
-PY
-)
+scan=$(python3 "$(dirname "$0")/memscan.py" $ks_pid $needles)
 case "$scan" in
 clean*) echo "key_store's memory scanned (${scan#clean } bytes): no key file text or DER" ;;
 skip*) echo "note: cannot read key_store's memory here (${scan#skip }); the unit tests check the wiping" ;;
@@ -177,7 +145,8 @@ expect "abuser: info: abuse: name past the payload: protocol error$"
 expect "abuser: info: abuse: no payload: protocol error$"
 expect "abuser: info: abuse: a token passed: protocol error$"
 expect "abuser: info: abuse: label 0 key identity param 0 len 9: unsupported$"
-expect "abuser: info: abuse: label 5 key identity param 0 len 9: unsupported$"
+expect "abuser: info: abuse: label 6 key identity param 0 len 9: unsupported$"
+expect "abuser: info: abuse: label 5 key identity param 0 len 9: not found$" # no item of that name
 expect "abuser: info: abuse reply: label 4 key tunnel param 32 len 64: param 0 payload [0-9a-f]{64}$"
 expect "abuser: info: abuse: server still answers: ok$"
 expect_not "key_store: error"

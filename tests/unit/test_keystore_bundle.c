@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "image.h"
 #include "keys_int.h"
@@ -282,6 +283,112 @@ static void test_blob_is_private(void **state)
 #endif
 }
 
+/* A PEM certificate of `pub`'s key, signed by a throwaway key. */
+static size_t make_cert(EVP_PKEY *pub, char *out, size_t cap)
+{
+    EVP_PKEY *ca = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    X509 *x = X509_new();
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *p;
+    long n;
+
+    assert_non_null(ca);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"dev", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pub);
+    assert_true(X509_sign(x, ca, NULL) > 0);
+    PEM_write_bio_X509(bio, x);
+    n = BIO_get_mem_data(bio, &p);
+    assert_true(n > 0 && (size_t)n < cap);
+    memcpy(out, p, (size_t)n);
+    BIO_free(bio);
+    X509_free(x);
+    EVP_PKEY_free(ca);
+    return (size_t)n;
+}
+
+/* Public items (docs/link.md, "Provisioning"): added to a bundle, read back
+ * as items with the certified key's id, refused when malformed. */
+static void test_items(void **state)
+{
+    char dev[128], cert[4096], path[256];
+    static const char server[] = "address 127.0.0.1:7443\nname studio\n";
+    struct kos__bundle b;
+    EVP_PKEY *k;
+    size_t n;
+
+    (void)state;
+    snprintf(dev, sizeof(dev), "%s/dev", tmp);
+    assert_int_equal(kos__key_generate_device(dev, NULL, 0, NULL, 0, err, sizeof(err)),
+                     KOS_STATUS_OK);
+    k = load(dev, "identity.key", true);
+    n = make_cert(k, cert, sizeof(cert));
+    EVP_PKEY_free(k);
+    assert_int_equal(kos__key_bundle_add_item(dev, "identity_cert", "x509", "identity.crt", cert, n,
+                                              err, sizeof(err)),
+                     KOS_STATUS_OK);
+    assert_int_equal(kos__key_bundle_add_item(dev, "server", "text", "server.txt", server,
+                                              strlen(server), err, sizeof(err)),
+                     KOS_STATUS_OK);
+    assert_int_equal(mode_of(dev, "identity.crt"), 0644);
+    assert_int_equal(kos__key_bundle_read(dev, &b, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(b.n, 4);
+    assert_string_equal(b.e[2].name, "identity_cert");
+    assert_true(b.e[2].item);
+    assert_false(b.e[2].private_key);
+    assert_string_equal(b.e[2].type, "x509");
+    assert_string_equal(b.e[2].id, b.e[0].id); /* the certified key's id */
+    assert_string_equal(b.e[3].name, "server");
+    assert_string_equal(b.e[3].type, "text");
+    assert_string_equal(b.e[3].id, "-");
+    assert_non_null(strstr(b.e[3].path, "/dev/server.txt"));
+
+    /* Refused, and the bundle unchanged: a name twice, a file that exists,
+     * a bad name or type, not a certificate, not text, too large. */
+    assert_int_equal(
+        kos__key_bundle_add_item(dev, "server", "text", "s2.txt", "x", 1, err, sizeof(err)),
+        KOS_STATUS_ALREADY_EXISTS);
+    assert_int_equal(kos__key_bundle_add_item(dev, "server_ca", "x509", "identity.crt", cert, n,
+                                              err, sizeof(err)),
+                     KOS_STATUS_ALREADY_EXISTS);
+    assert_int_equal(
+        kos__key_bundle_add_item(dev, "Bad", "text", "b.txt", "x", 1, err, sizeof(err)),
+        KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(kos__key_bundle_add_item(dev, "b", "blob", "b.txt", "x", 1, err, sizeof(err)),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(kos__key_bundle_add_item(dev, "b", "x509", "b.crt", server, strlen(server),
+                                              err, sizeof(err)),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(
+        kos__key_bundle_add_item(dev, "b", "text", "b.txt", "a\0b", 3, err, sizeof(err)),
+        KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(
+        kos__key_bundle_add_item(dev, "b", "text", "../b.txt", "x", 1, err, sizeof(err)),
+        KOS_STATUS_INVALID_ARGUMENT);
+    static char big[KOS__BUNDLE_ITEM_MAX + 1];
+    memset(big, 'a', sizeof(big));
+    assert_int_equal(
+        kos__key_bundle_add_item(dev, "b", "text", "b.txt", big, sizeof(big), err, sizeof(err)),
+        KOS_STATUS_TOO_LARGE);
+    assert_int_equal(kos__key_bundle_read(dev, &b, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(b.n, 4);
+    snprintf(path, sizeof(path), "%s/b.txt", dev);
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    /* An item must be a regular file, not a symbolic link; an item line
+     * with a private file is malformed. */
+    snprintf(path, sizeof(path), "%s/server.txt", dev);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink("/etc/hostname", path), 0);
+    assert_int_equal(kos__key_bundle_read(dev, &b, err, sizeof(err)), KOS_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "not a regular file"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +396,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_generate_fails_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_is_private, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_items, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,7 +98,7 @@ static void test_decode_refuses(void **state)
     /* unknown labels */
     n = raw(3, "abc", 0);
     assert_int_equal(kos__ks_decode(0, 0, buf, n, &r), KOS_STATUS_UNSUPPORTED);
-    assert_int_equal(kos__ks_decode(5, 0, buf, n, &r), KOS_STATUS_UNSUPPORTED);
+    assert_int_equal(kos__ks_decode(6, 0, buf, n, &r), KOS_STATUS_UNSUPPORTED);
     assert_int_equal(kos__ks_decode(0xfffffffe, 0, buf, n, &r), KOS_STATUS_UNSUPPORTED);
     /* no payload, or a NULL one claiming bytes */
     assert_int_equal(kos__ks_decode(KOS_KEYSTORE_LABEL_SIGN, 0, buf, 0, &r), KOS_STATUS_PROTOCOL);

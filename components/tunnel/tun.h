@@ -1,0 +1,98 @@
+/*
+ * tun.h - the tunnel component's parts: its settings (conf.c), the OpenSSL
+ * provider whose Ed25519 key signs through key_store (provider.c), and
+ * the signer it calls.
+ *
+ * What stays true: the tunnel never holds the device's private key (the
+ * provider's key is the public half; every signature is key_store's), and
+ * each fixed channel belongs to at most one app, named by the allow
+ * setting.
+ */
+#ifndef KOS_TUNNEL_TUN_H
+#define KOS_TUNNEL_TUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+#include <openssl/ssl.h>
+
+#include <kos/keystore.h>
+#include <kos/status.h>
+
+#define TUN_CHANNELS     6u /* the fixed channels 0..5; 0 is the link's own */
+#define TUN_APP_NAME_MAX 63u
+#define TUN_HOST_MAX     253u
+
+/* ---- settings (conf.c) ---- */
+
+/* Parses `allow`: "APP=CHANNEL,CHANNEL;APP=..." where CHANNEL is admin,
+ * logs, traces, shell, debug or 1..5; spaces around separators are
+ * ignored; each channel goes to at most one app. owner[ch] is the app's
+ * name, "" for nobody. NULL or "" gives nobody anything. On error err says
+ * what was expected and where, and every owner is "". Never blocks. */
+kos_status_t tun_allow_parse(const char *allow, char owner[TUN_CHANNELS][TUN_APP_NAME_MAX + 1],
+                             char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* The channel's name ("admin"), or "?". */
+const char *tun_channel_name(uint32_t ch);
+
+/* Parses a duration ("500ms", "10s", "1m") into *ms, within [min, max].
+ * Returns false on anything else. */
+bool tun_duration_parse(const char *s, uint32_t min, uint32_t max, uint32_t *ms);
+
+/* Parses a byte count ("65536", "64KiB", "1MiB") into *n, within [min,
+ * max]. Returns false on anything else. */
+bool tun_size_parse(const char *s, uint32_t min, uint32_t max, uint32_t *n);
+
+/* Parses the bundle's `server` item (server.txt: "address HOST:PORT" and
+ * "name NAME" lines; '#' comments and empty lines ignored): host (a DNS
+ * name, an IPv4 address, or an IPv6 address in brackets, which come out
+ * without them), port. Untrusted text: every length is checked. On error
+ * err says what is wrong. Never blocks. */
+kos_status_t tun_server_parse(const char *text, size_t len, char host[TUN_HOST_MAX + 1],
+                              uint16_t *port, char *name, size_t namecap, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* ---- signing through key_store (main.c) ---- */
+
+struct tun_signer {
+    /* Makes the signature (key_store's kos_keystore_sign() in the
+     * component; a test key in the unit tests). */
+    kos_status_t (*sign)(void *arg, const uint8_t *tbs, size_t len, uint8_t sig[64]);
+    void *arg;
+    const char *key; /* "identity": the key_store key, for messages */
+    uint64_t n_signed, n_failed;
+    kos_status_t last; /* the last refusal's status */
+};
+
+/* Signs tbs[0..len) with the signer's key, whose public half is pub; the
+ * 64-byte signature goes into sig, and the counts are kept. Blocks for the
+ * signer (one call to key_store). */
+kos_status_t tun_signer_sign(struct tun_signer *s, const uint8_t pub[32], const uint8_t *tbs,
+                             size_t len, uint8_t sig[64]);
+
+/* ---- the provider (provider.c) ---- */
+
+struct tun_tls {
+    OSSL_LIB_CTX *libctx;
+    OSSL_PROVIDER *prov_default, *prov_ks;
+    SSL_CTX *ctx;
+    EVP_PKEY *key;
+};
+
+/* Makes t's library context with the default provider and this one, whose
+ * signatures go to `signer` (which must outlive it). */
+kos_status_t tun_provider_init(struct tun_tls *t, struct tun_signer *signer)
+    __attribute__((warn_unused_result));
+
+/* A key of this provider for public key pub: it signs through the signer.
+ * The caller owns it (EVP_PKEY_free). NULL on failure. */
+EVP_PKEY *tun_provider_key(struct tun_tls *t, const uint8_t pub[32]);
+
+/* Unloads both providers and frees the library context. */
+void tun_provider_fini(struct tun_tls *t);
+
+#endif

@@ -1,0 +1,902 @@
+/*
+ * link.c - the device link's session (link.h): the HTTP upgrade, the
+ * WebSocket (wslay's event API over a bufferevent), and the envelope
+ * protocol on it: Hello, per-channel credit, data, Close.
+ *
+ * Input flows read_cb -> (upgrade) -> wslay_event_recv -> recv_cb, which
+ * holds each frame header to docs/link.md (kos__link_frames) before wslay
+ * reads the frame -> on_msg -> on_envelope. Output flows through wslay's
+ * queue into the bufferevent's output buffer, whose size the peers' credit
+ * bounds. Ending is one path, end_link(): it records why, sends the close
+ * code, stops reading, and once the output is gone (or after close_ms) a
+ * deferred event reports closed(); nothing touches the link after that
+ * call but kos__link_free().
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <wslay/wslay.h>
+
+#include "link.h"
+#include "link.pb-c.h"
+
+/* An envelope's own bytes around its data: the channel (up to 6) and the
+ * data's tag and length (up to 5). */
+#define ENVELOPE_OVERHEAD 16u
+#define DATA_MAX          (KOS__LINK_MSG_MAX - ENVELOPE_OVERHEAD)
+#define REASON_MAX        120u /* a close frame holds 123 bytes of reason */
+/* Output waiting for a peer that does not read: past this the link stops
+ * reading (so pings cannot make it queue pongs without end) until half of
+ * it has gone; a peer that takes none of it for idle_ms ends the link. */
+#define OUTPUT_HIGH (2u * KOS__LINK_MSG_MAX)
+
+struct qmsg {
+    struct qmsg *next;
+    size_t len;  /* data bytes: what it costs in credit */
+    size_t plen; /* the packed envelope */
+    uint8_t packed[];
+};
+
+struct chan {
+    uint64_t credit; /* data bytes we may still send */
+    struct qmsg *head, *tail;
+    size_t queued;     /* data bytes waiting for credit */
+    bool want_room;    /* a send was refused with BUSY */
+    uint64_t unacked;  /* bytes received and not credited back yet */
+    uint64_t consumed; /* ... of which the user has taken */
+};
+
+struct kos__link {
+    struct event_base *base;
+    struct bufferevent *bev;
+    struct kos__link_cbs cbs;
+    enum kos__link_role role;
+    enum kos__link_state state;
+    uint32_t window, upgrade_ms, ping_ms, idle_ms, close_ms;
+    size_t bound;
+    char agent[KOS__LINK_AGENT_MAX + 1], host[256], device_id[KOS__LINK_ID_LEN + 1];
+    char ws_key[25], accept[29];
+    wslay_event_context_ptr ws;
+    struct kos__link_frames frames;
+    uint16_t violation;  /* set by recv_cb: the frame checker's close code */
+    uint16_t close_code; /* the close frame to send once the queue is out */
+    char vwhy[160];
+    bool in_recv, hello_got, throttled;
+    struct event *upgrade_timer, *ping_timer, *close_timer, *done_ev, *credit_ev, *kick_ev;
+    struct chan ch[KOS__LINK_CHANNELS];
+    uint32_t peer_window;
+    char peer_agent[KOS__LINK_AGENT_MAX + 1], peer_id[KOS__LINK_ID_LEN + 1];
+    struct kos__link_end end;
+};
+
+static void end_link(struct kos__link *l, enum kos__link_end_kind kind, uint16_t code,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Copies s into out as printable ASCII (others become '?'). */
+static void printable(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n && i + 1 < cap; i++)
+        out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    out[i] = '\0';
+}
+
+static void ws_flush(struct kos__link *l)
+{
+    if (l->in_recv || l->state == KOS__LINK_CLOSED)
+        return;
+    if (l->ws && wslay_event_send(l->ws) != 0 && l->state < KOS__LINK_CLOSING)
+        end_link(l, KOS__LINK_END_IO, 0, "cannot write to the connection");
+    /* The close frame goes after everything queued before it (wslay sends
+     * control frames first, so it is queued only now). */
+    if (l->ws && l->close_code && !wslay_event_get_close_sent(l->ws)) {
+        (void)wslay_event_queue_close(l->ws, l->close_code, (const uint8_t *)l->end.why,
+                                      strnlen(l->end.why, REASON_MAX));
+        l->close_code = 0;
+        (void)wslay_event_send(l->ws);
+    }
+    if (l->state == KOS__LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(l->bev)) == 0 &&
+        (!l->ws || !wslay_event_want_write(l->ws)))
+        event_active(l->done_ev, EV_TIMEOUT, 0);
+}
+
+/* The one way a link ends: see the file's head. */
+static void end_link(struct kos__link *l, enum kos__link_end_kind kind, uint16_t code,
+                     const char *fmt, ...)
+{
+    va_list ap;
+
+    if (l->state >= KOS__LINK_CLOSING)
+        return;
+    l->state = KOS__LINK_CLOSING;
+    l->end.kind = kind;
+    l->end.code = code;
+    va_start(ap, fmt);
+    vsnprintf(l->end.why, sizeof(l->end.why), fmt, ap);
+    va_end(ap);
+    event_del(l->upgrade_timer);
+    event_del(l->ping_timer);
+    bufferevent_disable(l->bev, EV_READ);
+    if (kind == KOS__LINK_END_IO || kind == KOS__LINK_END_TIMEOUT) {
+        event_active(l->done_ev, EV_TIMEOUT, 0);
+        return;
+    }
+    if (l->ws) {
+        l->close_code = code; /* queued by ws_flush, after what is queued now */
+        wslay_event_shutdown_read(l->ws);
+    }
+    struct timeval tv = {l->close_ms / 1000, (l->close_ms % 1000) * 1000};
+    event_add(l->close_timer, &tv);
+    ws_flush(l);
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct kos__link *l = arg;
+
+    (void)fd;
+    (void)what;
+    if (l->state == KOS__LINK_CLOSED)
+        return;
+    l->state = KOS__LINK_CLOSED;
+    event_del(l->close_timer);
+    event_del(l->credit_ev);
+    bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+    if (l->cbs.closed)
+        l->cbs.closed(l->cbs.arg, l, &l->end); /* may free l */
+}
+
+static void close_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    done_cb(-1, 0, arg);
+}
+
+/* Packs and queues one envelope on the WebSocket (not subject to credit:
+ * the caller has checked). */
+static bool send_envelope(struct kos__link *l, const Kos__Link__Envelope *env)
+{
+    size_t n = kos__link__envelope__get_packed_size(env);
+    uint8_t small[256], *buf = n <= sizeof(small) ? small : malloc(n);
+    struct wslay_event_msg m;
+    int r;
+
+    if (!buf)
+        return false;
+    kos__link__envelope__pack(env, buf);
+    m = (struct wslay_event_msg){.opcode = WSLAY_BINARY_FRAME, .msg = buf, .msg_length = n};
+    r = wslay_event_queue_msg(l->ws, &m);
+    if (buf != small)
+        free(buf);
+    return r == 0;
+}
+
+static void send_hello(struct kos__link *l)
+{
+    Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
+    Kos__Link__Hello h = KOS__LINK__HELLO__INIT;
+
+    h.version = KOS__LINK_VERSION;
+    h.agent = l->agent;
+    h.window = l->window;
+    h.device_id = l->device_id;
+    env.channel = 0;
+    env.body_case = KOS__LINK__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    if (!send_envelope(l, &env))
+        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+}
+
+/* Sends what credit allows from channel c's queue. */
+static void pump(struct kos__link *l, uint32_t c)
+{
+    struct chan *ch = &l->ch[c];
+
+    while (ch->head && ch->credit >= ch->head->len && l->state == KOS__LINK_UP) {
+        struct qmsg *q = ch->head;
+        struct wslay_event_msg m = {
+            .opcode = WSLAY_BINARY_FRAME, .msg = q->packed, .msg_length = q->plen};
+        if (wslay_event_queue_msg(l->ws, &m) != 0) {
+            end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+            return;
+        }
+        ch->credit -= q->len;
+        ch->queued -= q->len;
+        ch->head = q->next;
+        if (!ch->head)
+            ch->tail = NULL;
+        free(q);
+    }
+    if (ch->want_room && ch->queued < l->bound && l->state == KOS__LINK_UP) {
+        ch->want_room = false;
+        if (l->cbs.room)
+            l->cbs.room(l->cbs.arg, l, c);
+    }
+}
+
+static void credit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct kos__link *l = arg;
+
+    (void)fd;
+    (void)what;
+    if (l->state != KOS__LINK_UP)
+        return;
+    for (uint32_t c = 1; c < KOS__LINK_CHANNELS; c++) {
+        struct chan *ch = &l->ch[c];
+        Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
+        Kos__Link__Credit cr = KOS__LINK__CREDIT__INIT;
+
+        if (!ch->consumed || (ch->consumed < l->window / 2 && ch->consumed < ch->unacked))
+            continue;
+        cr.bytes = ch->consumed;
+        env.channel = c;
+        env.body_case = KOS__LINK__ENVELOPE__BODY_CREDIT;
+        env.credit = &cr;
+        if (!send_envelope(l, &env)) {
+            end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+            return;
+        }
+        ch->unacked -= ch->consumed;
+        ch->consumed = 0;
+    }
+    ws_flush(l);
+}
+
+static bool hex_id(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > KOS__LINK_ID_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+static void on_hello(struct kos__link *l, const Kos__Link__Envelope *env)
+{
+    const Kos__Link__Hello *h = env->hello;
+
+    if (env->channel != 0 || l->hello_got) {
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                 l->hello_got ? "a second Hello" : "a Hello on channel %u", (unsigned)env->channel);
+        return;
+    }
+    if (h->version != KOS__LINK_VERSION) {
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                 "Hello version %u (this end speaks %u)", (unsigned)h->version, KOS__LINK_VERSION);
+        return;
+    }
+    if (h->window < KOS__LINK_WINDOW_MIN || h->window > KOS__LINK_WINDOW_MAX) {
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                 "Hello window %u (4096 to 1048576)", (unsigned)h->window);
+        return;
+    }
+    if (l->role == KOS__LINK_CLIENT && h->device_id && !hex_id(h->device_id)) {
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                 "Hello device_id is not a hex SHA-256");
+        return;
+    }
+    l->hello_got = true;
+    l->peer_window = h->window;
+    if (h->agent)
+        printable(l->peer_agent, sizeof(l->peer_agent), h->agent, strlen(h->agent));
+    if (l->role == KOS__LINK_CLIENT && h->device_id)
+        snprintf(l->peer_id, sizeof(l->peer_id), "%s", h->device_id);
+    for (uint32_t c = 1; c < KOS__LINK_CHANNELS; c++)
+        l->ch[c].credit = h->window;
+    l->state = KOS__LINK_UP;
+    if (l->cbs.up)
+        l->cbs.up(l->cbs.arg, l);
+    for (uint32_t c = 1; c < KOS__LINK_CHANNELS && l->state == KOS__LINK_UP; c++)
+        pump(l, c);
+}
+
+static const char *body_name(Kos__Link__Envelope__BodyCase b)
+{
+    switch (b) {
+    case KOS__LINK__ENVELOPE__BODY_HELLO:
+        return "Hello";
+    case KOS__LINK__ENVELOPE__BODY_CREDIT:
+        return "Credit";
+    case KOS__LINK__ENVELOPE__BODY_DATA:
+        return "data";
+    case KOS__LINK__ENVELOPE__BODY_OPEN:
+        return "Open";
+    case KOS__LINK__ENVELOPE__BODY_CLOSE:
+        return "Close";
+    default:
+        return "an unknown body";
+    }
+}
+
+static void on_envelope(struct kos__link *l, const uint8_t *p, size_t n)
+{
+    Kos__Link__Envelope *env = kos__link__envelope__unpack(NULL, n, p);
+    uint32_t c;
+
+    if (!env) {
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL, "a malformed envelope");
+        return;
+    }
+    c = env->channel;
+    if (env->body_case == KOS__LINK__ENVELOPE__BODY_HELLO) {
+        on_hello(l, env);
+        goto out;
+    }
+    if (!l->hello_got) {
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL, "%s before Hello",
+                 body_name(env->body_case));
+        goto out;
+    }
+    switch (env->body_case) {
+    case KOS__LINK__ENVELOPE__BODY_CREDIT:
+        if (c == 0 || c >= KOS__LINK_CHANNELS) {
+            end_link(l, KOS__LINK_END_VIOLATION,
+                     c == 0 ? KOS__LINK_CLOSE_PROTOCOL : KOS__LINK_CLOSE_DATA,
+                     "Credit on channel %u", (unsigned)c);
+            break;
+        }
+        l->ch[c].credit = env->credit->bytes > UINT64_MAX - l->ch[c].credit
+                              ? UINT64_MAX
+                              : l->ch[c].credit + env->credit->bytes;
+        pump(l, c);
+        break;
+    case KOS__LINK__ENVELOPE__BODY_DATA: {
+        size_t len = env->data.len;
+        struct chan *ch;
+        kos_status_t st;
+
+        if (c == 0 || c >= KOS__LINK_CHANNELS) {
+            end_link(l, KOS__LINK_END_VIOLATION,
+                     c == 0 ? KOS__LINK_CLOSE_PROTOCOL : KOS__LINK_CLOSE_DATA,
+                     c == 0 ? "data on channel 0" : "data on channel %u, which is not open",
+                     (unsigned)c);
+            break;
+        }
+        ch = &l->ch[c];
+        if (len > l->window - ch->unacked) {
+            end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_POLICY,
+                     "%zu bytes of data on channel %u beyond the credit given (%llu left)", len,
+                     (unsigned)c, (unsigned long long)(l->window - ch->unacked));
+            break;
+        }
+        ch->unacked += len;
+        st = l->cbs.data ? l->cbs.data(l->cbs.arg, l, c, env->data.data, len)
+                         : KOS_STATUS_UNSUPPORTED;
+        if (st && l->state < KOS__LINK_CLOSING)
+            end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
+                     "data on channel %u, which this end does not take", (unsigned)c);
+        break;
+    }
+    case KOS__LINK__ENVELOPE__BODY_CLOSE:
+        if (c != 0) {
+            end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
+                     "Close on channel %u (streams are not supported yet)", (unsigned)c);
+            break;
+        }
+        {
+            char reason[REASON_MAX + 1] = "";
+            if (env->close->reason)
+                printable(reason, sizeof(reason), env->close->reason, strlen(env->close->reason));
+            end_link(l, KOS__LINK_END_PEER, KOS__LINK_CLOSE_NORMAL,
+                     "the peer closed the link (code %u%s%s)", (unsigned)env->close->code,
+                     reason[0] ? ": " : "", reason);
+        }
+        break;
+    case KOS__LINK__ENVELOPE__BODY_OPEN:
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
+                 "Open on channel %u (streams are not supported yet)", (unsigned)c);
+        break;
+    default:
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
+                 "an envelope with no known body");
+        break;
+    }
+out:
+    kos__link__envelope__free_unpacked(env, NULL);
+}
+
+/* ---- wslay's callbacks ---- */
+
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg)
+{
+    struct kos__link *l = arg;
+    struct evbuffer *in = bufferevent_get_input(l->bev);
+    ev_ssize_t n;
+
+    (void)flags;
+    if (l->violation || l->state >= KOS__LINK_CLOSING) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    n = evbuffer_copyout(in, buf, len);
+    if (n <= 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    l->violation = kos__link_frames_feed(&l->frames, buf, (size_t)n, l->vwhy, sizeof(l->vwhy));
+    if (l->violation) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    evbuffer_drain(in, (size_t)n);
+    return n;
+}
+
+static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *arg)
+{
+    struct kos__link *l = arg;
+
+    (void)flags;
+    if (evbuffer_add(bufferevent_get_output(l->bev), data, len) != 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *arg)
+{
+    (void)arg;
+    if (RAND_bytes(buf, (int)len) != 1) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *m,
+                   void *arg)
+{
+    struct kos__link *l = arg;
+
+    (void)ctx;
+    if (l->state >= KOS__LINK_CLOSING)
+        return;
+    if (m->opcode == WSLAY_BINARY_FRAME) {
+        on_envelope(l, m->msg, m->msg_length);
+    } else if (m->opcode == WSLAY_CONNECTION_CLOSE) {
+        char reason[REASON_MAX + 1] = "";
+        if (m->msg_length > 2)
+            printable(reason, sizeof(reason), (const char *)m->msg + 2, m->msg_length - 2);
+        end_link(l, KOS__LINK_END_PEER, m->status_code, "the peer closed the WebSocket (%u%s%s)",
+                 (unsigned)m->status_code, reason[0] ? ": " : "", reason);
+    }
+}
+
+/* ---- the connection ---- */
+
+static void ws_read(struct kos__link *l)
+{
+    int r;
+
+    l->in_recv = true;
+    r = wslay_event_recv(l->ws);
+    l->in_recv = false;
+    if (l->violation && l->state < KOS__LINK_CLOSING)
+        end_link(l, KOS__LINK_END_VIOLATION, l->violation, "%s", l->vwhy);
+    else if (r != 0 && l->state < KOS__LINK_CLOSING)
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                 "a frame the WebSocket layer refused");
+    ws_flush(l);
+}
+
+static void open_ws(struct kos__link *l)
+{
+    struct wslay_event_callbacks cb = {
+        .recv_callback = recv_cb,
+        .send_callback = send_cb,
+        .genmask_callback = genmask_cb,
+        .on_msg_recv_callback = on_msg,
+    };
+    struct timeval idle = {l->idle_ms / 1000, (l->idle_ms % 1000) * 1000};
+    int r = l->role == KOS__LINK_CLIENT ? wslay_event_context_client_init(&l->ws, &cb, l)
+                                        : wslay_event_context_server_init(&l->ws, &cb, l);
+
+    if (r != 0) {
+        l->ws = NULL;
+        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+        return;
+    }
+    wslay_event_config_set_max_recv_msg_length(l->ws, KOS__LINK_MSG_MAX);
+    event_del(l->upgrade_timer);
+    bufferevent_set_timeouts(l->bev, &idle, &idle);
+    l->state = KOS__LINK_HELLO;
+    if (l->role == KOS__LINK_CLIENT) {
+        struct timeval ping = {l->ping_ms / 1000, (l->ping_ms % 1000) * 1000};
+        event_add(l->ping_timer, &ping);
+    }
+    send_hello(l);
+}
+
+static void http_answer(struct kos__link *l, int status, const char *why)
+{
+    const char *text = status == 404 ? "Not Found" : status == 403 ? "Forbidden" : "Bad Request";
+
+    evbuffer_add_printf(bufferevent_get_output(l->bev),
+                        "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Length: 0\r\n%s\r\n",
+                        status, text, status == 400 ? "Sec-WebSocket-Version: 13\r\n" : "");
+    l->end.http_status = status;
+    end_link(l, KOS__LINK_END_UPGRADE, 0, "upgrade refused with %d: %s", status, why);
+}
+
+static void upgrade(struct kos__link *l)
+{
+    struct evbuffer *in = bufferevent_get_input(l->bev);
+    struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+    size_t len = evbuffer_get_length(in);
+    char why[160], key[25], *hdr;
+    int status;
+
+    if (end.pos < 0) {
+        if (len <= KOS__LINK_REQUEST_MAX)
+            return;
+        if (l->role == KOS__LINK_SERVER)
+            http_answer(l, 400, "a request over 8 KiB");
+        else
+            end_link(l, KOS__LINK_END_UPGRADE, 0, "an upgrade response over 8 KiB");
+        return;
+    }
+    len = (size_t)end.pos + 4;
+    if (len > KOS__LINK_REQUEST_MAX) {
+        if (l->role == KOS__LINK_SERVER)
+            http_answer(l, 400, "a request over 8 KiB");
+        else
+            end_link(l, KOS__LINK_END_UPGRADE, 0, "an upgrade response over 8 KiB");
+        return;
+    }
+    hdr = malloc(len);
+    if (!hdr) {
+        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+        return;
+    }
+    evbuffer_remove(in, hdr, len);
+    if (l->role == KOS__LINK_SERVER) {
+        status = kos__link_parse_request(hdr, len, key, why, sizeof(why));
+        free(hdr);
+        if (status != 101) {
+            http_answer(l, status, why);
+            return;
+        }
+        kos__link_accept_key(key, l->accept);
+        evbuffer_add_printf(bufferevent_get_output(l->bev),
+                            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+                            "Sec-WebSocket-Protocol: " KOS__LINK_SUBPROTOCOL "\r\n\r\n",
+                            l->accept);
+    } else {
+        status = kos__link_parse_response(hdr, len, l->accept, why, sizeof(why));
+        free(hdr);
+        if (status != 101) {
+            l->end.http_status = status;
+            end_link(l, status == 403 ? KOS__LINK_END_REFUSED : KOS__LINK_END_UPGRADE, 0, "%s",
+                     why);
+            return;
+        }
+    }
+    open_ws(l);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    struct kos__link *l = arg;
+
+    if (l->state == KOS__LINK_UPGRADING)
+        upgrade(l);
+    if (l->state == KOS__LINK_HELLO || l->state == KOS__LINK_UP)
+        ws_read(l);
+    if (l->state < KOS__LINK_CLOSING &&
+        evbuffer_get_length(bufferevent_get_output(bev)) > OUTPUT_HIGH) {
+        l->throttled = true;
+        bufferevent_disable(bev, EV_READ);
+    }
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct kos__link *l = arg;
+
+    (void)fd;
+    (void)what;
+    if (l->state < KOS__LINK_CLOSING)
+        read_cb(l->bev, l);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    struct kos__link *l = arg;
+
+    if (l->throttled && l->state < KOS__LINK_CLOSING &&
+        evbuffer_get_length(bufferevent_get_output(bev)) <= OUTPUT_HIGH / 2) {
+        l->throttled = false;
+        bufferevent_enable(bev, EV_READ);
+        if (evbuffer_get_length(bufferevent_get_input(bev)))
+            event_active(l->kick_ev, EV_TIMEOUT, 0);
+    }
+    if (l->state == KOS__LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+        (!l->ws || !wslay_event_want_write(l->ws)))
+        event_active(l->done_ev, EV_TIMEOUT, 0);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct kos__link *l = arg;
+    unsigned long e = bufferevent_get_openssl_error(bev);
+    int err = EVUTIL_SOCKET_ERROR();
+
+    if (l->state >= KOS__LINK_CLOSING) {
+        event_active(l->done_ev, EV_TIMEOUT, 0);
+        return;
+    }
+    l->end.ssl_err = e;
+    if (what & BEV_EVENT_TIMEOUT)
+        end_link(l, KOS__LINK_END_TIMEOUT, 0,
+                 (what & BEV_EVENT_WRITING) ? "the peer took nothing for %u s"
+                                            : "nothing received for %u s",
+                 (unsigned)(l->idle_ms / 1000));
+    else if (e) {
+        char buf[128];
+        ERR_error_string_n(e, buf, sizeof(buf));
+        end_link(l, KOS__LINK_END_IO, 0, "TLS: %s", buf);
+    } else if (what & BEV_EVENT_EOF)
+        end_link(l, KOS__LINK_END_IO, 0, "the connection was closed");
+    else
+        end_link(l, KOS__LINK_END_IO, 0, "the connection failed: %s",
+                 err ? evutil_socket_error_to_string(err) : "unknown error");
+    while (bufferevent_get_openssl_error(bev))
+        ;
+}
+
+static void upgrade_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct kos__link *l = arg;
+
+    (void)fd;
+    (void)what;
+    end_link(l, KOS__LINK_END_TIMEOUT, 0, "no upgrade %s within %u s",
+             l->role == KOS__LINK_SERVER ? "request" : "response",
+             (unsigned)(l->upgrade_ms / 1000));
+}
+
+static void ping_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct kos__link *l = arg;
+    struct wslay_event_msg m = {.opcode = WSLAY_PING, .msg = NULL, .msg_length = 0};
+
+    (void)fd;
+    (void)what;
+    if (l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP)
+        return;
+    (void)wslay_event_queue_msg(l->ws, &m);
+    ws_flush(l);
+}
+
+static void send_request(struct kos__link *l, const char *fixed_key)
+{
+    unsigned char raw[16];
+
+    if (fixed_key) {
+        snprintf(l->ws_key, sizeof(l->ws_key), "%s", fixed_key);
+    } else {
+        if (RAND_bytes(raw, sizeof(raw)) != 1)
+            memset(raw, 0x5a, sizeof(raw)); /* the key is not a secret, only a nonce */
+        EVP_EncodeBlock((unsigned char *)l->ws_key, raw, sizeof(raw));
+    }
+    kos__link_accept_key(l->ws_key, l->accept);
+    evbuffer_add_printf(bufferevent_get_output(l->bev),
+                        "GET " KOS__LINK_PATH " HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                        "Sec-WebSocket-Version: 13\r\n"
+                        "Sec-WebSocket-Protocol: " KOS__LINK_SUBPROTOCOL "\r\n\r\n",
+                        l->host, l->ws_key);
+}
+
+struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev,
+                                const struct kos__link_config *cfg, const struct kos__link_cbs *cbs)
+{
+    struct kos__link *l;
+    struct timeval tv;
+
+    if (!base || !bev || !cfg || !cbs)
+        goto out_bev;
+    if (cfg->window < KOS__LINK_WINDOW_MIN || cfg->window > KOS__LINK_WINDOW_MAX)
+        goto out_bev;
+    l = calloc(1, sizeof(*l));
+    if (!l)
+        goto out_bev;
+    l->base = base;
+    l->bev = bev;
+    l->cbs = *cbs;
+    l->role = cfg->role;
+    l->window = cfg->window;
+    l->bound = cfg->send_bound ? cfg->send_bound : cfg->window;
+    l->upgrade_ms = cfg->upgrade_ms ? cfg->upgrade_ms : KOS__LINK_UPGRADE_MS;
+    l->ping_ms = cfg->ping_ms ? cfg->ping_ms : KOS__LINK_PING_MS;
+    l->idle_ms = cfg->idle_ms ? cfg->idle_ms : KOS__LINK_IDLE_MS;
+    l->close_ms = cfg->close_ms ? cfg->close_ms : KOS__LINK_CLOSE_MS;
+    snprintf(l->agent, sizeof(l->agent), "%s", cfg->agent ? cfg->agent : "kos-link/0.1");
+    snprintf(l->host, sizeof(l->host), "%s", cfg->host ? cfg->host : "localhost");
+    snprintf(l->device_id, sizeof(l->device_id), "%s",
+             cfg->role == KOS__LINK_SERVER && cfg->device_id ? cfg->device_id : "");
+    kos__link_frames_init(&l->frames, cfg->role == KOS__LINK_SERVER);
+    l->upgrade_timer = evtimer_new(base, upgrade_timer_cb, l);
+    l->ping_timer = event_new(base, -1, EV_PERSIST, ping_timer_cb, l);
+    l->close_timer = evtimer_new(base, close_timer_cb, l);
+    l->done_ev = event_new(base, -1, 0, done_cb, l);
+    l->credit_ev = event_new(base, -1, 0, credit_cb, l);
+    l->kick_ev = event_new(base, -1, 0, kick_cb, l);
+    if (!l->upgrade_timer || !l->ping_timer || !l->close_timer || !l->done_ev || !l->credit_ev ||
+        !l->kick_ev) {
+        kos__link_free(l);
+        return NULL;
+    }
+    tv = (struct timeval){l->upgrade_ms / 1000, (l->upgrade_ms % 1000) * 1000};
+    event_add(l->upgrade_timer, &tv);
+    bufferevent_setcb(bev, read_cb, write_cb, event_cb, l);
+    bufferevent_setwatermark(bev, EV_WRITE, OUTPUT_HIGH / 2, 0);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    if (l->role == KOS__LINK_CLIENT)
+        send_request(l, cfg->ws_key);
+    /* Bytes already read (a request that came with the handshake) are read
+     * from the loop, so no callback runs before the caller has the link. */
+    if (evbuffer_get_length(bufferevent_get_input(bev)))
+        event_active(l->kick_ev, EV_TIMEOUT, 0);
+    return l;
+out_bev:
+    if (bev)
+        bufferevent_free(bev);
+    return NULL;
+}
+
+void kos__link_free(struct kos__link *l)
+{
+    if (!l)
+        return;
+    for (uint32_t c = 0; c < KOS__LINK_CHANNELS; c++) {
+        while (l->ch[c].head) {
+            struct qmsg *q = l->ch[c].head;
+            l->ch[c].head = q->next;
+            free(q);
+        }
+    }
+    if (l->upgrade_timer)
+        event_free(l->upgrade_timer);
+    if (l->ping_timer)
+        event_free(l->ping_timer);
+    if (l->close_timer)
+        event_free(l->close_timer);
+    if (l->done_ev)
+        event_free(l->done_ev);
+    if (l->credit_ev)
+        event_free(l->credit_ev);
+    if (l->kick_ev)
+        event_free(l->kick_ev);
+    if (l->ws)
+        wslay_event_context_free(l->ws);
+    bufferevent_free(l->bev);
+    free(l);
+}
+
+kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size_t n)
+{
+    Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
+    struct chan *ch;
+    struct qmsg *q;
+    size_t plen;
+
+    if (!l || c == 0 || c >= KOS__LINK_CHANNELS || (n && !p))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    if (l->state != KOS__LINK_UP)
+        return KOS_STATUS_UNAVAILABLE;
+    if (n > DATA_MAX || n > l->peer_window)
+        return KOS_STATUS_TOO_LARGE;
+    ch = &l->ch[c];
+    if (ch->queued && ch->queued + n > l->bound) {
+        ch->want_room = true;
+        return KOS_STATUS_BUSY;
+    }
+    env.channel = c;
+    env.body_case = KOS__LINK__ENVELOPE__BODY_DATA;
+    env.data.data = (uint8_t *)p;
+    env.data.len = n;
+    plen = kos__link__envelope__get_packed_size(&env);
+    q = malloc(sizeof(*q) + plen);
+    if (!q)
+        return KOS_STATUS_NO_MEMORY;
+    q->next = NULL;
+    q->len = n;
+    q->plen = plen;
+    kos__link__envelope__pack(&env, q->packed);
+    if (ch->tail)
+        ch->tail->next = q;
+    else
+        ch->head = q;
+    ch->tail = q;
+    ch->queued += n;
+    pump(l, c);
+    ws_flush(l);
+    return KOS_STATUS_OK;
+}
+
+void kos__link_consumed(struct kos__link *l, uint32_t c, size_t n)
+{
+    struct chan *ch;
+
+    if (!l || c == 0 || c >= KOS__LINK_CHANNELS)
+        return;
+    ch = &l->ch[c];
+    if (n > ch->unacked - ch->consumed)
+        n = (size_t)(ch->unacked - ch->consumed);
+    ch->consumed += n;
+    if (n)
+        event_active(l->credit_ev, EV_TIMEOUT, 0);
+}
+
+void kos__link_close(struct kos__link *l, uint32_t code, const char *reason)
+{
+    if (!l || l->state >= KOS__LINK_CLOSING)
+        return;
+    if (l->state == KOS__LINK_HELLO || l->state == KOS__LINK_UP) {
+        Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
+        Kos__Link__Close cl = KOS__LINK__CLOSE__INIT;
+        char r[REASON_MAX + 1];
+        snprintf(r, sizeof(r), "%s", reason ? reason : "");
+        cl.code = code;
+        cl.reason = r;
+        env.channel = 0;
+        env.body_case = KOS__LINK__ENVELOPE__BODY_CLOSE;
+        env.close = &cl;
+        (void)send_envelope(l, &env);
+    }
+    end_link(l, KOS__LINK_END_LOCAL, l->ws ? KOS__LINK_CLOSE_NORMAL : 0, "%s",
+             reason && *reason ? reason : "closed by this end");
+}
+
+enum kos__link_state kos__link_state(const struct kos__link *l)
+{
+    return l->state;
+}
+
+size_t kos__link_queued(const struct kos__link *l, uint32_t c)
+{
+    return c < KOS__LINK_CHANNELS ? l->ch[c].queued : 0;
+}
+
+uint64_t kos__link_credit(const struct kos__link *l, uint32_t c)
+{
+    return c < KOS__LINK_CHANNELS ? l->ch[c].credit : 0;
+}
+
+uint32_t kos__link_peer_window(const struct kos__link *l)
+{
+    return l->peer_window;
+}
+
+const char *kos__link_peer_agent(const struct kos__link *l)
+{
+    return l->peer_agent;
+}
+
+const char *kos__link_device_id(const struct kos__link *l)
+{
+    return l->peer_id;
+}
+
+struct bufferevent *kos__link_bufferevent(struct kos__link *l)
+{
+    return l->bev;
+}

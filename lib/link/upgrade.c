@@ -1,0 +1,370 @@
+/*
+ * upgrade.c - what the device link reads before and beside wslay: the HTTP
+ * upgrade request (server) and its response (client), RFC 6455's accept
+ * key, and the frame checker that holds every frame header to
+ * docs/link.md before wslay reads the frame.
+ *
+ * All of it reads bytes from the other end: every length is checked before
+ * it is used, nothing is read past `len`, and nothing here allocates.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "link.h"
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+void kos__link_accept_key(const char *key, char out[29])
+{
+    unsigned char md[SHA_DIGEST_LENGTH];
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "%.24s" WS_GUID, key);
+
+    SHA1((const unsigned char *)buf, (size_t)n, md);
+    EVP_EncodeBlock((unsigned char *)out, md, sizeof(md)); /* 28 characters and a NUL */
+}
+
+/* One line of the header block: [p, p+n), without its CRLF. */
+struct line {
+    const char *p;
+    size_t n;
+};
+
+/* Takes the next CRLF-terminated line from *at in buf[0..len). */
+static bool next_line(const char *buf, size_t len, size_t *at, struct line *l)
+{
+    for (size_t i = *at; i + 1 < len; i++) {
+        if (buf[i] == '\r' && buf[i + 1] == '\n') {
+            l->p = buf + *at;
+            l->n = i - *at;
+            *at = i + 2;
+            return true;
+        }
+        if (buf[i] == '\n' || buf[i] == '\0')
+            return false;
+    }
+    return false;
+}
+
+static bool is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Splits a header line into name and trimmed value. */
+static bool header(const struct line *l, struct line *name, struct line *value)
+{
+    size_t i = 0;
+
+    while (i < l->n && is_tchar(l->p[i]))
+        i++;
+    if (i == 0 || i >= l->n || l->p[i] != ':')
+        return false;
+    name->p = l->p;
+    name->n = i;
+    i++;
+    while (i < l->n && (l->p[i] == ' ' || l->p[i] == '\t'))
+        i++;
+    value->p = l->p + i;
+    value->n = l->n - i;
+    while (value->n && (value->p[value->n - 1] == ' ' || value->p[value->n - 1] == '\t'))
+        value->n--;
+    for (size_t k = 0; k < value->n; k++)
+        if ((unsigned char)value->p[k] < 0x20 && value->p[k] != '\t')
+            return false;
+    return true;
+}
+
+static bool name_is(const struct line *n, const char *s)
+{
+    return n->n == strlen(s) && strncasecmp(n->p, s, n->n) == 0;
+}
+
+static bool value_is(const struct line *v, const char *s)
+{
+    return v->n == strlen(s) && strncasecmp(v->p, s, v->n) == 0;
+}
+
+/* True if the comma-separated list v holds token s (case-insensitive). */
+static bool list_has(const struct line *v, const char *s)
+{
+    size_t i = 0, sl = strlen(s);
+
+    while (i < v->n) {
+        size_t a, b;
+        while (i < v->n && (v->p[i] == ' ' || v->p[i] == '\t' || v->p[i] == ','))
+            i++;
+        a = i;
+        while (i < v->n && v->p[i] != ',')
+            i++;
+        b = i;
+        while (b > a && (v->p[b - 1] == ' ' || v->p[b - 1] == '\t'))
+            b--;
+        if (b - a == sl && strncasecmp(v->p + a, s, sl) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* True if v is 16 bytes in base64: 22 characters of the alphabet and "==",
+ * the last character's unused bits zero. */
+static bool key_ok(const struct line *v)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *last;
+
+    if (v->n != 24 || v->p[22] != '=' || v->p[23] != '=')
+        return false;
+    for (size_t i = 0; i < 22; i++)
+        if (!v->p[i] || !strchr(b64, v->p[i]))
+            return false;
+    last = strchr(b64, v->p[21]);
+    return ((last - b64) & 0xf) == 0;
+}
+
+#define WHY(...) (snprintf(why, whylen, __VA_ARGS__))
+
+int kos__link_parse_request(const char *req, size_t len, char key[25], char *why, size_t whylen)
+{
+    struct line l, name, value, method, target, version;
+    bool upgrade = false, connection = false, proto = false, have_key = false;
+    int ws_version = -1;
+    size_t at = 0, sp1, sp2;
+
+    key[0] = '\0';
+    if (!next_line(req, len, &at, &l)) {
+        WHY("not an HTTP request (no request line)");
+        return 400;
+    }
+    /* METHOD SP TARGET SP HTTP/1.x */
+    for (sp1 = 0; sp1 < l.n && l.p[sp1] != ' '; sp1++)
+        if (!is_tchar(l.p[sp1]))
+            break;
+    for (sp2 = sp1 + 1; sp2 < l.n && l.p[sp2] != ' '; sp2++)
+        if ((unsigned char)l.p[sp2] <= 0x20 || (unsigned char)l.p[sp2] >= 0x7f)
+            break;
+    if (sp1 == 0 || sp1 >= l.n || l.p[sp1] != ' ' || sp2 == sp1 + 1 || sp2 >= l.n ||
+        l.p[sp2] != ' ' || l.n - sp2 - 1 != 8 || strncmp(l.p + sp2 + 1, "HTTP/1.", 7) != 0 ||
+        (l.p[l.n - 1] != '0' && l.p[l.n - 1] != '1')) {
+        WHY("not an HTTP request (a malformed request line)");
+        return 400;
+    }
+    method = (struct line){l.p, sp1};
+    target = (struct line){l.p + sp1 + 1, sp2 - sp1 - 1};
+    version = (struct line){l.p + sp2 + 1, 8};
+    for (;;) {
+        if (!next_line(req, len, &at, &l)) {
+            WHY("not an HTTP request (a header line without CRLF)");
+            return 400;
+        }
+        if (l.n == 0)
+            break;
+        if (!header(&l, &name, &value)) {
+            WHY("a malformed header line");
+            return 400;
+        }
+        if (name_is(&name, "Upgrade"))
+            upgrade = upgrade || list_has(&value, "websocket");
+        else if (name_is(&name, "Connection"))
+            connection = connection || list_has(&value, "upgrade");
+        else if (name_is(&name, "Sec-WebSocket-Protocol"))
+            proto = proto || list_has(&value, KOS__LINK_SUBPROTOCOL);
+        else if (name_is(&name, "Sec-WebSocket-Version"))
+            ws_version = value_is(&value, "13") ? 13 : 0;
+        else if (name_is(&name, "Sec-WebSocket-Key")) {
+            if (have_key || !key_ok(&value)) {
+                WHY("a bad Sec-WebSocket-Key (16 bytes in base64, once)");
+                return 400;
+            }
+            memcpy(key, value.p, 24);
+            key[24] = '\0';
+            have_key = true;
+        }
+    }
+    if (at != len) {
+        WHY("bytes after the request's header block");
+        return 400;
+    }
+    if (!(method.n == 3 && memcmp(method.p, "GET", 3) == 0) ||
+        !(target.n == strlen(KOS__LINK_PATH) && memcmp(target.p, KOS__LINK_PATH, target.n) == 0)) {
+        WHY("not GET " KOS__LINK_PATH " (%.*s %.*s)", (int)(method.n > 16 ? 16 : method.n),
+            method.p, (int)(target.n > 64 ? 64 : target.n), target.p);
+        return 404;
+    }
+    if (version.p[7] != '1')
+        WHY("HTTP/1.0 cannot upgrade");
+    else if (!upgrade || !connection)
+        WHY("not a WebSocket upgrade (Upgrade: websocket, Connection: Upgrade)");
+    else if (ws_version != 13)
+        WHY("Sec-WebSocket-Version is not 13");
+    else if (!have_key)
+        WHY("no Sec-WebSocket-Key");
+    else if (!proto)
+        WHY("Sec-WebSocket-Protocol does not offer " KOS__LINK_SUBPROTOCOL);
+    else
+        return 101;
+    key[0] = '\0';
+    return 400;
+}
+
+int kos__link_parse_response(const char *resp, size_t len, const char *accept, char *why,
+                             size_t whylen)
+{
+    struct line l, name, value;
+    bool upgrade = false, connection = false, proto = false, acc = false;
+    size_t at = 0;
+    int status = 0;
+
+    if (!next_line(resp, len, &at, &l) || l.n < 12 || strncmp(l.p, "HTTP/1.1 ", 9) != 0 ||
+        l.p[9] < '1' || l.p[9] > '5' || l.p[10] < '0' || l.p[10] > '9' || l.p[11] < '0' ||
+        l.p[11] > '9' || (l.n > 12 && l.p[12] != ' ')) {
+        WHY("not an HTTP/1.1 response");
+        return -1;
+    }
+    status = (l.p[9] - '0') * 100 + (l.p[10] - '0') * 10 + (l.p[11] - '0');
+    for (;;) {
+        if (!next_line(resp, len, &at, &l)) {
+            WHY("a malformed response (a header line without CRLF)");
+            return -1;
+        }
+        if (l.n == 0)
+            break;
+        if (!header(&l, &name, &value)) {
+            WHY("a malformed response header");
+            return -1;
+        }
+        if (name_is(&name, "Upgrade"))
+            upgrade = value_is(&value, "websocket");
+        else if (name_is(&name, "Connection"))
+            connection = list_has(&value, "upgrade");
+        else if (name_is(&name, "Sec-WebSocket-Protocol"))
+            proto = value_is(&value, KOS__LINK_SUBPROTOCOL);
+        else if (name_is(&name, "Sec-WebSocket-Accept"))
+            acc = value.n == 28 && memcmp(value.p, accept, 28) == 0;
+    }
+    if (at != len) {
+        WHY("bytes after the response's header block");
+        return -1;
+    }
+    if (status != 101) {
+        WHY("the server answered the upgrade with HTTP %d", status);
+        return status;
+    }
+    if (!upgrade || !connection)
+        WHY("101 without Upgrade: websocket and Connection: Upgrade");
+    else if (!acc)
+        WHY("101 with a wrong Sec-WebSocket-Accept");
+    else if (!proto)
+        WHY("101 without Sec-WebSocket-Protocol: " KOS__LINK_SUBPROTOCOL);
+    else
+        return 101;
+    return -1;
+}
+
+void kos__link_frames_init(struct kos__link_frames *f, bool from_client)
+{
+    memset(f, 0, sizeof(*f));
+    f->from_client = from_client;
+    f->need = 2;
+}
+
+/* Checks a whole frame header in f->hdr. Returns 0 or a close code. */
+static uint16_t check_header(struct kos__link_frames *f, char *why, size_t whylen)
+{
+    uint8_t b0 = f->hdr[0], b1 = f->hdr[1], op = b0 & 0x0f;
+    bool fin = b0 & 0x80, masked = b1 & 0x80;
+    uint64_t len = b1 & 0x7f;
+
+    if (len == 126) {
+        len = (uint64_t)f->hdr[2] << 8 | f->hdr[3];
+        if (len < 126) {
+            WHY("a frame length not in its shortest form");
+            return KOS__LINK_CLOSE_PROTOCOL;
+        }
+    } else if (len == 127) {
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | f->hdr[2 + i];
+        if (len >> 63) {
+            WHY("a frame length with its top bit set");
+            return KOS__LINK_CLOSE_PROTOCOL;
+        }
+        if (len < 65536) {
+            WHY("a frame length not in its shortest form");
+            return KOS__LINK_CLOSE_PROTOCOL;
+        }
+    }
+    if (b0 & 0x70) {
+        WHY("a frame with reserved bits set");
+        return KOS__LINK_CLOSE_PROTOCOL;
+    }
+    if (masked != f->from_client) {
+        WHY(f->from_client ? "an unmasked frame from the client"
+                           : "a masked frame from the server");
+        return KOS__LINK_CLOSE_PROTOCOL;
+    }
+    switch (op) {
+    case 0x1:
+        WHY("a text frame (the link carries binary messages only)");
+        return KOS__LINK_CLOSE_DATA;
+    case 0x2:
+        if (!fin) {
+            WHY("a fragmented message (each message is one frame)");
+            return KOS__LINK_CLOSE_PROTOCOL;
+        }
+        if (len > KOS__LINK_MSG_MAX) {
+            WHY("a message of %llu bytes (at most %u)", (unsigned long long)len, KOS__LINK_MSG_MAX);
+            return KOS__LINK_CLOSE_TOO_BIG;
+        }
+        break;
+    case 0x8:
+    case 0x9:
+    case 0xa:
+        if (!fin || len > 125) {
+            WHY(!fin ? "a fragmented control frame" : "a control frame over 125 bytes");
+            return KOS__LINK_CLOSE_PROTOCOL;
+        }
+        break;
+    case 0x0:
+        WHY("a continuation frame (each message is one frame)");
+        return KOS__LINK_CLOSE_PROTOCOL;
+    default:
+        WHY("a frame with unknown opcode %u", op);
+        return KOS__LINK_CLOSE_PROTOCOL;
+    }
+    f->skip = len;
+    return 0;
+}
+
+uint16_t kos__link_frames_feed(struct kos__link_frames *f, const uint8_t *p, size_t n, char *why,
+                               size_t whylen)
+{
+    while (n) {
+        if (f->skip) {
+            size_t k = f->skip < n ? (size_t)f->skip : n;
+            f->skip -= k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        f->hdr[f->have++] = *p++;
+        n--;
+        if (f->have == 2) {
+            uint8_t l7 = f->hdr[1] & 0x7f;
+            f->need = 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + ((f->hdr[1] & 0x80) ? 4 : 0);
+        }
+        if (f->have < f->need)
+            continue;
+        uint16_t code = check_header(f, why, whylen);
+        if (code)
+            return code;
+        f->have = 0;
+        f->need = 2;
+    }
+    return 0;
+}

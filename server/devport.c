@@ -1,0 +1,386 @@
+/*
+ * devport.c - the server's device port (devport.h): a TLS 1.3 listener
+ * that requires a client certificate, admits the devices its hooks know,
+ * and runs a server link (lib/link) for each.
+ *
+ * A connection goes: accepted -> TLS handshake (verify_cb names the device
+ * by its certificate's key and asks admit()) -> link upgrading -> up
+ * (online()) -> closed (offline()). What stays true: a device is online at
+ * most once (up_cb ends an older link of the same id, and says offline for
+ * it, before it says online for the new one); a connection that is not a
+ * link within KOS__LINK_UPGRADE_MS of its accept is dropped; nothing a
+ * device sends reaches the hooks before its Hello; a connection is freed
+ * only from the event loop, never inside its own callbacks but closed().
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include "devport.h"
+#include "link.h"
+
+struct conn {
+    struct kos__devport *dp;
+    struct conn *next;
+    struct bufferevent *bev; /* during the handshake; then the link's */
+    struct kos__link *link;
+    struct event *hs_timer;
+    char id[KOS__DEVICE_ID_LEN + 1];
+    bool online;
+};
+
+struct kos__devport {
+    struct event_base *base;
+    SSL_CTX *ctx;
+    struct evconnlistener *lis;
+    struct kos__devport_hooks hooks;
+    unsigned port;
+    uint32_t hs_ms, upgrade_ms, idle_ms, window;
+    struct conn *conns;
+};
+
+static int conn_index = -1; /* SSL ex_data slot for the connection */
+
+static void conn_free(struct conn *c)
+{
+    struct conn **pp;
+
+    for (pp = &c->dp->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    if (c->hs_timer)
+        event_free(c->hs_timer);
+    if (c->link)
+        kos__link_free(c->link);
+    else if (c->bev)
+        bufferevent_free(c->bev);
+    free(c);
+}
+
+/* The hex device id of an Ed25519 certificate key, or false. */
+static bool device_id(X509 *cert, char id[KOS__DEVICE_ID_LEN + 1])
+{
+    EVP_PKEY *pk = X509_get0_pubkey(cert);
+    unsigned char raw[32], md[SHA256_DIGEST_LENGTH];
+    size_t n = sizeof(raw);
+
+    if (!pk || EVP_PKEY_get_base_id(pk) != EVP_PKEY_ED25519 ||
+        EVP_PKEY_get_raw_public_key(pk, raw, &n) != 1 || n != sizeof(raw))
+        return false;
+    SHA256(raw, n, md);
+    for (size_t i = 0; i < sizeof(md); i++)
+        snprintf(id + 2 * i, 3, "%02x", md[i]);
+    return true;
+}
+
+/* Checks the client's certificate: the chain as OpenSSL found it, then at
+ * depth 0 the device's id from its key, its CN against that id, and the
+ * admit() hook. A refusal fails the handshake (see docs/link.md for the
+ * alert). */
+static int verify_cb(int ok, X509_STORE_CTX *x)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+    struct conn *c = ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
+    X509 *cert = X509_STORE_CTX_get_current_cert(x);
+    char id[KOS__DEVICE_ID_LEN + 1], cn[256];
+    X509_NAME *subj;
+    int n, cns = 0;
+
+    if (!ok || !c)
+        return 0;
+    if (X509_STORE_CTX_get_error_depth(x) != 0)
+        return 1;
+    if (!cert || !device_id(cert, id)) {
+        X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
+        return 0;
+    }
+    subj = X509_get_subject_name(cert);
+    for (int i = -1; (i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0;)
+        cns++;
+    n = X509_NAME_get_text_by_NID(subj, NID_commonName, cn, sizeof(cn));
+    if (cns != 1 || n != (int)KOS__DEVICE_ID_LEN || strcmp(cn, id) != 0) {
+        X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
+        return 0;
+    }
+    if (!c->dp->hooks.admit || c->dp->hooks.admit(c->dp->hooks.arg, id) != KOS_STATUS_OK) {
+        X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
+        return 0;
+    }
+    memcpy(c->id, id, sizeof(id));
+    return 1;
+}
+
+static struct conn *find_online(struct kos__devport *dp, const char *id)
+{
+    for (struct conn *c = dp->conns; c; c = c->next)
+        if (c->online && !strcmp(c->id, id))
+            return c;
+    return NULL;
+}
+
+static void up_cb(void *arg, struct kos__link *l)
+{
+    struct conn *c = arg, *old;
+
+    (void)l;
+    while ((old = find_online(c->dp, c->id))) {
+        old->online = false;
+        kos__link_close(old->link, KOS_STATUS_ALREADY_EXISTS, "replaced by a newer link");
+        if (c->dp->hooks.offline)
+            c->dp->hooks.offline(c->dp->hooks.arg, old->id, "replaced by a newer link");
+    }
+    c->online = true;
+    if (c->dp->hooks.online)
+        c->dp->hooks.online(c->dp->hooks.arg, c->id);
+}
+
+static kos_status_t data_cb(void *arg, struct kos__link *l, uint32_t ch, const uint8_t *p, size_t n)
+{
+    struct conn *c = arg;
+
+    if (c->online && c->dp->hooks.data)
+        c->dp->hooks.data(c->dp->hooks.arg, c->id, ch, p, n);
+    kos__link_consumed(l, ch, n); /* the hook took it: stored or dropped */
+    return KOS_STATUS_OK;
+}
+
+static void closed_cb(void *arg, struct kos__link *l, const struct kos__link_end *end)
+{
+    struct conn *c = arg;
+
+    (void)l;
+    if (c->online) {
+        c->online = false;
+        if (c->dp->hooks.offline)
+            c->dp->hooks.offline(c->dp->hooks.arg, c->id, end->why);
+    }
+    conn_free(c);
+}
+
+static void hs_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    struct kos__link_config cfg = {.role = KOS__LINK_SERVER,
+                                   .window = c->dp->window,
+                                   .agent = "kos-server/0.1",
+                                   .device_id = c->id,
+                                   .upgrade_ms = c->dp->upgrade_ms,
+                                   .idle_ms = c->dp->idle_ms};
+    struct kos__link_cbs cbs = {.arg = c, .up = up_cb, .data = data_cb, .closed = closed_cb};
+
+    if (!(what & BEV_EVENT_CONNECTED) || !c->id[0]) {
+        conn_free(c); /* a failed handshake: the alert has been sent */
+        return;
+    }
+    (void)bev;
+    event_del(c->hs_timer);
+    c->link = kos__link_new(c->dp->base, c->bev, &cfg, &cbs);
+    c->bev = NULL;
+    if (!c->link)
+        conn_free(c);
+}
+
+static void hs_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_free(arg); /* a handshake that did not finish in time */
+}
+
+static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    struct kos__devport *dp = arg;
+    struct conn *c = calloc(1, sizeof(*c));
+    struct timeval tv = {dp->hs_ms / 1000, (dp->hs_ms % 1000) * 1000};
+    SSL *ssl = NULL;
+
+    (void)lis;
+    (void)sa;
+    (void)salen;
+    if (!c || !(ssl = SSL_new(dp->ctx)) || !SSL_set_ex_data(ssl, conn_index, c)) {
+        SSL_free(ssl);
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
+    c->dp = dp;
+    c->bev = bufferevent_openssl_socket_new(dp->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    c->hs_timer = evtimer_new(dp->base, hs_timer_cb, c);
+    c->next = dp->conns;
+    dp->conns = c;
+    if (!c->bev || !c->hs_timer) {
+        if (!c->bev) {
+            SSL_free(ssl);
+            evutil_closesocket(fd);
+        }
+        conn_free(c);
+        return;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    bufferevent_setcb(c->bev, NULL, NULL, hs_event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    evtimer_add(c->hs_timer, &tv);
+}
+
+/* Parses "HOST:PORT" (IPv4, or [IPv6]) into ss. */
+static bool parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    char *end;
+    unsigned long port;
+    size_t hl;
+
+    if (!colon)
+        return false;
+    port = strtoul(colon + 1, &end, 10);
+    hl = (size_t)(colon - addr);
+    if (*end || end == colon + 1 || port > 65535 || hl == 0 || hl >= sizeof(host))
+        return false;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    memset(ss, 0, sizeof(*ss));
+    if (host[0] == '[' && host[hl - 1] == ']') {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        host[hl - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+            return false;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*s6);
+        return true;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+        return false;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    *len = sizeof(*s4);
+    return true;
+}
+
+struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, const char *addr,
+                                         const struct kos__devport_hooks *hooks, char *err,
+                                         size_t errlen)
+{
+    struct kos__devport *dp;
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+
+    if (!base || !ctx || !addr || !hooks || !hooks->admit) {
+        snprintf(err, errlen, "the device port needs a loop, a TLS context, an address and hooks");
+        return NULL;
+    }
+    if (!parse_addr(addr, &ss, &len)) {
+        snprintf(err, errlen, "'%s' is not HOST:PORT (an IPv4 address, or [IPv6])", addr);
+        return NULL;
+    }
+    if (conn_index < 0 &&
+        (conn_index = SSL_get_ex_new_index(0, "kos devport", NULL, NULL, NULL)) < 0) {
+        snprintf(err, errlen, "OpenSSL: no ex_data index");
+        return NULL;
+    }
+    dp = calloc(1, sizeof(*dp));
+    if (!dp) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    dp->base = base;
+    dp->ctx = ctx;
+    dp->hooks = *hooks;
+    dp->hs_ms = KOS__LINK_UPGRADE_MS;
+    dp->window = KOS__LINK_WINDOW_DEFAULT;
+    /* docs/link.md, "Transport": TLS 1.3 only, a client certificate
+     * required, no tickets, idle buffers released. */
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    dp->lis = evconnlistener_new_bind(
+        base, accept_cb, dp, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+        (struct sockaddr *)&ss, (int)len);
+    if (!dp->lis) {
+        snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
+        free(dp);
+        return NULL;
+    }
+    len = sizeof(ss);
+    if (getsockname(evconnlistener_get_fd(dp->lis), (struct sockaddr *)&ss, &len) == 0)
+        dp->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                 : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    return dp;
+}
+
+void kos__devport_set_limits(struct kos__devport *dp, uint32_t handshake_ms, uint32_t upgrade_ms,
+                             uint32_t idle_ms, uint32_t window)
+{
+    dp->hs_ms = handshake_ms ? handshake_ms : KOS__LINK_UPGRADE_MS;
+    dp->upgrade_ms = upgrade_ms;
+    dp->idle_ms = idle_ms;
+    dp->window = window >= KOS__LINK_WINDOW_MIN && window <= KOS__LINK_WINDOW_MAX
+                     ? window
+                     : KOS__LINK_WINDOW_DEFAULT;
+}
+
+unsigned kos__devport_port(const struct kos__devport *dp)
+{
+    return dp->port;
+}
+
+kos_status_t kos__devport_send(struct kos__devport *dp, const char *id, uint32_t ch, const void *p,
+                               size_t n)
+{
+    struct conn *c = dp && id ? find_online(dp, id) : NULL;
+
+    if (!c)
+        return KOS_STATUS_UNAVAILABLE;
+    return kos__link_send(c->link, ch, p, n);
+}
+
+void kos__devport_kick(struct kos__devport *dp, const char *id)
+{
+    struct conn *c, *next;
+
+    if (!dp || !id)
+        return;
+    for (c = dp->conns; c; c = next) {
+        next = c->next;
+        if (strcmp(c->id, id) != 0)
+            continue;
+        if (c->link)
+            kos__link_close(c->link, KOS_STATUS_UNAUTHORIZED, "the device was revoked");
+        else
+            conn_free(c); /* still in its handshake */
+    }
+}
+
+void kos__devport_destroy(struct kos__devport *dp)
+{
+    if (!dp)
+        return;
+    evconnlistener_free(dp->lis);
+    while (dp->conns) {
+        struct conn *c = dp->conns;
+        if (c->online && dp->hooks.offline)
+            dp->hooks.offline(dp->hooks.arg, c->id, "the server's device port closed");
+        c->online = false;
+        conn_free(c);
+    }
+    free(dp);
+}

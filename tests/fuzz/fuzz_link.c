@@ -1,0 +1,119 @@
+/*
+ * fuzz_link.c - libFuzzer harness for what either end of the device link
+ * reads from the other (lib/link): the first input byte picks the end, the
+ * rest is what its peer sent, delivered over a bufferevent pair in pieces
+ * the byte's upper bits size.
+ *
+ *   sel & 1 == 0  a server link reads a device: the HTTP upgrade request,
+ *                 then frames and envelopes
+ *   sel & 1 == 1  a client link (its Sec-WebSocket-Key fixed, so the right
+ *                 accept key is "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") reads a
+ *                 server: the upgrade response, then frames and envelopes
+ *
+ * Promises checked: a link never calls closed() twice, never reports data
+ * on channel 0 or past the fixed channels, never reports more data on a
+ * channel than its window before credit is given back, and an ended link
+ * always says why. The corpus (tests/fuzz/corpus/link) holds good
+ * exchanges and the violations the unit tests make.
+ */
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "fuzz.h"
+#include "link.h"
+
+#define WINDOW 4096u
+#define ID     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static struct event_base *base;
+
+struct obs {
+    struct kos__link *l;
+    int closed;
+    size_t held[KOS__LINK_CHANNELS];
+    unsigned n;
+};
+
+static void on_up(void *arg, struct kos__link *l)
+{
+    /* Send something back, so credit and queues are exercised. */
+    (void)arg;
+    if (kos__link_send(l, 1, "ok", 2) != KOS_STATUS_OK)
+        return; /* a full or closed link: nothing to check */
+}
+
+static kos_status_t on_data(void *arg, struct kos__link *l, uint32_t ch, const uint8_t *p, size_t n)
+{
+    struct obs *o = arg;
+
+    (void)p;
+    if (ch == 0 || ch >= KOS__LINK_CHANNELS)
+        kos_fuzz_fail("data reported on channel %u", ch);
+    o->held[ch] += n;
+    if (o->held[ch] > WINDOW)
+        kos_fuzz_fail("%zu bytes on channel %u, beyond a window of %u", o->held[ch], ch, WINDOW);
+    /* Take every other message at once; keep the rest (no credit back). */
+    if (o->n++ % 2 == 0) {
+        kos__link_consumed(l, ch, n);
+        o->held[ch] -= n;
+    }
+    return ch == 2 && (o->n % 7) == 0 ? KOS_STATUS_UNSUPPORTED : KOS_STATUS_OK;
+}
+
+static void on_closed(void *arg, struct kos__link *l, const struct kos__link_end *end)
+{
+    struct obs *o = arg;
+
+    (void)l;
+    if (o->closed++)
+        kos_fuzz_fail("closed() called twice");
+    if (!end->why[0])
+        kos_fuzz_fail("a link ended without saying why");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct bufferevent *pair[2];
+    struct kos__link_config cfg = {.window = WINDOW,
+                                   .agent = "fuzz",
+                                   .host = "127.0.0.1:7443",
+                                   .device_id = ID,
+                                   .ws_key = "dGhlIHNhbXBsZSBub25jZQ==",
+                                   .close_ms = 1};
+    struct obs o = {0};
+    struct kos__link_cbs cbs = {.arg = &o, .up = on_up, .data = on_data, .closed = on_closed};
+    size_t piece;
+
+    if (size < 1)
+        return 0;
+    if (!base && !(base = event_base_new()))
+        abort();
+    cfg.role = (data[0] & 1) ? KOS__LINK_CLIENT : KOS__LINK_SERVER;
+    piece = (size_t)1 << (data[0] >> 4); /* 1 byte to 32 KiB at a time */
+    data++;
+    size--;
+    if (bufferevent_pair_new(base, 0, pair) != 0)
+        abort();
+    o.l = kos__link_new(base, pair[1], &cfg, &cbs);
+    if (!o.l)
+        abort();
+    bufferevent_enable(pair[0], EV_READ | EV_WRITE);
+    while (size && !o.closed) {
+        size_t k = size < piece ? size : piece;
+        bufferevent_write(pair[0], data, k);
+        data += k;
+        size -= k;
+        for (int i = 0; i < 4; i++)
+            event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+    for (int i = 0; i < 8 && !o.closed; i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    kos__link_free(o.l);
+    bufferevent_free(pair[0]);
+    for (int i = 0; i < 4; i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    return 0;
+}

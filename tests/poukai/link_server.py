@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""link_server.py - a test server for the tunnel, written with
+python3-websockets and Python's ssl (TLS 1.3, client certificates verified
+against the device CA): an independent implementation of the server end of
+docs/link.md. It prints what it sees, one line each, flushed.
+
+  link_server.py MODE PORT CERT KEY CA PORTFILE
+
+MODE:
+  good      Hello with the device id (the SHA-256 of the client
+            certificate's key), answers each admin message with "echo: ",
+            gives credit back
+  refuse    answers the upgrade with HTTP 403
+  text      after the Hellos, a text frame                (device: 1003)
+  huge      a frame header claiming 2^40 bytes            (device: 1009)
+  masked    a masked frame                                (device: 1002)
+  garbage   a binary frame that is no envelope            (device: 1002)
+  nocredit  data on traces beyond the device's window     (device: 1008)
+  silent    the Hello, then nothing, never a pong needed  (no check)
+"""
+import asyncio
+import hashlib
+import http
+import os
+import ssl
+import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "server"))
+import linkproto as lp  # noqa: E402
+
+import websockets  # noqa: E402
+
+# An Ed25519 SubjectPublicKeyInfo's fixed prefix; the raw key follows.
+ED25519_SPKI = bytes.fromhex("302a300506032b6570032100")
+
+
+def out(*a):
+    print(*a, flush=True)
+
+
+def device_id(ws):
+    der = ws.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    i = der.find(ED25519_SPKI)
+    return hashlib.sha256(der[i + len(ED25519_SPKI):i + len(ED25519_SPKI) + 32]).hexdigest()
+
+
+async def handler(ws, mode):
+    dev = device_id(ws)
+    out("connected %s" % dev)
+    first = lp.decode(await ws.recv())
+    h = first.get("hello")
+    if not h:
+        out("no hello first")
+        return
+    out("hello agent=%s window=%d version=%d" % (h["agent"], h["window"], h["version"]))
+    window = h["window"]
+    await ws.send(lp.hello(window=65536, agent="python-link-server", device_id=dev))
+    if mode == "text":
+        await ws.send("not binary")
+    elif mode == "huge":
+        ws.transport.write(b"\x82\x7f" + struct.pack(">Q", 1 << 40))
+    elif mode == "masked":
+        ws.transport.write(lp.frame(lp.data(1, b"x"), True))
+    elif mode == "garbage":
+        await ws.send(b"\xff\xff\xff\xff")
+    elif mode == "nocredit":
+        # on traces, which no app of the test takes: nothing is credited back
+        for _ in range(window // 1000 + 2):
+            await ws.send(lp.data(3, b"n" * 1000))
+    try:
+        async for msg in ws:
+            if isinstance(msg, str):
+                out("text frame from the device")
+                continue
+            env = lp.decode(msg)
+            if "data" in env:
+                out("data %d %d %s" % (env["channel"], len(env["data"]),
+                                       env["data"][:64].decode(errors="replace")))
+                if mode == "good" and env["channel"] == 1:
+                    await ws.send(lp.data(1, b"echo: " + env["data"]))
+                await ws.send(lp.credit(env["channel"], len(env["data"])))
+            elif "close" in env:
+                out("close %d %s" % (env["close"]["code"], env["close"]["reason"]))
+    except websockets.ConnectionClosed as e:
+        out("closed %s %s" % (e.code, e.reason))
+
+
+async def main(mode, port, cert, key, ca, portfile):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_cert_chain(cert, key)
+    ctx.load_verify_locations(ca)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+
+    async def process_request(path, headers):
+        out("request %s" % path)
+        if path != "/kos/link/1":
+            return (http.HTTPStatus.NOT_FOUND, [], b"")
+        if mode == "refuse":
+            out("refused")
+            return (http.HTTPStatus.FORBIDDEN, [], b"")
+        return None
+
+    server = await websockets.serve(lambda ws, path: handler(ws, mode), "127.0.0.1", port,
+                                    ssl=ctx, subprotocols=["kos-link.1"], max_size=65536,
+                                    compression=None, process_request=process_request,
+                                    ping_interval=None)
+    port = server.sockets[0].getsockname()[1]
+    with open(portfile + ".tmp", "w") as f:
+        f.write("%d\n" % port)
+    os.rename(portfile + ".tmp", portfile)
+    out("listening %d %s" % (port, mode))
+    await asyncio.Future()
+
+
+if __name__ == "__main__":
+    mode, port, cert, key, ca, portfile = sys.argv[1:7]
+    try:
+        asyncio.run(main(mode, int(port), cert, key, ca, portfile))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,141 @@
+# The device port (server/devport.c) through devport_testsrv, against an
+# independent client (devport_client.py: python3-websockets and raw TLS):
+# a known device links, exchanges admin messages and closes; unknown
+# devices, a certificate whose CN is not its key's id, no certificate,
+# TLS 1.2, plain HTTP and silent connections are refused or dropped;
+# malformed frames end a link with their close codes; a device that never
+# grants credit gets BUSY while another device is served; a second link
+# replaces the first; a kicked device is cut off. The port stays up
+# throughout.
+set -euo pipefail
+T=${KOS_SERVER_TESTS:?}
+WORK=$(mktemp -d)
+SRV_PID=
+cleanup() {
+  [ -z "$SRV_PID" ] || kill "$SRV_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- server:" >&2
+  cat "$WORK/srv.out" >&2 || true
+  exit 1
+}
+source "$T/certs.sh"
+export PYTHONPATH=$T
+# python3-websockets is a Debian package: the system Python has it (another
+# python3 first on PATH may not).
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+mk_ca "$WORK"
+mk_server_cert "$WORK"
+for d in a b c; do
+  openssl genpkey -algorithm ed25519 -out "$WORK/$d.key" 2>/dev/null
+  mk_device_cert "$WORK" "$WORK/$d.key" "$WORK/$d.crt"
+done
+A=$(device_id "$WORK/a.key")
+B=$(device_id "$WORK/b.key")
+C=$(device_id "$WORK/c.key")
+# a certificate for a's key whose CN names another id
+mk_device_cert "$WORK" "$WORK/a.key" "$WORK/a-wrongcn.crt" "$B"
+# a certificate from another CA
+mkdir "$WORK/other" && mk_ca "$WORK/other"
+mk_device_cert "$WORK/other" "$WORK/a.key" "$WORK/a-otherca.crt"
+
+mkfifo "$WORK/cmd"
+"$KOS_DEVPORT_SRV" --cert "$WORK/server.crt" --key "$WORK/server.key" --ca "$WORK/ca.crt" \
+  --allow "$A,$C" --echo --limits 1000,1000,0,4096 <"$WORK/cmd" >"$WORK/srv.out" 2>&1 &
+SRV_PID=$!
+exec 3>"$WORK/cmd"
+for _ in $(seq 100); do grep -q '^listening' "$WORK/srv.out" && break; sleep 0.1; done
+PORT=$(sed -n 's/^listening //p' "$WORK/srv.out")
+[ -n "$PORT" ] || fail "the test server did not start"
+
+MARK=0
+mark() { MARK=$(wc -l <"$WORK/srv.out"); } # later wait_srv calls look past here
+wait_srv() { # wait_srv REGEX: up to 30 s for a server line (after the mark)
+  for _ in $(seq 300); do tail -n +$((MARK + 1)) "$WORK/srv.out" | grep -qE -- "$1" && return 0; sleep 0.1; done
+  fail "no server line matching '$1'"
+}
+client() { "$PY" "$T/devport_client.py" "$@" >"$WORK/client.out" 2>&1 || { cat "$WORK/client.out" >&2; fail "client $1 failed"; }; }
+expect_client() { grep -qE -- "$1" "$WORK/client.out" || { cat "$WORK/client.out" >&2; fail "client: expected '$1'"; }; }
+
+# A known device: Hello with its id, admin messages echoed, Close.
+client good "$PORT" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt" --messages 5
+expect_client "^hello device_id=$A window=4096$"
+expect_client "^echo 5 ok$"
+expect_client "^closed 1000$"
+wait_srv "^admit $A yes$"
+wait_srv "^online $A$"
+wait_srv "^data $A 1 9 message 4$"
+wait_srv "^offline $A: the peer closed the link \(code 0: test done\)$"
+
+# Refused: an unknown device, a CN that is not the key's id, another CA,
+# no certificate, TLS 1.2.
+client refused "$PORT" "$WORK/b.crt" "$WORK/b.key" "$WORK/ca.crt"
+expect_client "^refused: "
+wait_srv "^admit $B no$"
+client refused "$PORT" "$WORK/a-wrongcn.crt" "$WORK/a.key" "$WORK/ca.crt"
+expect_client "^refused: "
+client refused "$PORT" "$WORK/a-otherca.crt" "$WORK/a.key" "$WORK/ca.crt"
+expect_client "^refused: "
+client refused "$PORT" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt" --no-cert
+expect_client "^refused: "
+client refused "$PORT" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt" --tls12
+expect_client "^refused: "
+! grep -qE "^(online|data) $B" "$WORK/srv.out" || fail "an unknown device got through"
+[ "$(grep -c "^online $A$" "$WORK/srv.out")" -eq 1 ] || fail "a refused certificate got online"
+
+# Plain HTTP, and a connection that says nothing: dropped (handshake bound).
+client plain "$PORT"
+expect_client "^dropped$"
+client silent "$PORT"
+expect_client "^dropped$"
+
+# Malformed frames: each ends its link with its close code.
+for c in "text 1003" "huge 1009" "unmasked 1002" "fragment 1002" "before-hello 1002" "beyond-credit 1008"; do
+  set -- $c
+  client raw "$PORT" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt" "$1"
+  expect_client "^close $2$"
+done
+
+# A device that never grants credit: the port's sends to it run out of its
+# window and answer BUSY, while another device links and is served.
+mark
+"$PY" "$T/devport_client.py" good "$PORT" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt" \
+  --messages 1 --no-credit --hold 4 >"$WORK/hold.out" 2>&1 &
+HOLD=$!
+wait_srv "^data $A 1 9 message 0$"
+echo "send $A 2 x100 $(head -c 1000 /dev/zero | tr '\0' 'L')" >&3
+wait_srv "^send $A 2: busy \([0-9]+ sent\)$"
+client good "$PORT" "$WORK/c.crt" "$WORK/c.key" "$WORK/ca.crt" --messages 3
+expect_client "^echo 3 ok$"
+wait "$HOLD" || { cat "$WORK/hold.out" >&2; fail "the device without credit failed"; }
+grep -qE "^held: 4[0-9]{3} bytes received without credit$" "$WORK/hold.out" ||
+  { cat "$WORK/hold.out" >&2; fail "the port sent beyond the device's window (4096)"; }
+
+# A second link of the same device replaces the first; a kick cuts it off.
+mark
+"$PY" "$T/devport_client.py" good "$PORT" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt" \
+  --messages 1 --hold 20 >"$WORK/first.out" 2>&1 &
+FIRST=$!
+for _ in $(seq 100); do grep -q "^echo 1 ok" "$WORK/first.out" && break; sleep 0.1; done
+n=$(grep -c "^online $A$" "$WORK/srv.out")
+"$PY" "$T/devport_client.py" good "$PORT" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt" \
+  --messages 1 --hold 20 >"$WORK/second.out" 2>&1 &
+SECOND=$!
+wait_srv "^offline $A: replaced by a newer link$"
+wait "$FIRST" || true
+grep -q "^closed 1000$" "$WORK/first.out" || { cat "$WORK/first.out"; fail "the replaced link was not closed"; }
+for _ in $(seq 100); do grep -q "^echo 1 ok" "$WORK/second.out" && break; sleep 0.1; done
+echo "kick $A" >&3
+wait_srv "^offline $A: the device was revoked"
+wait "$SECOND" || true
+
+echo quit >&3
+wait "$SRV_PID"
+SRV_PID=
+grep -qE "^offline $C: " "$WORK/srv.out" || fail "device c did not go offline"
+echo PASS

@@ -1,0 +1,848 @@
+/*
+ * test_link.c - the device link (lib/link): the HTTP upgrade parsers and
+ * the frame checker on good and bad input; a client and a server link over
+ * a socketpair in one event loop (Hello, data both ways on several
+ * channels, credit given back, one channel out of credit not blocking
+ * another, close); and a raw peer that breaks the protocol in every way
+ * docs/link.md names, each ending the link with its close code.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "link.h"
+
+#define ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* ---- one side's record of what its link did ---- */
+struct side {
+    struct kos__link *l;
+    bool up, closed, consume;
+    struct kos__link_end end;
+    uint32_t got[KOS__LINK_CHANNELS]; /* messages received per channel */
+    size_t bytes[KOS__LINK_CHANNELS];
+    uint8_t last[KOS__LINK_CHANNELS][128];
+    size_t last_len[KOS__LINK_CHANNELS];
+    uint32_t rooms[KOS__LINK_CHANNELS];
+    uint32_t refuse_ch; /* data() refuses this channel */
+};
+
+static struct event_base *base;
+
+static void on_up(void *arg, struct kos__link *l)
+{
+    (void)l;
+    ((struct side *)arg)->up = true;
+}
+
+static kos_status_t on_data(void *arg, struct kos__link *l, uint32_t ch, const uint8_t *p, size_t n)
+{
+    struct side *s = arg;
+
+    if (ch == s->refuse_ch)
+        return KOS_STATUS_UNSUPPORTED;
+    s->got[ch]++;
+    s->bytes[ch] += n;
+    s->last_len[ch] = n < sizeof(s->last[ch]) ? n : sizeof(s->last[ch]);
+    memcpy(s->last[ch], p, s->last_len[ch]);
+    if (s->consume)
+        kos__link_consumed(l, ch, n);
+    return KOS_STATUS_OK;
+}
+
+static void on_room(void *arg, struct kos__link *l, uint32_t ch)
+{
+    (void)l;
+    ((struct side *)arg)->rooms[ch]++;
+}
+
+static void on_closed(void *arg, struct kos__link *l, const struct kos__link_end *end)
+{
+    struct side *s = arg;
+
+    assert_ptr_equal(l, s->l);
+    assert_false(s->closed); /* once */
+    s->closed = true;
+    s->end = *end;
+}
+
+static struct kos__link_cbs cbs_of(struct side *s)
+{
+    return (struct kos__link_cbs){
+        .arg = s, .up = on_up, .data = on_data, .room = on_room, .closed = on_closed};
+}
+
+/* Runs the loop until *flag, or fails after 5 s. */
+static bool timed_out;
+static void guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    timed_out = true;
+}
+
+static void run_until(const bool *flag)
+{
+    struct event *guard = evtimer_new(base, guard_cb, NULL);
+    struct timeval tv = {5, 0};
+
+    timed_out = false;
+    evtimer_add(guard, &tv);
+    while (!*flag && !timed_out)
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(guard);
+    assert_false(timed_out);
+}
+
+/* Runs the loop for a moment (every ready callback, and ms of timers). */
+static void settle(int ms)
+{
+    struct timeval tv = {0, ms * 1000};
+
+    event_base_loopexit(base, &tv);
+    event_base_dispatch(base);
+}
+
+static void pair(struct bufferevent **a, struct bufferevent **b)
+{
+    int sv[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    evutil_make_socket_nonblocking(sv[0]);
+    evutil_make_socket_nonblocking(sv[1]);
+    *a = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+    *b = bufferevent_socket_new(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
+    assert_non_null(*a);
+    assert_non_null(*b);
+}
+
+static struct kos__link_config config(enum kos__link_role role, uint32_t window)
+{
+    return (struct kos__link_config){.role = role,
+                                     .window = window,
+                                     .agent =
+                                         role == KOS__LINK_CLIENT ? "test-device" : "test-server",
+                                     .host = "127.0.0.1:7443",
+                                     .device_id = ID};
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    base = event_base_new();
+    return base ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    event_base_free(base);
+    return 0;
+}
+
+/* ---- upgrade parsing ---- */
+
+#define GOOD_REQ                                                                                   \
+    "GET /kos/link/1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, "        \
+    "Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: "            \
+    "13\r\nSec-WebSocket-Protocol: chat, kos-link.1\r\n\r\n"
+
+static int req(const char *s)
+{
+    char key[25], why[160];
+    return kos__link_parse_request(s, strlen(s), key, why, sizeof(why));
+}
+
+static void test_request(void **state)
+{
+    char key[25], why[160], acc[29];
+
+    (void)state;
+    assert_int_equal(kos__link_parse_request(GOOD_REQ, strlen(GOOD_REQ), key, why, sizeof(why)),
+                     101);
+    assert_string_equal(key, "dGhlIHNhbXBsZSBub25jZQ==");
+    kos__link_accept_key(key, acc);
+    assert_string_equal(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="); /* RFC 6455's example */
+    assert_int_equal(req("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 404);
+    assert_int_equal(req("POST /kos/link/1 HTTP/1.1\r\n\r\n"), 404);
+    assert_int_equal(req("GET /kos/blobs/1 HTTP/1.1\r\n\r\n"), 404);
+    assert_int_equal(req("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"), 400);
+    assert_int_equal(req("hello\r\n\r\n"), 400);
+    assert_int_equal(req("GET /kos/link/1 HTTP/1.1\r\nno colon\r\n\r\n"), 400);
+    assert_int_equal(req("GET /kos/link/1 HTTP/1.1\nHost: x\r\n\r\n"), 400);
+    /* Each part of the upgrade missing or wrong. */
+    const char *bad[] = {
+        "GET /kos/link/1 HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: kos-link.1\r\n\r\n",
+        "GET /kos/link/1 HTTP/1.1\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: kos-link.1\r\n\r\n",
+        "GET /kos/link/1 HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n"
+        "Sec-WebSocket-Protocol: kos-link.1\r\n\r\n",
+        "GET /kos/link/1 HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: kos-link.1\r\n\r\n",
+        "GET /kos/link/1 HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: kos-link.1\r\n\r\n",
+        "GET /kos/link/1 HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: kos-link.1\r\n\r\n",
+        "GET /kos/link/1 HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: kos-link.2\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(req(bad[i]), 400);
+}
+
+static void test_response(void **state)
+{
+    char why[160];
+    const char *acc = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+    const char *good = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+                       "Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                       "Sec-WebSocket-Protocol: kos-link.1\r\n\r\n";
+    const char *wrong = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+                        "Upgrade\r\nSec-WebSocket-Accept: AAAALMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                        "Sec-WebSocket-Protocol: kos-link.1\r\n\r\n";
+    const char *forbidden = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+
+    (void)state;
+    assert_int_equal(kos__link_parse_response(good, strlen(good), acc, why, sizeof(why)), 101);
+    assert_int_equal(kos__link_parse_response(wrong, strlen(wrong), acc, why, sizeof(why)), -1);
+    assert_int_equal(kos__link_parse_response(forbidden, strlen(forbidden), acc, why, sizeof(why)),
+                     403);
+    assert_int_equal(kos__link_parse_response("junk\r\n\r\n", 8, acc, why, sizeof(why)), -1);
+}
+
+/* ---- frames ---- */
+
+/* Writes a frame header (and a zero mask) into out; returns its length. */
+static size_t frame_hdr(uint8_t *out, uint8_t b0, bool mask, uint64_t len)
+{
+    size_t n = 0;
+
+    out[n++] = b0;
+    if (len < 126) {
+        out[n++] = (uint8_t)((mask ? 0x80 : 0) | len);
+    } else if (len < 65536) {
+        out[n++] = (uint8_t)((mask ? 0x80 : 0) | 126);
+        out[n++] = (uint8_t)(len >> 8);
+        out[n++] = (uint8_t)len;
+    } else {
+        out[n++] = (uint8_t)((mask ? 0x80 : 0) | 127);
+        for (int i = 7; i >= 0; i--)
+            out[n++] = (uint8_t)(len >> (8 * i));
+    }
+    if (mask)
+        for (int i = 0; i < 4; i++)
+            out[n++] = 0;
+    return n;
+}
+
+static uint16_t check(bool from_client, uint8_t b0, bool mask, uint64_t len)
+{
+    struct kos__link_frames f;
+    uint8_t h[14];
+    char why[160];
+    size_t n = frame_hdr(h, b0, mask, len);
+
+    kos__link_frames_init(&f, from_client);
+    return kos__link_frames_feed(&f, h, n, why, sizeof(why));
+}
+
+static void test_frames(void **state)
+{
+    (void)state;
+    assert_int_equal(check(true, 0x82, true, 10), 0);
+    assert_int_equal(check(true, 0x82, true, 65536), 0);
+    assert_int_equal(check(true, 0x82, true, 65537), KOS__LINK_CLOSE_TOO_BIG);
+    assert_int_equal(check(true, 0x82, true, 1ull << 62), KOS__LINK_CLOSE_TOO_BIG);
+    assert_int_equal(check(true, 0x82, false, 10), KOS__LINK_CLOSE_PROTOCOL); /* unmasked */
+    assert_int_equal(check(false, 0x82, true, 10), KOS__LINK_CLOSE_PROTOCOL); /* masked */
+    assert_int_equal(check(false, 0x82, false, 10), 0);
+    assert_int_equal(check(true, 0x81, true, 10), KOS__LINK_CLOSE_DATA);      /* text */
+    assert_int_equal(check(true, 0x02, true, 10), KOS__LINK_CLOSE_PROTOCOL);  /* fragment */
+    assert_int_equal(check(true, 0x80, true, 10), KOS__LINK_CLOSE_PROTOCOL);  /* continuation */
+    assert_int_equal(check(true, 0x09, true, 0), KOS__LINK_CLOSE_PROTOCOL);   /* ping, no FIN */
+    assert_int_equal(check(true, 0x89, true, 126), KOS__LINK_CLOSE_PROTOCOL); /* long ping */
+    assert_int_equal(check(true, 0x89, true, 125), 0);
+    assert_int_equal(check(true, 0x83, true, 1), KOS__LINK_CLOSE_PROTOCOL); /* opcode 3 */
+    assert_int_equal(check(true, 0x8b, true, 1), KOS__LINK_CLOSE_PROTOCOL); /* opcode 11 */
+    assert_int_equal(check(true, 0xc2, true, 1), KOS__LINK_CLOSE_PROTOCOL); /* RSV1 */
+    /* A length not in its shortest form, and one with the top bit. */
+    uint8_t h[14] = {0x82, 0x80 | 126, 0, 5, 0, 0, 0, 0};
+    struct kos__link_frames f;
+    char why[160];
+    kos__link_frames_init(&f, true);
+    assert_int_equal(kos__link_frames_feed(&f, h, 8, why, sizeof(why)), KOS__LINK_CLOSE_PROTOCOL);
+    uint8_t h2[14] = {0x82, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    kos__link_frames_init(&f, true);
+    assert_int_equal(kos__link_frames_feed(&f, h2, 14, why, sizeof(why)), KOS__LINK_CLOSE_PROTOCOL);
+    /* Two good frames fed a byte at a time: payloads are skipped. */
+    uint8_t two[64];
+    size_t n = frame_hdr(two, 0x82, true, 3);
+    memcpy(two + n, "abc", 3);
+    n += 3;
+    n += frame_hdr(two + n, 0x8a, true, 0);
+    kos__link_frames_init(&f, true);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(kos__link_frames_feed(&f, two + i, 1, why, sizeof(why)), 0);
+}
+
+/* ---- two links ---- */
+
+struct two {
+    struct side c, s;
+};
+
+static void connect_two(struct two *t, uint32_t cwin, uint32_t swin, size_t cbound)
+{
+    struct bufferevent *a, *b;
+    struct kos__link_config cc = config(KOS__LINK_CLIENT, cwin),
+                            sc = config(KOS__LINK_SERVER, swin);
+    struct kos__link_cbs ccb, scb;
+
+    memset(t, 0, sizeof(*t));
+    t->c.consume = t->s.consume = true;
+    ccb = cbs_of(&t->c);
+    scb = cbs_of(&t->s);
+    cc.send_bound = cbound;
+    pair(&a, &b);
+    t->s.l = kos__link_new(base, b, &sc, &scb);
+    t->c.l = kos__link_new(base, a, &cc, &ccb);
+    assert_non_null(t->s.l);
+    assert_non_null(t->c.l);
+    run_until(&t->c.up);
+    run_until(&t->s.up);
+}
+
+static void test_hello_and_data(void **state)
+{
+    struct two t;
+    char msg[64];
+
+    (void)state;
+    connect_two(&t, 8192, 16384, 0);
+    assert_int_equal(kos__link_state(t.c.l), KOS__LINK_UP);
+    assert_string_equal(kos__link_device_id(t.c.l), ID);
+    assert_string_equal(kos__link_peer_agent(t.c.l), "test-server");
+    assert_string_equal(kos__link_peer_agent(t.s.l), "test-device");
+    assert_int_equal(kos__link_peer_window(t.c.l), 16384);
+    assert_int_equal(kos__link_peer_window(t.s.l), 8192);
+    assert_int_equal(kos__link_credit(t.c.l, 1), 16384);
+    /* Data both ways on several channels. */
+    for (uint32_t ch = 1; ch <= 5; ch++) {
+        snprintf(msg, sizeof(msg), "up on %u", ch);
+        assert_int_equal(kos__link_send(t.c.l, ch, msg, strlen(msg)), KOS_STATUS_OK);
+        snprintf(msg, sizeof(msg), "down on %u", ch);
+        assert_int_equal(kos__link_send(t.s.l, ch, msg, strlen(msg)), KOS_STATUS_OK);
+    }
+    while (t.s.got[5] == 0 || t.c.got[5] == 0)
+        event_base_loop(base, EVLOOP_ONCE);
+    for (uint32_t ch = 1; ch <= 5; ch++) {
+        snprintf(msg, sizeof(msg), "up on %u", ch);
+        assert_int_equal(t.s.last_len[ch], strlen(msg));
+        assert_memory_equal(t.s.last[ch], msg, strlen(msg));
+        snprintf(msg, sizeof(msg), "down on %u", ch);
+        assert_memory_equal(t.c.last[ch], msg, strlen(msg));
+    }
+    /* Everything was taken: the credit came back whole. */
+    settle(20);
+    for (uint32_t ch = 1; ch <= 5; ch++) {
+        assert_int_equal(kos__link_credit(t.c.l, ch), 16384);
+        assert_int_equal(kos__link_credit(t.s.l, ch), 8192);
+    }
+    /* Many messages: more than a window's worth flows as credit returns. */
+    static uint8_t big[4000];
+    memset(big, 'x', sizeof(big));
+    for (int i = 0; i < 40; i++) {
+        while (kos__link_send(t.c.l, 1, big, sizeof(big)) == KOS_STATUS_BUSY)
+            event_base_loop(base, EVLOOP_ONCE);
+    }
+    while (t.s.bytes[1] < 40 * sizeof(big) + strlen("up on 1"))
+        event_base_loop(base, EVLOOP_ONCE);
+    /* Limits: channel 0 and 6 are not for data; nothing over the window. */
+    assert_int_equal(kos__link_send(t.c.l, 0, "x", 1), KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(kos__link_send(t.c.l, 6, "x", 1), KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(kos__link_send(t.s.l, 1, big, 8193 > sizeof(big) ? sizeof(big) : 1),
+                     KOS_STATUS_OK);
+    static uint8_t huge[20000];
+    assert_int_equal(kos__link_send(t.c.l, 1, huge, sizeof(huge)), KOS_STATUS_TOO_LARGE);
+    /* Close: both ends see it. */
+    kos__link_close(t.c.l, 0, "done");
+    run_until(&t.s.closed);
+    run_until(&t.c.closed);
+    assert_int_equal(t.c.end.kind, KOS__LINK_END_LOCAL);
+    assert_int_equal(t.s.end.kind, KOS__LINK_END_PEER);
+    assert_non_null(strstr(t.s.end.why, "done"));
+    assert_int_equal(kos__link_send(t.c.l, 1, "x", 1), KOS_STATUS_UNAVAILABLE);
+    kos__link_free(t.c.l);
+    kos__link_free(t.s.l);
+}
+
+/* The server takes nothing on channel 2: the device's channel 2 runs out of
+ * credit and fills its bound, while channel 1 flows both ways. */
+static void test_credit_isolation(void **state)
+{
+    struct two t;
+    static uint8_t chunk[1000];
+    int busy = 0, sent = 0;
+
+    (void)state;
+    connect_two(&t, 4096, 4096, 3000);
+    t.s.consume = false; /* the server keeps what it gets */
+    for (int i = 0; i < 20 && !busy; i++) {
+        kos_status_t st = kos__link_send(t.c.l, 2, chunk, sizeof(chunk));
+        if (st == KOS_STATUS_BUSY)
+            busy = 1;
+        else
+            assert_int_equal(st, KOS_STATUS_OK), sent++;
+        settle(1);
+    }
+    assert_true(busy);
+    assert_int_equal(t.s.bytes[2], 4000); /* the window, no more */
+    assert_true(kos__link_queued(t.c.l, 2) > 0);
+    /* Channel 1 is not blocked: messages both ways. */
+    t.s.consume = true;
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(kos__link_send(t.c.l, 1, chunk, 100), KOS_STATUS_OK);
+        assert_int_equal(kos__link_send(t.s.l, 1, chunk, 100), KOS_STATUS_OK);
+    }
+    while (t.s.got[1] < 10 || t.c.got[1] < 10)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(t.s.bytes[2], 4000);
+    /* The server takes channel 2's data: credit returns, the queue drains,
+     * and the device hears it has room. */
+    kos__link_consumed(t.s.l, 2, 4000);
+    while (t.c.rooms[2] == 0)
+        event_base_loop(base, EVLOOP_ONCE);
+    kos__link_free(t.c.l);
+    kos__link_free(t.s.l);
+}
+
+/* A data() that refuses a channel ends the link with 1003. */
+static void test_refused_channel(void **state)
+{
+    struct two t;
+
+    (void)state;
+    connect_two(&t, 4096, 4096, 0);
+    t.s.refuse_ch = 2;
+    assert_int_equal(kos__link_send(t.c.l, 2, "x", 1), KOS_STATUS_OK);
+    run_until(&t.s.closed);
+    run_until(&t.c.closed);
+    assert_int_equal(t.s.end.kind, KOS__LINK_END_VIOLATION);
+    assert_int_equal(t.s.end.code, KOS__LINK_CLOSE_DATA);
+    assert_int_equal(t.c.end.kind, KOS__LINK_END_PEER);
+    assert_int_equal(t.c.end.code, KOS__LINK_CLOSE_DATA);
+    kos__link_free(t.c.l);
+    kos__link_free(t.s.l);
+}
+
+/* ---- a raw peer ---- */
+
+struct raw {
+    struct bufferevent *bev;
+    struct evbuffer *got;
+    bool eof;
+};
+
+static void raw_read(struct bufferevent *bev, void *arg)
+{
+    struct raw *r = arg;
+    evbuffer_add_buffer(r->got, bufferevent_get_input(bev));
+}
+
+static void raw_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        ((struct raw *)arg)->eof = true;
+}
+
+static void raw_send(struct raw *r, const void *p, size_t n)
+{
+    bufferevent_write(r->bev, p, n);
+}
+
+static size_t varint(uint8_t *o, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        o[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+/* Sends payload p[0..n) in one binary frame (masked when the raw peer is a
+ * client), or with another first byte b0. */
+static void raw_frame(struct raw *r, bool client, uint8_t b0, const uint8_t *p, size_t n)
+{
+    uint8_t h[14];
+    size_t hn = frame_hdr(h, b0, client, n);
+    raw_send(r, h, hn);
+    if (n)
+        raw_send(r, p, n);
+}
+
+static size_t env_hello(uint8_t *o, uint32_t version, uint32_t window, const char *id)
+{
+    uint8_t h[128];
+    size_t n = 0, k = 0;
+
+    h[n++] = 0x08;
+    n += varint(h + n, version);
+    h[n++] = 0x12;
+    h[n++] = 3;
+    memcpy(h + n, "raw", 3);
+    n += 3;
+    h[n++] = 0x18;
+    n += varint(h + n, window);
+    if (id) {
+        h[n++] = 0x22;
+        h[n++] = (uint8_t)strlen(id);
+        memcpy(h + n, id, strlen(id));
+        n += strlen(id);
+    }
+    o[k++] = 0x08;
+    o[k++] = 0;
+    o[k++] = 0x12;
+    k += varint(o + k, n);
+    memcpy(o + k, h, n);
+    return k + n;
+}
+
+static size_t env_data(uint8_t *o, uint32_t ch, size_t len)
+{
+    size_t k = 0;
+    o[k++] = 0x08;
+    k += varint(o + k, ch);
+    o[k++] = 0x22;
+    k += varint(o + k, len);
+    memset(o + k, 'd', len);
+    return k + len;
+}
+
+/* A server link and a raw client past the upgrade (and its Hello unless
+ * hello is false). */
+static void raw_client(struct side *s, struct raw *r, int hello)
+{
+    struct bufferevent *a, *b;
+    struct kos__link_config sc = config(KOS__LINK_SERVER, 4096);
+    struct kos__link_cbs scb;
+    uint8_t e[256];
+
+    memset(s, 0, sizeof(*s));
+    memset(r, 0, sizeof(*r));
+    s->consume = true;
+    scb = cbs_of(s);
+    sc.upgrade_ms = 200;
+    pair(&a, &b);
+    r->bev = a;
+    r->got = evbuffer_new();
+    bufferevent_setcb(a, raw_read, NULL, raw_event, r);
+    bufferevent_enable(a, EV_READ | EV_WRITE);
+    s->l = kos__link_new(base, b, &sc, &scb);
+    assert_non_null(s->l);
+    if (hello < 0)
+        return;
+    raw_send(r, GOOD_REQ, strlen(GOOD_REQ));
+    if (hello) {
+        size_t n = env_hello(e, 1, 4096, NULL);
+        raw_frame(r, true, 0x82, e, n);
+        run_until(&s->up);
+    }
+}
+
+static void raw_free(struct side *s, struct raw *r)
+{
+    kos__link_free(s->l);
+    bufferevent_free(r->bev);
+    evbuffer_free(r->got);
+}
+
+/* The close code in the last close frame the raw peer received (0: none). */
+static uint16_t close_code_seen(struct raw *r)
+{
+    size_t len = evbuffer_get_length(r->got);
+    uint8_t *p = evbuffer_pullup(r->got, -1);
+    size_t i;
+    uint16_t code = 0;
+
+    /* past the HTTP response */
+    for (i = 0; i + 3 < len; i++)
+        if (memcmp(p + i, "\r\n\r\n", 4) == 0)
+            break;
+    for (i += 4; i + 2 <= len;) {
+        uint8_t op = p[i] & 0x0f;
+        bool masked = p[i + 1] & 0x80;
+        uint64_t n = p[i + 1] & 0x7f;
+        size_t h = 2;
+        if (n == 126) {
+            n = (uint64_t)p[i + 2] << 8 | p[i + 3];
+            h = 4;
+        } else if (n == 127) {
+            n = 0;
+            for (int k = 0; k < 8; k++)
+                n = n << 8 | p[i + 2 + k];
+            h = 10;
+        }
+        if (masked)
+            h += 4;
+        if (i + h + n > len)
+            break;
+        if (op == 8 && n >= 2) {
+            uint8_t m0 = masked ? p[i + h - 4] : 0, m1 = masked ? p[i + h - 3] : 0;
+            code = (uint16_t)((p[i + h] ^ m0) << 8 | (p[i + h + 1] ^ m1));
+        }
+        i += h + (size_t)n;
+    }
+    return code;
+}
+
+static void expect_violation(struct side *s, struct raw *r, uint16_t code)
+{
+    run_until(&s->closed);
+    assert_int_equal(s->end.kind, KOS__LINK_END_VIOLATION);
+    assert_int_equal(s->end.code, code);
+    settle(5);
+    assert_int_equal(close_code_seen(r), code);
+}
+
+static void test_violations(void **state)
+{
+    struct side s;
+    struct raw r;
+    uint8_t e[70000];
+    size_t n;
+
+    (void)state;
+    /* A text frame. */
+    raw_client(&s, &r, 1);
+    raw_frame(&r, true, 0x81, (const uint8_t *)"hi", 2);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_DATA);
+    raw_free(&s, &r);
+    /* An unmasked frame from the client. */
+    raw_client(&s, &r, 1);
+    n = env_data(e, 1, 4);
+    raw_frame(&r, false, 0x82, e, n);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_PROTOCOL);
+    raw_free(&s, &r);
+    /* A fragmented control frame, and an unknown opcode. */
+    raw_client(&s, &r, 1);
+    raw_frame(&r, true, 0x09, NULL, 0);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_PROTOCOL);
+    raw_free(&s, &r);
+    raw_client(&s, &r, 1);
+    raw_frame(&r, true, 0x85, (const uint8_t *)"?", 1);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_PROTOCOL);
+    raw_free(&s, &r);
+    /* Too big: the header says so, nothing more is read. */
+    raw_client(&s, &r, 1);
+    {
+        uint8_t h[14];
+        size_t hn = frame_hdr(h, 0x82, true, 1ull << 40);
+        raw_send(&r, h, hn);
+    }
+    expect_violation(&s, &r, KOS__LINK_CLOSE_TOO_BIG);
+    raw_free(&s, &r);
+    raw_client(&s, &r, 1);
+    n = env_data(e, 1, 65540);
+    raw_frame(&r, true, 0x82, e, n);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_TOO_BIG);
+    raw_free(&s, &r);
+    /* Data before Hello; a bad Hello version; a window too small. */
+    raw_client(&s, &r, 0);
+    n = env_data(e, 1, 4);
+    raw_frame(&r, true, 0x82, e, n);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_PROTOCOL);
+    raw_free(&s, &r);
+    raw_client(&s, &r, 0);
+    n = env_hello(e, 2, 4096, NULL);
+    raw_frame(&r, true, 0x82, e, n);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_PROTOCOL);
+    raw_free(&s, &r);
+    raw_client(&s, &r, 0);
+    n = env_hello(e, 1, 100, NULL);
+    raw_frame(&r, true, 0x82, e, n);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_PROTOCOL);
+    raw_free(&s, &r);
+    /* A second Hello. */
+    raw_client(&s, &r, 1);
+    n = env_hello(e, 1, 4096, NULL);
+    raw_frame(&r, true, 0x82, e, n);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_PROTOCOL);
+    raw_free(&s, &r);
+    /* Data beyond the credit given (the server's window is 4096). */
+    raw_client(&s, &r, 1);
+    s.consume = false;
+    n = env_data(e, 1, 3000);
+    raw_frame(&r, true, 0x82, e, n);
+    raw_frame(&r, true, 0x82, e, n);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_POLICY);
+    assert_int_equal(s.got[1], 1);
+    raw_free(&s, &r);
+    /* A malformed envelope; an unknown body; data on channel 0 and 9. */
+    raw_client(&s, &r, 1);
+    raw_frame(&r, true, 0x82, (const uint8_t *)"\xff\xff\xff", 3);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_PROTOCOL);
+    raw_free(&s, &r);
+    raw_client(&s, &r, 1);
+    raw_frame(&r, true, 0x82, (const uint8_t *)"\x08\x01\x4a\x00", 4);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_DATA);
+    raw_free(&s, &r);
+    raw_client(&s, &r, 1);
+    n = env_data(e, 0, 4);
+    raw_frame(&r, true, 0x82, e, n);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_PROTOCOL);
+    raw_free(&s, &r);
+    raw_client(&s, &r, 1);
+    n = env_data(e, 9, 4);
+    raw_frame(&r, true, 0x82, e, n);
+    expect_violation(&s, &r, KOS__LINK_CLOSE_DATA);
+    raw_free(&s, &r);
+}
+
+static void expect_http(struct side *s, struct raw *r, const char *request, int status)
+{
+    char line[32];
+
+    raw_client(s, r, -1);
+    raw_send(r, request, strlen(request));
+    run_until(&s->closed);
+    assert_int_equal(s->end.kind, KOS__LINK_END_UPGRADE);
+    assert_int_equal(s->end.http_status, status);
+    settle(5);
+    snprintf(line, sizeof(line), "HTTP/1.1 %d ", status);
+    assert_true(evbuffer_get_length(r->got) >= strlen(line));
+    assert_memory_equal(evbuffer_pullup(r->got, -1), line, strlen(line));
+    raw_free(s, r);
+}
+
+static void test_http(void **state)
+{
+    struct side s;
+    struct raw r;
+    static char big[9000];
+
+    (void)state;
+    expect_http(&s, &r, "GET / HTTP/1.1\r\n\r\n", 404);
+    expect_http(&s, &r, "\x16\x03\x01 hello\r\n\r\n", 400);
+    memset(big, 'a', sizeof(big) - 1);
+    expect_http(&s, &r, big, 400);
+    /* Nothing within the upgrade time: ended, no answer. */
+    raw_client(&s, &r, -1);
+    raw_send(&r, "GET /kos/li", 11);
+    run_until(&s.closed);
+    assert_int_equal(s.end.kind, KOS__LINK_END_TIMEOUT);
+    raw_free(&s, &r);
+}
+
+/* The client end: a raw server that answers 403; one whose frames are
+ * masked; one that is silent after the upgrade. */
+static void raw_server(struct side *c, struct raw *r, uint32_t idle_ms)
+{
+    struct bufferevent *a, *b;
+    struct kos__link_config cc = config(KOS__LINK_CLIENT, 4096);
+    struct kos__link_cbs ccb;
+
+    memset(c, 0, sizeof(*c));
+    memset(r, 0, sizeof(*r));
+    ccb = cbs_of(c);
+    cc.idle_ms = idle_ms;
+    cc.ping_ms = 60000;
+    cc.ws_key = "dGhlIHNhbXBsZSBub25jZQ==";
+    pair(&a, &b);
+    r->bev = b;
+    r->got = evbuffer_new();
+    bufferevent_setcb(b, raw_read, NULL, raw_event, r);
+    bufferevent_enable(b, EV_READ | EV_WRITE);
+    c->l = kos__link_new(base, a, &cc, &ccb);
+    assert_non_null(c->l);
+}
+
+static const char ACCEPTED[] =
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: "
+    "kos-link.1\r\n\r\n";
+
+static void test_client_end(void **state)
+{
+    struct side c;
+    struct raw r;
+    uint8_t e[256];
+    size_t n;
+
+    (void)state;
+    raw_server(&c, &r, 0);
+    raw_send(&r, "HTTP/1.1 403 Forbidden\r\n\r\n", 26);
+    run_until(&c.closed);
+    assert_int_equal(c.end.kind, KOS__LINK_END_REFUSED);
+    assert_int_equal(c.end.http_status, 403);
+    raw_free(&c, &r);
+
+    raw_server(&c, &r, 0);
+    raw_send(&r, ACCEPTED, strlen(ACCEPTED));
+    n = env_hello(e, 1, 4096, ID);
+    raw_frame(&r, false, 0x82, e, n);
+    run_until(&c.up);
+    assert_string_equal(kos__link_device_id(c.l), ID);
+    raw_frame(&r, true, 0x82, e, n); /* masked, from a server */
+    expect_violation(&c, &r, KOS__LINK_CLOSE_PROTOCOL);
+    raw_free(&c, &r);
+
+    raw_server(&c, &r, 0);
+    raw_send(&r, ACCEPTED, strlen(ACCEPTED));
+    n = env_hello(e, 1, 4096, "not hex!");
+    raw_frame(&r, false, 0x82, e, n);
+    expect_violation(&c, &r, KOS__LINK_CLOSE_PROTOCOL);
+    raw_free(&c, &r);
+
+    /* Silence: the link ends after idle_ms. */
+    raw_server(&c, &r, 100);
+    raw_send(&r, ACCEPTED, strlen(ACCEPTED));
+    run_until(&c.closed);
+    assert_int_equal(c.end.kind, KOS__LINK_END_TIMEOUT);
+    raw_free(&c, &r);
+
+    /* The server goes away: an I/O end. */
+    raw_server(&c, &r, 0);
+    raw_send(&r, ACCEPTED, strlen(ACCEPTED));
+    settle(5);
+    bufferevent_free(r.bev);
+    r.bev = NULL;
+    run_until(&c.closed);
+    assert_int_equal(c.end.kind, KOS__LINK_END_IO);
+    kos__link_free(c.l);
+    evbuffer_free(r.got);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request),
+        cmocka_unit_test(test_response),
+        cmocka_unit_test(test_frames),
+        cmocka_unit_test_setup_teardown(test_hello_and_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credit_isolation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_channel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_violations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_end, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
