@@ -104,52 +104,6 @@ out_clear:
     return KOS_STATUS_INVALID_ARGUMENT;
 }
 
-bool tun_duration_parse(const char *s, uint32_t min, uint32_t max, uint32_t *ms)
-{
-    char *end;
-    unsigned long long v;
-
-    if (!s || *s < '0' || *s > '9')
-        return false;
-    v = strtoull(s, &end, 10);
-    if (v > 100000000ull)
-        return false;
-    if (!strcmp(end, "ms"))
-        ;
-    else if (!strcmp(end, "s"))
-        v *= 1000;
-    else if (!strcmp(end, "m"))
-        v *= 60000;
-    else
-        return false;
-    if (v < min || v > max)
-        return false;
-    *ms = (uint32_t)v;
-    return true;
-}
-
-bool tun_size_parse(const char *s, uint32_t min, uint32_t max, uint32_t *n)
-{
-    char *end;
-    unsigned long long v;
-
-    if (!s || *s < '0' || *s > '9')
-        return false;
-    v = strtoull(s, &end, 10);
-    if (v > (1ull << 32))
-        return false;
-    if (!strcmp(end, "KiB"))
-        v <<= 10;
-    else if (!strcmp(end, "MiB"))
-        v <<= 20;
-    else if (*end)
-        return false;
-    if (v < min || v > max)
-        return false;
-    *n = (uint32_t)v;
-    return true;
-}
-
 /* True if h[0..n) is a DNS name: labels of letters, digits and '-'. */
 static bool dns_name(const char *h, size_t n)
 {

@@ -51,6 +51,7 @@
 #include <kos/msg.h>
 #include <kos/tunnel.h>
 
+#include "config_int.h"
 #include "link.h"
 #include "tun.h"
 #include "tunnel_int.h"
@@ -622,55 +623,29 @@ static void app_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- start ---- */
 
-static const char *setting(const struct tun *t, const char *key, const char *def)
-{
-    const char *v = kos_app_config(t->app, key);
-    return v ? v : def;
-}
-
+/* Reads the tunnel's settings (docs/packages/tunnel.md); a bad one is
+ * logged, naming it and what would be valid. Returns 0 or 1. */
 static int configure(struct tun *t)
 {
     char err[256];
-    const char *v;
+    uint64_t window, buffer, min_ms, max_ms, connect_ms;
 
-    if (tun_allow_parse(setting(t, "allow", NULL), t->owner, err, sizeof(err))) {
+    if (tun_allow_parse(kos__cfg_str(t->app, "allow", NULL), t->owner, err, sizeof(err))) {
         kos_log_error("%s", err);
         return 1;
     }
-    t->window = KOS__LINK_WINDOW_DEFAULT;
-    if ((v = setting(t, "window", NULL)) &&
-        !tun_size_parse(v, KOS__LINK_WINDOW_MIN, KOS__LINK_WINDOW_MAX, &t->window)) {
-        kos_log_error("window: expected a size from 4KiB to 1MiB (e.g. 65536, 64KiB), found "
-                      "'%.32s'",
-                      v);
+    if (kos__cfg_size(t->app, "window", KOS__LINK_WINDOW_DEFAULT, KOS__LINK_WINDOW_MIN,
+                      KOS__LINK_WINDOW_MAX, &window) ||
+        kos__cfg_size(t->app, "send_buffer", window, KOS_TUNNEL_DATA_MAX, 16u << 20, &buffer) ||
+        kos__cfg_duration_ms(t->app, "reconnect_min", 1000, 100, 600000, &min_ms) ||
+        kos__cfg_duration_ms(t->app, "reconnect_max", 60000, min_ms, 3600000, &max_ms) ||
+        kos__cfg_duration_ms(t->app, "connect_timeout", 10000, 100, 300000, &connect_ms))
         return 1;
-    }
-    t->send_buffer = t->window;
-    if ((v = setting(t, "send_buffer", NULL)) &&
-        !tun_size_parse(v, KOS_TUNNEL_DATA_MAX, 16u << 20, &t->send_buffer)) {
-        kos_log_error("send_buffer: expected a size from 4000 to 16MiB, found '%.32s'", v);
-        return 1;
-    }
-    t->min_ms = 1000;
-    t->max_ms = 60000;
-    t->connect_ms = 10000;
-    if ((v = setting(t, "reconnect_min", NULL)) &&
-        !tun_duration_parse(v, 100, 600000, &t->min_ms)) {
-        kos_log_error("reconnect_min: expected a duration from 100ms to 10m, found '%.32s'", v);
-        return 1;
-    }
-    if ((v = setting(t, "reconnect_max", NULL)) &&
-        !tun_duration_parse(v, t->min_ms, 3600000, &t->max_ms)) {
-        kos_log_error("reconnect_max: expected a duration from reconnect_min to 1h, found "
-                      "'%.32s'",
-                      v);
-        return 1;
-    }
-    if ((v = setting(t, "connect_timeout", NULL)) &&
-        !tun_duration_parse(v, 100, 300000, &t->connect_ms)) {
-        kos_log_error("connect_timeout: expected a duration from 100ms to 5m, found '%.32s'", v);
-        return 1;
-    }
+    t->window = (uint32_t)window;
+    t->send_buffer = (uint32_t)buffer;
+    t->min_ms = (uint32_t)min_ms;
+    t->max_ms = (uint32_t)max_ms;
+    t->connect_ms = (uint32_t)connect_ms;
     t->delay_ms = t->min_ms;
     return 0;
 }
@@ -830,8 +805,8 @@ int main(void)
         goto out_free;
     if (configure(t))
         goto out_close_app;
-    protocol = setting(t, "protocol", KOS_TUNNEL_PROTOCOL);
-    server = setting(t, "server", "msg0");
+    protocol = kos__cfg_str(t->app, "protocol", KOS_TUNNEL_PROTOCOL);
+    server = kos__cfg_str(t->app, "server", "msg0");
     if ((st = kos_app_dir(t->app, server, &dir)) || (st = kos_dir_publish(dir, protocol, &t->ep))) {
         kos_log_error("cannot publish %s on %s: %s", protocol, server, kos_status_str(st));
         goto out_close_app;

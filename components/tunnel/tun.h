@@ -39,14 +39,6 @@ kos_status_t tun_allow_parse(const char *allow, char owner[TUN_CHANNELS][TUN_APP
 /* The channel's name ("admin"), or "?". */
 const char *tun_channel_name(uint32_t ch);
 
-/* Parses a duration ("500ms", "10s", "1m") into *ms, within [min, max].
- * Returns false on anything else. */
-bool tun_duration_parse(const char *s, uint32_t min, uint32_t max, uint32_t *ms);
-
-/* Parses a byte count ("65536", "64KiB", "1MiB") into *n, within [min,
- * max]. Returns false on anything else. */
-bool tun_size_parse(const char *s, uint32_t min, uint32_t max, uint32_t *n);
-
 /* Parses the bundle's `server` item (server.txt: "address HOST:PORT" and
  * "name NAME" lines; '#' comments and empty lines ignored): host (a DNS
  * name, an IPv4 address, or an IPv6 address in brackets, which come out

@@ -47,26 +47,6 @@ static void test_allow(void **state)
     assert_non_null(strstr(err, "offset"));
 }
 
-static void test_numbers(void **state)
-{
-    uint32_t v;
-
-    (void)state;
-    assert_true(tun_duration_parse("500ms", 100, 60000, &v) && v == 500);
-    assert_true(tun_duration_parse("2s", 100, 60000, &v) && v == 2000);
-    assert_true(tun_duration_parse("1m", 100, 60000, &v) && v == 60000);
-    assert_false(tun_duration_parse("2m", 100, 60000, &v));
-    assert_false(tun_duration_parse("50ms", 100, 60000, &v));
-    assert_false(tun_duration_parse("5", 100, 60000, &v));
-    assert_false(tun_duration_parse("-1s", 100, 60000, &v));
-    assert_false(tun_duration_parse("99999999999999999999s", 100, 60000, &v));
-    assert_true(tun_size_parse("64KiB", 4096, 1 << 20, &v) && v == 65536);
-    assert_true(tun_size_parse("4096", 4096, 1 << 20, &v) && v == 4096);
-    assert_false(tun_size_parse("2MiB", 4096, 1 << 20, &v));
-    assert_false(tun_size_parse("4095", 4096, 1 << 20, &v));
-    assert_false(tun_size_parse("64kb", 4096, 1 << 20, &v));
-}
-
 static void test_server(void **state)
 {
     char host[TUN_HOST_MAX + 1], name[64], err[256];
@@ -293,7 +273,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allow),
-        cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_server),
         cmocka_unit_test(test_provider),
     };
