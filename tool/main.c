@@ -25,6 +25,11 @@ static const struct command commands[] = {
     {"keys.generate", kos__tool_keys_generate, "make a release key pair, or a device's key bundle"},
     {"run", kos__tool_run, "boot a system image on the sim platform"},
     {"log.view", kos__tool_log_view, "filter a console stream, live or saved, or a log store"},
+    {"server.start", kos__tool_server_start,
+     "start the local Studio server and print the address to open"},
+    {"server.stop", kos__tool_server_stop, "stop the local Studio server"},
+    {"server.status", kos__tool_server_status,
+     "say whether the Studio server runs, where, and its devices"},
 };
 
 const char *kos__tool_self_dir(void)
