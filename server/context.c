@@ -1,36 +1,17 @@
 /*
  * context.c - what every module of kos-server does through its context
- * (server_int.h): write the log, emit events, end a device's link later.
+ * (server_int.h): emit events, end a device's link later.
  *
  * What stays true: an event's data is handed to every stream and the tap,
  * then released, whatever happens; a kick asked for inside the device
  * port's callback runs on a later loop turn, once per device however often
  * it was asked.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "events.h"
 #include "server_int.h"
-
-void kos__srv_log(const char *fmt, ...)
-{
-    struct timespec ts;
-    struct tm tm;
-    va_list ap;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ kos-server: ", tm.tm_year + 1900,
-            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
-}
 
 void kos__srv_emit(struct kos__srv *srv, const char *type, const char *device, json_t *data)
 {

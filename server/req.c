@@ -63,7 +63,7 @@ static json_t *load_object(const char *body, size_t len, char *err, size_t errle
         snprintf(err, errlen, "the body is empty; it must be a JSON object");
         return NULL;
     }
-    j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!j) {
         snprintf(err, errlen, "the body is not valid JSON: %s (line %d, column %d)", je.text,
                  je.line, je.column);
