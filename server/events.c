@@ -26,8 +26,8 @@
 #include <event2/keyvalq_struct.h>
 
 #include "events.h"
-#include "server_int.h"
 #include "srv_limits.h"
+#include "srvlog.h"
 
 struct client {
     TAILQ_ENTRY(client) link;

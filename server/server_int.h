@@ -22,6 +22,7 @@
 
 #include "devport.h"
 #include "runtime.h"
+#include "srvlog.h"
 
 #ifdef KOS_SERVER_NO_DEVPORT
 /* Until server/devport.c is merged (it is written in parallel), the device
@@ -73,10 +74,6 @@ struct kos__srv {
     void (*tap)(void *arg, const char *type, const char *device, json_t *data);
     void *tap_arg;
 };
-
-/* Prints one line of the server's log on stderr: "<UTC time> kos-server:
- * <text>". Never given a secret or a private key. */
-void kos__srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Sends event `type` ("device", "log", "result") about device `device`
  * with `data` to the event streams and the tap; takes the reference to

@@ -1,14 +1,13 @@
 /*
- * srvlog.c - kos-server's log (kos__srv_log, server_int.h): one line per
- * call on stderr, which is the log file when kos-tool server.start runs it.
- * Kept apart from the context so that modules tested alone (the event
- * streams) need nothing of the device port.
+ * srvlog.c - kos-server's log (srvlog.h). Kept apart from the context so
+ * that the modules tested alone (the database, the event streams) need
+ * nothing of the device port.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
-#include "server_int.h"
+#include "srvlog.h"
 
 void kos__srv_log(const char *fmt, ...)
 {

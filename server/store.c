@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "srv_json.h"
+#include "srvlog.h"
 #include "store.h"
 
 struct kos__store {
@@ -91,7 +92,7 @@ static sqlite3_stmt *prep(struct kos__store *st, const char *sql)
     sqlite3_stmt *s = NULL;
 
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        fprintf(stderr, "kos-server: database: %s (in: %.60s)\n", sqlite3_errmsg(st->db), sql);
+        kos__srv_log("database: %s (in: %.60s)", sqlite3_errmsg(st->db), sql);
         return NULL;
     }
     return s;
@@ -110,7 +111,7 @@ static void rollback(struct kos__store *st)
 
 static kos_status_t db_failed(struct kos__store *st, const char *what)
 {
-    fprintf(stderr, "kos-server: database: %s: %s\n", what, sqlite3_errmsg(st->db));
+    kos__srv_log("database: %s: %s", what, sqlite3_errmsg(st->db));
     return KOS_STATUS_IO;
 }
 
@@ -189,7 +190,7 @@ static kos_status_t migrate(struct kos__store *st, const char *path,
         sqlite3_finalize(s);
         if (rc != SQLITE_DONE || !exec(st, "COMMIT"))
             goto out_failed;
-        fprintf(stderr, "kos-server: database %s: schema version %zu\n", path, i + 1);
+        kos__srv_log("database %s: schema version %zu", path, i + 1);
         continue;
     out_failed:
         snprintf(err, errlen,
