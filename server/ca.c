@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca.h"
+#include "runtime.h"
 #include "srv_limits.h"
 
 #define CA_DAYS     (20 * 365) /* the CA outlives its devices */
@@ -45,52 +46,8 @@ static bool path_in(char *out, size_t cap, const char *dir, const char *name)
     return n > 0 && (size_t)n < cap;
 }
 
-/* Writes data[0..len) to `path` through a new file renamed over it, with
- * `mode`, synced. */
-static kos_status_t write_file(const char *path, mode_t mode, const void *data, size_t len,
-                               char *err, size_t errlen)
-{
-    char tmp[PATH_MAX];
-    size_t done = 0;
-    int fd;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp)) {
-        snprintf(err, errlen, "the path %s is too long", path);
-        return KOS_STATUS_INVALID_ARGUMENT;
-    }
-    unlink(tmp);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        return KOS_STATUS_IO;
-    }
-    while (done < len) {
-        ssize_t n = write(fd, (const char *)data + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            goto out_fail;
-        done += (size_t)n;
-    }
-    if (fchmod(fd, mode) != 0 || fsync(fd) != 0)
-        goto out_fail;
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        return KOS_STATUS_IO;
-    }
-    return KOS_STATUS_OK;
-
-out_fail:
-    snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-    close(fd);
-    unlink(tmp);
-    return KOS_STATUS_IO;
-}
-
-/* The PEM of a private key (wipe_pem = true) or a certificate, written to
- * `path` with `mode`. */
+/* The PEM of private key `key` (wiped after) or of certificate `cert`,
+ * written whole to `path` with `mode`. */
 static kos_status_t write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert, char *err,
                               size_t errlen)
 {
@@ -107,7 +64,7 @@ static kos_status_t write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509
     len = BIO_get_mem_data(bio, &data);
     if (len <= 0)
         goto out;
-    st = write_file(path, mode, data, (size_t)len, err, errlen);
+    st = kos__studio_replace_file(path, mode, data, (size_t)len, err, errlen);
     if (key)
         OPENSSL_cleanse(data, (size_t)len);
 out:

@@ -248,38 +248,100 @@ kos_status_t kos__studio_rt_read(const char *dir, struct kos__studio_rt *rt, cha
     return KOS_STATUS_OK;
 }
 
+kos_status_t kos__studio_replace_file(const char *path, mode_t mode, const void *data, size_t len,
+                                      char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
+    size_t done = 0;
+    int fd;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp)) {
+        snprintf(err, errlen, "the path %s is too long", path);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        return KOS_STATUS_IO;
+    }
+    while (done < len) {
+        ssize_t n = write(fd, (const char *)data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto out_fail;
+        done += (size_t)n;
+    }
+    if (fchmod(fd, mode) != 0 || fsync(fd) != 0)
+        goto out_fail;
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        return KOS_STATUS_IO;
+    }
+    return KOS_STATUS_OK;
+
+out_fail:
+    snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+    close(fd);
+    unlink(tmp);
+    return KOS_STATUS_IO;
+}
+
 kos_status_t kos__studio_rt_write(const char *dir, const struct kos__studio_rt *rt, char *err,
                                   size_t errlen)
 {
-    char path[PATH_MAX], tmp[PATH_MAX], text[512];
-    int n, fd;
+    char path[PATH_MAX], text[512];
+    int n;
 
     n = snprintf(text, sizeof(text),
                  "# kos-server's runtime file (docs/studio.md): removed at a clean stop\n"
                  "pid %ld\nurl %s\ndevice %s\nsecret %s\n",
                  (long)rt->pid, rt->url, rt->device, rt->secret);
     assert(n > 0 && (size_t)n < sizeof(text));
-    if (!path_in(path, sizeof(path), dir, KOS__STUDIO_RUNTIME_FILE) ||
-        !path_in(tmp, sizeof(tmp), dir, KOS__STUDIO_RUNTIME_FILE ".new")) {
+    if (!path_in(path, sizeof(path), dir, KOS__STUDIO_RUNTIME_FILE)) {
         snprintf(err, errlen, "the data folder's path is too long");
         return KOS_STATUS_INVALID_ARGUMENT;
     }
-    unlink(tmp);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+    return kos__studio_replace_file(path, 0600, text, (size_t)n, err, errlen);
+}
+
+kos_status_t kos__studio_make_data_dir(const char *dir, char *err, size_t errlen)
+{
+    char *p = strdup(dir);
+    struct stat sb;
+
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return KOS_STATUS_NO_MEMORY;
+    }
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        mkdir(p, 0700);
+        *s = '/';
+    }
+    free(p);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create the data folder %s: %s (give another with --data)",
+                 dir, strerror(errno));
         return KOS_STATUS_IO;
     }
-    if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "the data folder %s is not a folder (give another with --data)", dir);
         return KOS_STATUS_IO;
     }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
+    if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "the data folder %s is not writable: %s (give another with --data)",
+                 dir, strerror(errno));
+        return KOS_STATUS_IO;
+    }
+    if ((sb.st_mode & 077) && chmod(dir, 0700) != 0) {
+        snprintf(err, errlen, "cannot make the data folder %s private (chmod 700): %s", dir,
+                 strerror(errno));
         return KOS_STATUS_IO;
     }
     return KOS_STATUS_OK;

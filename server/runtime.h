@@ -83,6 +83,19 @@ void kos__studio_rt_remove(const char *dir, pid_t pid);
 /* True if process `pid` exists and is a kos-server (its /proc comm). */
 bool kos__studio_pid_is_server(pid_t pid);
 
+/* Makes the data folder `dir` (and any missing parents, mode 0700) if it
+ * is not there; it must then be a folder this user may write, which is
+ * made private (chmod 700). On failure err says what, and to give another
+ * with --data. */
+kos_status_t kos__studio_make_data_dir(const char *dir, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Writes data[0..len) as the file `path` whole: a new file `path`.new with
+ * `mode`, synced, renamed over any old one; on failure nothing of it is
+ * left and err says why. */
+kos_status_t kos__studio_replace_file(const char *path, mode_t mode, const void *data, size_t len,
+                                      char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* Takes DIR/studio.lock (created 0600) for the caller's life: returns its
  * descriptor (close-on-exec), or -1 with errno EWOULDBLOCK when another
  * process holds it, or -1 with err set on another failure. */

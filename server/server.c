@@ -28,46 +28,6 @@
 #include "srv_limits.h"
 #include "store.h"
 
-/* Makes the data folder (and its parents) if missing; it must end up a
- * folder this user may write, and is made private (0700). */
-static kos_status_t data_dir(const char *dir, char *err, size_t errlen)
-{
-    char *p = strdup(dir);
-    struct stat sb;
-
-    if (!p) {
-        snprintf(err, errlen, "out of memory");
-        return KOS_STATUS_NO_MEMORY;
-    }
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        mkdir(p, 0700);
-        *s = '/';
-    }
-    free(p);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create the data folder %s: %s", dir, strerror(errno));
-        return KOS_STATUS_IO;
-    }
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        snprintf(err, errlen, "the data folder %s is not a folder", dir);
-        return KOS_STATUS_IO;
-    }
-    if (access(dir, W_OK | X_OK) != 0) {
-        snprintf(err, errlen, "the data folder %s is not writable: %s (give another with --data)",
-                 dir, strerror(errno));
-        return KOS_STATUS_IO;
-    }
-    if ((sb.st_mode & 077) && chmod(dir, 0700) != 0) {
-        snprintf(err, errlen, "cannot make the data folder %s private (chmod 700): %s", dir,
-                 strerror(errno));
-        return KOS_STATUS_IO;
-    }
-    return KOS_STATUS_OK;
-}
-
 static bool make_secret(char out[KOS__STUDIO_SECRET_HEX + 1])
 {
     static const char hex[] = "0123456789abcdef";
@@ -181,7 +141,7 @@ kos_status_t kos__srv_start(struct kos__srv *srv, const struct kos__srv_opts *op
     snprintf(srv->data_dir, sizeof(srv->data_dir), "%s", opts->data_dir);
     snprintf(srv->address, sizeof(srv->address), "%s", opts->address);
     umask(077);
-    st = data_dir(srv->data_dir, err, errlen);
+    st = kos__studio_make_data_dir(srv->data_dir, err, errlen);
     if (st)
         return st;
     srv->lock_fd = kos__studio_lock(srv->data_dir, why, sizeof(why));

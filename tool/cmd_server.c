@@ -172,45 +172,6 @@ static bool server_binary(char *out, size_t cap)
     return access(out, X_OK) == 0;
 }
 
-/* Makes the data folder (mode 0700) and its parents; says what failed. */
-static bool make_data_dir(const char *cmd, const char *dir)
-{
-    char *p = strdup(dir);
-    struct stat sb;
-
-    if (!p)
-        return false;
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        mkdir(p, 0700);
-        *s = '/';
-    }
-    free(p);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr,
-                "kos-tool %s: cannot create the data folder %s: %s (give another with "
-                "--data)\n",
-                cmd, dir, strerror(errno));
-        return false;
-    }
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        fprintf(stderr,
-                "kos-tool %s: the data folder %s is not a folder (give another with --data)\n", cmd,
-                dir);
-        return false;
-    }
-    if (access(dir, W_OK | X_OK) != 0) {
-        fprintf(stderr,
-                "kos-tool %s: the data folder %s is not writable: %s (give another with "
-                "--data)\n",
-                cmd, dir, strerror(errno));
-        return false;
-    }
-    return true;
-}
-
 /* Prints what kos-server wrote to its log from offset `from` on, before
  * it ended, each line as kos-tool's own (its log's timestamps dropped). */
 static void relay(const char *cmd, const char *log, off_t from)
@@ -273,8 +234,10 @@ int kos__tool_server_start(int argc, char **argv)
         fprintf(stderr, "kos-tool %s: %s\n", cmd, err);
         return 1;
     }
-    if (!make_data_dir(cmd, s.dir))
+    if (kos__studio_make_data_dir(s.dir, err, sizeof(err)) != KOS_STATUS_OK) {
+        fprintf(stderr, "kos-tool %s: %s\n", cmd, err);
         return 1;
+    }
     if (!server_binary(bin, sizeof(bin))) {
         fprintf(stderr, "kos-tool %s: cannot find kos-server next to kos-tool (%s)\n", cmd, bin);
         return 1;
