@@ -364,7 +364,7 @@ static bool on_logs(struct kos__srv *srv, const char *id, const uint8_t *p, size
         kos__srv_log("device %.16s lost %llu log records before this batch", id,
                      (unsigned long long)lb->dropped);
     skip = lb->n_records - stored;
-    emit_logs(srv, id, recs + skip, stored, first, lb->dropped);
+    emit_logs(srv, id, recs ? recs + skip : NULL, stored, first, lb->dropped);
 out:
     free(recs);
     kos__logs__log_batch__free_unpacked(lb, &alloc);

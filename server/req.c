@@ -65,8 +65,13 @@ static json_t *load_object(const char *body, size_t len, char *err, size_t errle
     }
     j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!j) {
-        snprintf(err, errlen, "the body is not valid JSON: %s (line %d, column %d)", je.text,
-                 je.line, je.column);
+        /* jansson's text quotes the input near the error: escape it. */
+        char why[KOS__TEXT_ESCAPED_MAX(JSON_ERROR_TEXT_LENGTH) + 1];
+        size_t n = kos__text_escape(why, sizeof(why) - 1, je.text,
+                                    strnlen(je.text, sizeof(je.text)), NULL);
+        why[n] = '\0';
+        snprintf(err, errlen, "the body is not valid JSON: %s (line %d, column %d)", why, je.line,
+                 je.column);
         return NULL;
     }
     if (!json_is_object(j)) {

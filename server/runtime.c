@@ -21,6 +21,7 @@
 
 #include "runtime.h"
 #include "srv_limits.h"
+#include "text_int.h"
 
 kos_status_t kos__studio_data_dir(const char *given, char *out, size_t cap, char *err,
                                   size_t errlen)
@@ -143,8 +144,11 @@ kos_status_t kos__studio_rt_parse(const char *text, size_t len, struct kos__stud
             if (strlen(keys[k]) == klen && memcmp(keys[k], l, klen) == 0)
                 break;
         if (k == K_N) {
-            snprintf(err, errlen, "line %zu: unknown key '%.*s'", line,
-                     (int)(klen > 32 ? 32 : klen), l);
+            char key[KOS__TEXT_ESCAPED_MAX(32) + 1];
+            size_t kn = kos__text_escape(key, sizeof(key) - 1, l,
+                                         kos__text_boundary(l, klen > 32 ? 32 : klen), NULL);
+            key[kn] = '\0';
+            snprintf(err, errlen, "line %zu: unknown key '%s'", line, key);
             return KOS_STATUS_INVALID_ARGUMENT;
         }
         if (seen[k]) {

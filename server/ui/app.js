@@ -40,7 +40,7 @@ function el(tag, cls, s) {
 }
 
 function say(msg, bad) {
-  text($('status'), msg);
+  $('status').textContent = msg;
   $('status').className = bad ? 'bad' : '';
 }
 

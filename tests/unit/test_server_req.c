@@ -85,6 +85,15 @@ static void test_register(void **state)
     assert_non_null(strstr(err, "empty"));
     assert_int_equal(kos__req_register("{\"a\":\xff}", 7, &r, err, sizeof(err)),
                      KOS_STATUS_INVALID_ARGUMENT);
+    /* jansson's reason quotes the input near the error: it comes escaped
+     * (found by fuzz_studio: corpus/studio/regress-json-error-quotes-input). */
+    assert_int_equal(kos__req_register("\x7f\x9d\x8fy\": ", 8, &r, err, sizeof(err)),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "not valid JSON"));
+    assert_null(strchr(err, 0x7f));
+    json_t *js = json_string(err);
+    assert_non_null(js); /* valid UTF-8 */
+    json_decref(js);
 }
 
 static void command_refused(const char *body, const char *words)
