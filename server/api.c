@@ -130,10 +130,11 @@ static void reply_page(struct evhttp_request *req, int code, const char *type, c
     struct evbuffer *buf = evbuffer_new();
 
     evhttp_add_header(h, "Content-Type", type);
-    evhttp_add_header(h, "Content-Security-Policy",
-                      "default-src 'none'; script-src 'self'; style-src 'self'; "
-                      "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
-                      "frame-ancestors 'none'");
+    evhttp_add_header(
+        h, "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; "
+        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'");
     if (buf)
         evbuffer_add_reference(buf, data, len, NULL, NULL);
     evhttp_send_reply(req, code, reason_of(code), buf);

@@ -68,7 +68,6 @@ static int studio(int argc, char **argv)
     struct kos__srv_opts o = {NULL, "127.0.0.1", KOS__STUDIO_API_PORT, KOS__STUDIO_DEVICE_PORT};
     struct kos__srv srv;
     struct kos__opts p;
-    unsigned long n;
     int opt;
 
     kos__opts_init(&p, "studio", argc, argv, studio_opts,
@@ -85,11 +84,12 @@ static int studio(int argc, char **argv)
             data = v;
             break;
         case OPT_PORT:
-        case OPT_DEVICE_PORT:
-            if (!kos__opts_number(&p, opt == OPT_PORT ? "port" : "device-port", v, 0, 65535,
-                                  "a port number", &n))
+            if (!kos__opts_port(&p, "port", v, &o.api_port))
                 return 2;
-            *(opt == OPT_PORT ? &o.api_port : &o.device_port) = (unsigned)n;
+            break;
+        case OPT_DEVICE_PORT:
+            if (!kos__opts_port(&p, "device-port", v, &o.device_port))
+                return 2;
             break;
         case OPT_ADDRESS:
             if (strcmp(v, "localhost") == 0)

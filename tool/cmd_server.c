@@ -112,7 +112,7 @@ static int parse(const char *cmd, int argc, char **argv, bool start, void (*usag
 {
     struct kos__opts p;
     const char *v;
-    unsigned long n;
+    unsigned port;
     int opt;
 
     memset(a, 0, sizeof(*a));
@@ -129,11 +129,14 @@ static int parse(const char *cmd, int argc, char **argv, bool start, void (*usag
             a->data = v;
             break;
         case OPT_PORT:
-        case OPT_DEVICE_PORT:
-            if (!kos__opts_number(&p, opt == OPT_PORT ? "port" : "device-port", v, 0, 65535,
-                                  "a port number", &n))
+            if (!kos__opts_port(&p, "port", v, &port))
                 return 2;
-            *(opt == OPT_PORT ? &a->port : &a->device_port) = v;
+            a->port = v;
+            break;
+        case OPT_DEVICE_PORT:
+            if (!kos__opts_port(&p, "device-port", v, &port))
+                return 2;
+            a->device_port = v;
             break;
         case OPT_FOREGROUND:
             a->foreground = true;

@@ -255,6 +255,16 @@ bool kos__opts_number(const struct kos__opts *p, const char *opt, const char *va
     return true;
 }
 
+bool kos__opts_port(const struct kos__opts *p, const char *opt, const char *value, unsigned *out)
+{
+    unsigned long v;
+
+    if (!kos__opts_number(p, opt, value, 0, 65535, "a port number", &v))
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
 int kos__opts_choice(const struct kos__opts *p, const char *opt, const char *value,
                      const char *const *choices, size_t n)
 {

@@ -90,6 +90,10 @@ int kos__opts_usage_error(const struct kos__opts *p, const char *fmt, ...)
 bool kos__opts_number(const struct kos__opts *p, const char *opt, const char *value,
                       unsigned long min, unsigned long max, const char *unit, unsigned long *out);
 
+/* Parses `value`, the value of option `--opt`, as a TCP port: 0 (any free
+ * one) to 65535, as kos__opts_number() does. */
+bool kos__opts_port(const struct kos__opts *p, const char *opt, const char *value, unsigned *out);
+
 /*
  * Finds `value`, the value of option `--opt`, among the `n` names of
  * `choices`. Returns its index, or -1 after printing
