@@ -414,7 +414,8 @@ static void api_route(struct kos__srv *srv, struct evhttp_request *req, bool get
         else
             device_route(srv, req, get, path + sizeof(DEVICES_PREFIX) - 1, query);
     } else if (strcmp(path, "/api/events") == 0) {
-        if (!get)
+        /* HEAD too: a stream without a body would only hold a place. */
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
             not_allowed(req, "GET");
         else
             events_get(srv, req, query);

@@ -104,7 +104,7 @@ class Api:
             self.conn.close()
             self.conn = None
         j = None
-        if r.getheader("Content-Type", "").startswith("application/json"):
+        if data and r.getheader("Content-Type", "").startswith("application/json"):
             j = json.loads(data)
         return r.status, j, r, data
 
@@ -221,6 +221,8 @@ def main():
     expect_error(api, 405, "GET, POST", "DELETE", "/api/devices/" + good_id)
     expect_error(api, 405, "POST only", "GET", "/api/devices/%s/revoke" % good_id)
     expect_error(api, 405, "GET only", "POST", "/api/devices/%s/logs" % good_id)
+    st, _, _, _ = api.request("HEAD", "/api/events")
+    check(st == 405, "HEAD /api/events: %d" % st)
 
     # ---- bad input, route by route
     expect_error(api, 400, "not valid JSON", "POST", "/api/devices", raw_body=b"{\"public_key\": ")
