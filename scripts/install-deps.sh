@@ -23,8 +23,9 @@ packages=(
   # the device link and the servers (docs/link.md): libevent with its OpenSSL
   # bufferevents, WebSocket framing, storage, JSON
   libevent-dev libwslay-dev libsqlite3-dev libjansson-dev
-  # tests of the link and the servers: an independent WebSocket client
-  python3-websockets
+  # tests of the link and the servers: an independent WebSocket client, and
+  # an HTTP client for the Studio server's API (tests/system/test_studio_*.sh)
+  python3-websockets curl
   # benchmark peers
   libzmq3-dev
   # the cross-aarch64 preset's libraries, from Debian's arm64 packages

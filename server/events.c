@@ -183,6 +183,8 @@ kos_status_t kos__events_attach(struct kos__events *ev, struct evhttp_request *r
      * is written. */
     setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     bufferevent_set_timeouts(bev, NULL, &write_timeout);
+    /* Nothing the client sends now is read, so it cannot pile up either. */
+    bufferevent_setwatermark(bev, EV_READ, 0, KOS__SRV_HEADERS_MAX);
     put(c, hello, sizeof(hello) - 1);
     return KOS_STATUS_OK;
 }
