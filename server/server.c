@@ -99,6 +99,7 @@ static kos_status_t device_listen(struct kos__srv *srv, unsigned port, char *err
     struct kos__devport_hooks hooks = kos__devices_hooks(srv);
     char addr[32], why[256] = "";
 
+#ifdef KOS_SERVER_NO_DEVPORT /* server_int.h: until server/devport.c is merged */
     if (!kos__devport_create) {
         if (port == 0) {
             snprintf(err, errlen,
@@ -112,6 +113,7 @@ static kos_status_t device_listen(struct kos__srv *srv, unsigned port, char *err
         snprintf(srv->device_addr, sizeof(srv->device_addr), "%s:%u", srv->address, port);
         return KOS_STATUS_OK;
     }
+#endif
     srv->port_ctx = kos__ca_port_ctx(srv->ca, srv->data_dir, srv->address, err, errlen);
     if (!srv->port_ctx)
         return KOS_STATUS_IO;
