@@ -25,8 +25,9 @@ packages=(
   libevent-dev libwslay-dev libsqlite3-dev libjansson-dev
   # tests of the link and the servers: an independent WebSocket client, and
   # the web UI in a real browser (Debian's chromium, driven by playwright-core
-  # from npm, pinned by tests/browser/package-lock.json; nodejs bundles npm)
-  python3-websockets chromium nodejs
+  # from npm, pinned by tests/browser/package-lock.json; nodejs bundles npm),
+  # and an HTTP client for the Studio server's API (tests/system/test_studio_*.sh)
+  python3-websockets chromium nodejs curl
   # benchmark peers
   libzmq3-dev
   # the cross-aarch64 preset's libraries, from Debian's arm64 packages

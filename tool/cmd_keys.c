@@ -6,19 +6,31 @@
  * run --trust` accept. --device makes a device's key bundle (docs/keys.md):
  * an Ed25519 identity key, an X25519 tunnel key and copies of the release
  * public keys the device trusts, for `kos-tool run --keys DIR`. Existing
- * keys are never overwritten.
+ * keys are never overwritten. --device --server studio also registers the
+ * new identity key with the local Studio server and adds to the bundle the
+ * device's certificate, the server's CA and the server's address
+ * (docs/link.md, "Provisioning"); if that fails, no bundle is left.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "image.h"
 #include "image_int.h"
 #include "keys_int.h"
 #include "opts_int.h"
+#include "studio.h"
 #include "tool_int.h"
 
 #define KEYS_CMD "keys.generate"
@@ -28,6 +40,7 @@ static void keys_usage(FILE *f)
     fprintf(f,
             "usage: kos-tool keys.generate --release --out DIR\n"
             "       kos-tool keys.generate --device --out DIR [--trust RELEASE.pub]...\n"
+            "                              [--server studio [--name NAME] [--data DIR]]\n"
             "\n"
             "--release makes a new Ed25519 release key pair for signing system images:\n"
             "  DIR/release.key   private key (PKCS#8 PEM, mode 0600): keep it secret;\n"
@@ -43,15 +56,27 @@ static void keys_usage(FILE *f)
             "  DIR/bundle.txt           the index: one line per key\n"
             "Private keys are mode 0600, public keys 0644.\n"
             "\n"
+            "--server studio also registers the device with the local Studio server (start\n"
+            "it first with kos-tool server.start) and adds what the device needs to reach it:\n"
+            "  DIR/identity.crt         the device's certificate, issued by the server's CA\n"
+            "  DIR/server_ca.crt        the server's CA: the device's trust anchor for it\n"
+            "  DIR/server.txt           where the server's device port is\n"
+            "If the server cannot be reached or refuses, no bundle is left.\n"
+            "\n"
             "  --release           make a release key pair\n"
             "  --device            make a device key bundle\n"
             "  --trust PUBKEY      (--device) a release public key the device trusts;\n"
             "                      repeat for several (at most 16)\n"
+            "  --server SERVER     (--device) studio: register the device with the local\n"
+            "                      Studio server\n"
+            "  --name NAME         (--server) the device's name there (default device-KEYID)\n"
+            "  --data DIR          (--server studio) the Studio's data folder, if not the\n"
+            "                      default (as kos-tool server.start --data)\n"
             "  -o, --out DIR       the folder to write\n"
             "  -h, --help          show this help\n"
             "\n"
-            "Options take the forms --name VALUE and --name=VALUE. See %s.\n",
-            kos__tool_doc("keys.md"));
+            "Options take the forms --name VALUE and --name=VALUE. See %s and %s.\n",
+            kos__tool_doc("keys.md"), kos__tool_doc("studio.md"));
 }
 
 /* Creates dir and any missing parents, each with mode 0700. */
@@ -93,9 +118,217 @@ static int make_parents(const char *dir)
     return rc;
 }
 
-static int generate_device(const char *out, const char *const *trust, size_t n_trust)
+/* ---- provisioning with a server (docs/link.md, "Provisioning") ---- */
+
+/* The bundle's files, to remove when provisioning fails. */
+static const char *const bundle_files[] = {
+    "identity.key",   "identity.pub", "tunnel.key",    "tunnel.pub", KOS__BUNDLE_INDEX,
+    "bundle.txt.new", "identity.crt", "server_ca.crt", "server.txt",
+};
+
+/* Removes the bundle just written in dir (and dir, unless it existed). */
+static void remove_bundle(const char *dir, bool existed)
+{
+    char path[PATH_MAX];
+    struct dirent *e;
+    DIR *d;
+
+    for (size_t i = 0; i < sizeof(bundle_files) / sizeof(bundle_files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, bundle_files[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/trusted", dir);
+    if ((d = opendir(path)) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            char file[PATH_MAX + 256];
+            size_t n = strlen(e->d_name);
+            if (n < 5 || strcmp(e->d_name + n - 4, ".pub") != 0)
+                continue;
+            snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+            unlink(file);
+        }
+        closedir(d);
+        rmdir(path);
+    }
+    if (!existed)
+        rmdir(dir);
+}
+
+/* A certificate PEM read into an X509 (X509_free), or NULL. */
+static X509 *read_cert(const char *pem)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+
+    BIO_free(bio);
+    ERR_clear_error();
+    return x;
+}
+
+/* The key id (16 hex digits) of pkey. */
+static bool key_id_hex(EVP_PKEY *pkey, char hex[2 * KOS__KEY_ID_LEN + 1])
+{
+    uint8_t id[KOS__KEY_ID_LEN];
+
+    if (!pkey || kos__key_id(pkey, id) != KOS_STATUS_OK)
+        return false;
+    kos__image_hex(id, sizeof(id), hex);
+    return true;
+}
+
+/* Checks what the server answered: certificate is the CA's, for the
+ * identity key `pub`, under CN = id, and id is that key's device id. Puts
+ * the two certified keys' ids in ids. */
+static bool answer_ok(EVP_PKEY *pub, const char *id, const char *cert_pem, const char *ca_pem,
+                      char ids[2][2 * KOS__KEY_ID_LEN + 1], char *err, size_t errlen)
+{
+    X509 *cert = read_cert(cert_pem), *ca = read_cert(ca_pem);
+    unsigned char raw[32], md[32];
+    size_t rawlen = sizeof(raw);
+    char cn[128] = "", want[65];
+    bool ok = false;
+
+    if (!cert || !ca) {
+        snprintf(err, errlen, "the server's answer holds no valid certificate");
+        goto out;
+    }
+    if (EVP_PKEY_get_raw_public_key(pub, raw, &rawlen) != 1 ||
+        EVP_Digest(raw, rawlen, md, NULL, EVP_sha256(), NULL) != 1) {
+        snprintf(err, errlen, "cannot read the identity key");
+        goto out;
+    }
+    kos__image_hex(md, sizeof(md), want);
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+    if (strcmp(id, want) != 0 || strcmp(cn, want) != 0 ||
+        EVP_PKEY_eq(X509_get0_pubkey(cert), pub) != 1 ||
+        X509_verify(cert, X509_get0_pubkey(ca)) != 1) {
+        snprintf(err, errlen,
+                 "the server's certificate is not for this device's identity key, "
+                 "or not issued by its CA");
+        goto out;
+    }
+    ok = key_id_hex(pub, ids[0]) && key_id_hex(X509_get0_pubkey(ca), ids[1]);
+    if (!ok)
+        snprintf(err, errlen, "the server's CA key is not Ed25519");
+out:
+    ERR_clear_error();
+    X509_free(cert);
+    X509_free(ca);
+    return ok;
+}
+
+/* Registers bundle `out`'s identity key with Studio `s` and adds the
+ * certificate, the CA and the address to the bundle. On failure says why
+ * (the caller removes the bundle). */
+static bool provision(const struct kos__tool_studio *s, const char *out, const char *name)
+{
+    char path[PATH_MAX], err[1024], ids[2][2 * KOS__KEY_ID_LEN + 1], server_txt[256];
+    const char *id, *cert, *ca, *addr, *given;
+    json_t *req = NULL, *resp = NULL;
+    char *body = NULL, *pem = NULL;
+    EVP_PKEY *pub = NULL;
+    bool ok = false;
+    int status;
+    BIO *bio;
+
+    snprintf(path, sizeof(path), "%s/identity.pub", out);
+    if (kos__key_load_public(path, &pub, err, sizeof(err)) != KOS_STATUS_OK)
+        goto out_say;
+    bio = BIO_new(BIO_s_mem());
+    if (bio && PEM_write_bio_PUBKEY(bio, pub) == 1) {
+        char *data;
+        long len = BIO_get_mem_data(bio, &data);
+        pem = len > 0 ? strndup(data, (size_t)len) : NULL;
+    }
+    BIO_free(bio);
+    req = json_pack("{s:s?, s:s?}", "public_key", pem, "name", name);
+    body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    if (!pem || !body) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out_say;
+    }
+    if (kos__tool_studio_call(&s->rt, "POST", "/api/devices", body, 30, &status, &resp, err,
+                              sizeof(err)) != KOS_STATUS_OK)
+        goto out_say;
+    if (status != 201) {
+        snprintf(err, sizeof(err), "Studio refused the device: %s", kos__tool_studio_error(resp));
+        goto out_say;
+    }
+    id = json_string_value(json_object_get(resp, "id"));
+    given = json_string_value(json_object_get(resp, "name"));
+    cert = json_string_value(json_object_get(resp, "certificate"));
+    ca = json_string_value(json_object_get(resp, "server_ca"));
+    addr = json_string_value(json_object_get(resp, "address"));
+    if (!id || !given || !cert || !ca || !addr || strlen(addr) > 64 || strchr(addr, '\n')) {
+        snprintf(err, sizeof(err),
+                 "Studio's answer lacks the device's id, name, certificate, "
+                 "CA or address");
+        goto out_say;
+    }
+    if (!answer_ok(pub, id, cert, ca, ids, err, sizeof(err)))
+        goto out_revoke;
+    snprintf(server_txt, sizeof(server_txt), "address %s\nname studio\n", addr);
+    if (kos__key_bundle_add_item(out, "identity_cert", "x509", "identity.crt", cert, strlen(cert),
+                                 err, sizeof(err)) != KOS_STATUS_OK ||
+        kos__key_bundle_add_item(out, "server_ca", "x509", "server_ca.crt", ca, strlen(ca), err,
+                                 sizeof(err)) != KOS_STATUS_OK ||
+        kos__key_bundle_add_item(out, "server", "text", "server.txt", server_txt,
+                                 strlen(server_txt), err, sizeof(err)) != KOS_STATUS_OK)
+        goto out_revoke;
+    printf("registered with Studio as '%s' (device id %s); it connects to %s\n", given, id, addr);
+    ok = true;
+    goto out;
+
+out_revoke:
+    /* The server knows a key no bundle holds any more: revoke it. */
+    {
+        char rpath[128], why[256];
+        json_t *r = NULL;
+        int rs;
+        snprintf(rpath, sizeof(rpath), "/api/devices/%s/revoke", id);
+        if (kos__tool_studio_call(&s->rt, "POST", rpath, NULL, 10, &rs, &r, why, sizeof(why)) ==
+                KOS_STATUS_OK &&
+            rs == 200)
+            fprintf(stderr, "kos-tool %s: device %s was registered, and is revoked again\n",
+                    KEYS_CMD, id);
+        json_decref(r);
+    }
+out_say:
+    fprintf(stderr, "kos-tool %s: %s; no bundle was left in %s\n", KEYS_CMD, err, out);
+out:
+    EVP_PKEY_free(pub);
+    free(pem);
+    free(body);
+    json_decref(req);
+    json_decref(resp);
+    return ok;
+}
+
+/* Reads bundle dir's index (as it is now) into out. */
+static bool read_index(const char *dir, char *out, size_t cap)
+{
+    char path[PATH_MAX];
+    size_t n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/" KOS__BUNDLE_INDEX, dir);
+    if ((f = fopen(path, "re")) != NULL) {
+        n = fread(out, 1, cap - 1, f);
+        fclose(f);
+    }
+    out[n] = '\0';
+    if (n == 0)
+        fprintf(stderr, "kos-tool %s: cannot read %s back; no bundle was left in %s\n", KEYS_CMD,
+                path, dir);
+    return n > 0;
+}
+
+static int generate_device(const char *out, const char *const *trust, size_t n_trust,
+                           const struct kos__tool_studio *studio, const char *name)
 {
     char err[1024], index[2048];
+    struct stat st;
+    bool existed = stat(out, &st) == 0;
 
     if (make_parents(out) != 0) {
         fprintf(stderr, "kos-tool %s: cannot create the parent folders of %s: %s\n", KEYS_CMD, out,
@@ -106,6 +339,12 @@ static int generate_device(const char *out, const char *const *trust, size_t n_t
         fprintf(stderr, "kos-tool %s: %s\n", KEYS_CMD, err);
         return 1;
     }
+    if (studio) {
+        if (!provision(studio, out, name) || !read_index(out, index, sizeof(index))) {
+            remove_bundle(out, existed);
+            return 1;
+        }
+    }
     printf("wrote device key bundle %s (private keys: keep them secret):\n%s", out, index);
     if (n_trust == 0)
         printf("note: no --trust key given: this device trusts no release key yet\n");
@@ -114,19 +353,20 @@ static int generate_device(const char *out, const char *const *trust, size_t n_t
 
 #define MAX_TRUST 16
 
-enum { OPT_RELEASE, OPT_DEVICE, OPT_OUT, OPT_TRUST };
+enum { OPT_RELEASE, OPT_DEVICE, OPT_OUT, OPT_TRUST, OPT_SERVER, OPT_NAME, OPT_DATA };
 
 static const struct kos__opt keys_opts[] = {
-    {"release", 0, NULL, OPT_RELEASE},
-    {"device", 0, NULL, OPT_DEVICE},
-    {"out", 'o', "DIR", OPT_OUT},
-    {"trust", 0, "PUBKEY", OPT_TRUST},
+    {"release", 0, NULL, OPT_RELEASE},   {"device", 0, NULL, OPT_DEVICE},
+    {"out", 'o', "DIR", OPT_OUT},        {"trust", 0, "PUBKEY", OPT_TRUST},
+    {"server", 0, "SERVER", OPT_SERVER}, {"name", 0, "NAME", OPT_NAME},
+    {"data", 0, "DIR", OPT_DATA},
 };
 
 int kos__tool_keys_generate(int argc, char **argv)
 {
     char *priv = NULL, *pub = NULL, err[1024], id[2 * KOS__KEY_ID_LEN + 1];
-    const char *out = NULL, *trust[MAX_TRUST], *v;
+    const char *out = NULL, *trust[MAX_TRUST], *v, *server = NULL, *name = NULL, *data = NULL;
+    struct kos__tool_studio studio;
     size_t n_trust = 0;
     bool release = false, device = false;
     struct kos__opts p;
@@ -155,6 +395,15 @@ int kos__tool_keys_generate(int argc, char **argv)
                 return kos__opts_usage_error(&p, "at most %d --trust keys", MAX_TRUST);
             trust[n_trust++] = v;
             break;
+        case OPT_SERVER:
+            server = v;
+            break;
+        case OPT_NAME:
+            name = v;
+            break;
+        case OPT_DATA:
+            data = v;
+            break;
         case KOS__OPTS_ARG:
             return kos__opts_usage_error(&p, "unexpected argument '%s': the folder goes with --out",
                                          v);
@@ -167,8 +416,32 @@ int kos__tool_keys_generate(int argc, char **argv)
         return kos__opts_usage_error(&p, "no output folder given: add --out DIR");
     if (n_trust && !device)
         return kos__opts_usage_error(&p, "--trust goes with --device");
+    if (server && !device)
+        return kos__opts_usage_error(&p, "--server goes with --device");
+    if ((name || data) && !server)
+        return kos__opts_usage_error(&p, "--%s goes with --server", name ? "name" : "data");
+    if (server && strcmp(server, "studio") != 0) {
+        if (strncmp(server, "https://", 8) == 0) {
+            fprintf(stderr,
+                    "kos-tool %s: Fleet servers (--server https://...) are not supported "
+                    "yet; give --server studio\n",
+                    KEYS_CMD);
+            return 2;
+        }
+        return kos__opts_usage_error(
+            &p, "--server takes studio (the local Studio server), not '%s'", server);
+    }
+    if (name && (strlen(name) > 64 || !*name))
+        return kos__opts_usage_error(&p, "--name takes 1 to 64 bytes");
+    if (server) {
+        /* Before anything is written: no bundle without its server. */
+        if (kos__tool_studio_find(data, &studio, err, sizeof(err)) != KOS_STATUS_OK) {
+            fprintf(stderr, "kos-tool %s: %s; no bundle was written\n", KEYS_CMD, err);
+            return 1;
+        }
+    }
     if (device)
-        return generate_device(out, trust, n_trust);
+        return generate_device(out, trust, n_trust, server ? &studio : NULL, name);
 
     rc = 1;
     if (make_dirs(out) != 0 || stat(out, &st) != 0) {

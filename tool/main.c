@@ -28,6 +28,11 @@ static const struct command commands[] = {
     {"new", kos__tool_new,
      "make a new project from a template (hello, ping_pong, sensor, protobuf)"},
     {"watch", kos__tool_watch, "rebuild a project on every change and boot its system again"},
+    {"server.start", kos__tool_server_start,
+     "start the local Studio server and print the address to open"},
+    {"server.stop", kos__tool_server_stop, "stop the local Studio server"},
+    {"server.status", kos__tool_server_status,
+     "say whether the Studio server runs, where, and its devices"},
 };
 
 const char *kos__tool_self_dir(void)

@@ -29,6 +29,7 @@ void kos__opts_init(struct kos__opts *p, const char *cmd, int argc, char **argv,
 
     assert(n <= KOS__OPTS_MAX);
     memset(p, 0, sizeof(*p));
+    p->prog = "kos-tool";
     p->cmd = cmd;
     p->argc = argc;
     p->argv = argv;
@@ -61,11 +62,11 @@ int kos__opts_usage_error(const struct kos__opts *p, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "kos-tool %s: ", p->cmd);
+    fprintf(stderr, "%s %s: ", p->prog, p->cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "; see kos-tool %s --help\n", p->cmd);
+    fprintf(stderr, "; see %s %s --help\n", p->prog, p->cmd);
     return 2;
 }
 
@@ -124,9 +125,9 @@ static int unknown(const struct kos__opts *p, const char *arg)
 {
     size_t len = strcspn(arg, "=");
 
-    fprintf(stderr, "kos-tool %s: unknown option '%.*s'", p->cmd, (int)len, arg);
+    fprintf(stderr, "%s %s: unknown option '%.*s'", p->prog, p->cmd, (int)len, arg);
     print_suggestions(p, arg + (arg[1] == '-' ? 2 : 1));
-    fprintf(stderr, "; see kos-tool %s --help\n", p->cmd);
+    fprintf(stderr, "; see %s %s --help\n", p->prog, p->cmd);
     return KOS__OPTS_ERROR;
 }
 
@@ -153,11 +154,11 @@ static void print_option(const struct kos__opt *o, const char *arg)
 static int needs_value(const struct kos__opts *p, const struct kos__opt *o, const char *arg,
                        const char *why)
 {
-    fprintf(stderr, "kos-tool %s: option '", p->cmd);
+    fprintf(stderr, "%s %s: option '", p->prog, p->cmd);
     print_option(o, arg);
     fprintf(stderr, "' needs a value%s (", why);
     print_option(o, arg);
-    fprintf(stderr, " %s); see kos-tool %s --help\n", o->value_name, p->cmd);
+    fprintf(stderr, " %s); see %s %s --help\n", o->value_name, p->prog, p->cmd);
     return KOS__OPTS_ERROR;
 }
 
@@ -193,14 +194,13 @@ int kos__opts_next(struct kos__opts *p, const char **value)
         const struct kos__opt *o = entry_of(p, optopt);
         const char *eq = strchr(arg, '=');
         if ((optopt == HELP_VAL || o) && arg[1] == '-' && eq) {
-            fprintf(stderr,
-                    "kos-tool %s: option '--%s' takes no value, not '%s'; see kos-tool %s --help\n",
-                    p->cmd, o ? o->name : "help", eq + 1, p->cmd);
+            fprintf(stderr, "%s %s: option '--%s' takes no value, not '%s'; see %s %s --help\n",
+                    p->prog, p->cmd, o ? o->name : "help", eq + 1, p->prog, p->cmd);
             return KOS__OPTS_ERROR;
         }
         if (arg[1] != '-' && optopt > 0 && strlen(arg) == 2) {
-            fprintf(stderr, "kos-tool %s: unknown option '-%c'", p->cmd, optopt);
-            fprintf(stderr, "; see kos-tool %s --help\n", p->cmd);
+            fprintf(stderr, "%s %s: unknown option '-%c'", p->prog, p->cmd, optopt);
+            fprintf(stderr, "; see %s %s --help\n", p->prog, p->cmd);
             return KOS__OPTS_ERROR;
         }
         /* An unknown long option, or a word after a single dash ("-trust"):
@@ -221,14 +221,14 @@ int kos__opts_next(struct kos__opts *p, const char **value)
     if (o->value_name) {
         /* `--key --bin-dir x`: the value is missing, not "--bin-dir". */
         if (optarg == p->argv[at + 1] && optarg[0] == '-' && optarg[1] == '-' && optarg[2]) {
-            fprintf(stderr, "kos-tool %s: option '", p->cmd);
+            fprintf(stderr, "%s %s: option '", p->prog, p->cmd);
             print_option(o, arg);
             fprintf(stderr, "' needs a value (");
             print_option(o, arg);
             fprintf(stderr,
                     " %s), not the option '%s' (write '--%s=%s' if you mean that value); see "
-                    "kos-tool %s --help\n",
-                    o->value_name, optarg, o->name, optarg, p->cmd);
+                    "%s %s --help\n",
+                    o->value_name, optarg, o->name, optarg, p->prog, p->cmd);
             return KOS__OPTS_ERROR;
         }
         if (optarg[0] == '\0')
@@ -247,11 +247,21 @@ bool kos__opts_number(const struct kos__opts *p, const char *opt, const char *va
     errno = 0;
     v = strtoul(value, &end, 10);
     if (errno || end == value || *end || value[0] == '-' || value[0] == '+' || v < min || v > max) {
-        fprintf(stderr, "kos-tool %s: --%s takes %s from %lu to %lu, not '%s'\n", p->cmd, opt, unit,
-                min, max, value);
+        fprintf(stderr, "%s %s: --%s takes %s from %lu to %lu, not '%s'\n", p->prog, p->cmd, opt,
+                unit, min, max, value);
         return false;
     }
     *out = v;
+    return true;
+}
+
+bool kos__opts_port(const struct kos__opts *p, const char *opt, const char *value, unsigned *out)
+{
+    unsigned long v;
+
+    if (!kos__opts_number(p, opt, value, 0, 65535, "a port number", &v))
+        return false;
+    *out = (unsigned)v;
     return true;
 }
 
@@ -261,7 +271,7 @@ int kos__opts_choice(const struct kos__opts *p, const char *opt, const char *val
     for (size_t i = 0; i < n; i++)
         if (strcmp(value, choices[i]) == 0)
             return (int)i;
-    fprintf(stderr, "kos-tool %s: --%s takes ", p->cmd, opt);
+    fprintf(stderr, "%s %s: --%s takes ", p->prog, p->cmd, opt);
     for (size_t i = 0; i < n; i++)
         fprintf(stderr, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", choices[i]);
     fprintf(stderr, ", not '%s'\n", value);

@@ -14,7 +14,8 @@
  * "kos-tool CMD: what was wrong; see kos-tool CMD --help", naming the
  * argument as it was written, and the caller then exits with status 2; a
  * bad value says instead what would be valid ("kos-tool run: --grace takes
- * milliseconds from 1 to 600000, not 'soon'").
+ * milliseconds from 1 to 600000, not 'soon'"). kos-server parses its
+ * command line with the same parser, as "kos-server PROFILE" (see prog).
  */
 #ifndef KOS_TOOL_OPTS_INT_H
 #define KOS_TOOL_OPTS_INT_H
@@ -44,7 +45,8 @@ enum {
 
 /* The parser's state: caller-allocated, kos__opts_init() fills it. */
 struct kos__opts {
-    const char *cmd; /* "run", "manifest.build": the name in messages */
+    const char *prog; /* "kos-tool" (kos__opts_init's), or the caller's: the program in messages */
+    const char *cmd;  /* "run", "manifest.build": the name in messages */
     int argc;
     char **argv;
     const struct kos__opt *table;
@@ -87,6 +89,10 @@ int kos__opts_usage_error(const struct kos__opts *p, const char *fmt, ...)
  */
 bool kos__opts_number(const struct kos__opts *p, const char *opt, const char *value,
                       unsigned long min, unsigned long max, const char *unit, unsigned long *out);
+
+/* Parses `value`, the value of option `--opt`, as a TCP port: 0 (any free
+ * one) to 65535, as kos__opts_number() does. */
+bool kos__opts_port(const struct kos__opts *p, const char *opt, const char *value, unsigned *out);
 
 /*
  * Finds `value`, the value of option `--opt`, among the `n` names of

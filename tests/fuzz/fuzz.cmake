@@ -69,12 +69,19 @@ if(TARGET key_store_core)
   kos_fuzz_target(keys LIBS kos_image key_store_core OpenSSL::Crypto)
 endif()
 
+# What kos-server reads from outside: API requests, devices' messages
+# through the device port's hooks, the runtime file (docs/fuzzing.md).
+if(TARGET kos_server_core)
+  kos_fuzz_target(studio LIBS kos_server_core)
+endif()
+
 # Writes the seed inputs from the real encoders (see fuzz_seeds.c); not a test.
 add_executable(fuzz_seeds ${KOS_FUZZ_DIR}/fuzz_seeds.c)
 target_compile_definitions(fuzz_seeds PRIVATE
   KOS_FUZZ_MANIFEST_TESTS_DIR="${KOS_FUZZ_MF_TESTS_DIR}"
   KOS_FUZZ_LAYERS_DIR="${KOS_LAYERS_SOURCE_DIR}")
-target_link_libraries(fuzz_seeds PRIVATE kos_image kos_manifest kos_internal PkgConfig::LIBZIP OpenSSL::Crypto)
+target_link_libraries(fuzz_seeds PRIVATE kos_image kos_manifest kos_internal kos_server_proto
+                      PkgConfig::LIBZIP OpenSSL::Crypto)
 # The device link (lib/link): what a server reads from a device and a
 # device from a server, over a bufferevent pair.
 if(TARGET kos_link)

@@ -36,6 +36,9 @@
  *              transfers, descriptor passing, revocation, apps going down
  *              and restarting, each documented bound, and garbage built
  *              from kos__mw_encode()
+ *   studio/    kos-server's inputs (fuzz_studio.c): registration and
+ *              command bodies, queries, secret headers, AdminUp and
+ *              LogBatch messages from protobuf-c's encoders, runtime files
  *   image_seed_key.pub
  *              the public half of the release key that signed the images;
  *              the private half is deleted. Copy it over
@@ -45,6 +48,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,14 +56,17 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <zip.h>
 
+#include "admin.pb-c.h"
 #include "boot_int.h"
 #include "i2c_int.h"
 #include "image.h"
 #include "image_int.h"
 #include "keys_int.h"
 #include "keystore_int.h"
+#include "logs.pb-c.h"
 #include "logsrv_int.h"
 #include "manifest.h"
 #include "msg_wire_int.h"
@@ -1446,6 +1453,181 @@ static void seed_msgsrv(void)
 
 /* ---- main ---- */
 
+/* ---- kos-server (fuzz_studio.c) ---- */
+
+/* The PEM of pkey (its private key when priv), as a JSON string's text. */
+static void pem_json(EVP_PKEY *pkey, bool priv, char *out, size_t cap)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long len;
+    size_t o = 0;
+
+    if (!bio || !(priv ? PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL)
+                       : PEM_write_bio_PUBKEY(bio, pkey)))
+        die("cannot encode a key");
+    len = BIO_get_mem_data(bio, &data);
+    for (long i = 0; i < len && o + 3 < cap; i++) {
+        if (data[i] == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = data[i];
+        }
+    }
+    out[o] = '\0';
+    BIO_free(bio);
+}
+
+static void put_admin(const char *what, const Kos__Admin__AdminUp *up)
+{
+    uint8_t buf[4096];
+    size_t n = kos__admin__admin_up__get_packed_size(up);
+
+    if (n > sizeof(buf))
+        die("the %s seed is too big", what);
+    kos__admin__admin_up__pack(up, buf);
+    put_sel("studio", 5, what, buf, n);
+}
+
+static void put_logs(const char *what, const Kos__Logs__LogBatch *b)
+{
+    uint8_t buf[8192];
+    size_t n = kos__logs__log_batch__get_packed_size(b);
+
+    if (n > sizeof(buf))
+        die("the %s seed is too big", what);
+    kos__logs__log_batch__pack(b, buf);
+    put_sel("studio", 6, what, buf, n);
+}
+
+static void seed_studio(void)
+{
+    static const char secret[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *x = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+    char pem[1024], body[2048], text[512];
+
+    if (!ed || !x)
+        die("cannot make keys");
+    /* 0: registration bodies */
+    pem_json(ed, false, pem, sizeof(pem));
+    snprintf(body, sizeof(body),
+             "{\"public_key\": \"%s\", \"name\": \"<script>alert(1)</script>\"}", pem);
+    put_text("studio", 0, "register", body);
+    snprintf(body, sizeof(body), "{\"public_key\": \"%s\"}", pem);
+    put_text("studio", 0, "register-unnamed", body);
+    snprintf(body, sizeof(body), "{\"public_key\": \"%s\", \"name\": \"a\\u2028b\"}", pem);
+    put_text("studio", 0, "register-separator", body);
+    pem_json(x, false, pem, sizeof(pem));
+    snprintf(body, sizeof(body), "{\"public_key\": \"%s\"}", pem);
+    put_text("studio", 0, "register-x25519", body);
+    pem_json(ed, true, pem, sizeof(pem));
+    snprintf(body, sizeof(body), "{\"public_key\": \"%s\"}", pem);
+    put_text("studio", 0, "register-private", body);
+    put_text("studio", 0, "register-cut", "{\"public_key\": ");
+    put_text("studio", 0, "register-unknown", "{\"pubkey\": 1, \"\\u001b[2J\": 2}");
+    /* 1: command bodies */
+    put_text("studio", 1, "restart", "{\"restart_app\": \"sensor\"}");
+    put_text("studio", 1, "reboot", "{\"reboot\": true}");
+    put_text("studio", 1, "both", "{\"reboot\": true, \"restart_app\": \"a\"}");
+    put_text("studio", 1, "reboot-false", "{\"reboot\": false}");
+    /* 2, 3: queries */
+    put_text("studio", 2, "logs-query", "after=42&limit=7");
+    put_text("studio", 2, "logs-query-bad", "after=1&after=2&limit=0&x");
+    snprintf(text, sizeof(text), "device=%s", secret);
+    put_text("studio", 3, "events-query", text);
+    put_text("studio", 3, "events-query-bad", "device=ZZ&other=1");
+    /* 4: the secret's headers, split at a NUL */
+    snprintf(text, sizeof(text), "Bearer %s%ctheme=dark; kos_session=%s", secret, 0, secret);
+    put_sel("studio", 4, "auth", text, strlen(text) + 1 + strlen(text + strlen(text) + 1));
+    /* 5: AdminUp */
+    {
+        Kos__Admin__AdminUp up = KOS__ADMIN__ADMIN_UP__INIT;
+        Kos__Admin__Register reg = KOS__ADMIN__REGISTER__INIT;
+        Kos__Admin__Health h = KOS__ADMIN__HEALTH__INIT;
+        Kos__Admin__App a1 = KOS__ADMIN__APP__INIT, a2 = KOS__ADMIN__APP__INIT;
+        Kos__Admin__App *apps[] = {&a1, &a2};
+        Kos__Admin__CommandResult res = KOS__ADMIN__COMMAND_RESULT__INIT;
+
+        a1.name = "sensor";
+        a1.kind = "app";
+        a1.state = "running, ready";
+        a1.restarts = 3;
+        a1.last_exit = "exit 1";
+        a2.name = "msg0";
+        a2.kind = "message server";
+        a2.state = "running";
+        a2.last_exit = "";
+        h.time_ns = 1700000000000000000ull;
+        h.uptime_ms = 123456;
+        h.n_apps = 2;
+        h.apps = apps;
+        h.mem_total = 1 << 30;
+        h.mem_used = 1 << 20;
+        h.self_test = "passed";
+        reg.system = "weather_station";
+        reg.manifest_sha256 = "3c8d056b3b71c87e3c8d056b3b71c87e3c8d056b3b71c87e3c8d056b3b71c87e";
+        reg.signer = "3c8d056b3b71c87e";
+        reg.kos_version = "0.1.0";
+        reg.platform = "sim";
+        reg.boot_time_ns = 1700000000000000000ull;
+        reg.health = &h;
+        up.body_case = KOS__ADMIN__ADMIN_UP__BODY_REGISTER;
+        up.register_ = &reg;
+        put_admin("admin-register", &up);
+        reg.system = "\x1b]0;title\x07\xff\xc0";
+        put_admin("admin-register-control", &up);
+        up.body_case = KOS__ADMIN__ADMIN_UP__BODY_HEALTH;
+        up.health = &h;
+        put_admin("admin-health", &up);
+        res.id = 1;
+        res.status = 2;
+        res.message = "no app 'x'";
+        up.body_case = KOS__ADMIN__ADMIN_UP__BODY_RESULT;
+        up.result = &res;
+        put_admin("admin-result", &up);
+        up.body_case = KOS__ADMIN__ADMIN_UP__BODY__NOT_SET;
+        put_admin("admin-empty", &up);
+    }
+    /* 6: LogBatch */
+    {
+        Kos__Logs__LogRecord r[4], *rp[4];
+        Kos__Logs__LogBatch b = KOS__LOGS__LOG_BATCH__INIT;
+        static const char *const texts[] = {"hello", "\x1b[2J cleared", "caf\xc3\xa9 \xe2\x80\xae",
+                                            "\xff\xfe"};
+
+        for (unsigned i = 0; i < 4; i++) {
+            kos__logs__log_record__init(&r[i]);
+            r[i].seq = 10 + i;
+            r[i].time_ns = 1700000000000000000ll + i;
+            r[i].app = i % 2 ? "sensor" : "core";
+            r[i].level = i;
+            r[i].text = (char *)texts[i];
+            r[i].console = i == 1;
+            rp[i] = &r[i];
+        }
+        b.records = rp;
+        b.n_records = 4;
+        b.dropped = 5;
+        put_logs("logs-batch", &b);
+        b.n_records = 0;
+        put_logs("logs-dropped-only", &b);
+        r[0].level = 9;
+        b.n_records = 1;
+        put_logs("logs-bad-level", &b);
+    }
+    /* 7: runtime files */
+    snprintf(text, sizeof(text),
+             "# kos-server's runtime file\npid 4242\nurl http://127.0.0.1:7440/\n"
+             "device 127.0.0.1:7443\nsecret %s\n",
+             secret);
+    put_text("studio", 7, "runtime", text);
+    put_text("studio", 7, "runtime-bad", "pid 0\nurl http://10.0.0.1:80/\nsecret x\nsecret y\n");
+    EVP_PKEY_free(ed);
+    EVP_PKEY_free(x);
+}
+
 int main(int argc, char **argv)
 {
     struct ctx c;
@@ -1467,6 +1649,7 @@ int main(int argc, char **argv)
     make_dir("%s/%s", "i2c");
     make_dir("%s/%s", "keys");
     make_dir("%s/%s", "msgsrv");
+    make_dir("%s/%s", "studio");
 
     snprintf(c.tmp, sizeof(c.tmp), "/tmp/kos-fuzz-seeds.XXXXXX");
     if (mkdtemp(c.tmp) == NULL)
@@ -1489,6 +1672,7 @@ int main(int argc, char **argv)
     seed_logsrv();
     seed_i2c();
     seed_msgsrv();
+    seed_studio();
 
     size_t plen;
     char *pub = read_file(c.pub, &plen);

@@ -1,0 +1,490 @@
+/*
+ * api.c - kos-server's API port: the JSON API of docs/link.md ("The
+ * server's API") and the web UI's files, on evhttp.
+ *
+ * What stays true, for every request, in this order:
+ *  - a Host that is not this server's own address is refused (400): a
+ *    page elsewhere cannot reach the API through a DNS name of its own;
+ *  - without the secret (Authorization: Bearer, or the kos_session cookie
+ *    that opening /?secret=SECRET sets) nothing is answered but 401;
+ *  - a request that may change something (any method but GET and HEAD)
+ *    from a browser page of another origin (its Origin, or Sec-Fetch-Site)
+ *    is refused (403);
+ *  - a body is read only up to KOS__SRV_BODY_MAX bytes, only as JSON, and
+ *    only through req.h's readers, which say what was wrong (400, 413,
+ *    415); nothing is changed by a refused request.
+ * Every answer is JSON ({"error": "..."} for a refusal) under /api/, and
+ * never cached; the UI's pages carry a Content-Security-Policy that allows
+ * no script but the server's own files.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "ca.h"
+#include "events.h"
+#include "req.h"
+#include "server_int.h"
+#include "srv_json.h"
+#include "srv_limits.h"
+#include "store.h"
+#include "ui.h"
+
+#define API_PREFIX     "/api/"
+#define DEVICES_PREFIX "/api/devices/"
+
+static const char *reason_of(int code)
+{
+    switch (code) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 303:
+        return "See Other";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 503:
+        return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
+    default:
+        return "Internal Server Error";
+    }
+}
+
+static void common_headers(struct evhttp_request *req)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(h, "X-Frame-Options", "DENY");
+}
+
+/* Sends `j` (taken) as the answer, code `code`. */
+static void reply_json(struct evhttp_request *req, int code, json_t *j)
+{
+    struct evbuffer *buf = evbuffer_new();
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+    json_decref(j);
+    if (!text) {
+        code = 500;
+        text = strdup("{\"error\":\"out of memory\"}");
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "application/json; charset=utf-8");
+    if (buf && text) {
+        evbuffer_add(buf, text, strlen(text));
+        evbuffer_add(buf, "\n", 1);
+    }
+    evhttp_send_reply(req, code, reason_of(code), buf);
+    evbuffer_free(buf);
+    free(text);
+}
+
+/* Refuses the request with `code` and a sentence saying why. */
+static void reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+    char msg[1024];
+    json_t *j;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    j = json_pack("{s:s}", "error", msg);
+    reply_json(req, code, j ? j : json_pack("{s:s}", "error", "refused"));
+}
+
+/* A page's answer (not under /api/): text/html. */
+static void reply_page(struct evhttp_request *req, int code, const char *type, const void *data,
+                       size_t len)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evbuffer *buf = evbuffer_new();
+
+    evhttp_add_header(h, "Content-Type", type);
+    evhttp_add_header(
+        h, "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; "
+        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'");
+    if (buf)
+        evbuffer_add_reference(buf, data, len, NULL, NULL);
+    evhttp_send_reply(req, code, reason_of(code), buf);
+    evbuffer_free(buf);
+}
+
+static const char no_secret_page[] =
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>KOS Studio</title></head>\n"
+    "<body><h1>KOS Studio</h1><p>This page needs the server's secret. Open the address that "
+    "<code>kos-tool server.start</code> printed (<code>kos-tool server.status</code> prints "
+    "it again): it holds the secret, which a new start of the server changes.</p></body>"
+    "</html>\n";
+
+/* ---- who may ask ---- */
+
+/* True if header `value` is "HOST:PORT" for this server's address or
+ * localhost, or, with `scheme`, "http://HOST:PORT". */
+static bool is_own(const struct kos__srv *srv, const char *value, bool scheme)
+{
+    char a[64], b[64];
+
+    if (!value)
+        return false;
+    snprintf(a, sizeof(a), "%s%s:%u", scheme ? "http://" : "", srv->address, srv->api_port);
+    snprintf(b, sizeof(b), "%slocalhost:%u", scheme ? "http://" : "", srv->api_port);
+    return strcmp(value, a) == 0 || strcmp(value, b) == 0;
+}
+
+static bool authorized(const struct kos__srv *srv, struct evkeyvalq *in)
+{
+    return kos__req_bearer_ok(evhttp_find_header(in, "Authorization"), srv->secret) ||
+           kos__req_cookie_ok(evhttp_find_header(in, "Cookie"), srv->secret);
+}
+
+/* "/?secret=SECRET": sets the session cookie and sends the browser to "/"
+ * without the secret in its address bar; a wrong secret gets 401. */
+static void login(struct kos__srv *srv, struct evhttp_request *req, const char *query)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    char cookie[128];
+
+    if (strncmp(query, "secret=", 7) != 0 ||
+        !kos__req_secret_ok(query + 7, strlen(query + 7), srv->secret)) {
+        reply_page(req, 401, "text/html; charset=utf-8", no_secret_page,
+                   sizeof(no_secret_page) - 1);
+        return;
+    }
+    snprintf(cookie, sizeof(cookie), "kos_session=%s; Path=/; HttpOnly; SameSite=Strict",
+             srv->secret);
+    evhttp_add_header(h, "Set-Cookie", cookie);
+    evhttp_add_header(h, "Location", "/");
+    reply_page(req, 303, "text/html; charset=utf-8", "", 0);
+}
+
+/* ---- bodies ---- */
+
+/* The request's body, NUL-terminated, as a new string (free), or NULL after
+ * refusing it. */
+static char *take_body(struct evhttp_request *req, size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    const char *type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    size_t n = evbuffer_get_length(in);
+    char *buf;
+
+    if (n > KOS__SRV_BODY_MAX) {
+        reply_error(req, 413, "the body is %zu bytes long; at most %u", n, KOS__SRV_BODY_MAX);
+        return NULL;
+    }
+    if (n > 0 && (!type || strncasecmp(type, "application/json", 16) != 0 ||
+                  (type[16] && type[16] != ';' && type[16] != ' '))) {
+        reply_error(req, 415, "the body must be JSON, sent as Content-Type: application/json");
+        return NULL;
+    }
+    buf = malloc(n + 1);
+    if (!buf) {
+        reply_error(req, 500, "out of memory");
+        return NULL;
+    }
+    evbuffer_remove(in, buf, n);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* ---- routes ---- */
+
+static void devices_post(struct kos__srv *srv, struct evhttp_request *req)
+{
+    struct kos__req_register r;
+    char err[512], id[KOS__DEVICE_ID_LEN + 1], *cert = NULL, *body;
+    size_t len;
+    kos_status_t st;
+
+    if (!(body = take_body(req, &len)))
+        return;
+    st = kos__req_register(body, len, &r, err, sizeof(err));
+    free(body);
+    if (st) {
+        reply_error(req, 400, "%s", err);
+        return;
+    }
+    kos__ca_device_id(r.pub, id);
+    if (!r.name[0])
+        snprintf(r.name, sizeof(r.name), "device-%.16s", id);
+    if (kos__ca_issue_device(srv->ca, r.pub, &cert, err, sizeof(err)) != KOS_STATUS_OK) {
+        reply_error(req, 500, "%s", err);
+        return;
+    }
+    st = kos__store_device_add(srv->store, id, r.name, r.pub, cert, err, sizeof(err));
+    if (st) {
+        free(cert);
+        reply_error(req,
+                    st == KOS_STATUS_ALREADY_EXISTS ? 409
+                    : st == KOS_STATUS_NO_MEMORY    ? 507
+                                                    : 500,
+                    "%s", err);
+        return;
+    }
+    kos__srv_log("device %.16s registered", id);
+    kos__devices_changed(srv, id);
+    reply_json(req, 201,
+               json_pack("{s:s, s:o, s:s, s:s, s:s}", "id", id, "name", kos__json_str(r.name),
+                         "certificate", cert, "server_ca", kos__ca_cert_pem(srv->ca), "address",
+                         srv->device_addr));
+    free(cert);
+}
+
+static void commands_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
+{
+    struct kos__req_command c;
+    char err[512], *body;
+    uint64_t cmd_id;
+    size_t len;
+    kos_status_t st;
+
+    if (!(body = take_body(req, &len)))
+        return;
+    st = kos__req_command(body, len, &c, err, sizeof(err));
+    free(body);
+    if (st) {
+        reply_error(req, 400, "%s", err);
+        return;
+    }
+    st = kos__devices_command(srv, id, &c, &cmd_id, err, sizeof(err));
+    switch (st) {
+    case KOS_STATUS_OK:
+        reply_json(req, 202, json_pack("{s:o}", "id", kos__json_u64(cmd_id)));
+        return;
+    case KOS_STATUS_NOT_FOUND:
+        reply_error(req, 404, "%s", err);
+        return;
+    case KOS_STATUS_UNAUTHORIZED:
+    case KOS_STATUS_UNAVAILABLE:
+        reply_error(req, 409, "%s", err);
+        return;
+    case KOS_STATUS_BUSY:
+        reply_error(req, 503, "%s", err);
+        return;
+    default:
+        reply_error(req, 500, "%s", err);
+        return;
+    }
+}
+
+static void logs_get(struct kos__srv *srv, struct evhttp_request *req, const char *id,
+                     const char *query)
+{
+    char err[512];
+    uint64_t after;
+    unsigned limit;
+    json_t *j;
+
+    if (kos__req_logs_query(query, &after, &limit, err, sizeof(err)) != KOS_STATUS_OK) {
+        reply_error(req, 400, "%s", err);
+        return;
+    }
+    j = kos__store_logs_json(srv->store, id, after, limit);
+    if (!j) {
+        reply_error(req, 404, "no device %s", id);
+        return;
+    }
+    reply_json(req, 200, j);
+}
+
+static void events_get(struct kos__srv *srv, struct evhttp_request *req, const char *query)
+{
+    char err[512], device[KOS__DEVICE_ID_LEN + 1];
+    enum kos__dev_state state;
+
+    if (kos__req_events_query(query, device, err, sizeof(err)) != KOS_STATUS_OK) {
+        reply_error(req, 400, "%s", err);
+        return;
+    }
+    if (device[0] && kos__store_device_get(srv->store, device, &state, NULL) != KOS_STATUS_OK) {
+        reply_error(req, 404, "no device %s", device);
+        return;
+    }
+    if (!srv->events || kos__events_attach(srv->events, req, device) != KOS_STATUS_OK)
+        reply_error(req, 503, "too many event streams are open (at most %u): close one",
+                    KOS__SRV_SSE_CLIENTS_MAX);
+}
+
+/* Refuses a method a route does not take. */
+static void not_allowed(struct evhttp_request *req, const char *allow)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+    reply_error(req, 405, "this route takes %s only", allow);
+}
+
+/* Routes /api/devices/ID[/WHAT]: rest is the path after the prefix. */
+static void device_route(struct kos__srv *srv, struct evhttp_request *req, bool get,
+                         const char *rest, const char *query)
+{
+    char id[KOS__DEVICE_ID_LEN + 1];
+    size_t idlen = strcspn(rest, "/");
+    const char *what = rest[idlen] ? rest + idlen + 1 : NULL;
+    json_t *j;
+
+    if (!kos__req_is_device_id(rest, idlen)) {
+        reply_error(req, 404, "no such route: a device id is 64 lowercase hex digits");
+        return;
+    }
+    memcpy(id, rest, idlen);
+    id[idlen] = '\0';
+    if (!what) {
+        if (!get) {
+            not_allowed(req, "GET");
+            return;
+        }
+        j = kos__store_device_json(srv->store, id, true);
+        if (!j)
+            reply_error(req, 404, "no device %s", id);
+        else
+            reply_json(req, 200, j);
+    } else if (strcmp(what, "revoke") == 0) {
+        if (get) {
+            not_allowed(req, "POST");
+            return;
+        }
+        if (kos__devices_revoke(srv, id) != KOS_STATUS_OK) {
+            reply_error(req, 404, "no device %s", id);
+            return;
+        }
+        reply_json(req, 200, kos__store_device_json(srv->store, id, true));
+    } else if (strcmp(what, "commands") == 0) {
+        if (get)
+            not_allowed(req, "POST");
+        else
+            commands_post(srv, req, id);
+    } else if (strcmp(what, "logs") == 0) {
+        if (!get)
+            not_allowed(req, "GET");
+        else
+            logs_get(srv, req, id, query);
+    } else {
+        reply_error(req, 404, "no such route");
+    }
+}
+
+static void api_route(struct kos__srv *srv, struct evhttp_request *req, bool get, const char *path,
+                      const char *query)
+{
+    bool has_query = query && *query;
+
+    if (strcmp(path, "/api/devices") == 0) {
+        if (has_query)
+            reply_error(req, 400, "/api/devices takes no query parameters");
+        else if (get)
+            reply_json(req, 200,
+                       json_pack("{s:o}", "devices", kos__store_devices_json(srv->store)));
+        else
+            devices_post(srv, req);
+    } else if (strncmp(path, DEVICES_PREFIX, sizeof(DEVICES_PREFIX) - 1) == 0) {
+        if (has_query && !strstr(path, "/logs"))
+            reply_error(req, 400, "this route takes no query parameters");
+        else
+            device_route(srv, req, get, path + sizeof(DEVICES_PREFIX) - 1, query);
+    } else if (strcmp(path, "/api/events") == 0) {
+        /* HEAD too: a stream without a body would only hold a place. */
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+            not_allowed(req, "GET");
+        else
+            events_get(srv, req, query);
+    } else {
+        reply_error(req, 404, "no such route (the API is in docs/link.md)");
+    }
+}
+
+void kos__api_handle(struct evhttp_request *req, void *arg)
+{
+    struct kos__srv *srv = arg;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+    bool api;
+    const char *origin, *site;
+    const struct kos__ui_file *f;
+
+    common_headers(req);
+    if (!path || !*path)
+        path = "/";
+    api = strncmp(path, API_PREFIX, sizeof(API_PREFIX) - 1) == 0 || strcmp(path, "/api") == 0;
+    if (!is_own(srv, evhttp_find_header(in, "Host"), false)) {
+        reply_error(req, 400, "this server answers only to Host %s:%u (or localhost:%u)",
+                    srv->address, srv->api_port, srv->api_port);
+        return;
+    }
+    if (get && strcmp(path, "/") == 0 && query && *query) {
+        login(srv, req, query);
+        return;
+    }
+    if (!authorized(srv, in)) {
+        if (api)
+            reply_error(req, 401,
+                        "the server's secret is missing or wrong: send Authorization: Bearer "
+                        "SECRET (kos-tool server.status shows the address with it)");
+        else
+            reply_page(req, 401, "text/html; charset=utf-8", no_secret_page,
+                       sizeof(no_secret_page) - 1);
+        return;
+    }
+    if (!get) {
+        origin = evhttp_find_header(in, "Origin");
+        site = evhttp_find_header(in, "Sec-Fetch-Site");
+        if ((origin && !is_own(srv, origin, true)) ||
+            (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)) {
+            reply_error(req, 403,
+                        "a request that changes something must come from this server's own "
+                        "pages (Origin http://%s:%u)",
+                        srv->address, srv->api_port);
+            return;
+        }
+        if (cmd != EVHTTP_REQ_POST) {
+            not_allowed(req, api ? "GET, POST" : "GET");
+            return;
+        }
+    }
+    if (api) {
+        api_route(srv, req, get, path, query);
+        return;
+    }
+    f = get ? kos__ui_find(path) : NULL;
+    if (!get)
+        not_allowed(req, "GET");
+    else if (!f)
+        reply_error(req, 404, "no such page");
+    else
+        reply_page(req, 200, f->type, f->data, f->len);
+}

@@ -1,0 +1,80 @@
+/*
+ * srv_limits.h - every bound kos-server keeps, in one place, each with its
+ * reason. What one device, one browser or one API client can make the
+ * server hold (in memory or in its database) is bounded by these.
+ */
+#ifndef KOS_SERVER_SRV_LIMITS_H
+#define KOS_SERVER_SRV_LIMITS_H
+
+/* ---- the API port (HTTP) ---- */
+
+/* A request body the API reads: every body it takes is a small JSON object
+ * (a device's public key and name, a command). Larger ones get 413 with a
+ * JSON error. */
+#define KOS__SRV_BODY_MAX (64u * 1024u)
+/* What evhttp itself buffers before refusing (its own 413): the hard cap
+ * for a body whose size is not known until it has arrived (chunked). */
+#define KOS__SRV_BODY_HARD_MAX (1024u * 1024u)
+/* The request line and headers together. */
+#define KOS__SRV_HEADERS_MAX (8u * 1024u)
+/* An idle API connection is closed after this many seconds. */
+#define KOS__SRV_IDLE_S 60
+
+/* ---- server-sent events (/api/events) ---- */
+
+/* Clients at once: each is a browser tab's live view. */
+#define KOS__SRV_SSE_CLIENTS_MAX 32u
+/* What may wait, unsent, for one client (libevent's output buffer): a
+ * client that lets more pile up does not read, and is dropped; it never
+ * grows the server's memory beyond this. Several whole events fit. */
+#define KOS__SRV_SSE_QUEUE_MAX (512u * 1024u)
+/* The kernel's send buffer for an event stream's socket, so that what a
+ * client does not read is held (and counted) in the queue above. */
+#define KOS__SRV_SSE_SNDBUF (64u * 1024u)
+/* One event's data: log records are split over several events. */
+#define KOS__SRV_EVENT_MAX (64u * 1024u)
+/* A comment line every this many seconds keeps proxies and browsers from
+ * taking a quiet stream for a dead one. */
+#define KOS__SRV_SSE_KEEPALIVE_S 15
+/* A client that takes nothing of a pending event for this long is dropped. */
+#define KOS__SRV_SSE_WRITE_TIMEOUT_S 60
+
+/* ---- devices ---- */
+
+/* Devices a server registers (an API client cannot fill the disk). */
+#define KOS__SRV_DEVICES_MAX 10000u
+/* A device's name, bytes of UTF-8. */
+#define KOS__SRV_NAME_MAX 64u
+/* A public key PEM in a registration. An Ed25519 one is 113 bytes. */
+#define KOS__SRV_PEM_MAX 4096u
+/* A whole message on the admin or logs channel (docs/link.md). */
+#define KOS__SRV_MSG_MAX (64u * 1024u)
+/* What decoding one message may allocate (protobuf-c's allocations, which
+ * can be several times the message's size for many small fields). */
+#define KOS__SRV_DECODE_BUDGET (4u * 1024u * 1024u)
+/* Apps in one Health report. */
+#define KOS__SRV_APPS_MAX 256u
+/* An app's name, kind and state strings, a system or platform name. */
+#define KOS__SRV_SHORT_MAX 256u
+/* An app's last exit, a self test's verdict, a command's result message. */
+#define KOS__SRV_TEXT_MAX 1024u
+/* A log record's text as stored: longer text is cut at a character
+ * boundary (log_server's records are at most 1024 bytes; console lines
+ * can be longer). */
+#define KOS__SRV_LOG_TEXT_MAX 4096u
+/* Log records kept per device: a ring in the database; when a batch takes
+ * a device past it, its oldest records are deleted. With the text bound
+ * above, one device holds at most about 40 MiB of records. */
+#define KOS__SRV_LOG_RING 10000u
+/* Records one GET /api/devices/ID/logs returns at most (and by default). */
+#define KOS__SRV_LOGS_LIMIT_MAX     1000u
+#define KOS__SRV_LOGS_LIMIT_DEFAULT 200u
+/* Commands remembered per device (their results): older ones are deleted. */
+#define KOS__SRV_COMMANDS_KEPT 1000u
+
+/* ---- the runtime file ---- */
+
+/* Its size: a few short lines. */
+#define KOS__SRV_RUNTIME_MAX 4096u
+
+#endif

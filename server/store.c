@@ -1,0 +1,670 @@
+/*
+ * store.c - kos-server's database (store.h), on SQLite.
+ *
+ * What stays true: a migration and its schema_version row commit together
+ * or not at all; every change a call makes (a batch of records with its
+ * ring trimming, a command with its pruning) is one transaction, so a
+ * failure leaves the database as it was. Text a device sent is stored as
+ * its bytes and escaped only when it is turned into JSON (srv_json.h).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "srv_json.h"
+#include "srvlog.h"
+#include "store.h"
+
+struct kos__store {
+    sqlite3 *db;
+    int version;
+};
+
+/* ---- the schema ---- */
+
+static const char *const migrations_sql[] = {
+    /* 1: the device registry, log records, commands. */
+    "CREATE TABLE devices ("
+    "  id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 64),"
+    "  name TEXT NOT NULL,"
+    "  public_key BLOB NOT NULL,"
+    "  certificate TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'registered'"
+    "    CHECK (state IN ('registered', 'online', 'offline', 'revoked')),"
+    "  registered_ms INTEGER NOT NULL,"
+    "  last_seen_ms INTEGER,"
+    "  system TEXT, manifest_sha256 TEXT, signer TEXT, kos_version TEXT, platform TEXT,"
+    "  boot_time_ns INTEGER,"
+    "  health TEXT, health_ms INTEGER,"
+    "  logs_dropped INTEGER NOT NULL DEFAULT 0,"
+    "  log_seq INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE TABLE logs ("
+    "  device TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  device_seq INTEGER NOT NULL,"
+    "  time_ns INTEGER NOT NULL,"
+    "  app TEXT NOT NULL,"
+    "  level INTEGER NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  console INTEGER NOT NULL,"
+    "  PRIMARY KEY (device, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE commands ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  device TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  command TEXT NOT NULL,"
+    "  sent_ms INTEGER NOT NULL,"
+    "  status INTEGER, message TEXT, done_ms INTEGER"
+    ");"
+    "CREATE INDEX commands_by_device ON commands(device, id);",
+};
+
+const struct kos__migrations kos__store_migrations = {
+    migrations_sql, sizeof(migrations_sql) / sizeof(migrations_sql[0])};
+
+static const char *const state_names[] = {"registered", "online", "offline", "revoked"};
+
+const char *kos__dev_state_name(enum kos__dev_state s)
+{
+    return (unsigned)s < 4 ? state_names[s] : "unknown";
+}
+
+static bool state_of(const unsigned char *s, enum kos__dev_state *out)
+{
+    for (unsigned i = 0; s && i < 4; i++) {
+        if (strcmp((const char *)s, state_names[i]) == 0) {
+            *out = (enum kos__dev_state)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- helpers ---- */
+
+static sqlite3_stmt *prep(struct kos__store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        kos__srv_log("database: %s (in: %.60s)", sqlite3_errmsg(st->db), sql);
+        return NULL;
+    }
+    return s;
+}
+
+static bool exec(struct kos__store *st, const char *sql)
+{
+    return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+static void rollback(struct kos__store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        exec(st, "ROLLBACK");
+}
+
+static kos_status_t db_failed(struct kos__store *st, const char *what)
+{
+    kos__srv_log("database: %s: %s", what, sqlite3_errmsg(st->db));
+    return KOS_STATUS_IO;
+}
+
+/* A uint64 as SQLite's int64, clamped. */
+static sqlite3_int64 i64(uint64_t v)
+{
+    return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+/* Column i as JSON text (escaped), or null. */
+static json_t *col_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+
+    if (!t)
+        return json_null();
+    return kos__json_text((const char *)t, (size_t)sqlite3_column_bytes(s, i));
+}
+
+/* ---- opening and migrations ---- */
+
+/* The version the database is at (0 for a new one), or -1. */
+static int read_version(struct kos__store *st)
+{
+    sqlite3_stmt *s = prep(st, "SELECT coalesce(max(version), 0) FROM schema_version");
+    int v = -1;
+
+    if (s && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static kos_status_t migrate(struct kos__store *st, const char *path,
+                            const struct kos__migrations *m, char *err, size_t errlen)
+{
+    int v = read_version(st);
+
+    if (v < 0) {
+        snprintf(err, errlen, "cannot read the schema version of %s: %s", path,
+                 sqlite3_errmsg(st->db));
+        return KOS_STATUS_IO;
+    }
+    if ((size_t)v > m->n) {
+        snprintf(err, errlen,
+                 "the database %s is at schema version %d, newer than this kos-server knows "
+                 "(%zu): it was written by a newer kos-server; run that one, or give another "
+                 "--data folder",
+                 path, v, m->n);
+        return KOS_STATUS_UNSUPPORTED;
+    }
+    for (size_t i = (size_t)v; i < m->n; i++) {
+        sqlite3_stmt *s;
+        int now;
+
+        if (!exec(st, "BEGIN IMMEDIATE"))
+            goto out_failed;
+        /* Another process may have got here first (the lock file keeps
+         * servers apart; this keeps the rule true without it). */
+        now = read_version(st);
+        if (now < 0)
+            goto out_failed;
+        if ((size_t)now > i) {
+            exec(st, "COMMIT");
+            i = (size_t)now - 1;
+            continue;
+        }
+        if (sqlite3_exec(st->db, m->sql[i], NULL, NULL, NULL) != SQLITE_OK)
+            goto out_failed;
+        s = prep(st, "INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)");
+        if (!s)
+            goto out_failed;
+        sqlite3_bind_int(s, 1, (int)i + 1);
+        sqlite3_bind_int64(s, 2, kos__now_ms());
+        int rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE || !exec(st, "COMMIT"))
+            goto out_failed;
+        kos__srv_log("database %s: schema version %zu", path, i + 1);
+        continue;
+    out_failed:
+        snprintf(err, errlen,
+                 "the database %s cannot be brought from schema version %zu to %zu: %s "
+                 "(nothing of that step was applied)",
+                 path, i, i + 1, sqlite3_errmsg(st->db));
+        rollback(st);
+        return KOS_STATUS_IO;
+    }
+    st->version = (int)m->n;
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__store_open(const char *path, const struct kos__migrations *m,
+                             struct kos__store **out, char *err, size_t errlen)
+{
+    struct kos__store *st = calloc(1, sizeof(*st));
+    kos_status_t rc;
+
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return KOS_STATUS_NO_MEMORY;
+    }
+    if (!m)
+        m = &kos__store_migrations;
+    if (sqlite3_open_v2(path, &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open the database %s: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        rc = KOS_STATUS_IO;
+        goto out_close;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    sqlite3_extended_result_codes(st->db, 1);
+    /* The first read tells a file that is not a database. */
+    if (!exec(st, "PRAGMA journal_mode = WAL") || !exec(st, "PRAGMA synchronous = NORMAL") ||
+        !exec(st, "PRAGMA foreign_keys = ON") ||
+        !exec(st, "CREATE TABLE IF NOT EXISTS schema_version ("
+                  "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)")) {
+        snprintf(err, errlen, "cannot use %s as kos-server's database: %s", path,
+                 sqlite3_errmsg(st->db));
+        rc = KOS_STATUS_IO;
+        goto out_close;
+    }
+    rc = migrate(st, path, m, err, errlen);
+    if (rc)
+        goto out_close;
+    if (m == &kos__store_migrations &&
+        !exec(st, "UPDATE devices SET state = 'offline' WHERE state = 'online'")) {
+        snprintf(err, errlen, "cannot update %s: %s", path, sqlite3_errmsg(st->db));
+        rc = KOS_STATUS_IO;
+        goto out_close;
+    }
+    *out = st;
+    return KOS_STATUS_OK;
+
+out_close:
+    sqlite3_close(st->db);
+    free(st);
+    return rc;
+}
+
+void kos__store_close(struct kos__store *st)
+{
+    if (!st)
+        return;
+    sqlite3_close(st->db);
+    free(st);
+}
+
+int kos__store_version(struct kos__store *st)
+{
+    return st->version;
+}
+
+/* ---- devices ---- */
+
+kos_status_t kos__store_device_add(struct kos__store *st, const char *id, const char *name,
+                                   const uint8_t pub[32], const char *cert_pem, char *err,
+                                   size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    s = prep(st, "SELECT count(*) FROM devices");
+    if (!s || sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        snprintf(err, errlen, "the database failed");
+        return db_failed(st, "counting devices");
+    }
+    rc = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if ((unsigned)rc >= KOS__SRV_DEVICES_MAX) {
+        snprintf(err, errlen, "this server holds %u devices, as many as it may",
+                 rc < 0 ? 0u : (unsigned)rc);
+        return KOS_STATUS_NO_MEMORY;
+    }
+    s = prep(st, "INSERT INTO devices (id, name, public_key, certificate, registered_ms) "
+                 "VALUES (?, ?, ?, ?, ?)");
+    if (!s) {
+        snprintf(err, errlen, "the database failed");
+        return KOS_STATUS_IO;
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, pub, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, cert_pem, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, kos__now_ms());
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        snprintf(err, errlen, "device %s is already registered", id);
+        return KOS_STATUS_ALREADY_EXISTS;
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "the database failed");
+        return db_failed(st, "adding a device");
+    }
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__store_device_get(struct kos__store *st, const char *id,
+                                   enum kos__dev_state *state, char *name)
+{
+    sqlite3_stmt *s = prep(st, "SELECT state, name FROM devices WHERE id = ?");
+    kos_status_t rc = KOS_STATUS_NOT_FOUND;
+    int step;
+
+    if (!s)
+        return KOS_STATUS_IO;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        rc = state_of(sqlite3_column_text(s, 0), state) ? KOS_STATUS_OK : KOS_STATUS_IO;
+        if (name) {
+            const unsigned char *t = sqlite3_column_text(s, 1);
+            snprintf(name, KOS__SRV_NAME_MAX + 1, "%s", t ? (const char *)t : "");
+        }
+    } else if (step != SQLITE_DONE) {
+        rc = db_failed(st, "reading a device");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+kos_status_t kos__store_device_set_state(struct kos__store *st, const char *id,
+                                         enum kos__dev_state state)
+{
+    enum kos__dev_state now;
+    sqlite3_stmt *s;
+    kos_status_t rc;
+    int step;
+
+    assert((unsigned)state < 4);
+    rc = kos__store_device_get(st, id, &now, NULL);
+    if (rc)
+        return rc;
+    if (now == KOS__DEV_REVOKED)
+        return state == KOS__DEV_REVOKED ? KOS_STATUS_OK : KOS_STATUS_UNAUTHORIZED;
+    s = prep(st, "UPDATE devices SET state = ?2, "
+                 "last_seen_ms = CASE WHEN ?3 THEN ?4 ELSE last_seen_ms END WHERE id = ?1");
+    if (!s)
+        return KOS_STATUS_IO;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, state_names[state], -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, state == KOS__DEV_ONLINE || state == KOS__DEV_OFFLINE);
+    sqlite3_bind_int64(s, 4, kos__now_ms());
+    step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return step == SQLITE_DONE ? KOS_STATUS_OK : db_failed(st, "setting a device's state");
+}
+
+kos_status_t kos__store_device_report(struct kos__store *st, const char *id,
+                                      const struct kos__store_reg *reg, const char *health_json)
+{
+    sqlite3_stmt *s;
+    int step;
+
+    s = prep(st, "UPDATE devices SET last_seen_ms = ?2,"
+                 " system = CASE WHEN ?3 THEN ?4 ELSE system END,"
+                 " manifest_sha256 = CASE WHEN ?3 THEN ?5 ELSE manifest_sha256 END,"
+                 " signer = CASE WHEN ?3 THEN ?6 ELSE signer END,"
+                 " kos_version = CASE WHEN ?3 THEN ?7 ELSE kos_version END,"
+                 " platform = CASE WHEN ?3 THEN ?8 ELSE platform END,"
+                 " boot_time_ns = CASE WHEN ?3 THEN ?9 ELSE boot_time_ns END,"
+                 " health = coalesce(?10, health),"
+                 " health_ms = CASE WHEN ?10 IS NULL THEN health_ms ELSE ?2 END"
+                 " WHERE id = ?1");
+    if (!s)
+        return KOS_STATUS_IO;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, kos__now_ms());
+    sqlite3_bind_int(s, 3, reg != NULL);
+    if (reg) {
+        sqlite3_bind_text(s, 4, reg->system, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 5, reg->manifest_sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 6, reg->signer, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 7, reg->kos_version, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 8, reg->platform, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 9, i64(reg->boot_time_ns));
+    }
+    if (health_json)
+        sqlite3_bind_text(s, 10, health_json, -1, SQLITE_STATIC);
+    step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (step != SQLITE_DONE)
+        return db_failed(st, "recording a device's report");
+    return sqlite3_changes(st->db) ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;
+}
+
+#define DEVICE_COLUMNS                                                                             \
+    "id, name, state, registered_ms, last_seen_ms, system, manifest_sha256, signer, "              \
+    "kos_version, platform, boot_time_ns, logs_dropped, health, health_ms"
+
+/* The API's device object for the current row of a DEVICE_COLUMNS query. */
+static json_t *device_row(sqlite3_stmt *s, bool full)
+{
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+    json_t *d;
+
+    if (!id || strlen(id) != 64)
+        return NULL;
+    d = json_pack("{s:s, s:s%, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "id", id,
+                  "key_id", id, (size_t)16, "name", col_text(s, 1), "state",
+                  sqlite3_column_text(s, 2) ? (const char *)sqlite3_column_text(s, 2) : "",
+                  "registered", kos__json_time_ms(sqlite3_column_int64(s, 3)), "last_seen",
+                  kos__json_time_ms(sqlite3_column_int64(s, 4)), "system", col_text(s, 5), "image",
+                  col_text(s, 6), "signer", col_text(s, 7), "kos_version", col_text(s, 8),
+                  "platform", col_text(s, 9), "boot_time",
+                  kos__json_time_ns(sqlite3_column_int64(s, 10)), "logs_dropped",
+                  (json_int_t)sqlite3_column_int64(s, 11));
+    if (d && full) {
+        const char *h = (const char *)sqlite3_column_text(s, 12);
+        json_t *health = h ? json_loads(h, 0, NULL) : NULL;
+        json_object_set_new(d, "health", health ? health : json_null());
+        json_object_set_new(d, "health_time", kos__json_time_ms(sqlite3_column_int64(s, 13)));
+    }
+    return d;
+}
+
+json_t *kos__store_devices_json(struct kos__store *st)
+{
+    sqlite3_stmt *s = prep(st, "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY registered_ms, id");
+    json_t *all = json_array();
+    int step;
+
+    if (!s || !all)
+        goto out_fail;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        json_t *d = device_row(s, false);
+        if (!d || json_array_append_new(all, d) != 0)
+            goto out_fail;
+    }
+    if (step != SQLITE_DONE)
+        goto out_fail;
+    sqlite3_finalize(s);
+    return all;
+
+out_fail:
+    sqlite3_finalize(s);
+    json_decref(all);
+    return NULL;
+}
+
+json_t *kos__store_device_json(struct kos__store *st, const char *id, bool full)
+{
+    sqlite3_stmt *s = prep(st, "SELECT " DEVICE_COLUMNS " FROM devices WHERE id = ?");
+    json_t *d = NULL;
+
+    if (!s)
+        return NULL;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        d = device_row(s, full);
+    sqlite3_finalize(s);
+    return d;
+}
+
+/* ---- log records ---- */
+
+/* The most a count of lost records adds up to (JSON numbers stay exact). */
+#define DROPPED_MAX ((sqlite3_int64)1 << 53)
+
+kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
+                                 const struct kos__store_rec *recs, size_t n, uint64_t dropped,
+                                 uint64_t *first_seq, size_t *stored)
+{
+    sqlite3_stmt *s = NULL, *ins = NULL;
+    sqlite3_int64 last;
+    size_t skip = n > KOS__SRV_LOG_RING ? n - KOS__SRV_LOG_RING : 0;
+    kos_status_t rc = KOS_STATUS_IO;
+
+    if (!exec(st, "BEGIN IMMEDIATE"))
+        return db_failed(st, "storing log records");
+    s = prep(st, "SELECT log_seq FROM devices WHERE id = ?");
+    if (!s)
+        goto out_rollback;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        rc = KOS_STATUS_NOT_FOUND;
+        goto out_rollback;
+    }
+    last = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    ins = prep(st, "INSERT INTO logs (device, seq, device_seq, time_ns, app, level, text, console)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!ins)
+        goto out_rollback;
+    for (size_t i = skip; i < n; i++) {
+        const struct kos__store_rec *r = &recs[i];
+
+        assert(r->level < 4 && r->text_len <= KOS__SRV_LOG_TEXT_MAX);
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, last + 1 + (sqlite3_int64)(i - skip));
+        sqlite3_bind_int64(ins, 3, i64(r->device_seq));
+        sqlite3_bind_int64(ins, 4, r->time_ns);
+        sqlite3_bind_text(ins, 5, r->app, (int)r->app_len, SQLITE_STATIC);
+        sqlite3_bind_int(ins, 6, (int)r->level);
+        sqlite3_bind_text(ins, 7, r->text, (int)r->text_len, SQLITE_STATIC);
+        sqlite3_bind_int(ins, 8, r->console);
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            goto out_rollback;
+    }
+    sqlite3_finalize(ins);
+    ins = NULL;
+    s = prep(st, "UPDATE devices SET log_seq = ?2, last_seen_ms = ?3,"
+                 " logs_dropped = min(logs_dropped + ?4, ?5) WHERE id = ?1");
+    if (!s)
+        goto out_rollback;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip));
+    sqlite3_bind_int64(s, 3, kos__now_ms());
+    sqlite3_bind_int64(s, 4,
+                       dropped > (uint64_t)DROPPED_MAX ? DROPPED_MAX : (sqlite3_int64)dropped);
+    sqlite3_bind_int64(s, 5, DROPPED_MAX);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        goto out_rollback;
+    sqlite3_finalize(s);
+    s = prep(st, "DELETE FROM logs WHERE device = ? AND seq <= ?");
+    if (!s)
+        goto out_rollback;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip) - KOS__SRV_LOG_RING);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        goto out_rollback;
+    sqlite3_finalize(s);
+    s = NULL;
+    if (!exec(st, "COMMIT"))
+        goto out_rollback;
+    *first_seq = (uint64_t)last + 1;
+    *stored = n - skip;
+    return KOS_STATUS_OK;
+
+out_rollback:
+    if (rc == KOS_STATUS_IO)
+        db_failed(st, "storing log records");
+    sqlite3_finalize(s);
+    sqlite3_finalize(ins);
+    rollback(st);
+    return rc;
+}
+
+json_t *kos__store_logs_json(struct kos__store *st, const char *id, uint64_t after, unsigned limit)
+{
+    sqlite3_stmt *s = prep(st, "SELECT logs_dropped FROM devices WHERE id = ?");
+    json_t *recs = NULL, *out = NULL;
+    sqlite3_int64 dropped;
+    uint64_t next = after;
+    int step;
+
+    if (!s)
+        return NULL;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        goto out;
+    dropped = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = prep(st, "SELECT seq, device_seq, time_ns, app, level, text, console FROM logs"
+                 " WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
+    if (!s || !(recs = json_array()))
+        goto out;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, i64(after));
+    sqlite3_bind_int(s, 3, (int)limit);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *app = (const char *)sqlite3_column_text(s, 3);
+        size_t app_len = (size_t)sqlite3_column_bytes(s, 3);
+        const char *text = (const char *)sqlite3_column_text(s, 5);
+        size_t text_len = (size_t)sqlite3_column_bytes(s, 5);
+        json_t *r;
+
+        next = (uint64_t)sqlite3_column_int64(s, 0);
+        r = kos__json_record(next, (uint64_t)sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
+                             app ? app : "", app_len, (unsigned)sqlite3_column_int(s, 4) & 3u,
+                             text ? text : "", text_len, sqlite3_column_int(s, 6) != 0);
+        if (!r || json_array_append_new(recs, r) != 0)
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        goto out;
+    out = json_pack("{s:O, s:I, s:o}", "records", recs, "dropped", (json_int_t)dropped, "next",
+                    kos__json_u64(next));
+out:
+    sqlite3_finalize(s);
+    json_decref(recs);
+    return out;
+}
+
+/* ---- commands ---- */
+
+kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const char *json,
+                                    uint64_t *cmd_id)
+{
+    sqlite3_stmt *s;
+    sqlite3_int64 cid;
+
+    if (!exec(st, "BEGIN IMMEDIATE"))
+        return db_failed(st, "recording a command");
+    s = prep(st, "INSERT INTO commands (device, command, sent_ms) VALUES (?, ?, ?)");
+    if (!s)
+        goto out_rollback;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, kos__now_ms());
+    if (sqlite3_step(s) != SQLITE_DONE)
+        goto out_rollback;
+    sqlite3_finalize(s);
+    cid = sqlite3_last_insert_rowid(st->db);
+    s = prep(st, "DELETE FROM commands WHERE device = ?1 AND id < (SELECT min(id) FROM"
+                 " (SELECT id FROM commands WHERE device = ?1 ORDER BY id DESC LIMIT ?2))");
+    if (!s)
+        goto out_rollback;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, (int)KOS__SRV_COMMANDS_KEPT);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        goto out_rollback;
+    sqlite3_finalize(s);
+    if (!exec(st, "COMMIT")) {
+        s = NULL;
+        goto out_rollback;
+    }
+    *cmd_id = (uint64_t)cid;
+    return KOS_STATUS_OK;
+
+out_rollback:
+    db_failed(st, "recording a command");
+    sqlite3_finalize(s);
+    rollback(st);
+    return KOS_STATUS_IO;
+}
+
+kos_status_t kos__store_command_done(struct kos__store *st, const char *id, uint64_t cmd_id,
+                                     uint32_t status, const char *message)
+{
+    sqlite3_stmt *s;
+    int step;
+
+    if (cmd_id == 0 || cmd_id > (uint64_t)INT64_MAX)
+        return KOS_STATUS_NOT_FOUND;
+    s = prep(st, "UPDATE commands SET status = ?, message = ?, done_ms = ?"
+                 " WHERE id = ? AND device = ? AND done_ms IS NULL");
+    if (!s)
+        return KOS_STATUS_IO;
+    sqlite3_bind_int64(s, 1, status);
+    sqlite3_bind_text(s, 2, message, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, kos__now_ms());
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)cmd_id);
+    sqlite3_bind_text(s, 5, id, -1, SQLITE_STATIC);
+    step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (step != SQLITE_DONE)
+        return db_failed(st, "recording a command's result");
+    return sqlite3_changes(st->db) ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;
+}

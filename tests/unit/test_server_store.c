@@ -1,0 +1,263 @@
+/*
+ * test_server_store.c - kos-server's database (server/store.c): migrations
+ * (each once, in a transaction with its version; a database newer than the
+ * program refused; a failing step rolled back), the device registry and its
+ * states, the log ring (at most KOS__SRV_LOG_RING records a device, the
+ * oldest deleted, numbers never reused), commands and their results, and
+ * device text that comes back from the JSON escaped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include "server_fixture.h"
+#include "store.h"
+
+static char err[1024];
+static const uint8_t pub[32] = {1, 2, 3};
+static const char id_a[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char id_b[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+/* A count from the database at `path`: the first column of `sql`. */
+static int count(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int n = -1;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+static struct kos__store *open_db(void)
+{
+    struct kos__store *st = NULL;
+    assert_int_equal(kos__store_open(in_scratch("s.db"), NULL, &st, err, sizeof(err)),
+                     KOS_STATUS_OK);
+    return st;
+}
+
+static void test_migrations_once(void **state)
+{
+    struct kos__store *st;
+    const char *db = in_scratch("s.db");
+
+    (void)state;
+    st = open_db();
+    assert_int_equal(kos__store_version(st), (int)kos__store_migrations.n);
+    kos__store_close(st);
+    st = open_db();
+    kos__store_close(st);
+    assert_int_equal(count(db, "SELECT count(*) FROM schema_version"),
+                     (int)kos__store_migrations.n);
+    kos__store_close(NULL);
+}
+
+static void test_newer_database_refused(void **state)
+{
+    static const char *const two[] = {"CREATE TABLE a (x)", "CREATE TABLE b (y)"};
+    const struct kos__migrations m2 = {two, 2}, m1 = {two, 1};
+    const char *db = in_scratch("m.db");
+    struct kos__store *st;
+
+    (void)state;
+    assert_int_equal(kos__store_open(db, &m2, &st, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(kos__store_version(st), 2);
+    kos__store_close(st);
+    assert_int_equal(kos__store_open(db, &m1, &st, err, sizeof(err)), KOS_STATUS_UNSUPPORTED);
+    assert_non_null(strstr(err, "schema version 2, newer than this kos-server knows (1)"));
+    /* Nothing changed. */
+    assert_int_equal(count(db, "SELECT max(version) FROM schema_version"), 2);
+}
+
+static void test_failing_migration_rolled_back(void **state)
+{
+    static const char *const one[] = {"CREATE TABLE a (x)"};
+    static const char *const bad[] = {"CREATE TABLE a (x)",
+                                      "CREATE TABLE c (z); CREATE TABLE a (x)"};
+    const struct kos__migrations m1 = {one, 1}, mbad = {bad, 2};
+    const char *db = in_scratch("f.db");
+    struct kos__store *st;
+
+    (void)state;
+    assert_int_equal(kos__store_open(db, &m1, &st, err, sizeof(err)), KOS_STATUS_OK);
+    kos__store_close(st);
+    assert_int_not_equal(kos__store_open(db, &mbad, &st, err, sizeof(err)), KOS_STATUS_OK);
+    assert_non_null(strstr(err, "from schema version 1 to 2"));
+    assert_int_equal(count(db, "SELECT max(version) FROM schema_version"), 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'c'"), 0);
+}
+
+static void test_not_a_database(void **state)
+{
+    struct kos__store *st;
+
+    (void)state;
+    write_scratch("junk.db", "this is not an SQLite database, not even close to one......\n");
+    assert_int_not_equal(kos__store_open(in_scratch("junk.db"), NULL, &st, err, sizeof(err)),
+                         KOS_STATUS_OK);
+    assert_non_null(strstr(err, "junk.db"));
+}
+
+static void test_devices(void **state)
+{
+    struct kos__store *st = open_db();
+    enum kos__dev_state s;
+    char name[KOS__SRV_NAME_MAX + 1];
+    struct kos__store_reg reg = {"weather\x1b[2J", "abcd", "", "0.1.0", "sim", 1};
+    json_t *all, *d;
+
+    (void)state;
+    assert_int_equal(kos__store_device_add(st, id_a, "<b>a</b>", pub, "CERT", err, sizeof(err)),
+                     KOS_STATUS_OK);
+    assert_int_equal(kos__store_device_add(st, id_a, "again", pub, "CERT", err, sizeof(err)),
+                     KOS_STATUS_ALREADY_EXISTS);
+    assert_int_equal(kos__store_device_get(st, id_b, &s, NULL), KOS_STATUS_NOT_FOUND);
+    assert_int_equal(kos__store_device_get(st, id_a, &s, name), KOS_STATUS_OK);
+    assert_int_equal(s, KOS__DEV_REGISTERED);
+    assert_string_equal(name, "<b>a</b>");
+    assert_int_equal(kos__store_device_set_state(st, id_a, KOS__DEV_ONLINE), KOS_STATUS_OK);
+    assert_int_equal(kos__store_device_report(st, id_a, &reg, "{\"uptime_ms\":5}"), KOS_STATUS_OK);
+    assert_int_equal(kos__store_device_report(st, id_b, NULL, "{}"), KOS_STATUS_NOT_FOUND);
+    d = kos__store_device_json(st, id_a, true);
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "state")), "online");
+    assert_string_equal(json_string_value(json_object_get(d, "name")), "<b>a</b>");
+    /* Device text is escaped as the console escapes it. */
+    assert_string_equal(json_string_value(json_object_get(d, "system")), "weather\\x1b[2J");
+    assert_string_equal(json_string_value(json_object_get(d, "key_id")), "aaaaaaaaaaaaaaaa");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "health"), "uptime_ms")),
+                     5);
+    assert_true(json_is_string(json_object_get(d, "last_seen")));
+    json_decref(d);
+    /* A health report alone leaves the Register's facts. */
+    assert_int_equal(kos__store_device_report(st, id_a, NULL, "{\"uptime_ms\":6}"), KOS_STATUS_OK);
+    d = kos__store_device_json(st, id_a, false);
+    assert_string_equal(json_string_value(json_object_get(d, "platform")), "sim");
+    assert_null(json_object_get(d, "health"));
+    json_decref(d);
+    assert_null(kos__store_device_json(st, id_b, true));
+    /* Revoked stays revoked. */
+    assert_int_equal(kos__store_device_set_state(st, id_a, KOS__DEV_REVOKED), KOS_STATUS_OK);
+    assert_int_equal(kos__store_device_set_state(st, id_a, KOS__DEV_ONLINE),
+                     KOS_STATUS_UNAUTHORIZED);
+    assert_int_equal(kos__store_device_set_state(st, id_a, KOS__DEV_REVOKED), KOS_STATUS_OK);
+    assert_int_equal(kos__store_device_add(st, id_b, "b", pub, "CERT", err, sizeof(err)),
+                     KOS_STATUS_OK);
+    assert_int_equal(kos__store_device_set_state(st, id_b, KOS__DEV_ONLINE), KOS_STATUS_OK);
+    all = kos__store_devices_json(st);
+    assert_int_equal(json_array_size(all), 2);
+    json_decref(all);
+    kos__store_close(st);
+    /* A device left online by a server that stopped uncleanly is offline. */
+    st = open_db();
+    assert_int_equal(kos__store_device_get(st, id_b, &s, NULL), KOS_STATUS_OK);
+    assert_int_equal(s, KOS__DEV_OFFLINE);
+    assert_int_equal(kos__store_device_get(st, id_a, &s, NULL), KOS_STATUS_OK);
+    assert_int_equal(s, KOS__DEV_REVOKED);
+    kos__store_close(st);
+    assert_string_equal(kos__dev_state_name(KOS__DEV_OFFLINE), "offline");
+}
+
+static void test_log_ring(void **state)
+{
+    struct kos__store *st = open_db();
+    enum { BATCH = 700 };
+    static struct kos__store_rec recs[BATCH];
+    uint64_t first, total = 0;
+    size_t stored;
+    json_t *j, *r;
+
+    (void)state;
+    assert_int_equal(kos__store_device_add(st, id_a, "a", pub, "CERT", err, sizeof(err)),
+                     KOS_STATUS_OK);
+    for (size_t i = 0; i < BATCH; i++)
+        recs[i] = (struct kos__store_rec){
+            i, 1000000000 + (int64_t)i, "app", 3, (unsigned)i % 4, "\xff text\x07", 7, i % 2};
+    /* Past the ring, in batches. */
+    while (total < KOS__SRV_LOG_RING + 2 * BATCH) {
+        assert_int_equal(kos__store_logs_add(st, id_a, recs, BATCH, 3, &first, &stored),
+                         KOS_STATUS_OK);
+        assert_int_equal(first, total + 1);
+        assert_int_equal(stored, BATCH);
+        total += BATCH;
+    }
+    assert_int_equal(count(in_scratch("s.db"), "SELECT count(*) FROM logs"), KOS__SRV_LOG_RING);
+    assert_int_equal(count(in_scratch("s.db"), "SELECT min(seq) FROM logs"),
+                     (int)(total - KOS__SRV_LOG_RING + 1));
+    j = kos__store_logs_json(st, id_a, 0, 5);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(json_object_get(j, "records")), 5);
+    r = json_array_get(json_object_get(j, "records"), 0);
+    assert_int_equal(json_integer_value(json_object_get(r, "seq")), total - KOS__SRV_LOG_RING + 1);
+    assert_string_equal(json_string_value(json_object_get(r, "text")), "\\xff text\\x07");
+    assert_int_equal(json_integer_value(json_object_get(j, "dropped")), 3 * (int)(total / BATCH));
+    assert_int_equal(json_integer_value(json_object_get(j, "next")), total - KOS__SRV_LOG_RING + 5);
+    json_decref(j);
+    j = kos__store_logs_json(st, id_a, total - 2, 100);
+    assert_int_equal(json_array_size(json_object_get(j, "records")), 2);
+    json_decref(j);
+    j = kos__store_logs_json(st, id_a, total, 100);
+    assert_int_equal(json_array_size(json_object_get(j, "records")), 0);
+    assert_int_equal(json_integer_value(json_object_get(j, "next")), total);
+    json_decref(j);
+    assert_null(kos__store_logs_json(st, id_b, 0, 10));
+    assert_int_equal(kos__store_logs_add(st, id_b, recs, 1, 0, &first, &stored),
+                     KOS_STATUS_NOT_FOUND);
+    kos__store_close(st);
+}
+
+static void test_commands(void **state)
+{
+    struct kos__store *st = open_db();
+    uint64_t c1, c2;
+
+    (void)state;
+    assert_int_equal(kos__store_device_add(st, id_a, "a", pub, "CERT", err, sizeof(err)),
+                     KOS_STATUS_OK);
+    assert_int_equal(kos__store_device_add(st, id_b, "b", pub, "CERT", err, sizeof(err)),
+                     KOS_STATUS_OK);
+    assert_int_equal(kos__store_command_add(st, id_a, "{\"reboot\":true}", &c1), KOS_STATUS_OK);
+    assert_int_equal(kos__store_command_add(st, id_a, "{\"reboot\":true}", &c2), KOS_STATUS_OK);
+    assert_true(c2 > c1);
+    /* Only its own device answers a command, once. */
+    assert_int_equal(kos__store_command_done(st, id_b, c1, 0, "ok"), KOS_STATUS_NOT_FOUND);
+    assert_int_equal(kos__store_command_done(st, id_a, c1, 0, "ok"), KOS_STATUS_OK);
+    assert_int_equal(kos__store_command_done(st, id_a, c1, 0, "ok"), KOS_STATUS_NOT_FOUND);
+    assert_int_equal(kos__store_command_done(st, id_a, 0, 0, "ok"), KOS_STATUS_NOT_FOUND);
+    assert_int_equal(kos__store_command_done(st, id_a, UINT64_MAX, 0, "ok"), KOS_STATUS_NOT_FOUND);
+    /* Old ones are forgotten past the bound. */
+    for (unsigned i = 0; i < KOS__SRV_COMMANDS_KEPT + 5; i++)
+        assert_int_equal(kos__store_command_add(st, id_a, "{}", &c2), KOS_STATUS_OK);
+    assert_int_equal(count(in_scratch("s.db"), "SELECT count(*) FROM commands"),
+                     KOS__SRV_COMMANDS_KEPT);
+    kos__store_close(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrations_once, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_database_refused, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_failing_migration_rolled_back, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_database, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_devices, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_log_ring, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_commands, scratch_setup, scratch_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
