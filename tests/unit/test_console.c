@@ -36,6 +36,7 @@ static void cap_init(struct capture *c)
     c->rd = p[0];
     c->con.fd = p[1];
     c->con.file_fd = -1;
+    c->con.tap = NULL;
     c->len = 0;
 }
 
