@@ -2,9 +2,10 @@
 # kos-tool manifest.check and the Poukai layer (layers/poukai.yaml): every
 # example whose manifest says `base: poukai` checks clean at --fail-on info
 # (no error, warning or info; a finding the layer waives with its reason is
-# shown as waived), as does a system of the layer alone;
-# the optional tunnel and admin can be left out (`~`) or named, and naming
-# them today fails at build time with the missing binary, not silently.
+# shown as waived), as does a system of the layer alone; admin is part of
+# it, managing the system (its request of the optional tunnel waived); the
+# optional tunnel can be left out (`~`) or named, and naming it today fails
+# at build time with the missing binary, not silently.
 # Usage: test_poukai_layer.sh KOS_TOOL   (KOS_SOURCE_DIR set)
 set -eu
 KOS_TOOL=$1
@@ -36,6 +37,13 @@ done
 printf 'system: bare\nbase: poukai\n' >"$WORK/bare.yaml"
 run 0 manifest.check --fail-on info "$WORK/bare.yaml"
 expect out "$clean"
+expect out "poukai.yaml:[0-9]+:[0-9]+: waived \(warning\): \[KOS-A003\] app 'admin' requests protocol 'kos_tunnel_protocol'"
+expect_not() { ! grep -Eq -- "$2" "$WORK/$1" || { cat "$WORK/$1" >&2; fail "a line matching '$2' in $1"; }; }
+expect_not out "KOS-A019"
+# The system interface for another app than the layer's admin is flagged.
+printf 'system: s\nbase: poukai\napps:\n  admin: {manages_system: false}\n  mine: {memory: 8MiB, manages_system: true}\n' >"$WORK/moved.yaml"
+run 1 manifest.check "$WORK/moved.yaml"
+expect out "moved.yaml:5:40: error: \[KOS-A019\] app 'mine' manages the system"
 
 # Left out: valid for the optional entries as for the others.
 cat >"$WORK/lean.yaml" <<'YAML'
@@ -57,12 +65,11 @@ printf 'system: s\nbase: poukai\napps:\n  key_store: ~\n' >"$WORK/half.yaml"
 run 0 manifest.check "$WORK/half.yaml"
 expect out "poukai.yaml:[0-9]+:[0-9]+: warning: \[KOS-A003\] app 'self_test' requests protocol 'kos_keystore_protocol'"
 
-# Named: the layer's entries with their waivers; their components are not
-# shipped yet, so a build says which binary is missing.
+# Named: the layer's entry with its waiver; its component is not shipped
+# yet, so a build says which binary is missing.
 printf 'system: full\nbase: poukai\napps:\n  tunnel: {}\n  admin: {}\n' >"$WORK/full.yaml"
 run 0 manifest.check "$WORK/full.yaml"
 expect out "poukai.yaml:[0-9]+:[0-9]+: waived \(warning\): \[KOS-A006\] app 'tunnel' "
-expect out "poukai.yaml:[0-9]+:[0-9]+: waived \(warning\): \[KOS-A006\] app 'admin' "
 run 1 manifest.build "$WORK/full.yaml" -o "$WORK/full.zip" --key /nonexistent
 [ ! -e "$WORK/full.zip" ] || fail "a failed build left an image"
 mkdir -m 700 "$WORK/k"
