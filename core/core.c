@@ -2772,6 +2772,7 @@ static int reset_boot(struct core *c)
         p->stop = S_NONE;
         p->stop_at_us = p->started_us = p->restart_at_us = 0;
         p->launching = p->held = p->cancelled = false;
+        drop_ends(p); /* any end never handed over */
         kos__console_buf_init(&p->conbuf, now_us() / 1000);
     }
     for (uint32_t i = 0; c->region_fds && i < c->n_regions; i++)

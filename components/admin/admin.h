@@ -233,7 +233,8 @@ void admin_agent_room(struct admin_agent *a, uint32_t channels, uint64_t now_ms)
 void admin_agent_pump(struct admin_agent *a, uint64_t now_ms);
 
 /* When the agent next has something to do by the clock (a Health), as
- * now_ms plus a delay; UINT64_MAX for never. */
+ * now_ms plus a delay; UINT64_MAX for never, or for when it waits for news
+ * (a state from Core, room on the link). */
 uint64_t admin_agent_next_ms(const struct admin_agent *a, uint64_t now_ms);
 
 #endif

@@ -346,11 +346,13 @@ void admin_agent_room(struct admin_agent *a, uint32_t channels, uint64_t now_ms)
 
 uint64_t admin_agent_next_ms(const struct admin_agent *a, uint64_t now_ms)
 {
-    uint64_t next = UINT64_MAX;
+    uint64_t next;
 
     (void)now_ms;
-    if (!a->up || !a->registered)
-        return next;
+    /* Waiting for a state from Core, or for room on the link: those come as
+     * news, not by the clock. */
+    if (!a->up || !a->registered || a->want_state || a->admin_busy)
+        return UINT64_MAX;
     next = a->last_health_ms + a->cfg.health_every_ms;
     if (a->health_due && a->last_health_ms + ADMIN_HEALTH_MIN_MS < next)
         next = a->last_health_ms + ADMIN_HEALTH_MIN_MS;

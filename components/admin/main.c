@@ -69,6 +69,7 @@ struct admin {
     /* Core */
     uint32_t next_id;
     bool status_busy;   /* a STATUS is being gathered */
+    bool status_again;  /* it changed meanwhile: gather it again after */
     uint32_t status_id; /* its request's id */
     struct admin_state *gather;
     uint32_t credit_owed; /* console credit to give back */
@@ -234,8 +235,10 @@ static void ask_status(struct admin *ad, uint32_t first)
 {
     struct kos__sys_request rq = {
         .type = KOS__CTL_SYS_STATUS_REQ, .id = ++ad->next_id, .first = first};
-    if (first == 0 && ad->status_busy)
-        return; /* one at a time: the one under way will do */
+    if (first == 0 && ad->status_busy) {
+        ad->status_again = true; /* one at a time: again once it is in */
+        return;
+    }
     if (kos__sys_send(ad->app, &rq)) {
         kos_log_warn("cannot ask Core for the system's state");
         ad->status_busy = false;
@@ -310,6 +313,10 @@ static bool on_core(struct admin *ad, uint64_t now, int *rc)
             }
             ad->status_busy = false;
             admin_agent_state(&ad->agent, ad->gather, now);
+            if (ad->status_again) {
+                ad->status_again = false;
+                ask_status(ad, 0);
+            }
             break;
         }
     }
@@ -569,8 +576,9 @@ int main(void)
             next = ad.tunnel_at_ms;
         if ((t = admin_agent_next_ms(&ad.agent, now)) < next)
             next = t;
-        if (ad.agent.up && ad.agent.registered && ad.logs_at_ms < next)
-            next = ad.logs_at_ms;
+        if (ad.agent.up && ad.agent.registered &&
+            ad.agent.logq.bytes <= ad.agent.logq.max_bytes / 2 && ad.logs_at_ms < next)
+            next = ad.logs_at_ms; /* with the queue fuller, the link's room wakes it */
         if ((ad.agent.next_seq > ad.saved_seq || cursor_now(&ad) != ad.saved_cursor) &&
             ad.persist && ad.flush_at_ms < next)
             next = ad.flush_at_ms;

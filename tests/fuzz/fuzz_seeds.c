@@ -59,7 +59,7 @@
 #include <openssl/evp.h>
 #include <zip.h>
 
-#include "admin.pb-c.h"
+#include "admin_msg.h"
 #include "boot_int.h"
 #include "sys_int.h"
 #include "i2c_int.h"
@@ -720,37 +720,6 @@ static void seed_sys(void)
 
 /* ---- admin ---- */
 
-/* Packs an AdminDown: command `id` of kind `which` (0 none, 1 restart
- * `app`, 2 reboot), or Registered when which is 3. Returns its length. */
-static size_t admin_down(uint8_t *buf, uint64_t id, int which, const char *app)
-{
-    Kos__Admin__AdminDown down = KOS__ADMIN__ADMIN_DOWN__INIT;
-    Kos__Admin__Command cmd = KOS__ADMIN__COMMAND__INIT;
-    Kos__Admin__RestartApp ra = KOS__ADMIN__RESTART_APP__INIT;
-    Kos__Admin__Reboot rb = KOS__ADMIN__REBOOT__INIT;
-    Kos__Admin__Registered reg = KOS__ADMIN__REGISTERED__INIT;
-
-    if (which == 3) {
-        reg.device_id = "5d41402abc4b2a76b9719d911017c592aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-        reg.name = "roof";
-        down.body_case = KOS__ADMIN__ADMIN_DOWN__BODY_REGISTERED;
-        down.registered = &reg;
-        return kos__admin__admin_down__pack(&down, buf);
-    }
-    cmd.id = id;
-    if (which == 1) {
-        ra.app = (char *)app;
-        cmd.body_case = KOS__ADMIN__COMMAND__BODY_RESTART_APP;
-        cmd.restart_app = &ra;
-    } else if (which == 2) {
-        cmd.body_case = KOS__ADMIN__COMMAND__BODY_REBOOT;
-        cmd.reboot = &rb;
-    }
-    down.body_case = KOS__ADMIN__ADMIN_DOWN__BODY_COMMAND;
-    down.command = &cmd;
-    return kos__admin__admin_down__pack(&down, buf);
-}
-
 static void put_admin(const char *what, uint8_t sel, const uint8_t *body, size_t len)
 {
     uint8_t buf[8192];
@@ -770,15 +739,18 @@ static void seed_admin(void)
     static const struct {
         const char *what;
         uint64_t id;
-        int which;
+        enum admin_msg_kind kind;
         const char *app;
     } one[] = {
-        {"restart", 7, 1, "worker"},      {"restart-bad-name", 8, 1, "bad name"},
-        {"restart-empty", 9, 1, ""},      {"reboot", 10, 2, NULL},
-        {"command-unknown", 11, 0, NULL}, {"registered", 0, 3, NULL},
+        {"restart", 7, ADMIN_MSG_RESTART, "worker"},
+        {"restart-bad-name", 8, ADMIN_MSG_RESTART, "bad name"},
+        {"restart-empty", 9, ADMIN_MSG_RESTART, ""},
+        {"reboot", 10, ADMIN_MSG_REBOOT, NULL},
+        {"command-unknown", 11, ADMIN_MSG_COMMAND_NONE, NULL},
+        {"registered", 0, ADMIN_MSG_REGISTERED, NULL},
     };
     for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
-        len = admin_down(msg, one[i].id, one[i].which, one[i].app);
+        len = admin_msg_pack(msg, one[i].kind, one[i].id, one[i].app);
         put_admin(one[i].what, 0, msg, len);
     }
     put_admin("garbage", 0, (const uint8_t *)"\xff\xff\xff\xff", 4);
@@ -795,7 +767,8 @@ static void seed_admin(void)
                 script[n++] = 0; /* Core says ok */
             continue;
         }
-        len = admin_down(msg, (uint64_t)steps[i][1], steps[i][0], "worker");
+        len =
+            admin_msg_pack(msg, (enum admin_msg_kind)steps[i][0], (uint64_t)steps[i][1], "worker");
         script[n++] = (uint8_t)len;
         script[n++] = (uint8_t)(len >> 8);
         memcpy(script + n, msg, len);

@@ -192,6 +192,21 @@ static int do_reboot_once(kos_app_t *app)
     return do_request(app, &rq, "reboot") ? 1 : 2; /* 2: the other steps are for the next boot */
 }
 
+/* Waits for the next console line into *m and pays it back; false (said)
+ * if none comes. */
+static bool next_line(kos_app_t *app, struct kos__sys_msg *m)
+{
+    do {
+        kos_status_t st = next_msg(app, m, 20000);
+        if (st) {
+            kos_log_error("console: %s", kos_status_str(st));
+            return false;
+        }
+    } while (m->type != KOS__CTL_SYS_CONSOLE);
+    credit(app, line_cost(&m->u.line));
+    return true;
+}
+
 static int do_console_marker(kos_app_t *app)
 {
     struct kos__sys_msg m;
@@ -202,25 +217,19 @@ static int do_console_marker(kos_app_t *app)
     credit(app, KOS__SYS_CONSOLE_WINDOW);
     snprintf(marker, sizeof(marker), "info: marker %d", (int)getpid());
     kos_log_info("marker %d", (int)getpid());
-    for (;;) {
-        kos_status_t st = next_msg(app, &m, 20000);
-        if (st) {
-            kos_log_error("console: %s", kos_status_str(st));
-            return 1;
-        }
-        if (m.type != KOS__CTL_SYS_CONSOLE)
-            continue;
-        credit(app, line_cost(&m.u.line));
+    while (next_line(app, &m)) {
         lines++;
         dropped += m.u.line.dropped;
         if (!strcmp(m.u.line.name, "core") && strstr(m.u.line.text, "booting system"))
             boot_seen = true;
-        if (!strcmp(m.u.line.name, kos_app_name(app)) && !strcmp(m.u.line.text, marker))
-            break;
+        if (!strcmp(m.u.line.name, kos_app_name(app)) && !strcmp(m.u.line.text, marker)) {
+            kos_log_info("console: the marker came back after %u lines, %u dropped; Core's boot "
+                         "line %s",
+                         lines, dropped, boot_seen ? "came too" : "did not come");
+            return 0;
+        }
     }
-    kos_log_info("console: the marker came back after %u lines, %u dropped; Core's boot line %s",
-                 lines, dropped, boot_seen ? "came too" : "did not come");
-    return 0;
+    return 1;
 }
 
 static int do_flood_wait(kos_app_t *app, const char *proto)
@@ -246,14 +255,8 @@ static int do_flood_wait(kos_app_t *app, const char *proto)
     if (kos_endpoint_reply(ep, &from, KOS_STATUS_OK, &call))
         kos_log_warn("cannot answer the flooder");
     for (;;) {
-        kos_status_t st = next_msg(app, &m, 20000);
-        if (st) {
-            kos_log_error("console: %s", kos_status_str(st));
+        if (!next_line(app, &m))
             return 1;
-        }
-        if (m.type != KOS__CTL_SYS_CONSOLE)
-            continue;
-        credit(app, line_cost(&m.u.line));
         dropped_total += m.u.line.dropped;
         since += m.u.line.dropped;
         if (strcmp(m.u.line.name, "flooder"))

@@ -16,6 +16,7 @@
 
 #include "admin.h"
 #include "admin.pb-c.h"
+#include "admin_msg.h"
 #include "logs.pb-c.h"
 
 /* ---- settings ---- */
@@ -317,29 +318,6 @@ static void rig_register(struct rig *r)
     assert_true(r->a.registered);
 }
 
-/* Packs an AdminDown holding command `id` of kind `which` (0 none, 1
- * restart `app`, 2 reboot) into buf. */
-static size_t pack_command(uint8_t *buf, uint64_t id, int which, const char *app)
-{
-    Kos__Admin__AdminDown down = KOS__ADMIN__ADMIN_DOWN__INIT;
-    Kos__Admin__Command cmd = KOS__ADMIN__COMMAND__INIT;
-    Kos__Admin__RestartApp ra = KOS__ADMIN__RESTART_APP__INIT;
-    Kos__Admin__Reboot rb = KOS__ADMIN__REBOOT__INIT;
-
-    cmd.id = id;
-    if (which == 1) {
-        ra.app = (char *)app;
-        cmd.body_case = KOS__ADMIN__COMMAND__BODY_RESTART_APP;
-        cmd.restart_app = &ra;
-    } else if (which == 2) {
-        cmd.body_case = KOS__ADMIN__COMMAND__BODY_REBOOT;
-        cmd.reboot = &rb;
-    }
-    down.body_case = KOS__ADMIN__ADMIN_DOWN__BODY_COMMAND;
-    down.command = &cmd;
-    return kos__admin__admin_down__pack(&down, buf);
-}
-
 /* The last message sent is a CommandResult: id, status, and a message
  * holding `says`. */
 static void expect_result(struct fake *f, uint64_t id, uint32_t status, const char *says)
@@ -452,7 +430,7 @@ static void test_commands(void **state)
     rig_register(r);
     fake_clear(&r->f);
     /* Restart: asked of Core, answered when Core answers. */
-    len = pack_command(buf, 7, 1, "worker");
+    len = admin_msg_pack(buf, ADMIN_MSG_RESTART, 7, "worker");
     admin_agent_down(&r->a, buf, len, 100);
     assert_int_equal(r->f.restarts, 1);
     assert_string_equal(r->f.last_app, "worker");
@@ -466,14 +444,14 @@ static void test_commands(void **state)
     admin_agent_pump(&r->a, 120);
     assert_int_equal(r->f.n_sent, 1);
     /* Core's refusal goes back as it is. */
-    len = pack_command(buf, 8, 1, "msg0");
+    len = admin_msg_pack(buf, ADMIN_MSG_RESTART, 8, "msg0");
     admin_agent_down(&r->a, buf, len, 130);
     admin_agent_core_result(&r->a, r->f.last_core_id, KOS_STATUS_UNSUPPORTED,
                             "'msg0' is a message server");
     admin_agent_pump(&r->a, 140);
     expect_result(&r->f, 8, KOS_STATUS_UNSUPPORTED, "message server");
     /* Reboot: Core is told who asked. */
-    len = pack_command(buf, 9, 2, NULL);
+    len = admin_msg_pack(buf, ADMIN_MSG_REBOOT, 9, NULL);
     admin_agent_down(&r->a, buf, len, 150);
     assert_int_equal(r->f.reboots, 1);
     assert_string_equal(r->f.last_reason, "command 9 from the server");
@@ -483,11 +461,11 @@ static void test_commands(void **state)
     /* Refused at once: not a name, an unknown kind of command. */
     static const char *const not_names[] = {"", "bad name", "../x", "-lead"};
     for (size_t i = 0; i < 4; i++) {
-        len = pack_command(buf, 20 + i, 1, not_names[i]);
+        len = admin_msg_pack(buf, ADMIN_MSG_RESTART, 20 + i, not_names[i]);
         admin_agent_down(&r->a, buf, len, 170);
         expect_result(&r->f, 20 + i, KOS_STATUS_INVALID_ARGUMENT, "not an app name");
     }
-    len = pack_command(buf, 30, 0, NULL);
+    len = admin_msg_pack(buf, ADMIN_MSG_COMMAND_NONE, 30, NULL);
     admin_agent_down(&r->a, buf, len, 180);
     expect_result(&r->f, 30, KOS_STATUS_UNSUPPORTED, "does not know this command");
     assert_int_equal(r->f.restarts, 2);
@@ -502,10 +480,10 @@ static void test_too_many_commands(void **state)
     rig_register(r);
     fake_clear(&r->f);
     for (uint64_t id = 1; id <= ADMIN_COMMANDS_MAX; id++)
-        admin_agent_down(&r->a, buf, pack_command(buf, id, 1, "worker"), 10);
+        admin_agent_down(&r->a, buf, admin_msg_pack(buf, ADMIN_MSG_RESTART, id, "worker"), 10);
     assert_int_equal(r->f.restarts, ADMIN_COMMANDS_MAX);
     assert_int_equal(r->f.n_sent, 0);
-    admin_agent_down(&r->a, buf, pack_command(buf, 99, 1, "worker"), 10);
+    admin_agent_down(&r->a, buf, admin_msg_pack(buf, ADMIN_MSG_RESTART, 99, "worker"), 10);
     assert_int_equal(r->f.restarts, ADMIN_COMMANDS_MAX);
     expect_result(&r->f, 99, KOS_STATUS_BUSY, "too many commands");
 }
@@ -558,7 +536,7 @@ static void test_busy_and_logs(void **state)
     fake_clear(&r->f);
     /* The tunnel has no room: the result waits, and goes with the room. */
     r->f.send_status = KOS_STATUS_BUSY;
-    admin_agent_down(&r->a, buf, pack_command(buf, 5, 1, "worker"), 10);
+    admin_agent_down(&r->a, buf, admin_msg_pack(buf, ADMIN_MSG_RESTART, 5, "worker"), 10);
     admin_agent_core_result(&r->a, r->f.last_core_id, KOS_STATUS_OK, "restarted");
     admin_agent_pump(&r->a, 20);
     assert_int_equal(r->f.n_sent, 0);
