@@ -70,6 +70,13 @@ struct admin_config {
 bool admin_config_parse(struct admin_config *cfg, const char *const *keys,
                         const char *const *values, size_t n, char *err, size_t errlen);
 
+/* Reads admin's saved place in the log stream (/data/admin.state, written
+ * by admin itself): '#' comment lines, "seq N" (N >= 1) and "cursor N"
+ * lines, N decimal. *seq and *cursor start at 1 and 0 and take each good
+ * line's value. False if a line is anything else (the good ones still
+ * count). */
+bool admin_place_parse(const char *text, size_t len, uint64_t *seq, uint64_t *cursor);
+
 /* ---- the queue of records (logq.c) ---- */
 
 struct admin_record {

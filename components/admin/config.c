@@ -1,7 +1,8 @@
 /*
  * config.c - admin's settings, from its manifest entry's config:
- * (docs/packages/admin.md). Every value is checked; a bad one stops admin
- * at start with a line naming the key, the value and what would be valid.
+ * (docs/packages/admin.md), and its saved place in the log stream. Every
+ * value is checked; a bad setting stops admin at start with a line naming
+ * the key, the value and what would be valid.
  */
 #include <stdio.h>
 #include <string.h>
@@ -55,4 +56,47 @@ bool admin_config_parse(struct admin_config *cfg, const char *const *keys,
         }
     }
     return true;
+}
+
+/* Takes line[0..n) as `key` and a decimal number without sign or spaces
+ * that fits 64 bits. */
+static bool number_line(const char *line, size_t n, const char *key, uint64_t *out)
+{
+    size_t k = strlen(key);
+    uint64_t v = 0;
+
+    if (n <= k || memcmp(line, key, k) != 0 || n - k > 20)
+        return false;
+    for (size_t i = k; i < n; i++) {
+        unsigned d = (unsigned)(line[i] - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool admin_place_parse(const char *text, size_t len, uint64_t *seq, uint64_t *cursor)
+{
+    const char *p = text, *end = text + len;
+    bool ok = true;
+
+    *seq = 1;
+    *cursor = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        uint64_t v;
+        if (n == 0 || p[0] == '#')
+            ; /* a comment, or an empty line */
+        else if (number_line(p, n, "seq ", &v) && v > 0)
+            *seq = v;
+        else if (number_line(p, n, "cursor ", &v))
+            *cursor = v;
+        else
+            ok = false;
+        p += n + 1;
+    }
+    return ok;
 }

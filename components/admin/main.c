@@ -130,36 +130,25 @@ static kos_status_t op_reboot(void *arg, uint32_t core_id, const char *reason)
 
 /* ---- the saved state ---- */
 
-/* Reads /data/admin.state ("seq N" and "cursor N" lines); anything else in
- * it is said once and the stream starts again. */
+/* Reads /data/admin.state (admin_place_parse()); anything else in it is
+ * said once, and the stream goes on from the good lines. */
 static void state_load(struct admin *ad, uint64_t *seq, uint64_t *cursor)
 {
     struct stat st;
-    char line[128];
-    FILE *f;
-    bool bad = false;
+    char text[1024];
+    ssize_t n = -1;
+    int fd;
 
     *seq = 1;
     *cursor = 0;
     ad->persist = stat("/data", &st) == 0 && S_ISDIR(st.st_mode);
-    if (!ad->persist || !(f = fopen(STATE_FILE, "re")))
+    if (!ad->persist || (fd = open(STATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
         return;
-    while (fgets(line, sizeof(line), f)) {
-        unsigned long long v;
-        char extra;
-        if (line[0] == '#')
-            continue;
-        if (sscanf(line, "seq %llu %c", &v, &extra) == 1 && v > 0)
-            *seq = v;
-        else if (sscanf(line, "cursor %llu %c", &v, &extra) == 1)
-            *cursor = v;
-        else
-            bad = true;
-    }
-    fclose(f);
-    if (bad)
-        kos_log_warn("%s is damaged: the log stream starts again at its last good values",
-                     STATE_FILE);
+    n = read(fd, text, sizeof(text));
+    close(fd);
+    bool good = n >= 0 && admin_place_parse(text, (size_t)(n < 0 ? 0 : n), seq, cursor);
+    if (!good || (size_t)n == sizeof(text))
+        kos_log_warn("%s is damaged: the log stream goes on from its last good values", STATE_FILE);
     ad->saved_seq = *seq;
     ad->saved_cursor = *cursor;
 }

@@ -3,7 +3,7 @@
  * (components/admin/admin.h): the server's AdminDown messages, and its
  * settings.
  *
- * The first input byte picks (sel % 3):
+ * The first input byte picks (sel % 4):
  *   0  the rest is one AdminDown message, given to an agent whose link is
  *      up and registered; Core then answers every request the agent made
  *   1  the rest is a script: records of a u16 length (little-endian) and
@@ -11,13 +11,15 @@
  *      0xffff flips the link down or up instead, and one of 0xfffe makes
  *      Core answer what is pending (with a status from the next byte)
  *   2  the rest is settings, "key=value" per line, for admin_config_parse()
+ *   3  the rest is a saved place in the log stream, for admin_place_parse()
  * What the agent sends goes to a fake tunnel; what it asks of Core, to a
  * fake Core. Promises (admin.h): every message the agent sends unpacks as an
  * AdminUp or a LogBatch and fits KOS_TUNNEL_DATA_MAX; every command the
  * server sent is answered by exactly one CommandResult with its id (once
  * Core has answered and the link is up), and nothing else is; a message
  * that is not a command is answered by nothing; accepted settings are in
- * their documented ranges.
+ * their documented ranges; a saved place read has a sequence number of at
+ * least 1, and one that prints back as admin writes it reads back the same.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -232,19 +234,37 @@ static void run_config(const uint8_t *data, size_t len)
     free(text);
 }
 
+static void run_place(const uint8_t *data, size_t len)
+{
+    uint64_t seq, cursor, seq2, cursor2;
+    char text[128];
+    int n;
+
+    admin_place_parse((const char *)data, len, &seq, &cursor);
+    if (seq == 0)
+        kos_fuzz_fail("admin_place_parse gave sequence number 0");
+    n = snprintf(text, sizeof(text), "# place\nseq %llu\ncursor %llu\n", (unsigned long long)seq,
+                 (unsigned long long)cursor);
+    if (!admin_place_parse(text, (size_t)n, &seq2, &cursor2) || seq2 != seq || cursor2 != cursor)
+        kos_fuzz_fail("a saved place does not read back as it was written");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0:
         run_one(data + 1, size - 1);
         break;
     case 1:
         run_script(data + 1, size - 1);
         break;
-    default:
+    case 2:
         run_config(data + 1, size - 1);
+        break;
+    default:
+        run_place(data + 1, size - 1);
     }
     return 0;
 }

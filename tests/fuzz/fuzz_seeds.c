@@ -34,8 +34,8 @@
  *              for the private-key detectors (fuzz_keys.c)
  *   admin/     AdminDown messages from the protobuf-c encoders (every kind
  *              of command, Registered, an unknown one), a script of several
- *              with the link going down and up and Core answering, and
- *              admin's settings (fuzz_admin.c)
+ *              with the link going down and up and Core answering, admin's
+ *              settings and saved places in the log stream (fuzz_admin.c)
  *   msgsrv/    scripts for the message server's directory (fuzz_msgsrv.c):
  *              every directory message, requests that wait, token
  *              transfers, descriptor passing, revocation, apps going down
@@ -786,6 +786,15 @@ static void seed_admin(void)
         char what[32];
         snprintf(what, sizeof(what), "settings-%zu", i);
         put_admin(what, 2, (const uint8_t *)settings[i], strlen(settings[i]));
+    }
+    static const char *const places[] = {
+        "# admin's place in the log stream (docs/packages/admin.md)\nseq 1520\ncursor 977\n",
+        "seq 0\ncursor -1\nseq 18446744073709551616\n",
+    };
+    for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+        char what[32];
+        snprintf(what, sizeof(what), "place-%zu", i);
+        put_admin(what, 3, (const uint8_t *)places[i], strlen(places[i]));
     }
 }
 

@@ -61,6 +61,40 @@ static void test_config(void **state)
     }
 }
 
+/* The saved place in the log stream: strict lines, the good ones kept. */
+static void test_place(void **state)
+{
+    (void)state;
+    uint64_t seq, cursor;
+    static const char good[] = "# admin's place\nseq 1520\ncursor 977\n";
+
+    assert_true(admin_place_parse(good, strlen(good), &seq, &cursor));
+    assert_int_equal(seq, 1520);
+    assert_int_equal(cursor, 977);
+    assert_true(admin_place_parse("", 0, &seq, &cursor));
+    assert_int_equal(seq, 1);
+    assert_int_equal(cursor, 0);
+    static const char *const bad[] = {
+        "seq 0\n",
+        "seq -5\n",
+        "seq  5\n",
+        "seq 5 \n",
+        "seq 18446744073709551616\n",
+        "cursor\n",
+        "cursor 0x10\n",
+        "seq 5\ncursor 9\njunk\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (admin_place_parse(bad[i], strlen(bad[i]), &seq, &cursor))
+            fail_msg("accepted '%s'", bad[i]);
+    /* The good lines of a damaged file still count. */
+    assert_false(admin_place_parse(bad[7], strlen(bad[7]), &seq, &cursor));
+    assert_int_equal(seq, 5);
+    assert_int_equal(cursor, 9);
+    assert_true(admin_place_parse("seq 18446744073709551615", 24, &seq, &cursor));
+    assert_int_equal(seq, UINT64_MAX);
+}
+
 /* ---- the queue ---- */
 
 static Kos__Logs__LogBatch *unpack_batch(const uint8_t *buf, size_t len)
@@ -121,7 +155,7 @@ static void test_logq_text(void **state)
     struct admin_logq q;
     uint8_t buf[KOS_TUNNEL_DATA_MAX];
     size_t n, len;
-    static char big[10000];
+    static char big[9999];
 
     assert_true(admin_logq_init(&q, 256 * 1024));
     /* Raw text (a log_server record) is escaped: valid UTF-8, no controls. */
@@ -135,7 +169,7 @@ static void test_logq_text(void **state)
     kos__logs__log_batch__free_unpacked(b, NULL);
     admin_logq_sent(&q, n);
     /* A long line is split between characters, each piece a record. */
-    for (size_t i = 0; i < sizeof(big); i += 3)
+    for (size_t i = 0; i + 3 <= sizeof(big); i += 3)
         memcpy(big + i, "\xe2\x82\xac", 3); /* the euro sign */
     admin_logq_push(&q, 2, "core", 1, true, 0, big, 9999, true);
     assert_true(q.n >= 4);
@@ -611,6 +645,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_place),
         cmocka_unit_test(test_logq_bounds),
         cmocka_unit_test(test_logq_text),
         cmocka_unit_test(test_logq_unpull),
