@@ -252,22 +252,26 @@ static kos_status_t fake_send(void *arg, uint32_t channel, const void *data, siz
     return KOS_STATUS_OK;
 }
 
+/* What the agent asks of Core: counted, its id and text kept. */
+static kos_status_t fake_ask(struct fake *f, int *count, uint32_t core_id, char *text, size_t cap,
+                             const char *what)
+{
+    (*count)++;
+    f->last_core_id = core_id;
+    snprintf(text, cap, "%s", what);
+    return KOS_STATUS_OK;
+}
+
 static kos_status_t fake_restart(void *arg, uint32_t core_id, const char *app)
 {
     struct fake *f = arg;
-    f->restarts++;
-    f->last_core_id = core_id;
-    snprintf(f->last_app, sizeof(f->last_app), "%s", app);
-    return KOS_STATUS_OK;
+    return fake_ask(f, &f->restarts, core_id, f->last_app, sizeof(f->last_app), app);
 }
 
 static kos_status_t fake_reboot(void *arg, uint32_t core_id, const char *reason)
 {
     struct fake *f = arg;
-    f->reboots++;
-    f->last_core_id = core_id;
-    snprintf(f->last_reason, sizeof(f->last_reason), "%s", reason);
-    return KOS_STATUS_OK;
+    return fake_ask(f, &f->reboots, core_id, f->last_reason, sizeof(f->last_reason), reason);
 }
 
 static void fake_clear(struct fake *f)
