@@ -9,8 +9,9 @@
  *     settle           ask for the state until every process runs and is
  *                      ready, waiting for Core's change notice in between
  *     restart NAME     ask for NAME's restart and log the result
- *     reboot-once      on the first boot, ask for a reboot and log the
- *                      result; on later boots, say which boot it is
+ *     reboot-once      on the first boot, ask for a reboot, log the result
+ *                      and wait for the stop (the steps after it are for
+ *                      the next boot); on later boots, say which boot it is
  *     console-marker   subscribe to the console, log a marker and read
  *                      lines until the marker comes back; log what came
  *     flood-wait PROTO subscribe, then read nothing until an app calls PROTO;
@@ -316,6 +317,8 @@ static int do_malformed(kos_app_t *app, const char *what)
 
 int t_sys_manager(kos_app_t *app, int argc, char **argv)
 {
+    bool rebooting = false;
+
     signal(SIGTERM, SIG_IGN); /* stop at Core's stop message */
     if (kos_app_ready(app))
         return 1;
@@ -332,8 +335,10 @@ int t_sys_manager(kos_app_t *app, int argc, char **argv)
         } else if (!strcmp(argv[i], "settle")) {
             rc = do_settle(app);
         } else if (!strcmp(argv[i], "reboot-once")) {
-            if ((rc = do_reboot_once(app)) == 2)
+            if ((rc = do_reboot_once(app)) == 2) {
+                rebooting = true;
                 break;
+            }
         } else if (!strcmp(argv[i], "console-marker")) {
             rc = do_console_marker(app);
         } else if (!strcmp(argv[i], "flood-wait") && i + 1 < argc) {
@@ -349,7 +354,7 @@ int t_sys_manager(kos_app_t *app, int argc, char **argv)
         if (rc)
             return rc;
     }
-    if (!kos_app_stopping(app))
+    if (!kos_app_stopping(app) && !rebooting)
         kos_log_info("manager: done");
     /* Serve the channel until Core asks to stop, paying console lines back. */
     while (!kos_app_stopping(app)) {

@@ -11,6 +11,7 @@ source "$(dirname "$0")/lib.sh"
 # ---- state, restarts, refusals, the console from the boot on ----
 start_image "$KOS_IMAGES/sysif.zip"
 wait_for "mgr: info: manager: done$"
+wait_for "intruder: info: sysask: Core closed the control channel$"
 kill -USR1 "$PID"
 wait_for "^\S+ core:   mgr  "
 stop_image TERM
@@ -73,9 +74,9 @@ expect_well_formed
 # ---- a malformed restart ----
 start_image "$KOS_IMAGES/sysif_bad.zip"
 wait_for "mgr: info: malformed name: Core closed the control channel$"
+wait_for "core: app 'mgr' exited with status 0 \(temporary: not restarted\)$"
 stop_image TERM
 [ "$RC" -eq 0 ] || fail "bad: exit status $RC, expected 0"
 expect "core: app 'mgr' sent a malformed request for an app's restart \(type 9, 14 bytes\); closing its control channel$"
-expect "core: app 'mgr' exited with status 0 \(temporary: not restarted\)$"
 expect_well_formed
 echo "PASS"
