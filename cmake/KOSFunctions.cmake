@@ -138,6 +138,13 @@ function(kos_add_system name)
   foreach(d ${S_LAYER_DIRS})
     list(APPEND args --layer-dir ${d})
   endforeach()
+  # The layers a manifest may build on (its own folders, then the SDK's, or
+  # this tree's): changing one rebuilds the image, as changing the manifest
+  # does.
+  foreach(d ${S_LAYER_DIRS} ${KOS_LAYERS_DIR} ${KOS_LAYERS_SOURCE_DIR})
+    file(GLOB layer_files ${d}/*.yaml)
+    list(APPEND deps ${layer_files})
+  endforeach()
   add_custom_command(
     OUTPUT ${S_OUTPUT}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}

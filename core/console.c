@@ -48,7 +48,11 @@ static void emit(struct kos__console *con, const char *name, const char *text, s
     gmtime_r(&ts.tv_sec, &tm);
     n = strftime(line, 32, "%Y-%m-%dT%H:%M:%S", &tm);
     n += (size_t)snprintf(line + n, sizeof(line) - n, ".%06ldZ %.63s: ", ts.tv_nsec / 1000, name);
+    size_t text_at = n;
     n += kos__text_escape(line + n, sizeof(line) - n - 1, text, len, NULL);
+    if (con->tap)
+        con->tap(con->tap_arg, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec / 1000 * 1000, name,
+                 line + text_at, n - text_at);
     line[n++] = '\n';
     /* A console that is gone (`kos-tool run | head`, a closed terminal)
      * stops being written to; the system goes on, and the console file, if

@@ -44,9 +44,17 @@
  * control channels and the other consoles. Four pipe pages. */
 #define KOS__CONSOLE_TURN_MAX 16384u
 
+/* Called with each line as it is printed: its time (the timestamp's, in
+ * ns since 1970, whole microseconds), the name, and the escaped text
+ * (len bytes, not NUL-terminated). It may not print. */
+typedef void kos__console_tap_fn(void *arg, int64_t time_ns, const char *name, const char *text,
+                                 size_t len);
+
 struct kos__console {
-    int fd;      /* terminal or pipe; -1 for none */
-    int file_fd; /* saved stream; -1 for none */
+    int fd;                   /* terminal or pipe; -1 for none */
+    int file_fd;              /* saved stream; -1 for none */
+    kos__console_tap_fn *tap; /* also hands each line to this; may be NULL */
+    void *tap_arg;
 };
 
 /* One process's partial line, and its budget. */

@@ -7,8 +7,13 @@
  * names (Core hands the other end, with the app's grants, to that message
  * server). One poll loop then serves the consoles, the control channels,
  * signals (SIGCHLD, SIGINT, SIGTERM, SIGUSR1) and a timer for shutdown
- * deadlines. What stays true: every running process has exactly one struct
- * proc in state RUNNING holding its pid, and Core never blocks on an app.
+ * deadlines. The app the manifest marks manages_system: true may also ask
+ * for the system's state, an app's restart and a reboot, and gets the
+ * console lines (the system interface, lib/sys_int.h); a reboot stops the
+ * whole system and boots it again from the same image in this same loop.
+ * What stays true: every running process has exactly one struct proc in
+ * state RUNNING holding its pid, and Core never blocks on an app: what it
+ * sends an app is sent without waiting.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +22,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +32,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -43,6 +50,9 @@
 #include "selftest_int.h"
 #include "statedir_int.h"
 #include "storage_int.h"
+#include "sys_int.h"
+#include "sysq_int.h"
+#include "text_int.h"
 #include "tree_int.h"
 #include "uids_int.h"
 
@@ -74,6 +84,12 @@
 #define DEFAULT_APP_STORAGE (16ull << 20)
 
 #define CORE_NAME "core"
+/* What STATUS says this platform is; the only platform Core runs on today
+ * (ARCHITECTURE §2: the device platform comes with its seam). */
+#define CORE_PLATFORM "sim"
+#ifndef KOS_VERSION
+#define KOS_VERSION "0"
+#endif
 
 enum proc_state {
     P_IDLE,    /* not started yet */
@@ -110,7 +126,15 @@ struct proc {
     bool ended_ok;   /* its last exit was normal (status 0) */
     int last_status; /* as from waitpid(), or -1 */
     uint32_t starts;
-    uint32_t restarts;
+    uint32_t restarts;       /* this boot, asked for or not */
+    uint32_t restarts_asked; /* of those, asked for by the managing app */
+    /* A restart the managing app asked for (KOS__CTL_SYS_RESTART): p is
+     * being stopped, and starts again when it has ended; the app that asked,
+     * in the run it asked from, gets the result. */
+    bool restart_asked;
+    uint32_t restart_by;       /* the index of the app that asked */
+    uint32_t restart_by_start; /* its `starts` then */
+    uint32_t restart_id;       /* its request's id */
     const char **argv;
     const char **envp;
     struct kos__console_buf conbuf;
@@ -195,6 +219,21 @@ struct core {
     uint64_t *reach;
     uint32_t reach_words;
     enum kos__self_test_result self_test;
+    char self_test_text[KOS__SELF_TEST_TEXT_MAX + 64]; /* what Core said of it */
+    /* The system interface (lib/sys_int.h). */
+    int manager;                /* the app with manages_system: true, or -1 */
+    struct kos__sysq sysq;      /* the console lines on their way to it */
+    bool sys_watch;             /* it asked for STATUS since it started: tell it of changes */
+    bool sys_changed_due;       /* a change it has not been told of */
+    uint64_t sys_print;         /* what the last STATUS it got was of (state_print()) */
+    uint8_t *sysbuf;            /* console lines being sent to it */
+    uint8_t *sysout;            /* replies to it */
+    void *syspage;              /* the STATUS page being answered (struct sys_page) */
+    struct kos__budget sys_log; /* Core's lines about its requests */
+    bool reboot;                /* the shutdown under way ends in a boot (a soft reboot) */
+    char reboot_why[384];       /* who asked, and why */
+    uint32_t boots;             /* 1, and one more for each soft reboot */
+    int64_t boot_wall_ns;       /* the wall clock when this boot began */
 };
 
 static uint64_t now_us(void)
@@ -789,12 +828,13 @@ static void arm_timer(struct core *c)
  * which libkos turns into a clean return (kos_endpoint_serve(),
  * kos_app_stopping()). SIGTERM follows only if it has not stopped halfway
  * through its grace period, SIGKILL at its end. A process that closed its
- * control channel gets SIGTERM at once: that is then the only way to ask. */
+ * control channel, or does not read it (it is full), gets SIGTERM at once:
+ * that is then the only way to ask. */
 static void ask_stop(struct core *c, struct proc *p)
 {
     uint64_t now = now_us();
 
-    if (p->ctl >= 0 && kos__ctl_send(p->ctl, KOS__CTL_STOP, NULL, 0, -1) == KOS_STATUS_OK) {
+    if (p->ctl >= 0 && kos__ctl_send_nowait(p->ctl, KOS__CTL_STOP, NULL, 0) == KOS_STATUS_OK) {
         p->stop = S_ASKED;
         p->stop_at_us = now + grace_us(c) / 2;
         return;
@@ -1049,20 +1089,21 @@ static void check_ready(struct core *c)
             c->n - n_failed, c->n, us / 1000, us % 1000);
 }
 
-/* The state column of the summary. */
-static const char *state_name(const struct proc *p)
+/* The state column of the summary, as the system interface reports it
+ * (enum kos__sys_state, whose words kos__sys_state_name() gives). */
+static uint32_t sys_state(const struct proc *p)
 {
     switch (p->state) {
     case P_IDLE:
-        return "not started";
+        return KOS__SYS_NOT_STARTED;
     case P_RUNNING:
-        return p->ready ? "running, ready" : "running, not ready";
+        return p->ready ? KOS__SYS_RUNNING_READY : KOS__SYS_RUNNING_NOT_READY;
     case P_WAITING:
-        return "waiting to restart";
+        return KOS__SYS_WAITING;
     case P_DONE:
-        return p->stopped ? "stopped" : "ended";
+        return p->stopped ? KOS__SYS_STOPPED : KOS__SYS_ENDED;
     default:
-        return "failed";
+        return KOS__SYS_FAILED;
     }
 }
 
@@ -1071,10 +1112,12 @@ static void print_summary(struct core *c)
     say(c, "summary: %u processes", c->n);
     for (uint32_t i = 0; i < c->n; i++) {
         const struct proc *p = &c->procs[i];
-        char how[128];
+        char how[KOS__SYS_EXIT_MAX], asked[48] = "";
         describe_status(p->last_status, how, sizeof(how));
-        say(c, "  %-16s %-14s %-18s restarts %u, last exit: %s", p->name, kind(p), state_name(p),
-            p->restarts, how);
+        if (p->restarts_asked)
+            snprintf(asked, sizeof(asked), " (%u asked for)", p->restarts_asked);
+        say(c, "  %-16s %-14s %-18s restarts %u%s, last exit: %s", p->name, kind(p),
+            kos__sys_state_name(sys_state(p)), p->restarts, asked, how);
     }
 }
 
@@ -1106,12 +1149,18 @@ static void self_test_settle(struct core *c, const struct proc *p,
     if (c->self_test != KOS__SELF_TEST_NONE)
         return;
     c->self_test = result;
+    /* What Core says of it is also what the system interface reports. */
+    char *t = c->self_test_text;
+    size_t n = sizeof(c->self_test_text);
     if (result == KOS__SELF_TEST_RESULT_PASSED)
-        say(c, "self test passed: %s (%u checks)", summary, checks);
+        snprintf(t, n, "passed: %s (%u checks)", summary, checks);
     else if (result == KOS__SELF_TEST_RESULT_FAILED && checks)
-        say(c, "self test failed: %s (%u of %u checks failed)", summary, failed, checks);
+        snprintf(t, n, "failed: %s (%u of %u checks failed)", summary, failed, checks);
     else
-        say(c, "self test %s: %s", kos__self_test_result_name(result), summary);
+        snprintf(t, n, "%s: %s", kos__self_test_result_name(result), summary);
+    say(c, "self test %s", t);
+    if (strlen(t) >= KOS__SELF_TEST_TEXT_MAX) /* the interface's bound, whole characters */
+        t[kos__text_boundary(t, KOS__SELF_TEST_TEXT_MAX - 1)] = '\0';
     if (kos__self_test_write(c->sd.fd, &rec, err, sizeof(err)))
         say(c, "cannot record the self test: %s", err);
     else
@@ -1222,18 +1271,27 @@ static void ended_for_good(struct core *c, struct proc *p)
 
 /* Says how process p ended during a shutdown: "stopped" when it ended
  * because Core asked it to, in whatever way that took. */
-static void say_stopped(struct core *c, const struct proc *p, int status, const char *how)
+static const char *stop_phrase(const struct proc *p, int status, const char *how, char *buf,
+                               size_t len)
 {
     if (p->stop == S_NONE)
-        say(c, "%s '%s' ended: %s", kind(p), p->name, how);
+        snprintf(buf, len, "ended: %s", how);
     else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        say(c, "%s '%s' stopped", kind(p), p->name);
+        snprintf(buf, len, "stopped");
     else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM && p->stop >= S_TERM)
-        say(c, "%s '%s' stopped by SIGTERM", kind(p), p->name);
+        snprintf(buf, len, "stopped by SIGTERM");
     else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && p->stop == S_KILL)
-        say(c, "%s '%s' killed (SIGKILL)", kind(p), p->name);
+        snprintf(buf, len, "killed (SIGKILL)");
     else
-        say(c, "%s '%s' stopped: %s", kind(p), p->name, how);
+        snprintf(buf, len, "stopped: %s", how);
+    return buf;
+}
+
+static void say_stopped(struct core *c, const struct proc *p, int status, const char *how)
+{
+    char what[192];
+
+    say(c, "%s '%s' %s", kind(p), p->name, stop_phrase(p, status, how, what, sizeof(what)));
 }
 
 /* The delay before app p's next restart: restart_delay.first, doubled for
@@ -1260,6 +1318,12 @@ static void restart_now(struct core *c, struct proc *p)
     c->failed = true;
     ended_for_good(c, p);
 }
+
+static void close_ctl(struct core *c, struct proc *p);
+static void restart_asked_now(struct core *c, struct proc *t);
+static void sys_result(struct core *c, uint32_t to, uint32_t to_start, uint32_t id,
+                       kos_status_t status, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* Decides what to do after process p exited with `status`. */
 static void on_exit_status(struct core *c, struct proc *p, int status)
@@ -1290,10 +1354,7 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
     p->ended_ok = normal;
     p->ready = false;
     p->stopped = c->phase != PH_RUNNING && p->stop != S_NONE;
-    if (p->ctl >= 0) {
-        close(p->ctl);
-        p->ctl = -1;
-    }
+    close_ctl(c, p);
     describe_status(status, how, sizeof(how));
     if ((p->cm->flags & KOS_CM_PROC_SELF_TEST) && c->self_test == KOS__SELF_TEST_NONE) {
         char why[192];
@@ -1303,6 +1364,21 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
             0, 0, why);
     }
 
+    /* Stopped for a restart the managing app asked for: started again at
+     * once, whatever its policy and restart_limit say. */
+    if (p->restart_asked && c->phase == PH_RUNNING) {
+        char what[192];
+        say(c, "app '%s' %s for the restart app '%s' asked for; starting it again", p->name,
+            stop_phrase(p, status, how, what, sizeof(what)), c->procs[p->restart_by].name);
+        p->stop = S_NONE;
+        restart_asked_now(c, p);
+        return;
+    }
+    if (p->restart_asked) {
+        p->restart_asked = false;
+        sys_result(c, p->restart_by, p->restart_by_start, p->restart_id, KOS_STATUS_UNAVAILABLE,
+                   "the system began to stop before app '%s' restarted", p->name);
+    }
     if (c->phase != PH_RUNNING) {
         p->state = P_DONE;
         say_stopped(c, p, status, how);
@@ -1409,6 +1485,447 @@ static void reap(struct core *c)
     }
 }
 
+/* ---- the system interface (lib/sys_int.h) ---- */
+
+/* Core's lines about the managing app's requests come from a budget, so that
+ * the app cannot flood the console through Core: a burst, then one a
+ * second; the next line says how many were left out. */
+#define SYS_LOG_BURST    20u
+#define SYS_LOG_EVERY_MS 1000u
+/* The buffers of what Core sends the managing app: a console line (its
+ * text, name and fields), and a reply (a STATUS page at most). */
+#define SYS_LINE_BUF (KOS__SYS_TEXT_MAX + KOS__NAME_MAX + 64)
+
+/* One STATUS page being answered, with room for its processes' last
+ * exits. */
+struct sys_page {
+    struct kos__sys_status s;
+    char exits[KOS__SYS_PAGE_PROCS][KOS__SYS_EXIT_MAX];
+};
+
+static void say_sys(struct core *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say_sys(struct core *c, const char *fmt, ...)
+{
+    unsigned long quiet;
+    char text[KOS__CONSOLE_LINE_MAX];
+    va_list ap;
+
+    if (!kos__budget_take(&c->sys_log, SYS_LOG_BURST, SYS_LOG_EVERY_MS, now_us() / 1000, &quiet))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (quiet)
+        say(c, "%s (and %lu more lines about the system interface not printed)", text, quiet);
+    else
+        say(c, "%s", text);
+}
+
+static bool is_manager(const struct core *c, const struct proc *p)
+{
+    return c->manager >= 0 && p->idx == (uint32_t)c->manager;
+}
+
+/* Closes Core's end of process p's control channel. The managing app's
+ * console lines in flight count as dropped, and it is told of changes
+ * again only once it has asked for STATUS. */
+static void close_ctl(struct core *c, struct proc *p)
+{
+    if (p->ctl >= 0) {
+        close(p->ctl);
+        p->ctl = -1;
+    }
+    if (is_manager(c, p)) {
+        kos__sysq_unsubscribe(&c->sysq);
+        c->sys_watch = false;
+    }
+}
+
+/* Sends the managing app p an answer, without waiting. A channel with no
+ * room (the app does not read it) is closed, saying so; one that is gone
+ * is closed quietly (its exit is reported). Returns whether it was sent. */
+static bool sys_reply(struct core *c, struct proc *p, uint32_t type, const void *body, size_t len)
+{
+    kos_status_t st;
+
+    if (p->ctl < 0)
+        return false;
+    st = kos__ctl_send_nowait(p->ctl, type, body, len);
+    if (st == KOS_STATUS_OK)
+        return true;
+    if (st == KOS_STATUS_WOULD_BLOCK)
+        say(c, "app '%s' does not read its control channel (no room for Core's answer); closing it",
+            p->name);
+    close_ctl(c, p);
+    return false;
+}
+
+/* Answers request `id` of app `to`, if the run of it that asked (its
+ * `starts` then) still runs, with a status and a message. */
+static void sys_result(struct core *c, uint32_t to, uint32_t to_start, uint32_t id,
+                       kos_status_t status, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static void sys_result(struct core *c, uint32_t to, uint32_t to_start, uint32_t id,
+                       kos_status_t status, const char *fmt, ...)
+{
+    struct proc *p = &c->procs[to];
+    char msg[KOS__SYS_MESSAGE_MAX];
+    struct kos__sys_result r = {.id = id, .status = (uint32_t)status, .message = msg};
+    va_list ap;
+    size_t len;
+    int n;
+
+    if (p->state != P_RUNNING || p->starts != to_start || p->ctl < 0)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        msg[0] = '\0';
+    else if ((size_t)n >= sizeof(msg))
+        msg[kos__text_boundary(msg, sizeof(msg) - 1)] = '\0';
+    if (kos__sys_result_encode(&r, c->sysout, KOS__CTL_MAX, &len) == KOS_STATUS_OK)
+        (void)sys_reply(c, p, KOS__CTL_SYS_RESULT, c->sysout, len);
+}
+
+/* Sends the managing app the console lines its credit covers. Never waits:
+ * a line the channel has no room for waits in the queue for the next
+ * credit. */
+static void sys_pump(struct core *c)
+{
+    const struct kos__sysq_line *l;
+    uint64_t dropped;
+    struct proc *m;
+
+    if (c->manager < 0)
+        return;
+    m = &c->procs[c->manager];
+    if (m->ctl < 0 || m->state != P_RUNNING)
+        return;
+    while ((l = kos__sysq_next(&c->sysq, &dropped)) != NULL) {
+        struct kos__sys_line sl = {
+            .time_ns = (uint64_t)l->time_ns,
+            .dropped = dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped,
+            .text = l->text,
+        };
+        size_t len;
+
+        memcpy(sl.name, l->name, sizeof(sl.name));
+        if (kos__sys_line_encode(&sl, c->sysbuf, SYS_LINE_BUF, &len)) {
+            kos__sysq_discard(&c->sysq); /* cannot happen: console text is printable */
+            continue;
+        }
+        if (kos__ctl_send_nowait(m->ctl, KOS__CTL_SYS_CONSOLE, c->sysbuf, len) != KOS_STATUS_OK)
+            break;
+        kos__sysq_sent(&c->sysq);
+    }
+}
+
+/* Each console line, as printed, goes to the managing app's queue. */
+static void console_tap(void *arg, int64_t time_ns, const char *name, const char *text, size_t len)
+{
+    struct core *c = arg;
+
+    if (c->manager < 0)
+        return;
+    kos__sysq_push(&c->sysq, time_ns, name, text, len);
+    sys_pump(c);
+}
+
+/* A fingerprint of what STATUS reports that changes by itself: each
+ * process's state, restarts and last exit, and the self test (FNV-1a). */
+static uint64_t state_print(const struct core *c)
+{
+    uint64_t h = 14695981039346656037ull;
+    uint32_t v[5];
+
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct proc *p = &c->procs[i];
+        v[0] = sys_state(p);
+        v[1] = p->restarts;
+        v[2] = p->restarts_asked;
+        v[3] = (uint32_t)p->last_status;
+        v[4] = (uint32_t)c->self_test;
+        for (size_t k = 0; k < sizeof(v); k++) {
+            h ^= ((const uint8_t *)v)[k];
+            h *= 1099511628211ull;
+        }
+    }
+    return h;
+}
+
+/* Tells the managing app, once, that what STATUS reports has changed since
+ * it last asked; again only after it asks. */
+static void sys_notify(struct core *c)
+{
+    struct proc *m;
+
+    if (c->manager < 0 || !c->sys_watch)
+        return;
+    m = &c->procs[c->manager];
+    if (!c->sys_changed_due && state_print(c) != c->sys_print)
+        c->sys_changed_due = true;
+    if (!c->sys_changed_due || m->ctl < 0)
+        return;
+    if (kos__ctl_send_nowait(m->ctl, KOS__CTL_SYS_CHANGED, NULL, 0) == KOS_STATUS_OK) {
+        c->sys_changed_due = false;
+        c->sys_watch = false;
+    }
+}
+
+/* The resident bytes of process `pid`, as /proc/PID/statm says; 0 where it
+ * cannot tell. */
+static uint64_t statm_rss(long pid)
+{
+    char path[64];
+    unsigned long long size, resident;
+    FILE *f;
+    int n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/statm", pid);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* The resident bytes of running process p: its sandbox's init (p->pid) and
+ * the init's children (the app), as /proc says. */
+static uint64_t rss_of(const struct proc *p)
+{
+    char path[96];
+    uint64_t total;
+    long child;
+    FILE *f;
+
+    if (p->state != P_RUNNING || p->pid <= 0)
+        return 0;
+    total = statm_rss(p->pid);
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)p->pid, (int)p->pid);
+    if ((f = fopen(path, "re")) != NULL) {
+        for (int i = 0; i < 64 && fscanf(f, "%ld", &child) == 1; i++)
+            total += statm_rss(child);
+        fclose(f);
+    }
+    return total;
+}
+
+/* Answers STATUS_REQ: one page of the system's state, from process `first`
+ * on. Returns false if the channel was closed. */
+static bool sys_status(struct core *c, struct proc *p, const struct kos__sys_request *rq)
+{
+    struct sys_page *pg = (struct sys_page *)c->syspage;
+    struct kos__sys_status *s = &pg->s;
+    const char *signer = kos_image_signer(c->img);
+    size_t len;
+
+    memset(s, 0, sizeof(*s));
+    s->id = rq->id;
+    s->system = kos_cm_str(c->cm, c->cm->hdr->system_name);
+    s->manifest = kos_image_manifest_digest(c->img);
+    s->signer = signer ? signer : "";
+    s->platform = CORE_PLATFORM;
+    s->version = KOS_VERSION;
+    s->boot_time_ns = (uint64_t)c->boot_wall_ns;
+    s->uptime_ms = (now_us() - c->t0_us) / 1000u;
+    s->boots = c->boots;
+    s->self_test = c->self_test == KOS__SELF_TEST_RESULT_PASSED   ? KOS__SYS_SELF_TEST_PASSED
+                   : c->self_test == KOS__SELF_TEST_RESULT_FAILED ? KOS__SYS_SELF_TEST_FAILED
+                   : c->self_test == KOS__SELF_TEST_INCOMPLETE    ? KOS__SYS_SELF_TEST_INCOMPLETE
+                                                                  : KOS__SYS_SELF_TEST_NONE;
+    s->self_test_summary = c->self_test == KOS__SELF_TEST_NONE ? "" : c->self_test_text;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct proc *q = &c->procs[i];
+        s->mem_total += q->cm->memory;
+        s->mem_used += rss_of(q);
+        if (q->cm->role == KOS_CM_ROLE_APP && (q->cm->flags & KOS_CM_PROC_DATA_DIR)) {
+            struct statvfs vfs;
+            s->storage_total += q->cm->storage ? q->cm->storage : DEFAULT_APP_STORAGE;
+            if (q->store.mnt >= 0 && fstatvfs(q->store.mnt, &vfs) == 0)
+                s->storage_used += (uint64_t)(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
+        }
+    }
+    s->n_total = c->n;
+    s->first = rq->first < c->n ? rq->first : c->n;
+    for (uint32_t i = s->first; i < c->n && s->n_procs < KOS__SYS_PAGE_PROCS; i++) {
+        const struct proc *q = &c->procs[i];
+        struct kos__sys_proc *out = &s->procs[s->n_procs];
+        describe_status(q->last_status, pg->exits[s->n_procs], KOS__SYS_EXIT_MAX);
+        out->name = q->name;
+        out->role = is_server(q) ? KOS__ROLE_MSG_SERVER : KOS__ROLE_APP;
+        out->state = sys_state(q);
+        out->restarts = q->restarts;
+        out->restarts_asked = q->restarts_asked;
+        out->last_exit = pg->exits[s->n_procs];
+        s->n_procs++;
+    }
+    if (kos__sys_status_encode(s, c->sysout, KOS__CTL_MAX, &len)) {
+        say(c, "cannot answer app '%s' with the system's state: it does not encode", p->name);
+        return true;
+    }
+    if (!sys_reply(c, p, KOS__CTL_SYS_STATUS, c->sysout, len))
+        return false;
+    /* From now on, tell it of a change once. */
+    c->sys_watch = true;
+    c->sys_changed_due = false;
+    c->sys_print = state_print(c);
+    return true;
+}
+
+static void ended_for_good(struct core *c, struct proc *p);
+
+/* Starts app t again for the restart the managing app asked for (t has
+ * ended, or was not running), and answers that app. The restart counts as
+ * one asked for, not towards restart_limit: its count of quick restarts
+ * starts from nothing. */
+static void restart_asked_now(struct core *c, struct proc *t)
+{
+    kos_status_t st;
+
+    t->restart_asked = false;
+    t->restarts++;
+    t->restarts_asked++;
+    t->quick = 0;
+    t->state = P_IDLE;
+    t->restart_at_us = 0;
+    st = start_proc(c, t);
+    if (st == KOS_STATUS_OK) {
+        sys_result(c, t->restart_by, t->restart_by_start, t->restart_id, KOS_STATUS_OK,
+                   "app '%s' restarted", t->name);
+        return;
+    }
+    t->state = P_FAILED;
+    c->failed = true;
+    sys_result(c, t->restart_by, t->restart_by_start, t->restart_id, st,
+               "app '%s' could not start again (%s); Core's console says why", t->name,
+               kos_status_str(st));
+    ended_for_good(c, t);
+}
+
+/* RESTART: stops app `rq->app` as Core stops any app, then starts it again;
+ * refuses message servers, unknown names, apps on their way up or down,
+ * and everything while the system stops. */
+static void sys_restart(struct core *c, struct proc *from, const struct kos__sys_request *rq)
+{
+    struct proc *t = NULL;
+
+    for (uint32_t i = 0; i < c->n && !t; i++)
+        if (!strcmp(c->procs[i].name, rq->app))
+            t = &c->procs[i];
+#define ANSWER(st, ...) sys_result(c, from->idx, from->starts, rq->id, st, __VA_ARGS__)
+    if (c->phase != PH_RUNNING) {
+        ANSWER(KOS_STATUS_UNAVAILABLE, "the system is stopping");
+        return;
+    }
+    if (!t) {
+        say_sys(c, "app '%s' asked to restart app '%s', which this system does not have",
+                from->name, rq->app);
+        ANSWER(KOS_STATUS_NOT_FOUND, "no app '%s' in this system", rq->app);
+        return;
+    }
+    if (is_server(t)) {
+        say_sys(c, "app '%s' asked to restart message server '%s'; refused", from->name, t->name);
+        ANSWER(KOS_STATUS_UNSUPPORTED,
+               "'%s' is a message server: Core does not restart one (every token on it would "
+               "die with it); reboot instead",
+               t->name);
+        return;
+    }
+    if (t->launching || t->restart_asked || (t->state == P_RUNNING && t->stop != S_NONE) ||
+        (t->state == P_IDLE && !c->booted)) {
+        ANSWER(KOS_STATUS_BUSY, "app '%s' is starting or stopping; ask again later", t->name);
+        return;
+    }
+    say_sys(c,
+            "app '%s' asked to restart app '%s' (%s): restarting it (a restart asked for does "
+            "not count towards its restart_limit)",
+            from->name, t->name, kos__sys_state_name(sys_state(t)));
+    t->restart_asked = true;
+    t->restart_by = from->idx;
+    t->restart_by_start = from->starts;
+    t->restart_id = rq->id;
+    if (t->state == P_RUNNING) {
+        if (t == from)
+            ANSWER(KOS_STATUS_OK, "restarting app '%s', the app that asked: no later answer",
+                   t->name);
+        ask_stop(c, t);
+        arm_timer(c);
+        return;
+    }
+    restart_asked_now(c, t); /* waiting to restart, ended or failed: at once */
+#undef ANSWER
+}
+
+/* REBOOT: answers, then stops the whole system as on SIGTERM; run_loop()
+ * returns, and kos_core_run() boots it again. */
+static void sys_reboot(struct core *c, struct proc *from, const struct kos__sys_request *rq)
+{
+    if (c->phase != PH_RUNNING) {
+        sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_UNAVAILABLE,
+                   "the system is stopping already");
+        return;
+    }
+    sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_OK,
+               "rebooting: the system stops and boots again from the same image");
+    snprintf(c->reboot_why, sizeof(c->reboot_why), "app '%s' asked for a reboot%s%s", from->name,
+             rq->reason[0] ? ": " : "", rq->reason);
+    c->reboot = true;
+    begin_shutdown(c, c->reboot_why);
+}
+
+static const char *sys_what(uint32_t type)
+{
+    switch (type) {
+    case KOS__CTL_SYS_STATUS_REQ:
+        return "the system's state";
+    case KOS__CTL_SYS_RESTART:
+        return "an app's restart";
+    case KOS__CTL_SYS_REBOOT:
+        return "a reboot";
+    default:
+        return "the console lines";
+    }
+}
+
+/* A request of the system interface from process p, already received into
+ * c->ctlbuf. Returns false when p's channel is to be closed: p may not ask
+ * (its manifest entry does not say manages_system: true), or the request is
+ * malformed, or p does not take its answers. */
+static bool on_sys_request(struct core *c, struct proc *p, uint32_t type, size_t len)
+{
+    struct kos__sys_request rq;
+
+    if (!is_manager(c, p)) {
+        say(c,
+            "%s '%s' asked Core for %s, but its manifest entry does not say manages_system: "
+            "true; refusing it and closing its control channel",
+            kind(p), p->name, sys_what(type));
+        return false;
+    }
+    if (kos__sys_request_decode(type, c->ctlbuf, len, &rq)) {
+        say(c,
+            "app '%s' sent a malformed request for %s (type %u, %zu bytes); closing its "
+            "control channel",
+            p->name, sys_what(type), type, len);
+        return false;
+    }
+    switch (type) {
+    case KOS__CTL_SYS_STATUS_REQ:
+        return sys_status(c, p, &rq);
+    case KOS__CTL_SYS_RESTART:
+        sys_restart(c, p, &rq);
+        break;
+    case KOS__CTL_SYS_REBOOT:
+        sys_reboot(c, p, &rq);
+        break;
+    default:
+        kos__sysq_credit(&c->sysq, rq.credit);
+        sys_pump(c);
+    }
+    return p->ctl >= 0;
+}
+
 static void on_signal(struct core *c)
 {
     struct signalfd_siginfo si;
@@ -1425,6 +1942,12 @@ static void on_signal(struct core *c)
             if (c->phase == PH_RUNNING) {
                 begin_shutdown(c, si.ssi_signo == SIGINT ? "interrupted (SIGINT)"
                                                          : "asked to stop (SIGTERM)");
+            } else if (c->reboot) {
+                c->reboot = false;
+                say(c,
+                    "asked to stop (%s) during a reboot: the system stops, and does not boot "
+                    "again",
+                    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
             } else {
                 say(c, "second stop request: killing everything now");
                 for (uint32_t i = 0; i < c->n; i++)
@@ -1483,8 +2006,15 @@ static bool on_control(struct core *c, struct proc *p)
     if (st == KOS_STATUS_OK && type == KOS__CTL_SELF_TEST) {
         if (on_self_test(c, p, len))
             return true;
-        close(p->ctl);
-        p->ctl = -1;
+        close_ctl(c, p);
+        return false;
+    }
+    if (st == KOS_STATUS_OK &&
+        (type == KOS__CTL_SYS_STATUS_REQ || type == KOS__CTL_SYS_RESTART ||
+         type == KOS__CTL_SYS_REBOOT || type == KOS__CTL_SYS_CONSOLE_CREDIT)) {
+        if (on_sys_request(c, p, type, len))
+            return true;
+        close_ctl(c, p);
         return false;
     }
     if (st == KOS_STATUS_OK)
@@ -1495,8 +2025,7 @@ static bool on_control(struct core *c, struct proc *p)
     else if (st != KOS_STATUS_CLOSED)
         say(c, "%s '%s' sent a malformed control message (%s); closing its control channel",
             kind(p), p->name, kos_status_str(st));
-    close(p->ctl);
-    p->ctl = -1;
+    close_ctl(c, p);
     return false;
 }
 
@@ -1641,6 +2170,7 @@ static int run_loop(struct core *c)
 
         launch_more(c);
         check_ready(c); /* a process that failed to start may be the last one waited for */
+        sys_notify(c);  /* the managing app hears of what changed */
         pfd[n++] = (struct pollfd){.fd = c->sigfd, .events = POLLIN};
         pfd[n++] = (struct pollfd){.fd = c->timerfd, .events = POLLIN};
         for (uint32_t i = 0; i < c->n; i++) {
@@ -2208,6 +2738,10 @@ static void destroy(struct core *c)
     free(c->procs);
     free(c->reach);
     free(c->ctlbuf);
+    free(c->sysbuf);
+    free(c->sysout);
+    free(c->syspage);
+    kos__sysq_fini(&c->sysq);
     kos_image_close(c->img);
     if (c->probing)
         kos_sandbox_probe_cancel(&c->probe);
@@ -2219,12 +2753,81 @@ static void destroy(struct core *c)
         close(c->con.file_fd);
 }
 
+/* Makes everything of the boot that ended new for the next one (a soft
+ * reboot): every process not started, its counters at nothing, the self
+ * test not reported, the memory regions new (a reboot clears memory). What
+ * stays: the image, the state directory and every app's data, the device
+ * keys, the sandbox, the console and the lines queued for the managing
+ * app. Returns 0, or -1 after saying why the system cannot boot again. */
+static int reset_boot(struct core *c)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct proc *p = &c->procs[i];
+        p->state = P_IDLE;
+        p->pid = 0;
+        p->ready = p->ended_ok = p->stopped = false;
+        p->last_status = -1;
+        p->starts = p->restarts = p->restarts_asked = p->quick = 0;
+        p->restart_asked = false;
+        p->stop = S_NONE;
+        p->stop_at_us = p->started_us = p->restart_at_us = 0;
+        p->launching = p->held = p->cancelled = false;
+        drop_ends(p); /* any end never handed over */
+        kos__console_buf_init(&p->conbuf, now_us() / 1000);
+    }
+    for (uint32_t i = 0; c->region_fds && i < c->n_regions; i++)
+        if (c->region_fds[i] >= 0)
+            close(c->region_fds[i]);
+    free(c->region_fds);
+    c->region_fds = NULL;
+    c->n_regions = 0;
+    if (make_regions(c) < 0)
+        return -1;
+    memset(c->reach, 0, ((size_t)c->n * c->reach_words + 1) * sizeof(uint64_t));
+    c->phase = PH_RUNNING;
+    c->system_ready = c->failed = false;
+    c->wait_noted = c->ready_noted = false;
+    c->shutdown_us = 0;
+    c->next_launch = 0;
+    c->booted = false;
+    c->self_test = KOS__SELF_TEST_NONE;
+    c->self_test_text[0] = '\0';
+    c->sys_watch = c->sys_changed_due = false;
+    c->reboot = false;
+    return 0;
+}
+
+/* Starts a boot: its clocks, its self-test deadline, its line. */
+static void begin_boot(struct core *c)
+{
+    struct timespec ts;
+
+    if (c->boots > 0) /* the first boot's clock started with Core */
+        c->t0_us = now_us();
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c->boot_wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    c->boots++;
+    c->self_test_deadline_us = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->procs[i].cm->flags & KOS_CM_PROC_SELF_TEST)
+            c->self_test_deadline_us = c->t0_us + (uint64_t)self_test_timeout_ms(c) * 1000;
+    if (c->boots == 1)
+        say(c, "booting system '%s': %u message servers and apps",
+            kos_cm_str(c->cm, c->cm->hdr->system_name), c->n);
+    else
+        say(c,
+            "booting system '%s' again (soft reboot %u, the same image): %u message servers "
+            "and apps",
+            kos_cm_str(c->cm, c->cm->hdr->system_name), c->boots - 1, c->n);
+}
+
 int kos_core_run(const struct kos_core_opts *opts)
 {
     struct core c = {.opts = opts,
                      .sigfd = -1,
                      .timerfd = -1,
                      .images = -1,
+                     .manager = -1,
                      .uids = {.range = KOS__UID_NONE, .lock_fd = -1},
                      .sd = {.fd = -1, .data_fd = -1}};
     struct kos_image_open_opts io = {
@@ -2280,9 +2883,12 @@ int kos_core_run(const struct kos_core_opts *opts)
     c.n = kos_cm_nprocs(c.cm);
     c.procs = calloc(c.n, sizeof(*c.procs));
     c.ctlbuf = malloc(KOS__CTL_MAX);
+    c.sysbuf = malloc(SYS_LINE_BUF);
+    c.sysout = malloc(KOS__CTL_MAX);
+    c.syspage = malloc(sizeof(struct sys_page));
     c.reach_words = (c.n + 63) / 64;
     c.reach = calloc((size_t)c.n * c.reach_words + 1, sizeof(uint64_t));
-    if (!c.procs || !c.ctlbuf || !c.reach)
+    if (!c.procs || !c.ctlbuf || !c.reach || !c.sysbuf || !c.sysout || !c.syspage)
         goto out_nomem;
     for (uint32_t i = 0; i < c.n; i++) {
         struct proc *p = &c.procs[i];
@@ -2296,6 +2902,19 @@ int kos_core_run(const struct kos_core_opts *opts)
         p->store.mnt = -1;
         if (build_vectors(&c, p))
             goto out_nomem;
+        if (p->cm->role == KOS_CM_ROLE_APP && (p->cm->flags & KOS_CM_PROC_MANAGES_SYSTEM))
+            c.manager = (int)i;
+    }
+    /* The system interface's app gets every console line from now on. */
+    c.sys_log = (struct kos__budget){.credit = SYS_LOG_BURST,
+                                     .refill_ms = c.t0_us / 1000 + SYS_LOG_EVERY_MS};
+    if (c.manager >= 0) {
+        c.con.tap = console_tap;
+        c.con.tap_arg = &c;
+        say(&c,
+            "app '%s' manages the system (manages_system: true): it may ask for the system's "
+            "state, restart apps and reboot, and gets every console line",
+            c.procs[c.manager].name);
     }
     if (setup_signals(&c, &oldmask) < 0) {
         say(&c, "cannot set up signal handling: %s", strerror(errno));
@@ -2317,21 +2936,28 @@ int kos_core_run(const struct kos_core_opts *opts)
     }
     rc = KOS_CORE_EXIT_HOST;
 
-    say(&c, "booting system '%s': %u message servers and apps",
-        kos_cm_str(c.cm, c.cm->hdr->system_name), c.n);
-    for (uint32_t i = 0; i < c.n; i++)
-        if (c.procs[i].cm->flags & KOS_CM_PROC_SELF_TEST)
-            c.self_test_deadline_us = c.t0_us + (uint64_t)self_test_timeout_ms(&c) * 1000;
-    rc = run_loop(&c);
-    for (uint32_t i = 0; i < c.n && c.self_test == KOS__SELF_TEST_NONE; i++)
-        if (c.procs[i].cm->flags & KOS_CM_PROC_SELF_TEST)
-            self_test_settle(&c, &c.procs[i],
-                             c.procs[i].state == P_FAILED ? KOS__SELF_TEST_RESULT_FAILED
-                                                          : KOS__SELF_TEST_INCOMPLETE,
-                             0, 0, "the system stopped before it reported");
-    if (rc == KOS_CORE_EXIT_OK && c.self_test == KOS__SELF_TEST_RESULT_FAILED)
-        rc = KOS_CORE_EXIT_SELF_TEST;
-    print_summary(&c);
+    /* One boot, and one more for each soft reboot asked for. */
+    for (;;) {
+        begin_boot(&c);
+        rc = run_loop(&c);
+        for (uint32_t i = 0; i < c.n && c.self_test == KOS__SELF_TEST_NONE; i++)
+            if (c.procs[i].cm->flags & KOS_CM_PROC_SELF_TEST)
+                self_test_settle(&c, &c.procs[i],
+                                 c.procs[i].state == P_FAILED ? KOS__SELF_TEST_RESULT_FAILED
+                                                              : KOS__SELF_TEST_INCOMPLETE,
+                                 0, 0, "the system stopped before it reported");
+        if (rc == KOS_CORE_EXIT_OK && c.self_test == KOS__SELF_TEST_RESULT_FAILED)
+            rc = KOS_CORE_EXIT_SELF_TEST;
+        print_summary(&c);
+        if (!c.reboot || rc == KOS_CORE_EXIT_HOST)
+            break;
+        say(&c, "system stopped for a reboot (%s; this boot's exit status: %d); booting it again",
+            c.reboot_why, rc);
+        if (reset_boot(&c) < 0) {
+            rc = KOS_CORE_EXIT_HOST;
+            break;
+        }
+    }
     say(&c, "system stopped (exit status %d)", rc);
     sigprocmask(SIG_SETMASK, &oldmask, NULL);
     goto out;

@@ -19,6 +19,7 @@
 
 #include "boot_int.h"
 #include "msg_int.h"
+#include "sys_int.h"
 
 struct kos_app {
     int ctl;
@@ -246,23 +247,45 @@ int kos_app_fd(const kos_app_t *app)
     return app->ctl;
 }
 
+kos_status_t kos__app_ctl_take(kos_app_t *app, void *buf, size_t cap, uint32_t *type, size_t *len)
+{
+    int fd;
+    kos_status_t st = kos__ctl_recv(app->ctl, buf, cap, type, len, &fd, MSG_DONTWAIT);
+
+    if (st == KOS_STATUS_WOULD_BLOCK)
+        return st;
+    if (fd >= 0)
+        close(fd); /* Core passes no descriptor to a running app */
+    if (st || *type == KOS__CTL_STOP)
+        app->stopping = true;
+    return st;
+}
+
 bool kos_app_stopping(kos_app_t *app)
 {
     uint8_t buf[256];
     uint32_t type;
     size_t len;
-    int fd;
 
     while (!app->stopping) {
-        kos_status_t st = kos__ctl_recv(app->ctl, buf, sizeof(buf), &type, &len, &fd, MSG_DONTWAIT);
-        if (st == KOS_STATUS_WOULD_BLOCK)
-            break;
-        if (fd >= 0)
-            close(fd);
-        /* Core's only message to a running app is STOP; anything else, or a
-         * closed channel, means Core is gone or confused: stop too. */
+        /* What Core sends only the app that manages the system (sys_int.h)
+         * is not for this call: it is taken off the channel and dropped
+         * (a datagram longer than the buffer is dropped whole). */
+        struct kos__ctl_hdr hdr;
+        ssize_t n = recv(app->ctl, &hdr, sizeof(hdr), MSG_DONTWAIT | MSG_PEEK);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break; /* nothing now */
+        if (n == (ssize_t)sizeof(hdr) && kos__sys_from_core(hdr.type)) {
+            if (recv(app->ctl, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+                break;
+            continue;
+        }
+        /* Core's only other message to a running app is STOP; anything
+         * else, or a closed channel, means Core is gone or confused: stop
+         * too. */
+        kos_status_t st = kos__app_ctl_take(app, buf, sizeof(buf), &type, &len);
+        (void)st;
         app->stopping = true;
-        (void)type;
     }
     return app->stopping;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "boot_int.h"
+#include "cursor_int.h"
 
 bool kos__name_valid(const char *s, size_t len)
 {
@@ -29,7 +30,9 @@ bool kos__name_valid(const char *s, size_t len)
     return true;
 }
 
-kos_status_t kos__ctl_send(int sock, uint32_t type, const void *body, size_t len, int fd)
+/* Sends one control message with flags (MSG_DONTWAIT or 0). */
+static kos_status_t ctl_send(int sock, uint32_t type, const void *body, size_t len, int fd,
+                             int flags)
 {
     struct kos__ctl_hdr hdr = {.type = type, .len = (uint32_t)len};
     struct iovec iov[2] = {
@@ -55,13 +58,25 @@ kos_status_t kos__ctl_send(int sock, uint32_t type, const void *body, size_t len
         memcpy(CMSG_DATA(c), &fd, sizeof(int));
     }
     for (;;) {
-        ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
         if (n >= 0)
             return (size_t)n == sizeof(hdr) + len ? KOS_STATUS_OK : KOS_STATUS_IO;
         if (errno == EINTR)
             continue;
+        if (errno == EAGAIN)
+            return KOS_STATUS_WOULD_BLOCK;
         return (errno == EPIPE || errno == ECONNRESET) ? KOS_STATUS_CLOSED : KOS_STATUS_IO;
     }
+}
+
+kos_status_t kos__ctl_send(int sock, uint32_t type, const void *body, size_t len, int fd)
+{
+    return ctl_send(sock, type, body, len, fd, 0);
+}
+
+kos_status_t kos__ctl_send_nowait(int sock, uint32_t type, const void *body, size_t len)
+{
+    return ctl_send(sock, type, body, len, -1, MSG_DONTWAIT);
 }
 
 /* Closes every fd carried by a message we are about to reject. */
@@ -126,97 +141,6 @@ kos_status_t kos__ctl_recv(int sock, void *buf, size_t cap, uint32_t *type, size
 out_reject:
     close_passed_fds(&mh);
     return KOS_STATUS_PROTOCOL;
-}
-
-/* ---- fixed-layout helpers ---- */
-
-struct cursor {
-    uint8_t *w;       /* writer: destination */
-    const uint8_t *r; /* reader: source */
-    size_t pos, cap;
-    bool bad;
-};
-
-static void put_u32(struct cursor *c, uint32_t v)
-{
-    if (c->bad || c->cap - c->pos < 4) {
-        c->bad = true;
-        return;
-    }
-    for (int i = 0; i < 4; i++)
-        c->w[c->pos++] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_name(struct cursor *c, const char *s)
-{
-    size_t n = strnlen(s, KOS__NAME_MAX);
-    if (c->bad || n >= KOS__NAME_MAX || c->cap - c->pos < n + 1) {
-        c->bad = true;
-        return;
-    }
-    memcpy(c->w + c->pos, s, n + 1);
-    c->pos += n + 1;
-}
-
-/* Writes a NUL-terminated string of at most max bytes with its NUL. */
-static void put_string(struct cursor *c, const char *s, size_t max)
-{
-    size_t n = strnlen(s, max);
-    if (c->bad || n >= max || c->cap - c->pos < n + 1) {
-        c->bad = true;
-        return;
-    }
-    memcpy(c->w + c->pos, s, n + 1);
-    c->pos += n + 1;
-}
-
-/* Returns a pointer to a NUL-terminated string of at most max bytes (with
- * its NUL) inside the body, or NULL. */
-static const char *get_string(struct cursor *c, size_t max)
-{
-    if (c->bad)
-        return NULL;
-    size_t avail = c->cap - c->pos;
-    const uint8_t *nul = memchr(c->r + c->pos, 0, avail < max ? avail : max);
-    if (!nul) {
-        c->bad = true;
-        return NULL;
-    }
-    const char *s = (const char *)c->r + c->pos;
-    c->pos = (size_t)(nul - c->r) + 1;
-    return s;
-}
-
-static uint32_t get_u32(struct cursor *c)
-{
-    uint32_t v = 0;
-    if (c->bad || c->cap - c->pos < 4) {
-        c->bad = true;
-        return 0;
-    }
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)c->r[c->pos++] << (8 * i);
-    return v;
-}
-
-/* Reads a NUL-terminated valid name into dst (KOS__NAME_MAX bytes). */
-static void get_name(struct cursor *c, char *dst)
-{
-    if (c->bad)
-        return;
-    size_t avail = c->cap - c->pos;
-    const uint8_t *nul = memchr(c->r + c->pos, 0, avail < KOS__NAME_MAX ? avail : KOS__NAME_MAX);
-    if (!nul) {
-        c->bad = true;
-        return;
-    }
-    size_t n = (size_t)(nul - (c->r + c->pos));
-    if (!kos__name_valid((const char *)c->r + c->pos, n)) {
-        c->bad = true;
-        return;
-    }
-    memcpy(dst, c->r + c->pos, n + 1);
-    c->pos += n + 1;
 }
 
 kos_status_t kos__boot_encode(const struct kos__boot *boot, void *buf, size_t cap, size_t *len)

@@ -37,6 +37,16 @@ enum kos__ctl_type {
     KOS__CTL_SELF_TEST = 6,  /* process -> Core: the self test's verdict
                                 (struct kos__self_test); only the app the manifest
                                 marks reports_self_test counts */
+    /* The system interface (sys_int.h): only the app the manifest marks
+     * manages_system: true may send these, and only it gets the others. */
+    KOS__CTL_SYS_STATUS_REQ = 7,      /* app -> Core: the system's state, please */
+    KOS__CTL_SYS_STATUS = 8,          /* Core -> app: the system's state (a page of it) */
+    KOS__CTL_SYS_RESTART = 9,         /* app -> Core: restart this app */
+    KOS__CTL_SYS_REBOOT = 10,         /* app -> Core: reboot the system */
+    KOS__CTL_SYS_RESULT = 11,         /* Core -> app: how a request went */
+    KOS__CTL_SYS_CONSOLE_CREDIT = 12, /* app -> Core: send me console lines, this many bytes */
+    KOS__CTL_SYS_CONSOLE = 13,        /* Core -> app: one console line */
+    KOS__CTL_SYS_CHANGED = 14,        /* Core -> app: the state changed since it last asked */
 };
 
 enum kos__role {
@@ -111,6 +121,12 @@ struct kos__self_test {
 /* Sends one control message with an optional fd (-1 for none). Blocks until
  * the socket accepts it. */
 kos_status_t kos__ctl_send(int sock, uint32_t type, const void *body, size_t len, int fd)
+    __attribute__((warn_unused_result));
+
+/* Sends one control message without waiting: KOS_STATUS_WOULD_BLOCK when
+ * the socket has no room for it now (nothing is sent). How Core sends what
+ * it sends a running app, so that no app can hold Core up. */
+kos_status_t kos__ctl_send_nowait(int sock, uint32_t type, const void *body, size_t len)
     __attribute__((warn_unused_result));
 
 /* Receives one control message into buf (cap bytes, at least KOS__CTL_MAX).

@@ -25,6 +25,7 @@
 /* What the rules count as network, key-store and remote-shell access. */
 static const char *const net_protocols[] = {"kos_ethernet_protocol", "kos_tunnel_protocol"};
 static const char keystore_protocol[] = "kos_keystore_protocol";
+static const char manager_app[] = "admin"; /* the base layer's app that manages the system */
 static const char host_network[] = "network: host";
 static const char remote_shell_key[] = "remote_shell";
 static const char *const remote_shell_on[] = {"enabled", "true", "yes", "on", "1"};
@@ -50,6 +51,7 @@ enum {
     R_DEVELOPMENT,
     R_HOST_NETWORK,
     R_DEVICE_KEYS,
+    R_MANAGER,
     R_COUNT
 };
 
@@ -162,6 +164,15 @@ static const struct kos_check_rule rules[R_COUNT] = {
                        "component built to use them without ever giving them out",
                        "give device_keys: true only to key_store (the Poukai layer does), and "
                        "have other apps request kos_keystore_protocol"},
+    [R_MANAGER] = {"KOS-A019", "system-manager-outside-admin", KOS_CHECK_ERROR, true,
+                   "an app other than the base layer's admin manages the system "
+                   "(manages_system: true)",
+                   "Core lets that app restart any app, reboot the system and read every "
+                   "console line, every app's output included: whoever controls it controls "
+                   "the device",
+                   "leave manages_system: true to the Poukai layer's admin (the layer gives it); "
+                   "a system that runs a management agent of its own waives the rule for it, "
+                   "saying why"},
 };
 
 const struct kos_check_rule *kos_check_rules(size_t *n)
@@ -579,6 +590,15 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
             "app '%s' gets the device key bundle (device_keys: true) but is not the key store "
             "(its binary is '%s' and it publishes no %s)",
             app->name, app->binary, keystore_protocol);
+    /* The layer's admin: the entry a base layer declares as admin, still
+     * running the admin component. */
+    if (app->manages_system && !(app->from_layer && strcmp(app->name, manager_app) == 0 &&
+                                 strcmp(app->binary, manager_app) == 0))
+        add(r, R_MANAGER, app->name, &app->manages_system_pos,
+            "app '%s' manages the system (manages_system: true) but is not the base layer's "
+            "admin (%s '%s')",
+            app->name, app->from_layer ? "its binary is" : "the manifest declares it, binary",
+            app->binary);
     if (net != NULL && app->n_devices > 0)
         add(r, R_DEVICE_NET, app->name, &app->devices[0].pos,
             "app '%s' has device '%s' (%s)%s and %s %s%s", app->name, app->devices[0].name,

@@ -239,7 +239,8 @@ static kos_status_t add_app(struct tables *t, const struct kos_manifest *m,
                (app->data_dir ? KOS_CM_PROC_DATA_DIR : 0) | (app->debug ? KOS_CM_PROC_DEBUG : 0) |
                (app->network_host ? KOS_CM_PROC_NET_HOST : 0) |
                (app->device_keys ? KOS_CM_PROC_DEVICE_KEYS : 0) |
-               (app->reports_self_test ? KOS_CM_PROC_SELF_TEST : 0);
+               (app->reports_self_test ? KOS_CM_PROC_SELF_TEST : 0) |
+               (app->manages_system ? KOS_CM_PROC_MANAGES_SYSTEM : 0);
     p->max_procs = app->max_procs;
     p->max_files = app->max_files;
     p->storage = app->storage;

@@ -36,10 +36,11 @@ _Static_assert(sizeof(struct kos_cm_region) == 16, "region layout");
     (KOS_CM_SIGNING_DISABLED | KOS_CM_ISOLATION_BEST_EFFORT | KOS_CM_PROFILE_DEVELOPMENT)
 #define CM_PROC_FLAGS                                                                              \
     (KOS_CM_PROC_ENDS_SYSTEM | KOS_CM_PROC_DATA_DIR | KOS_CM_PROC_DEBUG | KOS_CM_PROC_NET_HOST |   \
-     KOS_CM_PROC_DEVICE_KEYS | KOS_CM_PROC_SELF_TEST)
+     KOS_CM_PROC_DEVICE_KEYS | KOS_CM_PROC_SELF_TEST | KOS_CM_PROC_MANAGES_SYSTEM)
 /* Flags that at most one process, an app, may carry. */
-#define CM_PROC_SINGLE_FLAGS (KOS_CM_PROC_DEVICE_KEYS | KOS_CM_PROC_SELF_TEST)
-#define CM_ACCESS            (KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE)
+#define CM_PROC_SINGLE_FLAGS                                                                       \
+    (KOS_CM_PROC_DEVICE_KEYS | KOS_CM_PROC_SELF_TEST | KOS_CM_PROC_MANAGES_SYSTEM)
+#define CM_ACCESS (KOS_CM_ACCESS_READ | KOS_CM_ACCESS_WRITE)
 
 /* ---- names ---------------------------------------------------------- */
 

@@ -47,14 +47,17 @@ enum kos_cm_restart {
 };
 
 enum kos_cm_proc_flags {
-    KOS_CM_PROC_ENDS_SYSTEM = 1u << 0, /* when it ends for good, the system shuts down */
-    KOS_CM_PROC_DATA_DIR = 1u << 1,    /* gets a private writable data directory at /data */
-    KOS_CM_PROC_DEBUG = 1u << 2,       /* debug-only app (debug: true) */
-    KOS_CM_PROC_NET_HOST = 1u << 3,    /* keeps the host's network (network: host); apps only */
-    KOS_CM_PROC_DEVICE_KEYS = 1u << 4, /* gets the device key bundle (device_keys: true);
-                                          at most one app */
-    KOS_CM_PROC_SELF_TEST = 1u << 5,   /* its self-test report counts (reports_self_test:
-                                          true); at most one app */
+    KOS_CM_PROC_ENDS_SYSTEM = 1u << 0,    /* when it ends for good, the system shuts down */
+    KOS_CM_PROC_DATA_DIR = 1u << 1,       /* gets a private writable data directory at /data */
+    KOS_CM_PROC_DEBUG = 1u << 2,          /* debug-only app (debug: true) */
+    KOS_CM_PROC_NET_HOST = 1u << 3,       /* keeps the host's network (network: host); apps only */
+    KOS_CM_PROC_DEVICE_KEYS = 1u << 4,    /* gets the device key bundle (device_keys: true);
+                                             at most one app */
+    KOS_CM_PROC_SELF_TEST = 1u << 5,      /* its self-test report counts (reports_self_test:
+                                             true); at most one app */
+    KOS_CM_PROC_MANAGES_SYSTEM = 1u << 6, /* Core answers its system requests and sends it
+                                             the console (manages_system: true); at most
+                                             one app */
 };
 
 enum kos_cm_res_kind {

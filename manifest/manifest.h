@@ -106,6 +106,8 @@ struct kos_mf_app {
                                          at most one app) */
     bool reports_self_test;           /* Core takes its self-test report (default false; at
                                          most one app) */
+    bool manages_system;              /* Core answers its system requests and sends it the
+                                         console (default false; at most one app) */
     uint64_t storage;                 /* storage: bytes /data may hold; 0 = default (only
                                          with data_dir) */
     uint32_t max_procs;               /* limits.processes; 0 = default */
@@ -121,7 +123,7 @@ struct kos_mf_app {
     /* Where each setting was written (the app's own position when it was
      * not written). */
     struct kos_mf_pos memory_pos, data_dir_pos, debug_pos, limits_pos, network_pos, device_keys_pos,
-        reports_self_test_pos, storage_pos;
+        reports_self_test_pos, storage_pos, manages_system_pos;
 };
 
 struct kos_mf_server {

@@ -29,11 +29,28 @@ _Static_assert(KOS__MF_MAX_CONFIG_BYTES + KOS__MF_MAX_CONFIG * 8 + KOS__MF_MAX_R
                "a whole boot record fits one control message");
 
 static const char *const server_keys[] = {"binary", NULL};
-static const char *const app_keys[] = {
-    "binary",  "memory",        "restart",  "restart_limit", "ends_system", "args",
-    "env",     "protocols",     "data_dir", "limits",        "devices",     "memory_regions",
-    "debug",   "config",        "waive",    "network",       "device_keys", "reports_self_test",
-    "storage", "restart_delay", NULL};
+static const char *const app_keys[] = {"binary",
+                                       "memory",
+                                       "restart",
+                                       "restart_limit",
+                                       "ends_system",
+                                       "args",
+                                       "env",
+                                       "protocols",
+                                       "data_dir",
+                                       "limits",
+                                       "devices",
+                                       "memory_regions",
+                                       "debug",
+                                       "config",
+                                       "waive",
+                                       "network",
+                                       "device_keys",
+                                       "reports_self_test",
+                                       "storage",
+                                       "restart_delay",
+                                       "manages_system",
+                                       NULL};
 static const char *const limit_keys[] = {"max", "period", NULL};
 static const char *const delay_keys[] = {"first", "max", NULL};
 static const char *const grant_keys[] = {"publish", "request", NULL};
@@ -1000,6 +1017,7 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
     app->memory_pos = app->data_dir_pos = app->debug_pos = app->limits_pos = k->pos;
     app->storage_pos = k->pos;
     app->network_pos = app->device_keys_pos = app->reports_self_test_pos = k->pos;
+    app->manages_system_pos = k->pos;
     app->from_layer = pair->from_layer;
     app->binary = app->name;
     app->restart = KOS_CM_RESTART_PERMANENT;
@@ -1126,6 +1144,12 @@ static kos_status_t build_app(struct kos__mf_ctx *c, const struct kos__mf_pair *
         if (st)
             return st;
     }
+    if ((f = kos__mf_get(v, "manages_system", NULL)) != NULL) {
+        app->manages_system_pos = f->pos;
+        st = parse_bool(c, f, "manages_system", app->name, &app->manages_system);
+        if (st)
+            return st;
+    }
     if ((f = kos__mf_get(v, "config", NULL)) != NULL) {
         st = parse_config(c, f, app);
         if (st)
@@ -1181,11 +1205,12 @@ static kos_status_t build_server(struct kos__mf_ctx *c, const struct kos__mf_pai
     return KOS_STATUS_OK;
 }
 
-/* At most one app may get the device keys, and at most one may report the
- * self test: each is a privilege Core gives to one process. */
+/* At most one app may get the device keys, at most one may report the
+ * self test, and at most one may manage the system: each is a privilege
+ * Core gives to one process. */
 static kos_status_t check_single(struct kos__mf_ctx *c, const struct kos_manifest *m)
 {
-    const struct kos_mf_app *keys = NULL, *test = NULL;
+    const struct kos_mf_app *keys = NULL, *test = NULL, *manager = NULL;
 
     for (size_t i = 0; i < m->n_apps; i++) {
         const struct kos_mf_app *a = &m->apps[i];
@@ -1201,10 +1226,18 @@ static kos_status_t check_single(struct kos__mf_ctx *c, const struct kos_manifes
                                 "reports the self test (self_test), set at %s:%d:%d",
                                 test->name, a->name, test->reports_self_test_pos.file,
                                 test->reports_self_test_pos.line, test->reports_self_test_pos.col);
+        if (a->manages_system && manager)
+            return kos__mf_fail(c, &a->manages_system_pos,
+                                "apps '%s' and '%s' both have manages_system: true; one app "
+                                "manages the system (admin), set at %s:%d:%d",
+                                manager->name, a->name, manager->manages_system_pos.file,
+                                manager->manages_system_pos.line, manager->manages_system_pos.col);
         if (a->device_keys)
             keys = a;
         if (a->reports_self_test)
             test = a;
+        if (a->manages_system)
+            manager = a;
     }
     return KOS_STATUS_OK;
 }

@@ -2,9 +2,9 @@
 # kos-tool manifest.check and the Poukai layer (layers/poukai.yaml): every
 # example whose manifest says `base: poukai` checks clean at --fail-on info
 # (no error, warning or info; a finding the layer waives with its reason is
-# shown as waived), as does a system of the layer alone;
-# tunnel and the optional admin can be left out (`~`) or named, and naming
-# admin today fails at build time with the missing binary, not silently.
+# shown as waived), as does a system of the layer alone; admin and the
+# tunnel are part of it (admin managing the system), and either can be left
+# out (`~`) or named with settings.
 # Usage: test_poukai_layer.sh KOS_TOOL   (KOS_SOURCE_DIR set)
 set -eu
 KOS_TOOL=$1
@@ -22,6 +22,7 @@ run() { # run EXPECTED_STATUS ARGS...
   [ "$rc" -eq "$want" ] || { cat "$WORK/out" "$WORK/err" >&2; fail "kos-tool $*: exit $rc, expected $want"; }
 }
 expect() { grep -Eq -- "$2" "$WORK/$1" || { cat "$WORK/$1" >&2; fail "no line matching '$2' in $1"; }; }
+expect_not() { ! grep -Eq -- "$2" "$WORK/$1" || { cat "$WORK/$1" >&2; fail "a line matching '$2' in $1"; }; }
 clean='^summary: 0 errors, 0 warnings, 0 info, [0-9]+ waived; pass \(--fail-on info\)$'
 
 n=0
@@ -36,6 +37,13 @@ done
 printf 'system: bare\nbase: poukai\n' >"$WORK/bare.yaml"
 run 0 manifest.check --fail-on info "$WORK/bare.yaml"
 expect out "$clean"
+expect out "poukai.yaml:[0-9]+:[0-9]+: waived \(warning\): \[KOS-A006\] app 'tunnel' "
+expect_not out "KOS-A003"
+expect_not out "KOS-A019"
+# The system interface for another app than the layer's admin is flagged.
+printf 'system: s\nbase: poukai\napps:\n  admin: {manages_system: false}\n  mine: {memory: 8MiB, manages_system: true}\n' >"$WORK/moved.yaml"
+run 1 manifest.check "$WORK/moved.yaml"
+expect out "moved.yaml:5:40: error: \[KOS-A019\] app 'mine' manages the system"
 
 # Left out: valid for the optional entries as for the others.
 cat >"$WORK/lean.yaml" <<'YAML'
@@ -57,18 +65,17 @@ printf 'system: s\nbase: poukai\napps:\n  key_store: ~\n' >"$WORK/half.yaml"
 run 0 manifest.check "$WORK/half.yaml"
 expect out "poukai.yaml:[0-9]+:[0-9]+: warning: \[KOS-A003\] app 'self_test' requests protocol 'kos_keystore_protocol'"
 
-# Named: the layer's entries with their waivers; admin's component is not
-# shipped yet, so a build says which binary is missing (tunnel's is).
-printf 'system: full\nbase: poukai\napps:\n  tunnel: {}\n  admin: {}\n' >"$WORK/full.yaml"
-run 0 manifest.check "$WORK/full.yaml"
+# Named, with settings: the layer's entries with their waivers, built.
+printf 'system: full\nbase: poukai\napps:\n  tunnel: {config: {window: 32KiB}}\n  admin: {config: {health_every: 30s}}\n' >"$WORK/full.yaml"
+run 0 manifest.check --fail-on info "$WORK/full.yaml"
+expect out "$clean"
 expect out "poukai.yaml:[0-9]+:[0-9]+: waived \(warning\): \[KOS-A006\] app 'tunnel' "
-expect out "poukai.yaml:[0-9]+:[0-9]+: waived \(warning\): \[KOS-A006\] app 'admin' "
 run 1 manifest.build "$WORK/full.yaml" -o "$WORK/full.zip" --key /nonexistent
 [ ! -e "$WORK/full.zip" ] || fail "a failed build left an image"
 mkdir -m 700 "$WORK/k"
 "$KOS_TOOL" keys.generate --release --out "$WORK/k" >/dev/null
-run 1 manifest.build "$WORK/full.yaml" -o "$WORK/full.zip" --key "$WORK/k/release.key"
-expect err "binary 'admin' of app 'admin' not found"
+run 0 manifest.build "$WORK/full.yaml" -o "$WORK/full.zip" --key "$WORK/k/release.key"
+[ -s "$WORK/full.zip" ] || fail "no image of the layer with tunnel and admin"
 
 # A manifest may not make an app optional itself.
 printf 'system: s\nbase: poukai\napps:\n  mine: {optional: true}\n' >"$WORK/opt.yaml"

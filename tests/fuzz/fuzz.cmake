@@ -64,6 +64,8 @@ set(KOS_FUZZ_LOGSRV_DIR ${PROJECT_SOURCE_DIR}/components/log_server)
 kos_fuzz_target(logsrv LIBS kos_internal INCLUDES ${KOS_FUZZ_LOGSRV_DIR}
   SOURCES ${KOS_FUZZ_LOGSRV_DIR}/ring.c ${KOS_FUZZ_LOGSRV_DIR}/store.c)
 kos_fuzz_target(i2c LIBS i2c_server_core)
+# admin: the server's AdminDown messages and admin's settings.
+kos_fuzz_target(admin LIBS admin_core)
 if(TARGET key_store_core)
   kos_fuzz_target(keystore LIBS key_store_core)
   kos_fuzz_target(keys LIBS kos_image key_store_core OpenSSL::Crypto)
@@ -80,7 +82,7 @@ add_executable(fuzz_seeds ${KOS_FUZZ_DIR}/fuzz_seeds.c)
 target_compile_definitions(fuzz_seeds PRIVATE
   KOS_FUZZ_MANIFEST_TESTS_DIR="${KOS_FUZZ_MF_TESTS_DIR}"
   KOS_FUZZ_LAYERS_DIR="${KOS_LAYERS_SOURCE_DIR}")
-target_link_libraries(fuzz_seeds PRIVATE kos_image kos_manifest kos_internal kos_server_proto
+target_link_libraries(fuzz_seeds PRIVATE kos_image kos_manifest kos_internal kos_server_proto admin_core
                       PkgConfig::LIBZIP OpenSSL::Crypto)
 # The device link (lib/link): what a server reads from a device and a
 # device from a server, over a bufferevent pair.

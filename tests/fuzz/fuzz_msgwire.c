@@ -19,7 +19,11 @@
  *                 encoder refuses "not a valid message")
  *              6  kos__self_test_decode(rest)     a SELF_TEST body (an app's
  *                                                 self-test report to Core)
- *              7  nothing (kept free for more decoders)
+ *              7  a record of Core's system interface (sys_int.h), by
+ *                 (sel >> 3) % 7: 0 STATUS_REQ, 1 RESTART, 2 REBOOT,
+ *                 3 CONSOLE_CREDIT (the requests Core decodes from the app
+ *                 that manages the system), 4 STATUS, 5 RESULT, 6 CONSOLE
+ *                 (what that app decodes from Core)
  * Every message type either table defines is reachable through 2 and 4 (the
  * seeds hold one of each, see fuzz_seeds.c). A decoder's verdict is checked
  * against its encoder: what decodes must encode back to exactly the same
@@ -35,8 +39,18 @@
 #include "boot_int.h"
 #include "fuzz.h"
 #include "msg_wire_int.h"
+#include "sys_int.h"
 
-enum { SEL_BOOT, SEL_GRANTS, SEL_MW, SEL_CTL_SOCKET, SEL_MW_SOCKET, SEL_MW_ENCODE, SEL_SELF_TEST };
+enum {
+    SEL_BOOT,
+    SEL_GRANTS,
+    SEL_MW,
+    SEL_CTL_SOCKET,
+    SEL_MW_SOCKET,
+    SEL_MW_ENCODE,
+    SEL_SELF_TEST,
+    SEL_SYS,
+};
 
 /* What the first call sets up; lives until the process exits. */
 static struct {
@@ -123,6 +137,69 @@ static void check_self_test(const uint8_t *body, size_t len)
     same_bytes("SELF_TEST", body, len, elen);
 }
 
+/* A record of the system interface: what decodes is valid and encodes back
+ * to the same bytes (its strings inside the body). */
+static void check_sys(uint32_t type, const uint8_t *body, size_t len)
+{
+    static struct kos__sys_status s; /* large: off the stack */
+    struct kos__sys_request rq;
+    struct kos__sys_result rs;
+    struct kos__sys_line ln;
+    size_t elen = 0;
+    kos_status_t st;
+
+    switch (type) {
+    case KOS__CTL_SYS_STATUS:
+        if (kos__sys_status_decode(body, len, &s))
+            return;
+        if (s.n_procs > KOS__SYS_PAGE_PROCS || s.first + s.n_procs > s.n_total ||
+            s.n_total > KOS__SYS_MAX_PROCS)
+            kos_fuzz_fail("kos__sys_status_decode accepted %u processes from %u of %u", s.n_procs,
+                          s.first, s.n_total);
+        st = kos__sys_status_encode(&s, fz.enc, sizeof(fz.enc), &elen);
+        break;
+    case KOS__CTL_SYS_RESULT:
+        if (kos__sys_result_decode(body, len, &rs))
+            return;
+        if (rs.status >= KOS_STATUS__COUNT)
+            kos_fuzz_fail("kos__sys_result_decode accepted status %u", rs.status);
+        st = kos__sys_result_encode(&rs, fz.enc, sizeof(fz.enc), &elen);
+        break;
+    case KOS__CTL_SYS_CONSOLE:
+        if (kos__sys_line_decode(body, len, &ln))
+            return;
+        for (const char *c = ln.text; *c; c++)
+            if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+                kos_fuzz_fail("kos__sys_line_decode accepted control character 0x%02x",
+                              (unsigned char)*c);
+        st = kos__sys_line_encode(&ln, fz.enc, sizeof(fz.enc), &elen);
+        break;
+    default:
+        if (kos__sys_request_decode(type, body, len, &rq))
+            return;
+        if (type == KOS__CTL_SYS_RESTART && !kos__name_valid(rq.app, strlen(rq.app)))
+            kos_fuzz_fail("kos__sys_request_decode accepted a restart of an invalid name");
+        if (type == KOS__CTL_SYS_CONSOLE_CREDIT &&
+            (rq.credit == 0 || rq.credit > KOS__SYS_CONSOLE_WINDOW))
+            kos_fuzz_fail("kos__sys_request_decode accepted a credit of %u", rq.credit);
+        st = kos__sys_request_encode(&rq, fz.enc, sizeof(fz.enc), &elen);
+    }
+    if (st != KOS_STATUS_OK)
+        kos_fuzz_fail("the system interface's encoder refuses a type %u record its decoder "
+                      "accepted",
+                      type);
+    same_bytes("a system interface record", body, len, elen);
+}
+
+static void run_sys(unsigned which, const uint8_t *body, size_t len)
+{
+    static const uint32_t types[] = {KOS__CTL_SYS_STATUS_REQ, KOS__CTL_SYS_RESTART,
+                                     KOS__CTL_SYS_REBOOT,     KOS__CTL_SYS_CONSOLE_CREDIT,
+                                     KOS__CTL_SYS_STATUS,     KOS__CTL_SYS_RESULT,
+                                     KOS__CTL_SYS_CONSOLE};
+    check_sys(types[which % 7], body, len);
+}
+
 /* Checks a decoded directory message against its encoder. */
 static void check_mw(const struct kos__mw *m, const uint8_t *buf, size_t len)
 {
@@ -185,8 +262,17 @@ static void run_ctl_socket(const uint8_t *buf, size_t len)
     case KOS__CTL_SELF_TEST:
         check_self_test(fz.ctl, blen);
         break;
+    case KOS__CTL_SYS_STATUS_REQ:
+    case KOS__CTL_SYS_RESTART:
+    case KOS__CTL_SYS_REBOOT:
+    case KOS__CTL_SYS_CONSOLE_CREDIT:
+    case KOS__CTL_SYS_STATUS:
+    case KOS__CTL_SYS_RESULT:
+    case KOS__CTL_SYS_CONSOLE:
+        check_sys(type, fz.ctl, blen);
+        break;
     default:
-        break; /* READY, STOP, APP_DOWN and unknown types have no decoder in lib/ */
+        break; /* READY, STOP, APP_DOWN, CHANGED and unknown types have no decoder */
     }
 }
 
@@ -278,6 +364,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case SEL_SELF_TEST:
         check_self_test(rest, len);
+        break;
+    case SEL_SYS:
+        run_sys(sel >> 3, rest, len);
         break;
     default:
         break;

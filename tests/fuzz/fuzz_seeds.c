@@ -15,9 +15,10 @@
  *              must refuse (re-signed where the break is behind the
  *              signature)
  *   msgwire/   a selector byte (see fuzz_msgwire.c) and one encoded message
- *              of every BOOT / ADD_CLIENT / directory message type, direct
- *              and as a socket datagram, and each directory message's
- *              fields for the encoder mode
+ *              of every BOOT / ADD_CLIENT / directory message type and of
+ *              every record of Core's system interface, direct and as a
+ *              socket datagram, and each directory message's fields for
+ *              the encoder mode
  *   keystore/  key_store requests of every label from kos__ks_encode(),
  *              allow lists, key files from kos__key_generate_device(), and
  *              base64 (see fuzz_keystore.c for the selector byte)
@@ -31,6 +32,10 @@
  *   keys/      bundle.txt from kos__key_generate_device() and for the
  *              harness's scratch bundle, the release key pair, and blobs
  *              for the private-key detectors (fuzz_keys.c)
+ *   admin/     AdminDown messages from the protobuf-c encoders (every kind
+ *              of command, Registered, an unknown one), a script of several
+ *              with the link going down and up and Core answering, admin's
+ *              settings and saved places in the log stream (fuzz_admin.c)
  *   msgsrv/    scripts for the message server's directory (fuzz_msgsrv.c):
  *              every directory message, requests that wait, token
  *              transfers, descriptor passing, revocation, apps going down
@@ -60,7 +65,9 @@
 #include <zip.h>
 
 #include "admin.pb-c.h"
+#include "admin_msg.h"
 #include "boot_int.h"
+#include "sys_int.h"
 #include "i2c_int.h"
 #include "image.h"
 #include "image_int.h"
@@ -650,6 +657,151 @@ static void seed_grants(void)
     for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
         struct kos__ctl_hdr hdr = {.type = bare[i], .len = 0};
         put_wire(3, "ctl-bare", &hdr, sizeof(hdr));
+    }
+}
+
+/* The records of Core's system interface (sys_int.h), selector 7 with the
+ * record's index in fuzz_msgwire.c's table, and as datagrams. */
+static void seed_sys(void)
+{
+    static struct kos__sys_status s;
+    uint8_t buf[KOS__CTL_MAX];
+    size_t len;
+    const struct {
+        const char *what;
+        struct kos__sys_request rq;
+    } rqs[] = {
+        {"sys-status-req", {.type = KOS__CTL_SYS_STATUS_REQ, .id = 1, .first = 128}},
+        {"sys-restart", {.type = KOS__CTL_SYS_RESTART, .id = 2, .app = "worker"}},
+        {"sys-reboot",
+         {.type = KOS__CTL_SYS_REBOOT, .id = 3, .reason = "command 7 from the server"}},
+        {"sys-credit", {.type = KOS__CTL_SYS_CONSOLE_CREDIT, .credit = KOS__SYS_CONSOLE_WINDOW}},
+    };
+    for (unsigned i = 0; i < 4; i++) {
+        if (kos__sys_request_encode(&rqs[i].rq, buf, sizeof(buf), &len) != KOS_STATUS_OK)
+            die("cannot encode %s", rqs[i].what);
+        put_ctl(7 | i << 3, rqs[i].rq.type, rqs[i].what, buf, len);
+    }
+    memset(&s, 0, sizeof(s));
+    s = (struct kos__sys_status){
+        .id = 4,
+        .system = "weather",
+        .manifest = "5d41402abc4b2a76b9719d911017c592aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        .signer = "3f9a1c0de4b27781",
+        .platform = "sim",
+        .version = "0.1.0",
+        .boot_time_ns = 1700000000000000000ull,
+        .uptime_ms = 1234,
+        .boots = 2,
+        .self_test = KOS__SYS_SELF_TEST_PASSED,
+        .self_test_summary = "passed: msg0 ok (ping) (1 checks)",
+        .mem_total = 64 << 20,
+        .mem_used = 12 << 20,
+        .storage_total = 17 << 20,
+        .storage_used = 1 << 16,
+        .n_total = 3,
+        .first = 0,
+        .n_procs = 3,
+        .procs = {{"msg0", KOS__ROLE_MSG_SERVER, KOS__SYS_RUNNING_READY, 0, 0, "none"},
+                  {"worker", KOS__ROLE_APP, KOS__SYS_RUNNING_NOT_READY, 3, 2,
+                   "exited with status 0"},
+                  {"cam", KOS__ROLE_APP, KOS__SYS_FAILED, 5, 0,
+                   "killed by signal 11 (Segmentation fault)"}},
+    };
+    if (kos__sys_status_encode(&s, buf, sizeof(buf), &len) != KOS_STATUS_OK)
+        die("cannot encode a STATUS page");
+    put_ctl(7 | 4 << 3, KOS__CTL_SYS_STATUS, "sys-status", buf, len);
+    struct kos__sys_result r = {5, KOS_STATUS_NOT_FOUND, "no app 'x' in this system"};
+    if (kos__sys_result_encode(&r, buf, sizeof(buf), &len) != KOS_STATUS_OK)
+        die("cannot encode a RESULT");
+    put_ctl(7 | 5 << 3, KOS__CTL_SYS_RESULT, "sys-result", buf, len);
+    struct kos__sys_line l = {
+        .time_ns = 1700000000123456000ull, .dropped = 3, .text = "info: \\x1b[2J and a tab\there"};
+    strcpy(l.name, "talker");
+    if (kos__sys_line_encode(&l, buf, sizeof(buf), &len) != KOS_STATUS_OK)
+        die("cannot encode a CONSOLE line");
+    put_ctl(7 | 6 << 3, KOS__CTL_SYS_CONSOLE, "sys-console", buf, len);
+    struct kos__ctl_hdr hdr = {.type = KOS__CTL_SYS_CHANGED, .len = 0};
+    put_wire(3, "ctl-changed", &hdr, sizeof(hdr));
+}
+
+/* ---- admin ---- */
+
+static void put_admin(const char *what, uint8_t sel, const uint8_t *body, size_t len)
+{
+    uint8_t buf[8192];
+    char name[128];
+
+    buf[0] = sel;
+    if (len)
+        memcpy(buf + 1, body, len);
+    snprintf(name, sizeof(name), "%s", what);
+    put("admin", name, buf, len + 1);
+}
+
+static void seed_admin(void)
+{
+    uint8_t msg[512], script[4096];
+    size_t len, n = 0;
+    static const struct {
+        const char *what;
+        uint64_t id;
+        enum admin_msg_kind kind;
+        const char *app;
+    } one[] = {
+        {"restart", 7, ADMIN_MSG_RESTART, "worker"},
+        {"restart-bad-name", 8, ADMIN_MSG_RESTART, "bad name"},
+        {"restart-empty", 9, ADMIN_MSG_RESTART, ""},
+        {"reboot", 10, ADMIN_MSG_REBOOT, NULL},
+        {"command-unknown", 11, ADMIN_MSG_COMMAND_NONE, NULL},
+        {"registered", 0, ADMIN_MSG_REGISTERED, NULL},
+    };
+    for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
+        len = admin_msg_pack(msg, one[i].kind, one[i].id, one[i].app);
+        put_admin(one[i].what, 0, msg, len);
+    }
+    put_admin("garbage", 0, (const uint8_t *)"\xff\xff\xff\xff", 4);
+    put_admin("empty", 0, NULL, 0);
+    /* A script: Registered, two restarts, the link down, a reboot, the link
+     * up, Core answering. */
+    static const int steps[][2] = {{3, 0}, {1, 1}, {1, 2}, {-1, 0}, {2, 3}, {-1, 0}, {-2, 0}};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        if (steps[i][0] < 0) {
+            uint16_t mark = steps[i][0] == -1 ? 0xffff : 0xfffe;
+            script[n++] = (uint8_t)mark;
+            script[n++] = (uint8_t)(mark >> 8);
+            if (steps[i][0] == -2)
+                script[n++] = 0; /* Core says ok */
+            continue;
+        }
+        len =
+            admin_msg_pack(msg, (enum admin_msg_kind)steps[i][0], (uint64_t)steps[i][1], "worker");
+        script[n++] = (uint8_t)len;
+        script[n++] = (uint8_t)(len >> 8);
+        memcpy(script + n, msg, len);
+        n += len;
+    }
+    put_admin("script", 1, script, n);
+    static const char *const settings[] = {
+        "health_every=10s\noffline_buffer=256KiB\nremote_shell=disabled",
+        "health_every=500ms",
+        "offline_buffer=64MiB",
+        "remote_shell=enabled",
+        "unknown=1",
+    };
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        char what[32];
+        snprintf(what, sizeof(what), "settings-%zu", i);
+        put_admin(what, 2, (const uint8_t *)settings[i], strlen(settings[i]));
+    }
+    static const char *const places[] = {
+        "# admin's place in the log stream (docs/packages/admin.md)\nseq 1520\ncursor 977\n",
+        "seq 0\ncursor -1\nseq 18446744073709551616\n",
+    };
+    for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+        char what[32];
+        snprintf(what, sizeof(what), "place-%zu", i);
+        put_admin(what, 3, (const uint8_t *)places[i], strlen(places[i]));
     }
 }
 
@@ -1479,7 +1631,7 @@ static void pem_json(EVP_PKEY *pkey, bool priv, char *out, size_t cap)
     BIO_free(bio);
 }
 
-static void put_admin(const char *what, const Kos__Admin__AdminUp *up)
+static void put_admin_up(const char *what, const Kos__Admin__AdminUp *up)
 {
     uint8_t buf[4096];
     size_t n = kos__admin__admin_up__get_packed_size(up);
@@ -1575,20 +1727,20 @@ static void seed_studio(void)
         reg.health = &h;
         up.body_case = KOS__ADMIN__ADMIN_UP__BODY_REGISTER;
         up.register_ = &reg;
-        put_admin("admin-register", &up);
+        put_admin_up("admin-register", &up);
         reg.system = "\x1b]0;title\x07\xff\xc0";
-        put_admin("admin-register-control", &up);
+        put_admin_up("admin-register-control", &up);
         up.body_case = KOS__ADMIN__ADMIN_UP__BODY_HEALTH;
         up.health = &h;
-        put_admin("admin-health", &up);
+        put_admin_up("admin-health", &up);
         res.id = 1;
         res.status = 2;
         res.message = "no app 'x'";
         up.body_case = KOS__ADMIN__ADMIN_UP__BODY_RESULT;
         up.result = &res;
-        put_admin("admin-result", &up);
+        put_admin_up("admin-result", &up);
         up.body_case = KOS__ADMIN__ADMIN_UP__BODY__NOT_SET;
-        put_admin("admin-empty", &up);
+        put_admin_up("admin-empty", &up);
     }
     /* 6: LogBatch */
     {
@@ -1650,6 +1802,7 @@ int main(int argc, char **argv)
     make_dir("%s/%s", "keys");
     make_dir("%s/%s", "msgsrv");
     make_dir("%s/%s", "studio");
+    make_dir("%s/%s", "admin");
 
     snprintf(c.tmp, sizeof(c.tmp), "/tmp/kos-fuzz-seeds.XXXXXX");
     if (mkdtemp(c.tmp) == NULL)
@@ -1673,6 +1826,8 @@ int main(int argc, char **argv)
     seed_i2c();
     seed_msgsrv();
     seed_studio();
+    seed_sys();
+    seed_admin();
 
     size_t plen;
     char *pub = read_file(c.pub, &plen);

@@ -21,7 +21,7 @@ wait_for "abuser: info: keys-abuse: done$"
 wait_for "services: info: services: done$"
 wait_for "forger: info: forge: done$"
 wait_for "core: self test recorded in "
-wait_for "core: system 'poukai_full' ready: 13 processes in "
+wait_for "core: system 'poukai_full' ready: 14 processes in "
 
 # Key material is wiped once used: key_store's memory (read while it runs,
 # where this host lets us: it is not dumpable) holds neither the key files'

@@ -17,12 +17,16 @@
  *   stubborn         report ready, then ignore SIGTERM and Core's stop message
  *   unready          never report ready; wait for Core's stop message
  *   spew N           write N bytes without a newline, then exit 0
+ *   lines N          write N console lines, report ready, wait for Core's stop
+ *                    message
  *   serve_crash PROTO N
  *                    serve PROTO, but die of SIGSEGV after answering N calls
  *   call_through PROTO N
  *                    make N calls on PROTO; when the token goes down, wait for
  *                    the server to be back (a new request with a timeout) and
  *                    go on; log each outage, then exit 0
+ *   manager STEP..., sysask, flood N PROTO
+ *                    speak Core's system interface (t_sys.c)
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -38,6 +42,8 @@
 
 #include <kos/log.h>
 #include <kos/msg.h>
+
+#include "t_sys.h"
 
 extern char **environ;
 
@@ -300,6 +306,18 @@ int main(int argc, char **argv)
             for (;;)
                 pause();
         rc = 1;
+    } else if (!strcmp(mode, "manager")) {
+        rc = t_sys_manager(app, argc - 2, argv + 2);
+    } else if (!strcmp(mode, "sysask")) {
+        rc = t_sys_ask(app);
+    } else if (!strcmp(mode, "flood") && argc > 3) {
+        rc = t_sys_flood(app, atol(argv[2]), argv[3]);
+    } else if (!strcmp(mode, "lines") && argc > 2) {
+        long n = atol(argv[2]);
+        for (long i = 1; i <= n; i++)
+            printf("line %05ld of %ld\n", i, n);
+        fflush(stdout);
+        rc = kos_app_ready(app) ? 1 : wait_for_stop(app);
     } else if (!strcmp(mode, "spew") && argc > 2) {
         long n = atol(argv[2]);
         for (long i = 0; i < n; i++)

@@ -576,8 +576,10 @@ static void test_proc_fields(void **state)
             "process 1 is a message server with flags 0x10, which only an app may have");
     corrupt(f, "self test on a server", proc_at(f, 0, PROC(flags)), KOS_CM_PROC_SELF_TEST, 4,
             "process 0 is a message server with flags 0x20");
-    /* Each of those two flags belongs to one app at most. */
-    for (uint32_t flag = KOS_CM_PROC_DEVICE_KEYS; flag <= KOS_CM_PROC_SELF_TEST; flag <<= 1) {
+    corrupt(f, "manager on a server", proc_at(f, 1, PROC(flags)), KOS_CM_PROC_MANAGES_SYSTEM, 4,
+            "process 1 is a message server with flags 0x40");
+    /* Each of those three flags belongs to one app at most. */
+    for (uint32_t flag = KOS_CM_PROC_DEVICE_KEYS; flag <= KOS_CM_PROC_MANAGES_SYSTEM; flag <<= 1) {
         uint8_t *c = copy(f->buf, f->len);
         struct kos_cm cm;
         char err[256];
@@ -735,7 +737,7 @@ static void test_v2_fields(void **state)
             "process 2's config entries");
     corrupt(f, "config not key=value", proc_at(f, 2, PROC(config_first)), pong->args_first, 4,
             "process 2's config entry 0 is not key=value");
-    corrupt(f, "proc flags", proc_at(f, 3, PROC(flags)), 0x40, 4, "unknown flags 0x40");
+    corrupt(f, "proc flags", proc_at(f, 3, PROC(flags)), 0x80, 4, "unknown flags 0x80");
 }
 
 /* The device-path rule shared by the reader and the compiled-form checker. */

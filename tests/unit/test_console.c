@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "console_int.h"
@@ -36,6 +37,7 @@ static void cap_init(struct capture *c)
     c->rd = p[0];
     c->con.fd = p[1];
     c->con.file_fd = -1;
+    c->con.tap = NULL;
     c->len = 0;
 }
 
@@ -102,6 +104,60 @@ static void test_whole_lines_across_writes(void **state)
         free(t);
     }
     assert_null(line_text(c.out, 4, "pong"));
+}
+
+/* The tap sees each line as printed: its timestamp's time, the name, the
+ * escaped text. */
+struct tapped {
+    int n;
+    int64_t time_ns[4];
+    char name[4][64];
+    char text[4][256];
+};
+
+static void tap(void *arg, int64_t time_ns, const char *name, const char *text, size_t len)
+{
+    struct tapped *t = arg;
+    if (t->n < 4) {
+        t->time_ns[t->n] = time_ns;
+        snprintf(t->name[t->n], sizeof(t->name[0]), "%s", name);
+        snprintf(t->text[t->n], sizeof(t->text[0]), "%.*s", (int)len, text);
+    }
+    t->n++;
+}
+
+static void test_tap(void **state)
+{
+    (void)state;
+    static struct capture c;
+    struct kos__console_buf buf = {0};
+    struct tapped t = {0};
+
+    cap_init(&c);
+    c.con.tap = tap;
+    c.con.tap_arg = &t;
+    kos__console_buf_init(&buf, T0);
+    kos__console_feed(&c.con, "evil", &buf, "a\x1b[2Jb\n", 7, T0);
+    kos__console_printf(&c.con, "core", "app '%s' stopped", "evil");
+    cap_collect(&c);
+    assert_int_equal(t.n, 2);
+    assert_string_equal(t.name[0], "evil");
+    assert_string_equal(t.text[0], "a\\x1b[2Jb");
+    assert_string_equal(t.name[1], "core");
+    assert_string_equal(t.text[1], "app 'evil' stopped");
+    /* The time is the timestamp's, to the microsecond. */
+    assert_int_equal(t.time_ns[0] % 1000, 0);
+    char *text = line_text(c.out, 0, "evil");
+    assert_string_equal(text, t.text[0]);
+    free(text);
+    struct tm tm;
+    char stamp[32];
+    time_t sec = (time_t)(t.time_ns[1] / 1000000000);
+    gmtime_r(&sec, &tm);
+    size_t k = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp + k, sizeof(stamp) - k, ".%06lldZ",
+             (long long)(t.time_ns[1] % 1000000000) / 1000);
+    assert_non_null(strstr(c.out, stamp));
 }
 
 static void test_long_line_split_not_lost(void **state)
@@ -339,6 +395,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_lines_across_writes),
+        cmocka_unit_test(test_tap),
         cmocka_unit_test(test_long_line_split_not_lost),
         cmocka_unit_test(test_control_bytes_escaped),
         cmocka_unit_test(test_c1_and_unicode_escaped),

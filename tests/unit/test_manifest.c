@@ -705,8 +705,8 @@ static void test_layer_optional(void **state)
     assert_non_null(strstr(err.msg, "invalid value 'yes' for optional of app 'tunnel'"));
 }
 
-/* device_keys and reports_self_test: booleans, one app each, compiled into
- * the process flags. */
+/* device_keys, reports_self_test and manages_system: booleans, one app
+ * each, compiled into the process flags. */
 static void test_core_privileges(void **state)
 {
     (void)state;
@@ -714,10 +714,11 @@ static void test_core_privileges(void **state)
                                      "apps:\n"
                                      "  ks: {device_keys: true}\n"
                                      "  st: {reports_self_test: True}\n"
-                                     "  other: {device_keys: false, reports_self_test: false}\n");
+                                     "  other: {device_keys: false, reports_self_test: false}\n"
+                                     "  mgr: {manages_system: true}\n");
     void *buf;
     size_t len;
-    uint8_t sha[4][32] = {{0}};
+    uint8_t sha[5][32] = {{0}};
     struct kos_cm cm;
     char err[256];
 
@@ -729,6 +730,9 @@ static void test_core_privileges(void **state)
     assert_int_equal(kos_cm_proc(&cm, 0)->flags, KOS_CM_PROC_DEVICE_KEYS);
     assert_int_equal(kos_cm_proc(&cm, 1)->flags, KOS_CM_PROC_SELF_TEST);
     assert_int_equal(kos_cm_proc(&cm, 2)->flags, 0);
+    assert_int_equal(kos_cm_proc(&cm, 3)->flags, KOS_CM_PROC_MANAGES_SYSTEM);
+    assert_true(find_app(m, "mgr")->manages_system);
+    assert_false(find_app(m, "other")->manages_system);
     free(buf);
     kos_manifest_destroy(m);
 
@@ -742,6 +746,15 @@ static void test_core_privileges(void **state)
              "  a: {reports_self_test: true}\n"
              "  b: {reports_self_test: true}\n",
              4, 26, "apps 'a' and 'b' both have reports_self_test: true");
+    load_bad("system: s\n"
+             "apps:\n"
+             "  a: {manages_system: true}\n"
+             "  b: {manages_system: true}\n",
+             4, 23, "apps 'a' and 'b' both have manages_system: true; one app manages the system");
+    load_bad("system: s\n"
+             "apps:\n"
+             "  a: {manages_system: 1}\n",
+             3, 23, "invalid value '1' for manages_system of app 'a'");
     load_bad("system: s\n"
              "apps:\n"
              "  a: {device_keys: yes}\n",

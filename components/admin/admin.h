@@ -1,0 +1,247 @@
+/*
+ * admin.h - the parts of the admin component (docs/packages/admin.md): its
+ * settings, the bounded queue of log records on their way to the server,
+ * and the agent that speaks the link's admin and logs channels
+ * (docs/link.md, proto/admin.proto, proto/logs.proto).
+ *
+ * The agent does no I/O of its own: main.c hands it what Core, the tunnel
+ * and log_server said, and it answers through struct admin_ops, so every
+ * message it reads from the server can be tested (and fuzzed) as bytes.
+ * What stays true:
+ *  - a message from the server is read only from the bytes given, copied
+ *    by protobuf-c before anything in it is used; one that does not unpack,
+ *    or that the agent does not know, is refused and counted, with console
+ *    lines about refusals within a budget; a command is always answered
+ *    with a CommandResult, at once when it is refused;
+ *  - the queue of records holds at most `offline_buffer` bytes; a record
+ *    that does not fit pushes out the oldest, and every record lost on the
+ *    device (pushed out here, dropped by Core before it reached admin, or
+ *    gone from log_server's ring before admin read it) is counted and sent
+ *    in the next LogBatch's `dropped`: never silent;
+ *  - LogRecord.seq increases by one per record sent, and a batch's records
+ *    leave the queue only once the tunnel took the batch;
+ *  - every message the agent sends fits KOS_TUNNEL_DATA_MAX.
+ */
+#ifndef KOS_ADMIN_H
+#define KOS_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kos/status.h>
+#include <kos/tunnel.h>
+
+#include "budget_int.h"
+#include "sys_int.h"
+
+/* Limits, with their reasons. */
+#define ADMIN_HEALTH_EVERY_MS                                                                      \
+    10000u /* health_every's default (docs/link.md: at least every 10 s) */
+#define ADMIN_HEALTH_EVERY_MIN_MS 1000u    /* health_every at least: a server need not hear more */
+#define ADMIN_HEALTH_EVERY_MAX_MS 3600000u /* at most an hour: the server would think it gone */
+#define ADMIN_HEALTH_MIN_MS                                                                        \
+    1000u                                       /* a Health on change at most once a second, so an \
+                                                   app in a crash loop cannot flood the link */
+#define ADMIN_OFFLINE_BUFFER     (256u * 1024u) /* offline_buffer's default */
+#define ADMIN_OFFLINE_BUFFER_MIN (16u * 1024u)  /* a few console lines at the least */
+#define ADMIN_OFFLINE_BUFFER_MAX (64u * 1024u * 1024u) /* well inside admin's memory: */
+#define ADMIN_COMMANDS_MAX       16u /* commands waiting for Core at once; more are BUSY */
+#define ADMIN_UP_QUEUE           32u /* CommandResults waiting for the link (and room) */
+#define ADMIN_LOG_PIECE                                                                            \
+    3000u                                 /* text in one LogRecord: longer lines are split, so     \
+                                             that a record always fits a batch */
+#define ADMIN_RECORD_OVERHEAD      64u    /* what a queued record costs beyond its text and app */
+#define ADMIN_REFUSAL_LOG_BURST    10u    /* console lines about refused messages: a burst, */
+#define ADMIN_REFUSAL_LOG_EVERY_MS 10000u /* then one per 10 s */
+
+/* ---- settings (config.c) ---- */
+
+struct admin_config {
+    uint64_t health_every_ms; /* Health at least this often while linked */
+    uint64_t offline_buffer;  /* bytes of records kept while they cannot be sent */
+};
+
+/* Reads admin's settings from n key/value pairs (the manifest entry's
+ * config:, in order) into *cfg, defaults first. Known keys: health_every
+ * (a duration, 1s to 1h), offline_buffer (a size, 16KiB to 64MiB),
+ * remote_shell (disabled: admin has no remote shell yet). False, with err
+ * naming the key, the value and what would be valid, for anything else. */
+bool admin_config_parse(struct admin_config *cfg, const char *const *keys,
+                        const char *const *values, size_t n, char *err, size_t errlen);
+
+/* Reads admin's saved place in the log stream (/data/admin.state, written
+ * by admin itself): '#' comment lines, "seq N" (N >= 1) and "cursor N"
+ * lines, N decimal. *seq and *cursor start at 1 and 0 and take each good
+ * line's value. False if a line is anything else (the good ones still
+ * count). */
+bool admin_place_parse(const char *text, size_t len, uint64_t *seq, uint64_t *cursor);
+
+/* ---- the queue of records (logq.c) ---- */
+
+struct admin_record {
+    int64_t time_ns;  /* wall clock */
+    uint32_t level;   /* 0 debug, 1 info, 2 warn, 3 error */
+    bool console;     /* a console line, not a log_server record */
+    uint64_t src_seq; /* log_server's sequence number; 0 for a console line */
+    char app[KOS__NAME_MAX];
+    size_t len;  /* bytes of text */
+    char text[]; /* valid UTF-8 (escaped), NUL-terminated */
+};
+
+struct admin_logq {
+    struct admin_record **r; /* a ring of cap slots, oldest at head */
+    size_t cap, head, n;
+    size_t bytes, max_bytes; /* what the records cost, and the bound */
+    uint64_t dropped;        /* records lost since the last batch sent */
+    uint64_t dropped_total;  /* since admin started */
+};
+
+/* Makes q empty, holding at most max_bytes. False if out of memory. */
+bool admin_logq_init(struct admin_logq *q, size_t max_bytes);
+void admin_logq_fini(struct admin_logq *q);
+
+/* Queues text[0..len) of `app` as one record, or as several of at most
+ * ADMIN_LOG_PIECE bytes each, cut between characters. The text is escaped
+ * as Core escapes console text unless `escaped` says it is already, so a
+ * record is always valid UTF-8. The oldest records go first when it does
+ * not fit, counted as dropped. */
+void admin_logq_push(struct admin_logq *q, int64_t time_ns, const char *app, uint32_t level,
+                     bool console, uint64_t src_seq, const char *text, size_t len, bool escaped);
+
+/* Counts n records lost before they reached the queue. */
+void admin_logq_lost(struct admin_logq *q, uint64_t n);
+
+/* Packs a LogBatch of the oldest records that fit `cap` bytes (the first
+ * numbered first_seq, the next one more each) with the drops since the
+ * last batch; *n_records says how many. Returns its length; 0 when the
+ * queue is empty or out of memory. Nothing leaves the queue. */
+size_t admin_logq_batch(struct admin_logq *q, uint64_t first_seq, uint8_t *buf, size_t cap,
+                        size_t *n_records);
+
+/* The batch of n records was sent: they leave the queue, and the drops
+ * counted so far went with it. */
+void admin_logq_sent(struct admin_logq *q, size_t n);
+
+/* Takes log_server's records out of the queue (the link went down: they are
+ * still in log_server) and returns the sequence number of the oldest, 0 if
+ * there were none. Console lines stay. */
+uint64_t admin_logq_unpull(struct admin_logq *q);
+
+/* The sequence number of the oldest log_server record in the queue, 0 if
+ * there is none. */
+uint64_t admin_logq_oldest_src(const struct admin_logq *q);
+
+/* ---- the agent (agent.c) ---- */
+
+/* How the agent reaches the rest of the world. Each returns a status:
+ * send: KOS_STATUS_OK, BUSY (no room on the channel now: the agent keeps the
+ * message and tries again on admin_agent_pump()), UNAVAILABLE (the link is
+ * down), or another error (the message is dropped and said). reserve (may
+ * be NULL) is told, before a LogBatch goes, the first sequence number after
+ * it, so that the numbers can be kept where a restart finds them. */
+struct admin_ops {
+    kos_status_t (*send)(void *arg, uint32_t channel, const void *data, size_t len);
+    void (*reserve)(void *arg, uint64_t next_seq);
+    kos_status_t (*restart)(void *arg, uint32_t core_id, const char *app);
+    kos_status_t (*reboot)(void *arg, uint32_t core_id, const char *reason);
+    void *arg;
+};
+
+/* One app's state, as Core's STATUS says it. */
+struct admin_app {
+    char name[KOS__NAME_MAX];
+    uint32_t role, state, restarts, restarts_asked;
+    char last_exit[KOS__SYS_EXIT_MAX];
+};
+
+/* The system's state, copied out of Core's STATUS pages. */
+struct admin_state {
+    char system[KOS__NAME_MAX], manifest[KOS__SYS_DIGEST_MAX], signer[KOS__SYS_SIGNER_MAX];
+    char platform[KOS__SYS_PLATFORM_MAX], version[KOS__SYS_VERSION_MAX];
+    uint64_t boot_time_ns, uptime_ms;
+    uint32_t boots, self_test;
+    char self_test_text[KOS__SELF_TEST_TEXT_MAX];
+    uint64_t mem_total, mem_used, storage_total, storage_used;
+    uint32_t n_apps;
+    struct admin_app apps[KOS__SYS_MAX_PROCS];
+};
+
+/* Copies one STATUS page into *s (the first page also sets the system's
+ * fields). Returns true when the state is whole (the last page came). */
+bool admin_state_take(struct admin_state *s, const struct kos__sys_status *page);
+
+struct admin_pending {
+    bool used;
+    uint32_t core_id; /* the request to Core */
+    uint64_t cmd_id;  /* the server's command */
+};
+
+struct admin_agent {
+    struct admin_ops ops;
+    struct admin_config cfg;
+    struct admin_logq logq;
+    struct admin_state *state; /* the latest whole state; valid when have_state */
+    struct admin_state *told;  /* what the last Health said of the apps and the self test */
+    bool have_state, told_valid;
+    bool up;         /* the link is up */
+    bool registered; /* Register went out on this link */
+    bool want_state; /* a Register or Health waits for a fresh state */
+    bool health_due; /* a change to report */
+    bool admin_busy; /* the admin channel had no room: wait for news */
+    bool logs_busy;  /* likewise the logs channel */
+    uint64_t last_health_ms;
+    uint64_t next_seq; /* LogRecord.seq of the next record sent */
+    uint64_t sent_records;
+    struct admin_pending pending[ADMIN_COMMANDS_MAX];
+    uint32_t next_core_id;
+    struct {
+        uint8_t *data;
+        size_t len;
+    } upq[ADMIN_UP_QUEUE]; /* CommandResults, packed, oldest first */
+    size_t upq_head, upq_n;
+    struct kos__budget refusal_log;
+    uint64_t refused; /* messages from the server refused */
+    char device_id[65];
+    char device_name[128];
+    uint8_t *buf; /* KOS_TUNNEL_DATA_MAX bytes for what is being packed */
+};
+
+/* Sets the agent up with its settings and ops; next_seq is the first
+ * LogRecord.seq to use. False if out of memory. */
+bool admin_agent_init(struct admin_agent *a, const struct admin_config *cfg,
+                      const struct admin_ops *ops, uint64_t next_seq, uint64_t now_ms);
+void admin_agent_fini(struct admin_agent *a);
+
+/* A whole new state from Core (copied). Sends what waited for it (Register,
+ * Health) and notes a change of the apps or the self test for a Health. */
+void admin_agent_state(struct admin_agent *a, const struct admin_state *s, uint64_t now_ms);
+
+/* The link went up or down. Up: Register goes out first, once the agent has
+ * a fresh state (admin_agent_wants_state()). */
+void admin_agent_link(struct admin_agent *a, bool up, uint64_t now_ms);
+
+/* Whether the agent waits for a fresh state from Core. */
+bool admin_agent_wants_state(const struct admin_agent *a);
+
+/* One AdminDown message from the server (hostile bytes). */
+void admin_agent_down(struct admin_agent *a, const uint8_t *data, size_t len, uint64_t now_ms);
+
+/* Core's answer to request core_id (a restart or a reboot). */
+void admin_agent_core_result(struct admin_agent *a, uint32_t core_id, uint32_t status,
+                             const char *message);
+
+/* The tunnel has room again on these channels (a mask, 1u << channel). */
+void admin_agent_room(struct admin_agent *a, uint32_t channels, uint64_t now_ms);
+
+/* Sends what is due and fits: Register, CommandResults, Health, LogBatches.
+ * Call it when the tunnel says a channel has room, after anything above,
+ * and when admin_agent_next_ms() comes. */
+void admin_agent_pump(struct admin_agent *a, uint64_t now_ms);
+
+/* When the agent next has something to do by the clock (a Health), as
+ * now_ms plus a delay; UINT64_MAX for never, or for when it waits for news
+ * (a state from Core, room on the link). */
+uint64_t admin_agent_next_ms(const struct admin_agent *a, uint64_t now_ms);
+
+#endif

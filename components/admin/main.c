@@ -1,0 +1,600 @@
+/*
+ * main.c - admin, the device's management agent (docs/packages/admin.md):
+ * it reports the system to its server and carries out the server's
+ * commands, through the tunnel (include/kos/tunnel.h, channels 1 admin and
+ * 2 logs), Core's system interface (manages_system: true, lib/sys_int.h)
+ * and log_server (a reader of every app's records).
+ *
+ * One poll loop serves Core's control channel (console lines, the state,
+ * answers, STOP), the tunnel's notifications, and a clock for the tunnel's
+ * reopening, Health, log_server's polling and the saved state. What stays
+ * true:
+ *  - admin never blocks on the server: the tunnel takes what it has room
+ *    for and says when it has more (admin_agent_pump());
+ *  - with no link (no tunnel, no server) admin says so once and then waits
+ *    in poll() for Core's lines and a slow retry: no busy loop;
+ *  - log_server's records are read only while the link is up, from a
+ *    cursor: while the link is down they stay in log_server; console lines
+ *    are kept in admin's bounded buffer; every loss is counted (admin.h);
+ *  - the place in the log stream (the next LogRecord.seq, log_server's
+ *    cursor of the oldest record not sent) is kept in /data/admin.state, so
+ *    a restarted admin, or a rebooted system, goes on where it was.
+ *
+ * Settings (config:): health_every, offline_buffer, remote_shell.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kos/log.h>
+#include <kos/logsrv.h>
+#include <kos/msg.h>
+#include <kos/tunnel.h>
+
+#include "admin.h"
+
+#define SERVER "msg0"
+/* Reopening the tunnel: from 1 s, doubling, at most a minute. The first
+ * failure is said only once admin has run TUNNEL_QUIET_MS, so that a tunnel
+ * still starting beside admin is not reported as missing. */
+#define TUNNEL_FIRST_MS 1000u
+#define TUNNEL_MAX_MS   60000u
+#define TUNNEL_QUIET_MS 2000u
+/* log_server: how long a call may take, how often it is asked for new
+ * records while the link is up and nothing is pending, and how soon it is
+ * looked for again when it is not there. */
+#define LOGS_CALL_MS  2000
+#define LOGS_POLL_MS  1000u
+#define LOGS_RETRY_MS 60000u
+/* The saved state: rewritten at most this often. */
+#define STATE_FLUSH_MS 1000u
+#define STATE_FILE     "/data/admin.state"
+#define STATE_TMP      "/data/.admin.state.tmp"
+
+struct admin {
+    kos_app_t *app;
+    kos_dir_t *dir;
+    struct admin_config cfg;
+    struct admin_agent agent;
+    uint64_t t0_ms;
+    uint64_t wakeups;
+    /* Core */
+    uint32_t next_id;
+    bool status_busy;   /* a STATUS is being gathered */
+    bool status_again;  /* it changed meanwhile: gather it again after */
+    uint32_t status_id; /* its request's id */
+    struct admin_state *gather;
+    uint32_t credit_owed; /* console credit to give back */
+    /* the tunnel */
+    kos_tunnel_t *tunnel;
+    uint64_t tunnel_at_ms, tunnel_delay_ms;
+    kos_status_t tunnel_said; /* the failure said last (0: none) */
+    enum kos_tunnel_state link_said;
+    bool link_said_valid;
+    /* log_server */
+    kos_logsrv_t *logs;
+    uint64_t logs_at_ms; /* when to ask it next */
+    uint64_t cursor;     /* the next record wanted */
+    bool logs_said;      /* said that it is missing */
+    /* the saved state */
+    bool persist;
+    uint64_t saved_seq, saved_cursor;
+    uint64_t flush_at_ms;
+    uint8_t rx[KOS_TUNNEL_DATA_MAX];
+};
+
+static uint8_t ctlbuf[KOS__CTL_MAX];
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- the ops the agent calls ---- */
+
+static kos_status_t op_send(void *arg, uint32_t channel, const void *data, size_t len)
+{
+    struct admin *ad = arg;
+
+    if (!ad->tunnel)
+        return KOS_STATUS_UNAVAILABLE;
+    return kos_tunnel_send(ad->tunnel, channel, data, len);
+}
+
+static kos_status_t op_restart(void *arg, uint32_t core_id, const char *app)
+{
+    struct admin *ad = arg;
+    struct kos__sys_request rq = {.type = KOS__CTL_SYS_RESTART, .id = core_id};
+
+    snprintf(rq.app, sizeof(rq.app), "%s", app);
+    return kos__sys_send(ad->app, &rq);
+}
+
+static kos_status_t op_reboot(void *arg, uint32_t core_id, const char *reason)
+{
+    struct admin *ad = arg;
+    struct kos__sys_request rq = {.type = KOS__CTL_SYS_REBOOT, .id = core_id, .reason = reason};
+
+    return kos__sys_send(ad->app, &rq);
+}
+
+/* ---- the saved state ---- */
+
+/* Reads /data/admin.state (admin_place_parse()); anything else in it is
+ * said once, and the stream goes on from the good lines. */
+static void state_load(struct admin *ad, uint64_t *seq, uint64_t *cursor)
+{
+    struct stat st;
+    char text[1024];
+    ssize_t n = -1;
+    int fd;
+
+    *seq = 1;
+    *cursor = 0;
+    ad->persist = stat("/data", &st) == 0 && S_ISDIR(st.st_mode);
+    if (!ad->persist || (fd = open(STATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        return;
+    n = read(fd, text, sizeof(text));
+    close(fd);
+    bool good = n >= 0 && admin_place_parse(text, (size_t)(n < 0 ? 0 : n), seq, cursor);
+    if (!good || (size_t)n == sizeof(text))
+        kos_log_warn("%s is damaged: the log stream goes on from its last good values", STATE_FILE);
+    ad->saved_seq = *seq;
+    ad->saved_cursor = *cursor;
+}
+
+/* Where the stream is: the next seq, and the oldest log_server record not
+ * sent yet (queued, or not read yet). */
+static uint64_t cursor_now(const struct admin *ad)
+{
+    uint64_t oldest = admin_logq_oldest_src(&ad->agent.logq);
+    return oldest ? oldest : ad->cursor;
+}
+
+/* Rewrites the saved state, with sequence number `seq` and the cursor now,
+ * if either changed (a temporary file, renamed over it; synced when `sync`,
+ * as at the end). */
+static void state_write(struct admin *ad, uint64_t seq, bool sync)
+{
+    uint64_t cursor = cursor_now(ad);
+    char text[160];
+    int fd, n;
+
+    if (!ad->persist || (seq == ad->saved_seq && cursor == ad->saved_cursor && !sync))
+        return;
+    n = snprintf(text, sizeof(text),
+                 "# admin's place in the log stream (docs/packages/admin.md)\nseq %" PRIu64
+                 "\ncursor %" PRIu64 "\n",
+                 seq, cursor);
+    fd = open(STATE_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, text, (size_t)n) != n || (sync && fsync(fd) < 0) || close(fd) < 0 ||
+        rename(STATE_TMP, STATE_FILE) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        kos_log_warn("cannot save %s: %s; the log stream's place stays in memory", STATE_FILE,
+                     strerror(e));
+        ad->persist = false;
+        return;
+    }
+    ad->saved_seq = seq;
+    ad->saved_cursor = cursor;
+}
+
+/* The place as it is now: the next number, the oldest record not sent. */
+static void state_save(struct admin *ad, bool sync)
+{
+    uint64_t seq = ad->agent.next_seq;
+
+    /* Numbers reserved for a batch the tunnel did not take stay reserved:
+     * a number is never used twice. */
+    state_write(ad, seq > ad->saved_seq || sync ? seq : ad->saved_seq, sync);
+}
+
+/* Before a batch goes: the numbers it uses are saved as used, so that an
+ * admin that crashes right after never uses them again. */
+static void op_reserve(void *arg, uint64_t next_seq)
+{
+    struct admin *ad = arg;
+
+    if (next_seq > ad->saved_seq)
+        state_write(ad, next_seq, false);
+}
+
+/* ---- Core ---- */
+
+static void give_credit(struct admin *ad, uint32_t bytes)
+{
+    struct kos__sys_request rq = {.type = KOS__CTL_SYS_CONSOLE_CREDIT, .credit = bytes};
+    if (kos__sys_send(ad->app, &rq))
+        kos_log_warn("cannot ask Core for console lines");
+}
+
+static void ask_status(struct admin *ad, uint32_t first)
+{
+    struct kos__sys_request rq = {
+        .type = KOS__CTL_SYS_STATUS_REQ, .id = ++ad->next_id, .first = first};
+    if (first == 0 && ad->status_busy) {
+        ad->status_again = true; /* one at a time: again once it is in */
+        return;
+    }
+    if (kos__sys_send(ad->app, &rq)) {
+        kos_log_warn("cannot ask Core for the system's state");
+        ad->status_busy = false;
+        return;
+    }
+    ad->status_busy = true;
+    ad->status_id = rq.id;
+}
+
+/* The level a console line was written at: "warn: ..." as kos_log writes
+ * it; Core's lines and others count as info. */
+static uint32_t line_level(const char *text)
+{
+    static const char *const names[] = {"debug: ", "info: ", "warn: ", "error: "};
+    for (uint32_t i = 0; i < 4; i++)
+        if (!strncmp(text, names[i], strlen(names[i])))
+            return i;
+    return KOS_LOG_INFO;
+}
+
+/* One console line from Core: into the queue, its cost paid back in
+ * batches of a quarter of the window. */
+static void on_line(struct admin *ad, const struct kos__sys_line *l)
+{
+    size_t len = strlen(l->text);
+
+    admin_logq_lost(&ad->agent.logq, l->dropped);
+    admin_logq_push(&ad->agent.logq, (int64_t)l->time_ns, l->name, line_level(l->text), true, 0,
+                    l->text, len, true);
+    ad->credit_owed += kos__sys_console_cost(8 + 4 + strlen(l->name) + 1 + len + 1);
+    if (ad->credit_owed >= KOS__SYS_CONSOLE_WINDOW / 4) {
+        give_credit(ad, ad->credit_owed);
+        ad->credit_owed = 0;
+    }
+}
+
+/* Takes what Core sent. Returns false when admin is to stop (STOP, or the
+ * channel gone), with *rc its exit status. */
+static bool on_core(struct admin *ad, uint64_t now, int *rc)
+{
+    struct kos__sys_msg m;
+
+    for (;;) {
+        kos_status_t st = kos__sys_receive(ad->app, ctlbuf, sizeof(ctlbuf), &m);
+        if (st == KOS_STATUS_WOULD_BLOCK)
+            return true;
+        if (st) {
+            kos_log_error("Core's control channel: %s; stopping", kos_status_str(st));
+            *rc = 1;
+            return false;
+        }
+        switch (m.type) {
+        case KOS__CTL_STOP:
+            *rc = 0;
+            return false;
+        case KOS__CTL_SYS_CONSOLE:
+            on_line(ad, &m.u.line);
+            break;
+        case KOS__CTL_SYS_CHANGED:
+            ask_status(ad, 0);
+            break;
+        case KOS__CTL_SYS_RESULT:
+            admin_agent_core_result(&ad->agent, m.u.result.id, m.u.result.status,
+                                    m.u.result.message);
+            break;
+        case KOS__CTL_SYS_STATUS:
+            if (!ad->status_busy || m.u.status.id != ad->status_id)
+                break; /* an answer no longer waited for */
+            if (!admin_state_take(ad->gather, &m.u.status)) {
+                ask_status(ad, m.u.status.first + m.u.status.n_procs);
+                break;
+            }
+            ad->status_busy = false;
+            admin_agent_state(&ad->agent, ad->gather, now);
+            if (ad->status_again) {
+                ad->status_again = false;
+                ask_status(ad, 0);
+            }
+            break;
+        }
+    }
+}
+
+/* ---- the tunnel ---- */
+
+static void say_link(struct admin *ad, const struct kos_tunnel_status *ts)
+{
+    static const char *const words[] = {"down", "connecting", "up", "refused by the server"};
+    const char *w = (unsigned)ts->state < 4 ? words[ts->state] : "unknown";
+
+    if (ad->link_said_valid && ad->link_said == ts->state)
+        return;
+    if (ts->state == KOS_TUNNEL_UP)
+        kos_log_info("link up: server %s", ts->server);
+    else if (!ad->link_said_valid || ad->link_said == KOS_TUNNEL_UP)
+        kos_log_info("link %s (server %s); keeping console lines in a buffer of %" PRIu64
+                     " bytes (offline_buffer) until it is up",
+                     w, ts->server[0] ? ts->server : "not known yet", ad->cfg.offline_buffer);
+    ad->link_said = ts->state;
+    ad->link_said_valid = true;
+}
+
+/* The link may have gone up or down: tell the agent. */
+static void check_link(struct admin *ad, uint64_t now)
+{
+    struct kos_tunnel_status ts;
+    kos_status_t st = kos_tunnel_status(ad->tunnel, &ts);
+
+    if (st) {
+        /* The tunnel itself is gone (restarted): reopen it later. */
+        kos_log_warn("the tunnel does not answer (%s); opening it again", kos_status_str(st));
+        kos_tunnel_close(ad->tunnel);
+        ad->tunnel = NULL;
+        ad->tunnel_delay_ms = TUNNEL_FIRST_MS;
+        ad->tunnel_at_ms = now + ad->tunnel_delay_ms;
+        ts.state = KOS_TUNNEL_DOWN;
+    } else {
+        say_link(ad, &ts);
+    }
+    bool up = ts.state == KOS_TUNNEL_UP;
+    if (up == ad->agent.up)
+        return;
+    if (!up) {
+        /* log_server's records not sent are still in log_server. */
+        uint64_t oldest = admin_logq_unpull(&ad->agent.logq);
+        if (oldest)
+            ad->cursor = oldest;
+    }
+    admin_agent_link(&ad->agent, up, now);
+    if (up)
+        ad->logs_at_ms = now;
+}
+
+static void open_tunnel(struct admin *ad, uint64_t now)
+{
+    kos_status_t st = kos_tunnel_open(ad->dir, (1u << KOS_TUNNEL_ADMIN) | (1u << KOS_TUNNEL_LOGS),
+                                      0, &ad->tunnel);
+
+    if (st == KOS_STATUS_OK) {
+        ad->tunnel_said = KOS_STATUS_OK;
+        check_link(ad, now);
+        return;
+    }
+    ad->tunnel = NULL;
+    ad->tunnel_at_ms = now + ad->tunnel_delay_ms;
+    if (ad->tunnel_delay_ms < TUNNEL_MAX_MS)
+        ad->tunnel_delay_ms =
+            ad->tunnel_delay_ms * 2 < TUNNEL_MAX_MS ? ad->tunnel_delay_ms * 2 : TUNNEL_MAX_MS;
+    if (now - ad->t0_ms < TUNNEL_QUIET_MS || st == ad->tunnel_said)
+        return;
+    ad->tunnel_said = st;
+    if (st == KOS_STATUS_UNAUTHORIZED)
+        kos_log_error("the tunnel does not give admin its channels (admin, logs): its allow "
+                      "setting must say admin=admin,logs");
+    else
+        kos_log_info("no link to a server (kos_tunnel_protocol: %s); keeping console lines in a "
+                     "buffer of %" PRIu64 " bytes (offline_buffer) until there is one",
+                     kos_status_str(st), ad->cfg.offline_buffer);
+}
+
+static void on_tunnel(struct admin *ad, uint64_t now)
+{
+    int changed = 0;
+    uint32_t ch = kos_tunnel_news(ad->tunnel, &changed);
+    size_t len;
+
+    if (changed)
+        check_link(ad, now);
+    if (!ad->tunnel)
+        return;
+    if (ch & (1u << KOS_TUNNEL_ADMIN))
+        while (kos_tunnel_receive(ad->tunnel, KOS_TUNNEL_ADMIN, ad->rx, sizeof(ad->rx), &len) ==
+               KOS_STATUS_OK)
+            admin_agent_down(&ad->agent, ad->rx, len, now);
+    /* The logs channel goes to the server only: whatever comes is dropped. */
+    if (ch & (1u << KOS_TUNNEL_LOGS))
+        while (kos_tunnel_receive(ad->tunnel, KOS_TUNNEL_LOGS, ad->rx, sizeof(ad->rx), &len) ==
+               KOS_STATUS_OK)
+            ad->agent.refused++;
+    admin_agent_room(&ad->agent, ch, now);
+}
+
+/* ---- log_server ---- */
+
+struct pull {
+    struct admin *ad;
+    uint64_t first; /* the first record's seq, 0 before it */
+};
+
+static void on_record(const struct kos_logsrv_record *r, void *arg)
+{
+    struct pull *p = arg;
+
+    if (!p->first)
+        p->first = r->seq;
+    admin_logq_push(&p->ad->agent.logq, r->time_ns, r->app, (uint32_t)r->level, false, r->seq,
+                    r->text, r->text_len, false);
+}
+
+/* Reads log_server's records from the cursor while the link is up and the
+ * queue has room; counts those gone from its ring before they were read. */
+static void pull_logs(struct admin *ad, uint64_t now)
+{
+    if (!ad->agent.registered || now < ad->logs_at_ms ||
+        ad->agent.logq.bytes > ad->agent.logq.max_bytes / 2)
+        return;
+    ad->logs_at_ms = now + LOGS_POLL_MS;
+    if (!ad->logs) {
+        kos_status_t st = kos_logsrv_open(ad->dir, LOGS_CALL_MS, &ad->logs);
+        if (st) {
+            ad->logs = NULL;
+            ad->logs_at_ms = now + LOGS_RETRY_MS;
+            if (!ad->logs_said)
+                kos_log_warn("log_server does not answer (%s): sending console lines only",
+                             kos_status_str(st));
+            ad->logs_said = true;
+            return;
+        }
+    }
+    struct kos_logsrv_query q = {.cursor = ad->cursor};
+    struct pull p = {.ad = ad};
+    bool more = false, gap = false;
+    kos_status_t st = kos_logsrv_query(ad->logs, &q, on_record, &p, &more, &gap);
+    if (st) {
+        kos_log_warn("log_server: %s; asking again later", kos_status_str(st));
+        kos_logsrv_close(ad->logs);
+        ad->logs = NULL;
+        return;
+    }
+    if (p.first && ad->cursor && p.first > ad->cursor)
+        admin_logq_lost(&ad->agent.logq, p.first - ad->cursor); /* gone from its ring */
+    if (!p.first && q.cursor < ad->cursor) {
+        kos_log_warn("log_server's records start again (it lost its store): reading them from "
+                     "the oldest");
+        q.cursor = 0;
+        more = true;
+    }
+    ad->cursor = q.cursor;
+    if (more)
+        ad->logs_at_ms = now; /* at once */
+}
+
+/* ---- the loop ---- */
+
+/* SIGTERM only wakes poll(); admin stops through Core's STOP. */
+static void on_sigterm(int sig)
+{
+    (void)sig;
+}
+
+/* Reads the settings; false (said) if one is invalid. */
+static bool config(struct admin *ad)
+{
+    const char *keys[KOS__BOOT_MAX_CONFIG], *values[KOS__BOOT_MAX_CONFIG];
+    char names[KOS__BOOT_MAX_CONFIG][KOS__NAME_MAX];
+    size_t n = 0, klen;
+    const char *key, *value;
+    char err[256];
+
+    while (n < KOS__BOOT_MAX_CONFIG && kos_app_config_at(ad->app, n, &key, &klen, &value)) {
+        snprintf(names[n], sizeof(names[n]), "%.*s", (int)klen, key);
+        keys[n] = names[n];
+        values[n] = value;
+        n++;
+    }
+    if (!admin_config_parse(&ad->cfg, keys, values, n, err, sizeof(err))) {
+        kos_log_error("%s", err);
+        return false;
+    }
+    return true;
+}
+
+int main(void)
+{
+    static struct admin ad;
+    struct admin_ops ops = {.send = op_send,
+                            .reserve = op_reserve,
+                            .restart = op_restart,
+                            .reboot = op_reboot,
+                            .arg = &ad};
+    uint64_t seq, now;
+    int rc = 1;
+
+    struct sigaction sa = {.sa_handler = on_sigterm};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    if (kos_app_open(&ad.app))
+        return 1;
+    if (!config(&ad))
+        goto out_close_app;
+    ad.t0_ms = now = mono_ms();
+    state_load(&ad, &seq, &ad.cursor);
+    ad.gather = calloc(1, sizeof(*ad.gather));
+    if (!ad.gather || !admin_agent_init(&ad.agent, &ad.cfg, &ops, seq, now)) {
+        kos_log_error("out of memory");
+        goto out_close_app;
+    }
+    if (kos_app_dir(ad.app, SERVER, &ad.dir)) {
+        kos_log_error("no message server %s: admin needs kos_tunnel_protocol and "
+                      "kos_log_protocol on it",
+                      SERVER);
+        goto out_fini;
+    }
+    if (kos_app_ready(ad.app))
+        goto out_fini;
+    /* Core: every console line from now on (and the boot's), and the state. */
+    give_credit(&ad, KOS__SYS_CONSOLE_WINDOW);
+    ask_status(&ad, 0);
+    ad.tunnel_delay_ms = TUNNEL_FIRST_MS;
+    open_tunnel(&ad, now);
+    if (!ad.persist)
+        kos_log_warn("no /data: the log stream's place is kept in memory only (give admin "
+                     "data_dir: true)");
+
+    for (;;) {
+        struct pollfd p[2] = {{.fd = kos_app_fd(ad.app), .events = POLLIN},
+                              {.fd = ad.tunnel ? kos_tunnel_fd(ad.tunnel) : -1, .events = POLLIN}};
+        uint64_t next = UINT64_MAX, t;
+        int timeout;
+
+        now = mono_ms();
+        if (admin_agent_wants_state(&ad.agent))
+            ask_status(&ad, 0);
+        admin_agent_pump(&ad.agent, now);
+        if (ad.agent.up)
+            pull_logs(&ad, now);
+        admin_agent_pump(&ad.agent, now);
+        if (now >= ad.flush_at_ms) {
+            state_save(&ad, false);
+            ad.flush_at_ms = now + STATE_FLUSH_MS;
+        }
+        /* The clock: reopening the tunnel, the agent's Health, log_server,
+         * and the saved state when it has changed. */
+        if (!ad.tunnel)
+            next = ad.tunnel_at_ms;
+        if ((t = admin_agent_next_ms(&ad.agent, now)) < next)
+            next = t;
+        if (ad.agent.up && ad.agent.registered &&
+            ad.agent.logq.bytes <= ad.agent.logq.max_bytes / 2 && ad.logs_at_ms < next)
+            next = ad.logs_at_ms; /* with the queue fuller, the link's room wakes it */
+        if ((ad.agent.next_seq > ad.saved_seq || cursor_now(&ad) != ad.saved_cursor) &&
+            ad.persist && ad.flush_at_ms < next)
+            next = ad.flush_at_ms;
+        timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)(next - now);
+        if (poll(p, 2, timeout) < 0 && errno != EINTR)
+            break;
+        ad.wakeups++;
+        now = mono_ms();
+        if (p[0].revents && !on_core(&ad, now, &rc))
+            break;
+        if (ad.tunnel && p[1].revents)
+            on_tunnel(&ad, now);
+        if (!ad.tunnel && now >= ad.tunnel_at_ms)
+            open_tunnel(&ad, now);
+    }
+    state_save(&ad, true);
+    kos_log_info("stopping%s: %" PRIu64 " records sent, %zu waiting (%zu bytes), %" PRIu64
+                 " lost on the device, %" PRIu64 " messages from the server refused; %" PRIu64
+                 " wake-ups",
+                 rc == 0 ? " on request" : "", ad.agent.sent_records, ad.agent.logq.n,
+                 ad.agent.logq.bytes, ad.agent.logq.dropped_total, ad.agent.refused, ad.wakeups);
+    kos_logsrv_close(ad.logs);
+    kos_tunnel_close(ad.tunnel);
+out_fini:
+    admin_agent_fini(&ad.agent);
+    free(ad.gather);
+out_close_app:
+    kos_app_close(ad.app);
+    return rc;
+}

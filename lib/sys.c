@@ -1,0 +1,347 @@
+/*
+ * sys.c - the records of Core's system interface (sys_int.h) and the
+ * managing app's side of it.
+ *
+ * Each record is a fixed little-endian layout read and written with
+ * cursor_int.h. What stays true: a decoder accepts a body only when it is
+ * exactly one record of its type, every string NUL-terminated inside it,
+ * bounded, and printable or a valid name, every count and enum in range;
+ * an encoder refuses what its decoder would, so a record that encodes
+ * always decodes.
+ */
+#include <string.h>
+#include <sys/socket.h>
+
+#include <kos/status.h>
+
+#include "cursor_int.h"
+#include "sys_int.h"
+
+const char *kos__sys_state_name(uint32_t state)
+{
+    switch (state) {
+    case KOS__SYS_NOT_STARTED:
+        return "not started";
+    case KOS__SYS_RUNNING_READY:
+        return "running, ready";
+    case KOS__SYS_RUNNING_NOT_READY:
+        return "running, not ready";
+    case KOS__SYS_WAITING:
+        return "waiting to restart";
+    case KOS__SYS_ENDED:
+        return "ended";
+    case KOS__SYS_STOPPED:
+        return "stopped";
+    case KOS__SYS_FAILED:
+        return "failed";
+    default:
+        return "unknown";
+    }
+}
+
+bool kos__sys_from_core(uint32_t type)
+{
+    return type == KOS__CTL_SYS_STATUS || type == KOS__CTL_SYS_RESULT ||
+           type == KOS__CTL_SYS_CONSOLE || type == KOS__CTL_SYS_CHANGED;
+}
+
+/* ---- requests ---- */
+
+static bool credit_ok(uint32_t credit)
+{
+    return credit >= 1 && credit <= KOS__SYS_CONSOLE_WINDOW;
+}
+
+kos_status_t kos__sys_request_encode(const struct kos__sys_request *r, void *buf, size_t cap,
+                                     size_t *len)
+{
+    struct cursor c = {.w = buf, .cap = cap};
+
+    switch (r->type) {
+    case KOS__CTL_SYS_STATUS_REQ:
+        put_u32(&c, r->id);
+        put_u32(&c, r->first);
+        break;
+    case KOS__CTL_SYS_RESTART:
+        if (!kos__name_valid(r->app, strnlen(r->app, KOS__NAME_MAX)))
+            return KOS_STATUS_INVALID_ARGUMENT;
+        put_u32(&c, r->id);
+        put_name(&c, r->app);
+        break;
+    case KOS__CTL_SYS_REBOOT:
+        if (!r->reason || !printable_ok(r->reason, KOS__SYS_REASON_MAX))
+            return KOS_STATUS_INVALID_ARGUMENT;
+        put_u32(&c, r->id);
+        put_string(&c, r->reason, KOS__SYS_REASON_MAX);
+        break;
+    case KOS__CTL_SYS_CONSOLE_CREDIT:
+        if (!credit_ok(r->credit))
+            return KOS_STATUS_INVALID_ARGUMENT;
+        put_u32(&c, r->credit);
+        break;
+    default:
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    if (c.bad)
+        return KOS_STATUS_TOO_LARGE;
+    *len = c.pos;
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__sys_request_decode(uint32_t type, const void *body, size_t len,
+                                     struct kos__sys_request *out)
+{
+    struct cursor c = {.r = body, .cap = len};
+
+    memset(out, 0, sizeof(*out));
+    out->type = type;
+    switch (type) {
+    case KOS__CTL_SYS_STATUS_REQ:
+        out->id = get_u32(&c);
+        out->first = get_u32(&c);
+        if (out->first >= KOS__SYS_MAX_PROCS)
+            c.bad = true;
+        break;
+    case KOS__CTL_SYS_RESTART:
+        out->id = get_u32(&c);
+        get_name(&c, out->app);
+        break;
+    case KOS__CTL_SYS_REBOOT:
+        out->id = get_u32(&c);
+        out->reason = get_string(&c, KOS__SYS_REASON_MAX);
+        if (out->reason && !printable_ok(out->reason, KOS__SYS_REASON_MAX))
+            c.bad = true;
+        break;
+    case KOS__CTL_SYS_CONSOLE_CREDIT:
+        out->credit = get_u32(&c);
+        if (!credit_ok(out->credit))
+            c.bad = true;
+        break;
+    default:
+        return KOS_STATUS_PROTOCOL;
+    }
+    if (c.bad || c.pos != len)
+        return KOS_STATUS_PROTOCOL;
+    return KOS_STATUS_OK;
+}
+
+/* ---- STATUS ---- */
+
+static bool hex_ok(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* Whether the strings, counts and enums of *s are what a decoder accepts. */
+static bool status_ok(const struct kos__sys_status *s)
+{
+    if (!s->system || !kos__name_valid(s->system, strnlen(s->system, KOS__NAME_MAX)) ||
+        !s->manifest || !hex_ok(s->manifest, 64) || !s->signer ||
+        (s->signer[0] && !hex_ok(s->signer, 16)) || !s->platform ||
+        !printable_ok(s->platform, KOS__SYS_PLATFORM_MAX) || !s->version ||
+        !printable_ok(s->version, KOS__SYS_VERSION_MAX) ||
+        s->self_test > KOS__SYS_SELF_TEST_INCOMPLETE || !s->self_test_summary ||
+        !printable_ok(s->self_test_summary, KOS__SELF_TEST_TEXT_MAX))
+        return false;
+    if (s->n_total > KOS__SYS_MAX_PROCS || s->n_procs > KOS__SYS_PAGE_PROCS ||
+        s->first > s->n_total || s->n_procs > s->n_total - s->first)
+        return false;
+    for (uint32_t i = 0; i < s->n_procs; i++) {
+        const struct kos__sys_proc *p = &s->procs[i];
+        if (!p->name || !kos__name_valid(p->name, strnlen(p->name, KOS__NAME_MAX)) ||
+            (p->role != KOS__ROLE_APP && p->role != KOS__ROLE_MSG_SERVER) ||
+            p->state < KOS__SYS_NOT_STARTED || p->state > KOS__SYS_FAILED ||
+            p->restarts_asked > p->restarts || !p->last_exit ||
+            !printable_ok(p->last_exit, KOS__SYS_EXIT_MAX))
+            return false;
+    }
+    return true;
+}
+
+kos_status_t kos__sys_status_encode(const struct kos__sys_status *s, void *buf, size_t cap,
+                                    size_t *len)
+{
+    struct cursor c = {.w = buf, .cap = cap};
+
+    if (!status_ok(s))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    put_u32(&c, s->id);
+    put_name(&c, s->system);
+    put_string(&c, s->manifest, KOS__SYS_DIGEST_MAX);
+    put_string(&c, s->signer, KOS__SYS_SIGNER_MAX);
+    put_string(&c, s->platform, KOS__SYS_PLATFORM_MAX);
+    put_string(&c, s->version, KOS__SYS_VERSION_MAX);
+    put_u64(&c, s->boot_time_ns);
+    put_u64(&c, s->uptime_ms);
+    put_u32(&c, s->boots);
+    put_u32(&c, s->self_test);
+    put_string(&c, s->self_test_summary, KOS__SELF_TEST_TEXT_MAX);
+    put_u64(&c, s->mem_total);
+    put_u64(&c, s->mem_used);
+    put_u64(&c, s->storage_total);
+    put_u64(&c, s->storage_used);
+    put_u32(&c, s->n_total);
+    put_u32(&c, s->first);
+    put_u32(&c, s->n_procs);
+    for (uint32_t i = 0; i < s->n_procs; i++) {
+        const struct kos__sys_proc *p = &s->procs[i];
+        put_name(&c, p->name);
+        put_u32(&c, p->role);
+        put_u32(&c, p->state);
+        put_u32(&c, p->restarts);
+        put_u32(&c, p->restarts_asked);
+        put_string(&c, p->last_exit, KOS__SYS_EXIT_MAX);
+    }
+    if (c.bad)
+        return KOS_STATUS_TOO_LARGE;
+    *len = c.pos;
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__sys_status_decode(const void *body, size_t len, struct kos__sys_status *out)
+{
+    struct cursor c = {.r = body, .cap = len};
+
+    memset(out, 0, sizeof(*out));
+    out->id = get_u32(&c);
+    out->system = get_string(&c, KOS__NAME_MAX);
+    out->manifest = get_string(&c, KOS__SYS_DIGEST_MAX);
+    out->signer = get_string(&c, KOS__SYS_SIGNER_MAX);
+    out->platform = get_string(&c, KOS__SYS_PLATFORM_MAX);
+    out->version = get_string(&c, KOS__SYS_VERSION_MAX);
+    out->boot_time_ns = get_u64(&c);
+    out->uptime_ms = get_u64(&c);
+    out->boots = get_u32(&c);
+    out->self_test = get_u32(&c);
+    out->self_test_summary = get_string(&c, KOS__SELF_TEST_TEXT_MAX);
+    out->mem_total = get_u64(&c);
+    out->mem_used = get_u64(&c);
+    out->storage_total = get_u64(&c);
+    out->storage_used = get_u64(&c);
+    out->n_total = get_u32(&c);
+    out->first = get_u32(&c);
+    out->n_procs = get_u32(&c);
+    if (c.bad || out->n_procs > KOS__SYS_PAGE_PROCS)
+        return KOS_STATUS_PROTOCOL;
+    for (uint32_t i = 0; i < out->n_procs && !c.bad; i++) {
+        struct kos__sys_proc *p = &out->procs[i];
+        p->name = get_string(&c, KOS__NAME_MAX);
+        p->role = get_u32(&c);
+        p->state = get_u32(&c);
+        p->restarts = get_u32(&c);
+        p->restarts_asked = get_u32(&c);
+        p->last_exit = get_string(&c, KOS__SYS_EXIT_MAX);
+    }
+    if (c.bad || c.pos != len || !status_ok(out))
+        return KOS_STATUS_PROTOCOL;
+    return KOS_STATUS_OK;
+}
+
+/* ---- RESULT ---- */
+
+static bool result_ok(const struct kos__sys_result *r)
+{
+    return r->status < KOS_STATUS__COUNT && r->message &&
+           printable_ok(r->message, KOS__SYS_MESSAGE_MAX);
+}
+
+kos_status_t kos__sys_result_encode(const struct kos__sys_result *r, void *buf, size_t cap,
+                                    size_t *len)
+{
+    struct cursor c = {.w = buf, .cap = cap};
+
+    if (!result_ok(r))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    put_u32(&c, r->id);
+    put_u32(&c, r->status);
+    put_string(&c, r->message, KOS__SYS_MESSAGE_MAX);
+    if (c.bad)
+        return KOS_STATUS_TOO_LARGE;
+    *len = c.pos;
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__sys_result_decode(const void *body, size_t len, struct kos__sys_result *out)
+{
+    struct cursor c = {.r = body, .cap = len};
+
+    out->id = get_u32(&c);
+    out->status = get_u32(&c);
+    out->message = get_string(&c, KOS__SYS_MESSAGE_MAX);
+    if (c.bad || c.pos != len || !result_ok(out))
+        return KOS_STATUS_PROTOCOL;
+    return KOS_STATUS_OK;
+}
+
+/* ---- CONSOLE ---- */
+
+kos_status_t kos__sys_line_encode(const struct kos__sys_line *l, void *buf, size_t cap, size_t *len)
+{
+    struct cursor c = {.w = buf, .cap = cap};
+
+    if (!kos__name_valid(l->name, strnlen(l->name, KOS__NAME_MAX)) || !l->text ||
+        !printable_ok(l->text, KOS__SYS_TEXT_MAX))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    put_u64(&c, l->time_ns);
+    put_u32(&c, l->dropped);
+    put_name(&c, l->name);
+    put_string(&c, l->text, KOS__SYS_TEXT_MAX);
+    if (c.bad)
+        return KOS_STATUS_TOO_LARGE;
+    *len = c.pos;
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__sys_line_decode(const void *body, size_t len, struct kos__sys_line *out)
+{
+    struct cursor c = {.r = body, .cap = len};
+
+    out->time_ns = get_u64(&c);
+    out->dropped = get_u32(&c);
+    get_name(&c, out->name);
+    out->text = get_string(&c, KOS__SYS_TEXT_MAX);
+    if (c.bad || c.pos != len || !printable_ok(out->text, KOS__SYS_TEXT_MAX))
+        return KOS_STATUS_PROTOCOL;
+    return KOS_STATUS_OK;
+}
+
+/* ---- the managing app's side ---- */
+
+kos_status_t kos__sys_send(kos_app_t *app, const struct kos__sys_request *r)
+{
+    uint8_t buf[16 + KOS__SYS_REASON_MAX + KOS__NAME_MAX];
+    size_t len;
+    kos_status_t st = kos__sys_request_encode(r, buf, sizeof(buf), &len);
+
+    if (st)
+        return st;
+    return kos__ctl_send(kos_app_fd(app), r->type, buf, len, -1);
+}
+
+kos_status_t kos__sys_receive(kos_app_t *app, void *buf, size_t cap, struct kos__sys_msg *m)
+{
+    size_t len;
+    kos_status_t st = kos__app_ctl_take(app, buf, cap, &m->type, &len);
+
+    if (st)
+        return st;
+    switch (m->type) {
+    case KOS__CTL_STOP:
+        return len == 0 ? KOS_STATUS_OK : KOS_STATUS_PROTOCOL;
+    case KOS__CTL_SYS_CHANGED:
+        return len == 0 ? KOS_STATUS_OK : KOS_STATUS_PROTOCOL;
+    case KOS__CTL_SYS_STATUS:
+        return kos__sys_status_decode(buf, len, &m->u.status);
+    case KOS__CTL_SYS_RESULT:
+        return kos__sys_result_decode(buf, len, &m->u.result);
+    case KOS__CTL_SYS_CONSOLE:
+        return kos__sys_line_decode(buf, len, &m->u.line);
+    default:
+        return KOS_STATUS_PROTOCOL;
+    }
+}

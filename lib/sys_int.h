@@ -1,0 +1,214 @@
+/*
+ * sys_int.h - Core's system interface: what the one app a manifest marks
+ * `manages_system: true` (the Poukai layer's admin) may ask Core on its
+ * control channel, and what Core sends it there (docs/running.md, "The
+ * system interface").
+ *
+ * Requests, app -> Core (each a control message, boot_int.h):
+ *   KOS__CTL_SYS_STATUS_REQ     u32 id, u32 first: a page of the system's
+ *                               state, from process `first` on
+ *   KOS__CTL_SYS_RESTART        u32 id, app name: stop that app as Core stops
+ *                               any, and start it again (a restart asked for)
+ *   KOS__CTL_SYS_REBOOT         u32 id, reason (printable): stop the whole
+ *                               system and boot it again
+ *   KOS__CTL_SYS_CONSOLE_CREDIT u32 bytes: Core may send that many more bytes
+ *                               of console lines (kos__sys_console_cost() each);
+ *                               the first one subscribes the app
+ * Core -> app:
+ *   KOS__CTL_SYS_STATUS         the page asked for (struct kos__sys_status)
+ *   KOS__CTL_SYS_RESULT         u32 id, u32 status, message: how RESTART or
+ *                               REBOOT went (a STATUS_REQ is answered by STATUS)
+ *   KOS__CTL_SYS_CONSOLE        u64 time_ns, u32 dropped, name, text: one
+ *                               console line as printed (escaped), and how many
+ *                               lines were dropped before it
+ *   KOS__CTL_SYS_CHANGED        (no body) a process's state, restarts or last
+ *                               exit, or the self test, changed since the app
+ *                               last asked for STATUS; at most one is pending
+ *
+ * All integers are little-endian; strings are NUL-terminated and bounded.
+ * Decoders take only bodies that match the layout exactly, with every name
+ * valid, every text printable (no control character but tab, no DEL),
+ * every count and enum in range; anything else is KOS_STATUS_PROTOCOL, and
+ * Core then closes the sender's control channel. Core never blocks on the
+ * app: what it sends there is sent without waiting, console lines only
+ * within the credit the app gave, so the channel always has room for
+ * results and for STOP.
+ */
+#ifndef KOS_SYS_INT_H
+#define KOS_SYS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kos/app.h>
+
+#include "boot_int.h"
+
+/* The limits of the records, with their reasons. */
+#define KOS__SYS_REASON_MAX   256u  /* a reboot's reason, with its NUL: one line of Core's */
+#define KOS__SYS_MESSAGE_MAX  512u  /* a result's message, with its NUL: one line */
+#define KOS__SYS_EXIT_MAX     128u  /* a last exit as the summary says it, with its NUL */
+#define KOS__SYS_DIGEST_MAX   65u   /* a SHA-256 in hex, with its NUL */
+#define KOS__SYS_SIGNER_MAX   17u   /* a key id (16 hex digits), with its NUL */
+#define KOS__SYS_PLATFORM_MAX 64u   /* "sim", "qemu-arm-virt,arch=aarch64", with its NUL */
+#define KOS__SYS_VERSION_MAX  32u   /* "0.1.0", with its NUL */
+#define KOS__SYS_MAX_PROCS    1024u /* processes in a system (KOS_CM_MAX_PROCS) */
+/* Processes in one STATUS page: each takes at most 64 + 16 + 128 bytes, so
+ * a page stays near 27 KB, well inside one control message with the
+ * self test's summary (1 KB) and the header. */
+#define KOS__SYS_PAGE_PROCS 128u
+/* A console line's text, escaped, with its NUL: Core's lines hold at most
+ * 2048 bytes before escaping (core/console_int.h), and escaping at most
+ * quadruples them (lib/text_int.h). */
+#define KOS__SYS_TEXT_MAX (4u * 2048u + 1u)
+/* Console credit: the bytes of console lines an app may have waiting on its
+ * channel. With KOS__SYS_CONSOLE_OVERHEAD counted per line for what the
+ * kernel charges a datagram beyond its bytes, a full window stays well under
+ * a socket's default send buffer (208 KiB), so results, STATUS pages and
+ * STOP always find room. */
+#define KOS__SYS_CONSOLE_WINDOW   65536u
+#define KOS__SYS_CONSOLE_OVERHEAD 1024u
+
+/* What one console line of `body_len` bytes costs in credit. */
+static inline uint32_t kos__sys_console_cost(size_t body_len)
+{
+    return (uint32_t)(sizeof(struct kos__ctl_hdr) + body_len + KOS__SYS_CONSOLE_OVERHEAD);
+}
+
+/* A process's state, as Core's summary says it (kos__sys_state_name()). */
+enum kos__sys_state {
+    KOS__SYS_NOT_STARTED = 1,   /* "not started" */
+    KOS__SYS_RUNNING_READY,     /* "running, ready" */
+    KOS__SYS_RUNNING_NOT_READY, /* "running, not ready" */
+    KOS__SYS_WAITING,           /* "waiting to restart" */
+    KOS__SYS_ENDED,             /* "ended": it ended by itself */
+    KOS__SYS_STOPPED,           /* "stopped": it ended when asked */
+    KOS__SYS_FAILED,            /* "failed" */
+};
+
+/* The self test's verdict this boot. */
+enum kos__sys_self_test {
+    KOS__SYS_SELF_TEST_NONE = 0, /* none yet, or no app reports one */
+    KOS__SYS_SELF_TEST_PASSED = 1,
+    KOS__SYS_SELF_TEST_FAILED = 2,
+    KOS__SYS_SELF_TEST_INCOMPLETE = 3,
+};
+
+struct kos__sys_proc {
+    const char *name;
+    uint32_t role;           /* KOS__ROLE_APP or KOS__ROLE_MSG_SERVER */
+    uint32_t state;          /* enum kos__sys_state */
+    uint32_t restarts;       /* restarts this boot, asked for or not */
+    uint32_t restarts_asked; /* of those, asked for (KOS__CTL_SYS_RESTART) */
+    const char *last_exit;   /* "none", "exited with status 0", "killed by signal 9 (Killed)" */
+};
+
+/* One STATUS page. Strings point into the decoded body (or, encoding, are
+ * the caller's). */
+struct kos__sys_status {
+    uint32_t id;                          /* the request's */
+    const char *system;                   /* the system's name */
+    const char *manifest;                 /* SHA-256 of the compiled manifest, 64 hex digits */
+    const char *signer;                   /* the release key id, "" for an unsigned image */
+    const char *platform;                 /* "sim" */
+    const char *version;                  /* KOS's version */
+    uint64_t boot_time_ns;                /* wall clock when this boot began */
+    uint64_t uptime_ms;                   /* since then */
+    uint32_t boots;                       /* 1, and one more for each soft reboot of this Core */
+    uint32_t self_test;                   /* enum kos__sys_self_test */
+    const char *self_test_summary;        /* what Core said of it, "" for none */
+    uint64_t mem_total, mem_used;         /* bytes, see docs/running.md */
+    uint64_t storage_total, storage_used; /* bytes, likewise */
+    uint32_t n_total;                     /* processes in the system */
+    uint32_t first;                       /* the index of procs[0] */
+    uint32_t n_procs;                     /* in this page */
+    struct kos__sys_proc procs[KOS__SYS_PAGE_PROCS];
+};
+
+/* A request, as sent and as Core decodes it. */
+struct kos__sys_request {
+    uint32_t type;           /* KOS__CTL_SYS_STATUS_REQ, _RESTART, _REBOOT, _CONSOLE_CREDIT */
+    uint32_t id;             /* echoed in the answer (not for CONSOLE_CREDIT) */
+    uint32_t first;          /* STATUS_REQ: the first process wanted */
+    char app[KOS__NAME_MAX]; /* RESTART: a valid name */
+    const char *reason;      /* REBOOT: printable, at most KOS__SYS_REASON_MAX with its NUL */
+    uint32_t credit;         /* CONSOLE_CREDIT: 1..KOS__SYS_CONSOLE_WINDOW bytes */
+};
+
+struct kos__sys_result {
+    uint32_t id;
+    uint32_t status;     /* a kos_status_t */
+    const char *message; /* printable, at most KOS__SYS_MESSAGE_MAX with its NUL */
+};
+
+struct kos__sys_line {
+    uint64_t time_ns;         /* wall clock, as the console's timestamp says */
+    uint32_t dropped;         /* lines dropped since the one before this */
+    char name[KOS__NAME_MAX]; /* "core" or the process's name */
+    const char *text;         /* escaped as printed; at most KOS__SYS_TEXT_MAX with its NUL */
+};
+
+/* Any message Core sends the managing app, decoded. */
+struct kos__sys_msg {
+    uint32_t type; /* KOS__CTL_STOP or one of the KOS__CTL_SYS_* Core sends */
+    union {
+        struct kos__sys_status status;
+        struct kos__sys_result result;
+        struct kos__sys_line line;
+    } u;
+};
+
+/* The summary's words for a state ("running, ready"); "unknown" otherwise. */
+const char *kos__sys_state_name(uint32_t state);
+
+/* True for the types Core sends only to the managing app. */
+bool kos__sys_from_core(uint32_t type);
+
+/* Encoders write into buf (cap bytes) and set *len: KOS_STATUS_TOO_LARGE if
+ * it does not fit, KOS_STATUS_INVALID_ARGUMENT for a field the decoder would
+ * refuse. Decoders validate everything (see the file's head) and return
+ * KOS_STATUS_PROTOCOL for what is malformed; strings they set point into
+ * body, which must outlive them. */
+kos_status_t kos__sys_request_encode(const struct kos__sys_request *r, void *buf, size_t cap,
+                                     size_t *len) __attribute__((warn_unused_result));
+kos_status_t kos__sys_request_decode(uint32_t type, const void *body, size_t len,
+                                     struct kos__sys_request *out)
+    __attribute__((warn_unused_result));
+kos_status_t kos__sys_status_encode(const struct kos__sys_status *s, void *buf, size_t cap,
+                                    size_t *len) __attribute__((warn_unused_result));
+kos_status_t kos__sys_status_decode(const void *body, size_t len, struct kos__sys_status *out)
+    __attribute__((warn_unused_result));
+kos_status_t kos__sys_result_encode(const struct kos__sys_result *r, void *buf, size_t cap,
+                                    size_t *len) __attribute__((warn_unused_result));
+kos_status_t kos__sys_result_decode(const void *body, size_t len, struct kos__sys_result *out)
+    __attribute__((warn_unused_result));
+kos_status_t kos__sys_line_encode(const struct kos__sys_line *l, void *buf, size_t cap, size_t *len)
+    __attribute__((warn_unused_result));
+kos_status_t kos__sys_line_decode(const void *body, size_t len, struct kos__sys_line *out)
+    __attribute__((warn_unused_result));
+
+/* The managing app's side. */
+
+/* Sends request *r to Core on the app's control channel. Blocks only until
+ * the channel takes it. */
+kos_status_t kos__sys_send(kos_app_t *app, const struct kos__sys_request *r)
+    __attribute__((warn_unused_result));
+
+/* Takes the next message Core sent the app, without waiting, into *m;
+ * strings in *m point into buf (cap bytes, at least KOS__CTL_MAX), which
+ * must outlive them. A STOP is returned as type KOS__CTL_STOP and makes
+ * kos_app_stopping() true from then on. KOS_STATUS_WOULD_BLOCK when there is
+ * none; KOS_STATUS_CLOSED when Core closed the channel (it refused a
+ * request, or is gone: stop); KOS_STATUS_PROTOCOL for a message this side
+ * cannot read. */
+kos_status_t kos__sys_receive(kos_app_t *app, void *buf, size_t cap, struct kos__sys_msg *m)
+    __attribute__((warn_unused_result));
+
+/* Receives the next control message without waiting (app.c): STOP, or a
+ * closed or broken channel, also marks the app stopping. *type and *len as
+ * kos__ctl_recv() sets them. */
+kos_status_t kos__app_ctl_take(kos_app_t *app, void *buf, size_t cap, uint32_t *type, size_t *len)
+    __attribute__((warn_unused_result));
+
+#endif
