@@ -16,6 +16,8 @@
  *   sleep            report ready, ignore SIGTERM and wait for Core's stop message
  *   stubborn         report ready, then ignore SIGTERM and Core's stop message
  *   unready          never report ready; wait for Core's stop message
+ *   tick MS          report ready, then log "tick N" (N = 1, 2, ...) every MS
+ *                    milliseconds until Core's stop message
  *   spew N           write N bytes without a newline, then exit 0
  *   lines N          write N console lines, report ready, wait for Core's stop
  *                    message
@@ -52,6 +54,20 @@ static int wait_for_stop(kos_app_t *app)
     while (!kos_app_stopping(app)) {
         struct pollfd p = {.fd = kos_app_fd(app), .events = POLLIN};
         poll(&p, 1, -1);
+    }
+    kos_log_info("stopping on request");
+    return 0;
+}
+
+/* Logs "tick N" every `ms` milliseconds until Core asks the app to stop. */
+static int tick(kos_app_t *app, int ms)
+{
+    if (kos_app_ready(app))
+        return 1;
+    for (unsigned long n = 1; !kos_app_stopping(app); n++) {
+        kos_log_info("tick %lu", n);
+        struct pollfd p = {.fd = kos_app_fd(app), .events = POLLIN};
+        poll(&p, 1, ms > 0 ? ms : 1000);
     }
     kos_log_info("stopping on request");
     return 0;
@@ -298,6 +314,8 @@ int main(int argc, char **argv)
         /* Stop only when Core's stop message arrives on the control channel. */
         signal(SIGTERM, SIG_IGN);
         rc = kos_app_ready(app) ? 1 : wait_for_stop(app);
+    } else if (!strcmp(mode, "tick") && argc > 2) {
+        rc = tick(app, atoi(argv[2]));
     } else if (!strcmp(mode, "unready")) {
         rc = wait_for_stop(app);
     } else if (!strcmp(mode, "stubborn")) {
