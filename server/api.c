@@ -413,6 +413,15 @@ static void api_route(struct kos__srv *srv, struct evhttp_request *req, bool get
             reply_error(req, 400, "this route takes no query parameters");
         else
             device_route(srv, req, get, path + sizeof(DEVICES_PREFIX) - 1, query);
+    } else if (strcmp(path, "/api/server") == 0) {
+        if (has_query)
+            reply_error(req, 400, "/api/server takes no query parameters");
+        else if (!get)
+            not_allowed(req, "GET");
+        else
+            reply_json(
+                req, 200,
+                json_pack("{s:s, s:s}", "name", "studio", "device_address", srv->device_addr));
     } else if (strcmp(path, "/api/events") == 0) {
         /* HEAD too: a stream without a body would only hold a place. */
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)

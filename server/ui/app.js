@@ -1,32 +1,44 @@
-// app.js - KOS Studio's web UI: the device list and a device's page, on the
-// JSON API of docs/link.md and its server-sent events (/api/events).
+// app.js - KOS Studio's web UI: the device list, a device's page and the
+// page of templates for a new system, on the JSON API of docs/link.md and
+// its server-sent events (/api/events).
 //
 // Everything a device or an API client sent (names, systems, app names,
 // log text, results) is put into the page with textContent, never parsed
 // as HTML: this file never uses innerHTML, insertAdjacentHTML or
 // document.write.
 //
+// What stays true of a device's console: it holds each record once, in the
+// server's order (seq), the newest CONSOLE_MAX of them, with none missing
+// between the history it fetched and the live events: the event stream is
+// opened first, and on each (re)connection the records after the last one
+// shown are fetched while live ones wait, then the waiting ones are added.
+//
 // Stable element ids (browser tests use them):
-//   home, status, live
+//   home, nav-devices, nav-new, status, live
 //   view-list: device-count, devices (tbody: one tr per device, data-id;
 //     its name cell links to #/devices/ID), devices-empty
 //   view-device: back, device-name, device-state, device-id, device-system,
 //     device-image, device-signer, device-platform, device-kos-version,
-//     device-last-seen, device-reboot, device-revoke,
+//     device-boot-time, device-last-seen, device-reboot, device-revoke,
 //     health (health-time, health-uptime, health-memory, health-storage,
 //     health-self-test, health-logs-dropped),
-//     apps (tbody: one tr per app, data-app; its button has class restart),
+//     apps (tbody: one tr per process, data-app; an app's row has a
+//     button.restart and a span.result with its last command's outcome),
 //     console-app, console-level, console-clear, console-dropped,
-//     console (one div.line per record, data-app and data-level)
+//     console (one div.line per record, data-app and data-level, with
+//     span.time, span.app, span.level and span.text)
+//   view-new: templates (one li per template, data-template, its command in
+//     a code element), new-device-address, new-allow
 'use strict';
 
-const CONSOLE_MAX = 2000; // lines kept in the page
+const CONSOLE_MAX = 2000; // records kept in the page
+const PAGE = 1000; // records per request for the history (the API's most)
 const LEVELS = ['debug', 'info', 'warn', 'error'];
 const ID_RE = /^[0-9a-f]{64}$/;
 
 const $ = (id) => document.getElementById(id);
 
-// Puts s into el as text; null and undefined show a dash.
+// Puts s into el as text; null, undefined and '' show a dash.
 function text(el, s) {
   el.textContent = s === null || s === undefined || s === '' ? '\u2014' : String(s);
 }
@@ -42,6 +54,16 @@ function el(tag, cls, s) {
 function say(msg, bad) {
   $('status').textContent = msg;
   $('status').className = bad ? 'bad' : '';
+}
+
+// What loading a view said went wrong, cleared by the next load that works
+// (a command's outcome in the status line stays).
+let loadFailed = false;
+
+function loaded(err) {
+  if (err) say(err.message, true);
+  else if (loadFailed) say('');
+  loadFailed = !!err;
 }
 
 async function api(method, path, body) {
@@ -90,14 +112,27 @@ function duration(ms) {
   return (d ? d + 'd ' : '') + (d || h ? h + 'h ' : '') + (d || h || m ? m + 'm ' : '') + s + 's';
 }
 
-// ---- live events ----
+// ---- views and live events ----
 
+// Each route shown gets a new number; async work begun for an older one
+// stops when it sees the number has changed.
+let shown = 0;
 let source = null;
 
-function listen(query, handlers) {
+function showView(name, title) {
+  for (const v of ['list', 'device', 'new']) $('view-' + v).hidden = v !== name;
+  document.title = title ? title + ' \u2014 KOS Studio' : 'KOS Studio';
+}
+
+// Opens the event stream (query: '' or '?device=ID'); opened() runs on each
+// (re)connection, handlers[type](data) on each event.
+function listen(query, handlers, opened) {
   if (source) source.close();
   source = new EventSource('/api/events' + query);
-  source.onopen = () => text($('live'), 'live');
+  source.onopen = () => {
+    text($('live'), 'live');
+    if (opened) opened();
+  };
   source.onerror = () => text($('live'), 'reconnecting');
   for (const type of Object.keys(handlers)) {
     source.addEventListener(type, (e) => {
@@ -110,6 +145,12 @@ function listen(query, handlers) {
       handlers[type](data);
     });
   }
+}
+
+function stopListening() {
+  if (source) source.close();
+  source = null;
+  $('live').textContent = '';
 }
 
 // ---- the device list ----
@@ -136,65 +177,107 @@ function showCount() {
   $('devices-empty').hidden = n > 0;
 }
 
-async function showList() {
-  $('view-device').hidden = true;
-  $('view-list').hidden = false;
+function showList() {
+  const my = ++shown;
+  showView('list');
   const tbody = $('devices');
-  try {
-    const j = await api('GET', '/api/devices');
-    tbody.replaceChildren(...j.devices.map(deviceRow));
+  const put = (d) => {
+    const row = deviceRow(d);
+    const old = Array.from(tbody.children).find((tr) => tr.dataset.id === d.id);
+    if (old) old.replaceWith(row);
+    else tbody.appendChild(row);
     showCount();
-    say('');
-  } catch (e) {
-    say(e.message, true);
-  }
-  listen('', {
-    device: (d) => {
-      const row = deviceRow(d);
-      const old = Array.from(tbody.children).find((tr) => tr.dataset.id === d.id);
-      if (old) old.replaceWith(row);
-      else tbody.appendChild(row);
+  };
+  const load = async () => {
+    try {
+      const j = await api('GET', '/api/devices');
+      if (my !== shown) return;
+      tbody.replaceChildren(...j.devices.map(deviceRow));
       showCount();
-    },
-  });
+      loaded(null);
+    } catch (e) {
+      if (my === shown) loaded(e);
+    }
+  };
+  // The list now, and again on each (re)connection of the stream: a change
+  // made before the stream was there is in the list.
+  load();
+  listen('', { device: put }, load);
 }
 
 // ---- one device ----
 
 let current = null; // the device shown
-let records = []; // its console records, oldest first
+let records = []; // its console's records, oldest first, at most CONSOLE_MAX
+let lastSeq = 0; // the last record's seq taken (shown or cleared)
+let catching = false; // fetching the records after lastSeq
+let again = false; // ... and asked to fetch again once done
+let held = []; // live records that came while catching up
 const appsSeen = new Set();
+const lineOf = new WeakMap(); // record -> its div, when shown
+const commands = new Map(); // id -> { what, app } of the commands this page sent
+const early = new Map(); // id -> result that came before the command's answer
+const waiting = new Set(); // apps whose restart has no result yet
 
 function showHealth(h, time) {
   text($('health-time'), h ? 'as of ' + when(time) : 'none reported yet');
   text($('health-uptime'), h ? duration(h.uptime_ms) : null);
   text($('health-memory'), h ? bytes(h.mem_used) + ' of ' + bytes(h.mem_total) : null);
   text($('health-storage'), h ? bytes(h.storage_used) + ' of ' + bytes(h.storage_total) : null);
-  text($('health-self-test'), h ? h.self_test || 'none' : null);
+  text($('health-self-test'), h ? h.self_test || 'none yet' : null);
   text($('health-logs-dropped'), h ? h.logs_dropped : null);
-  const tbody = $('apps');
-  tbody.replaceChildren();
-  for (const a of (h && h.apps) || []) {
-    const tr = el('tr');
-    tr.dataset.app = a.name;
-    tr.appendChild(el('td', null, a.name));
-    tr.appendChild(el('td', null, a.kind));
-    tr.appendChild(el('td', null, a.state));
-    tr.appendChild(el('td', 'num', a.restarts));
-    tr.appendChild(el('td', null, a.last_exit));
-    const td = el('td');
+  showApps((h && h.apps) || []);
+}
+
+// A row for app `name`: its cells, and for an app (not a message server,
+// which Core does not restart) a Restart button and its last result.
+function appRow(name, kind) {
+  const tr = el('tr');
+  tr.dataset.app = name;
+  tr.dataset.kind = kind;
+  tr.appendChild(el('td', null, name));
+  for (const cls of ['kind', 'app-state', 'num restarts', 'last-exit']) tr.appendChild(el('td', cls));
+  const td = el('td', 'command');
+  if (kind === 'app') {
     const b = el('button', 'restart', 'Restart');
     b.type = 'button';
-    b.addEventListener('click', () => command({ restart_app: a.name }, 'restart ' + a.name));
+    b.addEventListener('click', () => restartApp(name));
     td.appendChild(b);
-    tr.appendChild(td);
-    tbody.appendChild(tr);
-    addApp(a.name);
+    td.appendChild(el('span', 'result'));
   }
+  tr.appendChild(td);
+  return tr;
+}
+
+// Updates the apps table in place (a row keeps its button and result).
+function showApps(apps) {
+  const tbody = $('apps');
+  const old = new Map(Array.from(tbody.children).map((tr) => [tr.dataset.app, tr]));
+  const online = current && current.state === 'online';
+  apps.forEach((a, i) => {
+    let tr = old.get(a.name);
+    if (!tr || tr.dataset.kind !== a.kind) tr = appRow(a.name, a.kind);
+    old.delete(a.name);
+    text(tr.children[1], a.kind);
+    text(tr.children[2], a.state);
+    text(tr.children[3], a.restarts);
+    text(tr.children[4], a.last_exit);
+    const b = tr.querySelector('button.restart');
+    if (b) b.disabled = !online || waiting.has(a.name);
+    if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
+    addApp(a.name);
+  });
+  for (const tr of old.values()) tr.remove();
 }
 
 function showDevice(d) {
   current = d;
+  // A restart with no result yet: the device went away; its result may
+  // still come when it is back.
+  if (d.state !== 'online') {
+    for (const app of Array.from(waiting)) finishRestart(app, 'no result yet: the device is ' + d.state, true);
+  }
+  document.title = d.name + ' \u2014 KOS Studio';
   text($('device-name'), d.name);
   text($('device-state'), d.state);
   $('device-state').className = 'state state-' + d.state;
@@ -204,8 +287,10 @@ function showDevice(d) {
   text($('device-signer'), d.signer);
   text($('device-platform'), d.platform);
   text($('device-kos-version'), d.kos_version);
+  text($('device-boot-time'), d.boot_time ? when(d.boot_time) : null);
   text($('device-last-seen'), when(d.last_seen));
-  text($('console-dropped'), d.logs_dropped ? d.logs_dropped + ' records lost on the device' : '');
+  $('console-dropped').textContent = d.logs_dropped
+    ? d.logs_dropped + ' log records were lost on the device' : '';
   $('device-reboot').disabled = d.state !== 'online';
   $('device-revoke').disabled = d.state === 'revoked';
   showHealth(d.health, d.health_time);
@@ -214,10 +299,9 @@ function showDevice(d) {
 function addApp(name) {
   if (appsSeen.has(name)) return;
   appsSeen.add(name);
-  const sel = $('console-app');
   const o = el('option', null, name);
   o.value = name;
-  sel.appendChild(o);
+  $('console-app').appendChild(o);
 }
 
 function passes(r) {
@@ -226,14 +310,20 @@ function passes(r) {
   return (!app || r.app === app) && LEVELS.indexOf(r.level) >= level;
 }
 
+// A record's line. A console line's text says its level itself
+// ("warn: ..."); a log record's level is shown beside it.
 function line(r) {
   const div = el('div', 'line level-' + r.level);
   div.dataset.app = r.app;
   div.dataset.level = r.level;
   div.appendChild(el('span', 'time', r.time ? r.time.slice(11, 23) : ''));
   div.appendChild(el('span', 'app', r.app));
-  div.appendChild(el('span', 'level', r.console ? 'console' : r.level));
-  div.appendChild(el('span', 'text', r.text));
+  const level = el('span', 'level');
+  if (!r.console) level.textContent = r.level;
+  div.appendChild(level);
+  div.appendChild(el('span', 'text'));
+  div.lastChild.textContent = r.text; // '' stays empty
+  lineOf.set(r, div);
   return div;
 }
 
@@ -241,71 +331,206 @@ function renderConsole() {
   $('console').replaceChildren(...records.filter(passes).map(line));
 }
 
+// Adds records (in seq order) not taken yet to the console, and drops the
+// oldest beyond CONSOLE_MAX.
 function addRecords(recs) {
   const box = $('console');
   const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
-  for (const r of recs) {
-    records.push(r);
+  const fresh = recs.filter((r) => typeof r.seq === 'number' && r.seq > lastSeq);
+  if (!fresh.length) return;
+  lastSeq = fresh[fresh.length - 1].seq;
+  const start = Math.max(0, fresh.length - CONSOLE_MAX);
+  for (let i = 0; i < fresh.length; i++) {
+    const r = fresh[i];
     addApp(r.app);
+    if (i < start) continue;
+    records.push(r);
     if (passes(r)) box.appendChild(line(r));
   }
   if (records.length > CONSOLE_MAX) {
-    records = records.slice(records.length - CONSOLE_MAX);
-    renderConsole();
+    for (const r of records.splice(0, records.length - CONSOLE_MAX)) {
+      const div = lineOf.get(r);
+      if (div) div.remove();
+    }
   }
   if (atEnd) box.scrollTop = box.scrollHeight;
 }
 
-async function command(body, what) {
-  if (!current) return;
+// Fetches the records after the last one taken (all of them, page by page,
+// keeping the newest CONSOLE_MAX), while live ones wait in `held`. Asked
+// again meanwhile (the stream has just connected), it fetches again before
+// it adds what waited, so nothing stored before the stream was there is
+// missed.
+async function catchUp(id, my) {
+  if (catching) {
+    again = true;
+    return;
+  }
+  catching = true;
+  held = [];
   try {
-    const j = await api('POST', '/api/devices/' + current.id + '/commands', body);
-    say('command ' + j.id + ' sent: ' + what);
+    do {
+      again = false;
+      let got = [];
+      for (let after = lastSeq; ;) {
+        const j = await api('GET', '/api/devices/' + id + '/logs?after=' + after + '&limit=' + PAGE);
+        if (my !== shown) return;
+        got = got.concat(j.records);
+        if (got.length > CONSOLE_MAX) got = got.slice(got.length - CONSOLE_MAX);
+        if (j.records.length < PAGE) break;
+        after = j.next;
+      }
+      addRecords(got);
+    } while (again);
   } catch (e) {
-    say(what + ': ' + e.message, true);
+    if (my === shown) loaded(e);
+  } finally {
+    if (my === shown) {
+      catching = false;
+      const h = held;
+      held = [];
+      addRecords(h);
+    }
   }
 }
 
-async function showDevicePage(id) {
-  $('view-list').hidden = true;
-  $('view-device').hidden = false;
+function resultText(r) {
+  return (r.status === 0 ? 'done' : r.status_text) + (r.message ? ': ' + r.message : '');
+}
+
+// Shows a command's result: on its app's row if this page sent it, and in
+// the status line.
+function showResult(r) {
+  const c = commands.get(r.id);
+  const ok = r.status === 0;
+  if (!c) {
+    early.set(r.id, r);
+    if (early.size > 64) early.delete(early.keys().next().value);
+    say('command ' + r.id + ': ' + resultText(r), !ok);
+    return;
+  }
+  commands.delete(r.id);
+  say('command ' + r.id + ' (' + c.what + '): ' + resultText(r), !ok);
+  if (c.app) finishRestart(c.app, resultText(r), !ok);
+}
+
+function finishRestart(app, msg, bad) {
+  waiting.delete(app);
+  const tr = Array.from($('apps').children).find((x) => x.dataset.app === app);
+  if (!tr) return;
+  const res = tr.querySelector('.result');
+  res.textContent = msg;
+  res.className = 'result' + (bad ? ' bad' : '');
+  tr.querySelector('button.restart').disabled = !current || current.state !== 'online';
+}
+
+// Sends a command; `app` when it restarts one (its row shows the outcome).
+async function command(body, what, app) {
+  if (!current) return;
+  const id = current.id;
+  try {
+    const j = await api('POST', '/api/devices/' + id + '/commands', body);
+    commands.set(j.id, { what, app });
+    say('command ' + j.id + ' sent: ' + what);
+    const r = early.get(j.id);
+    if (r) {
+      early.delete(j.id);
+      showResult(r);
+    }
+  } catch (e) {
+    say(what + ': ' + e.message, true);
+    if (app) finishRestart(app, 'not sent: ' + e.message, true);
+  }
+}
+
+function restartApp(name) {
+  const tr = Array.from($('apps').children).find((x) => x.dataset.app === name);
+  if (tr) {
+    tr.querySelector('button.restart').disabled = true;
+    const res = tr.querySelector('.result');
+    res.textContent = 'restarting\u2026';
+    res.className = 'result';
+  }
+  waiting.add(name);
+  command({ restart_app: name }, 'restart ' + name, name);
+}
+
+function showDevicePage(id) {
+  const my = ++shown;
+  showView('device');
+  current = null;
   records = [];
+  lastSeq = 0;
+  catching = false;
+  again = false;
+  held = [];
   appsSeen.clear();
+  commands.clear();
+  early.clear();
+  waiting.clear();
   $('console-app').replaceChildren(el('option', null, 'all'));
   $('console-app').firstChild.value = '';
   $('console').replaceChildren();
-  try {
-    showDevice(await api('GET', '/api/devices/' + id));
-    const logs = await api('GET', '/api/devices/' + id + '/logs?limit=1000');
-    addRecords(logs.records);
-    say('');
-  } catch (e) {
-    say(e.message, true);
-    return;
-  }
+  $('apps').replaceChildren();
+  for (const f of ['device-name', 'device-state', 'device-system', 'device-image']) $(f).textContent = '';
+  text($('device-id'), id);
+  // The device as it is now and the records since the last one taken: now,
+  // and again on each (re)connection of the stream.
+  const load = async () => {
+    try {
+      const d = await api('GET', '/api/devices/' + id);
+      if (my !== shown) return;
+      showDevice(d);
+      loaded(null);
+    } catch (e) {
+      if (my === shown) loaded(e);
+      return;
+    }
+    await catchUp(id, my);
+  };
+  load();
   listen('?device=' + id, {
     device: (d) => {
-      if (d.id === id) showDevice(d);
+      if (d.id === id && current) showDevice(d);
     },
     log: (b) => {
       if (b.device !== id) return;
-      addRecords(b.records);
+      if (catching) held.push(...b.records);
+      else addRecords(b.records);
       if (b.dropped) say(b.dropped + ' log records were lost on the device before these', true);
     },
     result: (r) => {
-      if (r.device !== id) return;
-      const ok = r.status === 0;
-      say('command ' + r.id + ': ' + (ok ? 'done' : r.status_text) +
-          (r.message ? ': ' + r.message : ''), !ok);
+      if (r.device === id) showResult(r);
     },
-  });
+  }, load);
+}
+
+// ---- a new system ----
+
+async function showNew() {
+  const my = ++shown;
+  showView('new', 'New system');
+  stopListening();
+  try {
+    const s = await api('GET', '/api/server');
+    if (my !== shown) return;
+    $('new-device-address').textContent = s.device_address;
+    $('new-allow').textContent =
+      'ethernet: {config: {allow: "tunnel=tcp:' + s.device_address + '"}}';
+    loaded(null);
+  } catch (e) {
+    if (my === shown) loaded(e);
+  }
 }
 
 // ---- routing ----
 
 function route() {
+  say('');
+  loadFailed = false;
   const m = /^#\/devices\/([0-9a-f]{64})$/.exec(location.hash);
   if (m) showDevicePage(m[1]);
+  else if (location.hash === '#/new') showNew();
   else showList();
 }
 

@@ -16,11 +16,13 @@
  *   sleep            report ready, ignore SIGTERM and wait for Core's stop message
  *   stubborn         report ready, then ignore SIGTERM and Core's stop message
  *   unready          never report ready; wait for Core's stop message
- *   tick MS          report ready, then log "tick N" (N = 1, 2, ...) every MS
- *                    milliseconds until Core's stop message
+ *   tick MS [TEXT]   report ready, then log "tick N" (N = 1, 2, ...; info, and
+ *                    every fifth a warning too) and write TEXT, if given, as a
+ *                    plain console line, every MS milliseconds until Core's
+ *                    stop message (a device whose console a live view watches)
  *   spew N           write N bytes without a newline, then exit 0
- *   lines N          write N console lines, report ready, wait for Core's stop
- *                    message
+ *   lines N [MS]     write N console lines (with MS, one every MS milliseconds),
+ *                    report ready, wait for Core's stop message
  *   serve_crash PROTO N
  *                    serve PROTO, but die of SIGSEGV after answering N calls
  *   call_through PROTO N
@@ -59,13 +61,21 @@ static int wait_for_stop(kos_app_t *app)
     return 0;
 }
 
-/* Logs "tick N" every `ms` milliseconds until Core asks the app to stop. */
-static int tick(kos_app_t *app, int ms)
+/* Logs "tick N" every `ms` milliseconds until Core asks the app to stop;
+ * every fifth tick also a warning, and `text` (unless NULL) each time as a
+ * plain console line. */
+static int tick(kos_app_t *app, int ms, const char *text)
 {
     if (kos_app_ready(app))
         return 1;
     for (unsigned long n = 1; !kos_app_stopping(app); n++) {
         kos_log_info("tick %lu", n);
+        if (n % 5 == 0)
+            kos_log_warn("tick %lu: a multiple of 5", n);
+        if (text) {
+            printf("%s\n", text);
+            fflush(stdout);
+        }
         struct pollfd p = {.fd = kos_app_fd(app), .events = POLLIN};
         poll(&p, 1, ms > 0 ? ms : 1000);
     }
@@ -315,7 +325,7 @@ int main(int argc, char **argv)
         signal(SIGTERM, SIG_IGN);
         rc = kos_app_ready(app) ? 1 : wait_for_stop(app);
     } else if (!strcmp(mode, "tick") && argc > 2) {
-        rc = tick(app, atoi(argv[2]));
+        rc = tick(app, atoi(argv[2]), argc > 3 ? argv[3] : NULL);
     } else if (!strcmp(mode, "unready")) {
         rc = wait_for_stop(app);
     } else if (!strcmp(mode, "stubborn")) {
@@ -332,8 +342,14 @@ int main(int argc, char **argv)
         rc = t_sys_flood(app, atol(argv[2]), argv[3]);
     } else if (!strcmp(mode, "lines") && argc > 2) {
         long n = atol(argv[2]);
-        for (long i = 1; i <= n; i++)
+        int ms = argc > 3 ? atoi(argv[3]) : 0;
+        for (long i = 1; i <= n; i++) {
             printf("line %05ld of %ld\n", i, n);
+            if (ms > 0) {
+                fflush(stdout);
+                usleep((useconds_t)ms * 1000);
+            }
+        }
         fflush(stdout);
         rc = kos_app_ready(app) ? 1 : wait_for_stop(app);
     } else if (!strcmp(mode, "spew") && argc > 2) {

@@ -151,6 +151,13 @@ def main():
     check(j["server_ca"] == open(os.path.join(DATA, "ca.crt")).read(), "server_ca is ca.crt")
     unknown = "f" * 64
 
+    # ---- the server itself: where devices connect (the UI's New system page)
+    st, j, _, _ = api.request("GET", "/api/server")
+    check(st == 200 and j == {"name": "studio", "device_address": "127.0.0.1:%d" % device_port},
+          "GET /api/server: %d %s" % (st, j))
+    expect_error(api, 405, "GET only", "POST", "/api/server", body={})
+    expect_error(api, 400, "takes no query parameters", "GET", "/api/server?x=1")
+
     # ---- the secret, on every route
     routes = [
         ("GET", "/", None), ("GET", "/app.js", None), ("GET", "/style.css", None),
@@ -161,6 +168,7 @@ def main():
         ("POST", "/api/devices/%s/commands" % good_id, {"reboot": True}),
         ("GET", "/api/devices/%s/logs" % good_id, None),
         ("GET", "/api/events", None), ("GET", "/api/nope", None), ("PUT", "/api/devices", None),
+        ("GET", "/api/server", None),
     ]
     for method, path, body in routes:
         for name, headers in [
