@@ -4,7 +4,8 @@
 // list following a device that goes offline by itself), the device page
 // (what it registered, its health, its apps with state and restarts, a
 // Restart button for each app but not for a message server, the buttons
-// disabled while it is offline), the way back, and the page of templates
+// disabled while it is offline), a device never connected (no health, no
+// apps) revoked with its button, the way back, and the page of templates
 // for a new system.
 'use strict';
 const assert = require('assert');
@@ -95,6 +96,31 @@ test(async (t) => {
     return r && r.children[1].textContent === 'offline';
   }, dev.id);
   assert.ok(await page.locator('#view-device').isHidden());
+
+  // ---- a device never connected: no health, no apps; Revoke (confirmed)
+  await page.locator(`#devices tr[data-id="${idle.id}"] a`).click();
+  await page.waitForFunction(() => document.getElementById('device-name').textContent === 'spare');
+  assert.strictEqual(await txt('device-state'), 'registered');
+  assert.strictEqual(await txt('health-time'), 'none reported yet');
+  assert.strictEqual(await txt('device-system'), '\u2014');
+  assert.strictEqual(await page.locator('#apps tr').count(), 0);
+  assert.ok(await page.locator('#device-reboot').isDisabled());
+  const dialogs = [];
+  page.once('dialog', (d) => {
+    dialogs.push(d.message());
+    d.accept();
+  });
+  await page.click('#device-revoke');
+  await page.waitForFunction(() => document.getElementById('device-state').textContent === 'revoked');
+  assert.deepStrictEqual(dialogs, ['Revoke spare? It will never connect again.']);
+  assert.ok(await page.locator('#device-revoke').isDisabled());
+  assert.strictEqual((await studio.api('GET', `/api/devices/${idle.id}`)).state, 'revoked');
+  assert.match(await txt('status'), /^spare is revoked$/);
+  await page.goBack();
+  await page.waitForFunction((id) => {
+    const r = document.querySelector(`#devices tr[data-id="${id}"]`);
+    return r && r.children[1].textContent === 'revoked';
+  }, idle.id);
 
   // ---- a new system: the templates' commands, nothing run by the server
   await page.click('#nav-new');
