@@ -75,7 +75,10 @@ expect_count 2 "msg0: denied: app 'rogue' passed app 'thief' a socket that is no
 # denial depends on who is first. tests/msg/test_msg_integration.c checks
 # that log line where the order is fixed.
 expect "msg0: closing the connection of app 'thief': it sent a malformed message"
-# Floods are logged within a budget.
+# Floods are logged within a budget. The thief's 1000 transfers always
+# overflow the 256 msg0 keeps; whether the victim's queue overflows depends
+# on how fast it reads, so only its budget is checked.
+expect "msg0: .*app 'thief' has too many token transfers pending"
 expect_within_budget "msg0: .*app 'thief' has too many token transfers pending" 10
 expect_within_budget "msg0: .*app 'attacker' passed a descriptor to app 'victim', which has too many" 10
 

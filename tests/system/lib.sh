@@ -82,6 +82,7 @@ stop_image() {
 expect_within_budget() {
   local n allowed
   n=$(grep -cE -- "$1" "$OUT" || true)
+  [ "$n" -gt 0 ] || return 0
   allowed=$(grep -E -- "$1" "$OUT" | awk -v burst="$2" -v every="${3:-1000}" '
     { split(substr($1, 12, 15), t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3]
       if (NR == 1) first = s; last = s }
