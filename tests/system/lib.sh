@@ -1,7 +1,9 @@
 # lib.sh - helpers for system tests: boot an image with kos-tool run and
 # check its console. Sourced by test_*.sh; needs KOS_TOOL, KOS_TRUST,
 # KOS_IMAGES and KOS_EXAMPLES in the environment (set by CTest).
-set -euo pipefail
+set -Eeuo pipefail
+# A command that fails outside a check ends the test; say which, and where.
+trap 'echo "FAIL: ${BASH_SOURCE[0]}:$LINENO: \"$BASH_COMMAND\" failed (status $?)" >&2' ERR
 
 WORK=$(mktemp -d)
 PID=
