@@ -252,10 +252,10 @@ struct core {
     uint32_t n_traced;
     struct kos__trace_rec *trace_recs; /* KOS__SYS_TRACE_BATCH */
     struct kos__sys_traces *trace_out;
-    bool reboot;                /* the shutdown under way ends in a boot (a soft reboot) */
-    char reboot_why[384];       /* who asked, and why */
-    uint32_t boots;             /* 1, and one more for each soft reboot */
-    int64_t boot_wall_ns;       /* the wall clock when this boot began */
+    bool reboot;          /* the shutdown under way ends in a boot (a soft reboot) */
+    char reboot_why[384]; /* who asked, and why */
+    uint32_t boots;       /* 1, and one more for each soft reboot */
+    int64_t boot_wall_ns; /* the wall clock when this boot began */
 };
 
 static uint64_t now_us(void)
@@ -1722,8 +1722,9 @@ static void trace_tell(struct core *c, const struct proc *p, uint32_t s, bool on
     /* Eight bytes on a channel the server reads in every turn: no room
      * means it does not read, and its directory events go unrecorded. */
     if (kos__ctl_send_nowait(srv->ctl, KOS__CTL_TRACE, body, sizeof(body)) != KOS_STATUS_OK)
-        say_sys(c, "message server '%s' has no room on its control channel: it does not record "
-                   "app '%s''s directory events",
+        say_sys(c,
+                "message server '%s' has no room on its control channel: it does not record "
+                "app '%s''s directory events",
                 srv->name, p->name);
 }
 
@@ -1784,8 +1785,8 @@ static bool trace_send_from(struct core *c, struct proc *m, struct proc *p, int6
 
     if (max == 0)
         return false;
-    n = kos__trace_take(p->trace, &p->trd, is_server(p), is_server(p) ? 0 : p->n_srv,
-                        c->trace_recs, max, &lost);
+    n = kos__trace_take(p->trace, &p->trd, is_server(p), is_server(p) ? 0 : p->n_srv, c->trace_recs,
+                        max, &lost);
     struct kos__sys_traces *t = c->trace_out;
     t->n = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1917,9 +1918,8 @@ static void sys_trace_credit(struct core *c, uint32_t credit)
             if (c->procs[i].traced)
                 trace_tell_all(c, &c->procs[i], true);
     }
-    c->trace_credit = c->trace_credit + credit > KOS__SYS_TRACE_WINDOW
-                          ? KOS__SYS_TRACE_WINDOW
-                          : c->trace_credit + credit;
+    c->trace_credit = c->trace_credit + credit > KOS__SYS_TRACE_WINDOW ? KOS__SYS_TRACE_WINDOW
+                                                                       : c->trace_credit + credit;
     trace_pump(c);
 }
 

@@ -48,11 +48,11 @@ enum kos__ctl_type {
     KOS__CTL_SYS_CONSOLE = 13,        /* Core -> app: one console line */
     KOS__CTL_SYS_CHANGED = 14,        /* Core -> app: the state changed since it last asked */
     /* Message tracing (docs/messages.md, "Tracing"). */
-    KOS__CTL_TRACE = 15,              /* Core -> message server: u32 app_id, u32 on: record
-                                         that app's directory events (or stop) */
-    KOS__CTL_SYS_TRACE_SET = 16,      /* app -> Core: trace this app's calls, or stop */
-    KOS__CTL_SYS_TRACE_CREDIT = 17,   /* app -> Core: send me trace records, this many */
-    KOS__CTL_SYS_TRACES = 18,         /* Core -> app: a batch of trace records */
+    KOS__CTL_TRACE = 15,            /* Core -> message server: u32 app_id, u32 on: record
+                                       that app's directory events (or stop) */
+    KOS__CTL_SYS_TRACE_SET = 16,    /* app -> Core: trace this app's calls, or stop */
+    KOS__CTL_SYS_TRACE_CREDIT = 17, /* app -> Core: send me trace records, this many */
+    KOS__CTL_SYS_TRACES = 18,       /* Core -> app: a batch of trace records */
 };
 
 enum kos__role {

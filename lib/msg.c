@@ -115,11 +115,11 @@ struct kos_token {
     uint32_t channel;
     char protocol[KOS__NAME_MAX];
     struct kos__chan_shm *shm;
-    int wait_fd;        /* note bell read end: kos_token_fd() */
-    int ring_fd;        /* the server's doorbell */
-    uint32_t seq;       /* seq of the last request sent */
-    uint32_t note_tail; /* notifications consumed */
-    kos_status_t down;  /* once not OK, what every call returns */
+    int wait_fd;                      /* note bell read end: kos_token_fd() */
+    int ring_fd;                      /* the server's doorbell */
+    uint32_t seq;                     /* seq of the last request sent */
+    uint32_t note_tail;               /* notifications consumed */
+    kos_status_t down;                /* once not OK, what every call returns */
     const _Atomic uint32_t *trace_on; /* the app's ring's `on`, or kos__trace_never */
     struct kos__spin spin;
     uint8_t payload[KOS_MSG_MAX_PAYLOAD];
@@ -667,8 +667,8 @@ token_call_traced(kos_token_t *t, const struct kos_msg *request, uint64_t cookie
 
     if (got)
         *reply = r;
-    trace_call(dir, KOS__TRACE_CALL, t->channel, request->label, st, request->len,
-               got ? r.len : 0, start);
+    trace_call(dir, KOS__TRACE_CALL, t->channel, request->label, st, request->len, got ? r.len : 0,
+               start);
     return st;
 }
 

@@ -58,11 +58,11 @@ enum kos__trace_kind {
     KOS__TRACE_CALL = 1,  /* a call made on a token (client side) */
     KOS__TRACE_SERVE = 2, /* a call answered on an endpoint (server side) */
     /* Written by a message server: its directory events. */
-    KOS__TRACE_PUBLISH = 16, /* app publishes `name` */
-    KOS__TRACE_GRANT = 17,   /* app (client) got channel `channel` to `name`, served by peer */
-    KOS__TRACE_DENY = 18,    /* app was refused `name`: status UNAUTHORIZED etc., label 0
-                                request, 1 publish */
-    KOS__TRACE_CLOSE = 19,   /* channel `channel` between app (client) and peer (server) ended */
+    KOS__TRACE_PUBLISH = 16,   /* app publishes `name` */
+    KOS__TRACE_GRANT = 17,     /* app (client) got channel `channel` to `name`, served by peer */
+    KOS__TRACE_DENY = 18,      /* app was refused `name`: status UNAUTHORIZED etc., label 0
+                                  request, 1 publish */
+    KOS__TRACE_CLOSE = 19,     /* channel `channel` between app (client) and peer (server) ended */
     KOS__TRACE_UNPUBLISH = 20, /* app's `name` was withdrawn */
 };
 
@@ -74,18 +74,18 @@ static inline bool kos__trace_kind_dir(uint32_t kind)
 
 /* One record, as it lies in a slot and as Core copies it out. */
 struct kos__trace_rec {
-    _Atomic uint32_t seq; /* position + 1, stored last */
-    uint32_t kind;        /* enum kos__trace_kind */
-    uint32_t dir;         /* CALL, SERVE: which of the app's message servers (boot order) */
-    uint32_t channel;     /* the message server's number of the call channel */
-    uint32_t label;       /* the request's label */
-    uint32_t status;      /* what the call returned, a kos_status_t */
-    uint32_t req_len;     /* request payload bytes */
-    uint32_t rep_len;     /* reply payload bytes */
-    uint32_t app_id;      /* directory events: the app they are about */
-    uint32_t peer_id;     /* directory events: the other app, or UINT32_MAX */
-    uint64_t time_ns;     /* CLOCK_MONOTONIC when it began */
-    uint64_t dur_ns;      /* how long it took (0 for directory events) */
+    _Atomic uint32_t seq;     /* position + 1, stored last */
+    uint32_t kind;            /* enum kos__trace_kind */
+    uint32_t dir;             /* CALL, SERVE: which of the app's message servers (boot order) */
+    uint32_t channel;         /* the message server's number of the call channel */
+    uint32_t label;           /* the request's label */
+    uint32_t status;          /* what the call returned, a kos_status_t */
+    uint32_t req_len;         /* request payload bytes */
+    uint32_t rep_len;         /* reply payload bytes */
+    uint32_t app_id;          /* directory events: the app they are about */
+    uint32_t peer_id;         /* directory events: the other app, or UINT32_MAX */
+    uint64_t time_ns;         /* CLOCK_MONOTONIC when it began */
+    uint64_t dur_ns;          /* how long it took (0 for directory events) */
     char name[KOS__NAME_MAX]; /* directory events: the protocol; else empty */
 };
 

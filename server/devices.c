@@ -31,7 +31,7 @@
 #include "text_int.h"
 
 /* The channels of docs/link.md this server takes data on. */
-#define CH_ADMIN 1u
+#define CH_ADMIN  1u
 #define CH_LOGS   2u
 #define CH_TRACES 3u
 
@@ -442,7 +442,8 @@ static bool on_traces(struct kos__srv *srv, const char *id, const uint8_t *p, si
     }
     for (size_t i = 0; i < tb->n_records; i++) {
         const Kos__Traces__TraceRecord *r = tb->records[i];
-        bool call = r->kind == KOS__TRACES__KIND__KIND_CALL || r->kind == KOS__TRACES__KIND__KIND_SERVE;
+        bool call =
+            r->kind == KOS__TRACES__KIND__KIND_CALL || r->kind == KOS__TRACES__KIND__KIND_SERVE;
 
         if (!kos__store_trace_kind_known((unsigned)r->kind) || !trace_name_ok(r->app, false) ||
             !trace_name_ok(r->server, false) || !trace_name_ok(r->peer, true) ||

@@ -316,8 +316,8 @@ static bool logs_param(void *arg, const char *key, size_t klen, const char *val,
 kos_status_t kos__req_logs_query(const char *query, uint64_t *after, unsigned *limit, char *err,
                                  size_t errlen)
 {
-    struct logs_q q = {0, KOS__SRV_LOGS_LIMIT_DEFAULT, false, false, KOS__SRV_LOGS_LIMIT_MAX,
-                       "logs"};
+    struct logs_q q = {0,     KOS__SRV_LOGS_LIMIT_DEFAULT, false,
+                       false, KOS__SRV_LOGS_LIMIT_MAX,     "logs"};
     kos_status_t st = each_param(query, logs_param, &q, err, errlen);
 
     if (st)
@@ -330,8 +330,8 @@ kos_status_t kos__req_logs_query(const char *query, uint64_t *after, unsigned *l
 kos_status_t kos__req_traces_query(const char *query, uint64_t *after, unsigned *limit, char *err,
                                    size_t errlen)
 {
-    struct logs_q q = {0, KOS__SRV_TRACES_LIMIT_DEFAULT, false, false, KOS__SRV_TRACES_LIMIT_MAX,
-                       "traces"};
+    struct logs_q q = {0,     KOS__SRV_TRACES_LIMIT_DEFAULT, false,
+                       false, KOS__SRV_TRACES_LIMIT_MAX,     "traces"};
     kos_status_t st = each_param(query, logs_param, &q, err, errlen);
 
     if (st)

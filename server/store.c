@@ -743,8 +743,8 @@ json_t *kos__json_trace(uint64_t seq, const struct kos__store_trace *r)
                      (json_int_t)r->label, "status", (json_int_t)r->status, "status_name",
                      r->status < KOS_STATUS__COUNT ? kos_status_str((kos_status_t)r->status)
                                                    : "unknown",
-                     "req_len", (json_int_t)r->req_len, "rep_len", (json_int_t)r->rep_len,
-                     "dur_ns", kos__json_u64(r->dur_ns), "verified", r->verified);
+                     "req_len", (json_int_t)r->req_len, "rep_len", (json_int_t)r->rep_len, "dur_ns",
+                     kos__json_u64(r->dur_ns), "verified", r->verified);
 }
 
 json_t *kos__store_traces_json(struct kos__store *st, const char *id, uint64_t after,

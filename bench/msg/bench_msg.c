@@ -232,7 +232,7 @@ struct kos_arg {
     int cpu;
     size_t n, warmup, len;
     struct shared *sh;
-    bool idle; /* after measuring, wait for the parent's go before quitting */
+    bool idle;                   /* after measuring, wait for the parent's go before quitting */
     struct kos__trace_shm *ring; /* the app's tracing ring, or NULL */
 };
 
@@ -926,7 +926,9 @@ int main(int argc, char **argv)
                             p == P_KOS64 && pl == UNPINNED && round == 0 && o.idle_seconds > 0;
                         rc = run_kos(&ms, &next_id, (enum placement)pl, p == P_KOS4096 ? 4096 : 64,
                                      &o, sh, &res[pl][p], want_idle ? &idle : NULL,
-                                     p == P_TOFF ? 1 : p == P_TON ? 2 : 0);
+                                     p == P_TOFF  ? 1
+                                     : p == P_TON ? 2
+                                                  : 0);
                     } else {
 #ifndef KOS_BENCH_ZMQ
                         if (p == P_ZMQ)

@@ -54,10 +54,12 @@
 #define ADMIN_RECORD_OVERHEAD      64u    /* what a queued record costs beyond its text and app */
 #define ADMIN_REFUSAL_LOG_BURST    10u    /* console lines about refused messages: a burst, */
 #define ADMIN_REFUSAL_LOG_EVERY_MS 10000u /* then one per 10 s */
-#define ADMIN_TRACE_QUEUE          2048u  /* trace records waiting for the link: ~20 s of what
-                                             Core passes on at most, ~700 KB */
-#define ADMIN_TRACE_CHANNELS       1024u  /* channels known from grants, for naming the peer and
-                                             protocol of a call: the newest are kept */
+#define ADMIN_TRACE_QUEUE                                                                          \
+    2048u /* trace records waiting for the link: ~20 s of what                                     \
+             Core passes on at most, ~700 KB */
+#define ADMIN_TRACE_CHANNELS                                                                       \
+    1024u /* channels known from grants, for naming the peer and                                   \
+             protocol of a call: the newest are kept */
 
 /* ---- settings (config.c) ---- */
 
@@ -163,9 +165,9 @@ struct admin_trace_chan {
 struct admin_traceq {
     struct admin_trace *q; /* a ring of ADMIN_TRACE_QUEUE */
     size_t head, n;
-    uint64_t dropped;       /* lost since the last batch sent (on the device, or here) */
-    uint64_t dropped_total; /* since admin started */
-    uint64_t unverified;    /* calls whose channel was not known */
+    uint64_t dropped;               /* lost since the last batch sent (on the device, or here) */
+    uint64_t dropped_total;         /* since admin started */
+    uint64_t unverified;            /* calls whose channel was not known */
     struct admin_trace_chan *chans; /* ADMIN_TRACE_CHANNELS, a ring: the oldest replaced */
     size_t chan_next;
 };
@@ -236,8 +238,8 @@ struct admin_agent {
     struct admin_config cfg;
     struct admin_logq logq;
     struct admin_traceq traceq;
-    bool traces_channel; /* the tunnel gives admin the traces channel */
-    bool traces_busy;    /* it had no room: wait for news */
+    bool traces_channel;       /* the tunnel gives admin the traces channel */
+    bool traces_busy;          /* it had no room: wait for news */
     struct admin_state *state; /* the latest whole state; valid when have_state */
     struct admin_state *told;  /* what the last Health said of the apps and the self test */
     bool have_state, told_valid;

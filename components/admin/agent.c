@@ -464,8 +464,7 @@ static void on_command(struct admin_agent *a, const Kos__Admin__Command *cmd, ui
         }
         kos_log_info("command %llu from the server: tracing app '%s' %s",
                      (unsigned long long)cmd->id, name, on ? "on" : "off");
-        st = a->ops.trace ? a->ops.trace(a->ops.arg, p->core_id, name, on)
-                          : KOS_STATUS_UNSUPPORTED;
+        st = a->ops.trace ? a->ops.trace(a->ops.arg, p->core_id, name, on) : KOS_STATUS_UNSUPPORTED;
     } else if (cmd->body_case == KOS__ADMIN__COMMAND__BODY_REBOOT) {
         if (!(p = pending_add(a, cmd->id))) {
             queue_result(a, cmd->id, KOS_STATUS_BUSY, "too many commands under way; try again");

@@ -24,8 +24,8 @@ static void check(const struct kos__trace_rec *r, bool dir_kinds, uint32_t n_dir
         kos_fuzz_fail("a record taken with an unterminated name or a bad status");
     if (dir_kinds && (!kos__trace_kind_dir(r->kind) || !kos__name_valid(r->name, n)))
         kos_fuzz_fail("a directory event taken that is not one");
-    if (!dir_kinds && ((r->kind != KOS__TRACE_CALL && r->kind != KOS__TRACE_SERVE) ||
-                       r->dir >= n_dirs || n != 0))
+    if (!dir_kinds &&
+        ((r->kind != KOS__TRACE_CALL && r->kind != KOS__TRACE_SERVE) || r->dir >= n_dirs || n != 0))
         kos_fuzz_fail("a call record taken that is not one");
 }
 

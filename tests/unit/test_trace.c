@@ -20,8 +20,13 @@
 
 static struct kos__trace_rec call(uint32_t label)
 {
-    return (struct kos__trace_rec){.kind = KOS__TRACE_CALL, .channel = 3, .label = label,
-                                   .req_len = 16, .rep_len = 8, .time_ns = 1, .dur_ns = 2};
+    return (struct kos__trace_rec){.kind = KOS__TRACE_CALL,
+                                   .channel = 3,
+                                   .label = label,
+                                   .req_len = 16,
+                                   .rep_len = 8,
+                                   .time_ns = 1,
+                                   .dur_ns = 2};
 }
 
 static void test_map(void **state)
