@@ -17,10 +17,13 @@
 //     health-self-test, health-logs-dropped),
 //     apps (tbody: one tr per app, data-app; its button has class restart),
 //     console-app, console-level, console-clear, console-dropped,
-//     console (one div.line per record, data-app and data-level)
+//     console (one div.line per record, data-app and data-level),
+//     trace-app, trace-on, trace-off, traces-dropped,
+//     traces (tbody: one tr per trace record, data-kind; the newest last)
 'use strict';
 
 const CONSOLE_MAX = 2000; // lines kept in the page
+const TRACES_MAX = 500; // trace rows kept in the page
 const LEVELS = ['debug', 'info', 'warn', 'error'];
 const ID_RE = /^[0-9a-f]{64}$/;
 
@@ -256,6 +259,40 @@ function addRecords(recs) {
   if (atEnd) box.scrollTop = box.scrollHeight;
 }
 
+// One trace record as a row of the sequence: who called whom (a call: the
+// app -> its peer; an answer: the peer -> the app), or a directory event.
+// Everything from the device goes in as text.
+function traceRow(r) {
+  const tr = el('tr', 'trace kind-' + r.kind);
+  tr.dataset.kind = r.kind;
+  const serve = r.kind === 'serve';
+  const call = r.kind === 'call' || serve;
+  const who = serve ? r.peer || '?' : r.app;
+  const whom = serve ? r.app : r.peer || (call ? '?' : '');
+  const arrow = call ? '\u2192' : r.kind;
+  const cells = [
+    r.time ? r.time.slice(11, 23) : '',
+    who,
+    arrow,
+    whom,
+    r.protocol ? r.server + '/' + r.protocol : r.server,
+    call ? String(r.label) : '',
+    call ? r.req_len + ' / ' + r.rep_len : '',
+    r.status_name,
+    call ? (r.dur_ns / 1000).toFixed(1) : '',
+  ];
+  for (const c of cells) tr.appendChild(el('td', null, c));
+  if (call && !r.verified) tr.title = 'the channel\'s grant was not seen: its peer is not known';
+  return tr;
+}
+
+function addTraces(recs, dropped) {
+  const body = $('traces');
+  for (const r of recs) body.appendChild(traceRow(r));
+  while (body.childNodes.length > TRACES_MAX) body.removeChild(body.firstChild);
+  if (dropped !== undefined) text($('traces-dropped'), dropped ? dropped + ' lost on the device' : '');
+}
+
 async function command(body, what) {
   if (!current) return;
   try {
@@ -278,6 +315,9 @@ async function showDevicePage(id) {
     showDevice(await api('GET', '/api/devices/' + id));
     const logs = await api('GET', '/api/devices/' + id + '/logs?limit=1000');
     addRecords(logs.records);
+    $('traces').replaceChildren();
+    const traces = await api('GET', '/api/devices/' + id + '/traces?limit=1000');
+    addTraces(traces.records, traces.dropped);
     say('');
   } catch (e) {
     say(e.message, true);
@@ -291,6 +331,9 @@ async function showDevicePage(id) {
       if (b.device !== id) return;
       addRecords(b.records);
       if (b.dropped) say(b.dropped + ' log records were lost on the device before these', true);
+    },
+    trace: (b) => {
+      if (b.device === id) addTraces(b.records);
     },
     result: (r) => {
       if (r.device !== id) return;
@@ -328,6 +371,12 @@ document.addEventListener('DOMContentLoaded', () => {
       say(e.message, true);
     }
   });
+  for (const on of [true, false]) {
+    $(on ? 'trace-on' : 'trace-off').addEventListener('click', () => {
+      const app = $('trace-app').value.trim();
+      if (app) command({ trace: { app: app, on: on } }, 'tracing ' + app + (on ? ' on' : ' off'));
+    });
+  }
   window.addEventListener('hashchange', route);
   route();
 });
