@@ -32,14 +32,16 @@ start_device tracer studio_trace "  echo:
       msg0: {request: [echo_protocol]}"
 until_ok 30 "admin saying it registered" in_console "admin: info: registered with the server as 'tracer'"
 
-# traces_have PYTHON: the device's stored trace records (all of them, page
-# by page) make the expression true; `recs` is the list, `dropped` the count.
+# traces_have PYTHON: the device's stored trace records (page by page, at
+# most 12 pages: more than the server's ring, and an end even while records
+# keep coming) make the expression true; `recs` is the list, `dropped` the
+# count.
 traces_have() {
   python3 - "$URL" "$SECRET" "$ID" "$1" <<'EOF'
 import json, sys, urllib.request
 url, secret, dev, expr = sys.argv[1:5]
 recs, after, dropped = [], 0, 0
-while True:
+for _ in range(12):
     q = urllib.request.Request(f"{url}api/devices/{dev}/traces?after={after}&limit=1000",
                                headers={"Authorization": "Bearer " + secret})
     page = json.load(urllib.request.urlopen(q))
@@ -88,7 +90,13 @@ until_ok 10 "Core switching the flooder's tracing off" in_console "core: app 'ad
 # Once nothing more comes (two looks a second apart agree), the server
 # holds its ring of records at most.
 last_seq() { api "api/devices/$ID/traces?after=$1&limit=1000" | python3 -c 'import json, sys; print(json.load(sys.stdin)["next"])'; }
-settled() { a=$(last_seq 0); while :; do b=$(last_seq "$a"); [ "$b" = "$a" ] && break; a=$b; done; sleep 1; [ "$(last_seq "$a")" = "$a" ]; }
+settled() {
+  local a b
+  a=$(last_seq 0) || return 1
+  for _ in $(seq 30); do b=$(last_seq "$a") || return 1; [ "$b" = "$a" ] && break; a=$b; done
+  sleep 1
+  [ "$(last_seq "$a")" = "$a" ]
+}
 until_ok 60 "the traces settling" settled
 traces_have 'len(recs) <= 10000 and recs[-1]["seq"] - recs[0]["seq"] < 10000' ||
   die "the server keeps more than its ring of trace records"
