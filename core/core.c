@@ -53,6 +53,7 @@
 #include "sys_int.h"
 #include "sysq_int.h"
 #include "text_int.h"
+#include "trace_int.h"
 #include "tree_int.h"
 #include "uids_int.h"
 
@@ -165,6 +166,16 @@ struct proc {
     uint32_t n_srv;
     uint32_t srv[KOS__BOOT_MAX_DIRS];
     int srv_end[KOS__BOOT_MAX_DIRS];
+    /* Message tracing (lib/trace_int.h): its ring, made at its first start
+     * and kept for the next ones, and Core's reader of it; whether the
+     * managing app switched tracing on for it (kept across its restarts,
+     * not across a reboot), and whether what it recorded before tracing
+     * went off is still to be read. */
+    int trace_fd;
+    struct kos__trace_shm *trace;
+    struct kos__trace_reader trd;
+    bool traced;
+    bool trace_flush;
 };
 
 /* One compiled app filter, shared by every process whose sandbox
@@ -230,10 +241,21 @@ struct core {
     uint8_t *sysout;            /* replies to it */
     void *syspage;              /* the STATUS page being answered (struct sys_page) */
     struct kos__budget sys_log; /* Core's lines about its requests */
-    bool reboot;                /* the shutdown under way ends in a boot (a soft reboot) */
-    char reboot_why[384];       /* who asked, and why */
-    uint32_t boots;             /* 1, and one more for each soft reboot */
-    int64_t boot_wall_ns;       /* the wall clock when this boot began */
+    /* Message tracing: the managing app subscribed to trace records (its
+     * first TRACE_CREDIT), the records it lets Core send now, what was lost
+     * since the last batch sent, when the rings are drained next, how many
+     * apps are traced, and the batch being sent. */
+    bool trace_sub;
+    uint32_t trace_credit;
+    uint64_t trace_lost;
+    uint64_t trace_next_us;
+    uint32_t n_traced;
+    struct kos__trace_rec *trace_recs; /* KOS__SYS_TRACE_BATCH */
+    struct kos__sys_traces *trace_out;
+    bool reboot;          /* the shutdown under way ends in a boot (a soft reboot) */
+    char reboot_why[384]; /* who asked, and why */
+    uint32_t boots;       /* 1, and one more for each soft reboot */
+    int64_t boot_wall_ns; /* the wall clock when this boot began */
 };
 
 static uint64_t now_us(void)
@@ -317,7 +339,12 @@ static uint32_t servers_of(const struct core *c, const struct proc *p, uint32_t 
     return n;
 }
 
-/* Sends message server `s` the server end of app p's socket and p's grants. */
+static void trace_tell(struct core *c, const struct proc *p, uint32_t s, bool on);
+static int trace_prepare(struct core *c, struct proc *p);
+
+/* Sends message server `s` the server end of app p's socket and p's grants
+ * and, when p is traced, tells it so (after the grants: they make the
+ * server know p). */
 static kos_status_t send_grants(struct core *c, struct proc *p, uint32_t s, int fd)
 {
     struct kos__client_grants *g;
@@ -346,6 +373,8 @@ static kos_status_t send_grants(struct core *c, struct proc *p, uint32_t s, int 
     if (st == KOS_STATUS_OK)
         st = kos__ctl_send(srv->ctl, KOS__CTL_ADD_CLIENT, c->ctlbuf, len, fd);
     free(g);
+    if (st == KOS_STATUS_OK && p->traced)
+        trace_tell(c, p, s, true);
     return st;
 }
 
@@ -602,8 +631,8 @@ static kos_status_t launch_proc(struct core *c, struct proc *p, bool hold)
 {
     uint32_t n_srv = is_server(p) ? 0 : servers_of(c, p, p->srv);
     int app_ends[KOS__BOOT_MAX_DIRS];
-    int res_fds[KOS__BOOT_MAX_RES];
-    bool res_owned[KOS__BOOT_MAX_RES];
+    int res_fds[KOS__BOOT_MAX_RES + 1]; /* and the tracing ring */
+    bool res_owned[KOS__BOOT_MAX_RES + 1];
     int n_res = 0;
     uint64_t shared = 0;
     int con[2] = {-1, -1}, ctl[2] = {-1, -1};
@@ -655,6 +684,14 @@ static kos_status_t launch_proc(struct core *c, struct proc *p, bool hold)
         n_res = 0;
         st = KOS_STATUS_NOT_FOUND;
         goto out_quiet;
+    }
+    /* Its tracing ring, after its resources (Core keeps the descriptor). */
+    int tfd = trace_prepare(c, p);
+    if (tfd >= 0) {
+        res_fds[n_res] = tfd;
+        res_owned[n_res] = false;
+        boot.trace_fd = (int32_t)(KOS__CTL_FD + 1 + n_srv + (uint32_t)n_res);
+        n_res++;
     }
     /* The app's settings (config:), as the manifest gives them. */
     boot.n_config = p->cm->n_config < KOS__BOOT_MAX_CONFIG ? p->cm->n_config : KOS__BOOT_MAX_CONFIG;
@@ -1538,6 +1575,10 @@ static void close_ctl(struct core *c, struct proc *p)
     if (is_manager(c, p)) {
         kos__sysq_unsubscribe(&c->sysq);
         c->sys_watch = false;
+        /* Trace records in flight are lost with it; the rest wait in the
+         * rings for the next subscriber. */
+        c->trace_sub = false;
+        c->trace_credit = 0;
     }
 }
 
@@ -1630,6 +1671,284 @@ static void console_tap(void *arg, int64_t time_ns, const char *name, const char
         return;
     kos__sysq_push(&c->sysq, time_ns, name, text, len);
     sys_pump(c);
+}
+
+/* ---- message tracing (docs/messages.md, "Tracing") ---- */
+
+/* Whether any app Core traces uses message server s: then s records the
+ * directory events about those apps, and its ring is on. */
+static bool trace_server_needed(const struct core *c, uint32_t s)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct proc *p = &c->procs[i];
+        if (!p->traced)
+            continue;
+        uint32_t srv[KOS__BOOT_MAX_DIRS], n = servers_of(c, p, srv);
+        for (uint32_t k = 0; k < n; k++)
+            if (srv[k] == s)
+                return true;
+    }
+    return false;
+}
+
+/* Sets every message server's ring on or off as its apps need it. */
+static void trace_servers_update(struct core *c)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct proc *s = &c->procs[i];
+        if (!is_server(s) || !s->trace)
+            continue;
+        bool on = trace_server_needed(c, i);
+        if (!on && atomic_load_explicit(&s->trace->on, memory_order_relaxed))
+            s->trace_flush = true;
+        atomic_store_explicit(&s->trace->on, on, memory_order_relaxed);
+    }
+}
+
+/* Tells message server s whether to record the directory events about app
+ * p (KOS__CTL_TRACE). A server that is not running learns it with p's
+ * grants when it starts again (send_grants). */
+static void trace_tell(struct core *c, const struct proc *p, uint32_t s, bool on)
+{
+    struct proc *srv = &c->procs[s];
+    uint8_t body[8];
+
+    if (srv->state != P_RUNNING || srv->ctl < 0)
+        return;
+    for (int i = 0; i < 4; i++) {
+        body[i] = (uint8_t)(p->idx >> (8 * i));
+        body[4 + i] = (uint8_t)((on ? 1u : 0u) >> (8 * i));
+    }
+    /* Eight bytes on a channel the server reads in every turn: no room
+     * means it does not read, and its directory events go unrecorded. */
+    if (kos__ctl_send_nowait(srv->ctl, KOS__CTL_TRACE, body, sizeof(body)) != KOS_STATUS_OK)
+        say_sys(c,
+                "message server '%s' has no room on its control channel: it does not record "
+                "app '%s''s directory events",
+                srv->name, p->name);
+}
+
+/* Tells each message server of app p whether p is traced. */
+static void trace_tell_all(struct core *c, const struct proc *p, bool on)
+{
+    uint32_t srv[KOS__BOOT_MAX_DIRS], n = servers_of(c, p, srv);
+
+    for (uint32_t k = 0; k < n; k++)
+        trace_tell(c, p, srv[k], on);
+}
+
+/* Turns one ring record into what the managing app gets, with Core's names:
+ * the ring's process for its calls, the message server's word (app ids it
+ * was given by Core) for directory events. False if it names what Core does
+ * not know. */
+static bool trace_convert(const struct core *c, const struct proc *p,
+                          const struct kos__trace_rec *r, int64_t wall_minus_mono,
+                          struct kos__sys_trace *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = r->kind;
+    out->status = r->status;
+    out->label = r->label;
+    out->channel = r->channel;
+    out->req_len = r->req_len;
+    out->rep_len = r->rep_len;
+    out->time_ns = (uint64_t)((int64_t)r->time_ns + wall_minus_mono);
+    out->dur_ns = r->dur_ns;
+    if (!is_server(p)) {
+        if (r->dir >= p->n_srv)
+            return false;
+        snprintf(out->app, sizeof(out->app), "%s", p->name);
+        snprintf(out->server, sizeof(out->server), "%s", c->procs[p->srv[r->dir]].name);
+        return true;
+    }
+    if (r->app_id >= c->n || is_server(&c->procs[r->app_id]))
+        return false;
+    snprintf(out->app, sizeof(out->app), "%s", c->procs[r->app_id].name);
+    snprintf(out->server, sizeof(out->server), "%s", p->name);
+    if (r->peer_id != UINT32_MAX) {
+        if (r->peer_id >= c->n)
+            return false;
+        snprintf(out->peer, sizeof(out->peer), "%s", c->procs[r->peer_id].name);
+    }
+    snprintf(out->protocol, sizeof(out->protocol), "%s", r->name);
+    return true;
+}
+
+/* Sends one batch of process p's records, if the managing app's credit
+ * allows. Returns whether it took anything out of the ring. */
+static bool trace_send_from(struct core *c, struct proc *m, struct proc *p, int64_t wall_minus_mono)
+{
+    struct kos__trace_reader saved = p->trd;
+    uint64_t lost = 0;
+    uint32_t max = c->trace_credit < KOS__SYS_TRACE_BATCH ? c->trace_credit : KOS__SYS_TRACE_BATCH;
+    size_t n, len;
+
+    if (max == 0)
+        return false;
+    n = kos__trace_take(p->trace, &p->trd, is_server(p), is_server(p) ? 0 : p->n_srv, c->trace_recs,
+                        max, &lost);
+    struct kos__sys_traces *t = c->trace_out;
+    t->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (trace_convert(c, p, &c->trace_recs[i], wall_minus_mono, &t->r[t->n]))
+            t->n++;
+        else
+            lost++;
+    }
+    if (t->n == 0 && lost == 0 && p->trd.tail == saved.tail) {
+        p->trd = saved;
+        return false;
+    }
+    t->lost = c->trace_lost + lost;
+    if (t->n == 0) {
+        /* Only losses: counted now, said with the next batch. */
+        c->trace_lost = t->lost;
+        kos__trace_commit(p->trace, &p->trd);
+        return p->trd.tail != saved.tail;
+    }
+    if (kos__sys_traces_encode(t, c->sysout, KOS__CTL_MAX, &len) != KOS_STATUS_OK ||
+        kos__ctl_send_nowait(m->ctl, KOS__CTL_SYS_TRACES, c->sysout, len) != KOS_STATUS_OK) {
+        /* No room now: the records stay in the ring for the next drain. */
+        p->trd = saved;
+        return false;
+    }
+    kos__trace_commit(p->trace, &p->trd);
+    c->trace_lost = 0;
+    c->trace_credit -= t->n;
+    return true;
+}
+
+/* Drains the rings of the traced apps and of the message servers that
+ * record for them (servers first, so that a channel's grant goes before
+ * the calls on it) into the managing app, within its credit. What does not
+ * fit stays in the rings, where the processes count what they cannot
+ * write: nothing piles up in Core. */
+static void trace_pump(struct core *c)
+{
+    struct timespec mono, wall;
+    struct proc *m;
+
+    if (c->manager < 0 || !c->trace_sub)
+        return;
+    m = &c->procs[c->manager];
+    if (m->ctl < 0 || m->state != P_RUNNING)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t wall_minus_mono = ((int64_t)wall.tv_sec - (int64_t)mono.tv_sec) * 1000000000 +
+                              ((int64_t)wall.tv_nsec - (int64_t)mono.tv_nsec);
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < c->n && c->trace_credit > 0; i++) {
+            struct proc *p = &c->procs[i];
+            if (!p->trace || is_server(p) != (pass == 0))
+                continue;
+            bool wanted = is_server(p) ? atomic_load_explicit(&p->trace->on, memory_order_relaxed)
+                                       : p->traced;
+            if (!wanted && !p->trace_flush)
+                continue;
+            while (c->trace_credit > 0 && trace_send_from(c, m, p, wall_minus_mono))
+                ;
+            if (!wanted && !kos__trace_pending(p->trace, &p->trd))
+                p->trace_flush = false;
+        }
+    }
+}
+
+/* When the rings are drained next, or UINT64_MAX when none needs it. */
+static uint64_t trace_due(const struct core *c)
+{
+    if (!c->trace_sub || c->trace_credit == 0)
+        return UINT64_MAX;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->procs[i].trace && (c->procs[i].traced || c->procs[i].trace_flush ||
+                                  (is_server(&c->procs[i]) && c->n_traced)))
+            return c->trace_next_us;
+    return UINT64_MAX;
+}
+
+/* The managing app switches tracing on or off for an app. */
+static void sys_trace_set(struct core *c, struct proc *from, const struct kos__sys_request *rq)
+{
+    struct proc *p = NULL;
+
+    for (uint32_t i = 0; i < c->n; i++)
+        if (!strcmp(c->procs[i].name, rq->app))
+            p = &c->procs[i];
+    if (!p) {
+        sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_NOT_FOUND,
+                   "no app '%s' in this system", rq->app);
+        return;
+    }
+    if (is_server(p)) {
+        sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_INVALID_ARGUMENT,
+                   "'%s' is a message server: its directory events are traced with the apps "
+                   "they are about",
+                   p->name);
+        return;
+    }
+    if (p->traced != (rq->on != 0)) {
+        p->traced = rq->on != 0;
+        c->n_traced += p->traced ? 1u : (uint32_t)-1;
+        if (p->trace) {
+            if (p->traced) /* only what it records from now on */
+                kos__trace_skip(p->trace, &p->trd);
+            else
+                p->trace_flush = true;
+            atomic_store_explicit(&p->trace->on, p->traced, memory_order_relaxed);
+        }
+        trace_servers_update(c);
+        trace_tell_all(c, p, p->traced);
+        c->trace_next_us = now_us();
+    }
+    say_sys(c, "app '%s' asked to trace the calls of app '%s' %s", from->name, p->name,
+            p->traced ? "from now on" : "no more");
+    sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_OK, "tracing app '%s' %s", p->name,
+               p->traced ? "on" : "off");
+}
+
+/* The managing app gives trace credit: the first subscribes it, and the
+ * message servers are told again of every traced app, so that they record
+ * the channels those apps hold (a new subscriber knows none). */
+static void sys_trace_credit(struct core *c, uint32_t credit)
+{
+    if (!c->trace_sub) {
+        c->trace_sub = true;
+        c->trace_credit = 0;
+        for (uint32_t i = 0; i < c->n; i++)
+            if (c->procs[i].traced)
+                trace_tell_all(c, &c->procs[i], true);
+    }
+    c->trace_credit = c->trace_credit + credit > KOS__SYS_TRACE_WINDOW ? KOS__SYS_TRACE_WINDOW
+                                                                       : c->trace_credit + credit;
+    trace_pump(c);
+}
+
+/* Process p starts: its ring is made the first time (without one, it just
+ * records nothing), what the last run left is drained, and it starts empty,
+ * on if p is traced (or, for a message server, needed). Returns the ring's
+ * descriptor for the boot record, or -1. */
+static int trace_prepare(struct core *c, struct proc *p)
+{
+    if (!p->trace) {
+        kos_status_t st = kos__trace_create(&p->trace_fd, &p->trace);
+        if (st) {
+            say(c, "%s '%s' starts without a tracing ring: %s", kind(p), p->name,
+                kos_status_str(st));
+            p->trace = NULL;
+            p->trace_fd = -1;
+            return -1;
+        }
+    }
+    trace_pump(c);
+    bool on = is_server(p) ? trace_server_needed(c, p->idx) : p->traced;
+    if (p->traced || p->trace_flush) {
+        /* What the last run recorded and Core could not pass on yet. */
+        uint32_t left = atomic_load_explicit(&p->trace->head, memory_order_relaxed) - p->trd.tail;
+        c->trace_lost += left > KOS__TRACE_SLOTS ? KOS__TRACE_SLOTS : left;
+    }
+    kos__trace_reset(p->trace, &p->trd, on);
+    p->trace_flush = false;
+    return p->trace_fd;
 }
 
 /* A fingerprint of what STATUS reports that changes by itself: each
@@ -1883,6 +2202,10 @@ static const char *sys_what(uint32_t type)
         return "an app's restart";
     case KOS__CTL_SYS_REBOOT:
         return "a reboot";
+    case KOS__CTL_SYS_TRACE_SET:
+        return "an app's tracing";
+    case KOS__CTL_SYS_TRACE_CREDIT:
+        return "trace records";
     default:
         return "the console lines";
     }
@@ -1918,6 +2241,12 @@ static bool on_sys_request(struct core *c, struct proc *p, uint32_t type, size_t
         break;
     case KOS__CTL_SYS_REBOOT:
         sys_reboot(c, p, &rq);
+        break;
+    case KOS__CTL_SYS_TRACE_SET:
+        sys_trace_set(c, p, &rq);
+        break;
+    case KOS__CTL_SYS_TRACE_CREDIT:
+        sys_trace_credit(c, rq.credit);
         break;
     default:
         kos__sysq_credit(&c->sysq, rq.credit);
@@ -2011,7 +2340,8 @@ static bool on_control(struct core *c, struct proc *p)
     }
     if (st == KOS_STATUS_OK &&
         (type == KOS__CTL_SYS_STATUS_REQ || type == KOS__CTL_SYS_RESTART ||
-         type == KOS__CTL_SYS_REBOOT || type == KOS__CTL_SYS_CONSOLE_CREDIT)) {
+         type == KOS__CTL_SYS_REBOOT || type == KOS__CTL_SYS_CONSOLE_CREDIT ||
+         type == KOS__CTL_SYS_TRACE_SET || type == KOS__CTL_SYS_TRACE_CREDIT)) {
         if (on_sys_request(c, p, type, len))
             return true;
         close_ctl(c, p);
@@ -2208,6 +2538,18 @@ static int run_loop(struct core *c)
             if (now >= done_by_us)
                 break;
             timeout = (int)((done_by_us - now + 999) / 1000);
+        }
+        uint64_t trace_at = trace_due(c);
+        if (trace_at != UINT64_MAX) {
+            uint64_t now = now_us();
+            if (now >= trace_at) {
+                trace_pump(c);
+                c->trace_next_us = now + KOS__TRACE_DRAIN_MS * 1000u;
+                trace_at = c->trace_next_us;
+            }
+            uint64_t ms = (trace_at - now + 999) / 1000;
+            if (timeout < 0 || ms < (uint64_t)timeout)
+                timeout = (int)ms;
         }
         if (c->self_test_deadline_us && c->phase == PH_RUNNING) {
             uint64_t now = now_us();
@@ -2735,12 +3077,20 @@ static void destroy(struct core *c)
             strerror(err));
     kos__statedir_close(&c->sd);
     kos__uids_release(&c->uids);
-    free(c->procs);
     free(c->reach);
     free(c->ctlbuf);
     free(c->sysbuf);
     free(c->sysout);
     free(c->syspage);
+    free(c->trace_recs);
+    free(c->trace_out);
+    for (uint32_t i = 0; c->procs && i < c->n; i++) {
+        if (c->procs[i].trace) { /* its descriptor is valid only then */
+            kos__trace_unmap(c->procs[i].trace);
+            close(c->procs[i].trace_fd);
+        }
+    }
+    free(c->procs);
     kos__sysq_fini(&c->sysq);
     kos_image_close(c->img);
     if (c->probing)
@@ -2774,7 +3124,9 @@ static int reset_boot(struct core *c)
         p->launching = p->held = p->cancelled = false;
         drop_ends(p); /* any end never handed over */
         kos__console_buf_init(&p->conbuf, now_us() / 1000);
+        p->traced = p->trace_flush = false; /* tracing does not survive a reboot */
     }
+    c->n_traced = 0;
     for (uint32_t i = 0; c->region_fds && i < c->n_regions; i++)
         if (c->region_fds[i] >= 0)
             close(c->region_fds[i]);
@@ -2886,9 +3238,12 @@ int kos_core_run(const struct kos_core_opts *opts)
     c.sysbuf = malloc(SYS_LINE_BUF);
     c.sysout = malloc(KOS__CTL_MAX);
     c.syspage = malloc(sizeof(struct sys_page));
+    c.trace_recs = calloc(KOS__SYS_TRACE_BATCH, sizeof(*c.trace_recs));
+    c.trace_out = calloc(1, sizeof(*c.trace_out));
     c.reach_words = (c.n + 63) / 64;
     c.reach = calloc((size_t)c.n * c.reach_words + 1, sizeof(uint64_t));
-    if (!c.procs || !c.ctlbuf || !c.reach || !c.sysbuf || !c.sysout || !c.syspage)
+    if (!c.procs || !c.ctlbuf || !c.reach || !c.sysbuf || !c.sysout || !c.syspage ||
+        !c.trace_recs || !c.trace_out)
         goto out_nomem;
     for (uint32_t i = 0; i < c.n; i++) {
         struct proc *p = &c.procs[i];
@@ -2897,6 +3252,7 @@ int kos_core_run(const struct kos_core_opts *opts)
         p->name = kos_cm_str(c.cm, p->cm->name);
         p->ctl = p->con = -1;
         p->status_fd = -1;
+        p->trace_fd = -1;
         p->last_status = -1;
         kos__console_buf_init(&p->conbuf, c.t0_us / 1000);
         p->store.mnt = -1;

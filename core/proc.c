@@ -31,7 +31,7 @@
 #include "boot_int.h"
 #include "proc_int.h"
 
-#define MAX_FDS (4 + KOS__BOOT_MAX_DIRS + KOS__BOOT_MAX_RES + 4)
+#define MAX_FDS (4 + KOS__BOOT_MAX_DIRS + KOS__BOOT_MAX_RES + 1 + 4) /* and the tracing ring */
 
 __attribute__((noreturn)) static void child_fail(int errpipe, int step, int err)
 {
@@ -262,7 +262,7 @@ kos_status_t kos__proc_launch(const struct kos__spawn *s, struct kos__launch *l,
 
     *why = (struct kos__spawn_err){0, 0};
     *l = (struct kos__launch){.pid = -1, .errpipe = -1, .status_fd = -1, .release_fd = -1};
-    if (s->n_dir_fds > KOS__BOOT_MAX_DIRS || s->n_res_fds > KOS__BOOT_MAX_RES)
+    if (s->n_dir_fds > KOS__BOOT_MAX_DIRS || s->n_res_fds > KOS__BOOT_MAX_RES + 1)
         return KOS_STATUS_INVALID_ARGUMENT;
     if (pipe2(errpipe, O_CLOEXEC) < 0 || ((s->sb || s->hold) && pipe2(syncp, O_CLOEXEC) < 0) ||
         (s->sb && pipe2(statp, O_CLOEXEC) < 0)) {

@@ -31,7 +31,7 @@ struct kos__spawn {
     int ctl_fd;              /* process end of the control socket */
     const int *dir_fds;      /* process ends of message-server sockets, in order */
     size_t n_dir_fds;
-    const int *res_fds; /* devices and regions, in boot-record order */
+    const int *res_fds; /* devices and regions, in boot-record order, then the tracing ring */
     size_t n_res_fds;
     const struct kos_sandbox *sb; /* NULL: no sandbox (--isolation none) */
     bool hold;                    /* the child prepares everything (with a sandbox, the

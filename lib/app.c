@@ -20,6 +20,7 @@
 #include "boot_int.h"
 #include "msg_int.h"
 #include "sys_int.h"
+#include "trace_int.h"
 
 struct kos_app {
     int ctl;
@@ -42,7 +43,8 @@ struct kos_app {
         uint64_t size;
     } res[KOS__BOOT_MAX_RES];
     uint32_t n_config;
-    char **config; /* "key=value" */
+    char **config;                /* "key=value" */
+    struct kos__trace_shm *trace; /* its message-tracing ring, or NULL */
 };
 
 kos_status_t kos_app_open(kos_app_t **out)
@@ -73,8 +75,17 @@ kos_status_t kos_app_open(kos_app_t **out)
 
     app = calloc(1, sizeof(*app));
     if (!app) {
+        if (boot.trace_fd >= 0)
+            close(boot.trace_fd);
         st = KOS_STATUS_NO_MEMORY;
         goto out_free_buf;
+    }
+    /* The tracing ring: mapped, its descriptor no longer needed. One that
+     * cannot be mapped only means no tracing. */
+    if (boot.trace_fd >= 0) {
+        if (kos__trace_map(boot.trace_fd, &app->trace))
+            app->trace = NULL;
+        close(boot.trace_fd);
     }
     app->ctl = KOS__CTL_FD;
     app->app_id = boot.app_id;
@@ -96,6 +107,7 @@ kos_status_t kos_app_open(kos_app_t **out)
                 close(boot.dirs[j].fd);
             goto out_close_app;
         }
+        kos__dir_set_trace(app->dirs[i].dir, app->trace, i);
         memcpy(app->dirs[i].name, boot.dirs[i].name, KOS__NAME_MAX);
         app->n_dirs = i + 1;
     }
@@ -135,6 +147,7 @@ void kos_app_close(kos_app_t *app)
     for (uint32_t i = 0; i < app->n_config; i++)
         free(app->config[i]);
     free(app->config);
+    kos__trace_unmap(app->trace); /* after the directories: their tokens no longer read it */
     if (app->ctl >= 0)
         close(app->ctl);
     free(app);

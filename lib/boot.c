@@ -173,6 +173,7 @@ kos_status_t kos__boot_encode(const struct kos__boot *boot, void *buf, size_t ca
     put_u32(&c, boot->n_config);
     for (uint32_t i = 0; i < boot->n_config; i++)
         put_string(&c, boot->config[i], KOS__CONFIG_MAX);
+    put_u32(&c, boot->trace_fd > 0 ? (uint32_t)boot->trace_fd : 0); /* 0: none */
     if (c.bad)
         return KOS_STATUS_TOO_LARGE;
     *len = c.pos;
@@ -222,6 +223,10 @@ kos_status_t kos__boot_decode(const void *body, size_t len, struct kos__boot *ou
         if (!eq || !kos__name_valid(out->config[i], (size_t)(eq - out->config[i])))
             c.bad = true;
     }
+    uint32_t tfd = get_u32(&c);
+    out->trace_fd = tfd ? (int32_t)tfd : -1;
+    if (tfd != 0 && (tfd <= KOS__CTL_FD || tfd > 1024))
+        c.bad = true;
     if (c.bad || c.pos != len)
         return KOS_STATUS_PROTOCOL;
     return KOS_STATUS_OK;

@@ -47,6 +47,12 @@ enum kos__ctl_type {
     KOS__CTL_SYS_CONSOLE_CREDIT = 12, /* app -> Core: send me console lines, this many bytes */
     KOS__CTL_SYS_CONSOLE = 13,        /* Core -> app: one console line */
     KOS__CTL_SYS_CHANGED = 14,        /* Core -> app: the state changed since it last asked */
+    /* Message tracing (docs/messages.md, "Tracing"). */
+    KOS__CTL_TRACE = 15,            /* Core -> message server: u32 app_id, u32 on: record
+                                       that app's directory events (or stop) */
+    KOS__CTL_SYS_TRACE_SET = 16,    /* app -> Core: trace this app's calls, or stop */
+    KOS__CTL_SYS_TRACE_CREDIT = 17, /* app -> Core: send me trace records, this many */
+    KOS__CTL_SYS_TRACES = 18,       /* Core -> app: a batch of trace records */
 };
 
 enum kos__role {
@@ -82,6 +88,9 @@ struct kos__boot {
      * decoded body, which must outlive it. */
     uint32_t n_config;
     const char *config[KOS__BOOT_MAX_CONFIG];
+    /* The process's message-tracing ring (trace_int.h); 0 or -1 for none
+     * (encoded as 0, decoded as -1). */
+    int32_t trace_fd;
 };
 
 /*

@@ -42,6 +42,7 @@
 #include "channel_int.h"
 #include "msg_int.h"
 #include "msg_wire_int.h"
+#include "trace_int.h"
 
 /* How long the message server may take to answer a round trip that has no
  * caller-given timeout of its own (redeeming a transferred token), and the
@@ -80,6 +81,10 @@ struct srv_chan {
     bool pending;
     bool rung; /* its doorbell rang since the channel was last looked at */
     uint32_t note_head;
+    /* Tracing (set only while it is on): the pending call's label, size
+     * and when it was taken; t_start 0 when not recorded. */
+    uint32_t t_label, t_len;
+    uint64_t t_start;
 };
 
 struct kos_endpoint {
@@ -99,6 +104,7 @@ struct kos_endpoint {
     int32_t peer_cpu; /* CPU of the client served last */
     int32_t my_cpu;   /* CPU this endpoint's thread last ran on */
     uint32_t tick;
+    const _Atomic uint32_t *trace_on; /* the app's ring's `on`, or kos__trace_never */
     struct app_name *names;
     uint8_t payload[KOS_MSG_MAX_PAYLOAD];
 };
@@ -109,11 +115,12 @@ struct kos_token {
     uint32_t channel;
     char protocol[KOS__NAME_MAX];
     struct kos__chan_shm *shm;
-    int wait_fd;        /* note bell read end: kos_token_fd() */
-    int ring_fd;        /* the server's doorbell */
-    uint32_t seq;       /* seq of the last request sent */
-    uint32_t note_tail; /* notifications consumed */
-    kos_status_t down;  /* once not OK, what every call returns */
+    int wait_fd;                      /* note bell read end: kos_token_fd() */
+    int ring_fd;                      /* the server's doorbell */
+    uint32_t seq;                     /* seq of the last request sent */
+    uint32_t note_tail;               /* notifications consumed */
+    kos_status_t down;                /* once not OK, what every call returns */
+    const _Atomic uint32_t *trace_on; /* the app's ring's `on`, or kos__trace_never */
     struct kos__spin spin;
     uint8_t payload[KOS_MSG_MAX_PAYLOAD];
 };
@@ -126,6 +133,11 @@ struct kos_dir {
     kos_status_t broken; /* once not OK, the connection is over */
     struct kos_token *tokens;
     struct kos_endpoint *endpoints;
+    /* Message tracing: the app's ring (owned by the app), this directory's
+     * index among the app's message servers, and what says it is on. */
+    struct kos__trace_shm *trace;
+    uint32_t trace_dir;
+    const _Atomic uint32_t *trace_on;
 };
 
 static void ep_drop_chan(kos_endpoint_t *ep, size_t i);
@@ -175,6 +187,7 @@ kos_status_t kos__dir_create(int sock, const char *server_name, uint32_t app_id,
     dir->app_id = app_id;
     strcpy(dir->server, server_name);
     dir->next_id = 1;
+    dir->trace_on = &kos__trace_never;
     *out = dir;
     return KOS_STATUS_OK;
 }
@@ -183,11 +196,15 @@ void kos__dir_destroy(kos_dir_t *dir)
 {
     if (!dir)
         return;
-    for (kos_token_t *t = dir->tokens; t; t = t->next)
+    /* The ring may be unmapped once the directory is gone. */
+    for (kos_token_t *t = dir->tokens; t; t = t->next) {
         t->dir = NULL;
+        t->trace_on = &kos__trace_never;
+    }
     for (kos_endpoint_t *ep = dir->endpoints; ep; ep = ep->next) {
         epoll_ctl(ep->epfd, EPOLL_CTL_DEL, dir->sock, NULL);
         ep->dir = NULL;
+        ep->trace_on = &kos__trace_never;
     }
     close(dir->sock);
     free(dir);
@@ -196,6 +213,37 @@ void kos__dir_destroy(kos_dir_t *dir)
 const char *kos__dir_server(const kos_dir_t *dir)
 {
     return dir->server;
+}
+
+void kos__dir_set_trace(kos_dir_t *dir, struct kos__trace_shm *ring, uint32_t index)
+{
+    dir->trace = ring;
+    dir->trace_dir = index;
+    dir->trace_on = ring ? &ring->on : &kos__trace_never;
+    for (kos_token_t *t = dir->tokens; t; t = t->next)
+        t->trace_on = dir->trace_on;
+    for (kos_endpoint_t *ep = dir->endpoints; ep; ep = ep->next)
+        ep->trace_on = dir->trace_on;
+}
+
+/* Records one call in the app's ring (tracing is on). */
+static void trace_call(kos_dir_t *dir, uint32_t kind, uint32_t channel, uint32_t label,
+                       kos_status_t status, uint32_t req_len, uint32_t rep_len, uint64_t start)
+{
+    struct kos__trace_rec r = {
+        .kind = kind,
+        .dir = dir->trace_dir,
+        .channel = channel,
+        .label = label,
+        .status = (uint32_t)status,
+        .req_len = req_len,
+        .rep_len = rep_len,
+        .time_ns = start,
+        .dur_ns = kos__now_ns() - start,
+    };
+
+    if (dir->trace)
+        kos__trace_put(dir->trace, &r);
 }
 
 int kos_dir_fd(const kos_dir_t *dir)
@@ -341,6 +389,7 @@ static kos_status_t token_create(kos_dir_t *dir, uint32_t channel, const char *p
     snprintf(t->protocol, sizeof(t->protocol), "%s", protocol);
     t->wait_fd = fds[KOS__MW_FD_WAIT];
     t->ring_fd = fds[KOS__MW_FD_RING];
+    t->trace_on = dir->trace_on;
     kos__spin_init(&t->spin);
     t->next = dir->tokens;
     dir->tokens = t;
@@ -600,6 +649,29 @@ static kos_status_t token_call(kos_token_t *t, uint32_t label, uint64_t param, c
     return fd_deliver(t->dir, &m, fd, (kos_status_t)m.status);
 }
 
+/* A call with tracing on: timed and recorded, whatever its outcome. The
+ * reply goes through a copy, so that its size is known only when one came
+ * (token_call() fills it only then) and the caller's is untouched
+ * otherwise, as without tracing. */
+static kos_status_t __attribute__((noinline))
+token_call_traced(kos_token_t *t, const struct kos_msg *request, uint64_t cookie,
+                  struct kos_msg *reply, int timeout_ms, int *fd)
+{
+    struct kos_msg r = {.len = UINT32_MAX};
+    kos_dir_t *dir = t->dir;
+    uint64_t start = kos__now_ns();
+    kos_status_t st =
+        token_call(t, request->label, request->param, request->payload, request->len,
+                   cookie ? KOS__SLOT_TOKEN : 0, cookie, reply ? &r : NULL, timeout_ms, fd);
+    bool got = reply && r.len != UINT32_MAX;
+
+    if (got)
+        *reply = r;
+    trace_call(dir, KOS__TRACE_CALL, t->channel, request->label, st, request->len, got ? r.len : 0,
+               start);
+    return st;
+}
+
 kos_status_t kos_msg_call(kos_token_t *token, const struct kos_msg *request, struct kos_msg *reply,
                           int timeout_ms)
 {
@@ -627,6 +699,9 @@ kos_status_t kos_msg_call_fd(kos_token_t *token, const struct kos_msg *request,
         if (st)
             return st;
     }
+    /* Tracing off: this one load and branch is all it costs. */
+    if (kos__trace_enabled(token->trace_on))
+        return token_call_traced(token, request, cookie, reply, timeout_ms, fd);
     return token_call(token, request->label, request->param, request->payload, request->len,
                       cookie ? KOS__SLOT_TOKEN : 0, cookie, reply, timeout_ms, fd);
 }
@@ -962,6 +1037,7 @@ kos_status_t kos_dir_publish(kos_dir_t *dir, const char *protocol, kos_endpoint_
     ep->id = rep.endpoint;
     strcpy(ep->protocol, protocol);
     ep->flags_sleeping = true;
+    ep->trace_on = dir->trace_on;
     ep->peer_cpu = -1;
     ep->my_cpu = kos__cpu();
     kos__spin_init(&ep->spin);
@@ -1092,6 +1168,13 @@ static kos_status_t ep_scan(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_
         }
         ch->pending = true;
         ch->pending_seq = seq;
+        if (kos__trace_enabled(ep->trace_on)) {
+            ch->t_label = m.label;
+            ch->t_len = m.len;
+            ch->t_start = kos__now_ns();
+        } else {
+            ch->t_start = 0;
+        }
         from->app_id = ch->app_id;
         from->app = ch->app;
         from->client = ch->id;
@@ -1255,6 +1338,11 @@ kos_status_t kos_endpoint_reply_fd(kos_endpoint_t *ep, const struct kos_caller *
         flags = KOS__SLOT_FD;
     }
     ch->pending = false;
+    if (__builtin_expect(ch->t_start != 0, 0)) {
+        trace_call(ep->dir, KOS__TRACE_SERVE, ch->id, ch->t_label, status, ch->t_len,
+                   reply ? reply->len : 0, ch->t_start);
+        ch->t_start = 0;
+    }
     kos__note_cpu(&ch->shm->srv_cpu, ep->my_cpu);
     if (reply)
         chan_reply(ch, to->call, status, reply->label, reply->param, reply->payload, reply->len,

@@ -37,6 +37,14 @@ void kos__dir_destroy(kos_dir_t *dir);
 /* The message server's name this directory talks to ("msg0"). */
 const char *kos__dir_server(const kos_dir_t *dir);
 
+struct kos__trace_shm;
+
+/* Makes the directory record its app's calls into `ring` (trace_int.h; the
+ * app's, which must outlive the directory; NULL: none) as message server
+ * number `index` of the app's boot record, whenever the ring says tracing
+ * is on. Does not block. */
+void kos__dir_set_trace(kos_dir_t *dir, struct kos__trace_shm *ring, uint32_t index);
+
 /* ---- test hooks ---- */
 
 struct kos__chan_shm;

@@ -16,6 +16,7 @@
 
 #include "cursor_int.h"
 #include "sys_int.h"
+#include "trace_int.h"
 
 const char *kos__sys_state_name(uint32_t state)
 {
@@ -42,7 +43,8 @@ const char *kos__sys_state_name(uint32_t state)
 bool kos__sys_from_core(uint32_t type)
 {
     return type == KOS__CTL_SYS_STATUS || type == KOS__CTL_SYS_RESULT ||
-           type == KOS__CTL_SYS_CONSOLE || type == KOS__CTL_SYS_CHANGED;
+           type == KOS__CTL_SYS_CONSOLE || type == KOS__CTL_SYS_CHANGED ||
+           type == KOS__CTL_SYS_TRACES;
 }
 
 /* ---- requests ---- */
@@ -76,6 +78,18 @@ kos_status_t kos__sys_request_encode(const struct kos__sys_request *r, void *buf
         break;
     case KOS__CTL_SYS_CONSOLE_CREDIT:
         if (!credit_ok(r->credit))
+            return KOS_STATUS_INVALID_ARGUMENT;
+        put_u32(&c, r->credit);
+        break;
+    case KOS__CTL_SYS_TRACE_SET:
+        if (!kos__name_valid(r->app, strnlen(r->app, KOS__NAME_MAX)) || r->on > 1)
+            return KOS_STATUS_INVALID_ARGUMENT;
+        put_u32(&c, r->id);
+        put_u32(&c, r->on);
+        put_name(&c, r->app);
+        break;
+    case KOS__CTL_SYS_TRACE_CREDIT:
+        if (r->credit < 1 || r->credit > KOS__SYS_TRACE_WINDOW)
             return KOS_STATUS_INVALID_ARGUMENT;
         put_u32(&c, r->credit);
         break;
@@ -115,6 +129,18 @@ kos_status_t kos__sys_request_decode(uint32_t type, const void *body, size_t len
     case KOS__CTL_SYS_CONSOLE_CREDIT:
         out->credit = get_u32(&c);
         if (!credit_ok(out->credit))
+            c.bad = true;
+        break;
+    case KOS__CTL_SYS_TRACE_SET:
+        out->id = get_u32(&c);
+        out->on = get_u32(&c);
+        get_name(&c, out->app);
+        if (out->on > 1)
+            c.bad = true;
+        break;
+    case KOS__CTL_SYS_TRACE_CREDIT:
+        out->credit = get_u32(&c);
+        if (out->credit < 1 || out->credit > KOS__SYS_TRACE_WINDOW)
             c.bad = true;
         break;
     default:
@@ -310,6 +336,99 @@ kos_status_t kos__sys_line_decode(const void *body, size_t len, struct kos__sys_
     return KOS_STATUS_OK;
 }
 
+/* ---- TRACES ---- */
+
+/* A name field that may be empty. */
+static bool name_or_empty(const char *s)
+{
+    size_t n = strnlen(s, KOS__NAME_MAX);
+    return n == 0 || kos__name_valid(s, n);
+}
+
+static bool trace_ok(const struct kos__sys_trace *r)
+{
+    bool call = r->kind == KOS__TRACE_CALL || r->kind == KOS__TRACE_SERVE;
+
+    return (call || kos__trace_kind_dir(r->kind)) && r->status < KOS_STATUS__COUNT &&
+           kos__name_valid(r->app, strnlen(r->app, KOS__NAME_MAX)) &&
+           kos__name_valid(r->server, strnlen(r->server, KOS__NAME_MAX)) &&
+           name_or_empty(r->peer) && name_or_empty(r->protocol);
+}
+
+kos_status_t kos__sys_traces_encode(const struct kos__sys_traces *t, void *buf, size_t cap,
+                                    size_t *len)
+{
+    struct cursor c = {.w = buf, .cap = cap};
+
+    if (t->n > KOS__SYS_TRACE_BATCH)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    put_u64(&c, t->lost);
+    put_u32(&c, t->n);
+    for (uint32_t i = 0; i < t->n; i++) {
+        const struct kos__sys_trace *r = &t->r[i];
+        if (!trace_ok(r))
+            return KOS_STATUS_INVALID_ARGUMENT;
+        put_u32(&c, r->kind);
+        put_u32(&c, r->status);
+        put_u32(&c, r->label);
+        put_u32(&c, r->channel);
+        put_u32(&c, r->req_len);
+        put_u32(&c, r->rep_len);
+        put_u64(&c, r->time_ns);
+        put_u64(&c, r->dur_ns);
+        put_string(&c, r->app, KOS__NAME_MAX);
+        put_string(&c, r->server, KOS__NAME_MAX);
+        put_string(&c, r->peer, KOS__NAME_MAX);
+        put_string(&c, r->protocol, KOS__NAME_MAX);
+    }
+    if (c.bad)
+        return KOS_STATUS_TOO_LARGE;
+    *len = c.pos;
+    return KOS_STATUS_OK;
+}
+
+/* Reads a string field of at most KOS__NAME_MAX bytes with its NUL into
+ * dst; its validity is checked with the whole record. */
+static void get_field(struct cursor *c, char *dst)
+{
+    const char *s = get_string(c, KOS__NAME_MAX);
+
+    if (s)
+        memcpy(dst, s, strlen(s) + 1);
+    else
+        dst[0] = '\0';
+}
+
+kos_status_t kos__sys_traces_decode(const void *body, size_t len, struct kos__sys_traces *out)
+{
+    struct cursor c = {.r = body, .cap = len};
+
+    out->lost = get_u64(&c);
+    out->n = get_u32(&c);
+    if (c.bad || out->n > KOS__SYS_TRACE_BATCH)
+        return KOS_STATUS_PROTOCOL;
+    for (uint32_t i = 0; i < out->n && !c.bad; i++) {
+        struct kos__sys_trace *r = &out->r[i];
+        r->kind = get_u32(&c);
+        r->status = get_u32(&c);
+        r->label = get_u32(&c);
+        r->channel = get_u32(&c);
+        r->req_len = get_u32(&c);
+        r->rep_len = get_u32(&c);
+        r->time_ns = get_u64(&c);
+        r->dur_ns = get_u64(&c);
+        get_field(&c, r->app);
+        get_field(&c, r->server);
+        get_field(&c, r->peer);
+        get_field(&c, r->protocol);
+        if (!c.bad && !trace_ok(r))
+            c.bad = true;
+    }
+    if (c.bad || c.pos != len)
+        return KOS_STATUS_PROTOCOL;
+    return KOS_STATUS_OK;
+}
+
 /* ---- the managing app's side ---- */
 
 kos_status_t kos__sys_send(kos_app_t *app, const struct kos__sys_request *r)
@@ -341,6 +460,8 @@ kos_status_t kos__sys_receive(kos_app_t *app, void *buf, size_t cap, struct kos_
         return kos__sys_result_decode(buf, len, &m->u.result);
     case KOS__CTL_SYS_CONSOLE:
         return kos__sys_line_decode(buf, len, &m->u.line);
+    case KOS__CTL_SYS_TRACES:
+        return kos__sys_traces_decode(buf, len, &m->u.traces);
     default:
         return KOS_STATUS_PROTOCOL;
     }

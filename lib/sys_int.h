@@ -14,6 +14,11 @@
  *   KOS__CTL_SYS_CONSOLE_CREDIT u32 bytes: Core may send that many more bytes
  *                               of console lines (kos__sys_console_cost() each);
  *                               the first one subscribes the app
+ *   KOS__CTL_SYS_TRACE_SET      u32 id, u32 on (0 or 1), app name: record that
+ *                               app's calls and its directory events, or stop
+ *                               (answered by RESULT)
+ *   KOS__CTL_SYS_TRACE_CREDIT   u32 records: Core may send that many more trace
+ *                               records; the first one subscribes the app
  * Core -> app:
  *   KOS__CTL_SYS_STATUS         the page asked for (struct kos__sys_status)
  *   KOS__CTL_SYS_RESULT         u32 id, u32 status, message: how RESTART or
@@ -24,6 +29,10 @@
  *   KOS__CTL_SYS_CHANGED        (no body) a process's state, restarts or last
  *                               exit, or the self test, changed since the app
  *                               last asked for STATUS; at most one is pending
+ *   KOS__CTL_SYS_TRACES         u64 lost, u32 n, then n records (struct
+ *                               kos__sys_trace): trace records, each stamped
+ *                               by Core with the names it knows the processes
+ *                               by, and how many were lost before them
  *
  * All integers are little-endian; strings are NUL-terminated and bounded.
  * Decoders take only bodies that match the layout exactly, with every name
@@ -69,6 +78,13 @@
  * STOP always find room. */
 #define KOS__SYS_CONSOLE_WINDOW   65536u
 #define KOS__SYS_CONSOLE_OVERHEAD 1024u
+
+/* Trace records: at most KOS__SYS_TRACE_BATCH in one TRACES message (each
+ * at most 48 + 4 * 64 bytes: under 10 KB), and at most
+ * KOS__SYS_TRACE_WINDOW sent and not paid back in credit: under 40 KB on the
+ * channel beside the console's window, so results and STOP still find room. */
+#define KOS__SYS_TRACE_BATCH  32u
+#define KOS__SYS_TRACE_WINDOW 128u
 
 /* What one console line of `body_len` bytes costs in credit. */
 static inline uint32_t kos__sys_console_cost(size_t body_len)
@@ -128,12 +144,15 @@ struct kos__sys_status {
 
 /* A request, as sent and as Core decodes it. */
 struct kos__sys_request {
-    uint32_t type;           /* KOS__CTL_SYS_STATUS_REQ, _RESTART, _REBOOT, _CONSOLE_CREDIT */
-    uint32_t id;             /* echoed in the answer (not for CONSOLE_CREDIT) */
+    uint32_t type;           /* KOS__CTL_SYS_STATUS_REQ, _RESTART, _REBOOT, _CONSOLE_CREDIT,
+                                _TRACE_SET, _TRACE_CREDIT */
+    uint32_t id;             /* echoed in the answer (not for the credits) */
     uint32_t first;          /* STATUS_REQ: the first process wanted */
-    char app[KOS__NAME_MAX]; /* RESTART: a valid name */
+    char app[KOS__NAME_MAX]; /* RESTART, TRACE_SET: a valid name */
     const char *reason;      /* REBOOT: printable, at most KOS__SYS_REASON_MAX with its NUL */
-    uint32_t credit;         /* CONSOLE_CREDIT: 1..KOS__SYS_CONSOLE_WINDOW bytes */
+    uint32_t credit;         /* CONSOLE_CREDIT: 1..KOS__SYS_CONSOLE_WINDOW bytes;
+                                TRACE_CREDIT: 1..KOS__SYS_TRACE_WINDOW records */
+    uint32_t on;             /* TRACE_SET: 0 or 1 */
 };
 
 struct kos__sys_result {
@@ -149,6 +168,29 @@ struct kos__sys_line {
     const char *text;         /* escaped as printed; at most KOS__SYS_TEXT_MAX with its NUL */
 };
 
+/* One trace record as Core passes it on. Names are Core's (the process
+ * table's), never the recording process's own say. */
+struct kos__sys_trace {
+    uint32_t kind;                /* enum kos__trace_kind (trace_int.h) */
+    uint32_t status;              /* a kos_status_t */
+    uint32_t label;               /* CALL, SERVE: the request's label; DENY: 0 request, 1 publish */
+    uint32_t channel;             /* the message server's channel number, 0 for none */
+    uint32_t req_len, rep_len;    /* payload bytes */
+    uint64_t time_ns;             /* wall clock when it began */
+    uint64_t dur_ns;              /* how long it took */
+    char app[KOS__NAME_MAX];      /* CALL, SERVE: the ring's process; directory events: the app
+                                     they are about (as the message server vouches) */
+    char server[KOS__NAME_MAX];   /* the message server */
+    char peer[KOS__NAME_MAX];     /* directory events: the other app, or "" */
+    char protocol[KOS__NAME_MAX]; /* directory events: the protocol, or "" */
+};
+
+struct kos__sys_traces {
+    uint64_t lost; /* records lost before these since the last batch */
+    uint32_t n;
+    struct kos__sys_trace r[KOS__SYS_TRACE_BATCH];
+};
+
 /* Any message Core sends the managing app, decoded. */
 struct kos__sys_msg {
     uint32_t type; /* KOS__CTL_STOP or one of the KOS__CTL_SYS_* Core sends */
@@ -156,6 +198,7 @@ struct kos__sys_msg {
         struct kos__sys_status status;
         struct kos__sys_result result;
         struct kos__sys_line line;
+        struct kos__sys_traces traces;
     } u;
 };
 
@@ -186,6 +229,10 @@ kos_status_t kos__sys_result_decode(const void *body, size_t len, struct kos__sy
 kos_status_t kos__sys_line_encode(const struct kos__sys_line *l, void *buf, size_t cap, size_t *len)
     __attribute__((warn_unused_result));
 kos_status_t kos__sys_line_decode(const void *body, size_t len, struct kos__sys_line *out)
+    __attribute__((warn_unused_result));
+kos_status_t kos__sys_traces_encode(const struct kos__sys_traces *t, void *buf, size_t cap,
+                                    size_t *len) __attribute__((warn_unused_result));
+kos_status_t kos__sys_traces_decode(const void *body, size_t len, struct kos__sys_traces *out)
     __attribute__((warn_unused_result));
 
 /* The managing app's side. */

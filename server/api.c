@@ -263,6 +263,25 @@ static void devices_post(struct kos__srv *srv, struct evhttp_request *req)
     free(cert);
 }
 
+static void traces_get(struct kos__srv *srv, struct evhttp_request *req, const char *id,
+                       const char *query)
+{
+    char err[256];
+    uint64_t after;
+    unsigned limit;
+    json_t *j;
+
+    if (kos__req_traces_query(query, &after, &limit, err, sizeof(err)) != KOS_STATUS_OK) {
+        reply_error(req, 400, "%s", err);
+        return;
+    }
+    j = kos__store_traces_json(srv->store, id, after, limit);
+    if (!j)
+        reply_error(req, 404, "no device %s", id);
+    else
+        reply_json(req, 200, j);
+}
+
 static void commands_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
 {
     struct kos__req_command c;
@@ -390,6 +409,11 @@ static void device_route(struct kos__srv *srv, struct evhttp_request *req, bool 
             not_allowed(req, "GET");
         else
             logs_get(srv, req, id, query);
+    } else if (strcmp(what, "traces") == 0) {
+        if (!get)
+            not_allowed(req, "GET");
+        else
+            traces_get(srv, req, id, query);
     } else {
         reply_error(req, 404, "no such route");
     }
@@ -409,7 +433,7 @@ static void api_route(struct kos__srv *srv, struct evhttp_request *req, bool get
         else
             devices_post(srv, req);
     } else if (strncmp(path, DEVICES_PREFIX, sizeof(DEVICES_PREFIX) - 1) == 0) {
-        if (has_query && !strstr(path, "/logs"))
+        if (has_query && !strstr(path, "/logs") && !strstr(path, "/traces"))
             reply_error(req, 400, "this route takes no query parameters");
         else
             device_route(srv, req, get, path + sizeof(DEVICES_PREFIX) - 1, query);

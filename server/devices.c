@@ -20,7 +20,9 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "admin.pb-c.h"
+#include "boot_int.h"
 #include "logs.pb-c.h"
+#include "traces.pb-c.h"
 #include "req.h"
 #include "server_int.h"
 #include "srv_json.h"
@@ -29,8 +31,9 @@
 #include "text_int.h"
 
 /* The channels of docs/link.md this server takes data on. */
-#define CH_ADMIN 1u
-#define CH_LOGS  2u
+#define CH_ADMIN  1u
+#define CH_LOGS   2u
+#define CH_TRACES 3u
 
 /* ---- decoding with a bounded allocator ---- */
 
@@ -371,6 +374,114 @@ out:
     return ok;
 }
 
+/* A name a device sent for a trace record: a KOS name, or "" where the
+ * record may leave it unknown. */
+static bool trace_name_ok(const char *s, bool may_be_empty)
+{
+    size_t n = strlen(s);
+    return n == 0 ? may_be_empty : kos__name_valid(s, n);
+}
+
+/* Emits stored trace records as "trace" events of about KOS__SRV_EVENT_MAX
+ * bytes each (the drops with the first). */
+static void emit_traces(struct kos__srv *srv, const char *id, const struct kos__store_trace *recs,
+                        size_t n, uint64_t first_seq, uint64_t dropped)
+{
+    json_t *batch = NULL;
+    size_t size = 0;
+
+    for (size_t i = 0; i <= n; i++) {
+        json_t *r = NULL;
+        size_t rsize = 0;
+
+        if (i < n) {
+            if (!(r = kos__json_trace(first_seq + i, &recs[i])))
+                continue;
+            rsize = json_dumpb(r, NULL, 0, JSON_COMPACT) + 1;
+        }
+        if (batch && (i == n || size + rsize > KOS__SRV_EVENT_MAX - 256)) {
+            kos__srv_emit(srv, "trace", id,
+                          json_pack("{s:s, s:o, s:o}", "device", id, "records", batch, "dropped",
+                                    kos__json_u64(dropped)));
+            dropped = 0;
+            batch = NULL;
+            size = 0;
+        }
+        if (!r)
+            continue;
+        if (!batch && !(batch = json_array())) {
+            json_decref(r);
+            continue;
+        }
+        json_array_append_new(batch, r);
+        size += rsize;
+    }
+    if (n == 0 && dropped)
+        kos__srv_emit(srv, "trace", id,
+                      json_pack("{s:s, s:[], s:o}", "device", id, "records", "dropped",
+                                kos__json_u64(dropped)));
+}
+
+/* A TraceBatch (proto/traces.proto): checked whole, then stored. */
+static bool on_traces(struct kos__srv *srv, const char *id, const uint8_t *p, size_t n, char *why,
+                      size_t cap)
+{
+    struct budget b = {0};
+    ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
+    Kos__Traces__TraceBatch *tb = kos__traces__trace_batch__unpack(&alloc, n, p);
+    struct kos__store_trace *recs = NULL;
+    uint64_t first = 0;
+    size_t stored = 0, skip;
+    bool ok = false;
+
+    if (!tb)
+        return refuse(why, cap, "a traces message that is not a TraceBatch (%zu bytes)", n);
+    if (tb->n_records && !(recs = calloc(tb->n_records, sizeof(*recs)))) {
+        refuse(why, cap, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < tb->n_records; i++) {
+        const Kos__Traces__TraceRecord *r = tb->records[i];
+        bool call =
+            r->kind == KOS__TRACES__KIND__KIND_CALL || r->kind == KOS__TRACES__KIND__KIND_SERVE;
+
+        if (!kos__store_trace_kind_known((unsigned)r->kind) || !trace_name_ok(r->app, false) ||
+            !trace_name_ok(r->server, false) || !trace_name_ok(r->peer, true) ||
+            !trace_name_ok(r->protocol, call) || r->status >= KOS_STATUS__COUNT) {
+            refuse(why, cap,
+                   "a TraceRecord (%zu of the batch) with an unknown kind, a status out of range "
+                   "or a name that is not a KOS name",
+                   i);
+            goto out;
+        }
+        recs[i] = (struct kos__store_trace){
+            .time_ns = r->time_ns,
+            .kind = (unsigned)r->kind,
+            .app = r->app,
+            .peer = r->peer,
+            .server = r->server,
+            .protocol = r->protocol,
+            .channel = r->channel,
+            .label = r->label,
+            .status = r->status,
+            .req_len = r->req_len,
+            .rep_len = r->rep_len,
+            .dur_ns = r->dur_ns,
+            .verified = r->verified,
+        };
+    }
+    ok = true;
+    if (kos__store_traces_add(srv->store, id, recs, tb->n_records, tb->dropped, &first, &stored) !=
+        KOS_STATUS_OK)
+        goto out;
+    skip = tb->n_records - stored;
+    emit_traces(srv, id, recs ? recs + skip : NULL, stored, first, tb->dropped);
+out:
+    free(recs);
+    kos__traces__trace_batch__free_unpacked(tb, &alloc);
+    return ok;
+}
+
 static void hook_data(void *arg, const char *id, uint32_t ch, const uint8_t *p, size_t n)
 {
     struct kos__srv *srv = arg;
@@ -383,6 +494,8 @@ static void hook_data(void *arg, const char *id, uint32_t ch, const uint8_t *p, 
         ok = on_admin(srv, id, p, n, why, sizeof(why));
     else if (ch == CH_LOGS)
         ok = on_logs(srv, id, p, n, why, sizeof(why));
+    else if (ch == CH_TRACES)
+        ok = on_traces(srv, id, p, n, why, sizeof(why));
     else
         ok = refuse(why, sizeof(why), "data on channel %u, which this server does not take", ch);
     if (!ok && why[0]) {
@@ -406,6 +519,7 @@ kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
     Kos__Admin__Command c = KOS__ADMIN__COMMAND__INIT;
     Kos__Admin__RestartApp ra = KOS__ADMIN__RESTART_APP__INIT;
     Kos__Admin__Reboot rb = KOS__ADMIN__REBOOT__INIT;
+    Kos__Admin__SetTracing tr = KOS__ADMIN__SET_TRACING__INIT;
     enum kos__dev_state state;
     char json[128], app[sizeof(cmd->app)];
     uint8_t buf[256];
@@ -427,6 +541,9 @@ kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
     }
     if (cmd->kind == KOS__CMD_RESTART_APP)
         snprintf(json, sizeof(json), "{\"restart_app\":\"%s\"}", cmd->app);
+    else if (cmd->kind == KOS__CMD_TRACE)
+        snprintf(json, sizeof(json), "{\"trace\":{\"app\":\"%s\",\"on\":%s}}", cmd->app,
+                 cmd->on ? "true" : "false");
     else
         snprintf(json, sizeof(json), "{\"reboot\":true}");
     st = kos__store_command_add(srv->store, id, json, cmd_id);
@@ -440,6 +557,12 @@ kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
         ra.app = app;
         c.body_case = KOS__ADMIN__COMMAND__BODY_RESTART_APP;
         c.restart_app = &ra;
+    } else if (cmd->kind == KOS__CMD_TRACE) {
+        snprintf(app, sizeof(app), "%s", cmd->app);
+        tr.app = app;
+        tr.on = cmd->on;
+        c.body_case = KOS__ADMIN__COMMAND__BODY_SET_TRACING;
+        c.set_tracing = &tr;
     } else {
         c.body_case = KOS__ADMIN__COMMAND__BODY_REBOOT;
         c.reboot = &rb;
@@ -465,7 +588,9 @@ kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
         return st == KOS_STATUS_BUSY ? KOS_STATUS_BUSY : KOS_STATUS_UNAVAILABLE;
     }
     kos__srv_log("device %.16s: command %llu sent (%s)", id, (unsigned long long)*cmd_id,
-                 cmd->kind == KOS__CMD_RESTART_APP ? "restart an app" : "reboot");
+                 cmd->kind == KOS__CMD_RESTART_APP ? "restart an app"
+                 : cmd->kind == KOS__CMD_TRACE     ? (cmd->on ? "tracing on" : "tracing off")
+                                                   : "reboot");
     return KOS_STATUS_OK;
 }
 

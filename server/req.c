@@ -151,23 +151,47 @@ out:
 kos_status_t kos__req_command(const char *body, size_t len, struct kos__req_command *out, char *err,
                               size_t errlen)
 {
-    static const char *const known[] = {"restart_app", "reboot"};
-    static const char takes[] = "a command is {\"restart_app\": APP} or {\"reboot\": true}";
-    json_t *j, *app, *reboot;
+    static const char *const known[] = {"restart_app", "reboot", "trace"};
+    static const char takes[] = "a command is {\"restart_app\": APP}, {\"reboot\": true} or "
+                                "{\"trace\": {\"app\": APP, \"on\": true|false}}";
+    json_t *j, *app, *reboot, *trace;
     kos_status_t st = KOS_STATUS_INVALID_ARGUMENT;
 
     memset(out, 0, sizeof(*out));
     if (!(j = load_object(body, len, err, errlen)))
         return st;
-    if (!only_known(j, known, 2, takes, err, errlen))
+    if (!only_known(j, known, 3, takes, err, errlen))
         goto out;
     app = json_object_get(j, "restart_app");
     reboot = json_object_get(j, "reboot");
-    if ((app != NULL) == (reboot != NULL)) {
+    trace = json_object_get(j, "trace");
+    if ((app != NULL) + (reboot != NULL) + (trace != NULL) != 1) {
         snprintf(err, errlen, "give exactly one command: %s", takes);
         goto out;
     }
-    if (app) {
+    if (trace) {
+        static const char *const tknown[] = {"app", "on"};
+        json_t *tapp = json_object_get(trace, "app"), *on = json_object_get(trace, "on");
+        if (!json_is_object(trace) || !only_known(trace, tknown, 2, takes, err, errlen)) {
+            if (!json_is_object(trace))
+                snprintf(err, errlen, "\"trace\" must be an object: %s", takes);
+            goto out;
+        }
+        if (!tapp || !json_is_string(tapp) ||
+            !kos__name_valid(json_string_value(tapp), json_string_length(tapp))) {
+            snprintf(err, errlen,
+                     "\"trace\".\"app\" must be an app's name (1 to 63 characters of "
+                     "A-Z a-z 0-9 _ . -, starting with a letter or digit)");
+            goto out;
+        }
+        if (!on || !json_is_boolean(on)) {
+            snprintf(err, errlen, "\"trace\".\"on\" must be true or false");
+            goto out;
+        }
+        out->kind = KOS__CMD_TRACE;
+        out->on = json_is_true(on);
+        memcpy(out->app, json_string_value(tapp), json_string_length(tapp));
+    } else if (app) {
         if (!json_is_string(app) ||
             !kos__name_valid(json_string_value(app), json_string_length(app))) {
             snprintf(err, errlen,
@@ -250,10 +274,13 @@ static bool number(const char *v, size_t len, uint64_t min, uint64_t max, uint64
     return true;
 }
 
+/* A page of records: the logs' or the traces'. */
 struct logs_q {
     uint64_t after;
     unsigned limit;
     bool seen_after, seen_limit;
+    unsigned max;     /* the largest limit */
+    const char *what; /* "logs", "traces" */
 };
 
 static bool logs_param(void *arg, const char *key, size_t klen, const char *val, size_t vlen,
@@ -273,24 +300,38 @@ static bool logs_param(void *arg, const char *key, size_t klen, const char *val,
         return true;
     }
     if (klen == 5 && memcmp(key, "limit", 5) == 0) {
-        if (q->seen_limit || !number(val, vlen, 1, KOS__SRV_LOGS_LIMIT_MAX, &x)) {
-            snprintf(err, errlen, "\"limit\" takes one number from 1 to %u",
-                     KOS__SRV_LOGS_LIMIT_MAX);
+        if (q->seen_limit || !number(val, vlen, 1, q->max, &x)) {
+            snprintf(err, errlen, "\"limit\" takes one number from 1 to %u", q->max);
             return false;
         }
         q->limit = (unsigned)x;
         q->seen_limit = true;
         return true;
     }
-    snprintf(err, errlen, "unknown query parameter \"%s\": the logs take after=SEQ and limit=N",
-             quote(quoted, sizeof(quoted), key, klen));
+    snprintf(err, errlen, "unknown query parameter \"%s\": the %s take after=SEQ and limit=N",
+             quote(quoted, sizeof(quoted), key, klen), q->what);
     return false;
 }
 
 kos_status_t kos__req_logs_query(const char *query, uint64_t *after, unsigned *limit, char *err,
                                  size_t errlen)
 {
-    struct logs_q q = {0, KOS__SRV_LOGS_LIMIT_DEFAULT, false, false};
+    struct logs_q q = {0,     KOS__SRV_LOGS_LIMIT_DEFAULT, false,
+                       false, KOS__SRV_LOGS_LIMIT_MAX,     "logs"};
+    kos_status_t st = each_param(query, logs_param, &q, err, errlen);
+
+    if (st)
+        return st;
+    *after = q.after;
+    *limit = q.limit;
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__req_traces_query(const char *query, uint64_t *after, unsigned *limit, char *err,
+                                   size_t errlen)
+{
+    struct logs_q q = {0,     KOS__SRV_TRACES_LIMIT_DEFAULT, false,
+                       false, KOS__SRV_TRACES_LIMIT_MAX,     "traces"};
     kos_status_t st = each_param(query, logs_param, &q, err, errlen);
 
     if (st)

@@ -36,12 +36,14 @@ bool kos__req_name_valid(const char *s, size_t len);
 kos_status_t kos__req_register(const char *body, size_t len, struct kos__req_register *out,
                                char *err, size_t errlen) __attribute__((warn_unused_result));
 
-/* POST /api/devices/ID/commands: {"restart_app": APP} or {"reboot": true}. */
-enum kos__req_cmd { KOS__CMD_RESTART_APP, KOS__CMD_REBOOT };
+/* POST /api/devices/ID/commands: {"restart_app": APP}, {"reboot": true}
+ * or {"trace": {"app": APP, "on": BOOL}}. */
+enum kos__req_cmd { KOS__CMD_RESTART_APP, KOS__CMD_REBOOT, KOS__CMD_TRACE };
 
 struct kos__req_command {
     enum kos__req_cmd kind;
-    char app[64]; /* restart_app: a KOS name (kos__name_valid) */
+    char app[64]; /* restart_app, trace: a KOS name (kos__name_valid) */
+    bool on;      /* trace */
 };
 
 kos_status_t kos__req_command(const char *body, size_t len, struct kos__req_command *out, char *err,
@@ -52,6 +54,11 @@ kos_status_t kos__req_command(const char *body, size_t len, struct kos__req_comm
  * KOS__SRV_LOGS_LIMIT_DEFAULT and is 1 to KOS__SRV_LOGS_LIMIT_MAX. */
 kos_status_t kos__req_logs_query(const char *query, uint64_t *after, unsigned *limit, char *err,
                                  size_t errlen) __attribute__((warn_unused_result));
+
+/* GET /api/devices/ID/traces?after=SEQ&limit=N: as the logs, with
+ * KOS__SRV_TRACES_LIMIT_DEFAULT and KOS__SRV_TRACES_LIMIT_MAX. */
+kos_status_t kos__req_traces_query(const char *query, uint64_t *after, unsigned *limit, char *err,
+                                   size_t errlen) __attribute__((warn_unused_result));
 
 /* GET /api/events?device=ID: device is "" when the query names none. */
 kos_status_t kos__req_events_query(const char *query, char device[65], char *err, size_t errlen)

@@ -47,7 +47,7 @@
 #define KOS__SRV_NAME_MAX 64u
 /* A public key PEM in a registration. An Ed25519 one is 113 bytes. */
 #define KOS__SRV_PEM_MAX 4096u
-/* A whole message on the admin or logs channel (docs/link.md). */
+/* A whole message on the admin, logs or traces channel (docs/link.md). */
 #define KOS__SRV_MSG_MAX (64u * 1024u)
 /* What decoding one message may allocate (protobuf-c's allocations, which
  * can be several times the message's size for many small fields). */
@@ -69,6 +69,13 @@
 /* Records one GET /api/devices/ID/logs returns at most (and by default). */
 #define KOS__SRV_LOGS_LIMIT_MAX     1000u
 #define KOS__SRV_LOGS_LIMIT_DEFAULT 200u
+/* Message trace records kept per device (docs/messages.md, "Tracing"): a
+ * ring in the database like the logs; each is small (names of at most 63
+ * bytes), so one device holds at most a few MiB of them. */
+#define KOS__SRV_TRACE_RING 10000u
+/* Records one GET /api/devices/ID/traces returns at most (and by default). */
+#define KOS__SRV_TRACES_LIMIT_MAX     1000u
+#define KOS__SRV_TRACES_LIMIT_DEFAULT 200u
 /* Commands remembered per device (their results): older ones are deleted. */
 #define KOS__SRV_COMMANDS_KEPT 1000u
 

@@ -62,6 +62,20 @@ static const char *const migrations_sql[] = {
     "  status INTEGER, message TEXT, done_ms INTEGER"
     ");"
     "CREATE INDEX commands_by_device ON commands(device, id);",
+    /* 2: message trace records (docs/messages.md, "Tracing"). */
+    "ALTER TABLE devices ADD COLUMN trace_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN traces_dropped INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE traces ("
+    "  device TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  time_ns INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  app TEXT NOT NULL, peer TEXT NOT NULL, server TEXT NOT NULL, protocol TEXT NOT NULL,"
+    "  channel INTEGER NOT NULL, label INTEGER NOT NULL, status INTEGER NOT NULL,"
+    "  req_len INTEGER NOT NULL, rep_len INTEGER NOT NULL, dur_ns INTEGER NOT NULL,"
+    "  verified INTEGER NOT NULL,"
+    "  PRIMARY KEY (device, seq)"
+    ") WITHOUT ROWID;",
 };
 
 const struct kos__migrations kos__store_migrations = {
@@ -590,6 +604,200 @@ json_t *kos__store_logs_json(struct kos__store *st, const char *id, uint64_t aft
                              app ? app : "", app_len, (unsigned)sqlite3_column_int(s, 4) & 3u,
                              text ? text : "", text_len, sqlite3_column_int(s, 6) != 0);
         if (!r || json_array_append_new(recs, r) != 0)
+            goto out;
+    }
+    if (step != SQLITE_DONE)
+        goto out;
+    out = json_pack("{s:O, s:I, s:o}", "records", recs, "dropped", (json_int_t)dropped, "next",
+                    kos__json_u64(next));
+out:
+    sqlite3_finalize(s);
+    json_decref(recs);
+    return out;
+}
+
+/* ---- trace records ---- */
+
+static const char *trace_kind_name(unsigned kind)
+{
+    switch (kind) {
+    case 1:
+        return "call";
+    case 2:
+        return "serve";
+    case 16:
+        return "publish";
+    case 17:
+        return "grant";
+    case 18:
+        return "deny";
+    case 19:
+        return "close";
+    case 20:
+        return "unpublish";
+    default:
+        return "unknown";
+    }
+}
+
+bool kos__store_trace_kind_known(unsigned kind)
+{
+    return strcmp(trace_kind_name(kind), "unknown") != 0;
+}
+
+kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
+                                   const struct kos__store_trace *recs, size_t n, uint64_t dropped,
+                                   uint64_t *first_seq, size_t *stored)
+{
+    sqlite3_stmt *s = NULL, *ins = NULL;
+    sqlite3_int64 last;
+    size_t skip = n > KOS__SRV_TRACE_RING ? n - KOS__SRV_TRACE_RING : 0;
+    kos_status_t rc = KOS_STATUS_IO;
+
+    if (!exec(st, "BEGIN IMMEDIATE"))
+        return db_failed(st, "storing trace records");
+    s = prep(st, "SELECT trace_seq FROM devices WHERE id = ?");
+    if (!s)
+        goto out_rollback;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        rc = KOS_STATUS_NOT_FOUND;
+        goto out_rollback;
+    }
+    last = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    ins = prep(st, "INSERT INTO traces (device, seq, time_ns, kind, app, peer, server, protocol,"
+                   " channel, label, status, req_len, rep_len, dur_ns, verified)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!ins)
+        goto out_rollback;
+    for (size_t i = skip; i < n; i++) {
+        const struct kos__store_trace *r = &recs[i];
+
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, last + 1 + (sqlite3_int64)(i - skip));
+        sqlite3_bind_int64(ins, 3, r->time_ns);
+        sqlite3_bind_int(ins, 4, (int)r->kind);
+        sqlite3_bind_text(ins, 5, r->app, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 6, r->peer, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 7, r->server, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 8, r->protocol, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 9, r->channel);
+        sqlite3_bind_int64(ins, 10, r->label);
+        sqlite3_bind_int64(ins, 11, r->status);
+        sqlite3_bind_int64(ins, 12, r->req_len);
+        sqlite3_bind_int64(ins, 13, r->rep_len);
+        sqlite3_bind_int64(ins, 14, i64(r->dur_ns));
+        sqlite3_bind_int(ins, 15, r->verified);
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            goto out_rollback;
+    }
+    sqlite3_finalize(ins);
+    ins = NULL;
+    s = prep(st, "UPDATE devices SET trace_seq = ?2, last_seen_ms = ?3,"
+                 " traces_dropped = min(traces_dropped + ?4, ?5) WHERE id = ?1");
+    if (!s)
+        goto out_rollback;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip));
+    sqlite3_bind_int64(s, 3, kos__now_ms());
+    sqlite3_bind_int64(s, 4,
+                       dropped > (uint64_t)DROPPED_MAX ? DROPPED_MAX : (sqlite3_int64)dropped);
+    sqlite3_bind_int64(s, 5, DROPPED_MAX);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        goto out_rollback;
+    sqlite3_finalize(s);
+    s = prep(st, "DELETE FROM traces WHERE device = ? AND seq <= ?");
+    if (!s)
+        goto out_rollback;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip) - KOS__SRV_TRACE_RING);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        goto out_rollback;
+    sqlite3_finalize(s);
+    s = NULL;
+    if (!exec(st, "COMMIT"))
+        goto out_rollback;
+    *first_seq = (uint64_t)last + 1;
+    *stored = n - skip;
+    return KOS_STATUS_OK;
+
+out_rollback:
+    if (rc == KOS_STATUS_IO)
+        db_failed(st, "storing trace records");
+    sqlite3_finalize(s);
+    sqlite3_finalize(ins);
+    rollback(st);
+    return rc;
+}
+
+json_t *kos__json_trace(uint64_t seq, const struct kos__store_trace *r)
+{
+    return json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:s, s:I, s:I, s:o, s:b}",
+                     "seq", kos__json_u64(seq), "time", kos__json_time_ns(r->time_ns), "kind",
+                     trace_kind_name(r->kind), "app", kos__json_str(r->app), "peer",
+                     kos__json_str(r->peer), "server", kos__json_str(r->server), "protocol",
+                     kos__json_str(r->protocol), "channel", (json_int_t)r->channel, "label",
+                     (json_int_t)r->label, "status", (json_int_t)r->status, "status_name",
+                     r->status < KOS_STATUS__COUNT ? kos_status_str((kos_status_t)r->status)
+                                                   : "unknown",
+                     "req_len", (json_int_t)r->req_len, "rep_len", (json_int_t)r->rep_len, "dur_ns",
+                     kos__json_u64(r->dur_ns), "verified", r->verified);
+}
+
+json_t *kos__store_traces_json(struct kos__store *st, const char *id, uint64_t after,
+                               unsigned limit)
+{
+    sqlite3_stmt *s = prep(st, "SELECT traces_dropped FROM devices WHERE id = ?");
+    json_t *recs = NULL, *out = NULL;
+    sqlite3_int64 dropped;
+    uint64_t next = after;
+    int step;
+
+    if (!s)
+        return NULL;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        goto out;
+    dropped = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = prep(st, "SELECT seq, time_ns, kind, app, peer, server, protocol, channel, label, status,"
+                 " req_len, rep_len, dur_ns, verified FROM traces"
+                 " WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
+    if (!s || !(recs = json_array()))
+        goto out;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, i64(after));
+    sqlite3_bind_int(s, 3, (int)limit);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *t[4];
+        for (int k = 0; k < 4; k++) {
+            t[k] = (const char *)sqlite3_column_text(s, 3 + k);
+            if (!t[k])
+                t[k] = "";
+        }
+        struct kos__store_trace r = {
+            .time_ns = sqlite3_column_int64(s, 1),
+            .kind = (unsigned)sqlite3_column_int(s, 2),
+            .app = t[0],
+            .peer = t[1],
+            .server = t[2],
+            .protocol = t[3],
+            .channel = (uint32_t)sqlite3_column_int64(s, 7),
+            .label = (uint32_t)sqlite3_column_int64(s, 8),
+            .status = (uint32_t)sqlite3_column_int64(s, 9),
+            .req_len = (uint32_t)sqlite3_column_int64(s, 10),
+            .rep_len = (uint32_t)sqlite3_column_int64(s, 11),
+            .dur_ns = (uint64_t)sqlite3_column_int64(s, 12),
+            .verified = sqlite3_column_int(s, 13) != 0,
+        };
+        json_t *j;
+
+        next = (uint64_t)sqlite3_column_int64(s, 0);
+        j = kos__json_trace(next, &r);
+        if (!j || json_array_append_new(recs, j) != 0)
             goto out;
     }
     if (step != SQLITE_DONE)

@@ -140,6 +140,41 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
  * last one's seq (or `after`), for the next call. NULL if unknown. */
 json_t *kos__store_logs_json(struct kos__store *st, const char *id, uint64_t after, unsigned limit);
 
+/* ---- message trace records ---- */
+
+/* One trace record as a device sent it, checked (names are KOS names or
+ * ""; kind known). */
+struct kos__store_trace {
+    int64_t time_ns;
+    unsigned kind; /* proto/traces.proto's Kind */
+    const char *app, *peer, *server, *protocol;
+    uint32_t channel, label, status, req_len, rep_len;
+    uint64_t dur_ns;
+    bool verified;
+};
+
+/* Whether `kind` is one of traces.proto's kinds (but KIND_UNKNOWN). */
+bool kos__store_trace_kind_known(unsigned kind);
+
+/* Stores the n records of one batch for device id (only the last
+ * KOS__SRV_TRACE_RING of them when there are more), adds `dropped` to its
+ * count of lost trace records, and deletes its oldest beyond the ring, in
+ * one transaction; *first_seq and *stored as for the logs. */
+kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
+                                   const struct kos__store_trace *recs, size_t n, uint64_t dropped,
+                                   uint64_t *first_seq, size_t *stored)
+    __attribute__((warn_unused_result));
+
+/* One record as the API shows it: {"seq", "time", "kind", "app", "peer",
+ * "server", "protocol", "channel", "label", "status", "status_name",
+ * "req_len", "rep_len", "dur_ns", "verified"}, names escaped. */
+json_t *kos__json_trace(uint64_t seq, const struct kos__store_trace *r);
+
+/* {"records": [...], "dropped": N, "next": SEQ}: device id's trace records
+ * numbered above `after`, at most `limit`, oldest first. NULL if unknown. */
+json_t *kos__store_traces_json(struct kos__store *st, const char *id, uint64_t after,
+                               unsigned limit);
+
 /* ---- commands ---- */
 
 /* Records a command (its JSON as the API took it) for device id: its id

@@ -5,6 +5,12 @@
  * Paths, each a two-process ping-pong:
  *   kos-64, kos-4096  KOS token call through the real msg_server and libkos
  *                     (kos_msg_call / kos_endpoint_receive / _reply);
+ *   trace-off, trace-on
+ *                     kos-64 with both apps given a tracing ring as Core gives
+ *                     one (lib/trace_int.h): off, the client's and server's
+ *                     rings say so (the cost the one branch leaves); on, both
+ *                     record every call and answer, and a drainer process
+ *                     empties the rings every millisecond as Core would;
  *   socketpair        a bare AF_UNIX SOCK_SEQPACKET pair, blocking send/recv;
  *   floor             bare shared memory + futex, spinning briefly before
  *                     sleeping (the lower bound the KOS design aims at);
@@ -50,6 +56,7 @@
 #include "channel_int.h"
 #include "harness.h"
 #include "msg_int.h"
+#include "trace_int.h"
 
 #ifndef KOS_MSG_SERVER
 #define KOS_MSG_SERVER "msg_server"
@@ -61,8 +68,15 @@
 enum placement { UNPINNED, SPLIT, SAME, N_PLACEMENTS };
 static const char *const placement_names[] = {"unpinned", "split", "same"};
 
-enum path { P_KOS64, P_KOS4096, P_SOCKETPAIR, P_FLOOR, P_ZMQ, N_PATHS };
-static const char *const path_names[] = {"kos-64", "kos-4096", "socketpair", "floor", "zeromq"};
+enum path { P_KOS64, P_KOS4096, P_TOFF, P_TON, P_SOCKETPAIR, P_FLOOR, P_ZMQ, N_PATHS };
+static const char *const path_names[] = {"kos-64",     "kos-4096", "trace-off", "trace-on",
+                                         "socketpair", "floor",    "zeromq"};
+
+/* The tracing rings of the trace-off and trace-on paths' two apps, made
+ * before they are forked, and what the drainer lost of trace-on's records
+ * (the rings full). */
+static struct kos__trace_shm *bench_ring[2];
+static uint64_t bench_trace_recorded, bench_trace_lost;
 
 struct result {
     bool done;
@@ -218,7 +232,8 @@ struct kos_arg {
     int cpu;
     size_t n, warmup, len;
     struct shared *sh;
-    bool idle; /* after measuring, wait for the parent's go before quitting */
+    bool idle;                   /* after measuring, wait for the parent's go before quitting */
+    struct kos__trace_shm *ring; /* the app's tracing ring, or NULL */
 };
 
 static int kos_server(void *p, const struct kh_sync *sync)
@@ -228,6 +243,8 @@ static int kos_server(void *p, const struct kh_sync *sync)
     kos_endpoint_t *ep;
 
     pin(a->cpu);
+    if (a->ring)
+        kos__dir_set_trace(dir, a->ring, 0);
     if (kos_dir_publish(dir, "bench", &ep))
         return 2;
     kh_signal(sync);
@@ -257,6 +274,8 @@ static int kos_client(void *p, const struct kh_sync *sync)
     struct kos_msg q = {.label = L_CALL, .payload = buf, .len = (uint32_t)a->len}, r;
 
     pin(a->cpu);
+    if (a->ring)
+        kos__dir_set_trace(dir, a->ring, 0);
     memset(buf, 0xab, sizeof(buf));
     if (kos_dir_request(dir, "bench", 5000, &t))
         return 2;
@@ -311,10 +330,35 @@ struct idle_result {
     double total_pct;
 };
 
+/* Core's part for trace-on: empties both rings every millisecond until
+ * its parent says stop; reports what it read and what was lost. */
+static int drainer(void *p, const struct kh_sync *sync)
+{
+    static struct kos__trace_rec recs[KOS__TRACE_SLOTS];
+    struct kos__trace_reader rd[2] = {0};
+    uint64_t *counts = p; /* recorded, lost: shared with the parent */
+
+    kh_signal(sync);
+    for (;;) {
+        bool stop = kh_wait_go(sync, 0) == 0;
+        for (int i = 0; i < 2; i++) {
+            counts[0] += kos__trace_take(bench_ring[i], &rd[i], false, 1, recs, KOS__TRACE_SLOTS,
+                                         &counts[1]);
+            kos__trace_commit(bench_ring[i], &rd[i]);
+        }
+        if (stop)
+            return 0;
+        usleep(1000);
+    }
+}
+
 static int run_kos(struct kh_server *ms, uint32_t *next_id, enum placement pl, size_t len,
                    const struct options *o, struct shared *sh, struct result *r,
-                   struct idle_result *idle)
+                   struct idle_result *idle, int trace)
 {
+    static uint64_t *counts;
+    struct kh_child d;
+    struct kos__trace_reader rd;
     const char *const pub[] = {"bench", NULL};
     struct kos_arg sa = {0}, ca = {0};
     struct kh_child s, c;
@@ -335,6 +379,24 @@ static int run_kos(struct kh_server *ms, uint32_t *next_id, enum placement pl, s
     ca.sh = sh;
     ca.idle = idle != NULL;
     sh->ok = 0;
+    /* trace: 0 no ring, 1 rings off, 2 rings on with a drainer. */
+    if (trace) {
+        for (int i = 0; i < 2; i++)
+            kos__trace_reset(bench_ring[i], &rd, trace == 2);
+        sa.ring = bench_ring[0];
+        ca.ring = bench_ring[1];
+    }
+    if (trace == 2) {
+        if (!counts) {
+            counts = mmap(NULL, 2 * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+            if (counts == MAP_FAILED)
+                return -1;
+        }
+        counts[0] = counts[1] = 0;
+        if (kh_spawn(&d, drainer, counts, NULL, 0) || kh_wait_ready(&d, 5000) < 0)
+            return -1;
+    }
     if (kh_spawn(&s, kos_server, &sa, &sa.sock, 1))
         return -1;
     close(sa.sock);
@@ -366,6 +428,12 @@ static int run_kos(struct kh_server *ms, uint32_t *next_id, enum placement pl, s
     }
     int cr = kh_reap(&c, 600000);
     int sr = kh_reap(&s, 10000);
+    if (trace == 2) {
+        kh_go(&d);
+        kh_reap(&d, 10000);
+        bench_trace_recorded += counts[0];
+        bench_trace_lost += counts[1];
+    }
     if (cr == 0 && sr == 0 && sh->ok) {
         summarise(sh, o->per_round, r);
         rc = 0;
@@ -677,6 +745,27 @@ static void report(struct result res[N_PLACEMENTS][N_PATHS], const struct idle_r
         printf("\n");
     }
 
+    printf("\ntracing, 64-byte payloads (ratios of medians; in brackets: lowest-highest of the "
+           "rounds)\n");
+    for (int pl = 0; pl < N_PLACEMENTS; pl++) {
+        struct result *k = &res[pl][P_KOS64], *off = &res[pl][P_TOFF], *on = &res[pl][P_TON];
+        double lo, hi;
+        if (!k->done || !off->done)
+            continue;
+        round_ratios(off, k, &lo, &hi);
+        printf("  %-9s  off/untraced %5.2f [%.2f-%.2f]", placement_names[pl],
+               off->median_us / k->median_us, lo, hi);
+        if (on->done) {
+            round_ratios(on, off, &lo, &hi);
+            printf("  on/off %5.2f [%.2f-%.2f]  on - off %+.3f us", on->median_us / off->median_us,
+                   lo, hi, on->median_us - off->median_us);
+        }
+        printf("\n");
+    }
+    if (bench_trace_recorded + bench_trace_lost)
+        printf("  trace-on: %llu records read, %llu lost (rings full)\n",
+               (unsigned long long)bench_trace_recorded, (unsigned long long)bench_trace_lost);
+
     printf("\ntargets\n");
     struct result *k = &res[SPLIT][P_KOS64];
     if (k->done && res[SPLIT][P_FLOOR].done) {
@@ -714,7 +803,8 @@ static void usage(const char *argv0)
             "  --idle-seconds S  idle time measured after the KOS calls (default 10; 0: skip)\n"
             "  --runs R          repeat the whole measurement R times (default 1)\n"
             "  --placements LIST some of unpinned,split,same (default: all)\n"
-            "  --paths LIST      some of kos-64,kos-4096,socketpair,floor,zeromq (default: all)\n"
+            "  --paths LIST      some of kos-64,kos-4096,trace-off,trace-on,socketpair,floor,\n"
+            "                    zeromq (default: all)\n"
             "  --msg-server PATH the msg_server binary (default: the one built with this)\n",
             argv0);
 }
@@ -804,6 +894,12 @@ int main(int argc, char **argv)
     snprintf(log, sizeof(log), "%s/msg0.log", tmp);
     if (kh_server_start(&ms, o.msg_server, "msg0", log))
         return 1;
+    for (int i = 0; i < 2; i++) {
+        int fd;
+        if (kos__trace_create(&fd, &bench_ring[i]))
+            return 1;
+        close(fd); /* the mapping is inherited by the apps forked */
+    }
 
     for (int run = 0; run < o.runs; run++) {
         static struct result res[N_PLACEMENTS][N_PATHS];
@@ -825,11 +921,14 @@ int main(int argc, char **argv)
                     int rc;
                     if (!(o.paths & (1u << p)))
                         continue;
-                    if (p == P_KOS64 || p == P_KOS4096) {
+                    if (p == P_KOS64 || p == P_KOS4096 || p == P_TOFF || p == P_TON) {
                         bool want_idle =
                             p == P_KOS64 && pl == UNPINNED && round == 0 && o.idle_seconds > 0;
-                        rc = run_kos(&ms, &next_id, (enum placement)pl, p == P_KOS64 ? 64 : 4096,
-                                     &o, sh, &res[pl][p], want_idle ? &idle : NULL);
+                        rc = run_kos(&ms, &next_id, (enum placement)pl, p == P_KOS4096 ? 4096 : 64,
+                                     &o, sh, &res[pl][p], want_idle ? &idle : NULL,
+                                     p == P_TOFF  ? 1
+                                     : p == P_TON ? 2
+                                                  : 0);
                     } else {
 #ifndef KOS_BENCH_ZMQ
                         if (p == P_ZMQ)

@@ -54,6 +54,12 @@
 #define ADMIN_RECORD_OVERHEAD      64u    /* what a queued record costs beyond its text and app */
 #define ADMIN_REFUSAL_LOG_BURST    10u    /* console lines about refused messages: a burst, */
 #define ADMIN_REFUSAL_LOG_EVERY_MS 10000u /* then one per 10 s */
+#define ADMIN_TRACE_QUEUE                                                                          \
+    2048u /* trace records waiting for the link: ~20 s of what                                     \
+             Core passes on at most, ~700 KB */
+#define ADMIN_TRACE_CHANNELS                                                                       \
+    1024u /* channels known from grants, for naming the peer and                                   \
+             protocol of a call: the newest are kept */
 
 /* ---- settings (config.c) ---- */
 
@@ -132,6 +138,55 @@ uint64_t admin_logq_unpull(struct admin_logq *q);
  * there is none. */
 uint64_t admin_logq_oldest_src(const struct admin_logq *q);
 
+/* ---- the trace records (traceq.c) ---- */
+
+/* One record on its way: Core's, with the peer and protocol of a call
+ * filled in from the channel's grant. */
+struct admin_trace {
+    struct kos__sys_trace r;
+    bool verified;
+};
+
+/* A channel as its message server's GRANT named it. */
+struct admin_trace_chan {
+    uint32_t channel; /* 0: an empty entry */
+    char server[KOS__NAME_MAX], client[KOS__NAME_MAX], serving[KOS__NAME_MAX];
+    char protocol[KOS__NAME_MAX];
+};
+
+/*
+ * What stays true: the queue holds at most ADMIN_TRACE_QUEUE records, the
+ * oldest pushed out first and counted; a call's peer and protocol are only
+ * ever what a GRANT of the same message server said of that channel, and
+ * only when that grant's client (for a CALL) or server (for a SERVE) is the
+ * app Core says recorded it; otherwise both stay "" and the record is not
+ * verified. An app's own ring cannot make it look like another app's.
+ */
+struct admin_traceq {
+    struct admin_trace *q; /* a ring of ADMIN_TRACE_QUEUE */
+    size_t head, n;
+    uint64_t dropped;               /* lost since the last batch sent (on the device, or here) */
+    uint64_t dropped_total;         /* since admin started */
+    uint64_t unverified;            /* calls whose channel was not known */
+    struct admin_trace_chan *chans; /* ADMIN_TRACE_CHANNELS, a ring: the oldest replaced */
+    size_t chan_next;
+};
+
+bool admin_traceq_init(struct admin_traceq *t);
+void admin_traceq_fini(struct admin_traceq *t);
+
+/* Takes one batch from Core: grants and closes update the channels, calls
+ * get their peer and protocol, everything is queued. */
+void admin_traceq_take(struct admin_traceq *t, const struct kos__sys_traces *b);
+
+/* Packs a TraceBatch of the oldest records that fit `cap` bytes with the
+ * drops since the last batch; *n says how many. Returns its length, 0 when
+ * there is nothing to send. Nothing leaves the queue. */
+size_t admin_traceq_batch(struct admin_traceq *t, uint8_t *buf, size_t cap, size_t *n);
+
+/* The batch of n records went: they leave the queue with the drops. */
+void admin_traceq_sent(struct admin_traceq *t, size_t n);
+
 /* ---- the agent (agent.c) ---- */
 
 /* How the agent reaches the rest of the world. Each returns a status:
@@ -145,6 +200,7 @@ struct admin_ops {
     void (*reserve)(void *arg, uint64_t next_seq);
     kos_status_t (*restart)(void *arg, uint32_t core_id, const char *app);
     kos_status_t (*reboot)(void *arg, uint32_t core_id, const char *reason);
+    kos_status_t (*trace)(void *arg, uint32_t core_id, const char *app, bool on);
     void *arg;
 };
 
@@ -181,6 +237,9 @@ struct admin_agent {
     struct admin_ops ops;
     struct admin_config cfg;
     struct admin_logq logq;
+    struct admin_traceq traceq;
+    bool traces_channel;       /* the tunnel gives admin the traces channel */
+    bool traces_busy;          /* it had no room: wait for news */
     struct admin_state *state; /* the latest whole state; valid when have_state */
     struct admin_state *told;  /* what the last Health said of the apps and the self test */
     bool have_state, told_valid;

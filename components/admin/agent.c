@@ -62,7 +62,8 @@ bool admin_agent_init(struct admin_agent *a, const struct admin_config *cfg,
     a->state = calloc(1, sizeof(*a->state));
     a->told = calloc(1, sizeof(*a->told));
     a->buf = malloc(KOS_TUNNEL_DATA_MAX);
-    if (!a->state || !a->told || !a->buf || !admin_logq_init(&a->logq, cfg->offline_buffer)) {
+    if (!a->state || !a->told || !a->buf || !admin_logq_init(&a->logq, cfg->offline_buffer) ||
+        !admin_traceq_init(&a->traceq)) {
         admin_agent_fini(a);
         return false;
     }
@@ -74,6 +75,7 @@ void admin_agent_fini(struct admin_agent *a)
     for (size_t i = 0; i < a->upq_n; i++)
         free(a->upq[(a->upq_head + i) % ADMIN_UP_QUEUE].data);
     admin_logq_fini(&a->logq);
+    admin_traceq_fini(&a->traceq);
     free(a->state);
     free(a->told);
     free(a->buf);
@@ -263,6 +265,8 @@ static bool send_up(struct admin_agent *a, uint32_t channel, const void *data, s
     if (st == KOS_STATUS_BUSY) {
         if (channel == KOS_TUNNEL_ADMIN)
             a->admin_busy = true;
+        else if (channel == KOS_TUNNEL_TRACES)
+            a->traces_busy = true;
         else
             a->logs_busy = true;
         return false;
@@ -270,7 +274,7 @@ static bool send_up(struct admin_agent *a, uint32_t channel, const void *data, s
     if (st != KOS_STATUS_UNAVAILABLE)
         kos_log_warn("cannot send on channel %u: %s", channel, kos_status_str(st));
     /* Down or broken: wait for the tunnel's news. */
-    a->admin_busy = a->logs_busy = true;
+    a->admin_busy = a->logs_busy = a->traces_busy = true;
     return false;
 }
 
@@ -333,6 +337,13 @@ void admin_agent_pump(struct admin_agent *a, uint64_t now_ms)
         a->next_seq += n;
         a->sent_records += n;
     }
+    /* The trace records likewise, on their own channel. */
+    while (a->traces_channel && !a->traces_busy) {
+        size_t n, len = admin_traceq_batch(&a->traceq, a->buf, KOS_TUNNEL_DATA_MAX, &n);
+        if (!len || !send_up(a, KOS_TUNNEL_TRACES, a->buf, len))
+            break;
+        admin_traceq_sent(&a->traceq, n);
+    }
 }
 
 void admin_agent_room(struct admin_agent *a, uint32_t channels, uint64_t now_ms)
@@ -341,6 +352,8 @@ void admin_agent_room(struct admin_agent *a, uint32_t channels, uint64_t now_ms)
         a->admin_busy = false;
     if (channels & (1u << KOS_TUNNEL_LOGS))
         a->logs_busy = false;
+    if (channels & (1u << KOS_TUNNEL_TRACES))
+        a->traces_busy = false;
     admin_agent_pump(a, now_ms);
 }
 
@@ -383,7 +396,7 @@ void admin_agent_link(struct admin_agent *a, bool up, uint64_t now_ms)
 {
     a->up = up;
     a->registered = false;
-    a->admin_busy = a->logs_busy = false;
+    a->admin_busy = a->logs_busy = a->traces_busy = false;
     a->health_due = false;
     if (up) {
         a->want_state = true; /* Register says the state now */
@@ -429,6 +442,29 @@ static void on_command(struct admin_agent *a, const Kos__Admin__Command *cmd, ui
         kos_log_info("command %llu from the server: restart app '%s'", (unsigned long long)cmd->id,
                      name);
         st = a->ops.restart(a->ops.arg, p->core_id, name);
+    } else if (cmd->body_case == KOS__ADMIN__COMMAND__BODY_SET_TRACING) {
+        const char *name = cmd->set_tracing && cmd->set_tracing->app ? cmd->set_tracing->app : "";
+        bool on = cmd->set_tracing && cmd->set_tracing->on;
+        if (!kos__name_valid(name, strlen(name))) {
+            refuse(a, now_ms, "refused command %llu: tracing of an app with an invalid name",
+                   (unsigned long long)cmd->id);
+            queue_result(a, cmd->id, KOS_STATUS_INVALID_ARGUMENT,
+                         "not an app name: 1 to 63 letters, digits, '_', '.' and '-'");
+            return;
+        }
+        if (on && !a->traces_channel) {
+            queue_result(a, cmd->id, KOS_STATUS_UNAVAILABLE,
+                         "the tunnel does not give admin the traces channel: its allow setting "
+                         "must say admin=admin,logs,traces");
+            return;
+        }
+        if (!(p = pending_add(a, cmd->id))) {
+            queue_result(a, cmd->id, KOS_STATUS_BUSY, "too many commands under way; try again");
+            return;
+        }
+        kos_log_info("command %llu from the server: tracing app '%s' %s",
+                     (unsigned long long)cmd->id, name, on ? "on" : "off");
+        st = a->ops.trace ? a->ops.trace(a->ops.arg, p->core_id, name, on) : KOS_STATUS_UNSUPPORTED;
     } else if (cmd->body_case == KOS__ADMIN__COMMAND__BODY_REBOOT) {
         if (!(p = pending_add(a, cmd->id))) {
             queue_result(a, cmd->id, KOS_STATUS_BUSY, "too many commands under way; try again");

@@ -73,12 +73,14 @@ struct admin {
     uint32_t status_id; /* its request's id */
     struct admin_state *gather;
     uint32_t credit_owed; /* console credit to give back */
+    uint32_t trace_owed;  /* trace credit to give back */
     /* the tunnel */
     kos_tunnel_t *tunnel;
     uint64_t tunnel_at_ms, tunnel_delay_ms;
     kos_status_t tunnel_said; /* the failure said last (0: none) */
     enum kos_tunnel_state link_said;
     bool link_said_valid;
+    bool traces_said; /* said that the traces channel is not given */
     /* log_server */
     kos_logsrv_t *logs;
     uint64_t logs_at_ms; /* when to ask it next */
@@ -115,6 +117,15 @@ static kos_status_t op_restart(void *arg, uint32_t core_id, const char *app)
 {
     struct admin *ad = arg;
     struct kos__sys_request rq = {.type = KOS__CTL_SYS_RESTART, .id = core_id};
+
+    snprintf(rq.app, sizeof(rq.app), "%s", app);
+    return kos__sys_send(ad->app, &rq);
+}
+
+static kos_status_t op_trace(void *arg, uint32_t core_id, const char *app, bool on)
+{
+    struct admin *ad = arg;
+    struct kos__sys_request rq = {.type = KOS__CTL_SYS_TRACE_SET, .id = core_id, .on = on};
 
     snprintf(rq.app, sizeof(rq.app), "%s", app);
     return kos__sys_send(ad->app, &rq);
@@ -264,6 +275,26 @@ static void on_line(struct admin *ad, const struct kos__sys_line *l)
     }
 }
 
+static void give_trace_credit(struct admin *ad, uint32_t records)
+{
+    struct kos__sys_request rq = {.type = KOS__CTL_SYS_TRACE_CREDIT, .credit = records};
+    if (kos__sys_send(ad->app, &rq))
+        kos_log_warn("cannot ask Core for trace records");
+}
+
+/* A batch of trace records from Core: into the queue (bounded, admin.h),
+ * their credit paid back in quarters of the window. */
+static void on_traces(struct admin *ad, const struct kos__sys_traces *b, uint64_t now)
+{
+    admin_traceq_take(&ad->agent.traceq, b);
+    ad->trace_owed += b->n;
+    if (ad->trace_owed >= KOS__SYS_TRACE_WINDOW / 4) {
+        give_trace_credit(ad, ad->trace_owed);
+        ad->trace_owed = 0;
+    }
+    admin_agent_pump(&ad->agent, now);
+}
+
 /* Takes what Core sent. Returns false when admin is to stop (STOP, or the
  * channel gone), with *rc its exit status. */
 static bool on_core(struct admin *ad, uint64_t now, int *rc)
@@ -285,6 +316,9 @@ static bool on_core(struct admin *ad, uint64_t now, int *rc)
             return false;
         case KOS__CTL_SYS_CONSOLE:
             on_line(ad, &m.u.line);
+            break;
+        case KOS__CTL_SYS_TRACES:
+            on_traces(ad, &m.u.traces, now);
             break;
         case KOS__CTL_SYS_CHANGED:
             ask_status(ad, 0);
@@ -363,8 +397,20 @@ static void check_link(struct admin *ad, uint64_t now)
 
 static void open_tunnel(struct admin *ad, uint64_t now)
 {
-    kos_status_t st = kos_tunnel_open(ad->dir, (1u << KOS_TUNNEL_ADMIN) | (1u << KOS_TUNNEL_LOGS),
-                                      0, &ad->tunnel);
+    /* The traces channel too when the tunnel's allow gives it; without
+     * it admin does all else, and says once that tracing cannot be had. */
+    uint32_t base = (1u << KOS_TUNNEL_ADMIN) | (1u << KOS_TUNNEL_LOGS);
+    kos_status_t st = kos_tunnel_open(ad->dir, base | (1u << KOS_TUNNEL_TRACES), 0, &ad->tunnel);
+
+    ad->agent.traces_channel = st == KOS_STATUS_OK;
+    if (st == KOS_STATUS_UNAUTHORIZED) {
+        st = kos_tunnel_open(ad->dir, base, 0, &ad->tunnel);
+        if (st == KOS_STATUS_OK && !ad->traces_said) {
+            ad->traces_said = true;
+            kos_log_info("the tunnel does not give admin the traces channel (its allow setting "
+                         "says admin=admin,logs): message tracing cannot be switched on");
+        }
+    }
 
     if (st == KOS_STATUS_OK) {
         ad->tunnel_said = KOS_STATUS_OK;
@@ -405,6 +451,10 @@ static void on_tunnel(struct admin *ad, uint64_t now)
     /* The logs channel goes to the server only: whatever comes is dropped. */
     if (ch & (1u << KOS_TUNNEL_LOGS))
         while (kos_tunnel_receive(ad->tunnel, KOS_TUNNEL_LOGS, ad->rx, sizeof(ad->rx), &len) ==
+               KOS_STATUS_OK)
+            ad->agent.refused++;
+    if (ch & (1u << KOS_TUNNEL_TRACES))
+        while (kos_tunnel_receive(ad->tunnel, KOS_TUNNEL_TRACES, ad->rx, sizeof(ad->rx), &len) ==
                KOS_STATUS_OK)
             ad->agent.refused++;
     admin_agent_room(&ad->agent, ch, now);
@@ -507,6 +557,7 @@ int main(void)
                             .reserve = op_reserve,
                             .restart = op_restart,
                             .reboot = op_reboot,
+                            .trace = op_trace,
                             .arg = &ad};
     uint64_t seq, now;
     int rc = 1;
@@ -535,6 +586,7 @@ int main(void)
         goto out_fini;
     /* Core: every console line from now on (and the boot's), and the state. */
     give_credit(&ad, KOS__SYS_CONSOLE_WINDOW);
+    give_trace_credit(&ad, KOS__SYS_TRACE_WINDOW);
     ask_status(&ad, 0);
     ad.tunnel_delay_ms = TUNNEL_FIRST_MS;
     open_tunnel(&ad, now);

@@ -23,6 +23,7 @@
 
 #include "boot_int.h"
 #include "msgsrv.h"
+#include "trace_int.h"
 
 #define MAX_POLL 1025u /* the control channel and up to 1024 apps */
 
@@ -95,6 +96,18 @@ static int on_control(struct ctl *ctl, struct msgsrv *srv)
             if (st)
                 printf("cannot add app '%s': %s\n", ctl->grants->app, kos_status_str(st));
             break;
+        case KOS__CTL_TRACE:
+            if (fd >= 0 || len != 8 || ctl->buf[5] | ctl->buf[6] | ctl->buf[7] || ctl->buf[4] > 1) {
+                fprintf(stderr, "control channel: malformed TRACE\n");
+                if (fd >= 0)
+                    close(fd);
+                return -1;
+            }
+            msgsrv_trace_app(srv,
+                             (uint32_t)ctl->buf[0] | (uint32_t)ctl->buf[1] << 8 |
+                                 (uint32_t)ctl->buf[2] << 16 | (uint32_t)ctl->buf[3] << 24,
+                             ctl->buf[4] == 1);
+            break;
         case KOS__CTL_APP_DOWN:
             if (fd >= 0 || len != 4) {
                 fprintf(stderr, "control channel: malformed APP_DOWN\n");
@@ -124,6 +137,7 @@ int main(void)
     struct kos__boot b;
     struct ctl ctl = {.fd = KOS__CTL_FD};
     struct msgsrv *srv;
+    struct kos__trace_shm *ring = NULL;
     int rc = 2;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -139,6 +153,13 @@ int main(void)
     if (!srv) {
         fprintf(stderr, "out of memory\n");
         goto out_free_ctl;
+    }
+    /* Its tracing ring: without one, it records nothing. */
+    if (b.trace_fd >= 0) {
+        if (kos__trace_map(b.trace_fd, &ring))
+            ring = NULL;
+        close(b.trace_fd);
+        msgsrv_set_trace(srv, ring);
     }
 
     for (;;) {
@@ -169,6 +190,7 @@ int main(void)
                 msgsrv_handle(srv, &pfds[i]);
     }
     msgsrv_destroy(srv);
+    kos__trace_unmap(ring);
 out_free_ctl:
     free(ctl.grants);
     free(ctl.buf);

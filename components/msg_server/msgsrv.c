@@ -19,6 +19,7 @@
 #include "channel_int.h"
 #include "msg_wire_int.h"
 #include "msgsrv.h"
+#include "trace_int.h"
 
 #define MAX_APPS            1024u      /* connected apps */
 #define MAX_CHANNELS        65536u     /* channels in all */
@@ -128,7 +129,39 @@ struct msgsrv {
     size_t n_fdps, cap_fdps;
     uint64_t (*clock)(void *arg); /* NULL: CLOCK_MONOTONIC (msgsrv_set_clock) */
     void *clock_arg;
+    /* Tracing: the server's ring (NULL: none), and the apps whose directory
+     * events it records, by id (Core's process indexes), as Core said. */
+    struct kos__trace_shm *trace;
+    uint8_t traced[KOS__MSGSRV_TRACE_APPS / 8];
 };
+
+/* Whether app `id` is traced. */
+static bool is_traced(const struct msgsrv *srv, uint32_t id)
+{
+    return id < KOS__MSGSRV_TRACE_APPS && (srv->traced[id / 8] >> (id % 8) & 1);
+}
+
+/* Records a directory event about app `app_id` (and `peer_id`, NO_APP for
+ * none) when either is traced. */
+static void trace_event(struct msgsrv *srv, uint32_t kind, uint32_t app_id, uint32_t peer_id,
+                        uint32_t channel, kos_status_t status, uint32_t label, const char *protocol)
+{
+    struct kos__trace_rec r = {
+        .kind = kind,
+        .channel = channel,
+        .label = label,
+        .status = (uint32_t)status,
+        .app_id = app_id,
+        .peer_id = peer_id,
+    };
+
+    if (!srv->trace || !kos__trace_enabled(&srv->trace->on) ||
+        !(is_traced(srv, app_id) || is_traced(srv, peer_id)))
+        return;
+    r.time_ns = kos__now_ns();
+    snprintf(r.name, sizeof(r.name), "%s", protocol);
+    kos__trace_put(srv->trace, &r);
+}
 
 /* Makes room for one more element in a growable array. */
 static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
@@ -354,6 +387,10 @@ static void fdpass_forget(struct msgsrv *srv, size_t i)
  * passed on it that its client has not taken. */
 static void chan_forget(struct msgsrv *srv, struct chan *c)
 {
+    const struct endpoint *ep = ep_by_id(srv, c->endpoint);
+
+    trace_event(srv, KOS__TRACE_CLOSE, c->client_app, c->server_app, c->id, KOS_STATUS_OK, 0,
+                ep ? ep->protocol : "");
     for (size_t i = 0; i < srv->n_fdps;) {
         if (srv->fdps[i].chan == c->id)
             fdpass_forget(srv, i);
@@ -422,6 +459,7 @@ static void ep_withdraw(struct msgsrv *srv, struct endpoint *ep)
         }
     }
     cookies_drop(srv, id, 0);
+    trace_event(srv, KOS__TRACE_UNPUBLISH, ep->app_id, NO_APP, 0, KOS_STATUS_OK, 0, ep->protocol);
     *ep = srv->eps[--srv->n_eps];
 }
 
@@ -513,6 +551,8 @@ static void grant(struct msgsrv *srv, struct app *client, const struct endpoint 
         .client_app = client->app_id,
         .shm = shm,
     };
+    trace_event(srv, KOS__TRACE_GRANT, client->app_id, server->app_id, srv->next_chan,
+                KOS_STATUS_OK, 0, ep->protocol);
     return;
 
 out_close_doorbell:
@@ -655,6 +695,8 @@ static void on_publish(struct msgsrv *srv, struct app *a, const struct kos__mw *
     if (g < 0) {
         say_denied(srv, a, "app '%s' tried to publish '%s' (not granted by the manifest)", a->name,
                    m->name);
+        trace_event(srv, KOS__TRACE_DENY, a->app_id, NO_APP, 0, KOS_STATUS_UNAUTHORIZED, 1,
+                    m->name);
         reply_status(a, KOS__MW_PUBLISH_REPLY, m->id, KOS_STATUS_UNAUTHORIZED);
         return;
     }
@@ -675,6 +717,7 @@ static void on_publish(struct msgsrv *srv, struct app *a, const struct kos__mw *
 
     struct kos__mw r = {.type = KOS__MW_PUBLISH_REPLY, .id = m->id, .endpoint = ep->id};
     app_send(a, &r, NULL);
+    trace_event(srv, KOS__TRACE_PUBLISH, a->app_id, NO_APP, 0, KOS_STATUS_OK, 0, ep->protocol);
     if (a->announced[g / 8] >> (g % 8) & 1) {
         say_app(srv, a, "app '%s' publishes '%s'", a->name, ep->protocol);
     } else {
@@ -691,6 +734,8 @@ static void on_request(struct msgsrv *srv, struct app *a, const struct kos__mw *
     if (granted(a->grants->request, a->grants->n_request, m->name) < 0) {
         say_denied(srv, a, "app '%s' requested '%s' (not granted by the manifest)", a->name,
                    m->name);
+        trace_event(srv, KOS__TRACE_DENY, a->app_id, NO_APP, 0, KOS_STATUS_UNAUTHORIZED, 0,
+                    m->name);
         reply_status(a, KOS__MW_REQUEST_REPLY, m->id, KOS_STATUS_UNAUTHORIZED);
         return;
     }
@@ -984,6 +1029,35 @@ static void on_message(struct msgsrv *srv, struct app *a, const struct kos__mw *
 }
 
 /* ==== connections ==== */
+
+void msgsrv_set_trace(struct msgsrv *srv, struct kos__trace_shm *ring)
+{
+    srv->trace = ring;
+}
+
+void msgsrv_trace_app(struct msgsrv *srv, uint32_t app_id, bool on)
+{
+    if (app_id >= KOS__MSGSRV_TRACE_APPS)
+        return;
+    if (!on) {
+        srv->traced[app_id / 8] &= (uint8_t) ~(1u << (app_id % 8));
+        return;
+    }
+    srv->traced[app_id / 8] |= (uint8_t)(1u << (app_id % 8));
+    /* What it holds now, as if it had just happened: whoever reads the
+     * records learns the channels its calls go over. */
+    for (size_t i = 0; i < srv->n_eps; i++)
+        if (srv->eps[i].app_id == app_id)
+            trace_event(srv, KOS__TRACE_PUBLISH, app_id, NO_APP, 0, KOS_STATUS_OK, 0,
+                        srv->eps[i].protocol);
+    for (size_t i = 0; i < srv->n_chans; i++) {
+        const struct chan *c = &srv->chans[i];
+        const struct endpoint *ep = ep_by_id(srv, c->endpoint);
+        if ((c->client_app == app_id || c->server_app == app_id) && ep)
+            trace_event(srv, KOS__TRACE_GRANT, c->client_app, c->server_app, c->id, KOS_STATUS_OK,
+                        0, ep->protocol);
+    }
+}
 
 struct msgsrv *msgsrv_create(const char *name)
 {

@@ -60,6 +60,23 @@ kos_status_t msgsrv_add_client(struct msgsrv *srv, int sock,
  * fail with KOS_STATUS_UNAVAILABLE, the servers it called see it leave. */
 void msgsrv_app_down(struct msgsrv *srv, uint32_t app_id);
 
+/* Message tracing (docs/messages.md, "Tracing"). Apps whose ids are at or
+ * above this are never traced: Core's process table holds at most 1024. */
+#define KOS__MSGSRV_TRACE_APPS 1024u
+
+struct kos__trace_shm;
+
+/* Records directory events into `ring` (the server's, which must outlive
+ * the directory; NULL: none) while its `on` says so. */
+void msgsrv_set_trace(struct msgsrv *srv, struct kos__trace_shm *ring);
+
+/* Records (or stops recording) the directory events about app `app_id`:
+ * its publishes and withdrawals, its grants and their ends (as client or
+ * server), its denials. Switching it on first records what it holds now
+ * (a PUBLISH per endpoint, a GRANT per channel), so that a reader that
+ * starts then knows its channels. */
+void msgsrv_trace_app(struct msgsrv *srv, uint32_t app_id, bool on);
+
 /* Fills up to `cap` pollfds, one per connected app (POLLIN, plus POLLOUT
  * while messages wait to be sent to it), and returns how many. */
 size_t msgsrv_pollfds(const struct msgsrv *srv, struct pollfd *pfds, size_t cap);

@@ -26,13 +26,16 @@
 //     button.restart and a span.result with its last command's outcome),
 //     console-app, console-level, console-clear, console-dropped,
 //     console (one div.line per record, data-app and data-level, with
-//     span.time, span.app, span.level and span.text)
+//     span.time, span.app, span.level and span.text),
+//     trace-app, trace-on, trace-off, traces-dropped,
+//     traces (tbody: one tr per trace record, data-kind; the newest last)
 //   view-new: templates (one li per template, data-template, its command in
 //     a code element), new-device-address, new-allow
 'use strict';
 
 const CONSOLE_MAX = 2000; // records kept in the page
 const PAGE = 1000; // records per request for the history (the API's most)
+const TRACES_MAX = 500; // trace rows kept in the page
 const LEVELS = ['debug', 'info', 'warn', 'error'];
 const ID_RE = /^[0-9a-f]{64}$/;
 
@@ -218,6 +221,8 @@ const lineOf = new WeakMap(); // record -> its div, when shown
 const commands = new Map(); // id -> { what, app } of the commands this page sent
 const early = new Map(); // id -> result that came before the command's answer
 const waiting = new Set(); // apps whose restart has no result yet
+let traces = []; // its trace records, oldest first, at most TRACES_MAX
+const traceSeqs = new Set(); // their seqs
 
 function showHealth(h, time) {
   text($('health-time'), h ? 'as of ' + when(time) : 'none reported yet');
@@ -394,6 +399,61 @@ async function catchUp(id, my) {
   }
 }
 
+// One trace record as a row of the sequence: who called whom (a call: the
+// app -> its peer; an answer: the peer -> the app), or a directory event.
+// Everything from the device goes in as text.
+function traceRow(r) {
+  const tr = el('tr', 'trace kind-' + r.kind);
+  tr.dataset.kind = r.kind;
+  const serve = r.kind === 'serve';
+  const call = r.kind === 'call' || serve;
+  const who = serve ? r.peer || '?' : r.app;
+  const whom = serve ? r.app : r.peer || (call ? '?' : '');
+  const arrow = call ? '\u2192' : r.kind;
+  const cells = [
+    r.time ? r.time.slice(11, 23) : '',
+    who,
+    arrow,
+    whom,
+    r.protocol ? r.server + '/' + r.protocol : r.server,
+    call ? String(r.label) : '',
+    call ? r.req_len + ' / ' + r.rep_len : '',
+    r.status_name,
+    call ? (r.dur_ns / 1000).toFixed(1) : '',
+  ];
+  for (const c of cells) tr.appendChild(el('td', null, c));
+  if (call && !r.verified) tr.title = 'the channel\'s grant was not seen: its peer is not known';
+  return tr;
+}
+
+// Adds trace records, from the history or live, each once and in the
+// server's order (seq), the newest TRACES_MAX of them.
+function addTraces(recs, dropped) {
+  let added = false;
+  for (const r of recs) {
+    if (traceSeqs.has(r.seq)) continue;
+    traceSeqs.add(r.seq);
+    traces.push(r);
+    added = true;
+  }
+  if (added) {
+    traces.sort((a, b) => a.seq - b.seq);
+    while (traces.length > TRACES_MAX) traceSeqs.delete(traces.shift().seq);
+    $('traces').replaceChildren(...traces.map(traceRow));
+  }
+  if (dropped !== undefined) text($('traces-dropped'), dropped ? dropped + ' lost on the device' : '');
+}
+
+async function catchUpTraces(id, my) {
+  try {
+    const after = traces.length ? traces[traces.length - 1].seq : 0;
+    const j = await api('GET', '/api/devices/' + id + '/traces?after=' + after + '&limit=' + PAGE);
+    if (my === shown) addTraces(j.records, j.dropped);
+  } catch (e) {
+    if (my === shown) loaded(e);
+  }
+}
+
 function resultText(r) {
   return (r.status === 0 ? 'done' : r.status_text) + (r.message ? ': ' + r.message : '');
 }
@@ -468,6 +528,10 @@ function showDevicePage(id) {
   commands.clear();
   early.clear();
   waiting.clear();
+  traces = [];
+  traceSeqs.clear();
+  $('traces').replaceChildren();
+  text($('traces-dropped'), '');
   $('console-app').replaceChildren(el('option', null, 'all'));
   $('console-app').firstChild.value = '';
   $('console').replaceChildren();
@@ -486,7 +550,7 @@ function showDevicePage(id) {
       if (my === shown) loaded(e);
       return;
     }
-    await catchUp(id, my);
+    await Promise.all([catchUp(id, my), catchUpTraces(id, my)]);
   };
   load();
   listen('?device=' + id, {
@@ -498,6 +562,9 @@ function showDevicePage(id) {
       if (catching) held.push(...b.records);
       else addRecords(b.records);
       if (b.dropped) say(b.dropped + ' log records were lost on the device before these', true);
+    },
+    trace: (b) => {
+      if (b.device === id) addTraces(b.records);
     },
     result: (r) => {
       if (r.device === id) showResult(r);
@@ -553,6 +620,12 @@ document.addEventListener('DOMContentLoaded', () => {
       say(e.message, true);
     }
   });
+  for (const on of [true, false]) {
+    $(on ? 'trace-on' : 'trace-off').addEventListener('click', () => {
+      const app = $('trace-app').value.trim();
+      if (app) command({ trace: { app: app, on: on } }, 'tracing ' + app + (on ? ' on' : ' off'));
+    });
+  }
   window.addEventListener('hashchange', route);
   route();
 });

@@ -54,6 +54,8 @@ kos_fuzz_target(compiled SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
 kos_fuzz_target(image SOURCES ${KOS_FUZZ_DIR}/cm_walk.c
   LIBS kos_image kos_manifest OpenSSL::Crypto PkgConfig::LIBZIP)
 kos_fuzz_target(msgwire LIBS kos_internal)
+# Tracing: rings as an app may write them, and Core's TRACES records.
+kos_fuzz_target(trace LIBS kos_internal)
 # The message server's directory, driven as a whole (fuzz_msgsrv.c).
 set(KOS_FUZZ_MSGSRV_DIR ${PROJECT_SOURCE_DIR}/components/msg_server)
 kos_fuzz_target(msgsrv LIBS kos_internal INCLUDES ${KOS_FUZZ_MSGSRV_DIR}

@@ -71,3 +71,65 @@ start_studio() {
   URL=$(rt url)
   SECRET=$(rt secret)
 }
+
+# ---- a device on sim linked to the Studio (test_studio_device.sh,
+# test_studio_trace.sh). Needs KOS_TRUST, KOS_KEY and KOS_T_APP too.
+
+DEV_PID=
+CON=$WORK/console.txt
+
+# stop_device: the device's system asked to stop, then killed.
+stop_device() {
+  if [ -n "$DEV_PID" ] && kill -0 "$DEV_PID" 2>/dev/null; then
+    kill -TERM "$DEV_PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$DEV_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$DEV_PID" 2>/dev/null || true
+  fi
+  DEV_PID=
+}
+show_device() { [ -s "$CON" ] && { echo "--- device console (last 40 lines):" >&2; tail -40 "$CON" >&2; }; }
+die() { show_device; fail "$@"; }
+
+api() { curl -sf -H "Authorization: Bearer $SECRET" "$URL$1"; }
+# api_post PATH JSON: POSTs JSON to the API; its answer on stdout.
+api_post() { curl -sf -X POST -H "Authorization: Bearer $SECRET" -H "Content-Type: application/json" -d "$2" "$URL$1"; }
+# until_ok SECONDS WHAT COMMAND...: runs COMMAND every 0.2 s until it succeeds.
+until_ok() {
+  local secs=$1 what=$2
+  shift 2
+  for _ in $(seq $((secs * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  die "not within $secs s: $what"
+}
+# device_is FIELD VALUE: the API's record of the device has FIELD = VALUE.
+device_is() {
+  api "api/devices/$ID" | python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(0 if str(d.get(sys.argv[1])) == sys.argv[2] else 1)' "$1" "$2"
+}
+in_console() { grep -qE -- "$1" "$CON"; }
+
+# start_device NAME SYSTEM APPS: starts a Studio, provisions device NAME for
+# it (ID), builds a Poukai system SYSTEM whose ethernet lets the tunnel reach
+# the Studio, with the app entries APPS (YAML, indented by two spaces, t_app
+# as their binary), runs it on sim (DEV_PID, console in CON) and waits
+# until the server shows it online.
+start_device() {
+  local name=$1 system=$2 apps=$3
+  start_studio
+  run 0 keys.generate --device --out "$WORK/dev" --trust "${KOS_TRUST:?}" --server studio --name "$name"
+  ID=$(sed -nE 's/.*\(device id ([0-9a-f]{64})\).*/\1/p' "$WORK/out")
+  [ -n "$ID" ] || fail "no device id in keys.generate's output"
+  cat >"$WORK/system.yaml" <<YAML
+system: $system
+base: poukai
+apps:
+  ethernet:
+    config: {allow: "tunnel=tcp:127.0.0.1:$DEVICE_PORT"}
+$apps
+YAML
+  "$T" manifest.build "$WORK/system.yaml" -o "$WORK/device.zip" --key "${KOS_KEY:?}" \
+    --bin "t_app=${KOS_T_APP:?}" >"$WORK/build.txt" 2>&1 ||
+    { cat "$WORK/build.txt" >&2; fail "cannot build the device's system"; }
+  "$T" run "$WORK/device.zip" --trust "$KOS_TRUST" --keys "$WORK/dev" --state-dir "$WORK/state" \
+    --console "$CON" >/dev/null 2>&1 &
+  DEV_PID=$!
+  until_ok 60 "the device shown online" device_is state online
+}

@@ -29,6 +29,11 @@
  *                    make N calls on PROTO; when the token goes down, wait for
  *                    the server to be back (a new request with a timeout) and
  *                    go on; log each outage, then exit 0
+ *   pinger PROTO MS LEN
+ *                    request PROTO, then call it (label 7, LEN bytes of payload)
+ *                    every MS milliseconds (0: as fast as it can) until Core's
+ *                    stop message; log a failed call, and request PROTO
+ *                    again when its server is gone
  *   manager STEP..., sysask, flood N PROTO
  *                    speak Core's system interface (t_sys.c)
  */
@@ -163,6 +168,47 @@ static int serve(kos_app_t *app, const char *proto, long crash_after, const char
     }
     last_call(tok, last);
     kos_endpoint_close(ep);
+    return 0;
+}
+
+/* Calls proto every ms milliseconds (0: back to back) with len bytes. */
+static int pinger(kos_app_t *app, const char *proto, int ms, int len)
+{
+    static uint8_t buf[KOS_MSG_MAX_PAYLOAD];
+    kos_dir_t *dir;
+    kos_token_t *tok;
+    kos_status_t st;
+
+    if (len < 0 || len > (int)sizeof(buf))
+        return 2;
+    if (kos_app_dir(app, "msg0", &dir) || (st = kos_dir_request(dir, proto, 5000, &tok))) {
+        kos_log_error("cannot request %s", proto);
+        return 1;
+    }
+    if (kos_app_ready(app))
+        return 1;
+    kos_log_info("calling %s every %d ms with %d bytes", proto, ms, len);
+    for (unsigned long n = 0; !kos_app_stopping(app); n++) {
+        struct kos_msg q = {.label = 7, .param = n, .payload = buf, .len = (uint32_t)len}, r;
+        st = kos_msg_call(tok, &q, &r, 2000);
+        if (st == KOS_STATUS_UNAVAILABLE) {
+            /* The server went: wait for it to be back, as clients do. */
+            kos_token_close(tok);
+            if ((st = kos_dir_request(dir, proto, 10000, &tok))) {
+                kos_log_error("request '%s': %s", proto, kos_status_str(st));
+                return 1;
+            }
+        } else if (st) {
+            kos_log_warn("call %lu: %s", n, kos_status_str(st));
+            usleep(100000);
+        }
+        if (ms > 0) {
+            struct pollfd p = {.fd = kos_app_fd(app), .events = POLLIN};
+            poll(&p, 1, ms);
+        }
+    }
+    kos_token_close(tok);
+    kos_log_info("stopping on request");
     return 0;
 }
 
@@ -308,6 +354,8 @@ int main(int argc, char **argv)
         }
     } else if (!strcmp(mode, "serve_crash") && argc > 3) {
         rc = serve(app, argv[2], atol(argv[3]), NULL);
+    } else if (!strcmp(mode, "pinger") && argc > 4) {
+        rc = pinger(app, argv[2], atoi(argv[3]), atoi(argv[4]));
     } else if (!strcmp(mode, "call_through") && argc > 3) {
         rc = call_through(app, argv[2], atol(argv[3]));
     } else if (!strcmp(mode, "crash")) {

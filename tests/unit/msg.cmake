@@ -15,3 +15,8 @@ kos_test(msgsrv
   LIBS kos_internal
   LABELS unit msg)
 target_include_directories(test_msgsrv PRIVATE ${PROJECT_SOURCE_DIR}/components/msg_server)
+# Message tracing: the ring and the TRACES record of the system interface.
+kos_test(trace
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_trace.c
+  LIBS kos_internal
+  LABELS unit msg)

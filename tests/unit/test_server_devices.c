@@ -251,7 +251,7 @@ static void test_register_and_health(void **state)
 
 static void test_commands(void **state)
 {
-    struct kos__req_command c = {KOS__CMD_RESTART_APP, "sensor"};
+    struct kos__req_command c = {.kind = KOS__CMD_RESTART_APP, .app = "sensor"};
     Kos__Admin__AdminUp up = KOS__ADMIN__ADMIN_UP__INIT;
     Kos__Admin__CommandResult res = KOS__ADMIN__COMMAND_RESULT__INIT;
     Kos__Admin__AdminDown *down;
