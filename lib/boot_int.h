@@ -47,6 +47,9 @@ enum kos__ctl_type {
     KOS__CTL_SYS_CONSOLE_CREDIT = 12, /* app -> Core: send me console lines, this many bytes */
     KOS__CTL_SYS_CONSOLE = 13,        /* Core -> app: one console line */
     KOS__CTL_SYS_CHANGED = 14,        /* Core -> app: the state changed since it last asked */
+    /* 15-19 are left for the system interface's next records (tracing). */
+    KOS__CTL_SYS_TABLE_REQ = 20, /* app -> Core: a page of one of Core's tables, please */
+    KOS__CTL_SYS_TABLE = 21,     /* Core -> app: the page asked for */
 };
 
 enum kos__role {
