@@ -70,6 +70,7 @@
 
 #include "admin.pb-c.h"
 #include "admin_msg.h"
+#include "shell.pb-c.h"
 #include "shell_msg.h"
 #include "boot_int.h"
 #include "sys_int.h"
@@ -1888,6 +1889,28 @@ static void seed_studio(void)
              secret);
     put_text("studio", 7, "runtime", text);
     put_text("studio", 7, "runtime-bad", "pid 0\nurl http://10.0.0.1:80/\nsecret x\nsecret y\n");
+    /* 0xf0: shell line bodies; 0xf1: ShellUp answers to line 1 */
+    put_text("studio", 0xf0, "shell-line", "{\"line\": \"restart sensor\"}");
+    put_text("studio", 0xf0, "shell-line-escapes", "{\"line\": \"apps\\u001b[2J\\u202e\"}");
+    put_text("studio", 0xf0, "shell-line-bad", "{\"line\": 5, \"x\": 1}");
+    {
+        Kos__Shell__ShellUp up = KOS__SHELL__SHELL_UP__INIT;
+        char *lines[] = {"summary: 2 processes", "  evil \x1b[2J \xff", ""};
+        uint8_t buf[256];
+
+        up.id = 1;
+        up.lines = lines;
+        up.n_lines = 3;
+        put_sel("studio", 0xf1, "shell-up-part", buf, kos__shell__shell_up__pack(&up, buf));
+        up.done = true;
+        put_sel("studio", 0xf1, "shell-up-done", buf, kos__shell__shell_up__pack(&up, buf));
+        up.id = 2;
+        put_sel("studio", 0xf1, "shell-up-other-line", buf, kos__shell__shell_up__pack(&up, buf));
+        up.id = 1;
+        up.status = 99;
+        up.n_lines = 0;
+        put_sel("studio", 0xf1, "shell-up-bad-status", buf, kos__shell__shell_up__pack(&up, buf));
+    }
     EVP_PKEY_free(ed);
     EVP_PKEY_free(x);
 }
