@@ -17,10 +17,14 @@
 //     health-self-test, health-logs-dropped),
 //     apps (tbody: one tr per app, data-app; its button has class restart),
 //     console-app, console-level, console-clear, console-dropped,
-//     console (one div.line per record, data-app and data-level)
+//     console (one div.line per record, data-app and data-level),
+//     shell (one div.line per line: div.cmd for a command sent, div.bad for
+//     a refusal), shell-line, shell-send, shell-clear
 'use strict';
 
 const CONSOLE_MAX = 2000; // lines kept in the page
+const SHELL_MAX = 2000; // shell lines kept in the page
+const SHELL_HISTORY = 100; // commands Up and Down go back through
 const LEVELS = ['debug', 'info', 'warn', 'error'];
 const ID_RE = /^[0-9a-f]{64}$/;
 
@@ -207,6 +211,7 @@ function showDevice(d) {
   text($('device-last-seen'), when(d.last_seen));
   text($('console-dropped'), d.logs_dropped ? d.logs_dropped + ' records lost on the device' : '');
   $('device-reboot').disabled = d.state !== 'online';
+  if (!$('shell-line').disabled) $('shell-send').disabled = d.state !== 'online';
   $('device-revoke').disabled = d.state === 'revoked';
   showHealth(d.health, d.health_time);
 }
@@ -266,6 +271,64 @@ async function command(body, what) {
   }
 }
 
+// ---- the shell ----
+
+let shellHistory = [];
+let shellAt = 0; // where Up and Down are in the history
+
+// One line of the shell's output, as text (an empty line stays empty).
+function shellOut(s, cls) {
+  const box = $('shell');
+  const div = el('div', 'line' + (cls ? ' ' + cls : ''));
+  div.textContent = s;
+  box.appendChild(div);
+  while (box.children.length > SHELL_MAX) box.firstChild.remove();
+  box.scrollTop = box.scrollHeight;
+}
+
+// Sends the input's line to the device and shows its answer.
+async function shellSend() {
+  const input = $('shell-line');
+  const line = input.value;
+  if (!current) return;
+  const dev = current;
+  input.value = '';
+  if (line.trim() !== '') {
+    shellHistory.push(line);
+    if (shellHistory.length > SHELL_HISTORY) shellHistory.shift();
+  }
+  shellAt = shellHistory.length;
+  shellOut(dev.name + '> ' + line, 'cmd');
+  input.disabled = true;
+  $('shell-send').disabled = true;
+  try {
+    const a = await api('POST', '/api/devices/' + dev.id + '/shell', { line });
+    const bad = a.status !== 0;
+    for (const l of a.lines) shellOut(l, bad ? 'bad' : '');
+    if (bad && a.lines.length === 0) shellOut(a.status_text, 'bad');
+    if (a.cut) shellOut('(the answer was cut: Studio keeps 256 KiB of one)', 'bad');
+  } catch (e) {
+    shellOut(e.message, 'bad');
+  }
+  input.disabled = false;
+  $('shell-send').disabled = current !== dev || dev.state !== 'online';
+  input.focus();
+}
+
+function shellKey(e) {
+  if (e.key === 'Enter') {
+    e.preventDefault();
+    if (!$('shell-send').disabled) shellSend();
+  } else if (e.key === 'ArrowUp' && shellAt > 0) {
+    e.preventDefault();
+    $('shell-line').value = shellHistory[--shellAt];
+  } else if (e.key === 'ArrowDown' && shellAt < shellHistory.length) {
+    e.preventDefault();
+    shellAt++;
+    $('shell-line').value = shellAt < shellHistory.length ? shellHistory[shellAt] : '';
+  }
+}
+
 async function showDevicePage(id) {
   $('view-list').hidden = true;
   $('view-device').hidden = false;
@@ -274,6 +337,7 @@ async function showDevicePage(id) {
   $('console-app').replaceChildren(el('option', null, 'all'));
   $('console-app').firstChild.value = '';
   $('console').replaceChildren();
+  $('shell').replaceChildren();
   try {
     showDevice(await api('GET', '/api/devices/' + id));
     const logs = await api('GET', '/api/devices/' + id + '/logs?limit=1000');
@@ -316,6 +380,9 @@ document.addEventListener('DOMContentLoaded', () => {
     records = [];
     renderConsole();
   });
+  $('shell-send').addEventListener('click', shellSend);
+  $('shell-line').addEventListener('keydown', shellKey);
+  $('shell-clear').addEventListener('click', () => $('shell').replaceChildren());
   $('device-reboot').addEventListener('click', () => {
     if (current && confirm('Reboot ' + current.name + '?')) command({ reboot: true }, 'reboot');
   });

@@ -8,59 +8,14 @@
 # again loses nothing the device printed meanwhile (admin's offline buffer);
 # a revoked device is cut off and refused.
 # Environment: KOS_TOOL, KOS_SERVER, KOS_TRUST and KOS_KEY (a release key
-# pair), KOS_T_APP (tests/system/t_app).
+# pair), KOS_T_APP (tests/system/t_app). The set-up is studio_device_lib.sh's.
 . "$(dirname "$0")/studio_lib.sh"
-TRUST=${KOS_TRUST:?} KEY=${KOS_KEY:?} TAPP=${KOS_T_APP:?}
-DEV_PID=
-stop_device() {
-  if [ -n "$DEV_PID" ] && kill -0 "$DEV_PID" 2>/dev/null; then
-    kill -TERM "$DEV_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$DEV_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$DEV_PID" 2>/dev/null || true
-  fi
-  DEV_PID=
-}
-trap 'stop_device; cleanup' EXIT
-CON=$WORK/console.txt
-show_device() { [ -s "$CON" ] && { echo "--- device console (last 40 lines):" >&2; tail -40 "$CON" >&2; }; }
-die() { show_device; fail "$@"; }
-
-api() { curl -sf -H "Authorization: Bearer $SECRET" "$URL$1"; }
-# until SECONDS WHAT COMMAND...: runs COMMAND every 0.2 s until it succeeds.
-until_ok() {
-  local secs=$1 what=$2
-  shift 2
-  for _ in $(seq $((secs * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  die "not within $secs s: $what"
-}
-# device_is FIELD VALUE: the API's record of the device has FIELD = VALUE.
-device_is() {
-  api "api/devices/$ID" | python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(0 if str(d.get(sys.argv[1])) == sys.argv[2] else 1)' "$1" "$2"
-}
-in_console() { grep -qE -- "$1" "$CON"; }
+. "$(dirname "$0")/studio_device_lib.sh"
 
 start_studio
-run 0 keys.generate --device --out "$WORK/dev" --trust "$TRUST" --server studio --name bench1
-ID=$(sed -nE 's/.*\(device id ([0-9a-f]{64})\).*/\1/p' "$WORK/out")
-[ -n "$ID" ] || fail "no device id in keys.generate's output"
-
-cat >"$WORK/system.yaml" <<EOF
-system: studio_device
-base: poukai
-apps:
-  ethernet:
-    config: {allow: "tunnel=tcp:127.0.0.1:$DEVICE_PORT"}
-  ticker:
-    binary: t_app
-    args: [tick, "200"]
-    memory: 8MiB
-EOF
-"$T" manifest.build "$WORK/system.yaml" -o "$WORK/device.zip" --key "$KEY" --bin "t_app=$TAPP" \
-  >"$WORK/build.txt" 2>&1 || { cat "$WORK/build.txt" >&2; fail "cannot build the device's system"; }
-
-"$T" run "$WORK/device.zip" --trust "$TRUST" --keys "$WORK/dev" --state-dir "$WORK/state" \
-  --console "$CON" >/dev/null 2>&1 &
-DEV_PID=$!
+provision_device bench1
+build_device "$WORK/device.zip"
+start_device "$WORK/device.zip"
 
 # ---- online: linked, registered, with its system, image and health
 until_ok 60 "the device shown online" device_is state online
