@@ -7,8 +7,7 @@
  * stopping) unless its client went away; the bounds on lines waiting; a
  * malformed ShellUp ends the device's link.
  *
- * kos__devport_send() and kos__devport_kick() are this file's, as in
- * test_server_devices.c.
+ * kos__devport_send() and kos__devport_kick() are server_port.h's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,45 +16,10 @@
 
 #include <cmocka.h>
 
-#include "ca.h"
 #include "server_fixture.h"
-#include "server_int.h"
+#include "server_port.h"
 #include "shell.h"
 #include "shell.pb-c.h"
-#include "store.h"
-
-static struct {
-    uint8_t sent[16][2048];
-    size_t sent_len[16], n_sent;
-    uint32_t sent_ch[16];
-    size_t n_kicked;
-    kos_status_t send_status;
-} port;
-
-kos_status_t kos__devport_send(struct kos__devport *dp, const char *id, uint32_t ch, const void *p,
-                               size_t n)
-{
-    (void)dp;
-    (void)id;
-    if (port.send_status)
-        return port.send_status;
-    assert_true(port.n_sent < 16 && n <= 2048);
-    memcpy(port.sent[port.n_sent], p, n);
-    port.sent_len[port.n_sent] = n;
-    port.sent_ch[port.n_sent++] = ch;
-    return KOS_STATUS_OK;
-}
-
-void kos__devport_kick(struct kos__devport *dp, const char *id)
-{
-    (void)dp;
-    (void)id;
-    port.n_kicked++;
-}
-
-static struct kos__srv srv;
-static struct kos__devport_hooks hooks;
-static char id[65], err[1024];
 
 /* What the relay answered: one slot per line, by the arg given. */
 struct ended {
@@ -74,39 +38,16 @@ static void done(void *arg, int code, json_t *answer)
 
 static int setup(void **state)
 {
-    uint8_t raw[32];
-    char *cert;
-
-    if (scratch_setup(state))
+    if (srv_setup(state, "bench-1", 5, 3))
         return -1;
-    memset(&port, 0, sizeof(port));
-    memset(&srv, 0, sizeof(srv));
-    srv.base = event_base_new();
-    srv.devport = (struct kos__devport *)&port;
     srv.shell = kos__shell_create(srv.base, 50);
-    if (kos__store_open(in_scratch("t.db"), NULL, &srv.store, err, sizeof(err)) ||
-        kos__ca_open(scratch, &srv.ca, err, sizeof(err)))
-        return -1;
-    for (int i = 0; i < 32; i++)
-        raw[i] = (uint8_t)(i * 5 + 3);
-    kos__ca_device_id(raw, id);
-    if (kos__ca_issue_device(srv.ca, raw, &cert, err, sizeof(err)) ||
-        kos__store_device_add(srv.store, id, "bench-1", raw, cert, err, sizeof(err)))
-        return -1;
-    free(cert);
-    hooks = kos__devices_hooks(&srv);
-    return 0;
+    return srv.shell ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     kos__shell_destroy(srv.shell);
-    if (srv.kick_ev)
-        event_free(srv.kick_ev);
-    event_base_free(srv.base);
-    kos__ca_close(srv.ca);
-    kos__store_close(srv.store);
-    return scratch_teardown(state);
+    return srv_teardown(state);
 }
 
 /* The id of the i-th ShellDown sent, and its line. */
