@@ -2092,6 +2092,55 @@ static bool sys_status(struct core *c, struct proc *p, const struct kos__sys_req
     return true;
 }
 
+/* Answers TABLE_REQ: one page of a read-only table, from row `first` on:
+ * the message directory as the manifest grants it (every process's grants,
+ * in manifest order: what the message servers enforce), or the device key
+ * bundle Core opened (names, types and key ids; Core never reads a key).
+ * Returns false if the channel was closed. */
+static bool sys_table(struct core *c, struct proc *p, const struct kos__sys_request *rq)
+{
+    struct kos__sys_table t = {.id = rq->id, .kind = rq->table};
+    uint32_t row = 0;
+    size_t len;
+
+    if (rq->table == KOS__SYS_TABLE_GRANTS) {
+        for (uint32_t i = 0; i < c->n; i++) {
+            const struct kos_cm_proc *cp = c->procs[i].cm;
+            for (uint32_t g = 0; g < cp->n_grants; g++, row++) {
+                const struct kos_cm_grant *gr = kos_cm_grant(c->cm, cp->grants_first + g);
+                if (row < rq->first || t.n_rows == KOS__SYS_TABLE_PAGE_ROWS)
+                    continue;
+                const char **cell = t.cell[t.n_rows++];
+                cell[0] = kos_cm_str(c->cm, kos_cm_proc(c->cm, gr->server)->name);
+                cell[1] = kos_cm_str(c->cm, gr->protocol);
+                cell[2] = gr->kind == KOS_CM_GRANT_PUBLISH ? "publish" : "request";
+                cell[3] = c->procs[i].name;
+            }
+        }
+    } else {
+        for (size_t k = 0; k < c->keys.n; k++, row++) {
+            const struct kos__devkey *dk = &c->keys.e[k];
+            if (row < rq->first || t.n_rows == KOS__SYS_TABLE_PAGE_ROWS)
+                continue;
+            const char **cell = t.cell[t.n_rows++];
+            bool item = strcmp(dk->type, "x509") == 0 || strcmp(dk->type, "text") == 0;
+            cell[0] = dk->name;
+            cell[1] = dk->type;
+            cell[2] = dk->id;
+            cell[3] = item ? "item" : dk->private_key ? "private" : "public";
+        }
+    }
+    t.n_total = row;
+    t.first = rq->first < row ? rq->first : row;
+    if (kos__sys_table_encode(&t, c->sysout, KOS__CTL_MAX, &len)) {
+        say(c, "cannot answer app '%s' with table %u: it does not encode", p->name, rq->table);
+        sys_result(c, p->idx, p->starts, rq->id, KOS_STATUS_INTERNAL, "Core cannot encode table %u",
+                   rq->table);
+        return p->ctl >= 0;
+    }
+    return sys_reply(c, p, KOS__CTL_SYS_TABLE, c->sysout, len);
+}
+
 static void ended_for_good(struct core *c, struct proc *p);
 
 /* Starts app t again for the restart the managing app asked for (t has
@@ -2206,6 +2255,8 @@ static const char *sys_what(uint32_t type)
         return "an app's tracing";
     case KOS__CTL_SYS_TRACE_CREDIT:
         return "trace records";
+    case KOS__CTL_SYS_TABLE_REQ:
+        return "one of its tables";
     default:
         return "the console lines";
     }
@@ -2248,6 +2299,8 @@ static bool on_sys_request(struct core *c, struct proc *p, uint32_t type, size_t
     case KOS__CTL_SYS_TRACE_CREDIT:
         sys_trace_credit(c, rq.credit);
         break;
+    case KOS__CTL_SYS_TABLE_REQ:
+        return sys_table(c, p, &rq);
     default:
         kos__sysq_credit(&c->sysq, rq.credit);
         sys_pump(c);
@@ -2341,7 +2394,8 @@ static bool on_control(struct core *c, struct proc *p)
     if (st == KOS_STATUS_OK &&
         (type == KOS__CTL_SYS_STATUS_REQ || type == KOS__CTL_SYS_RESTART ||
          type == KOS__CTL_SYS_REBOOT || type == KOS__CTL_SYS_CONSOLE_CREDIT ||
-         type == KOS__CTL_SYS_TRACE_SET || type == KOS__CTL_SYS_TRACE_CREDIT)) {
+         type == KOS__CTL_SYS_TRACE_SET || type == KOS__CTL_SYS_TRACE_CREDIT ||
+         type == KOS__CTL_SYS_TABLE_REQ)) {
         if (on_sys_request(c, p, type, len))
             return true;
         close_ctl(c, p);

@@ -53,6 +53,8 @@ enum kos__ctl_type {
     KOS__CTL_SYS_TRACE_SET = 16,    /* app -> Core: trace this app's calls, or stop */
     KOS__CTL_SYS_TRACE_CREDIT = 17, /* app -> Core: send me trace records, this many */
     KOS__CTL_SYS_TRACES = 18,       /* Core -> app: a batch of trace records */
+    KOS__CTL_SYS_TABLE_REQ = 20,    /* app -> Core: a page of one of Core's tables, please */
+    KOS__CTL_SYS_TABLE = 21,        /* Core -> app: the page asked for */
 };
 
 enum kos__role {

@@ -44,7 +44,7 @@ bool kos__sys_from_core(uint32_t type)
 {
     return type == KOS__CTL_SYS_STATUS || type == KOS__CTL_SYS_RESULT ||
            type == KOS__CTL_SYS_CONSOLE || type == KOS__CTL_SYS_CHANGED ||
-           type == KOS__CTL_SYS_TRACES;
+           type == KOS__CTL_SYS_TRACES || type == KOS__CTL_SYS_TABLE;
 }
 
 /* ---- requests ---- */
@@ -52,6 +52,11 @@ bool kos__sys_from_core(uint32_t type)
 static bool credit_ok(uint32_t credit)
 {
     return credit >= 1 && credit <= KOS__SYS_CONSOLE_WINDOW;
+}
+
+static bool table_kind_ok(uint32_t kind)
+{
+    return kind == KOS__SYS_TABLE_GRANTS || kind == KOS__SYS_TABLE_KEYS;
 }
 
 kos_status_t kos__sys_request_encode(const struct kos__sys_request *r, void *buf, size_t cap,
@@ -92,6 +97,13 @@ kos_status_t kos__sys_request_encode(const struct kos__sys_request *r, void *buf
         if (r->credit < 1 || r->credit > KOS__SYS_TRACE_WINDOW)
             return KOS_STATUS_INVALID_ARGUMENT;
         put_u32(&c, r->credit);
+        break;
+    case KOS__CTL_SYS_TABLE_REQ:
+        if (!table_kind_ok(r->table) || r->first >= KOS__SYS_TABLE_MAX_ROWS)
+            return KOS_STATUS_INVALID_ARGUMENT;
+        put_u32(&c, r->id);
+        put_u32(&c, r->table);
+        put_u32(&c, r->first);
         break;
     default:
         return KOS_STATUS_INVALID_ARGUMENT;
@@ -141,6 +153,13 @@ kos_status_t kos__sys_request_decode(uint32_t type, const void *body, size_t len
     case KOS__CTL_SYS_TRACE_CREDIT:
         out->credit = get_u32(&c);
         if (out->credit < 1 || out->credit > KOS__SYS_TRACE_WINDOW)
+            c.bad = true;
+        break;
+    case KOS__CTL_SYS_TABLE_REQ:
+        out->id = get_u32(&c);
+        out->table = get_u32(&c);
+        out->first = get_u32(&c);
+        if (!table_kind_ok(out->table) || out->first >= KOS__SYS_TABLE_MAX_ROWS)
             c.bad = true;
         break;
     default:
@@ -387,6 +406,68 @@ kos_status_t kos__sys_traces_encode(const struct kos__sys_traces *t, void *buf, 
     return KOS_STATUS_OK;
 }
 
+/* ---- TABLE ---- */
+
+static bool word_in(const char *s, const char *const *words, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s, words[i]))
+            return true;
+    return false;
+}
+
+/* Whether row `cell` holds what a table of `kind` says its cells hold. */
+static bool row_ok(uint32_t kind, const char *const *cell)
+{
+    static const char *const grant_kinds[] = {"publish", "request"};
+    static const char *const key_types[] = {"ed25519", "x25519", "x509", "text"};
+    static const char *const key_holds[] = {"private", "public", "item"};
+
+    for (uint32_t i = 0; i < KOS__SYS_TABLE_CELLS; i++)
+        if (!cell[i] || strnlen(cell[i], KOS__NAME_MAX) >= KOS__NAME_MAX)
+            return false;
+    if (!kos__name_valid(cell[0], strlen(cell[0])))
+        return false;
+    if (kind == KOS__SYS_TABLE_GRANTS)
+        return kos__name_valid(cell[1], strlen(cell[1])) && word_in(cell[2], grant_kinds, 2) &&
+               kos__name_valid(cell[3], strlen(cell[3]));
+    return word_in(cell[1], key_types, 4) && (!strcmp(cell[2], "-") || hex_ok(cell[2], 16)) &&
+           word_in(cell[3], key_holds, 3);
+}
+
+static bool table_ok(const struct kos__sys_table *t)
+{
+    if (!table_kind_ok(t->kind) || t->n_total > KOS__SYS_TABLE_MAX_ROWS ||
+        t->n_rows > KOS__SYS_TABLE_PAGE_ROWS || t->first > t->n_total ||
+        t->n_rows > t->n_total - t->first)
+        return false;
+    for (uint32_t r = 0; r < t->n_rows; r++)
+        if (!row_ok(t->kind, t->cell[r]))
+            return false;
+    return true;
+}
+
+kos_status_t kos__sys_table_encode(const struct kos__sys_table *t, void *buf, size_t cap,
+                                   size_t *len)
+{
+    struct cursor c = {.w = buf, .cap = cap};
+
+    if (!table_ok(t))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    put_u32(&c, t->id);
+    put_u32(&c, t->kind);
+    put_u32(&c, t->n_total);
+    put_u32(&c, t->first);
+    put_u32(&c, t->n_rows);
+    for (uint32_t r = 0; r < t->n_rows; r++)
+        for (uint32_t i = 0; i < KOS__SYS_TABLE_CELLS; i++)
+            put_string(&c, t->cell[r][i], KOS__NAME_MAX);
+    if (c.bad)
+        return KOS_STATUS_TOO_LARGE;
+    *len = c.pos;
+    return KOS_STATUS_OK;
+}
+
 /* Reads a string field of at most KOS__NAME_MAX bytes with its NUL into
  * dst; its validity is checked with the whole record. */
 static void get_field(struct cursor *c, char *dst)
@@ -429,6 +510,25 @@ kos_status_t kos__sys_traces_decode(const void *body, size_t len, struct kos__sy
     return KOS_STATUS_OK;
 }
 
+kos_status_t kos__sys_table_decode(const void *body, size_t len, struct kos__sys_table *out)
+{
+    struct cursor c = {.r = body, .cap = len};
+
+    out->id = get_u32(&c);
+    out->kind = get_u32(&c);
+    out->n_total = get_u32(&c);
+    out->first = get_u32(&c);
+    out->n_rows = get_u32(&c);
+    if (c.bad || out->n_rows > KOS__SYS_TABLE_PAGE_ROWS)
+        return KOS_STATUS_PROTOCOL;
+    for (uint32_t r = 0; r < out->n_rows && !c.bad; r++)
+        for (uint32_t i = 0; i < KOS__SYS_TABLE_CELLS; i++)
+            out->cell[r][i] = get_string(&c, KOS__NAME_MAX);
+    if (c.bad || c.pos != len || !table_ok(out))
+        return KOS_STATUS_PROTOCOL;
+    return KOS_STATUS_OK;
+}
+
 /* ---- the managing app's side ---- */
 
 kos_status_t kos__sys_send(kos_app_t *app, const struct kos__sys_request *r)
@@ -462,6 +562,8 @@ kos_status_t kos__sys_receive(kos_app_t *app, void *buf, size_t cap, struct kos_
         return kos__sys_line_decode(buf, len, &m->u.line);
     case KOS__CTL_SYS_TRACES:
         return kos__sys_traces_decode(buf, len, &m->u.traces);
+    case KOS__CTL_SYS_TABLE:
+        return kos__sys_table_decode(buf, len, &m->u.table);
     default:
         return KOS_STATUS_PROTOCOL;
     }

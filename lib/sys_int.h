@@ -19,6 +19,9 @@
  *                               (answered by RESULT)
  *   KOS__CTL_SYS_TRACE_CREDIT   u32 records: Core may send that many more trace
  *                               records; the first one subscribes the app
+ *   KOS__CTL_SYS_TABLE_REQ      u32 id, u32 table, u32 first: a page of one of
+ *                               Core's read-only tables (enum
+ *                               kos__sys_table_kind), from row `first` on
  * Core -> app:
  *   KOS__CTL_SYS_STATUS         the page asked for (struct kos__sys_status)
  *   KOS__CTL_SYS_RESULT         u32 id, u32 status, message: how RESTART or
@@ -33,6 +36,8 @@
  *                               kos__sys_trace): trace records, each stamped
  *                               by Core with the names it knows the processes
  *                               by, and how many were lost before them
+ *   KOS__CTL_SYS_TABLE          the page of a table asked for (struct
+ *                               kos__sys_table)
  *
  * All integers are little-endian; strings are NUL-terminated and bounded.
  * Decoders take only bodies that match the layout exactly, with every name
@@ -85,6 +90,15 @@
  * channel beside the console's window, so results and STOP still find room. */
 #define KOS__SYS_TRACE_BATCH  32u
 #define KOS__SYS_TRACE_WINDOW 128u
+
+/* Core's tables: rows of KOS__SYS_TABLE_CELLS short cells (each a string of
+ * at most KOS__NAME_MAX bytes with its NUL), sent a page at a time. A page
+ * of KOS__SYS_TABLE_PAGE_ROWS rows stays near 33 KB, inside one control
+ * message; KOS__SYS_TABLE_MAX_ROWS bounds what a reader may be told to
+ * expect (every grant of the largest system). */
+#define KOS__SYS_TABLE_CELLS     4u
+#define KOS__SYS_TABLE_PAGE_ROWS 128u
+#define KOS__SYS_TABLE_MAX_ROWS  (KOS__SYS_MAX_PROCS * KOS__GRANTS_MAX)
 
 /* What one console line of `body_len` bytes costs in credit. */
 static inline uint32_t kos__sys_console_cost(size_t body_len)
@@ -142,12 +156,40 @@ struct kos__sys_status {
     struct kos__sys_proc procs[KOS__SYS_PAGE_PROCS];
 };
 
+/* Core's tables, and what each row's cells hold. Both are read-only views:
+ * the manifest is the source of truth for the grants (what the message
+ * servers enforce), the bundle Core opened for the keys (key_store holds
+ * the keys themselves; Core never reads them). */
+enum kos__sys_table_kind {
+    /* The message directory as the manifest grants it, in manifest order:
+     * server (a message server's name), protocol, "publish" or "request",
+     * app. */
+    KOS__SYS_TABLE_GRANTS = 1,
+    /* The device key bundle (kos-tool run --keys), in its index's order:
+     * name, type ("ed25519", "x25519", "x509", "text"), the key id (16 hex
+     * digits of the public key's digest, "-" for an item that certifies
+     * no key), and "private" (key_store holds the private half), "public"
+     * (a public key only) or "item" (a certificate or text). */
+    KOS__SYS_TABLE_KEYS = 2,
+};
+
+/* One page of a table. */
+struct kos__sys_table {
+    uint32_t id;      /* the request's */
+    uint32_t kind;    /* enum kos__sys_table_kind */
+    uint32_t n_total; /* rows in the whole table */
+    uint32_t first;   /* the index of row[0] */
+    uint32_t n_rows;  /* in this page */
+    const char *cell[KOS__SYS_TABLE_PAGE_ROWS][KOS__SYS_TABLE_CELLS];
+};
+
 /* A request, as sent and as Core decodes it. */
 struct kos__sys_request {
     uint32_t type;           /* KOS__CTL_SYS_STATUS_REQ, _RESTART, _REBOOT, _CONSOLE_CREDIT,
-                                _TRACE_SET, _TRACE_CREDIT */
+                                _TRACE_SET, _TRACE_CREDIT, _TABLE_REQ */
     uint32_t id;             /* echoed in the answer (not for the credits) */
-    uint32_t first;          /* STATUS_REQ: the first process wanted */
+    uint32_t first;          /* STATUS_REQ: the first process wanted; TABLE_REQ: row */
+    uint32_t table;          /* TABLE_REQ: enum kos__sys_table_kind */
     char app[KOS__NAME_MAX]; /* RESTART, TRACE_SET: a valid name */
     const char *reason;      /* REBOOT: printable, at most KOS__SYS_REASON_MAX with its NUL */
     uint32_t credit;         /* CONSOLE_CREDIT: 1..KOS__SYS_CONSOLE_WINDOW bytes;
@@ -199,6 +241,7 @@ struct kos__sys_msg {
         struct kos__sys_result result;
         struct kos__sys_line line;
         struct kos__sys_traces traces;
+        struct kos__sys_table table;
     } u;
 };
 
@@ -233,6 +276,12 @@ kos_status_t kos__sys_line_decode(const void *body, size_t len, struct kos__sys_
 kos_status_t kos__sys_traces_encode(const struct kos__sys_traces *t, void *buf, size_t cap,
                                     size_t *len) __attribute__((warn_unused_result));
 kos_status_t kos__sys_traces_decode(const void *body, size_t len, struct kos__sys_traces *out)
+    __attribute__((warn_unused_result));
+/* A table's page: each cell as its kind says (enum kos__sys_table_kind),
+ * rows within n_total, n_total within KOS__SYS_TABLE_MAX_ROWS. */
+kos_status_t kos__sys_table_encode(const struct kos__sys_table *t, void *buf, size_t cap,
+                                   size_t *len) __attribute__((warn_unused_result));
+kos_status_t kos__sys_table_decode(const void *body, size_t len, struct kos__sys_table *out)
     __attribute__((warn_unused_result));
 
 /* The managing app's side. */

@@ -52,6 +52,7 @@ enum {
     R_HOST_NETWORK,
     R_DEVICE_KEYS,
     R_MANAGER,
+    R_REMOTE_RELEASE,
     R_COUNT
 };
 
@@ -173,6 +174,15 @@ static const struct kos_check_rule rules[R_COUNT] = {
                    "leave manages_system: true to the Poukai layer's admin (the layer gives it); "
                    "a system that runs a management agent of its own waives the rule for it, "
                    "saying why"},
+    [R_REMOTE_RELEASE] = {"KOS-A020", "remote-access-outside-development", KOS_CHECK_ERROR, false,
+                          "a system enables the remote shell or remote debugging but is not "
+                          "built for development",
+                          "a remote shell or debugger on a device in the field lets whoever "
+                          "holds its server, or takes it over, inspect and drive the device "
+                          "outside what its apps' grants allow; an app's waiver of KOS-A002 or "
+                          "KOS-A011 says why for a lab device, not for a release",
+                          "build systems that enable remote_shell or hold debug: true apps with "
+                          "profile: development, and release images without them"},
 };
 
 const struct kos_check_rule *kos_check_rules(size_t *n)
@@ -454,6 +464,45 @@ static void check_protocols(struct run *r)
     free(e);
 }
 
+/* The value of `app`'s remote_shell setting if it enables a remote shell
+ * (KOS-A002's values), else NULL; *pos is the setting's. */
+static const char *remote_shell_of(const struct kos_mf_app *app, const struct kos_mf_pos **pos);
+
+/* KOS-A020: remote access (the shell, debugging) in a system that is not
+ * built for development. One finding for the system, at the first app that
+ * enables it, naming every one: it cannot be waived by an app (the profile
+ * is the system's). */
+static void check_remote_access(struct run *r)
+{
+    const struct kos_manifest *m = r->m;
+    const struct kos_mf_pos *first = NULL, *pos;
+    char what[1024];
+    size_t n = 0, len = 0;
+
+    if (m->profile == KOS_MF_PROFILE_DEVELOPMENT)
+        return;
+    what[0] = '\0';
+    for (size_t a = 0; a < m->n_apps; a++) {
+        const struct kos_mf_app *app = &m->apps[a];
+        const char *v = remote_shell_of(app, &pos);
+        if (v) {
+            first = first ? first : pos;
+            len += (size_t)snprintf(what + len, len < sizeof(what) ? sizeof(what) - len : 0,
+                                    "%sapp '%s' enables a remote shell (config remote_shell: %s)",
+                                    n++ ? "; " : "", app->name, v);
+        }
+        if (app->debug) {
+            first = first ? first : &app->debug_pos;
+            len += (size_t)snprintf(what + len, len < sizeof(what) ? sizeof(what) - len : 0,
+                                    "%sapp '%s' is marked for debugging (debug: true)",
+                                    n++ ? "; " : "", app->name);
+        }
+    }
+    if (first)
+        add(r, R_REMOTE_RELEASE, NULL, first,
+            "system '%s' is not built for development (profile: release) but %s", m->system, what);
+}
+
 /* ---- rules over one app ----------------------------------------------- */
 
 static bool ascii_ieq(const char *a, const char *b)
@@ -569,18 +618,11 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
         ks_how = "holds the device keys (device_keys: true)";
     }
 
-    for (size_t i = 0; i < app->n_config; i++) {
-        const struct kos_mf_config *cf = &app->config[i];
-        if (strcmp(cf->key, remote_shell_key) != 0)
-            continue;
-        for (size_t v = 0; v < sizeof(remote_shell_on) / sizeof(remote_shell_on[0]); v++)
-            if (ascii_ieq(cf->value, remote_shell_on[v])) {
-                add(r, R_REMOTE_SHELL, app->name, &cf->pos,
-                    "app '%s' enables a remote shell (config remote_shell: %s)", app->name,
-                    cf->value);
-                break;
-            }
-    }
+    const struct kos_mf_pos *shell_pos;
+    const char *shell = remote_shell_of(app, &shell_pos);
+    if (shell)
+        add(r, R_REMOTE_SHELL, app->name, shell_pos,
+            "app '%s' enables a remote shell (config remote_shell: %s)", app->name, shell);
     if (net != NULL && keystore)
         add(r, R_NET_KEYSTORE, app->name, ks_pos, "app '%s' %s and %s %s%s", app->name, ks_how,
             net_verb(net), net_what(net), net_note(net));
@@ -622,6 +664,21 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
             add(r, R_DEVICE_PATH, app->name, &d->pos,
                 "device '%s' of app '%s' has path '%s', outside /dev", d->name, app->name, d->path);
     }
+}
+
+static const char *remote_shell_of(const struct kos_mf_app *app, const struct kos_mf_pos **pos)
+{
+    for (size_t i = 0; i < app->n_config; i++) {
+        const struct kos_mf_config *cf = &app->config[i];
+        if (strcmp(cf->key, remote_shell_key) != 0)
+            continue;
+        for (size_t v = 0; v < sizeof(remote_shell_on) / sizeof(remote_shell_on[0]); v++)
+            if (ascii_ieq(cf->value, remote_shell_on[v])) {
+                *pos = &cf->pos;
+                return cf->value;
+            }
+    }
+    return NULL;
 }
 
 /* ---- waivers ------------------------------------------------------------ */
@@ -709,6 +766,7 @@ kos_status_t kos_check_run(const struct kos_manifest *m, struct kos_check_report
         return KOS_STATUS_NO_MEMORY;
     struct run r = {.m = m};
     check_system(&r);
+    check_remote_access(&r);
     check_regions(&r);
     check_protocols(&r);
     for (size_t a = 0; a < m->n_apps; a++)

@@ -30,6 +30,7 @@
 #include "events.h"
 #include "req.h"
 #include "server_int.h"
+#include "shell.h"
 #include "srv_json.h"
 #include "srv_limits.h"
 #include "store.h"
@@ -65,8 +66,12 @@ static const char *reason_of(int code)
         return "Payload Too Large";
     case 415:
         return "Unsupported Media Type";
+    case 502:
+        return "Bad Gateway";
     case 503:
         return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
     case 507:
         return "Insufficient Storage";
     default:
@@ -319,6 +324,78 @@ static void commands_post(struct kos__srv *srv, struct evhttp_request *req, cons
     }
 }
 
+/* A shell line waiting for its device's answer: the request it answers.
+ * It belongs to the relay's done() or, if the client goes first, to the
+ * connection's close callback, whichever comes first; the other is then
+ * never called (done() removes the callback, the callback cancels the
+ * line). */
+struct shell_wait {
+    struct kos__srv *srv;
+    struct evhttp_request *req;
+    struct evhttp_connection *conn;
+    uint64_t line_id;
+};
+
+static void shell_done(void *arg, int code, json_t *answer)
+{
+    struct shell_wait *w = arg;
+
+    evhttp_connection_set_closecb(w->conn, NULL, NULL);
+    reply_json(w->req, code, answer);
+    free(w);
+}
+
+static void shell_gone(struct evhttp_connection *conn, void *arg)
+{
+    struct shell_wait *w = arg;
+
+    (void)conn;
+    kos__shell_cancel(w->srv->shell, w->line_id);
+    free(w);
+}
+
+/* POST /api/devices/ID/shell {"line": LINE}: the answer is sent when the
+ * device's comes (shell.h). */
+static void shell_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
+{
+    struct kos__req_shell line;
+    struct shell_wait *w;
+    char err[512], *body;
+    size_t len;
+    kos_status_t st;
+
+    if (!(body = take_body(req, &len)))
+        return;
+    st = kos__req_shell(body, len, &line, err, sizeof(err));
+    free(body);
+    if (st) {
+        reply_error(req, 400, "%s", err);
+        return;
+    }
+    if (!(w = calloc(1, sizeof(*w)))) {
+        reply_error(req, 500, "out of memory");
+        return;
+    }
+    w->srv = srv;
+    w->req = req;
+    w->conn = evhttp_request_get_connection(req);
+    st =
+        kos__shell_send(srv, id, line.line, line.len, shell_done, w, &w->line_id, err, sizeof(err));
+    if (st == KOS_STATUS_OK) {
+        evhttp_connection_set_closecb(w->conn, shell_gone, w);
+        return;
+    }
+    free(w);
+    reply_error(req,
+                st == KOS_STATUS_NOT_FOUND          ? 404
+                : st == KOS_STATUS_UNAUTHORIZED     ? 409
+                : st == KOS_STATUS_UNAVAILABLE      ? 409
+                : st == KOS_STATUS_BUSY             ? 503
+                : st == KOS_STATUS_INVALID_ARGUMENT ? 400
+                                                    : 500,
+                "%s", err);
+}
+
 static void logs_get(struct kos__srv *srv, struct evhttp_request *req, const char *id,
                      const char *query)
 {
@@ -414,6 +491,11 @@ static void device_route(struct kos__srv *srv, struct evhttp_request *req, bool 
             not_allowed(req, "GET");
         else
             traces_get(srv, req, id, query);
+    } else if (strcmp(what, "shell") == 0) {
+        if (get)
+            not_allowed(req, "POST");
+        else
+            shell_post(srv, req, id);
     } else {
         reply_error(req, 404, "no such route");
     }

@@ -1,7 +1,8 @@
 /*
  * devices.c - what kos-server does with its devices: the device port's
  * hooks (who may connect; online and offline; each admin and logs message
- * decoded, checked, stored and turned into events) and the commands and
+ * decoded, checked, stored and turned into events; each shell message
+ * decoded and handed to the shell's relay, shell.h) and the commands and
  * revocations the API asks for (server_int.h).
  *
  * What stays true: a message from a device is decoded with a bounded
@@ -25,6 +26,7 @@
 #include "traces.pb-c.h"
 #include "req.h"
 #include "server_int.h"
+#include "shell.h"
 #include "srv_json.h"
 #include "srv_limits.h"
 #include "store.h"
@@ -34,6 +36,7 @@
 #define CH_ADMIN  1u
 #define CH_LOGS   2u
 #define CH_TRACES 3u
+#define CH_SHELL  4u
 
 /* ---- decoding with a bounded allocator ---- */
 
@@ -174,6 +177,7 @@ static void hook_offline(void *arg, const char *id, const char *why)
     kos_status_t st = kos__store_device_set_state(srv->store, id, KOS__DEV_OFFLINE);
 
     kos__srv_log("device %.16s is offline: %s", id, why ? why : "link ended");
+    kos__shell_offline(srv, id);
     if (st == KOS_STATUS_OK)
         kos__devices_changed(srv, id);
 }
@@ -482,6 +486,22 @@ out:
     return ok;
 }
 
+/* A ShellUp: a part of the answer to a shell line (shell.h). */
+static bool on_shell(struct kos__srv *srv, const char *id, const uint8_t *p, size_t n, char *why,
+                     size_t cap)
+{
+    struct budget b = {0};
+    ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
+    Kos__Shell__ShellUp *up = kos__shell__shell_up__unpack(&alloc, n, p);
+    bool ok;
+
+    if (!up)
+        return refuse(why, cap, "a shell message that is not a ShellUp (%zu bytes)", n);
+    ok = kos__shell_answer(srv, id, up, why, cap);
+    kos__shell__shell_up__free_unpacked(up, &alloc);
+    return ok;
+}
+
 static void hook_data(void *arg, const char *id, uint32_t ch, const uint8_t *p, size_t n)
 {
     struct kos__srv *srv = arg;
@@ -496,6 +516,8 @@ static void hook_data(void *arg, const char *id, uint32_t ch, const uint8_t *p, 
         ok = on_logs(srv, id, p, n, why, sizeof(why));
     else if (ch == CH_TRACES)
         ok = on_traces(srv, id, p, n, why, sizeof(why));
+    else if (ch == CH_SHELL)
+        ok = on_shell(srv, id, p, n, why, sizeof(why));
     else
         ok = refuse(why, sizeof(why), "data on channel %u, which this server does not take", ch);
     if (!ok && why[0]) {

@@ -214,6 +214,36 @@ out:
     return st;
 }
 
+kos_status_t kos__req_shell(const char *body, size_t len, struct kos__req_shell *out, char *err,
+                            size_t errlen)
+{
+    static const char *const known[] = {"line"};
+    json_t *j, *line;
+    kos_status_t st = KOS_STATUS_INVALID_ARGUMENT;
+
+    memset(out, 0, sizeof(*out));
+    if (!(j = load_object(body, len, err, errlen)))
+        return st;
+    if (!only_known(j, known, 1, "a shell line is {\"line\": LINE}", err, errlen))
+        goto out;
+    line = json_object_get(j, "line");
+    if (!line || !json_is_string(line)) {
+        snprintf(err, errlen, "\"line\" must be a string: one command line for the device");
+        goto out;
+    }
+    if (json_string_length(line) > KOS__SRV_SHELL_LINE_MAX) {
+        snprintf(err, errlen, "\"line\" is %zu bytes long; at most %u", json_string_length(line),
+                 KOS__SRV_SHELL_LINE_MAX);
+        goto out;
+    }
+    out->len = json_string_length(line);
+    memcpy(out->line, json_string_value(line), out->len);
+    st = KOS_STATUS_OK;
+out:
+    json_decref(j);
+    return st;
+}
+
 /* One "key=value" of a query: calls back for each, in order. The values
  * here are numbers and ids: only [A-Za-z0-9] is taken, unescaped. */
 typedef bool (*param_fn)(void *arg, const char *key, size_t klen, const char *val, size_t vlen,

@@ -49,6 +49,18 @@ struct kos__req_command {
 kos_status_t kos__req_command(const char *body, size_t len, struct kos__req_command *out, char *err,
                               size_t errlen) __attribute__((warn_unused_result));
 
+/* POST /api/devices/ID/shell: {"line": LINE}, a string of at most
+ * KOS__SRV_SHELL_LINE_MAX bytes (JSON makes it valid UTF-8 without NUL;
+ * what else it may hold is the device's to judge). On success out->line
+ * holds it, NUL-terminated, out->len bytes. */
+struct kos__req_shell {
+    char line[KOS__SRV_SHELL_LINE_MAX + 1];
+    size_t len;
+};
+
+kos_status_t kos__req_shell(const char *body, size_t len, struct kos__req_shell *out, char *err,
+                            size_t errlen) __attribute__((warn_unused_result));
+
 /* GET /api/devices/ID/logs?after=SEQ&limit=N: query is the part after '?'
  * (NULL or "" for none). after defaults to 0, limit to
  * KOS__SRV_LOGS_LIMIT_DEFAULT and is 1 to KOS__SRV_LOGS_LIMIT_MAX. */

@@ -24,6 +24,7 @@
 
 #include "ca.h"
 #include "events.h"
+#include "shell.h"
 #include "server_int.h"
 #include "srv_limits.h"
 #include "store.h"
@@ -160,7 +161,8 @@ kos_status_t kos__srv_start(struct kos__srv *srv, const struct kos__srv_opts *op
         goto out_stop;
     }
     srv->base = event_base_new();
-    if (!srv->base || !(srv->events = kos__events_create(srv->base))) {
+    if (!srv->base || !(srv->events = kos__events_create(srv->base)) ||
+        !(srv->shell = kos__shell_create(srv->base, 0))) {
         snprintf(err, errlen, "out of memory");
         goto out_stop;
     }
@@ -209,6 +211,8 @@ void kos__srv_stop(struct kos__srv *srv)
     srv->runtime_written = false;
     kos__events_destroy(srv->events);
     srv->events = NULL;
+    kos__shell_destroy(srv->shell); /* answers what waits, before evhttp goes */
+    srv->shell = NULL;
     if (srv->devport)
         kos__devport_destroy(srv->devport);
     srv->devport = NULL;

@@ -27,6 +27,7 @@
 struct kos__store;
 struct kos__ca;
 struct kos__events;
+struct kos__shell;
 
 /* Kicks the hooks ask for, done on the next loop turn (a device is never
  * cut off inside the port's own callback). More at once wait for the next
@@ -52,6 +53,7 @@ struct kos__srv {
     struct kos__devport *devport;
     struct evhttp *http;
     struct kos__events *events;
+    struct kos__shell *shell; /* shell lines waiting for their devices (shell.h) */
     unsigned api_port;
     char device_addr[32]; /* "127.0.0.1:7443" */
     char secret[KOS__STUDIO_SECRET_HEX + 1];

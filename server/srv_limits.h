@@ -79,6 +79,23 @@
 /* Commands remembered per device (their results): older ones are deleted. */
 #define KOS__SRV_COMMANDS_KEPT 1000u
 
+/* ---- the remote shell (POST /api/devices/ID/shell) ---- */
+
+/* A command line the server relays: the device takes at most 256 bytes
+ * and says why it refuses a longer one (it is the judge of what a line may
+ * hold); beyond this the server refuses the line itself. */
+#define KOS__SRV_SHELL_LINE_MAX 1024u
+/* How long a line waits for its device's answer before the client gets
+ * 504 (the device answers within its own 10 s wait for Core). */
+#define KOS__SRV_SHELL_WAIT_S 30
+/* Lines waiting for an answer at once: in all, and for one device (which
+ * answers one at a time). */
+#define KOS__SRV_SHELL_WAITING_MAX        64u
+#define KOS__SRV_SHELL_WAITING_PER_DEVICE 4u
+/* An answer's lines kept for the client, bytes as escaped (a device sends
+ * at most 64 KiB); the rest is dropped and the answer says "cut". */
+#define KOS__SRV_SHELL_ANSWER_MAX (256u * 1024u)
+
 /* ---- the runtime file ---- */
 
 /* Its size: a few short lines. */

@@ -33,6 +33,8 @@ static const struct command commands[] = {
     {"server.stop", kos__tool_server_stop, "stop the local Studio server"},
     {"server.status", kos__tool_server_status,
      "say whether the Studio server runs, where, and its devices"},
+    {"toolbox.remote_shell", kos__tool_toolbox_remote_shell,
+     "a console on a device's command console, through Studio"},
 };
 
 const char *kos__tool_self_dir(void)
@@ -82,7 +84,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: kos-tool COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-21s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
             "\n'kos-tool COMMAND --help' describes each command; options take the forms\n"
             "--name VALUE and --name=VALUE. The guides are in %s.\n",

@@ -66,13 +66,14 @@
 struct admin_config {
     uint64_t health_every_ms; /* Health at least this often while linked */
     uint64_t offline_buffer;  /* bytes of records kept while they cannot be sent */
+    bool remote_shell;        /* the command console on the shell channel (shell.c) */
 };
 
 /* Reads admin's settings from n key/value pairs (the manifest entry's
  * config:, in order) into *cfg, defaults first. Known keys: health_every
  * (a duration, 1s to 1h), offline_buffer (a size, 16KiB to 64MiB),
- * remote_shell (disabled: admin has no remote shell yet). False, with err
- * naming the key, the value and what would be valid, for anything else. */
+ * remote_shell (enabled or disabled, the default). False, with err naming
+ * the key, the value and what would be valid, for anything else. */
 bool admin_config_parse(struct admin_config *cfg, const char *const *keys,
                         const char *const *values, size_t n, char *err, size_t errlen);
 
@@ -200,6 +201,14 @@ struct admin_ops {
     void (*reserve)(void *arg, uint64_t next_seq);
     kos_status_t (*restart)(void *arg, uint32_t core_id, const char *app);
     kos_status_t (*reboot)(void *arg, uint32_t core_id, const char *reason);
+    /* The shell's (shell.c): a page of one of Core's tables (its answer
+     * comes to admin_shell_table()), and a fresh state from Core (to
+     * admin_shell_state()). */
+    kos_status_t (*table)(void *arg, uint32_t core_id, uint32_t kind, uint32_t first);
+    void (*want_state)(void *arg);
+    /* Message tracing of an app on or off, answered through
+     * admin_shell_core_result(); NULL in a build without tracing, where the
+     * shell's `trace` says so. */
     kos_status_t (*trace)(void *arg, uint32_t core_id, const char *app, bool on);
     void *arg;
 };
@@ -302,5 +311,169 @@ void admin_agent_pump(struct admin_agent *a, uint64_t now_ms);
  * now_ms plus a delay; UINT64_MAX for never, or for when it waits for news
  * (a state from Core, room on the link). */
 uint64_t admin_agent_next_ms(const struct admin_agent *a, uint64_t now_ms);
+
+/* ---- the remote shell (shell.c) ----
+ *
+ * The device's command console, served on the link's shell channel
+ * (proto/shell.proto) when the manifest says remote_shell: enabled. Not a
+ * Unix shell: each line names one of a few commands that admin carries out
+ * itself or asks of Core; no process is ever started. What stays true:
+ *  - a line from the server is read only from the bytes given and parsed
+ *    strictly (admin_shell_parse()); what is not a command is answered
+ *    with why, never carried out;
+ *  - with the shell disabled, every message on the channel is answered
+ *    "disabled" and nothing else is done; the device says so on its
+ *    console within a budget (one line, then one a minute);
+ *  - one command runs at a time: the next line is taken only once the
+ *    answer to the last has gone to the tunnel (admin_shell_ready()), so
+ *    a server that sends faster waits in the link's flow control;
+ *  - every answer ends with a ShellUp with `done`, its lines escaped
+ *    (kos__text_escape()), each message within KOS_TUNNEL_DATA_MAX, the
+ *    whole within ADMIN_SHELL_ANSWER_MAX; a command waiting for Core is
+ *    answered TIMEOUT after ADMIN_SHELL_CORE_MS.
+ */
+
+#define ADMIN_SHELL_LINE_MAX     256u          /* a command line, bytes: commands are short */
+#define ADMIN_SHELL_WORDS_MAX    4u            /* words in one (the longest command has 3) */
+#define ADMIN_SHELL_OUT_LINE_MAX 1000u         /* an output line, escaped: longer ones are cut */
+#define ADMIN_SHELL_ANSWER_MAX   (64u * 1024u) /* one answer's lines, bytes */
+#define ADMIN_SHELL_QUEUE        24u  /* ShellUp messages of one answer (64 KiB in 4000s) */
+#define ADMIN_SHELL_RECENT       256u /* console lines kept for `logs` */
+#define ADMIN_SHELL_LOGS_DEFAULT 20u  /* lines `logs` shows, and at most */
+#define ADMIN_SHELL_LOGS_MAX     200u
+#define ADMIN_SHELL_TABLE_MAX    1024u  /* rows of Core's tables `dir` and `keys` show */
+#define ADMIN_SHELL_CORE_MS      10000u /* how long a command waits for Core */
+#define ADMIN_SHELL_LOG_BURST    10u    /* console lines about commands and refusals, */
+#define ADMIN_SHELL_LOG_EVERY_MS 10000u /* then one per 10 s */
+#define ADMIN_SHELL_OFF_EVERY_MS 60000u /* with the shell disabled: one, then one a minute */
+/* Core request ids of the shell's, told apart from the agent's. */
+#define ADMIN_SHELL_CORE_ID_BIT 0x80000000u
+
+enum admin_shell_cmd {
+    ADMIN_SHELL_EMPTY = 0, /* a line of spaces: nothing to do */
+    ADMIN_SHELL_HELP,
+    ADMIN_SHELL_APPS,
+    ADMIN_SHELL_RESTART,
+    ADMIN_SHELL_LOGS,
+    ADMIN_SHELL_DIR,
+    ADMIN_SHELL_TRACE,
+    ADMIN_SHELL_HEALTH,
+    ADMIN_SHELL_REBOOT,
+    ADMIN_SHELL_KEYS,
+};
+
+struct admin_shell_command {
+    enum admin_shell_cmd cmd;
+    char app[KOS__NAME_MAX]; /* restart, trace; logs: "" for every app */
+    uint32_t count;          /* logs: lines, 1..ADMIN_SHELL_LOGS_MAX */
+    bool on;                 /* trace */
+};
+
+/* Reads one command line, line[0..len) (hostile bytes: a server's), into
+ * *out. The line must be at most ADMIN_SHELL_LINE_MAX bytes of UTF-8
+ * without control characters (C0, DEL, C1, line separators, bidirectional
+ * controls); its words are separated by spaces. KOS_STATUS_OK, or
+ * KOS_STATUS_INVALID_ARGUMENT (the line, or a command's arguments) or
+ * KOS_STATUS_UNSUPPORTED (no such command), with err saying what was
+ * wrong, any text of the line's quoted escaped. Never blocks. */
+kos_status_t admin_shell_parse(const uint8_t *line, size_t len, struct admin_shell_command *out,
+                               char *err, size_t errlen) __attribute__((warn_unused_result));
+
+struct admin_recent_line {
+    int64_t time_ns;
+    char app[KOS__NAME_MAX];
+    size_t len;
+    char text[]; /* escaped, at most ADMIN_SHELL_OUT_LINE_MAX bytes */
+};
+
+enum admin_shell_wait {
+    ADMIN_SHELL_IDLE = 0, /* no command under way */
+    ADMIN_SHELL_CORE,     /* a restart, a reboot or a trace: Core's result */
+    ADMIN_SHELL_TABLE,    /* a page of Core's table */
+    ADMIN_SHELL_STATE,    /* a fresh state */
+};
+
+struct admin_shell {
+    struct admin_ops ops;
+    const struct admin_agent *agent; /* its state, device id and counts, read only */
+    bool enabled;
+    bool up;        /* the link is up */
+    bool link_busy; /* the channel had no room: wait for news */
+    /* the command under way */
+    enum admin_shell_wait wait;
+    struct admin_shell_command cmd;
+    uint64_t id;        /* the server's id of the line */
+    uint32_t core_id;   /* the request to Core waited for */
+    uint32_t next_core; /* the next, without ADMIN_SHELL_CORE_ID_BIT */
+    uint64_t deadline_ms;
+    bool discard; /* the link went down meanwhile: the answer goes nowhere */
+    /* the answer being built: NUL-terminated lines, one after another */
+    char *out;
+    size_t out_len, out_lines;
+    bool out_cut;
+    /* a table being gathered (dir, keys) */
+    char (*rows)[KOS__SYS_TABLE_CELLS][KOS__NAME_MAX];
+    uint32_t n_rows, rows_total;
+    /* ShellUp messages packed, waiting for the link, oldest first */
+    struct {
+        uint8_t *data;
+        size_t len;
+    } q[ADMIN_SHELL_QUEUE];
+    size_t q_head, q_n;
+    /* the newest console lines, for `logs`: a ring, oldest at head */
+    struct admin_recent_line *recent[ADMIN_SHELL_RECENT];
+    size_t recent_head, recent_n;
+    struct kos__budget log; /* lines about commands and refusals */
+    uint64_t commands, refused, lost;
+};
+
+/* Sets the shell up (enabled or not) with its ops and the agent it reads
+ * the system's state from. False if out of memory. */
+bool admin_shell_init(struct admin_shell *sh, bool enabled, const struct admin_ops *ops,
+                      const struct admin_agent *agent, uint64_t now_ms);
+void admin_shell_fini(struct admin_shell *sh);
+
+/* Whether the shell takes the next message from the channel now: no
+ * command under way and the last answer handed to the tunnel. */
+bool admin_shell_ready(const struct admin_shell *sh);
+
+/* One message from the shell channel (hostile bytes): a ShellDown, carried
+ * out or refused. Call it only when admin_shell_ready(); a message that
+ * comes while a command is under way is refused BUSY. */
+void admin_shell_input(struct admin_shell *sh, const uint8_t *data, size_t len, uint64_t now_ms);
+
+/* Core's answer to a request of the shell's: true if core_id was the
+ * shell's (ADMIN_SHELL_CORE_ID_BIT), whether or not it still waited. */
+bool admin_shell_core_result(struct admin_shell *sh, uint32_t core_id, uint32_t status,
+                             const char *message, uint64_t now_ms);
+
+/* A page of one of Core's tables (decoded, valid). */
+void admin_shell_table(struct admin_shell *sh, const struct kos__sys_table *t, uint64_t now_ms);
+
+/* The agent has a fresh state from Core. */
+void admin_shell_state(struct admin_shell *sh, uint64_t now_ms);
+
+/* Whether the shell waits for a fresh state from Core. */
+bool admin_shell_wants_state(const struct admin_shell *sh);
+
+/* One console line (escaped, as Core sent it) or one of log_server's
+ * records (raw; escaped here), kept for `logs` while the shell is enabled. */
+void admin_shell_line(struct admin_shell *sh, int64_t time_ns, const char *app, const char *text,
+                      size_t len);
+
+/* The link went up or down. Down: answers waiting for it are dropped (the
+ * server's own request ends with the link). */
+void admin_shell_link(struct admin_shell *sh, bool up);
+
+/* The tunnel has room on the shell channel again. */
+void admin_shell_room(struct admin_shell *sh, uint64_t now_ms);
+
+/* Sends what waits, as the tunnel takes it, and ends a command whose wait
+ * for Core is over (TIMEOUT). */
+void admin_shell_pump(struct admin_shell *sh, uint64_t now_ms);
+
+/* When the shell next has something to do by the clock (a command's
+ * deadline); UINT64_MAX for never. */
+uint64_t admin_shell_next_ms(const struct admin_shell *sh);
 
 #endif

@@ -15,6 +15,7 @@ bool admin_config_parse(struct admin_config *cfg, const char *const *keys,
 {
     cfg->health_every_ms = ADMIN_HEALTH_EVERY_MS;
     cfg->offline_buffer = ADMIN_OFFLINE_BUFFER;
+    cfg->remote_shell = false;
     for (size_t i = 0; i < n; i++) {
         const char *k = keys[i], *v = values[i];
         uint64_t x;
@@ -30,10 +31,15 @@ bool admin_config_parse(struct admin_config *cfg, const char *const *keys,
                 return false;
             cfg->offline_buffer = x;
         } else if (!strcmp(k, "remote_shell")) {
-            if (strcmp(v, "disabled") != 0) {
+            if (!strcmp(v, "enabled")) {
+                cfg->remote_shell = true;
+            } else if (!strcmp(v, "disabled")) {
+                cfg->remote_shell = false;
+            } else {
                 snprintf(err, errlen,
-                         "config remote_shell: '%s': admin has no remote shell yet (the link's "
-                         "shell channel is to come); the only value is disabled",
+                         "config remote_shell: '%.64s' is not a value it takes; write enabled (the "
+                         "device's command console on the link's shell channel, for development "
+                         "systems) or disabled",
                          v);
                 return false;
             }

@@ -1,9 +1,9 @@
 /*
  * main.c - admin, the device's management agent (docs/packages/admin.md):
  * it reports the system to its server and carries out the server's
- * commands, through the tunnel (include/kos/tunnel.h, channels 1 admin and
- * 2 logs), Core's system interface (manages_system: true, lib/sys_int.h)
- * and log_server (a reader of every app's records).
+ * commands, through the tunnel (include/kos/tunnel.h, channels 1 admin,
+ * 2 logs and 4 shell), Core's system interface (manages_system: true,
+ * lib/sys_int.h) and log_server (a reader of every app's records).
  *
  * One poll loop serves Core's control channel (console lines, the state,
  * answers, STOP), the tunnel's notifications, and a clock for the tunnel's
@@ -20,7 +20,8 @@
  *    cursor of the oldest record not sent) is kept in /data/admin.state, so
  *    a restarted admin, or a rebooted system, goes on where it was.
  *
- * Settings (config:): health_every, offline_buffer, remote_shell.
+ * Settings (config:): health_every, offline_buffer, remote_shell (the
+ * command console on the shell channel, shell.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +42,9 @@
 
 #include "admin.h"
 
-#define SERVER "msg0"
+#define SERVER   "msg0"
+#define CHANNELS ((1u << KOS_TUNNEL_ADMIN) | (1u << KOS_TUNNEL_LOGS))
+#define OPTIONAL ((1u << KOS_TUNNEL_TRACES) | (1u << KOS_TUNNEL_SHELL))
 /* Reopening the tunnel: from 1 s, doubling, at most a minute. The first
  * failure is said only once admin has run TUNNEL_QUIET_MS, so that a tunnel
  * still starting beside admin is not reported as missing. */
@@ -64,6 +67,9 @@ struct admin {
     kos_dir_t *dir;
     struct admin_config cfg;
     struct admin_agent agent;
+    struct admin_shell shell;
+    bool shell_rx;   /* the shell channel may hold input not taken yet */
+    bool shell_said; /* said that the tunnel does not give the shell channel */
     uint64_t t0_ms;
     uint64_t wakeups;
     /* Core */
@@ -137,6 +143,22 @@ static kos_status_t op_reboot(void *arg, uint32_t core_id, const char *reason)
     struct kos__sys_request rq = {.type = KOS__CTL_SYS_REBOOT, .id = core_id, .reason = reason};
 
     return kos__sys_send(ad->app, &rq);
+}
+
+static kos_status_t op_table(void *arg, uint32_t core_id, uint32_t kind, uint32_t first)
+{
+    struct admin *ad = arg;
+    struct kos__sys_request rq = {
+        .type = KOS__CTL_SYS_TABLE_REQ, .id = core_id, .table = kind, .first = first};
+
+    return kos__sys_send(ad->app, &rq);
+}
+
+static void ask_status(struct admin *ad, uint32_t first);
+
+static void op_want_state(void *arg)
+{
+    ask_status(arg, 0);
 }
 
 /* ---- the saved state ---- */
@@ -268,6 +290,7 @@ static void on_line(struct admin *ad, const struct kos__sys_line *l)
     admin_logq_lost(&ad->agent.logq, l->dropped);
     admin_logq_push(&ad->agent.logq, (int64_t)l->time_ns, l->name, line_level(l->text), true, 0,
                     l->text, len, true);
+    admin_shell_line(&ad->shell, (int64_t)l->time_ns, l->name, l->text, len);
     ad->credit_owed += kos__sys_console_cost(8 + 4 + strlen(l->name) + 1 + len + 1);
     if (ad->credit_owed >= KOS__SYS_CONSOLE_WINDOW / 4) {
         give_credit(ad, ad->credit_owed);
@@ -324,8 +347,13 @@ static bool on_core(struct admin *ad, uint64_t now, int *rc)
             ask_status(ad, 0);
             break;
         case KOS__CTL_SYS_RESULT:
-            admin_agent_core_result(&ad->agent, m.u.result.id, m.u.result.status,
-                                    m.u.result.message);
+            if (!admin_shell_core_result(&ad->shell, m.u.result.id, m.u.result.status,
+                                         m.u.result.message, now))
+                admin_agent_core_result(&ad->agent, m.u.result.id, m.u.result.status,
+                                        m.u.result.message);
+            break;
+        case KOS__CTL_SYS_TABLE:
+            admin_shell_table(&ad->shell, &m.u.table, now);
             break;
         case KOS__CTL_SYS_STATUS:
             if (!ad->status_busy || m.u.status.id != ad->status_id)
@@ -336,6 +364,7 @@ static bool on_core(struct admin *ad, uint64_t now, int *rc)
             }
             ad->status_busy = false;
             admin_agent_state(&ad->agent, ad->gather, now);
+            admin_shell_state(&ad->shell, now);
             if (ad->status_again) {
                 ad->status_again = false;
                 ask_status(ad, 0);
@@ -391,27 +420,44 @@ static void check_link(struct admin *ad, uint64_t now)
             ad->cursor = oldest;
     }
     admin_agent_link(&ad->agent, up, now);
+    admin_shell_link(&ad->shell, up);
     if (up)
         ad->logs_at_ms = now;
 }
 
+/* Opens the tunnel with admin's channels: admin and logs, and the optional
+ * ones, traces and shell, which admin takes when the tunnel's allow gives
+ * them (shell whether its shell is enabled or not, so that a server that
+ * sends a line to a disabled shell is answered, and the device says so,
+ * rather than left waiting). Without an optional channel admin does all
+ * else, and says once what cannot be had. */
 static void open_tunnel(struct admin *ad, uint64_t now)
 {
-    /* The traces channel too when the tunnel's allow gives it; without
-     * it admin does all else, and says once that tracing cannot be had. */
-    uint32_t base = (1u << KOS_TUNNEL_ADMIN) | (1u << KOS_TUNNEL_LOGS);
-    kos_status_t st = kos_tunnel_open(ad->dir, base | (1u << KOS_TUNNEL_TRACES), 0, &ad->tunnel);
+    kos_status_t st = kos_tunnel_open(ad->dir, CHANNELS | OPTIONAL, 0, &ad->tunnel);
+    uint32_t got = CHANNELS | OPTIONAL;
 
-    ad->agent.traces_channel = st == KOS_STATUS_OK;
     if (st == KOS_STATUS_UNAUTHORIZED) {
-        st = kos_tunnel_open(ad->dir, base, 0, &ad->tunnel);
-        if (st == KOS_STATUS_OK && !ad->traces_said) {
+        static const uint32_t fewer[] = {OPTIONAL & ~(1u << KOS_TUNNEL_TRACES),
+                                         OPTIONAL & ~(1u << KOS_TUNNEL_SHELL), 0};
+        for (size_t i = 0; i < sizeof(fewer) / sizeof(fewer[0]) && st == KOS_STATUS_UNAUTHORIZED;
+             i++) {
+            got = CHANNELS | fewer[i];
+            st = kos_tunnel_open(ad->dir, got, 0, &ad->tunnel);
+        }
+        if (st == KOS_STATUS_OK && !(got & (1u << KOS_TUNNEL_TRACES)) && !ad->traces_said) {
             ad->traces_said = true;
             kos_log_info("the tunnel does not give admin the traces channel (its allow setting "
-                         "says admin=admin,logs): message tracing cannot be switched on");
+                         "says admin=admin,logs,...): message tracing cannot be switched on");
         }
+        if (st == KOS_STATUS_OK && !(got & (1u << KOS_TUNNEL_SHELL)) && ad->cfg.remote_shell &&
+            !ad->shell_said)
+            kos_log_error("remote_shell is enabled, but the tunnel does not give admin the shell "
+                          "channel: its allow setting must say admin=admin,logs,traces,shell; the "
+                          "shell is off");
+        if (st == KOS_STATUS_OK)
+            ad->shell_said = true;
     }
-
+    ad->agent.traces_channel = st == KOS_STATUS_OK && (got & (1u << KOS_TUNNEL_TRACES));
     if (st == KOS_STATUS_OK) {
         ad->tunnel_said = KOS_STATUS_OK;
         check_link(ad, now);
@@ -427,7 +473,7 @@ static void open_tunnel(struct admin *ad, uint64_t now)
     ad->tunnel_said = st;
     if (st == KOS_STATUS_UNAUTHORIZED)
         kos_log_error("the tunnel does not give admin its channels (admin, logs): its allow "
-                      "setting must say admin=admin,logs");
+                      "setting must say admin=admin,logs,traces,shell");
     else
         kos_log_info("no link to a server (kos_tunnel_protocol: %s); keeping console lines in a "
                      "buffer of %" PRIu64 " bytes (offline_buffer) until there is one",
@@ -448,6 +494,10 @@ static void on_tunnel(struct admin *ad, uint64_t now)
         while (kos_tunnel_receive(ad->tunnel, KOS_TUNNEL_ADMIN, ad->rx, sizeof(ad->rx), &len) ==
                KOS_STATUS_OK)
             admin_agent_down(&ad->agent, ad->rx, len, now);
+    if (ch & (1u << KOS_TUNNEL_SHELL)) {
+        ad->shell_rx = true; /* input (taken in the loop, one line at a time), or room */
+        admin_shell_room(&ad->shell, now);
+    }
     /* The logs channel goes to the server only: whatever comes is dropped. */
     if (ch & (1u << KOS_TUNNEL_LOGS))
         while (kos_tunnel_receive(ad->tunnel, KOS_TUNNEL_LOGS, ad->rx, sizeof(ad->rx), &len) ==
@@ -458,6 +508,23 @@ static void on_tunnel(struct admin *ad, uint64_t now)
                KOS_STATUS_OK)
             ad->agent.refused++;
     admin_agent_room(&ad->agent, ch, now);
+}
+
+/* Takes the shell's input, one line at a time: the next only once the
+ * answer to the last has gone to the tunnel, so that a server that sends
+ * faster waits in the link's flow control. */
+static void take_shell(struct admin *ad, uint64_t now)
+{
+    size_t len;
+
+    while (ad->tunnel && ad->shell_rx && admin_shell_ready(&ad->shell)) {
+        if (kos_tunnel_receive(ad->tunnel, KOS_TUNNEL_SHELL, ad->rx, sizeof(ad->rx), &len) !=
+            KOS_STATUS_OK) {
+            ad->shell_rx = false;
+            break;
+        }
+        admin_shell_input(&ad->shell, ad->rx, len, now);
+    }
 }
 
 /* ---- log_server ---- */
@@ -475,6 +542,16 @@ static void on_record(const struct kos_logsrv_record *r, void *arg)
         p->first = r->seq;
     admin_logq_push(&p->ad->agent.logq, r->time_ns, r->app, (uint32_t)r->level, false, r->seq,
                     r->text, r->text_len, false);
+    if (p->ad->cfg.remote_shell) {
+        static const char *const levels[] = {"debug", "info", "warn", "error"};
+        char text[ADMIN_SHELL_OUT_LINE_MAX];
+        int n = snprintf(text, sizeof(text), "%s: %.*s",
+                         (unsigned)r->level < 4 ? levels[r->level] : "log",
+                         (int)(r->text_len < sizeof(text) ? r->text_len : sizeof(text)), r->text);
+        if (n > 0)
+            admin_shell_line(&p->ad->shell, r->time_ns, r->app, text,
+                             (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+    }
 }
 
 /* Reads log_server's records from the cursor while the link is up and the
@@ -558,6 +635,8 @@ int main(void)
                             .restart = op_restart,
                             .reboot = op_reboot,
                             .trace = op_trace,
+                            .table = op_table,
+                            .want_state = op_want_state,
                             .arg = &ad};
     uint64_t seq, now;
     int rc = 1;
@@ -575,6 +654,10 @@ int main(void)
     if (!ad.gather || !admin_agent_init(&ad.agent, &ad.cfg, &ops, seq, now)) {
         kos_log_error("out of memory");
         goto out_close_app;
+    }
+    if (!admin_shell_init(&ad.shell, ad.cfg.remote_shell, &ops, &ad.agent, now)) {
+        kos_log_error("out of memory");
+        goto out_fini;
     }
     if (kos_app_dir(ad.app, SERVER, &ad.dir)) {
         kos_log_error("no message server %s: admin needs kos_tunnel_protocol and "
@@ -603,6 +686,8 @@ int main(void)
         now = mono_ms();
         if (admin_agent_wants_state(&ad.agent))
             ask_status(&ad, 0);
+        take_shell(&ad, now);
+        admin_shell_pump(&ad.shell, now);
         admin_agent_pump(&ad.agent, now);
         if (ad.agent.up)
             pull_logs(&ad, now);
@@ -616,6 +701,8 @@ int main(void)
         if (!ad.tunnel)
             next = ad.tunnel_at_ms;
         if ((t = admin_agent_next_ms(&ad.agent, now)) < next)
+            next = t;
+        if ((t = admin_shell_next_ms(&ad.shell)) < next)
             next = t;
         if (ad.agent.up && ad.agent.registered &&
             ad.agent.logq.bytes <= ad.agent.logq.max_bytes / 2 && ad.logs_at_ms < next)
@@ -636,6 +723,9 @@ int main(void)
             open_tunnel(&ad, now);
     }
     state_save(&ad, true);
+    if (ad.shell.commands || ad.shell.refused)
+        kos_log_info("shell: %" PRIu64 " commands carried out, %" PRIu64 " lines refused",
+                     ad.shell.commands, ad.shell.refused);
     kos_log_info("stopping%s: %" PRIu64 " records sent, %zu waiting (%zu bytes), %" PRIu64
                  " lost on the device, %" PRIu64 " messages from the server refused; %" PRIu64
                  " wake-ups",
@@ -644,6 +734,7 @@ int main(void)
     kos_logsrv_close(ad.logs);
     kos_tunnel_close(ad.tunnel);
 out_fini:
+    admin_shell_fini(&ad.shell);
     admin_agent_fini(&ad.agent);
     free(ad.gather);
 out_close_app:

@@ -6,7 +6,7 @@
  * the WebSocket on it (docs/link.md). It multiplexes fixed channels: 1
  * admin, 2 logs, 3 traces, 4 shell, 5 debug. An app may use the channels
  * its manifest entry's grant and the tunnel's `allow` setting give it
- * (`allow: "admin=admin,logs"`); each channel has at most one app.
+ * (`allow: "admin=admin,logs,shell"`); each channel has at most one app.
  *
  * Sending is bounded by the server's credit for the channel (docs/link.md,
  * "Flow control"): kos_tunnel_send() never blocks the tunnel on one

@@ -28,7 +28,9 @@
 //     console (one div.line per record, data-app and data-level, with
 //     span.time, span.app, span.level and span.text),
 //     trace-app, trace-on, trace-off, traces-dropped,
-//     traces (tbody: one tr per trace record, data-kind; the newest last)
+//     traces (tbody: one tr per trace record, data-kind; the newest last),
+//     shell (one div.line per line: div.cmd for a command sent, div.bad for
+//     a refusal), shell-line, shell-send, shell-clear
 //   view-new: templates (one li per template, data-template, its command in
 //     a code element), new-device-address, new-allow
 'use strict';
@@ -36,6 +38,8 @@
 const CONSOLE_MAX = 2000; // records kept in the page
 const PAGE = 1000; // records per request for the history (the API's most)
 const TRACES_MAX = 500; // trace rows kept in the page
+const SHELL_MAX = 2000; // shell lines kept in the page
+const SHELL_HISTORY = 100; // commands Up and Down go back through
 const LEVELS = ['debug', 'info', 'warn', 'error'];
 const ID_RE = /^[0-9a-f]{64}$/;
 
@@ -297,6 +301,7 @@ function showDevice(d) {
   $('console-dropped').textContent = d.logs_dropped
     ? d.logs_dropped + ' log records were lost on the device' : '';
   $('device-reboot').disabled = d.state !== 'online';
+  if (!$('shell-line').disabled) $('shell-send').disabled = d.state !== 'online';
   $('device-revoke').disabled = d.state === 'revoked';
   showHealth(d.health, d.health_time);
 }
@@ -515,6 +520,64 @@ function restartApp(name) {
   command({ restart_app: name }, 'restart ' + name, name);
 }
 
+// ---- the shell ----
+
+let shellHistory = [];
+let shellAt = 0; // where Up and Down are in the history
+
+// One line of the shell's output, as text (an empty line stays empty).
+function shellOut(s, cls) {
+  const box = $('shell');
+  const div = el('div', 'line' + (cls ? ' ' + cls : ''));
+  div.textContent = s;
+  box.appendChild(div);
+  while (box.children.length > SHELL_MAX) box.firstChild.remove();
+  box.scrollTop = box.scrollHeight;
+}
+
+// Sends the input's line to the device and shows its answer.
+async function shellSend() {
+  const input = $('shell-line');
+  const line = input.value;
+  if (!current) return;
+  const dev = current;
+  input.value = '';
+  if (line.trim() !== '') {
+    shellHistory.push(line);
+    if (shellHistory.length > SHELL_HISTORY) shellHistory.shift();
+  }
+  shellAt = shellHistory.length;
+  shellOut(dev.name + '> ' + line, 'cmd');
+  input.disabled = true;
+  $('shell-send').disabled = true;
+  try {
+    const a = await api('POST', '/api/devices/' + dev.id + '/shell', { line });
+    const bad = a.status !== 0;
+    for (const l of a.lines) shellOut(l, bad ? 'bad' : '');
+    if (bad && a.lines.length === 0) shellOut(a.status_text, 'bad');
+    if (a.cut) shellOut('(the answer was cut: Studio keeps 256 KiB of one)', 'bad');
+  } catch (e) {
+    shellOut(e.message, 'bad');
+  }
+  input.disabled = false;
+  $('shell-send').disabled = current !== dev || dev.state !== 'online';
+  input.focus();
+}
+
+function shellKey(e) {
+  if (e.key === 'Enter') {
+    e.preventDefault();
+    if (!$('shell-send').disabled) shellSend();
+  } else if (e.key === 'ArrowUp' && shellAt > 0) {
+    e.preventDefault();
+    $('shell-line').value = shellHistory[--shellAt];
+  } else if (e.key === 'ArrowDown' && shellAt < shellHistory.length) {
+    e.preventDefault();
+    shellAt++;
+    $('shell-line').value = shellAt < shellHistory.length ? shellHistory[shellAt] : '';
+  }
+}
+
 function showDevicePage(id) {
   const my = ++shown;
   showView('device');
@@ -535,6 +598,7 @@ function showDevicePage(id) {
   $('console-app').replaceChildren(el('option', null, 'all'));
   $('console-app').firstChild.value = '';
   $('console').replaceChildren();
+  $('shell').replaceChildren();
   $('apps').replaceChildren();
   for (const f of ['device-name', 'device-state', 'device-system', 'device-image']) $(f).textContent = '';
   text($('device-id'), id);
@@ -608,6 +672,9 @@ document.addEventListener('DOMContentLoaded', () => {
     records = [];
     renderConsole();
   });
+  $('shell-send').addEventListener('click', shellSend);
+  $('shell-line').addEventListener('keydown', shellKey);
+  $('shell-clear').addEventListener('click', () => $('shell').replaceChildren());
   $('device-reboot').addEventListener('click', () => {
     if (current && confirm('Reboot ' + current.name + '?')) command({ reboot: true }, 'reboot');
   });

@@ -68,6 +68,8 @@ kos_fuzz_target(logsrv LIBS kos_internal INCLUDES ${KOS_FUZZ_LOGSRV_DIR}
 kos_fuzz_target(i2c LIBS i2c_server_core)
 # admin: the server's AdminDown messages and admin's settings.
 kos_fuzz_target(admin LIBS admin_core)
+# admin's remote shell: the server's ShellDown messages and command lines.
+kos_fuzz_target(shell LIBS admin_core)
 if(TARGET key_store_core)
   kos_fuzz_target(keystore LIBS key_store_core)
   kos_fuzz_target(keys LIBS kos_image key_store_core OpenSSL::Crypto)

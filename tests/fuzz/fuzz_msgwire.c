@@ -20,10 +20,11 @@
  *              6  kos__self_test_decode(rest)     a SELF_TEST body (an app's
  *                                                 self-test report to Core)
  *              7  a record of Core's system interface (sys_int.h), by
- *                 (sel >> 3) % 7: 0 STATUS_REQ, 1 RESTART, 2 REBOOT,
- *                 3 CONSOLE_CREDIT (the requests Core decodes from the app
- *                 that manages the system), 4 STATUS, 5 RESULT, 6 CONSOLE
- *                 (what that app decodes from Core)
+ *                 sel >> 3: below 28, by its value % 7: 0 STATUS_REQ,
+ *                 1 RESTART, 2 REBOOT, 3 CONSOLE_CREDIT (the requests Core
+ *                 decodes from the app that manages the system), 4 STATUS,
+ *                 5 RESULT, 6 CONSOLE (what that app decodes from Core);
+ *                 28 and 30 TABLE_REQ, 29 and 31 TABLE
  * Every message type either table defines is reachable through 2 and 4 (the
  * seeds hold one of each, see fuzz_seeds.c). A decoder's verdict is checked
  * against its encoder: what decodes must encode back to exactly the same
@@ -142,6 +143,7 @@ static void check_self_test(const uint8_t *body, size_t len)
 static void check_sys(uint32_t type, const uint8_t *body, size_t len)
 {
     static struct kos__sys_status s; /* large: off the stack */
+    static struct kos__sys_table tb;
     struct kos__sys_request rq;
     struct kos__sys_result rs;
     struct kos__sys_line ln;
@@ -174,6 +176,18 @@ static void check_sys(uint32_t type, const uint8_t *body, size_t len)
                               (unsigned char)*c);
         st = kos__sys_line_encode(&ln, fz.enc, sizeof(fz.enc), &elen);
         break;
+    case KOS__CTL_SYS_TABLE:
+        if (kos__sys_table_decode(body, len, &tb))
+            return;
+        if (tb.n_rows > KOS__SYS_TABLE_PAGE_ROWS || tb.first + tb.n_rows > tb.n_total ||
+            tb.n_total > KOS__SYS_TABLE_MAX_ROWS)
+            kos_fuzz_fail("kos__sys_table_decode accepted %u rows from %u of %u", tb.n_rows,
+                          tb.first, tb.n_total);
+        for (uint32_t r = 0; r < tb.n_rows; r++)
+            if (!kos__name_valid(tb.cell[r][0], strlen(tb.cell[r][0])))
+                kos_fuzz_fail("kos__sys_table_decode accepted a row without a valid name");
+        st = kos__sys_table_encode(&tb, fz.enc, sizeof(fz.enc), &elen);
+        break;
     default:
         if (kos__sys_request_decode(type, body, len, &rq))
             return;
@@ -182,6 +196,11 @@ static void check_sys(uint32_t type, const uint8_t *body, size_t len)
         if (type == KOS__CTL_SYS_CONSOLE_CREDIT &&
             (rq.credit == 0 || rq.credit > KOS__SYS_CONSOLE_WINDOW))
             kos_fuzz_fail("kos__sys_request_decode accepted a credit of %u", rq.credit);
+        if (type == KOS__CTL_SYS_TABLE_REQ &&
+            ((rq.table != KOS__SYS_TABLE_GRANTS && rq.table != KOS__SYS_TABLE_KEYS) ||
+             rq.first >= KOS__SYS_TABLE_MAX_ROWS))
+            kos_fuzz_fail("kos__sys_request_decode accepted table %u from row %u", rq.table,
+                          rq.first);
         st = kos__sys_request_encode(&rq, fz.enc, sizeof(fz.enc), &elen);
     }
     if (st != KOS_STATUS_OK)
@@ -197,7 +216,10 @@ static void run_sys(unsigned which, const uint8_t *body, size_t len)
                                      KOS__CTL_SYS_REBOOT,     KOS__CTL_SYS_CONSOLE_CREDIT,
                                      KOS__CTL_SYS_STATUS,     KOS__CTL_SYS_RESULT,
                                      KOS__CTL_SYS_CONSOLE};
-    check_sys(types[which % 7], body, len);
+    if (which >= 28)
+        check_sys(which % 2 ? KOS__CTL_SYS_TABLE : KOS__CTL_SYS_TABLE_REQ, body, len);
+    else
+        check_sys(types[which % 7], body, len);
 }
 
 /* Checks a decoded directory message against its encoder. */
@@ -269,6 +291,8 @@ static void run_ctl_socket(const uint8_t *buf, size_t len)
     case KOS__CTL_SYS_STATUS:
     case KOS__CTL_SYS_RESULT:
     case KOS__CTL_SYS_CONSOLE:
+    case KOS__CTL_SYS_TABLE_REQ:
+    case KOS__CTL_SYS_TABLE:
         check_sys(type, fz.ctl, blen);
         break;
     default:

@@ -36,6 +36,10 @@
  *              of command, Registered, an unknown one), a script of several
  *              with the link going down and up and Core answering, admin's
  *              settings and saved places in the log stream (fuzz_admin.c)
+ *   shell/     command lines (every command, good and hostile), ShellDown
+ *              messages from protobuf-c's encoder, and scripts of several
+ *              with Core answering, the link going down and up, the tunnel
+ *              full, for an enabled and a disabled shell (fuzz_shell.c)
  *   msgsrv/    scripts for the message server's directory (fuzz_msgsrv.c):
  *              every directory message, requests that wait, token
  *              transfers, descriptor passing, revocation, apps going down
@@ -66,6 +70,8 @@
 
 #include "admin.pb-c.h"
 #include "admin_msg.h"
+#include "shell.pb-c.h"
+#include "shell_msg.h"
 #include "boot_int.h"
 #include "sys_int.h"
 #include "i2c_int.h"
@@ -721,6 +727,29 @@ static void seed_sys(void)
     if (kos__sys_line_encode(&l, buf, sizeof(buf), &len) != KOS_STATUS_OK)
         die("cannot encode a CONSOLE line");
     put_ctl(7 | 6 << 3, KOS__CTL_SYS_CONSOLE, "sys-console", buf, len);
+    struct kos__sys_request trq = {
+        .type = KOS__CTL_SYS_TABLE_REQ, .id = 6, .table = KOS__SYS_TABLE_GRANTS, .first = 0};
+    if (kos__sys_request_encode(&trq, buf, sizeof(buf), &len) != KOS_STATUS_OK)
+        die("cannot encode a TABLE_REQ");
+    put_ctl(7 | 28 << 3, KOS__CTL_SYS_TABLE_REQ, "sys-table-req", buf, len);
+    static struct kos__sys_table t = {
+        .id = 6, .kind = KOS__SYS_TABLE_GRANTS, .n_total = 3, .first = 1, .n_rows = 2};
+    static const char *const g0[4] = {"msg0", "kos_log_protocol", "publish", "log_server"};
+    static const char *const g1[4] = {"msg0", "kos_log_protocol", "request", "admin"};
+    memcpy(t.cell[0], g0, sizeof(g0));
+    memcpy(t.cell[1], g1, sizeof(g1));
+    if (kos__sys_table_encode(&t, buf, sizeof(buf), &len) != KOS_STATUS_OK)
+        die("cannot encode a TABLE page");
+    put_ctl(7 | 29 << 3, KOS__CTL_SYS_TABLE, "sys-table-grants", buf, len);
+    static struct kos__sys_table k = {
+        .id = 7, .kind = KOS__SYS_TABLE_KEYS, .n_total = 2, .n_rows = 2};
+    static const char *const k0[4] = {"identity", "ed25519", "9c1d5bf12a0a0a53", "private"};
+    static const char *const k1[4] = {"server", "text", "-", "item"};
+    memcpy(k.cell[0], k0, sizeof(k0));
+    memcpy(k.cell[1], k1, sizeof(k1));
+    if (kos__sys_table_encode(&k, buf, sizeof(buf), &len) != KOS_STATUS_OK)
+        die("cannot encode a TABLE page");
+    put_ctl(7 | 31 << 3, KOS__CTL_SYS_TABLE, "sys-table-keys", buf, len);
     struct kos__ctl_hdr hdr = {.type = KOS__CTL_SYS_CHANGED, .len = 0};
     put_wire(3, "ctl-changed", &hdr, sizeof(hdr));
 }
@@ -803,6 +832,90 @@ static void seed_admin(void)
         snprintf(what, sizeof(what), "place-%zu", i);
         put_admin(what, 3, (const uint8_t *)places[i], strlen(places[i]));
     }
+}
+
+/* ---- the shell ---- */
+
+static void put_shell(const char *what, uint8_t sel, const void *body, size_t len)
+{
+    uint8_t buf[8192];
+
+    buf[0] = sel;
+    if (len)
+        memcpy(buf + 1, body, len);
+    put("shell", what, buf, len + 1);
+}
+
+/* Appends a script record: a ShellDown of `line`, or a mark (0xffff the
+ * link flips, 0xfffe Core answers with `arg`, 0xfffd the tunnel full or
+ * free, 0xfffc Core's deadline passes). */
+static size_t script_line(uint8_t *p, uint64_t id, const char *line)
+{
+    size_t len = shell_msg_pack(p + 2, id, line);
+    p[0] = (uint8_t)len;
+    p[1] = (uint8_t)(len >> 8);
+    return len + 2;
+}
+
+static size_t script_mark(uint8_t *p, uint16_t mark, int arg)
+{
+    p[0] = (uint8_t)mark;
+    p[1] = (uint8_t)(mark >> 8);
+    if (arg < 0)
+        return 2;
+    p[2] = (uint8_t)arg;
+    return 3;
+}
+
+static void seed_shell(void)
+{
+    static const char *const lines[] = {
+        "help",      "apps",     "restart worker",  "logs",         "logs ticker 5",
+        "logs 3",    "dir",      "trace worker on", "health",       "reboot",
+        "keys",      "",         "sh -c id",        "restart ../x", "logs 0",
+        "apps \x1b", "apps[2J", "apps ÿþ",         "apps â®",
+    };
+    uint8_t msg[512], script[4096];
+    size_t n = 0;
+    char what[64];
+
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        snprintf(what, sizeof(what), "line-%02zu", i);
+        put_shell(what, 0, lines[i], strlen(lines[i]));
+        snprintf(what, sizeof(what), "msg-%02zu", i);
+        put_shell(what, 1, msg, shell_msg_pack(msg, 100 + i, lines[i]));
+    }
+    char long_line[300];
+    memset(long_line, 'a', sizeof(long_line));
+    memcpy(long_line, "logs ", 5);
+    put_shell("line-long", 0, long_line, sizeof(long_line));
+    put_shell("msg-long", 1, msg, shell_msg_pack_n(msg, 7, long_line, sizeof(long_line)));
+    put_shell("msg-garbage", 1, "ÿÿÿÿ", 4);
+    put_shell("msg-empty", 1, NULL, 0);
+    /* A session: help, apps (Core's state), restart (Core answers), dir
+     * over two pages, the tunnel full, keys, the link down during a
+     * reboot, a command Core never answers. */
+    n += script_line(script + n, 1, "help");
+    n += script_line(script + n, 2, "apps");
+    n += script_mark(script + n, 0xfffe, 0);
+    n += script_line(script + n, 3, "restart worker");
+    n += script_mark(script + n, 0xfffe, 0);
+    n += script_line(script + n, 4, "dir");
+    n += script_mark(script + n, 0xfffe, 3 << 3 | 4);
+    n += script_mark(script + n, 0xfffe, 0);
+    n += script_mark(script + n, 0xfffd, -1);
+    n += script_line(script + n, 5, "keys");
+    n += script_mark(script + n, 0xfffe, 1);
+    n += script_mark(script + n, 0xfffd, -1);
+    n += script_line(script + n, 6, "reboot");
+    n += script_mark(script + n, 0xffff, -1);
+    n += script_mark(script + n, 0xfffe, 0);
+    n += script_mark(script + n, 0xffff, -1);
+    n += script_line(script + n, 7, "restart worker");
+    n += script_mark(script + n, 0xfffc, -1);
+    n += script_line(script + n, 8, "logs");
+    put_shell("script-enabled", 2, script, n);
+    put_shell("script-disabled", 3, script, n);
 }
 
 /* Writes `m` the way fuzz_msgwire's encoder mode (5) reads it: type and
@@ -1776,6 +1889,28 @@ static void seed_studio(void)
              secret);
     put_text("studio", 7, "runtime", text);
     put_text("studio", 7, "runtime-bad", "pid 0\nurl http://10.0.0.1:80/\nsecret x\nsecret y\n");
+    /* 0xf0: shell line bodies; 0xf1: ShellUp answers to line 1 */
+    put_text("studio", 0xf0, "shell-line", "{\"line\": \"restart sensor\"}");
+    put_text("studio", 0xf0, "shell-line-escapes", "{\"line\": \"apps\\u001b[2J\\u202e\"}");
+    put_text("studio", 0xf0, "shell-line-bad", "{\"line\": 5, \"x\": 1}");
+    {
+        Kos__Shell__ShellUp up = KOS__SHELL__SHELL_UP__INIT;
+        char *lines[] = {"summary: 2 processes", "  evil \x1b[2J \xff", ""};
+        uint8_t buf[256];
+
+        up.id = 1;
+        up.lines = lines;
+        up.n_lines = 3;
+        put_sel("studio", 0xf1, "shell-up-part", buf, kos__shell__shell_up__pack(&up, buf));
+        up.done = true;
+        put_sel("studio", 0xf1, "shell-up-done", buf, kos__shell__shell_up__pack(&up, buf));
+        up.id = 2;
+        put_sel("studio", 0xf1, "shell-up-other-line", buf, kos__shell__shell_up__pack(&up, buf));
+        up.id = 1;
+        up.status = 99;
+        up.n_lines = 0;
+        put_sel("studio", 0xf1, "shell-up-bad-status", buf, kos__shell__shell_up__pack(&up, buf));
+    }
     EVP_PKEY_free(ed);
     EVP_PKEY_free(x);
 }
@@ -1803,6 +1938,7 @@ int main(int argc, char **argv)
     make_dir("%s/%s", "msgsrv");
     make_dir("%s/%s", "studio");
     make_dir("%s/%s", "admin");
+    make_dir("%s/%s", "shell");
 
     snprintf(c.tmp, sizeof(c.tmp), "/tmp/kos-fuzz-seeds.XXXXXX");
     if (mkdtemp(c.tmp) == NULL)
@@ -1828,6 +1964,7 @@ int main(int argc, char **argv)
     seed_studio();
     seed_sys();
     seed_admin();
+    seed_shell();
 
     size_t plen;
     char *pub = read_file(c.pub, &plen);

@@ -17,6 +17,10 @@
  *      through the data hook;
  *   6  a LogBatch on its logs channel, likewise;
  *   7  a runtime file, kos__studio_rt_parse().
+ * A first byte from 0xf0 up picks instead (its value % 2):
+ *   0  a shell line body, through kos__req_shell();
+ *   1  a ShellUp on the shell channel of an online device that has a line
+ *      waiting for its answer (server/shell.c), through the data hook.
  *
  * The promises checked (req.h, server_int.h, store.h, runtime.h): a reader
  * that accepts fills its output within the documented ranges (a valid
@@ -29,7 +33,11 @@
  * (device text is escaped); a Registered answer decodes and names the
  * device; a LogBatch taken stores exactly its records (up to the ring); an
  * accepted runtime file has a pid, a loopback URL and device address and a
- * 64-digit secret, and prints back to a file that parses the same.
+ * 64-digit secret, and prints back to a file that parses the same; an
+ * accepted shell body holds a line within KOS__SRV_SHELL_LINE_MAX; a
+ * waiting shell line ends exactly once (its answer, or the server
+ * stopping), an answer's JSON holds only escaped text within
+ * KOS__SRV_SHELL_ANSWER_MAX, and a refused ShellUp ends the link.
  *
  * kos__devport_send() and kos__devport_kick() are this file's: they record
  * what the server asks of its device port.
@@ -48,9 +56,22 @@
 #include "req.h"
 #include "runtime.h"
 #include "server_int.h"
+#include "shell.h"
+#include "shell.pb-c.h"
 #include "store.h"
 
-enum { SEL_REGISTER, SEL_COMMAND, SEL_LOGS_Q, SEL_EVENTS_Q, SEL_AUTH, SEL_ADMIN, SEL_LOGS, SEL_RT };
+enum {
+    SEL_REGISTER,
+    SEL_COMMAND,
+    SEL_LOGS_Q,
+    SEL_EVENTS_Q,
+    SEL_AUTH,
+    SEL_ADMIN,
+    SEL_LOGS,
+    SEL_RT,
+    SEL_SHELL_BODY,
+    SEL_SHELL_UP,
+};
 
 static const char secret[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 static const char dev_id[] = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
@@ -60,6 +81,7 @@ static struct {
     struct event_base *base;
     size_t sent, kicked, events;
     bool in_hook;
+    int shell_calls, shell_code; /* the waiting line's ends */
 } fz;
 
 kos_status_t kos__devport_send(struct kos__devport *dp, const char *id, uint32_t ch, const void *p,
@@ -68,6 +90,13 @@ kos_status_t kos__devport_send(struct kos__devport *dp, const char *id, uint32_t
     Kos__Admin__AdminDown *down;
 
     (void)dp;
+    if (ch == 4 && strcmp(id, dev_id) == 0) {
+        Kos__Shell__ShellDown *sd = kos__shell__shell_down__unpack(NULL, n, p);
+        if (!sd)
+            kos_fuzz_fail("the server sent a ShellDown that does not unpack");
+        kos__shell__shell_down__free_unpacked(sd, NULL);
+        return KOS_STATUS_OK;
+    }
     if (ch != 1 || strcmp(id, dev_id) != 0)
         kos_fuzz_fail("sent on channel %u to %s", ch, id);
     down = kos__admin__admin_down__unpack(NULL, n, p);
@@ -146,11 +175,34 @@ static char *text_of(const uint8_t *data, size_t n)
     return s;
 }
 
+/* The end of the shell line waiting in fuzz_device(). */
+static void shell_done(void *arg, int code, json_t *answer)
+{
+    (void)arg;
+    fz.shell_calls++;
+    fz.shell_code = code;
+    if (!answer)
+        kos_fuzz_fail("a shell line ended without an answer");
+    check_strings(answer);
+    if (code == 200) {
+        json_t *v;
+        size_t i, bytes = 0;
+        json_array_foreach(json_object_get(answer, "lines"), i, v) bytes +=
+            json_string_length(v) + 1;
+        if (bytes > 4 * KOS__SRV_SHELL_ANSWER_MAX) /* escaping at most quadruples */
+            kos_fuzz_fail("a shell answer of %zu bytes", bytes);
+        if (!json_is_integer(json_object_get(answer, "status")))
+            kos_fuzz_fail("a shell answer without a status");
+    }
+    json_decref(answer);
+}
+
 static void fuzz_req(unsigned sel, const uint8_t *data, size_t n)
 {
     char err[512], dev[65], *s = text_of(data, n), *second;
     struct kos__req_register r;
     struct kos__req_command c;
+    static struct kos__req_shell sl;
     uint64_t after;
     unsigned limit;
 
@@ -184,6 +236,14 @@ static void fuzz_req(unsigned sel, const uint8_t *data, size_t n)
         if (kos__req_events_query(s, dev, err, sizeof(err)) == KOS_STATUS_OK) {
             if (dev[0] && !kos__req_is_device_id(dev, strlen(dev)))
                 kos_fuzz_fail("an accepted device that is not an id: %s", dev);
+        } else {
+            check_err(err, sizeof(err));
+        }
+        break;
+    case SEL_SHELL_BODY:
+        if (kos__req_shell(s, n, &sl, err, sizeof(err)) == KOS_STATUS_OK) {
+            if (sl.len > KOS__SRV_SHELL_LINE_MAX || sl.line[sl.len] != '\0')
+                kos_fuzz_fail("an accepted shell line of %zu bytes", sl.len);
         } else {
             check_err(err, sizeof(err));
         }
@@ -223,13 +283,22 @@ static void fuzz_device(unsigned sel, const uint8_t *data, size_t n)
     hooks = kos__devices_hooks(&srv);
     hooks.online(hooks.arg, dev_id);
     fz.sent = fz.kicked = fz.events = 0;
+    fz.shell_calls = 0;
+    if (sel == SEL_SHELL_UP) {
+        uint64_t lid;
+        if (!(srv.shell = kos__shell_create(fz.base, 60000)) ||
+            kos__shell_send(&srv, dev_id, "apps", 4, shell_done, NULL, &lid, err, sizeof(err)) !=
+                KOS_STATUS_OK ||
+            lid != 1)
+            kos_fuzz_fail("cannot send a shell line: %s", err);
+    }
     before = kos__store_device_json(srv.store, dev_id, true);
     logs = kos__store_logs_json(srv.store, dev_id, 0, KOS__SRV_LOGS_LIMIT_MAX);
     stored_before = json_array_size(json_object_get(logs, "records"));
     json_decref(logs);
 
     fz.in_hook = true;
-    hooks.data(hooks.arg, dev_id, sel == SEL_ADMIN ? 1 : 2, data, n);
+    hooks.data(hooks.arg, dev_id, sel == SEL_ADMIN ? 1 : sel == SEL_LOGS ? 2 : 4, data, n);
     fz.in_hook = false;
     size_t events = fz.events; /* since the online event */
     event_base_loop(fz.base, EVLOOP_NONBLOCK);
@@ -254,6 +323,14 @@ static void fuzz_device(unsigned sel, const uint8_t *data, size_t n)
             kos_fuzz_fail("a LogBatch of %zu records stored %zu", b->n_records,
                           stored_after - stored_before);
         kos__logs__log_batch__free_unpacked(b, NULL);
+    }
+    if (sel == SEL_SHELL_UP) {
+        int answered = fz.shell_calls;
+        if (answered > 1 || (answered && fz.kicked))
+            kos_fuzz_fail("a shell line ended %d times (kicked %zu)", answered, fz.kicked);
+        kos__shell_destroy(srv.shell);
+        if (fz.shell_calls != 1 || (!answered && fz.shell_code != 503))
+            kos_fuzz_fail("a shell line ended %d times", fz.shell_calls);
     }
     json_decref(before);
     json_decref(after);
@@ -295,10 +372,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    sel = data[0] % 8;
+    sel = data[0] >= 0xf0 ? (data[0] % 2 ? SEL_SHELL_UP : SEL_SHELL_BODY) : data[0] % 8u;
     data++;
     size--;
-    if (sel <= SEL_AUTH)
+    if (sel <= SEL_AUTH || sel == SEL_SHELL_BODY)
         fuzz_req(sel, data, size);
     else if (sel == SEL_RT)
         fuzz_rt(data, size);

@@ -17,6 +17,11 @@ MODE:
   garbage   a binary frame that is no envelope            (device: 1002)
   nocredit  data on traces beyond the device's window     (device: 1008)
   silent    the Hello, then nothing, never a pong needed  (no check)
+  shell     once the device's admin has sent its first message, a script of
+            ShellDown messages on the shell channel (SHELL_SCRIPT below:
+            good lines, hostile ones, a message that is none, one longer
+            than the tunnel hands an app at once, a burst); prints each
+            ShellUp as "shell ID STATUS done|part LINE | LINE ..."
 """
 import asyncio
 import hashlib
@@ -30,6 +35,39 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "server"))
 import linkproto as lp  # noqa: E402
 
 import websockets  # noqa: E402
+
+def shell_down(i, line):
+    return lp.field(1, 0, i) + lp.field(2, 2, line)
+
+
+# What the shell mode sends, in order (proto/shell.proto).
+SHELL_SCRIPT = [
+    shell_down(1, b"apps"),
+    shell_down(2, b"apps \xff\xfe"),                   # not UTF-8
+    shell_down(3, b"apps\x1b[2J"),                     # a control character
+    shell_down(4, b"logs " + b"a" * 300),               # too long
+    b"\xff\xff\xff",                                     # no ShellDown: id 0
+    shell_down(5, b"restart rng_server"),
+    shell_down(6, b"z" * 5000),                         # comes to admin in pieces
+] + [shell_down(100 + i, b"help") for i in range(40)] + [  # a burst, answered in order
+    shell_down(7, b"dir"),
+]
+
+
+def shell_up(b):
+    """A ShellUp as (id, lines, done, status)."""
+    i, lines, done, status = 0, [], False, 0
+    for num, _, v in lp.fields(b):
+        if num == 1:
+            i = v
+        elif num == 2:
+            lines.append(v.decode())  # escaped text: always UTF-8
+        elif num == 3:
+            done = bool(v)
+        elif num == 4:
+            status = v
+    return i, lines, done, status
+
 
 # An Ed25519 SubjectPublicKeyInfo's fixed prefix; the raw key follows.
 ED25519_SPKI = bytes.fromhex("302a300506032b6570032100")
@@ -68,6 +106,14 @@ async def handler(ws, mode):
         # on traces, which no app of the test takes: nothing is credited back
         for _ in range(window // 1000 + 2):
             await ws.send(lp.data(3, b"n" * 1000))
+    admin_heard = asyncio.Event()
+    if mode == "shell":
+        async def script():
+            await admin_heard.wait()
+            for m in SHELL_SCRIPT:
+                await ws.send(lp.data(4, m))
+            out("shell script sent")
+        asyncio.ensure_future(script())
     try:
         async for msg in ws:
             if isinstance(msg, str):
@@ -79,6 +125,12 @@ async def handler(ws, mode):
                                        env["data"][:64].decode(errors="replace")))
                 if mode == "good" and env["channel"] == 1:
                     await ws.send(lp.data(1, b"echo: " + env["data"]))
+                if env["channel"] == 1:
+                    admin_heard.set()
+                if env["channel"] == 4:
+                    i, lines, done, status = shell_up(env["data"])
+                    out("shell %d %d %s %s" % (i, status, "done" if done else "part",
+                                                " | ".join(lines)))
                 await ws.send(lp.credit(env["channel"], len(env["data"])))
             elif "close" in env:
                 out("close %d %s" % (env["close"]["code"], env["close"]["reason"]))

@@ -11,45 +11,8 @@
 # server (server/devport.c) too.
 source "$(dirname "$0")/../system/lib.sh"
 source "$(dirname "$0")/logrng_lib.sh"
-source "$KOS_SERVER_TESTS/certs.sh"
-export LC_ALL=C
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-SRV=
-cleanup_srv() { [ -z "$SRV" ] || { kill "$SRV" 2>/dev/null || true; wait "$SRV" 2>/dev/null || true; }; SRV=; }
-trap 'cleanup_srv; cleanup' EXIT
+source "$(dirname "$0")/link_lib.sh"
 
-# The bundle, and what provisioning adds to it (docs/link.md).
-KEYS=$WORK/device
-"$KOS_TOOL" keys.generate --device --out "$KEYS" --trust "$KOS_TRUST" >/dev/null ||
-  fail "keys.generate --device failed"
-mkdir "$WORK/pki"
-mk_ca "$WORK/pki"
-mk_server_cert "$WORK/pki"
-ID=$(device_id "$KEYS/identity.key")
-mk_device_cert "$WORK/pki" "$KEYS/identity.key" "$WORK/pki/identity.crt"
-keyid() { openssl pkey -pubin -in "$1" -outform DER 2>/dev/null | tail -c 32 | sha256sum | cut -c1-16; }
-cp "$WORK/pki/identity.crt" "$KEYS/identity.crt"
-cp "$WORK/pki/ca.crt" "$KEYS/server_ca.crt"
-openssl pkey -in "$WORK/pki/ca.key" -pubout -out "$WORK/pki/ca.pub" 2>/dev/null
-chmod 644 "$KEYS/identity.crt" "$KEYS/server_ca.crt"
-{
-  echo "identity_cert x509 - identity.crt $(keyid "$KEYS/identity.pub")"
-  echo "server_ca x509 - server_ca.crt $(keyid "$WORK/pki/ca.pub")"
-  echo "server text - server.txt -"
-} >>"$KEYS/bundle.txt"
-
-# start_server MODE PORT: link_server.py in MODE on PORT (0: any); sets PORT.
-start_server() {
-  cleanup_srv
-  rm -f "$WORK/port"
-  "$PY" "$KOS_TUNNEL_DIR/link_server.py" "$1" "$2" "$WORK/pki/server.crt" "$WORK/pki/server.key" \
-    "$WORK/pki/ca.crt" "$WORK/port" >>"$WORK/server.out" 2>&1 &
-  SRV=$!
-  for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
-  [ -s "$WORK/port" ] || { cat "$WORK/server.out" >&2; fail "link_server.py did not start"; }
-  PORT=$(cat "$WORK/port")
-}
 # build NAME MAX TUNNEL_KEYS: the image of tunnel_sys.yaml.in for $PORT.
 build() {
   sed -e "s/@PORT@/$PORT/g" -e "s/@MAX@/$2/g" -e "s/@TUNNEL_KEYS@/$3/g" \
@@ -62,10 +25,6 @@ count() { grep -cE -- "$1" "$OUT" || true; }
 wait_count() { # wait_count N REGEX: up to 30 s for N console lines matching
   for _ in $(seq 300); do [ "$(count "$2")" -ge "$1" ] && return 0; kill -0 "$PID" || fail "the system ended"; sleep 0.1; done
   fail "fewer than $1 console lines matching '$2' within 30 s"
-}
-srv_wait() { # srv_wait N REGEX: up to 30 s for N server lines matching
-  for _ in $(seq 300); do [ "$(grep -cE -- "$2" "$WORK/server.out" || true)" -ge "$1" ] && return 0; sleep 0.1; done
-  cat "$WORK/server.out" >&2; fail "fewer than $1 server lines matching '$2'"
 }
 ALL="identity:public,identity:sign,identity_cert:public,server_ca:public,server:public"
 

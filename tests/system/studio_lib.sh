@@ -73,7 +73,7 @@ start_studio() {
 }
 
 # ---- a device on sim linked to the Studio (test_studio_device.sh,
-# test_studio_trace.sh). Needs KOS_TRUST, KOS_KEY and KOS_T_APP too.
+# test_studio_trace.sh, test_studio_shell.sh). Needs KOS_TRUST, KOS_KEY and KOS_T_APP too.
 
 DEV_PID=
 CON=$WORK/console.txt
@@ -106,30 +106,65 @@ device_is() {
 }
 in_console() { grep -qE -- "$1" "$CON"; }
 
-# start_device NAME SYSTEM APPS: starts a Studio, provisions device NAME for
-# it (ID), builds a Poukai system SYSTEM whose ethernet lets the tunnel reach
-# the Studio, with the app entries APPS (YAML, indented by two spaces, t_app
-# as their binary), runs it on sim (DEV_PID, console in CON) and waits
-# until the server shows it online.
-start_device() {
-  local name=$1 system=$2 apps=$3
-  start_studio
-  run 0 keys.generate --device --out "$WORK/dev" --trust "${KOS_TRUST:?}" --server studio --name "$name"
+# provision_device NAME: a bundle in $WORK/dev registered with the running
+# Studio as NAME; sets ID.
+provision_device() {
+  run 0 keys.generate --device --out "$WORK/dev" --trust "${KOS_TRUST:?}" --server studio --name "$1"
   ID=$(sed -nE 's/.*\(device id ([0-9a-f]{64})\).*/\1/p' "$WORK/out")
   [ -n "$ID" ] || fail "no device id in keys.generate's output"
+}
+
+# build_system IMAGE SYSTEM APPS [YAML...]: builds a Poukai system SYSTEM
+# into IMAGE whose ethernet lets the tunnel reach the Studio, with the app
+# entries APPS (YAML, indented by two spaces, t_app as their binary); each
+# YAML argument is one more line after `system:` (e.g. "profile:
+# development"), and ADMIN_CONFIG, when set, is admin's config: (a flow
+# mapping). The build's output is in $WORK/build.txt.
+build_system() {
+  local image=$1 system=$2 apps=$3 extra admin=
+  shift 3
+  extra=$(printf '%s\n' "$@")
+  [ -z "${ADMIN_CONFIG:-}" ] || admin=$(printf '  admin:\n    config: %s' "$ADMIN_CONFIG")
   cat >"$WORK/system.yaml" <<YAML
 system: $system
+$extra
 base: poukai
 apps:
   ethernet:
     config: {allow: "tunnel=tcp:127.0.0.1:$DEVICE_PORT"}
+$admin
 $apps
 YAML
-  "$T" manifest.build "$WORK/system.yaml" -o "$WORK/device.zip" --key "${KOS_KEY:?}" \
+  "$T" manifest.build "$WORK/system.yaml" -o "$image" --key "${KOS_KEY:?}" \
     --bin "t_app=${KOS_T_APP:?}" >"$WORK/build.txt" 2>&1 ||
     { cat "$WORK/build.txt" >&2; fail "cannot build the device's system"; }
-  "$T" run "$WORK/device.zip" --trust "$KOS_TRUST" --keys "$WORK/dev" --state-dir "$WORK/state" \
+}
+
+# boot_device IMAGE: runs it on sim with the bundle in the background
+# (DEV_PID; console in CON, emptied first; state in $WORK/state).
+boot_device() {
+  : >"$CON"
+  "$T" run "$1" --trust "$KOS_TRUST" --keys "$WORK/dev" --state-dir "$WORK/state" \
     --console "$CON" >/dev/null 2>&1 &
   DEV_PID=$!
+}
+
+# start_device NAME SYSTEM APPS: starts a Studio, provisions device NAME
+# for it (ID), builds SYSTEM with APPS (build_system), boots it and waits
+# until the server shows it online.
+start_device() {
+  start_studio
+  provision_device "$1"
+  build_system "$WORK/device.zip" "$2" "$3"
+  boot_device "$WORK/device.zip"
   until_ok 60 "the device shown online" device_is state online
+}
+
+# wait_online APP: the device online in Studio, registered, and its health
+# in, with APP among its apps.
+wait_online() {
+  until_ok 60 "the device shown online" device_is state online
+  until_ok 30 "admin saying it registered" in_console "admin: info: registered with the server as "
+  until_ok 30 "the device's health with its apps" \
+    sh -c "curl -sf -H 'Authorization: Bearer $SECRET' '${URL}api/devices/$ID' | grep -q '\"$1\"'"
 }

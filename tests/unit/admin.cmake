@@ -2,3 +2,8 @@
 # the agent driven with encoded AdminDown messages.
 kos_test(admin SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_admin.c LIBS admin_core LABELS "unit;admin")
 target_include_directories(test_admin PRIVATE ${PROJECT_SOURCE_DIR}/tests/fuzz) # admin_msg.h
+# admin's remote shell (components/admin/shell.c): the command parser, and
+# the session driven with encoded ShellDown messages.
+kos_test(admin_shell SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_admin_shell.c LIBS admin_core
+         LABELS "unit;admin")
+target_include_directories(test_admin_shell PRIVATE ${PROJECT_SOURCE_DIR}/tests/fuzz) # shell_msg.h

@@ -41,6 +41,9 @@ static void test_config(void **state)
     assert_true(parse(&cfg, "offline_buffer", "1MiB", err));
     assert_int_equal(cfg.offline_buffer, 1024 * 1024);
     assert_true(parse(&cfg, "remote_shell", "disabled", err));
+    assert_false(cfg.remote_shell);
+    assert_true(parse(&cfg, "remote_shell", "enabled", err));
+    assert_true(cfg.remote_shell);
 
     static const struct {
         const char *key, *value, *says;
@@ -53,7 +56,10 @@ static void test_config(void **state)
          "config offline_buffer: '1KiB' is too small; write a size from 16KiB to 64MiB"},
         {"offline_buffer", "128MiB", "config offline_buffer: '128MiB' is too large"},
         {"offline_buffer", "lots", "config offline_buffer: 'lots' is not a size"},
-        {"remote_shell", "enabled", "config remote_shell: 'enabled': admin has no remote shell"},
+        {"remote_shell", "yes",
+         "config remote_shell: 'yes' is not a value it takes; write enabled (the device's "
+         "command console"},
+        {"remote_shell", "Enabled", "config remote_shell: 'Enabled' is not a value it takes"},
         {"health_evry", "10s", "config: unknown setting 'health_evry'; admin's settings are"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -8,9 +8,9 @@
  * malformed message stores nothing and ends the device's link on a later
  * loop turn; device text comes out of the API escaped.
  *
- * kos__devport_send() and kos__devport_kick() are this file's: they record
- * what the server asked of its port (the port itself is tested with the
- * link, in the merge with server/devport.c).
+ * kos__devport_send() and kos__devport_kick() are server_port.h's: they
+ * record what the server asked of its port (the port itself is tested with
+ * the link, tests/server/devport_test.sh).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,41 +25,8 @@
 #include "req.h"
 #include "server_fixture.h"
 #include "server_int.h"
+#include "server_port.h"
 #include "store.h"
-
-/* ---- the port, as far as the server uses it ---- */
-
-static struct {
-    uint8_t sent[16][1024];
-    size_t sent_len[16], n_sent;
-    char sent_to[16][65];
-    uint32_t sent_ch[16];
-    char kicked[8][65];
-    size_t n_kicked;
-    kos_status_t send_status;
-} port;
-
-kos_status_t kos__devport_send(struct kos__devport *dp, const char *id, uint32_t ch, const void *p,
-                               size_t n)
-{
-    (void)dp;
-    if (port.send_status)
-        return port.send_status;
-    assert_true(port.n_sent < 16 && n <= 1024);
-    memcpy(port.sent[port.n_sent], p, n);
-    port.sent_len[port.n_sent] = n;
-    port.sent_ch[port.n_sent] = ch;
-    snprintf(port.sent_to[port.n_sent], 65, "%s", id);
-    port.n_sent++;
-    return KOS_STATUS_OK;
-}
-
-void kos__devport_kick(struct kos__devport *dp, const char *id)
-{
-    (void)dp;
-    assert_true(port.n_kicked < 8);
-    snprintf(port.kicked[port.n_kicked++], 65, "%s", id);
-}
 
 /* ---- the server, without its ports ---- */
 
@@ -74,46 +41,19 @@ static void tap(void *arg, const char *type, const char *device, json_t *data)
         seen.events, json_pack("{s:s, s:s?, s:O}", "type", type, "device", device, "data", data));
 }
 
-static struct kos__srv srv;
-static struct kos__devport_hooks hooks;
-static char id[65], err[1024];
-
 static int setup(void **state)
 {
-    uint8_t raw[32];
-    char *cert;
-
-    if (scratch_setup(state))
+    if (srv_setup(state, "dev <1>", 7, 1))
         return -1;
-    memset(&port, 0, sizeof(port));
-    memset(&srv, 0, sizeof(srv));
     seen.events = json_array();
-    srv.base = event_base_new();
-    srv.devport = (struct kos__devport *)&port; /* never looked into */
     srv.tap = tap;
-    if (kos__store_open(in_scratch("t.db"), NULL, &srv.store, err, sizeof(err)) ||
-        kos__ca_open(scratch, &srv.ca, err, sizeof(err)))
-        return -1;
-    for (int i = 0; i < 32; i++)
-        raw[i] = (uint8_t)(i * 7 + 1);
-    kos__ca_device_id(raw, id);
-    if (kos__ca_issue_device(srv.ca, raw, &cert, err, sizeof(err)) ||
-        kos__store_device_add(srv.store, id, "dev <1>", raw, cert, err, sizeof(err)))
-        return -1;
-    free(cert);
-    hooks = kos__devices_hooks(&srv);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    if (srv.kick_ev)
-        event_free(srv.kick_ev);
-    event_base_free(srv.base);
-    kos__ca_close(srv.ca);
-    kos__store_close(srv.store);
     json_decref(seen.events);
-    return scratch_teardown(state);
+    return srv_teardown(state);
 }
 
 /* Runs the loop's pending work (deferred kicks). */

@@ -96,6 +96,47 @@ static void test_register(void **state)
     json_decref(js);
 }
 
+/* A shell line: any string within the bound (the device judges the rest). */
+static void test_shell(void **state)
+{
+    static struct kos__req_shell sl;
+    static char body[KOS__SRV_SHELL_LINE_MAX + 64];
+    const char *b;
+
+    (void)state;
+    b = "{\"line\": \"restart sensor\"}";
+    assert_int_equal(kos__req_shell(b, strlen(b), &sl, err, sizeof(err)), KOS_STATUS_OK);
+    assert_string_equal(sl.line, "restart sensor");
+    assert_int_equal(sl.len, 14);
+    b = "{\"line\": \"apps\\u001b[2J\"}";
+    assert_int_equal(kos__req_shell(b, strlen(b), &sl, err, sizeof(err)), KOS_STATUS_OK);
+    assert_string_equal(sl.line, "apps\x1b[2J");
+    b = "{\"line\": \"\"}";
+    assert_int_equal(kos__req_shell(b, strlen(b), &sl, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(sl.len, 0);
+    static const struct {
+        const char *body, *says;
+    } bad[] = {
+        {"{}", "\"line\" must be a string"},
+        {"{\"line\": 5}", "\"line\" must be a string"},
+        {"{\"line\": \"a\", \"cmd\": 1}", "unknown field \"cmd\""},
+        {"{\"line\": \"a\\u0000b\"}", "not valid JSON"},
+        {"{\"line\": \"\\udcff\"}", "not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(kos__req_shell(bad[i].body, strlen(bad[i].body), &sl, err, sizeof(err)),
+                         KOS_STATUS_INVALID_ARGUMENT);
+        if (!strstr(err, bad[i].says))
+            fail_msg("'%s': expected '%s' in '%s'", bad[i].body, bad[i].says, err);
+    }
+    int n = snprintf(body, sizeof(body), "{\"line\": \"");
+    memset(body + n, 'a', KOS__SRV_SHELL_LINE_MAX + 1);
+    strcpy(body + n + KOS__SRV_SHELL_LINE_MAX + 1, "\"}");
+    assert_int_equal(kos__req_shell(body, strlen(body), &sl, err, sizeof(err)),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "\"line\" is 1025 bytes long; at most 1024"));
+}
+
 static void command_refused(const char *body, const char *words)
 {
     struct kos__req_command c;
@@ -216,9 +257,8 @@ static void test_secret(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_register),
-        cmocka_unit_test(test_command),
-        cmocka_unit_test(test_queries),
+        cmocka_unit_test(test_register), cmocka_unit_test(test_command),
+        cmocka_unit_test(test_shell),    cmocka_unit_test(test_queries),
         cmocka_unit_test(test_secret),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

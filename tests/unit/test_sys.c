@@ -29,6 +29,7 @@ static void truncations_refused(uint32_t type, size_t len)
     struct kos__sys_status st;
     struct kos__sys_result rs;
     struct kos__sys_line ln;
+    static struct kos__sys_table tb;
 
     for (size_t n = 0; n <= len; n++) {
         size_t m = n < len ? n : len + 1;
@@ -41,6 +42,8 @@ static void truncations_refused(uint32_t type, size_t len)
             s = kos__sys_result_decode(buf, m, &rs);
         else if (type == KOS__CTL_SYS_CONSOLE)
             s = kos__sys_line_decode(buf, m, &ln);
+        else if (type == KOS__CTL_SYS_TABLE)
+            s = kos__sys_table_decode(buf, m, &tb);
         else
             s = kos__sys_request_decode(type, buf, m, &rq);
         if (s != KOS_STATUS_PROTOCOL)
@@ -302,6 +305,95 @@ static void test_names_and_types(void **state)
     assert_false(kos__sys_from_core(KOS__CTL_SYS_REBOOT));
 }
 
+/* Core's tables: a request and a page of each kind round-trip; every
+ * truncation, a cell out of its kind, rows beyond the total and a kind
+ * that does not exist are refused. */
+static void test_table(void **state)
+{
+    (void)state;
+    static struct kos__sys_table t, d;
+    struct kos__sys_request r, rd;
+    size_t len;
+
+    r = (struct kos__sys_request){
+        .type = KOS__CTL_SYS_TABLE_REQ, .id = 4, .table = KOS__SYS_TABLE_KEYS, .first = 2};
+    assert_int_equal(kos__sys_request_encode(&r, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    assert_int_equal(len, 12);
+    assert_int_equal(kos__sys_request_decode(r.type, buf, len, &rd), KOS_STATUS_OK);
+    assert_int_equal(rd.id, 4);
+    assert_int_equal(rd.table, KOS__SYS_TABLE_KEYS);
+    assert_int_equal(rd.first, 2);
+    truncations_refused(r.type, len);
+    r.table = 3;
+    assert_int_equal(kos__sys_request_encode(&r, buf, sizeof(buf), &len),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    r.table = KOS__SYS_TABLE_GRANTS;
+    r.first = KOS__SYS_TABLE_MAX_ROWS;
+    assert_int_equal(kos__sys_request_encode(&r, buf, sizeof(buf), &len),
+                     KOS_STATUS_INVALID_ARGUMENT);
+
+    t = (struct kos__sys_table){
+        .id = 9, .kind = KOS__SYS_TABLE_GRANTS, .n_total = 5, .first = 3, .n_rows = 2};
+    const char *g0[] = {"msg0", "kos_log_protocol", "publish", "log_server"};
+    const char *g1[] = {"msg0", "kos_log_protocol", "request", "admin"};
+    memcpy(t.cell[0], g0, sizeof(g0));
+    memcpy(t.cell[1], g1, sizeof(g1));
+    assert_int_equal(kos__sys_table_encode(&t, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    assert_int_equal(kos__sys_table_decode(buf, len, &d), KOS_STATUS_OK);
+    assert_int_equal(d.n_rows, 2);
+    assert_int_equal(d.first, 3);
+    assert_string_equal(d.cell[1][3], "admin");
+    truncations_refused(KOS__CTL_SYS_TABLE, len);
+
+    t = (struct kos__sys_table){.id = 1, .kind = KOS__SYS_TABLE_KEYS, .n_total = 3, .n_rows = 3};
+    const char *k0[] = {"identity", "ed25519", "9c1d5bf12a0a0a53", "private"};
+    const char *k1[] = {"identity_cert", "x509", "9c1d5bf12a0a0a53", "item"};
+    const char *k2[] = {"server", "text", "-", "item"};
+    memcpy(t.cell[0], k0, sizeof(k0));
+    memcpy(t.cell[1], k1, sizeof(k1));
+    memcpy(t.cell[2], k2, sizeof(k2));
+    assert_int_equal(kos__sys_table_encode(&t, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    assert_int_equal(kos__sys_table_decode(buf, len, &d), KOS_STATUS_OK);
+    assert_string_equal(d.cell[2][2], "-");
+
+    /* Cells out of their kind, refused by both ends. */
+    static const struct {
+        uint32_t kind;
+        int cell;
+        const char *value;
+    } bad[] = {
+        {KOS__SYS_TABLE_GRANTS, 0, "bad name"},
+        {KOS__SYS_TABLE_GRANTS, 2, "serve"},
+        {KOS__SYS_TABLE_GRANTS, 3, ""},
+        {KOS__SYS_TABLE_KEYS, 1, "rsa"},
+        {KOS__SYS_TABLE_KEYS, 2, "9C1D5BF12A0A0A53"},
+        {KOS__SYS_TABLE_KEYS, 2, "9c1d"},
+        {KOS__SYS_TABLE_KEYS, 3, "secret"},
+        {KOS__SYS_TABLE_KEYS, 0, "esc\x1b"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        t = (struct kos__sys_table){.kind = bad[i].kind, .n_total = 1, .n_rows = 1};
+        memcpy(t.cell[0], bad[i].kind == KOS__SYS_TABLE_GRANTS ? g0 : k0, sizeof(g0));
+        t.cell[0][bad[i].cell] = bad[i].value;
+        if (kos__sys_table_encode(&t, buf, sizeof(buf), &len) != KOS_STATUS_INVALID_ARGUMENT)
+            fail_msg("bad cell %zu encoded", i);
+    }
+    /* Rows beyond the total, and a kind that does not exist, written by hand. */
+    t = (struct kos__sys_table){.kind = KOS__SYS_TABLE_GRANTS, .n_total = 1, .n_rows = 1};
+    memcpy(t.cell[0], g0, sizeof(g0));
+    assert_int_equal(kos__sys_table_encode(&t, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    uint32_t v = 0;
+    memcpy(buf + 8, &v, 4); /* n_total 0 */
+    assert_int_equal(kos__sys_table_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
+    v = 1;
+    memcpy(buf + 8, &v, 4);
+    v = 7;
+    memcpy(buf + 4, &v, 4); /* kind 7 */
+    assert_int_equal(kos__sys_table_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
+    assert_true(kos__sys_from_core(KOS__CTL_SYS_TABLE));
+    assert_false(kos__sys_from_core(KOS__CTL_SYS_TABLE_REQ));
+}
+
 /* Core's sends to an app never wait: a full channel says WOULD_BLOCK. */
 static void test_send_nowait(void **state)
 {
@@ -401,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_requests),        cmocka_unit_test(test_status),
         cmocka_unit_test(test_result_and_line), cmocka_unit_test(test_names_and_types),
         cmocka_unit_test(test_send_nowait),     cmocka_unit_test(test_sysq),
+        cmocka_unit_test(test_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,318 @@
+/*
+ * cmd_toolbox.c - kos-tool toolbox.*: tools that work on a running device
+ * through the local Studio server (docs/studio.md). toolbox.remote_shell
+ * is a line-based console on a device's command console (its admin's
+ * remote shell, docs/packages/admin.md): each line read is sent to Studio
+ * (POST /api/devices/ID/shell), which relays it to the device, and the
+ * device's answer is printed.
+ *
+ * What stays true: nothing is run on this machine or on the device but
+ * the device's own console commands; every line printed that came from the
+ * device is escaped again here (kos__text_escape(), idempotent), so a
+ * device or a server cannot drive the terminal; a line that cannot go as
+ * JSON text (not UTF-8, a NUL) is refused here and not sent; the exit
+ * status says whether every command was carried out.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "opts_int.h"
+#include "studio.h"
+#include "text_int.h"
+#include "tool_int.h"
+
+/* How long a line waits for its answer here: past the server's own wait
+ * (KOS__SRV_SHELL_WAIT_S, 30 s), so that the server's 504 is what says it. */
+#define ANSWER_WAIT_S 40
+/* A hex prefix of a device id that names a device: at least this long. */
+#define PREFIX_MIN 4u
+
+enum { OPT_DATA };
+
+static const struct kos__opt shell_opts[] = {
+    {"data", 0, "DIR", OPT_DATA},
+};
+
+static void shell_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kos-tool toolbox.remote_shell DEVICE [--data DIR]\n"
+            "\n"
+            "A console on DEVICE's command console (its admin's remote shell), through the\n"
+            "local Studio server: each line is one command, sent to the device, and its\n"
+            "answer is printed. On a terminal it prompts with the device's name; otherwise\n"
+            "it reads the lines from standard input, e.g.\n"
+            "\n"
+            "  echo apps | kos-tool toolbox.remote_shell bench-1\n"
+            "\n"
+            "The device's commands (its 'help' lists them): help, apps, restart APP,\n"
+            "logs [APP] [N], dir, trace APP on|off, health, reboot, keys. Nothing else runs:\n"
+            "it is not a Unix shell. The device must be online and its system must enable\n"
+            "the shell (admin's remote_shell: enabled, in a development profile).\n"
+            "\n"
+            "  DEVICE             the device's id, a prefix of it (at least %u hex digits;\n"
+            "                     its key id is one), or its name in Studio\n"
+            "  --data DIR         the Studio's data folder (default $XDG_DATA_HOME/kos/studio,\n"
+            "                     else ~/.local/share/kos/studio)\n"
+            "  -h, --help         show this help\n"
+            "\n"
+            "End it with Ctrl-D (end of input). What the device sends is shown escaped.\n"
+            "Exit status: 0 every command was carried out, 1 one was refused or failed (the\n"
+            "line says why), or Studio, the device or its shell could not be reached (no\n"
+            "Studio, an unknown device, offline, the shell disabled), 2 usage error. See %s.\n",
+            PREFIX_MIN, kos__tool_doc("studio.md"));
+}
+
+static bool lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return n > 0;
+}
+
+/* text, escaped and cut to fit buf (cap bytes), NUL-terminated. */
+static const char *shown(char *buf, size_t cap, const char *text)
+{
+    size_t n = kos__text_escape(buf, cap - 1, text, strlen(text), NULL);
+
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Prints text escaped, then a newline, on f. */
+static void put_escaped(FILE *f, const char *text, size_t len)
+{
+    char buf[4096];
+    size_t used;
+
+    while (len > 0) {
+        size_t n = kos__text_escape(buf, sizeof(buf), text, len, &used);
+        if (used == 0)
+            break;
+        fwrite(buf, 1, n, f);
+        text += used;
+        len -= used;
+    }
+    fputc('\n', f);
+}
+
+/* Finds the device `want` names among Studio's: its id, a hex prefix of
+ * it, or its name. Fills id and name and returns its state, or NULL with
+ * the reason printed. */
+static const char *find_device(const char *cmd, const struct kos__tool_studio *s, const char *want,
+                               char id[65], char name[256])
+{
+    static char state[32];
+    json_t *resp = NULL, *d, *hit = NULL;
+    size_t i, len = strlen(want), n_hits = 0;
+    char err[1024];
+    int status;
+    int pass;
+
+    if (kos__tool_studio_call(&s->rt, "GET", "/api/devices", NULL, 10, &status, &resp, err,
+                              sizeof(err)) != KOS_STATUS_OK ||
+        status != 200) {
+        fprintf(stderr, "kos-tool %s: Studio does not answer: %s\n", cmd,
+                status ? kos__tool_studio_error(resp) : err);
+        json_decref(resp);
+        return NULL;
+    }
+    /* By id, then by name, then by prefix: the first that names any. */
+    for (pass = 0; pass < 3 && n_hits == 0; pass++) {
+        json_array_foreach(json_object_get(resp, "devices"), i, d)
+        {
+            const char *did = json_string_value(json_object_get(d, "id"));
+            const char *dname = json_string_value(json_object_get(d, "name"));
+            bool match = pass == 0   ? did && !strcmp(did, want)
+                         : pass == 1 ? dname && !strcmp(dname, want)
+                                     : did && len >= PREFIX_MIN && lower_hex(want, len) &&
+                                           !strncmp(did, want, len);
+            if (!match)
+                continue;
+            if (n_hits++ == 0)
+                hit = d;
+        }
+    }
+    if (n_hits == 0) {
+        char q[300];
+        fprintf(stderr,
+                "kos-tool %s: Studio knows no device '%s': give a device's id, a prefix of it (at "
+                "least %u hex digits) or its name (Studio's web UI lists them)\n",
+                cmd, shown(q, sizeof(q), want), PREFIX_MIN);
+        json_decref(resp);
+        return NULL;
+    }
+    if (n_hits > 1) {
+        fprintf(stderr, "kos-tool %s: '%s' names %zu devices; give more of the id:\n", cmd,
+                pass == 2 ? "the name" : "the prefix", n_hits);
+        json_array_foreach(json_object_get(resp, "devices"), i, d)
+        {
+            const char *did = json_string_value(json_object_get(d, "id"));
+            const char *dname = json_string_value(json_object_get(d, "name"));
+            if (!did || !dname || (strcmp(dname, want) != 0 && strncmp(did, want, len) != 0))
+                continue;
+            fprintf(stderr, "  %s  ", did);
+            put_escaped(stderr, dname, strlen(dname));
+        }
+        json_decref(resp);
+        return NULL;
+    }
+    snprintf(id, 65, "%s", json_string_value(json_object_get(hit, "id")));
+    snprintf(name, 256, "%s", json_string_value(json_object_get(hit, "name")));
+    snprintf(state, sizeof(state), "%s", json_string_value(json_object_get(hit, "state")));
+    json_decref(resp);
+    return state;
+}
+
+enum outcome { SENT_OK, SENT_REFUSED, STOP };
+
+/* Sends one line and prints its answer. STOP when the session cannot go
+ * on (the device or its shell cannot be reached). */
+static enum outcome send_line(const char *cmd, const struct kos__tool_studio *s, const char *id,
+                              const char *line, size_t len)
+{
+    char path[128], err[1024];
+    json_t *body = json_object(), *resp = NULL, *v;
+    char *text = NULL;
+    enum outcome out = SENT_REFUSED;
+    int status = 0;
+    size_t i;
+
+    if (body && json_object_set_new(body, "line", json_stringn(line, len)) == 0)
+        text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text) {
+        fprintf(stderr, "kos-tool %s: out of memory\n", cmd);
+        return STOP;
+    }
+    snprintf(path, sizeof(path), "/api/devices/%s/shell", id);
+    if (kos__tool_studio_call(&s->rt, "POST", path, text, ANSWER_WAIT_S, &status, &resp, err,
+                              sizeof(err)) != KOS_STATUS_OK) {
+        fprintf(stderr, "kos-tool %s: %s\n", cmd, err);
+        free(text);
+        return STOP;
+    }
+    free(text);
+    if (status != 200) {
+        const char *e = kos__tool_studio_error(resp);
+        fprintf(stderr, "kos-tool %s: ", cmd);
+        put_escaped(stderr, e, strlen(e));
+        /* The device gone (404, 409: revoked or offline; 502: its link
+         * ended) ends the session; a refused line (400), a busy device
+         * (503) or one slow to answer (504) does not. */
+        out =
+            status == 404 || status == 409 || status == 502 || status == 401 ? STOP : SENT_REFUSED;
+        json_decref(resp);
+        return out;
+    }
+    json_int_t st = json_integer_value(json_object_get(resp, "status"));
+    json_array_foreach(json_object_get(resp, "lines"), i, v)
+    {
+        const char *l = json_string_value(v);
+        if (l)
+            put_escaped(st == 0 ? stdout : stderr, l, json_string_length(v));
+    }
+    if (json_is_true(json_object_get(resp, "cut")))
+        fprintf(stderr, "kos-tool %s: the answer was cut (Studio keeps 256 KiB of one)\n", cmd);
+    if (st == 0)
+        out = SENT_OK;
+    else if (st == KOS_STATUS_UNAUTHORIZED)
+        out = STOP; /* the shell is disabled on the device: said in its line */
+    json_decref(resp);
+    fflush(stdout);
+    return out;
+}
+
+int kos__tool_toolbox_remote_shell(int argc, char **argv)
+{
+    static const char cmd[] = "toolbox.remote_shell";
+    const char *data = NULL, *want = NULL, *v, *state;
+    struct kos__tool_studio s;
+    struct kos__opts p;
+    char err[1024], id[65], name[256], name_shown[1024];
+    bool interactive, failed = false;
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int opt;
+
+    kos__opts_init(&p, cmd, argc, argv, shell_opts, 1);
+    while ((opt = kos__opts_next(&p, &v)) != KOS__OPTS_END) {
+        switch (opt) {
+        case KOS__OPTS_HELP:
+            shell_usage(stdout);
+            return 0;
+        case KOS__OPTS_ERROR:
+            return 2;
+        case OPT_DATA:
+            data = v;
+            break;
+        case KOS__OPTS_ARG:
+            if (want)
+                return kos__opts_usage_error(&p, "unexpected argument '%s' (one DEVICE only)", v);
+            want = v;
+            break;
+        }
+    }
+    if (!want)
+        return kos__opts_usage_error(&p, "which device? give its id, a prefix of it or its name");
+    if (kos__tool_studio_find(data, &s, err, sizeof(err)) != KOS_STATUS_OK) {
+        fprintf(stderr, "kos-tool %s: %s\n", cmd, err);
+        return 1;
+    }
+    if (!(state = find_device(cmd, &s, want, id, name)))
+        return 1;
+    shown(name_shown, sizeof(name_shown), name);
+    if (strcmp(state, "online") != 0) {
+        fprintf(stderr, "kos-tool %s: device '%s' (%.16s) is %s%s\n", cmd, name_shown, id, state,
+                !strcmp(state, "revoked") ? ": Studio refuses it"
+                                          : ", not online: boot it with its key bundle (kos-tool "
+                                            "run IMAGE --keys DIR) and try again");
+        return 1;
+    }
+    interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    if (interactive)
+        printf("remote shell on '%s' (device %.16s): one command per line, 'help' lists them; "
+               "Ctrl-D ends\n",
+               name_shown, id);
+    for (;;) {
+        if (interactive) {
+            printf("%s> ", name_shown);
+            fflush(stdout);
+        }
+        errno = 0;
+        n = getline(&line, &cap, stdin);
+        if (n < 0) {
+            if (errno)
+                fprintf(stderr, "kos-tool %s: cannot read standard input: %s\n", cmd,
+                        strerror(errno));
+            if (interactive)
+                putchar('\n');
+            break;
+        }
+        lineno++;
+        if (n > 0 && line[n - 1] == '\n')
+            n--;
+        /* What JSON text cannot carry is refused here (the device would
+         * refuse it too). */
+        json_t *probe = memchr(line, '\0', (size_t)n) ? NULL : json_stringn(line, (size_t)n);
+        if (!probe) {
+            fprintf(stderr, "kos-tool %s: line %zu is not UTF-8 text without NUL bytes: not sent\n",
+                    cmd, lineno);
+            failed = true;
+            continue;
+        }
+        json_decref(probe);
+        enum outcome o = send_line(cmd, &s, id, line, (size_t)n);
+        if (o != SENT_OK)
+            failed = true;
+        if (o == STOP)
+            break;
+    }
+    free(line);
+    return failed ? 1 : 0;
+}
