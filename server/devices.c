@@ -21,6 +21,7 @@
 
 #include "admin.pb-c.h"
 #include "logs.pb-c.h"
+#include "events.h"
 #include "req.h"
 #include "server_int.h"
 #include "srv_json.h"
@@ -152,6 +153,10 @@ static kos_status_t hook_admit(void *arg, const char *id)
 
 void kos__devices_changed(struct kos__srv *srv, const char *id)
 {
+    /* The device's JSON costs a query and a document at every connect,
+     * registration and disconnect: made only when someone listens. */
+    if ((!srv->events || !kos__events_clients(srv->events)) && !srv->tap)
+        return;
     kos__srv_emit(srv, "device", id, kos__store_device_json(srv->store, id, true));
 }
 
