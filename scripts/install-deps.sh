@@ -28,8 +28,10 @@ packages=(
   # from npm, pinned by tests/browser/package-lock.json; nodejs bundles npm),
   # and an HTTP client for the Studio server's API (tests/system/test_studio_*.sh)
   python3-websockets chromium nodejs curl
-  # benchmark peers
-  libzmq3-dev
+  # benchmark peers: ZeroMQ (bench/msg); Debian's Mosquitto 2 broker, against
+  # which bench/link measures kos-server's memory per link and handshakes
+  # (started by bench/link/run.sh in a scratch folder, never as a service)
+  libzmq3-dev mosquitto
   # the cross-aarch64 preset's libraries, from Debian's arm64 packages
   # (multiarch; only libraries and headers, nothing that replaces a host tool)
   libssl-dev:arm64

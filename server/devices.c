@@ -22,8 +22,8 @@
 
 #include "admin.pb-c.h"
 #include "boot_int.h"
+#include "events.h"
 #include "logs.pb-c.h"
-#include "traces.pb-c.h"
 #include "req.h"
 #include "server_int.h"
 #include "shell.h"
@@ -31,6 +31,7 @@
 #include "srv_limits.h"
 #include "store.h"
 #include "text_int.h"
+#include "traces.pb-c.h"
 
 /* The channels of docs/link.md this server takes data on. */
 #define CH_ADMIN  1u
@@ -156,8 +157,19 @@ static kos_status_t hook_admit(void *arg, const char *id)
     return KOS_STATUS_OK;
 }
 
+/* Whether an event stream (or a test's tap) listens: events cost a query
+ * or a document each, made only for someone. */
+static bool listened(const struct kos__srv *srv)
+{
+    return (srv->events && kos__events_clients(srv->events)) || srv->tap;
+}
+
 void kos__devices_changed(struct kos__srv *srv, const char *id)
 {
+    /* The device's JSON costs a query and a document at every connect,
+     * registration and disconnect. */
+    if (!listened(srv))
+        return;
     kos__srv_emit(srv, "device", id, kos__store_device_json(srv->store, id, true));
 }
 
@@ -292,6 +304,8 @@ static void emit_logs(struct kos__srv *srv, const char *id, const struct kos__st
     json_t *batch = NULL;
     size_t size = 0;
 
+    if (!listened(srv))
+        return;
     for (size_t i = 0; i <= n; i++) {
         json_t *r = NULL;
         size_t rsize = 0;
@@ -394,6 +408,8 @@ static void emit_traces(struct kos__srv *srv, const char *id, const struct kos__
     json_t *batch = NULL;
     size_t size = 0;
 
+    if (!listened(srv))
+        return;
     for (size_t i = 0; i <= n; i++) {
         json_t *r = NULL;
         size_t rsize = 0;

@@ -11,6 +11,9 @@
  * link within KOS__LINK_UPGRADE_MS of its accept is dropped; nothing a
  * device sends reaches the hooks before its Hello; a connection is freed
  * only from the event loop, never inside its own callbacks but closed().
+ * A connection is online exactly when it is in the port's table of online
+ * devices (by id), so finding a device, adding and removing a connection
+ * cost the same with ten thousand links as with one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,8 +35,9 @@
 
 struct conn {
     struct kos__devport *dp;
-    struct conn *next;
-    struct bufferevent *bev; /* during the handshake; then the link's */
+    struct conn *prev, *next; /* every connection */
+    struct conn *hnext;       /* online: the next in its table bucket */
+    struct bufferevent *bev;  /* during the handshake; then the link's */
     struct kos__link *link;
     struct event *hs_timer;
     char id[KOS__DEVICE_ID_LEN + 1];
@@ -48,19 +52,78 @@ struct kos__devport {
     unsigned port;
     uint32_t hs_ms, upgrade_ms, idle_ms, window;
     struct conn *conns;
+    struct conn **table; /* online connections by id: table_size buckets */
+    size_t table_size, n_online;
 };
 
 static int conn_index = -1; /* SSL ex_data slot for the connection */
 
-static void conn_free(struct conn *c)
+/* The bucket of a device id: its first 16 hex digits (a SHA-256's). */
+static size_t id_bucket(const struct kos__devport *dp, const char *id)
 {
-    struct conn **pp;
+    uint64_t h = 0;
 
-    for (pp = &c->dp->conns; *pp; pp = &(*pp)->next)
+    for (int i = 0; i < 16 && id[i]; i++)
+        h = h << 4 | (uint64_t)(id[i] <= '9' ? id[i] - '0' : (id[i] | 0x20) - 'a' + 10);
+    return (size_t)(h & (dp->table_size - 1));
+}
+
+/* Makes c online: into the table, which doubles when it is full (and
+ * stays as it was if there is no memory: a longer bucket, no failure). */
+static void online_add(struct kos__devport *dp, struct conn *c)
+{
+    size_t b;
+
+    if (dp->n_online >= dp->table_size) {
+        size_t size = dp->table_size ? 2 * dp->table_size : 64, old = dp->table_size;
+        struct conn **t = calloc(size, sizeof(*t)), **from = dp->table;
+        if (t) {
+            dp->table = t;
+            dp->table_size = size;
+            for (size_t i = 0; i < old; i++)
+                for (struct conn *x = from[i], *nx; x; x = nx) {
+                    nx = x->hnext;
+                    b = id_bucket(dp, x->id);
+                    x->hnext = t[b];
+                    t[b] = x;
+                }
+            free(from);
+        }
+    }
+    c->online = true;
+    if (!dp->table_size) /* no memory for the first table: online, but not */
+        return;          /* found by id (a newer link will not replace it) */
+    b = id_bucket(dp, c->id);
+    c->hnext = dp->table[b];
+    dp->table[b] = c;
+    dp->n_online++;
+}
+
+/* Makes c offline: out of the table. */
+static void online_remove(struct kos__devport *dp, struct conn *c)
+{
+    if (!c->online)
+        return;
+    c->online = false;
+    if (!dp->table_size)
+        return;
+    for (struct conn **pp = &dp->table[id_bucket(dp, c->id)]; *pp; pp = &(*pp)->hnext)
         if (*pp == c) {
-            *pp = c->next;
+            *pp = c->hnext;
+            dp->n_online--;
             break;
         }
+}
+
+static void conn_free(struct conn *c)
+{
+    online_remove(c->dp, c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->dp->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     if (c->hs_timer)
         event_free(c->hs_timer);
     if (c->link)
@@ -125,8 +188,10 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
 
 static struct conn *find_online(struct kos__devport *dp, const char *id)
 {
-    for (struct conn *c = dp->conns; c; c = c->next)
-        if (c->online && !strcmp(c->id, id))
+    if (!dp->table_size)
+        return NULL;
+    for (struct conn *c = dp->table[id_bucket(dp, id)]; c; c = c->hnext)
+        if (!strcmp(c->id, id))
             return c;
     return NULL;
 }
@@ -137,12 +202,12 @@ static void up_cb(void *arg, struct kos__link *l)
 
     (void)l;
     while ((old = find_online(c->dp, c->id))) {
-        old->online = false;
+        online_remove(c->dp, old);
         kos__link_close(old->link, KOS_STATUS_ALREADY_EXISTS, "replaced by a newer link");
         if (c->dp->hooks.offline)
             c->dp->hooks.offline(c->dp->hooks.arg, old->id, "replaced by a newer link");
     }
-    c->online = true;
+    online_add(c->dp, c);
     if (c->dp->hooks.online)
         c->dp->hooks.online(c->dp->hooks.arg, c->id);
 }
@@ -163,11 +228,27 @@ static void closed_cb(void *arg, struct kos__link *l, const struct kos__link_end
 
     (void)l;
     if (c->online) {
-        c->online = false;
+        online_remove(c->dp, c);
         if (c->dp->hooks.offline)
             c->dp->hooks.offline(c->dp->hooks.arg, c->id, end->why);
     }
     conn_free(c);
+}
+
+/* Frees the certificates a device sent beyond its own (its issuer: a
+ * device's TLS stack sends the CA it trusts when it issued the device's
+ * certificate too) once the handshake has verified them. The chain was
+ * built from the port's own copy of the CA (X509_V_FLAG_TRUSTED_FIRST), so
+ * nothing else refers to them, and nothing reads the session's chain later
+ * (no tickets, no session cache): an idle link keeps no second parsed copy
+ * of the CA (about 1.5 KiB). */
+static void drop_peer_chain(SSL *ssl)
+{
+    STACK_OF(X509) *chain = ssl ? SSL_get_peer_cert_chain(ssl) : NULL;
+    X509 *x;
+
+    while (chain && (x = sk_X509_pop(chain)))
+        X509_free(x);
 }
 
 static void hs_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -185,8 +266,9 @@ static void hs_event_cb(struct bufferevent *bev, short what, void *arg)
         conn_free(c); /* a failed handshake: the alert has been sent */
         return;
     }
-    (void)bev;
-    event_del(c->hs_timer);
+    event_free(c->hs_timer); /* an idle connection holds no timer of its own */
+    c->hs_timer = NULL;
+    drop_peer_chain(bufferevent_openssl_get_ssl(bev));
     c->link = kos__link_new(c->dp->base, c->bev, &cfg, &cbs);
     c->bev = NULL;
     if (!c->link)
@@ -222,6 +304,8 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
                                             BEV_OPT_CLOSE_ON_FREE);
     c->hs_timer = evtimer_new(dp->base, hs_timer_cb, c);
     c->next = dp->conns;
+    if (dp->conns)
+        dp->conns->prev = c;
     dp->conns = c;
     if (!c->bev || !c->hs_timer) {
         if (!c->bev) {
@@ -312,6 +396,8 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* The chain is built from the CA the port holds (drop_peer_chain). */
+    X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_TRUSTED_FIRST);
     dp->lis = evconnlistener_new_bind(
         base, accept_cb, dp, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
         (struct sockaddr *)&ss, (int)len);
@@ -379,8 +465,8 @@ void kos__devport_destroy(struct kos__devport *dp)
         struct conn *c = dp->conns;
         if (c->online && dp->hooks.offline)
             dp->hooks.offline(dp->hooks.arg, c->id, "the server's device port closed");
-        c->online = false;
         conn_free(c);
     }
+    free(dp->table);
     free(dp);
 }

@@ -11,6 +11,15 @@
  * code, stops reading, and once the output is gone (or after close_ms) a
  * deferred event reports closed(); nothing touches the link after that
  * call but kos__link_free().
+ *
+ * An idle link holds no buffers (docs/link.md): between whole messages it
+ * frees wslay's context (about 8.5 KiB) and makes a new one when a byte
+ * arrives or a message is sent (ws_get(), ws_release()); recv_cb hands
+ * wslay no byte beyond the frame it is reading, so at a frame's end wslay
+ * holds nothing of the peer's. A link has at most three events: a timer
+ * for the upgrade's deadline, then (made again) the close's, a client's
+ * ping timer, and one deferred event for the work done from the loop
+ * (WORK_*); an open server link holds only the last.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -37,6 +46,12 @@
  * reading (so pings cannot make it queue pongs without end) until half of
  * it has gone; a peer that takes none of it for idle_ms ends the link. */
 #define OUTPUT_HIGH (2u * KOS__LINK_MSG_MAX)
+#define VWHY_MAX    160u /* what the frame checker says was wrong */
+
+/* Work done from the loop, never inside the call that asks for it. */
+#define WORK_DONE   1u /* the link has ended: report closed() */
+#define WORK_CREDIT 2u /* send the Credit the user's consumed() calls earned */
+#define WORK_KICK   4u /* read input that is already buffered */
 
 struct qmsg {
     struct qmsg *next;
@@ -62,15 +77,16 @@ struct kos__link {
     enum kos__link_state state;
     uint32_t window, upgrade_ms, ping_ms, idle_ms, close_ms;
     size_t bound;
-    char agent[KOS__LINK_AGENT_MAX + 1], host[256], device_id[KOS__LINK_ID_LEN + 1];
-    char ws_key[25], accept[29];
-    wslay_event_context_ptr ws;
+    char agent[KOS__LINK_AGENT_MAX + 1], device_id[KOS__LINK_ID_LEN + 1];
+    char accept[29];            /* client: the Sec-WebSocket-Accept it expects */
+    wslay_event_context_ptr ws; /* NULL while the link is idle (ws_get) */
     struct kos__link_frames frames;
     uint16_t violation;  /* set by recv_cb: the frame checker's close code */
     uint16_t close_code; /* the close frame to send once the queue is out */
-    char vwhy[160];
-    bool in_recv, hello_got, throttled;
-    struct event *upgrade_timer, *ping_timer, *close_timer, *done_ev, *credit_ev, *kick_ev;
+    char *vwhy;          /* during ws_read, where recv_cb says what was wrong */
+    bool in_recv, hello_got, throttled, ws_open;
+    unsigned work; /* WORK_* asked of work_ev */
+    struct event *timer, *ping_timer, *work_ev;
     struct chan ch[KOS__LINK_CHANNELS];
     uint32_t peer_window;
     char peer_agent[KOS__LINK_AGENT_MAX + 1], peer_id[KOS__LINK_ID_LEN + 1];
@@ -79,6 +95,59 @@ struct kos__link {
 
 static void end_link(struct kos__link *l, enum kos__link_end_kind kind, uint16_t code,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg);
+static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *arg);
+static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *arg);
+static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *m,
+                   void *arg);
+static void timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Asks work_ev for `what` (WORK_*), done on the loop's next turn. */
+static void work(struct kos__link *l, unsigned what)
+{
+    l->work |= what;
+    event_active(l->work_ev, EV_TIMEOUT, 0);
+}
+
+/* The open WebSocket's wslay context, made now if the link is idle; NULL
+ * if there is no memory for it. */
+static wslay_event_context_ptr ws_get(struct kos__link *l)
+{
+    struct wslay_event_callbacks cb = {
+        .recv_callback = recv_cb,
+        .send_callback = send_cb,
+        .genmask_callback = genmask_cb,
+        .on_msg_recv_callback = on_msg,
+    };
+    int r;
+
+    if (l->ws)
+        return l->ws;
+    r = l->role == KOS__LINK_CLIENT ? wslay_event_context_client_init(&l->ws, &cb, l)
+                                    : wslay_event_context_server_init(&l->ws, &cb, l);
+    if (r != 0) {
+        l->ws = NULL;
+        return NULL;
+    }
+    wslay_event_config_set_max_recv_msg_length(l->ws, KOS__LINK_MSG_MAX);
+    return l->ws;
+}
+
+/* Frees the wslay context of an open link that has nothing in flight: no
+ * frame partly read (wslay then holds no input: see recv_cb) and nothing
+ * queued to send. Between whole messages wslay keeps nothing the link
+ * needs: a message is one frame (fragments are refused), and a closing
+ * link keeps its context for the close handshake. */
+static void ws_release(struct kos__link *l)
+{
+    if (!l->ws || l->in_recv || l->violation || l->close_code ||
+        (l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP) || l->frames.have ||
+        l->frames.skip || wslay_event_want_write(l->ws))
+        return;
+    wslay_event_context_free(l->ws);
+    l->ws = NULL;
+}
 
 /* Copies s into out as printable ASCII (others become '?'). */
 static void printable(char *out, size_t cap, const char *s, size_t n)
@@ -106,7 +175,8 @@ static void ws_flush(struct kos__link *l)
     }
     if (l->state == KOS__LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(l->bev)) == 0 &&
         (!l->ws || !wslay_event_want_write(l->ws)))
-        event_active(l->done_ev, EV_TIMEOUT, 0);
+        work(l, WORK_DONE);
+    ws_release(l);
 }
 
 /* The one way a link ends: see the file's head. */
@@ -123,43 +193,46 @@ static void end_link(struct kos__link *l, enum kos__link_end_kind kind, uint16_t
     va_start(ap, fmt);
     vsnprintf(l->end.why, sizeof(l->end.why), fmt, ap);
     va_end(ap);
-    event_del(l->upgrade_timer);
-    event_del(l->ping_timer);
+    if (l->timer)
+        event_del(l->timer);
+    if (l->ping_timer)
+        event_del(l->ping_timer);
     bufferevent_disable(l->bev, EV_READ);
     if (kind == KOS__LINK_END_IO || kind == KOS__LINK_END_TIMEOUT) {
-        event_active(l->done_ev, EV_TIMEOUT, 0);
+        work(l, WORK_DONE);
         return;
     }
-    if (l->ws) {
+    if (l->ws_open) {
+        if (!ws_get(l)) { /* no memory for the close frame: just go */
+            work(l, WORK_DONE);
+            return;
+        }
         l->close_code = code; /* queued by ws_flush, after what is queued now */
         wslay_event_shutdown_read(l->ws);
     }
     struct timeval tv = {l->close_ms / 1000, (l->close_ms % 1000) * 1000};
-    event_add(l->close_timer, &tv);
+    if (!l->timer)
+        l->timer = evtimer_new(l->base, timer_cb, l);
+    if (l->timer)
+        event_add(l->timer, &tv);
+    else
+        work(l, WORK_DONE); /* no memory for the deadline: no waiting */
     ws_flush(l);
 }
 
-static void done_cb(evutil_socket_t fd, short what, void *arg)
+/* The link has ended: closed(), once. */
+static void done(struct kos__link *l)
 {
-    struct kos__link *l = arg;
-
-    (void)fd;
-    (void)what;
     if (l->state == KOS__LINK_CLOSED)
         return;
     l->state = KOS__LINK_CLOSED;
-    event_del(l->close_timer);
-    event_del(l->credit_ev);
+    if (l->timer)
+        event_del(l->timer);
+    event_del(l->work_ev);
+    l->work = 0;
     bufferevent_disable(l->bev, EV_READ | EV_WRITE);
     if (l->cbs.closed)
         l->cbs.closed(l->cbs.arg, l, &l->end); /* may free l */
-}
-
-static void close_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    done_cb(-1, 0, arg);
 }
 
 /* Packs and queues one envelope on the WebSocket (not subject to credit:
@@ -171,8 +244,11 @@ static bool send_envelope(struct kos__link *l, const Kos__Link__Envelope *env)
     struct wslay_event_msg m;
     int r;
 
-    if (!buf)
+    if (!buf || !ws_get(l)) {
+        if (buf != small)
+            free(buf);
         return false;
+    }
     kos__link__envelope__pack(env, buf);
     m = (struct wslay_event_msg){.opcode = WSLAY_BINARY_FRAME, .msg = buf, .msg_length = n};
     r = wslay_event_queue_msg(l->ws, &m);
@@ -206,7 +282,7 @@ static void pump(struct kos__link *l, uint32_t c)
         struct qmsg *q = ch->head;
         struct wslay_event_msg m = {
             .opcode = WSLAY_BINARY_FRAME, .msg = q->packed, .msg_length = q->plen};
-        if (wslay_event_queue_msg(l->ws, &m) != 0) {
+        if (!ws_get(l) || wslay_event_queue_msg(l->ws, &m) != 0) {
             end_link(l, KOS__LINK_END_IO, 0, "out of memory");
             return;
         }
@@ -224,12 +300,9 @@ static void pump(struct kos__link *l, uint32_t c)
     }
 }
 
-static void credit_cb(evutil_socket_t fd, short what, void *arg)
+/* Sends the Credit that consumed() earned, one envelope per channel. */
+static void credit(struct kos__link *l)
 {
-    struct kos__link *l = arg;
-
-    (void)fd;
-    (void)what;
     if (l->state != KOS__LINK_UP)
         return;
     for (uint32_t c = 1; c < KOS__LINK_CHANNELS; c++) {
@@ -422,12 +495,36 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
+    /* Never past the end of the frame wslay is reading, so that wslay holds
+     * no byte of the next one: a header whole (once all of it is here, so
+     * the frame checker judges it before wslay reads any of it), then the
+     * payload. */
+    if (l->frames.skip) {
+        len = l->frames.skip < len ? (size_t)l->frames.skip : len;
+    } else {
+        uint8_t h[2];
+        size_t hlen;
+        if (evbuffer_copyout(in, h, 2) < 2) {
+            wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+            return -1;
+        }
+        hlen = 2 +
+               ((h[1] & 0x7f) == 126   ? 2
+                : (h[1] & 0x7f) == 127 ? 8
+                                       : 0) +
+               ((h[1] & 0x80) ? 4 : 0);
+        if (evbuffer_get_length(in) < hlen) {
+            wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+            return -1;
+        }
+        len = hlen < len ? hlen : len;
+    }
     n = evbuffer_copyout(in, buf, len);
     if (n <= 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
-    l->violation = kos__link_frames_feed(&l->frames, buf, (size_t)n, l->vwhy, sizeof(l->vwhy));
+    l->violation = kos__link_frames_feed(&l->frames, buf, (size_t)n, l->vwhy, VWHY_MAX);
     if (l->violation) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
@@ -482,13 +579,25 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 
 static void ws_read(struct kos__link *l)
 {
+    char vwhy[VWHY_MAX] = "";
     int r;
 
+    /* Nothing to read (the upgrade came alone): what was queued goes out. */
+    if (!evbuffer_get_length(bufferevent_get_input(l->bev))) {
+        ws_flush(l);
+        return;
+    }
+    if (!ws_get(l)) {
+        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+        return;
+    }
+    l->vwhy = vwhy;
     l->in_recv = true;
     r = wslay_event_recv(l->ws);
     l->in_recv = false;
+    l->vwhy = NULL;
     if (l->violation && l->state < KOS__LINK_CLOSING)
-        end_link(l, KOS__LINK_END_VIOLATION, l->violation, "%s", l->vwhy);
+        end_link(l, KOS__LINK_END_VIOLATION, l->violation, "%s", vwhy);
     else if (r != 0 && l->state < KOS__LINK_CLOSING)
         end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
                  "a frame the WebSocket layer refused");
@@ -497,26 +606,18 @@ static void ws_read(struct kos__link *l)
 
 static void open_ws(struct kos__link *l)
 {
-    struct wslay_event_callbacks cb = {
-        .recv_callback = recv_cb,
-        .send_callback = send_cb,
-        .genmask_callback = genmask_cb,
-        .on_msg_recv_callback = on_msg,
-    };
     struct timeval idle = {l->idle_ms / 1000, (l->idle_ms % 1000) * 1000};
-    int r = l->role == KOS__LINK_CLIENT ? wslay_event_context_client_init(&l->ws, &cb, l)
-                                        : wslay_event_context_server_init(&l->ws, &cb, l);
 
-    if (r != 0) {
-        l->ws = NULL;
+    if (!ws_get(l)) {
         end_link(l, KOS__LINK_END_IO, 0, "out of memory");
         return;
     }
-    wslay_event_config_set_max_recv_msg_length(l->ws, KOS__LINK_MSG_MAX);
-    event_del(l->upgrade_timer);
+    l->ws_open = true;
+    event_free(l->timer); /* an open link needs none until it closes */
+    l->timer = NULL;
     bufferevent_set_timeouts(l->bev, &idle, &idle);
     l->state = KOS__LINK_HELLO;
-    if (l->role == KOS__LINK_CLIENT) {
+    if (l->ping_timer) {
         struct timeval ping = {l->ping_ms / 1000, (l->ping_ms % 1000) * 1000};
         event_add(l->ping_timer, &ping);
     }
@@ -606,14 +707,22 @@ static void read_cb(struct bufferevent *bev, void *arg)
     }
 }
 
-static void kick_cb(evutil_socket_t fd, short what, void *arg)
+static void work_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct kos__link *l = arg;
+    unsigned w = l->work;
 
     (void)fd;
     (void)what;
-    if (l->state < KOS__LINK_CLOSING)
+    l->work = 0;
+    if (w & WORK_DONE) {
+        done(l); /* may free l */
+        return;
+    }
+    if ((w & WORK_KICK) && l->state < KOS__LINK_CLOSING)
         read_cb(l->bev, l);
+    if (w & WORK_CREDIT)
+        credit(l);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -625,11 +734,11 @@ static void write_cb(struct bufferevent *bev, void *arg)
         l->throttled = false;
         bufferevent_enable(bev, EV_READ);
         if (evbuffer_get_length(bufferevent_get_input(bev)))
-            event_active(l->kick_ev, EV_TIMEOUT, 0);
+            work(l, WORK_KICK);
     }
     if (l->state == KOS__LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
         (!l->ws || !wslay_event_want_write(l->ws)))
-        event_active(l->done_ev, EV_TIMEOUT, 0);
+        work(l, WORK_DONE);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -639,7 +748,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     int err = EVUTIL_SOCKET_ERROR();
 
     if (l->state >= KOS__LINK_CLOSING) {
-        event_active(l->done_ev, EV_TIMEOUT, 0);
+        work(l, WORK_DONE);
         return;
     }
     l->end.ssl_err = e;
@@ -661,12 +770,17 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         ;
 }
 
-static void upgrade_timer_cb(evutil_socket_t fd, short what, void *arg)
+/* The one timer: no upgrade in time, or a close that took too long. */
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct kos__link *l = arg;
 
     (void)fd;
     (void)what;
+    if (l->state == KOS__LINK_CLOSING) {
+        done(l); /* may free l */
+        return;
+    }
     end_link(l, KOS__LINK_END_TIMEOUT, 0, "no upgrade %s within %u s",
              l->role == KOS__LINK_SERVER ? "request" : "response",
              (unsigned)(l->upgrade_ms / 1000));
@@ -681,28 +795,33 @@ static void ping_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP)
         return;
+    if (!ws_get(l)) {
+        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+        return;
+    }
     (void)wslay_event_queue_msg(l->ws, &m);
     ws_flush(l);
 }
 
-static void send_request(struct kos__link *l, const char *fixed_key)
+static void send_request(struct kos__link *l, const char *host, const char *fixed_key)
 {
     unsigned char raw[16];
+    char ws_key[25];
 
     if (fixed_key) {
-        snprintf(l->ws_key, sizeof(l->ws_key), "%s", fixed_key);
+        snprintf(ws_key, sizeof(ws_key), "%s", fixed_key);
     } else {
         if (RAND_bytes(raw, sizeof(raw)) != 1)
             memset(raw, 0x5a, sizeof(raw)); /* the key is not a secret, only a nonce */
-        EVP_EncodeBlock((unsigned char *)l->ws_key, raw, sizeof(raw));
+        EVP_EncodeBlock((unsigned char *)ws_key, raw, sizeof(raw));
     }
-    kos__link_accept_key(l->ws_key, l->accept);
+    kos__link_accept_key(ws_key, l->accept);
     evbuffer_add_printf(bufferevent_get_output(l->bev),
                         "GET " KOS__LINK_PATH " HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                         "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                         "Sec-WebSocket-Version: 13\r\n"
                         "Sec-WebSocket-Protocol: " KOS__LINK_SUBPROTOCOL "\r\n\r\n",
-                        l->host, l->ws_key);
+                        host, ws_key);
 }
 
 struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev,
@@ -729,32 +848,28 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     l->idle_ms = cfg->idle_ms ? cfg->idle_ms : KOS__LINK_IDLE_MS;
     l->close_ms = cfg->close_ms ? cfg->close_ms : KOS__LINK_CLOSE_MS;
     snprintf(l->agent, sizeof(l->agent), "%s", cfg->agent ? cfg->agent : "kos-link/0.1");
-    snprintf(l->host, sizeof(l->host), "%s", cfg->host ? cfg->host : "localhost");
     snprintf(l->device_id, sizeof(l->device_id), "%s",
              cfg->role == KOS__LINK_SERVER && cfg->device_id ? cfg->device_id : "");
     kos__link_frames_init(&l->frames, cfg->role == KOS__LINK_SERVER);
-    l->upgrade_timer = evtimer_new(base, upgrade_timer_cb, l);
-    l->ping_timer = event_new(base, -1, EV_PERSIST, ping_timer_cb, l);
-    l->close_timer = evtimer_new(base, close_timer_cb, l);
-    l->done_ev = event_new(base, -1, 0, done_cb, l);
-    l->credit_ev = event_new(base, -1, 0, credit_cb, l);
-    l->kick_ev = event_new(base, -1, 0, kick_cb, l);
-    if (!l->upgrade_timer || !l->ping_timer || !l->close_timer || !l->done_ev || !l->credit_ev ||
-        !l->kick_ev) {
+    l->timer = evtimer_new(base, timer_cb, l);
+    l->work_ev = event_new(base, -1, 0, work_cb, l);
+    if (l->role == KOS__LINK_CLIENT)
+        l->ping_timer = event_new(base, -1, EV_PERSIST, ping_timer_cb, l);
+    if (!l->timer || !l->work_ev || (l->role == KOS__LINK_CLIENT && !l->ping_timer)) {
         kos__link_free(l);
         return NULL;
     }
     tv = (struct timeval){l->upgrade_ms / 1000, (l->upgrade_ms % 1000) * 1000};
-    event_add(l->upgrade_timer, &tv);
+    event_add(l->timer, &tv);
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, l);
     bufferevent_setwatermark(bev, EV_WRITE, OUTPUT_HIGH / 2, 0);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     if (l->role == KOS__LINK_CLIENT)
-        send_request(l, cfg->ws_key);
+        send_request(l, cfg->host ? cfg->host : "localhost", cfg->ws_key);
     /* Bytes already read (a request that came with the handshake) are read
      * from the loop, so no callback runs before the caller has the link. */
     if (evbuffer_get_length(bufferevent_get_input(bev)))
-        event_active(l->kick_ev, EV_TIMEOUT, 0);
+        work(l, WORK_KICK);
     return l;
 out_bev:
     if (bev)
@@ -773,18 +888,12 @@ void kos__link_free(struct kos__link *l)
             free(q);
         }
     }
-    if (l->upgrade_timer)
-        event_free(l->upgrade_timer);
+    if (l->timer)
+        event_free(l->timer);
     if (l->ping_timer)
         event_free(l->ping_timer);
-    if (l->close_timer)
-        event_free(l->close_timer);
-    if (l->done_ev)
-        event_free(l->done_ev);
-    if (l->credit_ev)
-        event_free(l->credit_ev);
-    if (l->kick_ev)
-        event_free(l->kick_ev);
+    if (l->work_ev)
+        event_free(l->work_ev);
     if (l->ws)
         wslay_event_context_free(l->ws);
     bufferevent_free(l->bev);
@@ -843,7 +952,7 @@ void kos__link_consumed(struct kos__link *l, uint32_t c, size_t n)
         n = (size_t)(ch->unacked - ch->consumed);
     ch->consumed += n;
     if (n)
-        event_active(l->credit_ev, EV_TIMEOUT, 0);
+        work(l, WORK_CREDIT);
 }
 
 void kos__link_close(struct kos__link *l, uint32_t code, const char *reason)
@@ -862,7 +971,7 @@ void kos__link_close(struct kos__link *l, uint32_t code, const char *reason)
         env.close = &cl;
         (void)send_envelope(l, &env);
     }
-    end_link(l, KOS__LINK_END_LOCAL, l->ws ? KOS__LINK_CLOSE_NORMAL : 0, "%s",
+    end_link(l, KOS__LINK_END_LOCAL, l->ws_open ? KOS__LINK_CLOSE_NORMAL : 0, "%s",
              reason && *reason ? reason : "closed by this end");
 }
 
