@@ -48,6 +48,7 @@
 #include "proc_int.h"
 #include "sandbox.h"
 #include "selftest_int.h"
+#include "store.h"
 #include "statedir_int.h"
 #include "storage_int.h"
 #include "sys_int.h"
@@ -254,6 +255,7 @@ struct core {
     struct kos__sys_traces *trace_out;
     bool reboot;          /* the shutdown under way ends in a boot (a soft reboot) */
     char reboot_why[384]; /* who asked, and why */
+    uint32_t generation;  /* booted from the boot store (opts->store): this one; else 0 */
     uint32_t boots;       /* 1, and one more for each soft reboot */
     int64_t boot_wall_ns; /* the wall clock when this boot began */
 };
@@ -1090,6 +1092,32 @@ static void on_timer(struct core *c)
 
 /* ---- readiness and the state summary ---- */
 
+/* Tells the boot store how this boot's generation did: a pass makes it the
+ * good one; a failure makes the next boot fall back, and reboots into it
+ * now while the system runs. */
+static void store_settle(struct core *c, bool passed)
+{
+    char note[256], err[512];
+
+    if (!c->opts->store)
+        return;
+    if (kos_store_settle(c->opts->store, c->generation, passed, note, sizeof(note), err,
+                         sizeof(err))) {
+        say(c, "cannot record the self test in the boot store: %s", err);
+        return;
+    }
+    if (!note[0])
+        return;
+    say(c, "boot store: %s", note);
+    if (!passed && c->phase == PH_RUNNING && !c->reboot) {
+        snprintf(c->reboot_why, sizeof(c->reboot_why),
+                 "generation %u failed its self test; rebooting into the last good one",
+                 c->generation);
+        c->reboot = true;
+        begin_shutdown(c, c->reboot_why);
+    }
+}
+
 /* The system is ready when every process is ready or has ended normally,
  * or has failed for good (failed to start, reached its restart limit, or
  * ended abnormally and is not restarted): the line then names those. */
@@ -1115,6 +1143,9 @@ static void check_ready(struct core *c)
     }
     c->system_ready = true;
     uint64_t us = now_us() - c->t0_us;
+    bool self_tested = false;
+    for (uint32_t i = 0; i < c->n; i++)
+        self_tested |= (c->procs[i].cm->flags & KOS_CM_PROC_SELF_TEST) != 0;
     if (!n_failed)
         say(c, "system '%s' ready: %u processes in %" PRIu64 ".%03" PRIu64 " ms",
             kos_cm_str(c->cm, c->cm->hdr->system_name), c->n, us / 1000, us % 1000);
@@ -1124,6 +1155,10 @@ static void check_ready(struct core *c)
             ".%03" PRIu64 " ms",
             kos_cm_str(c->cm, c->cm->hdr->system_name), n_failed, n_failed == 1 ? "" : "s", failed,
             c->n - n_failed, c->n, us / 1000, us % 1000);
+    /* Without a self-test app, a system ready with every app is what
+     * passing means to the boot store. */
+    if (!self_tested && !n_failed)
+        store_settle(c, true);
 }
 
 /* The state column of the summary, as the system interface reports it
@@ -1202,6 +1237,8 @@ static void self_test_settle(struct core *c, const struct proc *p,
         say(c, "cannot record the self test: %s", err);
     else
         say(c, "self test recorded in %s/%s", c->sd.path, KOS__SELF_TEST_FILE);
+    if (result == KOS__SELF_TEST_RESULT_PASSED || result == KOS__SELF_TEST_RESULT_FAILED)
+        store_settle(c, result == KOS__SELF_TEST_RESULT_PASSED);
 }
 
 /* The self test's deadline passed without a report: it failed. The app goes
@@ -3268,18 +3305,36 @@ int kos_core_run(const struct kos_core_opts *opts)
         kos_sandbox_probe_start(&c.probe);
         c.probing = true;
     }
-    if (kos_image_open(opts->image_path, &io, &c.img, err, sizeof(err))) {
-        say(&c, "refusing image %s: %s", opts->image_path, err);
-        rc = KOS_CORE_EXIT_REFUSED;
-        goto out;
+    char shown[1100];
+    if (opts->store) {
+        char note[256];
+        if (kos_store_boot(opts->store, &c.generation, note, sizeof(note), err, sizeof(err))) {
+            say(&c, "cannot boot from the store: %s", err);
+            rc = KOS_CORE_EXIT_REFUSED;
+            goto out;
+        }
+        if (note[0])
+            say(&c, "boot store: %s", note);
+        snprintf(shown, sizeof(shown), "generation %u of store %s", c.generation,
+                 kos_store_path(opts->store));
+        if (kos_store_open_image(opts->store, c.generation, &io, &c.img, err, sizeof(err))) {
+            say(&c, "refusing %s: %s", shown, err);
+            rc = KOS_CORE_EXIT_REFUSED;
+            goto out;
+        }
+    } else {
+        snprintf(shown, sizeof(shown), "image %s", opts->image_path);
+        if (kos_image_open(opts->image_path, &io, &c.img, err, sizeof(err))) {
+            say(&c, "refusing image %s: %s", opts->image_path, err);
+            rc = KOS_CORE_EXIT_REFUSED;
+            goto out;
+        }
     }
     c.cm = kos_image_manifest(c.img);
     if (kos_image_signer(c.img))
-        say(&c, "image %s verified: signed by release key %s", opts->image_path,
-            kos_image_signer(c.img));
+        say(&c, "%s verified: signed by release key %s", shown, kos_image_signer(c.img));
     else
-        say(&c, "WARNING: image %s is not signed (its manifest says signing: disabled)",
-            opts->image_path);
+        say(&c, "WARNING: %s is not signed (its manifest says signing: disabled)", shown);
 
     if (opts->keys_dir && open_device_keys(&c, opts->keys_dir)) {
         rc = KOS_CORE_EXIT_USAGE;
@@ -3361,6 +3416,13 @@ int kos_core_run(const struct kos_core_opts *opts)
         print_summary(&c);
         if (!c.reboot || rc == KOS_CORE_EXIT_HOST)
             break;
+        if (opts->store) {
+            /* The store decides what boots next: the caller starts Core
+             * again, as a device reboots. */
+            say(&c, "system stopped for a reboot (%s); booting from the store again", c.reboot_why);
+            rc = KOS_CORE_EXIT_REBOOT;
+            break;
+        }
         say(&c, "system stopped for a reboot (%s; this boot's exit status: %d); booting it again",
             c.reboot_why, rc);
         if (reset_boot(&c) < 0) {

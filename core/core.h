@@ -20,10 +20,16 @@ enum kos_core_exit {
     KOS_CORE_EXIT_REFUSED = 3,   /* the image did not verify */
     KOS_CORE_EXIT_HOST = 4,      /* the host refused a resource Core needs */
     KOS_CORE_EXIT_SELF_TEST = 5, /* the system ran, but its self test failed */
+    KOS_CORE_EXIT_REBOOT = 6,    /* booted from a store: it rebooted; run Core again (never
+                                    an exit status of kos-tool run) */
 };
 
+struct kos_store;
+
 struct kos_core_opts {
-    const char *image_path;
+    const char *image_path;          /* the image to boot; or: */
+    struct kos_store *store;         /* the boot store (manifest/store.h), open for writing:
+                                        Core boots what it says and tells it the self test */
     const char *const *trusted_keys; /* release public keys (PEM paths) */
     size_t n_trusted_keys;
     bool allow_unsigned;           /* accept unsigned images whatever their manifest says */

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "selftest_int.h"
+#include "file_int.h"
 #include "statedir_int.h"
 
 const char *kos__self_test_result_name(enum kos__self_test_result r)
@@ -67,7 +68,7 @@ kos_status_t kos__self_test_write(int state_fd, const struct kos__self_test_reco
         snprintf(err, errlen, "the self-test record is too long");
         return KOS_STATUS_TOO_LARGE;
     }
-    e = kos__statedir_replace(state_fd, KOS__SELF_TEST_FILE, text, (size_t)n);
+    e = kos__file_replace(state_fd, KOS__SELF_TEST_FILE, text, (size_t)n);
     if (e) {
         snprintf(err, errlen, "cannot replace %s: %s", KOS__SELF_TEST_FILE, strerror(e));
         return KOS_STATUS_IO;

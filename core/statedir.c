@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_int.h"
 #include "statedir_int.h"
 #include "tree_int.h"
 
@@ -136,41 +137,4 @@ void kos__statedir_close(struct kos__statedir *sd)
     free(sd->path);
     free(sd->root);
     *sd = (struct kos__statedir){.fd = -1, .data_fd = -1};
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-int kos__statedir_replace(int dfd, const char *name, const char *text, size_t len)
-{
-    char tmp[NAME_MAX + 1];
-    int fd, err = 0;
-
-    if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= sizeof(tmp))
-        return ENAMETOOLONG;
-    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
-        return errno;
-    if (write_all(fd, text, len) != 0 || fsync(fd) != 0)
-        err = errno ? errno : EIO;
-    close(fd);
-    if (!err && renameat(dfd, tmp, dfd, name) != 0)
-        err = errno;
-    if (err) {
-        unlinkat(dfd, tmp, 0);
-        return err;
-    }
-    fsync(dfd);
-    return 0;
 }

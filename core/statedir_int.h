@@ -59,13 +59,4 @@ void kos__statedir_close(struct kos__statedir *sd);
  * Returns the descriptor, or -1 with errno. */
 int kos__statedir_own(int dfd, const char *name, mode_t mode);
 
-/*
- * Replaces file `name` in directory dfd with `len` bytes of text: written to
- * a temporary file, synced, renamed over it, the directory synced, so a
- * reader finds the old file or the new one, whole. Returns 0 or an errno
- * (the old file then stays as it was).
- */
-int kos__statedir_replace(int dfd, const char *name, const char *text, size_t len)
-    __attribute__((warn_unused_result));
-
 #endif

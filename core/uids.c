@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "file_int.h"
 #include "statedir_int.h"
 #include "uids_int.h"
 
@@ -138,5 +139,5 @@ int kos__uids_record(int state_fd, const struct kos__uids *u)
                      "range %u\n"
                      "first_uid %u\n",
                      (unsigned)u->range, (unsigned)u->first);
-    return kos__statedir_replace(state_fd, KOS__UID_RECORD, text, (size_t)n);
+    return kos__file_replace(state_fd, KOS__UID_RECORD, text, (size_t)n);
 }

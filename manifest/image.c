@@ -730,6 +730,9 @@ struct blob_entry {
 
 struct kos_image {
     void *cm_buf; /* the compiled manifest, 8-aligned */
+    size_t cm_len;
+    char sig_text[KOS__IMAGE_SIG_MAX + 1]; /* image.sig as read */
+    size_t sig_len;
     struct kos_cm cm;
     uint32_t n_procs;
     int *proc_fd; /* [n_procs]: each process's binary; shared by equal blobs */
@@ -745,8 +748,11 @@ struct opening {
     const struct kos_image_open_opts *opts;
     char *err;
     size_t errlen;
-    zip_t *za;
-    struct blob_entry *blobs; /* sorted by digest */
+    zip_t *za;            /* a zip image; or: */
+    int store_dfd;        /* blobs are the files of this folder (a boot store) */
+    const char *sig_text; /* ... and this is the generation's image.sig */
+    size_t sig_len;
+    struct blob_entry *blobs; /* a zip's: sorted by digest; a store's: as found */
     size_t n_blobs;
     bool have_sig;
     zip_uint64_t sig_index, sig_size;
@@ -759,10 +765,33 @@ static int blob_cmp(const void *a, const void *b)
     return memcmp(((const struct blob_entry *)a)->sha, ((const struct blob_entry *)b)->sha, 32);
 }
 
+/* A store's blob: the regular file named by its digest, if there is one. */
+static struct blob_entry *find_store_blob(struct opening *o, const uint8_t sha[32])
+{
+    char hex[65];
+    struct stat st;
+    struct blob_entry *be;
+
+    for (size_t i = 0; i < o->n_blobs; i++)
+        if (memcmp(o->blobs[i].sha, sha, 32) == 0)
+            return &o->blobs[i];
+    if (o->n_blobs == KOS__IMAGE_MAX_ENTRIES)
+        return NULL;
+    kos__image_hex(sha, 32, hex);
+    if (fstatat(o->store_dfd, hex, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+        return NULL;
+    be = &o->blobs[o->n_blobs++];
+    *be = (struct blob_entry){.size = (zip_uint64_t)st.st_size, .fd = -1};
+    memcpy(be->sha, sha, 32);
+    return be;
+}
+
 static struct blob_entry *find_blob(struct opening *o, const uint8_t sha[32])
 {
     struct blob_entry key;
 
+    if (!o->za)
+        return find_store_blob(o, sha);
     memcpy(key.sha, sha, 32);
     return bsearch(&key, o->blobs, o->n_blobs, sizeof(key), blob_cmp);
 }
@@ -860,16 +889,23 @@ static kos_status_t scan_entries(struct opening *o)
  * (size bytes) if not NULL, and into fd if >= 0. `what` names the entry for
  * messages. Fails if the entry does not decompress to exactly `size` bytes or
  * its CRC does not match. */
-static kos_status_t read_entry(struct opening *o, zip_uint64_t index, zip_uint64_t size,
-                               const char *what, uint8_t *mem, int fd, uint8_t sha[32])
+static kos_status_t read_entry(struct opening *o, const struct blob_entry *be, const char *what,
+                               uint8_t *mem, int fd, uint8_t sha[32])
 {
     kos_status_t st = KOS_STATUS_PROTOCOL;
+    const zip_uint64_t size = be->size;
     zip_uint64_t done = 0;
     unsigned int mdlen = 0;
+    zip_file_t *zf = NULL;
+    int src = -1;
     EVP_MD_CTX *md;
     uint8_t *chunk;
-    zip_file_t *zf;
 
+    if (!o->za && size > KOS__IMAGE_BLOB_MAX) {
+        snprintf(o->err, o->errlen, "%s is %llu bytes; at most %llu", what,
+                 (unsigned long long)size, KOS__IMAGE_BLOB_MAX);
+        return KOS_STATUS_PROTOCOL;
+    }
     chunk = malloc(CHUNK);
     md = EVP_MD_CTX_new();
     if (!chunk || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
@@ -877,18 +913,35 @@ static kos_status_t read_entry(struct opening *o, zip_uint64_t index, zip_uint64
         st = KOS_STATUS_NO_MEMORY;
         goto out_free_md;
     }
-    zf = zip_fopen_index(o->za, index, 0);
-    if (!zf) {
-        snprintf(o->err, o->errlen, "cannot read %s: %s", what, zip_strerror(o->za));
-        goto out_free_md;
+    if (o->za) {
+        zf = zip_fopen_index(o->za, be->index, 0);
+        if (!zf) {
+            snprintf(o->err, o->errlen, "cannot read %s: %s", what, zip_strerror(o->za));
+            goto out_free_md;
+        }
+    } else {
+        char hex[65];
+        kos__image_hex(be->sha, 32, hex);
+        src = openat(o->store_dfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (src < 0) {
+            snprintf(o->err, o->errlen, "cannot read %s: %s", what, strerror(errno));
+            st = KOS_STATUS_IO;
+            goto out_free_md;
+        }
     }
     for (;;) {
         /* Ask for one byte more than promised, to catch an entry that
-         * inflates to more than its declared size. */
+         * inflates (or a file that grew) to more than its declared size. */
         zip_uint64_t want = size - done + 1 < CHUNK ? size - done + 1 : CHUNK;
-        zip_int64_t n = zip_fread(zf, chunk, want);
+        zip_int64_t n;
+        if (zf)
+            n = zip_fread(zf, chunk, want);
+        else
+            while ((n = read(src, chunk, (size_t)want)) < 0 && errno == EINTR)
+                ;
         if (n < 0) {
-            snprintf(o->err, o->errlen, "cannot read %s: %s", what, zip_file_strerror(zf));
+            snprintf(o->err, o->errlen, "cannot read %s: %s", what,
+                     zf ? zip_file_strerror(zf) : strerror(errno));
             goto out_close_zf;
         }
         if (n == 0)
@@ -932,7 +985,10 @@ static kos_status_t read_entry(struct opening *o, zip_uint64_t index, zip_uint64
     }
     st = KOS_STATUS_OK;
 out_close_zf:
-    zip_fclose(zf);
+    if (zf)
+        zip_fclose(zf);
+    if (src >= 0)
+        close(src);
 out_free_md:
     EVP_MD_CTX_free(md);
     free(chunk);
@@ -1014,15 +1070,24 @@ static kos_status_t open_manifest(struct opening *o, struct kos_image *img)
     bool required;
     kos_status_t st;
 
-    if (o->sig_size > KOS__IMAGE_SIG_MAX) {
-        snprintf(o->err, o->errlen, "image.sig is %llu bytes; at most %u",
-                 (unsigned long long)o->sig_size, KOS__IMAGE_SIG_MAX);
+    size_t sig_len = o->za ? (size_t)o->sig_size : o->sig_len;
+
+    if (sig_len > KOS__IMAGE_SIG_MAX) {
+        snprintf(o->err, o->errlen, "image.sig is %zu bytes; at most %u", sig_len,
+                 KOS__IMAGE_SIG_MAX);
         return KOS_STATUS_PROTOCOL;
     }
-    st = read_entry(o, o->sig_index, o->sig_size, "image.sig", (uint8_t *)text, -1, sha);
-    if (st)
-        return st;
-    st = kos__image_sig_parse(text, (size_t)o->sig_size, &sig, o->err, o->errlen);
+    if (o->za) {
+        struct blob_entry sig_entry = {.index = o->sig_index, .size = o->sig_size};
+        st = read_entry(o, &sig_entry, "image.sig", (uint8_t *)text, -1, sha);
+        if (st)
+            return st;
+    } else {
+        memcpy(text, o->sig_text, sig_len);
+    }
+    st = kos__image_sig_parse(text, sig_len, &sig, o->err, o->errlen);
+    memcpy(img->sig_text, text, sig_len);
+    img->sig_len = sig_len;
     if (st)
         return st;
 
@@ -1043,7 +1108,8 @@ static kos_status_t open_manifest(struct opening *o, struct kos_image *img)
         snprintf(o->err, o->errlen, "out of memory");
         return KOS_STATUS_NO_MEMORY;
     }
-    st = read_entry(o, be->index, be->size, "the manifest blob", img->cm_buf, -1, sha);
+    img->cm_len = (size_t)be->size;
+    st = read_entry(o, be, "the manifest blob", img->cm_buf, -1, sha);
     if (st)
         return st;
     if (memcmp(sha, sig.manifest, 32) != 0) {
@@ -1125,7 +1191,7 @@ static kos_status_t load_binary(struct opening *o, struct kos_image *img, struct
                                  : "");
         return KOS_STATUS_IO;
     }
-    st = read_entry(o, be->index, be->size, what, NULL, fd, sha);
+    st = read_entry(o, be, what, NULL, fd, sha);
     if (st)
         goto out_close_fd;
     if (memcmp(sha, be->sha, 32) != 0) {
@@ -1175,7 +1241,7 @@ static kos_status_t open_binaries(struct opening *o, struct kos_image *img)
         }
         be->referenced = true;
     }
-    for (size_t i = 0; i < o->n_blobs; i++) {
+    for (size_t i = 0; o->za && i < o->n_blobs; i++) { /* a store holds many generations */
         if (!o->blobs[i].referenced) {
             kos__image_hex(o->blobs[i].sha, 32, want);
             snprintf(o->err, o->errlen, "image has blob %s, which its manifest does not reference",
@@ -1196,11 +1262,56 @@ static kos_status_t open_binaries(struct opening *o, struct kos_image *img)
     return KOS_STATUS_OK;
 }
 
+static const struct kos_image_open_opts no_opts = {0};
+
+kos_status_t kos_image_open_blobs(int blobs_dfd, const char *sig_text, size_t sig_len,
+                                  const struct kos_image_open_opts *opts, struct kos_image **out,
+                                  char *err, size_t errlen)
+{
+    struct opening o = {.opts = opts ? opts : &no_opts,
+                        .err = err,
+                        .errlen = errlen,
+                        .store_dfd = blobs_dfd,
+                        .sig_text = sig_text,
+                        .sig_len = sig_len};
+    struct kos_image *img = calloc(1, sizeof(*img));
+    kos_status_t st;
+
+    o.blobs = calloc(KOS__IMAGE_MAX_ENTRIES, sizeof(*o.blobs));
+    if (!img || !o.blobs) {
+        snprintf(err, errlen, "out of memory");
+        st = KOS_STATUS_NO_MEMORY;
+        goto out_free;
+    }
+    st = load_trusted_keys(&o);
+    if (st)
+        goto out_free;
+    st = open_manifest(&o, img);
+    if (st)
+        goto out_free;
+    st = open_binaries(&o, img);
+    if (st)
+        goto out_free;
+    *out = img;
+    img = NULL;
+
+out_free:
+    for (size_t i = 0; i < o.n_keys; i++)
+        EVP_PKEY_free(o.keys[i]);
+    free(o.keys);
+    free(o.blobs);
+    kos_image_close(img);
+    return st;
+}
+
 kos_status_t kos_image_open(const char *path, const struct kos_image_open_opts *opts,
                             struct kos_image **out, char *err, size_t errlen)
 {
-    static const struct kos_image_open_opts no_opts = {0};
-    struct opening o = {.path = path, .opts = opts ? opts : &no_opts, .err = err, .errlen = errlen};
+    struct opening o = {.path = path,
+                        .opts = opts ? opts : &no_opts,
+                        .err = err,
+                        .errlen = errlen,
+                        .store_dfd = -1};
     struct kos_image *img;
     kos_status_t st;
     int zerr = 0;
@@ -1267,6 +1378,18 @@ int kos_image_binary_fd(const struct kos_image *img, uint32_t proc)
     if (!img || proc >= img->n_procs)
         return -1;
     return img->proc_fd[proc];
+}
+
+const void *kos_image_manifest_bytes(const struct kos_image *img, size_t *len)
+{
+    *len = img->cm_len;
+    return img->cm_buf;
+}
+
+const char *kos_image_sig_text(const struct kos_image *img, size_t *len)
+{
+    *len = img->sig_len;
+    return img->sig_text;
 }
 
 const char *kos_image_signer(const struct kos_image *img)

@@ -61,12 +61,26 @@ kos_status_t kos_image_open(const char *path, const struct kos_image_open_opts *
                             struct kos_image **out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Opens and fully verifies an image whose blobs are the files of the folder
+ * open at blobs_dfd, each named by its SHA-256 in hex (a boot store's,
+ * manifest/store.h), and whose image.sig is the `sig_len` bytes of
+ * sig_text: the same checks as kos_image_open(), except that the folder
+ * may hold blobs the manifest does not reference. */
+kos_status_t kos_image_open_blobs(int blobs_dfd, const char *sig_text, size_t sig_len,
+                                  const struct kos_image_open_opts *opts, struct kos_image **out,
+                                  char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* The verified compiled manifest, valid until kos_image_close(). */
 const struct kos_cm *kos_image_manifest(const struct kos_image *img);
 
 /* A sealed, read-only memfd holding process `proc`'s verified binary. The fd
  * belongs to the image (do not close it); it has FD_CLOEXEC set. */
 int kos_image_binary_fd(const struct kos_image *img, uint32_t proc);
+
+/* The compiled manifest's bytes as verified (its blob), and image.sig's
+ * text: what a boot store keeps of the image. Valid until kos_image_close(). */
+const void *kos_image_manifest_bytes(const struct kos_image *img, size_t *len);
+const char *kos_image_sig_text(const struct kos_image *img, size_t *len);
 
 /* Whether the image was signed, and by which key (hex key id), or NULL. */
 const char *kos_image_signer(const struct kos_image *img);

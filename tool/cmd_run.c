@@ -14,6 +14,7 @@
 
 #include "core.h"
 #include "sandbox.h"
+#include "store.h"
 #include "opts_int.h"
 #include "tool_int.h"
 
@@ -26,6 +27,7 @@ static void run_usage(FILE *f)
             "                          [--grace MS] [--allow-unsigned] [--state-dir DIR]\n"
             "                          [--isolation strict|best-effort|none]\n"
             "                          [--self-test-timeout MS]\n"
+            "       kos-tool run --storage DIR [IMAGE] [the same options]\n"
             "\n"
             "Boots a system image (the manifest.zip that kos-tool manifest.build or\n"
             "kos_add_system() wrote) on the sim platform: verifies it, starts its message\n"
@@ -44,7 +46,14 @@ static void run_usage(FILE *f)
             "  --allow-unsigned   accept an unsigned image even if its manifest requires\n"
             "                     signing (development only)\n"
             "  --state-dir DIR    where apps' data directories live (default: a fresh\n"
-            "                     directory under $XDG_RUNTIME_DIR or /tmp, removed at the end)\n"
+            "                     directory under $XDG_RUNTIME_DIR or /tmp, removed at the end;\n"
+            "                     with --storage, DIR/apps, kept)\n"
+            "  --storage DIR      boot from a boot store, as a device does from its storage:\n"
+            "                     IMAGE, if given, is verified and stored as a new generation\n"
+            "                     that becomes current; Core boots current, falls back to the\n"
+            "                     good generation when current fails its self test, and boots\n"
+            "                     again on a reboot (DIR is made if missing; kos-tool\n"
+            "                     storage.show DIR lists its generations)\n"
             "  --isolation MODE   strict: every sandbox layer or no boot (default unless the\n"
             "                     manifest says isolation: best_effort); best-effort: boot\n"
             "                     with what the host allows and say what is missing; none:\n"
@@ -101,6 +110,48 @@ static bool image_arg_ok(const char *path)
     return true;
 }
 
+/* --storage: IMAGE, if any, into the store; then Core, again after each
+ * reboot, until the system ends. */
+static int run_from_store(struct kos_core_opts *o, const char *dir)
+{
+    struct kos_image_open_opts io = {.trusted_keys = o->trusted_keys,
+                                     .n_trusted_keys = o->n_trusted_keys,
+                                     .allow_unsigned = o->allow_unsigned};
+    char err[1024], state[4096];
+    struct kos_store *s;
+    uint32_t gen;
+    bool added;
+    int rc;
+
+    kos_status_t st = kos_store_open(dir, true, true, &s, err, sizeof(err));
+    if (st) {
+        fprintf(stderr, "kos-tool run: %s\n", err);
+        return st == KOS_STATUS_BUSY || st == KOS_STATUS_IO ? 4 : 2;
+    }
+    if (o->image_path) {
+        if (kos_store_import(s, o->image_path, &io, &gen, &added, err, sizeof(err))) {
+            fprintf(stderr, "kos-tool run: refusing image %s: %s\n", o->image_path, err);
+            kos_store_close(s);
+            return 3;
+        }
+        fprintf(stderr,
+                added ? "kos-tool run: stored image %s as generation %u of %s; it is current\n"
+                      : "kos-tool run: image %s is generation %u of %s, current already\n",
+                o->image_path, gen, dir);
+    }
+    if (!o->state_dir) {
+        snprintf(state, sizeof(state), "%s/apps", dir);
+        o->state_dir = state;
+    }
+    o->store = s;
+    o->image_path = NULL;
+    do
+        rc = kos_core_run(o);
+    while (rc == KOS_CORE_EXIT_REBOOT);
+    kos_store_close(s);
+    return rc;
+}
+
 enum {
     OPT_TRUST,
     OPT_KEYS,
@@ -109,7 +160,8 @@ enum {
     OPT_SELF_TEST_TIMEOUT,
     OPT_STATE_DIR,
     OPT_ISOLATION,
-    OPT_ALLOW_UNSIGNED
+    OPT_ALLOW_UNSIGNED,
+    OPT_STORAGE
 };
 
 static const struct kos__opt run_opts[] = {
@@ -121,6 +173,7 @@ static const struct kos__opt run_opts[] = {
     {"state-dir", 0, "DIR", OPT_STATE_DIR},
     {"isolation", 0, "MODE", OPT_ISOLATION},
     {"allow-unsigned", 0, NULL, OPT_ALLOW_UNSIGNED},
+    {"storage", 0, "DIR", OPT_STORAGE},
 };
 
 /* --isolation's values, in the order of enum kos_sandbox_isolation. */
@@ -132,6 +185,7 @@ int kos__tool_run(int argc, char **argv)
 {
     const char *trust[MAX_TRUST], *v;
     struct kos_core_opts o = {.console_fd = STDOUT_FILENO, .trusted_keys = trust, .isolation = -1};
+    const char *storage = NULL;
     struct kos__opts p;
     unsigned long ms;
     int id, k;
@@ -184,6 +238,12 @@ int kos__tool_run(int argc, char **argv)
         case OPT_ALLOW_UNSIGNED:
             o.allow_unsigned = true;
             break;
+        case OPT_STORAGE:
+            if (storage)
+                return kos__opts_usage_error(&p, "--storage given twice ('%s' and '%s')", storage,
+                                             v);
+            storage = v;
+            break;
         case KOS__OPTS_ARG:
             if (o.image_path)
                 return kos__opts_usage_error(&p, "more than one image given ('%s' and '%s')",
@@ -192,11 +252,13 @@ int kos__tool_run(int argc, char **argv)
             break;
         }
     }
-    if (!o.image_path)
+    if (!o.image_path && !storage)
         return kos__opts_usage_error(&p, "no image given: kos-tool run IMAGE.zip --trust PUBKEY");
-    if (!image_arg_ok(o.image_path))
+    if (o.image_path && !image_arg_ok(o.image_path))
         return 3;
     /* Console lines must reach a pipe reader promptly. */
     setvbuf(stdout, NULL, _IONBF, 0);
-    return kos_core_run(&o);
+    if (!storage)
+        return kos_core_run(&o);
+    return run_from_store(&o, storage);
 }

@@ -24,6 +24,8 @@ static const struct command commands[] = {
      "validate a manifest and run the assurance checks"},
     {"keys.generate", kos__tool_keys_generate, "make a release key pair, or a device's key bundle"},
     {"run", kos__tool_run, "boot a system image on the sim platform"},
+    {"storage.show", kos__tool_storage_show,
+     "list a boot store's generations, and which is current and good"},
     {"log.view", kos__tool_log_view, "filter a console stream, live or saved, or a log store"},
     {"new", kos__tool_new,
      "make a new project from a template (hello, ping_pong, sensor, protobuf)"},

@@ -13,6 +13,7 @@ int kos__tool_manifest_build(int argc, char **argv);
 int kos__tool_manifest_check(int argc, char **argv);
 int kos__tool_keys_generate(int argc, char **argv);
 int kos__tool_run(int argc, char **argv);
+int kos__tool_storage_show(int argc, char **argv);
 int kos__tool_log_view(int argc, char **argv);
 int kos__tool_new(int argc, char **argv);
 int kos__tool_watch(int argc, char **argv);

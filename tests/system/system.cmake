@@ -21,7 +21,7 @@ set(KOS_SYSTEM_TEST_ENV
   KOS_T_APP=$<TARGET_FILE:t_app>)
 
 foreach(t boot_examples supervise denied fds console tamper log_view restart start_fail ready
-          stop_order sysif)
+          stop_order sysif storage)
   add_test(NAME system_${t}
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_${t}.sh)
   set_tests_properties(system_${t} PROPERTIES

@@ -34,6 +34,10 @@
  *                    every MS milliseconds (0: as fast as it can) until Core's
  *                    stop message; log a failed call, and request PROTO
  *                    again when its server is gone
+ *   selftest pass|fail|never
+ *                    report ready and, unless never, a self test that passed
+ *                    or failed (one check), then wait for Core's stop message
+ *                    (needs reports_self_test: true)
  *   manager STEP..., sysask, flood N PROTO
  *                    speak Core's system interface (t_sys.c)
  */
@@ -372,6 +376,14 @@ int main(int argc, char **argv)
         /* Stop only when Core's stop message arrives on the control channel. */
         signal(SIGTERM, SIG_IGN);
         rc = kos_app_ready(app) ? 1 : wait_for_stop(app);
+    } else if (!strcmp(mode, "selftest") && argc > 2) {
+        bool never = !strcmp(argv[2], "never"), passed = !strcmp(argv[2], "pass");
+        rc = 1;
+        if (!kos_app_ready(app) &&
+            (never ||
+             !kos_app_report_self_test(app, passed, 1, passed ? 0 : 1,
+                                       passed ? "t_app: all well" : "t_app: told to fail")))
+            rc = wait_for_stop(app);
     } else if (!strcmp(mode, "tick") && argc > 2) {
         rc = tick(app, atoi(argv[2]), argc > 3 ? argv[3] : NULL);
     } else if (!strcmp(mode, "unready")) {

@@ -18,13 +18,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_int.h"
 #include "statedir_int.h"
 #include "tree_int.h"
 #include "uids_int.h"
 
 static void write_record(int dfd, const char *text)
 {
-    assert_int_equal(kos__statedir_replace(dfd, KOS__UID_RECORD, text, strlen(text)), 0);
+    assert_int_equal(kos__file_replace(dfd, KOS__UID_RECORD, text, strlen(text)), 0);
 }
 
 static void test_record(void **state)

@@ -1,0 +1,863 @@
+/*
+ * store.c - the boot store (store.h): generations of system images on a
+ * device's storage, which to boot, and the fallback.
+ *
+ * Every file is read as untrusted: names are checked before they are used,
+ * records and `state` are parsed strictly, sizes are bounded, and nothing
+ * is followed through a symbolic link. What a record says of a generation
+ * is only a guide to which blobs to keep and what to show: booting verifies
+ * the image itself again (kos_image_open_blobs).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compiled.h"
+#include "file_int.h"
+#include "image_int.h"
+#include "store.h"
+
+#define MARKER      "kos-store 1\n"
+#define MARKER_NAME "kos-store"
+#define STATE_NAME  "state"
+#define STATE_HEAD  "kos-store-state 1\n"
+#define GEN_HEAD    "kos-generation 1\n"
+#define SIG_LINE    "image.sig\n"
+#define RECORD_MAX  (2048u + KOS__IMAGE_MAX_ENTRIES * 96u + KOS__IMAGE_SIG_MAX)
+#define STATE_MAX   256u
+#define BLOB_TMP    ".tmp-"
+#define COPY_CHUNK  (64u << 10)
+
+struct kos_store {
+    char *path;
+    int dfd, blobs, gens;
+    bool write;
+};
+
+/* A generation's record, parsed. */
+struct record {
+    struct kos_store_gen g;
+    uint8_t blob[KOS__IMAGE_MAX_ENTRIES][32];
+    uint32_t n_blobs;
+    char sig[KOS__IMAGE_SIG_MAX + 1];
+    size_t sig_len;
+};
+
+/* ---- small helpers ---- */
+
+static bool is_hex64(const char *s)
+{
+    if (strlen(s) != 64)
+        return false;
+    for (size_t i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+static bool unhex32(const char *s, uint8_t out[32])
+{
+    if (!is_hex64(s))
+        return false;
+    for (size_t i = 0; i < 32; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return false;
+        out[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+/* A generation's file name: a decimal number from 1, without leading zeros. */
+static bool gen_name(const char *s, uint32_t *n)
+{
+    unsigned long v = 0;
+
+    if (!s[0] || s[0] == '0' || strlen(s) > 9)
+        return false;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    *n = (uint32_t)v;
+    return true;
+}
+
+/* Reads all of regular file `name` in dfd (at most cap - 1 bytes, NUL
+ * added) without following a link. Returns 0, ENOENT, EFBIG or an errno. */
+static int read_small(int dfd, const char *name, char *buf, size_t cap, size_t *len)
+{
+    struct stat st;
+    size_t got = 0;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), e = 0;
+
+    if (fd < 0)
+        return errno == ELOOP ? EINVAL : errno;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return EINVAL;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf + got, cap - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            e = errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+        if (got == cap) {
+            e = EFBIG;
+            break;
+        }
+    }
+    close(fd);
+    if (e)
+        return e;
+    buf[got] = '\0';
+    *len = got;
+    return 0;
+}
+
+/* Takes the next "\n"-ended line of text [*p, end) into line (NUL-ended,
+ * without the newline). */
+static bool take_line(const char **p, const char *end, char *line, size_t cap)
+{
+    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    size_t n;
+
+    if (!nl || (n = (size_t)(nl - *p)) >= cap)
+        return false;
+    memcpy(line, *p, n);
+    line[n] = '\0';
+    *p = nl + 1;
+    return true;
+}
+
+/* A decimal number without sign or leading zeros, at most max. */
+static bool parse_u(const char *s, uint64_t max, uint64_t *v)
+{
+    char *e;
+
+    if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1]))
+        return false;
+    errno = 0;
+    unsigned long long x = strtoull(s, &e, 10);
+    if (errno || *e || x > max)
+        return false;
+    *v = x;
+    return true;
+}
+
+/* "KEY NUMBER". */
+static bool line_u(const char *line, const char *key, uint64_t max, uint64_t *v)
+{
+    size_t k = strlen(key);
+
+    return strncmp(line, key, k) == 0 && line[k] == ' ' && parse_u(line + k + 1, max, v);
+}
+
+/* ---- state ---- */
+
+static kos_status_t read_state(struct kos_store *s, struct kos_store_state *st, char *err,
+                               size_t errlen)
+{
+    char buf[STATE_MAX + 1], line[64];
+    const char *p = buf, *end;
+    uint64_t v[3];
+    size_t len;
+    int e = read_small(s->dfd, STATE_NAME, buf, sizeof(buf), &len);
+
+    *st = (struct kos_store_state){0};
+    if (e == ENOENT)
+        return KOS_STATUS_OK;
+    if (e) {
+        snprintf(err, errlen, "cannot read %s/%s: %s", s->path, STATE_NAME, strerror(e));
+        return KOS_STATUS_IO;
+    }
+    end = buf + len;
+    static const char *const keys[] = {"current", "good", "tries"};
+    bool ok = len > strlen(STATE_HEAD) && memcmp(buf, STATE_HEAD, strlen(STATE_HEAD)) == 0;
+    p += ok ? strlen(STATE_HEAD) : 0;
+    for (size_t i = 0; ok && i < 3; i++)
+        ok = take_line(&p, end, line, sizeof(line)) && line_u(line, keys[i], UINT32_MAX, &v[i]);
+    if (!ok || p != end) {
+        snprintf(err, errlen,
+                 "%s/%s is not a store state (\"kos-store-state 1\", then current, good and "
+                 "tries, each a number on its own line)",
+                 s->path, STATE_NAME);
+        return KOS_STATUS_PROTOCOL;
+    }
+    *st = (struct kos_store_state){(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
+    return KOS_STATUS_OK;
+}
+
+static kos_status_t write_state(struct kos_store *s, const struct kos_store_state *st, char *err,
+                                size_t errlen)
+{
+    char buf[STATE_MAX];
+    int n = snprintf(buf, sizeof(buf), STATE_HEAD "current %u\ngood %u\ntries %u\n", st->current,
+                     st->good, st->tries);
+    int e = kos__file_replace(s->dfd, STATE_NAME, buf, (size_t)n);
+
+    if (e) {
+        snprintf(err, errlen, "cannot write %s/%s: %s", s->path, STATE_NAME, strerror(e));
+        return KOS_STATUS_IO;
+    }
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos_store_state(struct kos_store *s, struct kos_store_state *out, char *err,
+                             size_t errlen)
+{
+    return read_state(s, out, err, errlen);
+}
+
+/* ---- records ---- */
+
+static kos_status_t read_record(struct kos_store *s, uint32_t n, struct record *r, char *err,
+                                size_t errlen)
+{
+    char *buf = malloc(RECORD_MAX + 1), line[256], name[16], hex[65];
+    const char *p, *end;
+    kos_status_t st = KOS_STATUS_PROTOCOL;
+    uint64_t v;
+    size_t len;
+    int e;
+
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        return KOS_STATUS_NO_MEMORY;
+    }
+    memset(r, 0, sizeof(*r));
+    r->g.n = n;
+    snprintf(name, sizeof(name), "%u", n);
+    e = read_small(s->gens, name, buf, RECORD_MAX + 1, &len);
+    if (e) {
+        snprintf(err, errlen, "cannot read generation %u (%s/generations/%u): %s", n, s->path, n,
+                 e == EFBIG    ? "too large"
+                 : e == EINVAL ? "not a regular file"
+                               : strerror(e));
+        st = e == ENOENT ? KOS_STATUS_NOT_FOUND : KOS_STATUS_IO;
+        goto out;
+    }
+    p = buf;
+    end = buf + len;
+#define BAD(what)                                                                                  \
+    do {                                                                                           \
+        snprintf(err, errlen, "generation %u's record (%s/generations/%u) is damaged: %s", n,      \
+                 s->path, n, what);                                                                \
+        goto out;                                                                                  \
+    } while (0)
+    if (!take_line(&p, end, line, sizeof(line)) || strcmp(line, "kos-generation 1") != 0)
+        BAD("its first line is not \"kos-generation 1\"");
+    if (!take_line(&p, end, line, sizeof(line)) || strncmp(line, "manifest ", 9) != 0 ||
+        !is_hex64(line + 9))
+        BAD("no manifest digest");
+    memcpy(r->g.manifest, line + 9, 65);
+    if (!take_line(&p, end, line, sizeof(line)) || strncmp(line, "system ", 7) != 0 ||
+        strlen(line + 7) >= sizeof(r->g.system) || !line[7])
+        BAD("no system name");
+    snprintf(r->g.system, sizeof(r->g.system), "%s", line + 7);
+    if (!take_line(&p, end, line, sizeof(line)) || strncmp(line, "signer ", 7) != 0 ||
+        (strcmp(line + 7, "-") != 0 && strlen(line + 7) != 16))
+        BAD("no signer");
+    if (strcmp(line + 7, "-") != 0)
+        snprintf(r->g.signer, sizeof(r->g.signer), "%s", line + 7);
+    if (!take_line(&p, end, line, sizeof(line)) || !line_u(line, "created", INT64_MAX, &v))
+        BAD("no time it was created");
+    r->g.created = (int64_t)v;
+    for (;;) {
+        if (!take_line(&p, end, line, sizeof(line)))
+            BAD("it ends before its image.sig");
+        if (strcmp(line, "image.sig") == 0)
+            break;
+        if (strncmp(line, "blob ", 5) != 0 || strlen(line) < 5 + 64 + 2 || line[5 + 64] != ' ' ||
+            r->n_blobs == KOS__IMAGE_MAX_ENTRIES)
+            BAD("a line that is not \"blob DIGEST SIZE\", or too many");
+        memcpy(hex, line + 5, 64);
+        hex[64] = '\0';
+        if (!unhex32(hex, r->blob[r->n_blobs]) ||
+            !parse_u(line + 5 + 64 + 1, KOS__IMAGE_BLOB_MAX, &v))
+            BAD("a blob line with a bad digest or size");
+        r->g.bytes += v;
+        r->n_blobs++;
+    }
+    r->g.n_blobs = r->n_blobs;
+    r->sig_len = (size_t)(end - p);
+    if (r->n_blobs == 0 || r->sig_len == 0 || r->sig_len > KOS__IMAGE_SIG_MAX)
+        BAD("no blobs, or no image.sig of at most 1024 bytes");
+    memcpy(r->sig, p, r->sig_len);
+#undef BAD
+    st = KOS_STATUS_OK;
+out:
+    free(buf);
+    return st;
+}
+
+/* The generations' numbers, ascending; *n how many. */
+static kos_status_t gen_numbers(struct kos_store *s, uint32_t *nums, size_t cap, size_t *n,
+                                char *err, size_t errlen)
+{
+    int fd = openat(s->gens, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+
+    *n = 0;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        snprintf(err, errlen, "cannot list %s/generations: %s", s->path, strerror(errno));
+        return KOS_STATUS_IO;
+    }
+    while ((de = readdir(d))) {
+        uint32_t g;
+        if (!gen_name(de->d_name, &g))
+            continue;
+        if (*n == cap) {
+            closedir(d);
+            snprintf(err, errlen, "%s/generations holds more than %zu generations", s->path, cap);
+            return KOS_STATUS_TOO_LARGE;
+        }
+        nums[(*n)++] = g;
+    }
+    closedir(d);
+    for (size_t i = 1; i < *n; i++) /* few: insertion sort */
+        for (size_t j = i; j > 0 && nums[j - 1] > nums[j]; j--) {
+            uint32_t t = nums[j];
+            nums[j] = nums[j - 1];
+            nums[j - 1] = t;
+        }
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
+                            char *err, size_t errlen)
+{
+    uint32_t nums[KOS_STORE_MAX_GENS];
+    struct record *r = malloc(sizeof(*r));
+    size_t count;
+    kos_status_t st;
+
+    *n = 0;
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return KOS_STATUS_NO_MEMORY;
+    }
+    st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &count, err, errlen);
+    for (size_t i = 0; !st && i < count && *n < cap; i++) {
+        st = read_record(s, nums[i], r, err, errlen);
+        if (!st)
+            out[(*n)++] = r->g;
+    }
+    free(r);
+    return st;
+}
+
+/* ---- opening ---- */
+
+/* Removes what an interrupted write left: temporary blobs and records. */
+static void remove_leftovers(int dfd)
+{
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+    bool any = false;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (strncmp(de->d_name, BLOB_TMP, strlen(BLOB_TMP)) == 0 ||
+            (de->d_name[0] == '.' && len > 5 && strcmp(de->d_name + len - 4, ".tmp") == 0)) {
+            unlinkat(dirfd(d), de->d_name, 0);
+            any = true;
+        }
+    }
+    if (any)
+        fsync(dirfd(d));
+    closedir(d);
+}
+
+/* Opens (or, writing, makes) sub-folder `name`. */
+static int sub_dir(struct kos_store *s, const char *name, char *err, size_t errlen)
+{
+    int fd;
+
+    if (s->write && mkdirat(s->dfd, name, 0700) != 0 && errno != EEXIST)
+        fd = -1;
+    else
+        fd = openat(s->dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        snprintf(err, errlen, "cannot open %s/%s: %s", s->path, name, strerror(errno));
+    return fd;
+}
+
+kos_status_t kos_store_open(const char *dir, bool write, bool create, struct kos_store **out,
+                            char *err, size_t errlen)
+{
+    struct kos_store *s = calloc(1, sizeof(*s));
+    char marker[64];
+    struct stat st;
+    size_t len;
+    int e;
+
+    if (!s || !(s->path = strdup(dir))) {
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return KOS_STATUS_NO_MEMORY;
+    }
+    s->blobs = s->gens = -1;
+    s->write = write;
+    if (write && create && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot make the store %s: %s", dir, strerror(errno));
+        goto fail_io;
+    }
+    s->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (s->dfd < 0) {
+        snprintf(err, errlen, "cannot open the store %s: %s", dir,
+                 errno == ENOTDIR ? "not a folder" : strerror(errno));
+        if (errno == ENOENT) {
+            kos_store_close(s);
+            return KOS_STATUS_NOT_FOUND;
+        }
+        goto fail_io;
+    }
+    if (write) {
+        if (flock(s->dfd, LOCK_EX | LOCK_NB) != 0) {
+            snprintf(err, errlen, "the store %s is in use by another Core or kos-tool", dir);
+            kos_store_close(s);
+            return KOS_STATUS_BUSY;
+        }
+        if (fstat(s->dfd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+            snprintf(err, errlen,
+                     "the store %s is not this user's own, or others may write to it: another "
+                     "user could change what boots",
+                     dir);
+            kos_store_close(s);
+            return KOS_STATUS_UNAUTHORIZED;
+        }
+    }
+    e = read_small(s->dfd, MARKER_NAME, marker, sizeof(marker), &len);
+    if (e == ENOENT && write) {
+        /* A new store: only in an empty folder. */
+        int fd = openat(s->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *de;
+        bool empty = d != NULL;
+        while (d && (de = readdir(d)))
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                empty = false;
+        if (d)
+            closedir(d);
+        if (!empty) {
+            snprintf(err, errlen,
+                     "%s is not a KOS store (it has no kos-store file) and is not empty: "
+                     "refusing to use it as one",
+                     dir);
+            kos_store_close(s);
+            return KOS_STATUS_INVALID_ARGUMENT;
+        }
+        e = kos__file_replace(s->dfd, MARKER_NAME, MARKER, strlen(MARKER));
+        if (e) {
+            snprintf(err, errlen, "cannot write %s/%s: %s", dir, MARKER_NAME, strerror(e));
+            goto fail_io;
+        }
+    } else if (e) {
+        snprintf(err, errlen, "%s is not a KOS store: %s/%s %s", dir, dir, MARKER_NAME,
+                 e == ENOENT ? "is missing" : strerror(e));
+        kos_store_close(s);
+        return e == ENOENT ? KOS_STATUS_NOT_FOUND : KOS_STATUS_IO;
+    } else if (strcmp(marker, MARKER) != 0) {
+        snprintf(err, errlen,
+                 "%s/%s does not say \"kos-store 1\": a store of another format, which this "
+                 "KOS does not read",
+                 dir, MARKER_NAME);
+        kos_store_close(s);
+        return KOS_STATUS_PROTOCOL;
+    }
+    if ((s->blobs = sub_dir(s, "blobs", err, errlen)) < 0 ||
+        (s->gens = sub_dir(s, "generations", err, errlen)) < 0)
+        goto fail_io;
+    if (write) {
+        remove_leftovers(s->dfd);
+        remove_leftovers(s->blobs);
+        remove_leftovers(s->gens);
+    }
+    *out = s;
+    return KOS_STATUS_OK;
+
+fail_io:
+    kos_store_close(s);
+    return KOS_STATUS_IO;
+}
+
+void kos_store_close(struct kos_store *s)
+{
+    if (!s)
+        return;
+    if (s->blobs >= 0)
+        close(s->blobs);
+    if (s->gens >= 0)
+        close(s->gens);
+    if (s->dfd >= 0)
+        close(s->dfd);
+    free(s->path);
+    free(s);
+}
+
+const char *kos_store_path(const struct kos_store *s)
+{
+    return s->path;
+}
+
+/* ---- importing ---- */
+
+/* Stores blob `sha` from fd (read from its start) or mem, unless a file of
+ * that name and size is there (booting checks its digest anyway). */
+static kos_status_t put_blob(struct kos_store *s, const uint8_t sha[32], int src, const void *mem,
+                             size_t size, char *err, size_t errlen)
+{
+    char hex[65], tmp[80];
+    struct stat st;
+    int fd, e = 0;
+
+    kos__image_hex(sha, 32, hex);
+    if (fstatat(s->blobs, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+        (size_t)st.st_size == size)
+        return KOS_STATUS_OK;
+    snprintf(tmp, sizeof(tmp), BLOB_TMP "%s", hex);
+    unlinkat(s->blobs, tmp, 0);
+    fd = openat(s->blobs, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        e = errno;
+        goto out;
+    }
+    if (mem) {
+        if (kos__write_all(fd, mem, size) != 0)
+            e = errno;
+    } else {
+        char *buf = malloc(COPY_CHUNK);
+        off_t off = 0;
+        if (!buf)
+            e = ENOMEM;
+        while (!e && (size_t)off < size) {
+            ssize_t r = pread(src, buf, COPY_CHUNK, off);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                e = r < 0 ? errno : EIO;
+            else if (kos__write_all(fd, buf, (size_t)r) != 0)
+                e = errno;
+            else
+                off += r;
+        }
+        free(buf);
+    }
+    if (!e && fsync(fd) != 0)
+        e = errno;
+    close(fd);
+    if (!e && renameat(s->blobs, tmp, s->blobs, hex) != 0)
+        e = errno;
+out:
+    if (e) {
+        unlinkat(s->blobs, tmp, 0);
+        snprintf(err, errlen, "cannot store blob %s in %s/blobs: %s", hex, s->path, strerror(e));
+        return KOS_STATUS_IO;
+    }
+    return KOS_STATUS_OK;
+}
+
+/* Removes generations that are neither current, good nor among the
+ * KOS_STORE_KEEP newest, then the blobs no kept generation needs. */
+static void collect(struct kos_store *s, const struct kos_store_state *state)
+{
+    uint32_t nums[KOS_STORE_MAX_GENS];
+    struct record *r = malloc(sizeof(*r));
+    uint8_t(*keep)[32] = calloc(KOS_STORE_MAX_GENS * KOS__IMAGE_MAX_ENTRIES, 32);
+    size_t n, n_keep = 0;
+    char err[256], name[16];
+    bool damaged = false;
+
+    if (!r || !keep || gen_numbers(s, nums, KOS_STORE_MAX_GENS, &n, err, sizeof(err)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        bool kept = nums[i] == state->current || nums[i] == state->good || i + KOS_STORE_KEEP >= n;
+        if (!kept) {
+            snprintf(name, sizeof(name), "%u", nums[i]);
+            unlinkat(s->gens, name, 0);
+            continue;
+        }
+        if (read_record(s, nums[i], r, err, sizeof(err))) {
+            damaged = true; /* its blobs are unknown: keep every blob */
+            continue;
+        }
+        memcpy(keep[n_keep], r->blob, (size_t)r->n_blobs * 32);
+        n_keep += r->n_blobs;
+    }
+    fsync(s->gens);
+    if (damaged)
+        goto out;
+    int fd = openat(s->blobs, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        uint8_t sha[32];
+        bool needed = false;
+        if (!unhex32(de->d_name, sha))
+            continue;
+        for (size_t i = 0; i < n_keep && !needed; i++)
+            needed = memcmp(keep[i], sha, 32) == 0;
+        if (!needed)
+            unlinkat(s->blobs, de->d_name, 0);
+    }
+    if (d) {
+        fsync(s->blobs);
+        closedir(d);
+    } else if (fd >= 0) {
+        close(fd);
+    }
+out:
+    free(keep);
+    free(r);
+}
+
+kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
+                              const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,
+                              char *err, size_t errlen)
+{
+    uint32_t nums[KOS_STORE_MAX_GENS];
+    struct kos_store_state state;
+    struct kos_image *img = NULL;
+    struct record *cur = NULL;
+    const struct kos_cm *cm;
+    char *text = NULL, name[16];
+    size_t n_gens, len, sig_len, cm_len, used = 0;
+    kos_status_t st;
+    int e;
+
+    *added = false;
+    if (!s->write) {
+        snprintf(err, errlen, "the store %s is open read-only", s->path);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    st = kos_image_open(zip_path, opts, &img, err, errlen);
+    if (st)
+        return st;
+    st = read_state(s, &state, err, errlen);
+    if (st)
+        goto out;
+    if (state.current) {
+        cur = malloc(sizeof(*cur));
+        if (!cur) {
+            st = KOS_STATUS_NO_MEMORY;
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        if (read_record(s, state.current, cur, err, errlen) == KOS_STATUS_OK &&
+            strcmp(cur->g.manifest, kos_image_manifest_digest(img)) == 0) {
+            *gen = state.current;
+            goto out; /* nothing to do */
+        }
+    }
+    st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &n_gens, err, errlen);
+    if (st)
+        goto out;
+    *gen = n_gens ? nums[n_gens - 1] + 1 : 1;
+    if (*gen > 999999999u) {
+        snprintf(err, errlen, "the store %s has used every generation number", s->path);
+        st = KOS_STATUS_TOO_LARGE;
+        goto out;
+    }
+
+    /* The blobs first, synced; then the record; then state. */
+    cm = kos_image_manifest(img);
+    const void *cm_bytes = kos_image_manifest_bytes(img, &cm_len);
+    const char *sig = kos_image_sig_text(img, &sig_len);
+    uint8_t cm_sha[32];
+    if (!unhex32(kos_image_manifest_digest(img), cm_sha)) {
+        snprintf(err, errlen, "internal error: the image's manifest digest");
+        st = KOS_STATUS_INTERNAL;
+        goto out;
+    }
+    len = RECORD_MAX + 1;
+    text = malloc(len);
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        st = KOS_STATUS_NO_MEMORY;
+        goto out;
+    }
+    used = (size_t)snprintf(text, len, GEN_HEAD "manifest %s\nsystem %s\nsigner %s\ncreated %lld\n",
+                            kos_image_manifest_digest(img), kos_cm_str(cm, cm->hdr->system_name),
+                            kos_image_signer(img) ? kos_image_signer(img) : "-",
+                            (long long)time(NULL));
+    st = put_blob(s, cm_sha, -1, cm_bytes, cm_len, err, errlen);
+    if (st)
+        goto out;
+    used += (size_t)snprintf(text + used, len - used, "blob %s %zu\n",
+                             kos_image_manifest_digest(img), cm_len);
+    for (uint32_t i = 0; i < kos_cm_nprocs(cm); i++) {
+        const struct kos_cm_proc *p = kos_cm_proc(cm, i);
+        bool seen = memcmp(p->sha256, cm_sha, 32) == 0;
+        for (uint32_t j = 0; j < i && !seen; j++)
+            seen = memcmp(kos_cm_proc(cm, j)->sha256, p->sha256, 32) == 0;
+        if (seen)
+            continue;
+        int fd = kos_image_binary_fd(img, i);
+        struct stat sb;
+        char hex[65];
+        if (fstat(fd, &sb) != 0) {
+            snprintf(err, errlen, "cannot read a binary of the image: %s", strerror(errno));
+            st = KOS_STATUS_IO;
+            goto out;
+        }
+        st = put_blob(s, p->sha256, fd, NULL, (size_t)sb.st_size, err, errlen);
+        if (st)
+            goto out;
+        kos__image_hex(p->sha256, 32, hex);
+        used +=
+            (size_t)snprintf(text + used, len - used, "blob %s %lld\n", hex, (long long)sb.st_size);
+    }
+    fsync(s->blobs);
+    used += (size_t)snprintf(text + used, len - used, SIG_LINE);
+    if (used + sig_len > RECORD_MAX) {
+        snprintf(err, errlen, "internal error: a generation record too large");
+        st = KOS_STATUS_INTERNAL;
+        goto out;
+    }
+    memcpy(text + used, sig, sig_len);
+    used += sig_len;
+    snprintf(name, sizeof(name), "%u", *gen);
+    e = kos__file_replace(s->gens, name, text, used);
+    if (e) {
+        snprintf(err, errlen, "cannot write %s/generations/%s: %s", s->path, name, strerror(e));
+        st = KOS_STATUS_IO;
+        goto out;
+    }
+    state.current = *gen;
+    state.tries = 0;
+    st = write_state(s, &state, err, errlen);
+    if (st)
+        goto out;
+    *added = true;
+    collect(s, &state);
+out:
+    free(text);
+    free(cur);
+    kos_image_close(img);
+    return st;
+}
+
+/* ---- booting ---- */
+
+kos_status_t kos_store_boot(struct kos_store *s, uint32_t *gen, char *note, size_t notelen,
+                            char *err, size_t errlen)
+{
+    struct kos_store_state state;
+    kos_status_t st = read_state(s, &state, err, errlen);
+
+    note[0] = '\0';
+    if (st)
+        return st;
+    if (!state.current) {
+        snprintf(err, errlen, "the store %s holds no current generation: give an image to boot",
+                 s->path);
+        return KOS_STATUS_NOT_FOUND;
+    }
+    *gen = state.current;
+    if (state.current == state.good)
+        return KOS_STATUS_OK;
+    if (state.tries >= KOS_STORE_TRIES && state.good) {
+        snprintf(note, notelen,
+                 "generation %u did not pass its self test in %u boot%s: falling back to "
+                 "generation %u, the last good one",
+                 state.current, state.tries, state.tries == 1 ? "" : "s", state.good);
+        *gen = state.current = state.good;
+        state.tries = 0;
+    } else {
+        state.tries++;
+        if (state.tries > KOS_STORE_TRIES)
+            snprintf(note, notelen,
+                     "generation %u has not passed its self test in %u boots, and no generation "
+                     "is good to fall back to: booting it again",
+                     state.current, state.tries - 1);
+        else
+            snprintf(note, notelen,
+                     "generation %u is new: boot %u of %u in which its self test must pass, or "
+                     "the store falls back%s",
+                     state.current, state.tries, KOS_STORE_TRIES,
+                     state.good ? "" : " (there is no good generation yet)");
+    }
+    return write_state(s, &state, err, errlen);
+}
+
+kos_status_t kos_store_settle(struct kos_store *s, uint32_t gen, bool passed, char *note,
+                              size_t notelen, char *err, size_t errlen)
+{
+    struct kos_store_state state;
+    kos_status_t st = read_state(s, &state, err, errlen);
+
+    note[0] = '\0';
+    if (st || gen != state.current)
+        return st;
+    if (passed) {
+        if (state.good == gen)
+            return KOS_STATUS_OK;
+        snprintf(note, notelen, "generation %u passed its self test: it is the good one now", gen);
+        state.good = gen;
+        state.tries = 0;
+    } else {
+        if (!state.good || state.good == gen)
+            return KOS_STATUS_OK;
+        snprintf(note, notelen,
+                 "generation %u failed its self test: the next boot falls back to generation %u",
+                 gen, state.good);
+        state.current = state.good;
+        state.tries = 0;
+    }
+    return write_state(s, &state, err, errlen);
+}
+
+kos_status_t kos_store_open_image(struct kos_store *s, uint32_t gen,
+                                  const struct kos_image_open_opts *opts, struct kos_image **out,
+                                  char *err, size_t errlen)
+{
+    struct record *r = malloc(sizeof(*r));
+    char why[768];
+    kos_status_t st;
+
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return KOS_STATUS_NO_MEMORY;
+    }
+    st = read_record(s, gen, r, err, errlen);
+    if (!st) {
+        st = kos_image_open_blobs(s->blobs, r->sig, r->sig_len, opts, out, why, sizeof(why));
+        if (st)
+            snprintf(err, errlen, "generation %u of %s: %s", gen, s->path, why);
+        else if (strcmp(kos_image_manifest_digest(*out), r->g.manifest) != 0) {
+            snprintf(err, errlen,
+                     "generation %u of %s: its record names manifest %s, its image.sig %s", gen,
+                     s->path, r->g.manifest, kos_image_manifest_digest(*out));
+            kos_image_close(*out);
+            *out = NULL;
+            st = KOS_STATUS_PROTOCOL;
+        }
+    }
+    free(r);
+    return st;
+}

@@ -1,0 +1,120 @@
+/*
+ * store.h - the boot store: a device's system generations on its storage
+ * (ARCHITECTURE.md section 8; docs/storage.md).
+ *
+ * A store is a folder (on sim, the one `kos-tool run --storage DIR` names;
+ * on a device, the data partition's):
+ *
+ *   kos-store              "kos-store 1\n": what the folder is
+ *   blobs/<sha256 hex>     every blob of every kept generation, by digest
+ *   generations/<N>        generation N: its manifest, system, signer, the
+ *                          blobs it needs and its image.sig
+ *   state                  which generation is current, which is good, and
+ *                          how many boots current has had without passing
+ *
+ * What stays true across a power cut at any instant: `state` names
+ * generations whose records and blobs are whole on the storage. A blob is
+ * written to a temporary file, synced, renamed to its digest and the folder
+ * synced before a generation record names it; a record is replaced whole
+ * (lib/file_int.h) before `state` names it; `state` is replaced whole.
+ * Leftovers of an interrupted write (temporary files, a record `state` does
+ * not name) are removed when the store is next opened for writing.
+ *
+ * Booting: a generation that is current but not good gets KOS_STORE_TRIES
+ * boots to pass its self test; the boot counter is written before the boot
+ * starts, so a boot that hangs or loses power before it reports counts
+ * too. When the tries are used up, current falls back to good. A passed
+ * self test makes current good.
+ *
+ * Everything read from the store is checked again: a generation is opened
+ * with kos_image_open_blobs(), which verifies the signature against the
+ * trusted keys and every blob's digest, as for an image file.
+ */
+#ifndef KOS_STORE_H
+#define KOS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kos/status.h>
+
+#include "image.h"
+
+#define KOS_STORE_TRIES    1u  /* boots a new generation gets to pass its self test */
+#define KOS_STORE_KEEP     3u  /* generations kept besides current and good */
+#define KOS_STORE_MAX_GENS 64u /* generation records a store may hold */
+
+struct kos_store;
+
+/* Which generations the store boots: 0 for none. */
+struct kos_store_state {
+    uint32_t current, good;
+    uint32_t tries; /* boots of current since it became current, while not good */
+};
+
+/* One generation, as its record says. */
+struct kos_store_gen {
+    uint32_t n;
+    char manifest[65]; /* the compiled manifest's SHA-256 */
+    char system[64];   /* the system's name */
+    char signer[17];   /* the release key id, or "" for an unsigned image */
+    int64_t created;   /* when it was stored, Unix seconds */
+    uint64_t bytes;    /* the size of its blobs */
+    uint32_t n_blobs;
+};
+
+/* Opens the store in folder `dir`. `write`: for booting and importing, with
+ * the store locked against any other writer (a second one is refused), its
+ * folder made if `create` and it is missing, and leftovers of an
+ * interrupted write removed; otherwise read-only, for showing. err says
+ * what is wrong: not a store, a newer format, in use. */
+kos_status_t kos_store_open(const char *dir, bool write, bool create, struct kos_store **out,
+                            char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* kos_store_close(NULL) does nothing. */
+void kos_store_close(struct kos_store *s);
+
+/* The store's folder, as given. */
+const char *kos_store_path(const struct kos_store *s);
+
+/* Reads `state`; a store without one has nothing current. */
+kos_status_t kos_store_state(struct kos_store *s, struct kos_store_state *out, char *err,
+                             size_t errlen) __attribute__((warn_unused_result));
+
+/* The generations it holds, oldest first, at most `cap`; *n how many. */
+kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
+                            char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Verifies the image file at `zip_path` (kos_image_open with `opts`),
+ * stores the blobs the store lacks and a record of it, and makes it
+ * current: *gen is its number, *added false when it was current already
+ * (nothing is written then). Generations beyond current, good and the
+ * KOS_STORE_KEEP newest are removed, with the blobs only they needed. */
+kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
+                              const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,
+                              char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Chooses what to boot and records the boot before it starts: current,
+ * one try more, or, when its tries are used up, good (current falls back
+ * to it). *gen is the generation to boot; note (may be empty) says a
+ * fallback or which try this is. KOS_STATUS_NOT_FOUND when nothing is
+ * current. */
+kos_status_t kos_store_boot(struct kos_store *s, uint32_t *gen, char *note, size_t notelen,
+                            char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* The self test of a boot of generation `gen` passed or failed. Passed:
+ * gen becomes good. Failed: when gen is current and another generation is
+ * good, current falls back to it for the next boot. note says what
+ * changed (may be empty). */
+kos_status_t kos_store_settle(struct kos_store *s, uint32_t gen, bool passed, char *note,
+                              size_t notelen, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Opens generation `gen` as an image, verified as kos_image_open_blobs()
+ * does. */
+kos_status_t kos_store_open_image(struct kos_store *s, uint32_t gen,
+                                  const struct kos_image_open_opts *opts, struct kos_image **out,
+                                  char *err, size_t errlen) __attribute__((warn_unused_result));
+
+#endif

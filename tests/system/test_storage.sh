@@ -1,0 +1,191 @@
+# The boot store on sim (docs/storage.md): kos-tool run --storage DIR keeps
+# generations as a device's storage does. A first image becomes current and,
+# its self test passed, good; a new one whose self test fails boots once,
+# and Core reboots into the good one, saying so; one that loses power before
+# it reports (kill -9) falls back at the next boot; the same image twice
+# makes no new generation; old generations and their blobs are collected; a
+# tampered blob, an untrusted image, a folder that is not a store, a second
+# writer and a damaged state are each refused with a clear error, the store
+# left as it was. storage.show says what the store holds.
+source "$(dirname "$0")/lib.sh"
+
+S=$WORK/store
+# image NAME VERDICT: a system NAME whose self-test app reports VERDICT
+# (pass, fail or never), beside a ticking app; its image in $WORK/NAME.zip.
+image() {
+  cat >"$WORK/$1.yaml" <<EOF
+system: $1
+base: minimal
+apps:
+  checker:
+    binary: t_app
+    args: [selftest, $2]
+    memory: 8MiB
+    reports_self_test: true
+  ticker:
+    binary: t_app
+    args: [tick, "100"]
+    memory: 8MiB
+EOF
+  "$KOS_TOOL" manifest.build "$WORK/$1.yaml" -o "$WORK/$1.zip" --key "$KOS_KEY" \
+    --bin "t_app=$KOS_T_APP" >"$WORK/build.txt" 2>&1 ||
+    { cat "$WORK/build.txt" >&2; fail "cannot build $1"; }
+}
+# boot_store [IMAGE] [options]: runs the store in the background (PID, console in $OUT).
+boot_store() {
+  : >"$OUT"
+  "$KOS_TOOL" run --storage "$S" --trust "$KOS_TRUST" "$@" >"$OUT" 2>&1 &
+  PID=$!
+}
+show() { "$KOS_TOOL" storage.show "$S" >"$WORK/show.txt" 2>&1 || fail "storage.show: $(cat "$WORK/show.txt")"; }
+shows() { grep -qE -- "$1" "$WORK/show.txt" || fail "storage.show has no line matching '$1': $(cat "$WORK/show.txt")"; }
+
+image good_one pass
+image bad_one fail
+image hang_one never
+image other pass
+
+# ---- the first generation: current, then good once its self test passes
+boot_store "$WORK/good_one.zip"
+wait_for "core: boot store: generation 1 passed its self test: it is the good one now"
+expect "kos-tool run: stored image .*good_one.zip as generation 1 of $S; it is current"
+expect "core: boot store: generation 1 is new: boot 1 of 1 in which its self test must pass, or the store falls back \(there is no good generation yet\)"
+expect "core: generation 1 of store $S verified: signed by release key [0-9a-f]{16}$"
+stop_image TERM
+[ "$RC" -eq 0 ] || fail "exit status $RC"
+show
+shows "^store $S: 1 generation; current 1, good 1$"
+shows "^  1 +good_one +[0-9a-f]{16} +[0-9a-f]{16} +[0-9]+ +[0-9T:Z-]+ +current, good$"
+[ "$(stat -c %a "$S")" = 700 ] || fail "the store is not 0700"
+
+# Booting again without an image boots current; the same image again adds nothing.
+boot_store "$WORK/good_one.zip"
+wait_for "core: system 'good_one' ready"
+expect "kos-tool run: image .*good_one.zip is generation 1 of $S, current already"
+expect_not "boot store: generation 1 is new"
+stop_image TERM
+
+# ---- a generation whose self test fails: one boot, then back to good
+boot_store "$WORK/bad_one.zip"
+wait_for "booting from the store again"
+wait_for "core: system 'good_one' ready"
+expect "core: boot store: generation 2 is new: boot 1 of 1 in which its self test must pass, or the store falls back$"
+expect "core: self test failed: t_app: told to fail \(1 of 1 checks failed\)"
+expect "core: boot store: generation 2 failed its self test: the next boot falls back to generation 1$"
+expect "core: shutting down: generation 2 failed its self test; rebooting into the last good one"
+expect "core: system stopped for a reboot \(generation 2 failed its self test; rebooting into the last good one\); booting from the store again"
+expect "core: generation 1 of store $S verified"
+stop_image TERM
+[ "$RC" -eq 0 ] || fail "exit status $RC after the fallback"
+show
+shows "^store $S: 2 generations; current 1, good 1$"
+shows "^  2 +bad_one "
+
+# ---- power lost before the self test reports: the next boot falls back
+boot_store "$WORK/hang_one.zip" --self-test-timeout 600000
+wait_for "core: system 'hang_one' ready"
+kill -KILL "$PID"
+wait "$PID" 2>/dev/null || true
+PID=
+show
+shows "^store $S: 3 generations; current 3, good 1 \(current has had 1 of 1 boot to pass its self test\)$"
+boot_store
+wait_for "core: system 'good_one' ready"
+expect "core: boot store: generation 3 did not pass its self test in 1 boot: falling back to generation 1, the last good one$"
+stop_image TERM
+show
+shows "^store $S: 3 generations; current 1, good 1$"
+
+# ---- a passing new generation becomes good; the old ones are collected
+boot_store "$WORK/other.zip"
+wait_for "core: boot store: generation 4 passed its self test: it is the good one now"
+stop_image TERM
+for i in 1 2; do
+  image "extra$i" pass
+  boot_store "$WORK/extra$i.zip"
+  wait_for "core: boot store: generation $((4 + i)) passed its self test"
+  stop_image TERM
+done
+show
+shows "^store $S: 3 generations; current 6, good 6$"
+for g in 1 2 3; do grep -qE "^  $g " "$WORK/show.txt" && fail "generation $g was not collected"; done
+# The blobs left are exactly those the kept generations name: three
+# manifests, msg0's binary and t_app's.
+needed=$(cat "$S"/generations/* | awk '/^blob / { print $2 }' | sort -u)
+[ "$(ls "$S/blobs" | sort)" = "$needed" ] || fail "blobs left: $(ls "$S/blobs"); needed: $needed"
+[ "$(echo "$needed" | wc -l)" -eq 5 ] || fail "the kept generations name $(echo "$needed" | wc -l) blobs, expected 5"
+
+# ---- refusals, the store left as it was
+cp -a "$S" "$WORK/before"
+# An image signed by a key the store's boot does not trust.
+"$KOS_TOOL" keys.generate --release --out "$WORK/rogue" >/dev/null 2>&1 || fail "cannot make a rogue key"
+"$KOS_TOOL" manifest.build "$WORK/other.yaml" -o "$WORK/rogue.zip" --key "$WORK/rogue/release.key" \
+  --bin "t_app=$KOS_T_APP" >/dev/null 2>&1 || fail "cannot build the rogue image"
+RC=0
+"$KOS_TOOL" run --storage "$S" "$WORK/rogue.zip" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
+[ "$RC" -eq 3 ] || fail "an untrusted image: exit status $RC, expected 3"
+expect "kos-tool run: refusing image .*rogue.zip: signature does not verify with any trusted key"
+diff -r "$S" "$WORK/before" >/dev/null || fail "a refused image changed the store"
+
+# A tampered blob: the boot refuses the generation.
+blob=$(awk '/^blob / { print $2; exit }' "$S/generations/6")
+chmod u+w "$S/blobs/$blob"
+printf 'x' >>"$S/blobs/$blob"
+RC=0
+"$KOS_TOOL" run --storage "$S" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
+[ "$RC" -eq 3 ] || fail "a tampered blob: exit status $RC, expected 3"
+expect "core: refusing generation 6 of store $S: generation 6 of $S: manifest blob $blob has SHA-256 [0-9a-f]{64}$"
+rm -rf "$S" && cp -a "$WORK/before" "$S"
+
+# A damaged generation record, and a blob that is a symbolic link.
+printf 'kos-generation 1\nmanifest zz\n' >"$S/generations/6"
+RC=0
+"$KOS_TOOL" run --storage "$S" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
+[ "$RC" -eq 3 ] || fail "a damaged record: exit status $RC, expected 3"
+expect "core: refusing generation 6 of store $S: generation 6's record \($S/generations/6\) is damaged: no manifest digest$"
+rm -rf "$S" && cp -a "$WORK/before" "$S"
+rm "$S/blobs/$blob" && ln -s "$WORK/before/blobs/$blob" "$S/blobs/$blob"
+RC=0
+"$KOS_TOOL" run --storage "$S" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
+[ "$RC" -eq 3 ] || fail "a blob that is a link: exit status $RC, expected 3"
+expect "core: refusing generation 6 of store $S: generation 6 of $S: image.sig names manifest $blob, but the image has no blob $blob$"
+rm -rf "$S" && cp -a "$WORK/before" "$S"
+
+# A second writer.
+boot_store
+wait_for "core: system 'extra2' ready"
+RC=0
+"$KOS_TOOL" run --storage "$S" --trust "$KOS_TRUST" >"$WORK/second.txt" 2>&1 || RC=$?
+[ "$RC" -eq 4 ] || fail "a second writer: exit status $RC, expected 4"
+grep -q "kos-tool run: the store $S is in use by another Core or kos-tool" "$WORK/second.txt" ||
+  fail "a second writer: $(cat "$WORK/second.txt")"
+stop_image TERM
+
+# A damaged state file.
+printf 'current 1\n' >"$S/state"
+RC=0
+"$KOS_TOOL" run --storage "$S" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
+[ "$RC" -eq 3 ] || fail "a damaged state: exit status $RC, expected 3"
+expect "cannot boot from the store: $S/state is not a store state"
+RC=0
+"$KOS_TOOL" storage.show "$S" >"$OUT" 2>&1 || RC=$?
+[ "$RC" -eq 1 ] || fail "storage.show of a damaged state: exit status $RC"
+expect "kos-tool storage.show: $S/state is not a store state"
+
+# A folder that is not a store, and one of another format.
+mkdir -p "$WORK/notstore" && echo hi >"$WORK/notstore/file"
+RC=0
+"$KOS_TOOL" run --storage "$WORK/notstore" "$WORK/other.zip" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
+[ "$RC" -eq 2 ] || fail "a folder that is not a store: exit status $RC"
+expect "is not a KOS store \(it has no kos-store file\) and is not empty: refusing to use it as one"
+[ -e "$WORK/notstore/blobs" ] && fail "a folder that is not a store was written to"
+echo "kos-store 9" >"$S/kos-store"
+RC=0
+"$KOS_TOOL" storage.show "$S" >"$OUT" 2>&1 || RC=$?
+[ "$RC" -eq 1 ] || fail "a store of another format: exit status $RC"
+expect "kos-store does not say \"kos-store 1\": a store of another format"
+RC=0
+"$KOS_TOOL" run --storage "$WORK/nothing" >"$OUT" 2>&1 || RC=$?
+[ "$RC" -eq 3 ] || fail "an empty new store without an image: exit status $RC"
+expect "holds no current generation: give an image to boot"
+echo "PASS"

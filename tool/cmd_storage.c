@@ -1,0 +1,93 @@
+/*
+ * cmd_storage.c - `kos-tool storage.show`: a boot store's generations, and
+ * which is current and which is good (docs/storage.md).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "opts_int.h"
+#include "store.h"
+#include "tool_int.h"
+
+static void storage_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kos-tool storage.show DIR\n"
+            "\n"
+            "Lists the generations of the boot store in DIR (kos-tool run --storage DIR; a\n"
+            "device's data partition): each one's number, system, manifest digest, signer,\n"
+            "size and when it was stored, which one is current (booted next) and which is\n"
+            "good (passed its self test; the fallback), and the boots current has had\n"
+            "without passing. Reads the store without changing it.\n"
+            "\n"
+            "  -h, --help         show this help\n"
+            "\n"
+            "Exit status: 0 shown, 1 the store cannot be read, 2 usage error. See %s.\n",
+            kos__tool_doc("storage.md"));
+}
+
+int kos__tool_storage_show(int argc, char **argv)
+{
+    struct kos_store_gen gens[KOS_STORE_MAX_GENS];
+    struct kos_store_state state;
+    const char *dir = NULL, *v;
+    struct kos_store *s;
+    struct kos__opts p;
+    char err[1024];
+    size_t n;
+    int id;
+
+    kos__opts_init(&p, "storage.show", argc, argv, NULL, 0);
+    while ((id = kos__opts_next(&p, &v)) != KOS__OPTS_END) {
+        switch (id) {
+        case KOS__OPTS_HELP:
+            storage_usage(stdout);
+            return 0;
+        case KOS__OPTS_ERROR:
+            return 2;
+        case KOS__OPTS_ARG:
+            if (dir)
+                return kos__opts_usage_error(&p, "more than one store given ('%s' and '%s')", dir,
+                                             v);
+            dir = v;
+            break;
+        }
+    }
+    if (!dir)
+        return kos__opts_usage_error(&p, "no store given: kos-tool storage.show DIR");
+    if (kos_store_open(dir, false, false, &s, err, sizeof(err))) {
+        fprintf(stderr, "kos-tool storage.show: %s\n", err);
+        return 1;
+    }
+    if (kos_store_state(s, &state, err, sizeof(err)) ||
+        kos_store_list(s, gens, KOS_STORE_MAX_GENS, &n, err, sizeof(err))) {
+        fprintf(stderr, "kos-tool storage.show: %s\n", err);
+        kos_store_close(s);
+        return 1;
+    }
+    kos_store_close(s);
+    printf("store %s: %zu generation%s; current %u, good %u", dir, n, n == 1 ? "" : "s",
+           state.current, state.good);
+    if (state.current && state.current != state.good)
+        printf(" (current has had %u of %u boot%s to pass its self test)", state.tries,
+               KOS_STORE_TRIES, KOS_STORE_TRIES == 1 ? "" : "s");
+    printf("\n");
+    if (n)
+        printf("  %-4s %-20s %-16s %-16s %10s  %-20s %s\n", "gen", "system", "manifest", "signer",
+               "bytes", "stored", "");
+    for (size_t i = 0; i < n; i++) {
+        const struct kos_store_gen *g = &gens[i];
+        char when[32] = "?", marks[32] = "";
+        time_t t = (time_t)g->created;
+        struct tm tm;
+        if (gmtime_r(&t, &tm))
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(marks, sizeof(marks), "%s%s%s", g->n == state.current ? "current" : "",
+                 g->n == state.current && g->n == state.good ? ", " : "",
+                 g->n == state.good ? "good" : "");
+        printf("  %-4u %-20s %-16.16s %-16s %10llu  %-20s %s\n", g->n, g->system, g->manifest,
+               g->signer[0] ? g->signer : "(unsigned)", (unsigned long long)g->bytes, when, marks);
+    }
+    return 0;
+}
