@@ -20,10 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot_int.h"
 #include "compiled.h"
 #include "file_int.h"
 #include "image_int.h"
 #include "store.h"
+#include "store_int.h"
 
 #define MARKER      "kos-store 1\n"
 #define MARKER_NAME "kos-store"
@@ -42,25 +44,21 @@ struct kos_store {
     bool write;
 };
 
-/* A generation's record, parsed. */
-struct record {
-    struct kos_store_gen g;
-    uint8_t blob[KOS__IMAGE_MAX_ENTRIES][32];
-    uint32_t n_blobs;
-    char sig[KOS__IMAGE_SIG_MAX + 1];
-    size_t sig_len;
-};
-
 /* ---- small helpers ---- */
 
-static bool is_hex64(const char *s)
+static bool is_hex(const char *s, size_t n)
 {
-    if (strlen(s) != 64)
+    if (strlen(s) != n)
         return false;
-    for (size_t i = 0; i < 64; i++)
+    for (size_t i = 0; i < n; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return false;
     return true;
+}
+
+static bool is_hex64(const char *s)
+{
+    return is_hex(s, 64);
 }
 
 static bool unhex32(const char *s, uint8_t out[32])
@@ -131,13 +129,14 @@ static int read_small(int dfd, const char *name, char *buf, size_t cap, size_t *
 }
 
 /* Takes the next "\n"-ended line of text [*p, end) into line (NUL-ended,
- * without the newline). */
+ * without the newline); a line holding a NUL is refused, so that what the
+ * string functions see is the whole line. */
 static bool take_line(const char **p, const char *end, char *line, size_t cap)
 {
     const char *nl = memchr(*p, '\n', (size_t)(end - *p));
     size_t n;
 
-    if (!nl || (n = (size_t)(nl - *p)) >= cap)
+    if (!nl || (n = (size_t)(nl - *p)) >= cap || memchr(*p, '\0', n))
         return false;
     memcpy(line, *p, n);
     line[n] = '\0';
@@ -170,12 +169,35 @@ static bool line_u(const char *line, const char *key, uint64_t max, uint64_t *v)
 
 /* ---- state ---- */
 
+kos_status_t kos__store_parse_state(const char *buf, size_t len, struct kos_store_state *st)
+{
+    static const char *const keys[] = {"current", "good", "tries"};
+    const char *p = buf, *end = buf + len;
+    char line[64];
+    uint64_t v[3];
+    bool ok = len > strlen(STATE_HEAD) && memcmp(buf, STATE_HEAD, strlen(STATE_HEAD)) == 0;
+
+    *st = (struct kos_store_state){0};
+    p += ok ? strlen(STATE_HEAD) : 0;
+    for (size_t i = 0; ok && i < 3; i++)
+        ok = take_line(&p, end, line, sizeof(line)) && line_u(line, keys[i], UINT32_MAX, &v[i]);
+    if (!ok || p != end)
+        return KOS_STATUS_PROTOCOL;
+    *st = (struct kos_store_state){(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
+    return KOS_STATUS_OK;
+}
+
+size_t kos__store_format_state(const struct kos_store_state *st, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, STATE_HEAD "current %u\ngood %u\ntries %u\n", st->current, st->good,
+                     st->tries);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
 static kos_status_t read_state(struct kos_store *s, struct kos_store_state *st, char *err,
                                size_t errlen)
 {
-    char buf[STATE_MAX + 1], line[64];
-    const char *p = buf, *end;
-    uint64_t v[3];
+    char buf[STATE_MAX + 1];
     size_t len;
     int e = read_small(s->dfd, STATE_NAME, buf, sizeof(buf), &len);
 
@@ -186,20 +208,13 @@ static kos_status_t read_state(struct kos_store *s, struct kos_store_state *st, 
         snprintf(err, errlen, "cannot read %s/%s: %s", s->path, STATE_NAME, strerror(e));
         return KOS_STATUS_IO;
     }
-    end = buf + len;
-    static const char *const keys[] = {"current", "good", "tries"};
-    bool ok = len > strlen(STATE_HEAD) && memcmp(buf, STATE_HEAD, strlen(STATE_HEAD)) == 0;
-    p += ok ? strlen(STATE_HEAD) : 0;
-    for (size_t i = 0; ok && i < 3; i++)
-        ok = take_line(&p, end, line, sizeof(line)) && line_u(line, keys[i], UINT32_MAX, &v[i]);
-    if (!ok || p != end) {
+    if (kos__store_parse_state(buf, len, st)) {
         snprintf(err, errlen,
                  "%s/%s is not a store state (\"kos-store-state 1\", then current, good and "
                  "tries, each a number on its own line)",
                  s->path, STATE_NAME);
         return KOS_STATUS_PROTOCOL;
     }
-    *st = (struct kos_store_state){(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
     return KOS_STATUS_OK;
 }
 
@@ -207,9 +222,8 @@ static kos_status_t write_state(struct kos_store *s, const struct kos_store_stat
                                 size_t errlen)
 {
     char buf[STATE_MAX];
-    int n = snprintf(buf, sizeof(buf), STATE_HEAD "current %u\ngood %u\ntries %u\n", st->current,
-                     st->good, st->tries);
-    int e = kos__file_replace(s->dfd, STATE_NAME, buf, (size_t)n);
+    size_t n = kos__store_format_state(st, buf, sizeof(buf));
+    int e = kos__file_replace(s->dfd, STATE_NAME, buf, n);
 
     if (e) {
         snprintf(err, errlen, "cannot write %s/%s: %s", s->path, STATE_NAME, strerror(e));
@@ -226,39 +240,18 @@ kos_status_t kos_store_state(struct kos_store *s, struct kos_store_state *out, c
 
 /* ---- records ---- */
 
-static kos_status_t read_record(struct kos_store *s, uint32_t n, struct record *r, char *err,
-                                size_t errlen)
+kos_status_t kos__store_parse_record(const char *buf, size_t len, struct kos__store_record *r,
+                                     char *why, size_t whylen)
 {
-    char *buf = malloc(RECORD_MAX + 1), line[256], name[16], hex[65];
-    const char *p, *end;
-    kos_status_t st = KOS_STATUS_PROTOCOL;
+    const char *p = buf, *end = buf + len;
+    char line[256], hex[65];
     uint64_t v;
-    size_t len;
-    int e;
 
-    if (!buf) {
-        snprintf(err, errlen, "out of memory");
-        return KOS_STATUS_NO_MEMORY;
-    }
     memset(r, 0, sizeof(*r));
-    r->g.n = n;
-    snprintf(name, sizeof(name), "%u", n);
-    e = read_small(s->gens, name, buf, RECORD_MAX + 1, &len);
-    if (e) {
-        snprintf(err, errlen, "cannot read generation %u (%s/generations/%u): %s", n, s->path, n,
-                 e == EFBIG    ? "too large"
-                 : e == EINVAL ? "not a regular file"
-                               : strerror(e));
-        st = e == ENOENT ? KOS_STATUS_NOT_FOUND : KOS_STATUS_IO;
-        goto out;
-    }
-    p = buf;
-    end = buf + len;
 #define BAD(what)                                                                                  \
     do {                                                                                           \
-        snprintf(err, errlen, "generation %u's record (%s/generations/%u) is damaged: %s", n,      \
-                 s->path, n, what);                                                                \
-        goto out;                                                                                  \
+        snprintf(why, whylen, "%s", what);                                                         \
+        return KOS_STATUS_PROTOCOL;                                                                \
     } while (0)
     if (!take_line(&p, end, line, sizeof(line)) || strcmp(line, "kos-generation 1") != 0)
         BAD("its first line is not \"kos-generation 1\"");
@@ -267,11 +260,11 @@ static kos_status_t read_record(struct kos_store *s, uint32_t n, struct record *
         BAD("no manifest digest");
     memcpy(r->g.manifest, line + 9, 65);
     if (!take_line(&p, end, line, sizeof(line)) || strncmp(line, "system ", 7) != 0 ||
-        strlen(line + 7) >= sizeof(r->g.system) || !line[7])
+        !kos__name_valid(line + 7, strlen(line + 7)) || strlen(line + 7) >= sizeof(r->g.system))
         BAD("no system name");
     snprintf(r->g.system, sizeof(r->g.system), "%s", line + 7);
     if (!take_line(&p, end, line, sizeof(line)) || strncmp(line, "signer ", 7) != 0 ||
-        (strcmp(line + 7, "-") != 0 && strlen(line + 7) != 16))
+        (strcmp(line + 7, "-") != 0 && !is_hex(line + 7, 16)))
         BAD("no signer");
     if (strcmp(line + 7, "-") != 0)
         snprintf(r->g.signer, sizeof(r->g.signer), "%s", line + 7);
@@ -291,6 +284,7 @@ static kos_status_t read_record(struct kos_store *s, uint32_t n, struct record *
         if (!unhex32(hex, r->blob[r->n_blobs]) ||
             !parse_u(line + 5 + 64 + 1, KOS__IMAGE_BLOB_MAX, &v))
             BAD("a blob line with a bad digest or size");
+        r->size[r->n_blobs] = v;
         r->g.bytes += v;
         r->n_blobs++;
     }
@@ -300,8 +294,62 @@ static kos_status_t read_record(struct kos_store *s, uint32_t n, struct record *
         BAD("no blobs, or no image.sig of at most 1024 bytes");
     memcpy(r->sig, p, r->sig_len);
 #undef BAD
-    st = KOS_STATUS_OK;
-out:
+    return KOS_STATUS_OK;
+}
+
+size_t kos__store_format_record(const struct kos__store_record *r, char *buf, size_t cap)
+{
+    char hex[65];
+    size_t used;
+    int n = snprintf(buf, cap, GEN_HEAD "manifest %s\nsystem %s\nsigner %s\ncreated %lld\n",
+                     r->g.manifest, r->g.system, r->g.signer[0] ? r->g.signer : "-",
+                     (long long)r->g.created);
+
+    if (n < 0 || (size_t)n >= cap)
+        return 0;
+    used = (size_t)n;
+    for (uint32_t i = 0; i < r->n_blobs; i++) {
+        kos__image_hex(r->blob[i], 32, hex);
+        n = snprintf(buf + used, cap - used, "blob %s %" PRIu64 "\n", hex, r->size[i]);
+        if (n < 0 || (size_t)n >= cap - used)
+            return 0;
+        used += (size_t)n;
+    }
+    if (used + strlen(SIG_LINE) + r->sig_len > cap)
+        return 0;
+    memcpy(buf + used, SIG_LINE, strlen(SIG_LINE));
+    used += strlen(SIG_LINE);
+    memcpy(buf + used, r->sig, r->sig_len);
+    return used + r->sig_len;
+}
+
+static kos_status_t read_record(struct kos_store *s, uint32_t n, struct kos__store_record *r,
+                                char *err, size_t errlen)
+{
+    char *buf = malloc(RECORD_MAX + 1), name[16], why[128];
+    kos_status_t st;
+    size_t len;
+    int e;
+
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        return KOS_STATUS_NO_MEMORY;
+    }
+    snprintf(name, sizeof(name), "%u", n);
+    e = read_small(s->gens, name, buf, RECORD_MAX + 1, &len);
+    if (e) {
+        snprintf(err, errlen, "cannot read generation %u (%s/generations/%u): %s", n, s->path, n,
+                 e == EFBIG    ? "too large"
+                 : e == EINVAL ? "not a regular file"
+                               : strerror(e));
+        free(buf);
+        return e == ENOENT ? KOS_STATUS_NOT_FOUND : KOS_STATUS_IO;
+    }
+    st = kos__store_parse_record(buf, len, r, why, sizeof(why));
+    if (st)
+        snprintf(err, errlen, "generation %u's record (%s/generations/%u) is damaged: %s", n,
+                 s->path, n, why);
+    r->g.n = n;
     free(buf);
     return st;
 }
@@ -346,7 +394,7 @@ kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size
                             char *err, size_t errlen)
 {
     uint32_t nums[KOS_STORE_MAX_GENS];
-    struct record *r = malloc(sizeof(*r));
+    struct kos__store_record *r = malloc(sizeof(*r));
     size_t count;
     kos_status_t st;
 
@@ -587,7 +635,7 @@ out:
 static void collect(struct kos_store *s, const struct kos_store_state *state)
 {
     uint32_t nums[KOS_STORE_MAX_GENS];
-    struct record *r = malloc(sizeof(*r));
+    struct kos__store_record *r = malloc(sizeof(*r));
     uint8_t(*keep)[32] = calloc(KOS_STORE_MAX_GENS * KOS__IMAGE_MAX_ENTRIES, 32);
     size_t n, n_keep = 0;
     char err[256], name[16];
@@ -642,11 +690,11 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
 {
     uint32_t nums[KOS_STORE_MAX_GENS];
     struct kos_store_state state;
+    struct kos__store_record *rec = NULL, *cur = NULL;
     struct kos_image *img = NULL;
-    struct record *cur = NULL;
     const struct kos_cm *cm;
     char *text = NULL, name[16];
-    size_t n_gens, len, sig_len, cm_len, used = 0;
+    size_t n_gens, len, sig_len, cm_len;
     kos_status_t st;
     int e;
 
@@ -658,21 +706,21 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
     st = kos_image_open(zip_path, opts, &img, err, errlen);
     if (st)
         return st;
+    rec = calloc(1, sizeof(*rec));
+    cur = malloc(sizeof(*cur));
+    text = malloc(RECORD_MAX);
+    if (!rec || !cur || !text) {
+        snprintf(err, errlen, "out of memory");
+        st = KOS_STATUS_NO_MEMORY;
+        goto out;
+    }
     st = read_state(s, &state, err, errlen);
     if (st)
         goto out;
-    if (state.current) {
-        cur = malloc(sizeof(*cur));
-        if (!cur) {
-            st = KOS_STATUS_NO_MEMORY;
-            snprintf(err, errlen, "out of memory");
-            goto out;
-        }
-        if (read_record(s, state.current, cur, err, errlen) == KOS_STATUS_OK &&
-            strcmp(cur->g.manifest, kos_image_manifest_digest(img)) == 0) {
-            *gen = state.current;
-            goto out; /* nothing to do */
-        }
+    if (state.current && read_record(s, state.current, cur, err, errlen) == KOS_STATUS_OK &&
+        strcmp(cur->g.manifest, kos_image_manifest_digest(img)) == 0) {
+        *gen = state.current;
+        goto out; /* nothing to do */
     }
     st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &n_gens, err, errlen);
     if (st)
@@ -688,61 +736,50 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
     cm = kos_image_manifest(img);
     const void *cm_bytes = kos_image_manifest_bytes(img, &cm_len);
     const char *sig = kos_image_sig_text(img, &sig_len);
-    uint8_t cm_sha[32];
-    if (!unhex32(kos_image_manifest_digest(img), cm_sha)) {
+    snprintf(rec->g.manifest, sizeof(rec->g.manifest), "%s", kos_image_manifest_digest(img));
+    snprintf(rec->g.system, sizeof(rec->g.system), "%s", kos_cm_str(cm, cm->hdr->system_name));
+    snprintf(rec->g.signer, sizeof(rec->g.signer), "%s",
+             kos_image_signer(img) ? kos_image_signer(img) : "");
+    rec->g.created = (int64_t)time(NULL);
+    if (!unhex32(rec->g.manifest, rec->blob[0])) {
         snprintf(err, errlen, "internal error: the image's manifest digest");
         st = KOS_STATUS_INTERNAL;
         goto out;
     }
-    len = RECORD_MAX + 1;
-    text = malloc(len);
-    if (!text) {
-        snprintf(err, errlen, "out of memory");
-        st = KOS_STATUS_NO_MEMORY;
-        goto out;
-    }
-    used = (size_t)snprintf(text, len, GEN_HEAD "manifest %s\nsystem %s\nsigner %s\ncreated %lld\n",
-                            kos_image_manifest_digest(img), kos_cm_str(cm, cm->hdr->system_name),
-                            kos_image_signer(img) ? kos_image_signer(img) : "-",
-                            (long long)time(NULL));
-    st = put_blob(s, cm_sha, -1, cm_bytes, cm_len, err, errlen);
-    if (st)
-        goto out;
-    used += (size_t)snprintf(text + used, len - used, "blob %s %zu\n",
-                             kos_image_manifest_digest(img), cm_len);
-    for (uint32_t i = 0; i < kos_cm_nprocs(cm); i++) {
+    rec->size[0] = cm_len;
+    rec->n_blobs = 1;
+    st = put_blob(s, rec->blob[0], -1, cm_bytes, cm_len, err, errlen);
+    for (uint32_t i = 0; !st && i < kos_cm_nprocs(cm); i++) {
         const struct kos_cm_proc *p = kos_cm_proc(cm, i);
-        bool seen = memcmp(p->sha256, cm_sha, 32) == 0;
-        for (uint32_t j = 0; j < i && !seen; j++)
-            seen = memcmp(kos_cm_proc(cm, j)->sha256, p->sha256, 32) == 0;
+        bool seen = false;
+        struct stat sb;
+        for (uint32_t j = 0; j < rec->n_blobs && !seen; j++)
+            seen = memcmp(rec->blob[j], p->sha256, 32) == 0;
         if (seen)
             continue;
-        int fd = kos_image_binary_fd(img, i);
-        struct stat sb;
-        char hex[65];
-        if (fstat(fd, &sb) != 0) {
-            snprintf(err, errlen, "cannot read a binary of the image: %s", strerror(errno));
-            st = KOS_STATUS_IO;
-            goto out;
+        if (rec->n_blobs == KOS__IMAGE_MAX_ENTRIES || fstat(kos_image_binary_fd(img, i), &sb)) {
+            snprintf(err, errlen, "cannot read a binary of the image");
+            st = KOS_STATUS_INTERNAL;
+            break;
         }
-        st = put_blob(s, p->sha256, fd, NULL, (size_t)sb.st_size, err, errlen);
-        if (st)
-            goto out;
-        kos__image_hex(p->sha256, 32, hex);
-        used +=
-            (size_t)snprintf(text + used, len - used, "blob %s %lld\n", hex, (long long)sb.st_size);
+        memcpy(rec->blob[rec->n_blobs], p->sha256, 32);
+        rec->size[rec->n_blobs++] = (uint64_t)sb.st_size;
+        st = put_blob(s, p->sha256, kos_image_binary_fd(img, i), NULL, (size_t)sb.st_size, err,
+                      errlen);
     }
+    if (st)
+        goto out;
     fsync(s->blobs);
-    used += (size_t)snprintf(text + used, len - used, SIG_LINE);
-    if (used + sig_len > RECORD_MAX) {
+    memcpy(rec->sig, sig, sig_len);
+    rec->sig_len = sig_len;
+    len = kos__store_format_record(rec, text, RECORD_MAX);
+    if (!len) {
         snprintf(err, errlen, "internal error: a generation record too large");
         st = KOS_STATUS_INTERNAL;
         goto out;
     }
-    memcpy(text + used, sig, sig_len);
-    used += sig_len;
     snprintf(name, sizeof(name), "%u", *gen);
-    e = kos__file_replace(s->gens, name, text, used);
+    e = kos__file_replace(s->gens, name, text, len);
     if (e) {
         snprintf(err, errlen, "cannot write %s/generations/%s: %s", s->path, name, strerror(e));
         st = KOS_STATUS_IO;
@@ -758,6 +795,7 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
 out:
     free(text);
     free(cur);
+    free(rec);
     kos_image_close(img);
     return st;
 }
@@ -836,7 +874,7 @@ kos_status_t kos_store_open_image(struct kos_store *s, uint32_t gen,
                                   const struct kos_image_open_opts *opts, struct kos_image **out,
                                   char *err, size_t errlen)
 {
-    struct record *r = malloc(sizeof(*r));
+    struct kos__store_record *r = malloc(sizeof(*r));
     char why[768];
     kos_status_t st;
 

@@ -54,6 +54,8 @@ kos_fuzz_target(compiled SOURCES ${KOS_FUZZ_DIR}/cm_walk.c LIBS kos_manifest)
 kos_fuzz_target(image SOURCES ${KOS_FUZZ_DIR}/cm_walk.c
   LIBS kos_image kos_manifest OpenSSL::Crypto PkgConfig::LIBZIP)
 kos_fuzz_target(msgwire LIBS kos_internal)
+# The boot store's files on a device's storage: generation records, state.
+kos_fuzz_target(store LIBS kos_image)
 # Tracing: rings as an app may write them, and Core's TRACES records.
 kos_fuzz_target(trace LIBS kos_internal)
 # The message server's directory, driven as a whole (fuzz_msgsrv.c).

@@ -1,0 +1,45 @@
+/*
+ * store_int.h - the boot store's files as text: a generation's record and
+ * `state`, parsed strictly and formatted back (store.c, the fuzz harness
+ * tests/fuzz/fuzz_store.c, docs/storage.md "On the storage").
+ */
+#ifndef KOS_STORE_INT_H
+#define KOS_STORE_INT_H
+
+#include "image_int.h"
+#include "store.h"
+
+/* A generation's record:
+ *
+ *   kos-generation 1
+ *   manifest <sha256 hex>
+ *   system <name>
+ *   signer <key id hex> | -
+ *   created <Unix seconds>
+ *   blob <sha256 hex> <bytes>      (one per blob, the manifest's first)
+ *   image.sig
+ *   <image.sig's text, to the end>
+ */
+struct kos__store_record {
+    struct kos_store_gen g;
+    uint8_t blob[KOS__IMAGE_MAX_ENTRIES][32];
+    uint64_t size[KOS__IMAGE_MAX_ENTRIES];
+    uint32_t n_blobs;
+    char sig[KOS__IMAGE_SIG_MAX + 1];
+    size_t sig_len;
+};
+
+/* Parses a record's `len` bytes exactly (r->g.n is left 0); on failure why
+ * says what is wrong and KOS_STATUS_PROTOCOL is returned. */
+kos_status_t kos__store_parse_record(const char *buf, size_t len, struct kos__store_record *r,
+                                     char *why, size_t whylen) __attribute__((warn_unused_result));
+
+/* Formats *r as a record into buf; returns its length, 0 if cap is short. */
+size_t kos__store_format_record(const struct kos__store_record *r, char *buf, size_t cap);
+
+/* `state`: "kos-store-state 1", then "current N", "good N", "tries N". */
+kos_status_t kos__store_parse_state(const char *buf, size_t len, struct kos_store_state *st)
+    __attribute__((warn_unused_result));
+size_t kos__store_format_state(const struct kos_store_state *st, char *buf, size_t cap);
+
+#endif
