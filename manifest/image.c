@@ -1264,6 +1264,30 @@ static kos_status_t open_binaries(struct opening *o, struct kos_image *img)
 
 static const struct kos_image_open_opts no_opts = {0};
 
+/* The rest of an opening once its entries are known (st: how that went):
+ * the manifest, the binaries; then whatever it holds is let go, and *out
+ * set on success. */
+static kos_status_t finish_open(struct opening *o, kos_status_t st, struct kos_image *img,
+                                struct kos_image **out)
+{
+    if (!st)
+        st = open_manifest(o, img);
+    if (!st)
+        st = open_binaries(o, img);
+    if (!st) {
+        *out = img;
+        img = NULL;
+    }
+    if (o->za)
+        zip_discard(o->za);
+    for (size_t i = 0; i < o->n_keys; i++)
+        EVP_PKEY_free(o->keys[i]);
+    free(o->keys);
+    free(o->blobs);
+    kos_image_close(img);
+    return st;
+}
+
 kos_status_t kos_image_open_blobs(int blobs_dfd, const char *sig_text, size_t sig_len,
                                   const struct kos_image_open_opts *opts, struct kos_image **out,
                                   char *err, size_t errlen)
@@ -1281,27 +1305,10 @@ kos_status_t kos_image_open_blobs(int blobs_dfd, const char *sig_text, size_t si
     if (!img || !o.blobs) {
         snprintf(err, errlen, "out of memory");
         st = KOS_STATUS_NO_MEMORY;
-        goto out_free;
+    } else {
+        st = load_trusted_keys(&o);
     }
-    st = load_trusted_keys(&o);
-    if (st)
-        goto out_free;
-    st = open_manifest(&o, img);
-    if (st)
-        goto out_free;
-    st = open_binaries(&o, img);
-    if (st)
-        goto out_free;
-    *out = img;
-    img = NULL;
-
-out_free:
-    for (size_t i = 0; i < o.n_keys; i++)
-        EVP_PKEY_free(o.keys[i]);
-    free(o.keys);
-    free(o.blobs);
-    kos_image_close(img);
-    return st;
+    return finish_open(&o, st, img, out);
 }
 
 kos_status_t kos_image_open(const char *path, const struct kos_image_open_opts *opts,
@@ -1328,7 +1335,7 @@ kos_status_t kos_image_open(const char *path, const struct kos_image_open_opts *
     /* Bad trust configuration is reported before the image is looked at. */
     st = load_trusted_keys(&o);
     if (st)
-        goto out_free;
+        return finish_open(&o, st, img, out);
     o.za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
     if (!o.za) {
         zip_error_t ze;
@@ -1343,29 +1350,9 @@ kos_status_t kos_image_open(const char *path, const struct kos_image_open_opts *
         st = zerr == ZIP_ER_NOENT                         ? KOS_STATUS_NOT_FOUND
              : zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? KOS_STATUS_IO
                                                           : KOS_STATUS_PROTOCOL;
-        goto out_free;
+        return finish_open(&o, st, img, out);
     }
-    st = scan_entries(&o);
-    if (st)
-        goto out_free;
-    st = open_manifest(&o, img);
-    if (st)
-        goto out_free;
-    st = open_binaries(&o, img);
-    if (st)
-        goto out_free;
-    *out = img;
-    img = NULL;
-
-out_free:
-    if (o.za)
-        zip_discard(o.za);
-    for (size_t i = 0; i < o.n_keys; i++)
-        EVP_PKEY_free(o.keys[i]);
-    free(o.keys);
-    free(o.blobs);
-    kos_image_close(img);
-    return st;
+    return finish_open(&o, scan_entries(&o), img, out);
 }
 
 const struct kos_cm *kos_image_manifest(const struct kos_image *img)

@@ -296,10 +296,12 @@ static bool on_admin(struct kos__srv *srv, const char *id, const uint8_t *p, siz
     return ok;
 }
 
-/* Emits the records stored from recs[0..n), first numbered first_seq, as
- * "log" events of about KOS__SRV_EVENT_MAX bytes each. */
-static void emit_logs(struct kos__srv *srv, const char *id, const struct kos__store_rec *recs,
-                      size_t n, uint64_t first_seq, uint64_t dropped)
+/* Emits n records as `type` events ("log", "trace") of about
+ * KOS__SRV_EVENT_MAX bytes each, the drops counted once, with the first;
+ * one(arg, i) makes record i's JSON (NULL: it is left out). */
+static void emit_batched(struct kos__srv *srv, const char *id, const char *type, size_t n,
+                         uint64_t dropped, json_t *(*one)(const void *arg, size_t i),
+                         const void *arg)
 {
     json_t *batch = NULL;
     size_t size = 0;
@@ -311,18 +313,15 @@ static void emit_logs(struct kos__srv *srv, const char *id, const struct kos__st
         size_t rsize = 0;
 
         if (i < n) {
-            r = kos__json_record(first_seq + i, recs[i].device_seq, recs[i].time_ns, recs[i].app,
-                                 recs[i].app_len, recs[i].level, recs[i].text, recs[i].text_len,
-                                 recs[i].console);
-            if (!r)
+            if (!(r = one(arg, i)))
                 continue;
             rsize = json_dumpb(r, NULL, 0, JSON_COMPACT) + 1;
         }
         if (batch && (i == n || size + rsize > KOS__SRV_EVENT_MAX - 256)) {
-            kos__srv_emit(srv, "log", id,
+            kos__srv_emit(srv, type, id,
                           json_pack("{s:s, s:o, s:o}", "device", id, "records", batch, "dropped",
                                     kos__json_u64(dropped)));
-            dropped = 0; /* counted once, with the first event */
+            dropped = 0;
             batch = NULL;
             size = 0;
         }
@@ -336,9 +335,40 @@ static void emit_logs(struct kos__srv *srv, const char *id, const struct kos__st
         size += rsize;
     }
     if (n == 0 && dropped)
-        kos__srv_emit(srv, "log", id,
+        kos__srv_emit(srv, type, id,
                       json_pack("{s:s, s:[], s:o}", "device", id, "records", "dropped",
                                 kos__json_u64(dropped)));
+}
+
+struct batch_of {
+    const void *recs;
+    uint64_t first_seq;
+};
+
+static json_t *log_json(const void *arg, size_t i)
+{
+    const struct batch_of *b = arg;
+    const struct kos__store_rec *r = (const struct kos__store_rec *)b->recs + i;
+
+    return kos__json_record(b->first_seq + i, r->device_seq, r->time_ns, r->app, r->app_len,
+                            r->level, r->text, r->text_len, r->console);
+}
+
+static json_t *trace_json(const void *arg, size_t i)
+{
+    const struct batch_of *b = arg;
+
+    return kos__json_trace(b->first_seq + i, (const struct kos__store_trace *)b->recs + i);
+}
+
+/* Emits stored log records (first_seq is the first one's seq) as "log"
+ * events. */
+static void emit_logs(struct kos__srv *srv, const char *id, const struct kos__store_rec *recs,
+                      size_t n, uint64_t first_seq, uint64_t dropped)
+{
+    struct batch_of b = {recs, first_seq};
+
+    emit_batched(srv, id, "log", n, dropped, log_json, &b);
 }
 
 static bool on_logs(struct kos__srv *srv, const char *id, const uint8_t *p, size_t n, char *why,
@@ -400,46 +430,13 @@ static bool trace_name_ok(const char *s, bool may_be_empty)
     return n == 0 ? may_be_empty : kos__name_valid(s, n);
 }
 
-/* Emits stored trace records as "trace" events of about KOS__SRV_EVENT_MAX
- * bytes each (the drops with the first). */
+/* Emits stored trace records as "trace" events. */
 static void emit_traces(struct kos__srv *srv, const char *id, const struct kos__store_trace *recs,
                         size_t n, uint64_t first_seq, uint64_t dropped)
 {
-    json_t *batch = NULL;
-    size_t size = 0;
+    struct batch_of b = {recs, first_seq};
 
-    if (!listened(srv))
-        return;
-    for (size_t i = 0; i <= n; i++) {
-        json_t *r = NULL;
-        size_t rsize = 0;
-
-        if (i < n) {
-            if (!(r = kos__json_trace(first_seq + i, &recs[i])))
-                continue;
-            rsize = json_dumpb(r, NULL, 0, JSON_COMPACT) + 1;
-        }
-        if (batch && (i == n || size + rsize > KOS__SRV_EVENT_MAX - 256)) {
-            kos__srv_emit(srv, "trace", id,
-                          json_pack("{s:s, s:o, s:o}", "device", id, "records", batch, "dropped",
-                                    kos__json_u64(dropped)));
-            dropped = 0;
-            batch = NULL;
-            size = 0;
-        }
-        if (!r)
-            continue;
-        if (!batch && !(batch = json_array())) {
-            json_decref(r);
-            continue;
-        }
-        json_array_append_new(batch, r);
-        size += rsize;
-    }
-    if (n == 0 && dropped)
-        kos__srv_emit(srv, "trace", id,
-                      json_pack("{s:s, s:[], s:o}", "device", id, "records", "dropped",
-                                kos__json_u64(dropped)));
+    emit_batched(srv, id, "trace", n, dropped, trace_json, &b);
 }
 
 /* A TraceBatch (proto/traces.proto): checked whole, then stored. */
