@@ -41,6 +41,11 @@ packages=(
   # are the host's (the same on both 64-bit architectures), and the
   # toolchain finds the arm64 libraries by their versioned names.
   libevent-core-2.1-7:arm64 libevent-openssl-2.1-7:arm64 libwslay1:arm64 libprotobuf-c-dev:arm64
+  # the cross-armhf preset (32-bit ARM, the am335x board): its compiler and
+  # the same libraries for armhf; libevent's headers differ on a 32-bit
+  # architecture, so they are unpacked below rather than installed
+  gcc-arm-linux-gnueabihf libc6-dev-armhf-cross libssl-dev:armhf libseccomp-dev:armhf
+  libevent-core-2.1-7:armhf libevent-openssl-2.1-7:armhf libwslay1:armhf libprotobuf-c-dev:armhf
 )
 
 sudo=""
@@ -48,10 +53,16 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
 
-# The arm64 packages need dpkg to know the architecture.
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  echo "install-deps: adding the arm64 architecture to dpkg (for the cross-aarch64 preset)"
-  $sudo dpkg --add-architecture arm64
+# The arm64 and armhf packages need dpkg to know the architectures.
+for arch in arm64 armhf; do
+  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    echo "install-deps: adding the $arch architecture to dpkg (for the cross presets)"
+    $sudo dpkg --add-architecture "$arch"
+    added_arch=1
+  fi
+done
+if [ -n "${added_arch:-}" ]; then
+  $sudo apt-get update -qq
 fi
 
 missing=()
@@ -67,6 +78,19 @@ else
   echo "install-deps: installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# libevent's armhf headers for the cross-armhf preset, unpacked (never
+# installed: libevent-dev is for one architecture at a time) into
+# build/sysroot-armhf, where cmake/toolchain-armhf.cmake looks first.
+sysroot=$(dirname "$0")/../build/sysroot-armhf
+if [ ! -f "$sysroot/usr/include/event2/event-config.h" ]; then
+  echo "install-deps: libevent-dev:armhf's headers into build/sysroot-armhf"
+  dl=$(mktemp -d)
+  (cd "$dl" && apt-get download -qq libevent-dev:armhf 2>/dev/null)
+  mkdir -p "$sysroot"
+  dpkg-deb -x "$dl"/libevent-dev_*_armhf.deb "$sysroot"
+  rm -rf "$dl"
 fi
 
 # npm packages for the browser tests, exactly as the lock file pins them

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: first a build of the cross-aarch64 preset (the
-# device runtime must keep compiling for the reference device), then the dev
+# Runs the whole test suite: first builds of the cross-aarch64 and
+# cross-armhf presets (the device runtime must keep compiling for the
+# reference device and for 32-bit boards), then the dev
 # build's tests, then the same suite under AddressSanitizer and
 # UndefinedBehaviorSanitizer (the asan preset). Each test stage prints
 # CTest's summary; the script fails if any stage fails.
@@ -9,9 +10,11 @@ cd "$(dirname "$0")/.."
 
 jobs=$(nproc)
 
-echo "== cross-aarch64: configure and build the device runtime (libkos, components)"
-cmake --preset cross-aarch64 >/dev/null
-cmake --build --preset cross-aarch64 -j "$jobs"
+for arch in aarch64 armhf; do
+  echo "== cross-$arch: configure and build the device runtime (libkos, components)"
+  cmake --preset "cross-$arch" >/dev/null
+  cmake --build --preset "cross-$arch" -j "$jobs"
+done
 
 echo "== dev build: configure, build, test"
 cmake --preset dev >/dev/null
