@@ -11,6 +11,11 @@ set(CMAKE_SYSTEM_PROCESSOR armv7l)
 set(CMAKE_C_COMPILER arm-linux-gnueabihf-gcc)
 set(CMAKE_LIBRARY_ARCHITECTURE arm-linux-gnueabihf)
 get_filename_component(KOS_ARMHF_SYSROOT "${CMAKE_CURRENT_LIST_DIR}/../build/sysroot-armhf" ABSOLUTE)
+if(NOT EXISTS ${KOS_ARMHF_SYSROOT}/usr/include/event2/event-config.h)
+  # The host's event-config.h would be found instead, with 64-bit sizes.
+  message(FATAL_ERROR "cross-armhf: libevent's armhf headers are missing from "
+                      "${KOS_ARMHF_SYSROOT}: run scripts/install-deps.sh")
+endif()
 set(CMAKE_FIND_ROOT_PATH ${KOS_ARMHF_SYSROOT} /usr/arm-linux-gnueabihf /)
 # Large files everywhere (off_t of 64 bits). time_t stays 32 bits: Debian
 # 12's armhf libraries (libevent, OpenSSL) are built that way, and their
