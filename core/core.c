@@ -3315,12 +3315,26 @@ int kos_core_run(const struct kos_core_opts *opts)
         }
         if (note[0])
             say(&c, "boot store: %s", note);
-        snprintf(shown, sizeof(shown), "generation %u of store %s", c.generation,
-                 kos_store_path(opts->store));
-        if (kos_store_open_image(opts->store, c.generation, &io, &c.img, err, sizeof(err))) {
+        /* A generation that does not verify gives way to good, then to
+         * the newest one left (kos_store_fall_back), each said. */
+        uint32_t tried[KOS_STORE_MAX_GENS];
+        size_t n_tried = 0;
+        for (;;) {
+            snprintf(shown, sizeof(shown), "generation %u of store %s", c.generation,
+                     kos_store_path(opts->store));
+            if (!kos_store_open_image(opts->store, c.generation, &io, &c.img, err, sizeof(err)))
+                break;
             say(&c, "refusing %s: %s", shown, err);
-            rc = KOS_CORE_EXIT_REFUSED;
-            goto out;
+            tried[n_tried++] = c.generation;
+            if (n_tried == KOS_STORE_MAX_GENS ||
+                kos_store_fall_back(opts->store, tried, n_tried, &c.generation, note, sizeof(note),
+                                    err, sizeof(err))) {
+                say(&c, "cannot boot from the store: %s",
+                    n_tried == KOS_STORE_MAX_GENS ? "too many generations tried" : err);
+                rc = KOS_CORE_EXIT_REFUSED;
+                goto out;
+            }
+            say(&c, "boot store: %s", note);
         }
     } else {
         snprintf(shown, sizeof(shown), "image %s", opts->image_path);

@@ -30,6 +30,7 @@
 #define MARKER      "kos-store 1\n"
 #define MARKER_NAME "kos-store"
 #define STATE_NAME  "state"
+#define STATE_COPY  "state.1" /* the same, written after it: read when state is damaged */
 #define STATE_HEAD  "kos-store-state 1\n"
 #define GEN_HEAD    "kos-generation 1\n"
 #define SIG_LINE    "image.sig\n"
@@ -194,26 +195,37 @@ size_t kos__store_format_state(const struct kos_store_state *st, char *buf, size
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
-static kos_status_t read_state(struct kos_store *s, struct kos_store_state *st, char *err,
-                               size_t errlen)
+/* Reads state file `name`: 0 and *st; ENOENT; or another errno (EPROTO
+ * for one that does not parse). */
+static int read_state_file(struct kos_store *s, const char *name, struct kos_store_state *st)
 {
     char buf[STATE_MAX + 1];
     size_t len;
-    int e = read_small(s->dfd, STATE_NAME, buf, sizeof(buf), &len);
+    int e = read_small(s->dfd, name, buf, sizeof(buf), &len);
 
     *st = (struct kos_store_state){0};
+    if (!e && kos__store_parse_state(buf, len, st))
+        e = EPROTO;
+    return e;
+}
+
+static kos_status_t read_state(struct kos_store *s, struct kos_store_state *st, char *err,
+                               size_t errlen)
+{
+    int e = read_state_file(s, STATE_NAME, st);
+
     if (e == ENOENT)
         return KOS_STATUS_OK;
-    if (e) {
-        snprintf(err, errlen, "cannot read %s/%s: %s", s->path, STATE_NAME, strerror(e));
-        return KOS_STATUS_IO;
-    }
-    if (kos__store_parse_state(buf, len, st)) {
+    if (e == EPROTO) {
         snprintf(err, errlen,
                  "%s/%s is not a store state (\"kos-store-state 1\", then current, good and "
                  "tries, each a number on its own line)",
                  s->path, STATE_NAME);
         return KOS_STATUS_PROTOCOL;
+    }
+    if (e) {
+        snprintf(err, errlen, "cannot read %s/%s: %s", s->path, STATE_NAME, strerror(e));
+        return KOS_STATUS_IO;
     }
     return KOS_STATUS_OK;
 }
@@ -227,6 +239,12 @@ static kos_status_t write_state(struct kos_store *s, const struct kos_store_stat
 
     if (e) {
         snprintf(err, errlen, "cannot write %s/%s: %s", s->path, STATE_NAME, strerror(e));
+        return KOS_STATUS_IO;
+    }
+    /* The copy, for a state that a bad block or a hand damages. */
+    e = kos__file_replace(s->dfd, STATE_COPY, buf, n);
+    if (e) {
+        snprintf(err, errlen, "cannot write %s/%s: %s", s->path, STATE_COPY, strerror(e));
         return KOS_STATUS_IO;
     }
     return KOS_STATUS_OK;
@@ -802,23 +820,64 @@ out:
 
 /* ---- booting ---- */
 
+/* What to boot when `state` is missing or damaged (why: an errno from
+ * read_state_file): its copy, or else, when the store holds generations,
+ * the newest (which the boot then verifies). found says what was found. */
+static kos_status_t recover_state(struct kos_store *s, int why, struct kos_store_state *state,
+                                  char *found, size_t foundlen, char *err, size_t errlen)
+{
+    const char *what = why == ENOENT   ? "is missing"
+                       : why == EPROTO ? "does not parse"
+                                       : "cannot be read";
+    uint32_t nums[KOS_STORE_MAX_GENS];
+    size_t n;
+    kos_status_t st;
+
+    if (read_state_file(s, STATE_COPY, state) == 0 && state->current) {
+        snprintf(found, foundlen, "%s/%s %s: booting as its copy, %s, says", s->path, STATE_NAME,
+                 what, STATE_COPY);
+        return write_state(s, state, err, errlen);
+    }
+    st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &n, err, errlen);
+    *state = (struct kos_store_state){0};
+    if (st || n == 0)
+        return st; /* nothing stored yet: nothing to boot */
+    state->current = nums[n - 1];
+    snprintf(found, foundlen,
+             "%s/%s %s, and its copy, %s, cannot be used either: booting the newest "
+             "generation with no good one known",
+             s->path, STATE_NAME, what, STATE_COPY);
+    return write_state(s, state, err, errlen);
+}
+
 kos_status_t kos_store_boot(struct kos_store *s, uint32_t *gen, char *note, size_t notelen,
                             char *err, size_t errlen)
 {
     struct kos_store_state state;
-    kos_status_t st = read_state(s, &state, err, errlen);
+    kos_status_t st = KOS_STATUS_OK;
+    int e = read_state_file(s, STATE_NAME, &state);
 
     note[0] = '\0';
-    if (st)
+    if (e && (st = recover_state(s, e, &state, note, notelen, err, errlen)))
         return st;
+    size_t used = strlen(note);
+    if (used) {
+        snprintf(note + used, notelen - used, "; ");
+        used = strlen(note);
+    }
+    note += used;
+    notelen -= used;
     if (!state.current) {
         snprintf(err, errlen, "the store %s holds no current generation: give an image to boot",
                  s->path);
         return KOS_STATUS_NOT_FOUND;
     }
     *gen = state.current;
-    if (state.current == state.good)
+    if (state.current == state.good) {
+        if (used)
+            snprintf(note, notelen, "booting generation %u, the good one", state.current);
         return KOS_STATUS_OK;
+    }
     if (state.tries >= KOS_STORE_TRIES && state.good) {
         snprintf(note, notelen,
                  "generation %u did not pass its self test in %u boot%s: falling back to "
@@ -840,6 +899,50 @@ kos_status_t kos_store_boot(struct kos_store *s, uint32_t *gen, char *note, size
                      state.current, state.tries, KOS_STORE_TRIES,
                      state.good ? "" : " (there is no good generation yet)");
     }
+    return write_state(s, &state, err, errlen);
+}
+
+static bool in_list(const uint32_t *list, size_t n, uint32_t g)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == g)
+            return true;
+    return false;
+}
+
+kos_status_t kos_store_fall_back(struct kos_store *s, const uint32_t *tried, size_t n_tried,
+                                 uint32_t *gen, char *note, size_t notelen, char *err,
+                                 size_t errlen)
+{
+    uint32_t nums[KOS_STORE_MAX_GENS];
+    struct kos_store_state state;
+    kos_status_t st = read_state(s, &state, err, errlen);
+    size_t n;
+
+    if (st)
+        return st;
+    if (state.good && !in_list(tried, n_tried, state.good)) {
+        *gen = state.good;
+        snprintf(note, notelen, "falling back to generation %u, the good one", *gen);
+    } else {
+        st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &n, err, errlen);
+        if (st)
+            return st;
+        *gen = 0;
+        for (size_t i = n; i > 0 && !*gen; i--)
+            if (!in_list(tried, n_tried, nums[i - 1]))
+                *gen = nums[i - 1];
+        if (!*gen) {
+            snprintf(err, errlen, "no generation of the store %s can be booted", s->path);
+            return KOS_STATUS_NOT_FOUND;
+        }
+        snprintf(note, notelen, "%s: falling back to generation %u, the newest one left to try",
+                 state.good ? "the good generation cannot be booted either"
+                            : "no generation is good",
+                 *gen);
+    }
+    state.current = *gen;
+    state.tries = 0;
     return write_state(s, &state, err, errlen);
 }
 

@@ -20,6 +20,12 @@
  * Leftovers of an interrupted write (temporary files, a record `state` does
  * not name) are removed when the store is next opened for writing.
  *
+ * What a power cut cannot do, a bad block or a hand can: a damaged `state`
+ * is read from its copy, `state.1`, or else the newest generation boots; a
+ * generation that does not verify gives way to good, or else to the newest
+ * one that does (kos_store_fall_back). Nothing a kept generation needs is
+ * ever deleted.
+ *
  * Booting: a generation that is current but not good gets KOS_STORE_TRIES
  * boots to pass its self test; the boot counter is written before the boot
  * starts, so a boot that hangs or loses power before it reports counts
@@ -102,6 +108,15 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
  * current. */
 kos_status_t kos_store_boot(struct kos_store *s, uint32_t *gen, char *note, size_t notelen,
                             char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Generation `tried[n_tried - 1]` (current) cannot be booted (its record or
+ * a blob is damaged, or it does not verify): chooses the next, good if it
+ * has not been tried, else the newest generation not tried, and makes it
+ * current. Nothing is deleted. note says which; KOS_STATUS_NOT_FOUND when
+ * every generation was tried. */
+kos_status_t kos_store_fall_back(struct kos_store *s, const uint32_t *tried, size_t n_tried,
+                                 uint32_t *gen, char *note, size_t notelen, char *err,
+                                 size_t errlen) __attribute__((warn_unused_result));
 
 /* The self test of a boot of generation `gen` passed or failed. Passed:
  * gen becomes good. Failed: when gen is current and another generation is

@@ -127,28 +127,39 @@ RC=0
 expect "kos-tool run: refusing image .*rogue.zip: signature does not verify with any trusted key"
 diff -r "$S" "$WORK/before" >/dev/null || fail "a refused image changed the store"
 
-# A tampered blob: the boot refuses the generation.
+# What a bad block or a hand does to the store: the device boots what it
+# still can, says what it found, and deletes nothing. boot_damaged RE: boots
+# the store in the foreground until system 'extra1' (generation 5: good is
+# 6, damaged) is ready, then stops it; its console must match RE.
+boot_damaged() {
+  boot_store
+  wait_for "core: system 'extra1' ready"
+  expect "$1"
+  stop_image TERM
+  [ "$RC" -eq 0 ] || fail "exit status $RC"
+  expect "core: boot store: the good generation cannot be booted either: falling back to generation 5, the newest one left to try$"
+  for f in $(cd "$WORK/before" && find . -type f -path "./blobs/*"); do
+    [ -e "$S/$f" ] || fail "$f was deleted"
+  done
+  rm -rf "$S" && cp -a "$WORK/before" "$S"
+}
+# A changed blob of the current (and good) generation.
 blob=$(awk '/^blob / { print $2; exit }' "$S/generations/6")
-chmod u+w "$S/blobs/$blob"
 printf 'x' >>"$S/blobs/$blob"
-RC=0
-"$KOS_TOOL" run --storage "$S" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
-[ "$RC" -eq 3 ] || fail "a tampered blob: exit status $RC, expected 3"
-expect "core: refusing generation 6 of store $S: generation 6 of $S: manifest blob $blob has SHA-256 [0-9a-f]{64}$"
-rm -rf "$S" && cp -a "$WORK/before" "$S"
-
-# A damaged generation record, and a blob that is a symbolic link.
+boot_damaged "core: refusing generation 6 of store $S: generation 6 of $S: manifest blob $blob has SHA-256 [0-9a-f]{64}$"
+# A damaged generation record.
 printf 'kos-generation 1\nmanifest zz\n' >"$S/generations/6"
-RC=0
-"$KOS_TOOL" run --storage "$S" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
-[ "$RC" -eq 3 ] || fail "a damaged record: exit status $RC, expected 3"
-expect "core: refusing generation 6 of store $S: generation 6's record \($S/generations/6\) is damaged: no manifest digest$"
-rm -rf "$S" && cp -a "$WORK/before" "$S"
+boot_damaged "core: refusing generation 6 of store $S: generation 6's record \($S/generations/6\) is damaged: no manifest digest$"
+# A blob that is a symbolic link (to the right bytes: never followed).
 rm "$S/blobs/$blob" && ln -s "$WORK/before/blobs/$blob" "$S/blobs/$blob"
+boot_damaged "core: refusing generation 6 of store $S: generation 6 of $S: image.sig names manifest $blob, but the image has no blob $blob$"
+# A truncated blob, every generation's: nothing can boot, and that is said.
+for f in "$S"/blobs/*; do : >"$f"; done
 RC=0
 "$KOS_TOOL" run --storage "$S" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
-[ "$RC" -eq 3 ] || fail "a blob that is a link: exit status $RC, expected 3"
-expect "core: refusing generation 6 of store $S: generation 6 of $S: image.sig names manifest $blob, but the image has no blob $blob$"
+[ "$RC" -eq 3 ] || fail "every blob truncated: exit status $RC, expected 3"
+expect "core: cannot boot from the store: no generation of the store $S can be booted$"
+expect_count 3 "core: refusing generation [456] of store"
 rm -rf "$S" && cp -a "$WORK/before" "$S"
 
 # A second writer.
@@ -161,16 +172,25 @@ grep -q "kos-tool run: the store $S is in use by another Core or kos-tool" "$WOR
   fail "a second writer: $(cat "$WORK/second.txt")"
 stop_image TERM
 
-# A damaged state file.
+# A damaged state: storage.show says so; a boot reads its copy, state.1.
 printf 'current 1\n' >"$S/state"
-RC=0
-"$KOS_TOOL" run --storage "$S" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
-[ "$RC" -eq 3 ] || fail "a damaged state: exit status $RC, expected 3"
-expect "cannot boot from the store: $S/state is not a store state"
 RC=0
 "$KOS_TOOL" storage.show "$S" >"$OUT" 2>&1 || RC=$?
 [ "$RC" -eq 1 ] || fail "storage.show of a damaged state: exit status $RC"
 expect "kos-tool storage.show: $S/state is not a store state"
+boot_store
+wait_for "core: system 'extra2' ready"
+expect "core: boot store: $S/state does not parse: booting as its copy, state.1, says; booting generation 6, the good one$"
+stop_image TERM
+show
+shows "^store $S: 3 generations; current 6, good 6$"
+# Both gone: the newest generation boots, with no good one known.
+rm "$S/state" "$S/state.1"
+boot_store
+wait_for "core: system 'extra2' ready"
+expect "core: boot store: $S/state is missing, and its copy, state.1, cannot be used either: booting the newest generation with no good one known; generation 6 is new"
+stop_image TERM
+rm -rf "$S" && cp -a "$WORK/before" "$S"
 
 # A folder that is not a store, and one of another format.
 mkdir -p "$WORK/notstore" && echo hi >"$WORK/notstore/file"
