@@ -560,7 +560,9 @@ async function shellSend() {
     shellOut(e.message, 'bad');
   }
   input.disabled = false;
-  $('shell-send').disabled = current !== dev || dev.state !== 'online';
+  // current is a new object at each device event: the device is the same
+  // one when its id is, and its state now is current's.
+  $('shell-send').disabled = !current || current.id !== dev.id || current.state !== 'online';
   input.focus();
 }
 
