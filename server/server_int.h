@@ -112,6 +112,18 @@ kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
 kos_status_t kos__devices_revoke(struct kos__srv *srv, const char *id)
     __attribute__((warn_unused_result));
 
+/* Approves pending device id (docs/link.md, "Pending devices"): registers
+ * its key under `name` (NULL or "": the name its certificate offered, else
+ * device-KEYID), so that its next attempt links; or rejects it: registered
+ * and revoked at once, so that it is refused from then on. Either way it is
+ * no longer pending, and a device event says what it is now.
+ * KOS_STATUS_NOT_FOUND if it is not pending, KOS_STATUS_ALREADY_EXISTS if
+ * it is registered (whatever its state), KOS_STATUS_NO_MEMORY if the
+ * registry is full; err says which. */
+kos_status_t kos__devices_decide(struct kos__srv *srv, const char *id, bool approve,
+                                 const char *name, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Emits a device event for device id as it is now. */
 void kos__devices_changed(struct kos__srv *srv, const char *id);
 
