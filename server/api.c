@@ -582,9 +582,9 @@ static void api_route(struct kos__srv *srv, struct evhttp_request *req, bool get
         else if (!get)
             not_allowed(req, "GET");
         else
-            reply_json(
-                req, 200,
-                json_pack("{s:s, s:s}", "name", "studio", "device_address", srv->device_addr));
+            reply_json(req, 200,
+                       json_pack("{s:s, s:s, s:s}", "name", "studio", "device_address",
+                                 srv->device_addr, "server_ca", kos__ca_cert_pem(srv->ca)));
     } else if (strcmp(path, "/api/events") == 0) {
         /* HEAD too: a stream without a body would only hold a place. */
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
