@@ -177,14 +177,15 @@ class Studio {
   }
 
   // Provisions a device named `name` (keys.generate --server studio),
-  // without booting it.
-  async provision(name) {
+  // without booting it; with `pending`, not registered (--pending): it
+  // waits for approval when it first connects.
+  async provision(name, { pending = false } = {}) {
     const dir = path.join(this.work, `device${this.devices.length + 1}`);
     fs.mkdirSync(dir);
     const d = new Device(this, name, dir);
     this.devices.push(d);
     const out = await this.kosTool('keys.generate', '--device', '--out', path.join(dir, 'keys'),
-      '--trust', this.trust, '--server', 'studio', '--name', name);
+      '--trust', this.trust, '--server', 'studio', '--name', name, ...(pending ? ['--pending'] : []));
     d.id = (out.match(/\(device id ([0-9a-f]{64})\)/) || [])[1];
     assert(d.id, `keys.generate said: ${out}`);
     return d;
