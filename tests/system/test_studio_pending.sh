@@ -75,6 +75,11 @@ grep -q "kos-server: device ${ID:0:16} from 127.0.0.1 is waiting for approval" "
 api api/devices | python3 -c 'import json, sys; d = [x for x in json.load(sys.stdin)["devices"] if x["id"] == sys.argv[1]]; sys.exit(0 if len(d) == 1 and d[0]["state"] == "pending" else 1)' "$ID" ||
   fail "the device list does not show the pending device once"
 want_status 404 "no device" GET "api/devices/$ID/logs"
+# kos-tool: counted as pending; never taken for a device to talk to.
+run 0 server.status
+expect out ", 1 pending \(waiting for approval in the web UI\)$"
+echo apps | "$T" toolbox.remote_shell bench-p >"$WORK/out" 2>"$WORK/err" && fail "the shell took a pending device"
+expect err "Studio knows no device 'bench-p'"
 in_console "admin: info: registered with the server" && die "admin registered while pending"
 want_status 404 "no device" POST "api/devices/$ID/commands" -H "Content-Type: application/json" -d '{"reboot": true}'
 
