@@ -165,7 +165,8 @@ static bool listened(const struct kos__srv *srv)
 
 /* An unknown device with its own certificate tried to connect: it is
  * recorded as pending (at most KOS__SRV_PENDING_MAX are kept), said in the
- * server's log the first time, and shown to the UI. The port answers it
+ * server's log the first time (for a bounded number of keys), and shown to
+ * the UI. The port answers it
  * "waiting for approval"; nothing else of it is stored. */
 static void hook_pending(void *arg, const char *id, const uint8_t pub[32],
                          const struct kos__devport_pending *p)
@@ -177,9 +178,18 @@ static void hook_pending(void *arg, const char *id, const uint8_t pub[32],
     if (kos__store_pending_seen(srv->store, id, pub, name, p->subject, p->address, &is_new) !=
         KOS_STATUS_OK)
         return;
-    if (is_new)
+    /* The log says so for the first KOS__SRV_PENDING_MAX new keys since the
+     * server started, then once that it stops: a flood of keys does not
+     * grow it. */
+    if (is_new && srv->pending_logged < KOS__SRV_PENDING_MAX)
         kos__srv_log("device %.16s from %s is waiting for approval (%s)", id, p->address,
                      p->subject);
+    else if (is_new && srv->pending_logged == KOS__SRV_PENDING_MAX)
+        kos__srv_log("%u new devices waited for approval since the server started: the next "
+                     "are not logged (the device list shows them)",
+                     KOS__SRV_PENDING_MAX);
+    if (is_new && srv->pending_logged <= KOS__SRV_PENDING_MAX)
+        srv->pending_logged++;
     if (listened(srv))
         kos__srv_emit(srv, "device", id, kos__store_pending_json(srv->store, id));
 }

@@ -60,6 +60,7 @@ struct kos__srv {
     struct event *sig_term, *sig_int, *kick_ev;
     char kicks[KOS__SRV_KICKS_MAX][KOS__DEVICE_ID_LEN + 1];
     unsigned n_kicks;
+    unsigned pending_logged; /* new pending devices logged (devices.c) */
     bool runtime_written;
     /* Sees every event emitted, after the streams (tests). */
     void (*tap)(void *arg, const char *type, const char *device, json_t *data);

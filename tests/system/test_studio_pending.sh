@@ -123,6 +123,10 @@ count=$(api api/devices | python3 -c 'import json, sys; print(len([x for x in js
 [ "$count" -eq 100 ] || fail "$count pending devices listed after a flood of 130 keys; at most 100"
 rows=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from pending").fetchone()[0])' "$DATA/studio.db")
 [ "$rows" -le 100 ] || fail "the database holds $rows pending rows"
+logged=$(grep -c "is waiting for approval" "$DATA/server.log")
+[ "$logged" -le 100 ] || fail "the server's log has $logged lines about pending devices; at most 100"
+grep -q "new devices waited for approval since the server started: the next are not logged" "$DATA/server.log" ||
+  fail "the server's log does not say it stopped logging pending devices"
 # Studio still answers, and the approved device is still known.
 api api/devices | grep -q '"name":"bench-p"' || fail "the approved device is gone after the flood"
 echo PASS
