@@ -458,16 +458,17 @@ static json_t *device_row(sqlite3_stmt *s, bool full)
     return d;
 }
 
-json_t *kos__store_devices_json(struct kos__store *st)
+/* Every row statement s (prepared, or NULL: it failed) gives, as an array
+ * of row()'s objects; NULL if one fails. Finalizes s. */
+static json_t *rows_json(sqlite3_stmt *s, json_t *(*row)(sqlite3_stmt *s, bool full))
 {
-    sqlite3_stmt *s = prep(st, "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY registered_ms, id");
     json_t *all = json_array();
     int step;
 
     if (!s || !all)
         goto out_fail;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *d = device_row(s, false);
+        json_t *d = row(s, false);
         if (!d || json_array_append_new(all, d) != 0)
             goto out_fail;
     }
@@ -480,6 +481,12 @@ out_fail:
     sqlite3_finalize(s);
     json_decref(all);
     return NULL;
+}
+
+json_t *kos__store_devices_json(struct kos__store *st)
+{
+    return rows_json(prep(st, "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY registered_ms, id"),
+                     device_row);
 }
 
 json_t *kos__store_device_json(struct kos__store *st, const char *id, bool full)
@@ -597,10 +604,11 @@ kos_status_t kos__store_pending_remove(struct kos__store *st, const char *id)
  * cannot have yet null) and what the server saw of its attempts. */
 #define PENDING_COLUMNS "id, name, subject, address, first_ms, last_ms, attempts"
 
-static json_t *pending_row(sqlite3_stmt *s)
+static json_t *pending_row(sqlite3_stmt *s, bool full)
 {
     const char *id = (const char *)sqlite3_column_text(s, 0);
 
+    (void)full; /* a pending device has no health */
     if (!id || strlen(id) != 64)
         return NULL;
     return json_pack("{s:s, s:s%, s:o, s:s, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:i, s:o, s:o, "
@@ -616,36 +624,22 @@ static json_t *pending_row(sqlite3_stmt *s)
 
 json_t *kos__store_pending_json(struct kos__store *st, const char *id)
 {
-    sqlite3_stmt *s = prep(st, id ? "SELECT " PENDING_COLUMNS " FROM pending WHERE id = ?"
-                                  : "SELECT " PENDING_COLUMNS " FROM pending "
-                                    "WHERE id NOT IN (SELECT id FROM devices) "
-                                    "ORDER BY first_ms, id");
-    json_t *all = id ? NULL : json_array(), *d;
-    int step;
+    sqlite3_stmt *s;
+    json_t *d = NULL;
 
-    if (!s || (!id && !all))
-        goto out_fail;
-    if (id)
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!(d = pending_row(s)))
-            goto out_fail;
-        if (id) {
-            sqlite3_finalize(s);
-            return d;
-        }
-        if (json_array_append_new(all, d) != 0)
-            goto out_fail;
-    }
-    if (step != SQLITE_DONE)
-        goto out_fail;
+    if (!id)
+        return rows_json(prep(st, "SELECT " PENDING_COLUMNS " FROM pending "
+                                  "WHERE id NOT IN (SELECT id FROM devices) "
+                                  "ORDER BY first_ms, id"),
+                         pending_row);
+    s = prep(st, "SELECT " PENDING_COLUMNS " FROM pending WHERE id = ?");
+    if (!s)
+        return NULL;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        d = pending_row(s, true);
     sqlite3_finalize(s);
-    return all;
-
-out_fail:
-    sqlite3_finalize(s);
-    json_decref(all);
-    return NULL;
+    return d;
 }
 
 /* ---- log records ---- */

@@ -225,12 +225,28 @@ out:
     return ok;
 }
 
+/* Adds to bundle `out` what the device needs to reach Studio: its
+ * certificate, Studio's CA and address (docs/link.md, "Provisioning"). */
+static bool add_server_items(const char *out, const char *cert, const char *ca, const char *addr,
+                             char *err, size_t errlen)
+{
+    char server_txt[256];
+
+    snprintf(server_txt, sizeof(server_txt), "address %s\nname studio\n", addr);
+    return kos__key_bundle_add_item(out, "identity_cert", "x509", "identity.crt", cert,
+                                    strlen(cert), err, errlen) == KOS_STATUS_OK &&
+           kos__key_bundle_add_item(out, "server_ca", "x509", "server_ca.crt", ca, strlen(ca), err,
+                                    errlen) == KOS_STATUS_OK &&
+           kos__key_bundle_add_item(out, "server", "text", "server.txt", server_txt,
+                                    strlen(server_txt), err, errlen) == KOS_STATUS_OK;
+}
+
 /* Registers bundle `out`'s identity key with Studio `s` and adds the
  * certificate, the CA and the address to the bundle. On failure says why
  * (the caller removes the bundle). */
 static bool provision(const struct kos__tool_studio *s, const char *out, const char *name)
 {
-    char path[PATH_MAX], err[1024], ids[2][2 * KOS__KEY_ID_LEN + 1], server_txt[256];
+    char path[PATH_MAX], err[1024], ids[2][2 * KOS__KEY_ID_LEN + 1];
     const char *id, *cert, *ca, *addr, *given;
     json_t *req = NULL, *resp = NULL;
     char *body = NULL, *pem = NULL;
@@ -275,13 +291,7 @@ static bool provision(const struct kos__tool_studio *s, const char *out, const c
     }
     if (!answer_ok(pub, id, cert, ca, ids, err, sizeof(err)))
         goto out_revoke;
-    snprintf(server_txt, sizeof(server_txt), "address %s\nname studio\n", addr);
-    if (kos__key_bundle_add_item(out, "identity_cert", "x509", "identity.crt", cert, strlen(cert),
-                                 err, sizeof(err)) != KOS_STATUS_OK ||
-        kos__key_bundle_add_item(out, "server_ca", "x509", "server_ca.crt", ca, strlen(ca), err,
-                                 sizeof(err)) != KOS_STATUS_OK ||
-        kos__key_bundle_add_item(out, "server", "text", "server.txt", server_txt,
-                                 strlen(server_txt), err, sizeof(err)) != KOS_STATUS_OK)
+    if (!add_server_items(out, cert, ca, addr, err, sizeof(err)))
         goto out_revoke;
     printf("registered with Studio as '%s' (device id %s); it connects to %s\n", given, id, addr);
     ok = true;
@@ -366,7 +376,7 @@ static char *self_signed_pem(EVP_PKEY *key, const char *id, const char *name)
  * (GET /api/server). On failure says why (the caller removes the bundle). */
 static bool provision_pending(const struct kos__tool_studio *s, const char *out, const char *name)
 {
-    char path[PATH_MAX], err[1024], id[65], server_txt[256];
+    char path[PATH_MAX], err[1024], id[65];
     const char *ca, *addr;
     unsigned char raw[32], md[32];
     size_t rawlen = sizeof(raw);
@@ -401,13 +411,7 @@ static bool provision_pending(const struct kos__tool_studio *s, const char *out,
         snprintf(err, sizeof(err), "cannot make the device's certificate (OpenSSL)");
         goto out_say;
     }
-    snprintf(server_txt, sizeof(server_txt), "address %s\nname studio\n", addr);
-    if (kos__key_bundle_add_item(out, "identity_cert", "x509", "identity.crt", cert, strlen(cert),
-                                 err, sizeof(err)) != KOS_STATUS_OK ||
-        kos__key_bundle_add_item(out, "server_ca", "x509", "server_ca.crt", ca, strlen(ca), err,
-                                 sizeof(err)) != KOS_STATUS_OK ||
-        kos__key_bundle_add_item(out, "server", "text", "server.txt", server_txt,
-                                 strlen(server_txt), err, sizeof(err)) != KOS_STATUS_OK)
+    if (!add_server_items(out, cert, ca, addr, err, sizeof(err)))
         goto out_say;
     printf("not registered (device id %s): when it first connects to %s, approve it in "
            "Studio's device list\n",
