@@ -5,7 +5,9 @@
  *
  * A connection goes: accepted -> TLS handshake (verify_cb names the device
  * by its certificate's key and asks admit()) -> link upgrading -> up
- * (online()) -> closed (offline()). What stays true: a device is online at
+ * (online()) -> closed (offline()); a pending device's (an unknown key
+ * with its own certificate, recorded by pending()) goes from the handshake
+ * to an upgrade answered 202 and closed, never up. What stays true: a device is online at
  * most once (up_cb ends an older link of the same id, and says offline for
  * it, before it says online for the new one); a connection that is not a
  * link within KOS__LINK_UPGRADE_MS of its accept is dropped; nothing a
@@ -166,9 +168,9 @@ static bool self_signed(X509 *cert, int err)
 
 /* What the server records of a pending device, from its certificate and
  * its connection: the name it offers (the subject's `name` attribute when
- * it is 1 to KOS__SRV_NAME_MAX printable ASCII characters, else ""), the
- * subject as printable ASCII (anything else as '?', cut at
- * KOS__SRV_SUBJECT_MAX), and the peer's address. */
+ * it is 1 to KOS__DEVPORT_NAME_MAX printable ASCII characters, else ""),
+ * the subject as printable ASCII (anything else as '?', cut at
+ * KOS__DEVPORT_SUBJECT_MAX), and the peer's address. */
 static void pending_of(SSL *ssl, X509 *cert, struct kos__devport_pending *p)
 {
     X509_NAME *subj = X509_get_subject_name(cert);
