@@ -227,6 +227,23 @@ static char *take_body(struct evhttp_request *req, size_t *len)
 
 /* ---- routes ---- */
 
+/* GET /api/devices: the registered devices, then the pending ones. */
+static json_t *devices_json(struct kos__srv *srv)
+{
+    json_t *all = kos__store_devices_json(srv->store), *pending;
+
+    if (!all)
+        return NULL;
+    pending = kos__store_pending_json(srv->store, NULL);
+    if (!pending || json_array_extend(all, pending) != 0) {
+        json_decref(pending);
+        json_decref(all);
+        return NULL;
+    }
+    json_decref(pending);
+    return json_pack("{s:o}", "devices", all);
+}
+
 static void devices_post(struct kos__srv *srv, struct evhttp_request *req)
 {
     struct kos__req_register r;
@@ -434,6 +451,40 @@ static void events_get(struct kos__srv *srv, struct evhttp_request *req, const c
                     KOS__SRV_SSE_CLIENTS_MAX);
 }
 
+/* POST /api/devices/ID/approve [{"name": NAME}], POST .../reject: a
+ * pending device registered, or registered revoked (docs/link.md, "Pending
+ * devices"). */
+static void decide_post(struct kos__srv *srv, struct evhttp_request *req, const char *id,
+                        bool approve)
+{
+    char err[512], name[KOS__SRV_NAME_MAX + 1] = "", *body;
+    size_t len = 0;
+    kos_status_t st;
+
+    if (!(body = take_body(req, &len)))
+        return;
+    st = approve ? kos__req_approve(body, len, name, err, sizeof(err))
+         : len   ? (snprintf(err, sizeof(err), "a rejection takes no body"),
+                  KOS_STATUS_INVALID_ARGUMENT)
+                 : KOS_STATUS_OK;
+    free(body);
+    if (st) {
+        reply_error(req, 400, "%s", err);
+        return;
+    }
+    st = kos__devices_decide(srv, id, approve, name, err, sizeof(err));
+    if (st) {
+        reply_error(req,
+                    st == KOS_STATUS_NOT_FOUND        ? 404
+                    : st == KOS_STATUS_ALREADY_EXISTS ? 409
+                    : st == KOS_STATUS_NO_MEMORY      ? 507
+                                                      : 500,
+                    "%s", err);
+        return;
+    }
+    reply_json(req, 200, kos__store_device_json(srv->store, id, true));
+}
+
 /* Refuses a method a route does not take. */
 static void not_allowed(struct evhttp_request *req, const char *allow)
 {
@@ -463,6 +514,8 @@ static void device_route(struct kos__srv *srv, struct evhttp_request *req, bool 
         }
         j = kos__store_device_json(srv->store, id, true);
         if (!j)
+            j = kos__store_pending_json(srv->store, id);
+        if (!j)
             reply_error(req, 404, "no device %s", id);
         else
             reply_json(req, 200, j);
@@ -476,6 +529,11 @@ static void device_route(struct kos__srv *srv, struct evhttp_request *req, bool 
             return;
         }
         reply_json(req, 200, kos__store_device_json(srv->store, id, true));
+    } else if (strcmp(what, "approve") == 0 || strcmp(what, "reject") == 0) {
+        if (get)
+            not_allowed(req, "POST");
+        else
+            decide_post(srv, req, id, what[0] == 'a');
     } else if (strcmp(what, "commands") == 0) {
         if (get)
             not_allowed(req, "POST");
@@ -510,8 +568,7 @@ static void api_route(struct kos__srv *srv, struct evhttp_request *req, bool get
         if (has_query)
             reply_error(req, 400, "/api/devices takes no query parameters");
         else if (get)
-            reply_json(req, 200,
-                       json_pack("{s:o}", "devices", kos__store_devices_json(srv->store)));
+            reply_json(req, 200, devices_json(srv));
         else
             devices_post(srv, req);
     } else if (strncmp(path, DEVICES_PREFIX, sizeof(DEVICES_PREFIX) - 1) == 0) {
@@ -525,9 +582,9 @@ static void api_route(struct kos__srv *srv, struct evhttp_request *req, bool get
         else if (!get)
             not_allowed(req, "GET");
         else
-            reply_json(
-                req, 200,
-                json_pack("{s:s, s:s}", "name", "studio", "device_address", srv->device_addr));
+            reply_json(req, 200,
+                       json_pack("{s:s, s:s, s:s}", "name", "studio", "device_address",
+                                 srv->device_addr, "server_ca", kos__ca_cert_pem(srv->ca)));
     } else if (strcmp(path, "/api/events") == 0) {
         /* HEAD too: a stream without a body would only hold a place. */
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)

@@ -22,6 +22,7 @@
 
 #include "admin.pb-c.h"
 #include "boot_int.h"
+#include "ca.h"
 #include "events.h"
 #include "logs.pb-c.h"
 #include "req.h"
@@ -146,10 +147,8 @@ static kos_status_t hook_admit(void *arg, const char *id)
     struct kos__srv *srv = arg;
     enum kos__dev_state state;
 
-    if (kos__store_device_get(srv->store, id, &state, NULL) != KOS_STATUS_OK) {
-        kos__srv_log("device port: refused device %.16s: not registered", id);
-        return KOS_STATUS_UNAUTHORIZED;
-    }
+    if (kos__store_device_get(srv->store, id, &state, NULL) != KOS_STATUS_OK)
+        return KOS_STATUS_NOT_FOUND; /* the port refuses it, or asks hook_pending */
     if (state == KOS__DEV_REVOKED) {
         kos__srv_log("device port: refused device %.16s: revoked", id);
         return KOS_STATUS_UNAUTHORIZED;
@@ -162,6 +161,37 @@ static kos_status_t hook_admit(void *arg, const char *id)
 static bool listened(const struct kos__srv *srv)
 {
     return (srv->events && kos__events_clients(srv->events)) || srv->tap;
+}
+
+/* An unknown device with its own certificate tried to connect: it is
+ * recorded as pending (at most KOS__SRV_PENDING_MAX are kept), said in the
+ * server's log the first time (for a bounded number of keys), and shown to
+ * the UI. The port answers it
+ * "waiting for approval"; nothing else of it is stored. */
+static void hook_pending(void *arg, const char *id, const uint8_t pub[32],
+                         const struct kos__devport_pending *p)
+{
+    struct kos__srv *srv = arg;
+    const char *name = kos__req_name_valid(p->name, strlen(p->name)) ? p->name : "";
+    bool is_new = false;
+
+    if (kos__store_pending_seen(srv->store, id, pub, name, p->subject, p->address, &is_new) !=
+        KOS_STATUS_OK)
+        return;
+    /* The log says so for the first KOS__SRV_PENDING_MAX new keys since the
+     * server started, then once that it stops: a flood of keys does not
+     * grow it. */
+    if (is_new && srv->pending_logged < KOS__SRV_PENDING_MAX)
+        kos__srv_log("device %.16s from %s is waiting for approval (%s)", id, p->address,
+                     p->subject);
+    else if (is_new && srv->pending_logged == KOS__SRV_PENDING_MAX)
+        kos__srv_log("%u new devices waited for approval since the server started: the next "
+                     "are not logged (the device list shows them)",
+                     KOS__SRV_PENDING_MAX);
+    if (is_new && srv->pending_logged <= KOS__SRV_PENDING_MAX)
+        srv->pending_logged++;
+    if (listened(srv))
+        kos__srv_emit(srv, "device", id, kos__store_pending_json(srv->store, id));
 }
 
 void kos__devices_changed(struct kos__srv *srv, const char *id)
@@ -541,7 +571,8 @@ static void hook_data(void *arg, const char *id, uint32_t ch, const uint8_t *p, 
 
 struct kos__devport_hooks kos__devices_hooks(struct kos__srv *srv)
 {
-    return (struct kos__devport_hooks){srv, hook_admit, hook_online, hook_offline, hook_data};
+    return (struct kos__devport_hooks){srv,          hook_admit, hook_online,
+                                       hook_offline, hook_data,  hook_pending};
 }
 
 /* ---- what the API asks ---- */
@@ -626,6 +657,52 @@ kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
                  cmd->kind == KOS__CMD_RESTART_APP ? "restart an app"
                  : cmd->kind == KOS__CMD_TRACE     ? (cmd->on ? "tracing on" : "tracing off")
                                                    : "reboot");
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__devices_decide(struct kos__srv *srv, const char *id, bool approve,
+                                 const char *name, char *err, size_t errlen)
+{
+    char offered[KOS__SRV_NAME_MAX + 1], *cert = NULL;
+    enum kos__dev_state state;
+    uint8_t pub[32];
+    kos_status_t st;
+
+    err[0] = '\0';
+    if (kos__store_device_get(srv->store, id, &state, NULL) == KOS_STATUS_OK) {
+        snprintf(err, errlen, "device %s is not pending: it is %s", id, kos__dev_state_name(state));
+        return KOS_STATUS_ALREADY_EXISTS;
+    }
+    st = kos__store_pending_get(srv->store, id, pub, offered);
+    if (st) {
+        snprintf(err, errlen,
+                 st == KOS_STATUS_NOT_FOUND ? "no pending device %s (a device is pending "
+                                              "from its first attempt to connect)"
+                                            : "the database failed reading pending device %s",
+                 id);
+        return st;
+    }
+    if (!name || !name[0])
+        name = offered;
+    if (!name[0]) {
+        snprintf(offered, sizeof(offered), "device-%.16s", id);
+        name = offered;
+    }
+    st = kos__ca_issue_device(srv->ca, pub, &cert, err, errlen);
+    if (!st)
+        st = kos__store_device_add(srv->store, id, name, pub, cert, err, errlen);
+    free(cert);
+    if (!st && !approve)
+        st = kos__store_device_set_state(srv->store, id, KOS__DEV_REVOKED);
+    if (st) {
+        if (!err[0])
+            snprintf(err, errlen, "the database failed");
+        return st;
+    }
+    if (kos__store_pending_remove(srv->store, id) != KOS_STATUS_OK)
+        kos__srv_log("device %.16s: its pending record stays (the list hides it)", id);
+    kos__srv_log("device %.16s %s as '%s'", id, approve ? "approved" : "rejected (revoked)", name);
+    kos__devices_changed(srv, id);
     return KOS_STATUS_OK;
 }
 

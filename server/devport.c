@@ -5,7 +5,9 @@
  *
  * A connection goes: accepted -> TLS handshake (verify_cb names the device
  * by its certificate's key and asks admit()) -> link upgrading -> up
- * (online()) -> closed (offline()). What stays true: a device is online at
+ * (online()) -> closed (offline()); a pending device's (an unknown key
+ * with its own certificate, recorded by pending()) goes from the handshake
+ * to an upgrade answered 202 and closed, never up. What stays true: a device is online at
  * most once (up_cb ends an older link of the same id, and says offline for
  * it, before it says online for the new one); a connection that is not a
  * link within KOS__LINK_UPGRADE_MS of its accept is dropped; nothing a
@@ -42,6 +44,7 @@ struct conn {
     struct event *hs_timer;
     char id[KOS__DEVICE_ID_LEN + 1];
     bool online;
+    bool pending; /* an unknown self-signed key: answered, never linked */
 };
 
 struct kos__devport {
@@ -149,22 +152,82 @@ static bool device_id(X509 *cert, char id[KOS__DEVICE_ID_LEN + 1])
     return true;
 }
 
+/* Whether cert, which did not chain to the CA, is a device's own
+ * self-signed certificate (docs/link.md, "Pending devices"): issuer and
+ * subject the same and its signature made by its own key. Costs one
+ * Ed25519 verification, no more than the handshake's own. */
+static bool self_signed(X509 *cert, int err)
+{
+    if (err != X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT &&
+        err != X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY &&
+        err != X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE)
+        return false;
+    return X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0 &&
+           X509_verify(cert, X509_get0_pubkey(cert)) == 1;
+}
+
+/* What the server records of a pending device, from its certificate and
+ * its connection: the name it offers (the subject's `name` attribute when
+ * it is 1 to KOS__DEVPORT_NAME_MAX printable ASCII characters, else ""),
+ * the subject as printable ASCII (anything else as '?', cut at
+ * KOS__DEVPORT_SUBJECT_MAX), and the peer's address. */
+static void pending_of(SSL *ssl, X509 *cert, struct kos__devport_pending *p)
+{
+    X509_NAME *subj = X509_get_subject_name(cert);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "?";
+    int n, fd = SSL_get_fd(ssl);
+
+    memset(p, 0, sizeof(*p));
+    n = X509_NAME_get_text_by_NID(subj, NID_name, p->name, sizeof(p->name));
+    if (n < 1 || n > (int)KOS__DEVPORT_NAME_MAX)
+        p->name[0] = '\0';
+    for (int i = 0; i < n && p->name[0]; i++)
+        if (p->name[i] < 0x20 || p->name[i] > 0x7e)
+            p->name[0] = '\0';
+    X509_NAME_oneline(subj, p->subject, sizeof(p->subject));
+    for (char *c = p->subject; *c; c++)
+        if (*c < 0x20 || *c > 0x7e)
+            *c = '?';
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+    }
+    snprintf(p->address, sizeof(p->address), "%s", host);
+}
+
 /* Checks the client's certificate: the chain as OpenSSL found it, then at
  * depth 0 the device's id from its key, its CN against that id, and the
- * admit() hook. A refusal fails the handshake (see docs/link.md for the
- * alert). */
+ * admit() hook. A certificate that does not chain to the CA passes only
+ * when it is self-signed and its key is registered (an approved pending
+ * device), or unknown to admit() and the port takes pending devices: then
+ * the pending() hook records it and the connection is marked to be
+ * answered "waiting for approval" after the handshake, never linked. A
+ * refusal fails the handshake (see docs/link.md for the alert). */
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
     struct conn *c = ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
     X509 *cert = X509_STORE_CTX_get_current_cert(x);
     char id[KOS__DEVICE_ID_LEN + 1], cn[256];
+    bool own = false;
     X509_NAME *subj;
+    kos_status_t st;
     int n, cns = 0;
 
-    if (!ok || !c)
+    if (!c)
         return 0;
     if (X509_STORE_CTX_get_error_depth(x) != 0)
+        return ok;
+    if (!ok) {
+        if (!cert || !self_signed(cert, X509_STORE_CTX_get_error(x)))
+            return 0;
+        own = true;
+    }
+    if (c->id[0] && (own || c->pending)) /* checked already; OpenSSL asks again */
         return 1;
     if (!cert || !device_id(cert, id)) {
         X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
@@ -178,10 +241,29 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
         X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
         return 0;
     }
-    if (!c->dp->hooks.admit || c->dp->hooks.admit(c->dp->hooks.arg, id) != KOS_STATUS_OK) {
+    st = c->dp->hooks.admit ? c->dp->hooks.admit(c->dp->hooks.arg, id) : KOS_STATUS_UNAUTHORIZED;
+    if (st == KOS_STATUS_NOT_FOUND && own && c->dp->hooks.pending) {
+        struct kos__devport_pending p;
+        unsigned char raw[32];
+        size_t rn = sizeof(raw);
+        if (EVP_PKEY_get_raw_public_key(X509_get0_pubkey(cert), raw, &rn) != 1 ||
+            rn != sizeof(raw)) {
+            X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
+            return 0;
+        }
+        pending_of(ssl, cert, &p);
+        c->dp->hooks.pending(c->dp->hooks.arg, id, raw, &p);
+        c->pending = true;
+        X509_STORE_CTX_set_error(x, X509_V_OK);
+        memcpy(c->id, id, sizeof(id));
+        return 1;
+    }
+    if (st != KOS_STATUS_OK) {
         X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
         return 0;
     }
+    if (own)
+        X509_STORE_CTX_set_error(x, X509_V_OK);
     memcpy(c->id, id, sizeof(id));
     return 1;
 }
@@ -259,7 +341,8 @@ static void hs_event_cb(struct bufferevent *bev, short what, void *arg)
                                    .agent = "kos-server/0.1",
                                    .device_id = c->id,
                                    .upgrade_ms = c->dp->upgrade_ms,
-                                   .idle_ms = c->dp->idle_ms};
+                                   .idle_ms = c->dp->idle_ms,
+                                   .pending = c->pending ? KOS__DEVPORT_PENDING_REASON : NULL};
     struct kos__link_cbs cbs = {.arg = c, .up = up_cb, .data = data_cb, .closed = closed_cb};
 
     if (!(what & BEV_EVENT_CONNECTED) || !c->id[0]) {

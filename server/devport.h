@@ -25,10 +25,25 @@
 
 struct kos__devport;
 
+/* What the port saw of a pending device (docs/link.md, "Pending
+ * devices"): all printable ASCII, NUL-terminated. */
+#define KOS__DEVPORT_NAME_MAX    64u
+#define KOS__DEVPORT_SUBJECT_MAX 256u
+struct kos__devport_pending {
+    char name[KOS__DEVPORT_NAME_MAX + 1];       /* offered by its certificate, or "" */
+    char subject[KOS__DEVPORT_SUBJECT_MAX + 1]; /* its certificate's subject */
+    char address[48];                           /* where it connected from */
+};
+
+/* What a pending device is answered (HTTP 202, Kos-Reason). */
+#define KOS__DEVPORT_PENDING_REASON "waiting for approval in Studio"
+
 struct kos__devport_hooks {
     void *arg;
-    /* Whether device `id` may connect: KOS_STATUS_OK, or KOS_STATUS_UNAUTHORIZED
-     * (unknown or revoked: the handshake is refused with access_denied). */
+    /* Whether device `id` may connect: KOS_STATUS_OK, KOS_STATUS_NOT_FOUND
+     * (unknown) or KOS_STATUS_UNAUTHORIZED (revoked). A refused device's
+     * handshake fails with bad_certificate; an unknown one whose
+     * certificate is its own (self-signed) is pending, when pending is set. */
     kos_status_t (*admit)(void *arg, const char *id);
     /* The device's link is up (Hello exchanged). */
     void (*online)(void *arg, const char *id);
@@ -37,6 +52,13 @@ struct kos__devport_hooks {
     /* A whole message arrived on channel `ch` (1 admin: an AdminUp; 2 logs:
      * a LogBatch). The bytes are the hook's to read only during the call. */
     void (*data)(void *arg, const char *id, uint32_t ch, const uint8_t *p, size_t n);
+    /* Unknown device `id` with raw Ed25519 key `pub` and a self-signed
+     * certificate tried to connect (NULL: such a device is refused). Its
+     * handshake completes, and its upgrade is answered 202 "waiting for
+     * approval": it never links, and nothing it sends reaches the hooks.
+     * Called from inside the handshake: record, never block for long. */
+    void (*pending)(void *arg, const char *id, const uint8_t pub[32],
+                    const struct kos__devport_pending *p);
 };
 
 /* Listens on `addr` ("127.0.0.1:7443", port 0 for any free one) with `ctx`

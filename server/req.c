@@ -104,6 +104,42 @@ static bool only_known(json_t *obj, const char *const *known, size_t n, const ch
     return true;
 }
 
+/* A body's optional "name" (absent or null: out stays ""). */
+static bool read_name(const json_t *name, char out[KOS__SRV_NAME_MAX + 1], char *err, size_t errlen)
+{
+    if (!name || json_is_null(name))
+        return true;
+    if (!json_is_string(name) ||
+        !kos__req_name_valid(json_string_value(name), json_string_length(name))) {
+        snprintf(err, errlen,
+                 "\"name\" must be a string of 1 to %u bytes without control characters",
+                 KOS__SRV_NAME_MAX);
+        return false;
+    }
+    memcpy(out, json_string_value(name), json_string_length(name));
+    out[json_string_length(name)] = '\0';
+    return true;
+}
+
+kos_status_t kos__req_approve(const char *body, size_t len, char name[KOS__SRV_NAME_MAX + 1],
+                              char *err, size_t errlen)
+{
+    static const char *const known[] = {"name"};
+    kos_status_t st = KOS_STATUS_INVALID_ARGUMENT;
+    json_t *j;
+
+    name[0] = '\0';
+    if (len == 0)
+        return KOS_STATUS_OK;
+    if (!(j = load_object(body, len, err, errlen)))
+        return st;
+    if (only_known(j, known, 1, "an approval takes \"name\" (optional) or no body", err, errlen) &&
+        read_name(json_object_get(j, "name"), name, err, errlen))
+        st = KOS_STATUS_OK;
+    json_decref(j);
+    return st;
+}
+
 kos_status_t kos__req_register(const char *body, size_t len, struct kos__req_register *out,
                                char *err, size_t errlen)
 {
@@ -129,16 +165,8 @@ kos_status_t kos__req_register(const char *body, size_t len, struct kos__req_reg
         snprintf(err, errlen, "\"public_key\" must be a string (PEM)");
         goto out;
     }
-    if (name && !json_is_null(name)) {
-        if (!json_is_string(name) ||
-            !kos__req_name_valid(json_string_value(name), json_string_length(name))) {
-            snprintf(err, errlen,
-                     "\"name\" must be a string of 1 to %u bytes without control characters",
-                     KOS__SRV_NAME_MAX);
-            goto out;
-        }
-        memcpy(out->name, json_string_value(name), json_string_length(name));
-    }
+    if (!read_name(name, out->name, err, errlen))
+        goto out;
     if (kos__ca_parse_public_key(json_string_value(pk), json_string_length(pk), out->pub, err,
                                  errlen) != KOS_STATUS_OK)
         goto out;

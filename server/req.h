@@ -36,6 +36,11 @@ bool kos__req_name_valid(const char *s, size_t len);
 kos_status_t kos__req_register(const char *body, size_t len, struct kos__req_register *out,
                                char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* POST /api/devices/ID/approve: no body, or {"name": NAME}; name is ""
+ * when none is given. */
+kos_status_t kos__req_approve(const char *body, size_t len, char name[KOS__SRV_NAME_MAX + 1],
+                              char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* POST /api/devices/ID/commands: {"restart_app": APP}, {"reboot": true}
  * or {"trace": {"app": APP, "on": BOOL}}. */
 enum kos__req_cmd { KOS__CMD_RESTART_APP, KOS__CMD_REBOOT, KOS__CMD_TRACE };

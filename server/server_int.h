@@ -60,6 +60,7 @@ struct kos__srv {
     struct event *sig_term, *sig_int, *kick_ev;
     char kicks[KOS__SRV_KICKS_MAX][KOS__DEVICE_ID_LEN + 1];
     unsigned n_kicks;
+    unsigned pending_logged; /* new pending devices logged (devices.c) */
     bool runtime_written;
     /* Sees every event emitted, after the streams (tests). */
     void (*tap)(void *arg, const char *type, const char *device, json_t *data);
@@ -110,6 +111,18 @@ kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
 /* Revokes device id: its state, a device event, and its link ended now.
  * KOS_STATUS_NOT_FOUND if unknown. */
 kos_status_t kos__devices_revoke(struct kos__srv *srv, const char *id)
+    __attribute__((warn_unused_result));
+
+/* Approves pending device id (docs/link.md, "Pending devices"): registers
+ * its key under `name` (NULL or "": the name its certificate offered, else
+ * device-KEYID), so that its next attempt links; or rejects it: registered
+ * and revoked at once, so that it is refused from then on. Either way it is
+ * no longer pending, and a device event says what it is now.
+ * KOS_STATUS_NOT_FOUND if it is not pending, KOS_STATUS_ALREADY_EXISTS if
+ * it is registered (whatever its state), KOS_STATUS_NO_MEMORY if the
+ * registry is full; err says which. */
+kos_status_t kos__devices_decide(struct kos__srv *srv, const char *id, bool approve,
+                                 const char *name, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* Emits a device event for device id as it is now. */

@@ -43,6 +43,12 @@
 
 /* Devices a server registers (an API client cannot fill the disk). */
 #define KOS__SRV_DEVICES_MAX 10000u
+/* Devices waiting for approval that the server remembers (docs/link.md,
+ * "Pending devices"): anyone who can reach the device port can make a key,
+ * so a flood of unknown keys costs at most this many small rows (and as
+ * many rows on the UI's page); the least recently seen are forgotten, and
+ * a real device forgotten so comes back on its next attempt. */
+#define KOS__SRV_PENDING_MAX 100u
 /* A device's name, bytes of UTF-8. */
 #define KOS__SRV_NAME_MAX 64u
 /* A public key PEM in a registration. An Ed25519 one is 113 bytes. */

@@ -76,6 +76,18 @@ static const char *const migrations_sql[] = {
     "  verified INTEGER NOT NULL,"
     "  PRIMARY KEY (device, seq)"
     ") WITHOUT ROWID;",
+    /* 3: devices waiting for approval (docs/link.md, "Pending devices"). */
+    "CREATE TABLE pending ("
+    "  id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 64),"
+    "  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  name TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  first_ms INTEGER NOT NULL,"
+    "  last_ms INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX pending_by_last ON pending(last_ms);",
 };
 
 const struct kos__migrations kos__store_migrations = {
@@ -446,16 +458,17 @@ static json_t *device_row(sqlite3_stmt *s, bool full)
     return d;
 }
 
-json_t *kos__store_devices_json(struct kos__store *st)
+/* Every row statement s (prepared, or NULL: it failed) gives, as an array
+ * of row()'s objects; NULL if one fails. Finalizes s. */
+static json_t *rows_json(sqlite3_stmt *s, json_t *(*row)(sqlite3_stmt *s, bool full))
 {
-    sqlite3_stmt *s = prep(st, "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY registered_ms, id");
     json_t *all = json_array();
     int step;
 
     if (!s || !all)
         goto out_fail;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *d = device_row(s, false);
+        json_t *d = row(s, false);
         if (!d || json_array_append_new(all, d) != 0)
             goto out_fail;
     }
@@ -470,6 +483,12 @@ out_fail:
     return NULL;
 }
 
+json_t *kos__store_devices_json(struct kos__store *st)
+{
+    return rows_json(prep(st, "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY registered_ms, id"),
+                     device_row);
+}
+
 json_t *kos__store_device_json(struct kos__store *st, const char *id, bool full)
 {
     sqlite3_stmt *s = prep(st, "SELECT " DEVICE_COLUMNS " FROM devices WHERE id = ?");
@@ -480,6 +499,145 @@ json_t *kos__store_device_json(struct kos__store *st, const char *id, bool full)
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_ROW)
         d = device_row(s, full);
+    sqlite3_finalize(s);
+    return d;
+}
+
+/* ---- devices waiting for approval ---- */
+
+kos_status_t kos__store_pending_seen(struct kos__store *st, const char *id, const uint8_t pub[32],
+                                     const char *name, const char *subject, const char *address,
+                                     bool *is_new)
+{
+    sqlite3_stmt *s;
+    int64_t now = kos__now_ms();
+    int rc;
+
+    if (!exec(st, "BEGIN IMMEDIATE"))
+        return db_failed(st, "recording a pending device");
+    s = prep(st, "SELECT 1 FROM pending WHERE id = ?");
+    if (!s)
+        goto out_failed;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        goto out_failed;
+    *is_new = rc == SQLITE_DONE;
+    s = prep(st, "INSERT INTO pending (id, public_key, name, subject, address, first_ms, "
+                 "last_ms, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1) "
+                 "ON CONFLICT (id) DO UPDATE SET address = ?5, last_ms = ?6, "
+                 "attempts = min(attempts + 1, 1000000000)");
+    if (!s)
+        goto out_failed;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, pub, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, subject, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, address, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, now);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        goto out_failed;
+    /* The newest KOS__SRV_PENDING_MAX stay; the one just seen is newest. */
+    s = prep(st, "DELETE FROM pending WHERE id NOT IN "
+                 "(SELECT id FROM pending ORDER BY last_ms DESC, id LIMIT ?)");
+    if (!s)
+        goto out_failed;
+    sqlite3_bind_int(s, 1, (int)KOS__SRV_PENDING_MAX);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE || !exec(st, "COMMIT"))
+        goto out_failed;
+    return KOS_STATUS_OK;
+
+out_failed:
+    rollback(st);
+    return db_failed(st, "recording a pending device");
+}
+
+kos_status_t kos__store_pending_get(struct kos__store *st, const char *id, uint8_t pub[32],
+                                    char *name)
+{
+    sqlite3_stmt *s = prep(st, "SELECT public_key, name FROM pending WHERE id = ?");
+    kos_status_t rc = KOS_STATUS_NOT_FOUND;
+    int step;
+
+    if (!s)
+        return KOS_STATUS_IO;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        const char *n = (const char *)sqlite3_column_text(s, 1);
+        if (sqlite3_column_bytes(s, 0) != 32 || !n || strlen(n) > KOS__SRV_NAME_MAX) {
+            rc = KOS_STATUS_IO;
+        } else {
+            memcpy(pub, sqlite3_column_blob(s, 0), 32);
+            memcpy(name, n, strlen(n) + 1);
+            rc = KOS_STATUS_OK;
+        }
+    } else if (step != SQLITE_DONE) {
+        rc = db_failed(st, "reading a pending device");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+kos_status_t kos__store_pending_remove(struct kos__store *st, const char *id)
+{
+    sqlite3_stmt *s = prep(st, "DELETE FROM pending WHERE id = ?");
+    int rc;
+
+    if (!s)
+        return KOS_STATUS_IO;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return db_failed(st, "forgetting a pending device");
+    return sqlite3_changes(st->db) ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;
+}
+
+/* The API's object of a pending device, for the current row of a
+ * PENDING_COLUMNS query: the fields of a registered device's (those it
+ * cannot have yet null) and what the server saw of its attempts. */
+#define PENDING_COLUMNS "id, name, subject, address, first_ms, last_ms, attempts"
+
+static json_t *pending_row(sqlite3_stmt *s, bool full)
+{
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+
+    (void)full; /* a pending device has no health */
+    if (!id || strlen(id) != 64)
+        return NULL;
+    return json_pack("{s:s, s:s%, s:o, s:s, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:i, s:o, s:o, "
+                     "s:o, s:o, s:I}",
+                     "id", id, "key_id", id, (size_t)16, "name", col_text(s, 1), "state", "pending",
+                     "registered", "last_seen", "system", "image", "signer", "kos_version",
+                     "platform", "boot_time", "logs_dropped", 0, "subject", col_text(s, 2),
+                     "address", col_text(s, 3), "first_attempt",
+                     kos__json_time_ms(sqlite3_column_int64(s, 4)), "last_attempt",
+                     kos__json_time_ms(sqlite3_column_int64(s, 5)), "attempts",
+                     (json_int_t)sqlite3_column_int64(s, 6));
+}
+
+json_t *kos__store_pending_json(struct kos__store *st, const char *id)
+{
+    sqlite3_stmt *s;
+    json_t *d = NULL;
+
+    if (!id)
+        return rows_json(prep(st, "SELECT " PENDING_COLUMNS " FROM pending "
+                                  "WHERE id NOT IN (SELECT id FROM devices) "
+                                  "ORDER BY first_ms, id"),
+                         pending_row);
+    s = prep(st, "SELECT " PENDING_COLUMNS " FROM pending WHERE id = ?");
+    if (!s)
+        return NULL;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        d = pending_row(s, true);
     sqlite3_finalize(s);
     return d;
 }

@@ -111,6 +111,33 @@ json_t *kos__store_devices_json(struct kos__store *st);
  * if unknown (or out of memory). */
 json_t *kos__store_device_json(struct kos__store *st, const char *id, bool full);
 
+/* ---- devices waiting for approval (docs/link.md, "Pending devices") ---- */
+
+/* Records an attempt of device `id`, unknown to the registry, with its raw
+ * public key, the name its certificate offers ("" for none), the
+ * certificate's subject and the address it came from (all text checked
+ * by the caller): a new row, or the known one's last attempt, address and
+ * count. Only the KOS__SRV_PENDING_MAX most recently seen are kept: the
+ * others are deleted, in the same transaction. *is_new says whether id
+ * was not pending before. */
+kos_status_t kos__store_pending_seen(struct kos__store *st, const char *id, const uint8_t pub[32],
+                                     const char *name, const char *subject, const char *address,
+                                     bool *is_new) __attribute__((warn_unused_result));
+
+/* Pending device id's public key and offered name (room for
+ * KOS__SRV_NAME_MAX + 1 bytes). KOS_STATUS_NOT_FOUND if it is not pending. */
+kos_status_t kos__store_pending_get(struct kos__store *st, const char *id, uint8_t pub[32],
+                                    char *name) __attribute__((warn_unused_result));
+
+/* Forgets pending device id. KOS_STATUS_NOT_FOUND if it was not pending. */
+kos_status_t kos__store_pending_remove(struct kos__store *st, const char *id)
+    __attribute__((warn_unused_result));
+
+/* Pending device id as the API shows it (NULL: not pending), or, for a
+ * NULL id, every pending device not registered since, as an array, the
+ * first seen first. */
+json_t *kos__store_pending_json(struct kos__store *st, const char *id);
+
 /* ---- log records ---- */
 
 /* One record as a device sent it (strings are not NUL-terminated). */

@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "image.h"
 #include "image_int.h"
@@ -40,7 +41,8 @@ static void keys_usage(FILE *f)
     fprintf(f,
             "usage: kos-tool keys.generate --release --out DIR\n"
             "       kos-tool keys.generate --device --out DIR [--trust RELEASE.pub]...\n"
-            "                              [--server studio [--name NAME] [--data DIR]]\n"
+            "                              [--server studio [--name NAME] [--data DIR]\n"
+            "                               [--pending]]\n"
             "\n"
             "--release makes a new Ed25519 release key pair for signing system images:\n"
             "  DIR/release.key   private key (PKCS#8 PEM, mode 0600): keep it secret;\n"
@@ -62,6 +64,9 @@ static void keys_usage(FILE *f)
             "  DIR/server_ca.crt        the server's CA: the device's trust anchor for it\n"
             "  DIR/server.txt           where the server's device port is\n"
             "If the server cannot be reached or refuses, no bundle is left.\n"
+            "With --pending the device is not registered: DIR/identity.crt is the device's\n"
+            "own self-signed certificate, and the device waits, on its first connection, for\n"
+            "approval in Studio's device list (Approve, or Reject).\n"
             "\n"
             "  --release           make a release key pair\n"
             "  --device            make a device key bundle\n"
@@ -72,6 +77,9 @@ static void keys_usage(FILE *f)
             "  --name NAME         (--server) the device's name there (default device-KEYID)\n"
             "  --data DIR          (--server studio) the Studio's data folder, if not the\n"
             "                      default (as kos-tool server.start --data)\n"
+            "  --pending           (--server) do not register the device: it waits for\n"
+            "                      approval in Studio when it first connects; --name is the\n"
+            "                      name its certificate offers\n"
             "  -o, --out DIR       the folder to write\n"
             "  -h, --help          show this help\n"
             "\n"
@@ -217,12 +225,28 @@ out:
     return ok;
 }
 
+/* Adds to bundle `out` what the device needs to reach Studio: its
+ * certificate, Studio's CA and address (docs/link.md, "Provisioning"). */
+static bool add_server_items(const char *out, const char *cert, const char *ca, const char *addr,
+                             char *err, size_t errlen)
+{
+    char server_txt[256];
+
+    snprintf(server_txt, sizeof(server_txt), "address %s\nname studio\n", addr);
+    return kos__key_bundle_add_item(out, "identity_cert", "x509", "identity.crt", cert,
+                                    strlen(cert), err, errlen) == KOS_STATUS_OK &&
+           kos__key_bundle_add_item(out, "server_ca", "x509", "server_ca.crt", ca, strlen(ca), err,
+                                    errlen) == KOS_STATUS_OK &&
+           kos__key_bundle_add_item(out, "server", "text", "server.txt", server_txt,
+                                    strlen(server_txt), err, errlen) == KOS_STATUS_OK;
+}
+
 /* Registers bundle `out`'s identity key with Studio `s` and adds the
  * certificate, the CA and the address to the bundle. On failure says why
  * (the caller removes the bundle). */
 static bool provision(const struct kos__tool_studio *s, const char *out, const char *name)
 {
-    char path[PATH_MAX], err[1024], ids[2][2 * KOS__KEY_ID_LEN + 1], server_txt[256];
+    char path[PATH_MAX], err[1024], ids[2][2 * KOS__KEY_ID_LEN + 1];
     const char *id, *cert, *ca, *addr, *given;
     json_t *req = NULL, *resp = NULL;
     char *body = NULL, *pem = NULL;
@@ -267,13 +291,7 @@ static bool provision(const struct kos__tool_studio *s, const char *out, const c
     }
     if (!answer_ok(pub, id, cert, ca, ids, err, sizeof(err)))
         goto out_revoke;
-    snprintf(server_txt, sizeof(server_txt), "address %s\nname studio\n", addr);
-    if (kos__key_bundle_add_item(out, "identity_cert", "x509", "identity.crt", cert, strlen(cert),
-                                 err, sizeof(err)) != KOS_STATUS_OK ||
-        kos__key_bundle_add_item(out, "server_ca", "x509", "server_ca.crt", ca, strlen(ca), err,
-                                 sizeof(err)) != KOS_STATUS_OK ||
-        kos__key_bundle_add_item(out, "server", "text", "server.txt", server_txt,
-                                 strlen(server_txt), err, sizeof(err)) != KOS_STATUS_OK)
+    if (!add_server_items(out, cert, ca, addr, err, sizeof(err)))
         goto out_revoke;
     printf("registered with Studio as '%s' (device id %s); it connects to %s\n", given, id, addr);
     ok = true;
@@ -304,6 +322,113 @@ out:
     return ok;
 }
 
+/* The device's own certificate for identity key `key` (its private half):
+ * X.509 v3, subject CN = the device id and, when given, name = `name` (the
+ * name it offers), self-signed, for client authentication, valid 10 years
+ * (docs/link.md, "Pending devices"). A new PEM string (free), or NULL. */
+static char *self_signed_pem(EVP_PKEY *key, const char *id, const char *name)
+{
+    X509 *x = X509_new();
+    BIGNUM *serial = BN_new();
+    X509_NAME *subj = NULL;
+    X509_EXTENSION *ext;
+    X509V3_CTX ctx;
+    char *pem = NULL;
+    BIO *bio = NULL;
+    bool ok;
+
+    ok = x && serial && X509_set_version(x, X509_VERSION_3) &&
+         BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) &&
+         BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) &&
+         X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
+         X509_gmtime_adj(X509_getm_notAfter(x), 3650L * 24 * 3600) && X509_set_pubkey(x, key) &&
+         (subj = X509_get_subject_name(x)) &&
+         X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)id, -1, -1,
+                                    0) &&
+         (!name || X509_NAME_add_entry_by_NID(subj, NID_name, MBSTRING_UTF8,
+                                              (const unsigned char *)name, -1, -1, 0)) &&
+         X509_set_issuer_name(x, subj);
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    if (ok && (ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_ext_key_usage, "clientAuth"))) {
+        ok = X509_add_ext(x, ext, -1) == 1;
+        X509_EXTENSION_free(ext);
+    } else {
+        ok = false;
+    }
+    /* Ed25519 signs the whole certificate: no digest. */
+    ok = ok && X509_sign(x, key, NULL) > 0 && (bio = BIO_new(BIO_s_mem())) &&
+         PEM_write_bio_X509(bio, x) == 1;
+    if (ok) {
+        char *data;
+        long len = BIO_get_mem_data(bio, &data);
+        pem = len > 0 ? strndup(data, (size_t)len) : NULL;
+    }
+    BIO_free(bio);
+    BN_free(serial);
+    X509_free(x);
+    ERR_clear_error();
+    return pem;
+}
+
+/* Makes bundle `out` ready to wait for approval in Studio `s` without
+ * registering it: the device's own certificate, Studio's CA and address
+ * (GET /api/server). On failure says why (the caller removes the bundle). */
+static bool provision_pending(const struct kos__tool_studio *s, const char *out, const char *name)
+{
+    char path[PATH_MAX], err[1024], id[65];
+    const char *ca, *addr;
+    unsigned char raw[32], md[32];
+    size_t rawlen = sizeof(raw);
+    EVP_PKEY *key = NULL;
+    json_t *resp = NULL;
+    X509 *cax = NULL;
+    char *cert = NULL;
+    bool ok = false;
+    int status;
+
+    snprintf(path, sizeof(path), "%s/identity.key", out);
+    if (kos__key_load_private(path, &key, err, sizeof(err)) != KOS_STATUS_OK)
+        goto out_say;
+    if (EVP_PKEY_get_raw_public_key(key, raw, &rawlen) != 1 || rawlen != sizeof(raw) ||
+        EVP_Digest(raw, rawlen, md, NULL, EVP_sha256(), NULL) != 1) {
+        snprintf(err, sizeof(err), "cannot read the identity key");
+        goto out_say;
+    }
+    kos__image_hex(md, sizeof(md), id);
+    if (kos__tool_studio_call(&s->rt, "GET", "/api/server", NULL, 10, &status, &resp, err,
+                              sizeof(err)) != KOS_STATUS_OK)
+        goto out_say;
+    ca = json_string_value(json_object_get(resp, "server_ca"));
+    addr = json_string_value(json_object_get(resp, "device_address"));
+    if (status != 200 || !ca || !addr || strlen(addr) > 64 || strchr(addr, '\n') ||
+        !(cax = read_cert(ca))) {
+        snprintf(err, sizeof(err), "Studio's answer lacks its CA or its device address: %s",
+                 status == 200 ? "an older Studio? restart it" : kos__tool_studio_error(resp));
+        goto out_say;
+    }
+    if (!(cert = self_signed_pem(key, id, name))) {
+        snprintf(err, sizeof(err), "cannot make the device's certificate (OpenSSL)");
+        goto out_say;
+    }
+    if (!add_server_items(out, cert, ca, addr, err, sizeof(err)))
+        goto out_say;
+    printf("not registered (device id %s): when it first connects to %s, approve it in "
+           "Studio's device list\n",
+           id, addr);
+    ok = true;
+    goto out;
+
+out_say:
+    fprintf(stderr, "kos-tool %s: %s; no bundle was left in %s\n", KEYS_CMD, err, out);
+out:
+    X509_free(cax);
+    EVP_PKEY_free(key);
+    free(cert);
+    json_decref(resp);
+    return ok;
+}
+
 /* Reads bundle dir's index (as it is now) into out. */
 static bool read_index(const char *dir, char *out, size_t cap)
 {
@@ -324,7 +449,7 @@ static bool read_index(const char *dir, char *out, size_t cap)
 }
 
 static int generate_device(const char *out, const char *const *trust, size_t n_trust,
-                           const struct kos__tool_studio *studio, const char *name)
+                           const struct kos__tool_studio *studio, const char *name, bool pending)
 {
     char err[1024], index[2048];
     struct stat st;
@@ -340,7 +465,8 @@ static int generate_device(const char *out, const char *const *trust, size_t n_t
         return 1;
     }
     if (studio) {
-        if (!provision(studio, out, name) || !read_index(out, index, sizeof(index))) {
+        if (!(pending ? provision_pending(studio, out, name) : provision(studio, out, name)) ||
+            !read_index(out, index, sizeof(index))) {
             remove_bundle(out, existed);
             return 1;
         }
@@ -353,13 +479,13 @@ static int generate_device(const char *out, const char *const *trust, size_t n_t
 
 #define MAX_TRUST 16
 
-enum { OPT_RELEASE, OPT_DEVICE, OPT_OUT, OPT_TRUST, OPT_SERVER, OPT_NAME, OPT_DATA };
+enum { OPT_RELEASE, OPT_DEVICE, OPT_OUT, OPT_TRUST, OPT_SERVER, OPT_NAME, OPT_DATA, OPT_PENDING };
 
 static const struct kos__opt keys_opts[] = {
     {"release", 0, NULL, OPT_RELEASE},   {"device", 0, NULL, OPT_DEVICE},
     {"out", 'o', "DIR", OPT_OUT},        {"trust", 0, "PUBKEY", OPT_TRUST},
     {"server", 0, "SERVER", OPT_SERVER}, {"name", 0, "NAME", OPT_NAME},
-    {"data", 0, "DIR", OPT_DATA},
+    {"data", 0, "DIR", OPT_DATA},        {"pending", 0, NULL, OPT_PENDING},
 };
 
 int kos__tool_keys_generate(int argc, char **argv)
@@ -368,7 +494,7 @@ int kos__tool_keys_generate(int argc, char **argv)
     const char *out = NULL, *trust[MAX_TRUST], *v, *server = NULL, *name = NULL, *data = NULL;
     struct kos__tool_studio studio;
     size_t n_trust = 0;
-    bool release = false, device = false;
+    bool release = false, device = false, pending = false;
     struct kos__opts p;
     struct stat st;
     int rc = 2, opt;
@@ -404,6 +530,9 @@ int kos__tool_keys_generate(int argc, char **argv)
         case OPT_DATA:
             data = v;
             break;
+        case OPT_PENDING:
+            pending = true;
+            break;
         case KOS__OPTS_ARG:
             return kos__opts_usage_error(&p, "unexpected argument '%s': the folder goes with --out",
                                          v);
@@ -418,8 +547,11 @@ int kos__tool_keys_generate(int argc, char **argv)
         return kos__opts_usage_error(&p, "--trust goes with --device");
     if (server && !device)
         return kos__opts_usage_error(&p, "--server goes with --device");
-    if ((name || data) && !server)
-        return kos__opts_usage_error(&p, "--%s goes with --server", name ? "name" : "data");
+    if ((name || data || pending) && !server)
+        return kos__opts_usage_error(&p, "--%s goes with --server",
+                                     name   ? "name"
+                                     : data ? "data"
+                                            : "pending");
     if (server && strcmp(server, "studio") != 0) {
         if (strncmp(server, "https://", 8) == 0) {
             fprintf(stderr,
@@ -441,7 +573,7 @@ int kos__tool_keys_generate(int argc, char **argv)
         }
     }
     if (device)
-        return generate_device(out, trust, n_trust, server ? &studio : NULL, name);
+        return generate_device(out, trust, n_trust, server ? &studio : NULL, name, pending);
 
     rc = 1;
     if (make_dirs(out) != 0 || stat(out, &st) != 0) {

@@ -366,10 +366,10 @@ int kos__tool_server_stop(int argc, char **argv)
 int kos__tool_server_status(int argc, char **argv)
 {
     static const char cmd[] = "server.status";
-    static const char *const states[] = {"online", "offline", "registered", "revoked"};
+    static const char *const states[] = {"online", "offline", "registered", "revoked", "pending"};
     struct kos__tool_studio s;
     struct server_args a;
-    unsigned counts[4] = {0}, total = 0;
+    unsigned counts[5] = {0}, total = 0;
     char err[1024];
     json_t *resp = NULL, *d;
     size_t i;
@@ -402,14 +402,17 @@ int kos__tool_server_status(int argc, char **argv)
     {
         const char *state = json_string_value(json_object_get(d, "state"));
         total++;
-        for (size_t k = 0; state && k < 4; k++)
+        for (size_t k = 0; state && k < 5; k++)
             if (strcmp(state, states[k]) == 0)
                 counts[k]++;
     }
     json_decref(resp);
     printf("Studio is running (pid %ld); its data is in %s.\n", (long)s.rt.pid, s.dir);
     print_running(&s);
-    printf("%u device%s: %u online, %u offline, %u registered (never connected), %u revoked\n",
-           total, total == 1 ? "" : "s", counts[0], counts[1], counts[2], counts[3]);
+    printf("%u device%s: %u online, %u offline, %u registered (never connected), %u revoked", total,
+           total == 1 ? "" : "s", counts[0], counts[1], counts[2], counts[3]);
+    if (counts[4])
+        printf(", %u pending (waiting for approval in the web UI)", counts[4]);
+    printf("\n");
     return 0;
 }

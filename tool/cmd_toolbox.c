@@ -127,11 +127,15 @@ static const char *find_device(const char *cmd, const struct kos__tool_studio *s
         {
             const char *did = json_string_value(json_object_get(d, "id"));
             const char *dname = json_string_value(json_object_get(d, "name"));
+            const char *dstate = json_string_value(json_object_get(d, "state"));
+            /* A pending device is no one's yet, and names itself: never
+             * taken for a registered one. */
+            bool pending = dstate && !strcmp(dstate, "pending");
             bool match = pass == 0   ? did && !strcmp(did, want)
                          : pass == 1 ? dname && !strcmp(dname, want)
                                      : did && len >= PREFIX_MIN && lower_hex(want, len) &&
                                            !strncmp(did, want, len);
-            if (!match)
+            if (!match || pending)
                 continue;
             if (n_hits++ == 0)
                 hit = d;
@@ -153,7 +157,9 @@ static const char *find_device(const char *cmd, const struct kos__tool_studio *s
         {
             const char *did = json_string_value(json_object_get(d, "id"));
             const char *dname = json_string_value(json_object_get(d, "name"));
-            if (!did || !dname || (strcmp(dname, want) != 0 && strncmp(did, want, len) != 0))
+            const char *dstate = json_string_value(json_object_get(d, "state"));
+            if (!did || !dname || (dstate && !strcmp(dstate, "pending")) ||
+                (strcmp(dname, want) != 0 && strncmp(did, want, len) != 0))
                 continue;
             fprintf(stderr, "  %s  ", did);
             put_escaped(stderr, dname, strlen(dname));

@@ -84,6 +84,7 @@ struct kos__link {
     uint16_t violation;  /* set by recv_cb: the frame checker's close code */
     uint16_t close_code; /* the close frame to send once the queue is out */
     char *vwhy;          /* during ws_read, where recv_cb says what was wrong */
+    const char *pending; /* server: answer the upgrade 202 with this reason */
     bool in_recv, hello_got, throttled, ws_open;
     unsigned work; /* WORK_* asked of work_ev */
     struct event *timer, *ping_timer, *work_ev;
@@ -640,7 +641,7 @@ static void upgrade(struct kos__link *l)
     struct evbuffer *in = bufferevent_get_input(l->bev);
     struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
     size_t len = evbuffer_get_length(in);
-    char why[160], key[25], *hdr;
+    char why[192], key[25], *hdr;
     int status;
 
     if (end.pos < 0) {
@@ -671,6 +672,15 @@ static void upgrade(struct kos__link *l)
         free(hdr);
         if (status != 101) {
             http_answer(l, status, why);
+            return;
+        }
+        if (l->pending) {
+            evbuffer_add_printf(bufferevent_get_output(l->bev),
+                                "HTTP/1.1 202 Accepted\r\nConnection: close\r\n"
+                                "Content-Length: 0\r\nKos-Reason: %s\r\n\r\n",
+                                l->pending);
+            l->end.http_status = 202;
+            end_link(l, KOS__LINK_END_UPGRADE, 0, "answered 202: %s", l->pending);
             return;
         }
         kos__link_accept_key(key, l->accept);
@@ -847,6 +857,7 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     l->ping_ms = cfg->ping_ms ? cfg->ping_ms : KOS__LINK_PING_MS;
     l->idle_ms = cfg->idle_ms ? cfg->idle_ms : KOS__LINK_IDLE_MS;
     l->close_ms = cfg->close_ms ? cfg->close_ms : KOS__LINK_CLOSE_MS;
+    l->pending = cfg->role == KOS__LINK_SERVER ? cfg->pending : NULL;
     snprintf(l->agent, sizeof(l->agent), "%s", cfg->agent ? cfg->agent : "kos-link/0.1");
     snprintf(l->device_id, sizeof(l->device_id), "%s",
              cfg->role == KOS__LINK_SERVER && cfg->device_id ? cfg->device_id : "");

@@ -44,7 +44,8 @@
 #define KOS__LINK_CHANNELS       6u /* the fixed channels 0 (the link's own) to 5 */
 #define KOS__LINK_VERSION        1u
 #define KOS__LINK_AGENT_MAX      64u
-#define KOS__LINK_ID_LEN         64u /* a device id: hex SHA-256 */
+#define KOS__LINK_ID_LEN         64u  /* a device id: hex SHA-256 */
+#define KOS__LINK_REASON_MAX     120u /* a Close's reason, a Kos-Reason header */
 #define KOS__LINK_PATH           "/kos/link/1"
 #define KOS__LINK_SUBPROTOCOL    "kos-link.1"
 
@@ -102,6 +103,12 @@ struct kos__link_config {
     /* Client: a fixed Sec-WebSocket-Key (24 base64 characters), for the
      * fuzz harness; NULL draws a random one. */
     const char *ws_key;
+    /* Server: when set (printable ASCII, kept by the caller while the link
+     * lives), a good upgrade request is answered 202 Accepted with this as
+     * its Kos-Reason header, and the link ends without opening: a device
+     * the server knows of but does not admit yet (docs/link.md, "Pending
+     * devices"). */
+    const char *pending;
 };
 
 struct kos__link_cbs {
@@ -194,7 +201,8 @@ int kos__link_parse_request(const char *req, size_t len, char key[25], char *why
  * resp[0..len) (the header block with its empty line), `accept` being the
  * Sec-WebSocket-Accept it expects. Returns 101 for a good upgrade, the
  * status for another answer, -1 for a malformed one or a bad 101; why says
- * what was wrong. Never blocks. */
+ * what was wrong, with the server's Kos-Reason header (its printable ASCII,
+ * at most KOS__LINK_REASON_MAX bytes) for another answer. Never blocks. */
 int kos__link_parse_response(const char *resp, size_t len, const char *accept, char *why,
                              size_t whylen);
 

@@ -217,6 +217,7 @@ int kos__link_parse_response(const char *resp, size_t len, const char *accept, c
 {
     struct line l, name, value;
     bool upgrade = false, connection = false, proto = false, acc = false;
+    char reason[KOS__LINK_REASON_MAX + 1] = "";
     size_t at = 0;
     int status = 0;
 
@@ -246,13 +247,20 @@ int kos__link_parse_response(const char *resp, size_t len, const char *accept, c
             proto = value_is(&value, KOS__LINK_SUBPROTOCOL);
         else if (name_is(&name, "Sec-WebSocket-Accept"))
             acc = value.n == 28 && memcmp(value.p, accept, 28) == 0;
+        else if (name_is(&name, "Kos-Reason")) {
+            size_t n = value.n < KOS__LINK_REASON_MAX ? value.n : KOS__LINK_REASON_MAX;
+            for (size_t i = 0; i < n; i++)
+                reason[i] = value.p[i] >= 0x20 && value.p[i] <= 0x7e ? value.p[i] : '?';
+            reason[n] = '\0';
+        }
     }
     if (at != len) {
         WHY("bytes after the response's header block");
         return -1;
     }
     if (status != 101) {
-        WHY("the server answered the upgrade with HTTP %d", status);
+        WHY("the server answered the upgrade with HTTP %d%s%s", status, reason[0] ? ": " : "",
+            reason);
         return status;
     }
     if (!upgrade || !connection)

@@ -15,8 +15,10 @@
 //
 // Stable element ids (browser tests use them):
 //   home, nav-devices, nav-new, status, live
-//   view-list: device-count, devices (tbody: one tr per device, data-id;
-//     its name cell links to #/devices/ID), devices-empty
+//   view-list: device-count, devices (tbody: one tr per device, data-id
+//     and data-state; its name cell links to #/devices/ID, but a pending
+//     device's, whose last cell has button.approve and button.reject),
+//     devices-empty
 //   view-device: back, device-name, device-state, device-id, device-system,
 //     device-image, device-signer, device-platform, device-kos-version,
 //     device-boot-time, device-last-seen, device-reboot, device-revoke,
@@ -162,20 +164,53 @@ function stopListening() {
 
 // ---- the device list ----
 
+// A device's row. A pending one (docs/link.md, "Pending devices") has no
+// page yet: its name is plain text, its System cell says where it came
+// from, and it has Approve and Reject buttons.
 function deviceRow(d) {
   const tr = el('tr');
   tr.dataset.id = d.id;
+  tr.dataset.state = d.state;
+  const pending = d.state === 'pending';
   const name = el('td');
-  const a = el('a', null, d.name);
-  if (ID_RE.test(d.id)) a.href = '#/devices/' + d.id;
+  const a = el(pending ? 'span' : 'a', null, d.name || '(no name offered)');
+  if (!pending && ID_RE.test(d.id)) a.href = '#/devices/' + d.id;
   name.appendChild(a);
   tr.appendChild(name);
   tr.appendChild(el('td', 'state state-' + d.state, d.state));
-  tr.appendChild(el('td', null, d.system));
+  tr.appendChild(el('td', null, pending
+    ? 'waiting for approval: from ' + d.address + ', ' + d.attempts + ' attempt' + (d.attempts === 1 ? '' : 's')
+    : d.system));
   tr.appendChild(el('td', 'mono', d.image ? String(d.image).slice(0, 16) : null));
-  tr.appendChild(el('td', null, when(d.last_seen)));
+  tr.appendChild(el('td', null, when(pending ? d.last_attempt : d.last_seen)));
   tr.appendChild(el('td', 'mono', d.key_id));
+  const td = el('td', 'command');
+  if (pending) {
+    if (d.subject) tr.title = 'certificate subject: ' + d.subject;
+    for (const [cls, label] of [['approve', 'Approve'], ['reject', 'Reject']]) {
+      const b = el('button', cls + (cls === 'reject' ? ' danger' : ''), label);
+      b.type = 'button';
+      b.addEventListener('click', () => decide(d, cls === 'approve', tr));
+      td.appendChild(b);
+    }
+  }
+  tr.appendChild(td);
   return tr;
+}
+
+// Approves or rejects pending device d; the device event that follows
+// updates its row.
+async function decide(d, approve, tr) {
+  const label = d.name || d.key_id;
+  if (!approve && !confirm('Reject ' + label + '? Its key is revoked: it will never connect.')) return;
+  for (const b of tr.querySelectorAll('button')) b.disabled = true;
+  try {
+    const r = await api('POST', '/api/devices/' + d.id + (approve ? '/approve' : '/reject'));
+    say(approve ? r.name + ' is approved: it links at its next attempt' : r.name + ' is rejected (revoked)');
+  } catch (e) {
+    say(e.message, true);
+    for (const b of tr.querySelectorAll('button')) b.disabled = false;
+  }
 }
 
 function showCount() {
@@ -560,7 +595,9 @@ async function shellSend() {
     shellOut(e.message, 'bad');
   }
   input.disabled = false;
-  $('shell-send').disabled = current !== dev || dev.state !== 'online';
+  // current is a new object at each device event: the device is the same
+  // one when its id is, and its state now is current's.
+  $('shell-send').disabled = !current || current.id !== dev.id || current.state !== 'online';
   input.focus();
 }
 

@@ -177,14 +177,15 @@ class Studio {
   }
 
   // Provisions a device named `name` (keys.generate --server studio),
-  // without booting it.
-  async provision(name) {
+  // without booting it; with `pending`, not registered (--pending): it
+  // waits for approval when it first connects.
+  async provision(name, { pending = false } = {}) {
     const dir = path.join(this.work, `device${this.devices.length + 1}`);
     fs.mkdirSync(dir);
     const d = new Device(this, name, dir);
     this.devices.push(d);
     const out = await this.kosTool('keys.generate', '--device', '--out', path.join(dir, 'keys'),
-      '--trust', this.trust, '--server', 'studio', '--name', name);
+      '--trust', this.trust, '--server', 'studio', '--name', name, ...(pending ? ['--pending'] : []));
     d.id = (out.match(/\(device id ([0-9a-f]{64})\)/) || [])[1];
     assert(d.id, `keys.generate said: ${out}`);
     return d;
@@ -192,11 +193,13 @@ class Studio {
 
   // Builds the image of system `system` on the Poukai layer, its tunnel
   // granted this Studio's device port, with `apps`: { NAME: [t_app args] },
-  // and `more`: lines of YAML under apps: (the layer's apps' settings).
-  async image(system, apps, more = []) {
+  // `more`: lines of YAML under apps: (the layer's apps' settings), and
+  // `head`: top-level lines after system: (e.g. 'profile: development').
+  async image(system, apps, more = [], head = []) {
     const q = (s) => JSON.stringify(String(s)); // a YAML double-quoted scalar
     const lines = [
       `system: ${system}`,
+      ...head,
       'base: poukai',
       'apps:',
       `  ethernet: {config: {allow: ${q(`tunnel=tcp:127.0.0.1:${this.devicePort}`)}}}`,
@@ -215,9 +218,9 @@ class Studio {
 
   // Provisions a device named `name`, boots `system` with `apps` on it, and
   // waits until the API shows it online, with that system and its health.
-  async device({ name, system = 'browser_test', apps = {}, more = [] }) {
+  async device({ name, system = 'browser_test', apps = {}, more = [], head = [] }) {
     const d = await this.provision(name);
-    d.boot(await this.image(system, apps, more));
+    d.boot(await this.image(system, apps, more, head));
     await this.waitDevice(d, (j) => j.state === 'online' && j.system === system && j.health,
       `device '${name}' online with system '${system}' and its health`);
     return d;

@@ -7,7 +7,8 @@
  * (server/runtime.c).
  *
  * The first input byte picks what the rest is (sel % 8):
- *   0  a registration body, through kos__req_register();
+ *   0  a registration body, through kos__req_register(), and as an
+ *      approval body, kos__req_approve();
  *   1  a command body, through kos__req_command();
  *   2  a logs query string (to the first NUL), kos__req_logs_query();
  *   3  an events query string, kos__req_events_query();
@@ -211,6 +212,12 @@ static void fuzz_req(unsigned sel, const uint8_t *data, size_t n)
         if (kos__req_register(s, n, &r, err, sizeof(err)) == KOS_STATUS_OK) {
             if (r.name[0] && !kos__req_name_valid(r.name, strlen(r.name)))
                 kos_fuzz_fail("an accepted name that is not valid: %s", r.name);
+        } else {
+            check_err(err, sizeof(err));
+        }
+        if (kos__req_approve(s, n, r.name, err, sizeof(err)) == KOS_STATUS_OK) {
+            if (r.name[0] && !kos__req_name_valid(r.name, strlen(r.name)))
+                kos_fuzz_fail("an approval's name that is not valid: %s", r.name);
         } else {
             check_err(err, sizeof(err));
         }

@@ -151,9 +151,11 @@ def main():
     check(j["server_ca"] == open(os.path.join(DATA, "ca.crt")).read(), "server_ca is ca.crt")
     unknown = "f" * 64
 
-    # ---- the server itself: where devices connect (the UI's New system page)
+    # ---- the server itself: where devices connect (the UI's New system
+    # page) and its CA (keys.generate --pending)
     st, j, _, _ = api.request("GET", "/api/server")
-    check(st == 200 and j == {"name": "studio", "device_address": "127.0.0.1:%d" % device_port},
+    check(st == 200 and j == {"name": "studio", "device_address": "127.0.0.1:%d" % device_port,
+                              "server_ca": open(os.path.join(DATA, "ca.crt")).read()},
           "GET /api/server: %d %s" % (st, j))
     expect_error(api, 405, "GET only", "POST", "/api/server", body={})
     expect_error(api, 400, "takes no query parameters", "GET", "/api/server?x=1")

@@ -218,6 +218,7 @@ static void test_response(void **state)
                         "Upgrade\r\nSec-WebSocket-Accept: AAAALMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
                         "Sec-WebSocket-Protocol: kos-link.1\r\n\r\n";
     const char *forbidden = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+    const char *reason = "HTTP/1.1 202 Accepted\r\nKos-Reason: wait\xc3\xa9ing\r\n\r\n";
 
     (void)state;
     assert_int_equal(kos__link_parse_response(good, strlen(good), acc, why, sizeof(why)), 101);
@@ -225,6 +226,9 @@ static void test_response(void **state)
     assert_int_equal(kos__link_parse_response(forbidden, strlen(forbidden), acc, why, sizeof(why)),
                      403);
     assert_int_equal(kos__link_parse_response("junk\r\n\r\n", 8, acc, why, sizeof(why)), -1);
+    /* The server's reason, as printable ASCII. */
+    assert_int_equal(kos__link_parse_response(reason, strlen(reason), acc, why, sizeof(why)), 202);
+    assert_string_equal(why, "the server answered the upgrade with HTTP 202: wait??ing");
 }
 
 /* ---- frames ---- */
@@ -327,6 +331,39 @@ static void connect_two(struct two *t, uint32_t cwin, uint32_t swin, size_t cbou
     assert_non_null(t->c.l);
     run_until(&t->c.up);
     run_until(&t->s.up);
+}
+
+/* A server link for a pending device (docs/link.md, "Pending devices"):
+ * a good upgrade is answered 202 with the reason, neither end opens, and
+ * the device's end says why, with the reason, as an upgrade end (not a
+ * refusal). A bad request is still answered 400. */
+static void test_pending(void **state)
+{
+    struct bufferevent *a, *b;
+    struct kos__link_config cc = config(KOS__LINK_CLIENT, 8192),
+                            sc = config(KOS__LINK_SERVER, 8192);
+    struct kos__link_cbs ccb, scb;
+    struct two t;
+
+    (void)state;
+    memset(&t, 0, sizeof(t));
+    ccb = cbs_of(&t.c);
+    scb = cbs_of(&t.s);
+    sc.pending = "waiting for approval in Studio";
+    pair(&a, &b);
+    t.s.l = kos__link_new(base, b, &sc, &scb);
+    t.c.l = kos__link_new(base, a, &cc, &ccb);
+    run_until(&t.c.closed);
+    run_until(&t.s.closed);
+    assert_false(t.c.up);
+    assert_false(t.s.up);
+    assert_int_equal(t.c.end.kind, KOS__LINK_END_UPGRADE);
+    assert_int_equal(t.c.end.http_status, 202);
+    assert_string_equal(t.c.end.why, "the server answered the upgrade with HTTP 202: waiting for "
+                                     "approval in Studio");
+    assert_int_equal(t.s.end.http_status, 202);
+    kos__link_free(t.c.l);
+    kos__link_free(t.s.l);
 }
 
 static void test_hello_and_data(void **state)
@@ -837,6 +874,7 @@ int main(void)
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_response),
         cmocka_unit_test(test_frames),
+        cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_and_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credit_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_channel, setup, teardown),

@@ -113,7 +113,7 @@ static void test_admit(void **state)
     assert_int_equal(hooks.admit(hooks.arg, id), KOS_STATUS_OK);
     assert_int_equal(hooks.admit(hooks.arg, "0000000000000000000000000000000000000000000000000000"
                                             "000000000000"),
-                     KOS_STATUS_UNAUTHORIZED);
+                     KOS_STATUS_NOT_FOUND);
     assert_int_equal(kos__devices_revoke(&srv, id), KOS_STATUS_OK);
     assert_int_equal(hooks.admit(hooks.arg, id), KOS_STATUS_UNAUTHORIZED);
     /* Revoking cut the device off at once, and said so. */
@@ -123,6 +123,101 @@ static void test_admit(void **state)
     assert_int_equal(kos__devices_revoke(&srv, "1111111111111111111111111111111111111111111111111"
                                                "111111111111111"),
                      KOS_STATUS_NOT_FOUND);
+}
+
+/* A pending device (docs/link.md, "Pending devices"): recorded with what
+ * the port saw, once per key however often it comes, shown as an event;
+ * at most KOS__SRV_PENDING_MAX kept, the least recently seen forgotten;
+ * approved, it is registered under the name offered (or given, or
+ * device-KEYID) and admitted; rejected, it is registered revoked and
+ * refused; neither twice, nor for a device that is not pending. */
+static void pending_key(unsigned n, uint8_t pub[32], char pid[65])
+{
+    memset(pub, 0, 32);
+    pub[0] = (uint8_t)(n >> 8);
+    pub[1] = (uint8_t)n;
+    kos__ca_device_id(pub, pid);
+}
+
+static void test_pending(void **state)
+{
+    struct kos__devport_pending p = {"bench-7", "/CN=x/name=bench-7", "127.0.0.1"};
+    char pid[65], first[65], why[512];
+    uint8_t pub[32];
+    json_t *j, *all;
+
+    (void)state;
+    pending_key(1, pub, first);
+    assert_int_equal(hooks.admit(hooks.arg, first), KOS_STATUS_NOT_FOUND);
+    hooks.pending(hooks.arg, first, pub, &p);
+    hooks.pending(hooks.arg, first, pub, &p);
+    j = kos__store_pending_json(srv.store, first);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "pending");
+    assert_string_equal(json_string_value(json_object_get(j, "name")), "bench-7");
+    assert_string_equal(json_string_value(json_object_get(j, "subject")), "/CN=x/name=bench-7");
+    assert_string_equal(json_string_value(json_object_get(j, "address")), "127.0.0.1");
+    assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 2);
+    json_decref(j);
+    assert_string_equal(json_string_value(json_object_get(last_event("device"), "state")),
+                        "pending");
+    /* Still unknown to the registry: the port keeps answering "waiting". */
+    assert_int_equal(hooks.admit(hooks.arg, first), KOS_STATUS_NOT_FOUND);
+    assert_null(kos__store_device_json(srv.store, first, true));
+
+    /* A flood of keys: the newest KOS__SRV_PENDING_MAX stay. */
+    for (unsigned i = 2; i < KOS__SRV_PENDING_MAX + 50; i++) {
+        pending_key(i, pub, pid);
+        hooks.pending(hooks.arg, pid, pub, &p);
+    }
+    all = kos__store_pending_json(srv.store, NULL);
+    assert_int_equal(json_array_size(all), KOS__SRV_PENDING_MAX);
+    json_decref(all);
+    assert_null(kos__store_pending_json(srv.store, first));
+    assert_int_equal(kos__devices_decide(&srv, first, true, NULL, why, sizeof(why)),
+                     KOS_STATUS_NOT_FOUND);
+    assert_non_null(strstr(why, "no pending device"));
+
+    /* Approved under the name offered. */
+    hooks.pending(hooks.arg, first, (pending_key(1, pub, pid), pub), &p);
+    assert_int_equal(kos__devices_decide(&srv, first, true, NULL, why, sizeof(why)), KOS_STATUS_OK);
+    j = kos__store_device_json(srv.store, first, true);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "registered");
+    assert_string_equal(json_string_value(json_object_get(j, "name")), "bench-7");
+    json_decref(j);
+    assert_null(kos__store_pending_json(srv.store, first));
+    assert_int_equal(hooks.admit(hooks.arg, first), KOS_STATUS_OK);
+    assert_string_equal(json_string_value(json_object_get(last_event("device"), "state")),
+                        "registered");
+    assert_int_equal(kos__devices_decide(&srv, first, true, NULL, why, sizeof(why)),
+                     KOS_STATUS_ALREADY_EXISTS);
+    assert_non_null(strstr(why, "is not pending: it is registered"));
+    assert_int_equal(kos__devices_decide(&srv, id, false, NULL, why, sizeof(why)),
+                     KOS_STATUS_ALREADY_EXISTS);
+
+    /* Rejected: registered revoked, refused from now on. A name that
+     * breaks the rules is not offered: the default is taken. */
+    snprintf(p.name, sizeof(p.name), "bad\x01name");
+    pending_key(500, pub, pid);
+    hooks.pending(hooks.arg, pid, pub, &p);
+    j = kos__store_pending_json(srv.store, pid);
+    assert_string_equal(json_string_value(json_object_get(j, "name")), "");
+    json_decref(j);
+    assert_int_equal(kos__devices_decide(&srv, pid, false, NULL, why, sizeof(why)), KOS_STATUS_OK);
+    j = kos__store_device_json(srv.store, pid, true);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "revoked");
+    assert_true(strncmp(json_string_value(json_object_get(j, "name")), "device-", 7) == 0);
+    json_decref(j);
+    assert_int_equal(hooks.admit(hooks.arg, pid), KOS_STATUS_UNAUTHORIZED);
+
+    /* A name given with the approval wins over the one offered. */
+    pending_key(501, pub, pid);
+    hooks.pending(hooks.arg, pid, pub, &p);
+    assert_int_equal(kos__devices_decide(&srv, pid, true, "lab-3", why, sizeof(why)),
+                     KOS_STATUS_OK);
+    j = kos__store_device_json(srv.store, pid, true);
+    assert_string_equal(json_string_value(json_object_get(j, "name")), "lab-3");
+    json_decref(j);
 }
 
 static void test_register_and_health(void **state)
@@ -393,6 +488,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_admit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_and_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logs, setup, teardown),

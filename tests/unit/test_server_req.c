@@ -137,6 +137,38 @@ static void test_shell(void **state)
     assert_non_null(strstr(err, "\"line\" is 1025 bytes long; at most 1024"));
 }
 
+/* POST /api/devices/ID/approve: no body, or an optional valid name. */
+static void test_approve(void **state)
+{
+    char name[KOS__SRV_NAME_MAX + 1];
+    static const struct {
+        const char *body, *says;
+    } bad[] = {
+        {"{\"name\": 5}", "\"name\" must be a string"},
+        {"{\"name\": \"a\\u0007b\"}", "without control characters"},
+        {"{\"name\": \"\"}", "\"name\" must be a string of 1 to 64 bytes"},
+        {"{\"nmae\": \"x\"}", "an approval takes \"name\" (optional) or no body"},
+        {"[1]", "a JSON object"},
+    };
+    const char *b;
+
+    (void)state;
+    assert_int_equal(kos__req_approve("", 0, name, err, sizeof(err)), KOS_STATUS_OK);
+    assert_string_equal(name, "");
+    b = "{}";
+    assert_int_equal(kos__req_approve(b, strlen(b), name, err, sizeof(err)), KOS_STATUS_OK);
+    assert_string_equal(name, "");
+    b = "{\"name\": \"lab-3\"}";
+    assert_int_equal(kos__req_approve(b, strlen(b), name, err, sizeof(err)), KOS_STATUS_OK);
+    assert_string_equal(name, "lab-3");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(kos__req_approve(bad[i].body, strlen(bad[i].body), name, err, sizeof(err)),
+                         KOS_STATUS_INVALID_ARGUMENT);
+        if (!strstr(err, bad[i].says))
+            fail_msg("'%s': expected '%s' in '%s'", bad[i].body, bad[i].says, err);
+    }
+}
+
 static void command_refused(const char *body, const char *words)
 {
     struct kos__req_command c;
@@ -258,8 +290,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register), cmocka_unit_test(test_command),
-        cmocka_unit_test(test_shell),    cmocka_unit_test(test_queries),
-        cmocka_unit_test(test_secret),
+        cmocka_unit_test(test_shell),    cmocka_unit_test(test_approve),
+        cmocka_unit_test(test_queries),  cmocka_unit_test(test_secret),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
