@@ -32,6 +32,9 @@ packages=(
   # which bench/link measures kos-server's memory per link and handshakes
   # (started by bench/link/run.sh in a scratch folder, never as a service)
   libzmq3-dev mosquitto
+  # kos-tool network.enable_forwarding (a QEMU device on a TAP interface
+  # reaching beyond the host) and its test in a network namespace
+  nftables iproute2
   # the cross-aarch64 preset's libraries, from Debian's arm64 packages
   # (multiarch; only libraries and headers, nothing that replaces a host tool)
   libssl-dev:arm64
