@@ -593,15 +593,18 @@ const char *kos_store_path(const struct kos_store *s)
 
 /* ---- importing ---- */
 
-/* Stores blob `sha` from fd (read from its start) or mem, unless a file of
- * that name and size is there (booting checks its digest anyway). */
+/* Writes blob `sha` from fd (read from its start) or mem to its temporary
+ * file, unless a file of that name and size is there (booting checks its
+ * digest anyway): *written says whether. The caller syncs the store's file
+ * system and then renames it into place (put_blobs_done). */
 static kos_status_t put_blob(struct kos_store *s, const uint8_t sha[32], int src, const void *mem,
-                             size_t size, char *err, size_t errlen)
+                             size_t size, bool *written, char *err, size_t errlen)
 {
     char hex[65], tmp[80];
     struct stat st;
     int fd, e = 0;
 
+    *written = false;
     kos__image_hex(sha, 32, hex);
     if (fstatat(s->blobs, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
         (size_t)st.st_size == size)
@@ -634,15 +637,41 @@ static kos_status_t put_blob(struct kos_store *s, const uint8_t sha[32], int src
         }
         free(buf);
     }
-    if (!e && fsync(fd) != 0)
-        e = errno;
     close(fd);
-    if (!e && renameat(s->blobs, tmp, s->blobs, hex) != 0)
-        e = errno;
+    *written = !e;
 out:
     if (e) {
         unlinkat(s->blobs, tmp, 0);
         snprintf(err, errlen, "cannot store blob %s in %s/blobs: %s", hex, s->path, strerror(e));
+        return KOS_STATUS_IO;
+    }
+    return KOS_STATUS_OK;
+}
+
+/* The blobs written (n of them, their digests in sha) are made durable
+ * with one sync of the store's file system, which is cheaper than a sync
+ * per file and as safe (nothing names them yet), then renamed into place
+ * and the folder synced. */
+static kos_status_t put_blobs_done(struct kos_store *s, uint8_t (*sha)[32], size_t n, char *err,
+                                   size_t errlen)
+{
+    char hex[65], tmp[80];
+
+    if (n && syncfs(s->blobs) != 0) {
+        snprintf(err, errlen, "cannot sync the store %s: %s", s->path, strerror(errno));
+        return KOS_STATUS_IO;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kos__image_hex(sha[i], 32, hex);
+        snprintf(tmp, sizeof(tmp), BLOB_TMP "%s", hex);
+        if (renameat(s->blobs, tmp, s->blobs, hex) != 0) {
+            snprintf(err, errlen, "cannot store blob %s in %s/blobs: %s", hex, s->path,
+                     strerror(errno));
+            return KOS_STATUS_IO;
+        }
+    }
+    if (n && fsync(s->blobs) != 0) {
+        snprintf(err, errlen, "cannot sync %s/blobs: %s", s->path, strerror(errno));
         return KOS_STATUS_IO;
     }
     return KOS_STATUS_OK;
@@ -766,7 +795,17 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
     }
     rec->size[0] = cm_len;
     rec->n_blobs = 1;
-    st = put_blob(s, rec->blob[0], -1, cm_bytes, cm_len, err, errlen);
+    bool written;
+    size_t n_new = 0;
+    uint8_t(*new_blobs)[32] = calloc(KOS__IMAGE_MAX_ENTRIES, 32);
+    if (!new_blobs) {
+        snprintf(err, errlen, "out of memory");
+        st = KOS_STATUS_NO_MEMORY;
+        goto out;
+    }
+    st = put_blob(s, rec->blob[0], -1, cm_bytes, cm_len, &written, err, errlen);
+    if (!st && written)
+        memcpy(new_blobs[n_new++], rec->blob[0], 32);
     for (uint32_t i = 0; !st && i < kos_cm_nprocs(cm); i++) {
         const struct kos_cm_proc *p = kos_cm_proc(cm, i);
         bool seen = false;
@@ -782,12 +821,16 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
         }
         memcpy(rec->blob[rec->n_blobs], p->sha256, 32);
         rec->size[rec->n_blobs++] = (uint64_t)sb.st_size;
-        st = put_blob(s, p->sha256, kos_image_binary_fd(img, i), NULL, (size_t)sb.st_size, err,
-                      errlen);
+        st = put_blob(s, p->sha256, kos_image_binary_fd(img, i), NULL, (size_t)sb.st_size, &written,
+                      err, errlen);
+        if (!st && written)
+            memcpy(new_blobs[n_new++], p->sha256, 32);
     }
+    if (!st)
+        st = put_blobs_done(s, new_blobs, n_new, err, errlen);
+    free(new_blobs);
     if (st)
         goto out;
-    fsync(s->blobs);
     memcpy(rec->sig, sig, sig_len);
     rec->sig_len = sig_len;
     len = kos__store_format_record(rec, text, RECORD_MAX);

@@ -1,12 +1,16 @@
 /*
  * cmd_storage.c - `kos-tool storage.show`: a boot store's generations, and
- * which is current and which is good (docs/storage.md).
+ * which is current and which is good; `kos-tool storage.import`: an image
+ * into a store as its new current generation, without booting it
+ * (docs/storage.md).
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "opts_int.h"
+
+#define MAX_TRUST 16
 #include "store.h"
 #include "tool_int.h"
 
@@ -89,5 +93,83 @@ int kos__tool_storage_show(int argc, char **argv)
         printf("  %-4u %-20s %-16.16s %-16s %10llu  %-20s %s\n", g->n, g->system, g->manifest,
                g->signer[0] ? g->signer : "(unsigned)", (unsigned long long)g->bytes, when, marks);
     }
+    return 0;
+}
+
+static void import_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kos-tool storage.import DIR IMAGE --trust PUBKEY... [--allow-unsigned]\n"
+            "\n"
+            "Verifies IMAGE (its signature against the --trust keys, every blob's digest),\n"
+            "stores the blobs the boot store in DIR lacks and a record of it, and makes it\n"
+            "the current generation, as kos-tool run --storage DIR IMAGE does, without\n"
+            "booting it: the next boot from DIR boots it once, and falls back to the good\n"
+            "generation unless its self test passes. DIR is made if missing.\n"
+            "\n"
+            "  --trust PUBKEY     a release public key the image may be signed with\n"
+            "                     (repeatable)\n"
+            "  --allow-unsigned   accept an unsigned image even if its manifest requires\n"
+            "                     signing (development only)\n"
+            "  -h, --help         show this help\n"
+            "\n"
+            "Exit status: 0 stored (or current already), 1 the store cannot be written,\n"
+            "2 usage error, 3 image refused. See %s.\n",
+            kos__tool_doc("storage.md"));
+}
+
+int kos__tool_storage_import(int argc, char **argv)
+{
+    enum { OPT_TRUST, OPT_ALLOW_UNSIGNED };
+    static const struct kos__opt table[] = {{"trust", 0, "PUBKEY", OPT_TRUST},
+                                            {"allow-unsigned", 0, NULL, OPT_ALLOW_UNSIGNED}};
+    const char *trust[MAX_TRUST], *dir = NULL, *image = NULL, *v;
+    struct kos_image_open_opts io = {.trusted_keys = trust};
+    struct kos_store *s;
+    struct kos__opts p;
+    char err[1024];
+    uint32_t gen;
+    bool added;
+    int id;
+
+    kos__opts_init(&p, "storage.import", argc, argv, table, 2);
+    while ((id = kos__opts_next(&p, &v)) != KOS__OPTS_END) {
+        switch (id) {
+        case KOS__OPTS_HELP:
+            import_usage(stdout);
+            return 0;
+        case KOS__OPTS_ERROR:
+            return 2;
+        case OPT_TRUST:
+            if (io.n_trusted_keys == MAX_TRUST)
+                return kos__opts_usage_error(&p, "at most %d --trust keys", MAX_TRUST);
+            trust[io.n_trusted_keys++] = v;
+            break;
+        case OPT_ALLOW_UNSIGNED:
+            io.allow_unsigned = 1;
+            break;
+        case KOS__OPTS_ARG:
+            if (dir && image)
+                return kos__opts_usage_error(&p, "unexpected argument '%s'", v);
+            *(dir ? &image : &dir) = v;
+            break;
+        }
+    }
+    if (!image)
+        return kos__opts_usage_error(&p, "kos-tool storage.import DIR IMAGE --trust PUBKEY");
+    kos_status_t st = kos_store_open(dir, true, true, &s, err, sizeof(err));
+    if (st) {
+        fprintf(stderr, "kos-tool storage.import: %s\n", err);
+        return 1;
+    }
+    st = kos_store_import(s, image, &io, &gen, &added, err, sizeof(err));
+    kos_store_close(s);
+    if (st) {
+        fprintf(stderr, "kos-tool storage.import: refusing image %s: %s\n", image, err);
+        return st == KOS_STATUS_IO || st == KOS_STATUS_NO_MEMORY ? 1 : 3;
+    }
+    printf(added ? "stored image %s as generation %u of %s; it is current\n"
+                 : "image %s is generation %u of %s, current already\n",
+           image, gen, dir);
     return 0;
 }

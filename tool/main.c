@@ -30,6 +30,8 @@ static const struct command commands[] = {
      "take back what network.enable_forwarding did"},
     {"storage.show", kos__tool_storage_show,
      "list a boot store's generations, and which is current and good"},
+    {"storage.import", kos__tool_storage_import,
+     "store an image in a boot store as its current generation, without booting"},
     {"log.view", kos__tool_log_view, "filter a console stream, live or saved, or a log store"},
     {"new", kos__tool_new,
      "make a new project from a template (hello, ping_pong, sensor, protobuf)"},

@@ -14,6 +14,7 @@ int kos__tool_manifest_check(int argc, char **argv);
 int kos__tool_keys_generate(int argc, char **argv);
 int kos__tool_run(int argc, char **argv);
 int kos__tool_storage_show(int argc, char **argv);
+int kos__tool_storage_import(int argc, char **argv);
 int kos__tool_network_enable_forwarding(int argc, char **argv);
 int kos__tool_network_disable_forwarding(int argc, char **argv);
 int kos__tool_log_view(int argc, char **argv);

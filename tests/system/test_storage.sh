@@ -192,6 +192,23 @@ expect "core: boot store: $S/state is missing, and its copy, state.1, cannot be 
 stop_image TERM
 rm -rf "$S" && cp -a "$WORK/before" "$S"
 
+# ---- storage.import: stored without booting; the next boot boots it
+"$KOS_TOOL" storage.import "$S" "$WORK/good_one.zip" --trust "$KOS_TRUST" >"$WORK/imp.txt" 2>&1 ||
+  fail "storage.import: $(cat "$WORK/imp.txt")"
+grep -qx "stored image $WORK/good_one.zip as generation 7 of $S; it is current" "$WORK/imp.txt" ||
+  fail "storage.import said: $(cat "$WORK/imp.txt")"
+boot_store
+wait_for "core: boot store: generation 7 passed its self test: it is the good one now"
+expect "core: boot store: generation 7 is new: boot 1 of 1"
+stop_image TERM
+"$KOS_TOOL" storage.import "$S" "$WORK/good_one.zip" --trust "$KOS_TRUST" >"$WORK/imp.txt" 2>&1 ||
+  fail "storage.import again: $(cat "$WORK/imp.txt")"
+grep -qx "image $WORK/good_one.zip is generation 7 of $S, current already" "$WORK/imp.txt" ||
+  fail "storage.import again said: $(cat "$WORK/imp.txt")"
+RC=0
+"$KOS_TOOL" storage.import "$S" >"$WORK/imp.txt" 2>&1 || RC=$?
+[ "$RC" -eq 2 ] || fail "storage.import without an image: exit status $RC"
+
 # A folder that is not a store, and one of another format.
 mkdir -p "$WORK/notstore" && echo hi >"$WORK/notstore/file"
 RC=0
