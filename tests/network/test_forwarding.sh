@@ -97,9 +97,10 @@ nft list tables | grep -q kos_forward && fail "a refused command left a KOS tabl
 # ---- real packets: a "device" namespace behind kosdev0 (a veth standing
 # in for the TAP) and an "outside" namespace behind out0, which has no
 # route back to the device's network: only masquerading brings replies.
-unshare -n sleep 120 &
+# Background processes never hold the test's output open (CTest waits for it).
+unshare -n sleep 120 >/dev/null 2>&1 &
 DEV=$!
-unshare -n sleep 120 &
+unshare -n sleep 120 >/dev/null 2>&1 &
 OUTSIDE=$!
 trap 'kill $DEV $OUTSIDE 2>/dev/null; rm -rf "$WORK"' EXIT
 sleep 0.2
@@ -117,12 +118,12 @@ in_dev ip route add default via 192.0.2.1
 in_out ip addr add 198.51.100.2/24 dev out1
 in_out ip link set out1 up
 # The outside: answers each connection with the address it came from.
-in_out python3 -c '
+nsenter -t "$OUTSIDE" -n python3 -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("198.51.100.2", 8080)); s.listen(8)
 while True:
-    c, a = s.accept(); c.sendall(a[0].encode() + b"\n"); c.close()' &
+    c, a = s.accept(); c.sendall(a[0].encode() + b"\n"); c.close()' >/dev/null 2>&1 &
 SRV=$!
 trap 'kill $SRV $DEV $OUTSIDE 2>/dev/null; rm -rf "$WORK"' EXIT
 reach() {
