@@ -16,6 +16,7 @@ bool admin_config_parse(struct admin_config *cfg, const char *const *keys,
     cfg->health_every_ms = ADMIN_HEALTH_EVERY_MS;
     cfg->offline_buffer = ADMIN_OFFLINE_BUFFER;
     cfg->remote_shell = false;
+    cfg->remote_debug = false;
     for (size_t i = 0; i < n; i++) {
         const char *k = keys[i], *v = values[i];
         uint64_t x;
@@ -35,6 +36,7 @@ bool admin_config_parse(struct admin_config *cfg, const char *const *keys,
                 cfg->remote_shell = true;
             } else if (!strcmp(v, "disabled")) {
                 cfg->remote_shell = false;
+    cfg->remote_debug = false;
             } else {
                 snprintf(err, errlen,
                          "config remote_shell: '%.64s' is not a value it takes; write enabled (the "
