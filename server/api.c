@@ -30,6 +30,7 @@
 #include "events.h"
 #include "req.h"
 #include "server_int.h"
+#include "debug.h"
 #include "shell.h"
 #include "srv_json.h"
 #include "srv_limits.h"
@@ -396,6 +397,72 @@ static void shell_post(struct kos__srv *srv, struct evhttp_request *req, const c
                 "%s", err);
 }
 
+/* A debug open waiting for its device's answer: the request it answers,
+ * owned as a shell line's is (struct shell_wait). */
+struct debug_wait {
+    struct kos__srv *srv;
+    struct evhttp_request *req;
+    struct evhttp_connection *conn;
+    uint64_t sid;
+};
+
+static void debug_done(void *arg, int code, json_t *answer)
+{
+    struct debug_wait *w = arg;
+
+    evhttp_connection_set_closecb(w->conn, NULL, NULL);
+    reply_json(w->req, code, answer);
+    free(w);
+}
+
+static void debug_gone(struct evhttp_connection *conn, void *arg)
+{
+    struct debug_wait *w = arg;
+
+    (void)conn;
+    kos__debug_cancel(w->srv->debug, w->sid);
+    free(w);
+}
+
+/* POST /api/devices/ID/debug {"app": APP}: a debug session (debug.h); the
+ * answer, with the session's port and token, is sent when the device's
+ * comes. */
+static void debug_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
+{
+    struct debug_wait *w;
+    char err[512], app[64], *body;
+    size_t len;
+    kos_status_t st;
+
+    if (!(body = take_body(req, &len)))
+        return;
+    st = kos__req_debug(body, len, app, err, sizeof(err));
+    free(body);
+    if (st) {
+        reply_error(req, 400, "%s", err);
+        return;
+    }
+    if (!(w = calloc(1, sizeof(*w)))) {
+        reply_error(req, 500, "out of memory");
+        return;
+    }
+    w->srv = srv;
+    w->req = req;
+    w->conn = evhttp_request_get_connection(req);
+    st = kos__debug_open(srv, id, app, debug_done, w, &w->sid, err, sizeof(err));
+    if (st == KOS_STATUS_OK) {
+        evhttp_connection_set_closecb(w->conn, debug_gone, w);
+        return;
+    }
+    free(w);
+    reply_error(req,
+                st == KOS_STATUS_NOT_FOUND                                     ? 404
+                : st == KOS_STATUS_UNAUTHORIZED || st == KOS_STATUS_UNAVAILABLE ? 409
+                : st == KOS_STATUS_BUSY                                        ? 503
+                                                                               : 500,
+                "%s", err);
+}
+
 static void logs_get(struct kos__srv *srv, struct evhttp_request *req, const char *id,
                      const char *query)
 {
@@ -496,6 +563,11 @@ static void device_route(struct kos__srv *srv, struct evhttp_request *req, bool 
             not_allowed(req, "POST");
         else
             shell_post(srv, req, id);
+    } else if (strcmp(what, "debug") == 0) {
+        if (get)
+            not_allowed(req, "POST");
+        else
+            debug_post(srv, req, id);
     } else {
         reply_error(req, 404, "no such route");
     }

@@ -22,6 +22,7 @@
 
 #include "admin.pb-c.h"
 #include "boot_int.h"
+#include "debug.h"
 #include "events.h"
 #include "logs.pb-c.h"
 #include "req.h"
@@ -38,6 +39,7 @@
 #define CH_LOGS   2u
 #define CH_TRACES 3u
 #define CH_SHELL  4u
+#define CH_DEBUG  5u
 
 /* ---- decoding with a bounded allocator ---- */
 
@@ -190,6 +192,7 @@ static void hook_offline(void *arg, const char *id, const char *why)
 
     kos__srv_log("device %.16s is offline: %s", id, why ? why : "link ended");
     kos__shell_offline(srv, id);
+    kos__debug_offline(srv, id);
     if (st == KOS_STATUS_OK)
         kos__devices_changed(srv, id);
 }
@@ -518,6 +521,23 @@ static bool on_shell(struct kos__srv *srv, const char *id, const uint8_t *p, siz
     return ok;
 }
 
+/* A DebugUp: an answer to a debug open, the agent's bytes, or the end
+ * (debug.h). */
+static bool on_debug(struct kos__srv *srv, const char *id, const uint8_t *p, size_t n, char *why,
+                     size_t cap)
+{
+    struct budget b = {0};
+    ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
+    Kos__Debug__DebugUp *up = kos__debug__debug_up__unpack(&alloc, n, p);
+    bool ok;
+
+    if (!up)
+        return refuse(why, cap, "a debug message that is not a DebugUp (%zu bytes)", n);
+    ok = kos__debug_up(srv, id, up, why, cap);
+    kos__debug__debug_up__free_unpacked(up, &alloc);
+    return ok;
+}
+
 static void hook_data(void *arg, const char *id, uint32_t ch, const uint8_t *p, size_t n)
 {
     struct kos__srv *srv = arg;
@@ -534,6 +554,8 @@ static void hook_data(void *arg, const char *id, uint32_t ch, const uint8_t *p, 
         ok = on_traces(srv, id, p, n, why, sizeof(why));
     else if (ch == CH_SHELL)
         ok = on_shell(srv, id, p, n, why, sizeof(why));
+    else if (ch == CH_DEBUG)
+        ok = on_debug(srv, id, p, n, why, sizeof(why));
     else
         ok = refuse(why, sizeof(why), "data on channel %u, which this server does not take", ch);
     if (!ok && why[0]) {

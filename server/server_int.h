@@ -28,6 +28,7 @@ struct kos__store;
 struct kos__ca;
 struct kos__events;
 struct kos__shell;
+struct kos__debug;
 
 /* Kicks the hooks ask for, done on the next loop turn (a device is never
  * cut off inside the port's own callback). More at once wait for the next
@@ -54,6 +55,7 @@ struct kos__srv {
     struct evhttp *http;
     struct kos__events *events;
     struct kos__shell *shell; /* shell lines waiting for their devices (shell.h) */
+    struct kos__debug *debug; /* debug sessions (debug.h) */
     unsigned api_port;
     char device_addr[32]; /* "127.0.0.1:7443" */
     char secret[KOS__STUDIO_SECRET_HEX + 1];
