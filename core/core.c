@@ -2302,8 +2302,8 @@ static void sys_debug_attach(struct core *c, struct proc *from, const struct kos
         return;
     }
     if (!t) {
-        say_sys(c, "app '%s' asked to debug app '%s', which this system does not have",
-                from->name, rq->app);
+        say_sys(c, "app '%s' asked to debug app '%s', which this system does not have", from->name,
+                rq->app);
         ANSWER(KOS_STATUS_NOT_FOUND, "no app '%s' in this system", rq->app);
         return;
     }

@@ -61,7 +61,7 @@ static void child(const char *path, pid_t target, int s, int errfd)
     syscall(SYS_close_range, (unsigned)errfd + 1, ~0u, 0u);
     snprintf(pidbuf, sizeof(pidbuf), "%d", (int)target);
     execl(path, path, "--once", "--attach", "-", pidbuf, (char *)NULL);
-fail: {
+fail : {
     int e = errno;
     ssize_t w = write(errfd, &e, sizeof(e));
     (void)w;

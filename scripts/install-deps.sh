@@ -32,6 +32,9 @@ packages=(
   # which bench/link measures kos-server's memory per link and handshakes
   # (started by bench/link/run.sh in a scratch folder, never as a service)
   libzmq3-dev mosquitto
+  # remote debugging: the debug agent Core attaches to an app marked
+  # debug: true (/usr/bin/gdbserver), and gdb for tests/system/test_studio_debug.sh
+  gdb gdbserver
   # the cross-aarch64 preset's libraries, from Debian's arm64 packages
   # (multiarch; only libraries and headers, nothing that replaces a host tool)
   libssl-dev:arm64

@@ -456,10 +456,10 @@ static void debug_post(struct kos__srv *srv, struct evhttp_request *req, const c
     }
     free(w);
     reply_error(req,
-                st == KOS_STATUS_NOT_FOUND                                     ? 404
+                st == KOS_STATUS_NOT_FOUND                                      ? 404
                 : st == KOS_STATUS_UNAUTHORIZED || st == KOS_STATUS_UNAVAILABLE ? 409
-                : st == KOS_STATUS_BUSY                                        ? 503
-                                                                               : 500,
+                : st == KOS_STATUS_BUSY                                         ? 503
+                                                                                : 500,
                 "%s", err);
 }
 

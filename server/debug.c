@@ -525,9 +525,9 @@ bool kos__debug_up(struct kos__srv *srv, const char *id, const Kos__Debug__Debug
         }
         kos__srv_log("device %.16s refused to debug app '%s': %s", s->device, s->app,
                      kos_status_str((kos_status_t)status));
-        json_t *a = json_pack("{s:o, s:I, s:s}", "error", kos__json_text(msg, strlen(msg)),
-                              "status", (json_int_t)status, "status_text",
-                              kos_status_str((kos_status_t)status));
+        json_t *a =
+            json_pack("{s:o, s:I, s:s}", "error", kos__json_text(msg, strlen(msg)), "status",
+                      (json_int_t)status, "status_text", kos_status_str((kos_status_t)status));
         end(s, false, http_of(status), a ? a : error_json("out of memory"));
         return true;
     }

@@ -506,8 +506,8 @@ int kos__tool_debug(int argc, char **argv)
         return 1;
     shown(name_shown, sizeof(name_shown), name);
     if (strcmp(state, "online") != 0) {
-        fprintf(stderr, "kos-tool %s: device '%s' (%.16s) is %s, not online\n", cmd, name_shown,
-                id, state);
+        fprintf(stderr, "kos-tool %s: device '%s' (%.16s) is %s, not online\n", cmd, name_shown, id,
+                state);
         return 1;
     }
     /* The local port first: a port in use fails before the app is stopped. */

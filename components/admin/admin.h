@@ -499,10 +499,10 @@ uint64_t admin_shell_next_ms(const struct admin_shell *sh);
  *    on a message that does not unpack; the other side is told.
  */
 
-#define ADMIN_DEBUG_CHUNK 3900u         /* agent bytes in one DebugUp: fits KOS_TUNNEL_DATA_MAX */
-#define ADMIN_DEBUG_BUF   (64u * 1024u) /* debugger bytes waiting for the agent */
-#define ADMIN_DEBUG_QUEUE 8u            /* DebugUp messages waiting for the tunnel */
-#define ADMIN_DEBUG_CORE_MS 10000u      /* how long an open waits for Core */
+#define ADMIN_DEBUG_CHUNK   3900u         /* agent bytes in one DebugUp: fits KOS_TUNNEL_DATA_MAX */
+#define ADMIN_DEBUG_BUF     (64u * 1024u) /* debugger bytes waiting for the agent */
+#define ADMIN_DEBUG_QUEUE   8u            /* DebugUp messages waiting for the tunnel */
+#define ADMIN_DEBUG_CORE_MS 10000u        /* how long an open waits for Core */
 /* Core request ids of debugging's, told apart from the agent's and the
  * shell's. */
 #define ADMIN_DEBUG_CORE_ID_BIT 0x40000000u

@@ -118,8 +118,8 @@ bool admin_debug_init(struct admin_debug *d, bool enabled, const struct admin_op
     d->enabled = enabled;
     d->sock = -1;
     d->next_core = 1;
-    d->log = kos__budget_full(enabled ? LOG_BURST : 1, enabled ? LOG_EVERY_MS : OFF_EVERY_MS,
-                              now_ms);
+    d->log =
+        kos__budget_full(enabled ? LOG_BURST : 1, enabled ? LOG_EVERY_MS : OFF_EVERY_MS, now_ms);
     d->down = malloc(ADMIN_DEBUG_BUF);
     return d->down != NULL;
 }
@@ -281,8 +281,8 @@ bool admin_debug_core_result(struct admin_debug *d, uint32_t core_id, uint32_t s
             close(fd);
         note(d, now_ms, KOS_LOG_INFO, "debug: app '%s' cannot be debugged: %s", d->app,
              message ? message : "");
-        answer(d, false, status < KOS_STATUS__COUNT && status ? (kos_status_t)status
-                                                              : KOS_STATUS_INTERNAL,
+        answer(d, false,
+               status < KOS_STATUS__COUNT && status ? (kos_status_t)status : KOS_STATUS_INTERNAL,
                "%s", message ? message : "");
         end_session(d);
         admin_debug_pump(d, now_ms);

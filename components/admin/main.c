@@ -45,8 +45,7 @@
 
 #define SERVER   "msg0"
 #define CHANNELS ((1u << KOS_TUNNEL_ADMIN) | (1u << KOS_TUNNEL_LOGS))
-#define OPTIONAL                                                                                   \
-    ((1u << KOS_TUNNEL_TRACES) | (1u << KOS_TUNNEL_SHELL) | (1u << KOS_TUNNEL_DEBUG))
+#define OPTIONAL ((1u << KOS_TUNNEL_TRACES) | (1u << KOS_TUNNEL_SHELL) | (1u << KOS_TUNNEL_DEBUG))
 /* Reopening the tunnel: from 1 s, doubling, at most a minute. The first
  * failure is said only once admin has run TUNNEL_QUIET_MS, so that a tunnel
  * still starting beside admin is not reported as missing. */
@@ -459,14 +458,13 @@ static void open_tunnel(struct admin *ad, uint64_t now)
         /* The optional channels the allow setting gives: the largest set
          * of them it takes, most first (traces before shell before debug
          * when it takes only some). */
-        static const uint32_t fewer[] = {
-            (1u << KOS_TUNNEL_TRACES) | (1u << KOS_TUNNEL_SHELL),
-            (1u << KOS_TUNNEL_TRACES) | (1u << KOS_TUNNEL_DEBUG),
-            (1u << KOS_TUNNEL_SHELL) | (1u << KOS_TUNNEL_DEBUG),
-            1u << KOS_TUNNEL_TRACES,
-            1u << KOS_TUNNEL_SHELL,
-            1u << KOS_TUNNEL_DEBUG,
-            0};
+        static const uint32_t fewer[] = {(1u << KOS_TUNNEL_TRACES) | (1u << KOS_TUNNEL_SHELL),
+                                         (1u << KOS_TUNNEL_TRACES) | (1u << KOS_TUNNEL_DEBUG),
+                                         (1u << KOS_TUNNEL_SHELL) | (1u << KOS_TUNNEL_DEBUG),
+                                         1u << KOS_TUNNEL_TRACES,
+                                         1u << KOS_TUNNEL_SHELL,
+                                         1u << KOS_TUNNEL_DEBUG,
+                                         0};
         for (size_t i = 0; i < sizeof(fewer) / sizeof(fewer[0]) && st == KOS_STATUS_UNAUTHORIZED;
              i++) {
             got = CHANNELS | fewer[i];
@@ -484,9 +482,10 @@ static void open_tunnel(struct admin *ad, uint64_t now)
                           "shell is off");
         if (st == KOS_STATUS_OK && !(got & (1u << KOS_TUNNEL_DEBUG)) && ad->cfg.remote_debug &&
             !ad->shell_said)
-            kos_log_error("remote_debug is enabled, but the tunnel does not give admin the debug "
-                          "channel: its allow setting must say admin=admin,logs,traces,shell,debug; "
-                          "debugging is off");
+            kos_log_error(
+                "remote_debug is enabled, but the tunnel does not give admin the debug "
+                "channel: its allow setting must say admin=admin,logs,traces,shell,debug; "
+                "debugging is off");
         if (st == KOS_STATUS_OK)
             ad->shell_said = true;
     }
