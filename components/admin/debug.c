@@ -168,16 +168,6 @@ static void open_session(struct admin_debug *d, const Kos__Debug__DebugOpen *o, 
     char q[200];
     kos_status_t st;
 
-    if (!d->enabled) {
-        d->refused++;
-        note(d, now_ms, KOS_LOG_WARN,
-             "refused a debug session asked by the server: remote debugging is disabled on this "
-             "device (admin's remote_debug setting)");
-        answer(d, false, KOS_STATUS_UNAUTHORIZED,
-               "remote debugging is disabled on this device (admin's remote_debug setting is "
-               "disabled; see docs/packages/admin.md)");
-        return;
-    }
     if (d->state != ADMIN_DEBUG_IDLE) {
         d->refused++;
         answer(d, false, KOS_STATUS_BUSY,
@@ -219,7 +209,24 @@ void admin_debug_input(struct admin_debug *d, const uint8_t *data, size_t len, u
 
     if (len <= KOS_TUNNEL_DATA_MAX)
         m = kos__debug__debug_down__unpack(NULL, len, data);
-    if (!m || m->body_case == KOS__DEBUG__DEBUG_DOWN__BODY__NOT_SET) {
+    if (m && m->body_case == KOS__DEBUG__DEBUG_DOWN__BODY__NOT_SET) {
+        kos__debug__debug_down__free_unpacked(m, NULL);
+        m = NULL;
+    }
+    if (!d->enabled) {
+        /* Whatever it is: an open, or what is no DebugDown, is answered
+         * "disabled"; data and closes are dropped. */
+        d->refused++;
+        note(d, now_ms, KOS_LOG_WARN,
+             "refused a debug session asked by the server: remote debugging is disabled on this "
+             "device (admin's remote_debug setting)");
+        if (!m || m->body_case == KOS__DEBUG__DEBUG_DOWN__BODY_OPEN)
+            answer(d, m != NULL ? false : true, KOS_STATUS_UNAUTHORIZED,
+                   "remote debugging is disabled on this device (admin's remote_debug setting is "
+                   "disabled; see docs/packages/admin.md)");
+        goto out;
+    }
+    if (!m) {
         d->refused++;
         note(d, now_ms, KOS_LOG_WARN,
              "refused a message on the debug channel that is not a DebugDown (%zu bytes)%s", len,
@@ -235,10 +242,6 @@ void admin_debug_input(struct admin_debug *d, const uint8_t *data, size_t len, u
     case KOS__DEBUG__DEBUG_DOWN__BODY_DATA:
         if (d->state != ADMIN_DEBUG_OPEN) {
             d->refused++; /* late, or for no session: dropped */
-            if (!d->enabled)
-                note(d, now_ms, KOS_LOG_WARN,
-                     "refused debug data from the server: remote debugging is disabled on this "
-                     "device (admin's remote_debug setting)");
             break;
         }
         if (m->data.len > ADMIN_DEBUG_BUF - d->down_len) {
