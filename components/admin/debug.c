@@ -178,7 +178,7 @@ static void open_session(struct admin_debug *d, const Kos__Debug__DebugOpen *o, 
         !kos__name_valid((const char *)o->app.data, o->app.len)) {
         size_t n = o->app.len > 40 ? 40 : o->app.len;
         d->refused++;
-        q[kos__text_escape(q, sizeof(q) - 1, (const char *)o->app.data, n, NULL)] = '\0';
+        q[n ? kos__text_escape(q, sizeof(q) - 1, (const char *)o->app.data, n, NULL) : 0] = '\0';
         note(d, now_ms, KOS_LOG_INFO, "debug: refused an open for '%s%s': not an app name", q,
              n < o->app.len ? "..." : "");
         answer(d, false, KOS_STATUS_INVALID_ARGUMENT,
@@ -249,6 +249,8 @@ void admin_debug_input(struct admin_debug *d, const uint8_t *data, size_t len, u
             end_session(d);
             break;
         }
+        if (m->data.len == 0)
+            break; /* nothing to write (protobuf-c leaves no buffer) */
         memcpy(d->down + d->down_len, m->data.data, m->data.len);
         d->down_len += m->data.len;
         flush_down(d, now_ms);

@@ -123,7 +123,8 @@ static void note_data(const uint8_t *data, size_t len)
         size_t n = m->data.len;
         if (fz.want_len + n > sizeof(fz.want))
             n = sizeof(fz.want) - fz.want_len;
-        memcpy(fz.want + fz.want_len, m->data.data, n);
+        if (n > 0)
+            memcpy(fz.want + fz.want_len, m->data.data, n);
         fz.want_len += n;
     }
     kos__debug__debug_down__free_unpacked(m, NULL);
