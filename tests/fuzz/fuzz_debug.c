@@ -40,7 +40,7 @@ static struct {
     kos_status_t send_status;
     bool core_waits;
     uint32_t core_id;
-    int agent;         /* the agent's end, or -1 */
+    int agent;          /* the agent's end, or -1 */
     uint8_t want[8192]; /* bytes the agent should get, in order */
     size_t want_len, got_len;
     bool want_cut; /* more than fits want: not checked past it */
@@ -65,8 +65,8 @@ static kos_status_t fake_send(void *arg, uint32_t channel, const void *data, siz
         kos_fuzz_fail("a DebugUp with no body");
     if (status >= KOS_STATUS__COUNT)
         kos_fuzz_fail("a DebugUp with status %u", status);
-    if (!fz.enabled && (up->body_case == KOS__DEBUG__DEBUG_UP__BODY_DATA ||
-                        status != KOS_STATUS_UNAUTHORIZED))
+    if (!fz.enabled &&
+        (up->body_case == KOS__DEBUG__DEBUG_UP__BODY_DATA || status != KOS_STATUS_UNAUTHORIZED))
         kos_fuzz_fail("a disabled admin answered other than UNAUTHORIZED");
     kos__debug__debug_up__free_unpacked(up, NULL);
     return KOS_STATUS_OK;

@@ -140,8 +140,8 @@ static void open_ok(struct admin_debug *d, const char *app, int *agent)
     assert_int_equal(f.asks, 1);
     assert_string_equal(f.app, app);
     assert_true(f.core_id & ADMIN_DEBUG_CORE_ID_BIT);
-    assert_true(admin_debug_core_result(d, f.core_id, KOS_STATUS_OK, "gdbserver attached", sv[0],
-                                        0));
+    assert_true(
+        admin_debug_core_result(d, f.core_id, KOS_STATUS_OK, "gdbserver attached", sv[0], 0));
     assert_int_equal(last()->kind, 1);
     assert_int_equal(last()->status, 0);
     assert_string_equal(last()->text, "gdbserver attached");
