@@ -2192,27 +2192,41 @@ static void restart_asked_now(struct core *c, struct proc *t)
     ended_for_good(c, t);
 }
 
-/* RESTART: stops app `rq->app` as Core stops any app, then starts it again;
- * refuses message servers, unknown names, apps on their way up or down,
- * and everything while the system stops. */
-static void sys_restart(struct core *c, struct proc *from, const struct kos__sys_request *rq)
+/* The process request rq names, for a request that acts on one (`verb`
+ * says how, for Core's line); NULL, with the app answered, while the
+ * system stops or when it has no process of that name. */
+static struct proc *sys_target(struct core *c, struct proc *from, const struct kos__sys_request *rq,
+                               const char *verb)
 {
     struct proc *t = NULL;
 
     for (uint32_t i = 0; i < c->n && !t; i++)
         if (!strcmp(c->procs[i].name, rq->app))
             t = &c->procs[i];
-#define ANSWER(st, ...) sys_result(c, from->idx, from->starts, rq->id, st, __VA_ARGS__)
     if (c->phase != PH_RUNNING) {
-        ANSWER(KOS_STATUS_UNAVAILABLE, "the system is stopping");
-        return;
+        sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_UNAVAILABLE,
+                   "the system is stopping");
+        return NULL;
     }
     if (!t) {
-        say_sys(c, "app '%s' asked to restart app '%s', which this system does not have",
-                from->name, rq->app);
-        ANSWER(KOS_STATUS_NOT_FOUND, "no app '%s' in this system", rq->app);
-        return;
+        say_sys(c, "app '%s' asked to %s app '%s', which this system does not have", from->name,
+                verb, rq->app);
+        sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_NOT_FOUND,
+                   "no app '%s' in this system", rq->app);
     }
+    return t;
+}
+
+/* RESTART: stops app `rq->app` as Core stops any app, then starts it again;
+ * refuses message servers, unknown names, apps on their way up or down,
+ * and everything while the system stops. */
+static void sys_restart(struct core *c, struct proc *from, const struct kos__sys_request *rq)
+{
+    struct proc *t = sys_target(c, from, rq, "restart");
+
+    if (!t)
+        return;
+#define ANSWER(st, ...) sys_result(c, from->idx, from->starts, rq->id, st, __VA_ARGS__)
     if (is_server(t)) {
         say_sys(c, "app '%s' asked to restart message server '%s'; refused", from->name, t->name);
         ANSWER(KOS_STATUS_UNSUPPORTED,
@@ -2286,27 +2300,16 @@ static void debug_end(struct core *c, struct proc *p, const char *why)
  * stops. */
 static void sys_debug_attach(struct core *c, struct proc *from, const struct kos__sys_request *rq)
 {
-    struct proc *t = NULL;
+    struct proc *t = sys_target(c, from, rq, "debug");
     char err[300], msg[KOS__SYS_MESSAGE_MAX];
     struct kos__sys_result r = {.id = rq->id, .message = msg};
     pid_t target, agent;
     size_t len;
     int sock;
 
-    for (uint32_t i = 0; i < c->n && !t; i++)
-        if (!strcmp(c->procs[i].name, rq->app))
-            t = &c->procs[i];
+    if (!t)
+        return;
 #define ANSWER(st, ...) sys_result(c, from->idx, from->starts, rq->id, st, __VA_ARGS__)
-    if (c->phase != PH_RUNNING) {
-        ANSWER(KOS_STATUS_UNAVAILABLE, "the system is stopping");
-        return;
-    }
-    if (!t) {
-        say_sys(c, "app '%s' asked to debug app '%s', which this system does not have", from->name,
-                rq->app);
-        ANSWER(KOS_STATUS_NOT_FOUND, "no app '%s' in this system", rq->app);
-        return;
-    }
     if (is_server(t) || !(t->cm->flags & KOS_CM_PROC_DEBUG)) {
         say_sys(c, "app '%s' asked to debug %s '%s', which is not marked debug: true; refused",
                 from->name, kind(t), t->name);

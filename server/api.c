@@ -325,34 +325,55 @@ static void commands_post(struct kos__srv *srv, struct evhttp_request *req, cons
     }
 }
 
-/* A shell line waiting for its device's answer: the request it answers.
- * It belongs to the relay's done() or, if the client goes first, to the
- * connection's close callback, whichever comes first; the other is then
- * never called (done() removes the callback, the callback cancels the
- * line). */
-struct shell_wait {
+/* A shell line or a debug open waiting for its device's answer: the
+ * request it answers. It belongs to the relay's done() or, if the client
+ * goes first, to the connection's close callback, whichever comes first;
+ * the other is then never called (done() removes the callback, the
+ * callback cancels the line or the open). */
+struct relay_wait {
     struct kos__srv *srv;
     struct evhttp_request *req;
     struct evhttp_connection *conn;
-    uint64_t line_id;
+    uint64_t id;
+    bool debug; /* a debug open (debug.h), else a shell line (shell.h) */
 };
 
-static void shell_done(void *arg, int code, json_t *answer)
+static void relay_done(void *arg, int code, json_t *answer)
 {
-    struct shell_wait *w = arg;
+    struct relay_wait *w = arg;
 
     evhttp_connection_set_closecb(w->conn, NULL, NULL);
     reply_json(w->req, code, answer);
     free(w);
 }
 
-static void shell_gone(struct evhttp_connection *conn, void *arg)
+static void relay_gone(struct evhttp_connection *conn, void *arg)
 {
-    struct shell_wait *w = arg;
+    struct relay_wait *w = arg;
 
     (void)conn;
-    kos__shell_cancel(w->srv->shell, w->line_id);
+    if (w->debug)
+        kos__debug_cancel(w->srv->debug, w->id);
+    else
+        kos__shell_cancel(w->srv->shell, w->id);
     free(w);
+}
+
+/* A wait for request req, or NULL with req answered 500. */
+static struct relay_wait *relay_wait_new(struct kos__srv *srv, struct evhttp_request *req,
+                                         bool debug)
+{
+    struct relay_wait *w = calloc(1, sizeof(*w));
+
+    if (!w) {
+        reply_error(req, 500, "out of memory");
+        return NULL;
+    }
+    w->srv = srv;
+    w->req = req;
+    w->conn = evhttp_request_get_connection(req);
+    w->debug = debug;
+    return w;
 }
 
 /* POST /api/devices/ID/shell {"line": LINE}: the answer is sent when the
@@ -360,7 +381,7 @@ static void shell_gone(struct evhttp_connection *conn, void *arg)
 static void shell_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
 {
     struct kos__req_shell line;
-    struct shell_wait *w;
+    struct relay_wait *w;
     char err[512], *body;
     size_t len;
     kos_status_t st;
@@ -373,17 +394,11 @@ static void shell_post(struct kos__srv *srv, struct evhttp_request *req, const c
         reply_error(req, 400, "%s", err);
         return;
     }
-    if (!(w = calloc(1, sizeof(*w)))) {
-        reply_error(req, 500, "out of memory");
+    if (!(w = relay_wait_new(srv, req, false)))
         return;
-    }
-    w->srv = srv;
-    w->req = req;
-    w->conn = evhttp_request_get_connection(req);
-    st =
-        kos__shell_send(srv, id, line.line, line.len, shell_done, w, &w->line_id, err, sizeof(err));
+    st = kos__shell_send(srv, id, line.line, line.len, relay_done, w, &w->id, err, sizeof(err));
     if (st == KOS_STATUS_OK) {
-        evhttp_connection_set_closecb(w->conn, shell_gone, w);
+        evhttp_connection_set_closecb(w->conn, relay_gone, w);
         return;
     }
     free(w);
@@ -397,39 +412,12 @@ static void shell_post(struct kos__srv *srv, struct evhttp_request *req, const c
                 "%s", err);
 }
 
-/* A debug open waiting for its device's answer: the request it answers,
- * owned as a shell line's is (struct shell_wait). */
-struct debug_wait {
-    struct kos__srv *srv;
-    struct evhttp_request *req;
-    struct evhttp_connection *conn;
-    uint64_t sid;
-};
-
-static void debug_done(void *arg, int code, json_t *answer)
-{
-    struct debug_wait *w = arg;
-
-    evhttp_connection_set_closecb(w->conn, NULL, NULL);
-    reply_json(w->req, code, answer);
-    free(w);
-}
-
-static void debug_gone(struct evhttp_connection *conn, void *arg)
-{
-    struct debug_wait *w = arg;
-
-    (void)conn;
-    kos__debug_cancel(w->srv->debug, w->sid);
-    free(w);
-}
-
 /* POST /api/devices/ID/debug {"app": APP}: a debug session (debug.h); the
  * answer, with the session's port and token, is sent when the device's
- * comes. */
+ * comes (struct relay_wait). */
 static void debug_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
 {
-    struct debug_wait *w;
+    struct relay_wait *w;
     char err[512], app[64], *body;
     size_t len;
     kos_status_t st;
@@ -442,16 +430,11 @@ static void debug_post(struct kos__srv *srv, struct evhttp_request *req, const c
         reply_error(req, 400, "%s", err);
         return;
     }
-    if (!(w = calloc(1, sizeof(*w)))) {
-        reply_error(req, 500, "out of memory");
+    if (!(w = relay_wait_new(srv, req, true)))
         return;
-    }
-    w->srv = srv;
-    w->req = req;
-    w->conn = evhttp_request_get_connection(req);
-    st = kos__debug_open(srv, id, app, debug_done, w, &w->sid, err, sizeof(err));
+    st = kos__debug_open(srv, id, app, relay_done, w, &w->id, err, sizeof(err));
     if (st == KOS_STATUS_OK) {
-        evhttp_connection_set_closecb(w->conn, debug_gone, w);
+        evhttp_connection_set_closecb(w->conn, relay_gone, w);
         return;
     }
     free(w);

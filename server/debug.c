@@ -371,19 +371,13 @@ kos_status_t kos__debug_open(struct kos__srv *srv, const char *id, const char *a
                              size_t errlen)
 {
     struct kos__debug *dbg = srv->debug;
-    enum kos__dev_state state;
     struct session *s;
     kos_status_t st;
 
-    if (kos__store_device_get(srv->store, id, &state, NULL) != KOS_STATUS_OK) {
-        snprintf(err, errlen, "no device %s", id);
-        return KOS_STATUS_NOT_FOUND;
-    }
-    if (state == KOS__DEV_REVOKED) {
-        snprintf(err, errlen, "device %s is revoked", id);
-        return KOS_STATUS_UNAUTHORIZED;
-    }
-    if (state != KOS__DEV_ONLINE || !srv->devport || !dbg) {
+    st = kos__devices_reachable(srv, id, err, errlen);
+    if (st)
+        return st;
+    if (!dbg) {
         snprintf(err, errlen, "device %s is not online", id);
         return KOS_STATUS_UNAVAILABLE;
     }

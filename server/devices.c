@@ -571,23 +571,11 @@ struct kos__devport_hooks kos__devices_hooks(struct kos__srv *srv)
 
 /* ---- what the API asks ---- */
 
-kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
-                                  const struct kos__req_command *cmd, uint64_t *cmd_id, char *err,
-                                  size_t errlen)
+kos_status_t kos__devices_reachable(struct kos__srv *srv, const char *id, char *err, size_t errlen)
 {
-    Kos__Admin__AdminDown down = KOS__ADMIN__ADMIN_DOWN__INIT;
-    Kos__Admin__Command c = KOS__ADMIN__COMMAND__INIT;
-    Kos__Admin__RestartApp ra = KOS__ADMIN__RESTART_APP__INIT;
-    Kos__Admin__Reboot rb = KOS__ADMIN__REBOOT__INIT;
-    Kos__Admin__SetTracing tr = KOS__ADMIN__SET_TRACING__INIT;
     enum kos__dev_state state;
-    char json[128], app[sizeof(cmd->app)];
-    uint8_t buf[256];
-    kos_status_t st;
-    size_t n;
 
-    st = kos__store_device_get(srv->store, id, &state, NULL);
-    if (st) {
+    if (kos__store_device_get(srv->store, id, &state, NULL) != KOS_STATUS_OK) {
         snprintf(err, errlen, "no device %s", id);
         return KOS_STATUS_NOT_FOUND;
     }
@@ -599,6 +587,26 @@ kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
         snprintf(err, errlen, "device %s is not online", id);
         return KOS_STATUS_UNAVAILABLE;
     }
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
+                                  const struct kos__req_command *cmd, uint64_t *cmd_id, char *err,
+                                  size_t errlen)
+{
+    Kos__Admin__AdminDown down = KOS__ADMIN__ADMIN_DOWN__INIT;
+    Kos__Admin__Command c = KOS__ADMIN__COMMAND__INIT;
+    Kos__Admin__RestartApp ra = KOS__ADMIN__RESTART_APP__INIT;
+    Kos__Admin__Reboot rb = KOS__ADMIN__REBOOT__INIT;
+    Kos__Admin__SetTracing tr = KOS__ADMIN__SET_TRACING__INIT;
+    char json[128], app[sizeof(cmd->app)];
+    uint8_t buf[256];
+    kos_status_t st;
+    size_t n;
+
+    st = kos__devices_reachable(srv, id, err, errlen);
+    if (st)
+        return st;
     if (cmd->kind == KOS__CMD_RESTART_APP)
         snprintf(json, sizeof(json), "{\"restart_app\":\"%s\"}", cmd->app);
     else if (cmd->kind == KOS__CMD_TRACE)

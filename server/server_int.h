@@ -101,6 +101,12 @@ struct kos__devport_hooks kos__devices_hooks(struct kos__srv *srv);
 
 struct kos__req_command;
 
+/* Whether device id can be sent something now: KOS_STATUS_OK when it is
+ * online; else KOS_STATUS_NOT_FOUND (no such device), KOS_STATUS_UNAUTHORIZED
+ * (revoked) or KOS_STATUS_UNAVAILABLE (not online), with err saying which. */
+kos_status_t kos__devices_reachable(struct kos__srv *srv, const char *id, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Sends a command to device id: stores it, sends an AdminDown over the
  * device port. *cmd_id is its id. KOS_STATUS_NOT_FOUND (unknown),
  * KOS_STATUS_UNAUTHORIZED (revoked), KOS_STATUS_UNAVAILABLE (not online),

@@ -178,6 +178,33 @@ static const char *find_device(const char *cmd, const struct kos__tool_studio *s
     return state;
 }
 
+/* Finds the Studio (data folder `data`, NULL: the default) and the device
+ * `want` names among its own, which must be online: fills *s, its id and
+ * its name escaped for printing (1024 bytes), or prints why not and
+ * returns false. */
+static bool online_device(const char *cmd, const char *data, const char *want,
+                          struct kos__tool_studio *s, char id[65], char *name_shown)
+{
+    char err[1024], name[256];
+    const char *state;
+
+    if (kos__tool_studio_find(data, s, err, sizeof(err)) != KOS_STATUS_OK) {
+        fprintf(stderr, "kos-tool %s: %s\n", cmd, err);
+        return false;
+    }
+    if (!(state = find_device(cmd, s, want, id, name)))
+        return false;
+    shown(name_shown, 1024, name);
+    if (strcmp(state, "online") != 0) {
+        fprintf(stderr, "kos-tool %s: device '%s' (%.16s) is %s%s\n", cmd, name_shown, id, state,
+                !strcmp(state, "revoked") ? ": Studio refuses it"
+                                          : ", not online: boot it with its key bundle (kos-tool "
+                                            "run IMAGE --keys DIR) and try again");
+        return false;
+    }
+    return true;
+}
+
 enum outcome { SENT_OK, SENT_REFUSED, STOP };
 
 /* Sends one line and prints its answer. STOP when the session cannot go
@@ -240,10 +267,10 @@ static enum outcome send_line(const char *cmd, const struct kos__tool_studio *s,
 int kos__tool_toolbox_remote_shell(int argc, char **argv)
 {
     static const char cmd[] = "toolbox.remote_shell";
-    const char *data = NULL, *want = NULL, *v, *state;
+    const char *data = NULL, *want = NULL, *v;
     struct kos__tool_studio s;
     struct kos__opts p;
-    char err[1024], id[65], name[256], name_shown[1024];
+    char id[65], name_shown[1024];
     bool interactive, failed = false;
     char *line = NULL;
     size_t cap = 0, lineno = 0;
@@ -270,20 +297,8 @@ int kos__tool_toolbox_remote_shell(int argc, char **argv)
     }
     if (!want)
         return kos__opts_usage_error(&p, "which device? give its id, a prefix of it or its name");
-    if (kos__tool_studio_find(data, &s, err, sizeof(err)) != KOS_STATUS_OK) {
-        fprintf(stderr, "kos-tool %s: %s\n", cmd, err);
+    if (!online_device(cmd, data, want, &s, id, name_shown))
         return 1;
-    }
-    if (!(state = find_device(cmd, &s, want, id, name)))
-        return 1;
-    shown(name_shown, sizeof(name_shown), name);
-    if (strcmp(state, "online") != 0) {
-        fprintf(stderr, "kos-tool %s: device '%s' (%.16s) is %s%s\n", cmd, name_shown, id, state,
-                !strcmp(state, "revoked") ? ": Studio refuses it"
-                                          : ", not online: boot it with its key bundle (kos-tool "
-                                            "run IMAGE --keys DIR) and try again");
-        return 1;
-    }
     interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     if (interactive)
         printf("remote shell on '%s' (device %.16s): one command per line, 'help' lists them; "
@@ -459,10 +474,10 @@ static void relay(int a, int b, bool *a_ended)
 int kos__tool_debug(int argc, char **argv)
 {
     static const char cmd[] = "debug";
-    const char *data = NULL, *want = NULL, *app = NULL, *v, *state;
+    const char *data = NULL, *want = NULL, *app = NULL, *v;
     struct kos__tool_studio s;
     struct kos__opts p;
-    char err[1024], id[65], name[256], name_shown[1024], path[128], *text;
+    char err[1024], id[65], name_shown[1024], path[128], *text;
     unsigned port = 0, got;
     json_t *body, *resp = NULL;
     int opt, status = 0, lfd, gdb, sfd;
@@ -498,18 +513,8 @@ int kos__tool_debug(int argc, char **argv)
     if (!app)
         return kos__opts_usage_error(&p, "which app? give the name of an app of the device's "
                                          "manifest marked debug: true");
-    if (kos__tool_studio_find(data, &s, err, sizeof(err)) != KOS_STATUS_OK) {
-        fprintf(stderr, "kos-tool %s: %s\n", cmd, err);
+    if (!online_device(cmd, data, want, &s, id, name_shown))
         return 1;
-    }
-    if (!(state = find_device(cmd, &s, want, id, name)))
-        return 1;
-    shown(name_shown, sizeof(name_shown), name);
-    if (strcmp(state, "online") != 0) {
-        fprintf(stderr, "kos-tool %s: device '%s' (%.16s) is %s, not online\n", cmd, name_shown, id,
-                state);
-        return 1;
-    }
     /* The local port first: a port in use fails before the app is stopped. */
     if ((lfd = listen_local(cmd, port, &got)) < 0)
         return 1;
