@@ -478,7 +478,7 @@ static void open_tunnel(struct admin *ad, uint64_t now)
         if (st == KOS_STATUS_OK && !(got & (1u << KOS_TUNNEL_SHELL)) && ad->cfg.remote_shell &&
             !ad->shell_said)
             kos_log_error("remote_shell is enabled, but the tunnel does not give admin the shell "
-                          "channel: its allow setting must say admin=admin,logs,traces,shell; the "
+                          "channel: its allow setting must say admin=admin,logs,traces,shell,debug; the "
                           "shell is off");
         if (st == KOS_STATUS_OK && !(got & (1u << KOS_TUNNEL_DEBUG)) && ad->cfg.remote_debug &&
             !ad->shell_said)
@@ -505,7 +505,7 @@ static void open_tunnel(struct admin *ad, uint64_t now)
     ad->tunnel_said = st;
     if (st == KOS_STATUS_UNAUTHORIZED)
         kos_log_error("the tunnel does not give admin its channels (admin, logs): its allow "
-                      "setting must say admin=admin,logs,traces,shell");
+                      "setting must say admin=admin,logs,traces,shell,debug");
     else
         kos_log_info("no link to a server (kos_tunnel_protocol: %s); keeping console lines in a "
                      "buffer of %" PRIu64 " bytes (offline_buffer) until there is one",
