@@ -2277,14 +2277,17 @@ static void sys_reboot(struct core *c, struct proc *from, const struct kos__sys_
     begin_shutdown(c, c->reboot_why);
 }
 
-/* Ends app p's debug session, if it has one: the agent is killed (the
- * kernel then detaches it from the app) and the app continued, in case the
- * agent held it stopped. Its exit is reaped as an orphan's. */
+/* Ends app p's debug session, if it has one: the agent is killed and
+ * reaped here (a SIGKILLed process's end takes no time Core would notice),
+ * so that the kernel has detached it from the app before the app is
+ * continued, in case the agent held it stopped. */
 static void debug_end(struct core *c, struct proc *p, const char *why)
 {
     if (p->dbg_pid <= 0)
         return;
     kill(p->dbg_pid, SIGKILL);
+    while (waitpid(p->dbg_pid, NULL, 0) < 0 && errno == EINTR)
+        ;
     if (p->dbg_target > 0)
         kill(p->dbg_target, SIGCONT);
     say(c, "debug session on app '%s' ended: %s; gdbserver (pid %d) killed", p->name, why,

@@ -7,14 +7,24 @@
 # the breakpoint in the app is hit, the backtrace names t_app's functions,
 # and the app ticks on after gdb detaches. Refused, each with a clear
 # error: an app not marked debug: true, an unknown app, a bad app name, a
-# second session, debugging disabled in admin (said once on the device's
-# console within its budget), an offline device.
+# second session, a client without the session's token, no secret,
+# debugging disabled in admin (said once on the device's console within
+# its budget), an offline device. A restart of the app while gdbserver
+# holds it ends the session first, and the app restarts.
 # Environment: KOS_TOOL, KOS_SERVER, KOS_TRUST and KOS_KEY (a release key
 # pair), KOS_T_APP (tests/system/t_app), GDB (gdb).
 . "$(dirname "$0")/studio_lib.sh"
 DBG_PID=
 stop_debug() { [ -z "$DBG_PID" ] || { kill "$DBG_PID" 2>/dev/null || true; wait "$DBG_PID" 2>/dev/null || true; DBG_PID=; }; }
-trap 'stop_debug; stop_device; cleanup' EXIT
+# On failure, what kos-tool debug and gdb said too.
+show_debug() {
+  local f
+  for f in dbg.out dbg.err gdb.out; do
+    [ -s "$WORK/$f" ] && { echo "--- $f:" >&2; cat "$WORK/$f" >&2; }
+  done
+  return 0
+}
+trap 'rc=$?; [ $rc -eq 0 ] || show_debug; stop_debug; stop_device; cleanup' EXIT
 GDB=${GDB:-gdb}
 APPS='  ticker:
     binary: t_app
@@ -87,12 +97,19 @@ DBG_PID=$!
 until_ok 30 "the first session open" grep -q "^target remote 127.0.0.1:" "$WORK/dbg.out"
 run 1 debug bench-1 ticker
 expect err "has a debug session already"
-# The session's port wants its token: a client without it ends nothing of
-# the device but its own connection... and the session (one-time port).
-stop_debug
-until_ok 20 "Core ending the session kos-tool left" in_console "core: debug session on app 'ticker' ended"
+# A restart of the app while gdbserver holds it (stopped since the attach):
+# Core ends the session first, the app restarts and ticks on, and kos-tool
+# ends, saying the device ended the session.
+api_post "api/devices/$ID/commands" '{"restart_app": "ticker"}' >/dev/null || die "POST restart_app"
+until_ok 20 "Core ending the session for the restart" \
+  in_console "core: debug session on app 'ticker' ended: the app is being stopped; gdbserver \(pid [0-9]+\) killed$"
+until_ok 20 "the ticker restarted" in_console "core: app 'ticker' stopped for the restart app 'admin' asked for; starting it again$"
+for _ in $(seq 100); do kill -0 "$DBG_PID" 2>/dev/null || break; sleep 0.2; done
+wait "$DBG_PID" || die "kos-tool debug: exit status $? after the device ended the session"
+DBG_PID=
+grep -q "the device ended the session before gdb connected" "$WORK/dbg.err" || { cat "$WORK/dbg.err" >&2; die "kos-tool debug did not say the device ended the session"; }
 before=$(ticks)
-until_ok 20 "the ticker ticking after the session ended" sh -c "[ \$(grep -cE 'ticker: info: tick [0-9]+$' '$CON') -gt $((before + 3)) ]"
+until_ok 20 "the ticker ticking after its restart" sh -c "[ \$(grep -cE 'ticker: info: tick [0-9]+$' '$CON') -gt $((before + 3)) ]"
 # The API itself: the secret is required, the body checked.
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"app":"ticker"}' "${URL}api/devices/$ID/debug")
 [ "$code" = 401 ] || die "POST debug without the secret: HTTP $code"
