@@ -181,8 +181,14 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
                        s->device, KOS__SRV_DEBUG_OPEN_S));
         return;
     }
-    kos__srv_log("device %.16s: no debugger connected to port %u within %d s: the session ends",
-                 s->device, s->port, KOS__SRV_DEBUG_CONNECT_S);
+    if (s->closing)
+        kos__srv_log("device %.16s: the debugger did not take the device's last bytes within %d "
+                     "s: the session ends",
+                     s->device, KOS__SRV_DEBUG_CONNECT_S);
+    else
+        kos__srv_log("device %.16s: no debugger connected to port %u within %d s: the session "
+                     "ends",
+                     s->device, s->port, KOS__SRV_DEBUG_CONNECT_S);
     end(s, true, 0, NULL);
 }
 
@@ -533,7 +539,8 @@ bool kos__debug_up(struct kos__srv *srv, const char *id, const Kos__Debug__Debug
             end(s, false, 502, a ? a : error_json("out of memory"));
         } else if (s->bev && s->stage == RELAYING &&
                    evbuffer_get_length(bufferevent_get_output(s->bev)) > 0) {
-            s->closing = true; /* ends once the client has it all */
+            s->closing = true; /* ends once the client has it all, or in time */
+            arm(s, KOS__SRV_DEBUG_CONNECT_S);
         } else {
             end(s, false, 0, NULL);
         }
