@@ -376,6 +376,28 @@ static struct relay_wait *relay_wait_new(struct kos__srv *srv, struct evhttp_req
     return w;
 }
 
+/* The relay took w's request (st OK): the answer comes through
+ * relay_done(), or the client goes first. Otherwise it is answered now
+ * with err, and w freed. */
+static void relay_started(struct relay_wait *w, kos_status_t st, const char *err)
+{
+    struct evhttp_request *req = w->req;
+
+    if (st == KOS_STATUS_OK) {
+        evhttp_connection_set_closecb(w->conn, relay_gone, w);
+        return;
+    }
+    free(w);
+    reply_error(req,
+                st == KOS_STATUS_NOT_FOUND          ? 404
+                : st == KOS_STATUS_UNAUTHORIZED     ? 409
+                : st == KOS_STATUS_UNAVAILABLE      ? 409
+                : st == KOS_STATUS_BUSY             ? 503
+                : st == KOS_STATUS_INVALID_ARGUMENT ? 400
+                                                    : 500,
+                "%s", err);
+}
+
 /* POST /api/devices/ID/shell {"line": LINE}: the answer is sent when the
  * device's comes (shell.h). */
 static void shell_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
@@ -397,19 +419,7 @@ static void shell_post(struct kos__srv *srv, struct evhttp_request *req, const c
     if (!(w = relay_wait_new(srv, req, false)))
         return;
     st = kos__shell_send(srv, id, line.line, line.len, relay_done, w, &w->id, err, sizeof(err));
-    if (st == KOS_STATUS_OK) {
-        evhttp_connection_set_closecb(w->conn, relay_gone, w);
-        return;
-    }
-    free(w);
-    reply_error(req,
-                st == KOS_STATUS_NOT_FOUND          ? 404
-                : st == KOS_STATUS_UNAUTHORIZED     ? 409
-                : st == KOS_STATUS_UNAVAILABLE      ? 409
-                : st == KOS_STATUS_BUSY             ? 503
-                : st == KOS_STATUS_INVALID_ARGUMENT ? 400
-                                                    : 500,
-                "%s", err);
+    relay_started(w, st, err);
 }
 
 /* POST /api/devices/ID/debug {"app": APP}: a debug session (debug.h); the
@@ -433,17 +443,7 @@ static void debug_post(struct kos__srv *srv, struct evhttp_request *req, const c
     if (!(w = relay_wait_new(srv, req, true)))
         return;
     st = kos__debug_open(srv, id, app, relay_done, w, &w->id, err, sizeof(err));
-    if (st == KOS_STATUS_OK) {
-        evhttp_connection_set_closecb(w->conn, relay_gone, w);
-        return;
-    }
-    free(w);
-    reply_error(req,
-                st == KOS_STATUS_NOT_FOUND                                      ? 404
-                : st == KOS_STATUS_UNAUTHORIZED || st == KOS_STATUS_UNAVAILABLE ? 409
-                : st == KOS_STATUS_BUSY                                         ? 503
-                                                                                : 500,
-                "%s", err);
+    relay_started(w, st, err);
 }
 
 static void logs_get(struct kos__srv *srv, struct evhttp_request *req, const char *id,

@@ -505,36 +505,25 @@ out:
     return ok;
 }
 
-/* A ShellUp: a part of the answer to a shell line (shell.h). */
-static bool on_shell(struct kos__srv *srv, const char *id, const uint8_t *p, size_t n, char *why,
-                     size_t cap)
+/* A ShellUp (a part of the answer to a shell line, shell.h) or a DebugUp
+ * (an answer to a debug open, the agent's bytes, or the end, debug.h):
+ * decoded with the bounded allocator as `d` says, and handed to its relay. */
+static bool on_relayed(struct kos__srv *srv, const char *id, const uint8_t *p, size_t n, char *why,
+                       size_t cap, const ProtobufCMessageDescriptor *d, const char *what)
 {
     struct budget b = {0};
     ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
-    Kos__Shell__ShellUp *up = kos__shell__shell_up__unpack(&alloc, n, p);
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, &alloc, n, p);
     bool ok;
 
-    if (!up)
-        return refuse(why, cap, "a shell message that is not a ShellUp (%zu bytes)", n);
-    ok = kos__shell_answer(srv, id, up, why, cap);
-    kos__shell__shell_up__free_unpacked(up, &alloc);
-    return ok;
-}
-
-/* A DebugUp: an answer to a debug open, the agent's bytes, or the end
- * (debug.h). */
-static bool on_debug(struct kos__srv *srv, const char *id, const uint8_t *p, size_t n, char *why,
-                     size_t cap)
-{
-    struct budget b = {0};
-    ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
-    Kos__Debug__DebugUp *up = kos__debug__debug_up__unpack(&alloc, n, p);
-    bool ok;
-
-    if (!up)
-        return refuse(why, cap, "a debug message that is not a DebugUp (%zu bytes)", n);
-    ok = kos__debug_up(srv, id, up, why, cap);
-    kos__debug__debug_up__free_unpacked(up, &alloc);
+    if (!m)
+        return refuse(why, cap, "a %s message that is not a %s (%zu bytes)", what, d->short_name,
+                      n);
+    if (d == &kos__shell__shell_up__descriptor)
+        ok = kos__shell_answer(srv, id, (const Kos__Shell__ShellUp *)m, why, cap);
+    else
+        ok = kos__debug_up(srv, id, (const Kos__Debug__DebugUp *)m, why, cap);
+    protobuf_c_message_free_unpacked(m, &alloc);
     return ok;
 }
 
@@ -553,9 +542,11 @@ static void hook_data(void *arg, const char *id, uint32_t ch, const uint8_t *p, 
     else if (ch == CH_TRACES)
         ok = on_traces(srv, id, p, n, why, sizeof(why));
     else if (ch == CH_SHELL)
-        ok = on_shell(srv, id, p, n, why, sizeof(why));
+        ok =
+            on_relayed(srv, id, p, n, why, sizeof(why), &kos__shell__shell_up__descriptor, "shell");
     else if (ch == CH_DEBUG)
-        ok = on_debug(srv, id, p, n, why, sizeof(why));
+        ok =
+            on_relayed(srv, id, p, n, why, sizeof(why), &kos__debug__debug_up__descriptor, "debug");
     else
         ok = refuse(why, sizeof(why), "data on channel %u, which this server does not take", ch);
     if (!ok && why[0]) {

@@ -30,20 +30,6 @@
 #include "server_fixture.h"
 #include "server_port.h"
 
-struct ended {
-    int calls, code;
-    json_t *answer;
-};
-
-static void done(void *arg, int code, json_t *answer)
-{
-    struct ended *e = arg;
-    e->calls++;
-    e->code = code;
-    json_decref(e->answer);
-    e->answer = answer;
-}
-
 static int setup(void **state)
 {
     if (srv_setup(state, "bench-1", 5, 3))
