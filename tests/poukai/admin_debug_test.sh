@@ -16,16 +16,7 @@ source "$(dirname "$0")/logrng_lib.sh"
 source "$(dirname "$0")/link_lib.sh"
 
 # boot DEBUG: the system with remote_debug DEBUG linked to a fresh server.
-boot() {
-  start_server debug 0
-  printf 'address 127.0.0.1:%s\nname debug test server\n' "$PORT" >"$KEYS/server.txt"
-  chmod 644 "$KEYS/server.txt"
-  sed -e "s/@PORT@/$PORT/g" -e "s/@DEBUG@/$1/g" "$KOS_TUNNEL_DIR/admin_debug.yaml.in" \
-    >"$WORK/debug_$1.yaml"
-  "$KOS_TOOL" manifest.build "$WORK/debug_$1.yaml" -o "$WORK/debug_$1.zip" --key "$KOS_KEY" \
-    >"$WORK/build.txt" 2>&1 || { cat "$WORK/build.txt" >&2; fail "cannot build the system"; }
-  start_image "$WORK/debug_$1.zip" --keys "$KEYS"
-}
+boot() { boot_linked debug debug "$1"; }
 
 : >"$WORK/server.out"
 boot enabled

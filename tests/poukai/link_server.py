@@ -172,10 +172,12 @@ async def handler(ws, mode):
                     await ws.send(lp.data(5, m))
                     if answered:
                         await asyncio.wait_for(debug_answers.get(), 30)
-                await asyncio.wait_for(debug_open_ok.wait(), 30)
-                await ws.send(lp.data(5, debug_open(b"rng_server")))  # one at a time
-                await ws.send(lp.data(5, debug_data(b"$?#3f")))
-                await asyncio.wait_for(debug_data_in.wait(), 30)
+                if debug_open_ok.is_set():  # the last open was answered: open, or refused
+                    await ws.send(lp.data(5, debug_open(b"rng_server")))  # one at a time
+                    await ws.send(lp.data(5, debug_data(b"$?#3f")))
+                    await asyncio.wait_for(debug_data_in.wait(), 30)
+                else:
+                    out("debug: no session")
             except asyncio.TimeoutError:
                 out("debug: no session")
             await ws.send(lp.data(5, DEBUG_CLOSE))
