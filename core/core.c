@@ -43,6 +43,7 @@
 #include "channel_int.h"
 #include "console_int.h"
 #include "core.h"
+#include "debugger_int.h"
 #include "devkeys_int.h"
 #include "image.h"
 #include "proc_int.h"
@@ -177,6 +178,10 @@ struct proc {
     struct kos__trace_reader trd;
     bool traced;
     bool trace_flush;
+    /* Remote debugging (debugger_int.h): its debug agent, if one is
+     * attached (0: none), and the app's host pid it traces. */
+    pid_t dbg_pid;
+    pid_t dbg_target;
 };
 
 /* One compiled app filter, shared by every process whose sandbox
@@ -869,10 +874,13 @@ static void arm_timer(struct core *c)
  * through its grace period, SIGKILL at its end. A process that closed its
  * control channel, or does not read it (it is full), gets SIGTERM at once:
  * that is then the only way to ask. */
+static void debug_end(struct core *c, struct proc *p, const char *why);
+
 static void ask_stop(struct core *c, struct proc *p)
 {
     uint64_t now = now_us();
 
+    debug_end(c, p, "the app is being stopped");
     if (p->ctl >= 0 && kos__ctl_send_nowait(p->ctl, KOS__CTL_STOP, NULL, 0) == KOS_STATUS_OK) {
         p->stop = S_ASKED;
         p->stop_at_us = now + grace_us(c) / 2;
@@ -1408,6 +1416,7 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
     uint32_t restart = p->cm->restart;
     bool want;
 
+    debug_end(c, p, "the app ended");
     /* The process is gone, so its pipe holds all it wrote: take every last
      * line now, before a restart replaces the pipe. That is at most what
      * the pipe can hold; more would come from a grandchild that holds the
@@ -1553,6 +1562,18 @@ static void reap(struct core *c)
                 }
                 on_exit_status(c, p, status);
                 break;
+            }
+        }
+        /* A debug agent that ended by itself (its session closed). */
+        for (uint32_t i = 0; i < c->n; i++) {
+            struct proc *p = &c->procs[i];
+            if (p->dbg_pid == pid) {
+                p->dbg_pid = 0;
+                if (p->state == P_RUNNING && p->dbg_target > 0)
+                    kill(p->dbg_target, SIGCONT); /* never left stopped */
+                say(c, "debug session on app '%s' ended: gdbserver %s", p->name,
+                    WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "detached and exited"
+                                                                  : "ended abnormally");
             }
         }
         /* Other pids are orphans Core adopted as subreaper: nothing to do. */
@@ -2208,27 +2229,41 @@ static void restart_asked_now(struct core *c, struct proc *t)
     ended_for_good(c, t);
 }
 
-/* RESTART: stops app `rq->app` as Core stops any app, then starts it again;
- * refuses message servers, unknown names, apps on their way up or down,
- * and everything while the system stops. */
-static void sys_restart(struct core *c, struct proc *from, const struct kos__sys_request *rq)
+/* The process request rq names, for a request that acts on one (`verb`
+ * says how, for Core's line); NULL, with the app answered, while the
+ * system stops or when it has no process of that name. */
+static struct proc *sys_target(struct core *c, struct proc *from, const struct kos__sys_request *rq,
+                               const char *verb)
 {
     struct proc *t = NULL;
 
     for (uint32_t i = 0; i < c->n && !t; i++)
         if (!strcmp(c->procs[i].name, rq->app))
             t = &c->procs[i];
-#define ANSWER(st, ...) sys_result(c, from->idx, from->starts, rq->id, st, __VA_ARGS__)
     if (c->phase != PH_RUNNING) {
-        ANSWER(KOS_STATUS_UNAVAILABLE, "the system is stopping");
-        return;
+        sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_UNAVAILABLE,
+                   "the system is stopping");
+        return NULL;
     }
     if (!t) {
-        say_sys(c, "app '%s' asked to restart app '%s', which this system does not have",
-                from->name, rq->app);
-        ANSWER(KOS_STATUS_NOT_FOUND, "no app '%s' in this system", rq->app);
-        return;
+        say_sys(c, "app '%s' asked to %s app '%s', which this system does not have", from->name,
+                verb, rq->app);
+        sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_NOT_FOUND,
+                   "no app '%s' in this system", rq->app);
     }
+    return t;
+}
+
+/* RESTART: stops app `rq->app` as Core stops any app, then starts it again;
+ * refuses message servers, unknown names, apps on their way up or down,
+ * and everything while the system stops. */
+static void sys_restart(struct core *c, struct proc *from, const struct kos__sys_request *rq)
+{
+    struct proc *t = sys_target(c, from, rq, "restart");
+
+    if (!t)
+        return;
+#define ANSWER(st, ...) sys_result(c, from->idx, from->starts, rq->id, st, __VA_ARGS__)
     if (is_server(t)) {
         say_sys(c, "app '%s' asked to restart message server '%s'; refused", from->name, t->name);
         ANSWER(KOS_STATUS_UNSUPPORTED,
@@ -2279,6 +2314,88 @@ static void sys_reboot(struct core *c, struct proc *from, const struct kos__sys_
     begin_shutdown(c, c->reboot_why);
 }
 
+/* Ends app p's debug session, if it has one: the agent is killed and
+ * reaped here (a SIGKILLed process's end takes no time Core would notice),
+ * so that the kernel has detached it from the app before the app is
+ * continued, in case the agent held it stopped. */
+static void debug_end(struct core *c, struct proc *p, const char *why)
+{
+    if (p->dbg_pid <= 0)
+        return;
+    kill(p->dbg_pid, SIGKILL);
+    while (waitpid(p->dbg_pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (p->dbg_target > 0)
+        kill(p->dbg_target, SIGCONT);
+    say(c, "debug session on app '%s' ended: %s; gdbserver (pid %d) killed", p->name, why,
+        (int)p->dbg_pid);
+    p->dbg_pid = 0;
+    p->dbg_target = 0;
+}
+
+/* DEBUG_ATTACH: starts the debug agent on app `rq->app`, outside its
+ * sandbox, and hands the managing app its socket with the result. Refuses
+ * unknown names, message servers, apps not marked debug: true, apps not
+ * running, a second session on one app, and everything while the system
+ * stops. */
+static void sys_debug_attach(struct core *c, struct proc *from, const struct kos__sys_request *rq)
+{
+    struct proc *t = sys_target(c, from, rq, "debug");
+    char err[300], msg[KOS__SYS_MESSAGE_MAX];
+    struct kos__sys_result r = {.id = rq->id, .message = msg};
+    pid_t target, agent;
+    size_t len;
+    int sock;
+
+    if (!t)
+        return;
+#define ANSWER(st, ...) sys_result(c, from->idx, from->starts, rq->id, st, __VA_ARGS__)
+    if (is_server(t) || !(t->cm->flags & KOS_CM_PROC_DEBUG)) {
+        say_sys(c, "app '%s' asked to debug %s '%s', which is not marked debug: true; refused",
+                from->name, kind(t), t->name);
+        ANSWER(KOS_STATUS_UNAUTHORIZED,
+               "%s '%s' is not marked debug: true in the manifest: only such apps are debugged",
+               kind(t), t->name);
+        return;
+    }
+    if (t->state != P_RUNNING || t->launching || t->stop != S_NONE || t->restart_asked) {
+        ANSWER(KOS_STATUS_UNAVAILABLE, "app '%s' is not running (%s)", t->name,
+               kos__sys_state_name(sys_state(t)));
+        return;
+    }
+    if (t->dbg_pid > 0) {
+        ANSWER(KOS_STATUS_BUSY, "app '%s' has a debug session already (one at a time)", t->name);
+        return;
+    }
+    target = t->status_fd >= 0 ? kos__debugger_app_pid(t->pid) : t->pid;
+    if (target <= 0) {
+        ANSWER(KOS_STATUS_UNAVAILABLE, "app '%s' has no process to attach to now", t->name);
+        return;
+    }
+    if (kos__debugger_start(KOS__DEBUGGER_PATH, target, &agent, &sock, err, sizeof(err)) !=
+        KOS_STATUS_OK) {
+        say(c, "app '%s' asked to debug app '%s': %s", from->name, t->name, err);
+        ANSWER(KOS_STATUS_UNAVAILABLE, "the device cannot debug: %s", err);
+        return;
+    }
+#undef ANSWER
+    t->dbg_pid = agent;
+    t->dbg_target = target;
+    say(c,
+        "app '%s' asked to debug app '%s': gdbserver (pid %d) attached to its process (host pid "
+        "%d) from outside its sandbox; the session ends when its socket closes",
+        from->name, t->name, (int)agent, (int)target);
+    snprintf(msg, sizeof(msg), "gdbserver attached to app '%s'", t->name);
+    r.status = KOS_STATUS_OK;
+    if (from->ctl < 0 || kos__sys_result_encode(&r, c->sysout, KOS__CTL_MAX, &len) ||
+        kos__ctl_send_fd_nowait(from->ctl, KOS__CTL_SYS_RESULT, c->sysout, len, sock)) {
+        close(sock);
+        debug_end(c, t, "its socket could not be handed over");
+        return;
+    }
+    close(sock); /* the managing app holds it now */
+}
+
 static const char *sys_what(uint32_t type)
 {
     switch (type) {
@@ -2294,6 +2411,8 @@ static const char *sys_what(uint32_t type)
         return "trace records";
     case KOS__CTL_SYS_TABLE_REQ:
         return "one of its tables";
+    case KOS__CTL_SYS_DEBUG_ATTACH:
+        return "a debugger on an app";
     default:
         return "the console lines";
     }
@@ -2338,6 +2457,9 @@ static bool on_sys_request(struct core *c, struct proc *p, uint32_t type, size_t
         break;
     case KOS__CTL_SYS_TABLE_REQ:
         return sys_table(c, p, &rq);
+    case KOS__CTL_SYS_DEBUG_ATTACH:
+        sys_debug_attach(c, p, &rq);
+        break;
     default:
         kos__sysq_credit(&c->sysq, rq.credit);
         sys_pump(c);
@@ -2432,7 +2554,7 @@ static bool on_control(struct core *c, struct proc *p)
         (type == KOS__CTL_SYS_STATUS_REQ || type == KOS__CTL_SYS_RESTART ||
          type == KOS__CTL_SYS_REBOOT || type == KOS__CTL_SYS_CONSOLE_CREDIT ||
          type == KOS__CTL_SYS_TRACE_SET || type == KOS__CTL_SYS_TRACE_CREDIT ||
-         type == KOS__CTL_SYS_TABLE_REQ)) {
+         type == KOS__CTL_SYS_TABLE_REQ || type == KOS__CTL_SYS_DEBUG_ATTACH)) {
         if (on_sys_request(c, p, type, len))
             return true;
         close_ctl(c, p);

@@ -260,17 +260,25 @@ int kos_app_fd(const kos_app_t *app)
     return app->ctl;
 }
 
-kos_status_t kos__app_ctl_take(kos_app_t *app, void *buf, size_t cap, uint32_t *type, size_t *len)
+kos_status_t kos__app_ctl_take_fd(kos_app_t *app, void *buf, size_t cap, uint32_t *type,
+                                  size_t *len, int *fd)
 {
-    int fd;
-    kos_status_t st = kos__ctl_recv(app->ctl, buf, cap, type, len, &fd, MSG_DONTWAIT);
+    kos_status_t st = kos__ctl_recv(app->ctl, buf, cap, type, len, fd, MSG_DONTWAIT);
 
     if (st == KOS_STATUS_WOULD_BLOCK)
         return st;
-    if (fd >= 0)
-        close(fd); /* Core passes no descriptor to a running app */
     if (st || *type == KOS__CTL_STOP)
         app->stopping = true;
+    return st;
+}
+
+kos_status_t kos__app_ctl_take(kos_app_t *app, void *buf, size_t cap, uint32_t *type, size_t *len)
+{
+    int fd;
+    kos_status_t st = kos__app_ctl_take_fd(app, buf, cap, type, len, &fd);
+
+    if (fd >= 0)
+        close(fd); /* only the managing app takes Core's descriptors (sys.c) */
     return st;
 }
 

@@ -79,6 +79,11 @@ kos_status_t kos__ctl_send_nowait(int sock, uint32_t type, const void *body, siz
     return ctl_send(sock, type, body, len, -1, MSG_DONTWAIT);
 }
 
+kos_status_t kos__ctl_send_fd_nowait(int sock, uint32_t type, const void *body, size_t len, int fd)
+{
+    return ctl_send(sock, type, body, len, fd, MSG_DONTWAIT);
+}
+
 /* Closes every fd carried by a message we are about to reject. */
 static void close_passed_fds(struct msghdr *mh)
 {

@@ -55,6 +55,9 @@ enum kos__ctl_type {
     KOS__CTL_SYS_TRACES = 18,       /* Core -> app: a batch of trace records */
     KOS__CTL_SYS_TABLE_REQ = 20,    /* app -> Core: a page of one of Core's tables, please */
     KOS__CTL_SYS_TABLE = 21,        /* Core -> app: the page asked for */
+    /* Remote debugging (docs/link.md, "Debug"). */
+    KOS__CTL_SYS_DEBUG_ATTACH = 22, /* app -> Core: attach a debugger to this app; answered by
+                                       RESULT, with one end of its socket on success */
 };
 
 enum kos__role {
@@ -138,6 +141,11 @@ kos_status_t kos__ctl_send(int sock, uint32_t type, const void *body, size_t len
  * the socket has no room for it now (nothing is sent). How Core sends what
  * it sends a running app, so that no app can hold Core up. */
 kos_status_t kos__ctl_send_nowait(int sock, uint32_t type, const void *body, size_t len)
+    __attribute__((warn_unused_result));
+
+/* kos__ctl_send_nowait() with an fd (-1 for none): on KOS_STATUS_OK the
+ * receiver holds a copy of it; the caller's fd stays the caller's. */
+kos_status_t kos__ctl_send_fd_nowait(int sock, uint32_t type, const void *body, size_t len, int fd)
     __attribute__((warn_unused_result));
 
 /* Receives one control message into buf (cap bytes, at least KOS__CTL_MAX).

@@ -11,6 +11,7 @@
  */
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <kos/status.h>
 
@@ -70,6 +71,7 @@ kos_status_t kos__sys_request_encode(const struct kos__sys_request *r, void *buf
         put_u32(&c, r->first);
         break;
     case KOS__CTL_SYS_RESTART:
+    case KOS__CTL_SYS_DEBUG_ATTACH:
         if (!kos__name_valid(r->app, strnlen(r->app, KOS__NAME_MAX)))
             return KOS_STATUS_INVALID_ARGUMENT;
         put_u32(&c, r->id);
@@ -129,6 +131,7 @@ kos_status_t kos__sys_request_decode(uint32_t type, const void *body, size_t len
             c.bad = true;
         break;
     case KOS__CTL_SYS_RESTART:
+    case KOS__CTL_SYS_DEBUG_ATTACH:
         out->id = get_u32(&c);
         get_name(&c, out->app);
         break;
@@ -545,8 +548,12 @@ kos_status_t kos__sys_send(kos_app_t *app, const struct kos__sys_request *r)
 kos_status_t kos__sys_receive(kos_app_t *app, void *buf, size_t cap, struct kos__sys_msg *m)
 {
     size_t len;
-    kos_status_t st = kos__app_ctl_take(app, buf, cap, &m->type, &len);
+    kos_status_t st = kos__app_ctl_take_fd(app, buf, cap, &m->type, &len, &m->fd);
 
+    if (m->fd >= 0 && (st || m->type != KOS__CTL_SYS_RESULT)) {
+        close(m->fd); /* only a RESULT carries one */
+        m->fd = -1;
+    }
     if (st)
         return st;
     switch (m->type) {
@@ -557,7 +564,12 @@ kos_status_t kos__sys_receive(kos_app_t *app, void *buf, size_t cap, struct kos_
     case KOS__CTL_SYS_STATUS:
         return kos__sys_status_decode(buf, len, &m->u.status);
     case KOS__CTL_SYS_RESULT:
-        return kos__sys_result_decode(buf, len, &m->u.result);
+        st = kos__sys_result_decode(buf, len, &m->u.result);
+        if (st && m->fd >= 0) {
+            close(m->fd);
+            m->fd = -1;
+        }
+        return st;
     case KOS__CTL_SYS_CONSOLE:
         return kos__sys_line_decode(buf, len, &m->u.line);
     case KOS__CTL_SYS_TRACES:

@@ -22,6 +22,12 @@
  *   KOS__CTL_SYS_TABLE_REQ      u32 id, u32 table, u32 first: a page of one of
  *                               Core's read-only tables (enum
  *                               kos__sys_table_kind), from row `first` on
+ *   KOS__CTL_SYS_DEBUG_ATTACH   u32 id, app name: attach a debugger (Core's
+ *                               gdbserver, outside the app's sandbox) to that
+ *                               app, which must be marked debug: true and
+ *                               run; answered by RESULT, carrying on success
+ *                               one end of a stream socket that speaks gdb's
+ *                               remote protocol (closing it ends the session)
  * Core -> app:
  *   KOS__CTL_SYS_STATUS         the page asked for (struct kos__sys_status)
  *   KOS__CTL_SYS_RESULT         u32 id, u32 status, message: how RESTART or
@@ -186,11 +192,11 @@ struct kos__sys_table {
 /* A request, as sent and as Core decodes it. */
 struct kos__sys_request {
     uint32_t type;           /* KOS__CTL_SYS_STATUS_REQ, _RESTART, _REBOOT, _CONSOLE_CREDIT,
-                                _TRACE_SET, _TRACE_CREDIT, _TABLE_REQ */
+                                _TRACE_SET, _TRACE_CREDIT, _TABLE_REQ, _DEBUG_ATTACH */
     uint32_t id;             /* echoed in the answer (not for the credits) */
     uint32_t first;          /* STATUS_REQ: the first process wanted; TABLE_REQ: row */
     uint32_t table;          /* TABLE_REQ: enum kos__sys_table_kind */
-    char app[KOS__NAME_MAX]; /* RESTART, TRACE_SET: a valid name */
+    char app[KOS__NAME_MAX]; /* RESTART, TRACE_SET, DEBUG_ATTACH: a valid name */
     const char *reason;      /* REBOOT: printable, at most KOS__SYS_REASON_MAX with its NUL */
     uint32_t credit;         /* CONSOLE_CREDIT: 1..KOS__SYS_CONSOLE_WINDOW bytes;
                                 TRACE_CREDIT: 1..KOS__SYS_TRACE_WINDOW records */
@@ -236,6 +242,7 @@ struct kos__sys_traces {
 /* Any message Core sends the managing app, decoded. */
 struct kos__sys_msg {
     uint32_t type; /* KOS__CTL_STOP or one of the KOS__CTL_SYS_* Core sends */
+    int fd;        /* a RESULT's descriptor (a DEBUG_ATTACH's socket), the caller's; else -1 */
     union {
         struct kos__sys_status status;
         struct kos__sys_result result;
@@ -306,5 +313,10 @@ kos_status_t kos__sys_receive(kos_app_t *app, void *buf, size_t cap, struct kos_
  * kos__ctl_recv() sets them. */
 kos_status_t kos__app_ctl_take(kos_app_t *app, void *buf, size_t cap, uint32_t *type, size_t *len)
     __attribute__((warn_unused_result));
+
+/* kos__app_ctl_take() that hands over a descriptor that came with the
+ * message in *fd (the caller's; -1 if none) instead of closing it. */
+kos_status_t kos__app_ctl_take_fd(kos_app_t *app, void *buf, size_t cap, uint32_t *type,
+                                  size_t *len, int *fd) __attribute__((warn_unused_result));
 
 #endif

@@ -28,6 +28,7 @@ static const char keystore_protocol[] = "kos_keystore_protocol";
 static const char manager_app[] = "admin"; /* the base layer's app that manages the system */
 static const char host_network[] = "network: host";
 static const char remote_shell_key[] = "remote_shell";
+static const char remote_debug_key[] = "remote_debug"; /* admin's: debugging on the link */
 static const char *const remote_shell_on[] = {"enabled", "true", "yes", "on", "1"};
 static const char *const secret_words[] = {"KEY",    "SECRET",     "TOKEN",  "PASSWORD",
                                            "PASSWD", "CREDENTIAL", "PRIVATE"};
@@ -181,8 +182,8 @@ static const struct kos_check_rule rules[R_COUNT] = {
                           "holds its server, or takes it over, inspect and drive the device "
                           "outside what its apps' grants allow; an app's waiver of KOS-A002 or "
                           "KOS-A011 says why for a lab device, not for a release",
-                          "build systems that enable remote_shell or hold debug: true apps with "
-                          "profile: development, and release images without them"},
+                          "build systems that enable remote_shell or remote_debug or hold debug: "
+                          "true apps with profile: development, and release images without them"},
 };
 
 const struct kos_check_rule *kos_check_rules(size_t *n)
@@ -467,6 +468,8 @@ static void check_protocols(struct run *r)
 /* The value of `app`'s remote_shell setting if it enables a remote shell
  * (KOS-A002's values), else NULL; *pos is the setting's. */
 static const char *remote_shell_of(const struct kos_mf_app *app, const struct kos_mf_pos **pos);
+static const char *setting_on(const struct kos_mf_app *app, const char *key,
+                              const struct kos_mf_pos **pos);
 
 /* KOS-A020: remote access (the shell, debugging) in a system that is not
  * built for development. One finding for the system, at the first app that
@@ -489,6 +492,12 @@ static void check_remote_access(struct run *r)
             first = first ? first : pos;
             len += (size_t)snprintf(what + len, len < sizeof(what) ? sizeof(what) - len : 0,
                                     "%sapp '%s' enables a remote shell (config remote_shell: %s)",
+                                    n++ ? "; " : "", app->name, v);
+        }
+        if ((v = setting_on(app, remote_debug_key, &pos)) != NULL) {
+            first = first ? first : pos;
+            len += (size_t)snprintf(what + len, len < sizeof(what) ? sizeof(what) - len : 0,
+                                    "%sapp '%s' enables remote debugging (config remote_debug: %s)",
                                     n++ ? "; " : "", app->name, v);
         }
         if (app->debug) {
@@ -668,9 +677,17 @@ static void check_app(struct run *r, const struct kos_mf_app *app)
 
 static const char *remote_shell_of(const struct kos_mf_app *app, const struct kos_mf_pos **pos)
 {
+    return setting_on(app, remote_shell_key, pos);
+}
+
+/* The value of `app`'s setting `key` if it says on (KOS-A002's values),
+ * else NULL; *pos is the setting's. */
+static const char *setting_on(const struct kos_mf_app *app, const char *key,
+                              const struct kos_mf_pos **pos)
+{
     for (size_t i = 0; i < app->n_config; i++) {
         const struct kos_mf_config *cf = &app->config[i];
-        if (strcmp(cf->key, remote_shell_key) != 0)
+        if (strcmp(cf->key, key) != 0)
             continue;
         for (size_t v = 0; v < sizeof(remote_shell_on) / sizeof(remote_shell_on[0]); v++)
             if (ascii_ieq(cf->value, remote_shell_on[v])) {

@@ -35,6 +35,9 @@ packages=(
   # kos-tool network.enable_forwarding (a QEMU device on a TAP interface
   # reaching beyond the host) and its test in a network namespace
   nftables iproute2
+  # remote debugging: the debug agent Core attaches to an app marked
+  # debug: true (/usr/bin/gdbserver), and gdb for tests/system/test_studio_debug.sh
+  gdb gdbserver
   # the cross-aarch64 preset's libraries, from Debian's arm64 packages
   # (multiarch; only libraries and headers, nothing that replaces a host tool)
   libssl-dev:arm64

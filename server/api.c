@@ -30,6 +30,7 @@
 #include "events.h"
 #include "req.h"
 #include "server_int.h"
+#include "debug.h"
 #include "shell.h"
 #include "srv_json.h"
 #include "srv_limits.h"
@@ -341,34 +342,77 @@ static void commands_post(struct kos__srv *srv, struct evhttp_request *req, cons
     }
 }
 
-/* A shell line waiting for its device's answer: the request it answers.
- * It belongs to the relay's done() or, if the client goes first, to the
- * connection's close callback, whichever comes first; the other is then
- * never called (done() removes the callback, the callback cancels the
- * line). */
-struct shell_wait {
+/* A shell line or a debug open waiting for its device's answer: the
+ * request it answers. It belongs to the relay's done() or, if the client
+ * goes first, to the connection's close callback, whichever comes first;
+ * the other is then never called (done() removes the callback, the
+ * callback cancels the line or the open). */
+struct relay_wait {
     struct kos__srv *srv;
     struct evhttp_request *req;
     struct evhttp_connection *conn;
-    uint64_t line_id;
+    uint64_t id;
+    bool debug; /* a debug open (debug.h), else a shell line (shell.h) */
 };
 
-static void shell_done(void *arg, int code, json_t *answer)
+static void relay_done(void *arg, int code, json_t *answer)
 {
-    struct shell_wait *w = arg;
+    struct relay_wait *w = arg;
 
     evhttp_connection_set_closecb(w->conn, NULL, NULL);
     reply_json(w->req, code, answer);
     free(w);
 }
 
-static void shell_gone(struct evhttp_connection *conn, void *arg)
+static void relay_gone(struct evhttp_connection *conn, void *arg)
 {
-    struct shell_wait *w = arg;
+    struct relay_wait *w = arg;
 
     (void)conn;
-    kos__shell_cancel(w->srv->shell, w->line_id);
+    if (w->debug)
+        kos__debug_cancel(w->srv->debug, w->id);
+    else
+        kos__shell_cancel(w->srv->shell, w->id);
     free(w);
+}
+
+/* A wait for request req, or NULL with req answered 500. */
+static struct relay_wait *relay_wait_new(struct kos__srv *srv, struct evhttp_request *req,
+                                         bool debug)
+{
+    struct relay_wait *w = calloc(1, sizeof(*w));
+
+    if (!w) {
+        reply_error(req, 500, "out of memory");
+        return NULL;
+    }
+    w->srv = srv;
+    w->req = req;
+    w->conn = evhttp_request_get_connection(req);
+    w->debug = debug;
+    return w;
+}
+
+/* The relay took w's request (st OK): the answer comes through
+ * relay_done(), or the client goes first. Otherwise it is answered now
+ * with err, and w freed. */
+static void relay_started(struct relay_wait *w, kos_status_t st, const char *err)
+{
+    struct evhttp_request *req = w->req;
+
+    if (st == KOS_STATUS_OK) {
+        evhttp_connection_set_closecb(w->conn, relay_gone, w);
+        return;
+    }
+    free(w);
+    reply_error(req,
+                st == KOS_STATUS_NOT_FOUND          ? 404
+                : st == KOS_STATUS_UNAUTHORIZED     ? 409
+                : st == KOS_STATUS_UNAVAILABLE      ? 409
+                : st == KOS_STATUS_BUSY             ? 503
+                : st == KOS_STATUS_INVALID_ARGUMENT ? 400
+                                                    : 500,
+                "%s", err);
 }
 
 /* POST /api/devices/ID/shell {"line": LINE}: the answer is sent when the
@@ -376,7 +420,7 @@ static void shell_gone(struct evhttp_connection *conn, void *arg)
 static void shell_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
 {
     struct kos__req_shell line;
-    struct shell_wait *w;
+    struct relay_wait *w;
     char err[512], *body;
     size_t len;
     kos_status_t st;
@@ -389,28 +433,34 @@ static void shell_post(struct kos__srv *srv, struct evhttp_request *req, const c
         reply_error(req, 400, "%s", err);
         return;
     }
-    if (!(w = calloc(1, sizeof(*w)))) {
-        reply_error(req, 500, "out of memory");
+    if (!(w = relay_wait_new(srv, req, false)))
+        return;
+    st = kos__shell_send(srv, id, line.line, line.len, relay_done, w, &w->id, err, sizeof(err));
+    relay_started(w, st, err);
+}
+
+/* POST /api/devices/ID/debug {"app": APP}: a debug session (debug.h); the
+ * answer, with the session's port and token, is sent when the device's
+ * comes (struct relay_wait). */
+static void debug_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
+{
+    struct relay_wait *w;
+    char err[512], app[64], *body;
+    size_t len;
+    kos_status_t st;
+
+    if (!(body = take_body(req, &len)))
+        return;
+    st = kos__req_debug(body, len, app, err, sizeof(err));
+    free(body);
+    if (st) {
+        reply_error(req, 400, "%s", err);
         return;
     }
-    w->srv = srv;
-    w->req = req;
-    w->conn = evhttp_request_get_connection(req);
-    st =
-        kos__shell_send(srv, id, line.line, line.len, shell_done, w, &w->line_id, err, sizeof(err));
-    if (st == KOS_STATUS_OK) {
-        evhttp_connection_set_closecb(w->conn, shell_gone, w);
+    if (!(w = relay_wait_new(srv, req, true)))
         return;
-    }
-    free(w);
-    reply_error(req,
-                st == KOS_STATUS_NOT_FOUND          ? 404
-                : st == KOS_STATUS_UNAUTHORIZED     ? 409
-                : st == KOS_STATUS_UNAVAILABLE      ? 409
-                : st == KOS_STATUS_BUSY             ? 503
-                : st == KOS_STATUS_INVALID_ARGUMENT ? 400
-                                                    : 500,
-                "%s", err);
+    st = kos__debug_open(srv, id, app, relay_done, w, &w->id, err, sizeof(err));
+    relay_started(w, st, err);
 }
 
 static void logs_get(struct kos__srv *srv, struct evhttp_request *req, const char *id,
@@ -554,6 +604,11 @@ static void device_route(struct kos__srv *srv, struct evhttp_request *req, bool 
             not_allowed(req, "POST");
         else
             shell_post(srv, req, id);
+    } else if (strcmp(what, "debug") == 0) {
+        if (get)
+            not_allowed(req, "POST");
+        else
+            debug_post(srv, req, id);
     } else {
         reply_error(req, 404, "no such route");
     }

@@ -23,6 +23,7 @@
 #include "admin.pb-c.h"
 #include "boot_int.h"
 #include "ca.h"
+#include "debug.h"
 #include "events.h"
 #include "logs.pb-c.h"
 #include "req.h"
@@ -39,6 +40,7 @@
 #define CH_LOGS   2u
 #define CH_TRACES 3u
 #define CH_SHELL  4u
+#define CH_DEBUG  5u
 
 /* ---- decoding with a bounded allocator ---- */
 
@@ -220,6 +222,7 @@ static void hook_offline(void *arg, const char *id, const char *why)
 
     kos__srv_log("device %.16s is offline: %s", id, why ? why : "link ended");
     kos__shell_offline(srv, id);
+    kos__debug_offline(srv, id);
     if (st == KOS_STATUS_OK)
         kos__devices_changed(srv, id);
 }
@@ -529,19 +532,25 @@ out:
     return ok;
 }
 
-/* A ShellUp: a part of the answer to a shell line (shell.h). */
-static bool on_shell(struct kos__srv *srv, const char *id, const uint8_t *p, size_t n, char *why,
-                     size_t cap)
+/* A ShellUp (a part of the answer to a shell line, shell.h) or a DebugUp
+ * (an answer to a debug open, the agent's bytes, or the end, debug.h):
+ * decoded with the bounded allocator as `d` says, and handed to its relay. */
+static bool on_relayed(struct kos__srv *srv, const char *id, const uint8_t *p, size_t n, char *why,
+                       size_t cap, const ProtobufCMessageDescriptor *d, const char *what)
 {
     struct budget b = {0};
     ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
-    Kos__Shell__ShellUp *up = kos__shell__shell_up__unpack(&alloc, n, p);
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, &alloc, n, p);
     bool ok;
 
-    if (!up)
-        return refuse(why, cap, "a shell message that is not a ShellUp (%zu bytes)", n);
-    ok = kos__shell_answer(srv, id, up, why, cap);
-    kos__shell__shell_up__free_unpacked(up, &alloc);
+    if (!m)
+        return refuse(why, cap, "a %s message that is not a %s (%zu bytes)", what, d->short_name,
+                      n);
+    if (d == &kos__shell__shell_up__descriptor)
+        ok = kos__shell_answer(srv, id, (const Kos__Shell__ShellUp *)m, why, cap);
+    else
+        ok = kos__debug_up(srv, id, (const Kos__Debug__DebugUp *)m, why, cap);
+    protobuf_c_message_free_unpacked(m, &alloc);
     return ok;
 }
 
@@ -560,7 +569,11 @@ static void hook_data(void *arg, const char *id, uint32_t ch, const uint8_t *p, 
     else if (ch == CH_TRACES)
         ok = on_traces(srv, id, p, n, why, sizeof(why));
     else if (ch == CH_SHELL)
-        ok = on_shell(srv, id, p, n, why, sizeof(why));
+        ok =
+            on_relayed(srv, id, p, n, why, sizeof(why), &kos__shell__shell_up__descriptor, "shell");
+    else if (ch == CH_DEBUG)
+        ok =
+            on_relayed(srv, id, p, n, why, sizeof(why), &kos__debug__debug_up__descriptor, "debug");
     else
         ok = refuse(why, sizeof(why), "data on channel %u, which this server does not take", ch);
     if (!ok && why[0]) {
@@ -577,23 +590,11 @@ struct kos__devport_hooks kos__devices_hooks(struct kos__srv *srv)
 
 /* ---- what the API asks ---- */
 
-kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
-                                  const struct kos__req_command *cmd, uint64_t *cmd_id, char *err,
-                                  size_t errlen)
+kos_status_t kos__devices_reachable(struct kos__srv *srv, const char *id, char *err, size_t errlen)
 {
-    Kos__Admin__AdminDown down = KOS__ADMIN__ADMIN_DOWN__INIT;
-    Kos__Admin__Command c = KOS__ADMIN__COMMAND__INIT;
-    Kos__Admin__RestartApp ra = KOS__ADMIN__RESTART_APP__INIT;
-    Kos__Admin__Reboot rb = KOS__ADMIN__REBOOT__INIT;
-    Kos__Admin__SetTracing tr = KOS__ADMIN__SET_TRACING__INIT;
     enum kos__dev_state state;
-    char json[128], app[sizeof(cmd->app)];
-    uint8_t buf[256];
-    kos_status_t st;
-    size_t n;
 
-    st = kos__store_device_get(srv->store, id, &state, NULL);
-    if (st) {
+    if (kos__store_device_get(srv->store, id, &state, NULL) != KOS_STATUS_OK) {
         snprintf(err, errlen, "no device %s", id);
         return KOS_STATUS_NOT_FOUND;
     }
@@ -605,6 +606,26 @@ kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
         snprintf(err, errlen, "device %s is not online", id);
         return KOS_STATUS_UNAVAILABLE;
     }
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__devices_command(struct kos__srv *srv, const char *id,
+                                  const struct kos__req_command *cmd, uint64_t *cmd_id, char *err,
+                                  size_t errlen)
+{
+    Kos__Admin__AdminDown down = KOS__ADMIN__ADMIN_DOWN__INIT;
+    Kos__Admin__Command c = KOS__ADMIN__COMMAND__INIT;
+    Kos__Admin__RestartApp ra = KOS__ADMIN__RESTART_APP__INIT;
+    Kos__Admin__Reboot rb = KOS__ADMIN__REBOOT__INIT;
+    Kos__Admin__SetTracing tr = KOS__ADMIN__SET_TRACING__INIT;
+    char json[128], app[sizeof(cmd->app)];
+    uint8_t buf[256];
+    kos_status_t st;
+    size_t n;
+
+    st = kos__devices_reachable(srv, id, err, errlen);
+    if (st)
+        return st;
     if (cmd->kind == KOS__CMD_RESTART_APP)
         snprintf(json, sizeof(json), "{\"restart_app\":\"%s\"}", cmd->app);
     else if (cmd->kind == KOS__CMD_TRACE)

@@ -272,6 +272,31 @@ out:
     return st;
 }
 
+kos_status_t kos__req_debug(const char *body, size_t len, char app[64], char *err, size_t errlen)
+{
+    static const char *const known[] = {"app"};
+    json_t *j, *a;
+    kos_status_t st = KOS_STATUS_INVALID_ARGUMENT;
+
+    app[0] = '\0';
+    if (!(j = load_object(body, len, err, errlen)))
+        return st;
+    if (!only_known(j, known, 1, "a debug session is {\"app\": APP}", err, errlen))
+        goto out;
+    a = json_object_get(j, "app");
+    if (!a || !json_is_string(a) || !kos__name_valid(json_string_value(a), json_string_length(a))) {
+        snprintf(err, errlen,
+                 "\"app\" must be an app's name (1 to 63 characters of letters, digits, '_', "
+                 "'.' and '-'): the app to debug, marked debug: true in its manifest");
+        goto out;
+    }
+    memcpy(app, json_string_value(a), json_string_length(a) + 1);
+    st = KOS_STATUS_OK;
+out:
+    json_decref(j);
+    return st;
+}
+
 /* One "key=value" of a query: calls back for each, in order. The values
  * here are numbers and ids: only [A-Za-z0-9] is taken, unescaped. */
 typedef bool (*param_fn)(void *arg, const char *key, size_t klen, const char *val, size_t vlen,

@@ -24,6 +24,7 @@
 
 #include "ca.h"
 #include "events.h"
+#include "debug.h"
 #include "shell.h"
 #include "server_int.h"
 #include "srv_limits.h"
@@ -162,7 +163,8 @@ kos_status_t kos__srv_start(struct kos__srv *srv, const struct kos__srv_opts *op
     }
     srv->base = event_base_new();
     if (!srv->base || !(srv->events = kos__events_create(srv->base)) ||
-        !(srv->shell = kos__shell_create(srv->base, 0))) {
+        !(srv->shell = kos__shell_create(srv->base, 0)) ||
+        !(srv->debug = kos__debug_create(srv->base))) {
         snprintf(err, errlen, "out of memory");
         goto out_stop;
     }
@@ -213,6 +215,8 @@ void kos__srv_stop(struct kos__srv *srv)
     srv->events = NULL;
     kos__shell_destroy(srv->shell); /* answers what waits, before evhttp goes */
     srv->shell = NULL;
+    kos__debug_destroy(srv->debug); /* its ports and clients, before the device port goes */
+    srv->debug = NULL;
     if (srv->devport)
         kos__devport_destroy(srv->devport);
     srv->devport = NULL;

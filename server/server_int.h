@@ -28,6 +28,7 @@ struct kos__store;
 struct kos__ca;
 struct kos__events;
 struct kos__shell;
+struct kos__debug;
 
 /* Kicks the hooks ask for, done on the next loop turn (a device is never
  * cut off inside the port's own callback). More at once wait for the next
@@ -54,6 +55,7 @@ struct kos__srv {
     struct evhttp *http;
     struct kos__events *events;
     struct kos__shell *shell; /* shell lines waiting for their devices (shell.h) */
+    struct kos__debug *debug; /* debug sessions (debug.h) */
     unsigned api_port;
     char device_addr[32]; /* "127.0.0.1:7443" */
     char secret[KOS__STUDIO_SECRET_HEX + 1];
@@ -99,6 +101,12 @@ void kos__api_handle(struct evhttp_request *req, void *arg);
 struct kos__devport_hooks kos__devices_hooks(struct kos__srv *srv);
 
 struct kos__req_command;
+
+/* Whether device id can be sent something now: KOS_STATUS_OK when it is
+ * online; else KOS_STATUS_NOT_FOUND (no such device), KOS_STATUS_UNAUTHORIZED
+ * (revoked) or KOS_STATUS_UNAVAILABLE (not online), with err saying which. */
+kos_status_t kos__devices_reachable(struct kos__srv *srv, const char *id, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Sends a command to device id: stores it, sends an AdminDown over the
  * device port. *cmd_id is its id. KOS_STATUS_NOT_FOUND (unknown),

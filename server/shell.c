@@ -122,20 +122,14 @@ kos_status_t kos__shell_send(struct kos__srv *srv, const char *id, const char *l
     struct kos__shell *sh = srv->shell;
     Kos__Shell__ShellDown down = KOS__SHELL__SHELL_DOWN__INIT;
     uint8_t buf[KOS__SRV_SHELL_LINE_MAX + 32];
-    enum kos__dev_state state;
     size_t per_device = 0, n;
     struct line *l;
     kos_status_t st;
 
-    if (kos__store_device_get(srv->store, id, &state, NULL) != KOS_STATUS_OK) {
-        snprintf(err, errlen, "no device %s", id);
-        return KOS_STATUS_NOT_FOUND;
-    }
-    if (state == KOS__DEV_REVOKED) {
-        snprintf(err, errlen, "device %s is revoked", id);
-        return KOS_STATUS_UNAUTHORIZED;
-    }
-    if (state != KOS__DEV_ONLINE || !srv->devport || !sh) {
+    st = kos__devices_reachable(srv, id, err, errlen);
+    if (st)
+        return st;
+    if (!sh) {
         snprintf(err, errlen, "device %s is not online", id);
         return KOS_STATUS_UNAVAILABLE;
     }

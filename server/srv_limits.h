@@ -102,6 +102,25 @@
  * at most 64 KiB); the rest is dropped and the answer says "cut". */
 #define KOS__SRV_SHELL_ANSWER_MAX (256u * 1024u)
 
+/* ---- remote debugging (POST /api/devices/ID/debug) ---- */
+
+/* Sessions at once: one per device (its admin serves one), and in all. */
+#define KOS__SRV_DEBUG_SESSIONS 16u
+/* How long an open waits for the device's answer (it waits 10 s for Core),
+ * and how long the session's port then waits for its client. */
+#define KOS__SRV_DEBUG_OPEN_S    30
+#define KOS__SRV_DEBUG_CONNECT_S 60
+/* The device's bytes waiting for a client that does not read them: gdb's
+ * packets are small, so a client this far behind is stuck, and the
+ * session ends. */
+#define KOS__SRV_DEBUG_BUFFER (1024u * 1024u)
+/* The client's bytes in one DebugDown: inside the tunnel's 4000. */
+#define KOS__SRV_DEBUG_CHUNK 3900u
+/* The token a client proves it holds, hex digits, and the first line it
+ * sends ("KOS-DEBUG " and the token) at most. */
+#define KOS__SRV_DEBUG_TOKEN_HEX 32u
+#define KOS__SRV_DEBUG_HELLO_MAX 64u
+
 /* ---- the runtime file ---- */
 
 /* Its size: a few short lines. */

@@ -6,6 +6,12 @@
  * (POST /api/devices/ID/shell), which relays it to the device, and the
  * device's answer is printed.
  *
+ * `kos-tool debug DEVICE APP` opens a debug session on an app of a device
+ * (POST /api/devices/ID/debug), listens on a local port for gdb (target
+ * remote) and relays one gdb connection to the session's port on Studio,
+ * which carries it over the device's link to the debug agent Core attached
+ * to the app.
+ *
  * What stays true: nothing is run on this machine or on the device but
  * the device's own console commands; every line printed that came from the
  * device is escaped again here (kos__text_escape(), idempotent), so a
@@ -13,10 +19,14 @@
  * JSON text (not UTF-8, a NUL) is refused here and not sent; the exit
  * status says whether every command was carried out.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "opts_int.h"
@@ -174,6 +184,33 @@ static const char *find_device(const char *cmd, const struct kos__tool_studio *s
     return state;
 }
 
+/* Finds the Studio (data folder `data`, NULL: the default) and the device
+ * `want` names among its own, which must be online: fills *s, its id and
+ * its name escaped for printing (1024 bytes), or prints why not and
+ * returns false. */
+static bool online_device(const char *cmd, const char *data, const char *want,
+                          struct kos__tool_studio *s, char id[65], char *name_shown)
+{
+    char err[1024], name[256];
+    const char *state;
+
+    if (kos__tool_studio_find(data, s, err, sizeof(err)) != KOS_STATUS_OK) {
+        fprintf(stderr, "kos-tool %s: %s\n", cmd, err);
+        return false;
+    }
+    if (!(state = find_device(cmd, s, want, id, name)))
+        return false;
+    shown(name_shown, 1024, name);
+    if (strcmp(state, "online") != 0) {
+        fprintf(stderr, "kos-tool %s: device '%s' (%.16s) is %s%s\n", cmd, name_shown, id, state,
+                !strcmp(state, "revoked") ? ": Studio refuses it"
+                                          : ", not online: boot it with its key bundle (kos-tool "
+                                            "run IMAGE --keys DIR) and try again");
+        return false;
+    }
+    return true;
+}
+
 enum outcome { SENT_OK, SENT_REFUSED, STOP };
 
 /* Sends one line and prints its answer. STOP when the session cannot go
@@ -236,10 +273,10 @@ static enum outcome send_line(const char *cmd, const struct kos__tool_studio *s,
 int kos__tool_toolbox_remote_shell(int argc, char **argv)
 {
     static const char cmd[] = "toolbox.remote_shell";
-    const char *data = NULL, *want = NULL, *v, *state;
+    const char *data = NULL, *want = NULL, *v;
     struct kos__tool_studio s;
     struct kos__opts p;
-    char err[1024], id[65], name[256], name_shown[1024];
+    char id[65], name_shown[1024];
     bool interactive, failed = false;
     char *line = NULL;
     size_t cap = 0, lineno = 0;
@@ -266,20 +303,8 @@ int kos__tool_toolbox_remote_shell(int argc, char **argv)
     }
     if (!want)
         return kos__opts_usage_error(&p, "which device? give its id, a prefix of it or its name");
-    if (kos__tool_studio_find(data, &s, err, sizeof(err)) != KOS_STATUS_OK) {
-        fprintf(stderr, "kos-tool %s: %s\n", cmd, err);
+    if (!online_device(cmd, data, want, &s, id, name_shown))
         return 1;
-    }
-    if (!(state = find_device(cmd, &s, want, id, name)))
-        return 1;
-    shown(name_shown, sizeof(name_shown), name);
-    if (strcmp(state, "online") != 0) {
-        fprintf(stderr, "kos-tool %s: device '%s' (%.16s) is %s%s\n", cmd, name_shown, id, state,
-                !strcmp(state, "revoked") ? ": Studio refuses it"
-                                          : ", not online: boot it with its key bundle (kos-tool "
-                                            "run IMAGE --keys DIR) and try again");
-        return 1;
-    }
     interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     if (interactive)
         printf("remote shell on '%s' (device %.16s): one command per line, 'help' lists them; "
@@ -321,4 +346,252 @@ int kos__tool_toolbox_remote_shell(int argc, char **argv)
     }
     free(line);
     return failed ? 1 : 0;
+}
+
+/* ---- kos-tool debug ---- */
+
+enum { DBG_DATA, DBG_PORT };
+
+static const struct kos__opt debug_opts[] = {
+    {"data", 0, "DIR", DBG_DATA},
+    {"port", 'p', "N", DBG_PORT},
+};
+
+static void debug_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kos-tool debug DEVICE APP [--port N] [--data DIR]\n"
+            "\n"
+            "Debugs app APP of DEVICE with gdb, through the local Studio server: opens a\n"
+            "debug session (the device's Core attaches gdbserver to the app, from outside\n"
+            "its sandbox), listens on 127.0.0.1:N and prints the gdb command to connect:\n"
+            "\n"
+            "  kos-tool debug bench-1 sensor --port 2345 &\n"
+            "  gdb build/sensor -ex 'target remote 127.0.0.1:2345'\n"
+            "\n"
+            "It relays one gdb connection and exits when it ends; quitting gdb detaches\n"
+            "from the app, which runs on. The app must be marked debug: true in the\n"
+            "manifest, the device online, and its system must enable debugging (admin's\n"
+            "remote_debug: enabled, in a development profile). While gdb holds the app\n"
+            "stopped, the app does not answer its clients.\n"
+            "\n"
+            "  DEVICE             the device's id, a prefix of it (at least %u hex digits;\n"
+            "                     its key id is one), or its name in Studio\n"
+            "  APP                the app's name in the device's manifest\n"
+            "  -p, --port N       the local port for gdb (default 0: any free one, printed)\n"
+            "  --data DIR         the Studio's data folder (default $XDG_DATA_HOME/kos/studio,\n"
+            "                     else ~/.local/share/kos/studio)\n"
+            "  -h, --help         show this help\n"
+            "\n"
+            "Exit status: 0 the session ended (gdb disconnected, or the device ended it),\n"
+            "1 it could not be opened (no Studio, an unknown or offline device, the app\n"
+            "not marked debug: true, debugging disabled: the line says why), 2 usage error.\n"
+            "See %s.\n",
+            PREFIX_MIN, kos__tool_doc("studio.md"));
+}
+
+/* Listens on 127.0.0.1:port (0: any); the socket, its port in *got, or -1
+ * with the reason printed. */
+static int listen_local(const char *cmd, unsigned port, unsigned *got)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    socklen_t len = sizeof(sin);
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 1) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+        fprintf(stderr, "kos-tool %s: cannot listen on 127.0.0.1:%u: %s%s\n", cmd, port,
+                strerror(errno), errno == EADDRINUSE ? " (give another --port, or 0)" : "");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    *got = ntohs(sin.sin_port);
+    return fd;
+}
+
+/* Connects to the session's port on Studio's address and proves the
+ * token; the socket, or -1 with the reason printed. */
+static int connect_session(const char *cmd, const char *addr, unsigned port, const char *token)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    char hello[128];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int n = snprintf(hello, sizeof(hello), "KOS-DEBUG %s\n", token);
+
+    if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
+        inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+        send(fd, hello, (size_t)n, MSG_NOSIGNAL) != n) {
+        fprintf(stderr, "kos-tool %s: cannot reach the session's port %u on Studio: %s\n", cmd,
+                port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Writes all of buf[0..n) to fd (blocking); false if it is gone. */
+static bool write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Relays bytes between a and b until either ends; which one ended first
+ * in *a_ended. */
+static void relay(int a, int b, bool *a_ended)
+{
+    char buf[16384];
+
+    for (;;) {
+        struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            *a_ended = true;
+            return;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (!p[i].revents)
+                continue;
+            ssize_t n = recv(p[i].fd, buf, sizeof(buf), 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0 || !write_all(p[1 - i].fd, buf, (size_t)n)) {
+                *a_ended = n <= 0 ? i == 0 : i == 1;
+                return;
+            }
+        }
+    }
+}
+
+int kos__tool_debug(int argc, char **argv)
+{
+    static const char cmd[] = "debug";
+    const char *data = NULL, *want = NULL, *app = NULL, *v;
+    struct kos__tool_studio s;
+    struct kos__opts p;
+    char err[1024], id[65], name_shown[1024], path[128], *text;
+    unsigned port = 0, got;
+    json_t *body, *resp = NULL;
+    int opt, status = 0, lfd, gdb, sfd;
+    bool gdb_ended = false;
+
+    kos__opts_init(&p, cmd, argc, argv, debug_opts, sizeof(debug_opts) / sizeof(debug_opts[0]));
+    while ((opt = kos__opts_next(&p, &v)) != KOS__OPTS_END) {
+        switch (opt) {
+        case KOS__OPTS_HELP:
+            debug_usage(stdout);
+            return 0;
+        case KOS__OPTS_ERROR:
+            return 2;
+        case DBG_DATA:
+            data = v;
+            break;
+        case DBG_PORT:
+            if (!kos__opts_port(&p, "port", v, &port))
+                return 2;
+            break;
+        case KOS__OPTS_ARG:
+            if (!want)
+                want = v;
+            else if (!app)
+                app = v;
+            else
+                return kos__opts_usage_error(&p, "unexpected argument '%s' (DEVICE APP only)", v);
+            break;
+        }
+    }
+    if (!want)
+        return kos__opts_usage_error(&p, "which device? give its id, a prefix of it or its name");
+    if (!app)
+        return kos__opts_usage_error(&p, "which app? give the name of an app of the device's "
+                                         "manifest marked debug: true");
+    if (!online_device(cmd, data, want, &s, id, name_shown))
+        return 1;
+    /* The local port first: a port in use fails before the app is stopped. */
+    if ((lfd = listen_local(cmd, port, &got)) < 0)
+        return 1;
+    body = json_pack("{s:s}", "app", app);
+    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    snprintf(path, sizeof(path), "/api/devices/%s/debug", id);
+    if (!text || kos__tool_studio_call(&s.rt, "POST", path, text, ANSWER_WAIT_S, &status, &resp,
+                                       err, sizeof(err)) != KOS_STATUS_OK) {
+        fprintf(stderr, "kos-tool %s: %s\n", cmd, text ? err : "out of memory");
+        free(text);
+        close(lfd);
+        return 1;
+    }
+    free(text);
+    if (status != 200) {
+        const char *e = kos__tool_studio_error(resp);
+        fprintf(stderr, "kos-tool %s: cannot debug app '%s' of device '%s': ", cmd, app,
+                name_shown);
+        put_escaped(stderr, e, strlen(e));
+        json_decref(resp);
+        close(lfd);
+        return 1;
+    }
+    json_int_t sport = json_integer_value(json_object_get(resp, "port"));
+    const char *token = json_string_value(json_object_get(resp, "token"));
+    if (sport <= 0 || sport > 65535 || !token) {
+        fprintf(stderr, "kos-tool %s: Studio's answer has no session port and token\n", cmd);
+        json_decref(resp);
+        close(lfd);
+        return 1;
+    }
+    sfd = connect_session(cmd, s.rt.api_host, (unsigned)sport, token);
+    json_decref(resp);
+    if (sfd < 0) {
+        close(lfd);
+        return 1;
+    }
+    fprintf(stderr,
+            "kos-tool %s: gdbserver is attached to app '%s' on device '%s' (%.16s); the app is "
+            "stopped until gdb continues it. Connect gdb with:\n",
+            cmd, app, name_shown, id);
+    printf("target remote 127.0.0.1:%u\n", got);
+    fflush(stdout);
+    /* One gdb; the session's end (the device closing) also ends the wait. */
+    for (;;) {
+        struct pollfd pw[2] = {{.fd = lfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+        if (poll(pw, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (pw[1].revents) {
+            fprintf(stderr, "kos-tool %s: the device ended the session before gdb connected\n",
+                    cmd);
+            close(lfd);
+            close(sfd);
+            return 0;
+        }
+        if (pw[0].revents)
+            break;
+    }
+    gdb = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    close(lfd);
+    if (gdb < 0) {
+        fprintf(stderr, "kos-tool %s: cannot take gdb's connection: %s\n", cmd, strerror(errno));
+        close(sfd);
+        return 1;
+    }
+    fprintf(stderr, "kos-tool %s: gdb connected; relaying\n", cmd);
+    relay(gdb, sfd, &gdb_ended);
+    close(gdb);
+    close(sfd);
+    fprintf(stderr, "kos-tool %s: the debug session ended (%s)\n", cmd,
+            gdb_ended ? "gdb disconnected; the app runs on" : "the device or Studio ended it");
+    return 0;
 }

@@ -43,6 +43,7 @@ static const struct command commands[] = {
      "say whether the Studio server runs, where, and its devices"},
     {"toolbox.remote_shell", kos__tool_toolbox_remote_shell,
      "a console on a device's command console, through Studio"},
+    {"debug", kos__tool_debug, "debug an app of a device with gdb, through Studio"},
 };
 
 const char *kos__tool_self_dir(void)

@@ -24,6 +24,7 @@ int kos__tool_server_start(int argc, char **argv);
 int kos__tool_server_stop(int argc, char **argv);
 int kos__tool_server_status(int argc, char **argv);
 int kos__tool_toolbox_remote_shell(int argc, char **argv);
+int kos__tool_debug(int argc, char **argv);
 
 /* The folder holding the running kos-tool binary, for locating the SDK's
  * components and layers relative to it. Returns a static string. */

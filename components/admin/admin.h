@@ -67,12 +67,13 @@ struct admin_config {
     uint64_t health_every_ms; /* Health at least this often while linked */
     uint64_t offline_buffer;  /* bytes of records kept while they cannot be sent */
     bool remote_shell;        /* the command console on the shell channel (shell.c) */
+    bool remote_debug;        /* debugging apps marked debug: true on the debug channel (debug.c) */
 };
 
 /* Reads admin's settings from n key/value pairs (the manifest entry's
  * config:, in order) into *cfg, defaults first. Known keys: health_every
  * (a duration, 1s to 1h), offline_buffer (a size, 16KiB to 64MiB),
- * remote_shell (enabled or disabled, the default). False, with err naming
+ * remote_shell and remote_debug (enabled or disabled, the default). False, with err naming
  * the key, the value and what would be valid, for anything else. */
 bool admin_config_parse(struct admin_config *cfg, const char *const *keys,
                         const char *const *values, size_t n, char *err, size_t errlen);
@@ -210,6 +211,9 @@ struct admin_ops {
      * admin_shell_core_result(); NULL in a build without tracing, where the
      * shell's `trace` says so. */
     kos_status_t (*trace)(void *arg, uint32_t core_id, const char *app, bool on);
+    /* Remote debugging's (debug.c): a debugger on an app, answered through
+     * admin_debug_core_result() with the agent's socket. */
+    kos_status_t (*debug_attach)(void *arg, uint32_t core_id, const char *app);
     void *arg;
 };
 
@@ -475,5 +479,100 @@ void admin_shell_pump(struct admin_shell *sh, uint64_t now_ms);
 /* When the shell next has something to do by the clock (a command's
  * deadline); UINT64_MAX for never. */
 uint64_t admin_shell_next_ms(const struct admin_shell *sh);
+
+/* ---- remote debugging (debug.c) ----
+ *
+ * A debugger's bytes on the link's debug channel (proto/debug.proto),
+ * relayed to and from the debug agent Core attaches to an app marked
+ * debug: true (KOS__CTL_SYS_DEBUG_ATTACH), when the manifest says
+ * remote_debug: enabled. What stays true:
+ *  - a message from the server is read only from the bytes given; with
+ *    debugging disabled every open is answered "disabled" and nothing else
+ *    is done (the device says so on its console within a budget);
+ *  - one session at a time; a second open is answered BUSY;
+ *  - nothing blocks: the agent's socket is non-blocking, the bytes towards
+ *    it wait in a buffer of ADMIN_DEBUG_BUF (a message is taken from the
+ *    channel only when it fits: a faster server waits in the link's flow
+ *    control), and the agent's bytes are read only while the queue towards
+ *    the tunnel has room (a faster agent waits in its socket);
+ *  - a session ends when either side closes, when the link goes down, or
+ *    on a message that does not unpack; the other side is told.
+ */
+
+#define ADMIN_DEBUG_CHUNK   3900u         /* agent bytes in one DebugUp: fits KOS_TUNNEL_DATA_MAX */
+#define ADMIN_DEBUG_BUF     (64u * 1024u) /* debugger bytes waiting for the agent */
+#define ADMIN_DEBUG_QUEUE   8u            /* DebugUp messages waiting for the tunnel */
+#define ADMIN_DEBUG_CORE_MS 10000u        /* how long an open waits for Core */
+/* Core request ids of debugging's, told apart from the agent's and the
+ * shell's. */
+#define ADMIN_DEBUG_CORE_ID_BIT 0x40000000u
+
+enum admin_debug_state {
+    ADMIN_DEBUG_IDLE = 0, /* no session */
+    ADMIN_DEBUG_CORE,     /* an open waits for Core's answer */
+    ADMIN_DEBUG_OPEN,     /* bytes flow */
+};
+
+struct admin_debug {
+    struct admin_ops ops;
+    bool enabled;
+    bool up;        /* the link is up */
+    bool link_busy; /* the channel had no room: wait for news */
+    enum admin_debug_state state;
+    char app[KOS__NAME_MAX];
+    uint32_t core_id, next_core;
+    uint64_t deadline_ms;
+    int sock; /* the agent's socket (non-blocking), or -1 */
+    uint8_t *down;
+    size_t down_len; /* bytes for the agent, waiting */
+    struct {
+        uint8_t *data;
+        size_t len;
+    } q[ADMIN_DEBUG_QUEUE]; /* packed DebugUp messages, oldest first */
+    size_t q_head, q_n;
+    struct kos__budget log;
+    uint64_t sessions, refused, lost, bytes_down, bytes_up;
+};
+
+/* Sets debugging up (enabled or not) with its ops. False if out of memory. */
+bool admin_debug_init(struct admin_debug *d, bool enabled, const struct admin_ops *ops,
+                      uint64_t now_ms);
+/* Ends any session and frees everything. */
+void admin_debug_fini(struct admin_debug *d);
+
+/* Whether the next message from the channel is taken now: room for its
+ * bytes and for the answers. */
+bool admin_debug_ready(const struct admin_debug *d);
+
+/* One message from the debug channel (hostile bytes): a DebugDown. */
+void admin_debug_input(struct admin_debug *d, const uint8_t *data, size_t len, uint64_t now_ms);
+
+/* Core's answer to a request of debugging's: true if core_id was its
+ * (ADMIN_DEBUG_CORE_ID_BIT), whether or not it still waited; fd (the
+ * agent's socket with an OK, else -1) is then taken (kept or closed). */
+bool admin_debug_core_result(struct admin_debug *d, uint32_t core_id, uint32_t status,
+                             const char *message, int fd, uint64_t now_ms);
+
+/* The agent's socket to poll, -1 for none, with the events wanted in
+ * *events (POLLIN while the queue has room, POLLOUT while bytes wait). */
+int admin_debug_fd(const struct admin_debug *d, short *events);
+
+/* The socket polled with revents: bytes moved, a closed agent ends the
+ * session. */
+void admin_debug_io(struct admin_debug *d, short revents, uint64_t now_ms);
+
+/* The link went up or down (down: the session ends). */
+void admin_debug_link(struct admin_debug *d, bool up, uint64_t now_ms);
+
+/* The tunnel has room on the debug channel again. */
+void admin_debug_room(struct admin_debug *d, uint64_t now_ms);
+
+/* Sends what waits, as the tunnel takes it, and ends an open whose wait
+ * for Core is over (TIMEOUT). */
+void admin_debug_pump(struct admin_debug *d, uint64_t now_ms);
+
+/* When debugging next has something to do by the clock; UINT64_MAX for
+ * never. */
+uint64_t admin_debug_next_ms(const struct admin_debug *d);
 
 #endif

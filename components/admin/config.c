@@ -16,6 +16,7 @@ bool admin_config_parse(struct admin_config *cfg, const char *const *keys,
     cfg->health_every_ms = ADMIN_HEALTH_EVERY_MS;
     cfg->offline_buffer = ADMIN_OFFLINE_BUFFER;
     cfg->remote_shell = false;
+    cfg->remote_debug = false;
     for (size_t i = 0; i < n; i++) {
         const char *k = keys[i], *v = values[i];
         uint64_t x;
@@ -30,23 +31,26 @@ bool admin_config_parse(struct admin_config *cfg, const char *const *keys,
                                     err, errlen))
                 return false;
             cfg->offline_buffer = x;
-        } else if (!strcmp(k, "remote_shell")) {
+        } else if (!strcmp(k, "remote_shell") || !strcmp(k, "remote_debug")) {
+            bool shell = !strcmp(k, "remote_shell");
+            bool *on = shell ? &cfg->remote_shell : &cfg->remote_debug;
             if (!strcmp(v, "enabled")) {
-                cfg->remote_shell = true;
+                *on = true;
             } else if (!strcmp(v, "disabled")) {
-                cfg->remote_shell = false;
+                *on = false;
             } else {
                 snprintf(err, errlen,
-                         "config remote_shell: '%.64s' is not a value it takes; write enabled (the "
-                         "device's command console on the link's shell channel, for development "
-                         "systems) or disabled",
-                         v);
+                         "config %s: '%.64s' is not a value it takes; write enabled (%s, for "
+                         "development systems) or disabled",
+                         k, v,
+                         shell ? "the device's command console on the link's shell channel"
+                               : "debugging apps marked debug: true on the link's debug channel");
                 return false;
             }
         } else {
             snprintf(err, errlen,
                      "config: unknown setting '%s'; admin's settings are health_every, "
-                     "offline_buffer and remote_shell",
+                     "offline_buffer, remote_shell and remote_debug",
                      k);
             return false;
         }

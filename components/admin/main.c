@@ -21,7 +21,8 @@
  *    a restarted admin, or a rebooted system, goes on where it was.
  *
  * Settings (config:): health_every, offline_buffer, remote_shell (the
- * command console on the shell channel, shell.c).
+ * command console on the shell channel, shell.c), remote_debug (debugging
+ * apps marked debug: true on the debug channel, debug.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,7 +45,7 @@
 
 #define SERVER   "msg0"
 #define CHANNELS ((1u << KOS_TUNNEL_ADMIN) | (1u << KOS_TUNNEL_LOGS))
-#define OPTIONAL ((1u << KOS_TUNNEL_TRACES) | (1u << KOS_TUNNEL_SHELL))
+#define OPTIONAL ((1u << KOS_TUNNEL_TRACES) | (1u << KOS_TUNNEL_SHELL) | (1u << KOS_TUNNEL_DEBUG))
 /* Reopening the tunnel: from 1 s, doubling, at most a minute. The first
  * failure is said only once admin has run TUNNEL_QUIET_MS, so that a tunnel
  * still starting beside admin is not reported as missing. */
@@ -70,6 +71,8 @@ struct admin {
     struct admin_shell shell;
     bool shell_rx;   /* the shell channel may hold input not taken yet */
     bool shell_said; /* said that the tunnel does not give the shell channel */
+    struct admin_debug debug;
+    bool debug_rx; /* the debug channel may hold input not taken yet */
     uint64_t t0_ms;
     uint64_t wakeups;
     /* Core */
@@ -151,6 +154,15 @@ static kos_status_t op_table(void *arg, uint32_t core_id, uint32_t kind, uint32_
     struct kos__sys_request rq = {
         .type = KOS__CTL_SYS_TABLE_REQ, .id = core_id, .table = kind, .first = first};
 
+    return kos__sys_send(ad->app, &rq);
+}
+
+static kos_status_t op_debug_attach(void *arg, uint32_t core_id, const char *app)
+{
+    struct admin *ad = arg;
+    struct kos__sys_request rq = {.type = KOS__CTL_SYS_DEBUG_ATTACH, .id = core_id};
+
+    snprintf(rq.app, sizeof(rq.app), "%s", app);
     return kos__sys_send(ad->app, &rq);
 }
 
@@ -347,6 +359,11 @@ static bool on_core(struct admin *ad, uint64_t now, int *rc)
             ask_status(ad, 0);
             break;
         case KOS__CTL_SYS_RESULT:
+            if (admin_debug_core_result(&ad->debug, m.u.result.id, m.u.result.status,
+                                        m.u.result.message, m.fd, now))
+                break; /* its fd is taken */
+            if (m.fd >= 0)
+                close(m.fd);
             if (!admin_shell_core_result(&ad->shell, m.u.result.id, m.u.result.status,
                                          m.u.result.message, now))
                 admin_agent_core_result(&ad->agent, m.u.result.id, m.u.result.status,
@@ -421,6 +438,7 @@ static void check_link(struct admin *ad, uint64_t now)
     }
     admin_agent_link(&ad->agent, up, now);
     admin_shell_link(&ad->shell, up);
+    admin_debug_link(&ad->debug, up, now);
     if (up)
         ad->logs_at_ms = now;
 }
@@ -437,8 +455,16 @@ static void open_tunnel(struct admin *ad, uint64_t now)
     uint32_t got = CHANNELS | OPTIONAL;
 
     if (st == KOS_STATUS_UNAUTHORIZED) {
-        static const uint32_t fewer[] = {OPTIONAL & ~(1u << KOS_TUNNEL_TRACES),
-                                         OPTIONAL & ~(1u << KOS_TUNNEL_SHELL), 0};
+        /* The optional channels the allow setting gives: the largest set
+         * of them it takes, most first (traces before shell before debug
+         * when it takes only some). */
+        static const uint32_t fewer[] = {(1u << KOS_TUNNEL_TRACES) | (1u << KOS_TUNNEL_SHELL),
+                                         (1u << KOS_TUNNEL_TRACES) | (1u << KOS_TUNNEL_DEBUG),
+                                         (1u << KOS_TUNNEL_SHELL) | (1u << KOS_TUNNEL_DEBUG),
+                                         1u << KOS_TUNNEL_TRACES,
+                                         1u << KOS_TUNNEL_SHELL,
+                                         1u << KOS_TUNNEL_DEBUG,
+                                         0};
         for (size_t i = 0; i < sizeof(fewer) / sizeof(fewer[0]) && st == KOS_STATUS_UNAUTHORIZED;
              i++) {
             got = CHANNELS | fewer[i];
@@ -452,8 +478,14 @@ static void open_tunnel(struct admin *ad, uint64_t now)
         if (st == KOS_STATUS_OK && !(got & (1u << KOS_TUNNEL_SHELL)) && ad->cfg.remote_shell &&
             !ad->shell_said)
             kos_log_error("remote_shell is enabled, but the tunnel does not give admin the shell "
-                          "channel: its allow setting must say admin=admin,logs,traces,shell; the "
+                          "channel: its allow setting must say admin=admin,logs,traces,shell,debug; the "
                           "shell is off");
+        if (st == KOS_STATUS_OK && !(got & (1u << KOS_TUNNEL_DEBUG)) && ad->cfg.remote_debug &&
+            !ad->shell_said)
+            kos_log_error(
+                "remote_debug is enabled, but the tunnel does not give admin the debug "
+                "channel: its allow setting must say admin=admin,logs,traces,shell,debug; "
+                "debugging is off");
         if (st == KOS_STATUS_OK)
             ad->shell_said = true;
     }
@@ -473,7 +505,7 @@ static void open_tunnel(struct admin *ad, uint64_t now)
     ad->tunnel_said = st;
     if (st == KOS_STATUS_UNAUTHORIZED)
         kos_log_error("the tunnel does not give admin its channels (admin, logs): its allow "
-                      "setting must say admin=admin,logs,traces,shell");
+                      "setting must say admin=admin,logs,traces,shell,debug");
     else
         kos_log_info("no link to a server (kos_tunnel_protocol: %s); keeping console lines in a "
                      "buffer of %" PRIu64 " bytes (offline_buffer) until there is one",
@@ -497,6 +529,10 @@ static void on_tunnel(struct admin *ad, uint64_t now)
     if (ch & (1u << KOS_TUNNEL_SHELL)) {
         ad->shell_rx = true; /* input (taken in the loop, one line at a time), or room */
         admin_shell_room(&ad->shell, now);
+    }
+    if (ch & (1u << KOS_TUNNEL_DEBUG)) {
+        ad->debug_rx = true; /* input (taken in the loop while it fits), or room */
+        admin_debug_room(&ad->debug, now);
     }
     /* The logs channel goes to the server only: whatever comes is dropped. */
     if (ch & (1u << KOS_TUNNEL_LOGS))
@@ -524,6 +560,23 @@ static void take_shell(struct admin *ad, uint64_t now)
             break;
         }
         admin_shell_input(&ad->shell, ad->rx, len, now);
+    }
+}
+
+/* Takes the debug channel's input while debugging has room for it, so
+ * that a server that sends faster than the agent reads waits in the link's
+ * flow control. */
+static void take_debug(struct admin *ad, uint64_t now)
+{
+    size_t len;
+
+    while (ad->tunnel && ad->debug_rx && admin_debug_ready(&ad->debug)) {
+        if (kos_tunnel_receive(ad->tunnel, KOS_TUNNEL_DEBUG, ad->rx, sizeof(ad->rx), &len) !=
+            KOS_STATUS_OK) {
+            ad->debug_rx = false;
+            break;
+        }
+        admin_debug_input(&ad->debug, ad->rx, len, now);
     }
 }
 
@@ -637,6 +690,7 @@ int main(void)
                             .trace = op_trace,
                             .table = op_table,
                             .want_state = op_want_state,
+                            .debug_attach = op_debug_attach,
                             .arg = &ad};
     uint64_t seq, now;
     int rc = 1;
@@ -655,7 +709,8 @@ int main(void)
         kos_log_error("out of memory");
         goto out_close_app;
     }
-    if (!admin_shell_init(&ad.shell, ad.cfg.remote_shell, &ops, &ad.agent, now)) {
+    if (!admin_shell_init(&ad.shell, ad.cfg.remote_shell, &ops, &ad.agent, now) ||
+        !admin_debug_init(&ad.debug, ad.cfg.remote_debug, &ops, now)) {
         kos_log_error("out of memory");
         goto out_fini;
     }
@@ -678,8 +733,9 @@ int main(void)
                      "data_dir: true)");
 
     for (;;) {
-        struct pollfd p[2] = {{.fd = kos_app_fd(ad.app), .events = POLLIN},
-                              {.fd = ad.tunnel ? kos_tunnel_fd(ad.tunnel) : -1, .events = POLLIN}};
+        struct pollfd p[3] = {{.fd = kos_app_fd(ad.app), .events = POLLIN},
+                              {.fd = ad.tunnel ? kos_tunnel_fd(ad.tunnel) : -1, .events = POLLIN},
+                              {.fd = -1}};
         uint64_t next = UINT64_MAX, t;
         int timeout;
 
@@ -688,6 +744,9 @@ int main(void)
             ask_status(&ad, 0);
         take_shell(&ad, now);
         admin_shell_pump(&ad.shell, now);
+        take_debug(&ad, now);
+        admin_debug_pump(&ad.debug, now);
+        p[2].fd = admin_debug_fd(&ad.debug, &p[2].events);
         admin_agent_pump(&ad.agent, now);
         if (ad.agent.up)
             pull_logs(&ad, now);
@@ -704,6 +763,8 @@ int main(void)
             next = t;
         if ((t = admin_shell_next_ms(&ad.shell)) < next)
             next = t;
+        if ((t = admin_debug_next_ms(&ad.debug)) < next)
+            next = t;
         if (ad.agent.up && ad.agent.registered &&
             ad.agent.logq.bytes <= ad.agent.logq.max_bytes / 2 && ad.logs_at_ms < next)
             next = ad.logs_at_ms; /* with the queue fuller, the link's room wakes it */
@@ -711,10 +772,12 @@ int main(void)
             ad.persist && ad.flush_at_ms < next)
             next = ad.flush_at_ms;
         timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)(next - now);
-        if (poll(p, 2, timeout) < 0 && errno != EINTR)
+        if (poll(p, 3, timeout) < 0 && errno != EINTR)
             break;
         ad.wakeups++;
         now = mono_ms();
+        if (p[2].fd >= 0 && p[2].revents)
+            admin_debug_io(&ad.debug, p[2].revents, now);
         if (p[0].revents && !on_core(&ad, now, &rc))
             break;
         if (ad.tunnel && p[1].revents)
@@ -726,6 +789,9 @@ int main(void)
     if (ad.shell.commands || ad.shell.refused)
         kos_log_info("shell: %" PRIu64 " commands carried out, %" PRIu64 " lines refused",
                      ad.shell.commands, ad.shell.refused);
+    if (ad.debug.sessions || ad.debug.refused)
+        kos_log_info("debug: %" PRIu64 " sessions, %" PRIu64 " messages refused", ad.debug.sessions,
+                     ad.debug.refused);
     kos_log_info("stopping%s: %" PRIu64 " records sent, %zu waiting (%zu bytes), %" PRIu64
                  " lost on the device, %" PRIu64 " messages from the server refused; %" PRIu64
                  " wake-ups",
@@ -734,6 +800,7 @@ int main(void)
     kos_logsrv_close(ad.logs);
     kos_tunnel_close(ad.tunnel);
 out_fini:
+    admin_debug_fini(&ad.debug);
     admin_shell_fini(&ad.shell);
     admin_agent_fini(&ad.agent);
     free(ad.gather);

@@ -72,6 +72,8 @@ kos_fuzz_target(i2c LIBS i2c_server_core)
 kos_fuzz_target(admin LIBS admin_core)
 # admin's remote shell: the server's ShellDown messages and command lines.
 kos_fuzz_target(shell LIBS admin_core)
+# admin's remote debugging: the server's DebugDown messages, Core, the agent.
+kos_fuzz_target(debug LIBS admin_core)
 if(TARGET key_store_core)
   kos_fuzz_target(keystore LIBS key_store_core)
   kos_fuzz_target(keys LIBS kos_image key_store_core OpenSSL::Crypto)

@@ -12,16 +12,7 @@ source "$(dirname "$0")/logrng_lib.sh"
 source "$(dirname "$0")/link_lib.sh"
 
 # boot SHELL: the system with remote_shell SHELL linked to a fresh server.
-boot() {
-  start_server shell 0
-  printf 'address 127.0.0.1:%s\nname shell test server\n' "$PORT" >"$KEYS/server.txt"
-  chmod 644 "$KEYS/server.txt"
-  sed -e "s/@PORT@/$PORT/g" -e "s/@SHELL@/$1/g" "$KOS_TUNNEL_DIR/admin_shell.yaml.in" \
-    >"$WORK/shell_$1.yaml"
-  "$KOS_TOOL" manifest.build "$WORK/shell_$1.yaml" -o "$WORK/shell_$1.zip" --key "$KOS_KEY" \
-    >"$WORK/build.txt" 2>&1 || { cat "$WORK/build.txt" >&2; fail "cannot build the system"; }
-  start_image "$WORK/shell_$1.zip" --keys "$KEYS"
-}
+boot() { boot_linked shell shell "$1"; }
 # answer ID STATUS [REGEX]: the server got the answer to line ID, done,
 # with STATUS, its lines matching REGEX.
 answer() {

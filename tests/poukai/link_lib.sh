@@ -1,7 +1,8 @@
 # link_lib.sh - a device key bundle provisioned for a test server of the
 # device link, and that server: link_server.py (python3-websockets, an
 # independent implementation of the server end of docs/link.md). Sourced
-# after tests/system/lib.sh by tunnel_test.sh and admin_shell_test.sh; sets
+# after tests/system/lib.sh by tunnel_test.sh, admin_shell_test.sh and
+# admin_debug_test.sh; sets
 # KEYS (the bundle; its server.txt is the caller's to write) and ID (the
 # device id).
 # Environment: KOS_TOOL, KOS_TRUST, KOS_TUNNEL_DIR (tests/poukai),
@@ -48,4 +49,18 @@ start_server() {
 srv_wait() { # srv_wait N REGEX: up to 30 s for N server lines matching
   for _ in $(seq 300); do [ "$(grep -cE -- "$2" "$WORK/server.out" || true)" -ge "$1" ] && return 0; sleep 0.1; done
   cat "$WORK/server.out" >&2; fail "fewer than $1 server lines matching '$2'"
+}
+
+# boot_linked MODE NAME VALUE: link_server.py in MODE on a free port, and
+# the system of $KOS_TUNNEL_DIR/admin_NAME.yaml.in (its @PORT@ that port,
+# its @VALUE@ VALUE) built and started linked to it.
+boot_linked() {
+  start_server "$1" 0
+  printf 'address 127.0.0.1:%s\nname %s test server\n' "$PORT" "$2" >"$KEYS/server.txt"
+  chmod 644 "$KEYS/server.txt"
+  sed -e "s/@PORT@/$PORT/g" -e "s/@VALUE@/$3/g" "$KOS_TUNNEL_DIR/admin_$2.yaml.in" \
+    >"$WORK/$2_$3.yaml"
+  "$KOS_TOOL" manifest.build "$WORK/$2_$3.yaml" -o "$WORK/$2_$3.zip" --key "$KOS_KEY" \
+    >"$WORK/build.txt" 2>&1 || { cat "$WORK/build.txt" >&2; fail "cannot build the system"; }
+  start_image "$WORK/$2_$3.zip" --keys "$KEYS"
 }

@@ -22,6 +22,14 @@ MODE:
             good lines, hostile ones, a message that is none, one longer
             than the tunnel hands an app at once, a burst); prints each
             ShellUp as "shell ID STATUS done|part LINE | LINE ..."
+  debug     likewise a script of DebugDown messages on the debug channel
+            (proto/debug.proto): a message that is none, data for no
+            session, opens of a bad name, an unknown app, an app not marked
+            debug: true, then one of rng_server (marked debug: true); once
+            open, a second open, gdb's "$?#3f" packet, a close; then a
+            message longer than the tunnel hands an app at once and a
+            burst of 40 opens of nothing. Prints each DebugUp as
+            "debug opened|closed STATUS MESSAGE" or "debug data N BYTES"
 """
 import asyncio
 import hashlib
@@ -69,6 +77,45 @@ def shell_up(b):
     return i, lines, done, status
 
 
+def debug_open(app):
+    return lp.field(1, 2, lp.field(1, 2, app))
+
+
+DEBUG_CLOSE = lp.field(3, 2, b"")
+
+
+def debug_data(b):
+    return lp.field(2, 2, b)
+
+
+# What the debug mode sends before, and after, the session on rng_server.
+# Each with whether an answer comes, which is waited for before the next.
+DEBUG_BEFORE = [
+    (b"\xff\xff\xff", True),             # no DebugDown
+    (debug_data(b"$g#67"), False),       # data for no session: dropped
+    (debug_open(b"../x"), True),         # not a name
+    (debug_open(b"nosuch"), True),       # no such app
+    (debug_open(b"log_server"), True),   # not marked debug: true
+    (debug_open(b"rng_server"), True),   # marked debug: true
+]
+DEBUG_AFTER = [lp.field(2, 2, b"z" * 5000)] + [debug_open(b"") for _ in range(40)]
+
+
+def debug_up(b):
+    """A DebugUp as (kind, status, message or data)."""
+    for num, _, v in lp.fields(b):
+        if num == 2:
+            return "data", 0, v
+        status, msg = 0, ""
+        for n2, _, v2 in lp.fields(v):
+            if n2 == 1:
+                status = v2
+            elif n2 == 2:
+                msg = v2.decode()
+        return "opened" if num == 1 else "closed", status, msg
+    return "none", 0, ""
+
+
 # An Ed25519 SubjectPublicKeyInfo's fixed prefix; the raw key follows.
 ED25519_SPKI = bytes.fromhex("302a300506032b6570032100")
 
@@ -114,6 +161,30 @@ async def handler(ws, mode):
                 await ws.send(lp.data(4, m))
             out("shell script sent")
         asyncio.ensure_future(script())
+    debug_open_ok = asyncio.Event()
+    debug_data_in = asyncio.Event()
+    debug_answers = asyncio.Queue()
+    if mode == "debug":
+        async def dscript():
+            await admin_heard.wait()
+            try:
+                for m, answered in DEBUG_BEFORE:
+                    await ws.send(lp.data(5, m))
+                    if answered:
+                        await asyncio.wait_for(debug_answers.get(), 30)
+                if debug_open_ok.is_set():  # the last open was answered: open, or refused
+                    await ws.send(lp.data(5, debug_open(b"rng_server")))  # one at a time
+                    await ws.send(lp.data(5, debug_data(b"$?#3f")))
+                    await asyncio.wait_for(debug_data_in.wait(), 30)
+                else:
+                    out("debug: no session")
+            except asyncio.TimeoutError:
+                out("debug: no session")
+            await ws.send(lp.data(5, DEBUG_CLOSE))
+            for m in DEBUG_AFTER:
+                await ws.send(lp.data(5, m))
+            out("debug script sent")
+        asyncio.ensure_future(dscript())
     try:
         async for msg in ws:
             if isinstance(msg, str):
@@ -127,6 +198,16 @@ async def handler(ws, mode):
                     await ws.send(lp.data(1, b"echo: " + env["data"]))
                 if env["channel"] == 1:
                     admin_heard.set()
+                if env["channel"] == 5:
+                    kind, status, what = debug_up(env["data"])
+                    if kind == "data":
+                        out("debug data %d %s" % (len(what), what[:32].decode(errors="replace")))
+                        debug_data_in.set()
+                    else:
+                        out("debug %s %d %s" % (kind, status, what))
+                        debug_answers.put_nowait(kind)
+                        if kind == "opened" and status == 0:
+                            debug_open_ok.set()
                 if env["channel"] == 4:
                     i, lines, done, status = shell_up(env["data"])
                     out("shell %d %d %s %s" % (i, status, "done" if done else "part",

@@ -16,4 +16,10 @@ if(TARGET tunnel AND TARGET kos_devport)
   set_tests_properties(poukai_admin_shell PROPERTIES
     ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_KEY=${CMAKE_BINARY_DIR}/kos-keys/release.key;KOS_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/poukai;KOS_EXAMPLES=${CMAKE_BINARY_DIR}/examples;KOS_TUNNEL_DIR=${CMAKE_CURRENT_LIST_DIR};KOS_SERVER_TESTS=${PROJECT_SOURCE_DIR}/tests/server"
     LABELS "system;poukai;admin;link" TIMEOUT 300)
+  # admin's remote debugging against the same kind of server, in its debug
+  # mode: hostile DebugDown messages, debugging enabled and disabled.
+  add_test(NAME poukai_admin_debug COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/admin_debug_test.sh)
+  set_tests_properties(poukai_admin_debug PROPERTIES
+    ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_KEY=${CMAKE_BINARY_DIR}/kos-keys/release.key;KOS_IMAGES=${CMAKE_CURRENT_BINARY_DIR}/poukai;KOS_EXAMPLES=${CMAKE_BINARY_DIR}/examples;KOS_TUNNEL_DIR=${CMAKE_CURRENT_LIST_DIR};KOS_SERVER_TESTS=${PROJECT_SOURCE_DIR}/tests/server"
+    LABELS "system;poukai;admin;link" TIMEOUT 300)
 endif()

@@ -70,21 +70,29 @@ static int wait_for_stop(kos_app_t *app)
     return 0;
 }
 
+/* One tick: its lines. Never inlined, so that a debugger can break on it
+ * and see it called from tick() (test_studio_debug.sh). */
+__attribute__((noinline)) void t_app_tick_once(unsigned long n, const char *text);
+__attribute__((noinline)) void t_app_tick_once(unsigned long n, const char *text)
+{
+    kos_log_info("tick %lu", n);
+    if (n % 5 == 0)
+        kos_log_warn("tick %lu: a multiple of 5", n);
+    if (text) {
+        printf("%s\n", text);
+        fflush(stdout);
+    }
+}
+
 /* Logs "tick N" every `ms` milliseconds until Core asks the app to stop;
  * every fifth tick also a warning, and `text` (unless NULL) each time as a
  * plain console line. */
-static int tick(kos_app_t *app, int ms, const char *text)
+static __attribute__((noinline)) int tick(kos_app_t *app, int ms, const char *text)
 {
     if (kos_app_ready(app))
         return 1;
     for (unsigned long n = 1; !kos_app_stopping(app); n++) {
-        kos_log_info("tick %lu", n);
-        if (n % 5 == 0)
-            kos_log_warn("tick %lu: a multiple of 5", n);
-        if (text) {
-            printf("%s\n", text);
-            fflush(stdout);
-        }
+        t_app_tick_once(n, text);
         struct pollfd p = {.fd = kos_app_fd(app), .events = POLLIN};
         poll(&p, 1, ms > 0 ? ms : 1000);
     }

@@ -7,3 +7,7 @@ target_include_directories(test_admin PRIVATE ${PROJECT_SOURCE_DIR}/tests/fuzz) 
 kos_test(admin_shell SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_admin_shell.c LIBS admin_core
          LABELS "unit;admin")
 target_include_directories(test_admin_shell PRIVATE ${PROJECT_SOURCE_DIR}/tests/fuzz) # shell_msg.h
+# admin's remote debugging (components/admin/debug.c): the relay driven
+# with encoded DebugDown messages and a socket pair for the agent.
+kos_test(admin_debug SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_admin_debug.c LIBS admin_core
+         LABELS "unit;admin")

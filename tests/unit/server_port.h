@@ -45,6 +45,22 @@ void kos__devport_kick(struct kos__devport *dp, const char *id)
     snprintf(port.kicked[port.n_kicked++], 65, "%s", id);
 }
 
+/* What a relay (shell.h, debug.h) answered a request: one slot per
+ * request, by the arg given. */
+struct ended {
+    int calls, code;
+    json_t *answer;
+};
+
+static inline void done(void *arg, int code, json_t *answer)
+{
+    struct ended *e = arg;
+    e->calls++;
+    e->code = code;
+    json_decref(e->answer);
+    e->answer = answer;
+}
+
 static struct kos__srv srv;
 static struct kos__devport_hooks hooks;
 static char id[65], err[1024];

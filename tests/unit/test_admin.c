@@ -60,6 +60,9 @@ static void test_config(void **state)
          "config remote_shell: 'yes' is not a value it takes; write enabled (the device's "
          "command console"},
         {"remote_shell", "Enabled", "config remote_shell: 'Enabled' is not a value it takes"},
+        {"remote_debug", "on",
+         "config remote_debug: 'on' is not a value it takes; write enabled (debugging apps "
+         "marked debug: true"},
         {"health_evry", "10s", "config: unknown setting 'health_evry'; admin's settings are"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -21,21 +21,6 @@
 #include "shell.h"
 #include "shell.pb-c.h"
 
-/* What the relay answered: one slot per line, by the arg given. */
-struct ended {
-    int calls, code;
-    json_t *answer;
-};
-
-static void done(void *arg, int code, json_t *answer)
-{
-    struct ended *e = arg;
-    e->calls++;
-    e->code = code;
-    json_decref(e->answer);
-    e->answer = answer;
-}
-
 static int setup(void **state)
 {
     if (srv_setup(state, "bench-1", 5, 3))
