@@ -44,8 +44,8 @@
 
 #include "devport.h"
 #include "link.h"
+#include "relay.h"
 
-#define RELAY_CHUNK      16384u /* destination bytes per data envelope */
 #define RELAY_CONNECT_MS 10000u /* dialling a destination */
 
 struct dest {
@@ -57,15 +57,13 @@ struct dest {
 
 struct conn;
 
-/* One stream's relay to its destination. */
+/* One stream to its destination: dialling (bev), then relayed (rl). */
 struct relay {
     struct relay *next;
     struct conn *c;
     uint32_t ch;
-    struct bufferevent *bev; /* the destination's connection */
-    bool up;                 /* connected; the stream accepted */
-    bool eof;                /* the destination ended: close once its bytes have gone */
-    bool draining;           /* the device closed: free once its bytes are written */
+    struct bufferevent *bev; /* while dialling */
+    struct kos__relay *rl;   /* once accepted */
     const struct dest *dest;
     char app[64];
 };
@@ -164,6 +162,7 @@ static void relay_free(struct relay *r)
         }
     if (r->bev)
         bufferevent_free(r->bev);
+    kos__relay_free(r->rl);
     free(r);
 }
 
@@ -292,72 +291,28 @@ static struct relay *relay_find(struct conn *c, uint32_t ch)
     return NULL;
 }
 
-/* Ends stream r from this end (code 0: the destination closed, after its
- * bytes) and frees the relay. */
-static void relay_end(struct relay *r, uint32_t code, const char *why)
+/* The relay has ended from the destination's side (it closed the stream). */
+static void relay_ended(void *arg, struct kos__relay *rl, uint32_t code, const char *why)
 {
-    kos__link_stream_close(r->c->link, r->ch, code, why);
-    note(r->c, "stream %u ('%s' to %s) ended: %s", (unsigned)r->ch, r->app, r->dest->name, why);
+    struct relay *r = arg;
+
+    (void)rl;
+    note(r->c, "stream %u ('%s' to %s) ended: %s%s%s", (unsigned)r->ch, r->app, r->dest->name,
+         why, code ? ", " : "", code ? kos_status_str((kos_status_t)code) : "");
     relay_free(r);
 }
 
-/* Sends what the destination sent, as far as the device's credit and the
- * link's bound allow; reading stops while they do not. */
-static void relay_pump(struct relay *r)
+/* Refuses stream r (not accepted yet) and frees it. */
+static void relay_refuse(struct relay *r, uint32_t code, const char *why)
 {
-    struct evbuffer *in = bufferevent_get_input(r->bev);
-    size_t len;
-
-    while ((len = evbuffer_get_length(in)) > 0) {
-        size_t n = len < RELAY_CHUNK ? len : RELAY_CHUNK;
-        kos_status_t st = kos__link_send(r->c->link, r->ch, evbuffer_pullup(in, (ev_ssize_t)n), n);
-        if (st == KOS_STATUS_TOO_LARGE && n > KOS__LINK_WINDOW_MIN) {
-            n = KOS__LINK_WINDOW_MIN; /* the device's window is small */
-            st = kos__link_send(r->c->link, r->ch, evbuffer_pullup(in, (ev_ssize_t)n), n);
-        }
-        if (st == KOS_STATUS_BUSY) {
-            bufferevent_disable(r->bev, EV_READ); /* room_cb reads again */
-            return;
-        }
-        if (st) {
-            relay_end(r, KOS_STATUS_IO, kos_status_str(st));
-            return;
-        }
-        evbuffer_drain(in, n);
-    }
-    if (r->eof)
-        relay_end(r, 0, "the destination closed the connection");
-    else
-        bufferevent_enable(r->bev, EV_READ);
+    kos__link_stream_close(r->c->link, r->ch, code, why);
+    note(r->c, "refused stream %u for '%s' to %s: %s", (unsigned)r->ch, r->app, r->dest->name,
+         why);
+    relay_free(r);
 }
 
-static void relay_read_cb(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
-    relay_pump(arg);
-}
-
-/* The destination took bytes of the device's: they are credited back. */
-static void relay_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-    struct relay *r = arg;
-
-    (void)buf;
-    if (info->n_deleted && r->up && !r->draining)
-        kos__link_consumed(r->c->link, r->ch, info->n_deleted);
-}
-
-/* All the device's bytes are written: a draining relay is done. */
-static void relay_write_cb(struct bufferevent *bev, void *arg)
-{
-    struct relay *r = arg;
-
-    (void)bev;
-    if (r->draining)
-        relay_free(r);
-}
-
-static void relay_event_cb(struct bufferevent *bev, short what, void *arg)
+/* The destination answered the dial, or did not. */
+static void dial_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct relay *r = arg;
     int err = EVUTIL_SOCKET_ERROR();
@@ -369,37 +324,26 @@ static void relay_event_cb(struct bufferevent *bev, short what, void *arg)
             relay_free(r);
             return;
         }
-        r->up = true;
-        bufferevent_setwatermark(bev, EV_READ, 0, KOS__LINK_WINDOW_DEFAULT);
-        evbuffer_add_cb(bufferevent_get_output(bev), relay_out_cb, r);
-        bufferevent_enable(bev, EV_READ | EV_WRITE);
+        r->bev = NULL; /* the relay's now */
+        r->rl = kos__relay_new(r->c->link, r->ch, bev, relay_ended, r);
+        if (!r->rl) {
+            kos__link_stream_close(r->c->link, r->ch, KOS_STATUS_NO_MEMORY, "out of memory");
+            relay_free(r);
+            return;
+        }
         note(r->c, "stream %u opened: '%s' to %s (%s)", (unsigned)r->ch, r->app, r->dest->name,
              r->dest->addr);
         return;
     }
-    if (!r->up) {
-        kos_status_t code = (what & BEV_EVENT_TIMEOUT) ? KOS_STATUS_TIMEOUT
-                            : err == ECONNREFUSED     ? KOS_STATUS_REFUSED
-                                                      : KOS_STATUS_UNREACHABLE;
-        snprintf(why, sizeof(why), "%s (%s): %s", r->dest->name, r->dest->addr,
-                 (what & BEV_EVENT_TIMEOUT) ? "no answer in time"
-                 : err                      ? evutil_socket_error_to_string(err)
-                                            : "the connection failed");
-        relay_end(r, code, why);
-        return;
-    }
-    if (r->draining) {
-        relay_free(r); /* the device has gone from the stream already */
-        return;
-    }
-    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
-        r->eof = true;
-        relay_pump(r);
-        return;
-    }
-    snprintf(why, sizeof(why), "the connection to %s failed: %s", r->dest->name,
-             err ? evutil_socket_error_to_string(err) : "an error");
-    relay_end(r, KOS_STATUS_IO, why);
+    snprintf(why, sizeof(why), "%s (%s): %s", r->dest->name, r->dest->addr,
+             (what & BEV_EVENT_TIMEOUT) ? "no answer in time"
+             : err                      ? evutil_socket_error_to_string(err)
+                                        : "the connection failed");
+    relay_refuse(r,
+                 (what & BEV_EVENT_TIMEOUT) ? KOS_STATUS_TIMEOUT
+                 : err == ECONNREFUSED      ? KOS_STATUS_REFUSED
+                                            : KOS_STATUS_UNREACHABLE,
+                 why);
 }
 
 static void stream_open_cb(void *arg, struct kos__link *l, uint32_t ch, const char *destination,
@@ -436,11 +380,11 @@ static void stream_open_cb(void *arg, struct kos__link *l, uint32_t ch, const ch
     snprintf(r->app, sizeof(r->app), "%s", app);
     r->next = c->relays;
     c->relays = r;
-    bufferevent_setcb(r->bev, relay_read_cb, relay_write_cb, relay_event_cb, r);
+    bufferevent_setcb(r->bev, NULL, NULL, dial_event_cb, r);
     bufferevent_set_timeouts(r->bev, &tv, &tv);
     if (bufferevent_socket_connect(r->bev, (struct sockaddr *)&d->ss, (int)d->len) != 0) {
         snprintf(why, sizeof(why), "%s (%s): cannot connect", d->name, d->addr);
-        relay_end(r, KOS_STATUS_UNREACHABLE, why);
+        relay_refuse(r, KOS_STATUS_UNREACHABLE, why);
     }
 }
 
@@ -456,12 +400,11 @@ static void stream_closed_cb(void *arg, struct kos__link *l, uint32_t ch, uint32
     if (code)
         note(c, "the device ended stream %u ('%s' to %s): %s (%s)", (unsigned)ch, r->app,
              r->dest->name, kos_status_str((kos_status_t)code), reason);
-    if (!r->up || evbuffer_get_length(bufferevent_get_output(r->bev)) == 0) {
-        relay_free(r);
-        return;
+    if (r->rl) {
+        kos__relay_peer_closed(r->rl); /* writes what is left, then frees itself */
+        r->rl = NULL;
     }
-    r->draining = true; /* what the device sent goes first */
-    bufferevent_disable(r->bev, EV_READ);
+    relay_free(r);
 }
 
 static void room_cb(void *arg, struct kos__link *l, uint32_t ch)
@@ -469,8 +412,8 @@ static void room_cb(void *arg, struct kos__link *l, uint32_t ch)
     struct relay *r = ch >= KOS__LINK_STREAM_FIRST ? relay_find(arg, ch) : NULL;
 
     (void)l;
-    if (r && r->up && !r->draining)
-        relay_pump(r);
+    if (r && r->rl)
+        kos__relay_room(r->rl);
 }
 
 static kos_status_t data_cb(void *arg, struct kos__link *l, uint32_t ch, const uint8_t *p, size_t n)
@@ -479,13 +422,11 @@ static kos_status_t data_cb(void *arg, struct kos__link *l, uint32_t ch, const u
 
     if (ch >= KOS__LINK_STREAM_FIRST) {
         struct relay *r = relay_find(c, ch);
-        if (!r || !r->up || r->draining) {
+        if (!r || !r->rl) { /* cannot happen: a stream is open only once dialled */
             kos__link_consumed(l, ch, n);
             return KOS_STATUS_OK;
         }
-        /* Credited back as the destination takes it (relay_out_cb). */
-        return evbuffer_add(bufferevent_get_output(r->bev), p, n) == 0 ? KOS_STATUS_OK
-                                                                       : KOS_STATUS_NO_MEMORY;
+        return kos__relay_data(r->rl, p, n); /* credited back as the destination takes it */
     }
 
     if (c->online && c->dp->hooks.data)

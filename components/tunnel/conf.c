@@ -104,6 +104,95 @@ out_clear:
     return KOS_STATUS_INVALID_ARGUMENT;
 }
 
+bool tun_dest_name(const char *s, size_t n)
+{
+    if (n == 0 || n > TUN_DEST_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!app_char(s[i]))
+            return false;
+    return true;
+}
+
+kos_status_t tun_streams_parse(const char *text, struct tun_stream_rules *rules, char *err,
+                               size_t errlen)
+{
+    size_t i = 0, start = 0;
+    const char *what;
+
+    memset(rules, 0, sizeof(*rules));
+    if (!text)
+        return KOS_STATUS_OK;
+    for (;;) {
+        char app[TUN_APP_NAME_MAX + 1];
+        size_t n = 0;
+
+        skip(text, &i);
+        if (!text[i])
+            return KOS_STATUS_OK;
+        if (text[i] == ';') {
+            i++;
+            continue;
+        }
+        start = i;
+        while (app_char(text[i]) && n < TUN_APP_NAME_MAX)
+            app[n++] = text[i++];
+        app[n] = '\0';
+        skip(text, &i);
+        if (n == 0 || app_char(text[i]) || text[i] != '=') {
+            what = "APP=NAME,... (an app name of 1-63 letters, digits, '_', '.' or '-')";
+            goto bad;
+        }
+        i++;
+        for (;;) {
+            size_t k = 0;
+
+            skip(text, &i);
+            start = i;
+            while (app_char(text[i + k]))
+                k++;
+            if (!tun_dest_name(text + i, k)) {
+                what = "a destination name of 1-63 letters, digits, '_', '.' or '-'";
+                goto bad;
+            }
+            if (rules->n == TUN_STREAM_RULES_MAX) {
+                snprintf(err, errlen, "streams: more than %u app=destination pairs at offset %zu",
+                         TUN_STREAM_RULES_MAX, start);
+                goto out_clear;
+            }
+            memcpy(rules->r[rules->n].app, app, n + 1);
+            memcpy(rules->r[rules->n].name, text + i, k);
+            rules->r[rules->n].name[k] = '\0';
+            rules->n++;
+            i += k;
+            skip(text, &i);
+            if (text[i] == ',') {
+                i++;
+                continue;
+            }
+            if (text[i] == ';' || !text[i])
+                break;
+            start = i;
+            what = "',' or ';'";
+            goto bad;
+        }
+    }
+bad:
+    snprintf(err, errlen, "streams: expected %s at offset %zu ('%.24s')", what, start,
+             text + start);
+out_clear:
+    memset(rules, 0, sizeof(*rules));
+    return KOS_STATUS_INVALID_ARGUMENT;
+}
+
+bool tun_streams_allow(const struct tun_stream_rules *rules, const char *app, const char *name)
+{
+    for (size_t i = 0; i < rules->n; i++)
+        if (!strcmp(rules->r[i].app, app) && !strcmp(rules->r[i].name, name))
+            return true;
+    return false;
+}
+
 /* True if h[0..n) is a DNS name: labels of letters, digits and '-'. */
 static bool dns_name(const char *h, size_t n)
 {
