@@ -5,9 +5,10 @@ in a thread until it closes.
 
   stream_peer.py echo|sink PORTFILE STATSFILE
 
-echo sends every byte back; sink reads and drops them. Each connection's
-running byte count is written to STATSFILE as "open N" while it lasts,
-and "closed N SHA256" (of every byte it read) when it ends. The port it
+echo sends every byte back; sink reads and drops them. A connection's
+running byte count is written to STATSFILE as "open N" while it lasts
+(each MiB; the last writer wins), and "closed N SHA256" (of every byte it
+read) is added to STATSFILE.closed when it ends. The port it
 listens on is written to PORTFILE once it listens. Stops on SIGTERM.
 """
 import hashlib
@@ -48,7 +49,9 @@ def serve(conn):
             if n - last >= 1 << 20:
                 last = n
                 stats(f"open {n}")
-    stats(f"closed {n} {h.hexdigest()}")
+    with lock:
+        with open(statsfile + ".closed", "a") as f:
+            f.write(f"closed {n} {h.hexdigest()}\n")
 
 
 lis = socket.socket()

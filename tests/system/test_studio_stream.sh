@@ -56,7 +56,7 @@ wait_online ticker
 
 # ---- 4 MiB through the echo server and back, every byte checked
 until_ok 120 "the streamer's bytes echoed" in_console "streamer: info: stream echo: $BYTES bytes echoed intact$"
-until_ok 10 "the echo server's count" grep -q "^closed $BYTES " "$WORK/echo.stats"
+until_ok 10 "the echo server's count" grep -q "^closed $BYTES " "$WORK/echo.stats.closed"
 want=$(python3 - "$BYTES" <<'PY'
 import hashlib, sys
 n, x, out = int(sys.argv[1]), 1, bytearray()
@@ -66,7 +66,7 @@ for i in range(0, n, 4):
 print(hashlib.sha256(bytes(out[:n])).hexdigest())
 PY
 )
-grep -q "^closed $BYTES $want$" "$WORK/echo.stats" || die "the echo server read other bytes: $(cat "$WORK/echo.stats"), want $want"
+grep -q "^closed $BYTES $want$" "$WORK/echo.stats.closed" || die "the echo server read other bytes: $(cat "$WORK/echo.stats.closed"), want $want"
 grep -qE "device [0-9a-f]{16}: stream [0-9]+ opened: 'streamer' to echo \(127\.0\.0\.1:" "$DATA/server.log" ||
   fail "the server did not log the stream"
 
