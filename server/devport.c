@@ -471,6 +471,7 @@ static void hs_event_cb(struct bufferevent *bev, short what, void *arg)
                                    .window = c->dp->window,
                                    .agent = "kos-server/0.1",
                                    .device_id = c->id,
+                                   .stream_window = KOS__DEVPORT_STREAM_WINDOW,
                                    .upgrade_ms = c->dp->upgrade_ms,
                                    .idle_ms = c->dp->idle_ms};
     struct kos__link_cbs cbs = {.arg = c,

@@ -43,6 +43,13 @@ struct kos__devport_hooks {
     void (*note)(void *arg, const char *id, const char *text);
 };
 
+/* A stream's window each way on the device port: what one stream may
+ * hold of a device's bytes before its destination takes them, and of the
+ * destination's before the device's credit comes (docs/link.md, "Limits").
+ * Wider than the fixed channels' so that a bulk stream is not held to
+ * 64 KiB per round trip. */
+#define KOS__DEVPORT_STREAM_WINDOW (512u * 1024u)
+
 /* The most stream destinations a port knows. */
 #define KOS__DEVPORT_DESTS_MAX 32u
 

@@ -19,6 +19,7 @@
  *                    server maps) each app may open (default: none)
  *   window           each channel's receive window (64KiB; 4KiB..1MiB)
  *   send_buffer      bytes queued per channel awaiting credit (window)
+ *   stream_window    each stream's window each way (512KiB; 4KiB..1MiB)
  *   reconnect_min    the first delay before trying again (1s)
  *   reconnect_max    the longest (60s)
  *   connect_timeout  TCP connect and TLS handshake (10s)
@@ -108,7 +109,7 @@ struct tun {
     struct event_base *base;
     struct event *ep_ev, *app_ev, *retry_ev, *news_ev;
     char owner[TUN_CHANNELS][TUN_APP_NAME_MAX + 1];
-    uint32_t window, send_buffer, min_ms, max_ms, connect_ms;
+    uint32_t window, send_buffer, stream_window, min_ms, max_ms, connect_ms;
     struct tun_signer signer;
     struct tun_tls tls;
     uint8_t pub[32];
@@ -605,6 +606,7 @@ static void tls_event_cb(struct bufferevent *bev, short what, void *arg)
     struct kos__link_config cfg = {.role = KOS__LINK_CLIENT,
                                    .window = t->window,
                                    .send_bound = t->send_buffer,
+                                   .stream_window = t->stream_window,
                                    .agent = "kos-tunnel/0.1",
                                    .host = t->server};
     struct kos__link_cbs cbs = {.arg = t,
@@ -887,7 +889,7 @@ static void app_cb(evutil_socket_t fd, short what, void *arg)
 static int configure(struct tun *t)
 {
     char err[256];
-    uint64_t window, buffer, min_ms, max_ms, connect_ms;
+    uint64_t window, buffer, stream_window, min_ms, max_ms, connect_ms;
 
     if (tun_allow_parse(kos__cfg_str(t->app, "allow", NULL), t->owner, err, sizeof(err)) ||
         tun_streams_parse(kos__cfg_str(t->app, "streams", NULL), &t->rules, err, sizeof(err))) {
@@ -897,12 +899,15 @@ static int configure(struct tun *t)
     if (kos__cfg_size(t->app, "window", KOS__LINK_WINDOW_DEFAULT, KOS__LINK_WINDOW_MIN,
                       KOS__LINK_WINDOW_MAX, &window) ||
         kos__cfg_size(t->app, "send_buffer", window, KOS_TUNNEL_DATA_MAX, 16u << 20, &buffer) ||
+        kos__cfg_size(t->app, "stream_window", 512u * 1024u, KOS__LINK_WINDOW_MIN,
+                      KOS__LINK_WINDOW_MAX, &stream_window) ||
         kos__cfg_duration_ms(t->app, "reconnect_min", 1000, 100, 600000, &min_ms) ||
         kos__cfg_duration_ms(t->app, "reconnect_max", 60000, min_ms, 3600000, &max_ms) ||
         kos__cfg_duration_ms(t->app, "connect_timeout", 10000, 100, 300000, &connect_ms))
         return 1;
     t->window = (uint32_t)window;
     t->send_buffer = (uint32_t)buffer;
+    t->stream_window = (uint32_t)stream_window;
     t->min_ms = (uint32_t)min_ms;
     t->max_ms = (uint32_t)max_ms;
     t->connect_ms = (uint32_t)connect_ms;

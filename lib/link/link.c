@@ -48,6 +48,7 @@
  * it has gone; a peer that takes none of it for idle_ms ends the link. */
 #define OUTPUT_HIGH (2u * KOS__LINK_MSG_MAX)
 #define VWHY_MAX    160u /* what the frame checker says was wrong */
+#define IO_MAX      (4u * KOS__LINK_MSG_MAX) /* bytes read or written per wake-up */
 
 /* Work done from the loop, never inside the call that asks for it. */
 #define WORK_DONE   1u /* the link has ended: report closed() */
@@ -97,8 +98,8 @@ struct kos__link {
     struct kos__link_cbs cbs;
     enum kos__link_role role;
     enum kos__link_state state;
-    uint32_t window, upgrade_ms, ping_ms, idle_ms, close_ms;
-    size_t bound;
+    uint32_t window, stream_window, upgrade_ms, ping_ms, idle_ms, close_ms;
+    size_t bound, stream_bound;
     char agent[KOS__LINK_AGENT_MAX + 1], device_id[KOS__LINK_ID_LEN + 1];
     char accept[29];            /* client: the Sec-WebSocket-Accept it expects */
     wslay_event_context_ptr ws; /* NULL while the link is idle (ws_get) */
@@ -387,7 +388,8 @@ static void pump(struct kos__link *l, uint32_t c)
         stream_send_close(l, st, st->close_code, st->close_reason);
         return;
     }
-    if (ch->want_room && ch->queued < l->bound && l->state == KOS__LINK_UP &&
+    if (ch->want_room && ch->queued < (st ? l->stream_bound : l->bound) &&
+        l->state == KOS__LINK_UP &&
         !(st && st->close_pending)) {
         ch->want_room = false;
         if (l->cbs.room)
@@ -437,7 +439,8 @@ static void credit(struct kos__link *l)
 
         if (st && (!st->id || st->state != SS_OPEN || st->close_sent || st->close_pending))
             continue;
-        if (!ch->consumed || (ch->consumed < l->window / 2 && ch->consumed < ch->unacked))
+        uint32_t win = st ? l->stream_window : l->window;
+        if (!ch->consumed || (ch->consumed < win / 2 && ch->consumed < ch->unacked))
             continue;
         cr.bytes = ch->consumed;
         env.channel = c;
@@ -698,10 +701,11 @@ static void on_envelope(struct kos__link *l, const uint8_t *p, size_t n)
         }
         if (sm && (sm->close_sent || sm->close_pending))
             break; /* this end closed it: what crossed its Close is dropped */
-        if (len > l->window - ch->unacked) {
+        uint32_t win = sm ? l->stream_window : l->window;
+        if (len > win - ch->unacked) {
             end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_POLICY,
                      "%zu bytes of data on channel %u beyond the credit given (%llu left)", len,
-                     (unsigned)c, (unsigned long long)(l->window - ch->unacked));
+                     (unsigned)c, (unsigned long long)(win - ch->unacked));
             break;
         }
         ch->unacked += len;
@@ -1088,7 +1092,9 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
 
     if (!base || !bev || !cfg || !cbs)
         goto out_bev;
-    if (cfg->window < KOS__LINK_WINDOW_MIN || cfg->window > KOS__LINK_WINDOW_MAX)
+    if (cfg->window < KOS__LINK_WINDOW_MIN || cfg->window > KOS__LINK_WINDOW_MAX ||
+        (cfg->stream_window &&
+         (cfg->stream_window < KOS__LINK_WINDOW_MIN || cfg->stream_window > KOS__LINK_WINDOW_MAX)))
         goto out_bev;
     l = calloc(1, sizeof(*l));
     if (!l)
@@ -1099,6 +1105,8 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     l->role = cfg->role;
     l->window = cfg->window;
     l->bound = cfg->send_bound ? cfg->send_bound : cfg->window;
+    l->stream_window = cfg->stream_window ? cfg->stream_window : cfg->window;
+    l->stream_bound = l->stream_window;
     l->upgrade_ms = cfg->upgrade_ms ? cfg->upgrade_ms : KOS__LINK_UPGRADE_MS;
     l->ping_ms = cfg->ping_ms ? cfg->ping_ms : KOS__LINK_PING_MS;
     l->idle_ms = cfg->idle_ms ? cfg->idle_ms : KOS__LINK_IDLE_MS;
@@ -1119,6 +1127,10 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     event_add(l->timer, &tv);
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, l);
     bufferevent_setwatermark(bev, EV_WRITE, OUTPUT_HIGH / 2, 0);
+    /* More than libevent's 16 KiB per wake-up, for streams' bulk (an idle
+     * link holds no more for it: this bounds one read, not a buffer). */
+    bufferevent_set_max_single_read(bev, IO_MAX);
+    bufferevent_set_max_single_write(bev, IO_MAX);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     if (l->role == KOS__LINK_CLIENT)
         send_request(l, cfg->host ? cfg->host : "localhost", cfg->ws_key);
@@ -1178,7 +1190,7 @@ kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size
         return KOS_STATUS_TOO_LARGE;
     }
     ch = chan_of(l, c);
-    if (ch->queued && ch->queued + n > l->bound) {
+    if (ch->queued && ch->queued + n > (c >= KOS__LINK_STREAM_FIRST ? l->stream_bound : l->bound)) {
         ch->want_room = true;
         return KOS_STATUS_BUSY;
     }
@@ -1278,7 +1290,7 @@ kos_status_t kos__link_stream_open(struct kos__link *l, uint32_t c, const char *
         return KOS_STATUS_NO_MEMORY;
     o.destination = (char *)destination;
     o.app = (char *)(app ? app : "");
-    o.window = l->window;
+    o.window = l->stream_window;
     env.channel = c;
     env.body_case = KOS__LINK__ENVELOPE__BODY_OPEN;
     env.open = &o;
@@ -1300,7 +1312,7 @@ kos_status_t kos__link_stream_accept(struct kos__link *l, uint32_t c)
         return KOS_STATUS_INVALID_ARGUMENT;
     if (l->state != KOS__LINK_UP)
         return KOS_STATUS_UNAVAILABLE;
-    o.window = l->window;
+    o.window = l->stream_window;
     env.channel = c;
     env.body_case = KOS__LINK__ENVELOPE__BODY_OPEN;
     env.open = &o;

@@ -99,6 +99,8 @@ struct kos__link_config {
     enum kos__link_role role;
     uint32_t window;       /* our window per fixed channel (Hello.window): 4 KiB to 1 MiB */
     size_t send_bound;     /* data bytes queued per channel awaiting credit (0: window) */
+    uint32_t stream_window; /* our window per stream (Open.window; 0: window), which is also
+                             * a stream's send bound: 4 KiB to 1 MiB */
     const char *agent;     /* Hello.agent, "kos-tunnel/0.1" */
     const char *host;      /* client: the Host header ("127.0.0.1:7443") */
     const char *device_id; /* server: Hello.device_id */

@@ -129,6 +129,11 @@ struct kos__relay *kos__relay_new(struct kos__link *l, uint32_t ch, struct buffe
     r->arg = arg;
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, r);
     bufferevent_setwatermark(bev, EV_READ, 0, KOS__RELAY_READ_MAX);
+    /* libevent reads 16 KiB per wake-up by default: a bulk stream would
+     * cost a turn of the loop (and, on a busy machine, a wait for the CPU)
+     * per 16 KiB. */
+    bufferevent_set_max_single_read(bev, KOS__RELAY_CHUNK * 4);
+    bufferevent_set_max_single_write(bev, KOS__RELAY_CHUNK * 4);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     return r;
 }
