@@ -30,6 +30,29 @@ done
 SINKS=
 trap 'stop_device; for p in $SINKS; do kill "$p" 2>/dev/null || true; done; cleanup' EXIT
 
+# tree_ticks PID: the CPU time (user + system, clock ticks) of PID and every
+# process under it.
+tree_ticks() {
+  python3 - "$1" <<'PY'
+import os, sys
+root, kids, ticks = int(sys.argv[1]), {}, {}
+for d in os.listdir("/proc"):
+    if d.isdigit():
+        try:
+            f = open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kids.setdefault(int(f[1]), []).append(int(d))
+        ticks[int(d)] = int(f[11]) + int(f[12])
+todo, n = [root], 0
+while todo:
+    p = todo.pop()
+    n += ticks.get(p, 0)
+    todo += kids.get(p, [])
+print(n)
+PY
+}
+hz=$(getconf CLK_TCK)
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", (s > 0 ? b / s / 1e6 : 0) }'; }
 last() { tail -1 "$1" | awk '{ print $2, $4 }'; }
 
@@ -60,8 +83,12 @@ for run in $(seq "$RUNS"); do
   # KOS: boot the device; its app streams once, then waits.
   : >"$WORK/plain.txt"
   boot_device "$WORK/bench.zip"
+  srv_pid=$(rt pid)
+  srv0=$(tree_ticks "$srv_pid")
   until_ok 300 "the stream's end at the sink" test -s "$WORK/plain.txt"
   in_console "bulk: info: stream sink: $BYTES bytes sent$" || die "the app did not send it all"
+  dev_cpu=$(tree_ticks "$DEV_PID")
+  srv_cpu=$(($(tree_ticks "$srv_pid") - srv0))
   stop_device
   read -r kb ks < <(last "$WORK/plain.txt")
   [ "$kb" = "$BYTES" ] || fail "the sink got $kb bytes of $BYTES"
@@ -73,5 +100,8 @@ for run in $(seq "$RUNS"); do
   [ "$db" = "$BYTES" ] || fail "the TLS sink got $db bytes of $BYTES"
   k=$(mbps "$kb" "$ks")
   d=$(mbps "$db" "$ds")
-  echo "run $run: stream $k MB/s, direct TLS 1.3 ($cipher) $d MB/s, ratio $(awk -v k="$k" -v d="$d" 'BEGIN { printf "%.2f", k / d }')"
+  echo "run $run: stream $k MB/s, direct TLS 1.3 ($cipher) $d MB/s, ratio $(awk -v k="$k" -v d="$d" 'BEGIN { printf "%.2f", k / d }');" \
+    "CPU per MiB: kos-server $(awk -v t="$srv_cpu" -v hz="$hz" -v b="$BYTES" 'BEGIN { printf "%.2f", t * 1000 / hz / (b / 1048576) }') ms," \
+    "the device (every process, its boot included) $(awk -v t="$dev_cpu" -v hz="$hz" -v b="$BYTES" 'BEGIN { printf "%.2f", t * 1000 / hz / (b / 1048576) }') ms;" \
+    "load average $(cut -d' ' -f1 /proc/loadavg)"
 done
