@@ -83,7 +83,8 @@ kos_status_t kos_tunnel_stream(kos_tunnel_t *t, const char *destination, int tim
                                char *why, size_t whylen)
 {
     size_t n = destination ? strnlen(destination, KOS_TUNNEL_DEST_MAX + 1) : 0;
-    struct kos_msg req = {.label = KOS_TUNNEL_LABEL_STREAM, .payload = destination, .len = (uint32_t)n};
+    struct kos_msg req = {
+        .label = KOS_TUNNEL_LABEL_STREAM, .payload = destination, .len = (uint32_t)n};
     struct kos_msg reply = {0};
     kos_status_t st;
     int got = -1;

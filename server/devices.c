@@ -550,8 +550,8 @@ static void hook_note(void *arg, const char *id, const char *text)
 
 struct kos__devport_hooks kos__devices_hooks(struct kos__srv *srv)
 {
-    return (struct kos__devport_hooks){srv,       hook_admit, hook_online, hook_offline,
-                                       hook_data, hook_note};
+    return (struct kos__devport_hooks){srv,          hook_admit, hook_online,
+                                       hook_offline, hook_data,  hook_note};
 }
 
 /* ---- what the API asks ---- */

@@ -265,7 +265,6 @@ static void up_cb(void *arg, struct kos__link *l)
         c->dp->hooks.online(c->dp->hooks.arg, c->id);
 }
 
-
 /* ---- streams ---- */
 
 static void note(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -297,8 +296,8 @@ static void relay_ended(void *arg, struct kos__relay *rl, uint32_t code, const c
     struct relay *r = arg;
 
     (void)rl;
-    note(r->c, "stream %u ('%s' to %s) ended: %s%s%s", (unsigned)r->ch, r->app, r->dest->name,
-         why, code ? ", " : "", code ? kos_status_str((kos_status_t)code) : "");
+    note(r->c, "stream %u ('%s' to %s) ended: %s%s%s", (unsigned)r->ch, r->app, r->dest->name, why,
+         code ? ", " : "", code ? kos_status_str((kos_status_t)code) : "");
     relay_free(r);
 }
 
@@ -306,8 +305,7 @@ static void relay_ended(void *arg, struct kos__relay *rl, uint32_t code, const c
 static void relay_refuse(struct relay *r, uint32_t code, const char *why)
 {
     kos__link_stream_close(r->c->link, r->ch, code, why);
-    note(r->c, "refused stream %u for '%s' to %s: %s", (unsigned)r->ch, r->app, r->dest->name,
-         why);
+    note(r->c, "refused stream %u for '%s' to %s: %s", (unsigned)r->ch, r->app, r->dest->name, why);
     relay_free(r);
 }
 
@@ -644,8 +642,8 @@ void kos__devport_set_limits(struct kos__devport *dp, uint32_t handshake_ms, uin
                      : KOS__LINK_WINDOW_DEFAULT;
 }
 
-kos_status_t kos__devport_set_streams(struct kos__devport *dp, const char *spec,
-                                      bool loopback_only, char *err, size_t errlen)
+kos_status_t kos__devport_set_streams(struct kos__devport *dp, const char *spec, bool loopback_only,
+                                      char *err, size_t errlen)
 {
     struct dest d[KOS__DEVPORT_DESTS_MAX];
     size_t n = 0, at = 0;
@@ -670,11 +668,11 @@ kos_status_t kos__devport_set_streams(struct kos__devport *dp, const char *spec,
         }
         for (size_t i = 0; i < nl; i++) {
             char ch = item[i];
-            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '_' || ch == '-' || ch == '.')) {
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.')) {
                 snprintf(err, errlen,
-                         "streams: '%.*s' is not a name (letters, digits, '_', '-', '.')",
-                         (int)nl, item);
+                         "streams: '%.*s' is not a name (letters, digits, '_', '-', '.')", (int)nl,
+                         item);
                 return KOS_STATUS_INVALID_ARGUMENT;
             }
         }

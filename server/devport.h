@@ -60,9 +60,8 @@ struct kos__devport_hooks {
  * loopback_only, a HOST outside 127.0.0.0/8 and ::1 is an error (Studio).
  * On error err says what was wrong and where, and nothing changes. Never
  * blocks. */
-kos_status_t kos__devport_set_streams(struct kos__devport *dp, const char *spec,
-                                      bool loopback_only, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+kos_status_t kos__devport_set_streams(struct kos__devport *dp, const char *spec, bool loopback_only,
+                                      char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Listens on `addr` ("127.0.0.1:7443", port 0 for any free one) with `ctx`
  * (the server's certificate and key, and the device CA to verify clients

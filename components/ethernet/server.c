@@ -417,8 +417,8 @@ static void pair_request(struct eth_server *srv, const struct kos_msg *m,
         answer(srv, from, st, 0);
         return;
     }
-    *free_slot = (struct eth_kept){.used = true, .client = from->client, .app_id = from->app_id,
-                                   .fd = b};
+    *free_slot =
+        (struct eth_kept){.used = true, .client = from->client, .app_id = from->app_id, .fd = b};
 }
 
 void eth_server_request(struct eth_server *srv, const struct kos_msg *m,

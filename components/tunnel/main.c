@@ -301,8 +301,8 @@ static void stream_closed_cb(void *arg, struct kos__link *l, uint32_t ch, uint32
     if (!s)
         return;
     if (s->waiting) {
-        kos_status_t st = code && code < KOS_STATUS__COUNT ? (kos_status_t)code
-                                                           : KOS_STATUS_PROTOCOL;
+        kos_status_t st =
+            code && code < KOS_STATUS__COUNT ? (kos_status_t)code : KOS_STATUS_PROTOCOL;
         snprintf(why, sizeof(why), "the server refused the stream to '%s': %s (%s)", s->dest,
                  reason[0] ? reason : "no reason given", kos_status_str(st));
         if (t->denials < DENIALS_LOGGED) {
@@ -342,8 +342,8 @@ static void do_stream(struct tun *t, const struct kos_msg *m, const struct kos_c
         if (t->denials < DENIALS_LOGGED)
             kos_log_warn("denied: '%s' may not %s%s", app, why,
                          ++t->denials == DENIALS_LOGGED ? " (later denials are not logged)" : "");
-        snprintf(why, sizeof(why), "the tunnel's streams setting does not let '%s' open '%s'",
-                 app, name);
+        snprintf(why, sizeof(why), "the tunnel's streams setting does not let '%s' open '%s'", app,
+                 name);
         stream_answer(t, from, KOS_STATUS_UNAUTHORIZED, why);
         return;
     }
@@ -374,7 +374,7 @@ static void do_stream(struct tun *t, const struct kos_msg *m, const struct kos_c
     st = KOS_STATUS_BUSY;
     for (uint32_t tries = 0; tries < 2 * KOS_TUNNEL_STREAMS_MAX && st == KOS_STATUS_BUSY; tries++) {
         uint32_t ch = t->next_ch < STREAM_CH_FIRST || t->next_ch > STREAM_CH_LAST ? STREAM_CH_FIRST
-                                                                                   : t->next_ch;
+                                                                                  : t->next_ch;
         t->next_ch = ch + 1;
         st = kos__link_stream_open(t->link, ch, name, app);
         if (st == KOS_STATUS_ALREADY_EXISTS) {

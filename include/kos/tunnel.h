@@ -155,8 +155,7 @@ KOS_API KOS_MUST kos_status_t kos_tunnel_receive(kos_tunnel_t *t, uint32_t chann
  * be NULL) says why; the statuses are those of KOS_TUNNEL_LABEL_STREAM.
  * Blocks until the server answers or the time is up. */
 KOS_API KOS_MUST kos_status_t kos_tunnel_stream(kos_tunnel_t *t, const char *destination,
-                                                int timeout_ms, int *fd, char *why,
-                                                size_t whylen);
+                                                int timeout_ms, int *fd, char *why, size_t whylen);
 
 /* The link's state. */
 KOS_API KOS_MUST kos_status_t kos_tunnel_status(kos_tunnel_t *t, struct kos_tunnel_status *st);

@@ -47,7 +47,7 @@
  * reading (so pings cannot make it queue pongs without end) until half of
  * it has gone; a peer that takes none of it for idle_ms ends the link. */
 #define OUTPUT_HIGH (2u * KOS__LINK_MSG_MAX)
-#define VWHY_MAX    160u /* what the frame checker says was wrong */
+#define VWHY_MAX    160u                     /* what the frame checker says was wrong */
 #define IO_MAX      (4u * KOS__LINK_MSG_MAX) /* bytes read or written per wake-up */
 
 /* Work done from the loop, never inside the call that asks for it. */
@@ -389,8 +389,7 @@ static void pump(struct kos__link *l, uint32_t c)
         return;
     }
     if (ch->want_room && ch->queued < (st ? l->stream_bound : l->bound) &&
-        l->state == KOS__LINK_UP &&
-        !(st && st->close_pending)) {
+        l->state == KOS__LINK_UP && !(st && st->close_pending)) {
         ch->want_room = false;
         if (l->cbs.room)
             l->cbs.room(l->cbs.arg, l, c);
@@ -603,8 +602,7 @@ static void on_open(struct kos__link *l, const Kos__Link__Envelope *env)
     }
     if (l->n_streams >= KOS__LINK_STREAMS_MAX || !(st = stream_new(l, c, SS_ASKED))) {
         char why[64];
-        snprintf(why, sizeof(why), "too many streams (at most %u at once)",
-                 KOS__LINK_STREAMS_MAX);
+        snprintf(why, sizeof(why), "too many streams (at most %u at once)", KOS__LINK_STREAMS_MAX);
         refuse_unslotted(l, c, KOS_STATUS_BUSY, why);
         return;
     }

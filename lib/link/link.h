@@ -41,12 +41,12 @@
 #define KOS__LINK_WINDOW_MIN     4096u  /* a Hello's window, bytes */
 #define KOS__LINK_WINDOW_MAX     (1u << 20)
 #define KOS__LINK_WINDOW_DEFAULT 65536u
-#define KOS__LINK_CHANNELS       6u /* the fixed channels 0 (the link's own) to 5 */
-#define KOS__LINK_STREAM_FIRST   16u /* forwarded streams: channels 16 ... */
+#define KOS__LINK_CHANNELS       6u     /* the fixed channels 0 (the link's own) to 5 */
+#define KOS__LINK_STREAM_FIRST   16u    /* forwarded streams: channels 16 ... */
 #define KOS__LINK_STREAM_LAST    65535u /* ... to 65535 */
-#define KOS__LINK_STREAMS_MAX    8u   /* streams open at once on one link, both ways */
-#define KOS__LINK_DEST_MAX       255u /* Open.destination: printable, 1 to 255 bytes */
-#define KOS__LINK_APP_MAX        63u  /* Open.app */
+#define KOS__LINK_STREAMS_MAX    8u     /* streams open at once on one link, both ways */
+#define KOS__LINK_DEST_MAX       255u   /* Open.destination: printable, 1 to 255 bytes */
+#define KOS__LINK_APP_MAX        63u    /* Open.app */
 #define KOS__LINK_VERSION        1u
 #define KOS__LINK_AGENT_MAX      64u
 #define KOS__LINK_ID_LEN         64u /* a device id: hex SHA-256 */
@@ -97,13 +97,13 @@ struct kos__link;
 
 struct kos__link_config {
     enum kos__link_role role;
-    uint32_t window;       /* our window per fixed channel (Hello.window): 4 KiB to 1 MiB */
-    size_t send_bound;     /* data bytes queued per channel awaiting credit (0: window) */
+    uint32_t window;        /* our window per fixed channel (Hello.window): 4 KiB to 1 MiB */
+    size_t send_bound;      /* data bytes queued per channel awaiting credit (0: window) */
     uint32_t stream_window; /* our window per stream (Open.window; 0: window), which is also
                              * a stream's send bound: 4 KiB to 1 MiB */
-    const char *agent;     /* Hello.agent, "kos-tunnel/0.1" */
-    const char *host;      /* client: the Host header ("127.0.0.1:7443") */
-    const char *device_id; /* server: Hello.device_id */
+    const char *agent;      /* Hello.agent, "kos-tunnel/0.1" */
+    const char *host;       /* client: the Host header ("127.0.0.1:7443") */
+    const char *device_id;  /* server: Hello.device_id */
     /* Timers, in milliseconds; 0 means the limit above. Tests shorten them. */
     uint32_t upgrade_ms, ping_ms, idle_ms, close_ms;
     /* Client: a fixed Sec-WebSocket-Key (24 base64 characters), for the

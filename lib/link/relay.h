@@ -22,9 +22,9 @@
 
 #include "link.h"
 
-#define KOS__RELAY_CHUNK    32768u /* connection bytes per data envelope */
+#define KOS__RELAY_CHUNK    32768u  /* connection bytes per data envelope */
 #define KOS__RELAY_READ_MAX 262144u /* connection bytes read ahead of the stream's credit */
-#define KOS__RELAY_DRAIN_MS 30000u /* a closed stream's last bytes wait this long to be written */
+#define KOS__RELAY_DRAIN_MS 30000u  /* a closed stream's last bytes wait this long to be written */
 
 struct kos__relay;
 

@@ -389,7 +389,8 @@ static int stream(kos_app_t *app, const char *dest, uint64_t bytes, bool echo)
     kos_log_info("stream %s open", dest);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     while (!kos_app_stopping(app) && (bytes == 0 || sent < bytes || (echo && got < bytes))) {
-        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = kos_app_fd(app), .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+                              {.fd = kos_app_fd(app), .events = POLLIN}};
         if (bytes == 0 || sent < bytes)
             p[0].events |= POLLOUT;
         if (poll(p, 2, -1) < 0)
