@@ -44,9 +44,9 @@ static bool channel_char(char c)
  * spaces around separators ignored; each item goes to fn. On error err
  * names the setting, what was expected (app_what for an app, item_what for
  * an item) and the offset. */
-static kos_status_t parse_lists(const char *text, const char *setting, bool (*item_char)(char),
-                                size_t item_max, const char *item_what, list_item_fn fn, void *ctx,
-                                char *err, size_t errlen)
+static kos_status_t parse_lists(const char *text, const char *setting, const char *app_what,
+                                bool (*item_char)(char), size_t item_max, const char *item_what,
+                                list_item_fn fn, void *ctx, char *err, size_t errlen)
 {
     size_t i = 0, start = 0;
     const char *what;
