@@ -263,8 +263,10 @@ static void stream_opened_cb(void *arg, struct kos__link *l, uint32_t ch)
     struct bufferevent *bev;
     kos_status_t st;
 
-    if (!s || !s->waiting) {
+    if (!s || !s->waiting) { /* its app gave up (asked again) */
         kos__link_stream_close(l, ch, KOS_STATUS_CLOSED, "nobody waits for this stream");
+        if (s)
+            stream_drop(s);
         return;
     }
     fcntl(s->near, F_SETFL, fcntl(s->near, F_GETFL) | O_NONBLOCK);
@@ -330,6 +332,12 @@ static void do_stream(struct tun *t, const struct kos_msg *m, const struct kos_c
     int near = -1, far = -1;
     kos_status_t st;
 
+    /* A caller asks one thing at a time: one that asks again has given up
+     * its earlier stream, which is dropped when the server answers. */
+    for (size_t i = 0; i < KOS_TUNNEL_STREAMS_MAX; i++)
+        if (t->streams[i].used && t->streams[i].waiting &&
+            t->streams[i].to.client == from->client && t->streams[i].to.app_id == from->app_id)
+            t->streams[i].waiting = false;
     if (m->param || !m->payload || !tun_dest_name(m->payload, m->len)) {
         stream_answer(t, from, KOS_STATUS_PROTOCOL,
                       "a destination is a name of 1-63 letters, digits, '_', '-' or '.'");

@@ -122,8 +122,8 @@ enum {
 typedef struct kos_tunnel kos_tunnel_t;
 
 /* Requests kos_tunnel_protocol on `dir` (waiting up to timeout_ms for the
- * tunnel to publish it) and claims `channels` (a bit mask, 1u << channel)
- * for this app. On success *out is the caller's (kos_tunnel_close()).
+ * tunnel to publish it) and claims `channels` (a bit mask, 1u << channel;
+ * 0 for an app that only opens streams) for this app. On success *out is the caller's (kos_tunnel_close()).
  * KOS_STATUS_UNAUTHORIZED if the tunnel's allow setting does not give this
  * app one of them. */
 KOS_API KOS_MUST kos_status_t kos_tunnel_open(kos_dir_t *dir, uint32_t channels, int timeout_ms,
