@@ -7,9 +7,10 @@
 # provisioned for it and booted on sim (kos-tool run) whose app (t_app's
 # stream mode) writes BYTES bytes to its stream socket and closes it: app ->
 # loopback -> tunnel -> TLS 1.3 link -> kos-server -> loopback -> sink.
-# Direct: a TLS 1.3 client (Python's ssl, i.e. OpenSSL 3, the same cipher
-# suite the link negotiates) writes the same number of bytes to a TLS 1.3
-# sink. Each sink times from its first byte to the end of the connection.
+# Direct: a TLS 1.3 client (stream_send.py: Python's ssl, i.e. OpenSSL 3,
+# the same cipher suite the link negotiates) writes the same number of bytes
+# to a TLS 1.3 sink. The sinks are tests/system/stream_peer.py's time mode:
+# each times from its first byte to the end of the connection.
 # Prints MB/s of each and the ratio KOS/direct per run (target >= 0.5).
 #
 # Environment: RUNS (3), BYTES (268435456: 256 MiB).
@@ -54,14 +55,15 @@ PY
 }
 hz=$(getconf CLK_TCK)
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", (s > 0 ? b / s / 1e6 : 0) }'; }
-last() { tail -1 "$1" | awk '{ print $2, $4 }'; }
+last() { tail -1 "$1" | awk '{ print $2, $4 }'; } # "closed N - SECONDS"
 
 # The sinks: plain for the stream's destination, TLS 1.3 for the direct one.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
   -keyout "$WORK/sink.key" -out "$WORK/sink.crt" 2>/dev/null
-python3 "$here/stream_sink.py" sink "$WORK/plain.port" "$WORK/plain.txt" &
+peer=$here/../../tests/system/stream_peer.py
+python3 "$peer" time "$WORK/plain.port" "$WORK/plain" &
 SINKS="$SINKS $!"
-python3 "$here/stream_sink.py" sink "$WORK/tls.port" "$WORK/tls.txt" "$WORK/sink.crt" "$WORK/sink.key" &
+python3 "$peer" time "$WORK/tls.port" "$WORK/tls" "$WORK/sink.crt" "$WORK/sink.key" &
 SINKS="$SINKS $!"
 until_ok 10 "the sinks listening" test -s "$WORK/plain.port" -a -s "$WORK/tls.port"
 
@@ -81,22 +83,22 @@ build_system "$WORK/bench.zip" bench_stream "  tunnel:
 echo "stream_bench: $BYTES bytes per transfer, $RUNS runs"
 for run in $(seq "$RUNS"); do
   # KOS: boot the device; its app streams once, then waits.
-  : >"$WORK/plain.txt"
+  : >"$WORK/plain.closed"
   boot_device "$WORK/bench.zip"
   srv_pid=$(rt pid)
   srv0=$(tree_ticks "$srv_pid")
-  until_ok 300 "the stream's end at the sink" test -s "$WORK/plain.txt"
+  until_ok 300 "the stream's end at the sink" test -s "$WORK/plain.closed"
   in_console "bulk: info: stream sink: $BYTES bytes sent$" || die "the app did not send it all"
   dev_cpu=$(tree_ticks "$DEV_PID")
   srv_cpu=$(($(tree_ticks "$srv_pid") - srv0))
   stop_device
-  read -r kb ks < <(last "$WORK/plain.txt")
+  read -r kb ks < <(last "$WORK/plain.closed")
   [ "$kb" = "$BYTES" ] || fail "the sink got $kb bytes of $BYTES"
   # Direct TLS 1.3.
-  : >"$WORK/tls.txt"
-  cipher=$(python3 "$here/stream_sink.py" send "$(cat "$WORK/tls.port")" "$BYTES" "$WORK/sink.crt")
-  until_ok 60 "the direct transfer's end" test -s "$WORK/tls.txt"
-  read -r db ds < <(last "$WORK/tls.txt")
+  : >"$WORK/tls.closed"
+  cipher=$(python3 "$here/stream_send.py" "$(cat "$WORK/tls.port")" "$BYTES" "$WORK/sink.crt")
+  until_ok 60 "the direct transfer's end" test -s "$WORK/tls.closed"
+  read -r db ds < <(last "$WORK/tls.closed")
   [ "$db" = "$BYTES" ] || fail "the TLS sink got $db bytes of $BYTES"
   k=$(mbps "$kb" "$ks")
   d=$(mbps "$db" "$ds")

@@ -66,7 +66,7 @@ for i in range(0, n, 4):
 print(hashlib.sha256(bytes(out[:n])).hexdigest())
 PY
 )
-grep -q "^closed $BYTES $want$" "$WORK/echo.stats.closed" || die "the echo server read other bytes: $(cat "$WORK/echo.stats.closed"), want $want"
+grep -q "^closed $BYTES $want " "$WORK/echo.stats.closed" || die "the echo server read other bytes: $(cat "$WORK/echo.stats.closed"), want $want"
 grep -qE "device [0-9a-f]{16}: stream [0-9]+ opened: 'streamer' to echo \(127\.0\.0\.1:" "$DATA/server.log" ||
   fail "the server did not log the stream"
 
