@@ -3,10 +3,11 @@
 and the benchmark: a TCP server on 127.0.0.1 that serves each connection
 in a thread until it closes.
 
-  stream_peer.py echo|sink|time PORTFILE STATSFILE [CERT KEY]
+  stream_peer.py echo|sink|time|close PORTFILE STATSFILE [CERT KEY]
 
 echo sends every byte back; sink reads and drops them; time does too, and
-hashes nothing (bench/link/stream_bench.sh's sinks). A connection's
+hashes nothing (bench/link/stream_bench.sh's sinks); close closes each
+connection as soon as it comes (and writes nothing to STATSFILE). A connection's
 running byte count is written to STATSFILE as "open N" while it lasts
 (each MiB; the last writer wins), and "closed N SHA256 SECONDS" (of every
 byte it read, "-" for time; SECONDS from its first byte to its end) is
@@ -41,6 +42,9 @@ def stats(line):
 
 
 def serve(conn):
+    if mode == "close":
+        conn.close()
+        return
     h, n, last, t0 = hashlib.sha256(), 0, 0, None
     buf = bytearray(65536)
     if tls:

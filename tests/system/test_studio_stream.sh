@@ -7,7 +7,8 @@
 # and come back intact (the app checks every byte; the echo server's
 # SHA-256 of what it read is the pattern's); an app the streams setting
 # does not name, a destination the server does not know, and one where
-# nobody listens are refused, and both consoles say why; while another
+# nobody listens are refused, and both consoles say why; a destination
+# that closes at once closes the app's socket; while another
 # app's stream saturates the link to the sink, an admin command's result
 # still arrives and the sink's count still grows.
 # Environment: KOS_TOOL, KOS_SERVER, KOS_TRUST and KOS_KEY (a release key
@@ -23,8 +24,11 @@ python3 "$HERE/stream_peer.py" echo "$WORK/echo.port" "$WORK/echo.stats" &
 PEERS="$PEERS $!"
 python3 "$HERE/stream_peer.py" sink "$WORK/sink.port" "$WORK/sink.stats" &
 PEERS="$PEERS $!"
+python3 "$HERE/stream_peer.py" close "$WORK/close.port" "$WORK/close.stats" &
+PEERS="$PEERS $!"
 until_ok 10 "the echo server listening" test -s "$WORK/echo.port"
 until_ok 10 "the sink listening" test -s "$WORK/sink.port"
+until_ok 10 "the closer listening" test -s "$WORK/close.port"
 CLOSED=$(free_port) # nobody listens there
 
 # Studio refuses a destination off this machine, and a malformed list.
@@ -34,13 +38,13 @@ grep -q "not a loopback address" "$DATA/server.log" || fail "no reason for refus
 run 1 server.start --port 0 --device-port "$DEVICE_PORT" --streams "echo"
 grep -q "expected NAME=HOST:PORT" "$DATA/server.log" || fail "no reason for refusing 'echo'"
 
-start_studio --streams "echo=127.0.0.1:$(cat "$WORK/echo.port"),sink=127.0.0.1:$(cat "$WORK/sink.port"),closed=127.0.0.1:$CLOSED"
+start_studio --streams "echo=127.0.0.1:$(cat "$WORK/echo.port"),sink=127.0.0.1:$(cat "$WORK/sink.port"),closed=127.0.0.1:$CLOSED,closer=127.0.0.1:$(cat "$WORK/close.port")"
 provision_device stream-1
 app() { # NAME ARGS: a t_app entry that may use the tunnel
   printf '  %s:\n    binary: t_app\n    args: [%s]\n    memory: 16MiB\n    protocols:\n      msg0:\n        request: [kos_tunnel_protocol]\n' "$1" "$2"
 }
 APPS="  tunnel:
-    config: {streams: \"streamer=echo;hog=sink;lost=nowhere;shut=closed\"}
+    config: {streams: \"streamer=echo;hog=sink;lost=nowhere;shut=closed;hungup=closer\"}
   ticker:
     binary: t_app
     args: [tick, \"200\"]
@@ -49,7 +53,8 @@ $(app streamer "stream, echo, \"$BYTES\"")
 $(app hog "stream, sink, \"0\", sink")
 $(app denied "stream, echo, \"1000\"")
 $(app lost "stream, nowhere, \"10\"")
-$(app shut "stream, closed, \"10\"")"
+$(app shut "stream, closed, \"10\"")
+$(app hungup "stream, closer, \"100000000\"")"
 build_system "$WORK/device.zip" studio_stream "$APPS"
 boot_device "$WORK/device.zip"
 wait_online ticker
@@ -69,6 +74,11 @@ PY
 grep -q "^closed $BYTES $want " "$WORK/echo.stats.closed" || die "the echo server read other bytes: $(cat "$WORK/echo.stats.closed"), want $want"
 grep -qE "device [0-9a-f]{16}: stream [0-9]+ opened: 'streamer' to echo \(127\.0\.0\.1:" "$DATA/server.log" ||
   fail "the server did not log the stream"
+
+# ---- a destination that closes at once: the app's socket is closed too
+until_ok 30 "the closer's stream closed at the app" in_console "hungup: warn: stream closer: (closed by the far end|write failed) after [0-9]+ bytes"
+grep -qE "stream [0-9]+ \('hungup' to closer\) ended: the connection was closed" "$DATA/server.log" ||
+  fail "the server did not log the closer's end"
 
 # ---- refusals, each said on both consoles
 until_ok 30 "the unnamed app refused" in_console "denied: warn: stream echo refused: unauthorized: the tunnel's streams setting does not let 'denied' open 'echo'$"
