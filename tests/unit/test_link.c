@@ -71,7 +71,8 @@ static kos_status_t on_data(void *arg, struct kos__link *l, uint32_t ch, const u
 static void on_room(void *arg, struct kos__link *l, uint32_t ch)
 {
     (void)l;
-    ((struct side *)arg)->rooms[ch]++;
+    if (ch < KOS__LINK_CHANNELS) /* a stream's room: its sender just tries again */
+        ((struct side *)arg)->rooms[ch]++;
 }
 
 static void on_closed(void *arg, struct kos__link *l, const struct kos__link_end *end)
