@@ -31,7 +31,11 @@
  * descriptor the message server lets travel), sends Open, and once the
  * server has dialled the destination hands the app the far end and relays
  * the near one (lib/link/relay.h); a refusal is answered with the server's
- * status and reason.
+ * status and reason. Why a pair from ethernet and not a socketpair of the
+ * tunnel's own: the tunnel may create no socket, and the message server
+ * lets only connected TCP sockets travel (a Unix socket could carry
+ * descriptors on, a UDP or listening one reach elsewhere); a loopback TCP
+ * connection whose only peer is the tunnel keeps both rules as they are.
  *
  * What stays true: the private key is never here (tun.h); data an app has
  * not taken is not credited back, and each channel's received data is
