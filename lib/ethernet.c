@@ -292,6 +292,39 @@ kos_status_t kos_ethernet_connect(kos_ethernet_t *eth, const char *host, uint16_
     return KOS_STATUS_OK;
 }
 
+kos_status_t kos_ethernet_pair(kos_ethernet_t *eth, int *near, int *far)
+{
+    int *ends[2] = {near, far};
+    kos_status_t st = KOS_STATUS_OK;
+
+    if (near)
+        *near = -1;
+    if (far)
+        *far = -1;
+    if (!eth || !near || !far)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    eth->last_error = 0;
+    for (uint64_t i = 0; i < 2 && !st; i++) {
+        struct kos_msg q = {.label = KOS_ETHERNET_LABEL_PAIR, .param = i}, rep = {0};
+        int got = -1;
+        st = kos_msg_call_fd(eth->c.token, &q, &rep, -1, &got);
+        if (st) {
+            eth->last_error = rep.param < 4096 ? (int)rep.param : 0;
+        } else if (got < 0 || rep.len) {
+            st = KOS_STATUS_PROTOCOL; /* not what an honest ethernet sends */
+        }
+        if (st && got >= 0)
+            close(got);
+        if (!st)
+            *ends[i] = got;
+    }
+    if (st && *near >= 0) {
+        close(*near);
+        *near = -1;
+    }
+    return st;
+}
+
 int kos_ethernet_last_error(const kos_ethernet_t *eth)
 {
     return eth ? eth->last_error : 0;

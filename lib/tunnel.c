@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <kos/tunnel.h>
 
@@ -46,7 +47,7 @@ kos_status_t kos_tunnel_open(kos_dir_t *dir, uint32_t channels, int timeout_ms, 
     struct kos_tunnel *t;
     kos_status_t st;
 
-    if (!dir || !out || !channels || (channels & ~KOS_TUNNEL_CHANNELS))
+    if (!dir || !out || (channels & ~KOS_TUNNEL_CHANNELS))
         return KOS_STATUS_INVALID_ARGUMENT;
     t = calloc(1, sizeof(*t));
     if (!t)
@@ -76,6 +77,42 @@ void kos_tunnel_close(kos_tunnel_t *t)
     (void)!call(t->token, &req, &reply); /* best effort: the token goes anyway */
     kos_token_close(t->token);
     free(t);
+}
+
+kos_status_t kos_tunnel_stream(kos_tunnel_t *t, const char *destination, int timeout_ms, int *fd,
+                               char *why, size_t whylen)
+{
+    size_t n = destination ? strnlen(destination, KOS_TUNNEL_DEST_MAX + 1) : 0;
+    struct kos_msg req = {
+        .label = KOS_TUNNEL_LABEL_STREAM, .payload = destination, .len = (uint32_t)n};
+    struct kos_msg reply = {0};
+    kos_status_t st;
+    int got = -1;
+
+    if (fd)
+        *fd = -1;
+    if (why && whylen)
+        why[0] = '\0';
+    if (!t || !fd || n == 0 || n > KOS_TUNNEL_DEST_MAX || timeout_ms == 0 || timeout_ms < -1)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    st = kos_msg_call_fd(t->token, &req, &reply, timeout_ms, &got);
+    if (st && why && whylen && reply.len && reply.len <= KOS_TUNNEL_WHY_MAX) {
+        size_t k = reply.len < whylen - 1 ? reply.len : whylen - 1;
+        for (size_t i = 0; i < k; i++) {
+            char c = ((const char *)reply.payload)[i];
+            why[i] = c >= 0x20 && c < 0x7f ? c : '?';
+        }
+        why[k] = '\0';
+    }
+    if (st == KOS_STATUS_OK && got < 0)
+        st = KOS_STATUS_PROTOCOL; /* not what an honest tunnel sends */
+    if (st) {
+        if (got >= 0)
+            close(got);
+        return st;
+    }
+    *fd = got;
+    return KOS_STATUS_OK;
 }
 
 kos_status_t kos_tunnel_send(kos_tunnel_t *t, uint32_t channel, const void *data, size_t len)

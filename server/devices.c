@@ -582,10 +582,21 @@ static void hook_data(void *arg, const char *id, uint32_t ch, const uint8_t *p, 
     }
 }
 
+static void hook_note(void *arg, const char *id, const char *text)
+{
+    (void)arg;
+    kos__srv_log("device %.16s: %s", id, text);
+}
+
 struct kos__devport_hooks kos__devices_hooks(struct kos__srv *srv)
 {
-    return (struct kos__devport_hooks){srv,          hook_admit, hook_online,
-                                       hook_offline, hook_data,  hook_pending};
+    return (struct kos__devport_hooks){.arg = srv,
+                                       .admit = hook_admit,
+                                       .online = hook_online,
+                                       .offline = hook_offline,
+                                       .data = hook_data,
+                                       .pending = hook_pending,
+                                       .note = hook_note};
 }
 
 /* ---- what the API asks ---- */

@@ -16,15 +16,27 @@
  * A connection is online exactly when it is in the port's table of online
  * devices (by id), so finding a device, adding and removing a connection
  * cost the same with ten thousand links as with one.
+ *
+ * Streams (docs/link.md, "Streams"): a device's Open names a destination
+ * the port was given (kos__devport_set_streams); the port dials it and
+ * accepts the stream once connected, or refuses it saying why; then it
+ * relays both ways. What stays true: a stream holds at most the link's
+ * window of the device's bytes (they are credited back only as the
+ * destination takes them) and at most a window and a chunk of the
+ * destination's (the port stops reading it while the device's credit is
+ * used up); either end closing closes the other, the destination after
+ * what the device sent has been written.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
@@ -34,6 +46,29 @@
 
 #include "devport.h"
 #include "link.h"
+#include "relay.h"
+
+#define RELAY_CONNECT_MS 10000u /* dialling a destination */
+
+struct dest {
+    char name[64];
+    char addr[64]; /* "127.0.0.1:9000", for messages */
+    struct sockaddr_storage ss;
+    socklen_t len;
+};
+
+struct conn;
+
+/* One stream to its destination: dialling (bev), then relayed (rl). */
+struct relay {
+    struct relay *next;
+    struct conn *c;
+    uint32_t ch;
+    struct bufferevent *bev; /* while dialling */
+    struct kos__relay *rl;   /* once accepted */
+    const struct dest *dest;
+    char app[64];
+};
 
 struct conn {
     struct kos__devport *dp;
@@ -45,6 +80,7 @@ struct conn {
     char id[KOS__DEVICE_ID_LEN + 1];
     bool online;
     bool pending; /* an unknown self-signed key: answered, never linked */
+    struct relay *relays;
 };
 
 struct kos__devport {
@@ -57,6 +93,8 @@ struct kos__devport {
     struct conn *conns;
     struct conn **table; /* online connections by id: table_size buckets */
     size_t table_size, n_online;
+    struct dest dests[KOS__DEVPORT_DESTS_MAX];
+    size_t n_dests;
 };
 
 static int conn_index = -1; /* SSL ex_data slot for the connection */
@@ -118,8 +156,23 @@ static void online_remove(struct kos__devport *dp, struct conn *c)
         }
 }
 
+static void relay_free(struct relay *r)
+{
+    for (struct relay **pp = &r->c->relays; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    if (r->bev)
+        bufferevent_free(r->bev);
+    kos__relay_free(r->rl);
+    free(r);
+}
+
 static void conn_free(struct conn *c)
 {
+    while (c->relays)
+        relay_free(c->relays);
     online_remove(c->dp, c);
     if (c->prev)
         c->prev->next = c->next;
@@ -294,9 +347,167 @@ static void up_cb(void *arg, struct kos__link *l)
         c->dp->hooks.online(c->dp->hooks.arg, c->id);
 }
 
+/* ---- streams ---- */
+
+static void note(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(struct conn *c, const char *fmt, ...)
+{
+    char text[384];
+    va_list ap;
+
+    if (!c->dp->hooks.note)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    c->dp->hooks.note(c->dp->hooks.arg, c->id, text);
+}
+
+static struct relay *relay_find(struct conn *c, uint32_t ch)
+{
+    for (struct relay *r = c->relays; r; r = r->next)
+        if (r->ch == ch)
+            return r;
+    return NULL;
+}
+
+/* The relay has ended from the destination's side (it closed the stream). */
+static void relay_ended(void *arg, struct kos__relay *rl, uint32_t code, const char *why)
+{
+    struct relay *r = arg;
+
+    (void)rl;
+    note(r->c, "stream %u ('%s' to %s) ended: %s%s%s", (unsigned)r->ch, r->app, r->dest->name, why,
+         code ? ", " : "", code ? kos_status_str((kos_status_t)code) : "");
+    relay_free(r);
+}
+
+/* Refuses stream r (not accepted yet) and frees it. */
+static void relay_refuse(struct relay *r, uint32_t code, const char *why)
+{
+    kos__link_stream_close(r->c->link, r->ch, code, why);
+    note(r->c, "refused stream %u for '%s' to %s: %s", (unsigned)r->ch, r->app, r->dest->name, why);
+    relay_free(r);
+}
+
+/* The destination answered the dial, or did not. */
+static void dial_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct relay *r = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    char why[160];
+
+    if (what & BEV_EVENT_CONNECTED) {
+        bufferevent_set_timeouts(bev, NULL, NULL);
+        if (kos__link_stream_accept(r->c->link, r->ch) != KOS_STATUS_OK) {
+            relay_free(r);
+            return;
+        }
+        r->bev = NULL; /* the relay's now */
+        r->rl = kos__relay_new(r->c->link, r->ch, bev, relay_ended, r);
+        if (!r->rl) {
+            kos__link_stream_close(r->c->link, r->ch, KOS_STATUS_NO_MEMORY, "out of memory");
+            relay_free(r);
+            return;
+        }
+        note(r->c, "stream %u opened: '%s' to %s (%s)", (unsigned)r->ch, r->app, r->dest->name,
+             r->dest->addr);
+        return;
+    }
+    snprintf(why, sizeof(why), "%s (%s): %s", r->dest->name, r->dest->addr,
+             (what & BEV_EVENT_TIMEOUT) ? "no answer in time"
+             : err                      ? evutil_socket_error_to_string(err)
+                                        : "the connection failed");
+    relay_refuse(r,
+                 (what & BEV_EVENT_TIMEOUT) ? KOS_STATUS_TIMEOUT
+                 : err == ECONNREFUSED      ? KOS_STATUS_REFUSED
+                                            : KOS_STATUS_UNREACHABLE,
+                 why);
+}
+
+static void stream_open_cb(void *arg, struct kos__link *l, uint32_t ch, const char *destination,
+                           const char *app)
+{
+    struct conn *c = arg;
+    struct kos__devport *dp = c->dp;
+    const struct dest *d = NULL;
+    struct relay *r;
+    struct timeval tv = {RELAY_CONNECT_MS / 1000, (RELAY_CONNECT_MS % 1000) * 1000};
+    char why[160];
+
+    for (size_t i = 0; i < dp->n_dests && !d; i++)
+        if (!strcmp(dp->dests[i].name, destination))
+            d = &dp->dests[i];
+    if (!d) {
+        snprintf(why, sizeof(why), "no destination '%.64s' on this server", destination);
+        note(c, "refused stream %u for '%s' to '%s': not a destination this server allows",
+             (unsigned)ch, app, destination);
+        kos__link_stream_close(l, ch, KOS_STATUS_NOT_FOUND, why);
+        return;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r)
+        r->bev = bufferevent_socket_new(dp->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!r || !r->bev) {
+        free(r);
+        kos__link_stream_close(l, ch, KOS_STATUS_NO_MEMORY, "out of memory");
+        return;
+    }
+    r->c = c;
+    r->ch = ch;
+    r->dest = d;
+    snprintf(r->app, sizeof(r->app), "%s", app);
+    r->next = c->relays;
+    c->relays = r;
+    bufferevent_setcb(r->bev, NULL, NULL, dial_event_cb, r);
+    bufferevent_set_timeouts(r->bev, &tv, &tv);
+    if (bufferevent_socket_connect(r->bev, (struct sockaddr *)&d->ss, (int)d->len) != 0) {
+        snprintf(why, sizeof(why), "%s (%s): cannot connect", d->name, d->addr);
+        relay_refuse(r, KOS_STATUS_UNREACHABLE, why);
+    }
+}
+
+static void stream_closed_cb(void *arg, struct kos__link *l, uint32_t ch, uint32_t code,
+                             const char *reason)
+{
+    struct conn *c = arg;
+    struct relay *r = relay_find(c, ch);
+
+    (void)l;
+    if (!r)
+        return;
+    if (code)
+        note(c, "the device ended stream %u ('%s' to %s): %s (%s)", (unsigned)ch, r->app,
+             r->dest->name, kos_status_str((kos_status_t)code), reason);
+    if (r->rl) {
+        kos__relay_peer_closed(r->rl); /* writes what is left, then frees itself */
+        r->rl = NULL;
+    }
+    relay_free(r);
+}
+
+static void room_cb(void *arg, struct kos__link *l, uint32_t ch)
+{
+    struct relay *r = ch >= KOS__LINK_STREAM_FIRST ? relay_find(arg, ch) : NULL;
+
+    (void)l;
+    if (r && r->rl)
+        kos__relay_room(r->rl);
+}
+
 static kos_status_t data_cb(void *arg, struct kos__link *l, uint32_t ch, const uint8_t *p, size_t n)
 {
     struct conn *c = arg;
+
+    if (ch >= KOS__LINK_STREAM_FIRST) {
+        struct relay *r = relay_find(c, ch);
+        if (!r || !r->rl) { /* cannot happen: a stream is open only once dialled */
+            kos__link_consumed(l, ch, n);
+            return KOS_STATUS_OK;
+        }
+        return kos__relay_data(r->rl, p, n); /* credited back as the destination takes it */
+    }
 
     if (c->online && c->dp->hooks.data)
         c->dp->hooks.data(c->dp->hooks.arg, c->id, ch, p, n);
@@ -340,10 +551,17 @@ static void hs_event_cb(struct bufferevent *bev, short what, void *arg)
                                    .window = c->dp->window,
                                    .agent = "kos-server/0.1",
                                    .device_id = c->id,
+                                   .stream_window = KOS__DEVPORT_STREAM_WINDOW,
                                    .upgrade_ms = c->dp->upgrade_ms,
                                    .idle_ms = c->dp->idle_ms,
                                    .pending = c->pending ? KOS__DEVPORT_PENDING_REASON : NULL};
-    struct kos__link_cbs cbs = {.arg = c, .up = up_cb, .data = data_cb, .closed = closed_cb};
+    struct kos__link_cbs cbs = {.arg = c,
+                                .up = up_cb,
+                                .data = data_cb,
+                                .room = room_cb,
+                                .stream_open = stream_open_cb,
+                                .stream_closed = stream_closed_cb,
+                                .closed = closed_cb};
 
     if (!(what & BEV_EVENT_CONNECTED) || !c->id[0]) {
         conn_free(c); /* a failed handshake: the alert has been sent */
@@ -505,6 +723,81 @@ void kos__devport_set_limits(struct kos__devport *dp, uint32_t handshake_ms, uin
     dp->window = window >= KOS__LINK_WINDOW_MIN && window <= KOS__LINK_WINDOW_MAX
                      ? window
                      : KOS__LINK_WINDOW_DEFAULT;
+}
+
+kos_status_t kos__devport_set_streams(struct kos__devport *dp, const char *spec, bool loopback_only,
+                                      char *err, size_t errlen)
+{
+    struct dest d[KOS__DEVPORT_DESTS_MAX];
+    size_t n = 0, at = 0;
+
+    while (spec && spec[at]) {
+        const char *item = spec + at, *comma = strchr(item, ','), *eq;
+        size_t len = comma ? (size_t)(comma - item) : strlen(item), nl;
+        char addr[64];
+
+        at += len + (comma ? 1 : 0);
+        if (len == 0)
+            continue;
+        eq = memchr(item, '=', len);
+        nl = eq ? (size_t)(eq - item) : 0;
+        if (n == KOS__DEVPORT_DESTS_MAX) {
+            snprintf(err, errlen, "streams: more than %u destinations", KOS__DEVPORT_DESTS_MAX);
+            return KOS_STATUS_INVALID_ARGUMENT;
+        }
+        if (!eq || nl == 0 || nl >= sizeof(d[n].name)) {
+            snprintf(err, errlen, "streams: expected NAME=HOST:PORT at '%.*s'", (int)len, item);
+            return KOS_STATUS_INVALID_ARGUMENT;
+        }
+        for (size_t i = 0; i < nl; i++) {
+            char ch = item[i];
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.')) {
+                snprintf(err, errlen,
+                         "streams: '%.*s' is not a name (letters, digits, '_', '-', '.')", (int)nl,
+                         item);
+                return KOS_STATUS_INVALID_ARGUMENT;
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            if (strlen(d[i].name) == nl && !memcmp(d[i].name, item, nl)) {
+                snprintf(err, errlen, "streams: '%.*s' is given twice", (int)nl, item);
+                return KOS_STATUS_INVALID_ARGUMENT;
+            }
+        if (len - nl - 1 >= sizeof(addr)) {
+            snprintf(err, errlen, "streams: the address of '%.*s' is too long", (int)nl, item);
+            return KOS_STATUS_INVALID_ARGUMENT;
+        }
+        memcpy(addr, eq + 1, len - nl - 1);
+        addr[len - nl - 1] = '\0';
+        if (!parse_addr(addr, &d[n].ss, &d[n].len) ||
+            ((struct sockaddr_in *)&d[n].ss)->sin_port == 0) {
+            snprintf(err, errlen,
+                     "streams: '%s' (for '%.*s') is not HOST:PORT (an IPv4 address or [IPv6], a "
+                     "port 1-65535)",
+                     addr, (int)nl, item);
+            return KOS_STATUS_INVALID_ARGUMENT;
+        }
+        if (loopback_only &&
+            !(d[n].ss.ss_family == AF_INET
+                  ? (ntohl(((struct sockaddr_in *)&d[n].ss)->sin_addr.s_addr) >> 24) == 127
+                  : IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&d[n].ss)->sin6_addr))) {
+            snprintf(err, errlen,
+                     "streams: '%s' (for '%.*s') is not a loopback address: Studio forwards "
+                     "streams to this machine only",
+                     addr, (int)nl, item);
+            return KOS_STATUS_INVALID_ARGUMENT;
+        }
+        memcpy(d[n].name, item, nl);
+        d[n].name[nl] = '\0';
+        snprintf(d[n].addr, sizeof(d[n].addr), "%s", addr);
+        n++;
+    }
+    /* Streams open now keep the destination they have (a pointer into the
+     * table): the table changes only before devices connect. */
+    memcpy(dp->dests, d, n * sizeof(d[0]));
+    dp->n_dests = n;
+    return KOS_STATUS_OK;
 }
 
 unsigned kos__devport_port(const struct kos__devport *dp)

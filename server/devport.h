@@ -12,6 +12,7 @@
 #ifndef KOS_SERVER_DEVPORT_H
 #define KOS_SERVER_DEVPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,7 +60,30 @@ struct kos__devport_hooks {
      * Called from inside the handshake: record, never block for long. */
     void (*pending)(void *arg, const char *id, const uint8_t pub[32],
                     const struct kos__devport_pending *p);
+    /* Something about device id's streams worth a line in the server's log
+     * (a stream opened, refused, ended). May be NULL. */
+    void (*note)(void *arg, const char *id, const char *text);
 };
+
+/* A stream's window each way on the device port: what one stream may
+ * hold of a device's bytes before its destination takes them, and of the
+ * destination's before the device's credit comes (docs/link.md, "Limits").
+ * Wider than the fixed channels' so that a bulk stream is not held to
+ * 64 KiB per round trip. */
+#define KOS__DEVPORT_STREAM_WINDOW (512u * 1024u)
+
+/* The most stream destinations a port knows. */
+#define KOS__DEVPORT_DESTS_MAX 32u
+
+/* Sets the destinations devices may open streams to (docs/link.md,
+ * "Streams"): `spec` is "NAME=HOST:PORT,NAME=HOST:PORT" (NAME 1-63
+ * letters, digits, '_', '-', '.'; HOST an IPv4 address or [IPv6]), NULL or
+ * "" for none. A device's Open names a NAME; any other is refused. With
+ * loopback_only, a HOST outside 127.0.0.0/8 and ::1 is an error (Studio).
+ * On error err says what was wrong and where, and nothing changes. Never
+ * blocks. */
+kos_status_t kos__devport_set_streams(struct kos__devport *dp, const char *spec, bool loopback_only,
+                                      char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Listens on `addr` ("127.0.0.1:7443", port 0 for any free one) with `ctx`
  * (the server's certificate and key, and the device CA to verify clients

@@ -25,7 +25,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: kos-server studio [--data DIR] [--port N] [--device-port N]\n"
-            "                         [--address ADDR]\n"
+            "                         [--address ADDR] [--streams NAME=HOST:PORT,...]\n"
             "\n"
             "Runs the Studio server: a local, single-user server for development, with a\n"
             "web UI and a JSON API on its API port and devices' links on its device port,\n"
@@ -37,6 +37,8 @@ static void usage(FILE *f)
             "  --device-port N    the device port (default %u; 0: any free port)\n"
             "  --address ADDR     the loopback address both listen on (default 127.0.0.1;\n"
             "                     127.0.0.0/8 only)\n"
+            "  --streams LIST     the destinations devices may open streams to, by name\n"
+            "                     (NAME=HOST:PORT,...; loopback addresses only)\n"
             "  -h, --help         show this help\n"
             "\n"
             "It writes DIR/studio.run (its address and secret, mode 0600) once it answers,\n"
@@ -44,13 +46,14 @@ static void usage(FILE *f)
             KOS__STUDIO_API_PORT, KOS__STUDIO_DEVICE_PORT);
 }
 
-enum { OPT_DATA, OPT_PORT, OPT_DEVICE_PORT, OPT_ADDRESS };
+enum { OPT_DATA, OPT_PORT, OPT_DEVICE_PORT, OPT_ADDRESS, OPT_STREAMS };
 
 static const struct kos__opt studio_opts[] = {
     {"data", 0, "DIR", OPT_DATA},
     {"port", 0, "N", OPT_PORT},
     {"device-port", 0, "N", OPT_DEVICE_PORT},
     {"address", 0, "ADDR", OPT_ADDRESS},
+    {"streams", 0, "LIST", OPT_STREAMS},
 };
 
 /* True if addr is an IPv4 address in 127.0.0.0/8. */
@@ -65,7 +68,8 @@ static int studio(int argc, char **argv)
 {
     const char *data = NULL, *v;
     char dir[PATH_MAX], err[1024];
-    struct kos__srv_opts o = {NULL, "127.0.0.1", KOS__STUDIO_API_PORT, KOS__STUDIO_DEVICE_PORT};
+    struct kos__srv_opts o = {NULL, "127.0.0.1", KOS__STUDIO_API_PORT, KOS__STUDIO_DEVICE_PORT,
+                              NULL};
     struct kos__srv srv;
     struct kos__opts p;
     int opt;
@@ -102,6 +106,9 @@ static int studio(int argc, char **argv)
                 return 2;
             }
             o.address = v;
+            break;
+        case OPT_STREAMS:
+            o.streams = v;
             break;
         case KOS__OPTS_ARG:
             return kos__opts_usage_error(&p, "unexpected argument '%s'", v);

@@ -96,7 +96,8 @@ static kos_status_t api_listen(struct kos__srv *srv, unsigned port, char *err, s
 }
 
 /* The device port, when this build has one. */
-static kos_status_t device_listen(struct kos__srv *srv, unsigned port, char *err, size_t errlen)
+static kos_status_t device_listen(struct kos__srv *srv, unsigned port, const char *streams,
+                                  char *err, size_t errlen)
 {
     struct kos__devport_hooks hooks = kos__devices_hooks(srv);
     char addr[32], why[256] = "";
@@ -112,6 +113,10 @@ static kos_status_t device_listen(struct kos__srv *srv, unsigned port, char *err
                  "--device-port 0 for any free one)",
                  addr, why);
         return KOS_STATUS_IO;
+    }
+    if (kos__devport_set_streams(srv->devport, streams, true, why, sizeof(why)) != KOS_STATUS_OK) {
+        snprintf(err, errlen, "--%s", why);
+        return KOS_STATUS_INVALID_ARGUMENT;
     }
     snprintf(srv->device_addr, sizeof(srv->device_addr), "%s:%u", srv->address,
              kos__devport_port(srv->devport));
@@ -171,7 +176,7 @@ kos_status_t kos__srv_start(struct kos__srv *srv, const struct kos__srv_opts *op
     st = api_listen(srv, opts->api_port, err, errlen);
     if (st)
         goto out_stop;
-    st = device_listen(srv, opts->device_port, err, errlen);
+    st = device_listen(srv, opts->device_port, opts->streams, err, errlen);
     if (st)
         goto out_stop;
     srv->sig_term = evsignal_new(srv->base, SIGTERM, on_signal, srv);

@@ -41,6 +41,7 @@ struct kos__srv_opts {
     const char *address;  /* the loopback address both ports listen on */
     unsigned api_port;    /* 0: any free port */
     unsigned device_port; /* 0: any free port */
+    const char *streams;  /* stream destinations, NAME=HOST:PORT,... (NULL: none) */
 };
 
 struct kos__srv {

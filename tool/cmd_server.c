@@ -31,20 +31,21 @@
 #define STOP_WAIT_MS  30000
 #define POLL_MS       100
 
-enum { OPT_DATA, OPT_PORT, OPT_DEVICE_PORT, OPT_FOREGROUND };
+enum { OPT_DATA, OPT_PORT, OPT_DEVICE_PORT, OPT_FOREGROUND, OPT_STREAMS };
 
 static const struct kos__opt server_opts[] = {
     {"data", 0, "DIR", OPT_DATA},
     {"port", 0, "N", OPT_PORT},
     {"device-port", 0, "N", OPT_DEVICE_PORT},
     {"foreground", 0, NULL, OPT_FOREGROUND},
+    {"streams", 0, "LIST", OPT_STREAMS},
 };
 
 static void start_usage(FILE *f)
 {
     fprintf(f,
             "usage: kos-tool server.start [--data DIR] [--port N] [--device-port N]\n"
-            "                             [--foreground]\n"
+            "                             [--streams NAME=HOST:PORT,...] [--foreground]\n"
             "\n"
             "Starts the local Studio server (kos-server studio) in the background, waits until\n"
             "it answers, and prints the address to open in a browser, with the secret that\n"
@@ -57,6 +58,8 @@ static void start_usage(FILE *f)
             "  --port N           the web UI and API port (default %u; 0: any free port)\n"
             "  --device-port N    the port devices connect to (default %u; 0: any free\n"
             "                     port); device bundles name it, so keep it\n"
+            "  --streams LIST     the destinations devices may open streams to, by name:\n"
+            "                     NAME=HOST:PORT,... (loopback addresses only)\n"
             "  --foreground       run in this terminal until Ctrl-C, its log on stderr\n"
             "  -h, --help         show this help\n"
             "\n"
@@ -103,7 +106,7 @@ static void status_usage(FILE *f)
  * Returns -1 to go on, else the exit status. */
 struct server_args {
     const char *data;
-    const char *port, *device_port;
+    const char *port, *device_port, *streams;
     bool foreground;
 };
 
@@ -117,7 +120,7 @@ static int parse(const char *cmd, int argc, char **argv, bool start, void (*usag
 
     memset(a, 0, sizeof(*a));
     /* server.stop and server.status take only --data. */
-    kos__opts_init(&p, cmd, argc, argv, server_opts, start ? 4 : 1);
+    kos__opts_init(&p, cmd, argc, argv, server_opts, start ? 5 : 1);
     while ((opt = kos__opts_next(&p, &v)) != KOS__OPTS_END) {
         switch (opt) {
         case KOS__OPTS_HELP:
@@ -140,6 +143,9 @@ static int parse(const char *cmd, int argc, char **argv, bool start, void (*usag
             break;
         case OPT_FOREGROUND:
             a->foreground = true;
+            break;
+        case OPT_STREAMS:
+            a->streams = v;
             break;
         case KOS__OPTS_ARG:
             return kos__opts_usage_error(&p, "unexpected argument '%s'", v);
@@ -256,6 +262,10 @@ int kos__tool_server_start(int argc, char **argv)
     if (a.device_port) {
         args[n_args++] = "--device-port";
         args[n_args++] = a.device_port;
+    }
+    if (a.streams) {
+        args[n_args++] = "--streams";
+        args[n_args++] = a.streams;
     }
     if (a.foreground) {
         args[n_args] = NULL;

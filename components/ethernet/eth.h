@@ -119,6 +119,15 @@ bool eth_hosts_lookup(const struct eth_hosts *hosts, const char *name,
 
 struct eth_pending; /* a connection being opened */
 
+/* The second end of a loopback pair, kept for the client that asked until
+ * it takes it (KOS_ETHERNET_LABEL_PAIR). */
+#define ETH_KEPT_MAX 16u
+struct eth_kept {
+    bool used;
+    uint32_t client, app_id;
+    int fd;
+};
+
 struct eth_server {
     kos_endpoint_t *ep;
     const struct eth_acl *acl;
@@ -127,6 +136,8 @@ struct eth_server {
     uint32_t max_pending;  /* connections being opened at once, in all */
     uint32_t max_per_app;  /* ... by one app */
     bool log_connections;  /* an info line per connection handed over */
+    const char *pairs;     /* the apps that may ask for loopback pairs: "a,b" */
+    struct eth_kept *kept; /* ETH_KEPT_MAX second ends of pairs, waiting */
     struct eth_pending *p; /* max_pending slots */
     uint64_t n_connected, n_denied, n_failed;
     struct kos__app_budgets log; /* set up by eth_server_init() */

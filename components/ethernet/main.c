@@ -13,6 +13,8 @@
  *   max_pending          connections being opened at once (default 64)
  *   max_pending_per_app  ... by one app (default 8)
  *   log_connections      true | false: an info line per connection (true)
+ *   pairs                "APP,APP": who may ask for loopback pairs (the
+ *                        tunnel, for forwarded streams; default: nobody)
  *   protocol             the protocol to publish (kos_ethernet_protocol)
  *   server               the message server (msg0)
  */
@@ -68,6 +70,7 @@ static kos_status_t start(void *arg, kos_app_t *app)
     c->srv.max_pending = (uint32_t)pending;
     c->srv.max_per_app = (uint32_t)per_app;
     c->srv.acl = &c->acl;
+    c->srv.pairs = kos__cfg_str(app, "pairs", "");
     c->srv.hosts = &c->hosts;
     if (eth_server_init(&c->srv)) {
         kos_log_error("out of memory");

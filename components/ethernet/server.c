@@ -52,8 +52,14 @@ static uint64_t now_ms(void)
 kos_status_t eth_server_init(struct eth_server *srv)
 {
     srv->p = calloc(srv->max_pending, sizeof(*srv->p));
-    if (!srv->p)
+    srv->kept = calloc(ETH_KEPT_MAX, sizeof(*srv->kept));
+    if (!srv->p || !srv->kept) {
+        free(srv->p);
+        free(srv->kept);
+        srv->p = NULL;
+        srv->kept = NULL;
         return KOS_STATUS_NO_MEMORY;
+    }
     for (uint32_t i = 0; i < srv->max_pending; i++)
         srv->p[i].fd = -1;
     srv->n_connected = srv->n_denied = srv->n_failed = 0;
@@ -274,6 +280,147 @@ static void bad_request(struct eth_server *srv, const struct kos_caller *from, k
     answer(srv, from, st, 0);
 }
 
+/* True if the pairs setting ("a,b,c") names app. */
+static bool pairs_allowed(const char *pairs, const char *app)
+{
+    size_t n = strlen(app);
+
+    for (const char *p = pairs; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && *p == ' ')
+            p++, len--;
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (len == n && !memcmp(p, app, n))
+            return true;
+        p = end ? end + 1 : p + len;
+        if (!end)
+            break;
+    }
+    return false;
+}
+
+/* Makes a TCP connection from this process to itself on 127.0.0.1: *a
+ * connects, *b is the one accepted peer whose address is *a's (anyone else
+ * who connects to the listener in the moment it exists is closed).
+ * Returns 0 or an errno value. */
+static int make_pair(int *a, int *b)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in mine, peer;
+    socklen_t len = sizeof(sin);
+    int lis = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), err = 0;
+
+    *a = *b = -1;
+    if (lis < 0)
+        return errno;
+    if (bind(lis, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lis, 4) < 0 ||
+        getsockname(lis, (struct sockaddr *)&sin, &len) < 0)
+        goto out_errno;
+    *a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*a < 0 || connect(*a, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+        goto out_errno;
+    len = sizeof(mine);
+    if (getsockname(*a, (struct sockaddr *)&mine, &len) < 0)
+        goto out_errno;
+    for (int tries = 0; tries < 8 && *b < 0; tries++) {
+        struct pollfd p = {.fd = lis, .events = POLLIN};
+        int fd;
+        len = sizeof(peer);
+        if (poll(&p, 1, 1000) <= 0)
+            break;
+        fd = accept4(lis, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (peer.sin_port == mine.sin_port && peer.sin_addr.s_addr == mine.sin_addr.s_addr)
+            *b = fd;
+        else
+            close(fd); /* someone else's connection: not part of the pair */
+    }
+    if (*b < 0) {
+        err = ETIMEDOUT;
+        goto out_close;
+    }
+    close(lis);
+    return 0;
+out_errno:
+    err = errno;
+out_close:
+    if (*a >= 0)
+        close(*a);
+    *a = -1;
+    close(lis);
+    return err;
+}
+
+/* KOS_ETHERNET_LABEL_PAIR (include/kos/ethernet.h). */
+static void pair_request(struct eth_server *srv, const struct kos_msg *m,
+                         const struct kos_caller *from)
+{
+    struct eth_kept *k = NULL, *free_slot = NULL;
+    struct kos_msg r = {0};
+    kos_status_t st;
+    int a, b, err;
+
+    if (!pairs_allowed(srv->pairs, from->app)) {
+        srv->n_denied++;
+        kos__app_log(&srv->log, from->app, KOS_LOG_WARN,
+                     "denied: '%s' may not ask for loopback pairs (not in the pairs setting)",
+                     from->app);
+        answer(srv, from, KOS_STATUS_UNAUTHORIZED, 0);
+        return;
+    }
+    if (m->len || m->param > 1) {
+        answer(srv, from, KOS_STATUS_PROTOCOL, 0);
+        return;
+    }
+    for (uint32_t i = 0; i < ETH_KEPT_MAX; i++) {
+        struct eth_kept *x = &srv->kept[i];
+        if (x->used && x->client == from->client && x->app_id == from->app_id)
+            k = x;
+        else if (!x->used && !free_slot)
+            free_slot = x;
+    }
+    if (m->param == 1) {
+        if (!k) {
+            answer(srv, from, KOS_STATUS_NOT_FOUND, 0);
+            return;
+        }
+        st = kos_endpoint_reply_fd(srv->ep, from, KOS_STATUS_OK, &r, k->fd);
+        if (st)
+            answer(srv, from, st, 0);
+        close(k->fd);
+        memset(k, 0, sizeof(*k));
+        return;
+    }
+    if (k) { /* its earlier pair was never taken whole */
+        close(k->fd);
+        memset(k, 0, sizeof(*k));
+        free_slot = k;
+    }
+    if (!free_slot) {
+        answer(srv, from, KOS_STATUS_BUSY, 0);
+        return;
+    }
+    if ((err = make_pair(&a, &b))) {
+        srv->n_failed++;
+        kos__app_log(&srv->log, from->app, KOS_LOG_WARN,
+                     "could not make a loopback pair for '%s': %s", from->app, strerror(err));
+        answer(srv, from, status_of(err), err);
+        return;
+    }
+    st = kos_endpoint_reply_fd(srv->ep, from, KOS_STATUS_OK, &r, a);
+    close(a);
+    if (st) {
+        close(b);
+        answer(srv, from, st, 0);
+        return;
+    }
+    *free_slot =
+        (struct eth_kept){.used = true, .client = from->client, .app_id = from->app_id, .fd = b};
+}
+
 void eth_server_request(struct eth_server *srv, const struct kos_msg *m,
                         const struct kos_caller *from)
 {
@@ -287,6 +434,10 @@ void eth_server_request(struct eth_server *srv, const struct kos_msg *m,
     if (m->token) { /* this protocol takes no tokens */
         kos_token_close(m->token);
         bad_request(srv, from, KOS_STATUS_PROTOCOL, "it carries a token");
+        return;
+    }
+    if (m->label == KOS_ETHERNET_LABEL_PAIR) {
+        pair_request(srv, m, from);
         return;
     }
     if (m->label != KOS_ETHERNET_LABEL_CONNECT) {
@@ -432,4 +583,9 @@ void eth_server_fini(struct eth_server *srv)
     }
     free(srv->p);
     srv->p = NULL;
+    for (uint32_t i = 0; srv->kept && i < ETH_KEPT_MAX; i++)
+        if (srv->kept[i].used)
+            close(srv->kept[i].fd);
+    free(srv->kept);
+    srv->kept = NULL;
 }

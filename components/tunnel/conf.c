@@ -29,68 +29,71 @@ static void skip(const char *s, size_t *i)
         (*i)++;
 }
 
-kos_status_t tun_allow_parse(const char *allow, char owner[TUN_CHANNELS][TUN_APP_NAME_MAX + 1],
-                             char *err, size_t errlen)
+/* One item of a list setting: `item` (len bytes, at offset `at`) given to
+ * `app`. Returns 0, or writes err and returns an error. */
+typedef kos_status_t (*list_item_fn)(void *ctx, const char *app, const char *item, size_t len,
+                                     size_t at, char *err, size_t errlen);
+
+static bool channel_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Parses the form the allow and streams settings share, "APP=ITEM,ITEM;
+ * APP=...": apps of app_char()s, items of item_char()s (at most item_max),
+ * spaces around separators ignored; each item goes to fn. On error err
+ * names the setting, what was expected (app_what for an app, item_what for
+ * an item) and the offset. */
+static kos_status_t parse_lists(const char *text, const char *setting, const char *app_what,
+                                bool (*item_char)(char), size_t item_max, const char *item_what,
+                                list_item_fn fn, void *ctx, char *err, size_t errlen)
 {
     size_t i = 0, start = 0;
-    const char *what = "";
+    const char *what;
 
-    memset(owner, 0, TUN_CHANNELS * (TUN_APP_NAME_MAX + 1));
-    if (!allow)
+    if (!text)
         return KOS_STATUS_OK;
     for (;;) {
         char app[TUN_APP_NAME_MAX + 1];
         size_t n = 0;
 
-        skip(allow, &i);
-        if (!allow[i])
+        skip(text, &i);
+        if (!text[i])
             return KOS_STATUS_OK;
-        if (allow[i] == ';') {
+        if (text[i] == ';') {
             i++;
             continue;
         }
         start = i;
-        while (app_char(allow[i]) && n < TUN_APP_NAME_MAX)
-            app[n++] = allow[i++];
+        while (app_char(text[i]) && n < TUN_APP_NAME_MAX)
+            app[n++] = text[i++];
         app[n] = '\0';
-        skip(allow, &i);
-        if (n == 0 || app_char(allow[i]) || allow[i] != '=') {
-            what = "APP=CHANNEL,... (an app name of 1-63 letters, digits, '_', '.' or '-')";
+        skip(text, &i);
+        if (n == 0 || app_char(text[i]) || text[i] != '=') {
+            what = app_what;
             goto bad;
         }
         i++;
         for (;;) {
-            char ch[16];
             size_t k = 0;
-            uint32_t c = 0;
 
-            skip(allow, &i);
+            skip(text, &i);
             start = i;
-            while (((allow[i] >= 'a' && allow[i] <= 'z') || (allow[i] >= '0' && allow[i] <= '9')) &&
-                   k + 1 < sizeof(ch))
-                ch[k++] = allow[i++];
-            ch[k] = '\0';
-            for (uint32_t j = 1; j < TUN_CHANNELS; j++)
-                if (!strcmp(ch, names[j]) || (k == 1 && ch[0] == (char)('0' + j)))
-                    c = j;
-            if (!c) {
-                what = "a channel: admin, logs, traces, shell, debug (or 1-5)";
+            while (item_char(text[i + k]) && k <= item_max)
+                k++;
+            if (k == 0 || k > item_max) {
+                what = item_what;
                 goto bad;
             }
-            if (owner[c][0] && strcmp(owner[c], app) != 0) {
-                snprintf(err, errlen,
-                         "allow: channel %s is given to '%s' and to '%s' (one app per channel) "
-                         "at offset %zu",
-                         names[c], owner[c], app, start);
-                goto out_clear;
-            }
-            memcpy(owner[c], app, n + 1);
-            skip(allow, &i);
-            if (allow[i] == ',') {
+            if (fn(ctx, app, text + i, k, start, err, errlen))
+                return KOS_STATUS_INVALID_ARGUMENT;
+            i += k;
+            skip(text, &i);
+            if (text[i] == ',') {
                 i++;
                 continue;
             }
-            if (allow[i] == ';' || !allow[i])
+            if (text[i] == ';' || !text[i])
                 break;
             start = i;
             what = "',' or ';'";
@@ -98,10 +101,102 @@ kos_status_t tun_allow_parse(const char *allow, char owner[TUN_CHANNELS][TUN_APP
         }
     }
 bad:
-    snprintf(err, errlen, "allow: expected %s at offset %zu ('%.24s')", what, start, allow + start);
-out_clear:
-    memset(owner, 0, TUN_CHANNELS * (TUN_APP_NAME_MAX + 1));
+    snprintf(err, errlen, "%s: expected %s at offset %zu ('%.24s')", setting, what, start,
+             text + start);
     return KOS_STATUS_INVALID_ARGUMENT;
+}
+
+static kos_status_t allow_item(void *ctx, const char *app, const char *item, size_t len, size_t at,
+                               char *err, size_t errlen)
+{
+    char(*owner)[TUN_APP_NAME_MAX + 1] = ctx;
+    uint32_t c = 0;
+
+    for (uint32_t j = 1; j < TUN_CHANNELS; j++)
+        if ((strlen(names[j]) == len && !memcmp(item, names[j], len)) ||
+            (len == 1 && item[0] == (char)('0' + j)))
+            c = j;
+    if (!c) {
+        snprintf(err, errlen,
+                 "allow: expected a channel: admin, logs, traces, shell, debug (or 1-5) at offset "
+                 "%zu ('%.24s')",
+                 at, item);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    if (owner[c][0] && strcmp(owner[c], app) != 0) {
+        snprintf(err, errlen,
+                 "allow: channel %s is given to '%s' and to '%s' (one app per channel) at offset "
+                 "%zu",
+                 names[c], owner[c], app, at);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    snprintf(owner[c], TUN_APP_NAME_MAX + 1, "%s", app);
+    return KOS_STATUS_OK;
+}
+
+kos_status_t tun_allow_parse(const char *allow, char owner[TUN_CHANNELS][TUN_APP_NAME_MAX + 1],
+                             char *err, size_t errlen)
+{
+    kos_status_t st;
+
+    memset(owner, 0, TUN_CHANNELS * (TUN_APP_NAME_MAX + 1));
+    st = parse_lists(allow, "allow",
+                     "APP=CHANNEL,... (an app name of 1-63 letters, digits, '_', '.' or '-')",
+                     channel_char, 15, "a channel: admin, logs, traces, shell, debug (or 1-5)",
+                     allow_item, owner, err, errlen);
+    if (st)
+        memset(owner, 0, TUN_CHANNELS * (TUN_APP_NAME_MAX + 1));
+    return st;
+}
+
+bool tun_dest_name(const char *s, size_t n)
+{
+    if (n == 0 || n > TUN_DEST_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!app_char(s[i]))
+            return false;
+    return true;
+}
+
+static kos_status_t streams_item(void *ctx, const char *app, const char *item, size_t len,
+                                 size_t at, char *err, size_t errlen)
+{
+    struct tun_stream_rules *rules = ctx;
+
+    if (rules->n == TUN_STREAM_RULES_MAX) {
+        snprintf(err, errlen, "streams: more than %u app=destination pairs at offset %zu",
+                 TUN_STREAM_RULES_MAX, at);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    snprintf(rules->r[rules->n].app, sizeof(rules->r[0].app), "%s", app);
+    memcpy(rules->r[rules->n].name, item, len);
+    rules->r[rules->n].name[len] = '\0';
+    rules->n++;
+    return KOS_STATUS_OK;
+}
+
+kos_status_t tun_streams_parse(const char *text, struct tun_stream_rules *rules, char *err,
+                               size_t errlen)
+{
+    kos_status_t st;
+
+    memset(rules, 0, sizeof(*rules));
+    st = parse_lists(
+        text, "streams", "APP=NAME,... (an app name of 1-63 letters, digits, '_', '.' or '-')",
+        app_char, TUN_DEST_NAME_MAX, "a destination name of 1-63 letters, digits, '_', '.' or '-'",
+        streams_item, rules, err, errlen);
+    if (st)
+        memset(rules, 0, sizeof(*rules));
+    return st;
+}
+
+bool tun_streams_allow(const struct tun_stream_rules *rules, const char *app, const char *name)
+{
+    for (size_t i = 0; i < rules->n; i++)
+        if (!strcmp(rules->r[i].app, app) && !strcmp(rules->r[i].name, name))
+            return true;
+    return false;
 }
 
 /* True if h[0..n) is a DNS name: labels of letters, digits and '-'. */

@@ -36,6 +36,34 @@
 kos_status_t tun_allow_parse(const char *allow, char owner[TUN_CHANNELS][TUN_APP_NAME_MAX + 1],
                              char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* ---- streams (conf.c) ---- */
+
+#define TUN_STREAM_RULES_MAX 32u /* app=destination pairs in the streams setting */
+#define TUN_DEST_NAME_MAX    63u /* a destination's name */
+
+struct tun_stream_rules {
+    struct {
+        char app[TUN_APP_NAME_MAX + 1];
+        char name[TUN_DEST_NAME_MAX + 1];
+    } r[TUN_STREAM_RULES_MAX];
+    size_t n;
+};
+
+/* Parses `streams`: "APP=NAME,NAME;APP=NAME": which app may open streams
+ * to which destinations (names the server maps to its own destinations;
+ * 1-63 letters, digits, '_', '-' or '.'). Spaces around separators are
+ * ignored. NULL or "" allows nothing. On error err says what was expected
+ * and where, and *rules is empty. Never blocks. */
+kos_status_t tun_streams_parse(const char *text, struct tun_stream_rules *rules, char *err,
+                               size_t errlen) __attribute__((warn_unused_result));
+
+/* True if the rules let app open a stream to name. */
+bool tun_streams_allow(const struct tun_stream_rules *rules, const char *app, const char *name);
+
+/* True if s[0..n) is a destination name (1-63 letters, digits, '_', '-',
+ * '.'). */
+bool tun_dest_name(const char *s, size_t n);
+
 /* The channel's name ("admin"), or "?". */
 const char *tun_channel_name(uint32_t ch);
 

@@ -72,11 +72,22 @@ extern "C" {
  *     order; IPv4 in the first 4, the rest 0).
  *   On a network error the reply's param is the errno value ethernet saw
  *   (ECONNREFUSED, EHOSTUNREACH, ...), else 0; there is no payload.
+ * KOS_ETHERNET_LABEL_PAIR: no payload. Param 0: ethernet makes a TCP
+ *   connection to itself on loopback (a listener on 127.0.0.1 for the
+ *   moment it takes, its one accepted peer checked to be the connecting
+ *   socket) and answers with one end as the descriptor, keeping the other
+ *   for this client (one at a time: a new pair closes an untaken end).
+ *   Param 1: answers with the kept end (KOS_STATUS_NOT_FOUND if none).
+ *   Only for the apps its `pairs` setting names (else UNAUTHORIZED). Both
+ *   ends are connected TCP sockets, so they travel between apps as any
+ *   connection does: this is how the tunnel gives an app a forwarded
+ *   stream (docs/packages/tunnel.md).
  * Any other label is answered with KOS_STATUS_UNSUPPORTED; a malformed
  * payload, or a request carrying a token, with KOS_STATUS_PROTOCOL.
  */
 enum {
     KOS_ETHERNET_LABEL_CONNECT = 1,
+    KOS_ETHERNET_LABEL_PAIR = 2,
 };
 
 /* An Internet address and port. */
@@ -121,6 +132,13 @@ KOS_API void kos_ethernet_close(kos_ethernet_t *eth);
 KOS_API KOS_MUST kos_status_t kos_ethernet_connect(kos_ethernet_t *eth, const char *host,
                                                    uint16_t port, int timeout_ms, int *fd,
                                                    struct kos_ethernet_conn *info);
+
+/* Has ethernet make a TCP connection to itself on loopback (see
+ * KOS_ETHERNET_LABEL_PAIR) and returns both ends: *near and *far, both the
+ * caller's (blocking, close-on-exec), connected to each other and to
+ * nothing else. KOS_STATUS_UNAUTHORIZED unless ethernet's `pairs` setting
+ * names this app. On error both are -1. Blocks for two calls to ethernet. */
+KOS_API KOS_MUST kos_status_t kos_ethernet_pair(kos_ethernet_t *eth, int *near, int *far);
 
 /* The errno value ethernet reported with the last failed call on this
  * handle (ECONNREFUSED, ENETUNREACH, ETIMEDOUT, ...), 0 if none. */

@@ -88,6 +88,15 @@ struct kos_tunnel_status {
  *   reconnects, u64 retry_in_ms, u8 device id length (0..64), the id, u8
  *   server length (0..255), the server.
  * KOS_TUNNEL_LABEL_CLOSE: gives the channels up. Reply OK.
+ * KOS_TUNNEL_LABEL_STREAM: payload a destination's name (1..63 letters,
+ *   digits, '_', '-', '.'). Answered once the server has: OK with the
+ *   stream's socket as a descriptor (the app's end of a loopback TCP
+ *   connection that ethernet made for the tunnel), or a failure with a
+ *   payload saying why (text, at most KOS_TUNNEL_WHY_MAX bytes):
+ *   UNAUTHORIZED (the streams setting does not give this app the name),
+ *   UNAVAILABLE (the link is down), BUSY (KOS_TUNNEL_STREAMS_MAX open),
+ *   NOT_FOUND (the server knows no such destination), REFUSED,
+ *   UNREACHABLE, TIMEOUT (the server could not reach it).
  * Notification KOS_TUNNEL_NOTE_NEWS: param the channels with data or room
  *   (1u << channel), and KOS_TUNNEL_NEWS_LINK when the link went up or
  *   down.
@@ -100,17 +109,21 @@ enum {
     KOS_TUNNEL_LABEL_RECEIVE = 3,
     KOS_TUNNEL_LABEL_STATUS = 4,
     KOS_TUNNEL_LABEL_CLOSE = 5,
+    KOS_TUNNEL_LABEL_STREAM = 6,
     KOS_TUNNEL_NOTE_NEWS = 16,
 };
 #define KOS_TUNNEL_NEWS_LINK   (1u << 31)
 #define KOS_TUNNEL_CHANNELS    0x3eu /* the fixed channels 1..5 as a mask */
 #define KOS_TUNNEL_STATUS_SIZE (4u + 4u + 8u + 1u + 64u + 1u + 255u)
+#define KOS_TUNNEL_STREAMS_MAX 8u   /* streams open at once on the device */
+#define KOS_TUNNEL_WHY_MAX     200u /* a refusal's text */
+#define KOS_TUNNEL_DEST_MAX    63u  /* a destination's name */
 
 typedef struct kos_tunnel kos_tunnel_t;
 
 /* Requests kos_tunnel_protocol on `dir` (waiting up to timeout_ms for the
- * tunnel to publish it) and claims `channels` (a bit mask, 1u << channel)
- * for this app. On success *out is the caller's (kos_tunnel_close()).
+ * tunnel to publish it) and claims `channels` (a bit mask, 1u << channel;
+ * 0 for an app that only opens streams) for this app. On success *out is the caller's (kos_tunnel_close()).
  * KOS_STATUS_UNAUTHORIZED if the tunnel's allow setting does not give this
  * app one of them. */
 KOS_API KOS_MUST kos_status_t kos_tunnel_open(kos_dir_t *dir, uint32_t channels, int timeout_ms,
@@ -131,6 +144,18 @@ KOS_API KOS_MUST kos_status_t kos_tunnel_send(kos_tunnel_t *t, uint32_t channel,
  * there is none. */
 KOS_API KOS_MUST kos_status_t kos_tunnel_receive(kos_tunnel_t *t, uint32_t channel, void *buf,
                                                  size_t cap, size_t *len);
+
+/* Opens a forwarded TCP stream to `destination`, a name the tunnel's
+ * `streams` setting gives this app and the server maps to a host and port
+ * of its own (docs/link.md, "Streams"), waiting up to timeout_ms for the
+ * server's answer. On KOS_STATUS_OK *fd is a connected TCP socket,
+ * blocking and close-on-exec, the caller's: what it writes reaches the
+ * destination, what the destination sends arrives on it, and either end
+ * closing closes the other. On error *fd is -1 and why (whylen bytes, may
+ * be NULL) says why; the statuses are those of KOS_TUNNEL_LABEL_STREAM.
+ * Blocks until the server answers or the time is up. */
+KOS_API KOS_MUST kos_status_t kos_tunnel_stream(kos_tunnel_t *t, const char *destination,
+                                                int timeout_ms, int *fd, char *why, size_t whylen);
 
 /* The link's state. */
 KOS_API KOS_MUST kos_status_t kos_tunnel_status(kos_tunnel_t *t, struct kos_tunnel_status *st);

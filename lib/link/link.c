@@ -21,6 +21,7 @@
  * ping timer, and one deferred event for the work done from the loop
  * (WORK_*); an open server link holds only the last.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,7 +47,8 @@
  * reading (so pings cannot make it queue pongs without end) until half of
  * it has gone; a peer that takes none of it for idle_ms ends the link. */
 #define OUTPUT_HIGH (2u * KOS__LINK_MSG_MAX)
-#define VWHY_MAX    160u /* what the frame checker says was wrong */
+#define VWHY_MAX    160u                     /* what the frame checker says was wrong */
+#define IO_MAX      (4u * KOS__LINK_MSG_MAX) /* bytes read or written per wake-up */
 
 /* Work done from the loop, never inside the call that asks for it. */
 #define WORK_DONE   1u /* the link has ended: report closed() */
@@ -69,14 +71,35 @@ struct chan {
     uint64_t consumed; /* ... of which the user has taken */
 };
 
+/* A stream (docs/link.md, "Streams"): its channel, how far its opening
+ * and closing have come, and its flow. A slot is free (id 0) once this
+ * end has both sent and received a Close for it, or once a refusal went
+ * either way (a refusal is not answered). */
+enum stream_state {
+    SS_OPENING = 1, /* this end sent Open; waiting for the peer's answer */
+    SS_ASKED,       /* the peer sent Open; this end's answer is due */
+    SS_OPEN,        /* accepted both ways */
+};
+
+struct stream {
+    uint32_t id; /* the channel; 0: a free slot */
+    enum stream_state state;
+    bool close_sent, close_got;
+    bool close_pending; /* close once the queue has gone (or the answer came) */
+    uint32_t close_code;
+    char close_reason[REASON_MAX + 1];
+    uint32_t window; /* the peer's window for it (its Open's) */
+    struct chan ch;
+};
+
 struct kos__link {
     struct event_base *base;
     struct bufferevent *bev;
     struct kos__link_cbs cbs;
     enum kos__link_role role;
     enum kos__link_state state;
-    uint32_t window, upgrade_ms, ping_ms, idle_ms, close_ms;
-    size_t bound;
+    uint32_t window, stream_window, upgrade_ms, ping_ms, idle_ms, close_ms;
+    size_t bound, stream_bound;
     char agent[KOS__LINK_AGENT_MAX + 1], device_id[KOS__LINK_ID_LEN + 1];
     char accept[29];            /* client: the Sec-WebSocket-Accept it expects */
     wslay_event_context_ptr ws; /* NULL while the link is idle (ws_get) */
@@ -89,6 +112,8 @@ struct kos__link {
     unsigned work; /* WORK_* asked of work_ev */
     struct event *timer, *ping_timer, *work_ev;
     struct chan ch[KOS__LINK_CHANNELS];
+    struct stream *streams; /* KOS__LINK_STREAMS_MAX slots, made at the first stream */
+    uint32_t n_streams;
     uint32_t peer_window;
     char peer_agent[KOS__LINK_AGENT_MAX + 1], peer_id[KOS__LINK_ID_LEN + 1];
     struct kos__link_end end;
@@ -109,6 +134,65 @@ static void work(struct kos__link *l, unsigned what)
 {
     l->work |= what;
     event_active(l->work_ev, EV_TIMEOUT, 0);
+}
+
+/* Stream ch's slot, or NULL. */
+static struct stream *stream_find(const struct kos__link *l, uint32_t ch)
+{
+    if (ch < KOS__LINK_STREAM_FIRST || !l->streams)
+        return NULL;
+    for (uint32_t i = 0; i < KOS__LINK_STREAMS_MAX; i++)
+        if (l->streams[i].id == ch)
+            return &l->streams[i];
+    return NULL;
+}
+
+/* A new slot for stream ch, or NULL when all are taken (or no memory). */
+static struct stream *stream_new(struct kos__link *l, uint32_t ch, enum stream_state state)
+{
+    if (!l->streams && !(l->streams = calloc(KOS__LINK_STREAMS_MAX, sizeof(*l->streams))))
+        return NULL;
+    for (uint32_t i = 0; i < KOS__LINK_STREAMS_MAX; i++) {
+        struct stream *st = &l->streams[i];
+        if (st->id)
+            continue;
+        memset(st, 0, sizeof(*st));
+        st->id = ch;
+        st->state = state;
+        l->n_streams++;
+        return st;
+    }
+    return NULL;
+}
+
+static void chan_clear(struct chan *ch)
+{
+    while (ch->head) {
+        struct qmsg *q = ch->head;
+        ch->head = q->next;
+        free(q);
+    }
+    memset(ch, 0, sizeof(*ch));
+}
+
+static void stream_free(struct kos__link *l, struct stream *st)
+{
+    assert(st->id && l->n_streams > 0);
+    chan_clear(&st->ch);
+    memset(st, 0, sizeof(*st));
+    l->n_streams--;
+}
+
+/* Channel c's flow: a fixed channel's (1..5) or a stream's; NULL for
+ * another. */
+static struct chan *chan_of(struct kos__link *l, uint32_t c)
+{
+    struct stream *st;
+
+    if (c >= 1 && c < KOS__LINK_CHANNELS)
+        return &l->ch[c];
+    st = stream_find(l, c);
+    return st ? &st->ch : NULL;
 }
 
 /* The open WebSocket's wslay context, made now if the link is idle; NULL
@@ -274,11 +358,18 @@ static void send_hello(struct kos__link *l)
         end_link(l, KOS__LINK_END_IO, 0, "out of memory");
 }
 
-/* Sends what credit allows from channel c's queue. */
+static void stream_send_close(struct kos__link *l, struct stream *st, uint32_t code,
+                              const char *reason);
+
+/* Sends what credit allows from channel c's queue (a stream's only once
+ * both ends accepted it), then a stream's Close that waited for it. */
 static void pump(struct kos__link *l, uint32_t c)
 {
-    struct chan *ch = &l->ch[c];
+    struct stream *st = c >= KOS__LINK_STREAM_FIRST ? stream_find(l, c) : NULL;
+    struct chan *ch = chan_of(l, c);
 
+    if (!ch || (c >= KOS__LINK_STREAM_FIRST && (st->state != SS_OPEN || st->close_sent)))
+        return;
     while (ch->head && ch->credit >= ch->head->len && l->state == KOS__LINK_UP) {
         struct qmsg *q = ch->head;
         struct wslay_event_msg m = {
@@ -294,11 +385,44 @@ static void pump(struct kos__link *l, uint32_t c)
             ch->tail = NULL;
         free(q);
     }
-    if (ch->want_room && ch->queued < l->bound && l->state == KOS__LINK_UP) {
+    if (st && st->close_pending && !ch->head && l->state == KOS__LINK_UP) {
+        stream_send_close(l, st, st->close_code, st->close_reason);
+        return;
+    }
+    if (ch->want_room && ch->queued < (st ? l->stream_bound : l->bound) &&
+        l->state == KOS__LINK_UP && !(st && st->close_pending)) {
         ch->want_room = false;
         if (l->cbs.room)
             l->cbs.room(l->cbs.arg, l, c);
     }
+}
+
+/* Sends a Close on stream st; frees its slot when that ends it (the
+ * peer's Close came already, or this is a refusal, which is not
+ * answered). */
+static void stream_send_close(struct kos__link *l, struct stream *st, uint32_t code,
+                              const char *reason)
+{
+    Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
+    Kos__Link__Close cl = KOS__LINK__CLOSE__INIT;
+    char r[REASON_MAX + 1];
+    bool refusal = st->state == SS_ASKED;
+
+    snprintf(r, sizeof(r), "%s", reason ? reason : "");
+    cl.code = code;
+    cl.reason = r;
+    env.channel = st->id;
+    env.body_case = KOS__LINK__ENVELOPE__BODY_CLOSE;
+    env.close = &cl;
+    if (!send_envelope(l, &env)) {
+        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+        return;
+    }
+    st->close_sent = true;
+    st->close_pending = false;
+    chan_clear(&st->ch);
+    if (refusal || st->close_got)
+        stream_free(l, st);
 }
 
 /* Sends the Credit that consumed() earned, one envelope per channel. */
@@ -306,12 +430,17 @@ static void credit(struct kos__link *l)
 {
     if (l->state != KOS__LINK_UP)
         return;
-    for (uint32_t c = 1; c < KOS__LINK_CHANNELS; c++) {
-        struct chan *ch = &l->ch[c];
+    for (uint32_t i = 1; i < KOS__LINK_CHANNELS + (l->streams ? KOS__LINK_STREAMS_MAX : 0); i++) {
+        struct stream *st = i < KOS__LINK_CHANNELS ? NULL : &l->streams[i - KOS__LINK_CHANNELS];
+        uint32_t c = st ? st->id : i;
+        struct chan *ch = st ? &st->ch : &l->ch[i];
         Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
         Kos__Link__Credit cr = KOS__LINK__CREDIT__INIT;
 
-        if (!ch->consumed || (ch->consumed < l->window / 2 && ch->consumed < ch->unacked))
+        if (st && (!st->id || st->state != SS_OPEN || st->close_sent || st->close_pending))
+            continue;
+        uint32_t win = st ? l->stream_window : l->window;
+        if (!ch->consumed || (ch->consumed < win / 2 && ch->consumed < ch->unacked))
             continue;
         cr.bytes = ch->consumed;
         env.channel = c;
@@ -396,6 +525,131 @@ static const char *body_name(Kos__Link__Envelope__BodyCase b)
     }
 }
 
+/* True if s (NUL-terminated, from a checked protobuf string) is 1..max
+ * printable ASCII bytes (0..max when empty_ok). */
+static bool printable_text(const char *s, size_t max, bool empty_ok)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n > max || (!n && !empty_ok))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+/* A refusal of an Open that gets no slot (too many streams, or no taker):
+ * a Close that the opener does not answer. */
+static void refuse_unslotted(struct kos__link *l, uint32_t c, uint32_t code, const char *reason)
+{
+    struct stream tmp = {.id = c, .state = SS_ASKED};
+
+    l->n_streams++; /* stream_send_close frees the slot it thinks it has */
+    stream_send_close(l, &tmp, code, reason);
+    if (tmp.id) /* it failed before it freed (and ended the link) */
+        l->n_streams--;
+}
+
+/* An Open: the peer asks for a stream, or answers (accepts) this end's. */
+static void on_open(struct kos__link *l, const Kos__Link__Envelope *env)
+{
+    const Kos__Link__Open *o = env->open;
+    uint32_t c = env->channel;
+    struct stream *st;
+
+    if (c < KOS__LINK_STREAM_FIRST || c > KOS__LINK_STREAM_LAST) {
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                 "Open on channel %u (streams are channels 16 to 65535)", (unsigned)c);
+        return;
+    }
+    if (o->window < KOS__LINK_WINDOW_MIN || o->window > KOS__LINK_WINDOW_MAX) {
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                 "Open on channel %u with window %u (4096 to 1048576)", (unsigned)c,
+                 (unsigned)o->window);
+        return;
+    }
+    st = stream_find(l, c);
+    if (st) {
+        if (st->state != SS_OPENING) {
+            end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                     "Open on channel %u, which is in use", (unsigned)c);
+            return;
+        }
+        /* The answer to this end's Open: accepted. */
+        st->state = SS_OPEN;
+        st->window = o->window;
+        st->ch.credit = o->window;
+        if (st->close_pending && !st->ch.head) {
+            stream_send_close(l, st, st->close_code, st->close_reason);
+            return;
+        }
+        if (l->cbs.stream_opened)
+            l->cbs.stream_opened(l->cbs.arg, l, c);
+        pump(l, c);
+        return;
+    }
+    if (!printable_text(o->destination, KOS__LINK_DEST_MAX, false) ||
+        !printable_text(o->app, KOS__LINK_APP_MAX, true)) {
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                 "Open on channel %u with a bad destination or app (printable, at most %u and "
+                 "%u bytes)",
+                 (unsigned)c, KOS__LINK_DEST_MAX, KOS__LINK_APP_MAX);
+        return;
+    }
+    if (!l->cbs.stream_open) {
+        refuse_unslotted(l, c, KOS_STATUS_UNSUPPORTED, "this end opens no streams");
+        return;
+    }
+    if (l->n_streams >= KOS__LINK_STREAMS_MAX || !(st = stream_new(l, c, SS_ASKED))) {
+        char why[64];
+        snprintf(why, sizeof(why), "too many streams (at most %u at once)", KOS__LINK_STREAMS_MAX);
+        refuse_unslotted(l, c, KOS_STATUS_BUSY, why);
+        return;
+    }
+    st->window = o->window;
+    l->cbs.stream_open(l->cbs.arg, l, c, o->destination, o->app ? o->app : "");
+}
+
+/* A Close on a stream: the peer ends it, refuses it, or answers this end's
+ * Close. Each end answers a Close it did not ask for, except a refusal. */
+static void on_stream_close(struct kos__link *l, const Kos__Link__Envelope *env)
+{
+    uint32_t c = env->channel;
+    struct stream *st = stream_find(l, c);
+    char reason[REASON_MAX + 1] = "";
+    bool refused, told;
+
+    if (!st) {
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
+                 "Close on channel %u, which is not open", (unsigned)c);
+        return;
+    }
+    if (st->close_got) {
+        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                 "a second Close on channel %u", (unsigned)c);
+        return;
+    }
+    st->close_got = true;
+    if (st->close_sent) {
+        stream_free(l, st);
+        return;
+    }
+    if (env->close->reason)
+        printable(reason, sizeof(reason), env->close->reason, strlen(env->close->reason));
+    refused = st->state == SS_OPENING;
+    told = !st->close_pending; /* a stream this end closed hears no more of it */
+    if (refused) {
+        stream_free(l, st); /* a refusal is not answered */
+    } else {
+        stream_send_close(l, st, 0, "");
+        if (l->state >= KOS__LINK_CLOSING)
+            return;
+    }
+    if (told && l->cbs.stream_closed)
+        l->cbs.stream_closed(l->cbs.arg, l, c, env->close->code, reason);
+}
+
 static void on_envelope(struct kos__link *l, const uint8_t *p, size_t n)
 {
     Kos__Link__Envelope *env = kos__link__envelope__unpack(NULL, n, p);
@@ -416,35 +670,41 @@ static void on_envelope(struct kos__link *l, const uint8_t *p, size_t n)
         goto out;
     }
     switch (env->body_case) {
-    case KOS__LINK__ENVELOPE__BODY_CREDIT:
-        if (c == 0 || c >= KOS__LINK_CHANNELS) {
+    case KOS__LINK__ENVELOPE__BODY_CREDIT: {
+        struct stream *sm = stream_find(l, c);
+        struct chan *ch = chan_of(l, c);
+
+        if (!ch || (sm && sm->state != SS_OPEN)) {
             end_link(l, KOS__LINK_END_VIOLATION,
                      c == 0 ? KOS__LINK_CLOSE_PROTOCOL : KOS__LINK_CLOSE_DATA,
-                     "Credit on channel %u", (unsigned)c);
+                     "Credit on channel %u, which is not open", (unsigned)c);
             break;
         }
-        l->ch[c].credit = env->credit->bytes > UINT64_MAX - l->ch[c].credit
-                              ? UINT64_MAX
-                              : l->ch[c].credit + env->credit->bytes;
+        ch->credit = env->credit->bytes > UINT64_MAX - ch->credit ? UINT64_MAX
+                                                                  : ch->credit + env->credit->bytes;
         pump(l, c);
         break;
+    }
     case KOS__LINK__ENVELOPE__BODY_DATA: {
         size_t len = env->data.len;
-        struct chan *ch;
+        struct stream *sm = stream_find(l, c);
+        struct chan *ch = chan_of(l, c);
         kos_status_t st;
 
-        if (c == 0 || c >= KOS__LINK_CHANNELS) {
+        if (!ch || (sm && sm->state != SS_OPEN)) {
             end_link(l, KOS__LINK_END_VIOLATION,
                      c == 0 ? KOS__LINK_CLOSE_PROTOCOL : KOS__LINK_CLOSE_DATA,
                      c == 0 ? "data on channel 0" : "data on channel %u, which is not open",
                      (unsigned)c);
             break;
         }
-        ch = &l->ch[c];
-        if (len > l->window - ch->unacked) {
+        if (sm && (sm->close_sent || sm->close_pending))
+            break; /* this end closed it: what crossed its Close is dropped */
+        uint32_t win = sm ? l->stream_window : l->window;
+        if (len > win - ch->unacked) {
             end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_POLICY,
                      "%zu bytes of data on channel %u beyond the credit given (%llu left)", len,
-                     (unsigned)c, (unsigned long long)(l->window - ch->unacked));
+                     (unsigned)c, (unsigned long long)(win - ch->unacked));
             break;
         }
         ch->unacked += len;
@@ -457,8 +717,7 @@ static void on_envelope(struct kos__link *l, const uint8_t *p, size_t n)
     }
     case KOS__LINK__ENVELOPE__BODY_CLOSE:
         if (c != 0) {
-            end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
-                     "Close on channel %u (streams are not supported yet)", (unsigned)c);
+            on_stream_close(l, env);
             break;
         }
         {
@@ -471,8 +730,7 @@ static void on_envelope(struct kos__link *l, const uint8_t *p, size_t n)
         }
         break;
     case KOS__LINK__ENVELOPE__BODY_OPEN:
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
-                 "Open on channel %u (streams are not supported yet)", (unsigned)c);
+        on_open(l, env);
         break;
     default:
         end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
@@ -842,7 +1100,9 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
 
     if (!base || !bev || !cfg || !cbs)
         goto out_bev;
-    if (cfg->window < KOS__LINK_WINDOW_MIN || cfg->window > KOS__LINK_WINDOW_MAX)
+    if (cfg->window < KOS__LINK_WINDOW_MIN || cfg->window > KOS__LINK_WINDOW_MAX ||
+        (cfg->stream_window &&
+         (cfg->stream_window < KOS__LINK_WINDOW_MIN || cfg->stream_window > KOS__LINK_WINDOW_MAX)))
         goto out_bev;
     l = calloc(1, sizeof(*l));
     if (!l)
@@ -853,6 +1113,8 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     l->role = cfg->role;
     l->window = cfg->window;
     l->bound = cfg->send_bound ? cfg->send_bound : cfg->window;
+    l->stream_window = cfg->stream_window ? cfg->stream_window : cfg->window;
+    l->stream_bound = l->stream_window;
     l->upgrade_ms = cfg->upgrade_ms ? cfg->upgrade_ms : KOS__LINK_UPGRADE_MS;
     l->ping_ms = cfg->ping_ms ? cfg->ping_ms : KOS__LINK_PING_MS;
     l->idle_ms = cfg->idle_ms ? cfg->idle_ms : KOS__LINK_IDLE_MS;
@@ -874,6 +1136,10 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     event_add(l->timer, &tv);
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, l);
     bufferevent_setwatermark(bev, EV_WRITE, OUTPUT_HIGH / 2, 0);
+    /* More than libevent's 16 KiB per wake-up, for streams' bulk (an idle
+     * link holds no more for it: this bounds one read, not a buffer). */
+    bufferevent_set_max_single_read(bev, IO_MAX);
+    bufferevent_set_max_single_write(bev, IO_MAX);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     if (l->role == KOS__LINK_CLIENT)
         send_request(l, cfg->host ? cfg->host : "localhost", cfg->ws_key);
@@ -892,13 +1158,11 @@ void kos__link_free(struct kos__link *l)
 {
     if (!l)
         return;
-    for (uint32_t c = 0; c < KOS__LINK_CHANNELS; c++) {
-        while (l->ch[c].head) {
-            struct qmsg *q = l->ch[c].head;
-            l->ch[c].head = q->next;
-            free(q);
-        }
-    }
+    for (uint32_t c = 0; c < KOS__LINK_CHANNELS; c++)
+        chan_clear(&l->ch[c]);
+    for (uint32_t i = 0; l->streams && i < KOS__LINK_STREAMS_MAX; i++)
+        chan_clear(&l->streams[i].ch);
+    free(l->streams);
     if (l->timer)
         event_free(l->timer);
     if (l->ping_timer)
@@ -918,14 +1182,24 @@ kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size
     struct qmsg *q;
     size_t plen;
 
-    if (!l || c == 0 || c >= KOS__LINK_CHANNELS || (n && !p))
+    if (!l || c == 0 || (c >= KOS__LINK_CHANNELS && c < KOS__LINK_STREAM_FIRST) ||
+        c > KOS__LINK_STREAM_LAST || (n && !p))
         return KOS_STATUS_INVALID_ARGUMENT;
     if (l->state != KOS__LINK_UP)
         return KOS_STATUS_UNAVAILABLE;
-    if (n > DATA_MAX || n > l->peer_window)
+    if (c >= KOS__LINK_STREAM_FIRST) {
+        struct stream *st = stream_find(l, c);
+        if (!st || st->close_sent || st->close_pending || st->close_got)
+            return KOS_STATUS_CLOSED;
+        if (st->state != SS_OPEN)
+            return KOS_STATUS_UNAVAILABLE;
+        if (n > DATA_MAX || n > st->window)
+            return KOS_STATUS_TOO_LARGE;
+    } else if (n > DATA_MAX || n > l->peer_window) {
         return KOS_STATUS_TOO_LARGE;
-    ch = &l->ch[c];
-    if (ch->queued && ch->queued + n > l->bound) {
+    }
+    ch = chan_of(l, c);
+    if (ch->queued && ch->queued + n > (c >= KOS__LINK_STREAM_FIRST ? l->stream_bound : l->bound)) {
         ch->want_room = true;
         return KOS_STATUS_BUSY;
     }
@@ -956,9 +1230,8 @@ void kos__link_consumed(struct kos__link *l, uint32_t c, size_t n)
 {
     struct chan *ch;
 
-    if (!l || c == 0 || c >= KOS__LINK_CHANNELS)
+    if (!l || !(ch = chan_of(l, c)))
         return;
-    ch = &l->ch[c];
     if (n > ch->unacked - ch->consumed)
         n = (size_t)(ch->unacked - ch->consumed);
     ch->consumed += n;
@@ -993,12 +1266,95 @@ enum kos__link_state kos__link_state(const struct kos__link *l)
 
 size_t kos__link_queued(const struct kos__link *l, uint32_t c)
 {
-    return c < KOS__LINK_CHANNELS ? l->ch[c].queued : 0;
+    const struct chan *ch = chan_of((struct kos__link *)l, c);
+
+    return ch ? ch->queued : 0;
 }
 
 uint64_t kos__link_credit(const struct kos__link *l, uint32_t c)
 {
-    return c < KOS__LINK_CHANNELS ? l->ch[c].credit : 0;
+    const struct chan *ch = chan_of((struct kos__link *)l, c);
+
+    return ch ? ch->credit : 0;
+}
+
+kos_status_t kos__link_stream_open(struct kos__link *l, uint32_t c, const char *destination,
+                                   const char *app)
+{
+    Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
+    Kos__Link__Open o = KOS__LINK__OPEN__INIT;
+    struct stream *st;
+
+    if (!l || c < KOS__LINK_STREAM_FIRST || c > KOS__LINK_STREAM_LAST ||
+        !printable_text(destination, KOS__LINK_DEST_MAX, false) ||
+        !printable_text(app, KOS__LINK_APP_MAX, true))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    if (l->state != KOS__LINK_UP)
+        return KOS_STATUS_UNAVAILABLE;
+    if (stream_find(l, c))
+        return KOS_STATUS_ALREADY_EXISTS;
+    if (l->n_streams >= KOS__LINK_STREAMS_MAX)
+        return KOS_STATUS_BUSY;
+    if (!(st = stream_new(l, c, SS_OPENING)))
+        return KOS_STATUS_NO_MEMORY;
+    o.destination = (char *)destination;
+    o.app = (char *)(app ? app : "");
+    o.window = l->stream_window;
+    env.channel = c;
+    env.body_case = KOS__LINK__ENVELOPE__BODY_OPEN;
+    env.open = &o;
+    if (!send_envelope(l, &env)) {
+        stream_free(l, st);
+        return KOS_STATUS_NO_MEMORY;
+    }
+    ws_flush(l);
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__link_stream_accept(struct kos__link *l, uint32_t c)
+{
+    Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
+    Kos__Link__Open o = KOS__LINK__OPEN__INIT;
+    struct stream *st = l ? stream_find(l, c) : NULL;
+
+    if (!st || st->state != SS_ASKED)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    if (l->state != KOS__LINK_UP)
+        return KOS_STATUS_UNAVAILABLE;
+    o.window = l->stream_window;
+    env.channel = c;
+    env.body_case = KOS__LINK__ENVELOPE__BODY_OPEN;
+    env.open = &o;
+    if (!send_envelope(l, &env))
+        return KOS_STATUS_NO_MEMORY;
+    st->state = SS_OPEN;
+    st->ch.credit = st->window;
+    ws_flush(l);
+    return KOS_STATUS_OK;
+}
+
+void kos__link_stream_close(struct kos__link *l, uint32_t c, uint32_t code, const char *reason)
+{
+    struct stream *st = l ? stream_find(l, c) : NULL;
+
+    if (!st || st->close_sent || st->close_pending || l->state != KOS__LINK_UP)
+        return;
+    if (st->close_got) /* its Close was answered already: nothing is left */
+        return;
+    if (st->state == SS_OPENING || (code == 0 && st->ch.head)) {
+        /* After the answer to its Open, or after its queued data. */
+        st->close_pending = true;
+        st->close_code = code;
+        snprintf(st->close_reason, sizeof(st->close_reason), "%s", reason ? reason : "");
+        return;
+    }
+    stream_send_close(l, st, code, reason);
+    ws_flush(l);
+}
+
+uint32_t kos__link_streams(const struct kos__link *l)
+{
+    return l ? l->n_streams : 0;
 }
 
 uint32_t kos__link_peer_window(const struct kos__link *l)

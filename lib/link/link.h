@@ -41,7 +41,12 @@
 #define KOS__LINK_WINDOW_MIN     4096u  /* a Hello's window, bytes */
 #define KOS__LINK_WINDOW_MAX     (1u << 20)
 #define KOS__LINK_WINDOW_DEFAULT 65536u
-#define KOS__LINK_CHANNELS       6u /* the fixed channels 0 (the link's own) to 5 */
+#define KOS__LINK_CHANNELS       6u     /* the fixed channels 0 (the link's own) to 5 */
+#define KOS__LINK_STREAM_FIRST   16u    /* forwarded streams: channels 16 ... */
+#define KOS__LINK_STREAM_LAST    65535u /* ... to 65535 */
+#define KOS__LINK_STREAMS_MAX    8u     /* streams open at once on one link, both ways */
+#define KOS__LINK_DEST_MAX       255u   /* Open.destination: printable, 1 to 255 bytes */
+#define KOS__LINK_APP_MAX        63u    /* Open.app */
 #define KOS__LINK_VERSION        1u
 #define KOS__LINK_AGENT_MAX      64u
 #define KOS__LINK_ID_LEN         64u  /* a device id: hex SHA-256 */
@@ -93,11 +98,13 @@ struct kos__link;
 
 struct kos__link_config {
     enum kos__link_role role;
-    uint32_t window;       /* our window per fixed channel (Hello.window): 4 KiB to 1 MiB */
-    size_t send_bound;     /* data bytes queued per channel awaiting credit (0: window) */
-    const char *agent;     /* Hello.agent, "kos-tunnel/0.1" */
-    const char *host;      /* client: the Host header ("127.0.0.1:7443") */
-    const char *device_id; /* server: Hello.device_id */
+    uint32_t window;        /* our window per fixed channel (Hello.window): 4 KiB to 1 MiB */
+    size_t send_bound;      /* data bytes queued per channel awaiting credit (0: window) */
+    uint32_t stream_window; /* our window per stream (Open.window; 0: window), which is also
+                             * a stream's send bound: 4 KiB to 1 MiB */
+    const char *agent;      /* Hello.agent, "kos-tunnel/0.1" */
+    const char *host;       /* client: the Host header ("127.0.0.1:7443") */
+    const char *device_id;  /* server: Hello.device_id */
     /* Timers, in milliseconds; 0 means the limit above. Tests shorten them. */
     uint32_t upgrade_ms, ping_ms, idle_ms, close_ms;
     /* Client: a fixed Sec-WebSocket-Key (24 base64 characters), for the
@@ -115,7 +122,8 @@ struct kos__link_cbs {
     void *arg;
     /* The Hellos are exchanged: kos__link_send() works now. */
     void (*up)(void *arg, struct kos__link *l);
-    /* A whole data message arrived on fixed channel ch (1..5). The bytes are
+    /* A whole data message arrived on fixed channel ch (1..5) or an open
+     * stream's. The bytes are
      * the callee's to read during the call only. The callee calls
      * kos__link_consumed() when it has taken them (now or later): only then
      * is the credit given back. Returning an error ends the link with close
@@ -123,6 +131,25 @@ struct kos__link_cbs {
     kos_status_t (*data)(void *arg, struct kos__link *l, uint32_t ch, const uint8_t *p, size_t n);
     /* Channel ch has room again after a send was refused with BUSY. */
     void (*room)(void *arg, struct kos__link *l, uint32_t ch);
+    /* Streams (channels 16 and up; docs/link.md, "Streams"). Each may be
+     * NULL. A link without stream_open refuses every Open it receives
+     * (Close UNSUPPORTED).
+     *
+     * The peer asks for stream ch to `destination` for `app` (both
+     * printable, checked). The callee answers, now or later, with
+     * kos__link_stream_accept() or kos__link_stream_close() (a refusal).
+     * data() and room() then work for ch as for a fixed channel. */
+    void (*stream_open)(void *arg, struct kos__link *l, uint32_t ch, const char *destination,
+                        const char *app);
+    /* The peer accepted stream ch that kos__link_stream_open() asked for:
+     * kos__link_send() works on it now. */
+    void (*stream_opened)(void *arg, struct kos__link *l, uint32_t ch);
+    /* Stream ch has ended: the peer closed or refused it (`code` 0 done,
+     * else a KOS status; `reason` printable, maybe ""), or the link is
+     * ending (not called then: closed() covers every stream). Nothing more
+     * arrives or goes on ch; its number may be used again. */
+    void (*stream_closed)(void *arg, struct kos__link *l, uint32_t ch, uint32_t code,
+                          const char *reason);
     /* The link has ended; called once, from the event loop. The callee may
      * free the link here (and should, soon). */
     void (*closed)(void *arg, struct kos__link *l, const struct kos__link_end *end);
@@ -144,7 +171,9 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
 void kos__link_free(struct kos__link *l);
 
 /* Queues n bytes (at most the peer's window and KOS__LINK_MSG_MAX less the
- * envelope's own bytes) as one data envelope on fixed channel ch (1..5).
+ * envelope's own bytes) as one data envelope on fixed channel ch (1..5) or
+ * an open stream's (one both ends have accepted and this end has not
+ * closed).
  * They go out as the peer's credit allows; other channels never wait for
  * them. KOS_STATUS_UNAVAILABLE unless the link is up; KOS_STATUS_BUSY when
  * the channel already holds its send bound (room() follows when it has
@@ -159,6 +188,31 @@ kos_status_t kos__link_send(struct kos__link *l, uint32_t ch, const void *p, siz
  * leave nothing uncredited or half the window is waiting, in one Credit
  * envelope per channel per turn of the loop. Never blocks. */
 void kos__link_consumed(struct kos__link *l, uint32_t ch, size_t n);
+
+/* Asks the peer for stream ch (16..65535, not in use) to `destination`
+ * (printable, 1..KOS__LINK_DEST_MAX bytes) for `app`. The answer comes as
+ * stream_opened() or stream_closed(). KOS_STATUS_UNAVAILABLE unless the
+ * link is up; KOS_STATUS_BUSY when KOS__LINK_STREAMS_MAX streams are open;
+ * KOS_STATUS_ALREADY_EXISTS when ch is in use; KOS_STATUS_INVALID_ARGUMENT
+ * for a bad channel, destination or app. Never blocks. */
+kos_status_t kos__link_stream_open(struct kos__link *l, uint32_t ch, const char *destination,
+                                   const char *app) __attribute__((warn_unused_result));
+
+/* Accepts stream ch that the peer asked for (stream_open()): both sides
+ * may send on it now. KOS_STATUS_INVALID_ARGUMENT if ch is not waiting
+ * for an answer. Never blocks. */
+kos_status_t kos__link_stream_accept(struct kos__link *l, uint32_t ch)
+    __attribute__((warn_unused_result));
+
+/* Ends stream ch (or refuses it, if it is waiting for this end's answer):
+ * code 0 after the data queued on it has gone, else (an error, a KOS
+ * status) at once, dropping that data; reason at most 120 bytes.
+ * stream_closed() is not called for it. Data the peer sent meanwhile is
+ * dropped. Does nothing for a channel that is not open. Never blocks. */
+void kos__link_stream_close(struct kos__link *l, uint32_t ch, uint32_t code, const char *reason);
+
+/* Streams open (or being opened or closed) on the link. */
+uint32_t kos__link_streams(const struct kos__link *l);
 
 /* Ends the link: a Close envelope (code 0 done, else a KOS status; reason
  * at most 120 bytes) if it is up, then the WebSocket close (1000), and

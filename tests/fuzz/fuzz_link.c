@@ -11,9 +11,12 @@
  *                 server: the upgrade response, then frames and envelopes
  *
  * Promises checked: a link never calls closed() twice, never reports data
- * on channel 0 or past the fixed channels, never reports more data on a
- * channel than its window before credit is given back, and an ended link
- * always says why. The corpus (tests/fuzz/corpus/link) holds good
+ * on channel 0 or on channels 6-15, never reports more data on a fixed
+ * channel than its window before credit is given back, reports stream data
+ * only on a stream it accepted (server) or that was accepted (client), and
+ * an ended link always says why. Streams: the server end accepts an Open
+ * whose destination starts with an even byte and refuses the others; the
+ * client end opens stream 16 when the link is up. The corpus (tests/fuzz/corpus/link) holds good
  * exchanges and the violations the unit tests make.
  */
 #include <string.h>
@@ -35,7 +38,29 @@ struct obs {
     int closed;
     size_t held[KOS__LINK_CHANNELS];
     unsigned n;
+    uint32_t open[KOS__LINK_STREAMS_MAX]; /* streams accepted: their channels */
 };
+
+static bool stream_known(struct obs *o, uint32_t ch, bool forget)
+{
+    for (uint32_t i = 0; i < KOS__LINK_STREAMS_MAX; i++)
+        if (o->open[i] == ch) {
+            if (forget)
+                o->open[i] = 0;
+            return true;
+        }
+    return false;
+}
+
+static void stream_add(struct obs *o, uint32_t ch)
+{
+    for (uint32_t i = 0; i < KOS__LINK_STREAMS_MAX; i++)
+        if (!o->open[i]) {
+            o->open[i] = ch;
+            return;
+        }
+    kos_fuzz_fail("more than %u streams accepted", KOS__LINK_STREAMS_MAX);
+}
 
 static void on_up(void *arg, struct kos__link *l)
 {
@@ -43,6 +68,36 @@ static void on_up(void *arg, struct kos__link *l)
     (void)arg;
     if (kos__link_send(l, 1, "ok", 2) != KOS_STATUS_OK)
         return; /* a full or closed link: nothing to check */
+    (void)!kos__link_stream_open(l, 16, "echo", "fuzz"); /* refused by a server end */
+}
+
+static void on_stream_open(void *arg, struct kos__link *l, uint32_t ch, const char *dest,
+                           const char *app)
+{
+    struct obs *o = arg;
+
+    (void)app;
+    if (ch < KOS__LINK_STREAM_FIRST || !dest[0])
+        kos_fuzz_fail("Open reported on channel %u to '%s'", ch, dest);
+    if ((unsigned char)dest[0] % 2 == 0 && kos__link_stream_accept(l, ch) == KOS_STATUS_OK)
+        stream_add(o, ch);
+    else
+        kos__link_stream_close(l, ch, KOS_STATUS_NOT_FOUND, "no such destination");
+}
+
+static void on_stream_opened(void *arg, struct kos__link *l, uint32_t ch)
+{
+    stream_add(arg, ch);
+    (void)!kos__link_send(l, ch, "hello", 5);
+}
+
+static void on_stream_closed(void *arg, struct kos__link *l, uint32_t ch, uint32_t code,
+                             const char *reason)
+{
+    (void)l;
+    (void)code;
+    (void)reason;
+    stream_known(arg, ch, true); /* a refusal closes one never accepted */
 }
 
 static kos_status_t on_data(void *arg, struct kos__link *l, uint32_t ch, const uint8_t *p, size_t n)
@@ -50,6 +105,16 @@ static kos_status_t on_data(void *arg, struct kos__link *l, uint32_t ch, const u
     struct obs *o = arg;
 
     (void)p;
+    if (ch >= KOS__LINK_STREAM_FIRST) {
+        if (!stream_known(o, ch, false))
+            kos_fuzz_fail("data reported on stream %u, which is not open", ch);
+        kos__link_consumed(l, ch, n);
+        if (o->n++ % 3 == 0)
+            (void)!kos__link_send(l, ch, p, n > 100 ? 100 : n); /* an echo, in part */
+        if (o->n % 11 == 0)
+            kos__link_stream_close(l, ch, 0, "done");
+        return KOS_STATUS_OK;
+    }
     if (ch == 0 || ch >= KOS__LINK_CHANNELS)
         kos_fuzz_fail("data reported on channel %u", ch);
     o->held[ch] += n;
@@ -84,7 +149,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                    .ws_key = "dGhlIHNhbXBsZSBub25jZQ==",
                                    .close_ms = 1};
     struct obs o = {0};
-    struct kos__link_cbs cbs = {.arg = &o, .up = on_up, .data = on_data, .closed = on_closed};
+    struct kos__link_cbs cbs = {.arg = &o,
+                                .up = on_up,
+                                .data = on_data,
+                                .stream_open = on_stream_open,
+                                .stream_opened = on_stream_opened,
+                                .stream_closed = on_stream_closed,
+                                .closed = on_closed};
     size_t piece;
 
     if (size < 1)

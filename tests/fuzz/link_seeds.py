@@ -19,7 +19,7 @@ RESP = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: 
 ID = "0123456789abcdef" * 4
 
 
-from linkproto import close as _close, credit, data, field, frame as _frame, hello  # noqa: E402
+from linkproto import close as _close, credit, data, field, frame as _frame, hello, open_  # noqa: E402
 
 
 def close(code=0, reason=b"bye"):
@@ -67,6 +67,17 @@ def main(out):
         "client-bad-id": (0xF1, srv(hello(device_id="not hex!"))),
         "client-credit-overflow": (0xF1, srv(hello(device_id=ID), credit(1, (1 << 64) - 1), credit(1, 5))),
         "client-data-beyond": (0xF1, srv(hello(device_id=ID), data(1, b"z" * 4000), data(1, b"z" * 4000))),
+        # streams (docs/link.md, "Streams"): a server accepts "b..." and refuses "a..."
+        "server-stream": (0xF0, dev(hello(), open_(16, "bulk"), data(16, b"s" * 500), credit(16, 100),
+                                    _close(0, "done", ch=16), open_(17, "away"), open_(18, "bulk"))),
+        "server-stream-many": (0xF0, dev(hello(), *[open_(20 + i, "bulk") for i in range(10)])),
+        "server-stream-low": (0xF0, dev(hello(), open_(3, "bulk"))),
+        "server-stream-unopened": (0xF0, dev(hello(), data(40, b"x"))),
+        "server-stream-twice": (0xF0, dev(hello(), open_(16, "bulk"), open_(16, "bulk"))),
+        "server-stream-beyond": (0xF0, dev(hello(), open_(16, "bulk"), data(16, b"q" * 3000), data(16, b"q" * 3000))),
+        "client-stream": (0xF1, srv(hello(device_id=ID), open_(16, "", app="", window=4096),
+                                    data(16, b"back"), credit(16, 5), _close(0, "", ch=16))),
+        "client-stream-refused": (0xF1, srv(hello(device_id=ID), _close(2, "no destination", ch=16))),
     }
     for i, (name, (sel, body)) in enumerate(seeds.items()):
         with open(os.path.join(out, "%03d-%s" % (i, name)), "wb") as f:

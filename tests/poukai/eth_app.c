@@ -16,6 +16,9 @@
  *   garbage                 send malformed requests
  *   flood N HOST PORT       ask N times for a destination it may not reach
  *                           and log how many were refused
+ *   pair                    ask for a loopback pair (kos_ethernet_pair), send
+ *                           "ping" one way and "pong" the other, and check
+ *                           that each end's peer is the other
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -198,6 +201,37 @@ static void garbage(kos_dir_t *dir)
     kos_token_close(t);
 }
 
+static void pair_step(kos_ethernet_t *eth)
+{
+    struct sockaddr_in la, lb, pa, pb;
+    socklen_t n;
+    char buf[4];
+    int a, b;
+    bool across, peers;
+    kos_status_t st = kos_ethernet_pair(eth, &a, &b);
+
+    if (st) {
+        kos_log_info("pair: %s", kos_status_str(st));
+        return;
+    }
+    across = write(a, "ping", 4) == 4 && read(b, buf, 4) == 4 && !memcmp(buf, "ping", 4) &&
+             write(b, "pong", 4) == 4 && read(a, buf, 4) == 4 && !memcmp(buf, "pong", 4);
+    n = sizeof(la);
+    peers = getsockname(a, (struct sockaddr *)&la, &n) == 0;
+    n = sizeof(lb);
+    peers = peers && getsockname(b, (struct sockaddr *)&lb, &n) == 0;
+    n = sizeof(pa);
+    peers = peers && getpeername(a, (struct sockaddr *)&pa, &n) == 0;
+    n = sizeof(pb);
+    peers = peers && getpeername(b, (struct sockaddr *)&pb, &n) == 0;
+    peers = peers && la.sin_port == pb.sin_port && lb.sin_port == pa.sin_port &&
+            la.sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+    kos_log_info("pair: ok, %s, %s", across ? "ping and pong went across" : "NOTHING went across",
+                 peers ? "each end's peer is the other" : "the ends are NOT each other's peers");
+    close(a);
+    close(b);
+}
+
 int main(int argc, char **argv)
 {
     kos_app_t *app;
@@ -236,6 +270,8 @@ int main(int argc, char **argv)
                                                 &fd, NULL) == KOS_STATUS_UNAUTHORIZED;
             kos_log_info("flood: %d of %d refused", refused, n);
             i += 3;
+        } else if (!strcmp(s, "pair") && eth) {
+            pair_step(eth);
         } else if (!strcmp(s, "socket")) {
             socket_step();
         } else if (!strcmp(s, "garbage")) {

@@ -53,6 +53,7 @@ expect "^\S+ client: info: garbage bad host: invalid argument$"
 expect "^\S+ client: info: garbage unknown label: unsupported$"
 expect "^\S+ ethernet: warn: bad request from 'client': a malformed connect request$"
 expect "^\S+ ethernet: warn: bad request from 'client': unknown label 99$"
+expect "^\S+ client: info: pair: ok, ping and pong went across, each end's peer is the other$"
 expect "^\S+ client: info: steps done$"
 expect "^\S+ ethernet: info: stopping: 4 connections handed over, 2 denied, 4 failed$"
 expect_well_formed
@@ -75,6 +76,8 @@ build eth_denied
 run_image "$WORK/eth_denied.zip"
 [ "$RC" -eq 0 ] || fail "eth_denied: exit status $RC, expected 0"
 expect "^\S+ limited: info: open: ok$"
+expect "^\S+ limited: info: pair: unauthorized$"
+expect "^\S+ ethernet: warn: denied: 'limited' may not ask for loopback pairs \(not in the pairs setting\)$"
 expect "^\S+ limited: info: echo 127\.0\.0\.1:$ECHO: unauthorized$"
 expect "^\S+ ethernet: warn: denied: 'limited' may not connect to tcp 127\.0\.0\.1:$ECHO \(not in its allow list\)$"
 # Every request is refused, but ethernet logs only its budget of them

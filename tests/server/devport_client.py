@@ -15,6 +15,15 @@ line each, and exits 0 when the case went as the server should make it go.
   silent PORT     a TCP connection that sends nothing: prints "dropped"
   raw PORT CERT KEY CA CASE   after Hello, CASE in text, huge, unmasked,
       fragment, beyond-credit, before-hello: prints "close CODE"
+  streams PORT CERT KEY CA
+      forwarded streams (docs/link.md, "Streams") to the destinations the
+      server was given as echo, closed (nobody listens) and none other:
+      prints "echo ok" (a stream opened, bytes echoed, closed both ways),
+      "refused CH CODE REASON" for nowhere and closed, "busy after N" when
+      the server refuses a stream beyond its bound, "streams ok"
+  stream-bad PORT CERT KEY CA CASE   an Open the server must end the link
+      for: CASE low-channel, bad-window, no-destination, twice,
+      data-unopened, credit-unopened, close-unopened: prints "closed CODE"
 """
 import asyncio
 import socket
@@ -162,6 +171,104 @@ def raw(port, cert, key, ca, case):
     return 0
 
 
+async def hello_ws(port, cert, key, ca):
+    import websockets
+
+    ws = await websockets.connect("wss://127.0.0.1:%d/kos/link/1" % port,
+                                  ssl=tls_ctx(cert, key, ca), subprotocols=["kos-link.1"],
+                                  max_size=65536, compression=None, open_timeout=10)
+    await ws.send(lp.hello(window=65536))
+    h = lp.decode(await ws.recv())
+    assert "hello" in h, h
+    return ws
+
+
+async def next_on(ws, ch):
+    """The next envelope on channel ch (others, Credit on 0, are skipped)."""
+    while True:
+        env = lp.decode(await asyncio.wait_for(ws.recv(), 30))
+        if env["channel"] == ch and "credit" not in env:
+            return env
+
+
+async def streams(port, cert, key, ca):
+    ws = await hello_ws(port, cert, key, ca)
+    # A stream to echo: accepted with an Open, bytes back, Close answered.
+    await ws.send(lp.open_(16, "echo"))
+    env = await next_on(ws, 16)
+    assert "open" in env, env
+    want = b"".join(b"%06d" % i for i in range(2000))  # 12000 bytes
+    got = b""
+    for i in range(0, len(want), 1000):  # each piece back before the next: within credit
+        await ws.send(lp.data(16, want[i:i + 1000]))
+        while len(got) < i + 1000:
+            env = await next_on(ws, 16)
+            assert "data" in env, env
+            got += env["data"]
+            await ws.send(lp.credit(16, len(env["data"])))
+    assert got == want, (len(got), len(want))
+    await ws.send(lp.close(0, "done", ch=16))
+    env = await next_on(ws, 16)
+    assert "close" in env and env["close"]["code"] == 0, env
+    print("echo ok", flush=True)
+    # Refusals: a name the server does not know, a port nobody listens on.
+    for ch, dest in ((17, "nowhere"), (18, "closed")):
+        await ws.send(lp.open_(ch, dest))
+        env = await next_on(ws, ch)
+        assert "close" in env, env
+        print("refused %d %d %s" % (ch, env["close"]["code"], env["close"]["reason"]), flush=True)
+    # The bound: streams beyond it are refused, the others stay open.
+    n = 0
+    for ch in range(100, 120):
+        await ws.send(lp.open_(ch, "echo"))
+        env = await next_on(ws, ch)
+        if "close" in env:
+            print("busy after %d: %d %s" % (n, env["close"]["code"], env["close"]["reason"]),
+                  flush=True)
+            break
+        n += 1
+    for ch in range(100, 100 + n):
+        await ws.send(lp.close(0, "", ch=ch))
+        env = await next_on(ws, ch)
+        assert "close" in env, env
+    # After they closed, a stream opens again (the slots are free).
+    await ws.send(lp.open_(16, "echo"))
+    env = await next_on(ws, 16)
+    assert "open" in env, env
+    print("streams ok", flush=True)
+    await ws.send(lp.close(0, "test done"))
+    await ws.close()
+    return 0
+
+
+async def stream_bad(port, cert, key, ca, case):
+    import websockets
+
+    ws = await hello_ws(port, cert, key, ca)
+    bad = {
+        "low-channel": lp.open_(3, "echo"),
+        "bad-window": lp.open_(16, "echo", window=100),
+        "no-destination": lp.open_(16, ""),
+        "data-unopened": lp.data(40, b"x"),
+        "credit-unopened": lp.credit(40, 10),
+        "close-unopened": lp.close(0, "", ch=40),
+    }
+    if case == "twice":
+        await ws.send(lp.open_(16, "echo"))
+        env = await next_on(ws, 16)
+        assert "open" in env, env
+        msg = lp.open_(16, "echo")
+    else:
+        msg = bad[case]
+    await ws.send(msg)
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), 30)
+    except websockets.ConnectionClosed as e:
+        print("closed %s" % e.code, flush=True)
+    return 0
+
+
 def main(argv):
     case, port = argv[1], int(argv[2])
     if case == "good":
@@ -176,6 +283,10 @@ def main(argv):
         return dropped(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     if case == "silent":
         return dropped(port, b"")
+    if case == "streams":
+        return asyncio.run(streams(port, argv[3], argv[4], argv[5]))
+    if case == "stream-bad":
+        return asyncio.run(stream_bad(port, argv[3], argv[4], argv[5], argv[6]))
     if case == "raw":
         return raw(port, argv[3], argv[4], argv[5], argv[6])
     print(__doc__)

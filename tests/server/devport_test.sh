@@ -5,14 +5,20 @@
 # TLS 1.2, plain HTTP and silent connections are refused or dropped;
 # malformed frames end a link with their close codes; a device that never
 # grants credit gets BUSY while another device is served; a second link
-# replaces the first; a kicked device is cut off. The port stays up
-# throughout.
+# replaces the first; a kicked device is cut off. Forwarded streams: one
+# to an echo server on loopback carries bytes both ways and closes; names
+# the port was not given, and a port nobody listens on, are refused with
+# their status and reason; streams beyond the bound are refused BUSY;
+# malformed Opens, and data, Credit or Close on a stream never opened, end
+# the link with their close codes. The port stays up throughout.
 set -euo pipefail
 T=${KOS_SERVER_TESTS:?}
 WORK=$(mktemp -d)
 SRV_PID=
+ECHO_PID=
 cleanup() {
   [ -z "$SRV_PID" ] || kill "$SRV_PID" 2>/dev/null || true
+  [ -z "$ECHO_PID" ] || kill "$ECHO_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -44,9 +50,18 @@ mk_device_cert "$WORK" "$WORK/a.key" "$WORK/a-wrongcn.crt" "$B"
 mkdir "$WORK/other" && mk_ca "$WORK/other"
 mk_device_cert "$WORK/other" "$WORK/a.key" "$WORK/a-otherca.crt"
 
+# The streams' destinations: an echo server, and a port nobody listens on.
+"$PY" "$T/../system/stream_peer.py" echo "$WORK/echo.port" "$WORK/echo.stats" &
+ECHO_PID=$!
+for _ in $(seq 100); do [ -s "$WORK/echo.port" ] && break; sleep 0.1; done
+[ -s "$WORK/echo.port" ] || fail "the echo server did not start"
+CLOSED=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
 mkfifo "$WORK/cmd"
 "$KOS_DEVPORT_SRV" --cert "$WORK/server.crt" --key "$WORK/server.key" --ca "$WORK/ca.crt" \
-  --allow "$A,$C" --echo --limits 1000,1000,0,4096 <"$WORK/cmd" >"$WORK/srv.out" 2>&1 &
+  --allow "$A,$C" --echo --limits 1000,1000,0,4096 \
+  --streams "echo=127.0.0.1:$(cat "$WORK/echo.port"),closed=127.0.0.1:$CLOSED" \
+  <"$WORK/cmd" >"$WORK/srv.out" 2>&1 &
 SRV_PID=$!
 exec 3>"$WORK/cmd"
 for _ in $(seq 100); do grep -q '^listening' "$WORK/srv.out" && break; sleep 0.1; done
@@ -100,6 +115,28 @@ for c in "text 1003" "huge 1009" "unmasked 1002" "fragment 1002" "before-hello 1
   client raw "$PORT" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt" "$1"
   expect_client "^close $2$"
 done
+
+# Forwarded streams.
+mark
+client streams "$PORT" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt"
+expect_client "^echo ok$"
+expect_client "^refused 17 2 no destination 'nowhere' on this server$"
+expect_client "^refused 18 17 closed \(127\.0\.0\.1:$CLOSED\): Connection refused$"
+expect_client "^busy after 8: 14 too many streams \(at most 8 at once\)$"
+expect_client "^streams ok$"
+wait_srv "^note $A stream 16 opened: 'python-test' to echo \(127\.0\.0\.1:[0-9]+\)$"
+wait_srv "^note $A refused stream 17 for 'python-test' to 'nowhere': not a destination this server allows$"
+grep -q "^closed 12000 " "$WORK/echo.stats.closed" || fail "the echo server did not get the 12000 bytes: $(cat "$WORK/echo.stats.closed")"
+for c in "low-channel 1002" "bad-window 1002" "no-destination 1002" "twice 1002" \
+  "data-unopened 1003" "credit-unopened 1003" "close-unopened 1003"; do
+  set -- $c
+  client stream-bad "$PORT" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt" "$1"
+  expect_client "^closed $2$"
+done
+# A list the port refuses.
+"$KOS_DEVPORT_SRV" --cert "$WORK/server.crt" --key "$WORK/server.key" --ca "$WORK/ca.crt" \
+  --streams "far=192.0.2.1:80" >"$WORK/far.out" 2>&1 </dev/null && fail "a non-loopback destination was taken"
+grep -q "is not a loopback address" "$WORK/far.out" || fail "no reason for refusing 192.0.2.1: $(cat "$WORK/far.out")"
 
 # A device that never grants credit: the port's sends to it run out of its
 # window and answer BUSY, while another device links and is served.

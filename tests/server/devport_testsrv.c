@@ -5,10 +5,12 @@
  *
  *   devport_testsrv --cert F --key F --ca F [--listen ADDR] [--allow ID,ID...]
  *                   [--echo] [--limits HS_MS,UPGRADE_MS,IDLE_MS,WINDOW]
+ *                   [--streams NAME=HOST:PORT,...]
  *
  *   stdout: "listening PORT", "admit ID yes|no", "online ID",
  *           "offline ID: WHY", "data ID CH LEN TEXT" (TEXT the first 64
- *           bytes, non-printable as '.'), "send ID CH: STATUS"
+ *           bytes, non-printable as '.'), "send ID CH: STATUS",
+ *           "note ID TEXT" (streams opened, refused, ended)
  *   stdin:  "send ID CH TEXT" (TEXT once, or "send ID CH xN TEXT" N times),
  *           "kick ID", "quit"
  *   --allow  the devices admit() lets in ("*": any); others are refused
@@ -55,6 +57,13 @@ static void offline(void *arg, const char *id, const char *why)
 {
     (void)arg;
     printf("offline %s: %s\n", id, why);
+    fflush(stdout);
+}
+
+static void note(void *arg, const char *id, const char *text)
+{
+    (void)arg;
+    printf("note %s %s\n", id, text);
     fflush(stdout);
 }
 
@@ -121,9 +130,10 @@ static void command(evutil_socket_t fd, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *cert = NULL, *key = NULL, *ca = NULL, *listen = "127.0.0.1:0", *limits = NULL;
+    const char *cert = NULL, *key = NULL, *ca = NULL, *listen = "127.0.0.1:0", *limits = NULL,
+               *streams = NULL;
     struct kos__devport_hooks hooks = {
-        .admit = admit, .online = online, .offline = offline, .data = data};
+        .admit = admit, .online = online, .offline = offline, .data = data, .note = note};
     char err[256];
     SSL_CTX *ctx;
     struct event *in;
@@ -144,9 +154,12 @@ int main(int argc, char **argv)
             allow = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "--limits"))
             limits = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--streams"))
+            streams = argv[++i];
         else {
             fprintf(stderr, "usage: devport_testsrv --cert F --key F --ca F [--listen ADDR] "
-                            "[--allow IDS] [--echo] [--limits HS,UP,IDLE,WINDOW]\n");
+                            "[--allow IDS] [--echo] [--limits HS,UP,IDLE,WINDOW] "
+                            "[--streams LIST]\n");
             return 2;
         }
     }
@@ -163,6 +176,10 @@ int main(int argc, char **argv)
     if (!dp) {
         fprintf(stderr, "devport_testsrv: %s\n", err);
         return 1;
+    }
+    if (kos__devport_set_streams(dp, streams, true, err, sizeof(err)) != KOS_STATUS_OK) {
+        fprintf(stderr, "devport_testsrv: %s\n", err);
+        return 2;
     }
     if (limits) {
         unsigned hs = 0, up = 0, idle = 0, win = 0;

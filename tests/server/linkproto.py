@@ -75,8 +75,14 @@ def credit(ch, n):
     return field(1, 0, ch) + field(3, 2, field(1, 0, n))
 
 
-def close(code=0, reason=""):
-    return field(1, 0, 0) + field(6, 2, field(1, 0, code) + field(2, 2, reason.encode()))
+def close(code=0, reason="", ch=0):
+    return field(1, 0, ch) + field(6, 2, field(1, 0, code) + field(2, 2, reason.encode()))
+
+
+def open_(ch, destination, app="python-test", window=65536):
+    """An Open on stream channel ch (docs/link.md, "Streams")."""
+    o = field(1, 2, destination.encode()) + field(2, 2, app.encode()) + field(3, 0, window)
+    return field(1, 0, ch) + field(5, 2, o)
 
 
 def decode(b):

@@ -38,10 +38,20 @@
  *                    report ready and, unless never, a self test that passed
  *                    or failed (one check), then wait for Core's stop message
  *                    (needs reports_self_test: true)
+ *   stream DEST BYTES [echo|sink]
+ *                    report ready, open a forwarded stream to DEST through
+ *                    the tunnel (kos_tunnel_stream) and write BYTES bytes of
+ *                    a pattern (xorshift32 from 1, little-endian words; 0:
+ *                    without end) to it; with echo (the default) read them
+ *                    back and check every byte, with sink read nothing.
+ *                    Logs the outcome ("stream DEST: N bytes echoed intact",
+ *                    or the refusal's status and why), then waits for
+ *                    Core's stop message
  *   manager STEP..., sysask, flood N PROTO
  *                    speak Core's system interface (t_sys.c)
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -55,6 +65,7 @@
 
 #include <kos/log.h>
 #include <kos/msg.h>
+#include <kos/tunnel.h>
 
 #include "t_sys.h"
 
@@ -339,6 +350,110 @@ static int inspect(void)
     return 0;
 }
 
+/* The pattern a stream carries: xorshift32 from 1, one little-endian word
+ * per 4 bytes (tests/system/test_studio_stream.sh makes the same). */
+struct pattern {
+    uint32_t x;
+    uint64_t at;
+};
+
+static uint8_t pattern_next(struct pattern *p)
+{
+    if (p->at % 4 == 0) {
+        p->x ^= p->x << 13;
+        p->x ^= p->x >> 17;
+        p->x ^= p->x << 5;
+    }
+    return (uint8_t)(p->x >> (8 * (p->at++ % 4)));
+}
+
+/* The stream mode (see the head of the file). */
+static int stream(kos_app_t *app, const char *dest, uint64_t bytes, bool echo)
+{
+    static uint8_t out[16384], in[16384];
+    struct pattern wp = {1, 0}, rp = {1, 0};
+    kos_tunnel_t *t = NULL;
+    kos_dir_t *dir;
+    char why[KOS_TUNNEL_WHY_MAX + 1];
+    size_t have = 0, off = 0;
+    uint64_t sent = 0, got = 0;
+    kos_status_t st;
+    int fd = -1;
+
+    signal(SIGPIPE, SIG_IGN); /* a stream the far end closed fails with EPIPE */
+    if (kos_app_ready(app))
+        return 1;
+    if ((st = kos_app_dir(app, "msg0", &dir)) || (st = kos_tunnel_open(dir, 0, 10000, &t))) {
+        kos_log_error("stream %s: cannot reach the tunnel: %s", dest, kos_status_str(st));
+        return wait_for_stop(app);
+    }
+    /* The link may not be up yet: try again while it is down. */
+    for (int i = 0; i < 300; i++) {
+        st = kos_tunnel_stream(t, dest, 15000, &fd, why, sizeof(why));
+        if (st != KOS_STATUS_UNAVAILABLE || kos_app_stopping(app))
+            break;
+        usleep(100000);
+    }
+    if (st) {
+        kos_log_warn("stream %s refused: %s: %s", dest, kos_status_str(st), why);
+        kos_tunnel_close(t);
+        return wait_for_stop(app);
+    }
+    kos_log_info("stream %s open", dest);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    while (!kos_app_stopping(app) && (bytes == 0 || sent < bytes || (echo && got < bytes))) {
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+                              {.fd = kos_app_fd(app), .events = POLLIN}};
+        if (bytes == 0 || sent < bytes)
+            p[0].events |= POLLOUT;
+        if (poll(p, 2, -1) < 0)
+            continue;
+        if (p[0].revents & POLLOUT) {
+            if (off == have) {
+                uint64_t left = bytes ? bytes - sent : sizeof(out);
+                have = left < sizeof(out) ? (size_t)left : sizeof(out);
+                for (size_t i = 0; i < have; i++)
+                    out[i] = pattern_next(&wp);
+                off = 0;
+            }
+            ssize_t n = write(fd, out + off, have - off);
+            if (n > 0) {
+                off += (size_t)n;
+                sent += (uint64_t)n;
+            } else if (n < 0 && errno != EAGAIN) {
+                kos_log_warn("stream %s: write failed after %llu bytes: %s", dest,
+                             (unsigned long long)sent, strerror(errno));
+                break;
+            }
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(fd, in, sizeof(in));
+            if (n == 0 || (n < 0 && errno != EAGAIN)) {
+                kos_log_warn("stream %s: closed by the far end after %llu bytes sent, %llu back",
+                             dest, (unsigned long long)sent, (unsigned long long)got);
+                break;
+            }
+            for (ssize_t i = 0; i < n; i++) {
+                uint8_t want = pattern_next(&rp);
+                if (in[i] != want) {
+                    kos_log_error("stream %s: byte %llu came back as %u, sent as %u", dest,
+                                  (unsigned long long)got, in[i], want);
+                    goto out;
+                }
+                got++;
+            }
+        }
+    }
+    if (echo && got == bytes)
+        kos_log_info("stream %s: %llu bytes echoed intact", dest, (unsigned long long)got);
+    else if (!echo && sent == bytes)
+        kos_log_info("stream %s: %llu bytes sent", dest, (unsigned long long)sent);
+out:
+    close(fd);
+    kos_tunnel_close(t);
+    return wait_for_stop(app);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -402,6 +517,9 @@ int main(int argc, char **argv)
             for (;;)
                 pause();
         rc = 1;
+    } else if (!strcmp(mode, "stream") && argc > 3) {
+        rc = stream(app, argv[2], strtoull(argv[3], NULL, 10),
+                    argc < 5 || strcmp(argv[4], "sink") != 0);
     } else if (!strcmp(mode, "manager")) {
         rc = t_sys_manager(app, argc - 2, argv + 2);
     } else if (!strcmp(mode, "sysask")) {

@@ -34,6 +34,10 @@ struct side {
     size_t last_len[KOS__LINK_CHANNELS];
     uint32_t rooms[KOS__LINK_CHANNELS];
     uint32_t refuse_ch; /* data() refuses this channel */
+    /* streams: what was asked, opened, closed; the bytes they carried */
+    uint32_t st_asked, st_opened, st_closed, st_code;
+    char st_dest[64], st_reason[128];
+    size_t st_bytes;
 };
 
 static struct event_base *base;
@@ -48,6 +52,11 @@ static kos_status_t on_data(void *arg, struct kos__link *l, uint32_t ch, const u
 {
     struct side *s = arg;
 
+    if (ch >= KOS__LINK_STREAM_FIRST) {
+        s->st_bytes += n;
+        kos__link_consumed(l, ch, n);
+        return KOS_STATUS_OK;
+    }
     if (ch == s->refuse_ch)
         return KOS_STATUS_UNSUPPORTED;
     s->got[ch]++;
@@ -62,7 +71,8 @@ static kos_status_t on_data(void *arg, struct kos__link *l, uint32_t ch, const u
 static void on_room(void *arg, struct kos__link *l, uint32_t ch)
 {
     (void)l;
-    ((struct side *)arg)->rooms[ch]++;
+    if (ch < KOS__LINK_CHANNELS) /* a stream's room: its sender just tries again */
+        ((struct side *)arg)->rooms[ch]++;
 }
 
 static void on_closed(void *arg, struct kos__link *l, const struct kos__link_end *end)
@@ -75,10 +85,48 @@ static void on_closed(void *arg, struct kos__link *l, const struct kos__link_end
     s->end = *end;
 }
 
+/* The server end of streams: "yes..." is accepted, anything else refused. */
+static void on_stream_open(void *arg, struct kos__link *l, uint32_t ch, const char *dest,
+                           const char *app)
+{
+    struct side *s = arg;
+
+    assert_string_equal(app, "sensor");
+    s->st_asked = ch;
+    snprintf(s->st_dest, sizeof(s->st_dest), "%s", dest);
+    if (!strncmp(dest, "yes", 3))
+        assert_int_equal(kos__link_stream_accept(l, ch), KOS_STATUS_OK);
+    else
+        kos__link_stream_close(l, ch, KOS_STATUS_NOT_FOUND, "no such destination");
+}
+
+static void on_stream_opened(void *arg, struct kos__link *l, uint32_t ch)
+{
+    (void)l;
+    ((struct side *)arg)->st_opened = ch;
+}
+
+static void on_stream_closed(void *arg, struct kos__link *l, uint32_t ch, uint32_t code,
+                             const char *reason)
+{
+    struct side *s = arg;
+
+    (void)l;
+    s->st_closed = ch;
+    s->st_code = code;
+    snprintf(s->st_reason, sizeof(s->st_reason), "%s", reason);
+}
+
 static struct kos__link_cbs cbs_of(struct side *s)
 {
-    return (struct kos__link_cbs){
-        .arg = s, .up = on_up, .data = on_data, .room = on_room, .closed = on_closed};
+    return (struct kos__link_cbs){.arg = s,
+                                  .up = on_up,
+                                  .data = on_data,
+                                  .room = on_room,
+                                  .stream_open = on_stream_open,
+                                  .stream_opened = on_stream_opened,
+                                  .stream_closed = on_stream_closed,
+                                  .closed = on_closed};
 }
 
 /* Runs the loop until *flag, or fails after 5 s. */
@@ -426,6 +474,87 @@ static void test_hello_and_data(void **state)
     assert_int_equal(t.s.end.kind, KOS__LINK_END_PEER);
     assert_non_null(strstr(t.s.end.why, "done"));
     assert_int_equal(kos__link_send(t.c.l, 1, "x", 1), KOS_STATUS_UNAVAILABLE);
+    kos__link_free(t.c.l);
+    kos__link_free(t.s.l);
+}
+
+/* Streams: opened and accepted, data both ways, refused with a status and
+ * a reason, at most KOS__LINK_STREAMS_MAX, closed from either end (after
+ * the data queued), and the calls' refusals of bad arguments. */
+static void test_streams(void **state)
+{
+    struct two t;
+    static uint8_t chunk[3000];
+    bool done;
+
+    (void)state;
+    connect_two(&t, 8192, 8192, 0);
+    assert_int_equal(kos__link_stream_open(t.c.l, 16, "yes", "sensor"), KOS_STATUS_OK);
+    assert_int_equal(kos__link_send(t.c.l, 16, "x", 1), KOS_STATUS_UNAVAILABLE); /* not yet */
+    while (t.c.st_opened != 16)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(t.s.st_asked, 16);
+    assert_string_equal(t.s.st_dest, "yes");
+    for (int i = 0; i < 10; i++) { /* beyond a window: credit flows back */
+        while (kos__link_send(t.c.l, 16, chunk, sizeof(chunk)) == KOS_STATUS_BUSY)
+            event_base_loop(base, EVLOOP_ONCE);
+        while (kos__link_send(t.s.l, 16, chunk, 1000) == KOS_STATUS_BUSY)
+            event_base_loop(base, EVLOOP_ONCE);
+    }
+    while (t.s.st_bytes < 30000 || t.c.st_bytes < 10000)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(t.s.bytes[1] + t.s.bytes[2], 0); /* nothing leaked onto the fixed ones */
+    /* A refusal: its status and reason, and the channel free at once. */
+    assert_int_equal(kos__link_stream_open(t.c.l, 17, "nowhere", "sensor"), KOS_STATUS_OK);
+    while (t.c.st_closed != 17)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(t.c.st_code, KOS_STATUS_NOT_FOUND);
+    assert_string_equal(t.c.st_reason, "no such destination");
+    assert_int_equal(kos__link_streams(t.c.l), 1);
+    /* The bound, and a channel in use. */
+    for (uint32_t ch = 100; ch < 100 + KOS__LINK_STREAMS_MAX - 1; ch++)
+        assert_int_equal(kos__link_stream_open(t.c.l, ch, "yes", "sensor"), KOS_STATUS_OK);
+    assert_int_equal(kos__link_stream_open(t.c.l, 200, "yes", "sensor"), KOS_STATUS_BUSY);
+    assert_int_equal(kos__link_stream_open(t.c.l, 16, "yes", "sensor"), KOS_STATUS_ALREADY_EXISTS);
+    while (t.c.st_opened != 100 + KOS__LINK_STREAMS_MAX - 2)
+        event_base_loop(base, EVLOOP_ONCE);
+    /* The device closes 16 after what it queued: the server gets it all,
+     * then the Close; both ends free the channel. */
+    t.s.st_bytes = 0;
+    assert_int_equal(kos__link_send(t.c.l, 16, chunk, sizeof(chunk)), KOS_STATUS_OK);
+    kos__link_stream_close(t.c.l, 16, 0, "done");
+    assert_int_equal(kos__link_send(t.c.l, 16, "x", 1), KOS_STATUS_CLOSED);
+    while (t.s.st_closed != 16)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(t.s.st_bytes, sizeof(chunk));
+    assert_int_equal(t.s.st_code, 0);
+    assert_string_equal(t.s.st_reason, "done");
+    done = false;
+    while (!done) {
+        event_base_loop(base, EVLOOP_ONCE);
+        done = kos__link_streams(t.c.l) == KOS__LINK_STREAMS_MAX - 1 &&
+               kos__link_streams(t.s.l) == KOS__LINK_STREAMS_MAX - 1;
+    }
+    /* The server ends one with an error: the device hears the status. */
+    kos__link_stream_close(t.s.l, 101, KOS_STATUS_IO, "the destination failed");
+    while (t.c.st_closed != 101)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(t.c.st_code, KOS_STATUS_IO);
+    assert_int_equal(kos__link_send(t.s.l, 101, "x", 1), KOS_STATUS_CLOSED);
+    /* Bad arguments. */
+    assert_int_equal(kos__link_stream_open(t.c.l, 15, "yes", "sensor"),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(kos__link_stream_open(t.c.l, 70000, "yes", "sensor"),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(kos__link_stream_open(t.c.l, 300, "", "sensor"), KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(kos__link_stream_open(t.c.l, 300, "a\nb", "sensor"),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(kos__link_stream_accept(t.s.l, 102), KOS_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(kos__link_send(t.c.l, 10, "x", 1), KOS_STATUS_INVALID_ARGUMENT);
+    /* The link ends: every stream with it. */
+    kos__link_close(t.c.l, 0, "done");
+    run_until(&t.s.closed);
+    run_until(&t.c.closed);
     kos__link_free(t.c.l);
     kos__link_free(t.s.l);
 }
@@ -877,6 +1006,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_and_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credit_isolation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_channel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_violations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http, setup, teardown),

@@ -47,6 +47,49 @@ static void test_allow(void **state)
     assert_non_null(strstr(err, "offset"));
 }
 
+static void test_streams(void **state)
+{
+    static struct tun_stream_rules r;
+    char err[256], many[2048] = "a=";
+
+    (void)state;
+    assert_int_equal(
+        tun_streams_parse("sensor=telemetry, logs.v2 ; up-loader = s3", &r, err, sizeof(err)),
+        KOS_STATUS_OK);
+    assert_int_equal(r.n, 3);
+    assert_true(tun_streams_allow(&r, "sensor", "telemetry"));
+    assert_true(tun_streams_allow(&r, "sensor", "logs.v2"));
+    assert_true(tun_streams_allow(&r, "up-loader", "s3"));
+    assert_false(tun_streams_allow(&r, "up-loader", "telemetry")); /* another app's */
+    assert_false(tun_streams_allow(&r, "sensor", "telemetr"));
+    assert_int_equal(tun_streams_parse(NULL, &r, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(r.n, 0);
+    const char *bad[] = {
+        "sensor",
+        "sensor=",
+        "=telemetry",
+        "a b=x",
+        "a=x y",
+        "a=x,,y",
+        "a=tcp:x:1",
+        "a=x;b",
+        "a=host/path",
+        "a=" /* 64 chars: */ "0123456789012345678901234567890123456789012345678901234567890123"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(tun_streams_parse(bad[i], &r, err, sizeof(err)),
+                         KOS_STATUS_INVALID_ARGUMENT);
+        assert_int_equal(r.n, 0); /* a bad setting allows nothing */
+        assert_non_null(strstr(err, "streams: "));
+    }
+    for (int i = 0; i <= (int)TUN_STREAM_RULES_MAX; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sd%d", i ? "," : "", i);
+    assert_int_equal(tun_streams_parse(many, &r, err, sizeof(err)), KOS_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "more than 32"));
+    assert_true(tun_dest_name("a.b-c_9", 7));
+    assert_false(tun_dest_name("", 0));
+    assert_false(tun_dest_name("a:b", 3));
+}
+
 static void test_server(void **state)
 {
     char host[TUN_HOST_MAX + 1], name[64], err[256];
@@ -273,6 +316,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allow),
+        cmocka_unit_test(test_streams),
         cmocka_unit_test(test_server),
         cmocka_unit_test(test_provider),
     };

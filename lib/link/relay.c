@@ -1,0 +1,185 @@
+/*
+ * relay.c - a link stream relayed to a TCP connection (relay.h).
+ *
+ * The peer's bytes go to the connection's output buffer and are credited
+ * back as it drains (an evbuffer callback counts what was written); the
+ * connection's bytes go out as data envelopes of at most KOS__RELAY_CHUNK
+ * while kos__link_send() takes them, and reading stops when it answers
+ * BUSY until room() comes. A relay whose stream the peer closed waits for
+ * its output to be written ("draining") and then frees itself.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "relay.h"
+
+struct kos__relay {
+    struct kos__link *l;
+    uint32_t ch;
+    struct bufferevent *bev;
+    kos__relay_ended_fn ended;
+    void *arg;
+    bool eof;      /* the connection ended: close the stream once its bytes have gone */
+    bool draining; /* the peer closed: free once its bytes are written */
+    bool done;     /* ended() was called: nothing more happens */
+};
+
+static void finish(struct kos__relay *r, uint32_t code, const char *why)
+{
+    r->done = true;
+    bufferevent_disable(r->bev, EV_READ | EV_WRITE);
+    kos__link_stream_close(r->l, r->ch, code, why);
+    r->ended(r->arg, r, code, why);
+}
+
+/* Sends what the connection sent, as far as the stream takes it. */
+static void pump(struct kos__relay *r)
+{
+    struct evbuffer *in = bufferevent_get_input(r->bev);
+    size_t len;
+
+    while ((len = evbuffer_get_length(in)) > 0) {
+        size_t n = len < KOS__RELAY_CHUNK ? len : KOS__RELAY_CHUNK;
+        kos_status_t st = kos__link_send(r->l, r->ch, evbuffer_pullup(in, (ev_ssize_t)n), n);
+        if (st == KOS_STATUS_TOO_LARGE && n > KOS__LINK_WINDOW_MIN) {
+            n = KOS__LINK_WINDOW_MIN; /* the peer's window is small */
+            st = kos__link_send(r->l, r->ch, evbuffer_pullup(in, (ev_ssize_t)n), n);
+        }
+        if (st == KOS_STATUS_BUSY) {
+            bufferevent_disable(r->bev, EV_READ); /* room() reads again */
+            return;
+        }
+        if (st) {
+            finish(r, KOS_STATUS_IO, kos_status_str(st));
+            return;
+        }
+        evbuffer_drain(in, n);
+    }
+    if (r->eof)
+        finish(r, 0, "the connection was closed");
+    else
+        bufferevent_enable(r->bev, EV_READ);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    pump(arg);
+}
+
+/* The connection took bytes of the peer's: they are credited back. */
+static void out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct kos__relay *r = arg;
+
+    (void)buf;
+    if (info->n_deleted && !r->draining && !r->done)
+        kos__link_consumed(r->l, r->ch, info->n_deleted);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    struct kos__relay *r = arg;
+
+    (void)bev;
+    if (r->draining)
+        kos__relay_free(r);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct kos__relay *r = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    char why[160];
+
+    (void)bev;
+    if (r->draining) {
+        kos__relay_free(r); /* the stream has gone already */
+        return;
+    }
+    if (r->done)
+        return;
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
+        r->eof = true;
+        pump(r);
+        return;
+    }
+    snprintf(why, sizeof(why), "the connection failed: %s",
+             err ? evutil_socket_error_to_string(err) : "an error");
+    finish(r, KOS_STATUS_IO, why);
+}
+
+struct kos__relay *kos__relay_new(struct kos__link *l, uint32_t ch, struct bufferevent *bev,
+                                  kos__relay_ended_fn ended, void *arg)
+{
+    struct kos__relay *r = calloc(1, sizeof(*r));
+
+    if (!r || !evbuffer_add_cb(bufferevent_get_output(bev), out_cb, r)) {
+        free(r);
+        bufferevent_free(bev);
+        return NULL;
+    }
+    r->l = l;
+    r->ch = ch;
+    r->bev = bev;
+    r->ended = ended;
+    r->arg = arg;
+    bufferevent_setcb(bev, read_cb, write_cb, event_cb, r);
+    bufferevent_setwatermark(bev, EV_READ, 0, KOS__RELAY_READ_MAX);
+    /* libevent reads 16 KiB per wake-up by default: a bulk stream would
+     * cost a turn of the loop (and, on a busy machine, a wait for the CPU)
+     * per 16 KiB. */
+    bufferevent_set_max_single_read(bev, KOS__RELAY_CHUNK * 4);
+    bufferevent_set_max_single_write(bev, KOS__RELAY_CHUNK * 4);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    return r;
+}
+
+kos_status_t kos__relay_data(struct kos__relay *r, const uint8_t *p, size_t n)
+{
+    if (r->draining || r->done) {
+        kos__link_consumed(r->l, r->ch, n);
+        return KOS_STATUS_OK;
+    }
+    return evbuffer_add(bufferevent_get_output(r->bev), p, n) == 0 ? KOS_STATUS_OK
+                                                                   : KOS_STATUS_NO_MEMORY;
+}
+
+void kos__relay_room(struct kos__relay *r)
+{
+    if (!r->draining && !r->done)
+        pump(r);
+}
+
+void kos__relay_peer_closed(struct kos__relay *r)
+{
+    if (r->done) {
+        kos__relay_free(r);
+        return;
+    }
+    if (evbuffer_get_length(bufferevent_get_output(r->bev)) == 0) {
+        kos__relay_free(r);
+        return;
+    }
+    struct timeval tv = {KOS__RELAY_DRAIN_MS / 1000, (KOS__RELAY_DRAIN_MS % 1000) * 1000};
+
+    r->draining = true; /* what the peer sent goes first; write_cb frees */
+    bufferevent_disable(r->bev, EV_READ);
+    bufferevent_set_timeouts(r->bev, NULL, &tv);
+}
+
+void kos__relay_free(struct kos__relay *r)
+{
+    if (!r)
+        return;
+    bufferevent_free(r->bev);
+    free(r);
+}
+
+uint32_t kos__relay_channel(const struct kos__relay *r)
+{
+    return r->ch;
+}
