@@ -6,6 +6,8 @@
  * ring trimming, a command with its pruning) is one transaction, so a
  * failure leaves the database as it was. Text a device sent is stored as
  * its bytes and escaped only when it is turned into JSON (srv_json.h).
+ * Statements are prepared once and kept (prep()); between calls none is
+ * in use, so the store holds no transaction open.
  */
 #include <assert.h>
 #include <errno.h>
@@ -19,9 +21,18 @@
 #include "srvlog.h"
 #include "store.h"
 
+/* The statements a store keeps prepared: one per SQL text its calls use
+ * (about 25), each found by the address of its text, a string constant. */
+#define STORE_STMTS 48
+
 struct kos__store {
     sqlite3 *db;
     int version;
+    struct {
+        const char *sql; /* the constant it was prepared from */
+        sqlite3_stmt *s;
+        bool busy; /* between prep() and unprep() */
+    } stmts[STORE_STMTS];
 };
 
 /* ---- the schema ---- */
@@ -101,15 +112,51 @@ static bool state_of(const unsigned char *s, enum kos__dev_state *out)
 
 /* ---- helpers ---- */
 
+/* A prepared statement for `sql`, a string constant, ready to bind and step:
+ * kept from an earlier call when it is not in use (preparing one costs more
+ * than stepping it), else prepared now and kept if there is room. Every
+ * statement from here goes back through unprep(), and none is in use
+ * between calls, so a kept one holds no read transaction. */
 static sqlite3_stmt *prep(struct kos__store *st, const char *sql)
 {
     sqlite3_stmt *s = NULL;
+    int spare = -1;
 
+    for (int i = 0; i < STORE_STMTS; i++) {
+        if (st->stmts[i].sql == sql && !st->stmts[i].busy) {
+            st->stmts[i].busy = true;
+            return st->stmts[i].s;
+        }
+        if (!st->stmts[i].sql && spare < 0)
+            spare = i;
+    }
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
         kos__srv_log("database: %s (in: %.60s)", sqlite3_errmsg(st->db), sql);
         return NULL;
     }
+    if (spare >= 0) {
+        st->stmts[spare].sql = sql;
+        st->stmts[spare].s = s;
+        st->stmts[spare].busy = true;
+    }
     return s;
+}
+
+/* Gives back a statement from prep() (or NULL): a kept one is reset, its
+ * bindings cleared; any other is finalized. */
+static void unprep(struct kos__store *st, sqlite3_stmt *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < STORE_STMTS; i++) {
+        if (st->stmts[i].s == s) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            st->stmts[i].busy = false;
+            return;
+        }
+    }
+    sqlite3_finalize(s);
 }
 
 static bool exec(struct kos__store *st, const char *sql)
@@ -155,7 +202,7 @@ static int read_version(struct kos__store *st)
 
     if (s && sqlite3_step(s) == SQLITE_ROW)
         v = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     return v;
 }
 
@@ -201,7 +248,7 @@ static kos_status_t migrate(struct kos__store *st, const char *path,
         sqlite3_bind_int(s, 1, (int)i + 1);
         sqlite3_bind_int64(s, 2, kos__now_ms());
         int rc = sqlite3_step(s);
-        sqlite3_finalize(s);
+        unprep(st, s);
         if (rc != SQLITE_DONE || !exec(st, "COMMIT"))
             goto out_failed;
         kos__srv_log("database %s: schema version %zu", path, i + 1);
@@ -263,8 +310,7 @@ kos_status_t kos__store_open(const char *path, const struct kos__migrations *m,
     return KOS_STATUS_OK;
 
 out_close:
-    sqlite3_close(st->db);
-    free(st);
+    kos__store_close(st);
     return rc;
 }
 
@@ -272,6 +318,8 @@ void kos__store_close(struct kos__store *st)
 {
     if (!st)
         return;
+    for (int i = 0; i < STORE_STMTS; i++)
+        sqlite3_finalize(st->stmts[i].s);
     sqlite3_close(st->db);
     free(st);
 }
@@ -292,12 +340,12 @@ kos_status_t kos__store_device_add(struct kos__store *st, const char *id, const 
 
     s = prep(st, "SELECT count(*) FROM devices");
     if (!s || sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_finalize(s);
+        unprep(st, s);
         snprintf(err, errlen, "the database failed");
         return db_failed(st, "counting devices");
     }
     rc = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if ((unsigned)rc >= KOS__SRV_DEVICES_MAX) {
         snprintf(err, errlen, "this server holds %u devices, as many as it may",
                  rc < 0 ? 0u : (unsigned)rc);
@@ -315,7 +363,7 @@ kos_status_t kos__store_device_add(struct kos__store *st, const char *id, const 
     sqlite3_bind_text(s, 4, cert_pem, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, kos__now_ms());
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
         snprintf(err, errlen, "device %s is already registered", id);
         return KOS_STATUS_ALREADY_EXISTS;
@@ -347,7 +395,7 @@ kos_status_t kos__store_device_get(struct kos__store *st, const char *id,
     } else if (step != SQLITE_DONE) {
         rc = db_failed(st, "reading a device");
     }
-    sqlite3_finalize(s);
+    unprep(st, s);
     return rc;
 }
 
@@ -374,7 +422,7 @@ kos_status_t kos__store_device_set_state(struct kos__store *st, const char *id,
     sqlite3_bind_int(s, 3, state == KOS__DEV_ONLINE || state == KOS__DEV_OFFLINE);
     sqlite3_bind_int64(s, 4, kos__now_ms());
     step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    unprep(st, s);
     return step == SQLITE_DONE ? KOS_STATUS_OK : db_failed(st, "setting a device's state");
 }
 
@@ -410,7 +458,7 @@ kos_status_t kos__store_device_report(struct kos__store *st, const char *id,
     if (health_json)
         sqlite3_bind_text(s, 10, health_json, -1, SQLITE_STATIC);
     step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (step != SQLITE_DONE)
         return db_failed(st, "recording a device's report");
     return sqlite3_changes(st->db) ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;
@@ -461,11 +509,11 @@ json_t *kos__store_devices_json(struct kos__store *st)
     }
     if (step != SQLITE_DONE)
         goto out_fail;
-    sqlite3_finalize(s);
+    unprep(st, s);
     return all;
 
 out_fail:
-    sqlite3_finalize(s);
+    unprep(st, s);
     json_decref(all);
     return NULL;
 }
@@ -480,7 +528,7 @@ json_t *kos__store_device_json(struct kos__store *st, const char *id, bool full)
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_ROW)
         d = device_row(s, full);
-    sqlite3_finalize(s);
+    unprep(st, s);
     return d;
 }
 
@@ -509,7 +557,7 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
         goto out_rollback;
     }
     last = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = NULL;
     ins = prep(st, "INSERT INTO logs (device, seq, device_seq, time_ns, app, level, text, console)"
                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -531,7 +579,7 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
         if (sqlite3_step(ins) != SQLITE_DONE)
             goto out_rollback;
     }
-    sqlite3_finalize(ins);
+    unprep(st, ins);
     ins = NULL;
     s = prep(st, "UPDATE devices SET log_seq = ?2, last_seen_ms = ?3,"
                  " logs_dropped = min(logs_dropped + ?4, ?5) WHERE id = ?1");
@@ -545,7 +593,7 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
     sqlite3_bind_int64(s, 5, DROPPED_MAX);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = prep(st, "DELETE FROM logs WHERE device = ? AND seq <= ?");
     if (!s)
         goto out_rollback;
@@ -553,7 +601,7 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
     sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip) - KOS__SRV_LOG_RING);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = NULL;
     if (!exec(st, "COMMIT"))
         goto out_rollback;
@@ -564,8 +612,8 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
 out_rollback:
     if (rc == KOS_STATUS_IO)
         db_failed(st, "storing log records");
-    sqlite3_finalize(s);
-    sqlite3_finalize(ins);
+    unprep(st, s);
+    unprep(st, ins);
     rollback(st);
     return rc;
 }
@@ -584,7 +632,7 @@ json_t *kos__store_logs_json(struct kos__store *st, const char *id, uint64_t aft
     if (sqlite3_step(s) != SQLITE_ROW)
         goto out;
     dropped = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = prep(st, "SELECT seq, device_seq, time_ns, app, level, text, console FROM logs"
                  " WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
     if (!s || !(recs = json_array()))
@@ -611,7 +659,7 @@ json_t *kos__store_logs_json(struct kos__store *st, const char *id, uint64_t aft
     out = json_pack("{s:O, s:I, s:o}", "records", recs, "dropped", (json_int_t)dropped, "next",
                     kos__json_u64(next));
 out:
-    sqlite3_finalize(s);
+    unprep(st, s);
     json_decref(recs);
     return out;
 }
@@ -665,7 +713,7 @@ kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
         goto out_rollback;
     }
     last = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = NULL;
     ins = prep(st, "INSERT INTO traces (device, seq, time_ns, kind, app, peer, server, protocol,"
                    " channel, label, status, req_len, rep_len, dur_ns, verified)"
@@ -694,7 +742,7 @@ kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
         if (sqlite3_step(ins) != SQLITE_DONE)
             goto out_rollback;
     }
-    sqlite3_finalize(ins);
+    unprep(st, ins);
     ins = NULL;
     s = prep(st, "UPDATE devices SET trace_seq = ?2, last_seen_ms = ?3,"
                  " traces_dropped = min(traces_dropped + ?4, ?5) WHERE id = ?1");
@@ -708,7 +756,7 @@ kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
     sqlite3_bind_int64(s, 5, DROPPED_MAX);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = prep(st, "DELETE FROM traces WHERE device = ? AND seq <= ?");
     if (!s)
         goto out_rollback;
@@ -716,7 +764,7 @@ kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
     sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip) - KOS__SRV_TRACE_RING);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = NULL;
     if (!exec(st, "COMMIT"))
         goto out_rollback;
@@ -727,8 +775,8 @@ kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
 out_rollback:
     if (rc == KOS_STATUS_IO)
         db_failed(st, "storing trace records");
-    sqlite3_finalize(s);
-    sqlite3_finalize(ins);
+    unprep(st, s);
+    unprep(st, ins);
     rollback(st);
     return rc;
 }
@@ -762,7 +810,7 @@ json_t *kos__store_traces_json(struct kos__store *st, const char *id, uint64_t a
     if (sqlite3_step(s) != SQLITE_ROW)
         goto out;
     dropped = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = prep(st, "SELECT seq, time_ns, kind, app, peer, server, protocol, channel, label, status,"
                  " req_len, rep_len, dur_ns, verified FROM traces"
                  " WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
@@ -805,7 +853,7 @@ json_t *kos__store_traces_json(struct kos__store *st, const char *id, uint64_t a
     out = json_pack("{s:O, s:I, s:o}", "records", recs, "dropped", (json_int_t)dropped, "next",
                     kos__json_u64(next));
 out:
-    sqlite3_finalize(s);
+    unprep(st, s);
     json_decref(recs);
     return out;
 }
@@ -828,7 +876,7 @@ kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const
     sqlite3_bind_int64(s, 3, kos__now_ms());
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     cid = sqlite3_last_insert_rowid(st->db);
     s = prep(st, "DELETE FROM commands WHERE device = ?1 AND id < (SELECT min(id) FROM"
                  " (SELECT id FROM commands WHERE device = ?1 ORDER BY id DESC LIMIT ?2))");
@@ -838,7 +886,7 @@ kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const
     sqlite3_bind_int(s, 2, (int)KOS__SRV_COMMANDS_KEPT);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (!exec(st, "COMMIT")) {
         s = NULL;
         goto out_rollback;
@@ -848,7 +896,7 @@ kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const
 
 out_rollback:
     db_failed(st, "recording a command");
-    sqlite3_finalize(s);
+    unprep(st, s);
     rollback(st);
     return KOS_STATUS_IO;
 }
@@ -871,7 +919,7 @@ kos_status_t kos__store_command_done(struct kos__store *st, const char *id, uint
     sqlite3_bind_int64(s, 4, (sqlite3_int64)cmd_id);
     sqlite3_bind_text(s, 5, id, -1, SQLITE_STATIC);
     step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (step != SQLITE_DONE)
         return db_failed(st, "recording a command's result");
     return sqlite3_changes(st->db) ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;

@@ -265,7 +265,8 @@ static X509 *cert_from_pem(const char *pem)
 }
 
 /* The client context both modes use: TLS 1.3, no tickets, idle buffers
- * released (as the tunnel's), the server verified against `ca`. */
+ * released, the certificate sent without its CA (as the tunnel's), the
+ * server verified against `ca`. */
 static SSL_CTX *client_ctx(X509 *ca)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -277,7 +278,7 @@ static SSL_CTX *client_ctx(X509 *ca)
     }
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     return ctx;

@@ -33,7 +33,7 @@ SETTLE=${SETTLE:-3}
 HOLD=${HOLD:-35}
 PIN=${PIN:-1}
 SIDES=${SIDES:-kos mqtt}
-mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+. bench/link/lib.sh
 
 for f in "$tool" "$gen" "$mosquitto"; do
   [ -x "$f" ] || { echo "run.sh: $f is missing (build with cmake --build --preset dev; scripts/install-deps.sh installs mosquitto)" >&2; exit 1; }
@@ -54,20 +54,12 @@ done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kos-bench-link.XXXXXX")
 results=$WORK/results
 studio=""
-mq_pid=""
 
 stop_studio() {
   if [ -n "$studio" ]; then
     "$tool" server.stop --data "$studio" >/dev/null 2>&1 || true
     rm -rf "$studio"
     studio=""
-  fi
-}
-stop_mosquitto() {
-  if [ -n "$mq_pid" ]; then
-    kill -TERM "$mq_pid" 2>/dev/null || true
-    wait "$mq_pid" 2>/dev/null || true
-    mq_pid=""
   fi
 }
 cleanup() {
@@ -85,45 +77,11 @@ if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   gen_cpu=(taskset -c 0)
 fi
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_studio: a Studio in a new scratch folder; sets studio and spid.
 start_studio() {
   studio=$(mktemp -d "$WORK/studio.XXXXXX")
   "${server_cpu[@]}" "$tool" server.start --data "$studio" --port 0 --device-port "$(free_port)" >/dev/null
   spid=$(awk '$1 == "pid" { print $2 }' "$studio/studio.run")
-}
-
-# start_mosquitto: a broker on a free port with the run's certificates;
-# sets mq_port and mq_pid.
-start_mosquitto() {
-  local conf=$WORK/mq/mosquitto.conf
-  mq_port=$(free_port)
-  {
-    [ "$(id -u)" -eq 0 ] && echo "user root" # else it would drop to 'mosquitto', who cannot read the keys
-    echo "persistence false"
-    echo "log_dest file $WORK/mq/mosquitto.log"
-    echo "listener $mq_port 127.0.0.1"
-    echo "cafile $WORK/mq/ca.crt"
-    echo "certfile $WORK/mq/server.crt"
-    echo "keyfile $WORK/mq/server.key"
-    echo "tls_version tlsv1.3"
-    echo "require_certificate true"
-    echo "use_identity_as_username true"
-    [ -n "${MQ_EXTRA:-}" ] && echo "$MQ_EXTRA"
-  } >"$conf"
-  "${server_cpu[@]}" "$mosquitto" -c "$conf" 2>>"$WORK/mq/mosquitto.err" &
-  mq_pid=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$mq_port") 2>/dev/null && return 0
-    kill -0 "$mq_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "run.sh: mosquitto did not start:" >&2
-  cat "$WORK/mq/mosquitto.err" "$WORK/mq/mosquitto.log" >&2 2>/dev/null || true
-  exit 1
 }
 
 # kos_links N RUN / mqtt_links N RUN / kos_handshakes RUN / mqtt_handshakes RUN

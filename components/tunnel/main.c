@@ -663,7 +663,7 @@ static kos_status_t item(struct tun *t, const char *name, char *buf, size_t cap,
 
 /* Sets up TLS from the bundle: the device certificate and the provider's
  * key for it, the server's CA, TLS 1.3 only, no tickets, released
- * buffers. Returns 0, or 1 after saying why the link is off. */
+ * buffers, no CA sent. Returns 0, or 1 after saying why the link is off. */
 static int setup_tls(struct tun *t)
 {
     static char pem[KOS_KEYSTORE_ITEM_MAX + 1];
@@ -695,7 +695,10 @@ static int setup_tls(struct tun *t)
     /* A connection that ends without TLS's close_notify is an ended
      * connection, not an error: the link frames its own messages. */
     SSL_CTX_set_options(t->tls.ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(t->tls.ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* The device's certificate alone, not its issuer: the server holds
+     * its device CA (docs/link.md, "Transport"), and the CA sent along
+     * costs it a certificate decode per handshake. */
+    SSL_CTX_set_mode(t->tls.ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
     SSL_CTX_set_verify(t->tls.ctx, SSL_VERIFY_PEER, NULL);
     if ((st = item(t, "identity_cert", pem, sizeof(pem), &len))) {
         kos_log_warn("no identity_cert in the key bundle (%s): the link is off",
