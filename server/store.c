@@ -405,16 +405,15 @@ kos_status_t kos__store_device_set_state(struct kos__store *st, const char *id,
     enum kos__dev_state now;
     sqlite3_stmt *s;
     kos_status_t rc;
-    int step;
+    int step, changed;
 
     assert((unsigned)state < 4);
-    rc = kos__store_device_get(st, id, &now, NULL);
-    if (rc)
-        return rc;
-    if (now == KOS__DEV_REVOKED)
-        return state == KOS__DEV_REVOKED ? KOS_STATUS_OK : KOS_STATUS_UNAUTHORIZED;
+    /* One statement in the common case (a device going online or
+     * offline, twice per connection); a revoked device's row is left as
+     * it is, and only then is the row read to say why nothing changed. */
     s = prep(st, "UPDATE devices SET state = ?2, "
-                 "last_seen_ms = CASE WHEN ?3 THEN ?4 ELSE last_seen_ms END WHERE id = ?1");
+                 "last_seen_ms = CASE WHEN ?3 THEN ?4 ELSE last_seen_ms END "
+                 "WHERE id = ?1 AND state != 'revoked'");
     if (!s)
         return KOS_STATUS_IO;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -422,8 +421,18 @@ kos_status_t kos__store_device_set_state(struct kos__store *st, const char *id,
     sqlite3_bind_int(s, 3, state == KOS__DEV_ONLINE || state == KOS__DEV_OFFLINE);
     sqlite3_bind_int64(s, 4, kos__now_ms());
     step = sqlite3_step(s);
+    changed = sqlite3_changes(st->db);
     unprep(st, s);
-    return step == SQLITE_DONE ? KOS_STATUS_OK : db_failed(st, "setting a device's state");
+    if (step != SQLITE_DONE)
+        return db_failed(st, "setting a device's state");
+    if (changed)
+        return KOS_STATUS_OK;
+    rc = kos__store_device_get(st, id, &now, NULL);
+    if (rc)
+        return rc;
+    if (now == KOS__DEV_REVOKED)
+        return state == KOS__DEV_REVOKED ? KOS_STATUS_OK : KOS_STATUS_UNAUTHORIZED;
+    return KOS_STATUS_OK; /* not revoked, so the update had nothing to change */
 }
 
 kos_status_t kos__store_device_report(struct kos__store *st, const char *id,
