@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,10 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
         return;
     }
     c->dp = dp;
+    /* A device's link carries small messages that wait for answers
+     * (commands and their results): each goes out at once, not held back
+     * by Nagle's algorithm until the last is acknowledged. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     c->bev = bufferevent_openssl_socket_new(dp->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                             BEV_OPT_CLOSE_ON_FREE);
     c->hs_timer = evtimer_new(dp->base, hs_timer_cb, c);

@@ -36,6 +36,9 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
@@ -403,6 +406,10 @@ static void attempt(struct tun *t)
         return;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    /* The link's messages are small and often wait for an answer (a
+     * command's result, credit): each goes out at once, not held back by
+     * Nagle's algorithm until the last is acknowledged. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     ssl = SSL_new(t->tls.ctx);
     if (!ssl) {
         close(fd);
