@@ -65,21 +65,10 @@ mqtt_rtt() {
     sed "s/^/run=$1 /" | tee -a "$results"
 }
 for run in $(seq "$RUNS"); do
-  if [ $((run % 2)) -eq 1 ]; then
-    kos_rtt "$run"
-    mqtt_rtt "$run"
-  else
-    mqtt_rtt "$run"
-    kos_rtt "$run"
-  fi
+  alternate "$run" kos_rtt mqtt_rtt
 done
 
-awk '
-function v(line, key,   i, n, kv) {
-  n = split(line, kv, " ")
-  for (i = 1; i <= n; i++) if (index(kv[i], key "=") == 1) return substr(kv[i], length(key) + 2)
-  return ""
-}
+awk "$kv_awk"'
 { run = v($0, "run"); who = $3; p50[run, who] = v($0, "p50_ms"); p99[run, who] = v($0, "p99_ms")
   if (run > maxrun) maxrun = run }
 END {

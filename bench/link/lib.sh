@@ -7,6 +7,30 @@
 mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 mq_pid=""
 
+# alternate RUN FIRST SECOND [ARGS...]: runs FIRST ARGS... RUN and SECOND
+# ARGS... RUN, FIRST first in odd runs and SECOND first in even ones, so
+# that neither side of a benchmark always goes first.
+alternate() {
+  local run=$1 a=$2 b=$3
+  shift 3
+  if [ $((run % 2)) -eq 1 ]; then
+    "$a" "$@" "$run"
+    "$b" "$@" "$run"
+  else
+    "$b" "$@" "$run"
+    "$a" "$@" "$run"
+  fi
+}
+
+# kv_awk: the awk function v(line, key), the value of the word KEY=VALUE
+# in a result line (or ""), for the runners' summaries.
+kv_awk='
+function v(line, key,   i, n, kv) {
+  n = split(line, kv, " ")
+  for (i = 1; i <= n; i++) if (index(kv[i], key "=") == 1) return substr(kv[i], length(key) + 2)
+  return ""
+}'
+
 # free_port: a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -15,7 +15,8 @@
 # burst of 200, would bound both sides); the rest is Poukai's defaults.
 #
 # Environment: RUNS (3), N (20000 records), WAIT_MS (8000), RING (Poukai's
-# 1024: log_server's ring, from which admin reads).
+# 1024: log_server's ring, from which admin reads), FSYNC (Poukai's true:
+# log_server syncs each record before it answers; false: it does not).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build/dev}
@@ -23,6 +24,7 @@ RUNS=${RUNS:-3}
 N=${N:-20000}
 WAIT_MS=${WAIT_MS:-8000}
 RING=${RING:-1024}
+FSYNC=${FSYNC:-true}
 client=bench/link/studio_client.py
 bench_app=$build/bench/poukai/bench_poukai
 . bench/link/device_lib.sh
@@ -30,7 +32,7 @@ bench_app=$build/bench/poukai/bench_poukai
 
 results=$WORK/results
 echo "# kos-server $("$build/bin/kos-server" --version 2>/dev/null | head -1), $(nproc) CPUs;" \
-  "$N records per run, log_server ring $RING"
+  "$N records per run, log_server ring $RING, fsync $FSYNC"
 for run in $(seq "$RUNS"); do
   start_studio
   # The device's id is known once it is provisioned, before it boots: the
@@ -44,7 +46,7 @@ for run in $(seq "$RUNS"); do
     die "the event stream did not open"
   }
   BEFORE_BOOT=stream start_device "logs$run" "  log_server:
-    config: {rate: 0, ring_size: $RING}
+    config: {rate: 0, ring_size: $RING, fsync: $FSYNC}
   bench:
     binary: bench_poukai
     args: [flood, \"$N\", \"$WAIT_MS\"]
@@ -60,18 +62,13 @@ for run in $(seq "$RUNS"); do
   rate=$(echo "$local_line" | awk '{ print $6 }')
   busy=$(echo "$local_line" | awk '{ print substr($8, 2) }')
   echo "run=$run logs local per_s=$rate busy=$busy" | tee -a "$results"
-  sed "s/^/run=$run /" "$WORK/stream.txt" | tee -a "$results"
+  grep -v '^ready' "$WORK/stream.txt" | sed "s/^/run=$run /" | tee -a "$results"
   stop_device
   "$tool" server.stop >/dev/null 2>&1 || true
   rm -rf "$DATA" "$WORK/dev" "$WORK/state"
 done
 
-awk '
-function v(line, key,   i, n, kv) {
-  n = split(line, kv, " ")
-  for (i = 1; i <= n; i++) if (index(kv[i], key "=") == 1) return substr(kv[i], length(key) + 2)
-  return ""
-}
+awk "$kv_awk"'
 { run = v($0, "run"); who = $3; rate[run, who] = v($0, "per_s"); if (run > maxrun) maxrun = run
   if (who == "stream") { got[run] = v($0, "n"); lost[run] = v($0, "dropped") } }
 END {

@@ -125,32 +125,15 @@ echo "# kos-server $("$build/bin/kos-server" --version 2>/dev/null | head -1), $
   "$(openssl version), $(nproc) CPUs, open files $nofile${server_cpu:+, pinned}"
 for run in $(seq "$RUNS"); do
   for n in $LINKS; do
-    if [ $((run % 2)) -eq 1 ]; then
-      kos_links "$n" "$run"
-      mqtt_links "$n" "$run"
-    else
-      mqtt_links "$n" "$run"
-      kos_links "$n" "$run"
-    fi
+    alternate "$run" kos_links mqtt_links "$n"
   done
   if [ "$HANDSHAKES" -gt 0 ]; then
-    if [ $((run % 2)) -eq 1 ]; then
-      kos_handshakes "$run"
-      mqtt_handshakes "$run"
-    else
-      mqtt_handshakes "$run"
-      kos_handshakes "$run"
-    fi
+    alternate "$run" kos_handshakes mqtt_handshakes
   fi
 done
 
 # The summary: per-link memory and its ratio, handshakes per second and theirs.
-awk '
-function v(line, key,   i, n, kv) {
-  n = split(line, kv, " ")
-  for (i = 1; i <= n; i++) if (index(kv[i], key "=") == 1) return substr(kv[i], length(key) + 2)
-  return ""
-}
+awk "$kv_awk"'
 { run = v($0, "run"); kind = $2; who = $3; n = v($0, "n"); if (run > maxrun) maxrun = run }
 kind == "links" { rss[run, n, who] = v($0, "per_link_rss_kib"); pss[run, n, who] = v($0, "per_link_pss_kib")
   if (!(n in seen)) { seen[n] = 1; ns[++nn] = n } }

@@ -114,18 +114,28 @@ static double log_records(kos_logsrv_t *ls, unsigned n, unsigned *busy)
     return n / (now_s() - t0);
 }
 
-static int bench_log(kos_dir_t *dir, unsigned n)
+/* log_server, opened for the log benches; NULL after saying why not. */
+static kos_logsrv_t *log_open(kos_dir_t *dir)
 {
     kos_logsrv_t *ls;
     kos_status_t st = kos_logsrv_open(dir, 10000, &ls);
+
+    if (st) {
+        kos_log_error("bench: log open: %s", kos_status_str(st));
+        return NULL;
+    }
+    return ls;
+}
+
+static int bench_log(kos_dir_t *dir, unsigned n)
+{
+    kos_logsrv_t *ls = log_open(dir);
     FILE *f;
     double t0, kos, buffered, synced;
     unsigned busy;
 
-    if (st) {
-        kos_log_error("bench: log open: %s", kos_status_str(st));
+    if (!ls)
         return 1;
-    }
     if ((kos = log_records(ls, n, &busy)) == 0)
         return 1;
 
@@ -165,15 +175,12 @@ static int bench_log(kos_dir_t *dir, unsigned n)
 
 static int bench_flood(kos_dir_t *dir, unsigned n, unsigned wait_ms)
 {
-    kos_logsrv_t *ls;
-    kos_status_t st = kos_logsrv_open(dir, 10000, &ls);
+    kos_logsrv_t *ls = log_open(dir);
     double kos;
     unsigned busy;
 
-    if (st) {
-        kos_log_error("bench: log open: %s", kos_status_str(st));
+    if (!ls)
         return 1;
-    }
     usleep(wait_ms * 1000u);
     kos_log_info("bench flood: writing %u records", n);
     kos = log_records(ls, n, &busy);
