@@ -31,9 +31,10 @@ stop_device() {
   dev_pid=""
 }
 cleanup() {
-  local p
+  local i p
   stop_device
-  for p in "${started[@]}"; do
+  for ((i = ${#started[@]} - 1; i >= 0; i--)); do # the last started first
+    p=${started[i]}
     kill -TERM "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
