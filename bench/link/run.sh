@@ -19,7 +19,9 @@
 # Environment: RUNS (3), LINKS ("1000 10000"), HANDSHAKES (4000; 0: none),
 # CONCURRENCY (64), SETTLE (3 s), HOLD (35 s: one round of pings),
 # PIN (1: the servers on CPU 1, the generator on CPU 0, when there are two),
-# SIDES ("kos mqtt": either alone for a quick look).
+# SIDES ("kos mqtt": either alone for a quick look), SEND_CA (0; 1: the
+# clients send their CA with their certificates, as OpenSSL does by
+# default and the tunnel did before; the tunnel no longer does).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build/dev}
@@ -33,6 +35,9 @@ SETTLE=${SETTLE:-3}
 HOLD=${HOLD:-35}
 PIN=${PIN:-1}
 SIDES=${SIDES:-kos mqtt}
+SEND_CA=${SEND_CA:-0}
+send_ca=()
+[ "$SEND_CA" = 1 ] && send_ca=(--send-ca)
 . bench/link/lib.sh
 
 for f in "$tool" "$gen" "$mosquitto"; do
@@ -90,7 +95,7 @@ side() { case " $SIDES " in *" $1 "*) return 0 ;; esac; return 1; }
 kos_links() {
   side kos || return 0
   start_studio
-  "${gen_cpu[@]}" "$gen" kos --studio "$studio" --links "$1" --pid "$spid" \
+  "${gen_cpu[@]}" "$gen" kos "${send_ca[@]}" --studio "$studio" --links "$1" --pid "$spid" \
     --concurrency "$CONCURRENCY" --settle "$SETTLE" --hold "$HOLD" | grep -v '^registered' |
     sed "s/^/run=$2 /" | tee -a "$results"
   stop_studio
@@ -98,7 +103,7 @@ kos_links() {
 mqtt_links() {
   side mqtt || return 0
   start_mosquitto
-  "${gen_cpu[@]}" "$gen" mqtt --certs "$WORK/mq" --connect "127.0.0.1:$mq_port" --links "$1" \
+  "${gen_cpu[@]}" "$gen" mqtt "${send_ca[@]}" --certs "$WORK/mq" --connect "127.0.0.1:$mq_port" --links "$1" \
     --pid "$mq_pid" --concurrency "$CONCURRENCY" --settle "$SETTLE" --hold "$HOLD" |
     sed "s/^/run=$2 /" | tee -a "$results"
   stop_mosquitto
@@ -106,14 +111,14 @@ mqtt_links() {
 kos_handshakes() {
   side kos || return 0
   start_studio
-  "${gen_cpu[@]}" "$gen" kos --studio "$studio" --handshakes "$HANDSHAKES" --pid "$spid" \
+  "${gen_cpu[@]}" "$gen" kos "${send_ca[@]}" --studio "$studio" --handshakes "$HANDSHAKES" --pid "$spid" \
     --concurrency "$CONCURRENCY" | grep -v '^registered' | sed "s/^/run=$1 /" | tee -a "$results"
   stop_studio
 }
 mqtt_handshakes() {
   side mqtt || return 0
   start_mosquitto
-  "${gen_cpu[@]}" "$gen" mqtt --certs "$WORK/mq" --connect "127.0.0.1:$mq_port" \
+  "${gen_cpu[@]}" "$gen" mqtt "${send_ca[@]}" --certs "$WORK/mq" --connect "127.0.0.1:$mq_port" \
     --handshakes "$HANDSHAKES" --pid "$mq_pid" --concurrency "$CONCURRENCY" |
     sed "s/^/run=$1 /" | tee -a "$results"
   stop_mosquitto
