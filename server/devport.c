@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -528,9 +529,9 @@ static void closed_cb(void *arg, struct kos__link *l, const struct kos__link_end
     conn_free(c);
 }
 
-/* Frees the certificates a device sent beyond its own (its issuer: a
- * device's TLS stack sends the CA it trusts when it issued the device's
- * certificate too) once the handshake has verified them. The chain was
+/* Frees the certificates a device sent beyond its own (its issuer: the
+ * tunnel no longer sends it, but an older tunnel or another client's TLS
+ * stack may) once the handshake has verified them. The chain was
  * built from the port's own copy of the CA (X509_V_FLAG_TRUSTED_FIRST), so
  * nothing else refers to them, and nothing reads the session's chain later
  * (no tickets, no session cache): an idle link keeps no second parsed copy
@@ -601,6 +602,10 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
         return;
     }
     c->dp = dp;
+    /* A device's link carries small messages that wait for answers
+     * (commands and their results): each goes out at once, not held back
+     * by Nagle's algorithm until the last is acknowledged. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     c->bev = bufferevent_openssl_socket_new(dp->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                             BEV_OPT_CLOSE_ON_FREE);
     c->hs_timer = evtimer_new(dp->base, hs_timer_cb, c);
@@ -691,12 +696,14 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
     dp->hs_ms = KOS__LINK_UPGRADE_MS;
     dp->window = KOS__LINK_WINDOW_DEFAULT;
     /* docs/link.md, "Transport": TLS 1.3 only, a client certificate
-     * required, no tickets, idle buffers released. */
+     * required, no tickets, idle buffers released, the port's certificate
+     * sent without its CA (the device holds it: building the chain to send
+     * would check the CA's signature on every handshake). */
     SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
     /* The chain is built from the CA the port holds (drop_peer_chain). */
     X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_TRUSTED_FIRST);
     dp->lis = evconnlistener_new_bind(

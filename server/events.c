@@ -20,6 +20,8 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -182,6 +184,10 @@ kos_status_t kos__events_attach(struct kos__events *ev, struct evhttp_request *r
      * out for reading (the client sends nothing), only for not taking what
      * is written. */
     setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    /* Events are small and someone waits for each (a command's result):
+     * one is sent at once, not held back by Nagle's algorithm until the
+     * client acknowledges the one before (up to its 40 ms delayed ACK). */
+    (void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     bufferevent_set_timeouts(bev, NULL, &write_timeout);
     /* Nothing the client sends now is read, so it cannot pile up either. */
     bufferevent_setwatermark(bev, EV_READ, 0, KOS__SRV_HEADERS_MAX);

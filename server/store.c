@@ -6,6 +6,8 @@
  * ring trimming, a command with its pruning) is one transaction, so a
  * failure leaves the database as it was. Text a device sent is stored as
  * its bytes and escaped only when it is turned into JSON (srv_json.h).
+ * Statements are prepared once and kept (prep()); between calls none is
+ * in use, so the store holds no transaction open.
  */
 #include <assert.h>
 #include <errno.h>
@@ -19,9 +21,18 @@
 #include "srvlog.h"
 #include "store.h"
 
+/* The statements a store keeps prepared: one per SQL text its calls use
+ * (about 25), each found by the address of its text, a string constant. */
+#define STORE_STMTS 48
+
 struct kos__store {
     sqlite3 *db;
     int version;
+    struct {
+        const char *sql; /* the constant it was prepared from */
+        sqlite3_stmt *s;
+        bool busy; /* between prep() and unprep() */
+    } stmts[STORE_STMTS];
 };
 
 /* ---- the schema ---- */
@@ -113,15 +124,51 @@ static bool state_of(const unsigned char *s, enum kos__dev_state *out)
 
 /* ---- helpers ---- */
 
+/* A prepared statement for `sql`, a string constant, ready to bind and step:
+ * kept from an earlier call when it is not in use (preparing one costs more
+ * than stepping it), else prepared now and kept if there is room. Every
+ * statement from here goes back through unprep(), and none is in use
+ * between calls, so a kept one holds no read transaction. */
 static sqlite3_stmt *prep(struct kos__store *st, const char *sql)
 {
     sqlite3_stmt *s = NULL;
+    int spare = -1;
 
+    for (int i = 0; i < STORE_STMTS; i++) {
+        if (st->stmts[i].sql == sql && !st->stmts[i].busy) {
+            st->stmts[i].busy = true;
+            return st->stmts[i].s;
+        }
+        if (!st->stmts[i].sql && spare < 0)
+            spare = i;
+    }
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
         kos__srv_log("database: %s (in: %.60s)", sqlite3_errmsg(st->db), sql);
         return NULL;
     }
+    if (spare >= 0) {
+        st->stmts[spare].sql = sql;
+        st->stmts[spare].s = s;
+        st->stmts[spare].busy = true;
+    }
     return s;
+}
+
+/* Gives back a statement from prep() (or NULL): a kept one is reset, its
+ * bindings cleared; any other is finalized. */
+static void unprep(struct kos__store *st, sqlite3_stmt *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < STORE_STMTS; i++) {
+        if (st->stmts[i].s == s) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            st->stmts[i].busy = false;
+            return;
+        }
+    }
+    sqlite3_finalize(s);
 }
 
 static bool exec(struct kos__store *st, const char *sql)
@@ -167,7 +214,7 @@ static int read_version(struct kos__store *st)
 
     if (s && sqlite3_step(s) == SQLITE_ROW)
         v = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     return v;
 }
 
@@ -213,7 +260,7 @@ static kos_status_t migrate(struct kos__store *st, const char *path,
         sqlite3_bind_int(s, 1, (int)i + 1);
         sqlite3_bind_int64(s, 2, kos__now_ms());
         int rc = sqlite3_step(s);
-        sqlite3_finalize(s);
+        unprep(st, s);
         if (rc != SQLITE_DONE || !exec(st, "COMMIT"))
             goto out_failed;
         kos__srv_log("database %s: schema version %zu", path, i + 1);
@@ -275,8 +322,7 @@ kos_status_t kos__store_open(const char *path, const struct kos__migrations *m,
     return KOS_STATUS_OK;
 
 out_close:
-    sqlite3_close(st->db);
-    free(st);
+    kos__store_close(st);
     return rc;
 }
 
@@ -284,6 +330,8 @@ void kos__store_close(struct kos__store *st)
 {
     if (!st)
         return;
+    for (int i = 0; i < STORE_STMTS; i++)
+        sqlite3_finalize(st->stmts[i].s);
     sqlite3_close(st->db);
     free(st);
 }
@@ -304,12 +352,12 @@ kos_status_t kos__store_device_add(struct kos__store *st, const char *id, const 
 
     s = prep(st, "SELECT count(*) FROM devices");
     if (!s || sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_finalize(s);
+        unprep(st, s);
         snprintf(err, errlen, "the database failed");
         return db_failed(st, "counting devices");
     }
     rc = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if ((unsigned)rc >= KOS__SRV_DEVICES_MAX) {
         snprintf(err, errlen, "this server holds %u devices, as many as it may",
                  rc < 0 ? 0u : (unsigned)rc);
@@ -327,7 +375,7 @@ kos_status_t kos__store_device_add(struct kos__store *st, const char *id, const 
     sqlite3_bind_text(s, 4, cert_pem, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, kos__now_ms());
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
         snprintf(err, errlen, "device %s is already registered", id);
         return KOS_STATUS_ALREADY_EXISTS;
@@ -359,7 +407,7 @@ kos_status_t kos__store_device_get(struct kos__store *st, const char *id,
     } else if (step != SQLITE_DONE) {
         rc = db_failed(st, "reading a device");
     }
-    sqlite3_finalize(s);
+    unprep(st, s);
     return rc;
 }
 
@@ -369,16 +417,15 @@ kos_status_t kos__store_device_set_state(struct kos__store *st, const char *id,
     enum kos__dev_state now;
     sqlite3_stmt *s;
     kos_status_t rc;
-    int step;
+    int step, changed;
 
     assert((unsigned)state < 4);
-    rc = kos__store_device_get(st, id, &now, NULL);
-    if (rc)
-        return rc;
-    if (now == KOS__DEV_REVOKED)
-        return state == KOS__DEV_REVOKED ? KOS_STATUS_OK : KOS_STATUS_UNAUTHORIZED;
+    /* One statement in the common case (a device going online or
+     * offline, twice per connection); a revoked device's row is left as
+     * it is, and only then is the row read to say why nothing changed. */
     s = prep(st, "UPDATE devices SET state = ?2, "
-                 "last_seen_ms = CASE WHEN ?3 THEN ?4 ELSE last_seen_ms END WHERE id = ?1");
+                 "last_seen_ms = CASE WHEN ?3 THEN ?4 ELSE last_seen_ms END "
+                 "WHERE id = ?1 AND state != 'revoked'");
     if (!s)
         return KOS_STATUS_IO;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -386,8 +433,18 @@ kos_status_t kos__store_device_set_state(struct kos__store *st, const char *id,
     sqlite3_bind_int(s, 3, state == KOS__DEV_ONLINE || state == KOS__DEV_OFFLINE);
     sqlite3_bind_int64(s, 4, kos__now_ms());
     step = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return step == SQLITE_DONE ? KOS_STATUS_OK : db_failed(st, "setting a device's state");
+    changed = sqlite3_changes(st->db);
+    unprep(st, s);
+    if (step != SQLITE_DONE)
+        return db_failed(st, "setting a device's state");
+    if (changed)
+        return KOS_STATUS_OK;
+    rc = kos__store_device_get(st, id, &now, NULL);
+    if (rc)
+        return rc;
+    if (now == KOS__DEV_REVOKED)
+        return state == KOS__DEV_REVOKED ? KOS_STATUS_OK : KOS_STATUS_UNAUTHORIZED;
+    return KOS_STATUS_OK; /* not revoked, so the update had nothing to change */
 }
 
 kos_status_t kos__store_device_report(struct kos__store *st, const char *id,
@@ -422,7 +479,7 @@ kos_status_t kos__store_device_report(struct kos__store *st, const char *id,
     if (health_json)
         sqlite3_bind_text(s, 10, health_json, -1, SQLITE_STATIC);
     step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (step != SQLITE_DONE)
         return db_failed(st, "recording a device's report");
     return sqlite3_changes(st->db) ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;
@@ -460,7 +517,8 @@ static json_t *device_row(sqlite3_stmt *s, bool full)
 
 /* Every row statement s (prepared, or NULL: it failed) gives, as an array
  * of row()'s objects; NULL if one fails. Finalizes s. */
-static json_t *rows_json(sqlite3_stmt *s, json_t *(*row)(sqlite3_stmt *s, bool full))
+static json_t *rows_json(struct kos__store *st, sqlite3_stmt *s,
+                         json_t *(*row)(sqlite3_stmt *s, bool full))
 {
     json_t *all = json_array();
     int step;
@@ -474,18 +532,19 @@ static json_t *rows_json(sqlite3_stmt *s, json_t *(*row)(sqlite3_stmt *s, bool f
     }
     if (step != SQLITE_DONE)
         goto out_fail;
-    sqlite3_finalize(s);
+    unprep(st, s);
     return all;
 
 out_fail:
-    sqlite3_finalize(s);
+    unprep(st, s);
     json_decref(all);
     return NULL;
 }
 
 json_t *kos__store_devices_json(struct kos__store *st)
 {
-    return rows_json(prep(st, "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY registered_ms, id"),
+    return rows_json(st,
+                     prep(st, "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY registered_ms, id"),
                      device_row);
 }
 
@@ -499,7 +558,7 @@ json_t *kos__store_device_json(struct kos__store *st, const char *id, bool full)
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_ROW)
         d = device_row(s, full);
-    sqlite3_finalize(s);
+    unprep(st, s);
     return d;
 }
 
@@ -520,7 +579,7 @@ kos_status_t kos__store_pending_seen(struct kos__store *st, const char *id, cons
         goto out_failed;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         goto out_failed;
     *is_new = rc == SQLITE_DONE;
@@ -537,7 +596,7 @@ kos_status_t kos__store_pending_seen(struct kos__store *st, const char *id, cons
     sqlite3_bind_text(s, 5, address, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, now);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (rc != SQLITE_DONE)
         goto out_failed;
     /* The newest KOS__SRV_PENDING_MAX stay; the one just seen is newest. */
@@ -547,7 +606,7 @@ kos_status_t kos__store_pending_seen(struct kos__store *st, const char *id, cons
         goto out_failed;
     sqlite3_bind_int(s, 1, (int)KOS__SRV_PENDING_MAX);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (rc != SQLITE_DONE || !exec(st, "COMMIT"))
         goto out_failed;
     return KOS_STATUS_OK;
@@ -580,7 +639,7 @@ kos_status_t kos__store_pending_get(struct kos__store *st, const char *id, uint8
     } else if (step != SQLITE_DONE) {
         rc = db_failed(st, "reading a pending device");
     }
-    sqlite3_finalize(s);
+    unprep(st, s);
     return rc;
 }
 
@@ -593,7 +652,7 @@ kos_status_t kos__store_pending_remove(struct kos__store *st, const char *id)
         return KOS_STATUS_IO;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (rc != SQLITE_DONE)
         return db_failed(st, "forgetting a pending device");
     return sqlite3_changes(st->db) ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;
@@ -628,7 +687,8 @@ json_t *kos__store_pending_json(struct kos__store *st, const char *id)
     json_t *d = NULL;
 
     if (!id)
-        return rows_json(prep(st, "SELECT " PENDING_COLUMNS " FROM pending "
+        return rows_json(st,
+                         prep(st, "SELECT " PENDING_COLUMNS " FROM pending "
                                   "WHERE id NOT IN (SELECT id FROM devices) "
                                   "ORDER BY first_ms, id"),
                          pending_row);
@@ -638,7 +698,7 @@ json_t *kos__store_pending_json(struct kos__store *st, const char *id)
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_ROW)
         d = pending_row(s, true);
-    sqlite3_finalize(s);
+    unprep(st, s);
     return d;
 }
 
@@ -667,7 +727,7 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
         goto out_rollback;
     }
     last = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = NULL;
     ins = prep(st, "INSERT INTO logs (device, seq, device_seq, time_ns, app, level, text, console)"
                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -689,7 +749,7 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
         if (sqlite3_step(ins) != SQLITE_DONE)
             goto out_rollback;
     }
-    sqlite3_finalize(ins);
+    unprep(st, ins);
     ins = NULL;
     s = prep(st, "UPDATE devices SET log_seq = ?2, last_seen_ms = ?3,"
                  " logs_dropped = min(logs_dropped + ?4, ?5) WHERE id = ?1");
@@ -703,7 +763,7 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
     sqlite3_bind_int64(s, 5, DROPPED_MAX);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = prep(st, "DELETE FROM logs WHERE device = ? AND seq <= ?");
     if (!s)
         goto out_rollback;
@@ -711,7 +771,7 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
     sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip) - KOS__SRV_LOG_RING);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = NULL;
     if (!exec(st, "COMMIT"))
         goto out_rollback;
@@ -722,8 +782,8 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
 out_rollback:
     if (rc == KOS_STATUS_IO)
         db_failed(st, "storing log records");
-    sqlite3_finalize(s);
-    sqlite3_finalize(ins);
+    unprep(st, s);
+    unprep(st, ins);
     rollback(st);
     return rc;
 }
@@ -742,7 +802,7 @@ json_t *kos__store_logs_json(struct kos__store *st, const char *id, uint64_t aft
     if (sqlite3_step(s) != SQLITE_ROW)
         goto out;
     dropped = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = prep(st, "SELECT seq, device_seq, time_ns, app, level, text, console FROM logs"
                  " WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
     if (!s || !(recs = json_array()))
@@ -769,7 +829,7 @@ json_t *kos__store_logs_json(struct kos__store *st, const char *id, uint64_t aft
     out = json_pack("{s:O, s:I, s:o}", "records", recs, "dropped", (json_int_t)dropped, "next",
                     kos__json_u64(next));
 out:
-    sqlite3_finalize(s);
+    unprep(st, s);
     json_decref(recs);
     return out;
 }
@@ -823,7 +883,7 @@ kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
         goto out_rollback;
     }
     last = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = NULL;
     ins = prep(st, "INSERT INTO traces (device, seq, time_ns, kind, app, peer, server, protocol,"
                    " channel, label, status, req_len, rep_len, dur_ns, verified)"
@@ -852,7 +912,7 @@ kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
         if (sqlite3_step(ins) != SQLITE_DONE)
             goto out_rollback;
     }
-    sqlite3_finalize(ins);
+    unprep(st, ins);
     ins = NULL;
     s = prep(st, "UPDATE devices SET trace_seq = ?2, last_seen_ms = ?3,"
                  " traces_dropped = min(traces_dropped + ?4, ?5) WHERE id = ?1");
@@ -866,7 +926,7 @@ kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
     sqlite3_bind_int64(s, 5, DROPPED_MAX);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = prep(st, "DELETE FROM traces WHERE device = ? AND seq <= ?");
     if (!s)
         goto out_rollback;
@@ -874,7 +934,7 @@ kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
     sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip) - KOS__SRV_TRACE_RING);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = NULL;
     if (!exec(st, "COMMIT"))
         goto out_rollback;
@@ -885,8 +945,8 @@ kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
 out_rollback:
     if (rc == KOS_STATUS_IO)
         db_failed(st, "storing trace records");
-    sqlite3_finalize(s);
-    sqlite3_finalize(ins);
+    unprep(st, s);
+    unprep(st, ins);
     rollback(st);
     return rc;
 }
@@ -920,7 +980,7 @@ json_t *kos__store_traces_json(struct kos__store *st, const char *id, uint64_t a
     if (sqlite3_step(s) != SQLITE_ROW)
         goto out;
     dropped = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    unprep(st, s);
     s = prep(st, "SELECT seq, time_ns, kind, app, peer, server, protocol, channel, label, status,"
                  " req_len, rep_len, dur_ns, verified FROM traces"
                  " WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
@@ -963,7 +1023,7 @@ json_t *kos__store_traces_json(struct kos__store *st, const char *id, uint64_t a
     out = json_pack("{s:O, s:I, s:o}", "records", recs, "dropped", (json_int_t)dropped, "next",
                     kos__json_u64(next));
 out:
-    sqlite3_finalize(s);
+    unprep(st, s);
     json_decref(recs);
     return out;
 }
@@ -986,7 +1046,7 @@ kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const
     sqlite3_bind_int64(s, 3, kos__now_ms());
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     cid = sqlite3_last_insert_rowid(st->db);
     s = prep(st, "DELETE FROM commands WHERE device = ?1 AND id < (SELECT min(id) FROM"
                  " (SELECT id FROM commands WHERE device = ?1 ORDER BY id DESC LIMIT ?2))");
@@ -996,7 +1056,7 @@ kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const
     sqlite3_bind_int(s, 2, (int)KOS__SRV_COMMANDS_KEPT);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (!exec(st, "COMMIT")) {
         s = NULL;
         goto out_rollback;
@@ -1006,7 +1066,7 @@ kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const
 
 out_rollback:
     db_failed(st, "recording a command");
-    sqlite3_finalize(s);
+    unprep(st, s);
     rollback(st);
     return KOS_STATUS_IO;
 }
@@ -1029,7 +1089,7 @@ kos_status_t kos__store_command_done(struct kos__store *st, const char *id, uint
     sqlite3_bind_int64(s, 4, (sqlite3_int64)cmd_id);
     sqlite3_bind_text(s, 5, id, -1, SQLITE_STATIC);
     step = sqlite3_step(s);
-    sqlite3_finalize(s);
+    unprep(st, s);
     if (step != SQLITE_DONE)
         return db_failed(st, "recording a command's result");
     return sqlite3_changes(st->db) ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;

@@ -113,6 +113,7 @@ struct conn {
 
 struct gen {
     enum mode mode;
+    bool send_ca; /* --send-ca */
     enum phase phase;
     struct event_base *base;
     SSL_CTX *ctx;
@@ -265,8 +266,10 @@ static X509 *cert_from_pem(const char *pem)
 }
 
 /* The client context both modes use: TLS 1.3, no tickets, idle buffers
- * released (as the tunnel's), the server verified against `ca`. */
-static SSL_CTX *client_ctx(X509 *ca)
+ * released, the certificate sent without its CA (as the tunnel's; with
+ * send_ca, with it, as OpenSSL does by default), the server verified
+ * against `ca`. */
+static SSL_CTX *client_ctx(X509 *ca, bool send_ca)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
@@ -277,7 +280,7 @@ static SSL_CTX *client_ctx(X509 *ca)
     }
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | (send_ca ? 0 : SSL_MODE_NO_AUTO_CHAIN));
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     return ctx;
@@ -859,7 +862,7 @@ static void api_answer(struct evhttp_request *req, void *arg)
                 e ? e : "(an answer without what it should hold)");
     } else if (!g->ctx) {
         X509 *cax = cert_from_pem(ca);
-        g->ctx = cax && set_address(g, addr) ? client_ctx(cax) : NULL;
+        g->ctx = cax && set_address(g, addr) ? client_ctx(cax, g->send_ca) : NULL;
         X509_free(cax);
         if (!g->ctx)
             say("kos: Studio's CA or device address (%s) is not usable", addr);
@@ -970,7 +973,7 @@ static bool mqtt_certify(struct gen *g, const char *dir)
         return false;
     }
     cax = cert_from_pem(kos__ca_cert_pem(ca));
-    g->ctx = cax ? client_ctx(cax) : NULL;
+    g->ctx = cax ? client_ctx(cax, g->send_ca) : NULL;
     X509_free(cax);
     if (!g->ctx)
         goto out;
@@ -1009,6 +1012,7 @@ enum {
     OPT_SETTLE,
     OPT_HOLD,
     OPT_TIMEOUT,
+    OPT_SEND_CA,
 };
 
 static const struct kos__opt opts[] = {
@@ -1023,6 +1027,7 @@ static const struct kos__opt opts[] = {
     {"settle", 0, "S", OPT_SETTLE},
     {"hold", 0, "S", OPT_HOLD},
     {"timeout", 0, "S", OPT_TIMEOUT},
+    {"send-ca", 0, NULL, OPT_SEND_CA},
 };
 
 static void usage(FILE *f)
@@ -1039,7 +1044,9 @@ static void usage(FILE *f)
             "  --pid PID        the server whose memory and CPU time to read\n"
             "  --settle S       seconds between all up and the first reading (default %u)\n"
             "  --hold S         seconds from then to the second reading (default %u)\n"
-            "  --timeout S      a phase that takes longer fails (default %u)\n",
+            "  --timeout S      a phase that takes longer fails (default %u)\n"
+            "  --send-ca        send the CA with each client certificate, as OpenSSL\n"
+            "                   does by default (the tunnel does not)\n",
             SETTLE_DEFAULT, HOLD_DEFAULT_S, TIMEOUT_DEFAULT);
 }
 
@@ -1081,6 +1088,9 @@ int main(int argc, char **argv)
             break;
         case OPT_CONNECT:
             connect = v;
+            break;
+        case OPT_SEND_CA:
+            g.send_ca = true;
             break;
         case OPT_PID:
             if (!kos__opts_number(&p, "pid", v, 1, 4194304, "a process id", &n))

@@ -19,7 +19,9 @@
 # Environment: RUNS (3), LINKS ("1000 10000"), HANDSHAKES (4000; 0: none),
 # CONCURRENCY (64), SETTLE (3 s), HOLD (35 s: one round of pings),
 # PIN (1: the servers on CPU 1, the generator on CPU 0, when there are two),
-# SIDES ("kos mqtt": either alone for a quick look).
+# SIDES ("kos mqtt": either alone for a quick look), SEND_CA (0; 1: the
+# clients send their CA with their certificates, as OpenSSL does by
+# default and the tunnel did before; the tunnel no longer does).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build/dev}
@@ -33,7 +35,10 @@ SETTLE=${SETTLE:-3}
 HOLD=${HOLD:-35}
 PIN=${PIN:-1}
 SIDES=${SIDES:-kos mqtt}
-mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+SEND_CA=${SEND_CA:-0}
+send_ca=()
+[ "$SEND_CA" = 1 ] && send_ca=(--send-ca)
+. bench/link/lib.sh
 
 for f in "$tool" "$gen" "$mosquitto"; do
   [ -x "$f" ] || { echo "run.sh: $f is missing (build with cmake --build --preset dev; scripts/install-deps.sh installs mosquitto)" >&2; exit 1; }
@@ -54,20 +59,12 @@ done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kos-bench-link.XXXXXX")
 results=$WORK/results
 studio=""
-mq_pid=""
 
 stop_studio() {
   if [ -n "$studio" ]; then
     "$tool" server.stop --data "$studio" >/dev/null 2>&1 || true
     rm -rf "$studio"
     studio=""
-  fi
-}
-stop_mosquitto() {
-  if [ -n "$mq_pid" ]; then
-    kill -TERM "$mq_pid" 2>/dev/null || true
-    wait "$mq_pid" 2>/dev/null || true
-    mq_pid=""
   fi
 }
 cleanup() {
@@ -85,45 +82,11 @@ if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   gen_cpu=(taskset -c 0)
 fi
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_studio: a Studio in a new scratch folder; sets studio and spid.
 start_studio() {
   studio=$(mktemp -d "$WORK/studio.XXXXXX")
   "${server_cpu[@]}" "$tool" server.start --data "$studio" --port 0 --device-port "$(free_port)" >/dev/null
   spid=$(awk '$1 == "pid" { print $2 }' "$studio/studio.run")
-}
-
-# start_mosquitto: a broker on a free port with the run's certificates;
-# sets mq_port and mq_pid.
-start_mosquitto() {
-  local conf=$WORK/mq/mosquitto.conf
-  mq_port=$(free_port)
-  {
-    [ "$(id -u)" -eq 0 ] && echo "user root" # else it would drop to 'mosquitto', who cannot read the keys
-    echo "persistence false"
-    echo "log_dest file $WORK/mq/mosquitto.log"
-    echo "listener $mq_port 127.0.0.1"
-    echo "cafile $WORK/mq/ca.crt"
-    echo "certfile $WORK/mq/server.crt"
-    echo "keyfile $WORK/mq/server.key"
-    echo "tls_version tlsv1.3"
-    echo "require_certificate true"
-    echo "use_identity_as_username true"
-    [ -n "${MQ_EXTRA:-}" ] && echo "$MQ_EXTRA"
-  } >"$conf"
-  "${server_cpu[@]}" "$mosquitto" -c "$conf" 2>>"$WORK/mq/mosquitto.err" &
-  mq_pid=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$mq_port") 2>/dev/null && return 0
-    kill -0 "$mq_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "run.sh: mosquitto did not start:" >&2
-  cat "$WORK/mq/mosquitto.err" "$WORK/mq/mosquitto.log" >&2 2>/dev/null || true
-  exit 1
 }
 
 # kos_links N RUN / mqtt_links N RUN / kos_handshakes RUN / mqtt_handshakes RUN
@@ -132,7 +95,7 @@ side() { case " $SIDES " in *" $1 "*) return 0 ;; esac; return 1; }
 kos_links() {
   side kos || return 0
   start_studio
-  "${gen_cpu[@]}" "$gen" kos --studio "$studio" --links "$1" --pid "$spid" \
+  "${gen_cpu[@]}" "$gen" kos "${send_ca[@]}" --studio "$studio" --links "$1" --pid "$spid" \
     --concurrency "$CONCURRENCY" --settle "$SETTLE" --hold "$HOLD" | grep -v '^registered' |
     sed "s/^/run=$2 /" | tee -a "$results"
   stop_studio
@@ -140,7 +103,7 @@ kos_links() {
 mqtt_links() {
   side mqtt || return 0
   start_mosquitto
-  "${gen_cpu[@]}" "$gen" mqtt --certs "$WORK/mq" --connect "127.0.0.1:$mq_port" --links "$1" \
+  "${gen_cpu[@]}" "$gen" mqtt "${send_ca[@]}" --certs "$WORK/mq" --connect "127.0.0.1:$mq_port" --links "$1" \
     --pid "$mq_pid" --concurrency "$CONCURRENCY" --settle "$SETTLE" --hold "$HOLD" |
     sed "s/^/run=$2 /" | tee -a "$results"
   stop_mosquitto
@@ -148,14 +111,14 @@ mqtt_links() {
 kos_handshakes() {
   side kos || return 0
   start_studio
-  "${gen_cpu[@]}" "$gen" kos --studio "$studio" --handshakes "$HANDSHAKES" --pid "$spid" \
+  "${gen_cpu[@]}" "$gen" kos "${send_ca[@]}" --studio "$studio" --handshakes "$HANDSHAKES" --pid "$spid" \
     --concurrency "$CONCURRENCY" | grep -v '^registered' | sed "s/^/run=$1 /" | tee -a "$results"
   stop_studio
 }
 mqtt_handshakes() {
   side mqtt || return 0
   start_mosquitto
-  "${gen_cpu[@]}" "$gen" mqtt --certs "$WORK/mq" --connect "127.0.0.1:$mq_port" \
+  "${gen_cpu[@]}" "$gen" mqtt "${send_ca[@]}" --certs "$WORK/mq" --connect "127.0.0.1:$mq_port" \
     --handshakes "$HANDSHAKES" --pid "$mq_pid" --concurrency "$CONCURRENCY" |
     sed "s/^/run=$1 /" | tee -a "$results"
   stop_mosquitto
@@ -167,32 +130,15 @@ echo "# kos-server $("$build/bin/kos-server" --version 2>/dev/null | head -1), $
   "$(openssl version), $(nproc) CPUs, open files $nofile${server_cpu:+, pinned}"
 for run in $(seq "$RUNS"); do
   for n in $LINKS; do
-    if [ $((run % 2)) -eq 1 ]; then
-      kos_links "$n" "$run"
-      mqtt_links "$n" "$run"
-    else
-      mqtt_links "$n" "$run"
-      kos_links "$n" "$run"
-    fi
+    alternate "$run" kos_links mqtt_links "$n"
   done
   if [ "$HANDSHAKES" -gt 0 ]; then
-    if [ $((run % 2)) -eq 1 ]; then
-      kos_handshakes "$run"
-      mqtt_handshakes "$run"
-    else
-      mqtt_handshakes "$run"
-      kos_handshakes "$run"
-    fi
+    alternate "$run" kos_handshakes mqtt_handshakes
   fi
 done
 
 # The summary: per-link memory and its ratio, handshakes per second and theirs.
-awk '
-function v(line, key,   i, n, kv) {
-  n = split(line, kv, " ")
-  for (i = 1; i <= n; i++) if (index(kv[i], key "=") == 1) return substr(kv[i], length(key) + 2)
-  return ""
-}
+awk "$kv_awk"'
 { run = v($0, "run"); kind = $2; who = $3; n = v($0, "n"); if (run > maxrun) maxrun = run }
 kind == "links" { rss[run, n, who] = v($0, "per_link_rss_kib"); pss[run, n, who] = v($0, "per_link_pss_kib")
   if (!(n in seen)) { seen[n] = 1; ns[++nn] = n } }

@@ -11,12 +11,17 @@
  *         with fflush + fdatasync per line (the peer with log_server's
  *         durability when it persists with fsync).
  *
+ *   flood N records through log_server as log does, after a wait (so
+ *         that a device's link is up first), and only log_server's rate:
+ *         the local side of bench/link/log_rate.sh, which counts the
+ *         records that reach a Studio's event stream.
+ *
  *   sign  Ed25519 signatures per second through key_store
  *         (kos_keystore_sign, 64-byte messages, one call each) against
  *         OpenSSL's EVP_DigestSign on a key of the app's own, in the same
  *         process, set up per signature as key_store does.
  *
- * Arguments: rng MB | log N | sign N. Prints figures and ratios; exit
+ * Arguments: rng MB | log N | flood N WAIT_MS | sign N. Prints figures and ratios; exit
  * status 0 whatever they are: this is a measurement, not a test.
  */
 #include <stdio.h>
@@ -86,31 +91,53 @@ static int bench_rng(kos_dir_t *dir, unsigned mb)
     return 0;
 }
 
-static int bench_log(kos_dir_t *dir, unsigned n)
+/* Writes n records through log_server, one synchronous call each, as fast
+ * as it takes them; returns records per second (0: a write failed), with
+ * the records the rate limit dropped in *busy. */
+static double log_records(kos_logsrv_t *ls, unsigned n, unsigned *busy)
 {
-    kos_logsrv_t *ls;
-    kos_status_t st = kos_logsrv_open(dir, 10000, &ls);
     char line[128];
-    FILE *f;
-    double t0, kos, buffered, synced;
-    unsigned busy = 0;
+    double t0 = now_s();
+    kos_status_t st;
 
-    if (st) {
-        kos_log_error("bench: log open: %s", kos_status_str(st));
-        return 1;
-    }
-    t0 = now_s();
+    *busy = 0;
     for (unsigned i = 0; i < n; i++) {
         snprintf(line, sizeof(line), "bench record %u: sensor 7 temperature 21.5 C humidity 40%%",
                  i);
         st = kos_logsrv_write(ls, KOS_LOG_INFO, line, NULL);
-        busy += st == KOS_STATUS_BUSY;
+        *busy += st == KOS_STATUS_BUSY;
         if (st && st != KOS_STATUS_BUSY) {
             kos_log_error("bench: log write: %s", kos_status_str(st));
-            return 1;
+            return 0;
         }
     }
-    kos = n / (now_s() - t0);
+    return n / (now_s() - t0);
+}
+
+/* log_server, opened for the log benches; NULL after saying why not. */
+static kos_logsrv_t *log_open(kos_dir_t *dir)
+{
+    kos_logsrv_t *ls;
+    kos_status_t st = kos_logsrv_open(dir, 10000, &ls);
+
+    if (st) {
+        kos_log_error("bench: log open: %s", kos_status_str(st));
+        return NULL;
+    }
+    return ls;
+}
+
+static int bench_log(kos_dir_t *dir, unsigned n)
+{
+    kos_logsrv_t *ls = log_open(dir);
+    FILE *f;
+    double t0, kos, buffered, synced;
+    unsigned busy;
+
+    if (!ls)
+        return 1;
+    if ((kos = log_records(ls, n, &busy)) == 0)
+        return 1;
 
     f = fopen("/data/bench_fprintf.log", "w");
     if (!f) {
@@ -144,6 +171,24 @@ static int bench_log(kos_dir_t *dir, unsigned n)
                  n, kos, busy, buffered, synced, kos / buffered, kos / synced);
     kos_logsrv_close(ls);
     return 0;
+}
+
+static int bench_flood(kos_dir_t *dir, unsigned n, unsigned wait_ms)
+{
+    kos_logsrv_t *ls = log_open(dir);
+    double kos;
+    unsigned busy;
+
+    if (!ls)
+        return 1;
+    usleep(wait_ms * 1000u);
+    kos_log_info("bench flood: writing %u records", n);
+    kos = log_records(ls, n, &busy);
+    if (kos > 0)
+        kos_log_info("bench flood %u records: log_server %.0f records/s (%u dropped)", n, kos,
+                     busy);
+    kos_logsrv_close(ls);
+    return kos > 0 ? 0 : 1;
 }
 
 /* n signatures of 64-byte messages with an in-process Ed25519 key. */
@@ -225,10 +270,13 @@ int main(int argc, char **argv)
         rc = bench_rng(dir, (unsigned)strtoul(argv[2], NULL, 10));
     else if (argc > 2 && !strcmp(argv[1], "log"))
         rc = bench_log(dir, (unsigned)strtoul(argv[2], NULL, 10));
+    else if (argc > 3 && !strcmp(argv[1], "flood"))
+        rc = bench_flood(dir, (unsigned)strtoul(argv[2], NULL, 10),
+                         (unsigned)strtoul(argv[3], NULL, 10));
     else if (argc > 2 && !strcmp(argv[1], "sign"))
         rc = bench_sign(dir, (unsigned)strtoul(argv[2], NULL, 10));
     else
-        kos_log_error("usage: bench_poukai rng MB | log N | sign N");
+        kos_log_error("usage: bench_poukai rng MB | log N | flood N WAIT_MS | sign N");
     kos_app_close(app);
     return rc;
 }

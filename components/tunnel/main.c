@@ -52,6 +52,9 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
@@ -672,6 +675,10 @@ static void attempt(struct tun *t)
         return;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    /* The link's messages are small and often wait for an answer (a
+     * command's result, credit): each goes out at once, not held back by
+     * Nagle's algorithm until the last is acknowledged. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     ssl = SSL_new(t->tls.ctx);
     if (!ssl) {
         close(fd);
@@ -940,7 +947,7 @@ static kos_status_t item(struct tun *t, const char *name, char *buf, size_t cap,
 
 /* Sets up TLS from the bundle: the device certificate and the provider's
  * key for it, the server's CA, TLS 1.3 only, no tickets, released
- * buffers. Returns 0, or 1 after saying why the link is off. */
+ * buffers, no CA sent. Returns 0, or 1 after saying why the link is off. */
 static int setup_tls(struct tun *t)
 {
     static char pem[KOS_KEYSTORE_ITEM_MAX + 1];
@@ -972,7 +979,10 @@ static int setup_tls(struct tun *t)
     /* A connection that ends without TLS's close_notify is an ended
      * connection, not an error: the link frames its own messages. */
     SSL_CTX_set_options(t->tls.ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(t->tls.ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* The device's certificate alone, not its issuer: the server holds
+     * its device CA (docs/link.md, "Transport"), and the CA sent along
+     * costs it a certificate decode per handshake. */
+    SSL_CTX_set_mode(t->tls.ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
     SSL_CTX_set_verify(t->tls.ctx, SSL_VERIFY_PEER, NULL);
     if ((st = item(t, "identity_cert", pem, sizeof(pem), &len))) {
         kos_log_warn("no identity_cert in the key bundle (%s): the link is off",

@@ -125,7 +125,8 @@ test(async (t) => {
   // ---- a new system: the templates' commands, nothing run by the server
   await page.click('#nav-new');
   await page.waitForURL(studio.base + '#/new');
-  assert.ok(await page.locator('#view-new').isVisible());
+  // The URL changes before the page's hashchange handler shows the view.
+  await page.locator('#view-new').waitFor({ state: 'visible' });
   assert.ok(await page.locator('#view-list').isHidden());
   const templates = await page.locator('#templates [data-template]').evaluateAll(
     (els) => els.map((e) => [e.dataset.template, e.querySelector('code').textContent]));
@@ -134,5 +135,6 @@ test(async (t) => {
   assert.match(await txt('new-device-address'), new RegExp(`^127\\.0\\.0\\.1:${studio.devicePort}$`));
   await page.click('#home');
   await page.waitForURL(studio.base + '#/');
-  assert.ok(await page.locator('#view-list').isVisible());
+  await page.locator('#view-list').waitFor({ state: 'visible' });
+  assert.ok(await page.locator('#view-new').isHidden());
 });
