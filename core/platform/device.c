@@ -1,0 +1,251 @@
+/*
+ * device.c - the `qemu-arm-virt` device platform (core/platform.h): KOS
+ * Core as PID 1 of a Linux kernel, started from the initramfs that
+ * `kos-tool bootstrap` puts on the boot partition.
+ *
+ * Start-up mounts the pseudo file systems, makes /dev/console the console,
+ * loads the kernel modules the initramfs lists in /lib/modules/kos/order
+ * (in that order: each after those it depends on), waits for the data
+ * partition (kos.data= on the kernel command line, else /dev/vda2) and
+ * mounts it on /data, which holds (docs/boards.md):
+ *
+ *   store/      the boot store (manifest/store.h)
+ *   trust/<id>.pub the release public keys the device trusts
+ *   keys/       the device's key bundle (kos-tool keys.generate --device)
+ *   apps/       the apps' data directories
+ *
+ * What stays true: every wait is bounded; a failure is said on the console
+ * with what was missing and where; the machine is then powered off rather
+ * than PID 1 exiting (which would panic the kernel).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "console_int.h"
+#include "platform.h"
+
+#define DEVICE_DATA_DEFAULT "/dev/vda2"
+#define DEVICE_DATA_MOUNT   "/data"
+#define DEVICE_MODULES_DIR  "/lib/modules/kos"
+#define DEVICE_MODULES_MAX  32   /* modules the order file may list */
+#define DEVICE_WAIT_MS      60000 /* for the data partition to appear: TCG is slow */
+
+static struct kos__console device_con = {.fd = STDOUT_FILENO, .file_fd = -1};
+
+#define say(...) kos__console_printf(&device_con, "kos-init", __VA_ARGS__)
+
+void kos__platform_say(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    say("%s", line);
+}
+
+const char *kos__platform_name(void)
+{
+    return "qemu-arm-virt";
+}
+
+/* Mounts a pseudo file system on `dir`, making dir; an already mounted one
+ * (EBUSY) is fine. */
+static int mount_pseudo(const char *src, const char *dir, const char *type, unsigned long flags,
+                        const char *data)
+{
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        say("cannot make %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (mount(src, dir, type, flags, data) < 0 && errno != EBUSY) {
+        say("cannot mount %s on %s: %s", type, dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Makes /dev/console standard input, output and error. */
+static void open_console(void)
+{
+    int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+    if (fd < 0)
+        return; /* the kernel's own console fds are still there */
+    for (int i = 0; i < 3; i++)
+        dup2(fd, i);
+    if (fd > 2)
+        close(fd);
+}
+
+/* The value of `key=` on the kernel command line into out, or def. */
+static void cmdline_get(const char *key, const char *def, char *out, size_t cap)
+{
+    char line[4096];
+    size_t klen = strlen(key);
+    ssize_t n = 0;
+    int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+
+    snprintf(out, cap, "%s", def);
+    if (fd >= 0) {
+        n = read(fd, line, sizeof(line) - 1);
+        close(fd);
+    }
+    if (n <= 0)
+        return;
+    line[n] = '\0';
+    for (char *save = NULL, *w = strtok_r(line, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+        if (strncmp(w, key, klen) == 0 && w[klen] == '=' && w[klen + 1] != '\0')
+            snprintf(out, cap, "%s", w + klen + 1);
+}
+
+/* Loads the modules /lib/modules/kos/order lists, in order. One already
+ * loaded (or built in) is fine. */
+static int load_modules(void)
+{
+    char list[DEVICE_MODULES_MAX * 64], path[128];
+    int fd = open(DEVICE_MODULES_DIR "/order", O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+    int loaded = 0;
+
+    if (fd < 0)
+        return 0; /* a kernel with everything built in */
+    n = read(fd, list, sizeof(list) - 1);
+    close(fd);
+    if (n < 0) {
+        say("cannot read %s/order: %s", DEVICE_MODULES_DIR, strerror(errno));
+        return -1;
+    }
+    list[n] = '\0';
+    for (char *save = NULL, *m = strtok_r(list, "\n", &save); m; m = strtok_r(NULL, "\n", &save)) {
+        snprintf(path, sizeof(path), "%s/%.64s.ko", DEVICE_MODULES_DIR, m);
+        int mfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (mfd < 0) {
+            say("cannot open module %s: %s", path, strerror(errno));
+            return -1;
+        }
+        long r = syscall(SYS_finit_module, mfd, "", 0);
+        int e = errno;
+        close(mfd);
+        if (r < 0 && e != EEXIST) {
+            say("cannot load module %s: %s", path, strerror(e));
+            return -1;
+        }
+        loaded++;
+    }
+    say("loaded %d kernel modules", loaded);
+    return 0;
+}
+
+/* Waits, at most DEVICE_WAIT_MS, for block device `dev` to appear. */
+static int wait_device(const char *dev)
+{
+    struct timespec tick = {0, 50 * 1000000L};
+    struct stat st;
+
+    for (int waited = 0; waited < DEVICE_WAIT_MS; waited += 50) {
+        if (stat(dev, &st) == 0 && S_ISBLK(st.st_mode))
+            return 0;
+        nanosleep(&tick, NULL);
+    }
+    say("the data partition %s did not appear in %d s (kos.data= on the kernel command line "
+        "names it)",
+        dev, DEVICE_WAIT_MS / 1000);
+    return -1;
+}
+
+/* The trusted keys: every *.pub in /data/trust, at most as many as fit. */
+static int find_trust(struct kos__platform_boot *b)
+{
+    DIR *d = opendir(DEVICE_DATA_MOUNT "/trust");
+    struct dirent *e;
+    size_t cap = sizeof(b->trust) / sizeof(b->trust[0]);
+
+    if (!d) {
+        say("no trusted release keys: cannot open %s/trust: %s", DEVICE_DATA_MOUNT,
+            strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(d)) && b->n_trust < cap) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && strcmp(e->d_name + len - 4, ".pub") == 0)
+            snprintf(b->trust[b->n_trust++], sizeof(b->trust[0]), "%s/trust/%.200s",
+                     DEVICE_DATA_MOUNT, e->d_name);
+    }
+    closedir(d);
+    if (b->n_trust == 0) {
+        say("no trusted release keys: %s/trust holds no .pub file", DEVICE_DATA_MOUNT);
+        return -1;
+    }
+    return 0;
+}
+
+int kos__platform_start(struct kos__platform_boot *b)
+{
+    char dev[128];
+    struct stat st;
+
+    memset(b, 0, sizeof(*b));
+    b->console_fd = STDOUT_FILENO;
+    /* devtmpfs first: /dev/console is where every later line goes. */
+    if (mount_pseudo("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") < 0)
+        return -1;
+    open_console();
+    if (mount_pseudo("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+        mount_pseudo("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+        mount_pseudo("run", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
+        mount_pseudo("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0 ||
+        mount_pseudo("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                     NULL) < 0)
+        return -1;
+    say("KOS on %s: mounted /proc, /sys, /dev, /run", kos__platform_name());
+    if (load_modules() < 0)
+        return -1;
+    cmdline_get("kos.data", DEVICE_DATA_DEFAULT, dev, sizeof(dev));
+    if (wait_device(dev) < 0)
+        return -1;
+    if (mkdir(DEVICE_DATA_MOUNT, 0755) < 0 && errno != EEXIST) {
+        say("cannot make %s: %s", DEVICE_DATA_MOUNT, strerror(errno));
+        return -1;
+    }
+    if (mount(dev, DEVICE_DATA_MOUNT, "ext4", MS_NOSUID | MS_NODEV, NULL) < 0) {
+        say("cannot mount the data partition %s (ext4) on %s: %s", dev, DEVICE_DATA_MOUNT,
+            strerror(errno));
+        return -1;
+    }
+    say("mounted the data partition %s on %s", dev, DEVICE_DATA_MOUNT);
+    if (find_trust(b) < 0)
+        return -1;
+    snprintf(b->store_dir, sizeof(b->store_dir), "%s/store", DEVICE_DATA_MOUNT);
+    snprintf(b->state_dir, sizeof(b->state_dir), "%s/apps", DEVICE_DATA_MOUNT);
+    if (stat(DEVICE_DATA_MOUNT "/keys", &st) == 0 && S_ISDIR(st.st_mode))
+        snprintf(b->keys_dir, sizeof(b->keys_dir), "%s/keys", DEVICE_DATA_MOUNT);
+    return 0;
+}
+
+void kos__platform_end(enum kos__platform_end how)
+{
+    struct timespec forever = {3600, 0};
+
+    say("%s", how == KOS__PLATFORM_REBOOT ? "rebooting" : "the system has ended; powering off");
+    sync();
+    if (umount2(DEVICE_DATA_MOUNT, 0) < 0 && errno != EINVAL)
+        (void)umount2(DEVICE_DATA_MOUNT, MNT_DETACH);
+    sync();
+    reboot(how == KOS__PLATFORM_REBOOT ? RB_AUTOBOOT : RB_POWER_OFF);
+    /* reboot() returned: it was refused. PID 1 must not exit. */
+    say("the kernel refused to %s: %s", how == KOS__PLATFORM_REBOOT ? "reboot" : "power off",
+        strerror(errno));
+    for (;;)
+        nanosleep(&forever, NULL);
+}
