@@ -25,12 +25,12 @@ enum kos__platform_end {
 
 /* What the platform found at start-up, for kos_core_run(). */
 struct kos__platform_boot {
-    char store_dir[256];   /* the boot store's folder, or "" for none */
-    char state_dir[256];   /* where apps' data directories live, or "" */
-    char keys_dir[256];    /* the device key bundle, or "" for none */
-    char trust[8][256];    /* the trusted release public keys (PEM paths) */
+    char store_dir[256]; /* the boot store's folder, or "" for none */
+    char state_dir[256]; /* where apps' data directories live, or "" */
+    char keys_dir[256];  /* the device key bundle, or "" for none */
+    char trust[8][256];  /* the trusted release public keys (PEM paths) */
     size_t n_trust;
-    int console_fd;        /* where console lines go */
+    int console_fd; /* where console lines go */
 };
 
 /* The platform's name as a platform spec writes it ("sim",

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -37,8 +38,12 @@
 #define DEVICE_DATA_DEFAULT "/dev/vda2"
 #define DEVICE_DATA_MOUNT   "/data"
 #define DEVICE_MODULES_DIR  "/lib/modules/kos"
-#define DEVICE_MODULES_MAX  32   /* modules the order file may list */
+#define DEVICE_MODULES_MAX  32    /* modules the order file may list */
 #define DEVICE_WAIT_MS      60000 /* for the data partition to appear: TCG is slow */
+/* The descriptor limit PID 1 gets (the kernel starts it at 1024/4096):
+ * systemd's, so that a sandboxed binary can sit at fd max_files (up to the
+ * manifest's KOS__MF_MAX_FILES) below Core's own limit, as on sim. */
+#define DEVICE_NOFILE 524288
 
 static struct kos__console device_con = {.fd = STDOUT_FILENO, .file_fd = -1};
 
@@ -73,6 +78,20 @@ static int mount_pseudo(const char *src, const char *dir, const char *type, unsi
         say("cannot mount %s on %s: %s", type, dir, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+/* pivot_root(2), which every sandbox uses, refuses a root that is the
+ * initramfs's own rootfs (a mount without a parent). So / becomes a bind
+ * mount of itself, moved over the rootfs, as switch_root would put a new
+ * file system there; the files stay where they are, nothing is copied. */
+static int leave_rootfs(void)
+{
+    if (mkdir("/.root", 0700) < 0 && errno != EEXIST)
+        return -1;
+    if (mount("/", "/.root", NULL, MS_BIND, NULL) < 0 || chdir("/.root") < 0 ||
+        mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+        return -1;
     return 0;
 }
 
@@ -197,6 +216,13 @@ int kos__platform_start(struct kos__platform_boot *b)
 
     memset(b, 0, sizeof(*b));
     b->console_fd = STDOUT_FILENO;
+    if (getpid() == 1 && leave_rootfs() < 0) {
+        int e = errno;
+        (void)mount_pseudo("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+        open_console();
+        say("cannot make / a mount of its own over the initramfs: %s", strerror(e));
+        return -1;
+    }
     /* devtmpfs first: /dev/console is where every later line goes. */
     if (mount_pseudo("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") < 0)
         return -1;
@@ -208,6 +234,11 @@ int kos__platform_start(struct kos__platform_boot *b)
         mount_pseudo("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                      NULL) < 0)
         return -1;
+    struct rlimit nofile = {DEVICE_NOFILE, DEVICE_NOFILE};
+    if (setrlimit(RLIMIT_NOFILE, &nofile) < 0) {
+        say("cannot raise the descriptor limit to %d: %s", DEVICE_NOFILE, strerror(errno));
+        return -1;
+    }
     say("KOS on %s: mounted /proc, /sys, /dev, /run", kos__platform_name());
     if (load_modules() < 0)
         return -1;
