@@ -38,7 +38,7 @@ expect() { grep -qE -- "$1" "$OUT" || fail "expected a line matching: $1"; }
 # line_of REGEX: the number of the first line of $OUT matching, or fail.
 line_of() {
   local n
-  n=$(grep -nE -- "$1" "$OUT" | head -n1 | cut -d: -f1)
+  n=$({ grep -nE -- "$1" "$OUT" || true; } | head -n1 | cut -d: -f1)
   [ -n "$n" ] || fail "expected a line matching: $1"
   echo "$n"
 }
