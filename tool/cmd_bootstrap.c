@@ -65,8 +65,9 @@ struct bs {
     unsigned size_mib;
     bool force;
     char tools[BS_N_TOOLS][PATH_MAX];
-    char scratch[PATH_MAX]; /* the scratch folder, "" until made */
-    bool progress;          /* stderr is a terminal */
+    char scratch[PATH_MAX];                 /* the scratch folder, "" until made */
+    bool progress;                          /* stderr is a terminal */
+    char identity[2 * KOS__KEY_ID_LEN + 1]; /* the device's identity key id */
     int step;
 };
 
@@ -390,8 +391,8 @@ static int bootstrap(struct bs *b)
     bs_step(b, b->keys ? "copying the device's key bundle" : "making the device's key bundle");
     snprintf(p[5], sizeof(p[5]), "%s/data/keys", b->scratch);
     if (b->keys) {
-        static struct kos__bundle bundle;
-        if (kos__key_bundle_read(b->keys, &bundle, err, sizeof(err)) != KOS_STATUS_OK)
+        static struct kos__bundle given;
+        if (kos__key_bundle_read(b->keys, &given, err, sizeof(err)) != KOS_STATUS_OK)
             return bs_fail(b, "refusing key bundle %s: %s", b->keys, err);
         if (copy_tree(b, b->keys, p[5], 0))
             return 1;
@@ -415,10 +416,29 @@ static int bootstrap(struct bs *b)
             argv[argc++] = (char *)b->name;
         }
         argv[argc] = NULL;
+        /* keys.generate's report names the scratch folder: the bundle's
+         * key ids are said below instead. Its errors go to stderr. */
         fflush(stdout);
-        if (kos__tool_keys_generate(argc, argv) != 0)
+        int saved = dup(STDOUT_FILENO), nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (saved >= 0 && nul >= 0)
+            dup2(nul, STDOUT_FILENO);
+        rc = kos__tool_keys_generate(argc, argv);
+        fflush(stdout);
+        if (saved >= 0 && nul >= 0)
+            dup2(saved, STDOUT_FILENO);
+        if (saved >= 0)
+            close(saved);
+        if (nul >= 0)
+            close(nul);
+        if (rc != 0)
             return bs_fail(b, "the device's key bundle was not made (see above)");
     }
+    static struct kos__bundle made;
+    if (kos__key_bundle_read(p[5], &made, err, sizeof(err)) != KOS_STATUS_OK)
+        return bs_fail(b, "the device's key bundle: %s", err);
+    for (size_t i = 0; i < made.n; i++)
+        if (!strcmp(made.e[i].name, "identity"))
+            snprintf(b->identity, sizeof(b->identity), "%s", made.e[i].id);
 
     bs_step(b, "writing the U-Boot script");
     snprintf(p[6], sizeof(p[6]), "%s/boot.cmd", b->scratch);
@@ -496,10 +516,10 @@ static int bootstrap(struct bs *b)
         fputs("\r\033[K", stderr);
     printf("wrote %s (%u MiB): boot partition %u MiB (FAT: Image, initramfs.cpio.gz, boot.scr), "
            "data partition %u MiB (ext4 kos-data: the boot store with %s as generation %u, %zu "
-           "trusted key%s, the device's key bundle%s)\n"
+           "trusted key%s, the device's key bundle%s: identity key %s)\n"
            "boot it with: kos-tool run --platform qemu-arm-virt %s\n",
            b->out, total_mib, boot_mib, data_mib, b->image, gen, b->n_trust,
-           b->n_trust == 1 ? "" : "s", b->keys ? " from --keys" : "", b->out);
+           b->n_trust == 1 ? "" : "s", b->keys ? " from --keys" : "", b->identity, b->out);
     return 0;
 
 out_disk:
