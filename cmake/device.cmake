@@ -11,7 +11,22 @@
 set(KOS_DEVICE_BUILD_DIR ${CMAKE_BINARY_DIR}/device-aarch64)
 find_program(KOS_AARCH64_CC aarch64-linux-gnu-gcc)
 set(KOS_HAVE_DEVICE_BUILD OFF)
-if(KOS_AARCH64_CC)
+# Core's libraries for arm64 (Debian's multiarch packages): without one the
+# device build would fail, so there is none, and the reason is said.
+set(_kos_arm64_missing "")
+foreach(_lib libseccomp.so:libseccomp-dev libcap-ng.so:libcap-ng-dev libyaml.so:libyaml-dev
+             libzip.so:libzip-dev libcrypto.so:libssl-dev)
+  string(REPLACE ":" ";" _lib ${_lib})
+  list(GET _lib 0 _file)
+  list(GET _lib 1 _pkg)
+  if(NOT EXISTS /usr/lib/aarch64-linux-gnu/${_file})
+    list(APPEND _kos_arm64_missing ${_pkg}:arm64)
+  endif()
+endforeach()
+if(KOS_AARCH64_CC AND _kos_arm64_missing)
+  message(STATUS "No device build: ${_kos_arm64_missing} missing (scripts/install-deps.sh "
+                 "installs them)")
+elseif(KOS_AARCH64_CC)
   include(ExternalProject)
   set(KOS_HAVE_DEVICE_BUILD ON)
   ExternalProject_Add(kos_device
