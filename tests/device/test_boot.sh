@@ -5,7 +5,9 @@
 # <text>` form: kos-init (PID 1) loading the modules and mounting the data
 # partition, Core verifying generation 1 of the store, the system ready, its
 # self test passed (generation 1 good), the app's line, the system's end
-# and the power-off, after which QEMU exits with status 0. One boot: TCG on
+# and the power-off, after which QEMU exits with status 0. SIGTERM to
+# kos-tool stops QEMU (tried while U-Boot runs, before a second boot
+# starts). One boot: TCG on
 # a shared machine is slow, so the timeout is generous and nothing is timed.
 source "$(dirname "$0")/lib.sh"
 needs qemu-system-aarch64 qemu-system-arm
@@ -48,4 +50,20 @@ done
 k=$(line_of "^Starting kernel")
 bad=$(tail -n +"$((k + 1))" "$OUT" | grep -vE "$TS [a-z0-9_-]+: |^\[ *[0-9]+\.[0-9]+\] |^$" || true)
 [ -z "$bad" ] || fail "console lines after the kernel started not in the <timestamp> <name>: <text> form: $bad"
+
+# SIGTERM to kos-tool stops QEMU, and kos-tool returns.
+: >"$OUT"
+"$KOS_TOOL" run --platform qemu-arm-virt "$D" </dev/null >"$OUT" 2>&1 &
+PID=$!
+for _ in $(seq 600); do grep -q "^U-Boot 20" "$OUT" && break; sleep 0.1; done
+grep -q "^U-Boot 20" "$OUT" || { kill -KILL "$PID"; fail "U-Boot did not start within 60 s"; }
+QEMU=$(pgrep -P "$PID" qemu-system-aar || true)
+[ -n "$QEMU" ] || fail "no QEMU under kos-tool run"
+kill -TERM "$PID"
+for _ in $(seq 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$PID" 2>/dev/null || { kill -KILL "$QEMU" "$PID"; fail "kos-tool run did not end within 30 s of SIGTERM"; }
+wait "$PID" && RC=0 || RC=$?
+[ "$RC" -eq 0 ] || fail "kos-tool run stopped by SIGTERM: status $RC, not 0"
+! kill -0 "$QEMU" 2>/dev/null || fail "QEMU ($QEMU) still runs after kos-tool run ended"
+grep -q "terminating on signal 15" "$OUT" || fail "QEMU was not stopped by the SIGTERM"
 echo "PASS"
