@@ -4,11 +4,10 @@
 # host build, so that kos-tool bootstrap finds the qemu-arm-virt boot files
 # and the device test (tests/device) has aarch64 binaries.
 #
-# Sets KOS_DEVICE_BUILD_DIR (where the tree is, whether or not it builds)
-# and, when Debian's aarch64 cross compiler is installed, the target
-# kos_device (KOS_HAVE_DEVICE_BUILD). Without it, the host build goes on
-# and the device test says what to install.
-set(KOS_DEVICE_BUILD_DIR ${CMAKE_BINARY_DIR}/device-aarch64)
+# The tree is KOS_DEVICE_BUILD_DIR (set by the top CMakeLists.txt). When
+# Debian's aarch64 cross compiler and Core's arm64 libraries are installed,
+# the target kos_device builds it (KOS_HAVE_DEVICE_BUILD); otherwise the
+# host build goes on, and the device tests say what to install.
 find_program(KOS_AARCH64_CC aarch64-linux-gnu-gcc)
 set(KOS_HAVE_DEVICE_BUILD OFF)
 # Core's libraries for arm64 (Debian's multiarch packages): without one the
