@@ -73,15 +73,30 @@ struct bs {
 
 #define BS_STEPS 6
 
-/* One progress line on a terminal, rewritten in place. */
-static void bs_step(struct bs *b, const char *what)
+/* A signal that stops bootstrap (SIGINT, SIGTERM, SIGHUP), and the tool
+ * running then, which is stopped with it. */
+static volatile sig_atomic_t bs_signal, bs_child;
+
+static void bs_on_signal(int sig)
 {
-    b->step++;
-    if (b->progress)
-        fprintf(stderr, "\r\033[Kkos-tool %s: [%d/%d] %s", BS_CMD, b->step, BS_STEPS, what);
+    bs_signal = sig;
+    if (bs_child > 0)
+        kill((pid_t)bs_child, SIGTERM);
 }
 
 static int bs_fail(struct bs *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One progress line on a terminal, rewritten in place. Returns 1 after
+ * saying so when a signal stopped bootstrap, else 0. */
+static int bs_step(struct bs *b, const char *what)
+{
+    if (bs_signal)
+        return bs_fail(b, "stopped by %s; nothing was written", strsignal(bs_signal));
+    b->step++;
+    if (b->progress)
+        fprintf(stderr, "\r\033[Kkos-tool %s: [%d/%d] %s", BS_CMD, b->step, BS_STEPS, what);
+    return 0;
+}
 
 /* Says what failed (after clearing the progress line) and returns 1. */
 static int bs_fail(struct bs *b, const char *fmt, ...)
@@ -135,6 +150,7 @@ static int bs_run(struct bs *b, char *const argv[], const char *input)
     pid = fork();
     if (pid == 0) {
         int nul = open("/dev/null", O_WRONLY);
+        signal(SIGPIPE, SIG_DFL);
         if (dup2(in[0], 0) < 0 || dup2(nul, 1) < 0 || dup2(efd, 2) < 0)
             _exit(127);
         execv(argv[0], argv);
@@ -142,6 +158,10 @@ static int bs_run(struct bs *b, char *const argv[], const char *input)
         _exit(127);
     }
     close(in[0]);
+    if (pid > 0)
+        bs_child = pid;
+    if (pid > 0 && bs_signal)
+        kill(pid, SIGTERM); /* the signal came before bs_child was set */
     if (pid > 0 && input) {
         /* The inputs (an sfdisk script) are far below a pipe's buffer. */
         (void)!write(in[1], input, strlen(input));
@@ -153,6 +173,11 @@ static int bs_run(struct bs *b, char *const argv[], const char *input)
     }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    bs_child = 0;
+    if (bs_signal) {
+        close(efd);
+        return bs_fail(b, "stopped by %s; nothing was written", strsignal(bs_signal));
+    }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         close(efd);
         return 0;
@@ -364,7 +389,8 @@ static int bootstrap(struct bs *b)
         return rc;
     }
 
-    bs_step(b, "verifying the image into the boot store");
+    if (bs_step(b, "verifying the image into the boot store"))
+        return 1;
     snprintf(p[2], sizeof(p[2]), "%s/data", b->scratch);
     snprintf(p[3], sizeof(p[3]), "%s/data/store", b->scratch);
     snprintf(p[4], sizeof(p[4]), "%s/data/trust", b->scratch);
@@ -388,7 +414,8 @@ static int bootstrap(struct bs *b)
             return 1;
     }
 
-    bs_step(b, b->keys ? "copying the device's key bundle" : "making the device's key bundle");
+    if (bs_step(b, b->keys ? "copying the device's key bundle" : "making the device's key bundle"))
+        return 1;
     snprintf(p[5], sizeof(p[5]), "%s/data/keys", b->scratch);
     if (b->keys) {
         static struct kos__bundle given;
@@ -440,7 +467,8 @@ static int bootstrap(struct bs *b)
         if (!strcmp(made.e[i].name, "identity"))
             snprintf(b->identity, sizeof(b->identity), "%s", made.e[i].id);
 
-    bs_step(b, "writing the U-Boot script");
+    if (bs_step(b, "writing the U-Boot script"))
+        return 1;
     snprintf(p[6], sizeof(p[6]), "%s/boot.cmd", b->scratch);
     snprintf(p[7], sizeof(p[7]), "%s/boot.scr", b->scratch);
     FILE *f = fopen(p[6], "w");
@@ -465,7 +493,8 @@ static int bootstrap(struct bs *b)
     if (bs_run(b, mkimage, NULL))
         return 1;
 
-    bs_step(b, "making the boot partition (FAT)");
+    if (bs_step(b, "making the boot partition (FAT)"))
+        return 1;
     char boot_img[PATH_MAX + 16], data_img[PATH_MAX + 16], kib[32];
     snprintf(boot_img, sizeof(boot_img), "%s/boot.vfat", b->scratch);
     snprintf(kib, sizeof(kib), "%u", boot_mib * 1024);
@@ -474,7 +503,8 @@ static int bootstrap(struct bs *b)
     if (bs_run(b, mkvfat, NULL) || bs_run(b, mcopy, NULL))
         return 1;
 
-    bs_step(b, "making the data partition (ext4)");
+    if (bs_step(b, "making the data partition (ext4)"))
+        return 1;
     snprintf(data_img, sizeof(data_img), "%s/data.ext4", b->scratch);
     snprintf(sz, sizeof(sz), "%uM", data_mib);
     char *mkext4[] = {
@@ -482,7 +512,8 @@ static int bootstrap(struct bs *b)
     if (bs_run(b, mkext4, NULL))
         return 1;
 
-    bs_step(b, "writing the disk");
+    if (bs_step(b, "writing the disk"))
+        return 1;
     snprintf(tmp_out, sizeof(tmp_out), "%s.tmp", b->out);
     disk = open(tmp_out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (disk < 0)
@@ -508,6 +539,10 @@ static int bootstrap(struct bs *b)
     }
     close(disk);
     disk = -1;
+    if (bs_signal) {
+        rc = bs_fail(b, "stopped by %s; nothing was written", strsignal(bs_signal));
+        goto out_disk;
+    }
     if (rename(tmp_out, b->out) < 0) {
         rc = bs_fail(b, "cannot rename %s to %s: %s", tmp_out, b->out, strerror(errno));
         goto out_disk;
@@ -661,16 +696,22 @@ int kos__tool_bootstrap(int argc, char **argv)
                                      b.server ? "server" : "name");
     if (b.name && !b.server)
         return kos__opts_usage_error(&p, "--name goes with --server");
-    /* The scratch folder goes whatever happens, even on Ctrl-C. */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    /* The scratch folder goes whatever happens: a signal stops the tool
+     * running, and bootstrap at its next step, and then ends kos-tool as
+     * it would have. A tool that ends before reading its input (sfdisk's
+     * script) is an error bs_run() reports, not a SIGPIPE. */
+    struct sigaction sa = {.sa_handler = bs_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     rc = bootstrap(&b);
     if (b.scratch[0])
         rm_tree(b.scratch, 0);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (bs_signal) {
+        signal(bs_signal, SIG_DFL);
+        raise(bs_signal);
+    }
     return rc;
 }

@@ -8,7 +8,8 @@
 # and shared libraries, nothing of the system. Refused, with a clear error
 # and nothing written: an existing --out (replaced with --force), an image
 # that does not verify, a size too small, a bad key bundle, options that do
-# not go together; kos-tool run --platform qemu-arm-virt refuses a system
+# not go together, a missing tool (named with its package); SIGTERM stops
+# it, leaving nothing; kos-tool run --platform qemu-arm-virt refuses a system
 # image and sim's options.
 source "$(dirname "$0")/lib.sh"
 needs cpio cpio
@@ -142,6 +143,22 @@ for t in sfdisk mkfs.vfat mcopy mkfs.ext4; do ln -s "$(command -v $t)" "$WORK/bi
 refused 1 "^kos-tool bootstrap: mkimage is missing: install the Debian package u-boot-tools" \
   env PATH="$WORK/bin" "$KOS_TOOL" bootstrap "$KOS_DEVICE_IMAGE" --platform qemu-arm-virt \
   --out "$N" --trust "$KOS_TRUST"
+
+# SIGTERM stops bootstrap: no disk, no DISK.tmp, no scratch folder left
+# (or, when it came too late, the disk is whole).
+mkdir "$WORK/term"
+"$KOS_TOOL" bootstrap "$KOS_DEVICE_IMAGE" --platform qemu-arm-virt --out "$WORK/term/d.img" \
+  --trust "$KOS_TRUST" >"$OUT" 2>&1 &
+sleep 0.1
+kill -TERM $! 2>/dev/null || true
+wait $! && RC=0 || RC=$?
+if [ "$RC" -eq 0 ]; then
+  sfdisk -d "$WORK/term/d.img" >/dev/null || fail "bootstrap ended by itself, but its disk is not whole"
+else
+  [ "$RC" -eq 143 ] || fail "bootstrap stopped by SIGTERM: status $RC, not 143"
+  expect "^kos-tool bootstrap: stopped by Terminated; nothing was written$"
+  [ -z "$(ls -A "$WORK/term")" ] || fail "bootstrap stopped by SIGTERM left $(ls -A "$WORK/term")"
+fi
 
 # kos-tool run --platform qemu-arm-virt takes a disk, and only that.
 refused 2 "is a system image, not a disk: make the device's disk with kos-tool bootstrap" \
