@@ -11,6 +11,11 @@
  * the host or beyond, except, when a local Studio server runs, its device
  * port (forwarded from 10.0.2.100 in the guest to the host's loopback).
  *
+ * The console passes through kos-tool, which reads the status kos-init
+ * says Core ended with, so that kos-tool run exits as on sim: 0 when the
+ * system ended cleanly, 1 when an app failed, 3 when the image was
+ * refused, 5 when its self test failed.
+ *
  * What stays true: Ctrl-C (SIGINT from the terminal, which QEMU receives
  * too) or SIGTERM/SIGHUP to kos-tool stop QEMU, and kos-tool returns when
  * QEMU has exited; nothing else is started.
@@ -28,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core.h"
 #include "studio.h"
 #include "tool_int.h"
 
@@ -35,6 +41,7 @@
 #define QEMU_UBOOT        "/usr/lib/u-boot/qemu_arm64/u-boot.bin"
 #define QEMU_MEMORY       "512"
 #define QEMU_GUEST_SERVER "10.0.2.100" /* where the guest finds the Studio's device port */
+#define QEMU_LINE_MAX     512 /* bytes of a console line looked at (kos-init's are short) */
 
 static volatile sig_atomic_t qemu_pid;
 
@@ -103,6 +110,48 @@ static bool disk_ok(const char *disk)
         return false;
     }
     return true;
+}
+
+/* Copies QEMU's console (fd) to standard output as it comes, until QEMU
+ * closes it, and returns the status kos-init said Core ended with in its
+ * last line "<timestamp> kos-init: Core ended with status N", or -1 when
+ * none came (the device stopped before, or was stopped). */
+static int relay_console(int fd)
+{
+    static const char mark[] = " kos-init: Core ended with status ";
+    char buf[4096], line[QEMU_LINE_MAX];
+    size_t len = 0;
+    int core = -1;
+    ssize_t n;
+
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break; /* a console that is gone: QEMU goes on */
+            off += w;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != '\n') {
+                if (len < sizeof(line) - 1)
+                    line[len++] = buf[i];
+                continue;
+            }
+            line[len] = '\0';
+            char *at = strstr(line, mark);
+            if (at)
+                core = atoi(at + sizeof(mark) - 1);
+            len = 0;
+        }
+    }
+    return core;
 }
 
 int kos__tool_run_qemu(const char *disk)
@@ -182,6 +231,11 @@ int kos__tool_run_qemu(const char *disk)
     sigaction(SIGHUP, &sa, NULL);
     /* Ctrl-C reaches QEMU from the terminal; kos-tool waits for it. */
     signal(SIGINT, SIG_IGN);
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        fprintf(stderr, "kos-tool run: cannot make a pipe: %s\n", strerror(errno));
+        return 4;
+    }
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "kos-tool run: cannot start %s: %s\n", QEMU_BIN, strerror(errno));
@@ -189,16 +243,23 @@ int kos__tool_run_qemu(const char *disk)
     }
     if (pid == 0) {
         signal(SIGINT, SIG_DFL);
+        dup2(out[1], STDOUT_FILENO);
         execv(qemu, argv);
         fprintf(stderr, "kos-tool run: cannot run %s: %s\n", qemu, strerror(errno));
         _exit(127);
     }
     qemu_pid = pid;
+    close(out[1]);
+    int core = relay_console(out[0]);
+    close(out[0]);
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return 4;
     qemu_pid = 0;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status) == 0 ? 0 : 4;
-    return WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM ? 0 : 4;
+    if (WIFSIGNALED(status))
+        return WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM ? 0 : 4;
+    if (WEXITSTATUS(status) != 0)
+        return 4;
+    /* Powered off: the last boot's status, as kos-tool run's on sim. */
+    return core >= 0 && core != KOS_CORE_EXIT_REBOOT ? core : 0;
 }
