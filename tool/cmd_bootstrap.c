@@ -46,8 +46,11 @@
 #define BS_ERR_MAX    2048 /* bytes of a failed tool's output that are shown */
 
 /* The kernel command line boot.scr gives: the console on the virt
- * machine's PL011 and the data partition for kos-init (device.c). */
-#define BS_BOOTARGS "console=ttyAMA0 kos.data=/dev/vda2 quiet panic=-1"
+ * machine's PL011, and for kos-init (device.c) the data partition and the
+ * address on QEMU's user-mode network (its defaults: 10.0.2.15, gateway
+ * 10.0.2.2). */
+#define BS_BOOTARGS                                                                                \
+    "console=ttyAMA0 kos.data=/dev/vda2 kos.net=10.0.2.15/24,10.0.2.2 quiet panic=-1"
 
 /* The Debian tools bootstrap runs, and the package each comes from. */
 static const struct bs_tool {

@@ -18,15 +18,22 @@
  * with what was missing and where; the machine is then powered off rather
  * than PID 1 exiting (which would panic the kernel).
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -40,6 +47,8 @@
 #define DEVICE_MODULES_DIR  "/lib/modules/kos"
 #define DEVICE_MODULES_MAX  32    /* modules the order file may list */
 #define DEVICE_WAIT_MS      60000 /* for the data partition to appear: TCG is slow */
+#define DEVICE_NET_WAIT_MS  10000 /* for the network interface kos.net= configures */
+#define DEVICE_NET_IF       "eth0"
 /* The descriptor limit PID 1 gets (the kernel starts it at 1024/4096):
  * systemd's, so that a sandboxed binary can sit at fd max_files (up to the
  * manifest's KOS__MF_MAX_FILES) below Core's own limit, as on sim. */
@@ -209,6 +218,91 @@ static int find_trust(struct kos__platform_boot *b)
     return 0;
 }
 
+/* Sets interface `name`'s flags up and, if addr is not NULL, its IPv4
+ * address and netmask. Returns 0, or -1 with errno. */
+static int if_up(int s, const char *name, const struct in_addr *addr, const struct in_addr *mask)
+{
+    struct ifreq r;
+
+    memset(&r, 0, sizeof(r));
+    snprintf(r.ifr_name, sizeof(r.ifr_name), "%s", name);
+    if (addr) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&r.ifr_addr;
+        sin->sin_family = AF_INET;
+        sin->sin_addr = *addr;
+        if (ioctl(s, SIOCSIFADDR, &r) < 0)
+            return -1;
+        sin->sin_addr = *mask;
+        if (ioctl(s, SIOCSIFNETMASK, &r) < 0)
+            return -1;
+    }
+    if (ioctl(s, SIOCGIFFLAGS, &r) < 0)
+        return -1;
+    r.ifr_flags |= IFF_UP | IFF_RUNNING;
+    return ioctl(s, SIOCSIFFLAGS, &r);
+}
+
+/*
+ * Brings the loopback interface up and, when the kernel command line says
+ * kos.net=ADDRESS/PREFIX,GATEWAY (boot.scr does on qemu-arm-virt: QEMU's
+ * user-mode network), configures eth0 with it and a default route. The
+ * network is the ethernet component's (network: host); a failure here is
+ * said and the boot goes on without it.
+ */
+static void network_up(void)
+{
+    char spec[64], *slash, *comma;
+    struct in_addr addr, mask, gw;
+    struct rtentry rt;
+    struct stat st;
+    unsigned long prefix;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (s < 0 || if_up(s, "lo", NULL, NULL) < 0)
+        say("cannot bring the loopback interface up: %s", strerror(errno));
+    cmdline_get("kos.net", "", spec, sizeof(spec));
+    if (s < 0 || !spec[0])
+        goto out;
+    slash = strchr(spec, '/');
+    comma = strchr(spec, ',');
+    if (!slash || !comma || comma < slash) {
+        say("kos.net=%s on the kernel command line is not ADDRESS/PREFIX,GATEWAY", spec);
+        goto out;
+    }
+    *slash = *comma = '\0';
+    prefix = strtoul(slash + 1, NULL, 10);
+    if (inet_pton(AF_INET, spec, &addr) != 1 || inet_pton(AF_INET, comma + 1, &gw) != 1 ||
+        prefix < 1 || prefix > 32) {
+        say("kos.net= on the kernel command line is not ADDRESS/PREFIX,GATEWAY");
+        goto out;
+    }
+    mask.s_addr = htonl(0xffffffffu << (32 - prefix));
+    struct timespec tick = {0, 50 * 1000000L};
+    int waited = 0;
+    while (stat("/sys/class/net/" DEVICE_NET_IF, &st) != 0 && waited < DEVICE_NET_WAIT_MS) {
+        nanosleep(&tick, NULL);
+        waited += 50;
+    }
+    if (if_up(s, DEVICE_NET_IF, &addr, &mask) < 0) {
+        say("cannot configure %s (kos.net=): %s", DEVICE_NET_IF, strerror(errno));
+        goto out;
+    }
+    memset(&rt, 0, sizeof(rt));
+    ((struct sockaddr_in *)&rt.rt_dst)->sin_family = AF_INET;
+    ((struct sockaddr_in *)&rt.rt_genmask)->sin_family = AF_INET;
+    ((struct sockaddr_in *)&rt.rt_gateway)->sin_family = AF_INET;
+    ((struct sockaddr_in *)&rt.rt_gateway)->sin_addr = gw;
+    rt.rt_flags = RTF_UP | RTF_GATEWAY;
+    if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST) {
+        say("cannot add the default route via %s: %s", comma + 1, strerror(errno));
+        goto out;
+    }
+    say("network: %s %s/%lu, gateway %s", DEVICE_NET_IF, spec, prefix, comma + 1);
+out:
+    if (s >= 0)
+        close(s);
+}
+
 int kos__platform_start(struct kos__platform_boot *b)
 {
     char dev[128];
@@ -242,6 +336,7 @@ int kos__platform_start(struct kos__platform_boot *b)
     say("KOS on %s: mounted /proc, /sys, /dev, /run", kos__platform_name());
     if (load_modules() < 0)
         return -1;
+    network_up();
     cmdline_get("kos.data", DEVICE_DATA_DEFAULT, dev, sizeof(dev));
     if (wait_device(dev) < 0)
         return -1;

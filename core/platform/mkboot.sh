@@ -17,9 +17,11 @@ mkdir -p "$out" "$cache"
 
 # The modules kos-init needs from Debian's arm64 kernel, each after what it
 # depends on (modinfo depends= and softdep=): virtio over PCI (QEMU's virt
-# machine) and virtio-blk for the disk; ext4 for the data partition.
+# machine) and virtio-blk for the disk; ext4 for the data partition;
+# virtio-net for the network.
 modules=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
-         crc16 crc32c_generic mbcache jbd2 ext4)
+         crc16 crc32c_generic mbcache jbd2 ext4
+         failover net_failover virtio_net)
 
 pkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
       sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-arm64\).*/\1/p' | head -n1)

@@ -2,7 +2,8 @@
 # into a disk by kos-tool bootstrap, boots with kos-tool run --platform
 # qemu-arm-virt: U-Boot's banner, U-Boot running boot.scr from the FAT
 # partition, the kernel, then KOS's own lines in the `<timestamp> <name>:
-# <text>` form: kos-init (PID 1) loading the modules and mounting the data
+# <text>` form: kos-init (PID 1) loading the modules, configuring the
+# network (QEMU's user-mode one, restricted) and mounting the data
 # partition, Core verifying generation 1 of the store, the system ready, its
 # self test passed (generation 1 good), the app's line, the system's end
 # and the power-off, after which QEMU exits with status 0. SIGTERM to
@@ -33,7 +34,8 @@ for re in "^U-Boot 20[0-9]{2}\.[0-9]{2}" \
   "^KOS: loading the kernel and the initramfs from virtio 0:1" \
   "^Starting kernel" \
   "$TS kos-init: KOS on qemu-arm-virt: mounted /proc, /sys, /dev, /run$" \
-  "$TS kos-init: loaded 9 kernel modules$" \
+  "$TS kos-init: loaded 12 kernel modules$" \
+  "$TS kos-init: network: eth0 10.0.2.15/24, gateway 10.0.2.2$" \
   "$TS kos-init: mounted the data partition /dev/vda2 on /data$" \
   "$TS core: generation 1 of store /data/store verified: signed by release key [0-9a-f]{16}$" \
   "$TS core: booting system 'hello'" \

@@ -41,7 +41,7 @@ dumpimage -l "$WORK/boot.scr" >"$OUT"
 expect "Image Type: +AArch64 Linux Script"
 # The script's commands, as U-Boot runs them (the source is beside it).
 cp "$WORK/boot.cmd" "$OUT"
-expect '^setenv bootargs "console=ttyAMA0 kos.data=/dev/vda2 '
+expect '^setenv bootargs "console=ttyAMA0 kos.data=/dev/vda2 kos.net=10.0.2.15/24,10.0.2.2 '
 expect '^load \$\{devtype\} \$\{devnum\}:\$\{distro_bootpart\} \$\{kernel_addr_r\} Image$'
 expect '^load .* \$\{ramdisk_addr_r\} initramfs.cpio.gz$'
 expect '^booti \$\{kernel_addr_r\} \$\{ramdisk_addr_r\}:\$\{filesize\} \$\{fdtcontroladdr\}$'
@@ -53,6 +53,7 @@ zcat "$WORK/initramfs.cpio.gz" | cpio -t --quiet >"$OUT"
 expect "^init$"
 expect "^lib/modules/kos/virtio_blk.ko$"
 expect "^lib/modules/kos/ext4.ko$"
+expect "^lib/modules/kos/virtio_net.ko$"
 expect "^lib/modules/kos/order$"
 expect "^lib/aarch64-linux-gnu/libc.so.6$"
 expect "^lib/ld-linux-aarch64.so.1$"
