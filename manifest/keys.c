@@ -602,7 +602,7 @@ kos_status_t kos__key_generate_device(const char *dir, const char *const *trust,
         st = kos__key_load_public(trust[i], &pkey, err, errlen);
         if (st)
             goto out_undo;
-        snprintf(file, sizeof(file), "%s.pub", ids[i]);
+        snprintf(file, sizeof(file), "%.*s.pub", 2 * KOS__KEY_ID_LEN, ids[i]);
         st = KOS_STATUS_NO_MEMORY;
         if (!(path = path_in(&u, tdir, file))) {
             EVP_PKEY_free(pkey);

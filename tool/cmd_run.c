@@ -28,6 +28,7 @@ static void run_usage(FILE *f)
             "                          [--isolation strict|best-effort|none]\n"
             "                          [--self-test-timeout MS]\n"
             "       kos-tool run --storage DIR [IMAGE] [the same options]\n"
+            "       kos-tool run --platform qemu-arm-virt DISK\n"
             "\n"
             "Boots a system image (the manifest.zip that kos-tool manifest.build or\n"
             "kos_add_system() wrote) on the sim platform: verifies it, starts its message\n"
@@ -62,13 +63,17 @@ static void run_usage(FILE *f)
             "                     how long after boot the self test (the app with\n"
             "                     reports_self_test: true) has to report before it counts\n"
             "                     as failed (default 60000)\n"
+            "  --platform SPEC    sim (the default: Core runs here, as above), or\n"
+            "                     qemu-arm-virt: boot DISK, the disk image kos-tool bootstrap\n"
+            "                     wrote, under qemu-system-aarch64 with U-Boot (no other\n"
+            "                     option applies; Ctrl-C stops it; see %s)\n"
             "  -h, --help         show this help\n"
             "\n"
             "Options take the forms --name VALUE and --name=VALUE.\n"
             "Exit status: 0 clean end, 1 an app failed or a message server died,\n"
             "2 usage error (or a key bundle refused), 3 image refused, 4 host error,\n"
             "5 the system ran but its self test failed. See %s.\n",
-            kos__tool_doc("running.md"));
+            kos__tool_doc("boards.md"), kos__tool_doc("running.md"));
 }
 
 /* Says what IMAGE is when it cannot be an image at all (a folder, a
@@ -161,7 +166,8 @@ enum {
     OPT_STATE_DIR,
     OPT_ISOLATION,
     OPT_ALLOW_UNSIGNED,
-    OPT_STORAGE
+    OPT_STORAGE,
+    OPT_PLATFORM
 };
 
 static const struct kos__opt run_opts[] = {
@@ -174,6 +180,7 @@ static const struct kos__opt run_opts[] = {
     {"isolation", 0, "MODE", OPT_ISOLATION},
     {"allow-unsigned", 0, NULL, OPT_ALLOW_UNSIGNED},
     {"storage", 0, "DIR", OPT_STORAGE},
+    {"platform", 0, "SPEC", OPT_PLATFORM},
 };
 
 /* --isolation's values, in the order of enum kos_sandbox_isolation. */
@@ -185,13 +192,17 @@ int kos__tool_run(int argc, char **argv)
 {
     const char *trust[MAX_TRUST], *v;
     struct kos_core_opts o = {.console_fd = STDOUT_FILENO, .trusted_keys = trust, .isolation = -1};
-    const char *storage = NULL;
+    const char *storage = NULL, *platform = NULL, *sim_opt = NULL; /* an option of sim's */
     struct kos__opts p;
     unsigned long ms;
     int id, k;
 
     kos__opts_init(&p, "run", argc, argv, run_opts, sizeof(run_opts) / sizeof(run_opts[0]));
     while ((id = kos__opts_next(&p, &v)) != KOS__OPTS_END) {
+        for (size_t i = 0;
+             id >= 0 && id != OPT_PLATFORM && i < sizeof(run_opts) / sizeof(run_opts[0]); i++)
+            if (run_opts[i].id == id)
+                sim_opt = run_opts[i].name;
         switch (id) {
         case KOS__OPTS_HELP:
             run_usage(stdout);
@@ -244,6 +255,9 @@ int kos__tool_run(int argc, char **argv)
                                              v);
             storage = v;
             break;
+        case OPT_PLATFORM:
+            platform = v;
+            break;
         case KOS__OPTS_ARG:
             if (o.image_path)
                 return kos__opts_usage_error(&p, "more than one image given ('%s' and '%s')",
@@ -251,6 +265,21 @@ int kos__tool_run(int argc, char **argv)
             o.image_path = v;
             break;
         }
+    }
+    if (platform && strcmp(platform, "sim") != 0) {
+        if (strcmp(platform, "qemu-arm-virt") != 0 &&
+            strcmp(platform, "qemu-arm-virt,arch=aarch64") != 0)
+            return kos__opts_usage_error(&p, "--platform takes sim or qemu-arm-virt, not '%s'",
+                                         platform);
+        if (sim_opt)
+            return kos__opts_usage_error(&p,
+                                         "--%s is for the sim platform: a device's disk holds its "
+                                         "store, keys and trusted keys (kos-tool bootstrap)",
+                                         sim_opt);
+        if (!o.image_path)
+            return kos__opts_usage_error(&p, "no disk given: kos-tool run --platform "
+                                             "qemu-arm-virt DISK (kos-tool bootstrap writes it)");
+        return kos__tool_run_qemu(o.image_path);
     }
     if (!o.image_path && !storage)
         return kos__opts_usage_error(&p, "no image given: kos-tool run IMAGE.zip --trust PUBKEY");

@@ -9,6 +9,9 @@
 #ifndef KOS_TOOL_INT_H
 #define KOS_TOOL_INT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 int kos__tool_manifest_build(int argc, char **argv);
 int kos__tool_manifest_check(int argc, char **argv);
 int kos__tool_keys_generate(int argc, char **argv);
@@ -25,6 +28,15 @@ int kos__tool_server_stop(int argc, char **argv);
 int kos__tool_server_status(int argc, char **argv);
 int kos__tool_toolbox_remote_shell(int argc, char **argv);
 int kos__tool_debug(int argc, char **argv);
+int kos__tool_bootstrap(int argc, char **argv);
+
+/* `kos-tool run --platform qemu-arm-virt DISK` (qemu.c): boots the disk
+ * under QEMU until it powers off or is stopped; returns the exit status. */
+int kos__tool_run_qemu(const char *disk);
+
+/* Finds program `name` on PATH, then in /usr/sbin and /sbin (where Debian
+ * puts sfdisk and the mkfs tools, off a user's PATH): its path in out. */
+bool kos__tool_find_program(const char *name, char *out, size_t cap);
 
 /* The folder holding the running kos-tool binary, for locating the SDK's
  * components and layers relative to it. Returns a static string. */

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# mkboot.sh KOS_INIT OUT_DIR CACHE_DIR - the qemu-arm-virt platform's boot
+# files (docs/boards.md): OUT_DIR/Image, Debian's arm64 kernel, and
+# OUT_DIR/initramfs.cpio.gz, a newc cpio holding only /init (kos-init), the
+# kernel modules kos-init loads (listed in load order in
+# /lib/modules/kos/order) and the shared libraries kos-init and the
+# system's binaries need (the C library; apps' sandboxes get theirs from
+# here). The apps' and message servers' binaries are not here: they are
+# blobs in the boot store on the data partition.
+#
+# The kernel package (linux-image-arm64's current version) is fetched once
+# with apt-get download into CACHE_DIR and unpacked there with dpkg-deb -x;
+# it is never installed on the host.
+set -euo pipefail
+init=$1 out=$2 cache=$3
+mkdir -p "$out" "$cache"
+
+# The modules kos-init needs from Debian's arm64 kernel, each after what it
+# depends on (modinfo depends= and softdep=): virtio over PCI (QEMU's virt
+# machine) and virtio-blk for the disk; ext4 for the data partition;
+# virtio-net for the network.
+modules=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
+         crc16 crc32c_generic mbcache jbd2 ext4
+         failover net_failover virtio_net)
+
+pkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
+      sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-arm64\).*/\1/p' | head -n1)
+if [ -z "$pkg" ]; then
+  pkg=$(cd "$cache" && ls linux-image-*-arm64_*.deb 2>/dev/null | sed 's/_.*//' | head -n1)
+fi
+if [ -z "$pkg" ]; then
+  echo "mkboot.sh: cannot find Debian's arm64 kernel package (linux-image-arm64): is the arm64 architecture added (dpkg --add-architecture arm64) and apt-get update run?" >&2
+  exit 1
+fi
+deb=$(ls "$cache"/"$pkg"_*_arm64.deb 2>/dev/null | head -n1 || true)
+if [ -z "$deb" ]; then
+  echo "mkboot.sh: fetching $pkg (arm64) into $cache"
+  (cd "$cache" && apt-get download -q "$pkg:arm64" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  deb=$(ls "$cache"/"$pkg"_*_arm64.deb 2>/dev/null | head -n1 || true)
+  [ -n "$deb" ] || { echo "mkboot.sh: apt-get download $pkg:arm64 failed" >&2; exit 1; }
+fi
+root=$cache/${pkg}.root
+if [ ! -f "$root/.unpacked" ] || [ "$deb" -nt "$root/.unpacked" ]; then
+  rm -rf "$root"
+  dpkg-deb -x "$deb" "$root"
+  touch "$root/.unpacked"
+fi
+cp "$root"/boot/vmlinuz-* "$out/Image.tmp"
+mv "$out/Image.tmp" "$out/Image"
+
+stage=$out/initramfs
+rm -rf "$stage"
+mkdir -p "$stage/lib/modules/kos" "$stage/lib/aarch64-linux-gnu"
+install -m 0755 "$init" "$stage/init"
+: >"$stage/lib/modules/kos/order"
+for m in "${modules[@]}"; do
+  ko=$(find "$root/lib/modules" -name "$m.ko" | head -n1)
+  [ -n "$ko" ] || { echo "mkboot.sh: module $m.ko is not in $pkg" >&2; exit 1; }
+  cp "$ko" "$stage/lib/modules/kos/"
+  echo "$m" >>"$stage/lib/modules/kos/order"
+done
+
+# The shared libraries kos-init needs, found as the aarch64 loader would
+# find them, and its ELF interpreter at the path it names.
+libdirs=(/usr/aarch64-linux-gnu/lib /lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu)
+declare -A seen=()
+add_deps() {
+  local f=$1 n d p interp
+  interp=$(readelf -lW "$f" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+  if [ -n "$interp" ] && [ ! -e "$stage$interp" ]; then
+    mkdir -p "$stage$(dirname "$interp")"
+    cp -L "/usr/aarch64-linux-gnu/lib/$(basename "$interp")" "$stage$interp"
+  fi
+  for n in $(readelf -dW "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    [ -z "${seen[$n]:-}" ] || continue
+    seen[$n]=1
+    p=""
+    for d in "${libdirs[@]}"; do
+      if [ -e "$d/$n" ]; then p=$d/$n; break; fi
+    done
+    [ -n "$p" ] || { echo "mkboot.sh: $n (needed by $f) is not installed for arm64" >&2; exit 1; }
+    cp -L "$p" "$stage/lib/aarch64-linux-gnu/$n"
+    add_deps "$p"
+  done
+}
+add_deps "$init"
+
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) |
+  gzip -9n >"$out/initramfs.cpio.gz.tmp"
+mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+echo "mkboot.sh: $out/Image ($pkg), $out/initramfs.cpio.gz ($(du -k "$out/initramfs.cpio.gz" | cut -f1) KiB)"
