@@ -200,7 +200,7 @@ size_t kos__store_format_state(const struct kos_store_state *st, char *buf, size
 static int read_state_file(struct kos_store *s, const char *name, struct kos_store_state *st)
 {
     char buf[STATE_MAX + 1];
-    size_t len;
+    size_t len = 0;
     int e = read_small(s->dfd, name, buf, sizeof(buf), &len);
 
     *st = (struct kos_store_state){0};
@@ -346,7 +346,7 @@ static kos_status_t read_record(struct kos_store *s, uint32_t n, struct kos__sto
 {
     char *buf = malloc(RECORD_MAX + 1), name[16], why[128];
     kos_status_t st;
-    size_t len;
+    size_t len = 0;
     int e;
 
     if (!buf) {
@@ -479,7 +479,7 @@ kos_status_t kos_store_open(const char *dir, bool write, bool create, struct kos
     struct kos_store *s = calloc(1, sizeof(*s));
     char marker[64];
     struct stat st;
-    size_t len;
+    size_t len = 0;
     int e;
 
     if (!s || !(s->path = strdup(dir))) {
