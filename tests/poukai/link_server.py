@@ -168,10 +168,18 @@ async def handler(ws, mode):
         async def dscript():
             await admin_heard.wait()
             try:
-                for m, answered in DEBUG_BEFORE:
+                for m, answered in DEBUG_BEFORE[:-1]:
                     await ws.send(lp.data(5, m))
                     if answered:
                         await asyncio.wait_for(debug_answers.get(), 30)
+                # The open of rng_server: an answer the queue holds early (one
+                # that came late for an earlier message) cannot stand in for
+                # its own, which is an "opened" after it was sent.
+                while not debug_answers.empty():
+                    debug_answers.get_nowait()
+                await ws.send(lp.data(5, DEBUG_BEFORE[-1][0]))
+                while await asyncio.wait_for(debug_answers.get(), 30) != "opened":
+                    pass
                 if debug_open_ok.is_set():  # the last open was answered: open, or refused
                     await ws.send(lp.data(5, debug_open(b"rng_server")))  # one at a time
                     await ws.send(lp.data(5, debug_data(b"$?#3f")))
@@ -202,7 +210,10 @@ async def handler(ws, mode):
                     kind, status, what = debug_up(env["data"])
                     if kind == "data":
                         out("debug data %d %s" % (len(what), what[:32].decode(errors="replace")))
-                        debug_data_in.set()
+                        # gdbserver's ack ("+") and its answer may come in
+                        # separate messages: the answer is what is waited for.
+                        if b"$" in what:
+                            debug_data_in.set()
                     else:
                         out("debug %s %d %s" % (kind, status, what))
                         debug_answers.put_nowait(kind)
