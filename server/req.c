@@ -396,11 +396,11 @@ static bool logs_param(void *arg, const char *key, size_t klen, const char *val,
     return false;
 }
 
-kos_status_t kos__req_logs_query(const char *query, uint64_t *after, unsigned *limit, char *err,
-                                 size_t errlen)
+/* A page query of `what` (the logs, the traces): after=SEQ and limit=N. */
+static kos_status_t page_query(const char *query, unsigned def, unsigned max, const char *what,
+                               uint64_t *after, unsigned *limit, char *err, size_t errlen)
 {
-    struct logs_q q = {0,     KOS__SRV_LOGS_LIMIT_DEFAULT, false,
-                       false, KOS__SRV_LOGS_LIMIT_MAX,     "logs"};
+    struct logs_q q = {0, def, false, false, max, what};
     kos_status_t st = each_param(query, logs_param, &q, err, errlen);
 
     if (st)
@@ -410,18 +410,18 @@ kos_status_t kos__req_logs_query(const char *query, uint64_t *after, unsigned *l
     return KOS_STATUS_OK;
 }
 
+kos_status_t kos__req_logs_query(const char *query, uint64_t *after, unsigned *limit, char *err,
+                                 size_t errlen)
+{
+    return page_query(query, KOS__SRV_LOGS_LIMIT_DEFAULT, KOS__SRV_LOGS_LIMIT_MAX, "logs", after,
+                      limit, err, errlen);
+}
+
 kos_status_t kos__req_traces_query(const char *query, uint64_t *after, unsigned *limit, char *err,
                                    size_t errlen)
 {
-    struct logs_q q = {0,     KOS__SRV_TRACES_LIMIT_DEFAULT, false,
-                       false, KOS__SRV_TRACES_LIMIT_MAX,     "traces"};
-    kos_status_t st = each_param(query, logs_param, &q, err, errlen);
-
-    if (st)
-        return st;
-    *after = q.after;
-    *limit = q.limit;
-    return KOS_STATUS_OK;
+    return page_query(query, KOS__SRV_TRACES_LIMIT_DEFAULT, KOS__SRV_TRACES_LIMIT_MAX, "traces",
+                      after, limit, err, errlen);
 }
 
 static bool events_param(void *arg, const char *key, size_t klen, const char *val, size_t vlen,

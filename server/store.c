@@ -707,18 +707,35 @@ json_t *kos__store_pending_json(struct kos__store *st, const char *id)
 /* The most a count of lost records adds up to (JSON numbers stay exact). */
 #define DROPPED_MAX ((sqlite3_int64)1 << 53)
 
-kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
-                                 const struct kos__store_rec *recs, size_t n, uint64_t dropped,
-                                 uint64_t *first_seq, size_t *stored)
+/* A device's ring of records (its logs, its traces): the SQL that numbers,
+ * inserts, counts and trims it, and how many it keeps. The strings are the
+ * statements' keys in the cache (prep), so each is one constant. */
+struct ring_kind {
+    const char *what;   /* "log records", for messages */
+    const char *last;   /* the device's last seq */
+    const char *insert; /* ?1 device, ?2 seq, then the record's own (bind) */
+    const char *update; /* ?1 device, ?2 last seq, ?3 now, ?4 dropped, ?5 DROPPED_MAX */
+    const char *trim;   /* ?1 device, ?2 the highest seq to delete */
+    size_t ring;
+};
+
+/* Adds the newest `ring` of n records to device id's ring in one
+ * transaction (bind(ins, i, arg) binds record i's own columns from ?3 on),
+ * counts `dropped`, and trims the ring; *first_seq is the first stored
+ * one's seq, *stored how many. */
+static kos_status_t ring_add(struct kos__store *st, const char *id, const struct ring_kind *k,
+                             size_t n, uint64_t dropped,
+                             void (*bind)(sqlite3_stmt *ins, size_t i, const void *arg),
+                             const void *arg, uint64_t *first_seq, size_t *stored)
 {
     sqlite3_stmt *s = NULL, *ins = NULL;
     sqlite3_int64 last;
-    size_t skip = n > KOS__SRV_LOG_RING ? n - KOS__SRV_LOG_RING : 0;
+    size_t skip = n > k->ring ? n - k->ring : 0;
     kos_status_t rc = KOS_STATUS_IO;
 
     if (!exec(st, "BEGIN IMMEDIATE"))
-        return db_failed(st, "storing log records");
-    s = prep(st, "SELECT log_seq FROM devices WHERE id = ?");
+        return db_failed(st, k->what);
+    s = prep(st, k->last);
     if (!s)
         goto out_rollback;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -729,30 +746,20 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
     last = sqlite3_column_int64(s, 0);
     unprep(st, s);
     s = NULL;
-    ins = prep(st, "INSERT INTO logs (device, seq, device_seq, time_ns, app, level, text, console)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    ins = prep(st, k->insert);
     if (!ins)
         goto out_rollback;
     for (size_t i = skip; i < n; i++) {
-        const struct kos__store_rec *r = &recs[i];
-
-        assert(r->level < 4 && r->text_len <= KOS__SRV_LOG_TEXT_MAX);
         sqlite3_reset(ins);
         sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, 2, last + 1 + (sqlite3_int64)(i - skip));
-        sqlite3_bind_int64(ins, 3, i64(r->device_seq));
-        sqlite3_bind_int64(ins, 4, r->time_ns);
-        sqlite3_bind_text(ins, 5, r->app, (int)r->app_len, SQLITE_STATIC);
-        sqlite3_bind_int(ins, 6, (int)r->level);
-        sqlite3_bind_text(ins, 7, r->text, (int)r->text_len, SQLITE_STATIC);
-        sqlite3_bind_int(ins, 8, r->console);
+        bind(ins, i, arg);
         if (sqlite3_step(ins) != SQLITE_DONE)
             goto out_rollback;
     }
     unprep(st, ins);
     ins = NULL;
-    s = prep(st, "UPDATE devices SET log_seq = ?2, last_seen_ms = ?3,"
-                 " logs_dropped = min(logs_dropped + ?4, ?5) WHERE id = ?1");
+    s = prep(st, k->update);
     if (!s)
         goto out_rollback;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -764,11 +771,11 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
     unprep(st, s);
-    s = prep(st, "DELETE FROM logs WHERE device = ? AND seq <= ?");
+    s = prep(st, k->trim);
     if (!s)
         goto out_rollback;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip) - KOS__SRV_LOG_RING);
+    sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip) - (sqlite3_int64)k->ring);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
     unprep(st, s);
@@ -781,11 +788,42 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
 
 out_rollback:
     if (rc == KOS_STATUS_IO)
-        db_failed(st, "storing log records");
+        db_failed(st, k->what);
     unprep(st, s);
     unprep(st, ins);
     rollback(st);
     return rc;
+}
+
+static const struct ring_kind log_ring = {
+    "storing log records",
+    "SELECT log_seq FROM devices WHERE id = ?",
+    "INSERT INTO logs (device, seq, device_seq, time_ns, app, level, text, console)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "UPDATE devices SET log_seq = ?2, last_seen_ms = ?3,"
+    " logs_dropped = min(logs_dropped + ?4, ?5) WHERE id = ?1",
+    "DELETE FROM logs WHERE device = ? AND seq <= ?",
+    KOS__SRV_LOG_RING,
+};
+
+static void bind_log(sqlite3_stmt *ins, size_t i, const void *arg)
+{
+    const struct kos__store_rec *r = (const struct kos__store_rec *)arg + i;
+
+    assert(r->level < 4 && r->text_len <= KOS__SRV_LOG_TEXT_MAX);
+    sqlite3_bind_int64(ins, 3, i64(r->device_seq));
+    sqlite3_bind_int64(ins, 4, r->time_ns);
+    sqlite3_bind_text(ins, 5, r->app, (int)r->app_len, SQLITE_STATIC);
+    sqlite3_bind_int(ins, 6, (int)r->level);
+    sqlite3_bind_text(ins, 7, r->text, (int)r->text_len, SQLITE_STATIC);
+    sqlite3_bind_int(ins, 8, r->console);
+}
+
+kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
+                                 const struct kos__store_rec *recs, size_t n, uint64_t dropped,
+                                 uint64_t *first_seq, size_t *stored)
+{
+    return ring_add(st, id, &log_ring, n, dropped, bind_log, recs, first_seq, stored);
 }
 
 json_t *kos__store_logs_json(struct kos__store *st, const char *id, uint64_t after, unsigned limit)
@@ -863,92 +901,42 @@ bool kos__store_trace_kind_known(unsigned kind)
     return strcmp(trace_kind_name(kind), "unknown") != 0;
 }
 
+static const struct ring_kind trace_ring = {
+    "storing trace records",
+    "SELECT trace_seq FROM devices WHERE id = ?",
+    "INSERT INTO traces (device, seq, time_ns, kind, app, peer, server, protocol,"
+    " channel, label, status, req_len, rep_len, dur_ns, verified)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "UPDATE devices SET trace_seq = ?2, last_seen_ms = ?3,"
+    " traces_dropped = min(traces_dropped + ?4, ?5) WHERE id = ?1",
+    "DELETE FROM traces WHERE device = ? AND seq <= ?",
+    KOS__SRV_TRACE_RING,
+};
+
+static void bind_trace(sqlite3_stmt *ins, size_t i, const void *arg)
+{
+    const struct kos__store_trace *r = (const struct kos__store_trace *)arg + i;
+
+    sqlite3_bind_int64(ins, 3, r->time_ns);
+    sqlite3_bind_int(ins, 4, (int)r->kind);
+    sqlite3_bind_text(ins, 5, r->app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 6, r->peer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 7, r->server, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 8, r->protocol, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 9, r->channel);
+    sqlite3_bind_int64(ins, 10, r->label);
+    sqlite3_bind_int64(ins, 11, r->status);
+    sqlite3_bind_int64(ins, 12, r->req_len);
+    sqlite3_bind_int64(ins, 13, r->rep_len);
+    sqlite3_bind_int64(ins, 14, i64(r->dur_ns));
+    sqlite3_bind_int(ins, 15, r->verified);
+}
+
 kos_status_t kos__store_traces_add(struct kos__store *st, const char *id,
                                    const struct kos__store_trace *recs, size_t n, uint64_t dropped,
                                    uint64_t *first_seq, size_t *stored)
 {
-    sqlite3_stmt *s = NULL, *ins = NULL;
-    sqlite3_int64 last;
-    size_t skip = n > KOS__SRV_TRACE_RING ? n - KOS__SRV_TRACE_RING : 0;
-    kos_status_t rc = KOS_STATUS_IO;
-
-    if (!exec(st, "BEGIN IMMEDIATE"))
-        return db_failed(st, "storing trace records");
-    s = prep(st, "SELECT trace_seq FROM devices WHERE id = ?");
-    if (!s)
-        goto out_rollback;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        rc = KOS_STATUS_NOT_FOUND;
-        goto out_rollback;
-    }
-    last = sqlite3_column_int64(s, 0);
-    unprep(st, s);
-    s = NULL;
-    ins = prep(st, "INSERT INTO traces (device, seq, time_ns, kind, app, peer, server, protocol,"
-                   " channel, label, status, req_len, rep_len, dur_ns, verified)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!ins)
-        goto out_rollback;
-    for (size_t i = skip; i < n; i++) {
-        const struct kos__store_trace *r = &recs[i];
-
-        sqlite3_reset(ins);
-        sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 2, last + 1 + (sqlite3_int64)(i - skip));
-        sqlite3_bind_int64(ins, 3, r->time_ns);
-        sqlite3_bind_int(ins, 4, (int)r->kind);
-        sqlite3_bind_text(ins, 5, r->app, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 6, r->peer, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 7, r->server, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 8, r->protocol, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 9, r->channel);
-        sqlite3_bind_int64(ins, 10, r->label);
-        sqlite3_bind_int64(ins, 11, r->status);
-        sqlite3_bind_int64(ins, 12, r->req_len);
-        sqlite3_bind_int64(ins, 13, r->rep_len);
-        sqlite3_bind_int64(ins, 14, i64(r->dur_ns));
-        sqlite3_bind_int(ins, 15, r->verified);
-        if (sqlite3_step(ins) != SQLITE_DONE)
-            goto out_rollback;
-    }
-    unprep(st, ins);
-    ins = NULL;
-    s = prep(st, "UPDATE devices SET trace_seq = ?2, last_seen_ms = ?3,"
-                 " traces_dropped = min(traces_dropped + ?4, ?5) WHERE id = ?1");
-    if (!s)
-        goto out_rollback;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip));
-    sqlite3_bind_int64(s, 3, kos__now_ms());
-    sqlite3_bind_int64(s, 4,
-                       dropped > (uint64_t)DROPPED_MAX ? DROPPED_MAX : (sqlite3_int64)dropped);
-    sqlite3_bind_int64(s, 5, DROPPED_MAX);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        goto out_rollback;
-    unprep(st, s);
-    s = prep(st, "DELETE FROM traces WHERE device = ? AND seq <= ?");
-    if (!s)
-        goto out_rollback;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip) - KOS__SRV_TRACE_RING);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        goto out_rollback;
-    unprep(st, s);
-    s = NULL;
-    if (!exec(st, "COMMIT"))
-        goto out_rollback;
-    *first_seq = (uint64_t)last + 1;
-    *stored = n - skip;
-    return KOS_STATUS_OK;
-
-out_rollback:
-    if (rc == KOS_STATUS_IO)
-        db_failed(st, "storing trace records");
-    unprep(st, s);
-    unprep(st, ins);
-    rollback(st);
-    return rc;
+    return ring_add(st, id, &trace_ring, n, dropped, bind_trace, recs, first_seq, stored);
 }
 
 json_t *kos__json_trace(uint64_t seq, const struct kos__store_trace *r)
