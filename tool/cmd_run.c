@@ -124,8 +124,6 @@ static int run_from_store(struct kos_core_opts *o, const char *dir)
                                      .allow_unsigned = o->allow_unsigned};
     char err[1024], state[4096];
     struct kos_store *s;
-    uint32_t gen;
-    bool added;
     int rc;
 
     kos_status_t st = kos_store_open(dir, true, true, &s, err, sizeof(err));
@@ -134,15 +132,10 @@ static int run_from_store(struct kos_core_opts *o, const char *dir)
         return st == KOS_STATUS_BUSY || st == KOS_STATUS_IO ? 4 : 2;
     }
     if (o->image_path) {
-        if (kos_store_import(s, o->image_path, &io, &gen, &added, err, sizeof(err))) {
-            fprintf(stderr, "kos-tool run: refusing image %s: %s\n", o->image_path, err);
+        if (kos__tool_store_import("run", s, dir, o->image_path, &io, stderr, "kos-tool run: ")) {
             kos_store_close(s);
             return 3;
         }
-        fprintf(stderr,
-                added ? "kos-tool run: stored image %s as generation %u of %s; it is current\n"
-                      : "kos-tool run: image %s is generation %u of %s, current already\n",
-                o->image_path, gen, dir);
     }
     if (!o->state_dir) {
         snprintf(state, sizeof(state), "%s/apps", dir);

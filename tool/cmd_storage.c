@@ -118,6 +118,26 @@ static void import_usage(FILE *f)
             kos__tool_doc("storage.md"));
 }
 
+kos_status_t kos__tool_store_import(const char *cmd, struct kos_store *s, const char *dir,
+                                    const char *image, const struct kos_image_open_opts *io,
+                                    FILE *said, const char *prefix)
+{
+    char err[1024];
+    uint32_t gen;
+    bool added;
+    kos_status_t st = kos_store_import(s, image, io, &gen, &added, err, sizeof(err));
+
+    if (st) {
+        fprintf(stderr, "kos-tool %s: refusing image %s: %s\n", cmd, image, err);
+        return st;
+    }
+    fprintf(said,
+            added ? "%sstored image %s as generation %u of %s; it is current\n"
+                  : "%simage %s is generation %u of %s, current already\n",
+            prefix, image, gen, dir);
+    return KOS_STATUS_OK;
+}
+
 int kos__tool_storage_import(int argc, char **argv)
 {
     enum { OPT_TRUST, OPT_ALLOW_UNSIGNED };
@@ -128,8 +148,6 @@ int kos__tool_storage_import(int argc, char **argv)
     struct kos_store *s;
     struct kos__opts p;
     char err[1024];
-    uint32_t gen;
-    bool added;
     int id;
 
     kos__opts_init(&p, "storage.import", argc, argv, table, 2);
@@ -162,14 +180,9 @@ int kos__tool_storage_import(int argc, char **argv)
         fprintf(stderr, "kos-tool storage.import: %s\n", err);
         return 1;
     }
-    st = kos_store_import(s, image, &io, &gen, &added, err, sizeof(err));
+    st = kos__tool_store_import("storage.import", s, dir, image, &io, stdout, "");
     kos_store_close(s);
-    if (st) {
-        fprintf(stderr, "kos-tool storage.import: refusing image %s: %s\n", image, err);
+    if (st)
         return st == KOS_STATUS_IO || st == KOS_STATUS_NO_MEMORY ? 1 : 3;
-    }
-    printf(added ? "stored image %s as generation %u of %s; it is current\n"
-                 : "image %s is generation %u of %s, current already\n",
-           image, gen, dir);
     return 0;
 }

@@ -11,6 +11,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+
+#include <kos/status.h>
 
 int kos__tool_manifest_build(int argc, char **argv);
 int kos__tool_manifest_check(int argc, char **argv);
@@ -18,6 +21,15 @@ int kos__tool_keys_generate(int argc, char **argv);
 int kos__tool_run(int argc, char **argv);
 int kos__tool_storage_show(int argc, char **argv);
 int kos__tool_storage_import(int argc, char **argv);
+
+/* Stores `image` in the open store `s` (folder dir) as its current
+ * generation: a refusal is said on stderr as `kos-tool CMD: refusing image
+ * ...`; what was done on `said`, after `prefix`. */
+struct kos_store;
+struct kos_image_open_opts;
+kos_status_t kos__tool_store_import(const char *cmd, struct kos_store *s, const char *dir,
+                                    const char *image, const struct kos_image_open_opts *io,
+                                    FILE *said, const char *prefix);
 int kos__tool_network_enable_forwarding(int argc, char **argv);
 int kos__tool_network_disable_forwarding(int argc, char **argv);
 int kos__tool_log_view(int argc, char **argv);
