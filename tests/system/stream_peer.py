@@ -6,8 +6,9 @@ in a thread until it closes.
   stream_peer.py echo|sink|time|close PORTFILE STATSFILE [CERT KEY]
 
 echo sends every byte back; sink reads and drops them; time does too, and
-hashes nothing (bench/link/stream_bench.sh's sinks); close closes each
-connection as soon as it comes (and writes nothing to STATSFILE). A connection's
+hashes nothing (bench/link/stream_bench.sh's sinks); close ends its side
+of each connection as soon as it comes, then drops what it reads until the
+other side closes (and writes nothing to STATSFILE). A connection's
 running byte count is written to STATSFILE as "open N" while it lasts
 (each MiB; the last writer wins), and "closed N SHA256 SECONDS" (of every
 byte it read, "-" for time; SECONDS from its first byte to its end) is
@@ -43,6 +44,15 @@ def stats(line):
 
 def serve(conn):
     if mode == "close":
+        # Its end at once (FIN), then what the server had sent is read and
+        # dropped until the server closes too: closing with bytes unread
+        # would send a reset instead, which may overtake the FIN.
+        conn.shutdown(socket.SHUT_WR)
+        try:
+            while conn.recv(65536):
+                pass
+        except OSError:
+            pass
         conn.close()
         return
     h, n, last, t0 = hashlib.sha256(), 0, 0, None
