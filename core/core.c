@@ -108,6 +108,16 @@ bool kos__core_on_control(struct core *c, struct proc *p)
         kos__core_close_ctl(c, p);
         return false;
     }
+    if (st == KOS_STATUS_OK && type == KOS__CTL_TRACE_DONE && is_server(p)) {
+        if (kos__core_trace_done(c, p, len))
+            return true;
+        say(c,
+            "message server '%s' sent a malformed TRACE_DONE (%zu bytes); closing its "
+            "control channel",
+            p->name, len);
+        kos__core_close_ctl(c, p);
+        return false;
+    }
     if (st == KOS_STATUS_OK &&
         (type == KOS__CTL_SYS_STATUS_REQ || type == KOS__CTL_SYS_RESTART ||
          type == KOS__CTL_SYS_REBOOT || type == KOS__CTL_SYS_CONSOLE_CREDIT ||

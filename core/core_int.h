@@ -41,6 +41,7 @@
 #include "debugger_int.h"
 #include "devkeys_int.h"
 #include "image.h"
+#include "le_int.h"
 #include "proc_int.h"
 #include "sandbox.h"
 #include "selftest_int.h"
@@ -167,12 +168,17 @@ struct proc {
      * and kept for the next ones, and Core's reader of it; whether the
      * managing app switched tracing on for it (kept across its restarts,
      * not across a reboot), and whether what it recorded before tracing
-     * went off is still to be read. */
+     * went off is still to be read. While a message server has yet to
+     * answer that it recorded what p holds (KOS__CTL_TRACE_DONE: a bit per
+     * entry of kos__core_servers_of(), for the telling numbered trace_seq),
+     * p's ring is not drained, so that its channels' grants go first. */
     int trace_fd;
     struct kos__trace_shm *trace;
     struct kos__trace_reader trd;
     bool traced;
     bool trace_flush;
+    uint32_t trace_wait;
+    uint32_t trace_seq;
     /* Remote debugging (debugger_int.h): its debug agent, if one is
      * attached (0: none), and the app's host pid it traces. */
     pid_t dbg_pid;
@@ -374,7 +380,8 @@ void kos__core_sys_trace_set(struct core *c, struct proc *from, const struct kos
 uint64_t kos__core_trace_due(const struct core *c);
 int kos__core_trace_prepare(struct core *c, struct proc *p);
 void kos__core_trace_pump(struct core *c);
-void kos__core_trace_tell(struct core *c, const struct proc *p, uint32_t s, bool on);
+void kos__core_trace_tell(struct core *c, struct proc *p, uint32_t s, bool on);
+bool kos__core_trace_done(struct core *c, struct proc *srv, size_t len);
 
 /* setup.c */
 int kos__core_make_regions(struct core *c);

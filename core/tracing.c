@@ -38,33 +38,76 @@ static void trace_servers_update(struct core *c)
 
 /* Tells message server s whether to record the directory events about app
  * p (KOS__CTL_TRACE). A server that is not running learns it with p's
- * grants when it starts again (kos__core_send_grants). */
-void kos__core_trace_tell(struct core *c, const struct proc *p, uint32_t s, bool on)
+ * grants when it starts again (kos__core_send_grants). When on, p's ring
+ * is not drained until s answers that it recorded what p holds now
+ * (kos__core_trace_done). */
+void kos__core_trace_tell(struct core *c, struct proc *p, uint32_t s, bool on)
 {
     struct proc *srv = &c->procs[s];
-    uint8_t body[8];
+    uint32_t list[KOS__BOOT_MAX_DIRS], n = kos__core_servers_of(c, p, list), k = 0;
+    uint8_t body[12];
 
     if (srv->state != P_RUNNING || srv->ctl < 0)
         return;
-    for (int i = 0; i < 4; i++) {
-        body[i] = (uint8_t)(p->idx >> (8 * i));
-        body[4 + i] = (uint8_t)((on ? 1u : 0u) >> (8 * i));
-    }
-    /* Eight bytes on a channel the server reads in every turn: no room
+    while (k < n && list[k] != s)
+        k++;
+    kos__put_le32(body, p->idx);
+    kos__put_le32(body + 4, on ? 1u : 0u);
+    kos__put_le32(body + 8, p->trace_seq);
+    /* Twelve bytes on a channel the server reads in every turn: no room
      * means it does not read, and its directory events go unrecorded. */
-    if (kos__ctl_send_nowait(srv->ctl, KOS__CTL_TRACE, body, sizeof(body)) != KOS_STATUS_OK)
+    if (kos__ctl_send_nowait(srv->ctl, KOS__CTL_TRACE, body, sizeof(body)) != KOS_STATUS_OK) {
         kos__core_say_sys(
             c,
             "message server '%s' has no room on its control channel: it does not record "
             "app '%s''s directory events",
             srv->name, p->name);
+        return;
+    }
+    if (on && k < n)
+        p->trace_wait |= 1u << k;
 }
 
-/* Tells each message server of app p whether p is traced. */
-static void trace_tell_all(struct core *c, const struct proc *p, bool on)
+/* Message server srv answers a KOS__CTL_TRACE on (its body is in
+ * c->ctlbuf): once every server of the app has, its ring is switched on
+ * (if tracing was, and is still, waiting for that) and drained. An answer
+ * to an earlier telling, or about an app it does not serve, changes
+ * nothing. Returns false if the message is malformed. */
+bool kos__core_trace_done(struct core *c, struct proc *srv, size_t len)
+{
+    uint32_t list[KOS__BOOT_MAX_DIRS], n, k = 0, idx, seq;
+
+    if (len != 8)
+        return false;
+    idx = kos__get_le32(c->ctlbuf);
+    seq = kos__get_le32(c->ctlbuf + 4);
+    if (idx >= c->n)
+        return false;
+    struct proc *p = &c->procs[idx];
+    if (is_server(p) || seq != p->trace_seq || !p->trace_wait)
+        return true;
+    n = kos__core_servers_of(c, p, list);
+    while (k < n && list[k] != srv->idx)
+        k++;
+    if (k == n)
+        return true;
+    p->trace_wait &= ~(1u << k);
+    if (!p->trace_wait && p->traced) {
+        if (p->trace)
+            atomic_store_explicit(&p->trace->on, true, memory_order_relaxed);
+        c->trace_next_us = now_us();
+    }
+    return true;
+}
+
+/* Tells each message server of app p whether p is traced, as a new
+ * telling: answers to an earlier one no longer count. */
+static void trace_tell_all(struct core *c, struct proc *p, bool on)
 {
     uint32_t srv[KOS__BOOT_MAX_DIRS], n = kos__core_servers_of(c, p, srv);
 
+    p->trace_seq++;
+    p->trace_wait = 0;
     for (uint32_t k = 0; k < n; k++)
         kos__core_trace_tell(c, p, srv[k], on);
 }
@@ -176,7 +219,7 @@ void kos__core_trace_pump(struct core *c)
                 continue;
             bool wanted = is_server(p) ? atomic_load_explicit(&p->trace->on, memory_order_relaxed)
                                        : p->traced;
-            if (!wanted && !p->trace_flush)
+            if ((!wanted && !p->trace_flush) || p->trace_wait)
                 continue;
             while (c->trace_credit > 0 && trace_send_from(c, m, p, wall_minus_mono))
                 ;
@@ -227,10 +270,15 @@ void kos__core_sys_trace_set(struct core *c, struct proc *from, const struct kos
                 kos__trace_skip(p->trace, &p->trd);
             else
                 p->trace_flush = true;
-            atomic_store_explicit(&p->trace->on, p->traced, memory_order_relaxed);
+            atomic_store_explicit(&p->trace->on, false, memory_order_relaxed);
         }
         trace_servers_update(c);
         trace_tell_all(c, p, p->traced);
+        /* On once its servers have recorded what it holds (at once if it
+         * has none running): its first call comes after its channels'
+         * grants, in time as in order. */
+        if (p->trace && p->traced && !p->trace_wait)
+            atomic_store_explicit(&p->trace->on, true, memory_order_relaxed);
         c->trace_next_us = now_us();
     }
     kos__core_say_sys(c, "app '%s' asked to trace the calls of app '%s' %s", from->name, p->name,

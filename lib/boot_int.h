@@ -48,8 +48,8 @@ enum kos__ctl_type {
     KOS__CTL_SYS_CONSOLE = 13,        /* Core -> app: one console line */
     KOS__CTL_SYS_CHANGED = 14,        /* Core -> app: the state changed since it last asked */
     /* Message tracing (docs/messages.md, "Tracing"). */
-    KOS__CTL_TRACE = 15,            /* Core -> message server: u32 app_id, u32 on: record
-                                       that app's directory events (or stop) */
+    KOS__CTL_TRACE = 15,            /* Core -> message server: u32 app_id, u32 on, u32 seq:
+                                       record that app's directory events (or stop) */
     KOS__CTL_SYS_TRACE_SET = 16,    /* app -> Core: trace this app's calls, or stop */
     KOS__CTL_SYS_TRACE_CREDIT = 17, /* app -> Core: send me trace records, this many */
     KOS__CTL_SYS_TRACES = 18,       /* Core -> app: a batch of trace records */
@@ -58,6 +58,8 @@ enum kos__ctl_type {
     /* Remote debugging (docs/link.md, "Debug"). */
     KOS__CTL_SYS_DEBUG_ATTACH = 22, /* app -> Core: attach a debugger to this app; answered by
                                        RESULT, with one end of its socket on success */
+    KOS__CTL_TRACE_DONE = 23,       /* message server -> Core: u32 app_id, u32 seq: what
+                                       that app holds is in its ring (after a TRACE on) */
 };
 
 enum kos__role {

@@ -22,6 +22,8 @@
 
 #include <kos/logsrv.h>
 
+#include "le_int.h"
+
 #define KOS__LOGREC_HDR           24u
 #define KOS__LOGREC_APP_MAX       63u
 #define KOS__LOGREC_MAX           (KOS__LOGREC_HDR + KOS__LOGREC_APP_MAX + KOS_LOGSRV_TEXT_MAX)
@@ -124,34 +126,5 @@ typedef void kos__logstore_fn(const struct kos__logrec *r, uint64_t offset, void
  * anything was skipped (an empty buffer is a valid, empty store). */
 kos_status_t kos__logstore_scan(const uint8_t *buf, size_t len, kos__logstore_fn *fn, void *arg,
                                 struct kos__logstore_report *rep);
-
-/* Little-endian helpers. */
-static inline void kos__put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static inline void kos__put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void kos__put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint16_t kos__get_le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static inline uint32_t kos__get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t kos__get_le64(const uint8_t *p)
-{
-    return (uint64_t)kos__get_le32(p) | (uint64_t)kos__get_le32(p + 4) << 32;
-}
 
 #endif

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "boot_int.h"
+#include "le_int.h"
 #include "msgsrv.h"
 #include "trace_int.h"
 
@@ -96,18 +97,31 @@ static int on_control(struct ctl *ctl, struct msgsrv *srv)
             if (st)
                 printf("cannot add app '%s': %s\n", ctl->grants->app, kos_status_str(st));
             break;
-        case KOS__CTL_TRACE:
-            if (fd >= 0 || len != 8 || ctl->buf[5] | ctl->buf[6] | ctl->buf[7] || ctl->buf[4] > 1) {
+        case KOS__CTL_TRACE: {
+            if (fd >= 0 || len != 12 || kos__get_le32(ctl->buf + 4) > 1) {
                 fprintf(stderr, "control channel: malformed TRACE\n");
                 if (fd >= 0)
                     close(fd);
                 return -1;
             }
-            msgsrv_trace_app(srv,
-                             (uint32_t)ctl->buf[0] | (uint32_t)ctl->buf[1] << 8 |
-                                 (uint32_t)ctl->buf[2] << 16 | (uint32_t)ctl->buf[3] << 24,
-                             ctl->buf[4] == 1);
+            bool on = kos__get_le32(ctl->buf + 4) == 1;
+            msgsrv_trace_app(srv, kos__get_le32(ctl->buf), on);
+            /* What the app holds is in the ring now: Core may pass on its
+             * calls. The same app id and telling, back. */
+            if (on) {
+                uint8_t done[8];
+                memcpy(done, ctl->buf, 4);
+                memcpy(done + 4, ctl->buf + 8, 4);
+                /* Never blocking: Core may itself be sending to this
+                 * server (its buffer holds thousands of these). Without
+                 * the answer, Core holds the app's calls back. */
+                st = kos__ctl_send_nowait(ctl->fd, KOS__CTL_TRACE_DONE, done, sizeof(done));
+                if (st)
+                    fprintf(stderr, "control channel: cannot answer TRACE: %s\n",
+                            kos_status_str(st));
+            }
             break;
+        }
         case KOS__CTL_APP_DOWN:
             if (fd >= 0 || len != 4) {
                 fprintf(stderr, "control channel: malformed APP_DOWN\n");

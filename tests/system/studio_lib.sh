@@ -63,13 +63,16 @@ rt() { awk -v k="$1" '$1 == k { print $2 }' "$DATA/studio.run"; }
 # mode FILE: its permission bits in octal.
 mode() { stat -c %a "$1"; }
 
-# start_studio [ARGS...]: starts a Studio on any free API port and a free
-# device port, with ARGS for server.start; sets DEVICE_PORT, URL, SECRET.
+# start_studio [ARGS...]: starts a Studio on any free API port and any free
+# device port (the server picks them: a port probed free before could be
+# taken by the time it listens), with ARGS for server.start; sets
+# DEVICE_PORT, URL, SECRET.
 start_studio() {
-  DEVICE_PORT=$(free_port)
-  run 0 server.start --port 0 --device-port "$DEVICE_PORT" "$@"
+  run 0 server.start --port 0 --device-port 0 "$@"
   URL=$(rt url)
   SECRET=$(rt secret)
+  DEVICE_PORT=$(rt device)
+  DEVICE_PORT=${DEVICE_PORT##*:}
 }
 
 # ---- a device on sim linked to the Studio (test_studio_device.sh,

@@ -128,8 +128,7 @@ for c in start stop status; do
 done
 
 # ---- --foreground: the server runs in this process until it is stopped
-DEVICE_PORT=$(free_port)
-"$T" server.start --foreground --port 0 --device-port "$DEVICE_PORT" >"$WORK/fg.out" 2>"$WORK/fg.err" &
+"$T" server.start --foreground --port 0 --device-port 0 >"$WORK/fg.out" 2>"$WORK/fg.err" &
 FG=$!
 for _ in $(seq 300); do [ -e "$DATA/studio.run" ] && break; sleep 0.1; done
 [ "$(rt pid)" = "$FG" ] || fail "server.start --foreground did not become kos-server (pid $FG)"

@@ -6,6 +6,9 @@
 # in GET /api/devices/ID/traces with the right protocol, peer, label,
 # sizes and status, vouched for by msg0's grant, as do msg0's directory
 # events about it; switched off, no call of its is recorded after. Tracing
+# starts with the grants of the channels the app holds, before its first
+# call in order and in time, even when msg0 is slow to record them (it is
+# stopped while tracing is switched on). Tracing
 # the flooder is bounded at every hop: the server keeps at most its ring,
 # and the device counts what it drops.
 # Environment: KOS_TOOL, KOS_SERVER, KOS_TRUST, KOS_KEY, KOS_T_APP.
@@ -61,15 +64,50 @@ command() {
 sleep 1
 traces_have 'not [r for r in recs if r["kind"] == "call"]' || die "calls traced before tracing was on"
 
-# ---- on for the pinger: its calls, with what msg0 vouches for
+# descendant COMM: the pid of the device's process named COMM (its binary
+# runs from a memfd: "memfd:kos:" and the first 5 characters of its name).
+descendant() {
+  python3 - "$DEV_PID" "$1" <<'EOF'
+import os, sys
+root, comm = int(sys.argv[1]), sys.argv[2]
+parent, name = {}, {}
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        stat = open(f"/proc/{d}/stat").read()
+    except OSError:
+        continue
+    name[int(d)] = stat[stat.index("(") + 1:stat.rindex(")")]
+    parent[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
+for pid, n in name.items():
+    p = pid
+    while p in parent and p != root:
+        p = parent[p]
+    if p == root and n == comm:
+        print(pid)
+        sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+# ---- on for the pinger: its calls, with what msg0 vouches for. msg0 is
+# stopped meanwhile: the pinger's calls are not recorded, or passed on,
+# before msg0 recorded its grant.
+MSG0=$(descendant "memfd:kos:msg_s") || die "no msg_server process under the device's $DEV_PID"
+kill -STOP "$MSG0"
 command '{"trace": {"app": "pinger", "on": true}}'
 until_ok 10 "Core switching tracing on" in_console "core: app 'admin' asked to trace the calls of app 'pinger' from now on$"
+sleep 1
+kill -CONT "$MSG0"
 until_ok 30 "the pinger's calls among the traces" traces_have '[r for r in recs if r["kind"] == "call" and r["app"] == "pinger"]'
 traces_have 'all(r["peer"] == "echo" and r["protocol"] == "echo_protocol" and r["server"] == "msg0" and r["label"] == 7 and r["req_len"] == 16 and r["rep_len"] == 16 and r["status"] == 0 and r["status_name"] == "ok" and r["verified"] and r["dur_ns"] > 0 for r in recs if r["kind"] == "call" and r["app"] == "pinger")' ||
   die "a call record of the pinger's is not what it did: $(api "api/devices/$ID/traces?limit=5")"
 traces_have '[r for r in recs if r["kind"] == "grant" and r["app"] == "pinger" and r["peer"] == "echo" and r["protocol"] == "echo_protocol" and r["server"] == "msg0"]' ||
   die "msg0's grant to the pinger is not among the traces"
 traces_have 'not [r for r in recs if r["app"] == "flooder"]' || die "the flooder's calls were traced"
+traces_have '(lambda p: p[0]["kind"] == "grant" and all(r["time"] >= p[0]["time"] for r in p))([r for r in recs if r["app"] == "pinger"])' ||
+  die "the pinger's first trace record is not msg0's grant, or a call of its is older: $(api "api/devices/$ID/traces?limit=5")"
 
 # ---- msg0's directory events: the echo server restarted publishes again and
 # the pinger's token to it ends, both about apps the pinger deals with
