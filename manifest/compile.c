@@ -347,6 +347,7 @@ kos_status_t kos_manifest_compile(const struct kos_manifest *m, const uint8_t (*
     struct kos_cm_header *h = (struct kos_cm_header *)buf;
     memcpy(h->magic, KOS_CM_MAGIC, 4);
     h->version = KOS_CM_VERSION;
+    h->release = m->release;
     h->size = (uint32_t)size;
     h->flags = (m->signing ? 0 : KOS_CM_SIGNING_DISABLED) |
                (m->isolation == KOS_MF_ISOLATION_BEST_EFFORT ? KOS_CM_ISOLATION_BEST_EFFORT : 0) |

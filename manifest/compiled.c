@@ -197,20 +197,20 @@ static kos_status_t check_header(struct cm_check *k)
     if (memcmp(h->magic, KOS_CM_MAGIC, 4) != 0)
         return CHECK_FAIL(k, HDR_FIELD(magic), "bad magic; a compiled manifest starts with \"%s\"",
                           KOS_CM_MAGIC);
-    if (h->version != KOS_CM_VERSION)
+    if (h->version != KOS_CM_VERSION && h->version != KOS_CM_VERSION_3)
         return CHECK_FAIL(k, HDR_FIELD(version),
                           "unsupported version %u; this reader reads "
-                          "version %u",
-                          h->version, KOS_CM_VERSION);
+                          "versions %u and %u",
+                          h->version, KOS_CM_VERSION_3, KOS_CM_VERSION);
     if (h->size != k->len)
         return CHECK_FAIL(k, HDR_FIELD(size), "size field says %u bytes but the buffer holds %zu",
                           h->size, k->len);
     if ((h->flags & ~(uint32_t)CM_FLAGS) != 0)
         return CHECK_FAIL(k, HDR_FIELD(flags), "unknown flags 0x%x; the valid flags are 0x%x",
                           h->flags & ~(uint32_t)CM_FLAGS, (unsigned)CM_FLAGS);
-    if (h->reserved != 0)
-        return CHECK_FAIL(k, HDR_FIELD(reserved), "reserved field is %u; it must be 0",
-                          h->reserved);
+    if (h->version == KOS_CM_VERSION_3 && h->release != 0)
+        return CHECK_FAIL(k, HDR_FIELD(release), "reserved field is %u; it must be 0 in version %u",
+                          h->release, KOS_CM_VERSION_3);
     if (h->n_procs == 0 || h->n_procs > KOS_CM_MAX_PROCS)
         return CHECK_FAIL(k, HDR_FIELD(n_procs), "%u processes; a system has 1 to %u", h->n_procs,
                           KOS_CM_MAX_PROCS);

@@ -24,7 +24,8 @@
 #include <kos/status.h>
 
 #define KOS_CM_MAGIC     "KOSM"
-#define KOS_CM_VERSION   3u
+#define KOS_CM_VERSION   4u /* 4: the release number; version 3 (release 0) is read too */
+#define KOS_CM_VERSION_3 3u
 #define KOS_CM_MAX_PROCS 1024u
 #define KOS_CM_MAX_SIZE  (16u << 20)
 
@@ -93,7 +94,8 @@ struct kos_cm_header {
     uint32_t res_off; /* struct kos_cm_res[n_res], 4-aligned */
     uint32_t n_regions;
     uint32_t regions_off; /* struct kos_cm_region[n_regions], 8-aligned */
-    uint32_t reserved;    /* zero; keeps the header a multiple of 8 bytes */
+    uint32_t release;     /* the manifest's release number, 0 for none (always 0 in
+                             version 3, where it was a reserved field) */
 };
 
 struct kos_cm_proc {

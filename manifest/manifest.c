@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_int.h"
 #include "mf_int.h"
 
 /* A finished manifest and the arena that holds everything it points at.
@@ -32,9 +33,9 @@ struct mf_owner {
     struct kos__mf_arena keep;
 };
 
-static const char *const system_keys[] = {"system",          "base",      "signing",
-                                          "profile",         "isolation", "memory_regions",
-                                          "message_servers", "apps",      NULL};
+static const char *const system_keys[] = {
+    "system",    "base",           "release",         "signing", "profile",
+    "isolation", "memory_regions", "message_servers", "apps",    NULL};
 static const char *const layer_keys[] = {"layer", "memory_regions", "message_servers", "apps",
                                          NULL};
 
@@ -203,6 +204,22 @@ static kos_status_t check_system_top(struct kos__mf_ctx *c, const struct kos__mf
         st = check_name(c, top->base, "base layer name", "base: minimal");
         if (st)
             return st;
+    }
+    top->release = kos__mf_get(root, "release", NULL);
+    if (top->release != NULL) {
+        const struct kos__mf_node *r = top->release;
+        uint64_t v;
+        st = kos__mf_expect(c, r, KOS__MF_SCALAR, "release", "release: 12");
+        if (st)
+            return st;
+        size_t i = kos__parse_digits(r->str, r->len, &v);
+        if (i == 0 || i != r->len || v == 0 || v > UINT32_MAX) {
+            char q[KOS__MF_QUOTE_SIZE];
+            return kos__mf_fail(c, &r->pos,
+                                "invalid release number %s; write a whole number from 1 to %u, "
+                                "higher for each release of the system",
+                                kos__mf_quote(r->str, r->len, q), UINT32_MAX);
+        }
     }
     top->signing = kos__mf_get(root, "signing", NULL);
     if (top->signing != NULL) {

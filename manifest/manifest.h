@@ -152,6 +152,7 @@ struct kos_mf_region {
 struct kos_manifest {
     const char *system;
     const char *base; /* layer name, or NULL */
+    uint32_t release; /* the release number; 0 when the manifest gives none */
     bool signing;     /* false when the manifest says signing: disabled */
     const struct kos_mf_server *servers;
     size_t n_servers;

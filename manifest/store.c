@@ -286,7 +286,16 @@ kos_status_t kos__store_parse_record(const char *buf, size_t len, struct kos__st
         BAD("no signer");
     if (strcmp(line + 7, "-") != 0)
         snprintf(r->g.signer, sizeof(r->g.signer), "%s", line + 7);
-    if (!take_line(&p, end, line, sizeof(line)) || !line_u(line, "created", INT64_MAX, &v))
+    if (!take_line(&p, end, line, sizeof(line)))
+        BAD("no time it was created");
+    if (strncmp(line, "release ", 8) == 0) {
+        if (!line_u(line, "release", UINT32_MAX, &v) || v == 0)
+            BAD("a release line that is not \"release N\" with N from 1 to 4294967295");
+        r->g.release = (uint32_t)v;
+        if (!take_line(&p, end, line, sizeof(line)))
+            BAD("no time it was created");
+    }
+    if (!line_u(line, "created", INT64_MAX, &v))
         BAD("no time it was created");
     r->g.created = (int64_t)v;
     for (;;) {
@@ -319,10 +328,14 @@ size_t kos__store_format_record(const struct kos__store_record *r, char *buf, si
 {
     char hex[65];
     size_t used;
-    int n = snprintf(buf, cap, GEN_HEAD "manifest %s\nsystem %s\nsigner %s\ncreated %lld\n",
-                     r->g.manifest, r->g.system, r->g.signer[0] ? r->g.signer : "-",
-                     (long long)r->g.created);
+    char release[32] = "";
+    int n;
 
+    if (r->g.release)
+        snprintf(release, sizeof(release), "release %" PRIu32 "\n", r->g.release);
+    n = snprintf(buf, cap, GEN_HEAD "manifest %s\nsystem %s\nsigner %s\n%screated %lld\n",
+                 r->g.manifest, r->g.system, r->g.signer[0] ? r->g.signer : "-", release,
+                 (long long)r->g.created);
     if (n < 0 || (size_t)n >= cap)
         return 0;
     used = (size_t)n;
@@ -731,6 +744,30 @@ out:
     free(r);
 }
 
+/* A release never goes back (store.h): an image of release `release` may
+ * follow generation `was` (its record *g) only with a higher number, or
+ * when neither has one. */
+static kos_status_t check_release(const struct kos_store *s, uint32_t was,
+                                  const struct kos_store_gen *g, uint32_t release, char *err,
+                                  size_t errlen)
+{
+    if (release > g->release || (release == 0 && g->release == 0))
+        return KOS_STATUS_OK;
+    if (release == g->release)
+        snprintf(err, errlen,
+                 "it is release %u, as generation %u of %s already is, with other contents: a "
+                 "new release needs a higher number (the manifest's 'release' key)",
+                 release, was, s->path);
+    else
+        snprintf(err, errlen,
+                 "it is %s%u, older than generation %u of %s (release %u): a device never goes "
+                 "back to an older release; build the old contents as a new release to return "
+                 "to them",
+                 release ? "release " : "without a release number, release ", release, was, s->path,
+                 g->release);
+    return KOS_STATUS_UNAUTHORIZED;
+}
+
 kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
                               const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,
                               char *err, size_t errlen)
@@ -764,11 +801,23 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
     st = read_state(s, &state, err, errlen);
     if (st)
         goto out;
-    if (state.current && read_record(s, state.current, cur, err, errlen) == KOS_STATUS_OK &&
-        strcmp(cur->g.manifest, kos_image_manifest_digest(img)) == 0) {
+    bool have_cur =
+        state.current && read_record(s, state.current, cur, err, errlen) == KOS_STATUS_OK;
+    if (have_cur && strcmp(cur->g.manifest, kos_image_manifest_digest(img)) == 0) {
         *gen = state.current;
         goto out; /* nothing to do */
     }
+    uint32_t was = state.current;
+    if (!have_cur && state.good && state.good != state.current &&
+        read_record(s, state.good, cur, err, errlen) == KOS_STATUS_OK) {
+        have_cur = true;
+        was = state.good;
+    }
+    st = have_cur
+             ? check_release(s, was, &cur->g, kos_image_manifest(img)->hdr->release, err, errlen)
+             : KOS_STATUS_OK;
+    if (st)
+        goto out;
     st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &n_gens, err, errlen);
     if (st)
         goto out;
@@ -787,6 +836,7 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
     snprintf(rec->g.system, sizeof(rec->g.system), "%s", kos_cm_str(cm, cm->hdr->system_name));
     snprintf(rec->g.signer, sizeof(rec->g.signer), "%s",
              kos_image_signer(img) ? kos_image_signer(img) : "");
+    rec->g.release = cm->hdr->release;
     rec->g.created = (int64_t)time(NULL);
     if (!unhex32(rec->g.manifest, rec->blob[0])) {
         snprintf(err, errlen, "internal error: the image's manifest digest");
@@ -1037,6 +1087,13 @@ kos_status_t kos_store_open_image(struct kos_store *s, uint32_t gen,
             snprintf(err, errlen,
                      "generation %u of %s: its record names manifest %s, its image.sig %s", gen,
                      s->path, r->g.manifest, kos_image_manifest_digest(*out));
+            kos_image_close(*out);
+            *out = NULL;
+            st = KOS_STATUS_PROTOCOL;
+        } else if (kos_image_manifest(*out)->hdr->release != r->g.release) {
+            snprintf(err, errlen,
+                     "generation %u of %s: its record says release %u, its manifest release %u",
+                     gen, s->path, r->g.release, kos_image_manifest(*out)->hdr->release);
             kos_image_close(*out);
             *out = NULL;
             st = KOS_STATUS_PROTOCOL;

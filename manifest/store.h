@@ -65,6 +65,7 @@ struct kos_store_gen {
     char manifest[65]; /* the compiled manifest's SHA-256 */
     char system[64];   /* the system's name */
     char signer[17];   /* the release key id, or "" for an unsigned image */
+    uint32_t release;  /* the manifest's release number, 0 for none */
     int64_t created;   /* when it was stored, Unix seconds */
     uint64_t bytes;    /* the size of its blobs */
     uint32_t n_blobs;
@@ -95,7 +96,11 @@ kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size
 /* Verifies the image file at `zip_path` (kos_image_open with `opts`),
  * stores the blobs the store lacks and a record of it, and makes it
  * current: *gen is its number, *added false when it was current already
- * (nothing is written then). Generations beyond current, good and the
+ * (nothing is written then). A release never goes back: an image whose
+ * release number is lower than current's (or, when current's record is
+ * damaged, good's), or the same number with other contents, is refused
+ * with KOS_STATUS_UNAUTHORIZED and nothing written; images without
+ * release numbers (0) replace each other freely. Generations beyond current, good and the
  * KOS_STORE_KEEP newest are removed, with the blobs only they needed. */
 kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
                               const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,

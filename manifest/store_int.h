@@ -15,6 +15,7 @@
  *   manifest <sha256 hex>
  *   system <name>
  *   signer <key id hex> | -
+ *   release <N>                    (only when the manifest has a release number)
  *   created <Unix seconds>
  *   blob <sha256 hex> <bytes>      (one per blob, the manifest's first)
  *   image.sig

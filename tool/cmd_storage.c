@@ -20,8 +20,8 @@ static void storage_usage(FILE *f)
             "usage: kos-tool storage.show DIR\n"
             "\n"
             "Lists the generations of the boot store in DIR (kos-tool run --storage DIR; a\n"
-            "device's data partition): each one's number, system, manifest digest, signer,\n"
-            "size and when it was stored, which one is current (booted next) and which is\n"
+            "device's data partition): each one's number, system, release number (- for\n"
+            "none), manifest digest, signer, size and when it was stored, which one is current (booted next) and which is\n"
             "good (passed its self test; the fallback), and the boots current has had\n"
             "without passing. Reads the store without changing it.\n"
             "\n"
@@ -78,11 +78,11 @@ int kos__tool_storage_show(int argc, char **argv)
                KOS_STORE_TRIES, KOS_STORE_TRIES == 1 ? "" : "s");
     printf("\n");
     if (n)
-        printf("  %-4s %-20s %-16s %-16s %10s  %-20s %s\n", "gen", "system", "manifest", "signer",
-               "bytes", "stored", "");
+        printf("  %-4s %-20s %-10s %-16s %-16s %10s  %-20s %s\n", "gen", "system", "release",
+               "manifest", "signer", "bytes", "stored", "");
     for (size_t i = 0; i < n; i++) {
         const struct kos_store_gen *g = &gens[i];
-        char when[32] = "?", marks[32] = "";
+        char when[32] = "?", marks[32] = "", release[16] = "-";
         time_t t = (time_t)g->created;
         struct tm tm;
         if (gmtime_r(&t, &tm))
@@ -90,8 +90,11 @@ int kos__tool_storage_show(int argc, char **argv)
         snprintf(marks, sizeof(marks), "%s%s%s", g->n == state.current ? "current" : "",
                  g->n == state.current && g->n == state.good ? ", " : "",
                  g->n == state.good ? "good" : "");
-        printf("  %-4u %-20s %-16.16s %-16s %10llu  %-20s %s\n", g->n, g->system, g->manifest,
-               g->signer[0] ? g->signer : "(unsigned)", (unsigned long long)g->bytes, when, marks);
+        if (g->release)
+            snprintf(release, sizeof(release), "%u", g->release);
+        printf("  %-4u %-20s %-10s %-16.16s %-16s %10llu  %-20s %s\n", g->n, g->system, release,
+               g->manifest, g->signer[0] ? g->signer : "(unsigned)", (unsigned long long)g->bytes,
+               when, marks);
     }
     return 0;
 }

@@ -6,7 +6,10 @@
 # makes no new generation; old generations and their blobs are collected; a
 # tampered blob, an untrusted image, a folder that is not a store, a second
 # writer and a damaged state are each refused with a clear error, the store
-# left as it was. storage.show says what the store holds.
+# left as it was. storage.show says what the store holds. Release numbers
+# never go back: an older release, an unnumbered image or the same number
+# with other contents is refused before anything is written; a record whose
+# release number does not match its signed manifest is damage.
 source "$(dirname "$0")/lib.sh"
 
 S=$WORK/store
@@ -15,6 +18,7 @@ S=$WORK/store
 image() {
   cat >"$WORK/$1.yaml" <<EOF
 system: $1
+${RELEASE:+release: $RELEASE}
 base: minimal
 apps:
   checker:
@@ -55,7 +59,7 @@ stop_image TERM
 [ "$RC" -eq 0 ] || fail "exit status $RC"
 show
 shows "^store $S: 1 generation; current 1, good 1$"
-shows "^  1 +good_one +[0-9a-f]{16} +[0-9a-f]{16} +[0-9]+ +[0-9T:Z-]+ +current, good$"
+shows "^  1 +good_one +- +[0-9a-f]{16} +[0-9a-f]{16} +[0-9]+ +[0-9T:Z-]+ +current, good$"
 [ "$(stat -c %a "$S")" = 700 ] || fail "the store is not 0700"
 
 # Booting again without an image boots current; the same image again adds nothing.
@@ -208,6 +212,51 @@ grep -qx "image $WORK/good_one.zip is generation 7 of $S, current already" "$WOR
 RC=0
 "$KOS_TOOL" storage.import "$S" >"$WORK/imp.txt" 2>&1 || RC=$?
 [ "$RC" -eq 2 ] || fail "storage.import without an image: exit status $RC"
+
+# ---- release numbers never go back (a store of their own)
+R=$WORK/rstore
+import_rc() { # WANT IMAGE: storage.import into $R, its exit status WANT; output in imp.txt
+  local rc=0
+  "$KOS_TOOL" storage.import "$R" "$WORK/$2.zip" --trust "$KOS_TRUST" >"$WORK/imp.txt" 2>&1 || rc=$?
+  [ "$rc" -eq "$1" ] || fail "storage.import $2: exit status $rc, expected $1: $(cat "$WORK/imp.txt")"
+}
+imported() { grep -qE -- "$1" "$WORK/imp.txt" || fail "storage.import said: $(cat "$WORK/imp.txt")"; }
+RELEASE=5 image rel5 pass
+RELEASE=3 image rel3 pass
+RELEASE=6 image rel6 pass
+cp "$WORK/rel5.yaml" "$WORK/rel5b.yaml" && sed -i 's/"100"/"200"/' "$WORK/rel5b.yaml"
+RELEASE=5 image rel5b pass
+import_rc 0 rel5
+snap() { (cd "$R" && find . -type f -printf '%p %s\n' | sort && cat state) >"$WORK/$1"; }
+snap r.before
+import_rc 3 rel3
+imported "refusing image $WORK/rel3.zip: it is release 3, older than generation 1 of $R \(release 5\): a device never goes back to an older release"
+import_rc 3 other
+imported "refusing image $WORK/other.zip: it is without a release number, release 0, older than generation 1 of $R \(release 5\)"
+import_rc 3 rel5b
+imported "refusing image $WORK/rel5b.zip: it is release 5, as generation 1 of $R already is, with other contents: a new release needs a higher number"
+snap r.after
+cmp -s "$WORK/r.before" "$WORK/r.after" || fail "a refused image changed the store: $(diff "$WORK/r.before" "$WORK/r.after")"
+import_rc 0 rel5
+imported "is generation 1 of $R, current already"
+RC=0
+"$KOS_TOOL" run --storage "$R" "$WORK/rel3.zip" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
+[ "$RC" -eq 3 ] || fail "run --storage with an older release: exit status $RC"
+expect "it is release 3, older than generation 1"
+import_rc 0 rel6
+"$KOS_TOOL" storage.show "$R" >"$WORK/show.txt" 2>&1 || fail "storage.show: $(cat "$WORK/show.txt")"
+shows "^  1 +rel5 +5 +[0-9a-f]{16} "
+shows "^  2 +rel6 +6 +[0-9a-f]{16} .* current$"
+# A record whose release number is not its manifest's: the generation is
+# damaged; the boot says what it found and falls back to the newest that
+# verifies.
+sed -i 's/^release 6$/release 9/' "$R/generations/2"
+: >"$OUT"
+"$KOS_TOOL" run --storage "$R" --trust "$KOS_TRUST" >"$OUT" 2>&1 &
+PID=$!
+wait_for "core: system 'rel5' ready"
+expect "generation 2 of $R: its record says release 9, its manifest release 6"
+stop_image TERM
 
 # A folder that is not a store, and one of another format.
 mkdir -p "$WORK/notstore" && echo hi >"$WORK/notstore/file"

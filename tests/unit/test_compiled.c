@@ -219,7 +219,8 @@ static void test_round_trip(void **state)
     assert_int_equal(kos_cm_region(&cm, 0)->size, 64u << 10);
     assert_string_equal(kos_cm_str(&cm, kos_cm_region(&cm, 1)->name), "stats");
     assert_int_equal(kos_cm_region(&cm, 1)->reserved, 0);
-    assert_int_equal(cm.hdr->reserved, 0);
+    assert_int_equal(cm.hdr->release, 0);
+    assert_int_equal(cm.hdr->version, KOS_CM_VERSION);
     assert_int_equal(cm.hdr->flags, KOS_CM_SIGNING_DISABLED);
     assert_int_equal(pong->n_args, 2);
     assert_string_equal(kos_cm_strref(&cm, pong->args_first), "--count");
@@ -443,10 +444,12 @@ static void test_every_byte(void **state)
                 refused++;
             }
             /* Every header byte matters, but for the system name's offset,
-             * which may land on another valid name, the signing and
-             * isolation flags, and the offset of an empty table. */
+             * which may land on another valid name, the release number,
+             * the signing and isolation flags, and the offset of an empty
+             * table. */
             bool harmless =
                 (i >= HDR(system_name) && i < HDR(system_name) + 4) ||
+                (i >= HDR(release) && i < HDR(release) + 4) ||
                 (h->n_res == 0 && i >= HDR(res_off) && i < HDR(res_off) + 4) ||
                 (h->n_regions == 0 && i >= HDR(regions_off) && i < HDR(regions_off) + 4) ||
                 (i == HDR(flags) &&
@@ -488,6 +491,46 @@ static void corrupt(const struct fixture *f, const char *what, size_t off, uint6
     free(c);
 }
 
+/* The release number: any in version 4; in version 3, where it was a
+ * reserved field, only 0, read as no release number. */
+static void test_release(void **state)
+{
+    struct fixture *f = *state;
+    struct kos_cm cm;
+    char err[256];
+    uint32_t v;
+    uint8_t *c = copy(f->buf, f->len);
+
+    v = 7;
+    memcpy(c + HDR(release), &v, 4);
+    assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(cm.hdr->release, 7);
+    v = KOS_CM_VERSION_3;
+    memcpy(c + HDR(version), &v, 4);
+    assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_PROTOCOL);
+    assert_non_null(strstr(err, "offset 68: reserved field is 7; it must be 0 in version 3"));
+    v = 0;
+    memcpy(c + HDR(release), &v, 4);
+    assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(cm.hdr->release, 0);
+    free(c);
+
+    /* From the manifest's release key. */
+    static const char rel[] = "system: s\nrelease: 4000000000\nsigning: disabled\n"
+                              "apps: {a: {binary: a}}\n";
+    struct kos_manifest *m = NULL;
+    struct kos_mf_error merr;
+    void *buf = NULL;
+    size_t len;
+    assert_int_equal(kos_manifest_parse("r.yaml", rel, sizeof(rel) - 1, &opts, &m, &merr), 0);
+    assert_int_equal(m->release, 4000000000u);
+    assert_int_equal(kos_manifest_compile(m, NULL, &buf, &len), KOS_STATUS_OK);
+    kos_manifest_destroy(m);
+    assert_int_equal(kos_cm_open(&cm, buf, len, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(cm.hdr->release, 4000000000u);
+    free(buf);
+}
+
 static void test_header_fields(void **state)
 {
     struct fixture *f = *state;
@@ -496,7 +539,6 @@ static void test_header_fields(void **state)
     corrupt(f, "version", HDR(version), 1, 4, "offset 4: unsupported version 1");
     corrupt(f, "size", HDR(size), f->len + 8, 4, "offset 8: size field says");
     corrupt(f, "flags", HDR(flags), 9, 4, "offset 12: unknown flags 0x8");
-    corrupt(f, "reserved", HDR(reserved), 1, 4, "offset 68: reserved field is 1");
     corrupt(f, "no procs", HDR(n_procs), 0, 4, "offset 20: 0 processes");
     corrupt(f, "too many procs", HDR(n_procs), KOS_CM_MAX_PROCS + 1, 4, "1025 processes");
     corrupt(f, "procs past end", HDR(n_procs), 1000, 4, "process table (1000 entries");
@@ -818,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_signing_enabled_and_no_digests),
         cmocka_unit_test(test_compile_refuses_bad_models),
         cmocka_unit_test_setup_teardown(test_open_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_fields, setup, teardown),
