@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# mkboot.sh KOS_INIT OUT_DIR CACHE_DIR - the qemu-arm-virt platform's boot
+# mkboot.sh KOS_INIT OUT_DIR CACHE_DIR [COMPONENT...] - the qemu-arm-virt platform's boot
 # files (docs/boards.md): OUT_DIR/Image, Debian's arm64 kernel, and
 # OUT_DIR/initramfs.cpio.gz, a newc cpio holding only /init (kos-init), the
 # kernel modules kos-init loads (listed in load order in
 # /lib/modules/kos/order) and the shared libraries kos-init and the
-# system's binaries need (the C library; apps' sandboxes get theirs from
-# here). The apps' and message servers' binaries are not here: they are
+# components (COMPONENT..., the message server and the Poukai services) need:
+# the C library, and the tunnel's OpenSSL and libevent. Apps' sandboxes get
+# theirs from here. The apps' and message servers' binaries are not here: they are
 # blobs in the boot store on the data partition.
 #
 # The kernel package (linux-image-arm64's current version) is fetched once
@@ -13,6 +14,7 @@
 # it is never installed on the host.
 set -euo pipefail
 init=$1 out=$2 cache=$3
+shift 3
 mkdir -p "$out" "$cache"
 
 # The modules kos-init needs from Debian's arm64 kernel, each after what it
@@ -60,7 +62,7 @@ for m in "${modules[@]}"; do
   echo "$m" >>"$stage/lib/modules/kos/order"
 done
 
-# The shared libraries kos-init needs, found as the aarch64 loader would
+# The shared libraries kos-init and the components need, found as the aarch64 loader would
 # find them, and its ELF interpreter at the path it names.
 libdirs=(/usr/aarch64-linux-gnu/lib /lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu)
 declare -A seen=()
@@ -84,6 +86,7 @@ add_deps() {
   done
 }
 add_deps "$init"
+for b in "$@"; do add_deps "$b"; done
 
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) |
   gzip -9n >"$out/initramfs.cpio.gz.tmp"

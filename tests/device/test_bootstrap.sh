@@ -5,7 +5,8 @@
 # 1 and current, the trusted key by its id, the device's key bundle); the
 # boot script is a U-Boot script that loads both files and boots with
 # kos.data=/dev/vda2; the initramfs holds /init, the modules in load order
-# and shared libraries, nothing of the system. Refused, with a clear error
+# and the shared libraries kos-init and every component need (the tunnel's
+# OpenSSL, libevent and wslay), nothing of the system. Refused, with a clear error
 # and nothing written: an existing --out (replaced with --force), an image
 # that does not verify, a size too small, a bad key bundle, options that do
 # not go together, a missing tool (named with its package); SIGTERM stops
@@ -48,15 +49,19 @@ expect '^booti \$\{kernel_addr_r\} \$\{ramdisk_addr_r\}:\$\{filesize\} \$\{fdtco
 grep -qF "booti" "$WORK/boot.scr" || fail "boot.scr does not hold the script's commands"
 
 # The initramfs: /init (an aarch64 program), the modules in load order, the
-# C library; no app, no message server.
+# libraries of kos-init and of the components (the tunnel's among them,
+# which the apps' sandboxes are built from); no app, no message server.
 zcat "$WORK/initramfs.cpio.gz" | cpio -t --quiet >"$OUT"
 expect "^init$"
 expect "^lib/modules/kos/virtio_blk.ko$"
 expect "^lib/modules/kos/ext4.ko$"
 expect "^lib/modules/kos/virtio_net.ko$"
 expect "^lib/modules/kos/order$"
-expect "^lib/aarch64-linux-gnu/libc.so.6$"
 expect "^lib/ld-linux-aarch64.so.1$"
+for lib in libc.so.6 libm.so.6 libssl.so.3 libcrypto.so.3 libevent_core-2.1.so.7 \
+  libevent_openssl-2.1.so.7 libwslay.so.1; do
+  expect "^lib/aarch64-linux-gnu/$lib$"
+done
 ! grep -qE "(^|/)(hello|msg0)$" "$OUT" || fail "the initramfs holds a system binary"
 mkdir "$WORK/ramfs"
 (cd "$WORK/ramfs" && zcat "$WORK/initramfs.cpio.gz" | cpio -id --quiet)
