@@ -394,6 +394,8 @@ static void destroy(struct core *c)
             close(p->con);
         if (p->status_fd >= 0)
             close(p->status_fd);
+        if (p->cg_fd >= 0)
+            close(p->cg_fd);
         free(p->argv);
         free(p->envp);
         kos_sandbox_files_free(p->ro_files);
@@ -401,6 +403,8 @@ static void destroy(struct core *c)
         kos__storage_close(&p->store);
     }
     kos__devkeys_close(&c->keys);
+    if (c->cgroup_fd >= 0)
+        close(c->cgroup_fd);
     for (uint32_t i = 0; c->region_fds && i < c->n_regions; i++)
         if (c->region_fds[i] >= 0)
             close(c->region_fds[i]);
@@ -521,6 +525,7 @@ int kos_core_run(const struct kos_core_opts *opts)
                      .timerfd = -1,
                      .images = -1,
                      .manager = -1,
+                     .cgroup_fd = -1,
                      .uids = {.range = KOS__UID_NONE, .lock_fd = -1},
                      .sd = {.fd = -1, .data_fd = -1}};
     struct kos_image_open_opts io = {
@@ -626,6 +631,7 @@ int kos_core_run(const struct kos_core_opts *opts)
         p->ctl = p->con = -1;
         p->status_fd = -1;
         p->trace_fd = -1;
+        p->cg_fd = -1;
         p->last_status = -1;
         kos__console_buf_init(&p->conbuf, c.t0_us / 1000);
         p->store.mnt = -1;

@@ -44,6 +44,9 @@ struct kos_core_opts {
                                       at the end */
     const char *keys_dir;          /* the device key bundle for the app with
                                       device_keys: true (docs/keys.md); may be NULL */
+    const char *cgroup_dir;        /* the cgroup v2 hierarchy Core owns (a device, where it
+                                      is PID 1): a cgroup per app bounds its memory and
+                                      processes; NULL: rlimits only (sim) */
     unsigned self_test_timeout_ms; /* how long after boot the app with
                                       reports_self_test: true has to report before the
                                       self test counts as failed; 0 = 60000 */

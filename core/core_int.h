@@ -183,6 +183,10 @@ struct proc {
      * attached (0: none), and the app's host pid it traces. */
     pid_t dbg_pid;
     pid_t dbg_target;
+    /* Its cgroup (cgroup.c), where Core owns the hierarchy: the folder
+     * (O_PATH), or -1; and its memory.events oom_kill count at its start. */
+    int cg_fd;
+    uint64_t cg_oom;
 };
 
 /* One compiled app filter, shared by every process whose sandbox
@@ -211,6 +215,7 @@ struct core {
     uint64_t self_test_deadline_us; /* when an unreported self test fails; 0: none */
     uint8_t *ctlbuf;
     enum kos_sandbox_mode mode;
+    int cgroup_fd; /* the cgroup v2 hierarchy Core owns (O_PATH), or -1: rlimits only */
     struct kos_sandbox_host host;
     struct kos_sandbox_probe probe; /* started at the very beginning */
     bool probing;                   /* probe still to be finished */
@@ -382,6 +387,12 @@ int kos__core_trace_prepare(struct core *c, struct proc *p);
 void kos__core_trace_pump(struct core *c);
 void kos__core_trace_tell(struct core *c, struct proc *p, uint32_t s, bool on);
 bool kos__core_trace_done(struct core *c, struct proc *srv, size_t len);
+
+/* cgroup.c */
+int kos__core_cgroup_init(struct core *c, const char *dir, char *why, size_t whylen);
+int kos__core_cgroup_prepare(struct core *c, struct proc *p, const struct kos_sandbox *sb,
+                             char *why, size_t whylen);
+bool kos__core_cgroup_oom(struct core *c, struct proc *p);
 
 /* setup.c */
 int kos__core_make_regions(struct core *c);

@@ -265,6 +265,7 @@ void kos__core_fill_sandbox(struct core *c, struct proc *p, struct kos_sandbox *
         .app_prog = p->prog,
         .init_prog = c->have_init_prog ? &c->init_prog : NULL,
         .gate_prog = c->have_gate_prog ? &c->gate_prog : NULL,
+        .cgroup_fd = -1,
     };
 }
 
@@ -403,6 +404,15 @@ kos_status_t kos__core_launch_proc(struct core *c, struct proc *p, bool hold)
 
     if (c->mode != KOS_SANDBOX_NONE) {
         kos__core_fill_sandbox(c, p, &sb, shared);
+        if (c->cgroup_fd >= 0) {
+            char cgwhy[256];
+            if (kos__core_cgroup_prepare(c, p, &sb, cgwhy, sizeof(cgwhy)) < 0) {
+                say(c, "cannot start %s '%s': %s", kind(p), p->name, cgwhy);
+                st = KOS_STATUS_IO;
+                goto out_quiet;
+            }
+            sb.cgroup_fd = p->cg_fd;
+        }
         /* Its file system, cloned for this start: the sandbox moves the
          * clone to /data, and Core keeps the original. */
         if (p->store.mnt >= 0 && (sb.data_mnt = kos__storage_clone(&p->store)) < 0) {

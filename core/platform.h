@@ -28,6 +28,7 @@ struct kos__platform_boot {
     char store_dir[256]; /* the boot store's folder, or "" for none */
     char state_dir[256]; /* where apps' data directories live, or "" */
     char keys_dir[256];  /* the device key bundle, or "" for none */
+    char cgroup_dir[64]; /* the cgroup v2 hierarchy Core owns, or "" (sim: not Core's) */
     char trust[8][256];  /* the trusted release public keys (PEM paths) */
     size_t n_trust;
     int console_fd; /* where console lines go */

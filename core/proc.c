@@ -22,6 +22,7 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -253,6 +254,22 @@ static void close2(int fds[2])
             close(fds[i]);
 }
 
+/* Moves process pid into the cgroup folder dirfd: it has not run anything
+ * of the app yet, and what it starts stays there. Returns 0 or an errno. */
+static int cgroup_enter(int dirfd, pid_t pid)
+{
+    char text[24];
+    int fd = openat(dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC), err = 0;
+
+    if (fd < 0)
+        return errno;
+    snprintf(text, sizeof(text), "%d", (int)pid);
+    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        err = errno ? errno : EIO;
+    close(fd);
+    return err;
+}
+
 kos_status_t kos__proc_launch(const struct kos__spawn *s, struct kos__launch *l,
                               struct kos__spawn_err *why)
 {
@@ -301,6 +318,10 @@ kos_status_t kos__proc_launch(const struct kos__spawn *s, struct kos__launch *l,
          * caller holds it back for kos__proc_release(). */
         if (err) {
             why->step = KOS_SB_STEP_SYNC;
+            why->err = err;
+            kill(child_pid, SIGKILL);
+        } else if (s->sb->cgroup_fd >= 0 && (err = cgroup_enter(s->sb->cgroup_fd, child_pid))) {
+            why->step = KOS_SB_STEP_CGROUP;
             why->err = err;
             kill(child_pid, SIGKILL);
         } else if (write(syncp[1], "gr", s->hold ? 1 : 2) != (s->hold ? 1 : 2)) {

@@ -101,7 +101,7 @@ const char *kos_sandbox_step_name(int step)
         [KOS_SB_STEP_NNP] = "no_new_privs",  [KOS_SB_STEP_SECCOMP] = "seccomp",
         [KOS_SB_STEP_FDS] = "descriptors",   [KOS_SB_STEP_FORK] = "forking the app",
         [KOS_SB_STEP_EXEC] = "exec",         [KOS_SB_STEP_NAMESPACES] = "namespaces",
-        [KOS_SB_STEP_GATE] = "exec gate",
+        [KOS_SB_STEP_GATE] = "exec gate",    [KOS_SB_STEP_CGROUP] = "its cgroup",
     };
     if (step < 0 || (size_t)step >= sizeof(names) / sizeof(names[0]) || !names[step])
         return "unknown step";

@@ -64,7 +64,7 @@ enum kos_sandbox_mode {
  * Core is PID 1 owns the cgroup v2 hierarchy and can use it instead. */
 enum kos_sandbox_limits {
     KOS_SANDBOX_LIMITS_RLIMITS = 1,
-    KOS_SANDBOX_LIMITS_CGROUP2 = 2, /* not implemented yet */
+    KOS_SANDBOX_LIMITS_CGROUP2 = 2, /* and a cgroup per app (core/cgroup.c) */
 };
 
 /* The layers, as bits, for reporting what is in force or missing. */
@@ -131,6 +131,9 @@ struct kos_sandbox {
     uint64_t max_file_bytes; /* RLIMIT_FSIZE: the largest file the app may write (memfds and
                                 /data alike); 0 = none */
     uint32_t max_files;      /* RLIMIT_NOFILE; also the fd number of the binary */
+    int cgroup_fd;           /* the app's cgroup folder, where its process is placed before
+                                anything of it runs (cgroup v2: Core owns the hierarchy);
+                                -1: none */
     uint64_t lock_bytes;     /* RLIMIT_MEMLOCK (at most the host's), and mlock, mlock2 and
                                 munlock allowed, when > 0: the app holding the device
                                 keys, whose secure heap must never be swapped out;
@@ -179,6 +182,7 @@ enum kos_sandbox_step {
     KOS_SB_STEP_EXEC,
     KOS_SB_STEP_NAMESPACES,
     KOS_SB_STEP_GATE,
+    KOS_SB_STEP_CGROUP,
 };
 
 /* A step's name, e.g. "seccomp". */

@@ -311,7 +311,19 @@ int kos__core_setup_sandbox(struct core *c)
             return KOS_CORE_EXIT_HOST;
         }
         kos_sandbox_describe(c->layers, c->host.landlock_abi, desc, sizeof(desc));
-        say(c, "sandbox: %s; limits: rlimits (no delegated cgroup)", desc);
+        char cgwhy[PATH_MAX + 128] = "";
+        if (c->opts->cgroup_dir &&
+            kos__core_cgroup_init(c, c->opts->cgroup_dir, cgwhy, sizeof(cgwhy)) == 0) {
+            c->host.limits = KOS_SANDBOX_LIMITS_CGROUP2;
+            say(c,
+                "sandbox: %s; limits: a cgroup per app in %s (memory.max, pids.max) and "
+                "rlimits",
+                desc, c->opts->cgroup_dir);
+        } else if (c->opts->cgroup_dir) {
+            say(c, "sandbox: %s; limits: rlimits only: cgroup v2: %s", desc, cgwhy);
+        } else {
+            say(c, "sandbox: %s; limits: rlimits (no delegated cgroup)", desc);
+        }
         if (missing || !(c->layers & KOS_SB_LANDLOCK))
             say(c, "WARNING: sandbox: %s isolation: missing: %s",
                 missing ? "best-effort" : "strict", c->host.why);

@@ -336,6 +336,10 @@ static void on_exit_status(struct core *c, struct proc *p, int status)
     p->stopped = c->phase != PH_RUNNING && p->stop != S_NONE;
     kos__core_close_ctl(c, p);
     kos__core_describe_status(status, how, sizeof(how));
+    if (kos__core_cgroup_oom(c, p)) {
+        size_t n = strlen(how);
+        snprintf(how + n, sizeof(how) - n, " (out of memory: its cgroup reached memory.max)");
+    }
     if ((p->cm->flags & KOS_CM_PROC_SELF_TEST) && c->self_test == KOS__SELF_TEST_NONE) {
         char why[192];
         snprintf(why, sizeof(why), "app '%s' %s before it reported", p->name, how);

@@ -354,6 +354,7 @@ int kos__platform_start(struct kos__platform_boot *b)
         return -1;
     snprintf(b->store_dir, sizeof(b->store_dir), "%s/store", DEVICE_DATA_MOUNT);
     snprintf(b->state_dir, sizeof(b->state_dir), "%s/apps", DEVICE_DATA_MOUNT);
+    snprintf(b->cgroup_dir, sizeof(b->cgroup_dir), "/sys/fs/cgroup");
     if (stat(DEVICE_DATA_MOUNT "/keys", &st) == 0 && S_ISDIR(st.st_mode))
         snprintf(b->keys_dir, sizeof(b->keys_dir), "%s/keys", DEVICE_DATA_MOUNT);
     return 0;

@@ -37,6 +37,7 @@ int main(void)
         .isolation = -1,
         .state_dir = b.state_dir,
         .keys_dir = b.keys_dir[0] ? b.keys_dir : NULL,
+        .cgroup_dir = b.cgroup_dir[0] ? b.cgroup_dir : NULL,
     };
     rc = kos_core_run(&o);
     kos_store_close(store);

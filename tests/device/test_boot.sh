@@ -4,7 +4,8 @@
 # partition, the kernel, then KOS's own lines in the `<timestamp> <name>:
 # <text>` form: kos-init (PID 1) loading the modules, configuring the
 # network (QEMU's user-mode one, restricted) and mounting the data
-# partition, Core verifying generation 1 of the store, the system ready, its
+# partition, Core verifying generation 1 of the store, bounding each app by
+# a cgroup of its own (Core owns the hierarchy as PID 1), the system ready, its
 # self test passed (generation 1 good), the app's line, the system's end
 # and the power-off, after which QEMU exits with status 0. SIGTERM to
 # kos-tool stops QEMU (tried while U-Boot runs, before a second boot
@@ -38,6 +39,7 @@ for re in "^U-Boot 20[0-9]{2}\.[0-9]{2}" \
   "$TS kos-init: network: eth0 10.0.2.15/24, gateway 10.0.2.2$" \
   "$TS kos-init: mounted the data partition /dev/vda2 on /data$" \
   "$TS core: generation 1 of store /data/store verified: signed by release key [0-9a-f]{16}$" \
+  "$TS core: sandbox: .*; limits: a cgroup per app in /sys/fs/cgroup \(memory.max, pids.max\) and rlimits$" \
   "$TS core: booting system 'hello'" \
   "$TS core: system 'hello' ready: 2 processes" \
   "$TS core: boot store: generation 1 passed its self test: it is the good one now$" \
