@@ -401,6 +401,7 @@ static void destroy(struct core *c)
         kos__storage_close(&p->store);
     }
     kos__devkeys_close(&c->keys);
+    free(c->gens);
     for (uint32_t i = 0; c->region_fds && i < c->n_regions; i++)
         if (c->region_fds[i] >= 0)
             close(c->region_fds[i]);
@@ -558,6 +559,11 @@ int kos_core_run(const struct kos_core_opts *opts)
     char shown[1100];
     if (opts->store) {
         char note[256];
+        struct kos_store_state before;
+        /* What was current before the choice: when the choice is another
+         * one, it used its boots without passing (the store falls back). */
+        if (kos_store_state(opts->store, &before, err, sizeof(err)))
+            before = (struct kos_store_state){0};
         if (kos_store_boot(opts->store, &c.generation, note, sizeof(note), err, sizeof(err))) {
             say(&c, "cannot boot from the store: %s", err);
             rc = KOS_CORE_EXIT_REFUSED;
@@ -565,6 +571,8 @@ int kos_core_run(const struct kos_core_opts *opts)
         }
         if (note[0])
             say(&c, "boot store: %s", note);
+        if (before.current && before.current != before.good && before.current != c.generation)
+            c.gen_failed = before.current;
         /* A generation that does not verify gives way to good, then to
          * the newest one left (kos_store_fall_back), each said. */
         uint32_t tried[KOS_STORE_MAX_GENS];
@@ -575,6 +583,7 @@ int kos_core_run(const struct kos_core_opts *opts)
             if (!kos_store_open_image(opts->store, c.generation, &io, &c.img, err, sizeof(err)))
                 break;
             say(&c, "refusing %s: %s", shown, err);
+            c.gen_damaged[c.n_damaged++] = c.generation;
             tried[n_tried++] = c.generation;
             if (n_tried == KOS_STORE_MAX_GENS ||
                 kos_store_fall_back(opts->store, tried, n_tried, &c.generation, note, sizeof(note),
@@ -586,6 +595,10 @@ int kos_core_run(const struct kos_core_opts *opts)
             }
             say(&c, "boot store: %s", note);
         }
+        c.gens = calloc(KOS_STORE_MAX_GENS, sizeof(*c.gens));
+        if (!c.gens)
+            goto out_nomem;
+        kos__core_store_survey(&c);
     } else {
         snprintf(shown, sizeof(shown), "image %s", opts->image_path);
         if (kos_image_open(opts->image_path, &io, &c.img, err, sizeof(err))) {

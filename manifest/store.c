@@ -408,8 +408,9 @@ static kos_status_t gen_numbers(struct kos_store *s, uint32_t *nums, size_t cap,
     return KOS_STATUS_OK;
 }
 
-kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
-                            char *err, size_t errlen)
+/* kos_store_list(), or with `survey` kos_store_survey(). */
+static kos_status_t list(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
+                         bool survey, char *err, size_t errlen)
 {
     uint32_t nums[KOS_STORE_MAX_GENS];
     struct kos__store_record *r = malloc(sizeof(*r));
@@ -424,11 +425,27 @@ kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size
     st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &count, err, errlen);
     for (size_t i = 0; !st && i < count && *n < cap; i++) {
         st = read_record(s, nums[i], r, err, errlen);
-        if (!st)
+        if (!st) {
             out[(*n)++] = r->g;
+        } else if (survey && st != KOS_STATUS_NO_MEMORY) {
+            out[(*n)++] = (struct kos_store_gen){.n = nums[i], .damaged = true};
+            st = KOS_STATUS_OK;
+        }
     }
     free(r);
     return st;
+}
+
+kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
+                            char *err, size_t errlen)
+{
+    return list(s, out, cap, n, false, err, errlen);
+}
+
+kos_status_t kos_store_survey(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
+                              char *err, size_t errlen)
+{
+    return list(s, out, cap, n, true, err, errlen);
 }
 
 /* ---- opening ---- */

@@ -68,6 +68,7 @@ struct kos_store_gen {
     int64_t created;   /* when it was stored, Unix seconds */
     uint64_t bytes;    /* the size of its blobs */
     uint32_t n_blobs;
+    bool damaged; /* kos_store_survey(): its record cannot be read or parsed (only n is set) */
 };
 
 /* Opens the store in folder `dir`. `write`: for booting and importing, with
@@ -91,6 +92,12 @@ kos_status_t kos_store_state(struct kos_store *s, struct kos_store_state *out, c
 /* The generations it holds, oldest first, at most `cap`; *n how many. */
 kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
                             char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* As kos_store_list(), but a generation whose record cannot be read or
+ * does not parse is listed too, with only its number and `damaged`, rather
+ * than ending the list: what a health report shows. */
+kos_status_t kos_store_survey(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
+                              char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Verifies the image file at `zip_path` (kos_image_open with `opts`),
  * stores the blobs the store lacks and a record of it, and makes it

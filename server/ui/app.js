@@ -24,6 +24,9 @@
 //     device-boot-time, device-last-seen, device-reboot, device-revoke,
 //     health (health-time, health-uptime, health-memory, health-storage,
 //     health-self-test, health-logs-dropped),
+//     generations-note, generations (tbody: one tr per generation of the
+//     device's boot store, data-generation and data-state, with td.marks
+//     ("current, good, running") and td.gen-state),
 //     apps (tbody: one tr per process, data-app; an app's row has a
 //     button.restart and a span.result with its last command's outcome),
 //     console-app, console-level, console-clear, console-dropped,
@@ -270,7 +273,34 @@ function showHealth(h, time) {
   text($('health-storage'), h ? bytes(h.storage_used) + ' of ' + bytes(h.storage_total) : null);
   text($('health-self-test'), h ? h.self_test || 'none yet' : null);
   text($('health-logs-dropped'), h ? h.logs_dropped : null);
+  showGenerations(h);
   showApps((h && h.apps) || []);
+}
+
+// The boot store's generations from health h (docs/storage.md): number,
+// marks, state, tries, signer, when stored; or why there are none.
+function showGenerations(h) {
+  const s = h ? h.store : null;
+  text($('generations-note'), !h ? 'none reported yet'
+    : !s ? 'none: the system did not boot from a boot store'
+      : 'running: generation ' + s.running);
+  const rows = ((s && s.generations) || []).map((g) => {
+    const tr = el('tr');
+    tr.dataset.generation = g.number;
+    tr.dataset.state = g.state;
+    const marks = [];
+    if (g.current) marks.push('current');
+    if (g.good) marks.push('good');
+    if (g.running) marks.push('running');
+    tr.appendChild(el('td', 'num', g.number));
+    tr.appendChild(el('td', 'marks', marks.join(', ')));
+    tr.appendChild(el('td', 'gen-state', g.state));
+    tr.appendChild(el('td', 'num tries', g.tries));
+    tr.appendChild(el('td', 'mono', g.signer));
+    tr.appendChild(el('td', null, g.created ? when(g.created) : null));
+    return tr;
+  });
+  $('generations').replaceChildren(...rows);
 }
 
 // A row for app `name`: its cells, and for an app (not a message server,

@@ -126,7 +126,7 @@ static ssize_t client_read(int fd, char *buf, size_t cap)
 /* An open the device grants: the answer in e. */
 static void open_ok(struct ended *e, uint64_t *sid)
 {
-    assert_int_equal(kos__debug_open(&srv, id, "ticker", done, e, sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", false, done, e, sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     Kos__Debug__DebugDown *d = sent(port.n_sent - 1);
     assert_int_equal(d->body_case, KOS__DEBUG__DEBUG_DOWN__BODY_OPEN);
@@ -148,18 +148,18 @@ static void test_refused(void **state)
     struct ended e = {0};
     uint64_t sid;
 
-    assert_int_equal(kos__debug_open(&srv, id, "ticker", done, &e, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", false, done, &e, &sid, err, sizeof(err)),
                      KOS_STATUS_UNAVAILABLE);
     assert_non_null(strstr(err, "is not online"));
-    assert_int_equal(kos__debug_open(&srv, "00", "ticker", done, &e, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, "00", "ticker", false, done, &e, &sid, err, sizeof(err)),
                      KOS_STATUS_NOT_FOUND);
     assert_int_equal(port.n_sent, 0);
     hooks.online(hooks.arg, id);
-    assert_int_equal(kos__debug_open(&srv, id, "plain", done, &e, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "plain", false, done, &e, &sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     /* A second while one is under way: one per device. */
     struct ended e2 = {0};
-    assert_int_equal(kos__debug_open(&srv, id, "plain", done, &e2, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "plain", false, done, &e2, &sid, err, sizeof(err)),
                      KOS_STATUS_BUSY);
     assert_non_null(strstr(err, "has a debug session already"));
     /* The device refuses: its status and its text, escaped. */
@@ -172,7 +172,7 @@ static void test_refused(void **state)
                      KOS_STATUS_UNAUTHORIZED);
     assert_int_equal(kos__debug_sessions(srv.debug), 0);
     /* Disabled, unknown: 403, 404. */
-    assert_int_equal(kos__debug_open(&srv, id, "nosuch", done, &e, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "nosuch", false, done, &e, &sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     device_says(false, KOS_STATUS_NOT_FOUND, "no app 'nosuch' in this system");
     assert_int_equal(e.code, 404);
@@ -257,7 +257,7 @@ static void test_device_breaks_and_goes(void **state)
     uint64_t sid;
 
     hooks.online(hooks.arg, id);
-    assert_int_equal(kos__debug_open(&srv, id, "ticker", done, &e, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", false, done, &e, &sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     /* A status that is no KOS status, and bytes that are no DebugUp: the
      * device's link is ended (on the next loop turn). */
@@ -276,14 +276,14 @@ static void test_device_breaks_and_goes(void **state)
      * done() is never called. */
     hooks.online(hooks.arg, id);
     struct ended e2 = {0};
-    assert_int_equal(kos__debug_open(&srv, id, "ticker", done, &e2, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", false, done, &e2, &sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     kos__debug_cancel(srv.debug, sid);
     assert_int_equal(kos__debug_sessions(srv.debug), 0);
     device_says(false, 0, "late");
     assert_int_equal(e2.calls, 0);
     /* The server stopping answers what waits: 503. */
-    assert_int_equal(kos__debug_open(&srv, id, "ticker", done, &e2, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", false, done, &e2, &sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     kos__debug_destroy(srv.debug);
     srv.debug = NULL;
