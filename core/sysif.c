@@ -181,12 +181,12 @@ static void status_gens(const struct core *c, struct kos__sys_status *s)
         o->flags = (g->n == st->current ? KOS__SYS_GEN_CURRENT : 0) |
                    (g->n == st->good ? KOS__SYS_GEN_GOOD : 0) |
                    (g->n == c->generation ? KOS__SYS_GEN_RUNNING : 0);
-        o->state = gen_damaged(c, g)       ? KOS__SYS_GEN_DAMAGED
-                   : g->n == st->good      ? KOS__SYS_GEN_PASSED
-                   : g->n == c->gen_failed ? KOS__SYS_GEN_FAILED
-                   : g->n == st->current   ? KOS__SYS_GEN_TRIAL
-                   : g->n == c->generation ? KOS__SYS_GEN_TRIAL
-                                           : KOS__SYS_GEN_KEPT;
+        o->state = gen_damaged(c, g)                                     ? KOS__SYS_GEN_DAMAGED
+                   : g->n == st->good                                    ? KOS__SYS_GEN_PASSED
+                   : g->n == c->gen_failed || kos_store_failed(st, g->n) ? KOS__SYS_GEN_FAILED
+                   : g->n == st->current                                 ? KOS__SYS_GEN_TRIAL
+                   : g->n == c->generation                               ? KOS__SYS_GEN_TRIAL
+                                                                         : KOS__SYS_GEN_KEPT;
         o->tries = g->n == st->current && g->n != st->good ? st->tries : 0;
         o->created = g->created > 0 ? (uint64_t)g->created : 0;
         o->signer = g->signer;

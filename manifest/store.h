@@ -53,11 +53,22 @@
 
 struct kos_store;
 
+/* Generations remembered as failed: the store keeps at most current, good
+ * and KOS_STORE_KEEP more, so a failed one beyond these is gone anyway. */
+#define KOS_STORE_FAILED_MAX (KOS_STORE_KEEP + 2u)
+
 /* Which generations the store boots: 0 for none. */
 struct kos_store_state {
     uint32_t current, good;
     uint32_t tries; /* boots of current since it became current, while not good */
+    /* Generations whose self test failed, or that used their boots, and were
+     * left for good: ascending, the newest KOS_STORE_FAILED_MAX. */
+    uint32_t failed[KOS_STORE_FAILED_MAX];
+    uint32_t n_failed;
 };
+
+/* Whether state st remembers generation gen as failed. */
+bool kos_store_failed(const struct kos_store_state *st, uint32_t gen);
 
 /* One generation, as its record says. */
 struct kos_store_gen {

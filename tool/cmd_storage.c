@@ -87,9 +87,9 @@ int kos__tool_storage_show(int argc, char **argv)
         struct tm tm;
         if (gmtime_r(&t, &tm))
             strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        snprintf(marks, sizeof(marks), "%s%s%s", g->n == state.current ? "current" : "",
+        snprintf(marks, sizeof(marks), "%s%s%s%s", g->n == state.current ? "current" : "",
                  g->n == state.current && g->n == state.good ? ", " : "",
-                 g->n == state.good ? "good" : "");
+                 g->n == state.good ? "good" : "", kos_store_failed(&state, g->n) ? "failed" : "");
         printf("  %-4u %-20s %-16.16s %-16s %10llu  %-20s %s\n", g->n, g->system, g->manifest,
                g->signer[0] ? g->signer : "(unsigned)", (unsigned long long)g->bytes, when, marks);
     }
