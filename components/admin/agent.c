@@ -167,13 +167,32 @@ struct health_store {
     Kos__Admin__Generation *ptrs[KOS__SYS_MAX_GENS];
 };
 
-static void fill_store(const struct admin_state *s, struct health_store *hs, Kos__Admin__Health *h)
+/* The generations of state s into *hs and h: every marked one (current,
+ * good, running) and the newest `others` of the rest, oldest first.
+ * Returns how many are left out. */
+static uint32_t fill_store(const struct admin_state *s, struct health_store *hs,
+                           Kos__Admin__Health *h, uint32_t others)
 {
+    uint32_t n = 0, skipped = 0;
+
     kos__admin__boot_store__init(&hs->store);
     hs->store.running = s->generation;
+    /* Which to show: from the newest back. */
+    bool show[KOS__SYS_MAX_GENS] = {false};
+    for (uint32_t i = s->n_gens; i > 0; i--) {
+        if (s->gens[i - 1].flags || others) {
+            if (!s->gens[i - 1].flags)
+                others--;
+            show[i - 1] = true;
+        } else {
+            skipped++;
+        }
+    }
     for (uint32_t i = 0; i < s->n_gens; i++) {
         const struct admin_gen *g = &s->gens[i];
-        Kos__Admin__Generation *o = &hs->gens[i];
+        if (!show[i])
+            continue;
+        Kos__Admin__Generation *o = &hs->gens[n];
         kos__admin__generation__init(o);
         o->number = g->n;
         o->current = (g->flags & KOS__SYS_GEN_CURRENT) != 0;
@@ -183,11 +202,12 @@ static void fill_store(const struct admin_state *s, struct health_store *hs, Kos
         o->tries = g->tries;
         o->signer = (char *)g->signer;
         o->created = g->created;
-        hs->ptrs[i] = o;
+        hs->ptrs[n++] = o;
     }
     hs->store.generations = hs->ptrs;
-    hs->store.n_generations = s->n_gens;
+    hs->store.n_generations = n;
     h->store = s->store ? &hs->store : NULL;
+    return skipped;
 }
 
 /* The Health of state s, its apps pointing into apps[] (n_apps of them at
@@ -251,16 +271,27 @@ static size_t pack_state(struct admin_agent *a, bool register_)
         up.body_case = KOS__ADMIN__ADMIN_UP__BODY_HEALTH;
         up.health = &h;
     }
+    /* A store too large for one message: its marked generations and the
+     * newest others; then, a system too large: its first apps. */
+    uint32_t others = s->n_gens, left_out = 0;
     for (;;) {
         fill_health(a, s, &h, apps, ptrs, n);
-        fill_store(s, hs, &h);
-        if (kos__admin__admin_up__get_packed_size(&up) <= KOS_TUNNEL_DATA_MAX || n == 0)
+        left_out = fill_store(s, hs, &h, others);
+        if (kos__admin__admin_up__get_packed_size(&up) <= KOS_TUNNEL_DATA_MAX)
             break;
-        n--; /* a system too large for one message: the first apps */
+        if (others > 0)
+            others = others > 8 ? others - 8 : 0;
+        else if (n > 0)
+            n--;
+        else
+            break;
     }
     if (n < s->n_apps)
         kos_log_warn("%s: %u of the system's %u processes fit in one message",
                      register_ ? "register" : "health", n, s->n_apps);
+    if (left_out)
+        kos_log_warn("%s: %u of the boot store's %u generations fit in one message",
+                     register_ ? "register" : "health", s->n_gens - left_out, s->n_gens);
     if (kos__admin__admin_up__get_packed_size(&up) <= KOS_TUNNEL_DATA_MAX)
         len = kos__admin__admin_up__pack(&up, a->buf);
 out:
