@@ -150,6 +150,24 @@ static struct kos__sys_status sample_status(void)
     };
 }
 
+/* Fills *s with a full page of the longest names, exits and summary. */
+static void fill_page(struct kos__sys_status *s)
+{
+    static char names[KOS__SYS_PAGE_PROCS][KOS__NAME_MAX], exit_[KOS__SYS_EXIT_MAX];
+    static char summary[KOS__SELF_TEST_TEXT_MAX];
+
+    memset(exit_, 'x', sizeof(exit_) - 1);
+    memset(summary, 's', sizeof(summary) - 1);
+    s->self_test_summary = summary;
+    s->n_total = KOS__SYS_MAX_PROCS;
+    s->first = 0;
+    s->n_procs = KOS__SYS_PAGE_PROCS;
+    for (uint32_t i = 0; i < KOS__SYS_PAGE_PROCS; i++) {
+        snprintf(names[i], sizeof(names[i]), "%062u", i);
+        s->procs[i] = (struct kos__sys_proc){names[i], KOS__ROLE_APP, KOS__SYS_ENDED, 0, 0, exit_};
+    }
+}
+
 static void test_status(void **state)
 {
     (void)state;
@@ -170,19 +188,8 @@ static void test_status(void **state)
     truncations_refused(KOS__CTL_SYS_STATUS, len);
 
     /* A full page of the longest names and exits fits a control message. */
-    static char names[KOS__SYS_PAGE_PROCS][KOS__NAME_MAX], exit_[KOS__SYS_EXIT_MAX];
-    static char summary[KOS__SELF_TEST_TEXT_MAX];
     s = sample_status();
-    memset(exit_, 'x', sizeof(exit_) - 1);
-    memset(summary, 's', sizeof(summary) - 1);
-    s.self_test_summary = summary;
-    s.n_total = KOS__SYS_MAX_PROCS;
-    s.first = 0;
-    s.n_procs = KOS__SYS_PAGE_PROCS;
-    for (uint32_t i = 0; i < KOS__SYS_PAGE_PROCS; i++) {
-        snprintf(names[i], sizeof(names[i]), "%062u", i);
-        s.procs[i] = (struct kos__sys_proc){names[i], KOS__ROLE_APP, KOS__SYS_ENDED, 0, 0, exit_};
-    }
+    fill_page(&s);
     assert_int_equal(
         kos__sys_status_encode(&s, buf, KOS__CTL_MAX - sizeof(struct kos__ctl_hdr), &len),
         KOS_STATUS_OK);
@@ -292,18 +299,7 @@ static void test_status_gens(void **state)
 
     /* The largest store beside a full page of the longest names still fits
      * one control message. */
-    static char names[KOS__SYS_PAGE_PROCS][KOS__NAME_MAX], exit_[KOS__SYS_EXIT_MAX];
-    static char summary[KOS__SELF_TEST_TEXT_MAX];
-    memset(exit_, 'x', sizeof(exit_) - 1);
-    memset(summary, 's', sizeof(summary) - 1);
-    s.self_test_summary = summary;
-    s.n_total = KOS__SYS_MAX_PROCS;
-    s.first = 0;
-    s.n_procs = KOS__SYS_PAGE_PROCS;
-    for (uint32_t i = 0; i < KOS__SYS_PAGE_PROCS; i++) {
-        snprintf(names[i], sizeof(names[i]), "%062u", i);
-        s.procs[i] = (struct kos__sys_proc){names[i], KOS__ROLE_APP, KOS__SYS_ENDED, 0, 0, exit_};
-    }
+    fill_page(&s);
     s.n_gens = KOS__SYS_MAX_GENS;
     s.generation = KOS__SYS_MAX_GENS;
     for (uint32_t i = 0; i < KOS__SYS_MAX_GENS; i++)
