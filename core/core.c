@@ -559,11 +559,6 @@ int kos_core_run(const struct kos_core_opts *opts)
     char shown[1100];
     if (opts->store) {
         char note[256];
-        struct kos_store_state before;
-        /* What was current before the choice: when the choice is another
-         * one, it used its boots without passing (the store falls back). */
-        if (kos_store_state(opts->store, &before, err, sizeof(err)))
-            before = (struct kos_store_state){0};
         if (kos_store_boot(opts->store, &c.generation, note, sizeof(note), err, sizeof(err))) {
             say(&c, "cannot boot from the store: %s", err);
             rc = KOS_CORE_EXIT_REFUSED;
@@ -571,8 +566,6 @@ int kos_core_run(const struct kos_core_opts *opts)
         }
         if (note[0])
             say(&c, "boot store: %s", note);
-        if (before.current && before.current != before.good && before.current != c.generation)
-            c.gen_failed = before.current;
         /* A generation that does not verify gives way to good, then to
          * the newest one left (kos_store_fall_back), each said. */
         uint32_t tried[KOS_STORE_MAX_GENS];

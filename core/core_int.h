@@ -266,8 +266,9 @@ struct core {
      * (kos__core_store_survey(): read after the boot's choice and after
      * the self test settles; Core is the store's one writer while it runs,
      * so nothing else changes it meanwhile), with what this boot learnt:
-     * the one that failed (its self test, or it used its boots), those that
-     * did not verify. */
+     * the one whose self test failed (also when no good one is there to
+     * fall back to, which the store does not remember), those that did
+     * not verify. */
     struct kos_store_gen *gens; /* KOS_STORE_MAX_GENS */
     uint32_t n_gens;
     struct kos_store_state gen_state;
