@@ -11,7 +11,7 @@
 // the API shows it online with its system and health; t.page(studio)
 // opens a page logged in. The test fails on an exception, on a page error
 // or a console error in the page (a Content-Security-Policy violation
-// among them), or when it has run for KOS_BROWSER_DEADLINE seconds (default
+// among them; but the ones it expects, t.allowConsoleError(re)), or when it has run for KOS_BROWSER_DEADLINE seconds (default
 // 240, under CTest's timeout, so the clean-up still runs). Waits are
 // generous and never part of what is checked. On failure the scratch folder
 // is kept, with a screenshot of each open page, the server's log and each
