@@ -405,6 +405,7 @@ static void destroy(struct core *c)
     kos__devkeys_close(&c->keys);
     if (c->cgroup_fd >= 0)
         close(c->cgroup_fd);
+    free(c->gens);
     for (uint32_t i = 0; c->region_fds && i < c->n_regions; i++)
         if (c->region_fds[i] >= 0)
             close(c->region_fds[i]);
@@ -580,6 +581,7 @@ int kos_core_run(const struct kos_core_opts *opts)
             if (!kos_store_open_image(opts->store, c.generation, &io, &c.img, err, sizeof(err)))
                 break;
             say(&c, "refusing %s: %s", shown, err);
+            c.gen_damaged[c.n_damaged++] = c.generation;
             tried[n_tried++] = c.generation;
             if (n_tried == KOS_STORE_MAX_GENS ||
                 kos_store_fall_back(opts->store, tried, n_tried, &c.generation, note, sizeof(note),
@@ -591,6 +593,10 @@ int kos_core_run(const struct kos_core_opts *opts)
             }
             say(&c, "boot store: %s", note);
         }
+        c.gens = calloc(KOS_STORE_MAX_GENS, sizeof(*c.gens));
+        if (!c.gens)
+            goto out_nomem;
+        kos__core_store_survey(&c);
     } else {
         snprintf(shown, sizeof(shown), "image %s", opts->image_path);
         if (kos_image_open(opts->image_path, &io, &c.img, err, sizeof(err))) {

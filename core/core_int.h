@@ -267,6 +267,20 @@ struct core {
     bool reboot;          /* the shutdown under way ends in a boot (a soft reboot) */
     char reboot_why[384]; /* who asked, and why */
     uint32_t generation;  /* booted from the boot store (opts->store): this one; else 0 */
+    /* The boot store's generations as STATUS reports them
+     * (kos__core_store_survey(): read after the boot's choice and after
+     * the self test settles; Core is the store's one writer while it runs,
+     * so nothing else changes it meanwhile), with what this boot learnt:
+     * the one whose self test failed (also when no good one is there to
+     * fall back to, which the store does not remember), those that did
+     * not verify. */
+    struct kos_store_gen *gens; /* KOS_STORE_MAX_GENS */
+    uint32_t n_gens;
+    struct kos_store_state gen_state;
+    uint32_t gen_epoch; /* one more at each survey */
+    uint32_t gen_failed;
+    uint32_t gen_damaged[KOS_STORE_MAX_GENS];
+    uint32_t n_damaged;
     uint32_t boots;       /* 1, and one more for each soft reboot */
     int64_t boot_wall_ns; /* the wall clock when this boot began */
 };
@@ -318,6 +332,9 @@ struct sys_page {
     struct kos__sys_status s;
     char exits[KOS__SYS_PAGE_PROCS][KOS__SYS_EXIT_MAX];
 };
+
+/* sysif.c */
+void kos__core_store_survey(struct core *c);
 
 /* core.c */
 void kos__core_describe_status(int status, char *buf, size_t len);

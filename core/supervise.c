@@ -20,6 +20,9 @@ static void store_settle(struct core *c, bool passed)
         say(c, "cannot record the self test in the boot store: %s", err);
         return;
     }
+    if (!passed)
+        c->gen_failed = c->generation;
+    kos__core_store_survey(c);
     if (!note[0])
         return;
     say(c, "boot store: %s", note);

@@ -136,12 +136,75 @@ void kos__core_console_tap(void *arg, int64_t time_ns, const char *name, const c
     sys_pump(c);
 }
 
+_Static_assert(KOS_STORE_MAX_GENS <= KOS__SYS_MAX_GENS, "a STATUS carries every generation");
+
+void kos__core_store_survey(struct core *c)
+{
+    char err[512];
+    size_t n = 0;
+
+    if (!c->opts->store || !c->gens)
+        return;
+    c->gen_epoch++;
+    if (kos_store_state(c->opts->store, &c->gen_state, err, sizeof(err)) ||
+        kos_store_survey(c->opts->store, c->gens, KOS_STORE_MAX_GENS, &n, err, sizeof(err))) {
+        say(c, "cannot read the boot store's generations for the system's state: %s", err);
+        n = 0;
+    }
+    c->n_gens = (uint32_t)n;
+}
+
+static bool gen_damaged(const struct core *c, const struct kos_store_gen *g)
+{
+    if (g->damaged)
+        return true;
+    for (uint32_t i = 0; i < c->n_damaged; i++)
+        if (c->gen_damaged[i] == g->n)
+            return true;
+    return false;
+}
+
+/* The generations into STATUS page s: their marks from the store's state,
+ * their states from it and from what this boot learnt. */
+static void status_gens(const struct core *c, struct kos__sys_status *s)
+{
+    const struct kos_store_state *st = &c->gen_state;
+
+    if (!c->opts->store)
+        return;
+    s->store = 1;
+    s->generation = c->generation;
+    for (uint32_t i = 0; i < c->n_gens && s->n_gens < KOS__SYS_MAX_GENS; i++) {
+        const struct kos_store_gen *g = &c->gens[i];
+        struct kos__sys_gen *o = &s->gens[s->n_gens++];
+        o->n = g->n;
+        o->flags = (g->n == st->current ? KOS__SYS_GEN_CURRENT : 0) |
+                   (g->n == st->good ? KOS__SYS_GEN_GOOD : 0) |
+                   (g->n == c->generation ? KOS__SYS_GEN_RUNNING : 0);
+        o->state = gen_damaged(c, g)                                     ? KOS__SYS_GEN_DAMAGED
+                   : g->n == st->good                                    ? KOS__SYS_GEN_PASSED
+                   : g->n == c->gen_failed || kos_store_failed(st, g->n) ? KOS__SYS_GEN_FAILED
+                   : g->n == st->current                                 ? KOS__SYS_GEN_TRIAL
+                   : g->n == c->generation                               ? KOS__SYS_GEN_TRIAL
+                                                                         : KOS__SYS_GEN_KEPT;
+        o->tries = g->n == st->current && g->n != st->good ? st->tries : 0;
+        o->created = g->created > 0 ? (uint64_t)g->created : 0;
+        o->signer = g->signer;
+    }
+}
+
 /* A fingerprint of what STATUS reports that changes by itself: each
- * process's state, restarts and last exit, and the self test (FNV-1a). */
+ * process's state, restarts and last exit, the self test and the boot
+ * store's survey (FNV-1a). */
 static uint64_t state_print(const struct core *c)
 {
     uint64_t h = 14695981039346656037ull;
     uint32_t v[5];
+
+    for (size_t k = 0; k < sizeof(c->gen_epoch); k++) {
+        h ^= ((const uint8_t *)&c->gen_epoch)[k];
+        h *= 1099511628211ull;
+    }
 
     for (uint32_t i = 0; i < c->n; i++) {
         const struct proc *p = &c->procs[i];
@@ -264,6 +327,7 @@ static bool sys_status(struct core *c, struct proc *p, const struct kos__sys_req
         out->last_exit = pg->exits[s->n_procs];
         s->n_procs++;
     }
+    status_gens(c, s);
     if (kos__sys_status_encode(s, c->sysout, KOS__CTL_MAX, &len)) {
         say(c, "cannot answer app '%s' with the system's state: it does not encode", p->name);
         return true;

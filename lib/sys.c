@@ -41,6 +41,24 @@ const char *kos__sys_state_name(uint32_t state)
     }
 }
 
+const char *kos__sys_gen_state_name(uint32_t state)
+{
+    switch (state) {
+    case KOS__SYS_GEN_KEPT:
+        return "kept";
+    case KOS__SYS_GEN_TRIAL:
+        return "on trial";
+    case KOS__SYS_GEN_PASSED:
+        return "passed";
+    case KOS__SYS_GEN_FAILED:
+        return "failed";
+    case KOS__SYS_GEN_DAMAGED:
+        return "damaged";
+    default:
+        return "unknown";
+    }
+}
+
 bool kos__sys_from_core(uint32_t type)
 {
     return type == KOS__CTL_SYS_STATUS || type == KOS__CTL_SYS_RESULT ||
@@ -185,6 +203,29 @@ static bool hex_ok(const char *s, size_t n)
     return true;
 }
 
+/* Whether the generations of *s are what a decoder accepts: none without a
+ * store; numbers ascending from 1; each mark on one generation at most, the
+ * running one's number the page's `generation`; states in range. */
+static bool gens_ok(const struct kos__sys_status *s)
+{
+    uint32_t seen = 0, prev = 0;
+
+    if (s->store > 1 || s->n_gens > KOS__SYS_MAX_GENS ||
+        (!s->store && (s->n_gens || s->generation)) || (s->store && !s->generation))
+        return false;
+    for (uint32_t i = 0; i < s->n_gens; i++) {
+        const struct kos__sys_gen *g = &s->gens[i];
+        if (g->n <= prev || (g->flags & ~KOS__SYS_GEN_FLAGS) || (g->flags & seen) ||
+            g->state < KOS__SYS_GEN_KEPT || g->state > KOS__SYS_GEN_DAMAGED || !g->signer ||
+            (g->signer[0] && !hex_ok(g->signer, 16)) ||
+            ((g->flags & KOS__SYS_GEN_RUNNING) && g->n != s->generation))
+            return false;
+        seen |= g->flags;
+        prev = g->n;
+    }
+    return true;
+}
+
 /* Whether the strings, counts and enums of *s are what a decoder accepts. */
 static bool status_ok(const struct kos__sys_status *s)
 {
@@ -208,7 +249,7 @@ static bool status_ok(const struct kos__sys_status *s)
             !printable_ok(p->last_exit, KOS__SYS_EXIT_MAX))
             return false;
     }
-    return true;
+    return gens_ok(s);
 }
 
 kos_status_t kos__sys_status_encode(const struct kos__sys_status *s, void *buf, size_t cap,
@@ -244,6 +285,18 @@ kos_status_t kos__sys_status_encode(const struct kos__sys_status *s, void *buf, 
         put_u32(&c, p->restarts);
         put_u32(&c, p->restarts_asked);
         put_string(&c, p->last_exit, KOS__SYS_EXIT_MAX);
+    }
+    put_u32(&c, s->store);
+    put_u32(&c, s->generation);
+    put_u32(&c, s->n_gens);
+    for (uint32_t i = 0; i < s->n_gens; i++) {
+        const struct kos__sys_gen *g = &s->gens[i];
+        put_u32(&c, g->n);
+        put_u32(&c, g->flags);
+        put_u32(&c, g->state);
+        put_u32(&c, g->tries);
+        put_u64(&c, g->created);
+        put_string(&c, g->signer, KOS__SYS_SIGNER_MAX);
     }
     if (c.bad)
         return KOS_STATUS_TOO_LARGE;
@@ -284,6 +337,20 @@ kos_status_t kos__sys_status_decode(const void *body, size_t len, struct kos__sy
         p->restarts = get_u32(&c);
         p->restarts_asked = get_u32(&c);
         p->last_exit = get_string(&c, KOS__SYS_EXIT_MAX);
+    }
+    out->store = get_u32(&c);
+    out->generation = get_u32(&c);
+    out->n_gens = get_u32(&c);
+    if (c.bad || out->n_gens > KOS__SYS_MAX_GENS)
+        return KOS_STATUS_PROTOCOL;
+    for (uint32_t i = 0; i < out->n_gens && !c.bad; i++) {
+        struct kos__sys_gen *g = &out->gens[i];
+        g->n = get_u32(&c);
+        g->flags = get_u32(&c);
+        g->state = get_u32(&c);
+        g->tries = get_u32(&c);
+        g->created = get_u64(&c);
+        g->signer = get_string(&c, KOS__SYS_SIGNER_MAX);
     }
     if (c.bad || c.pos != len || !status_ok(out))
         return KOS_STATUS_PROTOCOL;

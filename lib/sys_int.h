@@ -29,7 +29,9 @@
  *                               one end of a stream socket that speaks gdb's
  *                               remote protocol (closing it ends the session)
  * Core -> app:
- *   KOS__CTL_SYS_STATUS         the page asked for (struct kos__sys_status)
+ *   KOS__CTL_SYS_STATUS         the page asked for (struct kos__sys_status),
+ *                               with the boot store's generations after the
+ *                               processes (each page carries them all)
  *   KOS__CTL_SYS_RESULT         u32 id, u32 status, message: how RESTART or
  *                               REBOOT went (a STATUS_REQ is answered by STATUS)
  *   KOS__CTL_SYS_CONSOLE        u64 time_ns, u32 dropped, name, text: one
@@ -123,6 +125,36 @@ enum kos__sys_state {
     KOS__SYS_FAILED,            /* "failed" */
 };
 
+/* The boot store's generations in a STATUS (every page carries them all):
+ * a store keeps at most KOS_STORE_MAX_GENS (manifest/store.h) records, so
+ * 64 of at most 4 * 4 + 8 + 17 bytes each add under 2.7 KB to a page. */
+#define KOS__SYS_MAX_GENS 64u
+
+/* A generation's state, as the health report says it
+ * (kos__sys_gen_state_name()). */
+enum kos__sys_gen_state {
+    KOS__SYS_GEN_KEPT = 1, /* "kept": neither current nor good; not booted this time */
+    KOS__SYS_GEN_TRIAL,    /* "on trial": current, its self test not passed yet */
+    KOS__SYS_GEN_PASSED,   /* "passed": good (its self test passed) */
+    KOS__SYS_GEN_FAILED,   /* "failed": its self test failed, or it used its boots */
+    KOS__SYS_GEN_DAMAGED,  /* "damaged": its record or image does not verify */
+};
+
+/* A generation's marks (struct kos__sys_gen's flags). */
+#define KOS__SYS_GEN_CURRENT 1u /* what boots next */
+#define KOS__SYS_GEN_GOOD    2u /* the last whose self test passed */
+#define KOS__SYS_GEN_RUNNING 4u /* what runs now */
+#define KOS__SYS_GEN_FLAGS   7u
+
+struct kos__sys_gen {
+    uint32_t n;         /* its number, from 1; ascending in a page */
+    uint32_t flags;     /* KOS__SYS_GEN_* marks; each on one generation at most */
+    uint32_t state;     /* enum kos__sys_gen_state */
+    uint32_t tries;     /* boots counted without a passed self test (current only) */
+    uint64_t created;   /* when it was stored, Unix seconds; 0 unknown */
+    const char *signer; /* the release key id, "" for unsigned or unknown */
+};
+
 /* The self test's verdict this boot. */
 enum kos__sys_self_test {
     KOS__SYS_SELF_TEST_NONE = 0, /* none yet, or no app reports one */
@@ -160,6 +192,12 @@ struct kos__sys_status {
     uint32_t first;                       /* the index of procs[0] */
     uint32_t n_procs;                     /* in this page */
     struct kos__sys_proc procs[KOS__SYS_PAGE_PROCS];
+    /* The boot store: store 1 when Core booted from one (then generation
+     * is the one running), else 0 with no generations. */
+    uint32_t store;
+    uint32_t generation;
+    uint32_t n_gens;
+    struct kos__sys_gen gens[KOS__SYS_MAX_GENS];
 };
 
 /* Core's tables, and what each row's cells hold. Both are read-only views:
@@ -254,6 +292,9 @@ struct kos__sys_msg {
 
 /* The summary's words for a state ("running, ready"); "unknown" otherwise. */
 const char *kos__sys_state_name(uint32_t state);
+
+/* A generation's state in words ("on trial"); "unknown" otherwise. */
+const char *kos__sys_gen_state_name(uint32_t state);
 
 /* True for the types Core sends only to the managing app. */
 bool kos__sys_from_core(uint32_t type);

@@ -170,21 +170,86 @@ static bool line_u(const char *line, const char *key, uint64_t max, uint64_t *v)
 
 /* ---- state ---- */
 
+bool kos_store_failed(const struct kos_store_state *st, uint32_t gen)
+{
+    for (uint32_t i = 0; i < st->n_failed; i++)
+        if (st->failed[i] == gen)
+            return true;
+    return false;
+}
+
+/* Remembers generation gen as failed (the oldest is forgotten beyond
+ * KOS_STORE_FAILED_MAX), or, failed false, forgets it. */
+static void mark_failed(struct kos_store_state *st, uint32_t gen, bool failed)
+{
+    uint32_t keep[KOS_STORE_FAILED_MAX + 1], n = 0;
+    bool put = !failed || gen == 0;
+
+    for (uint32_t i = 0; i < st->n_failed; i++) {
+        if (st->failed[i] == gen)
+            continue;
+        if (!put && st->failed[i] > gen) {
+            keep[n++] = gen;
+            put = true;
+        }
+        keep[n++] = st->failed[i];
+    }
+    if (!put)
+        keep[n++] = gen;
+    if (n > KOS_STORE_FAILED_MAX) {
+        memmove(keep, keep + (n - KOS_STORE_FAILED_MAX), KOS_STORE_FAILED_MAX * sizeof(keep[0]));
+        n = KOS_STORE_FAILED_MAX;
+    }
+    memcpy(st->failed, keep, n * sizeof(keep[0]));
+    st->n_failed = n;
+}
+
+/* "failed N N ...": ascending numbers from 1, single spaces, at most
+ * KOS_STORE_FAILED_MAX. */
+static bool parse_failed(const char *line, struct kos_store_state *st)
+{
+    const char *p = line + strlen("failed");
+    char num[16];
+
+    if (strncmp(line, "failed ", 7) != 0)
+        return false;
+    while (*p == ' ') {
+        size_t k = strcspn(++p, " ");
+        uint64_t v;
+        if (k == 0 || k >= sizeof(num) || st->n_failed == KOS_STORE_FAILED_MAX)
+            return false;
+        memcpy(num, p, k);
+        num[k] = '\0';
+        if (!parse_u(num, UINT32_MAX, &v) || v == 0 ||
+            (st->n_failed && v <= st->failed[st->n_failed - 1]))
+            return false;
+        st->failed[st->n_failed++] = (uint32_t)v;
+        p += k;
+    }
+    return *p == '\0' && st->n_failed > 0;
+}
+
 kos_status_t kos__store_parse_state(const char *buf, size_t len, struct kos_store_state *st)
 {
     static const char *const keys[] = {"current", "good", "tries"};
     const char *p = buf, *end = buf + len;
-    char line[64];
+    char line[256];
     uint64_t v[3];
     bool ok = len > strlen(STATE_HEAD) && memcmp(buf, STATE_HEAD, strlen(STATE_HEAD)) == 0;
+    struct kos_store_state got = {0};
 
     *st = (struct kos_store_state){0};
     p += ok ? strlen(STATE_HEAD) : 0;
     for (size_t i = 0; ok && i < 3; i++)
         ok = take_line(&p, end, line, sizeof(line)) && line_u(line, keys[i], UINT32_MAX, &v[i]);
+    if (ok && p != end)
+        ok = take_line(&p, end, line, sizeof(line)) && parse_failed(line, &got);
     if (!ok || p != end)
         return KOS_STATUS_PROTOCOL;
-    *st = (struct kos_store_state){(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
+    got.current = (uint32_t)v[0];
+    got.good = (uint32_t)v[1];
+    got.tries = (uint32_t)v[2];
+    *st = got;
     return KOS_STATUS_OK;
 }
 
@@ -192,7 +257,24 @@ size_t kos__store_format_state(const struct kos_store_state *st, char *buf, size
 {
     int n = snprintf(buf, cap, STATE_HEAD "current %u\ngood %u\ntries %u\n", st->current, st->good,
                      st->tries);
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    size_t used;
+
+    if (n <= 0 || (size_t)n >= cap)
+        return 0;
+    used = (size_t)n;
+    for (uint32_t i = 0; i < st->n_failed && i < KOS_STORE_FAILED_MAX; i++) {
+        n = snprintf(buf + used, cap - used, "%s%u", i ? " " : "failed ", st->failed[i]);
+        if (n <= 0 || (size_t)n >= cap - used)
+            return 0;
+        used += (size_t)n;
+    }
+    if (st->n_failed) {
+        if (used + 1 >= cap)
+            return 0;
+        buf[used++] = '\n';
+        buf[used] = '\0';
+    }
+    return used;
 }
 
 /* Reads state file `name`: 0 and *st; ENOENT; or another errno (EPROTO
@@ -421,8 +503,9 @@ static kos_status_t gen_numbers(struct kos_store *s, uint32_t *nums, size_t cap,
     return KOS_STATUS_OK;
 }
 
-kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
-                            char *err, size_t errlen)
+/* kos_store_list(), or with `survey` kos_store_survey(). */
+static kos_status_t list(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
+                         bool survey, char *err, size_t errlen)
 {
     uint32_t nums[KOS_STORE_MAX_GENS];
     struct kos__store_record *r = malloc(sizeof(*r));
@@ -437,11 +520,27 @@ kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size
     st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &count, err, errlen);
     for (size_t i = 0; !st && i < count && *n < cap; i++) {
         st = read_record(s, nums[i], r, err, errlen);
-        if (!st)
+        if (!st) {
             out[(*n)++] = r->g;
+        } else if (survey && st != KOS_STATUS_NO_MEMORY) {
+            out[(*n)++] = (struct kos_store_gen){.n = nums[i], .damaged = true};
+            st = KOS_STATUS_OK;
+        }
     }
     free(r);
     return st;
+}
+
+kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
+                            char *err, size_t errlen)
+{
+    return list(s, out, cap, n, false, err, errlen);
+}
+
+kos_status_t kos_store_survey(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
+                              char *err, size_t errlen)
+{
+    return list(s, out, cap, n, true, err, errlen);
 }
 
 /* ---- opening ---- */
@@ -976,6 +1075,7 @@ kos_status_t kos_store_boot(struct kos_store *s, uint32_t *gen, char *note, size
                  "generation %u did not pass its self test in %u boot%s: falling back to "
                  "generation %u, the last good one",
                  state.current, state.tries, state.tries == 1 ? "" : "s", state.good);
+        mark_failed(&state, state.current, true);
         *gen = state.current = state.good;
         state.tries = 0;
     } else {
@@ -1052,6 +1152,7 @@ kos_status_t kos_store_settle(struct kos_store *s, uint32_t gen, bool passed, ch
         if (state.good == gen)
             return KOS_STATUS_OK;
         snprintf(note, notelen, "generation %u passed its self test: it is the good one now", gen);
+        mark_failed(&state, gen, false);
         state.good = gen;
         state.tries = 0;
     } else {
@@ -1060,6 +1161,7 @@ kos_status_t kos_store_settle(struct kos_store *s, uint32_t gen, bool passed, ch
         snprintf(note, notelen,
                  "generation %u failed its self test: the next boot falls back to generation %u",
                  gen, state.good);
+        mark_failed(&state, gen, true);
         state.current = state.good;
         state.tries = 0;
     }

@@ -53,11 +53,22 @@
 
 struct kos_store;
 
+/* Generations remembered as failed: the store keeps at most current, good
+ * and KOS_STORE_KEEP more, so a failed one beyond these is gone anyway. */
+#define KOS_STORE_FAILED_MAX (KOS_STORE_KEEP + 2u)
+
 /* Which generations the store boots: 0 for none. */
 struct kos_store_state {
     uint32_t current, good;
     uint32_t tries; /* boots of current since it became current, while not good */
+    /* Generations whose self test failed, or that used their boots, and were
+     * left for good: ascending, the newest KOS_STORE_FAILED_MAX. */
+    uint32_t failed[KOS_STORE_FAILED_MAX];
+    uint32_t n_failed;
 };
+
+/* Whether state st remembers generation gen as failed. */
+bool kos_store_failed(const struct kos_store_state *st, uint32_t gen);
 
 /* One generation, as its record says. */
 struct kos_store_gen {
@@ -69,6 +80,7 @@ struct kos_store_gen {
     int64_t created;   /* when it was stored, Unix seconds */
     uint64_t bytes;    /* the size of its blobs */
     uint32_t n_blobs;
+    bool damaged; /* kos_store_survey(): its record cannot be read or parsed (only n is set) */
 };
 
 /* Opens the store in folder `dir`. `write`: for booting and importing, with
@@ -92,6 +104,12 @@ kos_status_t kos_store_state(struct kos_store *s, struct kos_store_state *out, c
 /* The generations it holds, oldest first, at most `cap`; *n how many. */
 kos_status_t kos_store_list(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
                             char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* As kos_store_list(), but a generation whose record cannot be read or
+ * does not parse is listed too, with only its number and `damaged`, rather
+ * than ending the list: what a health report shows. */
+kos_status_t kos_store_survey(struct kos_store *s, struct kos_store_gen *out, size_t cap, size_t *n,
+                              char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Verifies the image file at `zip_path` (kos_image_open with `opts`),
  * stores the blobs the store lacks and a record of it, and makes it

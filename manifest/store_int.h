@@ -38,7 +38,10 @@ kos_status_t kos__store_parse_record(const char *buf, size_t len, struct kos__st
 /* Formats *r as a record into buf; returns its length, 0 if cap is short. */
 size_t kos__store_format_record(const struct kos__store_record *r, char *buf, size_t cap);
 
-/* `state`: "kos-store-state 1", then "current N", "good N", "tries N". */
+/* `state`: "kos-store-state 1", then "current N", "good N", "tries N", and,
+ * when any generation failed, "failed N N ..." (ascending, at most
+ * KOS_STORE_FAILED_MAX; absent when none, so that a store with no failure
+ * reads as before). */
 kos_status_t kos__store_parse_state(const char *buf, size_t len, struct kos_store_state *st)
     __attribute__((warn_unused_result));
 size_t kos__store_format_state(const struct kos_store_state *st, char *buf, size_t cap);

@@ -439,6 +439,19 @@ static void shell_post(struct kos__srv *srv, struct evhttp_request *req, const c
     relay_started(w, st, err);
 }
 
+/* POST /api/devices/ID/debug/end (no body): ends the device's debug
+ * session, whichever client opened it. */
+static void debug_end_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
+{
+    char app[64];
+
+    if (kos__debug_end(srv, id, app) != KOS_STATUS_OK) {
+        reply_error(req, 404, "device %s has no debug session", id);
+        return;
+    }
+    reply_json(req, 200, json_pack("{s:s, s:s, s:b}", "device", id, "app", app, "ended", 1));
+}
+
 /* POST /api/devices/ID/debug {"app": APP}: a debug session (debug.h); the
  * answer, with the session's port and token, is sent when the device's
  * comes (struct relay_wait). */
@@ -447,11 +460,12 @@ static void debug_post(struct kos__srv *srv, struct evhttp_request *req, const c
     struct relay_wait *w;
     char err[512], app[64], *body;
     size_t len;
+    bool gdb;
     kos_status_t st;
 
     if (!(body = take_body(req, &len)))
         return;
-    st = kos__req_debug(body, len, app, err, sizeof(err));
+    st = kos__req_debug(body, len, app, &gdb, err, sizeof(err));
     free(body);
     if (st) {
         reply_error(req, 400, "%s", err);
@@ -459,7 +473,7 @@ static void debug_post(struct kos__srv *srv, struct evhttp_request *req, const c
     }
     if (!(w = relay_wait_new(srv, req, true)))
         return;
-    st = kos__debug_open(srv, id, app, relay_done, w, &w->id, err, sizeof(err));
+    st = kos__debug_open(srv, id, app, gdb, relay_done, w, &w->id, err, sizeof(err));
     relay_started(w, st, err);
 }
 
@@ -609,6 +623,11 @@ static void device_route(struct kos__srv *srv, struct evhttp_request *req, bool 
             not_allowed(req, "POST");
         else
             debug_post(srv, req, id);
+    } else if (strcmp(what, "debug/end") == 0) {
+        if (get)
+            not_allowed(req, "POST");
+        else
+            debug_end_post(srv, req, id);
     } else {
         reply_error(req, 404, "no such route");
     }

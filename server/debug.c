@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -44,6 +45,7 @@ struct session {
     char device[KOS__DEVICE_ID_LEN + 1];
     char app[64];
     enum stage stage;
+    bool gdb;                /* the port takes gdb at once (no token line): kos__debug_open() */
     kos__debug_done_fn done; /* OPENING only */
     void *arg;
     char token[KOS__SRV_DEBUG_TOKEN_HEX + 1];
@@ -309,6 +311,39 @@ static void client_event(struct bufferevent *bev, short what, void *arg)
         end(s, !s->closing, 0, NULL);
 }
 
+/* Whether the loopback TCP connection accepted as fd comes from a socket of
+ * this process's user: /proc/net/tcp lists the peer's socket (its local
+ * address the peer's, its remote one ours) with its owner's uid. */
+static bool peer_is_own_user(evutil_socket_t fd)
+{
+    struct sockaddr_in me, peer;
+    socklen_t ml = sizeof(me), pl = sizeof(peer);
+    char line[512];
+    bool own = false;
+    FILE *f;
+
+    if (getsockname(fd, (struct sockaddr *)&me, &ml) < 0 ||
+        getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 || me.sin_family != AF_INET ||
+        peer.sin_family != AF_INET || !(f = fopen("/proc/net/tcp", "re")))
+        return false;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned la, lp, ra, rp;
+        unsigned long uid;
+        /* "sl: local rem st tx:rx tr:when retrnsmt uid ...", addresses as
+         * the kernel holds them (network order, printed as a host u32). */
+        if (sscanf(line, " %*u: %8X:%4X %8X:%4X %*X %*X:%*X %*X:%*X %*X %lu", &la, &lp, &ra, &rp,
+                   &uid) != 5)
+            continue;
+        if (la == (unsigned)peer.sin_addr.s_addr && lp == ntohs(peer.sin_port) &&
+            ra == (unsigned)me.sin_addr.s_addr && rp == ntohs(me.sin_port)) {
+            own = uid == (unsigned long)geteuid();
+            break;
+        }
+    }
+    fclose(f);
+    return own;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
 {
@@ -319,6 +354,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)salen;
     if (s->bev) {
         evutil_closesocket(fd); /* one client */
+        return;
+    }
+    if (s->gdb && !peer_is_own_user(fd)) {
+        kos__srv_log("device %.16s: refused a debugger's connection to port %u from another "
+                     "user's socket",
+                     s->device, s->port);
+        evutil_closesocket(fd);
         return;
     }
     s->bev = bufferevent_socket_new(s->dbg->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -332,6 +374,12 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     s->listener = NULL;
     bufferevent_setcb(s->bev, client_read, client_write, client_event, s);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    if (s->gdb) {
+        s->stage = RELAYING;
+        evtimer_del(s->timer);
+        kos__srv_log("device %.16s: gdb is connected to app '%s' (session %llu)", s->device, s->app,
+                     (unsigned long long)s->id);
+    }
 }
 
 /* The device opened the session: a port for the client, and the answer. */
@@ -356,9 +404,18 @@ static void opened(struct session *s, const char *message)
     for (size_t i = 0; i < sizeof(raw); i++)
         snprintf(s->token + 2 * i, 3, "%02x", raw[i]);
     s->port = ntohs(got.sin_port);
-    answer = json_pack("{s:s, s:s, s:i, s:s, s:o}", "device", s->device, "app", s->app, "port",
-                       (int)s->port, "token", s->token, "message",
-                       kos__json_text(message, strlen(message)));
+    if (s->gdb) {
+        char target[64];
+        snprintf(target, sizeof(target), "target remote %s:%u",
+                 s->srv->address[0] ? s->srv->address : "127.0.0.1", s->port);
+        answer = json_pack("{s:s, s:s, s:i, s:b, s:s, s:o}", "device", s->device, "app", s->app,
+                           "port", (int)s->port, "gdb", 1, "target", target, "message",
+                           kos__json_text(message, strlen(message)));
+    } else {
+        answer = json_pack("{s:s, s:s, s:i, s:s, s:o}", "device", s->device, "app", s->app, "port",
+                           (int)s->port, "token", s->token, "message",
+                           kos__json_text(message, strlen(message)));
+    }
     if (!answer) {
         end(s, true, 500, error_json("out of memory"));
         return;
@@ -372,7 +429,7 @@ static void opened(struct session *s, const char *message)
     done(s->arg, 200, answer);
 }
 
-kos_status_t kos__debug_open(struct kos__srv *srv, const char *id, const char *app,
+kos_status_t kos__debug_open(struct kos__srv *srv, const char *id, const char *app, bool gdb,
                              kos__debug_done_fn done, void *arg, uint64_t *sid, char *err,
                              size_t errlen)
 {
@@ -414,6 +471,7 @@ kos_status_t kos__debug_open(struct kos__srv *srv, const char *id, const char *a
     s->id = dbg->next_id++;
     snprintf(s->device, sizeof(s->device), "%s", id);
     snprintf(s->app, sizeof(s->app), "%s", app);
+    s->gdb = gdb;
     s->done = done;
     s->arg = arg;
     st = send_down(s, s->app, false, NULL, 0);
@@ -463,6 +521,19 @@ static struct session *find(struct kos__srv *srv, const char *id)
     if (strcmp(s->device, id) == 0)
         return s;
     return NULL;
+}
+
+kos_status_t kos__debug_end(struct kos__srv *srv, const char *id, char app[64])
+{
+    struct session *s = find(srv, id);
+
+    if (!s)
+        return KOS_STATUS_NOT_FOUND;
+    snprintf(app, 64, "%s", s->app);
+    kos__srv_log("device %.16s: debug session %llu on app '%s' ended by the API", s->device,
+                 (unsigned long long)s->id, s->app);
+    end(s, true, 409, error_json("the debug session was ended before the device opened it"));
+    return KOS_STATUS_OK;
 }
 
 /* The HTTP status for a device's refusal. */

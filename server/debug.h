@@ -53,15 +53,25 @@ struct kos__debug *kos__debug_create(struct event_base *base);
 void kos__debug_destroy(struct kos__debug *dbg);
 
 /* Opens a session on app `app` (a valid name) of device id: a DebugOpen
- * goes to it. On KOS_STATUS_OK *sid is the session's id and done(arg, ...)
- * comes later, once. Otherwise nothing waits and err says why:
+ * goes to it. `gdb`: its port takes gdb's remote protocol at once, with
+ * no token line (gdb's `target remote`, from the web UI), but only from a
+ * socket of the server's own user (/proc/net/tcp says whose a loopback
+ * connection is; any other is closed and the port waits on). On KOS_STATUS_OK *sid is the session's
+ * id and done(arg, ...) comes later, once. Otherwise nothing waits and err says why:
  * KOS_STATUS_NOT_FOUND (no such device), KOS_STATUS_UNAUTHORIZED
  * (revoked), KOS_STATUS_UNAVAILABLE (not online), KOS_STATUS_BUSY (a
  * session on the device already, too many in all, or its channel full).
  * Never blocks. */
-kos_status_t kos__debug_open(struct kos__srv *srv, const char *id, const char *app,
+kos_status_t kos__debug_open(struct kos__srv *srv, const char *id, const char *app, bool gdb,
                              kos__debug_done_fn done, void *arg, uint64_t *sid, char *err,
                              size_t errlen) __attribute__((warn_unused_result));
+
+/* Ends device id's session, whatever its stage (an open waiting for the
+ * device is answered 409): the device is told, a client is disconnected.
+ * app (64 bytes) says on which app it was. KOS_STATUS_NOT_FOUND when the
+ * device has none. */
+kos_status_t kos__debug_end(struct kos__srv *srv, const char *id, char app[64])
+    __attribute__((warn_unused_result));
 
 /* The client of open sid went away before its answer: the session ends. */
 void kos__debug_cancel(struct kos__debug *dbg, uint64_t sid);

@@ -105,7 +105,37 @@ static bool health_ok(const Kos__Admin__Health *h, char *why, size_t cap)
     }
     if (!text_ok(h->self_test))
         return refuse(why, cap, "a Health whose self_test is too long");
+    if (h->store && h->store->n_generations > KOS__SRV_GENS_MAX)
+        return refuse(why, cap, "a Health with %zu generations (at most %u)",
+                      h->store->n_generations, KOS__SRV_GENS_MAX);
+    for (size_t i = 0; h->store && i < h->store->n_generations; i++) {
+        const Kos__Admin__Generation *g = h->store->generations[i];
+        if (!short_ok(g->state) || !short_ok(g->signer))
+            return refuse(why, cap, "a Health whose generation %zu has a string too long", i);
+    }
     return true;
+}
+
+/* The JSON the API shows of a Health's boot store: null for none. */
+static json_t *store_json(const Kos__Admin__BootStore *bs)
+{
+    json_t *gens = json_array();
+
+    if (!bs)
+        return json_null();
+    for (size_t i = 0; gens && i < bs->n_generations; i++) {
+        const Kos__Admin__Generation *g = bs->generations[i];
+        json_array_append_new(
+            gens, json_pack("{s:I, s:b, s:b, s:b, s:o, s:I, s:o, s:o}", "number",
+                            (json_int_t)g->number, "current", g->current, "good", g->good,
+                            "running", g->running, "state", kos__json_str(g->state), "tries",
+                            (json_int_t)g->tries, "signer", kos__json_str(g->signer), "created",
+                            g->created && g->created <= (uint64_t)INT64_MAX / 1000
+                                ? kos__json_time_ms((int64_t)g->created * 1000)
+                                : json_null()));
+    }
+    return json_pack("{s:I, s:o}", "running", (json_int_t)bs->running, "generations",
+                     gens ? gens : json_array());
 }
 
 static bool register_ok(const Kos__Admin__Register *r, char *why, size_t cap)
@@ -130,13 +160,14 @@ static char *health_json(const Kos__Admin__Health *h)
                             kos__json_str(a->kind), "state", kos__json_str(a->state), "restarts",
                             (json_int_t)a->restarts, "last_exit", kos__json_str(a->last_exit)));
     }
-    j = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time",
+    j = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "time",
                   kos__json_time_ns(h->time_ns > (uint64_t)INT64_MAX ? 0 : (int64_t)h->time_ns),
                   "uptime_ms", kos__json_u64(h->uptime_ms), "apps", apps, "mem_total",
                   kos__json_u64(h->mem_total), "mem_used", kos__json_u64(h->mem_used),
                   "storage_total", kos__json_u64(h->storage_total), "storage_used",
                   kos__json_u64(h->storage_used), "self_test", kos__json_str(h->self_test),
-                  "logs_dropped", kos__json_u64(h->logs_dropped));
+                  "logs_dropped", kos__json_u64(h->logs_dropped), "store", store_json(h->store),
+                  "remote_debug", h->remote_debug);
     text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return text;

@@ -272,17 +272,27 @@ out:
     return st;
 }
 
-kos_status_t kos__req_debug(const char *body, size_t len, char app[64], char *err, size_t errlen)
+kos_status_t kos__req_debug(const char *body, size_t len, char app[64], bool *gdb, char *err,
+                            size_t errlen)
 {
-    static const char *const known[] = {"app"};
-    json_t *j, *a;
+    static const char *const known[] = {"app", "gdb"};
+    json_t *j, *a, *g;
     kos_status_t st = KOS_STATUS_INVALID_ARGUMENT;
 
     app[0] = '\0';
+    *gdb = false;
     if (!(j = load_object(body, len, err, errlen)))
         return st;
-    if (!only_known(j, known, 1, "a debug session is {\"app\": APP}", err, errlen))
+    if (!only_known(j, known, 2,
+                    "a debug session is {\"app\": APP} or {\"app\": APP, \"gdb\": true}", err,
+                    errlen))
         goto out;
+    g = json_object_get(j, "gdb");
+    if (g && !json_is_boolean(g)) {
+        snprintf(err, errlen, "\"gdb\" must be true or false");
+        goto out;
+    }
+    *gdb = g && json_is_true(g);
     a = json_object_get(j, "app");
     if (!a || !json_is_string(a) || !kos__name_valid(json_string_value(a), json_string_length(a))) {
         snprintf(err, errlen,

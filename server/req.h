@@ -66,10 +66,11 @@ struct kos__req_shell {
 kos_status_t kos__req_shell(const char *body, size_t len, struct kos__req_shell *out, char *err,
                             size_t errlen) __attribute__((warn_unused_result));
 
-/* POST /api/devices/ID/debug: {"app": APP}, an app's name
- * (kos__name_valid). On success app holds it, NUL-terminated. */
-kos_status_t kos__req_debug(const char *body, size_t len, char app[64], char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+/* POST /api/devices/ID/debug: {"app": APP[, "gdb": BOOL]}, an app's name
+ * (kos__name_valid). On success app holds it, NUL-terminated, and *gdb
+ * whether the session's port takes gdb at once (default false). */
+kos_status_t kos__req_debug(const char *body, size_t len, char app[64], bool *gdb, char *err,
+                            size_t errlen) __attribute__((warn_unused_result));
 
 /* GET /api/devices/ID/logs?after=SEQ&limit=N: query is the part after '?'
  * (NULL or "" for none). after defaults to 0, limit to

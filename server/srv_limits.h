@@ -60,6 +60,9 @@
 #define KOS__SRV_DECODE_BUDGET (4u * 1024u * 1024u)
 /* Apps in one Health report. */
 #define KOS__SRV_APPS_MAX 256u
+/* Boot store generations in one Health report: a store keeps at most 64
+ * (manifest/store.h, KOS_STORE_MAX_GENS). */
+#define KOS__SRV_GENS_MAX 64u
 /* An app's name, kind and state strings, a system or platform name. */
 #define KOS__SRV_SHORT_MAX 256u
 /* An app's last exit, a self test's verdict, a command's result message. */

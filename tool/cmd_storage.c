@@ -21,7 +21,8 @@ static void storage_usage(FILE *f)
             "\n"
             "Lists the generations of the boot store in DIR (kos-tool run --storage DIR; a\n"
             "device's data partition): each one's number, system, release number (- for\n"
-            "none), manifest digest, signer, size and when it was stored, which one is current (booted next) and which is\n"
+            "none), manifest digest, signer, size and when it was stored, which one is current "
+            "(booted next) and which is\n"
             "good (passed its self test; the fallback), and the boots current has had\n"
             "without passing. Reads the store without changing it.\n"
             "\n"
@@ -87,9 +88,13 @@ int kos__tool_storage_show(int argc, char **argv)
         struct tm tm;
         if (gmtime_r(&t, &tm))
             strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        snprintf(marks, sizeof(marks), "%s%s%s", g->n == state.current ? "current" : "",
-                 g->n == state.current && g->n == state.good ? ", " : "",
-                 g->n == state.good ? "good" : "");
+        const char *mark[3] = {g->n == state.current ? "current" : NULL,
+                               g->n == state.good ? "good" : NULL,
+                               kos_store_failed(&state, g->n) ? "failed" : NULL};
+        for (size_t k = 0, used = 0; k < 3; k++)
+            if (mark[k])
+                used += (size_t)snprintf(marks + used, sizeof(marks) - used, "%s%s",
+                                         used ? ", " : "", mark[k]);
         if (g->release)
             snprintf(release, sizeof(release), "%u", g->release);
         printf("  %-4u %-20s %-10s %-16.16s %-16s %10llu  %-20s %s\n", g->n, g->system, release,

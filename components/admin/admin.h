@@ -234,6 +234,15 @@ struct admin_state {
     uint64_t mem_total, mem_used, storage_total, storage_used;
     uint32_t n_apps;
     struct admin_app apps[KOS__SYS_MAX_PROCS];
+    /* The boot store's generations (store false: booted from an image
+     * file), copied with their signers. */
+    bool store;
+    uint32_t generation, n_gens;
+    struct admin_gen {
+        uint32_t n, flags, state, tries;
+        uint64_t created;
+        char signer[KOS__SYS_SIGNER_MAX];
+    } gens[KOS__SYS_MAX_GENS];
 };
 
 /* Copies one STATUS page into *s (the first page also sets the system's

@@ -107,6 +107,19 @@ bool admin_state_take(struct admin_state *s, const struct kos__sys_status *page)
         s->storage_total = page->storage_total;
         s->storage_used = page->storage_used;
         s->n_apps = 0;
+        s->store = page->store != 0;
+        s->generation = page->generation;
+        s->n_gens = 0;
+        for (uint32_t i = 0; i < page->n_gens && i < KOS__SYS_MAX_GENS; i++) {
+            const struct kos__sys_gen *g = &page->gens[i];
+            struct admin_gen *o = &s->gens[s->n_gens++];
+            o->n = g->n;
+            o->flags = g->flags;
+            o->state = g->state;
+            o->tries = g->tries;
+            o->created = g->created;
+            copy_str(o->signer, sizeof(o->signer), g->signer);
+        }
     }
     for (uint32_t i = 0; i < page->n_procs && page->first + i < KOS__SYS_MAX_PROCS; i++) {
         const struct kos__sys_proc *p = &page->procs[i];
@@ -127,8 +140,14 @@ bool admin_state_take(struct admin_state *s, const struct kos__sys_status *page)
 static bool state_differs(const struct admin_state *x, const struct admin_state *y)
 {
     if (x->n_apps != y->n_apps || x->self_test != y->self_test || x->boots != y->boots ||
-        strcmp(x->self_test_text, y->self_test_text))
+        strcmp(x->self_test_text, y->self_test_text) || x->store != y->store ||
+        x->generation != y->generation || x->n_gens != y->n_gens)
         return true;
+    for (uint32_t i = 0; i < x->n_gens; i++) {
+        const struct admin_gen *p = &x->gens[i], *q = &y->gens[i];
+        if (p->n != q->n || p->flags != q->flags || p->state != q->state || p->tries != q->tries)
+            return true;
+    }
     for (uint32_t i = 0; i < x->n_apps; i++) {
         const struct admin_app *p = &x->apps[i], *q = &y->apps[i];
         if (strcmp(p->name, q->name) || p->state != q->state || p->restarts != q->restarts ||
@@ -139,6 +158,57 @@ static bool state_differs(const struct admin_state *x, const struct admin_state 
 }
 
 /* ---- packing what goes up ---- */
+
+/* What a Health says of the boot store: the messages it points to, filled
+ * from a state by fill_store(). */
+struct health_store {
+    Kos__Admin__BootStore store;
+    Kos__Admin__Generation gens[KOS__SYS_MAX_GENS];
+    Kos__Admin__Generation *ptrs[KOS__SYS_MAX_GENS];
+};
+
+/* The generations of state s into *hs and h: every marked one (current,
+ * good, running) and the newest `others` of the rest, oldest first.
+ * Returns how many are left out. */
+static uint32_t fill_store(const struct admin_state *s, struct health_store *hs,
+                           Kos__Admin__Health *h, uint32_t others)
+{
+    uint32_t n = 0, skipped = 0;
+
+    kos__admin__boot_store__init(&hs->store);
+    hs->store.running = s->generation;
+    /* Which to show: from the newest back. */
+    bool show[KOS__SYS_MAX_GENS] = {false};
+    for (uint32_t i = s->n_gens; i > 0; i--) {
+        if (s->gens[i - 1].flags || others) {
+            if (!s->gens[i - 1].flags)
+                others--;
+            show[i - 1] = true;
+        } else {
+            skipped++;
+        }
+    }
+    for (uint32_t i = 0; i < s->n_gens; i++) {
+        const struct admin_gen *g = &s->gens[i];
+        if (!show[i])
+            continue;
+        Kos__Admin__Generation *o = &hs->gens[n];
+        kos__admin__generation__init(o);
+        o->number = g->n;
+        o->current = (g->flags & KOS__SYS_GEN_CURRENT) != 0;
+        o->good = (g->flags & KOS__SYS_GEN_GOOD) != 0;
+        o->running = (g->flags & KOS__SYS_GEN_RUNNING) != 0;
+        o->state = (char *)kos__sys_gen_state_name(g->state);
+        o->tries = g->tries;
+        o->signer = (char *)g->signer;
+        o->created = g->created;
+        hs->ptrs[n++] = o;
+    }
+    hs->store.generations = hs->ptrs;
+    hs->store.n_generations = n;
+    h->store = s->store ? &hs->store : NULL;
+    return skipped;
+}
 
 /* The Health of state s, its apps pointing into apps[] (n_apps of them at
  * most); "passed" for a passed self test, Core's words otherwise. */
@@ -155,6 +225,7 @@ static void fill_health(const struct admin_agent *a, const struct admin_state *s
     h->storage_used = s->storage_used;
     h->self_test = s->self_test == KOS__SYS_SELF_TEST_PASSED ? "passed" : (char *)s->self_test_text;
     h->logs_dropped = a->logq.dropped_total;
+    h->remote_debug = a->cfg.remote_debug;
     for (uint32_t i = 0; i < n_apps; i++) {
         const struct admin_app *p = &s->apps[i];
         kos__admin__app__init(&apps[i]);
@@ -180,10 +251,11 @@ static size_t pack_state(struct admin_agent *a, bool register_)
     Kos__Admin__Health h;
     Kos__Admin__App *apps = calloc(s->n_apps ? s->n_apps : 1, sizeof(*apps));
     Kos__Admin__App **ptrs = calloc(s->n_apps ? s->n_apps : 1, sizeof(*ptrs));
+    struct health_store *hs = malloc(sizeof(*hs));
     uint32_t n = s->n_apps;
     size_t len = 0;
 
-    if (!apps || !ptrs)
+    if (!apps || !ptrs || !hs)
         goto out;
     if (register_) {
         reg.system = (char *)s->system;
@@ -199,20 +271,33 @@ static size_t pack_state(struct admin_agent *a, bool register_)
         up.body_case = KOS__ADMIN__ADMIN_UP__BODY_HEALTH;
         up.health = &h;
     }
+    /* A store too large for one message: its marked generations and the
+     * newest others; then, a system too large: its first apps. */
+    uint32_t others = s->n_gens, left_out = 0;
     for (;;) {
         fill_health(a, s, &h, apps, ptrs, n);
-        if (kos__admin__admin_up__get_packed_size(&up) <= KOS_TUNNEL_DATA_MAX || n == 0)
+        left_out = fill_store(s, hs, &h, others);
+        if (kos__admin__admin_up__get_packed_size(&up) <= KOS_TUNNEL_DATA_MAX)
             break;
-        n--; /* a system too large for one message: the first apps */
+        if (others > 0)
+            others = others > 8 ? others - 8 : 0;
+        else if (n > 0)
+            n--;
+        else
+            break;
     }
     if (n < s->n_apps)
         kos_log_warn("%s: %u of the system's %u processes fit in one message",
                      register_ ? "register" : "health", n, s->n_apps);
+    if (left_out)
+        kos_log_warn("%s: %u of the boot store's %u generations fit in one message",
+                     register_ ? "register" : "health", s->n_gens - left_out, s->n_gens);
     if (kos__admin__admin_up__get_packed_size(&up) <= KOS_TUNNEL_DATA_MAX)
         len = kos__admin__admin_up__pack(&up, a->buf);
 out:
     free(apps);
     free(ptrs);
+    free(hs);
     return len;
 }
 

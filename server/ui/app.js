@@ -24,8 +24,14 @@
 //     device-boot-time, device-last-seen, device-reboot, device-revoke,
 //     health (health-time, health-uptime, health-memory, health-storage,
 //     health-self-test, health-logs-dropped),
+//     generations-note, generations (tbody: one tr per generation of the
+//     device's boot store, data-generation and data-state, with td.marks
+//     ("current, good, running") and td.gen-state),
 //     apps (tbody: one tr per process, data-app; an app's row has a
-//     button.restart and a span.result with its last command's outcome),
+//     button.restart, a button.debug and a span.result with its last
+//     command's outcome),
+//     debug (the debug session: debug-app, debug-status (class bad for a
+//     refusal), debug-open with debug-target, debug-gdb and debug-end),
 //     console-app, console-level, console-clear, console-dropped,
 //     console (one div.line per record, data-app and data-level, with
 //     span.time, span.app, span.level and span.text),
@@ -270,7 +276,34 @@ function showHealth(h, time) {
   text($('health-storage'), h ? bytes(h.storage_used) + ' of ' + bytes(h.storage_total) : null);
   text($('health-self-test'), h ? h.self_test || 'none yet' : null);
   text($('health-logs-dropped'), h ? h.logs_dropped : null);
+  showGenerations(h);
   showApps((h && h.apps) || []);
+}
+
+// The boot store's generations from health h (docs/storage.md): number,
+// marks, state, tries, signer, when stored; or why there are none.
+function showGenerations(h) {
+  const s = h ? h.store : null;
+  text($('generations-note'), !h ? 'none reported yet'
+    : !s ? 'none: the system did not boot from a boot store'
+      : 'running: generation ' + s.running);
+  const rows = ((s && s.generations) || []).map((g) => {
+    const tr = el('tr');
+    tr.dataset.generation = g.number;
+    tr.dataset.state = g.state;
+    const marks = [];
+    if (g.current) marks.push('current');
+    if (g.good) marks.push('good');
+    if (g.running) marks.push('running');
+    tr.appendChild(el('td', 'num', g.number));
+    tr.appendChild(el('td', 'marks', marks.join(', ')));
+    tr.appendChild(el('td', 'gen-state', g.state));
+    tr.appendChild(el('td', 'num tries', g.tries));
+    tr.appendChild(el('td', 'mono', g.signer));
+    tr.appendChild(el('td', null, g.created ? when(g.created) : null));
+    return tr;
+  });
+  $('generations').replaceChildren(...rows);
 }
 
 // A row for app `name`: its cells, and for an app (not a message server,
@@ -287,6 +320,10 @@ function appRow(name, kind) {
     b.type = 'button';
     b.addEventListener('click', () => restartApp(name));
     td.appendChild(b);
+    const d = el('button', 'debug', 'Debug');
+    d.type = 'button';
+    d.addEventListener('click', () => debugApp(name));
+    td.appendChild(d);
     td.appendChild(el('span', 'result'));
   }
   tr.appendChild(td);
@@ -308,6 +345,7 @@ function showApps(apps) {
     text(tr.children[4], a.last_exit);
     const b = tr.querySelector('button.restart');
     if (b) b.disabled = !online || waiting.has(a.name);
+    setDebugButton(tr.querySelector('button.debug'));
     if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
     addApp(a.name);
   });
@@ -320,6 +358,12 @@ function showDevice(d) {
   // still come when it is back.
   if (d.state !== 'online') {
     for (const app of Array.from(waiting)) finishRestart(app, 'no result yet: the device is ' + d.state, true);
+  }
+  // A session ends with the device's link.
+  if (d.state !== 'online' && debugging && debugging.device === d.id) {
+    const app = debugging.app;
+    debugging = null;
+    debugShow(app, 'the session ended: the device is ' + d.state, true, null);
   }
   document.title = d.name + ' \u2014 KOS Studio';
   text($('device-name'), d.name);
@@ -339,6 +383,7 @@ function showDevice(d) {
   if (!$('shell-line').disabled) $('shell-send').disabled = d.state !== 'online';
   $('device-revoke').disabled = d.state === 'revoked';
   showHealth(d.health, d.health_time);
+  setDebugButtons();
 }
 
 function addApp(name) {
@@ -555,6 +600,76 @@ function restartApp(name) {
   command({ restart_app: name }, 'restart ' + name, name);
 }
 
+// ---- debugging an app (docs/studio.md, "Debugging an app") ----
+
+let debugging = null; // { device, app } of the session this page opened, or null
+let debugAsking = false; // an open or an end is under way
+
+// A Debug button is enabled when the device is online, its admin allows
+// remote debugging (its health says so), and no session of this page is
+// open or being asked for.
+function setDebugButton(b) {
+  if (!b) return;
+  const h = current && current.health;
+  const online = current && current.state === 'online';
+  const allowed = !!(h && h.remote_debug);
+  b.disabled = !online || !allowed || debugAsking || !!debugging;
+  b.title = !online ? 'the device is not online'
+    : !allowed ? "remote debugging is disabled on this device (admin's remote_debug setting)"
+      : debugging ? 'a debug session is open: end it first' : 'debug this app with gdb';
+}
+
+function setDebugButtons() {
+  for (const b of $('apps').querySelectorAll('button.debug')) setDebugButton(b);
+}
+
+function debugShow(app, msg, bad, answer) {
+  $('debug').hidden = false;
+  text($('debug-app'), app);
+  $('debug-status').textContent = msg;
+  $('debug-status').className = bad ? 'bad' : '';
+  $('debug-open').hidden = !answer;
+  if (answer) {
+    $('debug-target').textContent = answer.target;
+    $('debug-gdb').textContent = "gdb path/to/BINARY -ex '" + answer.target + "'";
+  }
+  setDebugButtons();
+}
+
+// Asks Studio to open a session on app `name` whose port takes gdb itself,
+// and shows the line to give gdb, or the device's refusal as it said it.
+async function debugApp(name) {
+  if (!current || debugging || debugAsking) return;
+  const dev = current;
+  debugAsking = true;
+  debugShow(name, 'asking the device to attach its debugger to ' + name + '\u2026', false, null);
+  try {
+    const a = await api('POST', '/api/devices/' + dev.id + '/debug', { app: name, gdb: true });
+    debugAsking = false;
+    if (!current || current.id !== dev.id) return;
+    debugging = { device: dev.id, app: name };
+    debugShow(name, a.message || 'the session is open', false, a);
+  } catch (e) {
+    debugAsking = false;
+    if (current && current.id === dev.id) debugShow(name, e.message, true, null);
+  }
+}
+
+async function debugEnd() {
+  if (!debugging || debugAsking) return;
+  const s = debugging;
+  debugAsking = true;
+  let msg = 'the session on ' + s.app + ' is ended';
+  try {
+    await api('POST', '/api/devices/' + s.device + '/debug/end');
+  } catch (e) {
+    msg = 'the session had ended already (' + e.message + ')';
+  }
+  debugAsking = false;
+  debugging = null;
+  debugShow(s.app, msg, false, null);
+}
+
 // ---- the shell ----
 
 let shellHistory = [];
@@ -630,6 +745,9 @@ function showDevicePage(id) {
   waiting.clear();
   traces = [];
   traceSeqs.clear();
+  debugging = null;
+  debugAsking = false;
+  $('debug').hidden = true;
   $('traces').replaceChildren();
   text($('traces-dropped'), '');
   $('console-app').replaceChildren(el('option', null, 'all'));
@@ -710,6 +828,7 @@ document.addEventListener('DOMContentLoaded', () => {
     renderConsole();
   });
   $('shell-send').addEventListener('click', shellSend);
+  $('debug-end').addEventListener('click', debugEnd);
   $('shell-line').addEventListener('keydown', shellKey);
   $('shell-clear').addEventListener('click', () => $('shell').replaceChildren());
   $('device-reboot').addEventListener('click', () => {

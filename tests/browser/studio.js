@@ -11,7 +11,7 @@
 // the API shows it online with its system and health; t.page(studio)
 // opens a page logged in. The test fails on an exception, on a page error
 // or a console error in the page (a Content-Security-Policy violation
-// among them), or when it has run for KOS_BROWSER_DEADLINE seconds (default
+// among them; but the ones it expects, t.allowConsoleError(re)), or when it has run for KOS_BROWSER_DEADLINE seconds (default
 // 240, under CTest's timeout, so the clean-up still runs). Waits are
 // generous and never part of what is checked. On failure the scratch folder
 // is kept, with a screenshot of each open page, the server's log and each
@@ -106,12 +106,15 @@ class Device {
     }, seconds);
   }
 
-  // Boots `image` with the device's bundle.
-  boot(image) {
+  // Boots `image` with the device's bundle; with `storage`, from that boot
+  // store (kos-tool run --storage DIR [IMAGE]: image may be null), with
+  // `args`, more options for kos-tool run.
+  boot(image, { storage = null, args = [] } = {}) {
     const s = this.studio;
     fs.writeFileSync(this.consoleFile, '');
     const out = fs.openSync(this.consoleFile, 'a');
-    this.proc = spawn(s.tool, ['run', image, '--trust', s.trust, '--keys', path.join(this.dir, 'keys')],
+    const what = storage ? ['--storage', storage, ...(image ? [image] : [])] : [image];
+    this.proc = spawn(s.tool, ['run', ...what, '--trust', s.trust, '--keys', path.join(this.dir, 'keys'), ...args],
       { env: s.env, stdio: ['ignore', out, out] });
     fs.closeSync(out);
     this.exited = new Promise((r) => this.proc.on('exit', r));
@@ -192,7 +195,8 @@ class Studio {
   }
 
   // Builds the image of system `system` on the Poukai layer, its tunnel
-  // granted this Studio's device port, with `apps`: { NAME: [t_app args] },
+  // granted this Studio's device port, with `apps`: { NAME: [t_app args] }
+  // (or { NAME: { args: [...], debug: true } } for an app marked debug: true),
   // `more`: lines of YAML under apps: (the layer's apps' settings), and
   // `head`: top-level lines after system: (e.g. 'profile: development').
   async image(system, apps, more = [], head = []) {
@@ -204,9 +208,11 @@ class Studio {
       'apps:',
       `  ethernet: {config: {allow: ${q(`tunnel=tcp:127.0.0.1:${this.devicePort}`)}}}`,
     ];
-    for (const [name, args] of Object.entries(apps)) {
+    for (const [name, spec] of Object.entries(apps)) {
+      const args = Array.isArray(spec) ? spec : spec.args;
       lines.push(`  ${name}:`, '    binary: t_app', '    memory: 8MiB',
         `    args: [${args.map(q).join(', ')}]`);
+      if (spec.debug) lines.push('    debug: true');
     }
     lines.push(...more.map((l) => `  ${l}`));
     const yaml = path.join(this.work, `${system}.yaml`);
@@ -218,9 +224,10 @@ class Studio {
 
   // Provisions a device named `name`, boots `system` with `apps` on it, and
   // waits until the API shows it online, with that system and its health.
-  async device({ name, system = 'browser_test', apps = {}, more = [], head = [] }) {
+  // With `storage`, it boots from that boot store (Device.boot).
+  async device({ name, system = 'browser_test', apps = {}, more = [], head = [], storage = null }) {
     const d = await this.provision(name);
-    d.boot(await this.image(system, apps, more, head));
+    d.boot(await this.image(system, apps, more, head), { storage });
     await this.waitDevice(d, (j) => j.state === 'online' && j.system === system && j.health,
       `device '${name}' online with system '${system}' and its health`);
     return d;
@@ -257,6 +264,7 @@ function test(body) {
   const studios = [];
   const pages = [];
   const errors = [];
+  const allowed = []; // console errors a test expects (t.allowConsoleError)
   let browser = null;
   let finished = false;
 
@@ -264,6 +272,11 @@ function test(body) {
     work,
     until,
     sleep,
+    // Console errors matching re do not fail the test: the browser's own
+    // line for an API answer the test means to get (e.g. a 403 refusal).
+    allowConsoleError(re) {
+      allowed.push(re);
+    },
     async studio() {
       const s = new Studio(t);
       studios.push(s);
@@ -277,7 +290,9 @@ function test(body) {
       page.setDefaultTimeout(60000);
       page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
       page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(`console error: ${m.text()}`);
+        if (m.type() === 'error' && !allowed.some((re) => re.test(m.text()))) {
+          errors.push(`console error: ${m.text()}`);
+        }
       });
       pages.push(page);
       await page.goto(studio.loginUrl);

@@ -713,6 +713,14 @@ static void seed_sys(void)
                    "exited with status 0"},
                   {"cam", KOS__ROLE_APP, KOS__SYS_FAILED, 5, 0,
                    "killed by signal 11 (Segmentation fault)"}},
+        /* Booted from a boot store: 3 on trial, 2 good, 1 failed. */
+        .store = 1,
+        .generation = 3,
+        .n_gens = 3,
+        .gens = {{1, 0, KOS__SYS_GEN_FAILED, 0, 1765000000, "3f9a1c0de4b27781"},
+                 {2, KOS__SYS_GEN_GOOD, KOS__SYS_GEN_PASSED, 0, 1765000100, "3f9a1c0de4b27781"},
+                 {3, KOS__SYS_GEN_CURRENT | KOS__SYS_GEN_RUNNING, KOS__SYS_GEN_TRIAL, 1, 1765000200,
+                  "3f9a1c0de4b27781"}},
     };
     if (kos__sys_status_encode(&s, buf, sizeof(buf), &len) != KOS_STATUS_OK)
         die("cannot encode a STATUS page");

@@ -6,7 +6,8 @@
  * of 64 lower-case hex digits, a valid system name, at least one blob and at
  * most KOS__IMAGE_MAX_ENTRIES, an image.sig of 1 to KOS__IMAGE_SIG_MAX bytes,
  * and formats back to exactly the input; a parsed state formats back to
- * exactly the input; a refused record says why.
+ * exactly the input, its failed generations ascending from 1 and at most
+ * KOS_STORE_FAILED_MAX; a refused record says why.
  */
 #include <string.h>
 
@@ -31,6 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t n = kos__store_format_state(&st, out, sizeof(out));
             if (n != len || memcmp(out, text, len) != 0)
                 kos_fuzz_fail("a state parsed does not format back to the same bytes");
+            if (st.n_failed > KOS_STORE_FAILED_MAX)
+                kos_fuzz_fail("a state with %u failed generations parsed", st.n_failed);
+            for (uint32_t i = 0; i < st.n_failed; i++)
+                if (st.failed[i] == 0 || (i && st.failed[i] <= st.failed[i - 1]))
+                    kos_fuzz_fail("a state's failed generations are not ascending from 1");
         }
         return 0;
     }

@@ -2,7 +2,8 @@
 # generations as a device's storage does. A first image becomes current and,
 # its self test passed, good; a new one whose self test fails boots once,
 # and Core reboots into the good one, saying so; one that loses power before
-# it reports (kill -9) falls back at the next boot; the same image twice
+# it reports (kill -9) falls back at the next boot (both remembered as
+# failed); the same image twice
 # makes no new generation; old generations and their blobs are collected; a
 # tampered blob, an untrusted image, a folder that is not a store, a second
 # writer and a damaged state are each refused with a clear error, the store
@@ -83,7 +84,8 @@ stop_image TERM
 [ "$RC" -eq 0 ] || fail "exit status $RC after the fallback"
 show
 shows "^store $S: 2 generations; current 1, good 1$"
-shows "^  2 +bad_one "
+shows "^  2 +bad_one .* failed$"
+grep -qx "failed 2" "$S/state" || fail "the state does not remember generation 2 failed: $(cat "$S/state")"
 
 # ---- power lost before the self test reports: the next boot falls back
 boot_store "$WORK/hang_one.zip" --self-test-timeout 600000
@@ -99,6 +101,8 @@ expect "core: boot store: generation 3 did not pass its self test in 1 boot: fal
 stop_image TERM
 show
 shows "^store $S: 3 generations; current 1, good 1$"
+shows "^  3 +hang_one .* failed$"
+grep -qx "failed 2 3" "$S/state" || fail "the state does not remember generations 2 and 3 failed: $(cat "$S/state")"
 
 # ---- a passing new generation becomes good; the old ones are collected
 boot_store "$WORK/other.zip"

@@ -470,6 +470,97 @@ static void test_health_fits(void **state)
     kos__admin__admin_up__free_unpacked(up, NULL);
 }
 
+/* A store of n generations: the newest current and running, the one before
+ * it good, the oldest failed. */
+static void sample_store(struct admin_state *s, uint32_t n)
+{
+    s->store = true;
+    s->generation = n;
+    s->n_gens = n;
+    for (uint32_t i = 0; i < n; i++) {
+        struct admin_gen *g = &s->gens[i];
+        g->n = i + 1;
+        g->flags = i + 1 == n   ? KOS__SYS_GEN_CURRENT | KOS__SYS_GEN_RUNNING
+                   : i + 2 == n ? KOS__SYS_GEN_GOOD
+                                : 0;
+        g->state = i + 1 == n   ? KOS__SYS_GEN_TRIAL
+                   : i + 2 == n ? KOS__SYS_GEN_PASSED
+                   : i == 0     ? KOS__SYS_GEN_FAILED
+                                : KOS__SYS_GEN_KEPT;
+        g->tries = i + 1 == n ? 1 : 0;
+        g->created = 1765000000 + i;
+        strcpy(g->signer, "0123456789abcdef");
+    }
+}
+
+static void test_health_store(void **state)
+{
+    struct rig *r = *state;
+
+    /* No store: none; remote_debug as admin's setting says. */
+    rig_register(r);
+    Kos__Admin__AdminUp *up = sent_up(&r->f, 0);
+    assert_null(up->register_->health->store);
+    assert_false(up->register_->health->remote_debug);
+    kos__admin__admin_up__free_unpacked(up, NULL);
+    fake_clear(&r->f);
+
+    /* A store: every generation, its marks and its state in words. */
+    sample_store(r->s, 3);
+    admin_agent_link(&r->a, false, 100);
+    rig_register(r);
+    up = sent_up(&r->f, 0);
+    Kos__Admin__BootStore *bs = up->register_->health->store;
+    assert_non_null(bs);
+    assert_int_equal(bs->running, 3);
+    assert_int_equal(bs->n_generations, 3);
+    assert_int_equal(bs->generations[0]->number, 1);
+    assert_string_equal(bs->generations[0]->state, "failed");
+    assert_true(bs->generations[1]->good);
+    assert_false(bs->generations[1]->current);
+    assert_string_equal(bs->generations[1]->state, "passed");
+    assert_true(bs->generations[2]->current && bs->generations[2]->running);
+    assert_string_equal(bs->generations[2]->state, "on trial");
+    assert_int_equal(bs->generations[2]->tries, 1);
+    assert_string_equal(bs->generations[2]->signer, "0123456789abcdef");
+    assert_int_equal(bs->generations[2]->created, 1765000002);
+    kos__admin__admin_up__free_unpacked(up, NULL);
+    fake_clear(&r->f);
+
+    /* A change of a generation's state alone is a Health on change. */
+    r->s->gens[2].state = KOS__SYS_GEN_PASSED;
+    r->s->gens[2].flags |= KOS__SYS_GEN_GOOD;
+    r->s->gens[1].flags = 0;
+    r->s->gens[1].state = KOS__SYS_GEN_KEPT;
+    admin_agent_state(&r->a, r->s, 5000);
+    admin_agent_pump(&r->a, 5000);
+    assert_int_equal(r->f.n_sent, 1);
+    up = sent_up(&r->f, 0);
+    assert_int_equal(up->body_case, KOS__ADMIN__ADMIN_UP__BODY_HEALTH);
+    assert_string_equal(up->health->store->generations[2]->state, "passed");
+    kos__admin__admin_up__free_unpacked(up, NULL);
+}
+
+static void test_health_store_fits(void **state)
+{
+    struct rig *r = *state;
+
+    /* The largest store beside the largest system: the marked generations
+     * and the newest others that fit, apps after them, in one message. */
+    sample_state(r->s, KOS__SYS_MAX_PROCS);
+    sample_store(r->s, KOS__SYS_MAX_GENS);
+    rig_register(r);
+    assert_int_equal(r->f.n_sent, 1);
+    Kos__Admin__AdminUp *up = sent_up(&r->f, 0);
+    Kos__Admin__BootStore *bs = up->register_->health->store;
+    assert_non_null(bs);
+    assert_true(bs->n_generations >= 2);
+    assert_int_equal(bs->generations[bs->n_generations - 1]->number, KOS__SYS_MAX_GENS);
+    assert_true(bs->generations[bs->n_generations - 2]->good);
+    assert_true(up->register_->health->n_apps > 0);
+    kos__admin__admin_up__free_unpacked(up, NULL);
+}
+
 static void test_commands(void **state)
 {
     struct rig *r = *state;
@@ -667,6 +758,8 @@ int main(void)
         cmocka_unit_test(test_state_take),
         cmocka_unit_test_setup_teardown(test_register_and_health, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_health_fits, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_health_store, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_health_store_fits, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_commands, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_too_many_commands, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_refused, rig_setup, rig_teardown),

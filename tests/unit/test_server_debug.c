@@ -8,7 +8,8 @@
  * it, bytes relayed both ways and the device's end reaching the client
  * after what it sent; one session per device; a malformed DebugUp ends the
  * device's link; the link ending, the client going away, the server
- * stopping.
+ * stopping; a session whose port takes gdb itself, and one ended through
+ * the API.
  *
  * kos__devport_send() and kos__devport_kick() are server_port.h's.
  */
@@ -126,7 +127,7 @@ static ssize_t client_read(int fd, char *buf, size_t cap)
 /* An open the device grants: the answer in e. */
 static void open_ok(struct ended *e, uint64_t *sid)
 {
-    assert_int_equal(kos__debug_open(&srv, id, "ticker", done, e, sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", false, done, e, sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     Kos__Debug__DebugDown *d = sent(port.n_sent - 1);
     assert_int_equal(d->body_case, KOS__DEBUG__DEBUG_DOWN__BODY_OPEN);
@@ -148,18 +149,18 @@ static void test_refused(void **state)
     struct ended e = {0};
     uint64_t sid;
 
-    assert_int_equal(kos__debug_open(&srv, id, "ticker", done, &e, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", false, done, &e, &sid, err, sizeof(err)),
                      KOS_STATUS_UNAVAILABLE);
     assert_non_null(strstr(err, "is not online"));
-    assert_int_equal(kos__debug_open(&srv, "00", "ticker", done, &e, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, "00", "ticker", false, done, &e, &sid, err, sizeof(err)),
                      KOS_STATUS_NOT_FOUND);
     assert_int_equal(port.n_sent, 0);
     hooks.online(hooks.arg, id);
-    assert_int_equal(kos__debug_open(&srv, id, "plain", done, &e, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "plain", false, done, &e, &sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     /* A second while one is under way: one per device. */
     struct ended e2 = {0};
-    assert_int_equal(kos__debug_open(&srv, id, "plain", done, &e2, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "plain", false, done, &e2, &sid, err, sizeof(err)),
                      KOS_STATUS_BUSY);
     assert_non_null(strstr(err, "has a debug session already"));
     /* The device refuses: its status and its text, escaped. */
@@ -172,7 +173,7 @@ static void test_refused(void **state)
                      KOS_STATUS_UNAUTHORIZED);
     assert_int_equal(kos__debug_sessions(srv.debug), 0);
     /* Disabled, unknown: 403, 404. */
-    assert_int_equal(kos__debug_open(&srv, id, "nosuch", done, &e, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "nosuch", false, done, &e, &sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     device_says(false, KOS_STATUS_NOT_FOUND, "no app 'nosuch' in this system");
     assert_int_equal(e.code, 404);
@@ -250,6 +251,58 @@ static void test_token_and_client_gone(void **state)
     json_decref(e.answer);
 }
 
+/* A session for gdb itself (the web UI's): no token in the answer, the
+ * target line; the client's bytes go to the device from the first one; an
+ * end asked through the API tells the device and ends the client. */
+static void test_gdb_and_end(void **state)
+{
+    (void)state;
+    struct ended e = {0};
+    uint64_t sid;
+    char buf[64], app[64], target[64];
+
+    hooks.online(hooks.arg, id);
+    assert_int_equal(kos__debug_end(&srv, id, app), KOS_STATUS_NOT_FOUND);
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", true, done, &e, &sid, err, sizeof(err)),
+                     KOS_STATUS_OK);
+    device_says(false, 0, "gdbserver attached to app 'ticker'");
+    assert_int_equal(e.code, 200);
+    assert_null(json_object_get(e.answer, "token"));
+    assert_true(json_is_true(json_object_get(e.answer, "gdb")));
+    snprintf(target, sizeof(target), "target remote 127.0.0.1:%lld",
+             (long long)json_integer_value(json_object_get(e.answer, "port")));
+    assert_string_equal(json_string_value(json_object_get(e.answer, "target")), target);
+    size_t before = port.n_sent;
+    int fd = client(&e, "$?#3f");
+    assert_int_equal(port.n_sent, before + 1);
+    Kos__Debug__DebugDown *d = sent(before);
+    assert_int_equal(d->body_case, KOS__DEBUG__DEBUG_DOWN__BODY_DATA);
+    assert_memory_equal(d->data.data, "$?#3f", 5);
+    kos__debug__debug_down__free_unpacked(d, NULL);
+    device_sends("+$S05#b8");
+    assert_int_equal(client_read(fd, buf, sizeof(buf)), 8);
+    /* Ended through the API: the device told, the client at its end. */
+    assert_int_equal(kos__debug_end(&srv, id, app), KOS_STATUS_OK);
+    assert_string_equal(app, "ticker");
+    assert_int_equal(kos__debug_sessions(srv.debug), 0);
+    d = sent(port.n_sent - 1);
+    assert_int_equal(d->body_case, KOS__DEBUG__DEBUG_DOWN__BODY_CLOSE);
+    kos__debug__debug_down__free_unpacked(d, NULL);
+    assert_int_equal(client_read(fd, buf, sizeof(buf)), -1);
+    close(fd);
+    json_decref(e.answer);
+
+    /* An open still waiting for the device, ended: answered 409. */
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", true, done, &e, &sid, err, sizeof(err)),
+                     KOS_STATUS_OK);
+    assert_int_equal(kos__debug_end(&srv, id, app), KOS_STATUS_OK);
+    turn();
+    assert_int_equal(e.calls, 1);
+    assert_int_equal(e.code, 409);
+    json_decref(e.answer);
+}
+
 static void test_device_breaks_and_goes(void **state)
 {
     (void)state;
@@ -257,7 +310,7 @@ static void test_device_breaks_and_goes(void **state)
     uint64_t sid;
 
     hooks.online(hooks.arg, id);
-    assert_int_equal(kos__debug_open(&srv, id, "ticker", done, &e, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", false, done, &e, &sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     /* A status that is no KOS status, and bytes that are no DebugUp: the
      * device's link is ended (on the next loop turn). */
@@ -276,14 +329,14 @@ static void test_device_breaks_and_goes(void **state)
      * done() is never called. */
     hooks.online(hooks.arg, id);
     struct ended e2 = {0};
-    assert_int_equal(kos__debug_open(&srv, id, "ticker", done, &e2, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", false, done, &e2, &sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     kos__debug_cancel(srv.debug, sid);
     assert_int_equal(kos__debug_sessions(srv.debug), 0);
     device_says(false, 0, "late");
     assert_int_equal(e2.calls, 0);
     /* The server stopping answers what waits: 503. */
-    assert_int_equal(kos__debug_open(&srv, id, "ticker", done, &e2, &sid, err, sizeof(err)),
+    assert_int_equal(kos__debug_open(&srv, id, "ticker", false, done, &e2, &sid, err, sizeof(err)),
                      KOS_STATUS_OK);
     kos__debug_destroy(srv.debug);
     srv.debug = NULL;
@@ -299,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_and_client_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gdb_and_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_breaks_and_goes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -279,6 +279,59 @@ static void test_register_and_health(void **state)
                      5678);
     turn();
     assert_int_equal(port.n_kicked, 0);
+    assert_true(json_is_null(json_object_get(json_object_get(d, "health"), "store")));
+    assert_true(json_is_false(json_object_get(json_object_get(d, "health"), "remote_debug")));
+
+    /* A Health with the boot store's generations: each as the API shows
+     * it, a device's text escaped. */
+    Kos__Admin__BootStore bs = KOS__ADMIN__BOOT_STORE__INIT;
+    Kos__Admin__Generation g1 = KOS__ADMIN__GENERATION__INIT, g2 = KOS__ADMIN__GENERATION__INIT;
+    Kos__Admin__Generation *gens[KOS__SRV_GENS_MAX + 1];
+    g1.number = 1;
+    g1.good = true;
+    g1.state = "passed";
+    g1.signer = "3c8d056b3b71c87e";
+    g1.created = 1765000000;
+    g2.number = 2;
+    g2.current = g2.running = true;
+    g2.state = "<b>on trial</b>\x1b";
+    g2.tries = 1;
+    g2.signer = "";
+    gens[0] = &g1;
+    gens[1] = &g2;
+    bs.running = 2;
+    bs.generations = gens;
+    bs.n_generations = 2;
+    h.store = &bs;
+    h.remote_debug = true;
+    send_up(&up);
+    d = last_event("device");
+    json_t *hs = json_object_get(json_object_get(d, "health"), "store");
+    assert_int_equal(json_integer_value(json_object_get(hs, "running")), 2);
+    json_t *j1 = json_array_get(json_object_get(hs, "generations"), 0);
+    json_t *j2 = json_array_get(json_object_get(hs, "generations"), 1);
+    assert_int_equal(json_integer_value(json_object_get(j1, "number")), 1);
+    assert_true(json_is_true(json_object_get(j1, "good")));
+    assert_true(json_is_false(json_object_get(j1, "current")));
+    assert_string_equal(json_string_value(json_object_get(j1, "created")),
+                        "2025-12-06T05:46:40.000Z");
+    assert_true(json_is_true(json_object_get(j2, "current")));
+    assert_true(json_is_true(json_object_get(j2, "running")));
+    assert_string_equal(json_string_value(json_object_get(j2, "state")), "<b>on trial</b>\\x1b");
+    assert_int_equal(json_integer_value(json_object_get(j2, "tries")), 1);
+    assert_true(json_is_null(json_object_get(j2, "created")));
+    assert_true(json_is_true(json_object_get(json_object_get(d, "health"), "remote_debug")));
+    turn();
+    assert_int_equal(port.n_kicked, 0);
+
+    /* More generations than a store keeps: refused, the link ended. */
+    for (size_t i = 0; i <= KOS__SRV_GENS_MAX; i++)
+        gens[i] = &g1;
+    bs.n_generations = KOS__SRV_GENS_MAX + 1;
+    send_up(&up);
+    turn();
+    assert_int_equal(port.n_kicked, 1);
+    h.store = NULL;
     hooks.offline(hooks.arg, id, "test");
     assert_string_equal(json_string_value(json_object_get(last_event("device"), "state")),
                         "offline");

@@ -150,6 +150,24 @@ static struct kos__sys_status sample_status(void)
     };
 }
 
+/* Fills *s with a full page of the longest names, exits and summary. */
+static void fill_page(struct kos__sys_status *s)
+{
+    static char names[KOS__SYS_PAGE_PROCS][KOS__NAME_MAX], exit_[KOS__SYS_EXIT_MAX];
+    static char summary[KOS__SELF_TEST_TEXT_MAX];
+
+    memset(exit_, 'x', sizeof(exit_) - 1);
+    memset(summary, 's', sizeof(summary) - 1);
+    s->self_test_summary = summary;
+    s->n_total = KOS__SYS_MAX_PROCS;
+    s->first = 0;
+    s->n_procs = KOS__SYS_PAGE_PROCS;
+    for (uint32_t i = 0; i < KOS__SYS_PAGE_PROCS; i++) {
+        snprintf(names[i], sizeof(names[i]), "%062u", i);
+        s->procs[i] = (struct kos__sys_proc){names[i], KOS__ROLE_APP, KOS__SYS_ENDED, 0, 0, exit_};
+    }
+}
+
 static void test_status(void **state)
 {
     (void)state;
@@ -170,19 +188,8 @@ static void test_status(void **state)
     truncations_refused(KOS__CTL_SYS_STATUS, len);
 
     /* A full page of the longest names and exits fits a control message. */
-    static char names[KOS__SYS_PAGE_PROCS][KOS__NAME_MAX], exit_[KOS__SYS_EXIT_MAX];
-    static char summary[KOS__SELF_TEST_TEXT_MAX];
     s = sample_status();
-    memset(exit_, 'x', sizeof(exit_) - 1);
-    memset(summary, 's', sizeof(summary) - 1);
-    s.self_test_summary = summary;
-    s.n_total = KOS__SYS_MAX_PROCS;
-    s.first = 0;
-    s.n_procs = KOS__SYS_PAGE_PROCS;
-    for (uint32_t i = 0; i < KOS__SYS_PAGE_PROCS; i++) {
-        snprintf(names[i], sizeof(names[i]), "%062u", i);
-        s.procs[i] = (struct kos__sys_proc){names[i], KOS__ROLE_APP, KOS__SYS_ENDED, 0, 0, exit_};
-    }
+    fill_page(&s);
     assert_int_equal(
         kos__sys_status_encode(&s, buf, KOS__CTL_MAX - sizeof(struct kos__ctl_hdr), &len),
         KOS_STATUS_OK);
@@ -245,9 +252,138 @@ static void test_status(void **state)
     /* Written by hand: a state out of range. */
     s = sample_status();
     assert_int_equal(kos__sys_status_encode(&s, buf, sizeof(buf), &len), KOS_STATUS_OK);
-    size_t at = len - (strlen(s.procs[1].last_exit) + 1) - 16; /* cam's state */
+    size_t at = len - 12 - (strlen(s.procs[1].last_exit) + 1) - 16; /* cam's state */
     uint32_t eight = 8;
     memcpy(buf + at + 4, &eight, 4);
+    assert_int_equal(kos__sys_status_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
+}
+
+/* A page from a boot store: generation 3 on trial and running, 2 good, 1
+ * failed, 4 damaged. */
+static struct kos__sys_status sample_store(void)
+{
+    struct kos__sys_status s = sample_status();
+
+    s.store = 1;
+    s.generation = 3;
+    s.n_gens = 4;
+    s.gens[0] = (struct kos__sys_gen){1, 0, KOS__SYS_GEN_FAILED, 0, 1765000000, "3f9a1c0de4b27781"};
+    s.gens[1] = (struct kos__sys_gen){2, KOS__SYS_GEN_GOOD, KOS__SYS_GEN_PASSED,
+                                      0, 1765000100,        "3f9a1c0de4b27781"};
+    s.gens[2] = (struct kos__sys_gen){
+        3, KOS__SYS_GEN_CURRENT | KOS__SYS_GEN_RUNNING, KOS__SYS_GEN_TRIAL, 1, 1765000200, ""};
+    s.gens[3] = (struct kos__sys_gen){4, 0, KOS__SYS_GEN_DAMAGED, 0, 0, ""};
+    return s;
+}
+
+static void test_status_gens(void **state)
+{
+    (void)state;
+    struct kos__sys_status s = sample_store(), d;
+    size_t len;
+
+    assert_int_equal(kos__sys_status_encode(&s, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    assert_int_equal(kos__sys_status_decode(buf, len, &d), KOS_STATUS_OK);
+    assert_int_equal(d.store, 1);
+    assert_int_equal(d.generation, 3);
+    assert_int_equal(d.n_gens, 4);
+    assert_int_equal(d.gens[2].flags, KOS__SYS_GEN_CURRENT | KOS__SYS_GEN_RUNNING);
+    assert_int_equal(d.gens[2].tries, 1);
+    assert_int_equal(d.gens[1].created, 1765000100);
+    assert_string_equal(d.gens[0].signer, "3f9a1c0de4b27781");
+    assert_string_equal(d.gens[3].signer, "");
+    assert_string_equal(kos__sys_gen_state_name(d.gens[2].state), "on trial");
+    assert_string_equal(kos__sys_gen_state_name(KOS__SYS_GEN_DAMAGED), "damaged");
+    assert_string_equal(kos__sys_gen_state_name(0), "unknown");
+    truncations_refused(KOS__CTL_SYS_STATUS, len);
+
+    /* The largest store beside a full page of the longest names still fits
+     * one control message. */
+    fill_page(&s);
+    s.n_gens = KOS__SYS_MAX_GENS;
+    s.generation = KOS__SYS_MAX_GENS;
+    for (uint32_t i = 0; i < KOS__SYS_MAX_GENS; i++)
+        s.gens[i] = (struct kos__sys_gen){i + 1,
+                                          i + 1 == KOS__SYS_MAX_GENS ? 7u : 0u,
+                                          KOS__SYS_GEN_KEPT,
+                                          UINT32_MAX,
+                                          UINT64_MAX,
+                                          "ffffffffffffffff"};
+    assert_int_equal(
+        kos__sys_status_encode(&s, buf, KOS__CTL_MAX - sizeof(struct kos__ctl_hdr), &len),
+        KOS_STATUS_OK);
+    assert_int_equal(kos__sys_status_decode(buf, len, &d), KOS_STATUS_OK);
+    assert_int_equal(d.n_gens, KOS__SYS_MAX_GENS);
+
+    /* Each malformed generation is refused. */
+    for (int i = 0; i < 13; i++) {
+        s = sample_store();
+        switch (i) {
+        case 0:
+            s.store = 2;
+            break;
+        case 1:
+            s.store = 0; /* generations without a store */
+            break;
+        case 2:
+            s.generation = 0;
+            break;
+        case 3:
+            s.n_gens = KOS__SYS_MAX_GENS + 1;
+            break;
+        case 4:
+            s.gens[1].n = 1; /* not ascending */
+            break;
+        case 5:
+            s.gens[0].n = 0;
+            break;
+        case 6:
+            s.gens[0].flags = KOS__SYS_GEN_GOOD; /* two good */
+            break;
+        case 7:
+            s.gens[0].flags = 8;
+            break;
+        case 8:
+            s.gens[0].state = 0;
+            break;
+        case 9:
+            s.gens[0].state = KOS__SYS_GEN_DAMAGED + 1;
+            break;
+        case 10:
+            s.gens[0].signer = "3F9A1C0DE4B27781";
+            break;
+        case 11:
+            s.generation = 2; /* the running mark is on 3 */
+            break;
+        default:
+            s.gens[3].signer = NULL;
+            break;
+        }
+        if (kos__sys_status_encode(&s, buf, sizeof(buf), &len) != KOS_STATUS_INVALID_ARGUMENT)
+            fail_msg("malformed generation field %d encoded", i);
+    }
+    /* No store, no generations: what a page from an image file says. */
+    s = sample_status();
+    s.generation = 1;
+    assert_int_equal(kos__sys_status_encode(&s, buf, sizeof(buf), &len),
+                     KOS_STATUS_INVALID_ARGUMENT);
+
+    /* Written by hand: a count past the bound, read before any generation,
+     * and a count larger than the generations sent. */
+    s = sample_store();
+    assert_int_equal(kos__sys_status_encode(&s, buf, sizeof(buf), &len), KOS_STATUS_OK);
+    size_t at = len - 4 * (4 * 4 + 8) - (17 + 17 + 1 + 1) - 4; /* n_gens */
+    uint32_t v;
+    memcpy(&v, buf + at, 4);
+    assert_int_equal(v, 4);
+    v = UINT32_MAX;
+    memcpy(buf + at, &v, 4);
+    assert_int_equal(kos__sys_status_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
+    v = 5;
+    memcpy(buf + at, &v, 4);
+    assert_int_equal(kos__sys_status_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
+    v = 3;
+    memcpy(buf + at, &v, 4);
     assert_int_equal(kos__sys_status_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
 }
 
@@ -490,9 +626,13 @@ static void test_sysq(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_requests),        cmocka_unit_test(test_status),
-        cmocka_unit_test(test_result_and_line), cmocka_unit_test(test_names_and_types),
-        cmocka_unit_test(test_send_nowait),     cmocka_unit_test(test_sysq),
+        cmocka_unit_test(test_requests),
+        cmocka_unit_test(test_status),
+        cmocka_unit_test(test_status_gens),
+        cmocka_unit_test(test_result_and_line),
+        cmocka_unit_test(test_names_and_types),
+        cmocka_unit_test(test_send_nowait),
+        cmocka_unit_test(test_sysq),
         cmocka_unit_test(test_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
