@@ -295,6 +295,7 @@ kos_status_t kos__sys_status_encode(const struct kos__sys_status *s, void *buf, 
         put_u32(&c, g->flags);
         put_u32(&c, g->state);
         put_u32(&c, g->tries);
+        put_u32(&c, g->release);
         put_u64(&c, g->created);
         put_string(&c, g->signer, KOS__SYS_SIGNER_MAX);
     }
@@ -349,6 +350,7 @@ kos_status_t kos__sys_status_decode(const void *body, size_t len, struct kos__sy
         g->flags = get_u32(&c);
         g->state = get_u32(&c);
         g->tries = get_u32(&c);
+        g->release = get_u32(&c);
         g->created = get_u64(&c);
         g->signer = get_string(&c, KOS__SYS_SIGNER_MAX);
     }

@@ -127,7 +127,7 @@ enum kos__sys_state {
 
 /* The boot store's generations in a STATUS (every page carries them all):
  * a store keeps at most KOS_STORE_MAX_GENS (manifest/store.h) records, so
- * 64 of at most 4 * 4 + 8 + 17 bytes each add under 2.7 KB to a page. */
+ * 64 of at most 5 * 4 + 8 + 17 bytes each add under 3 KB to a page. */
 #define KOS__SYS_MAX_GENS 64u
 
 /* A generation's state, as the health report says it
@@ -153,6 +153,7 @@ struct kos__sys_gen {
     uint32_t tries;     /* boots counted without a passed self test (current only) */
     uint64_t created;   /* when it was stored, Unix seconds; 0 unknown */
     const char *signer; /* the release key id, "" for unsigned or unknown */
+    uint32_t release;   /* its manifest's release number, 0 for none */
 };
 
 /* The self test's verdict this boot. */

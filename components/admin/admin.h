@@ -239,7 +239,7 @@ struct admin_state {
     bool store;
     uint32_t generation, n_gens;
     struct admin_gen {
-        uint32_t n, flags, state, tries;
+        uint32_t n, flags, state, tries, release;
         uint64_t created;
         char signer[KOS__SYS_SIGNER_MAX];
     } gens[KOS__SYS_MAX_GENS];

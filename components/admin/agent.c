@@ -117,6 +117,7 @@ bool admin_state_take(struct admin_state *s, const struct kos__sys_status *page)
             o->flags = g->flags;
             o->state = g->state;
             o->tries = g->tries;
+            o->release = g->release;
             o->created = g->created;
             copy_str(o->signer, sizeof(o->signer), g->signer);
         }
@@ -145,7 +146,8 @@ static bool state_differs(const struct admin_state *x, const struct admin_state 
         return true;
     for (uint32_t i = 0; i < x->n_gens; i++) {
         const struct admin_gen *p = &x->gens[i], *q = &y->gens[i];
-        if (p->n != q->n || p->flags != q->flags || p->state != q->state || p->tries != q->tries)
+        if (p->n != q->n || p->flags != q->flags || p->state != q->state || p->tries != q->tries ||
+            p->release != q->release)
             return true;
     }
     for (uint32_t i = 0; i < x->n_apps; i++) {
@@ -200,6 +202,7 @@ static uint32_t fill_store(const struct admin_state *s, struct health_store *hs,
         o->running = (g->flags & KOS__SYS_GEN_RUNNING) != 0;
         o->state = (char *)kos__sys_gen_state_name(g->state);
         o->tries = g->tries;
+        o->release = g->release;
         o->signer = (char *)g->signer;
         o->created = g->created;
         hs->ptrs[n++] = o;

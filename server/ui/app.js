@@ -281,7 +281,7 @@ function showHealth(h, time) {
 }
 
 // The boot store's generations from health h (docs/storage.md): number,
-// marks, state, tries, signer, when stored; or why there are none.
+// release, marks, state, tries, signer, when stored; or why there are none.
 function showGenerations(h) {
   const s = h ? h.store : null;
   text($('generations-note'), !h ? 'none reported yet'
@@ -296,6 +296,7 @@ function showGenerations(h) {
     if (g.good) marks.push('good');
     if (g.running) marks.push('running');
     tr.appendChild(el('td', 'num', g.number));
+    tr.appendChild(el('td', 'num release', g.release ? g.release : '-'));
     tr.appendChild(el('td', 'marks', marks.join(', ')));
     tr.appendChild(el('td', 'gen-state', g.state));
     tr.appendChild(el('td', 'num tries', g.tries));

@@ -9,13 +9,14 @@ const assert = require('assert');
 const path = require('path');
 const { test } = require('./studio');
 
-// The table's rows: [{ n, marks, state, tries, signer }].
+// The table's rows: [{ n, marks, state, tries, release, signer }].
 const rows = (page) => page.locator('#generations tr').evaluateAll((trs) => trs.map((tr) => ({
   n: Number(tr.dataset.generation),
   marks: tr.querySelector('.marks').textContent,
   state: tr.querySelector('.gen-state').textContent,
   tries: tr.querySelector('.tries').textContent,
-  signer: tr.children[4].textContent,
+  release: tr.querySelector('.release').textContent,
+  signer: tr.children[5].textContent,
 })));
 
 // Waits until the table's rows, as "N|marks|state|tries", are `want`.
@@ -40,6 +41,7 @@ test(async (t) => {
   await waitRows(t, page, ['1|current, good, running|passed|0']);
   assert.match(await page.locator('#generations-note').textContent(), /running: generation 1/);
   assert.match((await rows(page))[0].signer, /^[0-9a-f]{16}$/);
+  assert.strictEqual((await rows(page))[0].release, '-', 'an image without a release number');
 
   // ---- a second generation, on trial while its self test has not passed
   const two = await studio.image('gens_two', apps, ['self_test: {binary: t_app, args: [selftest, never]}']);

@@ -717,8 +717,8 @@ static void seed_sys(void)
         .store = 1,
         .generation = 3,
         .n_gens = 3,
-        .gens = {{1, 0, KOS__SYS_GEN_FAILED, 0, 1765000000, "3f9a1c0de4b27781"},
-                 {2, KOS__SYS_GEN_GOOD, KOS__SYS_GEN_PASSED, 0, 1765000100, "3f9a1c0de4b27781"},
+        .gens = {{1, 0, KOS__SYS_GEN_FAILED, 0, 1765000000, "3f9a1c0de4b27781", 7},
+                 {2, KOS__SYS_GEN_GOOD, KOS__SYS_GEN_PASSED, 0, 1765000100, "3f9a1c0de4b27781", 8},
                  {3, KOS__SYS_GEN_CURRENT | KOS__SYS_GEN_RUNNING, KOS__SYS_GEN_TRIAL, 1, 1765000200,
                   "3f9a1c0de4b27781"}},
     };

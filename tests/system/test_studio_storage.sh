@@ -1,6 +1,7 @@
 #!/bin/bash
 # The boot store's generations in the device's health report
-# (docs/storage.md, docs/studio.md "The API"): a provisioned sim device
+# (docs/storage.md, docs/studio.md "The API"), each with its release number
+# (releases 1, 2 and 3): a provisioned sim device
 # booting from a store (kos-tool run --storage DIR) linked to a Studio.
 # The API shows generation 1 current, good and running once its self test
 # passed; a second image stored with storage.import and booted, whose self
@@ -31,7 +32,7 @@ boot_store() {
     >/dev/null 2>&1 &
   DEV_PID=$!
 }
-# gens: the API's generations, one line: "running N; N MARKS STATE TRIES; ..."
+# gens: the API's generations, one line: "running N; N rRELEASE MARKS STATE TRIES; ..."
 # (MARKS current,good,running or -), or "none" without a store.
 gens() {
   api "api/devices/$ID" | python3 -c '
@@ -44,7 +45,7 @@ if s is None:
 out = ["running %d" % s["running"]]
 for g in s["generations"]:
     marks = ",".join(m for m in ("current", "good", "running") if g[m]) or "-"
-    out.append("%d %s %s %d" % (g["number"], marks, g["state"], g["tries"]))
+    out.append("%d r%d %s %s %d" % (g["number"], g["release"], marks, g["state"], g["tries"]))
 print("; ".join(out))'
 }
 gens_are() { [ "$(gens)" = "$1" ]; }
@@ -52,15 +53,15 @@ wait_gens() { until_ok 60 "the API showing generations '$1' (last: '$(gens)')" g
 
 start_studio
 provision_device gens-1
-build_system "$WORK/one.zip" gens_one "$APPS"
-build_system "$WORK/two.zip" gens_two "$NEVER"
-build_system "$WORK/three.zip" gens_three "$APPS"
+build_system "$WORK/one.zip" gens_one "$APPS" "release: 1"
+build_system "$WORK/two.zip" gens_two "$NEVER" "release: 2"
+build_system "$WORK/three.zip" gens_three "$APPS" "release: 3"
 
 # ---- generation 1: current, good, running once its self test passed
 boot_store "$WORK/one.zip"
 wait_online ticker
 until_ok 30 "generation 1 passing" in_console "core: boot store: generation 1 passed its self test"
-wait_gens "running 1; 1 current,good,running passed 0"
+wait_gens "running 1; 1 r1 current,good,running passed 0"
 api "api/devices/$ID" | python3 -c '
 import json, re, sys
 g = json.load(sys.stdin)["health"]["store"]["generations"][0]
@@ -74,12 +75,12 @@ run 0 storage.import "$S" "$WORK/two.zip" --trust "$KOS_TRUST"
 boot_store --self-test-timeout 600000
 wait_online ticker
 until_ok 30 "generation 2 on trial" in_console "core: boot store: generation 2 is new: boot 1 of 1"
-wait_gens "running 2; 1 good passed 0; 2 current,running on trial 1"
+wait_gens "running 2; 1 r1 good passed 0; 2 r2 current,running on trial 1"
 # Stopped before it reported: it failed, and current is 1 again.
 stop_device
 boot_store
 wait_online ticker
-wait_gens "running 1; 1 current,good,running passed 0; 2 - failed 0"
+wait_gens "running 1; 1 r1 current,good,running passed 0; 2 r2 - failed 0"
 run 0 storage.show "$S"
 expect out "^  2 +gens_two .* failed$"
 stop_device
@@ -88,7 +89,7 @@ stop_device
 run 0 storage.import "$S" "$WORK/three.zip" --trust "$KOS_TRUST"
 boot_store
 wait_online ticker
-wait_gens "running 3; 1 - kept 0; 2 - failed 0; 3 current,good,running passed 0"
+wait_gens "running 3; 1 r1 - kept 0; 2 r2 - failed 0; 3 r3 current,good,running passed 0"
 stop_device
 
 # ---- no store: none, said so

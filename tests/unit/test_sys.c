@@ -267,12 +267,18 @@ static struct kos__sys_status sample_store(void)
     s.store = 1;
     s.generation = 3;
     s.n_gens = 4;
-    s.gens[0] = (struct kos__sys_gen){1, 0, KOS__SYS_GEN_FAILED, 0, 1765000000, "3f9a1c0de4b27781"};
-    s.gens[1] = (struct kos__sys_gen){2, KOS__SYS_GEN_GOOD, KOS__SYS_GEN_PASSED,
-                                      0, 1765000100,        "3f9a1c0de4b27781"};
-    s.gens[2] = (struct kos__sys_gen){
-        3, KOS__SYS_GEN_CURRENT | KOS__SYS_GEN_RUNNING, KOS__SYS_GEN_TRIAL, 1, 1765000200, ""};
-    s.gens[3] = (struct kos__sys_gen){4, 0, KOS__SYS_GEN_DAMAGED, 0, 0, ""};
+    s.gens[0] =
+        (struct kos__sys_gen){1, 0, KOS__SYS_GEN_FAILED, 0, 1765000000, "3f9a1c0de4b27781", 0};
+    s.gens[1] = (struct kos__sys_gen){
+        2, KOS__SYS_GEN_GOOD, KOS__SYS_GEN_PASSED, 0, 1765000100, "3f9a1c0de4b27781", 0};
+    s.gens[2] = (struct kos__sys_gen){3,
+                                      KOS__SYS_GEN_CURRENT | KOS__SYS_GEN_RUNNING,
+                                      KOS__SYS_GEN_TRIAL,
+                                      1,
+                                      1765000200,
+                                      "",
+                                      4000000000u};
+    s.gens[3] = (struct kos__sys_gen){4, 0, KOS__SYS_GEN_DAMAGED, 0, 0, "", 0};
     return s;
 }
 
@@ -289,6 +295,8 @@ static void test_status_gens(void **state)
     assert_int_equal(d.n_gens, 4);
     assert_int_equal(d.gens[2].flags, KOS__SYS_GEN_CURRENT | KOS__SYS_GEN_RUNNING);
     assert_int_equal(d.gens[2].tries, 1);
+    assert_int_equal(d.gens[2].release, 4000000000u);
+    assert_int_equal(d.gens[1].release, 0);
     assert_int_equal(d.gens[1].created, 1765000100);
     assert_string_equal(d.gens[0].signer, "3f9a1c0de4b27781");
     assert_string_equal(d.gens[3].signer, "");
@@ -308,7 +316,8 @@ static void test_status_gens(void **state)
                                           KOS__SYS_GEN_KEPT,
                                           UINT32_MAX,
                                           UINT64_MAX,
-                                          "ffffffffffffffff"};
+                                          "ffffffffffffffff",
+                                          UINT32_MAX};
     assert_int_equal(
         kos__sys_status_encode(&s, buf, KOS__CTL_MAX - sizeof(struct kos__ctl_hdr), &len),
         KOS_STATUS_OK);
@@ -372,7 +381,7 @@ static void test_status_gens(void **state)
      * and a count larger than the generations sent. */
     s = sample_store();
     assert_int_equal(kos__sys_status_encode(&s, buf, sizeof(buf), &len), KOS_STATUS_OK);
-    size_t at = len - 4 * (4 * 4 + 8) - (17 + 17 + 1 + 1) - 4; /* n_gens */
+    size_t at = len - 4 * (5 * 4 + 8) - (17 + 17 + 1 + 1) - 4; /* n_gens */
     uint32_t v;
     memcpy(&v, buf + at, 4);
     assert_int_equal(v, 4);
