@@ -1,0 +1,2 @@
+source "$(dirname "$0")/lib.sh"
+echo PASS
