@@ -228,11 +228,30 @@ static int host_disks(char *names, size_t cap, char *err, size_t ecap)
     while (fgets(line, sizeof(line), f)) {
         unsigned maj, min;
         char where[2048];
+        bool point = false;
         if (sscanf(line, "%*u %*u %u:%u %*s %2047s", &maj, &min, where) != 3)
             continue;
         for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++)
-            if (!strcmp(where, points[i]) && maj != 0 && sys_dir(maj, min, dir))
-                disks_under(dir, names, cap, 0);
+            point |= !strcmp(where, points[i]);
+        if (!point)
+            continue;
+        if (maj == 0) {
+            /* A file system with no device of its own (btrfs, overlay):
+             * the device its mount names, or an overlay's upper folder's. */
+            char *sep = strstr(line, " - "), src[2048] = "", *up;
+            struct stat st;
+            if (sep && sscanf(sep, " - %*s %2047s", src) == 1 && stat(src, &st) == 0 &&
+                S_ISBLK(st.st_mode)) {
+                maj = major(st.st_rdev);
+                min = minor(st.st_rdev);
+            } else if ((up = strstr(line, "upperdir=")) &&
+                       sscanf(up + 9, "%2047[^,\n ]", src) == 1 && stat(src, &st) == 0) {
+                maj = major(st.st_dev);
+                min = minor(st.st_dev);
+            }
+        }
+        if (maj != 0 && sys_dir(maj, min, dir))
+            disks_under(dir, names, cap, 0);
     }
     fclose(f);
     return 0;

@@ -447,7 +447,12 @@ static int place(struct bs *b, int disk, const char *from, unsigned long long of
         bs_bar(b, (unsigned long long)n);
         if (bs_signal) {
             close(in);
-            return bs_fail(b, "stopped by %s while writing %s", strsignal(bs_signal), b->out);
+            if (b->blk)
+                return bs_fail(b,
+                               "stopped by %s while writing %s: it is partly written; "
+                               "bootstrap it again",
+                               strsignal(bs_signal), b->out);
+            return bs_fail(b, "stopped by %s; nothing was written", strsignal(bs_signal));
         }
     }
     int e = errno;
@@ -877,7 +882,7 @@ static int bootstrap(struct bs *b)
            "%zu trusted key%s, the device's key bundle%s: identity key %s)\n",
            data_mib, b->image, gen, b->n_trust, b->n_trust == 1 ? "" : "s",
            b->keys ? " from --keys" : "", b->identity);
-    if (!strcmp(bd->name, "qemu-arm-virt"))
+    if (!strcmp(bd->name, "qemu-arm-virt") && !b->blk)
         printf("boot it with: kos-tool run --platform qemu-arm-virt %s\n", b->out);
     return 0;
 }
