@@ -17,6 +17,14 @@
     "the device build (cross-aarch64 preset, or the dev build's device-aarch64): Debian's "        \
     "arm64 kernel and the initramfs with kos-init"
 
+/* What the i.MX8M Mini boards share: the boot ROM reads flash.bin (SPL,
+ * DDR firmware, TF-A, U-Boot) at 33 KiB into an SD card or the eMMC's user
+ * area; U-Boot loads the board's own device tree. */
+#define IMX8MM_BOARD                                                                               \
+    .mkimage_arch = "arm64", .kernel = "Image", .boot_cmd = "booti", .fdt = "${fdt_addr_r}",       \
+    .load_dtb = true, .first_mib = 8, .u_boot = {"flash.bin"}, .raw_kib = 33,                      \
+    .kernel_from = FROM_DEVICE_BUILD
+
 static const struct kos__board boards[] = {
     {
         .name = "qemu-arm-virt",
@@ -64,48 +72,29 @@ static const struct kos__board boards[] = {
                       "enable_uart=1\n",
     },
     {
-        /* The i.MX8M Mini boot ROM reads flash.bin (SPL, DDR firmware,
-         * TF-A, U-Boot) at 33 KiB into an SD card or the eMMC's user area. */
+        IMX8MM_BOARD,
         .name = "imx8mm-evk",
         .spec = "imx8mm-evk,arch=aarch64",
         .what = "NXP i.MX8M Mini EVK (booting from its SD card)",
-        .mkimage_arch = "arm64",
-        .kernel = "Image",
-        .boot_cmd = "booti",
         .dtb = "imx8mm-evk.dtb",
-        .fdt = "${fdt_addr_r}",
-        .load_dtb = true,
         .bootargs = "console=ttymxc1,115200 kos.data=/dev/mmcblk1p2 quiet panic=-1",
-        .first_mib = 8,
-        .u_boot = {"flash.bin"},
-        .raw_kib = 33,
         .u_boot_from = "a U-Boot build for imx8mm_evk (Debian has none): flash.bin, made with "
                        "NXP's DDR firmware and TF-A as U-Boot's doc/board/nxp/imx8mm_evk.rst "
                        "says; give it with --u-boot FILE",
         .dtb_from = "Debian's arm64 kernel (freescale/): the device build copies it",
-        .kernel_from = FROM_DEVICE_BUILD,
     },
     {
-        /* An i.MX8M Mini too: the same ROM, flash.bin at 33 KiB, on the
-         * eMMC (written through a USB reader or U-Boot's ums). */
+        /* On its eMMC (written through a USB reader or U-Boot's ums). */
+        IMX8MM_BOARD,
         .name = "portenta-x8",
         .spec = "portenta-x8,arch=aarch64",
         .what = "Arduino Portenta X8 (i.MX8M Mini, eMMC)",
-        .mkimage_arch = "arm64",
-        .kernel = "Image",
-        .boot_cmd = "booti",
         .dtb = "imx8mm-portenta-x8.dtb",
-        .fdt = "${fdt_addr_r}",
-        .load_dtb = true,
         .bootargs = "console=ttymxc1,115200 kos.data=/dev/mmcblk2p2 quiet panic=-1",
-        .first_mib = 8,
-        .u_boot = {"flash.bin"},
-        .raw_kib = 33,
         .u_boot_from = "Arduino's Portenta X8 images (the imx-boot flash.bin of its Linux "
                        "microPlatform build; Debian has none): give it with --u-boot FILE",
         .dtb_from = "the Portenta X8's kernel build (Arduino's Linux microPlatform; Debian's "
                     "kernel has no Portenta X8 tree): give its folder with --boot-files DIR",
-        .kernel_from = FROM_DEVICE_BUILD,
     },
     {
         /* The AM335x boot ROM reads MLO (U-Boot's SPL) from the active FAT

@@ -73,6 +73,19 @@ data() { # data DISK: the data partition is the same as qemu-arm-virt's
     fail "$1: no key bundle"
 }
 LOAD='load \$\{devtype\} \$\{devnum\}:\$\{distro_bootpart\}'
+same() { # same VFAT NAME FILE: NAME on the boot partition is FILE
+  mcopy -o -i "$1" "::$2" "$WORK/got.$2"
+  cmp -s "$WORK/got.$2" "$3" || fail "$2 on the boot partition is not $3"
+}
+commands() { # commands BOOTARGS KERNEL DTB|- BOOT FDT: boot.scr's commands ($OUT)
+  expect "^setenv bootargs \"$1 quiet panic=-1\"$"
+  expect "^$LOAD \\$\\{kernel_addr_r\\} $2$"
+  [ "$3" = - ] || expect "^$LOAD \\$\\{fdt_addr_r\\} $3$"
+  expect "^$LOAD \\$\\{ramdisk_addr_r\\} initramfs.cpio.gz$"
+  expect "^$4 \\$\\{kernel_addr_r\\} \\$\\{ramdisk_addr_r\\}:\\$\\{filesize\\} \\$\\{$5\\}$"
+  # The initramfs is loaded last: the boot command takes its ${filesize}.
+  grep '^load' "$OUT" | tail -n1 | grep -q initramfs || fail "the initramfs is not loaded last"
+}
 
 # rpi4: FAT32 at 4 MiB with the firmware, config.txt, the DTB the firmware
 # hands U-Boot, u-boot.bin (Debian's), the kernel; boot.scr boots with the
@@ -94,19 +107,14 @@ mtype -i "$WORK/boot.vfat" ::config.txt >"$OUT"
 expect "^arm_64bit=1$"
 expect "^kernel=u-boot.bin$"
 expect "^enable_uart=1$"
-mcopy -o -i "$WORK/boot.vfat" ::u-boot.bin ::start4.elf "$WORK/"
-cmp -s "$WORK/start4.elf" "$WORK/fw/start4.elf" || fail "rpi4: start4.elf is not --boot-files'"
+same "$WORK/boot.vfat" start4.elf "$WORK/fw/start4.elf"
 if [ ${#RPI_UBOOT[@]} -eq 0 ]; then
-  cmp -s "$WORK/u-boot.bin" "$BOARDS/rpi4/u-boot.bin" || fail "rpi4: u-boot.bin is not Debian's"
-  grep -qa "U-Boot 20" "$WORK/u-boot.bin" || fail "rpi4: u-boot.bin is no U-Boot"
+  same "$WORK/boot.vfat" u-boot.bin "$BOARDS/rpi4/u-boot.bin"
+  grep -qa "U-Boot 20" "$WORK/got.u-boot.bin" || fail "rpi4: u-boot.bin is no U-Boot"
 fi
-mcopy -o -i "$WORK/boot.vfat" ::Image "$WORK/"
-cmp -s "$WORK/Image" "$BOARDS/rpi4/Image" || fail "rpi4: Image is not the device build's kernel"
+same "$WORK/boot.vfat" Image "$BOARDS/rpi4/Image"
 script "$WORK/boot.vfat" AArch64
-expect '^setenv bootargs "console=ttyS1,115200 kos.data=/dev/mmcblk0p2 quiet panic=-1"$'
-expect "^$LOAD \\$\\{kernel_addr_r\\} Image$"
-expect "^$LOAD \\$\\{ramdisk_addr_r\\} initramfs.cpio.gz$"
-expect '^booti \$\{kernel_addr_r\} \$\{ramdisk_addr_r\}:\$\{filesize\} \$\{fdt_addr\}$'
+commands "console=ttyS1,115200 kos.data=/dev/mmcblk0p2" Image - booti fdt_addr
 data "$D"
 
 # imx8mm-evk: flash.bin at 33 KiB, the boot partition at 8 MiB; boot.scr
@@ -123,11 +131,7 @@ cmp -s <(dd if="$D" bs=1024 skip=33 count=$(($(stat -c %s "$WORK/flash.bin") / 1
 part "$D" 1 "$WORK/boot.vfat"
 files "$WORK/boot.vfat" Image initramfs.cpio.gz imx8mm-evk.dtb boot.scr boot.cmd
 script "$WORK/boot.vfat" AArch64
-expect '^setenv bootargs "console=ttymxc1,115200 kos.data=/dev/mmcblk1p2 quiet panic=-1"$'
-expect "^$LOAD \\$\\{fdt_addr_r\\} imx8mm-evk.dtb$"
-expect '^booti \$\{kernel_addr_r\} \$\{ramdisk_addr_r\}:\$\{filesize\} \$\{fdt_addr_r\}$'
-[ "$(grep -n '^load' "$OUT" | tail -n1 | grep -c initramfs)" -eq 1 ] ||
-  fail "imx8mm-evk: the initramfs is not loaded last (booti takes its \${filesize})"
+commands "console=ttymxc1,115200 kos.data=/dev/mmcblk1p2" Image imx8mm-evk.dtb booti fdt_addr_r
 data "$D"
 
 # portenta-x8: the same layout, its DTB from --boot-files, eMMC's data.
@@ -137,8 +141,8 @@ table "$D" 16384
 part "$D" 1 "$WORK/boot.vfat"
 files "$WORK/boot.vfat" Image initramfs.cpio.gz imx8mm-portenta-x8.dtb boot.scr boot.cmd
 script "$WORK/boot.vfat" AArch64
-expect 'kos.data=/dev/mmcblk2p2'
-expect "^$LOAD \\$\\{fdt_addr_r\\} imx8mm-portenta-x8.dtb$"
+commands "console=ttymxc1,115200 kos.data=/dev/mmcblk2p2" Image imx8mm-portenta-x8.dtb booti \
+  fdt_addr_r
 
 # am335x: MLO and u-boot.img (Debian's u-boot-omap) on the bootable FAT
 # partition at 1 MiB; a 32-bit ARM script booting zImage with bootz.
@@ -155,15 +159,9 @@ boot am335x "$D" --boot-files "$WORK/armhf" "${AM_UBOOT[@]}"
 table "$D" 2048
 part "$D" 1 "$WORK/boot.vfat"
 files "$WORK/boot.vfat" MLO u-boot.img zImage initramfs.cpio.gz am335x-boneblack.dtb boot.scr boot.cmd
-if [ ${#AM_UBOOT[@]} -eq 0 ]; then
-  mcopy -o -i "$WORK/boot.vfat" ::MLO "$WORK/"
-  cmp -s "$WORK/MLO" "$BOARDS/am335x/MLO" || fail "am335x: MLO is not Debian's"
-fi
+[ ${#AM_UBOOT[@]} -gt 0 ] || same "$WORK/boot.vfat" MLO "$BOARDS/am335x/MLO"
 script "$WORK/boot.vfat" ARM
-expect '^setenv bootargs "console=ttyS0,115200n8 kos.data=/dev/mmcblk0p2 quiet panic=-1"$'
-expect "^$LOAD \\$\\{kernel_addr_r\\} zImage$"
-expect "^$LOAD \\$\\{fdt_addr_r\\} am335x-boneblack.dtb$"
-expect '^bootz \$\{kernel_addr_r\} \$\{ramdisk_addr_r\}:\$\{filesize\} \$\{fdt_addr_r\}$'
+commands "console=ttyS0,115200n8 kos.data=/dev/mmcblk0p2" zImage am335x-boneblack.dtb bootz fdt_addr_r
 data "$D"
 
 # Refusals: a clear error, the status, nothing written, no scratch left.
