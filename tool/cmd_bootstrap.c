@@ -1043,6 +1043,15 @@ int kos__tool_bootstrap(int argc, char **argv)
                                      "making a new one",
                                      b.server ? "server" : "name");
     b.blk = kos__blockdev_is(b.out);
+    if (!b.blk && !strncmp(b.out, "/dev/", 5)) {
+        /* Never a disk image file in /dev: a card that is not plugged in
+         * would otherwise become one. */
+        fprintf(stderr,
+                "kos-tool %s: %s is not a block device (is the card plugged in? lsblk lists "
+                "the disks); nothing was written\n",
+                BS_CMD, b.out);
+        return 1;
+    }
     if (b.blk && b.force)
         return kos__opts_usage_error(&p,
                                      "--force goes with a disk image; %s is a block device "

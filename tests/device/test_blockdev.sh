@@ -125,6 +125,13 @@ else
   echo "NOTE: / is not on a block device here ($ROOTDEV): the host disk refusal is not checked" >&2
 fi
 
+# A name in /dev that is no block device (a card not plugged in): refused,
+# and no file made there.
+bs --platform qemu-arm-virt --out /dev/kos-no-such-card --yes >"$OUT" 2>&1 && RC=0 || RC=$?
+[ "$RC" -eq 1 ] || fail "a missing /dev/ name: status $RC, not 1"
+expect "^kos-tool bootstrap: /dev/kos-no-such-card is not a block device \(is the card plugged in\?"
+[ ! -e /dev/kos-no-such-card ] || fail "bootstrap made /dev/kos-no-such-card"
+
 # Too small.
 loop T "$WORK/small.raw" 40
 S=$(sum "$T")
