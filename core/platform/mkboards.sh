@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# mkboards.sh DEVICE_DIR CACHE_DIR - the real boards' folders of boot files
+# mkboards.sh DEVICE_DIR CACHE_DIR KOS_INIT - the real boards' folders of boot files
 # (docs/boards.md), beside the qemu-arm-virt one mkboot.sh makes in
 # DEVICE_DIR/qemu-arm-virt: what Debian has of each board, which
 # kos-tool bootstrap --platform BOARD takes unless --boot-files or --u-boot
 # gives it.
 #
-#   rpi4/         Image, initramfs.cpio.gz (qemu-arm-virt's), bcm2711-rpi-4-b.dtb
-#                 (Debian's arm64 kernel), u-boot.bin (u-boot-rpi, rpi_4)
-#   imx8mm-evk/   Image, initramfs.cpio.gz, imx8mm-evk.dtb (Debian's kernel)
-#   portenta-x8/  Image, initramfs.cpio.gz
+#   rpi4/         Image (qemu-arm-virt's), initramfs.cpio.gz (with the SD
+#                 controller's modules), bcm2711-rpi-4-b.dtb (Debian's arm64
+#                 kernel), u-boot.bin (u-boot-rpi, rpi_4)
+#   imx8mm-evk/   Image, initramfs.cpio.gz (with the uSDHC's modules),
+#                 imx8mm-evk.dtb (Debian's kernel)
+#   portenta-x8/  Image, initramfs.cpio.gz (the i.MX8M Mini's)
 #   am335x/       MLO, u-boot.img (u-boot-omap, am335x_evm)
 #
 # The U-Boot packages are fetched once with apt-get download into CACHE_DIR
@@ -16,7 +18,7 @@
 # cannot be fetched (no network, no armhf architecture) leaves its files
 # out, says so, and the build goes on: bootstrap then names what is missing.
 set -euo pipefail
-dev=$1 cache=$2
+dev=$1 cache=$2 init=$3
 mkdir -p "$cache"
 
 # unpack PACKAGE:ARCH: the package's root in the cache, or "" after a warning.
@@ -52,9 +54,17 @@ for b in rpi4 imx8mm-evk portenta-x8 am335x; do
   rm -rf "$dev/$b"
   mkdir -p "$dev/$b"
 done
+# The initramfs with the SD/eMMC controller's modules (Debian's arm64 kernel
+# has the MMC core and block driver built in, the controllers as modules):
+# the Pi 4's emmc2 is an iProc SDHCI; the i.MX8M Mini's uSDHC an eSDHC.
+here=$(dirname "$0")
+bash "$here/mkboot.sh" "$init" "$dev/rpi4" "$cache" sdhci sdhci-pltfm sdhci-iproc >/dev/null
+bash "$here/mkboot.sh" "$init" "$dev/imx8mm-evk" "$cache" sdhci sdhci-pltfm cqhci sdhci-esdhc-imx \
+  >/dev/null
+ln -s ../imx8mm-evk/initramfs.cpio.gz "$dev/portenta-x8/initramfs.cpio.gz"
 for b in rpi4 imx8mm-evk portenta-x8; do
+  rm -rf "$dev/$b/Image" "$dev/$b/initramfs"
   ln -s ../qemu-arm-virt/Image "$dev/$b/Image"
-  ln -s ../qemu-arm-virt/initramfs.cpio.gz "$dev/$b/initramfs.cpio.gz"
 done
 put "$dtbs/broadcom/bcm2711-rpi-4-b.dtb" "$dev/rpi4"
 put "$dtbs/freescale/imx8mm-evk.dtb" "$dev/imx8mm-evk"

@@ -12,7 +12,7 @@
 # it), a flash.bin that does not fit before the boot partition, two U-Boot
 # files given as one, a file bootstrap cannot read, a size too small.
 source "$(dirname "$0")/lib.sh"
-needs mtype mtools
+needs mtype mtools cpio cpio
 
 BOARDS=$(dirname "$KOS_DEVICE_IMAGE")/../../device-aarch64/device
 [ -d "$BOARDS/rpi4" ] || BOARDS=$(cd "$(dirname "$KOS_TOOL")/.." && pwd)/device-aarch64/device
@@ -73,6 +73,16 @@ data() { # data DISK: the data partition is the same as qemu-arm-virt's
     fail "$1: no key bundle"
 }
 LOAD='load \$\{devtype\} \$\{devnum\}:\$\{distro_bootpart\}'
+modules() { # modules VFAT MODULE...: the initramfs loads MODULE... last, in order
+  mcopy -o -i "$1" ::initramfs.cpio.gz "$WORK/got.initramfs.cpio.gz"
+  shift
+  zcat "$WORK/got.initramfs.cpio.gz" | (cd "$WORK" && cpio -i --quiet --to-stdout lib/modules/kos/order) |
+    tail -n $# | diff - <(printf '%s\n' "$@") >&2 || fail "the initramfs does not end with $* (above)"
+  for m in "$@"; do
+    zcat "$WORK/got.initramfs.cpio.gz" | cpio -t --quiet | grep -qx "lib/modules/kos/$m.ko" ||
+      fail "the initramfs has no $m.ko"
+  done
+}
 same() { # same VFAT NAME FILE: NAME on the boot partition is FILE
   mcopy -o -i "$1" "::$2" "$WORK/got.$2"
   cmp -s "$WORK/got.$2" "$3" || fail "$2 on the boot partition is not $3"
@@ -113,6 +123,7 @@ if [ ${#RPI_UBOOT[@]} -eq 0 ]; then
   grep -qa "U-Boot 20" "$WORK/got.u-boot.bin" || fail "rpi4: u-boot.bin is no U-Boot"
 fi
 same "$WORK/boot.vfat" Image "$BOARDS/rpi4/Image"
+modules "$WORK/boot.vfat" sdhci sdhci-pltfm sdhci-iproc # the SD card's controller
 script "$WORK/boot.vfat" AArch64
 commands "console=ttyS1,115200 kos.data=/dev/mmcblk0p2" Image - booti fdt_addr
 data "$D"
@@ -132,6 +143,7 @@ part "$D" 1 "$WORK/boot.vfat"
 files "$WORK/boot.vfat" Image initramfs.cpio.gz imx8mm-evk.dtb boot.scr boot.cmd
 script "$WORK/boot.vfat" AArch64
 commands "console=ttymxc1,115200 kos.data=/dev/mmcblk1p2" Image imx8mm-evk.dtb booti fdt_addr_r
+modules "$WORK/boot.vfat" sdhci sdhci-pltfm cqhci sdhci-esdhc-imx # the uSDHC
 data "$D"
 
 # portenta-x8: the same layout, its DTB from --boot-files, eMMC's data.
