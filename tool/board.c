@@ -19,11 +19,13 @@
 
 /* What the i.MX8M Mini boards share: the boot ROM reads flash.bin (SPL,
  * DDR firmware, TF-A, U-Boot) at 33 KiB into an SD card or the eMMC's user
- * area; U-Boot loads the board's own device tree. */
+ * area; U-Boot loads the board's own device tree. The imx8mm_evk U-Boot
+ * environment names no ramdisk_addr_r: the initramfs goes where it puts
+ * one (its initrd_addr), after the device tree at 0x43000000. */
 #define IMX8MM_BOARD                                                                               \
     .mkimage_arch = "arm64", .kernel = "Image", .boot_cmd = "booti", .fdt = "${fdt_addr_r}",       \
     .load_dtb = true, .first_mib = 8, .u_boot = {"flash.bin"}, .raw_kib = 33,                      \
-    .kernel_from = FROM_DEVICE_BUILD
+    .ramdisk_addr = "0x43800000", .kernel_from = FROM_DEVICE_BUILD
 
 static const struct kos__board boards[] = {
     {

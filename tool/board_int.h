@@ -31,8 +31,11 @@ struct kos__board {
      * tree the firmware or U-Boot already holds. */
     const char *dtb;
     const char *fdt;
-    bool load_dtb;         /* boot.scr loads dtb at ${fdt_addr_r} */
-    const char *bootargs;  /* console, and kos.data= (kos-init's data partition) */
+    bool load_dtb;        /* boot.scr loads dtb at ${fdt_addr_r} */
+    const char *bootargs; /* console, and kos.data= (kos-init's data partition) */
+    /* Where boot.scr loads the initramfs when the board's U-Boot environment
+     * has no ${ramdisk_addr_r} (NULL: it always has). */
+    const char *ramdisk_addr;
     unsigned first_mib;    /* where the boot partition starts */
     unsigned boot_min_mib; /* the least boot partition (FAT32 wants 65525 clusters) */
     bool fat32;            /* mkfs.vfat -F 32 (the Raspberry Pi firmware reads FAT16/32) */

@@ -522,6 +522,9 @@ static int write_script(struct bs *b, const char *cmd, const char *scr)
             "load %s ${kernel_addr_r} %s\n",
             bd->what, bd->name, bd->load_dtb ? ", the device tree" : "", part, bd->bootargs, part,
             bd->kernel);
+    if (bd->ramdisk_addr)
+        fprintf(f, "if test -z \"${ramdisk_addr_r}\"; then setenv ramdisk_addr_r %s; fi\n",
+                bd->ramdisk_addr);
     if (bd->load_dtb)
         fprintf(f, "load %s ${fdt_addr_r} %s\n", part, bd->dtb);
     fprintf(f,

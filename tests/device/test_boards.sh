@@ -144,6 +144,8 @@ files "$WORK/boot.vfat" Image initramfs.cpio.gz imx8mm-evk.dtb boot.scr boot.cmd
 script "$WORK/boot.vfat" AArch64
 commands "console=ttymxc1,115200 kos.data=/dev/mmcblk1p2" Image imx8mm-evk.dtb booti fdt_addr_r
 modules "$WORK/boot.vfat" sdhci sdhci-pltfm cqhci sdhci-esdhc-imx # the uSDHC
+# imx8mm_evk's U-Boot has no ramdisk_addr_r: boot.scr sets one.
+expect '^if test -z "\$\{ramdisk_addr_r\}"; then setenv ramdisk_addr_r 0x43800000; fi$'
 data "$D"
 
 # portenta-x8: the same layout, its DTB from --boot-files, eMMC's data.
