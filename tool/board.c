@@ -103,7 +103,7 @@ static const struct kos__board boards[] = {
          * partition of an SD card; the SPL loads u-boot.img beside it. */
         .name = "am335x",
         .spec = "am335x,arch=armhf",
-        .what = "TI AM335x (BeagleBone Black, AM335x EVM; 32-bit ARM, booting from SD)",
+        .what = "TI AM335x, BeagleBone Black (32-bit ARM, booting from SD)",
         .mkimage_arch = "arm",
         .kernel = "zImage",
         .boot_cmd = "bootz",
@@ -118,7 +118,7 @@ static const struct kos__board boards[] = {
         .dtb_from = "Debian's armhf kernel (linux-image-armmp, "
                     "/usr/lib/linux-image-*/am335x-boneblack.dtb): give its folder with "
                     "--boot-files DIR",
-        .kernel_from = "an armhf build (there is no cross-armhf device build yet): Debian's "
+        .kernel_from = "an armhf build (the cross-armhf preset makes no kos-init yet): Debian's "
                        "linux-image-armmp zImage and an initramfs with an armhf kos-init; give "
                        "their folder with --boot-files DIR",
     },
