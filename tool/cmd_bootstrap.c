@@ -337,9 +337,13 @@ static int check_file(struct bs *b, struct bs_file *f, const char *what, const c
     struct stat st;
     int fd;
 
-    if (stat(f->path, &st) != 0)
-        return bs_fail(b, "the %s %s %s is missing (%s): it comes from %s", b->board->name, what,
-                       f->path, strerror(errno), from);
+    if (stat(f->path, &st) != 0) {
+        int e = errno;
+        bool elsewhere = b->boot_files && strcmp(what, "U-Boot") != 0;
+        return bs_fail(b, "the %s %s %s is missing (%s)%s%s: it comes from %s", b->board->name,
+                       what, f->path, strerror(e), elsewhere ? ", nor is it in --boot-files " : "",
+                       elsewhere ? b->boot_files : "", from);
+    }
     if (!S_ISREG(st.st_mode))
         return bs_fail(b, "the %s %s %s is not a file: it comes from %s", b->board->name, what,
                        f->path, from);

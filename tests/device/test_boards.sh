@@ -202,6 +202,8 @@ refused 1 "^kos-tool bootstrap: the portenta-x8 device tree .*imx8mm-portenta-x8
   --platform portenta-x8 --u-boot "$WORK/flash.bin"
 refused 1 "^kos-tool bootstrap: the am335x kernel .*/zImage is missing .*linux-image-armmp" \
   --platform am335x
+refused 1 "^kos-tool bootstrap: the am335x kernel .*/am335x/zImage is missing \(No such file or directory\), nor is it in --boot-files $WORK/fw: it comes from" \
+  --platform am335x --boot-files "$WORK/fw"
 refused 1 "^kos-tool bootstrap: am335x takes 2 U-Boot files \(MLO, u-boot.img\): give the folder that holds them with --u-boot DIR" \
   --platform am335x --u-boot "$WORK/flash.bin" --boot-files "$WORK/armhf"
 stand_in "$WORK/big.bin" $((8 * 1024 * 1024))
