@@ -7,6 +7,7 @@
  * arguments, partition start); a raw U-Boot file ends before the boot
  * partition (asserted by bootstrap against the file's size).
  */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -126,9 +127,18 @@ static const struct kos__board boards[] = {
 
 const struct kos__board *kos__board_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++)
-        if (!strcmp(name, boards[i].name) || !strcmp(name, boards[i].spec))
-            return &boards[i];
+    for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++) {
+        const struct kos__board *b = &boards[i];
+        if (strcmp(name, b->name) != 0 && strcmp(name, b->spec) != 0)
+            continue;
+        assert(b->kernel && b->boot_cmd && b->fdt && b->bootargs && b->mkimage_arch &&
+               b->first_mib > 0 && b->kernel_from);
+        assert(!b->load_dtb || b->dtb);
+        assert(!b->raw_kib || (b->u_boot[0] && !b->u_boot[1] && b->raw_kib < b->first_mib * 1024));
+        assert(!b->u_boot[0] || b->u_boot_from);
+        assert(!b->firmware[0] || b->firmware_from);
+        return b;
+    }
     return NULL;
 }
 

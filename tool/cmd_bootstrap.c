@@ -583,9 +583,15 @@ static int write_disk(struct bs *b, const char *boot_img, const char *data_img, 
              bd->first_mib * 2048, boot_mib * 2048, (bd->first_mib + boot_mib) * 2048,
              data_mib * 2048);
     char *sfdisk[] = {b->tools[BS_SFDISK], "-q", "--no-reread", "--no-tell-kernel", table, NULL};
-    if (bs_run(b, sfdisk, script) || pread(fd, mbr, sizeof(mbr), 0) != (ssize_t)sizeof(mbr)) {
+    if (bs_run(b, sfdisk, script)) {
         close(fd);
         return 1;
+    }
+    if (pread(fd, mbr, sizeof(mbr), 0) != (ssize_t)sizeof(mbr)) {
+        e = errno;
+        close(fd);
+        return bs_fail(b, "cannot read the partition table sfdisk made in %s: %s", table,
+                       strerror(e));
     }
     close(fd);
 
