@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mkboards.sh DEVICE_DIR CACHE_DIR KOS_INIT - the real boards' folders of boot files
+# mkboards.sh DEVICE_DIR CACHE_DIR KOS_INIT [ARG...] - the real boards' folders of boot files
 # (docs/boards.md), beside the qemu-arm-virt one mkboot.sh makes in
 # DEVICE_DIR/qemu-arm-virt: what Debian has of each board, which
 # kos-tool bootstrap --platform BOARD takes unless --boot-files or --u-boot
@@ -17,8 +17,12 @@
 # and unpacked there with dpkg-deb -x, never installed. A package that
 # cannot be fetched (no network, no armhf architecture) leaves its files
 # out, says so, and the build goes on: bootstrap then names what is missing.
+#
+# The board's initramfs is mkboot.sh's, with ARG... passed on to it, and
+# the board's modules added (KOS_BOARD_MODULES).
 set -euo pipefail
 dev=$1 cache=$2 init=$3
+shift 3
 mkdir -p "$cache"
 
 # unpack PACKAGE:ARCH: the package's root in the cache, or "" after a warning.
@@ -58,9 +62,10 @@ done
 # has the MMC core and block driver built in, the controllers as modules):
 # the Pi 4's emmc2 is an iProc SDHCI; the i.MX8M Mini's uSDHC an eSDHC.
 here=$(dirname "$0")
-bash "$here/mkboot.sh" "$init" "$dev/rpi4" "$cache" sdhci sdhci-pltfm sdhci-iproc >/dev/null
-bash "$here/mkboot.sh" "$init" "$dev/imx8mm-evk" "$cache" sdhci sdhci-pltfm cqhci sdhci-esdhc-imx \
-  >/dev/null
+KOS_BOARD_MODULES="sdhci sdhci-pltfm sdhci-iproc" \
+  bash "$here/mkboot.sh" "$init" "$dev/rpi4" "$cache" "$@" >/dev/null
+KOS_BOARD_MODULES="sdhci sdhci-pltfm cqhci sdhci-esdhc-imx" \
+  bash "$here/mkboot.sh" "$init" "$dev/imx8mm-evk" "$cache" "$@" >/dev/null
 ln -s ../imx8mm-evk/initramfs.cpio.gz "$dev/portenta-x8/initramfs.cpio.gz"
 for b in rpi4 imx8mm-evk portenta-x8; do
   rm -rf "$dev/$b/Image" "$dev/$b/initramfs"
