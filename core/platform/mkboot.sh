@@ -12,6 +12,10 @@
 # The kernel package (linux-image-arm64's current version) is fetched once
 # with apt-get download into CACHE_DIR and unpacked there with dpkg-deb -x;
 # it is never installed on the host.
+#
+# KOS_BOARD_MODULES="MODULE..." (mkboards.sh, for a real board): the
+# board's own modules, its SD or eMMC controller's, loaded after the
+# others, each after what it depends on.
 set -euo pipefail
 init=$1 out=$2 cache=$3
 shift 3
@@ -23,7 +27,7 @@ mkdir -p "$out" "$cache"
 # virtio-net for the network.
 modules=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
          crc16 crc32c_generic mbcache jbd2 ext4
-         failover net_failover virtio_net)
+         failover net_failover virtio_net ${KOS_BOARD_MODULES:-})
 
 pkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
       sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-arm64\).*/\1/p' | head -n1)

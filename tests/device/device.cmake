@@ -26,7 +26,7 @@ if(KOS_HAVE_DEVICE_BUILD)
     VERBATIM)
   add_custom_target(kos_device_hello ALL DEPENDS ${_img})
 endif()
-foreach(t bootstrap boot)
+foreach(t bootstrap boards blockdev boot)
   add_test(NAME device_${t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_${t}.sh)
   # 77: skipped, saying which package is missing (never in CI: install-deps
   # installs them all).

@@ -9,7 +9,7 @@
 # OpenSSL, libevent and wslay), nothing of the system. Refused, with a clear error
 # and nothing written: an existing --out (replaced with --force), an image
 # that does not verify, a size too small, a bad key bundle, options that do
-# not go together, a missing tool (named with its package); SIGTERM stops
+# not go together, an unknown board, a missing tool (named with its package); SIGTERM stops
 # it, leaving nothing; kos-tool run --platform qemu-arm-virt refuses a system
 # image and sim's options.
 source "$(dirname "$0")/lib.sh"
@@ -102,6 +102,22 @@ part 2 "$WORK/data.ext4"
 debugfs -R "cat /keys/identity.pub" "$WORK/data.ext4" 2>/dev/null | cmp -s - "$WORK/keys/identity.pub" ||
   fail "--keys: the disk does not hold the given bundle"
 
+# --boot-files DIR: a file there is taken first (a stand-in initramfs), the
+# rest from the build's folder.
+mkdir "$WORK/bf"
+head -c 4096 /dev/urandom >"$WORK/bf/initramfs.cpio.gz"
+"$KOS_TOOL" bootstrap "$KOS_DEVICE_IMAGE" --platform qemu-arm-virt --out "$WORK/bf.img" \
+  --trust "$KOS_TRUST" --boot-files "$WORK/bf" >"$OUT" 2>&1 || fail "bootstrap --boot-files failed"
+D2=$D D=$WORK/bf.img
+part 1 "$WORK/bf.vfat"
+D=$D2
+mcopy -i "$WORK/bf.vfat" ::initramfs.cpio.gz "$WORK/bf/got-initramfs.cpio.gz"
+mcopy -i "$WORK/bf.vfat" ::Image "$WORK/bf/got-Image"
+cmp -s "$WORK/bf/got-initramfs.cpio.gz" "$WORK/bf/initramfs.cpio.gz" ||
+  fail "--boot-files: the initramfs is not the one given"
+[ "$(stat -c %s "$WORK/bf/got-Image")" -gt 1000000 ] || fail "--boot-files: no kernel from the build"
+rm -f "$WORK/bf.img"
+
 # refused STATUS REGEX ARGS...: bootstrap exits with STATUS saying REGEX, and
 # writes nothing (no disk, no scratch folder left).
 refused() {
@@ -134,11 +150,10 @@ refused 1 "^kos-tool bootstrap: --size 8 MiB is too small: this system needs at 
 refused 1 "^kos-tool bootstrap: refusing key bundle $WORK/other: " \
   bootstrap "$KOS_DEVICE_IMAGE" --platform qemu-arm-virt --out "$N" --trust "$KOS_TRUST" \
   --keys "$WORK/other"
-refused 1 "^kos-tool bootstrap: the qemu-arm-virt kernel $WORK/Image is missing" \
-  bootstrap "$KOS_DEVICE_IMAGE" --platform qemu-arm-virt --out "$N" --trust "$KOS_TRUST" \
-  --boot-files "$WORK"
-refused 2 "--platform takes qemu-arm-virt" \
-  bootstrap "$KOS_DEVICE_IMAGE" --platform rpi4 --out "$N" --trust "$KOS_TRUST"
+refused 2 "--platform takes one of the boards qemu-arm-virt, rpi4, .*; not 'rpi5'" \
+  bootstrap "$KOS_DEVICE_IMAGE" --platform rpi5 --out "$N" --trust "$KOS_TRUST"
+refused 2 "--yes goes with a block device; $N is not one" \
+  bootstrap "$KOS_DEVICE_IMAGE" --platform qemu-arm-virt --out "$N" --trust "$KOS_TRUST" --yes
 refused 2 "no --trust key given" bootstrap "$KOS_DEVICE_IMAGE" --platform qemu-arm-virt --out "$N"
 refused 2 "--keys names a bundle made already; --server goes with making a new one" \
   bootstrap "$KOS_DEVICE_IMAGE" --platform qemu-arm-virt --out "$N" --trust "$KOS_TRUST" \
