@@ -116,7 +116,10 @@ if [ -b "$ROOTDEV" ]; then
   # Its first MiB, when this machine lets root read it (a container's
   # device rules may not: then the refusal is what is checked).
   HEAD=$( (head -c 1048576 "$ROOTDISK" 2>/dev/null || echo unreadable) | sha256sum)
-  bs --platform qemu-arm-virt --out "$ROOTDISK" --yes >"$OUT" 2>&1 && RC=0 || RC=$?
+  # Never with --yes, and with no terminal to answer on: should the check
+  # ever fail, bootstrap still refuses (it does not ask), and this machine's
+  # disk is never at stake in a test.
+  bs --platform qemu-arm-virt --out "$ROOTDISK" </dev/null >"$OUT" 2>&1 && RC=0 || RC=$?
   [ "$RC" -eq 1 ] || fail "the host's disk $ROOTDISK: status $RC, not 1"
   expect "^kos-tool bootstrap: refusing to write $ROOTDISK: $ROOTDISK is the disk this machine runs from \(it holds / or /boot\); nothing was written$"
   [ "$( (head -c 1048576 "$ROOTDISK" 2>/dev/null || echo unreadable) | sha256sum)" = "$HEAD" ] ||
