@@ -760,10 +760,18 @@ function showDevicePage(id) {
   text($('device-id'), id);
   // The device as it is now and the records since the last one taken: now,
   // and again on each (re)connection of the stream.
+  // A device event that comes while the device is asked for may be newer
+  // than the answer: then the answer is not shown, and it is asked again.
+  let events = 0;
   const load = async () => {
     try {
+      const before = events;
       const d = await api('GET', '/api/devices/' + id);
       if (my !== shown) return;
+      if (events !== before) {
+        load();
+        return;
+      }
       showDevice(d);
       loaded(null);
     } catch (e) {
@@ -775,7 +783,9 @@ function showDevicePage(id) {
   load();
   listen('?device=' + id, {
     device: (d) => {
-      if (d.id === id && current) showDevice(d);
+      if (d.id !== id) return;
+      events++;
+      if (current) showDevice(d);
     },
     log: (b) => {
       if (b.device !== id) return;
