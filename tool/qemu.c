@@ -18,7 +18,9 @@
  *
  * What stays true: Ctrl-C (SIGINT from the terminal, which QEMU receives
  * too) or SIGTERM/SIGHUP to kos-tool stop QEMU, and kos-tool returns when
- * QEMU has exited; nothing else is started.
+ * QEMU has exited; kos-tool killed outright (SIGKILL) takes QEMU with it
+ * (PR_SET_PDEATHSIG); a console that is gone stops neither; nothing else
+ * is started.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -229,8 +232,11 @@ int kos__tool_run_qemu(const char *disk)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    /* Ctrl-C reaches QEMU from the terminal; kos-tool waits for it. */
+    /* Ctrl-C reaches QEMU from the terminal; kos-tool waits for it. A
+     * console that is gone (a closed pipe) ends neither. */
     signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    pid_t parent = getpid();
     int out[2];
     if (pipe2(out, O_CLOEXEC) < 0) {
         fprintf(stderr, "kos-tool run: cannot make a pipe: %s\n", strerror(errno));
@@ -243,6 +249,11 @@ int kos__tool_run_qemu(const char *disk)
     }
     if (pid == 0) {
         signal(SIGINT, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        /* QEMU never outlives kos-tool, even one killed outright: nothing
+         * would be left to wait for it or to stop it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+            _exit(127);
         dup2(out[1], STDOUT_FILENO);
         execv(qemu, argv);
         fprintf(stderr, "kos-tool run: cannot run %s: %s\n", qemu, strerror(errno));

@@ -9,7 +9,7 @@
 # self test passed (generation 1 good), the app's line, the system's end
 # and the power-off, after which QEMU exits with status 0. SIGTERM to
 # kos-tool stops QEMU (tried while U-Boot runs, before a second boot
-# starts). One boot: TCG on
+# starts); SIGKILL to kos-tool takes QEMU with it. One boot: TCG on
 # a shared machine is slow, so the timeout is generous and nothing is timed.
 source "$(dirname "$0")/lib.sh"
 needs qemu-system-aarch64 qemu-system-arm
@@ -70,4 +70,16 @@ wait "$PID" && RC=0 || RC=$?
 [ "$RC" -eq 0 ] || fail "kos-tool run stopped by SIGTERM: status $RC, not 0"
 ! kill -0 "$QEMU" 2>/dev/null || fail "QEMU ($QEMU) still runs after kos-tool run ended"
 grep -q "terminating on signal 15" "$OUT" || fail "QEMU was not stopped by the SIGTERM"
+
+# kos-tool killed outright: QEMU goes with it, never left running alone. And
+# a console that is gone (its reader ended) kills neither.
+: >"$OUT"
+"$KOS_TOOL" run --platform qemu-arm-virt "$D" </dev/null 2>"$OUT" | head -c 1 >/dev/null &
+for _ in $(seq 600); do PID=$(pgrep -f "kos-tool run --platform qemu-arm-virt $D" | head -n1 || true); [ -n "$PID" ] && QEMU=$(pgrep -P "$PID" qemu-system-aar || true) && [ -n "$QEMU" ] && break; sleep 0.1; done
+[ -n "$QEMU" ] || fail "no QEMU under the second kos-tool run"
+sleep 2 # its console's reader has gone by now
+kill -0 "$PID" 2>/dev/null || fail "kos-tool run ended when its console's reader did"
+kill -KILL "$PID"
+for _ in $(seq 300); do kill -0 "$QEMU" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$QEMU" 2>/dev/null || { kill -KILL "$QEMU"; fail "QEMU ($QEMU) outlived kos-tool run killed with SIGKILL"; }
 echo "PASS"
