@@ -10,21 +10,7 @@
  * the machine's own supervisor owns the hierarchy, Core never touches it.
  */
 #include "core_int.h"
-
-/* Writes `text` to file `name` of the cgroup folder dirfd. Returns 0 or an
- * errno. */
-static int cg_write(int dirfd, const char *name, const char *text)
-{
-    int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC);
-    int err = 0;
-
-    if (fd < 0)
-        return errno;
-    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-        err = errno ? errno : EIO;
-    close(fd);
-    return err;
-}
+#include "file_int.h"
 
 /* Reads file `name` of dirfd (at most cap - 1 bytes, NUL-terminated).
  * Returns 0 or an errno. */
@@ -70,7 +56,8 @@ int kos__core_cgroup_init(struct core *c, const char *dir, char *why, size_t why
                  err ? strerror(err) : "cgroup.controllers lacks them");
         goto fail;
     }
-    if ((err = cg_write(c->cgroup_fd, "cgroup.subtree_control", "+memory +pids")) != 0) {
+    if ((err = kos__file_write_text(c->cgroup_fd, "cgroup.subtree_control", "+memory +pids")) !=
+        0) {
         snprintf(why, whylen, "cannot enable the memory and pids controllers in %s: %s", dir,
                  strerror(err));
         goto fail;
@@ -109,16 +96,17 @@ int kos__core_cgroup_prepare(struct core *c, struct proc *p, const struct kos_sa
         snprintf(v, sizeof(v), "%" PRIu64, sb->memory + sb->shared_bytes);
     else
         snprintf(v, sizeof(v), "max");
-    if ((err = cg_write(p->cg_fd, "memory.max", v)) != 0) {
+    if ((err = kos__file_write_text(p->cg_fd, "memory.max", v)) != 0) {
         snprintf(why, whylen, "cannot set its cgroup's memory.max to %s: %s", v, strerror(err));
         return -1;
     }
-    (void)cg_write(p->cg_fd, "memory.swap.max", "0"); /* absent without swap accounting */
+    (void)kos__file_write_text(p->cg_fd, "memory.swap.max",
+                               "0"); /* absent without swap accounting */
     if (sb->max_procs)
         snprintf(v, sizeof(v), "%" PRIu32, sb->max_procs + 1);
     else
         snprintf(v, sizeof(v), "max");
-    if ((err = cg_write(p->cg_fd, "pids.max", v)) != 0) {
+    if ((err = kos__file_write_text(p->cg_fd, "pids.max", v)) != 0) {
         snprintf(why, whylen, "cannot set its cgroup's pids.max to %s: %s", v, strerror(err));
         return -1;
     }

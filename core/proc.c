@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "boot_int.h"
+#include "file_int.h"
 #include "proc_int.h"
 
 #define MAX_FDS (4 + KOS__BOOT_MAX_DIRS + KOS__BOOT_MAX_RES + 1 + 4) /* and the tracing ring */
@@ -259,15 +260,9 @@ static void close2(int fds[2])
 static int cgroup_enter(int dirfd, pid_t pid)
 {
     char text[24];
-    int fd = openat(dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC), err = 0;
 
-    if (fd < 0)
-        return errno;
     snprintf(text, sizeof(text), "%d", (int)pid);
-    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-        err = errno ? errno : EIO;
-    close(fd);
-    return err;
+    return kos__file_write_text(dirfd, "cgroup.procs", text);
 }
 
 kos_status_t kos__proc_launch(const struct kos__spawn *s, struct kos__launch *l,

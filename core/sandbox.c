@@ -83,6 +83,7 @@
 #include <cap-ng.h>
 
 #include "sandbox.h"
+#include "file_int.h"
 #include "sandbox_int.h"
 
 const struct kos__sandbox_ns kos__sandbox_ns_table[KOS__SANDBOX_N_NS] = {
@@ -145,19 +146,6 @@ int kos_sandbox_unshare(const struct kos_sandbox *sb)
     return 0;
 }
 
-static int write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    int err = 0;
-
-    if (fd < 0)
-        return errno;
-    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-        err = errno ? errno : EIO;
-    close(fd);
-    return err;
-}
-
 int kos_sandbox_map_ids(const struct kos_sandbox *sb, pid_t pid)
 {
     char path[64], map[64];
@@ -168,15 +156,15 @@ int kos_sandbox_map_ids(const struct kos_sandbox *sb, pid_t pid)
     /* An unprivileged writer must deny setgroups() first; a privileged one
      * leaves it to the child, which drops every supplementary group. */
     snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
-    if (!sb->privileged && (err = write_file(path, "deny")) != 0)
+    if (!sb->privileged && (err = kos__file_write_text(AT_FDCWD, path, "deny")) != 0)
         return err;
     snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
     snprintf(map, sizeof(map), "%u %u 1\n", KOS_SANDBOX_APP_UID, (unsigned)sb->host_uid);
-    if ((err = write_file(path, map)) != 0)
+    if ((err = kos__file_write_text(AT_FDCWD, path, map)) != 0)
         return err;
     snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
     snprintf(map, sizeof(map), "%u %u 1\n", KOS_SANDBOX_APP_UID, (unsigned)sb->host_gid);
-    return write_file(path, map);
+    return kos__file_write_text(AT_FDCWD, path, map);
 }
 
 /* ---- entering the sandbox ---- */

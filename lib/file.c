@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "file_int.h"
@@ -26,6 +27,18 @@ int kos__write_all(int fd, const void *p, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+int kos__file_write_text(int dfd, const char *name, const char *text)
+{
+    int fd = openat(dfd, name, O_WRONLY | O_CLOEXEC), err = 0;
+
+    if (fd < 0)
+        return errno;
+    if (kos__write_all(fd, text, strlen(text)) < 0)
+        err = errno;
+    close(fd);
+    return err;
 }
 
 int kos__file_replace(int dfd, const char *name, const void *text, size_t len)

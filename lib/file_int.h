@@ -12,6 +12,11 @@
  * Returns 0, or -1 with errno (EIO for a write of nothing). */
 int kos__write_all(int fd, const void *p, size_t n);
 
+/* Writes `text` to the existing file `name` of directory dfd (AT_FDCWD: a
+ * path), as a kernel control file wants it (/proc/PID/uid_map, a cgroup's
+ * memory.max): opened for writing, written, closed. Returns 0 or an errno. */
+int kos__file_write_text(int dfd, const char *name, const char *text);
+
 /*
  * Replaces file `name` in directory dfd with `len` bytes of text: written to
  * a temporary file (".NAME.tmp"), synced, renamed over it, the directory
