@@ -460,8 +460,9 @@ SSL_CTX *kos__ca_port_ctx(struct kos__ca *ca, const char *dir, const char *ip, c
     SSL_CTX *ctx = NULL;
     X509 *x = NULL;
 
+    /* On loopback, also where QEMU guests of this machine reach it. */
     if (strcmp(ip, "127.0.0.1") == 0)
-        snprintf(san, sizeof(san), "IP:127.0.0.1,DNS:localhost");
+        snprintf(san, sizeof(san), "IP:127.0.0.1,DNS:localhost,IP:" KOS__STUDIO_QEMU_GUEST);
     else
         snprintf(san, sizeof(san), "IP:127.0.0.1,DNS:localhost,IP:%s", ip);
     if (!path_in(keypath, sizeof(keypath), dir, KOS__CA_PORT_KEY) ||

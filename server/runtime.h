@@ -34,6 +34,11 @@
  * stays the same from one start to the next. */
 #define KOS__STUDIO_API_PORT    7440u
 #define KOS__STUDIO_DEVICE_PORT 7443u
+/* Where a QEMU guest of this machine reaches a local Studio's device port:
+ * kos-tool run --platform qemu-arm-virt forwards it there (QEMU's guestfwd),
+ * bootstrap --server studio writes it in the device's bundle, and the
+ * port's certificate names it beside 127.0.0.1. */
+#define KOS__STUDIO_QEMU_GUEST "10.0.2.100"
 /* The secret's length in hex digits (32 random bytes). */
 #define KOS__STUDIO_SECRET_HEX 64u
 

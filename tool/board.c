@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "board_int.h"
+#include "runtime.h"
 
 /* The arm64 kernel and initramfs of the device build (core/platform/mkboot.sh). */
 #define FROM_DEVICE_BUILD                                                                          \
@@ -42,6 +43,7 @@ static const struct kos__board boards[] = {
                     "panic=-1",
         .first_mib = 1,
         .kernel_from = FROM_DEVICE_BUILD,
+        .studio_host = KOS__STUDIO_QEMU_GUEST, /* kos-tool run forwards it (tool/qemu.c) */
     },
     {
         /* The GPU's boot loader (EEPROM on the Pi 4) reads the first FAT

@@ -52,6 +52,9 @@ struct kos__board {
     const char *dtb_from;    /* where the DTB comes from, said when it is missing */
     const char *kernel_from; /* where the kernel and initramfs come from */
     const char *config_txt;  /* the firmware's config.txt bootstrap writes, or NULL */
+    /* The host a device of this board reaches a local Studio at, for
+     * --server studio (--reach); NULL: the address Studio gives. */
+    const char *studio_host;
 };
 
 /* The board named `name` (its name or its spec written whole), or NULL. */

@@ -779,7 +779,7 @@ static int bootstrap(struct bs *b)
         if (copy_tree(b, b->keys, p[5], 0))
             return 1;
     } else {
-        char *argv[8 + 2 * BS_MAX_TRUST];
+        char *argv[12 + 2 * BS_MAX_TRUST];
         int argc = 0;
         argv[argc++] = "keys.generate";
         argv[argc++] = "--device";
@@ -796,6 +796,10 @@ static int bootstrap(struct bs *b)
         if (b->name) {
             argv[argc++] = "--name";
             argv[argc++] = (char *)b->name;
+        }
+        if (b->server && b->board->studio_host) {
+            argv[argc++] = "--reach";
+            argv[argc++] = (char *)b->board->studio_host;
         }
         argv[argc] = NULL;
         /* keys.generate's report names the scratch folder: the bundle's

@@ -11,6 +11,8 @@
  * device's certificate, the server's CA and the server's address
  * (docs/link.md, "Provisioning"); if that fails, no bundle is left.
  */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +77,10 @@ static void keys_usage(FILE *f)
             "  --server SERVER     (--device) studio: register the device with the local\n"
             "                      Studio server\n"
             "  --name NAME         (--server) the device's name there (default device-KEYID)\n"
+            "  --reach HOST        (--server) the device reaches the server at HOST, not at\n"
+            "                      the host of the address the server gives (a QEMU guest\n"
+            "                      of this machine: 10.0.2.100, which a local Studio's\n"
+            "                      certificate names too)\n"
             "  --data DIR          (--server studio) the Studio's data folder, if not the\n"
             "                      default (as kos-tool server.start --data)\n"
             "  --pending           (--server) do not register the device: it waits for\n"
@@ -225,14 +231,24 @@ out:
     return ok;
 }
 
+/* The host a device reaches the server at, when it is not the host of the
+ * address the server gives (--reach: a QEMU guest of this machine reaches
+ * a local Studio at 10.0.2.100); NULL: that address as it is. */
+static const char *reach_host;
+
 /* Adds to bundle `out` what the device needs to reach Studio: its
- * certificate, Studio's CA and address (docs/link.md, "Provisioning"). */
+ * certificate, Studio's CA and address (docs/link.md, "Provisioning"), the
+ * address's host replaced by --reach's. */
 static bool add_server_items(const char *out, const char *cert, const char *ca, const char *addr,
                              char *err, size_t errlen)
 {
+    const char *port = strrchr(addr, ':');
     char server_txt[256];
 
-    snprintf(server_txt, sizeof(server_txt), "address %s\nname studio\n", addr);
+    if (reach_host && port)
+        snprintf(server_txt, sizeof(server_txt), "address %s%s\nname studio\n", reach_host, port);
+    else
+        snprintf(server_txt, sizeof(server_txt), "address %s\nname studio\n", addr);
     return kos__key_bundle_add_item(out, "identity_cert", "x509", "identity.crt", cert,
                                     strlen(cert), err, errlen) == KOS_STATUS_OK &&
            kos__key_bundle_add_item(out, "server_ca", "x509", "server_ca.crt", ca, strlen(ca), err,
@@ -293,7 +309,9 @@ static bool provision(const struct kos__tool_studio *s, const char *out, const c
         goto out_revoke;
     if (!add_server_items(out, cert, ca, addr, err, sizeof(err)))
         goto out_revoke;
-    printf("registered with Studio as '%s' (device id %s); it connects to %s\n", given, id, addr);
+    printf("registered with Studio as '%s' (device id %s); it connects to %s%s\n", given, id,
+           reach_host ? reach_host : addr,
+           reach_host && strrchr(addr, ':') ? strrchr(addr, ':') : "");
     ok = true;
     goto out;
 
@@ -479,13 +497,41 @@ static int generate_device(const char *out, const char *const *trust, size_t n_t
 
 #define MAX_TRUST 16
 
-enum { OPT_RELEASE, OPT_DEVICE, OPT_OUT, OPT_TRUST, OPT_SERVER, OPT_NAME, OPT_DATA, OPT_PENDING };
+/* A host as --reach may give it: an IPv4 address, or a DNS name (letters,
+ * digits, '-' and '.'), at most 63 characters. */
+static bool host_ok(const char *h)
+{
+    size_t n = strlen(h);
+    struct in_addr a;
+
+    if (n == 0 || n > 63)
+        return false;
+    if (inet_pton(AF_INET, h, &a) == 1)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.')
+            return false;
+    return h[0] != '-' && h[0] != '.';
+}
+
+enum {
+    OPT_RELEASE,
+    OPT_DEVICE,
+    OPT_OUT,
+    OPT_TRUST,
+    OPT_SERVER,
+    OPT_NAME,
+    OPT_DATA,
+    OPT_PENDING,
+    OPT_REACH
+};
 
 static const struct kos__opt keys_opts[] = {
     {"release", 0, NULL, OPT_RELEASE},   {"device", 0, NULL, OPT_DEVICE},
     {"out", 'o', "DIR", OPT_OUT},        {"trust", 0, "PUBKEY", OPT_TRUST},
     {"server", 0, "SERVER", OPT_SERVER}, {"name", 0, "NAME", OPT_NAME},
     {"data", 0, "DIR", OPT_DATA},        {"pending", 0, NULL, OPT_PENDING},
+    {"reach", 0, "HOST", OPT_REACH},
 };
 
 int kos__tool_keys_generate(int argc, char **argv)
@@ -533,6 +579,12 @@ int kos__tool_keys_generate(int argc, char **argv)
         case OPT_PENDING:
             pending = true;
             break;
+        case OPT_REACH:
+            if (!host_ok(v))
+                return kos__opts_usage_error(
+                    &p, "--reach takes an IP address or a host name, not '%s'", v);
+            reach_host = v;
+            break;
         case KOS__OPTS_ARG:
             return kos__opts_usage_error(&p, "unexpected argument '%s': the folder goes with --out",
                                          v);
@@ -547,11 +599,12 @@ int kos__tool_keys_generate(int argc, char **argv)
         return kos__opts_usage_error(&p, "--trust goes with --device");
     if (server && !device)
         return kos__opts_usage_error(&p, "--server goes with --device");
-    if ((name || data || pending) && !server)
+    if ((name || data || pending || reach_host) && !server)
         return kos__opts_usage_error(&p, "--%s goes with --server",
-                                     name   ? "name"
-                                     : data ? "data"
-                                            : "pending");
+                                     name         ? "name"
+                                     : data       ? "data"
+                                     : reach_host ? "reach"
+                                                  : "pending");
     if (server && strcmp(server, "studio") != 0) {
         if (strncmp(server, "https://", 8) == 0) {
             fprintf(stderr,

@@ -40,11 +40,10 @@
 #include "studio.h"
 #include "tool_int.h"
 
-#define QEMU_BIN          "qemu-system-aarch64"
-#define QEMU_UBOOT        "/usr/lib/u-boot/qemu_arm64/u-boot.bin"
-#define QEMU_MEMORY       "512"
-#define QEMU_GUEST_SERVER "10.0.2.100" /* where the guest finds the Studio's device port */
-#define QEMU_LINE_MAX     512 /* bytes of a console line looked at (kos-init's are short) */
+#define QEMU_BIN      "qemu-system-aarch64"
+#define QEMU_UBOOT    "/usr/lib/u-boot/qemu_arm64/u-boot.bin"
+#define QEMU_MEMORY   "512"
+#define QEMU_LINE_MAX 512 /* bytes of a console line looked at (kos-init's are short) */
 
 static volatile sig_atomic_t qemu_pid;
 
@@ -192,9 +191,9 @@ int kos__tool_run_qemu(const char *disk)
         if (colon) {
             size_t len = strlen(netdev);
             snprintf(netdev + len, sizeof(netdev) - len, ",guestfwd=tcp:%s:%s-tcp:%s",
-                     QEMU_GUEST_SERVER, colon + 1, studio.rt.device);
+                     KOS__STUDIO_QEMU_GUEST, colon + 1, studio.rt.device);
             fprintf(stderr, "kos-tool run: the guest reaches the Studio server at %s:%s\n",
-                    QEMU_GUEST_SERVER, colon + 1);
+                    KOS__STUDIO_QEMU_GUEST, colon + 1);
         }
     }
     char *argv[] = {qemu,

@@ -812,8 +812,12 @@ async function showNew() {
     const s = await api('GET', '/api/server');
     if (my !== shown) return;
     $('new-device-address').textContent = s.device_address;
+    // On loopback, QEMU guests of this machine reach it at 10.0.2.100 too
+    // (docs/boards.md, "A device and Studio").
+    const port = s.device_address.slice(s.device_address.lastIndexOf(':') + 1);
+    const qemu = s.device_address.startsWith('127.0.0.1:') ? ',tcp:10.0.2.100:' + port : '';
     $('new-allow').textContent =
-      'ethernet: {config: {allow: "tunnel=tcp:' + s.device_address + '"}}';
+      'ethernet: {config: {allow: "tunnel=tcp:' + s.device_address + qemu + '"}}';
     loaded(null);
   } catch (e) {
     if (my === shown) loaded(e);

@@ -133,6 +133,8 @@ test(async (t) => {
   assert.deepStrictEqual(templates.map((x) => x[0]), ['hello', 'ping_pong', 'sensor', 'protobuf']);
   for (const [name, cmd] of templates) assert.match(cmd, new RegExp(`^kos-tool new ${name} \\S+$`));
   assert.match(await txt('new-device-address'), new RegExp(`^127\\.0\\.0\\.1:${studio.devicePort}$`));
+  assert.strictEqual(await txt('new-allow'),
+    `ethernet: {config: {allow: "tunnel=tcp:127.0.0.1:${studio.devicePort},tcp:10.0.2.100:${studio.devicePort}"}}`);
   await page.click('#home');
   await page.waitForURL(studio.base + '#/');
   await page.locator('#view-list').waitFor({ state: 'visible' });

@@ -9,7 +9,9 @@ set(KOS_DEVICE_TEST_ENV
   KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub
   KOS_KEY=${CMAKE_BINARY_DIR}/kos-keys/release.key
   KOS_DEVICE_IMAGE=${_img}
-  KOS_HAVE_DEVICE_BUILD=${KOS_HAVE_DEVICE_BUILD})
+  KOS_HAVE_DEVICE_BUILD=${KOS_HAVE_DEVICE_BUILD}
+  KOS_SERVER=$<TARGET_FILE:kos-server>
+  KOS_DEVICE_COMPONENTS=${KOS_DEVICE_BUILD_DIR}/components/bin)
 if(KOS_HAVE_DEVICE_BUILD)
   _kos_dev_key(_key)
   set(_dev ${KOS_DEVICE_BUILD_DIR})
@@ -26,7 +28,7 @@ if(KOS_HAVE_DEVICE_BUILD)
     VERBATIM)
   add_custom_target(kos_device_hello ALL DEPENDS ${_img})
 endif()
-foreach(t bootstrap boards blockdev boot)
+foreach(t bootstrap boards blockdev boot studio)
   add_test(NAME device_${t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_${t}.sh)
   # 77: skipped, saying which package is missing (never in CI: install-deps
   # installs them all).

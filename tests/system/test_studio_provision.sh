@@ -77,6 +77,13 @@ run 2 keys.generate --release --out "$WORK/r" --server studio
 expect err "^kos-tool keys.generate: --server goes with --device"
 run 2 keys.generate --device --out "$WORK/x" --name a
 expect err "^kos-tool keys.generate: --name goes with --server"
+run 2 keys.generate --device --out "$WORK/x" --reach 10.0.2.100
+expect err "^kos-tool keys.generate: --reach goes with --server"
+for bad in "10.0.2.100:7443" "-x" "a b" "$(printf 'x%.0s' $(seq 64))"; do
+  run 2 keys.generate --device --out "$WORK/x" --server studio --reach "$bad"
+  expect err "^kos-tool keys.generate: --reach takes an IP address or a host name, not '"
+done
+[ ! -e "$WORK/x" ] || fail "a refused keys.generate left $WORK/x"
 run 2 keys.generate --device --out "$WORK/x" --server fleet
 expect err "^kos-tool keys.generate: --server takes studio \(the local Studio server\), not 'fleet'"
 run 2 keys.generate --device --out "$WORK/x" --server https://fleet.example --name a
@@ -93,4 +100,11 @@ expect err "^kos-tool keys.generate: Studio is not running \(no runtime file in 
 start_studio
 run 0 server.status
 expect out "^3 devices: 0 online, 0 offline, 3 registered \(never connected\), 0 revoked$"
+
+# ---- --reach: the bundle names the host the device reaches Studio at, with
+# Studio's port.
+run 0 keys.generate --device --out "$WORK/q" --trust "$KOS_TRUST" --server studio --reach 10.0.2.100
+expect out "it connects to 10\.0\.2\.100:$DEVICE_PORT$"
+[ "$(cat "$WORK/q/server.txt")" = "$(printf 'address 10.0.2.100:%s\nname studio' "$DEVICE_PORT")" ] ||
+  fail "server.txt with --reach: $(cat "$WORK/q/server.txt")"
 echo PASS

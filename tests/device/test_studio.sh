@@ -1,0 +1,66 @@
+# A qemu-arm-virt device linked to a local Studio (docs/boards.md, "A
+# device and Studio"): the Poukai layer for aarch64, whose ethernet lets the
+# tunnel reach 10.0.2.100 (where QEMU forwards the Studio's device port),
+# made into a disk by kos-tool bootstrap --server studio, which registers
+# the device and writes 10.0.2.100 in its bundle; booted with kos-tool run
+# --platform qemu-arm-virt, the device links over TLS (the Studio's
+# certificate names 10.0.2.100 too), comes online, registers its system,
+# and its health shows its apps running. TCG on a shared machine is slow:
+# the bounds are generous and nothing is timed.
+# Environment: KOS_TOOL, KOS_SERVER, KOS_TRUST, KOS_KEY,
+# KOS_DEVICE_COMPONENTS (the aarch64 components), KOS_HAVE_DEVICE_BUILD.
+. "$(dirname "$0")/../system/studio_lib.sh"
+skip() { echo "SKIP: $*" >&2; exit 77; }
+[ "${KOS_HAVE_DEVICE_BUILD:-OFF}" = ON ] || skip "no device build (KOS_HAVE_DEVICE_BUILD is off)"
+command -v qemu-system-aarch64 >/dev/null ||
+  skip "qemu-system-aarch64 is missing: install the Debian package qemu-system-arm (scripts/install-deps.sh)"
+QPID=
+stop_qemu() {
+  if [ -n "$QPID" ] && kill -0 "$QPID" 2>/dev/null; then
+    kill -TERM "$QPID" 2>/dev/null || true
+    for _ in $(seq 300); do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$QPID" 2>/dev/null || true
+  fi
+  QPID=
+}
+trap 'stop_qemu; cleanup' EXIT
+export PATH=$PATH:/usr/sbin:/sbin
+
+start_studio
+cat >"$WORK/system.yaml" <<EOF
+system: qemu_studio
+base: poukai
+apps:
+  ethernet:
+    config: {allow: "tunnel=tcp:10.0.2.100:$DEVICE_PORT"}
+EOF
+"$T" manifest.build "$WORK/system.yaml" -o "$WORK/system.zip" --key "${KOS_KEY:?}" \
+  --bin-dir "${KOS_DEVICE_COMPONENTS:?}" >"$WORK/build.txt" 2>&1 ||
+  { cat "$WORK/build.txt" >&2; fail "cannot build the device's system"; }
+run 0 bootstrap "$WORK/system.zip" --platform qemu-arm-virt --out "$WORK/disk.img" \
+  --trust "${KOS_TRUST:?}" --server studio --name qemu-1
+ID=$(api api/devices | python3 -c '
+import json, sys
+print(next(d["id"] for d in json.load(sys.stdin)["devices"] if d["name"] == "qemu-1"))') ||
+  fail "bootstrap --server studio did not register the device"
+# The bundle on the data partition names the address the guest reaches.
+off=$(sfdisk -J "$WORK/disk.img" | python3 -c 'import json, sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"] * 512)')
+dd if="$WORK/disk.img" of="$WORK/data.img" bs=1M iflag=skip_bytes skip="$off" status=none
+debugfs -R "cat /keys/server.txt" "$WORK/data.img" >"$WORK/server.txt" 2>/dev/null ||
+  fail "cannot read the bundle's server.txt from the data partition"
+grep -qx "address 10.0.2.100:$DEVICE_PORT" "$WORK/server.txt" ||
+  fail "the bundle's server.txt: $(cat "$WORK/server.txt")"
+
+: >"$CON"
+"$T" run --platform qemu-arm-virt "$WORK/disk.img" </dev/null >"$CON" 2>&1 &
+QPID=$!
+until_ok 180 "the device online in Studio" device_is state online
+until_ok 60 "the device registering its system" grep -q "device ${ID:0:16} registered: system 'qemu_studio'" "$DATA/server.log"
+in_console "tunnel: info: link up to 10\.0\.2\.100:$DEVICE_PORT " || die "the tunnel did not say it linked to 10.0.2.100"
+until_ok 60 "the device's health with its apps running" sh -c "curl -sf -H 'Authorization: Bearer $SECRET' '${URL}api/devices/$ID' | python3 -c '
+import json, sys
+h = json.load(sys.stdin).get(\"health\") or {}
+apps = {a[\"name\"]: a[\"state\"] for a in h.get(\"apps\", [])}
+sys.exit(0 if all(apps.get(n, \"\").startswith(\"running\") for n in (\"tunnel\", \"admin\", \"log_server\")) else 1)'"
+stop_qemu
+echo PASS
