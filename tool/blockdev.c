@@ -300,8 +300,9 @@ int kos__blockdev_inspect(const char *path, struct kos__blockdev *bd, char *err,
         snprintf(model, sizeof(model), "loop device on %.*s", (int)sizeof(val), val);
     for (char *e = vendor + strlen(vendor); e > vendor && e[-1] == ' ';)
         *--e = '\0';
-    snprintf(bd->model, sizeof(bd->model), "%s%s%s", vendor, vendor[0] ? " " : "",
-             model[0] ? model : "(no model given)");
+    /* Cut to what the report holds. */
+    snprintf(bd->model, sizeof(bd->model), "%.63s%s%.*s", vendor, vendor[0] ? " " : "",
+             (int)(sizeof(bd->model) - 65), model[0] ? model : "(no model given)");
 
     list_parts(dir, bd, names, sizeof(names));
     size_t n = strlen(names);
