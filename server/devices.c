@@ -119,10 +119,11 @@ static bool health_ok(const Kos__Admin__Health *h, char *why, size_t cap)
 /* The JSON the API shows of a Health's boot store: null for none. */
 static json_t *store_json(const Kos__Admin__BootStore *bs)
 {
-    json_t *gens = json_array();
+    json_t *gens;
 
     if (!bs)
         return json_null();
+    gens = json_array();
     for (size_t i = 0; gens && i < bs->n_generations; i++) {
         const Kos__Admin__Generation *g = bs->generations[i];
         json_array_append_new(
