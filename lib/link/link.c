@@ -5,7 +5,7 @@
  *
  * Input flows read_cb -> (upgrade) -> wslay_event_recv -> recv_cb, which
  * holds each frame header to docs/link.md (kos__link_frames) before wslay
- * reads the frame -> on_msg -> on_envelope. Output flows through wslay's
+ * reads the frame -> on_msg -> kos__link_on_envelope (link_env.c). Output flows through wslay's
  * queue into the bufferevent's output buffer, whose size the peers' credit
  * bounds. Ending is one path, end_link(): it records why, sends the close
  * code, stops reading, and once the output is gone (or after close_ms) a
@@ -21,106 +21,8 @@
  * ping timer, and one deferred event for the work done from the loop
  * (WORK_*); an open server link holds only the last.
  */
-#include <assert.h>
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "link_int.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <wslay/wslay.h>
-
-#include "link.h"
-#include "link.pb-c.h"
-
-/* An envelope's own bytes around its data: the channel (up to 6) and the
- * data's tag and length (up to 5). */
-#define ENVELOPE_OVERHEAD 16u
-#define DATA_MAX          (KOS__LINK_MSG_MAX - ENVELOPE_OVERHEAD)
-#define REASON_MAX        120u /* a close frame holds 123 bytes of reason */
-/* Output waiting for a peer that does not read: past this the link stops
- * reading (so pings cannot make it queue pongs without end) until half of
- * it has gone; a peer that takes none of it for idle_ms ends the link. */
-#define OUTPUT_HIGH (2u * KOS__LINK_MSG_MAX)
-#define VWHY_MAX    160u                     /* what the frame checker says was wrong */
-#define IO_MAX      (4u * KOS__LINK_MSG_MAX) /* bytes read or written per wake-up */
-
-/* Work done from the loop, never inside the call that asks for it. */
-#define WORK_DONE   1u /* the link has ended: report closed() */
-#define WORK_CREDIT 2u /* send the Credit the user's consumed() calls earned */
-#define WORK_KICK   4u /* read input that is already buffered */
-
-struct qmsg {
-    struct qmsg *next;
-    size_t len;  /* data bytes: what it costs in credit */
-    size_t plen; /* the packed envelope */
-    uint8_t packed[];
-};
-
-struct chan {
-    uint64_t credit; /* data bytes we may still send */
-    struct qmsg *head, *tail;
-    size_t queued;     /* data bytes waiting for credit */
-    bool want_room;    /* a send was refused with BUSY */
-    uint64_t unacked;  /* bytes received and not credited back yet */
-    uint64_t consumed; /* ... of which the user has taken */
-};
-
-/* A stream (docs/link.md, "Streams"): its channel, how far its opening
- * and closing have come, and its flow. A slot is free (id 0) once this
- * end has both sent and received a Close for it, or once a refusal went
- * either way (a refusal is not answered). */
-enum stream_state {
-    SS_OPENING = 1, /* this end sent Open; waiting for the peer's answer */
-    SS_ASKED,       /* the peer sent Open; this end's answer is due */
-    SS_OPEN,        /* accepted both ways */
-};
-
-struct stream {
-    uint32_t id; /* the channel; 0: a free slot */
-    enum stream_state state;
-    bool close_sent, close_got;
-    bool close_pending; /* close once the queue has gone (or the answer came) */
-    uint32_t close_code;
-    char close_reason[REASON_MAX + 1];
-    uint32_t window; /* the peer's window for it (its Open's) */
-    struct chan ch;
-};
-
-struct kos__link {
-    struct event_base *base;
-    struct bufferevent *bev;
-    struct kos__link_cbs cbs;
-    enum kos__link_role role;
-    enum kos__link_state state;
-    uint32_t window, stream_window, upgrade_ms, ping_ms, idle_ms, close_ms;
-    size_t bound, stream_bound;
-    char agent[KOS__LINK_AGENT_MAX + 1], device_id[KOS__LINK_ID_LEN + 1];
-    char accept[29];            /* client: the Sec-WebSocket-Accept it expects */
-    wslay_event_context_ptr ws; /* NULL while the link is idle (ws_get) */
-    struct kos__link_frames frames;
-    uint16_t violation;  /* set by recv_cb: the frame checker's close code */
-    uint16_t close_code; /* the close frame to send once the queue is out */
-    char *vwhy;          /* during ws_read, where recv_cb says what was wrong */
-    const char *pending; /* server: answer the upgrade 202 with this reason */
-    bool in_recv, hello_got, throttled, ws_open;
-    unsigned work; /* WORK_* asked of work_ev */
-    struct event *timer, *ping_timer, *work_ev;
-    struct chan ch[KOS__LINK_CHANNELS];
-    struct stream *streams; /* KOS__LINK_STREAMS_MAX slots, made at the first stream */
-    uint32_t n_streams;
-    uint32_t peer_window;
-    char peer_agent[KOS__LINK_AGENT_MAX + 1], peer_id[KOS__LINK_ID_LEN + 1];
-    struct kos__link_end end;
-};
-
-static void end_link(struct kos__link *l, enum kos__link_end_kind kind, uint16_t code,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg);
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                        void *arg);
@@ -137,7 +39,7 @@ static void work(struct kos__link *l, unsigned what)
 }
 
 /* Stream ch's slot, or NULL. */
-static struct stream *stream_find(const struct kos__link *l, uint32_t ch)
+struct stream *kos__link_stream_find(const struct kos__link *l, uint32_t ch)
 {
     if (ch < KOS__LINK_STREAM_FIRST || !l->streams)
         return NULL;
@@ -148,7 +50,7 @@ static struct stream *stream_find(const struct kos__link *l, uint32_t ch)
 }
 
 /* A new slot for stream ch, or NULL when all are taken (or no memory). */
-static struct stream *stream_new(struct kos__link *l, uint32_t ch, enum stream_state state)
+struct stream *kos__link_stream_new(struct kos__link *l, uint32_t ch, enum stream_state state)
 {
     if (!l->streams && !(l->streams = calloc(KOS__LINK_STREAMS_MAX, sizeof(*l->streams))))
         return NULL;
@@ -175,7 +77,7 @@ static void chan_clear(struct chan *ch)
     memset(ch, 0, sizeof(*ch));
 }
 
-static void stream_free(struct kos__link *l, struct stream *st)
+void kos__link_stream_free(struct kos__link *l, struct stream *st)
 {
     assert(st->id && l->n_streams > 0);
     chan_clear(&st->ch);
@@ -185,13 +87,13 @@ static void stream_free(struct kos__link *l, struct stream *st)
 
 /* Channel c's flow: a fixed channel's (1..5) or a stream's; NULL for
  * another. */
-static struct chan *chan_of(struct kos__link *l, uint32_t c)
+struct chan *kos__link_chan(struct kos__link *l, uint32_t c)
 {
     struct stream *st;
 
     if (c >= 1 && c < KOS__LINK_CHANNELS)
         return &l->ch[c];
-    st = stream_find(l, c);
+    st = kos__link_stream_find(l, c);
     return st ? &st->ch : NULL;
 }
 
@@ -235,7 +137,7 @@ static void ws_release(struct kos__link *l)
 }
 
 /* Copies s into out as printable ASCII (others become '?'). */
-static void printable(char *out, size_t cap, const char *s, size_t n)
+void kos__link_printable(char *out, size_t cap, const char *s, size_t n)
 {
     size_t i;
 
@@ -249,7 +151,7 @@ static void ws_flush(struct kos__link *l)
     if (l->in_recv || l->state == KOS__LINK_CLOSED)
         return;
     if (l->ws && wslay_event_send(l->ws) != 0 && l->state < KOS__LINK_CLOSING)
-        end_link(l, KOS__LINK_END_IO, 0, "cannot write to the connection");
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "cannot write to the connection");
     /* The close frame goes after everything queued before it (wslay sends
      * control frames first, so it is queued only now). */
     if (l->ws && l->close_code && !wslay_event_get_close_sent(l->ws)) {
@@ -265,8 +167,8 @@ static void ws_flush(struct kos__link *l)
 }
 
 /* The one way a link ends: see the file's head. */
-static void end_link(struct kos__link *l, enum kos__link_end_kind kind, uint16_t code,
-                     const char *fmt, ...)
+void kos__link_terminate(struct kos__link *l, enum kos__link_end_kind kind, uint16_t code,
+                         const char *fmt, ...)
 {
     va_list ap;
 
@@ -355,18 +257,15 @@ static void send_hello(struct kos__link *l)
     env.body_case = KOS__LINK__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     if (!send_envelope(l, &env))
-        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
 }
-
-static void stream_send_close(struct kos__link *l, struct stream *st, uint32_t code,
-                              const char *reason);
 
 /* Sends what credit allows from channel c's queue (a stream's only once
  * both ends accepted it), then a stream's Close that waited for it. */
-static void pump(struct kos__link *l, uint32_t c)
+void kos__link_pump(struct kos__link *l, uint32_t c)
 {
-    struct stream *st = c >= KOS__LINK_STREAM_FIRST ? stream_find(l, c) : NULL;
-    struct chan *ch = chan_of(l, c);
+    struct stream *st = c >= KOS__LINK_STREAM_FIRST ? kos__link_stream_find(l, c) : NULL;
+    struct chan *ch = kos__link_chan(l, c);
 
     if (!ch || (c >= KOS__LINK_STREAM_FIRST && (st->state != SS_OPEN || st->close_sent)))
         return;
@@ -375,7 +274,7 @@ static void pump(struct kos__link *l, uint32_t c)
         struct wslay_event_msg m = {
             .opcode = WSLAY_BINARY_FRAME, .msg = q->packed, .msg_length = q->plen};
         if (!ws_get(l) || wslay_event_queue_msg(l->ws, &m) != 0) {
-            end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+            kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
             return;
         }
         ch->credit -= q->len;
@@ -386,7 +285,7 @@ static void pump(struct kos__link *l, uint32_t c)
         free(q);
     }
     if (st && st->close_pending && !ch->head && l->state == KOS__LINK_UP) {
-        stream_send_close(l, st, st->close_code, st->close_reason);
+        kos__link_stream_send_close(l, st, st->close_code, st->close_reason);
         return;
     }
     if (ch->want_room && ch->queued < (st ? l->stream_bound : l->bound) &&
@@ -400,8 +299,8 @@ static void pump(struct kos__link *l, uint32_t c)
 /* Sends a Close on stream st; frees its slot when that ends it (the
  * peer's Close came already, or this is a refusal, which is not
  * answered). */
-static void stream_send_close(struct kos__link *l, struct stream *st, uint32_t code,
-                              const char *reason)
+void kos__link_stream_send_close(struct kos__link *l, struct stream *st, uint32_t code,
+                                 const char *reason)
 {
     Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
     Kos__Link__Close cl = KOS__LINK__CLOSE__INIT;
@@ -415,14 +314,14 @@ static void stream_send_close(struct kos__link *l, struct stream *st, uint32_t c
     env.body_case = KOS__LINK__ENVELOPE__BODY_CLOSE;
     env.close = &cl;
     if (!send_envelope(l, &env)) {
-        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
         return;
     }
     st->close_sent = true;
     st->close_pending = false;
     chan_clear(&st->ch);
     if (refusal || st->close_got)
-        stream_free(l, st);
+        kos__link_stream_free(l, st);
 }
 
 /* Sends the Credit that consumed() earned, one envelope per channel. */
@@ -447,7 +346,7 @@ static void credit(struct kos__link *l)
         env.body_case = KOS__LINK__ENVELOPE__BODY_CREDIT;
         env.credit = &cr;
         if (!send_envelope(l, &env)) {
-            end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+            kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
             return;
         }
         ch->unacked -= ch->consumed;
@@ -455,293 +354,6 @@ static void credit(struct kos__link *l)
     }
     ws_flush(l);
 }
-
-static bool hex_id(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n > KOS__LINK_ID_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
-static void on_hello(struct kos__link *l, const Kos__Link__Envelope *env)
-{
-    const Kos__Link__Hello *h = env->hello;
-
-    if (env->channel != 0 || l->hello_got) {
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
-                 l->hello_got ? "a second Hello" : "a Hello on channel %u", (unsigned)env->channel);
-        return;
-    }
-    if (h->version != KOS__LINK_VERSION) {
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
-                 "Hello version %u (this end speaks %u)", (unsigned)h->version, KOS__LINK_VERSION);
-        return;
-    }
-    if (h->window < KOS__LINK_WINDOW_MIN || h->window > KOS__LINK_WINDOW_MAX) {
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
-                 "Hello window %u (4096 to 1048576)", (unsigned)h->window);
-        return;
-    }
-    if (l->role == KOS__LINK_CLIENT && h->device_id && !hex_id(h->device_id)) {
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
-                 "Hello device_id is not a hex SHA-256");
-        return;
-    }
-    l->hello_got = true;
-    l->peer_window = h->window;
-    if (h->agent)
-        printable(l->peer_agent, sizeof(l->peer_agent), h->agent, strlen(h->agent));
-    if (l->role == KOS__LINK_CLIENT && h->device_id)
-        snprintf(l->peer_id, sizeof(l->peer_id), "%s", h->device_id);
-    for (uint32_t c = 1; c < KOS__LINK_CHANNELS; c++)
-        l->ch[c].credit = h->window;
-    l->state = KOS__LINK_UP;
-    if (l->cbs.up)
-        l->cbs.up(l->cbs.arg, l);
-    for (uint32_t c = 1; c < KOS__LINK_CHANNELS && l->state == KOS__LINK_UP; c++)
-        pump(l, c);
-}
-
-static const char *body_name(Kos__Link__Envelope__BodyCase b)
-{
-    switch (b) {
-    case KOS__LINK__ENVELOPE__BODY_HELLO:
-        return "Hello";
-    case KOS__LINK__ENVELOPE__BODY_CREDIT:
-        return "Credit";
-    case KOS__LINK__ENVELOPE__BODY_DATA:
-        return "data";
-    case KOS__LINK__ENVELOPE__BODY_OPEN:
-        return "Open";
-    case KOS__LINK__ENVELOPE__BODY_CLOSE:
-        return "Close";
-    default:
-        return "an unknown body";
-    }
-}
-
-/* True if s (NUL-terminated, from a checked protobuf string) is 1..max
- * printable ASCII bytes (0..max when empty_ok). */
-static bool printable_text(const char *s, size_t max, bool empty_ok)
-{
-    size_t n = s ? strlen(s) : 0;
-
-    if (n > max || (!n && !empty_ok))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < 0x20 || s[i] >= 0x7f)
-            return false;
-    return true;
-}
-
-/* A refusal of an Open that gets no slot (too many streams, or no taker):
- * a Close that the opener does not answer. */
-static void refuse_unslotted(struct kos__link *l, uint32_t c, uint32_t code, const char *reason)
-{
-    struct stream tmp = {.id = c, .state = SS_ASKED};
-
-    l->n_streams++; /* stream_send_close frees the slot it thinks it has */
-    stream_send_close(l, &tmp, code, reason);
-    if (tmp.id) /* it failed before it freed (and ended the link) */
-        l->n_streams--;
-}
-
-/* An Open: the peer asks for a stream, or answers (accepts) this end's. */
-static void on_open(struct kos__link *l, const Kos__Link__Envelope *env)
-{
-    const Kos__Link__Open *o = env->open;
-    uint32_t c = env->channel;
-    struct stream *st;
-
-    if (c < KOS__LINK_STREAM_FIRST || c > KOS__LINK_STREAM_LAST) {
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
-                 "Open on channel %u (streams are channels 16 to 65535)", (unsigned)c);
-        return;
-    }
-    if (o->window < KOS__LINK_WINDOW_MIN || o->window > KOS__LINK_WINDOW_MAX) {
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
-                 "Open on channel %u with window %u (4096 to 1048576)", (unsigned)c,
-                 (unsigned)o->window);
-        return;
-    }
-    st = stream_find(l, c);
-    if (st) {
-        if (st->state != SS_OPENING) {
-            end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
-                     "Open on channel %u, which is in use", (unsigned)c);
-            return;
-        }
-        /* The answer to this end's Open: accepted. */
-        st->state = SS_OPEN;
-        st->window = o->window;
-        st->ch.credit = o->window;
-        if (st->close_pending && !st->ch.head) {
-            stream_send_close(l, st, st->close_code, st->close_reason);
-            return;
-        }
-        if (l->cbs.stream_opened)
-            l->cbs.stream_opened(l->cbs.arg, l, c);
-        pump(l, c);
-        return;
-    }
-    if (!printable_text(o->destination, KOS__LINK_DEST_MAX, false) ||
-        !printable_text(o->app, KOS__LINK_APP_MAX, true)) {
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
-                 "Open on channel %u with a bad destination or app (printable, at most %u and "
-                 "%u bytes)",
-                 (unsigned)c, KOS__LINK_DEST_MAX, KOS__LINK_APP_MAX);
-        return;
-    }
-    if (!l->cbs.stream_open) {
-        refuse_unslotted(l, c, KOS_STATUS_UNSUPPORTED, "this end opens no streams");
-        return;
-    }
-    if (l->n_streams >= KOS__LINK_STREAMS_MAX || !(st = stream_new(l, c, SS_ASKED))) {
-        char why[64];
-        snprintf(why, sizeof(why), "too many streams (at most %u at once)", KOS__LINK_STREAMS_MAX);
-        refuse_unslotted(l, c, KOS_STATUS_BUSY, why);
-        return;
-    }
-    st->window = o->window;
-    l->cbs.stream_open(l->cbs.arg, l, c, o->destination, o->app ? o->app : "");
-}
-
-/* A Close on a stream: the peer ends it, refuses it, or answers this end's
- * Close. Each end answers a Close it did not ask for, except a refusal. */
-static void on_stream_close(struct kos__link *l, const Kos__Link__Envelope *env)
-{
-    uint32_t c = env->channel;
-    struct stream *st = stream_find(l, c);
-    char reason[REASON_MAX + 1] = "";
-    bool refused, told;
-
-    if (!st) {
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
-                 "Close on channel %u, which is not open", (unsigned)c);
-        return;
-    }
-    if (st->close_got) {
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
-                 "a second Close on channel %u", (unsigned)c);
-        return;
-    }
-    st->close_got = true;
-    if (st->close_sent) {
-        stream_free(l, st);
-        return;
-    }
-    if (env->close->reason)
-        printable(reason, sizeof(reason), env->close->reason, strlen(env->close->reason));
-    refused = st->state == SS_OPENING;
-    told = !st->close_pending; /* a stream this end closed hears no more of it */
-    if (refused) {
-        stream_free(l, st); /* a refusal is not answered */
-    } else {
-        stream_send_close(l, st, 0, "");
-        if (l->state >= KOS__LINK_CLOSING)
-            return;
-    }
-    if (told && l->cbs.stream_closed)
-        l->cbs.stream_closed(l->cbs.arg, l, c, env->close->code, reason);
-}
-
-static void on_envelope(struct kos__link *l, const uint8_t *p, size_t n)
-{
-    Kos__Link__Envelope *env = kos__link__envelope__unpack(NULL, n, p);
-    uint32_t c;
-
-    if (!env) {
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL, "a malformed envelope");
-        return;
-    }
-    c = env->channel;
-    if (env->body_case == KOS__LINK__ENVELOPE__BODY_HELLO) {
-        on_hello(l, env);
-        goto out;
-    }
-    if (!l->hello_got) {
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL, "%s before Hello",
-                 body_name(env->body_case));
-        goto out;
-    }
-    switch (env->body_case) {
-    case KOS__LINK__ENVELOPE__BODY_CREDIT: {
-        struct stream *sm = stream_find(l, c);
-        struct chan *ch = chan_of(l, c);
-
-        if (!ch || (sm && sm->state != SS_OPEN)) {
-            end_link(l, KOS__LINK_END_VIOLATION,
-                     c == 0 ? KOS__LINK_CLOSE_PROTOCOL : KOS__LINK_CLOSE_DATA,
-                     "Credit on channel %u, which is not open", (unsigned)c);
-            break;
-        }
-        ch->credit = env->credit->bytes > UINT64_MAX - ch->credit ? UINT64_MAX
-                                                                  : ch->credit + env->credit->bytes;
-        pump(l, c);
-        break;
-    }
-    case KOS__LINK__ENVELOPE__BODY_DATA: {
-        size_t len = env->data.len;
-        struct stream *sm = stream_find(l, c);
-        struct chan *ch = chan_of(l, c);
-        kos_status_t st;
-
-        if (!ch || (sm && sm->state != SS_OPEN)) {
-            end_link(l, KOS__LINK_END_VIOLATION,
-                     c == 0 ? KOS__LINK_CLOSE_PROTOCOL : KOS__LINK_CLOSE_DATA,
-                     c == 0 ? "data on channel 0" : "data on channel %u, which is not open",
-                     (unsigned)c);
-            break;
-        }
-        if (sm && (sm->close_sent || sm->close_pending))
-            break; /* this end closed it: what crossed its Close is dropped */
-        uint32_t win = sm ? l->stream_window : l->window;
-        if (len > win - ch->unacked) {
-            end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_POLICY,
-                     "%zu bytes of data on channel %u beyond the credit given (%llu left)", len,
-                     (unsigned)c, (unsigned long long)(win - ch->unacked));
-            break;
-        }
-        ch->unacked += len;
-        st = l->cbs.data ? l->cbs.data(l->cbs.arg, l, c, env->data.data, len)
-                         : KOS_STATUS_UNSUPPORTED;
-        if (st && l->state < KOS__LINK_CLOSING)
-            end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
-                     "data on channel %u, which this end does not take", (unsigned)c);
-        break;
-    }
-    case KOS__LINK__ENVELOPE__BODY_CLOSE:
-        if (c != 0) {
-            on_stream_close(l, env);
-            break;
-        }
-        {
-            char reason[REASON_MAX + 1] = "";
-            if (env->close->reason)
-                printable(reason, sizeof(reason), env->close->reason, strlen(env->close->reason));
-            end_link(l, KOS__LINK_END_PEER, KOS__LINK_CLOSE_NORMAL,
-                     "the peer closed the link (code %u%s%s)", (unsigned)env->close->code,
-                     reason[0] ? ": " : "", reason);
-        }
-        break;
-    case KOS__LINK__ENVELOPE__BODY_OPEN:
-        on_open(l, env);
-        break;
-    default:
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
-                 "an envelope with no known body");
-        break;
-    }
-out:
-    kos__link__envelope__free_unpacked(env, NULL);
-}
-
-/* ---- wslay's callbacks ---- */
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg)
 {
@@ -824,13 +436,15 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     if (l->state >= KOS__LINK_CLOSING)
         return;
     if (m->opcode == WSLAY_BINARY_FRAME) {
-        on_envelope(l, m->msg, m->msg_length);
+        kos__link_on_envelope(l, m->msg, m->msg_length);
     } else if (m->opcode == WSLAY_CONNECTION_CLOSE) {
         char reason[REASON_MAX + 1] = "";
         if (m->msg_length > 2)
-            printable(reason, sizeof(reason), (const char *)m->msg + 2, m->msg_length - 2);
-        end_link(l, KOS__LINK_END_PEER, m->status_code, "the peer closed the WebSocket (%u%s%s)",
-                 (unsigned)m->status_code, reason[0] ? ": " : "", reason);
+            kos__link_printable(reason, sizeof(reason), (const char *)m->msg + 2,
+                                m->msg_length - 2);
+        kos__link_terminate(l, KOS__LINK_END_PEER, m->status_code,
+                            "the peer closed the WebSocket (%u%s%s)", (unsigned)m->status_code,
+                            reason[0] ? ": " : "", reason);
     }
 }
 
@@ -847,7 +461,7 @@ static void ws_read(struct kos__link *l)
         return;
     }
     if (!ws_get(l)) {
-        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
         return;
     }
     l->vwhy = vwhy;
@@ -856,10 +470,10 @@ static void ws_read(struct kos__link *l)
     l->in_recv = false;
     l->vwhy = NULL;
     if (l->violation && l->state < KOS__LINK_CLOSING)
-        end_link(l, KOS__LINK_END_VIOLATION, l->violation, "%s", vwhy);
+        kos__link_terminate(l, KOS__LINK_END_VIOLATION, l->violation, "%s", vwhy);
     else if (r != 0 && l->state < KOS__LINK_CLOSING)
-        end_link(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
-                 "a frame the WebSocket layer refused");
+        kos__link_terminate(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                            "a frame the WebSocket layer refused");
     ws_flush(l);
 }
 
@@ -868,7 +482,7 @@ static void open_ws(struct kos__link *l)
     struct timeval idle = {l->idle_ms / 1000, (l->idle_ms % 1000) * 1000};
 
     if (!ws_get(l)) {
-        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
         return;
     }
     l->ws_open = true;
@@ -891,7 +505,7 @@ static void http_answer(struct kos__link *l, int status, const char *why)
                         "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Length: 0\r\n%s\r\n",
                         status, text, status == 400 ? "Sec-WebSocket-Version: 13\r\n" : "");
     l->end.http_status = status;
-    end_link(l, KOS__LINK_END_UPGRADE, 0, "upgrade refused with %d: %s", status, why);
+    kos__link_terminate(l, KOS__LINK_END_UPGRADE, 0, "upgrade refused with %d: %s", status, why);
 }
 
 static void upgrade(struct kos__link *l)
@@ -908,7 +522,7 @@ static void upgrade(struct kos__link *l)
         if (l->role == KOS__LINK_SERVER)
             http_answer(l, 400, "a request over 8 KiB");
         else
-            end_link(l, KOS__LINK_END_UPGRADE, 0, "an upgrade response over 8 KiB");
+            kos__link_terminate(l, KOS__LINK_END_UPGRADE, 0, "an upgrade response over 8 KiB");
         return;
     }
     len = (size_t)end.pos + 4;
@@ -916,12 +530,12 @@ static void upgrade(struct kos__link *l)
         if (l->role == KOS__LINK_SERVER)
             http_answer(l, 400, "a request over 8 KiB");
         else
-            end_link(l, KOS__LINK_END_UPGRADE, 0, "an upgrade response over 8 KiB");
+            kos__link_terminate(l, KOS__LINK_END_UPGRADE, 0, "an upgrade response over 8 KiB");
         return;
     }
     hdr = malloc(len);
     if (!hdr) {
-        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
         return;
     }
     evbuffer_remove(in, hdr, len);
@@ -938,7 +552,7 @@ static void upgrade(struct kos__link *l)
                                 "Content-Length: 0\r\nKos-Reason: %s\r\n\r\n",
                                 l->pending);
             l->end.http_status = 202;
-            end_link(l, KOS__LINK_END_UPGRADE, 0, "answered 202: %s", l->pending);
+            kos__link_terminate(l, KOS__LINK_END_UPGRADE, 0, "answered 202: %s", l->pending);
             return;
         }
         kos__link_accept_key(key, l->accept);
@@ -952,8 +566,8 @@ static void upgrade(struct kos__link *l)
         free(hdr);
         if (status != 101) {
             l->end.http_status = status;
-            end_link(l, status == 403 ? KOS__LINK_END_REFUSED : KOS__LINK_END_UPGRADE, 0, "%s",
-                     why);
+            kos__link_terminate(l, status == 403 ? KOS__LINK_END_REFUSED : KOS__LINK_END_UPGRADE, 0,
+                                "%s", why);
             return;
         }
     }
@@ -1021,19 +635,19 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
     l->end.ssl_err = e;
     if (what & BEV_EVENT_TIMEOUT)
-        end_link(l, KOS__LINK_END_TIMEOUT, 0,
-                 (what & BEV_EVENT_WRITING) ? "the peer took nothing for %u s"
-                                            : "nothing received for %u s",
-                 (unsigned)(l->idle_ms / 1000));
+        kos__link_terminate(l, KOS__LINK_END_TIMEOUT, 0,
+                            (what & BEV_EVENT_WRITING) ? "the peer took nothing for %u s"
+                                                       : "nothing received for %u s",
+                            (unsigned)(l->idle_ms / 1000));
     else if (e) {
         char buf[128];
         ERR_error_string_n(e, buf, sizeof(buf));
-        end_link(l, KOS__LINK_END_IO, 0, "TLS: %s", buf);
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "TLS: %s", buf);
     } else if (what & BEV_EVENT_EOF)
-        end_link(l, KOS__LINK_END_IO, 0, "the connection was closed");
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "the connection was closed");
     else
-        end_link(l, KOS__LINK_END_IO, 0, "the connection failed: %s",
-                 err ? evutil_socket_error_to_string(err) : "unknown error");
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "the connection failed: %s",
+                            err ? evutil_socket_error_to_string(err) : "unknown error");
     while (bufferevent_get_openssl_error(bev))
         ;
 }
@@ -1049,9 +663,9 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         done(l); /* may free l */
         return;
     }
-    end_link(l, KOS__LINK_END_TIMEOUT, 0, "no upgrade %s within %u s",
-             l->role == KOS__LINK_SERVER ? "request" : "response",
-             (unsigned)(l->upgrade_ms / 1000));
+    kos__link_terminate(l, KOS__LINK_END_TIMEOUT, 0, "no upgrade %s within %u s",
+                        l->role == KOS__LINK_SERVER ? "request" : "response",
+                        (unsigned)(l->upgrade_ms / 1000));
 }
 
 static void ping_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -1064,7 +678,7 @@ static void ping_timer_cb(evutil_socket_t fd, short what, void *arg)
     if (l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP)
         return;
     if (!ws_get(l)) {
-        end_link(l, KOS__LINK_END_IO, 0, "out of memory");
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
         return;
     }
     (void)wslay_event_queue_msg(l->ws, &m);
@@ -1188,7 +802,7 @@ kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size
     if (l->state != KOS__LINK_UP)
         return KOS_STATUS_UNAVAILABLE;
     if (c >= KOS__LINK_STREAM_FIRST) {
-        struct stream *st = stream_find(l, c);
+        struct stream *st = kos__link_stream_find(l, c);
         if (!st || st->close_sent || st->close_pending || st->close_got)
             return KOS_STATUS_CLOSED;
         if (st->state != SS_OPEN)
@@ -1198,7 +812,7 @@ kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size
     } else if (n > DATA_MAX || n > l->peer_window) {
         return KOS_STATUS_TOO_LARGE;
     }
-    ch = chan_of(l, c);
+    ch = kos__link_chan(l, c);
     if (ch->queued && ch->queued + n > (c >= KOS__LINK_STREAM_FIRST ? l->stream_bound : l->bound)) {
         ch->want_room = true;
         return KOS_STATUS_BUSY;
@@ -1221,7 +835,7 @@ kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size
         ch->head = q;
     ch->tail = q;
     ch->queued += n;
-    pump(l, c);
+    kos__link_pump(l, c);
     ws_flush(l);
     return KOS_STATUS_OK;
 }
@@ -1230,7 +844,7 @@ void kos__link_consumed(struct kos__link *l, uint32_t c, size_t n)
 {
     struct chan *ch;
 
-    if (!l || !(ch = chan_of(l, c)))
+    if (!l || !(ch = kos__link_chan(l, c)))
         return;
     if (n > ch->unacked - ch->consumed)
         n = (size_t)(ch->unacked - ch->consumed);
@@ -1255,8 +869,8 @@ void kos__link_close(struct kos__link *l, uint32_t code, const char *reason)
         env.close = &cl;
         (void)send_envelope(l, &env);
     }
-    end_link(l, KOS__LINK_END_LOCAL, l->ws_open ? KOS__LINK_CLOSE_NORMAL : 0, "%s",
-             reason && *reason ? reason : "closed by this end");
+    kos__link_terminate(l, KOS__LINK_END_LOCAL, l->ws_open ? KOS__LINK_CLOSE_NORMAL : 0, "%s",
+                        reason && *reason ? reason : "closed by this end");
 }
 
 enum kos__link_state kos__link_state(const struct kos__link *l)
@@ -1266,14 +880,14 @@ enum kos__link_state kos__link_state(const struct kos__link *l)
 
 size_t kos__link_queued(const struct kos__link *l, uint32_t c)
 {
-    const struct chan *ch = chan_of((struct kos__link *)l, c);
+    const struct chan *ch = kos__link_chan((struct kos__link *)l, c);
 
     return ch ? ch->queued : 0;
 }
 
 uint64_t kos__link_credit(const struct kos__link *l, uint32_t c)
 {
-    const struct chan *ch = chan_of((struct kos__link *)l, c);
+    const struct chan *ch = kos__link_chan((struct kos__link *)l, c);
 
     return ch ? ch->credit : 0;
 }
@@ -1286,16 +900,16 @@ kos_status_t kos__link_stream_open(struct kos__link *l, uint32_t c, const char *
     struct stream *st;
 
     if (!l || c < KOS__LINK_STREAM_FIRST || c > KOS__LINK_STREAM_LAST ||
-        !printable_text(destination, KOS__LINK_DEST_MAX, false) ||
-        !printable_text(app, KOS__LINK_APP_MAX, true))
+        !kos__link_printable_text(destination, KOS__LINK_DEST_MAX, false) ||
+        !kos__link_printable_text(app, KOS__LINK_APP_MAX, true))
         return KOS_STATUS_INVALID_ARGUMENT;
     if (l->state != KOS__LINK_UP)
         return KOS_STATUS_UNAVAILABLE;
-    if (stream_find(l, c))
+    if (kos__link_stream_find(l, c))
         return KOS_STATUS_ALREADY_EXISTS;
     if (l->n_streams >= KOS__LINK_STREAMS_MAX)
         return KOS_STATUS_BUSY;
-    if (!(st = stream_new(l, c, SS_OPENING)))
+    if (!(st = kos__link_stream_new(l, c, SS_OPENING)))
         return KOS_STATUS_NO_MEMORY;
     o.destination = (char *)destination;
     o.app = (char *)(app ? app : "");
@@ -1304,7 +918,7 @@ kos_status_t kos__link_stream_open(struct kos__link *l, uint32_t c, const char *
     env.body_case = KOS__LINK__ENVELOPE__BODY_OPEN;
     env.open = &o;
     if (!send_envelope(l, &env)) {
-        stream_free(l, st);
+        kos__link_stream_free(l, st);
         return KOS_STATUS_NO_MEMORY;
     }
     ws_flush(l);
@@ -1315,7 +929,7 @@ kos_status_t kos__link_stream_accept(struct kos__link *l, uint32_t c)
 {
     Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
     Kos__Link__Open o = KOS__LINK__OPEN__INIT;
-    struct stream *st = l ? stream_find(l, c) : NULL;
+    struct stream *st = l ? kos__link_stream_find(l, c) : NULL;
 
     if (!st || st->state != SS_ASKED)
         return KOS_STATUS_INVALID_ARGUMENT;
@@ -1335,7 +949,7 @@ kos_status_t kos__link_stream_accept(struct kos__link *l, uint32_t c)
 
 void kos__link_stream_close(struct kos__link *l, uint32_t c, uint32_t code, const char *reason)
 {
-    struct stream *st = l ? stream_find(l, c) : NULL;
+    struct stream *st = l ? kos__link_stream_find(l, c) : NULL;
 
     if (!st || st->close_sent || st->close_pending || l->state != KOS__LINK_UP)
         return;
@@ -1348,7 +962,7 @@ void kos__link_stream_close(struct kos__link *l, uint32_t c, uint32_t code, cons
         snprintf(st->close_reason, sizeof(st->close_reason), "%s", reason ? reason : "");
         return;
     }
-    stream_send_close(l, st, code, reason);
+    kos__link_stream_send_close(l, st, code, reason);
     ws_flush(l);
 }
 
