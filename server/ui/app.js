@@ -760,19 +760,18 @@ function showDevicePage(id) {
   text($('device-id'), id);
   // The device as it is now and the records since the last one taken: now,
   // and again on each (re)connection of the stream.
-  // A device event that comes while the device is asked for may be newer
-  // than the answer: then the answer is not shown, and it is asked again.
+  // The event stream is the device's history in order; an answer to "the
+  // device, please" may have been made before an event that came while it
+  // was on its way. So when an event came meanwhile, the newest event is
+  // shown rather than the answer: anything after it comes as an event too.
   let events = 0;
+  let lastEvent = null;
   const load = async () => {
     try {
       const before = events;
       const d = await api('GET', '/api/devices/' + id);
       if (my !== shown) return;
-      if (events !== before) {
-        load();
-        return;
-      }
-      showDevice(d);
+      showDevice(events !== before && lastEvent ? lastEvent : d);
       loaded(null);
     } catch (e) {
       if (my === shown) loaded(e);
@@ -785,6 +784,7 @@ function showDevicePage(id) {
     device: (d) => {
       if (d.id !== id) return;
       events++;
+      lastEvent = d;
       if (current) showDevice(d);
     },
     log: (b) => {
