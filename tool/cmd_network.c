@@ -155,8 +155,9 @@ static bool write_ip_forward(int v)
 }
 
 /* The names of the KOS tables present (space-separated, in *list), and
- * whether table `mine` is among them; -1 when nft cannot list them. */
-static int kos_tables(const char *mine, char *list, size_t cap)
+ * whether table `mine` is among them; -1, said for command `cmd`, when nft
+ * cannot list them. */
+static int kos_tables(const char *cmd, const char *mine, char *list, size_t cap)
 {
     static const char *const argv[] = {"nft", "list", "tables", "inet", NULL};
     char *out, *save = NULL;
@@ -165,6 +166,10 @@ static int kos_tables(const char *mine, char *list, size_t cap)
     list[0] = '\0';
     if (rc != 0) {
         free(out);
+        fprintf(stderr,
+                "kos-tool %s: cannot list nftables tables: is nft installed (Debian's "
+                "nftables)?\n",
+                cmd);
         return -1;
     }
     for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -282,14 +287,9 @@ int kos__tool_network_enable_forwarding(int argc, char **argv)
         }
     }
     snprintf(table, sizeof(table), TABLE_PREFIX "%s", tap);
-    had = kos_tables(table, list, sizeof(list));
-    if (had < 0) {
-        fprintf(stderr,
-                "kos-tool %s: cannot list nftables tables: is nft installed (Debian's "
-                "nftables)?\n",
-                cmd);
+    had = kos_tables(cmd, table, list, sizeof(list));
+    if (had < 0)
         return 1;
-    }
     /* What ip_forward was before KOS: kept from the first KOS table. */
     fwd = read_ip_forward();
     if (fwd < 0) {
@@ -352,14 +352,9 @@ int kos__tool_network_disable_forwarding(int argc, char **argv)
     if (!need_root(cmd))
         return 1;
     snprintf(table, sizeof(table), TABLE_PREFIX "%s", tap);
-    had = kos_tables(table, list, sizeof(list));
-    if (had < 0) {
-        fprintf(stderr,
-                "kos-tool %s: cannot list nftables tables: is nft installed (Debian's "
-                "nftables)?\n",
-                cmd);
+    had = kos_tables(cmd, table, list, sizeof(list));
+    if (had < 0)
         return 1;
-    }
     if (!had) {
         fprintf(stderr, "kos-tool %s: forwarding is not on for %s (no nftables table inet %s)\n",
                 cmd, tap, table);
