@@ -21,25 +21,43 @@ void kos__budget_note(char *buf, size_t len, unsigned long quiet, const char *ap
         buf[0] = '\0';
 }
 
-/* Logs the line fmt/ap at level, after `quiet` lines about app were left
- * out. */
-static void log_line(enum kos_log_level level, unsigned long quiet, const char *app,
+/* Logs the line fmt/ap at level, after `quiet` lines about `about` were
+ * left out. */
+static void log_line(enum kos_log_level level, unsigned long quiet, const char *about,
                      const char *fmt, va_list ap)
 {
-    char text[LINE_MAX_TEXT], note[KOS__BUDGET_NAME_MAX + 64];
+    char text[LINE_MAX_TEXT];
 
     vsnprintf(text, sizeof(text), fmt, ap);
-    kos__budget_note(note, sizeof(note), quiet, app);
-    kos_log(level, "%s%s", text, note);
+    if (quiet)
+        kos_log(level, "%s (and %lu more lines about %s not logged)", text, quiet, about);
+    else
+        kos_log(level, "%s", text);
+}
+
+/* "app 'APP'", what a line about an app is about. */
+static void about_app(char *buf, size_t len, const char *app)
+{
+    snprintf(buf, len, "app '%s'", app ? app : "?");
+}
+
+void kos__budget_vlog_about(struct kos__budget *b, unsigned burst, unsigned every_ms,
+                            uint64_t now_ms, const char *about, enum kos_log_level level,
+                            const char *fmt, va_list ap)
+{
+    unsigned long quiet;
+
+    if (kos__budget_take(b, burst, every_ms, now_ms, &quiet))
+        log_line(level, quiet, about, fmt, ap);
 }
 
 void kos__budget_vlog(struct kos__budget *b, unsigned burst, unsigned every_ms, const char *app,
                       enum kos_log_level level, const char *fmt, va_list ap)
 {
-    unsigned long quiet;
+    char about[KOS__BUDGET_NAME_MAX + 8];
 
-    if (kos__budget_take(b, burst, every_ms, kos__now_ns() / 1000000u, &quiet))
-        log_line(level, quiet, app, fmt, ap);
+    about_app(about, sizeof(about), app);
+    kos__budget_vlog_about(b, burst, every_ms, kos__now_ns() / 1000000u, about, level, fmt, ap);
 }
 
 void kos__budget_log(struct kos__budget *b, unsigned burst, unsigned every_ms, const char *app,
@@ -85,12 +103,14 @@ bool kos__app_budgets_take(struct kos__app_budgets *t, const char *app, uint64_t
 void kos__app_log(struct kos__app_budgets *t, const char *app, enum kos_log_level level,
                   const char *fmt, ...)
 {
+    char about[KOS__BUDGET_NAME_MAX + 8];
     unsigned long quiet;
     va_list ap;
 
     if (!kos__app_budgets_take(t, app, kos__now_ns() / 1000000u, &quiet))
         return;
+    about_app(about, sizeof(about), app);
     va_start(ap, fmt);
-    log_line(level, quiet, app, fmt, ap);
+    log_line(level, quiet, about, fmt, ap);
     va_end(ap);
 }

@@ -68,6 +68,11 @@ void kos__budget_log(struct kos__budget *b, unsigned burst, unsigned every_ms, c
     __attribute__((format(printf, 6, 7)));
 void kos__budget_vlog(struct kos__budget *b, unsigned burst, unsigned every_ms, const char *app,
                       enum kos_log_level level, const char *fmt, va_list ap);
+/* The same at time now_ms, about anything: the note says
+ * " (and N more lines about ABOUT not logged)". */
+void kos__budget_vlog_about(struct kos__budget *b, unsigned burst, unsigned every_ms,
+                            uint64_t now_ms, const char *about, enum kos_log_level level,
+                            const char *fmt, va_list ap);
 
 /* ---- a budget per app, for a component that keeps no table of apps ---- */
 

@@ -33,20 +33,13 @@ static void note(struct admin_debug *d, uint64_t now_ms, enum kos_log_level leve
 static void note(struct admin_debug *d, uint64_t now_ms, enum kos_log_level level, const char *fmt,
                  ...)
 {
-    unsigned long quiet;
-    char text[512];
     va_list ap;
 
-    if (!kos__budget_take(&d->log, d->enabled ? LOG_BURST : 1,
-                          d->enabled ? LOG_EVERY_MS : OFF_EVERY_MS, now_ms, &quiet))
-        return;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    kos__budget_vlog_about(&d->log, d->enabled ? LOG_BURST : 1,
+                           d->enabled ? LOG_EVERY_MS : OFF_EVERY_MS, now_ms, "debugging", level,
+                           fmt, ap);
     va_end(ap);
-    if (quiet)
-        kos_log(level, "%s (and %lu more lines about debugging not logged)", text, quiet);
-    else
-        kos_log(level, "%s", text);
 }
 
 /* Queues one packed DebugUp; false (counted) if the queue is full. */

@@ -350,21 +350,13 @@ static void note(struct admin_shell *sh, uint64_t now_ms, enum kos_log_level lev
 static void note(struct admin_shell *sh, uint64_t now_ms, enum kos_log_level level, const char *fmt,
                  ...)
 {
-    unsigned long quiet;
-    char text[512];
     va_list ap;
 
-    if (!kos__budget_take(&sh->log, sh->enabled ? ADMIN_SHELL_LOG_BURST : 1,
-                          sh->enabled ? ADMIN_SHELL_LOG_EVERY_MS : ADMIN_SHELL_OFF_EVERY_MS, now_ms,
-                          &quiet))
-        return;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    kos__budget_vlog_about(&sh->log, sh->enabled ? ADMIN_SHELL_LOG_BURST : 1,
+                           sh->enabled ? ADMIN_SHELL_LOG_EVERY_MS : ADMIN_SHELL_OFF_EVERY_MS,
+                           now_ms, "the shell", level, fmt, ap);
     va_end(ap);
-    if (quiet)
-        kos_log(level, "%s (and %lu more lines about the shell not logged)", text, quiet);
-    else
-        kos_log(level, "%s", text);
 }
 
 /* ---- the commands ---- */
