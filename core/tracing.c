@@ -36,6 +36,18 @@ static void trace_servers_update(struct core *c)
     }
 }
 
+/* Message server s's bit in p->trace_wait: its place among p's servers
+ * (kos__core_servers_of()), or 0 if p does not use it. */
+static uint32_t server_bit(const struct core *c, const struct proc *p, uint32_t s)
+{
+    uint32_t list[KOS__BOOT_MAX_DIRS], n = kos__core_servers_of(c, p, list);
+
+    for (uint32_t k = 0; k < n; k++)
+        if (list[k] == s)
+            return 1u << k;
+    return 0;
+}
+
 /* Tells message server s whether to record the directory events about app
  * p (KOS__CTL_TRACE). A server that is not running learns it with p's
  * grants when it starts again (kos__core_send_grants). When on, p's ring
@@ -44,13 +56,10 @@ static void trace_servers_update(struct core *c)
 void kos__core_trace_tell(struct core *c, struct proc *p, uint32_t s, bool on)
 {
     struct proc *srv = &c->procs[s];
-    uint32_t list[KOS__BOOT_MAX_DIRS], n = kos__core_servers_of(c, p, list), k = 0;
     uint8_t body[12];
 
     if (srv->state != P_RUNNING || srv->ctl < 0)
         return;
-    while (k < n && list[k] != s)
-        k++;
     kos__put_le32(body, p->idx);
     kos__put_le32(body + 4, on ? 1u : 0u);
     kos__put_le32(body + 8, p->trace_seq);
@@ -64,8 +73,8 @@ void kos__core_trace_tell(struct core *c, struct proc *p, uint32_t s, bool on)
             srv->name, p->name);
         return;
     }
-    if (on && k < n)
-        p->trace_wait |= 1u << k;
+    if (on)
+        p->trace_wait |= server_bit(c, p, s);
 }
 
 /* Message server srv answers a KOS__CTL_TRACE on (its body is in
@@ -75,7 +84,7 @@ void kos__core_trace_tell(struct core *c, struct proc *p, uint32_t s, bool on)
  * nothing. Returns false if the message is malformed. */
 bool kos__core_trace_done(struct core *c, struct proc *srv, size_t len)
 {
-    uint32_t list[KOS__BOOT_MAX_DIRS], n, k = 0, idx, seq;
+    uint32_t bit, idx, seq;
 
     if (len != 8)
         return false;
@@ -86,12 +95,10 @@ bool kos__core_trace_done(struct core *c, struct proc *srv, size_t len)
     struct proc *p = &c->procs[idx];
     if (is_server(p) || seq != p->trace_seq || !p->trace_wait)
         return true;
-    n = kos__core_servers_of(c, p, list);
-    while (k < n && list[k] != srv->idx)
-        k++;
-    if (k == n)
+    bit = server_bit(c, p, srv->idx);
+    if (!bit)
         return true;
-    p->trace_wait &= ~(1u << k);
+    p->trace_wait &= ~bit;
     if (!p->trace_wait && p->traced) {
         if (p->trace)
             atomic_store_explicit(&p->trace->on, true, memory_order_relaxed);
