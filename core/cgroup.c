@@ -12,21 +12,18 @@
 #include "core_int.h"
 #include "file_int.h"
 
-/* Reads file `name` of dirfd (at most cap - 1 bytes, NUL-terminated).
- * Returns 0 or an errno. */
-static int cg_read(int dirfd, const char *name, char *buf, size_t cap)
+/* The count of OOM kills memory.events of cgroup folder fd says, or
+ * UINT64_MAX when it cannot be read. */
+static uint64_t oom_kills(int fd)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
+    char events[512];
+    const char *at;
+    size_t len;
 
-    if (fd < 0)
-        return errno;
-    n = read(fd, buf, cap - 1);
-    close(fd);
-    if (n < 0)
-        return errno;
-    buf[n] = '\0';
-    return 0;
+    if (kos__file_read_small(fd, "memory.events", events, sizeof(events), &len) != 0 ||
+        (at = strstr(events, "oom_kill ")) == NULL)
+        return UINT64_MAX;
+    return strtoull(at + 9, NULL, 10);
 }
 
 /* Whether the space-separated list `list` holds `word`. */
@@ -50,7 +47,10 @@ int kos__core_cgroup_init(struct core *c, const char *dir, char *why, size_t why
         snprintf(why, whylen, "%s: %s", dir, strerror(errno));
         return -1;
     }
-    if ((err = cg_read(c->cgroup_fd, "cgroup.controllers", ctl, sizeof(ctl))) != 0 ||
+    size_t len;
+
+    if ((err = kos__file_read_small(c->cgroup_fd, "cgroup.controllers", ctl, sizeof(ctl), &len)) !=
+            0 ||
         !has_word(ctl, "memory") || !has_word(ctl, "pids")) {
         snprintf(why, whylen, "%s offers no memory and pids controllers (%s)", dir,
                  err ? strerror(err) : "cgroup.controllers lacks them");
@@ -72,8 +72,7 @@ fail:
 int kos__core_cgroup_prepare(struct core *c, struct proc *p, const struct kos_sandbox *sb,
                              char *why, size_t whylen)
 {
-    char name[KOS__NAME_MAX + 8], v[32], events[512];
-    const char *at;
+    char name[KOS__NAME_MAX + 8], v[32];
     int err;
 
     if (c->cgroup_fd < 0)
@@ -100,8 +99,8 @@ int kos__core_cgroup_prepare(struct core *c, struct proc *p, const struct kos_sa
         snprintf(why, whylen, "cannot set its cgroup's memory.max to %s: %s", v, strerror(err));
         return -1;
     }
-    (void)kos__file_write_text(p->cg_fd, "memory.swap.max",
-                               "0"); /* absent without swap accounting */
+    /* Absent without swap accounting. */
+    (void)kos__file_write_text(p->cg_fd, "memory.swap.max", "0");
     if (sb->max_procs)
         snprintf(v, sizeof(v), "%" PRIu32, sb->max_procs + 1);
     else
@@ -110,21 +109,16 @@ int kos__core_cgroup_prepare(struct core *c, struct proc *p, const struct kos_sa
         snprintf(why, whylen, "cannot set its cgroup's pids.max to %s: %s", v, strerror(err));
         return -1;
     }
-    p->cg_oom = 0;
-    if (cg_read(p->cg_fd, "memory.events", events, sizeof(events)) == 0 &&
-        (at = strstr(events, "oom_kill ")) != NULL)
-        p->cg_oom = strtoull(at + 9, NULL, 10);
+    p->cg_oom = oom_kills(p->cg_fd);
     return 0;
 }
 
 bool kos__core_cgroup_oom(struct core *c, struct proc *p)
 {
-    char events[512];
-    const char *at;
+    uint64_t n;
 
-    if (c->cgroup_fd < 0 || p->cg_fd < 0 ||
-        cg_read(p->cg_fd, "memory.events", events, sizeof(events)) != 0 ||
-        (at = strstr(events, "oom_kill ")) == NULL)
+    if (c->cgroup_fd < 0 || p->cg_fd < 0 || p->cg_oom == UINT64_MAX)
         return false;
-    return strtoull(at + 9, NULL, 10) > p->cg_oom;
+    n = oom_kills(p->cg_fd);
+    return n != UINT64_MAX && n > p->cg_oom;
 }

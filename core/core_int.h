@@ -184,7 +184,8 @@ struct proc {
     pid_t dbg_pid;
     pid_t dbg_target;
     /* Its cgroup (cgroup.c), where Core owns the hierarchy: the folder
-     * (O_PATH), or -1; and its memory.events oom_kill count at its start. */
+     * (O_PATH), or -1; and its memory.events oom_kill count at its start
+     * (UINT64_MAX: unknown). */
     int cg_fd;
     uint64_t cg_oom;
 };

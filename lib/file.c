@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file_int.h"
@@ -39,6 +40,42 @@ int kos__file_write_text(int dfd, const char *name, const char *text)
         err = errno;
     close(fd);
     return err;
+}
+
+int kos__file_read_small(int dfd, const char *name, char *buf, size_t cap, size_t *len)
+{
+    struct stat st;
+    size_t got = 0;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), e = 0;
+
+    if (fd < 0)
+        return errno == ELOOP ? EINVAL : errno;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return EINVAL;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf + got, cap - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            e = errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+        if (got == cap) {
+            e = EFBIG;
+            break;
+        }
+    }
+    close(fd);
+    if (e)
+        return e;
+    buf[got] = '\0';
+    *len = got;
+    return 0;
 }
 
 int kos__file_replace(int dfd, const char *name, const void *text, size_t len)

@@ -12,6 +12,12 @@
  * Returns 0, or -1 with errno (EIO for a write of nothing). */
 int kos__write_all(int fd, const void *p, size_t n);
 
+/* Reads all of regular file `name` in dfd (at most cap - 1 bytes, NUL
+ * added, *len bytes read) without following a link. Returns 0, ENOENT,
+ * EINVAL (a link or not a regular file), EFBIG (cap - 1 bytes or more) or
+ * an errno. */
+int kos__file_read_small(int dfd, const char *name, char *buf, size_t cap, size_t *len);
+
 /* Writes `text` to the existing file `name` of directory dfd (AT_FDCWD: a
  * path), as a kernel control file wants it (/proc/PID/uid_map, a cgroup's
  * memory.max): opened for writing, written, closed. Returns 0 or an errno. */

@@ -91,44 +91,6 @@ static bool gen_name(const char *s, uint32_t *n)
     return true;
 }
 
-/* Reads all of regular file `name` in dfd (at most cap - 1 bytes, NUL
- * added) without following a link. Returns 0, ENOENT, EFBIG or an errno. */
-static int read_small(int dfd, const char *name, char *buf, size_t cap, size_t *len)
-{
-    struct stat st;
-    size_t got = 0;
-    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), e = 0;
-
-    if (fd < 0)
-        return errno == ELOOP ? EINVAL : errno;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return EINVAL;
-    }
-    for (;;) {
-        ssize_t r = read(fd, buf + got, cap - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            e = errno;
-            break;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-        if (got == cap) {
-            e = EFBIG;
-            break;
-        }
-    }
-    close(fd);
-    if (e)
-        return e;
-    buf[got] = '\0';
-    *len = got;
-    return 0;
-}
-
 /* Takes the next "\n"-ended line of text [*p, end) into line (NUL-ended,
  * without the newline); a line holding a NUL is refused, so that what the
  * string functions see is the whole line. */
@@ -283,7 +245,7 @@ static int read_state_file(struct kos_store *s, const char *name, struct kos_sto
 {
     char buf[STATE_MAX + 1];
     size_t len = 0;
-    int e = read_small(s->dfd, name, buf, sizeof(buf), &len);
+    int e = kos__file_read_small(s->dfd, name, buf, sizeof(buf), &len);
 
     *st = (struct kos_store_state){0};
     if (!e && kos__store_parse_state(buf, len, st))
@@ -449,7 +411,7 @@ static kos_status_t read_record(struct kos_store *s, uint32_t n, struct kos__sto
         return KOS_STATUS_NO_MEMORY;
     }
     snprintf(name, sizeof(name), "%u", n);
-    e = read_small(s->gens, name, buf, RECORD_MAX + 1, &len);
+    e = kos__file_read_small(s->gens, name, buf, RECORD_MAX + 1, &len);
     if (e) {
         snprintf(err, errlen, "cannot read generation %u (%s/generations/%u): %s", n, s->path, n,
                  e == EFBIG    ? "too large"
@@ -630,7 +592,7 @@ kos_status_t kos_store_open(const char *dir, bool write, bool create, struct kos
             return KOS_STATUS_UNAUTHORIZED;
         }
     }
-    e = read_small(s->dfd, MARKER_NAME, marker, sizeof(marker), &len);
+    e = kos__file_read_small(s->dfd, MARKER_NAME, marker, sizeof(marker), &len);
     if (e == ENOENT && write) {
         /* A new store: only in an empty folder. */
         int fd = openat(s->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
