@@ -236,19 +236,27 @@ out:
  * a local Studio at 10.0.2.100); NULL: that address as it is. */
 static const char *reach_host;
 
+/* The address the device connects to: Studio's `addr` (HOST:PORT), its
+ * host replaced by --reach's, in buf (cap bytes). */
+static const char *device_addr(const char *addr, char *buf, size_t cap)
+{
+    const char *port = strrchr(addr, ':');
+
+    if (!reach_host || !port)
+        return addr;
+    snprintf(buf, cap, "%s%s", reach_host, port);
+    return buf;
+}
+
 /* Adds to bundle `out` what the device needs to reach Studio: its
- * certificate, Studio's CA and address (docs/link.md, "Provisioning"), the
- * address's host replaced by --reach's. */
+ * certificate, Studio's CA and the address it connects to (docs/link.md,
+ * "Provisioning"). */
 static bool add_server_items(const char *out, const char *cert, const char *ca, const char *addr,
                              char *err, size_t errlen)
 {
-    const char *port = strrchr(addr, ':');
     char server_txt[256];
 
-    if (reach_host && port)
-        snprintf(server_txt, sizeof(server_txt), "address %s%s\nname studio\n", reach_host, port);
-    else
-        snprintf(server_txt, sizeof(server_txt), "address %s\nname studio\n", addr);
+    snprintf(server_txt, sizeof(server_txt), "address %s\nname studio\n", addr);
     return kos__key_bundle_add_item(out, "identity_cert", "x509", "identity.crt", cert,
                                     strlen(cert), err, errlen) == KOS_STATUS_OK &&
            kos__key_bundle_add_item(out, "server_ca", "x509", "server_ca.crt", ca, strlen(ca), err,
@@ -262,7 +270,7 @@ static bool add_server_items(const char *out, const char *cert, const char *ca, 
  * (the caller removes the bundle). */
 static bool provision(const struct kos__tool_studio *s, const char *out, const char *name)
 {
-    char path[PATH_MAX], err[1024], ids[2][2 * KOS__KEY_ID_LEN + 1];
+    char path[PATH_MAX], err[1024], ids[2][2 * KOS__KEY_ID_LEN + 1], reached[128];
     const char *id, *cert, *ca, *addr, *given;
     json_t *req = NULL, *resp = NULL;
     char *body = NULL, *pem = NULL;
@@ -307,11 +315,10 @@ static bool provision(const struct kos__tool_studio *s, const char *out, const c
     }
     if (!answer_ok(pub, id, cert, ca, ids, err, sizeof(err)))
         goto out_revoke;
+    addr = device_addr(addr, reached, sizeof(reached));
     if (!add_server_items(out, cert, ca, addr, err, sizeof(err)))
         goto out_revoke;
-    printf("registered with Studio as '%s' (device id %s); it connects to %s%s\n", given, id,
-           reach_host ? reach_host : addr,
-           reach_host && strrchr(addr, ':') ? strrchr(addr, ':') : "");
+    printf("registered with Studio as '%s' (device id %s); it connects to %s\n", given, id, addr);
     ok = true;
     goto out;
 
@@ -394,7 +401,7 @@ static char *self_signed_pem(EVP_PKEY *key, const char *id, const char *name)
  * (GET /api/server). On failure says why (the caller removes the bundle). */
 static bool provision_pending(const struct kos__tool_studio *s, const char *out, const char *name)
 {
-    char path[PATH_MAX], err[1024], id[65];
+    char path[PATH_MAX], err[1024], id[65], reached[128];
     const char *ca, *addr;
     unsigned char raw[32], md[32];
     size_t rawlen = sizeof(raw);
@@ -429,6 +436,7 @@ static bool provision_pending(const struct kos__tool_studio *s, const char *out,
         snprintf(err, sizeof(err), "cannot make the device's certificate (OpenSSL)");
         goto out_say;
     }
+    addr = device_addr(addr, reached, sizeof(reached));
     if (!add_server_items(out, cert, ca, addr, err, sizeof(err)))
         goto out_say;
     printf("not registered (device id %s): when it first connects to %s, approve it in "
