@@ -261,6 +261,10 @@ let lastSeq = 0; // the last record's seq taken (shown or cleared)
 let catching = false; // fetching the records after lastSeq
 let again = false; // ... and asked to fetch again once done
 let held = []; // live records that came while catching up
+// Whether the page has caught up once: until then live records wait too, or
+// one that came before the first catch-up would move lastSeq past the
+// history, which would then never be fetched.
+let caughtUp = false;
 const appsSeen = new Set();
 const lineOf = new WeakMap(); // record -> its div, when shown
 const commands = new Map(); // id -> { what, app } of the commands this page sent
@@ -478,6 +482,7 @@ async function catchUp(id, my) {
   } finally {
     if (my === shown) {
       catching = false;
+      caughtUp = true;
       const h = held;
       held = [];
       addRecords(h);
@@ -738,6 +743,7 @@ function showDevicePage(id) {
   records = [];
   lastSeq = 0;
   catching = false;
+  caughtUp = false;
   again = false;
   held = [];
   appsSeen.clear();
@@ -789,7 +795,7 @@ function showDevicePage(id) {
     },
     log: (b) => {
       if (b.device !== id) return;
-      if (catching) held.push(...b.records);
+      if (catching || !caughtUp) held.push(...b.records);
       else addRecords(b.records);
       if (b.dropped) say(b.dropped + ' log records were lost on the device before these', true);
     },
