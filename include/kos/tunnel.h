@@ -97,9 +97,29 @@ struct kos_tunnel_status {
  *   UNAVAILABLE (the link is down), BUSY (KOS_TUNNEL_STREAMS_MAX open),
  *   NOT_FOUND (the server knows no such destination), REFUSED,
  *   UNREACHABLE, TIMEOUT (the server could not reach it).
+ * KOS_TUNNEL_LABEL_FETCH: payload the blob's SHA-256 (32 bytes), u64
+ *   from, u64 to (from < to <= KOS_TUNNEL_FETCH_MAX); descriptor: where
+ *   the bytes go (say, a pipe's write end). The tunnel fetches bytes
+ *   [from, to) of the blob from its server with an HTTPS ranged GET
+ *   (docs/link.md, "Blobs") on a connection of its own, with the device's
+ *   certificate, writes them to the descriptor in order, never more, and
+ *   closes it. Reply at once: OK (started), UNAUTHORIZED (the allow setting
+ *   does not give this app `blobs`), BUSY (a fetch is under way: one at a
+ *   time), UNAVAILABLE (no server configured). When it ends, the tunnel
+ *   closes the descriptor and notifies KOS_TUNNEL_NEWS_FETCH.
+ * KOS_TUNNEL_LABEL_FETCH_RESULT: no param. Reply: the ended fetch's status,
+ *   payload u64 bytes written to the descriptor, then its why (text, at
+ *   most KOS_TUNNEL_WHY_MAX bytes; empty on OK). OK: all of [from, to)
+ *   was written. NOT_FOUND (the server has no such blob for this device),
+ *   REFUSED (the server refused the device), UNREACHABLE (no connection,
+ *   or it broke), TIMEOUT (no byte for KOS_TUNNEL_FETCH_IDLE_MS),
+ *   PROTOCOL (the server's answer was malformed: a wrong status, range or
+ *   length), IO (writing to the descriptor failed). WOULD_BLOCK while the
+ *   fetch runs; NOT_FOUND when this app started none. A fetch that failed
+ *   part-way resumes with a new FETCH from where it stopped.
  * Notification KOS_TUNNEL_NOTE_NEWS: param the channels with data or room
- *   (1u << channel), and KOS_TUNNEL_NEWS_LINK when the link went up or
- *   down.
+ *   (1u << channel), KOS_TUNNEL_NEWS_LINK when the link went up or down,
+ *   and KOS_TUNNEL_NEWS_FETCH when this app's fetch ended.
  * Any other label is answered with KOS_STATUS_UNSUPPORTED; a malformed
  * request with KOS_STATUS_PROTOCOL.
  */
@@ -110,14 +130,19 @@ enum {
     KOS_TUNNEL_LABEL_STATUS = 4,
     KOS_TUNNEL_LABEL_CLOSE = 5,
     KOS_TUNNEL_LABEL_STREAM = 6,
+    KOS_TUNNEL_LABEL_FETCH = 7,
+    KOS_TUNNEL_LABEL_FETCH_RESULT = 8,
     KOS_TUNNEL_NOTE_NEWS = 16,
 };
 #define KOS_TUNNEL_NEWS_LINK   (1u << 31)
+#define KOS_TUNNEL_NEWS_FETCH  (1u << 30)
 #define KOS_TUNNEL_CHANNELS    0x3eu /* the fixed channels 1..5 as a mask */
 #define KOS_TUNNEL_STATUS_SIZE (4u + 4u + 8u + 1u + 64u + 1u + 255u)
 #define KOS_TUNNEL_STREAMS_MAX 8u   /* streams open at once on the device */
 #define KOS_TUNNEL_WHY_MAX     200u /* a refusal's text */
 #define KOS_TUNNEL_DEST_MAX    63u  /* a destination's name */
+#define KOS_TUNNEL_FETCH_MAX   (1ull << 32) /* the largest blob fetched (4 GiB) */
+#define KOS_TUNNEL_FETCH_IDLE_MS 30000u     /* a fetch that gets no byte this long ends */
 
 typedef struct kos_tunnel kos_tunnel_t;
 
@@ -157,6 +182,21 @@ KOS_API KOS_MUST kos_status_t kos_tunnel_receive(kos_tunnel_t *t, uint32_t chann
 KOS_API KOS_MUST kos_status_t kos_tunnel_stream(kos_tunnel_t *t, const char *destination,
                                                 int timeout_ms, int *fd, char *why, size_t whylen);
 
+/* Starts fetching bytes [from, to) of the blob whose SHA-256 is `sha256`
+ * from the server into `fd` (KOS_TUNNEL_LABEL_FETCH above): the tunnel gets
+ * a duplicate of fd, writes the bytes in order and closes it; the caller
+ * keeps its own. Returns at once; kos_tunnel_news() reports
+ * KOS_TUNNEL_NEWS_FETCH when the fetch has ended, and
+ * kos_tunnel_fetch_result() says how. One fetch at a time. */
+KOS_API KOS_MUST kos_status_t kos_tunnel_fetch(kos_tunnel_t *t, const uint8_t sha256[32],
+                                               uint64_t from, uint64_t to, int fd);
+
+/* How the last fetch ended: its status (KOS_STATUS_WOULD_BLOCK while it
+ * runs), the bytes it wrote in *written, and why (whylen bytes, may be
+ * NULL) on failure. */
+KOS_API KOS_MUST kos_status_t kos_tunnel_fetch_result(kos_tunnel_t *t, uint64_t *written,
+                                                      char *why, size_t whylen);
+
 /* The link's state. */
 KOS_API KOS_MUST kos_status_t kos_tunnel_status(kos_tunnel_t *t, struct kos_tunnel_status *st);
 
@@ -166,8 +206,9 @@ KOS_API KOS_MUST kos_status_t kos_tunnel_status(kos_tunnel_t *t, struct kos_tunn
 KOS_API int kos_tunnel_fd(const kos_tunnel_t *t);
 
 /* Takes the tunnel's notifications; returns the channels (bit mask) with
- * data or room since the last call, and sets *link_changed when the link
- * went up or down. Never blocks. */
+ * data or room since the last call, with KOS_TUNNEL_NEWS_FETCH set when
+ * this app's fetch ended, and sets *link_changed when the link went up or
+ * down. Never blocks. */
 KOS_API uint32_t kos_tunnel_news(kos_tunnel_t *t, int *link_changed);
 
 #ifdef __cplusplus
