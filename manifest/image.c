@@ -125,6 +125,46 @@ static bool sha256(const void *data, size_t len, uint8_t out[32])
     return ok;
 }
 
+bool kos__image_sha256_mem(const void *data, size_t len, uint8_t out[32])
+{
+    return sha256(data, len, out);
+}
+
+int kos__image_sha256_fd(int fd, uint64_t max, uint8_t out[32], uint64_t *len)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t *chunk = malloc(CHUNK);
+    uint64_t done = 0;
+    unsigned mdlen = 0;
+    int e = 0;
+
+    if (!md || !chunk || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        e = ENOMEM;
+    while (!e) {
+        ssize_t n = pread(fd, chunk, CHUNK, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            e = errno;
+        else if (n == 0)
+            break;
+        else if ((uint64_t)n > max - done)
+            e = EFBIG;
+        else if (EVP_DigestUpdate(md, chunk, (size_t)n) != 1)
+            e = ENOMEM;
+        else
+            done += (uint64_t)n;
+    }
+    if (!e && (EVP_DigestFinal_ex(md, out, &mdlen) != 1 || mdlen != 32))
+        e = ENOMEM;
+    if (len)
+        *len = done;
+    EVP_MD_CTX_free(md);
+    free(chunk);
+    ERR_clear_error();
+    return e;
+}
+
 void kos__image_sign_message(const uint8_t manifest[32], uint8_t msg[KOS__IMAGE_SIGN_MSG_LEN])
 {
     size_t dlen = sizeof(KOS__IMAGE_SIGN_DOMAIN) - 1;
@@ -1017,6 +1057,8 @@ static kos_status_t load_trusted_keys(struct opening *o)
     return KOS_STATUS_OK;
 }
 
+static const struct kos_image_open_opts no_opts = {0};
+
 /* Verifies the signature with the trusted keys whose id image.sig names.
  * On success writes the signer's id. */
 static kos_status_t verify_signature(struct opening *o, const struct kos__image_sig *sig,
@@ -1058,6 +1100,30 @@ static kos_status_t verify_signature(struct opening *o, const struct kos__image_
     if (used < o->errlen)
         snprintf(o->err + used, o->errlen - used, ")");
     return KOS_STATUS_UNAUTHORIZED;
+}
+
+kos_status_t kos__image_sig_check(const char *text, size_t len,
+                                  const struct kos_image_open_opts *opts,
+                                  struct kos__image_sig *sig, char signer[17], char *err,
+                                  size_t errlen)
+{
+    struct opening o = {.opts = opts ? opts : &no_opts, .err = err, .errlen = errlen};
+    kos_status_t st = kos__image_sig_parse(text, len, sig, err, errlen);
+
+    signer[0] = '\0';
+    if (st || !sig->is_signed)
+        return st;
+    st = load_trusted_keys(&o);
+    if (!st && o.n_keys == 0) {
+        snprintf(err, errlen, "no trusted release key given; pass --trust FILE");
+        st = KOS_STATUS_UNAUTHORIZED;
+    }
+    if (!st)
+        st = verify_signature(&o, sig, signer);
+    for (size_t i = 0; i < o.n_keys; i++)
+        EVP_PKEY_free(o.keys[i]);
+    free(o.keys);
+    return st;
 }
 
 /* Reads, checks, signature-checks and validates the compiled manifest. */
@@ -1262,7 +1328,6 @@ static kos_status_t open_binaries(struct opening *o, struct kos_image *img)
     return KOS_STATUS_OK;
 }
 
-static const struct kos_image_open_opts no_opts = {0};
 
 /* The rest of an opening once its entries are known (st: how that went):
  * the manifest, the binaries; then whatever it holds is let go, and *out

@@ -48,9 +48,27 @@ struct kos__image_sig {
 kos_status_t kos__image_sig_parse(const char *text, size_t len, struct kos__image_sig *out,
                                   char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Parses image.sig (kos__image_sig_parse) and, when it is signed, checks
+ * the signature against opts' trusted keys as opening the image would
+ * (KOS_STATUS_UNAUTHORIZED, err naming the key, when none verifies it),
+ * before anything it covers is at hand: what an upgrade checks first.
+ * signer gets the key id, or "" for an unsigned image, whose manifest
+ * must then say signing: disabled (checked when the image is opened). */
+kos_status_t kos__image_sig_check(const char *text, size_t len,
+                                  const struct kos_image_open_opts *opts,
+                                  struct kos__image_sig *sig, char signer[17], char *err,
+                                  size_t errlen) __attribute__((warn_unused_result));
+
 /* Writes image.sig's text for `sig` into buf (NUL-terminated) and returns its
  * length, or 0 if buflen is too small. */
 size_t kos__image_sig_format(const struct kos__image_sig *sig, char *buf, size_t buflen);
+
+/* SHA-256 of len bytes at data; false if it could not be computed. */
+bool kos__image_sha256_mem(const void *data, size_t len, uint8_t out[32]);
+
+/* SHA-256 of what file fd holds (read from its start, at most max bytes:
+ * EFBIG beyond), its length in *len (may be NULL). 0 or an errno. */
+int kos__image_sha256_fd(int fd, uint64_t max, uint8_t out[32], uint64_t *len);
 
 /* Fills msg with the message a release key signs for a manifest digest. */
 void kos__image_sign_message(const uint8_t manifest[32], uint8_t msg[KOS__IMAGE_SIGN_MSG_LEN]);

@@ -39,11 +39,6 @@
 #define BLOB_TMP    ".tmp-"
 #define COPY_CHUNK  (64u << 10)
 
-struct kos_store {
-    char *path;
-    int dfd, blobs, gens;
-    bool write;
-};
 
 /* ---- small helpers ---- */
 
@@ -62,7 +57,7 @@ static bool is_hex64(const char *s)
     return is_hex(s, 64);
 }
 
-static bool unhex32(const char *s, uint8_t out[32])
+bool kos__store_unhex32(const char *s, uint8_t out[32])
 {
     if (!is_hex64(s))
         return false;
@@ -253,8 +248,8 @@ static int read_state_file(struct kos_store *s, const char *name, struct kos_sto
     return e;
 }
 
-static kos_status_t read_state(struct kos_store *s, struct kos_store_state *st, char *err,
-                               size_t errlen)
+kos_status_t kos__store_read_state(struct kos_store *s, struct kos_store_state *st, char *err,
+                                   size_t errlen)
 {
     int e = read_state_file(s, STATE_NAME, st);
 
@@ -297,7 +292,7 @@ static kos_status_t write_state(struct kos_store *s, const struct kos_store_stat
 kos_status_t kos_store_state(struct kos_store *s, struct kos_store_state *out, char *err,
                              size_t errlen)
 {
-    return read_state(s, out, err, errlen);
+    return kos__store_read_state(s, out, err, errlen);
 }
 
 /* ---- records ---- */
@@ -352,7 +347,7 @@ kos_status_t kos__store_parse_record(const char *buf, size_t len, struct kos__st
             BAD("a line that is not \"blob DIGEST SIZE\", or too many");
         memcpy(hex, line + 5, 64);
         hex[64] = '\0';
-        if (!unhex32(hex, r->blob[r->n_blobs]) ||
+        if (!kos__store_unhex32(hex, r->blob[r->n_blobs]) ||
             !parse_u(line + 5 + 64 + 1, KOS__IMAGE_BLOB_MAX, &v))
             BAD("a blob line with a bad digest or size");
         r->size[r->n_blobs] = v;
@@ -398,7 +393,7 @@ size_t kos__store_format_record(const struct kos__store_record *r, char *buf, si
     return used + r->sig_len;
 }
 
-static kos_status_t read_record(struct kos_store *s, uint32_t n, struct kos__store_record *r,
+kos_status_t kos__store_read_record(struct kos_store *s, uint32_t n, struct kos__store_record *r,
                                 char *err, size_t errlen)
 {
     char *buf = malloc(RECORD_MAX + 1), name[16], why[128];
@@ -481,7 +476,7 @@ static kos_status_t list(struct kos_store *s, struct kos_store_gen *out, size_t 
     }
     st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &count, err, errlen);
     for (size_t i = 0; !st && i < count && *n < cap; i++) {
-        st = read_record(s, nums[i], r, err, errlen);
+        st = kos__store_read_record(s, nums[i], r, err, errlen);
         if (!st) {
             out[(*n)++] = r->g;
         } else if (survey && st != KOS_STATUS_NO_MEMORY) {
@@ -561,7 +556,7 @@ kos_status_t kos_store_open(const char *dir, bool write, bool create, struct kos
         snprintf(err, errlen, "out of memory");
         return KOS_STATUS_NO_MEMORY;
     }
-    s->blobs = s->gens = -1;
+    s->blobs = s->gens = s->incoming = -1;
     s->write = write;
     if (write && create && mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot make the store %s: %s", dir, strerror(errno));
@@ -654,6 +649,8 @@ void kos_store_close(struct kos_store *s)
         close(s->blobs);
     if (s->gens >= 0)
         close(s->gens);
+    if (s->incoming >= 0)
+        close(s->incoming);
     if (s->dfd >= 0)
         close(s->dfd);
     free(s->path);
@@ -771,7 +768,7 @@ static void collect(struct kos_store *s, const struct kos_store_state *state)
             unlinkat(s->gens, name, 0);
             continue;
         }
-        if (read_record(s, nums[i], r, err, sizeof(err))) {
+        if (kos__store_read_record(s, nums[i], r, err, sizeof(err))) {
             damaged = true; /* its blobs are unknown: keep every blob */
             continue;
         }
@@ -787,7 +784,7 @@ static void collect(struct kos_store *s, const struct kos_store_state *state)
     while (d && (de = readdir(d))) {
         uint8_t sha[32];
         bool needed = false;
-        if (!unhex32(de->d_name, sha))
+        if (!kos__store_unhex32(de->d_name, sha))
             continue;
         for (size_t i = 0; i < n_keep && !needed; i++)
             needed = memcmp(keep[i], sha, 32) == 0;
@@ -829,95 +826,80 @@ static kos_status_t check_release(const struct kos_store *s, uint32_t was,
     return KOS_STATUS_UNAUTHORIZED;
 }
 
-kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
-                              const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,
-                              char *err, size_t errlen)
+kos_status_t kos__store_may_add(struct kos_store *s, const char *manifest_hex, uint32_t release,
+                                struct kos_store_state *state, uint32_t *same, char *err,
+                                size_t errlen)
 {
-    uint32_t nums[KOS_STORE_MAX_GENS];
-    struct kos_store_state state;
-    struct kos__store_record *rec = NULL, *cur = NULL;
-    struct kos_image *img = NULL;
-    const struct kos_cm *cm;
-    char *text = NULL, name[16];
-    size_t n_gens, len, sig_len, cm_len;
+    struct kos__store_record *cur = malloc(sizeof(*cur));
     kos_status_t st;
-    int e;
 
-    *added = false;
-    if (!s->write) {
-        snprintf(err, errlen, "the store %s is open read-only", s->path);
-        return KOS_STATUS_INVALID_ARGUMENT;
-    }
-    st = kos_image_open(zip_path, opts, &img, err, errlen);
-    if (st)
-        return st;
-    rec = calloc(1, sizeof(*rec));
-    cur = malloc(sizeof(*cur));
-    text = malloc(RECORD_MAX);
-    if (!rec || !cur || !text) {
+    *same = 0;
+    if (!cur) {
         snprintf(err, errlen, "out of memory");
-        st = KOS_STATUS_NO_MEMORY;
-        goto out;
+        return KOS_STATUS_NO_MEMORY;
     }
-    st = read_state(s, &state, err, errlen);
+    st = kos__store_read_state(s, state, err, errlen);
     if (st)
         goto out;
-    bool have_cur =
-        state.current && read_record(s, state.current, cur, err, errlen) == KOS_STATUS_OK;
-    if (have_cur && strcmp(cur->g.manifest, kos_image_manifest_digest(img)) == 0) {
-        *gen = state.current;
-        goto out; /* nothing to do */
+    uint32_t was = state->current;
+    bool have_cur = was && kos__store_read_record(s, was, cur, err, errlen) == KOS_STATUS_OK;
+    if (have_cur && strcmp(cur->g.manifest, manifest_hex) == 0) {
+        *same = was;
+        goto out;
     }
-    uint32_t was = state.current;
-    if (!have_cur && state.good && state.good != state.current &&
-        read_record(s, state.good, cur, err, errlen) == KOS_STATUS_OK) {
+    if (!have_cur && state->good && state->good != state->current &&
+        kos__store_read_record(s, state->good, cur, err, errlen) == KOS_STATUS_OK) {
         have_cur = true;
-        was = state.good;
+        was = state->good;
     }
-    st = have_cur
-             ? check_release(s, was, &cur->g, kos_image_manifest(img)->hdr->release, err, errlen)
-             : KOS_STATUS_OK;
-    if (st)
-        goto out;
+    st = have_cur ? check_release(s, was, &cur->g, release, err, errlen) : KOS_STATUS_OK;
+out:
+    free(cur);
+    return st;
+}
+
+/* The first step of storing image img as a generation: whether it may be
+ * (kos__store_may_add), its number (*gen; 0 when it is current already),
+ * and its record, with for each blob the process whose binary it is
+ * (proc_of[i]; the manifest's, blob 0, has none). */
+static kos_status_t begin_add(struct kos_store *s, const struct kos_image *img,
+                              struct kos_store_state *state, struct kos__store_record *rec,
+                              uint32_t *proc_of, uint32_t *gen, char *err, size_t errlen)
+{
+    const struct kos_cm *cm = kos_image_manifest(img);
+    uint32_t nums[KOS_STORE_MAX_GENS], same;
+    size_t n_gens, sig_len, cm_len;
+    kos_status_t st;
+
+    *gen = 0;
+    st = kos__store_may_add(s, kos_image_manifest_digest(img), cm->hdr->release, state, &same,
+                            err, errlen);
+    if (st || same)
+        return st;
     st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &n_gens, err, errlen);
     if (st)
-        goto out;
-    *gen = n_gens ? nums[n_gens - 1] + 1 : 1;
-    if (*gen > 999999999u) {
+        return st;
+    uint32_t next = n_gens ? nums[n_gens - 1] + 1 : 1;
+    if (next > 999999999u) {
         snprintf(err, errlen, "the store %s has used every generation number", s->path);
-        st = KOS_STATUS_TOO_LARGE;
-        goto out;
+        return KOS_STATUS_TOO_LARGE;
     }
 
-    /* The blobs first, synced; then the record; then state. */
-    cm = kos_image_manifest(img);
-    const void *cm_bytes = kos_image_manifest_bytes(img, &cm_len);
     const char *sig = kos_image_sig_text(img, &sig_len);
+    kos_image_manifest_bytes(img, &cm_len);
     snprintf(rec->g.manifest, sizeof(rec->g.manifest), "%s", kos_image_manifest_digest(img));
     snprintf(rec->g.system, sizeof(rec->g.system), "%s", kos_cm_str(cm, cm->hdr->system_name));
     snprintf(rec->g.signer, sizeof(rec->g.signer), "%s",
              kos_image_signer(img) ? kos_image_signer(img) : "");
     rec->g.release = cm->hdr->release;
     rec->g.created = (int64_t)time(NULL);
-    if (!unhex32(rec->g.manifest, rec->blob[0])) {
+    if (!kos__store_unhex32(rec->g.manifest, rec->blob[0])) {
         snprintf(err, errlen, "internal error: the image's manifest digest");
-        st = KOS_STATUS_INTERNAL;
-        goto out;
+        return KOS_STATUS_INTERNAL;
     }
     rec->size[0] = cm_len;
     rec->n_blobs = 1;
-    bool written;
-    size_t n_new = 0;
-    uint8_t(*new_blobs)[32] = calloc(KOS__IMAGE_MAX_ENTRIES, 32);
-    if (!new_blobs) {
-        snprintf(err, errlen, "out of memory");
-        st = KOS_STATUS_NO_MEMORY;
-        goto out;
-    }
-    st = put_blob(s, rec->blob[0], -1, cm_bytes, cm_len, &written, err, errlen);
-    if (!st && written)
-        memcpy(new_blobs[n_new++], rec->blob[0], 32);
-    for (uint32_t i = 0; !st && i < kos_cm_nprocs(cm); i++) {
+    for (uint32_t i = 0; i < kos_cm_nprocs(cm); i++) {
         const struct kos_cm_proc *p = kos_cm_proc(cm, i);
         bool seen = false;
         struct stat sb;
@@ -927,47 +909,134 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
             continue;
         if (rec->n_blobs == KOS__IMAGE_MAX_ENTRIES || fstat(kos_image_binary_fd(img, i), &sb)) {
             snprintf(err, errlen, "cannot read a binary of the image");
-            st = KOS_STATUS_INTERNAL;
-            break;
+            return KOS_STATUS_INTERNAL;
         }
         memcpy(rec->blob[rec->n_blobs], p->sha256, 32);
+        proc_of[rec->n_blobs] = i;
         rec->size[rec->n_blobs++] = (uint64_t)sb.st_size;
-        st = put_blob(s, p->sha256, kos_image_binary_fd(img, i), NULL, (size_t)sb.st_size, &written,
-                      err, errlen);
-        if (!st && written)
-            memcpy(new_blobs[n_new++], p->sha256, 32);
     }
-    if (!st)
-        st = put_blobs_done(s, new_blobs, n_new, err, errlen);
-    free(new_blobs);
-    if (st)
-        goto out;
     memcpy(rec->sig, sig, sig_len);
     rec->sig_len = sig_len;
+    *gen = next;
+    return KOS_STATUS_OK;
+}
+
+/* The last step, once every blob of rec is in the store and synced: the
+ * record, then state naming it current, then what no kept generation
+ * needs goes. */
+static kos_status_t finish_add(struct kos_store *s, const struct kos__store_record *rec,
+                               struct kos_store_state *state, uint32_t gen, char *err,
+                               size_t errlen)
+{
+    char *text = malloc(RECORD_MAX), name[16];
+    kos_status_t st;
+    size_t len;
+    int e;
+
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        return KOS_STATUS_NO_MEMORY;
+    }
     len = kos__store_format_record(rec, text, RECORD_MAX);
     if (!len) {
         snprintf(err, errlen, "internal error: a generation record too large");
-        st = KOS_STATUS_INTERNAL;
-        goto out;
+        free(text);
+        return KOS_STATUS_INTERNAL;
     }
-    snprintf(name, sizeof(name), "%u", *gen);
+    snprintf(name, sizeof(name), "%u", gen);
     e = kos__file_replace(s->gens, name, text, len);
+    free(text);
     if (e) {
         snprintf(err, errlen, "cannot write %s/generations/%s: %s", s->path, name, strerror(e));
-        st = KOS_STATUS_IO;
+        return KOS_STATUS_IO;
+    }
+    state->current = gen;
+    state->tries = 0;
+    st = write_state(s, state, err, errlen);
+    if (!st)
+        collect(s, state);
+    return st;
+}
+
+/* Stores opened image img: its blobs (put_blob: from the image file when
+ * `from_file`, else they are in the store already), its record, state. */
+static kos_status_t add_image(struct kos_store *s, const struct kos_image *img, bool from_file,
+                              uint32_t *gen, bool *added, char *err, size_t errlen)
+{
+    struct kos__store_record *rec = calloc(1, sizeof(*rec));
+    uint32_t *proc_of = calloc(KOS__IMAGE_MAX_ENTRIES, sizeof(*proc_of));
+    uint8_t(*new_blobs)[32] = calloc(KOS__IMAGE_MAX_ENTRIES, 32);
+    struct kos_store_state state;
+    size_t n_new = 0, cm_len;
+    kos_status_t st;
+
+    *added = false;
+    if (!rec || !proc_of || !new_blobs) {
+        snprintf(err, errlen, "out of memory");
+        st = KOS_STATUS_NO_MEMORY;
         goto out;
     }
-    state.current = *gen;
-    state.tries = 0;
-    st = write_state(s, &state, err, errlen);
-    if (st)
+    st = begin_add(s, img, &state, rec, proc_of, gen, err, errlen);
+    if (st || !*gen) {
+        if (!st)
+            *gen = state.current; /* the same image as current: nothing to do */
         goto out;
-    *added = true;
-    collect(s, &state);
+    }
+    const void *cm_bytes = kos_image_manifest_bytes(img, &cm_len);
+    for (uint32_t i = 0; from_file && !st && i < rec->n_blobs; i++) {
+        bool written;
+        st = i == 0 ? put_blob(s, rec->blob[0], -1, cm_bytes, cm_len, &written, err, errlen)
+                    : put_blob(s, rec->blob[i], kos_image_binary_fd(img, proc_of[i]), NULL,
+                               (size_t)rec->size[i], &written, err, errlen);
+        if (!st && written)
+            memcpy(new_blobs[n_new++], rec->blob[i], 32);
+    }
+    if (!st)
+        st = put_blobs_done(s, new_blobs, n_new, err, errlen);
+    if (!st)
+        st = finish_add(s, rec, &state, *gen, err, errlen);
+    *added = st == KOS_STATUS_OK;
 out:
-    free(text);
-    free(cur);
+    free(new_blobs);
+    free(proc_of);
     free(rec);
+    return st;
+}
+
+kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
+                              const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,
+                              char *err, size_t errlen)
+{
+    struct kos_image *img = NULL;
+    kos_status_t st;
+
+    *added = false;
+    if (!s->write) {
+        snprintf(err, errlen, "the store %s is open read-only", s->path);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    st = kos_image_open(zip_path, opts, &img, err, errlen);
+    if (!st)
+        st = add_image(s, img, true, gen, added, err, errlen);
+    kos_image_close(img);
+    return st;
+}
+
+kos_status_t kos_store_add(struct kos_store *s, const char *sig, size_t sig_len,
+                           const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,
+                           char *err, size_t errlen)
+{
+    struct kos_image *img = NULL;
+    kos_status_t st;
+
+    *added = false;
+    if (!s->write) {
+        snprintf(err, errlen, "the store %s is open read-only", s->path);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    st = kos_image_open_blobs(s->blobs, sig, sig_len, opts, &img, err, errlen);
+    if (!st)
+        st = add_image(s, img, false, gen, added, err, errlen);
     kos_image_close(img);
     return st;
 }
@@ -1071,7 +1140,7 @@ kos_status_t kos_store_fall_back(struct kos_store *s, const uint32_t *tried, siz
 {
     uint32_t nums[KOS_STORE_MAX_GENS];
     struct kos_store_state state;
-    kos_status_t st = read_state(s, &state, err, errlen);
+    kos_status_t st = kos__store_read_state(s, &state, err, errlen);
     size_t n;
 
     if (st)
@@ -1105,7 +1174,7 @@ kos_status_t kos_store_settle(struct kos_store *s, uint32_t gen, bool passed, ch
                               size_t notelen, char *err, size_t errlen)
 {
     struct kos_store_state state;
-    kos_status_t st = read_state(s, &state, err, errlen);
+    kos_status_t st = kos__store_read_state(s, &state, err, errlen);
 
     note[0] = '\0';
     if (st || gen != state.current)
@@ -1142,7 +1211,7 @@ kos_status_t kos_store_open_image(struct kos_store *s, uint32_t gen,
         snprintf(err, errlen, "out of memory");
         return KOS_STATUS_NO_MEMORY;
     }
-    st = read_record(s, gen, r, err, errlen);
+    st = kos__store_read_record(s, gen, r, err, errlen);
     if (!st) {
         st = kos_image_open_blobs(s->blobs, r->sig, r->sig_len, opts, out, why, sizeof(why));
         if (st)

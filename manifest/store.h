@@ -124,6 +124,60 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
                               const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,
                               char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Stores the image whose image.sig is the sig_len bytes of `sig` and whose
+ * blobs are all in the store already (staged by an upgrade, below) as the
+ * new current generation: verified and checked as kos_store_import() does
+ * an image file, with the same results. */
+kos_status_t kos_store_add(struct kos_store *s, const char *sig, size_t sig_len,
+                           const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,
+                           char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * Upgrades (docs/upgrades.md): an image arrives blob by blob. Each blob is
+ * staged in incoming/<sha256 hex>, appended to as its bytes arrive (so a
+ * broken transfer resumes from where it stopped), and moves into blobs/
+ * only once whole, synced and of the right SHA-256. kos_store_add() then
+ * makes the image a generation. Staging never changes what boots.
+ */
+
+/* A blob an upgrade still needs: its digest, and how many of its bytes are
+ * staged already. */
+struct kos_store_need {
+    uint8_t sha256[32];
+    uint64_t have;
+};
+
+#define KOS_STORE_NEED_MAX 64u /* blobs named at once; ask again for more */
+
+/* Which blobs of the image whose image.sig is `sig` the store lacks, at
+ * most `cap` (*n of them; 0: every one is here, kos_store_add() may
+ * follow). First the signature is checked against opts' trusted keys
+ * (KOS_STATUS_UNAUTHORIZED: no trusted key verifies it), before anything
+ * is fetched. While the manifest's blob is missing, it is the one named.
+ * Once it is here, its digest is checked, it must be a valid compiled
+ * manifest (an unsigned image's must say signing: disabled), and the
+ * release rule is applied (KOS_STATUS_UNAUTHORIZED: it would go back);
+ * then the binaries the store lacks, or holds damaged, are named, and
+ * staged bytes of no blob of this image are removed. *same is the current
+ * generation when it is this image already, else 0. */
+kos_status_t kos_store_need(struct kos_store *s, const char *sig, size_t sig_len,
+                            const struct kos_image_open_opts *opts, struct kos_store_need *need,
+                            size_t cap, size_t *n, uint32_t *same, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Opens blob sha256's staging file for appending (*fd, the caller's; *have
+ * the bytes it holds). A file longer than `size` is started again. */
+kos_status_t kos_store_stage_open(struct kos_store *s, const uint8_t sha256[32], uint64_t size,
+                                  int *fd, uint64_t *have, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Blob sha256 has arrived whole (`size` bytes): syncs it, checks its
+ * SHA-256, and moves it into blobs/ (the folder synced). A blob of another
+ * digest is removed (KOS_STATUS_PROTOCOL, err saying both digests); one
+ * shorter than size is kept to resume (KOS_STATUS_IO). */
+kos_status_t kos_store_stage_done(struct kos_store *s, const uint8_t sha256[32], uint64_t size,
+                                  char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* Chooses what to boot and records the boot before it starts: current,
  * one try more, or, when its tries are used up, good (current falls back
  * to it). *gen is the generation to boot; note (may be empty) says a

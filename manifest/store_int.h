@@ -9,6 +9,14 @@
 #include "image_int.h"
 #include "store.h"
 
+/* An open store (store.c; store_stage.c stages an upgrade's blobs). */
+struct kos_store {
+    char *path;
+    int dfd, blobs, gens;
+    int incoming; /* incoming/: blobs being fetched; -1 until first used */
+    bool write;
+};
+
 /* A generation's record:
  *
  *   kos-generation 1
@@ -45,5 +53,26 @@ size_t kos__store_format_record(const struct kos__store_record *r, char *buf, si
 kos_status_t kos__store_parse_state(const char *buf, size_t len, struct kos_store_state *st)
     __attribute__((warn_unused_result));
 size_t kos__store_format_state(const struct kos_store_state *st, char *buf, size_t cap);
+
+/* Reads `state` (store.h's kos_store_state). */
+kos_status_t kos__store_read_state(struct kos_store *s, struct kos_store_state *st, char *err,
+                                   size_t errlen) __attribute__((warn_unused_result));
+
+/* Reads and parses generation n's record; KOS_STATUS_NOT_FOUND when there
+ * is none. */
+kos_status_t kos__store_read_record(struct kos_store *s, uint32_t n, struct kos__store_record *r,
+                                    char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Whether an image whose manifest has digest manifest_hex and release
+ * number `release` may be stored (the release rule, store.h): OK, with
+ * *same the current generation when it is that image already (else 0),
+ * and *state as read; KOS_STATUS_UNAUTHORIZED, with err naming both
+ * numbers, when it would go back. */
+kos_status_t kos__store_may_add(struct kos_store *s, const char *manifest_hex, uint32_t release,
+                                struct kos_store_state *state, uint32_t *same, char *err,
+                                size_t errlen) __attribute__((warn_unused_result));
+
+/* 64 lower-case hex digits to 32 bytes. */
+bool kos__store_unhex32(const char *s, uint8_t out[32]);
 
 #endif

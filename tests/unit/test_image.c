@@ -33,6 +33,8 @@
 #include "image_int.h"
 #include "keys_int.h"
 #include "manifest.h"
+#include "store.h"
+#include "store_int.h"
 
 #define ERRLEN 2048
 
@@ -861,6 +863,160 @@ static void test_sealed_and_exec(void **state)
     kos_image_close(img);
 }
 
+/* Stages blob `hex` of image `img` in store s: its bytes [from, to) appended. */
+static void stage(struct kos_store *s, const char *img, const char *hex, size_t from, size_t to,
+                  uint64_t *have)
+{
+    char name[80], err[ERRLEN];
+    uint8_t sha[32];
+    size_t len;
+    int fd;
+
+    pathf(name, sizeof(name), "blobs/%s", hex);
+    char *data = zip_read(img, name, &len);
+    assert_true(kos__store_unhex32(hex, sha));
+    if (kos_store_stage_open(s, sha, len, &fd, have, err, sizeof(err)))
+        fail_msg("stage_open: %s", err);
+    if (to > len)
+        to = len;
+    if (to > from)
+        assert_int_equal(write(fd, data + from, to - from), (ssize_t)(to - from));
+    close(fd);
+    free(data);
+}
+
+static uint64_t blob_len(const char *img, const char *hex)
+{
+    char name[80];
+    size_t len;
+
+    pathf(name, sizeof(name), "blobs/%s", hex);
+    free(zip_read(img, name, &len));
+    return len;
+}
+
+/* An upgrade's way into a store: what it needs, blob by blob, resumed,
+ * checked, then stored as a generation; refusals before anything is
+ * staged. */
+static void test_store_stage(void **state)
+{
+    struct fixture *f = *state;
+    const char *keys[] = {f->pub_a};
+    struct kos_image_open_opts io = {.trusted_keys = keys, .n_trusted_keys = 1};
+    struct kos_store_need need[KOS_STORE_NEED_MAX];
+    char dir[128], err[ERRLEN], path[256];
+    struct kos_store *s;
+    size_t n, sig_len;
+    uint32_t same, gen;
+    uint64_t have;
+    uint8_t sha[32];
+    bool added;
+
+    char *sig = zip_read(f->signed_img, "image.sig", &sig_len);
+    pathf(dir, sizeof(dir), "%s/store", f->dir);
+    if (kos_store_open(dir, true, true, &s, err, sizeof(err)))
+        fail_msg("open: %s", err);
+
+    /* A key the store does not trust: refused before anything else. */
+    {
+        const char *other[] = {f->pub_b};
+        struct kos_image_open_opts bad = {.trusted_keys = other, .n_trusted_keys = 1};
+        assert_int_equal(kos_store_need(s, sig, sig_len, &bad, need, KOS_STORE_NEED_MAX, &n,
+                                        &same, err, sizeof(err)),
+                         KOS_STATUS_UNAUTHORIZED);
+        assert_prefix(err, "signature does not verify with any trusted key");
+    }
+    /* Garbage for image.sig. */
+    assert_int_equal(kos_store_need(s, "kos-image 2\n", 12, &io, need, KOS_STORE_NEED_MAX, &n,
+                                    &same, err, sizeof(err)),
+                     KOS_STATUS_PROTOCOL);
+
+    /* First the manifest alone. */
+    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err,
+                       sizeof(err)))
+        fail_msg("need: %s", err);
+    assert_int_equal(n, 1);
+    assert_int_equal(same, 0);
+    assert_true(kos__store_unhex32(f->hex_manifest, sha));
+    assert_memory_equal(need[0].sha256, sha, 32);
+    assert_int_equal(need[0].have, 0);
+
+    /* Half of it, then (a broken link) the store says how much it has. */
+    uint64_t mlen = blob_len(f->signed_img, f->hex_manifest);
+    stage(s, f->signed_img, f->hex_manifest, 0, mlen / 2, &have);
+    assert_int_equal(have, 0);
+    assert_int_equal(kos_store_stage_done(s, sha, mlen, err, sizeof(err)), KOS_STATUS_IO);
+    assert_prefix(err, "blob ");
+    assert_int_equal(kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same,
+                                    err, sizeof(err)),
+                     KOS_STATUS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(need[0].have, mlen / 2);
+    stage(s, f->signed_img, f->hex_manifest, mlen / 2, mlen, &have);
+    assert_int_equal(have, mlen / 2);
+    if (kos_store_stage_done(s, sha, mlen, err, sizeof(err)))
+        fail_msg("done: %s", err);
+
+    /* Then the binaries: /bin/true and /bin/false, once each. */
+    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err,
+                       sizeof(err)))
+        fail_msg("need: %s", err);
+    assert_int_equal(n, 2);
+    /* Storing now is refused: a blob is missing. */
+    assert_int_not_equal(kos_store_add(s, sig, sig_len, &io, &gen, &added, err, sizeof(err)),
+                         KOS_STATUS_OK);
+    assert_false(added);
+
+    /* A blob whose bytes are not its digest's is removed, and needed again. */
+    {
+        uint8_t t[32];
+        uint64_t tlen = blob_len(f->signed_img, f->hex_true);
+        int fd;
+        assert_true(kos__store_unhex32(f->hex_true, t));
+        if (kos_store_stage_open(s, t, tlen, &fd, &have, err, sizeof(err)))
+            fail_msg("stage_open: %s", err);
+        char *junk = calloc(1, tlen);
+        assert_int_equal(write(fd, junk, tlen), (ssize_t)tlen);
+        free(junk);
+        close(fd);
+        assert_int_equal(kos_store_stage_done(s, t, tlen, err, sizeof(err)), KOS_STATUS_PROTOCOL);
+        assert_prefix(err, "blob ");
+        assert_non_null(strstr(err, "arrived with SHA-256"));
+        pathf(path, sizeof(path), "%s/incoming/%s", dir, f->hex_true);
+        assert_int_equal(access(path, F_OK), -1);
+    }
+    const char *bins[] = {f->hex_true, f->hex_false};
+    for (int i = 0; i < 2; i++) {
+        uint8_t b[32];
+        uint64_t len = blob_len(f->signed_img, bins[i]);
+        assert_true(kos__store_unhex32(bins[i], b));
+        stage(s, f->signed_img, bins[i], 0, len, &have);
+        if (kos_store_stage_done(s, b, len, err, sizeof(err)))
+            fail_msg("done: %s", err);
+    }
+    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err,
+                       sizeof(err)))
+        fail_msg("need: %s", err);
+    assert_int_equal(n, 0);
+    if (kos_store_add(s, sig, sig_len, &io, &gen, &added, err, sizeof(err)))
+        fail_msg("add: %s", err);
+    assert_true(added);
+    assert_int_equal(gen, 1);
+    /* The same image again is no change. */
+    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err,
+                       sizeof(err)))
+        fail_msg("need: %s", err);
+    assert_int_equal(same, 1);
+    assert_int_equal(n, 0);
+    /* It boots as an imported image would. */
+    struct kos_image *img;
+    if (kos_store_open_image(s, 1, &io, &img, err, sizeof(err)))
+        fail_msg("open_image: %s", err);
+    kos_image_close(img);
+    kos_store_close(s);
+    free(sig);
+}
+
 static void test_reproducible(void **state)
 {
     struct fixture *f = *state;
@@ -1065,6 +1221,7 @@ int main(void)
         cmocka_unit_test(test_unsigned),
         cmocka_unit_test(test_sealed_and_exec),
         cmocka_unit_test(test_reproducible),
+        cmocka_unit_test(test_store_stage),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_generate),
     };
