@@ -256,10 +256,13 @@ static void launch_more(struct core *c)
  * grandchildren that still hold a console pipe. */
 #define DONE_WAIT_MS 200u
 
+/* What one turn of the loop drains of an upgrade's blob (upgrade.c). */
+#define STAGE_TURN_MAX (256u << 10)
+
 int kos__core_run_loop(struct core *c)
 {
-    enum { W_CONSOLE, W_CONTROL, W_START };
-    size_t cap = 2 + 3 * (size_t)c->n;
+    enum { W_CONSOLE, W_CONTROL, W_START, W_STAGE };
+    size_t cap = 3 + 3 * (size_t)c->n;
     struct pollfd *pfd = calloc(cap, sizeof(*pfd));
     struct {
         struct proc *p;
@@ -305,6 +308,11 @@ int kos__core_run_loop(struct core *c)
                 who[n].what = W_START;
                 pfd[n++] = (struct pollfd){.fd = p->launch.errpipe, .events = POLLIN};
             }
+        }
+        if (c->stage_rd >= 0) {
+            who[n].p = NULL;
+            who[n].what = W_STAGE;
+            pfd[n++] = (struct pollfd){.fd = c->stage_rd, .events = POLLIN};
         }
         if (c->phase == PH_DONE && !consoles_open)
             break;
@@ -367,6 +375,9 @@ int kos__core_run_loop(struct core *c)
         for (size_t i = 2; i < n; i++)
             if (who[i].what == W_START && pfd[i].revents && who[i].p->launching)
                 on_started(c, who[i].p);
+        for (size_t i = 2; i < n; i++)
+            if (who[i].what == W_STAGE && pfd[i].revents && c->stage_rd == pfd[i].fd)
+                kos__core_stage_drain(c, STAGE_TURN_MAX);
         if (pfd[0].revents)
             on_signal(c);
         if (pfd[1].revents)
@@ -403,6 +414,7 @@ static void destroy(struct core *c)
         kos__storage_close(&p->store);
     }
     kos__devkeys_close(&c->keys);
+    kos__core_stage_end(c);
     if (c->cgroup_fd >= 0)
         close(c->cgroup_fd);
     free(c->gens);
@@ -527,6 +539,8 @@ int kos_core_run(const struct kos_core_opts *opts)
                      .images = -1,
                      .manager = -1,
                      .cgroup_fd = -1,
+                     .stage_fd = -1,
+                     .stage_rd = -1,
                      .uids = {.range = KOS__UID_NONE, .lock_fd = -1},
                      .sd = {.fd = -1, .data_fd = -1}};
     struct kos_image_open_opts io = {

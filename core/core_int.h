@@ -282,6 +282,13 @@ struct core {
     uint32_t gen_failed;
     uint32_t gen_damaged[KOS_STORE_MAX_GENS];
     uint32_t n_damaged;
+    /* The blob an upgrade is staging (upgrade.c): its staging file, the
+     * pipe Core drains into it (-1 when none), its digest and size, the
+     * bytes it holds, and whether it got more than its size. */
+    int stage_fd, stage_rd;
+    uint8_t stage_sha[32];
+    uint64_t stage_size, stage_got;
+    bool stage_over;
     uint32_t boots;       /* 1, and one more for each soft reboot */
     int64_t boot_wall_ns; /* the wall clock when this boot began */
 };
@@ -405,6 +412,11 @@ int kos__core_trace_prepare(struct core *c, struct proc *p);
 void kos__core_trace_pump(struct core *c);
 void kos__core_trace_tell(struct core *c, struct proc *p, uint32_t s, bool on);
 bool kos__core_trace_done(struct core *c, struct proc *srv, size_t len);
+
+/* upgrade.c */
+void kos__core_sys_store(struct core *c, struct proc *from, const struct kos__sys_request *rq);
+void kos__core_stage_drain(struct core *c, size_t max);
+void kos__core_stage_end(struct core *c);
 
 /* cgroup.c */
 int kos__core_cgroup_init(struct core *c, const char *dir, char *why, size_t whylen);

@@ -606,6 +606,11 @@ static const char *sys_what(uint32_t type)
         return "one of its tables";
     case KOS__CTL_SYS_DEBUG_ATTACH:
         return "a debugger on an app";
+    case KOS__CTL_SYS_STORE_NEED:
+    case KOS__CTL_SYS_STORE_FETCH:
+    case KOS__CTL_SYS_STORE_DONE:
+    case KOS__CTL_SYS_STORE_ADD:
+        return "an upgrade";
     default:
         return "the console lines";
     }
@@ -652,6 +657,12 @@ bool kos__core_on_sys_request(struct core *c, struct proc *p, uint32_t type, siz
         return sys_table(c, p, &rq);
     case KOS__CTL_SYS_DEBUG_ATTACH:
         sys_debug_attach(c, p, &rq);
+        break;
+    case KOS__CTL_SYS_STORE_NEED:
+    case KOS__CTL_SYS_STORE_FETCH:
+    case KOS__CTL_SYS_STORE_DONE:
+    case KOS__CTL_SYS_STORE_ADD:
+        kos__core_sys_store(c, p, &rq);
         break;
     default:
         kos__sysq_credit(&c->sysq, rq.credit);

@@ -60,6 +60,13 @@ enum kos__ctl_type {
                                        RESULT, with one end of its socket on success */
     KOS__CTL_TRACE_DONE = 23,       /* message server -> Core: u32 app_id, u32 seq: what
                                        that app holds is in its ring (after a TRACE on) */
+    /* Upgrades (docs/upgrades.md): an image into the boot store, blob by blob. */
+    KOS__CTL_SYS_STORE_NEED = 24,  /* app -> Core: which blobs of this image do you lack? */
+    KOS__CTL_SYS_STORE_NEEDS = 25, /* Core -> app: these */
+    KOS__CTL_SYS_STORE_FETCH = 26, /* app -> Core: a pipe to write this blob into, please;
+                                      answered by RESULT, with its write end on success */
+    KOS__CTL_SYS_STORE_DONE = 27,  /* app -> Core: that blob is whole: keep it; RESULT */
+    KOS__CTL_SYS_STORE_ADD = 28,   /* app -> Core: store the image as current; RESULT */
 };
 
 enum kos__role {

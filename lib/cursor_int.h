@@ -93,6 +93,27 @@ static inline uint64_t get_u64(struct cursor *c)
     return lo | (uint64_t)get_u32(c) << 32;
 }
 
+static inline void put_bytes(struct cursor *c, const void *p, size_t n)
+{
+    if (c->bad || c->cap - c->pos < n) {
+        c->bad = true;
+        return;
+    }
+    memcpy(c->w + c->pos, p, n);
+    c->pos += n;
+}
+
+/* Returns the next n bytes inside the body, or NULL. */
+static inline const uint8_t *get_bytes(struct cursor *c, size_t n)
+{
+    if (c->bad || c->cap - c->pos < n) {
+        c->bad = true;
+        return NULL;
+    }
+    c->pos += n;
+    return c->r + c->pos - n;
+}
+
 /* Reads a NUL-terminated valid name into dst (KOS__NAME_MAX bytes). */
 static inline void get_name(struct cursor *c, char *dst)
 {

@@ -63,7 +63,8 @@ bool kos__sys_from_core(uint32_t type)
 {
     return type == KOS__CTL_SYS_STATUS || type == KOS__CTL_SYS_RESULT ||
            type == KOS__CTL_SYS_CONSOLE || type == KOS__CTL_SYS_CHANGED ||
-           type == KOS__CTL_SYS_TRACES || type == KOS__CTL_SYS_TABLE;
+           type == KOS__CTL_SYS_TRACES || type == KOS__CTL_SYS_TABLE ||
+           type == KOS__CTL_SYS_STORE_NEEDS;
 }
 
 /* ---- requests ---- */
@@ -125,6 +126,22 @@ kos_status_t kos__sys_request_encode(const struct kos__sys_request *r, void *buf
         put_u32(&c, r->table);
         put_u32(&c, r->first);
         break;
+    case KOS__CTL_SYS_STORE_NEED:
+    case KOS__CTL_SYS_STORE_ADD:
+        if (!r->sig || r->sig_len < 1 || r->sig_len > KOS__SYS_SIG_MAX)
+            return KOS_STATUS_INVALID_ARGUMENT;
+        put_u32(&c, r->id);
+        put_u32(&c, r->sig_len);
+        put_bytes(&c, r->sig, r->sig_len);
+        break;
+    case KOS__CTL_SYS_STORE_FETCH:
+    case KOS__CTL_SYS_STORE_DONE:
+        if (r->size < 1 || r->size > KOS__SYS_BLOB_MAX)
+            return KOS_STATUS_INVALID_ARGUMENT;
+        put_u32(&c, r->id);
+        put_bytes(&c, r->sha256, 32);
+        put_u64(&c, r->size);
+        break;
     default:
         return KOS_STATUS_INVALID_ARGUMENT;
     }
@@ -183,6 +200,25 @@ kos_status_t kos__sys_request_decode(uint32_t type, const void *body, size_t len
         if (!table_kind_ok(out->table) || out->first >= KOS__SYS_TABLE_MAX_ROWS)
             c.bad = true;
         break;
+    case KOS__CTL_SYS_STORE_NEED:
+    case KOS__CTL_SYS_STORE_ADD:
+        out->id = get_u32(&c);
+        out->sig_len = get_u32(&c);
+        if (out->sig_len < 1 || out->sig_len > KOS__SYS_SIG_MAX)
+            c.bad = true;
+        out->sig = (const char *)get_bytes(&c, out->sig_len);
+        break;
+    case KOS__CTL_SYS_STORE_FETCH:
+    case KOS__CTL_SYS_STORE_DONE: {
+        out->id = get_u32(&c);
+        const uint8_t *sha = get_bytes(&c, 32);
+        if (sha)
+            memcpy(out->sha256, sha, 32);
+        out->size = get_u64(&c);
+        if (out->size < 1 || out->size > KOS__SYS_BLOB_MAX)
+            c.bad = true;
+        break;
+    }
     default:
         return KOS_STATUS_PROTOCOL;
     }
@@ -391,6 +427,56 @@ kos_status_t kos__sys_result_decode(const void *body, size_t len, struct kos__sy
     out->status = get_u32(&c);
     out->message = get_string(&c, KOS__SYS_MESSAGE_MAX);
     if (c.bad || c.pos != len || !result_ok(out))
+        return KOS_STATUS_PROTOCOL;
+    return KOS_STATUS_OK;
+}
+
+/* ---- STORE_NEEDS ---- */
+
+kos_status_t kos__sys_needs_encode(const struct kos__sys_needs *n, void *buf, size_t cap,
+                                   size_t *len)
+{
+    struct cursor c = {.w = buf, .cap = cap};
+
+    if (!n->message || !printable_ok(n->message, KOS__SYS_MESSAGE_MAX) ||
+        n->n > KOS__SYS_NEED_MAX || (n->status != KOS_STATUS_OK && n->n))
+        return KOS_STATUS_INVALID_ARGUMENT;
+    put_u32(&c, n->id);
+    put_u32(&c, n->status);
+    put_string(&c, n->message, KOS__SYS_MESSAGE_MAX);
+    put_u32(&c, n->same);
+    put_u32(&c, n->n);
+    for (uint32_t i = 0; i < n->n; i++) {
+        put_bytes(&c, n->need[i].sha256, 32);
+        put_u64(&c, n->need[i].have);
+    }
+    if (c.bad)
+        return KOS_STATUS_TOO_LARGE;
+    *len = c.pos;
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos__sys_needs_decode(const void *body, size_t len, struct kos__sys_needs *out)
+{
+    struct cursor c = {.r = body, .cap = len};
+
+    out->id = get_u32(&c);
+    out->status = get_u32(&c);
+    out->message = get_string(&c, KOS__SYS_MESSAGE_MAX);
+    out->same = get_u32(&c);
+    out->n = get_u32(&c);
+    if (out->n > KOS__SYS_NEED_MAX || (out->status != KOS_STATUS_OK && out->n) ||
+        (out->message && !printable_ok(out->message, KOS__SYS_MESSAGE_MAX)))
+        c.bad = true;
+    for (uint32_t i = 0; !c.bad && i < out->n; i++) {
+        const uint8_t *sha = get_bytes(&c, 32);
+        if (sha)
+            memcpy(out->need[i].sha256, sha, 32);
+        out->need[i].have = get_u64(&c);
+        if (out->need[i].have > KOS__SYS_BLOB_MAX)
+            c.bad = true;
+    }
+    if (c.bad || c.pos != len)
         return KOS_STATUS_PROTOCOL;
     return KOS_STATUS_OK;
 }
@@ -645,6 +731,8 @@ kos_status_t kos__sys_receive(kos_app_t *app, void *buf, size_t cap, struct kos_
         return kos__sys_traces_decode(buf, len, &m->u.traces);
     case KOS__CTL_SYS_TABLE:
         return kos__sys_table_decode(buf, len, &m->u.table);
+    case KOS__CTL_SYS_STORE_NEEDS:
+        return kos__sys_needs_decode(buf, len, &m->u.needs);
     default:
         return KOS_STATUS_PROTOCOL;
     }

@@ -28,7 +28,29 @@
  *                               run; answered by RESULT, carrying on success
  *                               one end of a stream socket that speaks gdb's
  *                               remote protocol (closing it ends the session)
+ *   KOS__CTL_SYS_STORE_NEED     u32 id, u32 len, image.sig (len bytes, 1..
+ *                               KOS__SYS_SIG_MAX): which blobs of that image
+ *                               the boot store lacks (answered by NEEDS)
+ *   KOS__CTL_SYS_STORE_FETCH    u32 id, SHA-256 (32 bytes), u64 size: Core
+ *                               opens the blob's staging file and answers by
+ *                               RESULT carrying the write end of a pipe it
+ *                               drains into the file, appending, never past
+ *                               size; at most one at a time (a new one ends
+ *                               the last)
+ *   KOS__CTL_SYS_STORE_DONE     u32 id, SHA-256, u64 size: what was written
+ *                               to the pipe (now closed) is the whole blob:
+ *                               Core checks and keeps it (RESULT)
+ *   KOS__CTL_SYS_STORE_ADD      u32 id, u32 len, image.sig: every blob is in
+ *                               the store: store the image as the current
+ *                               generation (RESULT), booted at the next
+ *                               (re)boot
  * Core -> app:
+ *   KOS__CTL_SYS_STORE_NEEDS    u32 id, u32 status, message, u32 same, u32 n,
+ *                               n * (SHA-256, u64 have): the blobs the store
+ *                               lacks (n <= KOS__SYS_NEED_MAX; 0: none, or
+ *                               `same` is the current generation, which is
+ *                               that image already) and the bytes of each it
+ *                               has staged; or a refusal (status, message)
  *   KOS__CTL_SYS_STATUS         the page asked for (struct kos__sys_status),
  *                               with the boot store's generations after the
  *                               processes (each page carries them all)
@@ -76,6 +98,8 @@
 #define KOS__SYS_PLATFORM_MAX 64u   /* "sim", "qemu-arm-virt,arch=aarch64", with its NUL */
 #define KOS__SYS_VERSION_MAX  32u   /* "0.1.0", with its NUL */
 #define KOS__SYS_MAX_PROCS    1024u /* processes in a system (KOS_CM_MAX_PROCS) */
+#define KOS__SYS_SIG_MAX      1024u /* image.sig (KOS__IMAGE_SIG_MAX) */
+#define KOS__SYS_NEED_MAX     64u   /* blobs a NEEDS names (KOS_STORE_NEED_MAX) */
 /* Processes in one STATUS page: each takes at most 64 + 16 + 128 bytes, so
  * a page stays near 27 KB, well inside one control message with the
  * self test's summary (1 KB) and the header. */
@@ -240,6 +264,27 @@ struct kos__sys_request {
     uint32_t credit;         /* CONSOLE_CREDIT: 1..KOS__SYS_CONSOLE_WINDOW bytes;
                                 TRACE_CREDIT: 1..KOS__SYS_TRACE_WINDOW records */
     uint32_t on;             /* TRACE_SET: 0 or 1 */
+    const char *sig;         /* STORE_NEED, STORE_ADD: image.sig's sig_len bytes (not a string) */
+    uint32_t sig_len;        /* 1..KOS__SYS_SIG_MAX */
+    uint8_t sha256[32];      /* STORE_FETCH, STORE_DONE: the blob */
+    uint64_t size;           /* STORE_FETCH, STORE_DONE: its bytes, 1..KOS__SYS_BLOB_MAX */
+};
+
+#define KOS__SYS_BLOB_MAX (256ull << 20) /* a blob's largest size (KOS__IMAGE_BLOB_MAX) */
+
+/* STORE_NEEDS. */
+struct kos__sys_need {
+    uint8_t sha256[32];
+    uint64_t have; /* bytes staged already */
+};
+
+struct kos__sys_needs {
+    uint32_t id;
+    uint32_t status;     /* a kos_status_t */
+    const char *message; /* printable, at most KOS__SYS_MESSAGE_MAX with its NUL */
+    uint32_t same;       /* the current generation when it is that image already, else 0 */
+    uint32_t n;
+    struct kos__sys_need need[KOS__SYS_NEED_MAX];
 };
 
 struct kos__sys_result {
@@ -288,6 +333,7 @@ struct kos__sys_msg {
         struct kos__sys_line line;
         struct kos__sys_traces traces;
         struct kos__sys_table table;
+        struct kos__sys_needs needs;
     } u;
 };
 
@@ -331,6 +377,11 @@ kos_status_t kos__sys_traces_decode(const void *body, size_t len, struct kos__sy
 kos_status_t kos__sys_table_encode(const struct kos__sys_table *t, void *buf, size_t cap,
                                    size_t *len) __attribute__((warn_unused_result));
 kos_status_t kos__sys_table_decode(const void *body, size_t len, struct kos__sys_table *out)
+    __attribute__((warn_unused_result));
+
+kos_status_t kos__sys_needs_encode(const struct kos__sys_needs *n, void *buf, size_t cap,
+                                   size_t *len) __attribute__((warn_unused_result));
+kos_status_t kos__sys_needs_decode(const void *body, size_t len, struct kos__sys_needs *out)
     __attribute__((warn_unused_result));
 
 /* The managing app's side. */
