@@ -109,7 +109,8 @@ static void answer_needs(struct core *c, struct proc *from, uint32_t id, kos_sta
         memcpy(a.need[i].sha256, need[i].sha256, 32);
         a.need[i].have = need[i].have;
     }
-    if (from->ctl >= 0 && kos__sys_needs_encode(&a, c->sysout, KOS__CTL_MAX, &len) == KOS_STATUS_OK &&
+    if (from->ctl >= 0 &&
+        kos__sys_needs_encode(&a, c->sysout, KOS__CTL_MAX, &len) == KOS_STATUS_OK &&
         kos__ctl_send_nowait(from->ctl, KOS__CTL_SYS_STORE_NEEDS, c->sysout, len) != KOS_STATUS_OK)
         kos__core_close_ctl(c, from);
 }
@@ -142,8 +143,7 @@ static void store_fetch(struct core *c, struct proc *from, const struct kos__sys
 
     kos__core_stage_end(c);
     short_hex(rq->sha256, hex);
-    if (kos_store_stage_open(c->opts->store, rq->sha256, rq->size, &fd, &have, err,
-                             sizeof(err))) {
+    if (kos_store_stage_open(c->opts->store, rq->sha256, rq->size, &fd, &have, err, sizeof(err))) {
         kos__core_sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_IO, "%s", err);
         return;
     }
@@ -183,8 +183,7 @@ static void store_done(struct core *c, struct proc *from, const struct kos__sys_
         }
         kos__core_stage_end(c);
     }
-    kos_status_t st =
-        kos_store_stage_done(c->opts->store, rq->sha256, rq->size, err, sizeof(err));
+    kos_status_t st = kos_store_stage_done(c->opts->store, rq->sha256, rq->size, err, sizeof(err));
     if (st) {
         kos__core_say_sys(c, "upgrade: %s", err);
         kos__core_sys_result(c, from->idx, from->starts, rq->id, st, "%s", err);
@@ -234,8 +233,8 @@ void kos__core_sys_store(struct core *c, struct proc *from, const struct kos__sy
         if (rq->type == KOS__CTL_SYS_STORE_NEED)
             answer_needs(c, from, rq->id, KOS_STATUS_UNSUPPORTED, none, 0, NULL, 0);
         else
-            kos__core_sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_UNSUPPORTED,
-                                 "%s", none);
+            kos__core_sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_UNSUPPORTED, "%s",
+                                 none);
         return;
     }
     switch (rq->type) {

@@ -1328,7 +1328,6 @@ static kos_status_t open_binaries(struct opening *o, struct kos_image *img)
     return KOS_STATUS_OK;
 }
 
-
 /* The rest of an opening once its entries are known (st: how that went):
  * the manifest, the binaries; then whatever it holds is let go, and *out
  * set on success. */

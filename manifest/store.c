@@ -39,7 +39,6 @@
 #define BLOB_TMP    ".tmp-"
 #define COPY_CHUNK  (64u << 10)
 
-
 /* ---- small helpers ---- */
 
 static bool is_hex(const char *s, size_t n)
@@ -394,7 +393,7 @@ size_t kos__store_format_record(const struct kos__store_record *r, char *buf, si
 }
 
 kos_status_t kos__store_read_record(struct kos_store *s, uint32_t n, struct kos__store_record *r,
-                                char *err, size_t errlen)
+                                    char *err, size_t errlen)
 {
     char *buf = malloc(RECORD_MAX + 1), name[16], why[128];
     kos_status_t st;
@@ -872,8 +871,8 @@ static kos_status_t begin_add(struct kos_store *s, const struct kos_image *img,
     kos_status_t st;
 
     *gen = 0;
-    st = kos__store_may_add(s, kos_image_manifest_digest(img), cm->hdr->release, state, &same,
-                            err, errlen);
+    st = kos__store_may_add(s, kos_image_manifest_digest(img), cm->hdr->release, state, &same, err,
+                            errlen);
     if (st || same)
         return st;
     st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &n_gens, err, errlen);

@@ -69,8 +69,7 @@ static bool have_blob(struct kos_store *s, const uint8_t sha[32])
     int fd = openat(s->blobs, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return false;
-    ok = kos__image_sha256_fd(fd, KOS__IMAGE_BLOB_MAX, got, NULL) == 0 &&
-         memcmp(got, sha, 32) == 0;
+    ok = kos__image_sha256_fd(fd, KOS__IMAGE_BLOB_MAX, got, NULL) == 0 && memcmp(got, sha, 32) == 0;
     close(fd);
     return ok;
 }
@@ -138,7 +137,9 @@ static kos_status_t read_manifest(struct kos_store *s, const uint8_t sha[32], vo
     e = kos__file_read_small(s->blobs, hex, *buf, KOS_CM_MAX_SIZE + 1, &len);
     if (e || len == 0) {
         snprintf(err, errlen, "cannot read the manifest blob %s/blobs/%s: %s", s->path, hex,
-                 e == EFBIG ? "too large" : e ? strerror(e) : "empty");
+                 e == EFBIG ? "too large"
+                 : e        ? strerror(e)
+                            : "empty");
         return KOS_STATUS_IO;
     }
     if (!kos__image_sha256_mem(*buf, len, got) || memcmp(got, sha, 32) != 0) {

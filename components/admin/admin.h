@@ -214,6 +214,13 @@ struct admin_ops {
     /* Remote debugging's (debug.c): a debugger on an app, answered through
      * admin_debug_core_result() with the agent's socket. */
     kos_status_t (*debug_attach)(void *arg, uint32_t core_id, const char *app);
+    /* Upgrades' (upgrade.c): a request of Core's store interface
+     * (KOS__CTL_SYS_STORE_*, answered through admin_upgrade_needs() and
+     * admin_upgrade_core_result()), and the tunnel's fetch of a blob's
+     * bytes [from, to) into fd (its end reported to admin_upgrade_fetched());
+     * NULL where the tunnel is not open. */
+    kos_status_t (*store)(void *arg, const struct kos__sys_request *rq);
+    kos_status_t (*fetch)(void *arg, const uint8_t sha256[32], uint64_t from, uint64_t to, int fd);
     void *arg;
 };
 
@@ -255,8 +262,11 @@ struct admin_pending {
     uint64_t cmd_id;  /* the server's command */
 };
 
+struct admin_upgrade;
+
 struct admin_agent {
     struct admin_ops ops;
+    struct admin_upgrade *upgrade; /* where Upgrade commands go (NULL: refused) */
     struct admin_config cfg;
     struct admin_logq logq;
     struct admin_traceq traceq;
@@ -307,6 +317,14 @@ bool admin_agent_wants_state(const struct admin_agent *a);
 
 /* One AdminDown message from the server (hostile bytes). */
 void admin_agent_down(struct admin_agent *a, const uint8_t *data, size_t len, uint64_t now_ms);
+
+/* Queues a CommandResult, and an UpgradeProgress, for the link. */
+void admin_agent_result(struct admin_agent *a, uint64_t id, uint32_t status, const char *msg);
+void admin_agent_progress(struct admin_agent *a, uint64_t id, const char *stage, uint64_t done,
+                          uint64_t total, uint32_t blobs);
+
+/* Whether every CommandResult has gone to the tunnel. */
+bool admin_agent_results_sent(const struct admin_agent *a);
 
 /* Core's answer to request core_id (a restart or a reboot). */
 void admin_agent_core_result(struct admin_agent *a, uint32_t core_id, uint32_t status,
@@ -583,5 +601,84 @@ void admin_debug_pump(struct admin_debug *d, uint64_t now_ms);
 /* When debugging next has something to do by the clock; UINT64_MAX for
  * never. */
 uint64_t admin_debug_next_ms(const struct admin_debug *d);
+
+/* ---- upgrades (upgrade.c) ---- */
+
+/* An Upgrade command carried out (docs/upgrades.md): Core says which blobs
+ * its store lacks; for each, Core gives a pipe into the blob's staging, the
+ * tunnel fetches the bytes missing into it, and Core checks and keeps the
+ * blob; once none is missing, Core stores the image as current, and the
+ * device reboots into it once the result has gone to the link. One upgrade
+ * at a time; a fetch that fails is tried again, from where it stopped,
+ * ADMIN_UPGRADE_TRIES times. What stays true: nothing the server sends
+ * reaches the store unchecked (Core verifies every digest and the
+ * signature), and every upgrade ends in exactly one CommandResult. */
+#define ADMIN_UPGRADE_TRIES    5u     /* fetches of the upgrade that may fail */
+#define ADMIN_UPGRADE_RETRY_MS 2000u  /* the wait before the first retry; doubles */
+#define ADMIN_UPGRADE_BLOBS    1025u  /* blobs an offer may name (KOS__IMAGE_MAX_ENTRIES) */
+#define ADMIN_UPGRADE_GRACE_MS 1000u  /* the wait for the result to leave before rebooting */
+
+enum admin_upgrade_step {
+    UP_IDLE = 0,
+    UP_NEED,   /* asked Core which blobs it lacks */
+    UP_OPEN,   /* asked Core for the next blob's pipe */
+    UP_FETCH,  /* the tunnel fetches it */
+    UP_DONE,   /* asked Core to keep it */
+    UP_WAIT,   /* waiting to ask again (a retry, or Core still draining) */
+    UP_ADD,    /* asked Core to store the image */
+    UP_REBOOT, /* stored: rebooting once the result has gone */
+};
+
+struct admin_upgrade_blob {
+    uint8_t sha256[32];
+    uint64_t size;
+};
+
+struct admin_upgrade {
+    struct admin_agent *agent;
+    const struct admin_ops *ops;
+    enum admin_upgrade_step step, after_wait;
+    uint64_t cmd_id;
+    uint32_t core_id; /* the request to Core waited for */
+    uint32_t next_core_id;
+    char sig[KOS__SYS_SIG_MAX];
+    uint32_t sig_len, release;
+    struct admin_upgrade_blob *offer; /* ADMIN_UPGRADE_BLOBS */
+    size_t n_offer;
+    struct admin_upgrade_blob cur; /* the blob under way */
+    uint64_t cur_have;
+    uint64_t fetched, to_fetch; /* bytes */
+    uint32_t blobs_to_fetch, failures;
+    uint64_t wait_until_ms, progress_ms;
+    struct kos__budget log;
+    uint64_t upgrades; /* carried out since admin started */
+};
+
+bool admin_upgrade_init(struct admin_upgrade *u, struct admin_agent *a, const struct admin_ops *ops,
+                        uint32_t first_core_id, uint64_t now_ms);
+void admin_upgrade_fini(struct admin_upgrade *u);
+
+/* Core request ids from first_core_id up (admin_upgrade_init) are the
+ * upgrade's: true if core_id is one of them. */
+bool admin_upgrade_owns(const struct admin_upgrade *u, uint32_t core_id);
+
+/* An Upgrade command from the server (hostile: every field is checked);
+ * its result is queued on the agent. */
+struct Kos__Admin__Upgrade;
+void admin_upgrade_start(struct admin_upgrade *u, uint64_t cmd_id,
+                         const struct Kos__Admin__Upgrade *m, uint64_t now_ms);
+
+/* Core's answers: NEEDS, and RESULT (with a FETCH's pipe in fd, taken). */
+void admin_upgrade_needs(struct admin_upgrade *u, const struct kos__sys_needs *n, uint64_t now_ms);
+void admin_upgrade_core_result(struct admin_upgrade *u, uint32_t core_id, uint32_t status,
+                               const char *message, int fd, uint64_t now_ms);
+
+/* The tunnel's fetch ended: its status, the bytes it wrote, why. */
+void admin_upgrade_fetched(struct admin_upgrade *u, kos_status_t st, uint64_t written,
+                           const char *why, uint64_t now_ms);
+
+/* The clock: retries, and the reboot once the result has gone. */
+void admin_upgrade_pump(struct admin_upgrade *u, uint64_t now_ms);
+uint64_t admin_upgrade_next_ms(const struct admin_upgrade *u);
 
 #endif

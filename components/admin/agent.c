@@ -339,6 +339,40 @@ static void queue_result(struct admin_agent *a, uint64_t id, uint32_t status, co
     a->upq_n++;
 }
 
+void admin_agent_result(struct admin_agent *a, uint64_t id, uint32_t status, const char *msg)
+{
+    queue_result(a, id, status, msg);
+}
+
+void admin_agent_progress(struct admin_agent *a, uint64_t id, const char *stage, uint64_t done,
+                          uint64_t total, uint32_t blobs)
+{
+    Kos__Admin__AdminUp up = KOS__ADMIN__ADMIN_UP__INIT;
+    Kos__Admin__UpgradeProgress pr = KOS__ADMIN__UPGRADE_PROGRESS__INIT;
+    uint8_t *data;
+    size_t len;
+
+    pr.command = id;
+    pr.stage = (char *)stage;
+    pr.done = done;
+    pr.total = total;
+    pr.blobs = blobs;
+    up.body_case = KOS__ADMIN__ADMIN_UP__BODY_PROGRESS;
+    up.progress = &pr;
+    len = kos__admin__admin_up__get_packed_size(&up);
+    if (a->upq_n == ADMIN_UP_QUEUE || !(data = malloc(len ? len : 1)))
+        return; /* progress is only news: the result is what counts */
+    kos__admin__admin_up__pack(&up, data);
+    a->upq[(a->upq_head + a->upq_n) % ADMIN_UP_QUEUE].data = data;
+    a->upq[(a->upq_head + a->upq_n) % ADMIN_UP_QUEUE].len = len;
+    a->upq_n++;
+}
+
+bool admin_agent_results_sent(const struct admin_agent *a)
+{
+    return a->upq_n == 0;
+}
+
 /* ---- sending ---- */
 
 /* Sends one message on `channel`. True if the tunnel took it; false when
@@ -553,6 +587,12 @@ static void on_command(struct admin_agent *a, const Kos__Admin__Command *cmd, ui
         kos_log_info("command %llu from the server: tracing app '%s' %s",
                      (unsigned long long)cmd->id, name, on ? "on" : "off");
         st = a->ops.trace ? a->ops.trace(a->ops.arg, p->core_id, name, on) : KOS_STATUS_UNSUPPORTED;
+    } else if (cmd->body_case == KOS__ADMIN__COMMAND__BODY_UPGRADE) {
+        if (!a->upgrade)
+            queue_result(a, cmd->id, KOS_STATUS_UNSUPPORTED, "this admin carries out no upgrades");
+        else
+            admin_upgrade_start(a->upgrade, cmd->id, cmd->upgrade, now_ms);
+        return;
     } else if (cmd->body_case == KOS__ADMIN__COMMAND__BODY_REBOOT) {
         if (!(p = pending_add(a, cmd->id))) {
             queue_result(a, cmd->id, KOS_STATUS_BUSY, "too many commands under way; try again");

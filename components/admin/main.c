@@ -73,6 +73,7 @@ struct admin {
     bool shell_said; /* said that the tunnel does not give the shell channel */
     struct admin_debug debug;
     bool debug_rx; /* the debug channel may hold input not taken yet */
+    struct admin_upgrade upgrade;
     uint64_t t0_ms;
     uint64_t wakeups;
     /* Core */
@@ -164,6 +165,23 @@ static kos_status_t op_debug_attach(void *arg, uint32_t core_id, const char *app
 
     snprintf(rq.app, sizeof(rq.app), "%s", app);
     return kos__sys_send(ad->app, &rq);
+}
+
+static kos_status_t op_store(void *arg, const struct kos__sys_request *rq)
+{
+    struct admin *ad = arg;
+
+    return kos__sys_send(ad->app, rq);
+}
+
+static kos_status_t op_fetch(void *arg, const uint8_t sha256[32], uint64_t from, uint64_t to,
+                             int fd)
+{
+    struct admin *ad = arg;
+
+    if (!ad->tunnel)
+        return KOS_STATUS_UNAVAILABLE;
+    return kos_tunnel_fetch(ad->tunnel, sha256, from, to, fd);
 }
 
 static void ask_status(struct admin *ad, uint32_t first);
@@ -358,7 +376,15 @@ static bool on_core(struct admin *ad, uint64_t now, int *rc)
         case KOS__CTL_SYS_CHANGED:
             ask_status(ad, 0);
             break;
+        case KOS__CTL_SYS_STORE_NEEDS:
+            admin_upgrade_needs(&ad->upgrade, &m.u.needs, now);
+            break;
         case KOS__CTL_SYS_RESULT:
+            if (admin_upgrade_owns(&ad->upgrade, m.u.result.id)) {
+                admin_upgrade_core_result(&ad->upgrade, m.u.result.id, m.u.result.status,
+                                          m.u.result.message, m.fd, now);
+                break; /* its fd is taken */
+            }
             if (admin_debug_core_result(&ad->debug, m.u.result.id, m.u.result.status,
                                         m.u.result.message, m.fd, now))
                 break; /* its fd is taken */
@@ -477,9 +503,10 @@ static void open_tunnel(struct admin *ad, uint64_t now)
         }
         if (st == KOS_STATUS_OK && !(got & (1u << KOS_TUNNEL_SHELL)) && ad->cfg.remote_shell &&
             !ad->shell_said)
-            kos_log_error("remote_shell is enabled, but the tunnel does not give admin the shell "
-                          "channel: its allow setting must say admin=admin,logs,traces,shell,debug; the "
-                          "shell is off");
+            kos_log_error(
+                "remote_shell is enabled, but the tunnel does not give admin the shell "
+                "channel: its allow setting must say admin=admin,logs,traces,shell,debug; the "
+                "shell is off");
         if (st == KOS_STATUS_OK && !(got & (1u << KOS_TUNNEL_DEBUG)) && ad->cfg.remote_debug &&
             !ad->shell_said)
             kos_log_error(
@@ -522,6 +549,13 @@ static void on_tunnel(struct admin *ad, uint64_t now)
         check_link(ad, now);
     if (!ad->tunnel)
         return;
+    if (ch & KOS_TUNNEL_NEWS_FETCH) {
+        char why[KOS_TUNNEL_WHY_MAX + 1] = "";
+        uint64_t written = 0;
+        kos_status_t st = kos_tunnel_fetch_result(ad->tunnel, &written, why, sizeof(why));
+        if (st != KOS_STATUS_WOULD_BLOCK)
+            admin_upgrade_fetched(&ad->upgrade, st, written, why, now);
+    }
     if (ch & (1u << KOS_TUNNEL_ADMIN))
         while (kos_tunnel_receive(ad->tunnel, KOS_TUNNEL_ADMIN, ad->rx, sizeof(ad->rx), &len) ==
                KOS_STATUS_OK)
@@ -691,6 +725,8 @@ int main(void)
                             .table = op_table,
                             .want_state = op_want_state,
                             .debug_attach = op_debug_attach,
+                            .store = op_store,
+                            .fetch = op_fetch,
                             .arg = &ad};
     uint64_t seq, now;
     int rc = 1;
@@ -710,10 +746,12 @@ int main(void)
         goto out_close_app;
     }
     if (!admin_shell_init(&ad.shell, ad.cfg.remote_shell, &ops, &ad.agent, now) ||
-        !admin_debug_init(&ad.debug, ad.cfg.remote_debug, &ops, now)) {
+        !admin_debug_init(&ad.debug, ad.cfg.remote_debug, &ops, now) ||
+        !admin_upgrade_init(&ad.upgrade, &ad.agent, &ops, 0, now)) {
         kos_log_error("out of memory");
         goto out_fini;
     }
+    ad.agent.upgrade = &ad.upgrade;
     if (kos_app_dir(ad.app, SERVER, &ad.dir)) {
         kos_log_error("no message server %s: admin needs kos_tunnel_protocol and "
                       "kos_log_protocol on it",
@@ -746,6 +784,7 @@ int main(void)
         admin_shell_pump(&ad.shell, now);
         take_debug(&ad, now);
         admin_debug_pump(&ad.debug, now);
+        admin_upgrade_pump(&ad.upgrade, now);
         p[2].fd = admin_debug_fd(&ad.debug, &p[2].events);
         admin_agent_pump(&ad.agent, now);
         if (ad.agent.up)
@@ -764,6 +803,8 @@ int main(void)
         if ((t = admin_shell_next_ms(&ad.shell)) < next)
             next = t;
         if ((t = admin_debug_next_ms(&ad.debug)) < next)
+            next = t;
+        if ((t = admin_upgrade_next_ms(&ad.upgrade)) < next)
             next = t;
         if (ad.agent.up && ad.agent.registered &&
             ad.agent.logq.bytes <= ad.agent.logq.max_bytes / 2 && ad.logs_at_ms < next)
@@ -800,6 +841,7 @@ int main(void)
     kos_logsrv_close(ad.logs);
     kos_tunnel_close(ad.tunnel);
 out_fini:
+    admin_upgrade_fini(&ad.upgrade);
     admin_debug_fini(&ad.debug);
     admin_shell_fini(&ad.shell);
     admin_agent_fini(&ad.agent);

@@ -921,8 +921,8 @@ static void test_store_stage(void **state)
     {
         const char *other[] = {f->pub_b};
         struct kos_image_open_opts bad = {.trusted_keys = other, .n_trusted_keys = 1};
-        assert_int_equal(kos_store_need(s, sig, sig_len, &bad, need, KOS_STORE_NEED_MAX, &n,
-                                        &same, err, sizeof(err)),
+        assert_int_equal(kos_store_need(s, sig, sig_len, &bad, need, KOS_STORE_NEED_MAX, &n, &same,
+                                        err, sizeof(err)),
                          KOS_STATUS_UNAUTHORIZED);
         assert_prefix(err, "signature does not verify with any trusted key");
     }
@@ -932,8 +932,7 @@ static void test_store_stage(void **state)
                      KOS_STATUS_PROTOCOL);
 
     /* First the manifest alone. */
-    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err,
-                       sizeof(err)))
+    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err, sizeof(err)))
         fail_msg("need: %s", err);
     assert_int_equal(n, 1);
     assert_int_equal(same, 0);
@@ -947,9 +946,9 @@ static void test_store_stage(void **state)
     assert_int_equal(have, 0);
     assert_int_equal(kos_store_stage_done(s, sha, mlen, err, sizeof(err)), KOS_STATUS_IO);
     assert_prefix(err, "blob ");
-    assert_int_equal(kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same,
-                                    err, sizeof(err)),
-                     KOS_STATUS_OK);
+    assert_int_equal(
+        kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err, sizeof(err)),
+        KOS_STATUS_OK);
     assert_int_equal(n, 1);
     assert_int_equal(need[0].have, mlen / 2);
     stage(s, f->signed_img, f->hex_manifest, mlen / 2, mlen, &have);
@@ -958,8 +957,7 @@ static void test_store_stage(void **state)
         fail_msg("done: %s", err);
 
     /* Then the binaries: /bin/true and /bin/false, once each. */
-    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err,
-                       sizeof(err)))
+    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err, sizeof(err)))
         fail_msg("need: %s", err);
     assert_int_equal(n, 2);
     /* Storing now is refused: a blob is missing. */
@@ -994,8 +992,7 @@ static void test_store_stage(void **state)
         if (kos_store_stage_done(s, b, len, err, sizeof(err)))
             fail_msg("done: %s", err);
     }
-    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err,
-                       sizeof(err)))
+    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err, sizeof(err)))
         fail_msg("need: %s", err);
     assert_int_equal(n, 0);
     if (kos_store_add(s, sig, sig_len, &io, &gen, &added, err, sizeof(err)))
@@ -1003,8 +1000,7 @@ static void test_store_stage(void **state)
     assert_true(added);
     assert_int_equal(gen, 1);
     /* The same image again is no change. */
-    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err,
-                       sizeof(err)))
+    if (kos_store_need(s, sig, sig_len, &io, need, KOS_STORE_NEED_MAX, &n, &same, err, sizeof(err)))
         fail_msg("need: %s", err);
     assert_int_equal(same, 1);
     assert_int_equal(n, 0);
