@@ -11,3 +11,7 @@ target_include_directories(test_admin_shell PRIVATE ${PROJECT_SOURCE_DIR}/tests/
 # with encoded DebugDown messages and a socket pair for the agent.
 kos_test(admin_debug SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_admin_debug.c LIBS admin_core
          LABELS "unit;admin")
+# admin's upgrades (components/admin/upgrade.c): an Upgrade command carried
+# out through fake ops for Core's store interface and the tunnel's fetch.
+kos_test(admin_upgrade SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_admin_upgrade.c LIBS admin_core
+         LABELS "unit;admin")
