@@ -118,11 +118,7 @@ bool kos__core_on_control(struct core *c, struct proc *p)
         kos__core_close_ctl(c, p);
         return false;
     }
-    if (st == KOS_STATUS_OK &&
-        (type == KOS__CTL_SYS_STATUS_REQ || type == KOS__CTL_SYS_RESTART ||
-         type == KOS__CTL_SYS_REBOOT || type == KOS__CTL_SYS_CONSOLE_CREDIT ||
-         type == KOS__CTL_SYS_TRACE_SET || type == KOS__CTL_SYS_TRACE_CREDIT ||
-         type == KOS__CTL_SYS_TABLE_REQ || type == KOS__CTL_SYS_DEBUG_ATTACH)) {
+    if (st == KOS_STATUS_OK && (kos__sys_to_core(type) || kos__sys_unknown(type))) {
         if (kos__core_on_sys_request(c, p, type, len))
             return true;
         kos__core_close_ctl(c, p);

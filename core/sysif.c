@@ -611,8 +611,10 @@ static const char *sys_what(uint32_t type)
     case KOS__CTL_SYS_STORE_DONE:
     case KOS__CTL_SYS_STORE_ADD:
         return "an upgrade";
-    default:
+    case KOS__CTL_SYS_CONSOLE_CREDIT:
         return "the console lines";
+    default:
+        return "something this Core does not know";
     }
 }
 
@@ -630,6 +632,19 @@ bool kos__core_on_sys_request(struct core *c, struct proc *p, uint32_t type, siz
             "true; refusing it and closing its control channel",
             kind(p), p->name, sys_what(type));
         return false;
+    }
+    if (kos__sys_unknown(type)) {
+        /* A request of a later KOS: this Core says it cannot, and goes on. */
+        uint32_t id = len >= 4 ? kos__get_le32(c->ctlbuf) : 0;
+        kos__core_say_sys(c,
+                          "app '%s' asked Core for something this Core does not know (request "
+                          "type %u): answered that it cannot",
+                          p->name, type);
+        kos__core_sys_result(c, p->idx, p->starts, id, KOS_STATUS_UNSUPPORTED,
+                             "this device's Core does not know request type %u: it is older "
+                             "than the app that asked",
+                             type);
+        return p->ctl >= 0;
     }
     if (kos__sys_request_decode(type, c->ctlbuf, len, &rq)) {
         say(c,

@@ -296,7 +296,8 @@ bool kos_app_stopping(kos_app_t *app)
         ssize_t n = recv(app->ctl, &hdr, sizeof(hdr), MSG_DONTWAIT | MSG_PEEK);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break; /* nothing now */
-        if (n == (ssize_t)sizeof(hdr) && kos__sys_from_core(hdr.type)) {
+        if (n == (ssize_t)sizeof(hdr) &&
+            (kos__sys_from_core(hdr.type) || kos__sys_unknown(hdr.type))) {
             if (recv(app->ctl, buf, sizeof(buf), MSG_DONTWAIT) < 0)
                 break;
             continue;

@@ -67,6 +67,8 @@ enum kos__ctl_type {
                                       answered by RESULT, with its write end on success */
     KOS__CTL_SYS_STORE_DONE = 27,  /* app -> Core: that blob is whole: keep it; RESULT */
     KOS__CTL_SYS_STORE_ADD = 28,   /* app -> Core: store the image as current; RESULT */
+    KOS__CTL_LAST = 28,            /* the last type this KOS knows; later ones are added after */
+    KOS__CTL_SYS_FUTURE_END = 4096, /* types below this a later KOS may add (sys_int.h) */
 };
 
 enum kos__role {

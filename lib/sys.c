@@ -67,6 +67,21 @@ bool kos__sys_from_core(uint32_t type)
            type == KOS__CTL_SYS_STORE_NEEDS;
 }
 
+bool kos__sys_to_core(uint32_t type)
+{
+    return type == KOS__CTL_SYS_STATUS_REQ || type == KOS__CTL_SYS_RESTART ||
+           type == KOS__CTL_SYS_REBOOT || type == KOS__CTL_SYS_CONSOLE_CREDIT ||
+           type == KOS__CTL_SYS_TRACE_SET || type == KOS__CTL_SYS_TRACE_CREDIT ||
+           type == KOS__CTL_SYS_TABLE_REQ || type == KOS__CTL_SYS_DEBUG_ATTACH ||
+           type == KOS__CTL_SYS_STORE_NEED || type == KOS__CTL_SYS_STORE_FETCH ||
+           type == KOS__CTL_SYS_STORE_DONE || type == KOS__CTL_SYS_STORE_ADD;
+}
+
+bool kos__sys_unknown(uint32_t type)
+{
+    return type > KOS__CTL_LAST && type < KOS__CTL_SYS_FUTURE_END;
+}
+
 /* ---- requests ---- */
 
 static bool credit_ok(uint32_t credit)
@@ -734,6 +749,6 @@ kos_status_t kos__sys_receive(kos_app_t *app, void *buf, size_t cap, struct kos_
     case KOS__CTL_SYS_STORE_NEEDS:
         return kos__sys_needs_decode(buf, len, &m->u.needs);
     default:
-        return KOS_STATUS_PROTOCOL;
+        return kos__sys_unknown(m->type) ? KOS_STATUS_UNSUPPORTED : KOS_STATUS_PROTOCOL;
     }
 }

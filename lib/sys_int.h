@@ -343,6 +343,19 @@ const char *kos__sys_state_name(uint32_t state);
 /* A generation's state in words ("on trial"); "unknown" otherwise. */
 const char *kos__sys_gen_state_name(uint32_t state);
 
+/* True for the requests the managing app may send Core. */
+bool kos__sys_to_core(uint32_t type);
+
+/* True for a type this KOS does not know but a later one may send
+ * (KOS__CTL_LAST < type < KOS__CTL_SYS_FUTURE_END): Core answers such a
+ * request from the managing app, whose body starts with its u32 id, with
+ * RESULT KOS_STATUS_UNSUPPORTED instead of closing its channel, so that
+ * an app newer than Core (a release upgraded over the link runs on the
+ * Core of the device's boot partition) learns what this Core cannot do;
+ * and the managing app passes over such a message from a newer Core
+ * (kos__sys_receive() says KOS_STATUS_UNSUPPORTED). */
+bool kos__sys_unknown(uint32_t type);
+
 /* True for the types Core sends only to the managing app. */
 bool kos__sys_from_core(uint32_t type);
 

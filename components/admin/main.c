@@ -74,6 +74,7 @@ struct admin {
     struct admin_debug debug;
     bool debug_rx; /* the debug channel may hold input not taken yet */
     struct admin_upgrade upgrade;
+    uint64_t unknown_said; /* Core's messages of unknown kinds passed over */
     uint64_t t0_ms;
     uint64_t wakeups;
     /* Core */
@@ -358,6 +359,14 @@ static bool on_core(struct admin *ad, uint64_t now, int *rc)
         kos_status_t st = kos__sys_receive(ad->app, ctlbuf, sizeof(ctlbuf), &m);
         if (st == KOS_STATUS_WOULD_BLOCK)
             return true;
+        if (st == KOS_STATUS_UNSUPPORTED) {
+            /* A newer Core's news this admin does not know: passed over. */
+            if (!ad->unknown_said++)
+                kos_log_warn("Core sent a message of a kind this admin does not know (type %u): "
+                             "passed over (and any more like it)",
+                             m.type);
+            continue;
+        }
         if (st) {
             kos_log_error("Core's control channel: %s; stopping", kos_status_str(st));
             *rc = 1;

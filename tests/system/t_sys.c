@@ -282,6 +282,24 @@ static int do_flood_wait(kos_app_t *app, const char *proto)
     return 0;
 }
 
+/* A request of a later KOS (type 200, id 77): Core answers it cannot and
+ * keeps the channel open. */
+static int do_future(kos_app_t *app)
+{
+    uint8_t body[12] = {77, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+    struct kos__sys_msg m;
+
+    if (kos__ctl_send(kos_app_fd(app), 200, body, sizeof(body), -1))
+        return 1;
+    if (wait_answer(app, KOS__CTL_SYS_RESULT, 77, &m)) {
+        kos_log_error("future: no answer");
+        return 1;
+    }
+    kos_log_info("future: %s: %s", kos_status_str((kos_status_t)m.u.result.status),
+                 m.u.result.message);
+    return m.u.result.status == KOS_STATUS_UNSUPPORTED ? 0 : 1;
+}
+
 static int do_malformed(kos_app_t *app, const char *what)
 {
     uint8_t body[64];
@@ -332,6 +350,8 @@ int t_sys_manager(kos_app_t *app, int argc, char **argv)
             snprintf(rq.app, sizeof(rq.app), "%s", argv[++i]);
             snprintf(what, sizeof(what), "restart %s", rq.app);
             rc = do_request(app, &rq, what);
+        } else if (!strcmp(argv[i], "future")) {
+            rc = do_future(app);
         } else if (!strcmp(argv[i], "settle")) {
             rc = do_settle(app);
         } else if (!strcmp(argv[i], "reboot-once")) {

@@ -17,6 +17,8 @@ wait_for "^\S+ core:   mgr  "
 stop_image TERM
 [ "$RC" -eq 0 ] || fail "sysif: exit status $RC, expected 0"
 expect "core: app 'mgr' manages the system \(manages_system: true\)"
+expect "mgr: info: future: unsupported: this device's Core does not know request type 200: it is older than the app that asked$"
+expect "core: app 'mgr' asked Core for something this Core does not know \\(request type 200\\): answered that it cannot$"
 expect "mgr: info: console: the marker came back after [0-9]+ lines, 0 dropped; Core's boot line came too$"
 expect "core: app 'intruder' asked Core for the system's state, but its manifest entry does not say manages_system: true; refusing it and closing its control channel$"
 expect "intruder: info: sysask: Core closed the control channel$"
