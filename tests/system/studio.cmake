@@ -8,7 +8,8 @@
 # (test_studio_pending.sh), debugging one of its apps with gdb through
 # kos-tool debug (test_studio_debug.sh), forwarded streams
 # (test_studio_stream.sh), and the boot store's generations in its health
-# (test_studio_storage.sh); they share studio_lib.sh. Each test has its own
+# (test_studio_storage.sh), and upgrades pushed to it
+# (test_studio_upgrade.sh); they share studio_lib.sh. Each test has its own
 # data folder and free ports
 # on 127.0.0.1, and stops its server.
 if(TARGET kos-server AND TARGET kos-tool)
@@ -25,9 +26,10 @@ if(TARGET kos-server AND TARGET kos-tool)
   add_test(NAME system_studio_debug COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_studio_debug.sh)
   add_test(NAME system_studio_stream COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_studio_stream.sh)
   add_test(NAME system_studio_storage COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_studio_storage.sh)
+  add_test(NAME system_studio_upgrade COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_studio_upgrade.sh)
   set_tests_properties(system_studio_device system_studio_trace system_studio_shell
                        system_studio_pending system_studio_debug system_studio_stream
-                       system_studio_storage PROPERTIES
+                       system_studio_storage system_studio_upgrade PROPERTIES
     ENVIRONMENT "${_studio_env};KOS_KEY=${CMAKE_BINARY_DIR}/kos-keys/release.key;KOS_T_APP=$<TARGET_FILE:t_app>"
     LABELS "system;server" TIMEOUT 300)
   set_tests_properties(system_studio_server system_studio_provision system_studio_api PROPERTIES

@@ -25,31 +25,6 @@ NEVER="$APPS
     binary: t_app
     args: [selftest, never]"
 
-# boot_store [IMAGE] [options]: the device booted from the store S.
-boot_store() {
-  : >"$CON"
-  "$T" run --storage "$S" "$@" --trust "$KOS_TRUST" --keys "$WORK/dev" --console "$CON" \
-    >/dev/null 2>&1 &
-  DEV_PID=$!
-}
-# gens: the API's generations, one line: "running N; N rRELEASE MARKS STATE TRIES; ..."
-# (MARKS current,good,running or -), or "none" without a store.
-gens() {
-  api "api/devices/$ID" | python3 -c '
-import json, sys
-h = json.load(sys.stdin).get("health") or {}
-s = h.get("store")
-if s is None:
-    print("none" if "store" in h else "no health")
-    sys.exit()
-out = ["running %d" % s["running"]]
-for g in s["generations"]:
-    marks = ",".join(m for m in ("current", "good", "running") if g[m]) or "-"
-    out.append("%d r%d %s %s %d" % (g["number"], g["release"], marks, g["state"], g["tries"]))
-print("; ".join(out))'
-}
-gens_are() { [ "$(gens)" = "$1" ]; }
-wait_gens() { until_ok 60 "the API showing generations '$1' (last: '$(gens)')" gens_are "$1"; }
 
 start_studio
 provision_device gens-1
