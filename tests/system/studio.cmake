@@ -9,7 +9,7 @@
 # kos-tool debug (test_studio_debug.sh), forwarded streams
 # (test_studio_stream.sh), and the boot store's generations in its health
 # (test_studio_storage.sh), and upgrades pushed to it
-# (test_studio_upgrade.sh); they share studio_lib.sh. Each test has its own
+# (test_upgrade_sim.sh); they share studio_lib.sh. Each test has its own
 # data folder and free ports
 # on 127.0.0.1, and stops its server.
 if(TARGET kos-server AND TARGET kos-tool)
@@ -26,10 +26,10 @@ if(TARGET kos-server AND TARGET kos-tool)
   add_test(NAME system_studio_debug COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_studio_debug.sh)
   add_test(NAME system_studio_stream COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_studio_stream.sh)
   add_test(NAME system_studio_storage COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_studio_storage.sh)
-  add_test(NAME system_studio_upgrade COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_studio_upgrade.sh)
+  add_test(NAME system_upgrade_sim COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_upgrade_sim.sh)
   set_tests_properties(system_studio_device system_studio_trace system_studio_shell
                        system_studio_pending system_studio_debug system_studio_stream
-                       system_studio_storage system_studio_upgrade PROPERTIES
+                       system_studio_storage system_upgrade_sim PROPERTIES
     ENVIRONMENT "${_studio_env};KOS_KEY=${CMAKE_BINARY_DIR}/kos-keys/release.key;KOS_T_APP=$<TARGET_FILE:t_app>"
     LABELS "system;server" TIMEOUT 300)
   set_tests_properties(system_studio_server system_studio_provision system_studio_api PROPERTIES

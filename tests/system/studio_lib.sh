@@ -173,7 +173,7 @@ wait_online() {
 }
 
 # ---- a device booting from a boot store (test_studio_storage.sh,
-# test_studio_upgrade.sh): the store is $S.
+# test_upgrade_sim.sh): the store is $S.
 # boot_store [IMAGE] [options]: the device booted from the store $S.
 boot_store() {
   : >"$CON"
