@@ -1,6 +1,6 @@
-# lib.sh - helpers for the qemu-arm-virt tests: a scratch folder, failing
-# with the console shown, and skipping (status 77) when what the platform
-# needs is not installed. Needs KOS_TOOL, KOS_TRUST, KOS_KEY and
+# lib.sh - helpers for the device tests (qemu-arm-virt, the boards, armhf):
+# a scratch folder, failing with the console shown, and skipping (status
+# 77) when what the platform needs is not installed. Needs KOS_TOOL, KOS_TRUST, KOS_KEY and
 # KOS_DEVICE_IMAGE in the environment (set by CTest, tests/device/device.cmake).
 set -Eeuo pipefail
 trap 'echo "FAIL: ${BASH_SOURCE[0]}:$LINENO: \"$BASH_COMMAND\" failed (status $?)" >&2' ERR
@@ -27,11 +27,18 @@ needs() {
     shift 2
   done
 }
-[ "${KOS_HAVE_DEVICE_BUILD:-OFF}" = ON ] ||
-  skip "no device build: install gcc-aarch64-linux-gnu (scripts/install-deps.sh) and configure again"
+# A test of the armhf device build sets DEVICE_ARCH=armhf before sourcing this.
+if [ "${DEVICE_ARCH:-aarch64}" = armhf ]; then
+  [ "${KOS_HAVE_DEVICE_BUILD_ARMHF:-OFF}" = ON ] ||
+    skip "no armhf device build: install gcc-arm-linux-gnueabihf and Core's armhf libraries (scripts/install-deps.sh) and configure again"
+else
+  [ "${KOS_HAVE_DEVICE_BUILD:-OFF}" = ON ] ||
+    skip "no device build: install gcc-aarch64-linux-gnu (scripts/install-deps.sh) and configure again"
+fi
 needs sfdisk fdisk mkfs.vfat dosfstools mcopy mtools mdir mtools mkimage u-boot-tools \
   dumpimage u-boot-tools mkfs.ext4 e2fsprogs debugfs e2fsprogs
-[ -f "$KOS_DEVICE_IMAGE" ] || fail "the aarch64 hello image $KOS_DEVICE_IMAGE was not built"
+[ "${DEVICE_ARCH:-aarch64}" = armhf ] || [ -f "$KOS_DEVICE_IMAGE" ] ||
+  fail "the aarch64 hello image $KOS_DEVICE_IMAGE was not built"
 
 # expect REGEX: some line of $OUT matches.
 expect() { grep -qE -- "$1" "$OUT" || fail "expected a line matching: $1"; }
