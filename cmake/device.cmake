@@ -70,6 +70,8 @@ _kos_device_build(aarch64 KOS_HAVE_DEVICE_BUILD kos_device ${KOS_DEVICE_BUILD_DI
   ${KOS_DEVICE_BUILD_DIR}/device/qemu-arm-virt/Image
   ${KOS_DEVICE_BUILD_DIR}/device/qemu-arm-virt/initramfs.cpio.gz
   ${KOS_DEVICE_BUILD_DIR}/device/bin/hello
+  ${KOS_DEVICE_BUILD_DIR}/device/bin/hog
+  ${KOS_DEVICE_BUILD_DIR}/device/bin/t_app
   ${KOS_DEVICE_BUILD_DIR}/components/bin/msg0)
 _kos_device_build(armhf KOS_HAVE_DEVICE_BUILD_ARMHF kos_device_armhf ${KOS_DEVICE_ARMHF_BUILD_DIR}
   toolchain-armhf.cmake arm-linux-gnueabihf-gcc armhf arm-linux-gnueabihf
