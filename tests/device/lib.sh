@@ -49,3 +49,50 @@ line_of() {
   [ -n "$n" ] || fail "expected a line matching: $1"
   echo "$n"
 }
+
+# The timestamp that starts each of KOS's console lines.
+TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
+
+# What Core and kos-init say of examples/hello's boot, from the store's
+# verification to the power-off, in this order (device_boot, device_armhf):
+# a cgroup per app, the system ready, generation 1 made good, the app's line.
+HELLO_LINES=(
+  "$TS core: generation 1 of store /data/store verified: signed by release key [0-9a-f]{16}$"
+  "$TS core: sandbox: .*; limits: a cgroup per app in /sys/fs/cgroup \(memory.max, pids.max\) and rlimits$"
+  "$TS core: booting system 'hello'"
+  "$TS core: system 'hello' ready: 2 processes"
+  "$TS core: boot store: generation 1 passed its self test: it is the good one now$"
+  "$TS hello: info: Hello from KOS \(I am 'hello'\)$"
+  "$TS core: system stopped \(exit status 0\)$"
+  "$TS kos-init: the system has ended; powering off$"
+)
+
+# in_order REGEX...: $OUT has a line matching each, in this order.
+in_order() {
+  local prev=0 n re
+  for re in "$@"; do
+    n=$(line_of "$re")
+    [ "$n" -gt "$prev" ] || fail "'$re' (line $n) came before the line expected before it (line $prev)"
+    prev=$n
+  done
+}
+
+# boot_virt IMAGE: bootstraps IMAGE for qemu-arm-virt into $D and boots it
+# once with kos-tool run (skipping when QEMU or its U-Boot is missing),
+# its console in $OUT with the guest's CR LF made LF; RC is kos-tool run's
+# status. Failing if it did not power off within 300 s; nothing else is
+# timed.
+boot_virt() {
+  local start
+  needs qemu-system-aarch64 qemu-system-arm
+  [ -r /usr/lib/u-boot/qemu_arm64/u-boot.bin ] ||
+    skip "U-Boot for QEMU is missing: install the Debian package u-boot-qemu (scripts/install-deps.sh)"
+  D=$WORK/disk.img
+  "$KOS_TOOL" bootstrap "$1" --platform qemu-arm-virt --out "$D" \
+    --trust "$KOS_TRUST" >"$OUT" 2>&1 || fail "bootstrap failed"
+  start=$(date +%s)
+  timeout 300 "$KOS_TOOL" run --platform qemu-arm-virt "$D" </dev/null >"$OUT" 2>&1 && RC=0 || RC=$?
+  echo "booted and powered off in $(($(date +%s) - start)) s (not asserted)"
+  [ "$RC" -ne 124 ] || fail "the device did not power off within 300 s"
+  sed -i 's/\r$//' "$OUT"
+}
