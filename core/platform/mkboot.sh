@@ -8,8 +8,8 @@
 # /lib/modules/kos/order) and the shared libraries kos-init and the
 # components (COMPONENT..., the message server and the Poukai services) need:
 # the C library, and the tunnel's OpenSSL and libevent. Apps' sandboxes get
-# theirs from here. The apps' and message servers' binaries are not here: they are
-# blobs in the boot store on the data partition.
+# theirs from here. The apps' and message servers' binaries are not here:
+# they are blobs in the boot store on the data partition.
 #
 # The kernel package (the metapackage's current version) is fetched once
 # with apt-get download into CACHE_DIR and unpacked there with dpkg-deb -x;
@@ -27,9 +27,10 @@ mkdir -p "$out" "$cache"
 # depends on (modinfo depends= and softdep=): the virtio transport of
 # QEMU's virt machine (PCI for aarch64, as kos-tool run gives it; MMIO for
 # armhf, as tests/device/test_armhf.sh gives it) and virtio-blk for the
-# disk; ext4 for the data partition; virtio-net for the network. Then the Debian architecture, the kernel's flavour (its
-# metapackage is linux-image-FLAVOUR), the file the kernel is put in, and
-# the libraries' multiarch folder.
+# disk; ext4 for the data partition; virtio-net for the network. Then the
+# Debian architecture, the kernel's flavour (its metapackage is
+# linux-image-FLAVOUR), the file the kernel is put in, and the libraries'
+# multiarch folder.
 case $arch in
 aarch64)
   modules=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci)
