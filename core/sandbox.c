@@ -431,6 +431,8 @@ int kos_sandbox_init_prepare(const struct kos_sandbox *sb, struct kos_sandbox_wa
 #define GATE_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
 #define GATE_ARCH AUDIT_ARCH_AARCH64
+#elif defined(__arm__) && defined(__ARMEL__)
+#define GATE_ARCH AUDIT_ARCH_ARM /* armhf: 32-bit ARM, little-endian */
 #else
 #error "sandbox.c: the audit architecture of this platform"
 #endif

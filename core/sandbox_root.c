@@ -64,22 +64,34 @@ static bool pread_str(int fd, off_t off, char *out, size_t cap)
     return strlen(out) < (size_t)r || (size_t)r < cap - 1;
 }
 
-/* Reads the interpreter, DT_NEEDED and DT_RUNPATH of an ELF64 file. A file
- * without PT_DYNAMIC (static) gives no dependencies. */
+/* A sandbox runs binaries of Core's own architecture: ELF files of its
+ * word size (ELF64; ELF32 on armhf). */
+#if UINTPTR_MAX > 0xffffffffu
+#define ELF(type) Elf64_##type
+#define ELF_CLASS ELFCLASS64
+#define ELF_BITS  "64"
+#else
+#define ELF(type) Elf32_##type
+#define ELF_CLASS ELFCLASS32
+#define ELF_BITS  "32"
+#endif
+
+/* Reads the interpreter, DT_NEEDED and DT_RUNPATH of an ELF file of
+ * Core's word size. A file without PT_DYNAMIC (static) gives no
+ * dependencies. */
 static kos_status_t elf_read(int fd, struct elf_deps *d, char *err, size_t errlen)
 {
-    Elf64_Ehdr eh;
-    Elf64_Phdr ph[64];
-    Elf64_Off dyn_off = 0;
-    Elf64_Xword dyn_size = 0;
+    ELF(Ehdr) eh;
+    ELF(Phdr) ph[64];
+    uint64_t dyn_off = 0, dyn_size = 0;
     uint64_t strtab = 0, runpath = UINT64_MAX, needed[ELF_MAX_NEEDED];
     size_t n_needed = 0;
 
     memset(d, 0, sizeof(*d));
     if (!pread_all(fd, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
-        eh.e_phnum > 64 || !pread_all(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), (off_t)eh.e_phoff)) {
-        snprintf(err, errlen, "not a 64-bit ELF file");
+        eh.e_ident[EI_CLASS] != ELF_CLASS || eh.e_phentsize != sizeof(ELF(Phdr)) ||
+        eh.e_phnum > 64 || !pread_all(fd, ph, eh.e_phnum * sizeof(ELF(Phdr)), (off_t)eh.e_phoff)) {
+        snprintf(err, errlen, "not a " ELF_BITS "-bit ELF file");
         return KOS_STATUS_PROTOCOL;
     }
     for (int i = 0; i < eh.e_phnum; i++) {
@@ -98,17 +110,17 @@ static kos_status_t elf_read(int fd, struct elf_deps *d, char *err, size_t errle
     if (!dyn_size)
         return KOS_STATUS_OK;
     /* The dynamic section, a batch of entries per read, up to DT_NULL. */
-    Elf64_Dyn dyn[64];
+    ELF(Dyn) dyn[64];
     bool end = false;
-    for (Elf64_Xword o = 0; !end && o + sizeof(Elf64_Dyn) <= dyn_size && o < (1u << 20);) {
-        Elf64_Xword left = (dyn_size - o) / sizeof(Elf64_Dyn);
+    for (uint64_t o = 0; !end && o + sizeof(ELF(Dyn)) <= dyn_size && o < (1u << 20);) {
+        uint64_t left = (dyn_size - o) / sizeof(ELF(Dyn));
         size_t want = left < 64 ? (size_t)left : 64;
-        ssize_t got = pread(fd, dyn, want * sizeof(Elf64_Dyn), (off_t)(dyn_off + o));
-        size_t k = got > 0 ? (size_t)got / sizeof(Elf64_Dyn) : 0;
+        ssize_t got = pread(fd, dyn, want * sizeof(ELF(Dyn)), (off_t)(dyn_off + o));
+        size_t k = got > 0 ? (size_t)got / sizeof(ELF(Dyn)) : 0;
         if (k == 0)
             break;
         for (size_t j = 0; j < k && !end; j++) {
-            const Elf64_Dyn *dy = &dyn[j];
+            const ELF(Dyn) *dy = &dyn[j];
             if (dy->d_tag == DT_NULL)
                 end = true;
             else if (dy->d_tag == DT_NEEDED && n_needed < ELF_MAX_NEEDED)
@@ -118,7 +130,7 @@ static kos_status_t elf_read(int fd, struct elf_deps *d, char *err, size_t errle
             else if (dy->d_tag == DT_RUNPATH || (dy->d_tag == DT_RPATH && runpath == UINT64_MAX))
                 runpath = dy->d_un.d_val;
         }
-        o += k * sizeof(Elf64_Dyn);
+        o += k * sizeof(ELF(Dyn));
     }
     /* DT_STRTAB is an address: find the file offset through PT_LOAD. */
     off_t stroff = -1;
@@ -166,6 +178,8 @@ static void elf_free(struct elf_deps *d)
 #define MULTIARCH "x86_64-linux-gnu"
 #elif defined(__aarch64__)
 #define MULTIARCH "aarch64-linux-gnu"
+#elif defined(__arm__) && defined(__ARM_PCS_VFP)
+#define MULTIARCH "arm-linux-gnueabihf"
 #else
 #define MULTIARCH "unknown-linux-gnu"
 #endif

@@ -184,6 +184,48 @@ static const int allowed_calls[] = {
     SCMP_SYS(splice),
     SCMP_SYS(tee),
     SCMP_SYS(copy_file_range),
+    /* The same calls under their 32-bit ARM (armhf) names: 64-bit file
+     * offsets and sizes, 64-bit times (glibc tries these first, and falls
+     * back only on ENOSYS, never on this filter's EPERM), 32-bit ids, the
+     * non-rt signal return, and set_tls, which the loader calls before
+     * main. An architecture without one of these names (every 64-bit one)
+     * gets no rule for it from libseccomp. */
+    SCMP_SYS(fstat64),
+    SCMP_SYS(fstatat64),
+    SCMP_SYS(_llseek),
+    SCMP_SYS(ftruncate64),
+    SCMP_SYS(arm_fadvise64_64),
+    SCMP_SYS(sendfile64),
+    SCMP_SYS(mmap2),
+    SCMP_SYS(recv),
+    SCMP_SYS(sigreturn),
+    SCMP_SYS(rt_sigtimedwait_time64),
+    SCMP_SYS(_newselect),
+    SCMP_SYS(pselect6_time64),
+    SCMP_SYS(ppoll_time64),
+    SCMP_SYS(recvmmsg_time64),
+    SCMP_SYS(timerfd_settime64),
+    SCMP_SYS(timerfd_gettime64),
+    SCMP_SYS(clock_gettime64),
+    SCMP_SYS(clock_getres_time64),
+    SCMP_SYS(clock_nanosleep_time64),
+    SCMP_SYS(timer_settime64),
+    SCMP_SYS(timer_gettime64),
+    SCMP_SYS(futex_time64),
+    SCMP_SYS(getuid32),
+    SCMP_SYS(geteuid32),
+    SCMP_SYS(getgid32),
+    SCMP_SYS(getegid32),
+    SCMP_SYS(getgroups32),
+    SCMP_SYS(getresuid32),
+    SCMP_SYS(getresgid32),
+    SCMP_SYS(ugetrlimit),
+#ifdef __ARM_NR_set_tls
+    /* Not SCMP_SYS(set_tls): libseccomp 2.5's header makes that a pseudo
+     * number, which its filters leave out, on ARM too (it looks for
+     * __NR_set_tls, which ARM names __ARM_NR_set_tls). */
+    __ARM_NR_set_tls,
+#endif
 };
 
 /* Creating processes: only for an app that may have more than one
@@ -196,8 +238,9 @@ static const int fork_calls[] = {
 /* Extra calls for an app with a data directory (Landlock and the mount
  * namespace confine them to /data). */
 static const int data_calls[] = {
-    SCMP_SYS(unlink),   SCMP_SYS(unlinkat),  SCMP_SYS(rmdir),    SCMP_SYS(rename),
-    SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(truncate), SCMP_SYS(utimensat),
+    SCMP_SYS(unlink),     SCMP_SYS(unlinkat),         SCMP_SYS(rmdir),    SCMP_SYS(rename),
+    SCMP_SYS(renameat),   SCMP_SYS(renameat2),        SCMP_SYS(truncate), SCMP_SYS(utimensat),
+    SCMP_SYS(truncate64), SCMP_SYS(utimensat_time64), /* their armhf names */
 };
 
 /* The mode bits no file an app creates or changes may have: setuid, setgid
@@ -285,6 +328,39 @@ static const struct {
     {IPPROTO_IP, IP_TOS},          {IPPROTO_IPV6, IPV6_TCLASS},
 };
 
+/* fcntl(2) by its two names: 32-bit ARM's glibc calls fcntl64, which takes
+ * the same commands (none where the architecture lacks it). */
+static const int fcntl_calls[] = {
+    SCMP_SYS(fcntl),
+    SCMP_SYS(fcntl64),
+};
+
+/* Adds the fcntl rules above for call `fcntl`. Returns 0 or -errno. */
+static int fcntl_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb, int fcntl)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]) && !rc; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, fcntl, 1,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, fcntl_cmds[i]));
+    /* A pipe may shrink, or grow back to its default size, never beyond:
+     * its buffer is kernel memory that no memory limit counts on sim. The
+     * whole 64-bit argument is compared, so a value that passes has no
+     * stray upper bits for the kernel's 32-bit read to drop. */
+    if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, fcntl, 2,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETPIPE_SZ),
+                              SCMP_A2(SCMP_CMP_LE, KOS_SANDBOX_PIPE_MAX, 0));
+    if (!rc && sb->net_host)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, fcntl, 1,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETFL));
+    else if (!rc)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, fcntl, 2,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETFL),
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, O_NONBLOCK, O_NONBLOCK));
+    return rc;
+}
+
 /* Adds the ioctl, fcntl and setsockopt rules above. Returns 0 or -errno. */
 static int fd_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
 {
@@ -294,29 +370,10 @@ static int fd_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
         rc =
             seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)ioctl_cmds[i]));
-    for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]) && !rc; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, fcntl_cmds[i]));
-    /* A pipe may shrink, or grow back to its default size, never beyond:
-     * its buffer is kernel memory that no memory limit counts on sim. The
-     * whole 64-bit argument is compared, so a value that passes has no
-     * stray upper bits for the kernel's 32-bit read to drop. */
-    if (!rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
-                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETPIPE_SZ),
-                              SCMP_A2(SCMP_CMP_LE, KOS_SANDBOX_PIPE_MAX, 0));
-    if (sb->net_host) {
-        if (!rc)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-                                  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETFL));
-        if (!rc)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 0);
-        return rc;
-    }
-    if (!rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
-                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETFL),
-                              SCMP_A2(SCMP_CMP_MASKED_EQ, O_NONBLOCK, O_NONBLOCK));
+    for (size_t i = 0; i < sizeof(fcntl_calls) / sizeof(fcntl_calls[0]) && !rc; i++)
+        rc = fcntl_rules(ctx, sb, fcntl_calls[i]);
+    if (sb->net_host)
+        return rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 0);
     for (size_t i = 0; i < sizeof(sockopts) / sizeof(sockopts[0]) && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
                               SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)sockopts[i].level, 0),
@@ -380,6 +437,9 @@ static int app_rules(scmp_filter_ctx ctx, const struct kos_sandbox *sb)
                               SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
     if (!rc)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
+                              SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
+    if (!rc) /* 32-bit ARM's send(2), sendto without an address */
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(send), 1,
                               SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, 0));
     /* network: host: Internet sockets, and connecting, binding, listening
      * and accepting on them. Every other app gets none of this. */
@@ -456,10 +516,11 @@ static const unsigned long gate_ioctls[] = {
 static int init_rules(scmp_filter_ctx ctx, const struct kos_sandbox *unused)
 {
     static const int calls[] = {
-        SCMP_SYS(poll),         SCMP_SYS(ppoll),      SCMP_SYS(read),  SCMP_SYS(rt_sigprocmask),
-        SCMP_SYS(rt_sigreturn), SCMP_SYS(wait4),      SCMP_SYS(kill),  SCMP_SYS(write),
-        SCMP_SYS(exit),         SCMP_SYS(exit_group), SCMP_SYS(close), SCMP_SYS(getppid),
-        SCMP_SYS(sigaltstack),
+        SCMP_SYS(poll),           SCMP_SYS(ppoll),        SCMP_SYS(read),
+        SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(wait4),
+        SCMP_SYS(kill),           SCMP_SYS(write),        SCMP_SYS(exit),
+        SCMP_SYS(exit_group),     SCMP_SYS(close),        SCMP_SYS(getppid),
+        SCMP_SYS(sigaltstack),    SCMP_SYS(ppoll_time64), SCMP_SYS(sigreturn), /* armhf's */
     };
     int rc = 0;
 

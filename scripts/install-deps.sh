@@ -52,16 +52,21 @@ packages=(
   # architecture, so they are unpacked below rather than installed
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross libssl-dev:armhf libseccomp-dev:armhf
   libevent-core-2.1-7:armhf libevent-openssl-2.1-7:armhf libwslay1:armhf libprotobuf-c-dev:armhf
-  # ... and KOS Core's, for kos-init (Core as PID 1 on qemu-arm-virt); the
-  # shared ones go into the initramfs (core/platform/mkboot.sh)
+  # ... and KOS Core's, for kos-init (Core as PID 1 on qemu-arm-virt, and on
+  # am335x for armhf); the shared ones go into the initramfs
+  # (core/platform/mkboot.sh)
   libseccomp-dev:arm64 libcap-ng-dev:arm64 libyaml-dev:arm64 libzip-dev:arm64
+  libcap-ng-dev:armhf libyaml-dev:armhf libzip-dev:armhf
   # the qemu-arm-virt platform (docs/boards.md): kos-tool bootstrap's disk
   # tools (partition table, FAT without root or loop mounts, the U-Boot
   # script), the initramfs (cpio), and kos-tool run --platform
-  # qemu-arm-virt's QEMU and U-Boot. Debian's arm64 kernel is not installed:
-  # the build fetches linux-image-arm64's package with apt-get download
-  # and unpacks it under the build tree (core/platform/mkboot.sh).
-  fdisk dosfstools mtools u-boot-tools cpio qemu-system-arm u-boot-qemu
+  # qemu-arm-virt's QEMU and U-Boot (qemu-system-arm also boots the armhf
+  # runtime, tests/device/test_armhf.sh). Debian's arm64 and armhf kernels
+  # are not installed: the builds fetch linux-image-arm64's and
+  # linux-image-armmp's packages with apt-get download and unpack them
+  # under the build tree (core/platform/mkboot.sh).
+  # (file: the device tests tell a FAT32 partition and an ARM zImage)
+  fdisk dosfstools mtools u-boot-tools cpio qemu-system-arm u-boot-qemu file
 )
 
 sudo=""

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 for arch in aarch64 armhf; do
-  echo "== cross-$arch: configure and build the device runtime (libkos, components)"
+  echo "== cross-$arch: configure and build the device runtime (libkos, components, kos-init, boot files)"
   cmake --preset "cross-$arch" >/dev/null
   cmake --build --preset "cross-$arch" -j "$jobs"
 done

@@ -18,6 +18,9 @@
 #define FROM_DEVICE_BUILD                                                                          \
     "the device build (cross-aarch64 preset, or the dev build's device-aarch64): Debian's "        \
     "arm64 kernel and the initramfs with kos-init"
+/* The armhf ones, with the board's own files (core/platform/mkboards.sh). */
+#define FROM_ARMHF_BUILD(what)                                                                     \
+    "the armhf device build (cross-armhf preset, or the dev build's device-armhf): " what
 
 /* What the i.MX8M Mini boards share: the boot ROM reads flash.bin (SPL,
  * DDR firmware, TF-A, U-Boot) at 33 KiB into an SD card or the eMMC's user
@@ -117,13 +120,12 @@ static const struct kos__board boards[] = {
         .first_mib = 1,
         .u_boot = {"MLO", "u-boot.img"},
         .u_boot_from = "Debian's u-boot-omap package (armhf), /usr/lib/u-boot/am335x_evm/: "
-                       "the device build fetches it",
-        .dtb_from = "Debian's armhf kernel (linux-image-armmp, "
-                    "/usr/lib/linux-image-*/am335x-boneblack.dtb): give its folder with "
-                    "--boot-files DIR",
-        .kernel_from = "an armhf build (the cross-armhf preset makes no kos-init yet): Debian's "
-                       "linux-image-armmp zImage and an initramfs with an armhf kos-init; give "
-                       "their folder with --boot-files DIR",
+                       "the armhf device build fetches it",
+        .dtb_from = FROM_ARMHF_BUILD("Debian's armhf kernel's (linux-image-armmp) "
+                                     "am335x-boneblack.dtb; another AM335x board's tree, under "
+                                     "that name, with --boot-files DIR"),
+        .kernel_from = FROM_ARMHF_BUILD("Debian's armhf kernel (linux-image-armmp) and the "
+                                        "initramfs with the armhf kos-init"),
     },
 };
 

@@ -315,10 +315,12 @@ static long long file_size(struct bs *b, const char *path, const char *what)
 }
 
 /* The folder of the board's own boot files: next to an installed kos-tool
- * (lib/kos/platforms/BOARD), else the build tree's (the device build). */
+ * (lib/kos/platforms/BOARD), else the build tree's (the device build of the
+ * board's architecture: device-aarch64 or device-armhf). */
 static void board_dir(const struct kos__board *board, char *dir, size_t cap)
 {
     const char *self = kos__tool_self_dir();
+    const char *arch = strstr(board->spec, ",arch=");
     struct stat st;
 
     if (self &&
@@ -326,7 +328,10 @@ static void board_dir(const struct kos__board *board, char *dir, size_t cap)
             cap &&
         stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
         return;
-    snprintf(dir, cap, "%s/%s", KOS_BUILD_PLATFORMS_DIR, board->name);
+    snprintf(dir, cap, "%s/%s",
+             arch && !strcmp(arch, ",arch=armhf") ? KOS_BUILD_PLATFORMS_DIR_ARMHF
+                                                  : KOS_BUILD_PLATFORMS_DIR,
+             board->name);
 }
 
 /* Checks that f->path is a regular file bootstrap can read, and notes its

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# mkboot.sh KOS_INIT OUT_DIR CACHE_DIR [COMPONENT...] - the qemu-arm-virt platform's boot
-# files (docs/boards.md): OUT_DIR/Image, Debian's arm64 kernel, and
+# mkboot.sh ARCH KOS_INIT OUT_DIR CACHE_DIR [COMPONENT...] - a device's boot
+# files (docs/boards.md) for ARCH, aarch64 or armhf: OUT_DIR/KERNEL, Debian's
+# kernel for ARCH (Image, linux-image-arm64's, for qemu-arm-virt and the
+# arm64 boards; zImage, linux-image-armmp's, for am335x), and
 # OUT_DIR/initramfs.cpio.gz, a newc cpio holding only /init (kos-init), the
 # kernel modules kos-init loads (listed in load order in
 # /lib/modules/kos/order) and the shared libraries kos-init and the
 # components (COMPONENT..., the message server and the Poukai services) need:
 # the C library, and the tunnel's OpenSSL and libevent. Apps' sandboxes get
-# theirs from here. The apps' and message servers' binaries are not here: they are
-# blobs in the boot store on the data partition.
+# theirs from here. The apps' and message servers' binaries are not here:
+# they are blobs in the boot store on the data partition.
 #
-# The kernel package (linux-image-arm64's current version) is fetched once
+# The kernel package (the metapackage's current version) is fetched once
 # with apt-get download into CACHE_DIR and unpacked there with dpkg-deb -x;
 # it is never installed on the host.
 #
@@ -17,33 +19,50 @@
 # board's own modules, its SD or eMMC controller's, loaded after the
 # others, each after what it depends on.
 set -euo pipefail
-init=$1 out=$2 cache=$3
-shift 3
+arch=$1 init=$2 out=$3 cache=$4
+shift 4
 mkdir -p "$out" "$cache"
 
-# The modules kos-init needs from Debian's arm64 kernel, each after what it
-# depends on (modinfo depends= and softdep=): virtio over PCI (QEMU's virt
-# machine) and virtio-blk for the disk; ext4 for the data partition;
-# virtio-net for the network.
-modules=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
-         crc16 crc32c_generic mbcache jbd2 ext4
-         failover net_failover virtio_net ${KOS_BOARD_MODULES:-})
+# The modules kos-init needs from Debian's kernel, each after what it
+# depends on (modinfo depends= and softdep=): the virtio transport of
+# QEMU's virt machine (PCI for aarch64, as kos-tool run gives it; MMIO for
+# armhf, as tests/device/test_armhf.sh gives it) and virtio-blk for the
+# disk; ext4 for the data partition; virtio-net for the network. Then the
+# Debian architecture, the kernel's flavour (its metapackage is
+# linux-image-FLAVOUR), the file the kernel is put in, and the libraries'
+# multiarch folder.
+case $arch in
+aarch64)
+  modules=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci)
+  deb_arch=arm64 flavour=arm64 kernel=Image triplet=aarch64-linux-gnu
+  ;;
+armhf)
+  modules=(virtio_mmio)
+  deb_arch=armhf flavour=armmp kernel=zImage triplet=arm-linux-gnueabihf
+  ;;
+*)
+  echo "mkboot.sh: no boot files for the architecture '$arch' (aarch64 or armhf)" >&2
+  exit 1
+  ;;
+esac
+modules+=(virtio_blk crc16 crc32c_generic mbcache jbd2 ext4 failover net_failover virtio_net
+          ${KOS_BOARD_MODULES:-})
 
-pkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
-      sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-arm64\).*/\1/p' | head -n1)
+pkg=$(apt-cache depends "linux-image-$flavour:$deb_arch" 2>/dev/null |
+      sed -n "s/^ *Depends: \(linux-image-[0-9][^:]*-$flavour\).*/\1/p" | head -n1)
 if [ -z "$pkg" ]; then
-  pkg=$(cd "$cache" && ls linux-image-*-arm64_*.deb 2>/dev/null | sed 's/_.*//' | head -n1)
+  pkg=$(cd "$cache" && ls linux-image-*-"$flavour"_*.deb 2>/dev/null | sed 's/_.*//' | head -n1)
 fi
 if [ -z "$pkg" ]; then
-  echo "mkboot.sh: cannot find Debian's arm64 kernel package (linux-image-arm64): is the arm64 architecture added (dpkg --add-architecture arm64) and apt-get update run?" >&2
+  echo "mkboot.sh: cannot find Debian's $deb_arch kernel package (linux-image-$flavour): is the $deb_arch architecture added (dpkg --add-architecture $deb_arch) and apt-get update run?" >&2
   exit 1
 fi
-deb=$(ls "$cache"/"$pkg"_*_arm64.deb 2>/dev/null | head -n1 || true)
+deb=$(ls "$cache"/"$pkg"_*_"$deb_arch".deb 2>/dev/null | head -n1 || true)
 if [ -z "$deb" ]; then
-  echo "mkboot.sh: fetching $pkg (arm64) into $cache"
-  (cd "$cache" && apt-get download -q "$pkg:arm64" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
-  deb=$(ls "$cache"/"$pkg"_*_arm64.deb 2>/dev/null | head -n1 || true)
-  [ -n "$deb" ] || { echo "mkboot.sh: apt-get download $pkg:arm64 failed" >&2; exit 1; }
+  echo "mkboot.sh: fetching $pkg ($deb_arch) into $cache"
+  (cd "$cache" && apt-get download -q "$pkg:$deb_arch" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  deb=$(ls "$cache"/"$pkg"_*_"$deb_arch".deb 2>/dev/null | head -n1 || true)
+  [ -n "$deb" ] || { echo "mkboot.sh: apt-get download $pkg:$deb_arch failed" >&2; exit 1; }
 fi
 root=$cache/${pkg}.root
 if [ ! -f "$root/.unpacked" ] || [ "$deb" -nt "$root/.unpacked" ]; then
@@ -51,12 +70,12 @@ if [ ! -f "$root/.unpacked" ] || [ "$deb" -nt "$root/.unpacked" ]; then
   dpkg-deb -x "$deb" "$root"
   touch "$root/.unpacked"
 fi
-cp "$root"/boot/vmlinuz-* "$out/Image.tmp"
-mv "$out/Image.tmp" "$out/Image"
+cp "$root"/boot/vmlinuz-* "$out/$kernel.tmp"
+mv "$out/$kernel.tmp" "$out/$kernel"
 
 stage=$out/initramfs
 rm -rf "$stage"
-mkdir -p "$stage/lib/modules/kos" "$stage/lib/aarch64-linux-gnu"
+mkdir -p "$stage/lib/modules/kos" "$stage/lib/$triplet"
 install -m 0755 "$init" "$stage/init"
 : >"$stage/lib/modules/kos/order"
 for m in "${modules[@]}"; do
@@ -66,16 +85,16 @@ for m in "${modules[@]}"; do
   echo "$m" >>"$stage/lib/modules/kos/order"
 done
 
-# The shared libraries kos-init and the components need, found as the aarch64 loader would
+# The shared libraries kos-init and the components need, found as ARCH's loader would
 # find them, and its ELF interpreter at the path it names.
-libdirs=(/usr/aarch64-linux-gnu/lib /lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu)
+libdirs=("/usr/$triplet/lib" "/lib/$triplet" "/usr/lib/$triplet")
 declare -A seen=()
 add_deps() {
   local f=$1 n d p interp
   interp=$(readelf -lW "$f" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
   if [ -n "$interp" ] && [ ! -e "$stage$interp" ]; then
     mkdir -p "$stage$(dirname "$interp")"
-    cp -L "/usr/aarch64-linux-gnu/lib/$(basename "$interp")" "$stage$interp"
+    cp -L "/usr/$triplet/lib/$(basename "$interp")" "$stage$interp"
   fi
   for n in $(readelf -dW "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
     [ -z "${seen[$n]:-}" ] || continue
@@ -84,8 +103,8 @@ add_deps() {
     for d in "${libdirs[@]}"; do
       if [ -e "$d/$n" ]; then p=$d/$n; break; fi
     done
-    [ -n "$p" ] || { echo "mkboot.sh: $n (needed by $f) is not installed for arm64" >&2; exit 1; }
-    cp -L "$p" "$stage/lib/aarch64-linux-gnu/$n"
+    [ -n "$p" ] || { echo "mkboot.sh: $n (needed by $f) is not installed for $deb_arch" >&2; exit 1; }
+    cp -L "$p" "$stage/lib/$triplet/$n"
     add_deps "$p"
   done
 }
@@ -95,4 +114,4 @@ for b in "$@"; do add_deps "$b"; done
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) |
   gzip -9n >"$out/initramfs.cpio.gz.tmp"
 mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
-echo "mkboot.sh: $out/Image ($pkg), $out/initramfs.cpio.gz ($(du -k "$out/initramfs.cpio.gz" | cut -f1) KiB)"
+echo "mkboot.sh: $out/$kernel ($pkg), $out/initramfs.cpio.gz ($(du -k "$out/initramfs.cpio.gz" | cut -f1) KiB)"

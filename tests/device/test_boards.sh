@@ -4,9 +4,10 @@
 # label, U-Boot at its raw offset (the i.MX8M Mini's flash.bin at 33 KiB),
 # config.txt (rpi4), and boot.scr decoded: its image type and its commands.
 # rpi4 takes Debian's u-boot-rpi and am335x Debian's u-boot-omap as the
-# device build fetched them (a stand-in when the fetch failed, said below);
+# device builds fetched them (a stand-in when the fetch failed, said below),
+# and am335x the armhf device build's kernel, initramfs and device tree;
 # the boards Debian has no U-Boot for take stand-ins this test makes, and so
-# do the Raspberry Pi firmware and the armhf kernel. Refused, each with a
+# does the Raspberry Pi firmware. Refused, each with a
 # clear error and nothing written: an unknown board (the known ones listed),
 # a missing U-Boot, firmware, device tree or kernel (saying where to get
 # it), a flash.bin that does not fit before the boot partition, two U-Boot
@@ -159,21 +160,34 @@ commands "console=ttymxc1,115200 kos.data=/dev/mmcblk2p2" Image imx8mm-portenta-
   fdt_addr_r
 
 # am335x: MLO and u-boot.img (Debian's u-boot-omap) on the bootable FAT
-# partition at 1 MiB; a 32-bit ARM script booting zImage with bootz.
+# partition at 1 MiB; a 32-bit ARM script booting zImage with bootz. The
+# kernel, initramfs and device tree are the armhf device build's, taken
+# without --boot-files (test_armhf.sh boots them); stand-ins without one.
 D=$WORK/am335x.img
+AM=$KOS_DEVICE_ARMHF_DIR/am335x
+AM_FILES=()
+if [ "${KOS_HAVE_DEVICE_BUILD_ARMHF:-OFF}" != ON ]; then
+  echo "NOTE: no armhf device build: a stand-in kernel, initramfs and device tree" >&2
+  AM_FILES=(--boot-files "$WORK/armhf")
+  AM=$WORK/armhf
+fi
 AM_UBOOT=()
-if [ ! -f "$BOARDS/am335x/MLO" ]; then
-  echo "NOTE: the device build has no u-boot-omap (apt-get download failed?): stand-ins" >&2
+if [ ! -f "$AM/MLO" ]; then
+  echo "NOTE: the armhf device build has no u-boot-omap (apt-get download failed?): stand-ins" >&2
   mkdir "$WORK/omap"
   stand_in "$WORK/omap/MLO" 100000
   stand_in "$WORK/omap/u-boot.img" 700000
   AM_UBOOT=(--u-boot "$WORK/omap")
 fi
-boot am335x "$D" --boot-files "$WORK/armhf" "${AM_UBOOT[@]}"
+boot am335x "$D" "${AM_FILES[@]}" "${AM_UBOOT[@]}"
 table "$D" 2048
 part "$D" 1 "$WORK/boot.vfat"
 files "$WORK/boot.vfat" MLO u-boot.img zImage initramfs.cpio.gz am335x-boneblack.dtb boot.scr boot.cmd
-[ ${#AM_UBOOT[@]} -gt 0 ] || same "$WORK/boot.vfat" MLO "$BOARDS/am335x/MLO"
+[ ${#AM_UBOOT[@]} -gt 0 ] || same "$WORK/boot.vfat" MLO "$AM/MLO"
+for f in zImage initramfs.cpio.gz am335x-boneblack.dtb; do
+  same "$WORK/boot.vfat" "$f" "$AM/$f"
+done
+[ ${#AM_FILES[@]} -gt 0 ] || modules "$WORK/boot.vfat" sdhci sdhci-pltfm sdhci-omap # the SD card's controller
 script "$WORK/boot.vfat" ARM
 commands "console=ttyS0,115200n8 kos.data=/dev/mmcblk0p2" zImage am335x-boneblack.dtb bootz fdt_addr_r
 data "$D"
@@ -200,10 +214,12 @@ refused 1 "^kos-tool bootstrap: the rpi4 firmware .*/start4.elf is missing .*git
   --platform rpi4 "${RPI_UBOOT[@]}"
 refused 1 "^kos-tool bootstrap: the portenta-x8 device tree .*imx8mm-portenta-x8.dtb is missing .*Debian's kernel has no Portenta X8 tree" \
   --platform portenta-x8 --u-boot "$WORK/flash.bin"
-refused 1 "^kos-tool bootstrap: the am335x kernel .*/zImage is missing .*linux-image-armmp" \
-  --platform am335x
-refused 1 "^kos-tool bootstrap: the am335x kernel .*/am335x/zImage is missing \(No such file or directory\), nor is it in --boot-files $WORK/fw: it comes from" \
-  --platform am335x --boot-files "$WORK/fw"
+refused 1 "^kos-tool bootstrap: the portenta-x8 device tree .*/portenta-x8/imx8mm-portenta-x8.dtb is missing \(No such file or directory\), nor is it in --boot-files $WORK/fw: it comes from" \
+  --platform portenta-x8 --u-boot "$WORK/flash.bin" --boot-files "$WORK/fw"
+if [ "${KOS_HAVE_DEVICE_BUILD_ARMHF:-OFF}" != ON ]; then
+  refused 1 "^kos-tool bootstrap: the am335x kernel .*/zImage is missing .*the armhf device build \(cross-armhf preset.*linux-image-armmp" \
+    --platform am335x
+fi
 refused 1 "^kos-tool bootstrap: am335x takes 2 U-Boot files \(MLO, u-boot.img\): give the folder that holds them with --u-boot DIR" \
   --platform am335x --u-boot "$WORK/flash.bin" --boot-files "$WORK/armhf"
 stand_in "$WORK/big.bin" $((8 * 1024 * 1024))

@@ -12,25 +12,11 @@
 # starts); SIGKILL to kos-tool takes QEMU with it. One boot: TCG on
 # a shared machine is slow, so the timeout is generous and nothing is timed.
 source "$(dirname "$0")/lib.sh"
-needs qemu-system-aarch64 qemu-system-arm
-[ -r /usr/lib/u-boot/qemu_arm64/u-boot.bin ] ||
-  skip "U-Boot for QEMU is missing: install the Debian package u-boot-qemu (scripts/install-deps.sh)"
-
-D=$WORK/disk.img
-"$KOS_TOOL" bootstrap "$KOS_DEVICE_IMAGE" --platform qemu-arm-virt --out "$D" \
-  --trust "$KOS_TRUST" >"$OUT" 2>&1 || fail "bootstrap failed"
-start=$(date +%s)
-timeout 300 "$KOS_TOOL" run --platform qemu-arm-virt "$D" </dev/null >"$OUT" 2>&1 && RC=0 || RC=$?
-echo "booted and powered off in $(($(date +%s) - start)) s (not asserted)"
-[ "$RC" -ne 124 ] || fail "the device did not power off within 300 s"
+boot_virt "$KOS_DEVICE_IMAGE"
 [ "$RC" -eq 0 ] || fail "kos-tool run --platform qemu-arm-virt: status $RC, not 0"
-# The guest's terminal ends its lines with CR LF.
-sed -i 's/\r$//' "$OUT"
 
-TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 # In this order, each once at least.
-prev=0
-for re in "^U-Boot 20[0-9]{2}\.[0-9]{2}" \
+in_order "^U-Boot 20[0-9]{2}\.[0-9]{2}" \
   "^Found U-Boot script /boot.scr" \
   "^KOS: loading the kernel and the initramfs from virtio 0:1" \
   "^Starting kernel" \
@@ -38,18 +24,7 @@ for re in "^U-Boot 20[0-9]{2}\.[0-9]{2}" \
   "$TS kos-init: loaded 12 kernel modules$" \
   "$TS kos-init: network: eth0 10.0.2.15/24, gateway 10.0.2.2$" \
   "$TS kos-init: mounted the data partition /dev/vda2 on /data$" \
-  "$TS core: generation 1 of store /data/store verified: signed by release key [0-9a-f]{16}$" \
-  "$TS core: sandbox: .*; limits: a cgroup per app in /sys/fs/cgroup \(memory.max, pids.max\) and rlimits$" \
-  "$TS core: booting system 'hello'" \
-  "$TS core: system 'hello' ready: 2 processes" \
-  "$TS core: boot store: generation 1 passed its self test: it is the good one now$" \
-  "$TS hello: info: Hello from KOS \(I am 'hello'\)$" \
-  "$TS core: system stopped \(exit status 0\)$" \
-  "$TS kos-init: the system has ended; powering off$"; do
-  n=$(line_of "$re")
-  [ "$n" -gt "$prev" ] || fail "'$re' (line $n) came before the line expected before it (line $prev)"
-  prev=$n
-done
+  "${HELLO_LINES[@]}"
 # After the kernel starts, every line but the kernel's own is KOS's form.
 k=$(line_of "^Starting kernel")
 bad=$(tail -n +"$((k + 1))" "$OUT" | grep -vE "$TS [a-z0-9_-]+: |^\[ *[0-9]+\.[0-9]+\] |^$" || true)

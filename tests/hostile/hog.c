@@ -8,6 +8,14 @@
  *   processes N MIB   an app with limits: {processes: N}: fork children
  *                     that each touch MIB MiB until refused; the count
  *                     must stay below N
+ *   shared_memory MIB an app with memory: below MIB MiB: map MIB MiB of
+ *                     shared anonymous memory and touch every page. Shared
+ *                     pages are not RLIMIT_DATA's, and RLIMIT_AS lets them
+ *                     through within its allowance: only a cgroup's
+ *                     memory.max bounds them, on a device, where the
+ *                     kernel's OOM killer ends the app in its own cgroup
+ *                     before the last page (tests/device/test_cgroup.sh).
+ *                     Touching them all is an escape.
  *   kernel_memory     pipes grown with F_SETPIPE_SZ, a memfd grown past
  *                     RLIMIT_FSIZE, many memfds: each refused or bounded
  *   host_counters     sysinfo(), statfs(), fstatfs(), sched_setaffinity():
@@ -63,6 +71,7 @@ static void one_process(void)
         waitpid(p, NULL, 0);
     outcome("fork", p < 0, "fork(): %s", p < 0 ? strerror(e) : "a child ran");
 
+#ifdef SYS_vfork /* not on aarch64, where the device tests build hog too */
     p = (pid_t)syscall(SYS_vfork);
     if (p == 0)
         _exit(0);
@@ -70,6 +79,7 @@ static void one_process(void)
     if (p > 0)
         waitpid(p, NULL, 0);
     outcome("vfork", p < 0, "vfork(): %s", p < 0 ? strerror(e) : "a child ran");
+#endif
 
     /* clone() as fork() does it, without a new stack. */
     p = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, 0);
@@ -130,6 +140,23 @@ static void many_processes(int limit, int mib)
             err ? strerror(err) : "stopped");
 }
 
+static void shared_memory(int mib)
+{
+    size_t len = (size_t)mib << 20;
+    char *m;
+
+    kos_log_info("touching %d MiB of shared memory", mib);
+    m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        outcome("shared_memory", 1, "mmap(%d MiB, MAP_SHARED): %s", mib, strerror(errno));
+        return;
+    }
+    for (size_t off = 0; off < len; off += 4096)
+        m[off] = 1;
+    outcome("shared_memory", 0, "touched all %d MiB", mib);
+    munmap(m, len);
+}
+
 static void kernel_memory(void)
 {
     /* A write past RLIMIT_FSIZE raises SIGXFSZ; see the EFBIG instead. */
@@ -150,7 +177,8 @@ static void kernel_memory(void)
     }
     /* The argument's upper bits are not a way past the bound. */
     if (pipe(fds) == 0) {
-        long r = syscall(SYS_fcntl, fds[1], F_SETPIPE_SZ, (1ul << 32) | (1ul << 20));
+        /* (On a 32-bit architecture there are none: the plain 1 MiB.) */
+        long r = syscall(SYS_fcntl, fds[1], F_SETPIPE_SZ, (unsigned long)(1ull << 32 | 1ull << 20));
         grown += r >= 0;
         close(fds[0]);
         close(fds[1]);
@@ -262,7 +290,9 @@ static void modes(void)
     mode_try("create_setuid", open("/data/suid", O_WRONLY | O_CREAT | O_CLOEXEC, 04755), 1);
     mode_try("create_world_writable",
              openat(AT_FDCWD, "/data/ww", O_WRONLY | O_CREAT | O_CLOEXEC, 0666), 1);
+#ifdef SYS_creat /* not on aarch64 */
     mode_try("creat_setgid", (int)syscall(SYS_creat, "/data/sgid", 02755), 1);
+#endif
     mode_try("tmpfile_setuid", open("/data", O_TMPFILE | O_WRONLY | O_CLOEXEC, 04700), 1);
     mode_try("mkdir_world_writable", mkdir("/data/wwdir", 0777), 1);
     mode_try("mkdirat_setgid", mkdirat(AT_FDCWD, "/data/sgdir", 02755), 1);
@@ -313,6 +343,8 @@ int main(int argc, char **argv)
         one_process();
     else if (!strcmp(argv[1], "processes") && argc == 4)
         many_processes(atoi(argv[2]), atoi(argv[3]));
+    else if (!strcmp(argv[1], "shared_memory") && argc == 3)
+        shared_memory(atoi(argv[2]));
     else if (!strcmp(argv[1], "kernel_memory"))
         kernel_memory();
     else if (!strcmp(argv[1], "host_counters"))

@@ -19,6 +19,11 @@
  *                      that every flooder line missing is counted
  *     malformed WHAT   send a malformed request (WHAT: name, credit) and log
  *                      that Core closed the channel; then exit 0
+ *     wait-line NAME TEXT
+ *                      subscribe to the console and read lines (those
+ *                      since boot come first) until one of NAME's holds
+ *                      TEXT; log it
+ *     end              exit 0 (with ends_system: true, the system ends)
  *   sysask           an app without the flag asks for the state; logs that
  *                    Core closed its channel, then waits for SIGTERM
  *   flood N PROTO    write N console lines, call PROTO, write "flood done"
@@ -233,6 +238,23 @@ static int do_console_marker(kos_app_t *app)
     return 1;
 }
 
+static int do_wait_line(kos_app_t *app, const char *name, const char *text)
+{
+    static bool subscribed;
+    struct kos__sys_msg m;
+
+    if (!subscribed)
+        credit(app, KOS__SYS_CONSOLE_WINDOW);
+    subscribed = true;
+    while (next_line(app, &m))
+        if (!strcmp(m.u.line.name, name) && strstr(m.u.line.text, text)) {
+            kos_log_info("console: %s said: %s", name, m.u.line.text);
+            return 0;
+        }
+    kos_log_error("console: no line of %s's held '%s'", name, text);
+    return 1;
+}
+
 static int do_flood_wait(kos_app_t *app, const char *proto)
 {
     struct kos__sys_msg m;
@@ -365,6 +387,12 @@ int t_sys_manager(kos_app_t *app, int argc, char **argv)
             rc = do_flood_wait(app, argv[++i]);
         } else if (!strcmp(argv[i], "malformed") && i + 1 < argc) {
             return do_malformed(app, argv[++i]);
+        } else if (!strcmp(argv[i], "wait-line") && i + 2 < argc) {
+            rc = do_wait_line(app, argv[i + 1], argv[i + 2]);
+            i += 2;
+        } else if (!strcmp(argv[i], "end")) {
+            kos_log_info("manager: ending");
+            return 0;
         } else {
             kos_log_error("unknown step '%s'", argv[i]);
             rc = 1;
