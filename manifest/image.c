@@ -865,7 +865,7 @@ kos_status_t kos__image_scan_entries(struct opening *o)
  * messages. Fails if the entry does not decompress to exactly `size` bytes or
  * its CRC does not match. */
 kos_status_t kos__image_read_entry(struct opening *o, const struct blob_entry *be, const char *what,
-                               uint8_t *mem, int fd, uint8_t sha[32])
+                                   uint8_t *mem, int fd, uint8_t sha[32])
 {
     kos_status_t st = KOS_STATUS_PROTOCOL;
     const zip_uint64_t size = be->size;

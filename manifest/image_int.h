@@ -91,9 +91,9 @@ struct kos__image_unpacked_blob {
 struct kos__image_unpacked {
     char sig_text[KOS__IMAGE_SIG_MAX + 1]; /* image.sig as read, NUL-terminated */
     size_t sig_len;
-    char manifest_hex[65];                 /* the manifest blob image.sig names */
-    uint32_t release;                      /* the compiled manifest's release number */
-    char system[256];                      /* its system's name, as the manifest has it */
+    char manifest_hex[65];                  /* the manifest blob image.sig names */
+    uint32_t release;                       /* the compiled manifest's release number */
+    char system[256];                       /* its system's name, as the manifest has it */
     struct kos__image_unpacked_blob *blobs; /* every blob, sorted by digest */
     size_t n_blobs;
     uint64_t bytes; /* all the blobs' sizes */

@@ -79,8 +79,8 @@ static kos_status_t read_manifest(struct opening *o, struct kos__image_unpacked 
     st = kos__image_read_entry(o, be, "the manifest blob", buf, -1, sha);
     if (!st && memcmp(sha, sig.manifest, 32) != 0) {
         kos__image_hex(sha, 32, got);
-        snprintf(o->err, o->errlen, "entry blobs/%s (the manifest) has SHA-256 %s",
-                 u->manifest_hex, got);
+        snprintf(o->err, o->errlen, "entry blobs/%s (the manifest) has SHA-256 %s", u->manifest_hex,
+                 got);
         st = KOS_STATUS_PROTOCOL;
     }
     if (!st && kos_cm_open(&cm, buf, (size_t)be->size, cmerr, sizeof(cmerr)) != KOS_STATUS_OK) {
@@ -135,8 +135,7 @@ static kos_status_t unpack_blob(struct opening *o, int dfd, const struct blob_en
     st = kos__image_read_entry(o, be, what, NULL, fd, sha);
     if (!st && memcmp(sha, be->sha, 32) != 0) {
         kos__image_hex(sha, 32, got);
-        snprintf(o->err, o->errlen, "%s has SHA-256 %s, not the digest it is named by", what,
-                 got);
+        snprintf(o->err, o->errlen, "%s has SHA-256 %s, not the digest it is named by", what, got);
         st = KOS_STATUS_PROTOCOL;
     }
     if (!st && fd >= 0 && fsync(fd) != 0) {
@@ -192,8 +191,7 @@ kos_status_t kos__image_unpack(const char *path, int blobs_dfd, struct kos__imag
             continue;
         tmp_name(out->blobs[i].hex, tmp);
         if (renameat(blobs_dfd, tmp, blobs_dfd, out->blobs[i].hex) != 0) {
-            snprintf(err, errlen, "cannot store blob %s: %s", out->blobs[i].hex,
-                     strerror(errno));
+            snprintf(err, errlen, "cannot store blob %s: %s", out->blobs[i].hex, strerror(errno));
             remove_tmps(blobs_dfd, out, out->n_blobs); /* those renamed are whole blobs */
             st = KOS_STATUS_IO;
             goto out;

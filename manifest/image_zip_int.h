@@ -59,8 +59,8 @@ kos_status_t kos__image_scan_entries(struct opening *o) __attribute__((warn_unus
  * not NULL, and into fd if >= 0. `what` names the entry for messages.
  * Fails if the entry does not decompress to exactly its size or its CRC
  * does not match. */
-kos_status_t kos__image_read_entry(struct opening *o, const struct blob_entry *be,
-                                   const char *what, uint8_t *mem, int fd, uint8_t sha[32])
+kos_status_t kos__image_read_entry(struct opening *o, const struct blob_entry *be, const char *what,
+                                   uint8_t *mem, int fd, uint8_t sha[32])
     __attribute__((warn_unused_result));
 
 /* The blob entry whose digest is sha, or NULL. */
