@@ -104,7 +104,8 @@ struct kos__image_unpacked {
  * hex (content-addressed): its entries are image.sig and blobs/<hex> only
  * (names, methods and sizes within the bounds above), image.sig parses,
  * every blob's contents hash to its name, the manifest blob image.sig names
- * is there and is a compiled manifest, and every binary it names is there.
+ * is there and is a compiled manifest, every binary it names is there and
+ * every blob is one of those.
  * The signature is not checked (the device does, against its own keys).
  * A blob the folder holds already (a regular file of that name and size) is
  * read and checked but not written again; each new one is written to a

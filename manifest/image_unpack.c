@@ -90,7 +90,10 @@ static kos_status_t read_manifest(struct opening *o, struct kos__image_unpacked 
     }
     for (uint32_t i = 0; !st && i < kos_cm_nprocs(&cm); i++) {
         const struct kos_cm_proc *p = kos_cm_proc(&cm, i);
-        if (!kos__image_find_blob(o, p->sha256)) {
+        struct blob_entry *bin = kos__image_find_blob(o, p->sha256);
+        if (bin) {
+            bin->referenced = true;
+        } else {
             kos__image_hex(p->sha256, 32, got);
             snprintf(o->err, o->errlen,
                      "the manifest names binary '%.64s' with SHA-256 %s, but the image has no "
@@ -99,6 +102,16 @@ static kos_status_t read_manifest(struct opening *o, struct kos__image_unpacked 
             st = KOS_STATUS_PROTOCOL;
         }
     }
+    be->referenced = true;
+    for (size_t i = 0; !st && i < o->n_blobs; i++)
+        if (!o->blobs[i].referenced) {
+            kos__image_hex(o->blobs[i].sha, 32, got);
+            snprintf(o->err, o->errlen,
+                     "image has an entry blobs/%s that its manifest does not name (as a device "
+                     "would refuse it)",
+                     got);
+            st = KOS_STATUS_PROTOCOL;
+        }
     if (!st) {
         u->release = cm.hdr->release;
         snprintf(u->system, sizeof(u->system), "%s", kos_cm_str(&cm, cm.hdr->system_name));
