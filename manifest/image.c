@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1286,7 +1287,7 @@ kos_status_t kos_image_open_blobs(int blobs_dfd, const char *sig_text, size_t si
     return finish_open(&o, st, img, out);
 }
 
-kos_status_t kos__image_zip_open(struct opening *o, const char *path)
+kos_status_t kos__image_zip_open(struct opening *o, const char *path, const char *name)
 {
     int zerr = 0;
     zip_error_t ze;
@@ -1296,11 +1297,11 @@ kos_status_t kos__image_zip_open(struct opening *o, const char *path)
         return KOS_STATUS_OK;
     zip_error_init_with_code(&ze, zerr);
     if (zerr == ZIP_ER_NOZIP)
-        snprintf(o->err, o->errlen, "cannot open image %s: not a zip archive", path);
+        snprintf(o->err, o->errlen, "cannot open %s: not a zip archive", name);
     else if (zerr == ZIP_ER_EXISTS) /* libzip's word for a repeated entry name */
-        snprintf(o->err, o->errlen, "cannot open image %s: two entries have the same name", path);
+        snprintf(o->err, o->errlen, "cannot open %s: two entries have the same name", name);
     else
-        snprintf(o->err, o->errlen, "cannot open image %s: %s", path, zip_error_strerror(&ze));
+        snprintf(o->err, o->errlen, "cannot open %s: %s", name, zip_error_strerror(&ze));
     zip_error_fini(&ze);
     return zerr == ZIP_ER_NOENT                         ? KOS_STATUS_NOT_FOUND
            : zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? KOS_STATUS_IO
@@ -1331,7 +1332,9 @@ kos_status_t kos_image_open(const char *path, const struct kos_image_open_opts *
     st = load_trusted_keys(&o);
     if (st)
         return finish_open(&o, st, img, out);
-    st = kos__image_zip_open(&o, path);
+    char name[PATH_MAX + 8];
+    snprintf(name, sizeof(name), "image %s", path);
+    st = kos__image_zip_open(&o, path, name);
     if (st)
         return finish_open(&o, st, img, out);
     return finish_open(&o, kos__image_scan_entries(&o), img, out);

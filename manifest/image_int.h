@@ -99,7 +99,8 @@ struct kos__image_unpacked {
     uint64_t bytes; /* all the blobs' sizes */
 };
 
-/* Checks the zip image at `path` without trusting it and stores its blobs
+/* Checks the zip image at `path` (`name` in messages: "the image")
+ * without trusting it and stores its blobs
  * in the folder open at `blobs_dfd`, each in a file named by its digest in
  * hex (content-addressed): its entries are image.sig and blobs/<hex> only
  * (names, methods and sizes within the bounds above), image.sig parses,
@@ -114,8 +115,9 @@ struct kos__image_unpacked {
  * entry and the digest that were wrong, and the folder is as it was. On
  * success *out holds what was found (kos__image_unpacked_fini frees it).
  * Blocks on the files. */
-kos_status_t kos__image_unpack(const char *path, int blobs_dfd, struct kos__image_unpacked *out,
-                               char *err, size_t errlen) __attribute__((warn_unused_result));
+kos_status_t kos__image_unpack(const char *path, const char *name, int blobs_dfd,
+                               struct kos__image_unpacked *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Frees what kos__image_unpack() allocated in u (not u itself). */
 void kos__image_unpacked_fini(struct kos__image_unpacked *u);

@@ -172,8 +172,8 @@ static void remove_tmps(int dfd, const struct kos__image_unpacked *u, size_t n)
         }
 }
 
-kos_status_t kos__image_unpack(const char *path, int blobs_dfd, struct kos__image_unpacked *out,
-                               char *err, size_t errlen)
+kos_status_t kos__image_unpack(const char *path, const char *name, int blobs_dfd,
+                               struct kos__image_unpacked *out, char *err, size_t errlen)
 {
     struct opening o = {.path = path, .err = err, .errlen = errlen, .store_dfd = -1};
     char tmp[sizeof(TMP_PREFIX) + 64];
@@ -181,7 +181,7 @@ kos_status_t kos__image_unpack(const char *path, int blobs_dfd, struct kos__imag
     kos_status_t st;
 
     memset(out, 0, sizeof(*out));
-    st = kos__image_zip_open(&o, path);
+    st = kos__image_zip_open(&o, path, name);
     if (!st)
         st = kos__image_scan_entries(&o);
     if (!st)

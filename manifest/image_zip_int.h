@@ -46,9 +46,10 @@ struct opening {
 };
 
 /* Opens the zip at path into o->za (read only, its central directory
- * checked). On failure o->err says why ("not a zip archive", ...):
+ * checked). On failure o->err says why ("cannot open NAME: not a zip
+ * archive", ...):
  * KOS_STATUS_NOT_FOUND, KOS_STATUS_IO or KOS_STATUS_PROTOCOL. */
-kos_status_t kos__image_zip_open(struct opening *o, const char *path)
+kos_status_t kos__image_zip_open(struct opening *o, const char *path, const char *name)
     __attribute__((warn_unused_result));
 
 /* Checks every entry's name, method and size, and indexes the blobs into

@@ -167,7 +167,7 @@ kos_status_t kos__upgrades_push(struct kos__srv *srv, const char *id, const char
     dfd = blobs_dir(srv, err, errlen);
     if (dfd < 0)
         return KOS_STATUS_IO;
-    st = kos__image_unpack(zip_path, dfd, &u, err, errlen);
+    st = kos__image_unpack(zip_path, "the image", dfd, &u, err, errlen);
     close(dfd);
     if (st)
         return st == KOS_STATUS_IO || st == KOS_STATUS_NO_MEMORY ? st : KOS_STATUS_PROTOCOL;
