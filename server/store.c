@@ -1041,8 +1041,10 @@ out:
 
 /* ---- commands ---- */
 
-kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const char *json,
-                                    uint64_t *cmd_id)
+kos_status_t kos__store_command_with(struct kos__store *st, const char *id, const char *json,
+                                     kos_status_t (*also)(struct kos__store *st, sqlite3_int64 cid,
+                                                          void *arg),
+                                     void *arg, uint64_t *cmd_id)
 {
     sqlite3_stmt *s;
     sqlite3_int64 cid;
@@ -1069,10 +1071,9 @@ kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
     kos__store_unprep(st, s);
-    if (!kos__store_exec(st, "COMMIT")) {
-        s = NULL;
+    s = NULL;
+    if ((also && also(st, cid, arg) != KOS_STATUS_OK) || !kos__store_exec(st, "COMMIT"))
         goto out_rollback;
-    }
     *cmd_id = (uint64_t)cid;
     return KOS_STATUS_OK;
 
@@ -1081,6 +1082,12 @@ out_rollback:
     kos__store_unprep(st, s);
     kos__store_rollback(st);
     return KOS_STATUS_IO;
+}
+
+kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const char *json,
+                                    uint64_t *cmd_id)
+{
+    return kos__store_command_with(st, id, json, NULL, NULL, cmd_id);
 }
 
 kos_status_t kos__store_command_done(struct kos__store *st, const char *id, uint64_t cmd_id,

@@ -51,6 +51,14 @@ kos_status_t kos__store_failed(struct kos__store *st, const char *what);
 /* A uint64 as SQLite's int64, clamped. */
 sqlite3_int64 kos__store_i64(uint64_t v);
 
+/* Records a command (kos__store_command_add) and, in the same
+ * transaction, whatever also(st, its id, arg) records (NULL: nothing); if
+ * also() fails, nothing is recorded. */
+kos_status_t
+kos__store_command_with(struct kos__store *st, const char *id, const char *json,
+                        kos_status_t (*also)(struct kos__store *st, sqlite3_int64 cid, void *arg),
+                        void *arg, uint64_t *cmd_id) __attribute__((warn_unused_result));
+
 /* Column i as JSON text (escaped), or null. */
 json_t *kos__store_col_text(sqlite3_stmt *s, int i);
 

@@ -66,47 +66,41 @@ static kos_status_t release_id(struct kos__store *st, const struct kos__store_re
     return KOS_STATUS_OK;
 }
 
+/* What add_upgrade() records: release r offered to device id. */
+struct offer {
+    const struct kos__store_release *r;
+    const char *id;
+};
+
+/* Inside the command's transaction: the release (recorded if it is new)
+ * and the upgrade row of command cid. */
+static kos_status_t add_upgrade(struct kos__store *st, sqlite3_int64 cid, void *arg)
+{
+    const struct offer *o = arg;
+    sqlite3_int64 rid = 0;
+    sqlite3_stmt *s;
+    int step;
+
+    if (release_id(st, o->r, &rid) != KOS_STATUS_OK)
+        return KOS_STATUS_IO;
+    s = kos__store_prep(st, "INSERT INTO upgrades (command, device, release) VALUES (?, ?, ?)");
+    if (!s)
+        return KOS_STATUS_IO;
+    sqlite3_bind_int64(s, 1, cid);
+    sqlite3_bind_text(s, 2, o->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, rid);
+    step = sqlite3_step(s);
+    kos__store_unprep(st, s);
+    return step == SQLITE_DONE ? KOS_STATUS_OK : KOS_STATUS_IO;
+}
+
 kos_status_t kos__store_upgrade_add(struct kos__store *st, const char *id,
                                     const struct kos__store_release *r, const char *json,
                                     uint64_t *cmd_id)
 {
-    sqlite3_stmt *s = NULL;
-    sqlite3_int64 rid = 0, cid;
+    struct offer o = {r, id};
 
-    if (!kos__store_exec(st, "BEGIN IMMEDIATE"))
-        return kos__store_failed(st, "recording an upgrade");
-    if (release_id(st, r, &rid) != KOS_STATUS_OK)
-        goto out_rollback;
-    s = kos__store_prep(st, "INSERT INTO commands (device, command, sent_ms) VALUES (?, ?, ?)");
-    if (!s)
-        goto out_rollback;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, json, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, kos__now_ms());
-    if (sqlite3_step(s) != SQLITE_DONE)
-        goto out_rollback;
-    kos__store_unprep(st, s);
-    cid = sqlite3_last_insert_rowid(st->db);
-    s = kos__store_prep(st, "INSERT INTO upgrades (command, device, release) VALUES (?, ?, ?)");
-    if (!s)
-        goto out_rollback;
-    sqlite3_bind_int64(s, 1, cid);
-    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, rid);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        goto out_rollback;
-    kos__store_unprep(st, s);
-    s = NULL;
-    if (!kos__store_exec(st, "COMMIT"))
-        goto out_rollback;
-    *cmd_id = (uint64_t)cid;
-    return KOS_STATUS_OK;
-
-out_rollback:
-    kos__store_failed(st, "recording an upgrade");
-    kos__store_unprep(st, s);
-    kos__store_rollback(st);
-    return KOS_STATUS_IO;
+    return kos__store_command_with(st, id, json, add_upgrade, &o, cmd_id);
 }
 
 kos_status_t kos__store_upgrade_progress(struct kos__store *st, const char *id, uint64_t cmd_id,

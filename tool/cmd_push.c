@@ -365,27 +365,13 @@ static void push_usage(FILE *f)
             KOS__TOOL_DEVICE_PREFIX_MIN, RESULT_WAIT_S, kos__tool_doc("upgrades.md"));
 }
 
-/* A whole number of seconds, 1 to a day, or false. */
-bool kos__tool_parse_seconds(const char *v, unsigned *out)
-{
-    char *end;
-    unsigned long n;
-
-    errno = 0;
-    n = strtoul(v, &end, 10);
-    if (errno || end == v || *end || n < 1 || n > 86400 || v[0] == '-' || v[0] == '+')
-        return false;
-    *out = (unsigned)n;
-    return true;
-}
-
 int kos__tool_push(int argc, char **argv)
 {
     enum { OPT_DATA, OPT_TIMEOUT };
     static const struct kos__opt table[] = {{"data", 0, "DIR", OPT_DATA},
                                             {"timeout", 0, "SECONDS", OPT_TIMEOUT}};
     const char *data = NULL, *device = NULL, *image = NULL, *v;
-    unsigned timeout_s = RESULT_WAIT_S;
+    unsigned long timeout_s = RESULT_WAIT_S;
     struct kos__opts p;
     int o;
 
@@ -401,8 +387,8 @@ int kos__tool_push(int argc, char **argv)
             data = v;
             break;
         case OPT_TIMEOUT:
-            if (!kos__tool_parse_seconds(v, &timeout_s))
-                return kos__opts_usage_error(&p, "--timeout takes 1 to 86400 seconds, not '%s'", v);
+            if (!kos__opts_number(&p, "timeout", v, 1, 86400, "seconds", &timeout_s))
+                return 2;
             break;
         default:
             if (!device)
@@ -415,5 +401,5 @@ int kos__tool_push(int argc, char **argv)
     }
     if (!device || !image)
         return kos__opts_usage_error(&p, "give the DEVICE and the IMAGE to push to it");
-    return kos__tool_push_image("push", data, device, image, timeout_s);
+    return kos__tool_push_image("push", data, device, image, (unsigned)timeout_s);
 }

@@ -45,8 +45,6 @@ int kos__tool_push(int argc, char **argv);
 int kos__tool_push_image(const char *cmd, const char *data, const char *device, const char *image,
                          unsigned timeout_s);
 
-/* A whole number of seconds, 1 to 86400: true with *out set. */
-bool kos__tool_parse_seconds(const char *v, unsigned *out);
 int kos__tool_server_start(int argc, char **argv);
 int kos__tool_server_stop(int argc, char **argv);
 int kos__tool_server_status(int argc, char **argv);

@@ -160,27 +160,38 @@ static bool request_line(const char *req, size_t len, size_t *at, struct line *m
     return true;
 }
 
+/* Reads the next header line of a request from req at *at into name and
+ * value: 1 for a header, 0 for the empty line that ends them, -1 (why says
+ * so) for a line that is not one. */
+static int request_header(const char *req, size_t len, size_t *at, struct line *name,
+                          struct line *value, char *why, size_t whylen)
+{
+    struct line l;
+
+    if (!next_line(req, len, at, &l)) {
+        WHY("not an HTTP request (a header line without CRLF)");
+        return -1;
+    }
+    if (l.n == 0)
+        return 0;
+    if (!header(&l, name, value)) {
+        WHY("a malformed header line");
+        return -1;
+    }
+    return 1;
+}
+
 int kos__link_parse_request(const char *req, size_t len, char key[25], char *why, size_t whylen)
 {
-    struct line l, name, value, method, target, version;
+    struct line name, value, method, target, version;
     bool upgrade = false, connection = false, proto = false, have_key = false;
-    int ws_version = -1;
+    int ws_version = -1, got;
     size_t at = 0;
 
     key[0] = '\0';
     if (!request_line(req, len, &at, &method, &target, &version, why, whylen))
         return 400;
-    for (;;) {
-        if (!next_line(req, len, &at, &l)) {
-            WHY("not an HTTP request (a header line without CRLF)");
-            return 400;
-        }
-        if (l.n == 0)
-            break;
-        if (!header(&l, &name, &value)) {
-            WHY("a malformed header line");
-            return 400;
-        }
+    while ((got = request_header(req, len, &at, &name, &value, why, whylen)) > 0) {
         if (name_is(&name, "Upgrade"))
             upgrade = upgrade || list_has(&value, "websocket");
         else if (name_is(&name, "Connection"))
@@ -199,6 +210,8 @@ int kos__link_parse_request(const char *req, size_t len, char key[25], char *why
             have_key = true;
         }
     }
+    if (got < 0)
+        return 400;
     if (at != len) {
         WHY("bytes after the request's header block");
         return 400;
@@ -270,9 +283,10 @@ static bool range_ok(const struct line *v, uint64_t *from, uint64_t *last)
 int kos__link_parse_blob_request(const char *req, size_t len, struct kos__link_blob_req *out,
                                  char *why, size_t whylen)
 {
-    struct line l, name, value, method, target, version;
+    struct line name, value, method, target, version;
     const size_t plen = sizeof(KOS__LINK_BLOBS_PATH) - 1;
     bool keep_alive = false, ranges = false;
+    int got;
     size_t at = 0;
 
     memset(out, 0, sizeof(*out));
@@ -283,17 +297,7 @@ int kos__link_parse_blob_request(const char *req, size_t len, struct kos__link_b
         return 404;
     }
     out->close = version.p[7] == '0';
-    for (;;) {
-        if (!next_line(req, len, &at, &l)) {
-            WHY("not an HTTP request (a header line without CRLF)");
-            return 400;
-        }
-        if (l.n == 0)
-            break;
-        if (!header(&l, &name, &value)) {
-            WHY("a malformed header line");
-            return 400;
-        }
+    while ((got = request_header(req, len, &at, &name, &value, why, whylen)) > 0) {
         if (name_is(&name, "Connection")) {
             out->close = out->close || list_has(&value, "close");
             keep_alive = keep_alive || list_has(&value, "keep-alive");
@@ -312,6 +316,8 @@ int kos__link_parse_blob_request(const char *req, size_t len, struct kos__link_b
     }
     if (version.p[7] == '0' && keep_alive)
         out->close = false;
+    if (got < 0)
+        return 400;
     if (at != len) {
         WHY("bytes after the request's header block");
         return 400;

@@ -84,11 +84,12 @@ function loaded(err) {
   loadFailed = !!err;
 }
 
-async function api(method, path, body) {
+// Calls the API: body as JSON, or, with `type`, as it is (a File).
+async function api(method, path, body, type) {
   const opts = { method, credentials: 'same-origin', headers: {} };
   if (body !== undefined) {
-    opts.headers['Content-Type'] = 'application/json';
-    opts.body = JSON.stringify(body);
+    opts.headers['Content-Type'] = type || 'application/json';
+    opts.body = type ? body : JSON.stringify(body);
   }
   const r = await fetch(path, opts);
   let j = null;
@@ -452,16 +453,7 @@ async function pushImage() {
   $('push-send').disabled = true;
   say('pushing ' + file.name + ' (' + bytes(file.size) + ')');
   try {
-    const r = await fetch('/api/devices/' + id + '/upgrade', {
-      method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/zip' }, body: file,
-    });
-    let j = null;
-    try {
-      j = await r.json();
-    } catch (e) {
-      j = null;
-    }
-    if (!r.ok) throw new Error(j && j.error ? j.error : r.status + ' ' + r.statusText);
+    const j = await api('POST', '/api/devices/' + id + '/upgrade', file, 'application/zip');
     if (!current || current.id !== id) return;
     commands.set(j.id, { what: 'upgrade to release ' + j.release });
     if (!upgrade || j.id >= upgrade.command) {

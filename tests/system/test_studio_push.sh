@@ -57,7 +57,7 @@ expect err "cannot read image .*no-such.zip"
 run 2 push bench-1
 expect err "give the DEVICE and the IMAGE"
 run 2 push bench-1 "$IMAGE" --timeout 0
-expect err "--timeout takes 1 to 86400 seconds"
+expect err "--timeout takes seconds from 1 to 86400"
 run 0 push --help
 expect out "usage: kos-tool push DEVICE IMAGE"
 
