@@ -130,14 +130,26 @@ static bool fill(struct kos__blobconn *b)
     return true;
 }
 
+/* The connection's timeouts: a client that takes nothing of what waits
+ * for it for KOS__BLOB_STALL_MS is dropped (libevent counts a write
+ * timeout only while there is output); while reading, one that sends
+ * nothing for KOS__BLOB_IDLE_MS is closed. */
+static void set_timeouts(struct kos__blobconn *b, bool reading)
+{
+    struct timeval idle = {KOS__BLOB_IDLE_MS / 1000, (KOS__BLOB_IDLE_MS % 1000) * 1000};
+    struct timeval stall = {KOS__BLOB_STALL_MS / 1000, (KOS__BLOB_STALL_MS % 1000) * 1000};
+
+    bufferevent_set_timeouts(b->bev, reading ? &idle : NULL, &stall);
+}
+
 /* The answer's body is all queued: wait for the next request, or close. */
 static void sent(struct kos__blobconn *b)
 {
-    struct timeval idle = {KOS__BLOB_IDLE_MS / 1000, (KOS__BLOB_IDLE_MS % 1000) * 1000};
-
     answer_over(b);
     if (b->close_after) {
         b->state = CLOSING;
+        bufferevent_disable(b->bev, EV_READ); /* nothing more is read */
+        set_timeouts(b, false);
         bufferevent_setwatermark(b->bev, EV_WRITE, 0, 0);
         if (evbuffer_get_length(bufferevent_get_output(b->bev)) == 0)
             end(b);
@@ -145,7 +157,7 @@ static void sent(struct kos__blobconn *b)
     }
     b->state = READING;
     bufferevent_setwatermark(b->bev, EV_WRITE, 0, 0);
-    bufferevent_set_timeouts(b->bev, &idle, NULL);
+    set_timeouts(b, true);
     bufferevent_enable(b->bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_input(b->bev)))
         event_active(b->next_ev, 0, 0); /* one that came while this one was answered */
@@ -154,7 +166,6 @@ static void sent(struct kos__blobconn *b)
 /* Starts answering a parsed request r. */
 static void answer(struct kos__blobconn *b, const struct kos__link_blob_req *r)
 {
-    struct timeval stall = {KOS__BLOB_STALL_MS / 1000, (KOS__BLOB_STALL_MS % 1000) * 1000};
     uint64_t size = 0, last;
     kos_status_t st = KOS_STATUS_NOT_FOUND;
     int fd = -1;
@@ -200,7 +211,7 @@ static void answer(struct kos__blobconn *b, const struct kos__link_blob_req *r)
                             size, b->close_after ? "close" : "keep-alive");
     b->state = SENDING;
     bufferevent_disable(b->bev, EV_READ); /* the next request waits in the kernel */
-    bufferevent_set_timeouts(b->bev, NULL, &stall);
+    set_timeouts(b, false);
     bufferevent_setwatermark(b->bev, EV_WRITE, KOS__BLOB_QUEUE / 2, 0);
     if (!fill(b)) {
         end(b);
@@ -312,7 +323,6 @@ struct kos__blobconn *kos__blobconn_new(struct event_base *base, struct bufferev
                                         const char *id, const struct kos__devport_hooks *hooks,
                                         void (*closed)(void *arg), void *arg)
 {
-    struct timeval idle = {KOS__BLOB_IDLE_MS / 1000, (KOS__BLOB_IDLE_MS % 1000) * 1000};
     struct kos__blobconn *b = calloc(1, sizeof(*b));
 
     if (!b || !(b->done_ev = event_new(base, -1, 0, done_cb, b)) ||
@@ -331,7 +341,7 @@ struct kos__blobconn *kos__blobconn_new(struct event_base *base, struct bufferev
     snprintf(b->id, sizeof(b->id), "%s", id);
     b->state = READING;
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, b);
-    bufferevent_set_timeouts(bev, &idle, NULL);
+    set_timeouts(b, true);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     process(b); /* the first request came with the handshake, or part of it */
     return b;
