@@ -218,9 +218,20 @@ def slow_client(studio, a, big_sha, big, small_sha, small):
         t.close()
 
 
-def revoked(studio, c):
+def revoked(studio, c, sha):
+    """C was offered blob sha: a connection of its own, kept, is cut when
+    C is revoked, and the next is refused in the handshake."""
+    t = fd.tls(studio.device_port, *c[1:])
+    st, _, _ = fd.blob_get(studio.device_port, *c[1:], sha, close=False, t=t)
+    check(st == 200, "C's blob before it is revoked: %d" % st)
     st, _ = studio.request("POST", "/api/devices/%s/revoke" % c[0])
     check(st == 200, "revoke: %d" % st)
+    try:
+        t.settimeout(30)
+        check(t.recv(100) == b"", "a revoked device's blob connection is closed")
+    except (ssl.SSLError, OSError):
+        pass
+    t.close()
     try:
         fd.blob_get(studio.device_port, *c[1:], "0" * 64)
         check(False, "a revoked device was answered")
@@ -332,7 +343,7 @@ def main():
         dc.close()
         st, _ = studio.request("GET", "/api/server")
         check(st == 200, "the API after C's link closed: %d" % st)
-        revoked(studio, c)
+        revoked(studio, c, small_sha)
         da.close()
     finally:
         tool("server.stop")
