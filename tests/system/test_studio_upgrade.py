@@ -26,6 +26,7 @@ release key, to build one with a big binary). Starts its own
 Studio on free ports in a scratch folder and stops it at the end.
 """
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -126,6 +127,19 @@ def bad_images(studio, dev):
     expect_error(push(studio, dev, good, "application/json"), 415, "application/zip",
                  "a JSON Content-Type")
     expect_error(push(studio, dev, b"", "application/zip"), 400, "empty", "an empty body")
+    # The secret and the origin, as for every route.
+    c = http.client.HTTPConnection("127.0.0.1", studio.port, timeout=60)
+    c.request("POST", "/api/devices/%s/upgrade" % dev, body=good,
+              headers={"Host": "127.0.0.1:%d" % studio.port, "Content-Type": "application/zip"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    check(r.status == 401, "an upload without the secret: %d" % r.status)
+    expect_error(studio.request("POST", "/api/devices/%s/upgrade" % dev, good, "application/zip",
+                                {"Origin": "http://evil.example"}), 403, "own pages",
+                 "an upload from another origin")
+    expect_error(studio.request("GET", "/api/devices/%s/upgrade" % dev), 405, "POST",
+                 "a GET of the upload route")
     # Too large: evhttp refuses it from its Content-Length, before the body.
     s = socket.create_connection(("127.0.0.1", studio.port), timeout=30)
     s.sendall(("POST /api/devices/%s/upgrade HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
