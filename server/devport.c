@@ -4,15 +4,18 @@
  * and runs a server link (lib/link) for each.
  *
  * A connection goes: accepted -> TLS handshake (verify_cb names the device
- * by its certificate's key and asks admit()) -> link upgrading -> up
- * (online()) -> closed (offline()); a pending device's (an unknown key
- * with its own certificate, recorded by pending()) goes from the handshake
- * to an upgrade answered 202 and closed, never up. What stays true: a device is online at
- * most once (up_cb ends an older link of the same id, and says offline for
- * it, before it says online for the new one); a connection that is not a
- * link within KOS__LINK_UPGRADE_MS of its accept is dropped; nothing a
- * device sends reaches the hooks before its Hello; a connection is freed
- * only from the event loop, never inside its own callbacks but closed().
+ * by its certificate's key and asks admit()) -> its first request line,
+ * which routes it: a request for /kos/blobs/... goes to the blob route
+ * (blobport.h) for good; anything else -> link upgrading -> up (online())
+ * -> closed (offline()); a pending device's (an unknown key with its own
+ * certificate, recorded by pending()) goes from the handshake to an
+ * upgrade answered 202 and closed, never up. What stays true: a device is
+ * online at most once (up_cb ends an older link of the same id, and says
+ * offline for it, before it says online for the new one); a connection
+ * that is neither a link nor a blob connection within KOS__LINK_UPGRADE_MS
+ * of its handshake is dropped; nothing a device sends reaches the hooks
+ * before its Hello; a connection is freed only from the event loop, never
+ * inside its own callbacks but closed() (or the blob route's).
  * A connection is online exactly when it is in the port's table of online
  * devices (by id), so finding a device, adding and removing a connection
  * cost the same with ten thousand links as with one.
