@@ -17,12 +17,10 @@
  * never cached; the UI's pages carry a Content-Security-Policy that allows
  * no script but the server's own files.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -345,17 +343,16 @@ static void commands_post(struct kos__srv *srv, struct evhttp_request *req, cons
     }
 }
 
-/* POST /api/devices/ID/upgrade, the body an image zip: written to a
- * temporary file in the data folder, which kos__upgrades_push() checks. */
+/* POST /api/devices/ID/upgrade, the body an image zip, which
+ * kos__upgrades_push() checks and sends. */
 static void upgrade_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     const char *type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
     size_t n = evbuffer_get_length(in);
-    char err[512], path[PATH_MAX];
+    char err[512];
     json_t *answer = NULL;
     kos_status_t st;
-    int fd;
 
     if (n > KOS__SRV_IMAGE_MAX) {
         reply_error(req, 413, "the image is %zu bytes long; at most %u", n, KOS__SRV_IMAGE_MAX);
@@ -369,35 +366,11 @@ static void upgrade_post(struct kos__srv *srv, struct evhttp_request *req, const
         return;
     }
     if (n == 0) {
-        reply_error(req, 400, "the body is empty: send the image zip (kos-tool build makes it)");
+        reply_error(req, 400,
+                    "the body is empty: send the image zip (kos-tool manifest.build makes one)");
         return;
     }
-    st = kos__devices_reachable(srv, id, err, sizeof(err));
-    if (st) {
-        reply_error(req, st == KOS_STATUS_NOT_FOUND ? 404 : 409, "%s", err);
-        return;
-    }
-    if ((size_t)snprintf(path, sizeof(path), "%s/.upload-XXXXXX", srv->data_dir) >= sizeof(path)) {
-        reply_error(req, 500, "the data folder's path is too long");
-        return;
-    }
-    fd = mkstemp(path);
-    if (fd < 0) {
-        reply_error(req, 500, "cannot write the image in the data folder: %s", strerror(errno));
-        return;
-    }
-    while (evbuffer_get_length(in) > 0)
-        if (evbuffer_write(in, fd) < 0 && errno != EINTR)
-            break;
-    if (evbuffer_get_length(in) > 0 || fsync(fd) != 0) {
-        reply_error(req, 500, "cannot write the image in the data folder: %s", strerror(errno));
-        close(fd);
-        unlink(path);
-        return;
-    }
-    close(fd);
-    st = kos__upgrades_push(srv, id, path, &answer, err, sizeof(err));
-    unlink(path);
+    st = kos__upgrades_push(srv, id, in, &answer, err, sizeof(err));
     if (st == KOS_STATUS_OK) {
         reply_json(req, 202, answer);
         return;

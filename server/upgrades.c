@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
 #include "image_int.h"
 #include "server_int.h"
 #include "srv_json.h"
@@ -151,10 +153,40 @@ static kos_status_t send_upgrade(struct kos__srv *srv, const char *id,
                : KOS_STATUS_UNAVAILABLE;
 }
 
-kos_status_t kos__upgrades_push(struct kos__srv *srv, const char *id, const char *zip_path,
+/* Writes body (drained) to a new temporary file of the data folder: its
+ * path in path, or false with err said. */
+static bool body_file(struct kos__srv *srv, struct evbuffer *body, char path[PATH_MAX], char *err,
+                      size_t errlen)
+{
+    int fd;
+
+    if ((size_t)snprintf(path, PATH_MAX, "%s/.upload-XXXXXX", srv->data_dir) >= PATH_MAX) {
+        snprintf(err, errlen, "the data folder's path is too long");
+        return false;
+    }
+    fd = mkstemp(path);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot write the image in the data folder: %s", strerror(errno));
+        return false;
+    }
+    while (evbuffer_get_length(body) > 0)
+        if (evbuffer_write(body, fd) < 0 && errno != EINTR)
+            break;
+    if (evbuffer_get_length(body) > 0 || fsync(fd) != 0) {
+        snprintf(err, errlen, "cannot write the image in the data folder: %s", strerror(errno));
+        close(fd);
+        unlink(path);
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+kos_status_t kos__upgrades_push(struct kos__srv *srv, const char *id, struct evbuffer *body,
                                 json_t **answer, char *err, size_t errlen)
 {
     struct kos__image_unpacked u;
+    char path[PATH_MAX];
     uint64_t cmd_id = 0;
     size_t fresh = 0;
     kos_status_t st;
@@ -167,7 +199,12 @@ kos_status_t kos__upgrades_push(struct kos__srv *srv, const char *id, const char
     dfd = blobs_dir(srv, err, errlen);
     if (dfd < 0)
         return KOS_STATUS_IO;
-    st = kos__image_unpack(zip_path, "the image", dfd, &u, err, errlen);
+    if (!body_file(srv, body, path, err, errlen)) {
+        close(dfd);
+        return KOS_STATUS_IO;
+    }
+    st = kos__image_unpack(path, "the image", dfd, &u, err, errlen);
+    unlink(path);
     close(dfd);
     if (st)
         return st == KOS_STATUS_IO || st == KOS_STATUS_NO_MEMORY ? st : KOS_STATUS_PROTOCOL;

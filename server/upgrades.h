@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <event2/buffer.h>
 #include <jansson.h>
 
 #include <kos/status.h>
@@ -30,16 +31,17 @@ struct kos__srv;
  * named by its SHA-256 in hex. */
 #define KOS__UPGRADES_BLOBS_DIR "blobs"
 
-/* Pushes the image zip at zip_path (the caller's: it removes it) to device
- * id: checks it and stores its blobs (kos__image_unpack), records the
- * release and the command, and sends the device its Upgrade. On success
+/* Pushes the image zip in body (an API request's, drained: written to a
+ * temporary file of the data folder, removed again) to device id, which
+ * must be online: checks it and stores its blobs (kos__image_unpack),
+ * records the release and the command, and sends the device its Upgrade. On success
  * *answer is {"id", "release", "system", "blobs", "bytes"} (the caller's).
  * Else err says why: KOS_STATUS_NOT_FOUND (no such device),
  * KOS_STATUS_UNAUTHORIZED (revoked), KOS_STATUS_UNAVAILABLE (not online),
  * KOS_STATUS_PROTOCOL (a bad image, stored nothing), KOS_STATUS_TOO_LARGE
  * (an Upgrade too large for one message to the device), KOS_STATUS_BUSY
  * (its admin channel is full), KOS_STATUS_IO. Blocks on the files. */
-kos_status_t kos__upgrades_push(struct kos__srv *srv, const char *id, const char *zip_path,
+kos_status_t kos__upgrades_push(struct kos__srv *srv, const char *id, struct evbuffer *body,
                                 json_t **answer, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
