@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 
 #include "image.h"
 #include "image_int.h"
+#include "image_zip_int.h"
 #include "keys_int.h"
 
 #ifndef MFD_EXEC
@@ -759,15 +761,6 @@ kos_status_t kos_image_build(const struct kos_image_build_opts *opts, char *err,
 
 /* ---------------------------------------------------------------- opening */
 
-/* One "blobs/<hex>" entry of the zip being opened. */
-struct blob_entry {
-    uint8_t sha[32];
-    zip_uint64_t index;
-    zip_uint64_t size;
-    bool referenced;
-    int fd; /* the sealed memfd, once read; -1 before */
-};
-
 struct kos_image {
     void *cm_buf; /* the compiled manifest, 8-aligned */
     size_t cm_len;
@@ -781,23 +774,6 @@ struct kos_image {
     bool is_signed; /* verified with a trusted key */
     char signer[2 * KOS__KEY_ID_LEN + 1];
     char manifest_hex[65]; /* the compiled manifest's SHA-256 */
-};
-
-struct opening {
-    const char *path;
-    const struct kos_image_open_opts *opts;
-    char *err;
-    size_t errlen;
-    zip_t *za;            /* a zip image; or: */
-    int store_dfd;        /* blobs are the files of this folder (a boot store) */
-    const char *sig_text; /* ... and this is the generation's image.sig */
-    size_t sig_len;
-    struct blob_entry *blobs; /* a zip's: sorted by digest; a store's: as found */
-    size_t n_blobs;
-    bool have_sig;
-    zip_uint64_t sig_index, sig_size;
-    EVP_PKEY **keys;
-    size_t n_keys;
 };
 
 static int blob_cmp(const void *a, const void *b)
@@ -826,7 +802,7 @@ static struct blob_entry *find_store_blob(struct opening *o, const uint8_t sha[3
     return be;
 }
 
-static struct blob_entry *find_blob(struct opening *o, const uint8_t sha[32])
+struct blob_entry *kos__image_find_blob(struct opening *o, const uint8_t sha[32])
 {
     struct blob_entry key;
 
@@ -837,7 +813,7 @@ static struct blob_entry *find_blob(struct opening *o, const uint8_t sha[32])
 }
 
 /* Checks every entry's name, method and size, and indexes the blobs. */
-static kos_status_t scan_entries(struct opening *o)
+kos_status_t kos__image_scan_entries(struct opening *o)
 {
     zip_int64_t n = zip_get_num_entries(o->za, 0);
     unsigned long long total = 0;
@@ -929,8 +905,8 @@ static kos_status_t scan_entries(struct opening *o)
  * (size bytes) if not NULL, and into fd if >= 0. `what` names the entry for
  * messages. Fails if the entry does not decompress to exactly `size` bytes or
  * its CRC does not match. */
-static kos_status_t read_entry(struct opening *o, const struct blob_entry *be, const char *what,
-                               uint8_t *mem, int fd, uint8_t sha[32])
+kos_status_t kos__image_read_entry(struct opening *o, const struct blob_entry *be, const char *what,
+                                   uint8_t *mem, int fd, uint8_t sha[32])
 {
     kos_status_t st = KOS_STATUS_PROTOCOL;
     const zip_uint64_t size = be->size;
@@ -1145,7 +1121,7 @@ static kos_status_t open_manifest(struct opening *o, struct kos_image *img)
     }
     if (o->za) {
         struct blob_entry sig_entry = {.index = o->sig_index, .size = o->sig_size};
-        st = read_entry(o, &sig_entry, "image.sig", (uint8_t *)text, -1, sha);
+        st = kos__image_read_entry(o, &sig_entry, "image.sig", (uint8_t *)text, -1, sha);
         if (st)
             return st;
     } else {
@@ -1158,7 +1134,7 @@ static kos_status_t open_manifest(struct opening *o, struct kos_image *img)
         return st;
 
     kos__image_hex(sig.manifest, 32, want);
-    be = find_blob(o, sig.manifest);
+    be = kos__image_find_blob(o, sig.manifest);
     if (!be) {
         snprintf(o->err, o->errlen, "image.sig names manifest %s, but the image has no blob %s",
                  want, want);
@@ -1175,7 +1151,7 @@ static kos_status_t open_manifest(struct opening *o, struct kos_image *img)
         return KOS_STATUS_NO_MEMORY;
     }
     img->cm_len = (size_t)be->size;
-    st = read_entry(o, be, "the manifest blob", img->cm_buf, -1, sha);
+    st = kos__image_read_entry(o, be, "the manifest blob", img->cm_buf, -1, sha);
     if (st)
         return st;
     if (memcmp(sha, sig.manifest, 32) != 0) {
@@ -1257,7 +1233,7 @@ static kos_status_t load_binary(struct opening *o, struct kos_image *img, struct
                                  : "");
         return KOS_STATUS_IO;
     }
-    st = read_entry(o, be, what, NULL, fd, sha);
+    st = kos__image_read_entry(o, be, what, NULL, fd, sha);
     if (st)
         goto out_close_fd;
     if (memcmp(sha, be->sha, 32) != 0) {
@@ -1296,7 +1272,7 @@ static kos_status_t open_binaries(struct opening *o, struct kos_image *img)
     }
     for (uint32_t i = 0; i < img->n_procs; i++) {
         const struct kos_cm_proc *p = kos_cm_proc(&img->cm, i);
-        struct blob_entry *be = find_blob(o, p->sha256);
+        struct blob_entry *be = kos__image_find_blob(o, p->sha256);
         if (!be) {
             kos__image_hex(p->sha256, 32, want);
             snprintf(o->err, o->errlen, "image has no blob %s for binary '%s' of %s '%s'", want,
@@ -1317,7 +1293,7 @@ static kos_status_t open_binaries(struct opening *o, struct kos_image *img)
     }
     for (uint32_t i = 0; i < img->n_procs; i++) {
         const struct kos_cm_proc *p = kos_cm_proc(&img->cm, i);
-        struct blob_entry *be = find_blob(o, p->sha256);
+        struct blob_entry *be = kos__image_find_blob(o, p->sha256);
         if (be->fd < 0) {
             st = load_binary(o, img, be, p);
             if (st)
@@ -1375,6 +1351,27 @@ kos_status_t kos_image_open_blobs(int blobs_dfd, const char *sig_text, size_t si
     return finish_open(&o, st, img, out);
 }
 
+kos_status_t kos__image_zip_open(struct opening *o, const char *path, const char *name)
+{
+    int zerr = 0;
+    zip_error_t ze;
+
+    o->za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+    if (o->za)
+        return KOS_STATUS_OK;
+    zip_error_init_with_code(&ze, zerr);
+    if (zerr == ZIP_ER_NOZIP)
+        snprintf(o->err, o->errlen, "cannot open %s: not a zip archive", name);
+    else if (zerr == ZIP_ER_EXISTS) /* libzip's word for a repeated entry name */
+        snprintf(o->err, o->errlen, "cannot open %s: two entries have the same name", name);
+    else
+        snprintf(o->err, o->errlen, "cannot open %s: %s", name, zip_error_strerror(&ze));
+    zip_error_fini(&ze);
+    return zerr == ZIP_ER_NOENT                         ? KOS_STATUS_NOT_FOUND
+           : zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? KOS_STATUS_IO
+                                                        : KOS_STATUS_PROTOCOL;
+}
+
 kos_status_t kos_image_open(const char *path, const struct kos_image_open_opts *opts,
                             struct kos_image **out, char *err, size_t errlen)
 {
@@ -1385,7 +1382,6 @@ kos_status_t kos_image_open(const char *path, const struct kos_image_open_opts *
                         .store_dfd = -1};
     struct kos_image *img;
     kos_status_t st;
-    int zerr = 0;
 
     if (!path || !out) {
         snprintf(err, errlen, "no image path given");
@@ -1400,23 +1396,12 @@ kos_status_t kos_image_open(const char *path, const struct kos_image_open_opts *
     st = load_trusted_keys(&o);
     if (st)
         return finish_open(&o, st, img, out);
-    o.za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
-    if (!o.za) {
-        zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        if (zerr == ZIP_ER_NOZIP)
-            snprintf(err, errlen, "cannot open image %s: not a zip archive", path);
-        else if (zerr == ZIP_ER_EXISTS) /* libzip's word for a repeated entry name */
-            snprintf(err, errlen, "cannot open image %s: two entries have the same name", path);
-        else
-            snprintf(err, errlen, "cannot open image %s: %s", path, zip_error_strerror(&ze));
-        zip_error_fini(&ze);
-        st = zerr == ZIP_ER_NOENT                         ? KOS_STATUS_NOT_FOUND
-             : zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? KOS_STATUS_IO
-                                                          : KOS_STATUS_PROTOCOL;
+    char name[PATH_MAX + 8];
+    snprintf(name, sizeof(name), "image %s", path);
+    st = kos__image_zip_open(&o, path, name);
+    if (st)
         return finish_open(&o, st, img, out);
-    }
-    return finish_open(&o, scan_entries(&o), img, out);
+    return finish_open(&o, kos__image_scan_entries(&o), img, out);
 }
 
 const struct kos_cm *kos_image_manifest(const struct kos_image *img)

@@ -99,4 +99,45 @@ kos_status_t kos__image_build(const struct kos_image_build_opts *opts,
                               struct kos__image_build_info *info, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* What kos__image_unpack() found in an image. */
+struct kos__image_unpacked_blob {
+    char hex[65];  /* its SHA-256, lower-case hex */
+    uint64_t size; /* bytes */
+    bool had;      /* the folder held it already: not written again */
+};
+
+struct kos__image_unpacked {
+    char sig_text[KOS__IMAGE_SIG_MAX + 1]; /* image.sig as read, NUL-terminated */
+    size_t sig_len;
+    char manifest_hex[65];                  /* the manifest blob image.sig names */
+    uint32_t release;                       /* the compiled manifest's release number */
+    char system[256];                       /* its system's name, as the manifest has it */
+    struct kos__image_unpacked_blob *blobs; /* every blob, sorted by digest */
+    size_t n_blobs;
+    uint64_t bytes; /* all the blobs' sizes */
+};
+
+/* Checks the zip image at `path` (`name` in messages: "the image")
+ * without trusting it and stores its blobs
+ * in the folder open at `blobs_dfd`, each in a file named by its digest in
+ * hex (content-addressed): its entries are image.sig and blobs/<hex> only
+ * (names, methods and sizes within the bounds above), image.sig parses,
+ * every blob's contents hash to its name, the manifest blob image.sig names
+ * is there and is a compiled manifest, every binary it names is there and
+ * every blob is one of those.
+ * The signature is not checked (the device does, against its own keys).
+ * A blob the folder holds already (a regular file of that name and size) is
+ * read and checked but not written again; each new one is written to a
+ * temporary file and synced, and only when the whole image has passed are
+ * they renamed into place and the folder synced. On failure err names the
+ * entry and the digest that were wrong, and the folder is as it was. On
+ * success *out holds what was found (kos__image_unpacked_fini frees it).
+ * Blocks on the files. */
+kos_status_t kos__image_unpack(const char *path, const char *name, int blobs_dfd,
+                               struct kos__image_unpacked *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Frees what kos__image_unpack() allocated in u (not u itself). */
+void kos__image_unpacked_fini(struct kos__image_unpacked *u);
+
 #endif

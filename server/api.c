@@ -36,6 +36,7 @@
 #include "srv_limits.h"
 #include "store.h"
 #include "ui.h"
+#include "upgrades.h"
 
 #define API_PREFIX     "/api/"
 #define DEVICES_PREFIX "/api/devices/"
@@ -342,6 +343,47 @@ static void commands_post(struct kos__srv *srv, struct evhttp_request *req, cons
     }
 }
 
+/* POST /api/devices/ID/upgrade, the body an image zip, which
+ * kos__upgrades_push() checks and sends. */
+static void upgrade_post(struct kos__srv *srv, struct evhttp_request *req, const char *id)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    const char *type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    size_t n = evbuffer_get_length(in);
+    char err[512];
+    json_t *answer = NULL;
+    kos_status_t st;
+
+    if (n > KOS__SRV_IMAGE_MAX) {
+        reply_error(req, 413, "the image is %zu bytes long; at most %u", n, KOS__SRV_IMAGE_MAX);
+        return;
+    }
+    if (!type || strncasecmp(type, "application/zip", 15) != 0 ||
+        (type[15] && type[15] != ';' && type[15] != ' ')) {
+        reply_error(req, 415,
+                    "the body must be an image zip, sent as Content-Type: "
+                    "application/zip");
+        return;
+    }
+    if (n == 0) {
+        reply_error(req, 400,
+                    "the body is empty: send the image zip (kos-tool manifest.build makes one)");
+        return;
+    }
+    st = kos__upgrades_push(srv, id, in, &answer, err, sizeof(err));
+    if (st == KOS_STATUS_OK) {
+        reply_json(req, 202, answer);
+        return;
+    }
+    reply_error(req,
+                st == KOS_STATUS_NOT_FOUND                                      ? 404
+                : st == KOS_STATUS_UNAUTHORIZED || st == KOS_STATUS_UNAVAILABLE ? 409
+                : st == KOS_STATUS_PROTOCOL || st == KOS_STATUS_TOO_LARGE       ? 400
+                : st == KOS_STATUS_BUSY                                         ? 503
+                                                                                : 500,
+                "%s", err);
+}
+
 /* A shell line or a debug open waiting for its device's answer: the
  * request it answers. It belongs to the relay's done() or, if the client
  * goes first, to the connection's close callback, whichever comes first;
@@ -577,7 +619,9 @@ static void device_route(struct kos__srv *srv, struct evhttp_request *req, bool 
             return;
         }
         j = kos__store_device_json(srv->store, id, true);
-        if (!j)
+        if (j)
+            json_object_set_new(j, "upgrade", kos__store_upgrade_json(srv->store, id));
+        else
             j = kos__store_pending_json(srv->store, id);
         if (!j)
             reply_error(req, 404, "no device %s", id);
@@ -598,6 +642,11 @@ static void device_route(struct kos__srv *srv, struct evhttp_request *req, bool 
             not_allowed(req, "POST");
         else
             decide_post(srv, req, id, what[0] == 'a');
+    } else if (strcmp(what, "upgrade") == 0) {
+        if (get)
+            not_allowed(req, "POST");
+        else
+            upgrade_post(srv, req, id);
     } else if (strcmp(what, "commands") == 0) {
         if (get)
             not_allowed(req, "POST");

@@ -34,6 +34,7 @@
 #include "store.h"
 #include "text_int.h"
 #include "traces.pb-c.h"
+#include "upgrades.h"
 
 /* The channels of docs/link.md this server takes data on. */
 #define CH_ADMIN  1u
@@ -353,6 +354,9 @@ static bool on_admin(struct kos__srv *srv, const char *id, const uint8_t *p, siz
                                 kos__json_str(r->message)));
         break;
     }
+    case KOS__ADMIN__ADMIN_UP__BODY_PROGRESS:
+        ok = kos__upgrades_progress(srv, id, up->progress, why, cap);
+        break;
     default:
         refuse(why, cap, "an AdminUp without a body");
         break;
@@ -623,13 +627,16 @@ static void hook_note(void *arg, const char *id, const char *text)
 
 struct kos__devport_hooks kos__devices_hooks(struct kos__srv *srv)
 {
-    return (struct kos__devport_hooks){.arg = srv,
-                                       .admit = hook_admit,
-                                       .online = hook_online,
-                                       .offline = hook_offline,
-                                       .data = hook_data,
-                                       .pending = hook_pending,
-                                       .note = hook_note};
+    struct kos__devport_hooks h = {.arg = srv,
+                                   .admit = hook_admit,
+                                   .online = hook_online,
+                                   .offline = hook_offline,
+                                   .data = hook_data,
+                                   .pending = hook_pending,
+                                   .note = hook_note};
+
+    kos__upgrades_hooks(srv, &h);
+    return h;
 }
 
 /* ---- what the API asks ---- */

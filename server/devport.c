@@ -4,15 +4,18 @@
  * and runs a server link (lib/link) for each.
  *
  * A connection goes: accepted -> TLS handshake (verify_cb names the device
- * by its certificate's key and asks admit()) -> link upgrading -> up
- * (online()) -> closed (offline()); a pending device's (an unknown key
- * with its own certificate, recorded by pending()) goes from the handshake
- * to an upgrade answered 202 and closed, never up. What stays true: a device is online at
- * most once (up_cb ends an older link of the same id, and says offline for
- * it, before it says online for the new one); a connection that is not a
- * link within KOS__LINK_UPGRADE_MS of its accept is dropped; nothing a
- * device sends reaches the hooks before its Hello; a connection is freed
- * only from the event loop, never inside its own callbacks but closed().
+ * by its certificate's key and asks admit()) -> its first request line,
+ * which routes it: a request for /kos/blobs/... goes to the blob route
+ * (blobport.h) for good; anything else -> link upgrading -> up (online())
+ * -> closed (offline()); a pending device's (an unknown key with its own
+ * certificate, recorded by pending()) goes from the handshake to an
+ * upgrade answered 202 and closed, never up. What stays true: a device is
+ * online at most once (up_cb ends an older link of the same id, and says
+ * offline for it, before it says online for the new one); a connection
+ * that is neither a link nor a blob connection within KOS__LINK_UPGRADE_MS
+ * of its handshake is dropped; nothing a device sends reaches the hooks
+ * before its Hello; a connection is freed only from the event loop, never
+ * inside its own callbacks but closed() (or the blob route's).
  * A connection is online exactly when it is in the port's table of online
  * devices (by id), so finding a device, adding and removing a connection
  * cost the same with ten thousand links as with one.
@@ -45,6 +48,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "blobport.h"
 #include "devport.h"
 #include "link.h"
 #include "relay.h"
@@ -77,7 +81,9 @@ struct conn {
     struct conn *hnext;       /* online: the next in its table bucket */
     struct bufferevent *bev;  /* during the handshake; then the link's */
     struct kos__link *link;
-    struct event *hs_timer;
+    struct kos__blobconn *blob; /* a connection for blobs (blobport.h), not a link */
+    struct event *hs_timer;     /* the handshake's, then the first request line's */
+    struct timeval hs_done;     /* when the handshake ended */
     char id[KOS__DEVICE_ID_LEN + 1];
     bool online;
     bool pending; /* an unknown self-signed key: answered, never linked */
@@ -185,6 +191,8 @@ static void conn_free(struct conn *c)
         event_free(c->hs_timer);
     if (c->link)
         kos__link_free(c->link);
+    else if (c->blob)
+        kos__blobconn_free(c->blob);
     else if (c->bev)
         bufferevent_free(c->bev);
     free(c);
@@ -545,15 +553,18 @@ static void drop_peer_chain(SSL *ssl)
         X509_free(x);
 }
 
-static void hs_event_cb(struct bufferevent *bev, short what, void *arg)
+/* Starts the link on c's connection, the upgrade request (or what came
+ * of it) in its input; the request has what is left of the port's time for
+ * it since the handshake. */
+static void start_link(struct conn *c)
 {
-    struct conn *c = arg;
+    uint32_t upgrade_ms = c->dp->upgrade_ms ? c->dp->upgrade_ms : KOS__LINK_UPGRADE_MS;
+    struct timeval now, spent;
     struct kos__link_config cfg = {.role = KOS__LINK_SERVER,
                                    .window = c->dp->window,
                                    .agent = "kos-server/0.1",
                                    .device_id = c->id,
                                    .stream_window = KOS__DEVPORT_STREAM_WINDOW,
-                                   .upgrade_ms = c->dp->upgrade_ms,
                                    .idle_ms = c->dp->idle_ms,
                                    .pending = c->pending ? KOS__DEVPORT_PENDING_REASON : NULL};
     struct kos__link_cbs cbs = {.arg = c,
@@ -563,25 +574,82 @@ static void hs_event_cb(struct bufferevent *bev, short what, void *arg)
                                 .stream_open = stream_open_cb,
                                 .stream_closed = stream_closed_cb,
                                 .closed = closed_cb};
+    uint64_t spent_ms;
 
-    if (!(what & BEV_EVENT_CONNECTED) || !c->id[0]) {
-        conn_free(c); /* a failed handshake: the alert has been sent */
-        return;
-    }
+    event_base_gettimeofday_cached(c->dp->base, &now);
+    evutil_timersub(&now, &c->hs_done, &spent);
+    spent_ms =
+        spent.tv_sec < 0 ? 0 : (uint64_t)spent.tv_sec * 1000 + (uint64_t)spent.tv_usec / 1000;
+    cfg.upgrade_ms = spent_ms + 1 < upgrade_ms ? upgrade_ms - (uint32_t)spent_ms : 1;
     event_free(c->hs_timer); /* an idle connection holds no timer of its own */
     c->hs_timer = NULL;
-    drop_peer_chain(bufferevent_openssl_get_ssl(bev));
     c->link = kos__link_new(c->dp->base, c->bev, &cfg, &cbs);
     c->bev = NULL;
     if (!c->link)
         conn_free(c);
 }
 
+/* The blob route has ended c's connection. */
+static void blob_closed(void *arg)
+{
+    conn_free(arg);
+}
+
+/* Waits for the first request line, which says what the connection is
+ * for: a blob (docs/link.md, "Blobs") or the link's upgrade. */
+static void route_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer_ptr eol = evbuffer_search(in, "\r\n", 2, NULL);
+    size_t len = eol.pos < 0 ? evbuffer_get_length(in) : (size_t)eol.pos;
+    const char *line;
+
+    if (eol.pos < 0 && len <= KOS__LINK_REQUEST_MAX)
+        return;
+    line = (const char *)evbuffer_pullup(in, (ev_ssize_t)(len < 64 ? len : 64));
+    if (!c->pending && line && kos__link_is_blob_request(line, len < 64 ? len : 64)) {
+        event_free(c->hs_timer);
+        c->hs_timer = NULL;
+        c->blob = kos__blobconn_new(c->dp->base, c->bev, c->id, &c->dp->hooks, blob_closed, c);
+        c->bev = NULL;
+        if (!c->blob)
+            conn_free(c);
+        return;
+    }
+    start_link(c); /* it answers what is not an upgrade */
+}
+
+static void route_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    (void)what;
+    conn_free(arg); /* the connection ended before its first request line */
+}
+
+static void hs_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    uint32_t upgrade_ms = c->dp->upgrade_ms ? c->dp->upgrade_ms : KOS__LINK_UPGRADE_MS;
+    struct timeval tv = {upgrade_ms / 1000, (upgrade_ms % 1000) * 1000};
+
+    if (!(what & BEV_EVENT_CONNECTED) || !c->id[0]) {
+        conn_free(c); /* a failed handshake: the alert has been sent */
+        return;
+    }
+    drop_peer_chain(bufferevent_openssl_get_ssl(bev));
+    event_base_gettimeofday_cached(c->dp->base, &c->hs_done);
+    evtimer_add(c->hs_timer, &tv); /* now for the first request line */
+    bufferevent_setcb(bev, route_read_cb, NULL, route_event_cb, c);
+    if (evbuffer_get_length(bufferevent_get_input(bev)))
+        route_read_cb(bev, c);
+}
+
 static void hs_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    conn_free(arg); /* a handshake that did not finish in time */
+    conn_free(arg); /* a handshake, or a first request line, not in time */
 }
 
 static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
@@ -835,7 +903,7 @@ void kos__devport_kick(struct kos__devport *dp, const char *id)
         if (c->link)
             kos__link_close(c->link, KOS_STATUS_UNAUTHORIZED, "the device was revoked");
         else
-            conn_free(c); /* still in its handshake */
+            conn_free(c); /* still in its handshake, or serving blobs */
     }
 }
 

@@ -63,6 +63,16 @@ struct kos__devport_hooks {
     /* Something about device id's streams worth a line in the server's log
      * (a stream opened, refused, ended). May be NULL. */
     void (*note)(void *arg, const char *id, const char *text);
+    /* The blob route (docs/link.md, "Blobs"; blobport.h). Whether device id
+     * may have blob sha256 (64 lower-case hex digits): KOS_STATUS_OK with
+     * *fd open for reading it (the route's to close) and *size its bytes;
+     * KOS_STATUS_NOT_FOUND if the device was offered no such blob. NULL:
+     * no blob is served. */
+    kos_status_t (*blob_open)(void *arg, const char *id, const char *sha256, int *fd,
+                              uint64_t *size);
+    /* n bytes of blob sha256 went out to device id (an answer's body, as
+     * far as it went). May be NULL. */
+    void (*blob_served)(void *arg, const char *id, const char *sha256, uint64_t n);
 };
 
 /* A stream's window each way on the device port: what one stream may

@@ -68,7 +68,7 @@ static kos_status_t api_listen(struct kos__srv *srv, unsigned port, char *err, s
         return KOS_STATUS_NO_MEMORY;
     }
     evhttp_set_max_headers_size(srv->http, KOS__SRV_HEADERS_MAX);
-    evhttp_set_max_body_size(srv->http, KOS__SRV_BODY_HARD_MAX);
+    evhttp_set_max_body_size(srv->http, KOS__SRV_IMAGE_MAX);
     evhttp_set_timeout(srv->http, KOS__SRV_IDLE_S);
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |

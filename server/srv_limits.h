@@ -12,9 +12,12 @@
  * (a device's public key and name, a command). Larger ones get 413 with a
  * JSON error. */
 #define KOS__SRV_BODY_MAX (64u * 1024u)
-/* What evhttp itself buffers before refusing (its own 413): the hard cap
- * for a body whose size is not known until it has arrived (chunked). */
-#define KOS__SRV_BODY_HARD_MAX (1024u * 1024u)
+/* An image zip pushed to a device (POST /api/devices/ID/upgrade), the one
+ * body that is not small JSON: a system's binaries. evhttp buffers a body
+ * whole before the route sees it and has one bound for every route, so it
+ * is set to this; every other route still refuses a body over
+ * KOS__SRV_BODY_MAX (413) once it has come. */
+#define KOS__SRV_IMAGE_MAX (256u * 1024u * 1024u)
 /* The request line and headers together. */
 #define KOS__SRV_HEADERS_MAX (8u * 1024u)
 /* An idle API connection is closed after this many seconds. */
@@ -85,6 +88,8 @@
 /* Records one GET /api/devices/ID/traces returns at most (and by default). */
 #define KOS__SRV_TRACES_LIMIT_MAX     1000u
 #define KOS__SRV_TRACES_LIMIT_DEFAULT 200u
+/* An upgrade's stage as a device names it ("fetching"): printable, short. */
+#define KOS__SRV_STAGE_MAX 32u
 /* Commands remembered per device (their results): older ones are deleted. */
 #define KOS__SRV_COMMANDS_KEPT 1000u
 

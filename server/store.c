@@ -6,7 +6,7 @@
  * ring trimming, a command with its pruning) is one transaction, so a
  * failure leaves the database as it was. Text a device sent is stored as
  * its bytes and escaped only when it is turned into JSON (srv_json.h).
- * Statements are prepared once and kept (prep()); between calls none is
+ * Statements are prepared once and kept (kos__store_prep()); between calls none is
  * in use, so the store holds no transaction open.
  */
 #include <assert.h>
@@ -20,20 +20,7 @@
 #include "srv_json.h"
 #include "srvlog.h"
 #include "store.h"
-
-/* The statements a store keeps prepared: one per SQL text its calls use
- * (about 25), each found by the address of its text, a string constant. */
-#define STORE_STMTS 48
-
-struct kos__store {
-    sqlite3 *db;
-    int version;
-    struct {
-        const char *sql; /* the constant it was prepared from */
-        sqlite3_stmt *s;
-        bool busy; /* between prep() and unprep() */
-    } stmts[STORE_STMTS];
-};
+#include "store_int.h"
 
 /* ---- the schema ---- */
 
@@ -99,6 +86,36 @@ static const char *const migrations_sql[] = {
     "  attempts INTEGER NOT NULL"
     ");"
     "CREATE INDEX pending_by_last ON pending(last_ms);",
+    /* 4: releases pushed to devices, their blobs, and each upgrade's state
+     * (store_upgrades.c). */
+    "CREATE TABLE releases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  manifest_sha256 TEXT NOT NULL UNIQUE CHECK (length(manifest_sha256) = 64),"
+    "  release INTEGER NOT NULL,"
+    "  system TEXT NOT NULL,"
+    "  image_sig TEXT NOT NULL,"
+    "  bytes INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE release_blobs ("
+    "  release INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,"
+    "  sha256 TEXT NOT NULL CHECK (length(sha256) = 64),"
+    "  size INTEGER NOT NULL,"
+    "  PRIMARY KEY (release, sha256)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX release_blobs_by_sha ON release_blobs(sha256);"
+    "CREATE TABLE upgrades ("
+    "  command INTEGER PRIMARY KEY,"
+    "  device TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  release INTEGER NOT NULL REFERENCES releases(id),"
+    "  stage TEXT,"
+    "  done INTEGER NOT NULL DEFAULT 0,"
+    "  total INTEGER NOT NULL DEFAULT 0,"
+    "  blobs INTEGER NOT NULL DEFAULT 0,"
+    "  served INTEGER NOT NULL DEFAULT 0,"
+    "  progress_ms INTEGER"
+    ");"
+    "CREATE INDEX upgrades_by_device ON upgrades(device, command);",
 };
 
 const struct kos__migrations kos__store_migrations = {
@@ -127,9 +144,9 @@ static bool state_of(const unsigned char *s, enum kos__dev_state *out)
 /* A prepared statement for `sql`, a string constant, ready to bind and step:
  * kept from an earlier call when it is not in use (preparing one costs more
  * than stepping it), else prepared now and kept if there is room. Every
- * statement from here goes back through unprep(), and none is in use
+ * statement from here goes back through kos__store_unprep(), and none is in use
  * between calls, so a kept one holds no read transaction. */
-static sqlite3_stmt *prep(struct kos__store *st, const char *sql)
+sqlite3_stmt *kos__store_prep(struct kos__store *st, const char *sql)
 {
     sqlite3_stmt *s = NULL;
     int spare = -1;
@@ -154,9 +171,9 @@ static sqlite3_stmt *prep(struct kos__store *st, const char *sql)
     return s;
 }
 
-/* Gives back a statement from prep() (or NULL): a kept one is reset, its
+/* Gives back a statement from kos__store_prep() (or NULL): a kept one is reset, its
  * bindings cleared; any other is finalized. */
-static void unprep(struct kos__store *st, sqlite3_stmt *s)
+void kos__store_unprep(struct kos__store *st, sqlite3_stmt *s)
 {
     if (!s)
         return;
@@ -171,31 +188,31 @@ static void unprep(struct kos__store *st, sqlite3_stmt *s)
     sqlite3_finalize(s);
 }
 
-static bool exec(struct kos__store *st, const char *sql)
+bool kos__store_exec(struct kos__store *st, const char *sql)
 {
     return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK;
 }
 
-static void rollback(struct kos__store *st)
+void kos__store_rollback(struct kos__store *st)
 {
     if (!sqlite3_get_autocommit(st->db))
-        exec(st, "ROLLBACK");
+        kos__store_exec(st, "ROLLBACK");
 }
 
-static kos_status_t db_failed(struct kos__store *st, const char *what)
+kos_status_t kos__store_failed(struct kos__store *st, const char *what)
 {
     kos__srv_log("database: %s: %s", what, sqlite3_errmsg(st->db));
     return KOS_STATUS_IO;
 }
 
 /* A uint64 as SQLite's int64, clamped. */
-static sqlite3_int64 i64(uint64_t v)
+sqlite3_int64 kos__store_i64(uint64_t v)
 {
     return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
 }
 
 /* Column i as JSON text (escaped), or null. */
-static json_t *col_text(sqlite3_stmt *s, int i)
+json_t *kos__store_col_text(sqlite3_stmt *s, int i)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
 
@@ -209,12 +226,12 @@ static json_t *col_text(sqlite3_stmt *s, int i)
 /* The version the database is at (0 for a new one), or -1. */
 static int read_version(struct kos__store *st)
 {
-    sqlite3_stmt *s = prep(st, "SELECT coalesce(max(version), 0) FROM schema_version");
+    sqlite3_stmt *s = kos__store_prep(st, "SELECT coalesce(max(version), 0) FROM schema_version");
     int v = -1;
 
     if (s && sqlite3_step(s) == SQLITE_ROW)
         v = sqlite3_column_int(s, 0);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     return v;
 }
 
@@ -240,7 +257,7 @@ static kos_status_t migrate(struct kos__store *st, const char *path,
         sqlite3_stmt *s;
         int now;
 
-        if (!exec(st, "BEGIN IMMEDIATE"))
+        if (!kos__store_exec(st, "BEGIN IMMEDIATE"))
             goto out_failed;
         /* Another process may have got here first (the lock file keeps
          * servers apart; this keeps the rule true without it). */
@@ -248,20 +265,20 @@ static kos_status_t migrate(struct kos__store *st, const char *path,
         if (now < 0)
             goto out_failed;
         if ((size_t)now > i) {
-            exec(st, "COMMIT");
+            kos__store_exec(st, "COMMIT");
             i = (size_t)now - 1;
             continue;
         }
         if (sqlite3_exec(st->db, m->sql[i], NULL, NULL, NULL) != SQLITE_OK)
             goto out_failed;
-        s = prep(st, "INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)");
+        s = kos__store_prep(st, "INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)");
         if (!s)
             goto out_failed;
         sqlite3_bind_int(s, 1, (int)i + 1);
         sqlite3_bind_int64(s, 2, kos__now_ms());
         int rc = sqlite3_step(s);
-        unprep(st, s);
-        if (rc != SQLITE_DONE || !exec(st, "COMMIT"))
+        kos__store_unprep(st, s);
+        if (rc != SQLITE_DONE || !kos__store_exec(st, "COMMIT"))
             goto out_failed;
         kos__srv_log("database %s: schema version %zu", path, i + 1);
         continue;
@@ -270,7 +287,7 @@ static kos_status_t migrate(struct kos__store *st, const char *path,
                  "the database %s cannot be brought from schema version %zu to %zu: %s "
                  "(nothing of that step was applied)",
                  path, i, i + 1, sqlite3_errmsg(st->db));
-        rollback(st);
+        kos__store_rollback(st);
         return KOS_STATUS_IO;
     }
     st->version = (int)m->n;
@@ -300,10 +317,11 @@ kos_status_t kos__store_open(const char *path, const struct kos__migrations *m,
     sqlite3_busy_timeout(st->db, 5000);
     sqlite3_extended_result_codes(st->db, 1);
     /* The first read tells a file that is not a database. */
-    if (!exec(st, "PRAGMA journal_mode = WAL") || !exec(st, "PRAGMA synchronous = NORMAL") ||
-        !exec(st, "PRAGMA foreign_keys = ON") ||
-        !exec(st, "CREATE TABLE IF NOT EXISTS schema_version ("
-                  "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)")) {
+    if (!kos__store_exec(st, "PRAGMA journal_mode = WAL") ||
+        !kos__store_exec(st, "PRAGMA synchronous = NORMAL") ||
+        !kos__store_exec(st, "PRAGMA foreign_keys = ON") ||
+        !kos__store_exec(st, "CREATE TABLE IF NOT EXISTS schema_version ("
+                             "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)")) {
         snprintf(err, errlen, "cannot use %s as kos-server's database: %s", path,
                  sqlite3_errmsg(st->db));
         rc = KOS_STATUS_IO;
@@ -313,7 +331,7 @@ kos_status_t kos__store_open(const char *path, const struct kos__migrations *m,
     if (rc)
         goto out_close;
     if (m == &kos__store_migrations &&
-        !exec(st, "UPDATE devices SET state = 'offline' WHERE state = 'online'")) {
+        !kos__store_exec(st, "UPDATE devices SET state = 'offline' WHERE state = 'online'")) {
         snprintf(err, errlen, "cannot update %s: %s", path, sqlite3_errmsg(st->db));
         rc = KOS_STATUS_IO;
         goto out_close;
@@ -350,21 +368,22 @@ kos_status_t kos__store_device_add(struct kos__store *st, const char *id, const 
     sqlite3_stmt *s;
     int rc;
 
-    s = prep(st, "SELECT count(*) FROM devices");
+    s = kos__store_prep(st, "SELECT count(*) FROM devices");
     if (!s || sqlite3_step(s) != SQLITE_ROW) {
-        unprep(st, s);
+        kos__store_unprep(st, s);
         snprintf(err, errlen, "the database failed");
-        return db_failed(st, "counting devices");
+        return kos__store_failed(st, "counting devices");
     }
     rc = sqlite3_column_int(s, 0);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     if ((unsigned)rc >= KOS__SRV_DEVICES_MAX) {
         snprintf(err, errlen, "this server holds %u devices, as many as it may",
                  rc < 0 ? 0u : (unsigned)rc);
         return KOS_STATUS_NO_MEMORY;
     }
-    s = prep(st, "INSERT INTO devices (id, name, public_key, certificate, registered_ms) "
-                 "VALUES (?, ?, ?, ?, ?)");
+    s = kos__store_prep(st,
+                        "INSERT INTO devices (id, name, public_key, certificate, registered_ms) "
+                        "VALUES (?, ?, ?, ?, ?)");
     if (!s) {
         snprintf(err, errlen, "the database failed");
         return KOS_STATUS_IO;
@@ -375,14 +394,14 @@ kos_status_t kos__store_device_add(struct kos__store *st, const char *id, const 
     sqlite3_bind_text(s, 4, cert_pem, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, kos__now_ms());
     rc = sqlite3_step(s);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
         snprintf(err, errlen, "device %s is already registered", id);
         return KOS_STATUS_ALREADY_EXISTS;
     }
     if (rc != SQLITE_DONE) {
         snprintf(err, errlen, "the database failed");
-        return db_failed(st, "adding a device");
+        return kos__store_failed(st, "adding a device");
     }
     return KOS_STATUS_OK;
 }
@@ -390,7 +409,7 @@ kos_status_t kos__store_device_add(struct kos__store *st, const char *id, const 
 kos_status_t kos__store_device_get(struct kos__store *st, const char *id,
                                    enum kos__dev_state *state, char *name)
 {
-    sqlite3_stmt *s = prep(st, "SELECT state, name FROM devices WHERE id = ?");
+    sqlite3_stmt *s = kos__store_prep(st, "SELECT state, name FROM devices WHERE id = ?");
     kos_status_t rc = KOS_STATUS_NOT_FOUND;
     int step;
 
@@ -405,9 +424,9 @@ kos_status_t kos__store_device_get(struct kos__store *st, const char *id,
             snprintf(name, KOS__SRV_NAME_MAX + 1, "%s", t ? (const char *)t : "");
         }
     } else if (step != SQLITE_DONE) {
-        rc = db_failed(st, "reading a device");
+        rc = kos__store_failed(st, "reading a device");
     }
-    unprep(st, s);
+    kos__store_unprep(st, s);
     return rc;
 }
 
@@ -423,9 +442,9 @@ kos_status_t kos__store_device_set_state(struct kos__store *st, const char *id,
     /* One statement in the common case (a device going online or
      * offline, twice per connection); a revoked device's row is left as
      * it is, and only then is the row read to say why nothing changed. */
-    s = prep(st, "UPDATE devices SET state = ?2, "
-                 "last_seen_ms = CASE WHEN ?3 THEN ?4 ELSE last_seen_ms END "
-                 "WHERE id = ?1 AND state != 'revoked'");
+    s = kos__store_prep(st, "UPDATE devices SET state = ?2, "
+                            "last_seen_ms = CASE WHEN ?3 THEN ?4 ELSE last_seen_ms END "
+                            "WHERE id = ?1 AND state != 'revoked'");
     if (!s)
         return KOS_STATUS_IO;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -434,9 +453,9 @@ kos_status_t kos__store_device_set_state(struct kos__store *st, const char *id,
     sqlite3_bind_int64(s, 4, kos__now_ms());
     step = sqlite3_step(s);
     changed = sqlite3_changes(st->db);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     if (step != SQLITE_DONE)
-        return db_failed(st, "setting a device's state");
+        return kos__store_failed(st, "setting a device's state");
     if (changed)
         return KOS_STATUS_OK;
     rc = kos__store_device_get(st, id, &now, NULL);
@@ -453,16 +472,16 @@ kos_status_t kos__store_device_report(struct kos__store *st, const char *id,
     sqlite3_stmt *s;
     int step;
 
-    s = prep(st, "UPDATE devices SET last_seen_ms = ?2,"
-                 " system = CASE WHEN ?3 THEN ?4 ELSE system END,"
-                 " manifest_sha256 = CASE WHEN ?3 THEN ?5 ELSE manifest_sha256 END,"
-                 " signer = CASE WHEN ?3 THEN ?6 ELSE signer END,"
-                 " kos_version = CASE WHEN ?3 THEN ?7 ELSE kos_version END,"
-                 " platform = CASE WHEN ?3 THEN ?8 ELSE platform END,"
-                 " boot_time_ns = CASE WHEN ?3 THEN ?9 ELSE boot_time_ns END,"
-                 " health = coalesce(?10, health),"
-                 " health_ms = CASE WHEN ?10 IS NULL THEN health_ms ELSE ?2 END"
-                 " WHERE id = ?1");
+    s = kos__store_prep(st, "UPDATE devices SET last_seen_ms = ?2,"
+                            " system = CASE WHEN ?3 THEN ?4 ELSE system END,"
+                            " manifest_sha256 = CASE WHEN ?3 THEN ?5 ELSE manifest_sha256 END,"
+                            " signer = CASE WHEN ?3 THEN ?6 ELSE signer END,"
+                            " kos_version = CASE WHEN ?3 THEN ?7 ELSE kos_version END,"
+                            " platform = CASE WHEN ?3 THEN ?8 ELSE platform END,"
+                            " boot_time_ns = CASE WHEN ?3 THEN ?9 ELSE boot_time_ns END,"
+                            " health = coalesce(?10, health),"
+                            " health_ms = CASE WHEN ?10 IS NULL THEN health_ms ELSE ?2 END"
+                            " WHERE id = ?1");
     if (!s)
         return KOS_STATUS_IO;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -474,14 +493,14 @@ kos_status_t kos__store_device_report(struct kos__store *st, const char *id,
         sqlite3_bind_text(s, 6, reg->signer, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 7, reg->kos_version, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 8, reg->platform, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 9, i64(reg->boot_time_ns));
+        sqlite3_bind_int64(s, 9, kos__store_i64(reg->boot_time_ns));
     }
     if (health_json)
         sqlite3_bind_text(s, 10, health_json, -1, SQLITE_STATIC);
     step = sqlite3_step(s);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     if (step != SQLITE_DONE)
-        return db_failed(st, "recording a device's report");
+        return kos__store_failed(st, "recording a device's report");
     return sqlite3_changes(st->db) ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;
 }
 
@@ -498,12 +517,13 @@ static json_t *device_row(sqlite3_stmt *s, bool full)
     if (!id || strlen(id) != 64)
         return NULL;
     d = json_pack("{s:s, s:s%, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "id", id,
-                  "key_id", id, (size_t)16, "name", col_text(s, 1), "state",
+                  "key_id", id, (size_t)16, "name", kos__store_col_text(s, 1), "state",
                   sqlite3_column_text(s, 2) ? (const char *)sqlite3_column_text(s, 2) : "",
                   "registered", kos__json_time_ms(sqlite3_column_int64(s, 3)), "last_seen",
-                  kos__json_time_ms(sqlite3_column_int64(s, 4)), "system", col_text(s, 5), "image",
-                  col_text(s, 6), "signer", col_text(s, 7), "kos_version", col_text(s, 8),
-                  "platform", col_text(s, 9), "boot_time",
+                  kos__json_time_ms(sqlite3_column_int64(s, 4)), "system",
+                  kos__store_col_text(s, 5), "image", kos__store_col_text(s, 6), "signer",
+                  kos__store_col_text(s, 7), "kos_version", kos__store_col_text(s, 8), "platform",
+                  kos__store_col_text(s, 9), "boot_time",
                   kos__json_time_ns(sqlite3_column_int64(s, 10)), "logs_dropped",
                   (json_int_t)sqlite3_column_int64(s, 11));
     if (d && full) {
@@ -532,25 +552,26 @@ static json_t *rows_json(struct kos__store *st, sqlite3_stmt *s,
     }
     if (step != SQLITE_DONE)
         goto out_fail;
-    unprep(st, s);
+    kos__store_unprep(st, s);
     return all;
 
 out_fail:
-    unprep(st, s);
+    kos__store_unprep(st, s);
     json_decref(all);
     return NULL;
 }
 
 json_t *kos__store_devices_json(struct kos__store *st)
 {
-    return rows_json(st,
-                     prep(st, "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY registered_ms, id"),
-                     device_row);
+    return rows_json(
+        st,
+        kos__store_prep(st, "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY registered_ms, id"),
+        device_row);
 }
 
 json_t *kos__store_device_json(struct kos__store *st, const char *id, bool full)
 {
-    sqlite3_stmt *s = prep(st, "SELECT " DEVICE_COLUMNS " FROM devices WHERE id = ?");
+    sqlite3_stmt *s = kos__store_prep(st, "SELECT " DEVICE_COLUMNS " FROM devices WHERE id = ?");
     json_t *d = NULL;
 
     if (!s)
@@ -558,7 +579,7 @@ json_t *kos__store_device_json(struct kos__store *st, const char *id, bool full)
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_ROW)
         d = device_row(s, full);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     return d;
 }
 
@@ -572,21 +593,22 @@ kos_status_t kos__store_pending_seen(struct kos__store *st, const char *id, cons
     int64_t now = kos__now_ms();
     int rc;
 
-    if (!exec(st, "BEGIN IMMEDIATE"))
-        return db_failed(st, "recording a pending device");
-    s = prep(st, "SELECT 1 FROM pending WHERE id = ?");
+    if (!kos__store_exec(st, "BEGIN IMMEDIATE"))
+        return kos__store_failed(st, "recording a pending device");
+    s = kos__store_prep(st, "SELECT 1 FROM pending WHERE id = ?");
     if (!s)
         goto out_failed;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         goto out_failed;
     *is_new = rc == SQLITE_DONE;
-    s = prep(st, "INSERT INTO pending (id, public_key, name, subject, address, first_ms, "
-                 "last_ms, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1) "
-                 "ON CONFLICT (id) DO UPDATE SET address = ?5, last_ms = ?6, "
-                 "attempts = min(attempts + 1, 1000000000)");
+    s = kos__store_prep(st,
+                        "INSERT INTO pending (id, public_key, name, subject, address, first_ms, "
+                        "last_ms, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1) "
+                        "ON CONFLICT (id) DO UPDATE SET address = ?5, last_ms = ?6, "
+                        "attempts = min(attempts + 1, 1000000000)");
     if (!s)
         goto out_failed;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -596,30 +618,30 @@ kos_status_t kos__store_pending_seen(struct kos__store *st, const char *id, cons
     sqlite3_bind_text(s, 5, address, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, now);
     rc = sqlite3_step(s);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     if (rc != SQLITE_DONE)
         goto out_failed;
     /* The newest KOS__SRV_PENDING_MAX stay; the one just seen is newest. */
-    s = prep(st, "DELETE FROM pending WHERE id NOT IN "
-                 "(SELECT id FROM pending ORDER BY last_ms DESC, id LIMIT ?)");
+    s = kos__store_prep(st, "DELETE FROM pending WHERE id NOT IN "
+                            "(SELECT id FROM pending ORDER BY last_ms DESC, id LIMIT ?)");
     if (!s)
         goto out_failed;
     sqlite3_bind_int(s, 1, (int)KOS__SRV_PENDING_MAX);
     rc = sqlite3_step(s);
-    unprep(st, s);
-    if (rc != SQLITE_DONE || !exec(st, "COMMIT"))
+    kos__store_unprep(st, s);
+    if (rc != SQLITE_DONE || !kos__store_exec(st, "COMMIT"))
         goto out_failed;
     return KOS_STATUS_OK;
 
 out_failed:
-    rollback(st);
-    return db_failed(st, "recording a pending device");
+    kos__store_rollback(st);
+    return kos__store_failed(st, "recording a pending device");
 }
 
 kos_status_t kos__store_pending_get(struct kos__store *st, const char *id, uint8_t pub[32],
                                     char *name)
 {
-    sqlite3_stmt *s = prep(st, "SELECT public_key, name FROM pending WHERE id = ?");
+    sqlite3_stmt *s = kos__store_prep(st, "SELECT public_key, name FROM pending WHERE id = ?");
     kos_status_t rc = KOS_STATUS_NOT_FOUND;
     int step;
 
@@ -637,24 +659,24 @@ kos_status_t kos__store_pending_get(struct kos__store *st, const char *id, uint8
             rc = KOS_STATUS_OK;
         }
     } else if (step != SQLITE_DONE) {
-        rc = db_failed(st, "reading a pending device");
+        rc = kos__store_failed(st, "reading a pending device");
     }
-    unprep(st, s);
+    kos__store_unprep(st, s);
     return rc;
 }
 
 kos_status_t kos__store_pending_remove(struct kos__store *st, const char *id)
 {
-    sqlite3_stmt *s = prep(st, "DELETE FROM pending WHERE id = ?");
+    sqlite3_stmt *s = kos__store_prep(st, "DELETE FROM pending WHERE id = ?");
     int rc;
 
     if (!s)
         return KOS_STATUS_IO;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     if (rc != SQLITE_DONE)
-        return db_failed(st, "forgetting a pending device");
+        return kos__store_failed(st, "forgetting a pending device");
     return sqlite3_changes(st->db) ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;
 }
 
@@ -672,11 +694,11 @@ static json_t *pending_row(sqlite3_stmt *s, bool full)
         return NULL;
     return json_pack("{s:s, s:s%, s:o, s:s, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:i, s:o, s:o, "
                      "s:o, s:o, s:I}",
-                     "id", id, "key_id", id, (size_t)16, "name", col_text(s, 1), "state", "pending",
-                     "registered", "last_seen", "system", "image", "signer", "kos_version",
-                     "platform", "boot_time", "logs_dropped", 0, "subject", col_text(s, 2),
-                     "address", col_text(s, 3), "first_attempt",
-                     kos__json_time_ms(sqlite3_column_int64(s, 4)), "last_attempt",
+                     "id", id, "key_id", id, (size_t)16, "name", kos__store_col_text(s, 1), "state",
+                     "pending", "registered", "last_seen", "system", "image", "signer",
+                     "kos_version", "platform", "boot_time", "logs_dropped", 0, "subject",
+                     kos__store_col_text(s, 2), "address", kos__store_col_text(s, 3),
+                     "first_attempt", kos__json_time_ms(sqlite3_column_int64(s, 4)), "last_attempt",
                      kos__json_time_ms(sqlite3_column_int64(s, 5)), "attempts",
                      (json_int_t)sqlite3_column_int64(s, 6));
 }
@@ -688,17 +710,17 @@ json_t *kos__store_pending_json(struct kos__store *st, const char *id)
 
     if (!id)
         return rows_json(st,
-                         prep(st, "SELECT " PENDING_COLUMNS " FROM pending "
-                                  "WHERE id NOT IN (SELECT id FROM devices) "
-                                  "ORDER BY first_ms, id"),
+                         kos__store_prep(st, "SELECT " PENDING_COLUMNS " FROM pending "
+                                             "WHERE id NOT IN (SELECT id FROM devices) "
+                                             "ORDER BY first_ms, id"),
                          pending_row);
-    s = prep(st, "SELECT " PENDING_COLUMNS " FROM pending WHERE id = ?");
+    s = kos__store_prep(st, "SELECT " PENDING_COLUMNS " FROM pending WHERE id = ?");
     if (!s)
         return NULL;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_ROW)
         d = pending_row(s, true);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     return d;
 }
 
@@ -733,9 +755,9 @@ static kos_status_t ring_add(struct kos__store *st, const char *id, const struct
     size_t skip = n > k->ring ? n - k->ring : 0;
     kos_status_t rc = KOS_STATUS_IO;
 
-    if (!exec(st, "BEGIN IMMEDIATE"))
-        return db_failed(st, k->what);
-    s = prep(st, k->last);
+    if (!kos__store_exec(st, "BEGIN IMMEDIATE"))
+        return kos__store_failed(st, k->what);
+    s = kos__store_prep(st, k->last);
     if (!s)
         goto out_rollback;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -744,9 +766,9 @@ static kos_status_t ring_add(struct kos__store *st, const char *id, const struct
         goto out_rollback;
     }
     last = sqlite3_column_int64(s, 0);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     s = NULL;
-    ins = prep(st, k->insert);
+    ins = kos__store_prep(st, k->insert);
     if (!ins)
         goto out_rollback;
     for (size_t i = skip; i < n; i++) {
@@ -757,9 +779,9 @@ static kos_status_t ring_add(struct kos__store *st, const char *id, const struct
         if (sqlite3_step(ins) != SQLITE_DONE)
             goto out_rollback;
     }
-    unprep(st, ins);
+    kos__store_unprep(st, ins);
     ins = NULL;
-    s = prep(st, k->update);
+    s = kos__store_prep(st, k->update);
     if (!s)
         goto out_rollback;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -770,17 +792,17 @@ static kos_status_t ring_add(struct kos__store *st, const char *id, const struct
     sqlite3_bind_int64(s, 5, DROPPED_MAX);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    unprep(st, s);
-    s = prep(st, k->trim);
+    kos__store_unprep(st, s);
+    s = kos__store_prep(st, k->trim);
     if (!s)
         goto out_rollback;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, last + (sqlite3_int64)(n - skip) - (sqlite3_int64)k->ring);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    unprep(st, s);
+    kos__store_unprep(st, s);
     s = NULL;
-    if (!exec(st, "COMMIT"))
+    if (!kos__store_exec(st, "COMMIT"))
         goto out_rollback;
     *first_seq = (uint64_t)last + 1;
     *stored = n - skip;
@@ -788,10 +810,10 @@ static kos_status_t ring_add(struct kos__store *st, const char *id, const struct
 
 out_rollback:
     if (rc == KOS_STATUS_IO)
-        db_failed(st, k->what);
-    unprep(st, s);
-    unprep(st, ins);
-    rollback(st);
+        kos__store_failed(st, k->what);
+    kos__store_unprep(st, s);
+    kos__store_unprep(st, ins);
+    kos__store_rollback(st);
     return rc;
 }
 
@@ -811,7 +833,7 @@ static void bind_log(sqlite3_stmt *ins, size_t i, const void *arg)
     const struct kos__store_rec *r = (const struct kos__store_rec *)arg + i;
 
     assert(r->level < 4 && r->text_len <= KOS__SRV_LOG_TEXT_MAX);
-    sqlite3_bind_int64(ins, 3, i64(r->device_seq));
+    sqlite3_bind_int64(ins, 3, kos__store_i64(r->device_seq));
     sqlite3_bind_int64(ins, 4, r->time_ns);
     sqlite3_bind_text(ins, 5, r->app, (int)r->app_len, SQLITE_STATIC);
     sqlite3_bind_int(ins, 6, (int)r->level);
@@ -828,7 +850,7 @@ kos_status_t kos__store_logs_add(struct kos__store *st, const char *id,
 
 json_t *kos__store_logs_json(struct kos__store *st, const char *id, uint64_t after, unsigned limit)
 {
-    sqlite3_stmt *s = prep(st, "SELECT logs_dropped FROM devices WHERE id = ?");
+    sqlite3_stmt *s = kos__store_prep(st, "SELECT logs_dropped FROM devices WHERE id = ?");
     json_t *recs = NULL, *out = NULL;
     sqlite3_int64 dropped;
     uint64_t next = after;
@@ -840,13 +862,13 @@ json_t *kos__store_logs_json(struct kos__store *st, const char *id, uint64_t aft
     if (sqlite3_step(s) != SQLITE_ROW)
         goto out;
     dropped = sqlite3_column_int64(s, 0);
-    unprep(st, s);
-    s = prep(st, "SELECT seq, device_seq, time_ns, app, level, text, console FROM logs"
-                 " WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
+    kos__store_unprep(st, s);
+    s = kos__store_prep(st, "SELECT seq, device_seq, time_ns, app, level, text, console FROM logs"
+                            " WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
     if (!s || !(recs = json_array()))
         goto out;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, i64(after));
+    sqlite3_bind_int64(s, 2, kos__store_i64(after));
     sqlite3_bind_int(s, 3, (int)limit);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         const char *app = (const char *)sqlite3_column_text(s, 3);
@@ -867,7 +889,7 @@ json_t *kos__store_logs_json(struct kos__store *st, const char *id, uint64_t aft
     out = json_pack("{s:O, s:I, s:o}", "records", recs, "dropped", (json_int_t)dropped, "next",
                     kos__json_u64(next));
 out:
-    unprep(st, s);
+    kos__store_unprep(st, s);
     json_decref(recs);
     return out;
 }
@@ -928,7 +950,7 @@ static void bind_trace(sqlite3_stmt *ins, size_t i, const void *arg)
     sqlite3_bind_int64(ins, 11, r->status);
     sqlite3_bind_int64(ins, 12, r->req_len);
     sqlite3_bind_int64(ins, 13, r->rep_len);
-    sqlite3_bind_int64(ins, 14, i64(r->dur_ns));
+    sqlite3_bind_int64(ins, 14, kos__store_i64(r->dur_ns));
     sqlite3_bind_int(ins, 15, r->verified);
 }
 
@@ -956,7 +978,7 @@ json_t *kos__json_trace(uint64_t seq, const struct kos__store_trace *r)
 json_t *kos__store_traces_json(struct kos__store *st, const char *id, uint64_t after,
                                unsigned limit)
 {
-    sqlite3_stmt *s = prep(st, "SELECT traces_dropped FROM devices WHERE id = ?");
+    sqlite3_stmt *s = kos__store_prep(st, "SELECT traces_dropped FROM devices WHERE id = ?");
     json_t *recs = NULL, *out = NULL;
     sqlite3_int64 dropped;
     uint64_t next = after;
@@ -968,14 +990,15 @@ json_t *kos__store_traces_json(struct kos__store *st, const char *id, uint64_t a
     if (sqlite3_step(s) != SQLITE_ROW)
         goto out;
     dropped = sqlite3_column_int64(s, 0);
-    unprep(st, s);
-    s = prep(st, "SELECT seq, time_ns, kind, app, peer, server, protocol, channel, label, status,"
-                 " req_len, rep_len, dur_ns, verified FROM traces"
-                 " WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
+    kos__store_unprep(st, s);
+    s = kos__store_prep(
+        st, "SELECT seq, time_ns, kind, app, peer, server, protocol, channel, label, status,"
+            " req_len, rep_len, dur_ns, verified FROM traces"
+            " WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?");
     if (!s || !(recs = json_array()))
         goto out;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, i64(after));
+    sqlite3_bind_int64(s, 2, kos__store_i64(after));
     sqlite3_bind_int(s, 3, (int)limit);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         const char *t[4];
@@ -1011,22 +1034,24 @@ json_t *kos__store_traces_json(struct kos__store *st, const char *id, uint64_t a
     out = json_pack("{s:O, s:I, s:o}", "records", recs, "dropped", (json_int_t)dropped, "next",
                     kos__json_u64(next));
 out:
-    unprep(st, s);
+    kos__store_unprep(st, s);
     json_decref(recs);
     return out;
 }
 
 /* ---- commands ---- */
 
-kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const char *json,
-                                    uint64_t *cmd_id)
+kos_status_t kos__store_command_with(struct kos__store *st, const char *id, const char *json,
+                                     kos_status_t (*also)(struct kos__store *st, sqlite3_int64 cid,
+                                                          void *arg),
+                                     void *arg, uint64_t *cmd_id)
 {
     sqlite3_stmt *s;
     sqlite3_int64 cid;
 
-    if (!exec(st, "BEGIN IMMEDIATE"))
-        return db_failed(st, "recording a command");
-    s = prep(st, "INSERT INTO commands (device, command, sent_ms) VALUES (?, ?, ?)");
+    if (!kos__store_exec(st, "BEGIN IMMEDIATE"))
+        return kos__store_failed(st, "recording a command");
+    s = kos__store_prep(st, "INSERT INTO commands (device, command, sent_ms) VALUES (?, ?, ?)");
     if (!s)
         goto out_rollback;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -1034,29 +1059,35 @@ kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const
     sqlite3_bind_int64(s, 3, kos__now_ms());
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    unprep(st, s);
+    kos__store_unprep(st, s);
     cid = sqlite3_last_insert_rowid(st->db);
-    s = prep(st, "DELETE FROM commands WHERE device = ?1 AND id < (SELECT min(id) FROM"
-                 " (SELECT id FROM commands WHERE device = ?1 ORDER BY id DESC LIMIT ?2))");
+    s = kos__store_prep(st,
+                        "DELETE FROM commands WHERE device = ?1 AND id < (SELECT min(id) FROM"
+                        " (SELECT id FROM commands WHERE device = ?1 ORDER BY id DESC LIMIT ?2))");
     if (!s)
         goto out_rollback;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, (int)KOS__SRV_COMMANDS_KEPT);
     if (sqlite3_step(s) != SQLITE_DONE)
         goto out_rollback;
-    unprep(st, s);
-    if (!exec(st, "COMMIT")) {
-        s = NULL;
+    kos__store_unprep(st, s);
+    s = NULL;
+    if ((also && also(st, cid, arg) != KOS_STATUS_OK) || !kos__store_exec(st, "COMMIT"))
         goto out_rollback;
-    }
     *cmd_id = (uint64_t)cid;
     return KOS_STATUS_OK;
 
 out_rollback:
-    db_failed(st, "recording a command");
-    unprep(st, s);
-    rollback(st);
+    kos__store_failed(st, "recording a command");
+    kos__store_unprep(st, s);
+    kos__store_rollback(st);
     return KOS_STATUS_IO;
+}
+
+kos_status_t kos__store_command_add(struct kos__store *st, const char *id, const char *json,
+                                    uint64_t *cmd_id)
+{
+    return kos__store_command_with(st, id, json, NULL, NULL, cmd_id);
 }
 
 kos_status_t kos__store_command_done(struct kos__store *st, const char *id, uint64_t cmd_id,
@@ -1067,8 +1098,8 @@ kos_status_t kos__store_command_done(struct kos__store *st, const char *id, uint
 
     if (cmd_id == 0 || cmd_id > (uint64_t)INT64_MAX)
         return KOS_STATUS_NOT_FOUND;
-    s = prep(st, "UPDATE commands SET status = ?, message = ?, done_ms = ?"
-                 " WHERE id = ? AND device = ? AND done_ms IS NULL");
+    s = kos__store_prep(st, "UPDATE commands SET status = ?, message = ?, done_ms = ?"
+                            " WHERE id = ? AND device = ? AND done_ms IS NULL");
     if (!s)
         return KOS_STATUS_IO;
     sqlite3_bind_int64(s, 1, status);
@@ -1077,8 +1108,8 @@ kos_status_t kos__store_command_done(struct kos__store *st, const char *id, uint
     sqlite3_bind_int64(s, 4, (sqlite3_int64)cmd_id);
     sqlite3_bind_text(s, 5, id, -1, SQLITE_STATIC);
     step = sqlite3_step(s);
-    unprep(st, s);
+    kos__store_unprep(st, s);
     if (step != SQLITE_DONE)
-        return db_failed(st, "recording a command's result");
+        return kos__store_failed(st, "recording a command's result");
     return sqlite3_changes(st->db) ? KOS_STATUS_OK : KOS_STATUS_NOT_FOUND;
 }

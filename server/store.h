@@ -215,4 +215,48 @@ kos_status_t kos__store_command_done(struct kos__store *st, const char *id, uint
                                      uint32_t status, const char *message)
     __attribute__((warn_unused_result));
 
+/* ---- releases and upgrades (store_upgrades.c) ---- */
+
+/* A release as the server took it (kos__image_unpack): its manifest's
+ * digest, release number and system, its image.sig, and its blobs. */
+struct kos__store_release {
+    const char *manifest_sha256, *system, *image_sig;
+    uint32_t release;
+    size_t n_blobs;
+    const char *const *blob_sha256; /* [n_blobs], 64 hex digits each */
+    const uint64_t *blob_size;      /* [n_blobs] */
+    uint64_t bytes;
+};
+
+/* Records upgrade command `json` for device id with release r (a release
+ * with the same manifest is recorded once, its blobs with it), in one
+ * transaction: the command's id in *cmd_id. */
+kos_status_t kos__store_upgrade_add(struct kos__store *st, const char *id,
+                                    const struct kos__store_release *r, const char *json,
+                                    uint64_t *cmd_id) __attribute__((warn_unused_result));
+
+/* Records an UpgradeProgress of device id's upgrade command cmd_id.
+ * KOS_STATUS_NOT_FOUND if it has no such upgrade. */
+kos_status_t kos__store_upgrade_progress(struct kos__store *st, const char *id, uint64_t cmd_id,
+                                         const char *stage, uint64_t done, uint64_t total,
+                                         uint32_t blobs) __attribute__((warn_unused_result));
+
+/* Whether device id was offered blob sha256 (a release sent it holds it):
+ * KOS_STATUS_OK with the newest such upgrade's command in *cmd_id and the
+ * blob's size in *size, else KOS_STATUS_NOT_FOUND. */
+kos_status_t kos__store_blob_offered(struct kos__store *st, const char *id, const char *sha256,
+                                     uint64_t *cmd_id, uint64_t *size)
+    __attribute__((warn_unused_result));
+
+/* Adds n bytes served by the blob route to upgrade command cmd_id. */
+kos_status_t kos__store_upgrade_served(struct kos__store *st, uint64_t cmd_id, uint64_t n)
+    __attribute__((warn_unused_result));
+
+/* Device id's last upgrade as the API shows it ({"command", "release",
+ * "system", "manifest", "blobs", "bytes", "stage", "done", "total",
+ * "fetch_blobs", "served", "status", "status_text", "message", "sent",
+ * "progress_time", "done_time"}), json null if it has none; NULL if out of
+ * memory. */
+json_t *kos__store_upgrade_json(struct kos__store *st, const char *id);
+
 #endif

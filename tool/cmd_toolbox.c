@@ -37,8 +37,6 @@
 /* How long a line waits for its answer here: past the server's own wait
  * (KOS__SRV_SHELL_WAIT_S, 30 s), so that the server's 504 is what says it. */
 #define ANSWER_WAIT_S 40
-/* A hex prefix of a device id that names a device: at least this long. */
-#define PREFIX_MIN 4u
 
 enum { OPT_DATA };
 
@@ -73,142 +71,7 @@ static void shell_usage(FILE *f)
             "Exit status: 0 every command was carried out, 1 one was refused or failed (the\n"
             "line says why), or Studio, the device or its shell could not be reached (no\n"
             "Studio, an unknown device, offline, the shell disabled), 2 usage error. See %s.\n",
-            PREFIX_MIN, kos__tool_doc("studio.md"));
-}
-
-static bool lower_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return n > 0;
-}
-
-/* text, escaped and cut to fit buf (cap bytes), NUL-terminated. */
-static const char *shown(char *buf, size_t cap, const char *text)
-{
-    size_t n = kos__text_escape(buf, cap - 1, text, strlen(text), NULL);
-
-    buf[n] = '\0';
-    return buf;
-}
-
-/* Prints text escaped, then a newline, on f. */
-static void put_escaped(FILE *f, const char *text, size_t len)
-{
-    char buf[4096];
-    size_t used;
-
-    while (len > 0) {
-        size_t n = kos__text_escape(buf, sizeof(buf), text, len, &used);
-        if (used == 0)
-            break;
-        fwrite(buf, 1, n, f);
-        text += used;
-        len -= used;
-    }
-    fputc('\n', f);
-}
-
-/* Finds the device `want` names among Studio's: its id, a hex prefix of
- * it, or its name. Fills id and name and returns its state, or NULL with
- * the reason printed. */
-static const char *find_device(const char *cmd, const struct kos__tool_studio *s, const char *want,
-                               char id[65], char name[256])
-{
-    static char state[32];
-    json_t *resp = NULL, *d, *hit = NULL;
-    size_t i, len = strlen(want), n_hits = 0;
-    char err[1024];
-    int status;
-    int pass;
-
-    if (kos__tool_studio_call(&s->rt, "GET", "/api/devices", NULL, 10, &status, &resp, err,
-                              sizeof(err)) != KOS_STATUS_OK ||
-        status != 200) {
-        fprintf(stderr, "kos-tool %s: Studio does not answer: %s\n", cmd,
-                status ? kos__tool_studio_error(resp) : err);
-        json_decref(resp);
-        return NULL;
-    }
-    /* By id, then by name, then by prefix: the first that names any. */
-    for (pass = 0; pass < 3 && n_hits == 0; pass++) {
-        json_array_foreach(json_object_get(resp, "devices"), i, d)
-        {
-            const char *did = json_string_value(json_object_get(d, "id"));
-            const char *dname = json_string_value(json_object_get(d, "name"));
-            const char *dstate = json_string_value(json_object_get(d, "state"));
-            /* A pending device is no one's yet, and names itself: never
-             * taken for a registered one. */
-            bool pending = dstate && !strcmp(dstate, "pending");
-            bool match = pass == 0   ? did && !strcmp(did, want)
-                         : pass == 1 ? dname && !strcmp(dname, want)
-                                     : did && len >= PREFIX_MIN && lower_hex(want, len) &&
-                                           !strncmp(did, want, len);
-            if (!match || pending)
-                continue;
-            if (n_hits++ == 0)
-                hit = d;
-        }
-    }
-    if (n_hits == 0) {
-        char q[300];
-        fprintf(stderr,
-                "kos-tool %s: Studio knows no device '%s': give a device's id, a prefix of it (at "
-                "least %u hex digits) or its name (Studio's web UI lists them)\n",
-                cmd, shown(q, sizeof(q), want), PREFIX_MIN);
-        json_decref(resp);
-        return NULL;
-    }
-    if (n_hits > 1) {
-        fprintf(stderr, "kos-tool %s: '%s' names %zu devices; give more of the id:\n", cmd,
-                pass == 2 ? "the name" : "the prefix", n_hits);
-        json_array_foreach(json_object_get(resp, "devices"), i, d)
-        {
-            const char *did = json_string_value(json_object_get(d, "id"));
-            const char *dname = json_string_value(json_object_get(d, "name"));
-            const char *dstate = json_string_value(json_object_get(d, "state"));
-            if (!did || !dname || (dstate && !strcmp(dstate, "pending")) ||
-                (strcmp(dname, want) != 0 && strncmp(did, want, len) != 0))
-                continue;
-            fprintf(stderr, "  %s  ", did);
-            put_escaped(stderr, dname, strlen(dname));
-        }
-        json_decref(resp);
-        return NULL;
-    }
-    snprintf(id, 65, "%s", json_string_value(json_object_get(hit, "id")));
-    snprintf(name, 256, "%s", json_string_value(json_object_get(hit, "name")));
-    snprintf(state, sizeof(state), "%s", json_string_value(json_object_get(hit, "state")));
-    json_decref(resp);
-    return state;
-}
-
-/* Finds the Studio (data folder `data`, NULL: the default) and the device
- * `want` names among its own, which must be online: fills *s, its id and
- * its name escaped for printing (1024 bytes), or prints why not and
- * returns false. */
-static bool online_device(const char *cmd, const char *data, const char *want,
-                          struct kos__tool_studio *s, char id[65], char *name_shown)
-{
-    char err[1024], name[256];
-    const char *state;
-
-    if (kos__tool_studio_find(data, s, err, sizeof(err)) != KOS_STATUS_OK) {
-        fprintf(stderr, "kos-tool %s: %s\n", cmd, err);
-        return false;
-    }
-    if (!(state = find_device(cmd, s, want, id, name)))
-        return false;
-    shown(name_shown, 1024, name);
-    if (strcmp(state, "online") != 0) {
-        fprintf(stderr, "kos-tool %s: device '%s' (%.16s) is %s%s\n", cmd, name_shown, id, state,
-                !strcmp(state, "revoked") ? ": Studio refuses it"
-                                          : ", not online: boot it with its key bundle (kos-tool "
-                                            "run IMAGE --keys DIR) and try again");
-        return false;
-    }
-    return true;
+            KOS__TOOL_DEVICE_PREFIX_MIN, kos__tool_doc("studio.md"));
 }
 
 enum outcome { SENT_OK, SENT_REFUSED, STOP };
@@ -243,7 +106,7 @@ static enum outcome send_line(const char *cmd, const struct kos__tool_studio *s,
     if (status != 200) {
         const char *e = kos__tool_studio_error(resp);
         fprintf(stderr, "kos-tool %s: ", cmd);
-        put_escaped(stderr, e, strlen(e));
+        kos__tool_put_escaped(stderr, e, strlen(e));
         /* The device gone (404, 409: revoked or offline; 502: its link
          * ended) ends the session; a refused line (400), a busy device
          * (503) or one slow to answer (504) does not. */
@@ -257,7 +120,7 @@ static enum outcome send_line(const char *cmd, const struct kos__tool_studio *s,
     {
         const char *l = json_string_value(v);
         if (l)
-            put_escaped(st == 0 ? stdout : stderr, l, json_string_length(v));
+            kos__tool_put_escaped(st == 0 ? stdout : stderr, l, json_string_length(v));
     }
     if (json_is_true(json_object_get(resp, "cut")))
         fprintf(stderr, "kos-tool %s: the answer was cut (Studio keeps 256 KiB of one)\n", cmd);
@@ -303,7 +166,7 @@ int kos__tool_toolbox_remote_shell(int argc, char **argv)
     }
     if (!want)
         return kos__opts_usage_error(&p, "which device? give its id, a prefix of it or its name");
-    if (!online_device(cmd, data, want, &s, id, name_shown))
+    if (!kos__tool_studio_online_device(cmd, data, want, &s, id, name_shown))
         return 1;
     interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     if (interactive)
@@ -387,7 +250,7 @@ static void debug_usage(FILE *f)
             "1 it could not be opened (no Studio, an unknown or offline device, the app\n"
             "not marked debug: true, debugging disabled: the line says why), 2 usage error.\n"
             "See %s.\n",
-            PREFIX_MIN, kos__tool_doc("studio.md"));
+            KOS__TOOL_DEVICE_PREFIX_MIN, kos__tool_doc("studio.md"));
 }
 
 /* Listens on 127.0.0.1:port (0: any); the socket, its port in *got, or -1
@@ -519,7 +382,7 @@ int kos__tool_debug(int argc, char **argv)
     if (!app)
         return kos__opts_usage_error(&p, "which app? give the name of an app of the device's "
                                          "manifest marked debug: true");
-    if (!online_device(cmd, data, want, &s, id, name_shown))
+    if (!kos__tool_studio_online_device(cmd, data, want, &s, id, name_shown))
         return 1;
     /* The local port first: a port in use fails before the app is stopped. */
     if ((lfd = listen_local(cmd, port, &got)) < 0)
@@ -540,7 +403,7 @@ int kos__tool_debug(int argc, char **argv)
         const char *e = kos__tool_studio_error(resp);
         fprintf(stderr, "kos-tool %s: cannot debug app '%s' of device '%s': ", cmd, app,
                 name_shown);
-        put_escaped(stderr, e, strlen(e));
+        kos__tool_put_escaped(stderr, e, strlen(e));
         json_decref(resp);
         close(lfd);
         return 1;

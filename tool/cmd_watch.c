@@ -10,6 +10,11 @@
  * shows its errors and leaves the running system as it is. What stays
  * true: at most one system runs, and when watch ends (Ctrl-C, SIGTERM) so
  * does it.
+ *
+ * With --device, nothing runs here: each build that succeeds (the first
+ * one too) pushes the build tree's system image to that device through
+ * the local Studio (cmd_push.c) and follows it to the device's result; a
+ * build that fails shows its errors and pushes nothing.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -40,14 +45,29 @@ static void watch_usage(FILE *f)
 {
     fprintf(f,
             "usage: kos-tool watch BUILD_DIR [--target TARGET]\n"
+            "       kos-tool watch BUILD_DIR --device DEVICE [--image PATH] [--data DIR]\n"
             "\n"
             "Boots the system of the CMake build tree BUILD_DIR with its run target\n"
             "(`cmake --build BUILD_DIR -t run`, or --target, e.g. run_my_system), then\n"
             "rebuilds whenever a file of the project's source folder changes. A build\n"
             "that succeeds stops the running system and boots the new one; a build\n"
             "that fails shows its errors and keeps the running system. Ctrl-C ends\n"
-            "both. See %s.\n",
-            kos__tool_doc("sdk.md"));
+            "both.\n"
+            "\n"
+            "With --device, each build that succeeds (the first one too) is pushed to\n"
+            "DEVICE through the local Studio instead (as kos-tool push does), and watch\n"
+            "prints the device's progress and result; a build that fails pushes\n"
+            "nothing.\n"
+            "\n"
+            "  --target TARGET   the run target (default run)\n"
+            "  --device DEVICE   push to this device (its id, a prefix of it, or its name)\n"
+            "  --image PATH      the image to push (default: the one .zip file in BUILD_DIR,\n"
+            "                    where kos_add_system puts a project's system image)\n"
+            "  --data DIR        the Studio's data folder (default $XDG_DATA_HOME/kos/studio,\n"
+            "                    else ~/.local/share/kos/studio)\n"
+            "\n"
+            "See %s and %s.\n",
+            kos__tool_doc("sdk.md"), kos__tool_doc("upgrades.md"));
 }
 
 /* The project's source folder, from BUILD_DIR/CMakeCache.txt. */
@@ -138,6 +158,75 @@ static void stop_system(pid_t *run)
     *run = -1;
 }
 
+/* The image to push: `given`, or the one .zip file directly in build
+ * (kos_add_system's default OUTPUT for a project's top folder). False with
+ * the reason printed. */
+static bool image_path(const char *build, const char *given, char *out, size_t len)
+{
+    struct dirent *e;
+    unsigned n = 0;
+    DIR *d;
+
+    if (given) {
+        snprintf(out, len, "%s", given);
+        return true;
+    }
+    d = opendir(build);
+    while (d && (e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && !strcmp(e->d_name + l - 4, ".zip") && e->d_name[0] != '.') {
+            if (n++ == 0)
+                snprintf(out, len, "%s/%s", build, e->d_name);
+        }
+    }
+    if (d)
+        closedir(d);
+    if (n == 1)
+        return true;
+    fprintf(stderr,
+            "kos-tool watch: %s holds %s system image (.zip): give the one to push with "
+            "--image PATH\n",
+            build, n ? "more than one" : "no");
+    return false;
+}
+
+/* Pushes the image to the device in a child process (so that Ctrl-C ends
+ * it as it ends a build) and waits for it. */
+static void push_built(const char *build, const char *given, const char *device, const char *data)
+{
+    char image[PATH_MAX];
+    pid_t pid;
+    int status = -1;
+
+    if (!image_path(build, given, image, sizeof(image)))
+        return;
+    pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        fflush(stdout);
+        _exit(kos__tool_push_image("watch", data, device, image, 600));
+    }
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    printf(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0
+               ? "kos-tool watch: pushed; waiting for changes\n"
+               : "kos-tool watch: the push did not succeed; waiting for changes\n");
+    fflush(stdout);
+}
+
+/* Builds the tree (`cmake --build BUILD`) and waits: true if it built. */
+static bool build_all(const char *build)
+{
+    pid_t b = start_cmake(build, NULL);
+    int status = -1;
+
+    while (b > 0 && waitpid(b, &status, 0) < 0 && errno == EINTR)
+        ;
+    return b > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -147,10 +236,14 @@ static uint64_t now_ms(void)
 
 int kos__tool_watch(int argc, char **argv)
 {
-    enum { OPT_TARGET };
-    static const struct kos__opt table[] = {{"target", 0, "TARGET", OPT_TARGET}};
+    enum { OPT_TARGET, OPT_DEVICE, OPT_IMAGE, OPT_DATA };
+    static const struct kos__opt table[] = {{"target", 0, "TARGET", OPT_TARGET},
+                                            {"device", 0, "DEVICE", OPT_DEVICE},
+                                            {"image", 0, "PATH", OPT_IMAGE},
+                                            {"data", 0, "DIR", OPT_DATA}};
     struct kos__opts p;
-    const char *build = NULL, *target = "run", *v;
+    const char *build = NULL, *target = "run", *device = NULL, *image = NULL, *data = NULL, *v;
+    bool target_given = false;
     char src[PATH_MAX], build_real[PATH_MAX];
     int o, rc = 0;
 
@@ -162,8 +255,15 @@ int kos__tool_watch(int argc, char **argv)
         }
         if (o == KOS__OPTS_ERROR)
             return 2;
-        if (o == OPT_TARGET)
+        if (o == OPT_TARGET) {
             target = v;
+            target_given = true;
+        } else if (o == OPT_DEVICE)
+            device = v;
+        else if (o == OPT_IMAGE)
+            image = v;
+        else if (o == OPT_DATA)
+            data = v;
         else if (!build)
             build = v;
         else
@@ -171,6 +271,11 @@ int kos__tool_watch(int argc, char **argv)
     }
     if (!build)
         return kos__opts_usage_error(&p, "give the project's BUILD_DIR");
+    if (device && target_given)
+        return kos__opts_usage_error(&p, "--target boots here, --device pushes: give one");
+    if (!device && (image || data))
+        return kos__opts_usage_error(&p, "--%s goes with --device DEVICE",
+                                     image ? "image" : "data");
     if (!realpath(build, build_real) || !source_dir(build, src, sizeof(src))) {
         fprintf(stderr,
                 "kos-tool watch: %s is not a configured CMake build tree (no CMakeCache.txt); "
@@ -195,9 +300,20 @@ int kos__tool_watch(int argc, char **argv)
         close(ino);
         return 1;
     }
-    printf("kos-tool watch: watching %s; building and booting with %s\n", src, target);
-    fflush(stdout);
-    pid_t run = start_cmake(build, target);
+    pid_t run = -1;
+    if (device) {
+        printf("kos-tool watch: watching %s; building and pushing to %s\n", src, device);
+        fflush(stdout);
+        if (build_all(build))
+            push_built(build, image, device, data);
+        else
+            printf("kos-tool watch: the build failed; nothing pushed\n");
+        fflush(stdout);
+    } else {
+        printf("kos-tool watch: watching %s; building and booting with %s\n", src, target);
+        fflush(stdout);
+        run = start_cmake(build, target);
+    }
     uint64_t changed_at = 0;
 
     for (;;) {
@@ -250,11 +366,15 @@ int kos__tool_watch(int argc, char **argv)
             changed_at = 0;
             printf("kos-tool watch: a change; rebuilding\n");
             fflush(stdout);
-            pid_t b = start_cmake(build, NULL);
-            int status = -1;
-            while (b > 0 && waitpid(b, &status, 0) < 0 && errno == EINTR)
-                ;
-            if (b > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            bool built = build_all(build);
+            if (built && device) {
+                printf("kos-tool watch: built; pushing to %s\n", device);
+                fflush(stdout);
+                push_built(build, image, device, data);
+            } else if (!built && device) {
+                printf("kos-tool watch: the build failed; nothing pushed\n");
+                fflush(stdout);
+            } else if (built) {
                 printf("kos-tool watch: built; booting the new system\n");
                 fflush(stdout);
                 stop_system(&run);

@@ -46,6 +46,7 @@ static const struct command commands[] = {
     {"toolbox.remote_shell", kos__tool_toolbox_remote_shell,
      "a console on a device's command console, through Studio"},
     {"debug", kos__tool_debug, "debug an app of a device with gdb, through Studio"},
+    {"push", kos__tool_push, "push a system image to a device through Studio, and follow it"},
 };
 
 const char *kos__tool_self_dir(void)

@@ -16,6 +16,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "studio.h"
+#include "text_int.h"
 
 #define ANSWER_MAX (4 * 1024 * 1024)
 
@@ -40,6 +41,15 @@ static void on_answer(struct evhttp_request *req, void *arg)
 kos_status_t kos__tool_studio_call(const struct kos__studio_rt *rt, const char *method,
                                    const char *path, const char *body, int timeout_s, int *status,
                                    json_t **resp, char *err, size_t errlen)
+{
+    return kos__tool_studio_send(rt, method, path, body ? "application/json" : NULL, body,
+                                 body ? strlen(body) : 0, timeout_s, status, resp, err, errlen);
+}
+
+kos_status_t kos__tool_studio_send(const struct kos__studio_rt *rt, const char *method,
+                                   const char *path, const char *type, const void *body,
+                                   size_t body_len, int timeout_s, int *status, json_t **resp,
+                                   char *err, size_t errlen)
 {
     struct call c = {0, false, evbuffer_new()};
     struct event_base *base = event_base_new();
@@ -70,9 +80,10 @@ kos_status_t kos__tool_studio_call(const struct kos__studio_rt *rt, const char *
     evhttp_add_header(h, "Host", host);
     evhttp_add_header(h, "Authorization", auth);
     evhttp_add_header(h, "Connection", "close");
-    if (body) {
-        evhttp_add_header(h, "Content-Type", "application/json");
-        evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+    if (type) {
+        evhttp_add_header(h, "Content-Type", type);
+        if (evbuffer_add(evhttp_request_get_output_buffer(req), body, body_len) != 0)
+            goto out;
     }
     if (evhttp_make_request(conn, req, post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, path) != 0) {
         snprintf(err, errlen, "cannot send a request to kos-server at %s", rt->url);
@@ -155,4 +166,141 @@ kos_status_t kos__tool_studio_find(const char *data, struct kos__tool_studio *s,
         return KOS_STATUS_UNAVAILABLE;
     }
     return KOS_STATUS_OK;
+}
+
+/* ---- naming a device ---- */
+
+static bool lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return n > 0;
+}
+
+/* text, escaped and cut to fit buf (cap bytes), NUL-terminated. */
+const char *kos__tool_shown(char *buf, size_t cap, const char *text)
+{
+    size_t n = kos__text_escape(buf, cap - 1, text, strlen(text), NULL);
+
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Prints text escaped, then a newline, on f. */
+void kos__tool_put_escaped(FILE *f, const char *text, size_t len)
+{
+    char buf[4096];
+    size_t used;
+
+    while (len > 0) {
+        size_t n = kos__text_escape(buf, sizeof(buf), text, len, &used);
+        if (used == 0)
+            break;
+        fwrite(buf, 1, n, f);
+        text += used;
+        len -= used;
+    }
+    fputc('\n', f);
+}
+
+/* Finds the device `want` names among Studio's: its id, a hex prefix of
+ * it, or its name. Fills id and name and returns its state, or NULL with
+ * the reason printed. */
+static const char *find_device(const char *cmd, const struct kos__tool_studio *s, const char *want,
+                               char id[65], char name[256])
+{
+    static char state[32];
+    json_t *resp = NULL, *d, *hit = NULL;
+    size_t i, len = strlen(want), n_hits = 0;
+    char err[1024];
+    int status;
+    int pass;
+
+    if (kos__tool_studio_call(&s->rt, "GET", "/api/devices", NULL, 10, &status, &resp, err,
+                              sizeof(err)) != KOS_STATUS_OK ||
+        status != 200) {
+        fprintf(stderr, "kos-tool %s: Studio does not answer: %s\n", cmd,
+                status ? kos__tool_studio_error(resp) : err);
+        json_decref(resp);
+        return NULL;
+    }
+    /* By id, then by name, then by prefix: the first that names any. */
+    for (pass = 0; pass < 3 && n_hits == 0; pass++) {
+        json_array_foreach(json_object_get(resp, "devices"), i, d)
+        {
+            const char *did = json_string_value(json_object_get(d, "id"));
+            const char *dname = json_string_value(json_object_get(d, "name"));
+            const char *dstate = json_string_value(json_object_get(d, "state"));
+            /* A pending device is no one's yet, and names itself: never
+             * taken for a registered one. */
+            bool pending = dstate && !strcmp(dstate, "pending");
+            bool match = pass == 0   ? did && !strcmp(did, want)
+                         : pass == 1 ? dname && !strcmp(dname, want)
+                                     : did && len >= KOS__TOOL_DEVICE_PREFIX_MIN &&
+                                           lower_hex(want, len) && !strncmp(did, want, len);
+            if (!match || pending)
+                continue;
+            if (n_hits++ == 0)
+                hit = d;
+        }
+    }
+    if (n_hits == 0) {
+        char q[300];
+        fprintf(stderr,
+                "kos-tool %s: Studio knows no device '%s': give a device's id, a prefix of it (at "
+                "least %u hex digits) or its name (Studio's web UI lists them)\n",
+                cmd, kos__tool_shown(q, sizeof(q), want), KOS__TOOL_DEVICE_PREFIX_MIN);
+        json_decref(resp);
+        return NULL;
+    }
+    if (n_hits > 1) {
+        fprintf(stderr, "kos-tool %s: '%s' names %zu devices; give more of the id:\n", cmd,
+                pass == 2 ? "the name" : "the prefix", n_hits);
+        json_array_foreach(json_object_get(resp, "devices"), i, d)
+        {
+            const char *did = json_string_value(json_object_get(d, "id"));
+            const char *dname = json_string_value(json_object_get(d, "name"));
+            const char *dstate = json_string_value(json_object_get(d, "state"));
+            if (!did || !dname || (dstate && !strcmp(dstate, "pending")) ||
+                (strcmp(dname, want) != 0 && strncmp(did, want, len) != 0))
+                continue;
+            fprintf(stderr, "  %s  ", did);
+            kos__tool_put_escaped(stderr, dname, strlen(dname));
+        }
+        json_decref(resp);
+        return NULL;
+    }
+    snprintf(id, 65, "%s", json_string_value(json_object_get(hit, "id")));
+    snprintf(name, 256, "%s", json_string_value(json_object_get(hit, "name")));
+    snprintf(state, sizeof(state), "%s", json_string_value(json_object_get(hit, "state")));
+    json_decref(resp);
+    return state;
+}
+
+/* Finds the Studio (data folder `data`, NULL: the default) and the device
+ * `want` names among its own, which must be online: fills *s, its id and
+ * its name escaped for printing (1024 bytes), or prints why not and
+ * returns false. */
+bool kos__tool_studio_online_device(const char *cmd, const char *data, const char *want,
+                                    struct kos__tool_studio *s, char id[65], char *name_shown)
+{
+    char err[1024], name[256];
+    const char *state;
+
+    if (kos__tool_studio_find(data, s, err, sizeof(err)) != KOS_STATUS_OK) {
+        fprintf(stderr, "kos-tool %s: %s\n", cmd, err);
+        return false;
+    }
+    if (!(state = find_device(cmd, s, want, id, name)))
+        return false;
+    kos__tool_shown(name_shown, 1024, name);
+    if (strcmp(state, "online") != 0) {
+        fprintf(stderr, "kos-tool %s: device '%s' (%.16s) is %s%s\n", cmd, name_shown, id, state,
+                !strcmp(state, "revoked") ? ": Studio refuses it"
+                                          : ", not online: boot it with its key bundle (kos-tool "
+                                            "run IMAGE --keys DIR) and try again");
+        return false;
+    }
+    return true;
 }

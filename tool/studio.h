@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -50,7 +51,32 @@ kos_status_t kos__tool_studio_call(const struct kos__studio_rt *rt, const char *
                                    json_t **resp, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* kos__tool_studio_call() with a body of body_len bytes of Content-Type
+ * `type` (NULL: no body), any bytes (an image zip). */
+kos_status_t kos__tool_studio_send(const struct kos__studio_rt *rt, const char *method,
+                                   const char *path, const char *type, const void *body,
+                                   size_t body_len, int timeout_s, int *status, json_t **resp,
+                                   char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* The "error" sentence of a refusal `resp`, or a generic one. */
 const char *kos__tool_studio_error(const json_t *resp);
+
+/* A hex prefix of a device id that names a device: at least this long. */
+#define KOS__TOOL_DEVICE_PREFIX_MIN 4u
+
+/* Finds the Studio (data folder `data`, NULL: the default) and the device
+ * `want` names among its own (its id, a prefix of it of at least
+ * KOS__TOOL_DEVICE_PREFIX_MIN hex digits, or its name), which must be
+ * online: fills *s, its id and its name escaped for printing (1024 bytes),
+ * or prints why not (as "kos-tool CMD: ...") and returns false. Blocks. */
+bool kos__tool_studio_online_device(const char *cmd, const char *data, const char *want,
+                                    struct kos__tool_studio *s, char id[65], char *name_shown);
+
+/* text (from a device or a server), escaped as the console escapes it and
+ * cut to fit buf (cap bytes), NUL-terminated: buf. */
+const char *kos__tool_shown(char *buf, size_t cap, const char *text);
+
+/* Prints len bytes of text escaped, then a newline, on f. */
+void kos__tool_put_escaped(FILE *f, const char *text, size_t len);
 
 #endif

@@ -35,6 +35,16 @@ int kos__tool_network_disable_forwarding(int argc, char **argv);
 int kos__tool_log_view(int argc, char **argv);
 int kos__tool_new(int argc, char **argv);
 int kos__tool_watch(int argc, char **argv);
+int kos__tool_push(int argc, char **argv);
+
+/* Pushes the image at `image` to `device` (an id, a prefix of one, or a
+ * name) through the Studio whose data folder is `data` (NULL: the default),
+ * printing the device's progress and result as "kos-tool CMD: ..." lines,
+ * and waits at most timeout_s for the result (cmd_push.c). Returns 0 when
+ * the device says it is done, else 1 (the reason printed). Blocks. */
+int kos__tool_push_image(const char *cmd, const char *data, const char *device, const char *image,
+                         unsigned timeout_s);
+
 int kos__tool_server_start(int argc, char **argv);
 int kos__tool_server_stop(int argc, char **argv);
 int kos__tool_server_status(int argc, char **argv);

@@ -53,6 +53,7 @@
 #define KOS__LINK_REASON_MAX     120u /* a Close's reason, a Kos-Reason header */
 #define KOS__LINK_PATH           "/kos/link/1"
 #define KOS__LINK_SUBPROTOCOL    "kos-link.1"
+#define KOS__LINK_BLOBS_PATH     "/kos/blobs/" /* GET /kos/blobs/<sha256> (docs/link.md, "Blobs") */
 
 /* WebSocket close codes (RFC 6455) the link uses. */
 #define KOS__LINK_CLOSE_NORMAL   1000u
@@ -250,6 +251,28 @@ void kos__link_accept_key(const char *key, char out[29]);
  * for a bad upgrade or something that is not HTTP; why says what was wrong.
  * Never blocks. */
 int kos__link_parse_request(const char *req, size_t len, char key[25], char *why, size_t whylen);
+
+/* Whether the request line line[0..len) (without its CRLF, or the start
+ * of one) is a request for a blob: METHOD SP /kos/blobs/... (docs/link.md,
+ * "Blobs"), to be answered by the blob route rather than the upgrade. */
+bool kos__link_is_blob_request(const char *line, size_t len);
+
+/* A request for a blob, as kos__link_parse_blob_request() read it. */
+struct kos__link_blob_req {
+    char sha256[65];     /* 64 lower-case hex digits */
+    bool ranged;         /* a Range header came */
+    bool range_bad;      /* ... but not bytes=FROM- or bytes=FROM-LAST (LAST >= FROM), or two */
+    uint64_t from, last; /* the range; last UINT64_MAX for bytes=FROM- */
+    bool close;          /* the connection ends after the answer */
+};
+
+/* Checks a request on the device port for a blob: the header block
+ * req[0..len) (through its empty line). Returns 0 for a GET of
+ * /kos/blobs/<sha256> without a body (*out filled); 404 for a request of
+ * another path; 400 for anything else (a body, another method, a malformed
+ * path or request); why says what was wrong. Never allocates. */
+int kos__link_parse_blob_request(const char *req, size_t len, struct kos__link_blob_req *out,
+                                 char *why, size_t whylen);
 
 /* Checks a client's view of the response to its upgrade request
  * resp[0..len) (the header block with its empty line), `accept` being the

@@ -7,6 +7,7 @@
  * All of it reads bytes from the other end: every length is checked before
  * it is used, nothing is read past `len`, and nothing here allocates.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -129,19 +130,18 @@ static bool key_ok(const struct line *v)
 
 #define WHY(...) (snprintf(why, whylen, __VA_ARGS__))
 
-int kos__link_parse_request(const char *req, size_t len, char key[25], char *why, size_t whylen)
+/* Reads the request line, METHOD SP TARGET SP HTTP/1.x, from req: its
+ * parts, and *at past it. False (why says so) if it is not one. */
+static bool request_line(const char *req, size_t len, size_t *at, struct line *method,
+                         struct line *target, struct line *version, char *why, size_t whylen)
 {
-    struct line l, name, value, method, target, version;
-    bool upgrade = false, connection = false, proto = false, have_key = false;
-    int ws_version = -1;
-    size_t at = 0, sp1, sp2;
+    struct line l;
+    size_t sp1, sp2;
 
-    key[0] = '\0';
-    if (!next_line(req, len, &at, &l)) {
+    if (!next_line(req, len, at, &l)) {
         WHY("not an HTTP request (no request line)");
-        return 400;
+        return false;
     }
-    /* METHOD SP TARGET SP HTTP/1.x */
     for (sp1 = 0; sp1 < l.n && l.p[sp1] != ' '; sp1++)
         if (!is_tchar(l.p[sp1]))
             break;
@@ -152,22 +152,46 @@ int kos__link_parse_request(const char *req, size_t len, char key[25], char *why
         l.p[sp2] != ' ' || l.n - sp2 - 1 != 8 || strncmp(l.p + sp2 + 1, "HTTP/1.", 7) != 0 ||
         (l.p[l.n - 1] != '0' && l.p[l.n - 1] != '1')) {
         WHY("not an HTTP request (a malformed request line)");
-        return 400;
+        return false;
     }
-    method = (struct line){l.p, sp1};
-    target = (struct line){l.p + sp1 + 1, sp2 - sp1 - 1};
-    version = (struct line){l.p + sp2 + 1, 8};
-    for (;;) {
-        if (!next_line(req, len, &at, &l)) {
-            WHY("not an HTTP request (a header line without CRLF)");
-            return 400;
-        }
-        if (l.n == 0)
-            break;
-        if (!header(&l, &name, &value)) {
-            WHY("a malformed header line");
-            return 400;
-        }
+    *method = (struct line){l.p, sp1};
+    *target = (struct line){l.p + sp1 + 1, sp2 - sp1 - 1};
+    *version = (struct line){l.p + sp2 + 1, 8};
+    return true;
+}
+
+/* Reads the next header line of a request from req at *at into name and
+ * value: 1 for a header, 0 for the empty line that ends them, -1 (why says
+ * so) for a line that is not one. */
+static int request_header(const char *req, size_t len, size_t *at, struct line *name,
+                          struct line *value, char *why, size_t whylen)
+{
+    struct line l;
+
+    if (!next_line(req, len, at, &l)) {
+        WHY("not an HTTP request (a header line without CRLF)");
+        return -1;
+    }
+    if (l.n == 0)
+        return 0;
+    if (!header(&l, name, value)) {
+        WHY("a malformed header line");
+        return -1;
+    }
+    return 1;
+}
+
+int kos__link_parse_request(const char *req, size_t len, char key[25], char *why, size_t whylen)
+{
+    struct line name, value, method, target, version;
+    bool upgrade = false, connection = false, proto = false, have_key = false;
+    int ws_version = -1, got;
+    size_t at = 0;
+
+    key[0] = '\0';
+    if (!request_line(req, len, &at, &method, &target, &version, why, whylen))
+        return 400;
+    while ((got = request_header(req, len, &at, &name, &value, why, whylen)) > 0) {
         if (name_is(&name, "Upgrade"))
             upgrade = upgrade || list_has(&value, "websocket");
         else if (name_is(&name, "Connection"))
@@ -186,6 +210,8 @@ int kos__link_parse_request(const char *req, size_t len, char key[25], char *why
             have_key = true;
         }
     }
+    if (got < 0)
+        return 400;
     if (at != len) {
         WHY("bytes after the request's header block");
         return 400;
@@ -210,6 +236,110 @@ int kos__link_parse_request(const char *req, size_t len, char key[25], char *why
         return 101;
     key[0] = '\0';
     return 400;
+}
+
+bool kos__link_is_blob_request(const char *line, size_t len)
+{
+    static const char path[] = " " KOS__LINK_BLOBS_PATH;
+    size_t sp = 0;
+
+    while (sp < len && sp < 16 && is_tchar(line[sp]))
+        sp++;
+    return sp > 0 && len - sp >= sizeof(path) - 1 && memcmp(line + sp, path, sizeof(path) - 1) == 0;
+}
+
+/* Reads a decimal uint64 from v->p[*i..v->n): false if there is no digit or
+ * it overflows. */
+static bool read_u64(const struct line *v, size_t *i, uint64_t *out)
+{
+    uint64_t x = 0;
+    size_t start = *i;
+
+    for (; *i < v->n && v->p[*i] >= '0' && v->p[*i] <= '9'; (*i)++) {
+        if (x > (UINT64_MAX - 9) / 10)
+            return false;
+        x = x * 10 + (uint64_t)(v->p[*i] - '0');
+    }
+    *out = x;
+    return *i > start;
+}
+
+/* Range: bytes=FROM- or bytes=FROM-LAST with LAST >= FROM; anything else
+ * (several ranges, a suffix range, another unit) is not one we serve. */
+static bool range_ok(const struct line *v, uint64_t *from, uint64_t *last)
+{
+    size_t i = 6;
+
+    if (v->n < 8 || strncasecmp(v->p, "bytes=", 6) != 0 || !read_u64(v, &i, from) || i >= v->n ||
+        v->p[i] != '-')
+        return false;
+    i++;
+    *last = UINT64_MAX;
+    if (i == v->n)
+        return true;
+    return read_u64(v, &i, last) && i == v->n && *last >= *from;
+}
+
+int kos__link_parse_blob_request(const char *req, size_t len, struct kos__link_blob_req *out,
+                                 char *why, size_t whylen)
+{
+    struct line name, value, method, target, version;
+    const size_t plen = sizeof(KOS__LINK_BLOBS_PATH) - 1;
+    bool keep_alive = false, ranges = false;
+    int got;
+    size_t at = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!request_line(req, len, &at, &method, &target, &version, why, whylen))
+        return 400;
+    if (target.n < plen || memcmp(target.p, KOS__LINK_BLOBS_PATH, plen) != 0) {
+        WHY("only GET " KOS__LINK_BLOBS_PATH "<sha256> is served on this connection");
+        return 404;
+    }
+    out->close = version.p[7] == '0';
+    while ((got = request_header(req, len, &at, &name, &value, why, whylen)) > 0) {
+        if (name_is(&name, "Connection")) {
+            out->close = out->close || list_has(&value, "close");
+            keep_alive = keep_alive || list_has(&value, "keep-alive");
+        } else if (name_is(&name, "Transfer-Encoding") ||
+                   (name_is(&name, "Content-Length") && !value_is(&value, "0"))) {
+            WHY("a GET of a blob with a body");
+            return 400;
+        } else if (name_is(&name, "Range")) {
+            if (ranges)
+                out->range_bad = true; /* two Range headers: several ranges */
+            ranges = true;
+            out->ranged = true;
+            if (!range_ok(&value, &out->from, &out->last))
+                out->range_bad = true;
+        }
+    }
+    if (version.p[7] == '0' && keep_alive)
+        out->close = false;
+    if (got < 0)
+        return 400;
+    if (at != len) {
+        WHY("bytes after the request's header block");
+        return 400;
+    }
+    if (!(method.n == 3 && memcmp(method.p, "GET", 3) == 0)) {
+        WHY("%.*s of a blob: only GET is served", (int)(method.n > 16 ? 16 : method.n), method.p);
+        return 400;
+    }
+    if (target.n != plen + 64) {
+        WHY("a blob's path is " KOS__LINK_BLOBS_PATH "<64 lower-case hex digits>");
+        return 400;
+    }
+    for (size_t i = 0; i < 64; i++) {
+        char c = target.p[plen + i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            WHY("a blob's path is " KOS__LINK_BLOBS_PATH "<64 lower-case hex digits>");
+            return 400;
+        }
+        out->sha256[i] = c;
+    }
+    out->sha256[64] = '\0';
+    return 0;
 }
 
 int kos__link_parse_response(const char *resp, size_t len, const char *accept, char *why,

@@ -22,6 +22,9 @@
 //   view-device: back, device-name, device-state, device-id, device-system,
 //     device-image, device-signer, device-platform, device-kos-version,
 //     device-boot-time, device-last-seen, device-reboot, device-revoke,
+//     push-file, push-send, upgrade (the last upgrade: upgrade-command,
+//     upgrade-release, upgrade-stage, upgrade-bar, upgrade-progress,
+//     upgrade-served, upgrade-result (class bad for a failure)),
 //     health (health-time, health-uptime, health-memory, health-storage,
 //     health-self-test, health-logs-dropped),
 //     generations-note, generations (tbody: one tr per generation of the
@@ -81,11 +84,12 @@ function loaded(err) {
   loadFailed = !!err;
 }
 
-async function api(method, path, body) {
+// Calls the API: body as JSON, or, with `type`, as it is (a File).
+async function api(method, path, body, type) {
   const opts = { method, credentials: 'same-origin', headers: {} };
   if (body !== undefined) {
-    opts.headers['Content-Type'] = 'application/json';
-    opts.body = JSON.stringify(body);
+    opts.headers['Content-Type'] = type || 'application/json';
+    opts.body = type ? body : JSON.stringify(body);
   }
   const r = await fetch(path, opts);
   let j = null;
@@ -385,10 +389,89 @@ function showDevice(d) {
   $('console-dropped').textContent = d.logs_dropped
     ? d.logs_dropped + ' log records were lost on the device' : '';
   $('device-reboot').disabled = d.state !== 'online';
+  $('push-send').disabled = d.state !== 'online';
   if (!$('shell-line').disabled) $('shell-send').disabled = d.state !== 'online';
   $('device-revoke').disabled = d.state === 'revoked';
   showHealth(d.health, d.health_time);
   setDebugButtons();
+}
+
+// ---- pushing an image (docs/upgrades.md) ----
+
+// The device's last upgrade as the page knows it: GET /api/devices/ID's
+// "upgrade", then the push's answer and the upgrade and result events.
+let upgrade = null;
+
+function showUpgrade(u) {
+  upgrade = u || null;
+  const none = !upgrade;
+  text($('upgrade-command'), none ? 'none yet' : 'command ' + u.command);
+  text($('upgrade-release'), none ? null
+    : 'release ' + u.release + ' of ' + (u.system || '?') + ' (' + u.blobs + ' blobs, ' + bytes(u.bytes) + ')');
+  text($('upgrade-stage'), none ? null : u.stage || 'sent');
+  const total = none ? 0 : u.total || 0;
+  $('upgrade-bar').max = total || 1;
+  $('upgrade-bar').value = total ? Math.min(u.done || 0, total) : 0;
+  text($('upgrade-progress'), none || !u.stage ? null
+    : bytes(u.done || 0) + ' of ' + bytes(total) + (u.fetch_blobs ? ' (' + u.fetch_blobs + ' blobs)' : ''));
+  text($('upgrade-served'), none ? null : bytes(u.served || 0));
+  const has = !none && typeof u.status === 'number';
+  text($('upgrade-result'), has ? resultText({ status: u.status, status_text: u.status_text, message: u.message })
+    : none ? null : 'waiting for the device');
+  $('upgrade-result').className = has && u.status !== 0 ? 'bad' : '';
+}
+
+// An upgrade event: the device's progress on its command.
+function upgradeProgress(p) {
+  if (!upgrade || p.command < upgrade.command) return;
+  if (p.command > upgrade.command) upgrade = { command: p.command, release: '?', blobs: '?' };
+  showUpgrade(Object.assign({}, upgrade, { stage: p.stage, done: p.done, total: p.total, fetch_blobs: p.blobs }));
+}
+
+// A result event: the upgrade's, when it is for its command; then the
+// device's record again, for the bytes served.
+async function upgradeResult(r) {
+  if (!upgrade || r.id !== upgrade.command || !current) return;
+  showUpgrade(Object.assign({}, upgrade, { status: r.status, status_text: r.status_text, message: r.message }));
+  const id = current.id;
+  try {
+    const d = await api('GET', '/api/devices/' + id);
+    if (current && current.id === id && d.upgrade && d.upgrade.command === r.id) showUpgrade(d.upgrade);
+  } catch (e) {
+    // the page keeps what it has
+  }
+}
+
+async function pushImage() {
+  if (!current) return;
+  const file = $('push-file').files[0];
+  if (!file) {
+    say('choose an image (.zip) to push first', true);
+    return;
+  }
+  const id = current.id;
+  $('push-send').disabled = true;
+  say('pushing ' + file.name + ' (' + bytes(file.size) + ')');
+  try {
+    const j = await api('POST', '/api/devices/' + id + '/upgrade', file, 'application/zip');
+    if (!current || current.id !== id) return;
+    commands.set(j.id, { what: 'upgrade to release ' + j.release });
+    if (!upgrade || j.id >= upgrade.command) {
+      showUpgrade({ command: j.id, release: j.release, system: j.system, blobs: j.blobs, bytes: j.bytes,
+        served: 0 });
+    }
+    say('command ' + j.id + ' sent: upgrade to release ' + j.release + ' of ' + j.system);
+    const got = early.get(j.id);
+    if (got) {
+      early.delete(j.id);
+      showResult(got);
+      upgradeResult(got);
+    }
+  } catch (e) {
+    say('push ' + file.name + ': ' + e.message, true);
+  } finally {
+    $('push-send').disabled = !current || current.state !== 'online';
+  }
 }
 
 function addApp(name) {
@@ -754,6 +837,8 @@ function showDevicePage(id) {
   traceSeqs.clear();
   debugging = null;
   debugAsking = false;
+  showUpgrade(null);
+  $('push-file').value = '';
   $('debug').hidden = true;
   $('traces').replaceChildren();
   text($('traces-dropped'), '');
@@ -778,6 +863,7 @@ function showDevicePage(id) {
       const d = await api('GET', '/api/devices/' + id);
       if (my !== shown) return;
       showDevice(events !== before && lastEvent ? lastEvent : d);
+      if (!upgrade || (d.upgrade && d.upgrade.command >= upgrade.command)) showUpgrade(d.upgrade);
       loaded(null);
     } catch (e) {
       if (my === shown) loaded(e);
@@ -803,7 +889,12 @@ function showDevicePage(id) {
       if (b.device === id) addTraces(b.records);
     },
     result: (r) => {
-      if (r.device === id) showResult(r);
+      if (r.device !== id) return;
+      showResult(r);
+      upgradeResult(r);
+    },
+    upgrade: (p) => {
+      if (p.device === id) upgradeProgress(p);
     },
   }, load);
 }
@@ -849,6 +940,7 @@ document.addEventListener('DOMContentLoaded', () => {
     renderConsole();
   });
   $('shell-send').addEventListener('click', shellSend);
+  $('push-send').addEventListener('click', pushImage);
   $('debug-end').addEventListener('click', debugEnd);
   $('shell-line').addEventListener('keydown', shellKey);
   $('shell-clear').addEventListener('click', () => $('shell').replaceChildren());

@@ -17,7 +17,8 @@
  * an ended link always says why. Streams: the server end accepts an Open
  * whose destination starts with an even byte and refuses the others; the
  * client end opens stream 16 when the link is up. The corpus (tests/fuzz/corpus/link) holds good
- * exchanges and the violations the unit tests make.
+ * exchanges and the violations the unit tests make. The same bytes go to
+ * the blob route's request parser too (check_blob_request).
  */
 #include <string.h>
 
@@ -139,6 +140,30 @@ static void on_closed(void *arg, struct kos__link *l, const struct kos__link_end
         kos_fuzz_fail("a link ended without saying why");
 }
 
+/* The device port's blob route reads the same bytes a server link does
+ * (docs/link.md, "Blobs"): its parser answers 0, 400 or 404, says why when
+ * it refuses, and takes only 64 lower-case hex digits for a digest. */
+static void check_blob_request(const uint8_t *data, size_t size)
+{
+    struct kos__link_blob_req r;
+    char why[192];
+    int code;
+
+    why[0] = '\0';
+    code = kos__link_parse_blob_request((const char *)data, size, &r, why, sizeof(why));
+    if (code != 0 && code != 400 && code != 404)
+        kos_fuzz_fail("the blob request parser answered %d", code);
+    if (code && !why[0])
+        kos_fuzz_fail("the blob request parser refused without saying why");
+    if (code == 0) {
+        if (strlen(r.sha256) != 64 || strspn(r.sha256, "0123456789abcdef") != 64)
+            kos_fuzz_fail("the blob request parser took digest '%s'", r.sha256);
+        if (r.ranged && !r.range_bad && r.last < r.from)
+            kos_fuzz_fail("the blob request parser took a range that ends before it starts");
+    }
+    (void)kos__link_is_blob_request((const char *)data, size);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct bufferevent *pair[2];
@@ -160,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
+    check_blob_request(data + 1, size - 1);
     if (!base && !(base = event_base_new()))
         abort();
     cfg.role = (data[0] & 1) ? KOS__LINK_CLIENT : KOS__LINK_SERVER;

@@ -32,6 +32,14 @@ if(TARGET kos-server AND TARGET kos-tool)
                        system_studio_storage system_upgrade_sim PROPERTIES
     ENVIRONMENT "${_studio_env};KOS_KEY=${CMAKE_BINARY_DIR}/kos-keys/release.key;KOS_T_APP=$<TARGET_FILE:t_app>"
     LABELS "system;server" TIMEOUT 300)
+  # Pushing a release (test_studio_upgrade.py, with fake_device.py's
+  # devices): the upload, the blob route, progress and results; kos-tool
+  # push and watch --device (test_studio_push.sh).
+  add_test(NAME system_studio_upgrade COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/test_studio_upgrade.py)
+  add_test(NAME system_studio_push COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_studio_push.sh)
+  set_tests_properties(system_studio_upgrade system_studio_push PROPERTIES
+    ENVIRONMENT "${_studio_env};KOS_KEY=${CMAKE_BINARY_DIR}/kos-keys/release.key;KOS_IMAGE=${CMAKE_CURRENT_BINARY_DIR}/system/restart.zip"
+    LABELS "system;server" TIMEOUT 300)
   set_tests_properties(system_studio_server system_studio_provision system_studio_api PROPERTIES
     ENVIRONMENT "${_studio_env}" LABELS "system;server" TIMEOUT 300)
 endif()

@@ -255,6 +255,82 @@ static void test_request(void **state)
         assert_int_equal(req(bad[i]), 400);
 }
 
+static int blob(const char *s, struct kos__link_blob_req *r)
+{
+    char why[192];
+    int code = kos__link_parse_blob_request(s, strlen(s), r, why, sizeof(why));
+
+    assert_true(code == 0 || why[0]);
+    return code;
+}
+
+#define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* GET /kos/blobs/<sha256> (docs/link.md, "Blobs"). */
+static void test_blob_request(void **state)
+{
+    struct kos__link_blob_req r;
+
+    (void)state;
+    assert_int_equal(blob("GET /kos/blobs/" SHA " HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
+    assert_string_equal(r.sha256, SHA);
+    assert_false(r.ranged);
+    assert_false(r.close);
+    assert_int_equal(blob("GET /kos/blobs/" SHA " HTTP/1.1\r\nRange: bytes=10-\r\n"
+                          "Connection: close\r\n\r\n",
+                          &r),
+                     0);
+    assert_true(r.ranged && !r.range_bad && r.close);
+    assert_int_equal(r.from, 10);
+    assert_true(r.last == UINT64_MAX);
+    assert_int_equal(blob("GET /kos/blobs/" SHA " HTTP/1.1\r\nRange: bytes=5-9\r\n\r\n", &r), 0);
+    assert_true(r.ranged && !r.range_bad && r.from == 5 && r.last == 9);
+    /* Forms of Range the route answers 416. */
+    const char *ranges[] = {"bytes=-5", "bytes=0-1,5-9", "bytes=9-5",
+                            "items=0-", "bytes=",        "bytes=99999999999999999999999-"};
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        char req[256];
+        snprintf(req, sizeof(req), "GET /kos/blobs/" SHA " HTTP/1.1\r\nRange: %s\r\n\r\n",
+                 ranges[i]);
+        assert_int_equal(blob(req, &r), 0);
+        assert_true(r.ranged && r.range_bad);
+    }
+    assert_int_equal(blob("GET /kos/blobs/" SHA " HTTP/1.1\r\nRange: bytes=0-\r\n"
+                          "Range: bytes=1-\r\n\r\n",
+                          &r),
+                     0);
+    assert_true(r.range_bad);
+    /* HTTP/1.0 closes unless it asks to keep the connection. */
+    assert_int_equal(blob("GET /kos/blobs/" SHA " HTTP/1.0\r\n\r\n", &r), 0);
+    assert_true(r.close);
+    assert_int_equal(blob("GET /kos/blobs/" SHA " HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r),
+                     0);
+    assert_false(r.close);
+    /* Not such a GET. */
+    assert_int_equal(blob("GET /kos/link/1 HTTP/1.1\r\n\r\n", &r), 404);
+    assert_int_equal(blob("POST /kos/blobs/" SHA " HTTP/1.1\r\n\r\n", &r), 400);
+    assert_int_equal(blob("GET /kos/blobs/" SHA " HTTP/1.1\r\nContent-Length: 3\r\n\r\n", &r), 400);
+    assert_int_equal(blob("GET /kos/blobs/" SHA " HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &r), 0);
+    assert_int_equal(
+        blob("GET /kos/blobs/" SHA " HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &r), 400);
+    assert_int_equal(blob("GET /kos/blobs/0123 HTTP/1.1\r\n\r\n", &r), 400);
+    assert_int_equal(blob("GET /kos/blobs/" SHA "0 HTTP/1.1\r\n\r\n", &r), 400);
+    assert_int_equal(
+        blob("GET /kos/blobs/0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef "
+             "HTTP/1.1\r\n\r\n",
+             &r),
+        400);
+    assert_int_equal(blob("GET /kos/blobs/" SHA " HTTP/1.1\r\nno colon\r\n\r\n", &r), 400);
+    assert_int_equal(blob("GET /kos/blobs/" SHA " HTTP/1.1\r\n\r\nextra", &r), 400);
+    assert_int_equal(blob("hello\r\n\r\n", &r), 400);
+    /* What the device port routes by: the request line. */
+    assert_true(kos__link_is_blob_request("GET /kos/blobs/" SHA " HTTP/1.1", 80));
+    assert_true(kos__link_is_blob_request("HEAD /kos/blobs/x", 17));
+    assert_false(kos__link_is_blob_request("GET /kos/link/1 HTTP/1.1", 24));
+    assert_false(kos__link_is_blob_request("GET /kos/blob", 13));
+    assert_false(kos__link_is_blob_request("\x16\x03\x01", 3));
+}
+
 static void test_response(void **state)
 {
     char why[160];
@@ -1001,6 +1077,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request),
+        cmocka_unit_test(test_blob_request),
         cmocka_unit_test(test_response),
         cmocka_unit_test(test_frames),
         cmocka_unit_test_setup_teardown(test_pending, setup, teardown),

@@ -3,8 +3,9 @@
  * (each once, in a transaction with its version; a database newer than the
  * program refused; a failing step rolled back), the device registry and its
  * states, the log ring (at most KOS__SRV_LOG_RING records a device, the
- * oldest deleted, numbers never reused), commands and their results, and
- * device text that comes back from the JSON escaped.
+ * oldest deleted, numbers never reused), commands and their results,
+ * releases and upgrades, and device text that comes back from the JSON
+ * escaped.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -246,6 +247,68 @@ static void test_commands(void **state)
     kos__store_close(st);
 }
 
+/* Releases offered to devices (store_upgrades.c): a device is offered the
+ * blobs of its own upgrades only, a release is recorded once however often
+ * it is sent, progress goes to its own device's upgrade, bytes served are
+ * counted on the newest upgrade that offered the blob, and the device's
+ * last upgrade comes back as JSON with its result, device text escaped. */
+static void test_upgrades(void **state)
+{
+    static const char sha1[] = "1111111111111111111111111111111111111111111111111111111111111111";
+    static const char sha2[] = "2222222222222222222222222222222222222222222222222222222222222222";
+    const char *const shas[] = {sha1, sha2};
+    const uint64_t sizes[] = {100, 2000};
+    struct kos__store_release r = {.manifest_sha256 = sha1,
+                                   .system = "weather",
+                                   .image_sig = "kos-image 1\n",
+                                   .release = 7,
+                                   .n_blobs = 2,
+                                   .blob_sha256 = shas,
+                                   .blob_size = sizes,
+                                   .bytes = 2100};
+    struct kos__store *st = open_db();
+    uint64_t c1, c2, cmd, size;
+    json_t *j;
+
+    (void)state;
+    assert_int_equal(kos__store_device_add(st, id_a, "a", pub, "CERT", err, sizeof(err)),
+                     KOS_STATUS_OK);
+    assert_int_equal(kos__store_device_add(st, id_b, "b", pub, "CERT", err, sizeof(err)),
+                     KOS_STATUS_OK);
+    j = kos__store_upgrade_json(st, id_a);
+    assert_true(json_is_null(j));
+    json_decref(j);
+    assert_int_equal(kos__store_upgrade_add(st, id_a, &r, "{\"upgrade\":{}}", &c1), KOS_STATUS_OK);
+    assert_int_equal(kos__store_upgrade_add(st, id_a, &r, "{\"upgrade\":{}}", &c2), KOS_STATUS_OK);
+    assert_int_equal(count(in_scratch("s.db"), "SELECT count(*) FROM releases"), 1);
+    assert_int_equal(count(in_scratch("s.db"), "SELECT count(*) FROM release_blobs"), 2);
+    assert_int_equal(kos__store_blob_offered(st, id_a, sha2, &cmd, &size), KOS_STATUS_OK);
+    assert_true(cmd == c2 && size == 2000);
+    assert_int_equal(kos__store_blob_offered(st, id_b, sha2, &cmd, &size), KOS_STATUS_NOT_FOUND);
+    assert_int_equal(kos__store_blob_offered(st, id_a, "33", &cmd, &size), KOS_STATUS_NOT_FOUND);
+    assert_int_equal(kos__store_upgrade_progress(st, id_b, c2, "fetching", 1, 2, 1),
+                     KOS_STATUS_NOT_FOUND);
+    assert_int_equal(kos__store_upgrade_progress(st, id_a, c2, "fetching\x1b", 1000, 2100, 2),
+                     KOS_STATUS_OK);
+    assert_int_equal(kos__store_upgrade_served(st, c2, 1500), KOS_STATUS_OK);
+    assert_int_equal(kos__store_upgrade_served(st, c2, 600), KOS_STATUS_OK);
+    j = kos__store_upgrade_json(st, id_a);
+    assert_int_equal(json_integer_value(json_object_get(j, "command")), (json_int_t)c2);
+    assert_int_equal(json_integer_value(json_object_get(j, "release")), 7);
+    assert_int_equal(json_integer_value(json_object_get(j, "blobs")), 2);
+    assert_int_equal(json_integer_value(json_object_get(j, "served")), 2100);
+    assert_string_equal(json_string_value(json_object_get(j, "stage")), "fetching\\x1b");
+    assert_true(json_is_null(json_object_get(j, "status")));
+    json_decref(j);
+    assert_int_equal(kos__store_command_done(st, id_a, c2, 3, "<b>no</b>"), KOS_STATUS_OK);
+    j = kos__store_upgrade_json(st, id_a);
+    assert_int_equal(json_integer_value(json_object_get(j, "status")), 3);
+    assert_string_equal(json_string_value(json_object_get(j, "status_text")), "unauthorized");
+    assert_string_equal(json_string_value(json_object_get(j, "message")), "<b>no</b>");
+    json_decref(j);
+    kos__store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +321,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_devices, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_log_ring, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_commands, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrades, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
