@@ -21,8 +21,9 @@ blob by DIR/modes.txt ("<sha256> <mode>" lines, read at each request):
 A blob that is not in DIR is answered 404. Any other request (the link's
 upgrade) is answered 404 too.
 
-Usage: blob_server.py DIR CERT KEY CA PORTFILE
-Prints "listening PORT" into PORTFILE, and one line per request on stdout:
+Usage: blob_server.py DIR CERT KEY CA PORTFILE [PORT]
+Listens on 127.0.0.1:PORT (any free port without it), writes the port
+into PORTFILE, and one line per request on stdout:
 "get SHA RANGE MODE" (RANGE as sent, "-" for none).
 """
 import os
@@ -162,12 +163,13 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 def main():
     global BLOB_DIR
     BLOB_DIR, cert, key, ca, portfile = sys.argv[1:6]
+    port = int(sys.argv[6]) if len(sys.argv) > 6 else 0
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.load_cert_chain(cert, key)
     ctx.load_verify_locations(ca)
     ctx.verify_mode = ssl.CERT_REQUIRED
-    srv = Server(("127.0.0.1", 0), ctx)
+    srv = Server(("127.0.0.1", port), ctx)
     with open(portfile + ".tmp", "w") as f:
         f.write("%d\n" % srv.server_address[1])
     os.rename(portfile + ".tmp", portfile)

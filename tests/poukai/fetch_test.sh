@@ -47,12 +47,18 @@ blob extra 5000 extra
 blob stall2 1000 stall
 MISSING=$(echo missing | sha256sum | cut -c1-64)
 
-"$PY" "$KOS_TUNNEL_DIR/blob_server.py" "$BLOBS" "$WORK/pki/server.crt" "$WORK/pki/server.key" \
-  "$WORK/pki/ca.crt" "$WORK/port" >"$WORK/server.out" 2>&1 &
-SRV=$!
-for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
-[ -s "$WORK/port" ] || { cat "$WORK/server.out" >&2; fail "blob_server.py did not start"; }
-PORT=$(cat "$WORK/port")
+# blob_server CA [PORT]: blob_server.py trusting device CA CA; sets PORT.
+blob_server() {
+  cleanup_srv
+  rm -f "$WORK/port"
+  "$PY" "$KOS_TUNNEL_DIR/blob_server.py" "$BLOBS" "$WORK/pki/server.crt" "$WORK/pki/server.key" \
+    "$1" "$WORK/port" ${2:-} >>"$WORK/server.out" 2>&1 &
+  SRV=$!
+  for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
+  [ -s "$WORK/port" ] || { cat "$WORK/server.out" >&2; fail "blob_server.py did not start"; }
+  PORT=$(cat "$WORK/port")
+}
+blob_server "$WORK/pki/ca.crt"
 printf 'address 127.0.0.1:%s\nname blob test server\n' "$PORT" >"$KEYS/server.txt"
 chmod 644 "$KEYS/server.txt"
 
@@ -129,5 +135,16 @@ build fetch_quit quitter 1h "$(app quitter temporary quitter "$stall2:0:1000")"
 start_image "$WORK/fetch_quit.zip" --keys "$KEYS"
 wait_for "quitter: info: quitting$"
 wait_for "tunnel: warn: fetch of blob ${stall2:0:16}\.\.\. bytes 0-1000 for 'quitter': 500 bytes written; closed: its app went away$"
+stop_image TERM
+
+# A server that does not know the device's CA: its TLS alert (after the
+# device's side of the TLS 1.3 handshake is done) is a refusal.
+mkdir "$WORK/other"
+mk_ca "$WORK/other"
+blob_server "$WORK/other/ca.crt" "$PORT"
+build fetch_refused fetcher 2s "$(app fetcher permanent fetcher "$big:0:10")"
+start_image "$WORK/fetch_refused.zip" --keys "$KEYS"
+wait_for "fetcher: info: done$"
+expect "fetcher: info: fetch 1: connection refused, 0 written, 0 read, sha256 $EMPTY: the server refused this device \(TLS: .*(unknown ca|certificate)"
 stop_image TERM
 echo PASS
