@@ -538,6 +538,28 @@ static kos_status_t fd_prepare(kos_dir_t *via, uint32_t channel, int fd, bool to
     return st;
 }
 
+/* Announces what a message passes over channel `channel` of `dir`: a token
+ * (token), or a descriptor (fd >= 0; fd_prepare()'s to_server), or
+ * nothing; sets the slot's *flags and *cookie. A client (to_server) may
+ * wait for room in the message server's socket, a server does not. */
+static kos_status_t pass_prepare(kos_dir_t *dir, uint32_t channel, kos_token_t *token, int fd,
+                                 bool to_server, uint32_t *flags, uint64_t *cookie)
+{
+    kos_status_t st = KOS_STATUS_OK;
+
+    *flags = 0;
+    if (token) {
+        st = token_prepare(dir, token, to_server ? 0 : MSG_DONTWAIT, cookie);
+        if (st == KOS_STATUS_OK)
+            *flags = KOS__SLOT_TOKEN;
+    } else if (fd >= 0) {
+        st = fd_prepare(dir, channel, fd, to_server, cookie);
+        if (st == KOS_STATUS_OK)
+            *flags = KOS__SLOT_FD;
+    }
+    return st;
+}
+
 kos_status_t kos_dir_request(kos_dir_t *dir, const char *protocol, int timeout_ms,
                              kos_token_t **out)
 {
@@ -700,17 +722,9 @@ static kos_status_t msg_call(kos_token_t *token, const struct kos_msg *request,
     st = token_down(token);
     if (st)
         return st;
-    if (request->token) {
-        st = token_prepare(token->dir, request->token, 0, &cookie);
-        if (st)
-            return st;
-        flags = KOS__SLOT_TOKEN;
-    } else if (give_fd >= 0) {
-        st = fd_prepare(token->dir, token->channel, give_fd, true, &cookie);
-        if (st)
-            return st;
-        flags = KOS__SLOT_FD;
-    }
+    st = pass_prepare(token->dir, token->channel, request->token, give_fd, true, &flags, &cookie);
+    if (st)
+        return st;
     /* Tracing off: this one load and branch is all it costs. */
     if (kos__trace_enabled(token->trace_on))
         return token_call_traced(token, request, flags, cookie, reply, timeout_ms, fd);
@@ -1370,17 +1384,9 @@ kos_status_t kos_endpoint_reply_fd(kos_endpoint_t *ep, const struct kos_caller *
         return KOS_STATUS_INVALID_TOKEN;
     if (!ch->pending || ch->pending_seq != to->call)
         return KOS_STATUS_INVALID_ARGUMENT; /* answered already, or superseded */
-    if (reply && reply->token) {
-        st = token_prepare(ep->dir, reply->token, MSG_DONTWAIT, &cookie);
-        if (st)
-            return st;
-        flags = KOS__SLOT_TOKEN;
-    } else if (fd >= 0) {
-        st = fd_prepare(ep->dir, ch->id, fd, false, &cookie);
-        if (st)
-            return st;
-        flags = KOS__SLOT_FD;
-    }
+    st = pass_prepare(ep->dir, ch->id, reply ? reply->token : NULL, fd, false, &flags, &cookie);
+    if (st)
+        return st;
     ch->pending = false;
     if (__builtin_expect(ch->t_start != 0, 0)) {
         trace_call(ep->dir, KOS__TRACE_SERVE, ch->id, ch->t_label, status, ch->t_len,
@@ -1425,17 +1431,9 @@ kos_status_t kos_endpoint_notify_fd(kos_endpoint_t *ep, uint32_t client, const s
     tail = atomic_load_explicit(&ch->shm->note_tail, memory_order_acquire);
     if (ch->note_head - tail >= KOS__CHAN_NOTES)
         return KOS_STATUS_BUSY;
-    if (note->token) {
-        st = token_prepare(ep->dir, note->token, MSG_DONTWAIT, &cookie);
-        if (st)
-            return st;
-        flags = KOS__SLOT_TOKEN;
-    } else if (fd >= 0) {
-        st = fd_prepare(ep->dir, ch->id, fd, false, &cookie);
-        if (st)
-            return st;
-        flags = KOS__SLOT_FD;
-    }
+    st = pass_prepare(ep->dir, ch->id, note->token, fd, false, &flags, &cookie);
+    if (st)
+        return st;
     kos__chan_put(&ch->shm->notes[ch->note_head % KOS__CHAN_NOTES], ch->note_head + 1, note->label,
                   note->param, note->payload, note->len, 0, flags, cookie);
     ch->note_head++;
