@@ -115,6 +115,7 @@ static void finish(struct tun_fetch *f, kos_status_t st, const char *why)
         return;
     f->running = false;
     f->status = st;
+    event_del(f->conn_ev);
     snprintf(f->why, sizeof(f->why), "%s", st ? why : "");
     if (f->bev) {
         bufferevent_free(f->bev);
@@ -149,6 +150,8 @@ static void end_cb(evutil_socket_t fd, short what, void *arg)
         f->env->ended(f->env->arg, f);
 }
 
+static void connect_cb(evutil_socket_t unused, short what, void *arg);
+
 kos_status_t tun_fetch_init(struct tun_fetch *f, const struct tun_fetch_env *env)
 {
     memset(f, 0, sizeof(*f));
@@ -156,7 +159,8 @@ kos_status_t tun_fetch_init(struct tun_fetch *f, const struct tun_fetch_env *env
     f->fd = -1;
     f->status = KOS_STATUS_NOT_FOUND; /* none yet */
     f->end_ev = evtimer_new(env->base, end_cb, f);
-    return f->end_ev ? KOS_STATUS_OK : KOS_STATUS_NO_MEMORY;
+    f->conn_ev = evtimer_new(env->base, connect_cb, f);
+    return f->end_ev && f->conn_ev ? KOS_STATUS_OK : KOS_STATUS_NO_MEMORY;
 }
 
 /* Moves what the body has brought to the descriptor, no more than the
@@ -316,9 +320,11 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
                "the connection ended before the end of the answer's header block");
 }
 
-kos_status_t tun_fetch_start(struct tun_fetch *f, const uint8_t sha256[32], uint64_t from,
-                             uint64_t to, int fd, const char *app)
+/* The fetch's connection: from ethernet (the one wait), then TLS, from the
+ * loop once the app has its answer. */
+static void connect_cb(evutil_socket_t unused, short what, void *arg)
 {
+    struct tun_fetch *f = arg;
     const struct tun_fetch_env *env = f->env;
     struct timeval tv = {env->connect_ms / 1000, (env->connect_ms % 1000) * 1000};
     char why[KOS_TUNNEL_WHY_MAX + 1];
@@ -326,23 +332,10 @@ kos_status_t tun_fetch_start(struct tun_fetch *f, const uint8_t sha256[32], uint
     SSL *ssl;
     int sock = -1;
 
-    if (f->running)
-        return KOS_STATUS_BUSY;
-    for (size_t i = 0; i < 32; i++)
-        snprintf(f->hex + 2 * i, 3, "%02x", sha256[i]);
-    f->from = from;
-    f->to = to;
-    f->written = 0;
-    f->fd = fd;
-    f->in_body = f->connected = f->eof = false;
-    f->running = true;
-    snprintf(f->app, sizeof(f->app), "%s", app);
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    f->out_ev = event_new(env->base, fd, EV_WRITE, out_cb, f);
-    if (!f->out_ev) {
-        finish(f, KOS_STATUS_NO_MEMORY, "the tunnel is out of memory");
-        return KOS_STATUS_OK;
-    }
+    (void)unused;
+    (void)what;
+    if (!f->running)
+        return;
     st = kos_ethernet_connect(env->eth, env->host, env->port, (int)env->connect_ms, &sock, NULL);
     if (st) {
         if (st == KOS_STATUS_UNAUTHORIZED)
@@ -353,7 +346,7 @@ kos_status_t tun_fetch_start(struct tun_fetch *f, const uint8_t sha256[32], uint
         else
             snprintf(why, sizeof(why), "cannot connect to %s: %s", env->server, kos_status_str(st));
         finish(f, KOS_STATUS_UNREACHABLE, why);
-        return KOS_STATUS_OK;
+        return;
     }
     fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
     (void)setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
@@ -366,13 +359,35 @@ kos_status_t tun_fetch_start(struct tun_fetch *f, const uint8_t sha256[32], uint
         SSL_free(ssl);
         close(sock);
         finish(f, KOS_STATUS_NO_MEMORY, "the tunnel is out of memory");
-        return KOS_STATUS_OK;
+        return;
     }
     bufferevent_openssl_set_allow_dirty_shutdown(f->bev, 1);
     bufferevent_setcb(f->bev, read_cb, NULL, event_cb, f);
     bufferevent_setwatermark(f->bev, EV_READ, 0, FETCH_BUFFERED);
     bufferevent_set_timeouts(f->bev, &tv, &tv);
     bufferevent_enable(f->bev, EV_READ | EV_WRITE);
+}
+
+kos_status_t tun_fetch_start(struct tun_fetch *f, const uint8_t sha256[32], uint64_t from,
+                             uint64_t to, int fd, const char *app)
+{
+    if (f->running)
+        return KOS_STATUS_BUSY;
+    for (size_t i = 0; i < 32; i++)
+        snprintf(f->hex + 2 * i, 3, "%02x", sha256[i]);
+    f->from = from;
+    f->to = to;
+    f->written = 0;
+    f->fd = fd;
+    f->in_body = f->connected = f->eof = false;
+    f->running = true;
+    snprintf(f->app, sizeof(f->app), "%s", app);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    f->out_ev = event_new(f->env->base, fd, EV_WRITE, out_cb, f);
+    if (!f->out_ev)
+        finish(f, KOS_STATUS_NO_MEMORY, "the tunnel is out of memory");
+    else
+        event_active(f->conn_ev, EV_TIMEOUT, 0);
     return KOS_STATUS_OK;
 }
 
@@ -389,5 +404,7 @@ void tun_fetch_fini(struct tun_fetch *f)
     tun_fetch_cancel(f, "the tunnel is stopping");
     if (f->end_ev)
         event_free(f->end_ev);
-    f->end_ev = NULL;
+    if (f->conn_ev)
+        event_free(f->conn_ev);
+    f->end_ev = f->conn_ev = NULL;
 }

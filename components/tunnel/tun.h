@@ -173,7 +173,7 @@ struct tun_fetch {
     uint64_t from, to, written;
     int fd; /* where the bytes go, while running */
     struct bufferevent *bev;
-    struct event *out_ev, *end_ev;
+    struct event *out_ev, *end_ev, *conn_ev;
     uint64_t failed_before; /* the signer's failures when it began */
     kos_status_t status;    /* the last fetch's; NOT_FOUND: none */
     char why[KOS_TUNNEL_WHY_MAX + 1];
@@ -186,9 +186,9 @@ kos_status_t tun_fetch_init(struct tun_fetch *f, const struct tun_fetch_env *env
 /* Starts fetching bytes [from, to) of blob sha256 into fd, which it takes
  * (and closes when the fetch ends) unless it returns KOS_STATUS_BUSY (a
  * fetch is running: nothing changes). Otherwise KOS_STATUS_OK: the fetch
- * has begun, or has ended already (no connection), and env->ended is
- * told from the loop either way. Blocks for the TCP connect through
- * ethernet, at most env->connect_ms. */
+ * has begun (or ended: out of memory), and env->ended is told from the
+ * loop when it ends. Never blocks; the loop then waits for the TCP
+ * connect through ethernet, at most env->connect_ms, as for the link. */
 kos_status_t tun_fetch_start(struct tun_fetch *f, const uint8_t sha256[32], uint64_t from,
                              uint64_t to, int fd, const char *app)
     __attribute__((warn_unused_result));

@@ -150,6 +150,14 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
             tls = self.ctx.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError) as e:
             print("tls-refused %s" % e, flush=True)
+            # The alert is out; take what the device sends after its side
+            # of the handshake (its GET) before closing, so that the close
+            # is not a reset that drops the alert unread on the device.
+            try:
+                request.settimeout(2)
+                request.recv(65536)
+            except OSError:
+                pass
             request.close()
             return
         tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
