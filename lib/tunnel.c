@@ -199,7 +199,8 @@ size_t kos__tunnel_result_encode(uint64_t written, const char *why, uint8_t *out
     size_t n = why ? strnlen(why, KOS_TUNNEL_WHY_MAX) : 0;
 
     put64(out, written);
-    memcpy(out + 8, why, n);
+    if (n)
+        memcpy(out + 8, why, n);
     return 8 + n;
 }
 
