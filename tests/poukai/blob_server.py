@@ -146,19 +146,21 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         return sock, addr
 
     def finish_request(self, request, client_address):
+        tls = self.ctx.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
         try:
-            tls = self.ctx.wrap_socket(request, server_side=True)
+            tls.do_handshake()
         except (OSError, ssl.SSLError) as e:
             print("tls-refused %s" % e, flush=True)
             # The alert is out; take what the device sends after its side
             # of the handshake (its GET) before closing, so that the close
             # is not a reset that drops the alert unread on the device.
+            raw = socket.socket(fileno=tls.detach())
             try:
-                request.settimeout(2)
-                request.recv(65536)
+                raw.settimeout(2)
+                raw.recv(65536)
             except OSError:
                 pass
-            request.close()
+            raw.close()
             return
         tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.RequestHandlerClass(tls, client_address, self)

@@ -11,7 +11,8 @@
  *                     second fetch at once ("second fetch: busy"). Then
  *                     the link's status ("status: ok"), and "done"; runs
  *                     until stopped.
- *   quitter SPEC      starts the fetch and ends at once ("quitting")
+ *   quitter SPEC      starts the fetch and, half a second later, ends
+ *                     without closing anything ("quitting")
  *   outsider SPEC     tries a fetch the allow setting does not give it
  *                     ("fetch: unauthorized"), then ends
  */
@@ -154,7 +155,12 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], "quitter") == 0) {
             pause_ms(500); /* under way */
             kos_log_info("quitting");
+            _exit(0); /* gone, without a word to the tunnel */
         }
+        close(p[0]);
+        close(p[1]);
+        kos_tunnel_close(t);
+        kos_app_close(app);
         return 0;
     }
     for (int i = 2; i < argc; i++) {

@@ -127,6 +127,8 @@ wait_for "outsider: info: fetch: unauthorized$"
 expect "tunnel: warn: denied: 'outsider' may not fetch blobs \(the allow setting\)"
 expect_not "core: app 'tunnel' (exited|killed)"
 stop_image TERM
+cp "$OUT" "$WORK/fetch_sys.out"
+[ "$RC" -eq 0 ] || fail "exit status $RC, expected 0"
 expect_well_formed
 
 # An app that goes away while its fetch waits for the server (which has
