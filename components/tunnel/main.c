@@ -23,6 +23,7 @@
  *   reconnect_min    the first delay before trying again (1s)
  *   reconnect_max    the longest (60s)
  *   connect_timeout  TCP connect and TLS handshake (10s)
+ *   fetch_idle       a blob fetch that gets no byte this long ends (30s)
  *   protocol, server the protocol to publish and its message server
  *
  * Streams (docs/link.md, "Streams"): an app asks for a destination its
@@ -36,6 +37,12 @@
  * lets only connected TCP sockets travel (a Unix socket could carry
  * descriptors on, a UDP or listening one reach elsewhere); a loopback TCP
  * connection whose only peer is the tunnel keeps both rules as they are.
+ *
+ * Blobs (docs/link.md, "Blobs"): the app the allow setting gives `blobs`
+ * asks for bytes [from, to) of a blob and passes the pipe they go to;
+ * fetch.c gets them by an HTTPS ranged GET on a connection of its own,
+ * one fetch at a time, and the app hears when it has ended (NEWS_FETCH)
+ * and asks how (FETCH_RESULT). A fetch whose app goes away is cancelled.
  *
  * What stays true: the private key is never here (tun.h); data an app has
  * not taken is not credited back, and each channel's received data is
