@@ -7,7 +7,8 @@
  *                     "fetcher: info: fetch N: STATUS, W written, R read,
  *                     sha256 H: WHY" (H the SHA-256 of the R bytes read;
  *                     slow: the pipe is not read for a while, so the
- *                     tunnel must wait for room); the first also tries a
+ *                     tunnel must wait for room; deaf: the pipe's read
+ *                     end is closed at once); the first also tries a
  *                     second fetch at once ("second fetch: busy"). Then
  *                     the link's status ("status: ok"), and "done"; runs
  *                     until stopped.
@@ -35,7 +36,7 @@
 struct spec {
     uint8_t sha[32];
     uint64_t from, to;
-    bool slow;
+    bool slow, deaf;
 };
 
 static bool parse_spec(const char *s, struct spec *sp)
@@ -55,6 +56,7 @@ static bool parse_spec(const char *s, struct spec *sp)
     sp->from = from;
     sp->to = to;
     sp->slow = strcmp(slow, "slow") == 0;
+    sp->deaf = strcmp(slow, "deaf") == 0;
     return true;
 }
 
@@ -102,7 +104,11 @@ static void fetch_one(kos_tunnel_t *t, unsigned n, const struct spec *sp, bool t
     }
     if (sp->slow)
         pause_ms(1500); /* the pipe fills; the tunnel must wait for room */
-    for (;;) {
+    if (sp->deaf) {
+        close(p[0]); /* nobody reads: the tunnel's writes fail */
+        p[0] = -1;
+    }
+    while (p[0] >= 0) {
         ssize_t k = read(p[0], buf, sizeof(buf));
         if (k < 0 && errno == EINTR)
             continue;
@@ -111,7 +117,8 @@ static void fetch_one(kos_tunnel_t *t, unsigned n, const struct spec *sp, bool t
         EVP_DigestUpdate(ctx, buf, (size_t)k);
         got += (uint64_t)k;
     }
-    close(p[0]);
+    if (p[0] >= 0)
+        close(p[0]);
     EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
     for (unsigned i = 0; i < 32; i++)

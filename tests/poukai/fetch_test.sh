@@ -82,7 +82,7 @@ app() { # app NAME RESTART ARGS...: a manifest entry of t_fetch
 SPECS=("$big:0:$SIZE:slow" "$big:1000:$SIZE" "$big:0:5000" "$whole:0:70000" "$whole:10:70000"
   "$badrange:100:5000" "$toolong:100:5000" "$chunked:100:5000" "$forbid:0:5000"
   "$MISSING:0:10" "$cut:0:200000" "$stall:0:200000" "$endless:0:5000" "$extra:0:5000"
-  "$big:$((SIZE - 10)):$SIZE")
+  "$big:$((SIZE - 10)):$SIZE" "$big:0:$SIZE:deaf")
 build fetch_sys fetcher 2s "$(app fetcher permanent fetcher "${SPECS[@]}"; app outsider temporary outsider "$big:0:10")"
 start_image "$WORK/fetch_sys.zip" --keys "$KEYS"
 wait_for "fetcher: info: done$"
@@ -116,7 +116,9 @@ expect "fetcher: info: fetch 13: .*header block is over 8192 bytes"
 # they come (ok) or see them (protocol error).
 fetched 14 "(ok|protocol error)" 5000 5000 "$(slice extra 0 5000)"
 fetched 15 ok 10 10 "$(slice big $((SIZE - 10)) $SIZE)"
-expect_count 15 "fetcher: info: status: ok$"
+# Nobody reads the pipe: the tunnel's write fails.
+expect "fetcher: info: fetch 16: i/o error, [0-9]+ written, 0 read, sha256 $EMPTY: writing to the descriptor failed after [0-9]+ bytes: Broken pipe$"
+expect_count 16 "fetcher: info: status: ok$"
 # The tunnel's one line per fetch.
 expect "tunnel: info: fetch of blob ${big:0:16}\.\.\. bytes 0-$SIZE for 'fetcher': $SIZE bytes written; ok$"
 expect "tunnel: warn: fetch of blob ${forbid:0:16}\.\.\. bytes 0-5000 for 'fetcher': 0 bytes written; connection refused: the server refused this device \(HTTP 403\)$"
