@@ -81,8 +81,9 @@
 
 /* Slot flags. */
 #define KOS__SLOT_TOKEN 1u /* `cookie` names a token transfer to redeem */
-/* `cookie` names a descriptor transfer (FD_PASS): in replies and
- * notifications only, never with KOS__SLOT_TOKEN. */
+/* `cookie` names a descriptor transfer (FD_PASS): a connected TCP socket
+ * in replies and notifications, a pipe's write end in requests; never with
+ * KOS__SLOT_TOKEN. */
 #define KOS__SLOT_FD 2u
 
 /* One message. Written by one side, read by the other. */

@@ -510,16 +510,20 @@ static kos_status_t token_prepare(kos_dir_t *via, kos_token_t *t, int flags, uin
     return dir_send(via, &m, flags);
 }
 
-/* Passes a duplicate of `fd` to the message server for the client of
- * channel `channel` (served by this app): whoever redeems *cookie there, if
- * it is that client, gets it. `fd` stays the caller's. */
-static kos_status_t fd_prepare(kos_dir_t *via, uint32_t channel, int fd, int flags,
+/* Passes a duplicate of `fd` to the message server for the other end of
+ * channel `channel`: a server (this app serves the channel) passes its
+ * client a connected TCP socket, without waiting; a client passes its
+ * server the write end of a pipe (to_server), and may wait for room.
+ * Whoever redeems *cookie there, if it is that other end, gets it. `fd`
+ * stays the caller's. */
+static kos_status_t fd_prepare(kos_dir_t *via, uint32_t channel, int fd, bool to_server,
                                uint64_t *cookie)
 {
     struct kos__mw m = {.type = KOS__MW_FD_PASS, .channel = channel};
+    int flags = to_server ? 0 : MSG_DONTWAIT;
     kos_status_t st;
 
-    if (!kos__mw_fd_passable(fd, NULL))
+    if (to_server ? !kos__mw_fd_pipe_write_end(fd, NULL) : !kos__mw_fd_passable(fd, NULL))
         return KOS_STATUS_INVALID_ARGUMENT;
     if (via->broken)
         return via->broken;
@@ -531,6 +535,28 @@ static kos_status_t fd_prepare(kos_dir_t *via, uint32_t channel, int fd, int fla
     st = kos__mw_send(via->sock, &m, &fd, flags);
     if (st == KOS_STATUS_CLOSED || st == KOS_STATUS_IO)
         return dir_break(via, KOS_STATUS_UNAVAILABLE);
+    return st;
+}
+
+/* Announces what a message passes over channel `channel` of `dir`: a token
+ * (token), or a descriptor (fd >= 0; fd_prepare()'s to_server), or
+ * nothing; sets the slot's *flags and *cookie. A client (to_server) may
+ * wait for room in the message server's socket, a server does not. */
+static kos_status_t pass_prepare(kos_dir_t *dir, uint32_t channel, kos_token_t *token, int fd,
+                                 bool to_server, uint32_t *flags, uint64_t *cookie)
+{
+    kos_status_t st = KOS_STATUS_OK;
+
+    *flags = 0;
+    if (token) {
+        st = token_prepare(dir, token, to_server ? 0 : MSG_DONTWAIT, cookie);
+        if (st == KOS_STATUS_OK)
+            *flags = KOS__SLOT_TOKEN;
+    } else if (fd >= 0) {
+        st = fd_prepare(dir, channel, fd, to_server, cookie);
+        if (st == KOS_STATUS_OK)
+            *flags = KOS__SLOT_FD;
+    }
     return st;
 }
 
@@ -654,15 +680,14 @@ static kos_status_t token_call(kos_token_t *t, uint32_t label, uint64_t param, c
  * (token_call() fills it only then) and the caller's is untouched
  * otherwise, as without tracing. */
 static kos_status_t __attribute__((noinline))
-token_call_traced(kos_token_t *t, const struct kos_msg *request, uint64_t cookie,
+token_call_traced(kos_token_t *t, const struct kos_msg *request, uint32_t flags, uint64_t cookie,
                   struct kos_msg *reply, int timeout_ms, int *fd)
 {
     struct kos_msg r = {.len = UINT32_MAX};
     kos_dir_t *dir = t->dir;
     uint64_t start = kos__now_ns();
-    kos_status_t st =
-        token_call(t, request->label, request->param, request->payload, request->len,
-                   cookie ? KOS__SLOT_TOKEN : 0, cookie, reply ? &r : NULL, timeout_ms, fd);
+    kos_status_t st = token_call(t, request->label, request->param, request->payload, request->len,
+                                 flags, cookie, reply ? &r : NULL, timeout_ms, fd);
     bool got = reply && r.len != UINT32_MAX;
 
     if (got)
@@ -678,15 +703,18 @@ kos_status_t kos_msg_call(kos_token_t *token, const struct kos_msg *request, str
     return kos_msg_call_fd(token, request, reply, timeout_ms, NULL);
 }
 
-kos_status_t kos_msg_call_fd(kos_token_t *token, const struct kos_msg *request,
-                             struct kos_msg *reply, int timeout_ms, int *fd)
+/* A call: the request may pass a token (request->token) or the write end
+ * of a pipe (give_fd >= 0), and the reply's descriptor goes into *fd. */
+static kos_status_t msg_call(kos_token_t *token, const struct kos_msg *request,
+                             struct kos_msg *reply, int timeout_ms, int *fd, int give_fd)
 {
     uint64_t cookie = 0;
+    uint32_t flags = 0;
     kos_status_t st;
 
     if (fd)
         *fd = -1;
-    if (!request || timeout_ms < -1)
+    if (!request || timeout_ms < -1 || give_fd < -1 || (give_fd >= 0 && request->token))
         return KOS_STATUS_INVALID_ARGUMENT;
     st = msg_check(request);
     if (st)
@@ -694,16 +722,28 @@ kos_status_t kos_msg_call_fd(kos_token_t *token, const struct kos_msg *request,
     st = token_down(token);
     if (st)
         return st;
-    if (request->token) {
-        st = token_prepare(token->dir, request->token, 0, &cookie);
-        if (st)
-            return st;
-    }
+    st = pass_prepare(token->dir, token->channel, request->token, give_fd, true, &flags, &cookie);
+    if (st)
+        return st;
     /* Tracing off: this one load and branch is all it costs. */
     if (kos__trace_enabled(token->trace_on))
-        return token_call_traced(token, request, cookie, reply, timeout_ms, fd);
-    return token_call(token, request->label, request->param, request->payload, request->len,
-                      cookie ? KOS__SLOT_TOKEN : 0, cookie, reply, timeout_ms, fd);
+        return token_call_traced(token, request, flags, cookie, reply, timeout_ms, fd);
+    return token_call(token, request->label, request->param, request->payload, request->len, flags,
+                      cookie, reply, timeout_ms, fd);
+}
+
+kos_status_t kos_msg_call_fd(kos_token_t *token, const struct kos_msg *request,
+                             struct kos_msg *reply, int timeout_ms, int *fd)
+{
+    return msg_call(token, request, reply, timeout_ms, fd, -1);
+}
+
+kos_status_t kos_msg_call_give_fd(kos_token_t *token, const struct kos_msg *request,
+                                  struct kos_msg *reply, int timeout_ms, int fd)
+{
+    if (fd < 0)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    return msg_call(token, request, reply, timeout_ms, NULL, fd);
 }
 
 kos_status_t kos_token_ping(kos_token_t *token, int timeout_ms)
@@ -1125,7 +1165,8 @@ static void ep_after_take(kos_endpoint_t *ep)
 /* Copies the next request out of the channels, round robin from the one
  * after the channel served last. Pings and reserved labels are answered
  * here. KOS_STATUS_WOULD_BLOCK when no channel has a new request. */
-static kos_status_t ep_scan(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_caller *from)
+static kos_status_t ep_scan(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_caller *from,
+                            int *fd)
 {
     size_t n = ep->n_chans;
     size_t i = ep->rr;
@@ -1161,8 +1202,8 @@ static kos_status_t ep_scan(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_
             chan_reply(ch, seq, KOS_STATUS_UNSUPPORTED, 0, 0, NULL, 0, 0, 0);
             continue;
         }
-        if (m.flags & KOS__SLOT_FD) {
-            /* Descriptors travel from servers to clients only. */
+        if ((m.flags & KOS__SLOT_FD) && (m.flags & KOS__SLOT_TOKEN)) {
+            /* One or the other: not what an honest client sends. */
             chan_reply(ch, seq, KOS_STATUS_PROTOCOL, 0, 0, NULL, 0, 0, 0);
             continue;
         }
@@ -1186,6 +1227,10 @@ static kos_status_t ep_scan(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_
         /* Last: redeeming is a directory round trip, which may change the
          * channel list (ch is not used after it). */
         msg->token = (m.flags & KOS__SLOT_TOKEN) ? token_redeem(ep->dir, m.cookie) : NULL;
+        /* A pipe the client passed (kos_msg_call_give_fd): taken when the
+         * server takes descriptors, else given up; one that cannot be had
+         * leaves *fd -1, for the server to answer as it sees fit. */
+        (void)fd_deliver(ep->dir, &m, fd, KOS_STATUS_OK);
         return KOS_STATUS_OK;
     }
     return KOS_STATUS_WOULD_BLOCK;
@@ -1218,8 +1263,19 @@ static void ep_events(kos_endpoint_t *ep, const struct epoll_event *evs, int n)
         (void)dir_process(ep->dir);
 }
 
+bool kos_endpoint_has_client(const kos_endpoint_t *ep, uint32_t client)
+{
+    return ep && ep_find(ep, client, NULL) != NULL;
+}
+
 kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struct kos_caller *from,
                                   int timeout_ms)
+{
+    return kos_endpoint_receive_fd(ep, msg, from, timeout_ms, NULL);
+}
+
+kos_status_t kos_endpoint_receive_fd(kos_endpoint_t *ep, struct kos_msg *msg,
+                                     struct kos_caller *from, int timeout_ms, int *fd)
 {
     struct epoll_event evs[16];
     uint64_t deadline;
@@ -1228,6 +1284,8 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
 
     bool spin_only = timeout_ms == KOS_TIMEOUT_SPIN;
 
+    if (fd)
+        *fd = -1;
     if (!msg || !from || (timeout_ms < -1 && !spin_only))
         return KOS_STATUS_INVALID_ARGUMENT;
     if (!ep->dir)
@@ -1239,7 +1297,7 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
     if (++ep->tick % DIR_CHECK_EVERY == 0)
         (void)dir_process(ep->dir);
     for (;;) {
-        st = ep_scan(ep, msg, from);
+        st = ep_scan(ep, msg, from, fd);
         if (st != KOS_STATUS_WOULD_BLOCK)
             goto out_taken;
 
@@ -1250,7 +1308,7 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
             spun = true;
             ep_wake_up(ep);
             for (unsigned i = 1;; i++) {
-                st = ep_scan(ep, msg, from);
+                st = ep_scan(ep, msg, from, fd);
                 if (st != KOS_STATUS_WOULD_BLOCK) {
                     kos__spin_result(&ep->spin, true);
                     goto out_taken;
@@ -1271,7 +1329,7 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
          * request published before a client could see the flag is found. */
         if (!ep->flags_sleeping)
             ep_set_sleeping(ep, true);
-        st = ep_scan(ep, msg, from);
+        st = ep_scan(ep, msg, from, fd);
         if (st != KOS_STATUS_WOULD_BLOCK)
             goto out_taken;
         ep_disarm(ep);
@@ -1287,7 +1345,7 @@ kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg, struc
         }
         if (n == 0 && wait == 0) {
             /* One last look: a request may have come with the deadline. */
-            st = ep_scan(ep, msg, from);
+            st = ep_scan(ep, msg, from, fd);
             if (st != KOS_STATUS_WOULD_BLOCK)
                 goto out_taken;
             return timeout_ms == 0 ? KOS_STATUS_WOULD_BLOCK : KOS_STATUS_TIMEOUT;
@@ -1326,17 +1384,9 @@ kos_status_t kos_endpoint_reply_fd(kos_endpoint_t *ep, const struct kos_caller *
         return KOS_STATUS_INVALID_TOKEN;
     if (!ch->pending || ch->pending_seq != to->call)
         return KOS_STATUS_INVALID_ARGUMENT; /* answered already, or superseded */
-    if (reply && reply->token) {
-        st = token_prepare(ep->dir, reply->token, MSG_DONTWAIT, &cookie);
-        if (st)
-            return st;
-        flags = KOS__SLOT_TOKEN;
-    } else if (fd >= 0) {
-        st = fd_prepare(ep->dir, ch->id, fd, MSG_DONTWAIT, &cookie);
-        if (st)
-            return st;
-        flags = KOS__SLOT_FD;
-    }
+    st = pass_prepare(ep->dir, ch->id, reply ? reply->token : NULL, fd, false, &flags, &cookie);
+    if (st)
+        return st;
     ch->pending = false;
     if (__builtin_expect(ch->t_start != 0, 0)) {
         trace_call(ep->dir, KOS__TRACE_SERVE, ch->id, ch->t_label, status, ch->t_len,
@@ -1381,17 +1431,9 @@ kos_status_t kos_endpoint_notify_fd(kos_endpoint_t *ep, uint32_t client, const s
     tail = atomic_load_explicit(&ch->shm->note_tail, memory_order_acquire);
     if (ch->note_head - tail >= KOS__CHAN_NOTES)
         return KOS_STATUS_BUSY;
-    if (note->token) {
-        st = token_prepare(ep->dir, note->token, MSG_DONTWAIT, &cookie);
-        if (st)
-            return st;
-        flags = KOS__SLOT_TOKEN;
-    } else if (fd >= 0) {
-        st = fd_prepare(ep->dir, ch->id, fd, MSG_DONTWAIT, &cookie);
-        if (st)
-            return st;
-        flags = KOS__SLOT_FD;
-    }
+    st = pass_prepare(ep->dir, ch->id, note->token, fd, false, &flags, &cookie);
+    if (st)
+        return st;
     kos__chan_put(&ch->shm->notes[ch->note_head % KOS__CHAN_NOTES], ch->note_head + 1, note->label,
                   note->param, note->payload, note->len, 0, flags, cookie);
     ch->note_head++;

@@ -7,6 +7,7 @@
  * and a message is accepted only if its body is consumed exactly.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -333,6 +334,30 @@ bool kos__mw_fd_passable(int fd, const char **why)
     len = sizeof(peer);
     if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0) {
         *why = "a TCP socket that is not connected";
+        return false;
+    }
+    return true;
+}
+
+bool kos__mw_fd_pipe_write_end(int fd, const char **why)
+{
+    const char *dummy;
+    struct stat st;
+    int fl;
+
+    if (!why)
+        why = &dummy;
+    if (fstat(fd, &st) < 0) {
+        *why = "not an open descriptor";
+        return false;
+    }
+    if (!S_ISFIFO(st.st_mode)) {
+        *why = S_ISSOCK(st.st_mode) ? "a socket, not a pipe" : "not a pipe";
+        return false;
+    }
+    fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (fl & O_ACCMODE) != O_WRONLY) {
+        *why = "a pipe's read end";
         return false;
     }
     return true;

@@ -23,6 +23,10 @@
  * may travel is checked on both sides (kos__mw_fd_passable): an app can
  * pass only a connected TCP socket it holds, never a file, memfd, pipe, Unix socket
  * or anything else that would reach past what the manifest grants.
+ * The other way, a client may pass the server of its channel the write end
+ * of a pipe with a request (kos__mw_fd_pipe_write_end; FD_PASS on the
+ * client's channel): where a server is to write a stream of bytes (the
+ * tunnel, a fetched blob). The server can only write into it.
  */
 #ifndef KOS_MSG_WIRE_INT_H
 #define KOS_MSG_WIRE_INT_H
@@ -59,9 +63,10 @@ enum kos__mw_type {
     KOS__MW_REVOKE = 6,      /* endpoint, channel: the publisher revokes a client */
     KOS__MW_PREPARE = 7,     /* channel, cookie: a transfer of this token is coming */
     KOS__MW_REDEEM = 8,      /* id, cookie                    -> REDEEM_REPLY */
-    KOS__MW_FD_PASS = 9,     /* channel, cookie; 1 fd: the publisher passes a socket */
-    KOS__MW_FD_REDEEM = 10,  /* id, cookie                    -> FD_REDEEM_REPLY */
-    KOS__MW_FD_DROP = 11,    /* cookie: the client does not want the socket */
+    KOS__MW_FD_PASS =
+        9, /* channel, cookie; 1 fd: a socket for the client, or a pipe for the server */
+    KOS__MW_FD_REDEEM = 10, /* id, cookie                    -> FD_REDEEM_REPLY */
+    KOS__MW_FD_DROP = 11,   /* cookie: the client does not want the socket */
 
     /* message server -> app */
     KOS__MW_PUBLISH_REPLY = 64,   /* id, status, endpoint */
@@ -120,6 +125,12 @@ kos_status_t kos__mw_recv(int sock, struct kos__mw *out, int fds[KOS__MW_MAX_FDS
  * TCP socket (IPv4 or IPv6). Otherwise *why (if not NULL) says
  * what it is instead ("a Unix socket", "not a socket", ...). Never blocks. */
 bool kos__mw_fd_passable(int fd, const char **why);
+
+/* True if `fd` is the write end of a pipe: the one descriptor a client may
+ * pass its server with a request (the server can only write into it, to
+ * whoever holds the read end). Otherwise *why (if not NULL) says what it
+ * is instead. Never blocks. */
+bool kos__mw_fd_pipe_write_end(int fd, const char **why);
 
 /* A name of the type's table, for log lines ("PUBLISH", "unknown"). */
 const char *kos__mw_type_name(uint32_t type);

@@ -5,7 +5,9 @@
  *
  * Every call is one round trip; news arrives as notifications on the token
  * (its descriptor is kos_tunnel_fd()), which kos_tunnel_news() drains and
- * merges. The status reply is decoded with every length checked.
+ * merges. The status reply, and a fetch's result, are decoded with every
+ * length checked; a fetch's request carries the descriptor the blob goes
+ * to (kos_msg_call_give_fd).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +162,116 @@ static void put32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+void kos__tunnel_fetch_encode(const uint8_t sha256[32], uint64_t from, uint64_t to,
+                              uint8_t out[KOS__TUNNEL_FETCH_SIZE])
+{
+    memcpy(out, sha256, 32);
+    put64(out + 32, from);
+    put64(out + 40, to);
+}
+
+kos_status_t kos__tunnel_fetch_decode(const uint8_t *p, size_t n, uint8_t sha256[32],
+                                      uint64_t *from, uint64_t *to)
+{
+    if (n != KOS__TUNNEL_FETCH_SIZE)
+        return KOS_STATUS_PROTOCOL;
+    *from = get64(p + 32);
+    *to = get64(p + 40);
+    if (*from >= *to || *to > KOS_TUNNEL_FETCH_MAX)
+        return KOS_STATUS_PROTOCOL;
+    memcpy(sha256, p, 32);
+    return KOS_STATUS_OK;
+}
+
+size_t kos__tunnel_result_encode(uint64_t written, const char *why, uint8_t *out)
+{
+    size_t n = why ? strnlen(why, KOS_TUNNEL_WHY_MAX) : 0;
+
+    put64(out, written);
+    if (n)
+        memcpy(out + 8, why, n);
+    return 8 + n;
+}
+
+kos_status_t kos__tunnel_result_decode(const uint8_t *p, size_t n, uint64_t *written, char *why,
+                                       size_t whylen)
+{
+    size_t k;
+
+    *written = 0;
+    if (why && whylen)
+        why[0] = '\0';
+    if (n == 0)
+        return KOS_STATUS_OK; /* no fetch to speak of */
+    if (n < 8 || n > 8 + KOS_TUNNEL_WHY_MAX)
+        return KOS_STATUS_PROTOCOL;
+    *written = get64(p);
+    if (*written > KOS_TUNNEL_FETCH_MAX)
+        return KOS_STATUS_PROTOCOL;
+    if (!why || !whylen)
+        return KOS_STATUS_OK;
+    k = n - 8 < whylen - 1 ? n - 8 : whylen - 1;
+    for (size_t i = 0; i < k; i++)
+        why[i] = p[8 + i] >= 0x20 && p[8 + i] < 0x7f ? (char)p[8 + i] : '?';
+    why[k] = '\0';
+    return KOS_STATUS_OK;
+}
+
+kos_status_t kos_tunnel_fetch(kos_tunnel_t *t, const uint8_t sha256[32], uint64_t from, uint64_t to,
+                              int fd)
+{
+    uint8_t buf[KOS__TUNNEL_FETCH_SIZE];
+    struct kos_msg req = {.label = KOS_TUNNEL_LABEL_FETCH, .payload = buf, .len = sizeof(buf)};
+    struct kos_msg reply;
+    kos_status_t st;
+
+    if (!t || !sha256 || from >= to || to > KOS_TUNNEL_FETCH_MAX || fd < 0)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    kos__tunnel_fetch_encode(sha256, from, to, buf);
+    st = kos_msg_call_give_fd(t->token, &req, &reply, CALL_TIMEOUT_MS, fd);
+    if (st == KOS_STATUS_OK && reply.token) {
+        kos_token_close(reply.token);
+        return KOS_STATUS_PROTOCOL;
+    }
+    return st;
+}
+
+kos_status_t kos_tunnel_fetch_result(kos_tunnel_t *t, uint64_t *written, char *why, size_t whylen)
+{
+    struct kos_msg req = {.label = KOS_TUNNEL_LABEL_FETCH_RESULT}, reply = {0};
+    uint64_t w = 0;
+    kos_status_t st, dst;
+
+    if (why && whylen)
+        why[0] = '\0';
+    if (written)
+        *written = 0;
+    if (!t)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    st = call(t->token, &req, &reply);
+    if (st == KOS_STATUS_UNAVAILABLE || st == KOS_STATUS_INVALID_TOKEN ||
+        st == KOS_STATUS_TIMEOUT || st == KOS_STATUS_PROTOCOL)
+        if (reply.len == 0)
+            return st; /* the call itself failed */
+    dst = kos__tunnel_result_decode(reply.payload, reply.len, &w, why, whylen);
+    if (dst)
+        return dst;
+    if (written)
+        *written = w;
+    return st;
+}
+
 size_t kos__tunnel_status_encode(const struct kos_tunnel_status *st, uint8_t *out)
 {
     size_t idl = strnlen(st->device_id, 64), svl = strnlen(st->server, 255), n = 17;
@@ -229,7 +341,7 @@ uint32_t kos_tunnel_news(kos_tunnel_t *t, int *link_changed)
             kos_token_close(note.token);
         if (note.label != KOS_TUNNEL_NOTE_NEWS)
             continue;
-        mask |= (uint32_t)note.param & t->channels;
+        mask |= (uint32_t)note.param & (t->channels | KOS_TUNNEL_NEWS_FETCH);
         if ((note.param & KOS_TUNNEL_NEWS_LINK) && link_changed)
             *link_changed = 1;
     }

@@ -100,6 +100,7 @@ struct fdpass {
     uint32_t chan;
     uint32_t from_app; /* NO_APP once the publisher is gone */
     uint32_t to_app;
+    bool pipe; /* a client's pipe write end for its server, not a socket */
     int fd;
     uint64_t expires;
 };
@@ -853,15 +854,17 @@ static void on_redeem(struct msgsrv *srv, struct app *a, const struct kos__mw *m
 static void fdpass_give(struct msgsrv *srv, size_t i, struct app *to, uint32_t req_id)
 {
     struct kos__mw r = {.type = KOS__MW_FD_REDEEM_REPLY, .id = req_id};
+    bool pipe = srv->fdps[i].pipe;
     const char *why;
 
-    if (!kos__mw_fd_passable(srv->fdps[i].fd, &why)) {
+    if (pipe ? !kos__mw_fd_pipe_write_end(srv->fdps[i].fd, &why)
+             : !kos__mw_fd_passable(srv->fdps[i].fd, &why)) {
         struct app *from = app_find(srv, srv->fdps[i].from_app);
         if (from)
             say_denied(srv, from,
-                       "app '%s' passed app '%s' a socket that is no longer a connected TCP "
-                       "socket (now %s); closed it",
-                       from->name, to->name, why);
+                       "app '%s' passed app '%s' a %s that is no longer %s (now %s); closed it",
+                       from->name, to->name, pipe ? "pipe" : "socket",
+                       pipe ? "a pipe's write end" : "a connected TCP socket", why);
         reply_status(to, KOS__MW_FD_REDEEM_REPLY, req_id, KOS_STATUS_INVALID_TOKEN);
         fdpass_forget(srv, i);
         return;
@@ -870,28 +873,37 @@ static void fdpass_give(struct msgsrv *srv, size_t i, struct app *to, uint32_t r
     fdpass_forget(srv, i);
 }
 
-/* A publisher passes a descriptor for the client of one of its channels.
- * Takes `fd` in every case. */
+/* A publisher passes a descriptor for the client of one of its channels (a
+ * connected TCP socket), or a client for the server of its channel (a
+ * pipe's write end, with a request). Takes `fd` in every case. */
 static void on_fd_pass(struct msgsrv *srv, struct app *a, const struct kos__mw *m, int fd)
 {
     struct chan *c = chan_by_id(srv, m->channel);
+    bool pipe;
+    uint32_t to_app;
     const char *why;
 
     if (!c) {
-        close(fd); /* the client left meanwhile: its redeem cannot come */
+        close(fd); /* the other end left meanwhile: its redeem cannot come */
         return;
     }
-    if (c->server_app != a->app_id) {
+    if (c->server_app != a->app_id && c->client_app != a->app_id) {
         say_denied(srv, a,
-                   "app '%s' tried to pass a descriptor on channel %u, which it does not serve",
+                   "app '%s' tried to pass a descriptor on channel %u, which it does not serve "
+                   "(nor call on)",
                    a->name, (unsigned)m->channel);
         close(fd);
         return;
     }
-    if (!kos__mw_fd_passable(fd, &why)) {
-        struct app *to = app_find(srv, c->client_app);
+    pipe = c->server_app != a->app_id; /* an app calling itself passes as the server */
+    to_app = pipe ? c->server_app : c->client_app;
+    if (pipe ? !kos__mw_fd_pipe_write_end(fd, &why) : !kos__mw_fd_passable(fd, &why)) {
+        struct app *to = app_find(srv, to_app);
         say_denied(srv, a,
-                   "app '%s' tried to pass %s to app '%s' (only connected TCP sockets travel)",
+                   pipe ? "app '%s' tried to pass %s to app '%s' (a client passes its server "
+                          "only a pipe's write end)"
+                        : "app '%s' tried to pass %s to app '%s' (only connected TCP sockets "
+                          "travel)",
                    a->name, why, to ? to->name : "?");
         close(fd);
         return;
@@ -902,14 +914,14 @@ static void on_fd_pass(struct msgsrv *srv, struct app *a, const struct kos__mw *
             close(fd); /* a collision (or a replay): keep the first */
             return;
         }
-        from_pair += srv->fdps[i].from_app == a->app_id && srv->fdps[i].to_app == c->client_app;
+        from_pair += srv->fdps[i].from_app == a->app_id && srv->fdps[i].to_app == to_app;
     }
     /* Counted against the receiver, so that a client that never takes what
      * it is given blocks only itself, not its server's other clients; and
      * per publisher, so that one publisher passing descriptors its client
      * never asked for cannot use up the slots the client's other servers
      * (ethernet) need. */
-    struct app *to = app_find(srv, c->client_app);
+    struct app *to = app_find(srv, to_app);
     if (!to || to->n_fds >= MAX_FDS_PER_APP || from_pair >= MAX_FDS_PER_PAIR ||
         srv->n_fdps >= MAX_FDS ||
         !grow((void **)&srv->fdps, &srv->cap_fdps, srv->n_fdps, sizeof(*srv->fdps))) {
@@ -923,7 +935,8 @@ static void on_fd_pass(struct msgsrv *srv, struct app *a, const struct kos__mw *
         .cookie = m->cookie,
         .chan = c->id,
         .from_app = a->app_id,
-        .to_app = c->client_app,
+        .to_app = to_app,
+        .pipe = pipe,
         .fd = fd,
         .expires = now_ms(srv) + FD_LIFE_MS,
     };
@@ -931,7 +944,7 @@ static void on_fd_pass(struct msgsrv *srv, struct app *a, const struct kos__mw *
     /* A redeem that overtook this pass gets its descriptor now. */
     for (size_t i = 0; i < srv->n_waits; i++) {
         struct wait w = srv->waits[i];
-        if (w.kind == WAIT_FD && w.cookie == m->cookie && w.app_id == c->client_app) {
+        if (w.kind == WAIT_FD && w.cookie == m->cookie && w.app_id == to_app) {
             wait_forget(srv, i);
             fdpass_give(srv, srv->n_fdps - 1, to, w.req_id);
             return;

@@ -14,7 +14,7 @@ static const char *const names[TUN_CHANNELS] = {"link",   "admin", "logs",
 
 const char *tun_channel_name(uint32_t ch)
 {
-    return ch < TUN_CHANNELS ? names[ch] : "?";
+    return ch < TUN_CHANNELS ? names[ch] : ch == TUN_ALLOW_BLOBS ? "blobs" : "?";
 }
 
 static bool app_char(char c)
@@ -116,36 +116,37 @@ static kos_status_t allow_item(void *ctx, const char *app, const char *item, siz
         if ((strlen(names[j]) == len && !memcmp(item, names[j], len)) ||
             (len == 1 && item[0] == (char)('0' + j)))
             c = j;
+    if (len == 5 && !memcmp(item, "blobs", 5))
+        c = TUN_ALLOW_BLOBS;
     if (!c) {
         snprintf(err, errlen,
-                 "allow: expected a channel: admin, logs, traces, shell, debug (or 1-5) at offset "
-                 "%zu ('%.24s')",
+                 "allow: expected a channel: admin, logs, traces, shell, debug (or 1-5), or blobs "
+                 "at offset %zu ('%.24s')",
                  at, item);
         return KOS_STATUS_INVALID_ARGUMENT;
     }
     if (owner[c][0] && strcmp(owner[c], app) != 0) {
         snprintf(err, errlen,
-                 "allow: channel %s is given to '%s' and to '%s' (one app per channel) at offset "
-                 "%zu",
-                 names[c], owner[c], app, at);
+                 "allow: %s%s is given to '%s' and to '%s' (one app each) at offset %zu",
+                 c == TUN_ALLOW_BLOBS ? "" : "channel ", tun_channel_name(c), owner[c], app, at);
         return KOS_STATUS_INVALID_ARGUMENT;
     }
     snprintf(owner[c], TUN_APP_NAME_MAX + 1, "%s", app);
     return KOS_STATUS_OK;
 }
 
-kos_status_t tun_allow_parse(const char *allow, char owner[TUN_CHANNELS][TUN_APP_NAME_MAX + 1],
+kos_status_t tun_allow_parse(const char *allow, char owner[TUN_ALLOW_N][TUN_APP_NAME_MAX + 1],
                              char *err, size_t errlen)
 {
     kos_status_t st;
 
-    memset(owner, 0, TUN_CHANNELS * (TUN_APP_NAME_MAX + 1));
-    st = parse_lists(allow, "allow",
-                     "APP=CHANNEL,... (an app name of 1-63 letters, digits, '_', '.' or '-')",
-                     channel_char, 15, "a channel: admin, logs, traces, shell, debug (or 1-5)",
-                     allow_item, owner, err, errlen);
+    memset(owner, 0, TUN_ALLOW_N * (TUN_APP_NAME_MAX + 1));
+    st = parse_lists(
+        allow, "allow", "APP=CHANNEL,... (an app name of 1-63 letters, digits, '_', '.' or '-')",
+        channel_char, 15, "a channel: admin, logs, traces, shell, debug (or 1-5), or blobs",
+        allow_item, owner, err, errlen);
     if (st)
-        memset(owner, 0, TUN_CHANNELS * (TUN_APP_NAME_MAX + 1));
+        memset(owner, 0, TUN_ALLOW_N * (TUN_APP_NAME_MAX + 1));
     return st;
 }
 

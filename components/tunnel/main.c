@@ -23,6 +23,7 @@
  *   reconnect_min    the first delay before trying again (1s)
  *   reconnect_max    the longest (60s)
  *   connect_timeout  TCP connect and TLS handshake (10s)
+ *   fetch_idle       a blob fetch that gets no byte this long ends (30s)
  *   protocol, server the protocol to publish and its message server
  *
  * Streams (docs/link.md, "Streams"): an app asks for a destination its
@@ -36,6 +37,12 @@
  * lets only connected TCP sockets travel (a Unix socket could carry
  * descriptors on, a UDP or listening one reach elsewhere); a loopback TCP
  * connection whose only peer is the tunnel keeps both rules as they are.
+ *
+ * Blobs (docs/link.md, "Blobs"): the app the allow setting gives `blobs`
+ * asks for bytes [from, to) of a blob and passes the pipe they go to;
+ * fetch.c gets them by an HTTPS ranged GET on a connection of its own,
+ * one fetch at a time, and the app hears when it has ended (NEWS_FETCH)
+ * and asks how (FETCH_RESULT). A fetch whose app goes away is cancelled.
  *
  * What stays true: the private key is never here (tun.h); data an app has
  * not taken is not credited back, and each channel's received data is
@@ -51,7 +58,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -61,8 +67,6 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
-#include <openssl/sslerr.h>
-#include <openssl/x509v3.h>
 
 #include <kos/ethernet.h>
 #include <kos/keystore.h>
@@ -115,8 +119,8 @@ struct tun {
     kos_ethernet_t *eth;
     struct event_base *base;
     struct event *ep_ev, *app_ev, *retry_ev, *news_ev;
-    char owner[TUN_CHANNELS][TUN_APP_NAME_MAX + 1];
-    uint32_t window, send_buffer, stream_window, min_ms, max_ms, connect_ms;
+    char owner[TUN_ALLOW_N][TUN_APP_NAME_MAX + 1];
+    uint32_t window, send_buffer, stream_window, min_ms, max_ms, connect_ms, fetch_idle_ms;
     struct tun_signer signer;
     struct tun_tls tls;
     uint8_t pub[32];
@@ -138,6 +142,11 @@ struct tun {
     char last_why[192];
     bool refusal_said, was_up;
     uint64_t signed_before; /* signer.n_failed when the attempt began */
+    struct tun_fetch_env fenv;
+    struct tun_fetch fetch;
+    bool fetch_ready;      /* fetch initialised */
+    bool fetch_any;        /* a fetch was started */
+    uint32_t fetch_client; /* the client whose fetch it is (its result too) */
 };
 
 static uint64_t now_ms(void)
@@ -191,7 +200,8 @@ static void news_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Tells the apps concerned: bits are channels (1u << ch), or
- * KOS_TUNNEL_NEWS_LINK for everyone. */
+ * KOS_TUNNEL_NEWS_LINK for everyone (KOS_TUNNEL_NEWS_FETCH goes to one
+ * client: fetch_ended()). */
 static void news(struct tun *t, uint32_t bits)
 {
     for (size_t i = 0; i < MAX_CLIENTS; i++) {
@@ -551,32 +561,12 @@ static void room_cb(void *arg, struct kos__link *l, uint32_t ch)
     news(arg, 1u << ch);
 }
 
-/* True if OpenSSL error e is the server refusing this device's certificate
- * (docs/link.md: the alerts a server sends a device it does not admit). */
-static bool refusal_alert(unsigned long e)
-{
-    if (ERR_GET_LIB(e) != ERR_LIB_SSL)
-        return false;
-    switch (ERR_GET_REASON(e)) {
-    case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
-    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
-    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
-    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
-    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
-    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
-    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static void closed_cb(void *arg, struct kos__link *l, const struct kos__link_end *end)
 {
     struct tun *t = arg;
     char why[256];
     bool refused = end->kind == KOS__LINK_END_REFUSED ||
-                   (end->kind == KOS__LINK_END_IO && refusal_alert(end->ssl_err));
+                   (end->kind == KOS__LINK_END_IO && tun_refusal_alert(end->ssl_err));
 
     (void)l;
     if (end->code && end->kind == KOS__LINK_END_VIOLATION)
@@ -585,34 +575,6 @@ static void closed_cb(void *arg, struct kos__link *l, const struct kos__link_end
     else
         snprintf(why, sizeof(why), "%s", end->why);
     ended(t, why, refused);
-}
-
-/* Why a TLS handshake failed, for people, and whether it was a refusal. */
-static void tls_failure(struct tun *t, struct bufferevent *bev, char *why, size_t n, bool *refused)
-{
-    unsigned long e, first = 0;
-    long vr = SSL_get_verify_result(bufferevent_openssl_get_ssl(bev));
-
-    while ((e = bufferevent_get_openssl_error(bev)))
-        if (!first)
-            first = e;
-    *refused = refusal_alert(first);
-    if (t->signer.n_failed > t->signed_before) {
-        snprintf(why, n,
-                 "key_store refused to sign the handshake with '%s' (%s): key_store's "
-                 "allow.tunnel must grant %s:sign",
-                 t->signer.key, kos_status_str(t->signer.last), t->signer.key);
-        *refused = true; /* the device's own configuration: retried slowly */
-    } else if (vr != X509_V_OK) {
-        snprintf(why, n, "the server's certificate does not verify against server_ca: %s",
-                 X509_verify_cert_error_string(vr));
-    } else if (first) {
-        char buf[160];
-        ERR_error_string_n(first, buf, sizeof(buf));
-        snprintf(why, n, "TLS: %s", buf);
-    } else {
-        snprintf(why, n, "the connection closed during the TLS handshake");
-    }
 }
 
 static void tls_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -645,7 +607,7 @@ static void tls_event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_TIMEOUT)
         snprintf(why, sizeof(why), "no TLS handshake within %u ms", (unsigned)t->connect_ms);
     else
-        tls_failure(t, bev, why, sizeof(why), &refused);
+        tun_tls_failure(bev, &t->signer, t->signed_before, why, sizeof(why), &refused);
     ended(t, why, refused);
 }
 
@@ -653,7 +615,6 @@ static void tls_event_cb(struct bufferevent *bev, short what, void *arg)
 static void attempt(struct tun *t)
 {
     struct timeval tv = {t->connect_ms / 1000, (t->connect_ms % 1000) * 1000};
-    unsigned char addr[16];
     char why[640];
     kos_status_t st;
     SSL *ssl;
@@ -679,19 +640,11 @@ static void attempt(struct tun *t)
      * command's result, credit): each goes out at once, not held back by
      * Nagle's algorithm until the last is acknowledged. */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
-    ssl = SSL_new(t->tls.ctx);
+    ssl = tun_ssl_new(t->tls.ctx, t->host);
     if (!ssl) {
         close(fd);
         ended(t, "out of memory", false);
         return;
-    }
-    /* The server's certificate must name the address's host: its IP
-     * address, or its DNS name. */
-    if (inet_pton(AF_INET, t->host, addr) == 1 || inet_pton(AF_INET6, t->host, addr) == 1) {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), t->host);
-    } else {
-        SSL_set1_host(ssl, t->host);
-        SSL_set_tlsext_host_name(ssl, t->host);
     }
     t->signed_before = t->signer.n_failed;
     t->bev = bufferevent_openssl_socket_new(t->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
@@ -777,20 +730,128 @@ static kos_status_t held(struct tun *t, const struct kos_msg *m, const struct ko
     return KOS_STATUS_OK;
 }
 
-static void on_request(struct tun *t, const struct kos_msg *m, const struct kos_caller *from)
+/* ---- fetching blobs (fetch.c) ---- */
+
+/* A fetch has ended: its app hears of it. */
+static void fetch_ended(void *arg, struct tun_fetch *f)
+{
+    struct tun *t = arg;
+
+    (void)f;
+    for (size_t i = 0; i < MAX_CLIENTS; i++)
+        if (t->clients[i].used && t->clients[i].client == t->fetch_client)
+            t->clients[i].pending |= KOS_TUNNEL_NEWS_FETCH;
+    flush_news(t);
+}
+
+/* A fetch whose app has gone is not finished for nobody. */
+static void fetch_check_client(struct tun *t)
+{
+    if (t->fetch_ready && t->fetch.running && !kos_endpoint_has_client(t->ep, t->fetch_client))
+        tun_fetch_cancel(&t->fetch, "its app went away");
+}
+
+/* A malformed request is said, as denials are (the first 32). */
+static void bad_request(struct tun *t, const char *app, const char *what)
+{
+    if (t->denials < DENIALS_LOGGED)
+        kos_log_warn("'%s' sent %s%s", app, what,
+                     ++t->denials == DENIALS_LOGGED ? " (later ones are not logged)" : "");
+}
+
+/* KOS_TUNNEL_LABEL_FETCH: takes fd in every case. */
+static kos_status_t do_fetch(struct tun *t, const struct kos_msg *m, const struct kos_caller *from,
+                             int fd)
+{
+    const char *app = from->app ? from->app : "?";
+    uint8_t sha[32];
+    uint64_t start, end;
+    kos_status_t st;
+
+    if (m->param || kos__tunnel_fetch_decode(m->payload, m->len, sha, &start, &end)) {
+        bad_request(t, app,
+                    "a malformed fetch (expected 48 bytes: a SHA-256, u64 from and u64 to, "
+                    "from < to <= 4 GiB)");
+        st = KOS_STATUS_PROTOCOL;
+        goto out_close_fd;
+    }
+    if (fd < 0) {
+        bad_request(t, app, "a fetch without a descriptor (a pipe's write end)");
+        st = KOS_STATUS_PROTOCOL;
+        goto out_close_fd;
+    }
+    if (strcmp(t->owner[TUN_ALLOW_BLOBS], app) != 0) {
+        deny(t, app, "fetch blobs");
+        st = KOS_STATUS_UNAUTHORIZED;
+        goto out_close_fd;
+    }
+    if (!t->fetch_ready) {
+        st = KOS_STATUS_UNAVAILABLE; /* no server, or no TLS: the link is off */
+        goto out_close_fd;
+    }
+    fetch_check_client(t);
+    if (t->fetch.running) {
+        st = KOS_STATUS_BUSY;
+        goto out_close_fd;
+    }
+    if (!client_of(t, from, true)) {
+        st = KOS_STATUS_BUSY;
+        goto out_close_fd;
+    }
+    t->fetch_client = from->client;
+    t->fetch_any = true;
+    return tun_fetch_start(&t->fetch, sha, start, end, fd, app); /* OK: it has fd */
+out_close_fd:
+    if (fd >= 0)
+        close(fd);
+    return st;
+}
+
+/* KOS_TUNNEL_LABEL_FETCH_RESULT: the caller's last fetch, into buf. */
+static kos_status_t fetch_result(struct tun *t, const struct kos_msg *m,
+                                 const struct kos_caller *from, struct kos_msg *reply, uint8_t *buf)
+{
+    const struct tun_fetch *f = &t->fetch;
+
+    if (m->len || m->param)
+        return KOS_STATUS_PROTOCOL;
+    if (!t->fetch_any || t->fetch_client != from->client)
+        return KOS_STATUS_NOT_FOUND; /* it started none */
+    reply->payload = buf;
+    reply->len = (uint32_t)kos__tunnel_result_encode(f->written, f->running ? "" : f->why, buf);
+    return f->running ? KOS_STATUS_WOULD_BLOCK : f->status;
+}
+
+static void on_request(struct tun *t, const struct kos_msg *m, const struct kos_caller *from,
+                       int fd)
 {
     struct kos_msg reply = {0};
-    uint8_t buf[KOS_TUNNEL_STATUS_SIZE];
+    uint8_t buf[KOS_TUNNEL_STATUS_SIZE > 8 + KOS_TUNNEL_WHY_MAX ? KOS_TUNNEL_STATUS_SIZE
+                                                                : 8 + KOS_TUNNEL_WHY_MAX];
     struct rxmsg *rm = NULL;
     size_t took = 0;
     kos_status_t st;
 
     if (m->token) {
         kos_token_close(m->token);
+        if (fd >= 0)
+            close(fd);
+        st = KOS_STATUS_PROTOCOL;
+        goto out;
+    }
+    if (m->label == KOS_TUNNEL_LABEL_FETCH) {
+        st = do_fetch(t, m, from, fd); /* takes fd */
+        goto out;
+    }
+    if (fd >= 0) {
+        close(fd); /* only a fetch carries a descriptor */
         st = KOS_STATUS_PROTOCOL;
         goto out;
     }
     switch (m->label) {
+    case KOS_TUNNEL_LABEL_FETCH_RESULT:
+        st = fetch_result(t, m, from, &reply, buf);
+        break;
     case KOS_TUNNEL_LABEL_STREAM:
         do_stream(t, m, from); /* answers itself, now or later */
         flush_news(t);
@@ -847,6 +908,8 @@ static void on_request(struct tun *t, const struct kos_msg *m, const struct kos_
         struct client *c = client_of(t, from, false);
         if (c)
             memset(c, 0, sizeof(*c));
+        if (t->fetch_ready && t->fetch.running && t->fetch_client == from->client)
+            tun_fetch_cancel(&t->fetch, "its app closed the tunnel");
         st = KOS_STATUS_OK;
         break;
     }
@@ -880,11 +943,13 @@ static void ep_cb(evutil_socket_t fd, short what, void *arg)
     struct kos_msg m;
     struct kos_caller from;
     kos_status_t st;
+    int got;
 
     (void)fd;
     (void)what;
-    while ((st = kos_endpoint_receive(t->ep, &m, &from, 0)) == KOS_STATUS_OK)
-        on_request(t, &m, &from);
+    while ((st = kos_endpoint_receive_fd(t->ep, &m, &from, 0, &got)) == KOS_STATUS_OK)
+        on_request(t, &m, &from, got);
+    fetch_check_client(t);
     if (st != KOS_STATUS_WOULD_BLOCK) {
         kos_log_error("receive failed: %s", kos_status_str(st));
         event_base_loopbreak(t->base);
@@ -908,7 +973,7 @@ static void app_cb(evutil_socket_t fd, short what, void *arg)
 static int configure(struct tun *t)
 {
     char err[256];
-    uint64_t window, buffer, stream_window, min_ms, max_ms, connect_ms;
+    uint64_t window, buffer, stream_window, min_ms, max_ms, connect_ms, fetch_idle_ms;
 
     if (tun_allow_parse(kos__cfg_str(t->app, "allow", NULL), t->owner, err, sizeof(err)) ||
         tun_streams_parse(kos__cfg_str(t->app, "streams", NULL), &t->rules, err, sizeof(err))) {
@@ -922,8 +987,11 @@ static int configure(struct tun *t)
                       KOS__LINK_WINDOW_MAX, &stream_window) ||
         kos__cfg_duration_ms(t->app, "reconnect_min", 1000, 100, 600000, &min_ms) ||
         kos__cfg_duration_ms(t->app, "reconnect_max", 60000, min_ms, 3600000, &max_ms) ||
-        kos__cfg_duration_ms(t->app, "connect_timeout", 10000, 100, 300000, &connect_ms))
+        kos__cfg_duration_ms(t->app, "connect_timeout", 10000, 100, 300000, &connect_ms) ||
+        kos__cfg_duration_ms(t->app, "fetch_idle", KOS_TUNNEL_FETCH_IDLE_MS, 100, 3600000,
+                             &fetch_idle_ms))
         return 1;
+    t->fetch_idle_ms = (uint32_t)fetch_idle_ms;
     t->window = (uint32_t)window;
     t->send_buffer = (uint32_t)buffer;
     t->stream_window = (uint32_t)stream_window;
@@ -1068,6 +1136,10 @@ static void log_allow(const struct tun *t)
         any = true;
         kos_log_info("allow: '%s' may use channel %s", t->owner[ch], tun_channel_name(ch));
     }
+    if (t->owner[TUN_ALLOW_BLOBS][0]) {
+        any = true;
+        kos_log_info("allow: '%s' may fetch blobs", t->owner[TUN_ALLOW_BLOBS]);
+    }
     if (!any)
         kos_log_warn("no 'allow' setting: no app may use the tunnel");
     for (size_t i = 0; i < t->rules.n; i++)
@@ -1130,6 +1202,22 @@ int main(void)
         kos_log_warn("cannot reach ethernet (%s): the link is off", kos_status_str(st));
         t->link_off = true;
     }
+    if (!t->link_off) {
+        t->fenv = (struct tun_fetch_env){.base = t->base,
+                                         .eth = t->eth,
+                                         .ctx = t->tls.ctx,
+                                         .host = t->host,
+                                         .server = t->server,
+                                         .port = t->port,
+                                         .connect_ms = t->connect_ms,
+                                         .idle_ms = t->fetch_idle_ms,
+                                         .signer = &t->signer,
+                                         .ended = fetch_ended,
+                                         .arg = t};
+        t->fetch_ready = tun_fetch_init(&t->fetch, &t->fenv) == KOS_STATUS_OK;
+        if (!t->fetch_ready)
+            kos_log_warn("out of memory: no blob can be fetched");
+    }
     if (kos_app_ready(t->app))
         goto out_close_ep;
     if (!t->link_off) {
@@ -1144,6 +1232,8 @@ int main(void)
                  (unsigned long long)t->signer.n_signed);
     rc = 0;
 out_close_ep:
+    if (t->fetch_ready)
+        tun_fetch_fini(&t->fetch);
     streams_end(t, "the tunnel is stopping");
     if (t->link)
         kos__link_free(t->link);

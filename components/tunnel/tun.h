@@ -1,7 +1,8 @@
 /*
  * tun.h - the tunnel component's parts: its settings (conf.c), the OpenSSL
- * provider whose Ed25519 key signs through key_store (provider.c), and
- * the signer it calls.
+ * provider whose Ed25519 key signs through key_store (provider.c), the
+ * signer it calls, and the blob fetch with the TLS pieces it shares with
+ * the link (fetch.c).
  *
  * What stays true: the tunnel never holds the device's private key (the
  * provider's key is the public half; every signature is key_store's), and
@@ -19,21 +20,27 @@
 #include <openssl/provider.h>
 #include <openssl/ssl.h>
 
+#include <kos/ethernet.h>
 #include <kos/keystore.h>
 #include <kos/status.h>
+#include <kos/tunnel.h>
 
 #define TUN_CHANNELS     6u /* the fixed channels 0..5; 0 is the link's own */
+#define TUN_ALLOW_BLOBS  6u /* the allow setting's `blobs`: owner[6] may fetch blobs */
+#define TUN_ALLOW_N      7u /* what the allow setting gives: the channels, and blobs */
 #define TUN_APP_NAME_MAX 63u
 #define TUN_HOST_MAX     253u
 
 /* ---- settings (conf.c) ---- */
 
 /* Parses `allow`: "APP=CHANNEL,CHANNEL;APP=..." where CHANNEL is admin,
- * logs, traces, shell, debug or 1..5; spaces around separators are
- * ignored; each channel goes to at most one app. owner[ch] is the app's
- * name, "" for nobody. NULL or "" gives nobody anything. On error err says
- * what was expected and where, and every owner is "". Never blocks. */
-kos_status_t tun_allow_parse(const char *allow, char owner[TUN_CHANNELS][TUN_APP_NAME_MAX + 1],
+ * logs, traces, shell, debug or 1..5, or blobs (fetching blobs:
+ * KOS_TUNNEL_LABEL_FETCH); spaces around separators are ignored; each
+ * channel, and blobs, goes to at most one app. owner[ch] is the app's
+ * name, "" for nobody; owner[TUN_ALLOW_BLOBS] the app that may fetch
+ * blobs. NULL or "" gives nobody anything. On error err says what was
+ * expected and where, and every owner is "". Never blocks. */
+kos_status_t tun_allow_parse(const char *allow, char owner[TUN_ALLOW_N][TUN_APP_NAME_MAX + 1],
                              char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* ---- streams (conf.c) ---- */
@@ -64,7 +71,7 @@ bool tun_streams_allow(const struct tun_stream_rules *rules, const char *app, co
  * '.'). */
 bool tun_dest_name(const char *s, size_t n);
 
-/* The channel's name ("admin"), or "?". */
+/* The channel's name ("admin"), "blobs" for TUN_ALLOW_BLOBS, or "?". */
 const char *tun_channel_name(uint32_t ch);
 
 /* Parses the bundle's `server` item (server.txt: "address HOST:PORT" and
@@ -114,5 +121,83 @@ EVP_PKEY *tun_provider_key(struct tun_tls *t, const uint8_t pub[32]);
 
 /* Unloads both providers and frees the library context. */
 void tun_provider_fini(struct tun_tls *t);
+
+/* ---- TLS connections to the server (fetch.c) ---- */
+
+struct bufferevent;
+struct event;
+struct event_base;
+
+/* A new SSL object of ctx for a connection to host, whose certificate must
+ * name it (its IP address, or its DNS name, also sent as SNI). NULL when
+ * out of memory. */
+SSL *tun_ssl_new(SSL_CTX *ctx, const char *host);
+
+/* True if OpenSSL error e is the server refusing this device's certificate
+ * (docs/link.md: the alerts a server sends a device it does not admit). */
+bool tun_refusal_alert(unsigned long e);
+
+/* Why the TLS handshake on bev failed, for people, into why (n bytes), and
+ * whether it was a refusal: an alert of tun_refusal_alert(), or key_store
+ * refusing to sign (signer->n_failed grew past failed_before). Takes
+ * bev's OpenSSL errors. */
+void tun_tls_failure(struct bufferevent *bev, const struct tun_signer *signer,
+                     uint64_t failed_before, char *why, size_t n, bool *refused);
+
+/* ---- fetching a blob (fetch.c) ---- */
+
+struct tun_fetch;
+
+/* What a fetch needs of the tunnel; it must outlive the fetch. */
+struct tun_fetch_env {
+    struct event_base *base;
+    kos_ethernet_t *eth;
+    SSL_CTX *ctx;
+    const char *host;   /* the server's host, as the link connects to it */
+    const char *server; /* host:port, for Host and for messages */
+    uint16_t port;
+    uint32_t connect_ms; /* the TCP connect and the TLS handshake, each */
+    uint32_t idle_ms;    /* a fetch that gets no byte this long ends */
+    const struct tun_signer *signer;
+    /* Called from the loop once a fetch has ended (not cancelled). */
+    void (*ended)(void *arg, struct tun_fetch *f);
+    void *arg;
+};
+
+/* One fetch at a time, and the result of the last one. */
+struct tun_fetch {
+    const struct tun_fetch_env *env;
+    bool running, connected, in_body, eof;
+    char hex[65];                   /* the blob's SHA-256 */
+    char app[TUN_APP_NAME_MAX + 1]; /* who asked, for messages */
+    uint64_t from, to, written;
+    int fd; /* where the bytes go, while running */
+    struct bufferevent *bev;
+    struct event *out_ev, *end_ev, *conn_ev;
+    uint64_t failed_before; /* the signer's failures when it began */
+    kos_status_t status;    /* the last fetch's; NOT_FOUND: none */
+    char why[KOS_TUNNEL_WHY_MAX + 1];
+};
+
+/* Makes f idle, with env. KOS_STATUS_NO_MEMORY when it cannot. */
+kos_status_t tun_fetch_init(struct tun_fetch *f, const struct tun_fetch_env *env)
+    __attribute__((warn_unused_result));
+
+/* Starts fetching bytes [from, to) of blob sha256 into fd, which it takes
+ * (and closes when the fetch ends) unless it returns KOS_STATUS_BUSY (a
+ * fetch is running: nothing changes). Otherwise KOS_STATUS_OK: the fetch
+ * has begun (or ended: out of memory), and env->ended is told from the
+ * loop when it ends. Never blocks; the loop then waits for the TCP
+ * connect through ethernet, at most env->connect_ms, as for the link. */
+kos_status_t tun_fetch_start(struct tun_fetch *f, const uint8_t sha256[32], uint64_t from,
+                             uint64_t to, int fd, const char *app)
+    __attribute__((warn_unused_result));
+
+/* Ends a running fetch (its app went away), saying why; env->ended is not
+ * told. Does nothing when none runs. */
+void tun_fetch_cancel(struct tun_fetch *f, const char *why);
+
+/* Cancels a running fetch and frees what init made. */
+void tun_fetch_fini(struct tun_fetch *f);
 
 #endif

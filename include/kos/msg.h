@@ -12,13 +12,18 @@
  * payload and optionally one token. Calls are request/reply; a server may also
  * notify a client at any time. A server's reply or notification may instead
  * carry one descriptor, a connected TCP socket (the *_fd calls): that is how
- * the ethernet component hands over the connections it opens.
+ * the ethernet component hands over the connections it opens. A client's
+ * request may carry the write end of a pipe (kos_msg_call_give_fd), for a
+ * server that is to write a stream of bytes into it.
  *
  * Descriptors travel through the message server and nowhere else, only from
  * a protocol's publisher to one of its clients, and only connected TCP
  * sockets (IPv4 or IPv6): the publisher's library and the message server
  * each check that, so no app can pass a file, memory, pipe, Unix socket or
  * any other descriptor, nor push one to an app that did not call it. The
+ * one exception goes the other way: a client may pass the server it calls
+ * a pipe's write end, checked the same way, through which the server can
+ * only write to whoever holds the read end. The
  * client gets its own duplicate of the socket (the publisher keeps its own
  * until it closes it); a client that does not take a descriptor with the
  * *_fd calls has it closed for it.
@@ -49,6 +54,7 @@
 #ifndef KOS_MSG_H
 #define KOS_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -146,6 +152,17 @@ KOS_API KOS_MUST kos_status_t kos_msg_call(kos_token_t *token, const struct kos_
 KOS_API KOS_MUST kos_status_t kos_msg_call_fd(kos_token_t *token, const struct kos_msg *request,
                                               struct kos_msg *reply, int timeout_ms, int *fd);
 
+/* Like kos_msg_call(), and hands the token's server a duplicate of `fd`,
+ * the write end of a pipe (the one descriptor a request may carry), which
+ * it takes with kos_endpoint_receive_fd(); `fd` stays the caller's. For a
+ * server that is to write a stream of bytes somewhere (the tunnel fetching
+ * a blob). KOS_STATUS_INVALID_ARGUMENT, nothing sent, if `fd` is not a
+ * pipe's write end or the request also carries a token. Blocks like
+ * kos_msg_call(). */
+KOS_API KOS_MUST kos_status_t kos_msg_call_give_fd(kos_token_t *token,
+                                                   const struct kos_msg *request,
+                                                   struct kos_msg *reply, int timeout_ms, int fd);
+
 /* Round trip to the token's server, answered by its KOS library without
  * reaching the app's code. */
 KOS_API KOS_MUST kos_status_t kos_token_ping(kos_token_t *token, int timeout_ms);
@@ -184,6 +201,14 @@ KOS_API void kos_token_close(kos_token_t *token);
 KOS_API KOS_MUST kos_status_t kos_endpoint_receive(kos_endpoint_t *ep, struct kos_msg *msg,
                                                    struct kos_caller *from, int timeout_ms);
 
+/* Like kos_endpoint_receive(), and takes the descriptor the request may
+ * carry (kos_msg_call_give_fd): *fd is it, a pipe's write end that then
+ * belongs to the caller, or -1 when the request carries none or it could
+ * not be had. kos_endpoint_receive() gives such a descriptor up. */
+KOS_API KOS_MUST kos_status_t kos_endpoint_receive_fd(kos_endpoint_t *ep, struct kos_msg *msg,
+                                                      struct kos_caller *from, int timeout_ms,
+                                                      int *fd);
+
 /* Answers the request identified by `to` with `status` and `reply` (may be
  * NULL). KOS_STATUS_INVALID_TOKEN if that client has gone. Never blocks. */
 KOS_API KOS_MUST kos_status_t kos_endpoint_reply(kos_endpoint_t *ep, const struct kos_caller *to,
@@ -212,6 +237,12 @@ KOS_API KOS_MUST kos_status_t kos_endpoint_notify_fd(kos_endpoint_t *ep, uint32_
 /* Revokes one client's token: its pending and later calls fail with
  * KOS_STATUS_INVALID_TOKEN. */
 KOS_API KOS_MUST kos_status_t kos_endpoint_revoke(kos_endpoint_t *ep, uint32_t client);
+
+/* True while client `client` is connected (its token open, its app
+ * running), as far as the endpoint has heard: a client that left is seen
+ * once kos_endpoint_receive() has run after the message server said so.
+ * Never blocks. */
+KOS_API bool kos_endpoint_has_client(const kos_endpoint_t *ep, uint32_t client);
 
 /* Readable when a request may be waiting. */
 KOS_API int kos_endpoint_fd(const kos_endpoint_t *ep);

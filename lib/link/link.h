@@ -283,6 +283,21 @@ int kos__link_parse_blob_request(const char *req, size_t len, struct kos__link_b
 int kos__link_parse_response(const char *resp, size_t len, const char *accept, char *why,
                              size_t whylen);
 
+/* Checks the answer to GET /kos/blobs/<sha256> with Range: bytes=FROM-LAST
+ * (LAST = to - 1; docs/link.md, "Blobs"): its header block resp[0..len),
+ * ending with its empty line. KOS_STATUS_OK when the body that follows is
+ * exactly bytes [from, to): 206 with Content-Range: bytes FROM-LAST/SIZE
+ * (SIZE >= to), or 200 when from is 0 and the Content-Length is to; in
+ * both, a Content-Length of to - from and no Transfer-Encoding.
+ * KOS_STATUS_NOT_FOUND for 404, KOS_STATUS_REFUSED for 403,
+ * KOS_STATUS_PROTOCOL for anything else (another status, another range or
+ * length, a malformed header block), KOS_STATUS_INVALID_ARGUMENT when from
+ * >= to; why says what. Untrusted input: never reads past len. Never
+ * blocks. */
+kos_status_t kos__link_parse_blob_response(const char *resp, size_t len, uint64_t from, uint64_t to,
+                                           char *why, size_t whylen)
+    __attribute__((warn_unused_result));
+
 /* The frame checker: what docs/link.md allows on the wire, checked on each
  * frame's header before wslay reads the frame. Feed it the bytes in order;
  * it returns 0 while they are good, else the close code (1002, 1003, 1009)

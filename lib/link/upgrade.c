@@ -1,8 +1,9 @@
 /*
  * upgrade.c - what the device link reads before and beside wslay: the HTTP
  * upgrade request (server) and its response (client), RFC 6455's accept
- * key, and the frame checker that holds every frame header to
- * docs/link.md before wslay reads the frame.
+ * key, the answer to a blob's ranged GET (docs/link.md, "Blobs"), and the
+ * frame checker that holds every frame header to docs/link.md before wslay
+ * reads the frame.
  *
  * All of it reads bytes from the other end: every length is checked before
  * it is used, nothing is read past `len`, and nothing here allocates.
@@ -342,33 +343,55 @@ int kos__link_parse_blob_request(const char *req, size_t len, struct kos__link_b
     return 0;
 }
 
+/* Reads a response's status line ("HTTP/1.1 NNN reason") from resp at *at:
+ * the status, or -1 when it is not one. */
+static int status_line(const char *resp, size_t len, size_t *at)
+{
+    struct line l;
+
+    if (!next_line(resp, len, at, &l) || l.n < 12 || strncmp(l.p, "HTTP/1.1 ", 9) != 0 ||
+        l.p[9] < '1' || l.p[9] > '5' || l.p[10] < '0' || l.p[10] > '9' || l.p[11] < '0' ||
+        l.p[11] > '9' || (l.n > 12 && l.p[12] != ' '))
+        return -1;
+    return (l.p[9] - '0') * 100 + (l.p[10] - '0') * 10 + (l.p[11] - '0');
+}
+
+/* Takes the next header of a response into name and value: 1, or 0 at the
+ * empty line that ends the block, or -1 (why says) when it is malformed. */
+static int next_header(const char *resp, size_t len, size_t *at, struct line *name,
+                       struct line *value, char *why, size_t whylen)
+{
+    struct line l;
+
+    if (!next_line(resp, len, at, &l)) {
+        WHY("a malformed response (a header line without CRLF)");
+        return -1;
+    }
+    if (l.n == 0)
+        return 0;
+    if (!header(&l, name, value)) {
+        WHY("a malformed response header");
+        return -1;
+    }
+    return 1;
+}
+
 int kos__link_parse_response(const char *resp, size_t len, const char *accept, char *why,
                              size_t whylen)
 {
-    struct line l, name, value;
+    struct line name, value;
     bool upgrade = false, connection = false, proto = false, acc = false;
     char reason[KOS__LINK_REASON_MAX + 1] = "";
     size_t at = 0;
-    int status = 0;
+    int status = status_line(resp, len, &at), h;
 
-    if (!next_line(resp, len, &at, &l) || l.n < 12 || strncmp(l.p, "HTTP/1.1 ", 9) != 0 ||
-        l.p[9] < '1' || l.p[9] > '5' || l.p[10] < '0' || l.p[10] > '9' || l.p[11] < '0' ||
-        l.p[11] > '9' || (l.n > 12 && l.p[12] != ' ')) {
+    if (status < 0) {
         WHY("not an HTTP/1.1 response");
         return -1;
     }
-    status = (l.p[9] - '0') * 100 + (l.p[10] - '0') * 10 + (l.p[11] - '0');
-    for (;;) {
-        if (!next_line(resp, len, &at, &l)) {
-            WHY("a malformed response (a header line without CRLF)");
+    while ((h = next_header(resp, len, &at, &name, &value, why, whylen)) != 0) {
+        if (h < 0)
             return -1;
-        }
-        if (l.n == 0)
-            break;
-        if (!header(&l, &name, &value)) {
-            WHY("a malformed response header");
-            return -1;
-        }
         if (name_is(&name, "Upgrade"))
             upgrade = value_is(&value, "websocket");
         else if (name_is(&name, "Connection"))
@@ -402,6 +425,132 @@ int kos__link_parse_response(const char *resp, size_t len, const char *accept, c
     else
         return 101;
     return -1;
+}
+
+/* Reads a decimal number of 1-20 digits, p[0..n) entirely, into *v; false
+ * when it is not one or does not fit. */
+static bool decimal(const char *p, size_t n, uint64_t *v)
+{
+    uint64_t x = 0;
+
+    if (n == 0 || n > 20)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9' || x > (UINT64_MAX - (uint64_t)(p[i] - '0')) / 10)
+            return false;
+        x = x * 10 + (uint64_t)(p[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+/* Reads "bytes FIRST-LAST/SIZE" (a Content-Range of one satisfied range). */
+static bool content_range(const struct line *v, uint64_t *first, uint64_t *last, uint64_t *size)
+{
+    const char *p = v->p, *end = v->p + v->n, *dash, *slash;
+
+    if (v->n < 6 || memcmp(p, "bytes ", 6) != 0)
+        return false;
+    p += 6;
+    dash = memchr(p, '-', (size_t)(end - p));
+    slash = dash ? memchr(dash, '/', (size_t)(end - dash)) : NULL;
+    return slash && decimal(p, (size_t)(dash - p), first) &&
+           decimal(dash + 1, (size_t)(slash - dash - 1), last) &&
+           decimal(slash + 1, (size_t)(end - slash - 1), size);
+}
+
+kos_status_t kos__link_parse_blob_response(const char *resp, size_t len, uint64_t from, uint64_t to,
+                                           char *why, size_t whylen)
+{
+    struct line name, value, range = {NULL, 0};
+    bool have_len = false, have_range = false;
+    uint64_t clen = 0, first = 0, last = 0, size = 0;
+    size_t at = 0;
+    int status = status_line(resp, len, &at), h;
+
+    if (from >= to) {
+        WHY("an empty range [%llu, %llu)", (unsigned long long)from, (unsigned long long)to);
+        return KOS_STATUS_INVALID_ARGUMENT;
+    }
+    if (status < 0) {
+        WHY("not an HTTP/1.1 response");
+        return KOS_STATUS_PROTOCOL;
+    }
+    while ((h = next_header(resp, len, &at, &name, &value, why, whylen)) != 0) {
+        if (h < 0)
+            return KOS_STATUS_PROTOCOL;
+        if (name_is(&name, "Transfer-Encoding")) {
+            WHY("a Transfer-Encoding header (%.*s): a blob comes with its Content-Length",
+                (int)(value.n > 32 ? 32 : value.n), value.p);
+            return KOS_STATUS_PROTOCOL;
+        }
+        if (name_is(&name, "Content-Length")) {
+            if (have_len || !decimal(value.p, value.n, &clen)) {
+                WHY(have_len ? "two Content-Length headers" : "a malformed Content-Length");
+                return KOS_STATUS_PROTOCOL;
+            }
+            have_len = true;
+        } else if (name_is(&name, "Content-Range")) {
+            if (have_range) {
+                WHY("two Content-Range headers");
+                return KOS_STATUS_PROTOCOL;
+            }
+            range = value;
+            have_range = true;
+        }
+    }
+    if (at != len) {
+        WHY("bytes after the response's header block");
+        return KOS_STATUS_PROTOCOL;
+    }
+    if (status == 404) {
+        WHY("the server has no such blob for this device (HTTP 404)");
+        return KOS_STATUS_NOT_FOUND;
+    }
+    if (status == 403) {
+        WHY("the server refused this device (HTTP 403)");
+        return KOS_STATUS_REFUSED;
+    }
+    if (status != 206 && !(status == 200 && from == 0)) {
+        WHY("the server answered HTTP %d to a ranged GET (expected 206%s)", status,
+            from == 0 ? " or 200" : "");
+        return KOS_STATUS_PROTOCOL;
+    }
+    if (!have_len) {
+        WHY("HTTP %d without a Content-Length", status);
+        return KOS_STATUS_PROTOCOL;
+    }
+    if (status == 200) {
+        if (have_range || clen != to) {
+            WHY("HTTP 200 with %s%llu bytes (the blob is %llu bytes)",
+                have_range ? "a Content-Range and " : "", (unsigned long long)clen,
+                (unsigned long long)to);
+            return KOS_STATUS_PROTOCOL;
+        }
+        return KOS_STATUS_OK;
+    }
+    if (!have_range) {
+        WHY("HTTP 206 without a Content-Range");
+        return KOS_STATUS_PROTOCOL;
+    }
+    if (!content_range(&range, &first, &last, &size)) {
+        WHY("a malformed Content-Range (%.*s; expected bytes FIRST-LAST/SIZE)",
+            (int)(range.n > 48 ? 48 : range.n), range.p);
+        return KOS_STATUS_PROTOCOL;
+    }
+    if (first != from || last != to - 1 || size < to) {
+        WHY("HTTP 206 with Content-Range bytes %llu-%llu/%llu (asked for bytes %llu-%llu of a "
+            "blob of at least %llu)",
+            (unsigned long long)first, (unsigned long long)last, (unsigned long long)size,
+            (unsigned long long)from, (unsigned long long)(to - 1), (unsigned long long)to);
+        return KOS_STATUS_PROTOCOL;
+    }
+    if (clen != to - from) {
+        WHY("HTTP 206 with Content-Length %llu for a range of %llu bytes", (unsigned long long)clen,
+            (unsigned long long)(to - from));
+        return KOS_STATUS_PROTOCOL;
+    }
+    return KOS_STATUS_OK;
 }
 
 void kos__link_frames_init(struct kos__link_frames *f, bool from_client)

@@ -16,9 +16,11 @@
  * only on a stream it accepted (server) or that was accepted (client), and
  * an ended link always says why. Streams: the server end accepts an Open
  * whose destination starts with an even byte and refuses the others; the
- * client end opens stream 16 when the link is up. The corpus (tests/fuzz/corpus/link) holds good
- * exchanges and the violations the unit tests make. The same bytes go to
- * the blob route's request parser too (check_blob_request).
+ * client end opens stream 16 when the link is up. The same bytes are also
+ * read as the answer to a blob's ranged GET (blob_answer), and go to the blob
+ * route's request parser (check_blob_request). The corpus
+ * (tests/fuzz/corpus/link) holds good exchanges, the violations the unit
+ * tests make, and blob answers.
  */
 #include <string.h>
 
@@ -164,6 +166,23 @@ static void check_blob_request(const uint8_t *data, size_t size)
     (void)kos__link_is_blob_request((const char *)data, size);
 }
 
+/* The same bytes as the answer to a blob's ranged GET (the tunnel's fetch,
+ * kos__link_parse_blob_response): [from, to) picked by the first byte.
+ * Promised: a reason whenever it is not OK, and OK only for 200 or 206. */
+static void blob_answer(const uint8_t *data, size_t size)
+{
+    uint64_t from = (uint64_t)(data[0] >> 1 & 7) * 100, to = from + 1000;
+    char why[256] = "";
+    kos_status_t st =
+        kos__link_parse_blob_response((const char *)data + 1, size - 1, from, to, why, sizeof(why));
+
+    if (st != KOS_STATUS_OK && !why[0])
+        kos_fuzz_fail("blob answer: %s without a reason", kos_status_str(st));
+    if (st == KOS_STATUS_OK && (size < 13 || (memcmp(data + 1, "HTTP/1.1 206", 12) != 0 &&
+                                              memcmp(data + 1, "HTTP/1.1 200", 12) != 0)))
+        kos_fuzz_fail("blob answer: ok without a 200 or 206");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct bufferevent *pair[2];
@@ -186,6 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     check_blob_request(data + 1, size - 1);
+    blob_answer(data, size);
     if (!base && !(base = event_base_new()))
         abort();
     cfg.role = (data[0] & 1) ? KOS__LINK_CLIENT : KOS__LINK_SERVER;

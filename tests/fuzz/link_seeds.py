@@ -78,6 +78,13 @@ def main(out):
         "client-stream": (0xF1, srv(hello(device_id=ID), open_(16, "", app="", window=4096),
                                     data(16, b"back"), credit(16, 5), _close(0, "", ch=16))),
         "client-stream-refused": (0xF1, srv(hello(device_id=ID), _close(2, "no destination", ch=16))),
+        # a blob's answer (read as one by blob_answer(); the selector's bits 1-3 pick from)
+        "blob-206": (0x03, b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 100-1099/5000\r\n"
+                           b"Content-Length: 1000\r\n\r\n"),
+        "blob-200": (0x01, b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"),
+        "blob-chunked": (0x03, b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 100-1099/5000\r\n"
+                               b"Content-Length: 1000\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        "blob-404": (0x01, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
     }
     for i, (name, (sel, body)) in enumerate(seeds.items()):
         with open(os.path.join(out, "%03d-%s" % (i, name)), "wb") as f:

@@ -1236,6 +1236,7 @@ enum {
     L_FD_RAW_PIPE,      /* a raw FD_PASS of a pipe for the caller (the message server refuses) */
     L_FD_PLANT,         /* a raw FD_PASS of a socket for the caller, with cookie FD_COOKIE */
     L_FD_HOARD,         /* `param` raw FD_PASSes of sockets for the caller, never announced */
+    L_FD_PIPE_IN,       /* the request carries a pipe's write end: write "hello" into it */
 };
 
 #define FD_COOKIE 0x5eed5eed5eedull
@@ -1272,9 +1273,17 @@ static int fd_server(void *p, const struct kh_sync *sync)
         struct kos_msg m, r = {0};
         struct kos_caller from;
         uint8_t buf[256];
-        int conn, pipefd[2];
+        int conn, pipefd[2], in_fd;
 
-        CKS(kos_endpoint_receive(ep, &m, &from, 20000), KOS_STATUS_OK);
+        CKS(kos_endpoint_receive_fd(ep, &m, &from, 20000, &in_fd), KOS_STATUS_OK);
+        if (m.label == L_FD_PIPE_IN) {
+            CK(in_fd >= 0);
+            CK(write(in_fd, "hello", 5) == 5);
+            close(in_fd);
+            CKS(kos_endpoint_reply(ep, &from, KOS_STATUS_OK, NULL), KOS_STATUS_OK);
+            continue;
+        }
+        CK(in_fd == -1); /* only L_FD_PIPE_IN carries one */
         switch (m.label) {
         case L_FD_CONNECT:
         case L_FD_NOTIFY:
@@ -1431,10 +1440,27 @@ static int fd_client(void *p, const struct kh_sync *sync)
      * server, and logged. */
     CKS(call_label(t, L_FD_RAW_PIPE, 0, NULL, 5000), KOS_STATUS_OK);
 
-    /* A client cannot pass a descriptor on its own token's channel: only
-     * the channel's server may. */
+    /* A client passes its server a pipe's write end with a request: the
+     * server writes into it, and the client reads what it wrote. */
+    int pp[2];
+    char got[8] = "";
+    CK(pipe(pp) == 0);
+    q.label = L_FD_PIPE_IN;
+    CKS(kos_msg_call_give_fd(t, &q, &r, 5000, pp[1]), KOS_STATUS_OK);
+    close(pp[1]);
+    CK(fd_readable(pp[0], 5000));
+    CK(read(pp[0], got, sizeof(got)) == 5 && memcmp(got, "hello", 5) == 0);
+    CK(read(pp[0], got, sizeof(got)) == 0); /* the server closed its copy */
+    /* The read end, or a socket, does not leave the client. */
+    CKS(kos_msg_call_give_fd(t, &q, &r, 5000, pp[0]), KOS_STATUS_INVALID_ARGUMENT);
+    close(pp[0]);
+
+    /* A client cannot pass anything else on its own token's channel: only
+     * the channel's server may pass a socket. */
     q.label = L_FD_CONNECT;
     CKS(kos_msg_call_fd(t, &q, &r, 5000, &fd), KOS_STATUS_OK);
+    q.label = L_FD_PIPE_IN;
+    CKS(kos_msg_call_give_fd(t, &q, &r, 5000, fd), KOS_STATUS_INVALID_ARGUMENT);
     struct kos__mw pass = {.type = KOS__MW_FD_PASS, .channel = kos__token_channel(t), .cookie = 9};
     CKS(kos__mw_send(kos_dir_fd(dir), &pass, &fd, 0), KOS_STATUS_OK);
     close(fd);
@@ -1523,8 +1549,9 @@ static void test_fd_transfer(void **state)
                                            "app 'client' (only connected TCP sockets travel)"));
     assert_true(kh_log_contains(&w.srv[0], "denied: app 'netsrv' tried to pass a Unix socket to "
                                            "app 'client' (only connected TCP sockets travel)"));
-    assert_true(kh_log_contains(&w.srv[0], "denied: app 'client' tried to pass a descriptor on "
-                                           "channel"));
+    assert_true(kh_log_contains(&w.srv[0], "denied: app 'client' tried to pass a socket, not a "
+                                           "pipe to app 'netsrv' (a client passes its server "
+                                           "only a pipe's write end)"));
     assert_true(kh_log_contains(&w.srv[0], "denied: app 'thief' tried to take a descriptor "
                                            "passed to app 'client'"));
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -353,6 +354,110 @@ static void test_response(void **state)
     /* The server's reason, as printable ASCII. */
     assert_int_equal(kos__link_parse_response(reason, strlen(reason), acc, why, sizeof(why)), 202);
     assert_string_equal(why, "the server answered the upgrade with HTTP 202: wait??ing");
+}
+
+/* The answer to a blob's ranged GET (docs/link.md, "Blobs"): what may
+ * pass, and each way it may not, with why. */
+static kos_status_t blob(const char *resp, uint64_t from, uint64_t to, char *why, size_t n)
+{
+    return kos__link_parse_blob_response(resp, strlen(resp), from, to, why, n);
+}
+
+static void test_blob_response(void **state)
+{
+    char why[KOS__LINK_REQUEST_MAX];
+    static const struct {
+        const char *resp;
+        uint64_t from, to;
+        kos_status_t st;
+        const char *why; /* a part of it */
+    } cases[] = {
+        {"HTTP/1.1 206 Partial Content\r\nContent-Type: application/octet-stream\r\n"
+         "Content-Range: bytes 100-199/1000\r\nContent-Length: 100\r\n\r\n",
+         100, 200, KOS_STATUS_OK, ""},
+        {"HTTP/1.1 206 Partial Content\r\ncontent-range: bytes 0-999/1000\r\n"
+         "content-length: 1000\r\n\r\n",
+         0, 1000, KOS_STATUS_OK, ""},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", 0, 1000, KOS_STATUS_OK, ""},
+        /* a 200 is the whole blob: only when from is 0 and it is `to` bytes */
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", 100, 1000, KOS_STATUS_PROTOCOL,
+         "HTTP 200 to a ranged GET"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n", 0, 1000, KOS_STATUS_PROTOCOL,
+         "HTTP 200 with 2000 bytes"},
+        {"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 0, 10, KOS_STATUS_NOT_FOUND,
+         "no such blob"},
+        {"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", 0, 10, KOS_STATUS_REFUSED,
+         "refused"},
+        {"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */5\r\n\r\n", 10, 20,
+         KOS_STATUS_PROTOCOL, "HTTP 416"},
+        {"HTTP/1.1 500 Oops\r\n\r\n", 0, 10, KOS_STATUS_PROTOCOL, "HTTP 500"},
+        /* the range: exactly the one asked for */
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 100-299/1000\r\nContent-Length: 200\r\n\r\n", 100,
+         200, KOS_STATUS_PROTOCOL, "Content-Range bytes 100-299/1000"},
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 0-99/1000\r\nContent-Length: 100\r\n\r\n", 100,
+         200, KOS_STATUS_PROTOCOL, "asked for bytes 100-199"},
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 100-199/150\r\nContent-Length: 100\r\n\r\n", 100,
+         200, KOS_STATUS_PROTOCOL, "/150"},
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 100-199/*\r\nContent-Length: 100\r\n\r\n", 100,
+         200, KOS_STATUS_PROTOCOL, "malformed Content-Range"},
+        {"HTTP/1.1 206 P\r\nContent-Range: items 100-199/1000\r\nContent-Length: 100\r\n\r\n", 100,
+         200, KOS_STATUS_PROTOCOL, "malformed Content-Range"},
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 100-199/1000\r\nContent-Range: bytes "
+         "100-199/1000\r\nContent-Length: 100\r\n\r\n",
+         100, 200, KOS_STATUS_PROTOCOL, "two Content-Range"},
+        {"HTTP/1.1 206 P\r\nContent-Length: 100\r\n\r\n", 100, 200, KOS_STATUS_PROTOCOL,
+         "without a Content-Range"},
+        /* the length: the range's, once, in decimal */
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 100-199/1000\r\nContent-Length: 101\r\n\r\n", 100,
+         200, KOS_STATUS_PROTOCOL, "Content-Length 101 for a range of 100"},
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 100-199/1000\r\n\r\n", 100, 200,
+         KOS_STATUS_PROTOCOL, "without a Content-Length"},
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 100-199/1000\r\nContent-Length: 100\r\n"
+         "Content-Length: 100\r\n\r\n",
+         100, 200, KOS_STATUS_PROTOCOL, "two Content-Length"},
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 100-199/1000\r\nContent-Length: +100\r\n\r\n", 100,
+         200, KOS_STATUS_PROTOCOL, "malformed Content-Length"},
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 100-199/1000\r\nContent-Length: "
+         "99999999999999999999999\r\n\r\n",
+         100, 200, KOS_STATUS_PROTOCOL, "malformed Content-Length"},
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 100-199/99999999999999999999\r\n"
+         "Content-Length: 100\r\n\r\n",
+         100, 200, KOS_STATUS_PROTOCOL, "malformed Content-Range"},
+        /* never chunked */
+        {"HTTP/1.1 206 P\r\nContent-Range: bytes 100-199/1000\r\nContent-Length: 100\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n",
+         100, 200, KOS_STATUS_PROTOCOL, "Transfer-Encoding header (chunked)"},
+        /* not HTTP/1.1, or not a header block */
+        {"HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\n", 0, 10, KOS_STATUS_PROTOCOL,
+         "not an HTTP/1.1 response"},
+        {"junk\r\n\r\n", 0, 10, KOS_STATUS_PROTOCOL, "not an HTTP/1.1 response"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n", 0, 10, KOS_STATUS_PROTOCOL, "without CRLF"},
+        {"HTTP/1.1 200 OK\r\nContent Length: 10\r\n\r\n", 0, 10, KOS_STATUS_PROTOCOL,
+         "malformed response header"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nbody", 0, 10, KOS_STATUS_PROTOCOL,
+         "bytes after"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 10, 10, KOS_STATUS_INVALID_ARGUMENT,
+         "empty range"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        why[0] = '\0';
+        kos_status_t st = blob(cases[i].resp, cases[i].from, cases[i].to, why, sizeof(why));
+        if (st != cases[i].st || !strstr(why, cases[i].why))
+            fail_msg("case %zu: %s (%s), expected %s (%s)", i, kos_status_str(st), why,
+                     kos_status_str(cases[i].st), cases[i].why);
+    }
+    /* A header block cut anywhere is never read past its end. */
+    const char *full = cases[0].resp;
+    for (size_t n = 0; n < strlen(full); n++) {
+        char *cut = malloc(n ? n : 1);
+        assert_non_null(cut);
+        memcpy(cut, full, n);
+        assert_int_not_equal(kos__link_parse_blob_response(cut, n, 100, 200, why, sizeof(why)),
+                             KOS_STATUS_OK);
+        free(cut);
+    }
 }
 
 /* ---- frames ---- */
@@ -1079,6 +1184,7 @@ int main(void)
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_blob_request),
         cmocka_unit_test(test_response),
+        cmocka_unit_test(test_blob_response),
         cmocka_unit_test(test_frames),
         cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_and_data, setup, teardown),

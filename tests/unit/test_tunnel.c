@@ -19,10 +19,11 @@
 #include <openssl/x509v3.h>
 
 #include "tun.h"
+#include "tunnel_int.h"
 
 static void test_allow(void **state)
 {
-    char owner[TUN_CHANNELS][TUN_APP_NAME_MAX + 1], err[256];
+    char owner[TUN_ALLOW_N][TUN_APP_NAME_MAX + 1], err[256];
 
     (void)state;
     assert_int_equal(
@@ -33,6 +34,18 @@ static void test_allow(void **state)
     assert_string_equal(owner[3], "");
     assert_string_equal(owner[4], "shell_app");
     assert_string_equal(owner[5], "x");
+    assert_string_equal(owner[TUN_ALLOW_BLOBS], "");
+    assert_int_equal(
+        tun_allow_parse("admin=admin,logs,traces,shell,debug,blobs", owner, err, sizeof(err)),
+        KOS_STATUS_OK);
+    assert_string_equal(owner[TUN_ALLOW_BLOBS], "admin");
+    assert_string_equal(owner[5], "admin");
+    assert_int_equal(tun_allow_parse("a=blobs;b=blobs", owner, err, sizeof(err)),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(err, "allow: blobs is given to 'a' and to 'b' (one app each) at offset 10");
+    assert_int_equal(tun_allow_parse("a=blob", owner, err, sizeof(err)),
+                     KOS_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "or blobs at offset 2 ('blob')"));
     assert_int_equal(tun_allow_parse(NULL, owner, err, sizeof(err)), KOS_STATUS_OK);
     assert_int_equal(tun_allow_parse("", owner, err, sizeof(err)), KOS_STATUS_OK);
     const char *bad[] = {"admin",     "admin=",           "admin=link",       "admin=0",
@@ -45,6 +58,55 @@ static void test_allow(void **state)
         assert_non_null(strstr(err, "allow: "));
     }
     assert_non_null(strstr(err, "offset"));
+}
+
+/* FETCH's request and FETCH_RESULT's payload: each side decodes what the
+ * other sends with every length checked. */
+static void test_fetch_codec(void **state)
+{
+    uint8_t sha[32], got[32], buf[8 + KOS_TUNNEL_WHY_MAX + 8];
+    uint64_t from, to, written;
+    char why[16], long_why[KOS_TUNNEL_WHY_MAX + 50];
+    size_t n;
+
+    (void)state;
+    for (size_t i = 0; i < 32; i++)
+        sha[i] = (uint8_t)(i * 7);
+    kos__tunnel_fetch_encode(sha, 5, KOS_TUNNEL_FETCH_MAX, buf);
+    assert_int_equal(kos__tunnel_fetch_decode(buf, KOS__TUNNEL_FETCH_SIZE, got, &from, &to),
+                     KOS_STATUS_OK);
+    assert_memory_equal(got, sha, 32);
+    assert_int_equal(from, 5);
+    assert_true(to == KOS_TUNNEL_FETCH_MAX);
+    assert_int_equal(kos__tunnel_fetch_decode(buf, KOS__TUNNEL_FETCH_SIZE - 1, got, &from, &to),
+                     KOS_STATUS_PROTOCOL);
+    assert_int_equal(kos__tunnel_fetch_decode(buf, KOS__TUNNEL_FETCH_SIZE + 1, got, &from, &to),
+                     KOS_STATUS_PROTOCOL);
+    kos__tunnel_fetch_encode(sha, 0, KOS_TUNNEL_FETCH_MAX + 1, buf); /* too large */
+    assert_int_equal(kos__tunnel_fetch_decode(buf, KOS__TUNNEL_FETCH_SIZE, got, &from, &to),
+                     KOS_STATUS_PROTOCOL);
+    kos__tunnel_fetch_encode(sha, 9, 9, buf); /* empty */
+    assert_int_equal(kos__tunnel_fetch_decode(buf, KOS__TUNNEL_FETCH_SIZE, got, &from, &to),
+                     KOS_STATUS_PROTOCOL);
+
+    n = kos__tunnel_result_encode(1234, "a\001b", buf);
+    assert_int_equal(n, 11);
+    assert_int_equal(kos__tunnel_result_decode(buf, n, &written, why, sizeof(why)), KOS_STATUS_OK);
+    assert_int_equal(written, 1234);
+    assert_string_equal(why, "a?b"); /* printable only */
+    assert_int_equal(kos__tunnel_result_decode(buf, n, &written, why, 3), KOS_STATUS_OK);
+    assert_string_equal(why, "a?"); /* cut to the caller's buffer */
+    assert_int_equal(kos__tunnel_result_decode(buf, 0, &written, why, sizeof(why)), KOS_STATUS_OK);
+    assert_int_equal(written, 0);
+    assert_int_equal(kos__tunnel_result_decode(buf, 7, &written, why, sizeof(why)),
+                     KOS_STATUS_PROTOCOL);
+    memset(long_why, 'x', sizeof(long_why) - 1);
+    long_why[sizeof(long_why) - 1] = '\0';
+    n = kos__tunnel_result_encode(1, long_why, buf);
+    assert_int_equal(n, 8 + KOS_TUNNEL_WHY_MAX); /* cut when encoded */
+    assert_int_equal(kos__tunnel_result_decode(buf, n + 1, &written, NULL, 0), KOS_STATUS_PROTOCOL);
+    n = kos__tunnel_result_encode(KOS_TUNNEL_FETCH_MAX + 1, NULL, buf);
+    assert_int_equal(kos__tunnel_result_decode(buf, n, &written, NULL, 0), KOS_STATUS_PROTOCOL);
 }
 
 static void test_streams(void **state)
@@ -315,9 +377,8 @@ static void test_provider(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_allow),
-        cmocka_unit_test(test_streams),
-        cmocka_unit_test(test_server),
+        cmocka_unit_test(test_allow),    cmocka_unit_test(test_fetch_codec),
+        cmocka_unit_test(test_streams),  cmocka_unit_test(test_server),
         cmocka_unit_test(test_provider),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
