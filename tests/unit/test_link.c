@@ -358,7 +358,7 @@ static void test_response(void **state)
 
 /* The answer to a blob's ranged GET (docs/link.md, "Blobs"): what may
  * pass, and each way it may not, with why. */
-static kos_status_t blob(const char *resp, uint64_t from, uint64_t to, char *why, size_t n)
+static kos_status_t blob_answer(const char *resp, uint64_t from, uint64_t to, char *why, size_t n)
 {
     return kos__link_parse_blob_response(resp, strlen(resp), from, to, why, n);
 }
@@ -443,7 +443,7 @@ static void test_blob_response(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         why[0] = '\0';
-        kos_status_t st = blob(cases[i].resp, cases[i].from, cases[i].to, why, sizeof(why));
+        kos_status_t st = blob_answer(cases[i].resp, cases[i].from, cases[i].to, why, sizeof(why));
         if (st != cases[i].st || !strstr(why, cases[i].why))
             fail_msg("case %zu: %s (%s), expected %s (%s)", i, kos_status_str(st), why,
                      kos_status_str(cases[i].st), cases[i].why);
