@@ -70,11 +70,11 @@ M2=$(manifest_of "$WORK/two.zip")
 want=$(($(blob_size "$WORK/two.zip" "$M2") + $(size "$WORK/t_app2")))
 admin_result | grep -q "; $want bytes fetched; rebooting into it" ||
   die "admin's result does not say $want bytes fetched: $(admin_result)"
-in_console "tunnel: .*${T2:0:16}" || die "the tunnel does not say it fetched ticker's new blob"
+in_console "tunnel: info: fetch of blob ${T2:0:16}\.\.\. bytes 0-[0-9]+ for .admin.: [0-9]+ bytes written; ok" || die "the tunnel does not say it fetched ticker's new blob"
 # The staging folder is empty once the blobs are in.
 [ -z "$(ls -A "$S/incoming")" ] || die "blobs left in $S/incoming: $(ls "$S/incoming")"
 # The device registered again, with release 2's manifest.
-until_ok 30 "the device's manifest being release 2's" device_is manifest "$M2"
+until_ok 30 "the device's manifest being release 2's" device_is image "$M2"
 
 # ---- a downgrade: refused before anything changes
 push "$WORK/one.zip"
@@ -99,21 +99,29 @@ until_ok 60 "generation 3 failing" in_console "core: boot store: generation 3 fa
 until_ok 60 "generation 2 booted again" in_console "core: generation 2 of store .* verified"
 wait_gens "running 2; 1 r1 - kept 0; 2 r2 current,good,running passed 0; 3 r3 - failed 0"
 
-# ---- power cuts during upgrades: a verified generation boots every time
+# ---- power cuts during upgrades: a verified generation boots every time.
+# Each release carries 24 MB more of ticker's binary, so that its upgrade
+# lasts long enough for the cut to land in it (the cut's moment is random:
+# before, during or after the store takes it, each said).
 for release in 4 5 6; do
   cp "$KOS_T_APP" "$WORK/t_app$release"
-  head -c $((release * 20000)) /dev/urandom >>"$WORK/t_app$release"
+  head -c 24000000 /dev/urandom >>"$WORK/t_app$release"
   KOS_T_APP=$WORK/t_app$release build_system "$WORK/r$release.zip" upgrading "$APPS" "release: $release"
+  : >"$CON"
   push "$WORK/r$release.zip"
-  sleep "0.$((RANDOM % 9 + 1))"
+  sleep "0.$((RANDOM % 9))$((RANDOM % 10))"
   kill -KILL "$DEV_PID"
   wait "$DEV_PID" 2>/dev/null || true
   DEV_PID=
+  if in_console "stored as generation"; then when="after the store took it"
+  elif in_console "admin: info: command [0-9]+ from the server: upgrade"; then when="while it ran"
+  else when="before the fetch began"; fi
+  cp "$CON" "$WORK/cut$release.txt"
   sleep 0.3 # the cut system's processes go with Core
   boot_store
   until_ok 60 "a verified generation booting after the cut" in_console "core: generation [0-9]+ of store .* verified"
   wait_online ticker
-  echo "power cut during the upgrade to release $release: $(grep -oE 'core: generation [0-9]+ of store' "$CON" | tail -1) booted"
+  echo "power cut during the upgrade to release $release, $when: $(grep -oE 'core: generation [0-9]+ of store' "$CON" | tail -1) booted"
 done
 run 0 storage.show "$S"
 echo PASS
