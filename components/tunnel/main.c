@@ -26,7 +26,7 @@
  *   fetch_idle       a blob fetch that gets no byte this long ends (30s)
  *   protocol, server the protocol to publish and its message server
  *
- * Streams (docs/link.md, "Streams"): an app asks for a destination its
+ * Streams (docs/link.md, "Streams"; streams.c): an app asks for a destination its
  * streams setting gives it; the tunnel has ethernet make a loopback TCP
  * connection (a pair: both ends connected TCP sockets, the only kind of
  * descriptor the message server lets travel), sends Open, and once the
@@ -78,76 +78,11 @@
 #include "link.h"
 #include "relay.h"
 #include "tun.h"
+#include "tun_state.h"
 #include "tunnel_int.h"
 
-#define MAX_CLIENTS      16u
-#define DENIALS_LOGGED   32u
 #define NEWS_RETRY_MS    50u
 #define KEYSTORE_WAIT_MS 10000
-
-struct client {
-    bool used;
-    uint32_t client; /* the endpoint's handle on it */
-    char app[TUN_APP_NAME_MAX + 1];
-    uint32_t channels;
-    uint32_t pending; /* news not delivered yet */
-};
-
-struct tun;
-
-/* A forwarded stream: opening (the app's call waits), then relayed. */
-struct tstream {
-    bool used, waiting;
-    struct tun *t;
-    uint32_t ch;
-    struct kos_caller to; /* the app whose call waits; to.app is app */
-    char app[TUN_APP_NAME_MAX + 1], dest[TUN_DEST_NAME_MAX + 1];
-    int near, far;         /* the loopback pair, until handed over */
-    struct kos__relay *rl; /* once open: the near end relayed */
-};
-
-struct rxmsg {
-    struct rxmsg *next;
-    size_t len, off;
-    uint8_t data[];
-};
-
-struct tun {
-    kos_app_t *app;
-    kos_endpoint_t *ep;
-    kos_keystore_t *ks;
-    kos_ethernet_t *eth;
-    struct event_base *base;
-    struct event *ep_ev, *app_ev, *retry_ev, *news_ev;
-    char owner[TUN_ALLOW_N][TUN_APP_NAME_MAX + 1];
-    uint32_t window, send_buffer, stream_window, min_ms, max_ms, connect_ms, fetch_idle_ms;
-    struct tun_signer signer;
-    struct tun_tls tls;
-    uint8_t pub[32];
-    bool link_off; /* nothing to connect to: said once, never retried */
-    char host[TUN_HOST_MAX + 1], server[TUN_HOST_MAX + 16], name[64];
-    uint16_t port;
-    enum kos_tunnel_state state;
-    uint32_t reconnects, delay_ms, denials;
-    uint64_t retry_at;
-    struct bufferevent *bev; /* during the TLS handshake */
-    struct kos__link *link;
-    char device_id[KOS__LINK_ID_LEN + 1];
-    struct rxmsg *rx[TUN_CHANNELS], *rx_tail[TUN_CHANNELS];
-    struct client clients[MAX_CLIENTS];
-    struct tun_stream_rules rules;
-    struct tstream streams[KOS_TUNNEL_STREAMS_MAX];
-    uint32_t next_ch; /* the next stream channel to try */
-    bool pair_said;   /* ethernet's refusal of pairs was said */
-    char last_why[192];
-    bool refusal_said, was_up;
-    uint64_t signed_before; /* signer.n_failed when the attempt began */
-    struct tun_fetch_env fenv;
-    struct tun_fetch fetch;
-    bool fetch_ready;      /* fetch initialised */
-    bool fetch_any;        /* a fetch was started */
-    uint32_t fetch_client; /* the client whose fetch it is (its result too) */
-};
 
 static uint64_t now_ms(void)
 {
@@ -212,221 +147,6 @@ static void news(struct tun *t, uint32_t bits)
     flush_news(t);
 }
 
-/* ---- streams ---- */
-
-#define STREAM_CH_FIRST KOS__LINK_STREAM_FIRST
-#define STREAM_CH_LAST  4095u /* the tunnel's stream channels cycle through 16..4095 */
-
-static struct tstream *stream_of(struct tun *t, uint32_t ch)
-{
-    for (size_t i = 0; i < KOS_TUNNEL_STREAMS_MAX; i++)
-        if (t->streams[i].used && t->streams[i].ch == ch)
-            return &t->streams[i];
-    return NULL;
-}
-
-/* Answers the app whose stream call waits: a failure with why. */
-static void stream_answer(struct tun *t, const struct kos_caller *to, kos_status_t st,
-                          const char *why)
-{
-    struct kos_msg r = {.payload = why, .len = (uint32_t)strnlen(why, KOS_TUNNEL_WHY_MAX)};
-
-    if (kos_endpoint_reply(t->ep, to, st, &r) != KOS_STATUS_OK)
-        kos_log_debug("'%s' left before its answer", to->app ? to->app : "?");
-}
-
-/* Frees a stream's slot: its pair's ends still held, its relay. */
-static void stream_drop(struct tstream *s)
-{
-    if (s->near >= 0)
-        close(s->near);
-    if (s->far >= 0)
-        close(s->far);
-    kos__relay_free(s->rl);
-    memset(s, 0, sizeof(*s));
-    s->near = s->far = -1;
-}
-
-/* Every stream ends with the link: waiting apps are told, relayed ones
- * see their socket closed. */
-static void streams_end(struct tun *t, const char *why)
-{
-    for (size_t i = 0; i < KOS_TUNNEL_STREAMS_MAX; i++) {
-        struct tstream *s = &t->streams[i];
-        if (!s->used)
-            continue;
-        if (s->waiting)
-            stream_answer(t, &s->to, KOS_STATUS_UNAVAILABLE, why);
-        stream_drop(s);
-    }
-}
-
-/* The app closed its end (or it failed): the relay closed the stream. */
-static void stream_relay_ended(void *arg, struct kos__relay *rl, uint32_t code, const char *why)
-{
-    struct tstream *s = arg;
-
-    (void)rl;
-    if (code)
-        kos_log_info("stream %u ('%s' to '%s') ended: %s", (unsigned)s->ch, s->app, s->dest, why);
-    stream_drop(s);
-}
-
-static void stream_opened_cb(void *arg, struct kos__link *l, uint32_t ch)
-{
-    struct tun *t = arg;
-    struct tstream *s = stream_of(t, ch);
-    struct kos_msg r = {0};
-    struct bufferevent *bev;
-    kos_status_t st;
-
-    if (!s || !s->waiting) { /* its app gave up (asked again) */
-        kos__link_stream_close(l, ch, KOS_STATUS_CLOSED, "nobody waits for this stream");
-        if (s)
-            stream_drop(s);
-        return;
-    }
-    fcntl(s->near, F_SETFL, fcntl(s->near, F_GETFL) | O_NONBLOCK);
-    bev = bufferevent_socket_new(t->base, s->near, BEV_OPT_CLOSE_ON_FREE);
-    if (bev)
-        s->near = -1; /* the bufferevent's */
-    s->rl = bev ? kos__relay_new(l, ch, bev, stream_relay_ended, s) : NULL;
-    if (!s->rl) {
-        kos__link_stream_close(l, ch, KOS_STATUS_NO_MEMORY, "out of memory");
-        stream_answer(t, &s->to, KOS_STATUS_NO_MEMORY, "the tunnel is out of memory");
-        stream_drop(s);
-        return;
-    }
-    s->waiting = false;
-    st = kos_endpoint_reply_fd(t->ep, &s->to, KOS_STATUS_OK, &r, s->far);
-    close(s->far);
-    s->far = -1;
-    if (st) {
-        kos__link_stream_close(l, ch, KOS_STATUS_CLOSED, "the app left");
-        stream_drop(s);
-        return;
-    }
-    kos_log_info("stream %u open: '%s' to '%s'", (unsigned)ch, s->app, s->dest);
-}
-
-static void stream_closed_cb(void *arg, struct kos__link *l, uint32_t ch, uint32_t code,
-                             const char *reason)
-{
-    struct tun *t = arg;
-    struct tstream *s = stream_of(t, ch);
-    char why[KOS_TUNNEL_WHY_MAX + 1];
-
-    (void)l;
-    if (!s)
-        return;
-    if (s->waiting) {
-        kos_status_t st =
-            code && code < KOS_STATUS__COUNT ? (kos_status_t)code : KOS_STATUS_PROTOCOL;
-        snprintf(why, sizeof(why), "the server refused the stream to '%s': %s (%s)", s->dest,
-                 reason[0] ? reason : "no reason given", kos_status_str(st));
-        if (t->denials < DENIALS_LOGGED) {
-            t->denials++;
-            kos_log_warn("'%s': %s", s->app, why);
-        }
-        stream_answer(t, &s->to, st, why);
-        stream_drop(s);
-        return;
-    }
-    if (s->rl) {
-        kos__relay_peer_closed(s->rl); /* the app gets what is left, then EOF */
-        s->rl = NULL;
-    }
-    stream_drop(s);
-}
-
-/* KOS_TUNNEL_LABEL_STREAM: answered now when it cannot be, else once the
- * server answers the Open (stream_opened_cb, stream_closed_cb). */
-static void do_stream(struct tun *t, const struct kos_msg *m, const struct kos_caller *from)
-{
-    const char *app = from->app ? from->app : "?";
-    char name[TUN_DEST_NAME_MAX + 1], why[KOS_TUNNEL_WHY_MAX + 1];
-    struct tstream *s = NULL;
-    int near = -1, far = -1;
-    kos_status_t st;
-
-    /* A caller asks one thing at a time: one that asks again has given up
-     * its earlier stream, which is dropped when the server answers. */
-    for (size_t i = 0; i < KOS_TUNNEL_STREAMS_MAX; i++)
-        if (t->streams[i].used && t->streams[i].waiting &&
-            t->streams[i].to.client == from->client && t->streams[i].to.app_id == from->app_id)
-            t->streams[i].waiting = false;
-    if (m->param || !m->payload || !tun_dest_name(m->payload, m->len)) {
-        stream_answer(t, from, KOS_STATUS_PROTOCOL,
-                      "a destination is a name of 1-63 letters, digits, '_', '-' or '.'");
-        return;
-    }
-    memcpy(name, m->payload, m->len);
-    name[m->len] = '\0';
-    if (!tun_streams_allow(&t->rules, app, name)) {
-        snprintf(why, sizeof(why), "open a stream to '%s' (the streams setting)", name);
-        if (t->denials < DENIALS_LOGGED)
-            kos_log_warn("denied: '%s' may not %s%s", app, why,
-                         ++t->denials == DENIALS_LOGGED ? " (later denials are not logged)" : "");
-        snprintf(why, sizeof(why), "the tunnel's streams setting does not let '%s' open '%s'", app,
-                 name);
-        stream_answer(t, from, KOS_STATUS_UNAUTHORIZED, why);
-        return;
-    }
-    if (!t->link || t->state != KOS_TUNNEL_UP) {
-        stream_answer(t, from, KOS_STATUS_UNAVAILABLE, "the link to the server is down");
-        return;
-    }
-    for (size_t i = 0; i < KOS_TUNNEL_STREAMS_MAX && !s; i++)
-        if (!t->streams[i].used)
-            s = &t->streams[i];
-    if (!s) {
-        snprintf(why, sizeof(why), "%u streams are open already (at most %u)",
-                 KOS_TUNNEL_STREAMS_MAX, KOS_TUNNEL_STREAMS_MAX);
-        stream_answer(t, from, KOS_STATUS_BUSY, why);
-        return;
-    }
-    if ((st = kos_ethernet_pair(t->eth, &near, &far))) {
-        snprintf(why, sizeof(why),
-                 "ethernet gives the tunnel no loopback connection (%s): its pairs setting must "
-                 "name tunnel",
-                 kos_status_str(st));
-        if (!t->pair_said)
-            kos_log_warn("streams cannot open: %s", why);
-        t->pair_said = true;
-        stream_answer(t, from, KOS_STATUS_UNAVAILABLE, why);
-        return;
-    }
-    st = KOS_STATUS_BUSY;
-    for (uint32_t tries = 0; tries < 2 * KOS_TUNNEL_STREAMS_MAX && st == KOS_STATUS_BUSY; tries++) {
-        uint32_t ch = t->next_ch < STREAM_CH_FIRST || t->next_ch > STREAM_CH_LAST ? STREAM_CH_FIRST
-                                                                                  : t->next_ch;
-        t->next_ch = ch + 1;
-        st = kos__link_stream_open(t->link, ch, name, app);
-        if (st == KOS_STATUS_ALREADY_EXISTS) {
-            st = KOS_STATUS_BUSY; /* still closing: the next one */
-            continue;
-        }
-        if (st == KOS_STATUS_OK) {
-            memset(s, 0, sizeof(*s));
-            s->used = s->waiting = true;
-            s->t = t;
-            s->ch = ch;
-            snprintf(s->app, sizeof(s->app), "%s", app);
-            snprintf(s->dest, sizeof(s->dest), "%s", name);
-            s->to = *from;
-            s->to.app = s->app;
-            s->near = near;
-            s->far = far;
-            return;
-        }
-        break;
-    }
-    close(near);
-    close(far);
-    snprintf(why, sizeof(why), "the link takes no stream now: %s", kos_status_str(st));
-    stream_answer(t, from, st, why);
-}
-
 /* ---- the link ---- */
 
 static void rx_clear(struct tun *t)
@@ -482,7 +202,7 @@ static void ended(struct tun *t, const char *why, bool refused)
         t->bev = NULL;
     }
     rx_clear(t);
-    streams_end(t, "the link to the server ended");
+    tun_streams_end(t, "the link to the server ended");
     if (was_up)
         t->reconnects++;
     t->state = refused ? KOS_TUNNEL_REFUSED : KOS_TUNNEL_DOWN;
@@ -522,7 +242,7 @@ static kos_status_t data_cb(void *arg, struct kos__link *l, uint32_t ch, const u
     struct rxmsg *m;
 
     if (ch >= KOS__LINK_STREAM_FIRST) {
-        struct tstream *s = stream_of(t, ch);
+        struct tstream *s = tun_stream_of(t, ch);
         if (!s || !s->rl) {
             kos__link_consumed(l, ch, n);
             return KOS_STATUS_OK;
@@ -553,7 +273,7 @@ static void room_cb(void *arg, struct kos__link *l, uint32_t ch)
 {
     (void)l;
     if (ch >= KOS__LINK_STREAM_FIRST) {
-        struct tstream *s = stream_of(arg, ch);
+        struct tstream *s = tun_stream_of(arg, ch);
         if (s && s->rl)
             kos__relay_room(s->rl);
         return;
@@ -590,8 +310,8 @@ static void tls_event_cb(struct bufferevent *bev, short what, void *arg)
                                 .up = up_cb,
                                 .data = data_cb,
                                 .room = room_cb,
-                                .stream_opened = stream_opened_cb,
-                                .stream_closed = stream_closed_cb,
+                                .stream_opened = tun_stream_opened,
+                                .stream_closed = tun_stream_closed,
                                 .closed = closed_cb};
     char why[256];
     bool refused = false;
@@ -853,7 +573,7 @@ static void on_request(struct tun *t, const struct kos_msg *m, const struct kos_
         st = fetch_result(t, m, from, &reply, buf);
         break;
     case KOS_TUNNEL_LABEL_STREAM:
-        do_stream(t, m, from); /* answers itself, now or later */
+        tun_do_stream(t, m, from); /* answers itself, now or later */
         flush_news(t);
         return;
     case KOS_TUNNEL_LABEL_OPEN:
@@ -1234,7 +954,7 @@ int main(void)
 out_close_ep:
     if (t->fetch_ready)
         tun_fetch_fini(&t->fetch);
-    streams_end(t, "the tunnel is stopping");
+    tun_streams_end(t, "the tunnel is stopping");
     if (t->link)
         kos__link_free(t->link);
     if (t->bev)
