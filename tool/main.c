@@ -45,6 +45,8 @@ static const struct command commands[] = {
      "say whether the Studio server runs, where, and its devices"},
     {"toolbox.remote_shell", kos__tool_toolbox_remote_shell,
      "a console on a device's command console, through Studio"},
+    {"toolbox.relay", kos__tool_toolbox_relay,
+     "join standard input and output to a loopback TCP port (for QEMU devices)"},
     {"debug", kos__tool_debug, "debug an app of a device with gdb, through Studio"},
     {"push", kos__tool_push, "push a system image to a device through Studio, and follow it"},
 };

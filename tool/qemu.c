@@ -9,7 +9,8 @@
  * whose /dev/kvm makes a VM), else QEMU's TCG emulation. The network is
  * QEMU's user-mode stack with restrict=on: the guest reaches nothing on
  * the host or beyond, except, when a local Studio server runs, its device
- * port (forwarded from 10.0.2.100 in the guest to the host's loopback).
+ * port (forwarded from 10.0.2.100 in the guest to the host's loopback, a
+ * `kos-tool toolbox.relay` per connection: relay.c).
  *
  * The console passes through kos-tool, which reads the status kos-init
  * says Core ended with, so that kos-tool run exits as on sim: 0 when the
@@ -158,7 +159,7 @@ static int relay_console(int fd)
 
 int kos__tool_run_qemu(const char *disk)
 {
-    char drive[4096 + 64], netdev[256], qemu[4096];
+    char drive[4096 + 64], netdev[4096 + 256], qemu[4096];
     const char *why = "";
     struct kos__tool_studio studio;
     char err[512];
@@ -188,10 +189,23 @@ int kos__tool_run_qemu(const char *disk)
     snprintf(netdev, sizeof(netdev), "user,id=net,restrict=on");
     if (kos__tool_studio_find(NULL, &studio, err, sizeof(err)) == KOS_STATUS_OK) {
         const char *colon = strrchr(studio.rt.device, ':');
-        if (colon) {
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0)
+            self[n] = '\0';
+        /* Each guest connection gets a relay of its own (cmd:, run without
+         * a shell): the path is quoted for it, and may not hold what the
+         * quoting or QEMU's option syntax would take apart. */
+        if (n <= 0 || strpbrk(self, ",'\"\\")) {
+            fprintf(stderr,
+                    "kos-tool run: the guest cannot reach the Studio server: kos-tool's path "
+                    "(%s) holds a comma or a quote\n",
+                    n > 0 ? self : "unknown");
+        } else if (colon) {
             size_t len = strlen(netdev);
-            snprintf(netdev + len, sizeof(netdev) - len, ",guestfwd=tcp:%s:%s-tcp:%s",
-                     KOS__STUDIO_QEMU_GUEST, colon + 1, studio.rt.device);
+            snprintf(netdev + len, sizeof(netdev) - len,
+                     ",guestfwd=tcp:%s:%s-cmd:'%s' toolbox.relay %s", KOS__STUDIO_QEMU_GUEST,
+                     colon + 1, self, studio.rt.device);
             fprintf(stderr, "kos-tool run: the guest reaches the Studio server at %s:%s\n",
                     KOS__STUDIO_QEMU_GUEST, colon + 1);
         }

@@ -19,6 +19,7 @@ int kos__tool_manifest_build(int argc, char **argv);
 int kos__tool_manifest_check(int argc, char **argv);
 int kos__tool_keys_generate(int argc, char **argv);
 int kos__tool_run(int argc, char **argv);
+int kos__tool_toolbox_relay(int argc, char **argv);
 int kos__tool_storage_show(int argc, char **argv);
 int kos__tool_storage_import(int argc, char **argv);
 

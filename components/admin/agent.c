@@ -577,7 +577,7 @@ static void on_command(struct admin_agent *a, const Kos__Admin__Command *cmd, ui
         if (on && !a->traces_channel) {
             queue_result(a, cmd->id, KOS_STATUS_UNAVAILABLE,
                          "the tunnel does not give admin the traces channel: its allow setting "
-                         "must say admin=admin,logs,traces,shell,debug");
+                         "must say admin=admin,logs,traces,shell,debug,blobs");
             return;
         }
         if (!(p = pending_add(a, cmd->id))) {

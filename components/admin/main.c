@@ -514,13 +514,13 @@ static void open_tunnel(struct admin *ad, uint64_t now)
             !ad->shell_said)
             kos_log_error(
                 "remote_shell is enabled, but the tunnel does not give admin the shell "
-                "channel: its allow setting must say admin=admin,logs,traces,shell,debug; the "
+                "channel: its allow setting must say admin=admin,logs,traces,shell,debug,blobs; the "
                 "shell is off");
         if (st == KOS_STATUS_OK && !(got & (1u << KOS_TUNNEL_DEBUG)) && ad->cfg.remote_debug &&
             !ad->shell_said)
             kos_log_error(
                 "remote_debug is enabled, but the tunnel does not give admin the debug "
-                "channel: its allow setting must say admin=admin,logs,traces,shell,debug; "
+                "channel: its allow setting must say admin=admin,logs,traces,shell,debug,blobs; "
                 "debugging is off");
         if (st == KOS_STATUS_OK)
             ad->shell_said = true;
@@ -541,7 +541,7 @@ static void open_tunnel(struct admin *ad, uint64_t now)
     ad->tunnel_said = st;
     if (st == KOS_STATUS_UNAUTHORIZED)
         kos_log_error("the tunnel does not give admin its channels (admin, logs): its allow "
-                      "setting must say admin=admin,logs,traces,shell,debug");
+                      "setting must say admin=admin,logs,traces,shell,debug,blobs");
     else
         kos_log_info("no link to a server (kos_tunnel_protocol: %s); keeping console lines in a "
                      "buffer of %" PRIu64 " bytes (offline_buffer) until there is one",

@@ -636,7 +636,7 @@ static void run(struct admin_shell *sh, uint64_t now_ms)
         }
         if (c->on && !sh->agent->traces_channel) {
             say(sh, "trace: the tunnel does not give admin the traces channel: its allow setting "
-                    "must say admin=admin,logs,traces,shell,debug");
+                    "must say admin=admin,logs,traces,shell,debug,blobs");
             finish(sh, KOS_STATUS_UNAVAILABLE, now_ms);
             return;
         }

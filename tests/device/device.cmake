@@ -65,3 +65,6 @@ foreach(t bootstrap boards blockdev boot cgroup armhf studio)
   set_tests_properties(device_${t} PROPERTIES
     ENVIRONMENT "${KOS_DEVICE_TEST_ENV}" LABELS device TIMEOUT 400 SKIP_RETURN_CODE 77)
 endforeach()
+# device_studio also upgrades the device over the link and cuts its power
+# twice: four boots under TCG.
+set_tests_properties(device_studio PROPERTIES TIMEOUT 1200)

@@ -5,8 +5,15 @@
 # the device and writes 10.0.2.100 in its bundle; booted with kos-tool run
 # --platform qemu-arm-virt, the device links over TLS (the Studio's
 # certificate names 10.0.2.100 too), comes online, registers its system,
-# and its health shows its apps running. TCG on a shared machine is slow:
-# the bounds are generous and nothing is timed.
+# and its health shows its apps running. Then upgrades over the link
+# (docs/upgrades.md): release 2, in which one component's binary changed,
+# is pushed; the device fetches what its store lacks, stores it, reboots
+# (kos-init resets the machine, U-Boot boots the disk again), boots
+# generation 2 and passes its self test. Then two power cuts: QEMU is
+# killed at a random moment of an upgrade and started again on the same
+# disk, which boots a verified generation each time and comes back online.
+# TCG on a shared machine is slow: the bounds are generous and nothing is
+# timed.
 # Environment: KOS_TOOL, KOS_SERVER, KOS_TRUST, KOS_KEY,
 # KOS_DEVICE_COMPONENTS (the aarch64 components), KOS_HAVE_DEVICE_BUILD.
 . "$(dirname "$0")/../system/studio_lib.sh"
@@ -29,6 +36,7 @@ export PATH=$PATH:/usr/sbin:/sbin
 start_studio
 cat >"$WORK/system.yaml" <<EOF
 system: qemu_studio
+release: 1
 base: poukai
 apps:
   ethernet:
@@ -62,5 +70,54 @@ import json, sys
 h = json.load(sys.stdin).get(\"health\") or {}
 apps = {a[\"name\"]: a[\"state\"] for a in h.get(\"apps\", [])}
 sys.exit(0 if all(apps.get(n, \"\").startswith(\"running\") for n in (\"tunnel\", \"admin\", \"log_server\")) else 1)'"
+
+# ---- an upgrade over the link: release 2, rng_server's binary changed
+# build_release N BYTES: release N of the system, rng_server's binary with
+# BYTES random bytes appended (still the same ELF), in $WORK/rN.zip.
+build_release() {
+  cp "$KOS_DEVICE_COMPONENTS/rng_server" "$WORK/rng_server$1"
+  head -c "$2" /dev/urandom >>"$WORK/rng_server$1"
+  sed -i "s/^release: .*/release: $1/" "$WORK/system.yaml"
+  "$T" manifest.build "$WORK/system.yaml" -o "$WORK/r$1.zip" --key "$KOS_KEY" \
+    --bin-dir "$KOS_DEVICE_COMPONENTS" --bin "rng_server=$WORK/rng_server$1" >"$WORK/build.txt" 2>&1 ||
+    { cat "$WORK/build.txt" >&2; fail "cannot build release $1"; }
+}
+push() {
+  curl -sf -X POST -H "Authorization: Bearer $SECRET" -H "Content-Type: application/zip" \
+    --data-binary "@$1" "${URL}api/devices/$ID/upgrade" >/dev/null || die "cannot push $1"
+}
+boot_disk() {
+  : >"$CON"
+  "$T" run --platform qemu-arm-virt "$WORK/disk.img" </dev/null >"$CON" 2>&1 &
+  QPID=$!
+}
+running_gen() { # the generation the device's health says runs
+  api "api/devices/$ID" | python3 -c 'import json, sys; print(((json.load(sys.stdin).get("health") or {}).get("store") or {}).get("running", 0))'
+}
+build_release 2 1000
+push "$WORK/r2.zip"
+until_ok 300 "generation 2 stored" in_console "core: upgrade: the image is verified and stored as generation 2 of the boot store"
+until_ok 300 "generation 2 booting after the reboot" in_console "core: boot store: generation 2 is new"
+until_ok 300 "generation 2 passing its self test" in_console "core: boot store: generation 2 passed its self test"
+running_is() { [ "$(running_gen)" = "$1" ]; }
+until_ok 120 "Studio showing generation 2 running" running_is 2
+in_console "U-Boot .*" || die "no U-Boot on the console"
+
+# ---- power cuts: QEMU killed during an upgrade, booted again
+for release in 3 4; do
+  build_release "$release" 6000000
+  : >"$CON"
+  push "$WORK/r$release.zip"
+  until_ok 120 "the upgrade to release $release starting" in_console "admin: info: command [0-9]+ from the server: upgrade to release $release"
+  sleep "$((RANDOM % 4)).$((RANDOM % 10))"
+  if in_console "stored as generation"; then when="after the store took it"; else when="while it ran"; fi
+  kill -KILL "$QPID"
+  wait "$QPID" 2>/dev/null || true
+  QPID=
+  boot_disk
+  until_ok 300 "a verified generation booting after the cut" in_console "core: generation [0-9]+ of store .* verified"
+  until_ok 300 "the device online again" device_is state online
+  echo "power cut during the upgrade to release $release, $when: $(grep -oE 'core: generation [0-9]+ of store' "$CON" | tail -1) booted"
+done
 stop_qemu
 echo PASS

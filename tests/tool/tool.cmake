@@ -8,3 +8,9 @@ if(TARGET kos-tool AND TARGET hello_system)
     ENVIRONMENT "KOS_TOOL=$<TARGET_FILE:kos-tool>;KOS_IMAGE=${_kos_hello_image};KOS_TRUST=${CMAKE_BINARY_DIR}/kos-keys/release.pub;KOS_HELLO=$<TARGET_FILE:hello>;KOS_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
     LABELS "unit;tool" TIMEOUT 120)
 endif()
+# toolbox.relay (tool/relay.c): a QEMU device's connection to Studio.
+if(TARGET kos-tool)
+  add_test(NAME tool_relay COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/test_relay.py
+           $<TARGET_FILE:kos-tool>)
+  set_tests_properties(tool_relay PROPERTIES LABELS "unit;tool" TIMEOUT 120)
+endif()
