@@ -105,11 +105,11 @@ in_console "U-Boot .*" || die "no U-Boot on the console"
 
 # ---- power cuts: QEMU killed during an upgrade, booted again
 for release in 3 4; do
-  build_release "$release" 6000000
+  build_release "$release" 16000000
   : >"$CON"
   push "$WORK/r$release.zip"
   until_ok 120 "the upgrade to release $release starting" in_console "admin: info: command [0-9]+ from the server: upgrade to release $release"
-  sleep "$((RANDOM % 4)).$((RANDOM % 10))"
+  sleep "0.$((RANDOM % 10))"
   if in_console "stored as generation"; then when="after the store took it"; else when="while it ran"; fi
   kill -KILL "$QPID"
   wait "$QPID" 2>/dev/null || true
@@ -117,7 +117,7 @@ for release in 3 4; do
   boot_disk
   until_ok 300 "a verified generation booting after the cut" in_console "core: generation [0-9]+ of store .* verified"
   until_ok 300 "the device online again" device_is state online
-  echo "power cut during the upgrade to release $release, $when: $(grep -oE 'core: generation [0-9]+ of store' "$CON" | tail -1) booted"
+  echo "power cut during the upgrade to release $release, $when: $(tr -d '\r' <"$CON" | grep -oE 'core: generation [0-9]+ of store' | tail -1) booted"
 done
 stop_qemu
 echo PASS
