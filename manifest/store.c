@@ -1002,9 +1002,11 @@ out:
     return st;
 }
 
-kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
-                              const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,
-                              char *err, size_t errlen)
+/* Opens the image (from the file at zip_path, or else from the store's
+ * blobs and image.sig `sig`), verified, and stores it. */
+static kos_status_t open_and_add(struct kos_store *s, const char *zip_path, const char *sig,
+                                 size_t sig_len, const struct kos_image_open_opts *opts,
+                                 uint32_t *gen, bool *added, char *err, size_t errlen)
 {
     struct kos_image *img = NULL;
     kos_status_t st;
@@ -1014,30 +1016,26 @@ kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
         snprintf(err, errlen, "the store %s is open read-only", s->path);
         return KOS_STATUS_INVALID_ARGUMENT;
     }
-    st = kos_image_open(zip_path, opts, &img, err, errlen);
+    st = zip_path ? kos_image_open(zip_path, opts, &img, err, errlen)
+                  : kos_image_open_blobs(s->blobs, sig, sig_len, opts, &img, err, errlen);
     if (!st)
-        st = add_image(s, img, true, gen, added, err, errlen);
+        st = add_image(s, img, zip_path != NULL, gen, added, err, errlen);
     kos_image_close(img);
     return st;
+}
+
+kos_status_t kos_store_import(struct kos_store *s, const char *zip_path,
+                              const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,
+                              char *err, size_t errlen)
+{
+    return open_and_add(s, zip_path, NULL, 0, opts, gen, added, err, errlen);
 }
 
 kos_status_t kos_store_add(struct kos_store *s, const char *sig, size_t sig_len,
                            const struct kos_image_open_opts *opts, uint32_t *gen, bool *added,
                            char *err, size_t errlen)
 {
-    struct kos_image *img = NULL;
-    kos_status_t st;
-
-    *added = false;
-    if (!s->write) {
-        snprintf(err, errlen, "the store %s is open read-only", s->path);
-        return KOS_STATUS_INVALID_ARGUMENT;
-    }
-    st = kos_image_open_blobs(s->blobs, sig, sig_len, opts, &img, err, errlen);
-    if (!st)
-        st = add_image(s, img, false, gen, added, err, errlen);
-    kos_image_close(img);
-    return st;
+    return open_and_add(s, NULL, sig, sig_len, opts, gen, added, err, errlen);
 }
 
 /* ---- booting ---- */

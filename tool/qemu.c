@@ -193,6 +193,9 @@ int kos__tool_run_qemu(const char *disk)
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         if (n > 0)
             self[n] = '\0';
+        /* Rebuilt while this one runs: the path names the new kos-tool. */
+        if (n > 10 && strcmp(self + n - 10, " (deleted)") == 0)
+            self[n - 10] = '\0';
         /* Each guest connection gets a relay of its own (cmd:, run without
          * a shell): the path is quoted for it, and may not hold what the
          * quoting or QEMU's option syntax would take apart. */
