@@ -85,8 +85,8 @@ for i in $(seq "$N"); do
   boot_disk
   until_ok 300 "trial $i: a verified generation booting" in_console "core: generation [0-9]+ of store .* verified"
   until_ok 300 "trial $i: the device online again" device_is state online
-  gen=$(tr -d '\r' <"$CON" | grep -oE 'core: generation [0-9]+ of store' | tail -1 | grep -oE '[0-9]+')
-  sys=$(tr -d '\r' <"$CON" | grep -oE "core: system 'powercut' ready" | head -1)
+  gen=$(tr -d '\r' <"$CON" | grep -aoE 'core: generation [0-9]+ of store' | tail -1 | grep -oE '[0-9]+')
+  sys=$(tr -d '\r' <"$CON" | grep -aoE "core: system 'powercut' ready" | head -1)
   [ -n "$sys" ] || until_ok 300 "trial $i: the system ready" in_console "core: system 'powercut' ready"
   up=$((up + 1))
   case $when in

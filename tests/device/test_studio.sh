@@ -117,7 +117,7 @@ for release in 3 4; do
   boot_disk
   until_ok 300 "a verified generation booting after the cut" in_console "core: generation [0-9]+ of store .* verified"
   until_ok 300 "the device online again" device_is state online
-  echo "power cut during the upgrade to release $release, $when: $(tr -d '\r' <"$CON" | grep -oE 'core: generation [0-9]+ of store' | tail -1) booted"
+  echo "power cut during the upgrade to release $release, $when: $(tr -d '\r' <"$CON" | grep -aoE 'core: generation [0-9]+ of store' | tail -1) booted"
 done
 stop_qemu
 echo PASS
