@@ -52,4 +52,12 @@ void kos__platform_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)
  * the data partition. On `sim` returns; on a device never returns. */
 void kos__platform_end(enum kos__platform_end how);
 
+struct kos_core_opts;
+
+/* Runs Core on the boot store o->store, and again after each reboot it
+ * asks for (on `sim` Core runs again in this process; on a device the
+ * machine reboots through kos__platform_end(), and this never returns).
+ * Returns Core's exit status when the system ends (platform/run.c). */
+int kos__platform_run_store(struct kos_core_opts *o);
+
 #endif

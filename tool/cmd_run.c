@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "platform.h"
 #include "sandbox.h"
 #include "store.h"
 #include "opts_int.h"
@@ -143,9 +144,7 @@ static int run_from_store(struct kos_core_opts *o, const char *dir)
     }
     o->store = s;
     o->image_path = NULL;
-    do
-        rc = kos_core_run(o);
-    while (rc == KOS_CORE_EXIT_REBOOT);
+    rc = kos__platform_run_store(o); /* sim: Core runs again after each reboot */
     kos_store_close(s);
     return rc;
 }

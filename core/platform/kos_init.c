@@ -39,9 +39,9 @@ int main(void)
         .keys_dir = b.keys_dir[0] ? b.keys_dir : NULL,
         .cgroup_dir = b.cgroup_dir[0] ? b.cgroup_dir : NULL,
     };
-    rc = kos_core_run(&o);
+    rc = kos__platform_run_store(&o); /* returns only when the system ends */
     kos_store_close(store);
     kos__platform_say("Core ended with status %d", rc);
-    kos__platform_end(rc == KOS_CORE_EXIT_REBOOT ? KOS__PLATFORM_REBOOT : KOS__PLATFORM_POWER_OFF);
+    kos__platform_end(KOS__PLATFORM_POWER_OFF);
     return 0; /* not reached */
 }
