@@ -351,7 +351,8 @@ kos_status_t kos_manifest_compile(const struct kos_manifest *m, const uint8_t (*
     h->size = (uint32_t)size;
     h->flags = (m->signing ? 0 : KOS_CM_SIGNING_DISABLED) |
                (m->isolation == KOS_MF_ISOLATION_BEST_EFFORT ? KOS_CM_ISOLATION_BEST_EFFORT : 0) |
-               (m->profile == KOS_MF_PROFILE_DEVELOPMENT ? KOS_CM_PROFILE_DEVELOPMENT : 0);
+               (m->profile == KOS_MF_PROFILE_DEVELOPMENT ? KOS_CM_PROFILE_DEVELOPMENT : 0) |
+               m->overlay << KOS_CM_OVERLAY_SHIFT;
     h->system_name = 0; /* the first string added */
     h->n_procs = (uint32_t)n_procs;
     h->procs_off = (uint32_t)procs_off;

@@ -197,17 +197,24 @@ static kos_status_t check_header(struct cm_check *k)
     if (memcmp(h->magic, KOS_CM_MAGIC, 4) != 0)
         return CHECK_FAIL(k, HDR_FIELD(magic), "bad magic; a compiled manifest starts with \"%s\"",
                           KOS_CM_MAGIC);
-    if (h->version != KOS_CM_VERSION && h->version != KOS_CM_VERSION_3)
+    if (h->version != KOS_CM_VERSION && h->version != KOS_CM_VERSION_4 &&
+        h->version != KOS_CM_VERSION_3)
         return CHECK_FAIL(k, HDR_FIELD(version),
                           "unsupported version %u; this reader reads "
-                          "versions %u and %u",
+                          "versions %u to %u",
                           h->version, KOS_CM_VERSION_3, KOS_CM_VERSION);
     if (h->size != k->len)
         return CHECK_FAIL(k, HDR_FIELD(size), "size field says %u bytes but the buffer holds %zu",
                           h->size, k->len);
-    if ((h->flags & ~(uint32_t)CM_FLAGS) != 0)
+    uint32_t overlay = h->flags >> KOS_CM_OVERLAY_SHIFT;
+    uint32_t flags = h->version == KOS_CM_VERSION ? h->flags & KOS_CM_OVERLAY_MAX : h->flags;
+    if ((flags & ~(uint32_t)CM_FLAGS) != 0)
         return CHECK_FAIL(k, HDR_FIELD(flags), "unknown flags 0x%x; the valid flags are 0x%x",
-                          h->flags & ~(uint32_t)CM_FLAGS, (unsigned)CM_FLAGS);
+                          flags & ~(uint32_t)CM_FLAGS, (unsigned)CM_FLAGS);
+    if (h->version == KOS_CM_VERSION && overlay != 0 && h->release == 0)
+        return CHECK_FAIL(k, HDR_FIELD(flags),
+                          "overlay %u of no release: an overlay changes a numbered release",
+                          overlay);
     if (h->version == KOS_CM_VERSION_3 && h->release != 0)
         return CHECK_FAIL(k, HDR_FIELD(release), "reserved field is %u; it must be 0 in version %u",
                           h->release, KOS_CM_VERSION_3);
@@ -592,6 +599,11 @@ static kos_status_t check_procs(const struct cm_check *k)
 #undef AT
     }
     return KOS_STATUS_OK;
+}
+
+uint32_t kos_cm_overlay(const struct kos_cm *cm)
+{
+    return cm->hdr->version == KOS_CM_VERSION ? cm->hdr->flags >> KOS_CM_OVERLAY_SHIFT : 0;
 }
 
 kos_status_t kos_cm_open(struct kos_cm *cm, const void *buf, size_t len, char *err, size_t errlen)

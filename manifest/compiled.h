@@ -24,8 +24,13 @@
 #include <kos/status.h>
 
 #define KOS_CM_MAGIC     "KOSM"
-#define KOS_CM_VERSION   4u /* 4: the release number; version 3 (release 0) is read too */
+#define KOS_CM_VERSION   5u /* 5: the overlay number; 4: the release number; 3 and 4 are read too */
+#define KOS_CM_VERSION_4 4u
 #define KOS_CM_VERSION_3 3u
+/* The overlay number (overlay: K, a change on top of release N; 0 for a
+ * release itself) is the high half of the header's flags (version 5). */
+#define KOS_CM_OVERLAY_SHIFT 16u
+#define KOS_CM_OVERLAY_MAX   0xffffu
 #define KOS_CM_MAX_PROCS 1024u
 #define KOS_CM_MAX_SIZE  (16u << 20)
 
@@ -166,6 +171,10 @@ struct kos_cm {
  * err (errlen bytes, may be 0). Never allocates. */
 kos_status_t kos_cm_open(struct kos_cm *cm, const void *buf, size_t len, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* The overlay number of a manifest kos_cm_open() accepted: 0 for a
+ * release itself (and for versions 3 and 4). */
+uint32_t kos_cm_overlay(const struct kos_cm *cm);
 
 /* Accessors on a view that kos_cm_open() accepted. Indexes must be in range
  * (they are checked with assertions only). */

@@ -34,7 +34,7 @@ struct mf_owner {
 };
 
 static const char *const system_keys[] = {
-    "system",    "base",           "release",         "signing", "profile",
+    "system",    "base",           "release",         "overlay", "signing", "profile",
     "isolation", "memory_regions", "message_servers", "apps",    NULL};
 static const char *const layer_keys[] = {"layer", "memory_regions", "message_servers", "apps",
                                          NULL};
@@ -220,6 +220,26 @@ static kos_status_t check_system_top(struct kos__mf_ctx *c, const struct kos__mf
                                 "higher for each release of the system",
                                 kos__mf_quote(r->str, r->len, q), UINT32_MAX);
         }
+    }
+    top->overlay = kos__mf_get(root, "overlay", NULL);
+    if (top->overlay != NULL) {
+        const struct kos__mf_node *o = top->overlay;
+        uint64_t v;
+        st = kos__mf_expect(c, o, KOS__MF_SCALAR, "overlay", "overlay: 1");
+        if (st)
+            return st;
+        size_t i = kos__parse_digits(o->str, o->len, &v);
+        if (i == 0 || i != o->len || v == 0 || v > KOS_CM_OVERLAY_MAX) {
+            char q[KOS__MF_QUOTE_SIZE];
+            return kos__mf_fail(c, &o->pos,
+                                "invalid overlay number %s; write a whole number from 1 to %u, "
+                                "higher for each overlay of the release",
+                                kos__mf_quote(o->str, o->len, q), KOS_CM_OVERLAY_MAX);
+        }
+        if (top->release == NULL)
+            return kos__mf_fail(c, &o->pos,
+                                "overlay: without release: an overlay is a change on top of a "
+                                "numbered release; say which, e.g. release: 12 with overlay: 1");
     }
     top->signing = kos__mf_get(root, "signing", NULL);
     if (top->signing != NULL) {

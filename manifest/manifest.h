@@ -153,6 +153,7 @@ struct kos_manifest {
     const char *system;
     const char *base; /* layer name, or NULL */
     uint32_t release; /* the release number; 0 when the manifest gives none */
+    uint32_t overlay; /* the overlay number on top of that release (overlay:); 0 for none */
     bool signing;     /* false when the manifest says signing: disabled */
     const struct kos_mf_server *servers;
     size_t n_servers;

@@ -163,6 +163,7 @@ struct kos__mf_top {
     const struct kos__mf_node *system;    /* a valid name */
     const struct kos__mf_node *base;      /* a valid name, or NULL */
     const struct kos__mf_node *release;   /* a whole number 1..UINT32_MAX, or NULL */
+    const struct kos__mf_node *overlay;   /* a whole number 1..KOS_CM_OVERLAY_MAX, or NULL */
     const struct kos__mf_node *signing;   /* "enabled" or "disabled", or NULL */
     const struct kos__mf_node *profile;   /* "release" or "development", or NULL */
     const struct kos__mf_node *isolation; /* "strict" or "best_effort", or NULL */

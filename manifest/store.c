@@ -332,6 +332,13 @@ kos_status_t kos__store_parse_record(const char *buf, size_t len, struct kos__st
         r->g.release = (uint32_t)v;
         if (!take_line(&p, end, line, sizeof(line)))
             BAD("no time it was created");
+        if (strncmp(line, "overlay ", 8) == 0) {
+            if (!line_u(line, "overlay", KOS_CM_OVERLAY_MAX, &v) || v == 0)
+                BAD("an overlay line that is not \"overlay N\" with N from 1 to 65535");
+            r->g.overlay = (uint32_t)v;
+            if (!take_line(&p, end, line, sizeof(line)))
+                BAD("no time it was created");
+        }
     }
     if (!line_u(line, "created", INT64_MAX, &v))
         BAD("no time it was created");
@@ -366,10 +373,13 @@ size_t kos__store_format_record(const struct kos__store_record *r, char *buf, si
 {
     char hex[65];
     size_t used;
-    char release[32] = "";
+    char release[64] = "";
     int n;
 
-    if (r->g.release)
+    if (r->g.release && r->g.overlay)
+        snprintf(release, sizeof(release), "release %" PRIu32 "\noverlay %" PRIu32 "\n",
+                 r->g.release, r->g.overlay);
+    else if (r->g.release)
         snprintf(release, sizeof(release), "release %" PRIu32 "\n", r->g.release);
     n = snprintf(buf, cap, GEN_HEAD "manifest %s\nsystem %s\nsigner %s\n%screated %lld\n",
                  r->g.manifest, r->g.system, r->g.signer[0] ? r->g.signer : "-", release,
@@ -801,33 +811,50 @@ out:
     free(r);
 }
 
-/* A release never goes back (store.h): an image of release `release` may
- * follow generation `was` (its record *g) only with a higher number, or
- * when neither has one. */
-static kos_status_t check_release(const struct kos_store *s, uint32_t was,
-                                  const struct kos_store_gen *g, uint32_t release, char *err,
-                                  size_t errlen)
+/* "release 7", "release 7 overlay 2", or "without a release number". */
+static const char *release_name(uint32_t release, uint32_t overlay, char buf[48])
 {
-    if (release > g->release || (release == 0 && g->release == 0))
+    if (!release)
+        return "without a release number";
+    if (overlay)
+        snprintf(buf, 48, "release %u overlay %u", release, overlay);
+    else
+        snprintf(buf, 48, "release %u", release);
+    return buf;
+}
+
+/* A release never goes back (store.h): an image of release `release`
+ * (overlay `overlay` of it, or 0) may follow generation `was` (its record
+ * *g) only when it comes later, release first, then overlay, or when
+ * neither has a release number. */
+static kos_status_t check_release(const struct kos_store *s, uint32_t was,
+                                  const struct kos_store_gen *g, uint32_t release,
+                                  uint32_t overlay, char *err, size_t errlen)
+{
+    char mine[48], theirs[48];
+
+    if (release > g->release || (release == g->release && release && overlay > g->overlay) ||
+        (release == 0 && g->release == 0))
         return KOS_STATUS_OK;
-    if (release == g->release)
+    const char *m = release_name(release, overlay, mine);
+    const char *t = release_name(g->release, g->overlay, theirs);
+    if (release == g->release && overlay == g->overlay)
         snprintf(err, errlen,
-                 "it is release %u, as generation %u of %s already is, with other contents: a "
-                 "new release needs a higher number (the manifest's 'release' key)",
-                 release, was, s->path);
+                 "it is %s, as generation %u of %s already is, with other contents: a new "
+                 "release needs a higher number (the manifest's 'release' key), a new overlay "
+                 "a higher 'overlay'",
+                 m, was, s->path);
     else
         snprintf(err, errlen,
-                 "it is %s%u, older than generation %u of %s (release %u): a device never goes "
-                 "back to an older release; build the old contents as a new release to return "
-                 "to them",
-                 release ? "release " : "without a release number, release ", release, was, s->path,
-                 g->release);
+                 "it is %s, older than generation %u of %s (%s): a device never goes back to an "
+                 "older release; build the old contents as a new release to return to them",
+                 m, was, s->path, t);
     return KOS_STATUS_UNAUTHORIZED;
 }
 
 kos_status_t kos__store_may_add(struct kos_store *s, const char *manifest_hex, uint32_t release,
-                                struct kos_store_state *state, uint32_t *same, char *err,
-                                size_t errlen)
+                                uint32_t overlay, struct kos_store_state *state, uint32_t *same,
+                                char *err, size_t errlen)
 {
     struct kos__store_record *cur = malloc(sizeof(*cur));
     kos_status_t st;
@@ -851,7 +878,8 @@ kos_status_t kos__store_may_add(struct kos_store *s, const char *manifest_hex, u
         have_cur = true;
         was = state->good;
     }
-    st = have_cur ? check_release(s, was, &cur->g, release, err, errlen) : KOS_STATUS_OK;
+    st = have_cur ? check_release(s, was, &cur->g, release, overlay, err, errlen)
+                  : KOS_STATUS_OK;
 out:
     free(cur);
     return st;
@@ -871,8 +899,8 @@ static kos_status_t begin_add(struct kos_store *s, const struct kos_image *img,
     kos_status_t st;
 
     *gen = 0;
-    st = kos__store_may_add(s, kos_image_manifest_digest(img), cm->hdr->release, state, &same, err,
-                            errlen);
+    st = kos__store_may_add(s, kos_image_manifest_digest(img), cm->hdr->release,
+                            kos_cm_overlay(cm), state, &same, err, errlen);
     if (st || same)
         return st;
     st = gen_numbers(s, nums, KOS_STORE_MAX_GENS, &n_gens, err, errlen);
@@ -891,6 +919,7 @@ static kos_status_t begin_add(struct kos_store *s, const struct kos_image *img,
     snprintf(rec->g.signer, sizeof(rec->g.signer), "%s",
              kos_image_signer(img) ? kos_image_signer(img) : "");
     rec->g.release = cm->hdr->release;
+    rec->g.overlay = kos_cm_overlay(cm);
     rec->g.created = (int64_t)time(NULL);
     if (!kos__store_unhex32(rec->g.manifest, rec->blob[0])) {
         snprintf(err, errlen, "internal error: the image's manifest digest");
@@ -1220,10 +1249,13 @@ kos_status_t kos_store_open_image(struct kos_store *s, uint32_t gen,
             kos_image_close(*out);
             *out = NULL;
             st = KOS_STATUS_PROTOCOL;
-        } else if (kos_image_manifest(*out)->hdr->release != r->g.release) {
-            snprintf(err, errlen,
-                     "generation %u of %s: its record says release %u, its manifest release %u",
-                     gen, s->path, r->g.release, kos_image_manifest(*out)->hdr->release);
+        } else if (kos_image_manifest(*out)->hdr->release != r->g.release ||
+                   kos_cm_overlay(kos_image_manifest(*out)) != r->g.overlay) {
+            char said[48], is[48];
+            snprintf(err, errlen, "generation %u of %s: its record says %s, its manifest %s", gen,
+                     s->path, release_name(r->g.release, r->g.overlay, said),
+                     release_name(kos_image_manifest(*out)->hdr->release,
+                                  kos_cm_overlay(kos_image_manifest(*out)), is));
             kos_image_close(*out);
             *out = NULL;
             st = KOS_STATUS_PROTOCOL;

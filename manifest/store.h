@@ -77,6 +77,7 @@ struct kos_store_gen {
     char system[64];   /* the system's name */
     char signer[17];   /* the release key id, or "" for an unsigned image */
     uint32_t release;  /* the manifest's release number, 0 for none */
+    uint32_t overlay;  /* its overlay number on top of that release, 0 for none */
     int64_t created;   /* when it was stored, Unix seconds */
     uint64_t bytes;    /* the size of its blobs */
     uint32_t n_blobs;
@@ -115,7 +116,7 @@ kos_status_t kos_store_survey(struct kos_store *s, struct kos_store_gen *out, si
  * stores the blobs the store lacks and a record of it, and makes it
  * current: *gen is its number, *added false when it was current already
  * (nothing is written then). A release never goes back: an image whose
- * release number is lower than current's (or, when current's record is
+ * release number (then overlay number) is lower than current's (or, when current's record is
  * damaged, good's), or the same number with other contents, is refused
  * with KOS_STATUS_UNAUTHORIZED and nothing written; images without
  * release numbers (0) replace each other freely. Generations beyond current, good and the

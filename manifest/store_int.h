@@ -24,6 +24,7 @@ struct kos_store {
  *   system <name>
  *   signer <key id hex> | -
  *   release <N>                    (only when the manifest has a release number)
+ *   overlay <K>                    (only after release, for an overlay of it)
  *   created <Unix seconds>
  *   blob <sha256 hex> <bytes>      (one per blob, the manifest's first)
  *   image.sig
@@ -63,14 +64,14 @@ kos_status_t kos__store_read_state(struct kos_store *s, struct kos_store_state *
 kos_status_t kos__store_read_record(struct kos_store *s, uint32_t n, struct kos__store_record *r,
                                     char *err, size_t errlen) __attribute__((warn_unused_result));
 
-/* Whether an image whose manifest has digest manifest_hex and release
- * number `release` may be stored (the release rule, store.h): OK, with
+/* Whether an image whose manifest has digest manifest_hex, release number
+ * `release` and overlay number `overlay` may be stored (the release rule, store.h): OK, with
  * *same the current generation when it is that image already (else 0),
  * and *state as read; KOS_STATUS_UNAUTHORIZED, with err naming both
  * numbers, when it would go back. */
 kos_status_t kos__store_may_add(struct kos_store *s, const char *manifest_hex, uint32_t release,
-                                struct kos_store_state *state, uint32_t *same, char *err,
-                                size_t errlen) __attribute__((warn_unused_result));
+                                uint32_t overlay, struct kos_store_state *state, uint32_t *same,
+                                char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* 64 lower-case hex digits to 32 bytes. */
 bool kos__store_unhex32(const char *s, uint8_t out[32]);

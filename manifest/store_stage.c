@@ -185,7 +185,8 @@ kos_status_t kos_store_need(struct kos_store *s, const char *sig, size_t sig_len
         goto out;
     }
     kos__image_hex(is.manifest, 32, hex);
-    st = kos__store_may_add(s, hex, cm.hdr->release, &state, same, err, errlen);
+    st = kos__store_may_add(s, hex, cm.hdr->release, kos_cm_overlay(&cm), &state, same, err,
+                            errlen);
     if (st || *same)
         goto out;
     for (uint32_t i = 0; i < kos_cm_nprocs(&cm); i++) {

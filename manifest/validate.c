@@ -1262,6 +1262,11 @@ kos_status_t kos__mf_build(struct kos__mf_ctx *c, const struct kos__mf_top *top,
         kos__parse_digits(top->release->str, top->release->len, &v);
         m->release = (uint32_t)v;
     }
+    if (top->overlay != NULL) {
+        uint64_t v = 0;
+        kos__parse_digits(top->overlay->str, top->overlay->len, &v);
+        m->overlay = (uint32_t)v;
+    }
     m->signing = top->signing == NULL || strcmp(top->signing->str, "enabled") == 0;
     m->signing_pos = top->signing != NULL ? top->signing->pos : top->root->pos;
     m->file = top->root->pos.file;

@@ -21,10 +21,10 @@ static void storage_usage(FILE *f)
             "\n"
             "Lists the generations of the boot store in DIR (kos-tool run --storage DIR; a\n"
             "device's data partition): each one's number, system, release number (- for\n"
-            "none), manifest digest, signer, size and when it was stored, which one is current "
-            "(booted next) and which is\n"
-            "good (passed its self test; the fallback), and the boots current has had\n"
-            "without passing. Reads the store without changing it.\n"
+            "none; 7+2 for overlay 2 of release 7), manifest digest, signer, size and when\n"
+            "it was stored, which one is current (booted next) and which is good (passed\n"
+            "its self test; the fallback), and the boots current has had without passing.\n"
+            "Reads the store without changing it.\n"
             "\n"
             "  -h, --help         show this help\n"
             "\n"
@@ -83,7 +83,7 @@ int kos__tool_storage_show(int argc, char **argv)
                "manifest", "signer", "bytes", "stored", "");
     for (size_t i = 0; i < n; i++) {
         const struct kos_store_gen *g = &gens[i];
-        char when[32] = "?", marks[32] = "", release[16] = "-";
+        char when[32] = "?", marks[32] = "", release[24] = "-";
         time_t t = (time_t)g->created;
         struct tm tm;
         if (gmtime_r(&t, &tm))
@@ -95,7 +95,9 @@ int kos__tool_storage_show(int argc, char **argv)
             if (mark[k])
                 used += (size_t)snprintf(marks + used, sizeof(marks) - used, "%s%s",
                                          used ? ", " : "", mark[k]);
-        if (g->release)
+        if (g->release && g->overlay)
+            snprintf(release, sizeof(release), "%u+%u", g->release, g->overlay);
+        else if (g->release)
             snprintf(release, sizeof(release), "%u", g->release);
         printf("  %-4u %-20s %-10s %-16.16s %-16s %10llu  %-20s %s\n", g->n, g->system, release,
                g->manifest, g->signer[0] ? g->signer : "(unsigned)", (unsigned long long)g->bytes,

@@ -20,6 +20,7 @@ image() {
   cat >"$WORK/$1.yaml" <<EOF
 system: $1
 ${RELEASE:+release: $RELEASE}
+${OVERLAY:+overlay: $OVERLAY}
 base: minimal
 apps:
   checker:
@@ -217,7 +218,8 @@ RC=0
 "$KOS_TOOL" storage.import "$S" >"$WORK/imp.txt" 2>&1 || RC=$?
 [ "$RC" -eq 2 ] || fail "storage.import without an image: exit status $RC"
 
-# ---- release numbers never go back (a store of their own)
+# ---- release numbers never go back (a store of their own); overlays come
+# after their release and before the next
 R=$WORK/rstore
 import_rc() { # WANT IMAGE: storage.import into $R, its exit status WANT; output in imp.txt
   local rc=0
@@ -236,7 +238,7 @@ snap r.before
 import_rc 3 rel3
 imported "refusing image $WORK/rel3.zip: it is release 3, older than generation 1 of $R \(release 5\): a device never goes back to an older release"
 import_rc 3 other
-imported "refusing image $WORK/other.zip: it is without a release number, release 0, older than generation 1 of $R \(release 5\)"
+imported "refusing image $WORK/other.zip: it is without a release number, older than generation 1 of $R \(release 5\)"
 import_rc 3 rel5b
 imported "refusing image $WORK/rel5b.zip: it is release 5, as generation 1 of $R already is, with other contents: a new release needs a higher number"
 snap r.after
@@ -247,19 +249,32 @@ RC=0
 "$KOS_TOOL" run --storage "$R" "$WORK/rel3.zip" --trust "$KOS_TRUST" >"$OUT" 2>&1 || RC=$?
 [ "$RC" -eq 3 ] || fail "run --storage with an older release: exit status $RC"
 expect "it is release 3, older than generation 1"
+# Overlays of release 5: 1, then 2; back to 1, or to release 5 itself,
+# refused; release 6 after them.
+RELEASE=5 OVERLAY=1 image rel5o1 pass
+RELEASE=5 OVERLAY=2 image rel5o2 pass
+import_rc 0 rel5o1
+import_rc 0 rel5o2
+import_rc 3 rel5o1
+imported "refusing image $WORK/rel5o1.zip: it is release 5 overlay 1, older than generation 3 of $R \(release 5 overlay 2\): a device never goes back"
+import_rc 3 rel5
+imported "it is release 5, older than generation 3 of $R \(release 5 overlay 2\)"
 import_rc 0 rel6
 "$KOS_TOOL" storage.show "$R" >"$WORK/show.txt" 2>&1 || fail "storage.show: $(cat "$WORK/show.txt")"
-shows "^  1 +rel5 +5 +[0-9a-f]{16} "
-shows "^  2 +rel6 +6 +[0-9a-f]{16} .* current$"
+# (generation 1, neither current nor good nor among the three newest, went.)
+shows "^store $R: 3 generations; current 4, good 0"
+shows "^  2 +rel5o1 +5\+1 +[0-9a-f]{16} "
+shows "^  3 +rel5o2 +5\+2 +[0-9a-f]{16} "
+shows "^  4 +rel6 +6 +[0-9a-f]{16} .* current$"
 # A record whose release number is not its manifest's: the generation is
 # damaged; the boot says what it found and falls back to the newest that
 # verifies.
-sed -i 's/^release 6$/release 9/' "$R/generations/2"
+sed -i 's/^release 6$/release 9/' "$R/generations/4"
 : >"$OUT"
 "$KOS_TOOL" run --storage "$R" --trust "$KOS_TRUST" >"$OUT" 2>&1 &
 PID=$!
-wait_for "core: system 'rel5' ready"
-expect "generation 2 of $R: its record says release 9, its manifest release 6"
+wait_for "core: system 'rel5o2' ready"
+expect "generation 4 of $R: its record says release 9, its manifest release 6"
 stop_image TERM
 
 # A folder that is not a store, and one of another format.

@@ -7,7 +7,9 @@
 # shows it running and good. Then what is refused, each before anything
 # changes: release 1 again (a downgrade), an image signed by a key the
 # device does not trust. Release 3, whose self test fails, boots once and
-# falls back to generation 2, said on the console and shown in Studio.
+# falls back to generation 2, said on the console and shown in Studio. An
+# overlay of release 2 (a config change) takes the same path, fetching only
+# its manifest, and release 2 itself is refused under it.
 # Last, power cuts: the device is killed at a random moment of an upgrade
 # (SIGKILL to kos-tool run and so to Core) and booted again from its
 # store, three times: each time it boots a verified generation, the old or
@@ -98,6 +100,23 @@ until_ok 60 "generation 3 stored" in_console "stored as generation 3 of the boot
 until_ok 60 "generation 3 failing" in_console "core: boot store: generation 3 failed its self test: the next boot falls back to generation 2"
 until_ok 60 "generation 2 booted again" in_console "core: generation 2 of store .* verified"
 wait_gens "running 2; 1 r1 - kept 0; 2 r2 current,good,running passed 0; 3 r3 - failed 0"
+
+# ---- an overlay of release 2 (ticker's config changed): the same path
+OVERLAID='  ticker:
+    binary: t_app
+    args: [tick, "250"]
+    memory: 8MiB'
+build_system "$WORK/two_o1.zip" upgrading "$OVERLAID" "release: 2" "overlay: 1"
+push "$WORK/two_o1.zip"
+until_ok 60 "the overlay stored" in_console "core: upgrade: the image is verified and stored as generation 4 of the boot store"
+until_ok 60 "the overlay passing" in_console "core: boot store: generation 4 passed its self test"
+admin_result | grep -q "; $(blob_size "$WORK/two_o1.zip" "$(manifest_of "$WORK/two_o1.zip")") bytes fetched;" ||
+  die "the overlay fetched more than its manifest: $(admin_result)"
+run 0 storage.show "$S"
+expect out "^  4 +upgrading +2\+1 .* current, good$"
+# Release 2 itself again, under the overlay: refused.
+push "$WORK/two.zip"
+until_ok 30 "release 2 refused under its overlay" sh -c "grep -qE 'admin: warn: command $CMD: refused by the device: it is release 2, older than generation 4 .*\(release 2 overlay 1\)' '$CON'"
 
 # ---- power cuts during upgrades: a verified generation boots every time.
 # Each release carries 24 MB more of ticker's binary, so that its upgrade

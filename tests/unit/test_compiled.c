@@ -444,12 +444,15 @@ static void test_every_byte(void **state)
                 refused++;
             }
             /* Every header byte matters, but for the system name's offset,
-             * which may land on another valid name, the release number,
+             * which may land on another valid name, the release number (and
+             * the overlay's, with one), version 4 (read as before),
              * the signing and isolation flags, and the offset of an empty
              * table. */
             bool harmless =
                 (i >= HDR(system_name) && i < HDR(system_name) + 4) ||
                 (i >= HDR(release) && i < HDR(release) + 4) ||
+                (i == HDR(version) && (f->buf[i] ^ flips[k]) == KOS_CM_VERSION_4) ||
+                (h->release && i >= HDR(flags) + 2 && i < HDR(flags) + 4) ||
                 (h->n_res == 0 && i >= HDR(res_off) && i < HDR(res_off) + 4) ||
                 (h->n_regions == 0 && i >= HDR(regions_off) && i < HDR(regions_off) + 4) ||
                 (i == HDR(flags) &&
@@ -513,6 +516,29 @@ static void test_release(void **state)
     memcpy(c + HDR(release), &v, 4);
     assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_OK);
     assert_int_equal(cm.hdr->release, 0);
+    free(c);
+
+    /* The overlay number: the flags' high half, in version 5, with a
+     * release; refused in version 4 (unknown flags) and without a release. */
+    c = copy(f->buf, f->len);
+    uint32_t flags;
+    memcpy(&flags, c + HDR(flags), 4);
+    flags |= 3u << KOS_CM_OVERLAY_SHIFT;
+    memcpy(c + HDR(flags), &flags, 4);
+    v = 7;
+    memcpy(c + HDR(release), &v, 4);
+    assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_OK);
+    assert_int_equal(kos_cm_overlay(&cm), 3);
+    v = KOS_CM_VERSION_4;
+    memcpy(c + HDR(version), &v, 4);
+    assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_PROTOCOL);
+    assert_non_null(strstr(err, "unknown flags 0x30000"));
+    v = KOS_CM_VERSION;
+    memcpy(c + HDR(version), &v, 4);
+    v = 0;
+    memcpy(c + HDR(release), &v, 4);
+    assert_int_equal(kos_cm_open(&cm, c, f->len, err, sizeof(err)), KOS_STATUS_PROTOCOL);
+    assert_non_null(strstr(err, "overlay 3 of no release: an overlay changes a numbered release"));
     free(c);
 
     /* From the manifest's release key. */
