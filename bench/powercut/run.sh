@@ -16,7 +16,7 @@
 # writes and after the switch.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=$ROOT/build/dev
+B=${KOS_BUILD:-$ROOT/build/dev} # a copy of the build tree, to go on building meanwhile
 N=${1:-100}
 export KOS_TOOL=$B/bin/kos-tool KOS_SERVER=$B/bin/kos-server
 export KOS_TRUST=$B/kos-keys/release.pub KOS_KEY=$B/kos-keys/release.key

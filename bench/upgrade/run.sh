@@ -19,7 +19,7 @@
 #   bench/upgrade/run.sh [ROUNDS]       (SIZES="0 4000000 32000000" by default)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=$ROOT/build/dev
+B=${KOS_BUILD:-$ROOT/build/dev} # a copy of the build tree, to go on building meanwhile
 ROUNDS=${1:-5}
 SIZES=${SIZES:-0 4000000 32000000}
 export KOS_TOOL=$B/bin/kos-tool KOS_SERVER=$B/bin/kos-server
