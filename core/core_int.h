@@ -289,6 +289,10 @@ struct core {
     uint8_t stage_sha[32];
     uint64_t stage_size, stage_got;
     bool stage_over;
+    /* The blobs the last STORE_NEED named: the only ones the managing app
+     * may stage (so that it cannot fill the store with others). */
+    uint8_t stage_need[KOS__SYS_NEED_MAX][32];
+    uint32_t n_stage_need;
     uint32_t boots;       /* 1, and one more for each soft reboot */
     int64_t boot_wall_ns; /* the wall clock when this boot began */
 };

@@ -130,7 +130,52 @@ static void store_need(struct core *c, struct proc *from, const struct kos__sys_
         answer_needs(c, from, rq->id, st, err, 0, NULL, 0);
         return;
     }
+    c->n_stage_need = (uint32_t)n;
+    for (size_t i = 0; i < n; i++)
+        memcpy(c->stage_need[i], need[i].sha256, 32);
     answer_needs(c, from, rq->id, KOS_STATUS_OK, "", same, need, n);
+}
+
+/* Whether blob sha is one the last STORE_NEED named; else answers the
+ * request that it is not, and says so. */
+static bool needed(struct core *c, struct proc *from, const struct kos__sys_request *rq)
+{
+    char hex[17];
+
+    for (uint32_t i = 0; i < c->n_stage_need; i++)
+        if (memcmp(c->stage_need[i], rq->sha256, 32) == 0)
+            return true;
+    short_hex(rq->sha256, hex);
+    kos__core_say_sys(c,
+                      "app '%s' asked to stage blob %s..., which the store does not need for the "
+                      "image it last asked about; refused",
+                      from->name, hex);
+    kos__core_sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_UNAUTHORIZED,
+                         "blob %s... is not one the store needs (ask STORE_NEED first)", hex);
+    return false;
+}
+
+/* Whether the store's file system has room for `size` more bytes and a
+ * reserve (a tenth, at most 64 MiB) left; else answers that it has not. */
+static bool room_for(struct core *c, struct proc *from, const struct kos__sys_request *rq, int fd,
+                     uint64_t have)
+{
+    struct statvfs vs;
+
+    if (fstatvfs(fd, &vs) != 0)
+        return true; /* the write itself will say */
+    uint64_t total = (uint64_t)vs.f_blocks * vs.f_frsize;
+    uint64_t avail = (uint64_t)vs.f_bavail * vs.f_frsize;
+    uint64_t reserve = total / 10 < (64ull << 20) ? total / 10 : (64ull << 20);
+    uint64_t want = rq->size - have;
+    if (avail >= reserve && avail - reserve >= want)
+        return true;
+    kos__core_sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_TOO_LARGE,
+                         "the store has %llu bytes free, of which it keeps %llu: no room for the "
+                         "%llu bytes of this blob still to come",
+                         (unsigned long long)avail, (unsigned long long)reserve,
+                         (unsigned long long)want);
+    return false;
 }
 
 static void store_fetch(struct core *c, struct proc *from, const struct kos__sys_request *rq)
@@ -143,8 +188,14 @@ static void store_fetch(struct core *c, struct proc *from, const struct kos__sys
 
     kos__core_stage_end(c);
     short_hex(rq->sha256, hex);
+    if (!needed(c, from, rq))
+        return;
     if (kos_store_stage_open(c->opts->store, rq->sha256, rq->size, &fd, &have, err, sizeof(err))) {
         kos__core_sys_result(c, from->idx, from->starts, rq->id, KOS_STATUS_IO, "%s", err);
+        return;
+    }
+    if (!room_for(c, from, rq, fd, have)) {
+        close(fd);
         return;
     }
     if (pipe2(p, O_CLOEXEC) != 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) != 0) {
@@ -174,6 +225,8 @@ static void store_done(struct core *c, struct proc *from, const struct kos__sys_
     bool staging = c->stage_fd >= 0 && memcmp(c->stage_sha, rq->sha256, 32) == 0;
 
     short_hex(rq->sha256, hex);
+    if (!needed(c, from, rq))
+        return;
     if (staging) {
         kos__core_stage_drain(c, SIZE_MAX);
         if (c->stage_rd >= 0) {

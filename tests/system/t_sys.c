@@ -322,6 +322,25 @@ static int do_future(kos_app_t *app)
     return m.u.result.status == KOS_STATUS_UNSUPPORTED ? 0 : 1;
 }
 
+/* An upgrade's blob the store never asked for (id 78): Core refuses to
+ * stage it, and the channel stays open. */
+static int do_stage_stranger(kos_app_t *app)
+{
+    struct kos__sys_request rq = {.type = KOS__CTL_SYS_STORE_FETCH, .id = 78, .size = 1000};
+    struct kos__sys_msg m;
+
+    memset(rq.sha256, 0xab, sizeof(rq.sha256));
+    if (kos__sys_send(app, &rq) || wait_answer(app, KOS__CTL_SYS_RESULT, 78, &m)) {
+        kos_log_error("stage-stranger: no answer");
+        return 1;
+    }
+    if (m.fd >= 0)
+        close(m.fd);
+    kos_log_info("stage-stranger: %s: %s", kos_status_str((kos_status_t)m.u.result.status),
+                 m.u.result.message);
+    return m.u.result.status == KOS_STATUS_OK ? 1 : 0;
+}
+
 static int do_malformed(kos_app_t *app, const char *what)
 {
     uint8_t body[64];
@@ -372,6 +391,8 @@ int t_sys_manager(kos_app_t *app, int argc, char **argv)
             snprintf(rq.app, sizeof(rq.app), "%s", argv[++i]);
             snprintf(what, sizeof(what), "restart %s", rq.app);
             rc = do_request(app, &rq, what);
+        } else if (!strcmp(argv[i], "stage-stranger")) {
+            rc = do_stage_stranger(app);
         } else if (!strcmp(argv[i], "future")) {
             rc = do_future(app);
         } else if (!strcmp(argv[i], "settle")) {

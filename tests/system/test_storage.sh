@@ -277,6 +277,31 @@ wait_for "core: system 'rel5o2' ready"
 expect "generation 4 of $R: its record says release 9, its manifest release 6"
 stop_image TERM
 
+# ---- the managing app may stage only the blobs the store named: one that
+# asks for another (a compromised admin filling the store) is refused.
+cat >"$WORK/mgr.yaml" <<EOF
+system: mgr
+base: minimal
+apps:
+  mgr:
+    binary: t_app
+    memory: 8MiB
+    manages_system: true
+    args: [manager, stage-stranger]
+    waive:
+      KOS-A019: "the test's manager stands in for admin, to drive Core's store requests"
+EOF
+"$KOS_TOOL" manifest.build "$WORK/mgr.yaml" -o "$WORK/mgr.zip" --key "$KOS_KEY" \
+  --bin "t_app=$KOS_T_APP" >"$WORK/build.txt" 2>&1 || { cat "$WORK/build.txt" >&2; fail "cannot build mgr"; }
+: >"$OUT"
+"$KOS_TOOL" run --storage "$WORK/mstore" "$WORK/mgr.zip" --trust "$KOS_TRUST" >"$OUT" 2>&1 &
+PID=$!
+wait_for "mgr: info: manager: done"
+expect "mgr: info: stage-stranger: unauthorized: blob abababababababab\.\.\. is not one the store needs"
+expect "core: app 'mgr' asked to stage blob abababababababab\.\.\., which the store does not need for the image it last asked about; refused"
+[ -z "$(ls -A "$WORK/mstore/incoming" 2>/dev/null)" ] || fail "a stranger blob was staged: $(ls "$WORK/mstore/incoming")"
+stop_image TERM
+
 # A folder that is not a store, and one of another format.
 mkdir -p "$WORK/notstore" && echo hi >"$WORK/notstore/file"
 RC=0

@@ -19,6 +19,7 @@ stop_image TERM
 expect "core: app 'mgr' manages the system \(manages_system: true\)"
 expect "mgr: info: future: unsupported: this device's Core does not know request type 200: it is older than the app that asked$"
 expect "core: app 'mgr' asked Core for something this Core does not know \\(request type 200\\): answered that it cannot$"
+expect "mgr: info: stage-stranger: unsupported: this system was booted from an image file, not a boot store: it cannot be upgraded"
 expect "mgr: info: console: the marker came back after [0-9]+ lines, 0 dropped; Core's boot line came too$"
 expect "core: app 'intruder' asked Core for the system's state, but its manifest entry does not say manages_system: true; refusing it and closing its control channel$"
 expect "intruder: info: sysask: Core closed the control channel$"
