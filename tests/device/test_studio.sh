@@ -21,17 +21,7 @@ skip() { echo "SKIP: $*" >&2; exit 77; }
 [ "${KOS_HAVE_DEVICE_BUILD:-OFF}" = ON ] || skip "no device build (KOS_HAVE_DEVICE_BUILD is off)"
 command -v qemu-system-aarch64 >/dev/null ||
   skip "qemu-system-aarch64 is missing: install the Debian package qemu-system-arm (scripts/install-deps.sh)"
-QPID=
-stop_qemu() {
-  if [ -n "$QPID" ] && kill -0 "$QPID" 2>/dev/null; then
-    kill -TERM "$QPID" 2>/dev/null || true
-    for _ in $(seq 300); do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$QPID" 2>/dev/null || true
-  fi
-  QPID=
-}
-trap 'stop_qemu; cleanup' EXIT
-export PATH=$PATH:/usr/sbin:/sbin
+. "$(dirname "$0")/qemu_studio.sh"
 
 start_studio
 cat >"$WORK/system.yaml" <<EOF
@@ -59,9 +49,7 @@ debugfs -R "cat /keys/server.txt" "$WORK/data.img" >"$WORK/server.txt" 2>/dev/nu
 grep -qx "address 10.0.2.100:$DEVICE_PORT" "$WORK/server.txt" ||
   fail "the bundle's server.txt: $(cat "$WORK/server.txt")"
 
-: >"$CON"
-"$T" run --platform qemu-arm-virt "$WORK/disk.img" </dev/null >"$CON" 2>&1 &
-QPID=$!
+boot_disk
 until_ok 180 "the device online in Studio" device_is state online
 until_ok 60 "the device registering its system" grep -q "device ${ID:0:16} registered: system 'qemu_studio'" "$DATA/server.log"
 in_console "tunnel: info: link up to 10\.0\.2\.100:$DEVICE_PORT " || die "the tunnel did not say it linked to 10.0.2.100"
@@ -72,25 +60,6 @@ apps = {a[\"name\"]: a[\"state\"] for a in h.get(\"apps\", [])}
 sys.exit(0 if all(apps.get(n, \"\").startswith(\"running\") for n in (\"tunnel\", \"admin\", \"log_server\")) else 1)'"
 
 # ---- an upgrade over the link: release 2, rng_server's binary changed
-# build_release N BYTES: release N of the system, rng_server's binary with
-# BYTES random bytes appended (still the same ELF), in $WORK/rN.zip.
-build_release() {
-  cp "$KOS_DEVICE_COMPONENTS/rng_server" "$WORK/rng_server$1"
-  head -c "$2" /dev/urandom >>"$WORK/rng_server$1"
-  sed -i "s/^release: .*/release: $1/" "$WORK/system.yaml"
-  "$T" manifest.build "$WORK/system.yaml" -o "$WORK/r$1.zip" --key "$KOS_KEY" \
-    --bin-dir "$KOS_DEVICE_COMPONENTS" --bin "rng_server=$WORK/rng_server$1" >"$WORK/build.txt" 2>&1 ||
-    { cat "$WORK/build.txt" >&2; fail "cannot build release $1"; }
-}
-push() {
-  curl -sf -X POST -H "Authorization: Bearer $SECRET" -H "Content-Type: application/zip" \
-    --data-binary "@$1" "${URL}api/devices/$ID/upgrade" >/dev/null || die "cannot push $1"
-}
-boot_disk() {
-  : >"$CON"
-  "$T" run --platform qemu-arm-virt "$WORK/disk.img" </dev/null >"$CON" 2>&1 &
-  QPID=$!
-}
 running_gen() { # the generation the device's health says runs
   api "api/devices/$ID" | python3 -c 'import json, sys; print(((json.load(sys.stdin).get("health") or {}).get("store") or {}).get("running", 0))'
 }
@@ -110,14 +79,14 @@ for release in 3 4; do
   push "$WORK/r$release.zip"
   until_ok 120 "the upgrade to release $release starting" in_console "admin: info: command [0-9]+ from the server: upgrade to release $release"
   sleep "0.$((RANDOM % 10))"
-  if in_console "stored as generation"; then when="after the store took it"; else when="while it ran"; fi
+  when=$(cut_when)
   kill -KILL "$QPID"
   wait "$QPID" 2>/dev/null || true
   QPID=
   boot_disk
   until_ok 300 "a verified generation booting after the cut" in_console "core: generation [0-9]+ of store .* verified"
   until_ok 300 "the device online again" device_is state online
-  echo "power cut during the upgrade to release $release, $when: $(tr -d '\r' <"$CON" | grep -aoE 'core: generation [0-9]+ of store' | tail -1) booted"
+  echo "power cut during the upgrade to release $release, $when: generation $(booted_gen) booted"
 done
 stop_qemu
 echo PASS
