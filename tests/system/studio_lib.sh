@@ -174,6 +174,17 @@ wait_online() {
 
 # ---- a device booting from a boot store (test_studio_storage.sh,
 # test_upgrade_sim.sh): the store is $S.
+
+# store_device: the device stopped at the end too; S, and APPS, a ticking
+# app for build_system.
+store_device() {
+  trap 'stop_device; cleanup' EXIT
+  S=$WORK/store
+  APPS='  ticker:
+    binary: t_app
+    args: [tick, "500"]
+    memory: 8MiB'
+}
 # boot_store [IMAGE] [options]: the device booted from the store $S.
 boot_store() {
   : >"$CON"

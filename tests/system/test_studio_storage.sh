@@ -13,12 +13,7 @@
 # Environment: KOS_TOOL, KOS_SERVER, KOS_TRUST and KOS_KEY (a release key
 # pair), KOS_T_APP (tests/system/t_app).
 . "$(dirname "$0")/studio_lib.sh"
-trap 'stop_device; cleanup' EXIT
-S=$WORK/store
-APPS='  ticker:
-    binary: t_app
-    args: [tick, "500"]
-    memory: 8MiB'
+store_device
 # Its self test never reports: t_app in the layer's self_test's place.
 NEVER="$APPS
   self_test:
