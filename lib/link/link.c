@@ -222,43 +222,43 @@ static void done(struct kos__link *l)
         l->cbs.closed(l->cbs.arg, l, &l->end); /* may free l */
 }
 
-/* XORs n bytes at p with the RFC 6455 masking key, from the key's first
- * byte: eight bytes at a time (wslay's loop goes a byte at a time, which
- * was a tenth of kos-server's CPU on a forwarded stream). */
-static void ws_mask(uint8_t *p, size_t n, const uint8_t key[4])
+/* Copies n bytes from src to dst, XORed with the RFC 6455 masking key
+ * (from its first byte) when key is not NULL: eight bytes at a time
+ * (wslay's loop goes a byte at a time, which was a tenth of kos-server's
+ * CPU on a forwarded stream). dst may be src. */
+static void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *key)
 {
-    const uint8_t k[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
-    uint64_t k8, w;
+    uint64_t k8 = 0, w;
     size_t i = 0;
 
-    memcpy(&k8, k, sizeof(k8));
+    if (!key) {
+        memmove(dst, src, n);
+        return;
+    }
+    for (int b = 0; b < 8; b++)
+        ((uint8_t *)&k8)[b] = key[b & 3];
     for (; i + 8 <= n; i += 8) {
-        memcpy(&w, p + i, sizeof(w));
+        memcpy(&w, src + i, sizeof(w));
         w ^= k8;
-        memcpy(p + i, &w, sizeof(w));
+        memcpy(dst + i, &w, sizeof(w));
     }
     for (; i < n; i++)
-        p[i] ^= key[i & 3];
+        dst[i] = src[i] ^ key[i & 3];
 }
 
-static void qmsg_free(const void *data, size_t len, void *q)
-{
-    (void)data;
-    (void)len;
-    free(q);
-}
-
-/* Writes one binary frame of n bytes at p (masked in place by a client)
- * straight to the output, after what wslay has queued, and returns true;
- * false, having written nothing, when the frame must go through wslay's
- * queue instead: while wslay is reading (it may be queueing a pong), or
- * once the link is closing (wslay's close frame is last). wslay's own path
- * copies a message twice and masks it a byte at a time. q, when not NULL,
- * holds p: the output takes it without a copy and frees it once written. */
-static bool ws_write_data(struct kos__link *l, uint8_t *p, size_t n, struct qmsg *q)
+/* Writes one binary frame of n bytes at p straight to the output, after
+ * what wslay has queued, and returns true; false, having written nothing,
+ * when the frame must go through wslay's queue instead: while wslay is
+ * reading (it may be queueing a pong), or once the link is closing
+ * (wslay's close frame is last). The header and the payload (masked by a
+ * client as it is copied) are one piece of the output, so the TLS layer
+ * makes one record of them, not two; wslay's own path copies a message
+ * twice and masks it a byte at a time. */
+static bool ws_write_data(struct kos__link *l, const uint8_t *p, size_t n)
 {
     struct evbuffer *out = bufferevent_get_output(l->bev);
-    uint8_t h[14];
+    struct evbuffer_iovec v;
+    uint8_t h[14], *key = NULL;
     size_t hl = 2;
 
     if (l->in_recv || l->close_code || (l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP))
@@ -281,29 +281,17 @@ static bool ws_write_data(struct kos__link *l, uint8_t *p, size_t n, struct qmsg
     }
     if (l->role == KOS__LINK_CLIENT) {
         h[1] |= 0x80;
-        if (RAND_bytes(h + hl, 4) != 1)
+        key = h + hl;
+        if (RAND_bytes(key, 4) != 1)
             return false;
         hl += 4;
     }
-    if (evbuffer_add(out, h, hl) != 0)
+    if (evbuffer_reserve_space(out, (ev_ssize_t)(hl + n), &v, 1) != 1)
         return false;
-    if (l->role == KOS__LINK_CLIENT)
-        ws_mask(p, n, h + hl - 4);
-    if (q && n >= 4096) {
-        if (evbuffer_add_reference(out, p, n, qmsg_free, q) != 0)
-            goto out_header;
-        return true;
-    }
-    if (evbuffer_add(out, p, n) != 0)
-        goto out_header;
-    free(q);
-    return true;
-out_header:
-    /* Without the payload the header would garble the stream: the link
-     * cannot go on. */
-    kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
-    free(q);
-    return true;
+    memcpy(v.iov_base, h, hl);
+    ws_mask_copy((uint8_t *)v.iov_base + hl, p, n, key);
+    v.iov_len = hl + n;
+    return evbuffer_commit_space(out, &v, 1) == 0;
 }
 
 /* Packs and queues one envelope on the WebSocket (not subject to credit:
@@ -318,7 +306,7 @@ static bool send_envelope(struct kos__link *l, const Kos__Link__Envelope *env)
     if (!buf)
         return false;
     kos__link__envelope__pack(env, buf);
-    ok = ws_write_data(l, buf, n, NULL);
+    ok = ws_write_data(l, buf, n);
     if (!ok && ws_get(l)) {
         m = (struct wslay_event_msg){.opcode = WSLAY_BINARY_FRAME, .msg = buf, .msg_length = n};
         ok = wslay_event_queue_msg(l->ws, &m) == 0;
@@ -362,9 +350,8 @@ void kos__link_pump(struct kos__link *l, uint32_t c)
         ch->head = q->next;
         if (!ch->head)
             ch->tail = NULL;
-        if (ws_write_data(l, q->packed, q->plen, q))
-            continue; /* q is the output's now */
-        if (!ws_get(l) || wslay_event_queue_msg(l->ws, &m) != 0) {
+        if (!ws_write_data(l, q->packed, q->plen) &&
+            (!ws_get(l) || wslay_event_queue_msg(l->ws, &m) != 0)) {
             free(q);
             kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
             return;
@@ -427,6 +414,13 @@ static void credit(struct kos__link *l)
             continue;
         uint32_t win = st ? l->stream_window : l->window;
         if (!ch->consumed || (ch->consumed < win / 2 && ch->consumed < ch->unacked))
+            continue;
+        /* All of it was taken, but little: a wide window waits for more
+         * (CREDIT_STEP), so that a bulk stream is not answered with a
+         * Credit per read, as long as the peer still has credit for a
+         * message of the longest kind. */
+        if (ch->consumed < win / 2 && ch->consumed < CREDIT_STEP &&
+            win - ch->consumed >= KOS__LINK_MSG_MAX)
             continue;
         cr.bytes = ch->consumed;
         env.channel = c;
@@ -583,7 +577,7 @@ static bool ws_read_data(struct kos__link *l)
         return false;
     }
     if (h[1] & 0x80)
-        ws_mask(p, (size_t)len, h + hlen - 4);
+        ws_mask_copy(p, p, (size_t)len, h + hlen - 4);
     kos__link_on_envelope(l, p, (size_t)len);
     evbuffer_drain(in, (size_t)len);
     return true;
