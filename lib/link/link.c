@@ -3,18 +3,25 @@
  * WebSocket (wslay's event API over a bufferevent), and the envelope
  * protocol on it: Hello, per-channel credit, data, Close.
  *
- * Input flows read_cb -> (upgrade) -> wslay_event_recv -> recv_cb, which
- * holds each frame header to docs/link.md (kos__link_frames) before wslay
- * reads the frame -> on_msg -> kos__link_on_envelope (link_env.c). Output flows through wslay's
- * queue into the bufferevent's output buffer, whose size the peers' credit
- * bounds. Ending is one path, end_link(): it records why, sends the close
- * code, stops reading, and once the output is gone (or after close_ms) a
+ * Input flows read_cb -> (upgrade) -> ws_read. A message (a binary frame,
+ * one envelope) is read by ws_read_data once it is whole: its header held
+ * to docs/link.md by the frame checker (kos__link_frames), its payload
+ * unmasked in place -> kos__link_on_envelope (link_env.c). Control frames
+ * go through wslay: wslay_event_recv -> recv_cb, which holds each header
+ * to the same checker before wslay reads the frame -> on_msg. Output: a
+ * message is written by ws_write_data straight into the bufferevent's
+ * output buffer, whose size the peers' credit bounds, after what wslay
+ * had queued (while wslay is reading, or once the link is closing, its
+ * queue takes the message instead); control frames go through wslay's
+ * queue. wslay's own data path copied each message twice and (un)masked
+ * it a byte at a time. Ending is one path, end_link(): it records why,
+ * sends the close code, stops reading, and once the output is gone (or after close_ms) a
  * deferred event reports closed(); nothing touches the link after that
  * call but kos__link_free().
  *
  * An idle link holds no buffers (docs/link.md): between whole messages it
- * frees wslay's context (about 8.5 KiB) and makes a new one when a byte
- * arrives or a message is sent (ws_get(), ws_release()); recv_cb hands
+ * frees wslay's context (about 8.5 KiB) and makes a new one when a
+ * control frame arrives or is sent (ws_get(), ws_release()); recv_cb hands
  * wslay no byte beyond the frame it is reading, so at a frame's end wslay
  * holds nothing of the peer's. A link has at most three events: a timer
  * for the upgrade's deadline, then (made again) the close's, a client's
