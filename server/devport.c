@@ -32,6 +32,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -102,6 +105,7 @@ struct kos__devport {
     size_t table_size, n_online;
     struct dest dests[KOS__DEVPORT_DESTS_MAX];
     size_t n_dests;
+    struct event *trim_ev; /* gives the heap's free pages back: trim_soon() */
 };
 
 static int conn_index = -1; /* SSL ex_data slot for the connection */
@@ -553,6 +557,30 @@ static void drop_peer_chain(SSL *ssl)
         X509_free(x);
 }
 
+static void trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+/* A handshake has ended: KOS__DEVPORT_TRIM_MS after the first of a burst,
+ * the pages of the heap that no allocation uses any more go back to the
+ * system. A TLS handshake takes some tens of KiB that are freed once it
+ * ends; between the connections that stay, glibc keeps those pages
+ * (only the heap's top is returned by itself), so a burst of connections
+ * left each idle link paying for the handshakes that ran beside it. */
+static void trim_soon(struct kos__devport *dp)
+{
+    struct timeval tv = {KOS__DEVPORT_TRIM_MS / 1000, (KOS__DEVPORT_TRIM_MS % 1000) * 1000};
+
+    if (dp->trim_ev && !evtimer_pending(dp->trim_ev, NULL))
+        evtimer_add(dp->trim_ev, &tv);
+}
+
 /* Starts the link on c's connection, the upgrade request (or what came
  * of it) in its input; the request has what is left of the port's time for
  * it since the handshake. */
@@ -583,6 +611,7 @@ static void start_link(struct conn *c)
     cfg.upgrade_ms = spent_ms + 1 < upgrade_ms ? upgrade_ms - (uint32_t)spent_ms : 1;
     event_free(c->hs_timer); /* an idle connection holds no timer of its own */
     c->hs_timer = NULL;
+    trim_soon(c->dp);
     c->link = kos__link_new(c->dp->base, c->bev, &cfg, &cbs);
     c->bev = NULL;
     if (!c->link)
@@ -761,6 +790,7 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
     dp->base = base;
     dp->ctx = ctx;
     dp->hooks = *hooks;
+    dp->trim_ev = evtimer_new(base, trim_cb, dp); /* none: the heap is not trimmed */
     dp->hs_ms = KOS__LINK_UPGRADE_MS;
     dp->window = KOS__LINK_WINDOW_DEFAULT;
     /* docs/link.md, "Transport": TLS 1.3 only, a client certificate
@@ -779,6 +809,8 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
         (struct sockaddr *)&ss, (int)len);
     if (!dp->lis) {
         snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
+        if (dp->trim_ev)
+            event_free(dp->trim_ev);
         free(dp);
         return NULL;
     }
@@ -912,6 +944,8 @@ void kos__devport_destroy(struct kos__devport *dp)
     if (!dp)
         return;
     evconnlistener_free(dp->lis);
+    if (dp->trim_ev)
+        event_free(dp->trim_ev);
     while (dp->conns) {
         struct conn *c = dp->conns;
         if (c->online && dp->hooks.offline)

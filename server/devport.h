@@ -82,6 +82,12 @@ struct kos__devport_hooks {
  * 64 KiB per round trip. */
 #define KOS__DEVPORT_STREAM_WINDOW (512u * 1024u)
 
+/* How long after the first handshake of a burst the port gives the heap's
+ * unused pages back to the system (devport.c, trim_soon()): a burst of
+ * handshakes ends before it, and it costs the server one walk of the
+ * heap per this interval at most. */
+#define KOS__DEVPORT_TRIM_MS 2000u
+
 /* The most stream destinations a port knows. */
 #define KOS__DEVPORT_DESTS_MAX 32u
 

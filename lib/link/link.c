@@ -3,18 +3,25 @@
  * WebSocket (wslay's event API over a bufferevent), and the envelope
  * protocol on it: Hello, per-channel credit, data, Close.
  *
- * Input flows read_cb -> (upgrade) -> wslay_event_recv -> recv_cb, which
- * holds each frame header to docs/link.md (kos__link_frames) before wslay
- * reads the frame -> on_msg -> kos__link_on_envelope (link_env.c). Output flows through wslay's
- * queue into the bufferevent's output buffer, whose size the peers' credit
- * bounds. Ending is one path, end_link(): it records why, sends the close
- * code, stops reading, and once the output is gone (or after close_ms) a
+ * Input flows read_cb -> (upgrade) -> ws_read. A message (a binary frame,
+ * one envelope) is read by ws_read_data once it is whole: its header held
+ * to docs/link.md by the frame checker (kos__link_frames), its payload
+ * unmasked in place -> kos__link_on_envelope (link_env.c). Control frames
+ * go through wslay: wslay_event_recv -> recv_cb, which holds each header
+ * to the same checker before wslay reads the frame -> on_msg. Output: a
+ * message is written by ws_write_data straight into the bufferevent's
+ * output buffer, whose size the peers' credit bounds, after what wslay
+ * had queued (while wslay is reading, or once the link is closing, its
+ * queue takes the message instead); control frames go through wslay's
+ * queue. wslay's own data path copied each message twice and (un)masked
+ * it a byte at a time. Ending is one path, end_link(): it records why,
+ * sends the close code, stops reading, and once the output is gone (or after close_ms) a
  * deferred event reports closed(); nothing touches the link after that
  * call but kos__link_free().
  *
  * An idle link holds no buffers (docs/link.md): between whole messages it
- * frees wslay's context (about 8.5 KiB) and makes a new one when a byte
- * arrives or a message is sent (ws_get(), ws_release()); recv_cb hands
+ * frees wslay's context (about 8.5 KiB) and makes a new one when a
+ * control frame arrives or is sent (ws_get(), ws_release()); recv_cb hands
  * wslay no byte beyond the frame it is reading, so at a frame's end wslay
  * holds nothing of the peer's. A link has at most three events: a timer
  * for the upgrade's deadline, then (made again) the close's, a client's
@@ -222,6 +229,78 @@ static void done(struct kos__link *l)
         l->cbs.closed(l->cbs.arg, l, &l->end); /* may free l */
 }
 
+/* Copies n bytes from src to dst, XORed with the RFC 6455 masking key
+ * (from its first byte) when key is not NULL: eight bytes at a time
+ * (wslay's loop goes a byte at a time, which was a tenth of kos-server's
+ * CPU on a forwarded stream). dst may be src. */
+static void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *key)
+{
+    uint64_t k8 = 0, w;
+    size_t i = 0;
+
+    if (!key) {
+        memmove(dst, src, n);
+        return;
+    }
+    for (int b = 0; b < 8; b++)
+        ((uint8_t *)&k8)[b] = key[b & 3];
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, src + i, sizeof(w));
+        w ^= k8;
+        memcpy(dst + i, &w, sizeof(w));
+    }
+    for (; i < n; i++)
+        dst[i] = src[i] ^ key[i & 3];
+}
+
+/* Writes one binary frame of n bytes at p straight to the output, after
+ * what wslay has queued, and returns true; false, having written nothing,
+ * when the frame must go through wslay's queue instead: while wslay is
+ * reading (it may be queueing a pong), or once the link is closing
+ * (wslay's close frame is last). The header and the payload (masked by a
+ * client as it is copied) are one piece of the output, so the TLS layer
+ * makes one record of them, not two; wslay's own path copies a message
+ * twice and masks it a byte at a time. */
+static bool ws_write_data(struct kos__link *l, const uint8_t *p, size_t n)
+{
+    struct evbuffer *out = bufferevent_get_output(l->bev);
+    struct evbuffer_iovec v;
+    uint8_t h[14], *key = NULL;
+    size_t hl = 2;
+
+    if (l->in_recv || l->close_code || (l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP))
+        return false;
+    if (l->ws && wslay_event_want_write(l->ws) && wslay_event_send(l->ws) != 0)
+        return false;
+    h[0] = 0x80 | WSLAY_BINARY_FRAME;
+    if (n < 126) {
+        h[1] = (uint8_t)n;
+    } else if (n < 65536) {
+        h[1] = 126;
+        h[2] = (uint8_t)(n >> 8);
+        h[3] = (uint8_t)n;
+        hl = 4;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+        hl = 10;
+    }
+    if (l->role == KOS__LINK_CLIENT) {
+        h[1] |= 0x80;
+        key = h + hl;
+        if (RAND_bytes(key, 4) != 1)
+            return false;
+        hl += 4;
+    }
+    if (evbuffer_reserve_space(out, (ev_ssize_t)(hl + n), &v, 1) != 1)
+        return false;
+    memcpy(v.iov_base, h, hl);
+    ws_mask_copy((uint8_t *)v.iov_base + hl, p, n, key);
+    v.iov_len = hl + n;
+    return evbuffer_commit_space(out, &v, 1) == 0;
+}
+
 /* Packs and queues one envelope on the WebSocket (not subject to credit:
  * the caller has checked). */
 static bool send_envelope(struct kos__link *l, const Kos__Link__Envelope *env)
@@ -229,19 +308,19 @@ static bool send_envelope(struct kos__link *l, const Kos__Link__Envelope *env)
     size_t n = kos__link__envelope__get_packed_size(env);
     uint8_t small[256], *buf = n <= sizeof(small) ? small : malloc(n);
     struct wslay_event_msg m;
-    int r;
+    bool ok;
 
-    if (!buf || !ws_get(l)) {
-        if (buf != small)
-            free(buf);
+    if (!buf)
         return false;
-    }
     kos__link__envelope__pack(env, buf);
-    m = (struct wslay_event_msg){.opcode = WSLAY_BINARY_FRAME, .msg = buf, .msg_length = n};
-    r = wslay_event_queue_msg(l->ws, &m);
+    ok = ws_write_data(l, buf, n);
+    if (!ok && ws_get(l)) {
+        m = (struct wslay_event_msg){.opcode = WSLAY_BINARY_FRAME, .msg = buf, .msg_length = n};
+        ok = wslay_event_queue_msg(l->ws, &m) == 0;
+    }
     if (buf != small)
         free(buf);
-    return r == 0;
+    return ok;
 }
 
 static void send_hello(struct kos__link *l)
@@ -273,15 +352,17 @@ void kos__link_pump(struct kos__link *l, uint32_t c)
         struct qmsg *q = ch->head;
         struct wslay_event_msg m = {
             .opcode = WSLAY_BINARY_FRAME, .msg = q->packed, .msg_length = q->plen};
-        if (!ws_get(l) || wslay_event_queue_msg(l->ws, &m) != 0) {
-            kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
-            return;
-        }
         ch->credit -= q->len;
         ch->queued -= q->len;
         ch->head = q->next;
         if (!ch->head)
             ch->tail = NULL;
+        if (!ws_write_data(l, q->packed, q->plen) &&
+            (!ws_get(l) || wslay_event_queue_msg(l->ws, &m) != 0)) {
+            free(q);
+            kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
+            return;
+        }
         free(q);
     }
     if (st && st->close_pending && !ch->head && l->state == KOS__LINK_UP) {
@@ -341,6 +422,13 @@ static void credit(struct kos__link *l)
         uint32_t win = st ? l->stream_window : l->window;
         if (!ch->consumed || (ch->consumed < win / 2 && ch->consumed < ch->unacked))
             continue;
+        /* All of it was taken, but little: a wide window waits for more
+         * (CREDIT_STEP), so that a bulk stream is not answered with a
+         * Credit per read, as long as the peer still has credit for a
+         * message of the longest kind. */
+        if (ch->consumed < win / 2 && ch->consumed < CREDIT_STEP &&
+            win - ch->consumed >= KOS__LINK_MSG_MAX)
+            continue;
         cr.bytes = ch->consumed;
         env.channel = c;
         env.body_case = KOS__LINK__ENVELOPE__BODY_CREDIT;
@@ -375,7 +463,8 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     } else {
         uint8_t h[2];
         size_t hlen;
-        if (evbuffer_copyout(in, h, 2) < 2) {
+        if (evbuffer_copyout(in, h, 2) < 2 || (h[0] & 0x0f) == WSLAY_BINARY_FRAME) {
+            /* A message is ws_read_data()'s, never wslay's. */
             wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
             return -1;
         }
@@ -450,30 +539,98 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 
 /* ---- the connection ---- */
 
+/* The message at the head of the input, if wslay is between frames and
+ * the frame is whole: its header held to docs/link.md by the frame
+ * checker, as recv_cb holds every header, then unmasked in place and
+ * handed on without wslay, which would copy it twice and unmask it a byte
+ * at a time. Returns whether it took one; a header the checker refuses
+ * ends the link, before its payload is read. Control frames are wslay's
+ * (recv_cb leaves messages here). */
+static bool ws_read_data(struct kos__link *l)
+{
+    struct evbuffer *in = bufferevent_get_input(l->bev);
+    size_t have = evbuffer_get_length(in), hlen;
+    struct kos__link_frames f = l->frames;
+    char vwhy[VWHY_MAX] = "";
+    uint8_t h[14], *p;
+    uint16_t code;
+    uint64_t len;
+
+    if (l->violation || f.have || f.skip || have < 2 ||
+        (l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP))
+        return false;
+    evbuffer_copyout(in, h, 2);
+    if ((h[0] & 0x0f) != WSLAY_BINARY_FRAME)
+        return false;
+    hlen = 2 + ((h[1] & 0x7f) == 126 ? 2 : (h[1] & 0x7f) == 127 ? 8 : 0) + ((h[1] & 0x80) ? 4 : 0);
+    if (have < hlen)
+        return false;
+    evbuffer_copyout(in, h, hlen);
+    code = kos__link_frames_feed(&f, h, hlen, vwhy, sizeof(vwhy));
+    if (code) {
+        l->violation = code;
+        kos__link_terminate(l, KOS__LINK_END_VIOLATION, code, "%s", vwhy);
+        return false;
+    }
+    len = f.skip; /* at most KOS__LINK_MSG_MAX: the checker saw to it */
+    if (have - hlen < len)
+        return false; /* the rest of it is still to come */
+    f.skip = 0;
+    l->frames = f;
+    evbuffer_drain(in, hlen);
+    p = len ? evbuffer_pullup(in, (ev_ssize_t)len) : h;
+    if (!p) {
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
+        return false;
+    }
+    if (h[1] & 0x80)
+        ws_mask_copy(p, p, (size_t)len, h + hlen - 4);
+    kos__link_on_envelope(l, p, (size_t)len);
+    evbuffer_drain(in, (size_t)len);
+    return true;
+}
+
+/* Reads the frames in the input: messages here, control frames through
+ * wslay, until a frame is incomplete or the link closes. */
 static void ws_read(struct kos__link *l)
 {
+    struct evbuffer *in = bufferevent_get_input(l->bev);
     char vwhy[VWHY_MAX] = "";
+    size_t before;
+    uint8_t b0;
     int r;
 
-    /* Nothing to read (the upgrade came alone): what was queued goes out. */
-    if (!evbuffer_get_length(bufferevent_get_input(l->bev))) {
-        ws_flush(l);
-        return;
+    for (;;) {
+        while (ws_read_data(l))
+            ;
+        before = evbuffer_get_length(in);
+        if (!before || l->violation || (l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP))
+            break;
+        /* A message that is not whole yet waits for its bytes. */
+        if (!l->frames.have && !l->frames.skip && evbuffer_copyout(in, &b0, 1) == 1 &&
+            (b0 & 0x0f) == WSLAY_BINARY_FRAME)
+            break;
+        if (!ws_get(l)) {
+            kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
+            return;
+        }
+        l->vwhy = vwhy;
+        l->in_recv = true;
+        r = wslay_event_recv(l->ws);
+        l->in_recv = false;
+        l->vwhy = NULL;
+        if (l->violation && l->state < KOS__LINK_CLOSING) {
+            kos__link_terminate(l, KOS__LINK_END_VIOLATION, l->violation, "%s", vwhy);
+            break;
+        }
+        if (r != 0 && l->state < KOS__LINK_CLOSING) {
+            kos__link_terminate(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
+                                "a frame the WebSocket layer refused");
+            break;
+        }
+        if (evbuffer_get_length(in) == before)
+            break;
     }
-    if (!ws_get(l)) {
-        kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
-        return;
-    }
-    l->vwhy = vwhy;
-    l->in_recv = true;
-    r = wslay_event_recv(l->ws);
-    l->in_recv = false;
-    l->vwhy = NULL;
-    if (l->violation && l->state < KOS__LINK_CLOSING)
-        kos__link_terminate(l, KOS__LINK_END_VIOLATION, l->violation, "%s", vwhy);
-    else if (r != 0 && l->state < KOS__LINK_CLOSING)
-        kos__link_terminate(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_PROTOCOL,
-                            "a frame the WebSocket layer refused");
     ws_flush(l);
 }
 

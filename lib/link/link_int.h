@@ -34,6 +34,11 @@
  * reading (so pings cannot make it queue pongs without end) until half of
  * it has gone; a peer that takes none of it for idle_ms ends the link. */
 #define OUTPUT_HIGH (2u * KOS__LINK_MSG_MAX)
+/* A receiver whose window is wide sends Credit once this much was taken
+ * (or half its window), not after every read: a forwarded stream's sink
+ * takes a few KiB at a time, and a Credit per read was as many TLS
+ * records and wake-ups of both ends. */
+#define CREDIT_STEP (64u * 1024u)
 #define VWHY_MAX    160u                     /* what the frame checker says was wrong */
 #define IO_MAX      (4u * KOS__LINK_MSG_MAX) /* bytes read or written per wake-up */
 

@@ -25,6 +25,9 @@
 #define KOS__RELAY_CHUNK    32768u  /* connection bytes per data envelope */
 #define KOS__RELAY_READ_MAX 262144u /* connection bytes read ahead of the stream's credit */
 #define KOS__RELAY_DRAIN_MS 30000u  /* a closed stream's last bytes wait this long to be written */
+/* A connection read again within this many microseconds is sending in
+ * bulk: what it sent waits at most this long to fill an envelope. */
+#define KOS__RELAY_HOLD_US 1000u
 
 struct kos__relay;
 
