@@ -189,6 +189,7 @@ static void status_gens(const struct core *c, struct kos__sys_status *s)
                                                                          : KOS__SYS_GEN_KEPT;
         o->tries = g->n == st->current && g->n != st->good ? st->tries : 0;
         o->release = g->release;
+        o->overlay = g->overlay; /* the store reads an overlay only after a release */
         o->created = g->created > 0 ? (uint64_t)g->created : 0;
         o->signer = g->signer;
     }

@@ -3,11 +3,17 @@
  * managing app's side of it.
  *
  * Each record is a fixed little-endian layout read and written with
- * cursor_int.h. What stays true: a decoder accepts a body only when it is
- * exactly one record of its type, every string NUL-terminated inside it,
- * bounded, and printable or a valid name, every count and enum in range;
- * an encoder refuses what its decoder would, so a record that encodes
- * always decodes.
+ * cursor_int.h. What stays true: a decoder accepts a body only when it
+ * holds one whole record of its type, every string NUL-terminated inside
+ * it, bounded, and printable or a valid name, every count and enum in
+ * range; an encoder refuses what its decoder would, so a record that
+ * encodes always decodes.
+ *
+ * Between versions (docs/upgrades.md): an upgrade replaces the managing
+ * app but not Core, so either side may be the newer. A record grows only
+ * at its end, and only by fields that may be absent: a decoder reads the
+ * optional fields it knows when they are there (absent, they are 0) and
+ * passes over bytes after the last field it knows.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -237,7 +243,7 @@ kos_status_t kos__sys_request_decode(uint32_t type, const void *body, size_t len
     default:
         return KOS_STATUS_PROTOCOL;
     }
-    if (c.bad || c.pos != len)
+    if (c.bad)
         return KOS_STATUS_PROTOCOL;
     return KOS_STATUS_OK;
 }
@@ -269,7 +275,8 @@ static bool gens_ok(const struct kos__sys_status *s)
         if (g->n <= prev || (g->flags & ~KOS__SYS_GEN_FLAGS) || (g->flags & seen) ||
             g->state < KOS__SYS_GEN_KEPT || g->state > KOS__SYS_GEN_DAMAGED || !g->signer ||
             (g->signer[0] && !hex_ok(g->signer, 16)) ||
-            ((g->flags & KOS__SYS_GEN_RUNNING) && g->n != s->generation))
+            ((g->flags & KOS__SYS_GEN_RUNNING) && g->n != s->generation) ||
+            g->overlay > KOS__SYS_OVERLAY_MAX || (g->overlay && !g->release))
             return false;
         seen |= g->flags;
         prev = g->n;
@@ -350,6 +357,9 @@ kos_status_t kos__sys_status_encode(const struct kos__sys_status *s, void *buf, 
         put_u64(&c, g->created);
         put_string(&c, g->signer, KOS__SYS_SIGNER_MAX);
     }
+    /* Optional, added later: each generation's overlay number. */
+    for (uint32_t i = 0; i < s->n_gens; i++)
+        put_u32(&c, s->gens[i].overlay);
     if (c.bad)
         return KOS_STATUS_TOO_LARGE;
     *len = c.pos;
@@ -405,7 +415,11 @@ kos_status_t kos__sys_status_decode(const void *body, size_t len, struct kos__sy
         g->created = get_u64(&c);
         g->signer = get_string(&c, KOS__SYS_SIGNER_MAX);
     }
-    if (c.bad || c.pos != len || !status_ok(out))
+    /* An older Core ends the record here. */
+    if (!c.bad && c.pos < len)
+        for (uint32_t i = 0; i < out->n_gens; i++)
+            out->gens[i].overlay = get_u32(&c);
+    if (c.bad || !status_ok(out))
         return KOS_STATUS_PROTOCOL;
     return KOS_STATUS_OK;
 }
@@ -441,7 +455,7 @@ kos_status_t kos__sys_result_decode(const void *body, size_t len, struct kos__sy
     out->id = get_u32(&c);
     out->status = get_u32(&c);
     out->message = get_string(&c, KOS__SYS_MESSAGE_MAX);
-    if (c.bad || c.pos != len || !result_ok(out))
+    if (c.bad || !result_ok(out))
         return KOS_STATUS_PROTOCOL;
     return KOS_STATUS_OK;
 }
@@ -491,7 +505,7 @@ kos_status_t kos__sys_needs_decode(const void *body, size_t len, struct kos__sys
         if (out->need[i].have > KOS__SYS_BLOB_MAX)
             c.bad = true;
     }
-    if (c.bad || c.pos != len)
+    if (c.bad)
         return KOS_STATUS_PROTOCOL;
     return KOS_STATUS_OK;
 }
@@ -523,7 +537,7 @@ kos_status_t kos__sys_line_decode(const void *body, size_t len, struct kos__sys_
     out->dropped = get_u32(&c);
     get_name(&c, out->name);
     out->text = get_string(&c, KOS__SYS_TEXT_MAX);
-    if (c.bad || c.pos != len || !printable_ok(out->text, KOS__SYS_TEXT_MAX))
+    if (c.bad || !printable_ok(out->text, KOS__SYS_TEXT_MAX))
         return KOS_STATUS_PROTOCOL;
     return KOS_STATUS_OK;
 }
@@ -678,7 +692,7 @@ kos_status_t kos__sys_traces_decode(const void *body, size_t len, struct kos__sy
         if (!c.bad && !trace_ok(r))
             c.bad = true;
     }
-    if (c.bad || c.pos != len)
+    if (c.bad)
         return KOS_STATUS_PROTOCOL;
     return KOS_STATUS_OK;
 }
@@ -697,7 +711,7 @@ kos_status_t kos__sys_table_decode(const void *body, size_t len, struct kos__sys
     for (uint32_t r = 0; r < out->n_rows && !c.bad; r++)
         for (uint32_t i = 0; i < KOS__SYS_TABLE_CELLS; i++)
             out->cell[r][i] = get_string(&c, KOS__NAME_MAX);
-    if (c.bad || c.pos != len || !table_ok(out))
+    if (c.bad || !table_ok(out))
         return KOS_STATUS_PROTOCOL;
     return KOS_STATUS_OK;
 }

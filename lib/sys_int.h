@@ -153,6 +153,7 @@ enum kos__sys_state {
  * a store keeps at most KOS_STORE_MAX_GENS (manifest/store.h) records, so
  * 64 of at most 5 * 4 + 8 + 17 bytes each add under 3 KB to a page. */
 #define KOS__SYS_MAX_GENS 64u
+#define KOS__SYS_OVERLAY_MAX 0xffffu /* as KOS_CM_OVERLAY_MAX */
 
 /* A generation's state, as the health report says it
  * (kos__sys_gen_state_name()). */
@@ -178,6 +179,7 @@ struct kos__sys_gen {
     uint64_t created;   /* when it was stored, Unix seconds; 0 unknown */
     const char *signer; /* the release key id, "" for unsigned or unknown */
     uint32_t release;   /* its manifest's release number, 0 for none */
+    uint32_t overlay;   /* its overlay number on that release, 0 for none (optional) */
 };
 
 /* The self test's verdict this boot. */

@@ -128,11 +128,11 @@ static json_t *store_json(const Kos__Admin__BootStore *bs)
     for (size_t i = 0; gens && i < bs->n_generations; i++) {
         const Kos__Admin__Generation *g = bs->generations[i];
         json_array_append_new(
-            gens, json_pack("{s:I, s:I, s:b, s:b, s:b, s:o, s:I, s:o, s:o}", "number",
-                            (json_int_t)g->number, "release", (json_int_t)g->release, "current",
-                            g->current, "good", g->good, "running", g->running, "state",
-                            kos__json_str(g->state), "tries", (json_int_t)g->tries, "signer",
-                            kos__json_str(g->signer), "created",
+            gens, json_pack("{s:I, s:I, s:I, s:b, s:b, s:b, s:o, s:I, s:o, s:o}", "number",
+                            (json_int_t)g->number, "release", (json_int_t)g->release, "overlay",
+                            (json_int_t)g->overlay, "current", g->current, "good", g->good,
+                            "running", g->running, "state", kos__json_str(g->state), "tries",
+                            (json_int_t)g->tries, "signer", kos__json_str(g->signer), "created",
                             g->created && g->created <= (uint64_t)INT64_MAX / 1000
                                 ? kos__json_time_ms((int64_t)g->created * 1000)
                                 : json_null()));

@@ -246,7 +246,7 @@ struct admin_state {
     bool store;
     uint32_t generation, n_gens;
     struct admin_gen {
-        uint32_t n, flags, state, tries, release;
+        uint32_t n, flags, state, tries, release, overlay;
         uint64_t created;
         char signer[KOS__SYS_SIGNER_MAX];
     } gens[KOS__SYS_MAX_GENS];

@@ -118,6 +118,7 @@ bool admin_state_take(struct admin_state *s, const struct kos__sys_status *page)
             o->state = g->state;
             o->tries = g->tries;
             o->release = g->release;
+            o->overlay = g->overlay;
             o->created = g->created;
             copy_str(o->signer, sizeof(o->signer), g->signer);
         }
@@ -147,7 +148,7 @@ static bool state_differs(const struct admin_state *x, const struct admin_state 
     for (uint32_t i = 0; i < x->n_gens; i++) {
         const struct admin_gen *p = &x->gens[i], *q = &y->gens[i];
         if (p->n != q->n || p->flags != q->flags || p->state != q->state || p->tries != q->tries ||
-            p->release != q->release)
+            p->release != q->release || p->overlay != q->overlay)
             return true;
     }
     for (uint32_t i = 0; i < x->n_apps; i++) {
@@ -203,6 +204,7 @@ static uint32_t fill_store(const struct admin_state *s, struct health_store *hs,
         o->state = (char *)kos__sys_gen_state_name(g->state);
         o->tries = g->tries;
         o->release = g->release;
+        o->overlay = g->overlay;
         o->signer = (char *)g->signer;
         o->created = g->created;
         hs->ptrs[n++] = o;

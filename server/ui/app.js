@@ -304,7 +304,8 @@ function showGenerations(h) {
     if (g.good) marks.push('good');
     if (g.running) marks.push('running');
     tr.appendChild(el('td', 'num', g.number));
-    tr.appendChild(el('td', 'num release', g.release ? g.release : '-'));
+    tr.appendChild(el('td', 'num release',
+      !g.release ? '-' : g.overlay ? g.release + '+' + g.overlay : String(g.release)));
     tr.appendChild(el('td', 'marks', marks.join(', ')));
     tr.appendChild(el('td', 'gen-state', g.state));
     tr.appendChild(el('td', 'num tries', g.tries));

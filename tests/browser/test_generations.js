@@ -1,9 +1,10 @@
 // The Generations table on a device's page (docs/studio.md, docs/storage.md):
 // a device booting from a boot store (kos-tool run --storage DIR) shows
-// generation 1 current, good and running, passed; a second image stored
-// with storage.import and booted, whose self test never reports, shows up
-// live as current, running and on trial with one boot counted, 1 still
-// good; a device booted from an image file says it has no store.
+// generation 1 current, good and running, passed; a second image (overlay
+// 2 of release 3, shown 3+2) stored with storage.import and booted, whose
+// self test never reports, shows up live as current, running and on trial
+// with one boot counted, 1 still good; a device booted from an image file
+// says it has no store.
 'use strict';
 const assert = require('assert');
 const path = require('path');
@@ -44,13 +45,15 @@ test(async (t) => {
   assert.strictEqual((await rows(page))[0].release, '-', 'an image without a release number');
 
   // ---- a second generation, on trial while its self test has not passed
-  const two = await studio.image('gens_two', apps, ['self_test: {binary: t_app, args: [selftest, never]}']);
+  const two = await studio.image('gens_two', apps, ['self_test: {binary: t_app, args: [selftest, never]}'],
+    ['release: 3', 'overlay: 2']);
   await dev.stop();
   await studio.kosTool('storage.import', store, two, '--trust', studio.trust);
   dev.boot(null, { storage: store, args: ['--self-test-timeout', '600000'] });
   await waitRows(t, page, ['1|good|passed|0', '2|current, running|on trial|1']);
   assert.match(await page.locator('#generations-note').textContent(), /running: generation 2/);
   assert.strictEqual(await page.locator('#generations tr[data-generation="2"]').getAttribute('data-state'), 'on trial');
+  assert.strictEqual((await rows(page))[1].release, '3+2', 'overlay 2 of release 3');
 
   // ---- without a store: none, said so
   const plain = await studio.device({ name: 'gens-2', system: 'gens_plain', apps });

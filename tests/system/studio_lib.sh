@@ -192,7 +192,7 @@ boot_store() {
     >/dev/null 2>&1 &
   DEV_PID=$!
 }
-# gens: the API's generations, one line: "running N; N rRELEASE MARKS STATE TRIES; ..."
+# gens: the API's generations, one line: "running N; N rRELEASE[+OVERLAY] MARKS STATE TRIES; ..."
 # (MARKS current,good,running or -), or "none" without a store.
 gens() {
   api "api/devices/$ID" | python3 -c '
@@ -205,7 +205,8 @@ if s is None:
 out = ["running %d" % s["running"]]
 for g in s["generations"]:
     marks = ",".join(m for m in ("current", "good", "running") if g[m]) or "-"
-    out.append("%d r%d %s %s %d" % (g["number"], g["release"], marks, g["state"], g["tries"]))
+    rel = "%d+%d" % (g["release"], g["overlay"]) if g.get("overlay") else "%d" % g["release"]
+    out.append("%d r%s %s %s %d" % (g["number"], rel, marks, g["state"], g["tries"]))
 print("; ".join(out))'
 }
 gens_are() { [ "$(gens)" = "$1" ]; }

@@ -109,6 +109,7 @@ admin_result | grep -q "; $(blob_size "$WORK/two_o1.zip" "$(manifest_of "$WORK/t
   die "the overlay fetched more than its manifest: $(admin_result)"
 run 0 storage.show "$S"
 expect out "^  4 +upgrading +2\+1 .* current, good$"
+wait_gens "running 4; 2 r2 - kept 0; 3 r3 - failed 0; 4 r2+1 current,good,running passed 0"
 # Release 2 itself again, under the overlay: refused.
 push "$WORK/two.zip"
 until_ok 30 "release 2 refused under its overlay" sh -c "grep -qE 'admin: warn: command $CMD: refused by the device: it is release 2, older than generation 4 .*\(release 2 overlay 1\)' '$CON'"

@@ -21,9 +21,11 @@
 
 static uint8_t buf[KOS__CTL_MAX];
 
-/* Every proper prefix of buf[0..len), and one byte more, are refused by
- * the decoder for `type`. */
-static void truncations_refused(uint32_t type, size_t len)
+/* Every proper prefix of buf[0..len) is refused by the decoder for
+ * `type`, except buf[0..older) (a record without the optional fields an
+ * older sender leaves out; older = len when there are none); one byte
+ * more, as a newer sender may append, is passed over. */
+static void prefixes_checked(uint32_t type, size_t len, size_t older)
 {
     struct kos__sys_request rq;
     struct kos__sys_status st;
@@ -46,9 +48,16 @@ static void truncations_refused(uint32_t type, size_t len)
             s = kos__sys_table_decode(buf, m, &tb);
         else
             s = kos__sys_request_decode(type, buf, m, &rq);
-        if (s != KOS_STATUS_PROTOCOL)
+        if ((n == len || n == older) && s != KOS_STATUS_OK)
+            fail_msg("type %u: %zu of %zu bytes refused", type, m, len);
+        if (n != len && n != older && s != KOS_STATUS_PROTOCOL)
             fail_msg("type %u: %zu of %zu bytes accepted", type, m, len);
     }
+}
+
+static void truncations_refused(uint32_t type, size_t len)
+{
+    prefixes_checked(type, len, len);
 }
 
 static void test_requests(void **state)
@@ -268,17 +277,18 @@ static struct kos__sys_status sample_store(void)
     s.generation = 3;
     s.n_gens = 4;
     s.gens[0] =
-        (struct kos__sys_gen){1, 0, KOS__SYS_GEN_FAILED, 0, 1765000000, "3f9a1c0de4b27781", 0};
+        (struct kos__sys_gen){1, 0, KOS__SYS_GEN_FAILED, 0, 1765000000, "3f9a1c0de4b27781", 0, 0};
     s.gens[1] = (struct kos__sys_gen){
-        2, KOS__SYS_GEN_GOOD, KOS__SYS_GEN_PASSED, 0, 1765000100, "3f9a1c0de4b27781", 0};
+        2, KOS__SYS_GEN_GOOD, KOS__SYS_GEN_PASSED, 0, 1765000100, "3f9a1c0de4b27781", 0, 0};
     s.gens[2] = (struct kos__sys_gen){3,
                                       KOS__SYS_GEN_CURRENT | KOS__SYS_GEN_RUNNING,
                                       KOS__SYS_GEN_TRIAL,
                                       1,
                                       1765000200,
                                       "",
-                                      4000000000u};
-    s.gens[3] = (struct kos__sys_gen){4, 0, KOS__SYS_GEN_DAMAGED, 0, 0, "", 0};
+                                      4000000000u,
+                                      2};
+    s.gens[3] = (struct kos__sys_gen){4, 0, KOS__SYS_GEN_DAMAGED, 0, 0, "", 0, 0};
     return s;
 }
 
@@ -296,14 +306,22 @@ static void test_status_gens(void **state)
     assert_int_equal(d.gens[2].flags, KOS__SYS_GEN_CURRENT | KOS__SYS_GEN_RUNNING);
     assert_int_equal(d.gens[2].tries, 1);
     assert_int_equal(d.gens[2].release, 4000000000u);
+    assert_int_equal(d.gens[2].overlay, 2);
     assert_int_equal(d.gens[1].release, 0);
+    assert_int_equal(d.gens[1].overlay, 0);
     assert_int_equal(d.gens[1].created, 1765000100);
     assert_string_equal(d.gens[0].signer, "3f9a1c0de4b27781");
     assert_string_equal(d.gens[3].signer, "");
     assert_string_equal(kos__sys_gen_state_name(d.gens[2].state), "on trial");
     assert_string_equal(kos__sys_gen_state_name(KOS__SYS_GEN_DAMAGED), "damaged");
     assert_string_equal(kos__sys_gen_state_name(0), "unknown");
-    truncations_refused(KOS__CTL_SYS_STATUS, len);
+    /* An older Core's page ends before the overlay numbers: it decodes,
+     * with none. */
+    prefixes_checked(KOS__CTL_SYS_STATUS, len, len - 4 * 4);
+    assert_int_equal(kos__sys_status_decode(buf, len - 4 * 4, &d), KOS_STATUS_OK);
+    assert_int_equal(d.n_gens, 4);
+    assert_int_equal(d.gens[2].release, 4000000000u);
+    assert_int_equal(d.gens[2].overlay, 0);
 
     /* The largest store beside a full page of the longest names still fits
      * one control message. */
@@ -317,7 +335,8 @@ static void test_status_gens(void **state)
                                           UINT32_MAX,
                                           UINT64_MAX,
                                           "ffffffffffffffff",
-                                          UINT32_MAX};
+                                          UINT32_MAX,
+                                          KOS__SYS_OVERLAY_MAX};
     assert_int_equal(
         kos__sys_status_encode(&s, buf, KOS__CTL_MAX - sizeof(struct kos__ctl_hdr), &len),
         KOS_STATUS_OK);
@@ -325,9 +344,15 @@ static void test_status_gens(void **state)
     assert_int_equal(d.n_gens, KOS__SYS_MAX_GENS);
 
     /* Each malformed generation is refused. */
-    for (int i = 0; i < 13; i++) {
+    for (int i = 0; i < 15; i++) {
         s = sample_store();
         switch (i) {
+        case 13:
+            s.gens[1].overlay = 1; /* an overlay of no release */
+            break;
+        case 14:
+            s.gens[2].overlay = KOS__SYS_OVERLAY_MAX + 1;
+            break;
         case 0:
             s.store = 2;
             break;
@@ -381,7 +406,7 @@ static void test_status_gens(void **state)
      * and a count larger than the generations sent. */
     s = sample_store();
     assert_int_equal(kos__sys_status_encode(&s, buf, sizeof(buf), &len), KOS_STATUS_OK);
-    size_t at = len - 4 * (5 * 4 + 8) - (17 + 17 + 1 + 1) - 4; /* n_gens */
+    size_t at = len - 4 * 4 - 4 * (5 * 4 + 8) - (17 + 17 + 1 + 1) - 4; /* n_gens */
     uint32_t v;
     memcpy(&v, buf + at, 4);
     assert_int_equal(v, 4);
@@ -391,7 +416,7 @@ static void test_status_gens(void **state)
     v = 5;
     memcpy(buf + at, &v, 4);
     assert_int_equal(kos__sys_status_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
-    v = 3;
+    v = 3; /* the fourth generation's bytes read as overlay numbers: 4 of no release */
     memcpy(buf + at, &v, 4);
     assert_int_equal(kos__sys_status_decode(buf, len, &d), KOS_STATUS_PROTOCOL);
 }
