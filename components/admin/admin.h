@@ -613,10 +613,10 @@ uint64_t admin_debug_next_ms(const struct admin_debug *d);
  * ADMIN_UPGRADE_TRIES times. What stays true: nothing the server sends
  * reaches the store unchecked (Core verifies every digest and the
  * signature), and every upgrade ends in exactly one CommandResult. */
-#define ADMIN_UPGRADE_TRIES    5u     /* fetches of the upgrade that may fail */
-#define ADMIN_UPGRADE_RETRY_MS 2000u  /* the wait before the first retry; doubles */
-#define ADMIN_UPGRADE_BLOBS    1025u  /* blobs an offer may name (KOS__IMAGE_MAX_ENTRIES) */
-#define ADMIN_UPGRADE_GRACE_MS 1000u  /* the wait for the result to leave before rebooting */
+#define ADMIN_UPGRADE_TRIES    5u    /* fetches of the upgrade that may fail */
+#define ADMIN_UPGRADE_RETRY_MS 2000u /* the wait before the first retry; doubles */
+#define ADMIN_UPGRADE_BLOBS    1025u /* blobs an offer may name (KOS__IMAGE_MAX_ENTRIES) */
+#define ADMIN_UPGRADE_GRACE_MS 1000u /* the wait for the result to leave before rebooting */
 
 enum admin_upgrade_step {
     UP_IDLE = 0,
