@@ -111,6 +111,7 @@ struct kos__image_unpacked {
     size_t sig_len;
     char manifest_hex[65];                  /* the manifest blob image.sig names */
     uint32_t release;                       /* the compiled manifest's release number */
+    uint32_t overlay;                       /* and its overlay number, 0 for none */
     char system[256];                       /* its system's name, as the manifest has it */
     struct kos__image_unpacked_blob *blobs; /* every blob, sorted by digest */
     size_t n_blobs;

@@ -114,6 +114,7 @@ static kos_status_t read_manifest(struct opening *o, struct kos__image_unpacked 
         }
     if (!st) {
         u->release = cm.hdr->release;
+        u->overlay = kos_cm_overlay(&cm);
         snprintf(u->system, sizeof(u->system), "%s", kos_cm_str(&cm, cm.hdr->system_name));
     }
     free(buf);

@@ -116,6 +116,8 @@ static const char *const migrations_sql[] = {
     "  progress_ms INTEGER"
     ");"
     "CREATE INDEX upgrades_by_device ON upgrades(device, command);",
+    /* 5: a release's overlay number (overlay: in its manifest), 0 for none. */
+    "ALTER TABLE releases ADD COLUMN overlay INTEGER NOT NULL DEFAULT 0;",
 };
 
 const struct kos__migrations kos__store_migrations = {

@@ -221,7 +221,7 @@ kos_status_t kos__store_command_done(struct kos__store *st, const char *id, uint
  * digest, release number and system, its image.sig, and its blobs. */
 struct kos__store_release {
     const char *manifest_sha256, *system, *image_sig;
-    uint32_t release;
+    uint32_t release, overlay;
     size_t n_blobs;
     const char *const *blob_sha256; /* [n_blobs], 64 hex digits each */
     const uint64_t *blob_size;      /* [n_blobs] */

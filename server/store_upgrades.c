@@ -36,7 +36,7 @@ static kos_status_t release_id(struct kos__store *st, const struct kos__store_re
     if (step != SQLITE_DONE)
         return KOS_STATUS_IO;
     s = kos__store_prep(st, "INSERT INTO releases (manifest_sha256, release, system, image_sig,"
-                            " bytes, created_ms) VALUES (?, ?, ?, ?, ?, ?)");
+                            " bytes, created_ms, overlay) VALUES (?, ?, ?, ?, ?, ?, ?)");
     if (!s)
         return KOS_STATUS_IO;
     sqlite3_bind_text(s, 1, r->manifest_sha256, -1, SQLITE_STATIC);
@@ -45,6 +45,7 @@ static kos_status_t release_id(struct kos__store *st, const struct kos__store_re
     sqlite3_bind_text(s, 4, r->image_sig, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, kos__store_i64(r->bytes));
     sqlite3_bind_int64(s, 6, kos__now_ms());
+    sqlite3_bind_int64(s, 7, r->overlay);
     step = sqlite3_step(s);
     kos__store_unprep(st, s);
     if (step != SQLITE_DONE)
@@ -174,7 +175,7 @@ json_t *kos__store_upgrade_json(struct kos__store *st, const char *id)
     sqlite3_stmt *s = kos__store_prep(
         st, "SELECT u.command, r.release, r.system, r.manifest_sha256, r.bytes, u.stage, u.done,"
             " u.total, u.blobs, u.served, c.status, c.message, c.sent_ms, u.progress_ms,"
-            " c.done_ms, (SELECT count(*) FROM release_blobs b WHERE b.release = r.id)"
+            " c.done_ms, (SELECT count(*) FROM release_blobs b WHERE b.release = r.id), r.overlay"
             " FROM upgrades u JOIN releases r ON r.id = u.release"
             " LEFT JOIN commands c ON c.id = u.command"
             " WHERE u.device = ? ORDER BY u.command DESC LIMIT 1");
@@ -191,13 +192,15 @@ json_t *kos__store_upgrade_json(struct kos__store *st, const char *id)
         bool has_status = sqlite3_column_type(s, 10) != SQLITE_NULL;
         uint32_t status = (uint32_t)sqlite3_column_int64(s, 10);
         j = json_pack(
-            "{s:o, s:I, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+            "{s:o, s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, "
+            "s:o}",
             "command", kos__json_u64((uint64_t)sqlite3_column_int64(s, 0)), "release",
-            (json_int_t)sqlite3_column_int64(s, 1), "system", kos__store_col_text(s, 2), "manifest",
-            kos__store_col_text(s, 3), "blobs", (json_int_t)sqlite3_column_int64(s, 15), "bytes",
-            kos__json_u64((uint64_t)sqlite3_column_int64(s, 4)), "stage", kos__store_col_text(s, 5),
-            "done", kos__json_u64((uint64_t)sqlite3_column_int64(s, 6)), "total",
-            kos__json_u64((uint64_t)sqlite3_column_int64(s, 7)), "fetch_blobs",
+            (json_int_t)sqlite3_column_int64(s, 1), "overlay",
+            (json_int_t)sqlite3_column_int64(s, 16), "system", kos__store_col_text(s, 2),
+            "manifest", kos__store_col_text(s, 3), "blobs", (json_int_t)sqlite3_column_int64(s, 15),
+            "bytes", kos__json_u64((uint64_t)sqlite3_column_int64(s, 4)), "stage",
+            kos__store_col_text(s, 5), "done", kos__json_u64((uint64_t)sqlite3_column_int64(s, 6)),
+            "total", kos__json_u64((uint64_t)sqlite3_column_int64(s, 7)), "fetch_blobs",
             (json_int_t)sqlite3_column_int64(s, 8), "served",
             kos__json_u64((uint64_t)sqlite3_column_int64(s, 9)), "status",
             has_status ? json_integer(status) : json_null(), "status_text",

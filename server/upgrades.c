@@ -72,6 +72,7 @@ static uint8_t *pack_upgrade(const struct kos__image_unpacked *u, uint64_t cmd_i
     up.n_blobs = u->n_blobs;
     up.blobs = ptrs;
     up.release = u->release;
+    up.overlay = u->overlay;
     up.system = (char *)u->system;
     c.id = cmd_id;
     c.body_case = KOS__ADMIN__COMMAND__BODY_UPGRADE;
@@ -107,12 +108,14 @@ static kos_status_t record(struct kos__srv *srv, const char *id,
                                        .system = u->system,
                                        .image_sig = u->sig_text,
                                        .release = u->release,
+                                       .overlay = u->overlay,
                                        .n_blobs = u->n_blobs,
                                        .blob_sha256 = sha,
                                        .blob_size = size,
                                        .bytes = u->bytes};
-        snprintf(json, sizeof(json), "{\"upgrade\":{\"release\":%u,\"manifest\":\"%s\"}}",
-                 (unsigned)u->release, u->manifest_hex);
+        snprintf(json, sizeof(json),
+                 "{\"upgrade\":{\"release\":%u,\"overlay\":%u,\"manifest\":\"%s\"}}",
+                 (unsigned)u->release, (unsigned)u->overlay, u->manifest_hex);
         st = kos__store_upgrade_add(srv->store, id, &r, json, cmd_id);
     }
     free(sha);
@@ -218,14 +221,17 @@ kos_status_t kos__upgrades_push(struct kos__srv *srv, const char *id, struct evb
     st = send_upgrade(srv, id, &u, cmd_id, err, errlen);
     if (st)
         goto out;
-    kos__srv_log("device %.16s: command %llu sent (upgrade to release %u of '%.64s', manifest "
+    char over[24] = "";
+    if (u.overlay)
+        snprintf(over, sizeof(over), " overlay %u", (unsigned)u.overlay);
+    kos__srv_log("device %.16s: command %llu sent (upgrade to release %u%s of '%.64s', manifest "
                  "%.16s, %zu blobs, %zu new here)",
-                 id, (unsigned long long)cmd_id, (unsigned)u.release, u.system, u.manifest_hex,
-                 u.n_blobs, fresh);
-    *answer = json_pack("{s:o, s:I, s:o, s:I, s:o, s:s}", "id", kos__json_u64(cmd_id), "release",
-                        (json_int_t)u.release, "system", kos__json_str(u.system), "blobs",
-                        (json_int_t)u.n_blobs, "bytes", kos__json_u64(u.bytes), "manifest",
-                        u.manifest_hex);
+                 id, (unsigned long long)cmd_id, (unsigned)u.release, over, u.system,
+                 u.manifest_hex, u.n_blobs, fresh);
+    *answer = json_pack("{s:o, s:I, s:I, s:o, s:I, s:o, s:s}", "id", kos__json_u64(cmd_id),
+                        "release", (json_int_t)u.release, "overlay", (json_int_t)u.overlay,
+                        "system", kos__json_str(u.system), "blobs", (json_int_t)u.n_blobs, "bytes",
+                        kos__json_u64(u.bytes), "manifest", u.manifest_hex);
     if (!*answer) {
         snprintf(err, errlen, "out of memory");
         st = KOS_STATUS_NO_MEMORY;

@@ -270,10 +270,13 @@ static bool upload(struct follow *f, const struct kos__studio_rt *rt, const char
     }
     f->command = (uint64_t)json_integer_value(json_object_get(resp, "id"));
     const char *system = json_string_value(json_object_get(resp, "system"));
-    char shown[256];
-    printf("kos-tool %s: pushed release %" PRId64 " of '%s' (%" PRId64 " blobs, %s) to '%s': "
+    char shown[256], over[32] = "";
+    json_int_t overlay = json_integer_value(json_object_get(resp, "overlay"));
+    if (overlay > 0)
+        snprintf(over, sizeof(over), " overlay %" PRId64, (int64_t)overlay);
+    printf("kos-tool %s: pushed release %" PRId64 "%s of '%s' (%" PRId64 " blobs, %s) to '%s': "
            "command %" PRIu64 "\n",
-           f->cmd, (int64_t)json_integer_value(json_object_get(resp, "release")),
+           f->cmd, (int64_t)json_integer_value(json_object_get(resp, "release")), over,
            kos__tool_shown(shown, sizeof(shown), system ? system : "?"),
            (int64_t)json_integer_value(json_object_get(resp, "blobs")),
            mib((uint64_t)json_integer_value(json_object_get(resp, "bytes")), a), f->name,

@@ -643,6 +643,7 @@ struct admin_upgrade {
     uint32_t next_core_id;
     char sig[KOS__SYS_SIG_MAX];
     uint32_t sig_len, release;
+    char what[48];                    /* "release 7" or "release 7 overlay 2", for messages */
     struct admin_upgrade_blob *offer; /* ADMIN_UPGRADE_BLOBS */
     size_t n_offer;
     struct admin_upgrade_blob cur; /* the blob under way */

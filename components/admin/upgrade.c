@@ -210,13 +210,19 @@ void admin_upgrade_start(struct admin_upgrade *u, uint64_t cmd_id,
     u->n_offer = m->n_blobs;
     u->cmd_id = cmd_id;
     u->release = m->release;
+    /* For messages only, as release is: an overlay number that no
+     * manifest could carry is left out. */
+    if (m->overlay && m->release && m->overlay <= KOS__SYS_OVERLAY_MAX)
+        snprintf(u->what, sizeof(u->what), "release %u overlay %u", m->release, m->overlay);
+    else
+        snprintf(u->what, sizeof(u->what), "release %u", m->release);
     u->fetched = u->to_fetch = 0;
     u->blobs_to_fetch = 0;
     u->failures = 0;
     note(u, now_ms, KOS_LOG_INFO,
-         "command %llu from the server: upgrade to release %u (%zu blobs); checking what the "
+         "command %llu from the server: upgrade to %s (%zu blobs); checking what the "
          "store lacks",
-         (unsigned long long)cmd_id, u->release, u->n_offer);
+         (unsigned long long)cmd_id, u->what, u->n_offer);
     progress(u, "checking", now_ms);
     ask(u, UP_NEED, KOS__CTL_SYS_STORE_NEED, now_ms);
 }
@@ -330,8 +336,8 @@ void admin_upgrade_core_result(struct admin_upgrade *u, uint32_t core_id, uint32
         }
         u->upgrades++;
         progress(u, "switching", now_ms);
-        finish(u, KOS_STATUS_OK, now_ms, "release %u: %s; %llu bytes fetched; rebooting into it",
-               u->release, message, (unsigned long long)u->fetched);
+        finish(u, KOS_STATUS_OK, now_ms, "%s: %s; %llu bytes fetched; rebooting into it", u->what,
+               message, (unsigned long long)u->fetched);
         u->step = UP_REBOOT;
         u->wait_until_ms = now_ms + ADMIN_UPGRADE_GRACE_MS;
         return;
@@ -366,8 +372,8 @@ void admin_upgrade_pump(struct admin_upgrade *u, uint64_t now_ms)
                now_ms >= u->wait_until_ms) {
         char reason[96];
         u->step = UP_IDLE;
-        snprintf(reason, sizeof(reason), "upgrade to release %u (command %llu from the server)",
-                 u->release, (unsigned long long)u->cmd_id);
+        snprintf(reason, sizeof(reason), "upgrade to %s (command %llu from the server)", u->what,
+                 (unsigned long long)u->cmd_id);
         if (u->ops->reboot(u->ops->arg, next_id(u), reason))
             note(u, now_ms, KOS_LOG_ERROR, "cannot ask Core for the reboot into the upgrade");
     }

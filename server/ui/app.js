@@ -403,12 +403,15 @@ function showDevice(d) {
 // "upgrade", then the push's answer and the upgrade and result events.
 let upgrade = null;
 
+// "release 7", or "release 7 overlay 2" for an overlay.
+const releaseName = (u) => 'release ' + u.release + (u.overlay ? ' overlay ' + u.overlay : '');
+
 function showUpgrade(u) {
   upgrade = u || null;
   const none = !upgrade;
   text($('upgrade-command'), none ? 'none yet' : 'command ' + u.command);
   text($('upgrade-release'), none ? null
-    : 'release ' + u.release + ' of ' + (u.system || '?') + ' (' + u.blobs + ' blobs, ' + bytes(u.bytes) + ')');
+    : releaseName(u) + ' of ' + (u.system || '?') + ' (' + u.blobs + ' blobs, ' + bytes(u.bytes) + ')');
   text($('upgrade-stage'), none ? null : u.stage || 'sent');
   const total = none ? 0 : u.total || 0;
   $('upgrade-bar').max = total || 1;
@@ -456,12 +459,12 @@ async function pushImage() {
   try {
     const j = await api('POST', '/api/devices/' + id + '/upgrade', file, 'application/zip');
     if (!current || current.id !== id) return;
-    commands.set(j.id, { what: 'upgrade to release ' + j.release });
+    commands.set(j.id, { what: 'upgrade to ' + releaseName(j) });
     if (!upgrade || j.id >= upgrade.command) {
-      showUpgrade({ command: j.id, release: j.release, system: j.system, blobs: j.blobs, bytes: j.bytes,
-        served: 0 });
+      showUpgrade({ command: j.id, release: j.release, overlay: j.overlay, system: j.system, blobs: j.blobs,
+        bytes: j.bytes, served: 0 });
     }
-    say('command ' + j.id + ' sent: upgrade to release ' + j.release + ' of ' + j.system);
+    say('command ' + j.id + ' sent: upgrade to ' + releaseName(j) + ' of ' + j.system);
     const got = early.get(j.id);
     if (got) {
       early.delete(j.id);

@@ -103,7 +103,14 @@ OVERLAID='  ticker:
     memory: 8MiB'
 build_system "$WORK/two_o1.zip" upgrading "$OVERLAID" "release: 2" "overlay: 1"
 push "$WORK/two_o1.zip"
+python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if (j["release"], j["overlay"]) == (2, 1) else 1)' "$WORK/push.json" ||
+  die "the push's answer does not say release 2 overlay 1: $(cat "$WORK/push.json")"
 until_ok 60 "the overlay stored" in_console "core: upgrade: the image is verified and stored as generation 4 of the boot store"
+in_console "admin: info: command $CMD from the server: upgrade to release 2 overlay 1 \([0-9]+ blobs\)" ||
+  die "admin does not name the overlay it was offered"
+until_ok 60 "admin's result naming the overlay" sh -c "grep -qE 'admin: info: command $CMD: release 2 overlay 1: stored as generation 4' '$CON'"
+api "api/devices/$ID" | python3 -c 'import json, sys; u = json.load(sys.stdin)["upgrade"]; sys.exit(0 if (u["release"], u["overlay"]) == (2, 1) else 1)' ||
+  die "the device's last upgrade in the API is not release 2 overlay 1"
 until_ok 60 "the overlay passing" in_console "core: boot store: generation 4 passed its self test"
 admin_result | grep -q "; $(blob_size "$WORK/two_o1.zip" "$(manifest_of "$WORK/two_o1.zip")") bytes fetched;" ||
   die "the overlay fetched more than its manifest: $(admin_result)"
