@@ -5,7 +5,8 @@
 #
 # KOS: a Studio started with --streams naming a sink on loopback, a device
 # provisioned for it and booted on sim (kos-tool run) whose app (t_app's
-# stream mode) writes BYTES bytes to its stream socket and closes it: app ->
+# stream mode, bulk: one 64 KiB buffer written again and again, as the
+# direct client does) writes BYTES bytes to its stream socket and closes it: app ->
 # loopback -> tunnel -> TLS 1.3 link -> kos-server -> loopback -> sink.
 # Direct: a TLS 1.3 client (stream_send.py: Python's ssl, i.e. OpenSSL 3,
 # the same cipher suite the link negotiates) writes the same number of bytes
@@ -73,7 +74,7 @@ build_system "$WORK/bench.zip" bench_stream "  tunnel:
     config: {streams: \"bulk=sink\"}
   bulk:
     binary: t_app
-    args: [stream, sink, \"$BYTES\", sink]
+    args: [stream, sink, \"$BYTES\", bulk]
     memory: 16MiB
     restart: permanent
     protocols:

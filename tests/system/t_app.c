@@ -38,12 +38,15 @@
  *                    report ready and, unless never, a self test that passed
  *                    or failed (one check), then wait for Core's stop message
  *                    (needs reports_self_test: true)
- *   stream DEST BYTES [echo|sink]
+ *   stream DEST BYTES [echo|sink|bulk]
  *                    report ready, open a forwarded stream to DEST through
  *                    the tunnel (kos_tunnel_stream) and write BYTES bytes of
  *                    a pattern (xorshift32 from 1, little-endian words; 0:
  *                    without end) to it; with echo (the default) read them
- *                    back and check every byte, with sink read nothing.
+ *                    back and check every byte, with sink read nothing;
+ *                    bulk is sink with the pattern's first 64 KiB made once
+ *                    and written again and again, in 64 KiB writes (a
+ *                    benchmark's source: bench/link/stream_bench.sh)
  *                    Logs the outcome ("stream DEST: N bytes echoed intact",
  *                    or the refusal's status and why), then waits for
  *                    Core's stop message
@@ -368,9 +371,10 @@ static uint8_t pattern_next(struct pattern *p)
 }
 
 /* The stream mode (see the head of the file). */
-static int stream(kos_app_t *app, const char *dest, uint64_t bytes, bool echo)
+static int stream(kos_app_t *app, const char *dest, uint64_t bytes, bool echo, bool bulk)
 {
-    static uint8_t out[16384], in[16384];
+    static uint8_t out[65536], in[16384];
+    size_t chunk = bulk ? sizeof(out) : 16384;
     struct pattern wp = {1, 0}, rp = {1, 0};
     kos_tunnel_t *t = NULL;
     kos_dir_t *dir;
@@ -410,10 +414,11 @@ static int stream(kos_app_t *app, const char *dest, uint64_t bytes, bool echo)
             continue;
         if (p[0].revents & POLLOUT) {
             if (off == have) {
-                uint64_t left = bytes ? bytes - sent : sizeof(out);
-                have = left < sizeof(out) ? (size_t)left : sizeof(out);
-                for (size_t i = 0; i < have; i++)
-                    out[i] = pattern_next(&wp);
+                uint64_t left = bytes ? bytes - sent : chunk;
+                have = left < chunk ? (size_t)left : chunk;
+                if (!bulk || sent == 0)
+                    for (size_t i = 0; i < (bulk ? chunk : have); i++)
+                        out[i] = pattern_next(&wp);
                 off = 0;
             }
             ssize_t n = write(fd, out + off, have - off);
@@ -518,8 +523,9 @@ int main(int argc, char **argv)
                 pause();
         rc = 1;
     } else if (!strcmp(mode, "stream") && argc > 3) {
+        const char *how = argc > 4 ? argv[4] : "echo";
         rc = stream(app, argv[2], strtoull(argv[3], NULL, 10),
-                    argc < 5 || strcmp(argv[4], "sink") != 0);
+                    strcmp(how, "sink") != 0 && strcmp(how, "bulk") != 0, !strcmp(how, "bulk"));
     } else if (!strcmp(mode, "manager")) {
         rc = t_sys_manager(app, argc - 2, argv + 2);
     } else if (!strcmp(mode, "sysask")) {
