@@ -34,10 +34,11 @@
  *                    every MS milliseconds (0: as fast as it can) until Core's
  *                    stop message; log a failed call, and request PROTO
  *                    again when its server is gone
- *   selftest pass|fail|never
+ *   selftest pass|fail|never|late
  *                    report ready and, unless never, a self test that passed
- *                    or failed (one check), then wait for Core's stop message
- *                    (needs reports_self_test: true)
+ *                    or failed (one check), then wait for Core's stop message;
+ *                    late: wait for the stop message first, then report a
+ *                    failure (needs reports_self_test: true)
  *   stream DEST BYTES [echo|sink|bulk]
  *                    report ready, open a forwarded stream to DEST through
  *                    the tunnel (kos_tunnel_stream) and write BYTES bytes of
@@ -504,6 +505,12 @@ int main(int argc, char **argv)
         /* Stop only when Core's stop message arrives on the control channel. */
         signal(SIGTERM, SIG_IGN);
         rc = kos_app_ready(app) ? 1 : wait_for_stop(app);
+    } else if (!strcmp(mode, "selftest") && argc > 2 && !strcmp(argv[2], "late")) {
+        /* Reports a failure only once Core asks it to stop, as a self test
+         * whose services went away with the system would. */
+        signal(SIGTERM, SIG_IGN);
+        rc = kos_app_ready(app) || wait_for_stop(app) ||
+             kos_app_report_self_test(app, false, 1, 1, "t_app: told to fail");
     } else if (!strcmp(mode, "selftest") && argc > 2) {
         bool never = !strcmp(argv[2], "never"), passed = !strcmp(argv[2], "pass");
         rc = 1;

@@ -318,4 +318,20 @@ RC=0
 "$KOS_TOOL" run --storage "$WORK/nothing" >"$OUT" 2>&1 || RC=$?
 [ "$RC" -eq 3 ] || fail "an empty new store without an image: exit status $RC"
 expect "holds no current generation: give an image to boot"
+
+# ---- a self test that fails only once the system is stopping (the
+# services it checks going away) is incomplete, not a failure: the
+# generation is not marked failed, and kos-tool run ends with status 0.
+image late_one late
+S=$WORK/late_store
+boot_store "$WORK/late_one.zip"
+wait_for "core: system 'late_one' ready"
+stop_image TERM
+[ "$RC" -eq 0 ] || fail "a self test failing during the stop: exit status $RC, expected 0"
+expect "core: self test incomplete: the system began stopping before app 'checker' reported; its report came during the stop \(1 of 1 checks failed: t_app: told to fail\)$"
+expect_not "core: self test failed"
+expect_not "generation 1 failed"
+show
+shows "^store $S: 1 generation; current 1, good 0 \\(current has had 1 of 1 boot to pass its self test\\)$"
+grep -q "^failed" "$S/state" && fail "the state marks generation 1 failed: $(cat "$S/state")"
 echo "PASS"
