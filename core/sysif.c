@@ -164,6 +164,9 @@ static bool gen_damaged(const struct core *c, const struct kos_store_gen *g)
     return false;
 }
 
+_Static_assert(KOS__SYS_OVERLAY_MAX == KOS_CM_OVERLAY_MAX,
+               "STATUS carries every overlay number a manifest may hold");
+
 /* The generations into STATUS page s: their marks from the store's state,
  * their states from it and from what this boot learnt. */
 static void status_gens(const struct core *c, struct kos__sys_status *s)

@@ -120,6 +120,27 @@ static kos_status_t check_name(struct kos__mf_ctx *c, const struct kos__mf_node 
     return KOS_STATUS_OK;
 }
 
+/* Checks that `n`, the top-level key `key`, is a scalar holding a whole
+ * number from 1 to max, higher for each `what` ("release of the system"). */
+static kos_status_t check_number(struct kos__mf_ctx *c, const struct kos__mf_node *n,
+                                 const char *key, const char *example, uint32_t max,
+                                 const char *what)
+{
+    uint64_t v;
+    kos_status_t st = kos__mf_expect(c, n, KOS__MF_SCALAR, key, example);
+    if (st)
+        return st;
+    size_t i = kos__parse_digits(n->str, n->len, &v);
+    if (i == 0 || i != n->len || v == 0 || v > max) {
+        char q[KOS__MF_QUOTE_SIZE];
+        return kos__mf_fail(c, &n->pos,
+                            "invalid %s number %s; write a whole number from 1 to %u, higher "
+                            "for each %s",
+                            key, kos__mf_quote(n->str, n->len, q), max, what);
+    }
+    return KOS_STATUS_OK;
+}
+
 /* Checks a `message_servers:` or `apps:` section of one file: a mapping of
  * at most KOS_CM_MAX_PROCS entries. */
 static kos_status_t check_section(struct kos__mf_ctx *c, const struct kos__mf_node *n,
@@ -207,35 +228,18 @@ static kos_status_t check_system_top(struct kos__mf_ctx *c, const struct kos__mf
     }
     top->release = kos__mf_get(root, "release", NULL);
     if (top->release != NULL) {
-        const struct kos__mf_node *r = top->release;
-        uint64_t v;
-        st = kos__mf_expect(c, r, KOS__MF_SCALAR, "release", "release: 12");
+        st = check_number(c, top->release, "release", "release: 12", UINT32_MAX,
+                          "release of the system");
         if (st)
             return st;
-        size_t i = kos__parse_digits(r->str, r->len, &v);
-        if (i == 0 || i != r->len || v == 0 || v > UINT32_MAX) {
-            char q[KOS__MF_QUOTE_SIZE];
-            return kos__mf_fail(c, &r->pos,
-                                "invalid release number %s; write a whole number from 1 to %u, "
-                                "higher for each release of the system",
-                                kos__mf_quote(r->str, r->len, q), UINT32_MAX);
-        }
     }
     top->overlay = kos__mf_get(root, "overlay", NULL);
     if (top->overlay != NULL) {
         const struct kos__mf_node *o = top->overlay;
-        uint64_t v;
-        st = kos__mf_expect(c, o, KOS__MF_SCALAR, "overlay", "overlay: 1");
+        st = check_number(c, o, "overlay", "overlay: 1", KOS_CM_OVERLAY_MAX,
+                          "overlay of the release");
         if (st)
             return st;
-        size_t i = kos__parse_digits(o->str, o->len, &v);
-        if (i == 0 || i != o->len || v == 0 || v > KOS_CM_OVERLAY_MAX) {
-            char q[KOS__MF_QUOTE_SIZE];
-            return kos__mf_fail(c, &o->pos,
-                                "invalid overlay number %s; write a whole number from 1 to %u, "
-                                "higher for each overlay of the release",
-                                kos__mf_quote(o->str, o->len, q), KOS_CM_OVERLAY_MAX);
-        }
         if (top->release == NULL)
             return kos__mf_fail(c, &o->pos,
                                 "overlay: without release: an overlay is a change on top of a "
