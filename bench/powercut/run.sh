@@ -28,20 +28,7 @@ export KOS_DEVICE_COMPONENTS=$COMP
 . "$ROOT/tests/device/qemu_studio.sh"
 
 start_studio
-cat >"$WORK/system.yaml" <<EOF
-system: powercut
-release: 1
-base: poukai
-apps:
-  ethernet:
-    config: {allow: "tunnel=tcp:10.0.2.100:$DEVICE_PORT"}
-EOF
-build_release 1 0
-run 0 bootstrap "$WORK/r1.zip" --platform qemu-arm-virt --out "$WORK/disk.img" \
-  --trust "$KOS_TRUST" --server studio --name powercut-1
-ID=$(api api/devices | python3 -c '
-import json, sys
-print(next(d["id"] for d in json.load(sys.stdin)["devices"] if d["name"] == "powercut-1"))')
+bootstrap_device powercut powercut-1
 boot_disk
 until_ok 300 "the device online" device_is state online
 
@@ -59,12 +46,7 @@ for i in $(seq "$N"); do
     while*) during=$((during + 1)) ;;
     *) before=$((before + 1)) ;;
   esac
-  kill -KILL "$QPID"
-  wait "$QPID" 2>/dev/null || true
-  QPID=
-  boot_disk
-  until_ok 300 "trial $i: a verified generation booting" in_console "core: generation [0-9]+ of store .* verified"
-  until_ok 300 "trial $i: the device online again" device_is state online
+  cut_and_boot "trial $i"
   until_ok 300 "trial $i: the system ready" in_console "core: system 'powercut' ready"
   up=$((up + 1))
   rm -f "$WORK/r$release.zip" "$WORK/rng_server$release"

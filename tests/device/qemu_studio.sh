@@ -1,8 +1,9 @@
 # qemu_studio.sh - a qemu-arm-virt device linked to a Studio the caller
 # started (tests/system/studio_lib.sh, sourced first), for device_studio
-# (test_studio.sh) and bench/powercut: the QEMU run, stopped at the end
-# whatever happens, releases of a Poukai system in $WORK/system.yaml with
-# one component's binary changed, and pushing them to the device $ID.
+# (test_studio.sh) and bench/powercut: the device's disk, the QEMU run,
+# stopped at the end whatever happens, releases of a Poukai system in
+# $WORK/system.yaml with one component's binary changed, pushing them to
+# the device $ID, and power cuts.
 # Needs KOS_DEVICE_COMPONENTS (the aarch64 components) and KOS_KEY.
 QPID=
 # stop_qemu: kos-tool run (and so QEMU) asked to stop, then killed.
@@ -34,6 +35,41 @@ build_release() {
   "$T" manifest.build "$WORK/system.yaml" -o "$WORK/r$1.zip" --key "${KOS_KEY:?}" \
     --bin-dir "$KOS_DEVICE_COMPONENTS" --bin "rng_server=$WORK/rng_server$1" >"$WORK/build.txt" 2>&1 ||
     { cat "$WORK/build.txt" >&2; fail "cannot build release $1"; }
+}
+
+# bootstrap_device SYSTEM NAME: release 1 of a Poukai system SYSTEM whose
+# ethernet lets the tunnel reach 10.0.2.100 (where QEMU forwards the
+# Studio's device port), in $WORK/system.yaml and $WORK/r1.zip, written to
+# $WORK/disk.img by bootstrap --server studio, which registers the device
+# as NAME; its id in ID.
+bootstrap_device() {
+  cat >"$WORK/system.yaml" <<EOF
+system: $1
+release: 1
+base: poukai
+apps:
+  ethernet:
+    config: {allow: "tunnel=tcp:10.0.2.100:$DEVICE_PORT"}
+EOF
+  build_release 1 0
+  run 0 bootstrap "$WORK/r1.zip" --platform qemu-arm-virt --out "$WORK/disk.img" \
+    --trust "${KOS_TRUST:?}" --server studio --name "$2"
+  ID=$(api api/devices | python3 -c '
+import json, sys
+print(next(d["id"] for d in json.load(sys.stdin)["devices"] if d["name"] == sys.argv[1]))' "$2") ||
+    fail "bootstrap --server studio did not register the device"
+}
+
+# cut_and_boot WHAT: a power cut (QEMU killed), then the disk booted again
+# until a verified generation boots and the device is online (WHAT begins
+# the messages of a wait that fails).
+cut_and_boot() {
+  kill -KILL "$QPID"
+  wait "$QPID" 2>/dev/null || true
+  QPID=
+  boot_disk
+  until_ok 300 "$1: a verified generation booting after the cut" in_console "core: generation [0-9]+ of store .* verified"
+  until_ok 300 "$1: the device online again" device_is state online
 }
 
 # push IMAGE: IMAGE offered to device $ID through the Studio's API.

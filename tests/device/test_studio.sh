@@ -24,23 +24,7 @@ command -v qemu-system-aarch64 >/dev/null ||
 . "$(dirname "$0")/qemu_studio.sh"
 
 start_studio
-cat >"$WORK/system.yaml" <<EOF
-system: qemu_studio
-release: 1
-base: poukai
-apps:
-  ethernet:
-    config: {allow: "tunnel=tcp:10.0.2.100:$DEVICE_PORT"}
-EOF
-"$T" manifest.build "$WORK/system.yaml" -o "$WORK/system.zip" --key "${KOS_KEY:?}" \
-  --bin-dir "${KOS_DEVICE_COMPONENTS:?}" >"$WORK/build.txt" 2>&1 ||
-  { cat "$WORK/build.txt" >&2; fail "cannot build the device's system"; }
-run 0 bootstrap "$WORK/system.zip" --platform qemu-arm-virt --out "$WORK/disk.img" \
-  --trust "${KOS_TRUST:?}" --server studio --name qemu-1
-ID=$(api api/devices | python3 -c '
-import json, sys
-print(next(d["id"] for d in json.load(sys.stdin)["devices"] if d["name"] == "qemu-1"))') ||
-  fail "bootstrap --server studio did not register the device"
+bootstrap_device qemu_studio qemu-1
 # The bundle on the data partition names the address the guest reaches.
 off=$(sfdisk -J "$WORK/disk.img" | python3 -c 'import json, sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"] * 512)')
 dd if="$WORK/disk.img" of="$WORK/data.img" bs=1M iflag=skip_bytes skip="$off" status=none
@@ -80,12 +64,7 @@ for release in 3 4; do
   until_ok 120 "the upgrade to release $release starting" in_console "admin: info: command [0-9]+ from the server: upgrade to release $release"
   sleep "0.$((RANDOM % 10))"
   when=$(cut_when)
-  kill -KILL "$QPID"
-  wait "$QPID" 2>/dev/null || true
-  QPID=
-  boot_disk
-  until_ok 300 "a verified generation booting after the cut" in_console "core: generation [0-9]+ of store .* verified"
-  until_ok 300 "the device online again" device_is state online
+  cut_and_boot "release $release"
   echo "power cut during the upgrade to release $release, $when: generation $(booted_gen) booted"
 done
 stop_qemu
