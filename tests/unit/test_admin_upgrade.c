@@ -148,6 +148,9 @@ static void raw(int n, uint8_t out[32])
     }
 }
 
+/* The overlay number offer() sends with release 7 (0: none). */
+static uint32_t offer_overlay;
+
 /* Offers blobs 1..n (blob 1 the manifest), each of size 1000 * i. */
 static void offer(struct rig *r, uint64_t id, int n, const char *sig)
 {
@@ -164,6 +167,7 @@ static void offer(struct rig *r, uint64_t id, int n, const char *sig)
     m.blobs = pb;
     m.n_blobs = (size_t)n;
     m.release = 7;
+    m.overlay = offer_overlay;
     admin_upgrade_start(&r->u, id, &m, 0);
 }
 
@@ -314,6 +318,37 @@ static void test_through(void **state)
     rig_free(r);
 }
 
+/* The overlay number the server sends is for messages only: named with
+ * its release, and left out when no manifest could carry it. */
+static void test_overlay_named(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t overlay;
+        const char *what;
+    } cases[] = {{2, "release 7 overlay 2"}, {KOS__SYS_OVERLAY_MAX + 1, "release 7"}};
+    char msg[600], want[64];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct rig *r = rig_new();
+        offer_overlay = cases[i].overlay;
+        offer(r, 60, 1, SIG);
+        offer_overlay = 0;
+        answer_needs(r, 0, 0, NULL, NULL, 0);
+        answer(r, KOS__CTL_SYS_STORE_ADD, 0, 0);
+        assert_int_equal(take_result(r, 60, msg, sizeof(msg)), KOS_STATUS_OK);
+        snprintf(want, sizeof(want), "%s: ", cases[i].what);
+        if (strncmp(msg, want, strlen(want)) != 0)
+            fail_msg("overlay %u: the result says '%s', not '%s...'", cases[i].overlay, msg, want);
+        admin_upgrade_pump(&r->u, ADMIN_UPGRADE_GRACE_MS);
+        assert_int_equal(f.reboots, 1);
+        snprintf(want, sizeof(want), "upgrade to %s (command 60 ", cases[i].what);
+        if (!strstr(f.reason, want))
+            fail_msg("overlay %u: the reboot's reason is '%s'", cases[i].overlay, f.reason);
+        rig_free(r);
+    }
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -388,9 +423,8 @@ static void test_fetch_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_offers),
-        cmocka_unit_test(test_through),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_bad_offers),     cmocka_unit_test(test_through),
+        cmocka_unit_test(test_overlay_named),  cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_fetch_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
