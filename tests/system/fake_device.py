@@ -22,6 +22,7 @@ import hashlib
 import http.client
 import json
 import os
+import select
 import socket
 import ssl
 import sys
@@ -185,10 +186,26 @@ class Device:
         self.thread.start()
 
     def more(self):
-        got = self.t.recv(65536)
-        if not got:
-            raise ConnectionError("the server closed the link")
-        self.buf += got
+        """Reads what the server sent next. One TLS connection may not be
+        read and written at once by two threads (OpenSSL's SSL object is
+        not thread-safe, and Python lets go of the GIL inside it): each recv
+        and each send holds self.lock, and the reader waits for input
+        outside it."""
+        while True:
+            if not self.t.pending():
+                select.select([self.t], [], [], 0.5)
+            with self.lock:
+                self.t.settimeout(0)
+                try:
+                    got = self.t.recv(65536)
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    continue  # not a whole record yet: wait again, without the lock
+                finally:
+                    self.t.settimeout(None)
+            if not got:
+                raise ConnectionError("the server closed the link")
+            self.buf += got
+            return
 
     def read(self, n):
         while len(self.buf) < n:

@@ -73,6 +73,7 @@ WATCH_PID=$!
 wait_log() { # wait_log N REGEX: up to 60 s for N lines of watch's output matching REGEX
   for _ in $(seq 600); do [ "$(grep -cE -- "$2" "$WORK/watch.log")" -ge "$1" ] && return 0; sleep 0.1; done
   cat "$WORK/watch.log" >&2
+  for f in "$WORK"/bench-*.log; do echo "--- ${f##*/}:" >&2; cat "$f" >&2; done
   fail "watch: not $1 lines matching '$2'"
 }
 wait_log 1 "^kos-tool watch: 'bench-1': done: release"
