@@ -83,6 +83,8 @@ struct conn {
     struct conn *prev, *next; /* every connection */
     struct conn *hnext;       /* online: the next in its table bucket */
     struct bufferevent *bev;  /* during the handshake; then the link's */
+    SSL *ssl;                 /* the connection's, freed last (bev does not own it) */
+    evutil_socket_t fd;       /* likewise */
     struct kos__link *link;
     struct kos__blobconn *blob; /* a connection for blobs (blobport.h), not a link */
     struct event *hs_timer;     /* the handshake's, then the first request line's */
@@ -99,7 +101,7 @@ struct kos__devport {
     struct evconnlistener *lis;
     struct kos__devport_hooks hooks;
     unsigned port;
-    uint32_t hs_ms, upgrade_ms, idle_ms, window;
+    uint32_t hs_ms, upgrade_ms, idle_ms, window, doze_ms;
     struct conn *conns;
     struct conn **table; /* online connections by id: table_size buckets */
     size_t table_size, n_online;
@@ -199,6 +201,10 @@ static void conn_free(struct conn *c)
         kos__blobconn_free(c->blob);
     else if (c->bev)
         bufferevent_free(c->bev);
+    /* Last: the link's bufferevents were made over them (doze_ms). */
+    SSL_free(c->ssl);
+    if (c->fd >= 0)
+        evutil_closesocket(c->fd);
     free(c);
 }
 
@@ -594,6 +600,7 @@ static void start_link(struct conn *c)
                                    .device_id = c->id,
                                    .stream_window = KOS__DEVPORT_STREAM_WINDOW,
                                    .idle_ms = c->dp->idle_ms,
+                                   .doze_ms = c->dp->doze_ms,
                                    .pending = c->pending ? KOS__DEVPORT_PENDING_REASON : NULL};
     struct kos__link_cbs cbs = {.arg = c,
                                 .up = up_cb,
@@ -699,22 +706,22 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
         return;
     }
     c->dp = dp;
+    c->ssl = ssl;
+    c->fd = fd;
     /* A device's link carries small messages that wait for answers
      * (commands and their results): each goes out at once, not held back
      * by Nagle's algorithm until the last is acknowledged. */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
-    c->bev = bufferevent_openssl_socket_new(dp->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                            BEV_OPT_CLOSE_ON_FREE);
+    /* Not BEV_OPT_CLOSE_ON_FREE: the connection keeps the SSL and the
+     * socket, over which the link makes bufferevents as it dozes and
+     * wakes. */
+    c->bev = bufferevent_openssl_socket_new(dp->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, 0);
     c->hs_timer = evtimer_new(dp->base, hs_timer_cb, c);
     c->next = dp->conns;
     if (dp->conns)
         dp->conns->prev = c;
     dp->conns = c;
     if (!c->bev || !c->hs_timer) {
-        if (!c->bev) {
-            SSL_free(ssl);
-            evutil_closesocket(fd);
-        }
         conn_free(c);
         return;
     }
@@ -793,6 +800,7 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
     dp->trim_ev = evtimer_new(base, trim_cb, dp); /* none: the heap is not trimmed */
     dp->hs_ms = KOS__LINK_UPGRADE_MS;
     dp->window = KOS__LINK_WINDOW_DEFAULT;
+    dp->doze_ms = KOS__DEVPORT_DOZE_MS;
     /* docs/link.md, "Transport": TLS 1.3 only, a client certificate
      * required, no tickets, idle buffers released, the port's certificate
      * sent without its CA (the device holds it: building the chain to send
@@ -819,6 +827,21 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
         dp->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
                                                  : ((struct sockaddr_in6 *)&ss)->sin6_port);
     return dp;
+}
+
+void kos__devport_set_doze(struct kos__devport *dp, uint32_t doze_ms)
+{
+    dp->doze_ms = doze_ms ? doze_ms : KOS__DEVPORT_DOZE_MS;
+}
+
+void kos__devport_links(const struct kos__devport *dp, size_t *up, size_t *dozing)
+{
+    *up = *dozing = 0;
+    for (const struct conn *c = dp->conns; c; c = c->next)
+        if (c->link && kos__link_state(c->link) == KOS__LINK_UP) {
+            (*up)++;
+            *dozing += kos__link_dozing(c->link);
+        }
 }
 
 void kos__devport_set_limits(struct kos__devport *dp, uint32_t handshake_ms, uint32_t upgrade_ms,

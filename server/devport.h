@@ -88,6 +88,15 @@ struct kos__devport_hooks {
  * heap per this interval at most. */
 #define KOS__DEVPORT_TRIM_MS 2000u
 
+/* How long a device's link has nothing in flight before it dozes: it
+ * frees its bufferevent (about 1 KiB) until the device sends or the
+ * server has something for it (lib/link/link.h, doze_ms; docs/link.md,
+ * "Idle links"). Short, so that when many devices link at once (a server
+ * restart), what the first to doze free is used again by the next
+ * handshakes instead of staying a hole in the heap; waking costs a few
+ * allocations, and a link busier than this stays awake. */
+#define KOS__DEVPORT_DOZE_MS 200u
+
 /* The most stream destinations a port knows. */
 #define KOS__DEVPORT_DESTS_MAX 32u
 
@@ -120,6 +129,13 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
  * connections. Never blocks. */
 void kos__devport_set_limits(struct kos__devport *dp, uint32_t handshake_ms, uint32_t upgrade_ms,
                              uint32_t idle_ms, uint32_t window);
+
+/* Sets how long a link has nothing in flight before it dozes (0: the
+ * default above), for tests; affects later connections. */
+void kos__devport_set_doze(struct kos__devport *dp, uint32_t doze_ms);
+
+/* The links up now, and how many of them doze. */
+void kos__devport_links(const struct kos__devport *dp, size_t *up, size_t *dozing);
 
 /* The port it listens on (useful with port 0). */
 unsigned kos__devport_port(const struct kos__devport *dp);

@@ -27,6 +27,15 @@
  * for the upgrade's deadline, then (made again) the close's, a client's
  * ping timer, and one deferred event for the work done from the loop
  * (WORK_*); an open server link holds only the last.
+ *
+ * A server link given doze_ms goes further (docs/link.md, "Idle links"):
+ * once it has had nothing in flight for doze_ms (the work event doubles
+ * as that timer), it frees its bufferevent, whose buffers, events and TLS
+ * state are about 1 KiB, and the work event watches the socket instead,
+ * for the peer's next bytes and for the end of the silence bound. Whatever
+ * needs to write (a send, a Credit, a Close) first makes the bufferevent
+ * again over the same SSL and socket (awake()); no byte is in flight at
+ * either change, so none is lost.
  */
 #include "link_int.h"
 
@@ -37,6 +46,16 @@ static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, voi
 static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *m,
                    void *arg);
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
+static void read_cb(struct bufferevent *bev, void *arg);
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+static bool awake(struct kos__link *l);
+static void work_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct timeval ms_tv(uint32_t ms)
+{
+    return (struct timeval){ms / 1000, (ms % 1000) * 1000};
+}
 
 /* Asks work_ev for `what` (WORK_*), done on the loop's next turn. */
 static void work(struct kos__link *l, unsigned what)
@@ -99,7 +118,7 @@ struct chan *kos__link_chan(struct kos__link *l, uint32_t c)
     struct stream *st;
 
     if (c >= 1 && c < KOS__LINK_CHANNELS)
-        return &l->ch[c];
+        return &l->ch[c - 1];
     st = kos__link_stream_find(l, c);
     return st ? &st->ch : NULL;
 }
@@ -162,8 +181,9 @@ static void ws_flush(struct kos__link *l)
     /* The close frame goes after everything queued before it (wslay sends
      * control frames first, so it is queued only now). */
     if (l->ws && l->close_code && !wslay_event_get_close_sent(l->ws)) {
-        (void)wslay_event_queue_close(l->ws, l->close_code, (const uint8_t *)l->end.why,
-                                      strnlen(l->end.why, REASON_MAX));
+        const char *why = l->end ? l->end->why : "";
+        (void)wslay_event_queue_close(l->ws, l->close_code, (const uint8_t *)why,
+                                      strnlen(why, REASON_MAX));
         l->close_code = 0;
         (void)wslay_event_send(l->ws);
     }
@@ -181,18 +201,27 @@ void kos__link_terminate(struct kos__link *l, enum kos__link_end_kind kind, uint
 
     if (l->state >= KOS__LINK_CLOSING)
         return;
+    /* A dozing link needs its bufferevent for the close frame; without
+     * memory for it, awake() has ended the link already. */
+    if (!l->bev && kind != KOS__LINK_END_IO && kind != KOS__LINK_END_TIMEOUT && !awake(l))
+        return;
     l->state = KOS__LINK_CLOSING;
-    l->end.kind = kind;
-    l->end.code = code;
-    va_start(ap, fmt);
-    vsnprintf(l->end.why, sizeof(l->end.why), fmt, ap);
-    va_end(ap);
+    if ((l->end = calloc(1, sizeof(*l->end)))) {
+        l->end->kind = kind;
+        l->end->code = code;
+        l->end->ssl_err = l->ssl_err;
+        l->end->http_status = l->http_status;
+        va_start(ap, fmt);
+        vsnprintf(l->end->why, sizeof(l->end->why), fmt, ap);
+        va_end(ap);
+    }
     if (l->timer)
         event_del(l->timer);
     if (l->ping_timer)
         event_del(l->ping_timer);
-    bufferevent_disable(l->bev, EV_READ);
-    if (kind == KOS__LINK_END_IO || kind == KOS__LINK_END_TIMEOUT) {
+    if (l->bev)
+        bufferevent_disable(l->bev, EV_READ);
+    if (!l->bev || kind == KOS__LINK_END_IO || kind == KOS__LINK_END_TIMEOUT) {
         work(l, WORK_DONE);
         return;
     }
@@ -224,9 +253,12 @@ static void done(struct kos__link *l)
         event_del(l->timer);
     event_del(l->work_ev);
     l->work = 0;
-    bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+    if (l->bev)
+        bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+    static const struct kos__link_end no_memory = {
+        .kind = KOS__LINK_END_IO, .why = "out of memory (and for the reason why the link ended)"};
     if (l->cbs.closed)
-        l->cbs.closed(l->cbs.arg, l, &l->end); /* may free l */
+        l->cbs.closed(l->cbs.arg, l, l->end ? l->end : &no_memory); /* may free l */
 }
 
 /* Copies n bytes from src to dst, XORed with the RFC 6455 masking key
@@ -329,9 +361,9 @@ static void send_hello(struct kos__link *l)
     Kos__Link__Hello h = KOS__LINK__HELLO__INIT;
 
     h.version = KOS__LINK_VERSION;
-    h.agent = l->agent;
+    h.agent = (char *)l->agent;
     h.window = l->window;
-    h.device_id = l->device_id;
+    h.device_id = (char *)l->device_id;
     env.channel = 0;
     env.body_case = KOS__LINK__ENVELOPE__BODY_HELLO;
     env.hello = &h;
@@ -413,7 +445,7 @@ static void credit(struct kos__link *l)
     for (uint32_t i = 1; i < KOS__LINK_CHANNELS + (l->streams ? KOS__LINK_STREAMS_MAX : 0); i++) {
         struct stream *st = i < KOS__LINK_CHANNELS ? NULL : &l->streams[i - KOS__LINK_CHANNELS];
         uint32_t c = st ? st->id : i;
-        struct chan *ch = st ? &st->ch : &l->ch[i];
+        struct chan *ch = st ? &st->ch : &l->ch[i - 1];
         Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
         Kos__Link__Credit cr = KOS__LINK__CREDIT__INIT;
 
@@ -636,7 +668,7 @@ static void ws_read(struct kos__link *l)
 
 static void open_ws(struct kos__link *l)
 {
-    struct timeval idle = {l->idle_ms / 1000, (l->idle_ms % 1000) * 1000};
+    struct timeval idle = ms_tv(l->idle_ms);
 
     if (!ws_get(l)) {
         kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
@@ -661,7 +693,7 @@ static void http_answer(struct kos__link *l, int status, const char *why)
     evbuffer_add_printf(bufferevent_get_output(l->bev),
                         "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Length: 0\r\n%s\r\n",
                         status, text, status == 400 ? "Sec-WebSocket-Version: 13\r\n" : "");
-    l->end.http_status = status;
+    l->http_status = status;
     kos__link_terminate(l, KOS__LINK_END_UPGRADE, 0, "upgrade refused with %d: %s", status, why);
 }
 
@@ -708,7 +740,7 @@ static void upgrade(struct kos__link *l)
                                 "HTTP/1.1 202 Accepted\r\nConnection: close\r\n"
                                 "Content-Length: 0\r\nKos-Reason: %s\r\n\r\n",
                                 l->pending);
-            l->end.http_status = 202;
+            l->http_status = 202;
             kos__link_terminate(l, KOS__LINK_END_UPGRADE, 0, "answered 202: %s", l->pending);
             return;
         }
@@ -722,7 +754,7 @@ static void upgrade(struct kos__link *l)
         status = kos__link_parse_response(hdr, len, l->accept, why, sizeof(why));
         free(hdr);
         if (status != 101) {
-            l->end.http_status = status;
+            l->http_status = status;
             kos__link_terminate(l, status == 403 ? KOS__LINK_END_REFUSED : KOS__LINK_END_UPGRADE, 0,
                                 "%s", why);
             return;
@@ -731,10 +763,133 @@ static void upgrade(struct kos__link *l)
     open_ws(l);
 }
 
+/* ---- dozing (see the head of the file) ---- */
+
+/* Sets up a bufferevent the link has just been given or made. */
+static void bev_setup(struct kos__link *l)
+{
+    bufferevent_setcb(l->bev, read_cb, write_cb, event_cb, l);
+    bufferevent_setwatermark(l->bev, EV_WRITE, OUTPUT_HIGH / 2, 0);
+    /* More than libevent's 16 KiB per wake-up, for streams' bulk (an idle
+     * link holds no more for it: this bounds one read, not a buffer). */
+    bufferevent_set_max_single_read(l->bev, IO_MAX);
+    bufferevent_set_max_single_write(l->bev, IO_MAX);
+    bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+}
+
+/* Milliseconds left of the silence bound (idle_ms since input last came),
+ * at least 1. */
+static uint32_t silence_left(struct kos__link *l)
+{
+    struct timeval now, gone;
+    uint64_t ms;
+
+    event_base_gettimeofday_cached(l->base, &now);
+    evutil_timersub(&now, &l->last_in, &gone);
+    ms = gone.tv_sec < 0 ? 0 : (uint64_t)gone.tv_sec * 1000 + (uint64_t)gone.tv_usec / 1000;
+    return ms + 1 < l->idle_ms ? l->idle_ms - (uint32_t)ms : 1;
+}
+
+static void end_silent(struct kos__link *l, bool writing)
+{
+    kos__link_terminate(l, KOS__LINK_END_TIMEOUT, 0,
+                        writing ? "the peer took nothing for %u s" : "nothing received for %u s",
+                        (unsigned)(l->idle_ms / 1000));
+}
+
+/* A dozing link's bufferevent, made again over its SSL and socket, with
+ * the silence bound's time left; false, the link ended, without memory
+ * for it. True at once for a link that is not dozing. */
+static bool awake(struct kos__link *l)
+{
+    struct timeval left, idle = ms_tv(l->idle_ms);
+
+    if (l->bev)
+        return true;
+    l->bev = bufferevent_openssl_socket_new(l->base, l->fd, l->ssl, BUFFEREVENT_SSL_OPEN, 0);
+    if (!l->bev) {
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
+        return false;
+    }
+    /* The work event is the link's own again; work asked meanwhile is
+     * asked again (its callback clears l->work before it gets here). */
+    event_del(l->work_ev);
+    event_assign(l->work_ev, l->base, -1, 0, work_cb, l);
+    if (l->work)
+        event_active(l->work_ev, EV_TIMEOUT, 0);
+    if (l->dirty_ok)
+        bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
+    bev_setup(l);
+    left = ms_tv(silence_left(l));
+    bufferevent_set_timeouts(l->bev, &left, &idle);
+    l->short_limit = true; /* the next input sets the whole bound again */
+    return true;
+}
+
+/* Asks the work event to try dozing after doze_ms. */
+static void doze_later(struct kos__link *l)
+{
+    struct timeval tv = ms_tv(l->doze_ms);
+
+    if (l->doze_ms && l->bev && l->state == KOS__LINK_UP)
+        event_add(l->work_ev, &tv);
+}
+
+/* Whether an open link has nothing in flight: no frame partly read or
+ * written, no byte buffered either way (the TLS layer's included), no
+ * message waiting for credit, no stream, no work asked. */
+static bool quiet(struct kos__link *l)
+{
+    if (l->ws || l->throttled || l->work || l->n_streams || l->frames.have || l->frames.skip ||
+        l->violation || l->close_code || evbuffer_get_length(bufferevent_get_input(l->bev)) ||
+        evbuffer_get_length(bufferevent_get_output(l->bev)) || SSL_has_pending(l->ssl))
+        return false;
+    for (uint32_t c = 1; c < KOS__LINK_CHANNELS; c++)
+        if (l->ch[c - 1].head)
+            return false;
+    return true;
+}
+
+/* The doze timer, from the work event's callback (so that event is not
+ * pending): frees the bufferevent if the link is quiet, the work event
+ * watching the socket instead; else looks again after doze_ms. */
+static void doze(struct kos__link *l)
+{
+    struct timeval left;
+
+    if (!l->doze_ms || !l->bev || l->state != KOS__LINK_UP)
+        return;
+    if (!quiet(l)) {
+        doze_later(l);
+        return;
+    }
+    left = ms_tv(silence_left(l));
+    if (event_assign(l->work_ev, l->base, l->fd, EV_READ, work_cb, l) != 0 ||
+        event_add(l->work_ev, &left) != 0) {
+        event_del(l->work_ev);
+        event_assign(l->work_ev, l->base, -1, 0, work_cb, l);
+        doze_later(l);
+        return;
+    }
+    bufferevent_free(l->bev);
+    l->bev = NULL;
+}
+
+bool kos__link_dozing(const struct kos__link *l)
+{
+    return l && !l->bev;
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct kos__link *l = arg;
 
+    event_base_gettimeofday_cached(l->base, &l->last_in);
+    if (l->short_limit) {
+        struct timeval idle = ms_tv(l->idle_ms);
+        bufferevent_set_timeouts(bev, &idle, &idle);
+        l->short_limit = false;
+    }
     if (l->state == KOS__LINK_UPGRADING)
         upgrade(l);
     if (l->state == KOS__LINK_HELLO || l->state == KOS__LINK_UP)
@@ -744,6 +899,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
         l->throttled = true;
         bufferevent_disable(bev, EV_READ);
     }
+    doze_later(l);
 }
 
 static void work_cb(evutil_socket_t fd, short what, void *arg)
@@ -752,16 +908,29 @@ static void work_cb(evutil_socket_t fd, short what, void *arg)
     unsigned w = l->work;
 
     (void)fd;
-    (void)what;
     l->work = 0;
     if (w & WORK_DONE) {
         done(l); /* may free l */
         return;
     }
+    if (!w && !l->bev) { /* dozing: the peer sent, or the silence bound */
+        if (what & EV_READ)
+            (void)awake(l); /* the new bufferevent reads what came */
+        else
+            end_silent(l, false);
+        return;
+    }
+    if (!w) { /* the doze timer */
+        doze(l);
+        return;
+    }
+    if (l->state >= KOS__LINK_CLOSED || !awake(l))
+        return;
     if ((w & WORK_KICK) && l->state < KOS__LINK_CLOSING)
         read_cb(l->bev, l);
     if (w & WORK_CREDIT)
         credit(l);
+    doze_later(l);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -778,6 +947,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
     if (l->state == KOS__LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
         (!l->ws || !wslay_event_want_write(l->ws)))
         work(l, WORK_DONE);
+    doze_later(l);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -790,12 +960,9 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         work(l, WORK_DONE);
         return;
     }
-    l->end.ssl_err = e;
+    l->ssl_err = e;
     if (what & BEV_EVENT_TIMEOUT)
-        kos__link_terminate(l, KOS__LINK_END_TIMEOUT, 0,
-                            (what & BEV_EVENT_WRITING) ? "the peer took nothing for %u s"
-                                                       : "nothing received for %u s",
-                            (unsigned)(l->idle_ms / 1000));
+        end_silent(l, what & BEV_EVENT_WRITING);
     else if (e) {
         char buf[128];
         ERR_error_string_n(e, buf, sizeof(buf));
@@ -832,7 +999,7 @@ static void ping_timer_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP)
+    if ((l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP) || !awake(l))
         return;
     if (!ws_get(l)) {
         kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
@@ -871,6 +1038,11 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
 
     if (!base || !bev || !cfg || !cbs)
         goto out_bev;
+    if (cfg->doze_ms && (!bufferevent_openssl_get_ssl(bev) || bufferevent_getfd(bev) < 0))
+        goto out_bev;
+    if ((cfg->agent && strlen(cfg->agent) > KOS__LINK_AGENT_MAX) ||
+        (cfg->device_id && strlen(cfg->device_id) > KOS__LINK_ID_LEN))
+        goto out_bev;
     if (cfg->window < KOS__LINK_WINDOW_MIN || cfg->window > KOS__LINK_WINDOW_MAX ||
         (cfg->stream_window &&
          (cfg->stream_window < KOS__LINK_WINDOW_MIN || cfg->stream_window > KOS__LINK_WINDOW_MAX)))
@@ -891,9 +1063,13 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     l->idle_ms = cfg->idle_ms ? cfg->idle_ms : KOS__LINK_IDLE_MS;
     l->close_ms = cfg->close_ms ? cfg->close_ms : KOS__LINK_CLOSE_MS;
     l->pending = cfg->role == KOS__LINK_SERVER ? cfg->pending : NULL;
-    snprintf(l->agent, sizeof(l->agent), "%s", cfg->agent ? cfg->agent : "kos-link/0.1");
-    snprintf(l->device_id, sizeof(l->device_id), "%s",
-             cfg->role == KOS__LINK_SERVER && cfg->device_id ? cfg->device_id : "");
+    l->doze_ms = cfg->doze_ms;
+    l->ssl = bufferevent_openssl_get_ssl(bev);
+    l->fd = bufferevent_getfd(bev);
+    l->dirty_ok = l->ssl && bufferevent_openssl_get_allow_dirty_shutdown(bev);
+    event_base_gettimeofday_cached(base, &l->last_in);
+    l->agent = cfg->agent ? cfg->agent : "kos-link/0.1";
+    l->device_id = cfg->role == KOS__LINK_SERVER && cfg->device_id ? cfg->device_id : "";
     kos__link_frames_init(&l->frames, cfg->role == KOS__LINK_SERVER);
     l->timer = evtimer_new(base, timer_cb, l);
     l->work_ev = event_new(base, -1, 0, work_cb, l);
@@ -905,13 +1081,7 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     }
     tv = (struct timeval){l->upgrade_ms / 1000, (l->upgrade_ms % 1000) * 1000};
     event_add(l->timer, &tv);
-    bufferevent_setcb(bev, read_cb, write_cb, event_cb, l);
-    bufferevent_setwatermark(bev, EV_WRITE, OUTPUT_HIGH / 2, 0);
-    /* More than libevent's 16 KiB per wake-up, for streams' bulk (an idle
-     * link holds no more for it: this bounds one read, not a buffer). */
-    bufferevent_set_max_single_read(bev, IO_MAX);
-    bufferevent_set_max_single_write(bev, IO_MAX);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    bev_setup(l);
     if (l->role == KOS__LINK_CLIENT)
         send_request(l, cfg->host ? cfg->host : "localhost", cfg->ws_key);
     /* Bytes already read (a request that came with the handshake) are read
@@ -929,8 +1099,8 @@ void kos__link_free(struct kos__link *l)
 {
     if (!l)
         return;
-    for (uint32_t c = 0; c < KOS__LINK_CHANNELS; c++)
-        chan_clear(&l->ch[c]);
+    for (uint32_t c = 1; c < KOS__LINK_CHANNELS; c++)
+        chan_clear(&l->ch[c - 1]);
     for (uint32_t i = 0; l->streams && i < KOS__LINK_STREAMS_MAX; i++)
         chan_clear(&l->streams[i].ch);
     free(l->streams);
@@ -942,7 +1112,11 @@ void kos__link_free(struct kos__link *l)
         event_free(l->work_ev);
     if (l->ws)
         wslay_event_context_free(l->ws);
-    bufferevent_free(l->bev);
+    if (l->bev)
+        bufferevent_free(l->bev);
+    free(l->peer_agent);
+    free(l->peer_id);
+    free(l->end);
     free(l);
 }
 
@@ -958,6 +1132,8 @@ kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size
         return KOS_STATUS_INVALID_ARGUMENT;
     if (l->state != KOS__LINK_UP)
         return KOS_STATUS_UNAVAILABLE;
+    if (!awake(l))
+        return KOS_STATUS_NO_MEMORY;
     if (c >= KOS__LINK_STREAM_FIRST) {
         struct stream *st = kos__link_stream_find(l, c);
         if (!st || st->close_sent || st->close_pending || st->close_got)
@@ -1014,6 +1190,8 @@ void kos__link_close(struct kos__link *l, uint32_t code, const char *reason)
 {
     if (!l || l->state >= KOS__LINK_CLOSING)
         return;
+    if (!awake(l))
+        return;
     if (l->state == KOS__LINK_HELLO || l->state == KOS__LINK_UP) {
         Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
         Kos__Link__Close cl = KOS__LINK__CLOSE__INIT;
@@ -1062,6 +1240,8 @@ kos_status_t kos__link_stream_open(struct kos__link *l, uint32_t c, const char *
         return KOS_STATUS_INVALID_ARGUMENT;
     if (l->state != KOS__LINK_UP)
         return KOS_STATUS_UNAVAILABLE;
+    if (!awake(l))
+        return KOS_STATUS_NO_MEMORY;
     if (kos__link_stream_find(l, c))
         return KOS_STATUS_ALREADY_EXISTS;
     if (l->n_streams >= KOS__LINK_STREAMS_MAX)
@@ -1135,15 +1315,16 @@ uint32_t kos__link_peer_window(const struct kos__link *l)
 
 const char *kos__link_peer_agent(const struct kos__link *l)
 {
-    return l->peer_agent;
+    return l->peer_agent ? l->peer_agent : "";
 }
 
 const char *kos__link_device_id(const struct kos__link *l)
 {
-    return l->peer_id;
+    return l->peer_id ? l->peer_id : "";
 }
 
 struct bufferevent *kos__link_bufferevent(struct kos__link *l)
 {
+    (void)awake(l);
     return l->bev;
 }

@@ -103,9 +103,10 @@ struct kos__link_config {
     size_t send_bound;      /* data bytes queued per channel awaiting credit (0: window) */
     uint32_t stream_window; /* our window per stream (Open.window; 0: window), which is also
                              * a stream's send bound: 4 KiB to 1 MiB */
-    const char *agent;      /* Hello.agent, "kos-tunnel/0.1" */
+    const char *agent;      /* Hello.agent, "kos-tunnel/0.1": at most 64 bytes */
     const char *host;       /* client: the Host header ("127.0.0.1:7443") */
-    const char *device_id;  /* server: Hello.device_id */
+    const char *device_id;  /* server: Hello.device_id (at most 64 bytes). The caller
+                             * keeps both strings while the link lives. */
     /* Timers, in milliseconds; 0 means the limit above. Tests shorten them. */
     uint32_t upgrade_ms, ping_ms, idle_ms, close_ms;
     /* Client: a fixed Sec-WebSocket-Key (24 base64 characters), for the
@@ -117,6 +118,15 @@ struct kos__link_config {
      * the server knows of but does not admit yet (docs/link.md, "Pending
      * devices"). */
     const char *pending;
+    /* Server: after this many milliseconds with nothing in flight (0:
+     * never), an open link dozes: it frees its bufferevent and watches its
+     * socket with one event, until the peer sends or kos__link_send() and
+     * the like need it again (docs/link.md, "Idle links"). Only for a
+     * bufferevent made by bufferevent_openssl_socket_new() without
+     * BEV_OPT_CLOSE_ON_FREE: the caller keeps the SSL and the socket, and
+     * frees them after the link; the link makes bufferevents over them as
+     * it needs. */
+    uint32_t doze_ms;
 };
 
 struct kos__link_cbs {
@@ -158,7 +168,8 @@ struct kos__link_cbs {
 
 /* Starts a link on `bev`, a connected bufferevent (a TLS one past its
  * handshake, or a plain one), which the link owns from now on, whatever
- * happens (it is freed with the link). The client sends its upgrade
+ * happens (it is freed with the link; with doze_ms, its SSL and socket
+ * stay the caller's). The client sends its upgrade
  * request at once; the server waits for one. Returns NULL (bev freed) on a
  * bad configuration or no memory. Never blocks. */
 struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev,
@@ -214,6 +225,9 @@ void kos__link_stream_close(struct kos__link *l, uint32_t ch, uint32_t code, con
 
 /* Streams open (or being opened or closed) on the link. */
 uint32_t kos__link_streams(const struct kos__link *l);
+
+/* Whether the link is dozing: it holds no bufferevent now (doze_ms). */
+bool kos__link_dozing(const struct kos__link *l);
 
 /* Ends the link: a Close envelope (code 0 done, else a KOS status; reason
  * at most 120 bytes) if it is up, then the WebSocket close (1000), and

@@ -44,14 +44,17 @@ static void on_hello(struct kos__link *l, const Kos__Link__Envelope *env)
                             "Hello device_id is not a hex SHA-256");
         return;
     }
+    size_t an = h->agent ? strnlen(h->agent, KOS__LINK_AGENT_MAX) : 0;
+    if (!(l->peer_agent = malloc(an + 1)) ||
+        (l->role == KOS__LINK_CLIENT && h->device_id && !(l->peer_id = strdup(h->device_id)))) {
+        kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
+        return;
+    }
+    kos__link_printable(l->peer_agent, an + 1, h->agent ? h->agent : "", an);
     l->hello_got = true;
     l->peer_window = h->window;
-    if (h->agent)
-        kos__link_printable(l->peer_agent, sizeof(l->peer_agent), h->agent, strlen(h->agent));
-    if (l->role == KOS__LINK_CLIENT && h->device_id)
-        snprintf(l->peer_id, sizeof(l->peer_id), "%s", h->device_id);
     for (uint32_t c = 1; c < KOS__LINK_CHANNELS; c++)
-        l->ch[c].credit = h->window;
+        kos__link_chan(l, c)->credit = h->window;
     l->state = KOS__LINK_UP;
     if (l->cbs.up)
         l->cbs.up(l->cbs.arg, l);

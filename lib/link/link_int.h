@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <wslay/wslay.h>
 
 #include "link.h"
@@ -92,7 +93,9 @@ struct kos__link {
     enum kos__link_state state;
     uint32_t window, stream_window, upgrade_ms, ping_ms, idle_ms, close_ms;
     size_t bound, stream_bound;
-    char agent[KOS__LINK_AGENT_MAX + 1], device_id[KOS__LINK_ID_LEN + 1];
+    /* The configuration's (kept by the caller): Hello.agent, and a
+     * server's Hello.device_id ("" on a client). */
+    const char *agent, *device_id;
     char accept[29];            /* client: the Sec-WebSocket-Accept it expects */
     wslay_event_context_ptr ws; /* NULL while the link is idle (ws_get) */
     struct kos__link_frames frames;
@@ -103,12 +106,27 @@ struct kos__link {
     bool in_recv, hello_got, throttled, ws_open;
     unsigned work; /* WORK_* asked of work_ev */
     struct event *timer, *ping_timer, *work_ev;
-    struct chan ch[KOS__LINK_CHANNELS];
+    struct chan ch[KOS__LINK_CHANNELS - 1]; /* fixed channel c's is ch[c - 1] */
     struct stream *streams; /* KOS__LINK_STREAMS_MAX slots, made at the first stream */
     uint32_t n_streams;
     uint32_t peer_window;
-    char peer_agent[KOS__LINK_AGENT_MAX + 1], peer_id[KOS__LINK_ID_LEN + 1];
-    struct kos__link_end end;
+    /* The peer's Hello.agent (printable) and, on a client, its
+     * Hello.device_id: made at the Hello; NULL before. */
+    char *peer_agent, *peer_id;
+    /* Why the link ended: made when it begins ending (NULL before, and
+     * without memory for it: closed() then gets a record that says so).
+     * What is learnt before that is kept here. */
+    struct kos__link_end *end;
+    unsigned long ssl_err;
+    int http_status;
+    /* Dozing (doze_ms; see link.c): bev is NULL while work_ev watches the
+     * socket; last_in is when input last came, for the silence bound. */
+    uint32_t doze_ms;
+    bool dirty_ok;    /* the bufferevent allowed a dirty shutdown */
+    bool short_limit; /* the read timeout is what was left of idle_ms */
+    SSL *ssl;
+    evutil_socket_t fd;
+    struct timeval last_in;
 };
 
 /* Ends the link (link.c): records why, sends the close code, stops

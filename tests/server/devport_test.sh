@@ -5,7 +5,9 @@
 # TLS 1.2, plain HTTP and silent connections are refused or dropped;
 # malformed frames end a link with their close codes; a device that never
 # grants credit gets BUSY while another device is served; a second link
-# replaces the first; a kicked device is cut off. Forwarded streams: one
+# replaces the first; a kicked device is cut off. An idle link dozes
+# (its bufferevent freed): what the port sends then reaches the device,
+# what the device sends is read, and silence still ends it. Forwarded streams: one
 # to an echo server on loopback carries bytes both ways and closes; names
 # the port was not given, and a port nobody listens on, are refused with
 # their status and reason; streams beyond the bound are refused BUSY;
@@ -15,9 +17,11 @@ set -euo pipefail
 T=${KOS_SERVER_TESTS:?}
 WORK=$(mktemp -d)
 SRV_PID=
+SRV2_PID=
 ECHO_PID=
 cleanup() {
   [ -z "$SRV_PID" ] || kill "$SRV_PID" 2>/dev/null || true
+  [ -z "$SRV2_PID" ] || kill "$SRV2_PID" 2>/dev/null || true
   [ -z "$ECHO_PID" ] || kill "$ECHO_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -175,4 +179,54 @@ echo quit >&3
 wait "$SRV_PID"
 SRV_PID=
 grep -qE "^offline $C: " "$WORK/srv.out" || fail "device c did not go offline"
+
+# Dozing (docs/link.md, "Idle links"): a port whose links doze after
+# 100 ms with nothing in flight and end after 8 s without input.
+mkfifo "$WORK/cmd2"
+"$KOS_DEVPORT_SRV" --cert "$WORK/server.crt" --key "$WORK/server.key" --ca "$WORK/ca.crt" \
+  --allow "$A" --echo --limits 1000,1000,8000,4096 --doze 100 \
+  <"$WORK/cmd2" >"$WORK/srv2.out" 2>&1 &
+SRV2_PID=$!
+exec 4>"$WORK/cmd2"
+for _ in $(seq 100); do grep -q '^listening' "$WORK/srv2.out" && break; sleep 0.1; done
+PORT2=$(sed -n 's/^listening //p' "$WORK/srv2.out")
+[ -n "$PORT2" ] || fail "the second test server did not start"
+dozing() { # dozing N: up to 10 s for "links 1 N" from the second port
+  for _ in $(seq 50); do
+    echo links >&4
+    sleep 0.2
+    [ "$(grep '^links ' "$WORK/srv2.out" | tail -1)" = "links 1 $1" ] && return 0
+  done
+  cat "$WORK/srv2.out" >&2
+  fail "the second port never had one link up and $1 dozing"
+}
+# The device echoes two messages, then holds its link, saying nothing: the
+# link dozes. A message sent to it then arrives; 3 s after it, the device
+# closes, and the port, dozing again, reads its Close.
+"$PY" "$T/devport_client.py" good "$PORT2" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt" \
+  --messages 2 --hold 3 >"$WORK/doze.out" 2>&1 &
+DOZE=$!
+for _ in $(seq 100); do grep -q "^echo 2 ok" "$WORK/doze.out" && break; sleep 0.1; done
+dozing 1
+echo "send $A 1 wake-up" >&4
+wait "$DOZE" || { cat "$WORK/doze.out" >&2; fail "the dozing device's client failed"; }
+grep -q "^held: 7 bytes received" "$WORK/doze.out" ||
+  { cat "$WORK/doze.out" >&2; fail "what the port sent to a dozing link did not arrive"; }
+grep -q "^closed 1000$" "$WORK/doze.out" || { cat "$WORK/doze.out" >&2; fail "no close after dozing"; }
+for _ in $(seq 100); do grep -q "^offline $A: " "$WORK/srv2.out" && break; sleep 0.1; done
+grep -q "^offline $A: the peer closed the link (code 0: test done)$" "$WORK/srv2.out" ||
+  fail "the dozing link did not read the device's Close: $(grep "^offline" "$WORK/srv2.out")"
+# A device silent for 8 s is cut off, dozing or not.
+"$PY" "$T/devport_client.py" good "$PORT2" "$WORK/a.crt" "$WORK/a.key" "$WORK/ca.crt" \
+  --messages 1 --hold 20 >"$WORK/silent.out" 2>&1 &
+SILENT=$!
+for _ in $(seq 100); do grep -q "^echo 1 ok" "$WORK/silent.out" && break; sleep 0.1; done
+dozing 1
+wait "$SILENT" || true
+[ "$(grep -c "^offline $A: nothing received for 8 s$" "$WORK/srv2.out")" -eq 1 ] ||
+  fail "a silent dozing link was not cut off: $(grep "^offline" "$WORK/srv2.out")"
+grep -q "^closed " "$WORK/silent.out" || { cat "$WORK/silent.out" >&2; fail "the silent device's link did not close"; }
+echo quit >&4
+wait "$SRV2_PID"
+SRV2_PID=
 echo PASS

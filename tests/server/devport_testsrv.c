@@ -5,14 +5,15 @@
  *
  *   devport_testsrv --cert F --key F --ca F [--listen ADDR] [--allow ID,ID...]
  *                   [--echo] [--limits HS_MS,UPGRADE_MS,IDLE_MS,WINDOW]
- *                   [--streams NAME=HOST:PORT,...]
+ *                   [--streams NAME=HOST:PORT,...] [--doze MS]
  *
  *   stdout: "listening PORT", "admit ID yes|no", "online ID",
  *           "offline ID: WHY", "data ID CH LEN TEXT" (TEXT the first 64
  *           bytes, non-printable as '.'), "send ID CH: STATUS",
  *           "note ID TEXT" (streams opened, refused, ended)
+ *           "links UP DOZING" (the answer to "links")
  *   stdin:  "send ID CH TEXT" (TEXT once, or "send ID CH xN TEXT" N times),
- *           "kick ID", "quit"
+ *           "kick ID", "links", "quit"
  *   --allow  the devices admit() lets in ("*": any); others are refused
  *   --echo   answers each message on channel 1 with "echo: " and it
  */
@@ -119,6 +120,10 @@ static void command(evutil_socket_t fd, short what, void *arg)
         } else if (sscanf(line, "kick %79s", id) == 1) {
             kos__devport_kick(dp, id);
             printf("kicked %s\n", id);
+        } else if (!strcmp(line, "links")) {
+            size_t up, dozing;
+            kos__devport_links(dp, &up, &dozing);
+            printf("links %zu %zu\n", up, dozing);
         } else if (!strcmp(line, "quit")) {
             event_base_loopbreak(base);
         }
@@ -132,6 +137,7 @@ int main(int argc, char **argv)
 {
     const char *cert = NULL, *key = NULL, *ca = NULL, *listen = "127.0.0.1:0", *limits = NULL,
                *streams = NULL;
+    uint32_t doze = 0;
     struct kos__devport_hooks hooks = {
         .admit = admit, .online = online, .offline = offline, .data = data, .note = note};
     char err[256];
@@ -156,10 +162,12 @@ int main(int argc, char **argv)
             limits = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "--streams"))
             streams = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--doze"))
+            doze = (uint32_t)strtoul(argv[++i], NULL, 10);
         else {
             fprintf(stderr, "usage: devport_testsrv --cert F --key F --ca F [--listen ADDR] "
                             "[--allow IDS] [--echo] [--limits HS,UP,IDLE,WINDOW] "
-                            "[--streams LIST]\n");
+                            "[--streams LIST] [--doze MS]\n");
             return 2;
         }
     }
@@ -186,6 +194,8 @@ int main(int argc, char **argv)
         sscanf(limits, "%u,%u,%u,%u", &hs, &up, &idle, &win);
         kos__devport_set_limits(dp, hs, up, idle, win);
     }
+    if (doze)
+        kos__devport_set_doze(dp, doze);
     in = event_new(base, 0, EV_READ | EV_PERSIST, command, NULL);
     event_add(in, NULL);
     printf("listening %u\n", kos__devport_port(dp));
