@@ -101,7 +101,8 @@ struct kos__devport {
     struct evconnlistener *lis;
     struct kos__devport_hooks hooks;
     unsigned port;
-    uint32_t hs_ms, upgrade_ms, idle_ms, window, doze_ms;
+    uint32_t hs_ms, upgrade_ms, idle_ms, window;
+    struct kos__link_dozer *dozer; /* none: links do not doze */
     struct conn *conns;
     struct conn **table; /* online connections by id: table_size buckets */
     size_t table_size, n_online;
@@ -201,7 +202,7 @@ static void conn_free(struct conn *c)
         kos__blobconn_free(c->blob);
     else if (c->bev)
         bufferevent_free(c->bev);
-    /* Last: the link's bufferevents were made over them (doze_ms). */
+    /* Last: the link's bufferevents were made over them (it dozes). */
     SSL_free(c->ssl);
     if (c->fd >= 0)
         evutil_closesocket(c->fd);
@@ -600,7 +601,7 @@ static void start_link(struct conn *c)
                                    .device_id = c->id,
                                    .stream_window = KOS__DEVPORT_STREAM_WINDOW,
                                    .idle_ms = c->dp->idle_ms,
-                                   .doze_ms = c->dp->doze_ms,
+                                   .dozer = c->dp->dozer,
                                    .pending = c->pending ? KOS__DEVPORT_PENDING_REASON : NULL};
     struct kos__link_cbs cbs = {.arg = c,
                                 .up = up_cb,
@@ -800,7 +801,7 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
     dp->trim_ev = evtimer_new(base, trim_cb, dp); /* none: the heap is not trimmed */
     dp->hs_ms = KOS__LINK_UPGRADE_MS;
     dp->window = KOS__LINK_WINDOW_DEFAULT;
-    dp->doze_ms = KOS__DEVPORT_DOZE_MS;
+    dp->dozer = kos__link_dozer_new(base, KOS__DEVPORT_DOZE_MS);
     /* docs/link.md, "Transport": TLS 1.3 only, a client certificate
      * required, no tickets, idle buffers released, the port's certificate
      * sent without its CA (the device holds it: building the chain to send
@@ -819,6 +820,7 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
         snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
         if (dp->trim_ev)
             event_free(dp->trim_ev);
+        kos__link_dozer_free(dp->dozer);
         free(dp);
         return NULL;
     }
@@ -831,7 +833,8 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
 
 void kos__devport_set_doze(struct kos__devport *dp, uint32_t doze_ms)
 {
-    dp->doze_ms = doze_ms ? doze_ms : KOS__DEVPORT_DOZE_MS;
+    if (dp->dozer)
+        kos__link_dozer_set_delay(dp->dozer, doze_ms ? doze_ms : KOS__DEVPORT_DOZE_MS);
 }
 
 void kos__devport_links(const struct kos__devport *dp, size_t *up, size_t *dozing)
@@ -975,6 +978,7 @@ void kos__devport_destroy(struct kos__devport *dp)
             dp->hooks.offline(dp->hooks.arg, c->id, "the server's device port closed");
         conn_free(c);
     }
+    kos__link_dozer_free(dp->dozer); /* after every link */
     free(dp->table);
     free(dp);
 }

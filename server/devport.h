@@ -89,8 +89,8 @@ struct kos__devport_hooks {
 #define KOS__DEVPORT_TRIM_MS 2000u
 
 /* How long a device's link has nothing in flight before it dozes: it
- * frees its bufferevent (about 1 KiB) until the device sends or the
- * server has something for it (lib/link/link.h, doze_ms; docs/link.md,
+ * frees its bufferevent and its event (about 1.2 KiB) until the device
+ * sends or the server has something for it (lib/link/link.h, doze_ms; docs/link.md,
  * "Idle links"). Short, so that when many devices link at once (a server
  * restart), what the first to doze free is used again by the next
  * handshakes instead of staying a hole in the heap; waking costs a few

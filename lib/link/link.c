@@ -28,14 +28,9 @@
  * ping timer, and one deferred event for the work done from the loop
  * (WORK_*); an open server link holds only the last.
  *
- * A server link given doze_ms goes further (docs/link.md, "Idle links"):
- * once it has had nothing in flight for doze_ms (the work event doubles
- * as that timer), it frees its bufferevent, whose buffers, events and TLS
- * state are about 1 KiB, and the work event watches the socket instead,
- * for the peer's next bytes and for the end of the silence bound. Whatever
- * needs to write (a send, a Credit, a Close) first makes the bufferevent
- * again over the same SSL and socket (awake()); no byte is in flight at
- * either change, so none is lost.
+ * A server link given a dozer goes further: it dozes when idle (doze.c).
+ * Whatever needs to write (a send, a Credit, a Close) first wakes it
+ * (kos__link_awake()).
  */
 #include "link_int.h"
 
@@ -49,18 +44,15 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg);
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
-static bool awake(struct kos__link *l);
-static void work_cb(evutil_socket_t fd, short what, void *arg);
 
-static struct timeval ms_tv(uint32_t ms)
-{
-    return (struct timeval){ms / 1000, (ms % 1000) * 1000};
-}
-
-/* Asks work_ev for `what` (WORK_*), done on the loop's next turn. */
+/* Asks work_ev for `what` (WORK_*), done on the loop's next turn. A
+ * dozing link wakes for it; without memory to, the work waits for its
+ * next wake-up (doze.c). */
 static void work(struct kos__link *l, unsigned what)
 {
     l->work |= what;
+    if (!l->work_ev && !kos__link_awake(l) && !l->work_ev)
+        return;
     event_active(l->work_ev, EV_TIMEOUT, 0);
 }
 
@@ -202,8 +194,9 @@ void kos__link_terminate(struct kos__link *l, enum kos__link_end_kind kind, uint
     if (l->state >= KOS__LINK_CLOSING)
         return;
     /* A dozing link needs its bufferevent for the close frame; without
-     * memory for it, awake() has ended the link already. */
-    if (!l->bev && kind != KOS__LINK_END_IO && kind != KOS__LINK_END_TIMEOUT && !awake(l))
+     * memory for it, the link has ended already, or (no memory even for
+     * its work event) it ends when it next wakes. */
+    if (!l->bev && kind != KOS__LINK_END_IO && kind != KOS__LINK_END_TIMEOUT && !kos__link_awake(l))
         return;
     l->state = KOS__LINK_CLOSING;
     if ((l->end = calloc(1, sizeof(*l->end)))) {
@@ -251,7 +244,8 @@ static void done(struct kos__link *l)
     l->state = KOS__LINK_CLOSED;
     if (l->timer)
         event_del(l->timer);
-    event_del(l->work_ev);
+    if (l->work_ev)
+        event_del(l->work_ev);
     l->work = 0;
     if (l->bev)
         bufferevent_disable(l->bev, EV_READ | EV_WRITE);
@@ -668,7 +662,7 @@ static void ws_read(struct kos__link *l)
 
 static void open_ws(struct kos__link *l)
 {
-    struct timeval idle = ms_tv(l->idle_ms);
+    struct timeval idle = kos__link_ms_tv(l->idle_ms);
 
     if (!ws_get(l)) {
         kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
@@ -702,7 +696,7 @@ static void upgrade(struct kos__link *l)
     struct evbuffer *in = bufferevent_get_input(l->bev);
     struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
     size_t len = evbuffer_get_length(in);
-    char why[192], key[25], *hdr;
+    char why[192], key[25], accept[29], *hdr;
     int status;
 
     if (end.pos < 0) {
@@ -744,15 +738,17 @@ static void upgrade(struct kos__link *l)
             kos__link_terminate(l, KOS__LINK_END_UPGRADE, 0, "answered 202: %s", l->pending);
             return;
         }
-        kos__link_accept_key(key, l->accept);
+        kos__link_accept_key(key, accept);
         evbuffer_add_printf(bufferevent_get_output(l->bev),
                             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                             "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
                             "Sec-WebSocket-Protocol: " KOS__LINK_SUBPROTOCOL "\r\n\r\n",
-                            l->accept);
+                            accept);
     } else {
         status = kos__link_parse_response(hdr, len, l->accept, why, sizeof(why));
         free(hdr);
+        free(l->accept);
+        l->accept = NULL;
         if (status != 101) {
             l->http_status = status;
             kos__link_terminate(l, status == 403 ? KOS__LINK_END_REFUSED : KOS__LINK_END_UPGRADE, 0,
@@ -763,10 +759,8 @@ static void upgrade(struct kos__link *l)
     open_ws(l);
 }
 
-/* ---- dozing (see the head of the file) ---- */
-
 /* Sets up a bufferevent the link has just been given or made. */
-static void bev_setup(struct kos__link *l)
+void kos__link_bev_setup(struct kos__link *l)
 {
     bufferevent_setcb(l->bev, read_cb, write_cb, event_cb, l);
     bufferevent_setwatermark(l->bev, EV_WRITE, OUTPUT_HIGH / 2, 0);
@@ -777,68 +771,17 @@ static void bev_setup(struct kos__link *l)
     bufferevent_enable(l->bev, EV_READ | EV_WRITE);
 }
 
-/* Milliseconds left of the silence bound (idle_ms since input last came),
- * at least 1. */
-static uint32_t silence_left(struct kos__link *l)
-{
-    struct timeval now, gone;
-    uint64_t ms;
-
-    event_base_gettimeofday_cached(l->base, &now);
-    evutil_timersub(&now, &l->last_in, &gone);
-    ms = gone.tv_sec < 0 ? 0 : (uint64_t)gone.tv_sec * 1000 + (uint64_t)gone.tv_usec / 1000;
-    return ms + 1 < l->idle_ms ? l->idle_ms - (uint32_t)ms : 1;
-}
-
-static void end_silent(struct kos__link *l, bool writing)
+void kos__link_end_silent(struct kos__link *l, bool writing)
 {
     kos__link_terminate(l, KOS__LINK_END_TIMEOUT, 0,
                         writing ? "the peer took nothing for %u s" : "nothing received for %u s",
                         (unsigned)(l->idle_ms / 1000));
 }
 
-/* A dozing link's bufferevent, made again over its SSL and socket, with
- * the silence bound's time left; false, the link ended, without memory
- * for it. True at once for a link that is not dozing. */
-static bool awake(struct kos__link *l)
-{
-    struct timeval left, idle = ms_tv(l->idle_ms);
-
-    if (l->bev)
-        return true;
-    l->bev = bufferevent_openssl_socket_new(l->base, l->fd, l->ssl, BUFFEREVENT_SSL_OPEN, 0);
-    if (!l->bev) {
-        kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
-        return false;
-    }
-    /* The work event is the link's own again; work asked meanwhile is
-     * asked again (its callback clears l->work before it gets here). */
-    event_del(l->work_ev);
-    event_assign(l->work_ev, l->base, -1, 0, work_cb, l);
-    if (l->work)
-        event_active(l->work_ev, EV_TIMEOUT, 0);
-    if (l->dirty_ok)
-        bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
-    bev_setup(l);
-    left = ms_tv(silence_left(l));
-    bufferevent_set_timeouts(l->bev, &left, &idle);
-    l->short_limit = true; /* the next input sets the whole bound again */
-    return true;
-}
-
-/* Asks the work event to try dozing after doze_ms. */
-static void doze_later(struct kos__link *l)
-{
-    struct timeval tv = ms_tv(l->doze_ms);
-
-    if (l->doze_ms && l->bev && l->state == KOS__LINK_UP)
-        event_add(l->work_ev, &tv);
-}
-
 /* Whether an open link has nothing in flight: no frame partly read or
  * written, no byte buffered either way (the TLS layer's included), no
  * message waiting for credit, no stream, no work asked. */
-static bool quiet(struct kos__link *l)
+bool kos__link_quiet(const struct kos__link *l)
 {
     if (l->ws || l->throttled || l->work || l->n_streams || l->frames.have || l->frames.skip ||
         l->violation || l->close_code || evbuffer_get_length(bufferevent_get_input(l->bev)) ||
@@ -850,43 +793,13 @@ static bool quiet(struct kos__link *l)
     return true;
 }
 
-/* The doze timer, from the work event's callback (so that event is not
- * pending): frees the bufferevent if the link is quiet, the work event
- * watching the socket instead; else looks again after doze_ms. */
-static void doze(struct kos__link *l)
-{
-    struct timeval left;
-
-    if (!l->doze_ms || !l->bev || l->state != KOS__LINK_UP)
-        return;
-    if (!quiet(l)) {
-        doze_later(l);
-        return;
-    }
-    left = ms_tv(silence_left(l));
-    if (event_assign(l->work_ev, l->base, l->fd, EV_READ, work_cb, l) != 0 ||
-        event_add(l->work_ev, &left) != 0) {
-        event_del(l->work_ev);
-        event_assign(l->work_ev, l->base, -1, 0, work_cb, l);
-        doze_later(l);
-        return;
-    }
-    bufferevent_free(l->bev);
-    l->bev = NULL;
-}
-
-bool kos__link_dozing(const struct kos__link *l)
-{
-    return l && !l->bev;
-}
-
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct kos__link *l = arg;
 
     event_base_gettimeofday_cached(l->base, &l->last_in);
     if (l->short_limit) {
-        struct timeval idle = ms_tv(l->idle_ms);
+        struct timeval idle = kos__link_ms_tv(l->idle_ms);
         bufferevent_set_timeouts(bev, &idle, &idle);
         l->short_limit = false;
     }
@@ -899,38 +812,32 @@ static void read_cb(struct bufferevent *bev, void *arg)
         l->throttled = true;
         bufferevent_disable(bev, EV_READ);
     }
-    doze_later(l);
+    kos__link_doze_later(l);
 }
 
-static void work_cb(evutil_socket_t fd, short what, void *arg)
+void kos__link_work_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct kos__link *l = arg;
     unsigned w = l->work;
 
     (void)fd;
+    (void)what;
     l->work = 0;
     if (w & WORK_DONE) {
         done(l); /* may free l */
         return;
     }
-    if (!w && !l->bev) { /* dozing: the peer sent, or the silence bound */
-        if (what & EV_READ)
-            (void)awake(l); /* the new bufferevent reads what came */
-        else
-            end_silent(l, false);
+    if (!w) {              /* the doze timer */
+        kos__link_doze(l); /* may free work_ev */
         return;
     }
-    if (!w) { /* the doze timer */
-        doze(l);
-        return;
-    }
-    if (l->state >= KOS__LINK_CLOSED || !awake(l))
+    if (l->state >= KOS__LINK_CLOSED || !kos__link_awake(l))
         return;
     if ((w & WORK_KICK) && l->state < KOS__LINK_CLOSING)
         read_cb(l->bev, l);
     if (w & WORK_CREDIT)
         credit(l);
-    doze_later(l);
+    kos__link_doze_later(l);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -947,7 +854,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
     if (l->state == KOS__LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
         (!l->ws || !wslay_event_want_write(l->ws)))
         work(l, WORK_DONE);
-    doze_later(l);
+    kos__link_doze_later(l);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -962,7 +869,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
     l->ssl_err = e;
     if (what & BEV_EVENT_TIMEOUT)
-        end_silent(l, what & BEV_EVENT_WRITING);
+        kos__link_end_silent(l, what & BEV_EVENT_WRITING);
     else if (e) {
         char buf[128];
         ERR_error_string_n(e, buf, sizeof(buf));
@@ -999,7 +906,7 @@ static void ping_timer_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if ((l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP) || !awake(l))
+    if ((l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP) || !kos__link_awake(l))
         return;
     if (!ws_get(l)) {
         kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
@@ -1038,9 +945,10 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
 
     if (!base || !bev || !cfg || !cbs)
         goto out_bev;
-    if (cfg->doze_ms && (!bufferevent_openssl_get_ssl(bev) || bufferevent_getfd(bev) < 0))
+    if (cfg->dozer && (!bufferevent_openssl_get_ssl(bev) || bufferevent_getfd(bev) < 0))
         goto out_bev;
-    if ((cfg->agent && strlen(cfg->agent) > KOS__LINK_AGENT_MAX) ||
+    if (cfg->send_bound > KOS__LINK_SEND_BOUND_MAX ||
+        (cfg->agent && strlen(cfg->agent) > KOS__LINK_AGENT_MAX) ||
         (cfg->device_id && strlen(cfg->device_id) > KOS__LINK_ID_LEN))
         goto out_bev;
     if (cfg->window < KOS__LINK_WINDOW_MIN || cfg->window > KOS__LINK_WINDOW_MAX ||
@@ -1055,7 +963,7 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     l->cbs = *cbs;
     l->role = cfg->role;
     l->window = cfg->window;
-    l->bound = cfg->send_bound ? cfg->send_bound : cfg->window;
+    l->bound = cfg->send_bound ? (uint32_t)cfg->send_bound : cfg->window;
     l->stream_window = cfg->stream_window ? cfg->stream_window : cfg->window;
     l->stream_bound = l->stream_window;
     l->upgrade_ms = cfg->upgrade_ms ? cfg->upgrade_ms : KOS__LINK_UPGRADE_MS;
@@ -1063,7 +971,7 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     l->idle_ms = cfg->idle_ms ? cfg->idle_ms : KOS__LINK_IDLE_MS;
     l->close_ms = cfg->close_ms ? cfg->close_ms : KOS__LINK_CLOSE_MS;
     l->pending = cfg->role == KOS__LINK_SERVER ? cfg->pending : NULL;
-    l->doze_ms = cfg->doze_ms;
+    l->dozer = cfg->dozer;
     l->ssl = bufferevent_openssl_get_ssl(bev);
     l->fd = bufferevent_getfd(bev);
     l->dirty_ok = l->ssl && bufferevent_openssl_get_allow_dirty_shutdown(bev);
@@ -1072,16 +980,19 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     l->device_id = cfg->role == KOS__LINK_SERVER && cfg->device_id ? cfg->device_id : "";
     kos__link_frames_init(&l->frames, cfg->role == KOS__LINK_SERVER);
     l->timer = evtimer_new(base, timer_cb, l);
-    l->work_ev = event_new(base, -1, 0, work_cb, l);
+    l->work_ev = event_new(base, -1, 0, kos__link_work_cb, l);
     if (l->role == KOS__LINK_CLIENT)
         l->ping_timer = event_new(base, -1, EV_PERSIST, ping_timer_cb, l);
-    if (!l->timer || !l->work_ev || (l->role == KOS__LINK_CLIENT && !l->ping_timer)) {
+    if (l->role == KOS__LINK_CLIENT)
+        l->accept = malloc(29);
+    if (!l->timer || !l->work_ev ||
+        (l->role == KOS__LINK_CLIENT && (!l->ping_timer || !l->accept))) {
         kos__link_free(l);
         return NULL;
     }
     tv = (struct timeval){l->upgrade_ms / 1000, (l->upgrade_ms % 1000) * 1000};
     event_add(l->timer, &tv);
-    bev_setup(l);
+    kos__link_bev_setup(l);
     if (l->role == KOS__LINK_CLIENT)
         send_request(l, cfg->host ? cfg->host : "localhost", cfg->ws_key);
     /* Bytes already read (a request that came with the handshake) are read
@@ -1110,12 +1021,14 @@ void kos__link_free(struct kos__link *l)
         event_free(l->ping_timer);
     if (l->work_ev)
         event_free(l->work_ev);
+    kos__link_undoze(l);
     if (l->ws)
         wslay_event_context_free(l->ws);
     if (l->bev)
         bufferevent_free(l->bev);
     free(l->peer_agent);
     free(l->peer_id);
+    free(l->accept);
     free(l->end);
     free(l);
 }
@@ -1132,7 +1045,7 @@ kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size
         return KOS_STATUS_INVALID_ARGUMENT;
     if (l->state != KOS__LINK_UP)
         return KOS_STATUS_UNAVAILABLE;
-    if (!awake(l))
+    if (!kos__link_awake(l))
         return KOS_STATUS_NO_MEMORY;
     if (c >= KOS__LINK_STREAM_FIRST) {
         struct stream *st = kos__link_stream_find(l, c);
@@ -1181,7 +1094,7 @@ void kos__link_consumed(struct kos__link *l, uint32_t c, size_t n)
         return;
     if (n > ch->unacked - ch->consumed)
         n = (size_t)(ch->unacked - ch->consumed);
-    ch->consumed += n;
+    ch->consumed += (uint32_t)n;
     if (n)
         work(l, WORK_CREDIT);
 }
@@ -1190,7 +1103,7 @@ void kos__link_close(struct kos__link *l, uint32_t code, const char *reason)
 {
     if (!l || l->state >= KOS__LINK_CLOSING)
         return;
-    if (!awake(l))
+    if (!kos__link_awake(l))
         return;
     if (l->state == KOS__LINK_HELLO || l->state == KOS__LINK_UP) {
         Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
@@ -1240,7 +1153,7 @@ kos_status_t kos__link_stream_open(struct kos__link *l, uint32_t c, const char *
         return KOS_STATUS_INVALID_ARGUMENT;
     if (l->state != KOS__LINK_UP)
         return KOS_STATUS_UNAVAILABLE;
-    if (!awake(l))
+    if (!kos__link_awake(l))
         return KOS_STATUS_NO_MEMORY;
     if (kos__link_stream_find(l, c))
         return KOS_STATUS_ALREADY_EXISTS;
@@ -1325,6 +1238,6 @@ const char *kos__link_device_id(const struct kos__link *l)
 
 struct bufferevent *kos__link_bufferevent(struct kos__link *l)
 {
-    (void)awake(l);
+    (void)kos__link_awake(l);
     return l->bev;
 }

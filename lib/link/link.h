@@ -40,6 +40,7 @@
 #define KOS__LINK_CLOSE_MS       2000u  /* how long a closing link waits for its output to go */
 #define KOS__LINK_WINDOW_MIN     4096u  /* a Hello's window, bytes */
 #define KOS__LINK_WINDOW_MAX     (1u << 20)
+#define KOS__LINK_SEND_BOUND_MAX (1u << 30) /* kos__link_config.send_bound */
 #define KOS__LINK_WINDOW_DEFAULT 65536u
 #define KOS__LINK_CHANNELS       6u     /* the fixed channels 0 (the link's own) to 5 */
 #define KOS__LINK_STREAM_FIRST   16u    /* forwarded streams: channels 16 ... */
@@ -96,11 +97,13 @@ struct kos__link_end {
 };
 
 struct kos__link;
+struct kos__link_dozer;
 
 struct kos__link_config {
     enum kos__link_role role;
     uint32_t window;        /* our window per fixed channel (Hello.window): 4 KiB to 1 MiB */
-    size_t send_bound;      /* data bytes queued per channel awaiting credit (0: window) */
+    size_t send_bound;      /* data bytes queued per channel awaiting credit (0: window;
+                             * at most KOS__LINK_SEND_BOUND_MAX) */
     uint32_t stream_window; /* our window per stream (Open.window; 0: window), which is also
                              * a stream's send bound: 4 KiB to 1 MiB */
     const char *agent;      /* Hello.agent, "kos-tunnel/0.1": at most 64 bytes */
@@ -118,15 +121,15 @@ struct kos__link_config {
      * the server knows of but does not admit yet (docs/link.md, "Pending
      * devices"). */
     const char *pending;
-    /* Server: after this many milliseconds with nothing in flight (0:
-     * never), an open link dozes: it frees its bufferevent and watches its
-     * socket with one event, until the peer sends or kos__link_send() and
-     * the like need it again (docs/link.md, "Idle links"). Only for a
-     * bufferevent made by bufferevent_openssl_socket_new() without
-     * BEV_OPT_CLOSE_ON_FREE: the caller keeps the SSL and the socket, and
-     * frees them after the link; the link makes bufferevents over them as
-     * it needs. */
-    uint32_t doze_ms;
+    /* Server: when set, an open link that has had nothing in flight for
+     * the dozer's delay dozes: it frees its bufferevent and its work event
+     * and the dozer watches its socket, until the peer sends or
+     * kos__link_send() and the like need it again (docs/link.md, "Idle
+     * links"). Only for a bufferevent made by
+     * bufferevent_openssl_socket_new() without BEV_OPT_CLOSE_ON_FREE: the
+     * caller keeps the SSL and the socket, and frees them after the link;
+     * the link makes bufferevents over them as it needs. */
+    struct kos__link_dozer *dozer;
 };
 
 struct kos__link_cbs {
@@ -226,8 +229,18 @@ void kos__link_stream_close(struct kos__link *l, uint32_t ch, uint32_t code, con
 /* Streams open (or being opened or closed) on the link. */
 uint32_t kos__link_streams(const struct kos__link *l);
 
-/* Whether the link is dozing: it holds no bufferevent now (doze_ms). */
+/* Whether the link is dozing (kos__link_config.dozer). */
 bool kos__link_dozing(const struct kos__link *l);
+
+/* A server's dozing links: one set of sockets watched for them all (an
+ * epoll set, under one event on `base`) and one timer, each second while
+ * links doze, for their silence bounds. A link dozes after `doze_ms` (at
+ * least 1) with nothing in flight. NULL without memory or descriptors.
+ * Free it after every link that uses it. */
+struct kos__link_dozer *kos__link_dozer_new(struct event_base *base, uint32_t doze_ms);
+void kos__link_dozer_set_delay(struct kos__link_dozer *dz, uint32_t doze_ms);
+size_t kos__link_dozer_count(const struct kos__link_dozer *dz);
+void kos__link_dozer_free(struct kos__link_dozer *dz);
 
 /* Ends the link: a Close envelope (code 0 done, else a KOS status; reason
  * at most 120 bytes) if it is up, then the WebSocket close (1000), and

@@ -58,10 +58,10 @@ struct qmsg {
 struct chan {
     uint64_t credit; /* data bytes we may still send */
     struct qmsg *head, *tail;
-    size_t queued;     /* data bytes waiting for credit */
+    uint32_t queued;   /* data bytes waiting for credit: at most the send bound and a message */
+    uint32_t unacked;  /* bytes received and not credited back yet: at most the window */
+    uint32_t consumed; /* ... of which the user has taken */
     bool want_room;    /* a send was refused with BUSY */
-    uint64_t unacked;  /* bytes received and not credited back yet */
-    uint64_t consumed; /* ... of which the user has taken */
 };
 
 /* A stream (docs/link.md, "Streams"): its channel, how far its opening
@@ -92,11 +92,11 @@ struct kos__link {
     enum kos__link_role role;
     enum kos__link_state state;
     uint32_t window, stream_window, upgrade_ms, ping_ms, idle_ms, close_ms;
-    size_t bound, stream_bound;
+    uint32_t bound, stream_bound; /* at most KOS__LINK_SEND_BOUND_MAX */
     /* The configuration's (kept by the caller): Hello.agent, and a
      * server's Hello.device_id ("" on a client). */
     const char *agent, *device_id;
-    char accept[29];            /* client: the Sec-WebSocket-Accept it expects */
+    char *accept;               /* client: the Sec-WebSocket-Accept it expects (29 bytes) */
     wslay_event_context_ptr ws; /* NULL while the link is idle (ws_get) */
     struct kos__link_frames frames;
     uint16_t violation;  /* set by recv_cb: the frame checker's close code */
@@ -119,15 +119,42 @@ struct kos__link {
     struct kos__link_end *end;
     unsigned long ssl_err;
     int http_status;
-    /* Dozing (doze_ms; see link.c): bev is NULL while work_ev watches the
-     * socket; last_in is when input last came, for the silence bound. */
-    uint32_t doze_ms;
+    /* Dozing (doze.c): while the link dozes, bev and work_ev are NULL
+     * and it is on its dozer's list; last_in is when input last came,
+     * for the silence bound. */
+    struct kos__link_dozer *dozer;
+    struct kos__link *dprev, *dnext;
+    bool dozing;
     bool dirty_ok;    /* the bufferevent allowed a dirty shutdown */
     bool short_limit; /* the read timeout is what was left of idle_ms */
-    SSL *ssl;
     evutil_socket_t fd;
+    SSL *ssl;
     struct timeval last_in;
 };
+
+static inline struct timeval kos__link_ms_tv(uint32_t ms)
+{
+    return (struct timeval){ms / 1000, (ms % 1000) * 1000};
+}
+
+/* link.c, for doze.c: the callbacks set on a bufferevent the link has
+ * been given or made; the work event's callback; the end for silence
+ * (input, or the peer taking output); whether nothing is in flight. */
+void kos__link_bev_setup(struct kos__link *l);
+void kos__link_work_cb(evutil_socket_t fd, short what, void *arg);
+void kos__link_end_silent(struct kos__link *l, bool writing);
+bool kos__link_quiet(const struct kos__link *l);
+
+/* doze.c. awake: a dozing link's bufferevent and work event made again
+ * (true at once for a link that is awake); false when there was no
+ * memory: the link has ended, or, without memory even for its work
+ * event, still dozes. doze_later: asks the work event to try dozing
+ * after the dozer's delay. doze: that try (the work event's callback;
+ * frees it). undoze: takes a link that is freed off its dozer. */
+bool kos__link_awake(struct kos__link *l);
+void kos__link_doze_later(struct kos__link *l);
+void kos__link_doze(struct kos__link *l);
+void kos__link_undoze(struct kos__link *l);
 
 /* Ends the link (link.c): records why, sends the close code, stops
  * reading; closed() follows from the loop. */
