@@ -61,16 +61,25 @@ for _ in $(seq 100); do [ -s "$WORK/echo.port" ] && break; sleep 0.1; done
 [ -s "$WORK/echo.port" ] || fail "the echo server did not start"
 CLOSED=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-mkfifo "$WORK/cmd"
-"$KOS_DEVPORT_SRV" --cert "$WORK/server.crt" --key "$WORK/server.key" --ca "$WORK/ca.crt" \
-  --allow "$A,$C" --echo --limits 1000,1000,0,4096 \
-  --streams "echo=127.0.0.1:$(cat "$WORK/echo.port"),closed=127.0.0.1:$CLOSED" \
-  <"$WORK/cmd" >"$WORK/srv.out" 2>&1 &
-SRV_PID=$!
-exec 3>"$WORK/cmd"
-for _ in $(seq 100); do grep -q '^listening' "$WORK/srv.out" && break; sleep 0.1; done
-PORT=$(sed -n 's/^listening //p' "$WORK/srv.out")
-[ -n "$PORT" ] || fail "the test server did not start"
+# start_srv NAME FD ARGS...: a test server with the port's certificate and
+# ARGS, its commands from file descriptor FD (a FIFO, WORK/NAME.cmd), its
+# lines in WORK/NAME.out; sets STARTED_PID and STARTED_PORT.
+start_srv() {
+  local name=$1 fd=$2
+  shift 2
+  mkfifo "$WORK/$name.cmd"
+  "$KOS_DEVPORT_SRV" --cert "$WORK/server.crt" --key "$WORK/server.key" --ca "$WORK/ca.crt" "$@" \
+    <"$WORK/$name.cmd" >"$WORK/$name.out" 2>&1 &
+  STARTED_PID=$!
+  eval "exec $fd>\"\$WORK/$name.cmd\""
+  for _ in $(seq 100); do grep -q '^listening' "$WORK/$name.out" && break; sleep 0.1; done
+  STARTED_PORT=$(sed -n 's/^listening //p' "$WORK/$name.out")
+  [ -n "$STARTED_PORT" ] || fail "the test server $name did not start: $(cat "$WORK/$name.out")"
+}
+start_srv srv 3 --allow "$A,$C" --echo --limits 1000,1000,0,4096 \
+  --streams "echo=127.0.0.1:$(cat "$WORK/echo.port"),closed=127.0.0.1:$CLOSED"
+SRV_PID=$STARTED_PID
+PORT=$STARTED_PORT
 
 MARK=0
 mark() { MARK=$(wc -l <"$WORK/srv.out"); } # later wait_srv calls look past here
@@ -182,15 +191,9 @@ grep -qE "^offline $C: " "$WORK/srv.out" || fail "device c did not go offline"
 
 # Dozing (docs/link.md, "Idle links"): a port whose links doze after
 # 100 ms with nothing in flight and end after 8 s without input.
-mkfifo "$WORK/cmd2"
-"$KOS_DEVPORT_SRV" --cert "$WORK/server.crt" --key "$WORK/server.key" --ca "$WORK/ca.crt" \
-  --allow "$A" --echo --limits 1000,1000,8000,4096 --doze 100 \
-  <"$WORK/cmd2" >"$WORK/srv2.out" 2>&1 &
-SRV2_PID=$!
-exec 4>"$WORK/cmd2"
-for _ in $(seq 100); do grep -q '^listening' "$WORK/srv2.out" && break; sleep 0.1; done
-PORT2=$(sed -n 's/^listening //p' "$WORK/srv2.out")
-[ -n "$PORT2" ] || fail "the second test server did not start"
+start_srv srv2 4 --allow "$A" --echo --limits 1000,1000,8000,4096 --doze 100
+SRV2_PID=$STARTED_PID
+PORT2=$STARTED_PORT
 dozing() { # dozing N: up to 10 s for "links 1 N" from the second port
   for _ in $(seq 50); do
     echo links >&4
