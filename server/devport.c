@@ -106,12 +106,44 @@ struct kos__devport {
     struct conn *conns;
     struct conn **table; /* online connections by id: table_size buckets */
     size_t table_size, n_online;
+    /* Every connection by its socket, for verify_cb: 8 bytes a socket,
+     * where an ex_data slot in each connection's SSL cost about 60. */
+    struct conn **by_fd;
+    size_t by_fd_size;
     struct dest dests[KOS__DEVPORT_DESTS_MAX];
     size_t n_dests;
     struct event *trim_ev; /* gives the heap's free pages back: trim_soon() */
 };
 
-static int conn_index = -1; /* SSL ex_data slot for the connection */
+/* Files c under its socket; false without memory for the table. */
+static bool by_fd_set(struct kos__devport *dp, evutil_socket_t fd, struct conn *c)
+{
+    if (fd < 0)
+        return false;
+    if ((size_t)fd >= dp->by_fd_size) {
+        size_t size = dp->by_fd_size ? dp->by_fd_size : 64;
+        struct conn **t;
+        while (size <= (size_t)fd)
+            size *= 2;
+        if (!(t = realloc(dp->by_fd, size * sizeof(*t))))
+            return false;
+        memset(t + dp->by_fd_size, 0, (size - dp->by_fd_size) * sizeof(*t));
+        dp->by_fd = t;
+        dp->by_fd_size = size;
+    }
+    dp->by_fd[fd] = c;
+    return true;
+}
+
+/* The connection whose SSL this is (the port's context holds the port). */
+static struct conn *conn_of(SSL *ssl)
+{
+    struct kos__devport *dp = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+    int fd = ssl ? SSL_get_fd(ssl) : -1;
+    struct conn *c = dp && fd >= 0 && (size_t)fd < dp->by_fd_size ? dp->by_fd[fd] : NULL;
+
+    return c && c->ssl == ssl ? c : NULL;
+}
 
 /* The bucket of a device id: its first 16 hex digits (a SHA-256's). */
 static size_t id_bucket(const struct kos__devport *dp, const char *id)
@@ -202,6 +234,8 @@ static void conn_free(struct conn *c)
         kos__blobconn_free(c->blob);
     else if (c->bev)
         bufferevent_free(c->bev);
+    if (c->fd >= 0 && (size_t)c->fd < c->dp->by_fd_size && c->dp->by_fd[c->fd] == c)
+        c->dp->by_fd[c->fd] = NULL;
     /* Last: the link's bufferevents were made over them (it dozes). */
     SSL_free(c->ssl);
     if (c->fd >= 0)
@@ -283,7 +317,7 @@ static void pending_of(SSL *ssl, X509 *cert, struct kos__devport_pending *p)
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
-    struct conn *c = ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
+    struct conn *c = conn_of(ssl);
     X509 *cert = X509_STORE_CTX_get_current_cert(x);
     char id[KOS__DEVICE_ID_LEN + 1], cn[256];
     bool own = false;
@@ -700,7 +734,9 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     (void)lis;
     (void)sa;
     (void)salen;
-    if (!c || !(ssl = SSL_new(dp->ctx)) || !SSL_set_ex_data(ssl, conn_index, c)) {
+    if (!c || !by_fd_set(dp, fd, c) || !(ssl = SSL_new(dp->ctx))) {
+        if (c)
+            (void)by_fd_set(dp, fd, NULL);
         SSL_free(ssl);
         free(c);
         evutil_closesocket(fd);
@@ -785,11 +821,6 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
         snprintf(err, errlen, "'%s' is not HOST:PORT (an IPv4 address, or [IPv6])", addr);
         return NULL;
     }
-    if (conn_index < 0 &&
-        (conn_index = SSL_get_ex_new_index(0, "kos devport", NULL, NULL, NULL)) < 0) {
-        snprintf(err, errlen, "OpenSSL: no ex_data index");
-        return NULL;
-    }
     dp = calloc(1, sizeof(*dp));
     if (!dp) {
         snprintf(err, errlen, "out of memory");
@@ -797,6 +828,11 @@ struct kos__devport *kos__devport_create(struct event_base *base, SSL_CTX *ctx, 
     }
     dp->base = base;
     dp->ctx = ctx;
+    if (!SSL_CTX_set_app_data(ctx, dp)) {
+        snprintf(err, errlen, "out of memory");
+        free(dp);
+        return NULL;
+    }
     dp->hooks = *hooks;
     dp->trim_ev = evtimer_new(base, trim_cb, dp); /* none: the heap is not trimmed */
     dp->hs_ms = KOS__LINK_UPGRADE_MS;
@@ -979,6 +1015,7 @@ void kos__devport_destroy(struct kos__devport *dp)
         conn_free(c);
     }
     kos__link_dozer_free(dp->dozer); /* after every link */
+    free(dp->by_fd);
     free(dp->table);
     free(dp);
 }
