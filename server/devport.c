@@ -637,13 +637,12 @@ static void start_link(struct conn *c)
                                    .idle_ms = c->dp->idle_ms,
                                    .dozer = c->dp->dozer,
                                    .pending = c->pending ? KOS__DEVPORT_PENDING_REASON : NULL};
-    struct kos__link_cbs cbs = {.arg = c,
-                                .up = up_cb,
-                                .data = data_cb,
-                                .room = room_cb,
-                                .stream_open = stream_open_cb,
-                                .stream_closed = stream_closed_cb,
-                                .closed = closed_cb};
+    static const struct kos__link_cbs cbs = {.up = up_cb,
+                                             .data = data_cb,
+                                             .room = room_cb,
+                                             .stream_open = stream_open_cb,
+                                             .stream_closed = stream_closed_cb,
+                                             .closed = closed_cb};
     uint64_t spent_ms;
 
     event_base_gettimeofday_cached(c->dp->base, &now);
@@ -654,7 +653,7 @@ static void start_link(struct conn *c)
     event_free(c->hs_timer); /* an idle connection holds no timer of its own */
     c->hs_timer = NULL;
     trim_soon(c->dp);
-    c->link = kos__link_new(c->dp->base, c->bev, &cfg, &cbs);
+    c->link = kos__link_new(c->dp->base, c->bev, &cfg, &cbs, c);
     c->bev = NULL;
     if (!c->link)
         conn_free(c);

@@ -484,12 +484,13 @@ static void kos_event(struct bufferevent *bev, short what, void *arg)
                                    .window = KOS__LINK_WINDOW_DEFAULT,
                                    .agent = "kos-bench/0.1",
                                    .host = g->host};
-    struct kos__link_cbs cbs = {.arg = c, .up = link_up, .data = link_data, .closed = link_closed};
+    static const struct kos__link_cbs cbs = {
+        .up = link_up, .data = link_data, .closed = link_closed};
     char why[256];
 
     if (what & BEV_EVENT_CONNECTED) {
         c->bev = NULL;
-        c->link = kos__link_new(g->base, bev, &cfg, &cbs);
+        c->link = kos__link_new(g->base, bev, &cfg, &cbs, c);
         if (!c->link)
             conn_failed(c, "out of memory");
         return;

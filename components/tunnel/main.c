@@ -306,20 +306,19 @@ static void tls_event_cb(struct bufferevent *bev, short what, void *arg)
                                    .stream_window = t->stream_window,
                                    .agent = "kos-tunnel/0.1",
                                    .host = t->server};
-    struct kos__link_cbs cbs = {.arg = t,
-                                .up = up_cb,
-                                .data = data_cb,
-                                .room = room_cb,
-                                .stream_opened = tun_stream_opened,
-                                .stream_closed = tun_stream_closed,
-                                .closed = closed_cb};
+    static const struct kos__link_cbs cbs = {.up = up_cb,
+                                             .data = data_cb,
+                                             .room = room_cb,
+                                             .stream_opened = tun_stream_opened,
+                                             .stream_closed = tun_stream_closed,
+                                             .closed = closed_cb};
     char why[256];
     bool refused = false;
 
     if (what & BEV_EVENT_CONNECTED) {
         bufferevent_set_timeouts(bev, NULL, NULL);
         t->bev = NULL;
-        t->link = kos__link_new(t->base, bev, &cfg, &cbs);
+        t->link = kos__link_new(t->base, bev, &cfg, &cbs, t);
         if (!t->link)
             ended(t, "out of memory", false);
         return;

@@ -251,8 +251,8 @@ static void done(struct kos__link *l)
         bufferevent_disable(l->bev, EV_READ | EV_WRITE);
     static const struct kos__link_end no_memory = {
         .kind = KOS__LINK_END_IO, .why = "out of memory (and for the reason why the link ended)"};
-    if (l->cbs.closed)
-        l->cbs.closed(l->cbs.arg, l, l->end ? l->end : &no_memory); /* may free l */
+    if (l->cbs->closed)
+        l->cbs->closed(l->arg, l, l->end ? l->end : &no_memory); /* may free l */
 }
 
 /* Copies n bytes from src to dst, XORed with the RFC 6455 masking key
@@ -398,8 +398,8 @@ void kos__link_pump(struct kos__link *l, uint32_t c)
     if (ch->want_room && ch->queued < (st ? l->stream_bound : l->bound) &&
         l->state == KOS__LINK_UP && !(st && st->close_pending)) {
         ch->want_room = false;
-        if (l->cbs.room)
-            l->cbs.room(l->cbs.arg, l, c);
+        if (l->cbs->room)
+            l->cbs->room(l->arg, l, c);
     }
 }
 
@@ -938,7 +938,8 @@ static void send_request(struct kos__link *l, const char *host, const char *fixe
 }
 
 struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev,
-                                const struct kos__link_config *cfg, const struct kos__link_cbs *cbs)
+                                const struct kos__link_config *cfg, const struct kos__link_cbs *cbs,
+                                void *arg)
 {
     struct kos__link *l;
     struct timeval tv;
@@ -960,7 +961,8 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
         goto out_bev;
     l->base = base;
     l->bev = bev;
-    l->cbs = *cbs;
+    l->cbs = cbs;
+    l->arg = arg;
     l->role = cfg->role;
     l->window = cfg->window;
     l->bound = cfg->send_bound ? (uint32_t)cfg->send_bound : cfg->window;

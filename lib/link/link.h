@@ -132,8 +132,10 @@ struct kos__link_config {
     struct kos__link_dozer *dozer;
 };
 
+/* What a link calls back, each with the `arg` given to kos__link_new().
+ * The caller keeps the table while the link lives (a static one: the link
+ * holds a pointer to it, not a copy). */
 struct kos__link_cbs {
-    void *arg;
     /* The Hellos are exchanged: kos__link_send() works now. */
     void (*up)(void *arg, struct kos__link *l);
     /* A whole data message arrived on fixed channel ch (1..5) or an open
@@ -171,13 +173,14 @@ struct kos__link_cbs {
 
 /* Starts a link on `bev`, a connected bufferevent (a TLS one past its
  * handshake, or a plain one), which the link owns from now on, whatever
- * happens (it is freed with the link; with doze_ms, its SSL and socket
- * stay the caller's). The client sends its upgrade
- * request at once; the server waits for one. Returns NULL (bev freed) on a
- * bad configuration or no memory. Never blocks. */
+ * happens (it is freed with the link; with a dozer, its SSL and socket
+ * stay the caller's). cbs (kept by the caller) are called with arg. The
+ * client sends its upgrade request at once; the server waits for one.
+ * Returns NULL (bev freed) on a bad configuration or no memory. Never
+ * blocks. */
 struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev,
-                                const struct kos__link_config *cfg,
-                                const struct kos__link_cbs *cbs);
+                                const struct kos__link_config *cfg, const struct kos__link_cbs *cbs,
+                                void *arg);
 
 /* Frees the link and its connection at once, without a closing handshake
  * and without calling closed(). Do not call it from inside the link's own

@@ -56,8 +56,8 @@ static void on_hello(struct kos__link *l, const Kos__Link__Envelope *env)
     for (uint32_t c = 1; c < KOS__LINK_CHANNELS; c++)
         kos__link_chan(l, c)->credit = h->window;
     l->state = KOS__LINK_UP;
-    if (l->cbs.up)
-        l->cbs.up(l->cbs.arg, l);
+    if (l->cbs->up)
+        l->cbs->up(l->arg, l);
     for (uint32_t c = 1; c < KOS__LINK_CHANNELS && l->state == KOS__LINK_UP; c++)
         kos__link_pump(l, c);
 }
@@ -139,8 +139,8 @@ static void on_open(struct kos__link *l, const Kos__Link__Envelope *env)
             kos__link_stream_send_close(l, st, st->close_code, st->close_reason);
             return;
         }
-        if (l->cbs.stream_opened)
-            l->cbs.stream_opened(l->cbs.arg, l, c);
+        if (l->cbs->stream_opened)
+            l->cbs->stream_opened(l->arg, l, c);
         kos__link_pump(l, c);
         return;
     }
@@ -153,7 +153,7 @@ static void on_open(struct kos__link *l, const Kos__Link__Envelope *env)
             (unsigned)c, KOS__LINK_DEST_MAX, KOS__LINK_APP_MAX);
         return;
     }
-    if (!l->cbs.stream_open) {
+    if (!l->cbs->stream_open) {
         refuse_unslotted(l, c, KOS_STATUS_UNSUPPORTED, "this end opens no streams");
         return;
     }
@@ -164,7 +164,7 @@ static void on_open(struct kos__link *l, const Kos__Link__Envelope *env)
         return;
     }
     st->window = o->window;
-    l->cbs.stream_open(l->cbs.arg, l, c, o->destination, o->app ? o->app : "");
+    l->cbs->stream_open(l->arg, l, c, o->destination, o->app ? o->app : "");
 }
 
 /* A Close on a stream: the peer ends it, refuses it, or answers this end's
@@ -202,8 +202,8 @@ static void on_stream_close(struct kos__link *l, const Kos__Link__Envelope *env)
         if (l->state >= KOS__LINK_CLOSING)
             return;
     }
-    if (told && l->cbs.stream_closed)
-        l->cbs.stream_closed(l->cbs.arg, l, c, env->close->code, reason);
+    if (told && l->cbs->stream_closed)
+        l->cbs->stream_closed(l->arg, l, c, env->close->code, reason);
 }
 
 void kos__link_on_envelope(struct kos__link *l, const uint8_t *p, size_t n)
@@ -267,8 +267,8 @@ void kos__link_on_envelope(struct kos__link *l, const uint8_t *p, size_t n)
             break;
         }
         ch->unacked += len;
-        st = l->cbs.data ? l->cbs.data(l->cbs.arg, l, c, env->data.data, len)
-                         : KOS_STATUS_UNSUPPORTED;
+        st =
+            l->cbs->data ? l->cbs->data(l->arg, l, c, env->data.data, len) : KOS_STATUS_UNSUPPORTED;
         if (st && l->state < KOS__LINK_CLOSING)
             kos__link_terminate(l, KOS__LINK_END_VIOLATION, KOS__LINK_CLOSE_DATA,
                                 "data on channel %u, which this end does not take", (unsigned)c);

@@ -88,7 +88,8 @@ struct stream {
 struct kos__link {
     struct event_base *base;
     struct bufferevent *bev;
-    struct kos__link_cbs cbs;
+    const struct kos__link_cbs *cbs; /* the caller's */
+    void *arg;
     enum kos__link_role role;
     enum kos__link_state state;
     uint32_t window, stream_window, upgrade_ms, ping_ms, idle_ms, close_ms;

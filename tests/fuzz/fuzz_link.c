@@ -193,13 +193,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                    .ws_key = "dGhlIHNhbXBsZSBub25jZQ==",
                                    .close_ms = 1};
     struct obs o = {0};
-    struct kos__link_cbs cbs = {.arg = &o,
-                                .up = on_up,
-                                .data = on_data,
-                                .stream_open = on_stream_open,
-                                .stream_opened = on_stream_opened,
-                                .stream_closed = on_stream_closed,
-                                .closed = on_closed};
+    static const struct kos__link_cbs cbs = {.up = on_up,
+                                             .data = on_data,
+                                             .stream_open = on_stream_open,
+                                             .stream_opened = on_stream_opened,
+                                             .stream_closed = on_stream_closed,
+                                             .closed = on_closed};
     size_t piece;
 
     if (size < 1)
@@ -214,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size--;
     if (bufferevent_pair_new(base, 0, pair) != 0)
         abort();
-    o.l = kos__link_new(base, pair[1], &cfg, &cbs);
+    o.l = kos__link_new(base, pair[1], &cfg, &cbs, &o);
     if (!o.l)
         abort();
     bufferevent_enable(pair[0], EV_READ | EV_WRITE);

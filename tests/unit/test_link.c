@@ -118,17 +118,14 @@ static void on_stream_closed(void *arg, struct kos__link *l, uint32_t ch, uint32
     snprintf(s->st_reason, sizeof(s->st_reason), "%s", reason);
 }
 
-static struct kos__link_cbs cbs_of(struct side *s)
-{
-    return (struct kos__link_cbs){.arg = s,
-                                  .up = on_up,
-                                  .data = on_data,
-                                  .room = on_room,
-                                  .stream_open = on_stream_open,
-                                  .stream_opened = on_stream_opened,
-                                  .stream_closed = on_stream_closed,
-                                  .closed = on_closed};
-}
+/* A side's callbacks (each link's arg is its side). */
+static const struct kos__link_cbs side_cbs = {.up = on_up,
+                                              .data = on_data,
+                                              .room = on_room,
+                                              .stream_open = on_stream_open,
+                                              .stream_opened = on_stream_opened,
+                                              .stream_closed = on_stream_closed,
+                                              .closed = on_closed};
 
 /* Runs the loop until *flag, or fails after 5 s. */
 static bool timed_out;
@@ -546,16 +543,13 @@ static void connect_two(struct two *t, uint32_t cwin, uint32_t swin, size_t cbou
     struct bufferevent *a, *b;
     struct kos__link_config cc = config(KOS__LINK_CLIENT, cwin),
                             sc = config(KOS__LINK_SERVER, swin);
-    struct kos__link_cbs ccb, scb;
 
     memset(t, 0, sizeof(*t));
     t->c.consume = t->s.consume = true;
-    ccb = cbs_of(&t->c);
-    scb = cbs_of(&t->s);
     cc.send_bound = cbound;
     pair(&a, &b);
-    t->s.l = kos__link_new(base, b, &sc, &scb);
-    t->c.l = kos__link_new(base, a, &cc, &ccb);
+    t->s.l = kos__link_new(base, b, &sc, &side_cbs, &t->s);
+    t->c.l = kos__link_new(base, a, &cc, &side_cbs, &t->c);
     assert_non_null(t->s.l);
     assert_non_null(t->c.l);
     run_until(&t->c.up);
@@ -571,17 +565,14 @@ static void test_pending(void **state)
     struct bufferevent *a, *b;
     struct kos__link_config cc = config(KOS__LINK_CLIENT, 8192),
                             sc = config(KOS__LINK_SERVER, 8192);
-    struct kos__link_cbs ccb, scb;
     struct two t;
 
     (void)state;
     memset(&t, 0, sizeof(t));
-    ccb = cbs_of(&t.c);
-    scb = cbs_of(&t.s);
     sc.pending = "waiting for approval in Studio";
     pair(&a, &b);
-    t.s.l = kos__link_new(base, b, &sc, &scb);
-    t.c.l = kos__link_new(base, a, &cc, &ccb);
+    t.s.l = kos__link_new(base, b, &sc, &side_cbs, &t.s);
+    t.c.l = kos__link_new(base, a, &cc, &side_cbs, &t.c);
     run_until(&t.c.closed);
     run_until(&t.s.closed);
     assert_false(t.c.up);
@@ -890,20 +881,18 @@ static void raw_client(struct side *s, struct raw *r, int hello)
 {
     struct bufferevent *a, *b;
     struct kos__link_config sc = config(KOS__LINK_SERVER, 4096);
-    struct kos__link_cbs scb;
     uint8_t e[256];
 
     memset(s, 0, sizeof(*s));
     memset(r, 0, sizeof(*r));
     s->consume = true;
-    scb = cbs_of(s);
     sc.upgrade_ms = 200;
     pair(&a, &b);
     r->bev = a;
     r->got = evbuffer_new();
     bufferevent_setcb(a, raw_read, NULL, raw_event, r);
     bufferevent_enable(a, EV_READ | EV_WRITE);
-    s->l = kos__link_new(base, b, &sc, &scb);
+    s->l = kos__link_new(base, b, &sc, &side_cbs, s);
     assert_non_null(s->l);
     if (hello < 0)
         return;
@@ -1105,11 +1094,9 @@ static void raw_server(struct side *c, struct raw *r, uint32_t idle_ms)
 {
     struct bufferevent *a, *b;
     struct kos__link_config cc = config(KOS__LINK_CLIENT, 4096);
-    struct kos__link_cbs ccb;
 
     memset(c, 0, sizeof(*c));
     memset(r, 0, sizeof(*r));
-    ccb = cbs_of(c);
     cc.idle_ms = idle_ms;
     cc.ping_ms = 60000;
     cc.ws_key = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -1118,7 +1105,7 @@ static void raw_server(struct side *c, struct raw *r, uint32_t idle_ms)
     r->got = evbuffer_new();
     bufferevent_setcb(b, raw_read, NULL, raw_event, r);
     bufferevent_enable(b, EV_READ | EV_WRITE);
-    c->l = kos__link_new(base, a, &cc, &ccb);
+    c->l = kos__link_new(base, a, &cc, &side_cbs, c);
     assert_non_null(c->l);
 }
 
