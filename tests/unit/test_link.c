@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -21,6 +23,7 @@
 #include <event2/event.h>
 
 #include "link.h"
+#include "relay.h"
 
 #define ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -39,6 +42,10 @@ struct side {
     uint32_t st_asked, st_opened, st_closed, st_code;
     char st_dest[64], st_reason[128];
     size_t st_bytes;
+    uint32_t st_msgs; /* stream data messages received */
+    size_t st_max;    /* ... the longest */
+    uint8_t *st_sink; /* when set, the stream's bytes are kept here (st_cap at most) */
+    size_t st_cap;
 };
 
 static struct event_base *base;
@@ -54,6 +61,10 @@ static kos_status_t on_data(void *arg, struct kos__link *l, uint32_t ch, const u
     struct side *s = arg;
 
     if (ch >= KOS__LINK_STREAM_FIRST) {
+        if (s->st_sink && s->st_bytes + n <= s->st_cap)
+            memcpy(s->st_sink + s->st_bytes, p, n);
+        s->st_msgs++;
+        s->st_max = n > s->st_max ? n : s->st_max;
         s->st_bytes += n;
         kos__link_consumed(l, ch, n);
         return KOS_STATUS_OK;
@@ -1178,6 +1189,120 @@ static void test_client_end(void **state)
     evbuffer_free(r.got);
 }
 
+/* ---- a stream relayed to a connection (relay.h) ---- */
+
+static void relay_ended(void *arg, struct kos__relay *r, uint32_t code, const char *why)
+{
+    (void)r;
+    (void)code;
+    (void)why;
+    *(bool *)arg = true;
+}
+
+/* A connected pair of loopback TCP sockets, as the tunnel's from ethernet:
+ * fd[0] the app's (blocking), fd[1] the relay's (non-blocking). */
+static void tcp_pair(int fd[2])
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    int lis = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(lis >= 0);
+    assert_int_equal(bind(lis, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(lis, 1), 0);
+    assert_int_equal(getsockname(lis, (struct sockaddr *)&sin, &len), 0);
+    fd[0] = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd[0], (struct sockaddr *)&sin, sizeof(sin)), 0);
+    fd[1] = accept(lis, NULL, NULL);
+    assert_true(fd[1] >= 0);
+    evutil_make_socket_nonblocking(fd[1]);
+    close(lis);
+}
+
+/* Bytes an app wrote at once go out in whole envelopes of up to
+ * KOS__RELAY_CHUNK, read from the socket in one go: libevent alone reads
+ * 4 KiB per turn of its loop, and the first read after a pause is sent at
+ * once, so the same bytes went out as a 4 KiB envelope and more. Then,
+ * with the socket waking the relay only for a whole envelope (bulk), a
+ * few bytes still arrive (the hold reads them), and a pause ends bulk:
+ * a request and its answer wait for nothing. The bytes arrive intact. */
+static void test_relay(void **state)
+{
+    enum { BULK = 98304 };
+    static uint8_t out[BULK + 64], got[BULK + 64];
+    struct two t;
+    struct kos__relay *r;
+    struct bufferevent *bev;
+    bool ended = false;
+    size_t sent = 0;
+    int sv[2], fd[2];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(out); i++)
+        out[i] = (uint8_t)(i * 7 + (i >> 9));
+    connect_two(&t, KOS__LINK_WINDOW_MAX, KOS__LINK_WINDOW_MAX, 0);
+    t.s.st_sink = got;
+    t.s.st_cap = sizeof(got);
+    assert_int_equal(kos__link_stream_open(t.c.l, 16, "yes", "sensor"), KOS_STATUS_OK);
+    while (t.c.st_opened != 16)
+        event_base_loop(base, EVLOOP_ONCE);
+
+    /* The bytes wait in the socket before the relay first reads. */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    evutil_make_socket_nonblocking(sv[0]);
+    evutil_make_socket_nonblocking(sv[1]);
+    while (sent < BULK) {
+        ssize_t k = write(sv[0], out + sent, BULK - sent);
+        assert_true(k > 0);
+        sent += (size_t)k;
+    }
+    bev = bufferevent_socket_new(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
+    assert_non_null(bev);
+    r = kos__relay_new(t.c.l, 16, bev, relay_ended, &ended);
+    assert_non_null(r);
+    while (t.s.st_bytes < BULK)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(t.s.st_msgs, (BULK + KOS__RELAY_CHUNK - 1) / KOS__RELAY_CHUNK);
+    assert_int_equal(t.s.st_max, KOS__RELAY_CHUNK);
+    assert_memory_equal(got, out, BULK);
+    kos__relay_free(r);
+    close(sv[0]);
+
+    /* Over loopback TCP: a bulk sender, then a few bytes, then a pause. */
+    tcp_pair(fd);
+    bev = bufferevent_socket_new(base, fd[1], BEV_OPT_CLOSE_ON_FREE);
+    assert_non_null(bev);
+    r = kos__relay_new(t.c.l, 16, bev, relay_ended, &ended);
+    assert_non_null(r);
+    t.s.st_bytes = 0;
+    for (sent = 0; sent < BULK; sent += 4096) {
+        assert_int_equal(write(fd[0], out + sent, 4096), 4096);
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+    assert_int_equal(write(fd[0], out + sent, 10), 10);
+    while (t.s.st_bytes < BULK + 10)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_memory_equal(got, out, BULK + 10);
+    settle(20); /* the pause */
+    t.s.st_msgs = 0;
+    assert_int_equal(write(fd[0], out, 3), 3);
+    while (t.s.st_bytes < BULK + 13)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(t.s.st_msgs, 1);
+    assert_memory_equal(got + BULK + 10, out, 3);
+    /* The app closes: the relay ends the stream. */
+    close(fd[0]);
+    run_until(&ended);
+    while (t.s.st_closed != 16)
+        event_base_loop(base, EVLOOP_ONCE);
+    kos__relay_free(r);
+    kos__link_close(t.c.l, 0, "done");
+    run_until(&t.s.closed);
+    run_until(&t.c.closed);
+    kos__link_free(t.c.l);
+    kos__link_free(t.s.l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1190,6 +1315,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hello_and_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credit_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_channel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_violations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http, setup, teardown),
