@@ -588,6 +588,7 @@ static void start_link(struct conn *c)
 {
     uint32_t upgrade_ms = c->dp->upgrade_ms ? c->dp->upgrade_ms : KOS__LINK_UPGRADE_MS;
     struct timeval now, spent;
+    SSL *ssl;
     struct kos__link_config cfg = {.role = KOS__LINK_SERVER,
                                    .window = c->dp->window,
                                    .agent = "kos-server/0.1",
@@ -612,6 +613,16 @@ static void start_link(struct conn *c)
     event_free(c->hs_timer); /* an idle connection holds no timer of its own */
     c->hs_timer = NULL;
     trim_soon(c->dp);
+    /* Read-ahead, from the link on (not for the handshake and first line,
+     * nor a blob's connection): one read() takes as many of the device's
+     * records as KOS__DEVPORT_READ_AHEAD holds, where OpenSSL read each
+     * record with two (its header, then the rest). The link runs the read
+     * on while records wait in OpenSSL's buffer (lib/link/link.c,
+     * tls_read_on). The buffer is freed whenever it is empty
+     * (SSL_MODE_RELEASE_BUFFERS), so an idle link holds none. */
+    ssl = bufferevent_openssl_get_ssl(c->bev);
+    SSL_set_read_ahead(ssl, 1);
+    SSL_set_default_read_buffer_len(ssl, KOS__DEVPORT_READ_AHEAD);
     c->link = kos__link_new(c->dp->base, c->bev, &cfg, &cbs);
     c->bev = NULL;
     if (!c->link)

@@ -20,7 +20,11 @@
 #include <cmocka.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "link.h"
 #include "relay.h"
@@ -159,6 +163,21 @@ static void run_until(const bool *flag)
     timed_out = false;
     evtimer_add(guard, &tv);
     while (!*flag && !timed_out)
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(guard);
+    assert_false(timed_out);
+}
+
+/* Runs the loop until *n changes, or fails after 5 s. */
+static void run_until_progress(const uint32_t *n)
+{
+    struct event *guard = evtimer_new(base, guard_cb, NULL);
+    struct timeval tv = {5, 0};
+    uint32_t was = *n;
+
+    timed_out = false;
+    evtimer_add(guard, &tv);
+    while (*n == was && !timed_out)
         event_base_loop(base, EVLOOP_ONCE);
     event_free(guard);
     assert_false(timed_out);
@@ -1303,6 +1322,119 @@ static void test_relay(void **state)
     kos__link_free(t.s.l);
 }
 
+/* ---- over TLS, the server reading ahead as kos-server does ---- */
+
+/* A server context with a fresh self-signed P-256 certificate, and a
+ * client one that checks nothing (what is tested is the reading). */
+static void tls_contexts(SSL_CTX **sctx, SSL_CTX **cctx)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *cert = X509_new();
+
+    assert_non_null(key);
+    assert_non_null(cert);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"test", -1, -1, 0);
+    X509_set_issuer_name(cert, X509_get_subject_name(cert));
+    X509_set_pubkey(cert, key);
+    assert_true(X509_sign(cert, key, EVP_sha256()) > 0);
+    *sctx = SSL_CTX_new(TLS_server_method());
+    *cctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(*sctx);
+    assert_non_null(*cctx);
+    SSL_CTX_set_min_proto_version(*sctx, TLS1_3_VERSION);
+    SSL_CTX_set_min_proto_version(*cctx, TLS1_3_VERSION);
+    SSL_CTX_set_mode(*sctx, SSL_MODE_RELEASE_BUFFERS);
+    assert_int_equal(SSL_CTX_use_certificate(*sctx, cert), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(*sctx, key), 1);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+static void hs_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    assert_true(what & BEV_EVENT_CONNECTED);
+    *(bool *)arg = true;
+}
+
+/* The server reads ahead (one read() takes many records): a burst of
+ * messages that ends with the socket empty is read whole, though its last
+ * records wait in OpenSSL's buffer, which libevent alone reads again only
+ * when the socket is readable (the burst's sender, out of credit, waits
+ * for it). Both ways, then a close. */
+static void test_tls_read_ahead(void **state)
+{
+    static uint8_t msg[3000];
+    SSL_CTX *sctx, *cctx;
+    SSL *sssl, *cssl;
+    struct bufferevent *a, *b;
+    struct two t;
+    bool hs[2] = {false, false};
+    int sv[2];
+
+    (void)state;
+    memset(&t, 0, sizeof(t));
+    t.c.consume = t.s.consume = true;
+    tls_contexts(&sctx, &cctx);
+    sssl = SSL_new(sctx);
+    cssl = SSL_new(cctx);
+    assert_non_null(sssl);
+    assert_non_null(cssl);
+    SSL_set_read_ahead(sssl, 1);
+    SSL_set_default_read_buffer_len(sssl, 4u * (16384u + 5u + 256u));
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    evutil_make_socket_nonblocking(sv[0]);
+    evutil_make_socket_nonblocking(sv[1]);
+    a = bufferevent_openssl_socket_new(base, sv[0], cssl, BUFFEREVENT_SSL_CONNECTING,
+                                       BEV_OPT_CLOSE_ON_FREE);
+    b = bufferevent_openssl_socket_new(base, sv[1], sssl, BUFFEREVENT_SSL_ACCEPTING,
+                                       BEV_OPT_CLOSE_ON_FREE);
+    assert_non_null(a);
+    assert_non_null(b);
+    /* The links begin once TLS is up, as the tunnel's and kos-server's. */
+    bufferevent_setcb(a, NULL, NULL, hs_cb, &hs[0]);
+    bufferevent_setcb(b, NULL, NULL, hs_cb, &hs[1]);
+    bufferevent_enable(a, EV_READ | EV_WRITE);
+    bufferevent_enable(b, EV_READ | EV_WRITE);
+    run_until(&hs[0]);
+    run_until(&hs[1]);
+    {
+        struct kos__link_config cc = config(KOS__LINK_CLIENT, 65536),
+                                sc = config(KOS__LINK_SERVER, 65536);
+        struct kos__link_cbs ccb = cbs_of(&t.c), scb = cbs_of(&t.s);
+        t.s.l = kos__link_new(base, b, &sc, &scb);
+        t.c.l = kos__link_new(base, a, &cc, &ccb);
+    }
+    run_until(&t.c.up);
+    run_until(&t.s.up);
+    /* Bursts of 20 messages (60,000 bytes, most of the 64 KiB window),
+     * each sent whole before the loop runs: the server must read all of
+     * each for the credit that lets the next go. */
+    for (int burst = 0; burst < 8; burst++) {
+        for (int i = 0; i < 20; i++)
+            assert_int_equal(kos__link_send(t.c.l, 1, msg, sizeof(msg)), KOS_STATUS_OK);
+        while (t.s.got[1] < (uint32_t)(burst + 1) * 20)
+            run_until_progress(&t.s.got[1]);
+        while (kos__link_credit(t.c.l, 1) < 65536)
+            event_base_loop(base, EVLOOP_ONCE);
+    }
+    assert_int_equal(t.s.bytes[1], 8 * 20 * sizeof(msg));
+    assert_int_equal(kos__link_send(t.s.l, 2, "down", 4), KOS_STATUS_OK);
+    while (t.c.got[2] == 0)
+        event_base_loop(base, EVLOOP_ONCE);
+    kos__link_close(t.c.l, 0, "done");
+    run_until(&t.s.closed);
+    run_until(&t.c.closed);
+    kos__link_free(t.c.l);
+    kos__link_free(t.s.l);
+    SSL_CTX_free(sctx);
+    SSL_CTX_free(cctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1316,6 +1448,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_credit_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_read_ahead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_channel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_violations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http, setup, teardown),
