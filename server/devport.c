@@ -167,8 +167,13 @@ static void online_remove(struct kos__devport *dp, struct conn *c)
         }
 }
 
+static void trim_soon(struct kos__devport *dp);
+
+/* Frees a stream's relay. The stream's buffers (KOS__SERVER_HEAP_KEEP of
+ * free heap, main.c) go back to the system soon after (trim_soon()). */
 static void relay_free(struct relay *r)
 {
+    trim_soon(r->c->dp);
     for (struct relay **pp = &r->c->relays; *pp; pp = &(*pp)->next)
         if (*pp == r) {
             *pp = r->next;
@@ -567,7 +572,8 @@ static void trim_cb(evutil_socket_t fd, short what, void *arg)
 #endif
 }
 
-/* A handshake has ended: KOS__DEVPORT_TRIM_MS after the first of a burst,
+/* A handshake (or a stream) has ended: KOS__DEVPORT_TRIM_MS after the
+ * first of a burst,
  * the pages of the heap that no allocation uses any more go back to the
  * system. A TLS handshake takes some tens of KiB that are freed once it
  * ends; between the connections that stay, glibc keeps those pages
@@ -957,6 +963,7 @@ void kos__devport_destroy(struct kos__devport *dp)
     evconnlistener_free(dp->lis);
     if (dp->trim_ev)
         event_free(dp->trim_ev);
+    dp->trim_ev = NULL; /* the streams freed below would set it */
     while (dp->conns) {
         struct conn *c = dp->conns;
         if (c->online && dp->hooks.offline)
