@@ -202,8 +202,13 @@ static void online_remove(struct kos__devport *dp, struct conn *c)
         }
 }
 
+static void trim_soon(struct kos__devport *dp);
+
+/* Frees a stream's relay. The stream's buffers (KOS__SERVER_HEAP_KEEP of
+ * free heap, main.c) go back to the system soon after (trim_soon()). */
 static void relay_free(struct relay *r)
 {
+    trim_soon(r->c->dp);
     for (struct relay **pp = &r->c->relays; *pp; pp = &(*pp)->next)
         if (*pp == r) {
             *pp = r->next;
@@ -608,7 +613,8 @@ static void trim_cb(evutil_socket_t fd, short what, void *arg)
 #endif
 }
 
-/* A handshake has ended: KOS__DEVPORT_TRIM_MS after the first of a burst,
+/* A handshake (or a stream) has ended: KOS__DEVPORT_TRIM_MS after the
+ * first of a burst,
  * the pages of the heap that no allocation uses any more go back to the
  * system. A TLS handshake takes some tens of KiB that are freed once it
  * ends; between the connections that stay, glibc keeps those pages
@@ -629,6 +635,7 @@ static void start_link(struct conn *c)
 {
     uint32_t upgrade_ms = c->dp->upgrade_ms ? c->dp->upgrade_ms : KOS__LINK_UPGRADE_MS;
     struct timeval now, spent;
+    SSL *ssl;
     struct kos__link_config cfg = {.role = KOS__LINK_SERVER,
                                    .window = c->dp->window,
                                    .agent = "kos-server/0.1",
@@ -653,6 +660,16 @@ static void start_link(struct conn *c)
     event_free(c->hs_timer); /* an idle connection holds no timer of its own */
     c->hs_timer = NULL;
     trim_soon(c->dp);
+    /* Read-ahead, from the link on (not for the handshake and first line,
+     * nor a blob's connection): one read() takes as many of the device's
+     * records as KOS__DEVPORT_READ_AHEAD holds, where OpenSSL read each
+     * record with two (its header, then the rest). The link runs the read
+     * on while records wait in OpenSSL's buffer (lib/link/link.c,
+     * tls_read_on). The buffer is freed whenever it is empty
+     * (SSL_MODE_RELEASE_BUFFERS), so an idle link holds none. */
+    ssl = bufferevent_openssl_get_ssl(c->bev);
+    SSL_set_read_ahead(ssl, 1);
+    SSL_set_default_read_buffer_len(ssl, KOS__DEVPORT_READ_AHEAD);
     c->link = kos__link_new(c->dp->base, c->bev, &cfg, &cbs, c);
     c->bev = NULL;
     if (!c->link)
@@ -1007,6 +1024,7 @@ void kos__devport_destroy(struct kos__devport *dp)
     evconnlistener_free(dp->lis);
     if (dp->trim_ev)
         event_free(dp->trim_ev);
+    dp->trim_ev = NULL; /* the streams freed below would set it */
     while (dp->conns) {
         struct conn *c = dp->conns;
         if (c->online && dp->hooks.offline)

@@ -81,6 +81,10 @@ struct kos__devport_hooks {
  * Wider than the fixed channels' so that a bulk stream is not held to
  * 64 KiB per round trip. */
 #define KOS__DEVPORT_STREAM_WINDOW (512u * 1024u)
+/* OpenSSL's read buffer while a link has records waiting: four whole TLS
+ * records (16 KiB of plaintext, 5 bytes of header, up to 256 of
+ * expansion each), a forwarded stream's 64 KiB message. */
+#define KOS__DEVPORT_READ_AHEAD (4u * (16384u + 5u + 256u))
 
 /* How long after the first handshake of a burst the port gives the heap's
  * unused pages back to the system (devport.c, trim_soon()): a burst of

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "opts_int.h"
 #include "server_int.h"
@@ -138,8 +141,29 @@ static int studio(int argc, char **argv)
     return 0;
 }
 
+/* The heap's policy. By default glibc gives the heap's free top back once
+ * it passes 128 KiB, a threshold that moves with what was mmapped: a
+ * forwarded stream's buffers (OpenSSL's read-ahead of 66 KiB, evbuffer
+ * chains of 64-128 KiB), freed and taken again with every message, cost a
+ * brk() each way and the faults and zeroing of their pages: 4,300 brk() a
+ * second on a 400 MB/s stream. The free top is kept up to
+ * KOS__SERVER_HEAP_KEEP and pieces below KOS__SERVER_MMAP_MIN come from
+ * the heap; the device port gives unused pages back with malloc_trim()
+ * shortly after handshakes and streams end (devport.c, trim_soon()), so
+ * idle links do not pay for it. */
+#define KOS__SERVER_HEAP_KEEP (4 * 1024 * 1024)
+#define KOS__SERVER_MMAP_MIN  (1024 * 1024)
+static void heap_policy(void)
+{
+#ifdef __GLIBC__
+    (void)mallopt(M_MMAP_THRESHOLD, KOS__SERVER_MMAP_MIN);
+    (void)mallopt(M_TRIM_THRESHOLD, KOS__SERVER_HEAP_KEEP);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    heap_policy();
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         usage(stdout);
         return 0;

@@ -94,7 +94,10 @@ void kos__link_doze_later(struct kos__link *l)
 {
     struct timeval tv;
 
-    if (!l->dozer || !l->bev || !l->work_ev || l->state != KOS__LINK_UP)
+    /* Not while work is asked: event_add() with a timeout would take the
+     * work event off the loop's active list, and the work (a Credit, say)
+     * would wait for the doze timer. The work's callback asks again. */
+    if (!l->dozer || !l->bev || !l->work_ev || l->state != KOS__LINK_UP || l->work)
         return;
     tv = kos__link_ms_tv(l->dozer->doze_ms);
     event_add(l->work_ev, &tv);

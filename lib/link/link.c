@@ -34,6 +34,9 @@
  */
 #include "link_int.h"
 
+#include <event2/bufferevent_struct.h>
+#include <openssl/ssl.h>
+
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg);
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                        void *arg);
@@ -793,6 +796,22 @@ bool kos__link_quiet(const struct kos__link *l)
     return true;
 }
 
+/* Runs the TLS bufferevent's read again from the loop while OpenSSL holds
+ * bytes it read ahead. With read-ahead (kos-server turns it on: one read()
+ * takes several records, where each record cost two), libevent 2.1's
+ * OpenSSL bufferevent reads on only while SSL_pending() counts a record's
+ * plaintext; whole records read ahead wait until the socket is readable
+ * again, which for the last of a burst is never (its sender waits for
+ * the Credit they would earn). A plain socket's bufferevent has no SSL:
+ * nothing to do. */
+static void tls_read_on(struct kos__link *l)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(l->bev);
+
+    if (ssl && SSL_has_pending(ssl) && (bufferevent_get_enabled(l->bev) & EV_READ))
+        event_active(&l->bev->ev_read, EV_READ, 1);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct kos__link *l = arg;
@@ -812,6 +831,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
         l->throttled = true;
         bufferevent_disable(bev, EV_READ);
     }
+    if (l->state < KOS__LINK_CLOSING)
+        tls_read_on(l);
     kos__link_doze_later(l);
 }
 
@@ -850,6 +871,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
         bufferevent_enable(bev, EV_READ);
         if (evbuffer_get_length(bufferevent_get_input(bev)))
             work(l, WORK_KICK);
+        tls_read_on(l);
     }
     if (l->state == KOS__LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
         (!l->ws || !wslay_event_want_write(l->ws)))
@@ -1001,6 +1023,7 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
      * from the loop, so no callback runs before the caller has the link. */
     if (evbuffer_get_length(bufferevent_get_input(bev)))
         work(l, WORK_KICK);
+    tls_read_on(l);
     return l;
 out_bev:
     if (bev)

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -28,6 +30,8 @@ struct kos__relay {
     bool eof;                 /* the connection ended: close the stream once its bytes have gone */
     bool draining;            /* the peer closed: free once its bytes are written */
     bool done;                /* ended() was called: nothing more happens */
+    bool lowat;               /* SO_RCVLOWAT is one envelope: the connection sends in bulk */
+    size_t chunk;             /* bytes per envelope: KOS__RELAY_CHUNK, less on a small window */
     struct event *hold;       /* a short read of a busy connection waits for more */
     struct timeval last_read; /* when the connection was last read */
 };
@@ -43,24 +47,23 @@ static void finish(struct kos__relay *r, uint32_t code, const char *why)
 
 /* Sends what the connection sent, as far as the stream takes it: all of
  * it when flush, else whole envelopes, what is left over waiting at most
- * KOS__RELAY_HOLD_US for more (hold_cb flushes). */
+ * KOS__RELAY_HOLD_US for more (hold_cb flushes). While the connection's
+ * SO_RCVLOWAT is raised, bytes may also wait in the socket unseen: the
+ * hold is then armed even with nothing buffered, and hold_cb reads them. */
 static void pump(struct kos__relay *r, bool flush)
 {
     struct evbuffer *in = bufferevent_get_input(r->bev);
+    struct timeval tv = {0, KOS__RELAY_HOLD_US};
     size_t len;
 
     while ((len = evbuffer_get_length(in)) > 0) {
-        size_t n = len < KOS__RELAY_CHUNK ? len : KOS__RELAY_CHUNK;
-        if (n < KOS__RELAY_CHUNK && !flush && !r->eof) {
-            struct timeval tv = {0, KOS__RELAY_HOLD_US};
-            if (!evtimer_pending(r->hold, NULL))
-                evtimer_add(r->hold, &tv);
+        size_t n = len < r->chunk ? len : r->chunk;
+        if (n < r->chunk && !flush && !r->eof)
             break;
-        }
         kos_status_t st = kos__link_send(r->l, r->ch, evbuffer_pullup(in, (ev_ssize_t)n), n);
         if (st == KOS_STATUS_TOO_LARGE && n > KOS__LINK_WINDOW_MIN) {
-            n = KOS__LINK_WINDOW_MIN; /* the peer's window is small */
-            st = kos__link_send(r->l, r->ch, evbuffer_pullup(in, (ev_ssize_t)n), n);
+            r->chunk = r->chunk / 2 > KOS__LINK_WINDOW_MIN ? r->chunk / 2 : KOS__LINK_WINDOW_MIN;
+            continue; /* the peer's window is smaller: try half as much */
         }
         if (st == KOS_STATUS_BUSY) {
             bufferevent_disable(r->bev, EV_READ); /* room() reads again */
@@ -72,17 +75,78 @@ static void pump(struct kos__relay *r, bool flush)
         }
         evbuffer_drain(in, n);
     }
-    if (r->eof)
+    if (r->eof) {
         finish(r, 0, "the connection was closed");
-    else
-        bufferevent_enable(r->bev, EV_READ);
+        return;
+    }
+    if ((evbuffer_get_length(in) || r->lowat) && !evtimer_pending(r->hold, NULL))
+        evtimer_add(r->hold, &tv);
+    bufferevent_enable(r->bev, EV_READ);
+}
+
+/* Raises or lowers the connection's SO_RCVLOWAT: raised, the kernel wakes
+ * the loop only once a whole envelope's bytes have come (or the
+ * connection ends), not for each segment. A bulk sender's 64 KiB writes
+ * reached the tunnel about 4 KiB per wake-up: 72,000 reads and turns of
+ * the loop a second, each waking a process on the other CPU. */
+static void set_lowat(struct kos__relay *r, bool on)
+{
+    int v = on ? (int)r->chunk : 1;
+
+    if (r->lowat == on)
+        return;
+    if (setsockopt(bufferevent_getfd(r->bev), SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) == 0)
+        r->lowat = on;
+}
+
+/* Reads what the connection's socket holds into the input buffer, up to
+ * KOS__RELAY_READ_MAX buffered, with one readv(). libevent 2.1 reads a
+ * socket at most 4 KiB per call and per turn of the loop
+ * (EVBUFFER_MAX_READ), whatever the bufferevent's largest single read:
+ * a bulk stream cost a read(), an epoll_wait() and a turn of the loop per
+ * 4 KiB. End of file and errors are left to the bufferevent, which the
+ * socket wakes for them. The input's end is frozen outside libevent's
+ * own read; it is thawed for this one. */
+static void fill(struct kos__relay *r)
+{
+    struct evbuffer *in = bufferevent_get_input(r->bev);
+    evutil_socket_t fd = bufferevent_getfd(r->bev);
+    size_t len = evbuffer_get_length(in), want;
+    struct evbuffer_iovec v[2];
+    struct iovec iov[2];
+    int avail = 0, nv;
+    ssize_t k;
+
+    if (len >= KOS__RELAY_READ_MAX || ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0)
+        return;
+    want = (size_t)avail < KOS__RELAY_READ_MAX - len ? (size_t)avail : KOS__RELAY_READ_MAX - len;
+    evbuffer_unfreeze(in, 0);
+    nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+    if (nv > 0) {
+        size_t left = want;
+        for (int i = 0; i < nv; i++) {
+            iov[i].iov_base = v[i].iov_base;
+            iov[i].iov_len = v[i].iov_len < left ? v[i].iov_len : left;
+            left -= iov[i].iov_len;
+        }
+        k = readv(fd, iov, nv);
+        for (int i = 0; i < nv; i++) {
+            size_t got = k > 0 ? ((size_t)k < iov[i].iov_len ? (size_t)k : iov[i].iov_len) : 0;
+            v[i].iov_len = got;
+            if (k > 0)
+                k -= (ssize_t)got;
+        }
+        evbuffer_commit_space(in, v, nv);
+    }
+    evbuffer_freeze(in, 0);
 }
 
 /* A connection read again within KOS__RELAY_HOLD_US of the last read is
  * sending in bulk: its bytes wait for a whole envelope (or the hold), so
  * that a stream of a few KiB per read is not sent as as many envelopes,
- * TLS records and TCP sends; the first read after a pause is sent at once,
- * so a request and answer protocol waits for nothing. */
+ * TLS records and TCP sends, and the socket wakes the loop only once an
+ * envelope's bytes are there (set_lowat); the first read after a pause is
+ * sent at once, so a request and answer protocol waits for nothing. */
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct kos__relay *r = arg;
@@ -93,17 +157,35 @@ static void read_cb(struct bufferevent *bev, void *arg)
     evutil_timersub(&now, &r->last_read, &gap);
     busy = gap.tv_sec == 0 && gap.tv_usec >= 0 && gap.tv_usec < (long)KOS__RELAY_HOLD_US;
     r->last_read = now;
+    if (busy)
+        set_lowat(r, true);
+    fill(r);
     pump(r, !busy);
 }
 
+/* The hold is over: what waits is sent. While SO_RCVLOWAT is raised, the
+ * bytes under it are read first (within the read bound, and only while
+ * the relay reads at all); a connection that sent nothing since the last
+ * hold is no longer sending in bulk, and its socket wakes the loop for
+ * every byte again. */
 static void hold_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct kos__relay *r = arg;
+    struct evbuffer *in;
+    size_t len;
 
     (void)fd;
     (void)what;
-    if (!r->draining && !r->done)
-        pump(r, true);
+    if (r->draining || r->done)
+        return;
+    in = bufferevent_get_input(r->bev);
+    len = evbuffer_get_length(in);
+    if (r->lowat && (bufferevent_get_enabled(r->bev) & EV_READ)) {
+        fill(r);
+        if (evbuffer_get_length(in) == len && len == 0)
+            set_lowat(r, false);
+    }
+    pump(r, true);
 }
 
 /* The connection took bytes of the peer's: they are credited back. */
@@ -167,6 +249,7 @@ struct kos__relay *kos__relay_new(struct kos__link *l, uint32_t ch, struct buffe
     r->bev = bev;
     r->ended = ended;
     r->arg = arg;
+    r->chunk = KOS__RELAY_CHUNK;
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, r);
     bufferevent_setwatermark(bev, EV_READ, 0, KOS__RELAY_READ_MAX);
     /* libevent reads 16 KiB per wake-up by default: a bulk stream would

@@ -22,7 +22,12 @@
 
 #include "link.h"
 
-#define KOS__RELAY_CHUNK    32768u  /* connection bytes per data envelope */
+/* Connection bytes per data envelope: 64 KiB less the envelope's own
+ * bytes (at most 16) and a client's frame header (8), so that a message
+ * is four whole TLS records (16 KiB each) and not a fifth of a few bytes:
+ * an envelope of 32 KiB of data went out as three records and write()s,
+ * and kos-server read each with two read()s. */
+#define KOS__RELAY_CHUNK    (4u * 16384u - 24u)
 #define KOS__RELAY_READ_MAX 262144u /* connection bytes read ahead of the stream's credit */
 #define KOS__RELAY_DRAIN_MS 30000u  /* a closed stream's last bytes wait this long to be written */
 /* A connection read again within this many microseconds is sending in

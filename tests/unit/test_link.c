@@ -13,14 +13,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "link.h"
+#include "relay.h"
 
 #define ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -39,6 +46,10 @@ struct side {
     uint32_t st_asked, st_opened, st_closed, st_code;
     char st_dest[64], st_reason[128];
     size_t st_bytes;
+    uint32_t st_msgs; /* stream data messages received */
+    size_t st_max;    /* ... the longest */
+    uint8_t *st_sink; /* when set, the stream's bytes are kept here (st_cap at most) */
+    size_t st_cap;
 };
 
 static struct event_base *base;
@@ -54,6 +65,10 @@ static kos_status_t on_data(void *arg, struct kos__link *l, uint32_t ch, const u
     struct side *s = arg;
 
     if (ch >= KOS__LINK_STREAM_FIRST) {
+        if (s->st_sink && s->st_bytes + n <= s->st_cap)
+            memcpy(s->st_sink + s->st_bytes, p, n);
+        s->st_msgs++;
+        s->st_max = n > s->st_max ? n : s->st_max;
         s->st_bytes += n;
         kos__link_consumed(l, ch, n);
         return KOS_STATUS_OK;
@@ -145,6 +160,21 @@ static void run_until(const bool *flag)
     timed_out = false;
     evtimer_add(guard, &tv);
     while (!*flag && !timed_out)
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(guard);
+    assert_false(timed_out);
+}
+
+/* Runs the loop until *n changes, or fails after 5 s. */
+static void run_until_progress(const uint32_t *n)
+{
+    struct event *guard = evtimer_new(base, guard_cb, NULL);
+    struct timeval tv = {5, 0};
+    uint32_t was = *n;
+
+    timed_out = false;
+    evtimer_add(guard, &tv);
+    while (*n == was && !timed_out)
         event_base_loop(base, EVLOOP_ONCE);
     event_free(guard);
     assert_false(timed_out);
@@ -1165,6 +1195,342 @@ static void test_client_end(void **state)
     evbuffer_free(r.got);
 }
 
+/* ---- a stream relayed to a connection (relay.h) ---- */
+
+static void relay_ended(void *arg, struct kos__relay *r, uint32_t code, const char *why)
+{
+    (void)r;
+    (void)code;
+    (void)why;
+    *(bool *)arg = true;
+}
+
+/* A connected pair of loopback TCP sockets, as the tunnel's from ethernet:
+ * fd[0] the app's (blocking), fd[1] the relay's (non-blocking). */
+static void tcp_pair(int fd[2])
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    int lis = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(lis >= 0);
+    assert_int_equal(bind(lis, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(lis, 1), 0);
+    assert_int_equal(getsockname(lis, (struct sockaddr *)&sin, &len), 0);
+    fd[0] = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd[0], (struct sockaddr *)&sin, sizeof(sin)), 0);
+    fd[1] = accept(lis, NULL, NULL);
+    assert_true(fd[1] >= 0);
+    evutil_make_socket_nonblocking(fd[1]);
+    close(lis);
+}
+
+/* Bytes an app wrote at once go out in whole envelopes of up to
+ * KOS__RELAY_CHUNK, read from the socket in one go: libevent alone reads
+ * 4 KiB per turn of its loop, and the first read after a pause is sent at
+ * once, so the same bytes went out as a 4 KiB envelope and more. Then,
+ * with the socket waking the relay only for a whole envelope (bulk), a
+ * few bytes still arrive (the hold reads them), and a pause ends bulk:
+ * a request and its answer wait for nothing. The bytes arrive intact. */
+static void test_relay(void **state)
+{
+    enum { BULK = 98304 };
+    static uint8_t out[BULK + 64], got[BULK + 64];
+    struct two t;
+    struct kos__relay *r;
+    struct bufferevent *bev;
+    bool ended = false;
+    size_t sent = 0;
+    int sv[2], fd[2];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(out); i++)
+        out[i] = (uint8_t)(i * 7 + (i >> 9));
+    connect_two(&t, KOS__LINK_WINDOW_MAX, KOS__LINK_WINDOW_MAX, 0);
+    t.s.st_sink = got;
+    t.s.st_cap = sizeof(got);
+    assert_int_equal(kos__link_stream_open(t.c.l, 16, "yes", "sensor"), KOS_STATUS_OK);
+    while (t.c.st_opened != 16)
+        event_base_loop(base, EVLOOP_ONCE);
+
+    /* The bytes wait in the socket before the relay first reads. */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    evutil_make_socket_nonblocking(sv[0]);
+    evutil_make_socket_nonblocking(sv[1]);
+    while (sent < BULK) {
+        ssize_t k = write(sv[0], out + sent, BULK - sent);
+        assert_true(k > 0);
+        sent += (size_t)k;
+    }
+    bev = bufferevent_socket_new(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
+    assert_non_null(bev);
+    r = kos__relay_new(t.c.l, 16, bev, relay_ended, &ended);
+    assert_non_null(r);
+    while (t.s.st_bytes < BULK)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(t.s.st_msgs, (BULK + KOS__RELAY_CHUNK - 1) / KOS__RELAY_CHUNK);
+    assert_int_equal(t.s.st_max, KOS__RELAY_CHUNK);
+    assert_memory_equal(got, out, BULK);
+    kos__relay_free(r);
+    close(sv[0]);
+
+    /* Over loopback TCP: a bulk sender, then a few bytes, then a pause. */
+    tcp_pair(fd);
+    bev = bufferevent_socket_new(base, fd[1], BEV_OPT_CLOSE_ON_FREE);
+    assert_non_null(bev);
+    r = kos__relay_new(t.c.l, 16, bev, relay_ended, &ended);
+    assert_non_null(r);
+    t.s.st_bytes = 0;
+    for (sent = 0; sent < BULK; sent += 4096) {
+        assert_int_equal(write(fd[0], out + sent, 4096), 4096);
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+    assert_int_equal(write(fd[0], out + sent, 10), 10);
+    while (t.s.st_bytes < BULK + 10)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_memory_equal(got, out, BULK + 10);
+    settle(20); /* the pause */
+    t.s.st_msgs = 0;
+    assert_int_equal(write(fd[0], out, 3), 3);
+    while (t.s.st_bytes < BULK + 13)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(t.s.st_msgs, 1);
+    assert_memory_equal(got + BULK + 10, out, 3);
+    /* The app closes: the relay ends the stream. */
+    close(fd[0]);
+    run_until(&ended);
+    while (t.s.st_closed != 16)
+        event_base_loop(base, EVLOOP_ONCE);
+    kos__relay_free(r);
+    kos__link_close(t.c.l, 0, "done");
+    run_until(&t.s.closed);
+    run_until(&t.c.closed);
+    kos__link_free(t.c.l);
+    kos__link_free(t.s.l);
+}
+
+/* ---- over TLS, the server reading ahead as kos-server does ---- */
+
+/* A server context with a fresh self-signed P-256 certificate, and a
+ * client one that checks nothing (what is tested is the reading). */
+static void tls_contexts(SSL_CTX **sctx, SSL_CTX **cctx)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *cert = X509_new();
+
+    assert_non_null(key);
+    assert_non_null(cert);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"test", -1, -1, 0);
+    X509_set_issuer_name(cert, X509_get_subject_name(cert));
+    X509_set_pubkey(cert, key);
+    assert_true(X509_sign(cert, key, EVP_sha256()) > 0);
+    *sctx = SSL_CTX_new(TLS_server_method());
+    *cctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(*sctx);
+    assert_non_null(*cctx);
+    SSL_CTX_set_min_proto_version(*sctx, TLS1_3_VERSION);
+    SSL_CTX_set_min_proto_version(*cctx, TLS1_3_VERSION);
+    SSL_CTX_set_mode(*sctx, SSL_MODE_RELEASE_BUFFERS);
+    assert_int_equal(SSL_CTX_use_certificate(*sctx, cert), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(*sctx, key), 1);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+static void hs_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    assert_true(what & BEV_EVENT_CONNECTED);
+    *(bool *)arg = true;
+}
+
+/* Two links over TLS on a socket pair, as the tunnel's and kos-server's:
+ * the server reads ahead, and with dz it dozes (its bufferevent then does
+ * not own its SSL and socket: tls_two_free() frees them). */
+struct tls_two {
+    struct two t;
+    SSL_CTX *sctx, *cctx;
+    SSL *sssl;
+    int sfd;
+    struct kos__link_dozer *dz;
+};
+
+static void tls_two_up(struct tls_two *x, uint32_t doze_ms)
+{
+    SSL *cssl;
+    struct bufferevent *a, *b;
+    bool hs[2] = {false, false};
+    int sv[2];
+    struct kos__link_config cc = config(KOS__LINK_CLIENT, 65536),
+                            sc = config(KOS__LINK_SERVER, 65536);
+
+    memset(x, 0, sizeof(*x));
+    x->t.c.consume = x->t.s.consume = true;
+    tls_contexts(&x->sctx, &x->cctx);
+    x->sssl = SSL_new(x->sctx);
+    cssl = SSL_new(x->cctx);
+    assert_non_null(x->sssl);
+    assert_non_null(cssl);
+    SSL_set_read_ahead(x->sssl, 1);
+    SSL_set_default_read_buffer_len(x->sssl, 4u * (16384u + 5u + 256u));
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    evutil_make_socket_nonblocking(sv[0]);
+    evutil_make_socket_nonblocking(sv[1]);
+    x->sfd = sv[1];
+    if (doze_ms)
+        assert_non_null(x->dz = kos__link_dozer_new(base, doze_ms));
+    a = bufferevent_openssl_socket_new(base, sv[0], cssl, BUFFEREVENT_SSL_CONNECTING,
+                                       BEV_OPT_CLOSE_ON_FREE);
+    b = bufferevent_openssl_socket_new(base, sv[1], x->sssl, BUFFEREVENT_SSL_ACCEPTING,
+                                       doze_ms ? 0 : BEV_OPT_CLOSE_ON_FREE);
+    assert_non_null(a);
+    assert_non_null(b);
+    /* The links begin once TLS is up, as the tunnel's and kos-server's. */
+    bufferevent_setcb(a, NULL, NULL, hs_cb, &hs[0]);
+    bufferevent_setcb(b, NULL, NULL, hs_cb, &hs[1]);
+    bufferevent_enable(a, EV_READ | EV_WRITE);
+    bufferevent_enable(b, EV_READ | EV_WRITE);
+    run_until(&hs[0]);
+    run_until(&hs[1]);
+    sc.dozer = x->dz;
+    x->t.s.l = kos__link_new(base, b, &sc, &side_cbs, &x->t.s);
+    x->t.c.l = kos__link_new(base, a, &cc, &side_cbs, &x->t.c);
+    assert_non_null(x->t.s.l);
+    assert_non_null(x->t.c.l);
+    run_until(&x->t.c.up);
+    run_until(&x->t.s.up);
+}
+
+static void tls_two_free(struct tls_two *x)
+{
+    kos__link_free(x->t.c.l);
+    kos__link_free(x->t.s.l);
+    if (x->dz) {
+        SSL_free(x->sssl);
+        close(x->sfd);
+        kos__link_dozer_free(x->dz);
+    }
+    SSL_CTX_free(x->sctx);
+    SSL_CTX_free(x->cctx);
+}
+
+/* Runs the loop until channel ch of s has `want` credit, or fails after
+ * 5 s. */
+static void run_until_credit(struct side *s, uint32_t ch, uint64_t want)
+{
+    struct event *guard = evtimer_new(base, guard_cb, NULL);
+    struct timeval tv = {5, 0};
+
+    timed_out = false;
+    evtimer_add(guard, &tv);
+    while (kos__link_credit(s->l, ch) < want && !timed_out)
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(guard);
+    assert_false(timed_out);
+}
+
+/* The server reads ahead (one read() takes many records): a burst of
+ * messages that ends with the socket empty is read whole, though its last
+ * records wait in OpenSSL's buffer, which libevent alone reads again only
+ * when the socket is readable (the burst's sender, out of credit, waits
+ * for it). Both ways, then a close. With a dozer whose delay is a minute,
+ * the same: the work a link asks of its loop (the Credit) is not put off
+ * by the doze timer. */
+static void tls_bursts(uint32_t doze_ms)
+{
+    static uint8_t msg[3000];
+    struct tls_two x;
+    struct two *t = &x.t;
+
+    tls_two_up(&x, doze_ms);
+    /* Bursts of 20 messages (60,000 bytes, most of the 64 KiB window),
+     * each sent whole before the loop runs: the server must read all of
+     * each for the credit that lets the next go. */
+    for (int burst = 0; burst < 8; burst++) {
+        for (int i = 0; i < 20; i++)
+            assert_int_equal(kos__link_send(t->c.l, 1, msg, sizeof(msg)), KOS_STATUS_OK);
+        while (t->s.got[1] < (uint32_t)(burst + 1) * 20)
+            run_until_progress(&t->s.got[1]);
+        run_until_credit(&t->c, 1, 65536);
+    }
+    assert_int_equal(t->s.bytes[1], 8 * 20 * sizeof(msg));
+    assert_int_equal(kos__link_send(t->s.l, 2, "down", 4), KOS_STATUS_OK);
+    run_until_progress(&t->c.got[2]);
+    kos__link_close(t->c.l, 0, "done");
+    run_until(&t->s.closed);
+    run_until(&t->c.closed);
+    tls_two_free(&x);
+}
+
+static void test_tls_read_ahead(void **state)
+{
+    (void)state;
+    tls_bursts(0);
+    tls_bursts(60000);
+}
+
+/* Runs the loop until the server link of x dozes (or not), or fails after
+ * 5 s. */
+static void run_until_dozing(struct tls_two *x, bool dozing)
+{
+    struct event *guard = evtimer_new(base, guard_cb, NULL);
+    struct timeval tv = {5, 0};
+
+    timed_out = false;
+    evtimer_add(guard, &tv);
+    while (kos__link_dozing(x->t.s.l) != dozing && !timed_out)
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(guard);
+    assert_false(timed_out);
+}
+
+/* A server link with a dozer (docs/link.md, "Idle links"): once idle it
+ * dozes; it wakes for what the peer sends (read whole), for a send of
+ * its own, for a Credit its user's consumed() earned while it dozed, and
+ * for its close, which the peer sees as a close (1000), not a drop. */
+static void test_tls_doze(void **state)
+{
+    static uint8_t big[40000];
+    struct tls_two x;
+    struct two *t = &x.t;
+
+    (void)state;
+    tls_two_up(&x, 10);
+    run_until_dozing(&x, true);
+    assert_int_equal(kos__link_dozer_count(x.dz), 1);
+    /* The peer sends: the link wakes and reads it. */
+    assert_int_equal(kos__link_send(t->c.l, 1, "up", 2), KOS_STATUS_OK);
+    run_until_progress(&t->s.got[1]);
+    assert_int_equal(t->s.bytes[1], 2);
+    run_until_dozing(&x, true);
+    /* It sends while dozing: it wakes to write. */
+    assert_int_equal(kos__link_send(t->s.l, 2, "down", 4), KOS_STATUS_OK);
+    assert_false(kos__link_dozing(t->s.l));
+    run_until_progress(&t->c.got[2]);
+    run_until_dozing(&x, true);
+    /* Data its user takes later: the Credit goes once it is taken, though
+     * the link dozes meanwhile. */
+    t->s.consume = false;
+    assert_int_equal(kos__link_send(t->c.l, 1, big, sizeof(big)), KOS_STATUS_OK);
+    run_until_progress(&t->s.got[1]);
+    run_until_dozing(&x, true);
+    assert_true(kos__link_credit(t->c.l, 1) < 65536 - sizeof(big) + 1);
+    kos__link_consumed(t->s.l, 1, sizeof(big));
+    run_until_credit(&t->c, 1, 65536);
+    /* Closed while dozing: the peer gets the close. */
+    run_until_dozing(&x, true);
+    kos__link_close(t->s.l, 0, "bye");
+    run_until(&t->c.closed);
+    run_until(&t->s.closed);
+    assert_int_equal(t->c.end.code, KOS__LINK_CLOSE_NORMAL);
+    assert_int_equal(kos__link_dozer_count(x.dz), 0);
+    tls_two_free(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1177,6 +1543,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hello_and_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credit_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_read_ahead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_doze, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_channel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_violations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http, setup, teardown),
