@@ -337,6 +337,7 @@ static void attempt(struct tun *t)
     char why[640];
     kos_status_t st;
     SSL *ssl;
+    struct bufferevent *raw;
     int fd = -1;
 
     t->state = KOS_TUNNEL_CONNECTING;
@@ -366,14 +367,21 @@ static void attempt(struct tun *t)
         return;
     }
     t->signed_before = t->signer.n_failed;
-    t->bev = bufferevent_openssl_socket_new(t->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                            BEV_OPT_CLOSE_ON_FREE);
+    raw = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    t->bev = raw ? bufferevent_openssl_filter_new(t->base, raw, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                                  BEV_OPT_CLOSE_ON_FREE)
+                 : NULL;
     if (!t->bev) {
         SSL_free(ssl);
-        close(fd);
+        if (raw)
+            bufferevent_free(raw);
+        else
+            close(fd);
         ended(t, "out of memory", false);
         return;
     }
+    bufferevent_set_max_single_write(raw, 256 * 1024);
+    bufferevent_set_max_single_read(raw, 256 * 1024);
     bufferevent_openssl_set_allow_dirty_shutdown(t->bev, 1);
     bufferevent_setcb(t->bev, NULL, NULL, tls_event_cb, t);
     bufferevent_set_timeouts(t->bev, &tv, &tv);

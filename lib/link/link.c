@@ -167,6 +167,26 @@ void kos__link_printable(char *out, size_t cap, const char *s, size_t n)
     out[i] = '\0';
 }
 
+/* A closing link whose bytes are all sent (its bufferevent's output and
+ * wslay's queue, and under a TLS filter the socket bufferevent's output:
+ * the tunnel's, which writes several records at once) ends; one whose
+ * last bytes wait in the socket's looks again in 10 ms (nothing calls
+ * back when a filter's socket drains), within close_ms (the close
+ * timer). */
+static void end_when_sent(struct kos__link *l)
+{
+    struct bufferevent *under = bufferevent_get_underlying(l->bev);
+    struct timeval again = {0, 10000};
+
+    if (evbuffer_get_length(bufferevent_get_output(l->bev)) != 0 ||
+        (l->ws && wslay_event_want_write(l->ws)))
+        return; /* write_cb comes when it is written */
+    if (!under || evbuffer_get_length(bufferevent_get_output(under)) == 0)
+        work(l, WORK_DONE);
+    else if (!l->work)
+        event_add(l->work_ev, &again);
+}
+
 static void ws_flush(struct kos__link *l)
 {
     if (l->in_recv || l->state == KOS__LINK_CLOSED)
@@ -182,9 +202,8 @@ static void ws_flush(struct kos__link *l)
         l->close_code = 0;
         (void)wslay_event_send(l->ws);
     }
-    if (l->state == KOS__LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(l->bev)) == 0 &&
-        (!l->ws || !wslay_event_want_write(l->ws)))
-        work(l, WORK_DONE);
+    if (l->state == KOS__LINK_CLOSING)
+        end_when_sent(l);
     ws_release(l);
 }
 
@@ -808,7 +827,8 @@ static void tls_read_on(struct kos__link *l)
 {
     SSL *ssl = bufferevent_openssl_get_ssl(l->bev);
 
-    if (ssl && SSL_has_pending(ssl) && (bufferevent_get_enabled(l->bev) & EV_READ))
+    if (ssl && !bufferevent_get_underlying(l->bev) && SSL_has_pending(ssl) &&
+        (bufferevent_get_enabled(l->bev) & EV_READ))
         event_active(&l->bev->ev_read, EV_READ, 1);
 }
 
@@ -848,6 +868,10 @@ void kos__link_work_cb(evutil_socket_t fd, short what, void *arg)
         done(l); /* may free l */
         return;
     }
+    if (!w && l->state == KOS__LINK_CLOSING) { /* end_when_sent()'s timer */
+        end_when_sent(l);
+        return;
+    }
     if (!w) {              /* the doze timer */
         kos__link_doze(l); /* may free work_ev */
         return;
@@ -873,9 +897,8 @@ static void write_cb(struct bufferevent *bev, void *arg)
             work(l, WORK_KICK);
         tls_read_on(l);
     }
-    if (l->state == KOS__LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
-        (!l->ws || !wslay_event_want_write(l->ws)))
-        work(l, WORK_DONE);
+    if (l->state == KOS__LINK_CLOSING)
+        end_when_sent(l);
     kos__link_doze_later(l);
 }
 
