@@ -367,6 +367,11 @@ static void attempt(struct tun *t)
         return;
     }
     t->signed_before = t->signer.n_failed;
+    /* TLS as a filter over the socket's bufferevent: a message's records
+     * (four of 16 KiB for a stream's envelope) go out in one write(), where
+     * a TLS socket bufferevent wrote each record by itself, often in
+     * parts. The link ends only once the socket's bufferevent has sent its
+     * last bytes too (lib/link/link.c, end_when_sent). */
     raw = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
     t->bev = raw ? bufferevent_openssl_filter_new(t->base, raw, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                   BEV_OPT_CLOSE_ON_FREE)
