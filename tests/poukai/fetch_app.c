@@ -3,13 +3,15 @@
  * fetches blobs with kos_tunnel_fetch() into a pipe, as admin does for
  * Core, reads the pipe to its end, and says on its console what came.
  *
- *   fetcher SPEC...   for each SPEC "SHA256:FROM:TO[:slow]", one fetch:
+ *   fetcher SPEC...   for each SPEC "SHA256:FROM:TO[:slow|deaf|once]", one fetch:
  *                     "fetcher: info: fetch N: STATUS, W written, R read,
  *                     sha256 H: WHY" (H the SHA-256 of the R bytes read;
  *                     slow: the pipe is not read for a while, so the
  *                     tunnel must wait for room; deaf: the pipe's read
  *                     end is closed at once); the first also tries a
- *                     second fetch at once ("second fetch: busy"). Then
+ *                     second fetch at once ("second fetch: busy"), unless
+ *                     it says once (a fetch that may have ended by then,
+ *                     so that the second would start). Then
  *                     the link's status ("status: ok"), and "done"; runs
  *                     until stopped.
  *   quitter SPEC      starts the fetch and, half a second later, ends
@@ -36,7 +38,7 @@
 struct spec {
     uint8_t sha[32];
     uint64_t from, to;
-    bool slow, deaf;
+    bool slow, deaf, once;
 };
 
 static bool parse_spec(const char *s, struct spec *sp)
@@ -57,6 +59,7 @@ static bool parse_spec(const char *s, struct spec *sp)
     sp->to = to;
     sp->slow = strcmp(slow, "slow") == 0;
     sp->deaf = strcmp(slow, "deaf") == 0;
+    sp->once = strcmp(slow, "once") == 0;
     return true;
 }
 
@@ -93,7 +96,7 @@ static void fetch_one(kos_tunnel_t *t, unsigned n, const struct spec *sp, bool t
         EVP_MD_CTX_free(ctx);
         return;
     }
-    if (try_second) {
+    if (try_second && !sp->once) {
         int q[2];
         if (pipe(q) == 0) {
             kos_status_t s2 = kos_tunnel_fetch(t, sp->sha, sp->from, sp->to, q[1]);

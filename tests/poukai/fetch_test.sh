@@ -142,11 +142,13 @@ wait_for "tunnel: warn: fetch of blob ${stall2:0:16}\.\.\. bytes 0-1000 for 'qui
 stop_image TERM
 
 # A server that does not know the device's CA: its TLS alert (after the
-# device's side of the TLS 1.3 handshake is done) is a refusal.
+# device's side of the TLS 1.3 handshake is done) is a refusal. The fetch
+# can be refused before the app could try a second one, which would then
+# start: it tries none (once).
 mkdir "$WORK/other"
 mk_ca "$WORK/other"
 blob_server "$WORK/other/ca.crt" "$PORT"
-build fetch_refused fetcher 2s "$(app fetcher permanent fetcher "$big:0:10")"
+build fetch_refused fetcher 2s "$(app fetcher permanent fetcher "$big:0:10:once")"
 start_image "$WORK/fetch_refused.zip" --keys "$KEYS"
 wait_for "fetcher: info: done$"
 expect "fetcher: info: fetch 1: connection refused, 0 written, 0 read, sha256 $EMPTY: the server refused this device \(TLS: .*(unknown ca|certificate)"
