@@ -45,6 +45,13 @@ static uint64_t silent_ms(const struct kos__link *l)
     return gone.tv_sec < 0 ? 0 : (uint64_t)gone.tv_sec * 1000 + (uint64_t)gone.tv_usec / 1000;
 }
 
+/* Whether l has its work event, made now if it has none (a dozing link);
+ * false without memory. */
+static bool work_ev_made(struct kos__link *l)
+{
+    return l->work_ev || (l->work_ev = event_new(l->base, -1, 0, kos__link_work_cb, l));
+}
+
 /* Takes l off its dozer: its socket out of the set, itself off the list. */
 static void off(struct kos__link_dozer *dz, struct kos__link *l)
 {
@@ -68,7 +75,7 @@ bool kos__link_awake(struct kos__link *l)
 
     if (!l->dozing)
         return true;
-    if (!l->work_ev && !(l->work_ev = event_new(l->base, -1, 0, kos__link_work_cb, l)))
+    if (!work_ev_made(l))
         return false; /* still dozing: its next wake-up tries again */
     off(l->dozer, l);
     l->bev = bufferevent_openssl_socket_new(l->base, l->fd, l->ssl, BUFFEREVENT_SSL_OPEN, 0);
@@ -170,7 +177,7 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
         next = l->dnext;
         if (silent_ms(l) < l->idle_ms)
             continue;
-        if (!l->work_ev && !(l->work_ev = event_new(l->base, -1, 0, kos__link_work_cb, l)))
+        if (!work_ev_made(l))
             continue; /* the next sweep tries again */
         off(dz, l);
         kos__link_end_silent(l, false); /* closed() comes from the loop */

@@ -248,7 +248,7 @@ void kos__link_terminate(struct kos__link *l, enum kos__link_end_kind kind, uint
         l->close_code = code; /* queued by ws_flush, after what is queued now */
         wslay_event_shutdown_read(l->ws);
     }
-    struct timeval tv = {l->close_ms / 1000, (l->close_ms % 1000) * 1000};
+    struct timeval tv = kos__link_ms_tv(l->close_ms);
     if (!l->timer)
         l->timer = evtimer_new(l->base, timer_cb, l);
     if (l->timer)
@@ -696,7 +696,7 @@ static void open_ws(struct kos__link *l)
     bufferevent_set_timeouts(l->bev, &idle, &idle);
     l->state = KOS__LINK_HELLO;
     if (l->ping_timer) {
-        struct timeval ping = {l->ping_ms / 1000, (l->ping_ms % 1000) * 1000};
+        struct timeval ping = kos__link_ms_tv(l->ping_ms);
         event_add(l->ping_timer, &ping);
     }
     send_hello(l);
@@ -718,7 +718,7 @@ static void upgrade(struct kos__link *l)
     struct evbuffer *in = bufferevent_get_input(l->bev);
     struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
     size_t len = evbuffer_get_length(in);
-    char why[192], key[25], accept[29], *hdr;
+    char why[192], key[25], accept[KOS__LINK_ACCEPT_SIZE], *hdr;
     int status;
 
     if (end.pos < 0) {
@@ -1031,13 +1031,13 @@ struct kos__link *kos__link_new(struct event_base *base, struct bufferevent *bev
     if (l->role == KOS__LINK_CLIENT)
         l->ping_timer = event_new(base, -1, EV_PERSIST, ping_timer_cb, l);
     if (l->role == KOS__LINK_CLIENT)
-        l->accept = malloc(29);
+        l->accept = malloc(KOS__LINK_ACCEPT_SIZE);
     if (!l->timer || !l->work_ev ||
         (l->role == KOS__LINK_CLIENT && (!l->ping_timer || !l->accept))) {
         kos__link_free(l);
         return NULL;
     }
-    tv = (struct timeval){l->upgrade_ms / 1000, (l->upgrade_ms % 1000) * 1000};
+    tv = kos__link_ms_tv(l->upgrade_ms);
     event_add(l->timer, &tv);
     kos__link_bev_setup(l);
     if (l->role == KOS__LINK_CLIENT)

@@ -272,7 +272,8 @@ struct bufferevent *kos__link_bufferevent(struct kos__link *l);
 
 /* Sec-WebSocket-Accept for a key: base64(SHA-1(key || RFC 6455's GUID)),
  * 28 characters and a NUL into out. */
-void kos__link_accept_key(const char *key, char out[29]);
+#define KOS__LINK_ACCEPT_SIZE 29u
+void kos__link_accept_key(const char *key, char out[KOS__LINK_ACCEPT_SIZE]);
 
 /* Checks a server's view of an upgrade request: the header block
  * req[0..len), ending with its empty line. Returns 101 with the client's

@@ -97,7 +97,7 @@ struct kos__link {
     /* The configuration's (kept by the caller): Hello.agent, and a
      * server's Hello.device_id ("" on a client). */
     const char *agent, *device_id;
-    char *accept;               /* client: the Sec-WebSocket-Accept it expects (29 bytes) */
+    char *accept; /* client: the Sec-WebSocket-Accept it expects (KOS__LINK_ACCEPT_SIZE) */
     wslay_event_context_ptr ws; /* NULL while the link is idle (ws_get) */
     struct kos__link_frames frames;
     uint16_t violation;  /* set by recv_cb: the frame checker's close code */

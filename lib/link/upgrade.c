@@ -20,7 +20,7 @@
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-void kos__link_accept_key(const char *key, char out[29])
+void kos__link_accept_key(const char *key, char out[KOS__LINK_ACCEPT_SIZE])
 {
     unsigned char md[SHA_DIGEST_LENGTH];
     char buf[64];

@@ -152,32 +152,48 @@ static void guard_cb(evutil_socket_t fd, short what, void *arg)
     timed_out = true;
 }
 
-static void run_until(const bool *flag)
+/* Runs the loop while waiting(arg), or fails after 5 s. */
+static void run_while(bool (*waiting)(const void *arg), const void *arg)
 {
     struct event *guard = evtimer_new(base, guard_cb, NULL);
     struct timeval tv = {5, 0};
 
     timed_out = false;
     evtimer_add(guard, &tv);
-    while (!*flag && !timed_out)
+    while (waiting(arg) && !timed_out)
         event_base_loop(base, EVLOOP_ONCE);
     event_free(guard);
     assert_false(timed_out);
 }
 
+static bool unset(const void *flag)
+{
+    return !*(const bool *)flag;
+}
+
+static void run_until(const bool *flag)
+{
+    run_while(unset, flag);
+}
+
 /* Runs the loop until *n changes, or fails after 5 s. */
+struct unchanged {
+    const uint32_t *n;
+    uint32_t was;
+};
+
+static bool same(const void *arg)
+{
+    const struct unchanged *u = arg;
+
+    return *u->n == u->was;
+}
+
 static void run_until_progress(const uint32_t *n)
 {
-    struct event *guard = evtimer_new(base, guard_cb, NULL);
-    struct timeval tv = {5, 0};
-    uint32_t was = *n;
+    struct unchanged u = {n, *n};
 
-    timed_out = false;
-    evtimer_add(guard, &tv);
-    while (*n == was && !timed_out)
-        event_base_loop(base, EVLOOP_ONCE);
-    event_free(guard);
-    assert_false(timed_out);
+    run_while(same, &u);
 }
 
 /* Runs the loop for a moment (every ready callback, and ms of timers). */
@@ -241,7 +257,7 @@ static int req(const char *s)
 
 static void test_request(void **state)
 {
-    char key[25], why[160], acc[29];
+    char key[25], why[160], acc[KOS__LINK_ACCEPT_SIZE];
 
     (void)state;
     assert_int_equal(kos__link_parse_request(GOOD_REQ, strlen(GOOD_REQ), key, why, sizeof(why)),
@@ -1418,19 +1434,16 @@ static void tls_two_free(struct tls_two *x)
     SSL_CTX_free(x->cctx);
 }
 
-/* Runs the loop until channel ch of s has `want` credit, or fails after
- * 5 s. */
-static void run_until_credit(struct side *s, uint32_t ch, uint64_t want)
+/* Runs the loop until fixed channel 1 of s has its whole window of 64 KiB
+ * as credit again, or fails after 5 s. */
+static bool credit_owed(const void *s)
 {
-    struct event *guard = evtimer_new(base, guard_cb, NULL);
-    struct timeval tv = {5, 0};
+    return kos__link_credit(((const struct side *)s)->l, 1) < 65536;
+}
 
-    timed_out = false;
-    evtimer_add(guard, &tv);
-    while (kos__link_credit(s->l, ch) < want && !timed_out)
-        event_base_loop(base, EVLOOP_ONCE);
-    event_free(guard);
-    assert_false(timed_out);
+static void run_until_credited(struct side *s)
+{
+    run_while(credit_owed, s);
 }
 
 /* The server reads ahead (one read() takes many records): a burst of
@@ -1455,7 +1468,7 @@ static void tls_bursts(uint32_t doze_ms)
             assert_int_equal(kos__link_send(t->c.l, 1, msg, sizeof(msg)), KOS_STATUS_OK);
         while (t->s.got[1] < (uint32_t)(burst + 1) * 20)
             run_until_progress(&t->s.got[1]);
-        run_until_credit(&t->c, 1, 65536);
+        run_until_credited(&t->c);
     }
     assert_int_equal(t->s.bytes[1], 8 * 20 * sizeof(msg));
     assert_int_equal(kos__link_send(t->s.l, 2, "down", 4), KOS_STATUS_OK);
@@ -1473,19 +1486,15 @@ static void test_tls_read_ahead(void **state)
     tls_bursts(60000);
 }
 
-/* Runs the loop until the server link of x dozes (or not), or fails after
- * 5 s. */
-static void run_until_dozing(struct tls_two *x, bool dozing)
+/* Runs the loop until the server link of x dozes, or fails after 5 s. */
+static bool awake(const void *x)
 {
-    struct event *guard = evtimer_new(base, guard_cb, NULL);
-    struct timeval tv = {5, 0};
+    return !kos__link_dozing(((const struct tls_two *)x)->t.s.l);
+}
 
-    timed_out = false;
-    evtimer_add(guard, &tv);
-    while (kos__link_dozing(x->t.s.l) != dozing && !timed_out)
-        event_base_loop(base, EVLOOP_ONCE);
-    event_free(guard);
-    assert_false(timed_out);
+static void run_until_dozing(struct tls_two *x)
+{
+    run_while(awake, x);
 }
 
 /* A server link with a dozer (docs/link.md, "Idle links"): once idle it
@@ -1500,29 +1509,29 @@ static void test_tls_doze(void **state)
 
     (void)state;
     tls_two_up(&x, 10);
-    run_until_dozing(&x, true);
+    run_until_dozing(&x);
     assert_int_equal(kos__link_dozer_count(x.dz), 1);
     /* The peer sends: the link wakes and reads it. */
     assert_int_equal(kos__link_send(t->c.l, 1, "up", 2), KOS_STATUS_OK);
     run_until_progress(&t->s.got[1]);
     assert_int_equal(t->s.bytes[1], 2);
-    run_until_dozing(&x, true);
+    run_until_dozing(&x);
     /* It sends while dozing: it wakes to write. */
     assert_int_equal(kos__link_send(t->s.l, 2, "down", 4), KOS_STATUS_OK);
     assert_false(kos__link_dozing(t->s.l));
     run_until_progress(&t->c.got[2]);
-    run_until_dozing(&x, true);
+    run_until_dozing(&x);
     /* Data its user takes later: the Credit goes once it is taken, though
      * the link dozes meanwhile. */
     t->s.consume = false;
     assert_int_equal(kos__link_send(t->c.l, 1, big, sizeof(big)), KOS_STATUS_OK);
     run_until_progress(&t->s.got[1]);
-    run_until_dozing(&x, true);
+    run_until_dozing(&x);
     assert_true(kos__link_credit(t->c.l, 1) < 65536 - sizeof(big) + 1);
     kos__link_consumed(t->s.l, 1, sizeof(big));
-    run_until_credit(&t->c, 1, 65536);
+    run_until_credited(&t->c);
     /* Closed while dozing: the peer gets the close. */
-    run_until_dozing(&x, true);
+    run_until_dozing(&x);
     kos__link_close(t->s.l, 0, "bye");
     run_until(&t->c.closed);
     run_until(&t->s.closed);
