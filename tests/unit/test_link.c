@@ -602,6 +602,62 @@ static void connect_two(struct two *t, uint32_t cwin, uint32_t swin, size_t cbou
     run_until(&t->s.up);
 }
 
+/* A configuration the link cannot keep is refused (NULL, the bufferevent
+ * freed: ASan would see it leak): windows out of 4 KiB-1 MiB, a send
+ * bound over KOS__LINK_SEND_BOUND_MAX, an agent or a device id over 64
+ * bytes, and a dozer for a bufferevent that is not TLS over a socket. The
+ * same configuration with none of these is taken. */
+static void test_bad_config(void **state)
+{
+    char long_text[KOS__LINK_AGENT_MAX + 2];
+    struct kos__link_dozer *dz = kos__link_dozer_new(base, 10);
+    struct bufferevent *a, *b;
+    struct kos__link *l;
+
+    (void)state;
+    assert_non_null(dz);
+    memset(long_text, 'a', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = '\0';
+    for (int i = 0; i < 8; i++) {
+        struct kos__link_config c = config(KOS__LINK_SERVER, 8192);
+        struct side s = {0};
+        switch (i) {
+        case 0:
+            c.window = KOS__LINK_WINDOW_MIN - 1;
+            break;
+        case 1:
+            c.window = KOS__LINK_WINDOW_MAX + 1;
+            break;
+        case 2:
+            c.stream_window = KOS__LINK_WINDOW_MAX + 1;
+            break;
+        case 3:
+            c.send_bound = (size_t)KOS__LINK_SEND_BOUND_MAX + 1;
+            break;
+        case 4:
+            c.agent = long_text;
+            break;
+        case 5:
+            c.device_id = long_text;
+            break;
+        case 6:
+            c.dozer = dz;
+            break;
+        default:
+            break; /* the good one */
+        }
+        pair(&a, &b);
+        l = kos__link_new(base, b, &c, &side_cbs, &s);
+        if (i < 7)
+            assert_null(l);
+        else
+            assert_non_null(l);
+        kos__link_free(l);
+        bufferevent_free(a);
+    }
+    kos__link_dozer_free(dz);
+}
+
 /* A server link for a pending device (docs/link.md, "Pending devices"):
  * a good upgrade is answered 202 with the reason, neither end opens, and
  * the device's end says why, with the reason, as an upgrade end (not a
@@ -1548,6 +1604,7 @@ int main(void)
         cmocka_unit_test(test_response),
         cmocka_unit_test(test_blob_response),
         cmocka_unit_test(test_frames),
+        cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_and_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credit_isolation, setup, teardown),
