@@ -41,6 +41,8 @@ test(async (t) => {
   // ---- the device page, by its link
   await row(dev.id).locator('a').click();
   await page.waitForURL(`${studio.base}#/devices/${dev.id}`);
+  // The URL changes before the page's hashchange handler shows the view.
+  await page.locator('#view-device').waitFor({ state: 'visible' });
   assert.ok(await page.locator('#view-list').isHidden());
   const txt = (id) => page.locator(`#${id}`).textContent();
   await page.waitForFunction(() => document.getElementById('device-name').textContent === 'bench-1');
