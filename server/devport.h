@@ -79,8 +79,11 @@ struct kos__devport_hooks {
  * hold of a device's bytes before its destination takes them, and of the
  * destination's before the device's credit comes (docs/link.md, "Limits").
  * Wider than the fixed channels' so that a bulk stream is not held to
- * 64 KiB per round trip. */
-#define KOS__DEVPORT_STREAM_WINDOW (512u * 1024u)
+ * 64 KiB per round trip: the protocol's widest, 1 MiB, as a stream of
+ * 500 MB/s uses up 512 KiB of credit in a millisecond, less than a busy
+ * machine may take to run the process that gives it back (512 KiB made
+ * 376-513 MB/s on this machine, 1 MiB 419-706: bench/link/README.md). */
+#define KOS__DEVPORT_STREAM_WINDOW KOS__LINK_WINDOW_MAX
 /* OpenSSL's read buffer while a link has records waiting: four whole TLS
  * records (16 KiB of plaintext, 5 bytes of header, up to 256 of
  * expansion each), a forwarded stream's 64 KiB message. */

@@ -6,12 +6,14 @@
  * Input flows read_cb -> (upgrade) -> ws_read. A message (a binary frame,
  * one envelope) is read by ws_read_data once it is whole: its header held
  * to docs/link.md by the frame checker (kos__link_frames), its payload
- * unmasked in place -> kos__link_on_envelope (link_env.c). Control frames
+ * unmasked in one pass (ws_payload()) -> kos__link_on_envelope
+ * (link_env.c). Control frames
  * go through wslay: wslay_event_recv -> recv_cb, which holds each header
  * to the same checker before wslay reads the frame -> on_msg. Output: a
  * message is written by ws_write_data straight into the bufferevent's
- * output buffer, whose size the peers' credit bounds, after what wslay
- * had queued (while wslay is reading, or once the link is closing, its
+ * output buffer (a data message the channel's credit covers, from the
+ * caller's bytes or buffer, with no copy first: send_pieces()), whose size the peers' credit
+ * bounds, after what wslay had queued (while wslay is reading, or once the link is closing, its
  * queue takes the message instead); control frames go through wslay's
  * queue. wslay's own data path copied each message twice and (un)masked
  * it a byte at a time. Ending is one path, end_link(): it records why,
@@ -278,10 +280,11 @@ static void done(struct kos__link *l)
 }
 
 /* Copies n bytes from src to dst, XORed with the RFC 6455 masking key
- * (from its first byte) when key is not NULL: eight bytes at a time
+ * when key is not NULL, src being the payload's bytes from its byte `at`
+ * on (the key's byte (at + i) % 4 masks byte i): eight bytes at a time
  * (wslay's loop goes a byte at a time, which was a tenth of kos-server's
  * CPU on a forwarded stream). dst may be src. */
-static void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *key)
+static void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *key, size_t at)
 {
     uint64_t k8 = 0, w;
     size_t i = 0;
@@ -291,35 +294,37 @@ static void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8
         return;
     }
     for (int b = 0; b < 8; b++)
-        ((uint8_t *)&k8)[b] = key[b & 3];
+        ((uint8_t *)&k8)[b] = key[(at + (size_t)b) & 3];
     for (; i + 8 <= n; i += 8) {
         memcpy(&w, src + i, sizeof(w));
         w ^= k8;
         memcpy(dst + i, &w, sizeof(w));
     }
     for (; i < n; i++)
-        dst[i] = src[i] ^ key[i & 3];
+        dst[i] = src[i] ^ key[(at + i) & 3];
 }
 
-/* Writes one binary frame of n bytes at p straight to the output, after
- * what wslay has queued, and returns true; false, having written nothing,
- * when the frame must go through wslay's queue instead: while wslay is
- * reading (it may be queueing a pong), or once the link is closing
- * (wslay's close frame is last). The header and the payload (masked by a
- * client as it is copied) are one piece of the output, so the TLS layer
- * makes one record of them, not two; wslay's own path copies a message
- * twice and masks it a byte at a time. */
-static bool ws_write_data(struct kos__link *l, const uint8_t *p, size_t n)
+/* Writes one binary frame, the nv pieces at v one after the other,
+ * straight to the output, after what wslay has queued, and returns true;
+ * false, having written nothing, when the frame must go through wslay's
+ * queue instead: while wslay is reading (it may be queueing a pong), or
+ * once the link is closing (wslay's close frame is last). The header and
+ * the payload (masked by a client as it is copied) are one piece of the
+ * output, so the TLS layer makes one record of them, not two; wslay's own
+ * path copies a message twice and masks it a byte at a time. */
+static bool ws_write_data(struct kos__link *l, const struct iovec *v, int nv)
 {
     struct evbuffer *out = bufferevent_get_output(l->bev);
-    struct evbuffer_iovec v;
+    struct evbuffer_iovec o;
     uint8_t h[14], *key = NULL;
-    size_t hl = 2;
+    size_t hl = 2, n = 0, at = 0;
 
     if (l->in_recv || l->close_code || (l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP))
         return false;
     if (l->ws && wslay_event_want_write(l->ws) && wslay_event_send(l->ws) != 0)
         return false;
+    for (int i = 0; i < nv; i++)
+        n += v[i].iov_len;
     h[0] = 0x80 | WSLAY_BINARY_FRAME;
     if (n < 126) {
         h[1] = (uint8_t)n;
@@ -341,12 +346,15 @@ static bool ws_write_data(struct kos__link *l, const uint8_t *p, size_t n)
             return false;
         hl += 4;
     }
-    if (evbuffer_reserve_space(out, (ev_ssize_t)(hl + n), &v, 1) != 1)
+    if (evbuffer_reserve_space(out, (ev_ssize_t)(hl + n), &o, 1) != 1)
         return false;
-    memcpy(v.iov_base, h, hl);
-    ws_mask_copy((uint8_t *)v.iov_base + hl, p, n, key);
-    v.iov_len = hl + n;
-    return evbuffer_commit_space(out, &v, 1) == 0;
+    memcpy(o.iov_base, h, hl);
+    for (int i = 0; i < nv; i++) {
+        ws_mask_copy((uint8_t *)o.iov_base + hl + at, v[i].iov_base, v[i].iov_len, key, at);
+        at += v[i].iov_len;
+    }
+    o.iov_len = hl + n;
+    return evbuffer_commit_space(out, &o, 1) == 0;
 }
 
 /* Packs and queues one envelope on the WebSocket (not subject to credit:
@@ -361,7 +369,7 @@ static bool send_envelope(struct kos__link *l, const Kos__Link__Envelope *env)
     if (!buf)
         return false;
     kos__link__envelope__pack(env, buf);
-    ok = ws_write_data(l, buf, n);
+    ok = ws_write_data(l, &(struct iovec){buf, n}, 1);
     if (!ok && ws_get(l)) {
         m = (struct wslay_event_msg){.opcode = WSLAY_BINARY_FRAME, .msg = buf, .msg_length = n};
         ok = wslay_event_queue_msg(l->ws, &m) == 0;
@@ -405,7 +413,7 @@ void kos__link_pump(struct kos__link *l, uint32_t c)
         ch->head = q->next;
         if (!ch->head)
             ch->tail = NULL;
-        if (!ws_write_data(l, q->packed, q->plen) &&
+        if (!ws_write_data(l, &(struct iovec){q->packed, q->plen}, 1) &&
             (!ws_get(l) || wslay_event_queue_msg(l->ws, &m) != 0)) {
             free(q);
             kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
@@ -587,9 +595,44 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 
 /* ---- the connection ---- */
 
+/* The payload of n bytes at the head of in, unmasked with key (NULL: not
+ * masked), in one pass over its bytes: in place when the input's first
+ * piece holds it all, else copied out as it is unmasked, to *copy, which
+ * the caller frees. (evbuffer_pullup() would copy it into one piece, and
+ * unmasking would go over it again: a frame of a forwarded stream
+ * straddles the pieces OpenSSL's records were read into.) NULL when out
+ * of memory. */
+static uint8_t *ws_payload(struct evbuffer *in, size_t n, const uint8_t *key, uint8_t **copy)
+{
+    struct evbuffer_iovec v[32];
+    int nv = evbuffer_peek(in, (ev_ssize_t)n, NULL, v, 32);
+    uint8_t *p;
+    size_t at = 0;
+
+    if (nv >= 1 && v[0].iov_len >= n) {
+        p = v[0].iov_base;
+        if (key)
+            ws_mask_copy(p, p, n, key, 0);
+        return p;
+    }
+    if (nv < 1 || nv > 32) { /* in more pieces than that: one, then unmasked */
+        if ((p = evbuffer_pullup(in, (ev_ssize_t)n)) && key)
+            ws_mask_copy(p, p, n, key, 0);
+        return p;
+    }
+    if (!(p = *copy = malloc(n)))
+        return NULL;
+    for (int i = 0; i < nv && at < n; i++) {
+        size_t k = v[i].iov_len < n - at ? v[i].iov_len : n - at;
+        ws_mask_copy(p + at, v[i].iov_base, k, key, at);
+        at += k;
+    }
+    return p;
+}
+
 /* The message at the head of the input, if wslay is between frames and
  * the frame is whole: its header held to docs/link.md by the frame
- * checker, as recv_cb holds every header, then unmasked in place and
+ * checker, as recv_cb holds every header, then unmasked (ws_payload()) and
  * handed on without wslay, which would copy it twice and unmask it a byte
  * at a time. Returns whether it took one; a header the checker refuses
  * ends the link, before its payload is read. Control frames are wslay's
@@ -600,7 +643,7 @@ static bool ws_read_data(struct kos__link *l)
     size_t have = evbuffer_get_length(in), hlen;
     struct kos__link_frames f = l->frames;
     char vwhy[VWHY_MAX] = "";
-    uint8_t h[14], *p;
+    uint8_t h[14], *p, *copy = NULL;
     uint16_t code;
     uint64_t len;
 
@@ -626,14 +669,13 @@ static bool ws_read_data(struct kos__link *l)
     f.skip = 0;
     l->frames = f;
     evbuffer_drain(in, hlen);
-    p = len ? evbuffer_pullup(in, (ev_ssize_t)len) : h;
+    p = len ? ws_payload(in, (size_t)len, (h[1] & 0x80) ? h + hlen - 4 : NULL, &copy) : h;
     if (!p) {
         kos__link_terminate(l, KOS__LINK_END_IO, 0, "out of memory");
         return false;
     }
-    if (h[1] & 0x80)
-        ws_mask_copy(p, p, (size_t)len, h + hlen - 4);
     kos__link_on_envelope(l, p, (size_t)len);
+    free(copy);
     evbuffer_drain(in, (size_t)len);
     return true;
 }
@@ -1081,15 +1123,14 @@ void kos__link_free(struct kos__link *l)
     free(l);
 }
 
-kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size_t n)
+/* Whether n bytes may be sent on channel c now, as kos__link_send()
+ * answers; *chp is the channel when they may. */
+static kos_status_t send_check(struct kos__link *l, uint32_t c, size_t n, struct chan **chp)
 {
-    Kos__Link__Envelope env = KOS__LINK__ENVELOPE__INIT;
     struct chan *ch;
-    struct qmsg *q;
-    size_t plen;
 
     if (!l || c == 0 || (c >= KOS__LINK_CHANNELS && c < KOS__LINK_STREAM_FIRST) ||
-        c > KOS__LINK_STREAM_LAST || (n && !p))
+        c > KOS__LINK_STREAM_LAST)
         return KOS_STATUS_INVALID_ARGUMENT;
     if (l->state != KOS__LINK_UP)
         return KOS_STATUS_UNAVAILABLE;
@@ -1111,18 +1152,59 @@ kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size
         ch->want_room = true;
         return KOS_STATUS_BUSY;
     }
-    env.channel = c;
-    env.body_case = KOS__LINK__ENVELOPE__BODY_DATA;
-    env.data.data = (uint8_t *)p;
-    env.data.len = n;
-    plen = kos__link__envelope__get_packed_size(&env);
+    *chp = ch;
+    return KOS_STATUS_OK;
+}
+
+/* The bytes of a data envelope before its payload of n bytes on channel c
+ * (c > 0): what protobuf-c packs for {channel = c, data = n bytes}, field
+ * by field (docs/link.md). Returns their length, at most 16. */
+static size_t data_prefix(uint8_t out[16], uint32_t c, size_t n)
+{
+    size_t k = 0;
+
+    out[k++] = 1 << 3 | 0; /* channel, a varint */
+    for (; c >= 0x80; c >>= 7)
+        out[k++] = (uint8_t)(c | 0x80);
+    out[k++] = (uint8_t)c;
+    out[k++] = 4 << 3 | 2; /* data, length-delimited */
+    for (; n >= 0x80; n >>= 7)
+        out[k++] = (uint8_t)(n | 0x80);
+    out[k++] = (uint8_t)n;
+    return k;
+}
+
+/* Sends the n bytes in the nv pieces at v (v[0] left free for the
+ * envelope's first bytes) on channel ch, which send_check() passed:
+ * straight to the output as one frame when nothing waits on the channel
+ * and its credit covers them (copied once, masked as they are), else
+ * packed into the channel's queue (copied twice), as kos__link_pump()
+ * then sends them. */
+static kos_status_t send_pieces(struct kos__link *l, uint32_t c, struct chan *ch, struct iovec *v,
+                                int nv, size_t n)
+{
+    uint8_t pre[16];
+    struct qmsg *q;
+    size_t plen, k = 0;
+
+    v[0] = (struct iovec){pre, data_prefix(pre, c, n)};
+    if (!ch->head && ch->credit >= n && ws_write_data(l, v, nv)) {
+        ch->credit -= n;
+        kos__link_pump(l, c);
+        ws_flush(l);
+        return KOS_STATUS_OK;
+    }
+    plen = v[0].iov_len + n;
     q = malloc(sizeof(*q) + plen);
     if (!q)
         return KOS_STATUS_NO_MEMORY;
     q->next = NULL;
     q->len = n;
     q->plen = plen;
-    kos__link__envelope__pack(&env, q->packed);
+    for (int i = 0; i < nv; i++) {
+        memcpy(q->packed + k, v[i].iov_base, v[i].iov_len);
+        k += v[i].iov_len;
+    }
     if (ch->tail)
         ch->tail->next = q;
     else
@@ -1132,6 +1214,47 @@ kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size
     kos__link_pump(l, c);
     ws_flush(l);
     return KOS_STATUS_OK;
+}
+
+kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size_t n)
+{
+    struct iovec v[2] = {{0}, {(void *)p, n}};
+    struct chan *ch;
+    kos_status_t st;
+
+    if (n && !p)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    if ((st = send_check(l, c, n, &ch)))
+        return st;
+    return send_pieces(l, c, ch, v, 2, n);
+}
+
+kos_status_t kos__link_send_buffer(struct kos__link *l, uint32_t c, struct evbuffer *buf, size_t n)
+{
+    struct iovec v[1 + SEND_PIECES];
+    struct evbuffer_iovec e[SEND_PIECES];
+    struct chan *ch;
+    kos_status_t st;
+    size_t left = n;
+    int ne;
+
+    if (!buf || evbuffer_get_length(buf) < n)
+        return KOS_STATUS_INVALID_ARGUMENT;
+    if ((st = send_check(l, c, n, &ch)))
+        return st;
+    ne = n ? evbuffer_peek(buf, (ev_ssize_t)n, NULL, e, SEND_PIECES) : 0;
+    if (ne < 0 || ne > SEND_PIECES) { /* in more pieces than that: one */
+        if (!(v[1].iov_base = evbuffer_pullup(buf, (ev_ssize_t)n)))
+            return KOS_STATUS_NO_MEMORY;
+        v[1].iov_len = n;
+        return send_pieces(l, c, ch, v, 2, n);
+    }
+    for (int i = 0; i < ne; i++) { /* the last piece may hold more than n */
+        size_t k = e[i].iov_len < left ? e[i].iov_len : left;
+        v[1 + i] = (struct iovec){e[i].iov_base, k};
+        left -= k;
+    }
+    return send_pieces(l, c, ch, v, 1 + ne, n);
 }
 
 void kos__link_consumed(struct kos__link *l, uint32_t c, size_t n)

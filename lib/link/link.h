@@ -201,6 +201,15 @@ void kos__link_free(struct kos__link *l);
 kos_status_t kos__link_send(struct kos__link *l, uint32_t ch, const void *p, size_t n)
     __attribute__((warn_unused_result));
 
+/* kos__link_send() of the first n bytes of buf, which stay there (the
+ * caller drains them once they are taken): while nothing waits on the
+ * channel and the peer's credit covers them, they are copied once, from
+ * buf's pieces straight into the link's output, where kos__link_send()
+ * of a contiguous copy would cost one more. KOS_STATUS_INVALID_ARGUMENT
+ * when buf holds fewer than n bytes. */
+kos_status_t kos__link_send_buffer(struct kos__link *l, uint32_t ch, struct evbuffer *buf, size_t n)
+    __attribute__((warn_unused_result));
+
 /* Says that n bytes received on channel ch have been taken (handed on,
  * stored): they are credited back to the peer, at once when that would
  * leave nothing uncredited or half the window is waiting, in one Credit

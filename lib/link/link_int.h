@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -40,7 +41,8 @@
  * takes a few KiB at a time, and a Credit per read was as many TLS
  * records and wake-ups of both ends. */
 #define CREDIT_STEP (64u * 1024u)
-#define VWHY_MAX    160u                     /* what the frame checker says was wrong */
+#define SEND_PIECES 32   /* pieces of a buffer kos__link_send_buffer() copies from */
+#define VWHY_MAX    160u /* what the frame checker says was wrong */
 #define IO_MAX      (4u * KOS__LINK_MSG_MAX) /* bytes read or written per wake-up */
 
 /* Work done from the loop, never inside the call that asks for it. */

@@ -60,7 +60,7 @@ static void pump(struct kos__relay *r, bool flush)
         size_t n = len < r->chunk ? len : r->chunk;
         if (n < r->chunk && !flush && !r->eof)
             break;
-        kos_status_t st = kos__link_send(r->l, r->ch, evbuffer_pullup(in, (ev_ssize_t)n), n);
+        kos_status_t st = kos__link_send_buffer(r->l, r->ch, in, n);
         if (st == KOS_STATUS_TOO_LARGE && n > KOS__LINK_WINDOW_MIN) {
             r->chunk = r->chunk / 2 > KOS__LINK_WINDOW_MIN ? r->chunk / 2 : KOS__LINK_WINDOW_MIN;
             continue; /* the peer's window is smaller: try half as much */

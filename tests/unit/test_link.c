@@ -1596,6 +1596,76 @@ static void test_tls_doze(void **state)
     tls_two_free(&x);
 }
 
+/* kos__link_send_buffer() over TLS, the server reading ahead and
+ * unmasking messages that straddle the pieces OpenSSL's records were
+ * read into: a buffer's bytes, in pieces (more of them, for some
+ * messages, than it copies from), arrive intact on stream channels whose
+ * numbers take one to three bytes of the envelope, messages of each
+ * length kind (a length of one to three bytes), sent straight while the
+ * credit lasts and through the queue after it; the buffer keeps them for
+ * the caller to drain; a buffer shorter than asked is refused. */
+static void test_send_buffer(void **state)
+{
+    enum { TOTAL = 400000 };
+    static uint8_t out[TOTAL], got[TOTAL];
+    static const uint32_t chans[] = {16, 300, 20000};
+    static const size_t sizes[] = {1, 127, 128, 5000, 16383, 16384, 40000, 65000, 3};
+    struct tls_two x;
+    struct two *t = &x.t;
+    struct evbuffer *b;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(out); i++)
+        out[i] = (uint8_t)(i * 131 + (i >> 8));
+    tls_two_up(&x, 0);
+    t->s.st_sink = got;
+    t->s.st_cap = sizeof(got);
+    b = evbuffer_new();
+    assert_non_null(b);
+    evbuffer_add(b, "ab", 2);
+    assert_int_equal(kos__link_send_buffer(t->c.l, 1, b, 3), KOS_STATUS_INVALID_ARGUMENT);
+    evbuffer_free(b);
+    for (size_t c = 0; c < sizeof(chans) / sizeof(chans[0]); c++) {
+        size_t off = 0;
+        memset(got, 0, sizeof(got));
+        t->s.st_bytes = 0;
+        assert_int_equal(kos__link_stream_open(t->c.l, chans[c], "yes", "sensor"), KOS_STATUS_OK);
+        while (t->c.st_opened != chans[c])
+            event_base_loop(base, EVLOOP_ONCE);
+        for (size_t m = 0; m < 3 * sizeof(sizes) / sizeof(sizes[0]); m++) {
+            size_t n = sizes[m % (sizeof(sizes) / sizeof(sizes[0]))], k = 0, piece;
+            kos_status_t st;
+            if (off + n > sizeof(out))
+                break;
+            assert_non_null(b = evbuffer_new());
+            /* Pieces of 1 to 3 bytes (a mask's phase moves within its
+             * word) for the first rounds, of 1,000 and more after. */
+            for (int i = 0; k < n; i++, k += piece) {
+                piece = m < 9 ? (size_t)(i % 3) + 1 : 1000u + (size_t)i * 7;
+                piece = piece < n - k ? piece : n - k;
+                assert_int_equal(evbuffer_add_reference(b, out + off + k, piece, NULL, NULL), 0);
+            }
+            while ((st = kos__link_send_buffer(t->c.l, chans[c], b, n)) == KOS_STATUS_BUSY)
+                event_base_loop(base, EVLOOP_ONCE);
+            assert_int_equal(st, KOS_STATUS_OK);
+            assert_int_equal(evbuffer_get_length(b), n);
+            evbuffer_free(b);
+            off += n;
+        }
+        while (t->s.st_bytes < off)
+            run_until_progress(&t->s.st_msgs);
+        assert_int_equal(t->s.st_bytes, off);
+        assert_memory_equal(got, out, off);
+        kos__link_stream_close(t->c.l, chans[c], 0, "done");
+        while (t->s.st_closed != chans[c])
+            event_base_loop(base, EVLOOP_ONCE);
+    }
+    kos__link_close(t->c.l, 0, "done");
+    run_until(&t->s.closed);
+    run_until(&t->c.closed);
+    tls_two_free(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1612,6 +1682,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_read_ahead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_doze, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_channel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_violations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http, setup, teardown),
