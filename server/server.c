@@ -167,7 +167,8 @@ kos_status_t kos__srv_start(struct kos__srv *srv, const struct kos__srv_opts *op
         goto out_stop;
     }
     srv->base = event_base_new();
-    if (!srv->base || !(srv->events = kos__events_create(srv->base)) ||
+    if (!srv->base || !kos__store_batching(srv->store, srv->base) ||
+        !(srv->events = kos__events_create(srv->base)) ||
         !(srv->shell = kos__shell_create(srv->base, 0)) ||
         !(srv->debug = kos__debug_create(srv->base))) {
         snprintf(err, errlen, "out of memory");
@@ -237,6 +238,8 @@ void kos__srv_stop(struct kos__srv *srv)
     if (srv->kick_ev)
         event_free(srv->kick_ev);
     srv->sig_term = srv->sig_int = srv->kick_ev = NULL;
+    if (srv->store)
+        kos__store_batching(srv->store, NULL); /* before its event's base goes */
     if (srv->base)
         event_base_free(srv->base);
     srv->base = NULL;

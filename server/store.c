@@ -7,7 +7,11 @@
  * failure leaves the database as it was. Text a device sent is stored as
  * its bytes and escaped only when it is turned into JSON (srv_json.h).
  * Statements are prepared once and kept (kos__store_prep()); between calls none is
- * in use, so the store holds no transaction open.
+ * in use, so the store holds no transaction open, but for one: with
+ * kos__store_batching(), devices going online and offline and their
+ * reports share a transaction until the end of the loop's turn, and any
+ * other write (kos__store_prep() of one, kos__store_exec()) commits it
+ * first, so that every other change is as durable as it was without it.
  */
 #include <assert.h>
 #include <errno.h>
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <sqlite3.h>
 
 #include "srv_json.h"
@@ -148,6 +153,38 @@ static bool state_of(const unsigned char *s, enum kos__dev_state *out)
  * than stepping it), else prepared now and kept if there is room. Every
  * statement from here goes back through kos__store_unprep(), and none is in use
  * between calls, so a kept one holds no read transaction. */
+/* Commits the batch of devices' states, if one is open. */
+static void settle(struct kos__store *st)
+{
+    if (!st->batch)
+        return;
+    st->batch = false;
+    if (sqlite3_get_autocommit(st->db)) { /* SQLite rolled it back on an error */
+        kos__srv_log("database: a batch of devices' states was rolled back");
+        return;
+    }
+    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        kos__store_failed(st, "committing a batch of devices' states");
+        kos__store_rollback(st);
+    }
+}
+
+static void commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    settle(arg);
+}
+
+bool kos__store_batching(struct kos__store *st, struct event_base *base)
+{
+    settle(st);
+    if (st->commit_ev)
+        event_free(st->commit_ev);
+    st->commit_ev = base ? event_new(base, -1, 0, commit_cb, st) : NULL;
+    return !base || st->commit_ev;
+}
+
 sqlite3_stmt *kos__store_prep(struct kos__store *st, const char *sql)
 {
     sqlite3_stmt *s = NULL;
@@ -155,21 +192,42 @@ sqlite3_stmt *kos__store_prep(struct kos__store *st, const char *sql)
 
     for (int i = 0; i < STORE_STMTS; i++) {
         if (st->stmts[i].sql == sql && !st->stmts[i].busy) {
+            s = st->stmts[i].s;
             st->stmts[i].busy = true;
-            return st->stmts[i].s;
+            break;
         }
         if (!st->stmts[i].sql && spare < 0)
             spare = i;
     }
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        kos__srv_log("database: %s (in: %.60s)", sqlite3_errmsg(st->db), sql);
-        return NULL;
+    if (!s) {
+        if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+            kos__srv_log("database: %s (in: %.60s)", sqlite3_errmsg(st->db), sql);
+            return NULL;
+        }
+        if (spare >= 0) {
+            st->stmts[spare].sql = sql;
+            st->stmts[spare].s = s;
+            st->stmts[spare].busy = true;
+        }
     }
-    if (spare >= 0) {
-        st->stmts[spare].sql = sql;
-        st->stmts[spare].s = s;
-        st->stmts[spare].busy = true;
+    /* Any other write goes after the batch, committed first. */
+    if (st->batch && !st->batched && !sqlite3_stmt_readonly(s))
+        settle(st);
+    return s;
+}
+
+sqlite3_stmt *kos__store_prep_batched(struct kos__store *st, const char *sql)
+{
+    sqlite3_stmt *s;
+
+    if (st->commit_ev && !st->batch && sqlite3_get_autocommit(st->db) &&
+        sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+        st->batch = true;
+        event_active(st->commit_ev, EV_TIMEOUT, 0);
     }
+    st->batched = true;
+    s = kos__store_prep(st, sql);
+    st->batched = false;
     return s;
 }
 
@@ -192,6 +250,7 @@ void kos__store_unprep(struct kos__store *st, sqlite3_stmt *s)
 
 bool kos__store_exec(struct kos__store *st, const char *sql)
 {
+    settle(st);
     return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK;
 }
 
@@ -355,6 +414,7 @@ void kos__store_close(struct kos__store *st)
 {
     if (!st)
         return;
+    kos__store_batching(st, NULL);
     for (int i = 0; i < STORE_STMTS; i++)
         sqlite3_finalize(st->stmts[i].s);
     sqlite3_close(st->db);
@@ -441,6 +501,7 @@ kos_status_t kos__store_device_set_state(struct kos__store *st, const char *id,
                                          enum kos__dev_state state)
 {
     enum kos__dev_state now;
+    const char *sql;
     sqlite3_stmt *s;
     kos_status_t rc;
     int step, changed;
@@ -449,9 +510,12 @@ kos_status_t kos__store_device_set_state(struct kos__store *st, const char *id,
     /* One statement in the common case (a device going online or
      * offline, twice per connection); a revoked device's row is left as
      * it is, and only then is the row read to say why nothing changed. */
-    s = kos__store_prep(st, "UPDATE devices SET state = ?2, "
-                            "last_seen_ms = CASE WHEN ?3 THEN ?4 ELSE last_seen_ms END "
-                            "WHERE id = ?1 AND state != 'revoked'");
+    sql = "UPDATE devices SET state = ?2, "
+          "last_seen_ms = CASE WHEN ?3 THEN ?4 ELSE last_seen_ms END "
+          "WHERE id = ?1 AND state != 'revoked'";
+    /* Online and offline may wait for the turn's end; a revocation not. */
+    s = state == KOS__DEV_ONLINE || state == KOS__DEV_OFFLINE ? kos__store_prep_batched(st, sql)
+                                                              : kos__store_prep(st, sql);
     if (!s)
         return KOS_STATUS_IO;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -479,16 +543,17 @@ kos_status_t kos__store_device_report(struct kos__store *st, const char *id,
     sqlite3_stmt *s;
     int step;
 
-    s = kos__store_prep(st, "UPDATE devices SET last_seen_ms = ?2,"
-                            " system = CASE WHEN ?3 THEN ?4 ELSE system END,"
-                            " manifest_sha256 = CASE WHEN ?3 THEN ?5 ELSE manifest_sha256 END,"
-                            " signer = CASE WHEN ?3 THEN ?6 ELSE signer END,"
-                            " kos_version = CASE WHEN ?3 THEN ?7 ELSE kos_version END,"
-                            " platform = CASE WHEN ?3 THEN ?8 ELSE platform END,"
-                            " boot_time_ns = CASE WHEN ?3 THEN ?9 ELSE boot_time_ns END,"
-                            " health = coalesce(?10, health),"
-                            " health_ms = CASE WHEN ?10 IS NULL THEN health_ms ELSE ?2 END"
-                            " WHERE id = ?1");
+    s = kos__store_prep_batched(st,
+                                "UPDATE devices SET last_seen_ms = ?2,"
+                                " system = CASE WHEN ?3 THEN ?4 ELSE system END,"
+                                " manifest_sha256 = CASE WHEN ?3 THEN ?5 ELSE manifest_sha256 END,"
+                                " signer = CASE WHEN ?3 THEN ?6 ELSE signer END,"
+                                " kos_version = CASE WHEN ?3 THEN ?7 ELSE kos_version END,"
+                                " platform = CASE WHEN ?3 THEN ?8 ELSE platform END,"
+                                " boot_time_ns = CASE WHEN ?3 THEN ?9 ELSE boot_time_ns END,"
+                                " health = coalesce(?10, health),"
+                                " health_ms = CASE WHEN ?10 IS NULL THEN health_ms ELSE ?2 END"
+                                " WHERE id = ?1");
     if (!s)
         return KOS_STATUS_IO;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);

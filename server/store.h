@@ -28,6 +28,7 @@
 #include "srv_limits.h"
 
 struct kos__store;
+struct event_base;
 
 /* A device's state. */
 enum kos__dev_state {
@@ -63,6 +64,20 @@ extern const struct kos__migrations kos__store_migrations;
 kos_status_t kos__store_open(const char *path, const struct kos__migrations *m,
                              struct kos__store **out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/*
+ * With base, the writes that keep the devices' states current (a device
+ * going online or offline, its registration and health reports) share
+ * one transaction that commits at the end of the loop's turn, before any
+ * other write, and before this call with base NULL, which stops it (call
+ * that before freeing base). A burst of connections so costs one commit
+ * per turn, not three per device. What such a write does is lost only if
+ * the process dies before the turn ends, and kos__store_open() sets every
+ * device offline anyway; a revocation, a device's records and commands
+ * commit at once, as without base. Returns false when out of memory (the
+ * writes then commit each on its own).
+ */
+bool kos__store_batching(struct kos__store *st, struct event_base *base);
 
 /* Closes it. kos__store_close(NULL) does nothing. */
 void kos__store_close(struct kos__store *st);

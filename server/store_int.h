@@ -4,7 +4,9 @@
  *
  * What stays true: a statement from kos__store_prep() goes back through
  * kos__store_unprep() before the call that took it returns, so none is in
- * use between calls and the store holds no transaction open.
+ * use between calls, and between calls the store holds no transaction
+ * open but the batch of devices' states (kos__store_batching()), which
+ * commits before any other write.
  */
 #ifndef KOS_SERVER_STORE_INT_H
 #define KOS_SERVER_STORE_INT_H
@@ -24,6 +26,11 @@
 struct kos__store {
     sqlite3 *db;
     int version;
+    /* The transaction that devices' comings and goings share
+     * (kos__store_batching()): its commit, whether it is open, whether
+     * the statement being prepared may join it. */
+    struct event *commit_ev;
+    bool batch, batched;
     struct {
         const char *sql; /* the constant it was prepared from */
         sqlite3_stmt *s;
@@ -38,6 +45,10 @@ sqlite3_stmt *kos__store_prep(struct kos__store *st, const char *sql);
 
 /* Gives back a statement from kos__store_prep() (or NULL). */
 void kos__store_unprep(struct kos__store *st, sqlite3_stmt *s);
+
+/* A statement as kos__store_prep() gives, for a write that may join the
+ * batch of devices' states (kos__store_batching()), opening it if none is. */
+sqlite3_stmt *kos__store_prep_batched(struct kos__store *st, const char *sql);
 
 /* Runs SQL without results ("BEGIN IMMEDIATE", "COMMIT"). */
 bool kos__store_exec(struct kos__store *st, const char *sql);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include <event2/event.h>
 #include <sqlite3.h>
 
 #include "server_fixture.h"
@@ -172,6 +173,61 @@ static void test_devices(void **state)
     assert_string_equal(kos__dev_state_name(KOS__DEV_OFFLINE), "offline");
 }
 
+/* With an event base (kos__store_batching()), devices going online and
+ * offline and their reports wait for the end of the loop's turn: another
+ * connection sees them only then, or once any other write (a revocation,
+ * a device's records) has committed them first; without the base, each
+ * commits at once. Stopping commits what waits. */
+static void test_batching(void **state)
+{
+    struct kos__store *st = open_db();
+    struct event_base *base = event_base_new();
+    const char *db = in_scratch("s.db");
+    struct kos__store_rec rec = {1, 1, "app", 3, 1, "hi", 2, 0};
+    uint64_t first;
+    size_t stored;
+
+    (void)state;
+    assert_non_null(base);
+    assert_int_equal(kos__store_device_add(st, id_a, "a", pub, "CERT", err, sizeof(err)),
+                     KOS_STATUS_OK);
+    assert_int_equal(kos__store_device_add(st, id_b, "b", pub, "CERT", err, sizeof(err)),
+                     KOS_STATUS_OK);
+    assert_true(kos__store_batching(st, base));
+    /* Waits for the turn; this connection sees it already. */
+    assert_int_equal(kos__store_device_set_state(st, id_a, KOS__DEV_ONLINE), KOS_STATUS_OK);
+    assert_int_equal(kos__store_device_set_state(st, id_b, KOS__DEV_ONLINE), KOS_STATUS_OK);
+    assert_int_equal(count(db, "SELECT count(*) FROM devices WHERE state = 'online'"), 0);
+    assert_int_equal(kos__store_device_get(st, id_a, &(enum kos__dev_state){0}, NULL),
+                     KOS_STATUS_OK);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(count(db, "SELECT count(*) FROM devices WHERE state = 'online'"), 2);
+    /* A report waits; a revocation commits it first, and itself. */
+    assert_int_equal(kos__store_device_report(st, id_a, NULL, "{\"uptime_ms\":5}"), KOS_STATUS_OK);
+    assert_int_equal(count(db, "SELECT count(*) FROM devices WHERE health IS NOT NULL"), 0);
+    assert_int_equal(kos__store_device_set_state(st, id_b, KOS__DEV_REVOKED), KOS_STATUS_OK);
+    assert_int_equal(count(db, "SELECT count(*) FROM devices WHERE health IS NOT NULL"), 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM devices WHERE state = 'revoked'"), 1);
+    /* A device's records commit what waits before them. */
+    assert_int_equal(kos__store_device_set_state(st, id_a, KOS__DEV_OFFLINE), KOS_STATUS_OK);
+    assert_int_equal(count(db, "SELECT count(*) FROM devices WHERE state = 'offline'"), 0);
+    assert_int_equal(kos__store_logs_add(st, id_a, &rec, 1, 0, &first, &stored), KOS_STATUS_OK);
+    assert_int_equal(count(db, "SELECT count(*) FROM devices WHERE state = 'offline'"), 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM logs"), 1);
+    /* Stopping commits; after it, each write commits at once. */
+    assert_int_equal(kos__store_device_set_state(st, id_a, KOS__DEV_ONLINE), KOS_STATUS_OK);
+    assert_true(kos__store_batching(st, NULL));
+    assert_int_equal(count(db, "SELECT count(*) FROM devices WHERE state = 'online'"), 1);
+    assert_int_equal(kos__store_device_set_state(st, id_a, KOS__DEV_OFFLINE), KOS_STATUS_OK);
+    assert_int_equal(count(db, "SELECT count(*) FROM devices WHERE state = 'online'"), 0);
+    /* Closing a store whose batch is open commits it. */
+    assert_true(kos__store_batching(st, base));
+    assert_int_equal(kos__store_device_set_state(st, id_a, KOS__DEV_ONLINE), KOS_STATUS_OK);
+    kos__store_close(st);
+    assert_int_equal(count(db, "SELECT count(*) FROM devices WHERE state = 'online'"), 1);
+    event_base_free(base);
+}
+
 static void test_log_ring(void **state)
 {
     struct kos__store *st = open_db();
@@ -319,6 +375,7 @@ int main(void)
                                         scratch_teardown),
         cmocka_unit_test_setup_teardown(test_not_a_database, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_devices, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_batching, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_log_ring, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_commands, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_upgrades, scratch_setup, scratch_teardown),
