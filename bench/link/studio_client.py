@@ -56,25 +56,60 @@ def summary(side, times):
 
 def events(a, on_event, ready):
     """Reads /api/events?device=ID, calling on_event(type, data) for each
-    event, after setting ready once the stream is open."""
+    event, after setting ready once the stream is open. On a socket of its
+    own, its chunked encoding undone here, 64 KiB at a time: http.client's
+    readline() kept up with a few thousand records a second, and the
+    Studio drops a client that falls 512 KiB behind (docs/studio.md)."""
     u = urllib.parse.urlparse(a.url)
-    c = http.client.HTTPConnection(u.hostname, u.port)
-    c.request("GET", f"/api/events?device={a.device}",
-              headers={"Authorization": "Bearer " + a.secret})
-    r = c.getresponse()
-    if r.status != 200:
-        sys.exit(f"studio_client: GET /api/events: {r.status}")
+    s = socket.create_connection((u.hostname, u.port))
+    s.sendall(f"GET /api/events?device={a.device} HTTP/1.1\r\n"
+              f"Host: {u.hostname}:{u.port}\r\n"
+              f"Authorization: Bearer {a.secret}\r\n\r\n".encode())
+    raw = b""
+    while b"\r\n\r\n" not in raw:
+        chunk = s.recv(65536)
+        if not chunk:
+            sys.exit("studio_client: GET /api/events: the server closed the connection")
+        raw += chunk
+    head, raw = raw.split(b"\r\n\r\n", 1)
+    status = head.split(b"\r\n", 1)[0].split()
+    if len(status) < 2 or status[1] != b"200":
+        sys.exit(f"studio_client: GET /api/events: {head.splitlines()[0]!r}")
+    chunked = b"transfer-encoding: chunked" in head.lower()
     ready.set()
-    event = None
+    raw, body, event = bytearray(raw), bytearray(), None
     while True:
-        line = r.readline()  # the chunked encoding undone
-        if not line:
+        if chunked:  # move the whole chunks in raw to body
+            while True:
+                end = raw.find(b"\r\n")
+                if end < 0:
+                    break
+                size = int(bytes(raw[:end]).split(b";")[0], 16)
+                if size == 0:
+                    return
+                if len(raw) < end + 2 + size + 2:
+                    break
+                body += raw[end + 2:end + 2 + size]
+                del raw[:end + 2 + size + 2]
+        else:
+            body += raw
+            raw.clear()
+        start = 0
+        while True:
+            nl = body.find(b"\n", start)
+            if nl < 0:
+                break
+            line = bytes(body[start:nl]).rstrip(b"\r")
+            start = nl + 1
+            if line.startswith(b"event: "):
+                event = line[7:].decode()
+            elif line.startswith(b"data: "):
+                on_event(event, json.loads(line[6:]))
+        del body[:start]
+        chunk = s.recv(65536)
+        if not chunk:
             return
-        line = line.decode().rstrip("\r\n")
-        if line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("data: "):
-            on_event(event, json.loads(line[6:]))
+        raw += chunk
 
 
 def rtt(a):
