@@ -136,8 +136,8 @@ static bool fill(struct kos__blobconn *b)
  * nothing for KOS__BLOB_IDLE_MS is closed. */
 static void set_timeouts(struct kos__blobconn *b, bool reading)
 {
-    struct timeval idle = {KOS__BLOB_IDLE_MS / 1000, (KOS__BLOB_IDLE_MS % 1000) * 1000};
-    struct timeval stall = {KOS__BLOB_STALL_MS / 1000, (KOS__BLOB_STALL_MS % 1000) * 1000};
+    struct timeval idle = kos__link_ms_tv(KOS__BLOB_IDLE_MS);
+    struct timeval stall = kos__link_ms_tv(KOS__BLOB_STALL_MS);
 
     bufferevent_set_timeouts(b->bev, reading ? &idle : NULL, &stall);
 }

@@ -492,7 +492,7 @@ static void stream_open_cb(void *arg, struct kos__link *l, uint32_t ch, const ch
     struct kos__devport *dp = c->dp;
     const struct dest *d = NULL;
     struct relay *r;
-    struct timeval tv = {RELAY_CONNECT_MS / 1000, (RELAY_CONNECT_MS % 1000) * 1000};
+    struct timeval tv = kos__link_ms_tv(RELAY_CONNECT_MS);
     char why[160];
 
     for (size_t i = 0; i < dp->n_dests && !d; i++)
@@ -622,7 +622,7 @@ static void trim_cb(evutil_socket_t fd, short what, void *arg)
  * left each idle link paying for the handshakes that ran beside it. */
 static void trim_soon(struct kos__devport *dp)
 {
-    struct timeval tv = {KOS__DEVPORT_TRIM_MS / 1000, (KOS__DEVPORT_TRIM_MS % 1000) * 1000};
+    struct timeval tv = kos__link_ms_tv(KOS__DEVPORT_TRIM_MS);
 
     if (dp->trim_ev && !evtimer_pending(dp->trim_ev, NULL))
         evtimer_add(dp->trim_ev, &tv);
@@ -718,7 +718,7 @@ static void hs_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
     uint32_t upgrade_ms = c->dp->upgrade_ms ? c->dp->upgrade_ms : KOS__LINK_UPGRADE_MS;
-    struct timeval tv = {upgrade_ms / 1000, (upgrade_ms % 1000) * 1000};
+    struct timeval tv = kos__link_ms_tv(upgrade_ms);
 
     if (!(what & BEV_EVENT_CONNECTED) || !c->id[0]) {
         conn_free(c); /* a failed handshake: the alert has been sent */
@@ -744,7 +744,7 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 {
     struct kos__devport *dp = arg;
     struct conn *c = calloc(1, sizeof(*c));
-    struct timeval tv = {dp->hs_ms / 1000, (dp->hs_ms % 1000) * 1000};
+    struct timeval tv = kos__link_ms_tv(dp->hs_ms);
     SSL *ssl = NULL;
 
     (void)lis;

@@ -266,7 +266,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     bool refused = false;
 
     if (what & BEV_EVENT_CONNECTED) {
-        struct timeval idle = {env->idle_ms / 1000, (env->idle_ms % 1000) * 1000};
+        struct timeval idle = kos__link_ms_tv(env->idle_ms);
         f->connected = true;
         evbuffer_add_printf(bufferevent_get_output(bev),
                             "GET /kos/blobs/%s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%llu-%llu\r\n"
@@ -326,7 +326,7 @@ static void connect_cb(evutil_socket_t unused, short what, void *arg)
 {
     struct tun_fetch *f = arg;
     const struct tun_fetch_env *env = f->env;
-    struct timeval tv = {env->connect_ms / 1000, (env->connect_ms % 1000) * 1000};
+    struct timeval tv = kos__link_ms_tv(env->connect_ms);
     char why[KOS_TUNNEL_WHY_MAX + 1];
     kos_status_t st;
     SSL *ssl;

@@ -183,7 +183,7 @@ static void schedule(struct tun *t, bool refused)
     if (!refused)
         t->delay_ms = t->delay_ms > t->max_ms / 2 ? t->max_ms : t->delay_ms * 2;
     t->retry_at = now_ms() + wait;
-    tv = (struct timeval){wait / 1000, (wait % 1000) * 1000};
+    tv = kos__link_ms_tv(wait);
     evtimer_add(t->retry_ev, &tv);
 }
 
@@ -333,7 +333,7 @@ static void tls_event_cb(struct bufferevent *bev, short what, void *arg)
 /* One attempt: a TCP connection from ethernet, then TLS, then the link. */
 static void attempt(struct tun *t)
 {
-    struct timeval tv = {t->connect_ms / 1000, (t->connect_ms % 1000) * 1000};
+    struct timeval tv = kos__link_ms_tv(t->connect_ms);
     char why[640];
     kos_status_t st;
     SSL *ssl;

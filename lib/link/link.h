@@ -31,6 +31,13 @@
 
 #include <kos/status.h>
 
+/* ms milliseconds as a timeval, for libevent's timers: the link's own and
+ * those of the programs around it (kos-server, the tunnel). */
+static inline struct timeval kos__link_ms_tv(uint32_t ms)
+{
+    return (struct timeval){ms / 1000, (ms % 1000) * 1000};
+}
+
 /* ---- limits (docs/link.md, "Limits"), each defined once ---- */
 #define KOS__LINK_MSG_MAX        65536u /* one WebSocket message: one envelope */
 #define KOS__LINK_REQUEST_MAX    8192u  /* the HTTP request (or response) before the upgrade */

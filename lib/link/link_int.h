@@ -135,11 +135,6 @@ struct kos__link {
     struct timeval last_in;
 };
 
-static inline struct timeval kos__link_ms_tv(uint32_t ms)
-{
-    return (struct timeval){ms / 1000, (ms % 1000) * 1000};
-}
-
 /* link.c, for doze.c: the callbacks set on a bufferevent the link has
  * been given or made; the work event's callback; the end for silence
  * (input, or the peer taking output); whether nothing is in flight. */

@@ -306,7 +306,7 @@ void kos__relay_peer_closed(struct kos__relay *r)
         kos__relay_free(r);
         return;
     }
-    struct timeval tv = {KOS__RELAY_DRAIN_MS / 1000, (KOS__RELAY_DRAIN_MS % 1000) * 1000};
+    struct timeval tv = kos__link_ms_tv(KOS__RELAY_DRAIN_MS);
 
     r->draining = true; /* what the peer sent goes first; write_cb frees */
     bufferevent_disable(r->bev, EV_READ);
