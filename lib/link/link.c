@@ -7,19 +7,19 @@
  * one envelope) is read by ws_read_data once it is whole: its header held
  * to docs/link.md by the frame checker (kos__link_frames), its payload
  * unmasked in one pass (ws_payload()) -> kos__link_on_envelope
- * (link_env.c). Control frames
- * go through wslay: wslay_event_recv -> recv_cb, which holds each header
- * to the same checker before wslay reads the frame -> on_msg. Output: a
- * message is written by ws_write_data straight into the bufferevent's
- * output buffer (a data message the channel's credit covers, from the
- * caller's bytes or buffer, with no copy first: send_pieces()), whose size the peers' credit
- * bounds, after what wslay had queued (while wslay is reading, or once the link is closing, its
- * queue takes the message instead); control frames go through wslay's
- * queue. wslay's own data path copied each message twice and (un)masked
- * it a byte at a time. Ending is one path, end_link(): it records why,
- * sends the close code, stops reading, and once the output is gone (or after close_ms) a
- * deferred event reports closed(); nothing touches the link after that
- * call but kos__link_free().
+ * (link_env.c). Control frames go through wslay: wslay_event_recv ->
+ * recv_cb, which holds each header to the same checker before wslay reads
+ * the frame -> on_msg. Output: a message is written by ws_write_data
+ * straight into the bufferevent's output buffer (a data message the
+ * channel's credit covers, from the caller's bytes or buffer, with no
+ * copy first: send_pieces()), whose size the peers' credit bounds, after
+ * what wslay had queued (while wslay is reading, or once the link is
+ * closing, its queue takes the message instead); control frames go
+ * through wslay's queue. wslay's own data path copied each message twice
+ * and (un)masked it a byte at a time. Ending is one path, end_link(): it
+ * records why, sends the close code, stops reading, and once the output
+ * is gone (or after close_ms) a deferred event reports closed(); nothing
+ * touches the link after that call but kos__link_free().
  *
  * An idle link holds no buffers (docs/link.md): between whole messages it
  * frees wslay's context (about 8.5 KiB) and makes a new one when a
