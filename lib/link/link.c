@@ -304,6 +304,41 @@ static void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8
         dst[i] = src[i] ^ key[(at + i) & 3];
 }
 
+/* Copies the nv pieces at v, one after the other, to dst, masked with key
+ * (NULL: copied as they are) as the payload they make up. */
+static void ws_mask_gather(uint8_t *dst, const struct iovec *v, int nv, const uint8_t *key)
+{
+    size_t at = 0;
+
+    for (int i = 0; i < nv; i++) {
+        ws_mask_copy(dst + at, v[i].iov_base, v[i].iov_len, key, at);
+        at += v[i].iov_len;
+    }
+}
+
+/* The first n bytes of b (which holds them) as at most BUFFER_PIECES pieces
+ * at v, the last cut to end at n; in one piece, pulled up, when they lie
+ * in more. Returns how many, 0 when n is 0, -1 when out of memory. */
+static int buffer_pieces(struct evbuffer *b, size_t n, struct iovec *v)
+{
+    struct evbuffer_iovec e[BUFFER_PIECES];
+    int ne = n ? evbuffer_peek(b, (ev_ssize_t)n, NULL, e, BUFFER_PIECES) : 0;
+    size_t left = n;
+
+    if (ne < 0 || ne > BUFFER_PIECES) {
+        if (!(v[0].iov_base = evbuffer_pullup(b, (ev_ssize_t)n)))
+            return -1;
+        v[0].iov_len = n;
+        return 1;
+    }
+    for (int i = 0; i < ne; i++) {
+        size_t k = e[i].iov_len < left ? e[i].iov_len : left;
+        v[i] = (struct iovec){e[i].iov_base, k};
+        left -= k;
+    }
+    return ne;
+}
+
 /* Writes one binary frame, the nv pieces at v one after the other,
  * straight to the output, after what wslay has queued, and returns true;
  * false, having written nothing, when the frame must go through wslay's
@@ -317,7 +352,7 @@ static bool ws_write_data(struct kos__link *l, const struct iovec *v, int nv)
     struct evbuffer *out = bufferevent_get_output(l->bev);
     struct evbuffer_iovec o;
     uint8_t h[14], *key = NULL;
-    size_t hl = 2, n = 0, at = 0;
+    size_t hl = 2, n = 0;
 
     if (l->in_recv || l->close_code || (l->state != KOS__LINK_HELLO && l->state != KOS__LINK_UP))
         return false;
@@ -349,10 +384,7 @@ static bool ws_write_data(struct kos__link *l, const struct iovec *v, int nv)
     if (evbuffer_reserve_space(out, (ev_ssize_t)(hl + n), &o, 1) != 1)
         return false;
     memcpy(o.iov_base, h, hl);
-    for (int i = 0; i < nv; i++) {
-        ws_mask_copy((uint8_t *)o.iov_base + hl + at, v[i].iov_base, v[i].iov_len, key, at);
-        at += v[i].iov_len;
-    }
+    ws_mask_gather((uint8_t *)o.iov_base + hl, v, nv, key);
     o.iov_len = hl + n;
     return evbuffer_commit_space(out, &o, 1) == 0;
 }
@@ -595,38 +627,29 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 
 /* ---- the connection ---- */
 
-/* The payload of n bytes at the head of in, unmasked with key (NULL: not
- * masked), in one pass over its bytes: in place when the input's first
- * piece holds it all, else copied out as it is unmasked, to *copy, which
- * the caller frees. (evbuffer_pullup() would copy it into one piece, and
- * unmasking would go over it again: a frame of a forwarded stream
- * straddles the pieces OpenSSL's records were read into.) NULL when out
- * of memory. */
+/* The payload of n bytes (n > 0) at the head of in, unmasked with key
+ * (NULL: not masked), in one pass over its bytes: in place when it lies
+ * in one piece of the input, else copied out as it is unmasked, to *copy,
+ * which the caller frees. (evbuffer_pullup() would copy it into one
+ * piece, and unmasking would go over it again: a frame of a forwarded
+ * stream straddles the pieces OpenSSL's records were read into.) NULL
+ * when out of memory. */
 static uint8_t *ws_payload(struct evbuffer *in, size_t n, const uint8_t *key, uint8_t **copy)
 {
-    struct evbuffer_iovec v[32];
-    int nv = evbuffer_peek(in, (ev_ssize_t)n, NULL, v, 32);
+    struct iovec v[BUFFER_PIECES];
+    int nv = buffer_pieces(in, n, v);
     uint8_t *p;
-    size_t at = 0;
 
-    if (nv >= 1 && v[0].iov_len >= n) {
+    if (nv < 1)
+        return NULL;
+    if (nv == 1) {
         p = v[0].iov_base;
         if (key)
             ws_mask_copy(p, p, n, key, 0);
         return p;
     }
-    if (nv < 1 || nv > 32) { /* in more pieces than that: one, then unmasked */
-        if ((p = evbuffer_pullup(in, (ev_ssize_t)n)) && key)
-            ws_mask_copy(p, p, n, key, 0);
-        return p;
-    }
-    if (!(p = *copy = malloc(n)))
-        return NULL;
-    for (int i = 0; i < nv && at < n; i++) {
-        size_t k = v[i].iov_len < n - at ? v[i].iov_len : n - at;
-        ws_mask_copy(p + at, v[i].iov_base, k, key, at);
-        at += k;
-    }
+    if ((p = *copy = malloc(n)))
+        ws_mask_gather(p, v, nv, key);
     return p;
 }
 
@@ -1185,7 +1208,7 @@ static kos_status_t send_pieces(struct kos__link *l, uint32_t c, struct chan *ch
 {
     uint8_t pre[16];
     struct qmsg *q;
-    size_t plen, k = 0;
+    size_t plen;
 
     v[0] = (struct iovec){pre, data_prefix(pre, c, n)};
     if (!ch->head && ch->credit >= n && ws_write_data(l, v, nv)) {
@@ -1201,10 +1224,7 @@ static kos_status_t send_pieces(struct kos__link *l, uint32_t c, struct chan *ch
     q->next = NULL;
     q->len = n;
     q->plen = plen;
-    for (int i = 0; i < nv; i++) {
-        memcpy(q->packed + k, v[i].iov_base, v[i].iov_len);
-        k += v[i].iov_len;
-    }
+    ws_mask_gather(q->packed, v, nv, NULL);
     if (ch->tail)
         ch->tail->next = q;
     else
@@ -1231,30 +1251,18 @@ kos_status_t kos__link_send(struct kos__link *l, uint32_t c, const void *p, size
 
 kos_status_t kos__link_send_buffer(struct kos__link *l, uint32_t c, struct evbuffer *buf, size_t n)
 {
-    struct iovec v[1 + SEND_PIECES];
-    struct evbuffer_iovec e[SEND_PIECES];
+    struct iovec v[1 + BUFFER_PIECES];
     struct chan *ch;
     kos_status_t st;
-    size_t left = n;
-    int ne;
+    int nv;
 
     if (!buf || evbuffer_get_length(buf) < n)
         return KOS_STATUS_INVALID_ARGUMENT;
     if ((st = send_check(l, c, n, &ch)))
         return st;
-    ne = n ? evbuffer_peek(buf, (ev_ssize_t)n, NULL, e, SEND_PIECES) : 0;
-    if (ne < 0 || ne > SEND_PIECES) { /* in more pieces than that: one */
-        if (!(v[1].iov_base = evbuffer_pullup(buf, (ev_ssize_t)n)))
-            return KOS_STATUS_NO_MEMORY;
-        v[1].iov_len = n;
-        return send_pieces(l, c, ch, v, 2, n);
-    }
-    for (int i = 0; i < ne; i++) { /* the last piece may hold more than n */
-        size_t k = e[i].iov_len < left ? e[i].iov_len : left;
-        v[1 + i] = (struct iovec){e[i].iov_base, k};
-        left -= k;
-    }
-    return send_pieces(l, c, ch, v, 1 + ne, n);
+    if ((nv = buffer_pieces(buf, n, v + 1)) < 0)
+        return KOS_STATUS_NO_MEMORY;
+    return send_pieces(l, c, ch, v, 1 + nv, n);
 }
 
 void kos__link_consumed(struct kos__link *l, uint32_t c, size_t n)

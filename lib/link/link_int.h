@@ -40,10 +40,10 @@
  * (or half its window), not after every read: a forwarded stream's sink
  * takes a few KiB at a time, and a Credit per read was as many TLS
  * records and wake-ups of both ends. */
-#define CREDIT_STEP (64u * 1024u)
-#define SEND_PIECES 32   /* pieces of a buffer kos__link_send_buffer() copies from */
-#define VWHY_MAX    160u /* what the frame checker says was wrong */
-#define IO_MAX      (4u * KOS__LINK_MSG_MAX) /* bytes read or written per wake-up */
+#define CREDIT_STEP   (64u * 1024u)
+#define BUFFER_PIECES 32                       /* pieces of a buffer copied from, as they lie */
+#define VWHY_MAX      160u                     /* what the frame checker says was wrong */
+#define IO_MAX        (4u * KOS__LINK_MSG_MAX) /* bytes read or written per wake-up */
 
 /* Work done from the loop, never inside the call that asks for it. */
 #define WORK_DONE   1u /* the link has ended: report closed() */
