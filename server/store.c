@@ -185,7 +185,10 @@ bool kos__store_batching(struct kos__store *st, struct event_base *base)
     return !base || st->commit_ev;
 }
 
-sqlite3_stmt *kos__store_prep(struct kos__store *st, const char *sql)
+/* kos__store_prep(), for a write that may join the batch of devices'
+ * states when batched (prep_batched()); any other write commits the batch
+ * first. */
+static sqlite3_stmt *prep(struct kos__store *st, const char *sql, bool batched)
 {
     sqlite3_stmt *s = NULL;
     int spare = -1;
@@ -210,25 +213,26 @@ sqlite3_stmt *kos__store_prep(struct kos__store *st, const char *sql)
             st->stmts[spare].busy = true;
         }
     }
-    /* Any other write goes after the batch, committed first. */
-    if (st->batch && !st->batched && !sqlite3_stmt_readonly(s))
+    if (st->batch && !batched && !sqlite3_stmt_readonly(s))
         settle(st);
     return s;
 }
 
-sqlite3_stmt *kos__store_prep_batched(struct kos__store *st, const char *sql)
+sqlite3_stmt *kos__store_prep(struct kos__store *st, const char *sql)
 {
-    sqlite3_stmt *s;
+    return prep(st, sql, false);
+}
 
+/* A statement for a write that joins the batch of devices' states,
+ * opening it if none is (kos__store_batching()). */
+static sqlite3_stmt *prep_batched(struct kos__store *st, const char *sql)
+{
     if (st->commit_ev && !st->batch && sqlite3_get_autocommit(st->db) &&
         sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
         st->batch = true;
         event_active(st->commit_ev, EV_TIMEOUT, 0);
     }
-    st->batched = true;
-    s = kos__store_prep(st, sql);
-    st->batched = false;
-    return s;
+    return prep(st, sql, true);
 }
 
 /* Gives back a statement from kos__store_prep() (or NULL): a kept one is reset, its
@@ -514,7 +518,7 @@ kos_status_t kos__store_device_set_state(struct kos__store *st, const char *id,
           "last_seen_ms = CASE WHEN ?3 THEN ?4 ELSE last_seen_ms END "
           "WHERE id = ?1 AND state != 'revoked'";
     /* Online and offline may wait for the turn's end; a revocation not. */
-    s = state == KOS__DEV_ONLINE || state == KOS__DEV_OFFLINE ? kos__store_prep_batched(st, sql)
+    s = state == KOS__DEV_ONLINE || state == KOS__DEV_OFFLINE ? prep_batched(st, sql)
                                                               : kos__store_prep(st, sql);
     if (!s)
         return KOS_STATUS_IO;
@@ -543,17 +547,16 @@ kos_status_t kos__store_device_report(struct kos__store *st, const char *id,
     sqlite3_stmt *s;
     int step;
 
-    s = kos__store_prep_batched(st,
-                                "UPDATE devices SET last_seen_ms = ?2,"
-                                " system = CASE WHEN ?3 THEN ?4 ELSE system END,"
-                                " manifest_sha256 = CASE WHEN ?3 THEN ?5 ELSE manifest_sha256 END,"
-                                " signer = CASE WHEN ?3 THEN ?6 ELSE signer END,"
-                                " kos_version = CASE WHEN ?3 THEN ?7 ELSE kos_version END,"
-                                " platform = CASE WHEN ?3 THEN ?8 ELSE platform END,"
-                                " boot_time_ns = CASE WHEN ?3 THEN ?9 ELSE boot_time_ns END,"
-                                " health = coalesce(?10, health),"
-                                " health_ms = CASE WHEN ?10 IS NULL THEN health_ms ELSE ?2 END"
-                                " WHERE id = ?1");
+    s = prep_batched(st, "UPDATE devices SET last_seen_ms = ?2,"
+                         " system = CASE WHEN ?3 THEN ?4 ELSE system END,"
+                         " manifest_sha256 = CASE WHEN ?3 THEN ?5 ELSE manifest_sha256 END,"
+                         " signer = CASE WHEN ?3 THEN ?6 ELSE signer END,"
+                         " kos_version = CASE WHEN ?3 THEN ?7 ELSE kos_version END,"
+                         " platform = CASE WHEN ?3 THEN ?8 ELSE platform END,"
+                         " boot_time_ns = CASE WHEN ?3 THEN ?9 ELSE boot_time_ns END,"
+                         " health = coalesce(?10, health),"
+                         " health_ms = CASE WHEN ?10 IS NULL THEN health_ms ELSE ?2 END"
+                         " WHERE id = ?1");
     if (!s)
         return KOS_STATUS_IO;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);

@@ -27,10 +27,9 @@ struct kos__store {
     sqlite3 *db;
     int version;
     /* The transaction that devices' comings and goings share
-     * (kos__store_batching()): its commit, whether it is open, whether
-     * the statement being prepared may join it. */
+     * (kos__store_batching()): its commit, and whether it is open. */
     struct event *commit_ev;
-    bool batch, batched;
+    bool batch;
     struct {
         const char *sql; /* the constant it was prepared from */
         sqlite3_stmt *s;
@@ -45,10 +44,6 @@ sqlite3_stmt *kos__store_prep(struct kos__store *st, const char *sql);
 
 /* Gives back a statement from kos__store_prep() (or NULL). */
 void kos__store_unprep(struct kos__store *st, sqlite3_stmt *s);
-
-/* A statement as kos__store_prep() gives, for a write that may join the
- * batch of devices' states (kos__store_batching()), opening it if none is. */
-sqlite3_stmt *kos__store_prep_batched(struct kos__store *st, const char *sql);
 
 /* Runs SQL without results ("BEGIN IMMEDIATE", "COMMIT"). */
 bool kos__store_exec(struct kos__store *st, const char *sql);
